@@ -1,0 +1,312 @@
+"""The command line: click wiring only. The work is done in engine, sources, rules, report.
+
+Exit codes for every command: 0 nothing at or above the fail level, 1 findings at or above it,
+2 a usage, configuration or environment error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from backout import __version__
+from backout.config import (
+    ROLLBACK_VIA,
+    SQL_DIALECTS,
+    Config,
+    ConfigError,
+    did_you_mean,
+    load_config,
+    parse_duration,
+    validate_codes,
+)
+from backout.engine import CheckResult
+from backout.models import Severity
+from backout.report import OutputFormat, render
+from backout.report.summary import by_code, summary_line
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UsageError(click.UsageError):
+    """A bad flag value: exit 2 with one line."""
+
+
+class NearestChoice(click.Choice):  # type: ignore[type-arg]
+    """A ``click.Choice`` whose error names the nearest valid value."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Accept a valid choice; otherwise fail naming the nearest one."""
+        if isinstance(value, str) and value in self.choices:
+            return value
+        name = param.opts[0] if param is not None and param.opts else "value"
+        raise click.UsageError(
+            f"invalid {name} '{value}'{did_you_mean(str(value), map(str, self.choices))}"
+        )
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with exit 2 and ``message`` on stderr."""
+    raise UsageError(message)
+
+
+def config_options(func: F) -> F:
+    """The flags that mirror ``[tool.backout]`` keys."""
+    options = [
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Read this backout.toml / pyproject.toml instead of searching.",
+        ),
+        click.option("--select", multiple=True, help="Rule codes or prefixes to enable."),
+        click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable."),
+        click.option("--extend-select", multiple=True, help="Codes to enable on top of select."),
+        click.option(
+            "--rollback-window", default=None, help="How far back a rollback may go (30d)."
+        ),
+        click.option("--keep-releases", type=int, default=None, help="Releases to keep (5)."),
+        click.option(
+            "--sql-dialect",
+            type=NearestChoice(SQL_DIALECTS),
+            default=None,
+            help="Dialect of plain SQL migrations.",
+        ),
+        click.option(
+            "--release-size",
+            type=int,
+            default=None,
+            help="Without --base: how many newest migrations form the release.",
+        ),
+        click.option(
+            "--rollback-via",
+            type=NearestChoice(ROLLBACK_VIA),
+            default=None,
+            help="kubernetes (rollout undo) or git (GitOps revert).",
+        ),
+        click.option("--exclude", multiple=True, help="Gitignore-style globs to skip."),
+        click.option(
+            "--insecure-registry",
+            "insecure_registries",
+            multiple=True,
+            help="Registry host reached over plain HTTP (loopback/dev).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def report_options(func: F) -> F:
+    """The flags that shape output and the exit code."""
+    options = [
+        click.option(
+            "--output-format",
+            "--format",
+            "output_format",
+            type=NearestChoice([f.value for f in OutputFormat]),
+            default=None,
+            envvar="BACKOUT_OUTPUT_FORMAT",
+            help="full (default), concise, json, sarif, github, junit.",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            "output_file",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Write the report to this file instead of stdout.",
+        ),
+        click.option(
+            "--fail-on",
+            type=NearestChoice([s.label for s in Severity]),
+            default=None,
+            help="Lowest severity that makes the exit code 1 (error).",
+        ),
+        click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings fail."),
+        click.option("--statistics", is_flag=True, help="Print counts per rule instead."),
+        click.option("--no-color", is_flag=True, help="Never colour the output."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_config(target: Path, **flags: Any) -> Config:
+    """The file configuration for ``target`` with the given flags on top."""
+    config = load_config(target, flags.get("config_file"))
+    overrides: dict[str, Any] = {}
+    for key in ("select", "ignore", "extend_select"):
+        if flags.get(key):
+            codes = [c for value in flags[key] for c in value.split(",") if c.strip()]
+            overrides[key] = validate_codes("--" + key.replace("_", "-"), codes)
+    if flags.get("rollback_window"):
+        overrides["rollback_window"] = parse_duration(flags["rollback_window"], "--rollback-window")
+    for key in ("keep_releases", "release_size", "sql_dialect", "rollback_via"):
+        if flags.get(key) is not None:
+            overrides[key] = flags[key]
+    for key in ("exclude", "insecure_registries"):
+        if flags.get(key):
+            overrides[key] = tuple(getattr(config, key)) + tuple(flags[key])
+    if flags.get("fail_on"):
+        overrides["fail_on"] = Severity.parse(flags["fail_on"])
+    return config.with_overrides(**overrides)
+
+
+def _use_color(no_color: bool, to_file: bool) -> bool:
+    if no_color or to_file or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def emit(result: CheckResult, config: Config, **flags: Any) -> int:
+    """Write the report and the summary; return the exit code."""
+    output_format = OutputFormat(flags.get("output_format") or "full")
+    output_file: Path | None = flags.get("output_file")
+    if flags.get("statistics"):
+        rows = by_code(result)
+        text = "".join(f"{n:>5}\t{code}\t{name}\n" for code, name, n in rows)
+    else:
+        color = _use_color(bool(flags.get("no_color")), output_file is not None)
+        text = render(result, output_format, color=color)
+    if output_file is not None:
+        try:
+            output_file.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output_file}: {exc.strerror}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    click.echo(summary_line(result), err=True)
+    failing = [f for f in result.findings if f.severity >= config.fail_on]
+    if failing and not flags.get("exit_zero"):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="backout")
+def main() -> None:
+    """Prove a release can be rolled back before it is deployed."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--base",
+    default=None,
+    help="Judge only what changed since this git ref, or take the previous "
+    "release from this directory.",
+)
+@config_options
+@report_options
+def check(paths: tuple[Path, ...], base: str | None, **flags: Any) -> None:
+    """Find what would make rolling this release back fail."""
+    from backout.engine import check as run_check
+
+    targets = paths or (Path("."),)
+    for target in targets:
+        if not target.exists():
+            fail(f"path '{target}' does not exist")
+    results = []
+    config = build_config(targets[0], **flags)
+    for target in targets:
+        results.append(run_check(target, config, base))
+    result = _merge(results)
+    sys.exit(emit(result, config, **flags))
+
+
+def _merge(results: list[CheckResult]) -> CheckResult:
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    return CheckResult(
+        root=first.root,
+        findings=[f for r in results for f in r.findings],
+        suppressed=[f for r in results for f in r.suppressed],
+        rules=first.rules,
+        files_read=sum(r.files_read for r in results),
+        base=first.base,
+    )
+
+
+@main.command("rules")
+@click.option(
+    "--output-format",
+    "--format",
+    "output_format",
+    type=NearestChoice(["full", "json"]),
+    default="full",
+)
+def list_rules(output_format: str) -> None:
+    """List every rule: code, name, default severity, family."""
+    import json
+
+    from backout.rules import rules_by_code
+
+    metas = [rule.meta() for rule in rules_by_code().values()]
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "code": m.code,
+                        "name": m.name,
+                        "severity": m.severity.label,
+                        "family": m.family.value,
+                        "summary": m.summary,
+                    }
+                    for m in metas
+                ],
+                indent=2,
+            )
+        )
+        return
+    for meta in metas:
+        click.echo(f"{meta.code}  {meta.name:<45} {meta.severity.label:<8} {meta.family.value}")
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Show one rule's docs: what it flags, why it breaks rollback, examples, the fix."""
+    from backout.rules import all_codes, rule_for
+
+    rule = rule_for(code)
+    if rule is None:
+        fail(f"unknown rule '{code}'{did_you_mean(code.upper(), all_codes())}")
+    meta = rule.meta()
+    click.echo(f"# {meta.code} {meta.name}\n")
+    click.echo(f"Default severity: {meta.severity.label}. Family: {meta.family.title}.\n")
+    click.echo(meta.docs)
+
+
+def run() -> None:
+    """Entry point that turns usage and config errors into exit 2 with one line."""
+    try:
+        main.main(standalone_mode=False, prog_name="backout")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("backout: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"backout: error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_ERROR)
+    except ConfigError as exc:
+        click.echo(f"backout: error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("backout: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(EXIT_CLEAN)

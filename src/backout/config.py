@@ -1,0 +1,282 @@
+"""Configuration: ``[tool.backout]`` in ``pyproject.toml`` or ``backout.toml``, then flags.
+
+The file is found upward from the checked path, closest first, as ruff does. Unknown keys,
+unknown rule codes and malformed values raise :class:`ConfigError` with the nearest valid name;
+the CLI turns that into exit 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from backout.models import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found]
+
+
+class ConfigError(Exception):
+    """A bad configuration value or flag; the message is shown to the user as is."""
+
+
+SQL_DIALECTS = ("postgres", "mysql", "sqlite")
+ROLLBACK_VIA = ("kubernetes", "git")
+
+TOP_KEYS = (
+    "rollback-window",
+    "keep-releases",
+    "select",
+    "ignore",
+    "extend-select",
+    "per-file-ignores",
+    "fail-on",
+    "sql-dialect",
+    "migrations",
+    "release-size",
+    "exclude",
+    "rollback-via",
+    "insecure-registries",
+    "runbooks",
+    "drill",
+)
+DRILL_KEYS = ("old-queries", "old-command", "database")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def nearest(value: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to ``value``, or ``None`` when nothing is close."""
+    matches = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` or, when nothing is close, the list of valid values."""
+    choices = list(choices)
+    best = nearest(value, choices)
+    if best is not None:
+        return f" (did you mean '{best}'?)"
+    return " (valid: " + ", ".join(choices) + ")"
+
+
+def parse_duration(text: str | int, what: str = "rollback-window") -> int:
+    """Seconds in a duration like ``30d``, ``2w``, ``12h``, ``90m``; a bare number is days."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text * 86400
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(
+            f"invalid {what} '{text}': use a number and a unit, e.g. '30d', '2w', '12h'"
+        )
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """``2592000`` → ``30d``; falls back to hours, minutes, seconds."""
+    for unit, size in (("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size and unit != "w":
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    """``[tool.backout.drill]``: how to run the old release against the new schema."""
+
+    old_queries: str | None = None
+    old_command: str | None = None
+    database: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting, with the defaults of SPEC §4."""
+
+    rollback_window: int = 30 * 86400
+    keep_releases: int = 5
+    select: tuple[str, ...] = ("ALL",)
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    fail_on: Severity = Severity.ERROR
+    sql_dialect: str = "postgres"
+    migrations: tuple[str, ...] = ()
+    release_size: int = 1
+    exclude: tuple[str, ...] = ()
+    rollback_via: str = "kubernetes"
+    insecure_registries: tuple[str, ...] = ()
+    runbooks: tuple[str, ...] = ()
+    drill: DrillConfig = field(default_factory=DrillConfig)
+    source: Path | None = None
+    root: Path = field(default_factory=Path.cwd)
+
+    def with_overrides(self, **changes: Any) -> Config:
+        """A copy with the given fields replaced (flags that were given)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The closest ``backout.toml``, or ``pyproject.toml`` with ``[tool.backout]``, upward."""
+    here = start if start.is_dir() else start.parent
+    for directory in (here, *here.parents):
+        for name in ("backout.toml", ".backout.toml"):
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "backout" in data.get("tool", {}):
+                return pyproject
+    return None
+
+
+def load_config(start: Path, explicit: Path | None = None) -> Config:
+    """Read the configuration that applies to ``start`` (or the ``explicit`` file)."""
+    path = explicit if explicit is not None else find_config_file(start.resolve())
+    root = start.resolve() if start.is_dir() else start.resolve().parent
+    if path is None:
+        return Config(root=root)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("backout", {}) if path.name == "pyproject.toml" else data
+    return config_from_table(table, source=path, root=root)
+
+
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"invalid {key}: expected a list of strings, got {value!r}")
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"invalid {key} {value!r}: expected a whole number >= 0")
+    return value
+
+
+def parse_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a :class:`ConfigError` naming the nearest."""
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"invalid {key} '{value}'{did_you_mean(str(value), choices)}")
+    return value
+
+
+def parse_severity(key: str, value: Any) -> Severity:
+    """A severity name, else a :class:`ConfigError` naming the nearest."""
+    names = tuple(s.label for s in Severity)
+    return Severity.parse(parse_choice(key, str(value).lower(), names))
+
+
+def config_from_table(
+    table: Mapping[str, Any], source: Path | None = None, root: Path | None = None
+) -> Config:
+    """Validate a ``[tool.backout]`` table and build a :class:`Config` from it."""
+    where = f"{source}: " if source else ""
+    for key in table:
+        if key not in TOP_KEYS:
+            raise ConfigError(f"{where}unknown key '{key}'{did_you_mean(key, TOP_KEYS)}")
+    values: dict[str, Any] = {}
+    try:
+        if "rollback-window" in table:
+            values["rollback_window"] = parse_duration(table["rollback-window"])
+        if "keep-releases" in table:
+            values["keep_releases"] = _positive_int("keep-releases", table["keep-releases"])
+        if "release-size" in table:
+            values["release_size"] = _positive_int("release-size", table["release-size"])
+        for key in ("select", "ignore", "extend-select"):
+            if key in table:
+                values[key.replace("-", "_")] = validate_codes(key, _strings(key, table[key]))
+        for key in ("migrations", "exclude", "insecure-registries", "runbooks"):
+            if key in table:
+                values[key.replace("-", "_")] = _strings(key, table[key])
+        if "per-file-ignores" in table:
+            raw = table["per-file-ignores"]
+            if not isinstance(raw, dict):
+                raise ConfigError("invalid per-file-ignores: expected a table of glob = [codes]")
+            values["per_file_ignores"] = {
+                glob: validate_codes("per-file-ignores", _strings("per-file-ignores", codes))
+                for glob, codes in raw.items()
+            }
+        if "fail-on" in table:
+            values["fail_on"] = parse_severity("fail-on", table["fail-on"])
+        if "sql-dialect" in table:
+            values["sql_dialect"] = parse_choice("sql-dialect", table["sql-dialect"], SQL_DIALECTS)
+        if "rollback-via" in table:
+            values["rollback_via"] = parse_choice(
+                "rollback-via", table["rollback-via"], ROLLBACK_VIA
+            )
+        if "drill" in table:
+            values["drill"] = _drill_config(table["drill"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None
+    return Config(source=source, root=root or Path.cwd(), **values)
+
+
+def _drill_config(raw: Any) -> DrillConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("invalid drill: expected a table")
+    for key in raw:
+        if key not in DRILL_KEYS:
+            raise ConfigError(f"unknown key 'drill.{key}'{did_you_mean(key, DRILL_KEYS)}")
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"invalid drill.{key}: expected a string, got {value!r}")
+    return DrillConfig(
+        old_queries=raw.get("old-queries"),
+        old_command=raw.get("old-command"),
+        database=raw.get("database"),
+    )
+
+
+def validate_codes(key: str, codes: Iterable[str]) -> tuple[str, ...]:
+    """Check rule codes and prefixes (``BK101``, ``BK1``, ``ALL``); raise on unknown ones."""
+    from backout.rules import all_codes
+
+    known = all_codes()
+    out: list[str] = []
+    for code in codes:
+        upper = code.strip().upper()
+        if upper == "ALL" or (any(k.startswith(upper) for k in known) and upper.startswith("BK")):
+            out.append(upper)
+            continue
+        raise ConfigError(f"invalid {key}: unknown rule code '{code}'{did_you_mean(upper, known)}")
+    return tuple(out)
+
+
+def _matches(code: str, selectors: Iterable[str]) -> int:
+    """The length of the longest selector that covers ``code`` (0 when none does)."""
+    best = 0
+    for selector in selectors:
+        if selector == "ALL":
+            best = max(best, 1)
+        elif code.startswith(selector):
+            best = max(best, len(selector) + 1)
+    return best
+
+
+def is_enabled(config: Config, code: str) -> bool:
+    """Whether ``code`` is selected: the most specific of select/ignore wins, as in ruff."""
+    selected = max(_matches(code, config.select), _matches(code, config.extend_select))
+    ignored = _matches(code, config.ignore)
+    if ignored:
+        return selected > ignored
+    return selected > 0

@@ -1,0 +1,191 @@
+"""Which files make up a release: the working tree, a git ref, or a directory.
+
+In a git work tree the file list comes from git itself (``.gitignore`` respected, untracked
+files included); elsewhere the tree is walked and a root ``.gitignore`` applied with pathspec.
+``exclude`` globs (gitignore syntax) apply everywhere. A release given as a git ref is read with
+one ``git cat-file --batch`` process, so each file is read once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from backout.config import ConfigError
+
+ALWAYS_SKIPPED = (".git/", "node_modules/", ".venv/", "venv/", "__pycache__/", ".tox/")
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A release's files: root-relative POSIX path → where to get the bytes."""
+
+    root: Path
+    paths: tuple[str, ...]
+    git_ref: str | None = None
+    git_dir: Path | None = None
+    git_prefix: str = ""
+
+    def read_all(self) -> Iterator[tuple[str, bytes]]:
+        """Yield ``(path, bytes)`` for every file, reading each exactly once."""
+        if self.git_ref is None:
+            for path in self.paths:
+                try:
+                    yield path, (self.root / path).read_bytes()
+                except OSError:
+                    continue
+            return
+        yield from _git_cat_files(self, self.paths)
+
+
+def _run_git(args: list[str], cwd: Path) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise ConfigError("git is not installed, but --base REF needs it") from None
+    if done.returncode != 0:
+        message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        raise ConfigError(f"git {' '.join(args[:2])}: {message}")
+    return done.stdout
+
+
+def git_toplevel(path: Path) -> Path | None:
+    """The work tree root that contains ``path``, or ``None`` outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=path if path.is_dir() else path.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return None
+    if done.returncode != 0:
+        return None
+    return Path(done.stdout.strip())
+
+
+def _exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec:  # type: ignore[type-arg]
+    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_SKIPPED, *patterns])
+
+
+def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
+    """The files of the working tree below ``root``."""
+    excluded = _exclude_spec(exclude)
+    top = git_toplevel(root)
+    if top is not None:
+        out = _run_git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)
+        candidates = [p for p in out.split("\0") if p]
+        paths = [p for p in candidates if (root / p).is_file()]
+    else:
+        ignore_file = root / ".gitignore"
+        ignored = pathspec.PathSpec.from_lines(
+            "gitwildmatch",
+            ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            if ignore_file.is_file()
+            else [],
+        )
+        paths = []
+        for directory, dirnames, filenames in os.walk(root):
+            rel_dir = Path(directory).relative_to(root).as_posix()
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not excluded.match_file(prefix + d + "/")
+                and not ignored.match_file(prefix + d + "/")
+            )
+            for name in sorted(filenames):
+                rel = prefix + name
+                if not ignored.match_file(rel):
+                    paths.append(rel)
+    kept = tuple(sorted(p for p in paths if not excluded.match_file(p)))
+    return Tree(root=root, paths=kept)
+
+
+def single_file(path: Path) -> Tree:
+    """A tree of one file (``backout check deploy.yaml``)."""
+    return Tree(root=path.parent, paths=(path.name,))
+
+
+def resolve_base_ref(root: Path, ref: str) -> str:
+    """The merge base of ``ref`` and ``HEAD`` (what a PR check compares against)."""
+    _run_git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], root)
+    return _run_git(["merge-base", ref, "HEAD"], root).strip()
+
+
+def git_tree(root: Path, commit: str, exclude: Iterable[str] = ()) -> Tree:
+    """The files below ``root`` as they were at ``commit``."""
+    top = git_toplevel(root)
+    if top is None:
+        raise ConfigError(f"--base {commit}: {root} is not inside a git repository")
+    prefix = root.resolve().relative_to(top.resolve()).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+    out = _run_git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit], top)
+    excluded = _exclude_spec(exclude)
+    paths = []
+    for full in out.split("\0"):
+        if full and full.startswith(prefix):
+            rel = full[len(prefix) :]
+            if not excluded.match_file(rel):
+                paths.append(rel)
+    return Tree(
+        root=root, paths=tuple(sorted(paths)), git_ref=commit, git_dir=top, git_prefix=prefix
+    )
+
+
+def _git_cat_files(tree: Tree, paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+    assert tree.git_dir is not None and tree.git_ref is not None
+    wanted = list(paths)
+    if not wanted:
+        return
+    request = "".join(f"{tree.git_ref}:{tree.git_prefix}{p}\n" for p in wanted).encode()
+    done = subprocess.run(
+        ["git", "cat-file", "--batch"],
+        cwd=tree.git_dir,
+        input=request,
+        capture_output=True,
+        check=False,
+    )
+    data = done.stdout
+    pos = 0
+    for path in wanted:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        yield path, data[pos : pos + size]
+        pos += size + 1
+
+
+def changed_paths(root: Path, base_commit: str) -> set[str]:
+    """Root-relative paths that differ between ``base_commit`` and the working tree."""
+    out = _run_git(["diff", "--name-only", "-z", "--relative", base_commit, "--", "."], root)
+    changed = {p for p in out.split("\0") if p}
+    untracked = _run_git(["ls-files", "-z", "--others", "--exclude-standard"], root)
+    changed.update(p for p in untracked.split("\0") if p)
+    return changed
+
+
+def directory_changes(head: Tree, base: Tree) -> set[str]:
+    """Paths whose bytes differ between two trees read from disk (``--base DIR``)."""
+    base_paths = set(base.paths)
+    changed = set()
+    for path in head.paths:
+        if path not in base_paths:
+            changed.add(path)
+            continue
+        try:
+            if (head.root / path).read_bytes() != (base.root / path).read_bytes():
+                changed.add(path)
+        except OSError:
+            changed.add(path)
+    return changed

@@ -1,0 +1,215 @@
+"""The one way through: discover → read (facts) → rules (findings) → filter → report.
+
+``check`` wires the steps for ``backout check``; the drill, the registry checks and the host
+checks hand their own findings to :func:`finish` so that selection, per-file ignores,
+suppressions and ``--base`` filtering work the same for every command.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from backout.config import Config, is_enabled
+from backout.discovery import (
+    Tree,
+    changed_paths,
+    directory_changes,
+    git_tree,
+    resolve_base_ref,
+    single_file,
+    working_tree,
+)
+from backout.models import Finding, Location, RuleMeta, Suppression
+from backout.rules import ALL_RULES
+from backout.rules.base import CheckContext, Rule
+from backout.sources import ALL_READERS
+from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
+from backout.suppress import apply_suppressions, find_suppressions
+
+# Below this many files, a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 400
+
+
+@dataclass
+class Release:
+    """One release as read: its facts, and the suppression comments of its files."""
+
+    tree: Tree
+    facts: FactSet
+    suppressions: dict[str, list[Suppression]] = field(default_factory=dict)
+
+    @property
+    def files_read(self) -> int:
+        """How many files some reader read."""
+        return len(self.facts.paths)
+
+
+@dataclass
+class CheckResult:
+    """What a command found, ready for a report."""
+
+    root: Path
+    findings: list[Finding]
+    suppressed: list[Finding]
+    rules: list[RuleMeta]
+    files_read: int = 0
+    base: str | None = None
+
+
+def _read_one(
+    path: str, data: bytes, readers: Sequence[Reader]
+) -> tuple[list[Fact], list[Suppression], bool]:
+    wanted = [reader for reader in readers if reader.wants(path)]
+    if not wanted:
+        return [], [], False
+    file = SourceFile(path, data)
+    facts: list[Fact] = []
+    for reader in wanted:
+        try:
+            facts.extend(reader.read(file))
+        except Exception as exc:  # a reader bug must not hide the rest of the release
+            facts.append(
+                Unreadable(
+                    Location(path, 1, 0),
+                    reader.name,
+                    f"internal error while reading ({type(exc).__name__}: {exc})",
+                )
+            )
+    text = file.text()
+    suppressions = find_suppressions(path, text) if text is not None else []
+    return facts, suppressions, True
+
+
+def _read_chunk(
+    chunk: list[tuple[str, bytes]],
+) -> list[tuple[str, list[Fact], list[Suppression], bool]]:
+    return [(path, *_read_one(path, data, ALL_READERS)) for path, data in chunk]
+
+
+def read_release(tree: Tree, readers: Sequence[Reader] = ALL_READERS) -> Release:
+    """Read every file of ``tree`` that some reader wants, each once."""
+    facts = FactSet()
+    release = Release(tree=tree, facts=facts)
+    candidates = [p for p in tree.paths if any(r.wants(p) for r in readers)]
+    pending = Tree(tree.root, tuple(candidates), tree.git_ref, tree.git_dir, tree.git_prefix)
+    items = list(pending.read_all())
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) >= PARALLEL_THRESHOLD and workers > 1 and readers is ALL_READERS:
+        size = max(50, len(items) // (workers * 4))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = [row for rows in pool.map(_read_chunk, chunks) for row in rows]
+    else:
+        results = [(path, *_read_one(path, data, readers)) for path, data in items]
+    for path, file_facts, suppressions, was_read in results:
+        if was_read:
+            facts.paths.add(path)
+        facts.extend(file_facts)
+        if suppressions:
+            release.suppressions[path] = suppressions
+    return release
+
+
+@dataclass
+class Workspace:
+    """The head release, the base release when one was given, and what changed between."""
+
+    root: Path
+    config: Config
+    head: Release
+    base: Release | None = None
+    changed: set[str] | None = None
+    base_label: str | None = None
+
+
+def load_workspace(target: Path, config: Config, base: str | None = None) -> Workspace:
+    """Read the release at ``target`` and, with ``base`` (git ref or directory), the previous."""
+    if target.is_file():
+        head_tree = single_file(target)
+    else:
+        head_tree = working_tree(target, config.exclude)
+    head = read_release(head_tree)
+    workspace = Workspace(root=head_tree.root, config=config, head=head)
+    if base is None:
+        return workspace
+    base_dir = Path(base)
+    if base_dir.is_dir():
+        base_tree = working_tree(base_dir, config.exclude)
+        workspace.changed = directory_changes(head_tree, base_tree)
+    else:
+        commit = resolve_base_ref(head_tree.root, base)
+        base_tree = git_tree(head_tree.root, commit, config.exclude)
+        workspace.changed = changed_paths(head_tree.root, commit)
+    workspace.base = read_release(base_tree)
+    workspace.base_label = base
+    return workspace
+
+
+def enabled_rules(config: Config, rules: Iterable[type[Rule]] = ALL_RULES) -> list[type[Rule]]:
+    """The rules that ``select``/``ignore`` leave on."""
+    return [rule for rule in rules if is_enabled(config, rule.code)]
+
+
+def run_rules(workspace: Workspace, rules: Iterable[type[Rule]]) -> list[Finding]:
+    """Run ``rules`` on the workspace's facts."""
+    context = CheckContext(
+        head=workspace.head.facts,
+        config=workspace.config,
+        base=workspace.base.facts if workspace.base else None,
+    )
+    findings: list[Finding] = []
+    for rule in rules:
+        findings.extend(rule().check(context))
+    return findings
+
+
+def finish(
+    workspace: Workspace,
+    findings: Iterable[Finding],
+    rules: Iterable[type[Rule]],
+) -> CheckResult:
+    """Apply selection, per-file ignores, ``--base`` filtering and suppressions."""
+    config = workspace.config
+    rule_list = list(rules)
+    codes = {rule.code for rule in rule_list}
+    kept = [f for f in findings if f.code in codes and is_enabled(config, f.code)]
+    if config.per_file_ignores:
+        specs = [
+            (pathspec.PathSpec.from_lines("gitwildmatch", [glob]), set(ignored))
+            for glob, ignored in config.per_file_ignores.items()
+        ]
+        kept = [
+            f
+            for f in kept
+            if not any(
+                spec.match_file(f.location.path) and any(f.code.startswith(c) for c in ignored)
+                for spec, ignored in specs
+            )
+        ]
+    split = apply_suppressions(kept, workspace.head.suppressions, codes)
+    active, silenced = split.active, split.suppressed
+    if workspace.changed is not None:
+        changed = workspace.changed
+        active = [f for f in active if f.location.path in changed]
+        silenced = [f for f in silenced if f.location.path in changed]
+    return CheckResult(
+        root=workspace.root,
+        findings=sorted(active, key=lambda f: f.sort_key),
+        suppressed=sorted(silenced, key=lambda f: f.sort_key),
+        rules=[rule.meta() for rule in sorted(rule_list, key=lambda r: r.code)],
+        files_read=workspace.head.files_read,
+        base=workspace.base_label,
+    )
+
+
+def check(target: Path, config: Config, base: str | None = None) -> CheckResult:
+    """``backout check``: every enabled static rule over the release at ``target``."""
+    workspace = load_workspace(target, config, base)
+    rules = enabled_rules(config)
+    return finish(workspace, run_rules(workspace, rules), rules)

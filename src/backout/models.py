@@ -1,0 +1,132 @@
+"""The shapes that flow through backout: locations, severities, findings, rule metadata.
+
+Every part of the tool (static rules, the drill, the registry checks, the host checks) produces
+:class:`Finding` objects of one shape, so that every report format works for every command.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """How bad a finding is; ordered so that ``>=`` compares against ``--fail-on``."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        """The lower-case name users write in config and flags."""
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        """Parse ``error``/``warning``/``info`` (any case); raise ``ValueError`` otherwise."""
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(text) from None
+
+
+class Family(enum.Enum):
+    """The four tells of a failed rollback, plus hosts and backout's own input problems."""
+
+    IMAGES = "images"
+    SCHEMA = "schema"
+    ARTIFACTS = "artifacts"
+    PROCEDURES = "procedures"
+    HOSTS = "hosts"
+    INPUTS = "inputs"
+
+    @property
+    def title(self) -> str:
+        """A heading for listings."""
+        return {
+            Family.IMAGES: "What `rollout undo` restores",
+            Family.SCHEMA: "Can the old code run on the new schema",
+            Family.ARTIFACTS: "Does the rollback target still exist",
+            Family.PROCEDURES: "Is the rollback documented and practised",
+            Family.HOSTS: "Can the previous package be reinstalled",
+            Family.INPUTS: "What backout could not read",
+        }[self]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file: ``path`` is POSIX and relative to the checked root; lines are 1-based.
+
+    ``column`` is 1-based too, or 0 when unknown. ``end_line`` is 0 when it equals ``line``.
+    """
+
+    path: str
+    line: int = 1
+    column: int = 0
+    end_line: int = 0
+    end_column: int = 0
+
+    def __str__(self) -> str:
+        if self.column:
+            return f"{self.path}:{self.line}:{self.column}"
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What a rule is, independent of any one finding: code, name, default severity, docs."""
+
+    code: str
+    name: str
+    severity: Severity
+    family: Family
+    summary: str
+    docs: str
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """An in-source ``backout: ignore[...]`` that silenced a finding, with its justification."""
+
+    location: Location
+    codes: tuple[str, ...]
+    reason: str
+    whole_file: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found: what breaks on rollback at this location, and how to fix it."""
+
+    code: str
+    name: str
+    severity: Severity
+    location: Location
+    message: str
+    fix: str
+    suppressed_by: Suppression | None = field(default=None, compare=False)
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        """Stable report order: path, line, column, code, message."""
+        loc = self.location
+        return (loc.path, loc.line, loc.column, self.code, self.message)
+
+
+def make_finding(
+    meta: RuleMeta,
+    location: Location,
+    message: str,
+    fix: str,
+    severity: Severity | None = None,
+) -> Finding:
+    """Build a finding of ``meta``'s rule, at its default severity unless one is given."""
+    return Finding(
+        code=meta.code,
+        name=meta.name,
+        severity=severity if severity is not None else meta.severity,
+        location=location,
+        message=message,
+        fix=fix,
+    )

@@ -1,0 +1,44 @@
+"""Counts shared by the formats: by severity, by code, and the one-line summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from backout.engine import CheckResult
+from backout.models import Severity
+
+
+def counts(result: CheckResult) -> dict[str, int]:
+    """Findings per severity label, plus ``total`` and ``suppressed``."""
+    by_severity = Counter(f.severity.label for f in result.findings)
+    out = {severity.label: by_severity.get(severity.label, 0) for severity in reversed(Severity)}
+    out["total"] = len(result.findings)
+    out["suppressed"] = len(result.suppressed)
+    return out
+
+
+def by_code(result: CheckResult) -> list[tuple[str, str, int]]:
+    """``(code, name, count)`` per code, most frequent first (``--statistics``)."""
+    names = {f.code: f.name for f in result.findings}
+    tally = Counter(f.code for f in result.findings)
+    return [
+        (code, names[code], n) for code, n in sorted(tally.items(), key=lambda i: (-i[1], i[0]))
+    ]
+
+
+def summary_line(result: CheckResult) -> str:
+    """``Found 3 problems (2 errors, 1 warning) in 12 files; 1 suppressed.``"""
+    c = counts(result)
+    if not c["total"]:
+        text = f"No rollback hazards found in {result.files_read} files."
+    else:
+        parts = [
+            f"{c[label]} {label}{'s' if c[label] != 1 else ''}"
+            for label in ("error", "warning", "info")
+            if c[label]
+        ]
+        noun = "problem" if c["total"] == 1 else "problems"
+        text = f"Found {c['total']} {noun} ({', '.join(parts)}) in {result.files_read} files."
+    if c["suppressed"]:
+        text += f" {c['suppressed']} suppressed."
+    return text

@@ -1,0 +1,40 @@
+"""Every rule backout has, named explicitly (no registration by import side effect).
+
+To add a rule: write one module in its family's package (file name starting with its code),
+add its class to ``ALL_RULES`` below, and add its fixtures under ``tests/fixtures/rules/``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from backout.rules.base import Rule
+from backout.rules.inputs.BK901_unreadable_input import UnreadableInput
+from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
+    UnusedOrUnjustifiedSuppression,
+)
+
+ALL_RULES: tuple[type[Rule], ...] = (
+    UnreadableInput,
+    UnusedOrUnjustifiedSuppression,
+)
+
+
+@cache
+def rules_by_code() -> dict[str, type[Rule]]:
+    """Every rule class, keyed by its code."""
+    return {rule.code: rule for rule in sorted(ALL_RULES, key=lambda r: r.code)}
+
+
+def all_codes() -> tuple[str, ...]:
+    """Every rule code, sorted."""
+    return tuple(rules_by_code())
+
+
+def rule_for(code_or_name: str) -> type[Rule] | None:
+    """The rule with this code (any case) or kebab-case name, if there is one."""
+    wanted = code_or_name.strip()
+    for rule in ALL_RULES:
+        if rule.code == wanted.upper() or rule.name == wanted.lower():
+            return rule
+    return None

@@ -1,0 +1,77 @@
+"""The rule interface: a small class with a code, a name, a severity and a ``check()``.
+
+A rule's docstring is its documentation, in ruff's sections (``## What it does``,
+``## Why is this bad?``, ``## Example``, ``## Use instead``, optionally ``## References``). It
+feeds ``backout explain``, the SARIF ``fullDescription`` and ``docs/rules/``. Rules never read
+files: they see the facts that readers gathered, for the head release and (with ``--base``)
+for the base release.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from backout.models import Family, Finding, Location, RuleMeta, Severity, make_finding
+from backout.sources.base import FactSet
+
+if TYPE_CHECKING:
+    from backout.config import Config
+
+
+REQUIRED_SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
+
+
+@dataclass
+class CheckContext:
+    """What a rule sees: the head release's facts, the base's (when known), and the config."""
+
+    head: FactSet
+    config: Config
+    base: FactSet | None = None
+
+
+class Rule:
+    """Base class of every rule. Subclasses set the class attributes and implement ``check``."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    family: ClassVar[Family]
+
+    @classmethod
+    def meta(cls) -> RuleMeta:
+        """The rule's metadata, docs included."""
+        docs = inspect.cleandoc(cls.__doc__ or "")
+        summary = docs.splitlines()[0] if docs else cls.name
+        return RuleMeta(cls.code, cls.name, cls.severity, cls.family, summary, docs)
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """Yield this rule's findings for the release in ``context``."""
+        raise NotImplementedError
+
+    def finding(
+        self,
+        location: Location,
+        message: str,
+        fix: str,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """A finding of this rule."""
+        return make_finding(self.meta(), location, message, fix, severity)
+
+
+def section(docs: str, heading: str) -> str:
+    """The text under ``## heading`` in a rule's docs (empty when absent)."""
+    lines = docs.splitlines()
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if line.startswith("## "):
+            inside = line[3:].strip().lower() == heading.lower()
+            continue
+        if inside:
+            out.append(line)
+    return "\n".join(out).strip()

@@ -1,0 +1,11 @@
+"""Every source reader, named explicitly. A reader is the only code that parses files.
+
+To add an input kind: write one module here with a class that has ``name``, ``wants(path)``
+and ``read(file)`` (see :class:`backout.sources.base.Reader`), and list it in ``ALL_READERS``.
+"""
+
+from __future__ import annotations
+
+from backout.sources.base import Reader
+
+ALL_READERS: tuple[Reader, ...] = ()

@@ -1,0 +1,143 @@
+"""What every reader shares: the file as read once, typed facts, and the set they are gathered in.
+
+Readers are the only code that parses files. A reader never decides severity: it records what
+is there (an image reference at a position, a migration that drops a column) as a *fact*, and
+when it cannot read a file it records an :class:`Unreadable` fact that rule BK901 reports.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from backout.models import Location
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Something a reader saw in a file, with where it saw it."""
+
+    location: Location
+
+
+@dataclass(frozen=True)
+class Unreadable(Fact):
+    """A file (or part of one) that looked relevant but could not be parsed."""
+
+    reader: str
+    reason: str
+
+
+FactT = TypeVar("FactT", bound=Fact)
+
+
+class FactSet:
+    """All facts of one release (the head, or the base), grouped by their type."""
+
+    def __init__(self, facts: Iterable[Fact] = ()) -> None:
+        self._by_type: dict[type[Fact], list[Fact]] = {}
+        self.paths: set[str] = set()
+        for fact in facts:
+            self.add(fact)
+
+    def add(self, fact: Fact) -> None:
+        """Record one fact."""
+        self._by_type.setdefault(type(fact), []).append(fact)
+
+    def extend(self, facts: Iterable[Fact]) -> None:
+        """Record several facts."""
+        for fact in facts:
+            self.add(fact)
+
+    def of(self, kind: type[FactT]) -> list[FactT]:
+        """Every fact of ``kind`` (subclasses included), in the order they were read."""
+        found: list[FactT] = []
+        for fact_type, facts in self._by_type.items():
+            if issubclass(fact_type, kind):
+                found.extend(facts)  # type: ignore[arg-type]
+        return found
+
+    def __iter__(self) -> Iterator[Fact]:
+        for facts in self._by_type.values():
+            yield from facts
+
+    def __len__(self) -> int:
+        return sum(len(facts) for facts in self._by_type.values())
+
+
+class SourceFile:
+    """One file, read from disk or from git exactly once; parsed forms are cached on it.
+
+    ``path`` is POSIX and relative to the checked root: it is what findings print.
+    """
+
+    def __init__(self, path: str, data: bytes) -> None:
+        self.path = path
+        self.data = data
+        self._text: str | None = None
+        self._decode_error: str | None = None
+        self.cache: dict[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        """The file's base name."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def is_binary(self) -> bool:
+        """True for files with NUL bytes in their first 8 KiB (the test git itself uses)."""
+        return b"\x00" in self.data[:8192]
+
+    def text(self) -> str | None:
+        """The file decoded as UTF-8 (BOM dropped), or ``None`` when it is not valid text."""
+        if self._text is None and self._decode_error is None:
+            if self.is_binary:
+                self._decode_error = "binary file (contains NUL bytes)"
+            else:
+                data = self.data
+                if data.startswith(codecs.BOM_UTF8):
+                    data = data[len(codecs.BOM_UTF8) :]
+                try:
+                    self._text = data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    line = data[: exc.start].count(b"\n") + 1
+                    self._decode_error = f"not valid UTF-8 at line {line} (byte {exc.start})"
+        return self._text
+
+    def decode_error(self) -> Unreadable | None:
+        """An :class:`Unreadable` fact when :meth:`text` failed, for a reader to record."""
+        if self.text() is None and self._decode_error is not None:
+            return Unreadable(Location(self.path, 1, 0), "text", self._decode_error)
+        return None
+
+    def lines(self) -> list[str]:
+        """The text split into lines (empty when the file is not text)."""
+        cached = self.cache.get("lines")
+        if cached is None:
+            cached = (self.text() or "").splitlines()
+            self.cache["lines"] = cached
+        return list(cached)
+
+
+class Reader(Protocol):
+    """A source reader: says which files it wants and turns each into facts."""
+
+    name: ClassVar[str]
+
+    def wants(self, path: str) -> bool:
+        """True if the file at this root-relative POSIX path is this reader's to read."""
+        ...
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """Yield the file's facts; never raise for bad input (yield :class:`Unreadable`)."""
+        ...
+
+
+@dataclass
+class ReadResult:
+    """The facts of one release and the files they came from."""
+
+    facts: FactSet
+    files: dict[str, SourceFile] = field(default_factory=dict)
