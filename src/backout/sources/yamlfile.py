@@ -1,0 +1,161 @@
+"""YAML with positions: parse once with PyYAML's C loader into nodes that keep their marks.
+
+Every YAML reader (manifests, compose, Helm values, CI pipelines, retention policies) goes
+through :func:`yaml_documents`, which caches the node trees on the :class:`SourceFile`, so a
+file that two readers want is still parsed once. Marks from PyYAML are 0-based; the helpers
+here turn them into 1-based :class:`Location` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from backout.models import Location
+from backout.sources.base import SourceFile, Unreadable
+
+try:
+    _Loader: type[Any] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+Node = yaml.Node
+MappingNode = yaml.MappingNode
+SequenceNode = yaml.SequenceNode
+ScalarNode = yaml.ScalarNode
+
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+
+
+def yaml_documents(file: SourceFile, reader: str = "yaml") -> list[Node] | Unreadable:
+    """The file's YAML documents as node trees (empty documents dropped), or why not."""
+    key = "yaml_documents"
+    if key in file.cache:
+        cached: list[Node] | Unreadable = file.cache[key]
+        return cached
+    result: list[Node] | Unreadable
+    text = file.text()
+    if text is None:
+        error = file.decode_error()
+        assert error is not None
+        result = Unreadable(error.location, reader, error.reason)
+    else:
+        try:
+            result = [doc for doc in yaml.compose_all(text, Loader=_Loader) if doc is not None]
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            location = (
+                Location(file.path, mark.line + 1, mark.column + 1)
+                if mark is not None
+                else Location(file.path, 1, 0)
+            )
+            problem = exc.problem or exc.context or "invalid YAML"
+            result = Unreadable(location, reader, f"invalid YAML: {problem}")
+        except yaml.YAMLError as exc:
+            result = Unreadable(Location(file.path, 1, 0), reader, f"invalid YAML: {exc}")
+        except RecursionError:
+            result = Unreadable(Location(file.path, 1, 0), reader, "YAML nested too deeply")
+    file.cache[key] = result
+    return result
+
+
+def location(path: str, node: Node) -> Location:
+    """The 1-based location where ``node`` starts (and ends)."""
+    start, end = node.start_mark, node.end_mark
+    end_line = end.line + 1 if end is not None else 0
+    return Location(
+        path,
+        start.line + 1,
+        start.column + 1,
+        end_line if end_line != start.line + 1 else 0,
+    )
+
+
+def get(node: Node | None, key: str) -> Node | None:
+    """The value node under ``key`` in a mapping node (last one wins, as in YAML loaders)."""
+    if not isinstance(node, MappingNode):
+        return None
+    found: Node | None = None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            found = value_node
+    return found
+
+
+def key_node(node: Node | None, key: str) -> Node | None:
+    """The key node itself (for pointing at a key rather than its value)."""
+    if not isinstance(node, MappingNode):
+        return None
+    for k, _ in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return k
+    return None
+
+
+def get_path(node: Node | None, *keys: str) -> Node | None:
+    """Follow nested mapping keys: ``get_path(doc, "spec", "template")``."""
+    for key in keys:
+        node = get(node, key)
+        if node is None:
+            return None
+    return node
+
+
+def items(node: Node | None) -> Iterator[tuple[str, Node]]:
+    """``(key, value node)`` pairs of a mapping node whose keys are scalars."""
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode):
+                yield str(k.value), v
+
+
+def elements(node: Node | None) -> list[Node]:
+    """The element nodes of a sequence node (empty for anything else)."""
+    return list(node.value) if isinstance(node, SequenceNode) else []
+
+
+def scalar(node: Node | None) -> Any:
+    """A scalar node's value resolved as YAML 1.1 core types; ``None`` for non-scalars."""
+    if not isinstance(node, ScalarNode):
+        return None
+    text: str = node.value
+    tag = node.tag
+    try:
+        if tag == _INT:
+            return (
+                int(text.replace("_", ""), 0)
+                if text[:2] in ("0x", "0o")
+                else int(text.replace("_", ""))
+            )
+        if tag == _FLOAT:
+            return float(text.replace("_", ""))
+    except ValueError:
+        return text
+    if tag == _BOOL:
+        return text.lower() in ("true", "yes", "on", "y")
+    if tag == _NULL:
+        return None
+    return text
+
+
+def text_of(node: Node | None) -> str | None:
+    """A scalar node's value as a string (numbers and booleans as written), else ``None``."""
+    if isinstance(node, ScalarNode) and node.tag != _NULL:
+        return str(node.value)
+    return None
+
+
+def plain(node: Node | None, depth: int = 0) -> Any:
+    """The node tree as plain Python (dicts, lists, scalars), positions dropped."""
+    if depth > 200:
+        return None
+    if isinstance(node, MappingNode):
+        return {str(scalar(k)): plain(v, depth + 1) for k, v in node.value}
+    if isinstance(node, SequenceNode):
+        return [plain(v, depth + 1) for v in node.value]
+    return scalar(node)
