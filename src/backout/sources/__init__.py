@@ -7,5 +7,8 @@ and ``read(file)`` (see :class:`backout.sources.base.Reader`), and list it in ``
 from __future__ import annotations
 
 from backout.sources.base import Reader
+from backout.sources.manifests import ManifestReader
 
-ALL_READERS: tuple[Reader, ...] = ()
+ALL_READERS: tuple[Reader, ...] = (
+    ManifestReader(),
+)

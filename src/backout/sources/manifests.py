@@ -1,0 +1,248 @@
+"""Kubernetes manifests: the images each pod template runs, and the fields rollback depends on.
+
+Which files: every ``*.yaml``/``*.yml`` except
+
+* docker-compose and Kustomize files (``docker-compose*.y*ml``, ``compose*.y*ml``,
+  ``kustomization.y*ml``), which have their own readers;
+* anything below a directory named ``templates`` (``charts/shop/templates/deployment.yaml``):
+  Helm requires chart templates to live there, and the Helm reader reads them;
+* at read time, a file that contains a Go/Jinja template action ``{{`` *and* does not parse as
+  YAML: it is a template of some other tool, not the manifest that gets applied. A manifest
+  that parses keeps being read even with ``{{`` in a string (alert annotations do that).
+
+A YAML document without a string ``apiVersion`` and ``kind`` is not Kubernetes and is ignored
+silently (CI workflows, Helm values, Ansible). A file that does not parse is reported as
+:class:`Unreadable` only when it plausibly is a manifest — a line starting with ``apiVersion:``
+or ``kind:`` — or when it is not text at all (binary, not UTF-8).
+
+Pod templates are found in Pod (``spec``), PodTemplate (``template.spec``), Deployment,
+StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, OpenShift DeploymentConfig and
+Argo Rollout (``spec.template.spec``), CronJob (``spec.jobTemplate.spec.template.spec``), and in
+the ``items`` of ``kind: List`` (or any ``*List``) documents; in each, ``containers``,
+``initContainers`` and ``ephemeralContainers``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from backout.models import Location
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.images import ImageUse, scalar_span
+from backout.sources.yamlfile import (
+    Node,
+    ScalarNode,
+    elements,
+    get,
+    get_path,
+    location,
+    plain,
+    scalar,
+    text_of,
+    yaml_documents,
+)
+
+_COMPOSE_OR_KUSTOMIZE = re.compile(
+    r"(?:docker-compose[^/]*|compose[^/]*|kustomization)\.ya?ml", re.IGNORECASE
+)
+_LOOKS_LIKE_MANIFEST = re.compile(r"^(?:apiVersion|kind)\s*:", re.MULTILINE)
+
+# Where each kind keeps its pod spec.
+_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "DeploymentConfig": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "Rollout": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+_CONTAINER_LISTS = (
+    ("containers", "container"),
+    ("initContainers", "initContainer"),
+    ("ephemeralContainers", "ephemeralContainer"),
+)
+# Spec fields recorded on a Workload for comparison between releases (BK105).
+_RECORDED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Deployment": (("spec", "selector"),),
+    "ReplicaSet": (("spec", "selector"),),
+    "DaemonSet": (("spec", "selector"),),
+    "Rollout": (("spec", "selector"),),
+    "StatefulSet": (
+        ("spec", "selector"),
+        ("spec", "volumeClaimTemplates"),
+        ("spec", "serviceName"),
+        ("spec", "podManagementPolicy"),
+    ),
+    "Job": (("spec", "template"),),
+}
+_LIST_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class WorkloadField:
+    """One spec field of a workload: its dotted path, its value as canonical JSON, its place."""
+
+    path: str
+    value: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Workload(Fact):
+    """A Kubernetes resource that runs pods, with the fields that decide how it rolls back.
+
+    ``location`` points at ``metadata.name`` (or the document start when unnamed);
+    ``namespace`` is ``""`` when the manifest sets none. ``revision_history_limit`` is the
+    integer written in ``spec.revisionHistoryLimit`` (``None`` when absent), located at its
+    value. ``fields`` holds the spec fields of :data:`_RECORDED_FIELDS` that are present, as
+    canonical JSON (sorted keys), so two releases can be compared by text.
+    """
+
+    kind: str
+    api_version: str
+    namespace: str
+    name: str
+    revision_history_limit: int | None = None
+    revision_history_limit_location: Location | None = None
+    fields: tuple[WorkloadField, ...] = ()
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What makes two releases' workloads the same object: kind, namespace, name."""
+        return (self.kind, self.namespace, self.name)
+
+    def field(self, path: str) -> WorkloadField | None:
+        """The recorded field at dotted ``path`` (``spec.selector``), if present."""
+        for recorded in self.fields:
+            if recorded.path == path:
+                return recorded
+        return None
+
+
+def _kind_of(doc: Node) -> tuple[str, str] | None:
+    api_version, kind = text_of(get(doc, "apiVersion")), text_of(get(doc, "kind"))
+    if not api_version or not kind:
+        return None
+    return api_version, kind
+
+
+def _pod_kind(api_version: str, kind: str) -> bool:
+    if kind == "Rollout":
+        return api_version.startswith("argoproj.io/")
+    return kind in _POD_SPEC_PATHS
+
+
+def _canonical(node: Node) -> str:
+    return json.dumps(plain(node), sort_keys=True, separators=(",", ":"), default=str)
+
+
+class ManifestReader:
+    """Reads Kubernetes manifests (multi-document YAML) into :class:`ImageUse` and
+    :class:`Workload` facts."""
+
+    name: ClassVar[str] = "kubernetes"
+
+    def wants(self, path: str) -> bool:
+        """YAML files that are not compose, Kustomize or Helm template files."""
+        if not path.endswith((".yaml", ".yml")):
+            return False
+        directories, _, base = path.rpartition("/")
+        if _COMPOSE_OR_KUSTOMIZE.fullmatch(base):
+            return False
+        return "templates" not in directories.split("/")
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """The file's workloads and images; Unreadable when a plausible manifest is broken."""
+        documents = yaml_documents(file, self.name)
+        if isinstance(documents, Unreadable):
+            text = file.text()
+            if text is None:
+                return [documents]
+            if "{{" in text or not _LOOKS_LIKE_MANIFEST.search(text):
+                return []
+            return [documents]
+        facts: list[Fact] = []
+        for doc in documents:
+            facts.extend(self._document(file.path, doc, 0))
+        return facts
+
+    def _document(self, path: str, doc: Node, depth: int) -> Iterator[Fact]:
+        identity = _kind_of(doc)
+        if identity is None:
+            return
+        api_version, kind = identity
+        if kind.endswith("List") and depth < _LIST_DEPTH:
+            for item in elements(get(doc, "items")):
+                yield from self._document(path, item, depth + 1)
+            return
+        if not _pod_kind(api_version, kind):
+            return
+        metadata = get(doc, "metadata")
+        name_node = get(metadata, "name")
+        name = text_of(name_node) or ""
+        namespace = text_of(get(metadata, "namespace")) or ""
+        where = location(path, name_node if name_node is not None else doc)
+        yield self._workload(path, doc, api_version, kind, namespace, name, where)
+        pod_spec = get_path(doc, *_POD_SPEC_PATHS[kind])
+        for list_key, label in _CONTAINER_LISTS:
+            for container in elements(get(pod_spec, list_key)):
+                image = get(container, "image")
+                if not isinstance(image, ScalarNode):
+                    continue
+                reference = text_of(image)
+                # A ``{{ }}`` value is filled in by a template engine: the Helm reader judges
+                # the value that feeds it.
+                if not reference or "{{" in reference:
+                    continue
+                container_name = text_of(get(container, "name")) or "?"
+                loc, start, end, quote = scalar_span(path, image)
+                yield ImageUse(
+                    loc,
+                    reference=reference,
+                    source="kubernetes",
+                    context=f"{kind}/{name or '?'} {label} {container_name}",
+                    value_start=start,
+                    value_end=end,
+                    quote=quote,
+                )
+
+    @staticmethod
+    def _workload(
+        path: str,
+        doc: Node,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        where: Location,
+    ) -> Workload:
+        spec = get(doc, "spec")
+        limit_node = get(spec, "revisionHistoryLimit")
+        limit = scalar(limit_node)
+        has_limit = isinstance(limit, int) and not isinstance(limit, bool)
+        fields: list[WorkloadField] = []
+        for keys in _RECORDED_FIELDS.get(kind, ()):
+            node = get_path(doc, *keys)
+            if node is not None and (not isinstance(node, ScalarNode) or text_of(node)):
+                fields.append(WorkloadField(".".join(keys), _canonical(node), location(path, node)))
+        return Workload(
+            where,
+            kind=kind,
+            api_version=api_version,
+            namespace=namespace,
+            name=name,
+            revision_history_limit=limit if has_limit else None,
+            revision_history_limit_location=(
+                location(path, limit_node) if has_limit and limit_node is not None else None
+            ),
+            fields=tuple(fields),
+        )
