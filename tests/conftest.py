@@ -1,0 +1,70 @@
+"""Shared test helpers: running the installed CLI, and building real git repositories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+BACKOUT = shutil.which("backout")
+
+
+def run_backout(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``backout`` command (``python -m backout`` if it is not on PATH)."""
+    command = [BACKOUT] if BACKOUT else [sys.executable, "-m", "backout"]
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    full_env.pop("FORCE_COLOR", None)
+    full_env.pop("BACKOUT_OUTPUT_FORMAT", None)
+    return subprocess.run(
+        [*command, *args],
+        cwd=cwd,
+        env=full_env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` with a fixed identity; return stdout."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """A factory: ``make(files)`` writes files into a new git repo and commits them."""
+    repo = tmp_path / "repo"
+
+    def make(files: dict[str, str]) -> Path:
+        if not (repo / ".git").exists():
+            repo.mkdir(parents=True, exist_ok=True)
+            git(repo, "init", "-q", "-b", "main")
+        for name, text in files.items():
+            target = repo / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "release", "--allow-empty")
+        return repo
+
+    return make

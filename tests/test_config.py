@@ -1,0 +1,102 @@
+"""Configuration: discovery upward, key validation with the nearest name, selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backout.config import (
+    Config,
+    ConfigError,
+    config_from_table,
+    format_duration,
+    is_enabled,
+    load_config,
+    parse_duration,
+)
+from backout.models import Severity
+
+
+def test_defaults_follow_the_spec() -> None:
+    config = Config()
+    assert config.rollback_window == 30 * 86400
+    assert config.keep_releases == 5
+    assert config.fail_on is Severity.ERROR
+    assert config.sql_dialect == "postgres"
+    assert config.rollback_via == "kubernetes"
+
+
+def test_pyproject_table_is_found_upward(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.backout]\nrollback-window = "14d"\nkeep-releases = 3\n'
+        'ignore = ["BK9"]\n[tool.backout.drill]\nold-queries = "q.sql"\n'
+    )
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    config = load_config(deep)
+    assert config.rollback_window == 14 * 86400
+    assert config.keep_releases == 3
+    assert config.ignore == ("BK9",)
+    assert config.drill.old_queries == "q.sql"
+    assert config.source == tmp_path / "pyproject.toml"
+
+
+def test_backout_toml_wins_over_a_farther_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.backout]\nkeep-releases = 9\n')
+    inner = tmp_path / "svc"
+    inner.mkdir()
+    (inner / "backout.toml").write_text("keep-releases = 2\n")
+    assert load_config(inner).keep_releases == 2
+
+
+def test_pyproject_without_our_table_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.ruff]\nline-length = 100\n')
+    assert load_config(tmp_path).source is None
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"rollback-windw": "7d"}, "unknown key 'rollback-windw' (did you mean 'rollback-window'?)"),
+        ({"sql-dialect": "postgresql"}, "invalid sql-dialect 'postgresql' (did you mean 'postgres'?)"),
+        ({"fail-on": "errors"}, "invalid fail-on 'errors' (did you mean 'error'?)"),
+        ({"select": ["BK1O1"]}, "unknown rule code 'BK1O1'"),
+        ({"rollback-window": "a month"}, "invalid rollback-window 'a month'"),
+        ({"keep-releases": -1}, "invalid keep-releases -1"),
+        ({"drill": {"old-query": "x"}}, "unknown key 'drill.old-query' (did you mean 'old-queries'?)"),
+        ({"rollback-via": "gitops"}, "invalid rollback-via 'gitops' (did you mean 'git'?)"),
+    ],
+)
+def test_bad_values_name_the_nearest_valid_one(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_table(table)
+    assert message in str(caught.value)
+
+
+def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "backout.toml").write_text("keep-releases = \n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30d", 30 * 86400), ("2w", 14 * 86400), ("12h", 43200), ("90m", 5400), (7, 7 * 86400)],
+)
+def test_durations(text: str | int, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_format_duration() -> None:
+    assert format_duration(30 * 86400) == "30d"
+    assert format_duration(7200) == "2h"
+    assert format_duration(61) == "61s"
+
+
+def test_selection_most_specific_wins() -> None:
+    config = Config(select=("ALL",), ignore=("BK9",), extend_select=("BK901",))
+    assert is_enabled(config, "BK901")
+    assert not is_enabled(config, "BK902")
+    assert is_enabled(Config(), "BK902")
+    assert not is_enabled(Config(select=("BK1",)), "BK901")
