@@ -9,6 +9,4 @@ from __future__ import annotations
 from backout.sources.base import Reader
 from backout.sources.manifests import ManifestReader
 
-ALL_READERS: tuple[Reader, ...] = (
-    ManifestReader(),
-)
+ALL_READERS: tuple[Reader, ...] = (ManifestReader(),)
