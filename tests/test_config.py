@@ -43,7 +43,7 @@ def test_pyproject_table_is_found_upward(tmp_path: Path) -> None:
 
 
 def test_backout_toml_wins_over_a_farther_pyproject(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.backout]\nkeep-releases = 9\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.backout]\nkeep-releases = 9\n")
     inner = tmp_path / "svc"
     inner.mkdir()
     (inner / "backout.toml").write_text("keep-releases = 2\n")
@@ -51,20 +51,29 @@ def test_backout_toml_wins_over_a_farther_pyproject(tmp_path: Path) -> None:
 
 
 def test_pyproject_without_our_table_is_skipped(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.ruff]\nline-length = 100\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")
     assert load_config(tmp_path).source is None
 
 
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"rollback-windw": "7d"}, "unknown key 'rollback-windw' (did you mean 'rollback-window'?)"),
-        ({"sql-dialect": "postgresql"}, "invalid sql-dialect 'postgresql' (did you mean 'postgres'?)"),
+        (
+            {"rollback-windw": "7d"},
+            "unknown key 'rollback-windw' (did you mean 'rollback-window'?)",
+        ),
+        (
+            {"sql-dialect": "postgresql"},
+            "invalid sql-dialect 'postgresql' (did you mean 'postgres'?)",
+        ),
         ({"fail-on": "errors"}, "invalid fail-on 'errors' (did you mean 'error'?)"),
         ({"select": ["BK1O1"]}, "unknown rule code 'BK1O1'"),
         ({"rollback-window": "a month"}, "invalid rollback-window 'a month'"),
         ({"keep-releases": -1}, "invalid keep-releases -1"),
-        ({"drill": {"old-query": "x"}}, "unknown key 'drill.old-query' (did you mean 'old-queries'?)"),
+        (
+            {"drill": {"old-query": "x"}},
+            "unknown key 'drill.old-query' (did you mean 'old-queries'?)",
+        ),
         ({"rollback-via": "gitops"}, "invalid rollback-via 'gitops' (did you mean 'git'?)"),
     ],
 )

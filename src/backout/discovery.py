@@ -71,8 +71,8 @@ def git_toplevel(path: Path) -> Path | None:
     return Path(done.stdout.strip())
 
 
-def _exclude_spec(patterns: Iterable[str]) -> pathspec.PathSpec:  # type: ignore[type-arg]
-    return pathspec.PathSpec.from_lines("gitwildmatch", [*ALWAYS_SKIPPED, *patterns])
+def _exclude_spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_SKIPPED, *patterns])
 
 
 def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
@@ -85,8 +85,7 @@ def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
         paths = [p for p in candidates if (root / p).is_file()]
     else:
         ignore_file = root / ".gitignore"
-        ignored = pathspec.PathSpec.from_lines(
-            "gitwildmatch",
+        ignored = pathspec.GitIgnoreSpec.from_lines(
             ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
             if ignore_file.is_file()
             else [],

@@ -181,7 +181,7 @@ def finish(
     kept = [f for f in findings if f.code in codes and is_enabled(config, f.code)]
     if config.per_file_ignores:
         specs = [
-            (pathspec.PathSpec.from_lines("gitwildmatch", [glob]), set(ignored))
+            (pathspec.GitIgnoreSpec.from_lines([glob]), set(ignored))
             for glob, ignored in config.per_file_ignores.items()
         ]
         kept = [

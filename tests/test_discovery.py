@@ -1,0 +1,76 @@
+"""Discovery: gitignore and exclude respected, base releases read from git or a directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from backout.config import ConfigError
+from backout.discovery import (
+    changed_paths,
+    directory_changes,
+    git_tree,
+    resolve_base_ref,
+    working_tree,
+)
+from tests.conftest import git
+
+
+def test_git_work_tree_respects_gitignore_and_includes_untracked(
+    git_repo: Callable[[dict[str, str]], Path],
+) -> None:
+    repo = git_repo({".gitignore": "build/\n*.log\n", "k8s/app.yaml": "a: 1\n"})
+    (repo / "build").mkdir()
+    (repo / "build" / "out.yaml").write_text("x: 1\n")
+    (repo / "debug.log").write_text("log\n")
+    (repo / "new.yaml").write_text("n: 1\n")
+    tree = working_tree(repo, exclude=["k8s/"])
+    assert tree.paths == (".gitignore", "new.yaml")
+
+
+def test_plain_directory_walk_applies_root_gitignore(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("secret/\n")
+    for name in ("secret/a.yaml", "node_modules/x/y.yaml", "app/b.yaml", "app/c.tmp"):
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("a: 1\n")
+    tree = working_tree(tmp_path, exclude=["*.tmp"])
+    assert tree.paths == (".gitignore", "app/b.yaml")
+
+
+def test_base_release_is_read_from_git_at_the_merge_base(
+    git_repo: Callable[[dict[str, str]], Path],
+) -> None:
+    repo = git_repo({"svc/k8s/app.yaml": "image: app:1\n", "svc/Dockerfile": "FROM x:1\n"})
+    git(repo, "checkout", "-q", "-b", "feature")
+    git_repo({"svc/k8s/app.yaml": "image: app:2\n", "svc/new.yaml": "a: 1\n"})
+    root = repo / "svc"
+    commit = resolve_base_ref(root, "main")
+    tree = git_tree(root, commit)
+    assert tree.paths == ("Dockerfile", "k8s/app.yaml")
+    assert dict(tree.read_all()) == {"Dockerfile": b"FROM x:1\n", "k8s/app.yaml": b"image: app:1\n"}
+    (root / "untracked.yaml").write_text("u: 1\n")
+    assert changed_paths(root, commit) == {"k8s/app.yaml", "new.yaml", "untracked.yaml"}
+
+
+def test_unknown_ref_is_a_config_error(git_repo: Callable[[dict[str, str]], Path]) -> None:
+    repo = git_repo({"a.yaml": "a: 1\n"})
+    with pytest.raises(ConfigError, match="git rev-parse"):
+        resolve_base_ref(repo, "no-such-branch")
+
+
+def test_directory_base_counts_new_and_different_files(tmp_path: Path) -> None:
+    head, base = tmp_path / "head", tmp_path / "base"
+    for root, files in (
+        (head, {"same.yaml": "a", "changed.yaml": "new", "added.yaml": "x"}),
+        (base, {"same.yaml": "a", "changed.yaml": "old", "gone.yaml": "y"}),
+    ):
+        root.mkdir()
+        for name, text in files.items():
+            (root / name).write_text(text)
+    assert directory_changes(working_tree(head), working_tree(base)) == {
+        "changed.yaml",
+        "added.yaml",
+    }
