@@ -1,0 +1,625 @@
+"""The migration model: what a migration is, the order migrations apply in, and the base schema.
+
+Readers (``sources/migrations.py`` for plain SQL layouts, ``sources/alembic.py``,
+``sources/django_migrations.py``) turn each migration into a :class:`Migration` fact. The drill
+and the BK2xx rules never look at files; they work from this module:
+
+* :class:`Migration` — one migration, in any layout. ``engine`` says who runs it: ``"sql"``
+  (backout runs ``up_sql``/``down_sql`` itself), ``"alembic"`` (``revision``,
+  ``down_revisions``, ``script_directory``) or ``"django"`` (``app_label``,
+  ``migration_name``). ``up``/``down`` hold the parsed :class:`Operation` lists the rules judge;
+  :meth:`Migration.operations` picks the read that matches the configured ``sql-dialect``.
+  ``location`` is the file (or, for Liquibase, the ``--changeset`` line); ``down_location`` the
+  down file or section, ``None`` when there is none (``down_state`` says why).
+* :class:`DownScript` — a separate down/undo file (golang-migrate ``.down.sql``, Flyway
+  ``U<ver>__*.sql``, plain ``.down.sql``). :func:`ordered_migrations` joins it to its up
+  migration, so callers always see complete :class:`Migration` objects.
+* :func:`ordered_migrations` — every migration of a fact set in the order it applies: per
+  *stream* (one migrations directory, one Alembic script directory, one Django app), by the
+  layout's ordering (version numbers, ``down_revision`` chain, Django ``dependencies``).
+  ``config.migrations`` paths, when set, keep only migrations below those paths.
+* :func:`split_release` — the base and the release. With a base release (``--base``), a
+  migration whose identity (:attr:`Migration.key`) exists in the base is base, the rest is the
+  release. Without one, the newest ``config.release_size`` migrations of each stream are the
+  release and everything earlier is base.
+* :class:`Schema` / :func:`replay` — the tables and columns that a list of migrations leaves,
+  so that rules judge the release against the schema *as it was at the base*.
+* :func:`analyse` — the release's operations, each with what it touched at the base (cached per
+  check, shared by every BK2xx rule).
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from backout.models import Location
+from backout.sources.base import Fact, FactSet
+
+if TYPE_CHECKING:
+    from backout.config import Config
+    from backout.rules.base import CheckContext
+
+# Operation kinds. Strings, not an enum, so facts stay trivially picklable and readable in repr.
+CREATE_TABLE = "create_table"
+DROP_TABLE = "drop_table"
+RENAME_TABLE = "rename_table"
+ADD_COLUMN = "add_column"
+DROP_COLUMN = "drop_column"
+RENAME_COLUMN = "rename_column"
+ALTER_TYPE = "alter_type"
+SET_NOT_NULL = "set_not_null"
+DROP_NOT_NULL = "drop_not_null"
+SET_DEFAULT = "set_default"
+DROP_DEFAULT = "drop_default"
+ADD_CONSTRAINT = "add_constraint"
+DROP_CONSTRAINT = "drop_constraint"
+CREATE_ENUM = "create_enum"
+DROP_ENUM = "drop_enum"
+IRREVERSIBLE_STEP = "irreversible_step"
+"""A step that cannot be undone: RunPython/RunSQL without reverse, an ``op.execute`` of code."""
+
+# Constraint kinds.
+UNIQUE = "unique"
+CHECK = "check"
+FOREIGN_KEY = "foreign_key"
+PRIMARY_KEY = "primary_key"
+
+# Down states.
+DOWN_PRESENT = "present"
+DOWN_MISSING = "missing"
+DOWN_EMPTY = "empty"
+DOWN_RAISES = "raises"
+
+DIALECTS = ("postgres", "mysql", "sqlite")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as declared: ``type`` lower-cased as written (``varchar(50)``, ``bigint``)."""
+
+    name: str
+    type: str | None = None
+    nullable: bool = True
+    has_default: bool = False
+    generated: bool = False
+    """Generated (``GENERATED … STORED``), identity or serial: the database fills it."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One schema change a migration makes, at the position of the value it names.
+
+    ``table``/``column`` are lower-case unquoted names without schema. ``new_name`` is the
+    target of a rename. ``column_def`` describes an added column (``ADD_COLUMN``) or the new
+    shape of an altered one (MySQL ``MODIFY``, Django ``AlterField``); ``columns`` the new
+    table's columns (``CREATE_TABLE``). ``old_type`` is the type the migration itself states
+    was there before (Alembic ``existing_type``); the base schema is consulted otherwise.
+    """
+
+    kind: str
+    location: Location
+    table: str = ""
+    column: str | None = None
+    new_name: str | None = None
+    column_def: Column | None = None
+    columns: tuple[Column, ...] = ()
+    old_type: str | None = None
+    constraint: str | None = None
+    constrained: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    """Enum labels (``CREATE_ENUM``)."""
+    detail: str = ""
+    """What the step is, in words, when the kind alone does not say (``RunPython forwards``)."""
+
+
+@dataclass(frozen=True)
+class DialectRead:
+    """The operations of a SQL migration as read with one dialect's grammar, or why not."""
+
+    dialect: str
+    up: tuple[Operation, ...] = ()
+    down: tuple[Operation, ...] = ()
+    readable: bool = True
+
+
+@dataclass(frozen=True)
+class Migration(Fact):
+    """One migration, in any layout; see the module docstring for how to use it."""
+
+    layout: str
+    """``golang-migrate``, ``dbmate``, ``flyway``, ``liquibase``, ``plain``, ``alembic``,
+    ``django``."""
+    engine: str
+    """``sql`` (backout runs the SQL), ``alembic`` or ``django`` (their own engines run it)."""
+    stream: str
+    """The sequence it belongs to: migrations directory, script directory, or Django app."""
+    version: str
+    """The version as written (``0003``, ``20240101120000``, ``1.2``, revision id, name)."""
+    sort_key: tuple[tuple[int, str], ...]
+    """Order within the stream for layouts ordered by name (``(number, text)`` parts)."""
+    name: str
+    up_sql: str | None = None
+    down_sql: str | None = None
+    up_line: int = 1
+    """Line of the file where ``up_sql`` starts (its first line is this line)."""
+    down_line: int = 1
+    """Line of ``down_location``'s file where ``down_sql`` starts."""
+    down_location: Location | None = None
+    down_state: str = DOWN_PRESENT
+    down_reason: str = ""
+    """Why the migration cannot go back, in words, when ``down_state`` is not present."""
+    revision: str | None = None
+    down_revisions: tuple[str, ...] = ()
+    script_directory: str | None = None
+    app_label: str | None = None
+    migration_name: str | None = None
+    dependencies: tuple[tuple[str, str], ...] = ()
+    replaces: tuple[tuple[str, str], ...] = ()
+    changeset: str | None = None
+    """Liquibase ``author:id``."""
+    up: tuple[Operation, ...] = ()
+    down: tuple[Operation, ...] = ()
+    readable: bool = True
+    """False when the up SQL could not be read with the PostgreSQL grammar."""
+    dialect_reads: tuple[DialectRead, ...] = ()
+    """Reads with other dialects' grammars, for SQL that PostgreSQL's grammar rejected."""
+
+    @property
+    def key(self) -> str:
+        """The migration's identity across releases: its path (and Liquibase changeset)."""
+        return f"{self.location.path}#{self.changeset}" if self.changeset else self.location.path
+
+    @property
+    def label(self) -> str:
+        """How messages name it: the file name, or the Django ``app.name``."""
+        if self.app_label and self.migration_name:
+            return f"{self.app_label}.{self.migration_name}"
+        base = self.location.path.rsplit("/", 1)[-1]
+        return f"{base} changeset {self.changeset}" if self.changeset else base
+
+    def operations(self, dialect: str = "postgres") -> tuple[tuple[Operation, ...], ...]:
+        """``(up, down)`` operations as read with ``dialect``'s grammar.
+
+        SQL that PostgreSQL's grammar accepts means the same in the other dialects for the
+        statements backout judges, so its read serves all three; SQL it rejected was read
+        again with sqlglot for MySQL and SQLite, and that read is used for those dialects.
+        """
+        if dialect != "postgres" and not self.readable:
+            for read in self.dialect_reads:
+                if read.dialect == dialect:
+                    return read.up, read.down
+        return self.up, self.down
+
+
+@dataclass(frozen=True)
+class DownScript(Fact):
+    """A separate down/undo file; joined to its :class:`Migration` by stream and version."""
+
+    layout: str
+    stream: str
+    version: str
+    sql: str
+    down: tuple[Operation, ...] = ()
+    readable: bool = True
+    dialect_reads: tuple[DialectRead, ...] = ()
+
+
+_NUMBER_PARTS = re.compile(r"\d+|[^\d]+")
+
+
+def version_key(version: str) -> tuple[tuple[int, str], ...]:
+    """A sort key for a version string: ``1.10`` after ``1.9``, ``0002`` before ``0010``."""
+    parts: list[tuple[int, str]] = []
+    for piece in _NUMBER_PARTS.findall(version):
+        if piece.isdigit():
+            parts.append((int(piece), ""))
+        elif piece.strip("._-"):
+            parts.append((-1, piece.lower()))
+    return tuple(parts)
+
+
+def _join_downs(migrations: list[Migration], downs: list[DownScript]) -> list[Migration]:
+    by_version = {(d.stream, d.layout, d.version): d for d in downs}
+    joined = []
+    for migration in migrations:
+        down = by_version.get((migration.stream, migration.layout, migration.version))
+        if down is None:
+            joined.append(migration)
+            continue
+        state = DOWN_PRESENT if down.sql.strip() and _has_sql(down.sql) else DOWN_EMPTY
+        dialect_reads = tuple(
+            replace(read, down=_down_for(down, read.dialect)) for read in migration.dialect_reads
+        )
+        joined.append(
+            replace(
+                migration,
+                down_sql=down.sql,
+                down_line=1,
+                down_location=down.location,
+                down_state=state,
+                down_reason="" if state == DOWN_PRESENT else f"{down.location.path} is empty",
+                down=down.down,
+                dialect_reads=dialect_reads,
+            )
+        )
+    return joined
+
+
+def _down_for(down: DownScript, dialect: str) -> tuple[Operation, ...]:
+    if not down.readable:
+        for read in down.dialect_reads:
+            if read.dialect == dialect:
+                return read.down
+    return down.down
+
+
+_SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+
+
+def _has_sql(text: str) -> bool:
+    return bool(_SQL_COMMENT.sub("", text).strip(" \t\r\n;"))
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    for root in roots:
+        clean = root.strip("/").removeprefix("./")
+        if not clean or clean == "." or path == clean or path.startswith(clean + "/"):
+            return True
+    return False
+
+
+def ordered_migrations(facts: FactSet, config: Config | None = None) -> list[Migration]:
+    """Every migration of ``facts`` in the order it applies, down scripts joined.
+
+    Streams are ordered by name; within a stream, SQL layouts by version, Alembic by the
+    ``down_revision`` chain, Django by ``dependencies``. A squashed Django migration is used
+    only when none of the migrations it ``replaces`` is present (as Django does once they are
+    deleted); otherwise the originals are used and the squash is skipped.
+    """
+    migrations = facts.of(Migration)
+    downs = facts.of(DownScript)
+    if config is not None and config.migrations:
+        migrations = [m for m in migrations if _under(m.location.path, config.migrations)]
+        downs = [d for d in downs if _under(d.location.path, config.migrations)]
+    migrations = _join_downs(migrations, downs)
+    streams: dict[str, list[Migration]] = {}
+    for migration in migrations:
+        streams.setdefault(migration.stream, []).append(migration)
+    ordered: list[Migration] = []
+    for stream in sorted(streams):
+        members = streams[stream]
+        engine = members[0].engine
+        if engine == "alembic":
+            ordered.extend(_alembic_order(members))
+        elif engine == "django":
+            ordered.extend(_django_order(members))
+        else:
+            ordered.extend(
+                sorted(members, key=lambda m: (m.sort_key, m.location.path, m.location.line))
+            )
+    return ordered
+
+
+def _topological(
+    items: list[Migration], parents: dict[str, list[str]], ident: dict[str, Migration]
+) -> list[Migration]:
+    done: set[str] = set()
+    out: list[Migration] = []
+    # Iterative depth-first walk: parents first, siblings by name, cycles broken by `done`.
+    for start in sorted(ident):
+        stack: list[tuple[str, bool]] = [(start, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in done:
+                continue
+            if expanded:
+                done.add(node)
+                out.append(ident[node])
+                continue
+            stack.append((node, True))
+            for parent in sorted(parents.get(node, ()), reverse=True):
+                if parent in ident and parent not in done:
+                    stack.append((parent, False))
+    return out
+
+
+def _alembic_order(members: list[Migration]) -> list[Migration]:
+    ident = {m.revision or m.location.path: m for m in members}
+    parents = {key: list(m.down_revisions) for key, m in ident.items()}
+    return _topological(members, parents, ident)
+
+
+def _django_order(members: list[Migration]) -> list[Migration]:
+    present = {(m.app_label, m.migration_name) for m in members}
+    kept = []
+    for migration in members:
+        if migration.replaces and any(r in present for r in migration.replaces):
+            continue  # the replaced migrations are still there: Django uses them, not the squash
+        kept.append(migration)
+    replaced_by = {r: (m.app_label, m.migration_name) for m in kept for r in m.replaces}
+    ident = {f"{m.app_label}.{m.migration_name}": m for m in kept}
+    parents: dict[str, list[str]] = {}
+    for key, migration in ident.items():
+        deps = []
+        for dep in migration.dependencies:
+            target = replaced_by.get(dep, dep)
+            if target[0] == migration.app_label:
+                deps.append(f"{target[0]}.{target[1]}")
+        parents[key] = deps
+    return _topological(kept, parents, ident)
+
+
+@dataclass(frozen=True)
+class ReleaseSplit:
+    """The migrations at the base and the ones the release adds, each in apply order."""
+
+    base: tuple[Migration, ...]
+    release: tuple[Migration, ...]
+
+
+def split_release(
+    head: FactSet, base: FactSet | None = None, config: Config | None = None
+) -> ReleaseSplit:
+    """Split the head's migrations into base and release (see the module docstring)."""
+    ordered = ordered_migrations(head, config)
+    if base is not None:
+        base_keys = {m.key for m in base.of(Migration)}
+        return ReleaseSplit(
+            tuple(m for m in ordered if m.key in base_keys),
+            tuple(m for m in ordered if m.key not in base_keys),
+        )
+    size = config.release_size if config is not None else 1
+    streams: dict[str, list[Migration]] = {}
+    for migration in ordered:
+        streams.setdefault(migration.stream, []).append(migration)
+    release_keys = {m.key for members in streams.values() for m in members[-size:]}
+    return ReleaseSplit(
+        tuple(m for m in ordered if m.key not in release_keys),
+        tuple(m for m in ordered if m.key in release_keys),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The schema a list of migrations leaves.
+
+
+@dataclass
+class ColumnState:
+    """A column as the replay knows it; ``at_base`` is False for columns the release added."""
+
+    name: str
+    type: str | None
+    nullable: bool
+    has_default: bool
+    at_base: bool
+    base_name: str | None
+    """Its name at the base (differs after a rename in the release); None when new."""
+
+
+@dataclass
+class TableState:
+    """A table as the replay knows it."""
+
+    name: str
+    columns: dict[str, ColumnState] = field(default_factory=dict)
+    at_base: bool = True
+    base_name: str | None = None
+    complete: bool = True
+    """False when the table was not created by a migration backout read (columns unknown)."""
+
+
+@dataclass
+class Schema:
+    """Tables and enum types, replayed from operations."""
+
+    tables: dict[str, TableState] = field(default_factory=dict)
+    enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def table(self, name: str, at_base: bool) -> TableState:
+        """The table called ``name``; an unseen one is recorded as existing at the base."""
+        found = self.tables.get(name)
+        if found is None:
+            # A table no migration created (made by hand or before the history starts)
+            # existed before the release if the release did not create it.
+            found = TableState(name, at_base=at_base, base_name=name if at_base else None)
+            found.complete = False
+            self.tables[name] = found
+        return found
+
+    def column(self, table: str, name: str, at_base: bool) -> ColumnState:
+        """The column ``table.name``; an unseen one on an existing table counts as at base."""
+        state = self.table(table, at_base)
+        found = state.columns.get(name)
+        if found is None:
+            known = state.at_base and at_base
+            found = ColumnState(name, None, True, False, known, name if known else None)
+            state.columns[name] = found
+        return found
+
+    def copy(self) -> Schema:
+        """A deep copy, so that replaying the release leaves the base schema as it was."""
+        return Schema(
+            {
+                name: TableState(
+                    t.name,
+                    {c: replace(col) for c, col in t.columns.items()},
+                    t.at_base,
+                    t.base_name,
+                    t.complete,
+                )
+                for name, t in self.tables.items()
+            },
+            dict(self.enums),
+        )
+
+    def apply(self, op: Operation, at_base: bool) -> None:
+        """Change the schema by one operation (``at_base``: the operation is the base's)."""
+        if op.kind == CREATE_TABLE:
+            table = TableState(op.table, at_base=at_base, base_name=op.table if at_base else None)
+            for declared in op.columns:
+                table.columns[declared.name] = _column_state(declared, at_base)
+            self.tables[op.table] = table
+        elif op.kind == DROP_TABLE:
+            self.tables.pop(op.table, None)
+        elif op.kind == RENAME_TABLE and op.new_name:
+            table = self.table(op.table, at_base)
+            self.tables.pop(op.table, None)
+            table.name = op.new_name
+            self.tables[op.new_name] = table
+        elif op.kind == ADD_COLUMN and op.column_def is not None:
+            self.table(op.table, at_base).columns[op.column_def.name] = _column_state(
+                op.column_def, at_base
+            )
+        elif op.kind == DROP_COLUMN and op.column:
+            self.table(op.table, at_base).columns.pop(op.column, None)
+        elif op.kind == RENAME_COLUMN and op.column and op.new_name:
+            table = self.table(op.table, at_base)
+            col = self.column(op.table, op.column, at_base)
+            table.columns.pop(op.column, None)
+            col.name = op.new_name
+            table.columns[op.new_name] = col
+        elif op.column and op.kind in (ALTER_TYPE, SET_NOT_NULL, DROP_NOT_NULL):
+            col = self.column(op.table, op.column, at_base)
+            if op.kind == ALTER_TYPE and op.column_def is not None:
+                col.type = op.column_def.type or col.type
+                col.nullable = op.column_def.nullable
+                col.has_default = op.column_def.has_default or col.has_default
+            elif op.kind == SET_NOT_NULL:
+                col.nullable = False
+            elif op.kind == DROP_NOT_NULL:
+                col.nullable = True
+        elif op.kind in (SET_DEFAULT, DROP_DEFAULT) and op.column:
+            self.column(op.table, op.column, at_base).has_default = op.kind == SET_DEFAULT
+        elif op.kind == CREATE_ENUM:
+            self.enums[op.table] = op.values
+        elif op.kind == DROP_ENUM:
+            self.enums.pop(op.table, None)
+
+
+def _column_state(col: Column, at_base: bool) -> ColumnState:
+    return ColumnState(
+        col.name,
+        col.type,
+        col.nullable,
+        col.has_default or col.generated,
+        at_base,
+        col.name if at_base else None,
+    )
+
+
+def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:
+    """The schema that applying ``migrations`` (up) in order leaves."""
+    schema = Schema()
+    for migration in migrations:
+        up, _ = migration.operations(dialect)
+        for op in up:
+            schema.apply(op, at_base=True)
+    return schema
+
+
+# ---------------------------------------------------------------------------------------------
+# The release judged against the base.
+
+
+@dataclass(frozen=True)
+class JudgedOperation:
+    """A release operation with what it touched at the base.
+
+    ``table_at_base``: the table existed before the release (under ``base_table``).
+    ``column_at_base``: the column existed before the release (under ``base_column``), with its
+    base ``base_type`` and ``base_nullable`` when known.
+    """
+
+    migration: Migration
+    op: Operation
+    table_at_base: bool
+    column_at_base: bool
+    base_table: str | None
+    base_column: str | None
+    base_type: str | None
+    base_nullable: bool | None
+    base_enum_values: tuple[str, ...] = ()
+    new_enum_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReleaseAnalysis:
+    """The release's up operations judged against the base, and its migrations."""
+
+    base: tuple[Migration, ...]
+    release: tuple[Migration, ...]
+    judged: tuple[JudgedOperation, ...]
+    dialect: str
+
+    def of(self, migration: Migration) -> list[JudgedOperation]:
+        """The judged operations of one migration."""
+        return [j for j in self.judged if j.migration.key == migration.key]
+
+
+_ANALYSES: weakref.WeakKeyDictionary[FactSet, ReleaseAnalysis] = weakref.WeakKeyDictionary()
+
+
+def analyse(context: CheckContext) -> ReleaseAnalysis:
+    """Judge the release's migrations against the base schema (computed once per check)."""
+    cached = _ANALYSES.get(context.head)
+    if cached is not None and cached.dialect == context.config.sql_dialect:
+        return cached
+    dialect = context.config.sql_dialect
+    split = split_release(context.head, context.base, context.config)
+    base_schema = replay(split.base, dialect)
+    schema = base_schema.copy()
+    judged: list[JudgedOperation] = []
+    for migration in split.release:
+        up, _ = migration.operations(dialect)
+        for op in up:
+            judged.append(_judge(schema, op, migration))
+            schema.apply(op, at_base=False)
+    result = ReleaseAnalysis(split.base, split.release, tuple(judged), dialect)
+    _ANALYSES[context.head] = result
+    return result
+
+
+def _judge(schema: Schema, op: Operation, migration: Migration) -> JudgedOperation:
+    table = schema.tables.get(op.table)
+    table_at_base = table.at_base if table is not None else op.kind != CREATE_TABLE
+    if op.kind == CREATE_TABLE:
+        table_at_base = False
+    base_table = (table.base_name if table is not None else op.table) if table_at_base else None
+    column_at_base = False
+    base_column = base_type = None
+    base_nullable: bool | None = None
+    if op.column and table_at_base:
+        col = table.columns.get(op.column) if table is not None else None
+        if col is None:
+            # Unknown column on a base table: it predates the history backout can see, unless
+            # the operation itself creates it.
+            column_at_base = op.kind != ADD_COLUMN
+            base_column = op.column if column_at_base else None
+        else:
+            column_at_base = col.at_base
+            base_column = col.base_name
+            base_type = col.type
+            base_nullable = col.nullable
+    if op.kind == ADD_COLUMN:
+        column_at_base = False
+    base_enum: tuple[str, ...] = ()
+    new_enum: tuple[str, ...] = ()
+    if op.kind == ALTER_TYPE and op.column_def is not None:
+        base_enum = schema.enums.get(base_type or "", ())
+        new_enum = schema.enums.get(op.column_def.type or "", ())
+    return JudgedOperation(
+        migration,
+        op,
+        table_at_base,
+        column_at_base,
+        base_table,
+        base_column,
+        base_type,
+        base_nullable,
+        base_enum,
+        new_enum,
+    )
