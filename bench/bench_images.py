@@ -1,0 +1,150 @@
+"""Benchmark: `backout check` vs `checkov -d` on generated Kubernetes trees.
+
+Generates Deployments, StatefulSets and DaemonSets (~25 lines each, 10 documents a file), then
+times, each as a whole command from process start to exit, best of N runs:
+
+- backout and checkov on the same 2,000-document tree (200 files);
+- backout alone on a 20,000-document tree (2,000 files).
+
+checkov runs from its own virtual environment (``bench/.venv-checkov``; create it with
+``python3 -m venv bench/.venv-checkov && bench/.venv-checkov/bin/pip install checkov``), so
+its dependencies never mix with backout's. Results are printed as a Markdown table; copy them
+into docs/benchmarks.md with the machine's description.
+
+Usage: ``python bench/bench_images.py [--runs 3] [--checkov-runs 1] [--out bench/out]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+TAGS = ("latest", "1.4.2", "", "2.0@sha256:" + "ab" * 32)
+
+
+def document(index: int) -> str:
+    """One ~25-line workload; every fourth image is unpinned in a different way."""
+    kind = KINDS[index % len(KINDS)]
+    tag = TAGS[index % len(TAGS)]
+    image = f"registry.example.com/team/app{index}" + (f":{tag}" if tag else "")
+    extra = "  serviceName: svc\n" if kind == "StatefulSet" else ""
+    return (
+        "apiVersion: apps/v1\n"
+        f"kind: {kind}\n"
+        "metadata:\n"
+        f"  name: app-{index}\n"
+        "  namespace: bench\n"
+        "  labels:\n"
+        f"    app: app-{index}\n"
+        "spec:\n"
+        f"{extra}"
+        "  revisionHistoryLimit: 3\n"
+        "  selector:\n"
+        "    matchLabels:\n"
+        f"      app: app-{index}\n"
+        "  template:\n"
+        "    metadata:\n"
+        "      labels:\n"
+        f"        app: app-{index}\n"
+        "    spec:\n"
+        "      containers:\n"
+        "        - name: main\n"
+        f"          image: {image}\n"
+        "          ports:\n"
+        "            - containerPort: 8080\n"
+        "          resources:\n"
+        "            limits: {cpu: 500m, memory: 256Mi}\n"
+    )
+
+
+def generate(root: Path, documents: int, per_file: int = 10) -> Path:
+    """Write ``documents`` workloads under ``root`` (recreated), ``per_file`` to a file."""
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    for start in range(0, documents, per_file):
+        folder = root / f"team{start // 1000:03d}"
+        folder.mkdir(exist_ok=True)
+        docs = [document(i) for i in range(start, min(start + per_file, documents))]
+        (folder / f"workloads-{start:06d}.yaml").write_text("---\n".join(docs))
+    return root
+
+
+def best_of(command: list[str], runs: int) -> tuple[float, int]:
+    """The fastest wall time of ``runs`` runs, and the last exit code."""
+    times = []
+    code = 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+        code = done.returncode
+        if code not in (0, 1):
+            sys.stderr.write(done.stderr.decode(errors="replace")[-2000:])
+            raise SystemExit(f"{command[0]} failed with exit {code}")
+    return min(times), code
+
+
+def machine() -> str:
+    """CPU model, cores and Python, for the results table."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main() -> None:
+    """Generate the trees, run both tools, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--checkov-runs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    args = parser.parse_args()
+
+    backout = [shutil.which("backout") or "backout", "check", "--select", "BK1", "--format",
+               "json", "-o", os.devnull]
+    checkov_bin = Path(__file__).parent / ".venv-checkov" / "bin" / "checkov"
+
+    shared = generate(args.out / "k8s-2000", 2_000)
+    large = generate(args.out / "k8s-20000", 20_000)
+
+    backout_shared, _ = best_of([*backout, str(shared)], args.runs)
+    backout_large, _ = best_of([*backout, str(large)], args.runs)
+    rows = [
+        ("backout check", "2,000", f"{backout_shared:.2f} s"),
+        ("backout check", "20,000", f"{backout_large:.2f} s"),
+    ]
+    if checkov_bin.exists():
+        checkov_shared, _ = best_of(
+            [str(checkov_bin), "-d", str(shared), "--framework", "kubernetes", "--quiet",
+             "--compact", "-o", "json"],
+            args.checkov_runs,
+        )
+        rows.insert(1, ("checkov -d --framework kubernetes", "2,000", f"{checkov_shared:.2f} s"))
+        ratio = checkov_shared / backout_shared
+        rows.append(("ratio checkov / backout", "2,000", f"{ratio:.0f}x"))
+    else:
+        print(f"(checkov not found at {checkov_bin}; skipped)", file=sys.stderr)
+
+    print(f"Machine: {machine()}\n")
+    print("| command | documents | best wall time |")
+    print("|---|---|---|")
+    for name, docs, value in rows:
+        print(f"| {name} | {docs} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
