@@ -134,6 +134,18 @@ def report_options(func: F) -> F:
         click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings fail."),
         click.option("--statistics", is_flag=True, help="Print counts per rule instead."),
         click.option("--no-color", is_flag=True, help="Never colour the output."),
+        click.option(
+            "--baseline",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Ignore the findings recorded in this baseline file.",
+        ),
+        click.option(
+            "--write-baseline",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Record the current findings as the baseline in this file.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -173,6 +185,18 @@ def emit(result: CheckResult, config: Config, **flags: Any) -> int:
     """Write the report and the summary; return the exit code."""
     output_format = OutputFormat(flags.get("output_format") or "full")
     output_file: Path | None = flags.get("output_file")
+    if flags.get("write_baseline"):
+        from backout.baseline import write_baseline
+
+        count = write_baseline(flags["write_baseline"], result.findings)
+        click.echo(f"Wrote {count} findings to the baseline {flags['write_baseline']}.", err=True)
+        return EXIT_CLEAN
+    if flags.get("baseline"):
+        from backout.baseline import read_baseline, without_baseline
+
+        kept = without_baseline(result.findings, read_baseline(flags["baseline"]))
+        click.echo(f"{len(result.findings) - len(kept)} findings in the baseline.", err=True)
+        result.findings = kept
     if flags.get("statistics"):
         rows = by_code(result)
         text = "".join(f"{n:>5}\t{code}\t{name}\n" for code, name, n in rows)

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Callable
 
 from backout.engine import CheckResult
-from backout.report import concise, full, github, json_format, junit, sarif
+from backout.report import concise, full, github, gitlab, json_format, junit, sarif
 
 
 class OutputFormat(str, enum.Enum):
@@ -22,6 +22,7 @@ class OutputFormat(str, enum.Enum):
     SARIF = "sarif"
     GITHUB = "github"
     JUNIT = "junit"
+    GITLAB = "gitlab"
 
 
 RENDERERS: dict[OutputFormat, Callable[[CheckResult, bool], str]] = {
@@ -31,6 +32,7 @@ RENDERERS: dict[OutputFormat, Callable[[CheckResult, bool], str]] = {
     OutputFormat.SARIF: sarif.render,
     OutputFormat.GITHUB: github.render,
     OutputFormat.JUNIT: junit.render,
+    OutputFormat.GITLAB: gitlab.render,
 }
 
 
