@@ -7,6 +7,14 @@ and ``read(file)`` (see :class:`backout.sources.base.Reader`), and list it in ``
 from __future__ import annotations
 
 from backout.sources.base import Reader
+from backout.sources.compose import ComposeReader
+from backout.sources.dockerfile import DockerfileReader
+from backout.sources.kustomize import KustomizeReader
 from backout.sources.manifests import ManifestReader
 
-ALL_READERS: tuple[Reader, ...] = (ManifestReader(),)
+ALL_READERS: tuple[Reader, ...] = (
+    ManifestReader(),
+    ComposeReader(),
+    KustomizeReader(),
+    DockerfileReader(),
+)

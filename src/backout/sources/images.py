@@ -7,6 +7,8 @@ rewrite any of them from the recorded span.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from backout.models import Location
@@ -78,3 +80,135 @@ def scalar_span(path: str, node: ScalarNode) -> tuple[Location, int, int, str]:
     style = node.style or ""
     quote = style if style in ("'", '"') else ""
     return location, start.index, end.index, quote
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """An image reference with its variables substituted, and how each one was decided.
+
+    ``defaults_used`` lists the expressions decided by their written default
+    (``${TAG:-latest}``), ``known_used`` the names taken from ``known``, ``unresolved`` the
+    expressions whose value only the environment or a build argument knows (``${IMAGE}``).
+    """
+
+    value: str
+    defaults_used: tuple[str, ...] = ()
+    known_used: tuple[str, ...] = ()
+    unresolved: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """True when the text held at least one variable."""
+        return bool(self.defaults_used or self.known_used or self.unresolved)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+_MAX_NESTING = 10
+
+
+def interpolate(
+    text: str, known: Mapping[str, str | None] | None = None, dollar_escape: bool = True
+) -> Interpolation:
+    """Substitute shell-style ``$VAR``/``${VAR:-default}`` as compose and Docker do.
+
+    ``known`` maps variables to their value (``None``: declared without a value); every other
+    variable is unknown. ``${VAR:-d}``/``${VAR-d}`` of an unknown variable is ``d``; ``$VAR``,
+    ``${VAR:?err}`` and ``${VAR:+alt}`` of one are unresolved (substituted by ``""``).
+    ``dollar_escape`` turns ``$$`` into ``$`` (compose); Dockerfiles escape with ``\\$``.
+    """
+    state = _Substitution(known or {}, dollar_escape)
+    value = state.expand(text, 0)
+    return Interpolation(
+        value, tuple(state.defaults_used), tuple(state.known_used), tuple(state.unresolved)
+    )
+
+
+class _Substitution:
+    def __init__(self, known: Mapping[str, str | None], dollar_escape: bool) -> None:
+        self.known = known
+        self.dollar_escape = dollar_escape
+        self.defaults_used: list[str] = []
+        self.known_used: list[str] = []
+        self.unresolved: list[str] = []
+
+    def expand(self, text: str, depth: int) -> str:
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            char = text[i]
+            if char == "\\" and not self.dollar_escape and text[i + 1 : i + 2] == "$":
+                out.append("$")
+                i += 2
+            elif char != "$":
+                out.append(char)
+                i += 1
+            elif self.dollar_escape and text[i + 1 : i + 2] == "$":
+                out.append("$")
+                i += 2
+            elif text[i + 1 : i + 2] == "{":
+                end = _closing_brace(text, i + 2)
+                if end < 0 or depth >= _MAX_NESTING:
+                    out.append(text[i:])
+                    break
+                out.append(self._braced(text[i : end + 1], text[i + 2 : end], depth))
+                i = end + 1
+            else:
+                match = _NAME.match(text, i + 1)
+                if match is None:
+                    out.append(char)
+                    i += 1
+                    continue
+                out.append(self._lookup(match.group(), text[i : match.end()]))
+                i = match.end()
+        return "".join(out)
+
+    def _lookup(self, name: str, expression: str) -> str:
+        value = self.known.get(name)
+        if value is None:
+            self.unresolved.append(expression)
+            return ""
+        self.known_used.append(name)
+        return value
+
+    def _braced(self, expression: str, inner: str, depth: int) -> str:
+        match = _NAME.match(inner)
+        if match is None:
+            self.unresolved.append(expression)
+            return ""
+        name, rest = match.group(), inner[match.end() :]
+        if not rest:
+            return self._lookup(name, expression)
+        operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
+        if operator is None:
+            self.unresolved.append(expression)
+            return ""
+        argument = rest[len(operator) :]
+        value = self.known.get(name)
+        is_set = name in self.known and value is not None
+        if operator in (":-", "-"):
+            if is_set and (value or operator == "-"):
+                self.known_used.append(name)
+                return value or ""
+            self.defaults_used.append(expression)
+            return self.expand(argument, depth + 1)
+        if is_set and operator in (":?", "?"):
+            self.known_used.append(name)
+            return value or ""
+        if is_set and operator in (":+", "+"):
+            self.known_used.append(name)
+            return self.expand(argument, depth + 1) if value or operator == "+" else ""
+        self.unresolved.append(expression)
+        return ""
+
+
+def _closing_brace(text: str, start: int) -> int:
+    depth = 1
+    for index in range(start, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1

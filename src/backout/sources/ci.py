@@ -1,0 +1,1085 @@
+"""CI pipelines: GitHub Actions workflows, composite actions, GitLab CI, and deploy scripts.
+
+The reader records what a pipeline *does*, with exact positions, so that rules can ask:
+
+* which jobs exist, what they need and which environment they deploy to (:class:`CiJob`);
+* which actions a job uses, with which inputs (:class:`CiStep`);
+* every logical shell line a job runs (:class:`CiCommand`), one fact per line, located at
+  that line in the YAML file (block scalars ``|`` and ``>`` included, backslash
+  continuations joined);
+* which artifacts a job keeps and for how long (:class:`CiArtifact`);
+* which image references a job pushes (:class:`CiImagePush`) and deploys
+  (:class:`CiImageDeploy`), read from ``docker push``/``docker build --push``/kaniko/crane/
+  skopeo, ``docker/build-push-action``, ``kubectl set image``, ``helm --set image.tag=…``,
+  ``kustomize edit set image``;
+* ``helm upgrade|install --history-max N`` (:class:`HelmHistoryMax`).
+
+Plain shell scripts (``*.sh``, ``*.bash``) and Makefiles are read by :class:`ScriptReader`
+with the same command interpretation (provider ``"script"``), because pipelines often call
+``./deploy.sh`` rather than spelling the commands out.
+
+Environment variables defined in the pipeline itself (``env:`` in GitHub Actions,
+``variables:`` in GitLab CI) are substituted into pushed and deployed references when their
+value is written literally, so ``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop`` reads as
+``ghcr.io/acme/shop:latest``; anything else (``${{ github.ref_name }}``,
+``$CI_COMMIT_SHORT_SHA``) is kept as written, for rules to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from backout.models import Location
+from backout.sources import yamlfile
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.yamlfile import MappingNode, Node, ScalarNode, SequenceNode
+
+GITHUB = "github"
+GITLAB = "gitlab"
+SCRIPT = "script"
+
+# ---------------------------------------------------------------------------------------------
+# Facts
+
+
+@dataclass(frozen=True)
+class CiJob(Fact):
+    """A job of a pipeline, located at its key (``build:`` under ``jobs:``).
+
+    ``workflow`` is the pipeline file's path. ``needs`` lists the jobs it waits for (GitHub
+    ``needs``, GitLab ``needs`` — string or ``{job: …}`` items); ``dependencies`` the GitLab
+    jobs whose artifacts it downloads (``dependencies:``). ``environment`` is the deployment
+    environment name (``environment: production`` or ``environment: {name: production}``),
+    ``stage`` the GitLab stage (``test`` when unset, as GitLab does). Hidden GitLab jobs
+    (``.template:``) are not jobs; what other jobs take from them through ``extends:`` is read
+    as part of those jobs.
+    """
+
+    provider: str
+    workflow: str
+    job_id: str
+    name: str
+    needs: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    environment: str | None = None
+    stage: str | None = None
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One ``with:`` input of a step: key, value as written (scalars only), its position."""
+
+    key: str
+    value: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class CiStep(Fact):
+    """A GitHub Actions step that uses an action, located at the ``uses:`` value.
+
+    ``index`` is the step's 0-based position in its job; a job that calls a reusable workflow
+    (``jobs.<id>.uses``) is recorded as one step with ``index`` -1. ``uses`` is as written
+    (``actions/upload-artifact@v4``); :attr:`action` drops the ``@ref`` for comparisons.
+    """
+
+    provider: str
+    workflow: str
+    job_id: str
+    index: int
+    uses: str
+    name: str | None = None
+    step_id: str | None = None
+    with_values: tuple[StepInput, ...] = ()
+
+    @property
+    def action(self) -> str:
+        """The action without its ``@ref``, lower-cased: ``actions/upload-artifact``."""
+        return self.uses.split("@", 1)[0].lower()
+
+    def input(self, key: str) -> StepInput | None:
+        """The ``with:`` input called ``key``, if the step sets it."""
+        for value in self.with_values:
+            if value.key == key:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class CiCommand(Fact):
+    """One logical shell line a job runs, located where that line starts in the file.
+
+    ``section`` says where it came from: ``run`` (GitHub), ``script``, ``before_script``,
+    ``after_script`` (GitLab; ``job_id`` is ``default`` for the pipeline-wide
+    ``default:``/top-level ones), or ``script`` for lines of a plain shell script or Makefile
+    (provider ``"script"``, ``job_id`` empty). Backslash continuations are joined into one
+    line; comment lines and blank lines are not recorded.
+    """
+
+    provider: str
+    workflow: str
+    job_id: str
+    command: str
+    section: str = "run"
+
+
+@dataclass(frozen=True)
+class CiArtifact(Fact):
+    """An artifact a job keeps, with its retention as written.
+
+    GitHub: an ``actions/upload-artifact`` step, located at its ``uses:`` value; ``name`` is
+    the ``name`` input (``artifact`` when unset, the action's default), ``paths`` the lines of
+    ``path``, ``retention_raw`` the ``retention-days`` input. GitLab: an ``artifacts:`` block
+    of a job or of ``default:`` (``job_id`` ``default``), located at the ``artifacts`` key;
+    ``retention_raw`` is ``expire_in`` (``1 week``, ``never``). ``retention_location`` points
+    at the retention value; both are ``None`` when the pipeline leaves the default.
+    """
+
+    provider: str
+    workflow: str
+    job_id: str
+    name: str | None
+    retention_raw: str | None
+    retention_location: Location | None
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CiImagePush(Fact):
+    """An image reference a job pushes to a registry, located at the reference.
+
+    ``reference`` has the pipeline's own literal variables substituted; ``written`` is the
+    text in the file. A push without a tag is recorded with ``:latest`` appended to
+    ``reference``, because that is what ``docker push repo`` pushes. ``how`` names the
+    command or action (``docker push``, ``docker build --push``, ``kaniko``,
+    ``docker/build-push-action``…).
+    """
+
+    provider: str
+    workflow: str
+    job_id: str
+    reference: str
+    written: str
+    how: str
+
+
+@dataclass(frozen=True)
+class CiImageDeploy(Fact):
+    """A job deploys by an image reference or tag, located at the reference or tag value.
+
+    ``reference`` is set for ``kubectl set image c=REF`` and ``kustomize edit set image``;
+    Helm ``--set image.tag=TAG`` gives ``tag`` (and ``reference`` when the same command also
+    sets ``image.repository``). Values have the pipeline's literal variables substituted.
+    """
+
+    provider: str
+    workflow: str
+    job_id: str
+    reference: str | None
+    tag: str | None
+    written: str
+    how: str
+
+
+@dataclass(frozen=True)
+class HelmHistoryMax(Fact):
+    """``helm upgrade|install … --history-max N``, located at ``N``.
+
+    Helm keeps at most ``N`` release revisions (0 means unlimited; the default without the
+    flag is 10), so ``helm rollback`` cannot reach further back than ``N - 1`` releases.
+    """
+
+    provider: str
+    workflow: str
+    job_id: str
+    value: int
+    command: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Shell lines with positions
+
+
+@dataclass
+class _Piece:
+    """A physical line's content (from its first non-blank character) and where it starts."""
+
+    text: str
+    line: int
+    column: int
+    folds_into_previous: bool = False
+
+
+@dataclass
+class _LogicalLine:
+    """A shell line assembled from pieces; ``marks`` map text offsets back to the file."""
+
+    text: str = ""
+    marks: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def append(self, piece: _Piece, separator: str) -> None:
+        if self.text:
+            self.text += separator
+        self.marks.append((len(self.text), piece.line, piece.column))
+        self.text += piece.text
+
+    def location(self, path: str, offset: int = 0) -> Location:
+        """The file position of the character at ``offset``."""
+        mark_offset, line, column = self.marks[0]
+        for candidate in self.marks:
+            if candidate[0] <= offset:
+                mark_offset, line, column = candidate
+        return Location(path, line, column + max(0, offset - mark_offset))
+
+
+def _logical_lines(pieces: Iterable[_Piece]) -> Iterator[_LogicalLine]:
+    """Join folded pieces and backslash continuations; drop blank and comment lines."""
+    current: _LogicalLine | None = None
+    continued = False
+    for piece in pieces:
+        text = piece.text.rstrip()
+        if current is not None and (continued or piece.folds_into_previous) and text:
+            continued = text.endswith("\\")
+            current.append(_Piece(text[:-1] if continued else text, piece.line, piece.column), " ")
+            continue
+        if current is not None:
+            yield current
+            current = None
+        continued = False
+        if not text or text.startswith("#"):
+            continue
+        continued = text.endswith("\\")
+        current = _LogicalLine()
+        current.append(_Piece(text[:-1] if continued else text, piece.line, piece.column), "")
+    if current is not None:
+        yield current
+
+
+def _scalar_pieces(node: ScalarNode, raw_lines: Sequence[str]) -> list[_Piece]:
+    """The physical lines of a scalar's content, with positions, whatever its style."""
+    start, end = node.start_mark, node.end_mark
+    if node.style in ("|", ">"):
+        last = end.line if end.column > 0 else end.line - 1
+        pieces: list[_Piece] = []
+        indent: int | None = None
+        for number in range(start.line + 1, min(last, len(raw_lines) - 1) + 1):
+            raw = raw_lines[number]
+            content = raw.lstrip(" ")
+            column = len(raw) - len(content)
+            if not content.strip():
+                pieces.append(_Piece("", number + 1, column + 1))
+                continue
+            if indent is None:
+                indent = column
+            elif column < indent:
+                break
+            folds = (
+                node.style == ">"
+                and bool(pieces)
+                and bool(pieces[-1].text)
+                and column == indent
+                and pieces[-1].column == indent + 1
+            )
+            pieces.append(_Piece(content, number + 1, column + 1, folds))
+        return pieces
+    offset = 1 if node.style in ("'", '"') else 0
+    lines = str(node.value).split("\n")
+    out = [_Piece(lines[0].lstrip(" "), start.line + 1, start.column + 1 + offset)]
+    # A multi-line plain or quoted scalar is folded by YAML into one line: keep it one piece.
+    if len(lines) > 1:
+        out = [_Piece(" ".join(part.strip() for part in lines), start.line + 1, out[0].column)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Shell words and the commands backout understands
+
+
+@dataclass
+class _Word:
+    """A shell word with quotes removed; ``offsets[i]`` is where its i-th character was."""
+
+    text: str
+    offsets: list[int]
+    operator: bool = False
+
+    @property
+    def start(self) -> int:
+        return self.offsets[0] if self.offsets else 0
+
+    def offset_of(self, index: int) -> int:
+        """Offset in the line of the word's character ``index`` (end of word when past it)."""
+        if index < len(self.offsets):
+            return self.offsets[index]
+        return self.offsets[-1] + 1 if self.offsets else 0
+
+
+_OPERATORS = ("&&", "||", ";", "|", "&")
+
+
+def _words(line: str) -> list[_Word]:
+    """Split a shell line into words and operators; quotes are removed, ``#`` ends it."""
+    words: list[_Word] = []
+    text: list[str] = []
+    offsets: list[int] = []
+    quote: str | None = None
+    started = False
+    i = 0
+
+    def flush() -> None:
+        nonlocal started
+        if started:
+            words.append(_Word("".join(text), list(offsets)))
+        text.clear()
+        offsets.clear()
+        started = False
+
+    while i < len(line):
+        char = line[i]
+        if quote:
+            if char == quote:
+                quote = None
+            elif char == "\\" and quote == '"' and i + 1 < len(line):
+                i += 1
+                text.append(line[i])
+                offsets.append(i)
+            else:
+                text.append(char)
+                offsets.append(i)
+            i += 1
+            continue
+        if line.startswith("${{", i):
+            # a GitHub expression is substituted before the shell runs: one word, spaces and all
+            close = line.find("}}", i)
+            end = len(line) if close < 0 else close + 2
+            text.extend(line[i:end])
+            offsets.extend(range(i, end))
+            started = True
+            i = end
+            continue
+        if char in "'\"":
+            quote = char
+            started = True
+        elif char in " \t":
+            flush()
+        elif char == "#" and not started:
+            break
+        elif char in ";|&" and not (char == "&" and text and text[-1] in "<>"):
+            flush()
+            operator = line[i : i + 2] if line[i : i + 2] in _OPERATORS else char
+            words.append(_Word(operator, [i], operator=True))
+            i += len(operator)
+            continue
+        elif char == "\\" and i + 1 < len(line):
+            i += 1
+            text.append(line[i])
+            offsets.append(i)
+            started = True
+        else:
+            text.append(char)
+            offsets.append(i)
+            started = True
+        i += 1
+    flush()
+    return words
+
+
+def _simple_commands(words: list[_Word]) -> Iterator[list[_Word]]:
+    """Split words at ``&&``, ``;``, ``|``…; drop ``sudo``, ``exec`` and ``VAR=value`` prefixes."""
+    current: list[_Word] = []
+    for word in [*words, _Word(";", [0], operator=True)]:
+        if word.operator:
+            while current and (
+                current[0].text in ("sudo", "exec", "time", "command", "env")
+                or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", current[0].text)
+            ):
+                current = current[1:]
+            if current:
+                yield current
+            current = []
+        else:
+            current.append(word)
+
+
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}|\$\{[^}]*\}|\$\([^)]*\)")
+
+
+def split_reference(reference: str) -> tuple[str, str | None, str | None]:
+    """``(repository, tag, digest)`` of an image reference that may contain CI variables.
+
+    A ``:`` counts as the tag separator only after the last ``/`` (``registry:5000/app`` has
+    no tag), and colons inside ``${VAR:-x}`` or ``${{ … }}`` never do.
+    """
+    masked = _EXPRESSION.sub(lambda m: "x" * len(m.group(0)), reference)
+    digest: str | None = None
+    at = masked.find("@")
+    if at >= 0:
+        digest = reference[at + 1 :]
+        reference, masked = reference[:at], masked[:at]
+    colon = masked.rfind(":")
+    if colon > masked.rfind("/"):
+        return reference[:colon], reference[colon + 1 :], digest
+    return reference, None, digest
+
+
+def _expand(text: str, env: dict[str, str]) -> str:
+    """Substitute the pipeline's literal variables: ``$X``, ``${X}``, ``${{ env.X }}``."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2) or match.group(3)
+        return env.get(name, match.group(0))
+
+    pattern = re.compile(
+        r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}"
+        r"|\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
+        r"|\$([A-Za-z_][A-Za-z0-9_]*)"
+    )
+    for _ in range(4):  # variables defined by other variables, a few levels deep
+        expanded = pattern.sub(replace, text)
+        if expanded == text:
+            break
+        text = expanded
+    return text
+
+
+def _with_default_tag(reference: str) -> str:
+    _, tag, digest = split_reference(reference)
+    return reference if tag is not None or digest is not None else reference + ":latest"
+
+
+# (offset, written, how, reference, tag) -> the fact; built per line by :func:`_interpret`
+_DeployMaker = Callable[[int, str, str, "str | None", "str | None"], CiImageDeploy]
+
+
+@dataclass
+class _Context:
+    """Where a shell line is: file, provider, job, the variables in scope."""
+
+    path: str
+    provider: str
+    workflow: str
+    job_id: str
+    env: dict[str, str]
+
+
+def _program(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
+def _option_value(words: list[_Word], i: int, names: tuple[str, ...]) -> tuple[str, int] | None:
+    """If ``words[i]`` is one of ``names`` (``--tag X``, ``--tag=X``, ``-tX``), its value."""
+    word = words[i].text
+    for name in names:
+        if word == name and i + 1 < len(words):
+            nxt = words[i + 1]
+            return nxt.text, nxt.start
+        if name.startswith("--") and word.startswith(name + "="):
+            return word[len(name) + 1 :], words[i].offset_of(len(name) + 1)
+        if len(name) == 2 and not name.startswith("--") and word.startswith(name) and word != name:
+            return word[2:], words[i].offset_of(2)
+    return None
+
+
+_BUILD_TAG_OPTIONS = ("-t", "--tag")
+
+
+def _interpret(line: _LogicalLine, context: _Context) -> Iterator[Fact]:
+    """Pushes, deploys and Helm history limits in one shell line."""
+    for words in _simple_commands(_words(line.text)):
+        program = _program(words[0].text)
+        args = [w.text for w in words]
+
+        def fact_location(offset: int) -> Location:
+            return line.location(context.path, offset)
+
+        def push(value: str, offset: int, how: str) -> CiImagePush:
+            reference = _with_default_tag(_expand(value, context.env))
+            return CiImagePush(
+                fact_location(offset),
+                context.provider,
+                context.workflow,
+                context.job_id,
+                reference,
+                value,
+                how,
+            )
+
+        def deploy(
+            offset: int, written: str, how: str, reference: str | None, tag: str | None
+        ) -> CiImageDeploy:
+            if reference is not None:
+                reference = _with_default_tag(_expand(reference, context.env))
+                tag = tag if tag is not None else split_reference(reference)[1]
+            return CiImageDeploy(
+                fact_location(offset),
+                context.provider,
+                context.workflow,
+                context.job_id,
+                reference,
+                _expand(tag, context.env) if tag is not None else None,
+                written,
+                how,
+            )
+
+        if program in ("docker", "podman", "nerdctl", "buildah"):
+            sub = [a for a in args[1:3] if not a.startswith("-")]
+            verb = " ".join(sub[:2]) if sub[:1] in (["image"], ["buildx"]) else " ".join(sub[:1])
+            if verb in ("push", "image push"):
+                operands = [w for w in words[1 + len(verb.split()) :] if not w.text.startswith("-")]
+                if operands and not {"-a", "--all-tags"} & set(args):
+                    yield push(operands[0].text, operands[0].start, f"{program} push")
+            elif verb in ("build", "buildx build", "image build", "bud", "buildx bake"):
+                pushes = "--push" in args or any(
+                    "type=registry" in a or "push=true" in a for a in args
+                )
+                if pushes:
+                    for i in range(len(words)):
+                        tagged = _option_value(words, i, _BUILD_TAG_OPTIONS)
+                        if tagged is not None:
+                            yield push(tagged[0], tagged[1], f"{program} {verb} --push")
+        elif program in ("executor", "kaniko") or words[0].text.endswith("kaniko/executor"):
+            if "--no-push" not in args:
+                for i in range(len(words)):
+                    destination = _option_value(words, i, ("--destination", "-d"))
+                    if destination is not None:
+                        yield push(destination[0], destination[1], "kaniko --destination")
+        elif program == "crane" and len(words) >= 4 and args[1] == "tag":
+            repository, _, _ = split_reference(args[2])
+            target = words[3]
+            reference = f"{_expand(repository, context.env)}:{_expand(target.text, context.env)}"
+            yield CiImagePush(
+                fact_location(target.start),
+                context.provider,
+                context.workflow,
+                context.job_id,
+                reference,
+                target.text,
+                "crane tag",
+            )
+        elif program in ("crane", "skopeo") and len(words) >= 4 and args[1] in ("copy", "cp"):
+            operands = [w for w in words[2:] if not w.text.startswith("-")]
+            if len(operands) >= 2:
+                target = operands[1]
+                prefix = "docker://" if target.text.startswith("docker://") else ""
+                if program == "crane" or prefix:
+                    yield push(
+                        target.text[len(prefix) :],
+                        target.offset_of(len(prefix)),
+                        f"{program} copy",
+                    )
+        elif program == "kubectl" and "set" in args and "image" in args:
+            after = args.index("image", args.index("set")) + 1
+            operands = [w for w in words[after:] if not w.text.startswith("-")]
+            for word in operands[1:]:
+                name, sep, value = word.text.partition("=")
+                if sep and value:
+                    offset = word.offset_of(len(name) + 1)
+                    yield deploy(offset, value, "kubectl set image", value, None)
+        elif program == "kustomize" and args[1:4] == ["edit", "set", "image"]:
+            for word in words[4:]:
+                name, sep, value = word.text.partition("=")
+                if sep and value:
+                    offset = word.offset_of(len(name) + 1)
+                    yield deploy(offset, value, "kustomize edit set image", value, None)
+        elif program == "helm" and len(args) > 1 and args[1] in ("upgrade", "install"):
+            yield from _interpret_helm(words, line, context, deploy)
+
+
+def _interpret_helm(
+    words: list[_Word],
+    line: _LogicalLine,
+    context: _Context,
+    deploy: _DeployMaker,
+) -> Iterator[Fact]:
+    """``helm upgrade|install``: ``--set image.tag=…`` deploys and ``--history-max``."""
+    tags: list[tuple[str, int]] = []
+    repository: str | None = None
+    whole_images: list[tuple[str, int]] = []
+    for i in range(len(words)):
+        history = _option_value(words, i, ("--history-max",))
+        if history is not None and history[0].isdigit():
+            yield HelmHistoryMax(
+                line.location(context.path, history[1]),
+                context.provider,
+                context.workflow,
+                context.job_id,
+                int(history[0]),
+                line.text.strip(),
+            )
+        assignment = _option_value(words, i, ("--set", "--set-string"))
+        if assignment is None:
+            continue
+        text, offset = assignment
+        position = 0
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            value_offset = offset + position + len(key) + 1
+            position += len(part) + 1
+            if not sep:
+                continue
+            leaf = key.rsplit(".", 1)[-1]
+            parent = key.rsplit(".", 1)[0] if "." in key else ""
+            if leaf in ("tag", "imageTag", "image_tag") and (
+                leaf != "tag" or parent.endswith("image") or parent == ""
+            ):
+                tags.append((value, value_offset))
+            elif leaf == "repository" and parent.endswith("image"):
+                repository = value
+            elif leaf == "image" and value:
+                whole_images.append((value, value_offset))
+    for tag, offset in tags:
+        reference = f"{repository}:{tag}" if repository else None
+        yield deploy(offset, tag, "helm --set image.tag", reference, tag)
+    for value, offset in whole_images:
+        yield deploy(offset, value, "helm --set image", value, split_reference(value)[1])
+
+
+def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> Iterator[Fact]:
+    """A :class:`CiCommand` per logical line, then what the line pushes or deploys."""
+    for line in _logical_lines(pieces):
+        yield CiCommand(
+            line.location(context.path),
+            context.provider,
+            context.workflow,
+            context.job_id,
+            line.text.strip(),
+            section,
+        )
+        yield from _interpret(line, context)
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML helpers that understand merge keys (``<<: *defaults``), common in GitLab CI
+
+
+def _entries(node: Node | None, depth: int = 0) -> list[tuple[str, Node, Node]]:
+    """``(key, key node, value node)`` of a mapping, ``<<`` merges expanded, own keys winning."""
+    if not isinstance(node, MappingNode) or depth > 20:
+        return []
+    own: list[tuple[str, Node, Node]] = []
+    merged: list[tuple[str, Node, Node]] = []
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode):
+            continue
+        if key_node.value == "<<" and key_node.tag.endswith(":merge"):
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                merged.extend(_entries(source, depth + 1))
+        else:
+            own.append((str(key_node.value), key_node, value_node))
+    names = {name for name, _, _ in own}
+    return own + [entry for entry in merged if entry[0] not in names]
+
+
+def _get(node: Node | None, key: str) -> Node | None:
+    found: Node | None = None
+    for name, _, value in _entries(node):
+        if name == key:
+            found = value
+    return found
+
+
+def _text(node: Node | None) -> str | None:
+    return yamlfile.text_of(node)
+
+
+def _strings(node: Node | None) -> tuple[str, ...]:
+    """A scalar or a sequence of scalars as strings."""
+    if isinstance(node, SequenceNode):
+        return tuple(t for t in (_text(item) for item in node.value) if t is not None)
+    text = _text(node)
+    return (text,) if text is not None else ()
+
+
+def _variables(node: Node | None) -> dict[str, str]:
+    """Literal variable values of an ``env:``/``variables:`` mapping."""
+    found: dict[str, str] = {}
+    for name, _, value in _entries(node):
+        text = _text(value) if isinstance(value, ScalarNode) else _text(_get(value, "value"))
+        if text is not None:
+            found[name] = text
+    return found
+
+
+def _environment_name(node: Node | None) -> str | None:
+    if isinstance(node, MappingNode):
+        return _text(_get(node, "name"))
+    return _text(node)
+
+
+# ---------------------------------------------------------------------------------------------
+# GitHub Actions
+
+
+def _github_steps(
+    file: SourceFile,
+    steps: Node | None,
+    context: _Context,
+    raw_lines: Sequence[str],
+) -> Iterator[Fact]:
+    if not isinstance(steps, SequenceNode):
+        return
+    for index, step in enumerate(steps.value):
+        env = {**context.env, **_variables(_get(step, "env"))}
+        step_context = _Context(context.path, GITHUB, context.workflow, context.job_id, env)
+        uses = _get(step, "uses")
+        uses_text = _text(uses)
+        if uses is not None and uses_text:
+            yield from _github_uses(file, step, uses, uses_text, index, step_context)
+        run = _get(step, "run")
+        if isinstance(run, ScalarNode):
+            yield from _shell_facts(_scalar_pieces(run, raw_lines), step_context, "run")
+
+
+def _github_uses(
+    file: SourceFile, step: Node, uses: Node, uses_text: str, index: int, context: _Context
+) -> Iterator[Fact]:
+    inputs = tuple(
+        StepInput(name, text, _value_location(file.path, value))
+        for name, _, value in _entries(_get(step, "with"))
+        if (text := _text(value)) is not None
+    )
+    step_fact = CiStep(
+        yamlfile.location(file.path, uses),
+        GITHUB,
+        context.workflow,
+        context.job_id,
+        index,
+        uses_text,
+        _text(_get(step, "name")),
+        _text(_get(step, "id")),
+        inputs,
+    )
+    yield step_fact
+    if step_fact.action == "actions/upload-artifact":
+        retention = step_fact.input("retention-days")
+        path_input = step_fact.input("path")
+        name_input = step_fact.input("name")
+        yield CiArtifact(
+            step_fact.location,
+            GITHUB,
+            context.workflow,
+            context.job_id,
+            name_input.value if name_input else "artifact",
+            retention.value if retention else None,
+            retention.location if retention else None,
+            tuple(p.strip() for p in path_input.value.splitlines() if p.strip())
+            if path_input
+            else (),
+        )
+    if step_fact.action in ("docker/build-push-action", "redhat-actions/push-to-registry"):
+        yield from _action_pushes(file, step, step_fact, context)
+
+
+def _action_pushes(
+    file: SourceFile, step: Node, step_fact: CiStep, context: _Context
+) -> Iterator[Fact]:
+    """Each tag of ``docker/build-push-action`` (when ``push: true``), at its own position."""
+    with_node = _get(step, "with")
+    if step_fact.action == "docker/build-push-action":
+        push_flag = (step_fact.input("push") or StepInput("", "false", step_fact.location)).value
+        if push_flag.strip().lower() != "true":
+            return
+    tags_node = _get(with_node, "tags")
+    if not isinstance(tags_node, ScalarNode):
+        return
+    image_prefix = ""
+    if step_fact.action == "redhat-actions/push-to-registry":
+        image = step_fact.input("image")
+        registry = step_fact.input("registry")
+        image_prefix = "/".join(i.value.strip("/") for i in (registry, image) if i) + ":"
+    raw_lines = file.lines()
+    for piece in _scalar_pieces(tags_node, raw_lines):
+        # tags are separated by newlines or commas (the action's own list syntax)
+        position = 0
+        separators = " " if image_prefix else ","
+        for part in re.split(f"[{separators}]", piece.text):
+            value = part.strip()
+            leading = len(part) - len(part.lstrip())
+            if value:
+                written = image_prefix + value if image_prefix else value
+                reference = _with_default_tag(_expand(written, context.env))
+                yield CiImagePush(
+                    Location(file.path, piece.line, piece.column + position + leading),
+                    GITHUB,
+                    context.workflow,
+                    context.job_id,
+                    reference,
+                    value,
+                    step_fact.action,
+                )
+            position += len(part) + 1
+
+
+def _value_location(path: str, node: Node) -> Location:
+    """Where a scalar's text starts (inside quotes, past a block indicator)."""
+    location = yamlfile.location(path, node)
+    if isinstance(node, ScalarNode) and node.style in ("'", '"'):
+        return Location(path, location.line, location.column + 1, location.end_line)
+    return location
+
+
+def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
+    raw_lines = file.lines()
+    workflow = file.path
+    workflow_env = _variables(_get(document, "env"))
+    runs = _get(document, "runs")
+    if runs is not None:  # a composite action: its steps run inside whichever job uses it
+        context = _Context(file.path, GITHUB, workflow, "composite", workflow_env)
+        yield from _github_steps(file, _get(runs, "steps"), context, raw_lines)
+        return
+    for job_id, key_node, job in _entries(_get(document, "jobs")):
+        yield CiJob(
+            yamlfile.location(file.path, key_node),
+            GITHUB,
+            workflow,
+            job_id,
+            _text(_get(job, "name")) or job_id,
+            _strings(_get(job, "needs")),
+            (),
+            _environment_name(_get(job, "environment")),
+            None,
+        )
+        env = {**workflow_env, **_variables(_get(job, "env"))}
+        context = _Context(file.path, GITHUB, workflow, job_id, env)
+        called = _get(job, "uses")
+        called_text = _text(called)
+        if called is not None and called_text:
+            yield from _github_uses(file, job, called, called_text, -1, context)
+        yield from _github_steps(file, _get(job, "steps"), context, raw_lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# GitLab CI
+
+_GITLAB_GLOBAL_KEYS = frozenset(
+    {
+        "stages",
+        "variables",
+        "default",
+        "include",
+        "workflow",
+        "image",
+        "services",
+        "cache",
+        "before_script",
+        "after_script",
+        "types",
+        "spec",
+    }
+)
+
+
+class _GitLabPipeline:
+    """Top-level jobs of a GitLab file, with ``extends:`` and ``!reference`` resolved."""
+
+    def __init__(self, file: SourceFile, document: Node) -> None:
+        self.file = file
+        self.document = document
+        self.jobs = {name: value for name, _, value in _entries(document)}
+        self.raw_lines = file.lines()
+
+    def lookup(self, job: Node | None, key: str, depth: int = 0) -> Node | None:
+        """``key`` of a job, from the job itself or the jobs it ``extends`` (last one wins)."""
+        own = _get(job, key)
+        if own is not None or depth > 10:
+            return own
+        for parent in reversed(_strings(_get(job, "extends"))):
+            found = self.lookup(self.jobs.get(parent), key, depth + 1)
+            if found is not None:
+                return found
+        return None
+
+    def script_items(self, node: Node | None, depth: int = 0) -> Iterator[ScalarNode]:
+        """The script lines of a ``script:`` value: string, list, nested lists, ``!reference``."""
+        if depth > 10:
+            return
+        if isinstance(node, ScalarNode):
+            yield node
+        elif isinstance(node, SequenceNode) and node.tag == "!reference":
+            path = _strings(node)
+            target: Node | None = self.jobs.get(path[0]) if path else None
+            for key in path[1:]:
+                target = self.lookup(target, key) if depth == 0 else _get(target, key)
+            yield from self.script_items(target, depth + 1)
+        elif isinstance(node, SequenceNode):
+            for item in node.value:
+                yield from self.script_items(item, depth + 1)
+
+    def commands(self, node: Node | None, context: _Context, section: str) -> Iterator[Fact]:
+        for item in self.script_items(node):
+            yield from _shell_facts(_scalar_pieces(item, self.raw_lines), context, section)
+
+    def artifact(self, job_id: str, key_node: Node, artifacts: Node) -> CiArtifact:
+        expire = _get(artifacts, "expire_in")
+        expire_text = _text(expire)
+        return CiArtifact(
+            yamlfile.location(self.file.path, key_node),
+            GITLAB,
+            self.file.path,
+            job_id,
+            _text(_get(artifacts, "name")),
+            expire_text,
+            _value_location(self.file.path, expire)
+            if expire is not None and expire_text is not None
+            else None,
+            _strings(_get(artifacts, "paths")),
+        )
+
+
+def _needs(node: Node | None) -> tuple[str, ...]:
+    if isinstance(node, SequenceNode):
+        names = []
+        for item in node.value:
+            name = _text(_get(item, "job")) if isinstance(item, MappingNode) else _text(item)
+            if name:
+                names.append(name)
+        return tuple(names)
+    return _strings(node)
+
+
+def _artifacts_key(node: Node | None, pipeline: _GitLabPipeline, depth: int = 0) -> Node | None:
+    """The ``artifacts`` key node a job gets, own or through ``extends`` (for positions)."""
+    for name, key_node, _ in _entries(node):
+        if name == "artifacts":
+            return key_node
+    if depth > 10:
+        return None
+    for parent in reversed(_strings(_get(node, "extends"))):
+        found = _artifacts_key(pipeline.jobs.get(parent), pipeline, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
+    pipeline = _GitLabPipeline(file, document)
+    workflow = file.path
+    global_env = _variables(_get(document, "variables"))
+    default = _get(document, "default")
+    default_context = _Context(file.path, GITLAB, workflow, "default", global_env)
+    for section in ("before_script", "after_script"):
+        yield from pipeline.commands(_get(document, section), default_context, section)
+        yield from pipeline.commands(_get(default, section), default_context, section)
+    for name, key_node, value in _entries(default):
+        if name == "artifacts":
+            yield pipeline.artifact("default", key_node, value)
+    for job_id, key_node, job in _entries(document):
+        if (
+            job_id in _GITLAB_GLOBAL_KEYS
+            or job_id.startswith(".")
+            or not isinstance(job, MappingNode)
+        ):
+            continue
+        if pipeline.lookup(job, "script") is None and pipeline.lookup(job, "trigger") is None:
+            continue  # not a job (GitLab requires one of these)
+        yield CiJob(
+            yamlfile.location(file.path, key_node),
+            GITLAB,
+            workflow,
+            job_id,
+            job_id,
+            _needs(pipeline.lookup(job, "needs")),
+            _strings(pipeline.lookup(job, "dependencies")),
+            _environment_name(pipeline.lookup(job, "environment")),
+            _text(pipeline.lookup(job, "stage")) or "test",
+        )
+        env = {**global_env, **_variables(pipeline.lookup(job, "variables"))}
+        context = _Context(file.path, GITLAB, workflow, job_id, env)
+        for section in ("before_script", "script", "after_script"):
+            yield from pipeline.commands(pipeline.lookup(job, section), context, section)
+        artifacts = pipeline.lookup(job, "artifacts")
+        artifacts_key = _artifacts_key(job, pipeline)
+        if isinstance(artifacts, MappingNode) and artifacts_key is not None:
+            yield pipeline.artifact(job_id, artifacts_key, artifacts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers
+
+
+def is_github_workflow(path: str) -> bool:
+    """``.github/workflows/*.yml`` (GitHub reads that folder only, not subfolders)."""
+    folder, _, name = path.rpartition("/")
+    return (folder == ".github/workflows" or folder.endswith("/.github/workflows")) and (
+        name.endswith((".yml", ".yaml"))
+    )
+
+
+def is_composite_action(path: str) -> bool:
+    """``action.yml`` at the root or below ``.github/`` (local composite actions)."""
+    name = path.rpartition("/")[2]
+    return name in ("action.yml", "action.yaml") and (
+        "/" not in path or path.startswith(".github/") or "/.github/" in path
+    )
+
+
+def is_gitlab_pipeline(path: str) -> bool:
+    """``.gitlab-ci.yml``, ``*.gitlab-ci.yml`` and files under ``.gitlab/ci/``."""
+    name = path.rpartition("/")[2]
+    return (
+        name in (".gitlab-ci.yml", ".gitlab-ci.yaml")
+        or name.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml"))
+        or (
+            (path.startswith(".gitlab/ci/") or "/.gitlab/ci/" in path)
+            and name.endswith((".yml", ".yaml"))
+        )
+    )
+
+
+class CiReader:
+    """GitHub Actions workflows and composite actions, and GitLab CI pipelines."""
+
+    name = "ci"
+
+    def wants(self, path: str) -> bool:
+        """Workflow, composite-action and GitLab pipeline files."""
+        return is_github_workflow(path) or is_composite_action(path) or is_gitlab_pipeline(path)
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """Jobs, steps, shell lines, artifacts, pushes and deploys of the pipeline."""
+        documents = yamlfile.yaml_documents(file, self.name)
+        if isinstance(documents, Unreadable):
+            return [documents]
+        gitlab = is_gitlab_pipeline(file.path)
+        facts: list[Fact] = []
+        for document in documents:
+            if not isinstance(document, MappingNode):
+                continue
+            if gitlab:
+                facts.extend(_read_gitlab(file, document))
+            else:
+                facts.extend(_read_github(file, document))
+        return facts
+
+
+def is_script(path: str) -> bool:
+    """Shell scripts and Makefiles."""
+    name = path.rpartition("/")[2]
+    return name.endswith((".sh", ".bash", ".mk")) or name in ("Makefile", "makefile", "GNUmakefile")
+
+
+class ScriptReader:
+    """Shell scripts and Makefiles: the same command reading as pipelines, provider ``script``."""
+
+    name = "script"
+
+    def wants(self, path: str) -> bool:
+        """``*.sh``, ``*.bash``, ``*.mk`` and Makefiles."""
+        return is_script(path)
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """A :class:`CiCommand` per logical line, and what the lines push, deploy or keep."""
+        if file.text() is None:
+            error = file.decode_error()
+            return [error] if error is not None else []
+        pieces = []
+        for number, raw in enumerate(file.lines(), start=1):
+            content = raw.lstrip(" \t")
+            if content[:1] in ("@", "-") and raw[:1] == "\t":  # make's silent/ignore prefixes
+                content = content[1:]
+            pieces.append(_Piece(content, number, len(raw) - len(content) + 1))
+        context = _Context(file.path, SCRIPT, file.path, "", {})
+        return list(_shell_facts(pieces, context, "script"))

@@ -1,0 +1,64 @@
+"""docker-compose files: the ``image:`` of every service, with compose interpolation applied.
+
+Which files: ``docker-compose*.yml``/``.yaml`` and ``compose*.yml``/``.yaml`` (the names
+``docker compose`` looks for, plus their override and per-environment variants).
+
+``image: shop:${TAG:-latest}`` is judged as ``shop:latest``, the image that runs whenever
+``TAG`` is unset, and the fact's ``note`` says so. ``image: ${IMAGE}`` (no default) cannot be
+known from the repository: the fact carries ``unresolved`` instead. Values from a ``.env`` file
+are not consulted: it is usually not committed, and differs per machine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import ClassVar
+
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.images import ImageUse, interpolate, scalar_span
+from backout.sources.yamlfile import ScalarNode, get, items, text_of, yaml_documents
+
+_COMPOSE_FILE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml", re.IGNORECASE)
+
+
+class ComposeReader:
+    """Reads docker-compose files into :class:`ImageUse` facts (``source="compose"``)."""
+
+    name: ClassVar[str] = "compose"
+
+    def wants(self, path: str) -> bool:
+        """``docker-compose*.y*ml`` and ``compose*.y*ml`` files."""
+        return _COMPOSE_FILE.fullmatch(path.rpartition("/")[2]) is not None
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """One fact per service ``image:``; Unreadable when the file is not YAML."""
+        documents = yaml_documents(file, self.name)
+        if isinstance(documents, Unreadable):
+            return [documents]
+        facts: list[Fact] = []
+        for doc in documents:
+            for service, definition in items(get(doc, "services")):
+                image = get(definition, "image")
+                written = text_of(image)
+                if not isinstance(image, ScalarNode) or not written:
+                    continue
+                loc, start, end, quote = scalar_span(file.path, image)
+                substituted = interpolate(written)
+                note = ", ".join(f"default of {used}" for used in substituted.defaults_used)
+                unresolved = ", ".join(substituted.unresolved)
+                facts.append(
+                    ImageUse(
+                        loc,
+                        reference=substituted.value if not unresolved else written,
+                        source="compose",
+                        context=f"compose service {service}",
+                        note=note,
+                        written=written if substituted.changed else "",
+                        unresolved=unresolved,
+                        value_start=start,
+                        value_end=end,
+                        quote=quote,
+                    )
+                )
+        return facts

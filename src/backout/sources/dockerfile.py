@@ -1,0 +1,214 @@
+"""Dockerfiles: the images a build starts from (``FROM``) or copies out of (``COPY --from``).
+
+Which files: ``Dockerfile``, ``Containerfile``, ``*.Dockerfile`` and ``Dockerfile.*`` (except
+``Dockerfile.dockerignore``, BuildKit's per-Dockerfile ignore file).
+
+What counts as an external image: the image of every ``FROM`` and of ``COPY --from=<image>``,
+except ``scratch`` (no image at all), earlier stage names (``FROM build``, ``COPY --from=build``,
+matched case-insensitively as BuildKit does) and stage numbers (``--from=0``). Variables are
+substituted as BuildKit does for ``FROM``: from the ``ARG``s declared before the first
+``FROM``, with their defaults; a variable with no default comes from ``--build-arg`` and is
+recorded as ``unresolved``. Line continuations, the ``# escape=`` directive and heredocs
+(``RUN <<EOF``) are followed, so positions are exact and heredoc bodies are never read as
+instructions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+from backout.models import Location
+from backout.sources.base import Fact, SourceFile
+from backout.sources.images import ImageUse, interpolate
+
+_ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*([\\`])\s*$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"#\s*[a-zA-Z]+\s*=")
+_HEREDOC = re.compile(r"(?<!<)<<-?\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\1")
+_ARG_ITEM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Instruction:
+    keyword: str
+    tokens: tuple[_Token, ...]
+
+
+def _is_dockerfile(base: str) -> bool:
+    if base in ("Dockerfile", "Containerfile") or base.endswith(".Dockerfile"):
+        return True
+    return base.startswith("Dockerfile.") and not base.endswith(".dockerignore")
+
+
+def _escape_char(lines: list[str]) -> str:
+    # Parser directives are only recognised at the very top, before any other line.
+    for line in lines:
+        match = _ESCAPE_DIRECTIVE.match(line.strip())
+        if match:
+            return match.group(1)
+        if not _DIRECTIVE.match(line.strip()):
+            break
+    return "\\"
+
+
+def _instructions(text: str) -> Iterator[_Instruction]:
+    """Logical instructions with tokens located by character offset in ``text``."""
+    lines = text.splitlines(keepends=True)
+    escape = _escape_char(lines)
+    offset, index = 0, 0
+    heredoc_ends: list[str] = []
+    pieces: list[tuple[str, int]] = []
+    while index < len(lines):
+        line = lines[index]
+        start = offset
+        offset += len(line)
+        index += 1
+        body = line.rstrip("\r\n")
+        if heredoc_ends:
+            if body.strip() == heredoc_ends[0]:
+                heredoc_ends.pop(0)
+            continue
+        stripped = body.lstrip()
+        if not pieces and (not stripped or stripped.startswith("#")):
+            continue
+        if pieces and (not stripped or stripped.startswith("#")):
+            continue  # BuildKit drops blank and comment lines inside a continued instruction
+        continues = body.rstrip().endswith(escape)
+        if continues:
+            body = body.rstrip()[:-1]
+        pieces.append((body, start))
+        if continues and index < len(lines):
+            continue
+        instruction = _tokenise(pieces)
+        pieces = []
+        if instruction is not None:
+            heredoc_ends.extend(
+                match.group(2)
+                for token in instruction.tokens
+                for match in _HEREDOC.finditer(token.text)
+            )
+            yield instruction
+
+
+def _tokenise(pieces: list[tuple[str, int]]) -> _Instruction | None:
+    tokens: list[_Token] = []
+    for body, base in pieces:
+        for match in re.finditer(r"\S+", body):
+            tokens.append(_Token(match.group(), base + match.start(), base + match.end()))
+    if not tokens:
+        return None
+    return _Instruction(tokens[0].text.upper(), tuple(tokens[1:]))
+
+
+def _location(path: str, text: str, token: _Token) -> Location:
+    line = text.count("\n", 0, token.start) + 1
+    line_start = text.rfind("\n", 0, token.start) + 1
+    column = token.start - line_start + 1
+    return Location(path, line, column, 0, column + (token.end - token.start))
+
+
+class DockerfileReader:
+    """Reads Dockerfiles into :class:`ImageUse` facts (``source="dockerfile"``)."""
+
+    name: ClassVar[str] = "dockerfile"
+
+    def wants(self, path: str) -> bool:
+        """``Dockerfile``, ``Containerfile``, ``*.Dockerfile``, ``Dockerfile.*``."""
+        return _is_dockerfile(path.rpartition("/")[2])
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """One fact per external base image; Unreadable when the file is not text."""
+        text = file.text()
+        if text is None:
+            error = file.decode_error()
+            return [error] if error is not None else []
+        facts: list[Fact] = []
+        global_args: dict[str, str | None] = {}
+        stages: set[str] = set()
+        seen_from = False
+        for instruction in _instructions(text):
+            if instruction.keyword == "ARG" and not seen_from:
+                for token in instruction.tokens:
+                    match = _ARG_ITEM.match(token.text)
+                    if match:
+                        default = match.group(2)
+                        global_args[match.group(1)] = (
+                            default.strip("\"'") if default is not None else None
+                        )
+            elif instruction.keyword == "FROM":
+                seen_from = True
+                fact, alias = self._from(file.path, text, instruction, global_args, stages)
+                if fact is not None:
+                    facts.append(fact)
+                if alias:
+                    stages.add(alias.lower())
+            elif instruction.keyword == "COPY":
+                fact = self._copy_from(file.path, text, instruction, stages)
+                if fact is not None:
+                    facts.append(fact)
+        return facts
+
+    def _from(
+        self,
+        path: str,
+        text: str,
+        instruction: _Instruction,
+        global_args: dict[str, str | None],
+        stages: set[str],
+    ) -> tuple[ImageUse | None, str]:
+        words = [t for t in instruction.tokens if not t.text.startswith("--")]
+        if not words:
+            return None, ""
+        image = words[0]
+        alias = words[2].text if len(words) >= 3 and words[1].text.upper() == "AS" else ""
+        substituted = interpolate(image.text, global_args, dollar_escape=False)
+        reference = substituted.value
+        if reference.lower() == "scratch" or reference.lower() in stages:
+            return None, alias
+        notes = [f"default of {used}" for used in substituted.defaults_used]
+        notes += [f"ARG {name}={global_args[name]}" for name in substituted.known_used]
+        unresolved = ", ".join(substituted.unresolved)
+        stage = f" (stage {alias})" if alias else ""
+        return (
+            ImageUse(
+                _location(path, text, image),
+                reference=image.text if unresolved else reference,
+                source="dockerfile",
+                context=f"FROM{stage}",
+                note=", ".join(notes),
+                written=image.text if substituted.changed else "",
+                unresolved=unresolved,
+                value_start=image.start,
+                value_end=image.end,
+            ),
+            alias,
+        )
+
+    def _copy_from(
+        self, path: str, text: str, instruction: _Instruction, stages: set[str]
+    ) -> ImageUse | None:
+        for token in instruction.tokens:
+            if not token.text.lower().startswith("--from="):
+                continue
+            source = token.text[len("--from=") :]
+            if not source or source.isdigit() or source.lower() in stages or "$" in source:
+                return None
+            prefix = len("--from=")
+            return ImageUse(
+                _location(path, text, _Token(source, token.start + prefix, token.end)),
+                reference=source,
+                source="dockerfile",
+                context="COPY --from",
+                value_start=token.start + prefix,
+                value_end=token.end,
+            )
+        return None

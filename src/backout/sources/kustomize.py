@@ -1,0 +1,64 @@
+"""Kustomize files: the ``images:`` overrides that decide which image the manifests run.
+
+Which files: ``kustomization.yaml``, ``kustomization.yml`` and ``Kustomization`` (the three
+names ``kustomize build`` accepts).
+
+An ``images:`` entry sets the tag (``newTag``) and/or the digest (``digest``) of every
+container image named ``name``, optionally renaming it (``newName``). An entry with neither
+``newTag`` nor ``digest`` leaves the tag to the manifests (read by the manifest reader) and
+yields no fact. The fact's reference is the one kustomize writes into the manifests
+(``newName or name``, ``:newTag``, ``@digest``); it points at the ``newTag`` value, where the
+decision was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.images import ImageUse, scalar_span
+from backout.sources.yamlfile import ScalarNode, elements, get, text_of, yaml_documents
+
+_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+class KustomizeReader:
+    """Reads Kustomize ``images:`` into :class:`ImageUse` facts (``source="kustomize"``)."""
+
+    name: ClassVar[str] = "kustomize"
+
+    def wants(self, path: str) -> bool:
+        """``kustomization.y*ml`` and ``Kustomization`` files."""
+        return path.rpartition("/")[2] in _NAMES
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """One fact per ``images:`` entry that sets a tag or a digest."""
+        documents = yaml_documents(file, self.name)
+        if isinstance(documents, Unreadable):
+            return [documents]
+        facts: list[Fact] = []
+        for doc in documents:
+            for entry in elements(get(doc, "images")):
+                name = text_of(get(entry, "name"))
+                tag_node, digest_node = get(entry, "newTag"), get(entry, "digest")
+                tag, digest = text_of(tag_node), text_of(digest_node)
+                if not name or (not tag and not digest):
+                    continue
+                target = text_of(get(entry, "newName")) or name
+                reference = target + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+                anchor = tag_node if tag else digest_node
+                assert isinstance(anchor, ScalarNode)
+                loc, start, end, quote = scalar_span(file.path, anchor)
+                facts.append(
+                    ImageUse(
+                        loc,
+                        reference=reference,
+                        source="kustomize",
+                        context=f"kustomization images[{name}]",
+                        value_start=start,
+                        value_end=end,
+                        quote=quote,
+                    )
+                )
+        return facts
