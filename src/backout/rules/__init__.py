@@ -9,12 +9,14 @@ from __future__ import annotations
 from functools import cache
 
 from backout.rules.base import Rule
+from backout.rules.hosts.BK501_previous_package_unavailable import PreviousPackageUnavailable
 from backout.rules.inputs.BK901_unreadable_input import UnreadableInput
 from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
     UnusedOrUnjustifiedSuppression,
 )
 
 ALL_RULES: tuple[type[Rule], ...] = (
+    PreviousPackageUnavailable,
     UnreadableInput,
     UnusedOrUnjustifiedSuppression,
 )

@@ -1,0 +1,1 @@
+"""BK5xx: can the previous package version be reinstalled on the host."""
