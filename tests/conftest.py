@@ -19,9 +19,10 @@ def run_backout(
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``backout`` command (``python -m backout`` if it is not on PATH)."""
     command = [BACKOUT] if BACKOUT else [sys.executable, "-m", "backout"]
-    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
-    full_env.pop("FORCE_COLOR", None)
-    full_env.pop("BACKOUT_OUTPUT_FORMAT", None)
+    inherited = {
+        k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "BACKOUT_OUTPUT_FORMAT")
+    }
+    full_env = {**inherited, "NO_COLOR": "1", **(env or {})}
     return subprocess.run(
         [*command, *args],
         cwd=cwd,

@@ -1,0 +1,143 @@
+"""End-to-end tests of the installed ``backout`` command on real repositories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, run_backout
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  selector:
+    matchLabels: {{app: shop}}
+  template:
+    metadata:
+      labels: {{app: shop}}
+    spec:
+      containers:
+        - name: shop
+          image: {image}
+"""
+
+
+def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["check", "--format", "jsn", "."], "invalid --output-format 'jsn' (did you mean 'json'?)"),
+        (["check", "--fail-on", "warn", "."], "invalid --fail-on 'warn' (did you mean 'warning'?)"),
+        (["check", "--select", "BK1O1", "."], "unknown rule code 'BK1O1'"),
+        (["check", "--sql-dialect", "mysq", "."], "(did you mean 'mysql'?)"),
+        (["check", "no/such/dir"], "path 'no/such/dir' does not exist"),
+        (["check", "--rollback-window", "soon", "."], "invalid --rollback-window 'soon'"),
+        (["explain", "BK10l"], "unknown rule 'BK10l'"),
+        (["chek"], "No such command 'chek'"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    line = _one_line_error(run_backout(*args, cwd=tmp_path))
+    assert expected in line
+
+
+def test_bad_config_key_exits_2_naming_the_nearest(tmp_path: Path) -> None:
+    (tmp_path / "backout.toml").write_text("keep-release = 3\n")
+    line = _one_line_error(run_backout("check", ".", cwd=tmp_path))
+    assert "unknown key 'keep-release' (did you mean 'keep-releases'?)" in line
+
+
+def test_clean_tree_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("nothing to see\n")
+    done = run_backout("check", str(tmp_path))
+    assert done.returncode == 0
+    assert done.stdout == ""
+    assert "No rollback hazards found" in done.stderr
+
+
+def test_fail_on_exit_zero_statistics_and_output_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: Pod\nspec: [\n")
+    assert run_backout("check", str(tmp_path)).returncode == 0  # BK901 is a warning
+    assert run_backout("check", "--fail-on", "warning", str(tmp_path)).returncode == 1
+    assert (
+        run_backout("check", "--fail-on", "warning", "--exit-zero", str(tmp_path)).returncode == 0
+    )
+    stats = run_backout("check", "--statistics", str(tmp_path))
+    assert stats.stdout.split() == ["1", "BK901", "unreadable-input"]
+    report = tmp_path / "report.json"
+    done = run_backout("check", "--format", "json", "-o", str(report), str(tmp_path))
+    assert done.stdout == ""
+    assert json.loads(report.read_text())["findings"][0]["code"] == "BK901"
+
+
+def test_base_ref_reports_only_what_changed(git_repo: Callable[[dict[str, str]], Path]) -> None:
+    repo = git_repo({"k8s/old.yaml": DEPLOYMENT.format(image="shop:latest")})
+    git(repo, "checkout", "-q", "-b", "release")
+    git_repo({"k8s/new.yaml": DEPLOYMENT.format(image="cart:latest")})
+    everything = json.loads(run_backout("check", "--format", "json", ".", cwd=repo).stdout)
+    assert {f["path"] for f in everything["findings"]} == {"k8s/old.yaml", "k8s/new.yaml"}
+    done = run_backout("check", "--format", "json", "--base", "main", ".", cwd=repo)
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert [(f["code"], f["path"], f["line"]) for f in report["findings"]] == [
+        ("BK101", "k8s/new.yaml", 14)
+    ]
+    assert report["summary"]["base"] == "main"
+
+
+def test_base_ref_that_does_not_exist_is_exit_2(git_repo: Callable[[dict[str, str]], Path]) -> None:
+    repo = git_repo({"a.yaml": "a: 1\n"})
+    line = _one_line_error(run_backout("check", "--base", "nope", ".", cwd=repo))
+    assert "nope" in line or "rev-parse" in line
+
+
+def test_baseline_adopts_old_findings(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT.format(image="shop:latest"))
+    baseline = tmp_path / "baseline.json"
+    assert run_backout("check", "--write-baseline", str(baseline), str(tmp_path)).returncode == 0
+    recorded = json.loads(baseline.read_text())
+    assert [e["code"] for e in recorded["findings"]] == ["BK101"]
+    assert run_backout("check", "--baseline", str(baseline), str(tmp_path)).returncode == 0
+    (tmp_path / "b.yaml").write_text(DEPLOYMENT.format(image="cart:latest"))
+    done = run_backout("check", "--baseline", str(baseline), "--format", "concise", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stdout.startswith("b.yaml:14:18: BK101")
+
+
+def test_rules_and_explain() -> None:
+    listed = json.loads(run_backout("rules", "--format", "json").stdout)
+    codes = [rule["code"] for rule in listed]
+    assert codes == sorted(codes) and "BK901" in codes
+    done = run_backout("explain", "bk901")
+    assert done.returncode == 0
+    assert done.stdout.startswith("# BK901 unreadable-input")
+    assert "## Use instead" in done.stdout
+    assert run_backout("explain", "unreadable-input").returncode == 0
+
+
+def test_python_dash_m_and_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "backout", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.startswith("backout, version ")
+
+
+def test_environment_chooses_the_format(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("kind: Pod\nspec: [\n")
+    done = run_backout("check", str(tmp_path), env={"BACKOUT_OUTPUT_FORMAT": "concise"})
+    assert done.stdout.startswith("bad.yaml:3:1: BK901 [warning]")

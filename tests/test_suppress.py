@@ -1,0 +1,79 @@
+"""Suppression comments: any comment syntax, same or next line, whole file, and BK902."""
+
+from __future__ import annotations
+
+from backout.models import Finding, Location, Severity
+from backout.suppress import apply_suppressions, find_suppressions
+
+
+def _finding(line: int, code: str = "BK101", path: str = "k8s/app.yaml") -> Finding:
+    return Finding(
+        code, "mutable-image-reference", Severity.ERROR, Location(path, line, 5), "m", "f"
+    )
+
+
+def test_comment_syntaxes_are_all_recognised() -> None:
+    text = "\n".join(
+        [
+            "image: a:latest  # backout: ignore[BK101] dev only",
+            "ALTER TABLE t DROP COLUMN c; -- backout: ignore[BK202, BK209] column unused since 2.1",
+            "<!-- backout: ignore[BK401] runbook lives in the wiki -->",
+            "/* backout: file-ignore[BK305] base image pinned by Renovate */",
+        ]
+    )
+    found = find_suppressions("f", text)
+    assert [s.codes for s in found] == [("BK101",), ("BK202", "BK209"), ("BK401",), ("BK305",)]
+    assert [s.reason for s in found] == [
+        "dev only",
+        "column unused since 2.1",
+        "runbook lives in the wiki",
+        "base image pinned by Renovate",
+    ]
+    assert found[3].whole_file and not found[0].whole_file
+    assert found[1].location == Location("f", 2, 33)
+
+
+def test_same_line_and_next_line_are_silenced_but_not_further() -> None:
+    suppressions = {
+        "k8s/app.yaml": find_suppressions("k8s/app.yaml", "# backout: ignore[BK101] ok\n")
+    }
+    result = apply_suppressions([_finding(1), _finding(2), _finding(3)], suppressions)
+    assert [f.location.line for f in result.suppressed] == [1, 2]
+    assert [f.location.line for f in result.active] == [3]
+    assert result.suppressed[0].suppressed_by is not None
+    assert result.suppressed[0].suppressed_by.reason == "ok"
+
+
+def test_file_ignore_silences_the_whole_file_for_its_codes_only() -> None:
+    text = "# backout: file-ignore[BK101] generated\n"
+    suppressions = {"k8s/app.yaml": find_suppressions("k8s/app.yaml", text)}
+    result = apply_suppressions([_finding(40), _finding(41, "BK102")], suppressions)
+    assert [f.code for f in result.suppressed] == ["BK101"]
+    assert [f.code for f in result.active] == ["BK102"]
+
+
+def test_bad_suppressions_are_reported_as_bk902() -> None:
+    text = "\n".join(
+        [
+            "a  # backout: ignore[BK101]",
+            "b  # backout: ignore[BK999] typo",
+            "c  # backout: ignore[BK102] nothing here",
+            "d  # backout: ignore[] empty",
+        ]
+    )
+    suppressions = {"k8s/app.yaml": find_suppressions("k8s/app.yaml", text)}
+    result = apply_suppressions([_finding(1)], suppressions)
+    bk902 = sorted((f.location.line, f.message) for f in result.active if f.code == "BK902")
+    assert [line for line, _ in bk902] == [1, 2, 3, 4]
+    assert "gives no reason" in bk902[0][1]
+    assert "unknown rule code BK999" in bk902[1][1]
+    assert "matches no finding" in bk902[2][1]
+    assert "names no rule code" in bk902[3][1]
+    # The suppression without a reason still silences its finding: the BK902 is the signal.
+    assert [f.code for f in result.suppressed] == ["BK101"]
+
+
+def test_unused_suppression_of_a_disabled_rule_is_not_reported() -> None:
+    suppressions = {"p": find_suppressions("p", "x # backout: ignore[BK102] kept for later\n")}
+    result = apply_suppressions([], suppressions, enabled_codes={"BK101", "BK902"})
+    assert result.active == []
