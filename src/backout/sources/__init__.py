@@ -7,6 +7,7 @@ and ``read(file)`` (see :class:`backout.sources.base.Reader`), and list it in ``
 from __future__ import annotations
 
 from backout.sources.base import Reader
+from backout.sources.ci import CiReader, ScriptReader
 from backout.sources.compose import ComposeReader
 from backout.sources.dockerfile import DockerfileReader
 from backout.sources.kustomize import KustomizeReader
@@ -17,4 +18,6 @@ ALL_READERS: tuple[Reader, ...] = (
     ComposeReader(),
     KustomizeReader(),
     DockerfileReader(),
+    CiReader(),
+    ScriptReader(),
 )

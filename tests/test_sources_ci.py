@@ -1,0 +1,363 @@
+"""The CI pipeline reader: jobs, steps, shell lines, artifacts, pushes, deploys, positions."""
+
+from __future__ import annotations
+
+import pickle
+import textwrap
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.ci import (
+    CiArtifact,
+    CiCommand,
+    CiImageDeploy,
+    CiImagePush,
+    CiJob,
+    CiReader,
+    CiStep,
+    HelmHistoryMax,
+    ScriptReader,
+    split_reference,
+)
+
+GITHUB_WORKFLOW = """\
+name: release
+on: push
+env:
+  IMAGE: ghcr.io/acme/shop
+jobs:
+  build:
+    name: Build image
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - name: push
+        run: |
+          # a comment line is not a command
+          docker build -t $IMAGE:latest \\
+            --label x=y .
+
+          docker push "$IMAGE:latest"
+      - id: bp
+        uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: |
+            ghcr.io/acme/shop:${{ github.sha }}
+            ghcr.io/acme/shop:latest, ghcr.io/acme/shop:stable
+      - uses: actions/upload-artifact@v4
+        with:
+          name: dist
+          path: |
+            dist/
+            out/
+          retention-days: 7
+  deploy:
+    needs: [build]
+    environment:
+      name: production
+    steps:
+      - run: >
+          helm upgrade shop ./chart
+          --history-max 3
+          --set image.repository=ghcr.io/acme/shop,image.tag=latest
+      - run: kubectl set image deployment/shop shop=${{ env.IMAGE }}:latest && echo ok
+      - uses: actions/download-artifact@v4
+        with:
+          name: "dist"
+  call:
+    uses: ./.github/workflows/deploy.yml
+    with:
+      tag: latest
+"""
+
+GITLAB_PIPELINE = """\
+variables:
+  IMAGE: $CI_REGISTRY_IMAGE
+default:
+  before_script:
+    - echo default
+  artifacts:
+    expire_in: 1 week
+.deploy: &deploy
+  stage: deploy
+  script:
+    - kubectl set image deploy/shop shop=$IMAGE:$CI_COMMIT_REF_SLUG
+build:
+  stage: build
+  script:
+    - /kaniko/executor --context . --destination "$IMAGE:$CI_COMMIT_REF_SLUG"
+    - |
+      echo hi
+      docker push $IMAGE
+    - !reference [.deploy, script]
+  artifacts:
+    paths: [dist/]
+    expire_in: "3 days"
+prod:
+  extends: .deploy
+  needs: [{job: build, artifacts: true}]
+  environment: production
+staging:
+  <<: *deploy
+  dependencies: [build]
+stages: [build, deploy]
+"""
+
+
+def read(path: str, text: str, reader: CiReader | ScriptReader | None = None) -> list[Fact]:
+    return list((reader or CiReader()).read(SourceFile(path, text.encode())))
+
+
+def at(fact: Fact) -> str:
+    return f"{fact.location.line}:{fact.location.column}"
+
+
+def of(facts: list[Fact], kind: type) -> list:  # type: ignore[type-arg]
+    return [f for f in facts if isinstance(f, kind)]
+
+
+def test_reader_wants_pipeline_files_only() -> None:
+    reader = CiReader()
+    assert reader.wants(".github/workflows/ci.yml")
+    assert reader.wants("svc/.github/workflows/ci.yaml")
+    assert reader.wants(".github/actions/deploy/action.yml")
+    assert reader.wants(".gitlab-ci.yml")
+    assert reader.wants("ci/deploy.gitlab-ci.yml")
+    assert reader.wants(".gitlab/ci/deploy.yml")
+    assert not reader.wants(".github/workflows/sub/ci.yml")
+    assert not reader.wants(".github/dependabot.yml")
+    assert not reader.wants("k8s/deploy.yaml")
+    assert not reader.wants("vendor/lib/action.yml")
+
+
+def test_github_jobs() -> None:
+    jobs = of(read(".github/workflows/r.yml", GITHUB_WORKFLOW), CiJob)
+    assert [(j.job_id, j.name, j.needs, j.environment, at(j)) for j in jobs] == [
+        ("build", "Build image", (), None, "6:3"),
+        ("deploy", "deploy", ("build",), "production", "32:3"),
+        ("call", "call", (), None, "45:3"),
+    ]
+
+
+def test_github_steps_with_inputs() -> None:
+    steps = of(read(".github/workflows/r.yml", GITHUB_WORKFLOW), CiStep)
+    assert [(s.job_id, s.index, s.action, at(s)) for s in steps] == [
+        ("build", 0, "actions/checkout", "10:15"),
+        ("build", 2, "docker/build-push-action", "19:15"),
+        ("build", 3, "actions/upload-artifact", "25:15"),
+        ("deploy", 2, "actions/download-artifact", "42:15"),
+        ("call", -1, "./.github/workflows/deploy.yml", "46:11"),
+    ]
+    download = steps[3].input("name")
+    assert download is not None
+    assert (download.value, at(download)) == ("dist", "44:18")
+    assert steps[1].step_id == "bp"
+
+
+def test_github_shell_lines_have_their_own_positions() -> None:
+    commands = of(read(".github/workflows/r.yml", GITHUB_WORKFLOW), CiCommand)
+    assert [(c.job_id, c.command, at(c)) for c in commands] == [
+        ("build", "docker build -t $IMAGE:latest  --label x=y .", "14:11"),
+        ("build", 'docker push "$IMAGE:latest"', "17:11"),
+        (
+            "deploy",
+            "helm upgrade shop ./chart --history-max 3 "
+            "--set image.repository=ghcr.io/acme/shop,image.tag=latest",
+            "38:11",
+        ),
+        (
+            "deploy",
+            "kubectl set image deployment/shop shop=${{ env.IMAGE }}:latest && echo ok",
+            "41:14",
+        ),
+    ]
+
+
+def test_github_upload_artifact_retention_position() -> None:
+    (artifact,) = of(read(".github/workflows/r.yml", GITHUB_WORKFLOW), CiArtifact)
+    assert artifact.name == "dist"
+    assert artifact.paths == ("dist/", "out/")
+    assert artifact.retention_raw == "7"
+    assert artifact.retention_location is not None
+    assert (artifact.retention_location.line, artifact.retention_location.column) == (31, 27)
+
+
+def test_github_pushes_and_deploys() -> None:
+    facts = read(".github/workflows/r.yml", GITHUB_WORKFLOW)
+    pushes = [(p.reference, p.how, at(p)) for p in of(facts, CiImagePush)]
+    assert pushes == [
+        ("ghcr.io/acme/shop:latest", "docker push", "17:24"),
+        ("ghcr.io/acme/shop:${{ github.sha }}", "docker/build-push-action", "23:13"),
+        ("ghcr.io/acme/shop:latest", "docker/build-push-action", "24:13"),
+        ("ghcr.io/acme/shop:stable", "docker/build-push-action", "24:39"),
+    ]
+    deploys = [(d.reference, d.tag, d.how, at(d)) for d in of(facts, CiImageDeploy)]
+    assert deploys == [
+        ("ghcr.io/acme/shop:latest", "latest", "helm --set image.tag", "40:62"),
+        ("ghcr.io/acme/shop:latest", "latest", "kubectl set image", "41:53"),
+    ]
+    (history,) = of(facts, HelmHistoryMax)
+    assert (history.value, at(history)) == (3, "39:25")
+
+
+def test_build_without_push_is_not_a_push() -> None:
+    workflow = """\
+jobs:
+  b:
+    steps:
+      - run: docker build -t shop:latest .
+      - uses: docker/build-push-action@v6
+        with:
+          tags: shop:latest
+"""
+    assert of(read(".github/workflows/b.yml", workflow), CiImagePush) == []
+
+
+def test_composite_action_steps() -> None:
+    action = """\
+name: deploy
+runs:
+  using: composite
+  steps:
+    - run: helm upgrade --install shop chart --history-max=2
+      shell: bash
+"""
+    facts = read(".github/actions/deploy/action.yml", action)
+    (history,) = of(facts, HelmHistoryMax)
+    assert (history.job_id, history.value, at(history)) == ("composite", 2, "5:60")
+
+
+def test_gitlab_jobs_extends_merge_keys_and_reference() -> None:
+    facts = read(".gitlab-ci.yml", GITLAB_PIPELINE)
+    jobs = of(facts, CiJob)
+    assert [(j.job_id, j.stage, j.needs, j.dependencies, j.environment, at(j)) for j in jobs] == [
+        ("build", "build", (), (), None, "12:1"),
+        ("prod", "deploy", ("build",), (), "production", "23:1"),
+        ("staging", "deploy", (), ("build",), None, "27:1"),
+    ]
+    commands = [(c.job_id, c.section, c.command, at(c)) for c in of(facts, CiCommand)]
+    deploy_line = "kubectl set image deploy/shop shop=$IMAGE:$CI_COMMIT_REF_SLUG"
+    assert commands == [
+        ("default", "before_script", "echo default", "5:7"),
+        (
+            "build",
+            "script",
+            '/kaniko/executor --context . --destination "$IMAGE:$CI_COMMIT_REF_SLUG"',
+            "15:7",
+        ),
+        ("build", "script", "echo hi", "17:7"),
+        ("build", "script", "docker push $IMAGE", "18:7"),
+        ("build", "script", deploy_line, "11:7"),
+        ("prod", "script", deploy_line, "11:7"),
+        ("staging", "script", deploy_line, "11:7"),
+    ]
+
+
+def test_gitlab_artifacts_default_and_job() -> None:
+    artifacts = of(read(".gitlab-ci.yml", GITLAB_PIPELINE), CiArtifact)
+    summary = [
+        (a.job_id, a.retention_raw, at(a), a.retention_location and a.retention_location.column)
+        for a in artifacts
+    ]
+    assert summary == [("default", "1 week", "6:3", 16), ("build", "3 days", "20:3", 17)]
+    assert artifacts[1].paths == ("dist/",)
+
+
+def test_gitlab_pushes_and_deploys_substitute_variables() -> None:
+    facts = read(".gitlab-ci.yml", GITLAB_PIPELINE)
+    pushes = [(p.reference, p.how, at(p)) for p in of(facts, CiImagePush)]
+    assert pushes == [
+        ("$CI_REGISTRY_IMAGE:$CI_COMMIT_REF_SLUG", "kaniko --destination", "15:51"),
+        ("$CI_REGISTRY_IMAGE:latest", "docker push", "18:19"),
+    ]
+    deploys = {(d.job_id, d.reference, at(d)) for d in of(facts, CiImageDeploy)}
+    assert ("prod", "$CI_REGISTRY_IMAGE:$CI_COMMIT_REF_SLUG", "11:42") in deploys
+
+
+def test_invalid_yaml_is_unreadable_with_position() -> None:
+    facts = read(".gitlab-ci.yml", "build:\n  script: [a\n")
+    assert len(facts) == 1
+    assert isinstance(facts[0], Unreadable)
+    assert facts[0].location.line >= 2
+
+
+def test_facts_pickle() -> None:
+    facts = read(".github/workflows/r.yml", GITHUB_WORKFLOW)
+    assert pickle.loads(pickle.dumps(facts)) == facts
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("registry:5000/app", ("registry:5000/app", None, None)),
+        ("registry:5000/app:1.2", ("registry:5000/app", "1.2", None)),
+        (
+            "${REG:-r.io}/app:${{ github.ref_name }}",
+            ("${REG:-r.io}/app", "${{ github.ref_name }}", None),
+        ),
+        ("app:1@sha256:abc", ("app", "1", "sha256:abc")),
+        ("$CI_REGISTRY_IMAGE", ("$CI_REGISTRY_IMAGE", None, None)),
+    ],
+)
+def test_split_reference(reference: str, expected: tuple[str, str | None, str | None]) -> None:
+    assert split_reference(reference) == expected
+
+
+def test_script_reader_shell_and_makefile() -> None:
+    script = textwrap.dedent(
+        """\
+        #!/bin/sh
+        set -e
+        helm upgrade shop chart \\
+          --history-max 1
+        sudo docker push shop:prod; echo done
+        """
+    )
+    facts = read("deploy/release.sh", script, ScriptReader())
+    (history,) = of(facts, HelmHistoryMax)
+    assert (history.provider, history.value, at(history)) == ("script", 1, "4:17")
+    (pushed,) = of(facts, CiImagePush)
+    assert (pushed.reference, at(pushed)) == ("shop:prod", "5:18")
+    makefile = "deploy:\n\t@helm upgrade shop chart --history-max 2\n"
+    (history,) = of(read("Makefile", makefile, ScriptReader()), HelmHistoryMax)
+    assert (history.value, at(history)) == (2, "2:41")
+    assert ScriptReader().wants("Makefile") and not ScriptReader().wants("chart/values.yaml")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_random_text_never_raises(text: str) -> None:
+    for path in (".gitlab-ci.yml", ".github/workflows/x.yml", "run.sh"):
+        reader = ScriptReader() if path.endswith(".sh") else CiReader()
+        for fact in read(path, text, reader):
+            assert isinstance(fact, Fact)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.recursive(
+        st.one_of(st.text(max_size=20), st.integers(), st.none()),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["jobs", "steps", "run", "script", "uses", "with", "env", "extends"]
+                ),
+                inner,
+                max_size=4,
+            )
+        ),
+        max_leaves=20,
+    )
+)
+def test_random_yaml_structures_never_raise(value: object) -> None:
+    import yaml
+
+    text = yaml.safe_dump({"jobs": {"j": value}, "build": value})
+    for path in (".gitlab-ci.yml", ".github/workflows/x.yml"):
+        for fact in read(path, text):
+            assert isinstance(fact, Fact)
