@@ -1,0 +1,378 @@
+"""Registry retention policies: AWS ECR lifecycle, GCP Artifact Registry cleanup, Harbor retention.
+
+Each policy becomes one fact holding its rules as written, with the position of the value that
+decides what is deleted (``countNumber``, ``olderThan``, ``keepCount``, a Harbor rule's
+parameter). What the rules mean for a rollback is for rule BK302 to decide.
+
+Where they are found:
+
+- JSON files whose content has the shape of a policy (the file name does not matter): an ECR
+  policy ``{"rules": [{"rulePriority", "selection", "action"}]}``, a GAR cleanup policy file as
+  ``gcloud artifacts repositories set-cleanup-policies --policy`` takes it (a list of
+  ``{"name", "action", "condition" | "mostRecentVersions"}``, or the REST form under
+  ``cleanupPolicies``), a Harbor retention policy ``{"rules": [{"template", "params",
+  "tag_selectors"}]}``.
+- Terraform: ``resource "aws_ecr_lifecycle_policy"`` whose ``policy`` is ``jsonencode({...})``
+  or a JSON heredoc, and ``data "aws_ecr_lifecycle_policy_document"`` blocks. A ``policy``
+  that names a file or another resource is read where that lives (the JSON file itself).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from backout.models import Location
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.policytext import (
+    Block,
+    Node,
+    PolicyTextError,
+    field_of,
+    heredoc_json,
+    int_value,
+    parse_hcl,
+    parse_json,
+    strings,
+    text_value,
+)
+
+# Words one of the three policy formats must contain; other JSON files are not parsed at all.
+_POLICY_WORDS = ("rulePriority", "tag_selectors", "mostRecentVersions", "olderThan", "tagState")
+_SKIPPED_JSON = ("package-lock.json", "composer.lock", "tsconfig.json")
+_GAR_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
+_GAR_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+HARBOR_COUNT_TEMPLATES = ("latestPushedK", "latestPulledN", "latestActiveK")
+HARBOR_DAY_TEMPLATES = ("nDaysSinceLastPush", "nDaysSinceLastPull", "lastXDays")
+
+
+@dataclass(frozen=True)
+class EcrRule:
+    """One ECR lifecycle rule. ``count_number`` is ``None`` when Terraform computes it.
+
+    ``tag_status`` is ``tagged``, ``untagged`` or ``any``; ``count_type`` is
+    ``imageCountMoreThan``, ``sinceImagePushed``, ``sinceImagePulled`` or
+    ``sinceImageTransitioned``; ``action`` is ``expire`` or ``transition`` (to archive storage).
+    ``count_location`` points at the ``countNumber`` value.
+    """
+
+    priority: int | None
+    tag_status: str
+    tag_prefixes: tuple[str, ...]
+    tag_patterns: tuple[str, ...]
+    count_type: str
+    count_number: int | None
+    action: str
+    location: Location
+    count_location: Location
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EcrLifecyclePolicy(Fact):
+    """An ECR lifecycle policy; ``origin`` says where it was written, in the user's words."""
+
+    rules: tuple[EcrRule, ...]
+    origin: str
+
+
+@dataclass(frozen=True)
+class GarCleanupRule:
+    """One Artifact Registry cleanup policy. ``action`` is ``keep`` or ``delete``;
+    ``tag_state`` is ``tagged``, ``untagged`` or ``any``; durations are seconds.
+    ``value_location`` points at ``olderThan``/``keepCount`` (whichever decides), else at the
+    action."""
+
+    name: str
+    action: str
+    tag_state: str
+    tag_prefixes: tuple[str, ...]
+    older_than: int | None
+    newer_than: int | None
+    keep_count: int | None
+    location: Location
+    value_location: Location
+
+
+@dataclass(frozen=True)
+class GarCleanupPolicy(Fact):
+    """The cleanup policies of an Artifact Registry repository (Keep beats Delete)."""
+
+    rules: tuple[GarCleanupRule, ...]
+    origin: str
+
+
+@dataclass(frozen=True)
+class HarborRetentionRule:
+    """One Harbor retention rule: artifacts it selects and its template says to *retain*.
+
+    ``count`` holds ``latestPushedK``/``latestPulledN``/``latestActiveK``, ``days`` holds
+    ``nDaysSinceLastPush``/``nDaysSinceLastPull``/``lastXDays``; ``always`` retains all.
+    ``tag_selectors`` are ``(decoration, pattern)`` pairs (``matches``/``excludes``, doublestar
+    patterns); ``untagged`` is true when the rule also selects untagged artifacts.
+    """
+
+    template: str
+    count: int | None
+    days: int | None
+    tag_selectors: tuple[tuple[str, str], ...]
+    untagged: bool
+    disabled: bool
+    location: Location
+    value_location: Location
+
+
+@dataclass(frozen=True)
+class HarborRetentionPolicy(Fact):
+    """A Harbor tag retention policy: artifacts no rule retains are deleted."""
+
+    rules: tuple[HarborRetentionRule, ...]
+    origin: str
+
+
+def _at(path: str, node: Node) -> Location:
+    return Location(path, node.line, node.column)
+
+
+def _ecr_policy(path: str, root: Node, origin: str) -> EcrLifecyclePolicy | None:
+    rules_node = field_of(root, "rules")
+    if rules_node is None or rules_node.kind != "array":
+        return None
+    rules: list[EcrRule] = []
+    for item in rules_node.items:
+        selection = field_of(item, "selection")
+        if item.kind != "object" or selection is None:
+            continue
+        count = field_of(selection, "countNumber")
+        rules.append(
+            EcrRule(
+                priority=int_value(field_of(item, "rulePriority")),
+                tag_status=(text_value(field_of(selection, "tagStatus")) or "any").lower(),
+                tag_prefixes=strings(field_of(selection, "tagPrefixList")),
+                tag_patterns=strings(field_of(selection, "tagPatternList")),
+                count_type=text_value(field_of(selection, "countType")) or "",
+                count_number=int_value(count),
+                action=(text_value(field_of(item, "action", "type")) or "expire").lower(),
+                location=_at(path, item),
+                count_location=_at(path, count if count is not None else selection),
+                description=text_value(field_of(item, "description")) or "",
+            )
+        )
+    return EcrLifecyclePolicy(_at(path, rules_node), tuple(rules), origin)
+
+
+def _ecr_document(path: str, block: Block) -> EcrLifecyclePolicy:
+    """``data "aws_ecr_lifecycle_policy_document"``: ``rule { selection { ... } action {} }``."""
+    rules: list[EcrRule] = []
+    for rule in block.blocks:
+        if rule.type != "rule":
+            continue
+        selection = next((b for b in rule.blocks if b.type == "selection"), None)
+        action = next((b for b in rule.blocks if b.type == "action"), None)
+        where = Location(path, rule.line, rule.column)
+        values = selection.attributes if selection is not None else {}
+        count = values.get("count_number")
+        rules.append(
+            EcrRule(
+                priority=int_value(rule.attributes.get("priority")),
+                tag_status=(text_value(values.get("tag_status")) or "any").lower(),
+                tag_prefixes=strings(values.get("tag_prefix_list")),
+                tag_patterns=strings(values.get("tag_pattern_list")),
+                count_type=text_value(values.get("count_type")) or "",
+                count_number=int_value(count),
+                action=(text_value(action.attributes.get("type")) if action is not None else None)
+                or "expire",
+                location=where,
+                count_location=_at(path, count) if count is not None else where,
+                description=text_value(rule.attributes.get("description")) or "",
+            )
+        )
+    origin = f'Terraform aws_ecr_lifecycle_policy_document "{"".join(block.labels[1:2])}"'
+    return EcrLifecyclePolicy(Location(path, block.line, block.column), tuple(rules), origin)
+
+
+def gar_duration(text: str) -> int | None:
+    """Seconds in an Artifact Registry duration (``30d``, ``2592000s``, ``1d12h``)."""
+    compact = text.strip().lower()
+    parts = _GAR_DURATION.findall(compact)
+    if not compact or "".join(n + u for n, u in parts) != compact:
+        return None
+    return int(sum(float(number) * _GAR_UNITS[unit] for number, unit in parts))
+
+
+def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
+    items: list[Node]
+    if root.kind == "array":
+        items = root.items
+    else:
+        container = field_of(root, "cleanupPolicies") or field_of(root, "cleanup_policies")
+        if container is None:
+            return
+        items = container.items if container.kind == "array" else list(container.fields.values())
+    rules: list[GarCleanupRule] = []
+    for item in items:
+        action_node = field_of(item, "action")
+        action = text_value(field_of(action_node, "type")) or text_value(action_node)
+        if item.kind != "object" or action is None:
+            continue
+        condition = field_of(item, "condition")
+        most_recent = field_of(item, "mostRecentVersions")
+        durations: dict[str, int | None] = {}
+        for key in ("olderThan", "newerThan"):
+            value_node = field_of(condition, key)
+            raw = text_value(value_node)
+            if value_node is None:
+                durations[key] = None
+                continue
+            durations[key] = gar_duration(raw) if raw is not None else None
+            if durations[key] is None:
+                yield Unreadable(
+                    _at(path, value_node),
+                    "retention",
+                    f"{key} {raw or value_node.value!r} is not a duration like '30d' or '86400s'",
+                )
+        keep_node = field_of(most_recent, "keepCount")
+        decisive = field_of(condition, "olderThan") or keep_node or action_node or item
+        prefixes = strings(field_of(condition, "tagPrefixes"))
+        rules.append(
+            GarCleanupRule(
+                name=text_value(field_of(item, "name")) or text_value(field_of(item, "id")) or "",
+                action=action.lower(),
+                tag_state=(text_value(field_of(condition, "tagState")) or "any").lower(),
+                tag_prefixes=prefixes,
+                older_than=durations["olderThan"],
+                newer_than=durations["newerThan"],
+                keep_count=int_value(keep_node),
+                location=_at(path, item),
+                value_location=_at(path, decisive),
+            )
+        )
+    if rules:
+        yield GarCleanupPolicy(_at(path, root), tuple(rules), origin)
+
+
+def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy | None:
+    rules_node = field_of(root, "rules")
+    if rules_node is None or rules_node.kind != "array":
+        return None
+    rules: list[HarborRetentionRule] = []
+    for item in rules_node.items:
+        template = text_value(field_of(item, "template"))
+        if item.kind != "object" or template is None:
+            continue
+        params = field_of(item, "params")
+        value_node = field_of(params, template)
+        selectors: list[tuple[str, str]] = []
+        untagged = False
+        selectors_node = field_of(item, "tag_selectors")
+        for selector in selectors_node.items if selectors_node is not None else []:
+            selectors.append(
+                (
+                    text_value(field_of(selector, "decoration")) or "matches",
+                    text_value(field_of(selector, "pattern")) or "**",
+                )
+            )
+            # Harbor stores extras as a JSON string: {"untagged":true}.
+            extras = text_value(field_of(selector, "extras")) or ""
+            untagged = untagged or bool(re.search(r'"untagged"\s*:\s*true', extras))
+        number = int_value(value_node)
+        disabled_node = field_of(item, "disabled")
+        rules.append(
+            HarborRetentionRule(
+                template=template,
+                count=number if template in HARBOR_COUNT_TEMPLATES else None,
+                days=number if template in HARBOR_DAY_TEMPLATES else None,
+                tag_selectors=tuple(selectors),
+                untagged=untagged,
+                disabled=disabled_node is not None and disabled_node.value is True,
+                location=_at(path, item),
+                value_location=_at(path, value_node or field_of(item, "template") or item),
+            )
+        )
+    return HarborRetentionPolicy(_at(path, rules_node), tuple(rules), origin)
+
+
+def policies_in_json(path: str, root: Node, origin: str) -> Iterator[Fact]:
+    """Whichever retention policy ``root`` holds, recognised by its shape."""
+    rules = field_of(root, "rules")
+    if rules is not None and rules.kind == "array":
+        first = rules.items[0] if rules.items else None
+        if field_of(first, "template") is not None or field_of(root, "algorithm") is not None:
+            harbor = _harbor_policy(path, root, origin or "Harbor retention policy")
+            if harbor is not None:
+                yield harbor
+        elif field_of(first, "selection") is not None:
+            ecr = _ecr_policy(path, root, origin or "ECR lifecycle policy")
+            if ecr is not None:
+                yield ecr
+        return
+    yield from _gar_policy(path, root, origin or "Artifact Registry cleanup policy")
+
+
+class RetentionReader:
+    """Reads retention policies from JSON files and Terraform."""
+
+    name = "retention"
+
+    def wants(self, path: str) -> bool:
+        """JSON files (recognised by content) and Terraform files."""
+        base = path.rsplit("/", 1)[-1]
+        if base.endswith(".tf"):
+            return True
+        return base.endswith(".json") and base not in _SKIPPED_JSON
+
+    def read(self, file: SourceFile) -> Iterator[Fact]:
+        """The policies in ``file``, or an :class:`Unreadable` fact saying why not."""
+        text = file.text()
+        if text is None:
+            return
+        if file.path.endswith(".tf"):
+            if "aws_ecr_lifecycle_policy" in text:
+                yield from _terraform(file.path, text)
+            return
+        if not any(word in text for word in _POLICY_WORDS):
+            return
+        try:
+            root = parse_json(text)
+        except PolicyTextError as exc:
+            location = Location(file.path, exc.line, exc.column)
+            yield Unreadable(location, "retention policy", str(exc))
+            return
+        yield from policies_in_json(file.path, root, "")
+
+
+def _terraform(path: str, text: str) -> Iterator[Fact]:
+    try:
+        blocks = parse_hcl(text)
+    except PolicyTextError as exc:
+        yield Unreadable(Location(path, exc.line, exc.column), "Terraform", str(exc))
+        return
+    for block in blocks:
+        kind = block.labels[0] if block.labels else ""
+        name = block.labels[1] if len(block.labels) > 1 else ""
+        if block.type == "data" and kind == "aws_ecr_lifecycle_policy_document":
+            yield _ecr_document(path, block)
+        if block.type != "resource" or kind != "aws_ecr_lifecycle_policy":
+            continue
+        policy = block.attributes.get("policy")
+        origin = f'Terraform aws_ecr_lifecycle_policy "{name}"'
+        if policy is None:
+            continue
+        if policy.kind == "call" and policy.name == "jsonencode" and policy.items:
+            yield from policies_in_json(path, policy.items[0], origin)
+        elif policy.kind == "heredoc":
+            if "${" in policy.value:
+                yield Unreadable(
+                    _at(path, policy),
+                    "retention policy",
+                    "the policy heredoc interpolates Terraform values (${...}); "
+                    "write them as literals or use jsonencode() so they can be checked",
+                )
+                continue
+            try:
+                root = heredoc_json(policy, text)
+            except PolicyTextError as exc:
+                yield Unreadable(Location(path, exc.line, exc.column), "retention policy", str(exc))
+                continue
+            yield from policies_in_json(path, root, origin)
