@@ -1,0 +1,119 @@
+"""What users meet first: the GitHub Action, the GitLab template, pre-commit, SARIF validity."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from tests.conftest import git, run_backout
+
+ROOT = Path(__file__).parent.parent
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json").read_text())
+GOLDEN_REPO = Path(__file__).parent / "fixtures" / "golden_repo"
+
+BAD_MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  template:
+    spec:
+      containers:
+        - name: shop
+          image: shop:latest
+"""
+
+
+def test_sarif_is_valid_against_the_2_1_0_schema() -> None:
+    done = run_backout("check", "--format", "sarif", ".", cwd=GOLDEN_REPO)
+    log = json.loads(done.stdout)
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    run = log["runs"][0]
+    codes = {rule["id"] for rule in run["tool"]["driver"]["rules"]}
+    assert {result["ruleId"] for result in run["results"]} <= codes
+    suppressed = [r for r in run["results"] if r.get("suppressions")]
+    assert suppressed and all(s["suppressions"][0]["justification"] for s in suppressed)
+
+
+def test_action_metadata_declares_the_inputs_users_set() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert set(action["inputs"]) >= {"paths", "base", "fail-on", "online", "drill"}
+    assert action["runs"]["using"] == "composite"
+    uses = [step.get("uses", "") for step in action["runs"]["steps"]]
+    assert any(u.startswith("github/codeql-action/upload-sarif") for u in uses)
+
+
+def test_action_shell_writes_valid_sarif_and_annotations(
+    git_repo: Callable[[dict[str, str]], Path],
+) -> None:
+    repo = git_repo({"README.md": "shop\n"})
+    git(repo, "checkout", "-q", "-b", "pr")
+    git_repo({"k8s/shop.yaml": BAD_MANIFEST})
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "BACKOUT_PATHS": ".",
+        "BACKOUT_BASE": "main",
+        "BACKOUT_FAIL_ON": "error",
+        "BACKOUT_SARIF": "out.sarif",
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "ci" / "github" / "run-check.sh")],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("::error file=k8s/shop.yaml,line=10,col=18,title=BK101")
+    log = json.loads((repo / "out.sarif").read_text())
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["BK101"]
+
+
+def test_gitlab_code_quality_report_shape(tmp_path: Path) -> None:
+    (tmp_path / "shop.yaml").write_text(BAD_MANIFEST)
+    done = run_backout("check", "--format", "gitlab", str(tmp_path))
+    issues = json.loads(done.stdout)
+    assert len(issues) == 1
+    issue = issues[0]
+    assert set(issue) >= {"description", "check_name", "fingerprint", "severity", "location"}
+    assert issue["severity"] in {"info", "minor", "major", "critical", "blocker"}
+    assert issue["location"] == {"path": "shop.yaml", "lines": {"begin": 10}}
+    assert len(issue["fingerprint"]) == 64
+    template = yaml.safe_load((ROOT / "ci" / "gitlab" / "backout.gitlab-ci.yml").read_text())
+    job = template[".backout"]
+    assert job["artifacts"]["reports"]["codequality"] == "gl-code-quality-report.json"
+    assert any("--output-format gitlab" in line for line in job["script"])
+
+
+def test_pre_commit_hooks_run_through_try_repo(
+    git_repo: Callable[[dict[str, str]], Path], tmp_path: Path
+) -> None:
+    pre_commit = shutil.which("pre-commit")
+    assert pre_commit, "pre-commit is a test dependency (pip install -e '.[test]')"
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert {hook["id"] for hook in hooks} == {"backout-check", "backout-pin-check"}
+    repo = git_repo({"k8s/shop.yaml": BAD_MANIFEST})
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1"}
+    done = subprocess.run(
+        [pre_commit, "try-repo", str(ROOT), "backout-check", "--all-files", "--color", "never"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "backout check" in output and "Failed" in output
+    assert "BK101" in output
