@@ -10,6 +10,7 @@ from functools import cache
 
 from backout.rules.base import Rule
 from backout.rules.hosts.BK501_previous_package_unavailable import PreviousPackageUnavailable
+from backout.rules.images.BK103_tag_reused_by_pipeline import TagReusedByPipeline
 from backout.rules.inputs.BK901_unreadable_input import UnreadableInput
 from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
     UnusedOrUnjustifiedSuppression,
@@ -19,6 +20,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     PreviousPackageUnavailable,
     UnreadableInput,
     UnusedOrUnjustifiedSuppression,
+    TagReusedByPipeline,
 )
 
 

@@ -1,0 +1,205 @@
+"""BK103 tag-reused-by-pipeline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from backout.imageref import parse_reference
+from backout.models import Family, Finding, Location, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.sources.ci import CiImageDeploy, CiImagePush, split_reference
+from backout.sources.images import ImageUse
+
+# Tags that teams move on purpose: each push re-points them at the newest build.
+MOVING_TAGS = frozenset(
+    {
+        "latest",
+        "stable",
+        "prod",
+        "production",
+        "main",
+        "master",
+        "trunk",
+        "develop",
+        "development",
+        "dev",
+        "staging",
+        "stage",
+        "edge",
+        "nightly",
+        "canary",
+        "current",
+        "live",
+        "release",
+        "next",
+        "head",
+    }
+)
+
+# CI variables whose value is a branch name: the same value for every push to that branch.
+_BRANCH_VARIABLE = re.compile(
+    r"github\.ref_name|github\.head_ref|github\.base_ref|github\.ref\b"
+    r"|default_branch|CI_COMMIT_REF_NAME|CI_COMMIT_REF_SLUG|CI_COMMIT_BRANCH"
+    r"|CI_DEFAULT_BRANCH|CI_MERGE_REQUEST_(?:SOURCE|TARGET)_BRANCH_NAME"
+    r"|BITBUCKET_BRANCH|BRANCH_NAME|GIT_BRANCH|CIRCLE_BRANCH"
+)
+# CI variables unique to one build: a tag that contains one is not reused.
+_BUILD_VARIABLE = re.compile(
+    r"github\.sha|github\.run_id|github\.run_number|github\.event\.release"
+    r"|CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_COMMIT_TAG|CI_PIPELINE_I?ID|CI_JOB_ID"
+    r"|steps\.[\w-]+\.outputs\.(?:sha|version|digest)"
+)
+
+
+def is_moving_tag(tag: str) -> bool:
+    """True for a tag that later builds re-point: ``latest``, ``stable``, a branch name."""
+    if tag.lower() in MOVING_TAGS:
+        return True
+    return bool(_BRANCH_VARIABLE.search(tag)) and not _BUILD_VARIABLE.search(tag)
+
+
+def _same_text(text: str) -> str:
+    """Spell CI variables one way: ``${{ env.X }}``/``${X}`` → ``$X``, no inner spaces."""
+    text = re.sub(r"\$\{\{\s*(?:env\.)?([\w.-]+)\s*\}\}", r"$\1", text)
+    return re.sub(r"\$\{(\w+)\}", r"$\1", text)
+
+
+def _repository(text: str) -> str:
+    """The repository of a reference as the registry knows it (text as is when templated)."""
+    parsed = parse_reference(text)
+    if parsed is not None:
+        return f"{parsed.domain}/{parsed.normalized_repository}"
+    return _same_text(split_reference(text)[0])
+
+
+_FILE_KINDS = {
+    "kubernetes": "the manifest",
+    "compose": "the compose file",
+    "kustomize": "the kustomization",
+    "helm": "the chart's values",
+}
+
+
+@dataclass(frozen=True)
+class _DeployedBy:
+    """Somewhere the moving tag is deployed: a pipeline command or a file in the repository."""
+
+    location: Location
+    how: str
+    job_id: str
+
+
+def _deploys_of(push: CiImagePush, context: CheckContext) -> list[_DeployedBy]:
+    tag = split_reference(push.reference)[1]
+    assert tag is not None  # pushes always carry a tag (``:latest`` added when none written)
+    wanted_tag = _same_text(tag)
+    wanted_repository = _repository(push.reference)
+    found: list[_DeployedBy] = []
+    for deploy in context.head.of(CiImageDeploy):
+        if deploy.reference is not None:
+            _, deploy_tag, digest = split_reference(deploy.reference)
+            if digest is not None or deploy_tag is None:
+                continue
+            if _same_text(deploy_tag) == wanted_tag and (
+                _repository(deploy.reference) == wanted_repository
+            ):
+                found.append(_DeployedBy(deploy.location, f"`{deploy.how}`", deploy.job_id))
+        elif deploy.tag is not None and _same_text(deploy.tag) == wanted_tag:
+            found.append(_DeployedBy(deploy.location, f"`{deploy.how}`", deploy.job_id))
+    for use in context.head.of(ImageUse):
+        if use.source == "dockerfile":
+            continue  # building FROM the tag is BK305's concern, not a deploy
+        parsed = parse_reference(use.reference)
+        if parsed is None or parsed.is_pinned:
+            continue
+        if (
+            parsed.effective_tag == wanted_tag
+            and f"{parsed.domain}/{parsed.normalized_repository}" == wanted_repository
+        ):
+            found.append(_DeployedBy(use.location, _FILE_KINDS.get(use.source, "a file"), ""))
+    return found
+
+
+class TagReusedByPipeline(Rule):
+    """A pipeline pushes a moving tag and deploys by that same tag.
+
+    ## What it does
+    Finds GitHub Actions and GitLab CI jobs (and the shell scripts they call) that push an
+    image under a tag that every build re-points — `latest`, `stable`, `prod`, `main`, a
+    branch name such as `${{ github.ref_name }}` or `$CI_COMMIT_REF_SLUG` — when the same
+    image and tag is also deployed: by `kubectl set image`, `helm … --set image.tag=…`,
+    `kustomize edit set image`, or a manifest, compose file or Helm values file in the
+    repository. Pushes come from `docker push`, `docker build --push`, `docker buildx build
+    --push`, kaniko `--destination`, `crane tag`/`copy`, `skopeo copy` and
+    `docker/build-push-action`.
+
+    ## Why is this bad?
+    Each release re-points the tag, so the cluster's history holds one pod template for all
+    of them. `kubectl rollout undo` restores the tag, not the image: the "previous" revision
+    says `shop:latest`, which now names the broken build, and nodes pull it again (`latest`
+    is pulled `Always`). `helm rollback` restores `image.tag=latest` the same way. The
+    rollback reports success and the broken image keeps running.
+
+    ## Example
+    ```yaml
+    jobs:
+      release:
+        steps:
+          - run: docker build -t ghcr.io/acme/shop:latest --push .
+          - run: kubectl set image deployment/shop shop=ghcr.io/acme/shop:latest
+    ```
+
+    ## Use instead
+    ```yaml
+    jobs:
+      release:
+        steps:
+          - run: docker build -t ghcr.io/acme/shop:${{ github.sha }} --push .
+          - run: kubectl set image deployment/shop shop=ghcr.io/acme/shop:${{ github.sha }}
+    ```
+    Push an immutable tag per build (commit SHA, version) and deploy by it, or by digest.
+    A moving tag may still be pushed for people, as long as nothing deploys by it.
+
+    ## References
+    - <https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy>
+    - <https://docs.docker.com/build/ci/github-actions/manage-tags-labels/>
+    """
+
+    code = "BK103"
+    name = "tag-reused-by-pipeline"
+    severity = Severity.ERROR
+    family = Family.IMAGES
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per push of a moving tag that something deploys by."""
+        seen: set[tuple[Location, str]] = set()
+        for push in context.head.of(CiImagePush):
+            tag = split_reference(push.reference)[1]
+            if tag is None or not is_moving_tag(tag) or (push.location, push.reference) in seen:
+                continue
+            seen.add((push.location, push.reference))
+            deploys = _deploys_of(push, context)
+            if not deploys:
+                continue
+            first = deploys[0]
+            where = f"{first.location.path}:{first.location.line}"
+            by = (
+                f"job `{first.job_id}` deploys it with {first.how}"
+                if first.job_id
+                else (f"{first.how} at {where} deploys it")
+            )
+            if first.job_id:
+                by += f" ({where})"
+            more = f" (and {len(deploys) - 1} more)" if len(deploys) > 1 else ""
+            pusher = f"job `{push.job_id}`" if push.job_id else "this script"
+            moved = f"`{tag}`" if tag.lower() in MOVING_TAGS else f"the branch-name tag `{tag}`"
+            yield self.finding(
+                push.location,
+                f"{pusher} pushes the moving tag `{push.reference}` ({push.how}) and {by}{more}: "
+                f"every release re-points {moved}, so `kubectl rollout undo`/`helm rollback` "
+                "restores the tag and pulls the image it names now, not the previous release",
+                "push an immutable tag per build (commit SHA or version) and deploy by that tag "
+                "or by digest; nothing should deploy by a tag that the next build moves",
+            )
