@@ -315,6 +315,227 @@ def explain(code: str) -> None:
     click.echo(meta.docs)
 
 
+def _package_names(values: tuple[str, ...]) -> list[str]:
+    """``--packages a,b --packages c`` → ``[a, b, c]``."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+_packages_option = click.option(
+    "--packages",
+    "packages",
+    multiple=True,
+    help="Only these packages (name or name:arch; repeat or separate with commas).",
+)
+
+
+@main.group()
+def host() -> None:
+    """Debian/Ubuntu hosts: can the installed package versions be reinstalled (BK501)?"""
+
+
+@host.command("snapshot")
+@_packages_option
+@click.option(
+    "--archive",
+    "archive_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A directory of kept .deb files (besides apt's cache); repeatable.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the snapshot to this file (atomically) instead of stdout.",
+)
+def host_snapshot(
+    packages: tuple[str, ...], archive_dirs: tuple[Path, ...], output_file: Path | None
+) -> None:
+    """Record installed package versions and whether each could be reinstalled (JSON)."""
+    from datetime import datetime, timezone
+
+    from backout.host import HostError, snapshot
+    from backout.host.check import installed_facts, load_host, select
+    from backout.host.dpkg import native_architecture
+
+    try:
+        machine = load_host(archive_dirs)
+        facts = installed_facts(machine, select(machine, _package_names(packages)))
+        text = snapshot.render(facts, native_architecture(), datetime.now(timezone.utc))
+        if output_file is not None:
+            snapshot.write_atomically(output_file, text)
+    except HostError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {output_file}: {exc.strerror}")
+    if output_file is None:
+        sys.stdout.write(text)
+    missing = sum(1 for fact in facts if not fact.reinstallable)
+    click.echo(
+        f"Recorded {len(facts)} packages; {missing} could not be reinstalled "
+        "(see 'backout host check').",
+        err=True,
+    )
+
+
+@host.command("check")
+@_packages_option
+@click.option(
+    "--snapshot",
+    "snapshot_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Judge the versions this older snapshot recorded that are no longer installed.",
+)
+@click.option(
+    "--archive",
+    "archive_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A directory of kept .deb files (besides apt's cache); repeatable.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read this backout.toml / pyproject.toml instead of searching.",
+)
+@report_options
+def host_check(
+    packages: tuple[str, ...],
+    snapshot_file: Path | None,
+    archive_dirs: tuple[Path, ...],
+    **flags: Any,
+) -> None:
+    """Find installed (or previously recorded) package versions that could not be reinstalled."""
+    from backout.host import HostError
+    from backout.host.check import check_facts, installed_facts, load_host, select, snapshot_facts
+
+    config = build_config(Path("."), **flags)
+    wanted = _package_names(packages)
+    try:
+        machine = load_host(archive_dirs)
+        if snapshot_file is not None:
+            facts = snapshot_facts(machine, snapshot_file, wanted)
+            result = check_facts(facts, config, Path.cwd(), files_read=2)
+        else:
+            facts = installed_facts(machine, select(machine, wanted))
+            result = check_facts(facts, config, Path("/"), files_read=1)
+    except HostError as exc:
+        fail(str(exc))
+    sys.exit(emit(result, config, **flags))
+
+
+@host.command("archive")
+@_packages_option
+@click.option(
+    "--archive",
+    "archive_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Keep the .deb files (and a Packages index) in this directory.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read this backout.toml / pyproject.toml instead of searching.",
+)
+@report_options
+def host_archive(packages: tuple[str, ...], archive_dir: Path, **flags: Any) -> None:
+    """Keep a reinstallable .deb of each installed version, then check them (BK501)."""
+    from backout.host import HostError
+    from backout.host.archive import archive_packages
+    from backout.host.check import check_facts, installed_facts, load_host, select
+
+    config = build_config(Path("."), **flags)
+    try:
+        machine = load_host((archive_dir,))
+        chosen = select(machine, _package_names(packages))
+        _, failed = archive_packages(
+            machine, chosen, archive_dir, lambda line: click.echo(line, err=True)
+        )
+        result = check_facts(installed_facts(machine, chosen), config, Path("/"), files_read=1)
+    except HostError as exc:
+        fail(str(exc))
+    if failed:
+        click.echo(f"Could not archive {len(failed)} packages.", err=True)
+    sys.exit(emit(result, config, **flags))
+
+
+@main.command()
+@click.argument("state", type=click.Path(path_type=Path, allow_dash=True))
+@click.option(
+    "--registry",
+    "use_registry",
+    is_flag=True,
+    help="Ask the registry for the repository's other tags and digests (online).",
+)
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    help="Registry host reached over plain HTTP (loopback/dev).",
+)
+@click.option(
+    "--output-format",
+    "--format",
+    "output_format",
+    type=NearestChoice(["markdown", "json"]),
+    default="markdown",
+    help="markdown (default) or json.",
+)
+@click.option(
+    "-o", "--output", "output_file", type=click.Path(path_type=Path), default=None,
+    help="Write the diagnosis to this file instead of stdout.",
+)
+def diagnose(
+    state: Path,
+    use_registry: bool,
+    insecure_registries: tuple[str, ...],
+    output_format: str,
+    output_file: Path | None,
+) -> None:
+    """Mid-incident: did the last rollback change the running image, and what to pin.
+
+    STATE is `kubectl get deploy,rs,pods -o json` output (a file, or - for stdin); add
+    StatefulSets, DaemonSets, ControllerRevisions and Helm release Secrets as they apply.
+    Exit 1 when the evidence shows a failed rollback (the same image still running).
+    """
+    from backout.diagnose import StateError, parse_state
+    from backout.diagnose import diagnose as run_diagnose
+    from backout.diagnose.render import render_json, render_markdown
+
+    try:
+        text = sys.stdin.read() if str(state) == "-" else state.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read state '{state}': {getattr(exc, 'strerror', None) or exc}")
+    try:
+        cluster = parse_state(text)
+    except StateError as exc:
+        fail(f"{state}: {exc}")
+    if use_registry:
+        from backout.registry.client import RegistryClient
+
+        with RegistryClient(insecure_registries=insecure_registries) as client:
+            result = run_diagnose(cluster, client)
+    else:
+        result = run_diagnose(cluster)
+    report = render_json(result) if output_format == "json" else render_markdown(result)
+    if output_file is not None:
+        try:
+            output_file.write_text(report, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output_file}: {exc.strerror}")
+    else:
+        sys.stdout.write(report)
+    sys.exit(EXIT_FINDINGS if result.failed_rollback else EXIT_CLEAN)
+
+
 def run() -> None:
     """Entry point that turns usage and config errors into exit 2 with one line."""
     try:

@@ -83,9 +83,7 @@ def query_policies(packages: Iterable[tuple[str, str]]) -> dict[str, PackagePoli
     return parse_policy(result.stdout)
 
 
-def policy_for(
-    policies: dict[str, PackagePolicy], name: str, architecture: str
-) -> PackagePolicy:
+def policy_for(policies: dict[str, PackagePolicy], name: str, architecture: str) -> PackagePolicy:
     """The policy of ``name`` on ``architecture`` (empty when apt knows no such package)."""
     return policies.get(f"{name}:{architecture}") or policies.get(name) or PackagePolicy()
 

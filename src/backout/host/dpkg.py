@@ -19,7 +19,13 @@ from backout.host import HostError
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 
 # Status states in which the package's files are on disk (and so its version matters).
-_FILES_PRESENT = {"installed", "unpacked", "half-configured", "triggers-awaited", "triggers-pending"}
+_FILES_PRESENT = {
+    "installed",
+    "unpacked",
+    "half-configured",
+    "triggers-awaited",
+    "triggers-pending",
+}
 
 
 @dataclass(frozen=True)

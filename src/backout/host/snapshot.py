@@ -92,13 +92,16 @@ def read(path: Path) -> list[RecordedVersion]:
     # Every "version" key of the document is a package's: their positions, in order, are
     # the packages' positions when the file is laid out as ``render`` writes it.
     positions = [
-        (text.count("\n", 0, match.start()) + 1, match.start(1) - text.rfind("\n", 0, match.start()))
+        (
+            text.count("\n", 0, match.start()) + 1,
+            match.start(1) - text.rfind("\n", 0, match.start()),
+        )
         for match in _VERSION_KEY.finditer(text)
     ]
     if len(positions) != len(packages):
         positions = [(1, 0)] * len(packages)
     recorded = []
-    for entry, (line, column) in zip(packages, positions):
+    for entry, (line, column) in zip(packages, positions, strict=True):
         fields = entry if isinstance(entry, dict) else {}
         name = fields.get("name")
         architecture = fields.get("architecture")
@@ -111,6 +114,8 @@ def read(path: Path) -> list[RecordedVersion]:
             and architecture
             and version
         ):
-            raise HostError(f"snapshot {path}, line {line}: a package lacks name/architecture/version")
+            raise HostError(
+                f"snapshot {path}, line {line}: a package lacks its name, architecture or version"
+            )
         recorded.append(RecordedVersion(name, architecture, version, line, column))
     return recorded

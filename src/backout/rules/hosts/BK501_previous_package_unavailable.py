@@ -64,7 +64,7 @@ class PreviousPackageUnavailable(Rule):
                 continue
             offered = [v for v in fact.offered if v != fact.version]
             sources_have = (
-                f"apt sources offer only {', '.join(offered)}"
+                f"apt sources offer only {' and '.join(offered)}"
                 if offered
                 else "no apt source offers the package at all"
             )
@@ -78,7 +78,7 @@ class PreviousPackageUnavailable(Rule):
                 yield self.finding(
                     fact.location,
                     f"{fact.package} ({fact.architecture}) was {fact.version} when this snapshot "
-                    f"was taken and {now}; {sources_have} and no archive holds "
+                    f"was taken and {now}; {sources_have}, and no archive holds "
                     f"{fact.version}, so `apt-get install {pinned}` fails and you cannot go "
                     "back to it without a source build",
                     f"find the {fact.version} .deb (a backup, or snapshot.debian.org for Debian's "
@@ -89,7 +89,7 @@ class PreviousPackageUnavailable(Rule):
             yield self.finding(
                 fact.location,
                 f"{fact.package} {fact.version} ({fact.architecture}) is installed, but "
-                f"{sources_have} and no archive holds its .deb: after an upgrade, "
+                f"{sources_have}, and no archive holds its .deb: after an upgrade, "
                 f"`apt-get install {pinned}` fails and going back needs a source build",
                 "keep a reinstallable .deb while this version is installed: "
                 f"`backout host archive --archive DIR --packages {fact.package}`",
