@@ -1,0 +1,276 @@
+"""MySQL / MariaDB backend: ``--database mysql://`` or ``mariadb://`` (PyMySQL).
+
+The drill creates ``backout_drill_…`` on the server and drops it at the end; the database the
+URL names is never touched. DDL is not transactional here, so a migration that fails halfway
+stays half-applied, as it would in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from backout.drill.database import DrillDatabase, DrillError, DrillTarget, StatementFailed
+from backout.drill.safety import PREFIX, drill_name, is_stale
+from backout.drill.snapshot import (
+    ColumnShape,
+    ColumnState,
+    ForeignKey,
+    SchemaSnapshot,
+    TableShape,
+)
+
+_ENUM_LABEL = re.compile(r"'((?:[^']|'')*)'")
+
+
+def _import_pymysql() -> Any:
+    try:
+        import pymysql
+    except ImportError:
+        raise DrillError(
+            "a MySQL/MariaDB drill needs PyMySQL: pip install 'backout[mysql]'"
+        ) from None
+    return pymysql
+
+
+def _error_text(exc: Exception) -> str:
+    if len(exc.args) >= 2:
+        return f"({exc.args[0]}) {exc.args[1]}"
+    return str(exc)
+
+
+def _default(value: Any) -> str | None:
+    # MariaDB reports "NULL" for a nullable column without a default; that is no default.
+    if value is None or value == "NULL":
+        return None
+    return str(value)
+
+
+class MysqlDatabase(DrillDatabase):
+    """One database on a MySQL/MariaDB server, in autocommit mode."""
+
+    dialect = "mysql"
+    quote_char = "`"
+    transactional_ddl = False
+
+    def __init__(self, name: str, connect: dict[str, Any], url: str) -> None:
+        super().__init__(name)
+        pymysql = _import_pymysql()
+        self._errors = pymysql.err.MySQLError
+        self._url = url
+        try:
+            self._connection = pymysql.connect(**connect, database=name, autocommit=True)
+        except pymysql.err.MySQLError as exc:
+            raise DrillError(
+                f"cannot connect to drill database {name}: {_error_text(exc)}"
+            ) from None
+
+    @property
+    def url(self) -> str:
+        """``mysql://user:password@host:port/name``."""
+        return self._url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """``mysql+pymysql://…``."""
+        return "mysql+pymysql://" + self._url.split("://", 1)[1]
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement."""
+        self.query(statement, params)
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement and fetch its rows."""
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(statement, tuple(params) if params else None)
+                return list(cursor.fetchall())
+        except self._errors as exc:
+            raise StatementFailed(statement, _error_text(exc)) from None
+
+    def begin(self) -> None:
+        """``START TRANSACTION`` (DDL still commits implicitly)."""
+        self._connection.begin()
+
+    def commit(self) -> None:
+        """``COMMIT``."""
+        self._connection.commit()
+
+    def rollback(self) -> None:
+        """``ROLLBACK``."""
+        with contextlib.suppress(self._errors):
+            self._connection.rollback()
+
+    def introspect(self) -> SchemaSnapshot:
+        """Tables, columns, indexes and constraints from ``information_schema``."""
+        base_tables = {
+            row[0]
+            for row in self.query(
+                "SELECT TABLE_NAME FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"
+            )
+        }
+        columns: dict[str, list[ColumnShape]] = {}
+        for table, name, type_, nullable, default, extra, data_type in self.query(
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
+            "DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+            "ORDER BY TABLE_NAME, ORDINAL_POSITION"
+        ):
+            if table not in base_tables:
+                continue
+            extra = str(extra or "").lower()
+            labels: tuple[str, ...] = ()
+            if str(data_type).lower() in ("enum", "set"):
+                labels = tuple(m.replace("''", "'") for m in _ENUM_LABEL.findall(str(type_)))
+            columns.setdefault(table, []).append(
+                ColumnShape(
+                    name,
+                    str(type_),
+                    nullable == "YES",
+                    _default(default),
+                    generated="auto_increment" in extra or "generated" in extra,
+                    labels=labels,
+                )
+            )
+        index_columns: dict[tuple[str, str], list[str]] = {}
+        unique: dict[tuple[str, str], bool] = {}
+        for table, index, non_unique, column, sub_part in self.query(
+            "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART "
+            "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
+            "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+        ):
+            part = f"{column}({sub_part})" if sub_part else str(column)
+            index_columns.setdefault((table, index), []).append(part)
+            unique[(table, index)] = not int(non_unique)
+        indexes: dict[str, dict[str, str]] = {}
+        primary_keys: dict[str, tuple[str, ...]] = {}
+        for (table, index), cols in index_columns.items():
+            if index == "PRIMARY":
+                primary_keys[table] = tuple(cols)
+            kind = "UNIQUE INDEX" if unique[(table, index)] else "INDEX"
+            indexes.setdefault(table, {})[index] = f"{kind} ({', '.join(cols)})"
+        constraints: dict[str, dict[str, str]] = {}
+        fk_parts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        for table, name, column, parent, parent_column in self.query(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, "
+            "REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+            "WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
+            "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
+        ):
+            fk_parts.setdefault((table, name), []).append((column, parent, parent_column))
+        foreign_keys: dict[str, list[ForeignKey]] = {}
+        for (table, name), parts in fk_parts.items():
+            fk = ForeignKey(tuple(p[0] for p in parts), parts[0][1], tuple(p[2] for p in parts))
+            foreign_keys.setdefault(table, []).append(fk)
+            constraints.setdefault(table, {})[name] = (
+                f"FOREIGN KEY ({', '.join(fk.columns)}) REFERENCES {fk.parent} "
+                f"({', '.join(fk.parent_columns)})"
+            )
+        for table, name, clause in self.query(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM "
+            "information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+        ):
+            constraints.setdefault(table, {})[name] = f"CHECK ({clause})"
+        tables = {
+            table: TableShape(
+                table,
+                tuple(cols),
+                primary_keys.get(table, ()),
+                indexes.get(table, {}),
+                constraints.get(table, {}),
+                tuple(foreign_keys.get(table, [])),
+            )
+            for table, cols in columns.items()
+        }
+        return SchemaSnapshot(tables)
+
+    def column_states(self) -> dict[tuple[str, str], ColumnState]:
+        """Every column of every table in one query."""
+        return {
+            (table, name): ColumnState(str(type_), nullable == "YES", _default(default))
+            for table, name, type_, nullable, default in self.query(
+                "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT "
+                "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+            )
+        }
+
+    def close(self) -> None:
+        """Close the connection."""
+        with contextlib.suppress(self._errors):
+            self._connection.close()
+
+
+class MysqlTarget(DrillTarget):
+    """A MySQL/MariaDB server: drill databases are created beside the one the URL names."""
+
+    dialect = "mysql"
+
+    def __init__(self, url: str) -> None:
+        pymysql = _import_pymysql()
+        parts = urlsplit(url)
+        self._scheme = parts.scheme
+        self._connect: dict[str, Any] = {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 3306,
+            "user": unquote(parts.username or "root"),
+            "password": unquote(parts.password or ""),
+        }
+        self._netloc = parts.netloc
+        self.description = f"MySQL/MariaDB at {self._connect['host']}:{self._connect['port']}"
+        self.started = time.time()
+        self._errors = pymysql.err.MySQLError
+        try:
+            self._admin = pymysql.connect(**self._connect, autocommit=True)
+        except pymysql.err.MySQLError as exc:
+            raise DrillError(f"cannot connect to {self.description}: {_error_text(exc)}") from None
+
+    def _run(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._admin.cursor() as cursor:
+            cursor.execute(statement, tuple(params) if params else None)
+            return list(cursor.fetchall())
+
+    def sweep(self) -> list[str]:
+        """Drop drill databases whose process is dead."""
+        dropped = []
+        names = self._run(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+            (PREFIX.replace("_", r"\_") + "%",),
+        )
+        for (name,) in names:
+            if is_stale(name, self.started):
+                try:
+                    self._run(f"DROP DATABASE IF EXISTS `{name}`")
+                except self._errors:
+                    continue
+                dropped.append(name)
+        return dropped
+
+    def create(self) -> MysqlDatabase:
+        """``CREATE DATABASE backout_drill_…``; refuse when the user may not."""
+        name = drill_name(self.started)
+        try:
+            self._run(f"CREATE DATABASE `{name}`")
+        except self._errors as exc:
+            raise DrillError(
+                f"cannot create a throwaway database on {self.description}: "
+                f"{_error_text(exc)}. The drill never runs in an existing database: grant "
+                "CREATE and DROP to the user"
+            ) from None
+        url = f"mysql://{self._netloc}/{name}"
+        return MysqlDatabase(name, self._connect, url)
+
+    def drop(self, database: DrillDatabase) -> None:
+        """Close the connection and drop the database."""
+        try:
+            database.close()
+        finally:
+            self._run(f"DROP DATABASE IF EXISTS `{database.name}`")
+
+    def close(self) -> None:
+        """Close the admin connection."""
+        with contextlib.suppress(self._errors):
+            self._admin.close()

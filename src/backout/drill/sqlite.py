@@ -1,0 +1,211 @@
+"""SQLite backend: a database file in a temp dir (or the empty file a ``sqlite://`` URL names).
+
+Foreign keys stay unenforced, SQLite's default and what migration tools expect while they
+rebuild tables (Django turns them off for the same reason). CHECK constraints are not part of
+the snapshot: SQLite keeps them only inside the ``CREATE TABLE`` text.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from backout.drill.database import DrillDatabase, DrillError, DrillTarget, StatementFailed
+from backout.drill.safety import PREFIX, drill_name, is_stale
+from backout.drill.snapshot import (
+    ColumnShape,
+    ColumnState,
+    ForeignKey,
+    SchemaSnapshot,
+    TableShape,
+)
+
+
+class SqliteDatabase(DrillDatabase):
+    """A SQLite file, connected in autocommit mode."""
+
+    dialect = "sqlite"
+    placeholder = "?"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path.stem)
+        self.path = path
+        self._connection = sqlite3.connect(str(path), isolation_level=None)
+
+    @property
+    def url(self) -> str:
+        """``sqlite:///absolute/path``."""
+        return f"sqlite:///{self.path}"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The same URL: SQLAlchemy reads it as is."""
+        return self.url
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement."""
+        self.query(statement, params)
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement and fetch its rows."""
+        try:
+            return list(self._connection.execute(statement, tuple(params)).fetchall())
+        except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError) as exc:
+            raise StatementFailed(statement, str(exc)) from None
+
+    def begin(self) -> None:
+        """``BEGIN``."""
+        self._connection.execute("BEGIN")
+
+    def commit(self) -> None:
+        """``COMMIT``."""
+        if self._connection.in_transaction:
+            self._connection.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """``ROLLBACK`` when a transaction is open."""
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
+
+    def _tables(self) -> list[str]:
+        rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+        return [row[0] for row in rows]
+
+    def introspect(self) -> SchemaSnapshot:
+        """Tables, columns, primary keys, indexes and foreign keys from the pragmas."""
+        tables: dict[str, TableShape] = {}
+        for table in self._tables():
+            info = self.query("SELECT * FROM pragma_table_xinfo(?)", (table,))
+            pk = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]]
+            columns = []
+            for _cid, name, type_, notnull, default, pk_pos, hidden in info:
+                rowid_alias = pk_pos and len(pk) == 1 and str(type_).upper() == "INTEGER"
+                columns.append(
+                    ColumnShape(
+                        name=name,
+                        type=str(type_).lower(),
+                        nullable=not notnull and not pk_pos,
+                        default=default,
+                        generated=bool(rowid_alias) or hidden in (2, 3),
+                    )
+                )
+            indexes: dict[str, str] = {}
+            for _seq, index, unique, origin, _partial in self.query(
+                "SELECT * FROM pragma_index_list(?)", (table,)
+            ):
+                cols = [r[2] for r in self.query("SELECT * FROM pragma_index_info(?)", (index,))]
+                kind = "UNIQUE " if unique else ""
+                where = (
+                    "" if origin == "c" else f" ({'primary key' if origin == 'pk' else 'unique'})"
+                )
+                indexes[index] = f"{kind}INDEX ON {table} ({', '.join(cols)}){where}"
+            fk_rows = self.query("SELECT * FROM pragma_foreign_key_list(?)", (table,))
+            grouped: dict[int, list[tuple[Any, ...]]] = {}
+            for row in fk_rows:
+                grouped.setdefault(row[0], []).append(row)
+            foreign_keys = []
+            constraints: dict[str, str] = {}
+            for rows in grouped.values():
+                rows.sort(key=lambda r: r[1])
+                fk = ForeignKey(
+                    tuple(r[3] for r in rows),
+                    rows[0][2],
+                    tuple(r[4] or "" for r in rows),
+                )
+                foreign_keys.append(fk)
+                text = (
+                    f"FOREIGN KEY ({', '.join(fk.columns)}) REFERENCES {fk.parent} "
+                    f"({', '.join(fk.parent_columns)}) "
+                    f"ON UPDATE {rows[0][5]} ON DELETE {rows[0][6]}"
+                )
+                constraints[f"fk({', '.join(fk.columns)})"] = text
+            tables[table] = TableShape(
+                table, tuple(columns), tuple(pk), indexes, constraints, tuple(foreign_keys)
+            )
+        return SchemaSnapshot(tables)
+
+    def column_states(self) -> dict[tuple[str, str], ColumnState]:
+        """Every column of every table in one query."""
+        rows = self.query(
+            'SELECT m.name, p.name, p.type, p."notnull", p.dflt_value FROM sqlite_master m '
+            "JOIN pragma_table_info(m.name) p WHERE m.type = 'table' "
+            "AND m.name NOT LIKE 'sqlite_%'"
+        )
+        return {(t, c): ColumnState(str(ty).lower(), not nn, d) for t, c, ty, nn, d in rows}
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._connection.close()
+
+
+class SqliteTarget(DrillTarget):
+    """Drill databases as files: in a fresh temp dir, or at the path of a ``sqlite://`` URL."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.description = f"SQLite file {path}" if path else "SQLite in a temp dir"
+        self._made_dir: Path | None = None
+        self.started = time.time()
+
+    def sweep(self) -> list[str]:
+        """Remove temp dirs of earlier drills whose process is gone."""
+        removed = []
+        for entry in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+            name = entry.name.split("-", 1)[0]
+            if entry.is_dir() and is_stale(name, self.started):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(name)
+        return removed
+
+    def create(self) -> SqliteDatabase:
+        """A new file; a ``sqlite://`` path must not hold tables already."""
+        if self.path is None:
+            name = drill_name(self.started)
+            self._made_dir = Path(tempfile.mkdtemp(prefix=name + "-"))
+            return SqliteDatabase(self._made_dir / f"{name}.sqlite3")
+        if self.path.exists():
+            probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                count = probe.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                ).fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise DrillError(f"--database {self.path}: not a SQLite database ({exc})") from None
+            finally:
+                probe.close()
+            if count:
+                raise DrillError(
+                    f"--database {self.path} already holds {count} table(s); the drill only "
+                    "runs on an empty or new SQLite file, to never touch real data"
+                )
+            raise DrillError(
+                f"--database {self.path} exists; give a path that does not exist yet, the "
+                "drill creates the file and deletes it afterwards"
+            )
+        if not self.path.parent.is_dir():
+            raise DrillError(f"--database {self.path}: directory {self.path.parent} does not exist")
+        return SqliteDatabase(self.path)
+
+    def close(self) -> None:
+        """Nothing to release: the file or temp dir goes with :meth:`drop`."""
+
+    def drop(self, database: DrillDatabase) -> None:
+        """Close and delete the file (and its journal), or the temp dir it is in."""
+        database.close()
+        assert isinstance(database, SqliteDatabase)
+        if self._made_dir is not None:
+            shutil.rmtree(self._made_dir, ignore_errors=True)
+            self._made_dir = None
+            return
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(str(database.path) + suffix).unlink(missing_ok=True)

@@ -1,0 +1,59 @@
+"""Pick where the drill runs: ``--database URL``, or the default for the SQL dialect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from backout.config import did_you_mean
+from backout.drill.database import DrillError, DrillTarget
+
+SCHEMES = ("postgresql", "postgres", "mysql", "mariadb", "sqlite")
+
+
+def dialect_of_url(url: str) -> str:
+    """``postgres``, ``mysql`` or ``sqlite`` for a ``--database`` URL; raise for others."""
+    scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        return "postgres"
+    if scheme in ("mysql", "mariadb"):
+        return "mysql"
+    if scheme == "sqlite":
+        return "sqlite"
+    raise DrillError(f"invalid --database scheme '{scheme}://'{did_you_mean(scheme, SCHEMES)}")
+
+
+def open_target(url: str | None, dialect: str) -> DrillTarget:
+    """The target for ``url``; without one, SQLite or the embedded PostgreSQL by dialect."""
+    if url is None:
+        if dialect == "sqlite":
+            from backout.drill.sqlite import SqliteTarget
+
+            return SqliteTarget()
+        if dialect == "mysql":
+            raise DrillError(
+                "a MySQL drill needs a server: give --database mysql://user@host:3306/db "
+                "(backout creates and drops its own database there)"
+            )
+        from backout.drill.postgres import EmbeddedPostgresTarget
+
+        return EmbeddedPostgresTarget()
+    kind = dialect_of_url(url)
+    if kind == "sqlite":
+        from backout.drill.sqlite import SqliteTarget
+
+        path = urlsplit(url).path
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif path.startswith("/"):
+            path = path[1:]
+        if not path or path == ":memory:":
+            return SqliteTarget()
+        return SqliteTarget(Path(path))
+    if kind == "mysql":
+        from backout.drill.mysql import MysqlTarget
+
+        return MysqlTarget(url)
+    from backout.drill.postgres import PostgresServerTarget
+
+    return PostgresServerTarget(url.replace("postgres://", "postgresql://", 1))
