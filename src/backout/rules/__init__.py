@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import cache
 
+from backout.rules.artifacts.BK305_unpinned_build_input import UnpinnedBuildInput
 from backout.rules.base import Rule
 from backout.rules.hosts.BK501_previous_package_unavailable import PreviousPackageUnavailable
+from backout.rules.images.BK101_mutable_image_reference import MutableImageReference
+from backout.rules.images.BK102_revision_history_too_short import RevisionHistoryTooShort
 from backout.rules.images.BK103_tag_reused_by_pipeline import TagReusedByPipeline
+from backout.rules.images.BK105_immutable_field_changed import ImmutableFieldChanged
 from backout.rules.inputs.BK901_unreadable_input import UnreadableInput
 from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
     UnusedOrUnjustifiedSuppression,
@@ -21,6 +25,10 @@ ALL_RULES: tuple[type[Rule], ...] = (
     UnreadableInput,
     UnusedOrUnjustifiedSuppression,
     TagReusedByPipeline,
+    MutableImageReference,
+    RevisionHistoryTooShort,
+    ImmutableFieldChanged,
+    UnpinnedBuildInput,
 )
 
 

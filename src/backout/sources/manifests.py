@@ -75,7 +75,6 @@ _RECORDED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Deployment": (("spec", "selector"),),
     "ReplicaSet": (("spec", "selector"),),
     "DaemonSet": (("spec", "selector"),),
-    "Rollout": (("spec", "selector"),),
     "StatefulSet": (
         ("spec", "selector"),
         ("spec", "volumeClaimTemplates"),

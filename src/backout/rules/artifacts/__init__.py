@@ -1,0 +1,1 @@
+"""BK3xx: does the rollback target still exist (retention, registry, build inputs)."""

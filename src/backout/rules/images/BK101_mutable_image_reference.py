@@ -1,0 +1,150 @@
+"""BK101 mutable-image-reference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.imageref import ImageReference, parse_reference
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.sources.images import ImageUse
+
+# What restores the previous image for each kind of file, in the words of the failure.
+_RESTORED_BY = {
+    "kubernetes": "`kubectl rollout undo` restores the tag, not the image",
+    "kustomize": "kustomize writes this tag into the manifests, and `kubectl rollout undo` "
+    "restores the tag, not the image",
+    "helm": "`helm rollback` restores the values, so the tag, not the image",
+    "compose": "redeploying the previous compose file pulls the tag again, not the image",
+}
+
+
+def _why_mutable(ref: ImageReference) -> str:
+    shown = f"`{ref.raw}`"
+    if ref.has_malformed_digest:
+        return (
+            f"{shown} carries the malformed digest `{ref.digest}` (a sha256 digest is 64 "
+            "lower-case hex digits), which pins nothing"
+        )
+    if ref.is_latest:
+        return (
+            f"{shown} is re-pointed by every push of `latest`, so the rolled-back pods can "
+            "run the broken image again"
+        )
+    if ref.is_untagged:
+        port = ""
+        if ref.registry is not None and ":" in ref.registry:
+            port = f" (`:{ref.registry.rsplit(':', 1)[1]}` is the registry's port, not a tag)"
+        return (
+            f"{shown} has no tag{port}, so it means `:latest`, which every push re-points: "
+            "the rolled-back pods can run the broken image again"
+        )
+    return (
+        f"{shown} names the tag `{ref.tag}`, which can be pushed again, so the image "
+        "restored may not be the one that ran"
+    )
+
+
+class MutableImageReference(Rule):
+    """An image is referenced by a tag instead of a digest, so a rollback may not restore it.
+
+    ## What it does
+    Flags every image reference without a valid `@sha256:` digest in what a release deploys:
+    the containers, init containers and ephemeral containers of Deployment, StatefulSet,
+    DaemonSet, ReplicaSet, Job, CronJob, Pod, PodTemplate and Argo Rollout manifests (also
+    inside `kind: List`); docker-compose `image:`; Kustomize `images:` entries with `newTag`
+    but no `digest`; Helm chart values (`image.repository`/`image.tag`).
+
+    References are parsed with the distribution reference grammar, so
+    `registry:5000/app` is an *untagged* image on the registry `registry:5000`, and
+    `shop:1.4@sha256:<64 hex>` is pinned. A digest that is not 64 hex digits pins nothing.
+    Compose interpolation is judged by its default: `${TAG:-latest}` is `latest` whenever
+    `TAG` is unset. An image set by a variable with no default cannot be judged and is
+    reported as a warning.
+
+    Severity: error for `latest` or no tag (they move on every push); warning for any other
+    tag (it moves when someone pushes it again).
+
+    ## Why is this bad?
+    `kubectl rollout undo` restores the previous pod template, and the template holds the
+    tag, not the image. When the broken release re-pointed the tag (`latest`, `main`, or a
+    re-pushed `1.4`), the "rolled back" pods pull the same broken image: the rollback
+    succeeds and nothing changes (the pod's `imageID` is the same as before). `helm rollback`
+    and redeploying an old compose file fail the same way.
+
+    ## Example
+    ```yaml
+    containers:
+      - name: api
+        image: registry:5000/api     # untagged (5000 is the port): means :latest
+      - name: worker
+        image: worker:1.4
+    ```
+
+    ## Use instead
+    ```yaml
+    containers:
+      - name: api
+        image: registry:5000/api:2.4@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+      - name: worker
+        image: worker:1.4@sha256:60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752
+    ```
+    `backout pin --write` resolves each tag against its registry and rewrites the files,
+    keeping the tag for readers.
+
+    ## References
+    - Kubernetes: [Images](https://kubernetes.io/docs/concepts/containers/images/)
+    - distribution reference grammar: `distribution/reference` `regexp.go`
+    """  # noqa: E501 - the examples hold full 64-digit digests
+
+    code = "BK101"
+    name = "mutable-image-reference"
+    severity = Severity.ERROR
+    family = Family.IMAGES
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per deployed image reference that no digest pins."""
+        for use in context.head.of(ImageUse):
+            if use.source == "dockerfile":
+                continue  # build inputs are BK305's
+            finding = self._judge(use)
+            if finding is not None:
+                yield finding
+
+    def _judge(self, use: ImageUse) -> Finding | None:
+        restored_by = _RESTORED_BY.get(use.source, _RESTORED_BY["kubernetes"])
+        if use.unresolved:
+            return self.finding(
+                use.location,
+                f"{use.context}: the image `{use.text_in_file}` is set by {use.unresolved} "
+                "with no default, so which image runs, and which one a rollback restores, "
+                "cannot be known from the repository",
+                "give the variable a pinned default (`${IMAGE:-app:1.4@sha256:…}`), or set "
+                "it from a deploy step that records the digest",
+                Severity.WARNING,
+            )
+        ref = parse_reference(use.reference)
+        if ref is None:
+            return self.finding(
+                use.location,
+                f"{use.context}: `{use.reference}` is not a valid image reference, so what a "
+                "rollback restores cannot be judged (and the runtime will refuse to pull it)",
+                "write a reference the registry accepts, pinned by digest: "
+                "`repo:tag@sha256:<64 hex>`",
+                Severity.WARNING,
+            )
+        if ref.is_pinned:
+            return None
+        judged = f" (judged by the {use.note}, the value when unset)" if use.note else ""
+        severity = Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING
+        if use.source == "kustomize":
+            fix = "add `digest: sha256:…` to this `images:` entry (`backout pin --write`)"
+        else:
+            example = ref.pinned("sha256:…")
+            fix = f"pin it by digest: `{example}` (`backout pin --write` resolves and rewrites it)"
+        return self.finding(
+            use.location,
+            f"{use.context}: {restored_by}: {_why_mutable(ref)}{judged}",
+            fix,
+            severity,
+        )

@@ -1,0 +1,1 @@
+"""BK1xx: what ``rollout undo`` restores (image references, revision history, immutable fields)."""
