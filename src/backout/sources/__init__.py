@@ -12,6 +12,7 @@ from backout.sources.compose import ComposeReader
 from backout.sources.dockerfile import DockerfileReader
 from backout.sources.kustomize import KustomizeReader
 from backout.sources.manifests import ManifestReader
+from backout.sources.migrations import MigrationFileReader
 
 ALL_READERS: tuple[Reader, ...] = (
     ManifestReader(),
@@ -20,4 +21,5 @@ ALL_READERS: tuple[Reader, ...] = (
     DockerfileReader(),
     CiReader(),
     ScriptReader(),
+    MigrationFileReader(),
 )

@@ -1,0 +1,275 @@
+"""Plain SQL migration layouts → :class:`~backout.schema_model.Migration` facts.
+
+Layouts are recognised from the file name and, where names are ambiguous, the first lines:
+
+* golang-migrate: ``0003_add_email.up.sql`` with ``0003_add_email.down.sql``;
+* dbmate: ``20240101120000_name.sql`` holding ``-- migrate:up`` and ``-- migrate:down``;
+* Flyway: ``V1_2__name.sql`` with the optional undo ``U1_2__name.sql`` (``R__`` repeatable
+  migrations are not versioned and are not part of the apply order);
+* Liquibase formatted SQL: ``--liquibase formatted sql``, one migration per ``--changeset``,
+  its ``--rollback`` lines (or a ``/* liquibase rollback */`` block) as the down SQL;
+* plain numbered files: ``0003_name.sql`` (no down migration exists in this layout).
+
+A separate down file becomes a :class:`~backout.schema_model.DownScript` that
+:func:`backout.schema_model.ordered_migrations` joins to its migration. The stream of a
+migration is its directory. The ``migrations`` setting narrows the migrations considered (in
+:func:`~backout.schema_model.ordered_migrations`); readers see no configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import ClassVar
+
+from backout.models import Location
+from backout.schema_model import (
+    DOWN_EMPTY,
+    DOWN_MISSING,
+    DOWN_PRESENT,
+    DialectRead,
+    DownScript,
+    Migration,
+    version_key,
+)
+from backout.sources.base import Fact, SourceFile
+from backout.sources.sql import SqlText, read_bodies
+
+_GOLANG = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.sql$", re.I)
+_FLYWAY = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<name>.+)\.sql$")
+_NUMBERED = re.compile(r"^(?P<version>\d+)[_-](?P<name>.+)\.sql$", re.I)
+_DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.M)
+_DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.M)
+_LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.I)
+_CHANGESET = re.compile(r"^--\s*changeset\s+(?P<id>\S+)", re.I)
+_ROLLBACK_LINE = re.compile(r"^--\s*rollback\b ?(?P<sql>.*)$", re.I)
+_ROLLBACK_BLOCK = re.compile(r"/\*\s*liquibase\s+rollback\b(?P<sql>.*?)\*/", re.I | re.S)
+_NO_ROLLBACK = re.compile(r"^\s*(empty|not\s+required)\s*;?\s*$", re.I)
+_SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+
+
+def _has_sql(text: str) -> bool:
+    return bool(_SQL_COMMENT.sub("", text).strip(" \t\r\n;"))
+
+
+class MigrationFileReader:
+    """Reads the plain SQL migration layouts (see the module docstring)."""
+
+    name: ClassVar[str] = "SQL migration"
+
+    def wants(self, path: str) -> bool:
+        """Every ``.sql`` file: dbmate and Liquibase files are told apart by their content."""
+        return path.lower().endswith(".sql")
+
+    def read(self, file: SourceFile) -> Iterator[Fact]:
+        """Yield the file's migration (or down script) and any SQL that could not be read."""
+        name = file.name
+        stream = file.path.rsplit("/", 1)[0] if "/" in file.path else "."
+        text = file.text()
+        if text is None:
+            if _GOLANG.match(name) or _FLYWAY.match(name) or _NUMBERED.match(name):
+                error = file.decode_error()
+                if error is not None:
+                    yield error
+            return
+        if _LIQUIBASE_HEADER.match(text):
+            yield from _liquibase(file.path, stream, text)
+            return
+        golang = _GOLANG.match(name)
+        if golang:
+            yield from _single(
+                file.path, stream, text, "golang-migrate", golang, golang["direction"]
+            )
+            return
+        flyway = _FLYWAY.match(name)
+        if flyway:
+            direction = "up" if flyway["prefix"] == "V" else "down"
+            yield from _single(file.path, stream, text, "flyway", flyway, direction)
+            return
+        numbered = _NUMBERED.match(name)
+        if numbered is None:
+            return
+        if _DBMATE_UP.search(text):
+            yield from _dbmate(file.path, stream, text, numbered)
+        else:
+            yield from _single(file.path, stream, text, "plain", numbered, "up")
+
+
+def _single(
+    path: str, stream: str, text: str, layout: str, match: re.Match[str], direction: str
+) -> Iterator[Fact]:
+    version = match["version"].replace("_", ".") if layout == "flyway" else match["version"]
+    reads = read_bodies(SqlText(text, path), None)
+    yield from reads.problems
+    if direction == "down":
+        yield DownScript(
+            Location(path, 1, 1),
+            layout,
+            stream,
+            version,
+            text,
+            reads.up,
+            reads.readable,
+            tuple(_as_down(read) for read in reads.dialect_reads),
+        )
+        return
+    if layout == "plain":
+        state, reason = DOWN_MISSING, "plain numbered SQL migrations have no down migration"
+    elif layout == "flyway":
+        state, reason = DOWN_MISSING, f"no undo file U{match['version']}__*.sql"
+    else:
+        state, reason = DOWN_MISSING, f"no down file {match['version']}_{match['name']}.down.sql"
+    yield Migration(
+        Location(path, 1, 1),
+        layout=layout,
+        engine="sql",
+        stream=stream,
+        version=version,
+        sort_key=version_key(version),
+        name=match["name"],
+        up_sql=text,
+        down_state=state,
+        down_reason=reason,
+        up=reads.up,
+        readable=reads.readable,
+        dialect_reads=reads.dialect_reads,
+    )
+
+
+def _as_down(read: DialectRead) -> DialectRead:
+    """A down file's reads hold its statements as ``down``, the way a migration's do."""
+    return replace(read, up=(), down=read.up)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator[Fact]:
+    up_marker = _DBMATE_UP.search(text)
+    assert up_marker is not None
+    down_marker = _DBMATE_DOWN.search(text)
+    up_start = up_marker.end() + 1
+    if down_marker is not None and down_marker.start() > up_marker.start():
+        up_text = text[up_start : down_marker.start()]
+        down_start = down_marker.end() + 1
+        down_text: str | None = text[down_start:]
+    elif down_marker is not None:
+        # Down written first: the up section runs to the end of the file.
+        up_text = text[up_start:]
+        down_start = down_marker.end() + 1
+        down_text = text[down_start : up_marker.start()]
+    else:
+        up_text, down_text, down_start = text[up_start:], None, 0
+    up_line = _line_of(text, up_start)
+    down_line = _line_of(text, down_start) if down_text is not None else 1
+    reads = read_bodies(
+        SqlText(up_text, path, up_line),
+        SqlText(down_text, path, down_line) if down_text is not None else None,
+    )
+    yield from reads.problems
+    if down_text is None:
+        state, reason = DOWN_MISSING, "the file has no `-- migrate:down` section"
+    elif not _has_sql(down_text):
+        state, reason = DOWN_EMPTY, "the `-- migrate:down` section is empty"
+    else:
+        state, reason = DOWN_PRESENT, ""
+    down_location = (
+        Location(path, _line_of(text, down_marker.start()), 1) if down_marker is not None else None
+    )
+    yield Migration(
+        Location(path, 1, 1),
+        layout="dbmate",
+        engine="sql",
+        stream=stream,
+        version=match["version"],
+        sort_key=version_key(match["version"]),
+        name=match["name"],
+        up_sql=up_text,
+        down_sql=down_text,
+        up_line=up_line,
+        down_line=down_line,
+        down_location=down_location,
+        down_state=state,
+        down_reason=reason,
+        up=reads.up,
+        down=reads.down,
+        readable=reads.readable,
+        dialect_reads=reads.dialect_reads,
+    )
+
+
+def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if _CHANGESET.match(line)]
+    file_key = version_key(path.rsplit("/", 1)[-1])
+    for index, first in enumerate(starts):
+        last = starts[index + 1] if index + 1 < len(starts) else len(lines)
+        changeset = _CHANGESET.match(lines[first])
+        assert changeset is not None
+        up_lines: list[str] = []
+        down_lines: list[str] = []
+        down_line = 0
+        for number in range(first + 1, last):
+            line = lines[number]
+            rollback = _ROLLBACK_LINE.match(line)
+            if rollback:
+                down_line = down_line or number + 1
+                down_lines.append(rollback["sql"] + "\n")
+                # Keep line numbers of the up SQL aligned with the file.
+                up_lines.append("\n")
+            else:
+                up_lines.append(line)
+        up_text = "".join(up_lines)
+        block = _ROLLBACK_BLOCK.search(up_text)
+        if block is not None:
+            down_line = down_line or first + 1 + _line_of(up_text, block.start())
+            down_lines.append(block["sql"])
+            up_text = (
+                up_text[: block.start()]
+                + "\n" * block.group(0).count("\n")
+                + up_text[block.end() :]
+            )
+        down_text = "".join(down_lines) if down_lines else None
+        declared_none = down_text is not None and bool(_NO_ROLLBACK.match(down_text.strip()))
+        reads = read_bodies(
+            SqlText(up_text, path, first + 2),
+            SqlText(down_text, path, down_line)
+            if down_text is not None and not declared_none
+            else None,
+        )
+        yield from reads.problems
+        if down_text is None:
+            state, reason = (
+                DOWN_MISSING,
+                (
+                    f"changeset {changeset['id']} has no --rollback, and Liquibase cannot roll "
+                    "back formatted SQL by itself"
+                ),
+            )
+        elif declared_none or not _has_sql(down_text):
+            state, reason = DOWN_EMPTY, f"changeset {changeset['id']} declares an empty rollback"
+        else:
+            state, reason = DOWN_PRESENT, ""
+        yield Migration(
+            Location(path, first + 1, 1),
+            layout="liquibase",
+            engine="sql",
+            stream=stream,
+            version=changeset["id"],
+            sort_key=(*file_key, (index, "")),
+            name=changeset["id"],
+            up_sql=up_text,
+            down_sql=None if declared_none else down_text,
+            up_line=first + 2,
+            down_line=down_line or 1,
+            down_location=Location(path, down_line, 1) if down_line else None,
+            down_state=state,
+            down_reason=reason,
+            changeset=changeset["id"],
+            up=reads.up,
+            down=reads.down,
+            readable=reads.readable,
+            dialect_reads=reads.dialect_reads,
+        )

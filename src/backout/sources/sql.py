@@ -1,0 +1,915 @@
+"""SQL text → schema :class:`~backout.schema_model.Operation` lists, with exact positions.
+
+PostgreSQL SQL is parsed with pglast (libpg_query: the server's own grammar, in C); MySQL and
+SQLite SQL with sqlglot's dialect grammars. Readers have no configuration, so the dialect
+reaches the parse like this: every SQL body is parsed with PostgreSQL's grammar; when that
+grammar rejects it, the body is parsed again with sqlglot for ``mysql`` and ``sqlite`` and both
+reads are kept on the fact. :meth:`Migration.operations` then picks the read for the configured
+``sql-dialect``, and each failed read is a :class:`SqlUnreadable` fact tagged with its dialect,
+which rule BK901 reports only when that dialect is the configured one. SQL that PostgreSQL's
+grammar accepts is parsed once, in C, whatever the dialect.
+
+sqlglot's opaque ``Command`` fallback (syntax it does not model) counts as unreadable, never as
+clean. PostgreSQL ``DO`` blocks are read with the PL/pgSQL parser: each SQL statement inside is
+judged like any other; a dynamic ``EXECUTE`` of a computed string is reported unreadable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pglast
+import sqlglot
+from pglast import ast as pg
+from pglast.enums import AlterTableType, ConstrType, ObjectType
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.expressions import Expr
+
+from backout.models import Location
+from backout.schema_model import (
+    ADD_COLUMN,
+    ADD_CONSTRAINT,
+    ALTER_TYPE,
+    CHECK,
+    CREATE_ENUM,
+    CREATE_TABLE,
+    DROP_COLUMN,
+    DROP_CONSTRAINT,
+    DROP_DEFAULT,
+    DROP_ENUM,
+    DROP_NOT_NULL,
+    DROP_TABLE,
+    FOREIGN_KEY,
+    PRIMARY_KEY,
+    RENAME_COLUMN,
+    RENAME_TABLE,
+    SET_DEFAULT,
+    SET_NOT_NULL,
+    UNIQUE,
+    Column,
+    DialectRead,
+    Operation,
+)
+from backout.sources.base import Unreadable
+
+
+@dataclass(frozen=True)
+class SqlUnreadable(Unreadable):
+    """SQL that one dialect's grammar rejected; BK901 reports it for the configured dialect."""
+
+    dialect: str = "postgres"
+
+
+@dataclass
+class SqlRead:
+    """The operations read from one SQL body with one grammar, and what could not be read."""
+
+    operations: list[Operation] = field(default_factory=list)
+    problems: list[SqlUnreadable] = field(default_factory=list)
+
+
+class SqlText:
+    """A SQL body inside a file: turns character and byte offsets into file locations."""
+
+    def __init__(self, text: str, path: str, first_line: int = 1, first_column: int = 1) -> None:
+        self.text = text
+        self.path = path
+        self.first_line = first_line
+        self.first_column = first_column
+        self._ascii = text.isascii()
+        self._encoded = b"" if self._ascii else text.encode("utf-8")
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def char_offset(self, byte_offset: int) -> int:
+        """The character offset of a byte offset (libpg_query counts bytes)."""
+        if self._ascii or byte_offset <= 0:
+            return max(byte_offset, 0)
+        return len(self._encoded[:byte_offset].decode("utf-8", errors="ignore"))
+
+    def location(self, offset: int) -> Location:
+        """The file location of a character offset in the body."""
+        offset = max(0, min(offset, len(self.text)))
+        low, high = 0, len(self._line_starts) - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._line_starts[middle] <= offset:
+                low = middle
+            else:
+                high = middle - 1
+        column = offset - self._line_starts[low] + 1
+        if low == 0:
+            column += self.first_column - 1
+        return Location(self.path, self.first_line + low, column)
+
+    def find_name(self, name: str, start: int, end: int) -> int | None:
+        """Character offset of identifier ``name`` (bare or quoted) in ``text[start:end]``."""
+        pattern = re.compile(
+            r'(?<![\w$])(?:"'
+            + re.escape(name)
+            + r'"|`'
+            + re.escape(name)
+            + r"`|"
+            + re.escape(name)
+            + r")(?![\w$])",
+            re.IGNORECASE,
+        )
+        match = pattern.search(self.text, start, end if end > start else len(self.text))
+        return match.start() if match else None
+
+    def statement_start(self, offset: int) -> int:
+        """Skip the whitespace and comments that libpg_query counts into a statement."""
+        text = self.text
+        while offset < len(text):
+            if text[offset].isspace():
+                offset += 1
+            elif text.startswith("--", offset):
+                newline = text.find("\n", offset)
+                offset = len(text) if newline < 0 else newline + 1
+            elif text.startswith("/*", offset):
+                close = text.find("*/", offset + 2)
+                offset = len(text) if close < 0 else close + 2
+            else:
+                break
+        return offset
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL through pglast.
+
+_PG_TYPE_NAMES = {
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+    "bool": "boolean",
+    "bpchar": "char",
+    "int": "integer",
+    "serial4": "serial",
+    "serial8": "bigserial",
+    "serial2": "smallserial",
+}
+_SERIAL = {"serial", "bigserial", "smallserial"}
+
+
+def _pg_type(type_name: pg.TypeName | None) -> str | None:
+    if type_name is None or not type_name.names:
+        return None
+    names = [n.sval or "" for n in type_name.names if isinstance(n, pg.String)]
+    base = names[-1].lower() if names else ""
+    base = _PG_TYPE_NAMES.get(base, base)
+    modifiers = []
+    for mod in type_name.typmods or ():
+        if isinstance(mod, pg.A_Const) and isinstance(mod.val, pg.Integer):
+            modifiers.append(str(mod.val.ival))
+    rendered = f"{base}({','.join(modifiers)})" if modifiers else base
+    if type_name.arrayBounds:
+        rendered += "[]"
+    return rendered
+
+
+def _pg_column(column: pg.ColumnDef) -> Column:
+    type_text = _pg_type(column.typeName)
+    nullable = not column.is_not_null
+    has_default = False
+    generated = type_text in _SERIAL
+    for constraint in column.constraints or ():
+        if not isinstance(constraint, pg.Constraint):
+            continue
+        kind = constraint.contype
+        if kind in (ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY):
+            nullable = False
+        elif kind == ConstrType.CONSTR_DEFAULT:
+            # DEFAULT NULL gives old inserts a NULL, which NOT NULL then rejects.
+            expr = constraint.raw_expr
+            has_default = not (isinstance(expr, pg.A_Const) and expr.isnull)
+        elif kind in (ConstrType.CONSTR_IDENTITY, ConstrType.CONSTR_GENERATED):
+            generated = True
+    if (column.identity or "").strip("\x00") or (column.generated or "").strip("\x00"):
+        generated = True
+    return Column(column.colname or "", type_text, nullable, has_default, generated)
+
+
+def _column_refs(node: Any) -> Iterator[str]:
+    """Names of the columns an expression refers to."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, pg.ColumnRef):
+            names = [f.sval or "" for f in current.fields or () if isinstance(f, pg.String)]
+            if names:
+                yield names[-1]
+        elif isinstance(current, pg.Node):
+            for slot in current:
+                stack.append(getattr(current, slot))
+        elif isinstance(current, (tuple, list)):
+            stack.extend(current)
+
+
+def _strings(values: Any) -> tuple[str, ...]:
+    return tuple(v.sval or "" for v in values or () if isinstance(v, pg.String))
+
+
+class _PgStatement:
+    """One parsed PostgreSQL statement and where it sits in the body."""
+
+    def __init__(self, body: SqlText, start: int, end: int) -> None:
+        self.body = body
+        self.start = start
+        self.end = end
+
+    def at(self, byte_location: int | None) -> Location:
+        if byte_location is None or byte_location < 0:
+            return self.body.location(self.start)
+        return self.body.location(self.body.char_offset(byte_location))
+
+    def at_name(self, name: str | None, after: int | None = None) -> Location:
+        begin = self.start if after is None else max(self.start, after)
+        if name:
+            found = self.body.find_name(name, begin, self.end)
+            if found is not None:
+                return self.body.location(found)
+        return self.body.location(self.start)
+
+    def after(self, byte_location: int | None) -> int:
+        if byte_location is None or byte_location < 0:
+            return self.start
+        return self.body.char_offset(byte_location)
+
+
+def _pg_constraint(
+    stmt: _PgStatement, table: str, constraint: pg.Constraint, after: int
+) -> Operation | None:
+    kind = constraint.contype
+    columns: tuple[str, ...]
+    if kind == ConstrType.CONSTR_UNIQUE:
+        label, columns = UNIQUE, _strings(constraint.keys)
+    elif kind == ConstrType.CONSTR_PRIMARY:
+        label, columns = PRIMARY_KEY, _strings(constraint.keys)
+    elif kind == ConstrType.CONSTR_CHECK:
+        label, columns = CHECK, tuple(dict.fromkeys(_column_refs(constraint.raw_expr)))
+    elif kind == ConstrType.CONSTR_FOREIGN:
+        label, columns = FOREIGN_KEY, _strings(constraint.fk_attrs)
+    else:
+        return None
+    anchor = constraint.conname or (columns[0] if columns else None)
+    return Operation(
+        ADD_CONSTRAINT,
+        stmt.at_name(anchor, after),
+        table,
+        constraint=label,
+        constrained=columns,
+        detail=constraint.conname or "",
+    )
+
+
+def _pg_alter(stmt: _PgStatement, node: pg.AlterTableStmt) -> Iterator[Operation]:
+    if node.objtype not in (ObjectType.OBJECT_TABLE, None) or node.relation is None:
+        return
+    table = node.relation.relname or ""
+    after = stmt.after(node.relation.location)
+    for cmd in node.cmds or ():
+        if not isinstance(cmd, pg.AlterTableCmd):
+            continue
+        sub = cmd.subtype
+        if sub == AlterTableType.AT_AddColumn and isinstance(cmd.def_, pg.ColumnDef):
+            column = _pg_column(cmd.def_)
+            yield Operation(
+                ADD_COLUMN,
+                stmt.at_name(column.name, after),
+                table,
+                column.name,
+                column_def=column,
+            )
+            for constraint in cmd.def_.constraints or ():
+                if isinstance(constraint, pg.Constraint) and constraint.contype in (
+                    ConstrType.CONSTR_UNIQUE,
+                    ConstrType.CONSTR_CHECK,
+                    ConstrType.CONSTR_FOREIGN,
+                ):
+                    # On a new column the constraint binds only new writes of new code; the
+                    # schema model sees that the column is new and does not flag it.
+                    op = _pg_constraint(stmt, table, constraint, after)
+                    if op is not None:
+                        yield Operation(
+                            ADD_CONSTRAINT,
+                            op.location,
+                            table,
+                            constraint=op.constraint,
+                            constrained=op.constrained or (column.name,),
+                        )
+        elif sub == AlterTableType.AT_DropColumn:
+            yield Operation(DROP_COLUMN, stmt.at_name(cmd.name, after), table, cmd.name)
+        elif sub == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, pg.ColumnDef):
+            new_type = _pg_type(cmd.def_.typeName)
+            yield Operation(
+                ALTER_TYPE,
+                stmt.at_name(cmd.name, after),
+                table,
+                cmd.name,
+                column_def=Column(cmd.name or "", new_type),
+            )
+        elif sub == AlterTableType.AT_SetNotNull:
+            yield Operation(SET_NOT_NULL, stmt.at_name(cmd.name, after), table, cmd.name)
+        elif sub == AlterTableType.AT_DropNotNull:
+            yield Operation(DROP_NOT_NULL, stmt.at_name(cmd.name, after), table, cmd.name)
+        elif sub == AlterTableType.AT_ColumnDefault:
+            kind = SET_DEFAULT if cmd.def_ is not None else DROP_DEFAULT
+            yield Operation(kind, stmt.at_name(cmd.name, after), table, cmd.name)
+        elif sub == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, pg.Constraint):
+            op = _pg_constraint(stmt, table, cmd.def_, after)
+            if op is not None:
+                yield op
+        elif sub == AlterTableType.AT_DropConstraint:
+            yield Operation(
+                DROP_CONSTRAINT, stmt.at_name(cmd.name, after), table, detail=cmd.name or ""
+            )
+
+
+def _pg_operations(stmt: _PgStatement, node: Any) -> Iterator[Operation]:
+    if isinstance(node, pg.CreateStmt) and node.relation is not None:
+        table = node.relation.relname or ""
+        columns = tuple(_pg_column(e) for e in node.tableElts or () if isinstance(e, pg.ColumnDef))
+        yield Operation(CREATE_TABLE, stmt.at(node.relation.location), table, columns=columns)
+    elif isinstance(node, pg.AlterTableStmt):
+        yield from _pg_alter(stmt, node)
+    elif isinstance(node, pg.RenameStmt) and node.relation is not None:
+        table = node.relation.relname or ""
+        after = stmt.after(node.relation.location)
+        if node.renameType == ObjectType.OBJECT_COLUMN:
+            yield Operation(
+                RENAME_COLUMN,
+                stmt.at_name(node.subname, after),
+                table,
+                node.subname,
+                new_name=node.newname,
+            )
+        elif node.renameType == ObjectType.OBJECT_TABLE:
+            yield Operation(
+                RENAME_TABLE, stmt.at(node.relation.location), table, new_name=node.newname
+            )
+    elif isinstance(node, pg.DropStmt):
+        if node.removeType == ObjectType.OBJECT_TABLE:
+            for names in node.objects or ():
+                parts = _strings(names)
+                if parts:
+                    yield Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1])
+        elif node.removeType == ObjectType.OBJECT_TYPE:
+            for names in node.objects or ():
+                parts = _strings(getattr(names, "names", names))
+                if parts:
+                    yield Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1])
+    elif isinstance(node, pg.IndexStmt) and node.unique and node.relation is not None:
+        indexed = tuple(
+            p.name for p in node.indexParams or () if isinstance(p, pg.IndexElem) and p.name
+        )
+        yield Operation(
+            ADD_CONSTRAINT,
+            stmt.at_name(node.idxname or node.relation.relname),
+            node.relation.relname or "",
+            constraint=UNIQUE,
+            constrained=indexed,
+            detail=node.idxname or "",
+        )
+    elif isinstance(node, pg.CreateEnumStmt):
+        parts = _strings(node.typeName)
+        if parts:
+            yield Operation(
+                CREATE_ENUM, stmt.at_name(parts[-1]), parts[-1], values=_strings(node.vals)
+            )
+
+
+def read_postgres(body: SqlText) -> SqlRead:
+    """Read a SQL body with PostgreSQL's grammar."""
+    result = SqlRead()
+    try:
+        statements = pglast.parse_sql(body.text)
+    except pglast.parser.ParseError as exc:
+        return _read_postgres_piecewise(body, exc)
+    for raw in statements:
+        location = raw.stmt_location or 0
+        start = body.statement_start(body.char_offset(location))
+        end = body.char_offset(location + raw.stmt_len) if raw.stmt_len else len(body.text)
+        _read_pg_statement(body, raw.stmt, start, end, result)
+    return result
+
+
+def _read_pg_statement(body: SqlText, node: Any, start: int, end: int, result: SqlRead) -> None:
+    stmt = _PgStatement(body, start, end)
+    if isinstance(node, pg.DoStmt):
+        _read_do_block(stmt, node, result)
+        return
+    result.operations.extend(_pg_operations(stmt, node))
+
+
+def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseError) -> SqlRead:
+    """Parse statement by statement so one bad statement does not hide the others."""
+    result = SqlRead()
+    try:
+        pieces = pglast.split(body.text, with_parser=False)
+    except pglast.Error:
+        pieces = ()
+    if not pieces:
+        result.problems.append(_pg_problem(body, first_error, 0))
+        return result
+    position = 0
+    for piece in pieces:
+        found = body.text.find(piece, position)
+        start = found if found >= 0 else position
+        position = start + len(piece)
+        try:
+            parsed = pglast.parse_sql(piece)
+        except pglast.parser.ParseError as exc:
+            result.problems.append(_pg_problem(body, exc, start, piece))
+            continue
+        piece_text = SqlText(piece, body.path)
+        for raw in parsed:
+            # Offsets inside the piece, shifted to the body.
+            local = piece_text.char_offset(raw.stmt_location or 0)
+            local_end = (
+                piece_text.char_offset((raw.stmt_location or 0) + raw.stmt_len)
+                if raw.stmt_len
+                else len(piece)
+            )
+            _read_pg_statement(
+                body, raw.stmt, body.statement_start(start + local), start + local_end, result
+            )
+    return result
+
+
+def _pg_problem(
+    body: SqlText, exc: pglast.parser.ParseError, start: int, piece: str | None = None
+) -> SqlUnreadable:
+    message = str(exc.args[0]) if exc.args else str(exc)
+    offset = start
+    if len(exc.args) > 1 and isinstance(exc.args[1], int):
+        local = exc.args[1]
+        if piece is not None:
+            local = len(piece.encode("utf-8")[:local].decode("utf-8", errors="ignore"))
+            offset = start + local
+        else:
+            offset = body.char_offset(local)
+    return SqlUnreadable(
+        body.location(offset),
+        "SQL",
+        f"PostgreSQL's parser rejects it: {message}",
+        "postgres",
+    )
+
+
+_DO_WRAPPER = "CREATE FUNCTION backout_do_block() RETURNS void LANGUAGE plpgsql AS $backout$"
+
+
+def _read_do_block(stmt: _PgStatement, node: pg.DoStmt, result: SqlRead) -> None:
+    source = language = None
+    for arg in node.args or ():
+        if isinstance(arg, pg.DefElem) and isinstance(arg.arg, pg.String):
+            if arg.defname == "as":
+                source = arg.arg.sval
+            elif arg.defname == "language":
+                language = arg.arg.sval
+    where = stmt.body.location(stmt.start)
+    if source is None or (language or "plpgsql").lower() != "plpgsql":
+        result.problems.append(
+            SqlUnreadable(
+                where,
+                "SQL",
+                f"DO block in language {language!r} cannot be read; its statements were "
+                "not checked",
+            )
+        )
+        return
+    body_offset = stmt.body.text.find(source, stmt.start, stmt.end + len(source) + 2)
+    body_offset = stmt.start if body_offset < 0 else body_offset
+    try:
+        tree = json.loads(pglast.parser.parse_plpgsql_json(f"{_DO_WRAPPER}{source}$backout$;"))
+    except (pglast.parser.ParseError, ValueError) as exc:
+        result.problems.append(
+            SqlUnreadable(where, "SQL", f"PL/pgSQL parser rejects the DO block: {exc}")
+        )
+        return
+    search_from = body_offset
+    for kind, query in _plpgsql_statements(tree):
+        if kind == "dynamic":
+            literal = _sql_literal(query)
+            if literal is None:
+                result.problems.append(
+                    SqlUnreadable(
+                        stmt.body.location(body_offset),
+                        "SQL",
+                        f"DO block runs EXECUTE {query.strip()[:60]}: a statement built at run "
+                        "time cannot be checked",
+                    )
+                )
+                continue
+            query = literal
+        found = stmt.body.text.find(query, search_from, stmt.end + len(source))
+        offset = found if found >= 0 else body_offset
+        if found >= 0:
+            search_from = found + len(query)
+        inner = SqlText(query, stmt.body.path, *_line_col(stmt.body, offset))
+        read = read_postgres(inner)
+        result.operations.extend(read.operations)
+        result.problems.extend(read.problems)
+
+
+def _line_col(body: SqlText, offset: int) -> tuple[int, int]:
+    location = body.location(offset)
+    return location.line, location.column
+
+
+def _plpgsql_statements(tree: Any) -> Iterator[tuple[str, str]]:
+    """``("sql", text)`` for each embedded SQL statement, ``("dynamic", expr)`` for EXECUTE."""
+    stack = [tree]
+    found: list[tuple[str, str]] = []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            for key, value in current.items():
+                if key == "PLpgSQL_stmt_execsql":
+                    query = value.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query")
+                    if query:
+                        found.append(("sql", query))
+                elif key == "PLpgSQL_stmt_dynexecute":
+                    query = value.get("query", {}).get("PLpgSQL_expr", {}).get("query", "")
+                    found.append(("dynamic", query))
+                else:
+                    stack.append(value)
+        elif isinstance(current, list):
+            stack.extend(reversed(current))
+    yield from found
+
+
+def _sql_literal(expression: str) -> str | None:
+    text = expression.strip()
+    if (
+        len(text) >= 2
+        and text[0] == "'"
+        and text[-1] == "'"
+        and "'" not in text[1:-1].replace("''", "")
+    ):
+        return text[1:-1].replace("''", "'")
+    dollar = re.fullmatch(r"(\$[A-Za-z_]*\$)(.*)\1", text, re.S)
+    return dollar.group(2) if dollar else None
+
+
+# ---------------------------------------------------------------------------------------------
+# MySQL and SQLite through sqlglot.
+
+_SQLGLOT_DIALECTS = {"mysql": "mysql", "sqlite": "sqlite"}
+
+# sqlglot logs a warning for every statement it falls back to `Command` on; backout reports
+# those itself (as unreadable SQL), so the log line would only repeat it on stderr.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+
+def _name(node: Any) -> str:
+    if isinstance(node, exp.Identifier):
+        return node.name if node.quoted else node.name.lower()
+    if isinstance(node, (exp.Column, exp.Table)):
+        return _name(node.this)
+    if isinstance(node, exp.Expression):
+        return node.name.lower()
+    return str(node or "").lower()
+
+
+def _glot_type(kind: Any, dialect: str) -> str | None:
+    if not isinstance(kind, exp.DataType):
+        return None
+    return re.sub(r",\s+", ",", kind.sql(dialect).lower())
+
+
+def _glot_column(column: exp.ColumnDef, dialect: str) -> Column:
+    type_text = _glot_type(column.args.get("kind"), dialect)
+    nullable, has_default, generated = True, False, False
+    for constraint in column.args.get("constraints") or ():
+        kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else None
+        if isinstance(kind, exp.NotNullColumnConstraint):
+            nullable = bool(kind.args.get("allow_null"))
+        elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+            nullable = False
+        elif isinstance(kind, exp.DefaultColumnConstraint):
+            has_default = not isinstance(kind.this, exp.Null)
+        elif isinstance(
+            kind,
+            (
+                exp.AutoIncrementColumnConstraint,
+                exp.GeneratedAsIdentityColumnConstraint,
+                exp.ComputedColumnConstraint,
+            ),
+        ):
+            generated = True
+    if type_text and type_text.startswith("serial"):
+        generated = True
+    return Column(_name(column.this), type_text, nullable, has_default, generated)
+
+
+def _enum_labels(type_text: str | None) -> tuple[str, ...]:
+    if not type_text or not type_text.startswith("enum("):
+        return ()
+    return tuple(re.findall(r"'((?:[^']|'')*)'", type_text))
+
+
+class _GlotStatement:
+    def __init__(self, body: SqlText, start: int, end: int, dialect: str) -> None:
+        self.body = body
+        self.start = start
+        self.end = end
+        self.dialect = dialect
+
+    def at(self, node: Any) -> Location:
+        identifier = node if isinstance(node, exp.Identifier) else None
+        if identifier is None and isinstance(node, exp.Expression):
+            identifier = node.find(exp.Identifier)
+        meta = identifier.meta if identifier is not None else {}
+        if "start" in meta:
+            return self.body.location(int(meta["start"]))
+        return self.body.location(self.start)
+
+
+def _glot_constraint(
+    stmt: _GlotStatement, table: str, constraint: exp.Expression
+) -> Operation | None:
+    for part in constraint.expressions if isinstance(constraint, exp.Constraint) else [constraint]:
+        if isinstance(part, exp.UniqueColumnConstraint):
+            schema = part.this
+            columns = tuple(_name(c) for c in getattr(schema, "expressions", ()) or ())
+            label = UNIQUE
+        elif isinstance(part, exp.CheckColumnConstraint):
+            columns = tuple(dict.fromkeys(_name(c) for c in part.find_all(exp.Column)))
+            label = CHECK
+        elif isinstance(part, exp.ForeignKey):
+            columns = tuple(_name(c) for c in part.expressions)
+            label = FOREIGN_KEY
+        elif isinstance(part, exp.PrimaryKey):
+            columns = tuple(_name(c) for c in part.expressions)
+            label = PRIMARY_KEY
+        else:
+            continue
+        return Operation(
+            ADD_CONSTRAINT,
+            stmt.at(constraint),
+            table,
+            constraint=label,
+            constrained=columns,
+            detail=_name(constraint.this) if isinstance(constraint, exp.Constraint) else "",
+        )
+    return None
+
+
+def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
+    table = _name(node.this)
+    for action in node.args.get("actions") or ():
+        if isinstance(action, exp.ColumnDef):
+            column = _glot_column(action, stmt.dialect)
+            yield Operation(ADD_COLUMN, stmt.at(action.this), table, column.name, column_def=column)
+        elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
+            for target in action.args.get("tables") or [action.this]:
+                yield Operation(DROP_COLUMN, stmt.at(target), table, _name(target))
+        elif isinstance(action, exp.RenameColumn):
+            yield Operation(
+                RENAME_COLUMN,
+                stmt.at(action.this),
+                table,
+                _name(action.this),
+                new_name=_name(action.args.get("to")),
+            )
+        elif isinstance(action, exp.AlterRename):
+            yield Operation(RENAME_TABLE, stmt.at(node.this), table, new_name=_name(action.this))
+        elif isinstance(action, exp.ModifyColumn) and isinstance(action.this, exp.ColumnDef):
+            # MySQL MODIFY / CHANGE: a rename (CHANGE old new) plus a full redefinition.
+            column = _glot_column(action.this, stmt.dialect)
+            old_name = action.args.get("rename_from")
+            current = column.name
+            if old_name is not None and _name(old_name) != column.name:
+                current = _name(old_name)
+                yield Operation(
+                    RENAME_COLUMN, stmt.at(old_name), table, current, new_name=column.name
+                )
+            yield Operation(
+                ALTER_TYPE,
+                stmt.at(action.this.this),
+                table,
+                column.name,
+                column_def=column,
+                detail="redefined",
+            )
+        elif isinstance(action, exp.AlterColumn):
+            column_name = _name(action.this)
+            where = stmt.at(action.this)
+            if action.args.get("dtype") is not None:
+                yield Operation(
+                    ALTER_TYPE,
+                    where,
+                    table,
+                    column_name,
+                    column_def=Column(column_name, _glot_type(action.args["dtype"], stmt.dialect)),
+                )
+            if action.args.get("default") is not None:
+                yield Operation(SET_DEFAULT, where, table, column_name)
+            if action.args.get("drop"):
+                yield Operation(DROP_DEFAULT, where, table, column_name)
+            allow_null = action.args.get("allow_null")
+            if allow_null is not None:
+                kind = DROP_NOT_NULL if allow_null else SET_NOT_NULL
+                yield Operation(kind, where, table, column_name)
+        elif isinstance(action, exp.AddConstraint):
+            for constraint in action.expressions:
+                op = _glot_constraint(stmt, table, constraint)
+                if op is not None:
+                    yield op
+        elif isinstance(action, (exp.Constraint, exp.ForeignKey, exp.UniqueColumnConstraint)):
+            op = _glot_constraint(stmt, table, action)
+            if op is not None:
+                yield op
+
+
+_RENAME_TABLE = re.compile(r"^\s*TABLE\s+(.+)$", re.I | re.S)
+_RENAME_PAIR = re.compile(r"^\s*`?([\w$]+)`?\s+TO\s+`?([\w$]+)`?\s*$", re.I)
+
+
+def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
+    if isinstance(node, exp.Create):
+        kind = (node.args.get("kind") or "").upper()
+        target = node.this
+        if kind == "TABLE" and isinstance(target, exp.Schema):
+            columns = tuple(
+                _glot_column(c, stmt.dialect)
+                for c in target.expressions
+                if isinstance(c, exp.ColumnDef)
+            )
+            yield Operation(CREATE_TABLE, stmt.at(target.this), _name(target.this), columns=columns)
+        elif kind == "INDEX" and node.args.get("unique") and isinstance(target, exp.Index):
+            params = target.args.get("params")
+            indexed = tuple(
+                _name(o.this) for o in (params.args.get("columns") or () if params else ())
+            )
+            yield Operation(
+                ADD_CONSTRAINT,
+                stmt.at(target.this),
+                _name(target.args.get("table")),
+                constraint=UNIQUE,
+                constrained=indexed,
+                detail=_name(target.this),
+            )
+    elif isinstance(node, exp.Alter) and (node.args.get("kind") or "").upper() == "TABLE":
+        yield from _glot_alter(stmt, node)
+    elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "TABLE":
+        for target in node.args.get("tables") or [node.this]:
+            yield Operation(DROP_TABLE, stmt.at(target), _name(target))
+
+
+def _command_rename(stmt: _GlotStatement, node: exp.Command) -> list[Operation] | None:
+    """MySQL ``RENAME TABLE a TO b, c TO d``, which sqlglot leaves as a ``Command``."""
+    if str(node.this).upper() != "RENAME":
+        return None
+    literal = node.expression
+    text = literal.this if isinstance(literal, exp.Literal) else str(literal or "")
+    match = _RENAME_TABLE.match(text)
+    if not match:
+        return None
+    operations = []
+    for pair in match.group(1).split(","):
+        names = _RENAME_PAIR.match(pair)
+        if not names:
+            return None
+        old, new = names.group(1).lower(), names.group(2).lower()
+        offset = stmt.body.find_name(old, stmt.start, stmt.end)
+        where = stmt.body.location(offset if offset is not None else stmt.start)
+        operations.append(Operation(RENAME_TABLE, where, old, new_name=new))
+    return operations
+
+
+def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
+    """Read a SQL body with sqlglot's grammar for ``dialect`` (``mysql`` or ``sqlite``)."""
+    result = SqlRead()
+    read = _SQLGLOT_DIALECTS[dialect]
+    try:
+        tokens = sqlglot.tokenize(body.text, read=read)
+    except SqlglotError as exc:
+        result.problems.append(
+            SqlUnreadable(
+                body.location(0), "SQL", f"{dialect} tokenizer rejects it: {exc}", dialect
+            )
+        )
+        return result
+    # Statement spans from the tokens, so each statement is parsed (and fails) on its own.
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    for token in tokens:
+        if token.token_type == sqlglot.TokenType.SEMICOLON:
+            if start is not None:
+                spans.append((start, token.start))
+            start = None
+        elif start is None:
+            start = token.start
+    if start is not None:
+        spans.append((start, len(body.text)))
+    for begin, end in spans:
+        text = body.text[begin:end]
+        stmt = _GlotStatement(body, begin, end, dialect)
+        try:
+            parsed = sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE)
+        except SqlglotError as exc:
+            result.problems.append(
+                SqlUnreadable(
+                    body.location(begin),
+                    "SQL",
+                    f"{dialect} parser rejects it: {str(exc).splitlines()[0]}",
+                    dialect,
+                )
+            )
+            continue
+        for node in parsed:
+            if node is None:
+                continue
+            _shift_meta(node, begin)
+            if isinstance(node, exp.Command):
+                renamed = _command_rename(stmt, node)
+                if renamed is not None:
+                    result.operations.extend(renamed)
+                    continue
+                result.problems.append(
+                    SqlUnreadable(
+                        body.location(begin),
+                        "SQL",
+                        f"the {dialect} parser does not model `{str(node.this)[:40]}` "
+                        "statements; this one was not checked",
+                        dialect,
+                    )
+                )
+                continue
+            result.operations.extend(_glot_operations(stmt, node))
+    return result
+
+
+def _shift_meta(node: Expr, offset: int) -> None:
+    """Identifier offsets are relative to the statement text; make them body offsets."""
+    if not offset:
+        return
+    for identifier in node.find_all(exp.Identifier):
+        meta = identifier.meta
+        if "start" in meta:
+            meta["start"] = int(meta["start"]) + offset
+
+
+def _read_body(body: SqlText | None) -> tuple[SqlRead, dict[str, SqlRead]]:
+    if body is None:
+        return SqlRead(), {}
+    postgres = read_postgres(body)
+    if not postgres.problems:
+        return postgres, {}
+    return postgres, {dialect: read_sqlglot(body, dialect) for dialect in _SQLGLOT_DIALECTS}
+
+
+@dataclass
+class BodyReads:
+    """A migration's up and down SQL read with every grammar that is needed.
+
+    ``up``/``down`` are the PostgreSQL reads; ``dialect_reads`` the MySQL and SQLite reads,
+    present when PostgreSQL's grammar rejected either body (a body it accepted serves every
+    dialect); ``problems`` every failed read, each tagged with its dialect.
+    """
+
+    up: tuple[Operation, ...]
+    down: tuple[Operation, ...]
+    readable: bool
+    dialect_reads: tuple[DialectRead, ...]
+    problems: list[SqlUnreadable]
+
+
+def read_bodies(up: SqlText | None, down: SqlText | None) -> BodyReads:
+    """Read a migration's up and down SQL (either may be absent)."""
+    up_pg, up_other = _read_body(up)
+    down_pg, down_other = _read_body(down)
+    problems = [*up_pg.problems, *down_pg.problems]
+    reads = []
+    if up_other or down_other:
+        for dialect in _SQLGLOT_DIALECTS:
+            up_read = up_other.get(dialect, up_pg)
+            down_read = down_other.get(dialect, down_pg)
+            if dialect in up_other:
+                problems.extend(up_read.problems)
+            if dialect in down_other:
+                problems.extend(down_read.problems)
+            reads.append(
+                DialectRead(
+                    dialect,
+                    tuple(up_read.operations),
+                    tuple(down_read.operations),
+                    not up_read.problems and not down_read.problems,
+                )
+            )
+    return BodyReads(
+        tuple(up_pg.operations),
+        tuple(down_pg.operations),
+        not up_pg.problems and not down_pg.problems,
+        tuple(reads),
+        problems,
+    )
