@@ -13,6 +13,7 @@ from backout.sources.dockerfile import DockerfileReader
 from backout.sources.kustomize import KustomizeReader
 from backout.sources.manifests import ManifestReader
 from backout.sources.migrations import MigrationFileReader
+from backout.sources.retention import RetentionReader
 
 ALL_READERS: tuple[Reader, ...] = (
     ManifestReader(),
@@ -22,4 +23,5 @@ ALL_READERS: tuple[Reader, ...] = (
     CiReader(),
     ScriptReader(),
     MigrationFileReader(),
+    RetentionReader(),
 )
