@@ -1,0 +1,693 @@
+"""Answer the mid-incident questions from recorded cluster state, evidence first.
+
+For every Deployment, StatefulSet and DaemonSet: the retained revisions and their images, which
+digest each revision runs when pods or a pinned template show it, whether the last rollback
+changed the running image, the three misdiagnoses of a failed rollback answered from what the
+state shows, and the command that pins the previous good digest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from backout.diagnose.imageid import (
+    IdKind,
+    RunningImage,
+    is_mutable,
+    parse_image_id,
+    repository_of,
+    short_digest,
+    template_digest,
+)
+from backout.diagnose.state import ClusterState, ContainerImage, HelmRevision, Pod, Revision
+from backout.diagnose.state import Workload as StateWorkload
+from backout.imageref import parse_reference
+
+_HELM_ROLLBACK = re.compile(r"^Rollback to (\d+)")
+# Waiting reasons that mean the image itself could not be had.
+_PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName")
+# Pull messages that mean the artifact is gone, not that the registry is unreachable.
+_ARTIFACT_GONE = re.compile(r"not found|manifest unknown|name unknown|does not exist", re.I)
+_CRASHING = ("CrashLoopBackOff", "CreateContainerConfigError", "RunContainerError")
+
+FAILED = "rollback-changed-nothing"
+CHANGED = "rollback-changed-image"
+KEPT = "rollback-kept-image"
+NO_ROLLBACK = "no-rollback"
+
+
+class RegistryLookup(Protocol):
+    """What diagnose asks a registry (``backout.registry.client.RegistryClient`` fits)."""
+
+    def tags(self, registry: str, repository: str, page_size: int = 1000) -> list[str]:
+        """Every tag of the repository."""
+        ...
+
+    def head_manifest(self, registry: str, repository: str, reference: str) -> _Info | None:
+        """What a tag or digest resolves to, ``None`` when unknown."""
+        ...
+
+
+class _Info(Protocol):
+    digest: str
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    """One line of the revision history: what it names and what it is seen to run."""
+
+    number: int
+    source: str
+    images: tuple[ContainerImage, ...]
+    former_numbers: tuple[int, ...] = ()
+    running: tuple[tuple[str, str], ...] = ()
+    pods: int = 0
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class ContainerComparison:
+    """One container, before and after the last rollback."""
+
+    container: str
+    restored_image: str
+    replaced_image: str
+    outcome: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """The last rollback the state shows, and whether it changed what runs."""
+
+    evidence: str
+    restored: str
+    replaced: str
+    containers: tuple[ContainerComparison, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One row of the misdiagnosis table."""
+
+    question: str
+    answer: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An image a registry holds for the repository, other than the broken one."""
+
+    tag: str
+    digest: str
+
+
+@dataclass
+class WorkloadDiagnosis:
+    """Everything said about one workload."""
+
+    kind: str
+    namespace: str
+    name: str
+    verdict: str
+    summary: str
+    revision_history_limit: int
+    paused: bool
+    revisions: list[RevisionRow] = field(default_factory=list)
+    helm: list[HelmRevision] = field(default_factory=list)
+    rollback: Rollback | None = None
+    pod_problems: list[str] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+    pin_command: str = ""
+    pin_note: str = ""
+    registry_candidates: list[Candidate] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``deployment/shop-api``."""
+        return f"{self.kind.lower()}/{self.name}"
+
+
+@dataclass
+class Diagnosis:
+    """The diagnosis of every workload in the state."""
+
+    workloads: list[WorkloadDiagnosis]
+    objects_read: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed_rollback(self) -> bool:
+        """True when the evidence shows a rollback that left the same image running."""
+        return any(w.verdict == FAILED for w in self.workloads)
+
+
+def _pods_of(workload: StateWorkload, revision: Revision, pods: list[Pod]) -> list[Pod]:
+    owner = revision.source.split(" ", 1)[-1]
+    found = []
+    for pod in pods:
+        if pod.namespace != workload.namespace:
+            continue
+        if workload.kind == "Deployment":
+            if pod.owner_kind == "ReplicaSet" and pod.owner_name == owner:
+                found.append(pod)
+        elif (
+            pod.owner_kind == workload.kind
+            and pod.owner_name == workload.name
+            and pod.template_hash
+            and (pod.template_hash == revision.pod_hash or owner.endswith("-" + pod.template_hash))
+        ):
+            found.append(pod)
+    return found
+
+
+def _running(pods: list[Pod]) -> dict[str, list[RunningImage]]:
+    """Distinct running images per container across ``pods``."""
+    out: dict[str, list[RunningImage]] = {}
+    for pod in pods:
+        for status in pod.containers:
+            if not status.image_id:
+                continue
+            image = parse_image_id(status.image_id)
+            seen = out.setdefault(status.container, [])
+            if all(image.raw != other.raw for other in seen):
+                seen.append(image)
+    return out
+
+
+def _helm_for(workload: StateWorkload, helm: list[HelmRevision]) -> list[HelmRevision]:
+    return [
+        revision
+        for revision in helm
+        if revision.namespace in ("", workload.namespace)
+        and any(w.kind == workload.kind and w.name == workload.name for w in revision.workloads)
+    ]
+
+
+def _helm_images(revision: HelmRevision, workload: StateWorkload) -> tuple[ContainerImage, ...]:
+    for item in revision.workloads:
+        if item.kind == workload.kind and item.name == workload.name:
+            return item.images
+    return ()
+
+
+def _compare(
+    restored: tuple[ContainerImage, ...],
+    replaced: tuple[ContainerImage, ...],
+    restored_running: dict[str, list[RunningImage]],
+    replaced_running: dict[str, list[RunningImage]],
+) -> list[ContainerComparison]:
+    before = {c.container: c.image for c in replaced}
+    out = []
+    for container in restored:
+        if container.container not in before:
+            continue
+        new, old = container.image, before[container.container]
+        now = restored_running.get(container.container, [])
+        then = replaced_running.get(container.container, [])
+        outcome, evidence = _container_outcome(new, old, now, then)
+        out.append(ContainerComparison(container.container, new, old, outcome, evidence))
+    return out
+
+
+def _container_outcome(
+    new: str, old: str, now: list[RunningImage], then: list[RunningImage]
+) -> tuple[str, str]:
+    """``same`` / ``changed`` / ``same-by-design`` and the evidence for it."""
+    if new == old and not is_mutable(new):
+        return "same-by-design", f"both revisions pin {new}: the image was not meant to change"
+    comparable = [(a, b) for a in now for b in then if a.same_image(b) is not None]
+    if comparable:
+        if any(a.same_image(b) for a, b in comparable):
+            shared = next(a for a, b in comparable if a.same_image(b))
+            return "same", (
+                f"pods of both revisions run {shared.short} ({shared.kind.value}): "
+                "the rollback left the same image running"
+            )
+        return "changed", (
+            f"pods now run {now[0].short}, pods of the replaced revision ran {then[0].short}"
+        )
+    if new == old:
+        running = f"; the pods run {now[0].short}" if now else ""
+        return "same", (
+            f"the rollback restored `{new}`, the same mutable reference the broken revision "
+            f"ran: it pulls whatever the tag points at now, which the broken deploy pushed"
+            f"{running}"
+        )
+    new_pin, old_pin = template_digest(new), template_digest(old)
+    if new_pin is not None and old_pin is not None:
+        if new_pin.digest == old_pin.digest:
+            return "same-by-design", f"both references pin {new_pin.short}"
+        return "changed", f"pinned {old_pin.short} → {new_pin.short}"
+    return "changed", (
+        f"the reference changed `{old}` → `{new}`; a mutable tag may still name the same "
+        "image (check with --registry)"
+    )
+
+
+def _last_rollback(
+    workload: StateWorkload,
+    rows: dict[int, Revision],
+    helm: list[HelmRevision],
+    pods: list[Pod],
+) -> Rollback | None:
+    current = rows.get(workload.current_revision or -1)
+    if current is not None:
+        older = [r for n, r in rows.items() if n < current.number]
+        reused = current.former_numbers or any(
+            r.created and current.created and current.created < r.created for r in older
+        )
+        if reused:
+            replaced = max(older, key=lambda r: r.number) if older else None
+            origin = (
+                f"revision {current.number} is the template of revision "
+                f"{max(current.former_numbers)} brought back"
+                if current.former_numbers
+                else f"revision {current.number} ({current.source}) is older than the "
+                "revisions before it: an earlier template was brought back"
+            )
+            if replaced is None:
+                return Rollback(origin, f"revision {current.number}", "(not retained)", ())
+            comparisons = _compare(
+                current.images,
+                replaced.images,
+                _running(_pods_of(workload, current, pods)),
+                _running(_pods_of(workload, replaced, pods)),
+            )
+            return Rollback(
+                origin,
+                f"revision {current.number}",
+                f"revision {replaced.number}",
+                tuple(comparisons),
+            )
+    if helm:
+        latest = helm[-1]
+        match = _HELM_ROLLBACK.match(latest.description)
+        previous = [r for r in helm if r.version < latest.version]
+        if match and previous:
+            replaced_helm = previous[-1]
+            comparisons = _compare(
+                _helm_images(latest, workload),
+                _helm_images(replaced_helm, workload),
+                {},
+                {},
+            )
+            return Rollback(
+                f"Helm release {latest.release} v{latest.version}: {latest.description}",
+                f"Helm v{latest.version}",
+                f"Helm v{replaced_helm.version}",
+                tuple(comparisons),
+            )
+    return None
+
+
+def _verdict(rollback: Rollback | None) -> str:
+    if rollback is None:
+        return NO_ROLLBACK
+    outcomes = {c.outcome for c in rollback.containers}
+    if "changed" in outcomes:
+        return CHANGED
+    if "same" in outcomes:
+        return FAILED
+    if outcomes:
+        return KEPT
+    return CHANGED
+
+
+def _pod_problems(pods: list[Pod]) -> list[str]:
+    problems = []
+    for pod in pods:
+        if pod.terminating:
+            continue
+        for status in pod.containers:
+            if status.waiting_reason:
+                detail = f": {status.waiting_message}" if status.waiting_message else ""
+                problems.append(
+                    f"pod {pod.name} container {status.container}: {status.waiting_reason}"
+                    f"{detail} (restarts: {status.restart_count})"
+                )
+            elif status.restart_count and not status.ready:
+                problems.append(
+                    f"pod {pod.name} container {status.container}: not ready after "
+                    f"{status.restart_count} restarts ({status.last_exit_reason or 'exited'})"
+                )
+        for condition in pod.conditions:
+            if condition.type == "PodScheduled" and condition.status == "False":
+                problems.append(
+                    f"pod {pod.name}: not scheduled ({condition.reason}: {condition.message})"
+                )
+    return problems
+
+
+def _answers(
+    diagnosis: WorkloadDiagnosis, workload: StateWorkload, current_pods: list[Pod]
+) -> list[Answer]:
+    problems = diagnosis.pod_problems
+    crashing = [p for p in problems if any(reason in p for reason in _CRASHING)] or [
+        p for p in problems if "restarts" in p and "not ready" in p
+    ]
+    pulls = [p for p in problems if any(reason in p for reason in _PULL_FAILURES)]
+    unscheduled = [p for p in problems if "not scheduled" in p]
+    rollback = diagnosis.rollback
+    verdict = diagnosis.verdict
+    answers: list[Answer] = []
+
+    question = "Deployment bug or untested rollback?"
+    if verdict == FAILED and rollback is not None:
+        same = next(c for c in rollback.containers if c.outcome == "same")
+        answers.append(
+            Answer(
+                question,
+                "untested rollback",
+                f"{same.container}: {same.evidence}. What fails now is still the broken "
+                "release: the rollback procedure failed, not a second bug.",
+            )
+        )
+    elif verdict == CHANGED and not crashing and not pulls:
+        answers.append(
+            Answer(
+                question,
+                "deployment bug",
+                f"the rollback ({rollback.restored if rollback else ''}) changed the image and "
+                "its pods are healthy: the release was at fault and the rollback worked.",
+            )
+        )
+    elif verdict == NO_ROLLBACK:
+        answers.append(
+            Answer(
+                question,
+                "no rollback yet",
+                f"revision {workload.current_revision} is the newest template and no earlier "
+                "template was brought back; roll back with the command below.",
+            )
+        )
+    else:
+        answers.append(
+            Answer(
+                question,
+                "not settled by this state",
+                "the image changed, but the restored pods are not healthy (see the next rows).",
+            )
+        )
+
+    question = "Incompatible versions or rollback assumption?"
+    if verdict == FAILED:
+        answers.append(
+            Answer(
+                question,
+                "rollback assumption",
+                "undo restores a pod template, not an image: a mutable tag let the template "
+                "name the broken image again. Pin digests (backout pin).",
+            )
+        )
+    elif verdict == NO_ROLLBACK:
+        answers.append(
+            Answer(
+                question,
+                "not known yet",
+                "nothing has been rolled back; before rolling back, make sure the previous "
+                "release accepts what this one changed (schema, config): `backout plan`.",
+            )
+        )
+    elif crashing:
+        answers.append(
+            Answer(
+                question,
+                "incompatible versions",
+                f"{crashing[0]}. The previous release runs and fails: state the rollback does "
+                "not restore (database schema, ConfigMaps, Secrets, CRDs) changed under it. "
+                "`backout plan` gives the forward fix.",
+            )
+        )
+    elif pulls:
+        answers.append(
+            Answer(question, "no evidence", "the restored image never started (see the next row).")
+        )
+    elif current_pods:
+        answers.append(Answer(question, "neither", "the restored pods report no crash or restart."))
+    else:
+        answers.append(Answer(question, "no evidence", "no pods of the current revision."))
+
+    question = "Infrastructure or procedure gap?"
+    gone = [p for p in pulls if _ARTIFACT_GONE.search(p)]
+    if gone:
+        answers.append(
+            Answer(
+                question,
+                "procedure gap",
+                f"{gone[0]}: the rollback target's image no longer exists (registry or CI "
+                "retention shorter than the rollback window, BK301/BK302).",
+            )
+        )
+    elif pulls:
+        answers.append(
+            Answer(
+                question,
+                "infrastructure",
+                f"{pulls[0]}: the registry could not be reached or refused credentials.",
+            )
+        )
+    elif unscheduled:
+        answers.append(Answer(question, "infrastructure", unscheduled[0]))
+    elif verdict == FAILED:
+        answers.append(
+            Answer(
+                question,
+                "procedure gap",
+                "the cluster did what it was told; deploying by a mutable tag is the gap.",
+            )
+        )
+    elif workload.paused:
+        answers.append(
+            Answer(
+                question,
+                "procedure gap",
+                f"{workload.label} is paused: `kubectl rollout undo` refuses a paused "
+                "deployment and nothing rolls out until it is resumed.",
+            )
+        )
+    elif len(workload.revisions) <= 1 and workload.kind == "Deployment":
+        answers.append(
+            Answer(
+                question,
+                "procedure gap",
+                f"revisionHistoryLimit is {workload.revision_history_limit} and "
+                f"{len(workload.revisions)} revision is retained: `kubectl rollout undo` has "
+                'nothing to go back to ("no rollout history found").',
+            )
+        )
+    else:
+        answers.append(
+            Answer(question, "no evidence of either", "no pull, scheduling or history problem.")
+        )
+    return answers
+
+
+def _known_digest(
+    revision: Revision, workload: StateWorkload, pods: list[Pod], broken_refs: set[str]
+) -> dict[str, str]:
+    """Digests per container that ``revision`` is known to have run."""
+    known: dict[str, str] = {}
+    for container in revision.images:
+        pin = template_digest(container.image)
+        if pin is not None:
+            known[container.container] = pin.digest
+    running = _running(_pods_of(workload, revision, pods))
+    for container in revision.images:
+        if container.container in known or container.image in broken_refs:
+            continue
+        for image in running.get(container.container, []):
+            if image.kind is IdKind.REGISTRY_DIGEST:
+                known[container.container] = image.digest
+                break
+    return known
+
+
+def _pin(
+    diagnosis: WorkloadDiagnosis,
+    workload: StateWorkload,
+    rows: dict[int, Revision],
+    pods: list[Pod],
+) -> None:
+    """Fill the pin command: the previous good digest, or what is missing to know it."""
+    namespace = f"-n {workload.namespace} " if workload.namespace else ""
+    current = rows.get(workload.current_revision or -1)
+    ordered = sorted(rows.values(), key=lambda r: r.number, reverse=True)
+    if diagnosis.verdict in (CHANGED, KEPT) and current is not None:
+        good, broken = [current], None
+        lead = "the rollback worked; pin what runs now so that no later apply or undo moves it"
+    else:
+        if diagnosis.verdict == FAILED and current is not None:
+            replaced_number = max(
+                (r.number for r in ordered if r.number < current.number), default=0
+            )
+            broken = rows.get(replaced_number) or current
+            good = [r for r in ordered if r.number not in (current.number, broken.number)]
+            good.insert(0, current)
+        else:
+            broken = current
+            good = [r for r in ordered if current is None or r.number < current.number]
+        lead = "pin the previous good digest"
+    broken_refs = {c.image for c in broken.images if is_mutable(c.image)} if broken else set()
+    for revision in good:
+        known = _known_digest(revision, workload, pods, broken_refs)
+        if broken is not None and broken is not revision:
+            bad = _known_digest(broken, workload, pods, set())
+            known = {c: d for c, d in known.items() if bad.get(c) != d}
+        if not known:
+            continue
+        sets = " ".join(
+            f"{container.container}={repository_of(container.image)}@{known[container.container]}"
+            for container in revision.images
+            if container.container in known and not container.init
+        )
+        if not sets:
+            continue
+        command = f"kubectl {namespace}set image {workload.label} {sets}"
+        if workload.paused:
+            command += f" && kubectl {namespace}rollout resume {workload.label}"
+        diagnosis.pin_command = command
+        diagnosis.pin_note = f"{lead} (revision {revision.number}, {revision.source})"
+        if workload.managed_by_helm:
+            diagnosis.pin_note += (
+                f"; then pin the same digest in the chart values of Helm release "
+                f"{workload.managed_by_helm}, or the next `helm upgrade` undoes it"
+            )
+        return
+    retained = ", ".join(str(r.number) for r in ordered) or "none"
+    diagnosis.pin_note = (
+        "the previous good digest is not in this state: no retained revision (retained: "
+        f"{retained}) pins a digest or has pods that show one apart from the broken image. "
+        "Run `backout diagnose --registry` to list the repository's other digests, or read "
+        "it from a node that ran it (`crictl images --digests`)"
+    )
+    main = next((c for c in workload.images if not c.init), None)
+    if main is not None:
+        diagnosis.pin_command = (
+            f"kubectl {namespace}set image {workload.label} "
+            f"{main.container}={repository_of(main.image)}@<previous-digest>"
+        )
+
+
+def _registry_candidates(
+    diagnosis: WorkloadDiagnosis,
+    workload: StateWorkload,
+    registry: RegistryLookup,
+    running_now: dict[str, list[RunningImage]],
+) -> list[str]:
+    """Older tags and digests of the main container's repository; notes on failures."""
+    main = next((c for c in workload.images if not c.init), None)
+    reference = parse_reference(main.image) if main is not None else None
+    if main is None or reference is None:
+        return []
+    broken = {i.digest for i in running_now.get(main.container, [])}
+    try:
+        tags = registry.tags(reference.domain, reference.normalized_repository)
+        for tag in sorted(tags, reverse=True)[:50]:
+            info = registry.head_manifest(reference.domain, reference.normalized_repository, tag)
+            if info is not None and info.digest not in broken:
+                diagnosis.registry_candidates.append(Candidate(tag, info.digest))
+    except Exception as exc:  # the registry client's errors carry a user-facing message
+        return [f"registry lookup for {reference.familiar_name} failed: {exc}"]
+    return []
+
+
+def diagnose(state: ClusterState, registry: RegistryLookup | None = None) -> Diagnosis:
+    """Diagnose every workload in ``state``; ``registry`` adds older tags and digests."""
+    result = Diagnosis(workloads=[], objects_read=state.objects_read)
+    if not state.workloads:
+        result.notes.append(
+            "no Deployment, StatefulSet or DaemonSet in the input: record it with "
+            "`kubectl get deploy,rs,pods -o json` (add sts,ds,controllerrevisions and "
+            "`secrets -l owner=helm` when they apply)"
+        )
+    for workload in state.workloads:
+        rows = {r.number: r for r in workload.revisions}
+        helm = _helm_for(workload, state.helm)
+        rollback = _last_rollback(workload, rows, helm, state.pods)
+        verdict = _verdict(rollback)
+        current = rows.get(workload.current_revision or -1)
+        current_pods = _pods_of(workload, current, state.pods) if current else []
+        if not rows:
+            current_pods = [
+                p
+                for p in state.pods
+                if p.namespace == workload.namespace and p.owner_name.startswith(workload.name)
+            ]
+        diagnosis = WorkloadDiagnosis(
+            kind=workload.kind,
+            namespace=workload.namespace,
+            name=workload.name,
+            verdict=verdict,
+            summary=_summary(verdict, rollback, workload),
+            revision_history_limit=workload.revision_history_limit,
+            paused=workload.paused,
+            helm=helm,
+            rollback=rollback,
+        )
+        for revision in workload.revisions:
+            revision_pods = _pods_of(workload, revision, state.pods)
+            running = _running(revision_pods)
+            diagnosis.revisions.append(
+                RevisionRow(
+                    number=revision.number,
+                    source=revision.source,
+                    images=revision.images,
+                    former_numbers=revision.former_numbers,
+                    running=tuple(
+                        (container, image.short)
+                        for container, images in running.items()
+                        for image in images
+                    ),
+                    pods=len(revision_pods),
+                    role=_role(revision, workload, rollback),
+                )
+            )
+        diagnosis.pod_problems = _pod_problems(current_pods)
+        diagnosis.answers = _answers(diagnosis, workload, current_pods)
+        _pin(diagnosis, workload, rows, state.pods)
+        if registry is not None:
+            result.notes.extend(
+                _registry_candidates(diagnosis, workload, registry, _running(current_pods))
+            )
+        result.workloads.append(diagnosis)
+    return result
+
+
+def _role(revision: Revision, workload: StateWorkload, rollback: Rollback | None) -> str:
+    if revision.number == workload.current_revision:
+        return "current"
+    if rollback is not None and rollback.replaced == f"revision {revision.number}":
+        return "replaced by the rollback"
+    return ""
+
+
+def _summary(verdict: str, rollback: Rollback | None, workload: StateWorkload) -> str:
+    if verdict == FAILED and rollback is not None:
+        return (
+            f"FAILED ROLLBACK: {rollback.restored} replaced {rollback.replaced}, but the same "
+            "image is running"
+        )
+    if verdict == CHANGED and rollback is not None:
+        return f"the rollback changed the running image ({rollback.replaced} → {rollback.restored})"
+    if verdict == KEPT and rollback is not None:
+        return (
+            f"the rollback ({rollback.replaced} → {rollback.restored}) kept the pinned image: "
+            "the revisions differ in configuration only"
+        )
+    history = len(workload.revisions)
+    extra = ""
+    if workload.paused:
+        extra = "; the deployment is paused, so `kubectl rollout undo` refuses it"
+    elif history <= 1 and workload.kind == "Deployment":
+        extra = (
+            f"; revisionHistoryLimit {workload.revision_history_limit} left {history} "
+            "revision: `kubectl rollout undo` has nothing to go back to"
+        )
+    return f"no rollback in this state; revision {workload.current_revision} runs{extra}"
+
+
+__all__ = ["Diagnosis", "RegistryLookup", "WorkloadDiagnosis", "diagnose", "short_digest"]

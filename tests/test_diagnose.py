@@ -1,0 +1,218 @@
+"""``backout diagnose`` on recorded kubectl state: verdicts, evidence, pin commands, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backout.diagnose import StateError, diagnose, parse_state
+from backout.diagnose.analysis import CHANGED, FAILED, NO_ROLLBACK
+from backout.diagnose.imageid import IdKind, parse_image_id
+from tests.conftest import run_backout
+from tests.test_diagnose_states import BROKEN, CONFIG_ID, GOOD, REPO, STATES, render
+
+
+def _state_file(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.json"
+    path.write_text(render(STATES[name]()), encoding="utf-8")
+    return path
+
+
+def _diagnosis(name: str):  # type: ignore[no-untyped-def]
+    return diagnose(parse_state(render(STATES[name]())))
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "digest", "repository"),
+    [
+        (f"docker-pullable://{REPO}@{GOOD}", IdKind.REGISTRY_DIGEST, GOOD, REPO),
+        (f"{REPO}@{GOOD}", IdKind.REGISTRY_DIGEST, GOOD, REPO),
+        (f"nginx@{GOOD}", IdKind.REGISTRY_DIGEST, GOOD, "docker.io/library/nginx"),
+        (CONFIG_ID, IdKind.CONFIG_ID, CONFIG_ID, ""),
+        (f"docker://{CONFIG_ID}", IdKind.CONFIG_ID, CONFIG_ID, ""),
+        (f"{REPO}@sha256:abc", IdKind.UNKNOWN, "", ""),
+        ("", IdKind.UNKNOWN, "", ""),
+    ],
+)
+def test_image_id_forms_are_normalised(
+    raw: str, kind: IdKind, digest: str, repository: str
+) -> None:
+    image = parse_image_id(raw)
+    assert (image.kind, image.digest, image.repository) == (kind, digest, repository)
+
+
+def test_config_id_is_never_equal_to_a_registry_digest() -> None:
+    config = parse_image_id(GOOD)
+    registry = parse_image_id(f"{REPO}@{GOOD}")
+    assert config.same_image(registry) is None
+    assert registry.same_image(parse_image_id(f"docker-pullable://{REPO}@{GOOD}")) is True
+    assert registry.same_image(parse_image_id(f"{REPO}@{BROKEN}")) is False
+
+
+def test_latest_rollback_is_a_failed_rollback_proven_by_pods() -> None:
+    result = _diagnosis("rollback-restored-latest")
+    (api,) = result.workloads
+    assert result.failed_rollback
+    assert api.verdict == FAILED
+    assert api.rollback is not None
+    assert api.rollback.restored == "revision 4"
+    assert api.rollback.replaced == "revision 3"
+    (comparison,) = api.rollback.containers
+    assert comparison.outcome == "same"
+    assert "pods of both revisions run" in comparison.evidence
+    answers = {a.question: a.answer for a in api.answers}
+    assert answers["Deployment bug or untested rollback?"] == "untested rollback"
+    assert answers["Incompatible versions or rollback assumption?"] == "rollback assumption"
+    # 2.3's digest was never recorded anywhere in this state: say so, do not invent one.
+    assert api.pin_command.endswith("@<previous-digest>")
+    assert "not in this state" in api.pin_note
+
+
+def test_pinned_rollback_changed_the_image_and_pins_what_runs() -> None:
+    (api,) = _diagnosis("rollback-pinned").workloads
+    assert api.verdict == CHANGED
+    assert api.pin_command == (f"kubectl -n shop set image deployment/shop-api api={REPO}@{GOOD}")
+    row = next(r for r in api.revisions if r.role == "current")
+    assert row.former_numbers == (1,)
+    assert row.pods == 3
+    answers = {a.question: a.answer for a in api.answers}
+    assert answers["Deployment bug or untested rollback?"] == "deployment bug"
+
+
+def test_no_history_says_undo_has_nothing_to_restore() -> None:
+    (api,) = _diagnosis("no-history").workloads
+    assert api.verdict == NO_ROLLBACK
+    assert api.revision_history_limit == 0
+    assert "nothing to go back to" in api.summary
+    answers = {a.question: (a.answer, a.evidence) for a in api.answers}
+    answer, evidence = answers["Infrastructure or procedure gap?"]
+    assert answer == "procedure gap"
+    assert "revisionHistoryLimit is 0" in evidence
+    # The pods show a bare config ID: it is not a registry digest, so it is never offered.
+    assert "<previous-digest>" in api.pin_command
+
+
+def test_paused_deployment_pins_the_retained_digest_and_resumes() -> None:
+    (api,) = _diagnosis("paused").workloads
+    assert api.paused
+    assert api.pin_command == (
+        f"kubectl -n shop set image deployment/shop-api api={REPO}@{GOOD}"
+        " && kubectl -n shop rollout resume deployment/shop-api"
+    )
+    answers = {a.question: a.evidence for a in api.answers}
+    assert "refuses a paused deployment" in answers["Infrastructure or procedure gap?"]
+
+
+def test_deleted_rollback_target_is_a_procedure_gap() -> None:
+    (api,) = _diagnosis("artifact-gone").workloads
+    answers = {a.question: a.answer for a in api.answers}
+    assert answers["Infrastructure or procedure gap?"] == "procedure gap"
+    assert any("ImagePullBackOff" in p for p in api.pod_problems)
+
+
+def test_helm_rollback_to_the_same_tag_is_failed_and_statefulset_history_is_read() -> None:
+    result = _diagnosis("helm-rollback-latest")
+    web = next(w for w in result.workloads if w.name == "shop-web")
+    database = next(w for w in result.workloads if w.name == "shop-db")
+    assert web.verdict == FAILED
+    assert [h.version for h in web.helm] == [1, 2, 3]
+    assert web.rollback is not None and "Rollback to 1" in web.rollback.evidence
+    assert "Helm release shop" in web.pin_note or "<previous-digest>" in web.pin_command
+    assert database.verdict == NO_ROLLBACK
+    assert [r.number for r in database.revisions] == [1, 2]
+    assert next(r for r in database.revisions if r.number == 2).pods == 1
+
+
+class _FakeRegistry:
+    """Answers like a registry holding 2.3 (good), 2.4 and latest (both the broken image)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def tags(self, registry: str, repository: str, page_size: int = 1000) -> list[str]:
+        self.calls.append((registry, repository, "tags"))
+        return ["2.3", "2.4", "latest"]
+
+    def head_manifest(self, registry: str, repository: str, reference: str) -> object:
+        self.calls.append((registry, repository, reference))
+        digest = GOOD if reference == "2.3" else BROKEN
+
+        class Info:
+            pass
+
+        info = Info()
+        info.digest = digest  # type: ignore[attr-defined]
+        return info
+
+
+def test_registry_lists_the_other_digests() -> None:
+    registry = _FakeRegistry()
+    state = parse_state(render(STATES["rollback-restored-latest"]()))
+    (api,) = diagnose(state, registry).workloads
+    assert [(c.tag, c.digest) for c in api.registry_candidates] == [("2.3", GOOD)]
+    assert registry.calls[0] == ("registry.example.com", "shop/api", "tags")
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("rollback-restored-latest", 1),
+        ("helm-rollback-latest", 1),
+        ("rollback-pinned", 0),
+        ("no-history", 0),
+        ("paused", 0),
+        ("artifact-gone", 0),
+    ],
+)
+def test_cli_exit_code(tmp_path: Path, name: str, code: int) -> None:
+    done = run_backout("diagnose", str(_state_file(tmp_path, name)))
+    assert done.returncode == code, done.stderr
+    assert done.stdout.startswith("# backout diagnose")
+
+
+def test_cli_reads_stdin_and_writes_json(tmp_path: Path) -> None:
+    text = render(STATES["rollback-restored-latest"]())
+    done = run_backout("diagnose", "-", "--format", "json", stdin=text)
+    assert done.returncode == 1
+    document = json.loads(done.stdout)
+    assert document["failed_rollback"] is True
+    (workload,) = document["workloads"]
+    assert workload["label"] == "deployment/shop-api"
+    assert workload["verdict"] == FAILED
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('{"kind": "List", "items": [', "not kubectl JSON"),
+        ("{}\n{oops", "invalid JSON"),
+        ('{"kind": "List", "items": []}', "no Kubernetes objects"),
+        (
+            '{"kind":"Secret","metadata":{"name":"sh.helm.release.v1.x.v1"},'
+            '"data":{"release":"bm90IGhlbG0="}}',
+            "Helm release data",
+        ),
+    ],
+)
+def test_cli_unreadable_state_is_one_line_exit_2(tmp_path: Path, content: str, needle: str) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(content, encoding="utf-8")
+    done = run_backout("diagnose", str(path))
+    assert done.returncode == 2
+    assert needle in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_missing_file_and_bad_format(tmp_path: Path) -> None:
+    missing = run_backout("diagnose", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "cannot read state" in missing.stderr
+    bad = run_backout("diagnose", str(_state_file(tmp_path, "paused")), "--format", "jsn")
+    assert bad.returncode == 2 and "did you mean 'json'" in bad.stderr
+
+
+def test_parse_state_rejects_garbage_with_state_error() -> None:
+    with pytest.raises(StateError):
+        parse_state("this is : not [ kubectl")
