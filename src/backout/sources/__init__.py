@@ -10,6 +10,7 @@ from backout.sources.base import Reader
 from backout.sources.ci import CiReader, ScriptReader
 from backout.sources.compose import ComposeReader
 from backout.sources.dockerfile import DockerfileReader
+from backout.sources.helm import HelmReader
 from backout.sources.kustomize import KustomizeReader
 from backout.sources.manifests import ManifestReader
 from backout.sources.migrations import MigrationFileReader
@@ -24,4 +25,5 @@ ALL_READERS: tuple[Reader, ...] = (
     ScriptReader(),
     MigrationFileReader(),
     RetentionReader(),
+    HelmReader(),
 )
