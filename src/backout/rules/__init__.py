@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from backout.rules.artifacts.BK303_rollback_target_missing import RollbackTargetMissing
+from backout.rules.artifacts.BK304_rollback_restores_same_image import RollbackRestoresSameImage
 from backout.rules.artifacts.BK305_unpinned_build_input import UnpinnedBuildInput
 from backout.rules.base import Rule
 from backout.rules.hosts.BK501_previous_package_unavailable import PreviousPackageUnavailable
@@ -29,6 +31,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RevisionHistoryTooShort,
     ImmutableFieldChanged,
     UnpinnedBuildInput,
+    RollbackTargetMissing,
+    RollbackRestoresSameImage,
 )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from backout.models import Location
-from backout.sources.base import Fact, SourceFile
+from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.images import ImageUse, interpolate
 
 _ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*([\\`])\s*$", re.IGNORECASE)
@@ -130,7 +130,7 @@ class DockerfileReader:
         text = file.text()
         if text is None:
             error = file.decode_error()
-            return [error] if error is not None else []
+            return [Unreadable(error.location, self.name, error.reason)] if error else []
         facts: list[Fact] = []
         global_args: dict[str, str | None] = {}
         stages: set[str] = set()

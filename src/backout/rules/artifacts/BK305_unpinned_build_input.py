@@ -69,8 +69,10 @@ class UnpinnedBuildInput(Rule):
             derived = f" ({use.note})" if use.note else ""
             if ref is not None and ref.has_malformed_digest:
                 why = f"its digest `{ref.digest}` is malformed and pins nothing"
+            elif ref is not None and ref.is_untagged:
+                why = "with no tag it means `latest`, which moves with every upstream build"
             else:
-                why = "the tag moves as the image is rebuilt upstream"
+                why = "its tag moves as the image is rebuilt upstream"
             pinned = ref.pinned("sha256:…") if ref is not None else f"{use.reference}@sha256:…"
             where = " in the ARG default that sets it" if use.written else ""
             fix = f"pin it by digest{where}: `{pinned}`"

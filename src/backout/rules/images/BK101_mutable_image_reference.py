@@ -28,8 +28,8 @@ def _why_mutable(ref: ImageReference) -> str:
         )
     if ref.is_latest:
         return (
-            f"{shown} is re-pointed by every push of `latest`, so the rolled-back pods can "
-            "run the broken image again"
+            f"{shown} is re-pointed by every push of `latest`, so the rollback can run the "
+            "broken image again"
         )
     if ref.is_untagged:
         port = ""
@@ -37,12 +37,18 @@ def _why_mutable(ref: ImageReference) -> str:
             port = f" (`:{ref.registry.rsplit(':', 1)[1]}` is the registry's port, not a tag)"
         return (
             f"{shown} has no tag{port}, so it means `:latest`, which every push re-points: "
-            "the rolled-back pods can run the broken image again"
+            "the rollback can run the broken image again"
         )
     return (
         f"{shown} names the tag `{ref.tag}`, which can be pushed again, so the image "
         "restored may not be the one that ran"
     )
+
+
+def _set_by(use: ImageUse) -> str:
+    if use.text_in_file == use.unresolved:
+        return f"the image is set entirely by {use.unresolved}"
+    return f"the image `{use.text_in_file}` depends on {use.unresolved}"
 
 
 class MutableImageReference(Rule):
@@ -116,9 +122,8 @@ class MutableImageReference(Rule):
         if use.unresolved:
             return self.finding(
                 use.location,
-                f"{use.context}: the image `{use.text_in_file}` is set by {use.unresolved} "
-                "with no default, so which image runs, and which one a rollback restores, "
-                "cannot be known from the repository",
+                f"{use.context}: {_set_by(use)} with no default, so which image runs, and "
+                "which one a rollback restores, cannot be known from the repository",
                 "give the variable a pinned default (`${IMAGE:-app:1.4@sha256:…}`), or set "
                 "it from a deploy step that records the digest",
                 Severity.WARNING,
@@ -135,7 +140,7 @@ class MutableImageReference(Rule):
             )
         if ref.is_pinned:
             return None
-        judged = f" (judged by the {use.note}, the value when unset)" if use.note else ""
+        judged = f" (judged by the {use.note}: what runs when it is unset)" if use.note else ""
         severity = Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING
         if use.source == "kustomize":
             fix = "add `digest: sha256:…` to this `images:` entry (`backout pin --write`)"
