@@ -12,6 +12,7 @@ from backout.sources.compose import ComposeReader
 from backout.sources.dockerfile import DockerfileReader
 from backout.sources.helm import HelmReader
 from backout.sources.kustomize import KustomizeReader
+from backout.sources.lockfile import LockReader
 from backout.sources.manifests import ManifestReader
 from backout.sources.migrations import MigrationFileReader
 from backout.sources.retention import RetentionReader
@@ -25,5 +26,6 @@ ALL_READERS: tuple[Reader, ...] = (
     ScriptReader(),
     MigrationFileReader(),
     RetentionReader(),
+    LockReader(),
     HelmReader(),
 )

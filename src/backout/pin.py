@@ -1,0 +1,299 @@
+"""``backout pin``: resolve mutable image references to digests and write them into the files.
+
+Every image a release deploys (the references BK101 judges: Kubernetes pod templates, compose
+services, Kustomize ``images:``, Helm values) that is not pinned is resolved against its
+registry; the reference is rewritten to ``repo:tag@sha256:…`` (the tag kept for readers) at the
+exact span the reader recorded, so comments, quoting and layout stay byte for byte. A pinned
+reference is checked too: a digest the registry no longer has is a rollback that cannot happen
+(kbld passes such digests through unverified). Multi-arch images keep their index digest.
+
+Files are written atomically (a temp file in the same directory, then ``os.replace``) and only
+when their bytes are still those that were read. The lock (``backout.lock``) records each
+resolution, newest first, trimmed to ``keep-releases`` entries per repository.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backout.config import Config
+from backout.engine import load_workspace
+from backout.imageref import ImageReference, parse_reference
+from backout.models import Location
+from backout.registry.client import RegistryClient
+from backout.sources.images import ImageUse
+from backout.sources.lockfile import LockEntry, LockError, dump_lock, parse_lock
+
+# Dockerfile FROM lines are build inputs (BK305), not what `rollout undo` restores.
+PINNED_SOURCES = ("kubernetes", "compose", "kustomize", "helm")
+
+
+class PinError(Exception):
+    """Pinning cannot go on (a file changed under us, a broken lock); safe to show."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """An unpinned reference and the digest its tag resolves to today."""
+
+    use: ImageUse
+    image: ImageReference
+    digest: str
+    media_type: str
+
+    @property
+    def pinned_reference(self) -> str:
+        """The reference as it will be written: tag kept, digest added."""
+        return self.image.pinned(self.digest)
+
+
+@dataclass(frozen=True)
+class PinProblem:
+    """A reference that cannot be pinned, or a pin that no longer holds."""
+
+    location: Location
+    reference: str
+    reason: str
+
+
+@dataclass
+class PinPlan:
+    """What ``pin`` found: resolutions to write, references already pinned, and problems."""
+
+    root: Path
+    resolutions: list[Resolution] = field(default_factory=list)
+    pinned: list[ImageUse] = field(default_factory=list)
+    problems: list[PinProblem] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        """True when every reference is pinned to a digest that exists."""
+        return not self.resolutions and not self.problems
+
+
+def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
+    """Resolve every deployed image reference under ``target``; verify existing pins."""
+    workspace = load_workspace(target, config)
+    result = PinPlan(root=workspace.root)
+    seen: dict[tuple[str, str, str], tuple[str, str] | None] = {}
+    uses = [u for u in workspace.head.facts.of(ImageUse) if u.source in PINNED_SOURCES]
+    for use in sorted(uses, key=lambda u: u.location):
+        image = parse_reference(use.reference)
+        if use.unresolved or image is None:
+            why = f"decided by ${{{use.unresolved}}}" if use.unresolved else "not a valid reference"
+            result.problems.append(
+                PinProblem(use.location, use.text_in_file, f"cannot be resolved: {why}")
+            )
+            continue
+        ask = image.digest if image.is_pinned else image.effective_tag
+        key = (image.domain, image.normalized_repository, str(ask))
+        if key not in seen:
+            info = client.head_manifest(*key)
+            seen[key] = (info.digest, info.media_type) if info is not None else None
+        answer = seen[key]
+        shown = f"{image.domain}/{image.normalized_repository}"
+        if image.is_pinned:
+            if answer is None:
+                result.problems.append(
+                    PinProblem(
+                        use.location,
+                        use.reference,
+                        f"the pinned digest no longer exists in {shown}: "
+                        "a rollback to this release would fail to pull",
+                    )
+                )
+            else:
+                result.pinned.append(use)
+            continue
+        if answer is None:
+            result.problems.append(
+                PinProblem(
+                    use.location, use.reference, f"tag {image.effective_tag} not found in {shown}"
+                )
+            )
+            continue
+        resolution = Resolution(use, image, answer[0], answer[1])
+        if not use.rewritable:
+            how = use.note or f"a {use.source} reference cannot be rewritten in place"
+            result.problems.append(
+                PinProblem(
+                    use.location,
+                    use.text_in_file,
+                    f"resolves to {resolution.digest} but {how}; pin it by hand",
+                )
+            )
+        result.resolutions.append(resolution)
+    return result
+
+
+def write_pins(pin_plan: PinPlan) -> list[str]:
+    """Rewrite each file's references in place; return the paths written.
+
+    A file whose bytes differ from what was read when planning is not touched.
+    """
+    by_path: dict[str, list[Resolution]] = {}
+    for resolution in pin_plan.resolutions:
+        if resolution.use.rewritable:
+            by_path.setdefault(resolution.use.location.path, []).append(resolution)
+    written = []
+    for path, resolutions in sorted(by_path.items()):
+        file = pin_plan.root / path
+        data = file.read_bytes()
+        new_data = _rewrite(path, data, resolutions)
+        if new_data != data:
+            atomic_write(file, new_data, expected=hashlib.sha256(data).digest())
+            written.append(path)
+    return written
+
+
+def _rewrite(path: str, data: bytes, resolutions: Iterable[Resolution]) -> bytes:
+    bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
+    try:
+        text = data[len(bom) :].decode("utf-8")
+    except UnicodeDecodeError:
+        raise PinError(f"{path} changed since it was read (no longer UTF-8)") from None
+    # From the end, so that earlier offsets stay valid.
+    for resolution in sorted(resolutions, key=lambda r: r.use.value_start, reverse=True):
+        use = resolution.use
+        quote = use.quote
+        expected = f"{quote}{use.reference}{quote}"
+        if text[use.value_start : use.value_end] != expected:
+            raise PinError(
+                f"{use.location}: expected {expected!r} there; the file changed since it was read"
+            )
+        text = (
+            text[: use.value_start]
+            + f"{quote}{resolution.pinned_reference}{quote}"
+            + text[use.value_end :]
+        )
+    return bom + text.encode("utf-8")
+
+
+def atomic_write(file: Path, data: bytes, expected: bytes | None = None) -> None:
+    """Replace ``file`` with ``data`` via a temp file and rename, keeping its mode.
+
+    With ``expected`` (the sha256 of the bytes read), a file changed since is left alone and
+    :class:`PinError` is raised.
+    """
+    if expected is not None:
+        try:
+            current = file.read_bytes()
+        except FileNotFoundError:
+            raise PinError(f"{file} was removed since it was read; not written") from None
+        if hashlib.sha256(current).digest() != expected:
+            raise PinError(f"{file} changed since it was read; not overwritten")
+    mode = file.stat().st_mode & 0o7777 if file.exists() else 0o644
+    handle, temp_name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, file)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_lock(lock: Path) -> tuple[list[LockEntry], bytes | None]:
+    """The entries of ``lock`` (none when it does not exist) and the bytes they came from."""
+    try:
+        data = lock.read_bytes()
+    except FileNotFoundError:
+        return [], None
+    try:
+        return parse_lock(data.decode("utf-8")), data
+    except (LockError, UnicodeDecodeError) as exc:
+        raise PinError(f"{lock}: {exc}; fix or delete it") from None
+
+
+def update_lock(
+    lock: Path,
+    pin_plan: PinPlan,
+    keep_releases: int,
+    written: bool,
+    now: dt.datetime | None = None,
+) -> list[LockEntry]:
+    """Record this run's resolutions (and existing pins) in ``lock``; return its entries.
+
+    A resolution already recorded (same reference and digest) moves to the top with its
+    original time; each repository keeps its ``keep_releases`` newest entries (at least 2:
+    the release and its rollback target).
+    """
+    entries, original = read_lock(lock)
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fresh: list[LockEntry] = []
+    for resolution in pin_plan.resolutions:
+        image = resolution.image
+        fresh.append(
+            LockEntry(
+                reference=image.raw.split("@", 1)[0],
+                digest=resolution.digest,
+                registry=image.domain,
+                repository=image.normalized_repository,
+                media_type=resolution.media_type,
+                resolved_at=stamp,
+                written=written and resolution.use.rewritable,
+            )
+        )
+    for use in pin_plan.pinned:
+        pinned = parse_reference(use.reference)
+        if pinned is not None and pinned.digest is not None:
+            fresh.append(
+                LockEntry(
+                    reference=pinned.raw.split("@", 1)[0],
+                    digest=pinned.digest,
+                    registry=pinned.domain,
+                    repository=pinned.normalized_repository,
+                    media_type="",
+                    resolved_at=stamp,
+                    written=True,
+                )
+            )
+    merged: list[LockEntry] = []
+    for entry in fresh + entries:
+        same = next(
+            (
+                i
+                for i, kept in enumerate(merged)
+                if (kept.reference, kept.digest) == (entry.reference, entry.digest)
+            ),
+            None,
+        )
+        if same is None:
+            merged.append(entry)
+        else:
+            # Keep the first time this digest was seen, and the best-known media type.
+            kept = merged[same]
+            merged[same] = LockEntry(
+                kept.reference,
+                kept.digest,
+                kept.registry,
+                kept.repository,
+                kept.media_type or entry.media_type,
+                min(kept.resolved_at, entry.resolved_at),
+                kept.written or entry.written,
+            )
+    limit = max(2, keep_releases)
+    per_repository: dict[tuple[str, str], int] = {}
+    trimmed = []
+    for entry in merged:
+        key = (entry.registry, entry.repository)
+        per_repository[key] = per_repository.get(key, 0) + 1
+        if per_repository[key] <= limit:
+            trimmed.append(entry)
+    text = dump_lock(trimmed).encode("utf-8")
+    if text != original:
+        if original is None:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(lock, text)
+        else:
+            atomic_write(lock, text, expected=hashlib.sha256(original).digest())
+    return trimmed

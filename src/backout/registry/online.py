@@ -1,0 +1,156 @@
+"""``check --online``: ask the registry what `rollout undo` would restore, as facts for rules.
+
+For each image the release deploys, the *rollback target* is the reference the previous
+release had in the same place: from the ``--base`` release (same file, same container), or,
+without ``--base``, from ``backout.lock``'s history (the newest recorded digest of the same
+repository that differs from this release's). Each target is resolved today and recorded as a
+:class:`RollbackTarget` fact on the head release; rules BK303 (target gone) and BK304 (target
+now resolves to this release's image) judge them. Offline, no such fact exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from backout.config import Config
+from backout.engine import (
+    CheckResult,
+    Workspace,
+    enabled_rules,
+    finish,
+    load_workspace,
+    run_rules,
+)
+from backout.imageref import ImageReference, parse_reference
+from backout.registry.client import RegistryClient
+from backout.registry.facts import RollbackTarget
+from backout.sources.base import FactSet
+from backout.sources.images import ImageUse
+from backout.sources.lockfile import LockedImage, LockEntry
+
+# The images `rollout undo` (or a GitOps revert) puts back; Dockerfile FROM is a build input.
+DEPLOYED_SOURCES = ("kubernetes", "compose", "kustomize", "helm")
+
+
+def _deployed(facts: FactSet) -> list[ImageUse]:
+    return [
+        use for use in facts.of(ImageUse) if use.source in DEPLOYED_SOURCES and not use.unresolved
+    ]
+
+
+def _history(facts: FactSet | None) -> list[LockEntry]:
+    if facts is None:
+        return []
+    locked = sorted(facts.of(LockedImage), key=lambda f: (f.location.path, f.order))
+    return [fact.entry for fact in locked]
+
+
+def _lock_origin(facts: FactSet) -> str:
+    paths = sorted({fact.location.path for fact in facts.of(LockedImage)})
+    return paths[0] if paths else "backout.lock"
+
+
+class _Resolver:
+    """Asks the registry once per (registry, repository, tag-or-digest)."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+        self.answers: dict[tuple[str, str, str], str | None] = {}
+
+    def digest(self, image: ImageReference) -> str | None:
+        ask = image.digest if image.is_pinned and image.digest else image.effective_tag
+        key = (image.domain, image.normalized_repository, ask)
+        if key not in self.answers:
+            info = self.client.head_manifest(*key)
+            self.answers[key] = info.digest if info is not None else None
+        return self.answers[key]
+
+
+def _same_slot(use: ImageUse, image: ImageReference, base_uses: list[ImageUse]) -> ImageUse | None:
+    """The base release's image in the same place: same file and context, else same repo."""
+    in_file = [b for b in base_uses if b.location.path == use.location.path]
+    for base_use in in_file:
+        if base_use.context == use.context:
+            return base_use
+    for base_use in in_file:
+        base_image = parse_reference(base_use.reference)
+        if base_image is not None and (
+            base_image.domain,
+            base_image.normalized_repository,
+        ) == (image.domain, image.normalized_repository):
+            return base_use
+    return None
+
+
+def _recorded(reference: str, history: list[LockEntry], release_digest: str | None) -> str | None:
+    """The newest digest the lock recorded for ``reference`` that is not the release's."""
+    for entry in history:
+        if entry.reference == reference and entry.digest != release_digest:
+            return entry.digest
+    return None
+
+
+def observe(workspace: Workspace, client: RegistryClient) -> Iterator[RollbackTarget]:
+    """The rollback target of every deployed image of the head release, resolved today."""
+    resolver = _Resolver(client)
+    base_facts = workspace.base.facts if workspace.base is not None else None
+    head_history = _history(workspace.head.facts)
+    history = _history(base_facts) + head_history
+    base_uses = _deployed(base_facts) if base_facts is not None else []
+    for use in sorted(_deployed(workspace.head.facts), key=lambda u: u.location):
+        image = parse_reference(use.reference)
+        if image is None or image.has_malformed_digest:
+            continue
+        release_digest = resolver.digest(image)
+        target: ImageReference | None = None
+        recorded: str | None = None
+        if base_facts is not None:
+            base_use = _same_slot(use, image, base_uses)
+            target = parse_reference(base_use.reference) if base_use is not None else None
+            if target is None or target.has_malformed_digest:
+                continue
+            recorded = (
+                target.digest
+                if target.is_pinned
+                else _recorded(target.raw, history, release_digest)
+            )
+            origin = f"--base {workspace.base_label}"
+        else:
+            entry = next(
+                (
+                    e
+                    for e in head_history
+                    if (e.registry, e.repository) == (image.domain, image.normalized_repository)
+                    and e.digest != release_digest
+                ),
+                None,
+            )
+            if entry is None:
+                continue
+            written = f"{entry.reference}@{entry.digest}" if entry.written else entry.reference
+            target = parse_reference(written)
+            if target is None:
+                continue
+            recorded = entry.digest
+            origin = _lock_origin(workspace.head.facts)
+        yield RollbackTarget(
+            use.location,
+            release_reference=use.reference,
+            release_digest=release_digest,
+            target_reference=target.raw,
+            target_digest=resolver.digest(target),
+            recorded_digest=recorded,
+            origin=origin,
+            target_pinned=target.is_pinned,
+        )
+
+
+def check_online(
+    target: Path, config: Config, base: str | None, client: RegistryClient
+) -> CheckResult:
+    """``backout check --online``: the static rules plus the registry's answers."""
+    workspace = load_workspace(target, config, base)
+    workspace.head.facts.extend(observe(workspace, client))
+    rules = enabled_rules(config)
+    return finish(workspace, run_rules(workspace, rules), rules)
