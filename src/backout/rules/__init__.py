@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from functools import cache
 
+from backout.rules.artifacts.BK302_registry_lifecycle_expires_rollback_target import (
+    RegistryLifecycleExpiresRollbackTarget,
+)
 from backout.rules.artifacts.BK303_rollback_target_missing import RollbackTargetMissing
 from backout.rules.artifacts.BK304_rollback_restores_same_image import RollbackRestoresSameImage
 from backout.rules.artifacts.BK305_unpinned_build_input import UnpinnedBuildInput
@@ -31,6 +34,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RevisionHistoryTooShort,
     ImmutableFieldChanged,
     UnpinnedBuildInput,
+    RegistryLifecycleExpiresRollbackTarget,
     RollbackTargetMissing,
     RollbackRestoresSameImage,
 )
