@@ -76,6 +76,10 @@ DOWN_RAISES = "raises"
 
 DIALECTS = ("postgres", "mysql", "sqlite")
 
+REDEFINED = "redefined"
+"""``Operation.detail`` of an ``ALTER_TYPE`` that restates the whole column (nullability and
+default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -486,8 +490,10 @@ class Schema:
             col = self.column(op.table, op.column, at_base)
             if op.kind == ALTER_TYPE and op.column_def is not None:
                 col.type = op.column_def.type or col.type
-                col.nullable = op.column_def.nullable
-                col.has_default = op.column_def.has_default or col.has_default
+                if op.detail == REDEFINED:
+                    # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
+                    col.nullable = op.column_def.nullable
+                    col.has_default = op.column_def.has_default
             elif op.kind == SET_NOT_NULL:
                 col.nullable = False
             elif op.kind == DROP_NOT_NULL:

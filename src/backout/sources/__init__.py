@@ -6,9 +6,11 @@ and ``read(file)`` (see :class:`backout.sources.base.Reader`), and list it in ``
 
 from __future__ import annotations
 
+from backout.sources.alembic import AlembicReader
 from backout.sources.base import Reader
 from backout.sources.ci import CiReader, ScriptReader
 from backout.sources.compose import ComposeReader
+from backout.sources.django_migrations import DjangoMigrationReader
 from backout.sources.dockerfile import DockerfileReader
 from backout.sources.helm import HelmReader
 from backout.sources.kustomize import KustomizeReader
@@ -16,6 +18,7 @@ from backout.sources.lockfile import LockReader
 from backout.sources.manifests import ManifestReader
 from backout.sources.migrations import MigrationFileReader
 from backout.sources.retention import RetentionReader
+from backout.sources.runbook import RunbookReader
 
 ALL_READERS: tuple[Reader, ...] = (
     ManifestReader(),
@@ -25,7 +28,10 @@ ALL_READERS: tuple[Reader, ...] = (
     CiReader(),
     ScriptReader(),
     MigrationFileReader(),
+    AlembicReader(),
+    DjangoMigrationReader(),
     RetentionReader(),
     LockReader(),
     HelmReader(),
+    RunbookReader(),
 )

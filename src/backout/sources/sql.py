@@ -47,6 +47,7 @@ from backout.schema_model import (
     DROP_TABLE,
     FOREIGN_KEY,
     PRIMARY_KEY,
+    REDEFINED,
     RENAME_COLUMN,
     RENAME_TABLE,
     SET_DEFAULT,
@@ -698,7 +699,7 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
                 table,
                 column.name,
                 column_def=column,
-                detail="redefined",
+                detail=REDEFINED,
             )
         elif isinstance(action, exp.AlterColumn):
             column_name = _name(action.this)

@@ -1,0 +1,429 @@
+"""Alembic revisions → :class:`~backout.schema_model.Migration` facts, from the Python AST.
+
+A revision file is never imported (importing runs the project's code). ``revision`` and
+``down_revision`` come from the module's assignments; ``upgrade()`` and ``downgrade()`` are read
+as lists of ``op.*`` calls, ``with op.batch_alter_table(...)`` blocks included. ``op.execute``
+with a SQL string is read as SQL (:mod:`backout.sources.sql`); ``op.execute`` of anything
+computed is reported unreadable. A ``downgrade()`` that is ``pass`` (Alembic's template when
+autogenerate found nothing) or that only raises is recorded as such, so BK207 can report it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import ClassVar
+
+from backout.models import Location
+from backout.schema_model import (
+    ADD_COLUMN,
+    ADD_CONSTRAINT,
+    ALTER_TYPE,
+    CHECK,
+    CREATE_TABLE,
+    DOWN_EMPTY,
+    DOWN_MISSING,
+    DOWN_PRESENT,
+    DOWN_RAISES,
+    DROP_COLUMN,
+    DROP_CONSTRAINT,
+    DROP_DEFAULT,
+    DROP_NOT_NULL,
+    DROP_TABLE,
+    FOREIGN_KEY,
+    RENAME_COLUMN,
+    RENAME_TABLE,
+    SET_DEFAULT,
+    SET_NOT_NULL,
+    UNIQUE,
+    Column,
+    Migration,
+    Operation,
+    version_key,
+)
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.sql import SqlText, read_bodies
+
+# SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).
+_SA_TYPES = {
+    "integer": "integer",
+    "biginteger": "bigint",
+    "smallinteger": "smallint",
+    "string": "varchar",
+    "unicode": "varchar",
+    "varchar": "varchar",
+    "text": "text",
+    "unicodetext": "text",
+    "boolean": "boolean",
+    "numeric": "numeric",
+    "float": "double precision",
+    "datetime": "timestamp",
+    "date": "date",
+    "time": "time",
+    "uuid": "uuid",
+    "json": "json",
+    "jsonb": "jsonb",
+    "largebinary": "bytea",
+    "char": "char",
+}
+
+
+def _const(node: ast.AST | None) -> object:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_const(e) for e in node.elts)
+    return None
+
+
+def _string(node: ast.AST | None) -> str | None:
+    value = _const(node)
+    return value if isinstance(value, str) else None
+
+
+def _strings(node: ast.AST | None) -> tuple[str, ...]:
+    value = _const(node)
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, tuple):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def _callee(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
+def _type_text(node: ast.AST | None) -> str | None:
+    """``sa.String(50)`` → ``varchar(50)``; ``sa.Enum("a", "b")`` → ``enum('a','b')``."""
+    if node is None:
+        return None
+    call = node if isinstance(node, ast.Call) else None
+    name = _callee(call) if call else (node.attr if isinstance(node, ast.Attribute) else "")
+    if not name and isinstance(node, ast.Name):
+        name = node.id
+    lowered = name.lower()
+    if lowered == "enum" and call is not None:
+        labels = [v for v in (_string(a) for a in call.args) if v is not None]
+        return "enum(" + ",".join(f"'{label}'" for label in labels) + ")"
+    base = _SA_TYPES.get(lowered, lowered or None)
+    if base is None:
+        return None
+    if call is not None:
+        params = [str(v) for v in (_const(a) for a in call.args) if isinstance(v, int)]
+        length = next((k.value for k in call.keywords if k.arg == "length"), None)
+        if not params and isinstance(_const(length), int):
+            params = [str(_const(length))]
+        if params:
+            return f"{base}({','.join(params)})"
+    return base
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value
+    return None
+
+
+def _argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
+    found = _keyword(call, name)
+    if found is not None:
+        return found
+    return call.args[index] if len(call.args) > index else None
+
+
+def _where(path: str, node: ast.AST | None, fallback: ast.AST) -> Location:
+    target = node if node is not None and hasattr(node, "lineno") else fallback
+    return Location(path, getattr(target, "lineno", 1), getattr(target, "col_offset", 0) + 1)
+
+
+def _sa_column(call: ast.Call) -> Column | None:
+    if _callee(call) != "Column":
+        return None
+    name = _string(call.args[0]) if call.args else _string(_keyword(call, "name"))
+    if name is None:
+        return None
+    type_node = call.args[1] if len(call.args) > 1 else _keyword(call, "type_")
+    generated = any(
+        isinstance(a, ast.Call) and _callee(a) in ("Identity", "Computed") for a in call.args
+    )
+    primary = _const(_keyword(call, "primary_key")) is True
+    nullable_node = _keyword(call, "nullable")
+    nullable = not primary if nullable_node is None else _const(nullable_node) is not False
+    server_default = _keyword(call, "server_default")
+    has_default = server_default is not None and _const(server_default) is not None
+    type_text = (
+        _type_text(type_node)
+        if not isinstance(type_node, ast.Call)
+        or (_callee(type_node) not in ("Identity", "Computed", "ForeignKey"))
+        else None
+    )
+    return Column(name.lower(), type_text, nullable, has_default, generated)
+
+
+class _Body:
+    """Reads one function (``upgrade``/``downgrade``) into operations."""
+
+    def __init__(self, path: str, source: str) -> None:
+        self.path = path
+        self.source = source
+        self.operations: list[Operation] = []
+        self.problems: list[Fact] = []
+
+    def read(self, statements: list[ast.stmt], table: str | None = None) -> None:
+        for statement in statements:
+            if isinstance(statement, ast.With):
+                batch_table = None
+                for item in statement.items:
+                    call = item.context_expr
+                    if isinstance(call, ast.Call) and _callee(call) == "batch_alter_table":
+                        batch_table = _string(_argument(call, 0, "table_name"))
+                self.read(statement.body, batch_table or table)
+            elif isinstance(statement, (ast.If, ast.For, ast.While, ast.Try)):
+                for block in ("body", "orelse", "finalbody"):
+                    self.read(list(getattr(statement, block, []) or []), table)
+            elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+                self.call(statement.value, table)
+
+    def call(self, call: ast.Call, batch_table: str | None) -> None:
+        name = _callee(call)
+        # In a batch block the table is implicit and every argument shifts left by one.
+        shift = 0 if batch_table is None else -1
+        table = batch_table or (_string(_argument(call, 0, "table_name")) or "").lower()
+        path = self.path
+        if name == "create_table":
+            table = (_string(_argument(call, 0, "table_name")) or "").lower()
+            declared = tuple(
+                c
+                for c in (_sa_column(a) for a in call.args[1:] if isinstance(a, ast.Call))
+                if c is not None
+            )
+            self.add(
+                CREATE_TABLE,
+                _where(path, call.args[0] if call.args else None, call),
+                table,
+                columns=declared,
+            )
+        elif name == "drop_table":
+            node = _argument(call, 0, "table_name")
+            self.add(DROP_TABLE, _where(path, node, call), table)
+        elif name == "rename_table":
+            old = _argument(call, 0, "old_table_name")
+            self.add(
+                RENAME_TABLE,
+                _where(path, old, call),
+                (_string(old) or "").lower(),
+                new_name=(_string(_argument(call, 1, "new_table_name")) or "").lower(),
+            )
+        elif name == "add_column":
+            column_call = _argument(call, 1 + shift, "column")
+            column = _sa_column(column_call) if isinstance(column_call, ast.Call) else None
+            if column is not None and isinstance(column_call, ast.Call):
+                where = _where(path, column_call.args[0] if column_call.args else None, call)
+                self.add(ADD_COLUMN, where, table, column.name, column_def=column)
+        elif name == "drop_column":
+            node = _argument(call, 1 + shift, "column_name")
+            self.add(DROP_COLUMN, _where(path, node, call), table, (_string(node) or "").lower())
+        elif name == "alter_column":
+            self.alter(call, table, shift)
+        elif name in ("create_unique_constraint", "create_check_constraint", "create_foreign_key"):
+            self.constraint(call, name, table, shift)
+        elif name == "create_index" and _const(_keyword(call, "unique")) is True:
+            index_table = batch_table or (_string(_argument(call, 1, "table_name")) or "")
+            columns = _strings(_argument(call, 2 + shift, "columns"))
+            self.add(
+                ADD_CONSTRAINT,
+                _where(path, _argument(call, 0, "index_name"), call),
+                index_table.lower(),
+                constraint=UNIQUE,
+                constrained=tuple(c.lower() for c in columns),
+            )
+        elif name == "drop_constraint":
+            self.add(DROP_CONSTRAINT, _where(path, call, call), table)
+        elif name == "execute":
+            self.execute(call)
+
+    def alter(self, call: ast.Call, table: str, shift: int) -> None:
+        column_node = _argument(call, 1 + shift, "column_name")
+        column = (_string(column_node) or "").lower()
+        where = _where(self.path, column_node, call)
+        nullable = _keyword(call, "nullable")
+        if nullable is not None:
+            kind = SET_NOT_NULL if _const(nullable) is False else DROP_NOT_NULL
+            self.add(kind, where, table, column)
+        type_node = _keyword(call, "type_")
+        if type_node is not None:
+            self.add(
+                ALTER_TYPE,
+                where,
+                table,
+                column,
+                column_def=Column(column, _type_text(type_node)),
+                old_type=_type_text(_keyword(call, "existing_type")),
+            )
+        default = _keyword(call, "server_default")
+        if default is not None:
+            kind = DROP_DEFAULT if _const(default) is None else SET_DEFAULT
+            self.add(kind, where, table, column)
+        new_name = _string(_keyword(call, "new_column_name"))
+        if new_name:
+            self.add(RENAME_COLUMN, where, table, column, new_name=new_name.lower())
+
+    def constraint(self, call: ast.Call, name: str, table: str, shift: int) -> None:
+        if name == "create_unique_constraint":
+            table_node = _argument(call, 1, "table_name") if shift == 0 else None
+            columns = _strings(_argument(call, 2 + shift, "columns"))
+            kind = UNIQUE
+        elif name == "create_check_constraint":
+            table_node = _argument(call, 1, "table_name") if shift == 0 else None
+            columns = ()
+            kind = CHECK
+        else:
+            table_node = _argument(call, 1, "source_table") if shift == 0 else None
+            columns = _strings(_argument(call, 3 + shift, "local_cols"))
+            kind = FOREIGN_KEY
+        if table_node is not None:
+            table = (_string(table_node) or "").lower()
+        self.add(
+            ADD_CONSTRAINT,
+            _where(self.path, _argument(call, 0, "constraint_name"), call),
+            table,
+            constraint=kind,
+            constrained=tuple(c.lower() for c in columns),
+        )
+
+    def execute(self, call: ast.Call) -> None:
+        node = _argument(call, 0, "sqltext")
+        if isinstance(node, ast.Call) and _callee(node) == "text" and node.args:
+            node = node.args[0]
+        sql = _string(node)
+        if sql is None or node is None:
+            self.problems.append(
+                Unreadable(
+                    _where(self.path, call, call),
+                    "Alembic",
+                    "op.execute() of a statement built at run time cannot be checked",
+                )
+            )
+            return
+        segment = ast.get_source_segment(self.source, node) or ""
+        quote = next(
+            (q for q in ('"""', "'''", '"', "'") if segment.lstrip("rbuRBU").startswith(q)), '"'
+        )
+        prefix = len(segment) - len(segment.lstrip("rbuRBU"))
+        reads = read_bodies(
+            SqlText(sql, self.path, node.lineno, node.col_offset + 1 + prefix + len(quote)), None
+        )
+        self.operations.extend(reads.up)
+        self.problems.extend(reads.problems)
+
+    def add(
+        self, kind: str, where: Location, table: str, column: str | None = None, **fields: object
+    ) -> None:
+        self.operations.append(
+            Operation(kind, where, table, column, **fields)  # type: ignore[arg-type]
+        )
+
+
+def _only_pass(body: list[ast.stmt]) -> bool:
+    for statement in body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # docstring or `...`
+        return False
+    return True
+
+
+def _only_raises(body: list[ast.stmt]) -> bool:
+    meaningful = [s for s in body if not _only_pass([s])]
+    return bool(meaningful) and all(isinstance(s, ast.Raise) for s in meaningful)
+
+
+class AlembicReader:
+    """Reads Alembic revision files (``…/versions/*.py``)."""
+
+    name: ClassVar[str] = "Alembic"
+
+    def wants(self, path: str) -> bool:
+        """Python files in a ``versions/`` directory, Alembic's layout."""
+        return path.endswith(".py") and "versions/" in path and not path.endswith("__init__.py")
+
+    def read(self, file: SourceFile) -> Iterator[Fact]:
+        """Yield the revision as a migration, or why it could not be read."""
+        text = file.text()
+        if text is None:
+            error = file.decode_error()
+            if error is not None:
+                yield error
+            return
+        if "revision" not in text or "def upgrade" not in text:
+            return
+        try:
+            tree = ast.parse(text, filename=file.path)
+        except SyntaxError as exc:
+            yield Unreadable(
+                Location(file.path, exc.lineno or 1, exc.offset or 0),
+                self.name,
+                f"not valid Python: {exc.msg}",
+            )
+            return
+        assigned: dict[str, ast.expr] = {}
+        functions: dict[str, ast.FunctionDef] = {}
+        for statement in tree.body:
+            if isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    if isinstance(target, ast.Name):
+                        assigned[target.id] = statement.value
+            elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+                if statement.value is not None:
+                    assigned[statement.target.id] = statement.value
+            elif isinstance(statement, ast.FunctionDef):
+                functions[statement.name] = statement
+        revision = _string(assigned.get("revision"))
+        upgrade = functions.get("upgrade")
+        if revision is None or upgrade is None:
+            return
+        down_revisions = tuple(r for r in _strings(assigned.get("down_revision")) if r)
+        script_directory = file.path.rsplit("versions/", 1)[0].rstrip("/") or "."
+        up = _Body(file.path, text)
+        up.read(upgrade.body)
+        yield from up.problems
+        downgrade = functions.get("downgrade")
+        down = _Body(file.path, text)
+        if downgrade is None:
+            state, reason, down_location = DOWN_MISSING, "the revision has no downgrade()", None
+        else:
+            down.read(downgrade.body)
+            yield from down.problems
+            down_location = Location(file.path, downgrade.lineno, downgrade.col_offset + 1)
+            if _only_pass(downgrade.body):
+                state, reason = DOWN_EMPTY, "downgrade() does nothing (`pass`)"
+            elif _only_raises(downgrade.body):
+                state, reason = DOWN_RAISES, "downgrade() only raises"
+            else:
+                state, reason = DOWN_PRESENT, ""
+        name = file.name.removesuffix(".py")
+        yield Migration(
+            Location(file.path, 1, 1),
+            layout="alembic",
+            engine="alembic",
+            stream=script_directory,
+            version=revision,
+            sort_key=version_key(name),
+            name=name,
+            down_location=down_location,
+            down_state=state,
+            down_reason=reason,
+            revision=revision,
+            down_revisions=down_revisions,
+            script_directory=script_directory,
+            up=tuple(up.operations),
+            down=tuple(down.operations),
+        )

@@ -1,0 +1,408 @@
+"""Django migrations → :class:`~backout.schema_model.Migration` facts, from the Python AST.
+
+A migration module is never imported. The ``Migration`` class gives ``dependencies``,
+``replaces`` (squashed migrations) and ``operations``; each operation becomes schema
+operations on the table Django names ``<app_label>_<model>``. Django reverses schema
+operations itself, so the down operations are the reverses (``AddField`` ↔ drop the column);
+``RunPython`` without ``reverse_code`` and ``RunSQL`` without ``reverse_sql`` are irreversible
+steps. ``SeparateDatabaseAndState`` contributes only its ``database_operations``. ``RunSQL``
+strings are read as SQL.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from typing import ClassVar
+
+from backout.models import Location
+from backout.schema_model import (
+    ADD_COLUMN,
+    ADD_CONSTRAINT,
+    ALTER_TYPE,
+    CHECK,
+    CREATE_TABLE,
+    DOWN_PRESENT,
+    DROP_COLUMN,
+    DROP_TABLE,
+    IRREVERSIBLE_STEP,
+    REDEFINED,
+    RENAME_COLUMN,
+    RENAME_TABLE,
+    UNIQUE,
+    Column,
+    Migration,
+    Operation,
+    version_key,
+)
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.sql import SqlText, read_bodies
+
+_FIELD_TYPES = {
+    "CharField": "varchar",
+    "SlugField": "varchar",
+    "EmailField": "varchar",
+    "URLField": "varchar",
+    "TextField": "text",
+    "IntegerField": "integer",
+    "PositiveIntegerField": "integer",
+    "BigIntegerField": "bigint",
+    "PositiveBigIntegerField": "bigint",
+    "SmallIntegerField": "smallint",
+    "PositiveSmallIntegerField": "smallint",
+    "BooleanField": "boolean",
+    "DecimalField": "numeric",
+    "FloatField": "double precision",
+    "DateTimeField": "timestamp with time zone",
+    "DateField": "date",
+    "TimeField": "time",
+    "UUIDField": "uuid",
+    "JSONField": "jsonb",
+    "BinaryField": "bytea",
+    "ForeignKey": "bigint",
+    "OneToOneField": "bigint",
+}
+_AUTO_FIELDS = {"AutoField", "BigAutoField", "SmallAutoField"}
+_RELATIONS = {"ForeignKey", "OneToOneField"}
+
+
+def _const(node: ast.AST | None) -> object:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return tuple(_const(e) for e in node.elts)
+    return None
+
+
+def _string(node: ast.AST | None) -> str | None:
+    value = _const(node)
+    return value if isinstance(value, str) else None
+
+
+def _callee(node: ast.AST | None) -> str:
+    if not isinstance(node, ast.Call):
+        return ""
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
+    found = _keyword(call, name)
+    if found is not None:
+        return found
+    return call.args[index] if len(call.args) > index else None
+
+
+def _field(name: str, node: ast.AST | None, preserve_default: bool = True) -> Column | None:
+    """A Django model field as the column it creates."""
+    if not isinstance(node, ast.Call):
+        return None
+    kind = _callee(node)
+    column = f"{name}_id" if kind in _RELATIONS else name
+    type_text = _FIELD_TYPES.get(kind)
+    if type_text == "varchar":
+        length = _const(_keyword(node, "max_length"))
+        type_text = f"varchar({length})" if isinstance(length, int) else "varchar"
+    elif type_text == "numeric":
+        digits = _const(_keyword(node, "max_digits"))
+        places = _const(_keyword(node, "decimal_places"))
+        if isinstance(digits, int) and isinstance(places, int):
+            type_text = f"numeric({digits},{places})"
+    nullable = _const(_keyword(node, "null")) is True
+    # Django's `default` fills existing rows; `preserve_default=False` says it was only for
+    # that and is not part of the field. `db_default` (Django 5) is a real database default.
+    has_default = (_keyword(node, "default") is not None and preserve_default) or _keyword(
+        node, "db_default"
+    ) is not None
+    generated = kind in _AUTO_FIELDS or kind == "GeneratedField"
+    if _const(_keyword(node, "primary_key")) is True:
+        nullable = False
+    return Column(column.lower(), type_text, nullable, has_default, generated)
+
+
+class _Operations:
+    """Turns the ``operations`` list of one migration into up and down operations."""
+
+    def __init__(self, path: str, source: str, app_label: str) -> None:
+        self.path = path
+        self.source = source
+        self.app = app_label
+        self.up: list[Operation] = []
+        self.down: list[Operation] = []
+        self.problems: list[Fact] = []
+
+    def table(self, model: str | None) -> str:
+        return f"{self.app}_{(model or '').lower()}"
+
+    def at(self, node: ast.AST | None, fallback: ast.AST) -> Location:
+        target = node if node is not None and hasattr(node, "lineno") else fallback
+        return Location(
+            self.path, getattr(target, "lineno", 1), getattr(target, "col_offset", 0) + 1
+        )
+
+    def read(self, nodes: list[ast.expr]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.Call):
+                self.operation(node)
+
+    def operation(self, call: ast.Call) -> None:
+        kind = _callee(call)
+        if kind == "CreateModel":
+            name_node = _argument(call, 0, "name")
+            fields = _argument(call, 1, "fields")
+            columns = []
+            for item in getattr(fields, "elts", []) or []:
+                if isinstance(item, ast.Tuple) and len(item.elts) == 2:
+                    column = _field(_string(item.elts[0]) or "", item.elts[1])
+                    if column is not None:
+                        columns.append(column)
+            table = self.table(_string(name_node))
+            where = self.at(name_node, call)
+            self.up.append(Operation(CREATE_TABLE, where, table, columns=tuple(columns)))
+            self.down.append(Operation(DROP_TABLE, where, table, detail="reverse of CreateModel"))
+        elif kind == "DeleteModel":
+            name_node = _argument(call, 0, "name")
+            self.up.append(
+                Operation(DROP_TABLE, self.at(name_node, call), self.table(_string(name_node)))
+            )
+        elif kind == "RenameModel":
+            old = _argument(call, 0, "old_name")
+            new = _string(_argument(call, 1, "new_name"))
+            self.up.append(
+                Operation(
+                    RENAME_TABLE,
+                    self.at(old, call),
+                    self.table(_string(old)),
+                    new_name=self.table(new),
+                )
+            )
+        elif kind in ("AddField", "RemoveField", "AlterField", "RenameField"):
+            self.field_operation(call, kind)
+        elif kind == "AddConstraint":
+            self.constraint(call)
+        elif kind == "AlterUniqueTogether":
+            model = _argument(call, 0, "name")
+            groups = _const(_argument(call, 1, "unique_together"))
+            for group in groups if isinstance(groups, tuple) else ():
+                names = group if isinstance(group, tuple) else (group,)
+                self.up.append(
+                    Operation(
+                        ADD_CONSTRAINT,
+                        self.at(model, call),
+                        self.table(_string(model)),
+                        constraint=UNIQUE,
+                        constrained=tuple(str(n).lower() for n in names),
+                    )
+                )
+        elif kind == "RunPython":
+            reverse = _argument(call, 1, "reverse_code")
+            if reverse is None or _is_none(reverse):
+                self.up.append(
+                    Operation(
+                        IRREVERSIBLE_STEP,
+                        self.at(call, call),
+                        detail="RunPython without reverse_code",
+                    )
+                )
+        elif kind == "RunSQL":
+            self.run_sql(call)
+        elif kind == "SeparateDatabaseAndState":
+            database = _argument(call, 0, "database_operations")
+            self.read(list(getattr(database, "elts", []) or []))
+
+    def field_operation(self, call: ast.Call, kind: str) -> None:
+        model = _string(_argument(call, 0, "model_name"))
+        table = self.table(model)
+        if kind == "RenameField":
+            old = _argument(call, 1, "old_name")
+            new = _string(_argument(call, 2, "new_name")) or ""
+            self.up.append(
+                Operation(
+                    RENAME_COLUMN,
+                    self.at(old, call),
+                    table,
+                    (_string(old) or "").lower(),
+                    new_name=new.lower(),
+                )
+            )
+            return
+        name_node = _argument(call, 1, "name")
+        name = (_string(name_node) or "").lower()
+        where = self.at(name_node, call)
+        if kind == "RemoveField":
+            self.up.append(Operation(DROP_COLUMN, where, table, name))
+            return
+        preserve = _const(_keyword(call, "preserve_default")) is not False
+        column = _field(name, _argument(call, 2, "field"), preserve)
+        if column is None:
+            return
+        if kind == "AddField":
+            self.up.append(Operation(ADD_COLUMN, where, table, column.name, column_def=column))
+            self.down.append(
+                Operation(DROP_COLUMN, where, table, column.name, detail="reverse of AddField")
+            )
+        else:
+            self.up.append(
+                Operation(
+                    ALTER_TYPE, where, table, column.name, column_def=column, detail=REDEFINED
+                )
+            )
+
+    def constraint(self, call: ast.Call) -> None:
+        model = _argument(call, 0, "model_name")
+        constraint = _argument(call, 1, "constraint")
+        if not isinstance(constraint, ast.Call):
+            return
+        kind = _callee(constraint)
+        if kind == "UniqueConstraint":
+            names = _const(_keyword(constraint, "fields"))
+            label = UNIQUE
+        elif kind == "CheckConstraint":
+            condition = _keyword(constraint, "check") or _keyword(constraint, "condition")
+            names = tuple(
+                k.arg.split("__")[0]
+                for c in (ast.walk(condition) if condition is not None else ())
+                if isinstance(c, ast.Call) and _callee(c) == "Q"
+                for k in c.keywords
+                if k.arg
+            )
+            label = CHECK
+        else:
+            return
+        self.up.append(
+            Operation(
+                ADD_CONSTRAINT,
+                self.at(constraint, call),
+                self.table(_string(model)),
+                constraint=label,
+                constrained=tuple(
+                    str(n).lower() for n in (names if isinstance(names, tuple) else ())
+                ),
+            )
+        )
+
+    def run_sql(self, call: ast.Call) -> None:
+        sql_node = _argument(call, 0, "sql")
+        reverse = _argument(call, 1, "reverse_sql")
+        if reverse is None or _is_none(reverse):
+            self.up.append(
+                Operation(
+                    IRREVERSIBLE_STEP, self.at(call, call), detail="RunSQL without reverse_sql"
+                )
+            )
+        for node, target in ((sql_node, self.up), (reverse, self.down)):
+            if node is None or _is_noop(node):
+                continue
+            sql = _string(node)
+            if sql is None:
+                parts = _const(node)
+                if isinstance(parts, tuple) and all(isinstance(p, str) for p in parts):
+                    sql = ";\n".join(str(p) for p in parts)
+            if sql is None:
+                self.problems.append(
+                    Unreadable(
+                        self.at(node, call),
+                        "Django",
+                        "RunSQL with SQL built at run time cannot be checked",
+                    )
+                )
+                continue
+            reads = read_bodies(SqlText(sql, self.path, node.lineno, node.col_offset + 2), None)
+            target.extend(reads.up)
+            self.problems.extend(reads.problems)
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _is_noop(node: ast.AST) -> bool:
+    """``migrations.RunPython.noop`` / ``RunSQL.noop``: a declared, deliberate no-op."""
+    return isinstance(node, ast.Attribute) and node.attr == "noop"
+
+
+class DjangoMigrationReader:
+    """Reads Django migration modules (``<app>/migrations/*.py``)."""
+
+    name: ClassVar[str] = "Django migration"
+
+    def wants(self, path: str) -> bool:
+        """Python files in a ``migrations/`` package, Django's layout."""
+        parts = path.split("/")
+        return (
+            path.endswith(".py")
+            and len(parts) >= 2
+            and parts[-2] == "migrations"
+            and parts[-1] != "__init__.py"
+        )
+
+    def read(self, file: SourceFile) -> Iterator[Fact]:
+        """Yield the migration, or why it could not be read."""
+        text = file.text()
+        if text is None:
+            error = file.decode_error()
+            if error is not None:
+                yield error
+            return
+        if "class Migration" not in text:
+            return
+        try:
+            tree = ast.parse(text, filename=file.path)
+        except SyntaxError as exc:
+            yield Unreadable(
+                Location(file.path, exc.lineno or 1, exc.offset or 0),
+                self.name,
+                f"not valid Python: {exc.msg}",
+            )
+            return
+        migration_class = next(
+            (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"), None
+        )
+        if migration_class is None:
+            return
+        attributes: dict[str, ast.expr] = {}
+        for statement in migration_class.body:
+            if isinstance(statement, ast.Assign):
+                for target in statement.targets:
+                    if isinstance(target, ast.Name):
+                        attributes[target.id] = statement.value
+        parts = file.path.split("/")
+        app_label = parts[-3] if len(parts) >= 3 else "app"
+        migration_name = parts[-1].removesuffix(".py")
+        operations = _Operations(file.path, text, app_label)
+        operations.read(list(getattr(attributes.get("operations"), "elts", []) or []))
+        yield from operations.problems
+        has_irreversible = any(op.kind == IRREVERSIBLE_STEP for op in operations.up)
+        yield Migration(
+            Location(file.path, 1, 1),
+            layout="django",
+            engine="django",
+            stream="/".join(parts[:-1]),
+            version=migration_name,
+            sort_key=version_key(migration_name),
+            name=migration_name,
+            down_location=Location(file.path, 1, 1),
+            down_state=DOWN_PRESENT,
+            down_reason="a step cannot be reversed" if has_irreversible else "",
+            app_label=app_label,
+            migration_name=migration_name,
+            dependencies=_pairs(attributes.get("dependencies")),
+            replaces=_pairs(attributes.get("replaces")),
+            up=tuple(operations.up),
+            down=tuple(reversed(operations.down)),
+        )
+
+
+def _pairs(node: ast.AST | None) -> tuple[tuple[str, str], ...]:
+    value = _const(node)
+    pairs = []
+    for item in value if isinstance(value, tuple) else ():
+        if isinstance(item, tuple) and len(item) == 2 and all(isinstance(v, str) for v in item):
+            pairs.append((str(item[0]), str(item[1])))
+    return tuple(pairs)
