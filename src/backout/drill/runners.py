@@ -1,0 +1,332 @@
+"""Migration runners: plain SQL run by backout, Alembic and Django run by their own engines.
+
+A runner applies one migration up or down in the drill database and, when that fails, raises
+:class:`StepFailed` with the statement, the database's error and where in the migration it
+is. backout runs plain SQL statement by statement (one transaction per migration where DDL is
+transactional); Alembic runs through ``alembic.command`` and Django through
+``call_command('migrate', app, target)`` in a worker process — never reimplemented.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backout.drill.database import DrillDatabase, DrillError, StatementFailed
+from backout.models import Location
+from backout.schema_model import DOWN_MISSING, Migration
+
+
+class StepFailed(Exception):
+    """A migration step failed: the statement, the database's error, where it is written."""
+
+    def __init__(self, statement: str, error: str, location: Location) -> None:
+        super().__init__(f"{error} (statement: {statement})")
+        self.statement = statement
+        self.error = error
+        self.location = location
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a migration's SQL and the line (of its file) it starts on."""
+
+    sql: str
+    line: int
+
+
+def _line_offsets(text: str, pieces: Sequence[str]) -> Iterator[tuple[str, int]]:
+    cursor = 0
+    for piece in pieces:
+        found = text.find(piece, cursor)
+        start = found if found >= 0 else cursor
+        cursor = start + len(piece)
+        stripped = piece.lstrip()
+        start += len(piece) - len(stripped)
+        yield stripped.strip().rstrip(";").strip(), text.count("\n", 0, start)
+
+
+def split_statements(text: str, dialect: str, first_line: int = 1) -> list[Statement]:
+    """The statements of ``text`` with their lines (dollar quotes, strings and comments kept)."""
+    pieces: list[str]
+    if dialect == "postgres":
+        import pglast
+
+        try:
+            pieces = list(pglast.split(text, with_parser=False))
+        except Exception:  # the scanner gave up: let sqlglot's tokenizer try
+            pieces = _glot_split(text, "postgres")
+    else:
+        pieces = _glot_split(text, dialect)
+    return [
+        Statement(sql, first_line + offset)
+        for sql, offset in _line_offsets(text, pieces)
+        if _has_code(sql, dialect)
+    ]
+
+
+def _glot_split(text: str, dialect: str) -> list[str]:
+    import sqlglot
+    from sqlglot.dialects.dialect import Dialect
+
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(text)
+    except Exception:  # untokenizable: run it whole and let the database say what is wrong
+        return [text]
+    pieces, start = [], 0
+    for token in tokens:
+        if token.token_type == sqlglot.TokenType.SEMICOLON:
+            pieces.append(text[start : token.start])
+            start = token.end + 1
+    pieces.append(text[start:])
+    return pieces
+
+
+def _has_code(sql: str, dialect: str) -> bool:
+    if not sql.strip():
+        return False
+    from sqlglot.dialects.dialect import Dialect
+
+    try:
+        return bool(Dialect.get_or_raise(dialect).tokenize(sql))
+    except Exception:
+        return True
+
+
+class Runner:
+    """Applies migrations of one engine to a drill database."""
+
+    #: Tables the engine keeps its own bookkeeping in; not part of the user's schema.
+    bookkeeping: frozenset[str] = frozenset()
+
+    def apply_base(self, database: DrillDatabase, migrations: Sequence[Migration]) -> None:
+        """Bring an empty database to the base release (by default one migration at a time)."""
+        for migration in migrations:
+            self.up(database, migration)
+
+    def up(self, database: DrillDatabase, migration: Migration) -> None:
+        """Apply ``migration``."""
+        raise NotImplementedError
+
+    def down(self, database: DrillDatabase, migration: Migration) -> None:
+        """Revert ``migration``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the runner started."""
+
+
+class NoDownMigration(Exception):
+    """The migration has no down migration to run."""
+
+
+class SqlRunner(Runner):
+    """Plain SQL layouts: backout runs the up and down SQL itself."""
+
+    def _run(self, database: DrillDatabase, text: str, location: Location, first: int) -> None:
+        statements = split_statements(text, database.dialect, first)
+        try:
+            database.run_script([s.sql for s in statements])
+        except StatementFailed as failed:
+            line = next((s.line for s in statements if s.sql == failed.statement), first)
+            where = Location(location.path, line, 1)
+            raise StepFailed(failed.statement, failed.error, where) from None
+
+    def up(self, database: DrillDatabase, migration: Migration) -> None:
+        """Run the up SQL."""
+        self._run(database, migration.up_sql or "", migration.location, migration.up_line)
+
+    def down(self, database: DrillDatabase, migration: Migration) -> None:
+        """Run the down SQL; :class:`NoDownMigration` when there is none."""
+        if migration.down_sql is None or migration.down_state == DOWN_MISSING:
+            raise NoDownMigration(migration.down_reason or "no down migration")
+        location = migration.down_location or migration.location
+        self._run(database, migration.down_sql, location, migration.down_line)
+
+
+def _error_parts(exc: BaseException, fallback: str) -> tuple[str, str]:
+    """(statement, error) from a SQLAlchemy/Django database error, or the command and type."""
+    statement = getattr(exc, "statement", None)
+    orig = getattr(exc, "orig", None)
+    if statement:
+        return str(statement), str(orig or exc).strip().splitlines()[0]
+    return fallback, f"{type(exc).__name__}: {str(exc).strip()}"
+
+
+class AlembicRunner(Runner):
+    """Alembic revisions, run with ``alembic.command`` against the drill database."""
+
+    bookkeeping = frozenset({"alembic_version"})
+
+    def __init__(self, root: Path, script_directory: str) -> None:
+        try:
+            from alembic.config import Config
+        except ImportError:
+            raise DrillError(
+                "an Alembic drill needs alembic installed: pip install alembic"
+            ) from None
+        self.root = root
+        self.script_location = (root / script_directory).resolve()
+        self.config = Config()
+        ini = next(
+            (
+                d / "alembic.ini"
+                for d in (self.script_location.parent, root)
+                if (d / "alembic.ini").is_file()
+            ),
+            None,
+        )
+        if ini is not None:
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(ini)
+            for key, value in (parser["alembic"] if parser.has_section("alembic") else {}).items():
+                if key not in ("script_location", "sqlalchemy.url"):
+                    self.config.set_main_option(key, value.replace("%", "%%"))
+        self.config.set_main_option("script_location", str(self.script_location))
+
+    def _command(self, database: DrillDatabase, action: str, revision: str) -> None:
+        from alembic import command
+
+        self.config.set_main_option("sqlalchemy.url", database.sqlalchemy_url.replace("%", "%%"))
+        saved_env = os.environ.get("DATABASE_URL")
+        os.environ["DATABASE_URL"] = database.url
+        sys.path.insert(0, str(self.root))
+        try:
+            getattr(command, action)(self.config, revision)
+        finally:
+            sys.path.remove(str(self.root))
+            if saved_env is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = saved_env
+
+    def _step(self, database: DrillDatabase, action: str, revision: str, where: Location) -> None:
+        try:
+            self._command(database, action, revision)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            statement, error = _error_parts(exc, f"alembic {action} {revision}")
+            raise StepFailed(statement, error, where) from None
+
+    def apply_base(self, database: DrillDatabase, migrations: Sequence[Migration]) -> None:
+        """``alembic upgrade <last base revision>`` in one command."""
+        if migrations:
+            last = migrations[-1]
+            self._step(database, "upgrade", last.revision or "head", last.location)
+
+    def up(self, database: DrillDatabase, migration: Migration) -> None:
+        """``alembic upgrade <revision>``."""
+        self._step(database, "upgrade", migration.revision or "+1", migration.location)
+
+    def down(self, database: DrillDatabase, migration: Migration) -> None:
+        """``alembic downgrade <down_revision>`` (``base`` for the first revision)."""
+        if migration.down_state == DOWN_MISSING:
+            raise NoDownMigration(migration.down_reason or "no downgrade()")
+        parents = migration.down_revisions
+        target = parents[0] if len(parents) == 1 else ("base" if not parents else "-1")
+        self._step(database, "downgrade", target, migration.down_location or migration.location)
+
+
+def django_app(migration: Migration) -> tuple[str, str]:
+    """``(sys.path root, app module)`` of a Django migration's app, from its file's path."""
+    parts = migration.location.path.split("/")
+    app_parts = parts[: parts.index("migrations")] if "migrations" in parts else parts[:-2]
+    return "/".join(app_parts[:-1]), ".".join(app_parts[-1:])
+
+
+class DjangoRunner(Runner):
+    """Django migrations, run by ``call_command('migrate', app, target)`` in a worker process."""
+
+    bookkeeping = frozenset({"django_migrations"})
+
+    def __init__(self, root: Path, migrations: Sequence[Migration]) -> None:
+        self.root = root
+        self.apps: dict[str, tuple[str, str]] = {}
+        self.dependencies: set[str] = set()
+        for migration in migrations:
+            if migration.app_label:
+                self.apps[migration.app_label] = django_app(migration)
+            self.dependencies.update(app for app, _ in migration.dependencies)
+        self._worker: subprocess.Popen[str] | None = None
+        self._worker_url: str | None = None
+
+    def _start(self, database: DrillDatabase) -> subprocess.Popen[str]:
+        if self._worker is not None and self._worker_url == database.url:
+            return self._worker
+        self.close()
+        paths = sorted({str((self.root / path).resolve()) for path, _ in self.apps.values()})
+        env = dict(os.environ)
+        env["DATABASE_URL"] = database.url
+        env["BACKOUT_DJANGO_APPS"] = json.dumps(
+            {
+                "apps": sorted({module for _, module in self.apps.values()}),
+                "contrib": sorted(self.dependencies - set(self.apps)),
+                "paths": paths,
+            }
+        )
+        self._worker = subprocess.Popen(
+            [sys.executable, "-m", "backout.drill.django_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=self.root,
+        )
+        self._worker_url = database.url
+        return self._worker
+
+    def _migrate(self, database: DrillDatabase, app: str, target: str, where: Location) -> None:
+        worker = self._start(database)
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write(json.dumps({"app": app, "target": target}) + "\n")
+        worker.stdin.flush()
+        answer_line = worker.stdout.readline()
+        if not answer_line:
+            error = worker.stderr.read() if worker.stderr else ""
+            raise DrillError(f"the Django worker stopped: {error.strip()[-500:]}")
+        answer: dict[str, Any] = json.loads(answer_line)
+        if not answer["ok"]:
+            statement = answer.get("statement") or f"migrate {app} {target}"
+            raise StepFailed(statement, answer["error"], where)
+
+    def apply_base(self, database: DrillDatabase, migrations: Sequence[Migration]) -> None:
+        """``migrate app <last base migration>`` for each app."""
+        last: dict[str, Migration] = {}
+        for migration in migrations:
+            if migration.app_label:
+                last[migration.app_label] = migration
+        for app, migration in last.items():
+            self._migrate(database, app, migration.migration_name or "", migration.location)
+
+    def up(self, database: DrillDatabase, migration: Migration) -> None:
+        """``migrate app <this migration>``."""
+        self._migrate(
+            database, migration.app_label or "", migration.migration_name or "", migration.location
+        )
+
+    def down(self, database: DrillDatabase, migration: Migration) -> None:
+        """``migrate app <its previous migration in the app>`` (``zero`` for the first)."""
+        previous = [name for app, name in migration.dependencies if app == migration.app_label]
+        target = previous[0] if previous else "zero"
+        self._migrate(database, migration.app_label or "", target, migration.location)
+
+    def close(self) -> None:
+        """Stop the worker."""
+        if self._worker is not None:
+            if self._worker.stdin is not None:
+                self._worker.stdin.close()
+            try:
+                self._worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._worker.kill()
+                self._worker.wait()
+            self._worker = None
