@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from functools import cache
 
+from backout.rules.artifacts.BK301_ci_artifact_retention_shorter_than_window import (
+    CiArtifactRetentionShorterThanWindow,
+)
 from backout.rules.artifacts.BK302_registry_lifecycle_expires_rollback_target import (
     RegistryLifecycleExpiresRollbackTarget,
 )
@@ -19,24 +22,29 @@ from backout.rules.hosts.BK501_previous_package_unavailable import PreviousPacka
 from backout.rules.images.BK101_mutable_image_reference import MutableImageReference
 from backout.rules.images.BK102_revision_history_too_short import RevisionHistoryTooShort
 from backout.rules.images.BK103_tag_reused_by_pipeline import TagReusedByPipeline
+from backout.rules.images.BK104_helm_rollback_hazard import HelmRollbackHazard
 from backout.rules.images.BK105_immutable_field_changed import ImmutableFieldChanged
 from backout.rules.inputs.BK901_unreadable_input import UnreadableInput
 from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
     UnusedOrUnjustifiedSuppression,
 )
+from backout.rules.procedures.BK401_runbook_without_rollback import RunbookWithoutRollback
 
 ALL_RULES: tuple[type[Rule], ...] = (
     PreviousPackageUnavailable,
     UnreadableInput,
     UnusedOrUnjustifiedSuppression,
     TagReusedByPipeline,
+    HelmRollbackHazard,
     MutableImageReference,
     RevisionHistoryTooShort,
     ImmutableFieldChanged,
     UnpinnedBuildInput,
+    CiArtifactRetentionShorterThanWindow,
     RegistryLifecycleExpiresRollbackTarget,
     RollbackTargetMissing,
     RollbackRestoresSameImage,
+    RunbookWithoutRollback,
 )
 
 

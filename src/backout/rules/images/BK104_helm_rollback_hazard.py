@@ -1,0 +1,144 @@
+"""BK104 helm-rollback-hazard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.sources.helm import HelmChart, HelmCrd, HelmHook, HelmResourcePolicy
+
+# Hook events that run when a release is upgraded: what they do stays when Helm rolls back.
+_UPGRADE_HOOKS = ("pre-upgrade", "post-upgrade")
+_ROLLBACK_HOOKS = ("pre-rollback", "post-rollback")
+
+
+class HelmRollbackHazard(Rule):
+    """A Helm chart does something that `helm rollback` does not undo.
+
+    ## What it does
+    Flags, in a Helm chart (a directory with `Chart.yaml`):
+
+    - CRDs under `crds/`: Helm installs them once and never upgrades, rolls back or deletes
+      them; CRDs rendered from `templates/` are flagged too, because a rollback to a release
+      without them deletes them, and every custom resource of that kind with them;
+    - `pre-upgrade`/`post-upgrade` hooks that run code (a Job, a Pod: typically a database
+      migration) when the chart has no `pre-rollback`/`post-rollback` hook to reverse them;
+    - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback.
+
+    Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
+    as unreadable.
+
+    ## Why is this bad?
+    `helm rollback` re-applies the previous release's manifests and runs the *target's*
+    rollback hooks; it does not undo what an upgrade hook did. A `pre-upgrade` migration Job
+    that dropped a column is still applied after the rollback, and the old pods crash on the
+    new schema. A CRD changed in `crds/` never reaches the cluster on upgrade, and never goes
+    back on rollback. A kept resource stays at the new release's version.
+
+    ## Example
+    ```yaml
+    # templates/migrate-job.yaml
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: shop-migrate
+      annotations:
+        "helm.sh/hook": pre-upgrade
+    spec:
+      template:
+        spec:
+          containers:
+            - name: migrate
+              command: ["shop-api", "migrate", "up"]
+    ```
+
+    ## Use instead
+    ```yaml
+    # templates/migrate-down-job.yaml: the rollback reverses the migration
+    apiVersion: batch/v1
+    kind: Job
+    metadata:
+      name: shop-migrate-down
+      annotations:
+        "helm.sh/hook": pre-rollback
+    spec:
+      template:
+        spec:
+          containers:
+            - name: migrate
+              command: ["shop-api", "migrate", "down"]
+    ```
+    Better still, keep migrations backward compatible (expand, deploy, contract) so the old
+    release runs on the new schema, and manage CRDs outside the chart's release cycle.
+
+    ## References
+    - <https://helm.sh/docs/chart_best_practices/custom_resource_definitions/>
+    - <https://helm.sh/docs/topics/charts_hooks/>
+    - <https://helm.sh/docs/howto/charts_tips_and_tricks/#tell-helm-not-to-uninstall-a-resource>
+    """
+
+    code = "BK104"
+    name = "helm-rollback-hazard"
+    severity = Severity.WARNING
+    family = Family.IMAGES
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per CRD, unreversed upgrade hook and kept resource of a chart."""
+        charts = {chart.chart for chart in context.head.of(HelmChart)}
+        reversed_charts = {
+            hook.chart
+            for hook in context.head.of(HelmHook)
+            if hook.runs_containers and any(h in _ROLLBACK_HOOKS for h in hook.hooks)
+        }
+        for crd in context.head.of(HelmCrd):
+            if crd.chart not in charts:
+                continue
+            name = f" `{crd.name}`" if crd.name else ""
+            if crd.in_templates:
+                yield self.finding(
+                    crd.location,
+                    f"the CustomResourceDefinition{name} is rendered from templates/: "
+                    "`helm rollback` to a release without it deletes it, and with it every "
+                    "custom resource of that kind",
+                    "move the CRD to crds/ or to its own chart, and guard it with "
+                    '`"helm.sh/resource-policy": keep`',
+                )
+            else:
+                yield self.finding(
+                    crd.location,
+                    f"the CustomResourceDefinition{name} is shipped in crds/: Helm installs it "
+                    "once and never upgrades or rolls it back, so `helm rollback` leaves the "
+                    "cluster's CRD as it is, whatever this release changed",
+                    "manage CRDs outside the chart's releases (apply them with kubectl or a "
+                    "separate CRD chart) and keep every schema change backward compatible",
+                )
+        for hook in context.head.of(HelmHook):
+            upgrade = [h for h in hook.hooks if h in _UPGRADE_HOOKS]
+            if (
+                hook.chart not in charts
+                or not upgrade
+                or not hook.runs_containers
+                or hook.chart in reversed_charts
+            ):
+                continue
+            what = f" (`{hook.command}`)" if hook.command else ""
+            yield self.finding(
+                hook.location,
+                f"{hook.kind} `{hook.name}`{what} runs as a {'/'.join(upgrade)} hook: "
+                "`helm rollback` does not undo what it did (a migration stays applied), so "
+                "the previous release comes back on the state this one left",
+                "add a pre-rollback hook that reverses it, or make the change backward "
+                "compatible (expand now, contract in a later release)",
+            )
+        for policy in context.head.of(HelmResourcePolicy):
+            if policy.chart not in charts or policy.policy.strip() != "keep":
+                continue
+            yield self.finding(
+                policy.location,
+                f'{policy.kind} `{policy.name}` has "helm.sh/resource-policy: keep": Helm '
+                "stops managing it on uninstall and rollback, so it stays as this release "
+                "left it",
+                "remove the policy, or document the manual step that restores the resource "
+                "on rollback",
+            )
