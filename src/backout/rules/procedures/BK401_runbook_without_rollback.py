@@ -1,0 +1,199 @@
+"""BK401 runbook-without-rollback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pathspec
+
+from backout.models import Family, Finding, Location, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.sources.runbook import RunbookDocument, RunbookLine, RunbookSection
+
+DEFAULT_RUNBOOKS = ("docs/**/runbook*", "RUNBOOK*", "docs/**/deploy*", "docs/runbooks/**")
+"""Where runbooks live unless the ``runbooks`` setting says otherwise (matched ignoring case)."""
+
+_DEPLOY = re.compile(
+    r"\bdeploy|\brelease\b|\brollout\b|kubectl\s+(apply|set\s+image)|helm\s+(upgrade|install)"
+    r"|argocd\s+app\s+sync",
+    re.I,
+)
+_ROLLBACK_HEADING = re.compile(
+    r"roll(ing|ed)?[\s-]?back|\brevert|back[\s-]?out|\bundo\b|\bdowngrade", re.I
+)
+_TARGET = re.compile(
+    r"sha256:|\bdigest|--to-revision|\brevision\b|\bartifact|backout\.lock"
+    r"|helm\s+rollback\s+\S+\s+(\d+|<)",
+    re.I,
+)
+_SCHEMA = re.compile(
+    r"\bschema|\bmigrat(e|es|ed|ion|ions)\b|\bdatabase\b|\bdowngrade\b|\balembic\b|\bflyway\b"
+    r"|\bliquibase\b|backwards?[\s-]compatible|\balter\s+table\b",
+    re.I,
+)
+_VERIFY = re.compile(
+    r"\bverif(y|ies|ied|ication)\b|\bconfirm|\bcheck\s+(that|the)\b|\bimageID\b|\bhealth"
+    r"|\bsmoke\b|rollout\s+status|\bcurl\b|\breadiness\b|\bdashboard|error\s+rate|\bmonitor",
+    re.I,
+)
+
+# What each missing piece breaks, in the order the message lists them.
+_MISSING = {
+    "target": (
+        "the rollback target (a digest, a revision or an artifact)",
+        "a plain `rollout undo` restores whatever the previous template names, and a mutable "
+        "tag brings the broken image back",
+    ),
+    "schema": (
+        "the schema step (down migrations, a forward fix, or a statement that the migrations "
+        "are backward compatible)",
+        "the old code may crash on the new schema",
+    ),
+    "verify": (
+        "how to verify the rollback worked (pod imageID equals the target digest, health checks)",
+        "a rollback that changed nothing looks done",
+    ),
+}
+
+
+def runbook_spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:  # type: ignore[type-arg]
+    """The runbook globs (gitignore syntax), lower-cased so that ``Runbook.md`` matches."""
+    return pathspec.PathSpec.from_lines(
+        "gitignore", [p.lower() for p in patterns or DEFAULT_RUNBOOKS]
+    )
+
+
+def _scope(sections: tuple[RunbookSection, ...], index: int) -> list[RunbookLine]:
+    """A section's lines together with those of its subsections, heading titles included."""
+    head = sections[index]
+    lines = [RunbookLine(head.line, head.title, False), *head.body]
+    for section in sections[index + 1 :]:
+        if section.level <= head.level:
+            break
+        lines.append(RunbookLine(section.line, section.title, False))
+        lines.extend(section.body)
+    return lines
+
+
+def _mentions(lines: list[RunbookLine], pattern: re.Pattern[str]) -> bool:
+    return any(pattern.search(line.text) for line in lines)
+
+
+class RunbookWithoutRollback(Rule):
+    """A deploy runbook has no rollback section, or one that leaves out a step.
+
+    ## What it does
+    Reads the runbooks (`docs/**/runbook*`, `RUNBOOK*`, `docs/**/deploy*`,
+    `docs/runbooks/**`, or the `runbooks` setting) that describe a deploy, and flags one
+    that has no rollback section, or whose rollback section omits the rollback target (a
+    digest, a revision, an artifact), the schema step (or a statement that the release's
+    migrations are backward compatible), or how to verify that the rollback worked.
+
+    ## Why is this bad?
+    A rollback happens under pressure, by whoever is on call. Without a written target, a
+    plain `kubectl rollout undo` restores whatever the previous template names; with a
+    mutable tag that is the broken image again. Without the schema step, the old code meets
+    the new schema. Without verification, a rollback that changed nothing looks done.
+
+    ## Example
+    ```markdown
+    # Deploying the shop
+    Run `helm upgrade --install shop chart/shop`.
+
+    ## Rollback
+    Run `kubectl rollout undo deployment/shop-api`.
+    ```
+
+    ## Use instead
+    ```markdown
+    ## Rollback
+    1. Target: the previous digest from backout.lock:
+       `kubectl -n shop set image deployment/shop-api api=registry.example.com/shop/api@sha256:…`
+    2. Schema: this release's migrations are backward compatible; nothing to reverse.
+    3. Verify: every pod's imageID equals that digest, and /healthz answers 200.
+    ```
+    `backout plan --base <previous release>` writes such a section for the release.
+
+    ## References
+    - Google SRE book, "Release Engineering": rollbacks must be planned and practised
+    """
+
+    code = "BK401"
+    name = "runbook-without-rollback"
+    severity = Severity.WARNING
+    family = Family.PROCEDURES
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per deploy runbook without a complete rollback section."""
+        spec = runbook_spec(context.config.runbooks)
+        for document in context.head.of(RunbookDocument):
+            if not spec.match_file(document.location.path.lower()):
+                continue
+            everything = [*document.preamble]
+            for section in document.sections:
+                everything.append(RunbookLine(section.line, section.title, False))
+                everything.extend(section.body)
+            if not _mentions(everything, _DEPLOY):
+                continue
+            rollback = [
+                index
+                for index, section in enumerate(document.sections)
+                if _ROLLBACK_HEADING.search(section.title)
+            ]
+            if not rollback:
+                yield self._no_section(document)
+                continue
+            # Nested rollback headings (## Rollback / ### Undo the deploy) count once.
+            outer = [
+                i
+                for i in rollback
+                if not any(
+                    j < i
+                    and document.sections[j].level < document.sections[i].level
+                    and i < j + len(_scope(document.sections, j))
+                    for j in rollback
+                )
+            ]
+            for index in outer:
+                finding = self._incomplete(document, index)
+                if finding is not None:
+                    yield finding
+
+    def _no_section(self, document: RunbookDocument) -> Finding:
+        first = document.sections[0] if document.sections else None
+        location = (
+            Location(document.location.path, first.line, first.column)
+            if first is not None
+            else document.location
+        )
+        return self.finding(
+            location,
+            "this runbook describes a deploy but has no rollback section: whoever is on call "
+            "when the release breaks has no written way back (target, schema step, "
+            "verification)",
+            "add a 'Rollback' section with the rollback target (digest or revision), the "
+            "schema step and how to verify; `backout plan --base <previous release>` writes one",
+        )
+
+    def _incomplete(self, document: RunbookDocument, index: int) -> Finding | None:
+        section = document.sections[index]
+        lines = _scope(document.sections, index)
+        missing = [
+            key
+            for key, pattern in (("target", _TARGET), ("schema", _SCHEMA), ("verify", _VERIFY))
+            if not _mentions(lines, pattern)
+        ]
+        if not missing:
+            return None
+        pieces = [_MISSING[key][0] for key in missing]
+        effects = [_MISSING[key][1] for key in missing]
+        listed = pieces[0] if len(pieces) == 1 else ", ".join(pieces[:-1]) + " and " + pieces[-1]
+        return self.finding(
+            Location(document.location.path, section.line, section.column),
+            f"rollback section '{section.title}' omits {listed}: " + "; ".join(effects),
+            "add the missing step"
+            + ("s" if len(missing) > 1 else "")
+            + " to the section; `backout plan --base <previous release>` writes the target, "
+            "schema step and verification for this release",
+        )

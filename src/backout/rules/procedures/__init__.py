@@ -1,0 +1,1 @@
+"""BK4xx: is the rollback documented (runbooks) and practised (CI pipelines)."""
