@@ -1,0 +1,219 @@
+"""The image readers: exact spans for ``backout pin``, interpolation, Workload fields."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from backout.config import Config
+from backout.models import Severity
+from backout.rules.base import CheckContext
+from backout.rules.images.BK101_mutable_image_reference import MutableImageReference
+from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
+from backout.sources.compose import ComposeReader
+from backout.sources.dockerfile import DockerfileReader
+from backout.sources.images import ImageUse, interpolate
+from backout.sources.kustomize import KustomizeReader
+from backout.sources.manifests import ManifestReader, Workload
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _read(reader: Reader, path: str, text: str) -> list[Fact]:
+    return list(reader.read(SourceFile(path, text.encode())))
+
+
+def _images(facts: list[Fact]) -> list[ImageUse]:
+    return [f for f in facts if isinstance(f, ImageUse)]
+
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: café
+  namespace: shop
+spec:
+  revisionHistoryLimit: 3
+  selector: {matchLabels: {app: api}}
+  template:
+    spec:
+      containers:
+        - name: a
+          image: "shop:1.4"   # quoted
+        - name: b
+          image: 'ghcr.io/acme/b:latest'
+        - name: c
+          image: registry:5000/c
+"""
+
+
+def test_manifest_spans_replace_exactly_the_value() -> None:
+    images = _images(_read(ManifestReader(), "k8s/api.yaml", MANIFEST))
+    assert [i.reference for i in images] == [
+        "shop:1.4",
+        "ghcr.io/acme/b:latest",
+        "registry:5000/c",
+    ]
+    assert [i.quote for i in images] == ['"', "'", ""]
+    for image in images:
+        written = MANIFEST[image.value_start : image.value_end]
+        assert written.strip(image.quote) == image.reference
+        line = MANIFEST.splitlines()[image.location.line - 1]
+        assert line[image.location.column - 1 :].startswith(written)
+        assert image.rewritable
+    last = images[2]
+    rewritten = MANIFEST[: last.value_start] + "registry:5000/c@" + DIGEST
+    rewritten += MANIFEST[last.value_end :]
+    assert rewritten.splitlines()[16] == f"          image: registry:5000/c@{DIGEST}"
+    assert images[0].context == "Deployment/café container a"
+
+
+def test_manifest_workload_records_history_and_immutable_fields() -> None:
+    facts = _read(ManifestReader(), "k8s/api.yaml", MANIFEST)
+    (workload,) = [f for f in facts if isinstance(f, Workload)]
+    assert workload.identity == ("Deployment", "shop", "café")
+    assert workload.revision_history_limit == 3
+    assert workload.revision_history_limit_location is not None
+    assert workload.revision_history_limit_location.line == 7
+    selector = workload.field("spec.selector")
+    assert selector is not None and selector.value == '{"matchLabels":{"app":"api"}}'
+
+
+@pytest.mark.parametrize(
+    ("path", "wanted"),
+    [
+        ("k8s/api.yaml", True),
+        ("k8s/api.yml", True),
+        ("charts/shop/templates/deployment.yaml", False),
+        ("docker-compose.override.yml", False),
+        ("compose.yaml", False),
+        ("overlays/prod/kustomization.yaml", False),
+        ("k8s/api.json", False),
+    ],
+)
+def test_manifest_reader_file_selection(path: str, wanted: bool) -> None:
+    assert ManifestReader().wants(path) is wanted
+
+
+def test_broken_yaml_is_unreadable_only_when_it_looks_like_a_manifest() -> None:
+    broken = "apiVersion: v1\nkind: Pod\nmetadata:\n  a: b\n   c: d\n"
+    (fact,) = _read(ManifestReader(), "pod.yaml", broken)
+    assert isinstance(fact, Unreadable) and fact.location.line == 5
+    assert _read(ManifestReader(), "ansible.yaml", "- a: b\n  c: [\n") == []
+    assert _read(ManifestReader(), "tpl.yaml", "kind: Pod\n{{ if x }}\n  a: [\n") == []
+
+
+def test_facts_are_picklable_for_the_process_pool() -> None:
+    facts = _read(ManifestReader(), "k8s/api.yaml", MANIFEST)
+    assert pickle.loads(pickle.dumps(facts)) == facts
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "defaults", "unresolved"),
+    [
+        ("shop:${TAG:-latest}", "shop:latest", ("${TAG:-latest}",), ()),
+        ("shop:${TAG-1.0}", "shop:1.0", ("${TAG-1.0}",), ()),
+        ("${IMAGE}", "", (), ("${IMAGE}",)),
+        ("$IMAGE", "", (), ("$IMAGE",)),
+        ("${IMAGE:?set IMAGE}", "", (), ("${IMAGE:?set IMAGE}",)),
+        ("${A:-${B:-x:1}}", "x:1", ("${A:-${B:-x:1}}", "${B:-x:1}"), ()),
+        ("price$$:1", "price$:1", (), ()),
+        ("shop:1", "shop:1", (), ()),
+    ],
+)
+def test_compose_interpolation(
+    text: str, value: str, defaults: tuple[str, ...], unresolved: tuple[str, ...]
+) -> None:
+    result = interpolate(text)
+    assert (result.value, result.defaults_used, result.unresolved) == (value, defaults, unresolved)
+
+
+def test_known_variables_win_over_defaults() -> None:
+    known: dict[str, str | None] = {"V": "3.12", "EMPTY": ""}
+    assert interpolate("py:${V:-3.11}", known).value == "py:3.12"
+    assert interpolate("py:${EMPTY:-3.11}", known).value == "py:3.11"
+    assert interpolate("py:${EMPTY-3.11}", known).value == "py:"
+    assert interpolate("py:${V:+x}", known).value == "py:x"
+
+
+def test_compose_fact_keeps_what_was_written() -> None:
+    text = "services:\n  api:\n    image: shop:${TAG:-latest}\n  raw:\n    image: ${IMAGE}\n"
+    api, raw = _images(_read(ComposeReader(), "docker-compose.yml", text))
+    assert (api.reference, api.written, api.note) == (
+        "shop:latest",
+        "shop:${TAG:-latest}",
+        "default of ${TAG:-latest}",
+    )
+    assert not api.rewritable
+    assert raw.unresolved == "${IMAGE}" and raw.reference == "${IMAGE}"
+
+
+def test_kustomize_points_at_new_tag_and_composes_the_reference() -> None:
+    text = "images:\n  - name: shop\n    newName: reg.io/shop\n    newTag: 2.4\n"
+    (image,) = _images(_read(KustomizeReader(), "kustomization.yaml", text))
+    assert image.reference == "reg.io/shop:2.4"
+    assert (image.location.line, image.location.column) == (4, 13)
+    assert not image.rewritable
+
+
+DOCKERFILE = """\
+# escape=`
+ARG BASE=python:3.12
+FROM ${BASE} AS build
+RUN cat <<END > /x
+FROM evil:latest
+END
+FROM `
+  golang:1.22 as tools
+COPY --from=build /a /a
+COPY --from=Tools /b /b
+FROM scratch
+"""
+
+
+def test_dockerfile_follows_args_heredocs_continuations_and_stages() -> None:
+    images = _images(_read(DockerfileReader(), "Dockerfile", DOCKERFILE))
+    assert [(i.reference, i.written, i.location.line, i.location.column) for i in images] == [
+        ("python:3.12", "${BASE}", 3, 6),
+        ("golang:1.22", "", 8, 3),
+    ]
+    assert images[0].note == "ARG BASE=python:3.12"
+    second = images[1]
+    assert DOCKERFILE[second.value_start : second.value_end] == "golang:1.22"
+
+
+@pytest.mark.parametrize(
+    ("path", "wanted"),
+    [
+        ("Dockerfile", True),
+        ("svc/api.Dockerfile", True),
+        ("Dockerfile.prod", True),
+        ("Containerfile", True),
+        ("Dockerfile.dockerignore", False),
+        ("dockerfile.md", False),
+    ],
+)
+def test_dockerfile_file_selection(path: str, wanted: bool) -> None:
+    assert DockerfileReader().wants(path) is wanted
+
+
+@pytest.mark.parametrize(
+    ("reference", "severity"),
+    [
+        ("shop:latest", Severity.ERROR),
+        ("registry:5000/shop", Severity.ERROR),
+        ("shop@sha256:abc", Severity.ERROR),
+        ("shop:1.4", Severity.WARNING),
+        ("shop:1.4@sha256:abc", Severity.WARNING),
+        ("Not A Reference", Severity.WARNING),
+        (f"shop:latest@{DIGEST}", None),
+    ],
+)
+def test_bk101_severity(reference: str, severity: Severity | None) -> None:
+    text = MANIFEST.replace('"shop:1.4"', f'"{reference}"')
+    facts = FactSet(_read(ManifestReader(), "k8s/api.yaml", text))
+    findings = list(MutableImageReference().check(CheckContext(head=facts, config=Config())))
+    on_line = [f.severity for f in findings if f.location.line == 13]
+    assert on_line == ([severity] if severity else [])
