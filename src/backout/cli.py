@@ -232,9 +232,15 @@ def main() -> None:
     help="Judge only what changed since this git ref, or take the previous "
     "release from this directory.",
 )
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also ask the registry whether the rollback target exists (BK303) and is a "
+    "different image (BK304).",
+)
 @config_options
 @report_options
-def check(paths: tuple[Path, ...], base: str | None, **flags: Any) -> None:
+def check(paths: tuple[Path, ...], base: str | None, online: bool, **flags: Any) -> None:
     """Find what would make rolling this release back fail."""
     from backout.engine import check as run_check
 
@@ -244,10 +250,24 @@ def check(paths: tuple[Path, ...], base: str | None, **flags: Any) -> None:
             fail(f"path '{target}' does not exist")
     results = []
     config = build_config(targets[0], **flags)
-    for target in targets:
-        results.append(run_check(target, config, base))
+    if online:
+        results = _check_online(targets, config, base)
+    else:
+        for target in targets:
+            results.append(run_check(target, config, base))
     result = _merge(results)
     sys.exit(emit(result, config, **flags))
+
+
+def _check_online(targets: tuple[Path, ...], config: Config, base: str | None) -> list[CheckResult]:
+    from backout.registry.client import RegistryClient, RegistryError
+    from backout.registry.online import check_online
+
+    try:
+        with RegistryClient(insecure_registries=config.insecure_registries) as client:
+            return [check_online(target, config, base, client) for target in targets]
+    except RegistryError as exc:
+        fail(f"--online: {exc}")
 
 
 def _merge(results: list[CheckResult]) -> CheckResult:
@@ -262,6 +282,92 @@ def _merge(results: list[CheckResult]) -> CheckResult:
         files_read=sum(r.files_read for r in results),
         base=first.base,
     )
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--write", is_flag=True, help="Rewrite the files and update the lock.")
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Exit 1 when anything is unpinned or a pinned digest no longer exists.",
+)
+@click.option(
+    "--lock",
+    "lock_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Lock file to update (default: backout.lock at the root); alone, records without "
+    "rewriting the files.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read this backout.toml / pyproject.toml instead of searching.",
+)
+@click.option("--exclude", multiple=True, help="Gitignore-style globs to skip.")
+@click.option(
+    "--insecure-registry",
+    "insecure_registries",
+    multiple=True,
+    help="Registry host reached over plain HTTP (loopback/dev).",
+)
+def pin(
+    path: Path | None,
+    write: bool,
+    check_only: bool,
+    lock_file: Path | None,
+    **flags: Any,
+) -> None:
+    """Resolve mutable image references to digests; with --write, pin them in place."""
+    from backout.pin import PinError, plan, update_lock, write_pins
+    from backout.registry.client import RegistryClient, RegistryError
+    from backout.sources.lockfile import LOCK_NAME
+
+    target = path or Path(".")
+    if not target.exists():
+        fail(f"path '{target}' does not exist")
+    if check_only and (write or lock_file is not None):
+        fail("--check only reports; drop --write/--lock to check, or --check to write")
+    config = build_config(target, **flags)
+    try:
+        with RegistryClient(insecure_registries=config.insecure_registries) as client:
+            pin_plan = plan(target, config, client)
+    except (RegistryError, PinError) as exc:
+        fail(str(exc))
+    verb = "pinned" if write else "would pin"
+    for resolution in pin_plan.resolutions:
+        if resolution.use.rewritable:
+            click.echo(
+                f"{resolution.use.location}: {verb} {resolution.use.reference} -> "
+                f"{resolution.pinned_reference}"
+            )
+    for problem in pin_plan.problems:
+        click.echo(f"{problem.location}: {problem.reference}: {problem.reason}")
+    root = pin_plan.root
+    try:
+        written = write_pins(pin_plan) if write else []
+        if write or lock_file is not None:
+            lock = lock_file if lock_file is not None else root / LOCK_NAME
+            update_lock(lock, pin_plan, config.keep_releases, written=write)
+    except PinError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {exc.filename}: {exc.strerror}")
+    unpinned = sum(1 for r in pin_plan.resolutions if r.use.rewritable)
+    summary = (
+        f"{len(pin_plan.pinned)} already pinned, {unpinned} {verb}, "
+        f"{len(pin_plan.problems)} problem(s)"
+    )
+    if write:
+        summary += f"; {len(written)} file(s) rewritten"
+    click.echo(summary, err=True)
+    if pin_plan.problems or (check_only and not pin_plan.clean):
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_CLEAN)
 
 
 @main.command("rules")

@@ -70,6 +70,9 @@ class PinPlan:
     resolutions: list[Resolution] = field(default_factory=list)
     pinned: list[ImageUse] = field(default_factory=list)
     problems: list[PinProblem] = field(default_factory=list)
+    # sha256 of each file's bytes as read while planning: a file that differs at write time
+    # was changed by someone else and is left alone.
+    read_hashes: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -129,6 +132,11 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
                 )
             )
         result.resolutions.append(resolution)
+    for path in sorted({r.use.location.path for r in result.resolutions if r.use.rewritable}):
+        data = (result.root / path).read_bytes()
+        # The spans were recorded from the text the reader saw; they must still fit it.
+        _rewrite(path, data, [r for r in result.resolutions if r.use.location.path == path])
+        result.read_hashes[path] = hashlib.sha256(data).digest()
     return result
 
 
@@ -145,9 +153,12 @@ def write_pins(pin_plan: PinPlan) -> list[str]:
     for path, resolutions in sorted(by_path.items()):
         file = pin_plan.root / path
         data = file.read_bytes()
+        expected = pin_plan.read_hashes.get(path)
+        if expected is None or hashlib.sha256(data).digest() != expected:
+            raise PinError(f"{path} changed since it was read; not overwritten")
         new_data = _rewrite(path, data, resolutions)
         if new_data != data:
-            atomic_write(file, new_data, expected=hashlib.sha256(data).digest())
+            atomic_write(file, new_data, expected=expected)
             written.append(path)
     return written
 

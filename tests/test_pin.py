@@ -1,0 +1,186 @@
+"""``backout pin`` end to end: the installed command against a real docker-registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backout.config import Config
+from backout.pin import PinError, plan, update_lock, write_pins
+from backout.registry.client import RegistryClient
+from backout.registry.credentials import CredentialStore
+from backout.sources.lockfile import parse_lock
+from tests.conftest import run_backout
+from tests.registry_fixture import Registry, start_registry
+
+pytestmark = pytest.mark.registry
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with start_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop   # the storefront
+spec:
+  template:
+    spec:
+      containers:
+      - name: api
+        image: "{api}"   # keep the quotes
+      - name: web
+        image: {web}
+"""
+
+COMPOSE = "services:\n  worker:\n    image: '{worker}'  # batch jobs\n"
+
+
+def make_release(root: Path, host: str, api: str, web: str, worker: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "deploy.yaml").write_text(
+        DEPLOYMENT.format(api=f"{host}/{api}", web=f"{host}/{web}"), encoding="utf-8"
+    )
+    (root / "docker-compose.yml").write_text(
+        COMPOSE.format(worker=f"{host}/{worker}"), encoding="utf-8"
+    )
+
+
+def pin(root: Path, registry: Registry, *flags: str) -> tuple[int, str, str]:
+    done = run_backout("pin", str(root), "--insecure-registry", registry.host, *flags)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_write_pins_in_place_keeping_every_other_byte(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    api = pusher.image("pin/api", "1.0", "1.0")
+    web, _ = pusher.multi_arch("pin/web", "2.0", "2.0")
+    worker = pusher.image("pin/worker", "latest", "w1", docker_media_types=True)
+    root = tmp_path / "release"
+    make_release(root, registry.host, "pin/api:1.0", "pin/web:2.0", "pin/worker")
+    # CRLF line endings must survive the rewrite too.
+    compose = root / "docker-compose.yml"
+    compose.write_bytes(compose.read_bytes().replace(b"\n", b"\r\n"))
+    before = {p.name: p.read_bytes() for p in root.iterdir()}
+
+    code, out, err = pin(root, registry)
+    assert code == 0, err
+    assert out.count("would pin") == 3
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == before, "dry run wrote files"
+    assert pin(root, registry, "--check")[0] == 1
+
+    code, out, err = pin(root, registry, "--write")
+    assert code == 0, err
+    host = registry.host
+    expected_deploy = DEPLOYMENT.format(
+        api=f"{host}/pin/api:1.0@{api.digest}", web=f"{host}/pin/web:2.0@{web.digest}"
+    )
+    assert (root / "deploy.yaml").read_text() == expected_deploy
+    expected_compose = COMPOSE.format(worker=f"{host}/pin/worker@{worker.digest}")
+    assert compose.read_bytes() == expected_compose.encode().replace(b"\n", b"\r\n")
+
+    lock = parse_lock((root / "backout.lock").read_text())
+    by_reference = {entry.reference: entry for entry in lock}
+    assert by_reference[f"{host}/pin/web:2.0"].digest == web.digest  # the index, not a child
+    assert by_reference[f"{host}/pin/web:2.0"].media_type.endswith("image.index.v1+json")
+    assert by_reference[f"{host}/pin/api:1.0"].repository == "pin/api"
+    assert all(entry.written for entry in lock)
+
+    code, out, err = pin(root, registry, "--check")
+    assert code == 0, out + err
+    assert "3 already pinned, 0 would pin, 0 problem(s)" in err
+
+
+def test_check_fails_when_a_pinned_digest_is_gone(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    api = pusher.image("gone/api", "1.0", "1.0")
+    web = pusher.image("gone/web", "1.0", "1.0")
+    worker = pusher.image("gone/worker", "1.0", "1.0")
+    root = tmp_path / "release"
+    make_release(
+        root,
+        registry.host,
+        f"gone/api:1.0@{api.digest}",
+        f"gone/web@{web.digest}",
+        f"gone/worker:1.0@{worker.digest}",
+    )
+    assert pin(root, registry, "--check")[0] == 0
+    pusher.delete("gone/web", web.digest)
+    code, out, _ = pin(root, registry, "--check")
+    assert code == 1
+    assert f"deploy.yaml:12:16: {registry.host}/gone/web@{web.digest}" in out
+    assert "pinned digest no longer exists" in out
+
+
+def test_unknown_tag_is_a_problem_not_a_crash(registry: Registry, tmp_path: Path) -> None:
+    registry.pusher().image("missing/api", "1.0", "1.0")
+    root = tmp_path / "release"
+    make_release(root, registry.host, "missing/api:1.0", "missing/nope:9", "missing/api:1.0")
+    code, out, _ = pin(root, registry, "--write")
+    assert code == 1
+    assert "tag 9 not found" in out
+    # What could be pinned was pinned; the unknown tag stays as written.
+    assert "missing/nope:9\n" in (root / "deploy.yaml").read_text()
+    assert "@sha256:" in (root / "docker-compose.yml").read_text()
+
+
+def test_unreachable_registry_is_exit_2_with_one_line(tmp_path: Path) -> None:
+    root = tmp_path / "release"
+    make_release(root, "127.0.0.1:9", "a/api:1", "a/web:1", "a/worker:1")
+    done = run_backout("pin", str(root), "--insecure-registry", "127.0.0.1:9")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "cannot reach 127.0.0.1:9" in done.stderr
+
+
+def test_check_and_write_together_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_backout("pin", str(tmp_path), "--check", "--write")
+    assert done.returncode == 2 and "--check only reports" in done.stderr
+
+
+def test_a_file_changed_since_reading_is_not_overwritten(
+    registry: Registry, tmp_path: Path
+) -> None:
+    registry.pusher().image("race/api", "1.0", "1.0")
+    root = tmp_path / "release"
+    make_release(root, registry.host, "race/api:1.0", "race/api:1.0", "race/api:1.0")
+    config = Config(root=root, insecure_registries=(registry.host,))
+    with RegistryClient(config.insecure_registries, CredentialStore()) as client:
+        pin_plan = plan(root, config, client)
+    edited = (root / "deploy.yaml").read_text() + "# edited by someone else\n"
+    (root / "deploy.yaml").write_text(edited)
+    with pytest.raises(PinError, match="changed since it was read"):
+        write_pins(pin_plan)
+    assert (root / "deploy.yaml").read_text() == edited
+    assert not list(root.glob(".*.tmp")), "a temp file was left behind"
+
+
+def test_lock_keeps_a_history_per_repository(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    root = tmp_path / "release"
+    make_release(root, registry.host, "hist/api:stable", "hist/web:1", "hist/web:1")
+    pusher.image("hist/web", "1", "1")
+    config = Config(root=root, insecure_registries=(registry.host,), keep_releases=2)
+    lock = root / "backout.lock"
+    digests = []
+    for day in range(3):
+        digests.append(pusher.image("hist/api", "stable", f"build-{day}").digest)
+        with RegistryClient(config.insecure_registries, CredentialStore()) as client:
+            pin_plan = plan(root, config, client)
+        when = dt.datetime(2024, 5, 1 + day, tzinfo=dt.timezone.utc)
+        update_lock(lock, pin_plan, config.keep_releases, written=False, now=when)
+    entries = parse_lock(lock.read_text())
+    api = [e for e in entries if e.repository == "hist/api"]
+    # Newest first, trimmed to keep-releases; the unchanged web image is recorded once.
+    assert [e.digest for e in api] == [digests[2], digests[1]]
+    assert [e.resolved_at for e in api] == ["2024-05-03T00:00:00Z", "2024-05-02T00:00:00Z"]
+    assert len([e for e in entries if e.repository == "hist/web"]) == 1
+    assert not any(e.written for e in entries)
+    assert json.loads(lock.read_text())["version"] == 1
