@@ -1,0 +1,223 @@
+"""BK301 ci-artifact-retention-shorter-than-window."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator, Sequence
+
+from backout.config import format_duration
+from backout.gitlab_duration import DurationError, parse_expire_in
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.sources.base import FactSet
+from backout.sources.ci import (
+    GITHUB,
+    GITLAB,
+    CiArtifact,
+    CiCommand,
+    CiImageDeploy,
+    CiImagePush,
+    CiJob,
+    CiStep,
+)
+
+_DAY = 86400
+# actions/upload-artifact: "0 means using default retention", and the default is 90 days.
+GITHUB_DEFAULT_DAYS = 90
+# GitLab's instance default for artifacts without expire_in (Admin > CI/CD), out of the box.
+GITLAB_DEFAULT_SECONDS = 30 * _DAY
+
+_DEPLOY_COMMAND = re.compile(
+    r"\b(?:kubectl\s+(?:apply|create|replace|set\s+image|rollout)|helm\s+(?:upgrade|install)"
+    r"|helmfile\s+(?:apply|sync)|argocd\s+app\s+(?:sync|set)|flux\s+reconcile"
+    r"|terraform\s+apply|ansible-playbook|kustomize\s+build)\b"
+)
+
+JobKey = tuple[str, str]
+
+
+def deploy_jobs(facts: FactSet) -> set[JobKey]:
+    """Jobs that deploy: an environment, an image deploy, or a deploy command."""
+    found: set[JobKey] = set()
+    for job in facts.of(CiJob):
+        label = f"{job.job_id} {job.name}".lower()
+        if job.environment is not None or "deploy" in label:
+            found.add((job.workflow, job.job_id))
+    for deploy in facts.of(CiImageDeploy):
+        found.add((deploy.workflow, deploy.job_id))
+    for command in facts.of(CiCommand):
+        if command.provider != "script" and _DEPLOY_COMMAND.search(command.command):
+            found.add((command.workflow, command.job_id))
+    return found
+
+
+def release_jobs(facts: FactSet) -> set[JobKey]:
+    """Jobs whose outputs are the release: they push images or are named for releasing."""
+    found = {(push.workflow, push.job_id) for push in facts.of(CiImagePush)}
+    for job in facts.of(CiJob):
+        if "release" in f"{job.job_id} {job.name}".lower():
+            found.add((job.workflow, job.job_id))
+    return found
+
+
+def retention_seconds(artifact: CiArtifact) -> tuple[int, str] | None:
+    """How long the artifact is kept and how to say so; ``None`` when never or unknowable."""
+    raw = artifact.retention_raw
+    if artifact.provider == GITHUB:
+        if raw is None or raw.strip() == "0":
+            return GITHUB_DEFAULT_DAYS * _DAY, f"GitHub's default of {GITHUB_DEFAULT_DAYS} days"
+        if not raw.strip().isdigit():
+            return None  # an expression such as ${{ inputs.days }}
+        days = int(raw)
+        return days * _DAY, f"{days} day{'s' if days != 1 else ''}"
+    if artifact.provider == GITLAB:
+        if raw is None:
+            return GITLAB_DEFAULT_SECONDS, "GitLab's default of 30 days"
+        try:
+            seconds = parse_expire_in(raw)
+        except DurationError:
+            return None  # GitLab rejects the pipeline itself
+        if seconds is None:
+            return None
+        return seconds, f"'{raw}'"
+    return None
+
+
+def _downloads(step: CiStep, name: str) -> bool:
+    """Whether an ``actions/download-artifact`` step fetches the artifact called ``name``."""
+    wanted = step.input("name")
+    pattern = step.input("pattern")
+    if wanted is not None:
+        return wanted.value == name
+    if pattern is not None:
+        return fnmatch.fnmatchcase(name, pattern.value)
+    return True  # without name or pattern it downloads every artifact of the run
+
+
+def why_it_matters(
+    artifact: CiArtifact,
+    jobs: Sequence[CiJob],
+    steps: Sequence[CiStep],
+    deployers: set[JobKey],
+    releasers: set[JobKey],
+) -> str | None:
+    """Which deploy consumes the artifact, or which release produces it; else ``None``."""
+    workflow, owner = artifact.workflow, artifact.job_id
+    if artifact.provider == GITHUB:
+        for step in steps:
+            if (
+                step.workflow == workflow
+                and step.job_id != owner
+                and (workflow, step.job_id) in deployers
+                and step.action == "actions/download-artifact"
+                and _downloads(step, artifact.name or "artifact")
+            ):
+                return f"downloaded by deploy job '{step.job_id}'"
+    else:
+        owner_job = next((j for j in jobs if j.workflow == workflow and j.job_id == owner), None)
+        for job in jobs:
+            if job.workflow != workflow or (workflow, job.job_id) not in deployers:
+                continue
+            if job.job_id == owner:
+                continue
+            declared = job.needs or job.dependencies
+            if owner == "default" or owner in job.needs or owner in job.dependencies:
+                return f"downloaded by deploy job '{job.job_id}'"
+            # Without needs/dependencies a GitLab job downloads the artifacts of earlier stages.
+            if not declared and owner_job is not None and owner_job.stage != job.stage:
+                return f"downloaded by deploy job '{job.job_id}'"
+    if (workflow, owner) in deployers or (workflow, owner) in releasers:
+        return f"an output of release job '{owner}'"
+    return None
+
+
+class CiArtifactRetentionShorterThanWindow(Rule):
+    """A CI artifact that a rollback needs expires before the rollback window ends.
+
+    ## What it does
+    Compares how long CI keeps an artifact — GitHub Actions `actions/upload-artifact`
+    `retention-days` (90 days when unset or 0), GitLab `artifacts:expire_in` in any syntax
+    GitLab accepts (`3 mins 4 sec`, `2h20min`, `6 mos 1 day`, `never`; in jobs and in
+    `default:`; 30 days when unset) — with `rollback-window`. Only artifacts that matter for
+    a rollback are judged: those a deploy job downloads, and those a release job produces.
+
+    ## Why is this bad?
+    Rolling back means redeploying the previous release's build: its bundle, its rendered
+    manifests, its package. When CI has already deleted that artifact, the rollback pipeline
+    fails on "artifact not found", and the only way back is to rebuild an old commit, which
+    rarely yields the same bytes. Bugs are often found a week or two after a deploy.
+
+    ## Example
+    ```yaml
+    - uses: actions/upload-artifact@v4
+      with:
+        name: shop-bundle
+        path: dist/
+        retention-days: 7
+    ```
+
+    ## Use instead
+    ```yaml
+    - uses: actions/upload-artifact@v4
+      with:
+        name: shop-bundle
+        path: dist/
+        retention-days: 45
+    ```
+    Keep release artifacts at least as long as the rollback window, or archive them where
+    they do not expire (a registry, a release asset, object storage).
+
+    ## References
+    - [actions/upload-artifact retention-days](https://github.com/actions/upload-artifact#retention-period)
+    - [GitLab `artifacts:expire_in`](https://docs.gitlab.com/ci/yaml/#artifactsexpire_in)
+    """
+
+    code = "BK301"
+    name = "ci-artifact-retention-shorter-than-window"
+    severity = Severity.ERROR
+    family = Family.ARTIFACTS
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per deploy-relevant artifact that expires inside the window."""
+        facts = context.head
+        window = context.config.rollback_window
+        shown_window = format_duration(window)
+        jobs = facts.of(CiJob)
+        steps = facts.of(CiStep)
+        deployers = deploy_jobs(facts)
+        releasers = release_jobs(facts)
+        for artifact in facts.of(CiArtifact):
+            kept = retention_seconds(artifact)
+            if kept is None or kept[0] >= window:
+                continue
+            why = why_it_matters(artifact, jobs, steps, deployers, releasers)
+            if why is None:
+                continue
+            seconds, shown = kept
+            if artifact.job_id == "default" and artifact.provider == GITLAB:
+                what = "the default: artifacts of jobs without their own"
+            elif artifact.name:
+                what = f"artifact '{artifact.name}'"
+            else:
+                what = f"the artifacts of job '{artifact.job_id}'"
+            yield self.finding(
+                artifact.retention_location or artifact.location,
+                f"{what} ({why}): kept for {shown}, shorter than the {shown_window} "
+                f"rollback window: rolling back to a release older than "
+                f"{format_duration(seconds)} finds this artifact deleted",
+                _fix(artifact, window),
+            )
+
+
+def _fix(artifact: CiArtifact, window: int) -> str:
+    days = -(-window // _DAY)
+    if artifact.provider == GITHUB:
+        if days > GITHUB_DEFAULT_DAYS:
+            return (
+                f"GitHub keeps artifacts at most {GITHUB_DEFAULT_DAYS} days in public "
+                "repositories (400 in private ones): set retention-days to the maximum and "
+                "archive release artifacts elsewhere (a registry, a release asset)"
+            )
+        return f"set retention-days to at least {days}, or archive release artifacts elsewhere"
+    return f"set expire_in to at least '{days} days' (or 'never' for release artifacts)"
