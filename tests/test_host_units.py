@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from backout.config import Config
-from backout.host import HostError, snapshot
+from backout.host import HostError, archive, snapshot
 from backout.host.apt import (
     deb_file_name,
     parse_deb_file_name,
@@ -19,7 +19,7 @@ from backout.host.apt import (
     scan_archives,
 )
 from backout.host.check import check_facts
-from backout.host.dpkg import installed_packages, parse_status
+from backout.host.dpkg import PackagedFile, installed_packages, parse_status
 from backout.host.facts import PackageVersion
 from backout.models import Location
 
@@ -205,3 +205,68 @@ def test_bk501_against_a_snapshot_names_the_version_you_cannot_go_back_to() -> N
 def test_bk501_respects_ignore() -> None:
     config = Config().with_overrides(ignore=("BK5",))
     assert check_facts([_fact("1", "1")], config, Path("/"), files_read=1).findings == []
+
+
+def test_rebuild_copies_files_as_shipped_through_symlinked_dirs_and_diversions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host_root = tmp_path / "host"
+    (host_root / "usr" / "bin").mkdir(parents=True)
+    tool = host_root / "usr" / "bin" / "tool"
+    tool.write_text("tool\n")
+    tool.chmod(0o4755)
+    (host_root / "usr" / "bin" / "alias").symlink_to("tool")
+    (host_root / "usr" / "bin" / "orig.distrib").write_text("the package's own copy\n")
+    (host_root / "usr" / "bin" / "orig").write_text("the diverting package's copy\n")
+    # merged /usr: the package shipped bin/ as a directory; the host has a symlink there
+    (host_root / "bin").symlink_to("usr/bin")
+    listed = [
+        PackagedFile(str(host_root / "bin"), str(host_root / "bin")),
+        PackagedFile(str(host_root / "bin" / "tool"), str(host_root / "bin" / "tool")),
+        PackagedFile(str(host_root / "usr"), str(host_root / "usr")),
+        PackagedFile(str(host_root / "usr" / "bin"), str(host_root / "usr" / "bin")),
+        PackagedFile(
+            str(host_root / "usr" / "bin" / "alias"), str(host_root / "usr" / "bin" / "alias")
+        ),
+        PackagedFile(
+            str(host_root / "usr" / "bin" / "orig"),
+            str(host_root / "usr" / "bin" / "orig.distrib"),
+        ),
+        PackagedFile(
+            str(host_root / "usr" / "bin" / "deleted"), str(host_root / "usr" / "bin" / "deleted")
+        ),
+    ]
+    monkeypatch.setattr(archive, "package_files", lambda package: listed)
+    package = installed_packages(parse_status(STATUS))[0]
+    build = tmp_path / "build"
+    build.mkdir()
+    missing = archive._copy_installed_files(package, build)
+    inside = build / str(host_root).lstrip("/")
+    assert missing == {str(host_root / "usr" / "bin" / "deleted")}
+    assert (inside / "bin").is_dir() and not (inside / "bin").is_symlink()
+    assert (inside / "bin" / "tool").stat().st_mode & 0o7777 == 0o4755
+    assert (inside / "usr" / "bin" / "alias").readlink() == Path("tool")
+    assert (inside / "usr" / "bin" / "orig").read_text() == "the package's own copy\n"
+
+
+def test_rebuilt_control_drops_status_fields_and_conffiles_no_longer_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stanza = parse_status(
+        "Package: demo\nStatus: install ok installed\nArchitecture: all\nVersion: 1:2.0-1\n"
+        "Config-Version: 1:2.0-1\nMaintainer: m <m@example.invalid>\n"
+        "Conffiles:\n /etc/demo.conf 0123 \n /etc/old.conf 4567 obsolete\n /etc/gone.conf 89ab\n"
+        "Description: demo\n long text\n"
+    )[0]
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "demo.conf").write_text("x\n")
+    (tmp_path / "etc" / "old.conf").write_text("x\n")
+    monkeypatch.setattr(archive, "control_files", lambda package: [])
+    package = installed_packages([stanza])[0]
+    archive._write_control(package, stanza, tmp_path, {"/etc/gone.conf"})
+    control = (tmp_path / "DEBIAN" / "control").read_text()
+    assert control == (
+        "Package: demo\nArchitecture: all\nVersion: 1:2.0-1\n"
+        "Maintainer: m <m@example.invalid>\nDescription: demo\n long text\n"
+    )
+    assert (tmp_path / "DEBIAN" / "conffiles").read_text() == "/etc/demo.conf\n"

@@ -96,12 +96,12 @@ def archive_packages(
     for package in packages:
         try:
             archived = _archive_one(package, directory, policies, others)
-        except HostError as exc:
+        except (HostError, OSError) as exc:
             failed.append(f"{package.display} {package.version}: {exc}")
-            progress(f"failed    {package.display} {package.version}: {exc}")
+            progress(f"failed     {package.display} {package.version}: {exc}")
             continue
         done.append(archived)
-        progress(f"{archived.how:<9} {package.display} {package.version} -> {archived.path}")
+        progress(f"{archived.how:<10} {package.display} {package.version} -> {archived.path}")
     write_index(directory)
     return done, failed
 
@@ -188,9 +188,15 @@ def _last_line(text: str) -> str:
 def _copy_installed_files(package: InstalledPackage, root: Path) -> set[str]:
     """Copy the package's files into ``root`` with owner, mode and times; return the missing."""
     missing: set[str] = set()
-    for packaged in package_files(package):
+    files = package_files(package)
+    # A path with listed paths below it was shipped as a directory, even where the host now
+    # has a symlink there (merged /usr turns /bin into a link to usr/bin).
+    parents = {str(Path(f.path).parent) for f in files}
+    for packaged in files:
         try:
             info = os.lstat(packaged.on_disk)
+            if packaged.path in parents and stat.S_ISLNK(info.st_mode):
+                info = os.stat(packaged.on_disk)
         except FileNotFoundError:
             missing.add(packaged.path)
             continue
