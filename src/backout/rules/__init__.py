@@ -11,11 +11,7 @@ from functools import cache
 from backout.rules.artifacts.BK301_ci_artifact_retention_shorter_than_window import (
     CiArtifactRetentionShorterThanWindow,
 )
-from backout.rules.artifacts.BK301_ci_artifact_retention_shorter_than_window import (
-    CiArtifactRetentionShorterThanWindow,
-)
 from backout.rules.artifacts.BK302_registry_lifecycle_expires_rollback_target import (
-    CiArtifactRetentionShorterThanWindow,
     RegistryLifecycleExpiresRollbackTarget,
 )
 from backout.rules.artifacts.BK303_rollback_target_missing import RollbackTargetMissing
