@@ -29,6 +29,7 @@ from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
     UnusedOrUnjustifiedSuppression,
 )
 from backout.rules.procedures.BK401_runbook_without_rollback import RunbookWithoutRollback
+from backout.rules.procedures.BK402_rollback_never_drilled import RollbackNeverDrilled
 
 ALL_RULES: tuple[type[Rule], ...] = (
     PreviousPackageUnavailable,
@@ -45,6 +46,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RollbackTargetMissing,
     RollbackRestoresSameImage,
     RunbookWithoutRollback,
+    RollbackNeverDrilled,
 )
 
 
