@@ -1,0 +1,206 @@
+"""The Helm reader: masking keeps positions, templates never become unreadable, values images."""
+
+# ruff: noqa: E501  (the template and values texts keep their real, long lines)
+from __future__ import annotations
+
+import pickle
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
+from backout.sources.helm import (
+    HelmChart,
+    HelmCrd,
+    HelmHook,
+    HelmImage,
+    HelmReader,
+    HelmResourcePolicy,
+    HelmTemplateImage,
+    chart_of_template,
+    mask_template,
+    unused_helm_images,
+)
+
+TEMPLATE = """\
+{{- if .Values.migrations.enabled }}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ include "shop.fullname" . }}-migrate
+  labels:
+    {{- include "shop.labels" . | nindent 4 }}
+  annotations:
+    "helm.sh/hook": pre-upgrade,post-upgrade
+    helm.sh/resource-policy: keep
+spec:
+  template:
+    spec:
+      containers:
+        - name: migrate
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+          command: ["shop-api", "migrate"]
+          args: [up]
+{{- end }}
+"""
+
+
+def read(path: str, text: str) -> list[Fact]:
+    return list(HelmReader().read(SourceFile(path, text.encode())))
+
+
+def at(fact: Fact) -> str:
+    return f"{fact.location.line}:{fact.location.column}"
+
+
+def test_wants() -> None:
+    reader = HelmReader()
+    for path in (
+        "Chart.yaml",
+        "charts/shop/Chart.yaml",
+        "charts/shop/templates/job.yaml",
+        "charts/shop/templates/_helpers.tpl",
+        "charts/shop/crds/crd.yaml",
+        "charts/shop/values.yaml",
+        "charts/shop/values-prod.yaml",
+        "deploy/values.staging.yaml",
+    ):
+        assert reader.wants(path), path
+    for path in ("k8s/deploy.yaml", "charts/shop/README.md", "templates/notes.txt", "values.txt"):
+        assert not reader.wants(path), path
+    assert chart_of_template("charts/shop/charts/db/templates/x.yaml") == (
+        "charts/shop/charts/db",
+        "templates",
+    )
+    assert chart_of_template("templates/x.yaml") == ("", "templates")
+
+
+def test_mask_keeps_length_and_lines() -> None:
+    masked = mask_template(TEMPLATE)
+    assert len(masked) == len(TEMPLATE)
+    assert masked.count("\n") == TEMPLATE.count("\n")
+    lines = masked.splitlines()
+    assert lines[0].strip() == ""  # an action alone on its line is blanked
+    assert lines[4] == "  name: " + "x" * len('{{ include "shop.fullname" . }}') + "-migrate"
+
+
+def test_template_facts_with_positions() -> None:
+    facts = read("charts/shop/templates/job.yaml", TEMPLATE)
+    assert not [f for f in facts if isinstance(f, Unreadable)]
+    (hook,) = [f for f in facts if isinstance(f, HelmHook)]
+    assert (hook.chart, hook.kind, hook.hooks, at(hook)) == (
+        "charts/shop",
+        "Job",
+        ("pre-upgrade", "post-upgrade"),
+        "9:21",
+    )
+    assert hook.name == '{{ include "shop.fullname" . }}-migrate'
+    assert hook.runs_containers and hook.command == "shop-api migrate up"
+    (policy,) = [f for f in facts if isinstance(f, HelmResourcePolicy)]
+    assert (policy.policy, at(policy)) == ("keep", "10:30")
+    (image,) = [f for f in facts if isinstance(f, HelmTemplateImage)]
+    assert image.values_paths == ("image.repository", "image.tag")
+    assert image.app_version_default and at(image) == "16:18"
+
+
+def test_template_that_stays_invalid_is_line_scanned_not_unreadable() -> None:
+    broken = "kind: Job\nmetadata:\n  name: x\n  annotations:\n    helm.sh/hook: pre-upgrade\n  [\n"
+    facts = read("c/templates/job.yaml", broken)
+    assert [type(f) for f in facts] == [HelmHook]
+    assert at(facts[0]) == "5:19"
+    crd = read("c/templates/crd.yaml", "kind: CustomResourceDefinition\n  bad: [\n")
+    assert [(type(f), at(f)) for f in crd] == [(HelmCrd, "1:7")]
+
+
+def test_crds_folder_and_chart() -> None:
+    (crd,) = read(
+        "c/crds/w.yaml", "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+    )
+    assert isinstance(crd, HelmCrd) and not crd.in_templates and at(crd) == "2:7"
+    (chart,) = read("c/Chart.yaml", "apiVersion: v2\nname: shop\nappVersion: '2.4'\n")
+    assert isinstance(chart, HelmChart)
+    assert (chart.chart, chart.name, chart.app_version) == ("c", "shop", "2.4")
+
+
+VALUES = """\
+image:
+  repository: ghcr.io/acme/shop
+  tag: 1.10
+api:
+  image:
+    registry: registry.example.com
+    repository: shop/api
+    tag: ""
+worker:
+  image: "ghcr.io/acme/worker:latest"
+sidecarImage: ghcr.io/acme/proxy@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+pullPolicy: Always
+replicaImage: true
+"""
+
+
+def test_values_image_conventions() -> None:
+    images = [f for f in read("c/values.yaml", VALUES) if isinstance(f, HelmImage)]
+    summary = [(i.values_path, i.reference, i.unresolved != "", at(i)) for i in images]
+    assert summary == [
+        ("image", "ghcr.io/acme/shop:1.10", False, "3:8"),
+        ("api.image", "registry.example.com/shop/api", True, "7:17"),
+        ("worker.image", "ghcr.io/acme/worker:latest", False, "10:10"),
+        (
+            "sidecarImage",
+            "ghcr.io/acme/proxy@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            False,
+            "11:15",
+        ),
+    ]
+    assert all(i.source == "helm" and i.chart == "c" for i in images)
+    assert "AppVersion" in images[1].note
+
+
+def test_unused_helm_images_follows_template_references() -> None:
+    facts = FactSet(read("c/values.yaml", VALUES))
+    assert unused_helm_images(facts) == set()  # templates not read: every value counts
+    facts.extend(read("c/templates/deploy.yaml", "    image: {{ .Values.api.image.repository }}\n"))
+    unused = {i.values_path for i in unused_helm_images(facts)}
+    assert unused == {"image", "worker.image", "sidecarImage"}
+
+
+def test_bad_values_file_is_unreadable() -> None:
+    (fact,) = read("c/values.yaml", "image:\n  tag: [1\n")
+    assert isinstance(fact, Unreadable)
+
+
+def test_facts_pickle() -> None:
+    facts = read("charts/shop/templates/job.yaml", TEMPLATE) + read("c/values.yaml", VALUES)
+    assert pickle.loads(pickle.dumps(facts)) == facts
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "kind: Job",
+                "metadata:",
+                "  annotations:",
+                '    "helm.sh/hook": pre-upgrade',
+                "{{- if .Values.x }}",
+                "{{- end }}",
+                "  name: {{ .Release.Name }}",
+                "    {{- toYaml .Values.labels | nindent 4 }}",
+                "image: {{ .Values.image.repository }}:{{ .Values.image.tag }}",
+                "---",
+                "  - [",
+                "{{ include",
+                "}}",
+                "\t",
+            ]
+        ),
+        max_size=15,
+    ),
+    st.text(max_size=40),
+)
+def test_random_templates_never_unreadable(lines: list[str], noise: str) -> None:
+    text = "\n".join([*lines, noise])
+    for fact in read("c/templates/t.yaml", text):
+        assert not isinstance(fact, Unreadable)
