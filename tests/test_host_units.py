@@ -22,6 +22,7 @@ from backout.host.check import check_facts
 from backout.host.dpkg import PackagedFile, installed_packages, parse_status
 from backout.host.facts import PackageVersion
 from backout.models import Location
+from tests.conftest import run_backout
 
 STATUS = """\
 Package: bash
@@ -270,3 +271,30 @@ def test_rebuilt_control_drops_status_fields_and_conffiles_no_longer_shipped(
         "Maintainer: m <m@example.invalid>\nDescription: demo\n long text\n"
     )
     assert (tmp_path / "DEBIAN" / "conffiles").read_text() == "/etc/demo.conf\n"
+
+
+def test_cli_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
+    done = run_backout("host", "check", "--packages", "bsah")
+    assert done.returncode == 2
+    assert done.stderr == "backout: error: package 'bsah' is not installed (did you mean 'bash'?)\n"
+    bad = tmp_path / "old.json"
+    bad.write_text("[1, 2]")
+    done = run_backout("host", "check", "--snapshot", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "is not a backout host snapshot" in done.stderr
+    done = run_backout("host", "check", "--snapshot", str(tmp_path / "absent.json"))
+    assert done.returncode == 2 and "cannot read snapshot" in done.stderr
+    done = run_backout("host", "archive", "--archive", "/proc/backout-nope", "--packages", "bash")
+    assert done.returncode == 2 and "cannot create archive directory" in done.stderr
+
+
+def test_cli_check_speaks_every_format_with_the_rule_metadata() -> None:
+    done = run_backout(
+        "host", "check", "--packages", "bash,dpkg", "--format", "sarif", "--exit-zero"
+    )
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)["runs"][0]
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == ["BK501"]
+    for result in run["results"]:
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == "/var/lib/dpkg/status"
