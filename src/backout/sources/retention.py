@@ -39,7 +39,16 @@ from backout.sources.policytext import (
 )
 
 # Words one of the three policy formats must contain; other JSON files are not parsed at all.
-_POLICY_WORDS = ("rulePriority", "tag_selectors", "mostRecentVersions", "olderThan", "tagState")
+_POLICY_WORDS = (
+    "rulePriority",
+    "tag_selectors",
+    "mostRecentVersions",
+    "olderThan",
+    "tagState",
+    "cleanupPolicies",
+    '"Delete"',
+    '"DELETE"',
+)
 _SKIPPED_JSON = ("package-lock.json", "composer.lock", "tsconfig.json")
 _GAR_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 _GAR_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -1,0 +1,165 @@
+"""The retention reader, its positioned JSON/HCL trees, and GitLab's expire_in durations."""
+
+from __future__ import annotations
+
+import pytest
+
+from backout.gitlab_duration import DurationError, parse_expire_in
+from backout.sources.base import SourceFile, Unreadable
+from backout.sources.policytext import PolicyTextError, field_of, parse_hcl, parse_json
+from backout.sources.retention import (
+    EcrLifecyclePolicy,
+    GarCleanupPolicy,
+    HarborRetentionPolicy,
+    RetentionReader,
+    gar_duration,
+)
+
+DAY = 86400
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("42", 42),
+        ("42 seconds", 42),
+        ("3 mins 4 sec", 184),
+        ("2 hrs 20 min", 2 * 3600 + 20 * 60),
+        ("2h20min", 2 * 3600 + 20 * 60),
+        ("6 mos 1 day", 6 * 30 * DAY + DAY),
+        ("47 yrs 6 mos and 4d", 47 * 31557600 + 6 * 30 * DAY + 4 * DAY),
+        ("3 weeks and 2 days", 23 * DAY),
+        ("1 week", 7 * DAY),
+        ("30 days", 30 * DAY),
+        ("7d", 7 * DAY),
+        ("1 Day", DAY),
+        ("day", DAY),
+        ("1:30", 90),
+        ("2:00:00", 7200),
+        ("1.5 days", 36 * 3600),
+        ("three weeks and two days", 23 * DAY),
+        ("twenty one days", 21 * DAY),
+        ("2 weeks, 3 days", 17 * DAY),
+        ("1 week plus 1 day", 8 * DAY),
+    ],
+)
+def test_expire_in_reads_every_gitlab_syntax(text: str, seconds: int) -> None:
+    assert parse_expire_in(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["never", "Never", "NEVER"])
+def test_never_means_kept_forever(text: str) -> None:
+    assert parse_expire_in(text) is None
+
+
+@pytest.mark.parametrize("text", ["0", "", "soon", "7 dayz", "1 fortnight"])
+def test_values_gitlab_rejects_raise(text: str) -> None:
+    with pytest.raises(DurationError):
+        parse_expire_in(text)
+
+
+def test_json_positions_point_at_values() -> None:
+    text = '{\n  "rules": [\n    {"selection": {"countNumber":\t14}}\n  ]\n}\n'
+    root = parse_json(text)
+    count = field_of(root.fields["rules"].items[0], "selection", "countNumber")
+    assert count is not None
+    assert (count.value, count.line, count.column) == (14, 3, 35)
+    assert text.splitlines()[2][count.column - 1 :].startswith("14")
+
+
+def test_invalid_json_says_where() -> None:
+    with pytest.raises(PolicyTextError) as raised:
+        parse_json('{"rules": [\n  {"rulePriority": 1,}\n]}')
+    assert (raised.value.line, raised.value.column) == (2, 22)
+
+
+def test_hcl_reads_literals_and_marks_computed_values() -> None:
+    blocks = parse_hcl(
+        'resource "x" "y" {\n'
+        '  a = jsonencode({ n = 3, s = "v", l = [1, 2], e = var.keep })\n'
+        '  b = "${var.name}-x"\n'
+        "  c = var.on ? 1 : 0\n"
+        "}\n"
+    )
+    (block,) = blocks
+    assert block.labels == ["x", "y"]
+    call = block.attributes["a"]
+    assert call.kind == "call" and call.name == "jsonencode"
+    obj = call.items[0]
+    assert obj.fields["n"].value == 3 and obj.fields["n"].column == 24
+    assert obj.fields["s"].value == "v"
+    assert [i.value for i in obj.fields["l"].items] == [1, 2]
+    assert obj.fields["e"].kind == "expr"
+    assert block.attributes["b"].kind == "expr"
+    assert block.attributes["c"].kind == "expr"
+    assert block.attributes["c"].value == "var.on ? 1 : 0"
+
+
+def test_unterminated_heredoc_is_an_error() -> None:
+    with pytest.raises(PolicyTextError):
+        parse_hcl('resource "a" "b" {\n  policy = <<EOF\n{}\n}\n')
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30d", 30 * DAY), ("2592000s", 30 * DAY), ("1d12h", 36 * 3600), ("86400", DAY)],
+)
+def test_gar_durations(text: str, seconds: int) -> None:
+    assert gar_duration(text) == seconds
+
+
+def test_gar_duration_rejects_other_text() -> None:
+    assert gar_duration("P30D") is None
+    assert gar_duration("") is None
+
+
+def _read(path: str, text: str) -> list[object]:
+    return list(RetentionReader().read(SourceFile(path, text.encode())))
+
+
+def test_reader_recognises_each_format_by_content() -> None:
+    ecr = _read("a.json", '{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any"}}]}')
+    gar = _read("b.json", '[{"name": "d", "action": {"type": "Delete"}, "condition": {}}]')
+    harbor = _read(
+        "c.json", '{"rules": [{"template": "always", "params": {}, "tag_selectors": []}]}'
+    )
+    assert [type(f) for f in ecr] == [EcrLifecyclePolicy]
+    assert [type(f) for f in gar] == [GarCleanupPolicy]
+    assert [type(f) for f in harbor] == [HarborRetentionPolicy]
+
+
+def test_gar_rest_form_and_bad_duration() -> None:
+    facts = _read(
+        "p.json",
+        '{"cleanupPolicies": {"old": {"id": "old", "action": "DELETE",'
+        ' "condition": {"tagState": "TAGGED", "olderThan": "a month"}}}}',
+    )
+    unreadable = [f for f in facts if isinstance(f, Unreadable)]
+    (policy,) = [f for f in facts if isinstance(f, GarCleanupPolicy)]
+    assert unreadable and "a month" in unreadable[0].reason
+    (rule,) = policy.rules
+    assert (rule.name, rule.action, rule.tag_state) == ("old", "delete", "tagged")
+
+
+def test_other_json_is_ignored_and_broken_policies_are_unreadable() -> None:
+    assert _read("package.json", '{"name": "x", "version": "1.0.0"}') == []
+    (fact,) = _read("ecr.json", '{"rules": [{"rulePriority": 1,}]}')
+    assert isinstance(fact, Unreadable)
+    assert (fact.location.line, fact.location.column) == (1, 31)
+
+
+def test_interpolated_heredoc_is_reported_not_guessed() -> None:
+    (fact,) = _read(
+        "ecr.tf",
+        'resource "aws_ecr_lifecycle_policy" "a" {\n'
+        "  policy = <<EOF\n"
+        '{"rules": [{"rulePriority": 1, "selection": {"countNumber": ${var.n}}}]}\n'
+        "EOF\n"
+        "}\n",
+    )
+    assert isinstance(fact, Unreadable)
+    assert fact.location.line == 2
+
+
+def test_terraform_without_lifecycle_policies_is_not_parsed() -> None:
+    assert _read("main.tf", 'resource "aws_s3_bucket" "b" {\n  bucket = "x"\n') == []
