@@ -550,6 +550,18 @@ class JudgedOperation:
     base_nullable: bool | None
     base_enum_values: tuple[str, ...] = ()
     new_enum_values: tuple[str, ...] = ()
+    base_columns: tuple[str, ...] = ()
+    """For ``ADD_CONSTRAINT``: the constrained columns that existed at the base."""
+
+    @property
+    def table_name(self) -> str:
+        """The table as the old release knows it."""
+        return self.base_table or self.op.table
+
+    @property
+    def column_name(self) -> str:
+        """The column as the old release knows it."""
+        return self.base_column or self.op.column or ""
 
 
 @dataclass(frozen=True)
@@ -615,8 +627,14 @@ def _judge(schema: Schema, op: Operation, migration: Migration) -> JudgedOperati
     base_enum: tuple[str, ...] = ()
     new_enum: tuple[str, ...] = ()
     if op.kind == ALTER_TYPE and op.column_def is not None:
-        base_enum = schema.enums.get(base_type or "", ())
+        base_enum = schema.enums.get(op.old_type or base_type or "", ())
         new_enum = schema.enums.get(op.column_def.type or "", ())
+    base_columns: tuple[str, ...] = ()
+    if op.kind == ADD_CONSTRAINT and table_at_base:
+        known = table.columns if table is not None else {}
+        base_columns = tuple(
+            name for name in op.constrained if name not in known or known[name].at_base
+        )
     return JudgedOperation(
         migration,
         op,
@@ -628,4 +646,213 @@ def _judge(schema: Schema, op: Operation, migration: Migration) -> JudgedOperati
         base_nullable,
         base_enum,
         new_enum,
+        base_columns,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# What makes an operation backward-incompatible (shared by BK201–BK206 and BK207's severity).
+
+
+def adds_required_column(judged: JudgedOperation) -> bool:
+    """A NOT NULL column without default, added to a table the old release writes."""
+    col = judged.op.column_def
+    return (
+        judged.op.kind == ADD_COLUMN
+        and judged.table_at_base
+        and col is not None
+        and not col.nullable
+        and not col.has_default
+        and not col.generated
+    )
+
+
+def drops_base_object(judged: JudgedOperation) -> bool:
+    """Drops a table or column that the old release has."""
+    if judged.op.kind == DROP_TABLE:
+        return judged.table_at_base
+    return judged.op.kind == DROP_COLUMN and judged.column_at_base
+
+
+def renames_base_object(judged: JudgedOperation) -> bool:
+    """Renames a table or column that the old release has."""
+    if judged.op.kind == RENAME_TABLE:
+        return judged.table_at_base
+    return judged.op.kind == RENAME_COLUMN and judged.column_at_base
+
+
+def sets_not_null(judged: JudgedOperation) -> bool:
+    """Makes a column that the old release may leave NULL required."""
+    if not judged.column_at_base:
+        return False
+    if judged.op.kind == SET_NOT_NULL:
+        return judged.base_nullable is not False
+    col = judged.op.column_def
+    return (
+        judged.op.kind == ALTER_TYPE
+        and judged.op.detail == REDEFINED
+        and col is not None
+        and not col.nullable
+        and judged.base_nullable is True
+    )
+
+
+def constrains_old_writes(judged: JudgedOperation) -> bool:
+    """A UNIQUE, CHECK or FOREIGN KEY constraint over columns the old release writes."""
+    return (
+        judged.op.kind == ADD_CONSTRAINT
+        and judged.op.constraint in (UNIQUE, CHECK, FOREIGN_KEY)
+        and judged.table_at_base
+        and (bool(judged.base_columns) or not judged.op.constrained)
+    )
+
+
+_TYPE_SHAPE = re.compile(
+    r"^(?P<base>[a-z_][a-z0-9_ ]*?)\s*(?:\((?P<params>[^)]*)\))?(?P<array>\[\])?$"
+)
+_INTEGER_BYTES = {
+    "tinyint": 1,
+    "smallint": 2,
+    "int2": 2,
+    "mediumint": 3,
+    "integer": 4,
+    "int": 4,
+    "int4": 4,
+    "serial": 4,
+    "bigint": 8,
+    "int8": 8,
+    "bigserial": 8,
+}
+_FLOAT_BYTES = {"real": 4, "float": 8, "double precision": 8, "double": 8}
+_TEXT = {
+    "text",
+    "varchar",
+    "character varying",
+    "char",
+    "character",
+    "nvarchar",
+    "string",
+    "tinytext",
+    "mediumtext",
+    "longtext",
+    "citext",
+    "clob",
+}
+_NUMERIC = {"numeric", "decimal"}
+
+
+def _shape(type_text: str) -> tuple[str, tuple[int, ...], bool, str]:
+    text = " ".join(type_text.lower().split())
+    match = _TYPE_SHAPE.match(text)
+    if not match:
+        return text, (), False, ""
+    params_text = match["params"] or ""
+    params = (
+        tuple(int(p) for p in re.findall(r"\d+", params_text)) if "'" not in params_text else ()
+    )
+    return match["base"].strip(), params, bool(match["array"]), params_text
+
+
+def type_change_problem(
+    old: str | None,
+    new: str | None,
+    old_enum: tuple[str, ...] = (),
+    new_enum: tuple[str, ...] = (),
+) -> str | None:
+    """Why values of type ``old`` may not fit type ``new`` (None: they fit, or unknowable).
+
+    Widening (``integer`` → ``bigint``, ``varchar(n)`` → ``text``, a longer ``varchar``, a
+    number → text) fits; narrowing, text → number, and removed enum labels do not.
+    """
+    if not old or not new:
+        return None
+    old_base, old_params, old_array, old_raw = _shape(old)
+    new_base, new_params, new_array, new_raw = _shape(new)
+    if (old_base, old_params, old_array) == (new_base, new_params, new_array) and (
+        old_raw == new_raw
+    ):
+        return None
+    old_labels = old_enum or (
+        tuple(re.findall(r"'([^']*)'", old_raw)) if old_base == "enum" else ()
+    )
+    new_labels = new_enum or (
+        tuple(re.findall(r"'([^']*)'", new_raw)) if new_base == "enum" else ()
+    )
+    if old_labels and new_labels:
+        removed = [label for label in old_labels if label not in new_labels]
+        if removed:
+            return "removes enum value " + ", ".join(repr(v) for v in removed)
+        return None
+    if old_array != new_array:
+        return f"changes {old} to {new}"
+    if new_base in _TEXT:
+        if old_base not in _TEXT:
+            return None  # any value has a text form
+        old_limit = old_params[0] if old_params and old_base != "text" else None
+        new_limit = new_params[0] if new_params and new_base != "text" else None
+        if new_limit is not None and (old_limit is None or new_limit < old_limit):
+            return f"shrinks {old} to {new}: longer values no longer fit"
+        return None
+    if old_base in _TEXT or old_labels:
+        return f"changes {old} to {new}: stored text may not convert"
+    if old_base in _INTEGER_BYTES and new_base in _INTEGER_BYTES:
+        if _INTEGER_BYTES[new_base] < _INTEGER_BYTES[old_base]:
+            return f"narrows {old} to {new}: large values no longer fit"
+        return None
+    if old_base in _INTEGER_BYTES and (new_base in _NUMERIC or new_base in _FLOAT_BYTES):
+        if new_base in _NUMERIC and new_params:
+            precision = new_params[0] - (new_params[1] if len(new_params) > 1 else 0)
+            if precision < 19:
+                return f"changes {old} to {new}: large integers no longer fit"
+        return None
+    if old_base in _NUMERIC and new_base in _NUMERIC:
+        if not new_params:
+            return None
+        if not old_params:
+            return f"limits {old} to {new}: values with more digits no longer fit"
+        old_scale = old_params[1] if len(old_params) > 1 else 0
+        new_scale = new_params[1] if len(new_params) > 1 else 0
+        if new_params[0] - new_scale < old_params[0] - old_scale or new_scale < old_scale:
+            return f"narrows {old} to {new}: digits are lost or values no longer fit"
+        return None
+    if old_base in _FLOAT_BYTES and new_base in _FLOAT_BYTES:
+        if _FLOAT_BYTES[new_base] < _FLOAT_BYTES[old_base]:
+            return f"narrows {old} to {new}: precision is lost"
+        return None
+    if (old_base in _NUMERIC or old_base in _FLOAT_BYTES) and new_base in _INTEGER_BYTES:
+        return f"changes {old} to {new}: fractions are lost"
+    if old_base == "timestamp with time zone" and new_base == "timestamptz":
+        return None
+    if old_base == new_base and old_params == new_params:
+        return None
+    if old_base in ("timestamp", "timestamptz", "timestamp with time zone") and new_base in (
+        "timestamp",
+        "timestamptz",
+        "timestamp with time zone",
+    ):
+        return None
+    return f"changes {old} to {new}: the old code's values may not convert"
+
+
+def narrows_type(judged: JudgedOperation) -> str | None:
+    """Why a type change of an existing column breaks the old release's values, if it does."""
+    if judged.op.kind != ALTER_TYPE or not judged.column_at_base or judged.op.column_def is None:
+        return None
+    return type_change_problem(
+        judged.op.old_type or judged.base_type,
+        judged.op.column_def.type,
+        judged.base_enum_values,
+        judged.new_enum_values,
+    )
+
+
+def is_backward_incompatible(judged: JudgedOperation) -> bool:
+    """True when the old release cannot run after this operation (what BK201–BK206 report)."""
+    return (
+        adds_required_column(judged)
+        or drops_base_object(judged)
+        or renames_base_object(judged)
+        or sets_not_null(judged)
+        or constrains_old_writes(judged)
+        or narrows_type(judged) is not None
     )

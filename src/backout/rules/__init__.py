@@ -30,6 +30,23 @@ from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
 )
 from backout.rules.procedures.BK401_runbook_without_rollback import RunbookWithoutRollback
 from backout.rules.procedures.BK402_rollback_never_drilled import RollbackNeverDrilled
+from backout.rules.schema.BK201_not_null_column_without_default import (
+    NotNullColumnWithoutDefault,
+)
+from backout.rules.schema.BK202_column_or_table_dropped import ColumnOrTableDropped
+from backout.rules.schema.BK203_column_or_table_renamed import ColumnOrTableRenamed
+from backout.rules.schema.BK204_column_type_changed import ColumnTypeChanged
+from backout.rules.schema.BK205_not_null_set_on_existing_column import (
+    NotNullSetOnExistingColumn,
+)
+from backout.rules.schema.BK206_constraint_old_writes_may_violate import (
+    ConstraintOldWritesMayViolate,
+)
+from backout.rules.schema.BK207_irreversible_migration import IrreversibleMigration
+from backout.rules.schema.BK208_rollback_loses_data import RollbackLosesData
+from backout.rules.schema.BK209_expand_and_contract_in_one_release import (
+    ExpandAndContractInOneRelease,
+)
 
 ALL_RULES: tuple[type[Rule], ...] = (
     PreviousPackageUnavailable,
@@ -47,6 +64,15 @@ ALL_RULES: tuple[type[Rule], ...] = (
     RollbackRestoresSameImage,
     RunbookWithoutRollback,
     RollbackNeverDrilled,
+    NotNullColumnWithoutDefault,
+    ColumnOrTableDropped,
+    ColumnOrTableRenamed,
+    ColumnTypeChanged,
+    NotNullSetOnExistingColumn,
+    ConstraintOldWritesMayViolate,
+    IrreversibleMigration,
+    RollbackLosesData,
+    ExpandAndContractInOneRelease,
 )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.base import Unreadable
+from backout.sources.sql import SqlUnreadable
 
 
 class UnreadableInput(Rule):
@@ -56,6 +57,8 @@ class UnreadableInput(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per unreadable file or part of one."""
         for fact in context.head.of(Unreadable):
+            if isinstance(fact, SqlUnreadable) and fact.dialect != context.config.sql_dialect:
+                continue  # another dialect's grammar rejected it; the configured one did not
             yield self.finding(
                 fact.location,
                 f"could not read this {fact.reader} input: {fact.reason}; "

@@ -1,0 +1,62 @@
+"""BK201 not-null-column-without-default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import adds_required_column, analyse
+
+
+class NotNullColumnWithoutDefault(Rule):
+    """A NOT NULL column without a default is added to a table the old release writes.
+
+    ## What it does
+    Flags a column added as `NOT NULL` with no default to a table that existed before the
+    release: SQL `ADD COLUMN … NOT NULL`, Alembic `op.add_column(sa.Column(…, nullable=False))`
+    without `server_default`, Django `AddField` without `null=True` or with
+    `preserve_default=False`. Columns of tables created in the same release, generated,
+    identity and serial columns, and columns with a default are not flagged.
+
+    ## Why is this bad?
+    The old release does not know the column, so its `INSERT`s leave it out. Once the
+    migration has run, every one of those inserts fails with a not-null violation: rolling the
+    code back does not bring writes back, and the migration usually cannot be undone quickly.
+
+    ## Example
+    ```sql
+    ALTER TABLE orders ADD COLUMN currency text NOT NULL;
+    ```
+
+    ## Use instead
+    ```sql
+    -- release 1: the old code keeps working, new code writes the column
+    ALTER TABLE orders ADD COLUMN currency text NOT NULL DEFAULT 'EUR';
+    -- or: add it nullable, backfill, deploy, then in a later release:
+    -- ALTER TABLE orders ALTER COLUMN currency SET NOT NULL;
+    ```
+
+    ## References
+    - squawk `adding-required-field`; django-migration-linter `NOT_NULL`
+    """
+
+    code = "BK201"
+    name = "not-null-column-without-default"
+    severity = Severity.ERROR
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per required column added to an existing table."""
+        for judged in analyse(context).judged:
+            if not adds_required_column(judged):
+                continue
+            table, column = judged.table_name, judged.op.column
+            yield self.finding(
+                judged.op.location,
+                f"{judged.migration.label} adds {table}.{column} as NOT NULL without a default; "
+                f"the old release's INSERTs into {table} do not set {column} and fail with a "
+                "not-null violation after a rollback",
+                f"add {column} with a DEFAULT (or nullable), backfill, deploy the code that "
+                f"writes it, then SET NOT NULL in a later release",
+            )

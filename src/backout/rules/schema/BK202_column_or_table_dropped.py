@@ -1,0 +1,70 @@
+"""BK202 column-or-table-dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import DROP_TABLE, analyse, drops_base_object
+
+
+class ColumnOrTableDropped(Rule):
+    """A column or table that the old release uses is dropped.
+
+    ## What it does
+    Flags `DROP COLUMN`, `DROP TABLE`, Alembic `op.drop_column`/`op.drop_table`, Django
+    `RemoveField`/`DeleteModel` of a column or table that existed before the release. Dropping
+    what the same release created is not flagged.
+
+    ## Why is this bad?
+    The previous release still selects, inserts and updates that column or table. After a
+    rollback its queries fail with "column does not exist" or "relation does not exist", and
+    the data is gone: the down migration can recreate the column, not its values.
+
+    ## Example
+    ```sql
+    ALTER TABLE users DROP COLUMN legacy_flag;
+    ```
+
+    ## Use instead
+    ```sql
+    -- release N: the code stops reading and writing legacy_flag (no migration)
+    -- release N+1, once no rollback target uses it:
+    ALTER TABLE users DROP COLUMN legacy_flag;
+    ```
+
+    ## References
+    - squawk `ban-drop-column`, `ban-drop-table`; Atlas DS102/DS103
+    """
+
+    code = "BK202"
+    name = "column-or-table-dropped"
+    severity = Severity.ERROR
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per dropped table or column of the base schema."""
+        for judged in analyse(context).judged:
+            if not drops_base_object(judged):
+                continue
+            table = judged.table_name
+            if judged.op.kind == DROP_TABLE:
+                yield self.finding(
+                    judged.op.location,
+                    f"{judged.migration.label} drops table {table}, which the old release "
+                    f"reads and writes; after a rollback its queries on {table} fail with "
+                    "'relation does not exist' and the rows are gone",
+                    f"stop using {table} in the code and deploy first; drop the table in a "
+                    "later release, once no rollback target uses it",
+                )
+            else:
+                column = judged.column_name
+                yield self.finding(
+                    judged.op.location,
+                    f"{judged.migration.label} drops {table}.{column}, which the old release "
+                    f"still reads and writes; after a rollback its queries naming {column} "
+                    "fail with 'column does not exist' and the values are gone",
+                    f"stop using {column} in the code and deploy first; drop the column in a "
+                    "later release, once no rollback target uses it",
+                )

@@ -1,0 +1,70 @@
+"""BK203 column-or-table-renamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import RENAME_TABLE, analyse, renames_base_object
+
+
+class ColumnOrTableRenamed(Rule):
+    """A column or table that the old release uses is renamed.
+
+    ## What it does
+    Flags `RENAME COLUMN`, `ALTER TABLE … RENAME TO`, MySQL `CHANGE COLUMN old new` and
+    `RENAME TABLE`, Alembic `op.alter_column(new_column_name=…)`/`op.rename_table`, Django
+    `RenameField`/`RenameModel` of a column or table that existed before the release.
+
+    ## Why is this bad?
+    The old release still uses the old name. After a rollback every query naming it fails,
+    although the data is all there: the outage lasts until someone renames it back by hand.
+
+    ## Example
+    ```sql
+    ALTER TABLE users RENAME COLUMN email TO email_address;
+    ```
+
+    ## Use instead
+    ```sql
+    -- release N: add the new column and write both (or a trigger keeps them in sync)
+    ALTER TABLE users ADD COLUMN email_address text;
+    UPDATE users SET email_address = email;
+    -- release N+1: read the new column; release N+2: drop the old one
+    ```
+
+    ## References
+    - squawk `renaming-column`, `renaming-table`; Atlas BC101/BC102
+    """
+
+    code = "BK203"
+    name = "column-or-table-renamed"
+    severity = Severity.ERROR
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per renamed table or column of the base schema."""
+        for judged in analyse(context).judged:
+            if not renames_base_object(judged):
+                continue
+            table, new_name = judged.table_name, judged.op.new_name
+            if judged.op.kind == RENAME_TABLE:
+                yield self.finding(
+                    judged.op.location,
+                    f"{judged.migration.label} renames table {table} to {new_name}; the old "
+                    f"release still queries {table}, and after a rollback those queries fail "
+                    "with 'relation does not exist'",
+                    f"create {new_name} (or a view named {new_name}) and write both, deploy, "
+                    f"move the readers, then drop {table} in a later release",
+                )
+            else:
+                column = judged.column_name
+                yield self.finding(
+                    judged.op.location,
+                    f"{judged.migration.label} renames {table}.{column} to {new_name}; the old "
+                    f"release still names {column}, and after a rollback its queries fail with "
+                    "'column does not exist'",
+                    f"add {new_name} and write both columns, backfill, deploy, move the readers "
+                    f"to {new_name}, then drop {column} in a later release",
+                )

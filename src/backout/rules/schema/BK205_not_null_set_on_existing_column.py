@@ -1,0 +1,56 @@
+"""BK205 not-null-set-on-existing-column."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import analyse, sets_not_null
+
+
+class NotNullSetOnExistingColumn(Rule):
+    """NOT NULL is set on a column that the old release may leave NULL.
+
+    ## What it does
+    Flags `ALTER COLUMN … SET NOT NULL`, Alembic `op.alter_column(nullable=False)`, MySQL
+    `MODIFY … NOT NULL` and Django `AlterField` without `null=True` on a column that existed,
+    nullable, before the release.
+
+    ## Why is this bad?
+    The old release may insert rows without the column or write NULL into it. After a rollback
+    those writes fail with a not-null violation.
+
+    ## Example
+    ```sql
+    ALTER TABLE orders ALTER COLUMN shipped_at SET NOT NULL;
+    ```
+
+    ## Use instead
+    ```sql
+    -- release N: the code always writes shipped_at; backfill the NULLs
+    UPDATE orders SET shipped_at = created_at WHERE shipped_at IS NULL;
+    -- release N+1, once no rollback target writes NULL:
+    ALTER TABLE orders ALTER COLUMN shipped_at SET NOT NULL;
+    ```
+    """
+
+    code = "BK205"
+    name = "not-null-set-on-existing-column"
+    severity = Severity.ERROR
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per existing column made NOT NULL."""
+        for judged in analyse(context).judged:
+            if not sets_not_null(judged):
+                continue
+            table, column = judged.table_name, judged.column_name
+            yield self.finding(
+                judged.op.location,
+                f"{judged.migration.label} makes {table}.{column} NOT NULL; the old release "
+                f"may insert rows without {column} or write NULL into it, and after a rollback "
+                "those writes fail with a not-null violation",
+                f"deploy code that always writes {column} and backfill the NULLs first; set "
+                "NOT NULL in a later release, once no rollback target writes NULL",
+            )

@@ -1,0 +1,65 @@
+"""BK206 constraint-old-writes-may-violate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import CHECK, FOREIGN_KEY, analyse, constrains_old_writes
+
+_WHAT_FAILS = {
+    CHECK: "a row that fails the check",
+    FOREIGN_KEY: "a value with no matching referenced row",
+}
+
+
+class ConstraintOldWritesMayViolate(Rule):
+    """A UNIQUE, CHECK or FOREIGN KEY constraint is added over columns the old release writes.
+
+    ## What it does
+    Flags a new `UNIQUE` constraint or unique index, `CHECK` constraint or `FOREIGN KEY` on
+    columns that existed before the release (SQL, Alembic `op.create_unique_constraint`,
+    `op.create_check_constraint`, `op.create_foreign_key`, Django `AddConstraint`,
+    `AlterUniqueTogether`). `NOT VALID` does not help: it skips existing rows only.
+
+    ## Why is this bad?
+    The old release was written without the rule. After a rollback it can still write a
+    duplicate, a value outside the check, or an orphan reference, and those writes now fail.
+
+    ## Example
+    ```sql
+    ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);
+    ```
+
+    ## Use instead
+    ```sql
+    -- release N: the code stops writing duplicates (and cleans them up)
+    -- release N+1, once no rollback target can write one:
+    ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);
+    ```
+    """
+
+    code = "BK206"
+    name = "constraint-old-writes-may-violate"
+    severity = Severity.WARNING
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per new constraint over existing columns."""
+        for judged in analyse(context).judged:
+            if not constrains_old_writes(judged):
+                continue
+            kind = judged.op.constraint or "unique"
+            label = kind.replace("_", " ").upper()
+            columns = ", ".join(judged.base_columns) or "existing columns"
+            table = judged.table_name
+            violation = _WHAT_FAILS.get(kind, "a duplicate value")
+            yield self.finding(
+                judged.op.location,
+                f"{judged.migration.label} adds a {label} constraint on {table} ({columns}); "
+                f"the old release does not know it and after a rollback its writes of "
+                f"{violation} fail",
+                "make the code respect the constraint and clean up existing rows in one "
+                "release, then add the constraint in a later release",
+            )

@@ -1,0 +1,104 @@
+"""BK207 irreversible-migration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Location, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import (
+    DOWN_PRESENT,
+    IRREVERSIBLE_STEP,
+    analyse,
+    is_backward_incompatible,
+)
+
+
+class IrreversibleMigration(Rule):
+    """A migration of the release cannot be reversed.
+
+    ## What it does
+    Flags a release migration with no down or undo migration (golang-migrate `.down.sql`,
+    dbmate `-- migrate:down`, Flyway `U` file, Liquibase `--rollback`), an empty down section,
+    an Alembic `downgrade()` that is `pass` or only raises, and Django `RunPython` without
+    `reverse_code` or `RunSQL` without `reverse_sql`. It is an error when the same migration
+    also breaks the old release (BK201–BK206), a warning otherwise.
+
+    ## Why is this bad?
+    A rollback of the code that needs the schema back cannot get it: the down step is missing
+    or fails, and the team writes reverse SQL by hand during the incident. When the migration
+    also breaks the old code, nothing short of a forward fix brings service back.
+
+    ## Example
+    ```python
+    def upgrade():
+        op.drop_column("users", "legacy_flag")
+
+    def downgrade():
+        pass
+    ```
+
+    ## Use instead
+    ```python
+    def upgrade():
+        op.add_column("users", sa.Column("nickname", sa.Text(), nullable=True))
+
+    def downgrade():
+        op.drop_column("users", "nickname")
+    ```
+
+    ## References
+    - pytest-alembic `test_up_down_consistency`; django-migration-linter `RUNPYTHON_REVERSIBLE`
+    """
+
+    code = "BK207"
+    name = "irreversible-migration"
+    severity = Severity.WARNING
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per migration without a working down, and per irreversible step."""
+        analysis = analyse(context)
+        for migration in analysis.release:
+            judged = analysis.of(migration)
+            breaking = any(is_backward_incompatible(j) for j in judged)
+            severity = Severity.ERROR if breaking else Severity.WARNING
+            also = (
+                "; it also breaks the old release, so a rollback has no way back"
+                if breaking
+                else ""
+            )
+            if migration.down_state != DOWN_PRESENT:
+                where = migration.down_location or Location(migration.location.path, 1, 1)
+                if migration.changeset:
+                    where = migration.down_location or migration.location
+                yield self.finding(
+                    where,
+                    f"{migration.label} cannot be reversed: {migration.down_reason}{also}",
+                    _fix(migration.layout),
+                    severity,
+                )
+            up, _ = migration.operations(analysis.dialect)
+            for op in up:
+                if op.kind == IRREVERSIBLE_STEP:
+                    yield self.finding(
+                        op.location,
+                        f"{migration.label} has {op.detail}: `migrate` back past it fails "
+                        f"with IrreversibleError{also}",
+                        "pass the reverse (reverse_code=…, reverse_sql=…; "
+                        "RunPython.noop / RunSQL.noop when undoing needs nothing)",
+                        severity,
+                    )
+
+
+def _fix(layout: str) -> str:
+    return {
+        "golang-migrate": "add the matching .down.sql file that undoes the up migration",
+        "dbmate": "write the `-- migrate:down` section that undoes the up section",
+        "flyway": "add the U<version>__*.sql undo file that reverses this migration",
+        "liquibase": "add `--rollback` lines that undo the changeset",
+        "plain": "keep a down script next to the migration (or switch to a layout with "
+        "up/down files) so the release can be reversed",
+        "alembic": "write downgrade() so that it reverses upgrade() step by step",
+        "django": "make every RunPython/RunSQL reversible",
+    }.get(layout, "write the down migration that reverses this one")

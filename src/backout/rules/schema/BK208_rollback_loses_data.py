@@ -1,0 +1,71 @@
+"""BK208 rollback-loses-data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import ADD_COLUMN, CREATE_TABLE, DROP_COLUMN, DROP_TABLE, analyse
+
+
+class RollbackLosesData(Rule):
+    """The down migration drops what the up migration created.
+
+    ## What it does
+    Reports a release migration whose down migration drops a table or column that its up
+    migration created (including Django, which reverses `AddField` and `CreateModel` by
+    dropping). It is information for the rollback plan, not a defect.
+
+    ## Why is this bad?
+    After the deploy the new code writes into that table or column. Running the down migration
+    during a rollback deletes everything written since: the schema is restored, the data is
+    not. Rolling back the code alone, and leaving the schema, keeps it.
+
+    ## Example
+    ```sql
+    -- migrate:up
+    ALTER TABLE orders ADD COLUMN gift_note text;
+    -- migrate:down
+    ALTER TABLE orders DROP COLUMN gift_note;
+    ```
+
+    ## Use instead
+    ```sql
+    -- migrate:up
+    ALTER TABLE orders ADD COLUMN gift_note text;
+    -- migrate:down
+    -- keep the column on rollback: the old code ignores it, and no data is lost.
+    -- drop it in a later release if the feature is abandoned.
+    ```
+    """
+
+    code = "BK208"
+    name = "rollback-loses-data"
+    severity = Severity.INFO
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per down step that drops what the up created."""
+        analysis = analyse(context)
+        for migration in analysis.release:
+            up, down = migration.operations(analysis.dialect)
+            created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
+            added = {(op.table, op.column) for op in up if op.kind == ADD_COLUMN}
+            for op in down:
+                if op.kind == DROP_TABLE and op.table in created_tables:
+                    yield self.finding(
+                        op.location,
+                        f"rolling back {migration.label} drops table {op.table}, which this "
+                        "release creates; every row the new code writes there is lost",
+                        f"plan the rollback without this down step (the old code ignores "
+                        f"{op.table}), or export the table before running it",
+                    )
+                elif op.kind == DROP_COLUMN and (op.table, op.column) in added:
+                    yield self.finding(
+                        op.location,
+                        f"rolling back {migration.label} drops {op.table}.{op.column}, which "
+                        f"this release adds; every value the new code writes there is lost",
+                        f"plan the rollback without this down step (the old code ignores "
+                        f"{op.column}), or copy the column out before running it",
+                    )

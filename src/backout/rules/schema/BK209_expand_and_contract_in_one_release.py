@@ -1,0 +1,85 @@
+"""BK209 expand-and-contract-in-one-release."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from backout.models import Family, Finding, Severity
+from backout.rules.base import CheckContext, Rule
+from backout.schema_model import (
+    ADD_COLUMN,
+    CREATE_TABLE,
+    DROP_TABLE,
+    RENAME_TABLE,
+    analyse,
+    drops_base_object,
+    renames_base_object,
+)
+
+
+class ExpandAndContractInOneRelease(Rule):
+    """One release both adds the new shape and removes or renames the old one.
+
+    ## What it does
+    Flags a drop or rename of a table or column that existed before the release when the same
+    release also adds a column to that table, or creates a table while dropping or renaming
+    one: the expand and the contract steps of a change ship together.
+
+    ## Why is this bad?
+    Expand-and-contract works because each step ships on its own: after the expand, old and
+    new code both run, so either can be rolled back. Shipping both at once leaves no release
+    that the old code can run on.
+
+    ## Example
+    ```sql
+    ALTER TABLE users ADD COLUMN email_address text;
+    UPDATE users SET email_address = email;
+    ALTER TABLE users DROP COLUMN email;
+    ```
+
+    ## Use instead
+    ```sql
+    -- release N (expand): add, backfill, write both
+    ALTER TABLE users ADD COLUMN email_address text;
+    UPDATE users SET email_address = email;
+    -- release N+1 (contract), once no rollback target reads email:
+    -- ALTER TABLE users DROP COLUMN email;
+    ```
+    """
+
+    code = "BK209"
+    name = "expand-and-contract-in-one-release"
+    severity = Severity.WARNING
+    family = Family.SCHEMA
+
+    def check(self, context: CheckContext) -> Iterator[Finding]:
+        """One finding per contract step that ships with its expand step."""
+        analysis = analyse(context)
+        expanded: dict[str, str] = {}
+        created: list[str] = []
+        for judged in analysis.judged:
+            op = judged.op
+            if op.kind == ADD_COLUMN and judged.table_at_base:
+                expanded.setdefault(judged.table_name, f"adds {judged.table_name}.{op.column}")
+            elif op.kind == CREATE_TABLE:
+                created.append(op.table)
+        for judged in analysis.judged:
+            if not (drops_base_object(judged) or renames_base_object(judged)):
+                continue
+            table = judged.table_name
+            table_level = judged.op.kind in (DROP_TABLE, RENAME_TABLE)
+            expand = expanded.get(table)
+            if expand is None and table_level and created:
+                expand = f"creates table {created[0]}"
+            if expand is None:
+                continue
+            target = table if table_level else f"{table}.{judged.column_name}"
+            verb = "drops" if drops_base_object(judged) else "renames"
+            yield self.finding(
+                judged.op.location,
+                f"this release {expand} and also {verb} {target}: the expand and the contract "
+                "ship together, so no release exists that both the old and the new code can "
+                "run on",
+                f"ship the expand step alone, deploy, move the code over, and {verb[:-1]} "
+                f"{target} in a later release",
+            )
