@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
+from backout.sources.helm import HelmImage, unused_helm_images
 from backout.sources.images import ImageUse
 
 # What restores the previous image for each kind of file, in the words of the failure.
@@ -110,8 +111,10 @@ class MutableImageReference(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per deployed image reference that no digest pins."""
+        # values that no template of their chart uses as an image are not deployed images
+        unused_values = unused_helm_images(context.head)
         for use in context.head.of(ImageUse):
-            if use.source == "dockerfile":
+            if use.source == "dockerfile" or use in unused_values:
                 continue  # build inputs are BK305's
             finding = self._judge(use)
             if finding is not None:
@@ -119,6 +122,16 @@ class MutableImageReference(Rule):
 
     def _judge(self, use: ImageUse) -> Finding | None:
         restored_by = _RESTORED_BY.get(use.source, _RESTORED_BY["kubernetes"])
+        if isinstance(use, HelmImage) and use.unresolved:
+            return self.finding(
+                use.location,
+                f"{use.context}: chart default tag is empty: the templates fall back to "
+                f"`.Chart.AppVersion`, a tag, so `{use.reference}` is deployed by tag and "
+                f"{restored_by}",
+                "set the image's `digest` in the values (or pin `tag: <tag>@sha256:…`), so "
+                "`helm rollback` restores the image itself",
+                Severity.WARNING,
+            )
         if use.unresolved:
             return self.finding(
                 use.location,
