@@ -1,0 +1,192 @@
+"""``check --online``: BK303 and BK304 against a real docker-registry, through the CLI.
+
+These are the fail/pass fixtures of the two online rules (exempt from the offline fixture
+driver): each case pushes the images, moves tags or deletes manifests as a pipeline or a
+lifecycle rule would, then runs the installed ``backout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import run_backout
+from tests.registry_fixture import Registry, start_registry
+
+pytestmark = pytest.mark.registry
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+      - name: api
+        image: {image}
+"""
+# Where the image value starts in DEPLOYMENT.
+IMAGE_AT = "deploy.yaml:10:16"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with start_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+def release(root: Path, image: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "deploy.yaml").write_text(DEPLOYMENT.format(image=image), encoding="utf-8")
+    return root
+
+
+def online(root: Path, registry: Registry, *flags: str) -> tuple[int, list[str], str]:
+    done = run_backout(
+        "check",
+        str(root),
+        "--online",
+        "--insecure-registry",
+        registry.host,
+        "--select",
+        "BK303,BK304",
+        "--output-format",
+        "concise",
+        *flags,
+    )
+    return done.returncode, done.stdout.splitlines(), done.stderr
+
+
+def test_bk303_previous_release_deleted_from_registry(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    previous = pusher.image("bk303/api", "1.0", "1.0")
+    current = pusher.image("bk303/api", "1.1", "1.1")
+    host = registry.host
+    base = release(tmp_path / "base", f"{host}/bk303/api:1.0@{previous.digest}")
+    head = release(tmp_path / "head", f"{host}/bk303/api:1.1@{current.digest}")
+
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert code == 0, [*lines, err]
+    assert lines == []
+
+    # A lifecycle rule expires the previous image.
+    pusher.delete("bk303/api", previous.digest)
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert code == 1, err
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{IMAGE_AT}: BK303 [error]")
+    assert f"{host}/bk303/api:1.0@{previous.digest}" in lines[0]
+    assert "manifest unknown" in lines[0]
+
+
+def test_bk304_previous_tag_moved_to_this_release(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    pusher.image("bk304/api", "stable", "1.0")
+    new = pusher.image("bk304/api", "2.0", "2.0")
+    host = registry.host
+    base = release(tmp_path / "base", f"{host}/bk304/api:stable")
+    head = release(tmp_path / "head", f"{host}/bk304/api:2.0")
+
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert (code, lines) == (0, []), err
+
+    # The pipeline promotes the new build: `stable` now names 2.0's image.
+    pusher.manifest(
+        "bk304/api",
+        "stable",
+        _manifest_bytes(registry, "bk304/api", new.digest),
+        new.media_type,
+    )
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert code == 1, err
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{IMAGE_AT}: BK304 [error]")
+    assert f"{host}/bk304/api:stable" in lines[0] and new.digest in lines[0]
+
+
+def test_same_pinned_image_in_both_releases_is_not_bk304(
+    registry: Registry, tmp_path: Path
+) -> None:
+    image = registry.pusher().image("same/api", "1.0", "1.0")
+    reference = f"{registry.host}/same/api:1.0@{image.digest}"
+    base = release(tmp_path / "base", reference)
+    head = release(tmp_path / "head", reference)
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert (code, lines) == (0, []), err
+
+
+def test_lock_history_finds_a_moved_latest_tag(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    host = registry.host
+    head = release(tmp_path / "repo", f"{host}/locked/api:latest")
+    pusher.image("locked/api", "latest", "release-1")
+    record = ("pin", str(head), "--insecure-registry", host, "--lock", str(head / "backout.lock"))
+    # Release 1 is recorded in the lock; the manifest keeps the tag.
+    assert run_backout(*record).returncode == 0
+    code, lines, err = online(head, registry)
+    assert (code, lines) == (0, []), err
+
+    # The pipeline pushes release 2 under the same tag: undo would restore `latest` = release 2.
+    pusher.image("locked/api", "latest", "release-2")
+    for _ in range(2):  # before and after release 2 is recorded too
+        code, lines, err = online(head, registry)
+        assert code == 1, err
+        assert len(lines) == 1 and lines[0].startswith(f"{IMAGE_AT}: BK304")
+        assert "the previous release ran sha256:" in lines[0]
+        assert "backout.lock" in lines[0]
+        assert run_backout(*record).returncode == 0
+
+
+def test_lock_history_finds_a_deleted_previous_digest(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    host = registry.host
+    first = pusher.image("history/api", "1.0", "1.0")
+    pusher.image("history/api", "1.1", "1.1")
+    repo = release(tmp_path / "repo", f"{host}/history/api:1.0")
+    pin = ("pin", str(repo), "--insecure-registry", host, "--write")
+    assert run_backout(*pin).returncode == 0
+    release(repo, f"{host}/history/api:1.1")
+    assert run_backout(*pin).returncode == 0
+
+    code, lines, err = online(repo, registry)
+    assert (code, lines) == (0, []), err
+    pusher.delete("history/api", first.digest)
+    code, lines, err = online(repo, registry)
+    assert code == 1, err
+    assert len(lines) == 1 and lines[0].startswith(f"{IMAGE_AT}: BK303")
+    assert f"history/api:1.0@{first.digest}" in lines[0]
+
+
+def test_offline_check_never_reports_online_rules(registry: Registry, tmp_path: Path) -> None:
+    base = release(tmp_path / "base", f"{registry.host}/offline/api:1.0@sha256:{'0' * 64}")
+    head = release(tmp_path / "head", f"{registry.host}/offline/api:2.0@sha256:{'1' * 64}")
+    done = run_backout(
+        "check", str(head), "--base", str(base), "--select", "BK303,BK304", "--format", "concise"
+    )
+    assert done.returncode == 0 and done.stdout == ""
+    code, lines, _ = online(head, registry, "--base", str(base))
+    assert code == 1 and lines[0].startswith(f"{IMAGE_AT}: BK303")
+
+
+def test_unreachable_registry_is_exit_2(tmp_path: Path) -> None:
+    head = release(tmp_path / "head", "127.0.0.1:9/app/api:1.0")
+    base = release(tmp_path / "base", "127.0.0.1:9/app/api:0.9")
+    done = run_backout(
+        "check", str(head), "--online", "--base", str(base), "--insecure-registry", "127.0.0.1:9"
+    )
+    assert done.returncode == 2
+    assert "--online: cannot reach 127.0.0.1:9" in done.stderr
+
+
+def _manifest_bytes(registry: Registry, repository: str, digest: str) -> bytes:
+    response = httpx.get(
+        f"{registry.url}/v2/{repository}/manifests/{digest}",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert response.status_code == 200
+    return response.content
