@@ -47,6 +47,8 @@ from backout.rules.schema.BK208_rollback_loses_data import RollbackLosesData
 from backout.rules.schema.BK209_expand_and_contract_in_one_release import (
     ExpandAndContractInOneRelease,
 )
+from backout.rules.schema.BK211_old_code_fails_on_new_schema import OldCodeFailsOnNewSchema
+from backout.rules.schema.BK212_schema_not_restored import SchemaNotRestored
 
 ALL_RULES: tuple[type[Rule], ...] = (
     PreviousPackageUnavailable,
@@ -73,6 +75,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     IrreversibleMigration,
     RollbackLosesData,
     ExpandAndContractInOneRelease,
+    OldCodeFailsOnNewSchema,
+    SchemaNotRestored,
 )
 
 

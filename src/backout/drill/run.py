@@ -1,0 +1,379 @@
+"""The drill's steps: base → seed → snapshot → up → old release → down → diff → up again.
+
+:func:`run_drill` returns findings (BK211, BK212, and BK208 confirmed) of the same shape as
+``check``'s; the CLI hands them to :func:`backout.engine.finish`. Which migration a finding
+points at is found, not guessed: after every step one catalog query records which columns
+changed, so a failure on table ``t`` points at the last migration that changed ``t``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backout.config import Config
+from backout.drill.database import DrillDatabase, DrillError, DrillTarget, one_line
+from backout.drill.probe import (
+    ProbeStatement,
+    contract_probe,
+    failures,
+    old_queries,
+    run_old_command,
+)
+from backout.drill.runners import (
+    AlembicRunner,
+    DjangoRunner,
+    NoDownMigration,
+    Runner,
+    SqlRunner,
+    StepFailed,
+)
+from backout.drill.safety import cleanup_on_signals, signals_ignored
+from backout.drill.seed import DataLoss, Seeded, compare, seed
+from backout.drill.snapshot import ColumnState, SchemaSnapshot, diff
+from backout.drill.targets import dialect_of_url, open_target
+from backout.engine import Workspace
+from backout.models import Finding, Location, RuleMeta, make_finding
+from backout.rules import rules_by_code
+from backout.schema_model import Migration, ordered_migrations, split_release
+
+
+@dataclass(frozen=True)
+class DrillOptions:
+    """How to drill: where, with what of the old release, and how much to say."""
+
+    database: str | None = None
+    old_queries: str | None = None
+    old_command: str | None = None
+    progress: bool = False
+    verbose: bool = False
+
+
+@dataclass
+class DrillOutcome:
+    """What the drill found, what it could not do, and how long each step took."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    target: str = ""
+
+
+class _Reporter:
+    """Progress lines on stderr (on a tty, or with --verbose) and per-step timings."""
+
+    def __init__(self, outcome: DrillOutcome, options: DrillOptions) -> None:
+        self.outcome = outcome
+        self.show = options.progress or options.verbose
+        self.verbose = options.verbose
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        if self.show:
+            print(f"drill: {title}…", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.outcome.timings.append((title, elapsed))
+            if self.verbose:
+                print(f"drill:   {elapsed:.2f}s  {title}", file=sys.stderr, flush=True)
+
+
+_Changes = dict[str, set[str]]
+"""Per migration key: the ``table`` and ``table.column`` names its step changed."""
+
+
+def _changed(
+    before: dict[tuple[str, str], ColumnState], after: dict[tuple[str, str], ColumnState]
+) -> set[str]:
+    names: set[str] = set()
+    for key in set(before) | set(after):
+        if before.get(key) != after.get(key):
+            names.update({key[0], f"{key[0]}.{key[1]}"})
+    return names
+
+
+def _blame(
+    release: Sequence[Migration], changes: _Changes, table: str, column: str | None = None
+) -> Migration:
+    """The last release migration whose up step changed ``table.column`` (or ``table``)."""
+    for wanted in ([f"{table}.{column}"] if column else []) + [table]:
+        for migration in reversed(release):
+            if wanted in changes.get(migration.key, set()):
+                return migration
+    return release[-1]
+
+
+def _runner_for(
+    workspace: Workspace, release: Sequence[Migration], all_: Sequence[Migration]
+) -> Runner:
+    engines = {m.engine for m in release}
+    if len(engines) > 1:
+        raise DrillError(
+            "the release mixes migration engines (" + ", ".join(sorted(engines)) + "); "
+            "drill one at a time with the `migrations` setting"
+        )
+    engine = engines.pop()
+    if engine == "alembic":
+        directories = {m.script_directory for m in release if m.script_directory}
+        return AlembicRunner(workspace.root, sorted(directories)[0] if directories else ".")
+    if engine == "django":
+        return DjangoRunner(workspace.root, all_)
+    return SqlRunner()
+
+
+class _Drill:
+    """One drill run: the state the steps share."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        options: DrillOptions,
+        base_migrations: Sequence[Migration],
+        release: Sequence[Migration],
+        runner: Runner,
+        outcome: DrillOutcome,
+    ) -> None:
+        self.workspace = workspace
+        self.options = options
+        self.base_migrations = base_migrations
+        self.release = release
+        self.runner = runner
+        self.outcome = outcome
+        self.report = _Reporter(outcome, options)
+        self.up_changes: _Changes = {}
+        rules = rules_by_code()
+        self.metas: dict[str, RuleMeta] = {code: rules[code].meta() for code in rules}
+
+    def finding(self, code: str, location: Location, message: str, fix: str) -> None:
+        meta = self.metas.get(code)
+        if meta is not None:  # BK208 belongs to the static schema rules; absent, it is skipped
+            self.outcome.findings.append(make_finding(meta, location, message, fix))
+
+    def snapshot(self, database: DrillDatabase) -> SchemaSnapshot:
+        return database.introspect().without(set(self.runner.bookkeeping))
+
+    def run(self, database: DrillDatabase) -> None:
+        with self.report.step(f"base release: applying {len(self.base_migrations)} migrations"):
+            try:
+                self.runner.apply_base(database, self.base_migrations)
+            except StepFailed as failed:
+                raise DrillError(
+                    f"the base release's migrations fail on an empty database at "
+                    f"{failed.location}: {failed.error} (statement: {one_line(failed.statement)})"
+                ) from None
+        with self.report.step("seeding every base table and taking the base snapshot"):
+            base_schema = self.snapshot(database)
+            seeded = seed(database, base_schema)
+            self.outcome.notes.extend(seeded.skipped)
+            probes = self._validated_probes(database, base_schema, seeded)
+        if not self._up_pass(database, "new release: applying", record=True):
+            return
+        with self.report.step("old release against the new schema"):
+            self._old_release(database, probes)
+        with self.report.step(f"down migrations: reverting {len(self.release)}"):
+            restored = self._down_pass(database)
+        if not restored:
+            return
+        with self.report.step("comparing schema and seeded data with the base release"):
+            self._compare(database, base_schema, seeded)
+        self._up_pass(database, "up again after down (up → down → up)", record=False)
+
+    def _validated_probes(
+        self, database: DrillDatabase, base_schema: SchemaSnapshot, seeded: Seeded
+    ) -> list[ProbeStatement]:
+        probes = contract_probe(database, base_schema, seeded)
+        if self.options.old_queries:
+            path = Path(self.options.old_queries)
+            if not path.is_absolute():
+                path = self.workspace.root / path
+            probes += old_queries(path, self.options.old_queries, database, base_schema, seeded)
+        failing_on_base = failures(database, probes)
+        for probe, failed in failing_on_base:
+            self.outcome.notes.append(
+                f"{probe.kind} on {probe.table or 'old-queries'} fails on the base schema "
+                f"already, so it proves nothing: {one_line(failed.error, 160)}"
+            )
+        dropped = {id(probe) for probe, _ in failing_on_base}
+        return [probe for probe in probes if id(probe) not in dropped]
+
+    def _up_pass(self, database: DrillDatabase, title: str, record: bool) -> bool:
+        with self.report.step(f"{title} {len(self.release)} migrations"):
+            states = database.column_states()
+            for migration in self.release:
+                try:
+                    self.runner.up(database, migration)
+                except StepFailed as failed:
+                    again = "" if record else " again after its down migration ran"
+                    self.finding(
+                        "BK212",
+                        failed.location,
+                        f"migration {migration.label} fails to apply{again}: {failed.error} "
+                        f"(statement: {one_line(failed.statement)}); the drill stopped here, "
+                        "and a deploy would stop here too, half-migrated",
+                        "make the migration apply on the previous release's schema and data "
+                        "(backfill before NOT NULL, IF NOT EXISTS where the down left objects)",
+                    )
+                    return False
+                after = database.column_states()
+                if record:
+                    self.up_changes[migration.key] = _changed(states, after)
+                states = after
+        return True
+
+    def _old_release(self, database: DrillDatabase, probes: Sequence[ProbeStatement]) -> None:
+        for probe, failed in failures(database, probes):
+            culprit = _blame(self.release, self.up_changes, probe.table)
+            what = (
+                f"the old release's {probe.kind} on {probe.table}"
+                if probe.kind != "query"
+                else f"old query at {probe.location}"
+            )
+            self.finding(
+                "BK211",
+                culprit.location,
+                f"{what} fails on the new schema after {culprit.label}: {failed.error} "
+                f"(statement: {one_line(failed.statement)}); the old release breaks during the "
+                "deploy and after a rollback of the code",
+                "keep the schema backward compatible for one release: add columns nullable or "
+                "with a default, rename and drop in a later release (expand, deploy, contract)",
+            )
+        if self.options.old_command:
+            self._old_command(database)
+
+    def _old_command(self, database: DrillDatabase) -> None:
+        commit = self.workspace.base_label
+        if commit is None or Path(commit).is_dir():
+            self.outcome.notes.append("drill.old-command needs --base REF (a git ref); not run")
+            return
+        root = self.workspace.root
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        subdir = str(root.resolve().relative_to(Path(top).resolve())) if top else "."
+        result = run_old_command(
+            self.options.old_command or "", Path(top), commit, subdir, database.url
+        )
+        if result.exit_code != 0:
+            culprit = self.release[-1]
+            self.finding(
+                "BK211",
+                culprit.location,
+                f"the old release's command `{self.options.old_command}` exits "
+                f"{result.exit_code} on the new schema: {one_line(result.output_tail, 600)}",
+                "make the release's migrations backward compatible with the old code "
+                "(expand, deploy, contract)",
+            )
+
+    def _down_pass(self, database: DrillDatabase) -> bool:
+        for migration in reversed(self.release):
+            try:
+                self.runner.down(database, migration)
+            except NoDownMigration as missing:
+                self.finding(
+                    "BK212",
+                    migration.location,
+                    f"migration {migration.label} cannot be reverted: {missing}; the rollback "
+                    "stops here and the schema stays the new release's",
+                    "write the down migration and let the drill prove it",
+                )
+                return False
+            except StepFailed as failed:
+                self.finding(
+                    "BK212",
+                    failed.location,
+                    f"the down migration of {migration.label} fails: {failed.error} "
+                    f"(statement: {one_line(failed.statement)}); the rollback stops half-way",
+                    "fix the down migration so that it runs on the new release's schema",
+                )
+                return False
+        return True
+
+    def _compare(
+        self, database: DrillDatabase, base_schema: SchemaSnapshot, seeded: Seeded
+    ) -> None:
+        after = self.snapshot(database)
+        by_table: dict[str | None, list[str]] = {}
+        for difference in diff(base_schema, after):
+            by_table.setdefault(difference.table, []).append(difference.text)
+        for table, lines in by_table.items():
+            culprit = _blame(self.release, self.up_changes, table) if table else self.release[0]
+            self.finding(
+                "BK212",
+                (culprit.down_location or culprit.location),
+                "after the down migrations the schema differs from the base release's: "
+                + "; ".join(lines),
+                "make the down migration undo exactly what the up migration did",
+            )
+        for loss in compare(database, after, seeded):
+            self._data_loss(loss)
+
+    def _data_loss(self, loss: DataLoss) -> None:
+        culprit = _blame(self.release, self.up_changes, loss.table, loss.column)
+        if loss.column is None:
+            what = f"{loss.lost} of {loss.total} seeded rows of {loss.table} are gone"
+        else:
+            what = (
+                f"{loss.column} lost its values in {loss.lost} of {loss.total} seeded rows of "
+                f"{loss.table}"
+            )
+        self.finding(
+            "BK208",
+            culprit.location,
+            f"rolling back {culprit.label} loses data (proved by the drill): after up and "
+            f"down, {what} ({loss.example})",
+            "keep the data until the release is proven: drop columns and tables in a later "
+            "release, or have the down migration restore them from a copy",
+        )
+
+
+def plan(workspace: Workspace, config: Config) -> tuple[list[Migration], list[Migration]]:
+    """The base release's migrations (as at the base) and the ones the release adds."""
+    base_facts = workspace.base.facts if workspace.base is not None else None
+    split = split_release(workspace.head.facts, base_facts, config)
+    base = ordered_migrations(base_facts, config) if base_facts is not None else list(split.base)
+    return base, list(split.release)
+
+
+def run_drill(
+    workspace: Workspace,
+    config: Config,
+    options: DrillOptions,
+    make_target: Callable[[str | None, str], DrillTarget] = open_target,
+) -> DrillOutcome:
+    """Drill the release in ``workspace``; the throwaway database is always dropped."""
+    outcome = DrillOutcome()
+    base, release = plan(workspace, config)
+    if not release:
+        outcome.notes.append("the release adds no migrations: there is nothing to drill")
+        return outcome
+    dialect = dialect_of_url(options.database) if options.database else config.sql_dialect
+    runner = _runner_for(workspace, release, [*base, *release])
+    drill = _Drill(workspace, options, base, release, runner, outcome)
+    with cleanup_on_signals():
+        with drill.report.step("starting the throwaway database"):
+            # Interrupted in here, an embedded server is left for the next run's sweep.
+            target = make_target(options.database, dialect)
+        outcome.target = target.description
+        try:
+            swept = target.sweep()
+            if swept:
+                outcome.notes.append(f"dropped {len(swept)} database(s) of dead drills")
+            database = target.create()
+            try:
+                drill.run(database)
+            finally:
+                with signals_ignored():
+                    runner.close()
+                    target.drop(database)
+        finally:
+            with signals_ignored():
+                target.close()
+    return outcome
