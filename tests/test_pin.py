@@ -184,3 +184,15 @@ def test_lock_keeps_a_history_per_repository(registry: Registry, tmp_path: Path)
     assert len([e for e in entries if e.repository == "hist/web"]) == 1
     assert not any(e.written for e in entries)
     assert json.loads(lock.read_text())["version"] == 1
+
+
+def test_a_broken_lock_is_reported_not_crashed_on(tmp_path: Path) -> None:
+    root = tmp_path / "release"
+    root.mkdir()
+    (root / "backout.lock").write_text('{"version": 1, "images": [{"reference": "a"}]}\n')
+    done = run_backout("check", str(root), "--select", "BK901", "--format", "concise")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("backout.lock:1: BK901")
+    assert "entry 1 lacks one of reference, digest" in done.stdout
+    refused = run_backout("pin", str(root), "--lock", str(root / "backout.lock"))
+    assert refused.returncode == 2 and "fix or delete it" in refused.stderr
