@@ -642,6 +642,113 @@ def diagnose(
     sys.exit(EXIT_FINDINGS if result.failed_rollback else EXIT_CLEAN)
 
 
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--base",
+    default=None,
+    help="The previous release: a git ref, or a directory with its files.",
+)
+@config_options
+@click.option(
+    "--output-format",
+    "--format",
+    "plan_format",
+    type=NearestChoice(["markdown", "json"]),
+    default="markdown",
+    help="markdown (default) or json.",
+)
+@click.option(
+    "-o", "--output", "plan_file", type=click.Path(path_type=Path), default=None,
+    help="Write the plan to this file instead of stdout.",
+)
+def plan(
+    path: Path | None, base: str | None, plan_format: str, plan_file: Path | None, **flags: Any
+) -> None:
+    """Write the rollback plan of this release: target, commands, schema step, checks."""
+    from backout.plan import build_plan, render_json, render_markdown
+
+    target = path or Path(".")
+    if not target.exists():
+        fail(f"path '{target}' does not exist")
+    config = build_config(target, **flags)
+    rollback_plan = build_plan(target, config, base)
+    text = render_json(rollback_plan) if plan_format == "json" else render_markdown(rollback_plan)
+    if plan_file is not None:
+        try:
+            plan_file.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {plan_file}: {exc.strerror}")
+    else:
+        sys.stdout.write(text)
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--base",
+    default=None,
+    help="The previous release: a git ref (or a directory with its files).",
+)
+@click.option(
+    "--database",
+    default=None,
+    help="Drill on this server: postgresql://, mysql://, mariadb:// (a throwaway database is "
+    "created there and dropped) or sqlite:///new-file. Default: SQLite or an embedded "
+    "PostgreSQL, by sql-dialect.",
+)
+@click.option(
+    "--old-queries", default=None, help="SQL file of the old release's statements to replay."
+)
+@click.option(
+    "--old-command",
+    default=None,
+    help="The old release's test command, run in a worktree of --base with DATABASE_URL set.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show every step and its time on stderr.")
+@config_options
+@report_options
+def drill(
+    path: Path | None,
+    base: str | None,
+    database: str | None,
+    old_queries: str | None,
+    old_command: str | None,
+    verbose: bool,
+    **flags: Any,
+) -> None:
+    """Prove on a throwaway database that the old release runs on the new schema and that
+    the schema goes back (BK211, BK212, BK208)."""
+    from backout.drill.database import DrillError
+    from backout.drill.run import DrillOptions, run_drill
+    from backout.drill.safety import DrillTerminated
+    from backout.engine import enabled_rules, finish, load_workspace
+
+    target = path or Path(".")
+    if not target.exists():
+        fail(f"path '{target}' does not exist")
+    config = build_config(target, **flags)
+    workspace = load_workspace(target, config, base)
+    options = DrillOptions(
+        database=database or config.drill.database,
+        old_queries=old_queries or config.drill.old_queries,
+        old_command=old_command or config.drill.old_command,
+        progress=sys.stderr.isatty(),
+        verbose=verbose,
+    )
+    try:
+        outcome = run_drill(workspace, config, options)
+    except DrillError as exc:
+        fail(str(exc))
+    except DrillTerminated as exc:
+        click.echo(f"backout: drill {exc}; the throwaway database was dropped", err=True)
+        sys.exit(128 + exc.signum)
+    for note in outcome.notes:
+        click.echo(f"drill: note: {note}", err=True)
+    drill_codes = ("BK208", "BK211", "BK212")
+    rules = [rule for rule in enabled_rules(config) if rule.code in drill_codes]
+    sys.exit(emit(finish(workspace, outcome.findings, rules), config, **flags))
+
 def run() -> None:
     """Entry point that turns usage and config errors into exit 2 with one line."""
     try:

@@ -183,6 +183,7 @@ class MysqlDatabase(DrillDatabase):
                 indexes.get(table, {}),
                 constraints.get(table, {}),
                 tuple(foreign_keys.get(table, [])),
+                tuple(d for d in constraints.get(table, {}).values() if d.startswith("CHECK")),
             )
             for table, cols in columns.items()
         }

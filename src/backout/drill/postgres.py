@@ -191,6 +191,7 @@ class PostgresDatabase(DrillDatabase):
                 indexes.get(table, {}),
                 constraints.get(table, {}),
                 tuple(foreign_keys.get(table, [])),
+                tuple(d for d in constraints.get(table, {}).values() if d.startswith("CHECK")),
             )
             for table, cols in columns.items()
         }

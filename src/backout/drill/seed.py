@@ -90,10 +90,12 @@ def value_for(column: ColumnShape, index: int) -> Any:
 
 
 def _check_literals(table: TableShape, column: str) -> list[str]:
+    named = re.compile(r"\b" + re.escape(column) + r"\b")
     literals: list[str] = []
-    for definition in table.constraints.values():
-        if definition.upper().startswith("CHECK") and column in definition:
-            literals += [m.replace("''", "'") for m in _QUOTED.findall(definition)]
+    for definition in table.checks:
+        for clause in re.split(r"(?i)\bcheck\b", definition)[1:] or [definition]:
+            if named.search(clause.split(",")[0] if "(" not in clause else clause):
+                literals += [m.replace("''", "'") for m in _QUOTED.findall(clause)]
     return literals
 
 
@@ -151,7 +153,8 @@ def build_row(table: TableShape, index: int, seeded: Seeded, use_checks: bool) -
         if column.name in fk_columns:
             row[column.name] = fk_columns[column.name]
             continue
-        literals = _check_literals(table, column.name) if use_checks else []
+        textual = any(w in column.type.lower() for w in ("char", "text", "string", "clob"))
+        literals = _check_literals(table, column.name) if use_checks and textual else []
         if literals:
             row[column.name] = literals[(index - 1) % len(literals)]
         else:

@@ -60,6 +60,8 @@ class TableShape:
     indexes: Mapping[str, str] = field(default_factory=dict)
     constraints: Mapping[str, str] = field(default_factory=dict)
     foreign_keys: tuple[ForeignKey, ...] = ()
+    #: CHECK texts, for seeding only (SQLite's is the whole CREATE TABLE); never diffed.
+    checks: tuple[str, ...] = ()
 
     def column(self, name: str) -> ColumnShape | None:
         """The column called ``name``, if the table has it."""

@@ -31,6 +31,9 @@ class SqliteDatabase(DrillDatabase):
 
     dialect = "sqlite"
     placeholder = "?"
+    # Not '"': SQLite reads a double-quoted unknown column as a string literal, which would
+    # let the contract probe's SELECT of a dropped column pass.
+    quote_char = "`"
 
     def __init__(self, path: Path) -> None:
         super().__init__(path.stem)
@@ -127,8 +130,15 @@ class SqliteDatabase(DrillDatabase):
                     f"ON UPDATE {rows[0][5]} ON DELETE {rows[0][6]}"
                 )
                 constraints[f"fk({', '.join(fk.columns)})"] = text
+            create = self.query("SELECT sql FROM sqlite_master WHERE name = ?", (table,))
             tables[table] = TableShape(
-                table, tuple(columns), tuple(pk), indexes, constraints, tuple(foreign_keys)
+                table,
+                tuple(columns),
+                tuple(pk),
+                indexes,
+                constraints,
+                tuple(foreign_keys),
+                (str(create[0][0] or ""),) if create else (),
             )
         return SchemaSnapshot(tables)
 
