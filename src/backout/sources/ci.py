@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from backout.models import Location
 from backout.sources import yamlfile
@@ -1032,7 +1033,7 @@ def is_gitlab_pipeline(path: str) -> bool:
 class CiReader:
     """GitHub Actions workflows and composite actions, and GitLab CI pipelines."""
 
-    name = "ci"
+    name: ClassVar[str] = "ci"
 
     def wants(self, path: str) -> bool:
         """Workflow, composite-action and GitLab pipeline files."""
@@ -1064,7 +1065,7 @@ def is_script(path: str) -> bool:
 class ScriptReader:
     """Shell scripts and Makefiles: the same command reading as pipelines, provider ``script``."""
 
-    name = "script"
+    name: ClassVar[str] = "script"
 
     def wants(self, path: str) -> bool:
         """``*.sh``, ``*.bash``, ``*.mk`` and Makefiles."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import yaml
 
@@ -427,7 +428,7 @@ def unused_helm_images(facts: FactSet) -> set[HelmImage]:
 class HelmReader:
     """``Chart.yaml``, templates, ``crds/`` and values files of Helm charts."""
 
-    name = "helm"
+    name: ClassVar[str] = "helm"
 
     def wants(self, path: str) -> bool:
         """Chart files, template and CRD files, values files."""
