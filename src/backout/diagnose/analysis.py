@@ -51,7 +51,10 @@ class RegistryLookup(Protocol):
 
 
 class _Info(Protocol):
-    digest: str
+    @property
+    def digest(self) -> str:
+        """The manifest digest a reference resolves to."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ class RollbackNeverDrilled(Rule):
             if known is None or command.location < known.location:
                 first_deploy[path] = command
         for command in sorted(first_deploy.values(), key=lambda c: c.location):
-            shown = command.command if len(command.command) <= 80 else command.command[:77] + "…"
+            flat = " ".join(command.command.split())
+            shown = flat if len(flat) <= 80 else flat[:77] + "…"
             yield self.finding(
                 command.location,
                 f"this pipeline deploys (`{shown}`) but no pipeline ever exercises rollback: "

@@ -1,0 +1,349 @@
+"""``backout plan``: the rollback plan of a release, as Markdown or as data.
+
+The plan is built from what ``check`` already knows: the images of the release and of the
+previous one (``--base``), the digests recorded in ``backout.lock``, the release's migrations
+judged against the base schema, and the findings of every enabled rule. It says, in order: the
+rollback target per workload (a digest, or a loud warning that the target is a mutable tag),
+the exact commands, the schema step (nothing, the down migrations, or the forward fix SQL that
+makes the new schema acceptable to the old code), the manual steps the findings imply, and how
+to verify that the rollback worked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from backout import __version__
+from backout.config import Config
+from backout.engine import Workspace, enabled_rules, finish, load_workspace, run_rules
+from backout.imageref import parse_reference
+from backout.models import Finding
+from backout.rules.base import CheckContext
+from backout.schema_model import (
+    ADD_COLUMN,
+    ADD_CONSTRAINT,
+    ALTER_TYPE,
+    DOWN_PRESENT,
+    DROP_TABLE,
+    RENAME_COLUMN,
+    RENAME_TABLE,
+    SET_NOT_NULL,
+    JudgedOperation,
+    adds_required_column,
+    analyse,
+    drops_base_object,
+    renames_base_object,
+)
+from backout.sources.images import ImageUse
+from backout.sources.lockfile import LockedImage
+from backout.sources.manifests import Workload
+
+ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+# Findings whose fix is a step a human must take during the rollback.
+MANUAL_PREFIXES = ("BK104", "BK105", "BK3")
+_CONTEXT = re.compile(r"^(?P<kind>\w+)/(?P<name>\S+) (?P<role>\w+) (?P<container>\S+)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one container goes back to."""
+
+    workload: str
+    namespace: str
+    container: str
+    current_image: str
+    rollback_image: str
+    digest: str
+    digest_source: str
+    warning: str = ""
+
+
+@dataclass(frozen=True)
+class SchemaStep:
+    """The schema part of the plan: ``kind`` is ``none``, ``down`` or ``forward-fix``."""
+
+    kind: str
+    summary: str
+    down_migrations: tuple[str, ...] = ()
+    forward_fix: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    """A step a finding implies: what, where, and the fix."""
+
+    code: str
+    where: str
+    message: str
+    fix: str
+
+
+@dataclass
+class Plan:
+    """The rollback plan of one release."""
+
+    release: str
+    base: str | None
+    targets: list[Target] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    schema: SchemaStep = field(default_factory=lambda: SchemaStep("none", ""))
+    manual_steps: list[ManualStep] = field(default_factory=list)
+    verification: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _namespaces(workspace: Workspace) -> dict[tuple[str, str], str]:
+    return {(w.kind, w.name): w.namespace for w in workspace.head.facts.of(Workload)}
+
+
+def _lock_digests(workspace: Workspace) -> dict[str, str]:
+    """reference (without digest) → digest: the previous release's lock first (it recorded
+    what that release ran), and within a lock the newest entry (the lock lists newest first)."""
+    digests: dict[str, str] = {}
+    releases = ([workspace.base] if workspace.base else []) + [workspace.head]
+    for release in releases:
+        for fact in sorted(release.facts.of(LockedImage), key=lambda f: f.order):
+            digests.setdefault(fact.entry.reference, fact.entry.digest)
+    return digests
+
+
+def _targets(workspace: Workspace, plan: Plan) -> None:
+    base_images = (
+        {u.context: u for u in workspace.base.facts.of(ImageUse)} if workspace.base else {}
+    )
+    locked = _lock_digests(workspace)
+    namespaces = _namespaces(workspace)
+    for use in sorted(workspace.head.facts.of(ImageUse), key=lambda u: u.location):
+        match = _CONTEXT.match(use.context)
+        if use.source != "kubernetes" or match is None or match["kind"] not in ROLLOUT_KINDS:
+            continue
+        if match["role"] != "container":
+            continue
+        previous = base_images.get(use.context)
+        rollback_image = previous.reference if previous is not None else use.reference
+        reference = parse_reference(rollback_image)
+        digest, source, warning = "", "", ""
+        if reference is not None and reference.is_pinned and reference.digest:
+            digest, source = reference.digest, "pinned in the previous release"
+        elif rollback_image.split("@")[0] in locked:
+            digest, source = locked[rollback_image.split("@")[0]], "backout.lock"
+        else:
+            warning = (
+                f"WARNING: the rollback target `{rollback_image}` is a mutable tag and no "
+                "digest is recorded for it: rolling back may run the broken image again. "
+                "Run `backout pin` on the previous release, or find the digest with "
+                "`backout diagnose --registry`."
+            )
+        if previous is None and workspace.base is None:
+            warning = (
+                f"{warning} No previous release given (--base): the target shown is the "
+                "current reference."
+            ).strip()
+        elif previous is None:
+            plan.warnings.append(
+                f"{use.context} is new in this release: there is nothing to roll it back to; "
+                "rolling back means deleting it or leaving it running"
+            )
+            continue
+        kind, name = match["kind"], match["name"]
+        plan.targets.append(
+            Target(
+                workload=f"{kind.lower()}/{name}",
+                namespace=namespaces.get((kind, name), ""),
+                container=match["container"],
+                current_image=use.reference,
+                rollback_image=rollback_image,
+                digest=digest,
+                digest_source=source,
+                warning=warning,
+            )
+        )
+
+
+def _commands(plan: Plan) -> None:
+    by_workload: dict[tuple[str, str], list[Target]] = {}
+    for target in plan.targets:
+        by_workload.setdefault((target.namespace, target.workload), []).append(target)
+    for (namespace, workload), targets in by_workload.items():
+        flag = f"-n {namespace} " if namespace else ""
+        pinned = [t for t in targets if t.digest]
+        if pinned:
+            sets = " ".join(
+                f"{t.container}={_repository(t.rollback_image)}@{t.digest}" for t in pinned
+            )
+            plan.commands.append(f"kubectl {flag}set image {workload} {sets}")
+        if len(pinned) < len(targets):
+            plan.commands.append(
+                f"kubectl {flag}rollout undo {workload} --to-revision=<N>  "
+                "# N from `kubectl rollout history`; restores a mutable tag, see the warning"
+            )
+        plan.commands.append(f"kubectl {flag}rollout status {workload} --timeout=5m")
+        for target in pinned:
+            plan.verification.append(
+                f"every pod of {workload} runs {target.digest} in container {target.container}:"
+                f" `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` shows it for each pod"
+            )
+        plan.warnings.extend(t.warning for t in targets if t.warning)
+
+
+def _repository(image: str) -> str:
+    reference = parse_reference(image)
+    return reference.familiar_name if reference is not None else image.split("@")[0]
+
+
+def _default_for(sql_type: str | None) -> str | None:
+    lowered = (sql_type or "").lower()
+    if any(word in lowered for word in ("char", "text", "string")):
+        return "''"
+    if any(word in lowered for word in ("int", "numeric", "decimal", "real", "double", "float")):
+        return "0"
+    if "bool" in lowered:
+        return "false"
+    if "timestamp" in lowered or lowered == "date":
+        return "now()"
+    return None
+
+
+def _forward_fix(judged: JudgedOperation) -> str | None:
+    """SQL that makes the new schema acceptable to the old code, for one operation."""
+    op = judged.op
+    table = op.table
+    if adds_required_column(judged) and op.column_def is not None:
+        default = _default_for(op.column_def.type)
+        if default is not None:
+            return f"ALTER TABLE {table} ALTER COLUMN {op.column} SET DEFAULT {default};"
+        return f"ALTER TABLE {table} ALTER COLUMN {op.column} DROP NOT NULL;"
+    if op.kind == SET_NOT_NULL and judged.column_at_base:
+        return f"ALTER TABLE {table} ALTER COLUMN {judged.column_name} DROP NOT NULL;"
+    if drops_base_object(judged):
+        if op.kind == DROP_TABLE:
+            return f"-- {table} was dropped: restore it from the pre-deploy backup"
+        column_type = judged.base_type or "<type>"
+        return (
+            f"ALTER TABLE {table} ADD COLUMN {judged.column_name} {column_type};"
+            "  -- its data is gone: restore it from the pre-deploy backup"
+        )
+    if renames_base_object(judged):
+        if op.kind == RENAME_TABLE:
+            return f"ALTER TABLE {op.new_name} RENAME TO {judged.base_table or table};"
+        if op.kind == RENAME_COLUMN:
+            return f"ALTER TABLE {table} RENAME COLUMN {op.new_name} TO {judged.column_name};"
+    if op.kind == ALTER_TYPE and judged.column_at_base and judged.base_type:
+        return f"ALTER TABLE {table} ALTER COLUMN {judged.column_name} TYPE {judged.base_type};"
+    if op.kind == ADD_CONSTRAINT and judged.base_columns and op.constraint:
+        return f"ALTER TABLE {table} DROP CONSTRAINT {op.constraint};"
+    return None
+
+
+def _schema(workspace: Workspace, plan: Plan) -> None:
+    context = CheckContext(
+        head=workspace.head.facts,
+        config=workspace.config,
+        base=workspace.base.facts if workspace.base else None,
+    )
+    analysis = analyse(context)
+    if not analysis.release:
+        plan.schema = SchemaStep("none", "nothing: this release adds no migration")
+        return
+    fixes = [fix for judged in analysis.judged if (fix := _forward_fix(judged)) is not None]
+    downs = tuple(
+        f"{m.label}" + (f" ({m.down_location})" if m.down_location else "")
+        for m in reversed(analysis.release)
+        if m.down_state == DOWN_PRESENT
+    )
+    if not fixes:
+        plan.schema = SchemaStep(
+            "none",
+            "nothing: the release's migrations are backward compatible, the old code runs on "
+            "the new schema; leave them applied",
+            downs,
+        )
+        return
+    added = any(j.op.kind == ADD_COLUMN for j in analysis.judged)
+    summary = (
+        "the old code cannot run on the new schema. Apply the forward fix below before the "
+        "old pods start; it keeps the data written since the deploy"
+    )
+    if len(downs) == len(analysis.release):
+        summary += "; the down migrations (in this order) also restore the schema, but " + (
+            "lose the data written to the new columns" if added else "may lose data"
+        )
+    plan.schema = SchemaStep("forward-fix", summary, downs, tuple(fixes))
+
+
+def _manual(findings: list[Finding], plan: Plan) -> None:
+    for finding in findings:
+        if finding.code.startswith(MANUAL_PREFIXES):
+            plan.manual_steps.append(
+                ManualStep(finding.code, str(finding.location), finding.message, finding.fix)
+            )
+
+
+def build_plan(target: Path, config: Config, base: str | None) -> Plan:
+    """The rollback plan of the release at ``target`` (previous release: ``base``)."""
+    workspace = load_workspace(target, config, base)
+    rules = enabled_rules(config)
+    result = finish(workspace, run_rules(workspace, rules), rules)
+    plan = Plan(release=str(target), base=base)
+    _targets(workspace, plan)
+    _commands(plan)
+    _schema(workspace, plan)
+    _manual(result.findings, plan)
+    if not plan.targets:
+        plan.warnings.append(
+            "no Deployment, StatefulSet or DaemonSet image found: no rollback target to name"
+        )
+    plan.verification.append(
+        "the health checks pass again (readiness probes green, error rate back to the "
+        "pre-deploy level)"
+    )
+    return plan
+
+
+def render_markdown(plan: Plan) -> str:
+    """The plan as Markdown, ready to paste into a runbook or a pull request."""
+    base = f" (previous release: `{plan.base}`)" if plan.base else ""
+    lines = [f"# Rollback plan for `{plan.release}`{base}", ""]
+    for warning in plan.warnings:
+        lines += [f"> **{warning}**", ""]
+    lines += ["## 1. Rollback target", ""]
+    if plan.targets:
+        lines += ["| workload | container | now | go back to | digest |", "|---|---|---|---|---|"]
+        for t in plan.targets:
+            digest = f"`{t.digest}` ({t.digest_source})" if t.digest else "**unknown**"
+            lines.append(
+                f"| {t.workload} | {t.container} | `{t.current_image}` | "
+                f"`{t.rollback_image}` | {digest} |"
+            )
+    else:
+        lines.append("No workload image found.")
+    summary = plan.schema.summary
+    lines += ["", "## 2. Schema", "", summary[:1].upper() + summary[1:] + "."]
+    if plan.schema.forward_fix:
+        lines += ["", "Forward fix:", "", "```sql", *plan.schema.forward_fix, "```"]
+    if plan.schema.down_migrations:
+        lines += ["", "Down migrations, in order:", ""]
+        lines += [f"{i}. {m}" for i, m in enumerate(plan.schema.down_migrations, start=1)]
+    lines += ["", "## 3. Commands", ""]
+    if plan.commands:
+        lines += ["```sh", *plan.commands, "```"]
+    else:
+        lines.append("None.")
+    lines += ["", "## 4. Manual steps", ""]
+    if plan.manual_steps:
+        lines += [
+            f"- **{s.code}** `{s.where}`: {s.message}. Fix: {s.fix}" for s in plan.manual_steps
+        ]
+    else:
+        lines.append("None found.")
+    lines += ["", "## 5. Verify", ""]
+    lines += [f"- [ ] {check}" for check in plan.verification]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    """The plan as data."""
+    return json.dumps({"version": __version__, **asdict(plan)}, indent=2) + "\n"
