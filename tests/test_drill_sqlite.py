@@ -1,0 +1,108 @@
+"""The drill for real on SQLite: findings, a clean release, cleanup, refusing a used file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from tests.drill_repos import BAD_DOWN, BAD_UP, GOOD_DOWN, GOOD_UP, backout, codes, make_repo
+
+
+def _leftovers(pid: int) -> list[Path]:
+    return [p for p in Path(tempfile.gettempdir()).glob(f"backout_drill_*_{pid}_*")]
+
+
+def test_bad_release_reports_old_code_failure_and_lost_data(tmp_path: Path) -> None:
+    # SQLite rebuilds nothing here: the down migration restores the schema but not the values.
+    down = BAD_DOWN
+    repo = make_repo(tmp_path, BAD_UP, down, "sqlite")
+    result, pid = backout(repo, "drill", "--base", "HEAD~1", "--format", "json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    findings = report["findings"] if isinstance(report, dict) else report
+    found = {finding["code"] for finding in findings}
+    assert "BK211" in found
+    assert "BK208" in found
+    assert _leftovers(pid) == []
+
+
+def test_good_release_is_clean_and_leaves_nothing(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    result, pid = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert codes(result.stdout) == []
+    assert _leftovers(pid) == []
+
+
+def test_missing_down_migration_is_bk212(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, None, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert result.returncode == 1
+    assert codes(result.stdout) == ["BK212"]
+    assert "cannot be reverted" in result.stdout
+
+
+def test_down_that_leaves_an_index_is_bk212_with_the_diff(tmp_path: Path) -> None:
+    up = "CREATE INDEX users_email ON users (email);\n"
+    repo = make_repo(tmp_path, up, "SELECT 1;\n", "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    # The diff after down, and the up migration failing again (up → down → up).
+    assert codes(result.stdout) == ["BK212", "BK212"]
+    assert "index users_email was left behind" in result.stdout
+    assert "fails to apply again after its down migration ran" in result.stdout
+    assert "index users_email already exists" in result.stdout
+
+
+def test_failing_up_migration_is_reported_with_statement(tmp_path: Path) -> None:
+    up = "ALTER TABLE users ADD COLUMN a integer;\nALTER TABLE nosuch ADD COLUMN b integer;\n"
+    repo = make_repo(tmp_path, up, "SELECT 1;\n", "sqlite")
+    result, pid = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert result.returncode == 1
+    assert "migrations/0002_release.up.sql:2:1: BK212" in result.stdout
+    assert "no such table: nosuch" in result.stdout
+    assert _leftovers(pid) == []
+
+
+def test_sqlite_url_with_tables_is_refused_and_untouched(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    used = tmp_path / "app.db"
+    connection = sqlite3.connect(used)
+    connection.execute("CREATE TABLE precious (id integer)")
+    connection.execute("INSERT INTO precious VALUES (42)")
+    connection.commit()
+    connection.close()
+    before = used.read_bytes()
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", f"sqlite:///{used}")
+    assert result.returncode == 2
+    assert "already holds 1 table(s)" in result.stderr
+    assert used.read_bytes() == before
+
+
+def test_sqlite_url_to_a_new_file_is_deleted_afterwards(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    fresh = tmp_path / "drill.db"
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", f"sqlite:///{fresh}")
+    assert result.returncode == 0, result.stderr
+    assert not fresh.exists()
+
+
+def test_bad_scheme_names_the_nearest(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", "postgresq://x/y")
+    assert result.returncode == 2
+    assert "did you mean 'postgresql'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_old_queries_are_replayed_with_placeholders_filled(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    (repo / "old.sql").write_text(
+        "SELECT email FROM users WHERE id = ?;\nUPDATE orders SET status = :status WHERE id = 1;\n"
+    )
+    result, _ = backout(
+        repo, "drill", "--base", "HEAD~1", "--old-queries", "old.sql", "--format", "concise"
+    )
+    assert "old query at old.sql:1:1 fails on the new schema" in result.stdout
+    assert "old.sql:2" not in result.stdout
