@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
@@ -37,6 +38,7 @@ _DIGEST_GRAMMAR = re.compile(
 # What a registry will actually serve: the registered algorithms with their exact lengths.
 _PINNING_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
 _MAX_NAME_LENGTH = 255
+_WHITESPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ def _split_domain(name: str) -> tuple[str | None, str]:
     return None, name
 
 
+# A release names the same few images thousands of times; parsing is pure, so cache it.
+@lru_cache(maxsize=8192)
 def parse_reference(text: str) -> ImageReference | None:
     """Parse ``text`` as an image reference; ``None`` when the grammar rejects it.
 
@@ -134,7 +138,7 @@ def parse_reference(text: str) -> ImageReference | None:
     :attr:`ImageReference.digest` so that callers can say it is malformed; the reference is
     then not pinned.
     """
-    if not text or len(text) > 4096 or any(c.isspace() for c in text):
+    if not text or len(text) > 4096 or _WHITESPACE.search(text):
         return None
     name_and_tag, at, digest_text = text.partition("@")
     digest: str | None = None
