@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
@@ -322,7 +323,7 @@ def policies_in_json(path: str, root: Node, origin: str) -> Iterator[Fact]:
 class RetentionReader:
     """Reads retention policies from JSON files and Terraform."""
 
-    name = "retention"
+    name: ClassVar[str] = "retention"
 
     def wants(self, path: str) -> bool:
         """JSON files (recognised by content) and Terraform files."""
