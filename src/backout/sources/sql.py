@@ -500,9 +500,10 @@ def _read_do_block(stmt: _PgStatement, node: pg.DoStmt, result: SqlRead) -> None
         if kind == "dynamic":
             literal = _sql_literal(query)
             if literal is None:
+                found = stmt.body.text.find(query, search_from, stmt.end + len(source))
                 result.problems.append(
                     SqlUnreadable(
-                        stmt.body.location(body_offset),
+                        stmt.body.location(found if found >= 0 else body_offset),
                         "SQL",
                         f"DO block runs EXECUTE {query.strip()[:60]}: a statement built at run "
                         "time cannot be checked",

@@ -1,0 +1,258 @@
+"""Migration readers and the schema model: layouts, dialects, apply order, base/release split."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from backout.config import Config
+from backout.engine import check
+from backout.models import Severity
+from backout.schema_model import (
+    ADD_COLUMN,
+    DOWN_EMPTY,
+    DOWN_MISSING,
+    DOWN_PRESENT,
+    DOWN_RAISES,
+    DROP_COLUMN,
+    Migration,
+    ordered_migrations,
+    split_release,
+    type_change_problem,
+)
+from backout.sources.alembic import AlembicReader
+from backout.sources.base import FactSet, SourceFile
+from backout.sources.django_migrations import DjangoMigrationReader
+from backout.sources.migrations import MigrationFileReader
+
+READERS = (MigrationFileReader(), AlembicReader(), DjangoMigrationReader())
+
+
+def read(files: dict[str, str]) -> FactSet:
+    """Read ``files`` the way the engine does, with the migration readers."""
+    facts = FactSet()
+    for path, text in files.items():
+        for reader in READERS:
+            if reader.wants(path):
+                facts.extend(reader.read(SourceFile(path, text.encode())))
+    return facts
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return root
+
+
+def codes(root: Path, **config: object) -> list[tuple[str, str, Severity]]:
+    result = check(root, Config(root=root).with_overrides(**config))
+    return [(f.code, str(f.location), f.severity) for f in result.findings]
+
+
+def test_golang_down_file_is_joined_to_its_up_file() -> None:
+    facts = read(
+        {
+            "db/0001_a.up.sql": "CREATE TABLE t (id int);",
+            "db/0001_a.down.sql": "DROP TABLE t;",
+            "db/0002_b.up.sql": "ALTER TABLE t ADD COLUMN x int;",
+        }
+    )
+    first, second = ordered_migrations(facts)
+    assert (first.down_sql, first.down_state) == ("DROP TABLE t;", DOWN_PRESENT)
+    assert first.down_location is not None and first.down_location.path == "db/0001_a.down.sql"
+    assert (second.down_sql, second.down_state) == (None, DOWN_MISSING)
+    assert [op.kind for op in second.up] == [ADD_COLUMN]
+
+
+def test_dbmate_sections_are_split_with_their_lines() -> None:
+    text = (
+        "-- migrate:up\nALTER TABLE t ADD COLUMN x int;\n\n"
+        "-- migrate:down\nALTER TABLE t DROP COLUMN x;\n"
+    )
+    (migration,) = read({"db/migrations/20240101_x.sql": text}).of(Migration)
+    assert migration.layout == "dbmate"
+    assert migration.up_sql == "ALTER TABLE t ADD COLUMN x int;\n\n"
+    assert migration.down_sql == "ALTER TABLE t DROP COLUMN x;\n"
+    assert migration.up[0].location.line == 2
+    assert migration.down[0].kind == DROP_COLUMN and migration.down[0].location.line == 5
+
+
+def test_flyway_versions_order_numerically_and_undo_joins() -> None:
+    facts = read(
+        {
+            "sql/V10__c.sql": "ALTER TABLE t ADD COLUMN c int;",
+            "sql/V2__b.sql": "ALTER TABLE t ADD COLUMN b int;",
+            "sql/V1_1__a.sql": "CREATE TABLE t (id int);",
+            "sql/U2__b.sql": "ALTER TABLE t DROP COLUMN b;",
+        }
+    )
+    ordered = ordered_migrations(facts)
+    assert [m.version for m in ordered] == ["1.1", "2", "10"]
+    assert [m.down_state for m in ordered] == [DOWN_MISSING, DOWN_PRESENT, DOWN_MISSING]
+
+
+def test_liquibase_changesets_are_migrations_with_their_rollback() -> None:
+    text = (
+        "--liquibase formatted sql\n"
+        "--changeset shop:1\nCREATE TABLE t (id int);\n--rollback DROP TABLE t;\n"
+        "--changeset shop:2\nALTER TABLE t ADD COLUMN x int;\n"
+        "--changeset shop:3\nALTER TABLE t ADD COLUMN y int;\n--rollback empty\n"
+    )
+    ordered = ordered_migrations(read({"changelog.sql": text}))
+    assert [m.changeset for m in ordered] == ["shop:1", "shop:2", "shop:3"]
+    assert ordered[0].down_sql == "DROP TABLE t;\n"
+    assert [m.down_state for m in ordered] == [DOWN_PRESENT, DOWN_MISSING, DOWN_EMPTY]
+    assert ordered[1].location.line == 5 and ordered[1].up[0].location.line == 6
+
+
+def _alembic(revision: str, down: str | None, downgrade: str = "    pass") -> str:
+    return (
+        f"revision = {revision!r}\ndown_revision = {down!r}\n\n"
+        "def upgrade():\n    op.add_column('t', sa.Column('c', sa.Integer()))\n\n"
+        f"def downgrade():\n{downgrade}\n"
+    )
+
+
+def test_alembic_order_follows_down_revision_not_file_names() -> None:
+    facts = read(
+        {
+            "alembic/versions/aaa.py": _alembic("r3", "r2"),
+            "alembic/versions/bbb.py": _alembic("r1", None),
+            "alembic/versions/ccc.py": _alembic("r2", "r1", "    raise NotImplementedError"),
+        }
+    )
+    ordered = ordered_migrations(facts)
+    assert [m.revision for m in ordered] == ["r1", "r2", "r3"]
+    assert ordered[1].down_state == DOWN_RAISES and ordered[0].down_state == DOWN_EMPTY
+    assert ordered[0].script_directory == "alembic"
+
+
+def _django(name: str, deps: str, replaces: str = "[]") -> str:
+    return (
+        "from django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n"
+        f"    dependencies = {deps}\n    replaces = {replaces}\n"
+        "    operations = []\n"
+    )
+
+
+def test_django_squash_is_used_only_once_the_replaced_migrations_are_gone() -> None:
+    squash = _django("0001_squashed", "[]", "[('shop', '0001_a'), ('shop', '0002_b')]")
+    files = {
+        "shop/migrations/0001_a.py": _django("0001_a", "[]"),
+        "shop/migrations/0002_b.py": _django("0002_b", "[('shop', '0001_a')]"),
+        "shop/migrations/0001_squashed.py": squash,
+        "shop/migrations/0003_c.py": _django("0003_c", "[('shop', '0002_b')]"),
+    }
+    with_originals = ordered_migrations(read(files))
+    assert [m.migration_name for m in with_originals] == ["0001_a", "0002_b", "0003_c"]
+    del files["shop/migrations/0001_a.py"], files["shop/migrations/0002_b.py"]
+    squashed_only = ordered_migrations(read(files))
+    assert [m.migration_name for m in squashed_only] == ["0001_squashed", "0003_c"]
+
+
+def test_split_by_base_facts_and_by_release_size() -> None:
+    files = {f"db/000{i}_m.up.sql": f"ALTER TABLE t ADD COLUMN c{i} int;" for i in range(1, 5)}
+    head = read(files)
+    base = read({k: v for k, v in files.items() if k < "db/0003"})
+    split = split_release(head, base)
+    assert [m.version for m in split.release] == ["0003", "0004"]
+    sized = split_release(head, None, Config(release_size=3))
+    assert [m.version for m in sized.base] == ["0001"]
+
+
+def test_facts_survive_pickling_for_the_process_pool() -> None:
+    facts = read({"db/0001_a.up.sql": "DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$;"})
+    for fact in facts:
+        assert pickle.loads(pickle.dumps(fact)) == fact
+
+
+def test_do_block_dynamic_execute_is_reported_not_skipped(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE t (id int, c int);",
+            "db/0001_a.down.sql": "DROP TABLE t;",
+            "db/0002_b.up.sql": (
+                "DO $$\nBEGIN\n  EXECUTE 'ALTER TABLE t DROP COLUMN c';\n"
+                "  EXECUTE format('DROP TABLE %I', 't');\nEND $$;\n"
+            ),
+            "db/0002_b.down.sql": "SELECT 1;",
+        },
+    )
+    found = codes(tmp_path, select=("BK202", "BK901"))
+    assert ("BK202", "db/0002_b.up.sql:3:38", Severity.ERROR) in found
+    assert [f[1] for f in found if f[0] == "BK901"] == ["db/0002_b.up.sql:4:11"]
+
+
+def test_dialect_decides_what_is_unreadable(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "m/0001_a.up.sql": "CREATE TABLE `t` (`id` INT AUTO_INCREMENT PRIMARY KEY);",
+            "m/0001_a.down.sql": "DROP TABLE `t`;",
+        },
+    )
+    assert [f[0] for f in codes(tmp_path, select=("BK901",))] == ["BK901"] * 2
+    assert codes(tmp_path, select=("BK901",), sql_dialect="mysql") == []
+    (tmp_path / "m/0002_b.up.sql").write_text("LOCK TABLES t WRITE;")
+    (tmp_path / "m/0002_b.down.sql").write_text("SELECT 1;")
+    found = codes(tmp_path, select=("BK901",), sql_dialect="mysql")
+    assert [f[1] for f in found] == ["m/0002_b.up.sql:1:1"]
+
+
+def test_irreversible_is_an_error_only_when_the_migration_also_breaks_old_code(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE t (id int, c int);",
+            "db/0001_a.down.sql": "DROP TABLE t;",
+            "db/0002_b.up.sql": "ALTER TABLE t DROP COLUMN c;",
+        },
+    )
+    assert codes(tmp_path, select=("BK207",)) == [("BK207", "db/0002_b.up.sql:1:1", Severity.ERROR)]
+    (tmp_path / "db/0002_b.up.sql").write_text("ALTER TABLE t ADD COLUMN d int;")
+    assert codes(tmp_path, select=("BK207",)) == [
+        ("BK207", "db/0002_b.up.sql:1:1", Severity.WARNING)
+    ]
+
+
+def test_migrations_setting_narrows_the_streams(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "a/0001_x.up.sql": "ALTER TABLE t DROP COLUMN c;",
+            "b/0001_x.up.sql": "ALTER TABLE t DROP COLUMN c;",
+        },
+    )
+    found = codes(tmp_path, select=("BK202",), migrations=("b",))
+    assert [f[1] for f in found] == ["b/0001_x.up.sql:1:27"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "breaks"),
+    [
+        ("integer", "bigint", False),
+        ("varchar(50)", "text", False),
+        ("varchar(50)", "varchar(100)", False),
+        ("integer", "text", False),
+        ("bigint", "integer", True),
+        ("varchar(100)", "varchar(20)", True),
+        ("text", "varchar(20)", True),
+        ("text", "integer", True),
+        ("numeric(10,2)", "numeric(8,2)", True),
+        ("numeric(10,2)", "integer", True),
+        ("enum('a','b')", "enum('a')", True),
+        ("enum('a')", "enum('a','b')", False),
+        ("timestamp", "timestamptz", False),
+        (None, "integer", False),
+    ],
+)
+def test_type_change_judgement(old: str | None, new: str, breaks: bool) -> None:
+    assert (type_change_problem(old, new) is not None) is breaks
