@@ -1,0 +1,2 @@
+-- BK208: rolling back deletes every gift note written since the deploy.
+DROP TABLE gift_notes;
