@@ -130,7 +130,7 @@ def _split_domain(name: str) -> tuple[str | None, str]:
 
 
 # A release names the same few images thousands of times; parsing is pure, so cache it.
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def parse_reference(text: str) -> ImageReference | None:
     """Parse ``text`` as an image reference; ``None`` when the grammar rejects it.
 
