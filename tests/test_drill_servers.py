@@ -1,0 +1,190 @@
+"""The drill for real on the PostgreSQL and MariaDB servers of 127.0.0.1; these tests FAIL
+(never skip) when a server is missing. Safety: nothing left behind after success, a failing
+migration, SIGINT and SIGTERM; a database with user tables is never modified; stale drills of
+dead processes are swept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pymysql
+import pytest
+
+from backout.drill.safety import host_tag
+from tests.drill_repos import (
+    BAD_DOWN,
+    BAD_UP,
+    GOOD_DOWN,
+    GOOD_DOWN_MYSQL,
+    GOOD_UP,
+    MARIADB_URL,
+    PG_URL,
+    backout,
+    codes,
+    made_by,
+    make_repo,
+    mariadb_drill_databases,
+    pg_drill_databases,
+)
+
+SERVERS = [
+    pytest.param("postgres", PG_URL, pg_drill_databases, GOOD_DOWN, id="postgresql"),
+    pytest.param("mysql", MARIADB_URL, mariadb_drill_databases, GOOD_DOWN_MYSQL, id="mariadb"),
+]
+Lister = Callable[[], list[str]]
+
+
+@pytest.mark.parametrize(("dialect", "url", "listed", "good_down"), SERVERS)
+def test_bad_release_findings_and_nothing_left(
+    tmp_path: Path, dialect: str, url: str, listed: Lister, good_down: str
+) -> None:
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, dialect)
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", url, "--format", "concise"
+    )
+    assert result.returncode == 1, result.stderr
+    found = codes(result.stdout)
+    assert "BK211" in found
+    assert "BK208" in found
+    assert "legacy_flag lost its values in 3 of 3 seeded rows of users" in result.stdout
+    assert made_by(pid, listed()) == []
+
+
+@pytest.mark.parametrize(("dialect", "url", "listed", "good_down"), SERVERS)
+def test_good_release_is_clean(
+    tmp_path: Path, dialect: str, url: str, listed: Lister, good_down: str
+) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, good_down, dialect)
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", url, "--format", "concise"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert made_by(pid, listed()) == []
+
+
+@pytest.mark.parametrize(("dialect", "url", "listed", "good_down"), SERVERS)
+def test_failing_migration_leaves_nothing(
+    tmp_path: Path, dialect: str, url: str, listed: Lister, good_down: str
+) -> None:
+    repo = make_repo(tmp_path, "ALTER TABLE nosuch ADD COLUMN x integer;\n", "SELECT 1;\n", dialect)
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", url, "--format", "concise"
+    )
+    assert result.returncode == 1
+    assert codes(result.stdout) == ["BK212"]
+    assert "nosuch" in result.stdout
+    assert made_by(pid, listed()) == []
+
+
+SLEEP = {"postgres": "SELECT pg_sleep(60);\n", "mysql": "SELECT SLEEP(60);\n"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(("dialect", "url", "listed", "good_down"), SERVERS)
+def test_killed_mid_run_leaves_nothing(
+    tmp_path: Path, dialect: str, url: str, listed: Lister, good_down: str, signum: int
+) -> None:
+    repo = make_repo(tmp_path, SLEEP[dialect], "SELECT 1;\n", dialect)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backout", "drill", "--base", "HEAD~1", "--database", url],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while not made_by(process.pid, listed()):
+        assert process.poll() is None, process.communicate()
+        assert time.time() < deadline, "the drill never created its database"
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the release's sleeping migration
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "Traceback" not in stderr
+    assert made_by(process.pid, listed()) == []
+
+
+def _dead_pid() -> int:
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def test_stale_drill_of_a_dead_process_is_swept_on_postgresql(tmp_path: Path) -> None:
+    stale = f"backout_drill_{host_tag()}_{_dead_pid()}_{int(time.time()) - 60}_abcd"
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{stale}"')
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "postgres")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", PG_URL)
+    assert result.returncode == 0, result.stderr
+    assert stale not in pg_drill_databases()
+
+
+def test_stale_drill_of_a_dead_process_is_swept_on_mariadb(tmp_path: Path) -> None:
+    stale = f"backout_drill_{host_tag()}_{_dead_pid()}_{int(time.time()) - 60}_abcd"
+    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{stale}`")
+    connection.close()
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN_MYSQL, "mysql")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", MARIADB_URL)
+    assert result.returncode == 0, result.stderr
+    assert stale not in mariadb_drill_databases()
+
+
+def test_a_live_drill_is_not_swept() -> None:
+    from backout.drill.safety import is_stale
+
+    mine = f"backout_drill_{host_tag()}_{os.getpid()}_{int(time.time()) - 60}_abcd"
+    assert not is_stale(mine, time.time())
+    assert is_stale(mine.replace(f"_{os.getpid()}_", f"_{_dead_pid()}_"), time.time())
+
+
+def test_database_with_user_tables_is_never_modified(tmp_path: Path) -> None:
+    name = f"drill_user_db_{os.getpid()}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    user_url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        with psycopg.connect(user_url, autocommit=True) as connection:
+            connection.execute("CREATE TABLE users (id integer PRIMARY KEY, email text)")
+            connection.execute("INSERT INTO users VALUES (1, 'real@example.com')")
+        repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "postgres")
+        result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", user_url)
+        assert result.returncode == 1, result.stderr
+        with psycopg.connect(user_url, autocommit=True) as connection:
+            columns = connection.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'users' ORDER BY ordinal_position"
+            ).fetchall()
+            rows = connection.execute("SELECT * FROM users").fetchall()
+        assert [c[0] for c in columns] == ["id", "email"]
+        assert rows == [(1, "real@example.com")]
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_role_without_createdb_is_refused(tmp_path: Path) -> None:
+    role = f"drill_nocreate_{os.getpid()}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+    try:
+        repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "postgres")
+        url = f"postgresql://{role}@127.0.0.1:5432/postgres"
+        result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", url)
+        assert result.returncode == 2
+        assert "never runs in an existing database" in result.stderr
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f'DROP ROLE IF EXISTS "{role}"')
