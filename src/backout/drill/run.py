@@ -8,6 +8,7 @@ changed, so a failure on table ``t`` points at the last migration that changed `
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -34,7 +35,7 @@ from backout.drill.runners import (
     StepFailed,
 )
 from backout.drill.safety import cleanup_on_signals, signals_ignored
-from backout.drill.seed import DataLoss, Seeded, compare, seed
+from backout.drill.seed import DataLoss, Seeded, compare, parents_first, seed
 from backout.drill.snapshot import ColumnState, SchemaSnapshot, diff
 from backout.drill.targets import dialect_of_url, open_target
 from backout.engine import Workspace
@@ -101,10 +102,11 @@ def _changed(
 
 
 def _blame(
-    release: Sequence[Migration], changes: _Changes, table: str, column: str | None = None
+    release: Sequence[Migration], changes: _Changes, table: str, *columns: str | None
 ) -> Migration:
-    """The last release migration whose up step changed ``table.column`` (or ``table``)."""
-    for wanted in ([f"{table}.{column}"] if column else []) + [table]:
+    """The last release migration whose up step changed one of ``table.column`` (tried in
+    order), else ``table``."""
+    for wanted in [f"{table}.{column}" for column in columns if column] + [table]:
         for migration in reversed(release):
             if wanted in changes.get(migration.key, set()):
                 return migration
@@ -173,18 +175,20 @@ class _Drill:
             base_schema = self.snapshot(database)
             seeded = seed(database, base_schema)
             self.outcome.notes.extend(seeded.skipped)
+            self.seeded, self.base_schema = seeded, base_schema
             probes = self._validated_probes(database, base_schema, seeded)
         if not self._up_pass(database, "new release: applying", record=True):
             return
         with self.report.step("old release against the new schema"):
             self._old_release(database, probes)
         with self.report.step(f"down migrations: reverting {len(self.release)}"):
-            restored = self._down_pass(database)
-        if not restored:
+            complete = self._down_pass(database)
+        if complete is None:
             return
         with self.report.step("comparing schema and seeded data with the base release"):
             self._compare(database, base_schema, seeded)
-        self._up_pass(database, "up again after down (up → down → up)", record=False)
+        if complete:
+            self._up_pass(database, "up again after down (up → down → up)", record=False)
 
     def _validated_probes(
         self, database: DrillDatabase, base_schema: SchemaSnapshot, seeded: Seeded
@@ -205,32 +209,82 @@ class _Drill:
         return [probe for probe in probes if id(probe) not in dropped]
 
     def _up_pass(self, database: DrillDatabase, title: str, record: bool) -> bool:
+        """Apply the release; on the second pass (up → down → up) a failure is reported."""
         with self.report.step(f"{title} {len(self.release)} migrations"):
             states = database.column_states()
             for migration in self.release:
                 try:
                     self.runner.up(database, migration)
                 except StepFailed as failed:
-                    again = "" if record else " again after its down migration ran"
-                    self.finding(
-                        "BK212",
-                        failed.location,
-                        f"migration {migration.label} fails to apply{again}: {failed.error} "
-                        f"(statement: {one_line(failed.statement)}); the drill stopped here, "
-                        "and a deploy would stop here too, half-migrated",
-                        "make the migration apply on the previous release's schema and data "
-                        "(backfill before NOT NULL, IF NOT EXISTS where the down left objects)",
-                    )
-                    return False
+                    if not record:
+                        self._up_failed(migration, failed, again=True)
+                        return False
+                    if not self._retry_without_rows(database, migration, failed):
+                        return False
                 after = database.column_states()
                 if record:
                     self.up_changes[migration.key] = _changed(states, after)
                 states = after
         return True
 
+    def _up_failed(self, migration: Migration, failed: StepFailed, again: bool) -> None:
+        when = " again after its down migration ran" if again else ""
+        self.finding(
+            "BK212",
+            failed.location,
+            f"migration {migration.label} fails to apply{when}: {failed.error} "
+            f"(statement: {one_line(failed.statement)}); a deploy would stop here, "
+            "half-migrated",
+            "make the migration apply on the previous release's schema and data "
+            "(backfill before NOT NULL, IF NOT EXISTS where the down left objects)",
+        )
+
+    def _retry_without_rows(
+        self, database: DrillDatabase, migration: Migration, failed: StepFailed
+    ) -> bool:
+        """Report the failure; when seeded rows of the tables it names are the cause, empty
+        those tables and apply the migration again, so the rest of the release is drilled."""
+        self._up_failed(migration, failed, again=False)
+        named = {
+            table
+            for table, rows in self.seeded.rows.items()
+            if rows and re.search(rf"\b{re.escape(table)}\b", failed.statement)
+        }
+        if not named or not database.transactional_ddl:
+            return False
+        emptied = self._empty(database, named)
+        self.outcome.notes.append(
+            f"{migration.label} fails on seeded rows; emptied {', '.join(sorted(emptied))} and "
+            "applied it again to drill the rest of the release"
+        )
+        try:
+            self.runner.up(database, migration)
+        except StepFailed:
+            return False
+        return True
+
+    def _empty(self, database: DrillDatabase, tables: set[str]) -> set[str]:
+        """Delete the seeded rows of ``tables`` and of the base tables that reference them."""
+        emptied = set(tables)
+        changed = True
+        while changed:
+            children = {
+                table.name
+                for table in self.base_schema.tables.values()
+                if any(fk.parent in emptied for fk in table.foreign_keys)
+            }
+            changed = not children <= emptied
+            emptied |= children
+        for table in reversed(parents_first(self.base_schema)):
+            if table.name in emptied:
+                database.execute(f"DELETE FROM {database.quote(table.name)}")
+                self.seeded.rows[table.name] = []
+        return emptied
+
     def _old_release(self, database: DrillDatabase, probes: Sequence[ProbeStatement]) -> None:
         for probe, failed in failures(database, probes):
-            culprit = _blame(self.release, self.up_changes, probe.table)
+            named = re.findall(r'"(\w+)"', failed.error)
+            culprit = _blame(self.release, self.up_changes, probe.table, *named)
             what = (
                 f"the old release's {probe.kind} on {probe.table}"
                 if probe.kind != "query"
@@ -272,7 +326,10 @@ class _Drill:
                 "(expand, deploy, contract)",
             )
 
-    def _down_pass(self, database: DrillDatabase) -> bool:
+    def _down_pass(self, database: DrillDatabase) -> bool | None:
+        """Revert the release: True when every down ran, False when some had none (the
+        earlier ones still ran), None when one failed (the schema is then in no known state)."""
+        complete = True
         for migration in reversed(self.release):
             try:
                 self.runner.down(database, migration)
@@ -280,11 +337,12 @@ class _Drill:
                 self.finding(
                     "BK212",
                     migration.location,
-                    f"migration {migration.label} cannot be reverted: {missing}; the rollback "
-                    "stops here and the schema stays the new release's",
+                    f"migration {migration.label} cannot be reverted: {missing}; what it did "
+                    "stays after a rollback (the drill went on with the earlier down migrations)",
                     "write the down migration and let the drill prove it",
                 )
-                return False
+                complete = False
+                continue
             except StepFailed as failed:
                 self.finding(
                     "BK212",
@@ -293,8 +351,8 @@ class _Drill:
                     f"(statement: {one_line(failed.statement)}); the rollback stops half-way",
                     "fix the down migration so that it runs on the new release's schema",
                 )
-                return False
-        return True
+                return None
+        return complete
 
     def _compare(
         self, database: DrillDatabase, base_schema: SchemaSnapshot, seeded: Seeded
@@ -304,7 +362,10 @@ class _Drill:
         for difference in diff(base_schema, after):
             by_table.setdefault(difference.table, []).append(difference.text)
         for table, lines in by_table.items():
-            culprit = _blame(self.release, self.up_changes, table) if table else self.release[0]
+            named = re.findall(r"column (\w+)", " ".join(lines))
+            culprit = (
+                _blame(self.release, self.up_changes, table, *named) if table else self.release[0]
+            )
             self.finding(
                 "BK212",
                 (culprit.down_location or culprit.location),

@@ -48,9 +48,20 @@ def _line_offsets(text: str, pieces: Sequence[str]) -> Iterator[tuple[str, int]]
         found = text.find(piece, cursor)
         start = found if found >= 0 else cursor
         cursor = start + len(piece)
-        stripped = piece.lstrip()
-        start += len(piece) - len(stripped)
-        yield stripped.strip().rstrip(";").strip(), text.count("\n", 0, start)
+        code = _without_leading_comments(piece)
+        start += len(piece) - len(code)
+        yield code.strip().rstrip(";").strip(), text.count("\n", 0, start)
+
+
+def _without_leading_comments(piece: str) -> str:
+    """``piece`` from its first token on, so messages show and point at the statement."""
+    rest = piece.lstrip()
+    while rest.startswith(("--", "/*")):
+        end = rest.find("\n") if rest.startswith("--") else rest.find("*/") + 1
+        if end <= 0:
+            return ""
+        rest = rest[end + 1 :].lstrip()
+    return rest
 
 
 def split_statements(text: str, dialect: str, first_line: int = 1) -> list[Statement]:
