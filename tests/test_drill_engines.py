@@ -1,0 +1,148 @@
+"""Alembic and Django projects drilled through their own engines (never reimplemented), on
+SQLite and on the PostgreSQL server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.drill_repos import PG_URL, backout, codes, git
+
+ENV_PY = """
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+engine = engine_from_config(
+    config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
+    poolclass=pool.NullPool,
+)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=None)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+ALEMBIC_BASE = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "a1"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "customers",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(100), nullable=False),
+        sa.Column("legacy_flag", sa.Integer),
+    )
+
+
+def downgrade():
+    op.drop_table("customers")
+"""
+
+# The release drops a column and its downgrade does nothing (pytest-alembic issue #35).
+ALEMBIC_RELEASE = """
+from alembic import op
+
+revision = "b2"
+down_revision = "a1"
+
+
+def upgrade():
+    op.drop_column("customers", "legacy_flag")
+
+
+def downgrade():
+    pass
+"""
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def _init(repo: Path, dialect: str) -> None:
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "drill@example.com")
+    git(repo, "config", "user.name", "drill")
+    (repo / "backout.toml").write_text(f'sql-dialect = "{dialect}"\n')
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+def test_alembic_release_through_alembic(tmp_path: Path, where: str) -> None:
+    repo = tmp_path / "app"
+    _init(repo, "sqlite" if where == "sqlite" else "postgres")
+    versions = repo / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (repo / "alembic" / "env.py").write_text(ENV_PY)
+    (versions / "a1_customers.py").write_text(ALEMBIC_BASE)
+    _commit_all(repo, "base")
+    (versions / "b2_drop_flag.py").write_text(ALEMBIC_RELEASE)
+    _commit_all(repo, "release")
+    flags = ["--database", PG_URL] if where == "postgresql" else []
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise", *flags)
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = codes(result.stdout)
+    assert "BK211" in found
+    assert "BK212" in found
+    assert "column legacy_flag is missing" in result.stdout
+    assert "alembic/versions/b2_drop_flag.py" in result.stdout
+
+
+DJANGO_BASE = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Customer",
+            fields=[
+                ("id", models.AutoField(primary_key=True)),
+                ("email", models.CharField(max_length=100)),
+                ("legacy_flag", models.IntegerField(null=True)),
+            ],
+        ),
+    ]
+"""
+
+# Reversible for Django, yet the values of the removed field do not come back.
+DJANGO_RELEASE = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shopapp", "0001_initial")]
+    operations = [migrations.RemoveField(model_name="customer", name="legacy_flag")]
+"""
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+def test_django_release_through_django(tmp_path: Path, where: str) -> None:
+    repo = tmp_path / "site"
+    _init(repo, "sqlite" if where == "sqlite" else "postgres")
+    app = repo / "shopapp"
+    (app / "migrations").mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "migrations" / "__init__.py").write_text("")
+    (app / "migrations" / "0001_initial.py").write_text(DJANGO_BASE)
+    _commit_all(repo, "base")
+    (app / "migrations" / "0002_remove_flag.py").write_text(DJANGO_RELEASE)
+    _commit_all(repo, "release")
+    flags = ["--database", PG_URL] if where == "postgresql" else []
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise", *flags)
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = codes(result.stdout)
+    assert "BK211" in found
+    assert "BK208" in found
+    assert "shopapp_customer" in result.stdout
+    assert "shopapp/migrations/0002_remove_flag.py" in result.stdout
