@@ -1,0 +1,93 @@
+"""Small parts of the drill: statement splitting, placeholders, names, snapshot diff, seeding."""
+
+from __future__ import annotations
+
+import time
+
+from backout.drill.probe import fill_placeholders
+from backout.drill.runners import split_statements
+from backout.drill.safety import drill_name, is_stale, parse_drill_name
+from backout.drill.seed import Seeded, parents_first, value_for
+from backout.drill.snapshot import ColumnShape, ForeignKey, SchemaSnapshot, TableShape, diff
+
+
+def test_split_keeps_dollar_quotes_and_points_at_lines() -> None:
+    sql = (
+        "-- header\nCREATE TABLE a (x int);\n\nCREATE FUNCTION f() RETURNS int AS $$\n"
+        "SELECT 1; $$ LANGUAGE sql;\n"
+    )
+    statements = split_statements(sql, "postgres", first_line=10)
+    assert [s.sql.split()[0:2] for s in statements] == [["CREATE", "TABLE"], ["CREATE", "FUNCTION"]]
+    assert [s.line for s in statements] == [11, 13]
+
+
+def test_split_mysql_ignores_semicolons_in_strings() -> None:
+    statements = split_statements("INSERT INTO t VALUES (';');\n-- done\n", "mysql")
+    assert [s.sql for s in statements] == ["INSERT INTO t VALUES (';')"]
+
+
+def _users() -> SchemaSnapshot:
+    users = TableShape(
+        "users",
+        (ColumnShape("id", "integer", False, generated=True), ColumnShape("email", "text", False)),
+        ("id",),
+    )
+    orders = TableShape(
+        "orders",
+        (ColumnShape("id", "integer", False), ColumnShape("user_id", "integer", True)),
+        ("id",),
+        foreign_keys=(ForeignKey(("user_id",), "users", ("id",)),),
+    )
+    return SchemaSnapshot({"orders": orders, "users": users})
+
+
+def test_placeholders_take_seeded_values_of_their_columns() -> None:
+    seeded = Seeded(rows={"users": [{"id": 7, "email": "a@b"}]})
+    filled = fill_placeholders(
+        "SELECT id FROM users WHERE email = %s AND id = :id", _users(), seeded, "postgres"
+    )
+    assert filled == "SELECT id FROM users WHERE email = 'a@b' AND id = 7"
+    insert = fill_placeholders("INSERT INTO users (email) VALUES (?)", _users(), seeded, "sqlite")
+    assert insert == "INSERT INTO users (email) VALUES ('a@b')"
+
+
+def test_parents_are_seeded_first() -> None:
+    assert [t.name for t in parents_first(_users())] == ["users", "orders"]
+
+
+def test_values_fit_their_types() -> None:
+    assert value_for(ColumnShape("code", "character varying(3)", False), 12) == "e12"
+    assert value_for(ColumnShape("n", "bigint", False), 2) == 2
+    assert value_for(ColumnShape("s", "mood", False, labels=("ok", "sad")), 2) == "sad"
+
+
+def test_diff_is_readable() -> None:
+    before = _users()
+    users = before.tables["users"]
+    after = SchemaSnapshot(
+        {
+            "users": TableShape(
+                "users",
+                (users.columns[0], ColumnShape("email", "varchar(5)", True)),
+                ("id",),
+                {"users_x": "CREATE INDEX users_x ON users (email)"},
+            )
+        }
+    )
+    lines = [d.text for d in diff(before, after)]
+    assert lines == [
+        "table orders is missing",
+        "table users: column email changed: text NOT NULL → varchar(5)",
+        "table users: index users_x was left behind (CREATE INDEX users_x ON users (email))",
+    ]
+
+
+def test_drill_names_say_who_made_them() -> None:
+    started = time.time()
+    name = drill_name(started)
+    parsed = parse_drill_name(name)
+    assert parsed is not None and parsed.started == int(started)
+    assert len(name) <= 63  # PostgreSQL's identifier limit
+    assert not is_stale(name, started + 10)  # this process is alive
+    assert not is_stale("backout_drill_users", started)
+    assert not is_stale("production", started)
