@@ -153,7 +153,7 @@ class MutableImageReference(Rule):
             )
         if ref.is_pinned:
             return None
-        judged = f" (judged by the {use.note}: what runs when it is unset)" if use.note else ""
+        judged = f" (judged by the {use.note}, used when the variable is unset)" if use.note else ""
         severity = Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING
         if use.source == "kustomize":
             fix = "add `digest: sha256:…` to this `images:` entry (`backout pin --write`)"
