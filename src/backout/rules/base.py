@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from backout.config import Config
 
 
+_META_CACHE: dict[type[Rule], RuleMeta] = {}
+
 REQUIRED_SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
 
 
@@ -43,10 +45,14 @@ class Rule:
 
     @classmethod
     def meta(cls) -> RuleMeta:
-        """The rule's metadata, docs included."""
-        docs = inspect.cleandoc(cls.__doc__ or "")
-        summary = docs.splitlines()[0] if docs else cls.name
-        return RuleMeta(cls.code, cls.name, cls.severity, cls.family, summary, docs)
+        """The rule's metadata, docs included (built once per rule class)."""
+        cached = _META_CACHE.get(cls)
+        if cached is None:
+            docs = inspect.cleandoc(cls.__doc__ or "")
+            summary = docs.splitlines()[0] if docs else cls.name
+            cached = RuleMeta(cls.code, cls.name, cls.severity, cls.family, summary, docs)
+            _META_CACHE[cls] = cached
+        return cached
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """Yield this rule's findings for the release in ``context``."""
