@@ -40,8 +40,10 @@ def test_missing_down_migration_is_bk212(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, GOOD_UP, None, "sqlite")
     result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
     assert result.returncode == 1
-    assert codes(result.stdout) == ["BK212"]
+    # The missing down, and what it leaves behind in the schema diff.
+    assert codes(result.stdout) == ["BK212", "BK212"]
     assert "cannot be reverted" in result.stdout
+    assert "column nickname was left behind" in result.stdout
 
 
 def test_down_that_leaves_an_index_is_bk212_with_the_diff(tmp_path: Path) -> None:
