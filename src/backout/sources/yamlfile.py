@@ -31,6 +31,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     demand, the rest stay strings. Merge keys are resolved here, as composers rely on them.
     """
 
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """No path resolvers are registered: skip the per-node bookkeeping."""
+
+    def ascend_resolver(self) -> None:
+        """No path resolvers are registered: skip the per-node bookkeeping."""
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode:
             if not implicit[0]:
@@ -48,6 +54,7 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_NULL_SPELLINGS = frozenset(("", "~", "null", "Null", "NULL"))
 
 
 def yaml_documents(file: SourceFile, reader: str = "yaml") -> list[Node] | Unreadable:
@@ -170,7 +177,12 @@ def scalar(node: Node | None) -> Any:
 
 def text_of(node: Node | None) -> str | None:
     """A scalar node's value as a string (numbers and booleans as written), else ``None``."""
-    if isinstance(node, ScalarNode) and resolved_tag(node) != _NULL:
+    if not isinstance(node, ScalarNode):
+        return None
+    if node.tag == _UNRESOLVED:
+        # Only the null spellings matter here; avoid resolving against every regex.
+        return None if node.value in _NULL_SPELLINGS else str(node.value)
+    if node.tag != _NULL:
         return str(node.value)
     return None
 
