@@ -30,6 +30,7 @@ and the BK2xx rules never look at files; they work from this module:
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Iterable, Sequence
@@ -575,7 +576,15 @@ class ReleaseAnalysis:
 
     def of(self, migration: Migration) -> list[JudgedOperation]:
         """The judged operations of one migration."""
-        return [j for j in self.judged if j.migration.key == migration.key]
+        return self.by_migration.get(migration.key, [])
+
+    @functools.cached_property
+    def by_migration(self) -> dict[str, list[JudgedOperation]]:
+        """The judged operations grouped by :attr:`Migration.key`."""
+        grouped: dict[str, list[JudgedOperation]] = {}
+        for judged in self.judged:
+            grouped.setdefault(judged.migration.key, []).append(judged)
+        return grouped
 
 
 _ANALYSES: weakref.WeakKeyDictionary[FactSet, ReleaseAnalysis] = weakref.WeakKeyDictionary()

@@ -16,6 +16,7 @@ judged like any other; a dynamic ``EXECUTE`` of a computed string is reported un
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -110,17 +111,7 @@ class SqlText:
 
     def find_name(self, name: str, start: int, end: int) -> int | None:
         """Character offset of identifier ``name`` (bare or quoted) in ``text[start:end]``."""
-        pattern = re.compile(
-            r'(?<![\w$])(?:"'
-            + re.escape(name)
-            + r'"|`'
-            + re.escape(name)
-            + r"`|"
-            + re.escape(name)
-            + r")(?![\w$])",
-            re.IGNORECASE,
-        )
-        match = pattern.search(self.text, start, end if end > start else len(self.text))
+        match = _name_pattern(name).search(self.text, start, end if end > start else len(self.text))
         return match.start() if match else None
 
     def statement_start(self, offset: int) -> int:
@@ -138,6 +129,13 @@ class SqlText:
             else:
                 break
         return offset
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern[str]:
+    """An identifier, bare or quoted, not inside a longer word (compiled once per name)."""
+    quoted = re.escape(name)
+    return re.compile(rf'(?<![\w$])(?:"{quoted}"|`{quoted}`|{quoted})(?![\w$])', re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+"""Benchmark: backout's schema rules vs squawk on 5,000 generated PostgreSQL migration files.
+
+Generates a golang-migrate tree (``NNNNN_name.up.sql``/``.down.sql``; 5,000 up files of 3–6
+statements each: CREATE TABLE, ADD COLUMN with and without NOT NULL/defaults, DROP and RENAME
+COLUMN, type changes, SET NOT NULL, unique indexes, CHECK constraints, UPDATEs, DO blocks)
+and times, as whole commands from process start to exit, best of N runs:
+
+- ``backout check`` with ``select = ["BK2", "BK901"]`` and every migration but the 50 that
+  create the tables in the release (``release-size``), so each file is parsed and judged
+  against a base schema;
+- ``squawk`` on the same up files (``squawk-cli`` from PyPI, in its own virtual environment:
+  ``python3 -m venv bench/.venv-squawk && bench/.venv-squawk/bin/pip install squawk-cli``).
+
+Usage: ``python bench/bench_schema.py [--files 5000] [--runs 3] [--out DIR]``; the result
+is printed as Markdown for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STATEMENTS = (
+    "ALTER TABLE t{t} ADD COLUMN c{i} integer;",
+    "ALTER TABLE t{t} ADD COLUMN d{i} text NOT NULL DEFAULT '';",
+    "ALTER TABLE t{t} ADD COLUMN e{i} bigint NOT NULL;",
+    "UPDATE t{t} SET name = lower(name) WHERE id > {i};",
+    "ALTER TABLE t{t} DROP COLUMN IF EXISTS old{i};",
+    "ALTER TABLE t{t} RENAME COLUMN name TO name{i};",
+    "ALTER TABLE t{t} ALTER COLUMN c{i} TYPE bigint;",
+    "ALTER TABLE t{t} ALTER COLUMN name SET NOT NULL;",
+    "CREATE UNIQUE INDEX CONCURRENTLY t{t}_u{i} ON t{t} (id, name);",
+    "ALTER TABLE t{t} ADD CONSTRAINT t{t}_k{i} CHECK (id > 0) NOT VALID;",
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM t{t}) THEN "
+    "ALTER TABLE t{t} ADD COLUMN f{i} text; END IF; END $$;",
+)
+
+
+def generate(root: Path, files: int) -> Path:
+    """Write the tree and a backout.toml putting all but the first 50 files in the release."""
+    if root.exists():
+        shutil.rmtree(root)
+    migrations = root / "db" / "migrations"
+    migrations.mkdir(parents=True)
+    (root / "backout.toml").write_text(
+        f'select = ["BK2", "BK901"]\nrelease-size = {max(files - 50, 1)}\n', encoding="utf-8"
+    )
+    for number in range(1, files + 1):
+        table = number % 50
+        if number <= 50:
+            body = [f"CREATE TABLE t{table} (id bigserial PRIMARY KEY, name text);"]
+        else:
+            count = 3 + number % 4
+            body = [
+                STATEMENTS[(number * 7 + k) % len(STATEMENTS)].format(t=table, i=number * 10 + k)
+                for k in range(count)
+            ]
+        stem = f"{number:05d}_change_{number}"
+        (migrations / f"{stem}.up.sql").write_text("\n".join(body) + "\n", encoding="utf-8")
+        if number % 3:
+            (migrations / f"{stem}.down.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    return root
+
+
+def best_of(command: list[str], runs: int, cwd: Path) -> tuple[float, int]:
+    """The fastest wall time of ``runs`` runs, and the exit code."""
+    times = []
+    code = 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+        code = done.returncode
+    return min(times), code
+
+
+def machine() -> str:
+    """CPU model and core count, as docs/benchmarks.md states them."""
+    model = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    """Generate, time both tools, print the Markdown section."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    # Outside the repository: inside it, git would hide the (ignored) tree from backout.
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "backout-bench-schema"
+    )
+    args = parser.parse_args()
+    root = generate(args.out.resolve() / "schema", args.files)
+    squawk = Path("bench/.venv-squawk/bin/squawk").resolve()
+    if not squawk.is_file():
+        sys.exit("squawk not found: create bench/.venv-squawk (see the module docstring)")
+    up_files = sorted(str(p.relative_to(root)) for p in root.glob("db/migrations/*.up.sql"))
+    backout = shutil.which("backout") or "backout"
+    command = [backout, "check", ".", "--output-format", "concise"]
+    backout_time, backout_code = best_of(command, args.runs, root)
+    report = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    findings = sum(1 for line in report.stdout.splitlines() if ": BK" in line)
+    squawk_time, squawk_code = best_of([str(squawk), *up_files], args.runs, root)
+    version = subprocess.run(
+        [str(squawk), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    print(f"Machine: {machine()}. Best of {args.runs} runs, whole command, wall time.\n")
+    print("| tool | files | time | exit |")
+    print("|---|---|---|---|")
+    print(
+        f"| backout check (BK2xx + BK901) | {len(up_files)} up + down | "
+        f"{backout_time:.2f} s | {backout_code} ({findings} findings) |"
+    )
+    print(f"| {version} | {len(up_files)} up | {squawk_time:.2f} s | {squawk_code} |")
+    print(f"\nRatio backout / squawk: {backout_time / squawk_time:.2f}")
+
+
+if __name__ == "__main__":
+    main()
