@@ -11,7 +11,7 @@ checkov runs from its own virtual environment (``bench/.venv-checkov``; create i
 its dependencies never mix with backout's. Results are printed as a Markdown table; copy them
 into docs/benchmarks.md with the machine's description.
 
-Usage: ``python bench/bench_images.py [--runs 3] [--checkov-runs 1] [--out bench/out]``
+Usage: ``python bench/bench_images.py [--runs 3] [--checkov-runs 1] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,11 +111,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--checkov-runs", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out")
+    # Outside the repository: a tree inside it would be skipped as git-ignored.
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "backout-bench")
     args = parser.parse_args()
 
-    backout = [shutil.which("backout") or "backout", "check", "--select", "BK1", "--format",
-               "json", "-o", os.devnull]
+    backout = [
+        shutil.which("backout") or "backout",
+        "check",
+        "--select",
+        "BK1",
+        "--format",
+        "json",
+        "-o",
+        os.devnull,
+    ]
     checkov_bin = Path(__file__).parent / ".venv-checkov" / "bin" / "checkov"
 
     shared = generate(args.out / "k8s-2000", 2_000)
@@ -129,8 +138,17 @@ def main() -> None:
     ]
     if checkov_bin.exists():
         checkov_shared, _ = best_of(
-            [str(checkov_bin), "-d", str(shared), "--framework", "kubernetes", "--quiet",
-             "--compact", "-o", "json"],
+            [
+                str(checkov_bin),
+                "-d",
+                str(shared),
+                "--framework",
+                "kubernetes",
+                "--quiet",
+                "--compact",
+                "-o",
+                "json",
+            ],
             args.checkov_runs,
         )
         rows.insert(1, ("checkov -d --framework kubernetes", "2,000", f"{checkov_shared:.2f} s"))

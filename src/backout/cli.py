@@ -596,7 +596,11 @@ def host_archive(packages: tuple[str, ...], archive_dir: Path, **flags: Any) -> 
     help="markdown (default) or json.",
 )
 @click.option(
-    "-o", "--output", "output_file", type=click.Path(path_type=Path), default=None,
+    "-o",
+    "--output",
+    "output_file",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Write the diagnosis to this file instead of stdout.",
 )
 def diagnose(
@@ -659,7 +663,11 @@ def diagnose(
     help="markdown (default) or json.",
 )
 @click.option(
-    "-o", "--output", "plan_file", type=click.Path(path_type=Path), default=None,
+    "-o",
+    "--output",
+    "plan_file",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Write the plan to this file instead of stdout.",
 )
 def plan(
@@ -748,6 +756,7 @@ def drill(
     drill_codes = ("BK208", "BK211", "BK212")
     rules = [rule for rule in enabled_rules(config) if rule.code in drill_codes]
     sys.exit(emit(finish(workspace, outcome.findings, rules), config, **flags))
+
 
 def run() -> None:
     """Entry point that turns usage and config errors into exit 2 with one line."""
