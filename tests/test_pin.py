@@ -196,3 +196,37 @@ def test_a_broken_lock_is_reported_not_crashed_on(tmp_path: Path) -> None:
     assert "entry 1 lacks one of reference, digest" in done.stdout
     refused = run_backout("pin", str(root), "--lock", str(root / "backout.lock"))
     assert refused.returncode == 2 and "fix or delete it" in refused.stderr
+
+
+def test_block_scalar_is_a_problem_and_the_rest_is_still_pinned(
+    registry: Registry, tmp_path: Path
+) -> None:
+    api = registry.pusher().image("block/api", "1.0", "1.0")
+    root = tmp_path / "release"
+    make_release(root, registry.host, "block/api:1.0", "block/api:1.0", "block/api:1.0")
+    deploy = root / "deploy.yaml"
+    folded = deploy.read_text().replace(
+        f"image: {registry.host}/block/api:1.0\n",
+        f"image: >-\n          {registry.host}/block/api:1.0\n",
+    )
+    deploy.write_text(folded)
+    code, out, err = pin(root, registry, "--write")
+    # Not "the file changed since it was read": the folded value is left for the user.
+    assert code == 1, err
+    assert "written as a YAML block scalar" in out
+    assert f'image: "{registry.host}/block/api:1.0@{api.digest}"' in deploy.read_text()
+    assert f">-\n          {registry.host}/block/api:1.0\n" in deploy.read_text()
+
+
+def test_a_symlinked_manifest_is_written_through_once(registry: Registry, tmp_path: Path) -> None:
+    api = registry.pusher().image("link/api", "1.0", "1.0")
+    root = tmp_path / "release"
+    make_release(root, registry.host, "link/api:1.0", "link/api:1.0", "link/api:1.0")
+    real = root / "real"
+    real.mkdir()
+    (root / "deploy.yaml").rename(real / "deploy.yaml")
+    (root / "deploy.yaml").symlink_to("real/deploy.yaml")
+    code, out, err = pin(root, registry, "--write")
+    assert code == 0, out + err
+    assert (root / "deploy.yaml").is_symlink(), "the link was replaced by a copy"
+    assert (real / "deploy.yaml").read_text().count(f"link/api:1.0@{api.digest}") == 2

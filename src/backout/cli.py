@@ -340,7 +340,7 @@ def pin(
         fail(str(exc))
     verb = "pinned" if write else "would pin"
     for resolution in pin_plan.resolutions:
-        if resolution.use.rewritable:
+        if resolution.in_place:
             click.echo(
                 f"{resolution.use.location}: {verb} {resolution.use.reference} -> "
                 f"{resolution.pinned_reference}"
@@ -357,7 +357,7 @@ def pin(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {exc.filename}: {exc.strerror}")
-    unpinned = sum(1 for r in pin_plan.resolutions if r.use.rewritable)
+    unpinned = sum(1 for r in pin_plan.resolutions if r.in_place)
     summary = (
         f"{len(pin_plan.pinned)} already pinned, {unpinned} {verb}, "
         f"{len(pin_plan.problems)} problem(s)"

@@ -46,6 +46,9 @@ class Resolution:
     image: ImageReference
     digest: str
     media_type: str
+    in_place: bool = False
+    """True when the file holds the reference as one plain or quoted scalar at the reader's
+    span, so that ``--write`` may replace it there."""
 
     @property
     def pinned_reference(self) -> str:
@@ -85,6 +88,7 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
     workspace = load_workspace(target, config)
     result = PinPlan(root=workspace.root)
     seen: dict[tuple[str, str, str], tuple[str, str] | None] = {}
+    texts: dict[str, str | None] = {}
     uses = [u for u in workspace.head.facts.of(ImageUse) if u.source in PINNED_SOURCES]
     for use in sorted(uses, key=lambda u: u.location):
         image = parse_reference(use.reference)
@@ -121,9 +125,15 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
                 )
             )
             continue
-        resolution = Resolution(use, image, answer[0], answer[1])
-        if not use.rewritable:
-            how = use.note or f"a {use.source} reference cannot be rewritten in place"
+        in_place = use.rewritable and _span_holds(texts, workspace.root, use)
+        resolution = Resolution(use, image, answer[0], answer[1], in_place)
+        if not in_place:
+            how = use.note or (
+                f"a {use.source} reference cannot be rewritten in place"
+                if not use.rewritable
+                else "it is written as a YAML block scalar or with escapes, which pin does "
+                "not rewrite"
+            )
             result.problems.append(
                 PinProblem(
                     use.location,
@@ -132,12 +142,34 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
                 )
             )
         result.resolutions.append(resolution)
-    for path in sorted({r.use.location.path for r in result.resolutions if r.use.rewritable}):
+    for path in sorted({r.use.location.path for r in result.resolutions if r.in_place}):
         data = (result.root / path).read_bytes()
         # The spans were recorded from the text the reader saw; they must still fit it.
-        _rewrite(path, data, [r for r in result.resolutions if r.use.location.path == path])
+        _rewrite(
+            path,
+            data,
+            [r for r in result.resolutions if r.in_place and r.use.location.path == path],
+        )
         result.read_hashes[path] = hashlib.sha256(data).digest()
     return result
+
+
+def _span_holds(texts: dict[str, str | None], root: Path, use: ImageUse) -> bool:
+    """True when the file holds exactly the (quoted) reference at ``use``'s span.
+
+    A folded or literal block scalar, or a double-quoted one with escapes, spans more than
+    the reference: such a value is resolved but left for the user to pin. ``texts`` caches
+    each file's text (``None``: unreadable) for the other references in it.
+    """
+    path = use.location.path
+    if path not in texts:
+        try:
+            texts[path] = _decode(path, (root / path).read_bytes())[1]
+        except (OSError, PinError):
+            texts[path] = None
+    text = texts[path]
+    expected = f"{use.quote}{use.reference}{use.quote}"
+    return text is not None and text[use.value_start : use.value_end] == expected
 
 
 def write_pins(pin_plan: PinPlan) -> list[str]:
@@ -147,11 +179,17 @@ def write_pins(pin_plan: PinPlan) -> list[str]:
     """
     by_path: dict[str, list[Resolution]] = {}
     for resolution in pin_plan.resolutions:
-        if resolution.use.rewritable:
+        if resolution.in_place:
             by_path.setdefault(resolution.use.location.path, []).append(resolution)
     written = []
+    # A symbolic link and its target (or two links) are one file: rewrite it once.
+    done: set[str] = set()
     for path, resolutions in sorted(by_path.items()):
         file = pin_plan.root / path
+        real = os.path.realpath(file)
+        if real in done:
+            continue
+        done.add(real)
         data = file.read_bytes()
         expected = pin_plan.read_hashes.get(path)
         if expected is None or hashlib.sha256(data).digest() != expected:
@@ -163,12 +201,17 @@ def write_pins(pin_plan: PinPlan) -> list[str]:
     return written
 
 
-def _rewrite(path: str, data: bytes, resolutions: Iterable[Resolution]) -> bytes:
+def _decode(path: str, data: bytes) -> tuple[bytes, str]:
+    """The UTF-8 byte order mark of ``data`` (or nothing) and its text, as the readers saw it."""
     bom = b"\xef\xbb\xbf" if data.startswith(b"\xef\xbb\xbf") else b""
     try:
-        text = data[len(bom) :].decode("utf-8")
+        return bom, data[len(bom) :].decode("utf-8")
     except UnicodeDecodeError:
         raise PinError(f"{path} changed since it was read (no longer UTF-8)") from None
+
+
+def _rewrite(path: str, data: bytes, resolutions: Iterable[Resolution]) -> bytes:
+    bom, text = _decode(path, data)
     # From the end, so that earlier offsets stay valid.
     for resolution in sorted(resolutions, key=lambda r: r.use.value_start, reverse=True):
         use = resolution.use
@@ -190,8 +233,10 @@ def atomic_write(file: Path, data: bytes, expected: bytes | None = None) -> None
     """Replace ``file`` with ``data`` via a temp file and rename, keeping its mode.
 
     With ``expected`` (the sha256 of the bytes read), a file changed since is left alone and
-    :class:`PinError` is raised.
+    :class:`PinError` is raised. A symbolic link is written through: its target is replaced
+    and the link stays a link.
     """
+    file = Path(os.path.realpath(file))
     if expected is not None:
         try:
             current = file.read_bytes()
@@ -251,7 +296,7 @@ def update_lock(
                 repository=image.normalized_repository,
                 media_type=resolution.media_type,
                 resolved_at=stamp,
-                written=written and resolution.use.rewritable,
+                written=written and resolution.in_place,
             )
         )
     for use in pin_plan.pinned:
