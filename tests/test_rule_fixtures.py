@@ -61,8 +61,6 @@ def test_passing_case_is_clean(code: str, case: Path) -> None:
 def test_every_rule_has_both_kinds_of_fixture() -> None:
     missing = []
     for code in all_codes():
-        if code == "BK902":
-            continue  # exercised through the suppression tests
         if code in ("BK211", "BK212"):
             continue  # drill-only rules: exercised by real drills in tests/test_drill_*.py
         if code == "BK501":

@@ -179,21 +179,11 @@ def finish(
     rule_list = list(rules)
     codes = {rule.code for rule in rule_list}
     kept = [f for f in findings if f.code in codes and is_enabled(config, f.code)]
-    if config.per_file_ignores:
-        specs = [
-            (pathspec.GitIgnoreSpec.from_lines([glob]), set(ignored))
-            for glob, ignored in config.per_file_ignores.items()
-        ]
-        kept = [
-            f
-            for f in kept
-            if not any(
-                spec.match_file(f.location.path) and any(f.code.startswith(c) for c in ignored)
-                for spec, ignored in specs
-            )
-        ]
     split = apply_suppressions(kept, workspace.head.suppressions, codes)
-    active, silenced = split.active, split.suppressed
+    # Per-file ignores apply after the suppressions, so that they also cover the BK902
+    # findings the suppression comments themselves produce (docs that show the syntax).
+    active = _without_per_file_ignores(split.active, config)
+    silenced = _without_per_file_ignores(split.suppressed, config)
     if workspace.changed is not None:
         changed = workspace.changed
         active = [f for f in active if f.location.path in changed]
@@ -206,6 +196,24 @@ def finish(
         files_read=workspace.head.files_read,
         base=workspace.base_label,
     )
+
+
+def _without_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:
+    """``findings`` minus those that ``per-file-ignores`` switches off for their file."""
+    if not config.per_file_ignores:
+        return findings
+    specs = [
+        (pathspec.GitIgnoreSpec.from_lines([glob]), set(ignored))
+        for glob, ignored in config.per_file_ignores.items()
+    ]
+    return [
+        f
+        for f in findings
+        if not any(
+            spec.match_file(f.location.path) and any(f.code.startswith(c) for c in ignored)
+            for spec, ignored in specs
+        )
+    ]
 
 
 def check(target: Path, config: Config, base: str | None = None) -> CheckResult:
