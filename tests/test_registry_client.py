@@ -11,7 +11,7 @@ import base64
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -347,3 +347,51 @@ def test_credentials_never_print_their_secret(tmp_path: Path) -> None:
     with pytest.raises(Exception) as caught:
         CredentialStore.from_docker_config(broken)
     assert PASSWORD not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        # A HEAD digest that is not a digest would be written into files by `pin`.
+        (
+            lambda r: (
+                httpx.Response(
+                    200, headers={"Docker-Content-Digest": "garbage", "Content-Length": "x"}
+                )
+                if r.method == "HEAD"
+                else httpx.Response(200, content=b"{}")
+            ),
+            digest_of(b"{}"),
+        ),
+        (lambda r: httpx.Response(302, headers={"Location": str(r.url)}), "too many redirects"),
+        (
+            lambda r: httpx.Response(
+                401, headers={"WWW-Authenticate": 'Bearer realm="http://[::1",service="s"'}
+            ),
+            "realm is not a valid URL",
+        ),
+    ],
+)
+def test_odd_registry_answers_are_errors_not_tracebacks(
+    answer: Callable[[httpx.Request], httpx.Response], expected: str
+) -> None:
+    with RegistryClient(
+        credentials=CredentialStore(), transport=httpx.MockTransport(answer), sleep=lambda _: None
+    ) as client:
+        if expected.startswith("sha256:"):
+            info = client.head_manifest("registry.example", "app", "1.0")
+            assert info is not None and info.digest == expected
+        else:
+            with pytest.raises(RegistryError, match=expected):
+                client.get_manifest("registry.example", "app", "1.0")
+
+
+def test_a_tag_list_that_is_not_an_object_is_an_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=["1.0"])
+
+    with (
+        RegistryClient(credentials=CredentialStore(), transport=httpx.MockTransport(handler)) as c,
+        pytest.raises(RegistryError, match="not a JSON object"),
+    ):
+        c.tags("registry.example", "app")

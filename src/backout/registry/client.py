@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from backout.imageref import DOCKER_HUB, DOCKER_HUB_REGISTRY
+from backout.imageref import DOCKER_HUB, DOCKER_HUB_REGISTRY, is_pinning_digest
 from backout.registry.credentials import CredentialError, Credentials, CredentialStore
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -162,13 +162,16 @@ class RegistryClient:
             return None
         self._raise_for(response, registry, repository, reference)
         digest = response.headers.get("Docker-Content-Digest", "")
-        if not digest:
+        size = response.headers.get("Content-Length", "")
+        # A digest that is not one (a proxy's garbage) would be written into the user's files
+        # by `pin`: ask for the body and compute it instead.
+        if not is_pinning_digest(digest):
             manifest = self.get_manifest(registry, repository, reference)
             return manifest.info if manifest is not None else None
         return ManifestInfo(
             digest=digest,
             media_type=_media_type(response),
-            size=int(response.headers.get("Content-Length") or 0),
+            size=int(size) if size.isdigit() else 0,
         )
 
     def get_manifest(self, registry: str, repository: str, reference: str) -> Manifest | None:
@@ -187,7 +190,9 @@ class RegistryClient:
                 f"{registry}/{repository}@{reference}: the registry served a manifest whose "
                 f"sha256 is {computed}, not the digest asked for"
             )
-        digest = response.headers.get("Docker-Content-Digest") or computed
+        digest = response.headers.get("Docker-Content-Digest", "")
+        if not is_pinning_digest(digest):
+            digest = computed
         return Manifest(ManifestInfo(digest, _media_type(response), len(body)), body)
 
     def tags(self, registry: str, repository: str, page_size: int = 1000) -> list[str]:
@@ -202,8 +207,12 @@ class RegistryClient:
             try:
                 page = response.json()
             except ValueError:
-                raise RegistryError(f"{registry}/{repository}: the tag list is not JSON") from None
-            found.extend(t for t in page.get("tags") or [] if isinstance(t, str))
+                page = None
+            if not isinstance(page, dict):
+                raise RegistryError(f"{registry}/{repository}: the tag list is not a JSON object")
+            listed = page.get("tags")
+            if isinstance(listed, list):
+                found.extend(t for t in listed if isinstance(t, str))
             path = _next_page(response, self._base_url(registry, repository))
         return found
 
@@ -251,7 +260,7 @@ class RegistryClient:
         for attempt in range(1, self.attempts + 1):
             try:
                 response = self._http.request(method, url, headers=all_headers)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 if attempt == self.attempts:
                     raise RegistryError(
                         f"cannot reach {httpx.URL(url).netloc.decode()}: {_transport_reason(exc)}"
@@ -329,9 +338,14 @@ class RegistryClient:
             else:
                 headers = {"Authorization": credentials.basic_header()} if credentials else {}
                 answer = self._http.get(realm, params=params, headers=headers)
-        except httpx.TransportError as exc:
+        except (httpx.RequestError, httpx.InvalidURL) as exc:
+            reason = (
+                _transport_reason(exc)
+                if isinstance(exc, httpx.RequestError)
+                else "its realm is not a valid URL"
+            )
             raise RegistryAuthError(
-                f"cannot reach the token service of {registry}: {_transport_reason(exc)}"
+                f"cannot reach the token service of {registry}: {reason}"
             ) from None
         if answer.status_code in (401, 403):
             who = "the stored credentials" if credentials else "anonymous access"
@@ -404,9 +418,13 @@ def _next_page(response: httpx.Response, base_url: str) -> str:
     return urljoin(base_url, str(match.group(1)))
 
 
-def _transport_reason(exc: httpx.TransportError) -> str:
+def _transport_reason(exc: httpx.RequestError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
         return "connection refused or name not resolved"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    if isinstance(exc, httpx.DecodingError):
+        return "the answer could not be decoded"
     return type(exc).__name__
