@@ -43,7 +43,12 @@ def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     [
         (["check", "--format", "jsn", "."], "invalid --output-format 'jsn' (did you mean 'json'?)"),
         (["check", "--fail-on", "warn", "."], "invalid --fail-on 'warn' (did you mean 'warning'?)"),
-        (["check", "--select", "BK1O1", "."], "unknown rule code 'BK1O1'"),
+        (
+            ["check", "--select", "BK1O1", "."],
+            "unknown rule code 'BK1O1' (did you mean 'BK101'?)",
+        ),
+        (["check", "--keep-releases", "-1", "."], "-1 is not in the range x>=0"),
+        (["check", "--release-size", "-2", "."], "-2 is not in the range x>=0"),
         (["check", "--sql-dialect", "mysq", "."], "(did you mean 'mysql'?)"),
         (["check", "no/such/dir"], "path 'no/such/dir' does not exist"),
         (["check", "--rollback-window", "soon", "."], "invalid --rollback-window 'soon'"),

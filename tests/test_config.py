@@ -67,7 +67,7 @@ def test_pyproject_without_our_table_is_skipped(tmp_path: Path) -> None:
             "invalid sql-dialect 'postgresql' (did you mean 'postgres'?)",
         ),
         ({"fail-on": "errors"}, "invalid fail-on 'errors' (did you mean 'error'?)"),
-        ({"select": ["BK1O1"]}, "unknown rule code 'BK1O1'"),
+        ({"select": ["BK1O1"]}, "unknown rule code 'BK1O1' (did you mean 'BK101'?)"),
         ({"rollback-window": "a month"}, "invalid rollback-window 'a month'"),
         ({"keep-releases": -1}, "invalid keep-releases -1"),
         (

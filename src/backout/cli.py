@@ -73,7 +73,12 @@ def config_options(func: F) -> F:
         click.option(
             "--rollback-window", default=None, help="How far back a rollback may go (30d)."
         ),
-        click.option("--keep-releases", type=int, default=None, help="Releases to keep (5)."),
+        click.option(
+            "--keep-releases",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Releases to keep (5).",
+        ),
         click.option(
             "--sql-dialect",
             type=NearestChoice(SQL_DIALECTS),
@@ -82,7 +87,7 @@ def config_options(func: F) -> F:
         ),
         click.option(
             "--release-size",
-            type=int,
+            type=click.IntRange(min=0),
             default=None,
             help="Without --base: how many newest migrations form the release.",
         ),

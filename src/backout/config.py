@@ -55,8 +55,24 @@ _UNIT_SECONDS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 864
 
 def nearest(value: str, choices: Iterable[str]) -> str | None:
     """The closest of ``choices`` to ``value``, or ``None`` when nothing is close."""
-    matches = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
-    return matches[0] if matches else None
+    choices = list(choices)
+    matches = difflib.get_close_matches(value, choices, n=len(choices) or 1, cutoff=0.5)
+    # difflib's ratio ties on one-character typos (``BK1O1`` scores the same against
+    # ``BK101`` and ``BK211``); the fewest edits breaks the tie the way a reader would.
+    return min(matches, key=lambda match: _edits(value, match), default=None)
+
+
+def _edits(source: str, target: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions from source to target."""
+    previous = list(range(len(target) + 1))
+    for i, char in enumerate(source, start=1):
+        current = [i]
+        for j, other in enumerate(target, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        previous = current
+    return previous[-1]
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
