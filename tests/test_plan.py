@@ -70,3 +70,20 @@ def test_plan_writes_file_and_rejects_bad_flags(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "did you mean 'markdown'" in bad.stderr
     missing = run_backout("plan", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_added_constraints_are_dropped_by_their_name() -> None:
+    done = run_backout(
+        "plan", "head", "--base", "base", "--format", "json", cwd=GOLDEN / "schema_constraints"
+    )
+    schema = json.loads(done.stdout)["schema"]
+    fixes = schema["forward_fix"]
+    # A UNIQUE INDEX refuses DROP CONSTRAINT and a UNIQUE constraint refuses DROP INDEX.
+    assert fixes[0] == (
+        "ALTER TABLE products DROP CONSTRAINT IF EXISTS products_title_key; "
+        "DROP INDEX IF EXISTS products_title_key;"
+    )
+    assert fixes[1] == "ALTER TABLE products DROP CONSTRAINT price_positive;"
+    assert fixes[2].startswith("-- ") and "added without a name" in fixes[2]
+    assert not any("DROP CONSTRAINT unique" in fix for fix in fixes)
+    assert "000002_unique_titles.up.sql cannot go back" in schema["summary"]

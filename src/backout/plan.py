@@ -31,6 +31,7 @@ from backout.schema_model import (
     RENAME_COLUMN,
     RENAME_TABLE,
     SET_NOT_NULL,
+    UNIQUE,
     JudgedOperation,
     adds_required_column,
     analyse,
@@ -181,6 +182,14 @@ def _commands(plan: Plan) -> None:
                 "# N from `kubectl rollout history`; restores a mutable tag, see the warning"
             )
         plan.commands.append(f"kubectl {flag}rollout status {workload} --timeout=5m")
+        for target in targets:
+            if not target.digest:
+                plan.verification.append(
+                    f"the pods of {workload} run a different imageID in container "
+                    f"{target.container} than before the rollback (note it first with "
+                    f"`kubectl {flag}get pods -o jsonpath='{{..imageID}}'`): the mutable "
+                    f"`{target.rollback_image}` may pull the broken image again"
+                )
         for target in pinned:
             plan.verification.append(
                 f"every pod of {workload} runs {target.digest} in container {target.container}:"
@@ -234,8 +243,26 @@ def _forward_fix(judged: JudgedOperation) -> str | None:
     if op.kind == ALTER_TYPE and judged.column_at_base and judged.base_type:
         return f"ALTER TABLE {table} ALTER COLUMN {judged.column_name} TYPE {judged.base_type};"
     if op.kind == ADD_CONSTRAINT and judged.base_columns and op.constraint:
-        return f"ALTER TABLE {table} DROP CONSTRAINT {op.constraint};"
+        return _drop_constraint(table, op.constraint, op.detail, judged.base_columns)
     return None
+
+
+def _drop_constraint(table: str, kind: str, name: str, columns: tuple[str, ...]) -> str:
+    """SQL that removes an added constraint (``kind`` is ``unique``, ``check``…) by ``name``.
+
+    A UNIQUE may be a table constraint or a ``CREATE UNIQUE INDEX``, and each refuses the
+    other's DROP: both are written, with IF EXISTS, so that whichever it is goes. A constraint
+    added without a name got one from the database, which the migration cannot tell.
+    """
+    what = kind.replace("_", " ").upper()
+    if not name:
+        return (
+            f"-- ALTER TABLE {table} DROP CONSTRAINT <name>;  the {what} constraint on "
+            f"({', '.join(columns)}) was added without a name: look it up (\\d {table})"
+        )
+    if kind == UNIQUE:
+        return f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}; DROP INDEX IF EXISTS {name};"
+    return f"ALTER TABLE {table} DROP CONSTRAINT {name};"
 
 
 def _schema(workspace: Workspace, plan: Plan) -> None:
@@ -250,10 +277,11 @@ def _schema(workspace: Workspace, plan: Plan) -> None:
         return
     fixes = [fix for judged in analysis.judged if (fix := _forward_fix(judged)) is not None]
     downs = tuple(
-        f"{m.label}" + (f" ({m.down_location})" if m.down_location else "")
+        f"{m.label}" + (f": down at {m.down_location}" if m.down_location else "")
         for m in reversed(analysis.release)
         if m.down_state == DOWN_PRESENT
     )
+    without_down = [m.label for m in analysis.release if m.down_state != DOWN_PRESENT]
     if not fixes:
         plan.schema = SchemaStep(
             "none",
@@ -270,6 +298,11 @@ def _schema(workspace: Workspace, plan: Plan) -> None:
     if len(downs) == len(analysis.release):
         summary += "; the down migrations (in this order) also restore the schema, but " + (
             "lose the data written to the new columns" if added else "may lose data"
+        )
+    elif downs:
+        summary += (
+            f"; the down migrations below cannot restore the base schema on their own: "
+            f"{', '.join(without_down)} cannot go back"
         )
     plan.schema = SchemaStep("forward-fix", summary, downs, tuple(fixes))
 

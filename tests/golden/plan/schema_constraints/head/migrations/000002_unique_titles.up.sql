@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX products_title_key ON products (title);
