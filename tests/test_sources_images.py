@@ -217,3 +217,47 @@ def test_bk101_severity(reference: str, severity: Severity | None) -> None:
     findings = list(MutableImageReference().check(CheckContext(head=facts, config=Config())))
     on_line = [f.severity for f in findings if f.location.line == 13]
     assert on_line == ([severity] if severity else [])
+
+
+def test_merge_keys_are_followed_with_yaml_precedence() -> None:
+    text = """\
+x-app: &app
+  image: shop:latest
+x-other: &other
+  image: other:1
+  command: other
+services:
+  web:
+    <<: *app
+  worker:
+    <<: [*app, *other]
+  pinned:
+    <<: *app
+    image: shop:1.4
+"""
+    images = _images(_read(ComposeReader(), "docker-compose.yml", text))
+    # web and worker share the anchored image (the first merged mapping wins): one fact where
+    # it is written, so `backout pin` rewrites that span once; pinned's own key wins.
+    assert [(u.reference, u.context, u.location.line) for u in images] == [
+        ("shop:latest", "compose services web, worker", 2),
+        ("shop:1.4", "compose service pinned", 13),
+    ]
+
+
+def test_merged_containers_report_their_shared_image_once() -> None:
+    text = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  template:
+    spec:
+      containers:
+        - &api {name: api, image: "shop:2"}
+        - <<: *api
+          name: api-canary
+"""
+    images = _images(_read(ManifestReader(), "k8s/shop.yaml", text))
+    assert [(u.reference, u.location.line, u.location.column) for u in images] == [
+        ("shop:2", 8, 35)
+    ]

@@ -655,33 +655,6 @@ def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> I
 # YAML helpers that understand merge keys (``<<: *defaults``), common in GitLab CI
 
 
-def _entries(node: Node | None, depth: int = 0) -> list[tuple[str, Node, Node]]:
-    """``(key, key node, value node)`` of a mapping, ``<<`` merges expanded, own keys winning."""
-    if not isinstance(node, MappingNode) or depth > 20:
-        return []
-    own: list[tuple[str, Node, Node]] = []
-    merged: list[tuple[str, Node, Node]] = []
-    for key_node, value_node in node.value:
-        if not isinstance(key_node, ScalarNode):
-            continue
-        if key_node.value == "<<" and key_node.tag.endswith(":merge"):
-            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-            for source in sources:
-                merged.extend(_entries(source, depth + 1))
-        else:
-            own.append((str(key_node.value), key_node, value_node))
-    names = {name for name, _, _ in own}
-    return own + [entry for entry in merged if entry[0] not in names]
-
-
-def _get(node: Node | None, key: str) -> Node | None:
-    found: Node | None = None
-    for name, _, value in _entries(node):
-        if name == key:
-            found = value
-    return found
-
-
 def _text(node: Node | None) -> str | None:
     return yamlfile.text_of(node)
 
@@ -697,8 +670,10 @@ def _strings(node: Node | None) -> tuple[str, ...]:
 def _variables(node: Node | None) -> dict[str, str]:
     """Literal variable values of an ``env:``/``variables:`` mapping."""
     found: dict[str, str] = {}
-    for name, _, value in _entries(node):
-        text = _text(value) if isinstance(value, ScalarNode) else _text(_get(value, "value"))
+    for name, _, value in yamlfile.entries(node):
+        text = (
+            _text(value) if isinstance(value, ScalarNode) else _text(yamlfile.get(value, "value"))
+        )
         if text is not None:
             found[name] = text
     return found
@@ -706,7 +681,7 @@ def _variables(node: Node | None) -> dict[str, str]:
 
 def _environment_name(node: Node | None) -> str | None:
     if isinstance(node, MappingNode):
-        return _text(_get(node, "name"))
+        return _text(yamlfile.get(node, "name"))
     return _text(node)
 
 
@@ -723,13 +698,13 @@ def _github_steps(
     if not isinstance(steps, SequenceNode):
         return
     for index, step in enumerate(steps.value):
-        env = {**context.env, **_variables(_get(step, "env"))}
+        env = {**context.env, **_variables(yamlfile.get(step, "env"))}
         step_context = _Context(context.path, GITHUB, context.workflow, context.job_id, env)
-        uses = _get(step, "uses")
+        uses = yamlfile.get(step, "uses")
         uses_text = _text(uses)
         if uses is not None and uses_text:
             yield from _github_uses(file, step, uses, uses_text, index, step_context)
-        run = _get(step, "run")
+        run = yamlfile.get(step, "run")
         if isinstance(run, ScalarNode):
             yield from _shell_facts(_scalar_pieces(run, raw_lines), step_context, "run")
 
@@ -739,7 +714,7 @@ def _github_uses(
 ) -> Iterator[Fact]:
     inputs = tuple(
         StepInput(name, text, _value_location(file.path, value))
-        for name, _, value in _entries(_get(step, "with"))
+        for name, _, value in yamlfile.entries(yamlfile.get(step, "with"))
         if (text := _text(value)) is not None
     )
     step_fact = CiStep(
@@ -749,8 +724,8 @@ def _github_uses(
         context.job_id,
         index,
         uses_text,
-        _text(_get(step, "name")),
-        _text(_get(step, "id")),
+        _text(yamlfile.get(step, "name")),
+        _text(yamlfile.get(step, "id")),
         inputs,
     )
     yield step_fact
@@ -778,12 +753,12 @@ def _action_pushes(
     file: SourceFile, step: Node, step_fact: CiStep, context: _Context
 ) -> Iterator[Fact]:
     """Each tag of ``docker/build-push-action`` (when ``push: true``), at its own position."""
-    with_node = _get(step, "with")
+    with_node = yamlfile.get(step, "with")
     if step_fact.action == "docker/build-push-action":
         push_flag = (step_fact.input("push") or StepInput("", "false", step_fact.location)).value
         if push_flag.strip().lower() != "true":
             return
-    tags_node = _get(with_node, "tags")
+    tags_node = yamlfile.get(with_node, "tags")
     if not isinstance(tags_node, ScalarNode):
         return
     image_prefix = ""
@@ -825,31 +800,31 @@ def _value_location(path: str, node: Node) -> Location:
 def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
     raw_lines = file.lines()
     workflow = file.path
-    workflow_env = _variables(_get(document, "env"))
-    runs = _get(document, "runs")
+    workflow_env = _variables(yamlfile.get(document, "env"))
+    runs = yamlfile.get(document, "runs")
     if runs is not None:  # a composite action: its steps run inside whichever job uses it
         context = _Context(file.path, GITHUB, workflow, "composite", workflow_env)
-        yield from _github_steps(file, _get(runs, "steps"), context, raw_lines)
+        yield from _github_steps(file, yamlfile.get(runs, "steps"), context, raw_lines)
         return
-    for job_id, key_node, job in _entries(_get(document, "jobs")):
+    for job_id, key_node, job in yamlfile.entries(yamlfile.get(document, "jobs")):
         yield CiJob(
             yamlfile.location(file.path, key_node),
             GITHUB,
             workflow,
             job_id,
-            _text(_get(job, "name")) or job_id,
-            _strings(_get(job, "needs")),
+            _text(yamlfile.get(job, "name")) or job_id,
+            _strings(yamlfile.get(job, "needs")),
             (),
-            _environment_name(_get(job, "environment")),
+            _environment_name(yamlfile.get(job, "environment")),
             None,
         )
-        env = {**workflow_env, **_variables(_get(job, "env"))}
+        env = {**workflow_env, **_variables(yamlfile.get(job, "env"))}
         context = _Context(file.path, GITHUB, workflow, job_id, env)
-        called = _get(job, "uses")
+        called = yamlfile.get(job, "uses")
         called_text = _text(called)
         if called is not None and called_text:
             yield from _github_uses(file, job, called, called_text, -1, context)
-        yield from _github_steps(file, _get(job, "steps"), context, raw_lines)
+        yield from _github_steps(file, yamlfile.get(job, "steps"), context, raw_lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -879,15 +854,15 @@ class _GitLabPipeline:
     def __init__(self, file: SourceFile, document: Node) -> None:
         self.file = file
         self.document = document
-        self.jobs = {name: value for name, _, value in _entries(document)}
+        self.jobs = {name: value for name, _, value in yamlfile.entries(document)}
         self.raw_lines = file.lines()
 
     def lookup(self, job: Node | None, key: str, depth: int = 0) -> Node | None:
         """``key`` of a job, from the job itself or the jobs it ``extends`` (last one wins)."""
-        own = _get(job, key)
+        own = yamlfile.get(job, key)
         if own is not None or depth > 10:
             return own
-        for parent in reversed(_strings(_get(job, "extends"))):
+        for parent in reversed(_strings(yamlfile.get(job, "extends"))):
             found = self.lookup(self.jobs.get(parent), key, depth + 1)
             if found is not None:
                 return found
@@ -903,7 +878,7 @@ class _GitLabPipeline:
             path = _strings(node)
             target: Node | None = self.jobs.get(path[0]) if path else None
             for key in path[1:]:
-                target = self.lookup(target, key) if depth == 0 else _get(target, key)
+                target = self.lookup(target, key) if depth == 0 else yamlfile.get(target, key)
             yield from self.script_items(target, depth + 1)
         elif isinstance(node, SequenceNode):
             for item in node.value:
@@ -914,19 +889,19 @@ class _GitLabPipeline:
             yield from _shell_facts(_scalar_pieces(item, self.raw_lines), context, section)
 
     def artifact(self, job_id: str, key_node: Node, artifacts: Node) -> CiArtifact:
-        expire = _get(artifacts, "expire_in")
+        expire = yamlfile.get(artifacts, "expire_in")
         expire_text = _text(expire)
         return CiArtifact(
             yamlfile.location(self.file.path, key_node),
             GITLAB,
             self.file.path,
             job_id,
-            _text(_get(artifacts, "name")),
+            _text(yamlfile.get(artifacts, "name")),
             expire_text,
             _value_location(self.file.path, expire)
             if expire is not None and expire_text is not None
             else None,
-            _strings(_get(artifacts, "paths")),
+            _strings(yamlfile.get(artifacts, "paths")),
         )
 
 
@@ -934,7 +909,9 @@ def _needs(node: Node | None) -> tuple[str, ...]:
     if isinstance(node, SequenceNode):
         names = []
         for item in node.value:
-            name = _text(_get(item, "job")) if isinstance(item, MappingNode) else _text(item)
+            name = (
+                _text(yamlfile.get(item, "job")) if isinstance(item, MappingNode) else _text(item)
+            )
             if name:
                 names.append(name)
         return tuple(names)
@@ -943,12 +920,12 @@ def _needs(node: Node | None) -> tuple[str, ...]:
 
 def _artifacts_key(node: Node | None, pipeline: _GitLabPipeline, depth: int = 0) -> Node | None:
     """The ``artifacts`` key node a job gets, own or through ``extends`` (for positions)."""
-    for name, key_node, _ in _entries(node):
+    for name, key_node, _ in yamlfile.entries(node):
         if name == "artifacts":
             return key_node
     if depth > 10:
         return None
-    for parent in reversed(_strings(_get(node, "extends"))):
+    for parent in reversed(_strings(yamlfile.get(node, "extends"))):
         found = _artifacts_key(pipeline.jobs.get(parent), pipeline, depth + 1)
         if found is not None:
             return found
@@ -958,16 +935,16 @@ def _artifacts_key(node: Node | None, pipeline: _GitLabPipeline, depth: int = 0)
 def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
     pipeline = _GitLabPipeline(file, document)
     workflow = file.path
-    global_env = _variables(_get(document, "variables"))
-    default = _get(document, "default")
+    global_env = _variables(yamlfile.get(document, "variables"))
+    default = yamlfile.get(document, "default")
     default_context = _Context(file.path, GITLAB, workflow, "default", global_env)
     for section in ("before_script", "after_script"):
-        yield from pipeline.commands(_get(document, section), default_context, section)
-        yield from pipeline.commands(_get(default, section), default_context, section)
-    for name, key_node, value in _entries(default):
+        yield from pipeline.commands(yamlfile.get(document, section), default_context, section)
+        yield from pipeline.commands(yamlfile.get(default, section), default_context, section)
+    for name, key_node, value in yamlfile.entries(default):
         if name == "artifacts":
             yield pipeline.artifact("default", key_node, value)
-    for job_id, key_node, job in _entries(document):
+    for job_id, key_node, job in yamlfile.entries(document):
         if (
             job_id in _GITLAB_GLOBAL_KEYS
             or job_id.startswith(".")

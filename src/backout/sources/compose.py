@@ -36,29 +36,35 @@ class ComposeReader:
         documents = yaml_documents(file, self.name)
         if isinstance(documents, Unreadable):
             return [documents]
-        facts: list[Fact] = []
+        # Services that share an image through a merge key (``<<: *app``) share its node:
+        # one fact for the place it is written, naming every service that runs it.
+        services_of: dict[int, tuple[ScalarNode, list[str]]] = {}
         for doc in documents:
             for service, definition in items(get(doc, "services")):
                 image = get(definition, "image")
-                written = text_of(image)
-                if not isinstance(image, ScalarNode) or not written:
-                    continue
-                loc, start, end, quote = scalar_span(file.path, image)
-                substituted = interpolate(written)
-                note = ", ".join(f"default of {used}" for used in substituted.defaults_used)
-                unresolved = ", ".join(substituted.unresolved)
-                facts.append(
-                    ImageUse(
-                        loc,
-                        reference=substituted.value if not unresolved else written,
-                        source="compose",
-                        context=f"compose service {service}",
-                        note=note,
-                        written=written if substituted.changed else "",
-                        unresolved=unresolved,
-                        value_start=start,
-                        value_end=end,
-                        quote=quote,
-                    )
+                if isinstance(image, ScalarNode) and text_of(image):
+                    services_of.setdefault(image.start_mark.index, (image, []))[1].append(service)
+        facts: list[Fact] = []
+        for image, services in services_of.values():
+            written = text_of(image)
+            assert written is not None
+            loc, start, end, quote = scalar_span(file.path, image)
+            substituted = interpolate(written)
+            note = ", ".join(f"default of {used}" for used in substituted.defaults_used)
+            unresolved = ", ".join(substituted.unresolved)
+            facts.append(
+                ImageUse(
+                    loc,
+                    reference=substituted.value if not unresolved else written,
+                    source="compose",
+                    context=f"compose service{'s' if len(services) > 1 else ''} "
+                    + ", ".join(services),
+                    note=note,
+                    written=written if substituted.changed else "",
+                    unresolved=unresolved,
+                    value_start=start,
+                    value_end=end,
+                    quote=quote,
                 )
+            )
         return facts

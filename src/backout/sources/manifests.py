@@ -170,8 +170,16 @@ class ManifestReader:
                 return []
             return [documents]
         facts: list[Fact] = []
+        # A container merged from another (``- <<: *api``) shares its image node: report the
+        # image once, where it is written, so findings and ``backout pin`` see it once.
+        images_seen: set[int] = set()
         for doc in documents:
-            facts.extend(self._document(file.path, doc, 0))
+            for fact in self._document(file.path, doc, 0):
+                if isinstance(fact, ImageUse):
+                    if fact.value_start in images_seen:
+                        continue
+                    images_seen.add(fact.value_start)
+                facts.append(fact)
         return facts
 
     def _document(self, path: str, doc: Node, depth: int) -> Iterator[Fact]:

@@ -101,15 +101,63 @@ def location(path: str, node: Node) -> Location:
     )
 
 
+_MAX_MERGE_DEPTH = 20
+
+
 def get(node: Node | None, key: str) -> Node | None:
-    """The value node under ``key`` in a mapping node (last one wins, as in YAML loaders)."""
+    """The value node under ``key`` in a mapping node (last one wins, as in YAML loaders).
+
+    Merge keys are followed as YAML loaders do: a key written in the mapping wins over one
+    merged in with ``<<: *defaults``, and of several merged mappings the first wins.
+    """
+    return _get(node, key, 0)
+
+
+def _get(node: Node | None, key: str, depth: int) -> Node | None:
     if not isinstance(node, MappingNode):
         return None
     found: Node | None = None
+    merge: Node | None = None
     for key_node, value_node in node.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == key:
-            found = value_node
-    return found
+        if isinstance(key_node, ScalarNode):
+            if key_node.value == key:
+                found = value_node
+            elif key_node.tag == _MERGE:
+                merge = value_node
+    if found is not None or merge is None or depth >= _MAX_MERGE_DEPTH:
+        return found
+    for source in merge.value if isinstance(merge, SequenceNode) else (merge,):
+        found = _get(source, key, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def entries(node: Node | None, depth: int = 0) -> list[tuple[str, Node, Node]]:
+    """``(key, key node, value node)`` of a mapping whose keys are scalars, merges expanded.
+
+    The ``<<`` entries themselves are replaced by the keys they merge in, with the precedence
+    of :func:`get`: keys written in the mapping first, then merged keys not written there.
+    """
+    if not isinstance(node, MappingNode) or depth > _MAX_MERGE_DEPTH:
+        return []
+    own: list[tuple[str, Node, Node]] = []
+    merged: list[tuple[str, Node, Node]] = []
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, ScalarNode):
+            continue
+        if key_node.tag == _MERGE:
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                merged.extend(entries(source, depth + 1))
+        else:
+            own.append((str(key_node.value), key_node, value_node))
+    names = {name for name, _, _ in own}
+    for entry in merged:
+        if entry[0] not in names:
+            names.add(entry[0])  # of several merged mappings, the first one's key wins
+            own.append(entry)
+    return own
 
 
 def key_node(node: Node | None, key: str) -> Node | None:
@@ -132,11 +180,9 @@ def get_path(node: Node | None, *keys: str) -> Node | None:
 
 
 def items(node: Node | None) -> Iterator[tuple[str, Node]]:
-    """``(key, value node)`` pairs of a mapping node whose keys are scalars."""
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            if isinstance(k, ScalarNode):
-                yield str(k.value), v
+    """``(key, value node)`` pairs of a mapping node whose keys are scalars, merges expanded."""
+    for name, _, value in entries(node):
+        yield name, value
 
 
 def elements(node: Node | None) -> list[Node]:
