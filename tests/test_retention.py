@@ -134,11 +134,30 @@ def test_gar_rest_form_and_bad_duration() -> None:
         '{"cleanupPolicies": {"old": {"id": "old", "action": "DELETE",'
         ' "condition": {"tagState": "TAGGED", "olderThan": "a month"}}}}',
     )
-    unreadable = [f for f in facts if isinstance(f, Unreadable)]
-    (policy,) = [f for f in facts if isinstance(f, GarCleanupPolicy)]
-    assert unreadable and "a month" in unreadable[0].reason
+    # A Delete whose olderThan cannot be read is not judged as "delete everything".
+    (unreadable,) = facts
+    assert isinstance(unreadable, Unreadable) and "a month" in unreadable.reason
+    (policy,) = _read(
+        "p.json",
+        '{"cleanupPolicies": {"old": {"id": "old", "action": "DELETE",'
+        ' "condition": {"tagState": "TAGGED", "olderThan": "30d"}}}}',
+    )
+    assert isinstance(policy, GarCleanupPolicy)
     (rule,) = policy.rules
     assert (rule.name, rule.action, rule.tag_state) == ("old", "delete", "tagged")
+    assert rule.older_than == 30 * 86400
+
+
+def test_harbor_rule_without_a_number_is_unreadable_not_retain_nothing() -> None:
+    for params in ('{"latestPushedK": "x"}', "{}"):
+        (fact,) = _read(
+            "harbor.json",
+            '{"algorithm": "or", "rules": [{"template": "latestPushedK", "params": '
+            + params
+            + ', "tag_selectors": [{"kind": "doublestar", "decoration": "matches",'
+            ' "pattern": "**"}]}]}',
+        )
+        assert isinstance(fact, Unreadable) and "latestPushedK" in fact.reason
 
 
 def test_other_json_is_ignored_and_broken_policies_are_unreadable() -> None:

@@ -221,6 +221,9 @@ def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
             return
         items = container.items if container.kind == "array" else list(container.fields.values())
     rules: list[GarCleanupRule] = []
+    # A rule whose duration cannot be read is not judged as if it had none: a Delete without
+    # its olderThan would look like "delete everything", and a Keep left out would too.
+    unreadable = False
     for item in items:
         action_node = field_of(item, "action")
         action = text_value(field_of(action_node, "type")) or text_value(action_node)
@@ -237,6 +240,7 @@ def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
                 continue
             durations[key] = gar_duration(raw) if raw is not None else None
             if durations[key] is None:
+                unreadable = True
                 yield Unreadable(
                     _at(path, value_node),
                     "retention",
@@ -258,11 +262,13 @@ def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
                 value_location=_at(path, decisive),
             )
         )
-    if rules:
+    if rules and not unreadable:
         yield GarCleanupPolicy(_at(path, root), tuple(rules), origin)
 
 
-def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy | None:
+def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy | Unreadable | None:
+    """The policy, or why it cannot be judged: a retain rule whose count or days is not a
+    number would otherwise look like a rule that retains nothing."""
     rules_node = field_of(root, "rules")
     if rules_node is None or rules_node.kind != "array":
         return None
@@ -287,6 +293,15 @@ def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy 
             extras = text_value(field_of(selector, "extras")) or ""
             untagged = untagged or bool(re.search(r'"untagged"\s*:\s*true', extras))
         number = int_value(value_node)
+        if number is None and template in HARBOR_COUNT_TEMPLATES + HARBOR_DAY_TEMPLATES:
+            what = (
+                f"its parameter {value_node.value!r} is not a number"
+                if value_node is not None
+                else f"params has no {template}"
+            )
+            return Unreadable(
+                _at(path, value_node or item), "retention", f"Harbor rule {template}: {what}"
+            )
         disabled_node = field_of(item, "disabled")
         rules.append(
             HarborRetentionRule(
