@@ -26,6 +26,7 @@ from backout.sources.alembic import AlembicReader
 from backout.sources.base import FactSet, SourceFile
 from backout.sources.django_migrations import DjangoMigrationReader
 from backout.sources.migrations import MigrationFileReader
+from backout.sources.sql import SqlText, read_sqlglot
 
 READERS = (MigrationFileReader(), AlembicReader(), DjangoMigrationReader())
 
@@ -203,6 +204,23 @@ def test_dialect_decides_what_is_unreadable(tmp_path: Path) -> None:
     (tmp_path / "m/0002_b.down.sql").write_text("SELECT 1;")
     found = codes(tmp_path, select=("BK901",), sql_dialect="mysql")
     assert [f[1] for f in found] == ["m/0002_b.up.sql:1:1"]
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "sqlite"])
+def test_sqlglot_internal_error_is_unreadable_not_a_crash(tmp_path: Path, dialect: str) -> None:
+    # sqlglot.parse raised AttributeError on these bytes (found by tests/test_fuzz_readers.py).
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations/0001_init.up.sql").write_bytes(b"{:")
+    reads = read_sqlglot(SqlText("{:", "migrations/0001_init.up.sql"), dialect)
+    assert reads.operations == []
+    assert [p.reason for p in reads.problems] == [
+        f"{dialect} parser rejects it: AttributeError: 'NoneType' object has no attribute 'name'"
+    ]
+    result = check(tmp_path, Config(root=tmp_path).with_overrides(sql_dialect=dialect))
+    unreadable = [f for f in result.findings if f.code == "BK901"]
+    assert [str(f.location) for f in unreadable] == ["migrations/0001_init.up.sql:1:1"]
+    assert "internal error" not in unreadable[0].message
+    assert f"{dialect} parser rejects it" in unreadable[0].message
 
 
 def test_irreversible_is_an_error_only_when_the_migration_also_breaks_old_code(

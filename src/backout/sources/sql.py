@@ -792,10 +792,14 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
     read = _SQLGLOT_DIALECTS[dialect]
     try:
         tokens = sqlglot.tokenize(body.text, read=read)
-    except SqlglotError as exc:
+    # sqlglot's own bugs surface as AttributeError & co. on malformed input: still unreadable.
+    except Exception as exc:
         result.problems.append(
             SqlUnreadable(
-                body.location(0), "SQL", f"{dialect} tokenizer rejects it: {exc}", dialect
+                body.location(0),
+                "SQL",
+                f"{dialect} tokenizer rejects it: {_first_line(exc)}",
+                dialect,
             )
         )
         return result
@@ -816,12 +820,12 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
         stmt = _GlotStatement(body, begin, end, dialect)
         try:
             parsed = sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE)
-        except SqlglotError as exc:
+        except Exception as exc:  # sqlglot bugs, as for tokenize above
             result.problems.append(
                 SqlUnreadable(
                     body.location(begin),
                     "SQL",
-                    f"{dialect} parser rejects it: {str(exc).splitlines()[0]}",
+                    f"{dialect} parser rejects it: {_first_line(exc)}",
                     dialect,
                 )
             )
@@ -847,6 +851,14 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
                 continue
             result.operations.extend(_glot_operations(stmt, node))
     return result
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of a parser's error, or its type when the error has no text."""
+    lines = str(exc).splitlines()
+    if isinstance(exc, SqlglotError) and lines:
+        return lines[0]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _shift_meta(node: Expr, offset: int) -> None:
