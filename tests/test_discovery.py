@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,17 @@ def test_plain_directory_walk_applies_root_gitignore(tmp_path: Path) -> None:
         target.write_text("a: 1\n")
     tree = working_tree(tmp_path, exclude=["*.tmp"])
     assert tree.paths == (".gitignore", "app/b.yaml")
+
+
+def test_plain_directory_walk_keeps_regular_files_only(tmp_path: Path) -> None:
+    # Reading a FIFO blocks and reading /dev/zero never ends: neither is a release file.
+    (tmp_path / "app.yaml").write_text("a: 1\n")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    (tmp_path / "linked.yaml").symlink_to(tmp_path / "app.yaml")
+    tree = working_tree(tmp_path)
+    assert tree.paths == ("app.yaml", "linked.yaml")
+    assert [path for path, _ in tree.read_all()] == ["app.yaml", "linked.yaml"]
 
 
 def test_base_release_is_read_from_git_at_the_merge_base(

@@ -261,3 +261,38 @@ spec:
     assert [(u.reference, u.location.line, u.location.column) for u in images] == [
         ("shop:2", 8, 35)
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n"
+                for i in range(7)
+            )
+            + "apiVersion: v1\nkind: Pod\nspec: *h\n",
+            "YAML aliases expand to more than 1,000,000 nodes",
+        ),
+        (
+            "apiVersion: apps/v1\nkind: Deployment\nspec:\n  selector: &s [*s, *s]\n",
+            "YAML anchor is aliased inside itself",
+        ),
+    ],
+    ids=["alias-bomb", "recursive-anchor"],
+)
+def test_alias_bombs_are_unreadable_not_a_hang(text: str, problem: str) -> None:
+    facts = _read(ManifestReader(), "k8s/bomb.yaml", text)
+    assert [type(f) for f in facts] == [Unreadable]
+    assert isinstance(facts[0], Unreadable) and problem in facts[0].reason
+
+
+def test_anchors_within_the_limit_are_read() -> None:
+    text = MANIFEST.replace(
+        "selector: {matchLabels: {app: api}}", "selector: &s {matchLabels: {app: api}}"
+    )
+    text += "---\napiVersion: v1\nkind: List\nitems: []\n"
+    facts = _read(ManifestReader(), "k8s/app.yaml", text)
+    assert not any(isinstance(f, Unreadable) for f in facts)
+    assert len(_images(facts)) == 3

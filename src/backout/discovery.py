@@ -102,7 +102,9 @@ def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
             )
             for name in sorted(filenames):
                 rel = prefix + name
-                if not ignored.match_file(rel):
+                # Regular files only: a FIFO, a device or a link to one (``/dev/zero``) would
+                # block or never end when read.
+                if not ignored.match_file(rel) and os.path.isfile(os.path.join(directory, name)):
                     paths.append(rel)
     kept = tuple(sorted(p for p in paths if not excluded.match_file(p)))
     return Tree(root=root, paths=kept)

@@ -72,6 +72,10 @@ def yaml_documents(file: SourceFile, reader: str = "yaml") -> list[Node] | Unrea
     else:
         try:
             result = [doc for doc in yaml.compose_all(text, Loader=_Loader) if doc is not None]
+            # Only a file that defines anchors can hold an alias bomb; skip the walk otherwise.
+            problem = _alias_problem(result) if "&" in text else None
+            if problem is not None:
+                result = Unreadable(Location(file.path, 1, 0), reader, problem)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             location = (
@@ -87,6 +91,55 @@ def yaml_documents(file: SourceFile, reader: str = "yaml") -> list[Node] | Unrea
             result = Unreadable(Location(file.path, 1, 0), reader, "YAML nested too deeply")
     file.cache[key] = result
     return result
+
+
+MAX_EXPANDED_NODES = 1_000_000
+"""Nodes a file may hold once its aliases are expanded: far above any real manifest, far
+below what a "billion laughs" document (each anchor aliased nine times by the next) needs."""
+
+
+def _alias_problem(documents: list[Node]) -> str | None:
+    """Why walking these node trees would not end, or ``None`` when it would.
+
+    Readers walk node trees as trees, so an alias is walked once per use: nested anchors can
+    expand a small file exponentially, and an anchor aliased inside itself never ends. One
+    pass over the distinct nodes, sizes memoised, finds both.
+    """
+    sizes: dict[int, int] = {}
+    total = 0
+    for document in documents:
+        on_path: set[int] = set()
+        stack: list[tuple[Node, bool]] = [(document, False)]
+        while stack:
+            node, finished = stack.pop()
+            children = _children(node)
+            if finished:
+                on_path.discard(id(node))
+                size = 1 + sum(sizes[id(child)] for child in children)
+                sizes[id(node)] = min(size, MAX_EXPANDED_NODES + 1)
+                continue
+            if id(node) in sizes:
+                continue
+            if id(node) in on_path:
+                return "YAML anchor is aliased inside itself (a recursive document)"
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+        total += sizes[id(document)]
+        if total > MAX_EXPANDED_NODES:
+            return (
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                "(an alias bomb)"
+            )
+    return None
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
 
 
 def location(path: str, node: Node) -> Location:
