@@ -146,3 +146,15 @@ def test_environment_chooses_the_format(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("kind: Pod\nspec: [\n")
     done = run_backout("check", str(tmp_path), env={"BACKOUT_OUTPUT_FORMAT": "concise"})
     assert done.stdout.startswith("bad.yaml:3:1: BK901 [warning]")
+
+
+def test_per_file_ignores_flag_mirrors_the_config_key(tmp_path: Path) -> None:
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "bad.yaml").write_text("kind: Pod\nspec: [\n")
+    (tmp_path / "prod.yaml").write_text("kind: Pod\nspec: [\n")
+    done = run_backout(
+        "check", "--format", "json", "--per-file-ignores", "dev/**:BK901", str(tmp_path)
+    )
+    assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["prod.yaml"]
+    line = _one_line_error(run_backout("check", "--per-file-ignores", "dev/**", str(tmp_path)))
+    assert "use GLOB:CODES" in line

@@ -99,6 +99,18 @@ def config_options(func: F) -> F:
         ),
         click.option("--exclude", multiple=True, help="Gitignore-style globs to skip."),
         click.option(
+            "--per-file-ignores",
+            multiple=True,
+            metavar="GLOB:CODES",
+            help="Ignore codes in matching files, e.g. 'dev/**:BK101,BK305'.",
+        ),
+        click.option(
+            "--migrations",
+            multiple=True,
+            help="Migration directories (auto-detected when not given).",
+        ),
+        click.option("--runbooks", multiple=True, help="Globs of deploy runbooks (BK401)."),
+        click.option(
             "--insecure-registry",
             "insecure_registries",
             multiple=True,
@@ -120,7 +132,7 @@ def report_options(func: F) -> F:
             type=NearestChoice([f.value for f in OutputFormat]),
             default=None,
             envvar="BACKOUT_OUTPUT_FORMAT",
-            help="full (default), concise, json, sarif, github, junit.",
+            help="full (default), concise, json, sarif, github, junit, gitlab.",
         ),
         click.option(
             "-o",
@@ -173,9 +185,28 @@ def build_config(target: Path, **flags: Any) -> Config:
     for key in ("exclude", "insecure_registries"):
         if flags.get(key):
             overrides[key] = tuple(getattr(config, key)) + tuple(flags[key])
+    for key in ("migrations", "runbooks"):
+        if flags.get(key):
+            overrides[key] = tuple(flags[key])
+    if flags.get("per_file_ignores"):
+        overrides["per_file_ignores"] = {
+            **config.per_file_ignores,
+            **_per_file_ignores(flags["per_file_ignores"]),
+        }
     if flags.get("fail_on"):
         overrides["fail_on"] = Severity.parse(flags["fail_on"])
     return config.with_overrides(**overrides)
+
+
+def _per_file_ignores(values: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """``GLOB:CODE,CODE`` flags as the ``per-file-ignores`` table."""
+    table: dict[str, tuple[str, ...]] = {}
+    for value in values:
+        glob, sep, codes = value.rpartition(":")
+        if not sep or not glob:
+            fail(f"invalid --per-file-ignores '{value}': use GLOB:CODES, e.g. 'dev/**:BK101'")
+        table[glob] = validate_codes("--per-file-ignores", codes.split(","))
+    return table
 
 
 def _use_color(no_color: bool, to_file: bool) -> bool:
