@@ -26,8 +26,6 @@ from typing import Any
 
 import pglast
 import sqlglot
-from pglast import ast as pg
-from pglast.enums import AlterTableType, ConstrType, ObjectType
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.expressions import Expr
@@ -181,6 +179,13 @@ def _name_pattern(name: str) -> re.Pattern[str]:
 
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL through pglast.
+#
+# libpg_query's JSON output (``pglast.parser.parse_sql_json``) is read as plain dicts: the same
+# parse tree as pglast's ``ast`` classes, without building a validated Python object per node,
+# which was most of the reading time on large trees. Each node is ``{"NodeType": {fields}}``;
+# like the C structs' JSON writer, fields that are zero, false, empty or null are left out.
+
+Node = dict[str, Any]
 
 _PG_TYPE_NAMES = {
     "int2": "smallint",
@@ -198,42 +203,57 @@ _PG_TYPE_NAMES = {
 _SERIAL = {"serial", "bigserial", "smallserial"}
 
 
-def _pg_type(type_name: pg.TypeName | None) -> str | None:
-    if type_name is None or not type_name.names:
+def _fields(node: Any, kind: str) -> Node | None:
+    """The fields of ``node`` when it is a ``kind`` node, else None."""
+    if isinstance(node, dict):
+        found = node.get(kind)
+        if isinstance(found, dict):
+            return found
+    return None
+
+
+def _pg_type(type_name: Node | None) -> str | None:
+    if type_name is None or not type_name.get("names"):
         return None
-    names = [n.sval or "" for n in type_name.names if isinstance(n, pg.String)]
+    names = [
+        s.get("sval", "") for n in type_name["names"] if (s := _fields(n, "String")) is not None
+    ]
     base = names[-1].lower() if names else ""
     base = _PG_TYPE_NAMES.get(base, base)
     modifiers = []
-    for mod in type_name.typmods or ():
-        if isinstance(mod, pg.A_Const) and isinstance(mod.val, pg.Integer):
-            modifiers.append(str(mod.val.ival))
+    for mod in type_name.get("typmods") or ():
+        const = _fields(mod, "A_Const")
+        if const is not None and isinstance(const.get("ival"), dict):
+            modifiers.append(str(const["ival"].get("ival", 0)))
     rendered = f"{base}({','.join(modifiers)})" if modifiers else base
-    if type_name.arrayBounds:
+    if type_name.get("arrayBounds"):
         rendered += "[]"
     return rendered
 
 
-def _pg_column(column: pg.ColumnDef) -> Column:
-    type_text = _pg_type(column.typeName)
-    nullable = not column.is_not_null
+def _pg_column(column: Node) -> Column:
+    type_text = _pg_type(column.get("typeName"))
+    nullable = not column.get("is_not_null", False)
     has_default = False
     generated = type_text in _SERIAL
-    for constraint in column.constraints or ():
-        if not isinstance(constraint, pg.Constraint):
+    for item in column.get("constraints") or ():
+        constraint = _fields(item, "Constraint")
+        if constraint is None:
             continue
-        kind = constraint.contype
-        if kind in (ConstrType.CONSTR_NOTNULL, ConstrType.CONSTR_PRIMARY):
+        kind = constraint.get("contype")
+        if kind in ("CONSTR_NOTNULL", "CONSTR_PRIMARY"):
             nullable = False
-        elif kind == ConstrType.CONSTR_DEFAULT:
+        elif kind == "CONSTR_DEFAULT":
             # DEFAULT NULL gives old inserts a NULL, which NOT NULL then rejects.
-            expr = constraint.raw_expr
-            has_default = not (isinstance(expr, pg.A_Const) and expr.isnull)
-        elif kind in (ConstrType.CONSTR_IDENTITY, ConstrType.CONSTR_GENERATED):
+            const = _fields(constraint.get("raw_expr"), "A_Const")
+            has_default = not (const is not None and const.get("isnull", False))
+        elif kind in ("CONSTR_IDENTITY", "CONSTR_GENERATED"):
             generated = True
-    if (column.identity or "").strip("\x00") or (column.generated or "").strip("\x00"):
+    if (column.get("identity") or "").strip("\x00") or (column.get("generated") or "").strip(
+        "\x00"
+    ):
         generated = True
-    return Column(column.colname or "", type_text, nullable, has_default, generated)
+    return Column(column.get("colname") or "", type_text, nullable, has_default, generated)
 
 
 def _column_refs(node: Any) -> Iterator[str]:
@@ -241,19 +261,30 @@ def _column_refs(node: Any) -> Iterator[str]:
     stack = [node]
     while stack:
         current = stack.pop()
-        if isinstance(current, pg.ColumnRef):
-            names = [f.sval or "" for f in current.fields or () if isinstance(f, pg.String)]
-            if names:
-                yield names[-1]
-        elif isinstance(current, pg.Node):
-            for slot in current:
-                stack.append(getattr(current, slot))
-        elif isinstance(current, (tuple, list)):
+        if isinstance(current, dict):
+            ref = current.get("ColumnRef")
+            if isinstance(ref, dict) and len(current) == 1:
+                names = [
+                    s.get("sval", "")
+                    for f in ref.get("fields") or ()
+                    if (s := _fields(f, "String")) is not None
+                ]
+                if names:
+                    yield names[-1]
+            else:
+                stack.extend(current.values())
+        elif isinstance(current, list):
             stack.extend(current)
 
 
 def _strings(values: Any) -> tuple[str, ...]:
-    return tuple(v.sval or "" for v in values or () if isinstance(v, pg.String))
+    return tuple(s.get("sval", "") for v in values or () if (s := _fields(v, "String")) is not None)
+
+
+def _list_strings(value: Any) -> tuple[str, ...]:
+    """The strings of a ``List`` node (how a qualified name like ``public.t`` arrives)."""
+    items = _fields(value, "List")
+    return _strings(items.get("items")) if items is not None else ()
 
 
 class _PgStatement:
@@ -284,42 +315,49 @@ class _PgStatement:
 
 
 def _pg_constraint(
-    stmt: _PgStatement, table: str, constraint: pg.Constraint, after: int
+    stmt: _PgStatement, table: str, constraint: Node, after: int
 ) -> Operation | None:
-    kind = constraint.contype
+    kind = constraint.get("contype")
     columns: tuple[str, ...]
-    if kind == ConstrType.CONSTR_UNIQUE:
-        label, columns = UNIQUE, _strings(constraint.keys)
-    elif kind == ConstrType.CONSTR_PRIMARY:
-        label, columns = PRIMARY_KEY, _strings(constraint.keys)
-    elif kind == ConstrType.CONSTR_CHECK:
-        label, columns = CHECK, tuple(dict.fromkeys(_column_refs(constraint.raw_expr)))
-    elif kind == ConstrType.CONSTR_FOREIGN:
-        label, columns = FOREIGN_KEY, _strings(constraint.fk_attrs)
+    if kind == "CONSTR_UNIQUE":
+        label, columns = UNIQUE, _strings(constraint.get("keys"))
+    elif kind == "CONSTR_PRIMARY":
+        label, columns = PRIMARY_KEY, _strings(constraint.get("keys"))
+    elif kind == "CONSTR_CHECK":
+        label, columns = CHECK, tuple(dict.fromkeys(_column_refs(constraint.get("raw_expr"))))
+    elif kind == "CONSTR_FOREIGN":
+        label, columns = FOREIGN_KEY, _strings(constraint.get("fk_attrs"))
     else:
         return None
-    anchor = constraint.conname or (columns[0] if columns else None)
+    name = constraint.get("conname")
+    anchor = name or (columns[0] if columns else None)
     return Operation(
         ADD_CONSTRAINT,
         stmt.at_name(anchor, after),
         table,
         constraint=label,
         constrained=columns,
-        detail=constraint.conname or "",
+        detail=name or "",
     )
 
 
-def _pg_alter(stmt: _PgStatement, node: pg.AlterTableStmt) -> Iterator[Operation]:
-    if node.objtype not in (ObjectType.OBJECT_TABLE, None) or node.relation is None:
+def _pg_alter(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+    relation = node.get("relation")
+    if node.get("objtype") not in ("OBJECT_TABLE", None) or relation is None:
         return
-    table = node.relation.relname or ""
-    after = stmt.after(node.relation.location)
-    for cmd in node.cmds or ():
-        if not isinstance(cmd, pg.AlterTableCmd):
+    table = relation.get("relname") or ""
+    after = stmt.after(relation.get("location", 0))
+    for item in node.get("cmds") or ():
+        cmd = _fields(item, "AlterTableCmd")
+        if cmd is None:
             continue
-        sub = cmd.subtype
-        if sub == AlterTableType.AT_AddColumn and isinstance(cmd.def_, pg.ColumnDef):
-            column = _pg_column(cmd.def_)
+        sub = cmd.get("subtype")
+        name = cmd.get("name")
+        definition = cmd.get("def")
+        column_def = _fields(definition, "ColumnDef")
+        constraint_def = _fields(definition, "Constraint")
+        if sub == "AT_AddColumn" and column_def is not None:
+            column = _pg_column(column_def)
             yield Operation(
                 ADD_COLUMN,
                 stmt.at_name(column.name, after),
@@ -327,11 +365,12 @@ def _pg_alter(stmt: _PgStatement, node: pg.AlterTableStmt) -> Iterator[Operation
                 column.name,
                 column_def=column,
             )
-            for constraint in cmd.def_.constraints or ():
-                if isinstance(constraint, pg.Constraint) and constraint.contype in (
-                    ConstrType.CONSTR_UNIQUE,
-                    ConstrType.CONSTR_CHECK,
-                    ConstrType.CONSTR_FOREIGN,
+            for entry in column_def.get("constraints") or ():
+                constraint = _fields(entry, "Constraint")
+                if constraint is not None and constraint.get("contype") in (
+                    "CONSTR_UNIQUE",
+                    "CONSTR_CHECK",
+                    "CONSTR_FOREIGN",
                 ):
                     # On a new column the constraint binds only new writes of new code; the
                     # schema model sees that the column is new and does not flag it.
@@ -344,108 +383,134 @@ def _pg_alter(stmt: _PgStatement, node: pg.AlterTableStmt) -> Iterator[Operation
                             constraint=op.constraint,
                             constrained=op.constrained or (column.name,),
                         )
-        elif sub == AlterTableType.AT_DropColumn:
-            yield Operation(DROP_COLUMN, stmt.at_name(cmd.name, after), table, cmd.name)
-        elif sub == AlterTableType.AT_AlterColumnType and isinstance(cmd.def_, pg.ColumnDef):
-            new_type = _pg_type(cmd.def_.typeName)
+        elif sub == "AT_DropColumn":
+            yield Operation(DROP_COLUMN, stmt.at_name(name, after), table, name)
+        elif sub == "AT_AlterColumnType" and column_def is not None:
+            new_type = _pg_type(column_def.get("typeName"))
             yield Operation(
                 ALTER_TYPE,
-                stmt.at_name(cmd.name, after),
+                stmt.at_name(name, after),
                 table,
-                cmd.name,
-                column_def=Column(cmd.name or "", new_type),
+                name,
+                column_def=Column(name or "", new_type),
             )
-        elif sub == AlterTableType.AT_SetNotNull:
-            yield Operation(SET_NOT_NULL, stmt.at_name(cmd.name, after), table, cmd.name)
-        elif sub == AlterTableType.AT_DropNotNull:
-            yield Operation(DROP_NOT_NULL, stmt.at_name(cmd.name, after), table, cmd.name)
-        elif sub == AlterTableType.AT_ColumnDefault:
-            kind = SET_DEFAULT if cmd.def_ is not None else DROP_DEFAULT
-            yield Operation(kind, stmt.at_name(cmd.name, after), table, cmd.name)
-        elif sub == AlterTableType.AT_AddConstraint and isinstance(cmd.def_, pg.Constraint):
-            op = _pg_constraint(stmt, table, cmd.def_, after)
+        elif sub == "AT_SetNotNull":
+            yield Operation(SET_NOT_NULL, stmt.at_name(name, after), table, name)
+        elif sub == "AT_DropNotNull":
+            yield Operation(DROP_NOT_NULL, stmt.at_name(name, after), table, name)
+        elif sub == "AT_ColumnDefault":
+            kind = SET_DEFAULT if definition is not None else DROP_DEFAULT
+            yield Operation(kind, stmt.at_name(name, after), table, name)
+        elif sub == "AT_AddConstraint" and constraint_def is not None:
+            op = _pg_constraint(stmt, table, constraint_def, after)
             if op is not None:
                 yield op
-        elif sub == AlterTableType.AT_DropConstraint:
-            yield Operation(
-                DROP_CONSTRAINT, stmt.at_name(cmd.name, after), table, detail=cmd.name or ""
-            )
+        elif sub == "AT_DropConstraint":
+            yield Operation(DROP_CONSTRAINT, stmt.at_name(name, after), table, detail=name or "")
 
 
-def _pg_operations(stmt: _PgStatement, node: Any) -> Iterator[Operation]:
-    if isinstance(node, pg.CreateStmt) and node.relation is not None:
-        table = node.relation.relname or ""
-        columns = tuple(_pg_column(e) for e in node.tableElts or () if isinstance(e, pg.ColumnDef))
-        yield Operation(CREATE_TABLE, stmt.at(node.relation.location), table, columns=columns)
-    elif isinstance(node, pg.AlterTableStmt):
+def _pg_operations(stmt: _PgStatement, kind: str, node: Node) -> Iterator[Operation]:
+    relation = node.get("relation")
+    if kind == "CreateStmt" and relation is not None:
+        table = relation.get("relname") or ""
+        columns = tuple(
+            _pg_column(column)
+            for element in node.get("tableElts") or ()
+            if (column := _fields(element, "ColumnDef")) is not None
+        )
+        yield Operation(CREATE_TABLE, stmt.at(relation.get("location", 0)), table, columns=columns)
+    elif kind == "AlterTableStmt":
         yield from _pg_alter(stmt, node)
-    elif isinstance(node, pg.RenameStmt) and node.relation is not None:
-        table = node.relation.relname or ""
-        after = stmt.after(node.relation.location)
-        if node.renameType == ObjectType.OBJECT_COLUMN:
+    elif kind == "RenameStmt" and relation is not None:
+        table = relation.get("relname") or ""
+        after = stmt.after(relation.get("location", 0))
+        rename_type = node.get("renameType")
+        if rename_type == "OBJECT_COLUMN":
             yield Operation(
                 RENAME_COLUMN,
-                stmt.at_name(node.subname, after),
+                stmt.at_name(node.get("subname"), after),
                 table,
-                node.subname,
-                new_name=node.newname,
+                node.get("subname"),
+                new_name=node.get("newname"),
             )
-        elif node.renameType == ObjectType.OBJECT_TABLE:
+        elif rename_type == "OBJECT_TABLE":
             yield Operation(
-                RENAME_TABLE, stmt.at(node.relation.location), table, new_name=node.newname
+                RENAME_TABLE,
+                stmt.at(relation.get("location", 0)),
+                table,
+                new_name=node.get("newname"),
             )
-    elif isinstance(node, pg.DropStmt):
-        if node.removeType == ObjectType.OBJECT_TABLE:
-            for names in node.objects or ():
-                parts = _strings(names)
+    elif kind == "DropStmt":
+        remove_type = node.get("removeType")
+        if remove_type == "OBJECT_TABLE":
+            for names in node.get("objects") or ():
+                parts = _list_strings(names)
                 if parts:
                     yield Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1])
-        elif node.removeType == ObjectType.OBJECT_TYPE:
-            for names in node.objects or ():
-                parts = _strings(getattr(names, "names", names))
+        elif remove_type == "OBJECT_TYPE":
+            for names in node.get("objects") or ():
+                type_name = _fields(names, "TypeName")
+                parts = (
+                    _strings(type_name.get("names"))
+                    if type_name is not None
+                    else _list_strings(names)
+                )
                 if parts:
                     yield Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1])
-    elif isinstance(node, pg.IndexStmt) and node.unique and node.relation is not None:
+    elif kind == "IndexStmt" and node.get("unique") and relation is not None:
         indexed = tuple(
-            p.name for p in node.indexParams or () if isinstance(p, pg.IndexElem) and p.name
+            element["name"]
+            for param in node.get("indexParams") or ()
+            if (element := _fields(param, "IndexElem")) is not None and element.get("name")
         )
+        relname = relation.get("relname")
         yield Operation(
             ADD_CONSTRAINT,
-            stmt.at_name(node.idxname or node.relation.relname),
-            node.relation.relname or "",
+            stmt.at_name(node.get("idxname") or relname),
+            relname or "",
             constraint=UNIQUE,
             constrained=indexed,
-            detail=node.idxname or "",
+            detail=node.get("idxname") or "",
         )
-    elif isinstance(node, pg.CreateEnumStmt):
-        parts = _strings(node.typeName)
+    elif kind == "CreateEnumStmt":
+        parts = _strings(node.get("typeName"))
         if parts:
             yield Operation(
-                CREATE_ENUM, stmt.at_name(parts[-1]), parts[-1], values=_strings(node.vals)
+                CREATE_ENUM, stmt.at_name(parts[-1]), parts[-1], values=_strings(node.get("vals"))
             )
+
+
+def _parse_postgres(text: str) -> list[Node]:
+    """libpg_query's statements for ``text``; raises ``ParseError`` like ``pglast.parse_sql``."""
+    statements: list[Node] = json.loads(pglast.parser.parse_sql_json(text)).get("stmts") or []
+    return statements
 
 
 def read_postgres(body: SqlText) -> SqlRead:
     """Read a SQL body with PostgreSQL's grammar."""
     result = SqlRead()
     try:
-        statements = pglast.parse_sql(body.text)
+        statements = _parse_postgres(body.text)
     except pglast.parser.ParseError as exc:
         return _read_postgres_piecewise(body, exc)
     for raw in statements:
-        location = raw.stmt_location or 0
+        location = raw.get("stmt_location", 0)
+        length = raw.get("stmt_len", 0)
         start = body.statement_start(body.char_offset(location))
-        end = body.char_offset(location + raw.stmt_len) if raw.stmt_len else len(body.text)
-        _read_pg_statement(body, raw.stmt, start, end, result)
+        end = body.char_offset(location + length) if length else len(body.text)
+        _read_pg_statement(body, raw.get("stmt"), start, end, result)
     return result
 
 
 def _read_pg_statement(body: SqlText, node: Any, start: int, end: int, result: SqlRead) -> None:
-    stmt = _PgStatement(body, start, end)
-    if isinstance(node, pg.DoStmt):
-        _read_do_block(stmt, node, result)
+    if not isinstance(node, dict) or len(node) != 1:
         return
-    result.operations.extend(_pg_operations(stmt, node))
+    ((kind, fields),) = node.items()
+    stmt = _PgStatement(body, start, end)
+    if kind == "DoStmt":
+        _read_do_block(stmt, fields, result)
+        return
+    result.operations.extend(_pg_operations(stmt, kind, fields))
 
 
 def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseError) -> SqlRead:
@@ -464,21 +529,23 @@ def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseErro
         start = found if found >= 0 else position
         position = start + len(piece)
         try:
-            parsed = pglast.parse_sql(piece)
+            parsed = _parse_postgres(piece)
         except pglast.parser.ParseError as exc:
             result.problems.append(_pg_problem(body, exc, start, piece))
             continue
         piece_text = SqlText(piece, body.path)
         for raw in parsed:
             # Offsets inside the piece, shifted to the body.
-            local = piece_text.char_offset(raw.stmt_location or 0)
-            local_end = (
-                piece_text.char_offset((raw.stmt_location or 0) + raw.stmt_len)
-                if raw.stmt_len
-                else len(piece)
-            )
+            location = raw.get("stmt_location", 0)
+            length = raw.get("stmt_len", 0)
+            local = piece_text.char_offset(location)
+            local_end = piece_text.char_offset(location + length) if length else len(piece)
             _read_pg_statement(
-                body, raw.stmt, body.statement_start(start + local), start + local_end, result
+                body,
+                raw.get("stmt"),
+                body.statement_start(start + local),
+                start + local_end,
+                result,
             )
     return result
 
@@ -506,14 +573,16 @@ def _pg_problem(
 _DO_WRAPPER = "CREATE FUNCTION backout_do_block() RETURNS void LANGUAGE plpgsql AS $backout$"
 
 
-def _read_do_block(stmt: _PgStatement, node: pg.DoStmt, result: SqlRead) -> None:
+def _read_do_block(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     source = language = None
-    for arg in node.args or ():
-        if isinstance(arg, pg.DefElem) and isinstance(arg.arg, pg.String):
-            if arg.defname == "as":
-                source = arg.arg.sval
-            elif arg.defname == "language":
-                language = arg.arg.sval
+    for arg in node.get("args") or ():
+        element = _fields(arg, "DefElem")
+        value = _fields(element.get("arg"), "String") if element is not None else None
+        if element is not None and value is not None:
+            if element.get("defname") == "as":
+                source = value.get("sval", "")
+            elif element.get("defname") == "language":
+                language = value.get("sval", "")
     where = stmt.body.location(stmt.start)
     if source is None or (language or "plpgsql").lower() != "plpgsql":
         result.problems.append(
