@@ -86,3 +86,13 @@ def test_directory_base_counts_new_and_different_files(tmp_path: Path) -> None:
         "changed.yaml",
         "added.yaml",
     }
+
+
+def test_a_symlink_to_a_checked_file_is_not_read_twice(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "deploy.yaml").write_text("a: 1\n")
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "real" / "deploy.yaml")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+    outside.write_text("b: 1\n")
+    (tmp_path / "external.yaml").symlink_to(outside)
+    assert working_tree(tmp_path).paths == ("external.yaml", "real/deploy.yaml")

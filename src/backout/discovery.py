@@ -106,8 +106,26 @@ def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
                 # block or never end when read.
                 if not ignored.match_file(rel) and os.path.isfile(os.path.join(directory, name)):
                     paths.append(rel)
-    kept = tuple(sorted(p for p in paths if not excluded.match_file(p)))
-    return Tree(root=root, paths=kept)
+    kept = [p for p in paths if not excluded.match_file(p)]
+    return Tree(root=root, paths=tuple(sorted(_without_linked_copies(root, kept))))
+
+
+def _without_linked_copies(root: Path, paths: list[str]) -> list[str]:
+    """Drop symlinks to files that are checked under their own path, so nothing is read twice."""
+    listed = set(paths)
+    resolved_root = root.resolve()
+    out = []
+    for path in paths:
+        full = root / path
+        if full.is_symlink():
+            try:
+                target = full.resolve().relative_to(resolved_root).as_posix()
+            except (OSError, ValueError):
+                target = None
+            if target is not None and target != path and target in listed:
+                continue
+        out.append(path)
+    return out
 
 
 def single_file(path: Path) -> Tree:
