@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,30 @@ def write(root: Path, files: dict[str, str]) -> Path:
 def codes(root: Path, **config: object) -> list[tuple[str, str, Severity]]:
     result = check(root, Config(root=root).with_overrides(**config))
     return [(f.code, str(f.location), f.severity) for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "backout.schema_model",
+        "backout.schema_operations",
+        "backout.sources.migration_facts",
+        "backout.sources.sql",
+        "backout.sources.migrations",
+        "backout.sources.alembic",
+        "backout.sources.django_migrations",
+        "backout.rules.schema.BK207_irreversible_migration",
+        "backout.drill.runners",
+        "backout.plan",
+    ],
+)
+def test_schema_modules_import_first_in_a_fresh_interpreter(module: str) -> None:
+    # schema_model -> sources -> alembic -> schema_model was a cycle that only broke when
+    # schema_model was the first module imported, which the test session never does.
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_golang_down_file_is_joined_to_its_up_file() -> None:

@@ -1,8 +1,10 @@
 """The migration model: what a migration is, the order migrations apply in, and the base schema.
 
 Readers (``sources/migrations.py`` for plain SQL layouts, ``sources/alembic.py``,
-``sources/django_migrations.py``) turn each migration into a :class:`Migration` fact. The drill
-and the BK2xx rules never look at files; they work from this module:
+``sources/django_migrations.py``) turn each migration into a :class:`Migration` fact (defined
+in ``sources/migration_facts.py``, its operations in ``schema_operations.py``; both are
+re-exported here). The drill and the BK2xx rules never look at files; they work from this
+module:
 
 * :class:`Migration` — one migration, in any layout. ``engine`` says who runs it: ``"sql"``
   (backout runs ``up_sql``/``down_sql`` itself), ``"alembic"`` (``revision``,
@@ -37,194 +39,96 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from backout.models import Location
-from backout.sources.base import Fact, FactSet
+# ``backout.sources.sql`` imports the operation names from this module while the readers are
+# being imported, so they must be bound before ``backout.sources`` is: keep this import first.
+from backout.schema_operations import (
+    ADD_COLUMN,
+    ADD_CONSTRAINT,
+    ALTER_TYPE,
+    CHECK,
+    CREATE_ENUM,
+    CREATE_TABLE,
+    DOWN_EMPTY,
+    DOWN_MISSING,
+    DOWN_PRESENT,
+    DOWN_RAISES,
+    DROP_COLUMN,
+    DROP_CONSTRAINT,
+    DROP_DEFAULT,
+    DROP_ENUM,
+    DROP_NOT_NULL,
+    DROP_TABLE,
+    FOREIGN_KEY,
+    IRREVERSIBLE_STEP,
+    PRIMARY_KEY,
+    REDEFINED,
+    RENAME_COLUMN,
+    RENAME_TABLE,
+    SET_DEFAULT,
+    SET_NOT_NULL,
+    UNIQUE,
+    Column,
+    DialectRead,
+    Operation,
+)
+from backout.sources.migration_facts import DownScript, Migration
 
 if TYPE_CHECKING:
     from backout.config import Config
     from backout.rules.base import CheckContext
+    from backout.sources.base import FactSet
 
-# Operation kinds. Strings, not an enum, so facts stay trivially picklable and readable in repr.
-CREATE_TABLE = "create_table"
-DROP_TABLE = "drop_table"
-RENAME_TABLE = "rename_table"
-ADD_COLUMN = "add_column"
-DROP_COLUMN = "drop_column"
-RENAME_COLUMN = "rename_column"
-ALTER_TYPE = "alter_type"
-SET_NOT_NULL = "set_not_null"
-DROP_NOT_NULL = "drop_not_null"
-SET_DEFAULT = "set_default"
-DROP_DEFAULT = "drop_default"
-ADD_CONSTRAINT = "add_constraint"
-DROP_CONSTRAINT = "drop_constraint"
-CREATE_ENUM = "create_enum"
-DROP_ENUM = "drop_enum"
-IRREVERSIBLE_STEP = "irreversible_step"
-"""A step that cannot be undone: RunPython/RunSQL without reverse, an ``op.execute`` of code."""
-
-# Constraint kinds.
-UNIQUE = "unique"
-CHECK = "check"
-FOREIGN_KEY = "foreign_key"
-PRIMARY_KEY = "primary_key"
-
-# Down states.
-DOWN_PRESENT = "present"
-DOWN_MISSING = "missing"
-DOWN_EMPTY = "empty"
-DOWN_RAISES = "raises"
-
-DIALECTS = ("postgres", "mysql", "sqlite")
-
-REDEFINED = "redefined"
-"""``Operation.detail`` of an ``ALTER_TYPE`` that restates the whole column (nullability and
-default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column as declared: ``type`` lower-cased as written (``varchar(50)``, ``bigint``)."""
-
-    name: str
-    type: str | None = None
-    nullable: bool = True
-    has_default: bool = False
-    generated: bool = False
-    """Generated (``GENERATED … STORED``), identity or serial: the database fills it."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One schema change a migration makes, at the position of the value it names.
-
-    ``table``/``column`` are lower-case unquoted names without schema. ``new_name`` is the
-    target of a rename. ``column_def`` describes an added column (``ADD_COLUMN``) or the new
-    shape of an altered one (MySQL ``MODIFY``, Django ``AlterField``); ``columns`` the new
-    table's columns (``CREATE_TABLE``). ``old_type`` is the type the migration itself states
-    was there before (Alembic ``existing_type``); the base schema is consulted otherwise.
-    """
-
-    kind: str
-    location: Location
-    table: str = ""
-    column: str | None = None
-    new_name: str | None = None
-    column_def: Column | None = None
-    columns: tuple[Column, ...] = ()
-    old_type: str | None = None
-    constraint: str | None = None
-    constrained: tuple[str, ...] = ()
-    values: tuple[str, ...] = ()
-    """Enum labels (``CREATE_ENUM``)."""
-    detail: str = ""
-    """What the step is, in words, when the kind alone does not say (``RunPython forwards``)."""
-
-
-@dataclass(frozen=True)
-class DialectRead:
-    """The operations of a SQL migration as read with one dialect's grammar, or why not."""
-
-    dialect: str
-    up: tuple[Operation, ...] = ()
-    down: tuple[Operation, ...] = ()
-    readable: bool = True
-
-
-@dataclass(frozen=True)
-class Migration(Fact):
-    """One migration, in any layout; see the module docstring for how to use it."""
-
-    layout: str
-    """``golang-migrate``, ``dbmate``, ``flyway``, ``liquibase``, ``plain``, ``alembic``,
-    ``django``."""
-    engine: str
-    """``sql`` (backout runs the SQL), ``alembic`` or ``django`` (their own engines run it)."""
-    stream: str
-    """The sequence it belongs to: migrations directory, script directory, or Django app."""
-    version: str
-    """The version as written (``0003``, ``20240101120000``, ``1.2``, revision id, name)."""
-    sort_key: tuple[tuple[int, str], ...]
-    """Order within the stream for layouts ordered by name (``(number, text)`` parts)."""
-    name: str
-    up_sql: str | None = None
-    down_sql: str | None = None
-    up_line: int = 1
-    """Line of the file where ``up_sql`` starts (its first line is this line)."""
-    down_line: int = 1
-    """Line of ``down_location``'s file where ``down_sql`` starts."""
-    down_location: Location | None = None
-    down_state: str = DOWN_PRESENT
-    down_reason: str = ""
-    """Why the migration cannot go back, in words, when ``down_state`` is not present."""
-    revision: str | None = None
-    down_revisions: tuple[str, ...] = ()
-    script_directory: str | None = None
-    app_label: str | None = None
-    migration_name: str | None = None
-    dependencies: tuple[tuple[str, str], ...] = ()
-    replaces: tuple[tuple[str, str], ...] = ()
-    changeset: str | None = None
-    """Liquibase ``author:id``."""
-    up: tuple[Operation, ...] = ()
-    down: tuple[Operation, ...] = ()
-    readable: bool = True
-    """False when the up SQL could not be read with the PostgreSQL grammar."""
-    dialect_reads: tuple[DialectRead, ...] = ()
-    """Reads with other dialects' grammars, for SQL that PostgreSQL's grammar rejected."""
-
-    @property
-    def key(self) -> str:
-        """The migration's identity across releases: its path (and Liquibase changeset)."""
-        return f"{self.location.path}#{self.changeset}" if self.changeset else self.location.path
-
-    @property
-    def label(self) -> str:
-        """How messages name it: the file name, or the Django ``app.name``."""
-        if self.app_label and self.migration_name:
-            return f"{self.app_label}.{self.migration_name}"
-        base = self.location.path.rsplit("/", 1)[-1]
-        return f"{base} changeset {self.changeset}" if self.changeset else base
-
-    def operations(self, dialect: str = "postgres") -> tuple[tuple[Operation, ...], ...]:
-        """``(up, down)`` operations as read with ``dialect``'s grammar.
-
-        SQL that PostgreSQL's grammar accepts means the same in the other dialects for the
-        statements backout judges, so its read serves all three; SQL it rejected was read
-        again with sqlglot for MySQL and SQLite, and that read is used for those dialects.
-        """
-        if dialect != "postgres" and not self.readable:
-            for read in self.dialect_reads:
-                if read.dialect == dialect:
-                    return read.up, read.down
-        return self.up, self.down
-
-
-@dataclass(frozen=True)
-class DownScript(Fact):
-    """A separate down/undo file; joined to its :class:`Migration` by stream and version."""
-
-    layout: str
-    stream: str
-    version: str
-    sql: str
-    down: tuple[Operation, ...] = ()
-    readable: bool = True
-    dialect_reads: tuple[DialectRead, ...] = ()
-
-
-_NUMBER_PARTS = re.compile(r"\d+|[^\d]+")
-
-
-def version_key(version: str) -> tuple[tuple[int, str], ...]:
-    """A sort key for a version string: ``1.10`` after ``1.9``, ``0002`` before ``0010``."""
-    parts: list[tuple[int, str]] = []
-    for piece in _NUMBER_PARTS.findall(version):
-        if piece.isdigit():
-            parts.append((int(piece), ""))
-        elif piece.strip("._-"):
-            parts.append((-1, piece.lower()))
-    return tuple(parts)
+# The migration vocabulary is re-exported: rules, the drill and the plan import it from here.
+__all__ = [
+    "ADD_COLUMN",
+    "ADD_CONSTRAINT",
+    "ALTER_TYPE",
+    "CHECK",
+    "CREATE_ENUM",
+    "CREATE_TABLE",
+    "DOWN_EMPTY",
+    "DOWN_MISSING",
+    "DOWN_PRESENT",
+    "DOWN_RAISES",
+    "DROP_COLUMN",
+    "DROP_CONSTRAINT",
+    "DROP_DEFAULT",
+    "DROP_ENUM",
+    "DROP_NOT_NULL",
+    "DROP_TABLE",
+    "FOREIGN_KEY",
+    "IRREVERSIBLE_STEP",
+    "PRIMARY_KEY",
+    "REDEFINED",
+    "RENAME_COLUMN",
+    "RENAME_TABLE",
+    "SET_DEFAULT",
+    "SET_NOT_NULL",
+    "UNIQUE",
+    "Column",
+    "ColumnState",
+    "DialectRead",
+    "DownScript",
+    "JudgedOperation",
+    "Migration",
+    "Operation",
+    "ReleaseAnalysis",
+    "ReleaseSplit",
+    "Schema",
+    "TableState",
+    "adds_required_column",
+    "analyse",
+    "constrains_old_writes",
+    "drops_base_object",
+    "is_backward_incompatible",
+    "narrows_type",
+    "ordered_migrations",
+    "renames_base_object",
+    "replay",
+    "sets_not_null",
+    "split_release",
+    "type_change_problem",
+]
 
 
 def _join_downs(migrations: list[Migration], downs: list[DownScript]) -> list[Migration]:

@@ -17,16 +17,11 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from backout.drill.database import DrillDatabase, DrillError, StatementFailed
 from backout.models import Location
-
-if TYPE_CHECKING:  # imported lazily: backout.schema_model and backout.sources import each other
-    from backout.schema_model import Migration
-
-DOWN_MISSING = "missing"
-"""``backout.schema_model.DOWN_MISSING``: the migration has no down migration at all."""
+from backout.schema_model import DOWN_MISSING, Migration
 
 
 class StepFailed(Exception):

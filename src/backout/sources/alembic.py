@@ -1,4 +1,4 @@
-"""Alembic revisions → :class:`~backout.schema_model.Migration` facts, from the Python AST.
+"""Alembic revisions → :class:`~.migration_facts.Migration` facts, from the Python AST.
 
 A revision file is never imported (importing runs the project's code). ``revision`` and
 ``down_revision`` come from the module's assignments; ``upgrade()`` and ``downgrade()`` are read
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from backout.models import Location
-from backout.schema_model import (
+from backout.schema_operations import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
@@ -37,11 +37,10 @@ from backout.schema_model import (
     SET_NOT_NULL,
     UNIQUE,
     Column,
-    Migration,
     Operation,
-    version_key,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.migration_facts import Migration, version_key
 from backout.sources.sql import SqlText, read_bodies
 
 # SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).

@@ -1,4 +1,4 @@
-"""Django migrations → :class:`~backout.schema_model.Migration` facts, from the Python AST.
+"""Django migrations → :class:`~.migration_facts.Migration` facts, from the Python AST.
 
 A migration module is never imported. The ``Migration`` class gives ``dependencies``,
 ``replaces`` (squashed migrations) and ``operations``; each operation becomes schema
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from backout.models import Location
-from backout.schema_model import (
+from backout.schema_operations import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
@@ -31,11 +31,10 @@ from backout.schema_model import (
     RENAME_TABLE,
     UNIQUE,
     Column,
-    Migration,
     Operation,
-    version_key,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.migration_facts import Migration, version_key
 from backout.sources.sql import SqlText, read_bodies
 
 _FIELD_TYPES = {

@@ -1,4 +1,4 @@
-"""Plain SQL migration layouts → :class:`~backout.schema_model.Migration` facts.
+"""Plain SQL migration layouts → :class:`~backout.sources.migration_facts.Migration` facts.
 
 Layouts are recognised from the file name and, where names are ambiguous, the first lines:
 
@@ -10,7 +10,7 @@ Layouts are recognised from the file name and, where names are ambiguous, the fi
   its ``--rollback`` lines (or a ``/* liquibase rollback */`` block) as the down SQL;
 * plain numbered files: ``0003_name.sql`` (no down migration exists in this layout).
 
-A separate down file becomes a :class:`~backout.schema_model.DownScript` that
+A separate down file becomes a :class:`~backout.sources.migration_facts.DownScript` that
 :func:`backout.schema_model.ordered_migrations` joins to its migration. The stream of a
 migration is its directory. The ``migrations`` setting narrows the migrations considered (in
 :func:`~backout.schema_model.ordered_migrations`); readers see no configuration.
@@ -24,16 +24,14 @@ from dataclasses import replace
 from typing import ClassVar
 
 from backout.models import Location
-from backout.schema_model import (
+from backout.schema_operations import (
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
     DialectRead,
-    DownScript,
-    Migration,
-    version_key,
 )
 from backout.sources.base import Fact, SourceFile
+from backout.sources.migration_facts import DownScript, Migration, version_key
 from backout.sources.sql import SqlText, read_bodies
 
 _GOLANG = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.sql$", re.I)

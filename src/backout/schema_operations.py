@@ -1,0 +1,96 @@
+"""The schema changes a migration makes: operation kinds, :class:`Column`, :class:`Operation`.
+
+Plain data with no dependency inside backout but :mod:`backout.models`, so that the SQL and
+migration readers (``backout.sources``) and the schema model (:mod:`backout.schema_model`) can
+both import it whichever of them is imported first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backout.models import Location
+
+# Operation kinds. Strings, not an enum, so facts stay trivially picklable and readable in repr.
+CREATE_TABLE = "create_table"
+DROP_TABLE = "drop_table"
+RENAME_TABLE = "rename_table"
+ADD_COLUMN = "add_column"
+DROP_COLUMN = "drop_column"
+RENAME_COLUMN = "rename_column"
+ALTER_TYPE = "alter_type"
+SET_NOT_NULL = "set_not_null"
+DROP_NOT_NULL = "drop_not_null"
+SET_DEFAULT = "set_default"
+DROP_DEFAULT = "drop_default"
+ADD_CONSTRAINT = "add_constraint"
+DROP_CONSTRAINT = "drop_constraint"
+CREATE_ENUM = "create_enum"
+DROP_ENUM = "drop_enum"
+IRREVERSIBLE_STEP = "irreversible_step"
+"""A step that cannot be undone: RunPython/RunSQL without reverse, an ``op.execute`` of code."""
+
+# Constraint kinds.
+UNIQUE = "unique"
+CHECK = "check"
+FOREIGN_KEY = "foreign_key"
+PRIMARY_KEY = "primary_key"
+
+# Down states.
+DOWN_PRESENT = "present"
+DOWN_MISSING = "missing"
+DOWN_EMPTY = "empty"
+DOWN_RAISES = "raises"
+
+REDEFINED = "redefined"
+"""``Operation.detail`` of an ``ALTER_TYPE`` that restates the whole column (nullability and
+default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column as declared: ``type`` lower-cased as written (``varchar(50)``, ``bigint``)."""
+
+    name: str
+    type: str | None = None
+    nullable: bool = True
+    has_default: bool = False
+    generated: bool = False
+    """Generated (``GENERATED … STORED``), identity or serial: the database fills it."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One schema change a migration makes, at the position of the value it names.
+
+    ``table``/``column`` are lower-case unquoted names without schema. ``new_name`` is the
+    target of a rename. ``column_def`` describes an added column (``ADD_COLUMN``) or the new
+    shape of an altered one (MySQL ``MODIFY``, Django ``AlterField``); ``columns`` the new
+    table's columns (``CREATE_TABLE``). ``old_type`` is the type the migration itself states
+    was there before (Alembic ``existing_type``); the base schema is consulted otherwise.
+    """
+
+    kind: str
+    location: Location
+    table: str = ""
+    column: str | None = None
+    new_name: str | None = None
+    column_def: Column | None = None
+    columns: tuple[Column, ...] = ()
+    old_type: str | None = None
+    constraint: str | None = None
+    constrained: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    """Enum labels (``CREATE_ENUM``)."""
+    detail: str = ""
+    """What the step is, in words, when the kind alone does not say (``RunPython forwards``)."""
+
+
+@dataclass(frozen=True)
+class DialectRead:
+    """The operations of a SQL migration as read with one dialect's grammar, or why not."""
+
+    dialect: str
+    up: tuple[Operation, ...] = ()
+    down: tuple[Operation, ...] = ()
+    readable: bool = True
