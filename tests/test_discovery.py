@@ -97,3 +97,8 @@ def test_a_symlink_to_a_checked_file_is_not_read_twice(tmp_path: Path) -> None:
     outside.write_text("b: 1\n")
     (tmp_path / "external.yaml").symlink_to(outside)
     assert working_tree(tmp_path).paths == ("external.yaml", "real/deploy.yaml")
+
+
+def test_base_ref_outside_git_says_what_base_needs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not a directory, and .* is not in a git repository"):
+        resolve_base_ref(tmp_path, "v1.2")

@@ -135,6 +135,11 @@ def single_file(path: Path) -> Tree:
 
 def resolve_base_ref(root: Path, ref: str) -> str:
     """The merge base of ``ref`` and ``HEAD`` (what a PR check compares against)."""
+    if git_toplevel(root) is None:
+        raise ConfigError(
+            f"--base {ref}: not a directory, and {root} is not in a git repository "
+            "(give a git ref inside a repository, or the previous release's directory)"
+        )
     _run_git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], root)
     return _run_git(["merge-base", ref, "HEAD"], root).strip()
 
