@@ -7,6 +7,8 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.drill_repos import BAD_DOWN, BAD_UP, GOOD_DOWN, GOOD_UP, backout, codes, make_repo
 
 
@@ -96,6 +98,26 @@ def test_bad_scheme_names_the_nearest(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "did you mean 'postgresql'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://root:secret@127.0.0.1:notaport/", "'notaport'"),
+        ("mysql://root:secret@[::1/db", "Invalid IPv6 URL"),
+        ("postgresql://postgres:secret@127.0.0.1:99999/x", "Port out of range"),
+        ("postgresql://postgres:secret@127.0.0.1:1/x", "Connection refused"),
+    ],
+)
+def test_bad_database_url_is_one_line_without_the_password(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", url)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert says in result.stderr
+    assert "secret" not in result.stderr
 
 
 def test_old_queries_are_replayed_with_placeholders_filled(tmp_path: Path) -> None:

@@ -95,7 +95,8 @@ def _import_psycopg() -> Any:
 def _error_text(exc: Exception) -> str:
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) if diag is not None else None
-    return str(primary or exc).strip()
+    # libpq adds hint lines ("Is the server running on that host…"): errors are one line.
+    return " ".join(str(primary or exc).split())
 
 
 class PostgresDatabase(DrillDatabase):

@@ -12,8 +12,18 @@ SCHEMES = ("postgresql", "postgres", "mysql", "mariadb", "sqlite")
 
 
 def dialect_of_url(url: str) -> str:
-    """``postgres``, ``mysql`` or ``sqlite`` for a ``--database`` URL; raise for others."""
-    scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
+    """``postgres``, ``mysql`` or ``sqlite`` for a ``--database`` URL; raise for others.
+
+    A URL that cannot be taken apart (a port that is not a number, a broken ``[IPv6]`` host)
+    is refused here, before anything connects. The message never repeats the URL: it may
+    hold a password.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- urllib checks the port only when it is read
+    except ValueError as exc:
+        raise DrillError(f"invalid --database URL: {exc}") from None
+    scheme = parts.scheme.split("+", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
         return "postgres"
     if scheme in ("mysql", "mariadb"):
