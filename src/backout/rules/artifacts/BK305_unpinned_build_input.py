@@ -62,14 +62,25 @@ class UnpinnedBuildInput(Rule):
                     "give the ARG a default pinned by digest (`ARG BASE=image:tag@sha256:…`)",
                 )
                 continue
+            if not use.reference.strip():
+                yield self.finding(
+                    use.location,
+                    f"{use.context}: the base image `{use.text_in_file}` ({use.note or 'empty'}) "
+                    "is empty unless a --build-arg sets it, so rebuilding the old release "
+                    "depends on a value nobody recorded",
+                    "give the ARG a default pinned by digest (`ARG BASE=image:tag@sha256:…`)",
+                )
+                continue
             ref = parse_reference(use.reference)
             if ref is not None and ref.is_pinned:
                 continue
             shown = f"`{use.reference}`"
             derived = f" ({use.note})" if use.note else ""
-            if ref is not None and ref.has_malformed_digest:
+            if ref is None:
+                why = "it is not a valid image reference, so nothing says which image it is"
+            elif ref.has_malformed_digest:
                 why = f"its digest `{ref.digest}` is malformed and pins nothing"
-            elif ref is not None and ref.is_untagged:
+            elif ref.is_untagged:
                 why = "with no tag it means `latest`, which moves with every upstream build"
             else:
                 why = "its tag moves as the image is rebuilt upstream"
