@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 
@@ -118,6 +119,48 @@ def test_bad_database_url_is_one_line_without_the_password(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert says in result.stderr
     assert "secret" not in result.stderr
+
+
+# The old release's own code, as a command: it runs in a worktree of --base (0002 is not there
+# yet) and reads the column the release renames, from the drill's DATABASE_URL.
+_OLD_CODE = (
+    "test ! -e migrations/0002_release.up.sql && "
+    f'{sys.executable} -c "import os, sqlite3; '
+    "path = os.environ['DATABASE_URL'].removeprefix('sqlite:///'); "
+    "sqlite3.connect(path).execute('SELECT email FROM users').fetchall()\""
+)
+
+
+def test_old_command_failing_on_the_new_schema_is_bk211(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    result, _ = backout(
+        repo, "drill", "--base", "HEAD~1", "--old-command", _OLD_CODE, "--format", "concise"
+    )
+    assert result.returncode == 1, result.stderr
+    command_findings = [line for line in result.stdout.splitlines() if "command `" in line]
+    assert len(command_findings) == 1
+    assert "BK211" in command_findings[0]
+    assert "exits 1 on the new schema" in command_findings[0]
+    assert "no such column: email" in command_findings[0]
+
+
+def test_old_command_passing_on_the_new_schema_is_clean(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    result, _ = backout(
+        repo, "drill", "--base", "HEAD~1", "--old-command", _OLD_CODE, "--format", "concise"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert codes(result.stdout) == []
+
+
+def test_silent_failing_old_command_says_it_printed_nothing(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    result, _ = backout(
+        repo, "drill", "--base", "HEAD~1", "--old-command", "exit 3", "--format", "concise"
+    )
+    assert result.returncode == 1, result.stderr
+    assert codes(result.stdout) == ["BK211"]
+    assert "exits 3 on the new schema: (it printed nothing)" in result.stdout
 
 
 def test_old_queries_are_replayed_with_placeholders_filled(tmp_path: Path) -> None:

@@ -321,7 +321,8 @@ class _Drill:
                 "BK211",
                 culprit.location,
                 f"the old release's command `{self.options.old_command}` exits "
-                f"{result.exit_code} on the new schema: {one_line(result.output_tail, 600)}",
+                f"{result.exit_code} on the new schema: "
+                f"{one_line(result.output_tail, 600) or '(it printed nothing)'}",
                 "make the release's migrations backward compatible with the old code "
                 "(expand, deploy, contract)",
             )
