@@ -254,6 +254,42 @@ def emit(result: CheckResult, config: Config, **flags: Any) -> int:
     return EXIT_CLEAN
 
 
+def document_options(func: F) -> F:
+    """``--output-format markdown|json`` and ``-o FILE``, for commands that write a document."""
+    options = [
+        click.option(
+            "--output-format",
+            "--format",
+            "document_format",
+            type=NearestChoice(["markdown", "json"]),
+            default="markdown",
+            help="markdown (default) or json.",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            "document_file",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Write the document to this file instead of stdout.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def write_document(text: str, output_file: Path | None) -> None:
+    """Write ``text`` to ``output_file``, or to stdout; a write error is exit 2."""
+    if output_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output_file}: {exc.strerror}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backout")
 def main() -> None:
@@ -623,28 +659,13 @@ def host_archive(packages: tuple[str, ...], archive_dir: Path, **flags: Any) -> 
     multiple=True,
     help="Registry host reached over plain HTTP (loopback/dev).",
 )
-@click.option(
-    "--output-format",
-    "--format",
-    "output_format",
-    type=NearestChoice(["markdown", "json"]),
-    default="markdown",
-    help="markdown (default) or json.",
-)
-@click.option(
-    "-o",
-    "--output",
-    "output_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write the diagnosis to this file instead of stdout.",
-)
+@document_options
 def diagnose(
     state: Path,
     use_registry: bool,
     insecure_registries: tuple[str, ...],
-    output_format: str,
-    output_file: Path | None,
+    document_format: str,
+    document_file: Path | None,
 ) -> None:
     """Mid-incident: did the last rollback change the running image, and what to pin.
 
@@ -671,14 +692,8 @@ def diagnose(
             result = run_diagnose(cluster, client)
     else:
         result = run_diagnose(cluster)
-    report = render_json(result) if output_format == "json" else render_markdown(result)
-    if output_file is not None:
-        try:
-            output_file.write_text(report, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output_file}: {exc.strerror}")
-    else:
-        sys.stdout.write(report)
+    report = render_json(result) if document_format == "json" else render_markdown(result)
+    write_document(report, document_file)
     sys.exit(EXIT_FINDINGS if result.failed_rollback else EXIT_CLEAN)
 
 
@@ -690,24 +705,13 @@ def diagnose(
     help="The previous release: a git ref, or a directory with its files.",
 )
 @config_options
-@click.option(
-    "--output-format",
-    "--format",
-    "plan_format",
-    type=NearestChoice(["markdown", "json"]),
-    default="markdown",
-    help="markdown (default) or json.",
-)
-@click.option(
-    "-o",
-    "--output",
-    "plan_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write the plan to this file instead of stdout.",
-)
+@document_options
 def plan(
-    path: Path | None, base: str | None, plan_format: str, plan_file: Path | None, **flags: Any
+    path: Path | None,
+    base: str | None,
+    document_format: str,
+    document_file: Path | None,
+    **flags: Any,
 ) -> None:
     """Write the rollback plan of this release: target, commands, schema step, checks."""
     from backout.plan import build_plan, render_json, render_markdown
@@ -717,14 +721,10 @@ def plan(
         fail(f"path '{target}' does not exist")
     config = build_config(target, **flags)
     rollback_plan = build_plan(target, config, base)
-    text = render_json(rollback_plan) if plan_format == "json" else render_markdown(rollback_plan)
-    if plan_file is not None:
-        try:
-            plan_file.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {plan_file}: {exc.strerror}")
-    else:
-        sys.stdout.write(text)
+    text = (
+        render_json(rollback_plan) if document_format == "json" else render_markdown(rollback_plan)
+    )
+    write_document(text, document_file)
 
 
 @main.command()
