@@ -140,7 +140,13 @@ def resolve_base_ref(root: Path, ref: str) -> str:
             f"--base {ref}: not a directory, and {root} is not in a git repository "
             "(give a git ref inside a repository, or the previous release's directory)"
         )
-    _run_git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], root)
+    try:
+        _run_git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], root)
+    except ConfigError:
+        raise ConfigError(
+            f"--base {ref}: no such commit, branch or tag in this repository "
+            "(fetch it first, e.g. `git fetch origin main`, or pass a directory)"
+        ) from None
     return _run_git(["merge-base", ref, "HEAD"], root).strip()
 
 
