@@ -41,6 +41,11 @@ from backout.schema_operations import (
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
+from backout.sources.python_ast import argument as _argument
+from backout.sources.python_ast import callee_name as _callee
+from backout.sources.python_ast import keyword_value as _keyword
+from backout.sources.python_ast import literal as _const
+from backout.sources.python_ast import literal_string as _string
 from backout.sources.sql import SqlText, read_bodies
 
 # SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).
@@ -67,19 +72,6 @@ _SA_TYPES = {
 }
 
 
-def _const(node: ast.AST | None) -> object:
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.Tuple, ast.List)):
-        return tuple(_const(e) for e in node.elts)
-    return None
-
-
-def _string(node: ast.AST | None) -> str | None:
-    value = _const(node)
-    return value if isinstance(value, str) else None
-
-
 def _strings(node: ast.AST | None) -> tuple[str, ...]:
     value = _const(node)
     if isinstance(value, str):
@@ -87,15 +79,6 @@ def _strings(node: ast.AST | None) -> tuple[str, ...]:
     if isinstance(value, tuple):
         return tuple(v for v in value if isinstance(v, str))
     return ()
-
-
-def _callee(node: ast.Call) -> str:
-    func = node.func
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    if isinstance(func, ast.Name):
-        return func.id
-    return ""
 
 
 def _type_text(node: ast.AST | None) -> str | None:
@@ -121,20 +104,6 @@ def _type_text(node: ast.AST | None) -> str | None:
         if params:
             return f"{base}({','.join(params)})"
     return base
-
-
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return keyword.value
-    return None
-
-
-def _argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
-    found = _keyword(call, name)
-    if found is not None:
-        return found
-    return call.args[index] if len(call.args) > index else None
 
 
 def _where(path: str, node: ast.AST | None, fallback: ast.AST) -> Location:

@@ -35,6 +35,11 @@ from backout.schema_operations import (
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
+from backout.sources.python_ast import argument as _argument
+from backout.sources.python_ast import callee_name as _callee
+from backout.sources.python_ast import keyword_value as _keyword
+from backout.sources.python_ast import literal as _const
+from backout.sources.python_ast import literal_string as _string
 from backout.sources.sql import SqlText, read_bodies
 
 _FIELD_TYPES = {
@@ -63,39 +68,6 @@ _FIELD_TYPES = {
 }
 _AUTO_FIELDS = {"AutoField", "BigAutoField", "SmallAutoField"}
 _RELATIONS = {"ForeignKey", "OneToOneField"}
-
-
-def _const(node: ast.AST | None) -> object:
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return tuple(_const(e) for e in node.elts)
-    return None
-
-
-def _string(node: ast.AST | None) -> str | None:
-    value = _const(node)
-    return value if isinstance(value, str) else None
-
-
-def _callee(node: ast.AST | None) -> str:
-    if not isinstance(node, ast.Call):
-        return ""
-    func = node.func
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return func.id if isinstance(func, ast.Name) else ""
-
-
-def _keyword(call: ast.Call, name: str) -> ast.expr | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
-
-
-def _argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
-    found = _keyword(call, name)
-    if found is not None:
-        return found
-    return call.args[index] if len(call.args) > index else None
 
 
 def _field(name: str, node: ast.AST | None, preserve_default: bool = True) -> Column | None:

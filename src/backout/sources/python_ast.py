@@ -1,0 +1,48 @@
+"""Reading literal values out of Python syntax trees, for the Alembic and Django readers.
+
+Migrations are read from their AST, never imported: these helpers turn the few literal forms
+that migration files use (strings, numbers, tuples and lists of them, keyword arguments) into
+values, and anything computed at run time into ``None``.
+"""
+
+from __future__ import annotations
+
+import ast
+
+
+def literal(node: ast.AST | None) -> object:
+    """A constant's value; a tuple of values for a tuple, list or set; else ``None``."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return tuple(literal(e) for e in node.elts)
+    return None
+
+
+def literal_string(node: ast.AST | None) -> str | None:
+    """The node's value when it is a string literal."""
+    value = literal(node)
+    return value if isinstance(value, str) else None
+
+
+def callee_name(node: ast.AST | None) -> str:
+    """``op.add_column(...)`` → ``add_column``; ``Foo(...)`` → ``Foo``; else ``""``."""
+    if not isinstance(node, ast.Call):
+        return ""
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def keyword_value(call: ast.Call, name: str) -> ast.expr | None:
+    """The value of keyword argument ``name`` in ``call``."""
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
+    """An argument given by keyword ``name`` or at position ``index``."""
+    found = keyword_value(call, name)
+    if found is not None:
+        return found
+    return call.args[index] if len(call.args) > index else None
