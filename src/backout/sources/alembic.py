@@ -46,6 +46,7 @@ from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
+from backout.sources.python_ast import parse_python
 from backout.sources.sql import SqlText, read_bodies
 
 # SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).
@@ -325,22 +326,10 @@ class AlembicReader:
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
         """Yield the revision as a migration, or why it could not be read."""
-        text = file.text()
-        if text is None:
-            error = file.decode_error()
-            if error is not None:
-                yield error
-            return
-        if "revision" not in text or "def upgrade" not in text:
-            return
-        try:
-            tree = ast.parse(text, filename=file.path)
-        except SyntaxError as exc:
-            yield Unreadable(
-                Location(file.path, exc.lineno or 1, exc.offset or 0),
-                self.name,
-                f"not valid Python: {exc.msg}",
-            )
+        tree = parse_python(file, self.name, "revision", "def upgrade")
+        if not isinstance(tree, ast.Module):
+            if tree is not None:
+                yield tree
             return
         assigned: dict[str, ast.expr] = {}
         functions: dict[str, ast.FunctionDef] = {}
@@ -360,11 +349,11 @@ class AlembicReader:
             return
         down_revisions = tuple(r for r in _strings(assigned.get("down_revision")) if r)
         script_directory = file.path.rsplit("versions/", 1)[0].rstrip("/") or "."
-        up = _Body(file.path, text)
+        up = _Body(file.path, file.text() or "")
         up.read(upgrade.body)
         yield from up.problems
         downgrade = functions.get("downgrade")
-        down = _Body(file.path, text)
+        down = _Body(file.path, file.text() or "")
         if downgrade is None:
             state, reason, down_location = DOWN_MISSING, "the revision has no downgrade()", None
         else:

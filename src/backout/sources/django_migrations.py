@@ -40,6 +40,7 @@ from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
+from backout.sources.python_ast import parse_python
 from backout.sources.sql import SqlText, read_bodies
 
 _FIELD_TYPES = {
@@ -315,22 +316,10 @@ class DjangoMigrationReader:
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
         """Yield the migration, or why it could not be read."""
-        text = file.text()
-        if text is None:
-            error = file.decode_error()
-            if error is not None:
-                yield error
-            return
-        if "class Migration" not in text:
-            return
-        try:
-            tree = ast.parse(text, filename=file.path)
-        except SyntaxError as exc:
-            yield Unreadable(
-                Location(file.path, exc.lineno or 1, exc.offset or 0),
-                self.name,
-                f"not valid Python: {exc.msg}",
-            )
+        tree = parse_python(file, self.name, "class Migration")
+        if not isinstance(tree, ast.Module):
+            if tree is not None:
+                yield tree
             return
         migration_class = next(
             (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"), None
@@ -346,7 +335,7 @@ class DjangoMigrationReader:
         parts = file.path.split("/")
         app_label = parts[-3] if len(parts) >= 3 else "app"
         migration_name = parts[-1].removesuffix(".py")
-        operations = _Operations(file.path, text, app_label)
+        operations = _Operations(file.path, file.text() or "", app_label)
         operations.read(list(getattr(attributes.get("operations"), "elts", []) or []))
         yield from operations.problems
         has_irreversible = any(op.kind == IRREVERSIBLE_STEP for op in operations.up)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 
+from backout.models import Location
+from backout.sources.base import SourceFile, Unreadable
+
 
 def literal(node: ast.AST | None) -> object:
     """A constant's value; a tuple of values for a tuple, list or set; else ``None``."""
@@ -46,3 +49,20 @@ def argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
     if found is not None:
         return found
     return call.args[index] if len(call.args) > index else None
+
+
+def parse_python(file: SourceFile, reader: str, *markers: str) -> ast.Module | Unreadable | None:
+    """The file's syntax tree, an :class:`Unreadable` when it is not Python text, or ``None``
+    when it lacks one of ``markers`` (cheap text checks that it is the reader's kind of file)."""
+    text = file.text()
+    if text is None:
+        return file.decode_error()
+    if not all(marker in text for marker in markers):
+        return None
+    try:
+        return ast.parse(text, filename=file.path)
+    except SyntaxError as exc:
+        where = Location(file.path, exc.lineno or 1, exc.offset or 0)
+        return Unreadable(where, reader, f"not valid Python: {exc.msg}")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return Unreadable(Location(file.path, 1, 0), reader, f"not valid Python: {exc}")
