@@ -158,3 +158,10 @@ def test_per_file_ignores_flag_mirrors_the_config_key(tmp_path: Path) -> None:
     assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["prod.yaml"]
     line = _one_line_error(run_backout("check", "--per-file-ignores", "dev/**", str(tmp_path)))
     assert "use GLOB:CODES" in line
+
+
+def test_no_command_prints_the_help() -> None:
+    done = run_backout()
+    assert done.returncode == 0
+    assert done.stdout.startswith("Usage: backout [OPTIONS] COMMAND")
+    assert "check" in done.stdout and done.stderr == ""

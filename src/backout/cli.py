@@ -803,6 +803,10 @@ def run() -> None:
     except click.exceptions.Abort:
         click.echo("backout: aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `backout` or `backout host` alone: the help is the answer, not an error line.
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(EXIT_CLEAN)
     except click.ClickException as exc:
         click.echo(f"backout: error: {exc.format_message()}", err=True)
         sys.exit(EXIT_ERROR)
