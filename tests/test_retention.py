@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backout.gitlab_duration import DurationError, parse_expire_in
 from backout.sources.base import SourceFile, Unreadable
+from backout.sources.gitlab_duration import DurationError, parse_expire_in
 from backout.sources.policytext import PolicyTextError, field_of, parse_hcl, parse_json
 from backout.sources.retention import (
     EcrLifecyclePolicy,

@@ -11,6 +11,10 @@ from hypothesis import strategies as st
 
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.ci import (
+    RETENTION_DEFAULT,
+    RETENTION_NEVER,
+    RETENTION_SECONDS,
+    RETENTION_UNKNOWN,
     CiArtifact,
     CiCommand,
     CiImageDeploy,
@@ -265,6 +269,68 @@ def test_gitlab_artifacts_default_and_job() -> None:
     ]
     assert summary == [("default", "1 week", "6:3", 16), ("build", "3 days", "20:3", 17)]
     assert artifacts[1].paths == ("dist/",)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "seconds", "problem"),
+    [
+        ("'2 weeks and 3 days'", RETENTION_SECONDS, 17 * 86400, None),
+        ("'42'", RETENTION_SECONDS, 42, None),
+        ("Never", RETENTION_NEVER, None, None),
+        ("~", RETENTION_DEFAULT, None, None),
+        ("1 fortnight", RETENTION_UNKNOWN, None, "'fortnight' is not a unit of time"),
+        ("'0'", RETENTION_UNKNOWN, None, "zero seconds"),
+        ("42", RETENTION_UNKNOWN, None, "bare YAML value 42, not a string"),
+        ("1.5", RETENTION_UNKNOWN, None, "bare YAML value 1.5"),
+        ("[1]", RETENTION_UNKNOWN, None, "is a list"),
+        ("{days: 1}", RETENTION_UNKNOWN, None, "is a mapping"),
+        ("!reference [.keep, artifacts, expire_in]", RETENTION_SECONDS, 86400, None),
+    ],
+)
+def test_gitlab_expire_in_is_read_by_the_reader(
+    value: str, kind: str, seconds: int | None, problem: str | None
+) -> None:
+    text = (
+        ".keep:\n  artifacts:\n    expire_in: 1 day\n"
+        f"build:\n  script: make\n  artifacts:\n    paths: [dist/]\n    expire_in: {value}\n"
+    )
+    facts = read(".gitlab-ci.yml", text)
+    (artifact,) = of(facts, CiArtifact)
+    assert (artifact.retention, artifact.retention_seconds) == (kind, seconds)
+    unreadable = of(facts, Unreadable)
+    if problem is None:
+        assert unreadable == []
+    else:
+        (fact,) = unreadable
+        assert problem in fact.reason
+        # the position is the value's first character, inside quotes when quoted
+        column = 17 if value.startswith("'") else 16
+        assert (at(fact), fact.reader) == (f"8:{column}", "ci")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "seconds", "problem"),
+    [
+        (None, RETENTION_DEFAULT, None, False),
+        ("0", RETENTION_DEFAULT, None, False),
+        ("7", RETENTION_SECONDS, 7 * 86400, False),
+        ("'7 days'", RETENTION_SECONDS, 7 * 86400, False),
+        ("${{ inputs.days }}", RETENTION_UNKNOWN, None, False),
+        ("a week", RETENTION_UNKNOWN, None, True),
+    ],
+)
+def test_github_retention_days_read_as_upload_artifact_does(
+    value: str | None, kind: str, seconds: int | None, problem: bool
+) -> None:
+    extra = f"\n          retention-days: {value}" if value is not None else ""
+    text = (
+        "jobs:\n  b:\n    steps:\n      - uses: actions/upload-artifact@v4\n"
+        f"        with:\n          path: dist/{extra}\n"
+    )
+    facts = read(".github/workflows/r.yml", text)
+    (artifact,) = of(facts, CiArtifact)
+    assert (artifact.retention, artifact.retention_seconds) == (kind, seconds)
+    assert [at(f) for f in of(facts, Unreadable)] == (["7:27"] if problem else [])
 
 
 def test_gitlab_pushes_and_deploys_substitute_variables() -> None:

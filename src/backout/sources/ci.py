@@ -35,11 +35,19 @@ from typing import ClassVar
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.gitlab_duration import DurationError, parse_expire_in
 from backout.sources.yamlfile import MappingNode, Node, ScalarNode, SequenceNode
 
 GITHUB = "github"
 GITLAB = "gitlab"
 SCRIPT = "script"
+
+RETENTION_DEFAULT = "default"
+RETENTION_SECONDS = "seconds"
+RETENTION_NEVER = "never"
+RETENTION_UNKNOWN = "unknown"
+
+_DAY = 86400
 
 # ---------------------------------------------------------------------------------------------
 # Facts
@@ -136,6 +144,13 @@ class CiArtifact(Fact):
     of a job or of ``default:`` (``job_id`` ``default``), located at the ``artifacts`` key;
     ``retention_raw`` is ``expire_in`` (``1 week``, ``never``). ``retention_location`` points
     at the retention value; both are ``None`` when the pipeline leaves the default.
+
+    ``retention`` says how the value reads: :data:`RETENTION_DEFAULT` (unset, or GitHub's
+    ``0``: the provider's default applies), :data:`RETENTION_SECONDS` (``retention_seconds``
+    holds the duration), :data:`RETENTION_NEVER` (GitLab ``never``) or
+    :data:`RETENTION_UNKNOWN` (an expression such as ``${{ inputs.days }}``, known only when
+    the pipeline runs, or a value the provider rejects, which the reader also records as
+    :class:`~backout.sources.base.Unreadable` at its position).
     """
 
     provider: str
@@ -145,6 +160,8 @@ class CiArtifact(Fact):
     retention_raw: str | None
     retention_location: Location | None
     paths: tuple[str, ...] = ()
+    retention: str = RETENTION_DEFAULT
+    retention_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -733,6 +750,7 @@ def _github_uses(
         retention = step_fact.input("retention-days")
         path_input = step_fact.input("path")
         name_input = step_fact.input("name")
+        kind, seconds, problem = _github_retention(retention)
         yield CiArtifact(
             step_fact.location,
             GITHUB,
@@ -744,9 +762,41 @@ def _github_uses(
             tuple(p.strip() for p in path_input.value.splitlines() if p.strip())
             if path_input
             else (),
+            kind,
+            seconds,
         )
+        if problem is not None:
+            yield problem
     if step_fact.action in ("docker/build-push-action", "redhat-actions/push-to-registry"):
         yield from _action_pushes(file, step, step_fact, context)
+
+
+_LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
+
+
+def _github_retention(retention: StepInput | None) -> tuple[str, int | None, Unreadable | None]:
+    """How ``retention-days`` reads, the way ``actions/upload-artifact`` reads it.
+
+    The action takes ``parseInt`` of the input (``7 days`` is 7) and fails the step with
+    "Invalid retention-days" when that is not a number; 0 means the repository's default.
+    """
+    if retention is None:
+        return RETENTION_DEFAULT, None, None
+    if "${{" in retention.value:
+        return RETENTION_UNKNOWN, None, None
+    match = _LEADING_INTEGER.match(retention.value)
+    days = int(match.group(1)) if match else None
+    if days is None or days < 0:
+        problem = Unreadable(
+            retention.location,
+            "ci",
+            f"retention-days '{retention.value}' is not a number of days: "
+            "actions/upload-artifact fails the step with 'Invalid retention-days'",
+        )
+        return RETENTION_UNKNOWN, None, problem
+    if days == 0:
+        return RETENTION_DEFAULT, None, None
+    return RETENTION_SECONDS, days * _DAY, None
 
 
 def _action_pushes(
@@ -888,21 +938,78 @@ class _GitLabPipeline:
         for item in self.script_items(node):
             yield from _shell_facts(_scalar_pieces(item, self.raw_lines), context, section)
 
-    def artifact(self, job_id: str, key_node: Node, artifacts: Node) -> CiArtifact:
+    def artifact(self, job_id: str, key_node: Node, artifacts: Node) -> Iterator[Fact]:
+        """The job's :class:`CiArtifact`, and an :class:`Unreadable` for a bad ``expire_in``."""
         expire = yamlfile.get(artifacts, "expire_in")
-        expire_text = _text(expire)
-        return CiArtifact(
+        if isinstance(expire, SequenceNode) and expire.tag == "!reference":
+            expire = self.reference(expire)
+        where = _value_location(self.file.path, expire) if expire is not None else None
+        raw, kind, seconds, problem = _gitlab_retention(expire)
+        yield CiArtifact(
             yamlfile.location(self.file.path, key_node),
             GITLAB,
             self.file.path,
             job_id,
             _text(yamlfile.get(artifacts, "name")),
-            expire_text,
-            _value_location(self.file.path, expire)
-            if expire is not None and expire_text is not None
-            else None,
+            raw,
+            where if kind != RETENTION_DEFAULT else None,
             _strings(yamlfile.get(artifacts, "paths")),
+            kind,
+            seconds,
         )
+        if problem is not None and where is not None:
+            yield Unreadable(where, "ci", problem)
+
+    def reference(self, node: SequenceNode) -> Node | None:
+        """The node a ``!reference [job, key, …]`` names (keys looked up through ``extends``)."""
+        path = _strings(node)
+        target: Node | None = self.jobs.get(path[0]) if path else None
+        for key in path[1:]:
+            target = self.lookup(target, key)
+        return target
+
+
+def _gitlab_retention(node: Node | None) -> tuple[str | None, str, int | None, str | None]:
+    """``expire_in`` as GitLab reads it: (as written, kind, seconds, why GitLab rejects it).
+
+    GitLab accepts only a string (a bare ``42`` or a list fails validation with "should be a
+    duration"): ``never``, or a duration ChronicDuration parses to more than zero seconds.
+    A null value is the same as leaving the key out.
+    """
+    if node is None or (isinstance(node, ScalarNode) and yamlfile.scalar(node) is None):
+        return None, RETENTION_DEFAULT, None, None
+    if not isinstance(node, ScalarNode):
+        kind = "a list" if isinstance(node, SequenceNode) else "a mapping"
+        return (
+            None,
+            RETENTION_UNKNOWN,
+            None,
+            f"artifacts:expire_in is {kind}; GitLab rejects the pipeline "
+            "(expire_in should be a duration such as '30 days' or 'never')",
+        )
+    text = str(node.value)
+    if not isinstance(yamlfile.scalar(node), str):
+        return (
+            text,
+            RETENTION_UNKNOWN,
+            None,
+            f"artifacts:expire_in is the bare YAML value {text}, not a string; GitLab rejects "
+            f"the pipeline (expire_in should be a duration): write '{text} seconds' or "
+            "'30 days' in quotes",
+        )
+    try:
+        seconds = parse_expire_in(text)
+    except DurationError as error:
+        return (
+            text,
+            RETENTION_UNKNOWN,
+            None,
+            f"artifacts:expire_in {error}; GitLab rejects the pipeline "
+            "(expire_in should be a duration such as '30 days' or 'never')",
+        )
+    if seconds is None:
+        return text, RETENTION_NEVER, None, None
+    return text, RETENTION_SECONDS, seconds, None
 
 
 def _needs(node: Node | None) -> tuple[str, ...]:
@@ -943,7 +1050,7 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
         yield from pipeline.commands(yamlfile.get(default, section), default_context, section)
     for name, key_node, value in yamlfile.entries(default):
         if name == "artifacts":
-            yield pipeline.artifact("default", key_node, value)
+            yield from pipeline.artifact("default", key_node, value)
     for job_id, key_node, job in yamlfile.entries(document):
         if (
             job_id in _GITLAB_GLOBAL_KEYS
@@ -971,7 +1078,7 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
         artifacts = pipeline.lookup(job, "artifacts")
         artifacts_key = _artifacts_key(job, pipeline)
         if isinstance(artifacts, MappingNode) and artifacts_key is not None:
-            yield pipeline.artifact(job_id, artifacts_key, artifacts)
+            yield from pipeline.artifact(job_id, artifacts_key, artifacts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,13 +7,14 @@ import re
 from collections.abc import Iterator, Sequence
 
 from backout.config import format_duration
-from backout.gitlab_duration import DurationError, parse_expire_in
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.base import FactSet
 from backout.sources.ci import (
     GITHUB,
     GITLAB,
+    RETENTION_DEFAULT,
+    RETENTION_SECONDS,
     CiArtifact,
     CiCommand,
     CiImageDeploy,
@@ -62,26 +63,24 @@ def release_jobs(facts: FactSet) -> set[JobKey]:
 
 
 def retention_seconds(artifact: CiArtifact) -> tuple[int, str] | None:
-    """How long the artifact is kept and how to say so; ``None`` when never or unknowable."""
-    raw = artifact.retention_raw
-    if artifact.provider == GITHUB:
-        if raw is None or raw.strip() == "0":
+    """How long the artifact is kept and how to say so; ``None`` when never or unknowable.
+
+    The reader has read the value; an expression, or a value the provider rejects (reported
+    by BK901), is unknowable here.
+    """
+    if artifact.retention == RETENTION_DEFAULT:
+        if artifact.provider == GITHUB:
             return GITHUB_DEFAULT_DAYS * _DAY, f"GitHub's default of {GITHUB_DEFAULT_DAYS} days"
-        if not raw.strip().isdigit():
-            return None  # an expression such as ${{ inputs.days }}
-        days = int(raw)
-        return days * _DAY, f"{days} day{'s' if days != 1 else ''}"
-    if artifact.provider == GITLAB:
-        if raw is None:
+        if artifact.provider == GITLAB:
             return GITLAB_DEFAULT_SECONDS, "GitLab's default of 30 days"
-        try:
-            seconds = parse_expire_in(raw)
-        except DurationError:
-            return None  # GitLab rejects the pipeline itself
-        if seconds is None:
-            return None
-        return seconds, f"'{raw}'"
-    return None
+        return None
+    if artifact.retention != RETENTION_SECONDS or artifact.retention_seconds is None:
+        return None
+    seconds = artifact.retention_seconds
+    if artifact.provider == GITHUB:
+        days = seconds // _DAY
+        return seconds, f"{days} day{'s' if days != 1 else ''}"
+    return seconds, f"'{artifact.retention_raw}'"
 
 
 def _downloads(step: CiStep, name: str) -> bool:
