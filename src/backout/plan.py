@@ -220,8 +220,8 @@ def _forward_fix(judged: JudgedOperation) -> str | None:
     """SQL that makes the new schema acceptable to the old code, for one operation."""
     op = judged.op
     table = op.table
-    if adds_required_column(judged) and op.column_def is not None:
-        default = _default_for(op.column_def.type)
+    if adds_required_column(judged):
+        default = _default_for(judged.final_type)
         if default is not None:
             return f"ALTER TABLE {table} ALTER COLUMN {op.column} SET DEFAULT {default};"
         return f"ALTER TABLE {table} ALTER COLUMN {op.column} DROP NOT NULL;"

@@ -86,6 +86,7 @@ __all__ = [
     "CHECK",
     "CREATE_ENUM",
     "CREATE_TABLE",
+    "DEFAULT_ASPECT",
     "DOWN_EMPTY",
     "DOWN_MISSING",
     "DOWN_PRESENT",
@@ -98,12 +99,16 @@ __all__ = [
     "DROP_TABLE",
     "FOREIGN_KEY",
     "IRREVERSIBLE_STEP",
+    "NAME_ASPECT",
+    "NULLABILITY_ASPECT",
     "PRIMARY_KEY",
     "REDEFINED",
     "RENAME_COLUMN",
     "RENAME_TABLE",
+    "REQUIRED_ASPECT",
     "SET_DEFAULT",
     "SET_NOT_NULL",
+    "TYPE_ASPECT",
     "UNIQUE",
     "Column",
     "ColumnState",
@@ -121,6 +126,7 @@ __all__ = [
     "constrains_old_writes",
     "drops_base_object",
     "is_backward_incompatible",
+    "judge_release",
     "narrows_type",
     "ordered_migrations",
     "renames_base_object",
@@ -307,6 +313,10 @@ class ColumnState:
     at_base: bool
     base_name: str | None
     """Its name at the base (differs after a rename in the release); None when new."""
+    base_type: str | None = None
+    """Its type at the base (None when new or unknown); the release's changes leave it."""
+    base_nullable: bool | None = None
+    """Whether it was nullable at the base (None when new or unknown)."""
 
 
 @dataclass
@@ -394,6 +404,10 @@ class Schema:
         elif op.column and op.kind in (ALTER_TYPE, SET_NOT_NULL, DROP_NOT_NULL):
             col = self.column(op.table, op.column, at_base)
             if op.kind == ALTER_TYPE and op.column_def is not None:
+                if col.at_base and col.base_type is None and col.type is None:
+                    # A column older than the history backout reads: the migration's own
+                    # statement of the type it had (Alembic ``existing_type``) is the base's.
+                    col.base_type = op.old_type
                 col.type = op.column_def.type or col.type
                 if op.detail == REDEFINED:
                     # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
@@ -429,6 +443,10 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
         up, _ = migration.operations(dialect)
         for op in up:
             schema.apply(op, at_base=True)
+    for table in schema.tables.values():
+        for col in table.columns.values():
+            col.base_type = col.type or col.base_type
+            col.base_nullable = col.nullable
     return schema
 
 
@@ -436,13 +454,43 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
 # The release judged against the base.
 
 
+# What an operation decides about the object it touches. The old release meets the schema the
+# whole release leaves, so only the last operation of the release that decides an aspect of an
+# object still there at the end is judged on that aspect (a type widened and narrowed back, a
+# column made NOT NULL and then nullable again, a rename undone: no hazard). REQUIRED is whether
+# an INSERT may leave the column out, decided by nullability and default together.
+TYPE_ASPECT = "type"
+NULLABILITY_ASPECT = "nullability"
+DEFAULT_ASPECT = "default"
+REQUIRED_ASPECT = "required"
+NAME_ASPECT = "name"
+_WHOLE_COLUMN = frozenset({TYPE_ASPECT, NULLABILITY_ASPECT, DEFAULT_ASPECT, REQUIRED_ASPECT})
+
+
+def _aspects(op: Operation) -> frozenset[str]:
+    if op.kind == ADD_COLUMN:
+        return _WHOLE_COLUMN
+    if op.kind == ALTER_TYPE and op.column_def is not None:
+        return _WHOLE_COLUMN if op.detail == REDEFINED else frozenset({TYPE_ASPECT})
+    if op.kind in (SET_NOT_NULL, DROP_NOT_NULL):
+        return frozenset({NULLABILITY_ASPECT, REQUIRED_ASPECT})
+    if op.kind in (SET_DEFAULT, DROP_DEFAULT):
+        return frozenset({DEFAULT_ASPECT, REQUIRED_ASPECT})
+    if op.kind in (RENAME_COLUMN, RENAME_TABLE):
+        return frozenset({NAME_ASPECT})
+    return frozenset()
+
+
 @dataclass(frozen=True)
 class JudgedOperation:
-    """A release operation with what it touched at the base.
+    """A release operation with what it touched at the base and what the release leaves.
 
     ``table_at_base``: the table existed before the release (under ``base_table``).
     ``column_at_base``: the column existed before the release (under ``base_column``), with its
-    base ``base_type`` and ``base_nullable`` when known.
+    base ``base_type`` and ``base_nullable`` when known — the base's, not what earlier
+    operations of the release made of it. ``decides``: the aspects (``TYPE_ASPECT``…) of the
+    touched column or table that this operation is the last of the release to set, the object
+    surviving the release; ``final_*`` describe that object after the whole release.
     """
 
     migration: Migration
@@ -457,6 +505,11 @@ class JudgedOperation:
     new_enum_values: tuple[str, ...] = ()
     base_columns: tuple[str, ...] = ()
     """For ``ADD_CONSTRAINT``: the constrained columns that existed at the base."""
+    decides: frozenset[str] = frozenset()
+    final_name: str | None = None
+    final_type: str | None = None
+    final_nullable: bool | None = None
+    final_has_default: bool | None = None
 
     @property
     def table_name(self) -> str:
@@ -501,20 +554,71 @@ def analyse(context: CheckContext) -> ReleaseAnalysis:
         return cached
     dialect = context.config.sql_dialect
     split = split_release(context.head, context.base, context.config)
-    base_schema = replay(split.base, dialect)
-    schema = base_schema.copy()
-    judged: list[JudgedOperation] = []
-    for migration in split.release:
-        up, _ = migration.operations(dialect)
-        for op in up:
-            judged.append(_judge(schema, op, migration))
-            schema.apply(op, at_base=False)
-    result = ReleaseAnalysis(split.base, split.release, tuple(judged), dialect)
+    result = ReleaseAnalysis(
+        split.base, split.release, judge_release(split.base, split.release, dialect), dialect
+    )
     _ANALYSES[context.head] = result
     return result
 
 
-def _judge(schema: Schema, op: Operation, migration: Migration) -> JudgedOperation:
+def judge_release(
+    base: Sequence[Migration], release: Sequence[Migration], dialect: str
+) -> tuple[JudgedOperation, ...]:
+    """Each up operation of ``release``, judged against the schema ``base`` leaves."""
+    base_schema = replay(base, dialect)
+    schema = base_schema.copy()
+    judged: list[JudgedOperation] = []
+    targets: list[ColumnState | TableState | None] = []
+    for migration in release:
+        up, _ = migration.operations(dialect)
+        for op in up:
+            judged.append(_judge(schema, base_schema, op, migration))
+            before = None if op.kind == ADD_COLUMN else _target(schema, op, op.table, op.column)
+            schema.apply(op, at_base=False)
+            if before is None:
+                renamed = op.kind in (RENAME_COLUMN, RENAME_TABLE)
+                name = op.new_name if renamed else op.column
+                if op.kind == ADD_COLUMN and op.column_def is not None:
+                    name = op.column_def.name
+                table = op.new_name if op.kind == RENAME_TABLE else op.table
+                before = _target(schema, op, table or "", name)
+            targets.append(before)
+    surviving: set[int] = set()
+    for table_state in schema.tables.values():
+        surviving.add(id(table_state))
+        surviving.update(id(col) for col in table_state.columns.values())
+    decided: dict[int, frozenset[str]] = {}
+    for index in range(len(judged) - 1, -1, -1):
+        target = targets[index]
+        if target is None or id(target) not in surviving:
+            continue
+        aspects = _aspects(judged[index].op)
+        earlier = decided.get(id(target), frozenset())
+        decided[id(target)] = earlier | aspects
+        judged[index] = replace(judged[index], decides=aspects - earlier, final_name=target.name)
+        if isinstance(target, ColumnState):
+            judged[index] = replace(
+                judged[index],
+                final_type=target.type,
+                final_nullable=target.nullable,
+                final_has_default=target.has_default,
+            )
+    return tuple(judged)
+
+
+def _target(
+    schema: Schema, op: Operation, table_name: str, column: str | None
+) -> ColumnState | TableState | None:
+    """The column (or, for a table rename, the table) that ``op`` changes, if known."""
+    table = schema.tables.get(table_name)
+    if table is None or op.kind == RENAME_TABLE:
+        return table
+    return table.columns.get(column) if column else None
+
+
+def _judge(
+    schema: Schema, base_schema: Schema, op: Operation, migration: Migration
+) -> JudgedOperation:
     table = schema.tables.get(op.table)
     table_at_base = table.at_base if table is not None else op.kind != CREATE_TABLE
     if op.kind == CREATE_TABLE:
@@ -533,14 +637,15 @@ def _judge(schema: Schema, op: Operation, migration: Migration) -> JudgedOperati
         else:
             column_at_base = col.at_base
             base_column = col.base_name
-            base_type = col.type
-            base_nullable = col.nullable
+            base_type = col.base_type
+            base_nullable = col.base_nullable
     if op.kind == ADD_COLUMN:
         column_at_base = False
     base_enum: tuple[str, ...] = ()
     new_enum: tuple[str, ...] = ()
     if op.kind == ALTER_TYPE and op.column_def is not None:
-        base_enum = schema.enums.get(op.old_type or base_type or "", ())
+        base_enum_name = base_type or op.old_type or ""
+        base_enum = base_schema.enums.get(base_enum_name, schema.enums.get(base_enum_name, ()))
         new_enum = schema.enums.get(op.column_def.type or "", ())
     base_columns: tuple[str, ...] = ()
     if op.kind == ADD_CONSTRAINT and table_at_base:
@@ -568,15 +673,14 @@ def _judge(schema: Schema, op: Operation, migration: Migration) -> JudgedOperati
 
 
 def adds_required_column(judged: JudgedOperation) -> bool:
-    """A NOT NULL column without default, added to a table the old release writes."""
-    col = judged.op.column_def
+    """Leaves a column the release added to a table the old release writes NOT NULL without
+    default (the operation is the last to set its nullability or default)."""
     return (
-        judged.op.kind == ADD_COLUMN
+        REQUIRED_ASPECT in judged.decides
         and judged.table_at_base
-        and col is not None
-        and not col.nullable
-        and not col.has_default
-        and not col.generated
+        and not judged.column_at_base
+        and judged.final_nullable is False
+        and judged.final_has_default is False
     )
 
 
@@ -588,15 +692,27 @@ def drops_base_object(judged: JudgedOperation) -> bool:
 
 
 def renames_base_object(judged: JudgedOperation) -> bool:
-    """Renames a table or column that the old release has."""
+    """Gives a table or column that the old release has the name it keeps after the release,
+    other than its base name."""
+    if NAME_ASPECT not in judged.decides:
+        return False
     if judged.op.kind == RENAME_TABLE:
-        return judged.table_at_base
-    return judged.op.kind == RENAME_COLUMN and judged.column_at_base
+        return judged.table_at_base and judged.final_name != judged.base_table
+    return (
+        judged.op.kind == RENAME_COLUMN
+        and judged.column_at_base
+        and judged.final_name != judged.base_column
+    )
 
 
 def sets_not_null(judged: JudgedOperation) -> bool:
-    """Makes a column that the old release may leave NULL required."""
-    if not judged.column_at_base:
+    """Makes a column that the old release may leave NULL required, for good: the operation is
+    the release's last word on the column's nullability."""
+    if (
+        not judged.column_at_base
+        or NULLABILITY_ASPECT not in judged.decides
+        or judged.final_nullable is not False
+    ):
         return False
     if judged.op.kind == SET_NOT_NULL:
         return judged.base_nullable is not False
@@ -748,11 +864,20 @@ def type_change_problem(
 
 
 def narrows_type(judged: JudgedOperation) -> str | None:
-    """Why a type change of an existing column breaks the old release's values, if it does."""
-    if judged.op.kind != ALTER_TYPE or not judged.column_at_base or judged.op.column_def is None:
+    """Why the type an existing column is left with breaks the old release's values, if it does.
+
+    Only the release's last type change of the column is judged, against the base type: a type
+    widened and narrowed back within the release leaves the old code what it had.
+    """
+    if (
+        judged.op.kind != ALTER_TYPE
+        or not judged.column_at_base
+        or judged.op.column_def is None
+        or TYPE_ASPECT not in judged.decides
+    ):
         return None
     return type_change_problem(
-        judged.op.old_type or judged.base_type,
+        judged.base_type or judged.op.old_type,
         judged.op.column_def.type,
         judged.base_enum_values,
         judged.new_enum_values,

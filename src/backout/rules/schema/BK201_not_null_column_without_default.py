@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import adds_required_column, analyse
+from backout.schema_model import ADD_COLUMN, adds_required_column, analyse
 
 
 class NotNullColumnWithoutDefault(Rule):
@@ -17,7 +17,10 @@ class NotNullColumnWithoutDefault(Rule):
     release: SQL `ADD COLUMN … NOT NULL`, Alembic `op.add_column(sa.Column(…, nullable=False))`
     without `server_default`, Django `AddField` without `null=True` or with
     `preserve_default=False`. Columns of tables created in the same release, generated,
-    identity and serial columns, and columns with a default are not flagged.
+    identity and serial columns, and columns with a default are not flagged. The release is
+    judged as a whole: a column added nullable and made `NOT NULL` later in the release, or
+    added with a default that a later statement drops, is flagged at that later statement; one
+    given a default later in the release, or dropped again, is not.
 
     ## Why is this bad?
     The old release does not know the column, so its `INSERT`s leave it out. Once the
@@ -52,9 +55,15 @@ class NotNullColumnWithoutDefault(Rule):
             if not adds_required_column(judged):
                 continue
             table, column = judged.table_name, judged.op.column
+            what = (
+                f"adds {table}.{column} as NOT NULL without a default"
+                if judged.op.kind == ADD_COLUMN
+                else f"leaves {table}.{column}, a column this release adds, NOT NULL without a "
+                "default"
+            )
             yield self.finding(
                 judged.op.location,
-                f"{judged.migration.label} adds {table}.{column} as NOT NULL without a default; "
+                f"{judged.migration.label} {what}; "
                 f"the old release's INSERTs into {table} do not set {column} and fail with a "
                 "not-null violation after a rollback",
                 f"add {column} with a DEFAULT (or nullable), backfill, deploy the code that "

@@ -15,7 +15,9 @@ class ColumnOrTableRenamed(Rule):
     ## What it does
     Flags `RENAME COLUMN`, `ALTER TABLE … RENAME TO`, MySQL `CHANGE COLUMN old new` and
     `RENAME TABLE`, Alembic `op.alter_column(new_column_name=…)`/`op.rename_table`, Django
-    `RenameField`/`RenameModel` of a column or table that existed before the release.
+    `RenameField`/`RenameModel` of a column or table that existed before the release. The
+    last rename of the release is flagged, naming the base name; a rename undone within the
+    release is not.
 
     ## Why is this bad?
     The old release still uses the old name. After a rollback every query naming it fails,

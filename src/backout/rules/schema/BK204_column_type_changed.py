@@ -16,7 +16,9 @@ class ColumnTypeChanged(Rule):
     Flags a type change of a column that existed before the release when the new type is
     narrower (`bigint` → `integer`, `varchar(255)` → `varchar(50)`, fewer numeric digits),
     changes text to a number, or removes enum values. Widening (`integer` → `bigint`,
-    `varchar(n)` → `text`, a longer `varchar`) is not flagged.
+    `varchar(n)` → `text`, a longer `varchar`) is not flagged. The type the release leaves is
+    compared with the base type, at the release's last type change of the column: a type
+    widened and later narrowed back to the base type is not flagged.
 
     ## Why is this bad?
     The old release still writes values of the old type. After a rollback its writes that do

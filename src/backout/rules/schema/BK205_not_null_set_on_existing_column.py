@@ -15,7 +15,8 @@ class NotNullSetOnExistingColumn(Rule):
     ## What it does
     Flags `ALTER COLUMN … SET NOT NULL`, Alembic `op.alter_column(nullable=False)`, MySQL
     `MODIFY … NOT NULL` and Django `AlterField` without `null=True` on a column that existed,
-    nullable, before the release.
+    nullable, before the release and that the release leaves NOT NULL (flagged at the
+    release's last statement on its nullability).
 
     ## Why is this bad?
     The old release may insert rows without the column or write NULL into it. After a rollback
