@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from backout.diagnose import StateError, diagnose, parse_state
-from backout.diagnose.analysis import CHANGED, FAILED, NO_ROLLBACK
+from backout.diagnose.analysis import (
+    CHANGED,
+    FAILED,
+    MAX_CANDIDATE_TAGS,
+    NO_ROLLBACK,
+    newest_first,
+)
 from backout.diagnose.imageid import IdKind, parse_image_id
+from backout.registry.client import RegistryError
 from tests.conftest import run_backout
 from tests.test_diagnose_states import BROKEN, CONFIG_ID, GOOD, REPO, STATES, render
 
@@ -155,6 +162,77 @@ def test_registry_lists_the_other_digests() -> None:
     assert registry.calls[0] == ("registry.example.com", "shop/api", "tags")
 
 
+class _ManyTags(_FakeRegistry):
+    """A repository with 60 patch releases of 2.x plus CI tags; 2.60 is the newest."""
+
+    def tags(self, registry: str, repository: str, page_size: int = 1000) -> list[str]:
+        self.calls.append((registry, repository, "tags"))
+        return ["latest", "sha-0f3c2a1", *(f"2.{n}" for n in range(1, 61)), "2.60-rc.1"]
+
+
+def test_registry_candidates_are_newest_version_first_within_the_cap() -> None:
+    registry = _ManyTags()
+    state = parse_state(render(STATES["rollback-restored-latest"]()))
+    diagnose(state, registry)
+    asked = [reference for _, _, reference in registry.calls[1:]]
+    # Alphabetically 2.9 > 2.60 and the cap of 50 dropped the newest releases.
+    assert len(asked) == MAX_CANDIDATE_TAGS
+    assert asked[:4] == ["2.60", "2.60-rc.1", "2.59", "2.58"]
+    assert asked[-1] == "2.12" and "2.9" not in asked and "latest" not in asked
+
+
+def test_tags_sort_semver_aware_with_other_tags_last() -> None:
+    tags = ["main", "2.9", "v2.10.0", "2.10.0-rc.10", "2.10.0-rc.9", "latest", "1.4-alpine"]
+    assert newest_first(tags) == [
+        "v2.10.0",
+        "2.10.0-rc.10",
+        "2.10.0-rc.9",
+        "2.9",
+        "1.4-alpine",
+        "latest",
+        "main",
+    ]
+
+
+class _Unreachable(_FakeRegistry):
+    def head_manifest(self, registry: str, repository: str, reference: str) -> object:
+        raise RegistryError(f"{registry}/{repository}:{reference}: the registry answered 503")
+
+
+class _Broken(_FakeRegistry):
+    def head_manifest(self, registry: str, repository: str, reference: str) -> object:
+        raise KeyError("a bug, not a registry answer")
+
+
+def test_registry_failure_is_a_note_naming_what_failed_and_bugs_are_not_swallowed() -> None:
+    state = parse_state(render(STATES["rollback-restored-latest"]()))
+    notes = diagnose(state, _Unreachable()).notes
+    assert notes == [
+        "registry lookup of registry.example.com/shop/api:2.4 failed: "
+        "registry.example.com/shop/api:2.4: the registry answered 503"
+    ]
+    with pytest.raises(KeyError):
+        diagnose(state, _Broken())
+
+
+def test_a_damaged_helm_secret_is_a_warning_and_the_rest_is_diagnosed(tmp_path: Path) -> None:
+    workloads, secrets = STATES["helm-rollback-latest"]()
+    secrets["items"][1]["data"]["release"] = "bm90IGhlbG0="  # base64 of "not helm"
+    path = tmp_path / "state.json"
+    path.write_text(render([workloads, secrets]), encoding="utf-8")
+    done = run_backout("diagnose", str(path), "--format", "json")
+    # Still the failed rollback of the intact state: exit 1, not 2.
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    (note,) = document["notes"]
+    assert note.startswith("Secret sh.helm.release.v1.shop.v2: Helm release data is not base64")
+    assert note.endswith("that Helm revision is left out of the history below")
+    web = next(w for w in document["workloads"] if w["name"] == "shop-web")
+    assert [h["version"] for h in web["helm"]] == [1, 3]
+    markdown = run_backout("diagnose", str(path)).stdout
+    assert "> Secret sh.helm.release.v1.shop.v2: Helm release data" in markdown
+
+
 @pytest.mark.parametrize(
     ("name", "code"),
     [
@@ -189,11 +267,6 @@ def test_cli_reads_stdin_and_writes_json(tmp_path: Path) -> None:
         ('{"kind": "List", "items": [', "not kubectl JSON"),
         ("{}\n{oops", "invalid JSON"),
         ('{"kind": "List", "items": []}', "no Kubernetes objects"),
-        (
-            '{"kind":"Secret","metadata":{"name":"sh.helm.release.v1.x.v1"},'
-            '"data":{"release":"bm90IGhlbG0="}}',
-            "Helm release data",
-        ),
     ],
 )
 def test_cli_unreadable_state_is_one_line_exit_2(tmp_path: Path, content: str, needle: str) -> None:

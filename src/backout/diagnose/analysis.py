@@ -24,6 +24,7 @@ from backout.diagnose.imageid import (
 from backout.diagnose.state import ClusterState, ContainerImage, HelmRevision, Pod, Revision
 from backout.diagnose.state import Workload as StateWorkload
 from backout.imageref import parse_reference
+from backout.registry.client import RegistryError
 
 _HELM_ROLLBACK = re.compile(r"^Rollback to (\d+)")
 # Waiting reasons that mean the image itself could not be had.
@@ -31,6 +32,11 @@ _PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName")
 # Pull messages that mean the artifact is gone, not that the registry is unreachable.
 _ARTIFACT_GONE = re.compile(r"not found|manifest unknown|name unknown|does not exist", re.I)
 _CRASHING = ("CrashLoopBackOff", "CreateContainerConfigError", "RunContainerError")
+# A version tag: ``v``, dot-separated numbers, then an optional ``-pre.release`` or ``+build``.
+_VERSION_TAG = re.compile(r"^v?(?P<numbers>\d+(?:\.\d+)*)(?:[-+.](?P<suffix>[0-9A-Za-z.+-]+))?$")
+# Each candidate costs a registry request: a repository with thousands of CI tags is cut here,
+# after the sort, so what is dropped is the oldest.
+MAX_CANDIDATE_TAGS = 50
 
 FAILED = "rollback-changed-nothing"
 CHANGED = "rollback-changed-image"
@@ -575,6 +581,47 @@ def _pin(
         )
 
 
+_VersionKey = tuple[tuple[int, ...], bool, tuple[tuple[int, int, str], ...]]
+
+
+def _tag_version(tag: str) -> _VersionKey | None:
+    """``(numbers, is_release, suffix parts)`` of a version tag, ``None`` for any other tag.
+
+    ``v1.2.3``, ``1.2``, ``2.10-rc.1`` and ``1.4.0-alpine`` are versions; ``latest``,
+    ``main`` and ``sha-1a2b3c`` are not. Suffix parts compare as semver pre-release
+    identifiers: numbers numerically (``rc.10`` after ``rc.9``), below words.
+    """
+    match = _VERSION_TAG.match(tag)
+    if match is None:
+        return None
+    numbers = tuple(int(part) for part in match["numbers"].split("."))
+    suffix = match["suffix"] or ""
+    parts = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"[.+-]", suffix)
+        if part
+    )
+    return numbers, not suffix, parts
+
+
+def newest_first(tags: list[str]) -> list[str]:
+    """Version tags newest first (``2.10`` before ``2.9``), then the other tags by name.
+
+    Versions compare number by number as semver does; for the same numbers, the plain
+    release is newer than its pre-release or suffixed builds (``2.0`` before ``2.0-rc.1``).
+    """
+    versions: list[tuple[_VersionKey, str]] = []
+    others: list[str] = []
+    for tag in tags:
+        version = _tag_version(tag)
+        if version is None:
+            others.append(tag)
+        else:
+            versions.append((version, tag))
+    versions.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [tag for _, tag in versions] + sorted(others)
+
+
 def _registry_candidates(
     diagnosis: WorkloadDiagnosis,
     workload: StateWorkload,
@@ -587,20 +634,24 @@ def _registry_candidates(
     if main is None or reference is None:
         return []
     broken = {i.digest for i in running_now.get(main.container, [])}
+    repository = reference.normalized_repository
+    asking = f"the tag list of {reference.familiar_name}"
     try:
-        tags = registry.tags(reference.domain, reference.normalized_repository)
-        for tag in sorted(tags, reverse=True)[:50]:
-            info = registry.head_manifest(reference.domain, reference.normalized_repository, tag)
+        tags = registry.tags(reference.domain, repository)
+        for tag in newest_first(tags)[:MAX_CANDIDATE_TAGS]:
+            asking = f"{reference.familiar_name}:{tag}"
+            info = registry.head_manifest(reference.domain, repository, tag)
             if info is not None and info.digest not in broken:
                 diagnosis.registry_candidates.append(Candidate(tag, info.digest))
-    except Exception as exc:  # the registry client's errors carry a user-facing message
-        return [f"registry lookup for {reference.familiar_name} failed: {exc}"]
+    except RegistryError as exc:
+        return [f"registry lookup of {asking} failed: {exc}"]
     return []
 
 
 def diagnose(state: ClusterState, registry: RegistryLookup | None = None) -> Diagnosis:
     """Diagnose every workload in ``state``; ``registry`` adds older tags and digests."""
     result = Diagnosis(workloads=[], objects_read=state.objects_read)
+    result.notes.extend(state.warnings)
     if not state.workloads:
         result.notes.append(
             "no Deployment, StatefulSet or DaemonSet in the input: record it with "

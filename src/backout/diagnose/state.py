@@ -6,7 +6,8 @@ deploy,rs,pods -o json`` ``List``, several such documents one after the other (`
 Deployments come with their ReplicaSets (revision annotations), StatefulSets and DaemonSets
 with their ControllerRevisions, and Helm release Secrets (``sh.helm.release.v1.<name>.v<N>``)
 are decoded as Helm stores them: base64 of gzip of JSON, under kubectl's own base64 layer.
-Anything that cannot be read raises :class:`StateError` with one line for the user.
+Input that cannot be read at all raises :class:`StateError` with one line for the user; a Helm
+release Secret that cannot be decoded becomes a warning and the rest is still read.
 """
 
 from __future__ import annotations
@@ -155,12 +156,13 @@ class HelmRevision:
 
 @dataclass
 class ClusterState:
-    """Everything read from the state input."""
+    """Everything read from the state input; ``warnings`` name the objects that could not be."""
 
     workloads: list[Workload] = field(default_factory=list)
     pods: list[Pod] = field(default_factory=list)
     helm: list[HelmRevision] = field(default_factory=list)
     objects_read: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def _documents(text: str) -> Iterator[Any]:
@@ -313,10 +315,14 @@ def parse_state(text: str) -> ClusterState:
     if count == 0:
         raise StateError("no Kubernetes objects in the input (expected `kubectl get … -o json`)")
     state = ClusterState(objects_read=count)
-    state.helm = sorted(
-        (_helm_revision(secret) for secret in pending.helm_secrets),
-        key=lambda r: (r.namespace, r.release, r.version),
-    )
+    helm: list[HelmRevision] = []
+    for secret in pending.helm_secrets:
+        # One damaged release Secret loses that Helm revision, not the whole diagnosis.
+        try:
+            helm.append(_helm_revision(secret))
+        except StateError as exc:
+            state.warnings.append(f"{exc}; that Helm revision is left out of the history below")
+    state.helm = sorted(helm, key=lambda r: (r.namespace, r.release, r.version))
     state.workloads = [_workload(obj, pending) for obj in pending.workloads]
     state.pods = [_pod(obj) for obj in pending.pods]
     return state
