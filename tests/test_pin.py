@@ -140,6 +140,21 @@ def test_unreachable_registry_is_exit_2_with_one_line(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and "cannot reach 127.0.0.1:9" in done.stderr
 
 
+def test_plain_http_registry_without_insecure_flag_says_so(
+    registry: Registry, tmp_path: Path
+) -> None:
+    registry.pusher().image("tls/api", "1.0", "1.0")
+    root = tmp_path / "release"
+    make_release(root, registry.host, "tls/api:1.0", "tls/api:1.0", "tls/api:1.0")
+    done = run_backout("pin", str(root), "--check")
+    assert done.returncode == 2
+    # The registry answered (plain HTTP to a TLS hello): not "cannot reach".
+    assert done.stderr.strip() == (
+        f"backout: error: {registry.host} does not speak HTTPS; if it is a plain-HTTP "
+        f"registry, pass --insecure-registry {registry.host}"
+    )
+
+
 def test_check_and_write_together_is_a_usage_error(tmp_path: Path) -> None:
     done = run_backout("pin", str(tmp_path), "--check", "--write")
     assert done.returncode == 2 and "--check only reports" in done.stderr

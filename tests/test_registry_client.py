@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -226,11 +227,34 @@ def test_bearer_token_refused_without_credentials(token_registry: Registry) -> N
 
 
 def test_plain_http_needs_the_insecure_flag(registry: Registry) -> None:
+    waits: list[float] = []
     with (
-        RegistryClient(credentials=CredentialStore(), attempts=1) as client,
-        pytest.raises(RegistryError, match=f"cannot reach {registry.host}"),
+        RegistryClient(credentials=CredentialStore(), sleep=waits.append) as client,
+        pytest.raises(RegistryError) as caught,
     ):
         client.head_manifest(registry.host, "shop/api", "1.4")
+    # The registry answered the TLS hello in plain HTTP: say so, and do not retry it.
+    assert str(caught.value) == (
+        f"{registry.host} does not speak HTTPS; if it is a plain-HTTP registry, pass "
+        f"--insecure-registry {registry.host}"
+    )
+    assert waits == []
+
+
+def test_untrusted_certificate_is_not_called_plain_http() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        error = ssl.SSLCertVerificationError(1, "certificate verify failed")
+        error.verify_message = "self-signed certificate"
+        raise httpx.ConnectError("handshake failed", request=request) from error
+
+    with (
+        RegistryClient(credentials=CredentialStore(), transport=httpx.MockTransport(handler)) as c,
+        pytest.raises(RegistryError) as caught,
+    ):
+        c.head_manifest("registry.example", "app", "1.0")
+    assert str(caught.value).startswith(
+        "the TLS certificate of registry.example is not trusted (self-signed certificate)"
+    )
 
 
 def test_nothing_listening_is_an_error_not_a_traceback() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -261,9 +262,14 @@ class RegistryClient:
             try:
                 response = self._http.request(method, url, headers=all_headers)
             except httpx.RequestError as exc:
+                netloc = httpx.URL(url).netloc.decode()
+                tls = _tls_failure(exc)
+                # A failed TLS handshake fails the same way every time: no retry.
+                if tls is not None:
+                    raise RegistryError(_tls_message(netloc, tls)) from None
                 if attempt == self.attempts:
                     raise RegistryError(
-                        f"cannot reach {httpx.URL(url).netloc.decode()}: {_transport_reason(exc)}"
+                        f"cannot reach {netloc}: {_transport_reason(exc)}"
                     ) from None
                 self._sleep(self.backoff * 2.0 ** (attempt - 1))
                 continue
@@ -416,6 +422,38 @@ def _next_page(response: httpx.Response, base_url: str) -> str:
         return ""
     # The Link target is relative to the registry root (``/v2/<name>/tags/list?…``).
     return urljoin(base_url, str(match.group(1)))
+
+
+def _tls_failure(exc: httpx.RequestError) -> ssl.SSLError | None:
+    """The TLS error under an httpx ``ConnectError``, if the handshake is what failed.
+
+    httpx raises ``ConnectError`` from httpcore's, which is raised from the ``ssl`` error:
+    the registry answered, but not with TLS (or with a certificate that is not trusted).
+    """
+    if not isinstance(exc, httpx.ConnectError):
+        return None
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ssl.SSLError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _tls_message(netloc: str, error: ssl.SSLError) -> str:
+    """What to tell the user about a failed TLS handshake with ``netloc``."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or "verification failed"
+        return (
+            f"the TLS certificate of {netloc} is not trusted ({reason}); point SSL_CERT_FILE "
+            "at a bundle with its CA"
+        )
+    return (
+        f"{netloc} does not speak HTTPS; if it is a plain-HTTP registry, pass "
+        f"--insecure-registry {netloc}"
+    )
 
 
 def _transport_reason(exc: httpx.RequestError) -> str:
