@@ -1,0 +1,342 @@
+"""MySQL and SQLite SQL → schema operations, through sqlglot's dialect grammars.
+
+Split from :mod:`backout.sources.sql` so that sqlglot (a large import) is loaded only when
+PostgreSQL's grammar rejects a body, which most trees never need.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.expressions import Expr
+
+from backout.models import Location
+from backout.schema_model import (
+    ADD_COLUMN,
+    ADD_CONSTRAINT,
+    ALTER_TYPE,
+    CHECK,
+    CREATE_TABLE,
+    DROP_COLUMN,
+    DROP_DEFAULT,
+    DROP_NOT_NULL,
+    DROP_TABLE,
+    FOREIGN_KEY,
+    PRIMARY_KEY,
+    REDEFINED,
+    RENAME_COLUMN,
+    RENAME_TABLE,
+    SET_DEFAULT,
+    SET_NOT_NULL,
+    UNIQUE,
+    Column,
+    Operation,
+)
+from backout.sources.sql import SQLGLOT_DIALECTS, SqlRead, SqlText, SqlUnreadable
+
+
+def _name(node: Any) -> str:
+    if isinstance(node, exp.Identifier):
+        return node.name if node.quoted else node.name.lower()
+    if isinstance(node, (exp.Column, exp.Table)):
+        return _name(node.this)
+    if isinstance(node, exp.Expression):
+        return node.name.lower()
+    return str(node or "").lower()
+
+
+def _glot_type(kind: Any, dialect: str) -> str | None:
+    if not isinstance(kind, exp.DataType):
+        return None
+    return re.sub(r",\s+", ",", kind.sql(dialect).lower())
+
+
+def _glot_column(column: exp.ColumnDef, dialect: str) -> Column:
+    type_text = _glot_type(column.args.get("kind"), dialect)
+    nullable, has_default, generated = True, False, False
+    for constraint in column.args.get("constraints") or ():
+        kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else None
+        if isinstance(kind, exp.NotNullColumnConstraint):
+            nullable = bool(kind.args.get("allow_null"))
+        elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+            nullable = False
+        elif isinstance(kind, exp.DefaultColumnConstraint):
+            has_default = not isinstance(kind.this, exp.Null)
+        elif isinstance(
+            kind,
+            (
+                exp.AutoIncrementColumnConstraint,
+                exp.GeneratedAsIdentityColumnConstraint,
+                exp.ComputedColumnConstraint,
+            ),
+        ):
+            generated = True
+    if type_text and type_text.startswith("serial"):
+        generated = True
+    return Column(_name(column.this), type_text, nullable, has_default, generated)
+
+
+def _enum_labels(type_text: str | None) -> tuple[str, ...]:
+    if not type_text or not type_text.startswith("enum("):
+        return ()
+    return tuple(re.findall(r"'((?:[^']|'')*)'", type_text))
+
+
+class _GlotStatement:
+    def __init__(self, body: SqlText, start: int, end: int, dialect: str) -> None:
+        self.body = body
+        self.start = start
+        self.end = end
+        self.dialect = dialect
+
+    def at(self, node: Any) -> Location:
+        identifier = node if isinstance(node, exp.Identifier) else None
+        if identifier is None and isinstance(node, exp.Expression):
+            identifier = node.find(exp.Identifier)
+        meta = identifier.meta if identifier is not None else {}
+        if "start" in meta:
+            return self.body.location(int(meta["start"]))
+        return self.body.location(self.start)
+
+
+def _glot_constraint(
+    stmt: _GlotStatement, table: str, constraint: exp.Expression
+) -> Operation | None:
+    for part in constraint.expressions if isinstance(constraint, exp.Constraint) else [constraint]:
+        if isinstance(part, exp.UniqueColumnConstraint):
+            schema = part.this
+            columns = tuple(_name(c) for c in getattr(schema, "expressions", ()) or ())
+            label = UNIQUE
+        elif isinstance(part, exp.CheckColumnConstraint):
+            columns = tuple(dict.fromkeys(_name(c) for c in part.find_all(exp.Column)))
+            label = CHECK
+        elif isinstance(part, exp.ForeignKey):
+            columns = tuple(_name(c) for c in part.expressions)
+            label = FOREIGN_KEY
+        elif isinstance(part, exp.PrimaryKey):
+            columns = tuple(_name(c) for c in part.expressions)
+            label = PRIMARY_KEY
+        else:
+            continue
+        return Operation(
+            ADD_CONSTRAINT,
+            stmt.at(constraint),
+            table,
+            constraint=label,
+            constrained=columns,
+            detail=_name(constraint.this) if isinstance(constraint, exp.Constraint) else "",
+        )
+    return None
+
+
+def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
+    table = _name(node.this)
+    for action in node.args.get("actions") or ():
+        if isinstance(action, exp.ColumnDef):
+            column = _glot_column(action, stmt.dialect)
+            yield Operation(ADD_COLUMN, stmt.at(action.this), table, column.name, column_def=column)
+        elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
+            for target in action.args.get("tables") or [action.this]:
+                yield Operation(DROP_COLUMN, stmt.at(target), table, _name(target))
+        elif isinstance(action, exp.RenameColumn):
+            yield Operation(
+                RENAME_COLUMN,
+                stmt.at(action.this),
+                table,
+                _name(action.this),
+                new_name=_name(action.args.get("to")),
+            )
+        elif isinstance(action, exp.AlterRename):
+            yield Operation(RENAME_TABLE, stmt.at(node.this), table, new_name=_name(action.this))
+        elif isinstance(action, exp.ModifyColumn) and isinstance(action.this, exp.ColumnDef):
+            # MySQL MODIFY / CHANGE: a rename (CHANGE old new) plus a full redefinition.
+            column = _glot_column(action.this, stmt.dialect)
+            old_name = action.args.get("rename_from")
+            current = column.name
+            if old_name is not None and _name(old_name) != column.name:
+                current = _name(old_name)
+                yield Operation(
+                    RENAME_COLUMN, stmt.at(old_name), table, current, new_name=column.name
+                )
+            yield Operation(
+                ALTER_TYPE,
+                stmt.at(action.this.this),
+                table,
+                column.name,
+                column_def=column,
+                detail=REDEFINED,
+            )
+        elif isinstance(action, exp.AlterColumn):
+            column_name = _name(action.this)
+            where = stmt.at(action.this)
+            if action.args.get("dtype") is not None:
+                yield Operation(
+                    ALTER_TYPE,
+                    where,
+                    table,
+                    column_name,
+                    column_def=Column(column_name, _glot_type(action.args["dtype"], stmt.dialect)),
+                )
+            if action.args.get("default") is not None:
+                yield Operation(SET_DEFAULT, where, table, column_name)
+            if action.args.get("drop"):
+                yield Operation(DROP_DEFAULT, where, table, column_name)
+            allow_null = action.args.get("allow_null")
+            if allow_null is not None:
+                kind = DROP_NOT_NULL if allow_null else SET_NOT_NULL
+                yield Operation(kind, where, table, column_name)
+        elif isinstance(action, exp.AddConstraint):
+            for constraint in action.expressions:
+                op = _glot_constraint(stmt, table, constraint)
+                if op is not None:
+                    yield op
+        elif isinstance(action, (exp.Constraint, exp.ForeignKey, exp.UniqueColumnConstraint)):
+            op = _glot_constraint(stmt, table, action)
+            if op is not None:
+                yield op
+
+
+_RENAME_TABLE = re.compile(r"^\s*TABLE\s+(.+)$", re.I | re.S)
+_RENAME_PAIR = re.compile(r"^\s*`?([\w$]+)`?\s+TO\s+`?([\w$]+)`?\s*$", re.I)
+
+
+def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
+    if isinstance(node, exp.Create):
+        kind = (node.args.get("kind") or "").upper()
+        target = node.this
+        if kind == "TABLE" and isinstance(target, exp.Schema):
+            columns = tuple(
+                _glot_column(c, stmt.dialect)
+                for c in target.expressions
+                if isinstance(c, exp.ColumnDef)
+            )
+            yield Operation(CREATE_TABLE, stmt.at(target.this), _name(target.this), columns=columns)
+        elif kind == "INDEX" and node.args.get("unique") and isinstance(target, exp.Index):
+            params = target.args.get("params")
+            indexed = tuple(
+                _name(o.this) for o in (params.args.get("columns") or () if params else ())
+            )
+            yield Operation(
+                ADD_CONSTRAINT,
+                stmt.at(target.this),
+                _name(target.args.get("table")),
+                constraint=UNIQUE,
+                constrained=indexed,
+                detail=_name(target.this),
+            )
+    elif isinstance(node, exp.Alter) and (node.args.get("kind") or "").upper() == "TABLE":
+        yield from _glot_alter(stmt, node)
+    elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "TABLE":
+        for target in node.args.get("tables") or [node.this]:
+            yield Operation(DROP_TABLE, stmt.at(target), _name(target))
+
+
+def _command_rename(stmt: _GlotStatement, node: exp.Command) -> list[Operation] | None:
+    """MySQL ``RENAME TABLE a TO b, c TO d``, which sqlglot leaves as a ``Command``."""
+    if str(node.this).upper() != "RENAME":
+        return None
+    literal = node.expression
+    text = literal.this if isinstance(literal, exp.Literal) else str(literal or "")
+    match = _RENAME_TABLE.match(text)
+    if not match:
+        return None
+    operations = []
+    for pair in match.group(1).split(","):
+        names = _RENAME_PAIR.match(pair)
+        if not names:
+            return None
+        old, new = names.group(1).lower(), names.group(2).lower()
+        offset = stmt.body.find_name(old, stmt.start, stmt.end)
+        where = stmt.body.location(offset if offset is not None else stmt.start)
+        operations.append(Operation(RENAME_TABLE, where, old, new_name=new))
+    return operations
+
+
+def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
+    """Read a SQL body with sqlglot's grammar for ``dialect`` (``mysql`` or ``sqlite``)."""
+    result = SqlRead()
+    read = SQLGLOT_DIALECTS[dialect]
+    try:
+        tokens = sqlglot.tokenize(body.text, read=read)
+    # sqlglot's own bugs surface as AttributeError & co. on malformed input: still unreadable.
+    except Exception as exc:
+        result.problems.append(
+            SqlUnreadable(
+                body.location(0),
+                "SQL",
+                f"{dialect} tokenizer rejects it: {_first_line(exc)}",
+                dialect,
+            )
+        )
+        return result
+    # Statement spans from the tokens, so each statement is parsed (and fails) on its own.
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    for token in tokens:
+        if token.token_type == sqlglot.TokenType.SEMICOLON:
+            if start is not None:
+                spans.append((start, token.start))
+            start = None
+        elif start is None:
+            start = token.start
+    if start is not None:
+        spans.append((start, len(body.text)))
+    for begin, end in spans:
+        text = body.text[begin:end]
+        stmt = _GlotStatement(body, begin, end, dialect)
+        try:
+            parsed = sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE)
+        except Exception as exc:  # sqlglot bugs, as for tokenize above
+            result.problems.append(
+                SqlUnreadable(
+                    body.location(begin),
+                    "SQL",
+                    f"{dialect} parser rejects it: {_first_line(exc)}",
+                    dialect,
+                )
+            )
+            continue
+        for node in parsed:
+            if node is None:
+                continue
+            _shift_meta(node, begin)
+            if isinstance(node, exp.Command):
+                renamed = _command_rename(stmt, node)
+                if renamed is not None:
+                    result.operations.extend(renamed)
+                    continue
+                result.problems.append(
+                    SqlUnreadable(
+                        body.location(begin),
+                        "SQL",
+                        f"the {dialect} parser does not model `{str(node.this)[:40]}` "
+                        "statements; this one was not checked",
+                        dialect,
+                    )
+                )
+                continue
+            result.operations.extend(_glot_operations(stmt, node))
+    return result
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of a parser's error, or its type when the error has no text."""
+    lines = str(exc).splitlines()
+    if isinstance(exc, SqlglotError) and lines:
+        return lines[0]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def _shift_meta(node: Expr, offset: int) -> None:
+    """Identifier offsets are relative to the statement text; make them body offsets."""
+    if not offset:
+        return
+    for identifier in node.find_all(exp.Identifier):
+        meta = identifier.meta
+        if "start" in meta:
+            meta["start"] = int(meta["start"]) + offset
