@@ -162,6 +162,32 @@ def test_lock_history_finds_a_deleted_previous_digest(registry: Registry, tmp_pa
     assert f"history/api:1.0@{first.digest}" in lines[0]
 
 
+def test_bk303_an_image_the_release_removes_is_still_a_rollback_target(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    host = registry.host
+    api = pusher.image("removed/api", "1.0", "api")
+    worker = pusher.image("removed/worker", "1.0", "worker")
+    base = release(tmp_path / "base", f"{host}/removed/api:1.0@{api.digest}")
+    # The previous release also ran a worker container; this release drops it.
+    with (base / "deploy.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(f"      - name: worker\n        image: {host}/removed/worker:1.0\n")
+    head = release(tmp_path / "head", f"{host}/removed/api:1.0@{api.digest}")
+
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert (code, lines) == (0, []), err
+
+    # Rolling back brings the worker back: its image must still exist.
+    pusher.delete("removed/worker", worker.digest)
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert code == 1, err
+    assert len(lines) == 1
+    assert lines[0].startswith("deploy.yaml:12:16: BK303 [error]")
+    assert "this release removes Deployment/shop container worker" in lines[0]
+    assert f"{host}/removed/worker:1.0 from --base {base}" in lines[0]
+
+
 def test_offline_check_never_reports_online_rules(registry: Registry, tmp_path: Path) -> None:
     base = release(tmp_path / "base", f"{registry.host}/offline/api:1.0@sha256:{'0' * 64}")
     head = release(tmp_path / "head", f"{registry.host}/offline/api:2.0@sha256:{'1' * 64}")

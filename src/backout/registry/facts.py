@@ -21,6 +21,10 @@ class RollbackTarget(Fact):
     resolves to today (``None``: the registry answers manifest unknown). ``recorded_digest`` is
     what the previous release ran by the record (its pin, or the lock), when known.
     ``origin`` says where the target came from: ``--base <label>`` or the lock's path.
+
+    ``removed_context`` is set (``Deployment/shop container worker``) when this release no
+    longer deploys the image at all: ``location`` is then where the previous release names it,
+    and ``release_reference`` is empty.
     """
 
     release_reference: str
@@ -30,3 +34,4 @@ class RollbackTarget(Fact):
     recorded_digest: str | None
     origin: str
     target_pinned: bool
+    removed_context: str = ""

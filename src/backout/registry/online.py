@@ -3,7 +3,9 @@
 For each image the release deploys, the *rollback target* is the reference the previous
 release had in the same place: from the ``--base`` release (same file, same container), or,
 without ``--base``, from ``backout.lock``'s history (the newest recorded digest of the same
-repository that differs from this release's). Each target is resolved today and recorded as a
+repository that differs from this release's). An image the ``--base`` release deploys and this
+release no longer does (a container or workload removed) is a target too: rolling back brings it
+back, so it must still exist. Each target is resolved today and recorded as a
 :class:`RollbackTarget` fact on the head release; rules BK303 (target gone) and BK304 (target
 now resolves to this release's image) judge them. Offline, no such fact exists.
 """
@@ -98,6 +100,7 @@ def observe(workspace: Workspace, client: RegistryClient) -> Iterator[RollbackTa
     head_history = _history(workspace.head.facts)
     history = _history(base_facts) + head_history
     base_uses = _deployed(base_facts) if base_facts is not None else []
+    matched: set[ImageUse] = set()
     for use in sorted(_deployed(workspace.head.facts), key=lambda u: u.location):
         image = parse_reference(use.reference)
         if image is None or image.has_malformed_digest:
@@ -107,6 +110,8 @@ def observe(workspace: Workspace, client: RegistryClient) -> Iterator[RollbackTa
         recorded: str | None = None
         if base_facts is not None:
             base_use = _same_slot(use, image, base_uses)
+            if base_use is not None:
+                matched.add(base_use)
             target = parse_reference(base_use.reference) if base_use is not None else None
             if target is None or target.has_malformed_digest:
                 continue
@@ -144,6 +149,32 @@ def observe(workspace: Workspace, client: RegistryClient) -> Iterator[RollbackTa
             origin=origin,
             target_pinned=target.is_pinned,
         )
+    for base_use in sorted(set(base_uses) - matched, key=lambda u: u.location):
+        yield from _removed(base_use, resolver, history, f"--base {workspace.base_label}")
+
+
+def _removed(
+    base_use: ImageUse, resolver: _Resolver, history: list[LockEntry], origin: str
+) -> Iterator[RollbackTarget]:
+    """The target of an image the release removes: rolling back deploys it again.
+
+    There is no release value to point at, so the fact is located where the previous
+    release names the image (``origin`` says which release that is).
+    """
+    target = parse_reference(base_use.reference)
+    if target is None or target.has_malformed_digest:
+        return
+    yield RollbackTarget(
+        base_use.location,
+        release_reference="",
+        release_digest=None,
+        target_reference=target.raw,
+        target_digest=resolver.digest(target),
+        recorded_digest=target.digest if target.is_pinned else _recorded(target.raw, history, None),
+        origin=origin,
+        target_pinned=target.is_pinned,
+        removed_context=base_use.context,
+    )
 
 
 def check_online(

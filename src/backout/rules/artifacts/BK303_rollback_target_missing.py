@@ -16,7 +16,9 @@ class RollbackTargetMissing(Rule):
     With `backout check --online`, asks the registry for the previous release's image — the
     reference the same container had in the `--base` release, or the previous digest
     `backout.lock` recorded for the repository — and reports it when the registry answers
-    `MANIFEST_UNKNOWN`.
+    `MANIFEST_UNKNOWN`. An image the `--base` release deploys and this release removes (a
+    container or a workload dropped) is checked too: rolling back deploys it again. Its finding
+    points at the previous release's file, where that image is named.
 
     ## Why is this bad?
     `kubectl rollout undo` (or a GitOps revert) puts the old reference back, and the new pods
@@ -57,6 +59,18 @@ class RollbackTargetMissing(Rule):
             if target.target_digest is not None:
                 continue
             recorded = f" (it ran {target.recorded_digest})" if target.recorded_digest else ""
+            if target.removed_context:
+                yield self.finding(
+                    target.location,
+                    f"this release removes {target.removed_context}; rolling back deploys it "
+                    f"again with {target.target_reference} from {target.origin} (this location "
+                    f"is in that release){recorded}, but the registry answers manifest unknown: "
+                    "its pods cannot pull their image",
+                    f"re-push {target.target_reference} before deploying, or roll back without "
+                    f"{target.removed_context} (delete it from the rollback), and exempt "
+                    "release images from lifecycle/retention rules",
+                )
+                continue
             yield self.finding(
                 target.location,
                 f"rolling back would restore {target.target_reference} from {target.origin}"
