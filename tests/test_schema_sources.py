@@ -300,3 +300,39 @@ def test_migrations_setting_narrows_the_streams(tmp_path: Path) -> None:
 )
 def test_type_change_judgement(old: str | None, new: str, breaks: bool) -> None:
     assert (type_change_problem(old, new) is not None) is breaks
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "where"),
+    [
+        (
+            "alembic/versions/a1.py",
+            "revision = 'a1'\ndown_revision = None\n\ndef upgrade():\n"
+            '    op.execute("SELECT 1; \\ud800")\n'
+            "    op.add_column('t\\ud800', sa.Column('c', sa.Integer()))\n\n"
+            "def downgrade():\n    pass\n",
+            "alembic/versions/a1.py:5:16",
+        ),
+        (
+            "shop/migrations/0001_initial.py",
+            "from django.db import migrations\n\nclass Migration(migrations.Migration):\n"
+            "    dependencies = []\n    operations = [\n"
+            '        migrations.RunSQL("SELECT 1", reverse_sql=["SELECT 2", "\\ud800"]),\n    ]\n',
+            "shop/migrations/0001_initial.py:6:64",
+        ),
+    ],
+    ids=["alembic_execute", "django_reverse_sql_list"],
+)
+def test_lone_surrogate_in_sql_string_is_unreadable_sql_not_internal_error(
+    tmp_path: Path, path: str, text: str, where: str
+) -> None:
+    # A lone surrogate is valid in a Python string literal but is not text: it cannot be
+    # encoded, so the SQL cannot be parsed. It must be a plain BK901 at the string.
+    write(tmp_path, {path: text})
+    findings = check(tmp_path, Config(root=tmp_path)).findings
+    # Every finding can be printed: names holding the surrogate are kept as its escape.
+    assert all(f.message.encode("utf-8") for f in findings)
+    unreadable = [f for f in findings if f.code == "BK901"]
+    assert [str(f.location) for f in unreadable] == [where]
+    assert "internal error" not in unreadable[0].message
+    assert "lone surrogate" in unreadable[0].message and "\\ud800" in unreadable[0].message

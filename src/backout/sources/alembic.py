@@ -46,7 +46,7 @@ from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
-from backout.sources.python_ast import parse_python
+from backout.sources.python_ast import lone_surrogate, parse_python
 from backout.sources.sql import SqlText, read_bodies
 
 # SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).
@@ -271,6 +271,11 @@ class _Body:
         node = _argument(call, 0, "sqltext")
         if isinstance(node, ast.Call) and _callee(node) == "text" and node.args:
             node = node.args[0]
+        surrogate = lone_surrogate(node)
+        if surrogate is not None:
+            where = _where(self.path, surrogate[0], call)
+            self.problems.append(Unreadable(where, "Alembic", surrogate[1]))
+            return
         sql = _string(node)
         if sql is None or node is None:
             self.problems.append(

@@ -40,7 +40,7 @@ from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
-from backout.sources.python_ast import parse_python
+from backout.sources.python_ast import lone_surrogate, parse_python
 from backout.sources.sql import SqlText, read_bodies
 
 _FIELD_TYPES = {
@@ -270,6 +270,12 @@ class _Operations:
             )
         for node, target in ((sql_node, self.up), (reverse, self.down)):
             if node is None or _is_noop(node):
+                continue
+            surrogate = lone_surrogate(node)
+            if surrogate is not None:
+                self.problems.append(
+                    Unreadable(self.at(surrogate[0], call), "Django", surrogate[1])
+                )
                 continue
             sql = _string(node)
             if sql is None:

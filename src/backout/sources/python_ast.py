@@ -14,8 +14,15 @@ from backout.sources.base import SourceFile, Unreadable
 
 
 def literal(node: ast.AST | None) -> object:
-    """A constant's value; a tuple of values for a tuple, list or set; else ``None``."""
+    """A constant's value; a tuple of values for a tuple, list or set; else ``None``.
+
+    Code points that have no UTF-8 form (lone surrogates) come back as their ``\\u`` escape.
+    """
     if isinstance(node, ast.Constant):
+        if isinstance(node.value, str) and not node.value.isascii():
+            # A lone surrogate ("\\ud800") is no text: keep it as its escape, so that names
+            # read from the file can be printed in findings.
+            return node.value.encode("utf-8", "backslashreplace").decode("utf-8")
         return node.value
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return tuple(literal(e) for e in node.elts)
@@ -66,3 +73,26 @@ def parse_python(file: SourceFile, reader: str, *markers: str) -> ast.Module | U
         return Unreadable(where, reader, f"not valid Python: {exc.msg}")
     except (ValueError, RecursionError, MemoryError) as exc:
         return Unreadable(Location(file.path, 1, 0), reader, f"not valid Python: {exc}")
+
+
+def lone_surrogate(node: ast.AST | None) -> tuple[ast.AST, str] | None:
+    """The string literal in ``node`` that holds a lone surrogate (``"\\ud800"``), and why the
+    SQL cannot be read; ``None`` when there is none.
+
+    A Python string literal may hold such a code point, but it is not text: it has no UTF-8
+    form, so no SQL parser (nor the database) can take the string. The reason names the code
+    point escaped, never the raw character, which could not be printed either.
+    """
+    for found in ast.walk(node) if node is not None else ():
+        if not (isinstance(found, ast.Constant) and isinstance(found.value, str)):
+            continue
+        try:
+            found.value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            line = found.value.count("\n", 0, exc.start) + 1
+            return found, (
+                f"the SQL string holds a lone surrogate, {found.value[exc.start]!r} (line "
+                f"{line} of the string), which is not text, so the SQL can neither be read "
+                "nor run"
+            )
+    return None
