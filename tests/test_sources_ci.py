@@ -427,3 +427,85 @@ def test_random_yaml_structures_never_raise(value: object) -> None:
     for path in (".gitlab-ci.yml", ".github/workflows/x.yml"):
         for fact in read(path, text):
             assert isinstance(fact, Fact)
+
+
+METADATA_WORKFLOW = """\
+env:
+  REGISTRY: ghcr.io/acme
+jobs:
+  image:
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: |
+            $REGISTRY/shop
+            name=docker.io/acme/shop,enable=false
+          flavor: |
+            prefix=web-
+          tags: |
+            type=ref,event=branch
+            type=raw,value=latest,prefix=
+            type=semver,pattern={{major}}.{{minor}}
+            type=sha
+            type=edge,enable=false
+            type=ref,event=pr
+      - id: defaults
+        uses: docker/metadata-action@v5
+        with:
+          images: ghcr.io/acme/api
+      - uses: docker/build-push-action@v6
+        with:
+          push: ${{ github.event_name != 'pull_request' }}
+          tags: |
+            ${{ steps.meta.outputs.tags }}
+            ${{ steps.defaults.outputs.tags }}
+            ghcr.io/acme/shop:${{ github.sha }}
+"""
+
+
+def test_metadata_action_tags_are_pushed_where_each_entry_is_written() -> None:
+    pushes = of(read(".github/workflows/r.yml", METADATA_WORKFLOW), CiImagePush)
+    assert [(p.reference, at(p)) for p in pushes] == [
+        ("ghcr.io/acme/shop:web-{{branch}}", "15:13"),
+        ("ghcr.io/acme/shop:latest", "16:13"),
+        ("ghcr.io/acme/shop:web-{{major}}.{{minor}}", "17:13"),
+        ("ghcr.io/acme/shop:sha-{{sha}}", "18:13"),
+        # the action's default entries (no tags input), at the step's uses:
+        ("ghcr.io/acme/api:nightly", "22:15"),
+        ("ghcr.io/acme/api:{{branch}}", "22:15"),
+        ("ghcr.io/acme/api:{{tag}}", "22:15"),
+        ("ghcr.io/acme/api:latest", "22:15"),
+        ("ghcr.io/acme/shop:${{ github.sha }}", "31:13"),
+    ]
+    assert pushes[0].written == "type=ref,event=branch"
+    assert pushes[0].how == "docker/metadata-action tags pushed by docker/build-push-action"
+
+
+@pytest.mark.parametrize(
+    ("flavor", "latest_at"),
+    # auto: at the semver entry that makes the action add latest; true: at the flavor line
+    [("", "12:13"), ("latest=false", None), ("latest=true", "9:13")],
+)
+def test_metadata_action_latest_follows_the_flavor(flavor: str, latest_at: str | None) -> None:
+    text = textwrap.dedent(
+        f"""\
+        jobs:
+          i:
+            steps:
+              - id: m
+                uses: docker/metadata-action@v5
+                with:
+                  images: a/b
+                  flavor: |
+                    {flavor or "prefix="}
+                  tags: |
+                    type=sha
+                    type=semver,pattern={{{{version}}}}
+              - uses: docker/build-push-action@v6
+                with: {{push: true, tags: "${{{{ steps.m.outputs.tags }}}}"}}
+        """
+    )
+    pushes = of(read(".github/workflows/r.yml", text), CiImagePush)
+    latest = [at(p) for p in pushes if p.reference.endswith(":latest")]
+    assert latest == ([latest_at] if latest_at else [])

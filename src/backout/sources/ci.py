@@ -28,7 +28,7 @@ value is written literally, so ``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -714,20 +714,32 @@ def _github_steps(
 ) -> Iterator[Fact]:
     if not isinstance(steps, SequenceNode):
         return
+    # docker/metadata-action steps seen so far in this job, by step id: a later
+    # ``tags: ${{ steps.<id>.outputs.tags }}`` pushes the tags they generate
+    metadata: dict[str, Node] = {}
     for index, step in enumerate(steps.value):
         env = {**context.env, **_variables(yamlfile.get(step, "env"))}
         step_context = _Context(context.path, GITHUB, context.workflow, context.job_id, env)
         uses = yamlfile.get(step, "uses")
         uses_text = _text(uses)
         if uses is not None and uses_text:
-            yield from _github_uses(file, step, uses, uses_text, index, step_context)
+            yield from _github_uses(file, step, uses, uses_text, index, step_context, metadata)
+            step_id = _text(yamlfile.get(step, "id"))
+            if step_id and uses_text.split("@", 1)[0].lower() == METADATA_ACTION:
+                metadata[step_id] = step
         run = yamlfile.get(step, "run")
         if isinstance(run, ScalarNode):
             yield from _shell_facts(_scalar_pieces(run, raw_lines), step_context, "run")
 
 
 def _github_uses(
-    file: SourceFile, step: Node, uses: Node, uses_text: str, index: int, context: _Context
+    file: SourceFile,
+    step: Node,
+    uses: Node,
+    uses_text: str,
+    index: int,
+    context: _Context,
+    metadata: dict[str, Node] | None = None,
 ) -> Iterator[Fact]:
     inputs = tuple(
         StepInput(name, text, _value_location(file.path, value))
@@ -768,7 +780,7 @@ def _github_uses(
         if problem is not None:
             yield problem
     if step_fact.action in ("docker/build-push-action", "redhat-actions/push-to-registry"):
-        yield from _action_pushes(file, step, step_fact, context)
+        yield from _action_pushes(file, step, step_fact, context, metadata or {})
 
 
 _LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
@@ -800,13 +812,23 @@ def _github_retention(retention: StepInput | None) -> tuple[str, int | None, Unr
 
 
 def _action_pushes(
-    file: SourceFile, step: Node, step_fact: CiStep, context: _Context
+    file: SourceFile,
+    step: Node,
+    step_fact: CiStep,
+    context: _Context,
+    metadata: dict[str, Node],
 ) -> Iterator[Fact]:
-    """Each tag of ``docker/build-push-action`` (when ``push: true``), at its own position."""
+    """Each tag of ``docker/build-push-action`` (when it pushes), at its own position.
+
+    ``push`` may be an expression (``${{ github.event_name != 'pull_request' }}``, the
+    documented way): the action then pushes on some events, so its tags are recorded.
+    ``${{ steps.<id>.outputs.tags }}`` of a ``docker/metadata-action`` step of the same job
+    is replaced by the tags that step generates (see :func:`_metadata_pushes`).
+    """
     with_node = yamlfile.get(step, "with")
     if step_fact.action == "docker/build-push-action":
         push_flag = (step_fact.input("push") or StepInput("", "false", step_fact.location)).value
-        if push_flag.strip().lower() != "true":
+        if push_flag.strip().lower() != "true" and "${{" not in push_flag:
             return
     tags_node = yamlfile.get(with_node, "tags")
     if not isinstance(tags_node, ScalarNode):
@@ -824,7 +846,11 @@ def _action_pushes(
         for part in re.split(f"[{separators}]", piece.text):
             value = part.strip()
             leading = len(part) - len(part.lstrip())
-            if value:
+            output = _METADATA_OUTPUT.fullmatch(value)
+            if output is not None and output.group(1) in metadata:
+                how = f"{METADATA_ACTION} tags pushed by {step_fact.action}"
+                yield from _metadata_pushes(file, metadata[output.group(1)], context, how)
+            elif value:
                 written = image_prefix + value if image_prefix else value
                 reference = _with_default_tag(_expand(written, context.env))
                 yield CiImagePush(
@@ -837,6 +863,177 @@ def _action_pushes(
                     step_fact.action,
                 )
             position += len(part) + 1
+
+
+METADATA_ACTION = "docker/metadata-action"
+_METADATA_OUTPUT = re.compile(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.tags\s*\}\}")
+
+# The tags docker/metadata-action generates, in its own template words: ``{{branch}}`` is the
+# branch name, ``{{tag}}`` the Git tag, ``{{sha}}`` the commit, semver/pep440 keep their
+# ``pattern`` (``{{version}}``, ``{{major}}.{{minor}}``). Entries used when ``tags`` is unset:
+_METADATA_DEFAULT_TAGS = (
+    "type=schedule",
+    "type=ref,event=branch",
+    "type=ref,event=tag",
+    "type=ref,event=pr",
+)
+# With ``flavor: latest=auto`` (the default) these types also push ``latest`` on a Git tag.
+_LATEST_AUTO_TYPES = frozenset({"semver", "pep440", "match"})
+
+
+def _csv_fields(text: str) -> list[tuple[str, str | None]]:
+    """``type=raw,value=x`` → ``[("type", "raw"), ("value", "x")]``.
+
+    The action reads each line as CSV: double quotes protect commas, and so do ``${{ }}``
+    expressions (GitHub substitutes them before the action sees the line). A field without
+    ``=`` has value ``None``.
+    """
+    fields: list[tuple[str, str | None]] = []
+    start = 0
+    quoted = False
+    index = 0
+    while index <= len(text):
+        if index == len(text) or (text[index] == "," and not quoted):
+            field_text = text[start:index].strip().replace('"', "")
+            if field_text:
+                key, sep, value = field_text.partition("=")
+                # attribute names are case-insensitive; a bare field (an image name) is not
+                fields.append((key.strip().lower(), value.strip()) if sep else (key.strip(), None))
+            start = index + 1
+        elif text[index] == '"':
+            quoted = not quoted
+        elif text.startswith("${{", index):
+            close = text.find("}}", index)
+            index = len(text) - 1 if close < 0 else close + 1
+        index += 1
+    return fields
+
+
+def _input_lines(file: SourceFile, step: Node, key: str) -> list[_Piece]:
+    """The non-blank, non-comment lines of a list input, each with its position."""
+    node = yamlfile.get(yamlfile.get(step, "with"), key)
+    if not isinstance(node, ScalarNode):
+        return []
+    pieces = _scalar_pieces(node, file.lines())
+    return [p for p in pieces if p.text.strip() and not p.text.lstrip().startswith("#")]
+
+
+def _enabled(attributes: Mapping[str, str | None]) -> bool:
+    """``enable=false`` turns an entry off; an expression may be true on some runs."""
+    return (attributes.get("enable") or "true").strip().lower() != "false"
+
+
+def _metadata_images(file: SourceFile, step: Node, context: _Context) -> list[str]:
+    """The ``images`` input: ``name/app`` or ``name=name/app,enable=…`` per line."""
+    images = []
+    for piece in _input_lines(file, step, "images"):
+        fields = _csv_fields(piece.text)
+        attributes = dict(fields)
+        name = attributes.get("name") or next((key for key, value in fields if value is None), None)
+        if name and _enabled(attributes):
+            images.append(_expand(name, context.env))
+    return images
+
+
+def _metadata_tag(attributes: Mapping[str, str | None], bare: str | None) -> str | None:
+    """The tag one ``tags`` entry generates, before prefix and suffix; ``None`` for none."""
+    kind = (attributes.get("type") or ("raw" if bare else "")).lower()
+    if kind == "raw":
+        return attributes.get("value") or bare
+    if kind == "schedule":
+        return attributes.get("pattern") or "nightly"
+    if kind in ("semver", "pep440"):
+        return attributes.get("pattern") or None
+    if kind == "match":
+        return "{{match}}"
+    if kind == "edge":
+        return "edge"
+    if kind == "sha":
+        return "{{sha}}"
+    if kind == "ref":
+        event = (attributes.get("event") or "").lower()
+        # pull-request tags (``pr-2``) name previews, never a release: not recorded
+        return {"branch": "{{branch}}", "tag": "{{tag}}"}.get(event)
+    return None
+
+
+def _metadata_pushes(
+    file: SourceFile, step: Node, context: _Context, how: str
+) -> Iterator[CiImagePush]:
+    """The image references a ``docker/metadata-action`` step generates, one per tag entry.
+
+    Each is located at its ``tags`` line (at the step's ``uses:`` for the action's default
+    entries). Prefixes and suffixes apply (``type=sha`` defaults to ``sha-``), and ``latest``
+    is added as the ``flavor`` says: ``latest=true`` always (at the flavor line),
+    ``latest=auto`` for ``type=semver|pep440|match`` and ``type=ref,event=tag`` entries.
+    """
+    images = _metadata_images(file, step, context)
+    if not images:
+        return  # without images the action generates bare tags that name no repository
+    flavor: dict[str, str | None] = {}
+    flavor_lines: dict[str, _Piece] = {}
+    for piece in _input_lines(file, step, "flavor"):
+        fields = _csv_fields(piece.text)
+        if fields:
+            first = fields[0][0]
+            flavor_lines[first] = piece
+            flavor[first] = fields[0][1]
+            for key, value in fields[1:]:
+                flavor[f"{first}.{key}"] = value
+    entries = _input_lines(file, step, "tags")
+    uses = yamlfile.get(step, "uses")
+    if not entries and uses is not None:
+        where = yamlfile.location(file.path, uses)
+        entries = [_Piece(text, where.line, where.column) for text in _METADATA_DEFAULT_TAGS]
+
+    generated: set[str] = set()
+
+    def pushes(tag: str, piece: _Piece) -> Iterator[CiImagePush]:
+        # the action outputs each tag once, however many entries produce it
+        if tag in generated:
+            return
+        generated.add(tag)
+        for image in images:
+            yield CiImagePush(
+                Location(file.path, piece.line, piece.column),
+                GITHUB,
+                context.workflow,
+                context.job_id,
+                f"{image}:{_expand(tag, context.env)}",
+                piece.text.strip(),
+                how,
+            )
+
+    latest_mode = (flavor.get("latest") or "auto").strip().lower()
+    latest_at: _Piece | None = flavor_lines.get("latest") if latest_mode == "true" else None
+    for piece in entries:
+        fields = _csv_fields(piece.text)
+        attributes = {key: value for key, value in fields if value is not None}
+        bare = next((key for key, value in fields if value is None), None)
+        if not fields or not _enabled(attributes):
+            continue
+        tag = _metadata_tag(attributes, bare)
+        if tag is None:
+            continue
+        kind = (attributes.get("type") or "raw").lower()
+        # an entry's own prefix/suffix wins over the flavor's; type=sha's default is sha-
+        own_prefix, own_suffix = attributes.get("prefix"), attributes.get("suffix")
+        if own_prefix is None:
+            own_prefix = "sha-" if kind == "sha" else flavor.get("prefix") or ""
+        if own_suffix is None:
+            own_suffix = flavor.get("suffix") or ""
+        prefix, suffix = own_prefix, own_suffix
+        yield from pushes(prefix + tag + suffix, piece)
+        auto = kind in _LATEST_AUTO_TYPES or (kind == "ref" and attributes.get("event") == "tag")
+        if latest_mode == "auto" and auto and latest_at is None:
+            latest_at = piece
+    if latest_at is not None:
+        on_latest = {
+            key: (flavor.get(key) or "") if flavor.get(f"{key}.onlatest") == "true" else ""
+            for key in ("prefix", "suffix")
+        }
+        tag = on_latest["prefix"] + "latest" + on_latest["suffix"]
+        yield from pushes(tag, latest_at)
 
 
 def _value_location(path: str, node: Node) -> Location:

@@ -44,25 +44,38 @@ _BRANCH_VARIABLE = re.compile(
     r"|default_branch|CI_COMMIT_REF_NAME|CI_COMMIT_REF_SLUG|CI_COMMIT_BRANCH"
     r"|CI_DEFAULT_BRANCH|CI_MERGE_REQUEST_(?:SOURCE|TARGET)_BRANCH_NAME"
     r"|BITBUCKET_BRANCH|BRANCH_NAME|GIT_BRANCH|CIRCLE_BRANCH"
+    r"|\{\{\s*(?:branch|base_ref)\s*\}\}"  # docker/metadata-action's template words
 )
 # CI variables unique to one build: a tag that contains one is not reused.
 _BUILD_VARIABLE = re.compile(
     r"github\.sha|github\.run_id|github\.run_number|github\.event\.release"
     r"|CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_COMMIT_TAG|CI_PIPELINE_I?ID|CI_JOB_ID"
     r"|steps\.[\w-]+\.outputs\.(?:sha|version|digest)"
+    r"|\{\{\s*(?:sha|tag|version|raw|patch|match|date|commit_date)\b"
 )
+# docker/metadata-action semver/pep440 patterns without the patch level (``{{major}}``,
+# ``v{{major}}.{{minor}}``): every patch release re-points them.
+_PARTIAL_VERSION = re.compile(r"\{\{\s*(?:major|minor)\s*\}\}")
 
 
-def is_moving_tag(tag: str) -> bool:
-    """True for a tag that later builds re-point: ``latest``, ``stable``, a branch name."""
+def _how_it_moves(tag: str) -> str | None:
+    """What re-points the tag (``latest``, a branch name…), in words; ``None`` if unique."""
     if tag.lower() in MOVING_TAGS:
-        return True
-    return bool(_BRANCH_VARIABLE.search(tag)) and not _BUILD_VARIABLE.search(tag)
+        return f"`{tag}`"
+    if _BUILD_VARIABLE.search(tag):
+        return None
+    if _BRANCH_VARIABLE.search(tag):
+        return f"the branch-name tag `{tag}`"
+    if _PARTIAL_VERSION.search(tag):
+        return f"the version-line tag `{tag}`"
+    return None
 
 
 def _same_text(text: str) -> str:
     """Spell CI variables one way: ``${{ env.X }}``/``${X}`` → ``$X``, no inner spaces."""
     text = re.sub(r"\$\{\{\s*(?:env\.)?([\w.-]+)\s*\}\}", r"$\1", text)
+    # docker/metadata-action's {{branch}} is the branch name, as github.ref_name is
+    text = re.sub(r"\{\{\s*branch\s*\}\}", "$github.ref_name", text)
     return re.sub(r"\$\{(\w+)\}", r"$\1", text)
 
 
@@ -133,7 +146,10 @@ class TagReusedByPipeline(Rule):
     `kustomize edit set image`, or a manifest, compose file or Helm values file in the
     repository. Pushes come from `docker push`, `docker build --push`, `docker buildx build
     --push`, kaniko `--destination`, `crane tag`/`copy`, `skopeo copy` and
-    `docker/build-push-action`.
+    `docker/build-push-action`, including the tags a `docker/metadata-action` step generates
+    for it (`type=ref,event=branch`, `type=raw,value=latest`, `type=edge`, the `latest` that
+    `flavor: latest=auto` adds for `type=semver`, and semver patterns without the patch level
+    such as `{{major}}.{{minor}}`; `type=sha` and `{{version}}` are unique per build).
 
     ## Why is this bad?
     Each release re-points the tag, so the cluster's history holds one pod template for all
@@ -177,7 +193,8 @@ class TagReusedByPipeline(Rule):
         seen: set[tuple[Location, str]] = set()
         for push in context.head.of(CiImagePush):
             tag = split_reference(push.reference)[1]
-            if tag is None or not is_moving_tag(tag) or (push.location, push.reference) in seen:
+            moved = _how_it_moves(tag) if tag is not None else None
+            if moved is None or (push.location, push.reference) in seen:
                 continue
             seen.add((push.location, push.reference))
             deploys = _deploys_of(push, context)
@@ -194,7 +211,6 @@ class TagReusedByPipeline(Rule):
                 by += f" ({where})"
             more = f" (and {len(deploys) - 1} more)" if len(deploys) > 1 else ""
             pusher = f"job `{push.job_id}`" if push.job_id else "this script"
-            moved = f"`{tag}`" if tag.lower() in MOVING_TAGS else f"the branch-name tag `{tag}`"
             yield self.finding(
                 push.location,
                 f"{pusher} pushes the moving tag `{push.reference}` ({push.how}) and {by}{more}: "
