@@ -154,13 +154,58 @@ def test_old_command_passing_on_the_new_schema_is_clean(tmp_path: Path) -> None:
 
 
 def test_silent_failing_old_command_says_it_printed_nothing(tmp_path: Path) -> None:
-    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    silent = _OLD_CODE + " 2>/dev/null"
     result, _ = backout(
-        repo, "drill", "--base", "HEAD~1", "--old-command", "exit 3", "--format", "concise"
+        repo, "drill", "--base", "HEAD~1", "--old-command", silent, "--format", "concise"
     )
     assert result.returncode == 1, result.stderr
-    assert codes(result.stdout) == ["BK211"]
-    assert "exits 3 on the new schema: (it printed nothing)" in result.stdout
+    command_findings = [line for line in result.stdout.splitlines() if "command `" in line]
+    assert len(command_findings) == 1
+    assert "exits 1 on the new schema: (it printed nothing)" in command_findings[0]
+
+
+def test_old_command_failing_on_the_base_release_is_a_note_not_bk211(tmp_path: Path) -> None:
+    # `exit 3` fails whatever the schema: it is run on a base-only database first, and a
+    # command broken on its own release proves nothing about the new schema.
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    url_file = tmp_path / "drill.db"
+    result, pid = backout(
+        repo,
+        "drill",
+        "--base",
+        "HEAD~1",
+        "--database",
+        f"sqlite:///{url_file}",
+        "--old-command",
+        "exit 3",
+        "--format",
+        "concise",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert codes(result.stdout) == []
+    assert "already exits 3 on the base release's own schema" in result.stderr
+    assert "broken on its own release" in result.stderr
+    # Both the drill's database and the base-only one for the command are gone.
+    assert not url_file.exists()
+    assert _leftovers(pid) == []
+
+
+def test_old_command_runs_on_the_base_schema_first(tmp_path: Path) -> None:
+    # The command records the columns it saw; its first run is on the base release's schema.
+    seen = tmp_path / "seen.txt"
+    record = (
+        f'{sys.executable} -c "import os, sqlite3; '
+        "path = os.environ['DATABASE_URL'].removeprefix('sqlite:///'); "
+        "names = [r[1] for r in sqlite3.connect(path).execute('PRAGMA table_info(users)')]; "
+        f"open({str(seen)!r}, 'a').write(','.join(names) + '\\n')\""
+    )
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--old-command", record)
+    assert result.returncode == 1, result.stderr
+    runs = seen.read_text().splitlines()
+    assert runs[0] == "id,email,legacy_flag"
+    assert runs[1] == "id,email_address,tenant_id"
 
 
 def test_old_queries_are_replayed_with_placeholders_filled(tmp_path: Path) -> None:

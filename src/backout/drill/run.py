@@ -20,6 +20,7 @@ from pathlib import Path
 from backout.config import Config
 from backout.drill.database import DrillDatabase, DrillError, DrillTarget, one_line
 from backout.drill.probe import (
+    CommandResult,
     ProbeStatement,
     contract_probe,
     failures,
@@ -151,6 +152,9 @@ class _Drill:
         self.outcome = outcome
         self.report = _Reporter(outcome, options)
         self.up_changes: _Changes = {}
+        self.target: DrillTarget | None = None
+        """Where the drill's database lives: a second, base-only one is made there for
+        ``drill.old-command``'s run on the base release."""
         rules = rules_by_code()
         self.metas: dict[str, RuleMeta] = {code: rules[code].meta() for code in rules}
 
@@ -312,9 +316,17 @@ class _Drill:
             ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True
         ).stdout.strip()
         subdir = str(root.resolve().relative_to(Path(top).resolve())) if top else "."
-        result = run_old_command(
-            self.options.old_command or "", Path(top), commit, subdir, database.url
-        )
+        command = self.options.old_command or ""
+        on_base = self._old_command_on_base(Path(top), commit, subdir)
+        if on_base is not None and on_base.exit_code != 0:
+            self.outcome.notes.append(
+                f"drill.old-command `{command}` already exits {on_base.exit_code} on the base "
+                "release's own schema, so it is broken on its own release and proves nothing "
+                f"about the new schema (not judged): "
+                f"{one_line(on_base.output_tail, 300) or '(it printed nothing)'}"
+            )
+            return
+        result = run_old_command(command, Path(top), commit, subdir, database.url)
         if result.exit_code != 0:
             culprit = self.release[-1]
             self.finding(
@@ -326,6 +338,23 @@ class _Drill:
                 "make the release's migrations backward compatible with the old code "
                 "(expand, deploy, contract)",
             )
+
+    def _old_command_on_base(self, top: Path, commit: str, subdir: str) -> CommandResult | None:
+        """Run the old command on a second throwaway database holding only the base release
+        (as the contract probes are tried on the base first): a command that fails there is
+        broken on its own release, and its failure on the new schema would prove nothing.
+        The command may write, so it never touches the drill's own database here."""
+        if self.target is None:
+            return None
+        base_database = self.target.create()
+        try:
+            self.runner.apply_base(base_database, self.base_migrations)
+            return run_old_command(
+                self.options.old_command or "", top, commit, subdir, base_database.url
+            )
+        finally:
+            with signals_ignored():
+                self.target.drop(base_database)
 
     def _down_pass(self, database: DrillDatabase) -> bool | None:
         """Revert the release: True when every down ran, False when some had none (the
@@ -429,6 +458,7 @@ def run_drill(
             if swept:
                 outcome.notes.append(f"dropped {len(swept)} database(s) of dead drills")
             database = target.create()
+            drill.target = target
             try:
                 drill.run(database)
             finally:

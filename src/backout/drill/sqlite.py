@@ -164,7 +164,8 @@ class SqliteTarget(DrillTarget):
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.description = f"SQLite file {path}" if path else "SQLite in a temp dir"
-        self._made_dir: Path | None = None
+        self._made_dirs: set[Path] = set()
+        self._path_taken = False
         self.started = time.time()
 
     def sweep(self) -> list[str]:
@@ -178,11 +179,14 @@ class SqliteTarget(DrillTarget):
         return removed
 
     def create(self) -> SqliteDatabase:
-        """A new file; a ``sqlite://`` path must not hold tables already."""
-        if self.path is None:
+        """A new file; a ``sqlite://`` path must not hold tables already. Once that path is
+        taken, further databases (the base-only one ``drill.old-command`` first runs on) go to
+        temp dirs."""
+        if self.path is None or self._path_taken:
             name = drill_name(self.started)
-            self._made_dir = Path(tempfile.mkdtemp(prefix=name + "-"))
-            return SqliteDatabase(self._made_dir / f"{name}.sqlite3")
+            made = Path(tempfile.mkdtemp(prefix=name + "-"))
+            self._made_dirs.add(made)
+            return SqliteDatabase(made / f"{name}.sqlite3")
         if self.path.exists():
             probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             try:
@@ -204,6 +208,7 @@ class SqliteTarget(DrillTarget):
             )
         if not self.path.parent.is_dir():
             raise DrillError(f"--database {self.path}: directory {self.path.parent} does not exist")
+        self._path_taken = True
         return SqliteDatabase(self.path)
 
     def close(self) -> None:
@@ -213,9 +218,9 @@ class SqliteTarget(DrillTarget):
         """Close and delete the file (and its journal), or the temp dir it is in."""
         database.close()
         assert isinstance(database, SqliteDatabase)
-        if self._made_dir is not None:
-            shutil.rmtree(self._made_dir, ignore_errors=True)
-            self._made_dir = None
+        if database.path.parent in self._made_dirs:
+            shutil.rmtree(database.path.parent, ignore_errors=True)
+            self._made_dirs.discard(database.path.parent)
             return
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(str(database.path) + suffix).unlink(missing_ok=True)
