@@ -31,6 +31,20 @@ def test_bad_release_reports_old_code_failure_and_lost_data(tmp_path: Path) -> N
     assert _leftovers(pid) == []
 
 
+def test_findings_point_at_the_statement_that_changed_the_column(tmp_path: Path) -> None:
+    # The old INSERT/SELECT fail on the renamed email (line 2, at the column name), and
+    # legacy_flag's values are lost through the DROP COLUMN (line 3); not at the file's 1:1.
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert result.returncode == 1, result.stderr
+    located = sorted(line.split(" [")[0] for line in result.stdout.splitlines() if ": BK2" in line)
+    assert located == [
+        "migrations/0002_release.up.sql:2:33: BK211",
+        "migrations/0002_release.up.sql:2:33: BK211",
+        "migrations/0002_release.up.sql:3:31: BK208",
+    ]
+
+
 def test_good_release_is_clean_and_leaves_nothing(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
     result, pid = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")

@@ -42,7 +42,13 @@ from backout.drill.targets import dialect_of_url, open_target
 from backout.engine import Workspace
 from backout.models import Finding, Location, RuleMeta, make_finding
 from backout.rules import rules_by_code
-from backout.schema_model import Migration, ordered_migrations, split_release
+from backout.schema_model import (
+    DROP_TABLE,
+    RENAME_TABLE,
+    Migration,
+    ordered_migrations,
+    split_release,
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,58 @@ def _blame(
     return release[-1]
 
 
+# Names in a database error: quoted ones (PostgreSQL "x", MySQL 'x' / `x`) and SQLite's bare
+# ones ("no such column: x", "has no column named x", "NOT NULL constraint failed: t.x").
+_QUOTED_NAME = re.compile(r"[\"'`]([\w.]+)[\"'`]")
+_BARE_NAME = re.compile(
+    r"(?:no such (?:column|table):|has no column named|constraint failed:)\s*([\w.]+)"
+)
+
+
+def _error_names(error: str) -> list[str]:
+    """The table and column names a database error mentions, in order, ``t.c`` split."""
+    names: list[str] = []
+    for match in _QUOTED_NAME.finditer(error):
+        names.append(match[1])
+    names += _BARE_NAME.findall(error)
+    out: list[str] = []
+    for name in names:
+        for part in reversed(name.split(".")):
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+def _operation_at(
+    migration: Migration, dialect: str, table: str | None, names: Sequence[str]
+) -> Location:
+    """Where in ``migration`` the change to one of ``names`` (a column of ``table``, or a
+    table) is — the RENAME, DROP, ADD COLUMN… — else the migration itself.
+
+    ``names`` are tried in order, as columns of ``table`` (any table when ``table`` is not
+    known), then as tables; a table renamed in the migration is followed to its new name.
+    """
+    up, _ = migration.operations(dialect)
+    tables = {table} if table else set()
+    for op in up:
+        if op.kind == RENAME_TABLE and op.table in tables and op.new_name:
+            tables.add(op.new_name)
+    for name in names:
+        for op in reversed(up):
+            if tables and op.table not in tables:
+                continue
+            named = {op.column, op.new_name, *op.constrained}
+            if op.column_def is not None:
+                named.add(op.column_def.name)
+            if op.kind != RENAME_TABLE and name in named:
+                return op.location
+    for name in [*(t for t in tables if t), *names]:
+        for op in reversed(up):
+            if op.kind in (DROP_TABLE, RENAME_TABLE) and op.table == name:
+                return op.location
+    return migration.location
+
+
 def _runner_for(
     workspace: Workspace, release: Sequence[Migration], all_: Sequence[Migration]
 ) -> Runner:
@@ -143,8 +201,10 @@ class _Drill:
         release: Sequence[Migration],
         runner: Runner,
         outcome: DrillOutcome,
+        dialect: str,
     ) -> None:
         self.workspace = workspace
+        self.dialect = dialect
         self.options = options
         self.base_migrations = base_migrations
         self.release = release
@@ -287,7 +347,7 @@ class _Drill:
 
     def _old_release(self, database: DrillDatabase, probes: Sequence[ProbeStatement]) -> None:
         for probe, failed in failures(database, probes):
-            named = re.findall(r'"(\w+)"', failed.error)
+            named = _error_names(failed.error)
             culprit = _blame(self.release, self.up_changes, probe.table, *named)
             what = (
                 f"the old release's {probe.kind} on {probe.table}"
@@ -296,7 +356,7 @@ class _Drill:
             )
             self.finding(
                 "BK211",
-                culprit.location,
+                _operation_at(culprit, self.dialect, probe.table, named),
                 f"{what} fails on the new schema after {culprit.label}: {failed.error} "
                 f"(statement: {one_line(failed.statement)}); the old release breaks during the "
                 "deploy and after a rollback of the code",
@@ -417,7 +477,7 @@ class _Drill:
             )
         self.finding(
             "BK208",
-            culprit.location,
+            _operation_at(culprit, self.dialect, loss.table, [loss.column] if loss.column else []),
             f"rolling back {culprit.label} loses data (proved by the drill): after up and "
             f"down, {what} ({loss.example})",
             "keep the data until the release is proven: drop columns and tables in a later "
@@ -447,7 +507,7 @@ def run_drill(
         return outcome
     dialect = dialect_of_url(options.database) if options.database else config.sql_dialect
     runner = _runner_for(workspace, release, [*base, *release])
-    drill = _Drill(workspace, options, base, release, runner, outcome)
+    drill = _Drill(workspace, options, base, release, runner, outcome, dialect)
     with cleanup_on_signals():
         with drill.report.step("starting the throwaway database"):
             # Interrupted in here, an embedded server is left for the next run's sweep.
