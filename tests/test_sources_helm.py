@@ -18,6 +18,7 @@ from backout.sources.helm import (
     HelmResourcePolicy,
     HelmTemplateImage,
     chart_of_template,
+    judged_image_uses,
     mask_template,
     unused_helm_images,
 )
@@ -142,6 +143,9 @@ replicaImage: true
 def test_values_image_conventions() -> None:
     images = [f for f in read("c/values.yaml", VALUES) if isinstance(f, HelmImage)]
     summary = [(i.values_path, i.reference, i.unresolved != "", at(i)) for i in images]
+    # `replicaImage: true` parses as a (bare) reference; only a template can say it is one.
+    assert summary.pop() == ("replicaImage", "true", False, "13:15")
+    assert images.pop().bare and not any(i.bare for i in images)
     assert summary == [
         ("image", "ghcr.io/acme/shop:1.10", False, "3:8"),
         ("api.image", "registry.example.com/shop/api", True, "7:17"),
@@ -159,10 +163,31 @@ def test_values_image_conventions() -> None:
 
 def test_unused_helm_images_follows_template_references() -> None:
     facts = FactSet(read("c/values.yaml", VALUES))
-    assert unused_helm_images(facts) == set()  # templates not read: every value counts
+    # templates not read: every value that looks like a reference counts, bare names do not
+    assert {i.values_path for i in unused_helm_images(facts)} == {"replicaImage"}
     facts.extend(read("c/templates/deploy.yaml", "    image: {{ .Values.api.image.repository }}\n"))
     unused = {i.values_path for i in unused_helm_images(facts)}
-    assert unused == {"image", "worker.image", "sidecarImage"}
+    assert unused == {"image", "worker.image", "sidecarImage", "replicaImage"}
+
+
+def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> None:
+    values = "image: nginx\nsidecar: {image: busybox}\ntoggles:\n  image: enabled\n"
+    facts = FactSet(read("c/values.yaml", values))
+    assert judged_image_uses(facts) == []  # templates out of sight: a name is not an image
+    template = (
+        "      - image: {{ .Values.image }}\n"
+        "        {{- if .Values.toggles.image }}\n"
+        '      - image: "{{ .Values.sidecar.image | default "busybox" }}"\n'
+        "        env: [{value: {{ .Values.sidecar.image }}}]\n"
+    )
+    facts.extend(read("c/templates/d.yaml", template))
+    judged = {u.values_path: u for u in judged_image_uses(facts) if isinstance(u, HelmImage)}
+    assert sorted(judged) == ["image", "sidecar.image"]
+    edit = judged["image"].pin_edit
+    assert edit is not None and edit.apply(values, "sha256:x").startswith("image: nginx@sha256:x\n")
+    # printed in an env value too: pinned by hand, and pin says why
+    assert judged["sidecar.image"].pin_edit is None
+    assert "only as a whole image" in judged["sidecar.image"].pin_blocked
 
 
 def test_bad_values_file_is_unreadable() -> None:

@@ -146,8 +146,11 @@ def test_compose_fact_keeps_what_was_written() -> None:
         "shop:${TAG:-latest}",
         "default of ${TAG:-latest}",
     )
-    assert not api.rewritable
+    # pin writes the digest into the default: a TAG set by the environment still wins.
+    assert api.pin_edit is not None
+    assert api.pin_edit.apply(text, DIGEST) == text.replace("latest}", f"latest@{DIGEST}}}")
     assert raw.unresolved == "${IMAGE}" and raw.reference == "${IMAGE}"
+    assert not raw.rewritable
 
 
 def test_kustomize_points_at_new_tag_and_composes_the_reference() -> None:
@@ -155,7 +158,8 @@ def test_kustomize_points_at_new_tag_and_composes_the_reference() -> None:
     (image,) = _images(_read(KustomizeReader(), "kustomization.yaml", text))
     assert image.reference == "reg.io/shop:2.4"
     assert (image.location.line, image.location.column) == (4, 13)
-    assert not image.rewritable
+    assert image.pin_edit is not None  # a digest key next to newTag, as kustomize edit does
+    assert image.pin_edit.apply(text, DIGEST) == text + f"    digest: {DIGEST}\n"
 
 
 DOCKERFILE = """\

@@ -1,11 +1,15 @@
 """``backout pin``: resolve mutable image references to digests and write them into the files.
 
-Every image a release deploys (the references BK101 judges: Kubernetes pod templates, compose
-services, Kustomize ``images:``, Helm values) that is not pinned is resolved against its
-registry; the reference is rewritten to ``repo:tag@sha256:…`` (the tag kept for readers) at the
-exact span the reader recorded, so comments, quoting and layout stay byte for byte. A pinned
-reference is checked too: a digest the registry no longer has is a rollback that cannot happen
-(kbld passes such digests through unverified). Multi-arch images keep their index digest.
+Every image a release deploys or builds from (the references BK101 and BK305 judge: Kubernetes
+pod templates, compose services, Kustomize ``images:``, Helm values, Dockerfile ``FROM``) that
+is not pinned is resolved against its registry, and the digest is written where the reader
+said it goes (:class:`~backout.sources.images.PinEdit`): after the tag (``repo:tag@sha256:…``,
+the tag kept for readers), inside a compose ``${TAG:-1.4}`` default, into the ``ARG`` default a
+``FROM $BASE`` reads, as a ``digest:`` key next to a Kustomize ``newTag``, or into a Helm
+chart's ``image.digest`` or ``image.tag``, as its templates allow. Everything else (comments,
+quoting, layout) stays byte for byte. A pinned reference is checked too: a digest the registry
+no longer has is a rollback that cannot happen (kbld passes such digests through unverified).
+Multi-arch images keep their index digest.
 
 Files are written atomically (a temp file in the same directory, then ``os.replace``) and only
 when their bytes are still those that were read. The lock (``backout.lock``) records each
@@ -27,11 +31,9 @@ from backout.engine import load_workspace
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Location
 from backout.registry.client import RegistryClient
+from backout.sources.helm import judged_image_uses
 from backout.sources.images import ImageUse
 from backout.sources.lockfile import LockEntry, LockError, dump_lock, parse_lock
-
-# Dockerfile FROM lines are build inputs (BK305), not what `rollout undo` restores.
-PINNED_SOURCES = ("kubernetes", "compose", "kustomize", "helm")
 
 
 class PinError(Exception):
@@ -47,8 +49,8 @@ class Resolution:
     digest: str
     media_type: str
     in_place: bool = False
-    """True when the file holds the reference as one plain or quoted scalar at the reader's
-    span, so that ``--write`` may replace it there."""
+    """True when the reader said where the digest goes and the file still holds what it read
+    there, so that ``--write`` may write it."""
 
     @property
     def pinned_reference(self) -> str:
@@ -89,11 +91,16 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
     result = PinPlan(root=workspace.root)
     seen: dict[tuple[str, str, str], tuple[str, str] | None] = {}
     texts: dict[str, str | None] = {}
-    uses = [u for u in workspace.head.facts.of(ImageUse) if u.source in PINNED_SOURCES]
+    uses = judged_image_uses(workspace.head.facts)
     for use in sorted(uses, key=lambda u: u.location):
         image = parse_reference(use.reference)
         if use.unresolved or image is None:
-            why = f"decided by ${{{use.unresolved}}}" if use.unresolved else "not a valid reference"
+            why = (
+                f"decided by {use.unresolved}, which has no default in the repository; "
+                "pin it by hand (give it a default pinned by digest)"
+                if use.unresolved
+                else "not a valid reference"
+            )
             result.problems.append(
                 PinProblem(use.location, use.text_in_file, f"cannot be resolved: {why}")
             )
@@ -125,14 +132,13 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
                 )
             )
             continue
-        in_place = use.rewritable and _span_holds(texts, workspace.root, use)
+        in_place = use.rewritable and _edit_holds(texts, workspace.root, use)
         resolution = Resolution(use, image, answer[0], answer[1], in_place)
         if not in_place:
-            how = use.note or (
-                f"a {use.source} reference cannot be rewritten in place"
-                if not use.rewritable
-                else "it is written as a YAML block scalar or with escapes, which pin does "
-                "not rewrite"
+            how = use.pin_blocked or (
+                "the file no longer holds what was read there"
+                if use.rewritable
+                else f"pin does not know where the digest goes in this {use.source} file"
             )
             result.problems.append(
                 PinProblem(
@@ -154,12 +160,10 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
     return result
 
 
-def _span_holds(texts: dict[str, str | None], root: Path, use: ImageUse) -> bool:
-    """True when the file holds exactly the (quoted) reference at ``use``'s span.
+def _edit_holds(texts: dict[str, str | None], root: Path, use: ImageUse) -> bool:
+    """True when the file still holds, where ``use``'s edit goes, the text the reader saw.
 
-    A folded or literal block scalar, or a double-quoted one with escapes, spans more than
-    the reference: such a value is resolved but left for the user to pin. ``texts`` caches
-    each file's text (``None``: unreadable) for the other references in it.
+    ``texts`` caches each file's text (``None``: unreadable) for the other references in it.
     """
     path = use.location.path
     if path not in texts:
@@ -167,9 +171,8 @@ def _span_holds(texts: dict[str, str | None], root: Path, use: ImageUse) -> bool
             texts[path] = _decode(path, (root / path).read_bytes())[1]
         except (OSError, PinError):
             texts[path] = None
-    text = texts[path]
-    expected = f"{use.quote}{use.reference}{use.quote}"
-    return text is not None and text[use.value_start : use.value_end] == expected
+    text, edit = texts[path], use.pin_edit
+    return text is not None and edit is not None and text[edit.start : edit.end] == edit.old
 
 
 def write_pins(pin_plan: PinPlan) -> list[str]:
@@ -212,20 +215,23 @@ def _decode(path: str, data: bytes) -> tuple[bytes, str]:
 
 def _rewrite(path: str, data: bytes, resolutions: Iterable[Resolution]) -> bytes:
     bom, text = _decode(path, data)
+    # One edit may serve several references (two ``FROM $BASE`` share ``ARG BASE``).
+    edits: dict[tuple[int, int], tuple[Resolution, str]] = {}
+    for resolution in resolutions:
+        edit = resolution.use.pin_edit
+        assert edit is not None
+        edits.setdefault((edit.start, edit.end), (resolution, resolution.digest))
     # From the end, so that earlier offsets stay valid.
-    for resolution in sorted(resolutions, key=lambda r: r.use.value_start, reverse=True):
-        use = resolution.use
-        quote = use.quote
-        expected = f"{quote}{use.reference}{quote}"
-        if text[use.value_start : use.value_end] != expected:
+    for _, (resolution, digest) in sorted(edits.items(), key=lambda item: item[0], reverse=True):
+        edit = resolution.use.pin_edit
+        assert edit is not None
+        patched = edit.apply(text, digest)
+        if patched is None:
             raise PinError(
-                f"{use.location}: expected {expected!r} there; the file changed since it was read"
+                f"{resolution.use.location}: expected {edit.old!r} there; the file changed "
+                "since it was read"
             )
-        text = (
-            text[: use.value_start]
-            + f"{quote}{resolution.pinned_reference}{quote}"
-            + text[use.value_end :]
-        )
+        text = patched
     return bom + text.encode("utf-8")
 
 

@@ -16,7 +16,16 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from backout.sources.base import Fact, SourceFile, Unreadable
-from backout.sources.images import ImageUse, interpolate, scalar_span
+from backout.sources.images import (
+    BLOCK_SCALAR,
+    ImageUse,
+    PinEdit,
+    digest_offset,
+    interpolate,
+    scalar_span,
+    scalar_suffix_edit,
+    suffix_edit,
+)
 from backout.sources.yamlfile import ScalarNode, get, items, text_of, yaml_documents
 
 _COMPOSE_FILE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml", re.IGNORECASE)
@@ -45,6 +54,7 @@ class ComposeReader:
                 if isinstance(image, ScalarNode) and text_of(image):
                     services_of.setdefault(image.start_mark.index, (image, []))[1].append(service)
         facts: list[Fact] = []
+        text = file.text() or ""
         for image, services in services_of.values():
             written = text_of(image)
             assert written is not None
@@ -52,6 +62,7 @@ class ComposeReader:
             substituted = interpolate(written)
             note = ", ".join(f"default of {used}" for used in substituted.defaults_used)
             unresolved = ", ".join(substituted.unresolved)
+            edit, blocked = _pin_edit(text, image)
             facts.append(
                 ImageUse(
                     loc,
@@ -65,6 +76,20 @@ class ComposeReader:
                     value_start=start,
                     value_end=end,
                     quote=quote,
+                    pin_edit=None if unresolved else edit,
+                    pin_blocked=blocked,
                 )
             )
         return facts
+
+
+def _pin_edit(text: str, image: ScalarNode) -> tuple[PinEdit | None, str]:
+    """Where ``pin`` writes the digest: at the end, or inside a final ``${VAR:-default}``."""
+    if scalar_suffix_edit(text, image) is None:
+        return None, BLOCK_SCALAR
+    offset, why = digest_offset(str(image.value))
+    if offset is None:
+        return None, why
+    start, end = image.start_mark.index, image.end_mark.index
+    quote = len(image.style or "")
+    return suffix_edit(text, start, end, start + quote + offset), ""

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
-from backout.sources.images import ImageUse, interpolate
+from backout.sources.images import ImageUse, PinEdit, digest_offset, interpolate, suffix_edit
 
 _ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*([\\`])\s*$", re.IGNORECASE)
 _DIRECTIVE = re.compile(r"#\s*[a-zA-Z]+\s*=")
@@ -133,6 +133,7 @@ class DockerfileReader:
             return [Unreadable(error.location, self.name, error.reason)] if error else []
         facts: list[Fact] = []
         global_args: dict[str, str | None] = {}
+        arg_tokens: dict[str, _Token] = {}
         stages: set[str] = set()
         seen_from = False
         for instruction in _instructions(text):
@@ -144,6 +145,7 @@ class DockerfileReader:
                         global_args[match.group(1)] = (
                             default.strip("\"'") if default is not None else None
                         )
+                        arg_tokens[match.group(1)] = token
             elif instruction.keyword == "FROM":
                 seen_from = True
                 fact, alias = self._from(file.path, text, instruction, global_args, stages)
@@ -155,7 +157,7 @@ class DockerfileReader:
                 fact = self._copy_from(file.path, text, instruction, stages)
                 if fact is not None:
                     facts.append(fact)
-        return facts
+        return _with_pin_edits(text, facts, global_args, arg_tokens)
 
     def _from(
         self,
@@ -212,3 +214,77 @@ class DockerfileReader:
                 value_end=token.end,
             )
         return None
+
+
+_WHOLE_VARIABLE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
+
+
+def _with_pin_edits(
+    text: str,
+    facts: list[Fact],
+    global_args: dict[str, str | None],
+    arg_tokens: dict[str, _Token],
+) -> list[Fact]:
+    """Each image with where ``backout pin`` writes its digest, or why it cannot.
+
+    ``FROM image:tag`` gets ``@<digest>`` after the tag, keeping ``--platform`` and ``AS``.
+    ``FROM $BASE`` gets it in the default of ``ARG BASE=image:tag``, provided every image that
+    reads ``BASE`` reads all of it: ``FROM python:${V}`` cannot be pinned through ``ARG V``
+    without pinning every other use of ``V`` to the same digest.
+    """
+    whole_uses: dict[str, int] = {}
+    partial_uses: dict[str, int] = {}
+    for fact in facts:
+        if not isinstance(fact, ImageUse) or not fact.written:
+            continue
+        whole = _WHOLE_VARIABLE.fullmatch(fact.written)
+        for match in _WHOLE_VARIABLE.finditer(fact.written):
+            name = match.group(1) or match.group(2)
+            counts = whole_uses if whole is not None else partial_uses
+            counts[name] = counts.get(name, 0) + 1
+    out: list[Fact] = []
+    for fact in facts:
+        if isinstance(fact, ImageUse) and not fact.unresolved:
+            edit, blocked = _pin_edit(text, fact, global_args, arg_tokens, partial_uses)
+            fact = replace(fact, pin_edit=edit, pin_blocked=blocked)
+        out.append(fact)
+    return out
+
+
+def _pin_edit(
+    text: str,
+    use: ImageUse,
+    global_args: dict[str, str | None],
+    arg_tokens: dict[str, _Token],
+    partial_uses: dict[str, int],
+) -> tuple[PinEdit | None, str]:
+    written = text[use.value_start : use.value_end]
+    whole = _WHOLE_VARIABLE.fullmatch(written)
+    if whole is None or (whole.group(1) or whole.group(2)) not in global_args:
+        offset, why = digest_offset(written, dollar_escape=False)
+        known = interpolate(written, global_args, dollar_escape=False).known_used
+        last_variable = max(written.rfind("$"), written.rfind("}"))
+        if known and (offset != len(written) or ":" not in written[last_variable + 1 :]):
+            # ``python:${V}``: the tag is an ARG, which a --build-arg can change; a digest
+            # written after it would silently override the tag asked for.
+            return None, (
+                f"the tag comes from ARG {', '.join(dict.fromkeys(known))}; write the whole "
+                "reference in one ARG (`ARG BASE=image:tag`) to let pin extend its default"
+            )
+        if offset is None:
+            return None, why
+        return suffix_edit(text, use.value_start, use.value_end, use.value_start + offset), ""
+    name = whole.group(1) or whole.group(2)
+    token = arg_tokens[name]
+    if partial_uses.get(name):
+        return None, (
+            f"ARG {name} is also part of another image reference; pinning its default would "
+            "break that one"
+        )
+    default_start = token.start + len(name) + 1
+    default = text[default_start : token.end]
+    quote = default[:1] if default[:1] in ("'", '"') and default.endswith(default[:1]) else ""
+    value = default[len(quote) : len(default) - len(quote)]
+    if "$" in value:
+        return None, f"the default of ARG {name} is itself built from variables"
+    return suffix_edit(text, token.start, token.end, token.end - len(quote)), ""

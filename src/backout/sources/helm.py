@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import yaml
@@ -28,7 +28,15 @@ from backout.imageref import parse_reference
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
-from backout.sources.images import ImageUse, scalar_span
+from backout.sources.images import (
+    BLOCK_SCALAR,
+    ImageUse,
+    PinEdit,
+    key_edit,
+    scalar_span,
+    scalar_suffix_edit,
+    scalar_value_edit,
+)
 from backout.sources.yamlfile import MappingNode, Node, ScalarNode, SequenceNode
 
 try:
@@ -94,12 +102,30 @@ class HelmTemplateImage(Fact):
 
     ``values_paths`` are the ``.Values`` paths it reads (``image.repository``,
     ``image.tag``); ``app_version_default`` is True when it falls back to
-    ``.Chart.AppVersion`` (``| default .Chart.AppVersion``).
+    ``.Chart.AppVersion`` (``| default .Chart.AppVersion``). ``whole_paths`` names the path
+    when one action is the whole image (``image: {{ .Values.image }}``); ``tag_paths`` the
+    paths read by a final action right after a ``:`` (``…repository }}:{{ .Values.image.tag
+    }}``), whose value is therefore the end of the reference.
     """
 
     chart: str
     values_paths: tuple[str, ...]
     app_version_default: bool
+    whole_paths: tuple[str, ...] = ()
+    tag_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HelmTemplateOutput(Fact):
+    """The ``.Values`` paths a template file prints outside its ``image:`` lines.
+
+    A label ``version: {{ .Values.image.tag }}`` would break if pin wrote a digest into the
+    tag (label values cannot hold ``@``): such values are pinned by hand. Conditions
+    (``{{ if .Values.image.digest }}``) are not printing and are not listed.
+    """
+
+    chart: str
+    paths: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -109,10 +135,19 @@ class HelmImage(ImageUse):
     Located at the tag value, or at the repository when there is no tag, or at the string
     for ``image: "repo:tag"``. An empty or missing tag is recorded as ``unresolved``: the
     templates decide (usually ``.Chart.AppVersion``).
+
+    ``bare`` marks a string value with neither ``/`` nor ``:`` (``image: nginx``, but also
+    ``image: enabled``): it is an image only if a template uses it as one. ``tag_edit``
+    appends the digest to the tag (``tag: 1.4@sha256:…``), ``digest_edit`` sets or adds the
+    ``digest:`` key; which one pins the image depends on the chart's templates, so the reader
+    records both and :func:`judged_image_uses` picks one as ``pin_edit``.
     """
 
     chart: str = ""
     values_path: str = ""
+    bare: bool = False
+    tag_edit: PinEdit | None = None
+    digest_edit: PinEdit | None = None
 
 
 _WORKLOAD_KINDS = frozenset(
@@ -293,19 +328,59 @@ _IMAGE_LINE = re.compile(r"^\s*(?:-\s+)?image:\s*(\S.*?)\s*$")
 _VALUES_PATH = re.compile(r"\.Values((?:\.[A-Za-z_][\w-]*)+)")
 
 
-def _template_images(file: SourceFile, chart: str) -> Iterator[HelmTemplateImage]:
+_CONTROL = frozenset({"if", "else", "with", "range", "end", "define", "block", "/*"})
+
+
+def _paths(action: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.lstrip(".") for p in _VALUES_PATH.findall(action)))
+
+
+def _image_line(file: SourceFile, chart: str, number: int, line: str) -> HelmTemplateImage | None:
+    match = _IMAGE_LINE.match(line)
+    if match is None or "{{" not in match.group(1):
+        return None
+    value = match.group(1)
+    inner = value
+    if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "'\"":
+        inner = inner[1:-1]
+    actions = list(_ACTION.finditer(inner))
+    whole: tuple[str, ...] = ()
+    if len(actions) == 1 and actions[0].group() == inner.strip():
+        paths = _paths(actions[0].group())
+        # ``printf "%s:%s" .Values.a .Values.b`` reads two values into one image.
+        if len(paths) == 1 and "print" not in actions[0].group():
+            whole = paths
+    tags = tuple(
+        path
+        for action in actions
+        if action.start() > 0
+        and inner[action.start() - 1] == ":"
+        and action.end() == len(inner.rstrip())
+        for path in _paths(action.group())[:1]
+    )
+    return HelmTemplateImage(
+        Location(file.path, number, match.start(1) + 1),
+        chart,
+        _paths(value),
+        ".Chart.AppVersion" in value,
+        whole,
+        tags,
+    )
+
+
+def _template_images(file: SourceFile, chart: str) -> Iterator[Fact]:
+    printed: dict[str, None] = {}
     for number, line in enumerate(file.lines(), start=1):
-        match = _IMAGE_LINE.match(line)
-        if match is None or "{{" not in match.group(1):
+        image = _image_line(file, chart, number, line)
+        if image is not None:
+            yield image
             continue
-        value = match.group(1)
-        paths = tuple(dict.fromkeys(p.lstrip(".") for p in _VALUES_PATH.findall(value)))
-        yield HelmTemplateImage(
-            Location(file.path, number, match.start(1) + 1),
-            chart,
-            paths,
-            ".Chart.AppVersion" in value,
-        )
+        for action in _ACTION.finditer(line):
+            words = action.group()[2:-2].strip("- \t").split(None, 1)
+            if words and words[0] not in _CONTROL:
+                printed.update(dict.fromkeys(_paths(action.group())))
+    if printed:
+        yield HelmTemplateOutput(Location(file.path, 1, 0), chart, tuple(printed))
 
 
 def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
@@ -334,41 +409,47 @@ def _is_image_key(key: str) -> bool:
     return key == "image" or key.endswith("Image") or key.endswith("_image")
 
 
-def _image_uses(path: str, chart: str, node: Node, prefix: str, depth: int) -> Iterator[Fact]:
+def _image_uses(
+    path: str, text: str, chart: str, node: Node, prefix: str, depth: int
+) -> Iterator[Fact]:
     if depth > 30:
         return
     if isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
-            yield from _image_uses(path, chart, item, f"{prefix}[{index}]", depth + 1)
+            yield from _image_uses(path, text, chart, item, f"{prefix}[{index}]", depth + 1)
         return
     for key, value in yamlfile.items(node):
         values_path = f"{prefix}.{key}" if prefix else key
         if _is_image_key(key) and isinstance(value, MappingNode):
-            use = _image_from_mapping(path, chart, value, values_path)
+            use = _image_from_mapping(path, text, chart, value, values_path)
             if use is not None:
                 yield use
                 continue
         if _is_image_key(key) and isinstance(value, ScalarNode):
-            text = yamlfile.text_of(value)
-            if text and parse_reference(text) is not None and ("/" in text or ":" in text):
+            reference = yamlfile.text_of(value)
+            if reference and parse_reference(reference) is not None:
                 location, start, end, quote = scalar_span(path, value)
+                edit = scalar_suffix_edit(text, value)
                 yield HelmImage(
                     location,
-                    text,
+                    reference,
                     "helm",
                     f"values `{values_path}`",
                     value_start=start,
                     value_end=end,
                     quote=quote,
+                    pin_edit=edit,
+                    pin_blocked="" if edit else BLOCK_SCALAR,
                     chart=chart,
                     values_path=values_path,
+                    bare="/" not in reference and ":" not in reference,
                 )
             continue
-        yield from _image_uses(path, chart, value, values_path, depth + 1)
+        yield from _image_uses(path, text, chart, value, values_path, depth + 1)
 
 
 def _image_from_mapping(
-    path: str, chart: str, image: MappingNode, values_path: str
+    path: str, text: str, chart: str, image: MappingNode, values_path: str
 ) -> HelmImage | None:
     """``{registry?, repository, tag?, digest?}`` — the convention of ``helm create``."""
     repository_node = yamlfile.get(image, "repository") or yamlfile.get(image, "name")
@@ -378,7 +459,8 @@ def _image_from_mapping(
     registry = yamlfile.text_of(yamlfile.get(image, "registry"))
     tag_node = yamlfile.get(image, "tag")
     tag = yamlfile.text_of(tag_node)
-    digest = yamlfile.text_of(yamlfile.get(image, "digest"))
+    digest_node = yamlfile.get(image, "digest")
+    digest = yamlfile.text_of(digest_node)
     name = f"{registry.rstrip('/')}/{repository}" if registry else repository
     reference = name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
     anchor = tag_node if tag else repository_node
@@ -388,6 +470,13 @@ def _image_from_mapping(
     if not tag and not digest:
         unresolved = "`.Chart.AppVersion` (the tag is empty)"
         note = "chart default tag is empty: the templates usually fall back to .Chart.AppVersion"
+    digest_edit: PinEdit | None
+    if isinstance(digest_node, ScalarNode):
+        digest_edit = scalar_value_edit(text, digest_node)
+    elif digest_node is None and yamlfile.key_node(image, "digest") is None:
+        digest_edit = key_edit(text, image, anchor, "digest")
+    else:
+        digest_edit = None
     return HelmImage(
         location,
         reference,
@@ -398,27 +487,124 @@ def _image_from_mapping(
         unresolved=unresolved,
         chart=chart,
         values_path=values_path,
+        tag_edit=scalar_suffix_edit(text, tag_node) if isinstance(tag_node, ScalarNode) else None,
+        digest_edit=digest_edit,
+    )
+
+
+@dataclass
+class _ChartTemplates:
+    """What a chart's templates do with its values, gathered from the template facts."""
+
+    image_paths: set[str] = field(default_factory=set)
+    whole_paths: set[str] = field(default_factory=set)
+    tag_paths: set[str] = field(default_factory=set)
+    # paths an image line reads as something else than the whole image or the final tag
+    other_image_paths: set[str] = field(default_factory=set)
+    printed: set[str] = field(default_factory=set)
+
+    def printed_elsewhere(self, path: str) -> bool:
+        """True when a template prints ``path`` (or a mapping holding it) outside ``image:``."""
+        return any(path == p or path.startswith(p + ".") for p in self.printed)
+
+
+def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
+    charts: dict[str, _ChartTemplates] = {}
+    for line in facts.of(HelmTemplateImage):
+        chart = charts.setdefault(line.chart, _ChartTemplates())
+        chart.image_paths.update(line.values_paths)
+        chart.whole_paths.update(line.whole_paths)
+        chart.tag_paths.update(line.tag_paths)
+        chart.other_image_paths.update(
+            p for p in line.values_paths if p not in line.whole_paths + line.tag_paths
+        )
+    for output in facts.of(HelmTemplateOutput):
+        charts.setdefault(output.chart, _ChartTemplates()).printed.update(output.paths)
+    return charts
+
+
+def judged_image_uses(facts: FactSet) -> list[ImageUse]:
+    """Every image reference, with each Helm value joined to what its chart's templates do.
+
+    A values image that no ``image:`` line of its chart reads is left out, and so is a bare
+    name (``image: nginx``, ``image: enabled``) that no template uses as a whole image. When
+    the templates are out of sight (a values file for a chart elsewhere), values that look like
+    references (``/`` or ``:``) count and bare names do not.
+
+    Each Helm image gets the ``pin_edit`` its templates make valid: the whole string when a
+    template prints it as the image; ``digest:`` when a template reads ``<path>.digest``;
+    ``tag: X@sha256:…`` when a template joins ``repository:tag`` with the tag last (the
+    result, ``repo:X@sha256:…``, is a valid reference). Any other use, or a template that
+    prints the value elsewhere (a label cannot hold ``@``), leaves it to pin by hand.
+    """
+    charts = _chart_templates(facts)
+    judged: list[ImageUse] = []
+    for use in facts.of(ImageUse):
+        if not isinstance(use, HelmImage):
+            judged.append(use)
+            continue
+        chart = charts.get(use.chart)
+        visible = chart is not None and bool(chart.image_paths)
+        path = use.values_path
+        if chart is None or not visible:
+            if not use.bare:
+                judged.append(_helm_pin_edit(use, None))
+            continue
+        if use.bare and path not in chart.whole_paths:
+            continue
+        if any(p == path or p.startswith(path + ".") for p in chart.image_paths):
+            judged.append(_helm_pin_edit(use, chart))
+    return judged
+
+
+def _helm_pin_edit(image: HelmImage, chart: _ChartTemplates | None) -> HelmImage:
+    path = image.values_path
+    if image.value_start >= 0:  # ``image: repo:tag``, one string
+        if chart is not None and (
+            path not in chart.whole_paths
+            or path in chart.other_image_paths
+            or chart.printed_elsewhere(path)
+        ):
+            return replace(
+                image,
+                pin_edit=None,
+                pin_blocked=f"the chart's templates do not use `{path}` only as a whole image",
+            )
+        return image
+    if chart is None:
+        return replace(
+            image,
+            pin_blocked="the chart's templates are not in the repository, so whether they "
+            f"read `{path}.digest` or join `repository:tag` cannot be known",
+        )
+    digest, tag = f"{path}.digest", f"{path}.tag"
+    if digest in chart.image_paths and image.digest_edit is not None:
+        return replace(image, pin_edit=image.digest_edit)
+    if (
+        tag in chart.tag_paths
+        and tag not in chart.other_image_paths
+        and not chart.printed_elsewhere(tag)
+        and image.tag_edit is not None
+    ):
+        return replace(image, pin_edit=image.tag_edit)
+    return replace(
+        image,
+        pin_blocked=f"the chart's templates neither read `{digest}` nor end the image with "
+        f"`:{{{{ .Values.{tag} }}}}` alone (a tag printed elsewhere, a label say, cannot "
+        "hold a digest)",
     )
 
 
 def unused_helm_images(facts: FactSet) -> set[HelmImage]:
-    """Values images that no ``image:`` line of their chart's templates reads.
-
-    Only charts whose templates were read and name ``.Values`` paths in ``image:`` lines are
-    judged; for the others every values image counts (the templates are out of sight).
-    """
-    used: dict[str, set[str]] = {}
-    for template_image in facts.of(HelmTemplateImage):
-        used.setdefault(template_image.chart, set()).update(template_image.values_paths)
-    unused: set[HelmImage] = set()
-    for image in facts.of(HelmImage):
-        paths = used.get(image.chart)
-        if not paths:
-            continue
-        prefix = image.values_path
-        if not any(p == prefix or p.startswith(prefix + ".") for p in paths):
-            unused.add(image)
-    return unused
+    """Values images that :func:`judged_image_uses` leaves out: no template uses them."""
+    kept = {
+        (use.location, use.values_path)
+        for use in judged_image_uses(facts)
+        if isinstance(use, HelmImage)
+    }
+    return {
+        image for image in facts.of(HelmImage) if (image.location, image.values_path) not in kept
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,5 +647,7 @@ class HelmReader:
                 )
             return facts
         for document in documents:
-            facts.extend(_image_uses(file.path, _directory(file.path), document, "", 0))
+            facts.extend(
+                _image_uses(file.path, file.text() or "", _directory(file.path), document, "", 0)
+            )
         return facts

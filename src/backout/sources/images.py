@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from backout.models import Location
 from backout.sources.base import Fact
-from backout.sources.yamlfile import ScalarNode
+from backout.sources.yamlfile import MappingNode, Node, ScalarNode
 
 SOURCES = ("kubernetes", "compose", "kustomize", "helm", "dockerfile")
 """The values of :attr:`ImageUse.source`."""
@@ -38,6 +38,9 @@ class ImageUse(Fact):
     quote character (``'``, ``"``, or ``""`` for a plain scalar). ``backout pin`` replaces that
     span byte-exactly. For Kustomize the span is the ``newTag`` (or ``name``) value: pinning
     there means adding a ``digest:`` key. Both are ``-1`` when there is no single span.
+
+    ``pin_edit`` is how ``backout pin`` writes a digest into the file (``None``: it cannot,
+    and ``pin_blocked`` says why, in words for the user).
     """
 
     reference: str
@@ -49,6 +52,8 @@ class ImageUse(Fact):
     value_start: int = -1
     value_end: int = -1
     quote: str = ""
+    pin_edit: PinEdit | None = None
+    pin_blocked: str = ""
 
     @property
     def text_in_file(self) -> str:
@@ -57,13 +62,76 @@ class ImageUse(Fact):
 
     @property
     def rewritable(self) -> bool:
-        """True when the span holds exactly :attr:`reference`, so pinning may replace it."""
-        return (
-            self.value_start >= 0
-            and not self.written
-            and not self.unresolved
-            and self.source != "kustomize"
-        )
+        """True when ``backout pin`` can write the digest into the file itself."""
+        return self.pin_edit is not None and not self.unresolved
+
+
+@dataclass(frozen=True)
+class PinEdit:
+    """How to write a digest into a file: replace ``old`` at ``[start, end)``.
+
+    Offsets are characters of the decoded file text. The replacement is ``before``, the digest
+    (``sha256:…``), then ``after``; ``old`` is checked first, so a file changed since it was
+    read is never patched blindly. The same edit may serve several references (two ``FROM
+    $BASE`` lines share their ``ARG BASE`` default).
+    """
+
+    start: int
+    end: int
+    old: str
+    before: str
+    after: str
+
+    def apply(self, text: str, digest: str) -> str | None:
+        """``text`` with the digest written in; ``None`` when ``old`` is no longer there."""
+        if text[self.start : self.end] != self.old:
+            return None
+        return text[: self.start] + self.before + digest + self.after + text[self.end :]
+
+
+def suffix_edit(text: str, start: int, end: int, at: int) -> PinEdit:
+    """An edit appending ``@<digest>`` at offset ``at`` inside ``text[start:end]``."""
+    return PinEdit(start, end, text[start:end], text[start:at] + "@", text[at:end])
+
+
+def scalar_suffix_edit(text: str, node: ScalarNode) -> PinEdit | None:
+    """``@<digest>`` appended to a YAML scalar, inside its quotes.
+
+    ``None`` for a block scalar, or a quoted one whose text in the file is not its value
+    (escapes, line folding): its end in the file is not where the value ends.
+    """
+    start, end = node.start_mark.index, node.end_mark.index
+    style = node.style or ""
+    quote = style if style in ("'", '"') else ""
+    if style not in ("", "'", '"') or text[start:end] != f"{quote}{node.value}{quote}":
+        return None
+    return suffix_edit(text, start, end, end - len(quote))
+
+
+BLOCK_SCALAR = "it is written as a YAML block scalar or with escapes, which pin does not rewrite"
+"""Why :func:`scalar_suffix_edit` gave no edit, for :attr:`ImageUse.pin_blocked`."""
+
+
+def key_edit(text: str, mapping: MappingNode, after: Node, key: str) -> PinEdit:
+    """An edit adding ``key: <digest>`` to ``mapping``, right after the entry ending at ``after``.
+
+    A block mapping gets a new line, indented like the mapping's first key, with the line
+    ending of the line it follows; a flow mapping gets ``, key: <digest>``. Everything else
+    (comments after the value included) stays as it is.
+    """
+    start, end = after.start_mark.index, after.end_mark.index
+    if mapping.flow_style:
+        return PinEdit(start, end, text[start:end], f"{text[start:end]}, {key}: ", "")
+    line_end = text.find("\n", end)
+    if line_end < 0:
+        newline = "\r\n" if "\r\n" in text else "\n"
+        line_end = len(text)
+    else:
+        newline = "\r\n" if text[line_end - 1 : line_end] == "\r" else "\n"
+        line_end -= len(newline) - 1
+    indent = " " * mapping.value[0][0].start_mark.column
+    old = text[start:line_end]
+    return PinEdit(start, line_end, old, f"{old}{newline}{indent}{key}: ", "")
 
 
 def scalar_span(path: str, node: ScalarNode) -> tuple[Location, int, int, str]:
@@ -212,3 +280,68 @@ def _closing_brace(text: str, start: int) -> int:
             if depth == 0:
                 return index
     return -1
+
+
+def digest_offset(written: str, dollar_escape: bool = True) -> tuple[int | None, str]:
+    """Where ``@<digest>`` goes in an interpolated reference, or why it cannot go anywhere.
+
+    The digest belongs at the end of the reference that runs when the variables are unset: after
+    a literal ending (``${REGISTRY:-ghcr.io}/shop:1.4``), or inside the default of a final
+    ``${TAG:-1.4}`` (so that a ``TAG`` set by the environment still wins, unpinned, as the
+    author meant). A reference that ends in a variable with no default (``shop:$TAG``) cannot
+    be pinned in the file.
+    """
+    if not written.endswith("}"):
+        tail = re.search(r"\$[A-Za-z_][A-Za-z0-9_]*$", written)
+        before = written[: tail.start()] if tail is not None else ""
+        # ``$$TAG`` (compose) and ``\$TAG`` (Dockerfile) are literal text, not variables.
+        escaped = (
+            (len(before) - len(before.rstrip("$"))) % 2 == 1
+            if dollar_escape
+            else (before.endswith("\\"))
+        )
+        if tail is not None and not escaped:
+            return None, f"the tag is set by {tail.group()}, which has no default"
+        return len(written), ""
+    opening = _opening_brace(written)
+    expression = written[opening - 1 :] if opening > 0 else ""
+    match = _NAME.match(written, opening + 1) if opening > 0 else None
+    if match is None or written[opening - 1] != "$":
+        return None, f"`{written}` does not end in a reference pin can extend"
+    rest = written[match.end() : -1]
+    operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
+    if operator not in (":-", "-"):
+        return None, f"the tag is set by {expression}, which has no default"
+    default_start = match.end() + len(operator)
+    inner, why = digest_offset(written[default_start:-1], dollar_escape)
+    if inner is None:
+        return None, why
+    return default_start + inner, ""
+
+
+def _opening_brace(text: str) -> int:
+    """The index of the ``{`` that the final ``}`` of ``text`` closes (-1 if none)."""
+    depth = 0
+    for index in range(len(text) - 1, -1, -1):
+        if text[index] == "}":
+            depth += 1
+        elif text[index] == "{":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def scalar_value_edit(text: str, node: ScalarNode) -> PinEdit | None:
+    """An edit replacing a YAML scalar's value with the digest, its quotes kept.
+
+    An empty plain value (``digest:``) gets a space before the digest. ``None`` for a block
+    scalar or a quoted one written with escapes.
+    """
+    start, end = node.start_mark.index, node.end_mark.index
+    style = node.style or ""
+    quote = style if style in ("'", '"') else ""
+    if style not in ("", "'", '"') or text[start:end] != f"{quote}{node.value}{quote}":
+        return None
+    space = " " if start == end and text[start - 1 : start] == ":" else ""
+    return PinEdit(start, end, text[start:end], f"{space}{quote}", quote)

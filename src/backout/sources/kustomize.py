@@ -9,6 +9,12 @@ container image named ``name``, optionally renaming it (``newName``). An entry w
 yields no fact. The fact's reference is the one kustomize writes into the manifests
 (``newName or name``, ``:newTag``, ``@digest``); it points at the ``newTag`` value, where the
 decision was made.
+
+``backout pin`` pins an entry as ``kustomize edit set image name=…:tag@sha256:…`` does: it adds
+``digest:`` next to ``newTag`` and keeps the tag. kustomize v5 writes ``name:newTag@digest``
+into the manifests (``api/filters/imagetag/updater.go``), earlier versions ``name@digest``
+(the ``Image.Digest`` field documents that newTag is then ignored): either way the digest
+decides the image.
 """
 
 from __future__ import annotations
@@ -17,8 +23,22 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from backout.sources.base import Fact, SourceFile, Unreadable
-from backout.sources.images import ImageUse, scalar_span
-from backout.sources.yamlfile import ScalarNode, elements, get, text_of, yaml_documents
+from backout.sources.images import (
+    BLOCK_SCALAR,
+    ImageUse,
+    PinEdit,
+    key_edit,
+    scalar_span,
+    scalar_value_edit,
+)
+from backout.sources.yamlfile import (
+    MappingNode,
+    ScalarNode,
+    elements,
+    get,
+    text_of,
+    yaml_documents,
+)
 
 _NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -38,6 +58,7 @@ class KustomizeReader:
         if isinstance(documents, Unreadable):
             return [documents]
         facts: list[Fact] = []
+        text = file.text() or ""
         for doc in documents:
             for entry in elements(get(doc, "images")):
                 name = text_of(get(entry, "name"))
@@ -48,8 +69,14 @@ class KustomizeReader:
                 target = text_of(get(entry, "newName")) or name
                 reference = target + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
                 anchor = tag_node if tag else digest_node
-                assert isinstance(anchor, ScalarNode)
+                assert isinstance(anchor, ScalarNode) and isinstance(entry, MappingNode)
                 loc, start, end, quote = scalar_span(file.path, anchor)
+                edit: PinEdit | None
+                if digest_node is not None and isinstance(digest_node, ScalarNode):
+                    # A malformed digest is replaced where it is written.
+                    edit = scalar_value_edit(text, digest_node)
+                else:
+                    edit = key_edit(text, entry, anchor, "digest")
                 facts.append(
                     ImageUse(
                         loc,
@@ -59,6 +86,8 @@ class KustomizeReader:
                         value_start=start,
                         value_end=end,
                         quote=quote,
+                        pin_edit=edit,
+                        pin_blocked="" if edit else BLOCK_SCALAR,
                     )
                 )
         return facts

@@ -32,7 +32,7 @@ from typing import ClassVar
 
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
-from backout.sources.images import ImageUse, scalar_span
+from backout.sources.images import BLOCK_SCALAR, ImageUse, scalar_span, scalar_suffix_edit
 from backout.sources.yamlfile import (
     Node,
     ScalarNode,
@@ -173,8 +173,9 @@ class ManifestReader:
         # A container merged from another (``- <<: *api``) shares its image node: report the
         # image once, where it is written, so findings and ``backout pin`` see it once.
         images_seen: set[int] = set()
+        text = file.text() or ""
         for doc in documents:
-            for fact in self._document(file.path, doc, 0):
+            for fact in self._document(file.path, text, doc, 0):
                 if isinstance(fact, ImageUse):
                     if fact.value_start in images_seen:
                         continue
@@ -182,14 +183,14 @@ class ManifestReader:
                 facts.append(fact)
         return facts
 
-    def _document(self, path: str, doc: Node, depth: int) -> Iterator[Fact]:
+    def _document(self, path: str, text: str, doc: Node, depth: int) -> Iterator[Fact]:
         identity = _kind_of(doc)
         if identity is None:
             return
         api_version, kind = identity
         if kind.endswith("List") and depth < _LIST_DEPTH:
             for item in elements(get(doc, "items")):
-                yield from self._document(path, item, depth + 1)
+                yield from self._document(path, text, item, depth + 1)
             return
         if not _pod_kind(api_version, kind):
             return
@@ -212,6 +213,7 @@ class ManifestReader:
                     continue
                 container_name = text_of(get(container, "name")) or "?"
                 loc, start, end, quote = scalar_span(path, image)
+                edit = scalar_suffix_edit(text, image)
                 yield ImageUse(
                     loc,
                     reference=reference,
@@ -220,6 +222,8 @@ class ManifestReader:
                     value_start=start,
                     value_end=end,
                     quote=quote,
+                    pin_edit=edit,
+                    pin_blocked="" if edit else BLOCK_SCALAR,
                 )
 
     @staticmethod

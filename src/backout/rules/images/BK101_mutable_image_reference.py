@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.helm import HelmImage, unused_helm_images
+from backout.sources.helm import HelmImage, judged_image_uses
 from backout.sources.images import ImageUse
 
 # What restores the previous image for each kind of file, in the words of the failure.
@@ -60,7 +60,8 @@ class MutableImageReference(Rule):
     the containers, init containers and ephemeral containers of Deployment, StatefulSet,
     DaemonSet, ReplicaSet, Job, CronJob, Pod, PodTemplate and Argo Rollout manifests (also
     inside `kind: List`); docker-compose `image:`; Kustomize `images:` entries with `newTag`
-    but no `digest`; Helm chart values (`image.repository`/`image.tag`).
+    but no `digest`; Helm chart values (`image.repository`/`image.tag`, or one string such as
+    `image: nginx`) that a template of the chart uses as an image.
 
     References are parsed with the distribution reference grammar, so
     `registry:5000/app` is an *untagged* image on the registry `registry:5000`, and
@@ -111,10 +112,10 @@ class MutableImageReference(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per deployed image reference that no digest pins."""
-        # values that no template of their chart uses as an image are not deployed images
-        unused_values = unused_helm_images(context.head)
-        for use in context.head.of(ImageUse):
-            if use.source == "dockerfile" or use in unused_values:
+        # Helm values count only where a template of their chart uses them as an image
+        # (`image: nginx` printed as `{{ .Values.image }}`, not `image: enabled`).
+        for use in judged_image_uses(context.head):
+            if use.source == "dockerfile":
                 continue  # build inputs are BK305's
             finding = self._judge(use)
             if finding is not None:

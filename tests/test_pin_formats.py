@@ -1,0 +1,232 @@
+"""``backout pin --write`` beyond plain manifests: Dockerfiles, Kustomize, compose defaults, Helm.
+
+Each test pushes real images to the docker-registry fixture, runs the installed command, and
+compares the files byte for byte with what they must become: only the digest is added.
+"""
+
+# ruff: noqa: E501  (the chart template keeps its real, long image line)
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_backout
+from tests.registry_fixture import Registry, start_registry
+
+pytestmark = pytest.mark.registry
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with start_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+def pin(root: Path, registry: Registry, *flags: str) -> tuple[int, str, str]:
+    done = run_backout("pin", str(root), "--insecure-registry", registry.host, *flags)
+    return done.returncode, done.stdout, done.stderr
+
+
+def write(root: Path, name: str, text: str, host: str) -> Path:
+    """Write ``text`` with ``HOST`` replaced by the registry (no str.format: `${}` abounds)."""
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.replace("HOST", host).encode())
+    return path
+
+
+DOCKERFILE = """\
+# syntax=docker/dockerfile:1
+# the runtime image, overridable with --build-arg BASE=...
+ARG BASE="HOST/df/base:1.0"
+ARG TAG=3
+FROM --platform=$BUILDPLATFORM HOST/df/build:2.0 AS build   # compile here
+RUN make
+FROM ${BASE} AS runtime
+COPY --from=build /a /a
+COPY --from=HOST/df/build:2.0 /b /b
+FROM $BASE
+FROM HOST/df/tool:${TAG} AS tool
+FROM scratch
+"""
+
+
+def test_dockerfile_from_arg_default_and_copy_from(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    base, _ = pusher.multi_arch("df/base", "1.0", "1.0")
+    build = pusher.image("df/build", "2.0", "2.0")
+    pusher.image("df/tool", "3", "3")
+    host = registry.host
+    dockerfile = write(tmp_path, "Dockerfile", DOCKERFILE, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err  # the ARG-built tag is left to the user
+    expected = (
+        DOCKERFILE.replace("HOST", host)
+        .replace(f'"{host}/df/base:1.0"', f'"{host}/df/base:1.0@{base.digest}"')
+        .replace(f"{host}/df/build:2.0", f"{host}/df/build:2.0@{build.digest}")
+    )
+    assert dockerfile.read_text() == expected
+    # Stage names, scratch, --platform and AS are untouched; the tool tag comes from ARG TAG.
+    assert "Dockerfile:11:6: " in out and "the tag comes from ARG TAG" in out
+    assert "pin it by hand" in out
+    code, out, _ = pin(tmp_path, registry, "--check")
+    assert code == 1 and out.count("\n") == 1, out
+
+
+KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+images:
+  # the storefront
+  - name: shop
+    newName: HOST/k/shop
+    newTag: "1.0"   # bumped by CI
+  - {name: worker, newName: HOST/k/worker, newTag: '2.0'}
+  - name: api
+    newName: HOST/k/api
+    newTag: v3
+    digest: sha256:abc   # malformed
+"""
+
+
+def test_kustomize_gets_a_digest_key_next_to_new_tag(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    shop = pusher.image("k/shop", "1.0", "1.0")
+    worker = pusher.image("k/worker", "2.0", "2.0")
+    api = pusher.image("k/api", "v3", "3")
+    host = registry.host
+    path = write(tmp_path, "kustomization.yaml", KUSTOMIZATION, host)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # CRLF must survive
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 0, out + err
+    expected = (
+        KUSTOMIZATION.replace("HOST", host)
+        .replace(
+            '    newTag: "1.0"   # bumped by CI\n',
+            f'    newTag: "1.0"   # bumped by CI\n    digest: {shop.digest}\n',
+        )
+        .replace("newTag: '2.0'}", f"newTag: '2.0', digest: {worker.digest}}}")
+        .replace("digest: sha256:abc", f"digest: {api.digest}")
+    )
+    assert path.read_bytes() == expected.replace("\n", "\r\n").encode()
+    assert pin(tmp_path, registry, "--check")[0] == 0
+
+
+COMPOSE = """\
+services:
+  web:
+    image: "${WEB_IMAGE:-HOST/c/web:1.0}"   # prod sets WEB_IMAGE
+  api:
+    image: HOST/c/api:${API_TAG:-2.0}
+  job:
+    image: ${JOB_IMAGE}
+"""
+
+
+def test_compose_defaults_are_pinned_inside_the_interpolation(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    web = pusher.image("c/web", "1.0", "1.0")
+    api = pusher.image("c/api", "2.0", "2.0")
+    host = registry.host
+    path = write(tmp_path, "docker-compose.yml", COMPOSE, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err
+    expected = (
+        COMPOSE.replace("HOST", host)
+        .replace("c/web:1.0}", f"c/web:1.0@{web.digest}}}")
+        .replace("${API_TAG:-2.0}", f"${{API_TAG:-2.0@{api.digest}}}")
+    )
+    assert path.read_text() == expected
+    (problem,) = out.splitlines()[2:]
+    assert problem.startswith("docker-compose.yml:7:12: ${JOB_IMAGE}: cannot be resolved")
+    assert "${JOB_IMAGE}, which has no default" in problem and "by hand" in problem
+
+
+CHART = "apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: '1.0'\n"
+
+TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels:
+    version: {{ .Values.labelled.image.tag | quote }}
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+        - name: proxy
+          image: "{{ .Values.proxy.image.repository }}@{{ .Values.proxy.image.digest }}"
+        - name: worker
+          image: "{{ .Values.worker.image.repository }}@{{ .Values.worker.image.digest }}"
+        - name: cache
+          image: {{ .Values.cacheImage | quote }}
+        - name: labelled
+          image: "{{ .Values.labelled.image.repository }}:{{ .Values.labelled.image.tag }}"
+        {{- if .Values.featureImage }}
+        - name: feature
+        {{- end }}
+"""
+
+VALUES = """\
+image:
+  repository: HOST/h/api
+  tag: "1.0"   # the app version
+proxy:
+  image:
+    repository: HOST/h/proxy
+    tag: "2.0"
+    digest: ""
+worker:
+  image: {repository: HOST/h/worker, tag: '3.0'}
+cacheImage: HOST/h/cache:4.0
+labelled:
+  image:
+    repository: HOST/h/labelled
+    tag: "5.0"
+# a switch: if pin asked a registry for `enabled`, it would ask Docker Hub and fail
+featureImage: enabled
+"""
+
+
+def test_helm_values_follow_what_the_templates_do(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    api = pusher.image("h/api", "1.0", "1.0")
+    proxy = pusher.image("h/proxy", "2.0", "2.0")
+    worker = pusher.image("h/worker", "3.0", "3.0")
+    cache = pusher.image("h/cache", "4.0", "4.0")
+    pusher.image("h/labelled", "5.0", "5.0")
+    host = registry.host
+    write(tmp_path, "chart/Chart.yaml", CHART, host)
+    write(tmp_path, "chart/templates/deployment.yaml", TEMPLATE, host)
+    values = write(tmp_path, "chart/values.yaml", VALUES, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err
+    expected = (
+        VALUES.replace("HOST", host)
+        # repository:tag with the tag last: the tag carries the digest
+        .replace('tag: "1.0"', f'tag: "1.0@{api.digest}"')
+        # templates that read image.digest get the digest there, set or added
+        .replace('digest: ""', f'digest: "{proxy.digest}"')
+        .replace("tag: '3.0'}", f"tag: '3.0', digest: {worker.digest}}}")
+        # one string printed whole as the image
+        .replace("h/cache:4.0", f"h/cache:4.0@{cache.digest}")
+    )
+    assert values.read_text() == expected
+    # The labelled tag is printed in a label too, which cannot hold `@`: left to the user.
+    (problem,) = out.splitlines()[4:]
+    assert problem.startswith("chart/values.yaml:15:10: ")
+    assert "pin it by hand" in problem and "label" in problem
+    assert "enabled" not in out + err
+    code, out, _ = pin(tmp_path, registry, "--check")
+    assert code == 1 and "4 already pinned, 0 would pin, 1 problem(s)" in _
