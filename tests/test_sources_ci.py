@@ -134,8 +134,21 @@ def test_reader_wants_pipeline_files_only() -> None:
     assert reader.wants(".gitlab/ci/deploy.yml")
     assert not reader.wants(".github/workflows/sub/ci.yml")
     assert not reader.wants(".github/dependabot.yml")
-    assert not reader.wants("k8s/deploy.yaml")
-    assert not reader.wants("vendor/lib/action.yml")
+    assert not reader.wants("chart/templates/deployment.yaml")
+    assert not reader.wants("deploy.sh")
+
+
+def test_other_yaml_is_read_only_when_it_holds_gitlab_jobs() -> None:
+    # any YAML may be a GitLab `include: local:` target: content decides, quietly
+    included = "deploy:\n  stage: deploy\n  script:\n    - helm upgrade shop chart/\n"
+    facts = read("ci/deploy.yml", included)
+    assert [(c.job_id, c.command, at(c)) for c in of(facts, CiCommand)] == [
+        ("deploy", "helm upgrade shop chart/", "4:7")
+    ]
+    manifest = "apiVersion: v1\nkind: ConfigMap\ndata:\n  script: x\n"
+    assert read("k8s/config.yaml", manifest) == []
+    assert read("k8s/broken.yaml", "a: [\n") == []
+    assert read("vendor/lib/action.yml", "name: x\nruns:\n  using: node20\n") == []
 
 
 def test_github_jobs() -> None:

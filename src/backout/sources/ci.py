@@ -1311,29 +1311,72 @@ def is_gitlab_pipeline(path: str) -> bool:
     )
 
 
+def _maybe_included_gitlab_file(path: str) -> bool:
+    """A YAML file that a GitLab pipeline may ``include: local:`` from anywhere in the repo.
+
+    Only its content tells (see :func:`_looks_like_gitlab_jobs`); Helm templates and
+    ``.github/`` files never are.
+    """
+    if not path.endswith((".yml", ".yaml")) or path.startswith(".github/") or "/.github/" in path:
+        return False
+    return "templates" not in path.split("/")[:-1]
+
+
+def _looks_like_gitlab_jobs(document: Node) -> bool:
+    """True for a mapping with a GitLab job in it (a ``script:`` or ``trigger:``), not a manifest.
+
+    This is how an included file (``include: local: ci/deploy.yml``) is recognised: GitLab
+    merges it into the pipeline, so its jobs run as the including pipeline's jobs.
+    """
+    if not isinstance(document, MappingNode) or yamlfile.get(document, "apiVersion") is not None:
+        return False
+    return any(
+        name not in _GITLAB_GLOBAL_KEYS
+        and isinstance(job, MappingNode)
+        and (yamlfile.get(job, "script") is not None or yamlfile.get(job, "trigger") is not None)
+        for name, _, job in yamlfile.entries(document)
+    )
+
+
 class CiReader:
-    """GitHub Actions workflows and composite actions, and GitLab CI pipelines."""
+    """GitHub Actions workflows and composite actions, and GitLab CI pipelines.
+
+    GitLab files a pipeline includes (``include: local:``) may live anywhere: any other YAML
+    file whose content has GitLab jobs is read as a GitLab pipeline too, so deploys and
+    rollback drills in included files count. A broken YAML file found that way is not this
+    reader's to report (the manifest reader judges YAML files in general).
+    """
 
     name: ClassVar[str] = "ci"
 
     def wants(self, path: str) -> bool:
-        """Workflow, composite-action and GitLab pipeline files."""
-        return is_github_workflow(path) or is_composite_action(path) or is_gitlab_pipeline(path)
+        """Workflow, composite-action and GitLab pipeline files, and YAML GitLab may include."""
+        return (
+            is_github_workflow(path)
+            or is_composite_action(path)
+            or is_gitlab_pipeline(path)
+            or _maybe_included_gitlab_file(path)
+        )
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """Jobs, steps, shell lines, artifacts, pushes and deploys of the pipeline."""
+        known = (
+            is_github_workflow(file.path)
+            or is_composite_action(file.path)
+            or is_gitlab_pipeline(file.path)
+        )
         documents = yamlfile.yaml_documents(file, self.name)
         if isinstance(documents, Unreadable):
-            return [documents]
-        gitlab = is_gitlab_pipeline(file.path)
+            return [documents] if known else []
+        gitlab = is_gitlab_pipeline(file.path) or not known
         facts: list[Fact] = []
         for document in documents:
             if not isinstance(document, MappingNode):
                 continue
-            if gitlab:
-                facts.extend(_read_gitlab(file, document))
-            else:
+            if not gitlab:
                 facts.extend(_read_github(file, document))
+            elif known or _looks_like_gitlab_jobs(document):
+                facts.extend(_read_gitlab(file, document))
         return facts
 
 
