@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from backout.plan import REGISTRY_SOURCE, helm_deploy
 from tests.conftest import run_backout
+from tests.registry_fixture import Registry, start_registry
 
 GOLDEN = Path(__file__).parent / "golden" / "plan"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "head").is_dir())
@@ -87,3 +93,157 @@ def test_added_constraints_are_dropped_by_their_name() -> None:
     assert fixes[2].startswith("-- ") and "added without a name" in fixes[2]
     assert not any("DROP CONSTRAINT unique" in fix for fix in fixes)
     assert "000002_unique_titles.up.sql cannot go back" in schema["summary"]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            "helm upgrade --install shop ./charts/shop --namespace shop-prod --wait",
+            ("shop", "./charts/shop", "shop-prod"),
+        ),
+        (
+            "helm -n prod upgrade -f values-prod.yaml --set image.tag=$TAG api charts/api",
+            ("api", "charts/api", "prod"),
+        ),
+        ("helm install --generate-name bitnami/nginx", ("", "bitnami/nginx", "")),
+        (
+            "helm upgrade --namespace=web --atomic web oci://ghcr.io/acme/web",
+            ("web", "oci://ghcr.io/acme/web", "web"),
+        ),
+        ("helm rollback shop 0", None),
+        ("kubectl apply -f k8s/", None),
+    ],
+)
+def test_helm_deploy_reads_release_chart_and_namespace(
+    command: str, expected: tuple[str, str, str] | None
+) -> None:
+    assert helm_deploy(command) == expected
+
+
+def test_helm_release_gets_helm_rollback_with_history_and_caveats() -> None:
+    done = run_backout(
+        "plan", "head", "--base", "base", "--format", "json", cwd=GOLDEN / "helm_release"
+    )
+    (helm,) = json.loads(done.stdout)["helm"]
+    assert (helm["release"], helm["namespace"]) == ("shop", "shop-prod")
+    assert helm["found_in"] == ".github/workflows/deploy.yml:11:11"
+    assert helm["commands"][1] == "helm rollback shop <REVISION> -n shop-prod --wait --timeout 5m"
+    assert helm["commands"][0].startswith("helm history shop -n shop-prod")
+    caveats = " ".join(helm["caveats"])
+    assert "is in crds/" in caveats
+    assert "ran as a pre-upgrade hook" in caveats and "runs as a post-rollback hook" in caveats
+
+
+def test_chart_without_a_ci_release_name_says_how_to_find_it(tmp_path: Path) -> None:
+    chart = tmp_path / "charts" / "web"
+    shutil.copytree(GOLDEN / "helm_release" / "head" / "charts" / "shop", chart)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    done = run_backout("plan", str(tmp_path), "--format", "json")
+    plan = json.loads(done.stdout)
+    (helm,) = plan["helm"]
+    assert helm["release"] == "<release>" and helm["chart"] == "charts/web"
+    assert any("`helm list -A`" in warning for warning in plan["warnings"])
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+      - name: api
+        image: {image}
+"""
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    with start_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+def _release(root: Path, image: str) -> Path:
+    root.mkdir(parents=True)
+    (root / "deploy.yaml").write_text(DEPLOYMENT.format(image=image), encoding="utf-8")
+    return root
+
+
+def _online_plan(registry: Registry, head: Path, base: Path) -> dict[str, Any]:
+    done = run_backout(
+        "plan",
+        str(head),
+        "--base",
+        str(base),
+        "--registry",
+        "--insecure-registry",
+        registry.host,
+        "--format",
+        "json",
+    )
+    assert done.returncode == 0, done.stderr
+    plan: dict[str, Any] = json.loads(done.stdout)
+    return plan
+
+
+@pytest.mark.registry
+def test_registry_resolves_a_tagged_target_to_its_digest(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    previous = pusher.image("plan/api", "2.3", "2.3")
+    pusher.image("plan/api", "2.4", "2.4")
+    base = _release(tmp_path / "base", f"{registry.host}/plan/api:2.3")
+    head = _release(tmp_path / "head", f"{registry.host}/plan/api:2.4")
+
+    offline = json.loads(
+        run_backout("plan", str(head), "--base", str(base), "--format", "json").stdout
+    )
+    assert offline["targets"][0]["digest"] == ""
+
+    plan = _online_plan(registry, head, base)
+    (target,) = plan["targets"]
+    assert (target["digest"], target["digest_source"], target["warning"]) == (
+        previous.digest,
+        REGISTRY_SOURCE,
+        "",
+    )
+    assert (
+        f"kubectl set image deployment/shop api={registry.host}/plan/api@{previous.digest}"
+        in (plan["commands"])
+    )
+
+
+@pytest.mark.registry
+def test_registry_warns_when_the_target_tag_now_names_this_release(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    pusher.image("promoted/api", "stable", "1.0")
+    new = pusher.image("promoted/api", "2.0", "2.0")
+    body = httpx.get(
+        f"{registry.url}/v2/promoted/api/manifests/{new.digest}",
+        headers={"Accept": new.media_type},
+    ).content
+    pusher.manifest("promoted/api", "stable", body, new.media_type)  # the pipeline promotes 2.0
+    base = _release(tmp_path / "base", f"{registry.host}/promoted/api:stable")
+    head = _release(tmp_path / "head", f"{registry.host}/promoted/api:2.0")
+
+    plan = _online_plan(registry, head, base)
+    (target,) = plan["targets"]
+    assert target["digest"] == ""
+    assert f"now names {new.digest}, this release's own image (BK304)" in target["warning"]
+    assert target["warning"] in plan["warnings"]
+
+
+def test_plan_registry_unreachable_is_exit_2(tmp_path: Path) -> None:
+    base = _release(tmp_path / "base", "127.0.0.1:9/app/api:0.9")
+    head = _release(tmp_path / "head", "127.0.0.1:9/app/api:1.0")
+    done = run_backout(
+        "plan", str(head), "--base", str(base), "--registry", "--insecure-registry", "127.0.0.1:9"
+    )
+    assert done.returncode == 2
+    assert "--registry: cannot reach 127.0.0.1:9" in done.stderr

@@ -704,11 +704,18 @@ def diagnose(
     default=None,
     help="The previous release: a git ref, or a directory with its files.",
 )
+@click.option(
+    "--registry",
+    "use_registry",
+    is_flag=True,
+    help="Resolve a rollback target named by tag to its digest today (online).",
+)
 @config_options
 @document_options
 def plan(
     path: Path | None,
     base: str | None,
+    use_registry: bool,
     document_format: str,
     document_file: Path | None,
     **flags: Any,
@@ -720,7 +727,16 @@ def plan(
     if not target.exists():
         fail(f"path '{target}' does not exist")
     config = build_config(target, **flags)
-    rollback_plan = build_plan(target, config, base)
+    if use_registry:
+        from backout.registry.client import RegistryClient, RegistryError
+
+        try:
+            with RegistryClient(insecure_registries=config.insecure_registries) as client:
+                rollback_plan = build_plan(target, config, base, client)
+        except RegistryError as exc:
+            fail(f"--registry: {exc}")
+    else:
+        rollback_plan = build_plan(target, config, base)
     text = (
         render_json(rollback_plan) if document_format == "json" else render_markdown(rollback_plan)
     )

@@ -1,25 +1,29 @@
 """``backout plan``: the rollback plan of a release, as Markdown or as data.
 
 The plan is built from what ``check`` already knows: the images of the release and of the
-previous one (``--base``), the digests recorded in ``backout.lock``, the release's migrations
-judged against the base schema, and the findings of every enabled rule. It says, in order: the
-rollback target per workload (a digest, or a loud warning that the target is a mutable tag),
-the exact commands, the schema step (nothing, the down migrations, or the forward fix SQL that
-makes the new schema acceptable to the old code), the manual steps the findings imply, and how
-to verify that the rollback worked.
+previous one (``--base``), the digests recorded in ``backout.lock`` (or, with ``--registry``,
+the digest a target's tag names today), the release's migrations judged against the base
+schema, the Helm releases the CI deploys, and the findings of every enabled rule. It says, in
+order: the rollback target per workload (a digest, or a loud warning that the target is a
+mutable tag), the exact commands (``helm rollback`` too when Helm deploys the release), the
+schema step (nothing, the down migrations, or the forward fix SQL that makes the new schema
+acceptable to the old code), the manual steps the findings imply, and how to verify that the
+rollback worked.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from backout import __version__
 from backout.config import Config
 from backout.engine import Workspace, enabled_rules, finish, load_workspace, run_rules
-from backout.imageref import parse_reference
+from backout.imageref import ImageReference, parse_reference
 from backout.models import Finding
 from backout.rules.base import CheckContext
 from backout.schema_model import (
@@ -38,6 +42,8 @@ from backout.schema_model import (
     drops_base_object,
     renames_base_object,
 )
+from backout.sources.ci import CiCommand
+from backout.sources.helm import HelmChart, HelmCrd, HelmHook, HelmResourcePolicy
 from backout.sources.images import ImageUse
 from backout.sources.lockfile import LockedImage
 from backout.sources.manifests import Workload
@@ -46,6 +52,61 @@ ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 # Findings whose fix is a step a human must take during the rollback.
 MANUAL_PREFIXES = ("BK104", "BK105", "BK3")
 _CONTEXT = re.compile(r"^(?P<kind>\w+)/(?P<name>\S+) (?P<role>\w+) (?P<container>\S+)$")
+REGISTRY_SOURCE = "registry: what the tag names today"
+# ``helm upgrade``/``install`` flags that take no value; every other flag written without
+# ``=`` takes the next word (helm's own flag set, v3).
+_HELM_SWITCHES = frozenset(
+    {
+        "--install",
+        "-i",
+        "--atomic",
+        "--rollback-on-failure",
+        "--wait",
+        "--wait-for-jobs",
+        "--force",
+        "--dry-run",
+        "--debug",
+        "--create-namespace",
+        "--reuse-values",
+        "--reset-values",
+        "--reset-then-reuse-values",
+        "--cleanup-on-fail",
+        "--skip-crds",
+        "--no-hooks",
+        "--devel",
+        "--disable-openapi-validation",
+        "--dependency-update",
+        "--render-subchart-notes",
+        "--insecure-skip-tls-verify",
+        "--plain-http",
+        "--pass-credentials",
+        "--take-ownership",
+        "--skip-schema-validation",
+        "--enable-dns",
+        "--hide-notes",
+        "--generate-name",
+        "-g",
+        "--replace",
+        "--verify",
+    }
+)
+_UPGRADE_HOOKS = ("pre-upgrade", "post-upgrade")
+_ROLLBACK_HOOKS = ("pre-rollback", "post-rollback")
+
+
+class RegistryLookup(Protocol):
+    """What the plan asks a registry (``backout.registry.client.RegistryClient`` fits)."""
+
+    def head_manifest(self, registry: str, repository: str, reference: str) -> _Info | None:
+        """What a tag or digest resolves to, ``None`` when unknown."""
+        ...
+
+
+class _Info(Protocol):
+    @property
+    def digest(self) -> str:
+        """The manifest digest a reference resolves to."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -82,6 +143,23 @@ class ManualStep:
     fix: str
 
 
+@dataclass(frozen=True)
+class HelmRollback:
+    """``helm rollback`` for a Helm release that deploys this repository's workloads.
+
+    ``release`` is ``<release>`` when no CI command names it; ``found_in`` says where it was
+    read (a CI command's location, or the chart). ``caveats`` are what ``helm rollback`` does
+    not undo, or does on its own, for the charts of this repository.
+    """
+
+    release: str
+    namespace: str
+    chart: str
+    found_in: str
+    commands: tuple[str, ...]
+    caveats: tuple[str, ...] = ()
+
+
 @dataclass
 class Plan:
     """The rollback plan of one release."""
@@ -89,6 +167,7 @@ class Plan:
     release: str
     base: str | None
     targets: list[Target] = field(default_factory=list)
+    helm: list[HelmRollback] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     schema: SchemaStep = field(default_factory=lambda: SchemaStep("none", ""))
     manual_steps: list[ManualStep] = field(default_factory=list)
@@ -111,7 +190,43 @@ def _lock_digests(workspace: Workspace) -> dict[str, str]:
     return digests
 
 
-def _targets(workspace: Workspace, plan: Plan) -> None:
+def _resolve(registry: RegistryLookup, image: ImageReference) -> str | None:
+    """The digest ``image`` names today (its own when pinned); ``None`` when unknown."""
+    if image.is_pinned and image.digest:
+        return image.digest
+    info = registry.head_manifest(image.domain, image.normalized_repository, image.effective_tag)
+    return info.digest if info is not None else None
+
+
+def _from_registry(
+    registry: RegistryLookup, rollback_image: str, current_image: str
+) -> tuple[str, str]:
+    """``(digest, warning)`` for a rollback target named by tag, asked of the registry.
+
+    A tag that now names the release's own image is no target (the BK304 situation), and a
+    tag the registry does not know cannot be pulled (BK303): both are warnings, no digest.
+    """
+    target = parse_reference(rollback_image)
+    if target is None:
+        return "", ""
+    digest = _resolve(registry, target)
+    if digest is None:
+        return "", (
+            f"WARNING: the registry answers manifest unknown for the rollback target "
+            f"`{rollback_image}` (BK303): the rolled-back pods cannot pull it. Re-push the "
+            "previous image, or find another one with `backout diagnose --registry`."
+        )
+    current = parse_reference(current_image)
+    if current is not None and _resolve(registry, current) == digest:
+        return "", (
+            f"WARNING: the rollback target `{rollback_image}` now names {digest}, this "
+            "release's own image (BK304): rolling back by it changes nothing. Find the "
+            "previous release's digest with `backout diagnose --registry` (or in the CI logs)."
+        )
+    return digest, ""
+
+
+def _targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | None = None) -> None:
     base_images = (
         {u.context: u for u in workspace.base.facts.of(ImageUse)} if workspace.base else {}
     )
@@ -131,6 +246,9 @@ def _targets(workspace: Workspace, plan: Plan) -> None:
             digest, source = reference.digest, "pinned in the previous release"
         elif rollback_image.split("@")[0] in locked:
             digest, source = locked[rollback_image.split("@")[0]], "backout.lock"
+        elif registry is not None and previous is not None:
+            digest, warning = _from_registry(registry, rollback_image, use.reference)
+            source = REGISTRY_SOURCE if digest else ""
         else:
             warning = (
                 f"WARNING: the rollback target `{rollback_image}` is a mutable tag and no "
@@ -196,6 +314,174 @@ def _commands(plan: Plan) -> None:
                 f" `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` shows it for each pod"
             )
         plan.warnings.extend(t.warning for t in targets if t.warning)
+
+
+def _helm_words(command: str) -> list[str]:
+    try:
+        return shlex.split(command, comments=True)
+    except ValueError:  # an unbalanced quote, e.g. from ${{ }} in a workflow
+        return command.split()
+
+
+def helm_deploy(command: str) -> tuple[str, str, str] | None:
+    """``(release, chart, namespace)`` of a ``helm upgrade``/``install`` line, else ``None``.
+
+    The release is the first operand after the sub-command, the chart the second (``install
+    --generate-name`` has no release name: ``""``); the namespace comes from ``-n`` or
+    ``--namespace`` anywhere on the line, ``""`` when absent.
+    """
+    words = _helm_words(command)
+    starts = [i for i, word in enumerate(words) if word == "helm" or word.endswith("/helm")]
+    if not starts:
+        return None
+    operands: list[str] = []
+    namespace, verb, generated = "", "", False
+    index = starts[0] + 1
+    while index < len(words):
+        word = words[index]
+        if word in ("&&", "||", ";", "|"):
+            break
+        if word.startswith("-"):
+            name, has_value, value = word.partition("=")
+            if name in ("-n", "--namespace"):
+                namespace = value if has_value else (words[index + 1 : index + 2] or [""])[0]
+            generated = generated or name in ("--generate-name", "-g")
+            if not has_value and name not in _HELM_SWITCHES:
+                index += 1
+        elif not verb:
+            verb = word
+        else:
+            operands.append(word)
+        index += 1
+    if verb not in ("upgrade", "install") or not operands:
+        return None
+    if generated:
+        return "", operands[0], namespace
+    return operands[0], operands[1] if len(operands) > 1 else "", namespace
+
+
+def _chart_dir(chart_argument: str, charts: set[str]) -> str | None:
+    """The repository chart a CI command's chart argument (``./charts/shop``) names."""
+    cleaned = chart_argument.strip().removeprefix("./").rstrip("/")
+    cleaned = "" if cleaned == "." else cleaned
+    return cleaned if cleaned in charts else None
+
+
+def _helm_caveats(workspace: Workspace, charts: set[str]) -> tuple[str, ...]:
+    """What ``helm rollback`` leaves as this release left it, or runs, for ``charts``."""
+    facts = workspace.head.facts
+    caveats: list[str] = []
+    for crd in sorted(facts.of(HelmCrd), key=lambda f: f.location):
+        if crd.chart not in charts:
+            continue
+        name = f"`{crd.name}`" if crd.name else "a CustomResourceDefinition"
+        if crd.in_templates:
+            caveats.append(
+                f"{name} ({crd.location}) is rendered from templates/: rolling back to a "
+                "revision without it deletes it and every custom resource of that kind"
+            )
+        else:
+            caveats.append(
+                f"{name} ({crd.location}) is in crds/: `helm rollback` leaves the cluster's "
+                "CRD as it is; go back on it by hand (`kubectl apply` the previous release's "
+                "file) if the old code needs it"
+            )
+    for hook in sorted(facts.of(HelmHook), key=lambda f: f.location):
+        if hook.chart not in charts or not hook.runs_containers:
+            continue
+        what = f" (`{hook.command}`)" if hook.command else ""
+        ran = [h for h in hook.hooks if h in _UPGRADE_HOOKS]
+        runs = [h for h in hook.hooks if h in _ROLLBACK_HOOKS]
+        if ran:
+            caveats.append(
+                f"{hook.kind} `{hook.name}`{what} ({hook.location}) ran as a "
+                f"{'/'.join(ran)} hook: `helm rollback` does not undo it, so the previous "
+                "release starts on what it left (see the schema step)"
+            )
+        if runs:
+            caveats.append(
+                f"{hook.kind} `{hook.name}`{what} ({hook.location}) runs as a "
+                f"{'/'.join(runs)} hook: it is part of this rollback; watch it finish "
+                "(`--no-hooks` skips it only if you reverse its work by hand)"
+            )
+    for policy in sorted(facts.of(HelmResourcePolicy), key=lambda f: f.location):
+        if policy.chart in charts and policy.policy.strip() == "keep":
+            caveats.append(
+                f"{policy.kind} `{policy.name}` ({policy.location}) has resource-policy keep: "
+                "`helm rollback` leaves it as this release made it"
+            )
+    return tuple(caveats)
+
+
+def _helm_commands(release: str, namespace: str) -> tuple[str, ...]:
+    flag = f" -n {namespace}" if namespace else ""
+    return (
+        f"helm history {release}{flag} --max 10  "
+        "# REVISION: the last one before this release's deploy (status superseded)",
+        f"helm rollback {release} <REVISION>{flag} --wait --timeout 5m",
+    )
+
+
+def _helm(workspace: Workspace, plan: Plan) -> None:
+    """``helm rollback`` for each Helm release the CI deploys, or each chart of the repo."""
+    facts = workspace.head.facts
+    charts = {chart.chart: chart for chart in facts.of(HelmChart)}
+    seen: set[tuple[str, str]] = set()
+    covered: set[str] = set()
+    for command in sorted(facts.of(CiCommand), key=lambda f: f.location):
+        deploy = helm_deploy(command.command)
+        if deploy is None:
+            continue
+        release, chart_argument, namespace = deploy
+        release = release or "<release>"
+        if (release, namespace) in seen:
+            continue
+        seen.add((release, namespace))
+        chart = _chart_dir(chart_argument, set(charts))
+        if chart is not None:
+            covered.add(chart)
+        caveats = _helm_caveats(workspace, {chart} if chart is not None else set(charts))
+        plan.helm.append(
+            HelmRollback(
+                release,
+                namespace,
+                chart_argument,
+                str(command.location),
+                _helm_commands(release, namespace),
+                caveats,
+            )
+        )
+    for directory, chart_fact in sorted(charts.items()):
+        if directory in covered or (seen and len(charts) == 1):
+            continue
+        where = directory or "."
+        plan.helm.append(
+            HelmRollback(
+                "<release>",
+                "",
+                where,
+                str(chart_fact.location),
+                _helm_commands("<release>", ""),
+                _helm_caveats(workspace, {directory}),
+            )
+        )
+        plan.warnings.append(
+            f"the chart `{chart_fact.name}` ({where}) is deployed with Helm, but no CI command "
+            "of this repository names its release: find it with `helm list -A` and put it in "
+            "place of <release>"
+        )
+    for helm in plan.helm:
+        flag = f" -n {helm.namespace}" if helm.namespace else ""
+        plan.verification.append(
+            f"`helm history {helm.release}{flag} --max 1` shows a new revision, status "
+            "deployed, described as `Rollback to <REVISION>`"
+        )
+    if plan.helm and plan.targets:
+        plan.warnings.append(
+            "these workloads are deployed with Helm: roll back with `helm rollback` (it "
+            "restores every resource of the chart); a `kubectl set image` alone is undone by "
+            "the next `helm upgrade`"
+        )
 
 
 def _repository(image: str) -> str:
@@ -315,17 +601,31 @@ def _manual(findings: list[Finding], plan: Plan) -> None:
             )
 
 
-def build_plan(target: Path, config: Config, base: str | None) -> Plan:
-    """The rollback plan of the release at ``target`` (previous release: ``base``)."""
+def build_plan(
+    target: Path, config: Config, base: str | None, registry: RegistryLookup | None = None
+) -> Plan:
+    """The rollback plan of the release at ``target`` (previous release: ``base``).
+
+    With ``registry``, a rollback target named by a tag that no lock records is resolved to
+    the digest the tag names today.
+    """
     workspace = load_workspace(target, config, base)
     rules = enabled_rules(config)
     result = finish(workspace, run_rules(workspace, rules), rules)
     plan = Plan(release=str(target), base=base)
-    _targets(workspace, plan)
+    _targets(workspace, plan, registry)
+    _helm(workspace, plan)
+    for helm in plan.helm:
+        plan.commands.extend(helm.commands)
     _commands(plan)
     _schema(workspace, plan)
     _manual(result.findings, plan)
-    if not plan.targets:
+    if not plan.targets and plan.helm:
+        plan.warnings.append(
+            "no Deployment, StatefulSet or DaemonSet image outside the chart: `helm rollback` "
+            "restores the images of the chart's previous revision"
+        )
+    elif not plan.targets:
         plan.warnings.append(
             "no Deployment, StatefulSet or DaemonSet image found: no rollback target to name"
         )
@@ -365,6 +665,11 @@ def render_markdown(plan: Plan) -> str:
         lines += ["```sh", *plan.commands, "```"]
     else:
         lines.append("None.")
+    for helm in plan.helm:
+        if not helm.caveats:
+            continue
+        lines += ["", f"What `helm rollback {helm.release}` leaves or runs:", ""]
+        lines += [f"- {caveat}" for caveat in helm.caveats]
     lines += ["", "## 4. Manual steps", ""]
     if plan.manual_steps:
         lines += [
