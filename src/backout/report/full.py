@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from rich.console import Console
-from rich.text import Text
-
 from backout.engine import CheckResult
 from backout.models import Finding, Severity
 
@@ -28,6 +25,10 @@ def _source_line(root: Path, finding: Finding, cache: dict[str, list[str]]) -> s
 
 def render(result: CheckResult, color: bool = False) -> str:
     """A readable report; ANSI colour only when ``color``."""
+    # rich is imported here, not at module level: only this format needs it.
+    from rich.console import Console
+    from rich.text import Text
+
     buffer = io.StringIO()
     console = Console(
         file=buffer, force_terminal=color, no_color=not color, width=100, highlight=False

@@ -18,8 +18,6 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from markdown_it import MarkdownIt
-
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile
 
@@ -66,6 +64,8 @@ _Parsed = tuple[list[tuple[str, int, int, int]], set[int], set[int]]
 
 def _markdown(text: str) -> _Parsed:
     """Headings ``(title, level, line, column)``, 0-based code lines, and heading-only lines."""
+    from markdown_it import MarkdownIt  # imported on first Markdown file: startup stays lean
+
     tokens = MarkdownIt("commonmark").parse(text)
     lines = text.splitlines()
     headings: list[tuple[str, int, int, int]] = []
