@@ -86,6 +86,7 @@ def test_directory_base_counts_new_and_different_files(tmp_path: Path) -> None:
     assert directory_changes(working_tree(head), working_tree(base)) == {
         "changed.yaml",
         "added.yaml",
+        "gone.yaml",
     }
 
 

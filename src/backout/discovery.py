@@ -206,9 +206,10 @@ def changed_paths(root: Path, base_commit: str) -> set[str]:
 
 
 def directory_changes(head: Tree, base: Tree) -> set[str]:
-    """Paths whose bytes differ between two trees read from disk (``--base DIR``)."""
+    """Paths whose bytes differ between two trees read from disk (``--base DIR``), and paths
+    the base has that the head removed (as ``git diff`` lists them for ``--base REF``)."""
     base_paths = set(base.paths)
-    changed = set()
+    changed = base_paths - set(head.paths)
     for path in head.paths:
         if path not in base_paths:
             changed.add(path)
