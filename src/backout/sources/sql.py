@@ -220,6 +220,10 @@ def _pg_type(type_name: Node | None) -> str | None:
         const = _fields(mod, "A_Const")
         if const is not None and isinstance(const.get("ival"), dict):
             modifiers.append(str(const["ival"].get("ival", 0)))
+        elif const is not None and isinstance(const.get("sval"), dict):
+            # MySQL's ENUM('a','b') parses here too: keep the labels, rules compare them.
+            label = str(const["sval"].get("sval", "")).replace("'", "''")
+            modifiers.append(f"'{label}'")
     rendered = f"{base}({','.join(modifiers)})" if modifiers else base
     if type_name.get("arrayBounds"):
         rendered += "[]"
