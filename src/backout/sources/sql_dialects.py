@@ -81,12 +81,6 @@ def _glot_column(column: exp.ColumnDef, dialect: str) -> Column:
     return Column(_name(column.this), type_text, nullable, has_default, generated)
 
 
-def _enum_labels(type_text: str | None) -> tuple[str, ...]:
-    if not type_text or not type_text.startswith("enum("):
-        return ()
-    return tuple(re.findall(r"'((?:[^']|'')*)'", type_text))
-
-
 class _GlotStatement:
     def __init__(self, body: SqlText, start: int, end: int, dialect: str) -> None:
         self.body = body
