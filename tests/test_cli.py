@@ -165,3 +165,12 @@ def test_no_command_prints_the_help() -> None:
     assert done.returncode == 0
     assert done.stdout.startswith("Usage: backout [OPTIONS] COMMAND")
     assert "check" in done.stdout and done.stderr == ""
+
+
+def test_a_huge_file_is_reported_not_read(tmp_path: Path) -> None:
+    with (tmp_path / "dump.yaml").open("wb") as huge:
+        huge.truncate(17 * 1024 * 1024)
+    done = run_backout("check", "--format", "concise", "--fail-on", "warning", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stdout.startswith("dump.yaml:1: BK901 [warning]")
+    assert "larger than 16 MiB" in done.stdout

@@ -18,6 +18,10 @@ import pathspec
 
 from backout.config import ConfigError
 
+# No manifest, migration or pipeline is this large; a file that is (a data dump, a build
+# artefact) would only cost memory and time, so it is reported instead of read.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
 ALWAYS_SKIPPED = (".git/", "node_modules/", ".venv/", "venv/", "__pycache__/", ".tox/")
 
 
@@ -31,12 +35,17 @@ class Tree:
     git_dir: Path | None = None
     git_prefix: str = ""
 
-    def read_all(self) -> Iterator[tuple[str, bytes]]:
-        """Yield ``(path, bytes)`` for every file, reading each exactly once."""
+    def read_all(self) -> Iterator[tuple[str, bytes | None]]:
+        """Yield ``(path, bytes)`` for every file, reading each exactly once; ``None`` for a
+        file larger than :data:`MAX_FILE_BYTES`, which is not read at all."""
         if self.git_ref is None:
             for path in self.paths:
+                full = self.root / path
                 try:
-                    yield path, (self.root / path).read_bytes()
+                    if full.stat().st_size > MAX_FILE_BYTES:
+                        yield path, None
+                        continue
+                    yield path, full.read_bytes()
                 except OSError:
                     continue
             return
@@ -170,7 +179,7 @@ def git_tree(root: Path, commit: str, exclude: Iterable[str] = ()) -> Tree:
     )
 
 
-def _git_cat_files(tree: Tree, paths: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+def _git_cat_files(tree: Tree, paths: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
     assert tree.git_dir is not None and tree.git_ref is not None
     wanted = list(paths)
     if not wanted:
@@ -192,7 +201,7 @@ def _git_cat_files(tree: Tree, paths: Iterable[str]) -> Iterator[tuple[str, byte
         if len(header) < 3 or header[1] == b"missing":
             continue
         size = int(header[2])
-        yield path, data[pos : pos + size]
+        yield path, (data[pos : pos + size] if size <= MAX_FILE_BYTES else None)
         pos += size + 1
 
 

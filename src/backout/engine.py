@@ -19,6 +19,7 @@ import pathspec
 
 from backout.config import Config, is_enabled
 from backout.discovery import (
+    MAX_FILE_BYTES,
     Tree,
     changed_paths,
     directory_changes,
@@ -82,11 +83,15 @@ class CheckResult:
 
 
 def _read_one(
-    path: str, data: bytes, readers: Sequence[Reader]
+    path: str, data: bytes | None, readers: Sequence[Reader]
 ) -> tuple[list[Fact], list[Suppression], bool]:
     wanted = [reader for reader in readers if reader.wants(path)]
     if not wanted:
         return [], [], False
+    if data is None:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
+        too_large = f"larger than {limit} MiB: not read (a data dump or a build artefact?)"
+        return [Unreadable(Location(path, 1, 0), wanted[0].name, too_large)], [], True
     file = SourceFile(path, data)
     facts: list[Fact] = []
     for reader in wanted:
@@ -106,7 +111,7 @@ def _read_one(
 
 
 def _read_chunk(
-    chunk: list[tuple[str, bytes]],
+    chunk: list[tuple[str, bytes | None]],
 ) -> list[tuple[str, list[Fact], list[Suppression], bool]]:
     return [(path, *_read_one(path, data, ALL_READERS)) for path, data in chunk]
 
