@@ -127,10 +127,7 @@ def _alias_problem(documents: list[Node]) -> str | None:
             stack.extend((child, False) for child in children if id(child) not in sizes)
         total += sizes[id(document)]
         if total > MAX_EXPANDED_NODES:
-            return (
-                f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
-                "(an alias bomb)"
-            )
+            return f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb)"
     return None
 
 
