@@ -47,7 +47,7 @@ from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
 from backout.sources.python_ast import lone_surrogate, parse_python
-from backout.sources.sql import SqlText, read_bodies
+from backout.sources.sql import SqlText, condition_columns, read_bodies
 
 # SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).
 _SA_TYPES = {
@@ -80,6 +80,67 @@ def _strings(node: ast.AST | None) -> tuple[str, ...]:
     if isinstance(value, tuple):
         return tuple(v for v in value if isinstance(v, str))
     return ()
+
+
+# SQLAlchemy calls that combine conditions, and column methods that compare.
+_SA_COMBINATORS = frozenset({"and_", "or_", "not_"})
+_SA_COMPARATORS = frozenset(
+    {"in_", "not_in", "notin_", "is_", "is_not", "isnot", "between", "like", "ilike"}
+)
+
+
+def _check_columns(node: ast.AST | None) -> tuple[str, ...]:
+    """The columns an ``op.create_check_constraint`` condition names; ``()`` when unknown.
+
+    The condition is SQL text (a string, ``sa.text("…")``), read with PostgreSQL's grammar, or
+    a SQLAlchemy expression built from ``sa.column("…")``. Unknown columns (unparsable SQL, an
+    expression with anything else in it) leave the constraint judged as touching the table's
+    existing rows, which is the safe side.
+    """
+    if isinstance(node, ast.Call) and _callee(node) == "text" and node.args:
+        node = node.args[0]
+    sql = _string(node)
+    if sql is not None:
+        return tuple(c.lower() for c in condition_columns(sql) or ())
+    found: list[str] = []
+    return tuple(dict.fromkeys(found)) if _expression_columns(node, found) else ()
+
+
+def _expression_columns(node: ast.AST | None, found: list[str]) -> bool:
+    """Collect the ``sa.column("…")`` names of a SQLAlchemy condition into ``found``.
+
+    False when the expression holds anything whose columns cannot be told (a variable, a
+    model attribute, a function of the database).
+    """
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return all(_expression_columns(item, found) for item in node.elts)
+    if isinstance(node, ast.Compare):
+        return all(_expression_columns(n, found) for n in (node.left, *node.comparators))
+    if isinstance(node, ast.BoolOp):
+        return all(_expression_columns(n, found) for n in node.values)
+    if isinstance(node, ast.BinOp):
+        return _expression_columns(node.left, found) and _expression_columns(node.right, found)
+    if isinstance(node, ast.UnaryOp):
+        return _expression_columns(node.operand, found)
+    if not isinstance(node, ast.Call) or node.keywords:
+        return False
+    name = _callee(node)
+    if name in ("column", "literal_column") and len(node.args) == 1:
+        text = _string(node.args[0])
+        if text is None:
+            return False
+        columns = (text,) if name == "column" else condition_columns(text)
+        if columns is None:
+            return False
+        found.extend(c.lower() for c in columns)
+        return True
+    if name in _SA_COMBINATORS:
+        return all(_expression_columns(a, found) for a in node.args)
+    if name in _SA_COMPARATORS and isinstance(node.func, ast.Attribute):
+        return all(_expression_columns(n, found) for n in (node.func.value, *node.args))
+    return False
 
 
 def _type_text(node: ast.AST | None) -> str | None:
@@ -251,7 +312,7 @@ class _Body:
             kind = UNIQUE
         elif name == "create_check_constraint":
             table_node = _argument(call, 1, "table_name") if shift == 0 else None
-            columns = ()
+            columns = _check_columns(_argument(call, 2 + shift, "condition"))
             kind = CHECK
         else:
             table_node = _argument(call, 1, "source_table") if shift == 0 else None

@@ -276,6 +276,24 @@ def _column_refs(node: Any) -> Iterator[str]:
             stack.extend(current)
 
 
+def condition_columns(condition: str) -> tuple[str, ...] | None:
+    """The columns a CHECK condition (``price > 0 AND code <> ''``) refers to, each once.
+
+    The condition is read as the ``WHERE`` of ``SELECT 1``, with PostgreSQL's grammar; a
+    condition that grammar rejects, or that is not one expression, gives ``None``.
+    """
+    try:
+        statements = _parse_postgres(f"SELECT 1 WHERE ({condition}\n)")
+    except pglast.parser.ParseError:
+        return None
+    if len(statements) != 1:
+        return None
+    select = _fields(statements[0].get("stmt"), "SelectStmt")
+    if select is None or set(select) - {"targetList", "whereClause", "limitOption", "op"}:
+        return None
+    return tuple(dict.fromkeys(_column_refs(select.get("whereClause"))))
+
+
 def _strings(values: Any) -> tuple[str, ...]:
     return tuple(s.get("sval", "") for v in values or () if (s := _fields(v, "String")) is not None)
 
