@@ -561,18 +561,37 @@ def analyse(context: CheckContext) -> ReleaseAnalysis:
     return result
 
 
+# JudgedOperation's fields from ``migration`` to ``base_columns``, in order.
+_Met = tuple[
+    Migration,
+    Operation,
+    bool,
+    bool,
+    str | None,
+    str | None,
+    str | None,
+    bool | None,
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str, ...],
+]
+
+
 def judge_release(
     base: Sequence[Migration], release: Sequence[Migration], dialect: str
 ) -> tuple[JudgedOperation, ...]:
     """Each up operation of ``release``, judged against the schema ``base`` leaves."""
     base_schema = replay(base, dialect)
     schema = base_schema.copy()
-    judged: list[JudgedOperation] = []
+    # What each operation met, as JudgedOperation's leading fields; the objects are built once
+    # the whole release is replayed, when what each decides is known (building them first and
+    # copying them with ``replace`` cost more than the replay itself on large trees).
+    met: list[_Met] = []
     targets: list[ColumnState | TableState | None] = []
     for migration in release:
         up, _ = migration.operations(dialect)
         for op in up:
-            judged.append(_judge(schema, base_schema, op, migration))
+            met.append(_judge(schema, base_schema, op, migration))
             before = None if op.kind == ADD_COLUMN else _target(schema, op, op.table, op.column)
             schema.apply(op, at_base=False)
             if before is None:
@@ -588,21 +607,32 @@ def judge_release(
         surviving.add(id(table_state))
         surviving.update(id(col) for col in table_state.columns.values())
     decided: dict[int, frozenset[str]] = {}
-    for index in range(len(judged) - 1, -1, -1):
+    judged: list[JudgedOperation] = []
+    for index in range(len(met) - 1, -1, -1):
         target = targets[index]
         if target is None or id(target) not in surviving:
+            judged.append(JudgedOperation(*met[index]))
             continue
-        aspects = _aspects(judged[index].op)
+        aspects = _aspects(met[index][1])
         earlier = decided.get(id(target), frozenset())
         decided[id(target)] = earlier | aspects
-        judged[index] = replace(judged[index], decides=aspects - earlier, final_name=target.name)
         if isinstance(target, ColumnState):
-            judged[index] = replace(
-                judged[index],
-                final_type=target.type,
-                final_nullable=target.nullable,
-                final_has_default=target.has_default,
+            judged.append(
+                JudgedOperation(
+                    *met[index],
+                    decides=aspects - earlier,
+                    final_name=target.name,
+                    final_type=target.type,
+                    final_nullable=target.nullable,
+                    final_has_default=target.has_default,
+                )
             )
+        else:
+            judged.append(
+                JudgedOperation(*met[index], decides=aspects - earlier, final_name=target.name)
+            )
+    # Built from the last operation back: reversed, they are in release order again.
+    judged.reverse()
     return tuple(judged)
 
 
@@ -616,9 +646,8 @@ def _target(
     return table.columns.get(column) if column else None
 
 
-def _judge(
-    schema: Schema, base_schema: Schema, op: Operation, migration: Migration
-) -> JudgedOperation:
+def _judge(schema: Schema, base_schema: Schema, op: Operation, migration: Migration) -> _Met:
+    """JudgedOperation's fields up to ``base_columns``: what ``op`` meets in ``schema``."""
     table = schema.tables.get(op.table)
     table_at_base = table.at_base if table is not None else op.kind != CREATE_TABLE
     if op.kind == CREATE_TABLE:
@@ -653,7 +682,7 @@ def _judge(
         base_columns = tuple(
             name for name in op.constrained if name not in known or known[name].at_base
         )
-    return JudgedOperation(
+    return (
         migration,
         op,
         table_at_base,
