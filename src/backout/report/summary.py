@@ -29,8 +29,9 @@ def by_code(result: CheckResult) -> list[tuple[str, str, int]]:
 def summary_line(result: CheckResult) -> str:
     """``Found 3 problems (2 errors, 1 warning) in 12 files; 1 suppressed.``"""
     c = counts(result)
+    files = f"{result.files_read} file{'s' if result.files_read != 1 else ''}"
     if not c["total"]:
-        text = f"No rollback hazards found in {result.files_read} files."
+        text = f"No rollback hazards found in {files}."
     else:
         parts = [
             f"{c[label]} {label}{'s' if c[label] != 1 else ''}"
@@ -38,7 +39,7 @@ def summary_line(result: CheckResult) -> str:
             if c[label]
         ]
         noun = "problem" if c["total"] == 1 else "problems"
-        text = f"Found {c['total']} {noun} ({', '.join(parts)}) in {result.files_read} files."
+        text = f"Found {c['total']} {noun} ({', '.join(parts)}) in {files}."
     if c["suppressed"]:
         text += f" {c['suppressed']} suppressed."
     return text
