@@ -111,6 +111,17 @@ def test_added_constraints_are_dropped_by_their_name() -> None:
             "helm upgrade --namespace=web --atomic web oci://ghcr.io/acme/web",
             ("web", "oci://ghcr.io/acme/web", "web"),
         ),
+        # A boolean flag helm added later (or a plugin's) must not swallow the release name.
+        (
+            "helm upgrade --install --force-conflicts --some-new-switch shop ./charts/shop",
+            ("shop", "./charts/shop", ""),
+        ),
+        (
+            "helm upgrade --kube-context prod -fvalues.yaml --timeout 10m --dry-run=server "
+            "-nweb --set-json 'a={}' --wait web ./chart --history-max 5",
+            ("web", "./chart", "web"),
+        ),
+        ("helm install -o json --labels a=b -- api charts/api", ("api", "charts/api", "")),
         ("helm rollback shop 0", None),
         ("kubectl apply -f k8s/", None),
     ],

@@ -53,41 +53,62 @@ ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 MANUAL_PREFIXES = ("BK104", "BK105", "BK3")
 _CONTEXT = re.compile(r"^(?P<kind>\w+)/(?P<name>\S+) (?P<role>\w+) (?P<container>\S+)$")
 REGISTRY_SOURCE = "registry: what the tag names today"
-# ``helm upgrade``/``install`` flags that take no value; every other flag written without
-# ``=`` takes the next word (helm's own flag set, v3).
-_HELM_SWITCHES = frozenset(
+# ``helm upgrade``/``install`` flags that take a value (``helm upgrade --help``, v3 and v4,
+# with the global flags). Every other flag is a switch: an unknown boolean flag then cannot
+# swallow the release name, and ``--flag=value`` carries its value in the same word. Flags
+# with an optional value (``--dry-run``, v4's ``--wait``) take it only after ``=``.
+_HELM_VALUE_FLAGS = frozenset(
     {
-        "--install",
-        "-i",
-        "--atomic",
-        "--rollback-on-failure",
-        "--wait",
-        "--wait-for-jobs",
-        "--force",
-        "--dry-run",
-        "--debug",
-        "--create-namespace",
-        "--reuse-values",
-        "--reset-values",
-        "--reset-then-reuse-values",
-        "--cleanup-on-fail",
-        "--skip-crds",
-        "--no-hooks",
-        "--devel",
-        "--disable-openapi-validation",
-        "--dependency-update",
-        "--render-subchart-notes",
-        "--insecure-skip-tls-verify",
-        "--plain-http",
-        "--pass-credentials",
-        "--take-ownership",
-        "--skip-schema-validation",
-        "--enable-dns",
-        "--hide-notes",
-        "--generate-name",
-        "-g",
-        "--replace",
-        "--verify",
+        # chart values
+        "-f",
+        "--values",
+        "--set",
+        "--set-string",
+        "--set-file",
+        "--set-json",
+        "--set-literal",
+        # chart location
+        "--version",
+        "--keyring",
+        "--repo",
+        "--username",
+        "--password",
+        "--cert-file",
+        "--key-file",
+        "--ca-file",
+        # release
+        "--description",
+        "--history-max",
+        "--timeout",
+        "-l",
+        "--labels",
+        "--name-template",
+        "--server-side",
+        "--max-chart-size",
+        "--max-file-size",
+        "-o",
+        "--output",
+        "--post-renderer",
+        "--post-renderer-args",
+        # global
+        "-n",
+        "--namespace",
+        "--kube-context",
+        "--kubeconfig",
+        "--kube-apiserver",
+        "--kube-as-user",
+        "--kube-as-group",
+        "--kube-ca-file",
+        "--kube-tls-server-name",
+        "--kube-token",
+        "--burst-limit",
+        "--qps",
+        "--registry-config",
+        "--repository-config",
+        "--repository-cache",
+        "--content-cache",
+        "--color",
+        "--colour",
     }
 )
 _UPGRADE_HOOKS = ("pre-upgrade", "post-upgrade")
@@ -323,36 +344,51 @@ def _helm_words(command: str) -> list[str]:
         return command.split()
 
 
+def _helm_flag(word: str) -> tuple[str, str | None]:
+    """``(flag, value written in the same word)``: ``--namespace=web``, ``-nweb``, ``-f=x``."""
+    name, has_value, value = word.partition("=")
+    if has_value:
+        return name, value
+    if not word.startswith("--") and len(word) > 2 and word[:2] in _HELM_VALUE_FLAGS:
+        return word[:2], word[2:]
+    return word, None
+
+
 def helm_deploy(command: str) -> tuple[str, str, str] | None:
     """``(release, chart, namespace)`` of a ``helm upgrade``/``install`` line, else ``None``.
 
-    The release is the first operand after the sub-command, the chart the second (``install
-    --generate-name`` has no release name: ``""``); the namespace comes from ``-n`` or
-    ``--namespace`` anywhere on the line, ``""`` when absent.
+    Operands are read as helm reads them: after the sub-command, RELEASE then CHART (``install
+    --generate-name`` has no release name: ``""``); a flag takes the next word only when it
+    is one of helm's value-taking flags and its value is not in the same word. The namespace
+    comes from ``-n``/``--namespace`` anywhere on the line, ``""`` when absent.
     """
     words = _helm_words(command)
     starts = [i for i, word in enumerate(words) if word == "helm" or word.endswith("/helm")]
     if not starts:
         return None
     operands: list[str] = []
-    namespace, verb, generated = "", "", False
+    namespace, verb, generated, flags_done = "", "", False, False
     index = starts[0] + 1
     while index < len(words):
         word = words[index]
+        index += 1
         if word in ("&&", "||", ";", "|"):
             break
-        if word.startswith("-"):
-            name, has_value, value = word.partition("=")
-            if name in ("-n", "--namespace"):
-                namespace = value if has_value else (words[index + 1 : index + 2] or [""])[0]
-            generated = generated or name in ("--generate-name", "-g")
-            if not has_value and name not in _HELM_SWITCHES:
+        if word == "--" and not flags_done:
+            flags_done = True
+            continue
+        if word.startswith("-") and len(word) > 1 and not flags_done:
+            name, value = _helm_flag(word)
+            if value is None and name in _HELM_VALUE_FLAGS:
+                value = words[index] if index < len(words) else ""
                 index += 1
+            if name in ("-n", "--namespace"):
+                namespace = value or ""
+            generated = generated or name in ("--generate-name", "-g")
         elif not verb:
             verb = word
         else:
             operands.append(word)
-        index += 1
     if verb not in ("upgrade", "install") or not operands:
         return None
     if generated:
