@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from backout.engine import CheckResult
 from backout.report.summary import summary_line
+from tests.conftest import run_backout
 
 
 def test_summary_line_counts_one_file_in_the_singular() -> None:
@@ -13,3 +16,55 @@ def test_summary_line_counts_one_file_in_the_singular() -> None:
     two = CheckResult(root=Path("."), findings=[], suppressed=[], rules=[], files_read=2)
     assert summary_line(one) == "No rollback hazards found in 1 file."
     assert summary_line(two) == "No rollback hazards found in 2 files."
+
+
+def _deployment_state(revision: int, retained: int) -> dict[str, Any]:
+    """``kubectl get deploy,rs,pods -o json`` of a healthy Deployment at ``revision``."""
+    image = "ghcr.io/acme/web:1.4.2"
+    annotations = {"deployment.kubernetes.io/revision": str(revision)}
+    template = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": image}]},
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "prod", "uid": "d1", "annotations": annotations},
+        "spec": {
+            "replicas": 1,
+            "revisionHistoryLimit": retained - 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": template,
+        },
+        "status": {"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1},
+    }
+    owner = [{"kind": "Deployment", "name": "web", "uid": "d1", "controller": True}]
+    replica_set = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "web-abc",
+            "namespace": "prod",
+            "uid": "r1",
+            "annotations": annotations,
+            "ownerReferences": owner,
+        },
+        "spec": {"replicas": 1, "template": template},
+        "status": {"replicas": 1, "readyReplicas": 1},
+    }
+    return {"apiVersion": "v1", "kind": "List", "items": [deployment, replica_set]}
+
+
+def test_diagnose_a_first_rollout_is_no_procedure_gap() -> None:
+    first = run_backout("diagnose", "-", stdin=json.dumps(_deployment_state(1, retained=10)))
+    assert first.returncode == 0, first.stderr
+    assert "first rollout" in first.stdout
+    assert "**procedure gap**" not in first.stdout
+    assert "<previous-digest>" not in first.stdout
+
+
+def test_diagnose_a_history_cut_to_one_revision_is_still_a_procedure_gap() -> None:
+    cut = run_backout("diagnose", "-", stdin=json.dumps(_deployment_state(5, retained=1)))
+    assert cut.returncode == 0, cut.stderr
+    assert "**procedure gap**" in cut.stdout
+    assert "first rollout" not in cut.stdout

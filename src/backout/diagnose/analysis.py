@@ -384,6 +384,14 @@ def _answers(
                 "its pods are healthy: the release was at fault and the rollback worked.",
             )
         )
+    elif _first_rollout(workload, verdict):
+        answers.append(
+            Answer(
+                question,
+                "no rollback yet",
+                "revision 1 is the first rollout of this workload; nothing has been rolled back.",
+            )
+        )
     elif verdict == NO_ROLLBACK:
         answers.append(
             Answer(
@@ -478,6 +486,15 @@ def _answers(
                 "deployment and nothing rolls out until it is resumed.",
             )
         )
+    elif _first_rollout(workload, verdict):
+        answers.append(
+            Answer(
+                question,
+                "neither",
+                "revision 1 is the first rollout: there is no earlier release to go back to "
+                "yet, which no history limit could change.",
+            )
+        )
     elif len(workload.revisions) <= 1 and workload.kind == "Deployment":
         answers.append(
             Answer(
@@ -565,6 +582,14 @@ def _pin(
                 f"; then pin the same digest in the chart values of Helm release "
                 f"{workload.managed_by_helm}, or the next `helm upgrade` undoes it"
             )
+        return
+    if _first_rollout(workload, diagnosis.verdict):
+        # Nothing ran before revision 1: a "previous digest" placeholder would send the
+        # reader looking for an image that never existed.
+        diagnosis.pin_note = (
+            "revision 1 is the first rollout, so there is no previous digest; pin what runs "
+            "now by digest (`backout pin --write`) so that the next release can roll back to it"
+        )
         return
     retained = ", ".join(str(r.number) for r in ordered) or "none"
     diagnosis.pin_note = (
@@ -719,6 +744,14 @@ def _role(revision: Revision, workload: StateWorkload, rollback: Rollback | None
     return ""
 
 
+def _first_rollout(workload: StateWorkload, verdict: str) -> bool:
+    """Revision 1 is all there ever was and nothing was rolled back: a new workload, not a
+    history cut short."""
+    return (
+        verdict == NO_ROLLBACK and workload.current_revision == 1 and len(workload.revisions) <= 1
+    )
+
+
 def _summary(verdict: str, rollback: Rollback | None, workload: StateWorkload) -> str:
     if verdict == FAILED and rollback is not None:
         return (
@@ -736,6 +769,8 @@ def _summary(verdict: str, rollback: Rollback | None, workload: StateWorkload) -
     extra = ""
     if workload.paused:
         extra = "; the deployment is paused, so `kubectl rollout undo` refuses it"
+    elif _first_rollout(workload, verdict):
+        extra = "; it is the first rollout, so there is nothing to roll back to yet"
     elif history <= 1 and workload.kind == "Deployment":
         extra = (
             f"; revisionHistoryLimit {workload.revision_history_limit} left {history} "
