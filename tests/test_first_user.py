@@ -9,6 +9,8 @@ from typing import Any
 from backout.engine import CheckResult
 from backout.report.summary import summary_line
 from tests.conftest import run_backout
+from tests.drill_repos import backout, git
+from tests.test_drill_engines import ALEMBIC_BASE, ALEMBIC_RELEASE
 
 
 def test_summary_line_counts_one_file_in_the_singular() -> None:
@@ -68,3 +70,26 @@ def test_diagnose_a_history_cut_to_one_revision_is_still_a_procedure_gap() -> No
     assert cut.returncode == 0, cut.stderr
     assert "**procedure gap**" in cut.stdout
     assert "first rollout" not in cut.stdout
+
+
+def test_drill_refuses_an_alembic_env_that_migrates_somewhere_else(tmp_path: Path) -> None:
+    """An env.py that never connects to the URL backout sets proves nothing: exit 2, not 0."""
+    repo = tmp_path / "app"
+    repo.mkdir()
+    for args in (("init", "-q"), ("config", "user.email", "u@example.com")):
+        git(repo, *args)
+    git(repo, "config", "user.name", "u")
+    (repo / "backout.toml").write_text('sql-dialect = "sqlite"\n')
+    versions = repo / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (repo / "alembic" / "env.py").write_text("from alembic import context\n")
+    (versions / "a1_customers.py").write_text(ALEMBIC_BASE)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    (versions / "b2_drop_flag.py").write_text(ALEMBIC_RELEASE)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "release")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no alembic_version table" in result.stderr
+    assert "nothing was drilled" in result.stderr

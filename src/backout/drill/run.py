@@ -243,6 +243,7 @@ class _Drill:
             probes = self._validated_probes(database, base_schema, seeded)
         if not self._up_pass(database, "new release: applying", record=True):
             return
+        self._require_bookkeeping(database)
         with self.report.step("old release against the new schema"):
             self._old_release(database, probes)
         with self.report.step(f"down migrations: reverting {len(self.release)}"):
@@ -253,6 +254,23 @@ class _Drill:
             self._compare(database, base_schema, seeded)
         if complete:
             self._up_pass(database, "up again after down (up → down → up)", record=False)
+
+    def _require_bookkeeping(self, database: DrillDatabase) -> None:
+        """Stop when the migration tool ran but left no trace in the drill database.
+
+        Alembic and Django record every applied migration in their own table; when it is
+        missing, the project's env.py or settings sent the migrations somewhere else (or
+        nowhere), and a clean result would prove nothing.
+        """
+        bookkeeping = set(self.runner.bookkeeping)
+        if bookkeeping and not bookkeeping & set(database.introspect().tables):
+            table = sorted(bookkeeping)[0]
+            raise DrillError(
+                f"the migrations ran but the drill database has no {table} table: the "
+                "project's migration setup did not use the database backout gave it (Alembic: "
+                "env.py must connect with config's sqlalchemy.url or DATABASE_URL); nothing "
+                "was drilled"
+            )
 
     def _validated_probes(
         self, database: DrillDatabase, base_schema: SchemaSnapshot, seeded: Seeded
