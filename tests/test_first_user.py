@@ -93,3 +93,13 @@ def test_drill_refuses_an_alembic_env_that_migrates_somewhere_else(tmp_path: Pat
     assert result.returncode == 2, result.stdout + result.stderr
     assert "no alembic_version table" in result.stderr
     assert "nothing was drilled" in result.stderr
+
+
+def test_tool_backout_header_in_backout_toml_says_where_the_keys_go(tmp_path: Path) -> None:
+    (tmp_path / "backout.toml").write_text('[tool.backout]\nselect = ["ALL"]\n')
+    done = run_backout("check", str(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith(
+        "unknown key 'tool': backout.toml takes the keys at top level "
+        "(drop the [tool.backout] header; it belongs in pyproject.toml)"
+    )

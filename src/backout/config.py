@@ -208,6 +208,12 @@ def config_from_table(
     """Validate a ``[tool.backout]`` table and build a :class:`Config` from it."""
     where = f"{source}: " if source else ""
     for key in table:
+        if key == "tool" and source is not None and source.name == "backout.toml":
+            # The pyproject.toml spelling copied into backout.toml, where keys are top level.
+            raise ConfigError(
+                f"{where}unknown key 'tool': backout.toml takes the keys at top level "
+                "(drop the [tool.backout] header; it belongs in pyproject.toml)"
+            )
         if key not in TOP_KEYS:
             raise ConfigError(f"{where}unknown key '{key}'{did_you_mean(key, TOP_KEYS)}")
     values: dict[str, Any] = {}
