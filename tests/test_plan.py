@@ -146,6 +146,45 @@ def test_helm_release_gets_helm_rollback_with_history_and_caveats() -> None:
     assert "ran as a pre-upgrade hook" in caveats and "runs as a post-rollback hook" in caveats
 
 
+def test_helm_values_image_is_a_rollback_target_and_hook_names_are_rendered() -> None:
+    done = run_backout(
+        "plan", "head", "--base", "base", "--format", "json", cwd=GOLDEN / "helm_release"
+    )
+    plan = json.loads(done.stdout)
+    (target,) = plan["targets"]
+    assert (target["source"], target["workload"], target["container"]) == (
+        "helm",
+        "chart charts/shop",
+        "values.yaml `image`",
+    )
+    assert target["rollback_image"].endswith(":2.3.0@sha256:" + "a" * 64)
+    assert (target["digest"], target["namespace"]) == ("sha256:" + "a" * 64, "shop-prod")
+    # helm rollback restores the values: no kubectl command may fight it.
+    assert not [c for c in plan["commands"] if c.startswith("kubectl")]
+    caveats = " ".join(plan["helm"][0]["caveats"])
+    assert "Job `shop-migrate`" in caveats and "{{" not in done.stdout
+
+
+def test_bk104_names_a_templated_hook_as_it_renders(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    shutil.copytree(GOLDEN / "helm_release" / "head" / "charts" / "shop", chart)
+    (chart / "templates" / "_helpers.tpl").write_text(
+        '{{- define "shop.fullname" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end }}\n'
+    )
+    job = chart / "templates" / "migrate-job.yaml"
+    job.write_text(
+        job.read_text().replace(
+            "{{ .Release.Name }}-migrate", '{{ include "shop.fullname" . }}-migrate'
+        )
+    )
+    (chart / "templates" / "restore-job.yaml").unlink()
+    done = run_backout("check", str(tmp_path), "--select", "BK104", "--output-format", "concise")
+    assert "Job `<release>-shop-migrate` (`shop-api migrate up`) runs as a pre-upgrade" in (
+        done.stdout
+    )
+    assert "{{" not in done.stdout
+
+
 def test_chart_without_a_ci_release_name_says_how_to_find_it(tmp_path: Path) -> None:
     chart = tmp_path / "charts" / "web"
     shutil.copytree(GOLDEN / "helm_release" / "head" / "charts" / "shop", chart)

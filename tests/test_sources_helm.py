@@ -14,12 +14,14 @@ from backout.sources.helm import (
     HelmCrd,
     HelmHook,
     HelmImage,
+    HelmNamedTemplate,
     HelmReader,
     HelmResourcePolicy,
     HelmTemplateImage,
     chart_of_template,
     judged_image_uses,
     mask_template,
+    readable_name,
     unused_helm_images,
 )
 
@@ -190,6 +192,46 @@ def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> No
     assert "only as a whole image" in judged["sidecar.image"].pin_blocked
 
 
+HELPERS = """\
+{{/* the release's name, then the chart's */}}
+{{- define "shop.fullname" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end }}
+{{- define "shop.name" -}}
+{{- if .Values.nameOverride }}{{ .Values.nameOverride }}{{ else }}shop{{ end }}
+{{- end }}
+{{- define "shop.short" -}}
+{{ printf "%s-%s" .Release.Name "api" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+"""
+
+
+def test_templated_names_read_as_a_person_reads_them() -> None:
+    helpers = read("charts/shop/templates/_helpers.tpl", HELPERS)
+    assert [(f.name, at(f)) for f in helpers if isinstance(f, HelmNamedTemplate)] == [
+        ("shop.fullname", "2:1"),
+        ("shop.name", "3:1"),
+        ("shop.short", "6:1"),
+    ]
+    facts = FactSet([*helpers, *read("charts/shop/Chart.yaml", "name: shop\nversion: 1.0.0\n")])
+
+    def name(written: str, release: str = "") -> str:
+        return readable_name(written, "charts/shop", facts, release)
+
+    assert name('{{ include "shop.fullname" . }}-migrate') == "<release>-shop-migrate"
+    assert name('"{{ include "shop.fullname" . }}-migrate"', "prod") == "prod-shop-migrate"
+    assert name('{{ template "shop.short" . }}-job') == "<release>-api-job"
+    # A helper with conditions is named, not guessed; so is one the chart does not define.
+    assert name('{{ include "shop.name" . }}-x') == "<shop.name>-x"
+    assert name('{{ include "other.fullname" . }}') == "<other.fullname>"
+    assert name("{{ .Values.jobName | default .Release.Name }}") == "<.Values.jobName>"
+    assert name("{{- $n := .Release.Name }}{{ $n }}-{{ .Release.Namespace }}") == (
+        "<…>-<namespace>"
+    )
+    assert name("shop-migrate") == "shop-migrate"
+    assert readable_name('{{ include "shop.fullname" . }}', "elsewhere", facts) == (
+        "<shop.fullname>"
+    )
+
+
 def test_bad_values_file_is_unreadable() -> None:
     (fact,) = read("c/values.yaml", "image:\n  tag: [1\n")
     assert isinstance(fact, Unreadable)
@@ -197,6 +239,7 @@ def test_bad_values_file_is_unreadable() -> None:
 
 def test_facts_pickle() -> None:
     facts = read("charts/shop/templates/job.yaml", TEMPLATE) + read("c/values.yaml", VALUES)
+    facts += read("charts/shop/templates/_helpers.tpl", HELPERS)
     assert pickle.loads(pickle.dumps(facts)) == facts
 
 

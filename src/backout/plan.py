@@ -42,8 +42,17 @@ from backout.schema_model import (
     drops_base_object,
     renames_base_object,
 )
+from backout.sources.base import FactSet
 from backout.sources.ci import CiCommand
-from backout.sources.helm import HelmChart, HelmCrd, HelmHook, HelmResourcePolicy
+from backout.sources.helm import (
+    HelmChart,
+    HelmCrd,
+    HelmHook,
+    HelmImage,
+    HelmResourcePolicy,
+    judged_image_uses,
+    readable_name,
+)
 from backout.sources.images import ImageUse
 from backout.sources.lockfile import LockedImage
 from backout.sources.manifests import Workload
@@ -142,6 +151,9 @@ class Target:
     digest: str
     digest_source: str
     warning: str = ""
+    source: str = "kubernetes"
+    """``kubernetes`` (a manifest's workload) or ``helm`` (an image set in a chart's values,
+    whose ``workload`` is the chart and ``container`` the values file and path)."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +259,38 @@ def _from_registry(
     return digest, ""
 
 
+def _target_digest(
+    rollback_image: str,
+    current_image: str,
+    locked: dict[str, str],
+    registry: RegistryLookup | None,
+    has_previous: bool,
+) -> tuple[str, str, str]:
+    """``(digest, where it comes from, warning)`` for one rollback target."""
+    reference = parse_reference(rollback_image)
+    if reference is not None and reference.is_pinned and reference.digest:
+        return reference.digest, "pinned in the previous release", ""
+    if rollback_image.split("@")[0] in locked:
+        return locked[rollback_image.split("@")[0]], "backout.lock", ""
+    if registry is not None and has_previous:
+        digest, warning = _from_registry(registry, rollback_image, current_image)
+        return digest, REGISTRY_SOURCE if digest else "", warning
+    return (
+        "",
+        "",
+        f"WARNING: the rollback target `{rollback_image}` is a mutable tag and no "
+        "digest is recorded for it: rolling back may run the broken image again. "
+        "Run `backout pin` on the previous release, or find the digest with "
+        "`backout diagnose --registry`.",
+    )
+
+
+def _no_base(warning: str) -> str:
+    return (
+        f"{warning} No previous release given (--base): the target shown is the current reference."
+    ).strip()
+
+
 def _targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | None = None) -> None:
     base_images = (
         {u.context: u for u in workspace.base.facts.of(ImageUse)} if workspace.base else {}
@@ -261,27 +305,11 @@ def _targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | None =
             continue
         previous = base_images.get(use.context)
         rollback_image = previous.reference if previous is not None else use.reference
-        reference = parse_reference(rollback_image)
-        digest, source, warning = "", "", ""
-        if reference is not None and reference.is_pinned and reference.digest:
-            digest, source = reference.digest, "pinned in the previous release"
-        elif rollback_image.split("@")[0] in locked:
-            digest, source = locked[rollback_image.split("@")[0]], "backout.lock"
-        elif registry is not None and previous is not None:
-            digest, warning = _from_registry(registry, rollback_image, use.reference)
-            source = REGISTRY_SOURCE if digest else ""
-        else:
-            warning = (
-                f"WARNING: the rollback target `{rollback_image}` is a mutable tag and no "
-                "digest is recorded for it: rolling back may run the broken image again. "
-                "Run `backout pin` on the previous release, or find the digest with "
-                "`backout diagnose --registry`."
-            )
+        digest, source, warning = _target_digest(
+            rollback_image, use.reference, locked, registry, previous is not None
+        )
         if previous is None and workspace.base is None:
-            warning = (
-                f"{warning} No previous release given (--base): the target shown is the "
-                "current reference."
-            ).strip()
+            warning = _no_base(warning)
         elif previous is None:
             plan.warnings.append(
                 f"{use.context} is new in this release: there is nothing to roll it back to; "
@@ -303,9 +331,56 @@ def _targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | None =
         )
 
 
+def _helm_images(facts: FactSet) -> dict[tuple[str, str], HelmImage]:
+    """(values file, values path) → the image, for the values images the templates use."""
+    return {
+        (use.location.path, use.values_path): use
+        for use in judged_image_uses(facts)
+        if isinstance(use, HelmImage)
+    }
+
+
+def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | None = None) -> None:
+    """The images set in charts' values: ``helm rollback`` brings back the previous values."""
+    base_images = _helm_images(workspace.base.facts) if workspace.base else {}
+    locked = _lock_digests(workspace)
+    namespaces: dict[str, str] = {}
+    for helm in plan.helm:
+        namespaces.setdefault(helm.chart.strip().removeprefix("./").rstrip("/"), helm.namespace)
+    for key, use in sorted(_helm_images(workspace.head.facts).items()):
+        previous = base_images.get(key)
+        chart = use.chart or "."
+        if previous is None and workspace.base is not None:
+            plan.warnings.append(
+                f"the image at values `{use.values_path}` of the chart {chart} is new in this "
+                "release: `helm rollback` removes what uses it"
+            )
+            continue
+        rollback_image = previous.reference if previous is not None else use.reference
+        digest, source, warning = _target_digest(
+            rollback_image, use.reference, locked, registry, previous is not None
+        )
+        plan.targets.append(
+            Target(
+                workload=f"chart {chart}",
+                namespace=namespaces.get(use.chart, ""),
+                container=f"{key[0].rpartition('/')[2]} `{use.values_path}`",
+                current_image=use.reference,
+                rollback_image=rollback_image,
+                digest=digest,
+                digest_source=source,
+                warning=warning if previous is not None else _no_base(warning),
+                source="helm",
+            )
+        )
+
+
 def _commands(plan: Plan) -> None:
     by_workload: dict[tuple[str, str], list[Target]] = {}
     for target in plan.targets:
+        if target.source == "helm":
+            _helm_target_checks(target, plan)
+            continue
         by_workload.setdefault((target.namespace, target.workload), []).append(target)
     for (namespace, workload), targets in by_workload.items():
         flag = f"-n {namespace} " if namespace else ""
@@ -335,6 +410,24 @@ def _commands(plan: Plan) -> None:
                 f" `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` shows it for each pod"
             )
         plan.warnings.extend(t.warning for t in targets if t.warning)
+
+
+def _helm_target_checks(target: Target, plan: Plan) -> None:
+    """What to verify for an image a chart's values set (``helm rollback`` restores it)."""
+    flag = f"-n {target.namespace} " if target.namespace else ""
+    if target.digest:
+        plan.verification.append(
+            f"the pods of the {target.workload} that run {target.container} run "
+            f"{target.digest}: `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` shows it"
+        )
+    else:
+        plan.verification.append(
+            f"the pods of the {target.workload} that run {target.container} run a different "
+            f"imageID than before the rollback: the mutable `{target.rollback_image}` may pull "
+            "the broken image again"
+        )
+    if target.warning:
+        plan.warnings.append(target.warning)
 
 
 def _helm_words(command: str) -> list[str]:
@@ -403,14 +496,21 @@ def _chart_dir(chart_argument: str, charts: set[str]) -> str | None:
     return cleaned if cleaned in charts else None
 
 
-def _helm_caveats(workspace: Workspace, charts: set[str]) -> tuple[str, ...]:
-    """What ``helm rollback`` leaves as this release left it, or runs, for ``charts``."""
+def _helm_caveats(workspace: Workspace, charts: set[str], release: str) -> tuple[str, ...]:
+    """What ``helm rollback`` leaves as this release left it, or runs, for ``charts``.
+
+    Templated names are shown as ``release`` renders them (see :func:`readable_name`).
+    """
     facts = workspace.head.facts
     caveats: list[str] = []
+
+    def named(written: str, chart: str) -> str:
+        return readable_name(written, chart, facts, release)
+
     for crd in sorted(facts.of(HelmCrd), key=lambda f: f.location):
         if crd.chart not in charts:
             continue
-        name = f"`{crd.name}`" if crd.name else "a CustomResourceDefinition"
+        name = f"`{named(crd.name, crd.chart)}`" if crd.name else "a CustomResourceDefinition"
         if crd.in_templates:
             caveats.append(
                 f"{name} ({crd.location}) is rendered from templates/: rolling back to a "
@@ -425,25 +525,27 @@ def _helm_caveats(workspace: Workspace, charts: set[str]) -> tuple[str, ...]:
     for hook in sorted(facts.of(HelmHook), key=lambda f: f.location):
         if hook.chart not in charts or not hook.runs_containers:
             continue
-        what = f" (`{hook.command}`)" if hook.command else ""
+        what = f" (`{named(hook.command, hook.chart)}`)" if hook.command else ""
+        name = named(hook.name, hook.chart)
         ran = [h for h in hook.hooks if h in _UPGRADE_HOOKS]
         runs = [h for h in hook.hooks if h in _ROLLBACK_HOOKS]
         if ran:
             caveats.append(
-                f"{hook.kind} `{hook.name}`{what} ({hook.location}) ran as a "
+                f"{hook.kind} `{name}`{what} ({hook.location}) ran as a "
                 f"{'/'.join(ran)} hook: `helm rollback` does not undo it, so the previous "
                 "release starts on what it left (see the schema step)"
             )
         if runs:
             caveats.append(
-                f"{hook.kind} `{hook.name}`{what} ({hook.location}) runs as a "
+                f"{hook.kind} `{name}`{what} ({hook.location}) runs as a "
                 f"{'/'.join(runs)} hook: it is part of this rollback; watch it finish "
                 "(`--no-hooks` skips it only if you reverse its work by hand)"
             )
     for policy in sorted(facts.of(HelmResourcePolicy), key=lambda f: f.location):
         if policy.chart in charts and policy.policy.strip() == "keep":
             caveats.append(
-                f"{policy.kind} `{policy.name}` ({policy.location}) has resource-policy keep: "
+                f"{policy.kind} `{named(policy.name, policy.chart)}` ({policy.location}) has "
+                "resource-policy keep: "
                 "`helm rollback` leaves it as this release made it"
             )
     return tuple(caveats)
@@ -476,7 +578,7 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
         chart = _chart_dir(chart_argument, set(charts))
         if chart is not None:
             covered.add(chart)
-        caveats = _helm_caveats(workspace, {chart} if chart is not None else set(charts))
+        caveats = _helm_caveats(workspace, {chart} if chart is not None else set(charts), release)
         plan.helm.append(
             HelmRollback(
                 release,
@@ -498,7 +600,7 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
                 where,
                 str(chart_fact.location),
                 _helm_commands("<release>", ""),
-                _helm_caveats(workspace, {directory}),
+                _helm_caveats(workspace, {directory}, ""),
             )
         )
         plan.warnings.append(
@@ -512,7 +614,7 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
             f"`helm history {helm.release}{flag} --max 1` shows a new revision, status "
             "deployed, described as `Rollback to <REVISION>`"
         )
-    if plan.helm and plan.targets:
+    if plan.helm and any(t.source == "kubernetes" for t in plan.targets):
         plan.warnings.append(
             "these workloads are deployed with Helm: roll back with `helm rollback` (it "
             "restores every resource of the chart); a `kubectl set image` alone is undone by "
@@ -651,12 +753,13 @@ def build_plan(
     plan = Plan(release=str(target), base=base)
     _targets(workspace, plan, registry)
     _helm(workspace, plan)
+    _helm_targets(workspace, plan, registry)
     for helm in plan.helm:
         plan.commands.extend(helm.commands)
     _commands(plan)
     _schema(workspace, plan)
     _manual(result.findings, plan)
-    if not plan.targets and plan.helm:
+    if plan.helm and not any(t.source == "kubernetes" for t in plan.targets):
         plan.warnings.append(
             "no Deployment, StatefulSet or DaemonSet image outside the chart: `helm rollback` "
             "restores the images of the chart's previous revision"

@@ -97,6 +97,19 @@ class HelmResourcePolicy(Fact):
 
 
 @dataclass(frozen=True)
+class HelmNamedTemplate(Fact):
+    """A ``{{ define "name" }}…{{ end }}`` of a chart's templates, located at the ``define``.
+
+    ``body`` is the text between the two actions, with its own actions as written, so that
+    :func:`readable_name` can show what ``{{ include "shop.fullname" . }}`` names.
+    """
+
+    chart: str
+    name: str
+    body: str
+
+
+@dataclass(frozen=True)
 class HelmTemplateImage(Fact):
     """An ``image:`` line of a template, located at its value.
 
@@ -383,12 +396,43 @@ def _template_images(file: SourceFile, chart: str) -> Iterator[Fact]:
         yield HelmTemplateOutput(Location(file.path, 1, 0), chart, tuple(printed))
 
 
+def _first_word(action: str) -> str:
+    words = action[2:-2].strip("- \t\n").split(None, 1)
+    return words[0] if words else ""
+
+
+_BLOCK_WORDS = frozenset({"if", "range", "with", "define", "block"})
+_DEFINE = re.compile(r"\{\{-?\s*define\s+\"([^\"]+)\"")
+
+
+def _named_templates(file: SourceFile, chart: str, text: str) -> Iterator[Fact]:
+    """Each ``define`` of a template file, its body up to the matching ``end``."""
+    actions = list(_ACTION.finditer(text))
+    for index, opening in enumerate(actions):
+        define = _DEFINE.match(opening.group())
+        if define is None:
+            continue
+        depth = 1
+        for closing in actions[index + 1 :]:
+            word = _first_word(closing.group())
+            depth += 1 if word in _BLOCK_WORDS else -1 if word == "end" else 0
+            if depth == 0:
+                line = text.count("\n", 0, opening.start()) + 1
+                column = opening.start() - text.rfind("\n", 0, opening.start())
+                body = text[opening.end() : closing.start()]
+                yield HelmNamedTemplate(
+                    Location(file.path, line, column), chart, define.group(1), body.strip()
+                )
+                break
+
+
 def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
     text = file.text()
     if text is None:
         return
     if folder == "templates":
         yield from _template_images(file, chart)
+        yield from _named_templates(file, chart, text)
     if not file.path.endswith((".yaml", ".yml")):
         return  # _helpers.tpl and friends hold named templates, not resources
     try:
@@ -605,6 +649,99 @@ def unused_helm_images(facts: FactSet) -> set[HelmImage]:
     return {
         image for image in facts.of(HelmImage) if (image.location, image.values_path) not in kept
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Names as a person reads them
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\S+')
+_FORMAT_VERB = re.compile(r"%[-+# 0-9.]*[svdq]")
+# How deep ``include`` may go inside ``include``: a helper naming itself cannot loop.
+_INCLUDE_DEPTH = 5
+
+
+@dataclass(frozen=True)
+class _Scope:
+    chart_name: str
+    release: str
+    templates: dict[str, str]
+
+
+def readable_name(written: str, chart: str, facts: FactSet, release: str = "") -> str:
+    """A templated name (``{{ include "shop.fullname" . }}-migrate``) as a person reads it.
+
+    ``.Release.Name`` becomes ``release`` (``<release>`` when unknown), ``.Chart.Name`` the
+    chart's name, ``.Values.x`` ``<.Values.x>``; an ``include``/``template`` of a helper the
+    chart defines without conditions is replaced by what it renders (``<release>-shop``), any
+    other by ``<helper name>``; ``printf`` is applied, and the filters of a pipeline
+    (``| trunc 63``) are left out. What cannot be told reads ``<…>``: never a raw ``{{ }}``.
+    """
+    text = written.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    if "{{" not in text:
+        return text
+    chart_name = next((c.name for c in facts.of(HelmChart) if c.chart == chart), "")
+    templates = {t.name: t.body for t in facts.of(HelmNamedTemplate) if t.chart == chart}
+    scope = _Scope(chart_name or "<chart>", release or "<release>", templates)
+    return _render(text, scope, 0)
+
+
+def _render(text: str, scope: _Scope, depth: int) -> str:
+    out = ""
+    position = 0
+    trim_next = False
+    for action in _ACTION.finditer(text):
+        literal = text[position : action.start()]
+        literal = literal.lstrip() if trim_next else literal
+        out += literal.rstrip() if action.group().startswith("{{-") else literal
+        out += _render_action(action.group()[2:-2].strip("-").strip(), scope, depth)
+        trim_next = action.group().endswith("-}}")
+        position = action.end()
+    tail = text[position:]
+    return out + (tail.lstrip() if trim_next else tail)
+
+
+def _render_action(action: str, scope: _Scope, depth: int) -> str:
+    if action.startswith("/*"):
+        return ""
+    words = _TOKEN.findall(action.split("|", 1)[0])
+    if not words:
+        return "<…>"
+    head, arguments = words[0], words[1:]
+    if arguments[:1] in ([":="], ["="]):  # ``$name := …`` sets a variable, prints nothing
+        return ""
+    if head in ("include", "template") and arguments and arguments[0][0] in '"`':
+        name = arguments[0][1:-1]
+        body = scope.templates.get(name)
+        simple = body is not None and not any(
+            _first_word(a.group()) in _CONTROL for a in _ACTION.finditer(body)
+        )
+        if body is not None and simple and depth < _INCLUDE_DEPTH:
+            return _render(body, scope, depth + 1)
+        return f"<{name}>"
+    if head == "printf" and arguments and arguments[0][0] in '"`':
+        values = iter([_render_value(a, scope) for a in arguments[1:]])
+        return _FORMAT_VERB.sub(lambda _: next(values, "<…>"), arguments[0][1:-1])
+    if head == "default" and arguments:
+        return _render_value(arguments[0], scope)
+    return _render_value(head, scope) if not arguments else "<…>"
+
+
+def _render_value(word: str, scope: _Scope) -> str:
+    path = word.lstrip("$")
+    if word[:1] in '"`' and len(word) >= 2:
+        return word[1:-1]
+    if path == ".Release.Name":
+        return scope.release
+    if path == ".Release.Namespace":
+        return "<namespace>"
+    if path == ".Chart.Name":
+        return scope.chart_name
+    if path.startswith(".Values."):
+        return f"<{path}>"
+    return "<…>"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,13 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.helm import HelmChart, HelmCrd, HelmHook, HelmResourcePolicy
+from backout.sources.helm import (
+    HelmChart,
+    HelmCrd,
+    HelmHook,
+    HelmResourcePolicy,
+    readable_name,
+)
 
 # Hook events that run when a release is upgraded: what they do stays when Helm rolls back.
 _UPGRADE_HOOKS = ("pre-upgrade", "post-upgrade")
@@ -94,7 +100,7 @@ class HelmRollbackHazard(Rule):
         for crd in context.head.of(HelmCrd):
             if crd.chart not in charts:
                 continue
-            name = f" `{crd.name}`" if crd.name else ""
+            name = f" `{readable_name(crd.name, crd.chart, context.head)}`" if crd.name else ""
             if crd.in_templates:
                 yield self.finding(
                     crd.location,
@@ -122,10 +128,12 @@ class HelmRollbackHazard(Rule):
                 or hook.chart in reversed_charts
             ):
                 continue
-            what = f" (`{hook.command}`)" if hook.command else ""
+            command = readable_name(hook.command, hook.chart, context.head)
+            what = f" (`{command}`)" if hook.command else ""
+            name = readable_name(hook.name, hook.chart, context.head)
             yield self.finding(
                 hook.location,
-                f"{hook.kind} `{hook.name}`{what} runs as a {'/'.join(upgrade)} hook: "
+                f"{hook.kind} `{name}`{what} runs as a {'/'.join(upgrade)} hook: "
                 "`helm rollback` does not undo what it did (a migration stays applied), so "
                 "the previous release comes back on the state this one left",
                 "add a pre-rollback hook that reverses it, or make the change backward "
@@ -136,7 +144,8 @@ class HelmRollbackHazard(Rule):
                 continue
             yield self.finding(
                 policy.location,
-                f'{policy.kind} `{policy.name}` has "helm.sh/resource-policy: keep": Helm '
+                f"{policy.kind} `{readable_name(policy.name, policy.chart, context.head)}` "
+                'has "helm.sh/resource-policy: keep": Helm '
                 "stops managing it on uninstall and rollback, so it stays as this release "
                 "left it",
                 "remove the policy, or document the manual step that restores the resource "
