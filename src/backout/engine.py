@@ -24,6 +24,7 @@ from backout.discovery import (
     changed_paths,
     directory_changes,
     git_tree,
+    read_working_file,
     resolve_base_ref,
     single_file,
     working_tree,
@@ -110,10 +111,24 @@ def _read_one(
     return facts, suppressions, True
 
 
-def _read_chunk(
-    chunk: list[tuple[str, bytes | None]],
-) -> list[tuple[str, list[Fact], list[Suppression], bool]]:
+_ReadRow = tuple[str, list[Fact], list[Suppression], bool]
+
+
+def _read_chunk(chunk: list[tuple[str, bytes | None]]) -> list[_ReadRow]:
     return [(path, *_read_one(path, data, ALL_READERS)) for path, data in chunk]
+
+
+def _read_files(root: str, paths: list[str]) -> list[_ReadRow]:
+    """Read a chunk of working-tree files in a worker: the files are opened there, so the
+    parent neither reads them all first nor copies their bytes to the workers."""
+    rows: list[_ReadRow] = []
+    for path in paths:
+        try:
+            data = read_working_file(root, path)
+        except OSError:
+            continue  # gone or unreadable since the listing, as in Tree.read_all
+        rows.append((path, *_read_one(path, data, ALL_READERS)))
+    return rows
 
 
 def read_release(tree: Tree, readers: Sequence[Reader] = ALL_READERS) -> Release:
@@ -127,15 +142,22 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
     release = Release(tree=tree, facts=facts)
     candidates = [p for p in tree.paths if any(r.wants(p) for r in readers)]
     pending = Tree(tree.root, tuple(candidates), tree.git_ref, tree.git_dir, tree.git_prefix)
-    items = list(pending.read_all())
     workers = min(os.cpu_count() or 1, 8)
-    if len(items) >= PARALLEL_THRESHOLD and workers > 1 and readers is ALL_READERS:
-        size = max(50, len(items) // (workers * 4))
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    results: list[_ReadRow]
+    if len(candidates) >= PARALLEL_THRESHOLD and workers > 1 and readers is ALL_READERS:
+        size = max(50, len(candidates) // (workers * 4))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = [row for rows in pool.map(_read_chunk, chunks) for row in rows]
+            if tree.git_ref is None:
+                root = str(tree.root)
+                path_chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
+                done = pool.map(_read_files, [root] * len(path_chunks), path_chunks)
+            else:
+                items = list(pending.read_all())
+                chunks = [items[i : i + size] for i in range(0, len(items), size)]
+                done = pool.map(_read_chunk, chunks)
+            results = [row for rows in done for row in rows]
     else:
-        results = [(path, *_read_one(path, data, readers)) for path, data in items]
+        results = [(path, *_read_one(path, data, readers)) for path, data in pending.read_all()]
     for path, file_facts, suppressions, was_read in results:
         if was_read:
             facts.paths.add(path)
