@@ -84,15 +84,13 @@ class CheckResult:
 
 
 def _read_one(
-    path: str, data: bytes | None, readers: Sequence[Reader]
-) -> tuple[list[Fact], list[Suppression], bool]:
-    wanted = [reader for reader in readers if reader.wants(path)]
-    if not wanted:
-        return [], [], False
+    path: str, data: bytes | None, wanted: Sequence[Reader]
+) -> tuple[list[Fact], list[Suppression]]:
+    """Read one file with the readers that want it (``wanted``, never empty)."""
     if data is None:
         limit = MAX_FILE_BYTES // (1024 * 1024)
         too_large = f"larger than {limit} MiB: not read (a data dump or a build artefact?)"
-        return [Unreadable(Location(path, 1, 0), wanted[0].name, too_large)], [], True
+        return [Unreadable(Location(path, 1, 0), wanted[0].name, too_large)], []
     file = SourceFile(path, data)
     facts: list[Fact] = []
     for reader in wanted:
@@ -108,17 +106,25 @@ def _read_one(
             )
     text = file.text()
     suppressions = find_suppressions(path, text) if text is not None else []
-    return facts, suppressions, True
+    return facts, suppressions
 
 
-_ReadRow = tuple[str, list[Fact], list[Suppression], bool]
+_ReadRow = tuple[str, list[Fact], list[Suppression]]
 
 
-def _read_chunk(chunk: list[tuple[str, bytes | None]]) -> list[_ReadRow]:
-    return [(path, *_read_one(path, data, ALL_READERS)) for path, data in chunk]
+# Which of ALL_READERS want a file, by index: the parent decides once, the workers read.
+_Wanted = dict[str, tuple[int, ...]]
 
 
-def _read_files(root: str, paths: list[str]) -> list[_ReadRow]:
+def _readers(indices: tuple[int, ...]) -> list[Reader]:
+    return [ALL_READERS[index] for index in indices]
+
+
+def _read_chunk(chunk: list[tuple[str, bytes | None]], wanted: _Wanted) -> list[_ReadRow]:
+    return [(path, *_read_one(path, data, _readers(wanted[path]))) for path, data in chunk]
+
+
+def _read_files(root: str, paths: list[str], wanted: _Wanted) -> list[_ReadRow]:
     """Read a chunk of working-tree files in a worker: the files are opened there, so the
     parent neither reads them all first nor copies their bytes to the workers."""
     rows: list[_ReadRow] = []
@@ -127,7 +133,7 @@ def _read_files(root: str, paths: list[str]) -> list[_ReadRow]:
             data = read_working_file(root, path)
         except OSError:
             continue  # gone or unreadable since the listing, as in Tree.read_all
-        rows.append((path, *_read_one(path, data, ALL_READERS)))
+        rows.append((path, *_read_one(path, data, _readers(wanted[path]))))
     return rows
 
 
@@ -140,7 +146,12 @@ def read_release(tree: Tree, readers: Sequence[Reader] = ALL_READERS) -> Release
 def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
     facts = FactSet()
     release = Release(tree=tree, facts=facts)
-    candidates = [p for p in tree.paths if any(r.wants(p) for r in readers)]
+    wanted: _Wanted = {}
+    for path in tree.paths:
+        indices = tuple(index for index, reader in enumerate(readers) if reader.wants(path))
+        if indices:
+            wanted[path] = indices
+    candidates = list(wanted)
     pending = Tree(tree.root, tuple(candidates), tree.git_ref, tree.git_dir, tree.git_prefix)
     workers = min(os.cpu_count() or 1, 8)
     results: list[_ReadRow]
@@ -150,17 +161,26 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
             if tree.git_ref is None:
                 root = str(tree.root)
                 path_chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
-                done = pool.map(_read_files, [root] * len(path_chunks), path_chunks)
+                done = pool.map(
+                    _read_files,
+                    [root] * len(path_chunks),
+                    path_chunks,
+                    [{p: wanted[p] for p in chunk} for chunk in path_chunks],
+                )
             else:
                 items = list(pending.read_all())
                 chunks = [items[i : i + size] for i in range(0, len(items), size)]
-                done = pool.map(_read_chunk, chunks)
+                done = pool.map(
+                    _read_chunk, chunks, [{p: wanted[p] for p, _ in chunk} for chunk in chunks]
+                )
             results = [row for rows in done for row in rows]
     else:
-        results = [(path, *_read_one(path, data, readers)) for path, data in pending.read_all()]
-    for path, file_facts, suppressions, was_read in results:
-        if was_read:
-            facts.paths.add(path)
+        results = [
+            (path, *_read_one(path, data, [readers[i] for i in wanted[path]]))
+            for path, data in pending.read_all()
+        ]
+    for path, file_facts, suppressions in results:
+        facts.paths.add(path)
         facts.extend(file_facts)
         if suppressions:
             release.suppressions[path] = suppressions
