@@ -8,6 +8,13 @@ from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.schema_model import ADD_COLUMN, adds_required_column, analyse
 
+# How each engine spells a default the database itself applies: the old code's INSERTs come
+# from outside the ORM, so an ORM-side default (Alembic `default=`, Django `default=`) is no help.
+_DEFAULT_SPELLING = {
+    "alembic": "a database default (`server_default=`; SQLAlchemy alone applies `default=`)",
+    "django": "a database default (`db_default=`, Django 5+; Django alone applies `default=`)",
+}
+
 
 class NotNullColumnWithoutDefault(Rule):
     """A NOT NULL column without a default is added to a table the old release writes.
@@ -66,6 +73,7 @@ class NotNullColumnWithoutDefault(Rule):
                 f"{judged.migration.label} {what}; "
                 f"the old release's INSERTs into {table} do not set {column} and fail with a "
                 "not-null violation after a rollback",
-                f"add {column} with a DEFAULT (or nullable), backfill, deploy the code that "
-                f"writes it, then SET NOT NULL in a later release",
+                f"add {column} with {_DEFAULT_SPELLING.get(judged.migration.engine, 'a DEFAULT')}"
+                " (or nullable), backfill, deploy the code that writes it, then SET NOT NULL in "
+                "a later release",
             )

@@ -48,6 +48,9 @@ class RollbackLosesData(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per down step that drops what the up created."""
         analysis = analyse(context)
+        if not analysis.base:
+            # A first release has no previous release to go back to: nothing to lose to.
+            return
         for migration in analysis.release:
             up, down = migration.operations(analysis.dialect)
             created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
