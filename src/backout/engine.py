@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +156,9 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
     results: list[_ReadRow]
     if len(candidates) >= PARALLEL_THRESHOLD and workers > 1 and readers is ALL_READERS:
         size = max(50, len(candidates) // (workers * 4))
+        # Imported here: multiprocessing is ~10 ms of start-up that small trees never use.
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             if tree.git_ref is None:
                 root = str(tree.root)
