@@ -108,7 +108,7 @@ def test_base_ref_reports_only_what_changed(git_repo: Callable[[dict[str, str]],
 def test_base_ref_that_does_not_exist_is_exit_2(git_repo: Callable[[dict[str, str]], Path]) -> None:
     repo = git_repo({"a.yaml": "a: 1\n"})
     line = _one_line_error(run_backout("check", "--base", "nope", ".", cwd=repo))
-    assert "--base nope: no such commit, branch or tag" in line
+    assert "--base nope: no such directory, and no such commit, branch or tag" in line
 
 
 def test_baseline_adopts_old_findings(tmp_path: Path) -> None:

@@ -70,7 +70,10 @@ def test_base_release_is_read_from_git_at_the_merge_base(
 
 def test_unknown_ref_is_a_config_error(git_repo: Callable[[dict[str, str]], Path]) -> None:
     repo = git_repo({"a.yaml": "a: 1\n"})
-    with pytest.raises(ConfigError, match="--base no-such-branch: no such commit, branch or tag"):
+    with pytest.raises(
+        ConfigError,
+        match="--base no-such-branch: no such directory, and no such commit, branch or tag",
+    ):
         resolve_base_ref(repo, "no-such-branch")
 
 

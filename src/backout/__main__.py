@@ -1,5 +1,5 @@
 """``python -m backout``."""
 
-from backout.cli import run
+from backout._entry import run
 
 run()

@@ -209,6 +209,18 @@ def _per_file_ignores(values: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return table
 
 
+def write_stdout(text: str) -> None:
+    """Write the report to stdout. A reader that went away (``| head``) is not an error: the
+    exit code still says what was found, and the rest of the output goes nowhere."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _use_color(no_color: bool, to_file: bool) -> bool:
     if no_color or to_file or os.environ.get("NO_COLOR"):
         return False
@@ -245,8 +257,7 @@ def emit(result: CheckResult, config: Config, **flags: Any) -> int:
         except OSError as exc:
             fail(f"cannot write {output_file}: {exc.strerror}")
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text)
     click.echo(summary_line(result), err=True)
     failing = [f for f in result.findings if f.severity >= config.fail_on]
     if failing and not flags.get("exit_zero"):
@@ -282,7 +293,7 @@ def document_options(func: F) -> F:
 def write_document(text: str, output_file: Path | None) -> None:
     """Write ``text`` to ``output_file``, or to stdout; a write error is exit 2."""
     if output_file is None:
-        sys.stdout.write(text)
+        write_stdout(text)
         return
     try:
         output_file.write_text(text, encoding="utf-8")
@@ -549,7 +560,7 @@ def host_snapshot(
     except OSError as exc:
         fail(f"cannot write {output_file}: {exc.strerror}")
     if output_file is None:
-        sys.stdout.write(text)
+        write_stdout(text)
     missing = sum(1 for fact in facts if not fact.reinstallable)
     click.echo(
         f"Recorded {len(facts)} packages; {missing} could not be reinstalled "

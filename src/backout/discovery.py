@@ -181,8 +181,8 @@ def resolve_base_ref(root: Path, ref: str) -> str:
         _run_git(["rev-parse", "--verify", "--quiet", ref + "^{commit}"], root)
     except ConfigError:
         raise ConfigError(
-            f"--base {ref}: no such commit, branch or tag in this repository "
-            "(fetch it first, e.g. `git fetch origin main`, or pass a directory)"
+            f"--base {ref}: no such directory, and no such commit, branch or tag in this "
+            "repository (fetch it first, e.g. `git fetch origin main`)"
         ) from None
     return _run_git(["merge-base", ref, "HEAD"], root).strip()
 
