@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_backout
+from tests.conftest import BACKOUT, git, run_backout
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -174,3 +174,21 @@ def test_a_huge_file_is_reported_not_read(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stdout.startswith("dump.yaml:1: BK901 [warning]")
     assert "larger than 16 MiB" in done.stdout
+
+
+def test_a_reader_that_stops_early_does_not_change_the_exit_code(tmp_path: Path) -> None:
+    for index in range(200):
+        (tmp_path / f"p{index}.yaml").write_text(DEPLOYMENT.format(image=f"app{index}:latest"))
+    command = [BACKOUT] if BACKOUT else [sys.executable, "-m", "backout"]
+    with subprocess.Popen(
+        [*command, "check", "--format", "sarif", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.read(10)
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        code = process.wait(timeout=120)
+    assert code == 1
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
