@@ -124,3 +124,35 @@ def test_pre_commit_hooks_run_through_try_repo(
     assert done.returncode == 1, output
     assert "backout check" in output and "Failed" in output
     assert "BK101" in output
+
+
+def test_pip_builds_a_wheel_with_the_console_script(tmp_path: Path) -> None:
+    import sys
+    import zipfile
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    (wheel,) = tmp_path.glob("backout-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "backout = backout._entry:run" in archive.read(entry_points).decode()
+        assert "backout/rules/images/BK101_mutable_image_reference.py" in names
+        assert not any(n.startswith("tests/") for n in names)
