@@ -192,3 +192,23 @@ def test_a_reader_that_stops_early_does_not_change_the_exit_code(tmp_path: Path)
         code = process.wait(timeout=120)
     assert code == 1
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_colour_follows_force_color_and_no_color(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT.format(image="shop:latest"))
+    plain = run_backout("check", str(tmp_path))
+    assert "\x1b[" not in plain.stdout
+    forced = run_backout("check", str(tmp_path), env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert "\x1b[" in forced.stdout
+    assert forced.stdout.count("BK101") == plain.stdout.count("BK101")
+    both = run_backout("check", "--no-color", str(tmp_path), env={"FORCE_COLOR": "1"})
+    assert "\x1b[" not in both.stdout
+
+
+def test_shell_completion_script_and_answers() -> None:
+    script = run_backout(env={"_BACKOUT_COMPLETE": "bash_source"})
+    assert script.returncode == 0 and "_backout_completion" in script.stdout
+    answers = run_backout(
+        env={"_BACKOUT_COMPLETE": "bash_complete", "COMP_WORDS": "backout ch", "COMP_CWORD": "1"}
+    )
+    assert "plain,check" in answers.stdout.split()
