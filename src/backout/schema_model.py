@@ -481,7 +481,9 @@ def _aspects(op: Operation) -> frozenset[str]:
     return frozenset()
 
 
-@dataclass(frozen=True)
+# Not frozen (it is never changed after judge_release builds it, nor hashed): a large release
+# builds tens of thousands, and a frozen dataclass's __init__ took four times as long.
+@dataclass
 class JudgedOperation:
     """A release operation with what it touched at the base and what the release leaves.
 
