@@ -159,35 +159,23 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
         # Imported here: multiprocessing is ~10 ms of start-up that small trees never use.
         from concurrent.futures import ProcessPoolExecutor
 
-        # Unpickling the workers' facts allocates objects by the hundred thousand, none of them
-        # garbage; the collector would walk the growing heap again and again (a third of the
-        # parent's unpickling time on 8,334 migrations). The forked workers start with it off
-        # too: they only build the facts they return, which are acyclic.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                if tree.git_ref is None:
-                    root = str(tree.root)
-                    path_chunks = [
-                        candidates[i : i + size] for i in range(0, len(candidates), size)
-                    ]
-                    done = pool.map(
-                        _read_files,
-                        [root] * len(path_chunks),
-                        path_chunks,
-                        [{p: wanted[p] for p in chunk} for chunk in path_chunks],
-                    )
-                else:
-                    items = list(pending.read_all())
-                    chunks = [items[i : i + size] for i in range(0, len(items), size)]
-                    done = pool.map(
-                        _read_chunk, chunks, [{p: wanted[p] for p, _ in chunk} for chunk in chunks]
-                    )
-                results = [row for rows in done for row in rows]
-        finally:
-            if collecting:
-                gc.enable()
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            if tree.git_ref is None:
+                root = str(tree.root)
+                path_chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
+                done = pool.map(
+                    _read_files,
+                    [root] * len(path_chunks),
+                    path_chunks,
+                    [{p: wanted[p] for p in chunk} for chunk in path_chunks],
+                )
+            else:
+                items = list(pending.read_all())
+                chunks = [items[i : i + size] for i in range(0, len(items), size)]
+                done = pool.map(
+                    _read_chunk, chunks, [{p: wanted[p] for p, _ in chunk} for chunk in chunks]
+                )
+            results = [row for rows in done for row in rows]
     else:
         results = [
             (path, *_read_one(path, data, [readers[i] for i in wanted[path]]))
