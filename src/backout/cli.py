@@ -57,16 +57,19 @@ def fail(message: str) -> NoReturn:
     raise UsageError(message)
 
 
+config_file_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Read this backout.toml / pyproject.toml instead of searching.",
+)
+
+
 def config_options(func: F) -> F:
     """The flags that mirror ``[tool.backout]`` keys."""
     options = [
-        click.option(
-            "--config",
-            "config_file",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Read this backout.toml / pyproject.toml instead of searching.",
-        ),
+        config_file_option,
         click.option("--select", multiple=True, help="Rule codes or prefixes to enable."),
         click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable."),
         click.option("--extend-select", multiple=True, help="Codes to enable on top of select."),
@@ -384,13 +387,7 @@ def _merge(results: list[CheckResult]) -> CheckResult:
     help="Lock file to update (default: backout.lock at the root); alone, records without "
     "rewriting the files.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Read this backout.toml / pyproject.toml instead of searching.",
-)
+@config_file_option
 @click.option("--exclude", multiple=True, help="Gitignore-style globs to skip.")
 @click.option(
     "--insecure-registry",
@@ -585,13 +582,7 @@ def host_snapshot(
     type=click.Path(path_type=Path),
     help="A directory of kept .deb files (besides apt's cache); repeatable.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Read this backout.toml / pyproject.toml instead of searching.",
-)
+@config_file_option
 @report_options
 def host_check(
     packages: tuple[str, ...],
@@ -627,13 +618,7 @@ def host_check(
     type=click.Path(path_type=Path),
     help="Keep the .deb files (and a Packages index) in this directory.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Read this backout.toml / pyproject.toml instead of searching.",
-)
+@config_file_option
 @report_options
 def host_archive(packages: tuple[str, ...], archive_dir: Path, **flags: Any) -> None:
     """Keep a reinstallable .deb of each installed version, then check them (BK501)."""
