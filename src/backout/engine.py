@@ -7,12 +7,14 @@ suppressions and ``--base`` filtering work the same for every command.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pathspec
 
@@ -34,6 +36,9 @@ from backout.rules.base import CheckContext, Rule
 from backout.sources import ALL_READERS
 from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
 from backout.suppress import apply_suppressions, find_suppressions
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # Below this many files, a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 400
@@ -136,6 +141,29 @@ def _read_files(root: str, paths: list[str], wanted: _Wanted) -> list[_ReadRow]:
     return rows
 
 
+def _share_with_pool(
+    pool: ProcessPoolExecutor, jobs: list[functools.partial[list[_ReadRow]]]
+) -> list[_ReadRow]:
+    """Run ``jobs`` in ``pool`` and in this process too, results in the jobs' order.
+
+    The workers take jobs from the front; this process takes them from the back for as long
+    as no worker has started them (a queued future can still be cancelled). Reading a share
+    here costs no more than unpickling its facts from a worker would, and this process
+    would otherwise wait.
+    """
+    futures = [pool.submit(job) for job in jobs]
+    done: list[list[_ReadRow] | None] = [None] * len(jobs)
+    for index in range(len(jobs) - 1, -1, -1):
+        if not futures[index].cancel():
+            break
+        done[index] = jobs[index]()
+    return [
+        row
+        for index, rows in enumerate(done)
+        for row in (futures[index].result() if rows is None else rows)
+    ]
+
+
 def read_release(tree: Tree, readers: Sequence[Reader] = ALL_READERS) -> Release:
     """Read every file of ``tree`` that some reader wants, each once."""
     with _bulk_allocation():
@@ -155,7 +183,9 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
     workers = min(os.cpu_count() or 1, 8)
     results: list[_ReadRow]
     if len(candidates) >= PARALLEL_THRESHOLD and workers > 1 and readers is ALL_READERS:
-        size = max(50, len(candidates) // (workers * 4))
+        # Small chunks: this process takes them from the back while the workers take them
+        # from the front, so that all finish at about the same time.
+        size = max(50, len(candidates) // (workers * 16))
         # Imported here: multiprocessing is ~10 ms of start-up that small trees never use.
         from concurrent.futures import ProcessPoolExecutor
 
@@ -163,19 +193,18 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
             if tree.git_ref is None:
                 root = str(tree.root)
                 path_chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
-                done = pool.map(
-                    _read_files,
-                    [root] * len(path_chunks),
-                    path_chunks,
-                    [{p: wanted[p] for p in chunk} for chunk in path_chunks],
-                )
+                jobs = [
+                    functools.partial(_read_files, root, chunk, {p: wanted[p] for p in chunk})
+                    for chunk in path_chunks
+                ]
             else:
                 items = list(pending.read_all())
                 chunks = [items[i : i + size] for i in range(0, len(items), size)]
-                done = pool.map(
-                    _read_chunk, chunks, [{p: wanted[p] for p, _ in chunk} for chunk in chunks]
-                )
-            results = [row for rows in done for row in rows]
+                jobs = [
+                    functools.partial(_read_chunk, chunk, {p: wanted[p] for p, _ in chunk})
+                    for chunk in chunks
+                ]
+            results = _share_with_pool(pool, jobs)
     else:
         results = [
             (path, *_read_one(path, data, [readers[i] for i in wanted[path]]))
