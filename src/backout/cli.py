@@ -66,6 +66,14 @@ config_file_option = click.option(
 )
 
 
+def existing_path(path: Path | None) -> Path:
+    """``path`` (the current directory when not given); exit 2 when it does not exist."""
+    target = path or Path(".")
+    if not target.exists():
+        fail(f"path '{target}' does not exist")
+    return target
+
+
 def config_options(func: F) -> F:
     """The flags that mirror ``[tool.backout]`` keys."""
     options = [
@@ -332,8 +340,7 @@ def check(paths: tuple[Path, ...], base: str | None, online: bool, **flags: Any)
 
     targets = paths or (Path("."),)
     for target in targets:
-        if not target.exists():
-            fail(f"path '{target}' does not exist")
+        existing_path(target)
     results = []
     config = build_config(targets[0], **flags)
     if online:
@@ -407,9 +414,7 @@ def pin(
     from backout.registry.client import RegistryClient, RegistryError
     from backout.sources.lockfile import LOCK_NAME
 
-    target = path or Path(".")
-    if not target.exists():
-        fail(f"path '{target}' does not exist")
+    target = existing_path(path)
     if check_only and (write or lock_file is not None):
         fail("--check only reports; drop --write/--lock to check, or --check to write")
     config = build_config(target, **flags)
@@ -719,9 +724,7 @@ def plan(
     """Write the rollback plan of this release: target, commands, schema step, checks."""
     from backout.plan import build_plan, render_json, render_markdown
 
-    target = path or Path(".")
-    if not target.exists():
-        fail(f"path '{target}' does not exist")
+    target = existing_path(path)
     config = build_config(target, **flags)
     if use_registry:
         from backout.registry.client import RegistryClient, RegistryError
@@ -780,9 +783,7 @@ def drill(
     from backout.drill.safety import DrillTerminated
     from backout.engine import enabled_rules, finish, load_workspace
 
-    target = path or Path(".")
-    if not target.exists():
-        fail(f"path '{target}' does not exist")
+    target = existing_path(path)
     config = build_config(target, **flags)
     workspace = load_workspace(target, config, base)
     options = DrillOptions(
