@@ -9,9 +9,10 @@ one ``git cat-file --batch`` process, so each file is read once.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pathspec
@@ -34,6 +35,10 @@ class Tree:
     git_ref: str | None = None
     git_dir: Path | None = None
     git_prefix: str = ""
+
+    def subset(self, paths: Iterable[str]) -> Tree:
+        """The same tree restricted to ``paths``."""
+        return replace(self, paths=tuple(paths))
 
     def read_all(self) -> Iterator[tuple[str, bytes | None]]:
         """Yield ``(path, bytes)`` for every file, reading each exactly once; ``None`` for a
@@ -89,18 +94,44 @@ def git_toplevel(path: Path) -> Path | None:
     return Path(done.stdout.strip())
 
 
-def _exclude_spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
-    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_SKIPPED, *patterns])
+class _Exclusions:
+    """Which paths ``exclude`` and :data:`ALWAYS_SKIPPED` leave out (gitignore syntax).
+
+    The fixed directories are matched by name, as their gitignore patterns (``name/``) match
+    them at any depth: on trees of thousands of files that costs a set lookup per path
+    instead of running every pattern. The configured globs go through pathspec.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        lines = [p for p in patterns if p.strip()]
+        self._spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+
+    def match(self, path: str) -> bool:
+        """Whether ``path`` (a file; ``dir/`` for a directory) is left out."""
+        if not _SKIPPED_DIRS.isdisjoint(path.split("/")[:-1]):
+            return True
+        return self._spec is not None and self._spec.match_file(path)
+
+
+_SKIPPED_DIRS = frozenset(pattern.rstrip("/") for pattern in ALWAYS_SKIPPED)
 
 
 def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
     """The files of the working tree below ``root``."""
-    excluded = _exclude_spec(exclude)
+    excluded = _Exclusions(exclude)
     top = git_toplevel(root)
+    links: set[str] = set()
     if top is not None:
         out = _run_git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)
-        candidates = [p for p in out.split("\0") if p]
-        paths = [p for p in candidates if (root / p).is_file()]
+        base = str(root)
+        paths = []
+        for path in out.split("\0"):
+            if path and not excluded.match(path):
+                kind = _file_kind(os.path.join(base, path))
+                if kind is not None:
+                    paths.append(path)
+                    if kind == "link":
+                        links.add(path)
     else:
         ignore_file = root / ".gitignore"
         ignored = pathspec.GitIgnoreSpec.from_lines(
@@ -108,16 +139,34 @@ def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
             if ignore_file.is_file()
             else [],
         )
-        paths = _walk(root, excluded, ignored if ignored.patterns else None)
-    kept = [p for p in paths if not excluded.match_file(p)]
-    return Tree(root=root, paths=tuple(sorted(_without_linked_copies(root, kept))))
+        walked = _walk(root, excluded, ignored if ignored.patterns else None, links)
+        paths = [p for p in walked if not excluded.match(p)]
+    return Tree(root=root, paths=tuple(sorted(_without_linked_copies(root, paths, links))))
+
+
+def _file_kind(full: str) -> str | None:
+    """``file`` for a regular file, ``link`` for a symlink to one, ``None`` otherwise (gone,
+    a directory, a FIFO or a device): one ``lstat`` for the common case of a plain file."""
+    try:
+        mode = os.lstat(full).st_mode
+        if stat.S_ISREG(mode):
+            return "file"
+        if stat.S_ISLNK(mode) and stat.S_ISREG(os.stat(full).st_mode):
+            return "link"
+    except OSError:
+        pass
+    return None
 
 
 def _walk(
-    root: Path, excluded: pathspec.GitIgnoreSpec, ignored: pathspec.GitIgnoreSpec | None
+    root: Path,
+    excluded: _Exclusions,
+    ignored: pathspec.GitIgnoreSpec | None,
+    links: set[str],
 ) -> list[str]:
     """The regular files below ``root`` (links to them included, linked directories not
-    entered) that ``excluded`` and ``ignored`` leave, root-relative."""
+    entered) that ``excluded`` and ``ignored`` leave, root-relative; the links among them
+    are added to ``links``."""
     paths: list[str] = []
     pending = [("", str(root))]
     while pending:
@@ -137,24 +186,28 @@ def _walk(
                     if entry.is_symlink():
                         continue
                     sub = rel + "/"
-                    if excluded.match_file(sub) or (ignored and ignored.match_file(sub)):
+                    if excluded.match(sub) or (ignored and ignored.match_file(sub)):
                         continue
                     pending.append((sub, entry.path))
                 elif entry.is_file() and not (ignored and ignored.match_file(rel)):
                     paths.append(rel)
+                    if entry.is_symlink():
+                        links.add(rel)
             except OSError:
                 continue
     return paths
 
 
-def _without_linked_copies(root: Path, paths: list[str]) -> list[str]:
-    """Drop symlinks to files that are checked under their own path, so nothing is read twice."""
+def _without_linked_copies(root: Path, paths: list[str], links: set[str]) -> list[str]:
+    """Drop symlinks (``links``) to files that are checked under their own path, so nothing
+    is read twice."""
+    if not links:
+        return paths
     listed = set(paths)
     resolved_root = root.resolve()
-    top = str(root)
     out = []
     for path in paths:
-        if os.path.islink(os.path.join(top, path)):
+        if path in links:
             try:
                 target = (root / path).resolve().relative_to(resolved_root).as_posix()
             except (OSError, ValueError):
@@ -195,12 +248,12 @@ def git_tree(root: Path, commit: str, exclude: Iterable[str] = ()) -> Tree:
     prefix = root.resolve().relative_to(top.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
     out = _run_git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit], top)
-    excluded = _exclude_spec(exclude)
+    excluded = _Exclusions(exclude)
     paths = []
     for full in out.split("\0"):
         if full and full.startswith(prefix):
             rel = full[len(prefix) :]
-            if not excluded.match_file(rel):
+            if not excluded.match(rel):
                 paths.append(rel)
     return Tree(
         root=root, paths=tuple(sorted(paths)), git_ref=commit, git_dir=top, git_prefix=prefix

@@ -85,6 +85,9 @@ class CheckResult:
     rules: list[RuleMeta]
     files_read: int = 0
     base: str | None = None
+    workspace: Workspace | None = field(default=None, repr=False, compare=False)
+    """What the findings were read from, when a check read it: kept so that its facts are
+    freed with the result (a command that exits right after the report never frees them)."""
 
 
 def _read_one(
@@ -116,28 +119,30 @@ def _read_one(
 _ReadRow = tuple[str, list[Fact], list[Suppression]]
 
 
-# Which of ALL_READERS want a file, by index: the parent decides once, the workers read.
-_Wanted = dict[str, tuple[int, ...]]
+def _wanted(path: str, readers: Sequence[Reader]) -> list[Reader]:
+    """The readers that want ``path``."""
+    return [reader for reader in readers if reader.wants(path)]
 
 
-def _readers(indices: tuple[int, ...]) -> list[Reader]:
-    return [ALL_READERS[index] for index in indices]
+def _read_chunk(chunk: list[tuple[str, bytes | None]]) -> list[_ReadRow]:
+    """Read a chunk of files given with their bytes (a git ref's blobs) in a worker."""
+    return [(path, *_read_one(path, data, _wanted(path, ALL_READERS))) for path, data in chunk]
 
 
-def _read_chunk(chunk: list[tuple[str, bytes | None]], wanted: _Wanted) -> list[_ReadRow]:
-    return [(path, *_read_one(path, data, _readers(wanted[path]))) for path, data in chunk]
-
-
-def _read_files(root: str, paths: list[str], wanted: _Wanted) -> list[_ReadRow]:
-    """Read a chunk of working-tree files in a worker: the files are opened there, so the
-    parent neither reads them all first nor copies their bytes to the workers."""
+def _read_files(root: str, paths: list[str]) -> list[_ReadRow]:
+    """Read a chunk of working-tree paths in a worker: which readers want a path is decided
+    there and the files are opened there, so the parent neither goes through every path
+    first nor reads the files and copies their bytes to the workers."""
     rows: list[_ReadRow] = []
     for path in paths:
+        wanted = _wanted(path, ALL_READERS)
+        if not wanted:
+            continue
         try:
             data = read_working_file(root, path)
         except OSError:
             continue  # gone or unreadable since the listing, as in Tree.read_all
-        rows.append((path, *_read_one(path, data, _readers(wanted[path]))))
+        rows.append((path, *_read_one(path, data, wanted)))
     return rows
 
 
@@ -173,42 +178,15 @@ def read_release(tree: Tree, readers: Sequence[Reader] = ALL_READERS) -> Release
 def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
     facts = FactSet()
     release = Release(tree=tree, facts=facts)
-    wanted: _Wanted = {}
-    for path in tree.paths:
-        indices = tuple(index for index, reader in enumerate(readers) if reader.wants(path))
-        if indices:
-            wanted[path] = indices
-    candidates = list(wanted)
-    pending = Tree(tree.root, tuple(candidates), tree.git_ref, tree.git_dir, tree.git_prefix)
     workers = min(os.cpu_count() or 1, 8)
     results: list[_ReadRow]
-    if len(candidates) >= PARALLEL_THRESHOLD and workers > 1 and readers is ALL_READERS:
-        # Small chunks: this process takes them from the back while the workers take them
-        # from the front, so that all finish at about the same time.
-        size = max(50, len(candidates) // (workers * 16))
-        # Imported here: multiprocessing is ~10 ms of start-up that small trees never use.
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            if tree.git_ref is None:
-                root = str(tree.root)
-                path_chunks = [candidates[i : i + size] for i in range(0, len(candidates), size)]
-                jobs = [
-                    functools.partial(_read_files, root, chunk, {p: wanted[p] for p in chunk})
-                    for chunk in path_chunks
-                ]
-            else:
-                items = list(pending.read_all())
-                chunks = [items[i : i + size] for i in range(0, len(items), size)]
-                jobs = [
-                    functools.partial(_read_chunk, chunk, {p: wanted[p] for p, _ in chunk})
-                    for chunk in chunks
-                ]
-            results = _share_with_pool(pool, jobs)
+    if len(tree.paths) >= PARALLEL_THRESHOLD and workers > 1 and readers is ALL_READERS:
+        results = _read_in_pool(tree, workers)
     else:
+        wanted = {path: _wanted(path, readers) for path in tree.paths}
+        pending = tree.subset([path for path, chosen in wanted.items() if chosen])
         results = [
-            (path, *_read_one(path, data, [readers[i] for i in wanted[path]]))
-            for path, data in pending.read_all()
+            (path, *_read_one(path, data, wanted[path])) for path, data in pending.read_all()
         ]
     for path, file_facts, suppressions in results:
         facts.paths.add(path)
@@ -216,6 +194,34 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
         if suppressions:
             release.suppressions[path] = suppressions
     return release
+
+
+def _read_in_pool(tree: Tree, workers: int) -> list[_ReadRow]:
+    """Read a large tree with a process pool and this process, in small chunks so that this
+    process, taking them from the back while the workers take them from the front, and the
+    workers all finish at about the same time."""
+    # Imported here: multiprocessing is ~10 ms of start-up that small trees never use.
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        if tree.git_ref is None:
+            paths = list(tree.paths)
+            size = max(50, len(paths) // (workers * 16))
+            root = str(tree.root)
+            jobs = [
+                functools.partial(_read_files, root, paths[i : i + size])
+                for i in range(0, len(paths), size)
+            ]
+        else:
+            # A git ref's blobs come from one `git cat-file` here: only the wanted ones.
+            pending = tree.subset([p for p in tree.paths if _wanted(p, ALL_READERS)])
+            items = list(pending.read_all())
+            size = max(50, len(items) // (workers * 16))
+            jobs = [
+                functools.partial(_read_chunk, items[i : i + size])
+                for i in range(0, len(items), size)
+            ]
+        return _share_with_pool(pool, jobs)
 
 
 @dataclass
@@ -328,6 +334,8 @@ def check(target: Path, config: Config, base: str | None = None) -> CheckResult:
         gc.freeze()
         try:
             rules = enabled_rules(config)
-            return finish(workspace, run_rules(workspace, rules), rules)
+            result = finish(workspace, run_rules(workspace, rules), rules)
+            result.workspace = workspace
+            return result
         finally:
             gc.unfreeze()
