@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pathspec
-
 from backout.config import Config, is_enabled
 from backout.discovery import (
     MAX_FILE_BYTES,
@@ -311,6 +309,8 @@ def _without_per_file_ignores(findings: list[Finding], config: Config) -> list[F
     """``findings`` minus those that ``per-file-ignores`` switches off for their file."""
     if not config.per_file_ignores:
         return findings
+    import pathspec  # ~25 ms of start-up, only for the configs that use per-file-ignores
+
     specs = [
         (pathspec.GitIgnoreSpec.from_lines([glob]), set(ignored))
         for glob, ignored in config.per_file_ignores.items()

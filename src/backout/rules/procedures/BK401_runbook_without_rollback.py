@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from backout.models import Family, Finding, Location, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.runbook import RunbookDocument, RunbookLine, RunbookSection
+
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_RUNBOOKS = ("docs/**/runbook*", "RUNBOOK*", "docs/**/deploy*", "docs/runbooks/**")
 """Where runbooks live unless the ``runbooks`` setting says otherwise (matched ignoring case)."""
@@ -59,6 +61,8 @@ _MISSING = {
 
 def runbook_spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:  # type: ignore[type-arg]
     """The runbook globs (gitignore syntax), lower-cased so that ``Runbook.md`` matches."""
+    import pathspec  # ~25 ms of start-up, for the trees that have a runbook
+
     return pathspec.PathSpec.from_lines(
         "gitignore", [p.lower() for p in patterns or DEFAULT_RUNBOOKS]
     )
