@@ -7,10 +7,12 @@ Results go to stdout (or ``-o FILE``); progress and the summary go to stderr.
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
-from backout.engine import CheckResult
-from backout.report import concise, full, github, gitlab, json_format, junit, sarif
+if TYPE_CHECKING:
+    from backout.engine import CheckResult
 
 
 class OutputFormat(str, enum.Enum):
@@ -25,17 +27,25 @@ class OutputFormat(str, enum.Enum):
     GITLAB = "gitlab"
 
 
-RENDERERS: dict[OutputFormat, Callable[[CheckResult, bool], str]] = {
-    OutputFormat.FULL: full.render,
-    OutputFormat.CONCISE: concise.render,
-    OutputFormat.JSON: json_format.render,
-    OutputFormat.SARIF: sarif.render,
-    OutputFormat.GITHUB: github.render,
-    OutputFormat.JUNIT: junit.render,
-    OutputFormat.GITLAB: gitlab.render,
+# The module of each format, imported when that format is asked for (an XML or JSON writer
+# is start-up time that the other formats do not need).
+MODULES: dict[OutputFormat, str] = {
+    OutputFormat.FULL: "full",
+    OutputFormat.CONCISE: "concise",
+    OutputFormat.JSON: "json_format",
+    OutputFormat.SARIF: "sarif",
+    OutputFormat.GITHUB: "github",
+    OutputFormat.JUNIT: "junit",
+    OutputFormat.GITLAB: "gitlab",
 }
+
+
+def renderer(output_format: OutputFormat) -> Callable[[CheckResult, bool], str]:
+    """The ``render`` function of ``output_format``'s module."""
+    module = importlib.import_module(f"{__name__}.{MODULES[output_format]}")
+    return cast("Callable[[CheckResult, bool], str]", module.render)
 
 
 def render(result: CheckResult, output_format: OutputFormat, color: bool = False) -> str:
     """The report of ``result`` in ``output_format``; ``color`` only affects ``full``."""
-    return RENDERERS[output_format](result, color)
+    return renderer(output_format)(result, color)
