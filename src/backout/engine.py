@@ -285,7 +285,9 @@ def finish(
     config = workspace.config
     rule_list = list(rules)
     codes = {rule.code for rule in rule_list}
-    kept = [f for f in findings if f.code in codes and is_enabled(config, f.code)]
+    listed = list(findings)
+    enabled = {code for code in {f.code for f in listed} & codes if is_enabled(config, code)}
+    kept = [f for f in listed if f.code in enabled]
     split = apply_suppressions(kept, workspace.head.suppressions, codes)
     # Per-file ignores apply after the suppressions, so that they also cover the BK902
     # findings the suppression comments themselves produce (docs that show the syntax).

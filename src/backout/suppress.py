@@ -70,10 +70,11 @@ def apply_suppressions(
     silenced: list[Finding] = []
     used: set[Suppression] = set()
     for finding in findings:
-        match = next(
-            (s for s in suppressions.get(finding.location.path, ()) if _covers(s, finding)),
-            None,
-        )
+        in_file = suppressions.get(finding.location.path)
+        if not in_file:
+            active.append(finding)
+            continue
+        match = next((s for s in in_file if _covers(s, finding)), None)
         if match is None or finding.code == "BK902":
             active.append(finding)
         else:
