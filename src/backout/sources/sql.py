@@ -16,6 +16,7 @@ judged like any other; a dynamic ``EXECUTE`` of a computed string is reported un
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import re
@@ -82,30 +83,32 @@ class SqlText:
         self.first_line = first_line
         self.first_column = first_column
         self._ascii = text.isascii()
-        self._encoded = b"" if self._ascii else text.encode("utf-8")
-        self._line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        # Computed on first use: many bodies (``SELECT 1;`` down files) never need a position.
+        self._encoded: bytes | None = None
+        self._line_starts: list[int] | None = None
         self._lowered: str | None = None
 
     def char_offset(self, byte_offset: int) -> int:
         """The character offset of a byte offset (libpg_query counts bytes)."""
-        if self._ascii or byte_offset <= 0:
-            return max(byte_offset, 0)
+        if byte_offset <= 0:
+            return 0
+        if self._ascii:
+            return byte_offset
+        if self._encoded is None:
+            self._encoded = self.text.encode("utf-8")
         return len(self._encoded[:byte_offset].decode("utf-8", errors="ignore"))
 
     def location(self, offset: int) -> Location:
         """The file location of a character offset in the body."""
+        if self._line_starts is None:
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
         offset = max(0, min(offset, len(self.text)))
-        low, high = 0, len(self._line_starts) - 1
-        while low < high:
-            middle = (low + high + 1) // 2
-            if self._line_starts[middle] <= offset:
-                low = middle
-            else:
-                high = middle - 1
-        column = offset - self._line_starts[low] + 1
-        if low == 0:
+        # The line is the last one starting at or before ``offset`` (the first starts at 0).
+        line = bisect.bisect_right(self._line_starts, offset) - 1
+        column = offset - self._line_starts[line] + 1
+        if line == 0:
             column += self.first_column - 1
-        return Location(self.path, self.first_line + low, column)
+        return Location(self.path, self.first_line + line, column)
 
     def find_name(self, name: str, start: int, end: int) -> int | None:
         """Character offset of identifier ``name`` (bare or quoted) in ``text[start:end]``."""
@@ -127,10 +130,6 @@ class SqlText:
             self._lowered = self.text.lower()
         text = self._lowered
         size = len(name)
-
-        def free(position: int) -> bool:
-            return position < 0 or position >= end or text[position] not in _IDENTIFIER_CHARS
-
         found = text.find(name, start, end)
         while found >= 0:
             after = found + size
@@ -140,33 +139,40 @@ class SqlText:
                 and found - 1 >= start
                 and after < end
                 and text[after] == quote
-                and free(found - 2)
-                and free(after + 1)
+                and _is_boundary(text, found - 2, end)
+                and _is_boundary(text, after + 1, end)
             ):
                 return found - 1
-            if found >= start and free(found - 1) and free(after):
+            if (
+                found >= start
+                and _is_boundary(text, found - 1, end)
+                and _is_boundary(text, after, end)
+            ):
                 return found
             found = text.find(name, found + 1, end)
         return None
 
     def statement_start(self, offset: int) -> int:
         """Skip the whitespace and comments that libpg_query counts into a statement."""
-        text = self.text
-        while offset < len(text):
-            if text[offset].isspace():
-                offset += 1
-            elif text.startswith("--", offset):
-                newline = text.find("\n", offset)
-                offset = len(text) if newline < 0 else newline + 1
-            elif text.startswith("/*", offset):
-                close = text.find("*/", offset + 2)
-                offset = len(text) if close < 0 else close + 2
-            else:
-                break
-        return offset
+        if offset >= len(self.text):
+            return offset
+        gap = _LEADING_GAP.match(self.text, offset)
+        return gap.end() if gap else offset
+
+
+# Whitespace (``\s`` is exactly ``str.isspace``), ``--`` comments up to and with their line
+# break, and ``/* */`` comments, an unclosed one running to the end: what libpg_query counts
+# into a statement before its first token. It matches (possibly empty) at every offset.
+_LEADING_GAP = re.compile(r"(?:\s+|--[^\n]*\n?|/\*(?:.*?\*/|.*))*", re.DOTALL)
 
 
 _IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
+
+
+def _is_boundary(text: str, position: int, end: int) -> bool:
+    """Whether ``position`` of lower-cased ASCII ``text`` is outside ``[0, end)`` or not an
+    identifier character: what the look-arounds of :func:`_name_pattern` check."""
+    return position < 0 or position >= end or text[position] not in _IDENTIFIER_CHARS
 
 
 @functools.lru_cache(maxsize=4096)
