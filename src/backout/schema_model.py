@@ -142,25 +142,33 @@ def _join_downs(migrations: list[Migration], downs: list[DownScript]) -> list[Mi
     joined = []
     for migration in migrations:
         down = by_version.get((migration.stream, migration.layout, migration.version))
-        if down is None:
-            joined.append(migration)
-            continue
-        state = DOWN_PRESENT if down.sql.strip() and _has_sql(down.sql) else DOWN_EMPTY
-        dialect_reads = tuple(
+        joined.append(migration if down is None else _with_down(migration, down))
+    return joined
+
+
+def _with_down(migration: Migration, down: DownScript) -> Migration:
+    """A copy of ``migration`` whose down migration is the separate file ``down``.
+
+    The copy is made through the instance's attributes rather than ``dataclasses.replace``:
+    ``replace`` runs the frozen ``__init__`` over all of Migration's fields, which made joining
+    the down files of a large tree cost more than ordering it (Migration has no
+    ``__post_init__`` to skip).
+    """
+    state = DOWN_PRESENT if down.sql.strip() and _has_sql(down.sql) else DOWN_EMPTY
+    joined = object.__new__(Migration)
+    attributes = vars(joined)
+    attributes.update(vars(migration))
+    attributes.update(
+        down_sql=down.sql,
+        down_line=1,
+        down_location=down.location,
+        down_state=state,
+        down_reason="" if state == DOWN_PRESENT else f"{down.location.path} is empty",
+        down=down.down,
+        dialect_reads=tuple(
             replace(read, down=_down_for(down, read.dialect)) for read in migration.dialect_reads
-        )
-        joined.append(
-            replace(
-                migration,
-                down_sql=down.sql,
-                down_line=1,
-                down_location=down.location,
-                down_state=state,
-                down_reason="" if state == DOWN_PRESENT else f"{down.location.path} is empty",
-                down=down.down,
-                dialect_reads=dialect_reads,
-            )
-        )
+        ),
+    )
     return joined
 
 
@@ -281,20 +289,20 @@ def split_release(
 ) -> ReleaseSplit:
     """Split the head's migrations into base and release (see the module docstring)."""
     ordered = ordered_migrations(head, config)
+    keys = [m.key for m in ordered]
     if base is not None:
         base_keys = {m.key for m in base.of(Migration)}
-        return ReleaseSplit(
-            tuple(m for m in ordered if m.key in base_keys),
-            tuple(m for m in ordered if m.key not in base_keys),
-        )
-    size = config.release_size if config is not None else 1
-    streams: dict[str, list[Migration]] = {}
-    for migration in ordered:
-        streams.setdefault(migration.stream, []).append(migration)
-    release_keys = {m.key for members in streams.values() for m in members[-size:]}
+        at_base = [key in base_keys for key in keys]
+    else:
+        size = config.release_size if config is not None else 1
+        streams: dict[str, list[str]] = {}
+        for migration, key in zip(ordered, keys, strict=True):
+            streams.setdefault(migration.stream, []).append(key)
+        release_keys = {key for members in streams.values() for key in members[-size:]}
+        at_base = [key not in release_keys for key in keys]
     return ReleaseSplit(
-        tuple(m for m in ordered if m.key not in release_keys),
-        tuple(m for m in ordered if m.key in release_keys),
+        tuple(m for m, is_base in zip(ordered, at_base, strict=True) if is_base),
+        tuple(m for m, is_base in zip(ordered, at_base, strict=True) if not is_base),
     )
 
 
@@ -302,7 +310,7 @@ def split_release(
 # The schema a list of migrations leaves.
 
 
-@dataclass
+@dataclass(slots=True)
 class ColumnState:
     """A column as the replay knows it; ``at_base`` is False for columns the release added."""
 
@@ -319,7 +327,7 @@ class ColumnState:
     """Whether it was nullable at the base (None when new or unknown)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class TableState:
     """A table as the replay knows it."""
 
@@ -377,33 +385,34 @@ class Schema:
 
     def apply(self, op: Operation, at_base: bool) -> None:
         """Change the schema by one operation (``at_base``: the operation is the base's)."""
-        if op.kind == CREATE_TABLE:
+        kind = op.kind
+        if kind == CREATE_TABLE:
             table = TableState(op.table, at_base=at_base, base_name=op.table if at_base else None)
             for declared in op.columns:
                 table.columns[declared.name] = _column_state(declared, at_base)
             self.tables[op.table] = table
-        elif op.kind == DROP_TABLE:
+        elif kind == DROP_TABLE:
             self.tables.pop(op.table, None)
-        elif op.kind == RENAME_TABLE and op.new_name:
+        elif kind == RENAME_TABLE and op.new_name:
             table = self.table(op.table, at_base)
             self.tables.pop(op.table, None)
             table.name = op.new_name
             self.tables[op.new_name] = table
-        elif op.kind == ADD_COLUMN and op.column_def is not None:
+        elif kind == ADD_COLUMN and op.column_def is not None:
             self.table(op.table, at_base).columns[op.column_def.name] = _column_state(
                 op.column_def, at_base
             )
-        elif op.kind == DROP_COLUMN and op.column:
+        elif kind == DROP_COLUMN and op.column:
             self.table(op.table, at_base).columns.pop(op.column, None)
-        elif op.kind == RENAME_COLUMN and op.column and op.new_name:
+        elif kind == RENAME_COLUMN and op.column and op.new_name:
             table = self.table(op.table, at_base)
             col = self.column(op.table, op.column, at_base)
             table.columns.pop(op.column, None)
             col.name = op.new_name
             table.columns[op.new_name] = col
-        elif op.column and op.kind in (ALTER_TYPE, SET_NOT_NULL, DROP_NOT_NULL):
+        elif op.column and kind in (ALTER_TYPE, SET_NOT_NULL, DROP_NOT_NULL):
             col = self.column(op.table, op.column, at_base)
-            if op.kind == ALTER_TYPE and op.column_def is not None:
+            if kind == ALTER_TYPE and op.column_def is not None:
                 if col.at_base and col.base_type is None and col.type is None:
                     # A column older than the history backout reads: the migration's own
                     # statement of the type it had (Alembic ``existing_type``) is the base's.
@@ -413,15 +422,15 @@ class Schema:
                     # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
                     col.nullable = op.column_def.nullable
                     col.has_default = op.column_def.has_default
-            elif op.kind == SET_NOT_NULL:
+            elif kind == SET_NOT_NULL:
                 col.nullable = False
-            elif op.kind == DROP_NOT_NULL:
+            elif kind == DROP_NOT_NULL:
                 col.nullable = True
-        elif op.kind in (SET_DEFAULT, DROP_DEFAULT) and op.column:
-            self.column(op.table, op.column, at_base).has_default = op.kind == SET_DEFAULT
-        elif op.kind == CREATE_ENUM:
+        elif kind in (SET_DEFAULT, DROP_DEFAULT) and op.column:
+            self.column(op.table, op.column, at_base).has_default = kind == SET_DEFAULT
+        elif kind == CREATE_ENUM:
             self.enums[op.table] = op.values
-        elif op.kind == DROP_ENUM:
+        elif kind == DROP_ENUM:
             self.enums.pop(op.table, None)
 
 
@@ -467,23 +476,32 @@ NAME_ASPECT = "name"
 _WHOLE_COLUMN = frozenset({TYPE_ASPECT, NULLABILITY_ASPECT, DEFAULT_ASPECT, REQUIRED_ASPECT})
 
 
+_TYPE_ONLY = frozenset({TYPE_ASPECT})
+_NO_ASPECT: frozenset[str] = frozenset()
+_ASPECTS_OF_KIND = {
+    ADD_COLUMN: _WHOLE_COLUMN,
+    SET_NOT_NULL: frozenset({NULLABILITY_ASPECT, REQUIRED_ASPECT}),
+    DROP_NOT_NULL: frozenset({NULLABILITY_ASPECT, REQUIRED_ASPECT}),
+    SET_DEFAULT: frozenset({DEFAULT_ASPECT, REQUIRED_ASPECT}),
+    DROP_DEFAULT: frozenset({DEFAULT_ASPECT, REQUIRED_ASPECT}),
+    RENAME_COLUMN: frozenset({NAME_ASPECT}),
+    RENAME_TABLE: frozenset({NAME_ASPECT}),
+}
+
+
 def _aspects(op: Operation) -> frozenset[str]:
-    if op.kind == ADD_COLUMN:
-        return _WHOLE_COLUMN
-    if op.kind == ALTER_TYPE and op.column_def is not None:
-        return _WHOLE_COLUMN if op.detail == REDEFINED else frozenset({TYPE_ASPECT})
-    if op.kind in (SET_NOT_NULL, DROP_NOT_NULL):
-        return frozenset({NULLABILITY_ASPECT, REQUIRED_ASPECT})
-    if op.kind in (SET_DEFAULT, DROP_DEFAULT):
-        return frozenset({DEFAULT_ASPECT, REQUIRED_ASPECT})
-    if op.kind in (RENAME_COLUMN, RENAME_TABLE):
-        return frozenset({NAME_ASPECT})
-    return frozenset()
+    """The aspects of its column or table that ``op`` sets."""
+    if op.kind == ALTER_TYPE:
+        if op.column_def is None:
+            return _NO_ASPECT
+        return _WHOLE_COLUMN if op.detail == REDEFINED else _TYPE_ONLY
+    return _ASPECTS_OF_KIND.get(op.kind, _NO_ASPECT)
 
 
-# Not frozen (it is never changed after judge_release builds it, nor hashed): a large release
-# builds tens of thousands, and a frozen dataclass's __init__ took four times as long.
-@dataclass
+# Not frozen: judge_release fills in ``decides`` and ``final_*`` once the whole release is
+# replayed, and a large release builds tens of thousands (a frozen dataclass's __init__ took
+# four times as long). Nothing changes it after judge_release returns, nor hashes it.
+@dataclass(slots=True)
 class JudgedOperation:
     """A release operation with what it touched at the base and what the release leaves.
 
@@ -541,8 +559,14 @@ class ReleaseAnalysis:
     def by_migration(self) -> dict[str, list[JudgedOperation]]:
         """The judged operations grouped by :attr:`Migration.key`."""
         grouped: dict[str, list[JudgedOperation]] = {}
+        migration: Migration | None = None
+        members: list[JudgedOperation] = []
         for judged in self.judged:
-            grouped.setdefault(judged.migration.key, []).append(judged)
+            # A migration's operations are consecutive: its key is computed once.
+            if judged.migration is not migration:
+                migration = judged.migration
+                members = grouped.setdefault(migration.key, [])
+            members.append(judged)
         return grouped
 
 
@@ -563,20 +587,9 @@ def analyse(context: CheckContext) -> ReleaseAnalysis:
     return result
 
 
-# JudgedOperation's fields from ``migration`` to ``base_columns``, in order.
-_Met = tuple[
-    Migration,
-    Operation,
-    bool,
-    bool,
-    str | None,
-    str | None,
-    str | None,
-    bool | None,
-    tuple[str, ...],
-    tuple[str, ...],
-    tuple[str, ...],
-]
+# An operation of the release that changed a column or table: its judgement, the replay's object
+# for what it changed, and the aspects of it that the operation set.
+_Change = tuple[JudgedOperation, ColumnState | TableState, frozenset[str]]
 
 
 def judge_release(
@@ -585,75 +598,86 @@ def judge_release(
     """Each up operation of ``release``, judged against the schema ``base`` leaves."""
     base_schema = replay(base, dialect)
     schema = base_schema.copy()
-    # What each operation met, as JudgedOperation's leading fields; the objects are built once
-    # the whole release is replayed, when what each decides is known (building them first and
-    # copying them with ``replace`` cost more than the replay itself on large trees).
-    met: list[_Met] = []
-    targets: list[ColumnState | TableState | None] = []
+    judged: list[JudgedOperation] = []
+    # Each operation that changed a column or table, with the replay's object for it and the
+    # aspects it set: what the release leaves of the object, and which operation decides what,
+    # are known once the whole release is replayed.
+    changes: list[_Change] = []
     for migration in release:
         up, _ = migration.operations(dialect)
         for op in up:
-            met.append(_judge(schema, base_schema, op, migration))
-            before = None if op.kind == ADD_COLUMN else _target(schema, op, op.table, op.column)
-            schema.apply(op, at_base=False)
-            if before is None:
-                renamed = op.kind in (RENAME_COLUMN, RENAME_TABLE)
-                name = op.new_name if renamed else op.column
-                if op.kind == ADD_COLUMN and op.column_def is not None:
-                    name = op.column_def.name
-                table = op.new_name if op.kind == RENAME_TABLE else op.table
-                before = _target(schema, op, table or "", name)
-            targets.append(before)
-    surviving: set[int] = set()
-    for table_state in schema.tables.values():
-        surviving.add(id(table_state))
-        surviving.update(id(col) for col in table_state.columns.values())
-    decided: dict[int, frozenset[str]] = {}
-    judged: list[JudgedOperation] = []
-    for index in range(len(met) - 1, -1, -1):
-        target = targets[index]
-        if target is None or id(target) not in surviving:
-            judged.append(JudgedOperation(*met[index]))
-            continue
-        aspects = _aspects(met[index][1])
-        earlier = decided.get(id(target), frozenset())
-        decided[id(target)] = earlier | aspects
-        if isinstance(target, ColumnState):
-            judged.append(
-                JudgedOperation(
-                    *met[index],
-                    decides=aspects - earlier,
-                    final_name=target.name,
-                    final_type=target.type,
-                    final_nullable=target.nullable,
-                    final_has_default=target.has_default,
-                )
-            )
-        else:
-            judged.append(
-                JudgedOperation(*met[index], decides=aspects - earlier, final_name=target.name)
-            )
-    # Built from the last operation back: reversed, they are in release order again.
-    judged.reverse()
+            judged_op = _judge(schema, base_schema, op, migration)
+            judged.append(judged_op)
+            target = _replay_step(schema, op)
+            if target is not None:
+                changes.append((judged_op, target, _aspects(op)))
+    _decide(schema, changes)
     return tuple(judged)
 
 
-def _target(
-    schema: Schema, op: Operation, table_name: str, column: str | None
-) -> ColumnState | TableState | None:
-    """The column (or, for a table rename, the table) that ``op`` changes, if known."""
-    table = schema.tables.get(table_name)
-    if table is None or op.kind == RENAME_TABLE:
-        return table
-    return table.columns.get(column) if column else None
-
-
-def _judge(schema: Schema, base_schema: Schema, op: Operation, migration: Migration) -> _Met:
-    """JudgedOperation's fields up to ``base_columns``: what ``op`` meets in ``schema``."""
+def _replay_step(schema: Schema, op: Operation) -> ColumnState | TableState | None:
+    """Apply the release's ``op`` to ``schema``; the column (or, for a table rename, the table)
+    that it changed, if known."""
+    kind = op.kind
+    if kind == RENAME_TABLE:
+        before = schema.tables.get(op.table)
+        schema.apply(op, at_base=False)
+        return before if before is not None else schema.tables.get(op.new_name or "")
+    column: ColumnState | None = None
+    if op.column and kind != ADD_COLUMN:
+        table = schema.tables.get(op.table)
+        column = table.columns.get(op.column) if table is not None else None
+    schema.apply(op, at_base=False)
+    if column is not None:
+        return column
+    # Not there before: the column the operation created or renamed something to, if any.
+    name = op.new_name if kind == RENAME_COLUMN else op.column
+    if kind == ADD_COLUMN and op.column_def is not None:
+        name = op.column_def.name
+    if not name:
+        return None
     table = schema.tables.get(op.table)
-    table_at_base = table.at_base if table is not None else op.kind != CREATE_TABLE
-    if op.kind == CREATE_TABLE:
+    return table.columns.get(name) if table is not None else None
+
+
+def _decide(schema: Schema, changes: list[_Change]) -> None:
+    """Set ``decides`` and ``final_*`` of the operations whose object survives the release.
+
+    ``schema`` is the schema the whole release leaves. Walking back from the release's last
+    change, the first one met for an object is the release's last word on the aspects it sets.
+    """
+    surviving: set[int] = set()
+    for table_state in schema.tables.values():
+        surviving.add(id(table_state))
+        surviving.update(map(id, table_state.columns.values()))
+    decided: dict[int, frozenset[str]] = {}
+    for judged_op, target, aspects in reversed(changes):
+        target_id = id(target)
+        if target_id not in surviving:
+            continue
+        earlier = decided.get(target_id)
+        if earlier is None:
+            decided[target_id] = judged_op.decides = aspects
+        else:
+            decided[target_id] = earlier | aspects
+            judged_op.decides = aspects - earlier
+        judged_op.final_name = target.name
+        if isinstance(target, ColumnState):
+            judged_op.final_type = target.type
+            judged_op.final_nullable = target.nullable
+            judged_op.final_has_default = target.has_default
+
+
+def _judge(
+    schema: Schema, base_schema: Schema, op: Operation, migration: Migration
+) -> JudgedOperation:
+    """``op`` with what it meets in ``schema`` (``decides`` and ``final_*`` left unset)."""
+    kind = op.kind
+    table = schema.tables.get(op.table)
+    if kind == CREATE_TABLE:
         table_at_base = False
+    else:
+        table_at_base = table.at_base if table is not None else True
     base_table = (table.base_name if table is not None else op.table) if table_at_base else None
     column_at_base = False
     base_column = base_type = None
@@ -663,28 +687,28 @@ def _judge(schema: Schema, base_schema: Schema, op: Operation, migration: Migrat
         if col is None:
             # Unknown column on a base table: it predates the history backout can see, unless
             # the operation itself creates it.
-            column_at_base = op.kind != ADD_COLUMN
+            column_at_base = kind != ADD_COLUMN
             base_column = op.column if column_at_base else None
         else:
             column_at_base = col.at_base
             base_column = col.base_name
             base_type = col.base_type
             base_nullable = col.base_nullable
-    if op.kind == ADD_COLUMN:
+    if kind == ADD_COLUMN:
         column_at_base = False
     base_enum: tuple[str, ...] = ()
     new_enum: tuple[str, ...] = ()
-    if op.kind == ALTER_TYPE and op.column_def is not None:
+    if kind == ALTER_TYPE and op.column_def is not None:
         base_enum_name = base_type or op.old_type or ""
         base_enum = base_schema.enums.get(base_enum_name, schema.enums.get(base_enum_name, ()))
         new_enum = schema.enums.get(op.column_def.type or "", ())
     base_columns: tuple[str, ...] = ()
-    if op.kind == ADD_CONSTRAINT and table_at_base:
+    if kind == ADD_CONSTRAINT and table_at_base:
         known = table.columns if table is not None else {}
         base_columns = tuple(
             name for name in op.constrained if name not in known or known[name].at_base
         )
-    return (
+    return JudgedOperation(
         migration,
         op,
         table_at_base,
