@@ -20,7 +20,7 @@ import bisect
 import functools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,12 +100,13 @@ class SqlText:
 
     def location(self, offset: int) -> Location:
         """The file location of a character offset in the body."""
-        if self._line_starts is None:
-            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self.text))]
+        line_starts = self._line_starts
+        if line_starts is None:
+            line_starts = self._line_starts = _line_starts(self.text)
         offset = max(0, min(offset, len(self.text)))
         # The line is the last one starting at or before ``offset`` (the first starts at 0).
-        line = bisect.bisect_right(self._line_starts, offset) - 1
-        column = offset - self._line_starts[line] + 1
+        line = bisect.bisect_right(line_starts, offset) - 1
+        column = offset - line_starts[line] + 1
         if line == 0:
             column += self.first_column - 1
         return Location(self.path, self.first_line + line, column)
@@ -158,6 +159,16 @@ class SqlText:
             return offset
         gap = _LEADING_GAP.match(self.text, offset)
         return gap.end() if gap else offset
+
+
+def _line_starts(text: str) -> list[int]:
+    """The offset of each line's first character in ``text``."""
+    starts = [0]
+    newline = text.find("\n")
+    while newline >= 0:
+        starts.append(newline + 1)
+        newline = text.find("\n", newline + 1)
+    return starts
 
 
 # Whitespace (``\s`` is exactly ``str.isspace``), ``--`` comments up to and with their line
@@ -317,28 +328,34 @@ def _list_strings(value: Any) -> tuple[str, ...]:
 class _PgStatement:
     """One parsed PostgreSQL statement and where it sits in the body."""
 
+    __slots__ = ("body", "end", "start")
+
     def __init__(self, body: SqlText, start: int, end: int) -> None:
         self.body = body
         self.start = start
         self.end = end
 
     def at(self, byte_location: int | None) -> Location:
+        """The location of a libpg_query byte offset; the statement's start when unknown."""
         if byte_location is None or byte_location < 0:
             return self.body.location(self.start)
         return self.body.location(self.body.char_offset(byte_location))
 
     def at_name(self, name: str | None, after: int | None = None) -> Location:
-        begin = self.start if after is None else max(self.start, after)
+        """Where identifier ``name`` first appears in the statement, from character offset
+        ``after`` (from :meth:`after`; the statement's start by default) on; the statement's
+        start when it does not appear."""
         if name:
-            found = self.body.find_name(name, begin, self.end)
+            found = self.body.find_name(name, self.start if after is None else after, self.end)
             if found is not None:
                 return self.body.location(found)
         return self.body.location(self.start)
 
     def after(self, byte_location: int | None) -> int:
+        """The character offset of a libpg_query byte offset, not before the statement."""
         if byte_location is None or byte_location < 0:
             return self.start
-        return self.body.char_offset(byte_location)
+        return max(self.start, self.body.char_offset(byte_location))
 
 
 def _pg_constraint(
@@ -365,6 +382,23 @@ def _pg_constraint(
         constraint=label,
         constrained=columns,
         detail=name or "",
+    )
+
+
+def _pg_create_table(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+    relation = node.get("relation")
+    if relation is None:
+        return
+    columns = tuple(
+        _pg_column(column)
+        for element in node.get("tableElts") or ()
+        if (column := _fields(element, "ColumnDef")) is not None
+    )
+    yield Operation(
+        CREATE_TABLE,
+        stmt.at(relation.get("location", 0)),
+        relation.get("relname") or "",
+        columns=columns,
     )
 
 
@@ -436,81 +470,100 @@ def _pg_alter(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
             yield Operation(DROP_CONSTRAINT, stmt.at_name(name, after), table, detail=name or "")
 
 
-def _pg_operations(stmt: _PgStatement, kind: str, node: Node) -> Iterator[Operation]:
+def _pg_rename(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
     relation = node.get("relation")
-    if kind == "CreateStmt" and relation is not None:
-        table = relation.get("relname") or ""
-        columns = tuple(
-            _pg_column(column)
-            for element in node.get("tableElts") or ()
-            if (column := _fields(element, "ColumnDef")) is not None
-        )
-        yield Operation(CREATE_TABLE, stmt.at(relation.get("location", 0)), table, columns=columns)
-    elif kind == "AlterTableStmt":
-        yield from _pg_alter(stmt, node)
-    elif kind == "RenameStmt" and relation is not None:
-        table = relation.get("relname") or ""
-        after = stmt.after(relation.get("location", 0))
-        rename_type = node.get("renameType")
-        if rename_type == "OBJECT_COLUMN":
-            yield Operation(
-                RENAME_COLUMN,
-                stmt.at_name(node.get("subname"), after),
-                table,
-                node.get("subname"),
-                new_name=node.get("newname"),
-            )
-        elif rename_type == "OBJECT_TABLE":
-            yield Operation(
-                RENAME_TABLE,
-                stmt.at(relation.get("location", 0)),
-                table,
-                new_name=node.get("newname"),
-            )
-    elif kind == "DropStmt":
-        remove_type = node.get("removeType")
-        if remove_type == "OBJECT_TABLE":
-            for names in node.get("objects") or ():
-                parts = _list_strings(names)
-                if parts:
-                    yield Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1])
-        elif remove_type == "OBJECT_TYPE":
-            for names in node.get("objects") or ():
-                type_name = _fields(names, "TypeName")
-                parts = (
-                    _strings(type_name.get("names"))
-                    if type_name is not None
-                    else _list_strings(names)
-                )
-                if parts:
-                    yield Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1])
-    elif kind == "IndexStmt" and node.get("unique") and relation is not None:
-        indexed = tuple(
-            element["name"]
-            for param in node.get("indexParams") or ()
-            if (element := _fields(param, "IndexElem")) is not None and element.get("name")
-        )
-        relname = relation.get("relname")
+    if relation is None:
+        return
+    table = relation.get("relname") or ""
+    rename_type = node.get("renameType")
+    if rename_type == "OBJECT_COLUMN":
         yield Operation(
-            ADD_CONSTRAINT,
-            stmt.at_name(node.get("idxname") or relname),
-            relname or "",
-            constraint=UNIQUE,
-            constrained=indexed,
-            detail=node.get("idxname") or "",
+            RENAME_COLUMN,
+            stmt.at_name(node.get("subname"), stmt.after(relation.get("location", 0))),
+            table,
+            node.get("subname"),
+            new_name=node.get("newname"),
         )
-    elif kind == "CreateEnumStmt":
-        parts = _strings(node.get("typeName"))
-        if parts:
-            yield Operation(
-                CREATE_ENUM, stmt.at_name(parts[-1]), parts[-1], values=_strings(node.get("vals"))
+    elif rename_type == "OBJECT_TABLE":
+        yield Operation(
+            RENAME_TABLE,
+            stmt.at(relation.get("location", 0)),
+            table,
+            new_name=node.get("newname"),
+        )
+
+
+def _pg_drop(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+    remove_type = node.get("removeType")
+    if remove_type == "OBJECT_TABLE":
+        for names in node.get("objects") or ():
+            parts = _list_strings(names)
+            if parts:
+                yield Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1])
+    elif remove_type == "OBJECT_TYPE":
+        for names in node.get("objects") or ():
+            type_name = _fields(names, "TypeName")
+            parts = (
+                _strings(type_name.get("names")) if type_name is not None else _list_strings(names)
             )
+            if parts:
+                yield Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1])
+
+
+def _pg_unique_index(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+    relation = node.get("relation")
+    if not node.get("unique") or relation is None:
+        return
+    indexed = tuple(
+        element["name"]
+        for param in node.get("indexParams") or ()
+        if (element := _fields(param, "IndexElem")) is not None and element.get("name")
+    )
+    relname = relation.get("relname")
+    yield Operation(
+        ADD_CONSTRAINT,
+        stmt.at_name(node.get("idxname") or relname),
+        relname or "",
+        constraint=UNIQUE,
+        constrained=indexed,
+        detail=node.get("idxname") or "",
+    )
+
+
+def _pg_create_enum(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+    parts = _strings(node.get("typeName"))
+    if parts:
+        yield Operation(
+            CREATE_ENUM, stmt.at_name(parts[-1]), parts[-1], values=_strings(node.get("vals"))
+        )
+
+
+# The statements that change the schema in ways backout models, by libpg_query node type.
+# ``DO`` blocks are read too (:func:`_read_do_block`); every other statement yields nothing,
+# so its position is never worked out.
+_PG_STATEMENT_READERS: dict[str, Callable[[_PgStatement, Node], Iterator[Operation]]] = {
+    "CreateStmt": _pg_create_table,
+    "AlterTableStmt": _pg_alter,
+    "RenameStmt": _pg_rename,
+    "DropStmt": _pg_drop,
+    "IndexStmt": _pg_unique_index,
+    "CreateEnumStmt": _pg_create_enum,
+}
 
 
 def _parse_postgres(text: str) -> list[Node]:
     """libpg_query's statements for ``text``; raises ``ParseError`` like ``pglast.parse_sql``."""
     statements: list[Node] = _json_loads(pglast.parser.parse_sql_json(text)).get("stmts") or []
     return statements
+
+
+def _statement_to_read(node: Any) -> tuple[str, Node] | None:
+    """The node type and fields of a statement backout reads (see above), else None."""
+    if isinstance(node, dict) and len(node) == 1:
+        ((kind, fields),) = node.items()
+        if kind in _PG_STATEMENT_READERS or kind == "DoStmt":
+            return kind, fields
+    return None
 
 
 def read_postgres(body: SqlText) -> SqlRead:
@@ -521,23 +574,23 @@ def read_postgres(body: SqlText) -> SqlRead:
     except pglast.parser.ParseError as exc:
         return _read_postgres_piecewise(body, exc)
     for raw in statements:
+        statement = _statement_to_read(raw.get("stmt"))
+        if statement is None:
+            continue
         location = raw.get("stmt_location", 0)
         length = raw.get("stmt_len", 0)
         start = body.statement_start(body.char_offset(location))
         end = body.char_offset(location + length) if length else len(body.text)
-        _read_pg_statement(body, raw.get("stmt"), start, end, result)
+        _read_pg_statement(_PgStatement(body, start, end), *statement, result)
     return result
 
 
-def _read_pg_statement(body: SqlText, node: Any, start: int, end: int, result: SqlRead) -> None:
-    if not isinstance(node, dict) or len(node) != 1:
-        return
-    ((kind, fields),) = node.items()
-    stmt = _PgStatement(body, start, end)
+def _read_pg_statement(stmt: _PgStatement, kind: str, node: Node, result: SqlRead) -> None:
+    """Add what one statement (of a type :func:`_statement_to_read` accepts) changes."""
     if kind == "DoStmt":
-        _read_do_block(stmt, fields, result)
-        return
-    result.operations.extend(_pg_operations(stmt, kind, fields))
+        _read_do_block(stmt, node, result)
+    else:
+        result.operations.extend(_PG_STATEMENT_READERS[kind](stmt, node))
 
 
 def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseError) -> SqlRead:
@@ -562,18 +615,16 @@ def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseErro
             continue
         piece_text = SqlText(piece, body.path)
         for raw in parsed:
+            statement = _statement_to_read(raw.get("stmt"))
+            if statement is None:
+                continue
             # Offsets inside the piece, shifted to the body.
             location = raw.get("stmt_location", 0)
             length = raw.get("stmt_len", 0)
             local = piece_text.char_offset(location)
             local_end = piece_text.char_offset(location + length) if length else len(piece)
-            _read_pg_statement(
-                body,
-                raw.get("stmt"),
-                body.statement_start(start + local),
-                start + local_end,
-                result,
-            )
+            stmt = _PgStatement(body, body.statement_start(start + local), start + local_end)
+            _read_pg_statement(stmt, *statement, result)
     return result
 
 
