@@ -33,6 +33,7 @@ module:
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import weakref
 from collections.abc import Iterable, Sequence
@@ -568,6 +569,72 @@ class ReleaseAnalysis:
                 members = grouped.setdefault(migration.key, [])
             members.append(judged)
         return grouped
+
+    def of_kind(self, *kinds: str) -> list[JudgedOperation]:
+        """The judged operations of these kinds (``DROP_COLUMN``…), in release order."""
+        by_kind = self._positions_by_kind
+        positions = sorted(itertools.chain.from_iterable(by_kind.get(kind, ()) for kind in kinds))
+        return [self.judged[index] for index in positions]
+
+    @functools.cached_property
+    def _positions_by_kind(self) -> dict[str, list[int]]:
+        # Each rule looks at a few kinds of operations: one pass over them all, shared.
+        positions: dict[str, list[int]] = {}
+        for index, judged in enumerate(self.judged):
+            positions.setdefault(judged.op.kind, []).append(index)
+        return positions
+
+    # The operations the old release cannot run after, by what breaks it (BK201–BK206), each
+    # found once per check: BK207 and BK209 ask again.
+
+    @functools.cached_property
+    def required_columns_added(self) -> list[JudgedOperation]:
+        """The operations for which :func:`adds_required_column` holds."""
+        return [judged for judged in self.judged if adds_required_column(judged)]
+
+    @functools.cached_property
+    def base_objects_dropped(self) -> list[JudgedOperation]:
+        """The operations for which :func:`drops_base_object` holds."""
+        return [j for j in self.of_kind(DROP_TABLE, DROP_COLUMN) if drops_base_object(j)]
+
+    @functools.cached_property
+    def base_objects_renamed(self) -> list[JudgedOperation]:
+        """The operations for which :func:`renames_base_object` holds."""
+        return [j for j in self.of_kind(RENAME_TABLE, RENAME_COLUMN) if renames_base_object(j)]
+
+    @functools.cached_property
+    def not_null_set(self) -> list[JudgedOperation]:
+        """The operations for which :func:`sets_not_null` holds."""
+        return [j for j in self.of_kind(SET_NOT_NULL, ALTER_TYPE) if sets_not_null(j)]
+
+    @functools.cached_property
+    def old_writes_constrained(self) -> list[JudgedOperation]:
+        """The operations for which :func:`constrains_old_writes` holds."""
+        return [j for j in self.of_kind(ADD_CONSTRAINT) if constrains_old_writes(j)]
+
+    @functools.cached_property
+    def types_narrowed(self) -> list[tuple[JudgedOperation, str]]:
+        """The operations for which :func:`narrows_type` finds a problem, with the problem."""
+        return [
+            (judged, problem)
+            for judged in self.of_kind(ALTER_TYPE)
+            if (problem := narrows_type(judged)) is not None
+        ]
+
+    @functools.cached_property
+    def breaking_keys(self) -> frozenset[str]:
+        """The keys of the migrations with an operation that the old release cannot run after
+        (:func:`is_backward_incompatible`)."""
+        breaking = itertools.chain(
+            self.required_columns_added,
+            self.base_objects_dropped,
+            self.base_objects_renamed,
+            self.not_null_set,
+            self.old_writes_constrained,
+            (judged for judged, _ in self.types_narrowed),
+        )
+        migrations = {id(judged.migration): judged.migration for judged in breaking}
+        return frozenset(migration.key for migration in migrations.values())
 
 
 _ANALYSES: weakref.WeakKeyDictionary[FactSet, ReleaseAnalysis] = weakref.WeakKeyDictionary()

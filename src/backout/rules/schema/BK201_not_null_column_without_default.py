@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import ADD_COLUMN, adds_required_column, analyse
+from backout.schema_model import ADD_COLUMN, analyse
 
 # How each engine spells a default the database itself applies: the old code's INSERTs come
 # from outside the ORM, so an ORM-side default (Alembic `default=`, Django `default=`) is no help.
@@ -58,9 +58,7 @@ class NotNullColumnWithoutDefault(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per required column added to an existing table."""
-        for judged in analyse(context).judged:
-            if not adds_required_column(judged):
-                continue
+        for judged in analyse(context).required_columns_added:
             table, column = judged.table_name, judged.op.column
             what = (
                 f"adds {table}.{column} as NOT NULL without a default"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import DROP_TABLE, analyse, drops_base_object
+from backout.schema_model import DROP_TABLE, analyse
 
 
 class ColumnOrTableDropped(Rule):
@@ -45,9 +45,7 @@ class ColumnOrTableDropped(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per dropped table or column of the base schema."""
-        for judged in analyse(context).judged:
-            if not drops_base_object(judged):
-                continue
+        for judged in analyse(context).base_objects_dropped:
             table = judged.table_name
             if judged.op.kind == DROP_TABLE:
                 yield self.finding(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import RENAME_TABLE, analyse, renames_base_object
+from backout.schema_model import RENAME_TABLE, analyse
 
 
 class ColumnOrTableRenamed(Rule):
@@ -47,9 +47,7 @@ class ColumnOrTableRenamed(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per renamed table or column of the base schema."""
-        for judged in analyse(context).judged:
-            if not renames_base_object(judged):
-                continue
+        for judged in analyse(context).base_objects_renamed:
             table, new_name = judged.table_name, judged.op.new_name
             if judged.op.kind == RENAME_TABLE:
                 yield self.finding(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import analyse, narrows_type
+from backout.schema_model import analyse
 
 
 class ColumnTypeChanged(Rule):
@@ -49,10 +49,7 @@ class ColumnTypeChanged(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per type change that the old release's values may not survive."""
-        for judged in analyse(context).judged:
-            problem = narrows_type(judged)
-            if problem is None:
-                continue
+        for judged, problem in analyse(context).types_narrowed:
             table, column = judged.table_name, judged.column_name
             yield self.finding(
                 judged.op.location,

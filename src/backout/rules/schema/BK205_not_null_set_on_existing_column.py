@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import analyse, sets_not_null
+from backout.schema_model import analyse
 
 
 class NotNullSetOnExistingColumn(Rule):
@@ -43,9 +43,7 @@ class NotNullSetOnExistingColumn(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per existing column made NOT NULL."""
-        for judged in analyse(context).judged:
-            if not sets_not_null(judged):
-                continue
+        for judged in analyse(context).not_null_set:
             table, column = judged.table_name, judged.column_name
             yield self.finding(
                 judged.op.location,

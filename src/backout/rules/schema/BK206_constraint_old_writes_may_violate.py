@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import CHECK, FOREIGN_KEY, analyse, constrains_old_writes
+from backout.schema_model import CHECK, FOREIGN_KEY, analyse
 
 _WHAT_FAILS = {
     CHECK: "a row that fails the check",
@@ -47,9 +47,7 @@ class ConstraintOldWritesMayViolate(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per new constraint over existing columns."""
-        for judged in analyse(context).judged:
-            if not constrains_old_writes(judged):
-                continue
+        for judged in analyse(context).old_writes_constrained:
             kind = judged.op.constraint or "unique"
             label = kind.replace("_", " ").upper()
             columns = ", ".join(judged.base_columns) or "existing columns"

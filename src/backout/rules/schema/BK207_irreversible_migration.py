@@ -10,7 +10,6 @@ from backout.schema_model import (
     DOWN_PRESENT,
     IRREVERSIBLE_STEP,
     analyse,
-    is_backward_incompatible,
 )
 
 
@@ -59,9 +58,12 @@ class IrreversibleMigration(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per migration without a working down, and per irreversible step."""
         analysis = analyse(context)
+        with_steps = {id(judged.migration) for judged in analysis.of_kind(IRREVERSIBLE_STEP)}
         for migration in analysis.release:
-            judged = analysis.of(migration)
-            breaking = any(is_backward_incompatible(j) for j in judged)
+            has_step = id(migration) in with_steps
+            if migration.down_state == DOWN_PRESENT and not has_step:
+                continue  # reversible: nothing to report
+            breaking = migration.key in analysis.breaking_keys
             severity = Severity.ERROR if breaking else Severity.WARNING
             also = (
                 "; it also breaks the old release, so a rollback has no way back"
@@ -78,6 +80,8 @@ class IrreversibleMigration(Rule):
                     _fix(migration.layout),
                     severity,
                 )
+            if not has_step:
+                continue
             up, _ = migration.operations(analysis.dialect)
             for op in up:
                 if op.kind == IRREVERSIBLE_STEP:

@@ -53,9 +53,12 @@ class RollbackLosesData(Rule):
             return
         for migration in analysis.release:
             up, down = migration.operations(analysis.dialect)
+            drops = [op for op in down if op.kind in (DROP_TABLE, DROP_COLUMN)]
+            if not drops:
+                continue
             created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
             added = {(op.table, op.column) for op in up if op.kind == ADD_COLUMN}
-            for op in down:
+            for op in drops:
                 if op.kind == DROP_TABLE and op.table in created_tables:
                     yield self.finding(
                         op.location,

@@ -9,7 +9,9 @@ from backout.rules.base import CheckContext, Rule
 from backout.schema_model import (
     ADD_COLUMN,
     CREATE_TABLE,
+    DROP_COLUMN,
     DROP_TABLE,
+    RENAME_COLUMN,
     RENAME_TABLE,
     analyse,
     drops_base_object,
@@ -57,13 +59,13 @@ class ExpandAndContractInOneRelease(Rule):
         analysis = analyse(context)
         expanded: dict[str, str] = {}
         created: list[str] = []
-        for judged in analysis.judged:
+        for judged in analysis.of_kind(ADD_COLUMN, CREATE_TABLE):
             op = judged.op
             if op.kind == ADD_COLUMN and judged.table_at_base:
                 expanded.setdefault(judged.table_name, f"adds {judged.table_name}.{op.column}")
             elif op.kind == CREATE_TABLE:
                 created.append(op.table)
-        for judged in analysis.judged:
+        for judged in analysis.of_kind(DROP_TABLE, DROP_COLUMN, RENAME_TABLE, RENAME_COLUMN):
             if not (drops_base_object(judged) or renames_base_object(judged)):
                 continue
             table = judged.table_name
