@@ -358,30 +358,40 @@ class _PgStatement:
         return max(self.start, self.body.char_offset(byte_location))
 
 
+def _constraint_columns(constraint: Node) -> tuple[str, tuple[str, ...]]:
+    """The kind of a constraint backout models and the columns it names; ``("", ())`` for
+    the other kinds."""
+    kind = constraint.get("contype")
+    if kind == "CONSTR_UNIQUE":
+        return UNIQUE, _strings(constraint.get("keys"))
+    if kind == "CONSTR_PRIMARY":
+        return PRIMARY_KEY, _strings(constraint.get("keys"))
+    if kind == "CONSTR_CHECK":
+        return CHECK, tuple(dict.fromkeys(_column_refs(constraint.get("raw_expr"))))
+    if kind == "CONSTR_FOREIGN":
+        return FOREIGN_KEY, _strings(constraint.get("fk_attrs"))
+    return "", ()
+
+
+def _constraint_anchor(constraint: Node, columns: tuple[str, ...]) -> str | None:
+    """The name a constraint's position is given by: its own, else its first column's."""
+    name: str | None = constraint.get("conname")
+    return name or (columns[0] if columns else None)
+
+
 def _pg_constraint(
     stmt: _PgStatement, table: str, constraint: Node, after: int
 ) -> Operation | None:
-    kind = constraint.get("contype")
-    columns: tuple[str, ...]
-    if kind == "CONSTR_UNIQUE":
-        label, columns = UNIQUE, _strings(constraint.get("keys"))
-    elif kind == "CONSTR_PRIMARY":
-        label, columns = PRIMARY_KEY, _strings(constraint.get("keys"))
-    elif kind == "CONSTR_CHECK":
-        label, columns = CHECK, tuple(dict.fromkeys(_column_refs(constraint.get("raw_expr"))))
-    elif kind == "CONSTR_FOREIGN":
-        label, columns = FOREIGN_KEY, _strings(constraint.get("fk_attrs"))
-    else:
+    label, columns = _constraint_columns(constraint)
+    if not label:
         return None
-    name = constraint.get("conname")
-    anchor = name or (columns[0] if columns else None)
     return Operation(
         ADD_CONSTRAINT,
-        stmt.at_name(anchor, after),
+        stmt.at_name(_constraint_anchor(constraint, columns), after),
         table,
         constraint=label,
         constrained=columns,
-        detail=name or "",
+        detail=constraint.get("conname") or "",
     )
 
 
@@ -402,6 +412,14 @@ def _pg_create_table(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
     )
 
 
+# ALTER TABLE commands on one named column that carry nothing else backout models.
+_PG_COLUMN_COMMANDS = {
+    "AT_DropColumn": DROP_COLUMN,
+    "AT_SetNotNull": SET_NOT_NULL,
+    "AT_DropNotNull": DROP_NOT_NULL,
+}
+
+
 def _pg_alter(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
     relation = node.get("relation")
     if node.get("objtype") not in ("OBJECT_TABLE", None) or relation is None:
@@ -412,62 +430,68 @@ def _pg_alter(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
         cmd = _fields(item, "AlterTableCmd")
         if cmd is None:
             continue
-        sub = cmd.get("subtype")
+        sub = cmd.get("subtype", "")
         name = cmd.get("name")
-        definition = cmd.get("def")
-        column_def = _fields(definition, "ColumnDef")
-        constraint_def = _fields(definition, "Constraint")
-        if sub == "AT_AddColumn" and column_def is not None:
-            column = _pg_column(column_def)
-            yield Operation(
-                ADD_COLUMN,
-                stmt.at_name(column.name, after),
-                table,
-                column.name,
-                column_def=column,
-            )
-            for entry in column_def.get("constraints") or ():
-                constraint = _fields(entry, "Constraint")
-                if constraint is not None and constraint.get("contype") in (
-                    "CONSTR_UNIQUE",
-                    "CONSTR_CHECK",
-                    "CONSTR_FOREIGN",
-                ):
-                    # On a new column the constraint binds only new writes of new code; the
-                    # schema model sees that the column is new and does not flag it.
-                    op = _pg_constraint(stmt, table, constraint, after)
-                    if op is not None:
-                        yield Operation(
-                            ADD_CONSTRAINT,
-                            op.location,
-                            table,
-                            constraint=op.constraint,
-                            constrained=op.constrained or (column.name,),
-                        )
-        elif sub == "AT_DropColumn":
-            yield Operation(DROP_COLUMN, stmt.at_name(name, after), table, name)
-        elif sub == "AT_AlterColumnType" and column_def is not None:
-            new_type = _pg_type(column_def.get("typeName"))
-            yield Operation(
-                ALTER_TYPE,
-                stmt.at_name(name, after),
-                table,
-                name,
-                column_def=Column(name or "", new_type),
-            )
-        elif sub == "AT_SetNotNull":
-            yield Operation(SET_NOT_NULL, stmt.at_name(name, after), table, name)
-        elif sub == "AT_DropNotNull":
-            yield Operation(DROP_NOT_NULL, stmt.at_name(name, after), table, name)
+        column_kind = _PG_COLUMN_COMMANDS.get(sub)
+        if column_kind is not None:
+            yield Operation(column_kind, stmt.at_name(name, after), table, name)
+        elif sub == "AT_AddColumn":
+            column_def = _fields(cmd.get("def"), "ColumnDef")
+            if column_def is not None:
+                yield from _pg_add_column(stmt, table, column_def, after)
+        elif sub == "AT_AlterColumnType":
+            column_def = _fields(cmd.get("def"), "ColumnDef")
+            if column_def is not None:
+                new_type = _pg_type(column_def.get("typeName"))
+                yield Operation(
+                    ALTER_TYPE,
+                    stmt.at_name(name, after),
+                    table,
+                    name,
+                    column_def=Column(name or "", new_type),
+                )
         elif sub == "AT_ColumnDefault":
-            kind = SET_DEFAULT if definition is not None else DROP_DEFAULT
+            kind = SET_DEFAULT if cmd.get("def") is not None else DROP_DEFAULT
             yield Operation(kind, stmt.at_name(name, after), table, name)
-        elif sub == "AT_AddConstraint" and constraint_def is not None:
-            op = _pg_constraint(stmt, table, constraint_def, after)
-            if op is not None:
-                yield op
+        elif sub == "AT_AddConstraint":
+            constraint_def = _fields(cmd.get("def"), "Constraint")
+            if constraint_def is not None:
+                op = _pg_constraint(stmt, table, constraint_def, after)
+                if op is not None:
+                    yield op
         elif sub == "AT_DropConstraint":
             yield Operation(DROP_CONSTRAINT, stmt.at_name(name, after), table, detail=name or "")
+
+
+# Constraints declared with an added column that are recorded as constraints of their own.
+_NEW_COLUMN_CONSTRAINTS = ("CONSTR_UNIQUE", "CONSTR_CHECK", "CONSTR_FOREIGN")
+
+
+def _pg_add_column(
+    stmt: _PgStatement, table: str, column_def: Node, after: int
+) -> Iterator[Operation]:
+    column = _pg_column(column_def)
+    yield Operation(
+        ADD_COLUMN,
+        stmt.at_name(column.name, after),
+        table,
+        column.name,
+        column_def=column,
+    )
+    for entry in column_def.get("constraints") or ():
+        constraint = _fields(entry, "Constraint")
+        if constraint is None or constraint.get("contype") not in _NEW_COLUMN_CONSTRAINTS:
+            continue
+        # On a new column the constraint binds only new writes of new code; the schema
+        # model sees that the column is new and does not flag it.
+        label, columns = _constraint_columns(constraint)
+        yield Operation(
+            ADD_CONSTRAINT,
+            stmt.at_name(_constraint_anchor(constraint, columns), after),
+            table,
+            constraint=label,
+            constrained=columns or (column.name,),
+        )
 
 
 def _pg_rename(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
