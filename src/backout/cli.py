@@ -270,7 +270,7 @@ def emit(result: CheckResult, config: Config, **flags: Any) -> int:
     else:
         write_stdout(text)
     click.echo(summary_line(result), err=True)
-    failing = [f for f in result.findings if f.severity >= config.fail_on]
+    failing = any(f.severity >= config.fail_on for f in result.findings)
     if failing and not flags.get("exit_zero"):
         return EXIT_FINDINGS
     return EXIT_CLEAN
