@@ -77,6 +77,17 @@ class SqlRead:
 class SqlText:
     """A SQL body inside a file: turns character and byte offsets into file locations."""
 
+    __slots__ = (
+        "_ascii",
+        "_encoded",
+        "_line_starts",
+        "_lowered",
+        "first_column",
+        "first_line",
+        "path",
+        "text",
+    )
+
     def __init__(self, text: str, path: str, first_line: int = 1, first_column: int = 1) -> None:
         self.text = text
         self.path = path
@@ -127,27 +138,27 @@ class SqlText:
         ``re.IGNORECASE`` and ``[\\w$]`` is ``_IDENTIFIER_CHARS``; like the pattern, the
         boundary checks look before ``start`` and treat ``end`` as the end of the text.
         """
-        if self._lowered is None:
-            self._lowered = self.text.lower()
         text = self._lowered
+        if text is None:
+            text = self._lowered = self.text.lower()
         size = len(name)
         found = text.find(name, start, end)
         while found >= 0:
             after = found + size
-            quote = text[found - 1] if found > 0 else ""
+            before = text[found - 1] if found > 0 else ""
             if (
-                quote in ('"', "`")
-                and found - 1 >= start
+                before in _QUOTES
+                and found > start
                 and after < end
-                and text[after] == quote
+                and text[after] == before
                 and _is_boundary(text, found - 2, end)
                 and _is_boundary(text, after + 1, end)
             ):
                 return found - 1
-            if (
-                found >= start
-                and _is_boundary(text, found - 1, end)
-                and _is_boundary(text, after, end)
+            # ``text.find`` keeps the match inside ``[start, end)``: only its neighbours
+            # remain to be checked.
+            if before not in _IDENTIFIER_CHARS and (
+                after == end or text[after] not in _IDENTIFIER_CHARS
             ):
                 return found
             found = text.find(name, found + 1, end)
@@ -178,6 +189,7 @@ _LEADING_GAP = re.compile(r"(?:\s+|--[^\n]*\n?|/\*(?:.*?\*/|.*))*", re.DOTALL)
 
 
 _IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
+_QUOTES = ('"', "`")
 
 
 def _is_boundary(text: str, position: int, end: int) -> bool:
@@ -685,11 +697,10 @@ def _read_do_block(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                 source = value.get("sval", "")
             elif element.get("defname") == "language":
                 language = value.get("sval", "")
-    where = stmt.body.location(stmt.start)
     if source is None or (language or "plpgsql").lower() != "plpgsql":
         result.problems.append(
             SqlUnreadable(
-                where,
+                stmt.body.location(stmt.start),
                 "SQL",
                 f"DO block in language {language!r} cannot be read; its statements were "
                 "not checked",
@@ -702,7 +713,11 @@ def _read_do_block(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         tree = _json_loads(pglast.parser.parse_plpgsql_json(f"{_DO_WRAPPER}{source}$backout$;"))
     except (pglast.parser.ParseError, ValueError) as exc:
         result.problems.append(
-            SqlUnreadable(where, "SQL", f"PL/pgSQL parser rejects the DO block: {exc}")
+            SqlUnreadable(
+                stmt.body.location(stmt.start),
+                "SQL",
+                f"PL/pgSQL parser rejects the DO block: {exc}",
+            )
         )
         return
     search_from = body_offset
@@ -736,7 +751,7 @@ def _line_col(body: SqlText, offset: int) -> tuple[int, int]:
     return location.line, location.column
 
 
-def _plpgsql_statements(tree: Any) -> Iterator[tuple[str, str]]:
+def _plpgsql_statements(tree: Any) -> list[tuple[str, str]]:
     """``("sql", text)`` for each embedded SQL statement, ``("dynamic", expr)`` for EXECUTE."""
     stack = [tree]
     found: list[tuple[str, str]] = []
@@ -751,11 +766,11 @@ def _plpgsql_statements(tree: Any) -> Iterator[tuple[str, str]]:
                 elif key == "PLpgSQL_stmt_dynexecute":
                     query = value.get("query", {}).get("PLpgSQL_expr", {}).get("query", "")
                     found.append(("dynamic", query))
-                else:
+                elif isinstance(value, (dict, list)):
                     stack.append(value)
         elif isinstance(current, list):
             stack.extend(reversed(current))
-    yield from found
+    return found
 
 
 def _sql_literal(expression: str) -> str | None:
