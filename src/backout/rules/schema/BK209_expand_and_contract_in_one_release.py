@@ -57,26 +57,27 @@ class ExpandAndContractInOneRelease(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per contract step that ships with its expand step."""
         analysis = analyse(context)
+        # The first column the release adds to each base table, and the first table it creates.
         expanded: dict[str, str] = {}
-        created: list[str] = []
-        for judged in analysis.of_kind(ADD_COLUMN, CREATE_TABLE):
-            op = judged.op
-            if op.kind == ADD_COLUMN and judged.table_at_base:
-                expanded.setdefault(judged.table_name, f"adds {judged.table_name}.{op.column}")
-            elif op.kind == CREATE_TABLE:
-                created.append(op.table)
+        for judged in analysis.of_kind(ADD_COLUMN):
+            table = judged.table_name
+            if judged.table_at_base and table not in expanded:
+                expanded[table] = f"adds {table}.{judged.op.column}"
+        created = analysis.of_kind(CREATE_TABLE)
+        creates = f"creates table {created[0].op.table}" if created else None
         for judged in analysis.of_kind(DROP_TABLE, DROP_COLUMN, RENAME_TABLE, RENAME_COLUMN):
-            if not (drops_base_object(judged) or renames_base_object(judged)):
+            dropped = drops_base_object(judged)
+            if not (dropped or renames_base_object(judged)):
                 continue
             table = judged.table_name
             table_level = judged.op.kind in (DROP_TABLE, RENAME_TABLE)
             expand = expanded.get(table)
-            if expand is None and table_level and created:
-                expand = f"creates table {created[0]}"
+            if expand is None and table_level:
+                expand = creates
             if expand is None:
                 continue
             target = table if table_level else f"{table}.{judged.column_name}"
-            verb = "drops" if drops_base_object(judged) else "renames"
+            verb = "drops" if dropped else "renames"
             yield self.finding(
                 judged.op.location,
                 f"this release {expand} and also {verb} {target}: the expand and the contract "
