@@ -16,10 +16,10 @@ judged like any other; a dynamic ``EXECUTE`` of a computed string is reported un
 
 from __future__ import annotations
 
-import bisect
 import functools
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,9 +114,12 @@ class SqlText:
         line_starts = self._line_starts
         if line_starts is None:
             line_starts = self._line_starts = _line_starts(self.text)
-        offset = max(0, min(offset, len(self.text)))
+        if offset < 0:
+            offset = 0
+        elif offset > len(self.text):
+            offset = len(self.text)
         # The line is the last one starting at or before ``offset`` (the first starts at 0).
-        line = bisect.bisect_right(line_starts, offset) - 1
+        line = bisect_right(line_starts, offset) - 1
         column = offset - line_starts[line] + 1
         if line == 0:
             column += self.first_column - 1
@@ -243,12 +246,14 @@ def _fields(node: Any, kind: str) -> Node | None:
 def _pg_type(type_name: Node | None) -> str | None:
     if type_name is None or not type_name.get("names"):
         return None
-    names = [
-        s.get("sval", "") for n in type_name["names"] if (s := _fields(n, "String")) is not None
-    ]
-    base = names[-1].lower() if names else ""
+    base = ""
+    for name in reversed(type_name["names"]):  # the type's own name is the last one
+        string = _fields(name, "String")
+        if string is not None:
+            base = string.get("sval", "").lower()
+            break
     base = _PG_TYPE_NAMES.get(base, base)
-    modifiers = []
+    modifiers: list[str] = []
     for mod in type_name.get("typmods") or ():
         const = _fields(mod, "A_Const")
         if const is not None and isinstance(const.get("ival"), dict):
