@@ -36,6 +36,7 @@ import functools
 import itertools
 import re
 import weakref
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -579,9 +580,9 @@ class ReleaseAnalysis:
     @functools.cached_property
     def _positions_by_kind(self) -> dict[str, list[int]]:
         # Each rule looks at a few kinds of operations: one pass over them all, shared.
-        positions: dict[str, list[int]] = {}
+        positions: defaultdict[str, list[int]] = defaultdict(list)
         for index, judged in enumerate(self.judged):
-            positions.setdefault(judged.op.kind, []).append(index)
+            positions[judged.op.kind].append(index)
         return positions
 
     # The operations the old release cannot run after, by what breaks it (BK201–BK206), each
