@@ -241,6 +241,25 @@ def test_do_block_dynamic_execute_is_reported_not_skipped(tmp_path: Path) -> Non
     assert [f[1] for f in found if f[0] == "BK901"] == ["db/0002_b.up.sql:4:11"]
 
 
+def test_do_block_statements_are_located_in_their_branches(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE t (id int, a int, b int);",
+            "db/0001_a.down.sql": "DROP TABLE t;",
+            "db/0002_b.up.sql": (
+                "DO $$\nBEGIN\n  IF random() > 0.5 THEN\n"
+                "    ALTER TABLE t DROP COLUMN a;\n  ELSE\n"
+                "    ALTER TABLE t DROP COLUMN b;\n  END IF;\nEND $$;\n"
+            ),
+            "db/0002_b.down.sql": "SELECT 1;",
+        },
+    )
+    found = codes(tmp_path, select=("BK202",))
+    # The THEN branch's statement at its own line, not at the start of the DO body.
+    assert sorted(f[1] for f in found) == ["db/0002_b.up.sql:4:31", "db/0002_b.up.sql:6:31"]
+
+
 def test_dialect_decides_what_is_unreadable(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -757,20 +757,25 @@ def _line_col(body: SqlText, offset: int) -> tuple[int, int]:
 
 
 def _plpgsql_statements(tree: Any) -> list[tuple[str, str]]:
-    """``("sql", text)`` for each embedded SQL statement, ``("dynamic", expr)`` for EXECUTE."""
-    stack = [tree]
+    """``("sql", text)`` for each embedded SQL statement, ``("dynamic", expr)`` for EXECUTE,
+    in the order they are written (a THEN branch before its ELSE)."""
+    # Depth first over the JSON tree, children pushed in reverse so that they come off the
+    # stack in order; a statement found is pushed too, to be listed in its turn.
+    stack: list[Any] = [tree]
     found: list[tuple[str, str]] = []
     while stack:
         current = stack.pop()
-        if isinstance(current, dict):
-            for key, value in current.items():
+        if isinstance(current, tuple):
+            found.append(current)
+        elif isinstance(current, dict):
+            for key, value in reversed(current.items()):
                 if key == "PLpgSQL_stmt_execsql":
                     query = value.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query")
                     if query:
-                        found.append(("sql", query))
+                        stack.append(("sql", query))
                 elif key == "PLpgSQL_stmt_dynexecute":
                     query = value.get("query", {}).get("PLpgSQL_expr", {}).get("query", "")
-                    found.append(("dynamic", query))
+                    stack.append(("dynamic", query))
                 elif isinstance(value, (dict, list)):
                     stack.append(value)
         elif isinstance(current, list):
