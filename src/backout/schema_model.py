@@ -552,6 +552,8 @@ class ReleaseAnalysis:
     release: tuple[Migration, ...]
     judged: tuple[JudgedOperation, ...]
     dialect: str
+    positions_by_kind: dict[str, list[int]] = field(repr=False, compare=False)
+    """Where each kind of operation is in ``judged`` (see :meth:`of_kind`)."""
 
     def of(self, migration: Migration) -> list[JudgedOperation]:
         """The judged operations of one migration."""
@@ -572,18 +574,13 @@ class ReleaseAnalysis:
         return grouped
 
     def of_kind(self, *kinds: str) -> list[JudgedOperation]:
-        """The judged operations of these kinds (``DROP_COLUMN``…), in release order."""
-        by_kind = self._positions_by_kind
+        """The judged operations of these kinds (``DROP_COLUMN``…), in release order.
+
+        Each rule looks at a few kinds of operations: it walks those, not the whole release.
+        """
+        by_kind = self.positions_by_kind
         positions = sorted(itertools.chain.from_iterable(by_kind.get(kind, ()) for kind in kinds))
         return [self.judged[index] for index in positions]
-
-    @functools.cached_property
-    def _positions_by_kind(self) -> dict[str, list[int]]:
-        # Each rule looks at a few kinds of operations: one pass over them all, shared.
-        positions: defaultdict[str, list[int]] = defaultdict(list)
-        for index, judged in enumerate(self.judged):
-            positions[judged.op.kind].append(index)
-        return positions
 
     # The operations the old release cannot run after, by what breaks it (BK201–BK206), each
     # found once per check: BK207 and BK209 ask again.
@@ -648,9 +645,8 @@ def analyse(context: CheckContext) -> ReleaseAnalysis:
         return cached
     dialect = context.config.sql_dialect
     split = split_release(context.head, context.base, context.config)
-    result = ReleaseAnalysis(
-        split.base, split.release, judge_release(split.base, split.release, dialect), dialect
-    )
+    judged, positions_by_kind = _judge_release(split.base, split.release, dialect)
+    result = ReleaseAnalysis(split.base, split.release, judged, dialect, positions_by_kind)
     _ANALYSES[context.head] = result
     return result
 
@@ -664,9 +660,18 @@ def judge_release(
     base: Sequence[Migration], release: Sequence[Migration], dialect: str
 ) -> tuple[JudgedOperation, ...]:
     """Each up operation of ``release``, judged against the schema ``base`` leaves."""
+    judged, _ = _judge_release(base, release, dialect)
+    return judged
+
+
+def _judge_release(
+    base: Sequence[Migration], release: Sequence[Migration], dialect: str
+) -> tuple[tuple[JudgedOperation, ...], dict[str, list[int]]]:
+    """:func:`judge_release`, with where each kind of operation is among the judged ones."""
     base_schema = replay(base, dialect)
     schema = base_schema.copy()
     judged: list[JudgedOperation] = []
+    positions_by_kind: defaultdict[str, list[int]] = defaultdict(list)
     # Each operation that changed a column or table, with the replay's object for it and the
     # aspects it set: what the release leaves of the object, and which operation decides what,
     # are known once the whole release is replayed.
@@ -674,13 +679,14 @@ def judge_release(
     for migration in release:
         up, _ = migration.operations(dialect)
         for op in up:
+            positions_by_kind[op.kind].append(len(judged))
             judged_op = _judge(schema, base_schema, op, migration)
             judged.append(judged_op)
             target = _replay_step(schema, op)
             if target is not None:
                 changes.append((judged_op, target, _aspects(op)))
     _decide(schema, changes)
-    return tuple(judged)
+    return tuple(judged), positions_by_kind
 
 
 def _replay_step(schema: Schema, op: Operation) -> ColumnState | TableState | None:
