@@ -27,7 +27,8 @@ module:
 * :class:`Schema` / :func:`replay` — the tables and columns that a list of migrations leaves,
   so that rules judge the release against the schema *as it was at the base*.
 * :func:`analyse` — the release's operations, each with what it touched at the base (cached per
-  check, shared by every BK2xx rule).
+  check, shared by every BK2xx rule): :meth:`ReleaseAnalysis.of_kind` picks those of some kinds,
+  and the analysis keeps the operations each of BK201–BK206's predicates holds for.
 """
 
 from __future__ import annotations
@@ -582,8 +583,9 @@ class ReleaseAnalysis:
         positions = sorted(itertools.chain.from_iterable(by_kind.get(kind, ()) for kind in kinds))
         return [self.judged[index] for index in positions]
 
-    # The operations the old release cannot run after, by what breaks it (BK201–BK206), each
-    # found once per check: BK207 and BK209 ask again.
+    # The operations the old release cannot run after, by what breaks it (BK201–BK206): each
+    # list is found once per check, and BK207 reads them all again. Each predicate can only hold
+    # for the kinds of operations it is asked about here.
 
     @functools.cached_property
     def required_columns_added(self) -> list[JudgedOperation]:
