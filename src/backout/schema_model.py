@@ -682,29 +682,28 @@ def _judge_release(
         up, _ = migration.operations(dialect)
         for op in up:
             positions_by_kind[op.kind].append(len(judged))
-            judged_op = _judge(schema, base_schema, op, migration)
+            # The table and column the operation meets, before it runs.
+            table = schema.tables.get(op.table)
+            column = table.columns.get(op.column) if table is not None and op.column else None
+            judged_op = _judge(schema, base_schema, op, migration, table, column)
             judged.append(judged_op)
-            target = _replay_step(schema, op)
+            target = _replay_step(schema, op, table, column)
             if target is not None:
                 changes.append((judged_op, target, _aspects(op)))
     _decide(schema, changes)
     return tuple(judged), positions_by_kind
 
 
-def _replay_step(schema: Schema, op: Operation) -> ColumnState | TableState | None:
-    """Apply the release's ``op`` to ``schema``; the column (or, for a table rename, the table)
-    that it changed, if known."""
+def _replay_step(
+    schema: Schema, op: Operation, table: TableState | None, column: ColumnState | None
+) -> ColumnState | TableState | None:
+    """Apply the release's ``op`` to ``schema``, where it meets ``table`` and ``column``; the
+    column (or, for a table rename, the table) that it changed, if known."""
     kind = op.kind
-    if kind == RENAME_TABLE:
-        before = schema.tables.get(op.table)
-        schema.apply(op, at_base=False)
-        return before if before is not None else schema.tables.get(op.new_name or "")
-    column: ColumnState | None = None
-    if op.column and kind != ADD_COLUMN:
-        table = schema.tables.get(op.table)
-        column = table.columns.get(op.column) if table is not None else None
     schema.apply(op, at_base=False)
-    if column is not None:
+    if kind == RENAME_TABLE:
+        return table if table is not None else schema.tables.get(op.new_name or "")
+    if column is not None and kind != ADD_COLUMN:
         return column
     # Not there before: the column the operation created or renamed something to, if any.
     name = op.new_name if kind == RENAME_COLUMN else op.column
@@ -745,11 +744,16 @@ def _decide(schema: Schema, changes: list[_Change]) -> None:
 
 
 def _judge(
-    schema: Schema, base_schema: Schema, op: Operation, migration: Migration
+    schema: Schema,
+    base_schema: Schema,
+    op: Operation,
+    migration: Migration,
+    table: TableState | None,
+    column: ColumnState | None,
 ) -> JudgedOperation:
-    """``op`` with what it meets in ``schema`` (``decides`` and ``final_*`` left unset)."""
+    """``op`` with what it meets in ``schema``: ``table`` and ``column`` (``decides`` and
+    ``final_*`` left unset)."""
     kind = op.kind
-    table = schema.tables.get(op.table)
     if kind == CREATE_TABLE:
         table_at_base = False
     else:
@@ -759,17 +763,16 @@ def _judge(
     base_column = base_type = None
     base_nullable: bool | None = None
     if op.column and table_at_base:
-        col = table.columns.get(op.column) if table is not None else None
-        if col is None:
+        if column is None:
             # Unknown column on a base table: it predates the history backout can see, unless
             # the operation itself creates it.
             column_at_base = kind != ADD_COLUMN
             base_column = op.column if column_at_base else None
         else:
-            column_at_base = col.at_base
-            base_column = col.base_name
-            base_type = col.base_type
-            base_nullable = col.base_nullable
+            column_at_base = column.at_base
+            base_column = column.base_name
+            base_type = column.base_type
+            base_nullable = column.base_nullable
     if kind == ADD_COLUMN:
         column_at_base = False
     base_enum: tuple[str, ...] = ()
