@@ -152,15 +152,18 @@ def _join_downs(migrations: list[Migration], downs: list[DownScript]) -> list[Mi
 def _with_down(migration: Migration, down: DownScript) -> Migration:
     """A copy of ``migration`` whose down migration is the separate file ``down``.
 
-    The copy is made through the instance's attributes rather than ``dataclasses.replace``:
-    ``replace`` runs the frozen ``__init__`` over all of Migration's fields, which made joining
-    the down files of a large tree cost more than ordering it (Migration has no
-    ``__post_init__`` to skip).
+    The copy is a new instance given a copy of the attributes, rather than
+    ``dataclasses.replace``: ``replace`` runs the frozen ``__init__`` over all of Migration's
+    fields, which made joining the down files of a large tree cost more than ordering it
+    (Migration has no ``__post_init__`` to skip).
     """
     state = DOWN_PRESENT if down.sql.strip() and _has_sql(down.sql) else DOWN_EMPTY
-    joined = object.__new__(Migration)
-    attributes = vars(joined)
-    attributes.update(vars(migration))
+    dialect_reads = migration.dialect_reads
+    if dialect_reads:
+        dialect_reads = tuple(
+            replace(read, down=_down_for(down, read.dialect)) for read in dialect_reads
+        )
+    attributes = vars(migration).copy()
     attributes.update(
         down_sql=down.sql,
         down_line=1,
@@ -168,10 +171,11 @@ def _with_down(migration: Migration, down: DownScript) -> Migration:
         down_state=state,
         down_reason="" if state == DOWN_PRESENT else f"{down.location.path} is empty",
         down=down.down,
-        dialect_reads=tuple(
-            replace(read, down=_down_for(down, read.dialect)) for read in migration.dialect_reads
-        ),
+        dialect_reads=dialect_reads,
     )
+    joined = object.__new__(Migration)
+    # Frozen: the attributes are set past the dataclass's __setattr__, as its __init__ does.
+    object.__setattr__(joined, "__dict__", attributes)
     return joined
 
 
