@@ -127,7 +127,9 @@ def main() -> None:
     if not squawk.is_file():
         sys.exit("squawk not found: create bench/.venv-squawk (see the module docstring)")
     up_files = sorted(str(p.relative_to(root)) for p in root.glob("db/migrations/*.up.sql"))
-    backout = shutil.which("backout") or "backout"
+    # The backout installed beside this interpreter (a venv not activated), else the one on PATH.
+    beside = Path(sys.executable).with_name("backout")
+    backout = str(beside) if beside.is_file() else shutil.which("backout") or "backout"
     command = [backout, "check", ".", "--output-format", "concise"]
     env = python_env(args.out.resolve() / "pycache")
     # Warm-up: writes the bytecode cache and brings the tree into the page cache.

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backout.engine import CheckResult
 from backout.models import Finding, Severity
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -23,32 +28,103 @@ def _source_line(root: Path, finding: Finding, cache: dict[str, list[str]]) -> s
     return lines[index] if 0 <= index < len(lines) else None
 
 
+class _Printer:
+    """Lines as rich's ``Console.print`` writes them, built as strings.
+
+    One ``Console.print`` per piece cost seconds on a large tree's report (14,000 findings,
+    five pieces each). Here a line is its pieces with control codes stripped and, when the
+    console has colours, each piece wrapped in its style's ANSI codes (every line of it on its
+    own), as rich renders them. A line holding a tab goes through rich itself: its tab stops
+    count cells across the pieces.
+    """
+
+    def __init__(self, color: bool) -> None:
+        # rich is imported here, not at module level: only this format needs it.
+        from rich.color import ColorSystem
+        from rich.console import Console
+        from rich.control import STRIP_CONTROL_CODES, strip_control_codes
+        from rich.style import Style
+
+        self._strip = strip_control_codes
+        self._control = re.compile("[" + re.escape("".join(map(chr, STRIP_CONTROL_CODES))) + "]")
+        self._color = color
+        self._console: Console | None = None
+        self._codes: dict[str, tuple[str, str]] = {}
+        system = Console(force_terminal=True).color_system if color else None
+        if system is not None:
+            systems = {
+                "standard": ColorSystem.STANDARD,
+                "256": ColorSystem.EIGHT_BIT,
+                "truecolor": ColorSystem.TRUECOLOR,
+                "windows": ColorSystem.WINDOWS,
+            }
+            for name in {*_STYLE.values(), "bold", "dim", "green"}:
+                rendered = Style.parse(name).render("\0", color_system=systems[system])
+                before, after = rendered.split("\0")
+                self._codes[name] = (before, after)
+
+    def line(self, *pieces: tuple[str, str]) -> str:
+        """The printed line of ``(text, style)`` pieces (style ``""`` for none)."""
+        whole = "".join(text for text, _ in pieces)
+        if "\t" in whole:
+            return self._through_rich(pieces)
+        if self._control.search(whole):
+            pieces = tuple((self._strip(text), style) for text, style in pieces)
+        if not self._codes:
+            return "".join(text for text, _ in pieces) + "\n"
+        return "".join(self._styled(text, style) for text, style in pieces) + "\n"
+
+    def _styled(self, text: str, style: str) -> str:
+        codes = self._codes.get(style)
+        if codes is None or not text:
+            return text
+        before, after = codes
+        return "\n".join(f"{before}{part}{after}" if part else "" for part in text.split("\n"))
+
+    def _through_rich(self, pieces: tuple[tuple[str, str], ...]) -> str:
+        from rich.console import Console
+        from rich.text import Text
+
+        if self._console is None:
+            self._console = Console(
+                file=io.StringIO(),
+                force_terminal=self._color,
+                no_color=not self._color,
+                width=100,
+                highlight=False,
+            )
+        text = Text()
+        for piece, style in pieces:
+            text.append(piece, style=style or None)
+        with self._console.capture() as capture:
+            self._console.print(text, soft_wrap=True)
+        return capture.get()
+
+
 def render(result: CheckResult, color: bool = False) -> str:
     """A readable report; ANSI colour only when ``color``."""
-    # rich is imported here, not at module level: only this format needs it.
-    from rich.console import Console
-    from rich.text import Text
-
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer, force_terminal=color, no_color=not color, width=100, highlight=False
-    )
+    printer = _Printer(color)
     cache: dict[str, list[str]] = {}
+    out: list[str] = []
     for finding in result.findings:
-        head = Text()
-        head.append(f"{finding.location}: ", style="bold")
-        head.append(f"{finding.code} ", style=_STYLE[finding.severity])
-        head.append(f"{finding.name} ", style="bold")
-        head.append(f"[{finding.severity.label}]", style=_STYLE[finding.severity])
-        console.print(head, soft_wrap=True)
+        style = _STYLE[finding.severity]
+        out.append(
+            printer.line(
+                (f"{finding.location}: ", "bold"),
+                (f"{finding.code} ", style),
+                (f"{finding.name} ", "bold"),
+                (f"[{finding.severity.label}]", style),
+            )
+        )
         line = _source_line(result.root, finding, cache)
         if line is not None:
             number = str(finding.location.line)
-            console.print(Text(f"  {number} | {line.rstrip()}", style="dim"), soft_wrap=True)
+            out.append(printer.line((f"  {number} | {line.rstrip()}", "dim")))
             if finding.location.column:
                 pad = " " * (len(number) + 4 + finding.location.column)
-                console.print(Text(pad + "^", style=_STYLE[finding.severity]), soft_wrap=True)
-        console.print(Text("  rollback: ") + Text(finding.message), soft_wrap=True)
-        console.print(Text("  fix: ", style="green") + Text(finding.fix), soft_wrap=True)
-        console.print()
-    return buffer.getvalue()
+                out.append(printer.line((pad + "^", style)))
+        out.append(printer.line(("  rollback: ", ""), (finding.message, "")))
+        # The whole fix line is green: rich gives a sum of Texts the first one's style.
+        out.append(printer.line((f"  fix: {finding.fix}", "green")))
+        out.append("\n")
+    return "".join(out)
