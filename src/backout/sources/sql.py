@@ -759,28 +759,29 @@ def _line_col(body: SqlText, offset: int) -> tuple[int, int]:
 def _plpgsql_statements(tree: Any) -> list[tuple[str, str]]:
     """``("sql", text)`` for each embedded SQL statement, ``("dynamic", expr)`` for EXECUTE,
     in the order they are written (a THEN branch before its ELSE)."""
-    # Depth first over the JSON tree, children pushed in reverse so that they come off the
-    # stack in order; a statement found is pushed too, to be listed in its turn.
-    stack: list[Any] = [tree]
     found: list[tuple[str, str]] = []
-    while stack:
-        current = stack.pop()
-        if isinstance(current, tuple):
-            found.append(current)
-        elif isinstance(current, dict):
-            for key, value in reversed(current.items()):
-                if key == "PLpgSQL_stmt_execsql":
-                    query = value.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query")
-                    if query:
-                        stack.append(("sql", query))
-                elif key == "PLpgSQL_stmt_dynexecute":
-                    query = value.get("query", {}).get("PLpgSQL_expr", {}).get("query", "")
-                    stack.append(("dynamic", query))
-                elif isinstance(value, (dict, list)):
-                    stack.append(value)
-        elif isinstance(current, list):
-            stack.extend(reversed(current))
+    _collect_plpgsql(tree, found)
     return found
+
+
+def _collect_plpgsql(node: Any, found: list[tuple[str, str]]) -> None:
+    """Depth first, in the JSON's order, which is the written order. ``datums`` (the block's
+    variables) hold no statements and are skipped; so are the scalars."""
+    if isinstance(node, list):
+        for item in node:
+            if isinstance(item, (dict, list)):
+                _collect_plpgsql(item, found)
+        return
+    for key, value in node.items():
+        if key == "PLpgSQL_stmt_execsql":
+            query = value.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query")
+            if query:
+                found.append(("sql", query))
+        elif key == "PLpgSQL_stmt_dynexecute":
+            query = value.get("query", {}).get("PLpgSQL_expr", {}).get("query", "")
+            found.append(("dynamic", query))
+        elif key != "datums" and isinstance(value, (dict, list)):
+            _collect_plpgsql(value, found)
 
 
 def _sql_literal(expression: str) -> str | None:
