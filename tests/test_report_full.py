@@ -102,3 +102,11 @@ def test_coloured_report_is_what_rich_prints(
     assert coloured == _rich_reference(result, color=True)
     if env["TERM"] != "dumb":
         assert "\x1b[1;31m" in coloured  # the error's code, bold red
+
+
+def test_control_codes_are_those_rich_strips() -> None:
+    from rich.control import STRIP_CONTROL_CODES
+
+    from backout.report.full import _CONTROL
+
+    assert {c for c in range(128) if _CONTROL.match(chr(c))} == set(STRIP_CONTROL_CODES)

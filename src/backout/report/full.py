@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backout.engine import CheckResult
@@ -16,16 +16,23 @@ if TYPE_CHECKING:
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def _source_line(root: Path, finding: Finding, cache: dict[str, list[str]]) -> str | None:
-    path = finding.location.path
-    if path not in cache:
+def _source_line(root: str, path: str, number: int, cache: dict[str, list[str]]) -> str | None:
+    """Line ``number`` of ``path`` (each file read once), None past its end or unreadable."""
+    lines = cache.get(path)
+    if lines is None:
         try:
-            cache[path] = (root / path).read_text(encoding="utf-8").splitlines()
+            with open(os.path.join(root, path), encoding="utf-8") as file:
+                lines = file.read().splitlines()
         except (OSError, UnicodeDecodeError):
-            cache[path] = []
-    lines = cache[path]
-    index = finding.location.line - 1
+            lines = []
+        cache[path] = lines
+    index = number - 1
     return lines[index] if 0 <= index < len(lines) else None
+
+
+# The control codes rich strips from what it prints (``rich.control.STRIP_CONTROL_CODES``:
+# bell, backspace, vertical tab, form feed, carriage return); a test holds the two equal.
+_CONTROL = re.compile("[\x07\x08\x0b\x0c\x0d]")
 
 
 class _Printer:
@@ -42,11 +49,10 @@ class _Printer:
         # rich is imported here, not at module level: only this format needs it.
         from rich.color import ColorSystem
         from rich.console import Console
-        from rich.control import STRIP_CONTROL_CODES, strip_control_codes
+        from rich.control import strip_control_codes
         from rich.style import Style
 
         self._strip = strip_control_codes
-        self._control = re.compile("[" + re.escape("".join(map(chr, STRIP_CONTROL_CODES))) + "]")
         self._color = color
         self._console: Console | None = None
         self._codes: dict[str, tuple[str, str]] = {}
@@ -63,12 +69,17 @@ class _Printer:
                 before, after = rendered.split("\0")
                 self._codes[name] = (before, after)
 
+    @property
+    def styled(self) -> bool:
+        """Whether lines get ANSI styles."""
+        return bool(self._codes)
+
     def line(self, *pieces: tuple[str, str]) -> str:
         """The printed line of ``(text, style)`` pieces (style ``""`` for none)."""
         whole = "".join(text for text, _ in pieces)
         if "\t" in whole:
             return self._through_rich(pieces)
-        if self._control.search(whole):
+        if _CONTROL.search(whole):
             pieces = tuple((self._strip(text), style) for text, style in pieces)
         if not self._codes:
             return "".join(text for text, _ in pieces) + "\n"
@@ -105,26 +116,54 @@ def render(result: CheckResult, color: bool = False) -> str:
     """A readable report; ANSI colour only when ``color``."""
     printer = _Printer(color)
     cache: dict[str, list[str]] = {}
+    root = str(result.root)
     out: list[str] = []
     for finding in result.findings:
+        location = finding.location
+        line = _source_line(root, location.path, location.line, cache)
+        if not printer.styled:
+            # Without styles a finding's lines are one string; the pieces rich would change
+            # (tabs, control codes) are rare, and send it through the lines one by one.
+            block = _plain_block(finding, line)
+            if block is not None:
+                out.append(block)
+                continue
         style = _STYLE[finding.severity]
         out.append(
             printer.line(
-                (f"{finding.location}: ", "bold"),
+                (f"{location}: ", "bold"),
                 (f"{finding.code} ", style),
                 (f"{finding.name} ", "bold"),
                 (f"[{finding.severity.label}]", style),
             )
         )
-        line = _source_line(result.root, finding, cache)
         if line is not None:
-            number = str(finding.location.line)
+            number = str(location.line)
             out.append(printer.line((f"  {number} | {line.rstrip()}", "dim")))
-            if finding.location.column:
-                pad = " " * (len(number) + 4 + finding.location.column)
+            if location.column:
+                pad = " " * (len(number) + 4 + location.column)
                 out.append(printer.line((pad + "^", style)))
         out.append(printer.line(("  rollback: ", ""), (finding.message, "")))
         # The whole fix line is green: rich gives a sum of Texts the first one's style.
         out.append(printer.line((f"  fix: {finding.fix}", "green")))
         out.append("\n")
     return "".join(out)
+
+
+def _plain_block(finding: Finding, line: str | None) -> str | None:
+    """A finding's lines without styles, or None when a piece holds a tab or a control code
+    (which rich expands or strips)."""
+    location = finding.location
+    source = ""
+    if line is not None:
+        number = str(location.line)
+        source = f"  {number} | {line.rstrip()}\n"
+        if location.column:
+            source += " " * (len(number) + 4 + location.column) + "^\n"
+    block = (
+        f"{location}: {finding.code} {finding.name} [{finding.severity.label}]\n{source}"
+        f"  rollback: {finding.message}\n  fix: {finding.fix}\n\n"
+    )
+    if "\t" in block or _CONTROL.search(block):
+        return None
+    return block
