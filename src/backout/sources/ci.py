@@ -30,13 +30,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.gitlab_duration import DurationError, parse_expire_in
-from backout.sources.yamlfile import MappingNode, Node, ScalarNode, SequenceNode
+
+if TYPE_CHECKING:
+    from backout.sources.yamlfile import Node, ScalarNode, SequenceNode
 
 GITHUB = "github"
 GITLAB = "gitlab"
@@ -678,7 +680,7 @@ def _text(node: Node | None) -> str | None:
 
 def _strings(node: Node | None) -> tuple[str, ...]:
     """A scalar or a sequence of scalars as strings."""
-    if isinstance(node, SequenceNode):
+    if isinstance(node, yamlfile.SequenceNode):
         return tuple(t for t in (_text(item) for item in node.value) if t is not None)
     text = _text(node)
     return (text,) if text is not None else ()
@@ -689,7 +691,9 @@ def _variables(node: Node | None) -> dict[str, str]:
     found: dict[str, str] = {}
     for name, _, value in yamlfile.entries(node):
         text = (
-            _text(value) if isinstance(value, ScalarNode) else _text(yamlfile.get(value, "value"))
+            _text(value)
+            if isinstance(value, yamlfile.ScalarNode)
+            else _text(yamlfile.get(value, "value"))
         )
         if text is not None:
             found[name] = text
@@ -697,7 +701,7 @@ def _variables(node: Node | None) -> dict[str, str]:
 
 
 def _environment_name(node: Node | None) -> str | None:
-    if isinstance(node, MappingNode):
+    if isinstance(node, yamlfile.MappingNode):
         return _text(yamlfile.get(node, "name"))
     return _text(node)
 
@@ -712,7 +716,7 @@ def _github_steps(
     context: _Context,
     raw_lines: Sequence[str],
 ) -> Iterator[Fact]:
-    if not isinstance(steps, SequenceNode):
+    if not isinstance(steps, yamlfile.SequenceNode):
         return
     # docker/metadata-action steps seen so far in this job, by step id: a later
     # ``tags: ${{ steps.<id>.outputs.tags }}`` pushes the tags they generate
@@ -728,7 +732,7 @@ def _github_steps(
             if step_id and uses_text.split("@", 1)[0].lower() == METADATA_ACTION:
                 metadata[step_id] = step
         run = yamlfile.get(step, "run")
-        if isinstance(run, ScalarNode):
+        if isinstance(run, yamlfile.ScalarNode):
             yield from _shell_facts(_scalar_pieces(run, raw_lines), step_context, "run")
 
 
@@ -831,7 +835,7 @@ def _action_pushes(
         if push_flag.strip().lower() != "true" and "${{" not in push_flag:
             return
     tags_node = yamlfile.get(with_node, "tags")
-    if not isinstance(tags_node, ScalarNode):
+    if not isinstance(tags_node, yamlfile.ScalarNode):
         return
     image_prefix = ""
     if step_fact.action == "redhat-actions/push-to-registry":
@@ -912,7 +916,7 @@ def _csv_fields(text: str) -> list[tuple[str, str | None]]:
 def _input_lines(file: SourceFile, step: Node, key: str) -> list[_Piece]:
     """The non-blank, non-comment lines of a list input, each with its position."""
     node = yamlfile.get(yamlfile.get(step, "with"), key)
-    if not isinstance(node, ScalarNode):
+    if not isinstance(node, yamlfile.ScalarNode):
         return []
     pieces = _scalar_pieces(node, file.lines())
     return [p for p in pieces if p.text.strip() and not p.text.lstrip().startswith("#")]
@@ -1039,7 +1043,7 @@ def _metadata_pushes(
 def _value_location(path: str, node: Node) -> Location:
     """Where a scalar's text starts (inside quotes, past a block indicator)."""
     location = yamlfile.location(path, node)
-    if isinstance(node, ScalarNode) and node.style in ("'", '"'):
+    if isinstance(node, yamlfile.ScalarNode) and node.style in ("'", '"'):
         return Location(path, location.line, location.column + 1, location.end_line)
     return location
 
@@ -1119,15 +1123,15 @@ class _GitLabPipeline:
         """The script lines of a ``script:`` value: string, list, nested lists, ``!reference``."""
         if depth > 10:
             return
-        if isinstance(node, ScalarNode):
+        if isinstance(node, yamlfile.ScalarNode):
             yield node
-        elif isinstance(node, SequenceNode) and node.tag == "!reference":
+        elif isinstance(node, yamlfile.SequenceNode) and node.tag == "!reference":
             path = _strings(node)
             target: Node | None = self.jobs.get(path[0]) if path else None
             for key in path[1:]:
                 target = self.lookup(target, key) if depth == 0 else yamlfile.get(target, key)
             yield from self.script_items(target, depth + 1)
-        elif isinstance(node, SequenceNode):
+        elif isinstance(node, yamlfile.SequenceNode):
             for item in node.value:
                 yield from self.script_items(item, depth + 1)
 
@@ -1138,7 +1142,7 @@ class _GitLabPipeline:
     def artifact(self, job_id: str, key_node: Node, artifacts: Node) -> Iterator[Fact]:
         """The job's :class:`CiArtifact`, and an :class:`Unreadable` for a bad ``expire_in``."""
         expire = yamlfile.get(artifacts, "expire_in")
-        if isinstance(expire, SequenceNode) and expire.tag == "!reference":
+        if isinstance(expire, yamlfile.SequenceNode) and expire.tag == "!reference":
             expire = self.reference(expire)
         where = _value_location(self.file.path, expire) if expire is not None else None
         raw, kind, seconds, problem = _gitlab_retention(expire)
@@ -1173,10 +1177,10 @@ def _gitlab_retention(node: Node | None) -> tuple[str | None, str, int | None, s
     duration"): ``never``, or a duration ChronicDuration parses to more than zero seconds.
     A null value is the same as leaving the key out.
     """
-    if node is None or (isinstance(node, ScalarNode) and yamlfile.scalar(node) is None):
+    if node is None or (isinstance(node, yamlfile.ScalarNode) and yamlfile.scalar(node) is None):
         return None, RETENTION_DEFAULT, None, None
-    if not isinstance(node, ScalarNode):
-        kind = "a list" if isinstance(node, SequenceNode) else "a mapping"
+    if not isinstance(node, yamlfile.ScalarNode):
+        kind = "a list" if isinstance(node, yamlfile.SequenceNode) else "a mapping"
         return (
             None,
             RETENTION_UNKNOWN,
@@ -1210,11 +1214,13 @@ def _gitlab_retention(node: Node | None) -> tuple[str | None, str, int | None, s
 
 
 def _needs(node: Node | None) -> tuple[str, ...]:
-    if isinstance(node, SequenceNode):
+    if isinstance(node, yamlfile.SequenceNode):
         names = []
         for item in node.value:
             name = (
-                _text(yamlfile.get(item, "job")) if isinstance(item, MappingNode) else _text(item)
+                _text(yamlfile.get(item, "job"))
+                if isinstance(item, yamlfile.MappingNode)
+                else _text(item)
             )
             if name:
                 names.append(name)
@@ -1252,7 +1258,7 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
         if (
             job_id in _GITLAB_GLOBAL_KEYS
             or job_id.startswith(".")
-            or not isinstance(job, MappingNode)
+            or not isinstance(job, yamlfile.MappingNode)
         ):
             continue
         if pipeline.lookup(job, "script") is None and pipeline.lookup(job, "trigger") is None:
@@ -1274,7 +1280,7 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
             yield from pipeline.commands(pipeline.lookup(job, section), context, section)
         artifacts = pipeline.lookup(job, "artifacts")
         artifacts_key = _artifacts_key(job, pipeline)
-        if isinstance(artifacts, MappingNode) and artifacts_key is not None:
+        if isinstance(artifacts, yamlfile.MappingNode) and artifacts_key is not None:
             yield from pipeline.artifact(job_id, artifacts_key, artifacts)
 
 
@@ -1328,11 +1334,14 @@ def _looks_like_gitlab_jobs(document: Node) -> bool:
     This is how an included file (``include: local: ci/deploy.yml``) is recognised: GitLab
     merges it into the pipeline, so its jobs run as the including pipeline's jobs.
     """
-    if not isinstance(document, MappingNode) or yamlfile.get(document, "apiVersion") is not None:
+    if (
+        not isinstance(document, yamlfile.MappingNode)
+        or yamlfile.get(document, "apiVersion") is not None
+    ):
         return False
     return any(
         name not in _GITLAB_GLOBAL_KEYS
-        and isinstance(job, MappingNode)
+        and isinstance(job, yamlfile.MappingNode)
         and (yamlfile.get(job, "script") is not None or yamlfile.get(job, "trigger") is not None)
         for name, _, job in yamlfile.entries(document)
     )
@@ -1371,7 +1380,7 @@ class CiReader:
         gitlab = is_gitlab_pipeline(file.path) or not known
         facts: list[Fact] = []
         for document in documents:
-            if not isinstance(document, MappingNode):
+            if not isinstance(document, yamlfile.MappingNode):
                 continue
             if not gitlab:
                 facts.extend(_read_github(file, document))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.images import (
     BLOCK_SCALAR,
@@ -26,7 +27,10 @@ from backout.sources.images import (
     scalar_suffix_edit,
     suffix_edit,
 )
-from backout.sources.yamlfile import ScalarNode, get, items, text_of, yaml_documents
+from backout.sources.yamlfile import get, items, text_of, yaml_documents
+
+if TYPE_CHECKING:
+    from backout.sources.yamlfile import ScalarNode
 
 _COMPOSE_FILE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml", re.IGNORECASE)
 
@@ -51,7 +55,7 @@ class ComposeReader:
         for doc in documents:
             for service, definition in items(get(doc, "services")):
                 image = get(definition, "image")
-                if isinstance(image, ScalarNode) and text_of(image):
+                if isinstance(image, yamlfile.ScalarNode) and text_of(image):
                     services_of.setdefault(image.start_mark.index, (image, []))[1].append(service)
         facts: list[Fact] = []
         text = file.text() or ""

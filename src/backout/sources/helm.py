@@ -20,9 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
-
-import yaml
+from typing import TYPE_CHECKING, ClassVar
 
 from backout.imageref import parse_reference
 from backout.models import Location
@@ -37,12 +35,9 @@ from backout.sources.images import (
     scalar_suffix_edit,
     scalar_value_edit,
 )
-from backout.sources.yamlfile import MappingNode, Node, ScalarNode, SequenceNode
 
-try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+if TYPE_CHECKING:
+    from backout.sources.yamlfile import MappingNode, Node
 
 
 @dataclass(frozen=True)
@@ -227,7 +222,7 @@ def mask_template(text: str) -> str:
 
 def _raw(text: str, node: Node | None) -> str:
     """The source text of a scalar node, taken from the unmasked template."""
-    if not isinstance(node, ScalarNode):
+    if not isinstance(node, yamlfile.ScalarNode):
         return ""
     raw = text[node.start_mark.index : node.end_mark.index].strip()
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
@@ -237,7 +232,7 @@ def _raw(text: str, node: Node | None) -> str:
 
 def _value_location(path: str, node: Node) -> Location:
     location = yamlfile.location(path, node)
-    if isinstance(node, ScalarNode) and node.style in ("'", '"'):
+    if isinstance(node, yamlfile.ScalarNode) and node.style in ("'", '"'):
         return Location(path, location.line, location.column + 1)
     return location
 
@@ -253,8 +248,14 @@ def _first_command(text: str, spec: Node | None) -> str:
             parts: list[str] = []
             for key in ("command", "args"):
                 value = yamlfile.get(containers[0], key)
-                items = yamlfile.elements(value) if isinstance(value, SequenceNode) else [value]
-                parts.extend(_raw(text, item) for item in items if isinstance(item, ScalarNode))
+                items = (
+                    yamlfile.elements(value)
+                    if isinstance(value, yamlfile.SequenceNode)
+                    else [value]
+                )
+                parts.extend(
+                    _raw(text, item) for item in items if isinstance(item, yamlfile.ScalarNode)
+                )
             return " ".join(p for p in parts if p)
     return ""
 
@@ -435,9 +436,12 @@ def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
         yield from _named_templates(file, chart, text)
     if not file.path.endswith((".yaml", ".yml")):
         return  # _helpers.tpl and friends hold named templates, not resources
+    import yaml  # on first use, as in yamlfile: a run without Helm charts never needs it
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         documents = [
-            d for d in yaml.compose_all(mask_template(text), Loader=_Loader) if d is not None
+            d for d in yaml.compose_all(mask_template(text), Loader=loader) if d is not None
         ]
     except (yaml.YAMLError, RecursionError):
         yield from _scanned_template(file, chart, folder)
@@ -458,18 +462,18 @@ def _image_uses(
 ) -> Iterator[Fact]:
     if depth > 30:
         return
-    if isinstance(node, SequenceNode):
+    if isinstance(node, yamlfile.SequenceNode):
         for index, item in enumerate(node.value):
             yield from _image_uses(path, text, chart, item, f"{prefix}[{index}]", depth + 1)
         return
     for key, value in yamlfile.items(node):
         values_path = f"{prefix}.{key}" if prefix else key
-        if _is_image_key(key) and isinstance(value, MappingNode):
+        if _is_image_key(key) and isinstance(value, yamlfile.MappingNode):
             use = _image_from_mapping(path, text, chart, value, values_path)
             if use is not None:
                 yield use
                 continue
-        if _is_image_key(key) and isinstance(value, ScalarNode):
+        if _is_image_key(key) and isinstance(value, yamlfile.ScalarNode):
             reference = yamlfile.text_of(value)
             if reference and parse_reference(reference) is not None:
                 location, start, end, quote = scalar_span(path, value)
@@ -508,14 +512,14 @@ def _image_from_mapping(
     name = f"{registry.rstrip('/')}/{repository}" if registry else repository
     reference = name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
     anchor = tag_node if tag else repository_node
-    assert isinstance(anchor, ScalarNode)
+    assert isinstance(anchor, yamlfile.ScalarNode)
     location, _, _, _ = scalar_span(path, anchor)
     unresolved = note = ""
     if not tag and not digest:
         unresolved = "`.Chart.AppVersion` (the tag is empty)"
         note = "chart default tag is empty: the templates usually fall back to .Chart.AppVersion"
     digest_edit: PinEdit | None
-    if isinstance(digest_node, ScalarNode):
+    if isinstance(digest_node, yamlfile.ScalarNode):
         digest_edit = scalar_value_edit(text, digest_node)
     elif digest_node is None and yamlfile.key_node(image, "digest") is None:
         digest_edit = key_edit(text, image, anchor, "digest")
@@ -531,7 +535,9 @@ def _image_from_mapping(
         unresolved=unresolved,
         chart=chart,
         values_path=values_path,
-        tag_edit=scalar_suffix_edit(text, tag_node) if isinstance(tag_node, ScalarNode) else None,
+        tag_edit=scalar_suffix_edit(text, tag_node)
+        if isinstance(tag_node, yamlfile.ScalarNode)
+        else None,
         digest_edit=digest_edit,
     )
 

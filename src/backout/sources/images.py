@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from backout.models import Location
 from backout.sources.base import Fact
-from backout.sources.yamlfile import MappingNode, Node, ScalarNode
+
+if TYPE_CHECKING:
+    from backout.sources.yamlfile import MappingNode, Node, ScalarNode
 
 SOURCES = ("kubernetes", "compose", "kustomize", "helm", "dockerfile")
 """The values of :attr:`ImageUse.source`."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.images import (
     BLOCK_SCALAR,
@@ -31,14 +32,7 @@ from backout.sources.images import (
     scalar_span,
     scalar_value_edit,
 )
-from backout.sources.yamlfile import (
-    MappingNode,
-    ScalarNode,
-    elements,
-    get,
-    text_of,
-    yaml_documents,
-)
+from backout.sources.yamlfile import elements, get, text_of, yaml_documents
 
 _NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -69,10 +63,11 @@ class KustomizeReader:
                 target = text_of(get(entry, "newName")) or name
                 reference = target + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
                 anchor = tag_node if tag else digest_node
-                assert isinstance(anchor, ScalarNode) and isinstance(entry, MappingNode)
+                assert isinstance(anchor, yamlfile.ScalarNode)
+                assert isinstance(entry, yamlfile.MappingNode)
                 loc, start, end, quote = scalar_span(file.path, anchor)
                 edit: PinEdit | None
-                if digest_node is not None and isinstance(digest_node, ScalarNode):
+                if digest_node is not None and isinstance(digest_node, yamlfile.ScalarNode):
                     # A malformed digest is replaced where it is written.
                     edit = scalar_value_edit(text, digest_node)
                 else:

@@ -28,14 +28,13 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from backout.models import Location
+from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.images import BLOCK_SCALAR, ImageUse, scalar_span, scalar_suffix_edit
 from backout.sources.yamlfile import (
-    Node,
-    ScalarNode,
     elements,
     get,
     get_path,
@@ -45,6 +44,9 @@ from backout.sources.yamlfile import (
     text_of,
     yaml_documents,
 )
+
+if TYPE_CHECKING:
+    from backout.sources.yamlfile import Node
 
 _COMPOSE_OR_KUSTOMIZE = re.compile(
     r"(?:docker-compose[^/]*|compose[^/]*|kustomization)\.ya?ml", re.IGNORECASE
@@ -204,7 +206,7 @@ class ManifestReader:
         for list_key, label in _CONTAINER_LISTS:
             for container in elements(get(pod_spec, list_key)):
                 image = get(container, "image")
-                if not isinstance(image, ScalarNode):
+                if not isinstance(image, yamlfile.ScalarNode):
                     continue
                 reference = text_of(image)
                 # A ``{{ }}`` value is filled in by a template engine: the Helm reader judges
@@ -243,7 +245,7 @@ class ManifestReader:
         fields: list[WorkloadField] = []
         for keys in _RECORDED_FIELDS.get(kind, ()):
             node = get_path(doc, *keys)
-            if node is not None and (not isinstance(node, ScalarNode) or text_of(node)):
+            if node is not None and (not isinstance(node, yamlfile.ScalarNode) or text_of(node)):
                 fields.append(WorkloadField(".".join(keys), _canonical(node), location(path, node)))
         return Workload(
             where,

@@ -9,46 +9,104 @@ here turn them into 1-based :class:`Location` objects.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from backout.models import Location
 from backout.sources.base import SourceFile, Unreadable
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from yaml import MappingNode as MappingNode
+    from yaml import Node as Node
+    from yaml import ScalarNode as ScalarNode
+    from yaml import SequenceNode as SequenceNode
+
 _UNRESOLVED = "?"
 _MERGE = "tag:yaml.org,2002:merge"
 _STR = "tag:yaml.org,2002:str"
-_BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_RESOLVER = yaml.resolver.Resolver()
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """The C loader with scalar type resolution deferred to :func:`resolved_tag`.
+def _load(yaml: ModuleType) -> type[Any]:
+    """Set up what needs PyYAML, the first time a file is parsed; return the loader.
 
-    Resolving every plain scalar against YAML 1.1's implicit regexes is half the time of
-    composing a manifest, and readers look at the type of few scalars: those are resolved on
-    demand, the rest stay strings. Merge keys are resolved here, as composers rely on them.
+    PyYAML is imported on first use rather than with the readers: importing it (its C loader,
+    and a reader regex compiled at import) is about a tenth of backout's start-up, and a run
+    over a tree without YAML files, such as a folder of SQL migrations, never needs it. The
+    real node classes take the place of the stand-ins below.
     """
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        """No path resolvers are registered: skip the per-node bookkeeping."""
-
-    def ascend_resolver(self) -> None:
-        """No path resolvers are registered: skip the per-node bookkeeping."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode:
-            if not implicit[0]:
-                return _STR
-            return _MERGE if value == "<<" else _UNRESOLVED
-        return str(super().resolve(kind, value, implicit))
+    global _loader, _resolver
+    if _loader is None:
+        globals().update(
+            Node=yaml.Node,
+            MappingNode=yaml.MappingNode,
+            SequenceNode=yaml.SequenceNode,
+            ScalarNode=yaml.ScalarNode,
+        )
+        _resolver = yaml.resolver.Resolver()
+        _loader = _loader_class(yaml)
+    return _loader
 
 
-Node = yaml.Node
-MappingNode = yaml.MappingNode
-SequenceNode = yaml.SequenceNode
-ScalarNode = yaml.ScalarNode
+def _loader_class(yaml: ModuleType) -> type[Any]:
+    base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _Loader(base):  # type: ignore[misc]
+        """The C loader with scalar type resolution deferred to :func:`resolved_tag`.
+
+        Resolving every plain scalar against YAML 1.1's implicit regexes is half the time of
+        composing a manifest, and readers look at the type of few scalars: those are resolved
+        on demand, the rest stay strings. Merge keys are resolved here, as composers rely on
+        them.
+        """
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            """No path resolvers are registered: skip the per-node bookkeeping."""
+
+        def ascend_resolver(self) -> None:
+            """No path resolvers are registered: skip the per-node bookkeeping."""
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is yaml.ScalarNode:
+                if not implicit[0]:
+                    return _STR
+                return _MERGE if value == "<<" else _UNRESOLVED
+            return str(super().resolve(kind, value, implicit))
+
+    return _Loader
+
+
+_loader: type[Any] | None = None
+_resolver: Any = None
+
+if not TYPE_CHECKING:
+
+    class _PyYamlClass(type):
+        """Metaclass of the stand-ins for PyYAML's node classes, until :func:`_load` runs.
+
+        Readers test ``isinstance(node, yamlfile.MappingNode)`` against the module's current
+        class; a test made before a file was parsed here (a helper given ``None``, or a node
+        composed by code that imported PyYAML itself) imports PyYAML and asks the real class.
+        """
+
+        def __instancecheck__(cls, instance: object) -> bool:
+            import yaml
+
+            _load(yaml)
+            return isinstance(instance, getattr(yaml, cls.__name__))
+
+    class Node(metaclass=_PyYamlClass):
+        """Stand-in for ``yaml.Node`` until PyYAML is imported."""
+
+    class MappingNode(Node):
+        """Stand-in for ``yaml.MappingNode`` until PyYAML is imported."""
+
+    class SequenceNode(Node):
+        """Stand-in for ``yaml.SequenceNode`` until PyYAML is imported."""
+
+    class ScalarNode(Node):
+        """Stand-in for ``yaml.ScalarNode`` until PyYAML is imported."""
+
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -70,8 +128,11 @@ def yaml_documents(file: SourceFile, reader: str = "yaml") -> list[Node] | Unrea
         assert error is not None
         result = Unreadable(error.location, reader, error.reason)
     else:
+        import yaml  # on first use: see _load
+
+        loader = _loader or _load(yaml)
         try:
-            result = [doc for doc in yaml.compose_all(text, Loader=_Loader) if doc is not None]
+            result = [doc for doc in yaml.compose_all(text, Loader=loader) if doc is not None]
             # Only a file that defines anchors can hold an alias bomb; skip the walk otherwise.
             problem = _alias_problem(result) if "&" in text else None
             if problem is not None:
@@ -243,7 +304,7 @@ def elements(node: Node | None) -> list[Node]:
 def resolved_tag(node: Node) -> str:
     """The node's YAML tag, resolving a plain scalar's implicit type on first use."""
     if node.tag == _UNRESOLVED:
-        node.tag = _RESOLVER.resolve(ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+        node.tag = _resolver.resolve(ScalarNode, node.value, (True, False))
     return str(node.tag)
 
 
