@@ -392,6 +392,81 @@ class Schema:
 
     def apply(self, op: Operation, at_base: bool) -> None:
         """Change the schema by one operation (``at_base``: the operation is the base's)."""
+        table = self.tables.get(op.table)
+        column = table.columns.get(op.column) if table is not None and op.column else None
+        self._change(op, at_base, table, column)
+
+    def _change(
+        self, op: Operation, at_base: bool, table: TableState | None, column: ColumnState | None
+    ) -> ColumnState | TableState | None:
+        """:meth:`apply`, given the ``table`` and ``column`` that ``op`` names (None where there
+        is none); the column (for a table rename, the table) it changed or created, if any.
+
+        Replaying a long history or judging a large release is mostly this method: an
+        operation on a column changes the state at hand (a column no migration created is
+        recorded first, as :meth:`column` does), and one that leaves the tables as they are
+        returns at once.
+        """
+        kind = op.kind
+        if kind == ADD_COLUMN and op.column_def is not None:
+            if table is None:
+                table = self.table(op.table, at_base)
+            added = _column_state(op.column_def, at_base)
+            table.columns[added.name] = added
+            return added
+        if kind in _TABLES_UNCHANGED:
+            return column
+        if op.column and kind in _ON_A_COLUMN:
+            if kind == DROP_COLUMN:
+                if column is not None and table is not None:
+                    del table.columns[column.name]
+                elif table is None:
+                    self.table(op.table, at_base)
+                return column
+            if kind == RENAME_COLUMN and not op.new_name:
+                return column
+            if column is None:
+                column = self.column(op.table, op.column, at_base)
+            if kind == SET_NOT_NULL:
+                column.nullable = False
+            elif kind == DROP_NOT_NULL:
+                column.nullable = True
+            elif kind in (SET_DEFAULT, DROP_DEFAULT):
+                column.has_default = kind == SET_DEFAULT
+            elif kind == ALTER_TYPE:
+                if op.column_def is not None:
+                    _change_type(column, op, op.column_def)
+            elif op.new_name:  # RENAME_COLUMN
+                columns = self.tables[op.table].columns
+                del columns[column.name]
+                column.name = op.new_name
+                columns[op.new_name] = column
+            return column
+        self._apply_to_tables(op, at_base)
+        return self._changed_by(op, table, column)
+
+    def _changed_by(
+        self, op: Operation, table: TableState | None, column: ColumnState | None
+    ) -> ColumnState | TableState | None:
+        """The column (for a table rename, the table) that :meth:`_apply_to_tables` changed
+        or created for ``op``, which met ``table`` and ``column``."""
+        kind = op.kind
+        if kind == RENAME_TABLE:
+            return table if table is not None else self.tables.get(op.new_name or "")
+        if column is not None and kind != ADD_COLUMN:
+            return column
+        # Not there before: the column the operation created or renamed something to, if any.
+        name = op.new_name if kind == RENAME_COLUMN else op.column
+        if kind == ADD_COLUMN and op.column_def is not None:
+            name = op.column_def.name
+        if not name:
+            return None
+        found = self.tables.get(op.table)
+        return found.columns.get(name) if found is not None else None
+
+    def _apply_to_tables(self, op: Operation, at_base: bool) -> None:
+        """:meth:`apply` for what :meth:`_change` leaves: operations on whole tables and enum
+        types (one on a column that names none changes nothing)."""
         kind = op.kind
         if kind == CREATE_TABLE:
             table = TableState(op.table, at_base=at_base, base_name=op.table if at_base else None)
@@ -405,40 +480,39 @@ class Schema:
             self.tables.pop(op.table, None)
             table.name = op.new_name
             self.tables[op.new_name] = table
-        elif kind == ADD_COLUMN and op.column_def is not None:
-            self.table(op.table, at_base).columns[op.column_def.name] = _column_state(
-                op.column_def, at_base
-            )
-        elif kind == DROP_COLUMN and op.column:
-            self.table(op.table, at_base).columns.pop(op.column, None)
-        elif kind == RENAME_COLUMN and op.column and op.new_name:
-            table = self.table(op.table, at_base)
-            col = self.column(op.table, op.column, at_base)
-            table.columns.pop(op.column, None)
-            col.name = op.new_name
-            table.columns[op.new_name] = col
-        elif op.column and kind in (ALTER_TYPE, SET_NOT_NULL, DROP_NOT_NULL):
-            col = self.column(op.table, op.column, at_base)
-            if kind == ALTER_TYPE and op.column_def is not None:
-                if col.at_base and col.base_type is None and col.type is None:
-                    # A column older than the history backout reads: the migration's own
-                    # statement of the type it had (Alembic ``existing_type``) is the base's.
-                    col.base_type = op.old_type
-                col.type = op.column_def.type or col.type
-                if op.detail == REDEFINED:
-                    # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
-                    col.nullable = op.column_def.nullable
-                    col.has_default = op.column_def.has_default
-            elif kind == SET_NOT_NULL:
-                col.nullable = False
-            elif kind == DROP_NOT_NULL:
-                col.nullable = True
-        elif kind in (SET_DEFAULT, DROP_DEFAULT) and op.column:
-            self.column(op.table, op.column, at_base).has_default = kind == SET_DEFAULT
         elif kind == CREATE_ENUM:
             self.enums[op.table] = op.values
         elif kind == DROP_ENUM:
             self.enums.pop(op.table, None)
+
+
+# The kinds of operations :meth:`Schema._change` applies to the column an operation names, and
+# those that leave the tables and columns as they are.
+_ON_A_COLUMN = frozenset(
+    {
+        DROP_COLUMN,
+        RENAME_COLUMN,
+        ALTER_TYPE,
+        SET_NOT_NULL,
+        DROP_NOT_NULL,
+        SET_DEFAULT,
+        DROP_DEFAULT,
+    }
+)
+_TABLES_UNCHANGED = frozenset({ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP})
+
+
+def _change_type(col: ColumnState, op: Operation, new: Column) -> None:
+    """Apply ``op``, an ``ALTER_TYPE`` whose ``column_def`` is ``new``, to ``col``."""
+    if col.at_base and col.base_type is None and col.type is None:
+        # A column older than the history backout reads: the migration's own statement of
+        # the type it had (Alembic ``existing_type``) is the base's.
+        col.base_type = op.old_type
+    col.type = new.type or col.type
+    if op.detail == REDEFINED:
+        # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
+        col.nullable = new.nullable
+        col.has_default = new.has_default
 
 
 def _column_state(col: Column, at_base: bool) -> ColumnState:
@@ -682,41 +756,23 @@ def _judge_release(
     # aspects it set: what the release leaves of the object, and which operation decides what,
     # are known once the whole release is replayed.
     changes: list[_Change] = []
+    tables = schema.tables
     for migration in release:
         up, _ = migration.operations(dialect)
         for op in up:
-            positions_by_kind[op.kind].append(len(judged))
+            kind = op.kind
+            positions_by_kind[kind].append(len(judged))
             # The table and column the operation meets, before it runs.
-            table = schema.tables.get(op.table)
+            table = tables.get(op.table)
             column = table.columns.get(op.column) if table is not None and op.column else None
             judged_op = _judge(schema, base_schema, op, migration, table, column)
             judged.append(judged_op)
-            target = _replay_step(schema, op, table, column)
+            target = schema._change(op, False, table, column)
             if target is not None:
-                changes.append((judged_op, target, _aspects(op)))
+                aspects = _ASPECTS_OF_KIND.get(kind) if kind != ALTER_TYPE else _aspects(op)
+                changes.append((judged_op, target, aspects or _NO_ASPECT))
     _decide(schema, changes)
     return tuple(judged), positions_by_kind
-
-
-def _replay_step(
-    schema: Schema, op: Operation, table: TableState | None, column: ColumnState | None
-) -> ColumnState | TableState | None:
-    """Apply the release's ``op`` to ``schema``, where it meets ``table`` and ``column``; the
-    column (or, for a table rename, the table) that it changed, if known."""
-    kind = op.kind
-    schema.apply(op, at_base=False)
-    if kind == RENAME_TABLE:
-        return table if table is not None else schema.tables.get(op.new_name or "")
-    if column is not None and kind != ADD_COLUMN:
-        return column
-    # Not there before: the column the operation created or renamed something to, if any.
-    name = op.new_name if kind == RENAME_COLUMN else op.column
-    if kind == ADD_COLUMN and op.column_def is not None:
-        name = op.column_def.name
-    if not name:
-        return None
-    table = schema.tables.get(op.table)
-    return table.columns.get(name) if table is not None else None
 
 
 def _decide(schema: Schema, changes: list[_Change]) -> None:
@@ -758,52 +814,47 @@ def _judge(
     """``op`` with what it meets in ``schema``: ``table`` and ``column`` (``decides`` and
     ``final_*`` left unset)."""
     kind = op.kind
-    if kind == CREATE_TABLE:
-        table_at_base = False
+    # A table or column that no migration backout read created predates the history it can
+    # see, unless the operation itself creates it.
+    if table is None:
+        table_at_base = kind != CREATE_TABLE
+        base_table = op.table if table_at_base else None
     else:
-        table_at_base = table.at_base if table is not None else True
-    base_table = (table.base_name if table is not None else op.table) if table_at_base else None
-    column_at_base = False
-    base_column = base_type = None
-    base_nullable: bool | None = None
-    if op.column and table_at_base:
-        if column is None:
-            # Unknown column on a base table: it predates the history backout can see, unless
-            # the operation itself creates it.
-            column_at_base = kind != ADD_COLUMN
-            base_column = op.column if column_at_base else None
-        else:
-            column_at_base = column.at_base
-            base_column = column.base_name
-            base_type = column.base_type
-            base_nullable = column.base_nullable
-    if kind == ADD_COLUMN:
-        column_at_base = False
-    base_enum: tuple[str, ...] = ()
-    new_enum: tuple[str, ...] = ()
-    if kind == ALTER_TYPE and op.column_def is not None:
-        base_enum_name = base_type or op.old_type or ""
-        base_enum = base_schema.enums.get(base_enum_name, schema.enums.get(base_enum_name, ()))
-        new_enum = schema.enums.get(op.column_def.type or "", ())
-    base_columns: tuple[str, ...] = ()
-    if kind == ADD_CONSTRAINT and table_at_base:
-        known = table.columns if table is not None else {}
-        base_columns = tuple(
-            name for name in op.constrained if name not in known or known[name].at_base
+        table_at_base = table.at_base and kind != CREATE_TABLE
+        base_table = table.base_name if table_at_base else None
+    # Built with what most operations need; the few kinds that need more get it below.
+    if not table_at_base:
+        judged = JudgedOperation(migration, op, False, False, None, None, None, None)
+    elif column is not None:
+        judged = JudgedOperation(
+            migration,
+            op,
+            True,
+            column.at_base and kind != ADD_COLUMN,
+            base_table,
+            column.base_name,
+            column.base_type,
+            column.base_nullable,
         )
-    return JudgedOperation(
-        migration,
-        op,
-        table_at_base,
-        column_at_base,
-        base_table,
-        base_column,
-        base_type,
-        base_nullable,
-        base_enum,
-        new_enum,
-        base_columns,
-    )
+    elif op.column and kind != ADD_COLUMN:
+        judged = JudgedOperation(migration, op, True, True, base_table, op.column, None, None)
+    else:
+        judged = JudgedOperation(migration, op, True, False, base_table, None, None, None)
+    if kind == ALTER_TYPE and op.column_def is not None:
+        base_enum_name = judged.base_type or op.old_type or ""
+        judged.base_enum_values = base_schema.enums.get(
+            base_enum_name, schema.enums.get(base_enum_name, ())
+        )
+        judged.new_enum_values = schema.enums.get(op.column_def.type or "", ())
+    elif kind == ADD_CONSTRAINT and table_at_base:
+        if table is None:
+            judged.base_columns = op.constrained
+        else:
+            known = table.columns
+            judged.base_columns = tuple(
+                [name for name in op.constrained if name not in known or known[name].at_base]
+            )
+    return judged
 
 
 # ---------------------------------------------------------------------------------------------
