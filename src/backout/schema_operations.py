@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backout.models import Location
+from backout.models import Location, direct_init
 
 # Operation kinds. Strings, not an enum, so facts stay trivially picklable and readable in repr.
 CREATE_TABLE = "create_table"
@@ -47,6 +47,7 @@ REDEFINED = "redefined"
 default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""
 
 
+@direct_init
 @dataclass(frozen=True)
 class Column:
     """A column as declared: ``type`` lower-cased as written (``varchar(50)``, ``bigint``)."""
@@ -59,6 +60,7 @@ class Column:
     """Generated (``GENERATED … STORED``), identity or serial: the database fills it."""
 
 
+@direct_init
 @dataclass(frozen=True)
 class Operation:
     """One schema change a migration makes, at the position of the value it names.

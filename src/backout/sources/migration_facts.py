@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from backout.models import Location
+from backout.models import Location, direct_init
 from backout.schema_operations import DOWN_PRESENT, DialectRead, Operation
 from backout.sources.base import Fact
 
 
+@direct_init
 @dataclass(frozen=True)
 class Migration(Fact):
     """One migration, in any layout; :mod:`backout.schema_model`'s docstring says how to use it."""
@@ -83,6 +84,7 @@ class Migration(Fact):
         return self.up, self.down
 
 
+@direct_init
 @dataclass(frozen=True)
 class DownScript(Fact):
     """A separate down/undo file; joined to its :class:`Migration` by stream and version."""
