@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterator, Sequence
 
 from backout.config import format_duration
 from backout.models import Family, Finding, Severity
-from backout.rules.base import CheckContext, Rule
+from backout.rules.base import CheckContext, LazyRegex, Rule
 from backout.sources.base import FactSet
 from backout.sources.ci import (
     GITHUB,
@@ -29,7 +28,7 @@ GITHUB_DEFAULT_DAYS = 90
 # GitLab's instance default for artifacts without expire_in (Admin > CI/CD), out of the box.
 GITLAB_DEFAULT_SECONDS = 30 * _DAY
 
-_DEPLOY_COMMAND = re.compile(
+_DEPLOY_COMMAND = LazyRegex(
     r"\b(?:kubectl\s+(?:apply|create|replace|set\s+image|rollout)|helm\s+(?:upgrade|install)"
     r"|helmfile\s+(?:apply|sync)|argocd\s+app\s+(?:sync|set)|flux\s+reconcile"
     r"|terraform\s+apply|ansible-playbook|kustomize\s+build)\b"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from backout.imageref import parse_reference
 from backout.models import Family, Finding, Location, Severity
-from backout.rules.base import CheckContext, Rule
+from backout.rules.base import CheckContext, LazyRegex, Rule
 from backout.sources.ci import CiImageDeploy, CiImagePush, split_reference
 from backout.sources.images import ImageUse
 
@@ -39,7 +39,7 @@ MOVING_TAGS = frozenset(
 )
 
 # CI variables whose value is a branch name: the same value for every push to that branch.
-_BRANCH_VARIABLE = re.compile(
+_BRANCH_VARIABLE = LazyRegex(
     r"github\.ref_name|github\.head_ref|github\.base_ref|github\.ref\b"
     r"|default_branch|CI_COMMIT_REF_NAME|CI_COMMIT_REF_SLUG|CI_COMMIT_BRANCH"
     r"|CI_DEFAULT_BRANCH|CI_MERGE_REQUEST_(?:SOURCE|TARGET)_BRANCH_NAME"
@@ -47,7 +47,7 @@ _BRANCH_VARIABLE = re.compile(
     r"|\{\{\s*(?:branch|base_ref)\s*\}\}"  # docker/metadata-action's template words
 )
 # CI variables unique to one build: a tag that contains one is not reused.
-_BUILD_VARIABLE = re.compile(
+_BUILD_VARIABLE = LazyRegex(
     r"github\.sha|github\.run_id|github\.run_number|github\.event\.release"
     r"|CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_COMMIT_TAG|CI_PIPELINE_I?ID|CI_JOB_ID"
     r"|steps\.[\w-]+\.outputs\.(?:sha|version|digest)"
@@ -55,7 +55,7 @@ _BUILD_VARIABLE = re.compile(
 )
 # docker/metadata-action semver/pep440 patterns without the patch level (``{{major}}``,
 # ``v{{major}}.{{minor}}``): every patch release re-points them.
-_PARTIAL_VERSION = re.compile(r"\{\{\s*(?:major|minor)\s*\}\}")
+_PARTIAL_VERSION = LazyRegex(r"\{\{\s*(?:major|minor)\s*\}\}")
 
 
 def _how_it_moves(tag: str) -> str | None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from backout.models import Family, Finding, Location, Severity
-from backout.rules.base import CheckContext, Rule
+from backout.rules.base import CheckContext, LazyRegex, Rule
 from backout.sources.runbook import RunbookDocument, RunbookLine, RunbookSection
 
 if TYPE_CHECKING:
@@ -16,25 +16,25 @@ if TYPE_CHECKING:
 DEFAULT_RUNBOOKS = ("docs/**/runbook*", "RUNBOOK*", "docs/**/deploy*", "docs/runbooks/**")
 """Where runbooks live unless the ``runbooks`` setting says otherwise (matched ignoring case)."""
 
-_DEPLOY = re.compile(
+_DEPLOY = LazyRegex(
     r"\bdeploy|\brelease\b|\brollout\b|kubectl\s+(apply|set\s+image)|helm\s+(upgrade|install)"
     r"|argocd\s+app\s+sync",
     re.I,
 )
-_ROLLBACK_HEADING = re.compile(
+_ROLLBACK_HEADING = LazyRegex(
     r"roll(ing|ed)?[\s-]?back|\brevert|back[\s-]?out|\bundo\b|\bdowngrade", re.I
 )
-_TARGET = re.compile(
+_TARGET = LazyRegex(
     r"sha256:|\bdigest|--to-revision|\brevision\b|\bartifact|backout\.lock"
     r"|helm\s+rollback\s+\S+\s+(\d+|<)",
     re.I,
 )
-_SCHEMA = re.compile(
+_SCHEMA = LazyRegex(
     r"\bschema|\bmigrat(e|es|ed|ion|ions)\b|\bdatabase\b|\bdowngrade\b|\balembic\b|\bflyway\b"
     r"|\bliquibase\b|backwards?[\s-]compatible|\balter\s+table\b",
     re.I,
 )
-_VERIFY = re.compile(
+_VERIFY = LazyRegex(
     r"\bverif(y|ies|ied|ication)\b|\bconfirm|\bcheck\s+(that|the)\b|\bimageID\b|\bhealth"
     r"|\bsmoke\b|rollout\s+status|\bcurl\b|\breadiness\b|\bdashboard|error\s+rate|\bmonitor",
     re.I,
@@ -80,7 +80,7 @@ def _scope(sections: tuple[RunbookSection, ...], index: int) -> list[RunbookLine
     return lines
 
 
-def _mentions(lines: list[RunbookLine], pattern: re.Pattern[str]) -> bool:
+def _mentions(lines: list[RunbookLine], pattern: LazyRegex) -> bool:
     return any(pattern.search(line.text) for line in lines)
 
 

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
-from backout.rules.base import CheckContext, Rule
+from backout.rules.base import CheckContext, LazyRegex, Rule
 from backout.sources.ci import CiCommand, CiStep
 
 PIPELINE_PROVIDERS = ("github", "gitlab")
 """Providers whose commands are a pipeline's; plain scripts only count as rollback drills."""
 
-_DEPLOY = re.compile(
+_DEPLOY = LazyRegex(
     r"\bkubectl\b.*\b(apply|set\s+image|rollout\s+restart|replace)\b"
     r"|\bhelm\s+(upgrade|install)\b|\bhelmfile\b.*\b(apply|sync)\b"
     r"|\bargocd\s+app\s+sync\b|\bskaffold\s+(deploy|run)\b"
     r"|\bflyway\b.*\bmigrate\b|\balembic\b.*\bupgrade\b|\bmanage\.py\s+migrate\b"
     r"|\bliquibase\b.*\bupdate\b|\bdbmate\b.*\b(up|migrate)\b",
 )
-_DRY_RUN = re.compile(r"--dry-run(?!=none)|\btemplate\b|\bdiff\b")
-_EXERCISE = re.compile(
+_DRY_RUN = LazyRegex(r"--dry-run(?!=none)|\btemplate\b|\bdiff\b")
+_EXERCISE = LazyRegex(
     r"\bbackout\s+drill\b|\bhelm\s+rollback\b|\bkubectl\b.*\brollout\s+undo\b.*--dry-run"
     r"|\bliquibase\b.*\b(update-testing-rollback|rollback)|\balembic\b.*\bdowngrade\b"
     r"|\bflyway\b.*\bundo\b|\bdbmate\b.*\b(rollback|down)\b|\bmigrate\b.*\bdown\b"
