@@ -7,7 +7,6 @@ the CLI turns that into exit 2 and one line on stderr.
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -55,6 +54,8 @@ _UNIT_SECONDS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 864
 
 def nearest(value: str, choices: Iterable[str]) -> str | None:
     """The closest of ``choices`` to ``value``, or ``None`` when nothing is close."""
+    import difflib  # only to name a typo's nearest spelling: not worth importing on every run
+
     choices = list(choices)
     matches = difflib.get_close_matches(value, choices, n=len(choices) or 1, cutoff=0.5)
     # difflib's ratio ties on one-character typos (``BK1O1`` scores the same against
