@@ -658,8 +658,12 @@ class ReleaseAnalysis:
         Each rule looks at a few kinds of operations: it walks those, not the whole release.
         """
         by_kind = self.positions_by_kind
-        positions = sorted(itertools.chain.from_iterable(by_kind.get(kind, ()) for kind in kinds))
-        return [self.judged[index] for index in positions]
+        if len(kinds) == 1:
+            positions: Iterable[int] = by_kind.get(kinds[0], ())  # in order as recorded
+        else:
+            positions = sorted(itertools.chain.from_iterable(by_kind.get(k, ()) for k in kinds))
+        judged = self.judged
+        return [judged[index] for index in positions]
 
     # The operations the old release cannot run after, by what breaks it (BK201–BK206): each
     # list is found once per check, and BK207 reads them all again. Each predicate can only hold
@@ -699,10 +703,15 @@ class ReleaseAnalysis:
             if (problem := narrows_type(judged)) is not None
         ]
 
+    def breaks_old_release(self, migration: Migration) -> bool:
+        """Whether ``migration``, one of :attr:`release`, has an operation that the old release
+        cannot run after (:func:`is_backward_incompatible`)."""
+        return id(migration) in self._breaking_migrations
+
     @functools.cached_property
-    def breaking_keys(self) -> frozenset[str]:
-        """The keys of the migrations with an operation that the old release cannot run after
-        (:func:`is_backward_incompatible`)."""
+    def _breaking_migrations(self) -> frozenset[int]:
+        """The ids of the release's migrations that :meth:`breaks_old_release` holds for (the
+        analysis keeps its migrations alive, so their ids stay theirs)."""
         breaking = itertools.chain(
             self.required_columns_added,
             self.base_objects_dropped,
@@ -711,8 +720,7 @@ class ReleaseAnalysis:
             self.old_writes_constrained,
             (judged for judged, _ in self.types_narrowed),
         )
-        migrations = {id(judged.migration): judged.migration for judged in breaking}
-        return frozenset(migration.key for migration in migrations.values())
+        return frozenset([id(judged.migration) for judged in breaking])
 
 
 _ANALYSES: weakref.WeakKeyDictionary[FactSet, ReleaseAnalysis] = weakref.WeakKeyDictionary()

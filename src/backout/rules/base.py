@@ -67,7 +67,9 @@ class Rule:
         severity: Severity | None = None,
     ) -> Finding:
         """A finding of this rule."""
-        return make_finding(self.meta(), location, message, fix, severity)
+        # The cache looked up directly: a rule of a large release reports thousands of times.
+        meta = _META_CACHE.get(type(self)) or self.meta()
+        return make_finding(meta, location, message, fix, severity)
 
 
 def section(docs: str, heading: str) -> str:

@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import CHECK, FOREIGN_KEY, analyse
+from backout.schema_model import CHECK, FOREIGN_KEY, UNIQUE, analyse
 
+# How messages name each kind of constraint, and what old writes fail on it.
+_LABELS = {UNIQUE: "UNIQUE", CHECK: "CHECK", FOREIGN_KEY: "FOREIGN KEY"}
 _WHAT_FAILS = {
     CHECK: "a row that fails the check",
     FOREIGN_KEY: "a value with no matching referenced row",
@@ -49,7 +51,7 @@ class ConstraintOldWritesMayViolate(Rule):
         """One finding per new constraint over existing columns."""
         for judged in analyse(context).old_writes_constrained:
             kind = judged.op.constraint or "unique"
-            label = kind.replace("_", " ").upper()
+            label = _LABELS.get(kind) or kind.replace("_", " ").upper()
             columns = ", ".join(judged.base_columns) or "existing columns"
             table = judged.table_name
             violation = _WHAT_FAILS.get(kind, "a duplicate value")

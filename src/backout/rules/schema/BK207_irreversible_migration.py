@@ -63,7 +63,7 @@ class IrreversibleMigration(Rule):
             has_step = id(migration) in with_steps
             if migration.down_state == DOWN_PRESENT and not has_step:
                 continue  # reversible: nothing to report
-            breaking = migration.key in analysis.breaking_keys
+            breaking = analysis.breaks_old_release(migration)
             severity = Severity.ERROR if breaking else Severity.WARNING
             also = (
                 "; it also breaks the old release, so a rollback has no way back"
@@ -95,14 +95,18 @@ class IrreversibleMigration(Rule):
                     )
 
 
+# What to do about a missing or empty down migration, by layout.
+_FIXES = {
+    "golang-migrate": "add the matching .down.sql file that undoes the up migration",
+    "dbmate": "write the `-- migrate:down` section that undoes the up section",
+    "flyway": "add the U<version>__*.sql undo file that reverses this migration",
+    "liquibase": "add `--rollback` lines that undo the changeset",
+    "plain": "keep a down script next to the migration (or switch to a layout with "
+    "up/down files) so the release can be reversed",
+    "alembic": "write downgrade() so that it reverses upgrade() step by step",
+    "django": "make every RunPython/RunSQL reversible",
+}
+
+
 def _fix(layout: str) -> str:
-    return {
-        "golang-migrate": "add the matching .down.sql file that undoes the up migration",
-        "dbmate": "write the `-- migrate:down` section that undoes the up section",
-        "flyway": "add the U<version>__*.sql undo file that reverses this migration",
-        "liquibase": "add `--rollback` lines that undo the changeset",
-        "plain": "keep a down script next to the migration (or switch to a layout with "
-        "up/down files) so the release can be reversed",
-        "alembic": "write downgrade() so that it reverses upgrade() step by step",
-        "django": "make every RunPython/RunSQL reversible",
-    }.get(layout, "write the down migration that reverses this one")
+    return _FIXES.get(layout, "write the down migration that reverses this one")
