@@ -106,3 +106,45 @@ def test_a_symlink_to_a_checked_file_is_not_read_twice(tmp_path: Path) -> None:
 def test_base_ref_outside_git_says_what_base_needs(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"not a directory, and .* is not in a git repository"):
         resolve_base_ref(tmp_path, "v1.2")
+
+
+def test_working_files_read_whole_whatever_their_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backout import discovery
+
+    monkeypatch.setattr(discovery, "MAX_FILE_BYTES", 300_000)
+    first = discovery._FIRST_READ
+    sizes = {
+        "empty": 0,
+        "small.yaml": 10,
+        "one_short.txt": first - 1,
+        "exactly_first.txt": first,
+        "one_more.txt": first + 1,
+        "sub/large.txt": 250_000,
+        "at_limit.txt": 300_000,
+        "too_large.txt": 300_001,
+    }
+    for name, size in sizes.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(bytes(i % 251 for i in range(size)))
+    (tmp_path / "linked.txt").symlink_to(tmp_path / "small.yaml")
+    paths = [*sizes, "linked.txt", "gone.txt"]
+    read = dict(discovery.read_working_files(str(tmp_path), paths))
+    assert list(read) == [*sizes, "linked.txt"]  # in order; the missing file left out
+    for name, size in sizes.items():
+        expected = None if size > 300_000 else (tmp_path / name).read_bytes()
+        assert read[name] == expected, name
+    assert read["linked.txt"] == (tmp_path / "small.yaml").read_bytes()
+
+
+def test_working_files_without_a_root_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backout import discovery
+
+    (tmp_path / "a.yaml").write_text("a: 1\n")
+    monkeypatch.setattr(discovery, "_OPEN_AT", False)
+    assert list(discovery.read_working_files(str(tmp_path), ["a.yaml", "b.yaml"])) == [
+        ("a.yaml", b"a: 1\n")
+    ]

@@ -8,6 +8,7 @@ one ``git cat-file --batch`` process, so each file is read once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
@@ -46,40 +47,66 @@ class Tree:
         """Yield ``(path, bytes)`` for every file, reading each exactly once; ``None`` for a
         file larger than :data:`MAX_FILE_BYTES`, which is not read at all."""
         if self.git_ref is None:
-            root = str(self.root)
-            for path in self.paths:
-                try:
-                    data = read_working_file(root, path)
-                except OSError:
-                    continue
-                yield path, data
+            yield from read_working_files(str(self.root), self.paths)
             return
         yield from _git_cat_files(self, self.paths)
 
 
-def read_working_file(root: str, path: str) -> bytes | None:
-    """The bytes of ``path`` below the directory ``root``; ``None`` when the file is larger
-    than :data:`MAX_FILE_BYTES`. Raises :class:`OSError` when it cannot be read."""
-    # One open, one fstat and (nearly always) one read per file, on plain strings and a
-    # bare descriptor: on trees of thousands of files, file objects and pathlib cost more
-    # than the reads themselves.
-    fd = os.open(os.path.join(root, path), os.O_RDONLY | os.O_CLOEXEC)
+# What the first read of a file asks for: all of nearly every file a release is made of, so
+# that the size is looked up (an fstat) only for the rare larger one.
+_FIRST_READ = 64 * 1024
+
+# Whether files can be opened relative to a directory descriptor (POSIX ``openat``).
+_OPEN_AT = os.open in os.supports_dir_fd
+
+
+def read_working_files(root: str, paths: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+    """Yield ``(path, bytes)`` for each of ``paths`` below the directory ``root``, ``None`` for
+    the bytes of a file larger than :data:`MAX_FILE_BYTES`. A file that cannot be read (gone
+    since the listing, not readable) is left out."""
+    # Each file is opened relative to a descriptor of the root, so that the kernel does not
+    # walk the root's own path again for every file, and read through a bare descriptor: on
+    # trees of thousands of files, file objects, pathlib and path joins cost more than the
+    # reads themselves.
+    root_fd: int | None = None
+    if _OPEN_AT:
+        with contextlib.suppress(OSError):  # a root that cannot be opened: joined paths
+            root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        size = os.fstat(fd).st_size
-        if size > MAX_FILE_BYTES:
-            return None
-        # A read of a regular file comes back short only at the file's end; one byte more
-        # than the size tells whether the file grew since the fstat.
-        data = os.read(fd, size + 1)
-        if len(data) <= size:
-            return data
-        parts = [data]
-        while chunk := os.read(fd, 1 << 20):
-            parts.append(chunk)
-        data = b"".join(parts)
-        return data if len(data) <= MAX_FILE_BYTES else None
+        for path in paths:
+            try:
+                if root_fd is None:
+                    fd = os.open(os.path.join(root, path), os.O_RDONLY | os.O_CLOEXEC)
+                else:
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=root_fd)
+                try:
+                    data = _read_descriptor(fd)
+                finally:
+                    os.close(fd)
+            except OSError:
+                continue
+            yield path, data
     finally:
-        os.close(fd)
+        if root_fd is not None:
+            os.close(root_fd)
+
+
+def _read_descriptor(fd: int) -> bytes | None:
+    """The rest of the open regular file ``fd``; ``None`` past :data:`MAX_FILE_BYTES`."""
+    # A read of a regular file comes back short only at the file's end.
+    data = os.read(fd, _FIRST_READ)
+    if len(data) < _FIRST_READ:
+        return data
+    if os.fstat(fd).st_size > MAX_FILE_BYTES:
+        return None
+    parts = [data]
+    total = len(data)
+    while chunk := os.read(fd, 1 << 20):
+        parts.append(chunk)
+        total += len(chunk)
+        if total > MAX_FILE_BYTES:  # grew past the limit since the fstat
+            return None
+    return b"".join(parts)
 
 
 def _run_git(args: list[str], cwd: Path) -> str:

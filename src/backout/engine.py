@@ -23,7 +23,7 @@ from backout.discovery import (
     changed_paths,
     directory_changes,
     git_tree,
-    read_working_file,
+    read_working_files,
     resolve_base_ref,
     single_file,
     working_tree,
@@ -131,17 +131,15 @@ def _read_files(root: str, paths: list[str]) -> list[_ReadRow]:
     """Read a chunk of working-tree paths in a worker: which readers want a path is decided
     there and the files are opened there, so the parent neither goes through every path
     first nor reads the files and copies their bytes to the workers."""
-    rows: list[_ReadRow] = []
+    wanted: dict[str, list[Reader]] = {}
     for path in paths:
-        wanted = _wanted(path, ALL_READERS)
-        if not wanted:
-            continue
-        try:
-            data = read_working_file(root, path)
-        except OSError:
-            continue  # gone or unreadable since the listing, as in Tree.read_all
-        rows.append((path, *_read_one(path, data, wanted)))
-    return rows
+        chosen = _wanted(path, ALL_READERS)
+        if chosen:
+            wanted[path] = chosen
+    return [
+        (path, *_read_one(path, data, wanted[path]))
+        for path, data in read_working_files(root, wanted)
+    ]
 
 
 def _share_with_pool(
