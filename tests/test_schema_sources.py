@@ -27,6 +27,7 @@ from backout.schema_model import (
 from backout.sources.alembic import AlembicReader
 from backout.sources.base import FactSet, SourceFile
 from backout.sources.django_migrations import DjangoMigrationReader
+from backout.sources.migration_facts import version_key
 from backout.sources.migrations import MigrationFileReader
 from backout.sources.sql import SqlText, read_sqlglot
 
@@ -380,3 +381,26 @@ def test_lone_surrogate_in_sql_string_is_unreadable_sql_not_internal_error(
     assert [str(f.location) for f in unreadable] == [where]
     assert "internal error" not in unreadable[0].message
     assert "lone surrogate" in unreadable[0].message and "\\ud800" in unreadable[0].message
+
+
+@pytest.mark.parametrize(
+    ("version", "key"),
+    [
+        ("0003", ((3, ""),)),
+        ("20240101120000", ((20240101120000, ""),)),
+        ("\u0663", ((3, ""),)),  # an Arabic-Indic digit: a decimal digit, as \d reads it
+        ("1.10", ((1, ""), (10, ""))),
+        ("1_2", ((1, ""), (2, ""))),
+        ("2a", ((2, ""), (-1, "a"))),
+        ("", ()),
+    ],
+)
+def test_version_key(version: str, key: tuple[tuple[int, str], ...]) -> None:
+    assert version_key(version) == key
+
+
+def test_binary_file_is_told_by_a_nul_in_its_first_8_kib() -> None:
+    assert SourceFile("a.sql", b"SELECT 1;\x00").is_binary
+    assert not SourceFile("a.sql", b"SELECT 1;").is_binary
+    assert not SourceFile("a.sql", b"-" * 8192 + b"\x00").is_binary
+    assert SourceFile("a.sql", b"-" * 8191 + b"\x00").is_binary

@@ -88,7 +88,7 @@ class SourceFile:
     @property
     def is_binary(self) -> bool:
         """True for files with NUL bytes in their first 8 KiB (the test git itself uses)."""
-        return b"\x00" in self.data[:8192]
+        return self.data.find(b"\x00", 0, 8192) != -1  # no copy of the first 8 KiB
 
     def text(self) -> str | None:
         """The file decoded as UTF-8 (BOM dropped), or ``None`` when it is not valid text."""

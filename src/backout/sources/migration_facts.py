@@ -103,6 +103,8 @@ _NUMBER_PARTS = re.compile(r"\d+|[^\d]+")
 
 def version_key(version: str) -> tuple[tuple[int, str], ...]:
     """A sort key for a version string: ``1.10`` after ``1.9``, ``0002`` before ``0010``."""
+    if version.isdecimal():  # the common case (``0003``, ``20240101120000``): one number
+        return ((int(version), ""),)
     parts: list[tuple[int, str]] = []
     for piece in _NUMBER_PARTS.findall(version):
         if piece.isdigit():
