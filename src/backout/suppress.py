@@ -69,17 +69,20 @@ def apply_suppressions(
     active: list[Finding] = []
     silenced: list[Finding] = []
     used: set[Suppression] = set()
-    for finding in findings:
-        in_file = suppressions.get(finding.location.path)
-        if not in_file:
-            active.append(finding)
-            continue
-        match = next((s for s in in_file if _covers(s, finding)), None)
-        if match is None or finding.code == "BK902":
-            active.append(finding)
-        else:
-            used.add(match)
-            silenced.append(replace(finding, suppressed_by=match))
+    if not suppressions:
+        active.extend(findings)  # no comment anywhere (most trees): every finding stands
+    else:
+        for finding in findings:
+            in_file = suppressions.get(finding.location.path)
+            if not in_file:
+                active.append(finding)
+                continue
+            match = next((s for s in in_file if _covers(s, finding)), None)
+            if match is None or finding.code == "BK902":
+                active.append(finding)
+            else:
+                used.add(match)
+                silenced.append(replace(finding, suppressed_by=match))
     enabled = set(all_codes() if enabled_codes is None else enabled_codes)
     if "BK902" in enabled:
         active.extend(_bad_suppressions(suppressions, used, enabled))

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from backout.engine import CheckResult
+from backout.models import Severity
+
+# Severity.label goes through the enum's ``name`` property: looked up once, not per line.
+_LABELS = {severity: severity.label for severity in Severity}
 
 
 def render(result: CheckResult, color: bool = False) -> str:
     """One line per finding."""
-    lines = [f"{f.location}: {f.code} [{f.severity.label}] {f.message}" for f in result.findings]
+    lines = []
+    for finding in result.findings:
+        # ``path:line:col`` written out here rather than through Location.__str__ (the same
+        # text, one call less per line: a large release has tens of thousands of lines).
+        loc = finding.location
+        where = f"{loc.path}:{loc.line}:{loc.column}" if loc.column else f"{loc.path}:{loc.line}"
+        lines.append(f"{where}: {finding.code} [{_LABELS[finding.severity]}] {finding.message}")
     return "\n".join(lines) + ("\n" if lines else "")
