@@ -41,6 +41,14 @@ def test_plain_directory_walk_applies_root_gitignore(tmp_path: Path) -> None:
     assert tree.paths == (".gitignore", "app/b.yaml")
 
 
+def test_plain_directory_walk_skips_tool_directories_at_any_depth(tmp_path: Path) -> None:
+    for name in ("app/node_modules/x.yaml", "svc/.venv/y.yaml", "__pycache__/z.yaml", "k.yaml"):
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("a: 1\n")
+    assert working_tree(tmp_path).paths == ("k.yaml",)
+
+
 def test_plain_directory_walk_keeps_regular_files_only(tmp_path: Path) -> None:
     # Reading a FIFO blocks and reading /dev/zero never ends: neither is a release file.
     (tmp_path / "app.yaml").write_text("a: 1\n")

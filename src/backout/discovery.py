@@ -149,6 +149,11 @@ class _Exclusions:
         lines = [p for p in patterns if p.strip()]
         self._spec = _gitignore_spec(lines) if lines else None
 
+    @property
+    def has_globs(self) -> bool:
+        """Whether any ``exclude`` glob is configured (beyond :data:`ALWAYS_SKIPPED`)."""
+        return self._spec is not None
+
     def match(self, path: str) -> bool:
         """Whether ``path`` (a file; ``dir/`` for a directory) is left out."""
         if not _SKIPPED_DIRS.isdisjoint(path.split("/")[:-1]):
@@ -190,7 +195,8 @@ def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
             lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
             ignored = _gitignore_spec(lines)
         walked = _walk(root, excluded, ignored if ignored and ignored.patterns else None, links)
-        paths = [p for p in walked if not excluded.match(p)]
+        # The walk does not enter the always-skipped directories: only globs are left to try.
+        paths = [p for p in walked if not excluded.match(p)] if excluded.has_globs else walked
     return Tree(root=root, paths=tuple(sorted(_without_linked_copies(root, paths, links))))
 
 
