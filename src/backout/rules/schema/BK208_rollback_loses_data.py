@@ -53,6 +53,8 @@ class RollbackLosesData(Rule):
             return
         for migration in analysis.release:
             up, down = migration.operations(analysis.dialect)
+            if not down:
+                continue  # no down migration, or one with no schema change backout reads
             drops = [op for op in down if op.kind in (DROP_TABLE, DROP_COLUMN)]
             if not drops:
                 continue
