@@ -426,7 +426,7 @@ class Schema:
         if op.column and kind in _ON_A_COLUMN:
             if kind == DROP_COLUMN:
                 if column is not None and table is not None:
-                    del table.columns[column.name]
+                    del table.columns[op.column]
                 elif table is None:
                     self.table(op.table, at_base)
                 return column
@@ -445,7 +445,7 @@ class Schema:
                     _change_type(column, op, op.column_def)
             elif op.new_name:  # RENAME_COLUMN
                 columns = self.tables[op.table].columns
-                del columns[column.name]
+                del columns[op.column]
                 column.name = op.new_name
                 columns[op.new_name] = column
             return column
