@@ -4,6 +4,8 @@
 copies a :class:`Migration`'s attributes: neither runs the dataclass ``__init__``, so a field
 added to the class is not filled in unless they are changed too. These tests compare each fast
 copy, field by field and in field order, with what the constructor builds.
+``ColumnState.copy`` names every field rather than calling ``dataclasses.replace``: it is
+checked the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 
 from backout.models import Family, Finding, Location, RuleMeta, Severity, make_finding
-from backout.schema_model import _with_down
+from backout.schema_model import ColumnState, _with_down
 from backout.schema_operations import (
     ADD_COLUMN,
     DOWN_EMPTY,
@@ -210,3 +212,13 @@ def test_with_dialect_reads() -> None:
         dialect_reads=(DialectRead("mysql", up=(_op(ADD_COLUMN, UP_PATH),), down=mysql_down),),
     )
     _same_instance(_with_down(migration, down), built)
+
+
+def test_column_state_copy_is_a_copy_of_every_field() -> None:
+    # A value of its own per field, so that a field the copy leaves out (at its default) shows.
+    values = [f"value of {f.name}" for f in dataclasses.fields(ColumnState)]
+    column = ColumnState(*values)  # type: ignore[arg-type]
+    copied = column.copy()
+    assert copied is not column
+    assert [getattr(copied, f.name) for f in dataclasses.fields(ColumnState)] == values
+    assert copied == column

@@ -340,6 +340,20 @@ class ColumnState:
     base_nullable: bool | None = None
     """Whether it was nullable at the base (None when new or unknown)."""
 
+    def copy(self) -> ColumnState:
+        """A copy of the column (``dataclasses.replace`` took four times as long, and the
+        schema of a long history has tens of thousands of columns to copy)."""
+        return ColumnState(
+            self.name,
+            self.type,
+            self.nullable,
+            self.has_default,
+            self.at_base,
+            self.base_name,
+            self.base_type,
+            self.base_nullable,
+        )
+
 
 @dataclass(slots=True)
 class TableState:
@@ -387,7 +401,7 @@ class Schema:
             {
                 name: TableState(
                     t.name,
-                    {c: replace(col) for c, col in t.columns.items()},
+                    {c: col.copy() for c, col in t.columns.items()},
                     t.at_base,
                     t.base_name,
                     t.complete,
@@ -536,10 +550,14 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
 def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:
     """The schema that applying ``migrations`` (up) in order leaves."""
     schema = Schema()
+    tables = schema.tables
     for migration in migrations:
         up, _ = migration.operations(dialect)
         for op in up:
-            schema.apply(op, at_base=True)
+            # Schema.apply, without its call per operation: a long history has many.
+            table = tables.get(op.table)
+            column = table.columns.get(op.column) if table is not None and op.column else None
+            schema._change(op, True, table, column)
     for table in schema.tables.values():
         for col in table.columns.values():
             col.base_type = col.type or col.base_type
