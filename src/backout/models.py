@@ -92,8 +92,7 @@ def direct_init(cls: _ClassT) -> _ClassT:
     ]
     stores = "".join(f"    attributes[{name!r}] = {name}\n" for name in names)
     source = (
-        f"def __init__(self, {', '.join(parameters)}):\n"
-        f"    attributes = self.__dict__\n{stores}"
+        f"def __init__(self, {', '.join(parameters)}):\n    attributes = self.__dict__\n{stores}"
     )
     namespace: dict[str, Any] = {}
     exec(source, defaults, namespace)  # as dataclasses writes its own __init__
