@@ -222,3 +222,22 @@ def test_column_state_copy_is_a_copy_of_every_field() -> None:
     assert copied is not column
     assert [getattr(copied, f.name) for f in dataclasses.fields(ColumnState)] == values
     assert copied == column
+
+
+def test_report_order_is_the_findings_sort_key() -> None:
+    """``engine._REPORT_ORDER`` (a C-level getter) sorts as :attr:`Finding.sort_key` does."""
+    from backout.engine import _REPORT_ORDER
+
+    meta = RuleMeta("BK201", "rule", Severity.ERROR, Family.SCHEMA, "summary", "docs")
+    findings = [
+        make_finding(meta, Location(path, line, column), message, "fix")
+        for path in ("b.sql", "a.sql", "a/b.sql")
+        for line in (10, 2)
+        for column in (3, 1)
+        for message in ("z", "a")
+    ]
+    findings.append(
+        make_finding(dataclasses.replace(meta, code="BK101"), Location("a.sql", 2, 1), "z", "f")
+    )
+    assert [_REPORT_ORDER(f) for f in findings] == [f.sort_key for f in findings]
+    assert sorted(findings, key=_REPORT_ORDER) == sorted(findings, key=lambda f: f.sort_key)
