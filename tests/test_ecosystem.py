@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from tests.conftest import git, run_backout
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json").read_text())
 GOLDEN_REPO = Path(__file__).parent / "fixtures" / "golden_repo"
+# The scripts installed beside the interpreter running the tests (``backout``, ``pre-commit``)
+# come first on PATH, as they do for a user whose environment is activated: the tests also run
+# from a virtual environment that is not.
+SEARCH_PATH = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 BAD_MANIFEST = """\
 apiVersion: apps/v1
@@ -65,6 +70,7 @@ def test_action_shell_writes_valid_sarif_and_annotations(
     git_repo({"k8s/shop.yaml": BAD_MANIFEST})
     env = {
         **os.environ,
+        "PATH": SEARCH_PATH,
         "NO_COLOR": "1",
         "BACKOUT_PATHS": ".",
         "BACKOUT_BASE": "main",
@@ -105,12 +111,17 @@ def test_gitlab_code_quality_report_shape(tmp_path: Path) -> None:
 def test_pre_commit_hooks_run_through_try_repo(
     git_repo: Callable[[dict[str, str]], Path], tmp_path: Path
 ) -> None:
-    pre_commit = shutil.which("pre-commit")
+    pre_commit = shutil.which("pre-commit", path=SEARCH_PATH)
     assert pre_commit, "pre-commit is a test dependency (pip install -e '.[test]')"
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert {hook["id"] for hook in hooks} == {"backout-check", "backout-pin-check"}
     repo = git_repo({"k8s/shop.yaml": BAD_MANIFEST})
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1"}
+    env = {
+        **os.environ,
+        "PATH": SEARCH_PATH,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "NO_COLOR": "1",
+    }
     done = subprocess.run(
         [pre_commit, "try-repo", str(ROOT), "backout-check", "--all-files", "--color", "never"],
         cwd=repo,
@@ -127,7 +138,6 @@ def test_pre_commit_hooks_run_through_try_repo(
 
 
 def test_pip_builds_a_wheel_with_the_console_script(tmp_path: Path) -> None:
-    import sys
     import zipfile
 
     done = subprocess.run(
