@@ -18,12 +18,12 @@ from backout.sources.helm import (
     HelmReader,
     HelmResourcePolicy,
     HelmTemplateImage,
-    chart_of_template,
     judged_image_uses,
     mask_template,
     readable_name,
     unused_helm_images,
 )
+from backout.sources.paths import chart_of_template
 
 TEMPLATE = """\
 {{- if .Values.migrations.enabled }}

@@ -412,7 +412,7 @@ def pin(
     """Resolve mutable image references to digests; with --write, pin them in place."""
     from backout.pin import PinError, plan, update_lock, write_pins
     from backout.registry.client import RegistryClient, RegistryError
-    from backout.sources.lockfile import LOCK_NAME
+    from backout.sources.paths import LOCK_NAME
 
     target = existing_path(path)
     if check_only and (write or lock_file is not None):

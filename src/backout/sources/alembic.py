@@ -41,6 +41,7 @@ from backout.schema_operations import (
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
+from backout.sources.paths import is_alembic_revision
 from backout.sources.python_ast import argument as _argument
 from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
@@ -388,7 +389,7 @@ class AlembicReader:
 
     def wants(self, path: str) -> bool:
         """Python files in a ``versions/`` directory, Alembic's layout."""
-        return path.endswith(".py") and "versions/" in path and not path.endswith("__init__.py")
+        return is_alembic_revision(path)
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
         """Yield the revision as a migration, or why it could not be read."""

@@ -36,6 +36,13 @@ from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.gitlab_duration import DurationError, parse_expire_in
+from backout.sources.paths import (
+    is_ci_file,
+    is_composite_action,
+    is_github_workflow,
+    is_gitlab_pipeline,
+    is_script,
+)
 
 if TYPE_CHECKING:
     from backout.sources.yamlfile import Node, ScalarNode, SequenceNode
@@ -1288,46 +1295,6 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
 # Readers
 
 
-def is_github_workflow(path: str) -> bool:
-    """``.github/workflows/*.yml`` (GitHub reads that folder only, not subfolders)."""
-    folder, _, name = path.rpartition("/")
-    return (folder == ".github/workflows" or folder.endswith("/.github/workflows")) and (
-        name.endswith((".yml", ".yaml"))
-    )
-
-
-def is_composite_action(path: str) -> bool:
-    """``action.yml`` at the root or below ``.github/`` (local composite actions)."""
-    name = path.rpartition("/")[2]
-    return name in ("action.yml", "action.yaml") and (
-        "/" not in path or path.startswith(".github/") or "/.github/" in path
-    )
-
-
-def is_gitlab_pipeline(path: str) -> bool:
-    """``.gitlab-ci.yml``, ``*.gitlab-ci.yml`` and files under ``.gitlab/ci/``."""
-    name = path.rpartition("/")[2]
-    return (
-        name in (".gitlab-ci.yml", ".gitlab-ci.yaml")
-        or name.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml"))
-        or (
-            (path.startswith(".gitlab/ci/") or "/.gitlab/ci/" in path)
-            and name.endswith((".yml", ".yaml"))
-        )
-    )
-
-
-def _maybe_included_gitlab_file(path: str) -> bool:
-    """A YAML file that a GitLab pipeline may ``include: local:`` from anywhere in the repo.
-
-    Only its content tells (see :func:`_looks_like_gitlab_jobs`); Helm templates and
-    ``.github/`` files never are.
-    """
-    if not path.endswith((".yml", ".yaml")) or path.startswith(".github/") or "/.github/" in path:
-        return False
-    return "templates" not in path.split("/")[:-1]
-
-
 def _looks_like_gitlab_jobs(document: Node) -> bool:
     """True for a mapping with a GitLab job in it (a ``script:`` or ``trigger:``), not a manifest.
 
@@ -1360,12 +1327,7 @@ class CiReader:
 
     def wants(self, path: str) -> bool:
         """Workflow, composite-action and GitLab pipeline files, and YAML GitLab may include."""
-        return (
-            is_github_workflow(path)
-            or is_composite_action(path)
-            or is_gitlab_pipeline(path)
-            or _maybe_included_gitlab_file(path)
-        )
+        return is_ci_file(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """Jobs, steps, shell lines, artifacts, pushes and deploys of the pipeline."""
@@ -1387,12 +1349,6 @@ class CiReader:
             elif known or _looks_like_gitlab_jobs(document):
                 facts.extend(_read_gitlab(file, document))
         return facts
-
-
-def is_script(path: str) -> bool:
-    """Shell scripts and Makefiles."""
-    name = path.rpartition("/")[2]
-    return name.endswith((".sh", ".bash", ".mk")) or name in ("Makefile", "makefile", "GNUmakefile")
 
 
 class ScriptReader:

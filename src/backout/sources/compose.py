@@ -11,7 +11,6 @@ are not consulted: it is usually not committed, and differs per machine.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -27,12 +26,11 @@ from backout.sources.images import (
     scalar_suffix_edit,
     suffix_edit,
 )
+from backout.sources.paths import is_compose_file
 from backout.sources.yamlfile import get, items, text_of, yaml_documents
 
 if TYPE_CHECKING:
     from backout.sources.yamlfile import ScalarNode
-
-_COMPOSE_FILE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml", re.IGNORECASE)
 
 
 class ComposeReader:
@@ -42,7 +40,7 @@ class ComposeReader:
 
     def wants(self, path: str) -> bool:
         """``docker-compose*.y*ml`` and ``compose*.y*ml`` files."""
-        return _COMPOSE_FILE.fullmatch(path.rpartition("/")[2]) is not None
+        return is_compose_file(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """One fact per service ``image:``; Unreadable when the file is not YAML."""

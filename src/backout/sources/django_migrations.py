@@ -35,6 +35,7 @@ from backout.schema_operations import (
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
+from backout.sources.paths import is_django_migration
 from backout.sources.python_ast import argument as _argument
 from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
@@ -312,13 +313,7 @@ class DjangoMigrationReader:
 
     def wants(self, path: str) -> bool:
         """Python files in a ``migrations/`` package, Django's layout."""
-        parts = path.split("/")
-        return (
-            path.endswith(".py")
-            and len(parts) >= 2
-            and parts[-2] == "migrations"
-            and parts[-1] != "__init__.py"
-        )
+        return is_django_migration(path)
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
         """Yield the migration, or why it could not be read."""

@@ -23,6 +23,7 @@ from typing import ClassVar
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.images import ImageUse, PinEdit, digest_offset, interpolate, suffix_edit
+from backout.sources.paths import is_dockerfile
 
 _ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*([\\`])\s*$", re.IGNORECASE)
 _DIRECTIVE = re.compile(r"#\s*[a-zA-Z]+\s*=")
@@ -41,12 +42,6 @@ class _Token:
 class _Instruction:
     keyword: str
     tokens: tuple[_Token, ...]
-
-
-def _is_dockerfile(base: str) -> bool:
-    if base in ("Dockerfile", "Containerfile") or base.endswith(".Dockerfile"):
-        return True
-    return base.startswith("Dockerfile.") and not base.endswith(".dockerignore")
 
 
 def _escape_char(lines: list[str]) -> str:
@@ -123,7 +118,7 @@ class DockerfileReader:
 
     def wants(self, path: str) -> bool:
         """``Dockerfile``, ``Containerfile``, ``*.Dockerfile``, ``Dockerfile.*``."""
-        return _is_dockerfile(path.rpartition("/")[2])
+        return is_dockerfile(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """One fact per external base image; Unreadable when the file is not text."""

@@ -35,6 +35,7 @@ from backout.sources.images import (
     scalar_suffix_edit,
     scalar_value_edit,
 )
+from backout.sources.paths import chart_of_template, is_helm_file
 
 if TYPE_CHECKING:
     from backout.sources.yamlfile import MappingNode, Node
@@ -163,27 +164,8 @@ _WORKLOAD_KINDS = frozenset(
 )
 
 
-def chart_of_template(path: str) -> tuple[str, str] | None:
-    """``(chart directory, folder)`` for a file under a chart's ``templates/`` or ``crds/``."""
-    for folder in ("templates", "crds"):
-        if path.startswith(folder + "/"):
-            return "", folder
-        head, sep, _ = path.rpartition("/" + folder + "/")
-        if sep:
-            return head, folder
-    return None
-
-
 def _directory(path: str) -> str:
     return path.rpartition("/")[0]
-
-
-_VALUES_NAME = re.compile(r"values(?:[-._][\w.-]+)?\.ya?ml")
-
-
-def is_values_file(path: str) -> bool:
-    """``values.yaml``, ``values-prod.yaml``, ``values.staging.yaml`` (not inside templates)."""
-    return bool(_VALUES_NAME.fullmatch(path.rpartition("/")[2])) and chart_of_template(path) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -761,13 +743,7 @@ class HelmReader:
 
     def wants(self, path: str) -> bool:
         """Chart files, template and CRD files, values files."""
-        name = path.rpartition("/")[2]
-        if name == "Chart.yaml":
-            return True
-        located = chart_of_template(path)
-        if located is not None:
-            return name.endswith((".yaml", ".yml", ".tpl"))
-        return is_values_file(path)
+        return is_helm_file(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """The facts of one chart file; templates are read tolerantly and never unreadable."""

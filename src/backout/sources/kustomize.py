@@ -32,9 +32,8 @@ from backout.sources.images import (
     scalar_span,
     scalar_value_edit,
 )
+from backout.sources.paths import is_kustomization
 from backout.sources.yamlfile import elements, get, text_of, yaml_documents
-
-_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
 class KustomizeReader:
@@ -44,7 +43,7 @@ class KustomizeReader:
 
     def wants(self, path: str) -> bool:
         """``kustomization.y*ml`` and ``Kustomization`` files."""
-        return path.rpartition("/")[2] in _NAMES
+        return is_kustomization(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """One fact per ``images:`` entry that sets a tag or a digest."""

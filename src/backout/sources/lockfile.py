@@ -33,8 +33,8 @@ from typing import Any, ClassVar
 from backout.imageref import is_pinning_digest
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.paths import is_lock_file
 
-LOCK_NAME = "backout.lock"
 LOCK_VERSION = 1
 _FIELDS = ("reference", "digest", "registry", "repository", "media_type", "resolved_at")
 
@@ -111,7 +111,7 @@ class LockReader:
 
     def wants(self, path: str) -> bool:
         """Only files named ``backout.lock``."""
-        return path.rsplit("/", 1)[-1] == LOCK_NAME
+        return is_lock_file(path)
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
         """One fact per entry, located at its ``"reference"`` line."""

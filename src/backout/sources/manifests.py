@@ -34,6 +34,7 @@ from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.images import BLOCK_SCALAR, ImageUse, scalar_span, scalar_suffix_edit
+from backout.sources.paths import is_manifest
 from backout.sources.yamlfile import (
     elements,
     get,
@@ -48,9 +49,6 @@ from backout.sources.yamlfile import (
 if TYPE_CHECKING:
     from backout.sources.yamlfile import Node
 
-_COMPOSE_OR_KUSTOMIZE = re.compile(
-    r"(?:docker-compose[^/]*|compose[^/]*|kustomization)\.ya?ml", re.IGNORECASE
-)
 _LOOKS_LIKE_MANIFEST = re.compile(r"^(?:apiVersion|kind)\s*:", re.MULTILINE)
 
 # Where each kind keeps its pod spec.
@@ -154,12 +152,7 @@ class ManifestReader:
 
     def wants(self, path: str) -> bool:
         """YAML files that are not compose, Kustomize or Helm template files."""
-        if not path.endswith((".yaml", ".yml")):
-            return False
-        directories, _, base = path.rpartition("/")
-        if _COMPOSE_OR_KUSTOMIZE.fullmatch(base):
-            return False
-        return "templates" not in directories.split("/")
+        return is_manifest(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """The file's workloads and images; Unreadable when a plausible manifest is broken."""

@@ -32,6 +32,7 @@ from backout.schema_operations import (
 )
 from backout.sources.base import Fact, SourceFile
 from backout.sources.migration_facts import DownScript, Migration, version_key
+from backout.sources.paths import is_sql_file
 from backout.sources.sql import SqlText, read_bodies
 
 _GOLANG = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.sql$", re.I)
@@ -58,7 +59,7 @@ class MigrationFileReader:
 
     def wants(self, path: str) -> bool:
         """Every ``.sql`` file: dbmate and Liquibase files are told apart by their content."""
-        return path.lower().endswith(".sql")
+        return is_sql_file(path)
 
     def read(self, file: SourceFile) -> list[Fact]:
         """The file's migration (or down script) and any SQL that could not be read."""

@@ -26,6 +26,7 @@ from typing import ClassVar
 
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.paths import is_retention_file
 from backout.sources.policytext import (
     Block,
     Node,
@@ -50,7 +51,6 @@ _POLICY_WORDS = (
     '"Delete"',
     '"DELETE"',
 )
-_SKIPPED_JSON = ("package-lock.json", "composer.lock", "tsconfig.json")
 _GAR_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 _GAR_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 HARBOR_COUNT_TEMPLATES = ("latestPushedK", "latestPulledN", "latestActiveK")
@@ -342,10 +342,7 @@ class RetentionReader:
 
     def wants(self, path: str) -> bool:
         """JSON files (recognised by content) and Terraform files."""
-        base = path.rsplit("/", 1)[-1]
-        if base.endswith(".tf"):
-            return True
-        return base.endswith(".json") and base not in _SKIPPED_JSON
+        return is_retention_file(path)
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
         """The policies in ``file``, or an :class:`Unreadable` fact saying why not."""

@@ -20,9 +20,8 @@ from typing import ClassVar
 
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile
+from backout.sources.paths import RST_SUFFIXES, is_runbook
 
-MARKDOWN_SUFFIXES = (".md", ".markdown")
-RST_SUFFIXES = (".rst",)
 _RST_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}\s*$")
 _RST_LITERAL_START = re.compile(r"(::\s*$)|^\s*\.\.\s+(code-block|code|sourcecode)::")
 
@@ -133,9 +132,7 @@ class RunbookReader:
 
     def wants(self, path: str) -> bool:
         """Markdown and rst files, and any ``RUNBOOK*`` file."""
-        lower = path.lower()
-        base = lower.rsplit("/", 1)[-1]
-        return lower.endswith(MARKDOWN_SUFFIXES + RST_SUFFIXES) or base.startswith("runbook")
+        return is_runbook(path)
 
     def read(self, file: SourceFile) -> list[Fact]:
         """One :class:`RunbookDocument` (or the file's decode error)."""

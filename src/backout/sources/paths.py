@@ -1,0 +1,174 @@
+"""Which files each reader reads, told by their path alone.
+
+Kept apart from the readers so that choosing the readers of a tree's files loads none of them:
+:data:`backout.sources.ALL_READERS` pairs each reader's name with its test here, and a reader's
+module (its fact classes, its patterns, its parser) is imported the first time a file it wants
+is read. The readers' own ``wants`` methods call the same tests.
+"""
+
+from __future__ import annotations
+
+import re
+
+LOCK_NAME = "backout.lock"
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+RST_SUFFIXES = (".rst",)
+
+_COMPOSE_FILE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml", re.IGNORECASE)
+_COMPOSE_OR_KUSTOMIZE = re.compile(
+    r"(?:docker-compose[^/]*|compose[^/]*|kustomization)\.ya?ml", re.IGNORECASE
+)
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_VALUES_NAME = re.compile(r"values(?:[-._][\w.-]+)?\.ya?ml")
+_SKIPPED_JSON = ("package-lock.json", "composer.lock", "tsconfig.json")
+
+
+def is_manifest(path: str) -> bool:
+    """YAML files that are not compose, Kustomize or Helm template files."""
+    if not path.endswith((".yaml", ".yml")):
+        return False
+    directories, _, base = path.rpartition("/")
+    if _COMPOSE_OR_KUSTOMIZE.fullmatch(base):
+        return False
+    return "templates" not in directories.split("/")
+
+
+def is_compose_file(path: str) -> bool:
+    """``docker-compose*.y*ml`` and ``compose*.y*ml`` files."""
+    return _COMPOSE_FILE.fullmatch(path.rpartition("/")[2]) is not None
+
+
+def is_kustomization(path: str) -> bool:
+    """``kustomization.y*ml`` and ``Kustomization`` files."""
+    return path.rpartition("/")[2] in _KUSTOMIZATION_NAMES
+
+
+def is_dockerfile(path: str) -> bool:
+    """``Dockerfile``, ``Containerfile``, ``*.Dockerfile``, ``Dockerfile.*``."""
+    base = path.rpartition("/")[2]
+    if base in ("Dockerfile", "Containerfile") or base.endswith(".Dockerfile"):
+        return True
+    return base.startswith("Dockerfile.") and not base.endswith(".dockerignore")
+
+
+def is_github_workflow(path: str) -> bool:
+    """``.github/workflows/*.yml`` (GitHub reads that folder only, not subfolders)."""
+    folder, _, name = path.rpartition("/")
+    return (folder == ".github/workflows" or folder.endswith("/.github/workflows")) and (
+        name.endswith((".yml", ".yaml"))
+    )
+
+
+def is_composite_action(path: str) -> bool:
+    """``action.yml`` at the root or below ``.github/`` (local composite actions)."""
+    name = path.rpartition("/")[2]
+    return name in ("action.yml", "action.yaml") and (
+        "/" not in path or path.startswith(".github/") or "/.github/" in path
+    )
+
+
+def is_gitlab_pipeline(path: str) -> bool:
+    """``.gitlab-ci.yml``, ``*.gitlab-ci.yml`` and files under ``.gitlab/ci/``."""
+    name = path.rpartition("/")[2]
+    return (
+        name in (".gitlab-ci.yml", ".gitlab-ci.yaml")
+        or name.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml"))
+        or (
+            (path.startswith(".gitlab/ci/") or "/.gitlab/ci/" in path)
+            and name.endswith((".yml", ".yaml"))
+        )
+    )
+
+
+def maybe_included_gitlab_file(path: str) -> bool:
+    """A YAML file that a GitLab pipeline may ``include: local:`` from anywhere in the repo.
+
+    Only its content tells (the CI reader looks for GitLab jobs in it); Helm templates and
+    ``.github/`` files never are.
+    """
+    if not path.endswith((".yml", ".yaml")) or path.startswith(".github/") or "/.github/" in path:
+        return False
+    return "templates" not in path.split("/")[:-1]
+
+
+def is_ci_file(path: str) -> bool:
+    """Workflow, composite-action and GitLab pipeline files, and YAML GitLab may include."""
+    return (
+        is_github_workflow(path)
+        or is_composite_action(path)
+        or is_gitlab_pipeline(path)
+        or maybe_included_gitlab_file(path)
+    )
+
+
+def is_script(path: str) -> bool:
+    """Shell scripts and Makefiles: ``*.sh``, ``*.bash``, ``*.mk``, ``Makefile``."""
+    name = path.rpartition("/")[2]
+    return name.endswith((".sh", ".bash", ".mk")) or name in ("Makefile", "makefile", "GNUmakefile")
+
+
+def is_sql_file(path: str) -> bool:
+    """Every ``.sql`` file: dbmate and Liquibase files are told apart by their content."""
+    return path.lower().endswith(".sql")
+
+
+def is_alembic_revision(path: str) -> bool:
+    """Python files in a ``versions/`` directory, Alembic's layout."""
+    return path.endswith(".py") and "versions/" in path and not path.endswith("__init__.py")
+
+
+def is_django_migration(path: str) -> bool:
+    """Python files in a ``migrations/`` package, Django's layout."""
+    parts = path.split("/")
+    return (
+        path.endswith(".py")
+        and len(parts) >= 2
+        and parts[-2] == "migrations"
+        and parts[-1] != "__init__.py"
+    )
+
+
+def is_retention_file(path: str) -> bool:
+    """JSON files (recognised by content) and Terraform files."""
+    base = path.rsplit("/", 1)[-1]
+    if base.endswith(".tf"):
+        return True
+    return base.endswith(".json") and base not in _SKIPPED_JSON
+
+
+def is_lock_file(path: str) -> bool:
+    """Only files named ``backout.lock``."""
+    return path.rsplit("/", 1)[-1] == LOCK_NAME
+
+
+def chart_of_template(path: str) -> tuple[str, str] | None:
+    """``(chart directory, folder)`` for a file under a chart's ``templates/`` or ``crds/``."""
+    for folder in ("templates", "crds"):
+        if path.startswith(folder + "/"):
+            return "", folder
+        head, sep, _ = path.rpartition("/" + folder + "/")
+        if sep:
+            return head, folder
+    return None
+
+
+def is_values_file(path: str) -> bool:
+    """``values.yaml``, ``values-prod.yaml``, ``values.staging.yaml`` (not inside templates)."""
+    return bool(_VALUES_NAME.fullmatch(path.rpartition("/")[2])) and chart_of_template(path) is None
+
+
+def is_helm_file(path: str) -> bool:
+    """Chart files, template and CRD files, values files."""
+    name = path.rpartition("/")[2]
+    if name == "Chart.yaml":
+        return True
+    if chart_of_template(path) is not None:
+        return name.endswith((".yaml", ".yml", ".tpl"))
+    return is_values_file(path)
+
+
+def is_runbook(path: str) -> bool:
+    """Markdown and rst files, and any ``RUNBOOK*`` file."""
+    lower = path.lower()
+    base = lower.rsplit("/", 1)[-1]
+    return lower.endswith(MARKDOWN_SUFFIXES + RST_SUFFIXES) or base.startswith("runbook")
