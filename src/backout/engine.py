@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from backout.config import Config, is_enabled
 from backout.discovery import (
@@ -30,9 +30,9 @@ from backout.discovery import (
     working_tree,
 )
 from backout.models import Finding, Location, RuleMeta, Suppression
-from backout.rules import ALL_RULES
+from backout.rules import ALL_RULES, RuleRef
 from backout.rules.base import CheckContext, Rule
-from backout.sources import ALL_READERS
+from backout.sources import ALL_READERS, LazyReader
 from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
 from backout.suppress import apply_suppressions, find_suppressions
 
@@ -118,7 +118,10 @@ def _read_one(
 _ReadRow = tuple[str, list[Fact], list[Suppression]]
 
 
-def _wanted(path: str, readers: Sequence[Reader]) -> list[Reader]:
+_ReaderT = TypeVar("_ReaderT", bound=Reader)
+
+
+def _wanted(path: str, readers: Sequence[_ReaderT]) -> list[_ReaderT]:
     """The readers that want ``path``."""
     return [reader for reader in readers if reader.wants(path)]
 
@@ -132,7 +135,7 @@ def _read_files(root: str, paths: list[str]) -> list[_ReadRow]:
     """Read a chunk of working-tree paths in a worker: which readers want a path is decided
     there and the files are opened there, so the parent neither goes through every path
     first nor reads the files and copies their bytes to the workers."""
-    wanted: dict[str, list[Reader]] = {}
+    wanted: dict[str, Sequence[Reader]] = {}
     for path in paths:
         chosen = _wanted(path, ALL_READERS)
         if chosen:
@@ -200,6 +203,8 @@ def _read_in_pool(tree: Tree, workers: int) -> list[_ReadRow]:
     # Imported here: multiprocessing is ~10 ms of start-up that small trees never use.
     from concurrent.futures import ProcessPoolExecutor
 
+    # Reader modules are imported on first use (see backout.sources): the ones imported here
+    # before the pool forks its workers are inherited, not imported again by every worker.
     with ProcessPoolExecutor(max_workers=workers) as pool:
         if tree.git_ref is None:
             paths = list(tree.paths)
@@ -209,9 +214,16 @@ def _read_in_pool(tree: Tree, workers: int) -> list[_ReadRow]:
                 functools.partial(_read_files, root, paths[i : i + size])
                 for i in range(0, len(paths), size)
             ]
+            # This process reads the last paths first (see _share_with_pool) and loads their
+            # readers anyway: loading them now costs nothing more, and in a tree of one kind
+            # they are all it needs. Finding every reader the tree needs would cost a pass over
+            # every path here, as much as the imports the workers are spared.
+            _load_readers({r for path in paths[-size:] for r in _wanted(path, ALL_READERS)})
         else:
             # A git ref's blobs come from one `git cat-file` here: only the wanted ones.
-            pending = tree.subset([p for p in tree.paths if _wanted(p, ALL_READERS)])
+            wanted = {path: _wanted(path, ALL_READERS) for path in tree.paths}
+            pending = tree.subset([path for path, chosen in wanted.items() if chosen])
+            _load_readers({r for chosen in wanted.values() for r in chosen})
             items = list(pending.read_all())
             size = max(50, len(items) // (workers * 16))
             jobs = [
@@ -219,6 +231,12 @@ def _read_in_pool(tree: Tree, workers: int) -> list[_ReadRow]:
                 for i in range(0, len(items), size)
             ]
         return _share_with_pool(pool, jobs)
+
+
+def _load_readers(readers: Iterable[LazyReader]) -> None:
+    """Import the modules of ``readers`` now, before a process pool forks."""
+    for reader in readers:
+        reader.load()
 
 
 @dataclass
@@ -256,9 +274,9 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     return workspace
 
 
-def enabled_rules(config: Config, rules: Iterable[type[Rule]] = ALL_RULES) -> list[type[Rule]]:
-    """The rules that ``select``/``ignore`` leave on."""
-    return [rule for rule in rules if is_enabled(config, rule.code)]
+def enabled_rules(config: Config, rules: Iterable[RuleRef] = ALL_RULES) -> list[type[Rule]]:
+    """The rules that ``select``/``ignore`` leave on: only their modules are imported."""
+    return [rule.load() for rule in rules if is_enabled(config, rule.code)]
 
 
 def run_rules(workspace: Workspace, rules: Iterable[type[Rule]]) -> list[Finding]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from backout.models import Finding, Location, Suppression
-from backout.rules import all_codes, rules_by_code
+from backout.rules import all_codes, load_rule
 
 _COMMENT = re.compile(
     r"backout:\s*(?P<kind>file-ignore|ignore)\[(?P<codes>[^\]]*)\]"
@@ -94,7 +94,7 @@ def _bad_suppressions(
     used: set[Suppression],
     enabled: set[str],
 ) -> list[Finding]:
-    rule = rules_by_code()["BK902"]()
+    rule = load_rule("BK902")()
     known = set(all_codes())
     out: list[Finding] = []
     for entries in suppressions.values():

@@ -1,100 +1,109 @@
-"""Every rule backout has, named explicitly (no registration by import side effect).
+"""Every rule backout has, named explicitly with its code (no registration by import side effect).
+
+A rule's module is imported only when something needs the rule: ``backout check`` loads the
+rules that ``select``/``ignore`` leave on (:func:`backout.engine.enabled_rules`), so a check of
+the schema rules never imports the image rules, nor the Helm and CI readers whose facts those
+read. What needs every rule loads them all: ``backout rules``, the docs, :func:`rules_by_code`.
 
 To add a rule: write one module in its family's package (file name starting with its code),
-add its class to ``ALL_RULES`` below, and add its fixtures under ``tests/fixtures/rules/``.
+add a ``RuleRef`` naming its code, module and class to ``ALL_RULES`` below, and add its
+fixtures under ``tests/fixtures/rules/``.
 """
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 
-from backout.rules.artifacts.BK301_ci_artifact_retention_shorter_than_window import (
-    CiArtifactRetentionShorterThanWindow,
-)
-from backout.rules.artifacts.BK302_registry_lifecycle_expires_rollback_target import (
-    RegistryLifecycleExpiresRollbackTarget,
-)
-from backout.rules.artifacts.BK303_rollback_target_missing import RollbackTargetMissing
-from backout.rules.artifacts.BK304_rollback_restores_same_image import RollbackRestoresSameImage
-from backout.rules.artifacts.BK305_unpinned_build_input import UnpinnedBuildInput
+from backout.models import Family
 from backout.rules.base import Rule
-from backout.rules.hosts.BK501_previous_package_unavailable import PreviousPackageUnavailable
-from backout.rules.images.BK101_mutable_image_reference import MutableImageReference
-from backout.rules.images.BK102_revision_history_too_short import RevisionHistoryTooShort
-from backout.rules.images.BK103_tag_reused_by_pipeline import TagReusedByPipeline
-from backout.rules.images.BK104_helm_rollback_hazard import HelmRollbackHazard
-from backout.rules.images.BK105_immutable_field_changed import ImmutableFieldChanged
-from backout.rules.inputs.BK901_unreadable_input import UnreadableInput
-from backout.rules.inputs.BK902_unused_or_unjustified_suppression import (
-    UnusedOrUnjustifiedSuppression,
-)
-from backout.rules.procedures.BK401_runbook_without_rollback import RunbookWithoutRollback
-from backout.rules.procedures.BK402_rollback_never_drilled import RollbackNeverDrilled
-from backout.rules.schema.BK201_not_null_column_without_default import (
-    NotNullColumnWithoutDefault,
-)
-from backout.rules.schema.BK202_column_or_table_dropped import ColumnOrTableDropped
-from backout.rules.schema.BK203_column_or_table_renamed import ColumnOrTableRenamed
-from backout.rules.schema.BK204_column_type_changed import ColumnTypeChanged
-from backout.rules.schema.BK205_not_null_set_on_existing_column import (
-    NotNullSetOnExistingColumn,
-)
-from backout.rules.schema.BK206_constraint_old_writes_may_violate import (
-    ConstraintOldWritesMayViolate,
-)
-from backout.rules.schema.BK207_irreversible_migration import IrreversibleMigration
-from backout.rules.schema.BK208_rollback_loses_data import RollbackLosesData
-from backout.rules.schema.BK209_expand_and_contract_in_one_release import (
-    ExpandAndContractInOneRelease,
-)
-from backout.rules.schema.BK211_old_code_fails_on_new_schema import OldCodeFailsOnNewSchema
-from backout.rules.schema.BK212_schema_not_restored import SchemaNotRestored
 
-ALL_RULES: tuple[type[Rule], ...] = (
-    PreviousPackageUnavailable,
-    UnreadableInput,
-    UnusedOrUnjustifiedSuppression,
-    TagReusedByPipeline,
-    HelmRollbackHazard,
-    MutableImageReference,
-    RevisionHistoryTooShort,
-    ImmutableFieldChanged,
-    UnpinnedBuildInput,
-    CiArtifactRetentionShorterThanWindow,
-    RegistryLifecycleExpiresRollbackTarget,
-    RollbackTargetMissing,
-    RollbackRestoresSameImage,
-    RunbookWithoutRollback,
-    RollbackNeverDrilled,
-    NotNullColumnWithoutDefault,
-    ColumnOrTableDropped,
-    ColumnOrTableRenamed,
-    ColumnTypeChanged,
-    NotNullSetOnExistingColumn,
-    ConstraintOldWritesMayViolate,
-    IrreversibleMigration,
-    RollbackLosesData,
-    ExpandAndContractInOneRelease,
-    OldCodeFailsOnNewSchema,
-    SchemaNotRestored,
+
+class RuleRef:
+    """A rule known by its code and where its class is; :meth:`load` imports its module."""
+
+    def __init__(self, code: str, module: str, class_name: str) -> None:
+        self.code = code
+        self.module = f"backout.rules.{module}"
+        self.class_name = class_name
+
+    @property
+    def family(self) -> Family:
+        """The rule's family: the package its module is in."""
+        return Family(self.module.split(".")[2])
+
+    def load(self) -> type[Rule]:
+        """The rule class, its module imported if this is its first use."""
+        rule: type[Rule] = getattr(importlib.import_module(self.module), self.class_name)
+        return rule
+
+
+ALL_RULES: tuple[RuleRef, ...] = (
+    RuleRef("BK501", "hosts.BK501_previous_package_unavailable", "PreviousPackageUnavailable"),
+    RuleRef("BK901", "inputs.BK901_unreadable_input", "UnreadableInput"),
+    RuleRef(
+        "BK902", "inputs.BK902_unused_or_unjustified_suppression", "UnusedOrUnjustifiedSuppression"
+    ),
+    RuleRef("BK103", "images.BK103_tag_reused_by_pipeline", "TagReusedByPipeline"),
+    RuleRef("BK104", "images.BK104_helm_rollback_hazard", "HelmRollbackHazard"),
+    RuleRef("BK101", "images.BK101_mutable_image_reference", "MutableImageReference"),
+    RuleRef("BK102", "images.BK102_revision_history_too_short", "RevisionHistoryTooShort"),
+    RuleRef("BK105", "images.BK105_immutable_field_changed", "ImmutableFieldChanged"),
+    RuleRef("BK305", "artifacts.BK305_unpinned_build_input", "UnpinnedBuildInput"),
+    RuleRef(
+        "BK301",
+        "artifacts.BK301_ci_artifact_retention_shorter_than_window",
+        "CiArtifactRetentionShorterThanWindow",
+    ),
+    RuleRef(
+        "BK302",
+        "artifacts.BK302_registry_lifecycle_expires_rollback_target",
+        "RegistryLifecycleExpiresRollbackTarget",
+    ),
+    RuleRef("BK303", "artifacts.BK303_rollback_target_missing", "RollbackTargetMissing"),
+    RuleRef("BK304", "artifacts.BK304_rollback_restores_same_image", "RollbackRestoresSameImage"),
+    RuleRef("BK401", "procedures.BK401_runbook_without_rollback", "RunbookWithoutRollback"),
+    RuleRef("BK402", "procedures.BK402_rollback_never_drilled", "RollbackNeverDrilled"),
+    RuleRef("BK201", "schema.BK201_not_null_column_without_default", "NotNullColumnWithoutDefault"),
+    RuleRef("BK202", "schema.BK202_column_or_table_dropped", "ColumnOrTableDropped"),
+    RuleRef("BK203", "schema.BK203_column_or_table_renamed", "ColumnOrTableRenamed"),
+    RuleRef("BK204", "schema.BK204_column_type_changed", "ColumnTypeChanged"),
+    RuleRef("BK205", "schema.BK205_not_null_set_on_existing_column", "NotNullSetOnExistingColumn"),
+    RuleRef(
+        "BK206", "schema.BK206_constraint_old_writes_may_violate", "ConstraintOldWritesMayViolate"
+    ),
+    RuleRef("BK207", "schema.BK207_irreversible_migration", "IrreversibleMigration"),
+    RuleRef("BK208", "schema.BK208_rollback_loses_data", "RollbackLosesData"),
+    RuleRef(
+        "BK209", "schema.BK209_expand_and_contract_in_one_release", "ExpandAndContractInOneRelease"
+    ),
+    RuleRef("BK211", "schema.BK211_old_code_fails_on_new_schema", "OldCodeFailsOnNewSchema"),
+    RuleRef("BK212", "schema.BK212_schema_not_restored", "SchemaNotRestored"),
 )
+
+_REF_BY_CODE = {ref.code: ref for ref in ALL_RULES}
 
 
 @cache
 def rules_by_code() -> dict[str, type[Rule]]:
-    """Every rule class, keyed by its code."""
-    return {rule.code: rule for rule in sorted(ALL_RULES, key=lambda r: r.code)}
+    """Every rule class, keyed by its code (this imports every rule's module)."""
+    return {code: _REF_BY_CODE[code].load() for code in all_codes()}
 
 
 def all_codes() -> tuple[str, ...]:
     """Every rule code, sorted."""
-    return tuple(rules_by_code())
+    return tuple(sorted(_REF_BY_CODE))
+
+
+def load_rule(code: str) -> type[Rule]:
+    """The rule class with this code (``KeyError`` for none), importing only its module."""
+    return _REF_BY_CODE[code].load()
 
 
 def rule_for(code_or_name: str) -> type[Rule] | None:
     """The rule with this code (any case) or kebab-case name, if there is one."""
     wanted = code_or_name.strip()
-    for rule in ALL_RULES:
-        if rule.code == wanted.upper() or rule.name == wanted.lower():
-            return rule
-    return None
+    ref = _REF_BY_CODE.get(wanted.upper())
+    if ref is not None:
+        return ref.load()
+    return next((rule for rule in rules_by_code().values() if rule.name == wanted.lower()), None)

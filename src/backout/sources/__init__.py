@@ -1,37 +1,64 @@
 """Every source reader, named explicitly. A reader is the only code that parses files.
 
-To add an input kind: write one module here with a class that has ``name``, ``wants(path)``
-and ``read(file)`` (see :class:`backout.sources.base.Reader`), and list it in ``ALL_READERS``.
+Choosing which readers read a file loads none of them: an entry of ``ALL_READERS`` holds the
+reader's name, its test of a path (in :mod:`backout.sources.paths`, a light module) and where
+its class is, and imports the reader's module the first time a file it wants is read. So a
+check of SQL migrations never loads the Helm or CI readers, and importing one reader (or
+:mod:`backout.sources.base`) does not import the others.
+
+To add an input kind: write one module here with a class that has ``name``, ``wants(path)`` and
+``read(file)`` (see :class:`backout.sources.base.Reader`), put the path test that ``wants``
+calls in :mod:`backout.sources.paths`, and list the reader in ``ALL_READERS``.
 """
 
 from __future__ import annotations
 
-from backout.sources.alembic import AlembicReader
-from backout.sources.base import Reader
-from backout.sources.ci import CiReader, ScriptReader
-from backout.sources.compose import ComposeReader
-from backout.sources.django_migrations import DjangoMigrationReader
-from backout.sources.dockerfile import DockerfileReader
-from backout.sources.helm import HelmReader
-from backout.sources.kustomize import KustomizeReader
-from backout.sources.lockfile import LockReader
-from backout.sources.manifests import ManifestReader
-from backout.sources.migrations import MigrationFileReader
-from backout.sources.retention import RetentionReader
-from backout.sources.runbook import RunbookReader
+import importlib
+from collections.abc import Callable, Iterable
 
-ALL_READERS: tuple[Reader, ...] = (
-    ManifestReader(),
-    ComposeReader(),
-    KustomizeReader(),
-    DockerfileReader(),
-    CiReader(),
-    ScriptReader(),
-    MigrationFileReader(),
-    AlembicReader(),
-    DjangoMigrationReader(),
-    RetentionReader(),
-    LockReader(),
-    HelmReader(),
-    RunbookReader(),
+from backout.sources import paths
+from backout.sources.base import Fact, Reader, SourceFile
+
+
+class LazyReader:
+    """A reader known by its name and path test, its module imported on the first read."""
+
+    def __init__(
+        self, name: str, wants: Callable[[str], bool], module: str, class_name: str
+    ) -> None:
+        self.name = name
+        self.wants = wants
+        """True if the file at this root-relative POSIX path is this reader's to read."""
+        self.module = f"backout.sources.{module}"
+        self.class_name = class_name
+        self._reader: Reader | None = None
+
+    def load(self) -> Reader:
+        """The reader itself, its module imported if this is its first use."""
+        if self._reader is None:
+            reader_class = getattr(importlib.import_module(self.module), self.class_name)
+            self._reader = reader_class()
+        return self._reader
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """The reader's facts for ``file``."""
+        return self.load().read(file)
+
+
+ALL_READERS: tuple[LazyReader, ...] = (
+    LazyReader("kubernetes", paths.is_manifest, "manifests", "ManifestReader"),
+    LazyReader("compose", paths.is_compose_file, "compose", "ComposeReader"),
+    LazyReader("kustomize", paths.is_kustomization, "kustomize", "KustomizeReader"),
+    LazyReader("dockerfile", paths.is_dockerfile, "dockerfile", "DockerfileReader"),
+    LazyReader("ci", paths.is_ci_file, "ci", "CiReader"),
+    LazyReader("script", paths.is_script, "ci", "ScriptReader"),
+    LazyReader("SQL migration", paths.is_sql_file, "migrations", "MigrationFileReader"),
+    LazyReader("Alembic", paths.is_alembic_revision, "alembic", "AlembicReader"),
+    LazyReader(
+        "Django migration", paths.is_django_migration, "django_migrations", "DjangoMigrationReader"
+    ),
+    LazyReader("retention", paths.is_retention_file, "retention", "RetentionReader"),
+    LazyReader("lock", paths.is_lock_file, "lockfile", "LockReader"),
+    LazyReader("helm", paths.is_helm_file, "helm", "HelmReader"),
+    LazyReader("runbook", paths.is_runbook, "runbook", "RunbookReader"),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from backout.models import Location
 
@@ -124,7 +124,10 @@ class SourceFile:
 class Reader(Protocol):
     """A source reader: says which files it wants and turns each into facts."""
 
-    name: ClassVar[str]
+    @property
+    def name(self) -> str:
+        """What the reader reads, as an :class:`Unreadable` fact names it: ``"helm"``."""
+        ...
 
     def wants(self, path: str) -> bool:
         """True if the file at this root-relative POSIX path is this reader's to read."""
