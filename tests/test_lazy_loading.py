@@ -198,3 +198,34 @@ def test_pool_workers_load_the_readers_their_parent_has_not(tmp_path: Path, kind
         git(root, "add", "-A")
         git(root, "commit", "-q", "-m", "release")
     subprocess.run([sys.executable, "-c", _POOL, str(root), kind], check=True, timeout=120)
+
+
+_BROKEN_SQL_READER = """
+import sys
+sys.modules["pglast"] = None  # as a broken install would: the SQL reader cannot be imported
+from backout.cli import run
+sys.argv = ["backout", "check", sys.argv[1], "--output-format", "concise"]
+run()
+"""
+
+
+@pytest.mark.parametrize("files", [3, 460], ids=["serial", "pool"])
+def test_a_reader_that_cannot_be_imported_is_an_error_not_a_skip(
+    tmp_path: Path, files: int
+) -> None:
+    """Not a BK901 finding per file, which `select = ["BK2"]` would hide: the check would pass
+    having read no migration at all."""
+    root = _migrations_only(tmp_path, "BK2")
+    for number in range(3, files):
+        (root / "db" / "migrations" / f"{number:04}_c.up.sql").write_text(
+            f"ALTER TABLE users ADD c{number} int;\n"
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", _BROKEN_SQL_READER, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("backout: error: the SQL migration reader"), done.stderr
+    assert "Traceback" not in done.stderr

@@ -32,7 +32,7 @@ from backout.discovery import (
 from backout.models import Finding, Location, RuleMeta, Suppression
 from backout.rules import ALL_RULES, RuleRef
 from backout.rules.base import CheckContext, Rule
-from backout.sources import ALL_READERS, LazyReader
+from backout.sources import ALL_READERS, LazyReader, ReaderLoadError
 from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
 from backout.suppress import apply_suppressions, find_suppressions
 
@@ -102,6 +102,8 @@ def _read_one(
     for reader in wanted:
         try:
             facts.extend(reader.read(file))
+        except ReaderLoadError:
+            raise  # every file of the reader's kind would go unread: stop, do not skip them
         except Exception as exc:  # a reader bug must not hide the rest of the release
             facts.append(
                 Unreadable(

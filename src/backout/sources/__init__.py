@@ -20,6 +20,15 @@ from backout.sources import paths
 from backout.sources.base import Fact, Reader, SourceFile
 
 
+class ReaderLoadError(ImportError):
+    """A reader's module could not be imported: a broken install, not one file's problem.
+
+    Raised, never turned into an :class:`~backout.sources.base.Unreadable` fact: as a BK901
+    finding it would vanish under a ``select`` without BK901 and the check would pass having
+    read none of the reader's files.
+    """
+
+
 class LazyReader:
     """A reader known by its name and path test, its module imported on the first read."""
 
@@ -36,7 +45,13 @@ class LazyReader:
     def load(self) -> Reader:
         """The reader itself, its module imported if this is its first use."""
         if self._reader is None:
-            reader_class = getattr(importlib.import_module(self.module), self.class_name)
+            try:
+                reader_class = getattr(importlib.import_module(self.module), self.class_name)
+            except Exception as exc:
+                raise ReaderLoadError(
+                    f"the {self.name} reader ({self.module}) could not be loaded: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             self._reader = reader_class()
         return self._reader
 
