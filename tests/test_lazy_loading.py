@@ -180,8 +180,10 @@ assert any(type(f).__name__ == "ImageUse" for _, facts, _ in pooled for f in fac
 
 @pytest.mark.parametrize("kind", ["working", "git"])
 def test_pool_workers_load_the_readers_their_parent_has_not(tmp_path: Path, kind: str) -> None:
-    """The parent loads the readers of the paths it reads first (SQL files, sorted last); the
-    manifests, first, are read by a worker that imports their reader itself."""
+    """Every file is read, whichever process reads it. On a working tree the parent loads only
+    the readers of the paths it reads itself (SQL files, sorted last), and the manifests, first,
+    are read by a worker that imports their reader itself; on a git ref the parent loads every
+    reader the wanted blobs need before the pool starts."""
     root = _migrations_only(tmp_path / "repo", None)
     for number in range(3, 460):
         (root / "db" / "migrations" / f"{number:04}_c.up.sql").write_text(
@@ -228,4 +230,28 @@ def test_a_reader_that_cannot_be_imported_is_an_error_not_a_skip(
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("backout: error: the SQL migration reader"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+_BROKEN_RULE = """
+import sys
+# As a broken install would: BK201's module cannot be imported.
+sys.modules["backout.rules.schema.BK201_not_null_column_without_default"] = None
+from backout.cli import run
+sys.argv = ["backout", "check", sys.argv[1], "--output-format", "concise"]
+run()
+"""
+
+
+def test_a_rule_that_cannot_be_imported_is_an_error_not_findings(tmp_path: Path) -> None:
+    """Exit 2 and one line, not a traceback's exit 1, which CI would read as findings."""
+    root = _migrations_only(tmp_path, "BK2")
+    done = subprocess.run(
+        [sys.executable, "-c", _BROKEN_RULE, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("backout: error: rule BK201 ("), done.stderr
     assert "Traceback" not in done.stderr

@@ -29,6 +29,7 @@ from backout.engine import CheckResult
 from backout.models import Severity
 from backout.report import OutputFormat, render
 from backout.report.summary import by_code, summary_line
+from backout.rules import RuleLoadError
 from backout.sources import ReaderLoadError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -827,7 +828,10 @@ def run() -> None:
     except ConfigError as exc:
         click.echo(f"backout: error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    except ReaderLoadError as exc:  # a broken install: an environment error, not a finding
+    except (
+        ReaderLoadError,
+        RuleLoadError,
+    ) as exc:  # a broken install: an environment error, not a finding
         click.echo(f"backout: error: {exc}; reinstall backout", err=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:

@@ -19,6 +19,11 @@ from backout.models import Family
 from backout.rules.base import Rule
 
 
+class RuleLoadError(ImportError):
+    """A rule's module could not be imported: a broken install, reported as such (exit 2), not
+    as a traceback whose exit status 1 a CI job would take for findings."""
+
+
 class RuleRef:
     """A rule known by its code and where its class is; :meth:`load` imports its module."""
 
@@ -34,7 +39,12 @@ class RuleRef:
 
     def load(self) -> type[Rule]:
         """The rule class, its module imported if this is its first use."""
-        rule: type[Rule] = getattr(importlib.import_module(self.module), self.class_name)
+        try:
+            rule: type[Rule] = getattr(importlib.import_module(self.module), self.class_name)
+        except Exception as exc:
+            raise RuleLoadError(
+                f"rule {self.code} ({self.module}) could not be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
         return rule
 
 
