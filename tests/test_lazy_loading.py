@@ -222,15 +222,7 @@ def test_a_reader_that_cannot_be_imported_is_an_error_not_a_skip(
         (root / "db" / "migrations" / f"{number:04}_c.up.sql").write_text(
             f"ALTER TABLE users ADD c{number} int;\n"
         )
-    done = subprocess.run(
-        [sys.executable, "-c", _BROKEN_SQL_READER, str(root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith("backout: error: the SQL migration reader"), done.stderr
-    assert "Traceback" not in done.stderr
+    _assert_one_error_line(_BROKEN_SQL_READER, root, "the SQL migration reader")
 
 
 _BROKEN_RULE = """
@@ -246,12 +238,14 @@ run()
 def test_a_rule_that_cannot_be_imported_is_an_error_not_findings(tmp_path: Path) -> None:
     """Exit 2 and one line, not a traceback's exit 1, which CI would read as findings."""
     root = _migrations_only(tmp_path, "BK2")
+    _assert_one_error_line(_BROKEN_RULE, root, "rule BK201 (")
+
+
+def _assert_one_error_line(script: str, root: Path, names: str) -> None:
+    """``script`` checking ``root`` exits 2 with one error line that starts by ``names``."""
     done = subprocess.run(
-        [sys.executable, "-c", _BROKEN_RULE, str(root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith("backout: error: rule BK201 ("), done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"backout: error: {names}"), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
