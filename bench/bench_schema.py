@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import backout_command, machine, python_env
 
 STATEMENTS = (
     "ALTER TABLE t{t} ADD COLUMN c{i} integer;",
@@ -93,30 +94,6 @@ def best_of(
     return {name: (min(times[name]), codes[name]) for name in commands}
 
 
-def python_env(cache: Path) -> dict[str, str]:
-    """The environment for the runs: Python's bytecode cache on, in ``cache``.
-
-    An installed backout runs from cached bytecode; with ``PYTHONDONTWRITEBYTECODE`` set (as
-    in some CI and container images) every run would compile backout's sources again first,
-    a cost squawk, a compiled binary, does not have and users do not pay.
-    """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(cache)
-    return env
-
-
-def machine() -> str:
-    """CPU model and core count, as docs/benchmarks.md states them."""
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
-
-
 def main() -> None:
     """Generate, time both tools, print the Markdown section."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -132,9 +109,7 @@ def main() -> None:
     if not squawk.is_file():
         sys.exit("squawk not found: create bench/.venv-squawk (see the module docstring)")
     up_files = sorted(str(p.relative_to(root)) for p in root.glob("db/migrations/*.up.sql"))
-    # The backout installed beside this interpreter (a venv not activated), else the one on PATH.
-    beside = Path(sys.executable).with_name("backout")
-    backout = str(beside) if beside.is_file() else shutil.which("backout") or "backout"
+    backout = backout_command()
     env = python_env(args.out.resolve() / "pycache")
     concise = [backout, "check", ".", "--output-format", "concise"]
     # Warm-up: writes the bytecode cache and brings the tree into the page cache.
