@@ -71,8 +71,8 @@ _PATHS = (
 )
 
 
-def _modules_after(script: str, *args: str) -> set[str]:
-    """The ``backout`` modules a fresh interpreter has imported after running ``script``."""
+def _modules_after(script: str, *args: str, prefix: str = "backout") -> set[str]:
+    """The ``prefix`` modules a fresh interpreter has imported after running ``script``."""
     report = f"{script}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)"
     done = subprocess.run(
         [sys.executable, "-c", report, *args],
@@ -82,7 +82,7 @@ def _modules_after(script: str, *args: str) -> set[str]:
         timeout=120,
     )
     modules: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
-    return {m for m in modules if m.startswith("backout")}
+    return {m for m in modules if m.startswith(prefix)}
 
 
 @pytest.mark.parametrize("reader", ALL_READERS, ids=lambda r: r.name)
@@ -157,6 +157,18 @@ def test_check_of_every_rule_loads_every_rule(tmp_path: Path) -> None:
     modules = _modules_after(_CHECK, str(_migrations_only(tmp_path, None)))
     assert {"backout.sources.helm", "backout.sources.ci"} <= modules
     assert "backout.rules.images.BK101_mutable_image_reference" in modules
+
+
+def test_check_without_sql_files_never_loads_pglast(tmp_path: Path) -> None:
+    """Every rule on (BK901 among them), no SQL file: neither the SQL reader nor pglast loads."""
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n"
+        "spec:\n  containers:\n  - name: app\n    image: shop:latest\n"
+    )
+    modules = _modules_after(_CHECK, str(tmp_path), prefix="")
+    assert "backout.rules.inputs.BK901_unreadable_input" in modules
+    assert "backout.sources.manifests" in modules
+    assert not {"pglast", "backout.sources.sql", "backout.sources.migrations"} & modules
 
 
 _POOL = """

@@ -30,6 +30,17 @@ class Unreadable(Fact):
     reason: str
 
 
+@dataclass(frozen=True)
+class SqlUnreadable(Unreadable):
+    """SQL that one dialect's grammar rejected; BK901 reports it for the configured dialect.
+
+    Here rather than in ``sources/sql.py``, beside :class:`Unreadable`: BK901 needs the class,
+    and importing the SQL reader would load pglast into every check, SQL files or not.
+    """
+
+    dialect: str = "postgres"
+
+
 FactT = TypeVar("FactT", bound=Fact)
 
 

@@ -56,14 +56,7 @@ from backout.schema_model import (
     DialectRead,
     Operation,
 )
-from backout.sources.base import Unreadable
-
-
-@dataclass(frozen=True)
-class SqlUnreadable(Unreadable):
-    """SQL that one dialect's grammar rejected; BK901 reports it for the configured dialect."""
-
-    dialect: str = "postgres"
+from backout.sources.base import SqlUnreadable
 
 
 @dataclass

@@ -37,7 +37,8 @@ from backout.schema_model import (
     Column,
     Operation,
 )
-from backout.sources.sql import SQLGLOT_DIALECTS, SqlRead, SqlText, SqlUnreadable
+from backout.sources.base import SqlUnreadable
+from backout.sources.sql import SQLGLOT_DIALECTS, SqlRead, SqlText
 
 
 def _name(node: Any) -> str:

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.base import Unreadable
-from backout.sources.sql import SqlUnreadable
+from backout.sources.base import SqlUnreadable, Unreadable
 
 
 class UnreadableInput(Rule):
