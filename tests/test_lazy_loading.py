@@ -261,3 +261,27 @@ def _assert_one_error_line(script: str, root: Path, names: str) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith(f"backout: error: {names}"), done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+_DRILL = """
+import os, sys
+os.chdir(sys.argv[1])
+from backout.cli import main
+try:
+    main.main(["drill", "--base", "HEAD~1", "--format", "json"], standalone_mode=False)
+except SystemExit:
+    pass
+"""
+
+
+def test_drill_loads_only_the_drill_rules(tmp_path: Path) -> None:
+    """BK208, BK211 and BK212 are what a drill reports; no other rule module is imported."""
+    from tests.drill_repos import BAD_DOWN, BAD_UP, make_repo
+
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    modules = _modules_after(_DRILL, str(repo), prefix="backout.rules.")
+    assert {m.rsplit(".", 1)[1][:5] for m in modules if ".BK" in m} == {
+        "BK208",
+        "BK211",
+        "BK212",
+    }

@@ -781,9 +781,10 @@ def drill(
     """Prove on a throwaway database that the old release runs on the new schema and that
     the schema goes back (BK211, BK212, BK208)."""
     from backout.drill.database import DrillError
-    from backout.drill.run import DrillOptions, run_drill
+    from backout.drill.run import DRILL_CODES, DrillOptions, run_drill
     from backout.drill.safety import DrillTerminated
     from backout.engine import enabled_rules, finish, load_workspace
+    from backout.rules import ALL_RULES
 
     target = existing_path(path)
     config = build_config(target, **flags)
@@ -804,8 +805,8 @@ def drill(
         sys.exit(128 + exc.signum)
     for note in outcome.notes:
         click.echo(f"drill: note: {note}", err=True)
-    drill_codes = ("BK208", "BK211", "BK212")
-    rules = [rule for rule in enabled_rules(config) if rule.code in drill_codes]
+    drill_rules = [ref for ref in ALL_RULES if ref.code in DRILL_CODES]
+    rules = enabled_rules(config, drill_rules)
     sys.exit(emit(finish(workspace, outcome.findings, rules), config, **flags))
 
 

@@ -41,7 +41,7 @@ from backout.drill.snapshot import ColumnState, SchemaSnapshot, diff
 from backout.drill.targets import dialect_of_url, open_target
 from backout.engine import Workspace
 from backout.models import Finding, Location, RuleMeta, make_finding
-from backout.rules import rules_by_code
+from backout.rules import load_rule
 from backout.schema_model import (
     DROP_TABLE,
     RENAME_TABLE,
@@ -49,6 +49,9 @@ from backout.schema_model import (
     ordered_migrations,
     split_release,
 )
+
+DRILL_CODES = ("BK208", "BK211", "BK212")
+"""The rules whose findings a drill reports."""
 
 
 @dataclass(frozen=True)
@@ -215,13 +218,10 @@ class _Drill:
         self.target: DrillTarget | None = None
         """Where the drill's database lives: a second, base-only one is made there for
         ``drill.old-command``'s run on the base release."""
-        rules = rules_by_code()
-        self.metas: dict[str, RuleMeta] = {code: rules[code].meta() for code in rules}
+        self.metas: dict[str, RuleMeta] = {code: load_rule(code).meta() for code in DRILL_CODES}
 
     def finding(self, code: str, location: Location, message: str, fix: str) -> None:
-        meta = self.metas.get(code)
-        if meta is not None:  # BK208 belongs to the static schema rules; absent, it is skipped
-            self.outcome.findings.append(make_finding(meta, location, message, fix))
+        self.outcome.findings.append(make_finding(self.metas[code], location, message, fix))
 
     def snapshot(self, database: DrillDatabase) -> SchemaSnapshot:
         return database.introspect().without(set(self.runner.bookkeeping))
