@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from backout.engine import CheckResult
 from backout.models import Finding, Severity
+from backout.report._json import dumps_indented
 
 _SEVERITY = {Severity.ERROR: "critical", Severity.WARNING: "major", Severity.INFO: "info"}
 
@@ -31,4 +31,4 @@ def render(result: CheckResult, color: bool = False) -> str:
         }
         for f in result.findings
     ]
-    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(issues)

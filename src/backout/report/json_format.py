@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from backout import __version__
 from backout.engine import CheckResult
 from backout.models import Finding
+from backout.report._json import dumps_indented
 from backout.report.summary import counts
 
 
@@ -41,4 +41,4 @@ def render(result: CheckResult, color: bool = False) -> str:
         "suppressed": [finding_dict(f) for f in result.suppressed],
         "summary": {**counts(result), "files": result.files_read, "base": result.base},
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(document)

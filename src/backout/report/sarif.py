@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from backout import __version__
 from backout.engine import CheckResult
 from backout.models import Finding, Severity
+from backout.report._json import dumps_indented
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -75,4 +75,4 @@ def render(result: CheckResult, color: bool = False) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return dumps_indented(log)
