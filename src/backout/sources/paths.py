@@ -13,6 +13,7 @@ import re
 LOCK_NAME = "backout.lock"
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 RST_SUFFIXES = (".rst",)
+_YAML_SUFFIXES = (".yaml", ".yml")
 
 _COMPOSE_FILE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml", re.IGNORECASE)
 _COMPOSE_OR_KUSTOMIZE = re.compile(
@@ -35,6 +36,10 @@ def is_manifest(path: str) -> bool:
 
 def is_compose_file(path: str) -> bool:
     """``docker-compose*.y*ml`` and ``compose*.y*ml`` files."""
+    # The suffix first, here and in the other YAML tests: choosing the readers of a file
+    # runs every test on every path, and most paths of a large tree are not YAML at all.
+    if not path.endswith(_YAML_SUFFIXES):
+        return False
     return _COMPOSE_FILE.fullmatch(path.rpartition("/")[2]) is not None
 
 
@@ -93,7 +98,7 @@ def maybe_included_gitlab_file(path: str) -> bool:
 
 def is_ci_file(path: str) -> bool:
     """Workflow, composite-action and GitLab pipeline files, and YAML GitLab may include."""
-    return (
+    return path.endswith(_YAML_SUFFIXES) and (
         is_github_workflow(path)
         or is_composite_action(path)
         or is_gitlab_pipeline(path)
@@ -159,6 +164,8 @@ def is_values_file(path: str) -> bool:
 
 def is_helm_file(path: str) -> bool:
     """Chart files, template and CRD files, values files."""
+    if not path.endswith((*_YAML_SUFFIXES, ".tpl")):
+        return False
     name = path.rpartition("/")[2]
     if name == "Chart.yaml":
         return True
