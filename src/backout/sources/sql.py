@@ -164,6 +164,9 @@ class SqlText:
         """Skip the whitespace and comments that libpg_query counts into a statement."""
         if offset >= len(self.text):
             return offset
+        first = self.text[offset]
+        if not first.isspace() and first not in "-/":  # most statements: nothing to skip
+            return offset
         gap = _LEADING_GAP.match(self.text, offset)
         return gap.end() if gap else offset
 
@@ -405,7 +408,7 @@ def _pg_constraint(
     )
 
 
-def _pg_create_table(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+def _pg_create_table(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
     relation = node.get("relation")
     if relation is None:
         return
@@ -414,11 +417,13 @@ def _pg_create_table(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
         for element in node.get("tableElts") or ()
         if (column := _fields(element, "ColumnDef")) is not None
     )
-    yield Operation(
-        CREATE_TABLE,
-        stmt.at(relation.get("location", 0)),
-        relation.get("relname") or "",
-        columns=columns,
+    operations.append(
+        Operation(
+            CREATE_TABLE,
+            stmt.at(relation.get("location", 0)),
+            relation.get("relname") or "",
+            columns=columns,
+        )
     )
 
 
@@ -430,7 +435,7 @@ _PG_COLUMN_COMMANDS = {
 }
 
 
-def _pg_alter(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+def _pg_alter(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
     relation = node.get("relation")
     if node.get("objtype") not in ("OBJECT_TABLE", None) or relation is None:
         return
@@ -444,33 +449,37 @@ def _pg_alter(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
         name = cmd.get("name")
         column_kind = _PG_COLUMN_COMMANDS.get(sub)
         if column_kind is not None:
-            yield Operation(column_kind, stmt.at_name(name, after), table, name)
+            operations.append(Operation(column_kind, stmt.at_name(name, after), table, name))
         elif sub == "AT_AddColumn":
             column_def = _fields(cmd.get("def"), "ColumnDef")
             if column_def is not None:
-                yield from _pg_add_column(stmt, table, column_def, after)
+                _pg_add_column(stmt, table, column_def, after, operations)
         elif sub == "AT_AlterColumnType":
             column_def = _fields(cmd.get("def"), "ColumnDef")
             if column_def is not None:
                 new_type = _pg_type(column_def.get("typeName"))
-                yield Operation(
-                    ALTER_TYPE,
-                    stmt.at_name(name, after),
-                    table,
-                    name,
-                    column_def=Column(name or "", new_type),
+                operations.append(
+                    Operation(
+                        ALTER_TYPE,
+                        stmt.at_name(name, after),
+                        table,
+                        name,
+                        column_def=Column(name or "", new_type),
+                    )
                 )
         elif sub == "AT_ColumnDefault":
             kind = SET_DEFAULT if cmd.get("def") is not None else DROP_DEFAULT
-            yield Operation(kind, stmt.at_name(name, after), table, name)
+            operations.append(Operation(kind, stmt.at_name(name, after), table, name))
         elif sub == "AT_AddConstraint":
             constraint_def = _fields(cmd.get("def"), "Constraint")
             if constraint_def is not None:
                 op = _pg_constraint(stmt, table, constraint_def, after)
                 if op is not None:
-                    yield op
+                    operations.append(op)
         elif sub == "AT_DropConstraint":
-            yield Operation(DROP_CONSTRAINT, stmt.at_name(name, after), table, detail=name or "")
+            operations.append(
+                Operation(DROP_CONSTRAINT, stmt.at_name(name, after), table, detail=name or "")
+            )
 
 
 # Constraints declared with an added column that are recorded as constraints of their own.
@@ -478,15 +487,17 @@ _NEW_COLUMN_CONSTRAINTS = ("CONSTR_UNIQUE", "CONSTR_CHECK", "CONSTR_FOREIGN")
 
 
 def _pg_add_column(
-    stmt: _PgStatement, table: str, column_def: Node, after: int
-) -> Iterator[Operation]:
+    stmt: _PgStatement, table: str, column_def: Node, after: int, operations: list[Operation]
+) -> None:
     column = _pg_column(column_def)
-    yield Operation(
-        ADD_COLUMN,
-        stmt.at_name(column.name, after),
-        table,
-        column.name,
-        column_def=column,
+    operations.append(
+        Operation(
+            ADD_COLUMN,
+            stmt.at_name(column.name, after),
+            table,
+            column.name,
+            column_def=column,
+        )
     )
     for entry in column_def.get("constraints") or ():
         constraint = _fields(entry, "Constraint")
@@ -495,45 +506,51 @@ def _pg_add_column(
         # On a new column the constraint binds only new writes of new code; the schema
         # model sees that the column is new and does not flag it.
         label, columns = _constraint_columns(constraint)
-        yield Operation(
-            ADD_CONSTRAINT,
-            stmt.at_name(_constraint_anchor(constraint, columns), after),
-            table,
-            constraint=label,
-            constrained=columns or (column.name,),
+        operations.append(
+            Operation(
+                ADD_CONSTRAINT,
+                stmt.at_name(_constraint_anchor(constraint, columns), after),
+                table,
+                constraint=label,
+                constrained=columns or (column.name,),
+            )
         )
 
 
-def _pg_rename(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+def _pg_rename(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
     relation = node.get("relation")
     if relation is None:
         return
     table = relation.get("relname") or ""
     rename_type = node.get("renameType")
     if rename_type == "OBJECT_COLUMN":
-        yield Operation(
-            RENAME_COLUMN,
-            stmt.at_name(node.get("subname"), stmt.after(relation.get("location", 0))),
-            table,
-            node.get("subname"),
-            new_name=node.get("newname"),
+        operations.append(
+            Operation(
+                RENAME_COLUMN,
+                stmt.at_name(node.get("subname"), stmt.after(relation.get("location", 0))),
+                table,
+                node.get("subname"),
+                new_name=node.get("newname"),
+            )
         )
     elif rename_type == "OBJECT_TABLE":
-        yield Operation(
-            RENAME_TABLE,
-            stmt.at(relation.get("location", 0)),
-            table,
-            new_name=node.get("newname"),
+        operations.append(
+            Operation(
+                RENAME_TABLE,
+                stmt.at(relation.get("location", 0)),
+                table,
+                new_name=node.get("newname"),
+            )
         )
 
 
-def _pg_drop(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+def _pg_drop(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
     remove_type = node.get("removeType")
     if remove_type == "OBJECT_TABLE":
         for names in node.get("objects") or ():
             parts = _list_strings(names)
             if parts:
-                yield Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1])
+                operations.append(Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1]))
     elif remove_type == "OBJECT_TYPE":
         for names in node.get("objects") or ():
             type_name = _fields(names, "TypeName")
@@ -541,10 +558,10 @@ def _pg_drop(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
                 _strings(type_name.get("names")) if type_name is not None else _list_strings(names)
             )
             if parts:
-                yield Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1])
+                operations.append(Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1]))
 
 
-def _pg_unique_index(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+def _pg_unique_index(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
     relation = node.get("relation")
     if not node.get("unique") or relation is None:
         return
@@ -554,28 +571,32 @@ def _pg_unique_index(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
         if (element := _fields(param, "IndexElem")) is not None and element.get("name")
     )
     relname = relation.get("relname")
-    yield Operation(
-        ADD_CONSTRAINT,
-        stmt.at_name(node.get("idxname") or relname),
-        relname or "",
-        constraint=UNIQUE,
-        constrained=indexed,
-        detail=node.get("idxname") or "",
+    operations.append(
+        Operation(
+            ADD_CONSTRAINT,
+            stmt.at_name(node.get("idxname") or relname),
+            relname or "",
+            constraint=UNIQUE,
+            constrained=indexed,
+            detail=node.get("idxname") or "",
+        )
     )
 
 
-def _pg_create_enum(stmt: _PgStatement, node: Node) -> Iterator[Operation]:
+def _pg_create_enum(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
     parts = _strings(node.get("typeName"))
     if parts:
-        yield Operation(
-            CREATE_ENUM, stmt.at_name(parts[-1]), parts[-1], values=_strings(node.get("vals"))
+        operations.append(
+            Operation(
+                CREATE_ENUM, stmt.at_name(parts[-1]), parts[-1], values=_strings(node.get("vals"))
+            )
         )
 
 
 # The statements that change the schema in ways backout models, by libpg_query node type.
 # ``DO`` blocks are read too (:func:`_read_do_block`); every other statement yields nothing,
 # so its position is never worked out.
-_PG_STATEMENT_READERS: dict[str, Callable[[_PgStatement, Node], Iterator[Operation]]] = {
+_PG_STATEMENT_READERS: dict[str, Callable[[_PgStatement, Node, list[Operation]], None]] = {
     "CreateStmt": _pg_create_table,
     "AlterTableStmt": _pg_alter,
     "RenameStmt": _pg_rename,
@@ -624,7 +645,7 @@ def _read_pg_statement(stmt: _PgStatement, kind: str, node: Node, result: SqlRea
     if kind == "DoStmt":
         _read_do_block(stmt, node, result)
     else:
-        result.operations.extend(_PG_STATEMENT_READERS[kind](stmt, node))
+        _PG_STATEMENT_READERS[kind](stmt, node, result.operations)
 
 
 def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseError) -> SqlRead:
