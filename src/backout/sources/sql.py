@@ -408,7 +408,8 @@ def _pg_constraint(
     )
 
 
-def _pg_create_table(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
+def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    operations = result.operations
     relation = node.get("relation")
     if relation is None:
         return
@@ -435,7 +436,8 @@ _PG_COLUMN_COMMANDS = {
 }
 
 
-def _pg_alter(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
+def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    operations = result.operations
     relation = node.get("relation")
     if node.get("objtype") not in ("OBJECT_TABLE", None) or relation is None:
         return
@@ -517,7 +519,8 @@ def _pg_add_column(
         )
 
 
-def _pg_rename(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
+def _pg_rename(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    operations = result.operations
     relation = node.get("relation")
     if relation is None:
         return
@@ -544,7 +547,8 @@ def _pg_rename(stmt: _PgStatement, node: Node, operations: list[Operation]) -> N
         )
 
 
-def _pg_drop(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
+def _pg_drop(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    operations = result.operations
     remove_type = node.get("removeType")
     if remove_type == "OBJECT_TABLE":
         for names in node.get("objects") or ():
@@ -561,7 +565,8 @@ def _pg_drop(stmt: _PgStatement, node: Node, operations: list[Operation]) -> Non
                 operations.append(Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1]))
 
 
-def _pg_unique_index(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
+def _pg_unique_index(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    operations = result.operations
     relation = node.get("relation")
     if not node.get("unique") or relation is None:
         return
@@ -583,7 +588,8 @@ def _pg_unique_index(stmt: _PgStatement, node: Node, operations: list[Operation]
     )
 
 
-def _pg_create_enum(stmt: _PgStatement, node: Node, operations: list[Operation]) -> None:
+def _pg_create_enum(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    operations = result.operations
     parts = _strings(node.get("typeName"))
     if parts:
         operations.append(
@@ -593,31 +599,24 @@ def _pg_create_enum(stmt: _PgStatement, node: Node, operations: list[Operation])
         )
 
 
-# The statements that change the schema in ways backout models, by libpg_query node type.
-# ``DO`` blocks are read too (:func:`_read_do_block`); every other statement yields nothing,
-# so its position is never worked out.
-_PG_STATEMENT_READERS: dict[str, Callable[[_PgStatement, Node, list[Operation]], None]] = {
-    "CreateStmt": _pg_create_table,
-    "AlterTableStmt": _pg_alter,
-    "RenameStmt": _pg_rename,
-    "DropStmt": _pg_drop,
-    "IndexStmt": _pg_unique_index,
-    "CreateEnumStmt": _pg_create_enum,
-}
-
-
 def _parse_postgres(text: str) -> list[Node]:
     """libpg_query's statements for ``text``; raises ``ParseError`` like ``pglast.parse_sql``."""
     statements: list[Node] = _json_loads(pglast.parser.parse_sql_json(text)).get("stmts") or []
     return statements
 
 
-def _statement_to_read(node: Any) -> tuple[str, Node] | None:
-    """The node type and fields of a statement backout reads (see above), else None."""
+# Adds what one statement changes to the read of its body.
+_StatementReader = Callable[[_PgStatement, Node, SqlRead], None]
+
+
+def _statement_to_read(node: Any) -> tuple[_StatementReader, Node] | None:
+    """The reader and fields of a statement backout reads (:data:`_PG_STATEMENT_READERS`),
+    else None."""
     if isinstance(node, dict) and len(node) == 1:
         ((kind, fields),) = node.items()
-        if kind in _PG_STATEMENT_READERS or kind == "DoStmt":
-            return kind, fields
+        reader = _PG_STATEMENT_READERS.get(kind)
+        if reader is not None:
+            return reader, fields
     return None
 
 
@@ -636,16 +635,9 @@ def read_postgres(body: SqlText) -> SqlRead:
         length = raw.get("stmt_len", 0)
         start = body.statement_start(body.char_offset(location))
         end = body.char_offset(location + length) if length else len(body.text)
-        _read_pg_statement(_PgStatement(body, start, end), *statement, result)
+        reader, fields = statement
+        reader(_PgStatement(body, start, end), fields, result)
     return result
-
-
-def _read_pg_statement(stmt: _PgStatement, kind: str, node: Node, result: SqlRead) -> None:
-    """Add what one statement (of a type :func:`_statement_to_read` accepts) changes."""
-    if kind == "DoStmt":
-        _read_do_block(stmt, node, result)
-    else:
-        _PG_STATEMENT_READERS[kind](stmt, node, result.operations)
 
 
 def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseError) -> SqlRead:
@@ -679,7 +671,8 @@ def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseErro
             local = piece_text.char_offset(location)
             local_end = piece_text.char_offset(location + length) if length else len(piece)
             stmt = _PgStatement(body, body.statement_start(start + local), start + local_end)
-            _read_pg_statement(stmt, *statement, result)
+            reader, fields = statement
+            reader(stmt, fields, result)
     return result
 
 
@@ -809,6 +802,20 @@ def _sql_literal(expression: str) -> str | None:
         return text[1:-1].replace("''", "'")
     dollar = re.fullmatch(r"(\$[A-Za-z_]*\$)(.*)\1", text, re.S)
     return dollar.group(2) if dollar else None
+
+
+# The statements that change the schema in ways backout models, by libpg_query node type.
+# ``DO`` blocks are read for the statements inside; every other statement yields nothing, so
+# its position is never worked out.
+_PG_STATEMENT_READERS: dict[str, _StatementReader] = {
+    "CreateStmt": _pg_create_table,
+    "AlterTableStmt": _pg_alter,
+    "RenameStmt": _pg_rename,
+    "DropStmt": _pg_drop,
+    "IndexStmt": _pg_unique_index,
+    "CreateEnumStmt": _pg_create_enum,
+    "DoStmt": _read_do_block,
+}
 
 
 # ---------------------------------------------------------------------------------------------
