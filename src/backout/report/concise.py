@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from backout.engine import CheckResult
-from backout.models import Severity
-
-# Severity.label goes through the enum's ``name`` property: looked up once, not per line.
-_LABELS = {severity: severity.label for severity in Severity}
+from backout.report.summary import SEVERITY_LABELS
 
 
 def render(result: CheckResult, color: bool = False) -> str:
@@ -17,5 +14,6 @@ def render(result: CheckResult, color: bool = False) -> str:
         # text, one call less per line: a large release has tens of thousands of lines).
         loc = finding.location
         where = f"{loc.path}:{loc.line}:{loc.column}" if loc.column else f"{loc.path}:{loc.line}"
-        lines.append(f"{where}: {finding.code} [{_LABELS[finding.severity]}] {finding.message}")
+        label = SEVERITY_LABELS[finding.severity]
+        lines.append(f"{where}: {finding.code} [{label}] {finding.message}")
     return "\n".join(lines) + ("\n" if lines else "")

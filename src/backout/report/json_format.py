@@ -8,7 +8,7 @@ from backout import __version__
 from backout.engine import CheckResult
 from backout.models import Finding
 from backout.report._json import dumps_indented
-from backout.report.summary import counts
+from backout.report.summary import SEVERITY_LABELS, counts
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
@@ -17,7 +17,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     out: dict[str, Any] = {
         "code": finding.code,
         "name": finding.name,
-        "severity": finding.severity.label,
+        "severity": SEVERITY_LABELS[finding.severity],
         "path": loc.path,
         "line": loc.line,
         "column": loc.column or None,

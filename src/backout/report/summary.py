@@ -8,6 +8,10 @@ from operator import attrgetter
 from backout.engine import CheckResult
 from backout.models import Severity
 
+# Severity.label goes through the enum's ``name`` property: the formats that write one a
+# finding look it up here, once per severity rather than once per finding.
+SEVERITY_LABELS = {severity: severity.label for severity in Severity}
+
 
 def counts(result: CheckResult) -> dict[str, int]:
     """Findings per severity label, plus ``total`` and ``suppressed``."""
