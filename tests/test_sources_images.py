@@ -97,6 +97,21 @@ def test_manifest_reader_file_selection(path: str, wanted: bool) -> None:
     assert ManifestReader().wants(path) is wanted
 
 
+@pytest.mark.parametrize(
+    ("path", "wanted"),
+    [
+        ("docker-compose.yml", True),
+        ("deploy/compose.prod.yaml", True),
+        ("docker-compose.YML", True),
+        ("Compose.Yaml", True),
+        ("compose.yaml.bak", False),
+        ("compose.json", False),
+    ],
+)
+def test_compose_reader_file_selection_ignores_case(path: str, wanted: bool) -> None:
+    assert ComposeReader().wants(path) is wanted
+
+
 def test_broken_yaml_is_unreadable_only_when_it_looks_like_a_manifest() -> None:
     broken = "apiVersion: v1\nkind: Pod\nmetadata:\n  a: b\n   c: d\n"
     (fact,) = _read(ManifestReader(), "pod.yaml", broken)

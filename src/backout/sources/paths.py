@@ -38,7 +38,8 @@ def is_compose_file(path: str) -> bool:
     """``docker-compose*.y*ml`` and ``compose*.y*ml`` files."""
     # The suffix first, here and in the other YAML tests: choosing the readers of a file
     # runs every test on every path, and most paths of a large tree are not YAML at all.
-    if not path.endswith(_YAML_SUFFIXES):
+    # Compose names are matched in any case (``docker-compose.YML``), so is the suffix here.
+    if not path[-5:].lower().endswith(_YAML_SUFFIXES):
         return False
     return _COMPOSE_FILE.fullmatch(path.rpartition("/")[2]) is not None
 
