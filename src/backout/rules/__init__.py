@@ -6,7 +6,7 @@ the schema rules never imports the image rules, nor the Helm and CI readers whos
 read. What needs every rule loads them all: ``backout rules``, the docs, :func:`rules_by_code`.
 
 To add a rule: write one module in its family's package (file name starting with its code),
-add a ``RuleRef`` naming its code, module and class to ``ALL_RULES`` below, and add its
+add a ``RuleRef`` naming its module and class to ``ALL_RULES`` below, and add its
 fixtures under ``tests/fixtures/rules/``.
 """
 
@@ -25,12 +25,16 @@ class RuleLoadError(ImportError):
 
 
 class RuleRef:
-    """A rule known by its code and where its class is; :meth:`load` imports its module."""
+    """A rule known by where its class is; :meth:`load` imports its module.
 
-    def __init__(self, code: str, module: str, class_name: str) -> None:
-        self.code = code
+    ``module`` is relative to this package (``"schema.BK201_not_null_column_without_default"``);
+    the rule's code is the start of the module's name, as every rule module is named.
+    """
+
+    def __init__(self, module: str, class_name: str) -> None:
         self.module = f"backout.rules.{module}"
         self.class_name = class_name
+        self.code = module.rpartition(".")[2].partition("_")[0]
 
     @property
     def family(self) -> Family:
@@ -49,46 +53,38 @@ class RuleRef:
 
 
 ALL_RULES: tuple[RuleRef, ...] = (
-    RuleRef("BK501", "hosts.BK501_previous_package_unavailable", "PreviousPackageUnavailable"),
-    RuleRef("BK901", "inputs.BK901_unreadable_input", "UnreadableInput"),
+    RuleRef("hosts.BK501_previous_package_unavailable", "PreviousPackageUnavailable"),
+    RuleRef("inputs.BK901_unreadable_input", "UnreadableInput"),
+    RuleRef("inputs.BK902_unused_or_unjustified_suppression", "UnusedOrUnjustifiedSuppression"),
+    RuleRef("images.BK103_tag_reused_by_pipeline", "TagReusedByPipeline"),
+    RuleRef("images.BK104_helm_rollback_hazard", "HelmRollbackHazard"),
+    RuleRef("images.BK101_mutable_image_reference", "MutableImageReference"),
+    RuleRef("images.BK102_revision_history_too_short", "RevisionHistoryTooShort"),
+    RuleRef("images.BK105_immutable_field_changed", "ImmutableFieldChanged"),
+    RuleRef("artifacts.BK305_unpinned_build_input", "UnpinnedBuildInput"),
     RuleRef(
-        "BK902", "inputs.BK902_unused_or_unjustified_suppression", "UnusedOrUnjustifiedSuppression"
-    ),
-    RuleRef("BK103", "images.BK103_tag_reused_by_pipeline", "TagReusedByPipeline"),
-    RuleRef("BK104", "images.BK104_helm_rollback_hazard", "HelmRollbackHazard"),
-    RuleRef("BK101", "images.BK101_mutable_image_reference", "MutableImageReference"),
-    RuleRef("BK102", "images.BK102_revision_history_too_short", "RevisionHistoryTooShort"),
-    RuleRef("BK105", "images.BK105_immutable_field_changed", "ImmutableFieldChanged"),
-    RuleRef("BK305", "artifacts.BK305_unpinned_build_input", "UnpinnedBuildInput"),
-    RuleRef(
-        "BK301",
         "artifacts.BK301_ci_artifact_retention_shorter_than_window",
         "CiArtifactRetentionShorterThanWindow",
     ),
     RuleRef(
-        "BK302",
         "artifacts.BK302_registry_lifecycle_expires_rollback_target",
         "RegistryLifecycleExpiresRollbackTarget",
     ),
-    RuleRef("BK303", "artifacts.BK303_rollback_target_missing", "RollbackTargetMissing"),
-    RuleRef("BK304", "artifacts.BK304_rollback_restores_same_image", "RollbackRestoresSameImage"),
-    RuleRef("BK401", "procedures.BK401_runbook_without_rollback", "RunbookWithoutRollback"),
-    RuleRef("BK402", "procedures.BK402_rollback_never_drilled", "RollbackNeverDrilled"),
-    RuleRef("BK201", "schema.BK201_not_null_column_without_default", "NotNullColumnWithoutDefault"),
-    RuleRef("BK202", "schema.BK202_column_or_table_dropped", "ColumnOrTableDropped"),
-    RuleRef("BK203", "schema.BK203_column_or_table_renamed", "ColumnOrTableRenamed"),
-    RuleRef("BK204", "schema.BK204_column_type_changed", "ColumnTypeChanged"),
-    RuleRef("BK205", "schema.BK205_not_null_set_on_existing_column", "NotNullSetOnExistingColumn"),
-    RuleRef(
-        "BK206", "schema.BK206_constraint_old_writes_may_violate", "ConstraintOldWritesMayViolate"
-    ),
-    RuleRef("BK207", "schema.BK207_irreversible_migration", "IrreversibleMigration"),
-    RuleRef("BK208", "schema.BK208_rollback_loses_data", "RollbackLosesData"),
-    RuleRef(
-        "BK209", "schema.BK209_expand_and_contract_in_one_release", "ExpandAndContractInOneRelease"
-    ),
-    RuleRef("BK211", "schema.BK211_old_code_fails_on_new_schema", "OldCodeFailsOnNewSchema"),
-    RuleRef("BK212", "schema.BK212_schema_not_restored", "SchemaNotRestored"),
+    RuleRef("artifacts.BK303_rollback_target_missing", "RollbackTargetMissing"),
+    RuleRef("artifacts.BK304_rollback_restores_same_image", "RollbackRestoresSameImage"),
+    RuleRef("procedures.BK401_runbook_without_rollback", "RunbookWithoutRollback"),
+    RuleRef("procedures.BK402_rollback_never_drilled", "RollbackNeverDrilled"),
+    RuleRef("schema.BK201_not_null_column_without_default", "NotNullColumnWithoutDefault"),
+    RuleRef("schema.BK202_column_or_table_dropped", "ColumnOrTableDropped"),
+    RuleRef("schema.BK203_column_or_table_renamed", "ColumnOrTableRenamed"),
+    RuleRef("schema.BK204_column_type_changed", "ColumnTypeChanged"),
+    RuleRef("schema.BK205_not_null_set_on_existing_column", "NotNullSetOnExistingColumn"),
+    RuleRef("schema.BK206_constraint_old_writes_may_violate", "ConstraintOldWritesMayViolate"),
+    RuleRef("schema.BK207_irreversible_migration", "IrreversibleMigration"),
+    RuleRef("schema.BK208_rollback_loses_data", "RollbackLosesData"),
+    RuleRef("schema.BK209_expand_and_contract_in_one_release", "ExpandAndContractInOneRelease"),
+    RuleRef("schema.BK211_old_code_fails_on_new_schema", "OldCodeFailsOnNewSchema"),
+    RuleRef("schema.BK212_schema_not_restored", "SchemaNotRestored"),
 )
 
 _REF_BY_CODE = {ref.code: ref for ref in ALL_RULES}

@@ -26,7 +26,7 @@ _SKIPPED_JSON = ("package-lock.json", "composer.lock", "tsconfig.json")
 
 def is_manifest(path: str) -> bool:
     """YAML files that are not compose, Kustomize or Helm template files."""
-    if not path.endswith((".yaml", ".yml")):
+    if not path.endswith(_YAML_SUFFIXES):
         return False
     directories, _, base = path.rpartition("/")
     if _COMPOSE_OR_KUSTOMIZE.fullmatch(base):
@@ -61,7 +61,7 @@ def is_github_workflow(path: str) -> bool:
     """``.github/workflows/*.yml`` (GitHub reads that folder only, not subfolders)."""
     folder, _, name = path.rpartition("/")
     return (folder == ".github/workflows" or folder.endswith("/.github/workflows")) and (
-        name.endswith((".yml", ".yaml"))
+        name.endswith(_YAML_SUFFIXES)
     )
 
 
@@ -81,7 +81,7 @@ def is_gitlab_pipeline(path: str) -> bool:
         or name.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml"))
         or (
             (path.startswith(".gitlab/ci/") or "/.gitlab/ci/" in path)
-            and name.endswith((".yml", ".yaml"))
+            and name.endswith(_YAML_SUFFIXES)
         )
     )
 
@@ -92,7 +92,7 @@ def maybe_included_gitlab_file(path: str) -> bool:
     Only its content tells (the CI reader looks for GitLab jobs in it); Helm templates and
     ``.github/`` files never are.
     """
-    if not path.endswith((".yml", ".yaml")) or path.startswith(".github/") or "/.github/" in path:
+    if not path.endswith(_YAML_SUFFIXES) or path.startswith(".github/") or "/.github/" in path:
         return False
     return "templates" not in path.split("/")[:-1]
 
