@@ -96,6 +96,45 @@ def test_alembic_release_through_alembic(tmp_path: Path, where: str) -> None:
     assert "alembic/versions/b2_drop_flag.py" in result.stdout
 
 
+def _branch(revision: str, column: str, downgrade: str) -> str:
+    return f"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = "a1"
+
+
+def upgrade():
+    op.add_column("customers", sa.Column("{column}", sa.Integer))
+
+
+def downgrade():
+    {downgrade}
+"""
+
+
+def test_alembic_release_of_two_branches(tmp_path: Path) -> None:
+    """Two heads on one parent: each branch is applied and reversed on its own (a plain
+    ``alembic downgrade a1`` would undo both), and both are judged as the release."""
+    repo = tmp_path / "app"
+    _init(repo, "sqlite")
+    versions = repo / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (repo / "alembic" / "env.py").write_text(ENV_PY)
+    (versions / "a1_customers.py").write_text(ALEMBIC_BASE)
+    drop_score = 'op.drop_column("customers", "score")'
+    (versions / "b1_score.py").write_text(_branch("b1", "score", drop_score))
+    (versions / "b2_rank.py").write_text(_branch("b2", "rank", "pass"))
+    result, _ = backout(repo, "drill", "--format", "concise")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "b2_rank.py" in result.stdout and "BK212" in codes(result.stdout)
+    assert "column rank" in result.stdout, result.stdout
+    assert "score" not in result.stdout, result.stdout
+    check, _ = backout(repo, "check", "--output-format", "concise", "--select", "BK207")
+    assert "b2_rank.py" in check.stdout and "b1_score.py" not in check.stdout, check.stdout
+
+
 DJANGO_BASE = """
 from django.db import migrations, models
 
@@ -126,8 +165,8 @@ class Migration(migrations.Migration):
 """
 
 
-@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
-def test_django_release_through_django(tmp_path: Path, where: str) -> None:
+def _django_site(tmp_path: Path, where: str) -> tuple[Path, Path]:
+    """A git repository with the app ``shopapp`` at its first migration: (repo, app)."""
     repo = tmp_path / "site"
     _init(repo, "sqlite" if where == "sqlite" else "postgres")
     app = repo / "shopapp"
@@ -135,6 +174,12 @@ def test_django_release_through_django(tmp_path: Path, where: str) -> None:
     (app / "__init__.py").write_text("")
     (app / "migrations" / "__init__.py").write_text("")
     (app / "migrations" / "0001_initial.py").write_text(DJANGO_BASE)
+    return repo, app
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+def test_django_release_through_django(tmp_path: Path, where: str) -> None:
+    repo, app = _django_site(tmp_path, where)
     _commit_all(repo, "base")
     (app / "migrations" / "0002_remove_flag.py").write_text(DJANGO_RELEASE)
     _commit_all(repo, "release")
@@ -146,3 +191,33 @@ def test_django_release_through_django(tmp_path: Path, where: str) -> None:
     assert "BK208" in found
     assert "shopapp_customer" in result.stdout
     assert "shopapp/migrations/0002_remove_flag.py" in result.stdout
+
+
+# Django's model `default` fills the existing rows, then Django drops the database default
+# (`ALTER COLUMN … DROP DEFAULT`): the old release's INSERTs leave the column out and fail.
+DJANGO_ADD_WITH_MODEL_DEFAULT = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shopapp", "0001_initial")]
+    operations = [
+        migrations.AddField(
+            model_name="customer", name="score", field=models.IntegerField(default=0)
+        ),
+    ]
+"""
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+def test_django_model_default_is_no_database_default(tmp_path: Path, where: str) -> None:
+    """What the drill proves on the real engine, `check` says without it (BK201)."""
+    repo, app = _django_site(tmp_path, where)
+    (app / "migrations" / "0002_score.py").write_text(DJANGO_ADD_WITH_MODEL_DEFAULT)
+    flags = ["--database", PG_URL] if where == "postgresql" else []
+    drill, _ = backout(repo, "drill", "--format", "concise", *flags)
+    assert "BK211" in codes(drill.stdout), drill.stdout + drill.stderr
+    assert "score" in drill.stdout
+    check, _ = backout(repo, "check", "--output-format", "concise", "--select", "BK201")
+    assert codes(check.stdout) == ["BK201"], check.stdout
+    assert "shopapp/migrations/0002_score.py:9:41:" in check.stdout

@@ -23,7 +23,8 @@ module:
 * :func:`split_release` — the base and the release. With a base release (``--base``), a
   migration whose identity (:attr:`Migration.key`) exists in the base is base, the rest is the
   release. Without one, the newest ``config.release_size`` migrations of each stream are the
-  release and everything earlier is base.
+  release (of each branch, for an Alembic history with several heads or a merge revision)
+  and everything earlier is base.
 * :class:`Schema` / :func:`replay` — the tables and columns that a list of migrations leaves,
   so that rules judge the release against the schema *as it was at the base*.
 * :func:`analyse` — the release's operations, each with what it touched at the base (cached per
@@ -64,6 +65,7 @@ from backout.schema_operations import (
     DROP_TABLE,
     FOREIGN_KEY,
     IRREVERSIBLE_STEP,
+    ORM_DEFAULT_ONLY,
     PRIMARY_KEY,
     REDEFINED,
     RENAME_COLUMN,
@@ -105,6 +107,7 @@ __all__ = [
     "IRREVERSIBLE_STEP",
     "NAME_ASPECT",
     "NULLABILITY_ASPECT",
+    "ORM_DEFAULT_ONLY",
     "PRIMARY_KEY",
     "REDEFINED",
     "RENAME_COLUMN",
@@ -290,6 +293,31 @@ def _django_order(members: list[Migration]) -> list[Migration]:
     return _topological(kept, parents, ident)
 
 
+def _alembic_newest(members: list[Migration], size: int) -> set[str]:
+    """The keys of the newest ``size`` revisions on every branch of an Alembic history.
+
+    Each head (a revision no other revises) starts a branch; walking back along
+    ``down_revision``, every revision counts towards ``size`` except a merge revision that
+    changes nothing, which leads on into each branch it merges.
+    """
+    ident = {m.revision or m.location.path: m for m in members}
+    revised = {parent for m in members for parent in m.down_revisions}
+    depth_seen: dict[str, int] = {}
+    stack = [(key, 0) for key in ident if key not in revised]
+    while stack:
+        key, depth = stack.pop()
+        migration = ident.get(key)
+        if migration is None:
+            continue
+        if len(migration.down_revisions) < 2 or migration.up:
+            depth += 1
+        if depth > size or depth_seen.get(key, size + 1) <= depth:
+            continue
+        depth_seen[key] = depth
+        stack.extend((parent, depth) for parent in migration.down_revisions)
+    return {ident[key].key for key in depth_seen}
+
+
 @dataclass(frozen=True)
 class ReleaseSplit:
     """The migrations at the base and the ones the release adds, each in apply order."""
@@ -309,10 +337,15 @@ def split_release(
         at_base = [key in base_keys for key in keys]
     else:
         size = config.release_size if config is not None else 1
-        streams: dict[str, list[str]] = {}
-        for migration, key in zip(ordered, keys, strict=True):
-            streams.setdefault(migration.stream, []).append(key)
-        release_keys = {key for members in streams.values() for key in members[-size:]}
+        streams: dict[str, list[Migration]] = {}
+        for migration in ordered:
+            streams.setdefault(migration.stream, []).append(migration)
+        release_keys = set()
+        for members in streams.values():
+            if members[0].engine == "alembic":
+                release_keys.update(_alembic_newest(members, size))
+            else:
+                release_keys.update(m.key for m in members[-size:])
         at_base = [key not in release_keys for key in keys]
     return ReleaseSplit(
         tuple(m for m, is_base in zip(ordered, at_base, strict=True) if is_base),

@@ -42,6 +42,11 @@ DOWN_MISSING = "missing"
 DOWN_EMPTY = "empty"
 DOWN_RAISES = "raises"
 
+ORM_DEFAULT_ONLY = "orm default only"
+"""``Operation.detail`` of an ``ADD_COLUMN`` whose migration gives a default that the ORM
+applies, not the database: Django's model ``default=`` (it fills the existing rows, then
+Django drops the database default), SQLAlchemy's ``default=`` without ``server_default=``."""
+
 REDEFINED = "redefined"
 """``Operation.detail`` of an ``ALTER_TYPE`` that restates the whole column (nullability and
 default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""

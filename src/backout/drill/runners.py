@@ -228,21 +228,23 @@ class AlembicRunner(Runner):
             raise StepFailed(statement, error, where) from None
 
     def apply_base(self, database: DrillDatabase, migrations: Sequence[Migration]) -> None:
-        """``alembic upgrade <last base revision>`` in one command."""
-        if migrations:
-            last = migrations[-1]
-            self._step(database, "upgrade", last.revision or "head", last.location)
+        """``alembic upgrade <revision>`` for each head of the base: one command for a plain
+        history, one a branch when the base has several."""
+        revised = {parent for m in migrations for parent in m.down_revisions}
+        heads = [m for m in migrations if m.revision not in revised] or list(migrations[-1:])
+        for head in heads:
+            self._step(database, "upgrade", head.revision or "head", head.location)
 
     def up(self, database: DrillDatabase, migration: Migration) -> None:
         """``alembic upgrade <revision>``."""
         self._step(database, "upgrade", migration.revision or "+1", migration.location)
 
     def down(self, database: DrillDatabase, migration: Migration) -> None:
-        """``alembic downgrade <down_revision>`` (``base`` for the first revision)."""
+        """``alembic downgrade <revision>@-1``: this revision only, also when other branches
+        sit on the same parent (``downgrade <parent>`` would undo them too)."""
         if migration.down_state == DOWN_MISSING:
             raise NoDownMigration(migration.down_reason or "no downgrade()")
-        parents = migration.down_revisions
-        target = parents[0] if len(parents) == 1 else ("base" if not parents else "-1")
+        target = f"{migration.revision}@-1" if migration.revision else "-1"
         self._step(database, "downgrade", target, migration.down_location or migration.location)
 
 

@@ -11,7 +11,8 @@ autogenerate found nothing) or that only raises is recorded as such, so BK207 ca
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import copy
+from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 from backout.models import Location
@@ -31,6 +32,7 @@ from backout.schema_operations import (
     DROP_NOT_NULL,
     DROP_TABLE,
     FOREIGN_KEY,
+    ORM_DEFAULT_ONLY,
     RENAME_COLUMN,
     RENAME_TABLE,
     SET_DEFAULT,
@@ -187,8 +189,7 @@ def _sa_column(call: ast.Call) -> Column | None:
     primary = _const(_keyword(call, "primary_key")) is True
     nullable_node = _keyword(call, "nullable")
     nullable = not primary if nullable_node is None else _const(nullable_node) is not False
-    server_default = _keyword(call, "server_default")
-    has_default = server_default is not None and _const(server_default) is not None
+    has_default = _is_default(_keyword(call, "server_default"))
     type_text = (
         _type_text(type_node)
         if not isinstance(type_node, ast.Call)
@@ -198,14 +199,132 @@ def _sa_column(call: ast.Call) -> Column | None:
     return Column(name.lower(), type_text, nullable, has_default, generated)
 
 
-class _Body:
-    """Reads one function (``upgrade``/``downgrade``) into operations."""
+def _is_default(node: ast.AST | None) -> bool:
+    """Whether a ``server_default=`` value gives the column a default: any value but ``None``,
+    ``sa.null()`` or ``sa.text("NULL")`` (``sa.text("0")``, ``sa.func.now()``, ``sa.false()``
+    and ``"0"`` all do)."""
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return False
+    if isinstance(node, ast.Call):
+        name = _callee(node)
+        if name == "null":
+            return False
+        if name in ("text", "literal_column") and node.args:
+            text = _string(node.args[0])
+            return text is None or text.strip().upper() != "NULL"
+    return True
 
-    def __init__(self, path: str, source: str) -> None:
+
+# The ``op`` calls that change the schema and the position of their table-name argument.
+_TABLE_ARGUMENT = {
+    "create_table": 0,
+    "drop_table": 0,
+    "rename_table": 0,
+    "add_column": 0,
+    "drop_column": 0,
+    "alter_column": 0,
+    "create_unique_constraint": 1,
+    "create_check_constraint": 1,
+    "create_foreign_key": 1,
+    "create_index": 1,
+    "drop_constraint": 1,
+}
+_TABLE_KEYWORD = {"create_foreign_key": "source_table", "rename_table": "old_table_name"}
+# Their column-name arguments (position outside a batch block, keyword).
+_COLUMN_ARGUMENT = {
+    "drop_column": (1, "column_name"),
+    "alter_column": (1, "column_name"),
+    "add_column": (1, "column"),
+}
+
+
+class _Bind(ast.NodeTransformer):
+    """Replaces the names in ``values`` (loop variables, a helper's parameters, the module's
+    constants) by the expression they stand for: at the name's position, or with ``moved``
+    False at the expression's own (a helper's argument, where the call site writes it)."""
+
+    def __init__(self, values: Mapping[str, ast.expr], moved: bool) -> None:
+        self.values = values
+        self.moved = moved
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        value = self.values.get(node.id)
+        if value is None or not isinstance(node.ctx, ast.Load):
+            return node
+        bound = copy.deepcopy(value)
+        return ast.copy_location(bound, node) if self.moved else bound
+
+
+def _bind(
+    statements: list[ast.stmt], values: Mapping[str, ast.expr], moved: bool = True
+) -> list[ast.stmt]:
+    if not values:
+        return statements
+    binder = _Bind(values, moved)
+    return [binder.visit(copy.deepcopy(statement)) for statement in statements]
+
+
+def _assigned_names(statements: list[ast.stmt]) -> set[str]:
+    """The names a function body assigns to (they shadow the module's constants)."""
+    names: set[str] = set()
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+    return names
+
+
+def _loop_bindings(loop: ast.For) -> list[dict[str, ast.expr]] | None:
+    """One set of values per pass of a ``for`` over a literal list or tuple (``for name in
+    ["a", "b"]``, ``for table, column in [("t", "a"), ...]``); ``None`` for any other loop."""
+    if not isinstance(loop.iter, (ast.List, ast.Tuple)) or loop.orelse:
+        return None
+    passes: list[dict[str, ast.expr]] = []
+    for item in loop.iter.elts:
+        if isinstance(loop.target, ast.Name):
+            passes.append({loop.target.id: item})
+        elif (
+            isinstance(loop.target, ast.Tuple)
+            and all(isinstance(t, ast.Name) for t in loop.target.elts)
+            and isinstance(item, (ast.Tuple, ast.List))
+            and len(item.elts) == len(loop.target.elts)
+        ):
+            names = [t.id for t in loop.target.elts if isinstance(t, ast.Name)]
+            passes.append(dict(zip(names, item.elts, strict=True)))
+        else:
+            return None
+    return passes
+
+
+class _Body:
+    """Reads one function (``upgrade``/``downgrade``) into operations.
+
+    Calls of helper functions defined in the same module are read as the helper's body (with
+    the literal arguments bound to its parameters), loops over literal lists once per item, and
+    the module's string constants in place of their names. An ``op`` call whose table or
+    column name is still not a literal after that is reported unreadable, never skipped.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        source: str,
+        helpers: Mapping[str, ast.FunctionDef] | None = None,
+        constants: Mapping[str, ast.expr] | None = None,
+    ) -> None:
         self.path = path
         self.source = source
         self.operations: list[Operation] = []
         self.problems: list[Fact] = []
+        self.helpers = helpers or {}
+        self.constants = constants or {}
+        self._entered: list[str] = []
+
+    def read_function(self, function: ast.FunctionDef) -> None:
+        """Read ``function``'s body with the module's constants bound."""
+        shadowed = _assigned_names(function.body) | {a.arg for a in function.args.args}
+        values = {k: v for k, v in self.constants.items() if k not in shadowed}
+        self.read(_bind(function.body, values))
 
     def read(self, statements: list[ast.stmt], table: str | None = None) -> None:
         for statement in statements:
@@ -216,14 +335,70 @@ class _Body:
                     if isinstance(call, ast.Call) and _callee(call) == "batch_alter_table":
                         batch_table = _string(_argument(call, 0, "table_name"))
                 self.read(statement.body, batch_table or table)
+            elif isinstance(statement, ast.For) and (passes := _loop_bindings(statement)):
+                for values in passes:
+                    self.read(_bind(statement.body, values), table)
             elif isinstance(statement, (ast.If, ast.For, ast.While, ast.Try)):
                 for block in ("body", "orelse", "finalbody"):
                     self.read(list(getattr(statement, block, []) or []), table)
             elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
                 self.call(statement.value, table)
 
+    def helper(self, call: ast.Call, table: str | None) -> bool:
+        """Read a call of a function defined in the module as that function's body."""
+        if not isinstance(call.func, ast.Name):
+            return False
+        function = self.helpers.get(call.func.id)
+        if function is None or function.name in self._entered:
+            return False  # not a helper of this module, or a recursion
+        parameters = [a.arg for a in function.args.args]
+        values: dict[str, ast.expr] = dict(zip(parameters, call.args, strict=False))
+        values.update((k.arg, k.value) for k in call.keywords if k.arg in parameters)
+        self._entered.append(function.name)
+        try:
+            self.read(_bind(function.body, values, moved=False), table)
+        finally:
+            self._entered.pop()
+        return True
+
+    def run_time_names(self, call: ast.Call, name: str, batch_table: str | None) -> bool:
+        """Report an ``op`` call whose table or column is computed at run time."""
+        shift = 0 if batch_table is None else -1
+        unknown = None
+        if batch_table is None and name in _TABLE_ARGUMENT:
+            keyword = _TABLE_KEYWORD.get(name, "table_name")
+            if _string(_argument(call, _TABLE_ARGUMENT[name], keyword)) is None:
+                unknown = "table"
+        if unknown is None and name in _COLUMN_ARGUMENT:
+            index, keyword = _COLUMN_ARGUMENT[name]
+            node = _argument(call, index + shift, keyword)
+            if name == "add_column":
+                named = isinstance(node, ast.Call) and _sa_column(node) is not None
+            else:
+                named = _string(node) is not None
+            if not named:
+                unknown = "column"
+        if unknown is None:
+            return False
+        self.problems.append(
+            Unreadable(
+                _where(self.path, call, call),
+                "Alembic",
+                f"{name}() names its {unknown} with a value computed at run time, so what it "
+                "changes cannot be checked; write the name as a literal, or check this "
+                "revision by hand",
+            )
+        )
+        return True
+
     def call(self, call: ast.Call, batch_table: str | None) -> None:
         name = _callee(call)
+        if self.helper(call, batch_table):
+            return
+        if name == "create_index" and _const(_keyword(call, "unique")) is not True:
+            return
+        if self.run_time_names(call, name, batch_table):
+            return
         # In a batch block the table is implicit and every argument shifts left by one.
         shift = 0 if batch_table is None else -1
         table = batch_table or (_string(_argument(call, 0, "table_name")) or "").lower()
@@ -257,7 +432,15 @@ class _Body:
             column = _sa_column(column_call) if isinstance(column_call, ast.Call) else None
             if column is not None and isinstance(column_call, ast.Call):
                 where = _where(path, column_call.args[0] if column_call.args else None, call)
-                self.add(ADD_COLUMN, where, table, column.name, column_def=column)
+                orm_only = not column.has_default and _keyword(column_call, "default") is not None
+                self.add(
+                    ADD_COLUMN,
+                    where,
+                    table,
+                    column.name,
+                    column_def=column,
+                    detail=ORM_DEFAULT_ONLY if orm_only else "",
+                )
         elif name == "drop_column":
             node = _argument(call, 1 + shift, "column_name")
             self.add(DROP_COLUMN, _where(path, node, call), table, (_string(node) or "").lower())
@@ -276,6 +459,8 @@ class _Body:
                 constrained=tuple(c.lower() for c in columns),
             )
         elif name == "drop_constraint":
+            if batch_table is None:
+                table = (_string(_argument(call, 1, "table_name")) or "").lower()
             self.add(DROP_CONSTRAINT, _where(path, call, call), table)
         elif name == "execute":
             self.execute(call)
@@ -300,7 +485,7 @@ class _Body:
             )
         default = _keyword(call, "server_default")
         if default is not None:
-            kind = DROP_DEFAULT if _const(default) is None else SET_DEFAULT
+            kind = SET_DEFAULT if _is_default(default) else DROP_DEFAULT
             self.add(kind, where, table, column)
         new_name = _string(_keyword(call, "new_column_name"))
         if new_name:
@@ -400,10 +585,12 @@ class AlembicReader:
             return
         assigned: dict[str, ast.expr] = {}
         functions: dict[str, ast.FunctionDef] = {}
+        reassigned: set[str] = set()
         for statement in tree.body:
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
                     if isinstance(target, ast.Name):
+                        reassigned.update({target.id} & assigned.keys())
                         assigned[target.id] = statement.value
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 if statement.value is not None:
@@ -416,18 +603,31 @@ class AlembicReader:
             return
         down_revisions = tuple(r for r in _strings(assigned.get("down_revision")) if r)
         script_directory = file.path.rsplit("versions/", 1)[0].rstrip("/") or "."
-        up = _Body(file.path, file.text() or "")
-        up.read(upgrade.body)
+        # Module-level names bound once to a string or number stand for their value.
+        constants = {
+            name: value
+            for name, value in assigned.items()
+            if name not in reassigned
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, (str, int))
+        }
+        helpers = {k: f for k, f in functions.items() if k not in ("upgrade", "downgrade")}
+        text = file.text() or ""
+        up = _Body(file.path, text, helpers, constants)
+        up.read_function(upgrade)
         yield from up.problems
         downgrade = functions.get("downgrade")
-        down = _Body(file.path, file.text() or "")
+        down = _Body(file.path, text, helpers, constants)
         if downgrade is None:
             state, reason, down_location = DOWN_MISSING, "the revision has no downgrade()", None
         else:
-            down.read(downgrade.body)
+            down.read_function(downgrade)
             yield from down.problems
             down_location = Location(file.path, downgrade.lineno, downgrade.col_offset + 1)
-            if _only_pass(downgrade.body):
+            if _only_pass(downgrade.body) and _only_pass(upgrade.body):
+                # Nothing to undo: a merge revision, or one kept for its place in the chain.
+                state, reason = DOWN_PRESENT, ""
+            elif _only_pass(downgrade.body):
                 state, reason = DOWN_EMPTY, "downgrade() does nothing (`pass`)"
             elif _only_raises(downgrade.body):
                 state, reason = DOWN_RAISES, "downgrade() only raises"

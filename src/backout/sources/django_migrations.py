@@ -26,6 +26,7 @@ from backout.schema_operations import (
     DROP_COLUMN,
     DROP_TABLE,
     IRREVERSIBLE_STEP,
+    ORM_DEFAULT_ONLY,
     REDEFINED,
     RENAME_COLUMN,
     RENAME_TABLE,
@@ -72,11 +73,14 @@ _AUTO_FIELDS = {"AutoField", "BigAutoField", "SmallAutoField"}
 _RELATIONS = {"ForeignKey", "OneToOneField"}
 
 
-def _field(name: str, node: ast.AST | None, preserve_default: bool = True) -> Column | None:
-    """A Django model field as the column it creates."""
+def _field(name: str, node: ast.AST | None) -> Column | None:
+    """A Django model field as the column it creates (``None`` for a many-to-many field,
+    which creates a table of its own: :func:`_m2m_table`)."""
     if not isinstance(node, ast.Call):
         return None
     kind = _callee(node)
+    if kind == "ManyToManyField":
+        return None
     column = f"{name}_id" if kind in _RELATIONS else name
     type_text = _FIELD_TYPES.get(kind)
     if type_text == "varchar":
@@ -88,15 +92,24 @@ def _field(name: str, node: ast.AST | None, preserve_default: bool = True) -> Co
         if isinstance(digits, int) and isinstance(places, int):
             type_text = f"numeric({digits},{places})"
     nullable = _const(_keyword(node, "null")) is True
-    # Django's `default` fills existing rows; `preserve_default=False` says it was only for
-    # that and is not part of the field. `db_default` (Django 5) is a real database default.
-    has_default = (_keyword(node, "default") is not None and preserve_default) or _keyword(
-        node, "db_default"
-    ) is not None
+    # Only `db_default` (Django 5) is a database default. A model `default` fills the rows
+    # that exist when the migration runs, then Django drops it from the column (`ALTER COLUMN
+    # … DROP DEFAULT`, whatever `preserve_default` says): the old release's INSERTs, which
+    # leave the column out, get no value.
+    db_default = _keyword(node, "db_default")
+    has_default = db_default is not None and not _is_none(db_default)
     generated = kind in _AUTO_FIELDS or kind == "GeneratedField"
     if _const(_keyword(node, "primary_key")) is True:
         nullable = False
     return Column(column.lower(), type_text, nullable, has_default, generated)
+
+
+def _model_default_only(node: ast.AST | None) -> bool:
+    """A field with a model ``default=`` and no ``db_default=`` (or ``db_default=None``)."""
+    if not isinstance(node, ast.Call) or _keyword(node, "default") is None:
+        return False
+    db_default = _keyword(node, "db_default")
+    return db_default is None or _is_none(db_default)
 
 
 class _Operations:
@@ -211,12 +224,21 @@ class _Operations:
         if kind == "RemoveField":
             self.up.append(Operation(DROP_COLUMN, where, table, name))
             return
-        preserve = _const(_keyword(call, "preserve_default")) is not False
-        column = _field(name, _argument(call, 2, "field"), preserve)
+        field = _argument(call, 2, "field")
+        if isinstance(field, ast.Call) and _callee(field) == "ManyToManyField":
+            if kind == "AddField":  # a join table `<model table>_<field>`, no column
+                join = f"{table}_{name}"
+                self.up.append(Operation(CREATE_TABLE, where, join))
+                self.down.append(Operation(DROP_TABLE, where, join, detail="reverse of AddField"))
+            return
+        column = _field(name, field)
         if column is None:
             return
         if kind == "AddField":
-            self.up.append(Operation(ADD_COLUMN, where, table, column.name, column_def=column))
+            detail = ORM_DEFAULT_ONLY if _model_default_only(field) else ""
+            self.up.append(
+                Operation(ADD_COLUMN, where, table, column.name, column_def=column, detail=detail)
+            )
             self.down.append(
                 Operation(DROP_COLUMN, where, table, column.name, detail="reverse of AddField")
             )

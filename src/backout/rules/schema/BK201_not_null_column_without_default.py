@@ -6,13 +6,20 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import ADD_COLUMN, analyse
+from backout.schema_model import ADD_COLUMN, ORM_DEFAULT_ONLY, analyse
 
 # How each engine spells a default the database itself applies: the old code's INSERTs come
 # from outside the ORM, so an ORM-side default (Alembic `default=`, Django `default=`) is no help.
 _DEFAULT_SPELLING = {
     "alembic": "a database default (`server_default=`; SQLAlchemy alone applies `default=`)",
     "django": "a database default (`db_default=`, Django 5+; Django alone applies `default=`)",
+}
+
+# What becomes of a `default=` given to the ORM rather than to the database.
+_ORM_DEFAULT_NOTE = {
+    "alembic": "SQLAlchemy applies (`default=`): the column itself gets none",
+    "django": "fills the rows that exist when it runs (`default=`): Django then drops it from "
+    "the column",
 }
 
 
@@ -22,9 +29,11 @@ class NotNullColumnWithoutDefault(Rule):
     ## What it does
     Flags a column added as `NOT NULL` with no default to a table that existed before the
     release: SQL `ADD COLUMN … NOT NULL`, Alembic `op.add_column(sa.Column(…, nullable=False))`
-    without `server_default`, Django `AddField` without `null=True` or with
-    `preserve_default=False`. Columns of tables created in the same release, generated,
-    identity and serial columns, and columns with a default are not flagged. The release is
+    without `server_default` (its `default=` is applied by SQLAlchemy, not the database),
+    Django `AddField` without `null=True` or `db_default=` (Django fills the existing rows with
+    a model `default=`, then drops the default from the column). Columns of tables created in
+    the same release, generated, identity and serial columns, and columns with a default are
+    not flagged. The release is
     judged as a whole: a column added nullable and made `NOT NULL` later in the release, or
     added with a default that a later statement drops, is flagged at that later statement; one
     given a default later in the release, or dropped again, is not.
@@ -60,12 +69,18 @@ class NotNullColumnWithoutDefault(Rule):
         """One finding per required column added to an existing table."""
         for judged in analyse(context).required_columns_added:
             table, column = judged.table_name, judged.op.column
-            what = (
-                f"adds {table}.{column} as NOT NULL without a default"
-                if judged.op.kind == ADD_COLUMN
-                else f"leaves {table}.{column}, a column this release adds, NOT NULL without a "
-                "default"
-            )
+            if judged.op.kind != ADD_COLUMN:
+                what = (
+                    f"leaves {table}.{column}, a column this release adds, NOT NULL without a "
+                    "default"
+                )
+            elif judged.op.detail == ORM_DEFAULT_ONLY:
+                what = (
+                    f"adds {table}.{column} as NOT NULL with a default that only "
+                    f"{_ORM_DEFAULT_NOTE.get(judged.migration.engine, 'the ORM applies')}"
+                )
+            else:
+                what = f"adds {table}.{column} as NOT NULL without a default"
             yield self.finding(
                 judged.op.location,
                 f"{judged.migration.label} {what}; "
