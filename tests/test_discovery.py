@@ -49,6 +49,28 @@ def test_plain_directory_walk_skips_tool_directories_at_any_depth(tmp_path: Path
     assert working_tree(tmp_path).paths == ("k.yaml",)
 
 
+@pytest.mark.parametrize("in_git", [False, True])
+def test_virtual_environments_are_skipped_whatever_their_name(tmp_path: Path, in_git: bool) -> None:
+    """A virtualenv not named venv/.venv and not gitignored holds other projects' migrations
+    (site-packages/django/contrib/auth/migrations): its pyvenv.cfg marks it."""
+    files = {
+        "py311/pyvenv.cfg": "home = /usr/bin\n",
+        "py311/lib/python3.11/site-packages/django/contrib/auth/migrations/0002_x.py": "x = 1\n",
+        "app/migrations/0001_initial.py": "x = 1\n",
+        "app/pyvenv.cfg.example": "not a marker\n",
+    }
+    for name, text in files.items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    if in_git:
+        git(tmp_path, "init", "-q")
+    assert working_tree(tmp_path).paths == (
+        "app/migrations/0001_initial.py",
+        "app/pyvenv.cfg.example",
+    )
+
+
 def test_plain_directory_walk_keeps_regular_files_only(tmp_path: Path) -> None:
     # Reading a FIFO blocks and reading /dev/zero never ends: neither is a release file.
     (tmp_path / "app.yaml").write_text("a: 1\n")

@@ -197,7 +197,22 @@ def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
         walked = _walk(root, excluded, ignored if ignored and ignored.patterns else None, links)
         # The walk does not enter the always-skipped directories: only globs are left to try.
         paths = [p for p in walked if not excluded.match(p)] if excluded.has_globs else walked
+    paths = _outside_virtualenvs(paths)
     return Tree(root=root, paths=tuple(sorted(_without_linked_copies(root, paths, links))))
+
+
+# Every virtual environment made by venv or virtualenv holds this file at its top. Its
+# directory is skipped whatever it is called (``venv/`` and ``.venv/`` are skipped by name):
+# the site-packages in it hold other projects' migrations, manifests and charts.
+_VENV_MARKER = "pyvenv.cfg"
+
+
+def _outside_virtualenvs(paths: list[str]) -> list[str]:
+    """``paths`` without those in a directory (below the root) that holds a ``pyvenv.cfg``."""
+    venvs = tuple(p[: -len(_VENV_MARKER)] for p in paths if p.endswith("/" + _VENV_MARKER))
+    if not venvs:
+        return paths
+    return [p for p in paths if not p.startswith(venvs)]
 
 
 def _file_kind(full: str) -> str | None:
@@ -232,6 +247,8 @@ def _walk(
                 entries = list(listing)
         except OSError:
             continue
+        if prefix and any(entry.name == _VENV_MARKER for entry in entries):
+            continue  # a Python virtual environment, whatever its name
         for entry in entries:
             rel = prefix + entry.name
             try:

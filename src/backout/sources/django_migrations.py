@@ -359,7 +359,20 @@ class DjangoMigrationReader:
         app_label = parts[-3] if len(parts) >= 3 else "app"
         migration_name = parts[-1].removesuffix(".py")
         operations = _Operations(file.path, file.text() or "", app_label)
-        operations.read(list(getattr(attributes.get("operations"), "elts", []) or []))
+        listed = _listed_operations(attributes.get("operations"))
+        changed_later = _changes_operations(migration_class, tree)
+        if listed is None or changed_later is not None:
+            where = changed_later or attributes.get("operations") or migration_class
+            yield Unreadable(
+                Location(
+                    file.path, getattr(where, "lineno", 1), getattr(where, "col_offset", 0) + 1
+                ),
+                self.name,
+                "`operations` is built at run time (not one list of operations written out), "
+                "so what this migration changes cannot be checked; write the list out, or "
+                "check this migration by hand",
+            )
+        operations.read(listed or [])
         yield from operations.problems
         has_irreversible = any(op.kind == IRREVERSIBLE_STEP for op in operations.up)
         yield Migration(
@@ -380,6 +393,50 @@ class DjangoMigrationReader:
             up=tuple(operations.up),
             down=tuple(reversed(operations.down)),
         )
+
+
+def _listed_operations(node: ast.AST | None) -> list[ast.expr] | None:
+    """The operations of a list or tuple written out (or a sum of such: ``[...] + [...]``);
+    ``None`` for anything computed."""
+    if node is None:
+        return []
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return list(node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _listed_operations(node.left), _listed_operations(node.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _changes_operations(migration: ast.ClassDef, module: ast.Module) -> ast.AST | None:
+    """Where the migration's ``operations`` list is changed after it is assigned
+    (``operations.append(...)``, ``operations += ...``, ``Migration.operations.extend(...)``,
+    in the class body or the module): the first such place, or ``None``."""
+    places = [*migration.body, *(s for s in module.body if s is not migration)]
+    for statement in places:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.AugAssign) and _names_operations(node.target):
+                return node
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("append", "extend", "insert")
+                and _names_operations(node.func.value)
+            ):
+                return node
+    return None
+
+
+def _names_operations(node: ast.AST) -> bool:
+    """``operations`` or ``Migration.operations``."""
+    if isinstance(node, ast.Name):
+        return node.id == "operations"
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "operations"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "Migration"
+    )
 
 
 def _pairs(node: ast.AST | None) -> tuple[tuple[str, str], ...]:
