@@ -372,6 +372,8 @@ class ColumnState:
     """Its type at the base (None when new or unknown); the release's changes leave it."""
     base_nullable: bool | None = None
     """Whether it was nullable at the base (None when new or unknown)."""
+    base_has_default: bool | None = None
+    """Whether it had a default at the base (None when new or unknown)."""
 
     def copy(self) -> ColumnState:
         """A copy of the column (``dataclasses.replace`` took four times as long, and the
@@ -385,6 +387,7 @@ class ColumnState:
             self.base_name,
             self.base_type,
             self.base_nullable,
+            self.base_has_default,
         )
 
 
@@ -595,6 +598,7 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
         for col in table.columns.values():
             col.base_type = col.type or col.base_type
             col.base_nullable = col.nullable
+            col.base_has_default = col.has_default
     return schema
 
 
@@ -660,6 +664,7 @@ class JudgedOperation:
     base_column: str | None
     base_type: str | None
     base_nullable: bool | None
+    base_has_default: bool | None = None
     base_enum_values: tuple[str, ...] = ()
     new_enum_values: tuple[str, ...] = ()
     base_columns: tuple[str, ...] = ()
@@ -901,6 +906,7 @@ def _judge(
             column.base_name,
             column.base_type,
             column.base_nullable,
+            column.base_has_default,
         )
     elif op.column and kind != ADD_COLUMN:
         judged = JudgedOperation(migration, op, True, True, base_table, op.column, None, None)
@@ -929,14 +935,19 @@ def _judge(
 
 def adds_required_column(judged: JudgedOperation) -> bool:
     """Leaves a column the release added to a table the old release writes NOT NULL without
-    default (the operation is the last to set its nullability or default)."""
-    return (
-        REQUIRED_ASPECT in judged.decides
-        and judged.table_at_base
-        and not judged.column_at_base
-        and judged.final_nullable is False
-        and judged.final_has_default is False
-    )
+    default, or takes the default of a NOT NULL column the old release has, which its
+    INSERTs may leave out (the operation is the last to set the column's nullability or
+    default)."""
+    if (
+        REQUIRED_ASPECT not in judged.decides
+        or not judged.table_at_base
+        or judged.final_nullable is not False
+        or judged.final_has_default is not False
+    ):
+        return False
+    if not judged.column_at_base:
+        return True
+    return judged.base_nullable is False and judged.base_has_default is True
 
 
 def drops_base_object(judged: JudgedOperation) -> bool:

@@ -33,8 +33,10 @@ class NotNullColumnWithoutDefault(Rule):
     Django `AddField` without `null=True` or `db_default=` (Django fills the existing rows with
     a model `default=`, then drops the default from the column). Columns of tables created in
     the same release, generated, identity and serial columns, and columns with a default are
-    not flagged. The release is
-    judged as a whole: a column added nullable and made `NOT NULL` later in the release, or
+    not flagged. Taking the default of a NOT NULL column that existed before the release is
+    flagged too (`ALTER COLUMN … DROP DEFAULT`, a MySQL `MODIFY` that restates the column
+    without its `DEFAULT`, Alembic `server_default=None`): the old release may leave the
+    column to its default. The release is judged as a whole: a column added nullable and made `NOT NULL` later in the release, or
     added with a default that a later statement drops, is flagged at that later statement; one
     given a default later in the release, or dropped again, is not.
 
@@ -69,6 +71,16 @@ class NotNullColumnWithoutDefault(Rule):
         """One finding per required column added to an existing table."""
         for judged in analyse(context).required_columns_added:
             table, column = judged.table_name, judged.op.column
+            if judged.column_at_base:
+                yield self.finding(
+                    judged.op.location,
+                    f"{judged.migration.label} takes the default of {table}.{column}, a NOT "
+                    "NULL column the old release has; its INSERTs that leave the column to the "
+                    f"default fail with a not-null violation after a rollback",
+                    f"keep the default for as long as the old release may run; remove it in a "
+                    "later release, once no deployed code leaves the column out",
+                )
+                continue
             if judged.op.kind != ADD_COLUMN:
                 what = (
                     f"leaves {table}.{column}, a column this release adds, NOT NULL without a "
