@@ -829,7 +829,9 @@ def _judge_release(
     changes: list[_Change] = []
     tables = schema.tables
     for migration in release:
-        up, _ = migration.operations(dialect)
+        up: Sequence[Operation] = migration.operations(dialect)[0]
+        if _may_rebuild(up):
+            up = _fold_rebuilds(up, schema)
         for op in up:
             kind = op.kind
             positions_by_kind[kind].append(len(judged))
@@ -844,6 +846,91 @@ def _judge_release(
                 changes.append((judged_op, target, aspects or _NO_ASPECT))
     _decide(schema, changes)
     return tuple(judged), positions_by_kind
+
+
+def _may_rebuild(ops: Sequence[Operation]) -> bool:
+    """Whether ``ops`` renames a table: the cheap test before :func:`_fold_rebuilds`."""
+    return any(op.kind == RENAME_TABLE for op in ops)
+
+
+def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operation]:
+    """``ops`` with each table rebuild turned into the column changes it makes.
+
+    A rebuild is SQLite's way to change a table (and the shape of Alembic's batch mode and of
+    Django's SQLite schema editor): ``CREATE TABLE new (…)``, copy the rows, ``DROP TABLE t``,
+    ``ALTER TABLE new RENAME TO t``, all in one migration. The old release meets ``t`` with
+    the new table's columns, not a dropped table and a new one: the three operations become
+    the drops, additions, type, nullability and default changes between ``t`` as ``schema``
+    has it and the new definition, at the ``CREATE TABLE``; operations on ``new`` in between
+    (its indexes) are taken as operations on ``t``. A ``t`` whose columns are not all known
+    (no migration backout read created it) takes the new columns without a judgement.
+    """
+    created = {op.table: index for index, op in enumerate(ops) if op.kind == CREATE_TABLE}
+    rebuilds: dict[int, tuple[int, int]] = {}  # create index -> (drop index, rename index)
+    for index, op in enumerate(ops):
+        if op.kind != RENAME_TABLE or not op.new_name or op.table not in created:
+            continue
+        create = created[op.table]
+        drop = next(
+            (
+                i
+                for i in range(index - 1, -1, -1)
+                if ops[i].kind == DROP_TABLE and ops[i].table == op.new_name
+            ),
+            None,
+        )
+        if drop is not None and create < index and op.new_name in schema.tables:
+            rebuilds[create] = (drop, index)
+    if not rebuilds:
+        return ops
+    # The new table's name -> (the table it replaces, the index of the rename).
+    replacing = {
+        ops[create].table: (ops[rename].new_name or "", rename)
+        for create, (_, rename) in rebuilds.items()
+    }
+    skipped = {i for pair in rebuilds.values() for i in pair}
+    folded: list[Operation] = []
+    for index, op in enumerate(ops):
+        if index in skipped:
+            continue
+        if index in rebuilds:
+            target = replacing[op.table][0]
+            folded.extend(_rebuild_changes(op, schema.tables[target], target))
+        elif op.table in replacing and index < replacing[op.table][1]:
+            folded.append(replace(op, table=replacing[op.table][0]))
+        else:
+            folded.append(op)
+    return folded
+
+
+def _rebuild_changes(create: Operation, old: TableState, table: str) -> list[Operation]:
+    """The column changes that rebuilding ``old`` as ``create`` declares it makes."""
+    where = create.location
+    new = {column.name: column for column in create.columns}
+    if not old.complete:
+        return []  # what the table had is not known: nothing to compare
+    changes = [
+        Operation(DROP_COLUMN, where, table, name) for name in old.columns if name not in new
+    ]
+    for name, column in new.items():
+        before = old.columns.get(name)
+        if before is None:
+            changes.append(Operation(ADD_COLUMN, where, table, name, column_def=column))
+            continue
+        if column.type and before.type and column.type != before.type:
+            changes.append(
+                Operation(ALTER_TYPE, where, table, name, column_def=Column(name, column.type))
+            )
+        if before.nullable and not column.nullable:
+            changes.append(Operation(SET_NOT_NULL, where, table, name))
+        elif column.nullable and not before.nullable:
+            changes.append(Operation(DROP_NOT_NULL, where, table, name))
+        has_default = column.has_default or column.generated
+        if before.has_default and not has_default:
+            changes.append(Operation(DROP_DEFAULT, where, table, name))
+        elif has_default and not before.has_default:
+            changes.append(Operation(SET_DEFAULT, where, table, name))
+    return changes
 
 
 def _decide(schema: Schema, changes: list[_Change]) -> None:
