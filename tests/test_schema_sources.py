@@ -341,6 +341,18 @@ def test_migrations_setting_narrows_the_streams(tmp_path: Path) -> None:
         ("enum('a')", "enum('a','b')", False),
         ("timestamp", "timestamptz", False),
         (None, "integer", False),
+        # MySQL text types by size: TEXT holds 64 KB, MEDIUMTEXT 16 MB.
+        ("mediumtext", "text", True),
+        ("longtext", "tinytext", True),
+        ("text", "mediumtext", False),
+        ("mediumtext", "varchar(200)", True),
+        # One type under two names.
+        ("tinyint(1)", "boolean", False),
+        ("tinyint", "bool", False),
+        ("bool", "boolean", False),
+        ("jsonb", "json", False),
+        ("json", "jsonb", True),
+        ("integer", "boolean", True),
     ],
 )
 def test_type_change_judgement(old: str | None, new: str, breaks: bool) -> None:

@@ -1121,6 +1121,19 @@ _TEXT = {
     "clob",
 }
 _NUMERIC = {"numeric", "decimal"}
+# MySQL's text types by the bytes they hold; their names exist only in MySQL, so a change that
+# names one of them is MySQL's, where plain ``text`` holds 65,535 bytes (not unlimited).
+_MYSQL_TEXT_BYTES = {"tinytext": 255, "mediumtext": 16_777_215, "longtext": 4_294_967_295}
+_MYSQL_PLAIN_TEXT_BYTES = 65_535
+# Types that are one type under two names: a change between them changes nothing.
+_SAME_TYPE = {
+    frozenset({"bool", "boolean"}),
+    frozenset({"boolean", "tinyint(1)"}),  # MySQL: BOOLEAN is TINYINT(1)
+    frozenset({"bool", "tinyint(1)"}),
+    frozenset({"boolean", "tinyint"}),  # the display width changes nothing stored
+    frozenset({"bool", "tinyint"}),
+    frozenset({"jsonb", "json"}),  # every jsonb value is a json value (json → jsonb is judged)
+}
 
 
 def _shape(type_text: str) -> tuple[str, tuple[int, ...], bool, str]:
@@ -1133,6 +1146,23 @@ def _shape(type_text: str) -> tuple[str, tuple[int, ...], bool, str]:
         tuple(int(p) for p in re.findall(r"\d+", params_text)) if "'" not in params_text else ()
     )
     return match["base"].strip(), params, bool(match["array"]), params_text
+
+
+def _same_type(old_base: str, old_raw: str, new_base: str, new_raw: str) -> bool:
+    """Whether the two types are one type under two names (``bool``/``boolean``, MySQL's
+    ``boolean``/``tinyint(1)``, ``jsonb`` → ``json``)."""
+    old = f"{old_base}({old_raw})" if old_raw else old_base
+    new = f"{new_base}({new_raw})" if new_raw else new_base
+    return frozenset({old, new}) in _SAME_TYPE and (old, new) != ("json", "jsonb")
+
+
+def _mysql_text_bytes(old_base: str, new_base: str) -> tuple[int | None, int | None]:
+    """The bytes each of two MySQL text types holds, when both are such types and one of
+    them is named only in MySQL (``tinytext``, ``mediumtext``, ``longtext``); else Nones."""
+    if old_base not in _MYSQL_TEXT_BYTES and new_base not in _MYSQL_TEXT_BYTES:
+        return None, None
+    sizes = {**_MYSQL_TEXT_BYTES, "text": _MYSQL_PLAIN_TEXT_BYTES}
+    return sizes.get(old_base), sizes.get(new_base)
 
 
 def type_change_problem(
@@ -1167,9 +1197,16 @@ def type_change_problem(
         return None
     if old_array != new_array:
         return f"changes {old} to {new}"
+    if _same_type(old_base, old_raw, new_base, new_raw):
+        return None
     if new_base in _TEXT:
         if old_base not in _TEXT:
             return None  # any value has a text form
+        old_bytes, new_bytes = _mysql_text_bytes(old_base, new_base)
+        if old_bytes is not None and new_bytes is not None:
+            if new_bytes < old_bytes:
+                return f"shrinks {old} to {new}: longer values no longer fit"
+            return None
         old_limit = old_params[0] if old_params and old_base != "text" else None
         new_limit = new_params[0] if new_params and new_base != "text" else None
         if new_limit is not None and (old_limit is None or new_limit < old_limit):
