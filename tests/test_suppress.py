@@ -44,6 +44,28 @@ def test_same_line_and_next_line_are_silenced_but_not_further() -> None:
     assert result.suppressed[0].suppressed_by.reason == "ok"
 
 
+def test_a_comment_line_above_a_sql_statement_covers_the_whole_statement() -> None:
+    path = "db/0002_plan.up.sql"
+    text = "\n".join(
+        [
+            "-- backout: ignore[BK201] backfilled by the app before deploy",
+            "ALTER TABLE users",
+            "  ADD COLUMN plan text NOT NULL,  -- the old code always sets it",
+            "  ADD COLUMN tier text NOT NULL;",
+            "ALTER TABLE users ADD COLUMN seat text NOT NULL;",
+        ]
+    )
+    suppressions = {path: find_suppressions(path, text)}
+    findings = [_finding(line, "BK201", path) for line in (3, 4, 5)]
+    result = apply_suppressions(findings, suppressions)
+    assert [f.location.line for f in result.suppressed] == [3, 4]
+    assert [f.location.line for f in result.active] == [5]
+    # A trailing comment, and the same comment in a YAML file, cover one more line only.
+    trailing = find_suppressions(path, "ALTER TABLE t -- backout: ignore[BK201] x\n  ADD a;\n b;")
+    assert trailing[0].last_line == 0
+    assert find_suppressions("k.yaml", "# backout: ignore[BK101] x\na:\n b;")[0].last_line == 0
+
+
 def test_file_ignore_silences_the_whole_file_for_its_codes_only() -> None:
     text = "# backout: file-ignore[BK101] generated\n"
     suppressions = {"k8s/app.yaml": find_suppressions("k8s/app.yaml", text)}

@@ -145,6 +145,8 @@ class Suppression:
     codes: tuple[str, ...]
     reason: str
     whole_file: bool = False
+    last_line: int = 0
+    """The last line an ``ignore`` covers; 0 for the line after the comment's."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """In-source suppressions: ``backout: ignore[BK101] reason`` in any comment syntax.
 
 ``ignore[...]`` silences the named codes on its own line and the line after it (so it works
-both as a trailing comment and as a comment line above the hazard); ``file-ignore[...]``
+both as a trailing comment and as a comment line above the hazard); in a SQL file, a comment
+line above a statement covers the whole statement, to the line that ends it with ``;``
+(statements span lines, and a finding points at the column or value it names);
+``file-ignore[...]``
 silences them in the whole file. A suppression with no reason, with an unknown code, or that
 silenced nothing is reported as BK902.
 """
@@ -27,21 +30,43 @@ def find_suppressions(path: str, text: str) -> list[Suppression]:
     found: list[Suppression] = []
     if "backout:" not in text:
         return found
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    is_sql = path.lower().endswith(".sql")
+    for number, line in enumerate(lines, start=1):
         match = _COMMENT.search(line)
         if not match:
             continue
         codes = tuple(c.strip().upper() for c in match.group("codes").split(",") if c.strip())
         reason = _TRAILING_COMMENT_END.sub("", match.group("reason")).strip(" \t-:—")
+        own_line = _SQL_COMMENT_LINE.match(line[: match.start()]) is not None
         found.append(
             Suppression(
                 location=Location(path, number, match.start() + 1),
                 codes=codes,
                 reason=reason,
                 whole_file=match.group("kind") == "file-ignore",
+                last_line=_statement_end(lines, number) if is_sql and own_line else 0,
             )
         )
     return found
+
+
+# What may come before the directive on a SQL comment line of its own.
+_SQL_COMMENT_LINE = re.compile(r"\s*(--|/\*)\s*$")
+# How far a statement below a suppression comment is followed to its end.
+_MAX_STATEMENT_LINES = 200
+
+
+def _statement_end(lines: list[str], comment_line: int) -> int:
+    """The line ending the statement after the comment on ``comment_line`` (1-based): the
+    first line whose code, trailing ``--`` comment left out, ends with ``;``. The line after
+    the comment when there is none within reach."""
+    last = min(len(lines), comment_line + _MAX_STATEMENT_LINES)
+    for number in range(comment_line + 1, last + 1):
+        code = lines[number - 1].split("--", 1)[0].rstrip()
+        if code.endswith(";"):
+            return number
+    return comment_line + 1
 
 
 @dataclass
@@ -57,7 +82,8 @@ def _covers(suppression: Suppression, finding: Finding) -> bool:
         return False
     if suppression.whole_file:
         return True
-    return finding.location.line in (suppression.location.line, suppression.location.line + 1)
+    first = suppression.location.line
+    return first <= finding.location.line <= max(suppression.last_line, first + 1)
 
 
 def apply_suppressions(

@@ -36,9 +36,10 @@ class NotNullColumnWithoutDefault(Rule):
     not flagged. Taking the default of a NOT NULL column that existed before the release is
     flagged too (`ALTER COLUMN … DROP DEFAULT`, a MySQL `MODIFY` that restates the column
     without its `DEFAULT`, Alembic `server_default=None`): the old release may leave the
-    column to its default. The release is judged as a whole: a column added nullable and made `NOT NULL` later in the release, or
-    added with a default that a later statement drops, is flagged at that later statement; one
-    given a default later in the release, or dropped again, is not.
+    column to its default. The release is judged as a whole: a column added nullable and made
+    `NOT NULL` later in the release, or added with a default that a later statement drops, is
+    flagged at that later statement; one given a default later in the release, or dropped
+    again, is not.
 
     ## Why is this bad?
     The old release does not know the column, so its `INSERT`s leave it out. Once the
@@ -76,8 +77,8 @@ class NotNullColumnWithoutDefault(Rule):
                     judged.op.location,
                     f"{judged.migration.label} takes the default of {table}.{column}, a NOT "
                     "NULL column the old release has; its INSERTs that leave the column to the "
-                    f"default fail with a not-null violation after a rollback",
-                    f"keep the default for as long as the old release may run; remove it in a "
+                    "default fail with a not-null violation after a rollback",
+                    "keep the default for as long as the old release may run; remove it in a "
                     "later release, once no deployed code leaves the column out",
                 )
                 continue
