@@ -65,10 +65,12 @@ from backout.schema_operations import (
     DROP_TABLE,
     FOREIGN_KEY,
     IRREVERSIBLE_STEP,
+    MODEL_TABLE,
     ORM_DEFAULT_ONLY,
     PRIMARY_KEY,
     REDEFINED,
     RENAME_COLUMN,
+    RENAME_MODEL,
     RENAME_TABLE,
     SET_DEFAULT,
     SET_NOT_NULL,
@@ -105,6 +107,7 @@ __all__ = [
     "DROP_TABLE",
     "FOREIGN_KEY",
     "IRREVERSIBLE_STEP",
+    "MODEL_TABLE",
     "NAME_ASPECT",
     "NULLABILITY_ASPECT",
     "ORM_DEFAULT_ONLY",
@@ -409,6 +412,27 @@ class Schema:
 
     tables: dict[str, TableState] = field(default_factory=dict)
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    model_tables: dict[str, str] = field(default_factory=dict)
+    """Django models' default table names → the table they use instead (``db_table``)."""
+
+    def resolve(self, op: Operation) -> Operation | None:
+        """``op`` naming the table it really changes, or ``None`` when it changes no table:
+        a :data:`MODEL_TABLE` (recorded here), or a ``RenameModel`` of a model that keeps its
+        own ``db_table`` (the record moves to the new model name)."""
+        kind = op.kind
+        if kind == MODEL_TABLE:
+            if op.new_name and op.new_name != op.table:
+                self.model_tables[op.table] = op.new_name
+            else:
+                self.model_tables.pop(op.table, None)
+            return None
+        table = self.model_tables.get(op.table)
+        if table is None:
+            return op
+        if kind == RENAME_TABLE and op.detail == RENAME_MODEL and op.new_name:
+            self.model_tables[op.new_name] = self.model_tables.pop(op.table)
+            return None
+        return replace(op, table=table)
 
     def table(self, name: str, at_base: bool) -> TableState:
         """The table called ``name``; an unseen one is recorded as existing at the base."""
@@ -445,10 +469,15 @@ class Schema:
                 for name, t in self.tables.items()
             },
             dict(self.enums),
+            dict(self.model_tables),
         )
 
     def apply(self, op: Operation, at_base: bool) -> None:
         """Change the schema by one operation (``at_base``: the operation is the base's)."""
+        resolved = self.resolve(op)
+        if resolved is None:
+            return
+        op = resolved
         table = self.tables.get(op.table)
         column = table.columns.get(op.column) if table is not None and op.column else None
         self._change(op, at_base, table, column)
@@ -590,6 +619,11 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
     for migration in migrations:
         up, _ = migration.operations(dialect)
         for op in up:
+            if schema.model_tables or op.kind == MODEL_TABLE:
+                resolved = schema.resolve(op)
+                if resolved is None:
+                    continue
+                op = resolved
             # Schema.apply, without its call per operation: a long history has many.
             table = tables.get(op.table)
             column = table.columns.get(op.column) if table is not None and op.column else None
@@ -833,6 +867,11 @@ def _judge_release(
         if _may_rebuild(up):
             up = _fold_rebuilds(up, schema)
         for op in up:
+            if schema.model_tables or op.kind == MODEL_TABLE:
+                resolved = schema.resolve(op)
+                if resolved is None:
+                    continue
+                op = resolved
             kind = op.kind
             positions_by_kind[kind].append(len(judged))
             # The table and column the operation meets, before it runs.

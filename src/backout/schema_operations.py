@@ -28,6 +28,13 @@ DROP_CONSTRAINT = "drop_constraint"
 CREATE_ENUM = "create_enum"
 DROP_ENUM = "drop_enum"
 IRREVERSIBLE_STEP = "irreversible_step"
+MODEL_TABLE = "model_table"
+"""Django: the model whose default table name is ``table`` keeps its rows in the table
+``new_name`` from now on (``Meta.db_table``, ``AlterModelTable``); later operations that name
+the model's default table mean that one. Not a change to the database by itself."""
+RENAME_MODEL = "RenameModel"
+"""``Operation.detail`` of the ``RENAME_TABLE`` that Django's ``RenameModel`` is: no change to
+the database when the model has its own ``db_table``."""
 """A step that cannot be undone: RunPython/RunSQL without reverse, an ``op.execute`` of code."""
 
 # Constraint kinds.

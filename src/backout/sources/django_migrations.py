@@ -26,9 +26,11 @@ from backout.schema_operations import (
     DROP_COLUMN,
     DROP_TABLE,
     IRREVERSIBLE_STEP,
+    MODEL_TABLE,
     ORM_DEFAULT_ONLY,
     REDEFINED,
     RENAME_COLUMN,
+    RENAME_MODEL,
     RENAME_TABLE,
     UNIQUE,
     Column,
@@ -104,6 +106,17 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     return Column(column.lower(), type_text, nullable, has_default, generated)
 
 
+def _db_table(options: ast.AST | None) -> str | None:
+    """``db_table`` of a ``CreateModel``'s ``options`` dict, lower-cased."""
+    if not isinstance(options, ast.Dict):
+        return None
+    for key, value in zip(options.keys, options.values, strict=True):
+        if _string(key) == "db_table":
+            table = _string(value)
+            return table.lower() if table else None
+    return None
+
+
 def _model_default_only(node: ast.AST | None) -> bool:
     """A field with a model ``default=`` and no ``db_default=`` (or ``db_default=None``)."""
     if not isinstance(node, ast.Call) or _keyword(node, "default") is None:
@@ -148,8 +161,11 @@ class _Operations:
                     column = _field(_string(item.elts[0]) or "", item.elts[1])
                     if column is not None:
                         columns.append(column)
-            table = self.table(_string(name_node))
+            model_table = self.table(_string(name_node))
             where = self.at(name_node, call)
+            table = _db_table(_argument(call, 2, "options")) or model_table
+            if table != model_table:
+                self.up.append(Operation(MODEL_TABLE, where, model_table, new_name=table))
             self.up.append(Operation(CREATE_TABLE, where, table, columns=tuple(columns)))
             self.down.append(Operation(DROP_TABLE, where, table, detail="reverse of CreateModel"))
         elif kind == "DeleteModel":
@@ -166,8 +182,16 @@ class _Operations:
                     self.at(old, call),
                     self.table(_string(old)),
                     new_name=self.table(new),
+                    detail=RENAME_MODEL,
                 )
             )
+        elif kind == "AlterModelTable":
+            name_node = _argument(call, 0, "name")
+            model_table = self.table(_string(name_node))
+            table = (_string(_argument(call, 1, "table")) or "").lower() or model_table
+            where = self.at(name_node, call)
+            self.up.append(Operation(RENAME_TABLE, where, model_table, new_name=table))
+            self.up.append(Operation(MODEL_TABLE, where, model_table, new_name=table))
         elif kind in ("AddField", "RemoveField", "AlterField", "RenameField"):
             self.field_operation(call, kind)
         elif kind == "AddConstraint":
