@@ -44,6 +44,7 @@ _LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.I)
 _CHANGESET = re.compile(r"^--\s*changeset\s+(?P<id>\S+)", re.I)
 _ROLLBACK_LINE = re.compile(r"^--\s*rollback\b ?(?P<sql>.*)$", re.I)
 _ROLLBACK_BLOCK = re.compile(r"/\*\s*liquibase\s+rollback\b(?P<sql>.*?)\*/", re.I | re.S)
+_END_DELIMITER = re.compile(r"\bendDelimiter:(?P<delimiter>\S+)", re.I)
 _NO_ROLLBACK = re.compile(r"^\s*(empty|not\s+required)\s*;?\s*$", re.I)
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 
@@ -112,7 +113,9 @@ def _single(
             )
         )
         return facts
-    if layout == "plain":
+    if not _has_sql(text):
+        state, reason = DOWN_PRESENT, ""  # an empty migration: nothing to undo
+    elif layout == "plain":
         state, reason = DOWN_MISSING, "plain numbered SQL migrations have no down migration"
     elif layout == "flyway":
         state, reason = DOWN_MISSING, f"no undo file U{match['version']}__*.sql"
@@ -201,6 +204,18 @@ def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator
     )
 
 
+def _with_semicolons(sql: str, delimiter: str) -> str:
+    """``sql`` with each line that is only the changeset's ``endDelimiter`` (``GO``, ``/``)
+    made a ``;``, so the SQL parsers see the statements Liquibase sends; lines stay put."""
+    wanted = delimiter.strip().lower()
+    return "".join(
+        (line[: len(line) - len(line.lstrip())] + ";" + ("\n" if line.endswith("\n") else ""))
+        if line.strip().lower() == wanted
+        else line
+        for line in sql.splitlines(keepends=True)
+    )
+
+
 def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
     lines = text.splitlines(keepends=True)
     starts = [i for i, line in enumerate(lines) if _CHANGESET.match(line)]
@@ -233,6 +248,11 @@ def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
                 + up_text[block.end() :]
             )
         down_text = "".join(down_lines) if down_lines else None
+        delimiter = _END_DELIMITER.search(lines[first])
+        if delimiter is not None and delimiter["delimiter"] != ";":
+            up_text = _with_semicolons(up_text, delimiter["delimiter"])
+            if down_text is not None:
+                down_text = _with_semicolons(down_text, delimiter["delimiter"])
         declared_none = down_text is not None and bool(_NO_ROLLBACK.match(down_text.strip()))
         reads = read_bodies(
             SqlText(up_text, path, first + 2),
