@@ -120,6 +120,18 @@ def test_same_pinned_image_in_both_releases_is_not_bk304(
     assert (code, lines) == (0, []), err
 
 
+def test_pinning_the_unchanged_tag_is_not_bk304(registry: Registry, tmp_path: Path) -> None:
+    """The previous release ran `api:2.4`; this one runs the same tag pinned as `backout pin
+    --write` writes it. The tag has not moved: a rollback restores the same image because the
+    release never changed it."""
+    image = registry.pusher().image("pinned/api", "2.4", "2.4")
+    host = registry.host
+    base = release(tmp_path / "base", f"{host}/pinned/api:2.4")
+    head = release(tmp_path / "head", f"{host}/pinned/api:2.4@{image.digest}")
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert (code, lines) == (0, []), err
+
+
 def test_lock_history_finds_a_moved_latest_tag(registry: Registry, tmp_path: Path) -> None:
     pusher = registry.pusher()
     host = registry.host
