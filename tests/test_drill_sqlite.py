@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import one_line_error, run_backout
 from tests.drill_repos import BAD_DOWN, BAD_UP, GOOD_DOWN, GOOD_UP, backout, codes, make_repo
 
 
@@ -43,6 +44,9 @@ def test_findings_point_at_the_statement_that_changed_the_column(tmp_path: Path)
         "migrations/0002_release.up.sql:2:33: BK211",
         "migrations/0002_release.up.sql:3:31: BK208",
     ]
+    # The value the down migration brought back is a database NULL, said as SQL says it.
+    lost = next(line for line in result.stdout.splitlines() if ": BK208" in line)
+    assert "now NULL" in lost and "None" not in lost, lost
 
 
 def test_good_release_is_clean_and_leaves_nothing(tmp_path: Path) -> None:
@@ -220,6 +224,32 @@ def test_old_command_runs_on_the_base_schema_first(tmp_path: Path) -> None:
     runs = seen.read_text().splitlines()
     assert runs[0] == "id,email,legacy_flag"
     assert runs[1] == "id,email_address,tenant_id"
+
+
+def test_old_queries_flag_is_relative_to_the_current_directory(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    (tmp_path / "oq.sql").write_text("SELECT email FROM users WHERE id = ?;\n")
+    args = ("drill", "repo", "--base", "HEAD~1", "--format", "concise", "--old-queries")
+    done = run_backout(*args, "oq.sql", cwd=tmp_path)
+    assert "old query at oq.sql:1:1 fails on the new schema" in done.stdout, done.stderr
+    # Not looked for below the checked path, and said in one line without Python's errno.
+    (repo / "missing.sql").write_text("SELECT 1;\n")
+    line = one_line_error(run_backout(*args, "missing.sql", cwd=tmp_path))
+    assert line == "backout: error: cannot read drill.old-queries missing.sql: no such file"
+
+
+def test_old_queries_setting_is_relative_to_the_configuration_file(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, BAD_UP, BAD_DOWN, "sqlite")
+    (repo / "sql").mkdir()
+    (repo / "sql" / "old.sql").write_text("SELECT email FROM users WHERE id = ?;\n")
+    config = (repo / "backout.toml").read_text()
+    (repo / "backout.toml").write_text(config + '[drill]\nold-queries = "sql/old.sql"\n')
+    args = ("drill", "repo", "--base", "HEAD~1", "--format", "concise")
+    done = run_backout(*args, cwd=tmp_path)
+    assert "old query at repo/sql/old.sql:1:1 fails on the new schema" in done.stdout, done.stderr
+    (repo / "backout.toml").write_text(config + '[drill]\nold-queries = "sql/gone.sql"\n')
+    line = one_line_error(run_backout(*args, cwd=tmp_path))
+    assert line == "backout: error: cannot read drill.old-queries repo/sql/gone.sql: no such file"
 
 
 def test_old_queries_are_replayed_with_placeholders_filled(tmp_path: Path) -> None:

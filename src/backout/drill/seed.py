@@ -226,7 +226,12 @@ def _key(row: Mapping[str, Any], key: list[str]) -> tuple[str, ...]:
 
 
 def _describe(row: Mapping[str, Any], key: list[str]) -> str:
-    return "row " + ", ".join(f"{k}={row[k]!r}" for k in key)
+    return "row " + ", ".join(f"{k}={_sql_value(row[k])}" for k in key)
+
+
+def _sql_value(value: Any) -> str:
+    """A value as SQL writes it in a message: ``NULL`` for a database NULL, not ``None``."""
+    return "NULL" if value is None else repr(value)
 
 
 def compare(
@@ -261,6 +266,9 @@ def compare(
             ]
             if changed:
                 row, now = changed[0]
-                example = f"{_describe(row, key)}: {column} was {row[column]!r}, now {now!r}"
+                example = (
+                    f"{_describe(row, key)}: {column} was {_sql_value(row[column])}, "
+                    f"now {_sql_value(now)}"
+                )
                 losses.append(DataLoss(table_name, column, len(changed), len(rows), example))
     return losses
