@@ -95,6 +95,16 @@ def test_bad_suppressions_are_reported_as_bk902() -> None:
     assert [f.code for f in result.suppressed] == ["BK101"]
 
 
+def test_a_code_that_silences_nothing_is_reported_beside_one_that_does() -> None:
+    text = "image: a:latest  # backout: ignore[BK101,BK102] dev only\n"
+    suppressions = {"k8s/app.yaml": find_suppressions("k8s/app.yaml", text)}
+    result = apply_suppressions([_finding(1)], suppressions)
+    assert [f.code for f in result.suppressed] == ["BK101"]
+    (bk902,) = [f for f in result.active if f.code == "BK902"]
+    assert bk902.message.startswith("BK102 in this suppression matches no finding")
+    assert "ignore[BK101]" in bk902.fix
+
+
 def test_unused_suppression_of_a_disabled_rule_is_not_reported() -> None:
     suppressions = {"p": find_suppressions("p", "x # backout: ignore[BK102] kept for later\n")}
     result = apply_suppressions([], suppressions, enabled_codes={"BK101", "BK902"})

@@ -94,7 +94,7 @@ def apply_suppressions(
     """Split ``findings`` by the suppression comments of their files; report bad comments."""
     active: list[Finding] = []
     silenced: list[Finding] = []
-    used: set[Suppression] = set()
+    used: set[tuple[Suppression, str]] = set()  # each comment with each code it silenced
     if not suppressions:
         active.extend(findings)  # no comment anywhere (most trees): every finding stands
     else:
@@ -107,7 +107,7 @@ def apply_suppressions(
             if match is None or finding.code == "BK902":
                 active.append(finding)
             else:
-                used.add(match)
+                used.add((match, finding.code))
                 silenced.append(replace(finding, suppressed_by=match))
     enabled = set(all_codes() if enabled_codes is None else enabled_codes)
     if "BK902" in enabled:
@@ -117,7 +117,7 @@ def apply_suppressions(
 
 def _bad_suppressions(
     suppressions: Mapping[str, list[Suppression]],
-    used: set[Suppression],
+    used: set[tuple[Suppression, str]],
     enabled: set[str],
 ) -> list[Finding]:
     rule = load_rule("BK902")()
@@ -152,13 +152,23 @@ def _bad_suppressions(
                         f"`backout: ignore[{','.join(entry.codes)}] why this is acceptable`",
                     )
                 )
-            elif entry not in used and all(code in enabled for code in entry.codes):
+            else:
+                # Codes of rules that did not run cannot be judged: they may match when on.
+                idle = [c for c in entry.codes if c in enabled and (entry, c) not in used]
+                if not idle:
+                    continue
+                if len(idle) == len(entry.codes):
+                    what = f"suppression of {', '.join(idle)} matches no finding"
+                    fix = "remove the comment"
+                else:
+                    what = f"{', '.join(idle)} in this suppression matches no finding"
+                    kept = ",".join(c for c in entry.codes if c not in idle)
+                    fix = f"keep only the codes that match: `backout: ignore[{kept}] …`"
                 out.append(
                     rule.finding(
                         entry.location,
-                        f"suppression of {', '.join(entry.codes)} matches no finding; it would "
-                        "silence the next real one here",
-                        "remove the comment",
+                        f"{what}; it would silence the next real one here",
+                        fix,
                     )
                 )
     return out
