@@ -12,6 +12,7 @@ strings are read as SQL.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -326,9 +327,7 @@ class _Operations:
                 continue
             sql = _string(node)
             if sql is None:
-                parts = _const(node)
-                if isinstance(parts, tuple) and all(isinstance(p, str) for p in parts):
-                    sql = ";\n".join(str(p) for p in parts)
+                sql = _statement_list(node)
             if sql is None:
                 self.problems.append(
                     Unreadable(
@@ -341,6 +340,31 @@ class _Operations:
             reads = read_bodies(SqlText(sql, self.path, node.lineno, node.col_offset + 2), None)
             target.extend(reads.up)
             self.problems.extend(reads.problems)
+
+
+def _statement_list(node: ast.AST) -> str | None:
+    """The SQL of ``RunSQL``'s list form: strings, or ``(sql, params)`` pairs whose
+    parameters fill placeholders (``%s``) and change no table or column; ``None`` when any
+    statement is computed."""
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return None
+    statements = []
+    for item in node.elts:
+        with_params = isinstance(item, (ast.List, ast.Tuple)) and len(item.elts) == 2
+        text = _string(item.elts[0] if isinstance(item, (ast.List, ast.Tuple)) else item)
+        if text is None:
+            return None
+        # The database driver's placeholders (%s, %(name)s) as PostgreSQL's ($1), padded to
+        # their length so that positions in the statement stay where they were.
+        statements.append(_PLACEHOLDER.sub(_as_parameter, text) if with_params else text)
+    return ";\n".join(statements)
+
+
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?s")
+
+
+def _as_parameter(match: re.Match[str]) -> str:
+    return "$1".ljust(len(match.group(0)))
 
 
 def _is_none(node: ast.AST) -> bool:
