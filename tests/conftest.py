@@ -35,6 +35,15 @@ def run_backout(
     )
 
 
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line on stderr of a run that must exit 2 without a traceback."""
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
 def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` with a fixed identity; return stdout."""
     env = {

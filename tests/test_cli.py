@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BACKOUT, git, run_backout
+from tests.conftest import BACKOUT, git, one_line_error, run_backout
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -28,14 +28,6 @@ spec:
         - name: shop
           image: {image}
 """
-
-
-def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -57,13 +49,13 @@ def _one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     ],
 )
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
-    line = _one_line_error(run_backout(*args, cwd=tmp_path))
+    line = one_line_error(run_backout(*args, cwd=tmp_path))
     assert expected in line
 
 
 def test_bad_config_key_exits_2_naming_the_nearest(tmp_path: Path) -> None:
     (tmp_path / "backout.toml").write_text("keep-release = 3\n")
-    line = _one_line_error(run_backout("check", ".", cwd=tmp_path))
+    line = one_line_error(run_backout("check", ".", cwd=tmp_path))
     assert "unknown key 'keep-release' (did you mean 'keep-releases'?)" in line
 
 
@@ -90,6 +82,54 @@ def test_fail_on_exit_zero_statistics_and_output_file(tmp_path: Path) -> None:
     assert json.loads(report.read_text())["findings"][0]["code"] == "BK901"
 
 
+def test_statistics_as_json_as_ruff_does_and_refused_in_report_formats(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: Pod\nspec: [\n")
+    done = run_backout("check", "--statistics", "--output-format", "json", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"code": "BK901", "name": "unreadable-input", "count": 1}]
+    line = one_line_error(run_backout("check", "--statistics", "--format", "sarif", str(tmp_path)))
+    assert line == (
+        "backout: error: --statistics has no sarif form: use --output-format full, concise or json"
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "flags", "expected"),
+    [
+        (
+            'migrations = ["nope/"]\n',
+            [],
+            "migrations path 'nope/' does not exist below . (did you mean 'db/migrations'?)",
+        ),
+        (
+            "",
+            ["--migrations", "db/migratons"],
+            "migrations path 'db/migratons' does not exist below . (did you mean 'db/migrations'?)",
+        ),
+    ],
+)
+def test_a_migrations_path_that_does_not_exist_names_the_nearest_directory(
+    tmp_path: Path, config: str, flags: list[str], expected: str
+) -> None:
+    # The paths filter migrations by their place below the checked path: one that names
+    # nothing would switch the schema rules off without a word.
+    migrations = tmp_path / "db" / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "0001_init.up.sql").write_text("CREATE TABLE t (id int);\n")
+    (migrations / "0001_init.down.sql").write_text("DROP TABLE t;\n")
+    (tmp_path / "backout.toml").write_text(config)
+    line = one_line_error(run_backout("check", *flags, ".", cwd=tmp_path))
+    assert line == f"backout: error: {expected}"
+    (tmp_path / "backout.toml").write_text('migrations = ["./db/migrations/"]\n')
+    assert run_backout("check", ".", cwd=tmp_path).returncode == 0
+
+
+def test_a_missing_migrations_path_without_migrations_names_only_the_path(tmp_path: Path) -> None:
+    (tmp_path / "backout.toml").write_text('migrations = ["db"]\n')
+    line = one_line_error(run_backout("check", str(tmp_path)))
+    assert line == f"backout: error: migrations path 'db' does not exist below {tmp_path}"
+
+
 def test_base_ref_reports_only_what_changed(git_repo: Callable[[dict[str, str]], Path]) -> None:
     repo = git_repo({"k8s/old.yaml": DEPLOYMENT.format(image="shop:latest")})
     git(repo, "checkout", "-q", "-b", "release")
@@ -107,7 +147,7 @@ def test_base_ref_reports_only_what_changed(git_repo: Callable[[dict[str, str]],
 
 def test_base_ref_that_does_not_exist_is_exit_2(git_repo: Callable[[dict[str, str]], Path]) -> None:
     repo = git_repo({"a.yaml": "a: 1\n"})
-    line = _one_line_error(run_backout("check", "--base", "nope", ".", cwd=repo))
+    line = one_line_error(run_backout("check", "--base", "nope", ".", cwd=repo))
     assert "--base nope: no such directory, and no such commit, branch or tag" in line
 
 
@@ -156,7 +196,7 @@ def test_per_file_ignores_flag_mirrors_the_config_key(tmp_path: Path) -> None:
         "check", "--format", "json", "--per-file-ignores", "dev/**:BK901", str(tmp_path)
     )
     assert [f["path"] for f in json.loads(done.stdout)["findings"]] == ["prod.yaml"]
-    line = _one_line_error(run_backout("check", "--per-file-ignores", "dev/**", str(tmp_path)))
+    line = one_line_error(run_backout("check", "--per-file-ignores", "dev/**", str(tmp_path)))
     assert "use GLOB:CODES" in line
 
 

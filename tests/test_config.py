@@ -16,6 +16,7 @@ from backout.config import (
     parse_duration,
 )
 from backout.models import Severity
+from tests.conftest import one_line_error, run_backout
 
 
 def test_defaults_follow_the_spec() -> None:
@@ -87,6 +88,48 @@ def test_invalid_toml_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "backout.toml").write_text("keep-releases = \n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tool]\nbackout = 5\n", "[tool.backout] must be a table, not an integer"),
+        ('[tool]\nbackout = "x"\n', "[tool.backout] must be a table, not a string"),
+        ("[tool]\nbackout = [1]\n", "[tool.backout] must be a table, not an array"),
+        ("tool = true\n", "[tool] must be a table, not a boolean"),
+    ],
+)
+def test_tool_backout_that_is_not_a_table_is_one_line_exit_2(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    line = one_line_error(run_backout("check", ".", cwd=tmp_path))
+    assert line == f"backout: error: {tmp_path / 'pyproject.toml'}: {message}"
+
+
+def test_invalid_pyproject_is_one_line_exit_2_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.backout]\nkeep-releases = 1\nfoo = [\n")
+    line = one_line_error(run_backout("check", ".", cwd=tmp_path))
+    assert line.startswith(f"backout: error: {tmp_path / 'pyproject.toml'}: invalid TOML: ")
+
+
+def test_invalid_pyproject_met_upward_stops_the_search_as_in_ruff(tmp_path: Path) -> None:
+    # Not meant for backout, perhaps, but which settings it holds cannot be told.
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 'x'\n")
+    service = tmp_path / "svc"
+    service.mkdir()
+    line = one_line_error(run_backout("check", "svc", cwd=tmp_path))
+    assert f"{tmp_path / 'pyproject.toml'}: invalid TOML" in line
+    # A closer backout.toml is found first: the broken file above it is never read.
+    (service / "backout.toml").write_text("keep-releases = 2\n")
+    assert run_backout("check", "svc", cwd=tmp_path).returncode == 0
+
+
+def test_valid_pyproject_without_our_table_keeps_the_defaults(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")
+    done = run_backout("check", ".", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "No rollback hazards found" in done.stderr
 
 
 @pytest.mark.parametrize(

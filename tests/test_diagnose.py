@@ -250,6 +250,30 @@ def test_cli_exit_code(tmp_path: Path, name: str, code: int) -> None:
     assert done.stdout.startswith("# backout diagnose")
 
 
+def test_cli_says_when_the_state_records_no_revision() -> None:
+    # A Deployment without its revision annotation and no ReplicaSet: there is no number.
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "shop", "namespace": "default", "uid": "u1"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "shop"}},
+            "template": {
+                "metadata": {"labels": {"app": "shop"}},
+                "spec": {"containers": [{"name": "shop", "image": "shop:1.0"}]},
+            },
+        },
+    }
+    state = json.dumps({"kind": "List", "items": [deployment]})
+    done = run_backout("diagnose", "-", stdin=state)
+    assert done.returncode == 0, done.stderr
+    assert "None" not in done.stdout
+    assert "no rollback in this state; the running revision is not recorded;" in done.stdout
+    assert "the running template is the only one in this state (its revision is not recorded)" in (
+        done.stdout
+    )
+
+
 def test_cli_reads_stdin_and_writes_json(tmp_path: Path) -> None:
     text = render(STATES["rollback-restored-latest"]())
     done = run_backout("diagnose", "-", "--format", "json", stdin=text)

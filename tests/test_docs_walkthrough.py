@@ -1,15 +1,21 @@
-"""The "Pin against a local registry" walkthrough of examples/shop/README.md, run for real.
+"""The walkthroughs of the docs, run for real.
 
+The "Pin against a local registry" walkthrough of examples/shop/README.md:
 ``examples/registry/push-demo-image.py`` is run as a user runs it, against the real
 docker-registry of :mod:`tests.registry_fixture`; the images it pushes must resolve and pull
 (manifest and layer), and ``backout pin --write`` on a copy of the shop's Deployment must pin
 them, as the README shows.
+
+And every output the README and the docs show for a ``backout`` command on the examples: each
+line shown (``…`` stands for lines left out) must be a line the command prints today.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -23,8 +29,6 @@ from backout.registry.client import RegistryClient
 from backout.registry.credentials import CredentialStore
 from tests.conftest import run_backout
 from tests.registry_fixture import OCI_MANIFEST, Registry, start_registry
-
-pytestmark = pytest.mark.registry
 
 ROOT = Path(__file__).resolve().parent.parent
 PUSH_SCRIPT = ROOT / "examples" / "registry" / "push-demo-image.py"
@@ -54,6 +58,7 @@ def pushed_digests(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
     return dict(line.split(" ") for line in done.stdout.splitlines())
 
 
+@pytest.mark.registry
 def test_pushed_image_resolves_and_pulls(registry: Registry) -> None:
     api = f"{registry.host}/shop/api:2.4"
     other = f"{registry.host}/shop/api:2.3"
@@ -78,6 +83,7 @@ def test_pushed_image_resolves_and_pulls(registry: Registry) -> None:
         assert member.read().decode() == f"{api}\n"
 
 
+@pytest.mark.registry
 def test_readme_walkthrough_pins_a_copy_of_the_shop_deployment(
     registry: Registry, tmp_path: Path
 ) -> None:
@@ -118,3 +124,47 @@ def test_bad_reference_is_one_line_not_a_traceback() -> None:
     assert done.stderr.strip().splitlines() == [
         "push-demo-image: expected HOST:PORT/REPOSITORY:TAG, got 'no-repository-here'"
     ]
+
+
+SHOWING_OUTPUT = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SHOWING_OUTPUT += sorted((ROOT / "examples").glob("*/README.md"))
+# Commands shown on a git history of the example, run on its two directories instead.
+RUN_AS = {"backout drill --base v2.3": "backout drill examples/shop --base examples/shop-previous"}
+# Every registry out of reach, with or without a network: `pin` stops at the first it asks.
+OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+_FENCE = re.compile(r"^```(?:console|text)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def _shown_runs() -> list[tuple[str, str, list[str]]]:
+    """``(doc, command, lines shown)`` for each block that shows one ``backout`` command and
+    what it printed, runnable from the repository root (no placeholders, no ``$work``)."""
+    runs = []
+    for doc in SHOWING_OUTPUT:
+        for block in _FENCE.findall(doc.read_text(encoding="utf-8")):
+            first, *shown = block.splitlines()
+            command = RUN_AS.get(first[2:], first[2:])
+            if not first.startswith("$ backout ") or any(line.startswith("$ ") for line in shown):
+                continue
+            if not shown or "$" in command or "[" in command:
+                continue
+            runs.append((doc.relative_to(ROOT).as_posix(), command, shown))
+    return runs
+
+
+@pytest.mark.parametrize(("doc", "command", "shown"), _shown_runs())
+def test_shown_output_is_what_the_command_prints(doc: str, command: str, shown: list[str]) -> None:
+    done = run_backout(*shlex.split(command)[1:], cwd=ROOT, env=OFFLINE)
+    printed = done.stdout.splitlines() + done.stderr.splitlines()
+    drifted = [line for line in shown if line != "…" and line not in printed]
+    assert not drifted, f"{doc}: `{command}` no longer prints:\n" + "\n".join(drifted)
+
+
+def test_the_docs_show_the_example_commands() -> None:
+    shown = {(doc, command) for doc, command, _ in _shown_runs()}
+    drill = "backout drill examples/shop --base examples/shop-previous"
+    assert {
+        ("docs/index.md", drill),
+        ("docs/drill.md", drill),
+        ("README.md", "backout check examples/shop --base examples/shop-previous"),
+    } <= shown
+    assert ("docs/index.md", "backout pin --check examples/shop") in shown

@@ -22,7 +22,7 @@ from backout.host.check import check_facts
 from backout.host.dpkg import PackagedFile, installed_packages, parse_status
 from backout.host.facts import PackageVersion
 from backout.models import Location
-from tests.conftest import run_backout
+from tests.conftest import one_line_error, run_backout
 
 STATUS = """\
 Package: bash
@@ -286,6 +286,13 @@ def test_cli_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "cannot read snapshot" in done.stderr
     done = run_backout("host", "archive", "--archive", "/proc/backout-nope", "--packages", "bash")
     assert done.returncode == 2 and "cannot create archive directory" in done.stderr
+
+
+def test_cli_unknown_package_names_a_few_nearest_not_every_installed_one() -> None:
+    line = one_line_error(run_backout("host", "check", "--packages", "nosuchpkg"))
+    prefix = "backout: error: package 'nosuchpkg' is not installed (nearest installed: "
+    assert line.startswith(prefix) and line.endswith(")")
+    assert 1 <= len(line.removeprefix(prefix).split(", ")) <= 3
 
 
 def test_cli_check_speaks_every_format_with_the_rule_metadata() -> None:

@@ -242,6 +242,32 @@ def _use_color(no_color: bool, to_file: bool) -> bool:
     return sys.stdout.isatty()
 
 
+# ``--statistics`` speaks text (as flake8 and ruff do) or, with ``--output-format json``, a
+# JSON array as ruff does; the other formats are reports of findings, not of counts.
+STATISTICS_FORMATS = (OutputFormat.FULL, OutputFormat.CONCISE, OutputFormat.JSON)
+
+
+def check_report_flags(flags: dict[str, Any]) -> None:
+    """Refuse flag combinations that have no output, before any work is done."""
+    output_format = OutputFormat(flags.get("output_format") or "full")
+    if flags.get("statistics") and output_format not in STATISTICS_FORMATS:
+        fail(
+            f"--statistics has no {output_format.value} form: use --output-format full, "
+            "concise or json"
+        )
+
+
+def _statistics(result: CheckResult, output_format: OutputFormat) -> str:
+    """The count per rule code, most frequent first: tab-separated lines, or JSON."""
+    rows = by_code(result)
+    if output_format is OutputFormat.JSON:
+        import json  # only this format needs it
+
+        table = [{"code": code, "name": name, "count": n} for code, name, n in rows]
+        return json.dumps(table, indent=2) + "\n"
+    return "".join(f"{n:>5}\t{code}\t{name}\n" for code, name, n in rows)
+
+
 def emit(result: CheckResult, config: Config, **flags: Any) -> int:
     """Write the report and the summary; return the exit code."""
     output_format = OutputFormat(flags.get("output_format") or "full")
@@ -259,8 +285,7 @@ def emit(result: CheckResult, config: Config, **flags: Any) -> int:
         click.echo(f"{len(result.findings) - len(kept)} findings in the baseline.", err=True)
         result.findings = kept
     if flags.get("statistics"):
-        rows = by_code(result)
-        text = "".join(f"{n:>5}\t{code}\t{name}\n" for code, name, n in rows)
+        text = _statistics(result, output_format)
     else:
         color = _use_color(bool(flags.get("no_color")), output_file is not None)
         text = render(result, output_format, color=color)
@@ -340,6 +365,7 @@ def check(paths: tuple[Path, ...], base: str | None, online: bool, **flags: Any)
     """Find what would make rolling this release back fail."""
     from backout.engine import check as run_check
 
+    check_report_flags(flags)
     targets = paths or (Path("."),)
     for target in targets:
         existing_path(target)
@@ -601,6 +627,7 @@ def host_check(
     from backout.host import HostError
     from backout.host.check import check_facts, installed_facts, load_host, select, snapshot_facts
 
+    check_report_flags(flags)
     config = build_config(Path("."), **flags)
     wanted = _package_names(packages)
     try:
@@ -633,6 +660,7 @@ def host_archive(packages: tuple[str, ...], archive_dir: Path, **flags: Any) -> 
     from backout.host.archive import archive_packages
     from backout.host.check import check_facts, installed_facts, load_host, select
 
+    check_report_flags(flags)
     config = build_config(Path("."), **flags)
     try:
         machine = load_host((archive_dir,))
@@ -786,12 +814,13 @@ def drill(
     from backout.engine import enabled_rules, finish, load_workspace
     from backout.rules import ALL_RULES
 
+    check_report_flags(flags)
     target = existing_path(path)
     config = build_config(target, **flags)
     workspace = load_workspace(target, config, base)
     options = DrillOptions(
         database=database or config.drill.database,
-        old_queries=old_queries or config.drill.old_queries,
+        old_queries=old_queries or _from_config_file(config.drill.old_queries, config),
         old_command=old_command or config.drill.old_command,
         progress=sys.stderr.isatty(),
         verbose=verbose,
@@ -808,6 +837,14 @@ def drill(
     drill_rules = [ref for ref in ALL_RULES if ref.code in DRILL_CODES]
     rules = enabled_rules(config, drill_rules)
     sys.exit(emit(finish(workspace, outcome.findings, rules), config, **flags))
+
+
+def _from_config_file(path: str | None, config: Config) -> str | None:
+    """A path written in the configuration file, relative to that file's directory, as a path
+    to open from the current directory (where a path given as a flag is relative to)."""
+    if path is None or config.source is None or Path(path).is_absolute():
+        return path
+    return os.path.relpath(config.source.parent / path)
 
 
 def run() -> None:

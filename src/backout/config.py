@@ -85,6 +85,17 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     return " (valid: " + ", ".join(choices) + ")"
 
 
+def closest(value: str, choices: Iterable[str], count: int = 3) -> list[str]:
+    """The ``count`` choices most like ``value``, most alike first, however unlike they are.
+
+    For lists too long to print whole (installed packages, directories) when :func:`nearest`
+    finds nothing close: a few names point the reader the right way, a thousand bury it.
+    """
+    import difflib
+
+    return difflib.get_close_matches(value, list(choices), n=count, cutoff=0.0)
+
+
 def parse_duration(text: str | int, what: str = "rollback-window") -> int:
     """Seconds in a duration like ``30d``, ``2w``, ``12h``, ``90m``; a bare number is days."""
     if isinstance(text, int) and not isinstance(text, bool):
@@ -142,7 +153,13 @@ class Config:
 
 
 def find_config_file(start: Path) -> Path | None:
-    """The closest ``backout.toml``, or ``pyproject.toml`` with ``[tool.backout]``, upward."""
+    """The closest ``backout.toml``, or ``pyproject.toml`` with ``[tool.backout]``, upward.
+
+    A ``pyproject.toml`` met on the way that cannot be read, is not valid TOML, or has a
+    ``tool`` or ``tool.backout`` that is not a table stops the search with a
+    :class:`ConfigError`, as ruff does: whether it was meant to configure backout cannot be
+    told, and skipping it would check with settings nobody chose.
+    """
     here = start if start.is_dir() else start.parent
     for directory in (here, *here.parents):
         for name in ("backout.toml", ".backout.toml"):
@@ -150,13 +167,8 @@ def find_config_file(start: Path) -> Path | None:
             if candidate.is_file():
                 return candidate
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue
-            if "backout" in data.get("tool", {}):
-                return pyproject
+        if pyproject.is_file() and _backout_table(pyproject, _read_toml(pyproject)) is not None:
+            return pyproject
     return None
 
 
@@ -166,14 +178,56 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
     root = start.resolve() if start.is_dir() else start.resolve().parent
     if path is None:
         return Config(root=root)
+    data = _read_toml(path)
+    table = (_backout_table(path, data) or {}) if path.name == "pyproject.toml" else data
+    return config_from_table(table, source=path, root=root)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The parsed ``path``; a :class:`ConfigError` naming it when it is unreadable or not TOML."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    table = data.get("tool", {}).get("backout", {}) if path.name == "pyproject.toml" else data
-    return config_from_table(table, source=path, root=root)
+    return data
+
+
+def _backout_table(path: Path, pyproject: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``[tool.backout]`` of a parsed ``pyproject.toml``, ``None`` when it has none.
+
+    ``tool = 5`` or ``[tool]`` then ``backout = 5`` is a mistake, not the absence of a
+    table: it is an error that names the type found, never a traceback or a guess at keys.
+    """
+    tool = pyproject.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table, not {_toml_type(tool)}")
+    table = tool.get("backout")
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.backout] must be a table, not {_toml_type(table)}")
+    return table
+
+
+def _toml_type(value: Any) -> str:
+    """What ``value`` is in TOML's words (``an integer``, ``a string``), for error messages."""
+    import datetime  # only to name a mistyped value: not worth importing on every run
+
+    if isinstance(value, bool):  # before int: a TOML boolean is a Python int too
+        return "a boolean"
+    if isinstance(value, datetime.datetime):  # before date: a datetime is a date too
+        return "a date-time"
+    kinds: tuple[tuple[type, str], ...] = (
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "an array"),
+        (datetime.date, "a date"),
+        (datetime.time, "a time"),
+    )
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a table")
 
 
 def _strings(key: str, value: Any) -> tuple[str, ...]:

@@ -4,12 +4,19 @@ In a git work tree the file list comes from git itself (``.gitignore`` respected
 files included); elsewhere the tree is walked and a root ``.gitignore`` applied with pathspec.
 ``exclude`` globs (gitignore syntax) apply everywhere. A release given as a git ref is read with
 one ``git cat-file --batch`` process, so each file is read once.
+
+A file or directory the operating system refuses (permission denied, an I/O error) is not
+left out silently: it is handed on with the reason, for rule BK901 to report. A file gone
+between the listing and the read (deleted, replaced by a directory) is skipped quietly: it is
+not part of the release any more.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import stat
 import subprocess
 from collections.abc import Iterable, Iterator
@@ -28,29 +35,57 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 
 ALWAYS_SKIPPED = (".git/", "node_modules/", ".venv/", "venv/", "__pycache__/", ".tox/")
 
+# What an OSError says when the file is simply not there any more (deleted, or replaced by a
+# directory, since it was listed): skipped, unlike a file that is there but cannot be read.
+_GONE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR})
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """A listed file that could not be opened or read, and why in words (``permission
+    denied``)."""
+
+    reason: str
+
+
+def in_words(error: OSError) -> str:
+    """The operating system's reason for ``error``, without its number: ``permission denied``."""
+    reason = error.strerror or (os.strerror(error.errno) if error.errno else str(error))
+    return reason[:1].lower() + reason[1:]
+
 
 @dataclass(frozen=True)
 class Tree:
-    """A release's files: root-relative POSIX path → where to get the bytes."""
+    """A release's files: root-relative POSIX path → where to get the bytes.
+
+    ``unlisted`` holds the directories that could not be listed, root-relative, each with
+    the reason in words: nothing below them is in ``paths``.
+    """
 
     root: Path
     paths: tuple[str, ...]
     git_ref: str | None = None
     git_dir: Path | None = None
     git_prefix: str = ""
+    unlisted: tuple[tuple[str, str], ...] = ()
 
     def subset(self, paths: Iterable[str]) -> Tree:
         """The same tree restricted to ``paths``."""
         return replace(self, paths=tuple(paths))
 
-    def read_all(self) -> Iterator[tuple[str, bytes | None]]:
+    def read_all(self) -> Iterator[tuple[str, FileBytes]]:
         """Yield ``(path, bytes)`` for every file, reading each exactly once; ``None`` for a
-        file larger than :data:`MAX_FILE_BYTES`, which is not read at all."""
+        file larger than :data:`MAX_FILE_BYTES`, which is not read at all, and a
+        :class:`ReadFailure` for one that could not be read."""
         if self.git_ref is None:
             yield from read_working_files(str(self.root), self.paths)
             return
         yield from _git_cat_files(self, self.paths)
 
+
+# A file's bytes as read: ``None`` when it is too large to read, a ReadFailure when it
+# could not be read.
+FileBytes = bytes | ReadFailure | None
 
 # What the first read of a file asks for: all of nearly every file a release is made of, so
 # that the size is looked up (an fstat) only for the rare larger one.
@@ -60,10 +95,11 @@ _FIRST_READ = 64 * 1024
 _OPEN_AT = os.open in os.supports_dir_fd
 
 
-def read_working_files(root: str, paths: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+def read_working_files(root: str, paths: Iterable[str]) -> Iterator[tuple[str, FileBytes]]:
     """Yield ``(path, bytes)`` for each of ``paths`` below the directory ``root``, ``None`` for
-    the bytes of a file larger than :data:`MAX_FILE_BYTES`. A file that cannot be read (gone
-    since the listing, not readable) is left out."""
+    the bytes of a file larger than :data:`MAX_FILE_BYTES`, a :class:`ReadFailure` for a file
+    that is there but cannot be read (permission denied, an I/O error). A file gone since the
+    listing is left out."""
     # Each file is opened relative to a descriptor of the root, so that the kernel does not
     # walk the root's own path again for every file, and read through a bare descriptor: on
     # trees of thousands of files, file objects, pathlib and path joins cost more than the
@@ -83,7 +119,10 @@ def read_working_files(root: str, paths: Iterable[str]) -> Iterator[tuple[str, b
                     data = _read_descriptor(fd)
                 finally:
                     os.close(fd)
-            except OSError:
+            except OSError as error:
+                if error.errno in _GONE:
+                    continue
+                yield path, ReadFailure(in_words(error))
                 continue
             yield path, data
     finally:
@@ -109,14 +148,20 @@ def _read_descriptor(fd: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _run_git(args: list[str], cwd: Path) -> str:
+def _run_git(args: list[str], cwd: Path, warnings: list[str] | None = None) -> str:
+    """git's output; with ``warnings``, its warnings (in English) are added to that list."""
+    env = None if warnings is None else {**os.environ, "LC_ALL": "C"}
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, env=env
+        )
     except FileNotFoundError:
         raise ConfigError("git is not installed, but --base REF needs it") from None
     if done.returncode != 0:
         message = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
         raise ConfigError(f"git {' '.join(args[:2])}: {message}")
+    if warnings is not None:
+        warnings.extend(line for line in done.stderr.splitlines() if line.startswith("warning: "))
     return done.stdout
 
 
@@ -130,7 +175,7 @@ def git_toplevel(path: Path) -> Path | None:
             text=True,
             check=False,
         )
-    except FileNotFoundError:
+    except OSError:  # git not installed, or ``path`` cannot be entered (the walk says why)
         return None
     if done.returncode != 0:
         return None
@@ -172,13 +217,42 @@ def _gitignore_spec(lines: list[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
+# How `git ls-files` says that it could not list a directory for the untracked files in it.
+_GIT_UNLISTED = re.compile(r"warning: could not open directory '(?P<path>.+)/': (?P<reason>.+)")
+
+
+def _git_unlisted(warnings: list[str], prefix: str, excluded: _Exclusions) -> list[tuple[str, str]]:
+    """The directories below ``prefix`` (a work tree's path to the root checked) that
+    ``git ls-files`` warned it could not open, root-relative, with the reason."""
+    unlisted = []
+    for warning in warnings:
+        match = _GIT_UNLISTED.fullmatch(warning)
+        if match is None or not match["path"].startswith(prefix):
+            continue
+        directory = match["path"][len(prefix) :]
+        if not excluded.match(directory + "/"):
+            reason = match["reason"]
+            unlisted.append((directory, reason[:1].lower() + reason[1:]))
+    return unlisted
+
+
+def _prefix_in(top: Path, root: Path) -> str:
+    """``root``'s path in the work tree at ``top``: ``""``, or ``"dir/"``."""
+    prefix = root.resolve().relative_to(top.resolve()).as_posix()
+    return "" if prefix == "." else prefix + "/"
+
+
 def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
     """The files of the working tree below ``root``."""
     excluded = _Exclusions(exclude)
     top = git_toplevel(root)
     links: set[str] = set()
+    unlisted: list[tuple[str, str]] = []
     if top is not None:
-        out = _run_git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)
+        warnings: list[str] = []
+        listing = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+        out = _run_git(listing, root, warnings)
+        unlisted = _git_unlisted(warnings, _prefix_in(top, root), excluded)
         base = str(root)
         paths = []
         for path in out.split("\0"):
@@ -189,16 +263,37 @@ def working_tree(root: Path, exclude: Iterable[str] = ()) -> Tree:
                     if kind == "link":
                         links.add(path)
     else:
-        ignore_file = root / ".gitignore"
-        ignored = None
-        if ignore_file.is_file():
-            lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
-            ignored = _gitignore_spec(lines)
-        walked = _walk(root, excluded, ignored if ignored and ignored.patterns else None, links)
+        ignored = _root_gitignore(root)
+        walked = _walk(
+            root, excluded, ignored if ignored and ignored.patterns else None, links, unlisted
+        )
         # The walk does not enter the always-skipped directories: only globs are left to try.
         paths = [p for p in walked if not excluded.match(p)] if excluded.has_globs else walked
     paths = _outside_virtualenvs(paths)
-    return Tree(root=root, paths=tuple(sorted(_without_linked_copies(root, paths, links))))
+    return Tree(
+        root=root,
+        paths=tuple(sorted(_without_linked_copies(root, paths, links))),
+        unlisted=tuple(sorted(unlisted)),
+    )
+
+
+def _root_gitignore(root: Path) -> pathspec.GitIgnoreSpec | None:
+    """The patterns of ``root``'s ``.gitignore``, if it has one. A root that cannot be listed,
+    or a ``.gitignore`` that cannot be read, is a :class:`ConfigError`: the release's files
+    are unknown."""
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as error:
+        raise ConfigError(f"cannot list {root}: {in_words(error)}") from None
+    ignore_file = root / ".gitignore"
+    try:
+        text = ignore_file.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        if error.errno in _GONE:
+            return None
+        raise ConfigError(f"cannot read {ignore_file}: {in_words(error)}") from None
+    return _gitignore_spec(text.splitlines())
 
 
 # Every virtual environment made by venv or virtualenv holds this file at its top. Its
@@ -217,15 +312,20 @@ def _outside_virtualenvs(paths: list[str]) -> list[str]:
 
 def _file_kind(full: str) -> str | None:
     """``file`` for a regular file, ``link`` for a symlink to one, ``None`` otherwise (gone,
-    a directory, a FIFO or a device): one ``lstat`` for the common case of a plain file."""
+    a directory, a FIFO or a device): one ``lstat`` for the common case of a plain file.
+
+    A path that cannot even be looked at (its directory is not searchable) counts as a file:
+    reading it will say why it could not be read, instead of it vanishing from the check."""
     try:
         mode = os.lstat(full).st_mode
-        if stat.S_ISREG(mode):
-            return "file"
-        if stat.S_ISLNK(mode) and stat.S_ISREG(os.stat(full).st_mode):
-            return "link"
-    except OSError:
-        pass
+    except OSError as error:
+        return None if error.errno in _GONE else "file"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISLNK(mode):
+        with contextlib.suppress(OSError):  # a dangling link, or a loop: not a file
+            if stat.S_ISREG(os.stat(full).st_mode):
+                return "link"
     return None
 
 
@@ -234,10 +334,12 @@ def _walk(
     excluded: _Exclusions,
     ignored: pathspec.GitIgnoreSpec | None,
     links: set[str],
+    unlisted: list[tuple[str, str]],
 ) -> list[str]:
     """The regular files below ``root`` (links to them included, linked directories not
     entered) that ``excluded`` and ``ignored`` leave, root-relative; the links among them
-    are added to ``links``."""
+    are added to ``links``, and the directories that could not be listed to ``unlisted``
+    with the reason."""
     paths: list[str] = []
     pending = [("", str(root))]
     while pending:
@@ -245,7 +347,9 @@ def _walk(
         try:
             with os.scandir(directory) as listing:
                 entries = list(listing)
-        except OSError:
+        except OSError as error:
+            if error.errno not in _GONE:
+                unlisted.append((prefix[:-1] or ".", in_words(error)))
             continue
         if prefix and any(entry.name == _VENV_MARKER for entry in entries):
             continue  # a Python virtual environment, whatever its name
@@ -318,8 +422,7 @@ def git_tree(root: Path, commit: str, exclude: Iterable[str] = ()) -> Tree:
     top = git_toplevel(root)
     if top is None:
         raise ConfigError(f"--base {commit}: {root} is not inside a git repository")
-    prefix = root.resolve().relative_to(top.resolve()).as_posix()
-    prefix = "" if prefix == "." else prefix + "/"
+    prefix = _prefix_in(top, root)
     out = _run_git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit], top)
     excluded = _Exclusions(exclude)
     paths = []
@@ -333,7 +436,7 @@ def git_tree(root: Path, commit: str, exclude: Iterable[str] = ()) -> Tree:
     )
 
 
-def _git_cat_files(tree: Tree, paths: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+def _git_cat_files(tree: Tree, paths: Iterable[str]) -> Iterator[tuple[str, FileBytes]]:
     assert tree.git_dir is not None and tree.git_ref is not None
     wanted = list(paths)
     if not wanted:

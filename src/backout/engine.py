@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from backout.config import Config, is_enabled
+from backout.config import Config, ConfigError, closest, is_enabled, nearest
 from backout.discovery import (
     MAX_FILE_BYTES,
+    FileBytes,
+    ReadFailure,
     Tree,
     changed_paths,
     directory_changes,
@@ -33,7 +35,15 @@ from backout.models import Finding, Location, RuleMeta, Suppression
 from backout.rules import ALL_RULES, RuleRef
 from backout.rules.base import CheckContext, Rule
 from backout.sources import ALL_READERS, LazyReader, ReaderLoadError
-from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
+from backout.sources.base import (
+    Fact,
+    FactSet,
+    Reader,
+    SourceFile,
+    Unlisted,
+    Unopened,
+    Unreadable,
+)
 from backout.suppress import apply_suppressions, find_suppressions
 
 if TYPE_CHECKING:
@@ -90,9 +100,11 @@ class CheckResult:
 
 
 def _read_one(
-    path: str, data: bytes | None, wanted: Sequence[Reader]
+    path: str, data: FileBytes, wanted: Sequence[Reader]
 ) -> tuple[list[Fact], list[Suppression]]:
     """Read one file with the readers that want it (``wanted``, never empty)."""
+    if isinstance(data, ReadFailure):
+        return [Unopened(Location(path, 1, 0), wanted[0].name, data.reason)], []
     if data is None:
         limit = MAX_FILE_BYTES // (1024 * 1024)
         too_large = f"larger than {limit} MiB: not read (a data dump or a build artefact?)"
@@ -128,7 +140,7 @@ def _wanted(path: str, readers: Sequence[_ReaderT]) -> list[_ReaderT]:
     return [reader for reader in readers if reader.wants(path)]
 
 
-def _read_chunk(chunk: list[tuple[str, bytes | None]]) -> list[_ReadRow]:
+def _read_chunk(chunk: list[tuple[str, FileBytes]]) -> list[_ReadRow]:
     """Read a chunk of files given with their bytes (a git ref's blobs) in a worker."""
     return [(path, *_read_one(path, data, _wanted(path, ALL_READERS))) for path, data in chunk]
 
@@ -195,6 +207,8 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
         facts.extend(file_facts)
         if suppressions:
             release.suppressions[path] = suppressions
+    for directory, reason in tree.unlisted:
+        facts.add(Unlisted(Location(directory, 1, 0), "directory", reason))
     return release
 
 
@@ -260,6 +274,7 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     else:
         head_tree = working_tree(target, config.exclude)
     head = read_release(head_tree)
+    _check_migration_paths(config, head_tree.root, head.facts)
     workspace = Workspace(root=head_tree.root, config=config, head=head)
     if base is None:
         return workspace
@@ -271,9 +286,32 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
         commit = resolve_base_ref(head_tree.root, base)
         base_tree = git_tree(head_tree.root, commit, config.exclude)
         workspace.changed = changed_paths(head_tree.root, commit)
+    # What changed in a directory that could not be listed is unknown: it stays reported.
+    workspace.changed.update(directory for directory, _ in head_tree.unlisted)
     workspace.base = read_release(base_tree)
     workspace.base_label = base
     return workspace
+
+
+def _check_migration_paths(config: Config, root: Path, facts: FactSet) -> None:
+    """Raise :class:`ConfigError` when a ``migrations`` path does not exist below ``root``.
+
+    The paths keep only the migrations below them, relative to the checked path (as
+    ``schema_model.ordered_migrations`` reads them): one that names nothing would keep none
+    and switch the schema rules off without a word. The error names the nearest directory
+    that holds migrations, when there is one.
+    """
+    for value in config.migrations:
+        relative = value.strip("/").removeprefix("./")
+        if not relative or relative == "." or (root / relative).exists():
+            continue
+        # Imported only on this error path: the migration facts pull in the schema model.
+        from backout.sources.migration_facts import Migration
+
+        directories = {m.location.path.rpartition("/")[0] or "." for m in facts.of(Migration)}
+        best = nearest(relative, directories) or next(iter(closest(relative, directories, 1)), None)
+        hint = f" (did you mean '{best}'?)" if best is not None else ""
+        raise ConfigError(f"migrations path '{value}' does not exist below {root}{hint}")
 
 
 def enabled_rules(config: Config, rules: Iterable[RuleRef] = ALL_RULES) -> list[type[Rule]]:

@@ -8,7 +8,8 @@ order: the rollback target per workload (a digest, or a loud warning that the ta
 mutable tag), the exact commands (``helm rollback`` too when Helm deploys the release), the
 schema step (nothing, the down migrations, or the forward fix SQL that makes the new schema
 acceptable to the old code), the manual steps the findings imply, and how to verify that the
-rollback worked.
+rollback worked. Both renderings mask the credentials an image reference may carry
+(:mod:`backout.redact`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from backout.config import Config
 from backout.engine import Workspace, enabled_rules, finish, load_workspace, run_rules
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Finding
+from backout.redact import Redactor, strings_in
 from backout.rules.base import CheckContext
 from backout.schema_model import (
     ADD_COLUMN,
@@ -818,9 +820,16 @@ def render_markdown(plan: Plan) -> str:
         lines.append("None found.")
     lines += ["", "## 5. Verify", ""]
     lines += [f"- [ ] {check}" for check in plan.verification]
-    return "\n".join(lines) + "\n"
+    return _redactor(plan).redact("\n".join(lines) + "\n")
 
 
 def render_json(plan: Plan) -> str:
     """The plan as data."""
-    return json.dumps({"version": __version__, **asdict(plan)}, indent=2) + "\n"
+    document = asdict(plan)
+    masked = _redactor(plan).redact_data(document)
+    return json.dumps({"version": __version__, **masked}, indent=2) + "\n"
+
+
+def _redactor(plan: Plan) -> Redactor:
+    """What masks the credentials that ``plan``'s image references and findings quote."""
+    return Redactor(strings_in(asdict(plan)))

@@ -397,8 +397,8 @@ def _answers(
             Answer(
                 question,
                 "no rollback yet",
-                f"revision {workload.current_revision} is the newest template and no earlier "
-                "template was brought back; roll back with the command below.",
+                f"{_newest_template(workload)} and no earlier template was brought back; "
+                "roll back with the command below.",
             )
         )
     else:
@@ -776,7 +776,23 @@ def _summary(verdict: str, rollback: Rollback | None, workload: StateWorkload) -
             f"; revisionHistoryLimit {workload.revision_history_limit} left {history} "
             "revision: `kubectl rollout undo` has nothing to go back to"
         )
-    return f"no rollback in this state; revision {workload.current_revision} runs{extra}"
+    return f"no rollback in this state; {_what_runs(workload)}{extra}"
+
+
+def _what_runs(workload: StateWorkload) -> str:
+    """``revision 3 runs``, or that the state does not say: a workload without its revision
+    annotation and with no ReplicaSet or ControllerRevision in the state (captured before the
+    controller saw it, or written by hand) has no revision number."""
+    if workload.current_revision is None:
+        return "the running revision is not recorded"
+    return f"revision {workload.current_revision} runs"
+
+
+def _newest_template(workload: StateWorkload) -> str:
+    """``revision 3 is the newest template``, or the same without a revision number."""
+    if workload.current_revision is None:
+        return "the running template is the only one in this state (its revision is not recorded)"
+    return f"revision {workload.current_revision} is the newest template"
 
 
 __all__ = ["Diagnosis", "RegistryLookup", "WorkloadDiagnosis", "diagnose", "short_digest"]

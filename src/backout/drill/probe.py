@@ -114,8 +114,13 @@ def old_queries(
     """The statements of a ``drill.old-queries`` file, placeholders filled."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DrillError(f"cannot read drill.old-queries {path}: {exc}") from None
+    except FileNotFoundError:
+        raise DrillError(f"cannot read drill.old-queries {shown_path}: no such file") from None
+    except UnicodeDecodeError:
+        raise DrillError(f"cannot read drill.old-queries {shown_path}: not UTF-8 text") from None
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise DrillError(f"cannot read drill.old-queries {shown_path}: {reason}") from None
     probes = []
     for statement in split_statements(text, database.dialect):
         filled = fill_placeholders(statement.sql, schema, seeded, database.dialect)

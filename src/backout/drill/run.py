@@ -60,6 +60,8 @@ class DrillOptions:
 
     database: str | None = None
     old_queries: str | None = None
+    """The old release's SQL file, relative to the current directory (the CLI resolves a
+    ``drill.old-queries`` from the configuration file against that file's directory)."""
     old_command: str | None = None
     progress: bool = False
     verbose: bool = False
@@ -278,8 +280,6 @@ class _Drill:
         probes = contract_probe(database, base_schema, seeded)
         if self.options.old_queries:
             path = Path(self.options.old_queries)
-            if not path.is_absolute():
-                path = self.workspace.root / path
             probes += old_queries(path, self.options.old_queries, database, base_schema, seeded)
         failing_on_base = failures(database, probes)
         for probe, failed in failing_on_base:

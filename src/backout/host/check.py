@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from backout.config import Config, did_you_mean
+from backout.config import Config, closest, nearest
 from backout.discovery import Tree
 from backout.engine import CheckResult, Release, Workspace, enabled_rules, finish, run_rules
 from backout.host import HostError, snapshot
@@ -63,9 +63,19 @@ def select(host: Host, wanted: Sequence[str]) -> list[InstalledPackage]:
         matches = [p for p in host.installed if name in (p.name, p.qualified, p.display)]
         if not matches:
             known = sorted({p.name for p in host.installed})
-            raise HostError(f"package '{name}' is not installed{did_you_mean(name, known)}")
+            raise HostError(f"package '{name}' is not installed{_nearest_installed(name, known)}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
+
+
+def _nearest_installed(name: str, known: list[str]) -> str:
+    """`` (did you mean 'bash'?)``, or the few installed names most like ``name``: a host has
+    hundreds of packages, and the whole list on one line hides the answer."""
+    best = nearest(name, known)
+    if best is not None:
+        return f" (did you mean '{best}'?)"
+    alike = closest(name, known)
+    return f" (nearest installed: {', '.join(alike)})" if alike else ""
 
 
 def installed_facts(host: Host, packages: Sequence[InstalledPackage]) -> list[PackageVersion]:

@@ -1,18 +1,23 @@
 """Report formats: one module a format behind one interface, ``render(result) -> str``.
 
 :class:`OutputFormat` names every format; a test checks that each value has a renderer.
-Results go to stdout (or ``-o FILE``); progress and the summary go to stderr.
+Results go to stdout (or ``-o FILE``); progress and the summary go to stderr. Every report
+goes through :func:`render`, which masks credentials first (see :mod:`backout.redact`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from backout.redact import Redactor
+
 if TYPE_CHECKING:
     from backout.engine import CheckResult
+    from backout.models import Finding
 
 
 class OutputFormat(str, enum.Enum):
@@ -47,5 +52,39 @@ def renderer(output_format: OutputFormat) -> Callable[[CheckResult, bool], str]:
 
 
 def render(result: CheckResult, output_format: OutputFormat, color: bool = False) -> str:
-    """The report of ``result`` in ``output_format``; ``color`` only affects ``full``."""
-    return renderer(output_format)(result, color)
+    """The report of ``result`` in ``output_format``, credentials masked; ``color`` only
+    affects ``full``."""
+    return renderer(output_format)(without_credentials(result), color)
+
+
+def without_credentials(result: CheckResult) -> CheckResult:
+    """``result`` with the credentials its findings quote masked: before any format escapes
+    the text or derives something from it (GitLab's fingerprint). Locations are left alone."""
+    findings = [*result.findings, *result.suppressed]
+    redactor = Redactor(
+        text for finding in findings for text in (finding.message, finding.fix, _reason(finding))
+    )
+    if not redactor.found:  # nearly every report: nothing to copy
+        return result
+
+    def masked(finding: Finding) -> Finding:
+        message, fix = redactor.redact(finding.message), redactor.redact(finding.fix)
+        suppression = finding.suppressed_by
+        if suppression is not None:
+            reason = redactor.redact(suppression.reason)
+            if reason != suppression.reason:
+                suppression = dataclasses.replace(suppression, reason=reason)
+        if (message, fix, suppression) == (finding.message, finding.fix, finding.suppressed_by):
+            return finding
+        return dataclasses.replace(finding, message=message, fix=fix, suppressed_by=suppression)
+
+    return dataclasses.replace(
+        result,
+        findings=[masked(f) for f in result.findings],
+        suppressed=[masked(f) for f in result.suppressed],
+    )
+
+
+def _reason(finding: Finding) -> str:
+    """The justification of the comment that suppressed ``finding``, or ``""``."""
+    return finding.suppressed_by.reason if finding.suppressed_by is not None else ""

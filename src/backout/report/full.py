@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from backout.engine import CheckResult
 from backout.models import Finding, Severity
+from backout.redact import redact_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -121,10 +122,15 @@ def render(result: CheckResult, color: bool = False) -> str:
     for finding in result.findings:
         location = finding.location
         line = _source_line(root, location.path, location.line, cache)
+        # The line as the file has it may hold a credential: masked, with the caret moved to
+        # the same character. The location printed stays the file's own.
+        column = location.column
+        if line is not None:
+            line, column = redact_line(line, column)
         if not printer.styled:
             # Without styles a finding's lines are one string; the pieces rich would change
             # (tabs, control codes) are rare, and send it through the lines one by one.
-            block = _plain_block(finding, line)
+            block = _plain_block(finding, line, column)
             if block is not None:
                 out.append(block)
                 continue
@@ -140,8 +146,8 @@ def render(result: CheckResult, color: bool = False) -> str:
         if line is not None:
             number = str(location.line)
             out.append(printer.line((f"  {number} | {line.rstrip()}", "dim")))
-            if location.column:
-                pad = " " * (len(number) + 4 + location.column)
+            if column:
+                pad = " " * (len(number) + 4 + column)
                 out.append(printer.line((pad + "^", style)))
         out.append(printer.line(("  rollback: ", ""), (finding.message, "")))
         # The whole fix line is green: rich gives a sum of Texts the first one's style.
@@ -150,16 +156,16 @@ def render(result: CheckResult, color: bool = False) -> str:
     return "".join(out)
 
 
-def _plain_block(finding: Finding, line: str | None) -> str | None:
-    """A finding's lines without styles, or None when a piece holds a tab or a control code
-    (which rich expands or strips)."""
+def _plain_block(finding: Finding, line: str | None, column: int) -> str | None:
+    """A finding's lines without styles, the caret under ``column`` of ``line``, or None when
+    a piece holds a tab or a control code (which rich expands or strips)."""
     location = finding.location
     source = ""
     if line is not None:
         number = str(location.line)
         source = f"  {number} | {line.rstrip()}\n"
-        if location.column:
-            source += " " * (len(number) + 4 + location.column) + "^\n"
+        if column:
+            source += " " * (len(number) + 4 + column) + "^\n"
     block = (
         f"{location}: {finding.code} {finding.name} [{finding.severity.label}]\n{source}"
         f"  rollback: {finding.message}\n  fix: {finding.fix}\n\n"

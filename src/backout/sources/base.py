@@ -31,6 +31,18 @@ class Unreadable(Fact):
 
 
 @dataclass(frozen=True)
+class Unopened(Unreadable):
+    """A file that ``reader`` wanted but the operating system would not let backout open or
+    read (permission denied, an I/O error); ``reason`` says why in words."""
+
+
+@dataclass(frozen=True)
+class Unlisted(Unreadable):
+    """A directory the operating system would not let backout list, so no file below it was
+    seen; ``reader`` is ``"directory"``, ``reason`` says why in words."""
+
+
+@dataclass(frozen=True)
 class SqlUnreadable(Unreadable):
     """SQL that one dialect's grammar rejected; BK901 reports it for the configured dialect.
 

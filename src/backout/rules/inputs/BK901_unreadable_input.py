@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.base import SqlUnreadable, Unreadable
+from backout.sources.base import SqlUnreadable, Unlisted, Unopened, Unreadable
 
 
 class UnreadableInput(Rule):
@@ -15,7 +15,10 @@ class UnreadableInput(Rule):
     ## What it does
     Reports a file that backout would have checked (a manifest, a chart, a migration, a CI
     workflow, a Dockerfile) but could not parse: invalid YAML, SQL that the dialect's parser
-    rejects, a binary file, text that is not UTF-8.
+    rejects, a binary file, text that is not UTF-8. Also a file it could not open or read at
+    all, and a directory it could not list, with the system's reason (`permission denied`):
+    a file that disappeared between listing and reading is not reported, as it is no longer
+    part of the release.
 
     ## Why is this bad?
     Whatever that file would break on rollback stays unseen. An unreadable manifest can hide a
@@ -46,6 +49,8 @@ class UnreadableInput(Rule):
             name: shop
     ```
     Fix the file, or exclude it (`exclude = ["path/**"]`) when it is not part of the release.
+    A file or directory that cannot be opened: give the user that runs backout read access
+    (and, for a directory, search access), or exclude it.
     """
 
     code = "BK901"
@@ -58,6 +63,24 @@ class UnreadableInput(Rule):
         for fact in context.head.of(Unreadable):
             if isinstance(fact, SqlUnreadable) and fact.dialect != context.config.sql_dialect:
                 continue  # another dialect's grammar rejected it; the configured one did not
+            if isinstance(fact, Unlisted):
+                yield self.finding(
+                    fact.location,
+                    f"could not list this directory: {fact.reason}; no file in it was checked "
+                    "for rollback hazards",
+                    "give the user that runs backout read and search access to the directory "
+                    "(or exclude it if it is not part of the release)",
+                )
+                continue
+            if isinstance(fact, Unopened):
+                yield self.finding(
+                    fact.location,
+                    f"could not open this {fact.reader} input: {fact.reason}; "
+                    "nothing in it was checked for rollback hazards",
+                    "give the user that runs backout read access to the file "
+                    "(or exclude it if it is not part of the release)",
+                )
+                continue
             yield self.finding(
                 fact.location,
                 f"could not read this {fact.reader} input: {fact.reason}; "

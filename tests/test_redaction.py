@@ -1,0 +1,137 @@
+"""Credentials are never printed: through the real CLI, in every report format and the plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backout.redact import Redactor, redact_line
+from backout.report import OutputFormat
+from tests.conftest import run_backout
+
+SECRETS = ("Sup3rS3cret", "Hunter2pw", "T0kenValue", "PassValue")
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+        - name: api
+          image: https://admin:Sup3rS3cret@127.0.0.1:5099/shop/api:latest
+        - name: side
+          image: bob:Hunter2pw@registry.example.com/shop/side:v1
+        - name: web
+          image: "registry.example.com/shop/web:latest?token=T0kenValue&x=1&password=PassValue"
+"""
+
+# Two images on one line: the second's column lies after the first's password.
+FLOW = DEPLOYMENT.split("      containers:")[0] + (
+    '      containers: [{name: a, image: "https://ci:Sup3rS3cret@r.example.com/a:1"}, '
+    "{name: b, image: shop:latest}]\n"
+)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "api.yaml").write_text(DEPLOYMENT)
+    return tmp_path
+
+
+@pytest.mark.parametrize("output_format", [f.value for f in OutputFormat])
+def test_no_format_prints_a_credential(repo: Path, output_format: str) -> None:
+    done = run_backout("check", ".", "--output-format", output_format, cwd=repo)
+    assert done.returncode == 0, done.stderr  # BK101 on an invalid reference is a warning
+    printed = done.stdout + done.stderr
+    assert "BK101" in printed
+    for secret in SECRETS:
+        assert secret not in printed, f"{output_format} printed {secret}"
+    assert "***" in done.stdout
+    if output_format != "junit":  # junit writes `&` as `&amp;`
+        assert "admin:***@127.0.0.1:5099" in done.stdout
+        assert "?token=***&x=1&password=***" in done.stdout
+
+
+def test_the_output_file_and_the_plan_print_no_credential(repo: Path) -> None:
+    written = repo / "report.sarif"
+    done = run_backout("check", ".", "--format", "sarif", "-o", str(written), cwd=repo)
+    assert done.returncode == 0, done.stderr
+    for args in (["plan", "."], ["plan", ".", "--format", "json"]):
+        plan = run_backout(*args, cwd=repo)
+        assert plan.returncode == 0, plan.stderr
+        assert "`https://admin:***@127.0.0.1:5099/shop/api:latest`" in plan.stdout
+        for secret in SECRETS:
+            assert secret not in plan.stdout + plan.stderr, (args, secret)
+            assert secret not in written.read_text()
+
+
+def test_a_secret_quoted_in_pieces_is_masked_everywhere(repo: Path) -> None:
+    # The image grammar reads bob:Hunter2pw@… as repository bob, tag Hunter2pw: the fix it
+    # suggests, `bob:Hunter2pw@sha256:…`, has no host to tell a password by.
+    done = run_backout("check", ".", "--format", "json", cwd=repo)
+    fixes = [f["fix"] for f in json.loads(done.stdout)["findings"]]
+    assert any("`bob:***@sha256:…`" in fix for fix in fixes), fixes
+
+
+def test_positions_are_the_files_and_the_caret_still_points_at_its_character(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "api.yaml").write_text(FLOW)
+    done = run_backout("check", ".", "--select", "BK101", cwd=tmp_path)
+    assert "Sup3rS3cret" not in done.stdout
+    blocks = done.stdout.split("\n\n")
+    line = FLOW.splitlines()[-1]
+    number = len(FLOW.splitlines())
+    for block, value in zip(blocks, ('"https://ci:', "shop:latest"), strict=False):
+        header, source, caret, *_ = block.splitlines()
+        # The location is the file's own column, the caret under the same character.
+        assert header.startswith(f"api.yaml:{number}:{line.index(value) + 1}: BK101"), header
+        assert source == f"  {number} | " + line.replace("Sup3rS3cret", "***")
+        assert source[caret.index("^") :].startswith(value)
+    assert len(blocks) >= 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://admin:pw@host:5000/a:1", "https://admin:***@host:5000/a:1"),
+        ("postgresql://u:p@ss@db:5432/app", "postgresql://u:***@db:5432/app"),
+        ("`user:pw@registry:5000/app:1`", "`user:***@registry:5000/app:1`"),
+        (
+            "https://r.io/v2/?service=x&access_token=abc.def",
+            "https://r.io/v2/?service=x&access_token=***",
+        ),
+        (
+            "s3.example/b?X-Amz-Signature=f00&X-Amz-Date=1",
+            "s3.example/b?X-Amz-Signature=***&X-Amz-Date=1",
+        ),
+        # Not credentials: a user name alone, a tag with a digest, a port, a mention.
+        ("https://user@host/a", "https://user@host/a"),
+        ("app:1.25@sha256:0123456789abcdef", "app:1.25@sha256:0123456789abcdef"),
+        ("registry:5000/app@sha256:ab", "registry:5000/app@sha256:ab"),
+        ("ask ops@example.com", "ask ops@example.com"),
+        ("key=value and a=b", "key=value and a=b"),
+    ],
+)
+def test_what_is_a_credential(text: str, expected: str) -> None:
+    assert Redactor([text]).redact(text) == expected
+
+
+def test_a_caret_column_moves_with_the_mask() -> None:
+    line = "  image: https://admin:Sup3rS3cret@h/x # here"
+    masked, column = redact_line(line, line.index("x #") + 1)
+    assert masked == "  image: https://admin:***@h/x # here"
+    assert masked[column - 1 :].startswith("x #")
+    inside = redact_line(line, line.index("3rS3") + 1)[1]
+    assert masked[inside - 1 :].startswith("***")
+    assert redact_line(line, 0)[1] == 0
