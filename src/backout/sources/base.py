@@ -43,6 +43,13 @@ class Unlisted(Unreadable):
 
 
 @dataclass(frozen=True)
+class Misdecoded(Unreadable):
+    """A text file that is not valid UTF-8, read anyway with each invalid byte replaced
+    (U+FFFD): what it says was checked, but a name or value written with those bytes may
+    be misread. ``reason`` says where the first invalid byte is."""
+
+
+@dataclass(frozen=True)
 class SqlUnreadable(Unreadable):
     """SQL that one dialect's grammar rejected; BK901 reports it for the configured dialect.
 
@@ -101,6 +108,7 @@ class SourceFile:
         self.data = data
         self._text: str | None = None
         self._decode_error: str | None = None
+        self._decode_line = 1
         self.cache: dict[str, Any] = {}
 
     @property
@@ -127,12 +135,27 @@ class SourceFile:
                 except UnicodeDecodeError as exc:
                     line = data[: exc.start].count(b"\n") + 1
                     self._decode_error = f"not valid UTF-8 at line {line} (byte {exc.start})"
+                    self._decode_line = line
         return self._text
+
+    def lenient_text(self) -> tuple[str, Misdecoded | None] | None:
+        """The text, with the bytes that are not UTF-8 replaced and a :class:`Misdecoded`
+        saying so when there are any; ``None`` for a binary file."""
+        text = self.text()
+        if text is not None:
+            return text, None
+        if self.is_binary:
+            return None
+        data = self.data.removeprefix(codecs.BOM_UTF8)
+        where = Location(self.path, self._decode_line, 0)
+        return data.decode("utf-8", errors="replace"), Misdecoded(
+            where, "text", self._decode_error or "not valid UTF-8"
+        )
 
     def decode_error(self) -> Unreadable | None:
         """An :class:`Unreadable` fact when :meth:`text` failed, for a reader to record."""
         if self.text() is None and self._decode_error is not None:
-            return Unreadable(Location(self.path, 1, 0), "text", self._decode_error)
+            return Unreadable(Location(self.path, self._decode_line, 0), "text", self._decode_error)
         return None
 
     def lines(self) -> list[str]:

@@ -70,27 +70,39 @@ class MigrationFileReader:
         directory, slash, name = path.rpartition("/")
         stream = directory if slash else "."
         text = file.text()
-        if text is None:
+        if text is not None:
+            return _read_text(path, stream, name, text)
+        # A migration with a stray Latin-1 byte in a comment still changes the schema: it is
+        # read with that byte replaced (and BK901 says so), not left out, which would make
+        # the migration before it look like the newest.
+        lenient = file.lenient_text()
+        if lenient is None:  # binary
             if _GOLANG.match(name) or _FLYWAY.match(name) or _NUMBERED.match(name):
                 error = file.decode_error()
-                if error is not None:
-                    return [error]
+                return [error] if error is not None else []
             return []
-        if _LIQUIBASE_HEADER.match(text):
-            return list(_liquibase(path, stream, text))
-        golang = _GOLANG.match(name)
-        if golang:
-            return _single(path, stream, text, "golang-migrate", golang, golang["direction"])
-        flyway = _FLYWAY.match(name)
-        if flyway:
-            direction = "up" if flyway["prefix"] == "V" else "down"
-            return _single(path, stream, text, "flyway", flyway, direction)
-        numbered = _NUMBERED.match(name)
-        if numbered is None:
-            return []
-        if _DBMATE_UP.search(text):
-            return list(_dbmate(path, stream, text, numbered))
-        return _single(path, stream, text, "plain", numbered, "up")
+        text, misdecoded = lenient
+        facts = _read_text(path, stream, name, text)
+        return [misdecoded, *facts] if facts and misdecoded is not None else facts
+
+
+def _read_text(path: str, stream: str, name: str, text: str) -> list[Fact]:
+    """The facts of one SQL file's text, by its layout."""
+    if _LIQUIBASE_HEADER.match(text):
+        return list(_liquibase(path, stream, text))
+    golang = _GOLANG.match(name)
+    if golang:
+        return _single(path, stream, text, "golang-migrate", golang, golang["direction"])
+    flyway = _FLYWAY.match(name)
+    if flyway:
+        direction = "up" if flyway["prefix"] == "V" else "down"
+        return _single(path, stream, text, "flyway", flyway, direction)
+    numbered = _NUMBERED.match(name)
+    if numbered is None:
+        return []
+    if _DBMATE_UP.search(text):
+        return list(_dbmate(path, stream, text, numbered))
+    return _single(path, stream, text, "plain", numbered, "up")
 
 
 def _single(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.base import SqlUnreadable, Unlisted, Unopened, Unreadable
+from backout.sources.base import Misdecoded, SqlUnreadable, Unlisted, Unopened, Unreadable
 
 
 class UnreadableInput(Rule):
@@ -18,7 +18,9 @@ class UnreadableInput(Rule):
     rejects, a binary file, text that is not UTF-8. Also a file it could not open or read at
     all, and a directory it could not list, with the system's reason (`permission denied`):
     a file that disappeared between listing and reading is not reported, as it is no longer
-    part of the release.
+    part of the release. A SQL migration that is not valid UTF-8 (a Latin-1 `é` in a comment)
+    is still checked, with the invalid bytes replaced, and reported so that the encoding gets
+    fixed: leaving it out would make the migration before it look like the newest one.
 
     ## Why is this bad?
     Whatever that file would break on rollback stays unseen. An unreadable manifest can hide a
@@ -70,6 +72,15 @@ class UnreadableInput(Rule):
                     "for rollback hazards",
                     "give the user that runs backout read and search access to the directory "
                     "(or exclude it if it is not part of the release)",
+                )
+                continue
+            if isinstance(fact, Misdecoded):
+                yield self.finding(
+                    fact.location,
+                    f"this file is {fact.reason}: it was checked with the invalid bytes "
+                    "replaced, so a name or value written with them may be misread",
+                    "save the file as UTF-8 (the bytes are most likely Latin-1 or "
+                    "Windows-1252 text)",
                 )
                 continue
             if isinstance(fact, Unopened):
