@@ -75,6 +75,25 @@ def test_the_output_file_and_the_plan_print_no_credential(repo: Path) -> None:
             assert secret not in written.read_text()
 
 
+def test_pin_prints_no_credential(tmp_path: Path) -> None:
+    """`pin` names each reference it cannot resolve; a password or token in it is masked
+    (127.0.0.1:9 is closed: nothing leaves the machine)."""
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "api.yaml").write_text(
+        DEPLOYMENT.split("      containers:")[0]
+        + "      containers:\n"
+        + "        - {name: a, image: 'https://admin:Sup3rS3cret@127.0.0.1:9/shop/api:latest'}\n"
+        + "        - {name: b, image: '127.0.0.1:9/shop/web:latest?token=T0kenValue'}\n"
+    )
+    done = run_backout("pin", ".", cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    assert done.returncode == 1, printed
+    assert "https://admin:***@127.0.0.1:9/shop/api:latest: cannot be resolved" in printed
+    assert "latest?token=***: cannot be resolved" in printed
+    for secret in SECRETS:
+        assert secret not in printed
+
+
 def test_a_secret_quoted_in_pieces_is_masked_everywhere(repo: Path) -> None:
     # The image grammar reads bob:Hunter2pw@… as repository bob, tag Hunter2pw: the fix it
     # suggests, `bob:Hunter2pw@sha256:…`, has no host to tell a password by.

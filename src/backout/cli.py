@@ -445,21 +445,26 @@ def pin(
     target = existing_path(path)
     if check_only and (write or lock_file is not None):
         fail("--check only reports; drop --write/--lock to check, or --check to write")
+    from backout.redact import Redactor
+
     config = build_config(target, **flags)
     try:
         with RegistryClient(insecure_registries=config.insecure_registries) as client:
             pin_plan = plan(target, config, client)
     except (RegistryError, PinError) as exc:
-        fail(str(exc))
+        fail(Redactor([str(exc)]).redact(str(exc)))
     verb = "pinned" if write else "would pin"
-    for resolution in pin_plan.resolutions:
-        if resolution.in_place:
-            click.echo(
-                f"{resolution.use.location}: {verb} {resolution.use.reference} -> "
-                f"{resolution.pinned_reference}"
-            )
-    for problem in pin_plan.problems:
-        click.echo(f"{problem.location}: {problem.reference}: {problem.reason}")
+    lines = [
+        f"{resolution.use.location}: {verb} {resolution.use.reference} -> "
+        f"{resolution.pinned_reference}"
+        for resolution in pin_plan.resolutions
+        if resolution.in_place
+    ]
+    lines += [f"{p.location}: {p.reference}: {p.reason}" for p in pin_plan.problems]
+    # A reference may carry a password (`user:pw@registry/app`): never printed.
+    redactor = Redactor(lines)
+    for line in lines:
+        click.echo(redactor.redact(line))
     root = pin_plan.root
     try:
         written = write_pins(pin_plan) if write else []

@@ -34,7 +34,8 @@ _BARE_PASSWORD = re.compile(
 # ``?token=…``, ``&password=…``, ``&X-Amz-Signature=…``: query parameters that carry a secret.
 _QUERY_SECRET = re.compile(
     r"[?&](?:[\w.~-]*(?:token|secret|passw|pwd|credential|signature|auth|key)[\w.~-]*|sig|pass)"
-    r"=(?P<secret>[^&#\s`'\"<>]+)",
+    # The value ends where the query does; a ":" that ends it is the message's, not the value's.
+    r"=(?P<secret>[^&#\s`'\"<>]+?)(?=[&#\s`'\"<>]|:(?:\s|$)|$)",
     re.IGNORECASE,
 )
 # What every ``_BARE_PASSWORD`` match holds, found fast: a fix such as ``app@sha256:…`` has
