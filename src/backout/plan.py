@@ -616,11 +616,14 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
             f"`helm history {helm.release}{flag} --max 1` shows a new revision, status "
             "deployed, described as `Rollback to <REVISION>`"
         )
-    if plan.helm and any(t.source == "kubernetes" for t in plan.targets):
+    plain = sorted({t.workload for t in plan.targets if t.source == "kubernetes"})
+    if plan.helm and plain:
+        releases = ", ".join(f"`{h.release}`" for h in plan.helm)
         plan.warnings.append(
-            "these workloads are deployed with Helm: roll back with `helm rollback` (it "
-            "restores every resource of the chart); a `kubectl set image` alone is undone by "
-            "the next `helm upgrade`"
+            f"two ways to roll back: the chart's workloads ({releases}) with `helm rollback`, "
+            "which restores every resource of the chart (a `kubectl set image` on them is "
+            "undone by the next `helm upgrade`); the workloads of the plain manifests "
+            f"({', '.join(plain)}) with kubectl, as the commands below do"
         )
 
 
@@ -798,9 +801,16 @@ def render_markdown(plan: Plan) -> str:
     lines += ["", "## 2. Schema", "", summary[:1].upper() + summary[1:] + "."]
     if plan.schema.forward_fix:
         lines += ["", "Forward fix:", "", "```sql", *plan.schema.forward_fix, "```"]
-    if plan.schema.down_migrations:
+    if plan.schema.down_migrations and plan.schema.forward_fix:
+        lines += [
+            "",
+            "Or, instead of the forward fix (not both: it already puts back part of what they "
+            "undo, so they may fail after it), the down migrations, in order:",
+            "",
+        ]
+    elif plan.schema.down_migrations:
         lines += ["", "Down migrations, in order:", ""]
-        lines += [f"{i}. {m}" for i, m in enumerate(plan.schema.down_migrations, start=1)]
+    lines += [f"{i}. {m}" for i, m in enumerate(plan.schema.down_migrations, start=1)]
     lines += ["", "## 3. Commands", ""]
     if plan.commands:
         lines += ["```sh", *plan.commands, "```"]
