@@ -92,6 +92,7 @@ KEPT_FROM_THE_UP_FILE = {
     "changeset",
     "up",
     "readable",
+    "generated_at",
 }
 
 UP_PATH = "db/0001_x.up.sql"
@@ -131,6 +132,7 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         down=(_op(ADD_COLUMN, UP_PATH),),
         readable=False,
         dialect_reads=dialect_reads,
+        generated_at="2024-01-05 12:34",
     )
 
 

@@ -296,6 +296,30 @@ def _django_order(members: list[Migration]) -> list[Migration]:
     return _topological(kept, parents, ident)
 
 
+def _django_newest(apps: list[list[Migration]], size: int) -> set[str] | None:
+    """The keys of a Django project's newest ``size`` migrations across its apps, by when
+    ``makemigrations`` wrote them; ``None`` when some app's newest migration has no date
+    (then each app's newest ``size`` are the release, as for other layouts).
+
+    The apps share one database and one release: judging each app's newest migration would
+    judge migrations that shipped long ago. Migrations written in the same minute (one
+    ``makemigrations`` run over several apps) are one release; within an app, every
+    migration after a release migration belongs to the release too.
+    """
+    if len(apps) < 2 or not all(members[-1].generated_at for members in apps):
+        return None
+    stamps = sorted({m.generated_at for members in apps for m in members if m.generated_at})
+    cutoff = stamps[-min(size, len(stamps))]
+    newest: set[str] = set()
+    for members in apps:
+        first = next(
+            (i for i, m in enumerate(members) if m.generated_at and m.generated_at >= cutoff),
+            len(members),
+        )
+        newest.update(m.key for m in members[first:])
+    return newest
+
+
 def _alembic_newest(members: list[Migration], size: int) -> set[str]:
     """The keys of the newest ``size`` revisions on every branch of an Alembic history.
 
@@ -344,10 +368,14 @@ def split_release(
         for migration in ordered:
             streams.setdefault(migration.stream, []).append(migration)
         release_keys = set()
+        django = [members for members in streams.values() if members[0].engine == "django"]
+        dated = _django_newest(django, size)
+        if dated is not None:
+            release_keys.update(dated)
         for members in streams.values():
             if members[0].engine == "alembic":
                 release_keys.update(_alembic_newest(members, size))
-            else:
+            elif members[0].engine != "django" or dated is None:
                 release_keys.update(m.key for m in members[-size:])
         at_base = [key not in release_keys for key in keys]
     return ReleaseSplit(
