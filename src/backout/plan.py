@@ -208,6 +208,23 @@ class Plan:
     manual_steps: list[ManualStep] = field(default_factory=list)
     verification: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    recreate: list[str] = field(default_factory=list)
+    """The workloads (``deployment/shop-api``) whose immutable fields the release changed
+    (BK105): undo is refused for them, they go back by being recreated."""
+
+
+def _immutable_changes(workspace: Workspace, findings: list[Finding]) -> list[str]:
+    """The head's workloads that a BK105 finding points into (at one of their fields)."""
+    where = {f.location for f in findings if f.code == "BK105"}
+    if not where:
+        return []
+    return sorted(
+        {
+            f"{w.kind.lower()}/{w.name}"
+            for w in workspace.head.facts.of(Workload)
+            if w.location in where or any(f.location in where for f in w.fields)
+        }
+    )
 
 
 def _namespaces(workspace: Workspace) -> dict[tuple[str, str], str]:
@@ -392,7 +409,13 @@ def _commands(plan: Plan) -> None:
                 f"{t.container}={_repository(t.rollback_image)}@{t.digest}" for t in pinned
             )
             plan.commands.append(f"kubectl {flag}set image {workload} {sets}")
-        if len(pinned) < len(targets):
+        if len(pinned) < len(targets) and workload in plan.recreate:
+            plan.commands.append(
+                f"kubectl {flag}replace --force -f <the previous release's manifest of "
+                f"{workload}>  # an immutable field changed (BK105): undo is refused; this "
+                "deletes and recreates it, so expect a short outage"
+            )
+        elif len(pinned) < len(targets):
             plan.commands.append(
                 f"kubectl {flag}rollout undo {workload} --to-revision=<N>  "
                 "# N from `kubectl rollout history`; restores a mutable tag, see the warning"
@@ -761,6 +784,7 @@ def build_plan(
     _helm_targets(workspace, plan, registry)
     for helm in plan.helm:
         plan.commands.extend(helm.commands)
+    plan.recreate = _immutable_changes(workspace, result.findings)
     _commands(plan)
     _schema(workspace, plan)
     _manual(result.findings, plan)
