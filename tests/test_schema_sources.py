@@ -351,7 +351,10 @@ def test_migrations_setting_narrows_the_streams(tmp_path: Path) -> None:
         ("tinyint", "bool", False),
         ("bool", "boolean", False),
         ("jsonb", "json", False),
-        ("json", "jsonb", True),
+        ("json", "jsonb", False),
+        ("integer", "numeric(12,2)", False),
+        ("integer", "numeric(9,2)", True),
+        ("bigint", "numeric(12,2)", True),
         ("integer", "boolean", True),
     ],
 )

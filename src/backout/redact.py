@@ -22,21 +22,23 @@ from typing import Any
 
 MASK = "***"
 
-# ``scheme://user:secret@host``. The secret may hold ``@``: the last one before the host ends it.
+# ``scheme://user:secret@host``: the secret may hold ``@`` (the last one before the host ends
+# it), never a quote, a comma or a bracket, so quoted data (``'12:30:00','u@example.io/p'``)
+# is no password and an attempt stops at the first such character (long lines stay linear).
 # Matched from ``://`` on: the scheme changes nothing, and a pattern that starts with a literal
 # is searched for fast.
-_URL_PASSWORD = re.compile(r"://[^\s/?#@:`'\"]*:(?P<secret>[^\s/?#`]+)@")
+_URL_PASSWORD = re.compile(r"://[^\s/?#@:`'\"]*:(?P<secret>[^\s/?#`'\",;()<>]+)@")
 # ``user:secret@host/…`` with no scheme, as a word of its own. The host must be followed by
 # a path: ``app:1.2@sha256:…`` is a tag and a digest, not a user and a password.
 _BARE_PASSWORD = re.compile(
-    r"(?<![^\s`'\"(\[{<=,;|])[^\s/?#@:`'\"]+:(?P<secret>[^\s/?#`]+)@(?=[A-Za-z0-9.-]+(?::[0-9]+)?/)"
+    r"(?<![^\s`'\"(\[{<=,;|])[^\s/?#@:`'\",;()<>]+:(?P<secret>[^\s/?#@:`'\",;()<>]+)@"
+    r"(?=[A-Za-z0-9.-]+(?::[0-9]+)?/)"
 )
 # ``?token=…``, ``&password=…``, ``&X-Amz-Signature=…``: query parameters that carry a secret.
-_QUERY_SECRET = re.compile(
-    r"[?&](?:[\w.~-]*(?:token|secret|passw|pwd|credential|signature|auth|key)[\w.~-]*|sig|pass)"
-    # The value ends where the query does; a ":" that ends it is the message's, not the value's.
-    r"=(?P<secret>[^&#\s`'\"<>]+?)(?=[&#\s`'\"<>]|:(?:\s|$)|$)",
-    re.IGNORECASE,
+_QUERY_PARAMETER = re.compile(r"[?&](?P<name>[\w.~-]+)=(?P<secret>[^&#\s`'\"<>,;()]+)")
+# The names of query parameters that carry a secret.
+_SECRET_NAME = re.compile(
+    r"token|secret|passw|pwd|credential|signature|auth|key|^sig$|^pass$", re.I
 )
 # What every ``_BARE_PASSWORD`` match holds, found fast: a fix such as ``app@sha256:…`` has
 # ``@`` too, and trying the whole pattern at every position of every message is slow.
@@ -55,20 +57,26 @@ def _patterns_for(text: str) -> Iterator[re.Pattern[str]]:
             yield _URL_PASSWORD
         if _HOST_AND_PATH.search(text):
             yield _BARE_PASSWORD
-    if "=" in text:
-        yield _QUERY_SECRET
 
 
 def _secret_spans(text: str) -> list[tuple[int, int]]:
     """Where the credentials in ``text`` are: sorted, non-overlapping ``(start, end)``."""
     if "@" not in text and "=" not in text:
         return []
-    spans = sorted(
+    found = [
         match.span("secret")
         for pattern in _patterns_for(text)
         for match in pattern.finditer(text)
         if match.group("secret") != MASK
-    )
+    ]
+    if "=" in text:
+        for match in _QUERY_PARAMETER.finditer(text):
+            value = match.group("secret")
+            if value != MASK and _SECRET_NAME.search(match.group("name")):
+                # A ":" that ends it is the message's ("?token=…: cannot be resolved").
+                start, end = match.span("secret")
+                found.append((start, end - 1 if value.endswith(":") else end))
+    spans = sorted(found)
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start < merged[-1][1]:

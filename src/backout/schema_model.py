@@ -360,8 +360,15 @@ def split_release(
     ordered = ordered_migrations(head, config)
     keys = [m.key for m in ordered]
     if base is not None:
-        base_keys = {m.key for m in base.of(Migration)}
-        at_base = [key in base_keys for key in keys]
+        base_migrations = base.of(Migration)
+        base_keys = {m.key for m in base_migrations}
+        # A squash whose replaced migrations all ran at the base changes nothing: Django only
+        # records it as applied.
+        base_names = {(m.app_label, m.migration_name) for m in base_migrations if m.app_label}
+        at_base = [
+            key in base_keys or bool(m.replaces and all(r in base_names for r in m.replaces))
+            for m, key in zip(ordered, keys, strict=True)
+        ]
     else:
         size = config.release_size if config is not None else 1
         streams: dict[str, list[Migration]] = {}
@@ -816,8 +823,24 @@ class ReleaseAnalysis:
 
     @functools.cached_property
     def old_writes_constrained(self) -> list[JudgedOperation]:
-        """The operations for which :func:`constrains_old_writes` holds."""
-        return [j for j in self.of_kind(ADD_CONSTRAINT) if constrains_old_writes(j)]
+        """The operations for which :func:`constrains_old_writes` holds, but for a constraint
+        dropped and created again under its name (to change ``ON DELETE``, or a deferral):
+        the base had it, and the old code lived with it."""
+        dropped: dict[tuple[str, str], int] = {}
+        for position in self.positions_by_kind.get(DROP_CONSTRAINT, ()):
+            judged = self.judged[position]
+            if judged.op.detail:
+                dropped.setdefault((judged.table_name, judged.op.detail.lower()), position)
+        found = []
+        for position in self.positions_by_kind.get(ADD_CONSTRAINT, ()):
+            judged = self.judged[position]
+            if not constrains_old_writes(judged):
+                continue
+            name = judged.op.detail.lower()
+            if name and dropped.get((judged.table_name, name), position) < position:
+                continue
+            found.append(judged)
+        return found
 
     @functools.cached_property
     def types_narrowed(self) -> list[tuple[JudgedOperation, str]]:
@@ -932,12 +955,14 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
     (its indexes) are taken as operations on ``t``. A ``t`` whose columns are not all known
     (no migration backout read created it) takes the new columns without a judgement.
     """
-    created = {op.table: index for index, op in enumerate(ops) if op.kind == CREATE_TABLE}
+    created: dict[str, int] = {}  # each table's latest CREATE TABLE so far
     rebuilds: dict[int, tuple[int, int]] = {}  # create index -> (drop index, rename index)
     for index, op in enumerate(ops):
+        if op.kind == CREATE_TABLE:
+            created[op.table] = index
         if op.kind != RENAME_TABLE or not op.new_name or op.table not in created:
             continue
-        create = created[op.table]
+        create = created.pop(op.table)
         drop = next(
             (
                 i
@@ -951,51 +976,60 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
     if not rebuilds:
         return ops
     # The new table's name -> (the table it replaces, the index of the rename).
-    replacing = {
-        ops[create].table: (ops[rename].new_name or "", rename)
-        for create, (_, rename) in rebuilds.items()
-    }
+    target_of = {create: ops[rename].new_name or "" for create, (_, rename) in rebuilds.items()}
     skipped = {i for pair in rebuilds.values() for i in pair}
+    # What a rebuilt table looks like after an earlier rebuild of this migration, and the
+    # new tables standing for their targets until their rename.
+    shapes: dict[str, dict[str, tuple[str | None, bool, bool]]] = {}
+    standing: dict[str, tuple[str, int]] = {}
     folded: list[Operation] = []
     for index, op in enumerate(ops):
         if index in skipped:
             continue
         if index in rebuilds:
-            target = replacing[op.table][0]
-            folded.extend(_rebuild_changes(op, schema.tables[target], target))
-        elif op.table in replacing and index < replacing[op.table][1]:
-            folded.append(replace(op, table=replacing[op.table][0]))
+            target = target_of[index]
+            old = schema.tables[target]
+            before = shapes.get(target)
+            if before is None and old.complete:
+                before = {n: (c.type, c.nullable, c.has_default) for n, c in old.columns.items()}
+            if before is not None:  # what the table had is known: compare
+                folded.extend(_rebuild_changes(op, before, target))
+            shapes[target] = {
+                c.name: (c.type, c.nullable, c.has_default or c.generated) for c in op.columns
+            }
+            standing[op.table] = (target, rebuilds[index][1])
+        elif op.table in standing and index < standing[op.table][1]:
+            folded.append(replace(op, table=standing[op.table][0]))
         else:
             folded.append(op)
     return folded
 
 
-def _rebuild_changes(create: Operation, old: TableState, table: str) -> list[Operation]:
-    """The column changes that rebuilding ``old`` as ``create`` declares it makes."""
+def _rebuild_changes(
+    create: Operation, before: dict[str, tuple[str | None, bool, bool]], table: str
+) -> list[Operation]:
+    """The column changes that rebuilding a table whose columns were ``before`` (type,
+    nullable, has a default) as ``create`` declares it makes."""
     where = create.location
     new = {column.name: column for column in create.columns}
-    if not old.complete:
-        return []  # what the table had is not known: nothing to compare
-    changes = [
-        Operation(DROP_COLUMN, where, table, name) for name in old.columns if name not in new
-    ]
+    changes = [Operation(DROP_COLUMN, where, table, name) for name in before if name not in new]
     for name, column in new.items():
-        before = old.columns.get(name)
-        if before is None:
+        if name not in before:
             changes.append(Operation(ADD_COLUMN, where, table, name, column_def=column))
             continue
-        if column.type and before.type and column.type != before.type:
+        old_type, old_nullable, old_default = before[name]
+        if column.type and old_type and column.type != old_type:
             changes.append(
                 Operation(ALTER_TYPE, where, table, name, column_def=Column(name, column.type))
             )
-        if before.nullable and not column.nullable:
+        if old_nullable and not column.nullable:
             changes.append(Operation(SET_NOT_NULL, where, table, name))
-        elif column.nullable and not before.nullable:
+        elif column.nullable and not old_nullable:
             changes.append(Operation(DROP_NOT_NULL, where, table, name))
         has_default = column.has_default or column.generated
-        if before.has_default and not has_default:
+        if old_default and not has_default:
             changes.append(Operation(DROP_DEFAULT, where, table, name))
-        elif has_default and not before.has_default:
+        elif has_default and not old_default:
             changes.append(Operation(SET_DEFAULT, where, table, name))
     return changes
 
@@ -1172,6 +1206,8 @@ _INTEGER_BYTES = {
     "int8": 8,
     "bigserial": 8,
 }
+# The decimal digits of the largest value of an integer type, by its bytes.
+_INTEGER_DIGITS = {1: 3, 2: 5, 3: 8, 4: 10, 8: 19}
 _FLOAT_BYTES = {"real": 4, "float": 8, "double precision": 8, "double": 8}
 _TEXT = {
     "text",
@@ -1199,7 +1235,7 @@ _SAME_TYPE = {
     frozenset({"bool", "tinyint(1)"}),
     frozenset({"boolean", "tinyint"}),  # the display width changes nothing stored
     frozenset({"bool", "tinyint"}),
-    frozenset({"jsonb", "json"}),  # every jsonb value is a json value (json → jsonb is judged)
+    frozenset({"jsonb", "json"}),  # either way: PostgreSQL converts every json document
 }
 
 
@@ -1217,10 +1253,10 @@ def _shape(type_text: str) -> tuple[str, tuple[int, ...], bool, str]:
 
 def _same_type(old_base: str, old_raw: str, new_base: str, new_raw: str) -> bool:
     """Whether the two types are one type under two names (``bool``/``boolean``, MySQL's
-    ``boolean``/``tinyint(1)``, ``jsonb`` → ``json``)."""
+    ``boolean``/``tinyint(1)``, ``json``/``jsonb``)."""
     old = f"{old_base}({old_raw})" if old_raw else old_base
     new = f"{new_base}({new_raw})" if new_raw else new_base
-    return frozenset({old, new}) in _SAME_TYPE and (old, new) != ("json", "jsonb")
+    return frozenset({old, new}) in _SAME_TYPE
 
 
 def _mysql_text_bytes(old_base: str, new_base: str) -> tuple[int | None, int | None]:
@@ -1288,7 +1324,7 @@ def type_change_problem(
     if old_base in _INTEGER_BYTES and (new_base in _NUMERIC or new_base in _FLOAT_BYTES):
         if new_base in _NUMERIC and new_params:
             precision = new_params[0] - (new_params[1] if len(new_params) > 1 else 0)
-            if precision < 19:
+            if precision < _INTEGER_DIGITS[_INTEGER_BYTES[old_base]]:
                 return f"changes {old} to {new}: large integers no longer fit"
         return None
     if old_base in _NUMERIC and new_base in _NUMERIC:

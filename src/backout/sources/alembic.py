@@ -258,6 +258,11 @@ class _Bind(ast.NodeTransformer):
 def _bind(
     statements: list[ast.stmt], values: Mapping[str, ast.expr], moved: bool = True
 ) -> list[ast.stmt]:
+    if values:
+        # Only the names the statements use: a deep copy of every revision's body would cost
+        # more than reading it (``revision`` and ``down_revision`` are constants of every one).
+        used = {n.id for s in statements for n in ast.walk(s) if isinstance(n, ast.Name)}
+        values = {name: value for name, value in values.items() if name in used}
     if not values:
         return statements
     binder = _Bind(values, moved)
@@ -272,6 +277,19 @@ def _assigned_names(statements: list[ast.stmt]) -> set[str]:
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
                 names.add(node.id)
     return names
+
+
+def _parameters(function: ast.FunctionDef) -> dict[str, ast.expr | None]:
+    """Every parameter of ``function`` with its default (``None`` when it has none)."""
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
+    defaults += args.defaults
+    found: dict[str, ast.expr | None] = {
+        a.arg: d for a, d in zip(positional, defaults, strict=True)
+    }
+    found.update((a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True))
+    return found
 
 
 def _loop_bindings(loop: ast.For) -> list[dict[str, ast.expr]] | None:
@@ -322,9 +340,13 @@ class _Body:
 
     def read_function(self, function: ast.FunctionDef) -> None:
         """Read ``function``'s body with the module's constants bound."""
-        shadowed = _assigned_names(function.body) | {a.arg for a in function.args.args}
+        self.read(self._with_constants(function))
+
+    def _with_constants(self, function: ast.FunctionDef) -> list[ast.stmt]:
+        """``function``'s body with the module constants it does not shadow bound."""
+        shadowed = _assigned_names(function.body) | set(_parameters(function))
         values = {k: v for k, v in self.constants.items() if k not in shadowed}
-        self.read(_bind(function.body, values))
+        return _bind(function.body, values)
 
     def read(self, statements: list[ast.stmt], table: str | None = None) -> None:
         for statement in statements:
@@ -351,12 +373,23 @@ class _Body:
         function = self.helpers.get(call.func.id)
         if function is None or function.name in self._entered:
             return False  # not a helper of this module, or a recursion
-        parameters = [a.arg for a in function.args.args]
-        values: dict[str, ast.expr] = dict(zip(parameters, call.args, strict=False))
+        parameters = _parameters(function)
+        values = dict(_parameters(function))  # the defaults
+        positional = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+        values.update(zip(positional, call.args, strict=False))
         values.update((k.arg, k.value) for k in call.keywords if k.arg in parameters)
+        # A parameter the helper assigns to is no longer the argument.
+        reassigned = _assigned_names(function.body)
+        bound = {
+            # An argument or default naming a module constant stands for its value.
+            name: self.constants.get(v.id, v) if isinstance(v, ast.Name) else v
+            for name, v in values.items()
+            if v is not None and name not in reassigned
+        }
         self._entered.append(function.name)
         try:
-            self.read(_bind(function.body, values, moved=False), table)
+            body = _bind(self._with_constants(function), bound, moved=False)
+            self.read(body, table)
         finally:
             self._entered.pop()
         return True
@@ -461,7 +494,10 @@ class _Body:
         elif name == "drop_constraint":
             if batch_table is None:
                 table = (_string(_argument(call, 1, "table_name")) or "").lower()
-            self.add(DROP_CONSTRAINT, _where(path, call, call), table)
+            name_node = _argument(call, 0, "constraint_name")
+            self.add(
+                DROP_CONSTRAINT, _where(path, call, call), table, detail=_string(name_node) or ""
+            )
         elif name == "execute":
             self.execute(call)
 
@@ -506,12 +542,14 @@ class _Body:
             kind = FOREIGN_KEY
         if table_node is not None:
             table = (_string(table_node) or "").lower()
+        name_node = _argument(call, 0, "constraint_name")
         self.add(
             ADD_CONSTRAINT,
-            _where(self.path, _argument(call, 0, "constraint_name"), call),
+            _where(self.path, name_node, call),
             table,
             constraint=kind,
             constrained=tuple(c.lower() for c in columns),
+            detail=_string(name_node) or "",
         )
 
     def execute(self, call: ast.Call) -> None:
@@ -592,6 +630,8 @@ class AlembicReader:
                     if isinstance(target, ast.Name):
                         reassigned.update({target.id} & assigned.keys())
                         assigned[target.id] = statement.value
+            elif isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+                reassigned.add(statement.target.id)
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
                 if statement.value is not None:
                     assigned[statement.target.id] = statement.value
@@ -608,8 +648,10 @@ class AlembicReader:
             name: value
             for name, value in assigned.items()
             if name not in reassigned
-            and isinstance(value, ast.Constant)
-            and isinstance(value.value, (str, int))
+            and (
+                (isinstance(value, ast.Constant) and isinstance(value.value, (str, int)))
+                or (isinstance(value, ast.Call) and _callee(value) == "Enum")
+            )
         }
         helpers = {k: f for k, f in functions.items() if k not in ("upgrade", "downgrade")}
         text = file.text() or ""

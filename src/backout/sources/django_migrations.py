@@ -251,7 +251,9 @@ class _Operations:
             return
         field = _argument(call, 2, "field")
         if isinstance(field, ast.Call) and _callee(field) == "ManyToManyField":
-            if kind == "AddField":  # a join table `<model table>_<field>`, no column
+            # A join table `<model table>_<field>`, no column; with `through=`, the table of
+            # a model of its own, which that model's CreateModel makes.
+            if kind == "AddField" and _keyword(field, "through") is None:
                 join = f"{table}_{name}"
                 self.up.append(Operation(CREATE_TABLE, where, join))
                 self.down.append(Operation(DROP_TABLE, where, join, detail="reverse of AddField"))
@@ -351,6 +353,8 @@ def _statement_list(node: ast.AST) -> str | None:
     statements = []
     for item in node.elts:
         with_params = isinstance(item, (ast.List, ast.Tuple)) and len(item.elts) == 2
+        if isinstance(item, (ast.List, ast.Tuple)) and not with_params:
+            return None  # not a (sql, params) pair
         text = _string(item.elts[0] if isinstance(item, (ast.List, ast.Tuple)) else item)
         if text is None:
             return None
@@ -475,7 +479,7 @@ def _changes_operations(migration: ast.ClassDef, module: ast.Module) -> ast.AST 
     in the class body or the module): the first such place, or ``None``."""
     places = [*migration.body, *(s for s in module.body if s is not migration)]
     for statement in places:
-        for node in ast.walk(statement):
+        for node in _walk_outside_functions(statement):
             if isinstance(node, ast.AugAssign) and _names_operations(node.target):
                 return node
             if (
@@ -486,6 +490,18 @@ def _changes_operations(migration: ast.ClassDef, module: ast.Module) -> ast.AST 
             ):
                 return node
     return None
+
+
+def _walk_outside_functions(node: ast.AST) -> Iterator[ast.AST]:
+    """``ast.walk`` that does not enter function bodies: a ``RunPython`` function's own
+    ``operations`` list is not the migration's."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        pending.extend(ast.iter_child_nodes(current))
 
 
 def _names_operations(node: ast.AST) -> bool:

@@ -396,7 +396,9 @@ def _pg_constraint(
     stmt: _PgStatement, table: str, constraint: Node, after: int
 ) -> Operation | None:
     label, columns = _constraint_columns(constraint)
-    if not label:
+    if not label or constraint.get("indexname"):
+        # `… UNIQUE USING INDEX idx`: the unique index already holds the rows to the rule
+        # (it is judged where it is created), the constraint adds nothing the old code meets.
         return None
     return Operation(
         ADD_CONSTRAINT,
