@@ -279,6 +279,10 @@ def _assigned_names(statements: list[ast.stmt]) -> set[str]:
     return names
 
 
+# Alembic's own module variables: never a table or column name.
+_REVISION_NAMES = frozenset({"revision", "down_revision", "branch_labels", "depends_on"})
+
+
 def _parameters(function: ast.FunctionDef) -> dict[str, ast.expr | None]:
     """Every parameter of ``function`` with its default (``None`` when it has none)."""
     args = function.args
@@ -344,6 +348,8 @@ class _Body:
 
     def _with_constants(self, function: ast.FunctionDef) -> list[ast.stmt]:
         """``function``'s body with the module constants it does not shadow bound."""
+        if not self.constants:  # most revisions: no walk of the body at all
+            return function.body
         shadowed = _assigned_names(function.body) | set(_parameters(function))
         values = {k: v for k, v in self.constants.items() if k not in shadowed}
         return _bind(function.body, values)
@@ -648,6 +654,7 @@ class AlembicReader:
             name: value
             for name, value in assigned.items()
             if name not in reassigned
+            and name not in _REVISION_NAMES
             and (
                 (isinstance(value, ast.Constant) and isinstance(value.value, (str, int)))
                 or (isinstance(value, ast.Call) and _callee(value) == "Enum")
