@@ -135,6 +135,28 @@ def test_alembic_release_of_two_branches(tmp_path: Path) -> None:
     assert "b2_rank.py" in check.stdout and "b1_score.py" not in check.stdout, check.stdout
 
 
+def test_alembic_release_ending_in_a_merge_revision(tmp_path: Path) -> None:
+    """Two branches and the empty merge that joins them are the release: each goes up and
+    down on its own (`downgrade <merge>@-1` is an ambiguous walk: a false BK212)."""
+    repo = tmp_path / "app"
+    _init(repo, "sqlite")
+    versions = repo / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (repo / "alembic" / "env.py").write_text(ENV_PY)
+    (versions / "a1_customers.py").write_text(ALEMBIC_BASE)
+    drop_score = 'op.drop_column("customers", "score")'
+    (versions / "b1_score.py").write_text(_branch("b1", "score", drop_score))
+    drop_rank = 'op.drop_column("customers", "rank")'
+    (versions / "b2_rank.py").write_text(_branch("b2", "rank", drop_rank))
+    (versions / "m3_merge.py").write_text(
+        'revision = "m3"\ndown_revision = ("b1", "b2")\n\n\n'
+        "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    )
+    result, _ = backout(repo, "drill", "--format", "concise")
+    assert "BK212" not in codes(result.stdout), result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 DJANGO_BASE = """
 from django.db import migrations, models
 

@@ -241,10 +241,17 @@ class AlembicRunner(Runner):
 
     def down(self, database: DrillDatabase, migration: Migration) -> None:
         """``alembic downgrade <revision>@-1``: this revision only, also when other branches
-        sit on the same parent (``downgrade <parent>`` would undo them too)."""
+        sit on the same parent (``downgrade <parent>`` would undo them too); a merge revision
+        goes down to one of its parents, which undoes the merge and nothing else."""
         if migration.down_state == DOWN_MISSING:
             raise NoDownMigration(migration.down_reason or "no downgrade()")
-        target = f"{migration.revision}@-1" if migration.revision else "-1"
+        parents = migration.down_revisions
+        if len(parents) > 1:
+            # A merge: `<merge>@-1` is an ambiguous walk; downgrading to one of its parents
+            # undoes the merge alone and leaves every branch it joined applied.
+            target = parents[0]
+        else:
+            target = f"{migration.revision}@-1" if migration.revision else "-1"
         self._step(database, "downgrade", target, migration.down_location or migration.location)
 
 
