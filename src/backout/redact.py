@@ -69,7 +69,7 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
         for match in pattern.finditer(text)
         if match.group("secret") != MASK
     ]
-    if "=" in text:
+    if "=" in text and ("?" in text or "&" in text):
         for match in _QUERY_PARAMETER.finditer(text):
             value = match.group("secret")
             if value != MASK and _SECRET_NAME.search(match.group("name")):
@@ -102,7 +102,8 @@ class Redactor:
     occurrence of a secret learned from the texts it was given."""
 
     def __init__(self, texts: Iterable[str] = ()) -> None:
-        found = {text[start:end] for text in texts for start, end in _secret_spans(text)}
+        # Findings of one rule repeat their fix word for word: each text is searched once.
+        found = {text[start:end] for text in set(texts) for start, end in _secret_spans(text)}
         # Whether any of the texts learned from holds a credential.
         self.found = bool(found)
         secrets = {secret for secret in found if len(secret) >= _MIN_ECHOED_SECRET}
