@@ -298,26 +298,32 @@ def _django_order(members: list[Migration]) -> list[Migration]:
 
 def _django_newest(apps: list[list[Migration]], size: int) -> set[str] | None:
     """The keys of a Django project's newest ``size`` migrations across its apps, by when
-    ``makemigrations`` wrote them; ``None`` when some app's newest migration has no date
+    ``makemigrations`` wrote them; ``None`` when some app has no dated migration at all
     (then each app's newest ``size`` are the release, as for other layouts).
 
     The apps share one database and one release: judging each app's newest migration would
     judge migrations that shipped long ago. Migrations written in the same minute (one
-    ``makemigrations`` run over several apps) are one release; within an app, every
-    migration after a release migration belongs to the release too.
+    ``makemigrations`` run over several apps) are one run. A hand-written migration without
+    the date line is dated by the migration before it in its app (it cannot be older), so it
+    joins the release when that one does; within an app, every migration after a release
+    migration belongs to the release too.
     """
-    if len(apps) < 2 or not all(members[-1].generated_at for members in apps):
+    if len(apps) < 2:
         return None
-    stamps = sorted({m.generated_at for members in apps for m in members if m.generated_at})
-    cutoff = stamps[-min(size, len(stamps))]
-    newest: set[str] = set()
+    dated_apps: list[list[tuple[str, Migration]]] = []
     for members in apps:
-        first = next(
-            (i for i, m in enumerate(members) if m.generated_at and m.generated_at >= cutoff),
-            len(members),
-        )
-        newest.update(m.key for m in members[first:])
-    return newest
+        dated: list[tuple[str, Migration]] = []
+        latest = ""
+        for migration in members:
+            latest = max(latest, migration.generated_at or "")
+            if latest:
+                dated.append((latest, migration))
+        if not dated:
+            return None
+        dated_apps.append(dated)
+    stamps = sorted({stamp for dated in dated_apps for stamp, _ in dated})
+    cutoff = stamps[-min(size, len(stamps))]
+    return {m.key for dated in dated_apps for stamp, m in dated if stamp >= cutoff}
 
 
 def _alembic_newest(members: list[Migration], size: int) -> set[str]:
