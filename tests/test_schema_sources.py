@@ -419,3 +419,12 @@ def test_binary_file_is_told_by_a_nul_in_its_first_8_kib() -> None:
     assert not SourceFile("a.sql", b"SELECT 1;").is_binary
     assert not SourceFile("a.sql", b"-" * 8192 + b"\x00").is_binary
     assert SourceFile("a.sql", b"-" * 8191 + b"\x00").is_binary
+
+
+def test_bk208_names_a_django_models_own_table() -> None:
+    """A model with `db_table="orders"`: what the rollback drops is orders, not shop_order."""
+    root = Path(__file__).parent / "fixtures" / "rules" / "BK208" / "fail" / "django_db_table"
+    result = check(root, Config(root=root).with_overrides(select=("BK208",)))
+    messages = [f.message for f in result.findings]
+    assert any("drops orders.total" in m for m in messages), messages
+    assert not any("shop_order" in m for m in messages), messages

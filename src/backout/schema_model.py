@@ -771,6 +771,12 @@ class ReleaseAnalysis:
     dialect: str
     positions_by_kind: dict[str, list[int]] = field(repr=False, compare=False)
     """Where each kind of operation is in ``judged`` (see :meth:`of_kind`)."""
+    model_tables: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Django models' default table names → the tables they use, after the release."""
+
+    def table_of(self, name: str) -> str:
+        """The table an operation's ``table`` means: a Django model's own ``db_table``."""
+        return self.model_tables.get(name, name)
 
     def of(self, migration: Migration) -> list[JudgedOperation]:
         """The judged operations of one migration."""
@@ -887,8 +893,10 @@ def analyse(context: CheckContext) -> ReleaseAnalysis:
         return cached
     dialect = context.config.sql_dialect
     split = split_release(context.head, context.base, context.config)
-    judged, positions_by_kind = _judge_release(split.base, split.release, dialect)
-    result = ReleaseAnalysis(split.base, split.release, judged, dialect, positions_by_kind)
+    judged, positions_by_kind, model_tables = _judge_release(split.base, split.release, dialect)
+    result = ReleaseAnalysis(
+        split.base, split.release, judged, dialect, positions_by_kind, model_tables
+    )
     _ANALYSES[context.head] = result
     return result
 
@@ -902,14 +910,14 @@ def judge_release(
     base: Sequence[Migration], release: Sequence[Migration], dialect: str
 ) -> tuple[JudgedOperation, ...]:
     """Each up operation of ``release``, judged against the schema ``base`` leaves."""
-    judged, _ = _judge_release(base, release, dialect)
-    return judged
+    return _judge_release(base, release, dialect)[0]
 
 
 def _judge_release(
     base: Sequence[Migration], release: Sequence[Migration], dialect: str
-) -> tuple[tuple[JudgedOperation, ...], dict[str, list[int]]]:
-    """:func:`judge_release`, with where each kind of operation is among the judged ones."""
+) -> tuple[tuple[JudgedOperation, ...], dict[str, list[int]], dict[str, str]]:
+    """:func:`judge_release`, with where each kind of operation is among the judged ones and
+    the Django models' tables the release leaves."""
     base_schema = replay(base, dialect)
     schema = base_schema.copy()
     judged: list[JudgedOperation] = []
@@ -941,7 +949,7 @@ def _judge_release(
                 aspects = _ASPECTS_OF_KIND.get(kind) if kind != ALTER_TYPE else _aspects(op)
                 changes.append((judged_op, target, aspects or _NO_ASPECT))
     _decide(schema, changes)
-    return tuple(judged), positions_by_kind
+    return tuple(judged), positions_by_kind, schema.model_tables
 
 
 def _may_rebuild(ops: Sequence[Operation]) -> bool:

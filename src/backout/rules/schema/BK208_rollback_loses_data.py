@@ -61,18 +61,19 @@ class RollbackLosesData(Rule):
             created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
             added = {(op.table, op.column) for op in up if op.kind == ADD_COLUMN}
             for op in drops:
+                table = analysis.table_of(op.table)  # a Django model's db_table, if any
                 if op.kind == DROP_TABLE and op.table in created_tables:
                     yield self.finding(
                         op.location,
-                        f"rolling back {migration.label} drops table {op.table}, which this "
+                        f"rolling back {migration.label} drops table {table}, which this "
                         "release creates; every row the new code writes there is lost",
                         f"plan the rollback without this down step (the old code ignores "
-                        f"{op.table}), or export the table before running it",
+                        f"{table}), or export the table before running it",
                     )
                 elif op.kind == DROP_COLUMN and (op.table, op.column) in added:
                     yield self.finding(
                         op.location,
-                        f"rolling back {migration.label} drops {op.table}.{op.column}, which "
+                        f"rolling back {migration.label} drops {table}.{op.column}, which "
                         f"this release adds; every value the new code writes there is lost",
                         f"plan the rollback without this down step (the old code ignores "
                         f"{op.column}), or copy the column out before running it",
