@@ -428,3 +428,13 @@ def test_bk208_names_a_django_models_own_table() -> None:
     messages = [f.message for f in result.findings]
     assert any("drops orders.total" in m for m in messages), messages
     assert not any("shop_order" in m for m in messages), messages
+
+
+def test_removing_a_many_to_many_field_drops_its_join_table() -> None:
+    root = Path(__file__).parent / "fixtures" / "rules" / "BK202" / "fail"
+    result = check(
+        root / "django_remove_many_to_many",
+        Config(root=root).with_overrides(select=("BK202",)),
+    )
+    (finding,) = result.findings
+    assert "drops table shop_customer_tags" in finding.message

@@ -69,6 +69,7 @@ from backout.schema_operations import (
     ORM_DEFAULT_ONLY,
     PRIMARY_KEY,
     REDEFINED,
+    REMOVE_FIELD,
     RENAME_COLUMN,
     RENAME_MODEL,
     RENAME_TABLE,
@@ -467,6 +468,8 @@ class Schema:
             else:
                 self.model_tables.pop(op.table, None)
             return None
+        if op.detail == REMOVE_FIELD:
+            op = self._removed_field(op)
         table = self.model_tables.get(op.table)
         if table is None:
             return op
@@ -495,6 +498,15 @@ class Schema:
             found = ColumnState(name, None, True, False, known, name if known else None)
             state.columns[name] = found
         return found
+
+    def _removed_field(self, op: Operation) -> Operation:
+        """Django's ``RemoveField`` of a many-to-many field: the drop of its join table."""
+        table = self.model_tables.get(op.table, op.table)
+        join = f"{table}_{op.column}"
+        state = self.tables.get(table)
+        if op.column and join in self.tables and (state is None or op.column not in state.columns):
+            return replace(op, kind=DROP_TABLE, table=join, column=None, detail="")
+        return op
 
     def copy(self) -> Schema:
         """A deep copy, so that replaying the release leaves the base schema as it was."""
@@ -660,7 +672,7 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
     for migration in migrations:
         up, _ = migration.operations(dialect)
         for op in up:
-            if schema.model_tables or op.kind == MODEL_TABLE:
+            if schema.model_tables or op.kind == MODEL_TABLE or op.detail == REMOVE_FIELD:
                 resolved = schema.resolve(op)
                 if resolved is None:
                     continue
@@ -932,7 +944,7 @@ def _judge_release(
         if _may_rebuild(up):
             up = _fold_rebuilds(up, schema)
         for op in up:
-            if schema.model_tables or op.kind == MODEL_TABLE:
+            if schema.model_tables or op.kind == MODEL_TABLE or op.detail == REMOVE_FIELD:
                 resolved = schema.resolve(op)
                 if resolved is None:
                     continue

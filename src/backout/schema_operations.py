@@ -32,6 +32,10 @@ MODEL_TABLE = "model_table"
 """Django: the model whose default table name is ``table`` keeps its rows in the table
 ``new_name`` from now on (``Meta.db_table``, ``AlterModelTable``); later operations that name
 the model's default table mean that one. Not a change to the database by itself."""
+REMOVE_FIELD = "RemoveField"
+"""``Operation.detail`` of the ``DROP_COLUMN`` that Django's ``RemoveField`` is: for a
+many-to-many field it drops the join table ``<model table>_<field>`` instead (the migration
+does not say the field's type; the schema model knows the table)."""
 RENAME_MODEL = "RenameModel"
 """``Operation.detail`` of the ``RENAME_TABLE`` that Django's ``RenameModel`` is: no change to
 the database when the model has its own ``db_table``."""

@@ -30,6 +30,7 @@ from backout.schema_operations import (
     MODEL_TABLE,
     ORM_DEFAULT_ONLY,
     REDEFINED,
+    REMOVE_FIELD,
     RENAME_COLUMN,
     RENAME_MODEL,
     RENAME_TABLE,
@@ -107,6 +108,15 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     return Column(column.lower(), type_text, nullable, has_default, generated)
 
 
+def _is_join_field(node: ast.AST) -> bool:
+    """A ``ManyToManyField`` whose join table Django makes (no ``through=`` model)."""
+    return (
+        isinstance(node, ast.Call)
+        and _callee(node) == "ManyToManyField"
+        and _keyword(node, "through") is None
+    )
+
+
 def _db_table(options: ast.AST | None) -> str | None:
     """``db_table`` of a ``CreateModel``'s ``options`` dict, lower-cased."""
     if not isinstance(options, ast.Dict):
@@ -157,11 +167,15 @@ class _Operations:
             name_node = _argument(call, 0, "name")
             fields = _argument(call, 1, "fields")
             columns = []
+            joins = []
             for item in getattr(fields, "elts", []) or []:
                 if isinstance(item, ast.Tuple) and len(item.elts) == 2:
-                    column = _field(_string(item.elts[0]) or "", item.elts[1])
+                    field_name = (_string(item.elts[0]) or "").lower()
+                    column = _field(field_name, item.elts[1])
                     if column is not None:
                         columns.append(column)
+                    elif _is_join_field(item.elts[1]):
+                        joins.append(field_name)
             model_table = self.table(_string(name_node))
             where = self.at(name_node, call)
             table = _db_table(_argument(call, 2, "options")) or model_table
@@ -169,6 +183,12 @@ class _Operations:
                 self.up.append(Operation(MODEL_TABLE, where, model_table, new_name=table))
             self.up.append(Operation(CREATE_TABLE, where, table, columns=tuple(columns)))
             self.down.append(Operation(DROP_TABLE, where, table, detail="reverse of CreateModel"))
+            for field_name in joins:  # each many-to-many field's join table
+                join = f"{table}_{field_name}"
+                self.up.append(Operation(CREATE_TABLE, where, join))
+                self.down.append(
+                    Operation(DROP_TABLE, where, join, detail="reverse of CreateModel")
+                )
         elif kind == "DeleteModel":
             name_node = _argument(call, 0, "name")
             self.up.append(
@@ -247,13 +267,13 @@ class _Operations:
         name = (_string(name_node) or "").lower()
         where = self.at(name_node, call)
         if kind == "RemoveField":
-            self.up.append(Operation(DROP_COLUMN, where, table, name))
+            self.up.append(Operation(DROP_COLUMN, where, table, name, detail=REMOVE_FIELD))
             return
         field = _argument(call, 2, "field")
         if isinstance(field, ast.Call) and _callee(field) == "ManyToManyField":
             # A join table `<model table>_<field>`, no column; with `through=`, the table of
             # a model of its own, which that model's CreateModel makes.
-            if kind == "AddField" and _keyword(field, "through") is None:
+            if kind == "AddField" and _is_join_field(field):
                 join = f"{table}_{name}"
                 self.up.append(Operation(CREATE_TABLE, where, join))
                 self.down.append(Operation(DROP_TABLE, where, join, detail="reverse of AddField"))
