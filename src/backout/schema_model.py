@@ -1207,10 +1207,11 @@ def sets_not_null(judged: JudgedOperation) -> bool:
 
 
 def constrains_old_writes(judged: JudgedOperation) -> bool:
-    """A UNIQUE, CHECK or FOREIGN KEY constraint over columns the old release writes."""
+    """A UNIQUE, CHECK, FOREIGN KEY or PRIMARY KEY constraint over columns the old release
+    writes."""
     return (
         judged.op.kind == ADD_CONSTRAINT
-        and judged.op.constraint in (UNIQUE, CHECK, FOREIGN_KEY)
+        and judged.op.constraint in (UNIQUE, CHECK, FOREIGN_KEY, PRIMARY_KEY)
         and judged.table_at_base
         and (bool(judged.base_columns) or not judged.op.constrained)
     )

@@ -480,6 +480,12 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                 op = _pg_constraint(stmt, table, constraint_def, after)
                 if op is not None:
                     operations.append(op)
+                    if op.constraint == PRIMARY_KEY:
+                        # A primary key makes its columns NOT NULL, as SET NOT NULL would.
+                        operations.extend(
+                            Operation(SET_NOT_NULL, op.location, table, column)
+                            for column in op.constrained
+                        )
         elif sub == "AT_DropConstraint":
             operations.append(
                 Operation(DROP_CONSTRAINT, stmt.at_name(name, after), table, detail=name or "")

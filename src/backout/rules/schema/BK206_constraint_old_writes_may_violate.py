@@ -23,7 +23,10 @@ class ConstraintOldWritesMayViolate(Rule):
     Flags a new `UNIQUE` constraint or unique index, `CHECK` constraint or `FOREIGN KEY` on
     columns that existed before the release (SQL, Alembic `op.create_unique_constraint`,
     `op.create_check_constraint`, `op.create_foreign_key`, Django `AddConstraint`,
-    `AlterUniqueTogether`). `NOT VALID` does not help: it skips existing rows only.
+    `AlterUniqueTogether`), or a `PRIMARY KEY` added to an existing table's columns (it is
+    unique, and makes them NOT NULL, which BK205 reports). A constraint dropped and created
+    again under its own name in the release is not new. `NOT VALID` does not help: it skips
+    existing rows only.
 
     ## Why is this bad?
     The old release was written without the rule. After a rollback it can still write a
