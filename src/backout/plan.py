@@ -32,6 +32,7 @@ from backout.schema_model import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
+    ALTERED_UNIQUE,
     DOWN_PRESENT,
     DROP_TABLE,
     RENAME_COLUMN,
@@ -695,7 +696,10 @@ def _forward_fix(judged: JudgedOperation) -> str | None:
     if op.kind == ALTER_TYPE and judged.column_at_base and judged.base_type:
         return f"ALTER TABLE {table} ALTER COLUMN {judged.column_name} TYPE {judged.base_type};"
     if op.kind == ADD_CONSTRAINT and judged.base_columns and op.constraint:
-        return _drop_constraint(table, op.constraint, op.detail, judged.base_columns)
+        # `detail` is the constraint's name, except for a Django AlterField's unique=True,
+        # which Django names itself.
+        name = "" if op.detail == ALTERED_UNIQUE else op.detail
+        return _drop_constraint(table, op.constraint, name, judged.base_columns)
     return None
 
 

@@ -50,6 +50,7 @@ from backout.schema_operations import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
+    ALTERED_UNIQUE,
     CHECK,
     CREATE_ENUM,
     CREATE_TABLE,
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ADD_COLUMN",
     "ADD_CONSTRAINT",
+    "ALTERED_UNIQUE",
     "ALTER_TYPE",
     "CHECK",
     "CREATE_ENUM",
@@ -419,6 +421,8 @@ class ColumnState:
     """Whether it was nullable at the base (None when new or unknown)."""
     base_has_default: bool | None = None
     """Whether it had a default at the base (None when new or unknown)."""
+    unique: bool = False
+    """Unique on its own (declared so, or a one-column UNIQUE or PRIMARY KEY constraint)."""
 
     def copy(self) -> ColumnState:
         """A copy of the column (``dataclasses.replace`` took four times as long, and the
@@ -433,6 +437,7 @@ class ColumnState:
             self.base_type,
             self.base_nullable,
             self.base_has_default,
+            self.unique,
         )
 
 
@@ -554,6 +559,15 @@ class Schema:
             table.columns[added.name] = added
             return added
         if kind in _TABLES_UNCHANGED:
+            if (
+                kind == ADD_CONSTRAINT
+                and op.constraint in (UNIQUE, PRIMARY_KEY)
+                and len(op.constrained) == 1
+                and table is not None
+            ):
+                only = table.columns.get(op.constrained[0])
+                if only is not None:
+                    only.unique = True
             return column
         if op.column and kind in _ON_A_COLUMN:
             if kind == DROP_COLUMN:
@@ -652,6 +666,7 @@ def _change_type(col: ColumnState, op: Operation, new: Column) -> None:
         # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
         col.nullable = new.nullable
         col.has_default = new.has_default
+        col.unique = col.unique or new.unique
 
 
 def _column_state(col: Column, at_base: bool) -> ColumnState:
@@ -662,6 +677,7 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
         col.has_default or col.generated,
         at_base,
         col.name if at_base else None,
+        unique=col.unique,
     )
 
 
@@ -1137,9 +1153,16 @@ def _judge(
             judged.base_columns = op.constrained
         else:
             known = table.columns
-            judged.base_columns = tuple(
-                [name for name in op.constrained if name not in known or known[name].at_base]
-            )
+            if op.constraint in (UNIQUE, PRIMARY_KEY) and any(
+                name in known and known[name].unique for name in op.constrained
+            ):
+                # One of its columns is unique already: the constraint restricts nothing
+                # the old code could write.
+                judged.base_columns = ()
+            else:
+                judged.base_columns = tuple(
+                    [name for name in op.constrained if name not in known or known[name].at_base]
+                )
     return judged
 
 

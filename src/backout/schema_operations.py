@@ -58,6 +58,10 @@ ORM_DEFAULT_ONLY = "orm default only"
 applies, not the database: Django's model ``default=`` (it fills the existing rows, then
 Django drops the database default), SQLAlchemy's ``default=`` without ``server_default=``."""
 
+ALTERED_UNIQUE = "altered to unique"
+"""``Operation.detail`` of the ``ADD_CONSTRAINT`` a Django ``AlterField`` stands for when
+the field it restates is unique: a new constraint only if the column was not unique before."""
+
 REDEFINED = "redefined"
 """``Operation.detail`` of an ``ALTER_TYPE`` that restates the whole column (nullability and
 default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""
@@ -74,6 +78,9 @@ class Column:
     has_default: bool = False
     generated: bool = False
     """Generated (``GENERATED … STORED``), identity or serial: the database fills it."""
+    unique: bool = False
+    """Declared unique on its own (``UNIQUE``, a primary key, Django ``unique=True`` or a
+    ``OneToOneField``): a new UNIQUE constraint that includes it restricts nothing more."""
 
 
 @direct_init

@@ -196,7 +196,8 @@ def _sa_column(call: ast.Call) -> Column | None:
         or (_callee(type_node) not in ("Identity", "Computed", "ForeignKey"))
         else None
     )
-    return Column(name.lower(), type_text, nullable, has_default, generated)
+    unique = primary or _const(_keyword(call, "unique")) is True
+    return Column(name.lower(), type_text, nullable, has_default, generated, unique)
 
 
 def _is_default(node: ast.AST | None) -> bool:

@@ -21,6 +21,7 @@ from backout.schema_operations import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
+    ALTERED_UNIQUE,
     CHECK,
     CREATE_TABLE,
     DOWN_PRESENT,
@@ -103,9 +104,11 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     db_default = _keyword(node, "db_default")
     has_default = db_default is not None and not _is_none(db_default)
     generated = kind in _AUTO_FIELDS or kind == "GeneratedField"
-    if _const(_keyword(node, "primary_key")) is True:
+    primary = _const(_keyword(node, "primary_key")) is True
+    if primary:
         nullable = False
-    return Column(column.lower(), type_text, nullable, has_default, generated)
+    unique = primary or kind == "OneToOneField" or _const(_keyword(node, "unique")) is True
+    return Column(column.lower(), type_text, nullable, has_default, generated, unique)
 
 
 def _is_join_field(node: ast.AST) -> bool:
@@ -290,6 +293,17 @@ class _Operations:
                 Operation(DROP_COLUMN, where, table, column.name, detail="reverse of AddField")
             )
         else:
+            if column.unique:  # judged against the base: new only if it was not unique
+                self.up.append(
+                    Operation(
+                        ADD_CONSTRAINT,
+                        where,
+                        table,
+                        constraint=UNIQUE,
+                        constrained=(column.name,),
+                        detail=ALTERED_UNIQUE,
+                    )
+                )
             self.up.append(
                 Operation(
                     ALTER_TYPE, where, table, column.name, column_def=column, detail=REDEFINED

@@ -268,6 +268,7 @@ def _pg_column(column: Node) -> Column:
     type_text = _pg_type(column.get("typeName"))
     nullable = not column.get("is_not_null", False)
     has_default = False
+    unique = False
     generated = type_text in _SERIAL
     for item in column.get("constraints") or ():
         constraint = _fields(item, "Constraint")
@@ -276,6 +277,8 @@ def _pg_column(column: Node) -> Column:
         kind = constraint.get("contype")
         if kind in ("CONSTR_NOTNULL", "CONSTR_PRIMARY"):
             nullable = False
+        if kind in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
+            unique = True
         elif kind == "CONSTR_DEFAULT":
             # DEFAULT NULL gives old inserts a NULL, which NOT NULL then rejects.
             const = _fields(constraint.get("raw_expr"), "A_Const")
@@ -286,7 +289,7 @@ def _pg_column(column: Node) -> Column:
         "\x00"
     ):
         generated = True
-    return Column(column.get("colname") or "", type_text, nullable, has_default, generated)
+    return Column(column.get("colname") or "", type_text, nullable, has_default, generated, unique)
 
 
 def _column_refs(node: Any) -> Iterator[str]:
