@@ -42,7 +42,7 @@ STATEMENTS = (
     "ALTER TABLE t{t} RENAME COLUMN name TO name{i};",
     "ALTER TABLE t{t} ALTER COLUMN c{i} TYPE bigint;",
     "ALTER TABLE t{t} ALTER COLUMN name SET NOT NULL;",
-    "CREATE UNIQUE INDEX CONCURRENTLY t{t}_u{i} ON t{t} (id, name);",
+    "CREATE UNIQUE INDEX CONCURRENTLY t{t}_u{i} ON t{t} (name, c{i});",
     "ALTER TABLE t{t} ADD CONSTRAINT t{t}_k{i} CHECK (id > 0) NOT VALID;",
     "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM t{t}) THEN "
     "ALTER TABLE t{t} ADD COLUMN f{i} text; END IF; END $$;",
