@@ -297,3 +297,19 @@ def test_plan_registry_unreachable_is_exit_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--registry: cannot reach 127.0.0.1:9" in done.stderr
+
+
+def test_forward_fix_leaves_a_widening_alone() -> None:
+    """email went from varchar(100) to varchar(200) and became unique: the forward fix drops
+    the constraint and leaves the wider type (going back could reject the longer values)."""
+    done = run_backout(
+        "plan",
+        "head",
+        "--base",
+        "base",
+        "--format",
+        "json",
+        cwd=GOLDEN / "widened_and_made_unique",
+    )
+    fixes = json.loads(done.stdout)["schema"]["forward_fix"]
+    assert len(fixes) == 1 and "UNIQUE constraint on (email)" in fixes[0]

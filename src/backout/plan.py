@@ -43,6 +43,7 @@ from backout.schema_model import (
     adds_required_column,
     analyse,
     drops_base_object,
+    narrows_type,
     renames_base_object,
 )
 from backout.sources.base import FactSet
@@ -669,8 +670,9 @@ def _default_for(sql_type: str | None) -> str | None:
     return None
 
 
-def _forward_fix(judged: JudgedOperation) -> str | None:
-    """SQL that makes the new schema acceptable to the old code, for one operation."""
+def _forward_fix(judged: JudgedOperation, constrained: set[int]) -> str | None:
+    """SQL that makes the new schema acceptable to the old code, for one operation
+    (``constrained``: the ids of the added constraints that restrict the old code)."""
     op = judged.op
     table = op.table
     if adds_required_column(judged):
@@ -693,9 +695,11 @@ def _forward_fix(judged: JudgedOperation) -> str | None:
             return f"ALTER TABLE {op.new_name} RENAME TO {judged.base_table or table};"
         if op.kind == RENAME_COLUMN:
             return f"ALTER TABLE {table} RENAME COLUMN {op.new_name} TO {judged.column_name};"
-    if op.kind == ALTER_TYPE and judged.column_at_base and judged.base_type:
+    if op.kind == ALTER_TYPE and judged.base_type and narrows_type(judged) is not None:
+        # Only a change the old values may not fit: a widening is left as it is (going back
+        # could reject the longer values written since the deploy).
         return f"ALTER TABLE {table} ALTER COLUMN {judged.column_name} TYPE {judged.base_type};"
-    if op.kind == ADD_CONSTRAINT and judged.base_columns and op.constraint:
+    if op.kind == ADD_CONSTRAINT and id(judged) in constrained and op.constraint:
         # `detail` is the constraint's name, except for a Django AlterField's unique=True,
         # which Django names itself.
         name = "" if op.detail == ALTERED_UNIQUE else op.detail
@@ -731,7 +735,11 @@ def _schema(workspace: Workspace, plan: Plan) -> None:
     if not analysis.release:
         plan.schema = SchemaStep("none", "nothing: this release adds no migration")
         return
-    fixes = [fix for judged in analysis.judged if (fix := _forward_fix(judged)) is not None]
+    # The constraints BK206 reports: not one dropped and created again under its name.
+    constrained = {id(judged) for judged in analysis.old_writes_constrained}
+    fixes = [
+        fix for judged in analysis.judged if (fix := _forward_fix(judged, constrained)) is not None
+    ]
     downs = tuple(
         f"{m.label}" + (f": down at {m.down_location}" if m.down_location else "")
         for m in reversed(analysis.release)
