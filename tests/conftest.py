@@ -15,9 +15,14 @@ BACKOUT = shutil.which("backout")
 
 
 def run_backout(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, stdin: str | None = None
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    user: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``backout`` command (``python -m backout`` if it is not on PATH)."""
+    """Run the installed ``backout`` command (``python -m backout`` if it is not on PATH),
+    as ``user`` (a uid, also its group) when given."""
     command = [BACKOUT] if BACKOUT else [sys.executable, "-m", "backout"]
     inherited = {
         k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "BACKOUT_OUTPUT_FORMAT")
@@ -32,6 +37,7 @@ def run_backout(
         text=True,
         check=False,
         timeout=600,
+        **({"user": user, "group": user, "extra_groups": []} if user is not None else {}),
     )
 
 

@@ -114,15 +114,21 @@ def downgrade():
 """
 
 
-def test_alembic_release_of_two_branches(tmp_path: Path) -> None:
-    """Two heads on one parent: each branch is applied and reversed on its own (a plain
-    ``alembic downgrade a1`` would undo both), and both are judged as the release."""
+def _alembic_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A git repository with an Alembic project at its first revision: (repo, versions)."""
     repo = tmp_path / "app"
     _init(repo, "sqlite")
     versions = repo / "alembic" / "versions"
     versions.mkdir(parents=True)
     (repo / "alembic" / "env.py").write_text(ENV_PY)
     (versions / "a1_customers.py").write_text(ALEMBIC_BASE)
+    return repo, versions
+
+
+def test_alembic_release_of_two_branches(tmp_path: Path) -> None:
+    """Two heads on one parent: each branch is applied and reversed on its own (a plain
+    ``alembic downgrade a1`` would undo both), and both are judged as the release."""
+    repo, versions = _alembic_project(tmp_path)
     drop_score = 'op.drop_column("customers", "score")'
     (versions / "b1_score.py").write_text(_branch("b1", "score", drop_score))
     (versions / "b2_rank.py").write_text(_branch("b2", "rank", "pass"))
@@ -138,12 +144,7 @@ def test_alembic_release_of_two_branches(tmp_path: Path) -> None:
 def test_alembic_release_ending_in_a_merge_revision(tmp_path: Path) -> None:
     """Two branches and the empty merge that joins them are the release: each goes up and
     down on its own (`downgrade <merge>@-1` is an ambiguous walk: a false BK212)."""
-    repo = tmp_path / "app"
-    _init(repo, "sqlite")
-    versions = repo / "alembic" / "versions"
-    versions.mkdir(parents=True)
-    (repo / "alembic" / "env.py").write_text(ENV_PY)
-    (versions / "a1_customers.py").write_text(ALEMBIC_BASE)
+    repo, versions = _alembic_project(tmp_path)
     drop_score = 'op.drop_column("customers", "score")'
     (versions / "b1_score.py").write_text(_branch("b1", "score", drop_score))
     drop_rank = 'op.drop_column("customers", "rank")'

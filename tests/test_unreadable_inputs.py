@@ -11,16 +11,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from backout.discovery import ReadFailure, read_working_files
-from tests.conftest import BACKOUT, git
+from tests.conftest import git, run_backout
 
 NOBODY = 65534
 AS_ROOT = os.geteuid() == 0
@@ -37,26 +35,8 @@ spec:
 
 def run_unprivileged(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the installed ``backout`` as a user that file permissions apply to."""
-    command = [BACKOUT] if BACKOUT else [sys.executable, "-m", "backout"]
-    env = {
-        **{
-            k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "BACKOUT_OUTPUT_FORMAT")
-        },
-        "NO_COLOR": "1",
-        "HOME": str(cwd),
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-    }
-    user: dict[str, Any] = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if AS_ROOT else {}
-    return subprocess.run(
-        [*command, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        **user,
-    )
+    env = {"HOME": str(cwd), "GIT_CONFIG_GLOBAL": "/dev/null"}
+    return run_backout(*args, cwd=cwd, env=env, user=NOBODY if AS_ROOT else None)
 
 
 @pytest.fixture
