@@ -17,15 +17,18 @@ _WHAT_FAILS = {
 
 
 class ConstraintOldWritesMayViolate(Rule):
-    """A UNIQUE, CHECK or FOREIGN KEY constraint is added over columns the old release writes.
+    """A UNIQUE, CHECK, FOREIGN KEY or PRIMARY KEY constraint is added over columns the old
+    release writes.
 
     ## What it does
     Flags a new `UNIQUE` constraint or unique index, `CHECK` constraint or `FOREIGN KEY` on
     columns that existed before the release (SQL, Alembic `op.create_unique_constraint`,
     `op.create_check_constraint`, `op.create_foreign_key`, Django `AddConstraint`,
-    `AlterUniqueTogether`), or a `PRIMARY KEY` added to an existing table's columns (it is
+    `AlterUniqueTogether`, an `AlterField` that makes a field unique or a `ForeignKey` a
+    `OneToOneField`), or a `PRIMARY KEY` added to an existing table's columns (it is
     unique, and makes them NOT NULL, which BK205 reports). A constraint dropped and created
-    again under its own name in the release is not new. `NOT VALID` does not help: it skips
+    again under its own name in the release is not new, nor is a UNIQUE over a column that
+    is unique already. `NOT VALID` does not help: it skips
     existing rows only.
 
     ## Why is this bad?
