@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from backout.models import Finding, Location, Severity
 from backout.suppress import apply_suppressions, find_suppressions
 
@@ -109,3 +111,33 @@ def test_unused_suppression_of_a_disabled_rule_is_not_reported() -> None:
     suppressions = {"p": find_suppressions("p", "x # backout: ignore[BK102] kept for later\n")}
     result = apply_suppressions([], suppressions, enabled_codes={"BK101", "BK902"})
     assert result.active == []
+
+
+def _bk207_severity(tmp_path: Path, up: str) -> Severity:
+    """The severity of BK207 for a golang-migrate release ``up`` without its down file."""
+    from backout.config import load_config
+    from backout.engine import check
+
+    migrations = tmp_path / "migrations"
+    migrations.mkdir(parents=True)
+    (migrations / "001_users.up.sql").write_text("CREATE TABLE users (id bigint PRIMARY KEY);\n")
+    (migrations / "001_users.down.sql").write_text("DROP TABLE users;\n")
+    (migrations / "002_plan.up.sql").write_text(up)
+    config = load_config(tmp_path).with_overrides(select=("BK2",))
+    result = check(tmp_path, config)
+    (bk207,) = [f for f in result.findings if f.code == "BK207"]
+    return bk207.severity
+
+
+def test_bk207_is_a_warning_once_the_hazards_of_its_migration_are_suppressed(
+    tmp_path: Path,
+) -> None:
+    hazard = "ALTER TABLE users ADD COLUMN plan text NOT NULL;\n"
+    assert _bk207_severity(tmp_path / "a", hazard) is Severity.ERROR
+    suppressed = "-- backout: ignore[BK201] the old release never inserts users\n" + hazard
+    assert _bk207_severity(tmp_path / "b", suppressed) is Severity.WARNING
+    # Suppressing another code, or only one of two hazards, leaves it an error.
+    other = "-- backout: ignore[BK202] unrelated\n" + hazard
+    assert _bk207_severity(tmp_path / "c", other) is Severity.ERROR
+    two = suppressed + "ALTER TABLE users ADD COLUMN tier text NOT NULL;\n"
+    assert _bk207_severity(tmp_path / "d", two) is Severity.ERROR

@@ -325,6 +325,7 @@ def run_rules(workspace: Workspace, rules: Iterable[type[Rule]]) -> list[Finding
         head=workspace.head.facts,
         config=workspace.config,
         base=workspace.base.facts if workspace.base else None,
+        suppressions=workspace.head.suppressions,
     )
     findings: list[Finding] = []
     with _bulk_allocation():

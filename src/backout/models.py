@@ -148,6 +148,15 @@ class Suppression:
     last_line: int = 0
     """The last line an ``ignore`` covers; 0 for the line after the comment's."""
 
+    def covers(self, code: str, line: int) -> bool:
+        """Whether this comment silences ``code`` on ``line`` of its file."""
+        if code not in self.codes:
+            return False
+        if self.whole_file:
+            return True
+        first = self.location.line
+        return first <= line <= max(self.last_line, first + 1)
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -730,6 +730,7 @@ def _schema(workspace: Workspace, plan: Plan) -> None:
         head=workspace.head.facts,
         config=workspace.config,
         base=workspace.base.facts if workspace.base else None,
+        suppressions=workspace.head.suppressions,
     )
     analysis = analyse(context)
     if not analysis.release:

@@ -85,6 +85,7 @@ from backout.sources.migration_facts import DownScript, Migration
 
 if TYPE_CHECKING:
     from backout.config import Config
+    from backout.models import Location
     from backout.rules.base import CheckContext
     from backout.sources.base import FactSet
 
@@ -894,21 +895,30 @@ class ReleaseAnalysis:
     def breaks_old_release(self, migration: Migration) -> bool:
         """Whether ``migration``, one of :attr:`release`, has an operation that the old release
         cannot run after (:func:`is_backward_incompatible`)."""
-        return id(migration) in self._breaking_migrations
+        return id(migration) in self._hazards_by_migration
+
+    def hazards(self, migration: Migration) -> list[tuple[str, Location]]:
+        """The operations of ``migration`` that break the old release, as the code of the rule
+        that reports each (BK201–BK206) and where it does."""
+        return self._hazards_by_migration.get(id(migration), [])
 
     @functools.cached_property
-    def _breaking_migrations(self) -> frozenset[int]:
-        """The ids of the release's migrations that :meth:`breaks_old_release` holds for (the
-        analysis keeps its migrations alive, so their ids stay theirs)."""
-        breaking = itertools.chain(
-            self.required_columns_added,
-            self.base_objects_dropped,
-            self.base_objects_renamed,
-            self.not_null_set,
-            self.old_writes_constrained,
-            (judged for judged, _ in self.types_narrowed),
+    def _hazards_by_migration(self) -> dict[int, list[tuple[str, Location]]]:
+        """:meth:`hazards` by the id of the release's migrations (the analysis keeps its
+        migrations alive, so their ids stay theirs)."""
+        by_code: tuple[tuple[str, Iterable[JudgedOperation]], ...] = (
+            ("BK201", self.required_columns_added),
+            ("BK202", self.base_objects_dropped),
+            ("BK203", self.base_objects_renamed),
+            ("BK204", (judged for judged, _ in self.types_narrowed)),
+            ("BK205", self.not_null_set),
+            ("BK206", self.old_writes_constrained),
         )
-        return frozenset([id(judged.migration) for judged in breaking])
+        hazards: dict[int, list[tuple[str, Location]]] = {}
+        for code, judged_ops in by_code:
+            for judged in judged_ops:
+                hazards.setdefault(id(judged.migration), []).append((code, judged.op.location))
+        return hazards
 
 
 _ANALYSES: weakref.WeakKeyDictionary[FactSet, ReleaseAnalysis] = weakref.WeakKeyDictionary()

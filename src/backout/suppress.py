@@ -78,12 +78,7 @@ class Suppressed:
 
 
 def _covers(suppression: Suppression, finding: Finding) -> bool:
-    if finding.code not in suppression.codes:
-        return False
-    if suppression.whole_file:
-        return True
-    first = suppression.location.line
-    return first <= finding.location.line <= max(suppression.last_line, first + 1)
+    return suppression.covers(finding.code, finding.location.line)
 
 
 def apply_suppressions(

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from backout.models import Family, Finding, Location, RuleMeta, Severity, make_finding
+from backout.models import (
+    Family,
+    Finding,
+    Location,
+    RuleMeta,
+    Severity,
+    Suppression,
+    make_finding,
+)
 from backout.sources.base import FactSet
 
 if TYPE_CHECKING:
@@ -34,6 +42,14 @@ class CheckContext:
     head: FactSet
     config: Config
     base: FactSet | None = None
+    suppressions: Mapping[str, Sequence[Suppression]] = field(default_factory=dict)
+    """The head release's suppression comments, by path. The engine applies them to the
+    findings; a rule reads them only where another rule's finding being silenced changes
+    its own (BK207 is an error only while the hazards of its migration stand)."""
+
+    def suppressed(self, code: str, location: Location) -> bool:
+        """Whether a suppression comment silences ``code`` at ``location``."""
+        return any(s.covers(code, location.line) for s in self.suppressions.get(location.path, ()))
 
 
 class Rule:

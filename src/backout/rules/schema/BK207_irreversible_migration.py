@@ -21,7 +21,8 @@ class IrreversibleMigration(Rule):
     dbmate `-- migrate:down`, Flyway `U` file, Liquibase `--rollback`), an empty down section,
     an Alembic `downgrade()` that is `pass` or only raises, and Django `RunPython` without
     `reverse_code` or `RunSQL` without `reverse_sql`. It is an error when the same migration
-    also breaks the old release (BK201–BK206), a warning otherwise.
+    also breaks the old release (BK201–BK206), a warning otherwise; a hazard whose finding a
+    `backout: ignore[...]` comment suppresses does not count.
 
     ## Why is this bad?
     A rollback of the code that needs the schema back cannot get it: the down step is missing
@@ -63,7 +64,12 @@ class IrreversibleMigration(Rule):
             has_step = id(migration) in with_steps
             if migration.down_state == DOWN_PRESENT and not has_step:
                 continue  # reversible: nothing to report
-            breaking = analysis.breaks_old_release(migration)
+            # A hazard whose finding a comment suppresses was judged acceptable by the team
+            # (say, the old release never writes that table): it no longer makes this an error.
+            breaking = any(
+                not context.suppressed(code, location)
+                for code, location in analysis.hazards(migration)
+            )
             severity = Severity.ERROR if breaking else Severity.WARNING
             also = (
                 "; it also breaks the old release, so a rollback has no way back"
