@@ -187,13 +187,24 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
                 yield Operation(kind, where, table, column_name)
         elif isinstance(action, exp.AddConstraint):
             for constraint in action.expressions:
-                op = _glot_constraint(stmt, table, constraint)
-                if op is not None:
-                    yield op
+                yield from _glot_added_constraint(stmt, table, constraint)
         elif isinstance(action, (exp.Constraint, exp.ForeignKey, exp.UniqueColumnConstraint)):
-            op = _glot_constraint(stmt, table, action)
-            if op is not None:
-                yield op
+            yield from _glot_added_constraint(stmt, table, action)
+
+
+def _glot_added_constraint(
+    stmt: _GlotStatement, table: str, constraint: exp.Expression
+) -> Iterator[Operation]:
+    """An added constraint; for a primary key, also the NOT NULL it sets on its columns (MySQL
+    and MariaDB make a nullable column NOT NULL when it joins the primary key, as PostgreSQL
+    does)."""
+    op = _glot_constraint(stmt, table, constraint)
+    if op is None:
+        return
+    yield op
+    if op.constraint == PRIMARY_KEY:
+        for column in op.constrained:
+            yield Operation(SET_NOT_NULL, op.location, table, column)
 
 
 _RENAME_TABLE = re.compile(r"^\s*TABLE\s+(.+)$", re.I | re.S)
