@@ -62,6 +62,19 @@ def test_no_format_prints_a_credential(repo: Path, output_format: str) -> None:
         assert "?token=***&x=1&password=***" in done.stdout
 
 
+def test_a_baseline_keeps_no_credential_and_still_matches(repo: Path) -> None:
+    baseline = repo / "baseline.json"
+    done = run_backout("check", ".", "--write-baseline", str(baseline), cwd=repo)
+    assert done.returncode == 0, done.stderr
+    written = baseline.read_text()
+    assert "admin:***@127.0.0.1:5099" in written
+    for secret in SECRETS:
+        assert secret not in written, secret
+    # The findings are identified by what they say as found: the baseline still absorbs them.
+    again = run_backout("check", ".", "--baseline", str(baseline), "--format", "json", cwd=repo)
+    assert json.loads(again.stdout)["findings"] == []
+
+
 def test_the_output_file_and_the_plan_print_no_credential(repo: Path) -> None:
     written = repo / "report.sarif"
     done = run_backout("check", ".", "--format", "sarif", "-o", str(written), cwd=repo)

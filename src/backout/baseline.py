@@ -14,22 +14,30 @@ from pathlib import Path
 
 from backout.config import ConfigError
 from backout.models import Finding
+from backout.redact import Redactor
 from backout.report.gitlab import fingerprint
 
 FORMAT_VERSION = 1
 
 
 def write_baseline(path: Path, findings: Iterable[Finding]) -> int:
-    """Write the baseline of ``findings`` to ``path``; return how many it records."""
+    """Write the baseline of ``findings`` to ``path``; return how many it records.
+
+    The messages, there for the people who read the file, have their credentials masked (a
+    baseline is committed); the fingerprint, which identifies a finding, is of the message as
+    found, and a digest does not show the credential.
+    """
+    listed = list(findings)
+    redactor = Redactor(f.message for f in listed)
     entries = sorted(
         (
             {
                 "code": f.code,
                 "path": f.location.path,
-                "message": f.message,
+                "message": redactor.redact(f.message),
                 "fingerprint": fingerprint(f),
             }
-            for f in findings
+            for f in listed
         ),
         key=lambda e: (e["path"], e["code"], e["message"]),
     )
