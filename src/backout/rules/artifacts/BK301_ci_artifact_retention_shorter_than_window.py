@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterator, Sequence
 
 from backout.config import format_duration
@@ -93,6 +94,30 @@ def _downloads(step: CiStep, name: str) -> bool:
     return True  # without name or pattern it downloads every artifact of the run
 
 
+def _downloads_from_another_run(step: CiStep, workflow: str, name: str) -> bool:
+    """Whether ``step`` fetches the artifact ``name`` of ``workflow`` from another workflow's
+    run: ``actions/download-artifact`` with ``run-id`` (v4), or the widely used
+    ``dawidd6/action-download-artifact`` (its ``workflow`` input names the workflow file;
+    without it, the step's own workflow, which is not ``workflow``)."""
+    if step.action == "actions/download-artifact":
+        return step.input("run-id") is not None and _downloads(step, name)
+    if step.action != "dawidd6/action-download-artifact":
+        return False
+    source = step.input("workflow")
+    if source is None or source.value.rsplit("/", 1)[-1] != workflow.rsplit("/", 1)[-1]:
+        return False
+    wanted = step.input("name")
+    if wanted is None:
+        return True  # every artifact of the run
+    regexp = step.input("name_is_regexp")
+    if regexp is not None and regexp.value.lower() == "true":
+        try:
+            return re.search(wanted.value, name) is not None
+        except re.error:
+            return False
+    return wanted.value == name
+
+
 def why_it_matters(
     artifact: CiArtifact,
     jobs: Sequence[CiJob],
@@ -103,15 +128,19 @@ def why_it_matters(
     """Which deploy consumes the artifact, or which release produces it; else ``None``."""
     workflow, owner = artifact.workflow, artifact.job_id
     if artifact.provider == GITHUB:
+        name = artifact.name or "artifact"
         for step in steps:
-            if (
-                step.workflow == workflow
-                and step.job_id != owner
-                and (workflow, step.job_id) in deployers
-                and step.action == "actions/download-artifact"
-                and _downloads(step, artifact.name or "artifact")
-            ):
-                return f"downloaded by deploy job '{step.job_id}'"
+            if (step.workflow, step.job_id) not in deployers:
+                continue
+            if step.workflow == workflow:
+                if (
+                    step.job_id != owner
+                    and step.action == "actions/download-artifact"
+                    and _downloads(step, name)
+                ):
+                    return f"downloaded by deploy job '{step.job_id}'"
+            elif _downloads_from_another_run(step, workflow, name):
+                return f"downloaded by deploy job '{step.job_id}' of {step.workflow}"
     else:
         owner_job = next((j for j in jobs if j.workflow == workflow and j.job_id == owner), None)
         for job in jobs:
@@ -139,6 +168,9 @@ class CiArtifactRetentionShorterThanWindow(Rule):
     GitLab accepts (`3 mins 4 sec`, `2h20min`, `6 mos 1 day`, `never`; in jobs and in
     `default:`; 30 days when unset) — with `rollback-window`. Only artifacts that matter for
     a rollback are judged: those a deploy job downloads, and those a release job produces.
+    A deploy job of another workflow counts when it downloads the artifact from the build's
+    run: `actions/download-artifact` with `run-id`, or `dawidd6/action-download-artifact`
+    naming the build's workflow file.
 
     ## Why is this bad?
     Rolling back means redeploying the previous release's build: its bundle, its rendered
