@@ -115,6 +115,17 @@ def test_a_secret_quoted_in_pieces_is_masked_everywhere(repo: Path) -> None:
     assert any("`bob:***@sha256:…`" in fix for fix in fixes), fixes
 
 
+def test_a_credential_in_a_shell_default_is_masked_in_the_source_lines(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  api:\n"
+        "    image: ${IMG:-admin:Sup3rS3cret@registry.example.com:5000/shop/api:2.4}\n"
+    )
+    done = run_backout("check", ".", "--select", "BK101", cwd=tmp_path)
+    assert "BK101" in done.stdout
+    assert "Sup3rS3cret" not in done.stdout + done.stderr
+    assert "${IMG:-admin:***@registry.example.com:5000/shop/api:2.4}" in done.stdout
+
+
 def test_positions_are_the_files_and_the_caret_still_points_at_its_character(
     tmp_path: Path,
 ) -> None:
@@ -144,6 +155,9 @@ def test_positions_are_the_files_and_the_caret_still_points_at_its_character(
             "(0,'2024-01-01T12:30:00','u0@example.io/p')",
         ),
         ("`user:pw@registry:5000/app:1`", "`user:***@registry:5000/app:1`"),
+        # A shell default, as compose and templated manifests write one.
+        ("${IMG:-ci:S3cret@registry:5000/app:1}", "${IMG:-ci:***@registry:5000/app:1}"),
+        ("${IMG-ci:S3cret@registry:5000/app:1}", "${IMG-ci:***@registry:5000/app:1}"),
         (
             "https://r.io/v2/?service=x&access_token=abc.def",
             "https://r.io/v2/?service=x&access_token=***",

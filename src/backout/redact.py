@@ -28,10 +28,11 @@ MASK = "***"
 # Matched from ``://`` on: the scheme changes nothing, and a pattern that starts with a literal
 # is searched for fast.
 _URL_PASSWORD = re.compile(r"://[^\s/?#@:`'\"]*:(?P<secret>[^\s/?#`'\",;()<>]+)@")
-# ``user:secret@host/…`` with no scheme, as a word of its own. The host must be followed by
-# a path: ``app:1.2@sha256:…`` is a tag and a digest, not a user and a password.
+# ``user:secret@host/…`` with no scheme, as a word of its own or a shell default
+# (``${IMAGE:-user:secret@host/…}``). The host must be followed by a path: ``app:1.2@sha256:…``
+# is a tag and a digest, not a user and a password.
 _BARE_PASSWORD = re.compile(
-    r"(?<![^\s`'\"(\[{<=,;|])[^\s/?#@:`'\",;()<>]+:(?P<secret>[^\s/?#@:`'\",;()<>]+)@"
+    r"(?<![^\s`'\"(\[{<=,;|-])[^\s/?#@:`'\",;()<>]+:(?P<secret>[^\s/?#@:`'\",;()<>]+)@"
     r"(?=[A-Za-z0-9.-]+(?::[0-9]+)?/)"
 )
 # ``?token=…``, ``&password=…``, ``&X-Amz-Signature=…``: query parameters that carry a secret.
