@@ -262,3 +262,28 @@ def test_old_queries_are_replayed_with_placeholders_filled(tmp_path: Path) -> No
     )
     assert "old query at old.sql:1:1 fails on the new schema" in result.stdout
     assert "old.sql:2" not in result.stdout
+
+
+def test_a_down_that_loses_a_check_constraint_is_bk212(tmp_path: Path) -> None:
+    # SQLite keeps a CHECK only in the CREATE TABLE text: a table rebuilt by the down
+    # migration without it is a schema the old release never had.
+    columns = "id integer PRIMARY KEY, user_id integer REFERENCES users(id), status varchar(10)"
+    up = (
+        f"CREATE TABLE orders_new ({columns} NOT NULL\n"
+        "  CHECK (status IN ('new', 'paid', 'refunded')));\n"
+        "INSERT INTO orders_new SELECT * FROM orders;\n"
+        "DROP TABLE orders;\nALTER TABLE orders_new RENAME TO orders;\n"
+    )
+    down = (
+        f"CREATE TABLE orders_old ({columns} NOT NULL);\n"
+        "INSERT INTO orders_old SELECT * FROM orders;\n"
+        "DROP TABLE orders;\nALTER TABLE orders_old RENAME TO orders;\n"
+    )
+    repo = make_repo(tmp_path, up, down, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "BK212" in codes(result.stdout)
+    assert (
+        "constraint check(status IN ('new', 'paid')) is missing "
+        "(was: CHECK (status IN ('new', 'paid')) on column status)"
+    ) in result.stdout

@@ -1,8 +1,8 @@
 """SQLite backend: a database file in a temp dir (or the empty file a ``sqlite://`` URL names).
 
 Foreign keys stay unenforced, SQLite's default and what migration tools expect while they
-rebuild tables (Django turns them off for the same reason). CHECK constraints are not part of
-the snapshot: SQLite keeps them only inside the ``CREATE TABLE`` text.
+rebuild tables (Django turns them off for the same reason). CHECK constraints, which SQLite
+keeps only inside the ``CREATE TABLE`` text, are read from that text with sqlglot.
 """
 
 from __future__ import annotations
@@ -24,6 +24,31 @@ from backout.drill.snapshot import (
     SchemaSnapshot,
     TableShape,
 )
+
+
+def check_constraints(create_table: str) -> dict[str, str]:
+    """The CHECK constraints of a SQLite ``CREATE TABLE`` text: a named one by its name, an
+    unnamed one as ``check(<expression>)``; each as ``CHECK (…)``, with the column it is
+    declared on.
+    Empty when the text does not parse (the snapshot then compares no CHECK)."""
+    import sqlglot  # only drills on SQLite read CHECKs
+    from sqlglot import exp
+
+    try:
+        statement = sqlglot.parse_one(create_table, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return {}
+    found: dict[str, str] = {}
+    for check in statement.find_all(exp.CheckColumnConstraint):
+        text = check.sql(dialect="sqlite")
+        holder = check.parent
+        name = None
+        if isinstance(holder, (exp.Constraint, exp.ColumnConstraint)) and holder.this:
+            name = holder.this.name
+        if isinstance(holder, exp.ColumnConstraint) and isinstance(holder.parent, exp.ColumnDef):
+            text += f" on column {holder.parent.name}"
+        found[name or f"check({check.this.sql(dialect='sqlite')})"] = text
+    return found
 
 
 class SqliteDatabase(DrillDatabase):
@@ -131,6 +156,7 @@ class SqliteDatabase(DrillDatabase):
                 )
                 constraints[f"fk({', '.join(fk.columns)})"] = text
             create = self.query("SELECT sql FROM sqlite_master WHERE name = ?", (table,))
+            constraints.update(check_constraints(str(create[0][0] or "")) if create else {})
             tables[table] = TableShape(
                 table,
                 tuple(columns),
