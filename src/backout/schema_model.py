@@ -666,7 +666,8 @@ def _change_type(col: ColumnState, op: Operation, new: Column) -> None:
     if op.detail == REDEFINED:
         # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
         col.nullable = new.nullable
-        col.has_default = new.has_default
+        # AUTO_INCREMENT, identity, generated: the database fills the column, as a default.
+        col.has_default = new.has_default or new.generated
         col.unique = col.unique or new.unique
 
 

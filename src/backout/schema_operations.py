@@ -7,7 +7,8 @@ both import it whichever of them is imported first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from backout.models import Location, direct_init
 
@@ -81,6 +82,19 @@ class Column:
     unique: bool = False
     """Declared unique on its own (``UNIQUE``, a primary key, Django ``unique=True`` or a
     ``OneToOneField``): a new UNIQUE constraint that includes it restricts nothing more."""
+
+
+def with_primary_key(columns: tuple[Column, ...], keys: Sequence[str]) -> tuple[Column, ...]:
+    """``columns`` of a new table whose table-level ``PRIMARY KEY (keys)`` makes its columns
+    NOT NULL (every engine does), and unique when the key is one column."""
+    wanted = {key.lower() for key in keys}
+    if not wanted:
+        return columns
+    alone = len(wanted) == 1
+    return tuple(
+        replace(c, nullable=False, unique=c.unique or alone) if c.name.lower() in wanted else c
+        for c in columns
+    )
 
 
 @direct_init

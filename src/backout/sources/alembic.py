@@ -40,6 +40,7 @@ from backout.schema_operations import (
     UNIQUE,
     Column,
     Operation,
+    with_primary_key,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
@@ -450,6 +451,10 @@ class _Body:
                 for c in (_sa_column(a) for a in call.args[1:] if isinstance(a, ast.Call))
                 if c is not None
             )
+            for argument in call.args[1:]:
+                if isinstance(argument, ast.Call) and _callee(argument) == "PrimaryKeyConstraint":
+                    keys = [k for k in map(_string, argument.args) if k is not None]
+                    declared = with_primary_key(declared, keys)
             self.add(
                 CREATE_TABLE,
                 _where(path, call.args[0] if call.args else None, call),

@@ -56,6 +56,7 @@ from backout.schema_model import (
     DialectRead,
     Operation,
 )
+from backout.schema_operations import with_primary_key
 from backout.sources.base import SqlUnreadable
 
 
@@ -418,11 +419,16 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     relation = node.get("relation")
     if relation is None:
         return
+    elements = node.get("tableElts") or ()
     columns = tuple(
         _pg_column(column)
-        for element in node.get("tableElts") or ()
+        for element in elements
         if (column := _fields(element, "ColumnDef")) is not None
     )
+    for element in elements:
+        constraint = _fields(element, "Constraint")
+        if constraint is not None and constraint.get("contype") == "CONSTR_PRIMARY":
+            columns = with_primary_key(columns, _strings(constraint.get("keys")))
     operations.append(
         Operation(
             CREATE_TABLE,

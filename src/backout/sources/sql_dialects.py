@@ -37,6 +37,7 @@ from backout.schema_model import (
     Column,
     Operation,
 )
+from backout.schema_operations import with_primary_key
 from backout.sources.base import SqlUnreadable
 from backout.sources.sql import SQLGLOT_DIALECTS, SqlRead, SqlText
 
@@ -221,6 +222,10 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 for c in target.expressions
                 if isinstance(c, exp.ColumnDef)
             )
+            for element in target.expressions:
+                parts = element.expressions if isinstance(element, exp.Constraint) else [element]
+                for key in (p for p in parts if isinstance(p, exp.PrimaryKey)):
+                    columns = with_primary_key(columns, [_name(c) for c in key.expressions])
             yield Operation(CREATE_TABLE, stmt.at(target.this), _name(target.this), columns=columns)
         elif kind == "INDEX" and node.args.get("unique") and isinstance(target, exp.Index):
             params = target.args.get("params")
