@@ -30,6 +30,7 @@ from backout.sources.django_migrations import DjangoMigrationReader
 from backout.sources.migration_facts import version_key
 from backout.sources.migrations import MigrationFileReader
 from backout.sources.sql import SqlText, read_sqlglot
+from tests.conftest import run_backout
 
 READERS = (MigrationFileReader(), AlembicReader(), DjangoMigrationReader())
 
@@ -438,3 +439,32 @@ def test_removing_a_many_to_many_field_drops_its_join_table() -> None:
     )
     (finding,) = result.findings
     assert "drops table shop_customer_tags" in finding.message
+
+
+def test_a_table_or_column_renamed_before_the_release_is_named_as_the_base_has_it(
+    tmp_path: Path,
+) -> None:
+    # Zulip's 0036 renamed realm.subdomain to string_id; 0037 made it NOT NULL. The old
+    # release knows string_id: the message, and the plan's forward fix, must say so.
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE realms (id int, subdomain varchar(40));",
+            "db/0001_a.down.sql": "DROP TABLE realms;",
+            "db/0002_b.up.sql": "ALTER TABLE realms RENAME COLUMN subdomain TO string_id;\n"
+            "ALTER TABLE realms RENAME TO realm;",
+            "db/0002_b.down.sql": "ALTER TABLE realm RENAME TO realms;\n"
+            "ALTER TABLE realms RENAME COLUMN string_id TO subdomain;",
+            "db/0003_c.up.sql": "ALTER TABLE realm ALTER COLUMN string_id SET NOT NULL;\n"
+            "ALTER TABLE realm ALTER COLUMN string_id TYPE varchar(20);",
+            "db/0003_c.down.sql": "SELECT 1;",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK204", "BK205"), release_size=1)
+    messages = [f.message for f in check(tmp_path, config).findings]
+    assert len(messages) == 2
+    assert all("realm.string_id" in m for m in messages), messages
+    plan = run_backout("plan", ".", "--release-size", "1", cwd=tmp_path)
+    assert "ALTER TABLE realm ALTER COLUMN string_id DROP NOT NULL;" in plan.stdout
+    assert "ALTER TABLE realm ALTER COLUMN string_id TYPE varchar(40);" in plan.stdout
+    assert "subdomain" not in plan.stdout and "realms" not in plan.stdout

@@ -700,7 +700,11 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
             column = table.columns.get(op.column) if table is not None and op.column else None
             schema._change(op, True, table, column)
     for table in schema.tables.values():
+        # Renamed before the release, a table or column is known to the old release by the
+        # name the base leaves, not the one it was created with.
+        table.base_name = table.name
         for col in table.columns.values():
+            col.base_name = col.name
             col.base_type = col.type or col.base_type
             col.base_nullable = col.nullable
             col.base_has_default = col.has_default
