@@ -64,6 +64,7 @@ from backout.schema_operations import (
     DROP_ENUM,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROPPED_INDEX,
     FOREIGN_KEY,
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
@@ -103,6 +104,7 @@ __all__ = [
     "DOWN_MISSING",
     "DOWN_PRESENT",
     "DOWN_RAISES",
+    "DROPPED_INDEX",
     "DROP_COLUMN",
     "DROP_CONSTRAINT",
     "DROP_DEFAULT",
@@ -875,18 +877,52 @@ class ReleaseAnalysis:
         dropped: dict[tuple[str, str], int] = {}
         for position in self.positions_by_kind.get(DROP_CONSTRAINT, ()):
             judged = self.judged[position]
-            if judged.op.detail:
-                dropped.setdefault((judged.table_name, judged.op.detail.lower()), position)
+            name = judged.op.detail.lower()
+            if not name:
+                continue
+            # A dropped index restricted old writes only if it was unique: dropping a plain
+            # index and creating a unique one under its name is a new constraint.
+            if judged.op.constraint == DROPPED_INDEX and not self._unique_before(name, position):
+                continue
+            # A dropped index may name no table (PostgreSQL, SQLite ``DROP INDEX name``).
+            table = judged.table_name if judged.op.table else ""
+            dropped.setdefault((table, name), position)
         found = []
         for position in self.positions_by_kind.get(ADD_CONSTRAINT, ()):
             judged = self.judged[position]
             if not constrains_old_writes(judged):
                 continue
             name = judged.op.detail.lower()
-            if name and dropped.get((judged.table_name, name), position) < position:
+            if name and any(
+                dropped.get((table, name), position) < position for table in (judged.table_name, "")
+            ):
                 continue
             found.append(judged)
         return found
+
+    def _unique_before(self, name: str, position: int) -> bool:
+        """Whether a UNIQUE constraint or index called ``name`` was created at the base, or by
+        the release before the operation at ``position``."""
+        if name in self._base_unique_names:
+            return True
+        return any(
+            self.judged[earlier].op.detail.lower() == name
+            and self.judged[earlier].op.constraint in (UNIQUE, PRIMARY_KEY)
+            for earlier in self.positions_by_kind.get(ADD_CONSTRAINT, ())
+            if earlier < position
+        )
+
+    @functools.cached_property
+    def _base_unique_names(self) -> frozenset[str]:
+        """The names of the UNIQUE constraints and indexes the base creates."""
+        return frozenset(
+            [
+                op.detail.lower()
+                for migration in self.base
+                for op in migration.operations(self.dialect)[0]
+                if op.kind == ADD_CONSTRAINT and op.constraint in (UNIQUE, PRIMARY_KEY)
+            ]
+        )
 
     @functools.cached_property
     def types_narrowed(self) -> list[tuple[JudgedOperation, str]]:

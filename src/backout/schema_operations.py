@@ -63,6 +63,10 @@ ALTERED_UNIQUE = "altered to unique"
 """``Operation.detail`` of the ``ADD_CONSTRAINT`` a Django ``AlterField`` stands for when
 the field it restates is unique: a new constraint only if the column was not unique before."""
 
+DROPPED_INDEX = "index"
+"""``Operation.constraint`` of a ``DROP_CONSTRAINT`` that drops an index (``DROP INDEX``,
+MySQL ``DROP KEY``): it was a constraint only if the index was unique."""
+
 REDEFINED = "redefined"
 """``Operation.detail`` of an ``ALTER_TYPE`` that restates the whole column (nullability and
 default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""

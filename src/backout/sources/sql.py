@@ -45,6 +45,7 @@ from backout.schema_model import (
     DROP_ENUM,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROPPED_INDEX,
     FOREIGN_KEY,
     PRIMARY_KEY,
     RENAME_COLUMN,
@@ -425,18 +426,22 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         for element in elements
         if (column := _fields(element, "ColumnDef")) is not None
     )
+    table = relation.get("relname") or ""
+    after = relation.get("location", 0)
+    # Table-level constraints: recorded after the table, so that their names are known (one
+    # dropped and created again later is not new) and a one-column UNIQUE makes it unique.
+    constraints = []
     for element in elements:
         constraint = _fields(element, "Constraint")
-        if constraint is not None and constraint.get("contype") == "CONSTR_PRIMARY":
+        if constraint is None:
+            continue
+        if constraint.get("contype") == "CONSTR_PRIMARY":
             columns = with_primary_key(columns, _strings(constraint.get("keys")))
-    operations.append(
-        Operation(
-            CREATE_TABLE,
-            stmt.at(relation.get("location", 0)),
-            relation.get("relname") or "",
-            columns=columns,
-        )
-    )
+        op = _pg_constraint(stmt, table, constraint, after)
+        if op is not None:
+            constraints.append(op)
+    operations.append(Operation(CREATE_TABLE, stmt.at(after), table, columns=columns))
+    operations.extend(constraints)
 
 
 # ALTER TABLE commands on one named column that carry nothing else backout models.
@@ -572,6 +577,21 @@ def _pg_drop(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
             parts = _list_strings(names)
             if parts:
                 operations.append(Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1]))
+    elif remove_type == "OBJECT_INDEX":
+        # Index names are unique in their schema: a unique index created again under its name
+        # later in the release is not new (the table is not named here).
+        for names in node.get("objects") or ():
+            parts = _list_strings(names)
+            if parts:
+                operations.append(
+                    Operation(
+                        DROP_CONSTRAINT,
+                        stmt.at_name(parts[-1]),
+                        "",
+                        detail=parts[-1],
+                        constraint=DROPPED_INDEX,
+                    )
+                )
     elif remove_type == "OBJECT_TYPE":
         for names in node.get("objects") or ():
             type_name = _fields(names, "TypeName")

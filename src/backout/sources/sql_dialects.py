@@ -23,9 +23,11 @@ from backout.schema_model import (
     CHECK,
     CREATE_TABLE,
     DROP_COLUMN,
+    DROP_CONSTRAINT,
     DROP_DEFAULT,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROPPED_INDEX,
     FOREIGN_KEY,
     PRIMARY_KEY,
     REDEFINED,
@@ -139,6 +141,20 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
         elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
             for target in action.args.get("tables") or [action.this]:
                 yield Operation(DROP_COLUMN, stmt.at(target), table, _name(target))
+        elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() in (
+            _DROPPED_CONSTRAINTS
+        ):
+            # MySQL DROP INDEX / KEY / CONSTRAINT / FOREIGN KEY / CHECK: a constraint (or a
+            # unique index) created again under its name later in the release is not new.
+            dropped = DROPPED_INDEX if action.args["kind"].upper() == "INDEX" else ""
+            for target in action.args.get("tables") or [action.this]:
+                yield Operation(
+                    DROP_CONSTRAINT,
+                    stmt.at(target),
+                    table,
+                    detail=_name(target),
+                    constraint=dropped,
+                )
         elif isinstance(action, exp.RenameColumn):
             yield Operation(
                 RENAME_COLUMN,
@@ -208,6 +224,9 @@ def _glot_added_constraint(
             yield Operation(SET_NOT_NULL, op.location, table, column)
 
 
+# What ``ALTER TABLE … DROP <kind> name`` drops that a constraint of the model stands for.
+_DROPPED_CONSTRAINTS = frozenset({"INDEX", "CONSTRAINT", "FOREIGN KEY", "CHECK"})
+
 _RENAME_TABLE = re.compile(r"^\s*TABLE\s+(.+)$", re.I | re.S)
 _RENAME_PAIR = re.compile(r"^\s*`?([\w$]+)`?\s+TO\s+`?([\w$]+)`?\s*$", re.I)
 
@@ -222,11 +241,20 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 for c in target.expressions
                 if isinstance(c, exp.ColumnDef)
             )
+            table = _name(target.this)
+            # Table-level constraints: recorded after the table, so that their names are known
+            # (one dropped and created again later is not new) and a one-column UNIQUE makes
+            # it unique.
+            constraints: list[Operation] = []
             for element in target.expressions:
+                if isinstance(element, exp.ColumnDef):
+                    continue
                 parts = element.expressions if isinstance(element, exp.Constraint) else [element]
                 for key in (p for p in parts if isinstance(p, exp.PrimaryKey)):
                     columns = with_primary_key(columns, [_name(c) for c in key.expressions])
-            yield Operation(CREATE_TABLE, stmt.at(target.this), _name(target.this), columns=columns)
+                constraints.extend(_glot_added_constraint(stmt, table, element))
+            yield Operation(CREATE_TABLE, stmt.at(target.this), table, columns=columns)
+            yield from constraints
         elif kind == "INDEX" and node.args.get("unique") and isinstance(target, exp.Index):
             params = target.args.get("params")
             indexed = tuple(
@@ -245,6 +273,19 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
     elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "TABLE":
         for target in node.args.get("tables") or [node.this]:
             yield Operation(DROP_TABLE, stmt.at(target), _name(target))
+    elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "INDEX":
+        # ``DROP INDEX name ON table`` (MySQL); SQLite names no table (index names are unique
+        # in the schema there).
+        cluster = node.args.get("cluster")
+        table = _name(cluster.this) if isinstance(cluster, exp.OnProperty) else ""
+        for target in node.args.get("tables") or [node.this]:
+            yield Operation(
+                DROP_CONSTRAINT,
+                stmt.at(target),
+                table,
+                detail=_name(target),
+                constraint=DROPPED_INDEX,
+            )
 
 
 def _command_rename(stmt: _GlotStatement, node: exp.Command) -> list[Operation] | None:
