@@ -146,15 +146,7 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
         ):
             # MySQL DROP INDEX / KEY / CONSTRAINT / FOREIGN KEY / CHECK: a constraint (or a
             # unique index) created again under its name later in the release is not new.
-            dropped = DROPPED_INDEX if action.args["kind"].upper() == "INDEX" else ""
-            for target in action.args.get("tables") or [action.this]:
-                yield Operation(
-                    DROP_CONSTRAINT,
-                    stmt.at(target),
-                    table,
-                    detail=_name(target),
-                    constraint=dropped,
-                )
+            yield from _glot_drops(stmt, action, table)
         elif isinstance(action, exp.RenameColumn):
             yield Operation(
                 RENAME_COLUMN,
@@ -224,6 +216,15 @@ def _glot_added_constraint(
             yield Operation(SET_NOT_NULL, op.location, table, column)
 
 
+def _glot_drops(stmt: _GlotStatement, drop: exp.Drop, table: str) -> Iterator[Operation]:
+    """The constraints or indexes ``drop`` removes from ``table`` (``""`` when unnamed)."""
+    dropped = DROPPED_INDEX if (drop.args.get("kind") or "").upper() == "INDEX" else ""
+    for target in drop.args.get("tables") or [drop.this]:
+        yield Operation(
+            DROP_CONSTRAINT, stmt.at(target), table, detail=_name(target), constraint=dropped
+        )
+
+
 # What ``ALTER TABLE … DROP <kind> name`` drops that a constraint of the model stands for.
 _DROPPED_CONSTRAINTS = frozenset({"INDEX", "CONSTRAINT", "FOREIGN KEY", "CHECK"})
 
@@ -277,15 +278,9 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
         # ``DROP INDEX name ON table`` (MySQL); SQLite names no table (index names are unique
         # in the schema there).
         cluster = node.args.get("cluster")
-        table = _name(cluster.this) if isinstance(cluster, exp.OnProperty) else ""
-        for target in node.args.get("tables") or [node.this]:
-            yield Operation(
-                DROP_CONSTRAINT,
-                stmt.at(target),
-                table,
-                detail=_name(target),
-                constraint=DROPPED_INDEX,
-            )
+        yield from _glot_drops(
+            stmt, node, _name(cluster.this) if isinstance(cluster, exp.OnProperty) else ""
+        )
 
 
 def _command_rename(stmt: _GlotStatement, node: exp.Command) -> list[Operation] | None:
