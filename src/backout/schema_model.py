@@ -1382,6 +1382,11 @@ def type_change_problem(
     """
     if not old or not new:
         return None
+    if old_enum and new_enum:
+        # The labels decide, whatever the types are called: the usual way to remove a label
+        # renames the type away and creates it again under its name (same name, fewer labels).
+        removed = [label for label in old_enum if label not in new_enum]
+        return "removes enum value " + ", ".join(repr(v) for v in removed) if removed else None
     old_base, old_params, old_array, old_raw = _shape(old)
     new_base, new_params, new_array, new_raw = _shape(new)
     if (old_base, old_params, old_array) == (new_base, new_params, new_array) and (
