@@ -468,3 +468,28 @@ def test_a_table_or_column_renamed_before_the_release_is_named_as_the_base_has_i
     assert "ALTER TABLE realm ALTER COLUMN string_id DROP NOT NULL;" in plan.stdout
     assert "ALTER TABLE realm ALTER COLUMN string_id TYPE varchar(40);" in plan.stdout
     assert "subdomain" not in plan.stdout and "realms" not in plan.stdout
+
+
+def test_flyway_and_liquibase_placeholders_are_read_past(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/V1__init.sql": "CREATE SCHEMA IF NOT EXISTS ${schema};\n"
+            "CREATE TABLE ${schema}.config (id bigserial PRIMARY KEY, template_id bigint);",
+            "db/V2__change.sql": "ALTER TABLE ${schema}.config DROP COLUMN template_id;\n"
+            "ALTER TABLE ${flyway:defaultSchema}.config ADD COLUMN locale text NOT NULL;",
+            "lb/changelog.sql": "--liquibase formatted sql\n"
+            "--changeset ana:1\n"
+            "CREATE TABLE ${prefix}users (id int PRIMARY KEY, email text);\n"
+            "--rollback DROP TABLE ${prefix}users;\n"
+            "--changeset ana:2\n"
+            "ALTER TABLE ${prefix}users DROP COLUMN email;\n"
+            "--rollback ALTER TABLE ${prefix}users ADD COLUMN email text;\n",
+        },
+    )
+    # No BK901, and the positions are the file's own (placeholders keep their length).
+    assert codes(tmp_path, select=("BK201", "BK202", "BK901")) == [
+        ("BK202", "db/V2__change.sql:1:42", Severity.ERROR),
+        ("BK201", "db/V2__change.sql:2:55", Severity.ERROR),
+        ("BK202", "lb/changelog.sql:6:40", Severity.ERROR),
+    ]

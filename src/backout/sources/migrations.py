@@ -105,11 +105,27 @@ def _read_text(path: str, stream: str, name: str, text: str) -> list[Fact]:
     return _single(path, stream, text, "plain", numbered, "up")
 
 
+# A Flyway placeholder (``${schema}``, ``${flyway:defaultSchema}``) or a Liquibase changelog
+# property (``${table.prefix}``), replaced when the tool runs the migration.
+_PLACEHOLDER = re.compile(r"\$\{[^{}\s]+\}")
+
+
+def _without_placeholders(text: str) -> str:
+    """``text`` with each placeholder replaced by an identifier of the same length (``_`` as
+    many times), for the parser: the tool substitutes them at run time, and no SQL grammar
+    reads ``${…}``. The same placeholder always becomes the same name, so a table it prefixes
+    or qualifies is one table throughout the history, and every position stays where it is."""
+    if "${" not in text:
+        return text
+    return _PLACEHOLDER.sub(lambda match: "_" * len(match.group(0)), text)
+
+
 def _single(
     path: str, stream: str, text: str, layout: str, match: re.Match[str], direction: str
 ) -> list[Fact]:
     version = match["version"].replace("_", ".") if layout == "flyway" else match["version"]
-    reads = read_bodies(SqlText(text, path), None)
+    parsed = _without_placeholders(text) if layout == "flyway" else text
+    reads = read_bodies(SqlText(parsed, path), None)
     facts: list[Fact] = list(reads.problems)
     if direction == "down":
         facts.append(
@@ -267,8 +283,8 @@ def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
                 down_text = _with_semicolons(down_text, delimiter["delimiter"])
         declared_none = down_text is not None and bool(_NO_ROLLBACK.match(down_text.strip()))
         reads = read_bodies(
-            SqlText(up_text, path, first + 2),
-            SqlText(down_text, path, down_line)
+            SqlText(_without_placeholders(up_text), path, first + 2),
+            SqlText(_without_placeholders(down_text), path, down_line)
             if down_text is not None and not declared_none
             else None,
         )
