@@ -54,6 +54,7 @@ from backout.schema_operations import (
     CHECK,
     CREATE_ENUM,
     CREATE_TABLE,
+    CREATE_VIEW,
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
@@ -99,6 +100,7 @@ __all__ = [
     "CHECK",
     "CREATE_ENUM",
     "CREATE_TABLE",
+    "CREATE_VIEW",
     "DEFAULT_ASPECT",
     "DOWN_EMPTY",
     "DOWN_MISSING",
@@ -862,7 +864,25 @@ class ReleaseAnalysis:
     @functools.cached_property
     def base_objects_renamed(self) -> list[JudgedOperation]:
         """The operations for which :func:`renames_base_object` holds."""
-        return [j for j in self.of_kind(RENAME_TABLE, RENAME_COLUMN) if renames_base_object(j)]
+        # A view created under a renamed table's old name keeps the old release's queries
+        # working (GitLab's rename_table_safely): PostgreSQL and MySQL write through a simple
+        # view; SQLite does not (its views take no INSERT without a trigger).
+        views = (
+            {}
+            if self.dialect == "sqlite"
+            else {self.judged[p].op.table: p for p in self.positions_by_kind.get(CREATE_VIEW, ())}
+        )
+        by_kind = self.positions_by_kind
+        positions = sorted([*by_kind.get(RENAME_TABLE, ()), *by_kind.get(RENAME_COLUMN, ())])
+        return [
+            self.judged[p]
+            for p in positions
+            if renames_base_object(self.judged[p])
+            and not (
+                self.judged[p].op.kind == RENAME_TABLE
+                and views.get(self.judged[p].op.table, -1) > p
+            )
+        ]
 
     @functools.cached_property
     def not_null_set(self) -> list[JudgedOperation]:

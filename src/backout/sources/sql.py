@@ -39,6 +39,7 @@ from backout.schema_model import (
     CHECK,
     CREATE_ENUM,
     CREATE_TABLE,
+    CREATE_VIEW,
     DROP_COLUMN,
     DROP_CONSTRAINT,
     DROP_DEFAULT,
@@ -602,6 +603,14 @@ def _pg_drop(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                 operations.append(Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1]))
 
 
+def _pg_create_view(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    view = node.get("view")
+    if view is not None and view.get("relname"):
+        result.operations.append(
+            Operation(CREATE_VIEW, stmt.at(view.get("location", 0)), view["relname"])
+        )
+
+
 def _pg_unique_index(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     operations = result.operations
     relation = node.get("relation")
@@ -851,6 +860,7 @@ _PG_STATEMENT_READERS: dict[str, _StatementReader] = {
     "DropStmt": _pg_drop,
     "IndexStmt": _pg_unique_index,
     "CreateEnumStmt": _pg_create_enum,
+    "ViewStmt": _pg_create_view,
     "DoStmt": _read_do_block,
 }
 

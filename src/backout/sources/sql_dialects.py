@@ -22,6 +22,7 @@ from backout.schema_model import (
     ALTER_TYPE,
     CHECK,
     CREATE_TABLE,
+    CREATE_VIEW,
     DROP_COLUMN,
     DROP_CONSTRAINT,
     DROP_DEFAULT,
@@ -256,6 +257,8 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 constraints.extend(_glot_added_constraint(stmt, table, element))
             yield Operation(CREATE_TABLE, stmt.at(target.this), table, columns=columns)
             yield from constraints
+        elif kind == "VIEW" and isinstance(target, exp.Table):
+            yield Operation(CREATE_VIEW, stmt.at(target), _name(target))
         elif kind == "INDEX" and node.args.get("unique") and isinstance(target, exp.Index):
             params = target.args.get("params")
             indexed = tuple(

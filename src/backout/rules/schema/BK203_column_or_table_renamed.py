@@ -17,7 +17,10 @@ class ColumnOrTableRenamed(Rule):
     `RENAME TABLE`, Alembic `op.alter_column(new_column_name=…)`/`op.rename_table`, Django
     `RenameField`/`RenameModel` of a column or table that existed before the release. The
     last rename of the release is flagged, naming the base name; a rename undone within the
-    release is not.
+    release is not, nor (PostgreSQL, MySQL) a table renamed while a view takes its old name
+    later in the release (`CREATE VIEW users AS SELECT * FROM accounts`, GitLab's
+    `rename_table_safely`): the old release reads and writes through the view. SQLite views
+    take no writes, so there it is still flagged.
 
     ## Why is this bad?
     The old release still uses the old name. After a rollback every query naming it fails,
