@@ -493,3 +493,27 @@ def test_flyway_and_liquibase_placeholders_are_read_past(tmp_path: Path) -> None
         ("BK201", "db/V2__change.sql:2:55", Severity.ERROR),
         ("BK202", "lb/changelog.sql:6:40", Severity.ERROR),
     ]
+
+
+def test_alembic_execute_of_an_f_string_of_constants_is_read(tmp_path: Path) -> None:
+    header = "from alembic import op\nimport sqlalchemy as sa\n\n"
+    write(
+        tmp_path,
+        {
+            "versions/a1.py": header + "revision = 'a1'\ndown_revision = None\n\n"
+            "def upgrade():\n"
+            '    op.create_table("posts", sa.Column("title", sa.String(200)))\n\n'
+            "def downgrade():\n    op.drop_table('posts')\n",
+            "versions/a2.py": header + "revision = 'a2'\ndown_revision = 'a1'\n"
+            'TABLE = "posts"\n\n'
+            "def upgrade():\n"
+            '    op.execute(f"ALTER TABLE {TABLE} ALTER COLUMN title TYPE varchar(50)")\n'
+            '    op.execute(f"ALTER TABLE {table_name()} DROP COLUMN title")\n\n'
+            "def downgrade():\n    pass\n",
+        },
+    )
+    # Each finding at the f-string: the substituted values move the columns after them.
+    assert codes(tmp_path, select=("BK204", "BK901")) == [
+        ("BK204", "versions/a2.py:9:16", Severity.ERROR),
+        ("BK901", "versions/a2.py:10:5", Severity.WARNING),
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 from backout.models import Location
@@ -573,6 +574,9 @@ class _Body:
             where = _where(self.path, surrogate[0], call)
             self.problems.append(Unreadable(where, "Alembic", surrogate[1]))
             return
+        if isinstance(node, ast.JoinedStr):
+            self.execute_formatted(call, node)
+            return
         sql = _string(node)
         if sql is None or node is None:
             self.problems.append(
@@ -593,6 +597,38 @@ class _Body:
         )
         self.operations.extend(reads.up)
         self.problems.extend(reads.problems)
+
+    def execute_formatted(self, call: ast.Call, node: ast.JoinedStr) -> None:
+        """``op.execute(f"ALTER TABLE {TABLE} …")`` whose every field is a literal once the
+        module's constants are bound: read as that SQL, each finding at the f-string (the
+        substituted values move the columns after them)."""
+        parts: list[str] = []
+        for value in node.values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                parts.append(value.value)
+            elif (
+                isinstance(value, ast.FormattedValue)
+                and value.conversion == -1
+                and value.format_spec is None
+                and isinstance(value.value, ast.Constant)
+                and isinstance(value.value.value, (str, int))
+                and not isinstance(value.value.value, bool)
+            ):
+                parts.append(str(value.value.value))
+            else:
+                self.problems.append(
+                    Unreadable(
+                        _where(self.path, call, call),
+                        "Alembic",
+                        "op.execute() of an f-string with a value computed at run time cannot "
+                        "be checked; use the module's string constants, or literals",
+                    )
+                )
+                return
+        where = Location(self.path, node.lineno, node.col_offset + 1)
+        reads = read_bodies(SqlText("".join(parts), self.path, node.lineno), None)
+        self.operations.extend(replace(op, location=where) for op in reads.up)
+        self.problems.extend(replace(problem, location=where) for problem in reads.problems)
 
     def add(
         self, kind: str, where: Location, table: str, column: str | None = None, **fields: object
