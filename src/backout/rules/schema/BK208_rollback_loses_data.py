@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import ADD_COLUMN, CREATE_TABLE, DROP_COLUMN, DROP_TABLE, analyse
+from backout.schema_model import (
+    ADD_COLUMN,
+    CREATE_TABLE,
+    DROP_COLUMN,
+    DROP_TABLE,
+    RENAME_TABLE,
+    Operation,
+    analyse,
+)
 
 
 class RollbackLosesData(Rule):
@@ -15,7 +23,10 @@ class RollbackLosesData(Rule):
     ## What it does
     Reports a release migration whose down migration drops a table or column that its up
     migration created (including Django, which reverses `AddField` and `CreateModel` by
-    dropping). It is information for the rollback plan, not a defect.
+    dropping). It is information for the rollback plan, not a defect. A down migration
+    that drops a table or column its up migration did not create (and does not create again
+    itself, as a SQLite table rebuild does) is an error: it destroys data from before the
+    release, and the old release, which uses it, fails.
 
     ## Why is this bad?
     After the deploy the new code writes into that table or column. Running the down migration
@@ -55,14 +66,37 @@ class RollbackLosesData(Rule):
             up, down = migration.operations(analysis.dialect)
             if not down:
                 continue  # no down migration, or one with no schema change backout reads
-            drops = [op for op in down if op.kind in (DROP_TABLE, DROP_COLUMN)]
-            if not drops:
+            if not any(op.kind in (DROP_TABLE, DROP_COLUMN) for op in down):
                 continue
             created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
             added = {(op.table, op.column) for op in up if op.kind == ADD_COLUMN}
-            for op in drops:
+            for position, op in enumerate(down):
+                if op.kind not in (DROP_TABLE, DROP_COLUMN):
+                    continue
+                if _made_again(op, down[position + 1 :]):
+                    continue  # a table rebuilt by the down itself (SQLite), a column re-added
                 table = analysis.table_of(op.table)  # a Django model's db_table, if any
-                if op.kind == DROP_TABLE and op.table in created_tables:
+                if op.kind == DROP_TABLE and op.table not in created_tables:
+                    yield self.finding(
+                        op.location,
+                        f"rolling back {migration.label} drops table {table}, which this "
+                        "migration did not create: every row it held before the release is "
+                        "lost, and the old release, which uses it, fails",
+                        "make the down migration undo only what the up migration did",
+                        Severity.ERROR,
+                    )
+                elif op.kind == DROP_COLUMN and (op.table, op.column) not in added and not any(
+                    u.kind == CREATE_TABLE and u.table == op.table for u in up
+                ):
+                    yield self.finding(
+                        op.location,
+                        f"rolling back {migration.label} drops {table}.{op.column}, which this "
+                        "migration did not add: its values from before the release are lost, "
+                        "and the old release, which uses it, fails",
+                        "make the down migration undo only what the up migration did",
+                        Severity.ERROR,
+                    )
+                elif op.kind == DROP_TABLE:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops table {table}, which this "
@@ -70,7 +104,7 @@ class RollbackLosesData(Rule):
                         f"plan the rollback without this down step (the old code ignores "
                         f"{table}), or export the table before running it",
                     )
-                elif op.kind == DROP_COLUMN and (op.table, op.column) in added:
+                else:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops {table}.{op.column}, which "
@@ -78,3 +112,18 @@ class RollbackLosesData(Rule):
                         f"plan the rollback without this down step (the old code ignores "
                         f"{op.column}), or copy the column out before running it",
                     )
+
+
+def _made_again(drop: Operation, after: Sequence[Operation]) -> bool:
+    """Whether the rest of the down migration creates the dropped table (under its name, or a
+    table renamed to it) or adds the dropped column again."""
+    if drop.kind == DROP_TABLE:
+        return any(
+            (op.kind == CREATE_TABLE and op.table == drop.table)
+            or (op.kind == RENAME_TABLE and op.new_name == drop.table)
+            for op in after
+        )
+    return any(
+        op.kind == ADD_COLUMN and op.table == drop.table and op.column == drop.column
+        for op in after
+    )
