@@ -85,8 +85,10 @@ class RollbackLosesData(Rule):
                         "make the down migration undo only what the up migration did",
                         Severity.ERROR,
                     )
-                elif op.kind == DROP_COLUMN and (op.table, op.column) not in added and not any(
-                    u.kind == CREATE_TABLE and u.table == op.table for u in up
+                elif (
+                    op.kind == DROP_COLUMN
+                    and (op.table, op.column) not in added
+                    and not any(u.kind == CREATE_TABLE and u.table == op.table for u in up)
                 ):
                     yield self.finding(
                         op.location,
