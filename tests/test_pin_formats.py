@@ -230,3 +230,50 @@ def test_helm_values_follow_what_the_templates_do(registry: Registry, tmp_path: 
     assert "enabled" not in out + err
     code, out, _ = pin(tmp_path, registry, "--check")
     assert code == 1 and "4 already pinned, 0 would pin, 1 problem(s)" in _
+
+
+NUMERIC_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+        - name: worker
+          image: "{{ .Values.worker.image.repository }}:{{ .Values.worker.image.tag }}"
+"""
+
+NUMERIC_VALUES = """\
+image: {repository: HOST/n/web, tag: 1.0}
+worker:
+  image:
+    repository: HOST/n/worker
+    tag: 2   # an integer renders as written
+"""
+
+
+def test_helm_unquoted_tag_rendered_otherwise_is_not_pinned(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    pusher.image("n/web", "1.0", "1.0")
+    worker = pusher.image("n/worker", "2", "2")
+    host = registry.host
+    write(tmp_path, "chart/Chart.yaml", CHART, host)
+    write(tmp_path, "chart/templates/deployment.yaml", NUMERIC_TEMPLATE, host)
+    values = write(tmp_path, "chart/values.yaml", NUMERIC_VALUES, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err
+    # Helm deploys web:1; writing `tag: 1.0@sha256:…` would have switched it to web:1.0.
+    expected = NUMERIC_VALUES.replace("HOST", host).replace("tag: 2 ", f"tag: 2@{worker.digest} ")
+    assert values.read_text() == expected
+    (problem,) = [line for line in out.splitlines() if "not pinned" in line]
+    column = expected.index("1.0}") + 1
+    assert problem.startswith(f"chart/values.yaml:1:{column}: {host}/n/web:1.0: not pinned: ")
+    assert "renders it `1`" in problem and f"`{host}/n/web:1`" in problem
+    assert 'quote it: `tag: "1.0"`' in problem

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from backout.sources.helm import (
     HelmTemplateImage,
     judged_image_uses,
     mask_template,
+    misrendered_tag,
     readable_name,
     unused_helm_images,
 )
@@ -190,6 +192,51 @@ def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> No
     # printed in an env value too: pinned by hand, and pin says why
     assert judged["sidecar.image"].pin_edit is None
     assert "only as a whole image" in judged["sidecar.image"].pin_blocked
+
+
+@pytest.mark.parametrize(
+    ("written", "rendered"),
+    [
+        ("1.0", "1"),
+        ("1.10", "1.1"),
+        ("2.0", "2"),
+        ("1e3", "1000"),
+        ("010", "8"),  # YAML 1.1 octal
+        ("1_000", "1000"),
+        ("20240501", "2.0240501e+07"),  # float64 through JSON, printed with Go's %v
+        ("yes", "true"),
+        ("2", None),  # an integer below 1e6 renders as written
+        ("2.4", None),
+        ('"1.0"', None),  # quoted: a string
+        ("!!str 1.0", None),
+        ("&tag 1.0", "1"),
+        ("1.0.3", None),
+    ],
+)
+def test_unquoted_tags_are_judged_as_helm_renders_them(written: str, rendered: str | None) -> None:
+    values = f"image:\n  repository: ghcr.io/acme/web\n  tag: {written}\n"
+    template = '  image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n'
+    facts = FactSet(read("c/values.yaml", values) + read("c/templates/d.yaml", template))
+    (use,) = judged_image_uses(facts)
+    misread = misrendered_tag(use)
+    if rendered is None:
+        as_written = written.split()[-1].strip('"')
+        assert misread is None and use.reference == f"ghcr.io/acme/web:{as_written}"
+        return
+    assert use.reference == f"ghcr.io/acme/web:{rendered}"  # what Helm deploys
+    assert use.pin_edit is None and misread is not None
+    why, fix = misread
+    assert f"renders it `{rendered}`" in why and fix.startswith("quote it: `tag: ")
+
+
+def test_a_misrendered_tag_matters_only_where_a_template_prints_it() -> None:
+    values = 'image:\n  repository: ghcr.io/acme/web\n  tag: 1.0\n  digest: ""\n'
+    template = '  image: "{{ .Values.image.repository }}@{{ .Values.image.digest }}"\n'
+    facts = FactSet(read("c/values.yaml", values) + read("c/templates/d.yaml", template))
+    (use,) = judged_image_uses(facts)
+    # Pinning resolves `1.0` and writes the digest: the tag itself is never rendered.
+    assert misrendered_tag(use) is None and use.reference == "ghcr.io/acme/web:1.0"
+    assert use.pin_edit is not None
 
 
 HELPERS = """\

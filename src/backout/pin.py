@@ -31,7 +31,7 @@ from backout.engine import load_workspace
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Location
 from backout.registry.client import RegistryClient
-from backout.sources.helm import judged_image_uses
+from backout.sources.helm import judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse
 from backout.sources.lockfile import LockEntry, LockError, dump_lock, parse_lock
 
@@ -93,6 +93,14 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
     texts: dict[str, str | None] = {}
     uses = judged_image_uses(workspace.head.facts)
     for use in sorted(uses, key=lambda u: u.location):
+        misread = misrendered_tag(use)
+        if misread is not None:
+            # Pinning the tag as written would change which image runs.
+            why, fix = misread
+            result.problems.append(
+                PinProblem(use.location, use.text_in_file, f"not pinned: {why}; {fix}")
+            )
+            continue
         image = parse_reference(use.reference)
         if use.unresolved or image is None:
             why = (

@@ -17,6 +17,8 @@ facts naming the ``.Values`` paths their ``image:`` lines use, so that
 
 from __future__ import annotations
 
+import decimal
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -34,6 +36,7 @@ from backout.sources.images import (
     scalar_span,
     scalar_suffix_edit,
     scalar_value_edit,
+    value_start,
 )
 from backout.sources.paths import chart_of_template, is_helm_file
 
@@ -157,6 +160,10 @@ class HelmImage(ImageUse):
     bare: bool = False
     tag_edit: PinEdit | None = None
     digest_edit: PinEdit | None = None
+    tag_written: str = ""
+    tag_rendered: str = ""
+    """For an unquoted tag Helm prints otherwise (``tag: 1.0`` renders ``1``): the tag as
+    written and as rendered; both empty when they are the same."""
 
 
 _WORKLOAD_KINDS = frozenset(
@@ -495,6 +502,7 @@ def _image_from_mapping(
     reference = name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
     anchor = tag_node if tag else repository_node
     assert isinstance(anchor, yamlfile.ScalarNode)
+    rendered = helm_rendered(text, tag_node) if tag else ""
     location, _, _, _ = scalar_span(path, anchor)
     unresolved = note = ""
     if not tag and not digest:
@@ -521,7 +529,104 @@ def _image_from_mapping(
         if isinstance(tag_node, yamlfile.ScalarNode)
         else None,
         digest_edit=digest_edit,
+        tag_written=tag if tag and rendered != tag else "",
+        tag_rendered=rendered if tag and rendered != tag else "",
     )
+
+
+# How Helm reads an unquoted values scalar: sigs.k8s.io/yaml resolves it as go-yaml v2 does
+# (``resolve.go``), then goes through JSON, so every number becomes a float64, which a template
+# prints with Go's ``%v``: ``1.0`` prints ``1``, ``1.10`` ``1.1``, ``20190806``
+# ``2.0190806e+07`` (helm/helm#1707, #9162, #11800).
+_GO_BOOLEANS = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE"), "true"),
+    **dict.fromkeys(("on", "On", "ON"), "true"),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE"), "false"),
+    **dict.fromkeys(("off", "Off", "OFF"), "false"),
+}
+_GO_INTEGER = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
+_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INT_BASES = {"x": 16, "o": 8, "b": 2}
+
+
+def helm_rendered(text: str, node: Node | None) -> str:
+    """What a Helm template prints for a values scalar; its text when that is the same.
+
+    Only a plain scalar without an explicit tag can differ: a quoted one is a string.
+    """
+    if not isinstance(node, yamlfile.ScalarNode) or node.style:
+        return yamlfile.text_of(node) or ""
+    written = str(node.value)
+    if "!" in text[node.start_mark.index : value_start(text, node)]:
+        return written  # ``!!str 1.0``
+    if written in _GO_BOOLEANS:
+        return _GO_BOOLEANS[written]
+    number = _go_yaml_number(written)
+    return written if number is None else _go_print(number)
+
+
+def _go_yaml_number(written: str) -> float | None:
+    """The float64 a plain scalar becomes in Helm's values, or ``None`` for a string."""
+    if written[:1] == ".":
+        return float(written) if _GO_FLOAT.fullmatch(written) else None
+    if written[:1] not in tuple("+-0123456789"):
+        return None
+    plain = written.replace("_", "")
+    integer = _GO_INTEGER.fullmatch(plain)
+    if integer is not None:
+        sign, digits = integer.groups()
+        if digits[:1] != "0" or len(digits) == 1:
+            base, body = 10, digits
+        elif digits[1] in "xXoObB":
+            base, body = _INT_BASES[digits[1].lower()], digits[2:]
+        else:
+            base, body = 8, digits[1:]  # YAML 1.1 octal: ``010`` is 8
+        value = -int(body, base) if sign == "-" else int(body, base)
+        if -(2**63) <= value < 2**64:
+            return float(value)
+    if _GO_FLOAT.fullmatch(plain):
+        value_f = float(plain)
+        return None if math.isinf(value_f) else value_f
+    return None
+
+
+def _go_print(number: float) -> str:
+    """A float64 as Go's ``%v`` prints it: shortest digits, an exponent from 1e+06 up."""
+    if number == 0:
+        return "0"
+    _, digit_tuple, exponent = decimal.Decimal(repr(number)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + exponent  # the value is 0.<digits> x 10**point
+    sign = "-" if number < 0 else ""
+    if point - 1 < -4 or point - 1 >= 6:
+        mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if point - 1 < 0 else '+'}{abs(point - 1):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def misrendered_tag(use: ImageUse) -> tuple[str, str] | None:
+    """Why Helm deploys another tag than the one written, and the fix; ``None`` when it does not.
+
+    Only for a values image, judged by :func:`judged_image_uses`, whose templates print an
+    unquoted tag that Helm renders otherwise (``tag: 1.0`` renders ``1``) and that no digest
+    pins.
+    """
+    if not isinstance(use, HelmImage) or not use.tag_rendered:
+        return None
+    kind = "boolean" if use.tag_written in _GO_BOOLEANS else "number"
+    why = (
+        f"Helm reads the unquoted `tag: {use.tag_written}` as a {kind} and renders it "
+        f"`{use.tag_rendered}`, so the image deployed is `{use.reference}`, not "
+        f"`{use.written}`"
+    )
+    if parse_reference(use.reference) is None:
+        why += " (not even a valid reference: the pods fail with InvalidImageName)"
+    return why, f'quote it: `tag: "{use.tag_written}"`'
 
 
 @dataclass
@@ -603,6 +708,8 @@ def _helm_pin_edit(image: HelmImage, chart: _ChartTemplates | None) -> HelmImage
                 pin_blocked=f"the chart's templates do not use `{path}` only as a whole image",
             )
         return image
+    if chart is None and image.tag_rendered:
+        return _misrendered(image)
     if chart is None:
         return replace(
             image,
@@ -610,6 +717,10 @@ def _helm_pin_edit(image: HelmImage, chart: _ChartTemplates | None) -> HelmImage
             f"read `{path}.digest` or join `repository:tag` cannot be known",
         )
     digest, tag = f"{path}.digest", f"{path}.tag"
+    if image.tag_rendered and tag not in chart.image_paths:
+        image = replace(image, tag_written="", tag_rendered="")  # no template prints it
+    if image.tag_rendered:
+        return _misrendered(image)
     if digest in chart.image_paths and image.digest_edit is not None:
         return replace(image, pin_edit=image.digest_edit)
     if (
@@ -624,6 +735,21 @@ def _helm_pin_edit(image: HelmImage, chart: _ChartTemplates | None) -> HelmImage
         pin_blocked=f"the chart's templates neither read `{digest}` nor end the image with "
         f"`:{{{{ .Values.{tag} }}}}` alone (a tag printed elsewhere, a label say, cannot "
         "hold a digest)",
+    )
+
+
+def _misrendered(image: HelmImage) -> HelmImage:
+    """``image`` judged by the tag Helm renders (``repo:1`` for ``tag: 1.0``), not pinnable."""
+    if "@" in image.reference:
+        return replace(image, tag_written="", tag_rendered="")  # the digest decides
+    written = image.reference
+    rendered = written[: len(written) - len(image.tag_written)] + image.tag_rendered
+    return replace(
+        image,
+        reference=rendered,
+        written=written,
+        pin_edit=None,
+        pin_blocked="Helm renders the unquoted tag otherwise",
     )
 
 

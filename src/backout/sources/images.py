@@ -97,6 +97,19 @@ def suffix_edit(text: str, start: int, end: int, at: int) -> PinEdit:
     return PinEdit(start, end, text[start:end], text[start:at] + "@", text[at:end])
 
 
+_PROPERTIES = re.compile(r"(?:[&!][^\s]*\s+)*")
+
+
+def value_start(text: str, node: Node) -> int:
+    """Where a node's value starts in ``text``: after its ``&anchor`` and ``!tag``, if any.
+
+    PyYAML starts a node at its properties: ``&img "shop:1.4"`` starts at the ``&``.
+    """
+    properties = _PROPERTIES.match(text, node.start_mark.index, node.end_mark.index)
+    assert properties is not None  # the pattern matches the empty string
+    return properties.end()
+
+
 def scalar_suffix_edit(text: str, node: ScalarNode) -> PinEdit | None:
     """``@<digest>`` appended to a YAML scalar, inside its quotes.
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.helm import HelmImage, judged_image_uses
+from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse
 
 # What restores the previous image for each kind of file, in the words of the failure.
@@ -68,7 +68,10 @@ class MutableImageReference(Rule):
     `shop:1.4@sha256:<64 hex>` is pinned. A digest that is not 64 hex digits pins nothing.
     Compose interpolation is judged by its default: `${TAG:-latest}` is `latest` whenever
     `TAG` is unset. An image set by a variable with no default cannot be judged and is
-    reported as a warning.
+    reported as a warning. An unquoted Helm tag is judged as Helm renders it (values go
+    through JSON, so numbers are printed as float64): `tag: 1.0` deploys `repo:1`, `1e3`
+    deploys `repo:1000`, `20240501` deploys `repo:2.0240501e+07`; that is an error, fixed by
+    quoting the tag (`tag: "1.0"`).
 
     Severity: error for `latest` or no tag (they move on every push); warning for any other
     tag (it moves when someone pushes it again).
@@ -123,6 +126,15 @@ class MutableImageReference(Rule):
 
     def _judge(self, use: ImageUse) -> Finding | None:
         restored_by = _RESTORED_BY.get(use.source, _RESTORED_BY["kubernetes"])
+        misread = misrendered_tag(use)
+        if misread is not None:
+            why, fix = misread
+            return self.finding(
+                use.location,
+                f"{use.context}: {why}: the file does not say which image runs, and {restored_by}",
+                f"{fix}, then pin it by digest (`backout pin --write`)",
+                Severity.ERROR,
+            )
         if isinstance(use, HelmImage) and use.unresolved:
             return self.finding(
                 use.location,
