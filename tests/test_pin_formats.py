@@ -277,3 +277,59 @@ def test_helm_unquoted_tag_rendered_otherwise_is_not_pinned(
     assert problem.startswith(f"chart/values.yaml:1:{column}: {host}/n/web:1.0: not pinned: ")
     assert "renders it `1`" in problem and f"`{host}/n/web:1`" in problem
     assert 'quote it: `tag: "1.0"`' in problem
+
+
+SCAFFOLD_CHART = 'apiVersion: v2\nname: shop\nversion: 0.1.0\nappVersion: "2.4"\n'
+
+SCAFFOLD_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+        - name: proxy
+          image: "{{ .Values.proxy.image.repository }}:{{ .Values.proxy.image.tag | default .Chart.AppVersion }}{{ with .Values.proxy.image.digest }}@{{ . }}{{ end }}"
+"""
+
+SCAFFOLD_VALUES = """\
+image:
+  repository: HOST/s/api
+  # Overrides the image tag whose default is the chart appVersion.
+  tag: ""
+proxy:
+  image:
+    repository: HOST/s/proxy
+    tag: ""
+"""
+
+
+def test_helm_create_scaffold_pins_the_app_version(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    api = pusher.image("s/api", "2.4", "2.4")
+    proxy = pusher.image("s/proxy", "2.4", "2.4")
+    host = registry.host
+    write(tmp_path, "chart/Chart.yaml", SCAFFOLD_CHART, host)
+    write(tmp_path, "chart/templates/deployment.yaml", SCAFFOLD_TEMPLATE, host)
+    values = write(tmp_path, "chart/values.yaml", SCAFFOLD_VALUES, host)
+
+    code, out, err = pin(tmp_path, registry)
+    assert code == 0, out + err
+    assert f"would pin {host}/s/api:2.4 -> {host}/s/api:2.4@{api.digest}" in out
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 0, out + err
+    # `.Values.image.tag` wins over the appVersion default: it carries the version and digest.
+    # A template that reads the digest gets it there, and the tag stays empty.
+    expected = (
+        SCAFFOLD_VALUES.replace("HOST", host)
+        .replace('tag: ""\nproxy', f'tag: "2.4@{api.digest}"\nproxy')
+        .replace("s/proxy\n", f"s/proxy\n    digest: {proxy.digest}\n")
+    )
+    assert values.read_text() == expected
+    code, out, err = pin(tmp_path, registry, "--check")
+    assert code == 0, out + err

@@ -239,6 +239,44 @@ def test_a_misrendered_tag_matters_only_where_a_template_prints_it() -> None:
     assert use.pin_edit is not None
 
 
+@pytest.mark.parametrize(
+    ("tag_line", "pinned"),
+    [
+        ('  tag: ""\n', '  tag: "2.4@sha256:x"\n'),
+        ("  tag:\n", "  tag: 2.4@sha256:x\n"),
+        ("", "  tag: 2.4@sha256:x\n"),  # no tag key: added after the repository
+    ],
+)
+def test_an_empty_tag_is_the_chart_app_version(tag_line: str, pinned: str) -> None:
+    values = f"image:\n  repository: ghcr.io/acme/api\n{tag_line}"
+    template = '  image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"\n'
+    facts = FactSet(read("c/values.yaml", values) + read("c/templates/d.yaml", template))
+    (unknown,) = judged_image_uses(facts)
+    assert unknown.unresolved  # no Chart.yaml: the version is not in the repository
+    facts.extend(read("c/Chart.yaml", 'name: api\nversion: 0.1.0\nappVersion: "2.4"\n'))
+    (use,) = judged_image_uses(facts)
+    assert use.reference == "ghcr.io/acme/api:2.4" and not use.unresolved
+    assert "appVersion of c/Chart.yaml" in use.note
+    assert use.pin_edit is not None
+    assert (
+        use.pin_edit.apply(values, "sha256:x")
+        == "image:\n  repository: ghcr.io/acme/api\n" + pinned
+    )
+
+
+def test_an_empty_tag_without_an_app_version_default_stays_unresolved() -> None:
+    values = 'image:\n  repository: ghcr.io/acme/api\n  tag: ""\n'
+    template = '  image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n'
+    chart = 'name: api\nversion: 0.1.0\nappVersion: "2.4"\n'
+    facts = FactSet(
+        read("c/values.yaml", values)
+        + read("c/templates/d.yaml", template)
+        + read("c/Chart.yaml", chart)
+    )
+    (use,) = judged_image_uses(facts)
+    assert use.unresolved and use.reference == "ghcr.io/acme/api"
+
+
 HELPERS = """\
 {{/* the release's name, then the chart's */}}
 {{- define "shop.fullname" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end }}

@@ -150,7 +150,8 @@ class HelmImage(ImageUse):
 
     ``bare`` marks a string value with neither ``/`` nor ``:`` (``image: nginx``, but also
     ``image: enabled``): it is an image only if a template uses it as one. ``tag_edit``
-    appends the digest to the tag (``tag: 1.4@sha256:…``), ``digest_edit`` sets or adds the
+    appends the digest to the tag (``tag: 1.4@sha256:…``; an empty or missing tag is set,
+    with the chart's ``appVersion`` before the digest), ``digest_edit`` sets or adds the
     ``digest:`` key; which one pins the image depends on the chart's templates, so the reader
     records both and :func:`judged_image_uses` picks one as ``pin_edit``.
     """
@@ -525,13 +526,32 @@ def _image_from_mapping(
         unresolved=unresolved,
         chart=chart,
         values_path=values_path,
-        tag_edit=scalar_suffix_edit(text, tag_node)
-        if isinstance(tag_node, yamlfile.ScalarNode)
-        else None,
+        tag_edit=_tag_edit(text, image, tag_node, anchor, bool(tag)),
         digest_edit=digest_edit,
         tag_written=tag if tag and rendered != tag else "",
         tag_rendered=rendered if tag and rendered != tag else "",
     )
+
+
+def _tag_edit(
+    text: str, image: MappingNode, tag_node: Node | None, anchor: Node, tag: bool
+) -> PinEdit | None:
+    """``@<digest>`` after a tag; for an empty or missing one, the value set to the digest.
+
+    An empty tag is decided by the templates (``| default .Chart.AppVersion``):
+    :func:`judged_image_uses` writes the version they fall back to before the digest.
+    """
+    if tag:
+        return (
+            scalar_suffix_edit(text, tag_node)
+            if isinstance(tag_node, yamlfile.ScalarNode)
+            else None
+        )
+    if isinstance(tag_node, yamlfile.ScalarNode):
+        return scalar_value_edit(text, tag_node)
+    if tag_node is None and yamlfile.key_node(image, "tag") is None:
+        return key_edit(text, image, anchor, "tag")
+    return None
 
 
 # How Helm reads an unquoted values scalar: sigs.k8s.io/yaml resolves it as go-yaml v2 does
@@ -638,6 +658,8 @@ class _ChartTemplates:
     tag_paths: set[str] = field(default_factory=set)
     # paths an image line reads as something else than the whole image or the final tag
     other_image_paths: set[str] = field(default_factory=set)
+    # paths an image line reads with ``| default .Chart.AppVersion``
+    app_version_paths: set[str] = field(default_factory=set)
     printed: set[str] = field(default_factory=set)
 
     def printed_elsewhere(self, path: str) -> bool:
@@ -652,6 +674,8 @@ def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
         chart.image_paths.update(line.values_paths)
         chart.whole_paths.update(line.whole_paths)
         chart.tag_paths.update(line.tag_paths)
+        if line.app_version_default:
+            chart.app_version_paths.update(line.values_paths)
         chart.other_image_paths.update(
             p for p in line.values_paths if p not in line.whole_paths + line.tag_paths
         )
@@ -675,6 +699,7 @@ def judged_image_uses(facts: FactSet) -> list[ImageUse]:
     prints the value elsewhere (a label cannot hold ``@``), leaves it to pin by hand.
     """
     charts = _chart_templates(facts)
+    app_versions = {c.chart: c for c in facts.of(HelmChart) if c.app_version}
     judged: list[ImageUse] = []
     for use in facts.of(ImageUse):
         if not isinstance(use, HelmImage):
@@ -690,8 +715,33 @@ def judged_image_uses(facts: FactSet) -> list[ImageUse]:
         if use.bare and path not in chart.whole_paths:
             continue
         if any(p == path or p.startswith(path + ".") for p in chart.image_paths):
+            if use.unresolved and f"{path}.tag" in chart.app_version_paths:
+                use = _with_app_version(use, app_versions.get(use.chart))
             judged.append(_helm_pin_edit(use, chart))
     return judged
+
+
+def _with_app_version(image: HelmImage, chart: HelmChart | None) -> HelmImage:
+    """An image whose empty tag the templates replace by the chart's ``appVersion``.
+
+    The digest then goes into the tag as ``<appVersion>@sha256:…``: ``.Values.<path>.tag``
+    wins over the ``default``, so the rendered image is ``repo:<appVersion>@sha256:…``.
+    """
+    if chart is None or chart.app_version is None:
+        return image
+    reference = f"{image.reference}:{chart.app_version}"
+    if parse_reference(reference) is None:
+        return image
+    edit = image.tag_edit
+    shown = f"{chart.chart}/Chart.yaml" if chart.chart else "Chart.yaml"
+    return replace(
+        image,
+        reference=reference,
+        unresolved="",
+        note=f"the tag is the appVersion of {shown}, which the templates use while "
+        f"`{image.values_path}.tag` is empty",
+        tag_edit=replace(edit, before=f"{edit.before}{chart.app_version}@") if edit else None,
+    )
 
 
 def _helm_pin_edit(image: HelmImage, chart: _ChartTemplates | None) -> HelmImage:

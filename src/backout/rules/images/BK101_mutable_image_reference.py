@@ -68,7 +68,9 @@ class MutableImageReference(Rule):
     `shop:1.4@sha256:<64 hex>` is pinned. A digest that is not 64 hex digits pins nothing.
     Compose interpolation is judged by its default: `${TAG:-latest}` is `latest` whenever
     `TAG` is unset. An image set by a variable with no default cannot be judged and is
-    reported as a warning. An unquoted Helm tag is judged as Helm renders it (values go
+    reported as a warning. An empty Helm tag that the templates replace by
+    `.Chart.AppVersion` is judged as the `appVersion` of the chart's `Chart.yaml`. An
+    unquoted Helm tag is judged as Helm renders it (values go
     through JSON, so numbers are printed as float64): `tag: 1.0` deploys `repo:1`, `1e3`
     deploys `repo:1000`, `20240501` deploys `repo:2.0240501e+07`; that is an error, fixed by
     quoting the tag (`tag: "1.0"`).
@@ -166,7 +168,12 @@ class MutableImageReference(Rule):
             )
         if ref.is_pinned:
             return None
-        judged = f" (judged by the {use.note}, used when the variable is unset)" if use.note else ""
+        if isinstance(use, HelmImage):
+            judged = f" ({use.note})" if use.note else ""
+        else:
+            judged = (
+                f" (judged by the {use.note}, used when the variable is unset)" if use.note else ""
+            )
         severity = Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING
         if use.source == "kustomize":
             fix = "add `digest: sha256:…` to this `images:` entry (`backout pin --write`)"
