@@ -245,3 +245,56 @@ def test_a_symlinked_manifest_is_written_through_once(registry: Registry, tmp_pa
     assert code == 0, out + err
     assert (root / "deploy.yaml").is_symlink(), "the link was replaced by a copy"
     assert (real / "deploy.yaml").read_text().count(f"link/api:1.0@{api.digest}") == 2
+
+
+ANCHORED_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: &apiimg "{api}"   # anchored, quoted
+        - name: sidecar
+          image: *apiimg
+"""
+
+ANCHORED_COMPOSE = """\
+x-img: &img {web}
+services:
+  web:
+    image: *img
+  admin:
+    image: *img
+"""
+
+
+def test_an_anchored_value_is_pinned_once_for_every_alias(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    api = pusher.image("anchor/api", "2.4", "2.4")
+    web = pusher.image("anchor/web", "1.0", "1.0")
+    host = registry.host
+    root = tmp_path / "release"
+    root.mkdir()
+    deploy = root / "deploy.yaml"
+    deploy.write_text(ANCHORED_DEPLOYMENT.format(api=f"{host}/anchor/api:2.4"))
+    compose = root / "docker-compose.yml"
+    compose.write_text(ANCHORED_COMPOSE.format(web=f"{host}/anchor/web:1.0"))
+
+    code, out, err = pin(root, registry)
+    assert code == 0, out + err
+    # At the value, not at the `&`.
+    assert f"deploy.yaml:10:26: would pin {host}/anchor/api:2.4 " in out
+    assert f"docker-compose.yml:1:13: would pin {host}/anchor/web:1.0 " in out
+
+    code, out, err = pin(root, registry, "--write")
+    assert code == 0, out + err
+    assert deploy.read_text() == ANCHORED_DEPLOYMENT.format(
+        api=f"{host}/anchor/api:2.4@{api.digest}"
+    )
+    assert compose.read_text() == ANCHORED_COMPOSE.format(web=f"{host}/anchor/web:1.0@{web.digest}")

@@ -222,6 +222,7 @@ def test_unquoted_tags_are_judged_as_helm_renders_them(written: str, rendered: s
     if rendered is None:
         as_written = written.split()[-1].strip('"')
         assert misread is None and use.reference == f"ghcr.io/acme/web:{as_written}"
+        assert use.pin_edit is not None  # `!!str 1.0` too: the digest goes after the value
         return
     assert use.reference == f"ghcr.io/acme/web:{rendered}"  # what Helm deploys
     assert use.pin_edit is None and misread is not None

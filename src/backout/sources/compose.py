@@ -25,6 +25,7 @@ from backout.sources.images import (
     scalar_span,
     scalar_suffix_edit,
     suffix_edit,
+    value_start,
 )
 from backout.sources.paths import is_compose_file
 from backout.sources.yamlfile import get, items, text_of, yaml_documents
@@ -60,7 +61,7 @@ class ComposeReader:
         for image, services in services_of.values():
             written = text_of(image)
             assert written is not None
-            loc, start, end, quote = scalar_span(file.path, image)
+            loc, start, end, quote = scalar_span(file.path, text, image)
             substituted = interpolate(written)
             note = ", ".join(f"default of {used}" for used in substituted.defaults_used)
             unresolved = ", ".join(substituted.unresolved)
@@ -92,6 +93,6 @@ def _pin_edit(text: str, image: ScalarNode) -> tuple[PinEdit | None, str]:
     offset, why = digest_offset(str(image.value))
     if offset is None:
         return None, why
-    start, end = image.start_mark.index, image.end_mark.index
+    start, end = value_start(text, image), image.end_mark.index
     quote = len(image.style or "")
     return suffix_edit(text, start, end, start + quote + offset), ""

@@ -466,7 +466,7 @@ def _image_uses(
         if _is_image_key(key) and isinstance(value, yamlfile.ScalarNode):
             reference = yamlfile.text_of(value)
             if reference and parse_reference(reference) is not None:
-                location, start, end, quote = scalar_span(path, value)
+                location, start, end, quote = scalar_span(path, text, value)
                 edit = scalar_suffix_edit(text, value)
                 yield HelmImage(
                     location,
@@ -504,7 +504,7 @@ def _image_from_mapping(
     anchor = tag_node if tag else repository_node
     assert isinstance(anchor, yamlfile.ScalarNode)
     rendered = helm_rendered(text, tag_node) if tag else ""
-    location, _, _, _ = scalar_span(path, anchor)
+    location, _, _, _ = scalar_span(path, text, anchor)
     unresolved = note = ""
     if not tag and not digest:
         unresolved = "`.Chart.AppVersion` (the tag is empty)"

@@ -114,9 +114,10 @@ def scalar_suffix_edit(text: str, node: ScalarNode) -> PinEdit | None:
     """``@<digest>`` appended to a YAML scalar, inside its quotes.
 
     ``None`` for a block scalar, or a quoted one whose text in the file is not its value
-    (escapes, line folding): its end in the file is not where the value ends.
+    (escapes, line folding): its end in the file is not where the value ends. An anchor
+    (``&img shop:1.4``) stays where it is, so every alias of it is pinned too.
     """
-    start, end = node.start_mark.index, node.end_mark.index
+    start, end = value_start(text, node), node.end_mark.index
     style = node.style or ""
     quote = style if style in ("'", '"') else ""
     if style not in ("", "'", '"') or text[start:end] != f"{quote}{node.value}{quote}":
@@ -150,20 +151,30 @@ def key_edit(text: str, mapping: MappingNode, after: Node, key: str) -> PinEdit:
     return PinEdit(start, line_end, old, f"{old}{newline}{indent}{key}: ", "")
 
 
-def scalar_span(path: str, node: ScalarNode) -> tuple[Location, int, int, str]:
-    """Location, character span and quote character of a YAML scalar, for an :class:`ImageUse`."""
+def scalar_span(path: str, text: str, node: ScalarNode) -> tuple[Location, int, int, str]:
+    """Location, character span and quote character of a YAML scalar, for an :class:`ImageUse`.
+
+    Both start at the value, after an ``&anchor`` or ``!tag`` written before it.
+    """
     start, end = node.start_mark, node.end_mark
+    index = value_start(text, node)
+    line = start.line + text.count("\n", start.index, index)
+    column = (
+        start.column + index - start.index
+        if line == start.line
+        else index - text.rfind("\n", 0, index) - 1
+    )
     end_line = end.line + 1
     location = Location(
         path,
-        start.line + 1,
-        start.column + 1,
-        end_line if end_line != start.line + 1 else 0,
+        line + 1,
+        column + 1,
+        end_line if end_line != line + 1 else 0,
         end.column + 1,
     )
     style = node.style or ""
     quote = style if style in ("'", '"') else ""
-    return location, start.index, end.index, quote
+    return location, index, end.index, quote
 
 
 @dataclass(frozen=True)
@@ -354,7 +365,7 @@ def scalar_value_edit(text: str, node: ScalarNode) -> PinEdit | None:
     An empty plain value (``digest:``) gets a space before the digest. ``None`` for a block
     scalar or a quoted one written with escapes.
     """
-    start, end = node.start_mark.index, node.end_mark.index
+    start, end = value_start(text, node), node.end_mark.index
     style = node.style or ""
     quote = style if style in ("'", '"') else ""
     if style not in ("", "'", '"') or text[start:end] != f"{quote}{node.value}{quote}":

@@ -64,7 +64,7 @@ class KustomizeReader:
                 anchor = tag_node if tag else digest_node
                 assert isinstance(anchor, yamlfile.ScalarNode)
                 assert isinstance(entry, yamlfile.MappingNode)
-                loc, start, end, quote = scalar_span(file.path, anchor)
+                loc, start, end, quote = scalar_span(file.path, text, anchor)
                 edit: PinEdit | None
                 if digest_node is not None and isinstance(digest_node, yamlfile.ScalarNode):
                     # A malformed digest is replaced where it is written.

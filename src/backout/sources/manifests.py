@@ -207,7 +207,7 @@ class ManifestReader:
                 if not reference or "{{" in reference:
                     continue
                 container_name = text_of(get(container, "name")) or "?"
-                loc, start, end, quote = scalar_span(path, image)
+                loc, start, end, quote = scalar_span(path, text, image)
                 edit = scalar_suffix_edit(text, image)
                 yield ImageUse(
                     loc,
