@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,16 @@ from backout.diagnose.analysis import (
 from backout.diagnose.imageid import IdKind, parse_image_id
 from backout.registry.client import RegistryError
 from tests.conftest import run_backout
-from tests.test_diagnose_states import BROKEN, CONFIG_ID, GOOD, REPO, STATES, render
+from tests.test_diagnose_states import (
+    BROKEN,
+    CONFIG_ID,
+    FIXTURES,
+    GOOD,
+    PROXY,
+    REPO,
+    STATES,
+    render,
+)
 
 
 def _state_file(tmp_path: Path, name: str) -> Path:
@@ -233,12 +243,58 @@ def test_a_damaged_helm_secret_is_a_warning_and_the_rest_is_diagnosed(tmp_path: 
     assert "> Secret sh.helm.release.v1.shop.v2: Helm release data" in markdown
 
 
+def _diagnose_fixture(name: str) -> tuple[int, dict[str, Any], str]:
+    """Exit code, JSON workload and Markdown of ``backout diagnose`` on a recorded state."""
+    path = str(FIXTURES / f"{name}.json")
+    as_json = run_backout("diagnose", path, "--format", "json")
+    markdown = run_backout("diagnose", path)
+    assert as_json.returncode == markdown.returncode, markdown.stderr
+    (workload,) = json.loads(as_json.stdout)["workloads"]
+    return markdown.returncode, workload, markdown.stdout
+
+
+def test_main_container_kept_its_image_while_the_init_container_changed_is_failed() -> None:
+    # migrate:latest pulled a newer image, api:latest the same broken digest, which crashes.
+    code, api, markdown = _diagnose_fixture("rollback-init-changed-main-kept")
+    assert code == 1
+    assert api["verdict"] == FAILED
+    outcomes = {c["container"]: c["outcome"] for c in api["rollback"]["containers"]}
+    assert outcomes == {"migrate": "changed", "api": "same"}
+    assert api["summary"] == (
+        "FAILED ROLLBACK: revision 3 replaced revision 2, but the same image is running "
+        "in container api"
+    )
+    answers = {a["question"]: a["answer"] for a in api["answers"]}
+    assert answers["Deployment bug or untested rollback?"] == "untested rollback"
+    assert answers["Incompatible versions or rollback assumption?"] == "rollback assumption"
+    # The broken digest is what both revisions ran: it is never offered as the good one.
+    assert BROKEN not in api["pin_command"]
+    assert api["pin_command"].endswith(f"api={REPO}@<previous-digest>")
+    assert "**The last rollback did not change the running image.**" in markdown
+    assert "the rollback changed the running image" not in markdown
+
+
+def test_sidecar_that_kept_its_image_does_not_fail_a_rollback_that_worked() -> None:
+    code, api, _ = _diagnose_fixture("rollback-main-changed-sidecar-kept")
+    assert code == 0
+    assert api["verdict"] == CHANGED
+    outcomes = {c["container"]: c["outcome"] for c in api["rollback"]["containers"]}
+    assert outcomes == {"api": "changed", "proxy": "same"}
+    answers = {a["question"]: a["answer"] for a in api["answers"]}
+    assert answers["Deployment bug or untested rollback?"] == "deployment bug"
+    # The proxy digest is one the replaced revision ran too: pin the API only.
+    assert api["pin_command"] == f"kubectl -n shop set image deployment/shop-api api={REPO}@{GOOD}"
+    assert PROXY not in api["pin_command"]
+
+
 @pytest.mark.parametrize(
     ("name", "code"),
     [
         ("rollback-restored-latest", 1),
         ("helm-rollback-latest", 1),
+        ("rollback-init-changed-main-kept", 1),
         ("rollback-pinned", 0),
+        ("rollback-main-changed-sidecar-kept", 0),
         ("no-history", 0),
         ("paused", 0),
         ("artifact-gone", 0),

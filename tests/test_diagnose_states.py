@@ -37,6 +37,8 @@ GOOD = digest("shop-api 2.3 manifest")
 BROKEN = digest("shop-api 2.4 manifest")
 OLDER = digest("shop-api 2.2 manifest")
 CONFIG_ID = digest("shop-api 2.4 config")
+MIGRATE = "registry.example.com/shop/migrate"
+PROXY = "registry.example.com/shop/proxy"
 
 
 def _template(image: str, restarted_at: str | None = None) -> dict[str, Any]:
@@ -273,6 +275,60 @@ def pod(
     }
 
 
+def add_container(workload: dict[str, Any], name: str, image: str, init: bool = False) -> None:
+    """Add a container (or an init container) to a Deployment's or ReplicaSet's pod template."""
+    spec = workload["spec"]["template"]["spec"]
+    spec.setdefault("initContainers" if init else "containers", []).append(
+        {
+            "name": name,
+            "image": image,
+            "imagePullPolicy": "Always" if image.endswith(":latest") else "IfNotPresent",
+            "resources": {},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "File",
+        }
+    )
+
+
+def add_container_status(
+    item: dict[str, Any], name: str, image: str, image_id: str, init: bool = False
+) -> None:
+    """Add a container to a pod, with the status kubectl shows for it: an init container that
+    ran to completion, or a container running and ready."""
+    item["spec"].setdefault("initContainers" if init else "containers", []).append(
+        {"image": image, "name": name}
+    )
+    status: dict[str, Any] = {
+        "containerID": "containerd://" + digest(f"{item['metadata']['name']} {name}")[7:],
+        "image": image,
+        "imageID": image_id,
+        "lastState": {},
+        "name": name,
+        "restartCount": 0,
+    }
+    if init:
+        status |= {
+            "ready": True,
+            "started": False,
+            "state": {
+                "terminated": {
+                    "exitCode": 0,
+                    "finishedAt": "2026-11-20T09:29:50Z",
+                    "reason": "Completed",
+                    "startedAt": "2026-11-20T09:29:44Z",
+                }
+            },
+        }
+    else:
+        status |= {
+            "ready": True,
+            "started": True,
+            "state": {"running": {"startedAt": "2026-11-20T09:30:00Z"}},
+        }
+    key = "initContainerStatuses" if init else "containerStatuses"
+    item["status"].setdefault(key, []).append(status)
+
+
 def kubectl_list(*items: dict[str, Any]) -> dict[str, Any]:
     """``kubectl get … -o json``: a ``List`` of the objects."""
     return {
@@ -413,6 +469,78 @@ def artifact_gone() -> dict[str, Any]:
             f'"{old}": {old}: not found',
         ),
     )
+
+
+def rollback_init_changed_main_kept() -> dict[str, Any]:
+    """Undo between two ``:latest`` templates, each with a ``migrate:latest`` init container.
+
+    Revision 1 (restart on 11-19) came back as revision 3 over revision 2 (restart on 11-20).
+    Its pods pulled both tags again: ``migrate`` got a newer image, ``api`` the same broken
+    2.4 that the one pod of revision 2 still left runs, and ``api`` crash-loops.
+    """
+    latest, migrate = f"{REPO}:latest", f"{MIGRATE}:latest"
+    restored_at, replaced_at = "2026-11-19T09:00:00Z", "2026-11-20T09:10:00Z"
+    objects = [
+        deployment(latest, 3, restarted_at=restored_at),
+        replica_set("6c9d4f7a8", 3, latest, "2026-11-19T09:00:01Z", 2, "1", restored_at),
+        replica_set("7f6b8d5c2", 2, latest, "2026-11-20T09:10:01Z", 1, restarted_at=replaced_at),
+    ]
+    for workload in objects:
+        add_container(workload, "migrate", migrate, init=True)
+    restored = [
+        pod(
+            f"shop-api-6c9d4f7a8-{suffix}",
+            "shop-api-6c9d4f7a8",
+            "6c9d4f7a8",
+            latest,
+            f"{REPO}@{BROKEN}",
+            crashing=True,
+        )
+        for suffix in ("k2x7p", "m4q9z")
+    ]
+    replaced = pod(
+        "shop-api-7f6b8d5c2-r5v2c", "shop-api-7f6b8d5c2", "7f6b8d5c2", latest, f"{REPO}@{BROKEN}"
+    )
+    for item in restored:
+        add_container_status(item, "migrate", migrate, f"{MIGRATE}@{digest('migrate new')}", True)
+    add_container_status(replaced, "migrate", migrate, f"{MIGRATE}@{digest('migrate old')}", True)
+    return kubectl_list(*objects, *restored, replaced)
+
+
+def rollback_main_changed_sidecar_kept() -> dict[str, Any]:
+    """Undo from 2.4 back to 2.3 with a ``proxy:latest`` sidecar: the API image changed, the
+    proxy ran the same image before and after, and the restored pods are healthy. One pod of
+    the replaced revision is still terminating."""
+    good, broken, proxy = f"{REPO}:2.3", f"{REPO}:2.4", f"{PROXY}:latest"
+    proxy_id = f"{PROXY}@{digest('proxy 1.9')}"
+    objects = [
+        deployment(good, 3),
+        replica_set("84c7d9f6b", 3, good, "2026-11-12T14:00:00Z", 3, history="1"),
+        replica_set("9b5e6a3d1", 2, broken, "2026-11-20T09:10:00Z", 0),
+    ]
+    for workload in objects:
+        add_container(workload, "proxy", proxy)
+    restored = [
+        pod(
+            f"shop-api-84c7d9f6b-{suffix}",
+            "shop-api-84c7d9f6b",
+            "84c7d9f6b",
+            good,
+            f"{REPO}@{GOOD}",
+        )
+        for suffix in ("a1b2c", "d3e4f", "g5h6i")
+    ]
+    replaced = pod(
+        "shop-api-9b5e6a3d1-x9y8z",
+        "shop-api-9b5e6a3d1",
+        "9b5e6a3d1",
+        broken,
+        f"{REPO}@{BROKEN}",
+        terminating=True,
+    )
+    for item in [*restored, replaced]:
+        add_container_status(item, "proxy", proxy, proxy_id)
+    return kubectl_list(*objects, *restored, replaced)
 
 
 def helm_secret(
@@ -592,6 +720,8 @@ STATES = {
     "paused": paused,
     "artifact-gone": artifact_gone,
     "helm-rollback-latest": helm_rollback_latest,
+    "rollback-init-changed-main-kept": rollback_init_changed_main_kept,
+    "rollback-main-changed-sidecar-kept": rollback_main_changed_sidecar_kept,
 }
 EXAMPLE_STATES = ("rollback-restored-latest", "rollback-pinned")
 

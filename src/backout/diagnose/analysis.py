@@ -21,7 +21,14 @@ from backout.diagnose.imageid import (
     short_digest,
     template_digest,
 )
-from backout.diagnose.state import ClusterState, ContainerImage, HelmRevision, Pod, Revision
+from backout.diagnose.state import (
+    ClusterState,
+    ContainerImage,
+    ContainerStatus,
+    HelmRevision,
+    Pod,
+    Revision,
+)
 from backout.diagnose.state import Workload as StateWorkload
 from backout.imageref import parse_reference
 from backout.registry.client import RegistryError
@@ -313,60 +320,103 @@ def _last_rollback(
     return None
 
 
-def _verdict(rollback: Rollback | None) -> str:
+def _verdict(rollback: Rollback | None, failing: set[str]) -> str:
+    """The verdict on the last rollback; ``failing`` names the containers failing now.
+
+    A container that runs the same image as before fails the rollback when it is one of
+    those failing now, or when no container changed: a sidecar or init container whose image
+    did change does not make up for the main container still running the broken image.
+    """
     if rollback is None:
         return NO_ROLLBACK
-    outcomes = {c.outcome for c in rollback.containers}
-    if "changed" in outcomes:
-        return CHANGED
-    if "same" in outcomes:
+    same = {c.container for c in rollback.containers if c.outcome == "same"}
+    changed = any(c.outcome == "changed" for c in rollback.containers)
+    if same and (not changed or same & failing):
         return FAILED
-    if outcomes:
+    if changed:
+        return CHANGED
+    if rollback.containers:
         return KEPT
     return CHANGED
 
 
-def _pod_problems(pods: list[Pod]) -> list[str]:
-    problems = []
+def _same_container(rollback: Rollback, failing: set[str]) -> ContainerComparison | None:
+    """The container that shows the rollback left the same image: a failing one first."""
+    same = [c for c in rollback.containers if c.outcome == "same"]
+    return next((c for c in same if c.container in failing), same[0] if same else None)
+
+
+@dataclass(frozen=True)
+class _Trouble:
+    """One thing wrong with a pod of the current revision, as the Pods section lists it."""
+
+    pod: str
+    container: str
+    kind: str
+    text: str
+
+
+def _container_trouble(pod: Pod, status: ContainerStatus) -> _Trouble | None:
+    """``crash``, ``restarts``, ``pull`` or ``waiting`` for one container, ``None`` when fine."""
+    where = f"pod {pod.name} container {status.container}"
+    if status.waiting_reason:
+        detail = f": {status.waiting_message}" if status.waiting_message else ""
+        kind = "waiting"
+        if status.waiting_reason in _CRASHING:
+            kind = "crash"
+        elif status.waiting_reason in _PULL_FAILURES:
+            kind = "pull"
+        text = f"{where}: {status.waiting_reason}{detail} (restarts: {status.restart_count})"
+        return _Trouble(pod.name, status.container, kind, text)
+    if status.restart_count and not status.ready:
+        text = (
+            f"{where}: not ready after {status.restart_count} restarts "
+            f"({status.last_exit_reason or 'exited'})"
+        )
+        return _Trouble(pod.name, status.container, "restarts", text)
+    return None
+
+
+def _troubles(pods: list[Pod]) -> list[_Trouble]:
+    """What is wrong with ``pods`` (terminating pods left out), in pod order."""
+    found = []
     for pod in pods:
         if pod.terminating:
             continue
         for status in pod.containers:
-            if status.waiting_reason:
-                detail = f": {status.waiting_message}" if status.waiting_message else ""
-                problems.append(
-                    f"pod {pod.name} container {status.container}: {status.waiting_reason}"
-                    f"{detail} (restarts: {status.restart_count})"
-                )
-            elif status.restart_count and not status.ready:
-                problems.append(
-                    f"pod {pod.name} container {status.container}: not ready after "
-                    f"{status.restart_count} restarts ({status.last_exit_reason or 'exited'})"
-                )
+            trouble = _container_trouble(pod, status)
+            if trouble is not None:
+                found.append(trouble)
         for condition in pod.conditions:
             if condition.type == "PodScheduled" and condition.status == "False":
-                problems.append(
-                    f"pod {pod.name}: not scheduled ({condition.reason}: {condition.message})"
-                )
-    return problems
+                text = f"pod {pod.name}: not scheduled ({condition.reason}: {condition.message})"
+                found.append(_Trouble(pod.name, "", "unscheduled", text))
+    return found
+
+
+def _failing(troubles: list[_Trouble]) -> set[str]:
+    """Containers that crash, restart without becoming ready, or cannot pull their image."""
+    return {t.container for t in troubles if t.kind in ("crash", "restarts", "pull")}
 
 
 def _answers(
-    diagnosis: WorkloadDiagnosis, workload: StateWorkload, current_pods: list[Pod]
+    diagnosis: WorkloadDiagnosis,
+    workload: StateWorkload,
+    current_pods: list[Pod],
+    troubles: list[_Trouble],
 ) -> list[Answer]:
-    problems = diagnosis.pod_problems
-    crashing = [p for p in problems if any(reason in p for reason in _CRASHING)] or [
-        p for p in problems if "restarts" in p and "not ready" in p
+    crashing = [t.text for t in troubles if t.kind == "crash"] or [
+        t.text for t in troubles if t.kind == "restarts"
     ]
-    pulls = [p for p in problems if any(reason in p for reason in _PULL_FAILURES)]
-    unscheduled = [p for p in problems if "not scheduled" in p]
+    pulls = [t.text for t in troubles if t.kind == "pull"]
+    unscheduled = [t.text for t in troubles if t.kind == "unscheduled"]
     rollback = diagnosis.rollback
     verdict = diagnosis.verdict
     answers: list[Answer] = []
 
     question = "Deployment bug or untested rollback?"
-    if verdict == FAILED and rollback is not None:
-        same = next(c for c in rollback.containers if c.outcome == "same")
+    same = _same_container(rollback, _failing(troubles)) if rollback is not None else None
+    if verdict == FAILED and same is not None:
         answers.append(
             Answer(
                 question,
@@ -512,21 +562,44 @@ def _answers(
     return answers
 
 
-def _known_digest(
-    revision: Revision, workload: StateWorkload, pods: list[Pod], broken_refs: set[str]
-) -> dict[str, str]:
-    """Digests per container that ``revision`` is known to have run."""
-    known: dict[str, str] = {}
+def _ran_digests(
+    revision: Revision, workload: StateWorkload, pods: list[Pod]
+) -> dict[str, set[str]]:
+    """Every registry digest per container that ``revision`` pins or its pods show."""
+    ran: dict[str, set[str]] = {}
     for container in revision.images:
         pin = template_digest(container.image)
         if pin is not None:
+            ran.setdefault(container.container, set()).add(pin.digest)
+    for container_name, images in _running(_pods_of(workload, revision, pods)).items():
+        for image in images:
+            if image.kind is IdKind.REGISTRY_DIGEST:
+                ran.setdefault(container_name, set()).add(image.digest)
+    return ran
+
+
+def _known_digest(
+    revision: Revision,
+    workload: StateWorkload,
+    pods: list[Pod],
+    broken_refs: set[str],
+    broken_digests: dict[str, set[str]],
+) -> dict[str, str]:
+    """Digests per container that ``revision`` is known to have run, leaving out the broken
+    revision's: its mutable references (``broken_refs``) and the digests it ran."""
+    known: dict[str, str] = {}
+    for container in revision.images:
+        pin = template_digest(container.image)
+        if pin is not None and pin.digest not in broken_digests.get(container.container, ()):
             known[container.container] = pin.digest
     running = _running(_pods_of(workload, revision, pods))
     for container in revision.images:
         if container.container in known or container.image in broken_refs:
             continue
         for image in running.get(container.container, []):
-            if image.kind is IdKind.REGISTRY_DIGEST:
+            if image.kind is IdKind.REGISTRY_DIGEST and image.digest not in broken_digests.get(
+                container.container, ()
+            ):
                 known[container.container] = image.digest
                 break
     return known
@@ -542,27 +615,38 @@ def _pin(
     namespace = f"-n {workload.namespace} " if workload.namespace else ""
     current = rows.get(workload.current_revision or -1)
     ordered = sorted(rows.values(), key=lambda r: r.number, reverse=True)
+    replaced = (
+        rows.get(max((r.number for r in ordered if r.number < current.number), default=0))
+        if current is not None
+        else None
+    )
+    broken_refs: set[str] = set()
     if diagnosis.verdict in (CHANGED, KEPT) and current is not None:
-        good, broken = [current], None
+        # A KEPT rollback pins the same digest on purpose; after a CHANGED one, a container
+        # that kept its image (a sidecar) is left as it is rather than pinned to what the
+        # replaced, broken revision also ran.
+        good, broken = [current], replaced if diagnosis.verdict == CHANGED else None
         lead = "the rollback worked; pin what runs now so that no later apply or undo moves it"
     else:
         if diagnosis.verdict == FAILED and current is not None:
-            replaced_number = max(
-                (r.number for r in ordered if r.number < current.number), default=0
-            )
-            broken = rows.get(replaced_number) or current
+            broken = replaced or current
             good = [r for r in ordered if r.number not in (current.number, broken.number)]
             good.insert(0, current)
         else:
             broken = current
             good = [r for r in ordered if current is None or r.number < current.number]
         lead = "pin the previous good digest"
-    broken_refs = {c.image for c in broken.images if is_mutable(c.image)} if broken else set()
+        if broken is not None:
+            broken_refs = {c.image for c in broken.images if is_mutable(c.image)}
+    broken_digests = _ran_digests(broken, workload, pods) if broken is not None else {}
     for revision in good:
-        known = _known_digest(revision, workload, pods, broken_refs)
-        if broken is not None and broken is not revision:
-            bad = _known_digest(broken, workload, pods, set())
-            known = {c: d for c, d in known.items() if bad.get(c) != d}
+        known = _known_digest(
+            revision,
+            workload,
+            pods,
+            broken_refs,
+            broken_digests if broken is not revision else {},
+        )
         if not known:
             continue
         sets = " ".join(
@@ -687,7 +771,6 @@ def diagnose(state: ClusterState, registry: RegistryLookup | None = None) -> Dia
         rows = {r.number: r for r in workload.revisions}
         helm = _helm_for(workload, state.helm)
         rollback = _last_rollback(workload, rows, helm, state.pods)
-        verdict = _verdict(rollback)
         current = rows.get(workload.current_revision or -1)
         current_pods = _pods_of(workload, current, state.pods) if current else []
         if not rows:
@@ -696,12 +779,15 @@ def diagnose(state: ClusterState, registry: RegistryLookup | None = None) -> Dia
                 for p in state.pods
                 if p.namespace == workload.namespace and p.owner_name.startswith(workload.name)
             ]
+        troubles = _troubles(current_pods)
+        failing = _failing(troubles)
+        verdict = _verdict(rollback, failing)
         diagnosis = WorkloadDiagnosis(
             kind=workload.kind,
             namespace=workload.namespace,
             name=workload.name,
             verdict=verdict,
-            summary=_summary(verdict, rollback, workload),
+            summary=_summary(verdict, rollback, workload, failing),
             revision_history_limit=workload.revision_history_limit,
             paused=workload.paused,
             helm=helm,
@@ -725,8 +811,8 @@ def diagnose(state: ClusterState, registry: RegistryLookup | None = None) -> Dia
                     role=_role(revision, workload, rollback),
                 )
             )
-        diagnosis.pod_problems = _pod_problems(current_pods)
-        diagnosis.answers = _answers(diagnosis, workload, current_pods)
+        diagnosis.pod_problems = [t.text for t in troubles]
+        diagnosis.answers = _answers(diagnosis, workload, current_pods, troubles)
         _pin(diagnosis, workload, rows, state.pods)
         if registry is not None:
             result.notes.extend(
@@ -752,11 +838,20 @@ def _first_rollout(workload: StateWorkload, verdict: str) -> bool:
     )
 
 
-def _summary(verdict: str, rollback: Rollback | None, workload: StateWorkload) -> str:
+def _summary(
+    verdict: str, rollback: Rollback | None, workload: StateWorkload, failing: set[str]
+) -> str:
     if verdict == FAILED and rollback is not None:
+        same = _same_container(rollback, failing)
+        # With several containers, name the one that kept its image: another one changed.
+        where = (
+            f" in container {same.container}"
+            if same is not None and len(rollback.containers) > 1
+            else ""
+        )
         return (
             f"FAILED ROLLBACK: {rollback.restored} replaced {rollback.replaced}, but the same "
-            "image is running"
+            f"image is running{where}"
         )
     if verdict == CHANGED and rollback is not None:
         return f"the rollback changed the running image ({rollback.replaced} → {rollback.restored})"
