@@ -14,6 +14,7 @@ from backout.diagnose.analysis import (
     FAILED,
     MAX_CANDIDATE_TAGS,
     NO_ROLLBACK,
+    NOT_ROLLED_OUT,
     newest_first,
 )
 from backout.diagnose.imageid import IdKind, parse_image_id
@@ -287,12 +288,82 @@ def test_sidecar_that_kept_its_image_does_not_fail_a_rollback_that_worked() -> N
     assert PROXY not in api["pin_command"]
 
 
+def test_restored_revision_without_a_ready_pod_while_the_broken_one_serves_is_not_done() -> None:
+    code, api, markdown = _diagnose_fixture("rollback-not-rolled-out")
+    assert code == 1
+    assert api["verdict"] == NOT_ROLLED_OUT
+    assert api["summary"] == (
+        "ROLLBACK NOT DONE: revision 3 has no ready pod and the Deployment stopped waiting for "
+        "one (Progressing=False, ProgressDeadlineExceeded); still serving: 3 pods of revision 2 "
+        "(the revision rolled back from)"
+    )
+    assert "the rollback changed the running image" not in markdown
+    assert "**The last rollback has not rolled out: the release it replaced still serves.**" in (
+        markdown
+    )
+    answers = {a["question"]: (a["answer"], a["evidence"]) for a in api["answers"]}
+    assert answers["Deployment bug or untested rollback?"][0] == "untested rollback"
+    assert answers["Incompatible versions or rollback assumption?"][0] == "no evidence"
+    # kubectl's bare back-off says nothing of why the pull failed: say so, and where to look.
+    answer, evidence = answers["Infrastructure or procedure gap?"]
+    assert answer == "not told by this state"
+    assert "could not be reached" not in evidence
+    assert "`kubectl -n shop describe pod shop-api-1a2b3c4d5-q1w2e`" in evidence
+    assert "involvedObject.name=shop-api-1a2b3c4d5-q1w2e" in evidence
+    assert BROKEN not in api["pin_command"]
+    assert api["pin_command"].endswith("@<previous-digest>")
+
+
+@pytest.mark.parametrize(
+    ("message", "answer"),
+    [
+        (
+            f'Back-off pulling image "{REPO}:2.2": ErrImagePull: failed to pull and unpack image '
+            f'"{REPO}:2.2": failed to resolve reference "{REPO}:2.2": {REPO}:2.2: not found',
+            "procedure gap",
+        ),
+        (
+            f'failed to pull and unpack image "{REPO}:2.2": failed to authorize: failed to fetch '
+            "oauth token: unexpected status: 401 Unauthorized",
+            "infrastructure",
+        ),
+        (
+            f'failed to pull and unpack image "{REPO}:2.2": failed to do request: Head '
+            '"https://registry.example.com/v2/shop/api/manifests/2.2": dial tcp: lookup '
+            "registry.example.com on 10.96.0.10:53: no such host",
+            "infrastructure",
+        ),
+        (
+            f'failed to pull and unpack image "{REPO}:2.2": dial tcp 10.20.0.7:443: i/o timeout',
+            "infrastructure",
+        ),
+    ],
+    ids=["not-found", "unauthorized", "no-such-host", "i/o-timeout"],
+)
+def test_pull_failure_of_the_restored_revision_is_judged_by_what_its_message_says(
+    tmp_path: Path, message: str, answer: str
+) -> None:
+    state = STATES["rollback-not-rolled-out"]()
+    restored_pod = next(i for i in state["items"] if i["metadata"]["name"].endswith("-q1w2e"))
+    restored_pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = message
+    path = tmp_path / "state.json"
+    path.write_text(render(state), encoding="utf-8")
+    done = run_backout("diagnose", str(path), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    (api,) = json.loads(done.stdout)["workloads"]
+    assert api["verdict"] == NOT_ROLLED_OUT
+    answers = {a["question"]: (a["answer"], a["evidence"]) for a in api["answers"]}
+    assert answers["Infrastructure or procedure gap?"][0] == answer
+    assert message in answers["Infrastructure or procedure gap?"][1]
+
+
 @pytest.mark.parametrize(
     ("name", "code"),
     [
         ("rollback-restored-latest", 1),
         ("helm-rollback-latest", 1),
         ("rollback-init-changed-main-kept", 1),
+        ("rollback-not-rolled-out", 1),
         ("rollback-pinned", 0),
         ("rollback-main-changed-sidecar-kept", 0),
         ("no-history", 0),

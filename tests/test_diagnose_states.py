@@ -79,8 +79,10 @@ def deployment(
     uid: str = DEPLOYMENT_UID,
     labels: dict[str, str] | None = None,
     annotations: dict[str, str] | None = None,
+    deadline_exceeded_by: str | None = None,
 ) -> dict[str, Any]:
-    """A Deployment as ``kubectl get deploy -o json`` shows it."""
+    """A Deployment as ``kubectl get deploy -o json`` shows it; ``deadline_exceeded_by`` names
+    the ReplicaSet the controller gave up on (``Progressing=False``)."""
     spec: dict[str, Any] = {
         "progressDeadlineSeconds": 600,
         "replicas": 3,
@@ -113,6 +115,17 @@ def deployment(
                 "message": "Deployment is paused",
                 "reason": "DeploymentPaused",
                 "status": "Unknown",
+                "type": "Progressing",
+            }
+        )
+    if deadline_exceeded_by:
+        conditions.append(
+            {
+                "lastTransitionTime": "2026-11-20T09:41:00Z",
+                "lastUpdateTime": "2026-11-20T09:41:00Z",
+                "message": f'ReplicaSet "{deadline_exceeded_by}" has timed out progressing.',
+                "reason": "ProgressDeadlineExceeded",
+                "status": "False",
                 "type": "Progressing",
             }
         )
@@ -543,6 +556,49 @@ def rollback_main_changed_sidecar_kept() -> dict[str, Any]:
     return kubectl_list(*objects, *restored, replaced)
 
 
+def rollback_not_rolled_out() -> dict[str, Any]:
+    """Undo from 2.4 back to 2.2: the new pod cannot pull 2.2 (kubectl shows only the
+    back-off), the Deployment gave up, and the three pods of 2.4 still serve."""
+    old, broken = f"{REPO}:2.2", f"{REPO}:2.4"
+    workload = deployment(old, 3, deadline_exceeded_by="shop-api-1a2b3c4d5")
+    # The old pods keep the Deployment available; one of four pods is updated.
+    workload["status"]["conditions"][0] |= {
+        "message": "Deployment has minimum availability.",
+        "reason": "MinimumReplicasAvailable",
+        "status": "True",
+    }
+    workload["status"] |= {
+        "availableReplicas": 3,
+        "readyReplicas": 3,
+        "replicas": 4,
+        "unavailableReplicas": 1,
+        "updatedReplicas": 1,
+    }
+    return kubectl_list(
+        workload,
+        replica_set("1a2b3c4d5", 3, old, "2026-11-02T10:00:00Z", 1, history="1"),
+        replica_set("2b3c4d5e6", 2, broken, "2026-11-20T09:10:00Z", 3),
+        pod(
+            "shop-api-1a2b3c4d5-q1w2e",
+            "shop-api-1a2b3c4d5",
+            "1a2b3c4d5",
+            old,
+            "",
+            pull_error=f'Back-off pulling image "{old}"',
+        ),
+        *(
+            pod(
+                f"shop-api-2b3c4d5e6-{suffix}",
+                "shop-api-2b3c4d5e6",
+                "2b3c4d5e6",
+                broken,
+                f"{REPO}@{BROKEN}",
+            )
+            for suffix in ("h7j8k", "l9m0n", "p2r3s")
+        ),
+    )
+
+
 def helm_secret(
     release: str, version: int, status: str, description: str, image: str
 ) -> dict[str, Any]:
@@ -722,6 +778,7 @@ STATES = {
     "helm-rollback-latest": helm_rollback_latest,
     "rollback-init-changed-main-kept": rollback_init_changed_main_kept,
     "rollback-main-changed-sidecar-kept": rollback_main_changed_sidecar_kept,
+    "rollback-not-rolled-out": rollback_not_rolled_out,
 }
 EXAMPLE_STATES = ("rollback-restored-latest", "rollback-pinned")
 

@@ -38,6 +38,15 @@ _HELM_ROLLBACK = re.compile(r"^Rollback to (\d+)")
 _PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName")
 # Pull messages that mean the artifact is gone, not that the registry is unreachable.
 _ARTIFACT_GONE = re.compile(r"not found|manifest unknown|name unknown|does not exist", re.I)
+# Pull messages that say the node could not reach the registry or was refused by it. kubectl
+# often shows only ``Back-off pulling image "…"``, which says neither: the cause is then in
+# the pod's events.
+_REGISTRY_TROUBLE = re.compile(
+    r"unauthori[sz]ed|authentication required|forbidden|no such host|i/o timeout"
+    r"|connection refused|connection reset|tls handshake|x509|certificate"
+    r"|server misbehaving|network is unreachable|too ?many ?requests",
+    re.I,
+)
 _CRASHING = ("CrashLoopBackOff", "CreateContainerConfigError", "RunContainerError")
 # A version tag: ``v``, dot-separated numbers, then an optional ``-pre.release`` or ``+build``.
 _VERSION_TAG = re.compile(r"^v?(?P<numbers>\d+(?:\.\d+)*)(?:[-+.](?P<suffix>[0-9A-Za-z.+-]+))?$")
@@ -48,7 +57,10 @@ MAX_CANDIDATE_TAGS = 50
 FAILED = "rollback-changed-nothing"
 CHANGED = "rollback-changed-image"
 KEPT = "rollback-kept-image"
+NOT_ROLLED_OUT = "rollback-not-rolled-out"
 NO_ROLLBACK = "no-rollback"
+# The verdicts of a rollback that did not take the broken release out: exit 1.
+ROLLBACK_FAILED = (FAILED, NOT_ROLLED_OUT)
 
 
 class RegistryLookup(Protocol):
@@ -139,6 +151,7 @@ class WorkloadDiagnosis:
     answers: list[Answer] = field(default_factory=list)
     pin_command: str = ""
     pin_note: str = ""
+    still_serving: str = ""
     registry_candidates: list[Candidate] = field(default_factory=list)
 
     @property
@@ -157,8 +170,9 @@ class Diagnosis:
 
     @property
     def failed_rollback(self) -> bool:
-        """True when the evidence shows a rollback that left the same image running."""
-        return any(w.verdict == FAILED for w in self.workloads)
+        """True when the evidence shows a rollback that left the same image running, or one
+        whose restored revision has no ready pod while the replaced one still serves."""
+        return any(w.verdict in ROLLBACK_FAILED for w in self.workloads)
 
 
 def _pods_of(workload: StateWorkload, revision: Revision, pods: list[Pod]) -> list[Pod]:
@@ -354,6 +368,7 @@ class _Trouble:
     container: str
     kind: str
     text: str
+    message: str = ""
 
 
 def _container_trouble(pod: Pod, status: ContainerStatus) -> _Trouble | None:
@@ -367,7 +382,7 @@ def _container_trouble(pod: Pod, status: ContainerStatus) -> _Trouble | None:
         elif status.waiting_reason in _PULL_FAILURES:
             kind = "pull"
         text = f"{where}: {status.waiting_reason}{detail} (restarts: {status.restart_count})"
-        return _Trouble(pod.name, status.container, kind, text)
+        return _Trouble(pod.name, status.container, kind, text, status.waiting_message)
     if status.restart_count and not status.ready:
         text = (
             f"{where}: not ready after {status.restart_count} restarts "
@@ -399,6 +414,51 @@ def _failing(troubles: list[_Trouble]) -> set[str]:
     return {t.container for t in troubles if t.kind in ("crash", "restarts", "pull")}
 
 
+def _serving(pod: Pod) -> bool:
+    """The pod takes traffic: its Ready condition, or every container ready when the state
+    has no conditions. A terminating pod is being taken out of its Service."""
+    if pod.terminating:
+        return False
+    ready = next((c for c in pod.conditions if c.type == "Ready"), None)
+    if ready is not None:
+        return ready.status == "True"
+    containers = [c for c in pod.containers if not c.init]
+    return bool(containers) and all(c.ready for c in containers)
+
+
+def _still_serving(
+    workload: StateWorkload,
+    rollback: Rollback | None,
+    current: Revision | None,
+    current_pods: list[Pod],
+    pods: list[Pod],
+) -> str:
+    """``3 pods of revision 2 (the revision rolled back from)`` when the current revision has
+    no ready pod while pods of other revisions still serve; ``""`` otherwise."""
+    if current is None or any(_serving(pod) for pod in current_pods):
+        return ""
+    serving = [
+        (revision.number, count)
+        for revision in workload.revisions
+        if revision.number != current.number
+        and (count := sum(_serving(pod) for pod in _pods_of(workload, revision, pods)))
+    ]
+    replaced = rollback.replaced if rollback is not None else ""
+    return ", ".join(
+        f"{count} pod{'s' if count > 1 else ''} of revision {number}"
+        + (" (the revision rolled back from)" if replaced == f"revision {number}" else "")
+        for number, count in sorted(serving, reverse=True)
+    )
+
+
+def _gave_up(workload: StateWorkload) -> bool:
+    """The Deployment controller stopped waiting for the rollout (``progressDeadlineSeconds``)."""
+    return any(
+        c.type == "Progressing" and c.status == "False" and c.reason == "ProgressDeadlineExceeded"
+        for c in workload.conditions
+    )
+
+
 def _answers(
     diagnosis: WorkloadDiagnosis,
     workload: StateWorkload,
@@ -408,7 +468,7 @@ def _answers(
     crashing = [t.text for t in troubles if t.kind == "crash"] or [
         t.text for t in troubles if t.kind == "restarts"
     ]
-    pulls = [t.text for t in troubles if t.kind == "pull"]
+    pulls = [t for t in troubles if t.kind == "pull"]
     unscheduled = [t.text for t in troubles if t.kind == "unscheduled"]
     rollback = diagnosis.rollback
     verdict = diagnosis.verdict
@@ -423,6 +483,17 @@ def _answers(
                 "untested rollback",
                 f"{same.container}: {same.evidence}. What fails now is still the broken "
                 "release: the rollback procedure failed, not a second bug.",
+            )
+        )
+    elif verdict == NOT_ROLLED_OUT and rollback is not None:
+        problem = (crashing or [t.text for t in pulls] or ["none of its pods is ready"])[0]
+        answers.append(
+            Answer(
+                question,
+                "untested rollback",
+                f"{rollback.restored} has no ready pod ({problem}); still serving: "
+                f"{diagnosis.still_serving}. Users still get the broken release: what fails "
+                "now is the rollback.",
             )
         )
     elif verdict == CHANGED and not crashing and not pulls:
@@ -493,28 +564,53 @@ def _answers(
         answers.append(
             Answer(question, "no evidence", "the restored image never started (see the next row).")
         )
+    elif verdict == NOT_ROLLED_OUT and current_pods:
+        answers.append(
+            Answer(
+                question,
+                "not settled by this state",
+                "the restored pods are not ready yet and report no crash or pull error: "
+                f"`kubectl {_namespace_flag(workload)}describe pod <pod>` shows what they "
+                "wait for.",
+            )
+        )
     elif current_pods:
         answers.append(Answer(question, "neither", "the restored pods report no crash or restart."))
     else:
         answers.append(Answer(question, "no evidence", "no pods of the current revision."))
 
     question = "Infrastructure or procedure gap?"
-    gone = [p for p in pulls if _ARTIFACT_GONE.search(p)]
+    gone = [t for t in pulls if _ARTIFACT_GONE.search(t.message)]
+    refused = [t for t in pulls if _REGISTRY_TROUBLE.search(t.message)]
     if gone:
         answers.append(
             Answer(
                 question,
                 "procedure gap",
-                f"{gone[0]}: the rollback target's image no longer exists (registry or CI "
+                f"{gone[0].text}: the rollback target's image no longer exists (registry or CI "
                 "retention shorter than the rollback window, BK301/BK302).",
             )
         )
-    elif pulls:
+    elif refused:
         answers.append(
             Answer(
                 question,
                 "infrastructure",
-                f"{pulls[0]}: the registry could not be reached or refused credentials.",
+                f"{refused[0].text}: the message says the node could not reach the registry "
+                "or was refused by it.",
+            )
+        )
+    elif pulls:
+        namespace = _namespace_flag(workload)
+        answers.append(
+            Answer(
+                question,
+                "not told by this state",
+                f"{pulls[0].text}: the message does not say why the pull failed (the image "
+                "gone from the registry, credentials, network). The registry's answer is in "
+                f"the pod's events: `kubectl {namespace}describe pod {pulls[0].pod}` or "
+                f"`kubectl {namespace}get events --field-selector "
+                f"involvedObject.name={pulls[0].pod}`.",
             )
         )
     elif unscheduled:
@@ -594,7 +690,11 @@ def _known_digest(
             known[container.container] = pin.digest
     running = _running(_pods_of(workload, revision, pods))
     for container in revision.images:
-        if container.container in known or container.image in broken_refs:
+        if container.container in known:
+            continue
+        # Without pods of the broken revision to compare with, what a mutable reference it
+        # also named pulled now may well be the broken image.
+        if container.image in broken_refs and container.container not in broken_digests:
             continue
         for image in running.get(container.container, []):
             if image.kind is IdKind.REGISTRY_DIGEST and image.digest not in broken_digests.get(
@@ -612,7 +712,7 @@ def _pin(
     pods: list[Pod],
 ) -> None:
     """Fill the pin command: the previous good digest, or what is missing to know it."""
-    namespace = f"-n {workload.namespace} " if workload.namespace else ""
+    namespace = _namespace_flag(workload)
     current = rows.get(workload.current_revision or -1)
     ordered = sorted(rows.values(), key=lambda r: r.number, reverse=True)
     replaced = (
@@ -628,7 +728,7 @@ def _pin(
         good, broken = [current], replaced if diagnosis.verdict == CHANGED else None
         lead = "the rollback worked; pin what runs now so that no later apply or undo moves it"
     else:
-        if diagnosis.verdict == FAILED and current is not None:
+        if diagnosis.verdict in ROLLBACK_FAILED and current is not None:
             broken = replaced or current
             good = [r for r in ordered if r.number not in (current.number, broken.number)]
             good.insert(0, current)
@@ -782,16 +882,26 @@ def diagnose(state: ClusterState, registry: RegistryLookup | None = None) -> Dia
         troubles = _troubles(current_pods)
         failing = _failing(troubles)
         verdict = _verdict(rollback, failing)
+        # A rollback that changed the template but whose pods never became ready, while the
+        # replaced revision's pods still serve, has not taken the broken release out.
+        still_serving = (
+            _still_serving(workload, rollback, current, current_pods, state.pods)
+            if verdict in (CHANGED, KEPT)
+            else ""
+        )
+        if still_serving:
+            verdict = NOT_ROLLED_OUT
         diagnosis = WorkloadDiagnosis(
             kind=workload.kind,
             namespace=workload.namespace,
             name=workload.name,
             verdict=verdict,
-            summary=_summary(verdict, rollback, workload, failing),
+            summary=_summary(verdict, rollback, workload, failing, still_serving),
             revision_history_limit=workload.revision_history_limit,
             paused=workload.paused,
             helm=helm,
             rollback=rollback,
+            still_serving=still_serving,
         )
         for revision in workload.revisions:
             revision_pods = _pods_of(workload, revision, state.pods)
@@ -839,7 +949,11 @@ def _first_rollout(workload: StateWorkload, verdict: str) -> bool:
 
 
 def _summary(
-    verdict: str, rollback: Rollback | None, workload: StateWorkload, failing: set[str]
+    verdict: str,
+    rollback: Rollback | None,
+    workload: StateWorkload,
+    failing: set[str],
+    still_serving: str,
 ) -> str:
     if verdict == FAILED and rollback is not None:
         same = _same_container(rollback, failing)
@@ -852,6 +966,17 @@ def _summary(
         return (
             f"FAILED ROLLBACK: {rollback.restored} replaced {rollback.replaced}, but the same "
             f"image is running{where}"
+        )
+    if verdict == NOT_ROLLED_OUT and rollback is not None:
+        deadline = (
+            " and the Deployment stopped waiting for one (Progressing=False, "
+            "ProgressDeadlineExceeded)"
+            if _gave_up(workload)
+            else ""
+        )
+        return (
+            f"ROLLBACK NOT DONE: {rollback.restored} has no ready pod{deadline}; still "
+            f"serving: {still_serving}"
         )
     if verdict == CHANGED and rollback is not None:
         return f"the rollback changed the running image ({rollback.replaced} → {rollback.restored})"
@@ -872,6 +997,11 @@ def _summary(
             "revision: `kubectl rollout undo` has nothing to go back to"
         )
     return f"no rollback in this state; {_what_runs(workload)}{extra}"
+
+
+def _namespace_flag(workload: StateWorkload) -> str:
+    """``-n shop `` for kubectl commands, empty without a namespace."""
+    return f"-n {workload.namespace} " if workload.namespace else ""
 
 
 def _what_runs(workload: StateWorkload) -> str:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from backout import __version__
-from backout.diagnose.analysis import Diagnosis, WorkloadDiagnosis
+from backout.diagnose.analysis import FAILED, NOT_ROLLED_OUT, Diagnosis, WorkloadDiagnosis
 
 
 def _images(images: Any) -> str:
@@ -79,8 +79,14 @@ def _workload_markdown(item: WorkloadDiagnosis) -> list[str]:
 def render_markdown(diagnosis: Diagnosis) -> str:
     """The diagnosis as Markdown."""
     lines = ["# backout diagnose", ""]
-    if diagnosis.failed_rollback:
+    verdicts = {item.verdict for item in diagnosis.workloads}
+    if FAILED in verdicts:
         lines += ["**The last rollback did not change the running image.**", ""]
+    if NOT_ROLLED_OUT in verdicts:
+        lines += [
+            "**The last rollback has not rolled out: the release it replaced still serves.**",
+            "",
+        ]
     for note in diagnosis.notes:
         lines += [f"> {note}", ""]
     for item in diagnosis.workloads:
