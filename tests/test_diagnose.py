@@ -314,6 +314,25 @@ def test_restored_revision_without_a_ready_pod_while_the_broken_one_serves_is_no
     assert api["pin_command"].endswith("@<previous-digest>")
 
 
+def test_not_rolled_out_pins_the_restored_digest_when_it_differs_from_the_broken_one(
+    tmp_path: Path,
+) -> None:
+    # Both revisions name api:latest, but the restored pods pulled another image than the
+    # one pod of the replaced revision still serving: that image is the one to pin.
+    state = STATES["rollback-init-changed-main-kept"]()
+    for item in state["items"]:
+        if item["metadata"]["name"].startswith("shop-api-6c9d4f7a8-"):
+            item["status"]["containerStatuses"][0]["imageID"] = f"{REPO}@{GOOD}"
+    path = tmp_path / "state.json"
+    path.write_text(render(state), encoding="utf-8")
+    done = run_backout("diagnose", str(path), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    (api,) = json.loads(done.stdout)["workloads"]
+    assert api["verdict"] == NOT_ROLLED_OUT
+    assert api["still_serving"] == "1 pod of revision 2 (the revision rolled back from)"
+    assert api["pin_command"] == f"kubectl -n shop set image deployment/shop-api api={REPO}@{GOOD}"
+
+
 @pytest.mark.parametrize(
     ("message", "answer"),
     [
