@@ -254,6 +254,16 @@ def _diagnose_fixture(name: str) -> tuple[int, dict[str, Any], str]:
     return markdown.returncode, workload, markdown.stdout
 
 
+def _diagnose_edited(tmp_path: Path, state: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Exit code and JSON workload of ``backout diagnose`` on a recorded state edited by a test."""
+    path = tmp_path / "state.json"
+    path.write_text(render(state), encoding="utf-8")
+    done = run_backout("diagnose", str(path), "--format", "json")
+    assert not done.stderr
+    (workload,) = json.loads(done.stdout)["workloads"]
+    return done.returncode, workload
+
+
 def test_main_container_kept_its_image_while_the_init_container_changed_is_failed() -> None:
     # migrate:latest pulled a newer image, api:latest the same broken digest, which crashes.
     code, api, markdown = _diagnose_fixture("rollback-init-changed-main-kept")
@@ -323,11 +333,8 @@ def test_not_rolled_out_pins_the_restored_digest_when_it_differs_from_the_broken
     for item in state["items"]:
         if item["metadata"]["name"].startswith("shop-api-6c9d4f7a8-"):
             item["status"]["containerStatuses"][0]["imageID"] = f"{REPO}@{GOOD}"
-    path = tmp_path / "state.json"
-    path.write_text(render(state), encoding="utf-8")
-    done = run_backout("diagnose", str(path), "--format", "json")
-    assert done.returncode == 1, done.stderr
-    (api,) = json.loads(done.stdout)["workloads"]
+    code, api = _diagnose_edited(tmp_path, state)
+    assert code == 1
     assert api["verdict"] == NOT_ROLLED_OUT
     assert api["still_serving"] == "1 pod of revision 2 (the revision rolled back from)"
     assert api["pin_command"] == f"kubectl -n shop set image deployment/shop-api api={REPO}@{GOOD}"
@@ -365,11 +372,8 @@ def test_pull_failure_of_the_restored_revision_is_judged_by_what_its_message_say
     state = STATES["rollback-not-rolled-out"]()
     restored_pod = next(i for i in state["items"] if i["metadata"]["name"].endswith("-q1w2e"))
     restored_pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = message
-    path = tmp_path / "state.json"
-    path.write_text(render(state), encoding="utf-8")
-    done = run_backout("diagnose", str(path), "--format", "json")
-    assert done.returncode == 1, done.stderr
-    (api,) = json.loads(done.stdout)["workloads"]
+    code, api = _diagnose_edited(tmp_path, state)
+    assert code == 1
     assert api["verdict"] == NOT_ROLLED_OUT
     answers = {a["question"]: (a["answer"], a["evidence"]) for a in api["answers"]}
     assert answers["Infrastructure or procedure gap?"][0] == answer
