@@ -128,6 +128,10 @@ def test_deleted_rollback_target_is_a_procedure_gap() -> None:
     answers = {a.question: a.answer for a in api.answers}
     assert answers["Infrastructure or procedure gap?"] == "procedure gap"
     assert any("ImagePullBackOff" in p for p in api.pod_problems)
+    # Not "the rollback changed the running image": nothing of it runs, nothing else does.
+    assert api.verdict == NOT_ROLLED_OUT
+    assert api.summary.startswith("ROLLBACK NOT DONE: revision 3 has no ready pod")
+    assert "the workload serves nothing" in api.summary
 
 
 def test_helm_rollback_to_the_same_tag_is_failed_and_statefulset_history_is_read() -> None:
@@ -391,7 +395,8 @@ def test_pull_failure_of_the_restored_revision_is_judged_by_what_its_message_say
         ("rollback-main-changed-sidecar-kept", 0),
         ("no-history", 0),
         ("paused", 0),
-        ("artifact-gone", 0),
+        # The restored revision's only pod cannot pull its image, and no other pod serves.
+        ("artifact-gone", 1),
     ],
 )
 def test_cli_exit_code(tmp_path: Path, name: str, code: int) -> None:

@@ -61,6 +61,8 @@ NOT_ROLLED_OUT = "rollback-not-rolled-out"
 NO_ROLLBACK = "no-rollback"
 # The verdicts of a rollback that did not take the broken release out: exit 1.
 ROLLBACK_FAILED = (FAILED, NOT_ROLLED_OUT)
+# What still serves when no pod of the restored revision, nor of any other, is ready.
+NOTHING_SERVES = "no pod of any revision (the workload serves nothing)"
 
 
 class RegistryLookup(Protocol):
@@ -434,7 +436,9 @@ def _still_serving(
     pods: list[Pod],
 ) -> str:
     """``3 pods of revision 2 (the revision rolled back from)`` when the current revision has
-    no ready pod while pods of other revisions still serve; ``""`` otherwise."""
+    no ready pod while pods of other revisions still serve, or that nothing serves when none
+    of its pods is ready and no other revision's is; ``""`` otherwise (a rollback whose pods
+    are ready, or a state without the current revision's pods)."""
     if current is None or any(_serving(pod) for pod in current_pods):
         return ""
     serving = [
@@ -443,6 +447,9 @@ def _still_serving(
         if revision.number != current.number
         and (count := sum(_serving(pod) for pod in _pods_of(workload, revision, pods)))
     ]
+    if not serving:
+        # Pods of the restored revision exist and none is ready: the rollback restored nothing.
+        return NOTHING_SERVES if current_pods else ""
     replaced = rollback.replaced if rollback is not None else ""
     return ", ".join(
         f"{count} pod{'s' if count > 1 else ''} of revision {number}"
@@ -492,8 +499,13 @@ def _answers(
                 question,
                 "untested rollback",
                 f"{rollback.restored} has no ready pod ({problem}); still serving: "
-                f"{diagnosis.still_serving}. Users still get the broken release: what fails "
-                "now is the rollback.",
+                f"{diagnosis.still_serving}. "
+                + (
+                    "Users get nothing: what fails "
+                    if diagnosis.still_serving == NOTHING_SERVES
+                    else "Users still get the broken release: what fails "
+                )
+                + "now is the rollback.",
             )
         )
     elif verdict == CHANGED and not crashing and not pulls:

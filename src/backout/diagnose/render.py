@@ -8,7 +8,13 @@ from dataclasses import asdict
 from typing import Any
 
 from backout import __version__
-from backout.diagnose.analysis import FAILED, NOT_ROLLED_OUT, Diagnosis, WorkloadDiagnosis
+from backout.diagnose.analysis import (
+    FAILED,
+    NOT_ROLLED_OUT,
+    NOTHING_SERVES,
+    Diagnosis,
+    WorkloadDiagnosis,
+)
 
 
 def _images(images: Any) -> str:
@@ -83,10 +89,13 @@ def render_markdown(diagnosis: Diagnosis) -> str:
     if FAILED in verdicts:
         lines += ["**The last rollback did not change the running image.**", ""]
     if NOT_ROLLED_OUT in verdicts:
-        lines += [
-            "**The last rollback has not rolled out: the release it replaced still serves.**",
-            "",
-        ]
+        nothing = all(
+            item.still_serving == NOTHING_SERVES
+            for item in diagnosis.workloads
+            if item.verdict == NOT_ROLLED_OUT
+        )
+        what = "nothing serves" if nothing else "the release it replaced still serves"
+        lines += [f"**The last rollback has not rolled out: {what}.**", ""]
     for note in diagnosis.notes:
         lines += [f"> {note}", ""]
     for item in diagnosis.workloads:
