@@ -51,9 +51,15 @@ def git(repo: Path, *args: str) -> str:
 
 
 def make_repo(
-    root: Path, release_up: str, release_down: str | None, dialect: str = "postgres"
+    root: Path,
+    release_up: str,
+    release_down: str | None,
+    dialect: str = "postgres",
+    base: tuple[str, str] | None = None,
 ) -> Path:
-    """A git repo: base commit with 0001, HEAD adds 0002 (golang-migrate layout)."""
+    """A git repo: base commit with 0001 (``base``: its up and down, else the users/orders
+    tables), HEAD adds 0002 (golang-migrate layout)."""
+    base_up, base_down = base or (BASE_UP[dialect], BASE_DOWN)
     repo = root / "repo"
     migrations = repo / "migrations"
     migrations.mkdir(parents=True)
@@ -61,8 +67,8 @@ def make_repo(
     git(repo, "config", "user.email", "drill@example.com")
     git(repo, "config", "user.name", "drill")
     (repo / "backout.toml").write_text(f'sql-dialect = "{dialect}"\n')
-    (migrations / "0001_users.up.sql").write_text(BASE_UP[dialect])
-    (migrations / "0001_users.down.sql").write_text(BASE_DOWN)
+    (migrations / "0001_users.up.sql").write_text(base_up)
+    (migrations / "0001_users.down.sql").write_text(base_down)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
     (migrations / "0002_release.up.sql").write_text(release_up)

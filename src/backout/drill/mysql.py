@@ -25,6 +25,8 @@ from backout.drill.snapshot import (
 )
 
 _ENUM_LABEL = re.compile(r"'((?:[^']|'')*)'")
+# MariaDB's JSON is LONGTEXT with CHECK (json_valid(`column`)); MySQL reports ``json`` itself.
+_JSON_CHECK = re.compile(r"^\s*json_valid\(\s*`?(\w+)`?\s*\)\s*$", re.IGNORECASE)
 
 
 def _import_pymysql() -> Any:
@@ -114,6 +116,15 @@ class MysqlDatabase(DrillDatabase):
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"
             )
         }
+        checks = self.query(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM "
+            "information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+        )
+        json_columns = {
+            (table, match.group(1))
+            for table, _name, clause in checks
+            if (match := _JSON_CHECK.match(str(clause)))
+        }
         columns: dict[str, list[ColumnShape]] = {}
         for table, name, type_, nullable, default, extra, data_type in self.query(
             "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
@@ -126,6 +137,8 @@ class MysqlDatabase(DrillDatabase):
             labels: tuple[str, ...] = ()
             if str(data_type).lower() in ("enum", "set"):
                 labels = tuple(m.replace("''", "'") for m in _ENUM_LABEL.findall(str(type_)))
+            if str(data_type).lower() == "longtext" and (table, name) in json_columns:
+                type_ = "json"
             columns.setdefault(table, []).append(
                 ColumnShape(
                     name,
@@ -170,10 +183,7 @@ class MysqlDatabase(DrillDatabase):
                 f"FOREIGN KEY ({', '.join(fk.columns)}) REFERENCES {fk.parent} "
                 f"({', '.join(fk.parent_columns)})"
             )
-        for table, name, clause in self.query(
-            "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM "
-            "information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
-        ):
+        for table, name, clause in checks:
             constraints.setdefault(table, {})[name] = f"CHECK ({clause})"
         tables = {
             table: TableShape(

@@ -73,6 +73,9 @@ class DrillOutcome:
 
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_probed: list[str] = field(default_factory=list)
+    """Contract probes that fail on the base schema already (table, statement kind, error):
+    the result proves nothing about them, and the CLI says so after the report."""
     timings: list[tuple[str, float]] = field(default_factory=list)
     target: str = ""
 
@@ -283,9 +286,16 @@ class _Drill:
             probes += old_queries(path, self.options.old_queries, database, base_schema, seeded)
         failing_on_base = failures(database, probes)
         for probe, failed in failing_on_base:
-            self.outcome.notes.append(
-                f"{probe.kind} on {probe.table or 'old-queries'} fails on the base schema "
-                f"already, so it proves nothing: {one_line(failed.error, 160)}"
+            if probe.kind == "query":
+                self.outcome.notes.append(
+                    f"old query at {probe.location} fails on the base schema already, so it "
+                    f"proves nothing: {one_line(failed.error, 160)}"
+                )
+                continue
+            self.outcome.not_probed.append(
+                f"table {probe.table} was not probed: the old release's {probe.kind} fails on "
+                f"the base schema already ({one_line(failed.error, 160)}), so the result says "
+                f"nothing about the old release's {probe.kind}s on {probe.table}"
             )
         dropped = {id(probe) for probe, _ in failing_on_base}
         return [probe for probe in probes if id(probe) not in dropped]

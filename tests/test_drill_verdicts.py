@@ -1,0 +1,66 @@
+"""Wrong verdicts the drill used to give, each on the server where it was found: seeding that
+the base schema rejected (so nothing was probed), column properties and views the comparison
+did not see, and narrowings the seeded values could not show. These tests FAIL (never skip)
+when a server is missing, and check that the drill database is dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.drill_repos import (
+    MARIADB_URL,
+    PG_URL,
+    backout,
+    codes,
+    made_by,
+    make_repo,
+    mariadb_drill_databases,
+    pg_drill_databases,
+)
+
+_LISTERS = {PG_URL: pg_drill_databases, MARIADB_URL: mariadb_drill_databases}
+
+
+def _drill(repo: Path, url: str | None, dialect: str = "postgres") -> tuple[str, str, int]:
+    """Drill ``repo`` (on ``url``, else SQLite); stdout, stderr and the exit code, after
+    checking that the drill database is gone."""
+    flags = ["--database", url] if url else []
+    result, pid = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise", *flags)
+    if url:
+        assert made_by(pid, _LISTERS[url]()) == []
+    return result.stdout, result.stderr, result.returncode
+
+
+def test_mariadb_json_column_is_seeded_and_the_insert_probed(tmp_path: Path) -> None:
+    # MariaDB's JSON is LONGTEXT with CHECK (json_valid(...)): text that is not JSON was
+    # rejected, nothing was seeded or probed, and the drill said "No rollback hazards".
+    base = (
+        "CREATE TABLE customer (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+        "email VARCHAR(190) NOT NULL, settings JSON NULL);\n",
+        "DROP TABLE customer;\n",
+    )
+    up = "ALTER TABLE customer ADD COLUMN tier VARCHAR(10) NOT NULL;\n"
+    repo = make_repo(tmp_path, up, "ALTER TABLE customer DROP COLUMN tier;\n", "mysql", base)
+    stdout, stderr, code = _drill(repo, MARIADB_URL)
+    assert code == 1, stdout + stderr
+    assert codes(stdout) == ["BK211"], stdout
+    assert "Field 'tier' doesn't have a default value" in stdout
+    assert "not seeded" not in stderr and "not probed" not in stderr, stderr
+
+
+def test_a_table_the_probe_cannot_write_on_the_base_schema_is_said_not_probed(
+    tmp_path: Path,
+) -> None:
+    # No seeded value satisfies this CHECK: the INSERT probe fails on the base schema, and a
+    # clean result must not hide that the table's writes were never tried.
+    base = (
+        "CREATE TABLE codes (id integer PRIMARY KEY, code text NOT NULL "
+        "CHECK (length(code) = 7));\n",
+        "DROP TABLE codes;\n",
+    )
+    up = "ALTER TABLE codes ADD COLUMN note text;\n"
+    repo = make_repo(tmp_path, up, "ALTER TABLE codes DROP COLUMN note;\n", "sqlite", base)
+    stdout, stderr, code = _drill(repo, None)
+    assert code == 0, stdout + stderr
+    assert "drill: warning: table codes was not probed: the old release's INSERT fails" in stderr
+    assert stderr.rstrip().splitlines()[-1].startswith("drill: warning: table codes"), stderr
