@@ -7,7 +7,7 @@ import time
 from backout.drill.probe import fill_placeholders
 from backout.drill.runners import split_statements
 from backout.drill.safety import drill_name, is_stale, parse_drill_name
-from backout.drill.seed import Seeded, parents_first, value_for
+from backout.drill.seed import Seeded, build_row, parents_first, value_for
 from backout.drill.snapshot import ColumnShape, ForeignKey, SchemaSnapshot, TableShape, diff
 
 
@@ -91,3 +91,19 @@ def test_drill_names_say_who_made_them() -> None:
     assert not is_stale(name, started + 10)  # this process is alive
     assert not is_stale("backout_drill_users", started)
     assert not is_stale("production", started)
+
+
+def test_numeric_check_lists_feed_seeding_as_written_by_each_database() -> None:
+    checks = (
+        "CHECK ((priority = ANY (ARRAY[5, 7])))",  # PostgreSQL
+        "CHECK (`level` in (2,4))",  # MariaDB
+        "CREATE TABLE t (pinned integer CHECK (pinned IN (0, 1)))",  # SQLite
+    )
+    columns = tuple(
+        ColumnShape(name, "smallint", False) for name in ("priority", "level", "pinned")
+    )
+    table = TableShape("t", columns, checks=checks)
+    rows = [build_row(table, index, Seeded(), use_checks=True) for index in (1, 2, 3)]
+    assert [row["priority"] for row in rows] == ["5", "7", "5"]
+    assert [row["level"] for row in rows] == ["2", "4", "2"]
+    assert [row["pinned"] for row in rows] == ["0", "1", "0"]

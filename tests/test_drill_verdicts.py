@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.drill_repos import (
     MARIADB_URL,
     PG_URL,
@@ -64,3 +66,85 @@ def test_a_table_the_probe_cannot_write_on_the_base_schema_is_said_not_probed(
     assert code == 0, stdout + stderr
     assert "drill: warning: table codes was not probed: the old release's INSERT fails" in stderr
     assert stderr.rstrip().splitlines()[-1].startswith("drill: warning: table codes"), stderr
+
+
+_OWNER_WITHOUT_DEFAULT = (
+    "ALTER TABLE tasks ADD COLUMN owner text NOT NULL DEFAULT 'nobody';\n"
+    "ALTER TABLE tasks ALTER COLUMN owner DROP DEFAULT;\n"
+)
+_SQLITE_TASKS = "CREATE TABLE {name} (id integer PRIMARY KEY, title text NOT NULL, {pinned}{owner})"
+_SQLITE_PINNED = "pinned integer NOT NULL DEFAULT 0 CHECK (pinned IN (0,1))"
+
+
+def _sqlite_rebuild(owner: str, columns: str) -> str:
+    new = _SQLITE_TASKS.format(name="tasks_new", pinned=_SQLITE_PINNED, owner=owner)
+    return (
+        f"{new};\nINSERT INTO tasks_new SELECT {columns} FROM tasks;\n"
+        "DROP TABLE tasks;\nALTER TABLE tasks_new RENAME TO tasks;\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("dialect", "url", "check", "release_up", "release_down", "error"),
+    [
+        pytest.param(
+            "postgres",
+            PG_URL,
+            "priority smallint NOT NULL DEFAULT 1 CHECK (priority IN (1, 2, 3))",
+            _OWNER_WITHOUT_DEFAULT,
+            "ALTER TABLE tasks DROP COLUMN owner;\n",
+            'null value in column "owner"',
+            id="postgresql-in-list",
+        ),
+        pytest.param(
+            # A CHECK seeding does not read: the probe row reuses a seeded row's value.
+            "postgres",
+            PG_URL,
+            "priority smallint NOT NULL DEFAULT 1 CHECK (priority BETWEEN 1 AND 3)",
+            _OWNER_WITHOUT_DEFAULT,
+            "ALTER TABLE tasks DROP COLUMN owner;\n",
+            'null value in column "owner"',
+            id="postgresql-between",
+        ),
+        pytest.param(
+            "mysql",
+            MARIADB_URL,
+            "priority smallint NOT NULL DEFAULT 1 CHECK (priority IN (1, 2, 3))",
+            _OWNER_WITHOUT_DEFAULT.replace("text", "varchar(20)"),
+            "ALTER TABLE tasks DROP COLUMN owner;\n",
+            "Field 'owner' doesn't have a default value",
+            id="mariadb-in-list",
+        ),
+        pytest.param(
+            "sqlite",
+            None,
+            _SQLITE_PINNED,
+            _sqlite_rebuild(", owner text NOT NULL", "id, title, pinned, 'nobody'"),
+            _sqlite_rebuild("", "id, title, pinned"),
+            "NOT NULL constraint failed: tasks.owner",
+            id="sqlite-in-list",
+        ),
+    ],
+)
+def test_a_numeric_check_list_does_not_disable_the_insert_probe(
+    tmp_path: Path,
+    dialect: str,
+    url: str | None,
+    check: str,
+    release_up: str,
+    release_down: str,
+    error: str,
+) -> None:
+    # The probe row used to take the value 4, which the CHECK rejects on the base schema: the
+    # probe was dropped and the drill passed a release that breaks the old INSERTs.
+    base = (
+        f"CREATE TABLE tasks (id integer PRIMARY KEY, title text NOT NULL, {check});\n",
+        "DROP TABLE tasks;\n",
+    )
+    repo = make_repo(tmp_path, release_up, release_down, dialect, base)
+    stdout, stderr, code = _drill(repo, url)
+    assert code == 1, stdout + stderr
+    assert codes(stdout) == ["BK211"], stdout
+    assert "the old release's INSERT on tasks fails on the new schema" in stdout
+    assert error in stdout
+    assert "not seeded" not in stderr and "not probed" not in stderr, stderr

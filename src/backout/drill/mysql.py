@@ -151,6 +151,7 @@ class MysqlDatabase(DrillDatabase):
             )
         index_columns: dict[tuple[str, str], list[str]] = {}
         unique: dict[tuple[str, str], bool] = {}
+        unique_columns: dict[str, set[str]] = {}
         for table, index, non_unique, column, sub_part in self.query(
             "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART "
             "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() "
@@ -159,6 +160,8 @@ class MysqlDatabase(DrillDatabase):
             part = f"{column}({sub_part})" if sub_part else str(column)
             index_columns.setdefault((table, index), []).append(part)
             unique[(table, index)] = not int(non_unique)
+            if not int(non_unique):
+                unique_columns.setdefault(table, set()).add(str(column))
         indexes: dict[str, dict[str, str]] = {}
         primary_keys: dict[str, tuple[str, ...]] = {}
         for (table, index), cols in index_columns.items():
@@ -194,6 +197,7 @@ class MysqlDatabase(DrillDatabase):
                 constraints.get(table, {}),
                 tuple(foreign_keys.get(table, [])),
                 tuple(d for d in constraints.get(table, {}).values() if d.startswith("CHECK")),
+                frozenset(unique_columns.get(table, ())),
             )
             for table, cols in columns.items()
         }

@@ -77,6 +77,15 @@ _INDEXES = (
     "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
 )
 
+_UNIQUE_COLUMNS = """
+SELECT DISTINCT c.relname, a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE i.indisunique AND n.nspname = current_schema()
+"""
+
 
 def _with_database(url: str, database: str) -> str:
     """``url`` pointing at ``database`` instead of the one it names."""
@@ -186,6 +195,9 @@ class PostgresDatabase(DrillDatabase):
                 foreign_keys.setdefault(table, []).append(
                     ForeignKey(tuple(cols), parent, tuple(parent_cols))
                 )
+        unique_columns: dict[str, set[str]] = {}
+        for table, column in self.query(_UNIQUE_COLUMNS):
+            unique_columns.setdefault(table, set()).add(column)
         tables = {
             table: TableShape(
                 table,
@@ -195,6 +207,7 @@ class PostgresDatabase(DrillDatabase):
                 constraints.get(table, {}),
                 tuple(foreign_keys.get(table, [])),
                 tuple(d for d in constraints.get(table, {}).values() if d.startswith("CHECK")),
+                frozenset(unique_columns.get(table, ())),
             )
             for table, cols in columns.items()
         }

@@ -21,6 +21,7 @@ from backout.drill.snapshot import ColumnShape, SchemaSnapshot, TableShape
 ROWS_PER_TABLE = 3
 _LENGTH = re.compile(r"\((\d+)(?:\s*,\s*(\d+))?\)")
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 class Literal(str):
@@ -89,6 +90,26 @@ def value_for(column: ColumnShape, index: int) -> Any:
     return str(index)
 
 
+def _is_number(type_: str) -> bool:
+    words = ("int", "numeric", "decimal", "real", "double", "float", "serial")
+    return any(word in type_.lower() for word in words)
+
+
+def _check_numbers(table: TableShape, column: str) -> list[Literal]:
+    """Numbers that a CHECK lists for ``column``: ``col IN (1, 2)`` (MySQL, SQLite) or
+    ``col = ANY (ARRAY[1, 2])`` (PostgreSQL's rendering of the same)."""
+    listed = re.compile(
+        r"\b" + re.escape(column) + r"\b[\"`]?\)*(?:::[\w ]+?)?\s*"
+        r"(?:\bIN\s*\(|=\s*ANY\s*\(\s*ARRAY\[)([^)\]]*)",
+        re.IGNORECASE,
+    )
+    numbers: list[Literal] = []
+    for definition in table.checks:
+        for match in listed.finditer(definition):
+            numbers += [Literal(n) for n in _NUMBER.findall(match.group(1))]
+    return numbers
+
+
 def _check_literals(table: TableShape, column: str) -> list[str]:
     named = re.compile(r"\b" + re.escape(column) + r"\b")
     literals: list[str] = []
@@ -105,6 +126,8 @@ class Seeded:
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    #: Per table, the last row the database accepted, as it was written.
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: One more row per table, not inserted: what the contract probe's INSERT writes.
     probe_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -154,7 +177,11 @@ def build_row(table: TableShape, index: int, seeded: Seeded, use_checks: bool) -
             row[column.name] = fk_columns[column.name]
             continue
         textual = any(w in column.type.lower() for w in ("char", "text", "string", "clob"))
-        literals = _check_literals(table, column.name) if use_checks and textual else []
+        literals: list[str] = []
+        if use_checks and textual:
+            literals = _check_literals(table, column.name)
+        elif use_checks and _is_number(column.type):
+            literals = list(_check_numbers(table, column.name))
         if literals:
             row[column.name] = literals[(index - 1) % len(literals)]
         else:
@@ -186,6 +213,7 @@ def _insert_one(database: DrillDatabase, table: TableShape, index: int, seeded: 
         row = build_row(table, index, seeded, use_checks)
         try:
             database.execute(insert_statement(database, table.name, row))
+            seeded.accepted[table.name] = row
             return True
         except StatementFailed as failed:
             error = failed.error
@@ -202,8 +230,25 @@ def seed(database: DrillDatabase, schema: SchemaSnapshot) -> Seeded:
         names = [c.name for c in table.columns]
         rows = database.query(select_statement(database, table.name, names))
         seeded.rows[table.name] = [dict(zip(names, row, strict=True)) for row in rows]
-        seeded.probe_rows[table.name] = build_row(table, ROWS_PER_TABLE + 1, seeded, True)
+        seeded.probe_rows[table.name] = _probe_row(database, table, seeded)
     return seeded
+
+
+def _probe_row(database: DrillDatabase, table: TableShape, seeded: Seeded) -> dict[str, Any]:
+    """The row the contract probe's INSERT writes: a new one, or, when the base schema rejects
+    it (a CHECK seeding does not read, a trigger), a seeded row's accepted values with new
+    ones only where a unique index needs them."""
+    fresh = build_row(table, ROWS_PER_TABLE + 1, seeded, True)
+    accepted = seeded.accepted.get(table.name)
+    candidates = [fresh]
+    if accepted is not None:
+        unique = table.unique_columns | set(table.primary_key)
+        reused = {c: fresh[c] if c in unique else accepted.get(c, fresh[c]) for c in fresh}
+        candidates.append(reused)
+    for row in candidates:
+        if database.try_rolled_back([insert_statement(database, table.name, row)]) is None:
+            return row
+    return fresh
 
 
 @dataclass(frozen=True)

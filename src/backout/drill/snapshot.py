@@ -62,6 +62,9 @@ class TableShape:
     foreign_keys: tuple[ForeignKey, ...] = ()
     #: CHECK texts, for seeding only (SQLite's is the whole CREATE TABLE); never diffed.
     checks: tuple[str, ...] = ()
+    #: Columns of the primary key and unique indexes, for seeding only (the probe row may
+    #: reuse a seeded row's value of any other column); the indexes themselves are diffed.
+    unique_columns: frozenset[str] = frozenset()
 
     def column(self, name: str) -> ColumnShape | None:
         """The column called ``name``, if the table has it."""

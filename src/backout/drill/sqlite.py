@@ -126,10 +126,13 @@ class SqliteDatabase(DrillDatabase):
                     )
                 )
             indexes: dict[str, str] = {}
+            unique_columns = set(pk)
             for _seq, index, unique, origin, _partial in self.query(
                 "SELECT * FROM pragma_index_list(?)", (table,)
             ):
                 cols = [r[2] for r in self.query("SELECT * FROM pragma_index_info(?)", (index,))]
+                if unique:
+                    unique_columns.update(c for c in cols if c is not None)
                 kind = "UNIQUE " if unique else ""
                 where = (
                     "" if origin == "c" else f" ({'primary key' if origin == 'pk' else 'unique'})"
@@ -165,6 +168,7 @@ class SqliteDatabase(DrillDatabase):
                 constraints,
                 tuple(foreign_keys),
                 (str(create[0][0] or ""),) if create else (),
+                frozenset(unique_columns),
             )
         return SchemaSnapshot(tables)
 
