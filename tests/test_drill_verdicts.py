@@ -148,3 +148,48 @@ def test_a_numeric_check_list_does_not_disable_the_insert_probe(
     assert "the old release's INSERT on tasks fails on the new schema" in stdout
     assert error in stdout
     assert "not seeded" not in stderr and "not probed" not in stderr, stderr
+
+
+def test_mariadb_down_that_loses_auto_increment_and_on_update_is_bk212(tmp_path: Path) -> None:
+    # information_schema.COLUMNS.EXTRA was read but never compared: the down passed.
+    base = (
+        "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
+        "updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP "
+        "ON UPDATE CURRENT_TIMESTAMP);\n",
+        "DROP TABLE items;\n",
+    )
+    up = (
+        "ALTER TABLE items MODIFY id BIGINT NOT NULL AUTO_INCREMENT;\n"
+        "ALTER TABLE items MODIFY updated_at DATETIME NULL;\n"
+    )
+    down = (
+        "ALTER TABLE items MODIFY id INT NOT NULL;\n"
+        "ALTER TABLE items MODIFY updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP;\n"
+    )
+    repo = make_repo(tmp_path, up, down, "mysql", base)
+    stdout, stderr, code = _drill(repo, MARIADB_URL)
+    assert code == 1, stdout + stderr
+    assert "BK212" in codes(stdout), stdout
+    assert "column id changed: int(11) NOT NULL AUTO_INCREMENT → int(11) NOT NULL" in stdout
+    assert (
+        "column updated_at changed: timestamp NOT NULL DEFAULT current_timestamp() "
+        "ON UPDATE current_timestamp() → timestamp NOT NULL DEFAULT current_timestamp()"
+    ) in stdout
+
+
+def test_postgresql_generated_column_reads_as_generated_not_as_a_default(
+    tmp_path: Path,
+) -> None:
+    base = (
+        "CREATE TABLE products (id integer PRIMARY KEY, price_cents int NOT NULL DEFAULT 0, "
+        "price numeric GENERATED ALWAYS AS (price_cents / 100.0) STORED);\n",
+        "DROP TABLE products;\n",
+    )
+    up = "ALTER TABLE products ALTER COLUMN price DROP EXPRESSION;\n"
+    repo = make_repo(tmp_path, up, "SELECT 1;\n", "postgres", base)
+    stdout, stderr, code = _drill(repo, PG_URL)
+    assert code == 1, stdout + stderr
+    assert (
+        "column price changed: numeric GENERATED ALWAYS AS "
+        "(((price_cents)::numeric / 100.0)) STORED → numeric\n"
+    ) in stdout, stdout

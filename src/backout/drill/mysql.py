@@ -45,6 +45,33 @@ def _error_text(exc: Exception) -> str:
     return str(exc)
 
 
+_ON_UPDATE = re.compile(r"\bon update (\S+)", re.IGNORECASE)
+_GENERATED = re.compile(r"\b(stored|virtual|persistent) generated\b", re.IGNORECASE)
+
+
+def _extra(extra: Any, expression: Any) -> str:
+    """``information_schema.COLUMNS.EXTRA`` as DDL writes it (MySQL 8's ``DEFAULT_GENERATED``
+    only says that the default is an expression, which the default shows)."""
+    text = str(extra or "")
+    parts = []
+    if re.search(r"\bauto_increment\b", text, re.IGNORECASE):
+        parts.append("AUTO_INCREMENT")
+    if on_update := _ON_UPDATE.search(text):
+        parts.append(f"ON UPDATE {on_update.group(1)}")
+    if generated := _GENERATED.search(text):
+        parts.append(f"GENERATED ALWAYS AS ({expression}) {generated.group(1).upper()}")
+    if re.search(r"\binvisible\b", text, re.IGNORECASE):
+        parts.append("INVISIBLE")
+    return " ".join(parts)
+
+
+_COLUMNS = (
+    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
+    "GENERATION_EXPRESSION, DATA_TYPE FROM information_schema.COLUMNS "
+    "WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
+)
+
+
 def _default(value: Any) -> str | None:
     # MariaDB reports "NULL" for a nullable column without a default; that is no default.
     if value is None or value == "NULL":
@@ -126,17 +153,15 @@ class MysqlDatabase(DrillDatabase):
             if (match := _JSON_CHECK.match(str(clause)))
         }
         columns: dict[str, list[ColumnShape]] = {}
-        for table, name, type_, nullable, default, extra, data_type in self.query(
-            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
-            "DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-            "ORDER BY TABLE_NAME, ORDINAL_POSITION"
+        for table, name, type_, nullable, default, extra, expression, data_type in self.query(
+            _COLUMNS
         ):
             if table not in base_tables:
                 continue
-            extra = str(extra or "").lower()
             labels: tuple[str, ...] = ()
             if str(data_type).lower() in ("enum", "set"):
                 labels = tuple(m.replace("''", "'") for m in _ENUM_LABEL.findall(str(type_)))
+            described = _extra(extra, expression)
             if str(data_type).lower() == "longtext" and (table, name) in json_columns:
                 type_ = "json"
             columns.setdefault(table, []).append(
@@ -145,8 +170,9 @@ class MysqlDatabase(DrillDatabase):
                     str(type_),
                     nullable == "YES",
                     _default(default),
-                    generated="auto_increment" in extra or "generated" in extra,
+                    generated=described.startswith(("AUTO_INCREMENT", "GENERATED ALWAYS")),
                     labels=labels,
+                    extra=described,
                 )
             )
         index_columns: dict[tuple[str, str], list[str]] = {}
@@ -206,11 +232,10 @@ class MysqlDatabase(DrillDatabase):
     def column_states(self) -> dict[tuple[str, str], ColumnState]:
         """Every column of every table in one query."""
         return {
-            (table, name): ColumnState(str(type_), nullable == "YES", _default(default))
-            for table, name, type_, nullable, default in self.query(
-                "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT "
-                "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+            (table, name): ColumnState(
+                str(type_), nullable == "YES", _default(default), _extra(extra, expression)
             )
+            for table, name, type_, nullable, default, extra, expression, _ in self.query(_COLUMNS)
         }
 
     def close(self) -> None:
