@@ -193,3 +193,36 @@ def test_postgresql_generated_column_reads_as_generated_not_as_a_default(
         "column price changed: numeric GENERATED ALWAYS AS "
         "(((price_cents)::numeric / 100.0)) STORED → numeric\n"
     ) in stdout, stdout
+
+
+_VIEW_BASE = (
+    "CREATE TABLE users (id integer PRIMARY KEY, email varchar(100) NOT NULL, "
+    "active integer NOT NULL DEFAULT 1);\n"
+    "CREATE VIEW active_users AS SELECT id, email FROM users WHERE active = 1;\n",
+    "DROP VIEW active_users;\nDROP TABLE users;\n",
+)
+_VIEW_WITHOUT_FILTER = "CREATE VIEW active_users AS SELECT id, email FROM users;\n"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "url", "down", "compared"),
+    [
+        pytest.param("postgres", PG_URL, "SELECT 1;\n", "view active_users is missing", id="pg"),
+        pytest.param(
+            "mysql", MARIADB_URL, _VIEW_WITHOUT_FILTER, "view active_users changed", id="mariadb"
+        ),
+        pytest.param(
+            "sqlite", None, _VIEW_WITHOUT_FILTER, "view active_users changed", id="sqlite"
+        ),
+    ],
+)
+def test_views_are_probed_and_compared(
+    tmp_path: Path, dialect: str, url: str | None, down: str, compared: str
+) -> None:
+    # Views were neither snapshotted nor probed: a release that drops the view the old code
+    # reads, with a down that does not bring it back as it was, passed.
+    repo = make_repo(tmp_path, "DROP VIEW IF EXISTS active_users;\n", down, dialect, _VIEW_BASE)
+    stdout, stderr, code = _drill(repo, url)
+    assert code == 1, stdout + stderr
+    assert "the old release's SELECT on active_users fails on the new schema" in stdout, stdout
+    assert compared in stdout, stdout

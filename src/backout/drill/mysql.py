@@ -22,6 +22,7 @@ from backout.drill.snapshot import (
     ForeignKey,
     SchemaSnapshot,
     TableShape,
+    ViewShape,
 )
 
 _ENUM_LABEL = re.compile(r"'((?:[^']|'')*)'")
@@ -153,10 +154,12 @@ class MysqlDatabase(DrillDatabase):
             if (match := _JSON_CHECK.match(str(clause)))
         }
         columns: dict[str, list[ColumnShape]] = {}
+        view_columns: dict[str, list[str]] = {}
         for table, name, type_, nullable, default, extra, expression, data_type in self.query(
             _COLUMNS
         ):
             if table not in base_tables:
+                view_columns.setdefault(table, []).append(name)
                 continue
             labels: tuple[str, ...] = ()
             if str(data_type).lower() in ("enum", "set"):
@@ -227,7 +230,21 @@ class MysqlDatabase(DrillDatabase):
             )
             for table, cols in columns.items()
         }
-        return SchemaSnapshot(tables)
+        # The definition names this drill database (`backout_drill_…`.`users`): left out, so
+        # that it reads as written.
+        here = f"`{self.name}`."
+        views = {
+            name: ViewShape(
+                name,
+                " ".join(str(definition).replace(here, "").split()),
+                tuple(view_columns.get(name, ())),
+            )
+            for name, definition in self.query(
+                "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS "
+                "WHERE TABLE_SCHEMA = DATABASE()"
+            )
+        }
+        return SchemaSnapshot(tables, views=views)
 
     def column_states(self) -> dict[tuple[str, str], ColumnState]:
         """Every column of every table in one query."""

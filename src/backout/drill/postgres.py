@@ -31,6 +31,7 @@ from backout.drill.snapshot import (
     ForeignKey,
     SchemaSnapshot,
     TableShape,
+    ViewShape,
 )
 
 _COLUMNS = """
@@ -76,6 +77,16 @@ FROM pg_sequences WHERE schemaname = current_schema()
 _INDEXES = (
     "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
 )
+
+_VIEWS = """
+SELECT c.relname,
+       CASE c.relkind WHEN 'm' THEN 'MATERIALIZED ' ELSE '' END
+         || regexp_replace(trim(pg_get_viewdef(c.oid, true)), '\\s+', ' ', 'g'),
+       ARRAY(SELECT a.attname FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('v', 'm') AND n.nspname = current_schema()
+"""
 
 _UNIQUE_COLUMNS = """
 SELECT DISTINCT c.relname, a.attname
@@ -229,7 +240,11 @@ class PostgresDatabase(DrillDatabase):
             + (" CYCLE" if cycle else "")
             for name, data_type, inc, lo, hi, cycle in self.query(_SEQUENCES)
         }
-        return SchemaSnapshot(tables, sequences, enums)
+        views = {
+            name: ViewShape(name, definition, tuple(view_columns))
+            for name, definition, view_columns in self.query(_VIEWS)
+        }
+        return SchemaSnapshot(tables, sequences, enums, views)
 
     def column_states(self) -> dict[tuple[str, str], ColumnState]:
         """Every column of every table in one catalog query."""

@@ -37,7 +37,8 @@ class ProbeStatement:
 def contract_probe(
     database: DrillDatabase, base_schema: SchemaSnapshot, seeded: Seeded
 ) -> list[ProbeStatement]:
-    """Per base table, the INSERT of its old columns and the SELECT of every old column."""
+    """Per base table, the INSERT of its old columns and the SELECT of every old column; per
+    base view, the SELECT of every old column."""
     probes = []
     for name, table in sorted(base_schema.tables.items()):
         row = seeded.probe_rows.get(name)
@@ -45,6 +46,9 @@ def contract_probe(
             probes.append(ProbeStatement(name, insert_statement(database, name, row), "INSERT"))
         columns = [c.name for c in table.columns]
         probes.append(ProbeStatement(name, select_statement(database, name, columns), "SELECT"))
+    for name, view in sorted(base_schema.views.items()):
+        select = select_statement(database, name, view.columns)
+        probes.append(ProbeStatement(name, select, "SELECT"))
     return probes
 
 

@@ -1,5 +1,7 @@
 """Schema snapshots from catalog introspection, and the readable diff between two of them.
 
+Views are compared by name and definition (as the catalog prints it).
+
 Column order is not compared: a column dropped and re-added comes back last, which no
 statement that names its columns notices. Sequence positions are not compared either (seeding
 moves them); their definitions are.
@@ -82,12 +84,23 @@ class TableShape:
 
 
 @dataclass(frozen=True)
+class ViewShape:
+    """One view: its definition as the catalog prints it (compared) and its columns (what
+    the contract probe SELECTs)."""
+
+    name: str
+    definition: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SchemaSnapshot:
     """Everything the catalog says about the user's schema at one moment."""
 
     tables: Mapping[str, TableShape]
     sequences: Mapping[str, str] = field(default_factory=dict)
     enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    views: Mapping[str, ViewShape] = field(default_factory=dict)
 
     def without(self, ignored_tables: set[str]) -> SchemaSnapshot:
         """The snapshot minus migration-tool bookkeeping tables."""
@@ -95,6 +108,7 @@ class SchemaSnapshot:
             {name: t for name, t in self.tables.items() if name not in ignored_tables},
             self.sequences,
             self.enums,
+            self.views,
         )
 
 
@@ -150,6 +164,13 @@ def diff(before: SchemaSnapshot, after: SchemaSnapshot) -> list[SchemaDifference
         else:
             for line in _table_diff(before.tables[name], after.tables[name]):
                 found.append(SchemaDifference(name, f"table {name}: {line}"))
+    views_before = {name: view.definition for name, view in before.views.items()}
+    views_after = {name: view.definition for name, view in after.views.items()}
+    for name in sorted(set(views_before) | set(views_after)):
+        one = {name: views_before[name]} if name in views_before else {}
+        other = {name: views_after[name]} if name in views_after else {}
+        for line in _mapping_diff("view", one, other):
+            found.append(SchemaDifference(name, line))
     for line in _mapping_diff("sequence", before.sequences, after.sequences):
         found.append(SchemaDifference(None, line))
     enums_before = {k: ", ".join(v) for k, v in before.enums.items()}

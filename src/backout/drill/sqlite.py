@@ -23,6 +23,7 @@ from backout.drill.snapshot import (
     ForeignKey,
     SchemaSnapshot,
     TableShape,
+    ViewShape,
 )
 
 
@@ -170,7 +171,17 @@ class SqliteDatabase(DrillDatabase):
                 (str(create[0][0] or ""),) if create else (),
                 frozenset(unique_columns),
             )
-        return SchemaSnapshot(tables)
+        views = {
+            name: ViewShape(
+                name,
+                " ".join(str(definition).split()),
+                tuple(row[1] for row in self.query("SELECT * FROM pragma_table_info(?)", (name,))),
+            )
+            for name, definition in self.query(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY name"
+            )
+        }
+        return SchemaSnapshot(tables, views=views)
 
     def column_states(self) -> dict[tuple[str, str], ColumnState]:
         """Every column of every table in one query."""
