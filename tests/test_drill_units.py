@@ -61,6 +61,21 @@ def test_values_fit_their_types() -> None:
     assert value_for(ColumnShape("s", "mood", False, labels=("ok", "sad")), 2) == "sad"
 
 
+def test_numbers_and_times_carry_every_decimal_their_type_keeps() -> None:
+    def value(type_: str) -> object:
+        return value_for(ColumnShape("x", type_, False), 2)
+
+    assert value("numeric(10,3)") == "2.123"
+    assert value("decimal(10,0)") == 2
+    assert value("numeric(4,4)") == "0.2123"
+    assert value("numeric") == "2.5"
+    assert value("double precision") == 2.5
+    assert value("timestamp(3) with time zone") == "2024-01-02 12:00:00.123"
+    assert value("timestamp(0) without time zone") == "2024-01-02 12:00:00"
+    assert value("datetime") == "2024-01-02 12:00:00.123456"
+    assert value("time without time zone") == "12:02:00.123456"
+
+
 def test_diff_is_readable() -> None:
     before = _users()
     users = before.tables["users"]

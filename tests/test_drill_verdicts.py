@@ -226,3 +226,56 @@ def test_views_are_probed_and_compared(
     assert code == 1, stdout + stderr
     assert "the old release's SELECT on active_users fails on the new schema" in stdout, stdout
     assert compared in stdout, stdout
+
+
+_PG_PRICES = "ALTER TABLE prices ALTER COLUMN amount TYPE numeric(10,{});\n" + (
+    "ALTER TABLE prices ALTER COLUMN seen_at TYPE timestamptz({});\n"
+)
+_MARIADB_PRICES = "ALTER TABLE prices MODIFY amount decimal(10,{}) NOT NULL;\n" + (
+    "ALTER TABLE prices MODIFY seen_at datetime({}) NOT NULL;\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "url", "columns", "narrowing", "losses"),
+    [
+        pytest.param(
+            "postgres",
+            PG_URL,
+            "amount numeric(10,3) NOT NULL, seen_at timestamptz(6) NOT NULL DEFAULT now()",
+            _PG_PRICES,
+            (
+                "amount was 1.123, now 1.000",
+                "seen_at was '2024-01-01 12:00:00.123456+00:00', now '2024-01-01 12:00:00+00:00'",
+            ),
+            id="postgresql",
+        ),
+        pytest.param(
+            "mysql",
+            MARIADB_URL,
+            "amount decimal(10,3) NOT NULL, seen_at datetime(6) NOT NULL",
+            _MARIADB_PRICES,
+            (
+                "amount was 1.123, now 1.000",
+                "seen_at was '2024-01-01 12:00:00.123456', now '2024-01-01 12:00:00'",
+            ),
+            id="mariadb",
+        ),
+    ],
+)
+def test_scale_and_precision_narrowing_loses_seeded_fractions(
+    tmp_path: Path,
+    dialect: str,
+    url: str,
+    columns: str,
+    narrowing: str,
+    losses: tuple[str, str],
+) -> None:
+    # Integers and whole seconds survived numeric(10,0) and timestamptz(0): the drill said
+    # nothing where `check` reports BK204.
+    base = (f"CREATE TABLE prices (id integer PRIMARY KEY, {columns});\n", "DROP TABLE prices;\n")
+    repo = make_repo(tmp_path, narrowing.format(0, 0), narrowing.format(3, 6), dialect, base)
+    stdout, stderr, _ = _drill(repo, url)
+    assert codes(stdout) == ["BK208", "BK208"], stdout + stderr
+    for loss in losses:
+        assert loss in stdout, stdout

@@ -10,6 +10,7 @@ round trip lost (BK208 confirmed).
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,30 @@ def _fit(text: str, length: int | None) -> str:
     return text if length is None or len(text) <= length else text[-length:]
 
 
+# Digits after the point, none of them 0: a narrower scale or precision rounds every one of
+# them away, which the data comparison then shows (BK208).
+_DIGITS = "123456"
+
+
+def _fraction(index: int, size: re.Match[str] | None) -> Any:
+    """A number with as many decimals as ``numeric(p, s)`` keeps (``numeric`` alone: one)."""
+    if size is None:
+        return Literal(f"{index}.5")
+    precision, scale = int(size.group(1)), int(size.group(2) or 0)
+    if scale == 0:
+        return index
+    if precision == scale:  # numeric(4, 4): below 1
+        return Literal(f"0.{index % 10}{_DIGITS[: min(scale, 6) - 1]}")
+    return Literal(f"{index}.{_DIGITS[: min(scale, 6)]}")
+
+
+def _subsecond(precision: int | None) -> str:
+    """Fractional seconds as many as the type keeps (unsaid: 6, which a server with less
+    rounds away when it stores the value)."""
+    digits = 6 if precision is None else min(precision, 6)
+    return f".{_DIGITS[:digits]}" if digits else ""
+
+
 def value_for(column: ColumnShape, index: int) -> Any:
     """A value of ``column``'s type, different for each ``index`` (1-based)."""
     type_ = column.type.lower()
@@ -66,14 +91,18 @@ def value_for(column: ColumnShape, index: int) -> Any:
         return f"{index} days"
     if "int" in type_ or "serial" in type_ or type_.startswith("year"):
         return 2000 + index if type_.startswith("year") else index
-    if any(word in type_ for word in ("numeric", "decimal", "real", "double", "float", "money")):
+    if "numeric" in type_ or "decimal" in type_:
+        return _fraction(index, match)
+    if any(word in type_ for word in ("real", "double", "float")):
+        return index + 0.5
+    if "money" in type_:
         return index
     if "timestamp" in type_ or "datetime" in type_:
-        return f"2024-01-{index:02d} 12:00:00"
+        return f"2024-01-{index:02d} 12:00:00{_subsecond(length)}"
     if "date" in type_:
         return datetime.date(2024, 1, index).isoformat()
     if "time" in type_:
-        return f"12:{index:02d}:00"
+        return f"12:{index:02d}:00{_subsecond(length)}"
     if "uuid" in type_:
         return f"00000000-0000-4000-8000-{index:012d}"
     if "json" in type_:
@@ -275,8 +304,17 @@ def _describe(row: Mapping[str, Any], key: list[str]) -> str:
 
 
 def _sql_value(value: Any) -> str:
-    """A value as SQL writes it in a message: ``NULL`` for a database NULL, not ``None``."""
-    return "NULL" if value is None else repr(value)
+    """A value as SQL writes it in a message: ``NULL`` for a database NULL, not ``None``;
+    ``1.123`` and ``'2024-01-01 12:00:00.123456+00:00'``, not the driver's Python objects."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float | decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return f"'{value}'"
+    return repr(value)
 
 
 def compare(
