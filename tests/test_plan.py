@@ -122,6 +122,17 @@ def test_added_constraints_are_dropped_by_their_name() -> None:
             ("web", "./chart", "web"),
         ),
         ("helm install -o json --labels a=b -- api charts/api", ("api", "charts/api", "")),
+        # GitHub substitutes ${{ }} before the shell splits the line: one word each.
+        (
+            "helm upgrade --install --atomic -n prod --set image.tag=${{ github.sha }} "
+            "--history-max 20 shop-prod ./charts/shop",
+            ("shop-prod", "./charts/shop", "prod"),
+        ),
+        (
+            "helm upgrade -i --namespace=${{ vars.NS }} ${{ vars.RELEASE }} charts/shop "
+            '--set "note=${{ github.event.head_commit.message }}"',
+            ("${{ vars.RELEASE }}", "charts/shop", "${{ vars.NS }}"),
+        ),
         ("helm rollback shop 0", None),
         ("kubectl apply -f k8s/", None),
     ],
@@ -129,7 +140,22 @@ def test_added_constraints_are_dropped_by_their_name() -> None:
 def test_helm_deploy_reads_release_chart_and_namespace(
     command: str, expected: tuple[str, str, str] | None
 ) -> None:
-    assert helm_deploy(command) == expected
+    deploy = helm_deploy(command)
+    read = (deploy.release, deploy.chart, deploy.namespace) if deploy is not None else None
+    assert read == expected
+
+
+def test_helm_deploy_keeps_the_values_the_command_line_sets() -> None:
+    deploy = helm_deploy(
+        "helm upgrade -i shop charts/shop -f values.yaml --set-string image.tag=${{ github.sha }}"
+        " --set replicas=2,image.repository=r/api --set-json=resources={}"
+    )
+    assert deploy is not None
+    assert deploy.value_flags == (
+        "--set-string image.tag=${{ github.sha }}",
+        "--set replicas=2,image.repository=r/api",
+        "--set-json resources={}",
+    )
 
 
 def test_helm_release_gets_helm_rollback_with_history_and_caveats() -> None:
@@ -194,6 +220,56 @@ def test_chart_without_a_ci_release_name_says_how_to_find_it(tmp_path: Path) -> 
     (helm,) = plan["helm"]
     assert helm["release"] == "<release>" and helm["chart"] == "charts/web"
     assert any("`helm list -A`" in warning for warning in plan["warnings"])
+
+
+def _plan_json(case: str) -> dict[str, Any]:
+    done = run_backout("plan", "head", "--base", "base", "--format", "json", cwd=GOLDEN / case)
+    assert done.returncode == 0, done.stderr
+    plan: dict[str, Any] = json.loads(done.stdout)
+    return plan
+
+
+def test_ci_set_image_tag_is_no_certain_target() -> None:
+    """``--set image.tag=${{ github.sha }}``: the release is the operand after it, and the
+    values file's digest is not what the previous deploy ran."""
+    plan = _plan_json("ci_sets_image_tag")
+    (helm,) = plan["helm"]
+    assert (helm["release"], helm["namespace"]) == ("shop-prod", "prod")
+    assert helm["commands"][1] == "helm rollback shop-prod <REVISION> -n prod --wait --timeout 5m"
+    (target,) = plan["targets"]
+    assert target["ci_override"] == "--set image.tag=${{ github.sha }}"
+    assert (target["digest"], target["digest_source"]) == ("", "")
+    assert "not `registry.example.com/shop/api:2.3@sha256:" in target["warning"]
+    previous = "sha256:" + "a" * 64
+    assert not [check for check in plan["verification"] if previous in check]
+    assert "github.sha" not in " ".join(plan["commands"])
+
+
+def test_github_expressions_in_release_and_namespace_are_to_fill_in(tmp_path: Path) -> None:
+    shutil.copytree(GOLDEN / "ci_sets_image_tag" / "head", tmp_path, dirs_exist_ok=True)
+    workflow = tmp_path / ".github" / "workflows" / "deploy.yml"
+    workflow.write_text(
+        workflow.read_text().replace(
+            "-n prod --set image.tag=${{ github.sha }} --history-max 20 shop-prod",
+            "--namespace=${{ vars.NS }} --history-max 20 ${{ vars.RELEASE }}",
+        )
+    )
+    done = run_backout("plan", str(tmp_path), "--format", "json")
+    plan = json.loads(done.stdout)
+    (helm,) = plan["helm"]
+    assert (helm["release"], helm["namespace"]) == ("<${{ vars.RELEASE }}>", "<${{ vars.NS }}>")
+    assert helm["commands"][1] == (
+        "helm rollback <${{ vars.RELEASE }}> <REVISION> -n <${{ vars.NS }}> --wait --timeout 5m"
+    )
+    assert any(
+        "is the GitHub Actions expression `${{ vars.NS }}`" in warning
+        for warning in plan["warnings"]
+    )
+    # The values file is what ran when the CI sets no image value.
+    (target,) = plan["targets"]
+    assert target["ci_override"] == "" and target["digest"] == "sha256:" + "b" * 64
+    markdown = run_backout("plan", str(tmp_path)).stdout
+    assert "-n ${{" not in markdown and "helm rollback ${{" not in markdown
 
 
 DEPLOYMENT = """\

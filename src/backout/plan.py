@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -47,7 +46,7 @@ from backout.schema_model import (
     renames_base_object,
 )
 from backout.sources.base import FactSet
-from backout.sources.ci import CiCommand
+from backout.sources.ci import CiCommand, shell_words
 from backout.sources.helm import (
     HelmChart,
     HelmCrd,
@@ -124,6 +123,8 @@ _HELM_VALUE_FLAGS = frozenset(
         "--colour",
     }
 )
+# The flags that set chart values on the command line, over the values files.
+_HELM_SET_FLAGS = frozenset({"--set", "--set-string", "--set-file", "--set-json", "--set-literal"})
 _UPGRADE_HOOKS = ("pre-upgrade", "post-upgrade")
 _ROLLBACK_HOOKS = ("pre-rollback", "post-rollback")
 
@@ -158,6 +159,10 @@ class Target:
     source: str = "kubernetes"
     """``kubernetes`` (a manifest's workload) or ``helm`` (an image set in a chart's values,
     whose ``workload`` is the chart and ``container`` the values file and path)."""
+    ci_override: str = ""
+    """For ``helm``: the CI's flag that sets this image at deploy (``--set image.tag=…``).
+    ``rollback_image`` is then what the values file names, not what the previous deploy ran,
+    and ``digest`` is empty."""
 
 
 @dataclass(frozen=True)
@@ -184,8 +189,9 @@ class ManualStep:
 class HelmRollback:
     """``helm rollback`` for a Helm release that deploys this repository's workloads.
 
-    ``release`` is ``<release>`` when no CI command names it; ``found_in`` says where it was
-    read (a CI command's location, or the chart). ``caveats`` are what ``helm rollback`` does
+    ``release`` is ``<release>`` when no CI command names it, and ``<${{ … }}>`` when the CI
+    names it by a GitHub Actions expression (the namespace too); ``found_in`` says where it
+    was read (a CI command's location, or the chart). ``caveats`` are what ``helm rollback`` does
     not undo, or does on its own, for the charts of this repository.
     """
 
@@ -195,6 +201,9 @@ class HelmRollback:
     found_in: str
     commands: tuple[str, ...]
     caveats: tuple[str, ...] = ()
+    value_flags: tuple[str, ...] = ()
+    """The CI's ``--set``-like flags (``--set image.tag=${{ github.sha }}``): the deploy
+    replaced these values of the chart's values files."""
 
 
 @dataclass
@@ -365,9 +374,9 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
     """The images set in charts' values: ``helm rollback`` brings back the previous values."""
     base_images = _helm_images(workspace.base.facts) if workspace.base else {}
     locked = _lock_digests(workspace)
-    namespaces: dict[str, str] = {}
+    deploys: dict[str, HelmRollback] = {}
     for helm in plan.helm:
-        namespaces.setdefault(helm.chart.strip().removeprefix("./").rstrip("/"), helm.namespace)
+        deploys.setdefault(helm.chart.strip().removeprefix("./").rstrip("/"), helm)
     for key, use in sorted(_helm_images(workspace.head.facts).items()):
         previous = base_images.get(key)
         chart = use.chart or "."
@@ -378,13 +387,25 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
             )
             continue
         rollback_image = previous.reference if previous is not None else use.reference
-        digest, source, warning = _target_digest(
-            rollback_image, use.reference, locked, registry, previous is not None
+        deploy = deploys.get(use.chart)
+        override = next(
+            (
+                flag
+                for flag in (deploy.value_flags if deploy is not None else ())
+                if _sets_values_at(flag, use.values_path)
+            ),
+            "",
         )
+        if override and deploy is not None:
+            digest, source, warning = "", "", _overridden(deploy, override, rollback_image)
+        else:
+            digest, source, warning = _target_digest(
+                rollback_image, use.reference, locked, registry, previous is not None
+            )
         plan.targets.append(
             Target(
                 workload=f"chart {chart}",
-                namespace=namespaces.get(use.chart, ""),
+                namespace=deploy.namespace if deploy is not None else "",
                 container=f"{key[0].rpartition('/')[2]} `{use.values_path}`",
                 current_image=use.reference,
                 rollback_image=rollback_image,
@@ -392,8 +413,21 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
                 digest_source=source,
                 warning=warning if previous is not None else _no_base(warning),
                 source="helm",
+                ci_override=override,
             )
         )
+
+
+def _overridden(deploy: HelmRollback, flag: str, values_image: str) -> str:
+    """The warning for a values image the CI's ``flag`` replaces at deploy."""
+    namespace = f" -n {deploy.namespace}" if deploy.namespace else ""
+    return (
+        f"WARNING: the CI deploys with `{flag}` ({deploy.found_in}): the previous revision "
+        f"ran the image that flag set in its deploy, not `{values_image}` of the values "
+        f"file, so the plan knows no target digest. `helm get values {deploy.release} "
+        f"--revision <REVISION>{namespace}` shows the value it set; note the digest the "
+        "pods run before rolling back."
+    )
 
 
 def _commands(plan: Plan) -> None:
@@ -442,7 +476,14 @@ def _commands(plan: Plan) -> None:
 def _helm_target_checks(target: Target, plan: Plan) -> None:
     """What to verify for an image a chart's values set (``helm rollback`` restores it)."""
     flag = f"-n {target.namespace} " if target.namespace else ""
-    if target.digest:
+    if target.ci_override:
+        plan.verification.append(
+            f"the pods of the {target.workload} that run {target.container} run the image "
+            f"that `{target.ci_override}` set in the revision rolled back to (`helm get "
+            f"manifest` of that revision names it), not the values file's: `kubectl {flag}get "
+            "pods -o jsonpath='{..imageID}'` shows a different imageID than before the rollback"
+        )
+    elif target.digest:
         plan.verification.append(
             f"the pods of the {target.workload} that run {target.container} run "
             f"{target.digest}: `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` shows it"
@@ -457,13 +498,6 @@ def _helm_target_checks(target: Target, plan: Plan) -> None:
         plan.warnings.append(target.warning)
 
 
-def _helm_words(command: str) -> list[str]:
-    try:
-        return shlex.split(command, comments=True)
-    except ValueError:  # an unbalanced quote, e.g. from ${{ }} in a workflow
-        return command.split()
-
-
 def _helm_flag(word: str) -> tuple[str, str | None]:
     """``(flag, value written in the same word)``: ``--namespace=web``, ``-nweb``, ``-f=x``."""
     name, has_value, value = word.partition("=")
@@ -474,25 +508,42 @@ def _helm_flag(word: str) -> tuple[str, str | None]:
     return word, None
 
 
-def helm_deploy(command: str) -> tuple[str, str, str] | None:
-    """``(release, chart, namespace)`` of a ``helm upgrade``/``install`` line, else ``None``.
+@dataclass(frozen=True)
+class HelmDeploy:
+    """What a CI's ``helm upgrade``/``install`` line deploys.
 
-    Operands are read as helm reads them: after the sub-command, RELEASE then CHART (``install
-    --generate-name`` has no release name: ``""``); a flag takes the next word only when it
-    is one of helm's value-taking flags and its value is not in the same word. The namespace
-    comes from ``-n``/``--namespace`` anywhere on the line, ``""`` when absent.
+    ``release`` is ``""`` for ``install --generate-name``, ``namespace`` ``""`` without
+    ``-n``. ``value_flags`` are its ``--set``-like flags as written
+    (``--set image.tag=${{ github.sha }}``): values that replace the chart's values files.
     """
-    words = _helm_words(command)
+
+    release: str
+    chart: str
+    namespace: str
+    value_flags: tuple[str, ...] = ()
+
+
+def helm_deploy(command: str) -> HelmDeploy | None:
+    """The release, chart and namespace of a ``helm upgrade``/``install`` line, else ``None``.
+
+    Words are split as the shell splits them once GitHub has substituted its ``${{ … }}``
+    expressions (one word each). Operands are read as helm reads them: after the
+    sub-command, RELEASE then CHART; a flag takes the next word only when it is one of helm's
+    value-taking flags and its value is not in the same word. The namespace comes from
+    ``-n``/``--namespace`` anywhere on the line.
+    """
+    words = shell_words(command)
     starts = [i for i, word in enumerate(words) if word == "helm" or word.endswith("/helm")]
     if not starts:
         return None
     operands: list[str] = []
+    value_flags: list[str] = []
     namespace, verb, generated, flags_done = "", "", False, False
     index = starts[0] + 1
     while index < len(words):
         word = words[index]
         index += 1
-        if word in ("&&", "||", ";", "|"):
+        if word in ("&&", "||", ";", "|", "&"):
             break
         if word == "--" and not flags_done:
             flags_done = True
@@ -504,6 +555,8 @@ def helm_deploy(command: str) -> tuple[str, str, str] | None:
                 index += 1
             if name in ("-n", "--namespace"):
                 namespace = value or ""
+            if name in _HELM_SET_FLAGS:
+                value_flags.append(f"{name} {value}")
             generated = generated or name in ("--generate-name", "-g")
         elif not verb:
             verb = word
@@ -512,8 +565,25 @@ def helm_deploy(command: str) -> tuple[str, str, str] | None:
     if verb not in ("upgrade", "install") or not operands:
         return None
     if generated:
-        return "", operands[0], namespace
-    return operands[0], operands[1] if len(operands) > 1 else "", namespace
+        return HelmDeploy("", operands[0], namespace, tuple(value_flags))
+    chart = operands[1] if len(operands) > 1 else ""
+    return HelmDeploy(operands[0], chart, namespace, tuple(value_flags))
+
+
+def _sets_values_at(flag: str, values_path: str) -> bool:
+    """Whether a ``--set``-like ``flag`` (``--set image.tag=x,replicas=2``) sets something at
+    or under ``values_path`` (``image``), or a parent of it."""
+    name, _, assignments = flag.partition(" ")
+    parts = assignments.split(",") if name in ("--set", "--set-string") else [assignments]
+    for part in parts:
+        key = part.partition("=")[0].strip()
+        if key and (
+            key == values_path
+            or values_path.startswith(f"{key}.")
+            or key.startswith(f"{values_path}.")
+        ):
+            return True
+    return False
 
 
 def _chart_dir(chart_argument: str, charts: set[str]) -> str | None:
@@ -587,6 +657,19 @@ def _helm_commands(release: str, namespace: str) -> tuple[str, ...]:
     )
 
 
+def _fill_in(word: str, what: str, command: CiCommand, plan: Plan) -> str:
+    """``word`` as the plan shows it: a GitHub ``${{ … }}`` expression (GitHub substitutes
+    it when the workflow runs) becomes ``<${{ … }}>``, a value to fill in, with a warning."""
+    if "${{" not in word:
+        return word
+    plan.warnings.append(
+        f"the {what} of the `helm` command at {command.location} is the GitHub Actions "
+        f"expression `{word}`: put in place of `<{word}>` the value it had in the deploy "
+        "(the workflow run's log shows the command with it)"
+    )
+    return f"<{word}>"
+
+
 def _helm(workspace: Workspace, plan: Plan) -> None:
     """``helm rollback`` for each Helm release the CI deploys, or each chart of the repo."""
     facts = workspace.head.facts
@@ -597,11 +680,12 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
         deploy = helm_deploy(command.command)
         if deploy is None:
             continue
-        release, chart_argument, namespace = deploy
-        release = release or "<release>"
-        if (release, namespace) in seen:
+        if (deploy.release, deploy.namespace) in seen:
             continue
-        seen.add((release, namespace))
+        seen.add((deploy.release, deploy.namespace))
+        release = _fill_in(deploy.release, "release name", command, plan) or "<release>"
+        namespace = _fill_in(deploy.namespace, "namespace", command, plan)
+        chart_argument = deploy.chart
         chart = _chart_dir(chart_argument, set(charts))
         if chart is not None:
             covered.add(chart)
@@ -614,6 +698,7 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
                 str(command.location),
                 _helm_commands(release, namespace),
                 caveats,
+                deploy.value_flags,
             )
         )
     for directory, chart_fact in sorted(charts.items()):
@@ -828,10 +913,12 @@ def render_markdown(plan: Plan) -> str:
         lines += ["| workload | container | now | go back to | digest |", "|---|---|---|---|---|"]
         for t in plan.targets:
             digest = f"`{t.digest}` ({t.digest_source})" if t.digest else "**unknown**"
-            lines.append(
-                f"| {t.workload} | {t.container} | `{t.current_image}` | "
-                f"`{t.rollback_image}` | {digest} |"
-            )
+            now, rollback = f"`{t.current_image}`", f"`{t.rollback_image}`"
+            if t.ci_override:
+                # The values file does not name what ran: the CI's flag replaced it.
+                now = f"what `{t.ci_override}` set (values file: {now})"
+                rollback = f"what `{t.ci_override}` set (values file: {rollback})"
+            lines.append(f"| {t.workload} | {t.container} | {now} | {rollback} | {digest} |")
     else:
         lines.append("No workload image found.")
     summary = plan.schema.summary

@@ -413,6 +413,13 @@ def _words(line: str) -> list[_Word]:
     return words
 
 
+def shell_words(line: str) -> list[str]:
+    """The words of a shell line as the shell sees them once GitHub has substituted its
+    ``${{ … }}`` expressions: quotes removed, an expression one word (spaces and all),
+    operators (``&&``, ``;``, ``|``…) words of their own, nothing after a ``#`` comment."""
+    return [word.text for word in _words(line)]
+
+
 def _simple_commands(words: list[_Word]) -> Iterator[list[_Word]]:
     """Split words at ``&&``, ``;``, ``|``…; drop ``sudo``, ``exec`` and ``VAR=value`` prefixes."""
     current: list[_Word] = []
