@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,11 +62,20 @@ def test_forward_fix_is_concrete_sql() -> None:
 
 def test_mutable_target_is_a_loud_warning_and_compatible_schema_needs_nothing() -> None:
     done = run_backout("plan", "head", "--base", "base", cwd=GOLDEN / "mutable_tag")
+    # The release changed only migrations: the Deployment gets no command, but its mutable
+    # tag may have been moved by the release all the same.
     assert (
-        "WARNING: the rollback target `registry.example.com/shop/api:latest` is a mutable tag"
-        in (done.stdout)
-    )
+        "WARNING: deployment/shop-api is unchanged by this release, so the plan gives it no "
+        "command, but it runs the mutable tag `registry.example.com/shop/api:latest`"
+    ) in done.stdout
+    assert "kubectl" not in done.stdout.split("## 3. Commands")[1].split("## 4.")[0]
     assert "Nothing: the release's migrations are backward compatible" in done.stdout
+
+    changed = run_backout("plan", "head", "--base", "base", cwd=GOLDEN / "workload_changes")
+    assert (
+        "WARNING: the rollback target `registry.example.com/shop/worker:2.3` is a mutable tag"
+        in changed.stdout
+    )
 
 
 def test_plan_writes_file_and_rejects_bad_flags(tmp_path: Path) -> None:
@@ -229,6 +239,63 @@ def _plan_json(case: str) -> dict[str, Any]:
     return plan
 
 
+def _ways_back(commands: list[str]) -> dict[str, list[str]]:
+    """workload → the commands that change it (``rollout status`` only watches)."""
+    ways: dict[str, list[str]] = {}
+    for command in commands:
+        found = re.search(r"(?:set image|rollout undo) (\S+)|manifest of (\S+)>", command)
+        if found is not None:
+            ways.setdefault(found[1] or found[2], []).append(command)
+    return ways
+
+
+def test_each_changed_workload_goes_back_one_way_and_unchanged_ones_not_at_all() -> None:
+    plan = _plan_json("workload_changes")
+    ways = _ways_back(plan["commands"])
+    assert sorted(ways) == ["deployment/api", "deployment/front", "deployment/worker"]
+    assert all(len(commands) == 1 for commands in ways.values()), ways
+    # Only images changed: one set image with every changed container, the init one too,
+    # and not the unchanged web container.
+    (api,) = ways["deployment/api"]
+    a = "sha256:" + "a" * 64
+    assert api == (
+        f"kubectl -n shop set image deployment/api migrate=registry.example.com/shop/api@{a} "
+        f"api=registry.example.com/shop/api@{a}"
+    )
+    (front,) = ways["deployment/front"]
+    assert "front=registry.example.com/shop/front:1.0 proxy=envoyproxy/envoy@sha256:" in front
+    # The pod template changed beyond its image: undo, and no set image to fight it.
+    (worker,) = ways["deployment/worker"]
+    assert worker.startswith("kubectl -n shop rollout undo deployment/worker --to-revision=<N>")
+    assert plan["unchanged"] == ["statefulset/cache", "deployment/untouched"]
+    assert not [c for c in plan["commands"] if "cache" in c or "untouched" in c]
+    assert [t["container"] for t in plan["targets"]] == [
+        "migrate",
+        "api",
+        "worker",
+        "front",
+        "proxy",
+    ]
+    assert not [w for w in plan["warnings"] if "web:1.0" in w]
+
+
+def test_without_a_base_workloads_are_undone_not_set_to_their_own_image(tmp_path: Path) -> None:
+    shutil.copytree(GOLDEN / "workload_changes" / "head", tmp_path / "head")
+    done = run_backout("plan", str(tmp_path / "head"), "--format", "json")
+    plan = json.loads(done.stdout)
+    ways = _ways_back(plan["commands"])
+    assert sorted(ways) == [
+        "deployment/api",
+        "deployment/front",
+        "deployment/untouched",
+        "deployment/worker",
+        "statefulset/cache",
+    ]
+    assert all(
+        len(commands) == 1 and " rollout undo " in commands[0] for commands in ways.values()
+    ), ways
+
+
 def test_ci_set_image_tag_is_no_certain_target() -> None:
     """``--set image.tag=${{ github.sha }}``: the release is the operand after it, and the
     values file's digest is not what the previous deploy ran."""
@@ -363,6 +430,59 @@ def test_registry_warns_when_the_target_tag_now_names_this_release(
     assert target["digest"] == ""
     assert f"now names {new.digest}, this release's own image (BK304)" in target["warning"]
     assert target["warning"] in plan["warnings"]
+
+
+# DEPLOYMENT's api container with an environment, and a second container.
+TWO_CONTAINERS = DEPLOYMENT + (
+    "        env: [{{name: LOG_LEVEL, value: {level}}}]\n      - name: web\n        image: {web}\n"
+)
+
+
+@pytest.mark.registry
+def test_registry_warns_bk304_only_where_check_online_does(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """The release changed api (2.3 → 2.4) and kept web:1.0: web's target is this release's
+    own image because the release meant it to be, which is no BK304."""
+    pusher = registry.pusher()
+    previous = pusher.image("agree/api", "2.3", "2.3")
+    pusher.image("agree/api", "2.4", "2.4")
+    pusher.image("agree/web", "1.0", "1.0")
+    host = registry.host
+    trees: dict[str, Path] = {}
+    releases = [("base", "2.3", "info"), ("images", "2.4", "info"), ("template", "2.4", "debug")]
+    for name, api, level in releases:
+        trees[name] = tmp_path / name
+        trees[name].mkdir()
+        (trees[name] / "deploy.yaml").write_text(
+            TWO_CONTAINERS.format(
+                image=f"{host}/agree/api:{api}", web=f"{host}/agree/web:1.0", level=level
+            )
+        )
+
+    # Only images changed: one set image, for api alone.
+    plan = _online_plan(registry, trees["images"], trees["base"])
+    assert plan["commands"][0] == (
+        f"kubectl set image deployment/shop api={host}/agree/api@{previous.digest}"
+    )
+    assert [t["container"] for t in plan["targets"]] == ["api"]
+    assert not [w for w in plan["warnings"] if "BK304" in w]
+
+    for head in (trees["images"],):
+        checked = run_backout(
+            "check",
+            str(head),
+            "--base",
+            str(trees["base"]),
+            "--online",
+            "--insecure-registry",
+            host,
+            "--select",
+            "BK304",
+            "--output-format",
+            "concise",
+        )
+        assert "BK304" not in checked.stdout, checked.stdout
 
 
 def test_plan_registry_unreachable_is_exit_2(tmp_path: Path) -> None:

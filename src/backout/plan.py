@@ -222,6 +222,9 @@ class Plan:
     recreate: list[str] = field(default_factory=list)
     """The workloads (``deployment/shop-api``) whose immutable fields the release changed
     (BK105): undo is refused for them, they go back by being recreated."""
+    unchanged: list[str] = field(default_factory=list)
+    """The workloads whose pod template (images included) the release did not change: the
+    plan gives them no command."""
 
 
 def _immutable_changes(workspace: Workspace, findings: list[Finding]) -> list[str]:
@@ -236,10 +239,6 @@ def _immutable_changes(workspace: Workspace, findings: list[Finding]) -> list[st
             if w.location in where or any(f.location in where for f in w.fields)
         }
     )
-
-
-def _namespaces(workspace: Workspace) -> dict[tuple[str, str], str]:
-    return {(w.kind, w.name): w.namespace for w in workspace.head.facts.of(Workload)}
 
 
 def _lock_digests(workspace: Workspace) -> dict[str, str]:
@@ -321,44 +320,131 @@ def _no_base(warning: str) -> str:
     ).strip()
 
 
-def _targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | None = None) -> None:
+@dataclass(frozen=True)
+class _Change:
+    """How the release changed one workload (``deployment/api``), which decides its command.
+
+    ``how`` is ``images`` (only container images: ``kubectl set image`` takes them back),
+    ``template`` (more of the pod template: ``rollout undo`` restores all of it), ``unknown``
+    (no ``--base`` to compare with: undo), ``new`` (nothing to go back to) or ``unchanged``
+    (no command).
+    """
+
+    workload: str
+    namespace: str
+    how: str
+
+
+def _workload_images(facts: FactSet) -> dict[tuple[str, str], list[ImageUse]]:
+    """(kind, name) → the images of its containers and init containers, in file order."""
+    images: dict[tuple[str, str], list[ImageUse]] = {}
+    for use in sorted(facts.of(ImageUse), key=lambda u: u.location):
+        match = _CONTEXT.match(use.context)
+        if use.source != "kubernetes" or match is None or match["kind"] not in ROLLOUT_KINDS:
+            continue
+        if match["role"] in ("container", "initContainer"):
+            images.setdefault((match["kind"], match["name"]), []).append(use)
+    return images
+
+
+def _changes(workspace: Workspace) -> list[_Change]:
+    """How the release changed each Deployment, StatefulSet and DaemonSet, in file order."""
+    base = workspace.base
+    base_workloads = {(w.kind, w.name): w for w in base.facts.of(Workload)} if base else {}
+    base_images = {u.context: u.reference for u in base.facts.of(ImageUse)} if base else {}
+    head_images = _workload_images(workspace.head.facts)
+    changes: list[_Change] = []
+    for workload in sorted(workspace.head.facts.of(Workload), key=lambda w: w.location):
+        if workload.kind not in ROLLOUT_KINDS:
+            continue
+        previous = base_workloads.get((workload.kind, workload.name))
+        images = head_images.get((workload.kind, workload.name), [])
+        if base is None:
+            how = "unknown"
+        elif previous is None:
+            how = "new"
+        elif previous.pod_template != workload.pod_template:
+            how = "template"
+        elif any(base_images.get(use.context) != use.reference for use in images):
+            how = "images"
+        else:
+            how = "unchanged"
+        name = f"{workload.kind.lower()}/{workload.name}"
+        changes.append(_Change(name, workload.namespace, how))
+    return changes
+
+
+def _targets(
+    workspace: Workspace, plan: Plan, registry: RegistryLookup | None = None
+) -> list[_Change]:
+    """The rollback target of every container that the command for its workload sets: the
+    containers whose image the release changed, or all of them when undo restores the whole
+    pod template. Returns how the release changed each workload."""
     base_images = (
         {u.context: u for u in workspace.base.facts.of(ImageUse)} if workspace.base else {}
     )
     locked = _lock_digests(workspace)
-    namespaces = _namespaces(workspace)
-    for use in sorted(workspace.head.facts.of(ImageUse), key=lambda u: u.location):
-        match = _CONTEXT.match(use.context)
-        if use.source != "kubernetes" or match is None or match["kind"] not in ROLLOUT_KINDS:
+    changes = _changes(workspace)
+    how_changed = {change.workload: change for change in changes}
+    for (kind, name), uses in _workload_images(workspace.head.facts).items():
+        change = how_changed.get(f"{kind.lower()}/{name}")
+        if change is None or change.how == "unchanged":
             continue
-        if match["role"] != "container":
+        for use in uses:
+            previous = base_images.get(use.context)
+            if previous is None and workspace.base is not None:
+                plan.warnings.append(
+                    f"{use.context} is new in this release: there is nothing to roll it back "
+                    "to; rolling back means deleting it or leaving it running"
+                )
+                continue
+            unchanged = previous is not None and previous.reference == use.reference
+            if change.how == "images" and unchanged:
+                continue
+            rollback_image = previous.reference if previous is not None else use.reference
+            digest, source, warning = _target_digest(
+                rollback_image, use.reference, locked, registry, previous is not None
+            )
+            plan.targets.append(
+                Target(
+                    workload=change.workload,
+                    namespace=change.namespace,
+                    container=use.context.rpartition(" ")[2],
+                    current_image=use.reference,
+                    rollback_image=rollback_image,
+                    digest=digest,
+                    digest_source=source,
+                    warning=warning if previous is not None else _no_base(warning),
+                )
+            )
+    plan.unchanged = [change.workload for change in changes if change.how == "unchanged"]
+    _unchanged_mutable(workspace, changes, locked, plan)
+    return changes
+
+
+def _unchanged_mutable(
+    workspace: Workspace, changes: list[_Change], locked: dict[str, str], plan: Plan
+) -> None:
+    """A warning for each unchanged workload that runs a mutable tag: the manifests say
+    nothing of what the release pushed under it."""
+    unchanged = {change.workload for change in changes if change.how == "unchanged"}
+    for (kind, name), uses in _workload_images(workspace.head.facts).items():
+        workload = f"{kind.lower()}/{name}"
+        if workload not in unchanged:
             continue
-        previous = base_images.get(use.context)
-        rollback_image = previous.reference if previous is not None else use.reference
-        digest, source, warning = _target_digest(
-            rollback_image, use.reference, locked, registry, previous is not None
-        )
-        if previous is None and workspace.base is None:
-            warning = _no_base(warning)
-        elif previous is None:
+        mutable = [
+            use.reference
+            for use in uses
+            if not _is_pinned(use.reference) and use.reference.split("@")[0] not in locked
+        ]
+        if mutable:
+            tags = ", ".join(f"`{reference}`" for reference in mutable)
             plan.warnings.append(
-                f"{use.context} is new in this release: there is nothing to roll it back to; "
-                "rolling back means deleting it or leaving it running"
+                f"WARNING: {workload} is unchanged by this release, so the plan gives it no "
+                f"command, but it runs the mutable tag {tags}: if this release pushed new "
+                "bytes under it, its restarted pods run them, and only `kubectl set image` to "
+                "the previous digest (`backout diagnose --registry` finds it) takes them back."
             )
-            continue
-        kind, name = match["kind"], match["name"]
-        plan.targets.append(
-            Target(
-                workload=f"{kind.lower()}/{name}",
-                namespace=namespaces.get((kind, name), ""),
-                container=match["container"],
-                current_image=use.reference,
-                rollback_image=rollback_image,
-                digest=digest,
-                digest_source=source,
-                warning=warning,
-            )
-        )
 
 
 def _helm_images(facts: FactSet) -> dict[tuple[str, str], HelmImage]:
@@ -430,32 +516,23 @@ def _overridden(deploy: HelmRollback, flag: str, values_image: str) -> str:
     )
 
 
-def _commands(plan: Plan) -> None:
-    by_workload: dict[tuple[str, str], list[Target]] = {}
+def _is_pinned(image: str) -> bool:
+    reference = parse_reference(image)
+    return reference is not None and reference.is_pinned
+
+
+def _commands(plan: Plan, changes: list[_Change]) -> None:
+    """One way back per changed workload, ``rollout status``, and what to verify."""
     for target in plan.targets:
         if target.source == "helm":
             _helm_target_checks(target, plan)
+    for change in changes:
+        if change.how in ("new", "unchanged"):
             continue
-        by_workload.setdefault((target.namespace, target.workload), []).append(target)
-    for (namespace, workload), targets in by_workload.items():
-        flag = f"-n {namespace} " if namespace else ""
-        pinned = [t for t in targets if t.digest]
-        if pinned:
-            sets = " ".join(
-                f"{t.container}={_repository(t.rollback_image)}@{t.digest}" for t in pinned
-            )
-            plan.commands.append(f"kubectl {flag}set image {workload} {sets}")
-        if len(pinned) < len(targets) and workload in plan.recreate:
-            plan.commands.append(
-                f"kubectl {flag}replace --force -f <the previous release's manifest of "
-                f"{workload}>  # an immutable field changed (BK105): undo is refused; this "
-                "deletes and recreates it, so expect a short outage"
-            )
-        elif len(pinned) < len(targets):
-            plan.commands.append(
-                f"kubectl {flag}rollout undo {workload} --to-revision=<N>  "
-                "# N from `kubectl rollout history`; restores a mutable tag, see the warning"
-            )
+        workload = change.workload
+        targets = [t for t in plan.targets if t.source == "kubernetes" and t.workload == workload]
+        flag = f"-n {change.namespace} " if change.namespace else ""
+        plan.commands.append(_rollback_command(change, flag, targets, plan.recreate))
         plan.commands.append(f"kubectl {flag}rollout status {workload} --timeout=5m")
         for target in targets:
             if not target.digest:
@@ -465,12 +542,50 @@ def _commands(plan: Plan) -> None:
                     f"`kubectl {flag}get pods -o jsonpath='{{..imageID}}'`): the mutable "
                     f"`{target.rollback_image}` may pull the broken image again"
                 )
-        for target in pinned:
-            plan.verification.append(
-                f"every pod of {workload} runs {target.digest} in container {target.container}:"
-                f" `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` shows it for each pod"
-            )
+        for target in targets:
+            if target.digest:
+                plan.verification.append(
+                    f"every pod of {workload} runs {target.digest} in container "
+                    f"{target.container}: `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` "
+                    "shows it for each pod"
+                )
         plan.warnings.extend(t.warning for t in targets if t.warning)
+
+
+def _rollback_command(
+    change: _Change, flag: str, targets: list[Target], recreate: list[str]
+) -> str:
+    """The one command that takes ``change.workload`` back: recreate it when an immutable
+    field changed, set every changed image in one ``set image`` when only images changed,
+    else undo the whole pod template."""
+    workload = change.workload
+    if workload in recreate:
+        return (
+            f"kubectl {flag}replace --force -f <the previous release's manifest of "
+            f"{workload}>  # an immutable field changed (BK105): undo is refused; this "
+            "deletes and recreates it, so expect a short outage"
+        )
+    mutable = [t.container for t in targets if not t.digest]
+    if change.how == "images":
+        images = " ".join(
+            f"{t.container}={_repository(t.rollback_image)}@{t.digest}"
+            if t.digest
+            else f"{t.container}={t.rollback_image}"
+            for t in targets
+        )
+        note = f"  # {', '.join(mutable)}: a mutable tag, see the warning" if mutable else ""
+        return f"kubectl {flag}set image {workload} {images}{note}"
+    revision = (
+        "the previous release's revision; the release changed more than images, undo "
+        "restores the whole pod template"
+        if change.how == "template"
+        else "the revision before this release"
+    )
+    note = "; restores a mutable tag, see the warning" if mutable else ""
+    return (
+        f"kubectl {flag}rollout undo {workload} --to-revision=<N>  "
+        f"# N from `kubectl rollout history`: {revision}{note}"
+    )
 
 
 def _helm_target_checks(target: Target, plan: Plan) -> None:
@@ -877,21 +992,21 @@ def build_plan(
     rules = enabled_rules(config)
     result = finish(workspace, run_rules(workspace, rules), rules)
     plan = Plan(release=str(target), base=base)
-    _targets(workspace, plan, registry)
+    changes = _targets(workspace, plan, registry)
     _helm(workspace, plan)
     _helm_targets(workspace, plan, registry)
     for helm in plan.helm:
         plan.commands.extend(helm.commands)
     plan.recreate = _immutable_changes(workspace, result.findings)
-    _commands(plan)
+    _commands(plan, changes)
     _schema(workspace, plan)
     _manual(result.findings, plan)
-    if plan.helm and not any(t.source == "kubernetes" for t in plan.targets):
+    if plan.helm and not changes:
         plan.warnings.append(
             "no Deployment, StatefulSet or DaemonSet image outside the chart: `helm rollback` "
             "restores the images of the chart's previous revision"
         )
-    elif not plan.targets:
+    elif not plan.targets and not changes:
         plan.warnings.append(
             "no Deployment, StatefulSet or DaemonSet image found: no rollback target to name"
         )
@@ -919,8 +1034,12 @@ def render_markdown(plan: Plan) -> str:
                 now = f"what `{t.ci_override}` set (values file: {now})"
                 rollback = f"what `{t.ci_override}` set (values file: {rollback})"
             lines.append(f"| {t.workload} | {t.container} | {now} | {rollback} | {digest} |")
-    else:
+    elif not plan.unchanged:
         lines.append("No workload image found.")
+    if plan.unchanged:
+        unchanged = ", ".join(plan.unchanged)
+        lines += [""] if plan.targets else []
+        lines.append(f"Unchanged by this release, so no command: {unchanged}.")
     summary = plan.schema.summary
     lines += ["", "## 2. Schema", "", summary[:1].upper() + summary[1:] + "."]
     if plan.schema.forward_fix:

@@ -103,7 +103,10 @@ class Workload(Fact):
     ``namespace`` is ``""`` when the manifest sets none. ``revision_history_limit`` is the
     integer written in ``spec.revisionHistoryLimit`` (``None`` when absent), located at its
     value. ``fields`` holds the spec fields of :data:`_RECORDED_FIELDS` that are present, as
-    canonical JSON (sorted keys), so two releases can be compared by text.
+    canonical JSON (sorted keys), so two releases can be compared by text. ``pod_template`` is
+    the pod template (``spec.template``; a Pod's ``spec``) as canonical JSON with every
+    container's ``image`` left out: two releases whose workloads have the same
+    ``pod_template`` differ at most in the images they run.
     """
 
     kind: str
@@ -113,6 +116,7 @@ class Workload(Fact):
     revision_history_limit: int | None = None
     revision_history_limit_location: Location | None = None
     fields: tuple[WorkloadField, ...] = ()
+    pod_template: str = ""
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -141,7 +145,24 @@ def _pod_kind(api_version: str, kind: str) -> bool:
 
 
 def _canonical(node: Node) -> str:
-    return json.dumps(plain(node), sort_keys=True, separators=(",", ":"), default=str)
+    return _json(plain(node))
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _pod_template_without_images(doc: Node, kind: str) -> str:
+    """The pod template of ``doc`` as canonical JSON, the containers' images left out."""
+    spec_path = _POD_SPEC_PATHS[kind]
+    template = plain(get_path(doc, *spec_path[:-1]) if len(spec_path) > 1 else get(doc, "spec"))
+    spec = template.get("spec") if len(spec_path) > 1 and isinstance(template, dict) else template
+    if isinstance(spec, dict):
+        for list_key, _ in _CONTAINER_LISTS:
+            for container in spec.get(list_key) or ():
+                if isinstance(container, dict):
+                    container.pop("image", None)
+    return _json(template)
 
 
 class ManifestReader:
@@ -251,4 +272,5 @@ class ManifestReader:
                 location(path, limit_node) if has_limit and limit_node is not None else None
             ),
             fields=tuple(fields),
+            pod_template=_pod_template_without_images(doc, kind),
         )
