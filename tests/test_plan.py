@@ -447,7 +447,7 @@ def test_registry_warns_bk304_only_where_check_online_does(
     pusher = registry.pusher()
     previous = pusher.image("agree/api", "2.3", "2.3")
     pusher.image("agree/api", "2.4", "2.4")
-    pusher.image("agree/web", "1.0", "1.0")
+    web = pusher.image("agree/web", "1.0", "1.0")
     host = registry.host
     trees: dict[str, Path] = {}
     releases = [("base", "2.3", "info"), ("images", "2.4", "info"), ("template", "2.4", "debug")]
@@ -468,7 +468,12 @@ def test_registry_warns_bk304_only_where_check_online_does(
     assert [t["container"] for t in plan["targets"]] == ["api"]
     assert not [w for w in plan["warnings"] if "BK304" in w]
 
-    for head in (trees["images"],):
+    # More changed: undo restores web:1.0 too, which is still the image it was meant to be.
+    plan = _online_plan(registry, trees["template"], trees["base"])
+    (web_target,) = [t for t in plan["targets"] if t["container"] == "web"]
+    assert (web_target["digest"], web_target["warning"]) == (web.digest, "")
+    assert not [w for w in plan["warnings"] if "BK304" in w]
+    for head in (trees["images"], trees["template"]):
         checked = run_backout(
             "check",
             str(head),

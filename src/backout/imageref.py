@@ -117,6 +117,20 @@ class ImageReference:
         return f"{written}@{digest}"
 
 
+def same_name_and_tag(first: str, second: str) -> bool:
+    """Whether two references name the same registry, repository and tag, digests left out:
+    ``api:2.4`` and ``api:2.4@sha256:…`` (as ``backout pin`` writes it) do. Text that does not
+    parse is compared as it is."""
+    parsed = parse_reference(first), parse_reference(second)
+    if parsed[0] is None or parsed[1] is None:
+        return first == second
+    return (parsed[0].registry, parsed[0].repository, parsed[0].effective_tag) == (
+        parsed[1].registry,
+        parsed[1].repository,
+        parsed[1].effective_tag,
+    )
+
+
 def is_pinning_digest(text: str) -> bool:
     """True when ``text`` is a digest a registry can serve (``sha256:`` + 64 hex, or sha512)."""
     return _PINNING_DIGEST.fullmatch(text) is not None

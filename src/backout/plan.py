@@ -23,7 +23,7 @@ from typing import Protocol
 from backout import __version__
 from backout.config import Config
 from backout.engine import Workspace, enabled_rules, finish, load_workspace, run_rules
-from backout.imageref import ImageReference, parse_reference
+from backout.imageref import ImageReference, parse_reference, same_name_and_tag
 from backout.models import Finding
 from backout.redact import Redactor, strings_in
 from backout.rules.base import CheckContext
@@ -265,8 +265,10 @@ def _from_registry(
 ) -> tuple[str, str]:
     """``(digest, warning)`` for a rollback target named by tag, asked of the registry.
 
-    A tag that now names the release's own image is no target (the BK304 situation), and a
-    tag the registry does not know cannot be pulled (BK303): both are warnings, no digest.
+    A different tag that now names the release's own image is no target (the BK304
+    situation: the tag was moved), and a tag the registry does not know cannot be pulled
+    (BK303): both are warnings, no digest. The release's own tag (``api:2.4`` pinned since as
+    ``api:2.4@sha256:…``) naming its own image is no warning, as for BK304.
     """
     target = parse_reference(rollback_image)
     if target is None:
@@ -279,7 +281,8 @@ def _from_registry(
             "previous image, or find another one with `backout diagnose --registry`."
         )
     current = parse_reference(current_image)
-    if current is not None and _resolve(registry, current) == digest:
+    moved = not same_name_and_tag(rollback_image, current_image)
+    if moved and current is not None and _resolve(registry, current) == digest:
         return "", (
             f"WARNING: the rollback target `{rollback_image}` now names {digest}, this "
             "release's own image (BK304): rolling back by it changes nothing. Find the "

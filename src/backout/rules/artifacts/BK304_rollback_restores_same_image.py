@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from backout.imageref import parse_reference
+from backout.imageref import same_name_and_tag
 from backout.models import Family, Finding, Severity
 from backout.registry.facts import RollbackTarget
 from backout.rules.base import CheckContext, Rule
@@ -59,9 +59,7 @@ class RollbackRestoresSameImage(Rule):
                 continue
             if target.target_digest != target.release_digest:
                 continue
-            moved = _name_and_tag(target.target_reference) != _name_and_tag(
-                target.release_reference
-            )
+            moved = not same_name_and_tag(target.target_reference, target.release_reference)
             recorded_other = (
                 target.recorded_digest is not None
                 and target.recorded_digest != target.release_digest
@@ -77,13 +75,3 @@ class RollbackRestoresSameImage(Rule):
                 "pin images by digest (`backout pin --write`) so that undo restores the previous "
                 "release's bytes, and stop moving the tag the previous release used",
             )
-
-
-def _name_and_tag(reference: str) -> tuple[str | None, str, str] | str:
-    """The registry, repository and tag a reference names, its digest left out: the previous
-    release's ``api:2.4`` and this release's ``api:2.4@sha256:…`` (as ``backout pin`` writes
-    it) name the same tag, which has not moved."""
-    parsed = parse_reference(reference)
-    if parsed is None:
-        return reference
-    return parsed.registry, parsed.repository, parsed.effective_tag
