@@ -280,8 +280,89 @@ def test_gitlab_artifacts_default_and_job() -> None:
         (a.job_id, a.retention_raw, at(a), a.retention_location and a.retention_location.column)
         for a in artifacts
     ]
-    assert summary == [("default", "1 week", "6:3", 16), ("build", "3 days", "20:3", 17)]
-    assert artifacts[1].paths == ("dist/",)
+    # a job's own artifacts: replace default:'s; jobs without take default:'s (no paths here)
+    assert summary == [
+        ("build", "3 days", "20:3", 17),
+        ("prod", "1 week", "6:3", 16),
+        ("staging", "1 week", "6:3", 16),
+    ]
+    assert [(a.paths, a.from_default) for a in artifacts] == [
+        (("dist/",), False),
+        ((), True),
+        ((), True),
+    ]
+
+
+def test_gitlab_artifacts_extends_is_a_reverse_deep_merge() -> None:
+    text = """\
+default:
+  artifacts:
+    paths: [default/]
+.keep:
+  artifacts:
+    expire_in: 1 week
+    reports:
+      junit: report.xml
+.untracked:
+  artifacts:
+    untracked: true
+build:
+  extends: [.keep, .untracked]
+  script: make
+  artifacts:
+    paths: [dist/]
+    reports: null
+plain:
+  extends: .keep
+  script: make
+  artifacts: null
+refuses:
+  inherit:
+    default: [image]
+  script: make
+"""
+    artifacts = of(read(".gitlab-ci.yml", text), CiArtifact)
+    summary = [
+        (a.job_id, a.paths, a.retention_raw, a.untracked, a.reports, at(a), a.from_default)
+        for a in artifacts
+    ]
+    assert summary == [
+        ("build", ("dist/",), "1 week", True, (), "15:3", False),
+        ("plain", ("default/",), None, False, (), "2:3", True),
+    ]
+    assert artifacts[0].retention_location is not None
+    assert artifacts[0].retention_location.line == 6
+
+
+def test_gitlab_jobs_say_whose_artifacts_they_download() -> None:
+    text = """\
+a:
+  script: make
+all:
+  script: make
+none:
+  dependencies: []
+  script: make
+needed:
+  needs: [a, {job: b, artifacts: false}, {job: c, project: x/y, ref: main}]
+  script: make
+nothing:
+  needs: []
+  script: make
+both:
+  needs: [{job: a, artifacts: false}]
+  dependencies: [a, b]
+  script: make
+"""
+    jobs = of(read(".gitlab-ci.yml", text), CiJob)
+    assert [(j.job_id, j.artifacts_from) for j in jobs] == [
+        ("a", None),
+        ("all", None),
+        ("none", ()),
+        ("needed", ("a",)),
+        ("nothing", ()),
+        ("both", ("b",)),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -298,6 +379,8 @@ def test_gitlab_artifacts_default_and_job() -> None:
         ("[1]", RETENTION_UNKNOWN, None, "is a list"),
         ("{days: 1}", RETENTION_UNKNOWN, None, "is a mapping"),
         ("!reference [.keep, artifacts, expire_in]", RETENTION_SECONDS, 86400, None),
+        ("$[[ inputs.artifact_expiry ]]", RETENTION_UNKNOWN, None, None),
+        ("'$[[ inputs.days ]] days'", RETENTION_UNKNOWN, None, None),
     ],
 )
 def test_gitlab_expire_in_is_read_by_the_reader(

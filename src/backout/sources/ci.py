@@ -73,6 +73,11 @@ class CiJob(Fact):
     ``stage`` the GitLab stage (``test`` when unset, as GitLab does). Hidden GitLab jobs
     (``.template:``) are not jobs; what other jobs take from them through ``extends:`` is read
     as part of those jobs.
+
+    ``artifacts_from`` (GitLab) names the jobs whose artifacts the job downloads, as GitLab
+    decides it: ``dependencies:`` when set (``[]`` downloads nothing), else the ``needs:``
+    entries without ``artifacts: false`` (``needs: []`` downloads nothing); ``None`` when
+    neither is set and the job downloads the artifacts of every earlier stage.
     """
 
     provider: str
@@ -83,6 +88,7 @@ class CiJob(Fact):
     dependencies: tuple[str, ...] = ()
     environment: str | None = None
     stage: str | None = None
+    artifacts_from: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,16 +155,23 @@ class CiArtifact(Fact):
 
     GitHub: an ``actions/upload-artifact`` step, located at its ``uses:`` value; ``name`` is
     the ``name`` input (``artifact`` when unset, the action's default), ``paths`` the lines of
-    ``path``, ``retention_raw`` the ``retention-days`` input. GitLab: an ``artifacts:`` block
-    of a job or of ``default:`` (``job_id`` ``default``), located at the ``artifacts`` key;
-    ``retention_raw`` is ``expire_in`` (``1 week``, ``never``). ``retention_location`` points
-    at the retention value; both are ``None`` when the pipeline leaves the default.
+    ``path``, ``retention_raw`` the ``retention-days`` input. GitLab: the ``artifacts:`` a job
+    ends up with, located at the ``artifacts`` key: its own merged with those of the jobs it
+    ``extends`` (GitLab's reverse deep merge: the job's keys win, ``null`` removes one), or,
+    when it has none, those of ``default:`` (``from_default``; a job's own ``artifacts:``
+    replaces the default's without merging, and ``inherit: default`` can refuse them).
+    ``retention_raw`` is ``expire_in`` (``1 week``, ``never``); ``untracked`` and
+    ``reports`` (the ``artifacts:reports`` types, ``junit``…) say what else is uploaded.
+    Only ``paths`` and ``untracked`` make the archive that later jobs download; reports are
+    stored apart and are not passed on. ``retention_location`` points at the retention
+    value; both are ``None`` when the pipeline leaves the default.
 
     ``retention`` says how the value reads: :data:`RETENTION_DEFAULT` (unset, or GitHub's
     ``0``: the provider's default applies), :data:`RETENTION_SECONDS` (``retention_seconds``
     holds the duration), :data:`RETENTION_NEVER` (GitLab ``never``) or
-    :data:`RETENTION_UNKNOWN` (an expression such as ``${{ inputs.days }}``, known only when
-    the pipeline runs, or a value the provider rejects, which the reader also records as
+    :data:`RETENTION_UNKNOWN` (an expression such as ``${{ inputs.days }}`` or a GitLab
+    input ``$[[ inputs.expiry ]]``, known only when the pipeline is created, or a value the
+    provider rejects, which the reader also records as
     :class:`~backout.sources.base.Unreadable` at its position).
     """
 
@@ -171,6 +184,9 @@ class CiArtifact(Fact):
     paths: tuple[str, ...] = ()
     retention: str = RETENTION_DEFAULT
     retention_seconds: int | None = None
+    untracked: bool = False
+    reports: tuple[str, ...] = ()
+    from_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -1121,6 +1137,7 @@ class _GitLabPipeline:
         self.document = document
         self.jobs = {name: value for name, _, value in yamlfile.entries(document)}
         self.raw_lines = file.lines()
+        self.reported: set[Location] = set()
 
     def lookup(self, job: Node | None, key: str, depth: int = 0) -> Node | None:
         """``key`` of a job, from the job itself or the jobs it ``extends`` (last one wins)."""
@@ -1153,26 +1170,73 @@ class _GitLabPipeline:
         for item in self.script_items(node):
             yield from _shell_facts(_scalar_pieces(item, self.raw_lines), context, section)
 
-    def artifact(self, job_id: str, key_node: Node, artifacts: Node) -> Iterator[Fact]:
-        """The job's :class:`CiArtifact`, and an :class:`Unreadable` for a bad ``expire_in``."""
-        expire = yamlfile.get(artifacts, "expire_in")
+    def own_artifacts(self, holder: Node | None) -> dict[str, Node] | None:
+        """The keys of the ``artifacts:`` written in ``holder`` (a ``!reference`` resolved);
+        ``None`` when it has none or sets ``artifacts: null``."""
+        value = yamlfile.get(holder, "artifacts")
+        if isinstance(value, yamlfile.SequenceNode) and value.tag == "!reference":
+            value = self.reference(value)
+        if not isinstance(value, yamlfile.MappingNode):
+            return None
+        return {name: entry for name, _, entry in yamlfile.entries(value)}
+
+    def merged_artifacts(self, job: Node | None, depth: int = 0) -> dict[str, Node] | None:
+        """The ``artifacts:`` keys a job ends up with through ``extends``.
+
+        GitLab merges ``extends`` in reverse, deeply: each parent in order, then the job's own
+        keys on top; a key set to ``null`` is removed, ``artifacts: null`` removes them all.
+        """
+        if depth > 10:
+            return None
+        merged: dict[str, Node] | None = None
+        for parent in _strings(yamlfile.get(job, "extends")):
+            inherited = self.merged_artifacts(self.jobs.get(parent), depth + 1)
+            if inherited is not None:
+                merged = {**(merged or {}), **inherited}
+        if any(name == "artifacts" for name, _, _ in yamlfile.entries(job)):
+            own = self.own_artifacts(job)
+            if own is None:
+                return None
+            merged = {**(merged or {}), **own}
+        if merged is None:
+            return None
+        return {key: value for key, value in merged.items() if not _is_null(value)}
+
+    def inherits_default(self, job: Node | None, keyword: str) -> bool:
+        """Whether ``inherit: default`` lets the job take ``keyword`` from ``default:``."""
+        setting = yamlfile.get(self.lookup(job, "inherit"), "default")
+        if isinstance(setting, yamlfile.SequenceNode):
+            return keyword in _strings(setting)
+        return yamlfile.scalar(setting) is not False
+
+    def artifact(
+        self, job_id: str, key_node: Node, artifacts: dict[str, Node], from_default: bool = False
+    ) -> Iterator[Fact]:
+        """The job's :class:`CiArtifact`, and an :class:`Unreadable` for a bad ``expire_in``
+        (once, however many jobs share it)."""
+        expire = artifacts.get("expire_in")
         if isinstance(expire, yamlfile.SequenceNode) and expire.tag == "!reference":
             expire = self.reference(expire)
         where = _value_location(self.file.path, expire) if expire is not None else None
         raw, kind, seconds, problem = _gitlab_retention(expire)
+        reports = artifacts.get("reports")
         yield CiArtifact(
             yamlfile.location(self.file.path, key_node),
             GITLAB,
             self.file.path,
             job_id,
-            _text(yamlfile.get(artifacts, "name")),
+            _text(artifacts.get("name")),
             raw,
             where if kind != RETENTION_DEFAULT else None,
-            _strings(yamlfile.get(artifacts, "paths")),
+            _strings(artifacts.get("paths")),
             kind,
             seconds,
+            yamlfile.scalar(artifacts.get("untracked")) is True,
+            tuple(name for name, _, _ in yamlfile.entries(reports)),
+            from_default,
         )
-        if problem is not None and where is not None:
+        if problem is not None and where is not None and where not in self.reported:
+            self.reported.add(where)
             yield Unreadable(where, "ci", problem)
 
     def reference(self, node: SequenceNode) -> Node | None:
@@ -1203,6 +1267,9 @@ def _gitlab_retention(node: Node | None) -> tuple[str | None, str, int | None, s
             "(expire_in should be a duration such as '30 days' or 'never')",
         )
     text = str(node.value)
+    if "$[[" in text:
+        # a CI/CD input (``$[[ inputs.expiry ]]``), interpolated when the pipeline is created
+        return text, RETENTION_UNKNOWN, None, None
     if not isinstance(yamlfile.scalar(node), str):
         return (
             text,
@@ -1242,6 +1309,43 @@ def _needs(node: Node | None) -> tuple[str, ...]:
     return _strings(node)
 
 
+def _is_null(node: Node | None) -> bool:
+    return isinstance(node, yamlfile.ScalarNode) and yamlfile.scalar(node) is None
+
+
+def _artifacts_from(needs: Node | None, dependencies: Node | None) -> tuple[str, ...] | None:
+    """The jobs whose artifacts a GitLab job downloads; ``None`` for every earlier stage's.
+
+    ``dependencies:`` restricts the download (``[]``: none); a ``needs:`` entry downloads its
+    job's artifacts unless it says ``artifacts: false``, and ``needs: []`` downloads none.
+    Entries of another project or pipeline (``project:``, ``pipeline:``) are not this
+    pipeline's jobs.
+    """
+    refused: set[str] = set()
+    wanted: list[str] = []
+    for item in needs.value if isinstance(needs, yamlfile.SequenceNode) else []:
+        if isinstance(item, yamlfile.MappingNode):
+            name = _text(yamlfile.get(item, "job"))
+            foreign = yamlfile.get(item, "project") is not None or (
+                yamlfile.get(item, "pipeline") is not None
+            )
+            if name is None or foreign:
+                continue
+            if yamlfile.scalar(yamlfile.get(item, "artifacts")) is False:
+                refused.add(name)
+                continue
+        else:
+            name = _text(item)
+            if name is None:
+                continue
+        wanted.append(name)
+    if dependencies is not None and not _is_null(dependencies):
+        return tuple(name for name in _strings(dependencies) if name not in refused)
+    if isinstance(needs, yamlfile.SequenceNode):
+        return tuple(wanted)
+    return None
+
+
 def _artifacts_key(node: Node | None, pipeline: _GitLabPipeline, depth: int = 0) -> Node | None:
     """The ``artifacts`` key node a job gets, own or through ``extends`` (for positions)."""
     for name, key_node, _ in yamlfile.entries(node):
@@ -1265,9 +1369,9 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
     for section in ("before_script", "after_script"):
         yield from pipeline.commands(yamlfile.get(document, section), default_context, section)
         yield from pipeline.commands(yamlfile.get(default, section), default_context, section)
-    for name, key_node, value in yamlfile.entries(default):
-        if name == "artifacts":
-            yield from pipeline.artifact("default", key_node, value)
+    default_artifacts = pipeline.own_artifacts(default)
+    default_key = yamlfile.key_node(default, "artifacts")
+    inherited = False
     for job_id, key_node, job in yamlfile.entries(document):
         if (
             job_id in _GITLAB_GLOBAL_KEYS
@@ -1287,15 +1391,27 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
             _strings(pipeline.lookup(job, "dependencies")),
             _environment_name(pipeline.lookup(job, "environment")),
             _text(pipeline.lookup(job, "stage")) or "test",
+            _artifacts_from(pipeline.lookup(job, "needs"), pipeline.lookup(job, "dependencies")),
         )
         env = {**global_env, **_variables(pipeline.lookup(job, "variables"))}
         context = _Context(file.path, GITLAB, workflow, job_id, env)
         for section in ("before_script", "script", "after_script"):
             yield from pipeline.commands(pipeline.lookup(job, section), context, section)
-        artifacts = pipeline.lookup(job, "artifacts")
+        artifacts = pipeline.merged_artifacts(job)
         artifacts_key = _artifacts_key(job, pipeline)
-        if isinstance(artifacts, yamlfile.MappingNode) and artifacts_key is not None:
+        if artifacts is not None and artifacts_key is not None:
             yield from pipeline.artifact(job_id, artifacts_key, artifacts)
+        elif (
+            default_artifacts is not None
+            and default_key is not None
+            and pipeline.inherits_default(job, "artifacts")
+        ):
+            inherited = True
+            yield from pipeline.artifact(job_id, default_key, default_artifacts, from_default=True)
+    if default_artifacts is not None and default_key is not None and not inherited:
+        # no job takes them, but GitLab still rejects a pipeline whose expire_in it cannot read
+        problems = pipeline.artifact("default", default_key, default_artifacts, from_default=True)
+        yield from (fact for fact in problems if isinstance(fact, Unreadable))
 
 
 # ---------------------------------------------------------------------------------------------

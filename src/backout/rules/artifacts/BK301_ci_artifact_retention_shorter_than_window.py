@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from backout.config import format_duration
-from backout.models import Family, Finding, Severity
+from backout.models import Family, Finding, Location, Severity
 from backout.rules.base import CheckContext, LazyRegex, Rule
 from backout.sources.base import FactSet
 from backout.sources.ci import (
@@ -33,6 +33,18 @@ _DEPLOY_COMMAND = LazyRegex(
     r"\b(?:kubectl\s+(?:apply|create|replace|set\s+image|rollout)|helm\s+(?:upgrade|install)"
     r"|helmfile\s+(?:apply|sync)|argocd\s+app\s+(?:sync|set)|flux\s+reconcile"
     r"|terraform\s+apply|ansible-playbook|kustomize\s+build)\b"
+)
+
+# What a release ships, by name or path: bundles, rendered manifests, charts, packages.
+_RELEASE_WORDS = LazyRegex(
+    r"(?i)(?:^|[^a-z])(?:dist|bundles?|build|release|packages?|pkg|manifests?|rendered|k8s"
+    r"|helm|charts?|deploy)(?:[^a-z]|$)"
+    r"|\.(?:deb|rpm|apk|aab|ipa|whl|jar|war|ear|tgz|tar\.gz|zip|nupkg|gem|msi|dmg|exe)$"
+)
+# What a job uploads about itself: reports, logs, coverage, SBOMs, screenshots.
+_REPORT_WORDS = LazyRegex(
+    r"(?i)report|(?:^|[^a-z])logs?(?:[^a-z]|$)|\.log$|test|coverage|htmlcov|junit|sbom|lint"
+    r"|screenshot|trace|playwright|cypress|results?(?:[^a-z]|$)|benchmark|lighthouse|smoke"
 )
 
 JobKey = tuple[str, str]
@@ -118,6 +130,15 @@ def _downloads_from_another_run(step: CiStep, workflow: str, name: str) -> bool:
     return wanted.value == name
 
 
+def is_release_output(artifact: CiArtifact) -> bool:
+    """Whether the artifact's name or paths say it is what a release ships (a bundle, rendered
+    manifests, a chart, a package) rather than a report, a log or test output."""
+    words = [artifact.name or "", *artifact.paths]
+    if any(_REPORT_WORDS.search(word) for word in words):
+        return False
+    return any(_RELEASE_WORDS.search(word) for word in words)
+
+
 def why_it_matters(
     artifact: CiArtifact,
     jobs: Sequence[CiJob],
@@ -125,7 +146,12 @@ def why_it_matters(
     deployers: set[JobKey],
     releasers: set[JobKey],
 ) -> str | None:
-    """Which deploy consumes the artifact, or which release produces it; else ``None``."""
+    """Which deploy consumes the artifact, or which release produces it; else ``None``.
+
+    A job's own upload counts only when it is a release output (:func:`is_release_output`)
+    of a job that pushes images, is named for releasing, or deploys: a rollback re-runs the
+    old deploy, which downloads its inputs, not the smoke-test report it uploaded afterwards.
+    """
     workflow, owner = artifact.workflow, artifact.job_id
     if artifact.provider == GITHUB:
         name = artifact.name or "artifact"
@@ -142,20 +168,25 @@ def why_it_matters(
             elif _downloads_from_another_run(step, workflow, name):
                 return f"downloaded by deploy job '{step.job_id}' of {step.workflow}"
     else:
+        if not artifact.paths and not artifact.untracked:
+            # reports only (junit, dotenv…): stored apart from the archive later jobs download
+            return None
         owner_job = next((j for j in jobs if j.workflow == workflow and j.job_id == owner), None)
         for job in jobs:
             if job.workflow != workflow or (workflow, job.job_id) not in deployers:
                 continue
             if job.job_id == owner:
                 continue
-            declared = job.needs or job.dependencies
-            if owner == "default" or owner in job.needs or owner in job.dependencies:
-                return f"downloaded by deploy job '{job.job_id}'"
+            if job.artifacts_from is not None:
+                if owner in job.artifacts_from:
+                    return f"downloaded by deploy job '{job.job_id}'"
             # Without needs/dependencies a GitLab job downloads the artifacts of earlier stages.
-            if not declared and owner_job is not None and owner_job.stage != job.stage:
+            elif owner_job is not None and owner_job.stage != job.stage:
                 return f"downloaded by deploy job '{job.job_id}'"
-    if (workflow, owner) in deployers or (workflow, owner) in releasers:
+    if (workflow, owner) in releasers and is_release_output(artifact):
         return f"an output of release job '{owner}'"
+    if (workflow, owner) in deployers and is_release_output(artifact):
+        return f"an output of deploy job '{owner}'"
     return None
 
 
@@ -167,10 +198,22 @@ class CiArtifactRetentionShorterThanWindow(Rule):
     `retention-days` (90 days when unset or 0), GitLab `artifacts:expire_in` in any syntax
     GitLab accepts (`3 mins 4 sec`, `2h20min`, `6 mos 1 day`, `never`; in jobs and in
     `default:`; 30 days when unset) — with `rollback-window`. Only artifacts that matter for
-    a rollback are judged: those a deploy job downloads, and those a release job produces.
-    A deploy job of another workflow counts when it downloads the artifact from the build's
-    run: `actions/download-artifact` with `run-id`, or `dawidd6/action-download-artifact`
-    naming the build's workflow file.
+    a rollback are judged: those a deploy job downloads, and release outputs (a bundle,
+    rendered manifests, a chart, a package — not a report or a log) of a job that pushes
+    images, is named for releasing, or deploys. A deploy job of another workflow counts when
+    it downloads the artifact from the build's run: `actions/download-artifact` with
+    `run-id`, or `dawidd6/action-download-artifact` naming the build's workflow file.
+
+    GitLab artifacts are read as GitLab builds them: `extends:` is a reverse deep merge (a
+    template's `expire_in` applies to the job's own `paths`); a job's own `artifacts:`
+    replaces `default:`'s without merging, so `default:`'s `expire_in` is judged only for
+    the jobs that inherit it (`inherit: default` can refuse it). A GitLab deploy job downloads
+    the artifacts of every earlier stage, unless `dependencies:` (`[]`: none) or `needs:`
+    (`artifacts: false`, `needs: []`) say otherwise. Only `paths` and `untracked` make the
+    archive later jobs download: `artifacts:reports` (JUnit, coverage…) are stored apart and
+    never judged. An `expire_in` that is a CI/CD input (`$[[ inputs.expiry ]]`), like a
+    GitHub expression (`${{ inputs.days }}`), is known only when the pipeline is created and
+    is not judged.
 
     ## Why is this bad?
     Rolling back means redeploying the previous release's build: its bundle, its rendered
@@ -217,22 +260,25 @@ class CiArtifactRetentionShorterThanWindow(Rule):
         steps = facts.of(CiStep)
         deployers = deploy_jobs(facts)
         releasers = release_jobs(facts)
+        reported: set[Location] = set()
         for artifact in facts.of(CiArtifact):
             kept = retention_seconds(artifact)
             if kept is None or kept[0] >= window:
                 continue
             why = why_it_matters(artifact, jobs, steps, deployers, releasers)
-            if why is None:
-                continue
+            where = artifact.retention_location or artifact.location
+            if why is None or where in reported:
+                continue  # default: artifacts inherited by several jobs are reported once
+            reported.add(where)
             seconds, shown = kept
-            if artifact.job_id == "default" and artifact.provider == GITLAB:
-                what = "the default: artifacts of jobs without their own"
+            if artifact.from_default:
+                what = f"the default: artifacts, which job '{artifact.job_id}' inherits"
             elif artifact.name:
                 what = f"artifact '{artifact.name}'"
             else:
                 what = f"the artifacts of job '{artifact.job_id}'"
             yield self.finding(
-                artifact.retention_location or artifact.location,
+                where,
                 f"{what} ({why}): kept for {shown}, shorter than the {shown_window} "
                 f"rollback window: rolling back to a release older than "
                 f"{format_duration(seconds)} finds this artifact deleted",
