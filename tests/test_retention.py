@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from backout.config import Config
+from backout.rules.artifacts.BK302_registry_lifecycle_expires_rollback_target import (
+    ReleaseImage,
+    gar_package,
+    gar_shortfall,
+)
 from backout.sources.base import SourceFile, Unreadable
 from backout.sources.gitlab_duration import DurationError, parse_expire_in
 from backout.sources.policytext import PolicyTextError, field_of, parse_hcl, parse_json
@@ -182,3 +188,111 @@ def test_interpolated_heredoc_is_reported_not_guessed() -> None:
 
 def test_terraform_without_lifecycle_policies_is_not_parsed() -> None:
     assert _read("main.tf", 'resource "aws_s3_bucket" "b" {\n  bucket = "x"\n') == []
+
+
+def test_terraform_marks_policies_of_immutable_repositories() -> None:
+    text = """\
+resource "aws_ecr_repository" "fixed" {
+  name                 = "fixed"
+  image_tag_mutability = "IMMUTABLE"
+}
+resource "aws_ecr_repository" "moving" {
+  name = "moving"
+}
+resource "aws_ecr_lifecycle_policy" "by_reference" {
+  repository = aws_ecr_repository.fixed.name
+  policy     = jsonencode({ rules = [{ rulePriority = 1, selection = { tagStatus = "any" } }] })
+}
+resource "aws_ecr_lifecycle_policy" "by_name" {
+  repository = "moving"
+  policy     = jsonencode({ rules = [{ rulePriority = 1, selection = { tagStatus = "any" } }] })
+}
+resource "aws_ecr_lifecycle_policy" "document" {
+  repository = aws_ecr_repository.fixed.name
+  policy     = data.aws_ecr_lifecycle_policy_document.doc.json
+}
+data "aws_ecr_lifecycle_policy_document" "doc" {
+  rule {
+    priority = 1
+    selection {
+      tag_status = "any"
+    }
+  }
+}
+module "registry" {
+  source                      = "terraform-aws-modules/ecr/aws"
+  repository_lifecycle_policy = jsonencode({ rules = [{ selection = { tagStatus = "any" } }] })
+}
+module "no_policy" {
+  source                      = "terraform-aws-modules/ecr/aws"
+  create_lifecycle_policy     = false
+  repository_lifecycle_policy = jsonencode({ rules = [{ selection = { tagStatus = "any" } }] })
+}
+"""
+    policies = [f for f in _read("main.tf", text) if isinstance(f, EcrLifecyclePolicy)]
+    assert [(p.origin, p.immutable_tags) for p in policies] == [
+        ('Terraform aws_ecr_lifecycle_policy "by_reference"', True),
+        ('Terraform aws_ecr_lifecycle_policy "by_name"', False),
+        ('Terraform aws_ecr_lifecycle_policy_document "doc"', True),
+        ('Terraform module "registry" repository_lifecycle_policy', True),
+    ]
+
+
+def test_gar_and_harbor_rules_keep_their_scope() -> None:
+    gar = _read(
+        "gar.json",
+        '[{"name": "k", "action": {"type": "Keep"},'
+        ' "mostRecentVersions": {"packageNamePrefixes": ["web"], "keepCount": 5}},'
+        ' {"name": "d", "action": {"type": "Delete"},'
+        ' "condition": {"packageNamePrefixes": ["ci-"], "olderThan": "1d"}}]',
+    )
+    (policy,) = gar
+    assert isinstance(policy, GarCleanupPolicy)
+    assert [r.package_prefixes for r in policy.rules] == [("web",), ("ci-",)]
+    harbor = _read(
+        "harbor.json",
+        '{"rules": [{"template": "latestPushedK", "params": {"latestPushedK": 1},'
+        ' "scope_selectors": {"repository": [{"decoration": "repoExcludes",'
+        ' "pattern": "sandbox-*"}]}, "tag_selectors": []}]}',
+    )
+    (retention,) = harbor
+    assert isinstance(retention, HarborRetentionPolicy)
+    assert retention.rules[0].repository_selectors == (("repoExcludes", "sandbox-*"),)
+
+
+@pytest.mark.parametrize(
+    ("condition", "what"),
+    [
+        ('{"olderThan": "1d"}', "versions (tagged or untagged) older than"),
+        ('{"tagState": "tagged", "olderThan": "1d"}', "tagged versions older than"),
+        ('{"tagState": "any", "tagPrefixes": ["v"], "olderThan": "1d"}', "versions tagged v*"),
+        (
+            '{"packageNamePrefixes": ["sh"], "olderThan": "1d"}',
+            "versions (tagged or untagged) of packages sh*",
+        ),
+    ],
+)
+def test_gar_messages_name_the_versions_as_tag_state_defines_them(
+    condition: str, what: str
+) -> None:
+    (policy,) = _read(
+        "p.json", f'[{{"name": "d", "action": {{"type": "Delete"}}, "condition": {condition}}}]'
+    )
+    assert isinstance(policy, GarCleanupPolicy)
+    image = ReleaseImage("us-docker.pkg.dev", "acme/apps/shop", "v1.2.3")
+    shortfall = gar_shortfall(policy, image, untagged=False)
+    assert shortfall is not None
+    assert what in shortfall.describe(Config())
+
+
+@pytest.mark.parametrize(
+    ("registry", "repository", "package"),
+    [
+        ("us-docker.pkg.dev", "acme/apps/shop", "shop"),
+        ("europe-west1-docker.pkg.dev", "acme/apps/team/shop", "team/shop"),
+        ("gcr.io", "acme/shop", "shop"),
+        ("registry.example.com", "team/shop", "shop"),
+    ],
+)
+def test_gar_package_of_an_image(registry: str, repository: str, package: str) -> None:
+    assert gar_package(ReleaseImage(registry, repository, "1")) == package

@@ -135,9 +135,10 @@ def is_django_migration(path: str) -> bool:
 
 
 def is_retention_file(path: str) -> bool:
-    """JSON files (recognised by content) and Terraform files."""
+    """JSON files (recognised by content), Terraform files, and YAML files that may be
+    CloudFormation templates (recognised by content)."""
     base = path.rsplit("/", 1)[-1]
-    if base.endswith(".tf"):
+    if base.endswith((".tf", ".template", *_YAML_SUFFIXES)):
         return True
     return base.endswith(".json") and base not in _SKIPPED_JSON
 

@@ -13,18 +13,24 @@ Where they are found:
   ``cleanupPolicies``), a Harbor retention policy ``{"rules": [{"template", "params",
   "tag_selectors"}]}``.
 - Terraform: ``resource "aws_ecr_lifecycle_policy"`` whose ``policy`` is ``jsonencode({...})``
-  or a JSON heredoc, and ``data "aws_ecr_lifecycle_policy_document"`` blocks. A ``policy``
-  that names a file or another resource is read where that lives (the JSON file itself).
+  or a JSON heredoc, ``data "aws_ecr_lifecycle_policy_document"`` blocks, and the
+  terraform-aws-modules/ecr module's ``repository_lifecycle_policy``. A ``policy`` that names
+  a file or another resource is read where that lives (the JSON file itself). The policy of
+  an ``aws_ecr_repository`` with ``image_tag_mutability = "IMMUTABLE"`` (by reference or by
+  name; the module's default) is marked as such.
+- CloudFormation templates (YAML or JSON): ``AWS::ECR::Repository`` resources'
+  ``LifecyclePolicy.LifecyclePolicyText``, with ``ImageTagMutability``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from backout.models import Location
+from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.paths import is_retention_file
 from backout.sources.policytext import (
@@ -81,16 +87,24 @@ class EcrRule:
 
 @dataclass(frozen=True)
 class EcrLifecyclePolicy(Fact):
-    """An ECR lifecycle policy; ``origin`` says where it was written, in the user's words."""
+    """An ECR lifecycle policy; ``origin`` says where it was written, in the user's words.
+
+    ``immutable_tags`` is true when the policy's repository is known to have immutable tags
+    (Terraform ``image_tag_mutability = "IMMUTABLE"``, the terraform-aws-modules/ecr
+    default, CloudFormation ``ImageTagMutability: IMMUTABLE``): a tag never moves there.
+    """
 
     rules: tuple[EcrRule, ...]
     origin: str
+    immutable_tags: bool = False
 
 
 @dataclass(frozen=True)
 class GarCleanupRule:
     """One Artifact Registry cleanup policy. ``action`` is ``keep`` or ``delete``;
-    ``tag_state`` is ``tagged``, ``untagged`` or ``any``; durations are seconds.
+    ``tag_state`` is ``tagged``, ``untagged`` or ``any`` (``any`` when unset); durations are
+    seconds. ``package_prefixes`` (``packageNamePrefixes`` of the condition or of
+    ``mostRecentVersions``) limits the policy to those packages; empty means all.
     ``value_location`` points at ``olderThan``/``keepCount`` (whichever decides), else at the
     action."""
 
@@ -103,6 +117,7 @@ class GarCleanupRule:
     keep_count: int | None
     location: Location
     value_location: Location
+    package_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,9 @@ class HarborRetentionRule:
     ``nDaysSinceLastPush``/``nDaysSinceLastPull``/``lastXDays``; ``always`` retains all.
     ``tag_selectors`` are ``(decoration, pattern)`` pairs (``matches``/``excludes``, doublestar
     patterns); ``untagged`` is true when the rule also selects untagged artifacts.
+    ``repository_selectors`` are the ``scope_selectors.repository`` pairs
+    (``repoMatches``/``repoExcludes``, doublestar patterns): the rule governs only those
+    repositories, and Harbor takes no action on a repository no rule names.
     """
 
     template: str
@@ -131,6 +149,7 @@ class HarborRetentionRule:
     disabled: bool
     location: Location
     value_location: Location
+    repository_selectors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,6 +268,9 @@ def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
         keep_node = field_of(most_recent, "keepCount")
         decisive = field_of(condition, "olderThan") or keep_node or action_node or item
         prefixes = strings(field_of(condition, "tagPrefixes"))
+        packages = strings(field_of(condition, "packageNamePrefixes")) or strings(
+            field_of(most_recent, "packageNamePrefixes")
+        )
         rules.append(
             GarCleanupRule(
                 name=text_value(field_of(item, "name")) or text_value(field_of(item, "id")) or "",
@@ -260,6 +282,7 @@ def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
                 keep_count=int_value(keep_node),
                 location=_at(path, item),
                 value_location=_at(path, decisive),
+                package_prefixes=packages,
             )
         )
     if rules and not unreadable:
@@ -292,6 +315,14 @@ def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy 
             # Harbor stores extras as a JSON string: {"untagged":true}.
             extras = text_value(field_of(selector, "extras")) or ""
             untagged = untagged or bool(re.search(r'"untagged"\s*:\s*true', extras))
+        scope_node = field_of(item, "scope_selectors", "repository")
+        repositories = tuple(
+            (
+                text_value(field_of(selector, "decoration")) or "repoMatches",
+                text_value(field_of(selector, "pattern")) or "**",
+            )
+            for selector in (scope_node.items if scope_node is not None else [])
+        )
         number = int_value(value_node)
         if number is None and template in HARBOR_COUNT_TEMPLATES + HARBOR_DAY_TEMPLATES:
             what = (
@@ -313,6 +344,7 @@ def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy 
                 disabled=disabled_node is not None and disabled_node.value is True,
                 location=_at(path, item),
                 value_location=_at(path, value_node or field_of(item, "template") or item),
+                repository_selectors=repositories,
             )
         )
     return HarborRetentionPolicy(_at(path, rules_node), tuple(rules), origin)
@@ -335,13 +367,19 @@ def policies_in_json(path: str, root: Node, origin: str) -> Iterator[Fact]:
     yield from _gar_policy(path, root, origin or "Artifact Registry cleanup policy")
 
 
+_CFN_REPOSITORY = "AWS::ECR::Repository"
+_ECR_MODULE = re.compile(r"terraform-aws-modules/ecr/aws|terraform-aws-ecr")
+_REPOSITORY_REFERENCE = re.compile(r"^aws_ecr_repository\.([\w-]+)\.")
+_DOCUMENT_REFERENCE = re.compile(r"^data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.")
+
+
 class RetentionReader:
-    """Reads retention policies from JSON files and Terraform."""
+    """Reads retention policies from JSON files, Terraform and CloudFormation templates."""
 
     name: ClassVar[str] = "retention"
 
     def wants(self, path: str) -> bool:
-        """JSON files (recognised by content) and Terraform files."""
+        """JSON files (recognised by content), Terraform files and YAML templates."""
         return is_retention_file(path)
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
@@ -350,8 +388,12 @@ class RetentionReader:
         if text is None:
             return
         if file.path.endswith(".tf"):
-            if "aws_ecr_lifecycle_policy" in text:
+            if "aws_ecr_lifecycle_policy" in text or _ECR_MODULE.search(text):
                 yield from _terraform(file.path, text)
+            return
+        if not file.path.endswith(".json"):
+            if _CFN_REPOSITORY in text:
+                yield from _cloudformation_yaml(file)
             return
         if not any(word in text for word in _POLICY_WORDS):
             return
@@ -361,7 +403,39 @@ class RetentionReader:
             location = Location(file.path, exc.line, exc.column)
             yield Unreadable(location, "retention policy", str(exc))
             return
+        if _CFN_REPOSITORY in text and field_of(root, "Resources") is not None:
+            yield from _cloudformation_json(file.path, root)
+            return
         yield from policies_in_json(file.path, root, "")
+
+
+def _immutable(policies: Iterator[Fact], immutable: bool) -> Iterator[Fact]:
+    """The facts, ECR policies marked as governing a repository with immutable tags."""
+    for fact in policies:
+        if immutable and isinstance(fact, EcrLifecyclePolicy):
+            fact = replace(fact, immutable_tags=True)
+        yield fact
+
+
+def _policy_value(path: str, text: str, policy: Node, origin: str) -> Iterator[Fact]:
+    """An ECR policy written as ``jsonencode({...})`` or as a JSON heredoc."""
+    if policy.kind == "call" and policy.name == "jsonencode" and policy.items:
+        yield from policies_in_json(path, policy.items[0], origin)
+    elif policy.kind == "heredoc":
+        if "${" in policy.value:
+            yield Unreadable(
+                _at(path, policy),
+                "retention policy",
+                "the policy heredoc interpolates Terraform values (${...}); "
+                "write them as literals or use jsonencode() so they can be checked",
+            )
+            return
+        try:
+            root = heredoc_json(policy, text)
+        except PolicyTextError as exc:
+            yield Unreadable(Location(path, exc.line, exc.column), "retention policy", str(exc))
+            return
+        yield from policies_in_json(path, root, origin)
 
 
 def _terraform(path: str, text: str) -> Iterator[Fact]:
@@ -370,31 +444,128 @@ def _terraform(path: str, text: str) -> Iterator[Fact]:
     except PolicyTextError as exc:
         yield Unreadable(Location(path, exc.line, exc.column), "Terraform", str(exc))
         return
+    # aws_ecr_repository "label" -> (its name, whether its tags are immutable)
+    repositories = {
+        block.labels[1]: (
+            text_value(block.attributes.get("name")),
+            text_value(block.attributes.get("image_tag_mutability")) == "IMMUTABLE",
+        )
+        for block in blocks
+        if block.type == "resource" and block.labels[:1] == ["aws_ecr_repository"]
+        if len(block.labels) > 1
+    }
+
+    def immutable(repository: Node | None) -> bool:
+        if repository is None:
+            return False
+        if repository.kind == "string":
+            return any(name == repository.value and fixed for name, fixed in repositories.values())
+        match = _REPOSITORY_REFERENCE.match(str(repository.value))
+        return match is not None and repositories.get(match[1], (None, False))[1]
+
+    documents_immutable: set[str] = set()
+    for block in blocks:
+        if block.type == "resource" and block.labels[:1] == ["aws_ecr_lifecycle_policy"]:
+            policy = block.attributes.get("policy")
+            match = _DOCUMENT_REFERENCE.match(str(policy.value)) if policy is not None else None
+            if match is not None and immutable(block.attributes.get("repository")):
+                documents_immutable.add(match[1])
     for block in blocks:
         kind = block.labels[0] if block.labels else ""
         name = block.labels[1] if len(block.labels) > 1 else ""
         if block.type == "data" and kind == "aws_ecr_lifecycle_policy_document":
-            yield _ecr_document(path, block)
-        if block.type != "resource" or kind != "aws_ecr_lifecycle_policy":
+            yield from _immutable(iter([_ecr_document(path, block)]), name in documents_immutable)
+        elif block.type == "resource" and kind == "aws_ecr_lifecycle_policy":
+            policy = block.attributes.get("policy")
+            if policy is not None:
+                origin = f'Terraform aws_ecr_lifecycle_policy "{name}"'
+                facts = _policy_value(path, text, policy, origin)
+                yield from _immutable(facts, immutable(block.attributes.get("repository")))
+        elif block.type == "module" and _ECR_MODULE.search(
+            text_value(block.attributes.get("source")) or ""
+        ):
+            yield from _ecr_module(path, text, block)
+
+
+def _ecr_module(path: str, text: str, block: Block) -> Iterator[Fact]:
+    """The terraform-aws-modules/ecr module: ``repository_lifecycle_policy`` (created unless
+    ``create_lifecycle_policy = false``); its tags are immutable unless
+    ``repository_image_tag_mutability`` says otherwise (the module's default is IMMUTABLE)."""
+    policy = block.attributes.get("repository_lifecycle_policy")
+    create = block.attributes.get("create_lifecycle_policy")
+    if policy is None or (create is not None and create.value is False):
+        return
+    mutability = block.attributes.get("repository_image_tag_mutability")
+    immutable = mutability is None or text_value(mutability) == "IMMUTABLE"
+    origin = f'Terraform module "{"".join(block.labels[:1])}" repository_lifecycle_policy'
+    yield from _immutable(_policy_value(path, text, policy, origin), immutable)
+
+
+def _relocate(node: Node, lines: int, columns: int, at: tuple[int, int] | None = None) -> None:
+    """Give every position in ``node`` (parsed from text embedded in a file) the file's:
+    shifted by ``lines`` and ``columns``, or all at ``at`` when the text's own positions do
+    not map onto the file (an escaped JSON string)."""
+    node.line, node.column = at or (node.line + lines, node.column + columns)
+    if node.key_line:
+        node.key_line, node.key_column = at or (node.key_line + lines, node.key_column + columns)
+    for child in [*node.items, *node.fields.values()]:
+        _relocate(child, lines, columns, at)
+
+
+def _cloudformation_json(path: str, root: Node) -> Iterator[Fact]:
+    """``AWS::ECR::Repository`` resources of a JSON template; the policy text is a JSON string
+    inside JSON, so its rules are located at that string."""
+    resources = field_of(root, "Resources")
+    for logical_id, resource in resources.fields.items() if resources is not None else []:
+        if text_value(field_of(resource, "Type")) != _CFN_REPOSITORY:
             continue
-        policy = block.attributes.get("policy")
-        origin = f'Terraform aws_ecr_lifecycle_policy "{name}"'
-        if policy is None:
+        policy = field_of(resource, "Properties", "LifecyclePolicy", "LifecyclePolicyText")
+        policy_text = text_value(policy)
+        if policy is None or policy_text is None:
             continue
-        if policy.kind == "call" and policy.name == "jsonencode" and policy.items:
-            yield from policies_in_json(path, policy.items[0], origin)
-        elif policy.kind == "heredoc":
-            if "${" in policy.value:
-                yield Unreadable(
-                    _at(path, policy),
-                    "retention policy",
-                    "the policy heredoc interpolates Terraform values (${...}); "
-                    "write them as literals or use jsonencode() so they can be checked",
-                )
+        origin = f'CloudFormation AWS::ECR::Repository "{logical_id}"'
+        try:
+            inner = parse_json(policy_text)
+        except PolicyTextError as exc:
+            yield Unreadable(_at(path, policy), "retention policy", str(exc))
+            continue
+        _relocate(inner, 0, 0, (policy.line, policy.column + 1))
+        mutability = text_value(field_of(resource, "Properties", "ImageTagMutability"))
+        yield from _immutable(policies_in_json(path, inner, origin), mutability == "IMMUTABLE")
+
+
+def _cloudformation_yaml(file: SourceFile) -> Iterator[Fact]:
+    """``AWS::ECR::Repository`` resources of a YAML template. A literal block (``|``) keeps
+    the policy's lines, so its rules are located where they are written; a policy in any other
+    style is located at its first character. A broken YAML file is the manifest reader's to
+    report."""
+    documents = yamlfile.yaml_documents(file, "retention")
+    if isinstance(documents, Unreadable):
+        return
+    for document in documents:
+        for logical_id, _, resource in yamlfile.entries(yamlfile.get(document, "Resources")):
+            if yamlfile.text_of(yamlfile.get(resource, "Type")) != _CFN_REPOSITORY:
                 continue
+            properties = yamlfile.get(resource, "Properties")
+            policy = yamlfile.get_path(properties, "LifecyclePolicy", "LifecyclePolicyText")
+            policy_text = yamlfile.text_of(policy)
+            if policy is None or policy_text is None:
+                continue
+            origin = f'CloudFormation AWS::ECR::Repository "{logical_id}"'
+            start = yamlfile.location(file.path, policy)
             try:
-                root = heredoc_json(policy, text)
+                inner = parse_json(policy_text)
             except PolicyTextError as exc:
-                yield Unreadable(Location(path, exc.line, exc.column), "retention policy", str(exc))
+                yield Unreadable(start, "retention policy", str(exc))
                 continue
-            yield from policies_in_json(path, root, origin)
+            style = getattr(policy, "style", None)
+            lines = file.lines()
+            first = policy.start_mark.line + 1  # 0-based index of the block's first line
+            if style == "|" and first < len(lines):
+                indent = len(lines[first]) - len(lines[first].lstrip(" "))
+                _relocate(inner, first, indent)
+            else:
+                _relocate(inner, 0, 0, (start.line, start.column))
+            mutability = yamlfile.text_of(yamlfile.get(properties, "ImageTagMutability"))
+            facts = policies_in_json(file.path, inner, origin)
+            yield from _immutable(facts, mutability == "IMMUTABLE")

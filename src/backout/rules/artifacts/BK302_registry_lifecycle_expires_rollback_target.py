@@ -63,25 +63,44 @@ class Shortfall:
         return " and ".join(parts)
 
 
-def release_tags(uses: Sequence[ImageUse]) -> list[str | None]:
-    """The tags the release's manifests name (not ``latest``), or one unknown tag."""
-    tags: list[str | None] = []
+@dataclass(frozen=True)
+class ReleaseImage:
+    """An image the release's manifests deploy: registry host, repository path
+    (``acme/apps/shop``) and tag, each ``None`` when unknown."""
+
+    registry: str | None
+    repository: str | None
+    tag: str | None
+
+
+# An image of which nothing is known: release tags are unknown when no manifest names one.
+UNKNOWN_IMAGE = ReleaseImage(None, None, UNKNOWN_TAG)
+
+
+def release_images(uses: Sequence[ImageUse]) -> list[ReleaseImage]:
+    """The images the release's manifests name by tag (not ``latest``), or one unknown image."""
+    images: list[ReleaseImage] = []
     for use in uses:
         if use.source == "dockerfile":
             continue
         reference = parse_reference(use.reference)
-        if reference is not None and reference.tag not in (None, "latest", *tags):
-            tags.append(reference.tag)
-    return tags or [UNKNOWN_TAG]
+        if reference is None or reference.tag in (None, "latest"):
+            continue
+        image = ReleaseImage(reference.registry, reference.repository, reference.tag)
+        if image not in images:
+            images.append(image)
+    return images or [UNKNOWN_IMAGE]
 
 
-def pinned_references(uses: Sequence[ImageUse]) -> list[str]:
-    """The references the release's manifests pin by digest (base images excluded)."""
-    pinned: list[str] = []
+def pinned_images(uses: Sequence[ImageUse]) -> list[tuple[str, ReleaseImage]]:
+    """The references the release's manifests pin by digest (base images excluded), each with
+    the image it names."""
+    pinned: list[tuple[str, ReleaseImage]] = []
     for use in uses:
         reference = parse_reference(use.reference)
         if use.source != "dockerfile" and reference is not None and reference.is_pinned:
-            pinned.append(use.reference)
+            image = ReleaseImage(reference.registry, reference.repository, reference.tag)
+            pinned.append((use.reference, image))
     return pinned
 
 
@@ -132,6 +151,27 @@ def ecr_governing(policy: EcrLifecyclePolicy, tag: str | None, untagged: bool) -
     return next((r for r in ordered if _ecr_selects(r, tag, untagged)), None)
 
 
+def gar_package(image: ReleaseImage) -> str | None:
+    """The Artifact Registry package an image is: the path after project and repository in
+    ``LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE``, after the project on ``gcr.io``."""
+    if image.repository is None:
+        return None
+    parts = image.repository.split("/")
+    host = (image.registry or "").lower()
+    if host.endswith(".pkg.dev"):
+        return "/".join(parts[2:]) or None
+    if host == "gcr.io" or host.endswith(".gcr.io"):
+        return "/".join(parts[1:]) or None
+    return parts[-1]
+
+
+def _gar_applies(rule: GarCleanupRule, package: str | None) -> bool:
+    """``packageNamePrefixes`` limits a policy to those packages (an unknown one may be any)."""
+    if not rule.package_prefixes or package is None:
+        return True
+    return any(package.startswith(prefix) for prefix in rule.package_prefixes)
+
+
 def _gar_selects(rule: GarCleanupRule, tag: str | None, untagged: bool) -> bool:
     if untagged:
         return rule.tag_state in ("untagged", "any") and not rule.tag_prefixes
@@ -142,15 +182,36 @@ def _gar_selects(rule: GarCleanupRule, tag: str | None, untagged: bool) -> bool:
     return tag is not None and any(tag.startswith(p) for p in rule.tag_prefixes)
 
 
-def gar_shortfall(policy: GarCleanupPolicy, tag: str | None, untagged: bool) -> Shortfall | None:
+def _gar_what(rule: GarCleanupRule, untagged: bool) -> str:
+    """The versions a Delete policy selects, in the docs' terms of ``tagState``."""
+    if untagged:
+        what = "untagged versions"
+    elif rule.tag_prefixes:
+        what = "versions tagged " + " or ".join(f"{p}*" for p in rule.tag_prefixes)
+    elif rule.tag_state == "tagged":
+        what = "tagged versions"
+    else:
+        what = "versions (tagged or untagged)"
+    if rule.package_prefixes:
+        what += " of packages " + " or ".join(f"{p}*" for p in rule.package_prefixes)
+    return what
+
+
+def gar_shortfall(
+    policy: GarCleanupPolicy, image: ReleaseImage, untagged: bool
+) -> Shortfall | None:
     """What Artifact Registry keeps of an image: Delete policies select it, Keep policies
-    (by condition, or ``mostRecentVersions``) protect it, and Keep beats Delete."""
-    deleting = [r for r in policy.rules if r.action == "delete" and _gar_selects(r, tag, untagged)]
+    (by condition, or ``mostRecentVersions``) protect it, and Keep beats Delete. A policy
+    with ``packageNamePrefixes`` governs only those packages."""
+    package = gar_package(image)
+    tag = None if untagged else image.tag
+    applying = [r for r in policy.rules if _gar_applies(r, package)]
+    deleting = [r for r in applying if r.action == "delete" and _gar_selects(r, tag, untagged)]
     if not deleting:
         return None
     kept_for = min(r.older_than or 0 for r in deleting)
     kept = 0
-    for keep in (r for r in policy.rules if r.action == "keep"):
+    for keep in (r for r in applying if r.action == "keep"):
         if keep.keep_count is not None:
             kept = max(kept, keep.keep_count)
         elif _gar_selects(keep, tag, untagged):
@@ -158,10 +219,9 @@ def gar_shortfall(policy: GarCleanupPolicy, tag: str | None, untagged: bool) -> 
                 return None
             kept_for = max(kept_for, keep.newer_than or 0)
     decisive = min(deleting, key=lambda r: r.older_than or 0)
-    what = "untagged versions" if untagged else "tagged versions"
-    if not untagged and decisive.tag_prefixes:
-        what = "versions tagged " + " or ".join(f"{p}*" for p in decisive.tag_prefixes)
-    return Shortfall(decisive.value_location, what, kept, kept_for, "deletes")
+    return Shortfall(
+        decisive.value_location, _gar_what(decisive, untagged), kept, kept_for, "deletes"
+    )
 
 
 def _doublestar(pattern: str, tag: str) -> bool:
@@ -171,6 +231,19 @@ def _doublestar(pattern: str, tag: str) -> bool:
         head, tail = pattern[: braces.start()], pattern[braces.end() :]
         return any(_doublestar(head + option + tail, tag) for option in braces[1].split(","))
     return fnmatch.fnmatchcase(tag, pattern.replace("**", "*"))
+
+
+def _harbor_scopes(rule: HarborRetentionRule, repository: str | None) -> bool:
+    """Whether the rule's ``scope_selectors`` take in the repository (``project/name``; the
+    pattern is tried on the name and on the whole path). An unknown repository may be any."""
+    if repository is None:
+        return True
+    candidates = {repository, repository.split("/", 1)[-1]}
+    for decoration, pattern in rule.repository_selectors:
+        matched = any(_doublestar(pattern, candidate) for candidate in candidates)
+        if matched != (decoration != "repoExcludes"):
+            return False
+    return True
 
 
 def _harbor_selects(rule: HarborRetentionRule, tag: str | None, untagged: bool) -> bool:
@@ -190,13 +263,17 @@ def _harbor_selects(rule: HarborRetentionRule, tag: str | None, untagged: bool) 
 
 
 def harbor_shortfall(
-    policy: HarborRetentionPolicy, tag: str | None, untagged: bool
+    policy: HarborRetentionPolicy, image: ReleaseImage, untagged: bool
 ) -> Shortfall | None:
-    """What Harbor keeps of an artifact: the union of what its enabled rules retain."""
+    """What Harbor keeps of an artifact: the union of what its enabled rules retain, among
+    the rules whose repository scope takes in the image ("No action is taken on the
+    nonspecified repositories")."""
     enabled = [r for r in policy.rules if not r.disabled]
-    if not enabled:
-        return None  # a policy without rules deletes nothing
-    retaining = [r for r in enabled if _harbor_selects(r, tag, untagged)]
+    scoped = [r for r in enabled if _harbor_scopes(r, image.repository)]
+    if not scoped:
+        return None  # a policy without rules for this repository deletes nothing of it
+    tag = None if untagged else image.tag
+    retaining = [r for r in scoped if _harbor_selects(r, tag, untagged)]
     if any(r.template == "always" for r in retaining):
         return None
     kept = max((r.count or 0 for r in retaining), default=0)
@@ -212,11 +289,19 @@ class RegistryLifecycleExpiresRollbackTarget(Rule):
 
     ## What it does
     Reads AWS ECR lifecycle policies, GCP Artifact Registry cleanup policies and Harbor
-    retention policies (JSON files, and ECR policies in Terraform) and reports a rule that
-    keeps fewer images than `keep-releases`, deletes images younger than `rollback-window`,
-    or deletes untagged images while the manifests pin images by digest. ECR rules are read
-    in `rulePriority` order (an image belongs to the first rule that selects it); in Artifact
-    Registry a Keep policy beats Delete; Harbor deletes whatever no rule retains.
+    retention policies (JSON files; ECR policies in Terraform — `aws_ecr_lifecycle_policy`,
+    `aws_ecr_lifecycle_policy_document`, the terraform-aws-modules/ecr module's
+    `repository_lifecycle_policy` — and in CloudFormation `AWS::ECR::Repository`
+    `LifecyclePolicyText`, YAML or JSON) and reports a rule that keeps fewer images than
+    `keep-releases`, deletes images younger than `rollback-window`, or deletes untagged images
+    while the manifests pin images by digest. ECR rules are read in `rulePriority` order (an
+    image belongs to the first rule that selects it); a repository with immutable tags never
+    leaves a pinned digest untagged, so its untagged rules are not judged for that. In
+    Artifact Registry a Keep policy beats Delete, and a policy with `packageNamePrefixes`
+    (in its condition or `mostRecentVersions`) governs only those packages; `tagState` is
+    `tagged`, `untagged` or `any` (both, the default). Harbor deletes whatever no rule
+    retains, among the repositories its rules' `scope_selectors` name; it takes no action on
+    the others.
 
     ## Why is this bad?
     A rollback pulls the previous release's image. When a lifecycle rule has deleted it, the
@@ -261,32 +346,38 @@ class RegistryLifecycleExpiresRollbackTarget(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per policy rule that would delete a rollback target."""
         uses = context.head.of(ImageUse)
-        tags = release_tags(uses)
-        pinned = pinned_references(uses)
+        images = release_images(uses)
+        pinned = pinned_images(uses)
         config = context.config
         for ecr in context.head.of(EcrLifecyclePolicy):
+            untagged_rule = ecr_governing(ecr, None, True)
+            # With immutable tags a tag never moves, so a pinned digest never becomes untagged.
+            orphaned = untagged_rule is not None and not ecr.immutable_tags
             yield from self._judge(
                 config,
                 ecr.origin,
-                [ecr_shortfall(r, False) for t in tags if (r := ecr_governing(ecr, t, False))],
-                ecr_shortfall(r, True) if (r := ecr_governing(ecr, None, True)) else None,
-                pinned,
+                [
+                    ecr_shortfall(r, False)
+                    for image in images
+                    if (r := ecr_governing(ecr, image.tag, False))
+                ],
+                [(ref, ecr_shortfall(untagged_rule, True)) for ref, _ in pinned]
+                if orphaned and untagged_rule is not None
+                else [],
             )
         for gar in context.head.of(GarCleanupPolicy):
             yield from self._judge(
                 config,
                 gar.origin,
-                [gar_shortfall(gar, t, False) for t in tags],
-                gar_shortfall(gar, None, True),
-                pinned,
+                [gar_shortfall(gar, image, False) for image in images],
+                [(ref, gar_shortfall(gar, image, True)) for ref, image in pinned],
             )
         for harbor in context.head.of(HarborRetentionPolicy):
             yield from self._judge(
                 config,
                 harbor.origin,
-                [harbor_shortfall(harbor, t, False) for t in tags],
-                harbor_shortfall(harbor, None, True),
-                pinned,
+                [harbor_shortfall(harbor, image, False) for image in images],
+                [(ref, harbor_shortfall(harbor, image, True)) for ref, image in pinned],
             )
 
     def _judge(
@@ -294,8 +385,7 @@ class RegistryLifecycleExpiresRollbackTarget(Rule):
         config: Config,
         origin: str,
         tagged: list[Shortfall | None],
-        untagged: Shortfall | None,
-        pinned: list[str],
+        untagged: list[tuple[str, Shortfall | None]],
     ) -> Iterator[Finding]:
         reported: set[Location] = set()
         for shortfall in tagged:
@@ -310,18 +400,16 @@ class RegistryLifecycleExpiresRollbackTarget(Rule):
                 "release is deleted, and rolling back to it fails to pull (manifest unknown)",
                 _fix(shortfall, config),
             )
-        if (
-            untagged is not None
-            and pinned
-            and untagged.too_short(config)
-            and untagged.location not in reported
-        ):
+        for reference, orphan in untagged:
+            if orphan is None or not orphan.too_short(config) or orphan.location in reported:
+                continue
+            reported.add(orphan.location)
             yield self.finding(
-                untagged.location,
-                f"this {origin} rule {untagged.describe(config)}; the manifests pin images by "
-                f"digest ({pinned[0]}), so when the tag moves to the next build the previous "
+                orphan.location,
+                f"this {origin} rule {orphan.describe(config)}; the manifests pin images by "
+                f"digest ({reference}), so when the tag moves to the next build the previous "
                 "digest is left untagged, then deleted, and rolling back to it fails to pull",
-                _fix(untagged, config),
+                _fix(orphan, config),
             )
 
 
