@@ -60,23 +60,14 @@ def make_repo(
     """A git repo: base commit with 0001 (``base``: its up and down, else the users/orders
     tables), HEAD adds 0002 (golang-migrate layout)."""
     base_up, base_down = base or (BASE_UP[dialect], BASE_DOWN)
-    repo = root / "repo"
-    migrations = repo / "migrations"
-    migrations.mkdir(parents=True)
-    git(repo, "init", "-q")
-    git(repo, "config", "user.email", "drill@example.com")
-    git(repo, "config", "user.name", "drill")
-    (repo / "backout.toml").write_text(f'sql-dialect = "{dialect}"\n')
-    (migrations / "0001_users.up.sql").write_text(base_up)
-    (migrations / "0001_users.down.sql").write_text(base_down)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
-    (migrations / "0002_release.up.sql").write_text(release_up)
+    release = {"migrations/0002_release.up.sql": release_up}
     if release_down is not None:
-        (migrations / "0002_release.down.sql").write_text(release_down)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "release")
-    return repo
+        release["migrations/0002_release.down.sql"] = release_down
+    base_files = {
+        "migrations/0001_users.up.sql": base_up,
+        "migrations/0001_users.down.sql": base_down,
+    }
+    return make_files_repo(root, base_files, release, dialect)
 
 
 def backout(
@@ -125,3 +116,22 @@ def mariadb_drill_databases() -> list[str]:
             return [row[0] for row in cursor.fetchall()]
     finally:
         connection.close()
+
+
+def make_files_repo(
+    root: Path, base: dict[str, str], release: dict[str, str], dialect: str = "postgres"
+) -> Path:
+    """A git repo: a base commit with the files ``base``, HEAD adds (or changes) ``release``."""
+    repo = root / "repo"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "drill@example.com")
+    git(repo, "config", "user.name", "drill")
+    (repo / "backout.toml").write_text(f'sql-dialect = "{dialect}"\n')
+    for files, message in ((base, "base"), (release, "release")):
+        for name, text in files.items():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            (repo / name).write_text(text)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", message)
+    return repo

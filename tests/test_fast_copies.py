@@ -93,6 +93,9 @@ KEPT_FROM_THE_UP_FILE = {
     "up",
     "readable",
     "generated_at",
+    "up_transaction",
+    # Only dbmate and Liquibase set it, and neither has a separate down file.
+    "down_transaction",
 }
 
 UP_PATH = "db/0001_x.up.sql"
@@ -133,6 +136,8 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         readable=False,
         dialect_reads=dialect_reads,
         generated_at="2024-01-05 12:34",
+        up_transaction=False,
+        down_transaction=False,
     )
 
 

@@ -34,6 +34,7 @@ from backout.drill.runners import (
     Runner,
     SqlRunner,
     StepFailed,
+    flyway_mixed,
 )
 from backout.drill.safety import cleanup_on_signals, signals_ignored
 from backout.drill.seed import DataLoss, Seeded, compare, parents_first, seed
@@ -195,7 +196,7 @@ def _runner_for(
         return AlembicRunner(workspace.root, sorted(directories)[0] if directories else ".")
     if engine == "django":
         return DjangoRunner(workspace.root, all_)
-    return SqlRunner()
+    return SqlRunner(flyway_mixed(workspace.root))
 
 
 class _Drill:
@@ -345,14 +346,14 @@ class _Drill:
         if not named or not database.transactional_ddl:
             return False
         emptied = self._empty(database, named)
-        self.outcome.notes.append(
-            f"{migration.label} fails on seeded rows; emptied {', '.join(sorted(emptied))} and "
-            "applied it again to drill the rest of the release"
-        )
         try:
             self.runner.up(database, migration)
         except StepFailed:
             return False
+        self.outcome.notes.append(
+            f"{migration.label} fails on seeded rows; emptied {', '.join(sorted(emptied))} and "
+            "applied it again to drill the rest of the release"
+        )
         return True
 
     def _empty(self, database: DrillDatabase, tables: set[str]) -> set[str]:

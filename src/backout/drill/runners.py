@@ -12,6 +12,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -138,13 +139,92 @@ class NoDownMigration(Exception):
     """The migration has no down migration to run."""
 
 
-class SqlRunner(Runner):
-    """Plain SQL layouts: backout runs the up and down SQL itself."""
+# Statements PostgreSQL refuses inside a transaction block, as Flyway's PostgreSQL parser
+# detects them to run such a migration without one.
+_NON_TRANSACTIONAL = re.compile(
+    r"^\s*(?:(?:CREATE|DROP)\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\b|REINDEX\b.*\bCONCURRENTLY\b"
+    r"|VACUUM\b|(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b|ALTER\s+SYSTEM\b"
+    r"|DISCARD\s+ALL\b|(?:CREATE|ALTER|DROP)\s+SUBSCRIPTION\b)",
+    re.I | re.S,
+)
+# Flyway's script configuration written in the script itself.
+_FLYWAY_EXECUTE_IN_TRANSACTION_OFF = re.compile(
+    r"^\s*--\s*flyway:executeInTransaction\s*=\s*false\b", re.I | re.M
+)
+_FLYWAY_MIXED = re.compile(r"^\s*(?:flyway\.)?mixed\s*=\s*\"?true\b", re.I | re.M)
+FLYWAY_CONFIG_FILES = ("flyway.conf", "conf/flyway.conf", "flyway.toml")
+"""Where a repository sets Flyway's ``mixed`` (relative to its root)."""
 
-    def _run(self, database: DrillDatabase, text: str, location: Location, first: int) -> None:
+#: How a migration tool sends a migration's statements (see :meth:`SqlRunner.mode`).
+IN_TRANSACTION = "transaction"
+AUTOCOMMIT = "autocommit"
+
+
+class SqlRunner(Runner):
+    """Plain SQL layouts: backout runs the up and down SQL itself, the way each tool does.
+
+    - golang-migrate (and dbmate with ``transaction:false``) send the whole file as one
+      multi-statement query: PostgreSQL runs one statement on its own and several as one
+      implicit transaction (so ``CREATE INDEX CONCURRENTLY`` works alone in its file only);
+    - dbmate, Flyway and Liquibase open a transaction per migration, unless dbmate's
+      ``transaction:false``, Liquibase's ``runInTransaction:false`` or Flyway's
+      ``executeInTransaction=false`` turns it off (then each statement commits on its own);
+    - Flyway runs a migration without a transaction by itself when its statements cannot run
+      in one, and refuses a migration that mixes both kinds unless ``mixed`` is true.
+
+    MySQL and SQLite keep one transaction per migration: MySQL commits DDL anyway, and
+    nothing in SQLite needs to run outside a transaction.
+    """
+
+    def __init__(self, flyway_mixed: bool = False) -> None:
+        self.flyway_mixed = flyway_mixed
+
+    def mode(
+        self, migration: Migration, statements: Sequence[Statement], dialect: str, up: bool
+    ) -> str:
+        """``transaction`` or ``autocommit``: how ``migration``'s tool runs ``statements``;
+        raise :class:`StepFailed` where the tool itself refuses them (Flyway, mixed)."""
+        if dialect != "postgres":
+            return IN_TRANSACTION
+        layout = migration.layout
+        own_flag = migration.up_transaction if up else migration.down_transaction
+        if layout == "golang-migrate" or (layout == "dbmate" and not own_flag):
+            return IN_TRANSACTION if len(statements) > 1 else AUTOCOMMIT
+        if layout == "liquibase":
+            return IN_TRANSACTION if own_flag else AUTOCOMMIT
+        if layout == "flyway":
+            return self._flyway_mode(migration, statements, up)
+        return IN_TRANSACTION
+
+    def _flyway_mode(self, migration: Migration, statements: Sequence[Statement], up: bool) -> str:
+        text = (migration.up_sql if up else migration.down_sql) or ""
+        if _FLYWAY_EXECUTE_IN_TRANSACTION_OFF.search(text):
+            return AUTOCOMMIT
+        outside = [s for s in statements if _NON_TRANSACTIONAL.match(s.sql)]
+        if not outside:
+            return IN_TRANSACTION
+        if len(outside) < len(statements) and not self.flyway_mixed:
+            location = migration.location if up else (migration.down_location or migration.location)
+            raise StepFailed(
+                outside[0].sql,
+                "Flyway refuses a migration that mixes transactional and non-transactional "
+                "statements while its setting mixed is false (the default)",
+                Location(location.path, outside[0].line, 1),
+            )
+        return AUTOCOMMIT
+
+    def _run(
+        self, database: DrillDatabase, migration: Migration, up: bool, location: Location
+    ) -> None:
+        text = (migration.up_sql if up else migration.down_sql) or ""
+        first = migration.up_line if up else migration.down_line
         statements = split_statements(text, database.dialect, first)
         try:
-            database.run_script([s.sql for s in statements])
+            if self.mode(migration, statements, database.dialect, up) == AUTOCOMMIT:
+                for statement in statements:
+                    database.execute(statement.sql)
+            else:
+                database.run_script([s.sql for s in statements])
         except StatementFailed as failed:
             line = next((s.line for s in statements if s.sql == failed.statement), first)
             where = Location(location.path, line, 1)
@@ -152,14 +232,25 @@ class SqlRunner(Runner):
 
     def up(self, database: DrillDatabase, migration: Migration) -> None:
         """Run the up SQL."""
-        self._run(database, migration.up_sql or "", migration.location, migration.up_line)
+        self._run(database, migration, True, migration.location)
 
     def down(self, database: DrillDatabase, migration: Migration) -> None:
         """Run the down SQL; :class:`NoDownMigration` when there is none."""
         if migration.down_sql is None or migration.down_state == DOWN_MISSING:
             raise NoDownMigration(migration.down_reason or "no down migration")
-        location = migration.down_location or migration.location
-        self._run(database, migration.down_sql, location, migration.down_line)
+        self._run(database, migration, False, migration.down_location or migration.location)
+
+
+def flyway_mixed(root: Path) -> bool:
+    """Whether the repository's Flyway configuration sets ``mixed`` to true."""
+    for name in FLYWAY_CONFIG_FILES:
+        try:
+            text = (root / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if _FLYWAY_MIXED.search(text):
+            return True
+    return False
 
 
 def _error_parts(exc: BaseException, fallback: str) -> tuple[str, str]:

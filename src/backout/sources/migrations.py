@@ -47,6 +47,8 @@ _ROLLBACK_BLOCK = re.compile(r"/\*\s*liquibase\s+rollback\b(?P<sql>.*?)\*/", re.
 _END_DELIMITER = re.compile(r"\bendDelimiter:(?P<delimiter>\S+)", re.I)
 _NO_ROLLBACK = re.compile(r"^\s*(empty|not\s+required)\s*;?\s*$", re.I)
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_DBMATE_NO_TRANSACTION = re.compile(r"\btransaction:false\b", re.I)
+_RUN_IN_TRANSACTION_OFF = re.compile(r"\brunInTransaction:false\b", re.I)
 
 
 def _has_sql(text: str) -> bool:
@@ -229,6 +231,9 @@ def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator
         down=reads.down,
         readable=reads.readable,
         dialect_reads=reads.dialect_reads,
+        up_transaction=not _DBMATE_NO_TRANSACTION.search(up_marker.group(0)),
+        down_transaction=down_marker is None
+        or not _DBMATE_NO_TRANSACTION.search(down_marker.group(0)),
     )
 
 
@@ -277,6 +282,7 @@ def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
             )
         down_text = "".join(down_lines) if down_lines else None
         delimiter = _END_DELIMITER.search(lines[first])
+        in_transaction = not _RUN_IN_TRANSACTION_OFF.search(lines[first])
         if delimiter is not None and delimiter["delimiter"] != ";":
             up_text = _with_semicolons(up_text, delimiter["delimiter"])
             if down_text is not None:
@@ -321,4 +327,6 @@ def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
             down=reads.down,
             readable=reads.readable,
             dialect_reads=reads.dialect_reads,
+            up_transaction=in_transaction,
+            down_transaction=in_transaction,
         )
