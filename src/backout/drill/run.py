@@ -14,8 +14,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import unquote
 
 from backout.config import Config
 from backout.drill.database import DrillDatabase, DrillError, DrillTarget, one_line
@@ -42,6 +43,7 @@ from backout.drill.snapshot import ColumnState, SchemaSnapshot, diff
 from backout.drill.targets import dialect_of_url, open_target
 from backout.engine import Workspace
 from backout.models import Finding, Location, RuleMeta, make_finding
+from backout.redact import Redactor
 from backout.rules import load_rule
 from backout.schema_model import (
     DROP_TABLE,
@@ -528,7 +530,36 @@ def run_drill(
     options: DrillOptions,
     make_target: Callable[[str | None, str], DrillTarget] = open_target,
 ) -> DrillOutcome:
-    """Drill the release in ``workspace``; the throwaway database is always dropped."""
+    """Drill the release in ``workspace``; the throwaway database is always dropped.
+
+    Every text the drill returns (notes, findings, the message of a :class:`DrillError`) is
+    masked: a database error, a driver or the old release's command may echo the URL, and
+    the password of ``--database`` is masked wherever it appears, percent-encoded or not.
+    """
+    redactor = _redactor(options.database)
+    try:
+        outcome = _run_drill(workspace, config, options, make_target)
+    except DrillError as exc:
+        raise DrillError(redactor.redact(str(exc))) from None
+    outcome.notes = [redactor.redact(note) for note in outcome.notes]
+    outcome.findings = [
+        replace(f, message=redactor.redact(f.message), fix=redactor.redact(f.fix))
+        for f in outcome.findings
+    ]
+    return outcome
+
+
+def _redactor(url: str | None) -> Redactor:
+    """A redactor that knows the password of ``url`` (as written and percent-decoded)."""
+    return Redactor([url, unquote(url)] if url else [])
+
+
+def _run_drill(
+    workspace: Workspace,
+    config: Config,
+    options: DrillOptions,
+    make_target: Callable[[str | None, str], DrillTarget],
+) -> DrillOutcome:
     outcome = DrillOutcome()
     base, release = plan(workspace, config)
     if not release:

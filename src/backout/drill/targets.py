@@ -66,4 +66,6 @@ def open_target(url: str | None, dialect: str) -> DrillTarget:
         return MysqlTarget(url)
     from backout.drill.postgres import PostgresServerTarget
 
-    return PostgresServerTarget(url.replace("postgres://", "postgresql://", 1))
+    # libpq reads postgresql:// and postgres:// only: a SQLAlchemy driver suffix
+    # (postgresql+psycopg://) would make it read the whole URL as a key=value string.
+    return PostgresServerTarget("postgresql:" + url.split(":", 1)[1])
