@@ -5,12 +5,13 @@ dead processes are swept."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -174,17 +175,64 @@ def test_database_with_user_tables_is_never_modified(tmp_path: Path) -> None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_role_without_createdb_is_refused(tmp_path: Path) -> None:
-    role = f"drill_nocreate_{os.getpid()}"
+@contextlib.contextmanager
+def _pg_role(prefix: str, options: str) -> Iterator[str]:
+    """A login role made with ``options``; dropped after, with any database it owns."""
+    role = f"{prefix}_{os.getpid()}"
     with psycopg.connect(PG_URL, autocommit=True) as admin:
         admin.execute(f'DROP ROLE IF EXISTS "{role}"')
-        admin.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+        admin.execute(f'CREATE ROLE "{role}" LOGIN {options}')
     try:
-        repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "postgres")
-        url = f"postgresql://{role}@127.0.0.1:5432/postgres"
-        result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", url)
-        assert result.returncode == 2
-        assert "never runs in an existing database" in result.stderr
+        yield role
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as admin:
+            owned = admin.execute(
+                "SELECT datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+                "WHERE r.rolname = %s",
+                (role,),
+            ).fetchall()
+            for (name,) in owned:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        pytest.param("NOCREATEDB", "never runs in an existing database", id="no-createdb"),
+        # CREATE DATABASE works, the connection to it does not: what was made is dropped.
+        pytest.param("CREATEDB CONNECTION LIMIT 1", "too many connections", id="one-connection"),
+    ],
+)
+def test_role_that_cannot_drill_is_refused_leaving_nothing(
+    tmp_path: Path, options: str, said: str
+) -> None:
+    with _pg_role("drill_role", options) as role:
+        repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "postgres")
+        url = f"postgresql://{role}@127.0.0.1:5432/postgres"
+        result, pid = backout(repo, "drill", "--base", "HEAD~1", "--database", url)
+        assert result.returncode == 2, result.stderr
+        assert said in result.stderr
+        assert made_by(pid, pg_drill_databases()) == []
+
+
+def test_database_unreachable_after_create_is_dropped_on_mariadb(tmp_path: Path) -> None:
+    user = f"drill_onelogin_{os.getpid()}"
+    admin = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    pid = 0
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{user}'@'%' WITH MAX_USER_CONNECTIONS 1")
+            cursor.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%'")
+        repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN_MYSQL, "mysql")
+        url = f"mysql://{user}@127.0.0.1:3306/"
+        result, pid = backout(repo, "drill", "--base", "HEAD~1", "--database", url)
+        assert result.returncode == 2, result.stderr
+        assert "max_user_connections" in result.stderr
+        assert made_by(pid, mariadb_drill_databases()) == []
+    finally:
+        with admin.cursor() as cursor:
+            for name in made_by(pid, mariadb_drill_databases()) if pid else []:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()

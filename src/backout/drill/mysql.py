@@ -318,7 +318,14 @@ class MysqlTarget(DrillTarget):
                 "CREATE and DROP to the user"
             ) from None
         url = f"mysql://{self._netloc}/{name}"
-        return MysqlDatabase(name, self._connect, url)
+        try:
+            return MysqlDatabase(name, self._connect, url)
+        except BaseException:
+            # Made but not reachable (MAX_USER_CONNECTIONS): drop it now, the caller never
+            # gets a database to drop.
+            with contextlib.suppress(self._errors):
+                self._run(f"DROP DATABASE IF EXISTS `{name}`")
+            raise
 
     def drop(self, database: DrillDatabase) -> None:
         """Close the connection and drop the database."""

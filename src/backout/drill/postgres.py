@@ -320,7 +320,14 @@ class PostgresServerTarget(DrillTarget):
                 f"{_error_text(exc)}{held}. The drill never runs in an existing database: "
                 "grant CREATEDB to the role, or drop --database to use the embedded server"
             ) from None
-        return PostgresDatabase(name, _with_database(self.url, name))
+        try:
+            return PostgresDatabase(name, _with_database(self.url, name))
+        except BaseException:
+            # Made but not reachable (a role's CONNECTION LIMIT, pg_hba): drop it now, the
+            # caller never gets a database to drop.
+            with contextlib.suppress(self._errors):
+                self._drop_named(name)
+            raise
 
     def drop(self, database: DrillDatabase) -> None:
         """Close the connection and ``DROP DATABASE … WITH (FORCE)``."""
