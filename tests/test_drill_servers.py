@@ -236,3 +236,28 @@ def test_database_unreachable_after_create_is_dropped_on_mariadb(tmp_path: Path)
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
             cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         admin.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "exit_code", "said"),
+    [
+        # Port 1 answers nothing: the drill reached the server through the socket.
+        ("?unix_socket=/run/mysqld/mysqld.sock&charset=utf8mb4", 0, ""),
+        # The test server has no TLS: a required one must stop the drill, not be dropped.
+        ("?ssl-mode=REQUIRED", 2, "SSL is required"),
+        ("?sslca=/etc/ca.pem", 2, "unsupported --database parameter 'sslca' (did you mean"),
+        ("?ssl_mode=requird", 2, "(did you mean 'REQUIRED'?)"),
+    ],
+    ids=["unix-socket", "ssl-required", "unknown-parameter", "unknown-ssl-mode"],
+)
+def test_mariadb_url_parameters_are_honoured_or_refused(
+    tmp_path: Path, query: str, exit_code: int, said: str
+) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN_MYSQL, "mysql")
+    port = "1" if "unix_socket" in query else "3306"
+    url = f"mysql://root@127.0.0.1:{port}/{query}"
+    result, pid = backout(repo, "drill", "--base", "HEAD~1", "--database", url)
+    assert result.returncode == exit_code, result.stderr
+    assert said in result.stderr
+    assert "/etc/ca.pem" not in result.stderr  # parameters are named, values never shown
+    assert made_by(pid, mariadb_drill_databases()) == []

@@ -122,3 +122,21 @@ def test_numeric_check_lists_feed_seeding_as_written_by_each_database() -> None:
     assert [row["priority"] for row in rows] == ["5", "7", "5"]
     assert [row["level"] for row in rows] == ["2", "4", "2"]
     assert [row["pinned"] for row in rows] == ["0", "1", "0"]
+
+
+def test_mysql_url_parameters_become_pymysql_arguments() -> None:
+    from backout.drill.mysql import MysqlDatabase, connect_options
+
+    assert connect_options("ssl_ca=/ca.pem&ssl-mode=VERIFY_IDENTITY&charset=utf8mb4") == {
+        "ssl_ca": "/ca.pem",
+        "charset": "utf8mb4",
+        "ssl_verify_cert": True,
+        "ssl_verify_identity": True,
+    }
+    assert connect_options("ssl_mode=required") == {"ssl": {"check_hostname": False}}
+    assert connect_options("ssl_mode=DISABLED") == {"ssl_disabled": True}
+    database = MysqlDatabase.__new__(MysqlDatabase)
+    database._url = "mysql://u:p@db:3306/d?ssl_mode=REQUIRED&unix_socket=/s.sock"
+    assert database.sqlalchemy_url == (
+        "mysql+pymysql://u:p@db:3306/d?unix_socket=%2Fs.sock&ssl_check_hostname=false"
+    )

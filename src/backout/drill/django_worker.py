@@ -33,8 +33,14 @@ def database_settings(url: str) -> dict[str, Any]:
     if scheme in ("mysql", "mariadb"):
         import pymysql
 
+        from backout.drill.mysql import connect_options
+
         pymysql.install_as_MySQLdb()
-        return {"ENGINE": "django.db.backends.mysql", **settings}
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            **settings,
+            "OPTIONS": connect_options(parts.query),
+        }
     return {"ENGINE": "django.db.backends.postgresql", **settings}
 
 

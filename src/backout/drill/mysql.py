@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 from backout.drill.database import DrillDatabase, DrillError, DrillTarget, StatementFailed
 from backout.drill.safety import PREFIX, drill_name, is_stale
@@ -38,6 +38,49 @@ def _import_pymysql() -> Any:
             "a MySQL/MariaDB drill needs PyMySQL: pip install 'backout[mysql]'"
         ) from None
     return pymysql
+
+
+URL_PARAMETERS = ("charset", "ssl_ca", "ssl_cert", "ssl_key", "ssl_mode", "unix_socket")
+"""The query parameters of a ``mysql://`` URL the drill honours (``ssl-mode`` is ``ssl_mode``)."""
+SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
+
+
+def connect_options(query: str) -> dict[str, Any]:
+    """PyMySQL's ``connect()`` arguments for the query of a ``mysql://`` URL.
+
+    ``ssl_mode`` means what it means to the ``mysql`` client: ``REQUIRED`` encrypts without
+    checking the certificate (unless ``ssl_ca`` is given), ``VERIFY_CA`` checks it,
+    ``VERIFY_IDENTITY`` checks the host name too, ``DISABLED`` never encrypts. A parameter
+    the drill does not know is refused, never dropped: the connection would not be the one
+    asked for. Messages name parameters, never their values.
+    """
+    from backout.config import did_you_mean
+
+    options: dict[str, Any] = {}
+    mode = "PREFERRED"
+    for name, values in parse_qs(query, keep_blank_values=True).items():
+        key = name.replace("-", "_").lower()
+        if key not in URL_PARAMETERS:
+            raise DrillError(
+                f"unsupported --database parameter '{name}'{did_you_mean(key, URL_PARAMETERS)}"
+            )
+        if key == "ssl_mode":
+            mode = values[-1].upper().replace("-", "_")
+            if mode not in SSL_MODES:
+                raise DrillError(
+                    f"invalid --database ssl_mode '{values[-1]}'{did_you_mean(mode, SSL_MODES)}"
+                )
+        else:
+            options[key] = values[-1]
+    if mode == "DISABLED":
+        options["ssl_disabled"] = True
+    elif mode in ("VERIFY_CA", "VERIFY_IDENTITY"):
+        options["ssl_verify_cert"] = True
+        options["ssl_verify_identity"] = mode == "VERIFY_IDENTITY"
+    elif mode == "REQUIRED" and not {"ssl_ca", "ssl_cert", "ssl_key"} & set(options):
+        # A non-empty ssl dict makes PyMySQL require TLS; without a CA it checks nothing.
+        options["ssl"] = {"check_hostname": False}
+    return options
 
 
 def _error_text(exc: Exception) -> str:
@@ -106,8 +149,17 @@ class MysqlDatabase(DrillDatabase):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """``mysql+pymysql://…``."""
-        return "mysql+pymysql://" + self._url.split("://", 1)[1]
+        """``mysql+pymysql://…``, its query in the parameters SQLAlchemy's PyMySQL dialect
+        reads (it hands any other one to ``connect()`` as a string)."""
+        parts = urlsplit(self._url)
+        options = connect_options(parts.query)
+        query = {k: v for k, v in options.items() if isinstance(v, str)}
+        if isinstance(options.get("ssl"), dict):
+            query["ssl_check_hostname"] = "false"
+        for flag in ("ssl_disabled", "ssl_verify_cert", "ssl_verify_identity"):
+            if options.get(flag):
+                query[flag] = "1"
+        return urlunsplit(("mysql+pymysql", parts.netloc, parts.path, urlencode(query), ""))
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         """Run one statement."""
@@ -275,8 +327,10 @@ class MysqlTarget(DrillTarget):
             "port": parts.port or 3306,
             "user": unquote(parts.username or "root"),
             "password": unquote(parts.password or ""),
+            **connect_options(parts.query),
         }
         self._netloc = parts.netloc
+        self._query = parts.query
         self.description = f"MySQL/MariaDB at {self._connect['host']}:{self._connect['port']}"
         self.started = time.time()
         self._errors = pymysql.err.MySQLError
@@ -317,7 +371,7 @@ class MysqlTarget(DrillTarget):
                 f"{_error_text(exc)}. The drill never runs in an existing database: grant "
                 "CREATE and DROP to the user"
             ) from None
-        url = f"mysql://{self._netloc}/{name}"
+        url = f"mysql://{self._netloc}/{name}" + (f"?{self._query}" if self._query else "")
         try:
             return MysqlDatabase(name, self._connect, url)
         except BaseException:
