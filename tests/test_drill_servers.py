@@ -30,6 +30,7 @@ from tests.drill_repos import (
     backout,
     codes,
     made_by,
+    make_files_repo,
     make_repo,
     mariadb_drill_databases,
     pg_drill_databases,
@@ -261,3 +262,28 @@ def test_mariadb_url_parameters_are_honoured_or_refused(
     assert said in result.stderr
     assert "/etc/ca.pem" not in result.stderr  # parameters are named, values never shown
     assert made_by(pid, mariadb_drill_databases()) == []
+
+
+@pytest.mark.parametrize(("dialect", "url", "listed", "good_down"), SERVERS)
+def test_leftover_index_is_blamed_on_the_migration_that_made_it(
+    tmp_path: Path, dialect: str, url: str, listed: Lister, good_down: str
+) -> None:
+    base = {
+        "db/0001_t.up.sql": "CREATE TABLE t (id integer PRIMARY KEY, a varchar(20));\n",
+        "db/0001_t.down.sql": "DROP TABLE t;\n",
+    }
+    release = {
+        "db/0002_add_x.up.sql": "ALTER TABLE t ADD COLUMN x integer;\n",
+        "db/0002_add_x.down.sql": "ALTER TABLE t DROP COLUMN x;\n",
+        "db/0003_idx.up.sql": "CREATE INDEX t_a_idx ON t (a);\n",
+        "db/0003_idx.down.sql": "-- nothing to undo\nSELECT 1;\n",
+    }
+    repo = make_files_repo(tmp_path, base, release, dialect)
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", url, "--format", "concise"
+    )
+    assert result.returncode == 1, result.stderr
+    leftover = [line for line in result.stdout.splitlines() if "t_a_idx was left behind" in line]
+    assert len(leftover) == 1, result.stdout
+    assert leftover[0].startswith("db/0003_idx.down.sql:"), leftover
+    assert made_by(pid, listed()) == []

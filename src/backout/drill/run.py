@@ -119,11 +119,22 @@ def _changed(
     return names
 
 
+def _objects(snapshot: SchemaSnapshot) -> set[str]:
+    """``table.index name`` and ``table.constraint name`` of every index and constraint, as
+    :func:`_blame` looks them up."""
+    return {
+        f"{table.name}.{kind} {name}"
+        for table in snapshot.tables.values()
+        for kind, names in (("index", table.indexes), ("constraint", table.constraints))
+        for name in names
+    }
+
+
 def _blame(
     release: Sequence[Migration], changes: _Changes, table: str, *columns: str | None
 ) -> Migration:
     """The last release migration whose up step changed one of ``table.column`` (tried in
-    order), else ``table``."""
+    order; a "column" may be ``index name`` or ``constraint name``), else ``table``."""
     for wanted in [f"{table}.{column}" for column in columns if column] + [table]:
         for migration in reversed(release):
             if wanted in changes.get(migration.key, set()):
@@ -137,6 +148,10 @@ _QUOTED_NAME = re.compile(r"[\"'`]([\w.]+)[\"'`]")
 _BARE_NAME = re.compile(
     r"(?:no such (?:column|table):|has no column named|constraint failed:)\s*([\w.]+)"
 )
+
+
+# An index or constraint that a schema difference names (``index t_a_idx was left behind``).
+_OBJECT_NAMED = re.compile(r"\b(index|constraint) (\S+) (?:is missing|was left behind|changed)")
 
 
 def _error_names(error: str) -> list[str]:
@@ -307,6 +322,9 @@ class _Drill:
         """Apply the release; on the second pass (up → down → up) a failure is reported."""
         with self.report.step(f"{title} {len(self.release)} migrations"):
             states = database.column_states()
+            # Indexes and constraints are not in the column states: on the recorded pass the
+            # catalog says which step made each, so a leftover one is blamed on its maker.
+            objects = _objects(database.introspect()) if record else set()
             for migration in self.release:
                 try:
                     self.runner.up(database, migration)
@@ -318,7 +336,11 @@ class _Drill:
                         return False
                 after = database.column_states()
                 if record:
-                    self.up_changes[migration.key] = _changed(states, after)
+                    objects_after = _objects(database.introspect())
+                    self.up_changes[migration.key] = _changed(states, after) | (
+                        objects ^ objects_after
+                    )
+                    objects = objects_after
                 states = after
         return True
 
@@ -483,7 +505,9 @@ class _Drill:
         for difference in diff(base_schema, after):
             by_table.setdefault(difference.table, []).append(difference.text)
         for table, lines in by_table.items():
-            named = re.findall(r"column (\w+)", " ".join(lines))
+            text = " ".join(lines)
+            named = [f"{kind} {name}" for kind, name in _OBJECT_NAMED.findall(text)]
+            named += re.findall(r"column (\w+)", text)
             culprit = (
                 _blame(self.release, self.up_changes, table, *named) if table else self.release[0]
             )
