@@ -244,3 +244,52 @@ def test_django_model_default_is_no_database_default(tmp_path: Path, where: str)
     check, _ = backout(repo, "check", "--output-format", "concise", "--select", "BK201")
     assert codes(check.stdout) == ["BK201"], check.stdout
     assert "shopapp/migrations/0002_score.py:9:41:" in check.stdout
+
+
+# A RunPython without reverse_code (Django refuses to unapply it) and one whose reverse
+# function raises: Python errors, not the database's.
+DJANGO_RUN_PYTHON = """
+from django.db import migrations
+
+
+def dedupe(apps, schema_editor):
+    pass
+
+
+def restore(apps, schema_editor):
+    raise ValueError("cannot restore the duplicates")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shopapp", "0001_initial")]
+    operations = [
+        migrations.RunPython({forwards}),
+    ]
+"""
+
+
+@pytest.mark.parametrize(
+    ("operation", "error", "line"),
+    [
+        ("dedupe", "Operation <RunPython <function dedupe>> in shopapp.0002_dedupe is not", 16),
+        ("dedupe, restore", "ValueError: cannot restore the duplicates", 10),
+    ],
+    ids=["no-reverse", "reverse-raises"],
+)
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+def test_django_python_down_failure_names_no_statement(
+    tmp_path: Path, where: str, operation: str, error: str, line: int
+) -> None:
+    repo, app = _django_site(tmp_path, where)
+    _commit_all(repo, "base")
+    (app / "migrations" / "0002_dedupe.py").write_text(
+        DJANGO_RUN_PYTHON.replace("{forwards}", operation)
+    )
+    _commit_all(repo, "release")
+    flags = ["--database", PG_URL] if where == "postgresql" else []
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise", *flags)
+    down = [line for line in result.stdout.splitlines() if "the down migration of" in line]
+    assert len(down) == 1, result.stdout + result.stderr
+    assert down[0].startswith(f"shopapp/migrations/0002_dedupe.py:{line}:"), down
+    assert error in down[0]
+    assert "statement:" not in down[0]

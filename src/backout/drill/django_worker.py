@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -44,6 +46,38 @@ def database_settings(url: str) -> dict[str, Any]:
     return {"ENGINE": "django.db.backends.postgresql", **settings}
 
 
+def failure(exc: Exception, last_statement: str | None) -> dict[str, Any]:
+    """The answer for a failed ``migrate``: the error on one line; the last SQL Django ran only
+    when the database raised the error (a Python error has nothing to do with it); the line
+    of a migration file the error came from (a ``RunPython`` function), when it did; and
+    whether Django refused an irreversible operation."""
+    from django.db import DatabaseError  # type: ignore[import-untyped]
+    from django.db.migrations.exceptions import IrreversibleError  # type: ignore[import-untyped]
+
+    cause = exc.__cause__ or exc
+    text = str(cause).strip()
+    # ``<function dedupe at 0x7f…>``: the address differs on every run and says nothing.
+    error = re.sub(r" at 0x[0-9a-f]+>", ">", text.splitlines()[0]) if text else type(cause).__name__
+    from_database = isinstance(exc, DatabaseError) or isinstance(cause, DatabaseError)
+    irreversible = isinstance(exc, IrreversibleError)
+    if not from_database and not irreversible:
+        error = f"{type(cause).__name__}: {error}"  # a bare message does not say it is Python's
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}migrations{os.sep}" in frame.filename
+        and f"{os.sep}site-packages{os.sep}" not in frame.filename
+    ]
+    return {
+        "ok": False,
+        "error": error,
+        "statement": last_statement if from_database else None,
+        "irreversible": irreversible,
+        "file": frames[-1].filename if frames else None,
+        "line": frames[-1].lineno if frames else None,
+    }
+
+
 def main() -> None:
     """Configure Django, then answer migrate requests until stdin closes."""
     spec = json.loads(os.environ["BACKOUT_DJANGO_APPS"])
@@ -59,7 +93,7 @@ def main() -> None:
     )
     django.setup()
     from django.core.management import call_command  # type: ignore[import-untyped]
-    from django.db import connection  # type: ignore[import-untyped]
+    from django.db import connection
 
     last: list[str] = []
 
@@ -79,11 +113,7 @@ def main() -> None:
                 )
             answer: dict[str, Any] = {"ok": True}
         except Exception as exc:
-            cause = exc.__cause__ or exc
-            error = (
-                str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
-            )
-            answer = {"ok": False, "error": error, "statement": last[0] if last else None}
+            answer = failure(exc, last[0] if last else None)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 

@@ -198,6 +198,12 @@ def _operation_at(
     return migration.location
 
 
+def _statement(failed: StepFailed) -> str:
+    """`` (statement: …)`` for a database error; nothing for an error of the migration's
+    own code (Alembic or Django Python), where no statement is to blame."""
+    return f" (statement: {one_line(failed.statement)})" if failed.statement else ""
+
+
 def _runner_for(
     workspace: Workspace, release: Sequence[Migration], all_: Sequence[Migration]
 ) -> Runner:
@@ -256,7 +262,7 @@ class _Drill:
             except StepFailed as failed:
                 raise DrillError(
                     f"the base release's migrations fail on an empty database at "
-                    f"{failed.location}: {failed.error} (statement: {one_line(failed.statement)})"
+                    f"{failed.location}: {failed.error}{_statement(failed)}"
                 ) from None
         with self.report.step("seeding every base table and taking the base snapshot"):
             base_schema = self.snapshot(database)
@@ -349,9 +355,8 @@ class _Drill:
         self.finding(
             "BK212",
             failed.location,
-            f"migration {migration.label} fails to apply{when}: {failed.error} "
-            f"(statement: {one_line(failed.statement)}); a deploy would stop here, "
-            "half-migrated",
+            f"migration {migration.label} fails to apply{when}: {failed.error}"
+            f"{_statement(failed)}; a deploy would stop here, half-migrated",
             "make the migration apply on the previous release's schema and data "
             "(backfill before NOT NULL, IF NOT EXISTS where the down left objects)",
         )
@@ -490,8 +495,8 @@ class _Drill:
                 self.finding(
                     "BK212",
                     failed.location,
-                    f"the down migration of {migration.label} fails: {failed.error} "
-                    f"(statement: {one_line(failed.statement)}); the rollback stops half-way",
+                    f"the down migration of {migration.label} fails: {failed.error}"
+                    f"{_statement(failed)}; the rollback stops half-way",
                     "fix the down migration so that it runs on the new release's schema",
                 )
                 return None

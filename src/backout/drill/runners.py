@@ -22,7 +22,7 @@ from typing import Any
 
 from backout.drill.database import DrillDatabase, DrillError, StatementFailed
 from backout.models import Location
-from backout.schema_model import DOWN_MISSING, Migration
+from backout.schema_model import DOWN_MISSING, IRREVERSIBLE_STEP, Migration
 
 
 class StepFailed(Exception):
@@ -253,13 +253,14 @@ def flyway_mixed(root: Path) -> bool:
     return False
 
 
-def _error_parts(exc: BaseException, fallback: str) -> tuple[str, str]:
-    """(statement, error) from a SQLAlchemy/Django database error, or the command and type."""
+def _error_parts(exc: BaseException) -> tuple[str, str]:
+    """(statement, error) from a SQLAlchemy database error; for any other error no statement
+    (the last one run has nothing to do with it) and the error's type and text."""
     statement = getattr(exc, "statement", None)
     orig = getattr(exc, "orig", None)
     if statement:
         return str(statement), str(orig or exc).strip().splitlines()[0]
-    return fallback, f"{type(exc).__name__}: {str(exc).strip()}"
+    return "", f"{type(exc).__name__}: {str(exc).strip()}"
 
 
 class AlembicRunner(Runner):
@@ -315,7 +316,7 @@ class AlembicRunner(Runner):
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
-            statement, error = _error_parts(exc, f"alembic {action} {revision}")
+            statement, error = _error_parts(exc)
             raise StepFailed(statement, error, where) from None
 
     def apply_base(self, database: DrillDatabase, migrations: Sequence[Migration]) -> None:
@@ -351,6 +352,19 @@ def django_app(migration: Migration) -> tuple[str, str]:
     parts = migration.location.path.split("/")
     app_parts = parts[: parts.index("migrations")] if "migrations" in parts else parts[:-2]
     return "/".join(app_parts[:-1]), ".".join(app_parts[-1:])
+
+
+def _failed_at(answer: dict[str, Any], where: Location, migration: Migration | None) -> Location:
+    """Where a failed Django step points: the line of the migration file the error came from
+    (a ``RunPython`` function), the operation Django found irreversible, else ``where``."""
+    file, line = answer.get("file"), answer.get("line")
+    if file and line and Path(file).as_posix().endswith("/" + where.path):
+        return Location(where.path, int(line), 1)
+    if answer.get("irreversible") and migration is not None:
+        for operation in migration.up:
+            if operation.kind == IRREVERSIBLE_STEP:
+                return operation.location
+    return where
 
 
 class DjangoRunner(Runner):
@@ -395,7 +409,14 @@ class DjangoRunner(Runner):
         self._worker_url = database.url
         return self._worker
 
-    def _migrate(self, database: DrillDatabase, app: str, target: str, where: Location) -> None:
+    def _migrate(
+        self,
+        database: DrillDatabase,
+        app: str,
+        target: str,
+        where: Location,
+        migration: Migration | None = None,
+    ) -> None:
         worker = self._start(database)
         assert worker.stdin is not None and worker.stdout is not None
         worker.stdin.write(json.dumps({"app": app, "target": target}) + "\n")
@@ -406,8 +427,9 @@ class DjangoRunner(Runner):
             raise DrillError(f"the Django worker stopped: {error.strip()[-500:]}")
         answer: dict[str, Any] = json.loads(answer_line)
         if not answer["ok"]:
-            statement = answer.get("statement") or f"migrate {app} {target}"
-            raise StepFailed(statement, answer["error"], where)
+            raise StepFailed(
+                answer.get("statement") or "", answer["error"], _failed_at(answer, where, migration)
+            )
 
     def apply_base(self, database: DrillDatabase, migrations: Sequence[Migration]) -> None:
         """``migrate app <last base migration>`` for each app."""
@@ -428,7 +450,7 @@ class DjangoRunner(Runner):
         """``migrate app <its previous migration in the app>`` (``zero`` for the first)."""
         previous = [name for app, name in migration.dependencies if app == migration.app_label]
         target = previous[0] if previous else "zero"
-        self._migrate(database, migration.app_label or "", target, migration.location)
+        self._migrate(database, migration.app_label or "", target, migration.location, migration)
 
     def close(self) -> None:
         """Stop the worker."""
