@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.drill_repos import GOOD_DOWN, GOOD_UP, backout, codes, git, make_repo
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
@@ -84,3 +86,35 @@ def test_sigterm_stops_and_deletes_the_embedded_server(tmp_path: Path) -> None:
     process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGTERM
     assert _server_dirs(process.pid) == []
+
+
+def _postgres_processes(pid: int) -> list[str]:
+    """PostgreSQL processes serving a data directory of the drill ``pid``."""
+    found = subprocess.run(
+        ["pgrep", "-f", f"backout_drill_[0-9a-f]*_{pid}_"], capture_output=True, text=True
+    )
+    return found.stdout.split()
+
+
+@pytest.mark.parametrize("stage", ["data", "data/postmaster.pid"])
+def test_ctrl_c_while_the_embedded_server_starts_leaves_nothing(tmp_path: Path, stage: str) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "postgres")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backout", "drill", "--base", "HEAD~1"],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    # Interrupted as soon as the cluster is being copied, or once its postmaster started.
+    while not any((directory / stage).exists() for directory in _server_dirs(process.pid)):
+        assert process.poll() is None, process.communicate()
+        assert time.time() < deadline, "the embedded server never started"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert _server_dirs(process.pid) == []
+    assert _postgres_processes(process.pid) == []

@@ -341,24 +341,39 @@ class PostgresServerTarget(DrillTarget):
         self._admin.close()
 
 
+def _postmasters(data: Path) -> set[int]:
+    """The PIDs of the postmaster serving ``data``: its ``postmaster.pid`` and, where
+    ``/proc`` exists, any process started with ``-D data`` (one that was interrupted while
+    starting may not have written its PID file yet)."""
+    pids: set[int] = set()
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        pids.add(int((data / "postmaster.pid").read_text().splitlines()[0]))
+    wanted = str(data).encode()
+    for entry in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else ():
+        with contextlib.suppress(OSError):
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            if wanted in arguments and any(a.endswith(b"postgres") for a in arguments[:1]):
+                pids.add(int(entry.name))
+    return {pid for pid in pids if pid > 0}
+
+
 def _stop_abandoned_server(directory: Path) -> None:
     """Stop the postmaster of an abandoned embedded server (if it still runs), then delete it."""
-    pid_file = directory / "data" / "postmaster.pid"
-    try:
-        pid = int(pid_file.read_text().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        pid = 0
-    if pid > 0:
+    pids = _postmasters(directory / "data")
+    for pid in pids:
         # SIGQUIT is PostgreSQL's immediate shutdown; nothing in it is worth keeping.
-        with contextlib.suppress(ProcessLookupError):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGQUIT)
-        deadline = time.time() + 5
-        while time.time() < deadline:
+    deadline = time.time() + 5
+    while pids and time.time() < deadline:
+        for pid in list(pids):
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                break
-            time.sleep(0.05)
+                pids.discard(pid)
+            except PermissionError:
+                pass
+        time.sleep(0.05)
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -422,12 +437,18 @@ class EmbeddedPostgresTarget(PostgresServerTarget):
                 capture_output=True,
             )
             self._server = get_server(data, cleanup_mode=None)
+            # Stopped by close() (or the next run's sweep), not by pgserver at exit.
+            atexit.unregister(self._server._cleanup)
+            super().__init__(self._server.get_uri(), "embedded PostgreSQL")
         except Exception as exc:
             _stop_abandoned_server(self._directory)
+            if isinstance(exc, DrillError):
+                raise
             raise DrillError(f"the embedded PostgreSQL did not start: {exc}") from None
-        # Stopped by close() (or the next run's sweep), not by pgserver at exit.
-        atexit.unregister(self._server._cleanup)
-        super().__init__(self._server.get_uri(), "embedded PostgreSQL")
+        except BaseException:
+            # Ctrl-C or SIGTERM while it starts: the caller has no target to close yet.
+            _stop_abandoned_server(self._directory)
+            raise
         self.started = started
 
     @staticmethod

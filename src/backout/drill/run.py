@@ -599,7 +599,7 @@ def _run_drill(
     drill = _Drill(workspace, options, base, release, runner, outcome, dialect)
     with cleanup_on_signals():
         with drill.report.step("starting the throwaway database"):
-            # Interrupted in here, an embedded server is left for the next run's sweep.
+            # Interrupted in here, an embedded server stops and deletes what it started.
             target = make_target(options.database, dialect)
         outcome.target = target.description
         try:
