@@ -288,6 +288,19 @@ def test_cli_usage_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2 and "cannot create archive directory" in done.stderr
 
 
+@pytest.mark.parametrize("command", ["check", "snapshot"])
+def test_cli_archive_directory_that_does_not_exist_is_exit_2(tmp_path: Path, command: str) -> None:
+    typo = tmp_path / "typo"
+    line = one_line_error(run_backout("host", command, "--packages", "sed", "--archive", str(typo)))
+    assert line == f"backout: error: --archive directory '{typo}' does not exist"
+    a_file = tmp_path / "file.deb"
+    a_file.write_text("")
+    line = one_line_error(
+        run_backout("host", command, "--packages", "sed", "--archive", str(a_file))
+    )
+    assert line == f"backout: error: --archive directory '{a_file}' is not a directory"
+
+
 def test_cli_unknown_package_names_a_few_nearest_not_every_installed_one() -> None:
     line = one_line_error(run_backout("host", "check", "--packages", "nosuchpkg"))
     prefix = "backout: error: package 'nosuchpkg' is not installed (nearest installed: "

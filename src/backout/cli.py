@@ -552,6 +552,28 @@ _packages_option = click.option(
 )
 
 
+def _existing_directories(
+    ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]
+) -> tuple[Path, ...]:
+    """The ``--archive`` directories; exit 2 naming one that does not exist: a typo would
+    otherwise make every package kept there look lost (or a snapshot miss them)."""
+    for directory in value:
+        if not directory.is_dir():
+            what = "is not a directory" if directory.exists() else "does not exist"
+            fail(f"--archive directory '{directory}' {what}")
+    return value
+
+
+_archive_dirs_option = click.option(
+    "--archive",
+    "archive_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    callback=_existing_directories,
+    help="A directory of kept .deb files (besides apt's cache); repeatable.",
+)
+
+
 @main.group()
 def host() -> None:
     """Debian/Ubuntu hosts: can the installed package versions be reinstalled (BK501)?"""
@@ -559,13 +581,7 @@ def host() -> None:
 
 @host.command("snapshot")
 @_packages_option
-@click.option(
-    "--archive",
-    "archive_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A directory of kept .deb files (besides apt's cache); repeatable.",
-)
+@_archive_dirs_option
 @click.option(
     "-o",
     "--output",
@@ -613,13 +629,7 @@ def host_snapshot(
     default=None,
     help="Judge the versions this older snapshot recorded that are no longer installed.",
 )
-@click.option(
-    "--archive",
-    "archive_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A directory of kept .deb files (besides apt's cache); repeatable.",
-)
+@_archive_dirs_option
 @config_file_option
 @report_options
 def host_check(
