@@ -453,6 +453,15 @@ def _simple_commands(words: list[_Word]) -> Iterator[list[_Word]]:
             current.append(word)
 
 
+def command_words(line: str) -> list[list[str]]:
+    """The simple commands of a shell line as word lists, prefixes such as ``sudo`` dropped.
+
+    ``helm template x | kubectl apply -f -`` gives ``[["helm", "template", "x"],
+    ["kubectl", "apply", "-f", "-"]]``: rules judge each command by its own words.
+    """
+    return [[word.text for word in words] for words in _simple_commands(_words(line))]
+
+
 _EXPRESSION = re.compile(r"\$\{\{.*?\}\}|\$\{[^}]*\}|\$\([^)]*\)")
 
 

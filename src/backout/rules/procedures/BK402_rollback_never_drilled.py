@@ -5,36 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
-from backout.rules.base import CheckContext, LazyRegex, Rule
+from backout.rules.base import CheckContext, Rule
+from backout.rules.procedures.rollout_commands import deploy_kind, exercises_rollback
 from backout.sources.ci import CiCommand, CiStep
 
 PIPELINE_PROVIDERS = ("github", "gitlab")
 """Providers whose commands are a pipeline's; plain scripts only count as rollback drills."""
-
-_DEPLOY = LazyRegex(
-    r"\bkubectl\b.*\b(apply|set\s+image|rollout\s+restart|replace)\b"
-    r"|\bhelm\s+(upgrade|install)\b|\bhelmfile\b.*\b(apply|sync)\b"
-    r"|\bargocd\s+app\s+sync\b|\bskaffold\s+(deploy|run)\b"
-    r"|\bflyway\b.*\bmigrate\b|\balembic\b.*\bupgrade\b|\bmanage\.py\s+migrate\b"
-    r"|\bliquibase\b.*\bupdate\b|\bdbmate\b.*\b(up|migrate)\b",
-)
-_DRY_RUN = LazyRegex(r"--dry-run(?!=none)|\btemplate\b|\bdiff\b")
-_EXERCISE = LazyRegex(
-    r"\bbackout\s+drill\b|\bhelm\s+rollback\b|\bkubectl\b.*\brollout\s+undo\b.*--dry-run"
-    r"|\bliquibase\b.*\b(update-testing-rollback|rollback)|\balembic\b.*\bdowngrade\b"
-    r"|\bflyway\b.*\bundo\b|\bdbmate\b.*\b(rollback|down)\b|\bmigrate\b.*\bdown\b"
-    r"|\bpytest\b.*alembic",
-)
-
-
-def is_deploy(command: str) -> bool:
-    """True for a command that changes what runs (a dry run, template or diff does not)."""
-    return bool(_DEPLOY.search(command)) and not _DRY_RUN.search(command)
-
-
-def exercises_rollback(command: str) -> bool:
-    """True for a command that tries the way back: a drill, a rollback, a downgrade."""
-    return bool(_EXERCISE.search(command))
 
 
 class RollbackNeverDrilled(Rule):
@@ -45,9 +21,18 @@ class RollbackNeverDrilled(Rule):
     `kubectl set image`, `helm upgrade|install`, `argocd app sync`, `flyway migrate`,
     `alembic upgrade`, `manage.py migrate`…) when no pipeline or script of the repository runs
     a step that exercises rollback: `backout drill`, `helm rollback`,
-    `kubectl rollout undo --dry-run`, `liquibase update-testing-rollback`,
-    `alembic downgrade`, `flyway undo`. It points at the first deploy command of each
-    pipeline.
+    `kubectl rollout undo --dry-run`, `alembic downgrade`, `migrate … down` (golang-migrate),
+    `manage.py migrate <app> <earlier migration>` (or `zero`), `flyway undo`,
+    `liquibase rollback…`/`update-testing-rollback`, `dbmate rollback|down`. It points at the
+    first deploy command of each pipeline.
+
+    Each command of a line (`a && b | c`) is judged by its program and the subcommand that
+    follows it, past options: `kubectl -n shop rollout undo` counts, while a rollback that is
+    only mentioned (`echo "run helm rollback"`) or words spread over two commands
+    (`manage.py migrate && docker compose down`) do not. Wrappers are looked through
+    (`python -m`, `poetry run`, `uvx`, `sh -c`, `docker run`, `docker compose run`,
+    `kubectl exec --`). A dry run (`--dry-run`, `helm template`, `kubectl diff`) deploys
+    nothing; `helm template … | kubectl apply -f -` deploys.
 
     ## Why is this bad?
     A rollback path that never runs rots: the down migration fails, the previous image was
@@ -94,7 +79,7 @@ class RollbackNeverDrilled(Rule):
             return
         first_deploy: dict[str, CiCommand] = {}
         for command in commands:
-            if command.provider not in PIPELINE_PROVIDERS or not is_deploy(command.command):
+            if command.provider not in PIPELINE_PROVIDERS or deploy_kind(command.command) is None:
                 continue
             path = command.location.path
             known = first_deploy.get(path)
