@@ -70,7 +70,9 @@ class CiJob(Fact):
     ``needs``, GitLab ``needs`` — string or ``{job: …}`` items); ``dependencies`` the GitLab
     jobs whose artifacts it downloads (``dependencies:``). ``environment`` is the deployment
     environment name (``environment: production`` or ``environment: {name: production}``),
-    ``stage`` the GitLab stage (``test`` when unset, as GitLab does). Hidden GitLab jobs
+    ``stage`` the GitLab stage (``test`` when unset, as GitLab does). ``services`` are the
+    images of the service containers the job starts next to itself (GitHub ``services:``,
+    GitLab ``services:`` of the job, ``default:`` or the top level). Hidden GitLab jobs
     (``.template:``) are not jobs; what other jobs take from them through ``extends:`` is read
     as part of those jobs.
 
@@ -89,6 +91,7 @@ class CiJob(Fact):
     environment: str | None = None
     stage: str | None = None
     artifacts_from: tuple[str, ...] | None = None
+    services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -739,6 +742,23 @@ def _variables(node: Node | None) -> dict[str, str]:
     return found
 
 
+def _service_images(node: Node | None) -> tuple[str, ...]:
+    """Images of a ``services:`` value: GitHub's mapping of ``{image: …}`` (or a bare image),
+    GitLab's list of images or ``{name: image}`` items."""
+    if isinstance(node, yamlfile.MappingNode):
+        values = [value for _, _, value in yamlfile.entries(node)]
+        key = "image"
+    elif isinstance(node, yamlfile.SequenceNode):
+        values, key = list(node.value), "name"
+    else:
+        return ()
+    images = (
+        _text(yamlfile.get(value, key)) if isinstance(value, yamlfile.MappingNode) else _text(value)
+        for value in values
+    )
+    return tuple(image for image in images if image)
+
+
 def _environment_name(node: Node | None) -> str | None:
     if isinstance(node, yamlfile.MappingNode):
         return _text(yamlfile.get(node, "name"))
@@ -1107,6 +1127,7 @@ def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
             (),
             _environment_name(yamlfile.get(job, "environment")),
             None,
+            services=_service_images(yamlfile.get(job, "services")),
         )
         env = {**workflow_env, **_variables(yamlfile.get(job, "env"))}
         context = _Context(file.path, GITHUB, workflow, job_id, env)
@@ -1401,6 +1422,11 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
             _environment_name(pipeline.lookup(job, "environment")),
             _text(pipeline.lookup(job, "stage")) or "test",
             _artifacts_from(pipeline.lookup(job, "needs"), pipeline.lookup(job, "dependencies")),
+            services=_service_images(
+                pipeline.lookup(job, "services")
+                or yamlfile.get(default, "services")
+                or yamlfile.get(document, "services")
+            ),
         )
         env = {**global_env, **_variables(pipeline.lookup(job, "variables"))}
         context = _Context(file.path, GITLAB, workflow, job_id, env)

@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 
-from backout.models import Family, Finding, Severity
-from backout.rules.base import CheckContext, Rule
-from backout.rules.procedures.rollout_commands import deploy_kind, exercises_rollback
-from backout.sources.ci import CiCommand, CiStep
+from backout.models import Family, Finding, Location, Severity
+from backout.rules.base import CheckContext, LazyRegex, Rule
+from backout.rules.procedures.rollout_commands import (
+    CONTAINER_MIGRATION,
+    RELEASE,
+    deploy_kind,
+    exercises_rollback,
+    runs_tests,
+)
+from backout.sources.ci import CiCommand, CiJob, CiStep
 
 PIPELINE_PROVIDERS = ("github", "gitlab")
 """Providers whose commands are a pipeline's; plain scripts only count as rollback drills."""
+
+_DATABASE_IMAGE = LazyRegex(
+    r"postgres|postgis|mysql|mariadb|mongo|mssql|sqlserver|cockroach|timescale|oracle"
+    r"|clickhouse|percona",
+    re.I,
+)
+
+JobKey = tuple[str, str]
+
+
+def migrates_own_database(
+    command: CiCommand, kind: str, job: CiJob | None, job_commands: Sequence[CiCommand]
+) -> bool:
+    """Whether a forward migration is a test job's set-up rather than a deploy.
+
+    It is when the job deploys to no environment and its database is its own: a database
+    service container (``services: postgres``), the migration run inside
+    ``docker compose run|exec``, or a test suite run after it in the same job.
+    """
+    if kind == RELEASE or job is None or job.environment is not None:
+        return False
+    if kind == CONTAINER_MIGRATION:
+        return True
+    if any(_DATABASE_IMAGE.search(image.split(":", 1)[0]) for image in job.services):
+        return True
+    return any(
+        later.location > command.location and runs_tests(later.command) for later in job_commands
+    )
 
 
 class RollbackNeverDrilled(Rule):
@@ -33,6 +68,12 @@ class RollbackNeverDrilled(Rule):
     (`python -m`, `poetry run`, `uvx`, `sh -c`, `docker run`, `docker compose run`,
     `kubectl exec --`). A dry run (`--dry-run`, `helm template`, `kubectl diff`) deploys
     nothing; `helm template … | kubectl apply -f -` deploys.
+
+    A forward migration in a test job is set-up, not a deploy: it is not counted when its job
+    has no `environment:` and its database is the job's own, that is the job starts a
+    database service container (`services: postgres`), runs the migration inside
+    `docker compose run|exec`, or runs a test suite after it (`pytest`, `manage.py test`,
+    `go test`, `npm test`…). A migration in a job with an `environment:` is a deploy.
 
     ## Why is this bad?
     A rollback path that never runs rots: the down migration fails, the previous image was
@@ -77,19 +118,29 @@ class RollbackNeverDrilled(Rule):
         )
         if drilled:
             return
-        first_deploy: dict[str, CiCommand] = {}
+        jobs = {(job.workflow, job.job_id): job for job in context.head.of(CiJob)}
+        by_job: dict[JobKey, list[CiCommand]] = {}
         for command in commands:
-            if command.provider not in PIPELINE_PROVIDERS or deploy_kind(command.command) is None:
+            by_job.setdefault((command.workflow, command.job_id), []).append(command)
+        first_deploy: dict[str, tuple[Location, str]] = {}
+        for command in commands:
+            kind = deploy_kind(command.command)
+            key = (command.workflow, command.job_id)
+            if (
+                command.provider not in PIPELINE_PROVIDERS
+                or kind is None
+                or migrates_own_database(command, kind, jobs.get(key), by_job[key])
+            ):
                 continue
             path = command.location.path
             known = first_deploy.get(path)
-            if known is None or command.location < known.location:
-                first_deploy[path] = command
-        for command in sorted(first_deploy.values(), key=lambda c: c.location):
-            flat = " ".join(command.command.split())
+            if known is None or command.location < known[0]:
+                first_deploy[path] = (command.location, command.command)
+        for location, deploy in sorted(first_deploy.values()):
+            flat = " ".join(deploy.split())
             shown = flat if len(flat) <= 80 else flat[:77] + "…"
             yield self.finding(
-                command.location,
+                location,
                 f"this pipeline deploys (`{shown}`) but no pipeline ever exercises rollback: "
                 "the down migrations, the previous artifact and the undo are first tried "
                 "during the incident that needs them",
