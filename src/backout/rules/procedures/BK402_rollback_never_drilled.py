@@ -10,6 +10,7 @@ from backout.rules.base import CheckContext, LazyRegex, Rule
 from backout.rules.procedures.rollout_commands import (
     CONTAINER_MIGRATION,
     RELEASE,
+    action_deploys,
     deploy_kind,
     exercises_rollback,
     runs_tests,
@@ -60,6 +61,14 @@ class RollbackNeverDrilled(Rule):
     `manage.py migrate <app> <earlier migration>` (or `zero`), `flyway undo`,
     `liquibase rollback…`/`update-testing-rollback`, `dbmate rollback|down`. It points at the
     first deploy command of each pipeline.
+
+    Deploys beyond Kubernetes count too: `aws ecs update-service`, `aws lambda
+    update-function-code`, `gcloud run deploy` (and `app`/`functions deploy`), `az webapp
+    deploy`, `az containerapp update`, `fly deploy`, `kamal deploy`, `serverless deploy`,
+    `cdk deploy`, `docker stack deploy`, `nomad job run`, and GitHub deploy actions
+    (`aws-actions/amazon-ecs-deploy-task-definition`, `google-github-actions/deploy-cloudrun`,
+    `azure/webapps-deploy`…). In a job with an `environment:`, any published action with
+    `deploy` in its name counts as a deploy.
 
     Each command of a line (`a && b | c`) is judged by its program and the subcommand that
     follows it, past options: `kubectl -n shop rollout undo` counts, while a rollback that is
@@ -113,8 +122,9 @@ class RollbackNeverDrilled(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per pipeline file that deploys, when nothing exercises rollback."""
         commands = context.head.of(CiCommand)
+        steps = context.head.of(CiStep)
         drilled = any(exercises_rollback(c.command) for c in commands) or any(
-            "backout" in step.uses.lower() for step in context.head.of(CiStep)
+            "backout" in step.uses.lower() for step in steps
         )
         if drilled:
             return
@@ -136,6 +146,15 @@ class RollbackNeverDrilled(Rule):
             known = first_deploy.get(path)
             if known is None or command.location < known[0]:
                 first_deploy[path] = (command.location, command.command)
+        for step in steps:
+            job = jobs.get((step.workflow, step.job_id))
+            if step.index < 0 or not action_deploys(
+                step.action, job.environment if job is not None else None
+            ):
+                continue
+            known = first_deploy.get(step.location.path)
+            if known is None or step.location < known[0]:
+                first_deploy[step.location.path] = (step.location, f"uses: {step.uses}")
         for location, deploy in sorted(first_deploy.values()):
             flat = " ".join(deploy.split())
             shown = flat if len(flat) <= 80 else flat[:77] + "…"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from backout.sources.ci import command_words
 
 RELEASE = "release"
-"""A command that changes what runs: ``helm upgrade``, ``kubectl apply``."""
+"""A command that changes what runs: ``helm upgrade``, ``kubectl apply``, ``gcloud run deploy``."""
 MIGRATION = "migration"
 """A command that migrates a database forward: ``alembic upgrade``, ``manage.py migrate``."""
 CONTAINER_MIGRATION = "container-migration"
@@ -193,6 +193,48 @@ def _is_release(call: Invocation) -> bool:
         return call.verbs("app", "sync")
     if program == "skaffold":
         return call.verbs("deploy") or call.verbs("run")
+    if program == "aws":
+        return any(
+            call.verbs(*verbs)
+            for verbs in (
+                ("ecs", "update-service"),
+                ("ecs", "deploy"),
+                ("lambda", "update-function-code"),
+                ("deploy", "create-deployment"),
+                ("elasticbeanstalk", "update-environment"),
+            )
+        )
+    if program == "gcloud":
+        args = [w for w in call.args if w not in ("alpha", "beta")]
+        track = Invocation(program, tuple(args))
+        return any(
+            track.verbs(*verbs)
+            for verbs in (
+                ("run", "deploy"),
+                ("run", "services", "update"),
+                ("run", "services", "replace"),
+                ("app", "deploy"),
+                ("functions", "deploy"),
+            )
+        )
+    if program == "az":
+        return any(
+            call.verbs(*verbs)
+            for verbs in (
+                ("webapp", "deploy"),
+                ("webapp", "config", "container", "set"),
+                ("containerapp", "update"),
+                ("functionapp", "deployment"),
+            )
+        )
+    if program in ("fly", "flyctl", "kamal", "serverless", "sls", "cdk"):
+        return call.verbs("deploy")
+    if program == "heroku":
+        return call.verbs("container:release")
+    if program == "docker":
+        return call.verbs("stack", "deploy") or call.verbs("service", "update")
+    if program == "nomad":
+        return call.verbs("job", "run")
     return False
 
 
@@ -291,3 +333,31 @@ def _is_test(call: Invocation) -> bool:
 def runs_tests(line: str) -> bool:
     """True for a line that runs a test suite: ``pytest``, ``manage.py test``, ``go test``…"""
     return any(_is_test(call) for call in invocations(line))
+
+
+DEPLOY_ACTIONS = frozenset(
+    {
+        "aws-actions/amazon-ecs-deploy-task-definition",
+        "google-github-actions/deploy-cloudrun",
+        "google-github-actions/deploy-appengine",
+        "google-github-actions/deploy-cloud-functions",
+        "azure/webapps-deploy",
+        "azure/k8s-deploy",
+        "azure/functions-action",
+        "azure/container-apps-deploy-action",
+        "akhileshns/heroku-deploy",
+    }
+)
+"""GitHub actions that roll a release out, wherever they run."""
+
+
+def action_deploys(action: str, environment: str | None) -> bool:
+    """Whether a step using ``action`` (lower-case, no ``@ref``) deploys.
+
+    A known deploy action always does; in a job that names an ``environment:``, so does any
+    published action with ``deploy`` in its name. A local action (``./…``) is judged by the
+    commands in its own file instead.
+    """
+    if action in DEPLOY_ACTIONS:
+        return True
+    return environment is not None and not action.startswith(".") and "deploy" in action
