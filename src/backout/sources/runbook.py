@@ -7,7 +7,11 @@ order: each heading (level, text, 1-based position of the text) and the lines un
 next heading, each line marked as code (fenced or indented blocks, rst literal blocks) or prose.
 
 Markdown is parsed with markdown-it-py (CommonMark: ATX and setext headings, fences, and no
-"heading" inside a code block). reStructuredText sections are read here: a title is a text line
+"heading" inside a code block). Front matter (a YAML block between ``---`` lines, or TOML
+between ``+++`` lines, at the very top, as Jekyll, Hugo, MkDocs and Docusaurus write it) is
+metadata, not content: it is blanked before parsing, so its closing ``---`` is not read as a
+setext underline. Heading titles are one line, whitespace collapsed (a setext heading's text
+may span lines). reStructuredText sections are read here: a title is a text line
 underlined (and optionally overlined) by one repeated punctuation character, and its level is
 the order in which that adornment style first appears — the rule docutils applies.
 """
@@ -61,27 +65,52 @@ class RunbookDocument(Fact):
 _Parsed = tuple[list[tuple[str, int, int, int]], set[int], set[int]]
 
 
+_FRONT_MATTER_FENCES = {"---": ("---", "..."), "+++": ("+++",)}
+
+
+def front_matter_lines(lines: list[str]) -> int:
+    """How many lines at the top are front matter (0 when there is none).
+
+    The block opens on the first line with ``---`` (YAML) or ``+++`` (TOML) and closes at
+    the next line that is ``---``/``...`` (``+++``); an unclosed block is not front matter.
+    """
+    closers = _FRONT_MATTER_FENCES.get(lines[0].rstrip()) if lines else None
+    if closers is None:
+        return 0
+    for number in range(1, len(lines)):
+        if lines[number].rstrip() in closers:
+            return number + 1
+    return 0
+
+
 def _markdown(text: str) -> _Parsed:
     """Headings ``(title, level, line, column)``, 0-based code lines, and heading-only lines."""
     from markdown_it import MarkdownIt  # imported on first Markdown file: startup stays lean
 
-    tokens = MarkdownIt("commonmark").parse(text)
     lines = text.splitlines()
+    front = front_matter_lines(lines)
+    if front:  # blank lines keep the line numbers of what follows
+        text = "\n" * front + "\n".join(lines[front:])
+    tokens = MarkdownIt("commonmark").parse(text)
     headings: list[tuple[str, int, int, int]] = []
     code: set[int] = set()
     skip: set[int] = set()
     for index, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:
-            title = tokens[index + 1].content.strip() if index + 1 < len(tokens) else ""
+            content = tokens[index + 1].content if index + 1 < len(tokens) else ""
+            title = " ".join(content.split())
             first = token.map[0]
             source = lines[first] if first < len(lines) else ""
             found = source.find(title[:20]) if title else -1
+            if found < 0 and title:
+                found = source.find(title.split()[0])
             column = found + 1 if found >= 0 else 1
             headings.append((title, int(token.tag[1:]), first, column))
             # A setext heading spans its text line and its underline.
             skip.update(range(first, token.map[1]))
         elif token.type in ("fence", "code_block") and token.map is not None:
             code.update(range(token.map[0], token.map[1]))
+    skip.update(range(front))
     return headings, code, skip
 
 

@@ -93,6 +93,8 @@ class RunbookWithoutRollback(Rule):
     that has no rollback section, or whose rollback section omits the rollback target (a
     digest, a revision, an artifact), the schema step (or a statement that the release's
     migrations are backward compatible), or how to verify that the rollback worked.
+    Front matter at the top of a Markdown runbook (`---` … `---`, or `+++` … `+++`) is
+    metadata and is skipped.
 
     ## Why is this bad?
     A rollback happens under pressure, by whoever is on call. Without a written target, a
@@ -195,7 +197,8 @@ class RunbookWithoutRollback(Rule):
         listed = pieces[0] if len(pieces) == 1 else ", ".join(pieces[:-1]) + " and " + pieces[-1]
         return self.finding(
             Location(document.location.path, section.line, section.column),
-            f"rollback section '{section.title}' omits {listed}: " + "; ".join(effects),
+            f"rollback section '{' '.join(section.title.split())}' omits {listed}: "
+            + "; ".join(effects),
             "add the missing step"
             + ("s" if len(missing) > 1 else "")
             + " to the section; `backout plan --base <previous release>` writes the target, "
