@@ -21,8 +21,15 @@ _DEPLOY = LazyRegex(
     r"|argocd\s+app\s+sync",
     re.I,
 )
+# "Rollback" in English, then as German, French, Spanish, Portuguese, Japanese, Chinese and
+# Korean runbooks write it (docs/rules/BK401.md lists them).
 _ROLLBACK_HEADING = LazyRegex(
-    r"roll(ing|ed)?[\s-]?back|\brevert|back[\s-]?out|\bundo\b|\bdowngrade", re.I
+    r"roll(ing|ed)?[\s-]?back|\brevert|back[\s-]?out|\bundo\b|\bdowngrade"
+    r"|zur(ü|ue)ck\s*(zu\s*)?(rollen|setzen)|r(ü|ue)cksetzung|r(ü|ue)ckg(ä|ae)ngig"
+    r"|retour\s+(en\s+)?arri(è|e)re|\brestauration\b"
+    r"|\brevers(i(ó|o)n|(ã|a)o)\b|\breverter\b"
+    r"|ロールバック|切り?戻し|回滚|回滾|回退|롤백|되돌리기",
+    re.I,
 )
 _TARGET = LazyRegex(
     r"sha256:|\bdigest|--to-revision|\brevision\b|\bartifact|backout\.lock"
@@ -93,6 +100,13 @@ class RunbookWithoutRollback(Rule):
     that has no rollback section, or whose rollback section omits the rollback target (a
     digest, a revision, an artifact), the schema step (or a statement that the release's
     migrations are backward compatible), or how to verify that the rollback worked.
+    A rollback section is one whose heading says so: `Rollback`, `Roll back`, `Revert`,
+    `Back out`, `Undo`, `Downgrade`, or a translation: German `Zurückrollen`,
+    `Zurücksetzen`, `Rücksetzung`, `Rückgängig`; French `Retour arrière`, `Restauration`;
+    Spanish `Reversión`, `Revertir`; Portuguese `Reversão`, `Reverter`; Japanese
+    `ロールバック`, `切り戻し`; Chinese `回滚`, `回退`; Korean `롤백`, `되돌리기`. The target,
+    schema and verification steps are recognised by English keywords, commands and digests
+    (`sha256:`, `helm rollback … 3`, `alembic`, `/healthz`).
     Front matter at the top of a Markdown runbook (`---` … `---`, or `+++` … `+++`) is
     metadata and is skipped.
 
