@@ -8,6 +8,7 @@ import pytest
 
 from backout.config import Config
 from backout.models import Severity
+from backout.rules.artifacts.BK305_unpinned_build_input import UnpinnedBuildInput
 from backout.rules.base import CheckContext
 from backout.rules.images.BK101_mutable_image_reference import MutableImageReference
 from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
@@ -201,6 +202,37 @@ def test_dockerfile_follows_args_heredocs_continuations_and_stages() -> None:
     assert images[0].note == "ARG BASE=python:3.12"
     second = images[1]
     assert DOCKERFILE[second.value_start : second.value_end] == "golang:1.22"
+
+
+@pytest.mark.parametrize(
+    ("text", "reference", "unresolved"),
+    [
+        (
+            "ARG REGISTRY=docker.io\nARG BASE=${REGISTRY}/library/python:3.12-slim\nFROM ${BASE}\n",
+            "docker.io/library/python:3.12-slim",
+            "",
+        ),
+        (
+            "ARG R=ghcr.io\nARG N=${R}/acme\nARG BASE=${N}/api:${V:-1.0}\nFROM ${BASE}\n",
+            "ghcr.io/acme/api:1.0",
+            "",
+        ),
+        ("ARG REGISTRY\nARG BASE=${REGISTRY}/python:3.12\nFROM ${BASE}\n", "${BASE}", "${BASE}"),
+    ],
+)
+def test_dockerfile_meta_arg_defaults_expand_earlier_args(
+    text: str, reference: str, unresolved: str
+) -> None:
+    (image,) = _images(_read(DockerfileReader(), "Dockerfile", text))
+    assert (image.reference, image.unresolved) == (reference, unresolved)
+
+
+def test_chained_arg_default_without_digest_is_a_moving_tag() -> None:
+    text = "ARG REGISTRY=docker.io\nARG BASE=${REGISTRY}/library/python:3.12-slim\nFROM ${BASE}\n"
+    facts = FactSet(_read(DockerfileReader(), "Dockerfile", text))
+    (finding,) = UnpinnedBuildInput().check(CheckContext(head=facts, config=Config()))
+    assert "its tag moves" in finding.message
+    assert "not a valid image reference" not in finding.message
 
 
 @pytest.mark.parametrize(

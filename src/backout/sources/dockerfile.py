@@ -7,10 +7,10 @@ What counts as an external image: the image of every ``FROM`` and of ``COPY --fr
 except ``scratch`` (no image at all), earlier stage names (``FROM build``, ``COPY --from=build``,
 matched case-insensitively as BuildKit does) and stage numbers (``--from=0``). Variables are
 substituted as BuildKit does for ``FROM``: from the ``ARG``s declared before the first
-``FROM``, with their defaults; a variable with no default comes from ``--build-arg`` and is
-recorded as ``unresolved``. Line continuations, the ``# escape=`` directive and heredocs
-(``RUN <<EOF``) are followed, so positions are exact and heredoc bodies are never read as
-instructions.
+``FROM``, with their defaults (each default expanded with the ``ARG``s above it); a variable
+with no default comes from ``--build-arg`` and is recorded as ``unresolved``. Line
+continuations, the ``# escape=`` directive and heredocs (``RUN <<EOF``) are followed, so
+positions are exact and heredoc bodies are never read as instructions.
 """
 
 from __future__ import annotations
@@ -104,6 +104,20 @@ def _tokenise(pieces: list[tuple[str, int]]) -> _Instruction | None:
     return _Instruction(tokens[0].text.upper(), tuple(tokens[1:]))
 
 
+def _meta_arg_value(default: str | None, earlier: dict[str, str | None]) -> str | None:
+    """An ``ARG`` default before the first ``FROM``, expanded with the ``ARG``s before it.
+
+    BuildKit does this (``buildMetaArgs`` in dockerfile2llb): ``ARG REGISTRY=docker.io`` then
+    ``ARG BASE=${REGISTRY}/library/python:3.12`` gives ``BASE`` the whole reference. A default
+    that uses a variable without a value depends on ``--build-arg``: ``None``, like an ``ARG``
+    without a default.
+    """
+    if default is None:
+        return None
+    expanded = interpolate(default.strip("\"'"), earlier, dollar_escape=False)
+    return None if expanded.unresolved else expanded.value
+
+
 def _location(path: str, text: str, token: _Token) -> Location:
     line = text.count("\n", 0, token.start) + 1
     line_start = text.rfind("\n", 0, token.start) + 1
@@ -136,10 +150,7 @@ class DockerfileReader:
                 for token in instruction.tokens:
                     match = _ARG_ITEM.match(token.text)
                     if match:
-                        default = match.group(2)
-                        global_args[match.group(1)] = (
-                            default.strip("\"'") if default is not None else None
-                        )
+                        global_args[match.group(1)] = _meta_arg_value(match.group(2), global_args)
                         arg_tokens[match.group(1)] = token
             elif instruction.keyword == "FROM":
                 seen_from = True

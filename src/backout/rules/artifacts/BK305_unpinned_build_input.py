@@ -17,8 +17,10 @@ class UnpinnedBuildInput(Rule):
     Flags each `FROM` (and `COPY --from=<image>`) in a Dockerfile whose image has no valid
     `@sha256:` digest. Not flagged: `FROM scratch`, earlier build stages (`FROM build`),
     stage numbers (`COPY --from=0`). A base written with an `ARG` (`FROM ${BASE}`) is judged
-    by the `ARG`'s default; one whose `ARG` has no default comes from `--build-arg` and is
-    reported as unknowable.
+    by the `ARG`'s default, expanded with the `ARG`s above it as BuildKit does
+    (`ARG REGISTRY=docker.io` then `ARG BASE=${REGISTRY}/library/python:3.12-slim@sha256:…`
+    is pinned); one whose `ARG` has no default, or whose default uses such an `ARG`, comes
+    from `--build-arg` and is reported as unknowable.
 
     ## Why is this bad?
     When the old release's image is gone (expired by a retention rule, or never kept), the
