@@ -152,3 +152,40 @@ def test_selection_most_specific_wins() -> None:
     assert not is_enabled(config, "BK902")
     assert is_enabled(Config(), "BK902")
     assert not is_enabled(Config(select=("BK1",)), "BK901")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-5", "invalid rollback-window -5: it must be longer than zero"),
+        ("0", "invalid rollback-window 0: it must be longer than zero"),
+        ('"0d"', "invalid rollback-window '0d': it must be longer than zero"),
+        ('"-5d"', "invalid rollback-window '-5d': it must be longer than zero"),
+        ('"30 days"', "invalid rollback-window '30 days' (did you mean '30d'?)"),
+        ('"30D"', "invalid rollback-window '30D' (did you mean '30d'?)"),
+        ('"4 weeks"', "invalid rollback-window '4 weeks' (did you mean '4w'?)"),
+        ('"1mo"', "invalid rollback-window '1mo' (did you mean '30d'?)"),
+        ('"1y"', "invalid rollback-window '1y' (did you mean '365d'?)"),
+    ],
+)
+def test_bad_rollback_window_in_pyproject_is_exit_2_naming_the_value(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.backout]\nrollback-window = {value}\n")
+    line = one_line_error(run_backout("check", ".", cwd=tmp_path))
+    assert line.startswith(f"backout: error: {tmp_path / 'pyproject.toml'}: {message}")
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("0", "invalid --rollback-window '0': it must be longer than zero"),
+        ("-5", "invalid --rollback-window '-5': it must be longer than zero"),
+        ("2 weeks", "invalid --rollback-window '2 weeks' (did you mean '2w'?)"),
+    ],
+)
+def test_bad_rollback_window_flag_is_exit_2_naming_the_value(
+    tmp_path: Path, flag: str, message: str
+) -> None:
+    line = one_line_error(run_backout("check", ".", f"--rollback-window={flag}", cwd=tmp_path))
+    assert line.startswith(f"backout: error: {message}")

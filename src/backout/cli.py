@@ -190,7 +190,7 @@ def build_config(target: Path, **flags: Any) -> Config:
         if flags.get(key):
             codes = [c for value in flags[key] for c in value.split(",") if c.strip()]
             overrides[key] = validate_codes("--" + key.replace("_", "-"), codes)
-    if flags.get("rollback_window"):
+    if flags.get("rollback_window") is not None:
         overrides["rollback_window"] = parse_duration(flags["rollback_window"], "--rollback-window")
     for key in ("keep_releases", "release_size", "sql_dialect", "rollback_via"):
         if flags.get(key) is not None:

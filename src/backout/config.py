@@ -96,16 +96,61 @@ def closest(value: str, choices: Iterable[str], count: int = 3) -> list[str]:
     return difflib.get_close_matches(value, list(choices), n=count, cutoff=0.0)
 
 
+# Unit words people write, by the unit backout spells; months and years have no unit here, so
+# they are offered in days.
+_UNIT_WORDS = {
+    "s": ("s", "sec", "secs", "second", "seconds"),
+    "m": ("m", "min", "mins", "minute", "minutes"),
+    "h": ("h", "hr", "hrs", "hour", "hours"),
+    "d": ("d", "day", "days"),
+    "w": ("w", "wk", "wks", "week", "weeks"),
+    "30d": ("mo", "mon", "month", "months"),
+    "365d": ("y", "yr", "yrs", "year", "years"),
+}
+_LOOSE_DURATION = re.compile(r"^\s*(\d+|an?|one)?\s*([a-z]+)\s*$")
+
+
+def _duration_suggestion(text: str) -> str | None:
+    """The valid spelling of a duration written in words or another unit: ``30 days`` → ``30d``."""
+    match = _LOOSE_DURATION.match(text.lower())
+    if match is None:
+        return None
+    count = int(match.group(1)) if (match.group(1) or "").isdigit() else 1
+    for unit, words in _UNIT_WORDS.items():
+        if match.group(2) in words:
+            if unit.endswith("d") and unit != "d":  # months, years: in days
+                return f"{count * int(unit[:-1])}d"
+            return f"{count}{unit}"
+    return None
+
+
 def parse_duration(text: str | int, what: str = "rollback-window") -> int:
-    """Seconds in a duration like ``30d``, ``2w``, ``12h``, ``90m``; a bare number is days."""
+    """Seconds in a duration like ``30d``, ``2w``, ``12h``, ``90m``; a bare number is days.
+
+    A duration is longer than zero: a zero or negative window would silently turn off the
+    checks that use it. A value in other words (``30 days``, ``30D``, ``1mo``, ``1y``) is an
+    error that names its valid spelling.
+    """
     if isinstance(text, int) and not isinstance(text, bool):
+        if text <= 0:
+            raise ConfigError(
+                f"invalid {what} {text}: it must be longer than zero, e.g. '30d' (or 30, in days)"
+            )
         return text * 86400
     match = _DURATION.match(str(text))
     if not match:
-        raise ConfigError(
-            f"invalid {what} '{text}': use a number and a unit, e.g. '30d', '2w', '12h'"
-        )
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        suggestion = _duration_suggestion(str(text))
+        if str(text).strip().startswith("-"):
+            hint = ": it must be longer than zero, e.g. '30d'"
+        elif suggestion is not None:
+            hint = f" (did you mean '{suggestion}'?)"
+        else:
+            hint = ": use a number and a unit, e.g. '30d', '2w', '12h'"
+        raise ConfigError(f"invalid {what} '{text}'{hint}")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds == 0:
+        raise ConfigError(f"invalid {what} '{text}': it must be longer than zero, e.g. '30d'")
+    return seconds
 
 
 def format_duration(seconds: int) -> str:
