@@ -47,6 +47,8 @@ def test_findings_point_at_the_statement_that_changed_the_column(tmp_path: Path)
     # The value the down migration brought back is a database NULL, said as SQL says it.
     lost = next(line for line in result.stdout.splitlines() if ": BK208" in line)
     assert "now NULL" in lost and "None" not in lost, lost
+    # The seeded rows are the base release's data: losing them is an error, not information.
+    assert ": BK208 [error]" in lost, lost
 
 
 def test_good_release_is_clean_and_leaves_nothing(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from backout.drill.seed import DataLoss, Seeded, compare, parents_first, seed
 from backout.drill.snapshot import ColumnState, SchemaSnapshot, diff
 from backout.drill.targets import dialect_of_url, open_target
 from backout.engine import Workspace
-from backout.models import Finding, Location, RuleMeta, make_finding
+from backout.models import Finding, Location, RuleMeta, Severity, make_finding
 from backout.redact import Redactor
 from backout.rules import load_rule
 from backout.schema_model import (
@@ -249,8 +249,17 @@ class _Drill:
         ``drill.old-command``'s run on the base release."""
         self.metas: dict[str, RuleMeta] = {code: load_rule(code).meta() for code in DRILL_CODES}
 
-    def finding(self, code: str, location: Location, message: str, fix: str) -> None:
-        self.outcome.findings.append(make_finding(self.metas[code], location, message, fix))
+    def finding(
+        self,
+        code: str,
+        location: Location,
+        message: str,
+        fix: str,
+        severity: Severity | None = None,
+    ) -> None:
+        self.outcome.findings.append(
+            make_finding(self.metas[code], location, message, fix, severity)
+        )
 
     def snapshot(self, database: DrillDatabase) -> SchemaSnapshot:
         return database.introspect().without(set(self.runner.bookkeeping))
@@ -542,6 +551,9 @@ class _Drill:
             f"down, {what} ({loss.example})",
             "keep the data until the release is proven: drop columns and tables in a later "
             "release, or have the down migration restore them from a copy",
+            # The seeded rows are the base release's data, not what the new code wrote: the
+            # rollback destroys what the old release had (BK208 is info only for the latter).
+            Severity.ERROR,
         )
 
 

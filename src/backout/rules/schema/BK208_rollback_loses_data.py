@@ -26,7 +26,8 @@ class RollbackLosesData(Rule):
     dropping). It is information for the rollback plan, not a defect. A down migration
     that drops a table or column its up migration did not create (and does not create again
     itself, as a SQLite table rebuild does) is an error: it destroys data from before the
-    release, and the old release, which uses it, fails.
+    release, and the old release, which uses it, fails. `backout drill` proves losses: rows or
+    values of the base release's (seeded) data gone after up and down are an error too.
 
     ## Why is this bad?
     After the deploy the new code writes into that table or column. Running the down migration
