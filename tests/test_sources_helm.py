@@ -195,6 +195,30 @@ def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> No
 
 
 @pytest.mark.parametrize(
+    ("action", "pinned"),
+    [
+        ('{{ printf "%s:%s" .Values.image.repository .Values.image.tag }}', True),
+        (
+            '"{{- printf "%s/%s:%v" .Values.image.registry .Values.image.repository .Values.image.tag -}}"',
+            True,
+        ),
+        ('{{ printf "%s:%s-alpine" .Values.image.repository .Values.image.tag }}', False),
+        ('{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | lower) }}', False),
+    ],
+)
+def test_a_printf_image_pins_the_tag_that_ends_it(action: str, pinned: bool) -> None:
+    values = "image:\n  registry: ghcr.io\n  repository: acme/web\n  tag: '1.4'\n"
+    facts = FactSet(read("c/values.yaml", values))
+    facts.extend(read("c/templates/d.yaml", f"containers:\n  - image: {action}\n"))
+    (use,) = judged_image_uses(facts)
+    if not pinned:  # the tag is not the end of the reference: a digest after it breaks it
+        assert use.pin_edit is None and "neither read" in use.pin_blocked
+        return
+    assert use.pin_edit is not None
+    assert use.pin_edit.apply(values, "sha256:x").endswith("  tag: '1.4@sha256:x'\n")
+
+
+@pytest.mark.parametrize(
     ("written", "rendered"),
     [
         ("1.0", "1"),

@@ -117,7 +117,8 @@ class HelmTemplateImage(Fact):
     ``.Chart.AppVersion`` (``| default .Chart.AppVersion``). ``whole_paths`` names the path
     when one action is the whole image (``image: {{ .Values.image }}``); ``tag_paths`` the
     paths read by a final action right after a ``:`` (``…repository }}:{{ .Values.image.tag
-    }}``), whose value is therefore the end of the reference.
+    }}``, or the last argument of a final ``printf "%s:%s"``), whose value is therefore the
+    end of the reference.
     """
 
     chart: str
@@ -339,6 +340,29 @@ def _paths(action: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.lstrip(".") for p in _VALUES_PATH.findall(action)))
 
 
+_PRINTF_ACTION = re.compile(
+    r'\{\{-?\s*printf\s+"([^"\\]*)"((?:\s+\$?\.Values(?:\.[A-Za-z_][\w-]*)+)+)\s*-?\}\}'
+)
+
+
+def _printf_tag(action: str) -> tuple[str, ...]:
+    """The path a ``printf "%s:%s" .Values.a .Values.b`` prints last, right after a ``:``.
+
+    Only for a format whose verbs match its arguments one to one and end it: then that value
+    is the end of the reference, as in ``…:{{ .Values.b }}``.
+    """
+    match = _PRINTF_ACTION.fullmatch(action)
+    if match is None:
+        return ()
+    layout, arguments = match.group(1), match.group(2).split()
+    verbs = list(_FORMAT_VERB.finditer(layout))
+    if len(verbs) != len(arguments) or not verbs or verbs[-1].end() != len(layout):
+        return ()
+    if layout[verbs[-1].start() - 1 : verbs[-1].start()] != ":":
+        return ()
+    return _paths(arguments[-1])
+
+
 def _image_line(file: SourceFile, chart: str, number: int, line: str) -> HelmTemplateImage | None:
     match = _IMAGE_LINE.match(line)
     if match is None or "{{" not in match.group(1):
@@ -362,6 +386,8 @@ def _image_line(file: SourceFile, chart: str, number: int, line: str) -> HelmTem
         and action.end() == len(inner.rstrip())
         for path in _paths(action.group())[:1]
     )
+    if actions and actions[-1].end() == len(inner.rstrip()):
+        tags += _printf_tag(actions[-1].group())
     return HelmTemplateImage(
         Location(file.path, number, match.start(1) + 1),
         chart,
