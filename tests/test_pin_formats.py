@@ -333,3 +333,74 @@ def test_helm_create_scaffold_pins_the_app_version(registry: Registry, tmp_path:
     assert values.read_text() == expected
     code, out, err = pin(tmp_path, registry, "--check")
     assert code == 0, out + err
+
+
+OTHER_KEYS_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: cron
+          image: {{ printf "%s:%s" .Values.cron.repository .Values.cron.tag }}
+      containers:
+        - name: worker
+          image: "{{ .Values.worker.repository }}:{{ .Values.worker.tag }}"
+          env:
+            - name: BACKUP
+              value: "{{ .Values.backup.repository }}"
+        - name: proxy
+          image: {{ .Values.sidecars.proxy | quote }}
+        - name: audit
+          image: "{{ .Values.audit.repository }}@{{ .Values.audit.digest }}"
+"""
+
+OTHER_KEYS_VALUES = """\
+worker:
+  repository: HOST/o/worker
+  tag: "2.4"   # bumped by CI
+sidecars:
+  proxy: HOST/o/proxy:1.30
+cron: {repository: HOST/o/cron, tag: '5.0'}
+audit:
+  repository: HOST/o/audit
+  tag: "3.1"
+# a bucket, not an image: never sent to a registry
+backup:
+  repository: s3://acme-backups/shop
+  tag: nightly
+"""
+
+
+def test_helm_images_under_other_keys_are_pinned_as_the_templates_use_them(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    worker = pusher.image("o/worker", "2.4", "2.4")
+    proxy = pusher.image("o/proxy", "1.30", "1.30")
+    cron = pusher.image("o/cron", "5.0", "5.0")
+    audit = pusher.image("o/audit", "3.1", "3.1")
+    host = registry.host
+    write(tmp_path, "chart/Chart.yaml", CHART, host)
+    write(tmp_path, "chart/templates/deployment.yaml", OTHER_KEYS_TEMPLATE, host)
+    values = write(tmp_path, "chart/values.yaml", OTHER_KEYS_VALUES, host)
+    values.write_bytes(values.read_bytes().replace(b"\n", b"\r\n"))  # CRLF must survive
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 0, out + err
+    expected = (
+        OTHER_KEYS_VALUES.replace("HOST", host)
+        .replace('tag: "2.4"', f'tag: "2.4@{worker.digest}"')
+        .replace("o/proxy:1.30", f"o/proxy:1.30@{proxy.digest}")
+        .replace("tag: '5.0'}", f"tag: '5.0@{cron.digest}'}}")
+        # the template reads audit.digest: the key is added after the tag
+        .replace('tag: "3.1"\n', f'tag: "3.1"\n  digest: {audit.digest}\n')
+    )
+    assert values.read_bytes() == expected.replace("\n", "\r\n").encode()
+    assert "s3:" not in out + err
+    code, out, err = pin(tmp_path, registry, "--check")
+    assert code == 0, out + err
+    assert "4 already pinned" in err

@@ -25,6 +25,7 @@ from backout.sources.helm import (
     readable_name,
     unused_helm_images,
 )
+from backout.sources.images import ImageUse
 from backout.sources.paths import chart_of_template
 
 TEMPLATE = """\
@@ -192,6 +193,103 @@ def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> No
     # printed in an env value too: pinned by hand, and pin says why
     assert judged["sidecar.image"].pin_edit is None
     assert "only as a whole image" in judged["sidecar.image"].pin_blocked
+
+
+OTHER_KEYS_VALUES = """\
+worker:
+  repository: ghcr.io/acme/shop/worker
+  tag: "2.4"   # bumped by CI
+sidecars:
+  proxy: ghcr.io/acme/proxy:1.30
+cron: {repository: ghcr.io/acme/cron, tag: latest}
+audit:
+  repository: ghcr.io/acme/audit
+  tag: "3.1"
+  digest: ""
+backup:
+  repository: s3://acme-backups/shop
+  tag: nightly
+exporter:
+  repository: ghcr.io/acme/exporter
+  tag: "0.9"
+tools: {repository: ghcr.io/acme/tools, tag: "1.4"}
+"""
+
+OTHER_KEYS_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: cron
+          image: {{ printf "%s:%s" .Values.cron.repository .Values.cron.tag }}
+      containers:
+        - name: worker
+          image: "{{ .Values.worker.repository }}:{{ .Values.worker.tag }}"
+          env:
+            - {name: BUCKET, value: "{{ .Values.backup.repository }}:{{ .Values.backup.tag }}"}
+        - name: proxy
+          image: {{ .Values.sidecars.proxy | quote }}
+        - name: tools
+          image: {{ printf "%s:%s-alpine" .Values.tools.repository .Values.tools.tag }}
+      ephemeralContainers:
+        - name: audit
+          image: "{{ .Values.audit.repository }}@{{ .Values.audit.digest }}"
+---
+apiVersion: monitoring.example.com/v1
+kind: Exporter
+metadata:
+  name: shop
+spec:
+  image: "{{ .Values.exporter.repository }}:{{ .Values.exporter.tag }}"
+"""
+
+
+def test_images_under_other_keys_count_where_a_container_runs_them() -> None:
+    values_facts = read("c/values.yaml", OTHER_KEYS_VALUES)
+    # Not image uses by themselves: rules that read raw image facts never see the bucket.
+    assert [f for f in values_facts if isinstance(f, ImageUse)] == []
+    facts = FactSet(values_facts)
+    assert judged_image_uses(facts) == []  # templates out of sight: nothing says image
+    facts.extend(read("c/templates/deployment.yaml", OTHER_KEYS_TEMPLATE))
+    judged = {u.values_path: u for u in judged_image_uses(facts) if isinstance(u, HelmImage)}
+    # backup is only printed in an env value; exporter is a custom resource's field
+    assert sorted(judged) == ["audit", "cron", "sidecars.proxy", "tools", "worker"]
+    assert {path: (u.reference, at(u)) for path, u in judged.items()} == {
+        "audit": ("ghcr.io/acme/audit:3.1", "9:8"),
+        "cron": ("ghcr.io/acme/cron:latest", "6:44"),
+        "sidecars.proxy": ("ghcr.io/acme/proxy:1.30", "5:10"),
+        "tools": ("ghcr.io/acme/tools:1.4", "17:46"),
+        "worker": ("ghcr.io/acme/shop/worker:2.4", "3:8"),
+    }
+    assert judged["worker"].context == "values `worker`"
+
+    def pinned(path: str) -> str:
+        edit = judged[path].pin_edit
+        assert edit is not None, judged[path].pin_blocked
+        return edit.apply(OTHER_KEYS_VALUES, "sha256:x")
+
+    assert '  tag: "2.4@sha256:x"   # bumped by CI\n' in pinned("worker")
+    assert "  proxy: ghcr.io/acme/proxy:1.30@sha256:x\n" in pinned("sidecars.proxy")
+    # printf "%s:%s" ends the image with the tag, as `:{{ .Values.cron.tag }}` does
+    assert "cron: {repository: ghcr.io/acme/cron, tag: latest@sha256:x}\n" in pinned("cron")
+    assert '  digest: "sha256:x"\n' in pinned("audit")
+    # the tag does not end the image (`1.4-alpine`): a digest after it would break it
+    assert judged["tools"].pin_edit is None and "neither read" in judged["tools"].pin_blocked
+
+
+def test_a_mapping_under_another_key_is_one_image_even_when_its_repository_is_printed_whole() -> (
+    None
+):
+    values = "worker:\n  repository: ghcr.io/acme/worker\n  tag: '2.4'\n  port: 8080\n"
+    facts = FactSet(read("c/values.yaml", values))
+    template = "containers:\n  - image: {{ .Values.worker.repository }}\n"
+    facts.extend(read("c/templates/d.yaml", template))
+    (use,) = judged_image_uses(facts)
+    assert isinstance(use, HelmImage) and use.values_path == "worker"
 
 
 @pytest.mark.parametrize(

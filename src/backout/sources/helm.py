@@ -10,9 +10,10 @@ half-known until rendered, and that is not the user's mistake.
 Each file is read on its own, so facts name their chart directory (``chart``); rules join
 them on it. :class:`HelmChart` marks a directory as a chart. Values files yield
 :class:`HelmImage` facts (an :class:`~backout.sources.images.ImageUse`, so BK101 judges
-them) for the image conventions charts use; templates yield :class:`HelmTemplateImage`
-facts naming the ``.Values`` paths their ``image:`` lines use, so that
-:func:`unused_helm_images` can tell which values no template uses as an image.
+them) for the image conventions charts use, and :class:`HelmValuesImageCandidate` facts for
+``{repository, tag}`` mappings and strings under other keys; templates yield
+:class:`HelmTemplateImage` facts naming the ``.Values`` paths their ``image:`` lines use, so
+that :func:`judged_image_uses` can tell which values the templates use as an image.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from backout.sources.images import (
 from backout.sources.paths import chart_of_template, is_helm_file
 
 if TYPE_CHECKING:
-    from backout.sources.yamlfile import MappingNode, Node
+    from backout.sources.yamlfile import MappingNode, Node, ScalarNode
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,9 @@ class HelmTemplateImage(Fact):
     when one action is the whole image (``image: {{ .Values.image }}``); ``tag_paths`` the
     paths read by a final action right after a ``:`` (``…repository }}:{{ .Values.image.tag
     }}``, or the last argument of a final ``printf "%s:%s"``), whose value is therefore the
-    end of the reference.
+    end of the reference. ``in_container`` is False for an ``image:`` that is not a field of
+    a container, init container or ephemeral container (a custom resource's ``spec.image``);
+    True also when the template cannot be parsed to tell.
     """
 
     chart: str
@@ -126,6 +129,7 @@ class HelmTemplateImage(Fact):
     app_version_default: bool
     whole_paths: tuple[str, ...] = ()
     tag_paths: tuple[str, ...] = ()
+    in_container: bool = True
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,20 @@ class HelmImage(ImageUse):
     tag_rendered: str = ""
     """For an unquoted tag Helm prints otherwise (``tag: 1.0`` renders ``1``): the tag as
     written and as rendered; both empty when they are the same."""
+
+
+@dataclass(frozen=True)
+class HelmValuesImageCandidate(Fact):
+    """A value under a key other than ``image`` that would be an image if a container ran it.
+
+    ``worker: {repository: …, tag: …}`` or ``sidecars: {proxy: "envoy:1.30"}``: whether it is
+    an image is for the templates to say, so it is no :class:`ImageUse` (BK103, BK302 and
+    the online checks read those as they are, and ``backup: {repository: s3://…}`` is not
+    one). :func:`judged_image_uses` turns ``image`` into an image use where a container's
+    ``image:`` line reads it. Located as ``image`` is.
+    """
+
+    image: HelmImage
 
 
 _WORKLOAD_KINDS = frozenset(
@@ -363,7 +381,9 @@ def _printf_tag(action: str) -> tuple[str, ...]:
     return _paths(arguments[-1])
 
 
-def _image_line(file: SourceFile, chart: str, number: int, line: str) -> HelmTemplateImage | None:
+def _image_line(
+    file: SourceFile, chart: str, number: int, line: str, in_container: bool = True
+) -> HelmTemplateImage | None:
     match = _IMAGE_LINE.match(line)
     if match is None or "{{" not in match.group(1):
         return None
@@ -395,13 +415,46 @@ def _image_line(file: SourceFile, chart: str, number: int, line: str) -> HelmTem
         ".Chart.AppVersion" in value,
         whole,
         tags,
+        in_container,
     )
 
 
-def _template_images(file: SourceFile, chart: str) -> Iterator[Fact]:
+_CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+
+
+def _container_image_lines(documents: list[Node]) -> set[int]:
+    """The 1-based lines of the ``image:`` keys of containers, wherever a document holds them."""
+    lines: set[int] = set()
+    pending: list[tuple[Node, int]] = [(document, 0) for document in documents]
+    while pending:
+        node, depth = pending.pop()
+        if depth > 60:
+            continue
+        if isinstance(node, yamlfile.SequenceNode):
+            pending.extend((item, depth + 1) for item in node.value)
+            continue
+        for key, value in yamlfile.items(node):
+            if key in _CONTAINER_LISTS:
+                for container in yamlfile.elements(value):
+                    image_key = yamlfile.key_node(container, "image")
+                    if image_key is not None:
+                        lines.add(image_key.start_mark.line + 1)
+            pending.append((value, depth + 1))
+    return lines
+
+
+def _template_images(
+    file: SourceFile, chart: str, container_lines: set[int] | None
+) -> Iterator[Fact]:
+    """The ``image:`` lines of a template and what it prints elsewhere.
+
+    ``container_lines`` are the lines of containers' ``image:`` keys, ``None`` when the
+    template could not be parsed to tell (every ``image:`` line then counts as a container's).
+    """
     printed: dict[str, None] = {}
     for number, line in enumerate(file.lines(), start=1):
-        image = _image_line(file, chart, number, line)
+        in_container = container_lines is None or number in container_lines
+        image = _image_line(file, chart, number, line, in_container)
         if image is not None:
             yield image
             continue
@@ -447,19 +500,24 @@ def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
     text = file.text()
     if text is None:
         return
+    documents: list[Node] | None = None
+    if file.path.endswith((".yaml", ".yml")):  # _helpers.tpl and friends hold no resources
+        import yaml  # on first use, as in yamlfile: a run without Helm charts never needs it
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            documents = [
+                d for d in yaml.compose_all(mask_template(text), Loader=loader) if d is not None
+            ]
+        except (yaml.YAMLError, RecursionError):
+            documents = None
     if folder == "templates":
-        yield from _template_images(file, chart)
+        lines = _container_image_lines(documents) if documents is not None else None
+        yield from _template_images(file, chart, lines)
         yield from _named_templates(file, chart, text)
     if not file.path.endswith((".yaml", ".yml")):
-        return  # _helpers.tpl and friends hold named templates, not resources
-    import yaml  # on first use, as in yamlfile: a run without Helm charts never needs it
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        documents = [
-            d for d in yaml.compose_all(mask_template(text), Loader=loader) if d is not None
-        ]
-    except (yaml.YAMLError, RecursionError):
+        return
+    if documents is None:
         yield from _scanned_template(file, chart, folder)
         return
     yield from _structured_template(file, text, chart, folder, documents)
@@ -476,40 +534,58 @@ def _is_image_key(key: str) -> bool:
 def _image_uses(
     path: str, text: str, chart: str, node: Node, prefix: str, depth: int
 ) -> Iterator[Fact]:
+    """The images of a values tree: :class:`HelmImage` under image keys, candidates elsewhere."""
     if depth > 30:
         return
     if isinstance(node, yamlfile.SequenceNode):
         for index, item in enumerate(node.value):
             yield from _image_uses(path, text, chart, item, f"{prefix}[{index}]", depth + 1)
         return
+    # the fields of a ``{repository, tag}`` mapping are read as part of it, not on their own
+    fields = _IMAGE_FIELDS if yamlfile.get(node, "repository") is not None else frozenset()
     for key, value in yamlfile.items(node):
         values_path = f"{prefix}.{key}" if prefix else key
-        if _is_image_key(key) and isinstance(value, yamlfile.MappingNode):
-            use = _image_from_mapping(path, text, chart, value, values_path)
-            if use is not None:
-                yield use
-                continue
-        if _is_image_key(key) and isinstance(value, yamlfile.ScalarNode):
-            reference = yamlfile.text_of(value)
-            if reference and parse_reference(reference) is not None:
-                location, start, end, quote = scalar_span(path, text, value)
-                edit = scalar_suffix_edit(text, value)
-                yield HelmImage(
-                    location,
-                    reference,
-                    "helm",
-                    f"values `{values_path}`",
-                    value_start=start,
-                    value_end=end,
-                    quote=quote,
-                    pin_edit=edit,
-                    pin_blocked="" if edit else BLOCK_SCALAR,
-                    chart=chart,
-                    values_path=values_path,
-                    bare="/" not in reference and ":" not in reference,
-                )
+        image_key = _is_image_key(key)
+        image: HelmImage | None = None
+        if isinstance(value, yamlfile.MappingNode) and (
+            image_key or yamlfile.get(value, "repository") is not None
+        ):
+            image = _image_from_mapping(path, text, chart, value, values_path)
+        elif isinstance(value, yamlfile.ScalarNode) and (
+            image_key or (key not in fields and isinstance(yamlfile.scalar(value), str))  # not 8080
+        ):
+            image = _image_from_string(path, text, chart, value, values_path)
+        if image_key and image is not None:
+            yield image
             continue
+        if image is not None:
+            yield HelmValuesImageCandidate(image.location, image)
         yield from _image_uses(path, text, chart, value, values_path, depth + 1)
+
+
+def _image_from_string(
+    path: str, text: str, chart: str, value: ScalarNode, values_path: str
+) -> HelmImage | None:
+    """``image: "repo:tag"``, one string; ``None`` for a value no reference could be."""
+    reference = yamlfile.text_of(value)
+    if not reference or parse_reference(reference) is None:
+        return None
+    location, start, end, quote = scalar_span(path, text, value)
+    edit = scalar_suffix_edit(text, value)
+    return HelmImage(
+        location,
+        reference,
+        "helm",
+        f"values `{values_path}`",
+        value_start=start,
+        value_end=end,
+        quote=quote,
+        pin_edit=edit,
+        pin_blocked="" if edit else BLOCK_SCALAR,
+        chart=chart,
+        values_path=values_path,
+        bare="/" not in reference and ":" not in reference,
+    )
 
 
 def _image_from_mapping(
@@ -675,6 +751,9 @@ def misrendered_tag(use: ImageUse) -> tuple[str, str] | None:
     return why, f'quote it: `tag: "{use.tag_written}"`'
 
 
+_IMAGE_FIELDS = frozenset({"registry", "repository", "name", "tag", "digest"})
+
+
 @dataclass
 class _ChartTemplates:
     """What a chart's templates do with its values, gathered from the template facts."""
@@ -687,6 +766,23 @@ class _ChartTemplates:
     # paths an image line reads with ``| default .Chart.AppVersion``
     app_version_paths: set[str] = field(default_factory=set)
     printed: set[str] = field(default_factory=set)
+    # what containers' image: lines read (not a custom resource's `image:` field)
+    container_paths: set[str] = field(default_factory=set)
+    container_whole_paths: set[str] = field(default_factory=set)
+
+    def runs(self, candidate: HelmImage) -> bool:
+        """True when a container's ``image:`` line reads ``candidate`` as an image.
+
+        One string must be the whole image; a mapping must be read through its image fields
+        (``<path>.repository``, ``.tag``…), not as a whole or through another key.
+        """
+        path = candidate.values_path
+        if candidate.value_start >= 0:
+            return path in self.container_whole_paths
+        return any(
+            p.startswith(path + ".") and p[len(path) + 1 :] in _IMAGE_FIELDS
+            for p in self.container_paths
+        )
 
     def printed_elsewhere(self, path: str) -> bool:
         """True when a template prints ``path`` (or a mapping holding it) outside ``image:``."""
@@ -705,6 +801,9 @@ def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
         chart.other_image_paths.update(
             p for p in line.values_paths if p not in line.whole_paths + line.tag_paths
         )
+        if line.in_container:
+            chart.container_paths.update(line.values_paths)
+            chart.container_whole_paths.update(line.whole_paths)
     for output in facts.of(HelmTemplateOutput):
         charts.setdefault(output.chart, _ChartTemplates()).printed.update(output.paths)
     return charts
@@ -716,7 +815,9 @@ def judged_image_uses(facts: FactSet) -> list[ImageUse]:
     A values image that no ``image:`` line of its chart reads is left out, and so is a bare
     name (``image: nginx``, ``image: enabled``) that no template uses as a whole image. When
     the templates are out of sight (a values file for a chart elsewhere), values that look like
-    references (``/`` or ``:``) count and bare names do not.
+    references (``/`` or ``:``) count and bare names do not. A value under another key
+    (:class:`HelmValuesImageCandidate`, ``worker: {repository, tag}``) counts only where a
+    container's ``image:`` line reads it as an image: the template's use decides, not the key.
 
     Each Helm image gets the ``pin_edit`` its templates make valid: the whole string when a
     template prints it as the image; ``digest:`` when a template reads ``<path>.digest``;
@@ -741,10 +842,21 @@ def judged_image_uses(facts: FactSet) -> list[ImageUse]:
         if use.bare and path not in chart.whole_paths:
             continue
         if any(p == path or p.startswith(path + ".") for p in chart.image_paths):
-            if use.unresolved and f"{path}.tag" in chart.app_version_paths:
-                use = _with_app_version(use, app_versions.get(use.chart))
-            judged.append(_helm_pin_edit(use, chart))
+            judged.append(_judged_helm_image(use, chart, app_versions))
+    for candidate in facts.of(HelmValuesImageCandidate):
+        chart = charts.get(candidate.image.chart)
+        if chart is not None and chart.runs(candidate.image):
+            judged.append(_judged_helm_image(candidate.image, chart, app_versions))
     return judged
+
+
+def _judged_helm_image(
+    image: HelmImage, chart: _ChartTemplates, app_versions: dict[str, HelmChart]
+) -> HelmImage:
+    """``image`` as its chart's templates use it: the tag they fall back to, the pin edit."""
+    if image.unresolved and f"{image.values_path}.tag" in chart.app_version_paths:
+        image = _with_app_version(image, app_versions.get(image.chart))
+    return _helm_pin_edit(image, chart)
 
 
 def _with_app_version(image: HelmImage, chart: HelmChart | None) -> HelmImage:
