@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import backout.rules
+from backout.models import Location, make_finding
 from backout.rules import ALL_RULES, RuleRef, all_codes, load_rule, rule_for, rules_by_code
 from backout.rules.base import REQUIRED_SECTIONS, section
 
@@ -63,3 +64,12 @@ def test_every_rule_module_is_listed() -> None:
     }
     assert modules == {ref.module for ref in ALL_RULES}
     assert all_codes() == tuple(sorted(ref.code for ref in ALL_RULES))
+
+
+def test_a_finding_is_one_line_whatever_it_quotes() -> None:
+    meta = load_rule("BK401").meta()
+    finding = make_finding(
+        meta, Location("RUNBOOK.md", 1, 1), "section 'Deploy\n  and roll back'", "add\r\nsteps"
+    )
+    assert finding.message == "section 'Deploy and roll back'"
+    assert finding.fix == "add steps"

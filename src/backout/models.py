@@ -188,6 +188,12 @@ def make_finding(
     # The same as ``Finding(...)``, in under half the time: a frozen dataclass's __init__ sets
     # each field through ``object.__setattr__``, and a check of a large tree builds tens of
     # thousands of findings. Finding has no ``__post_init__`` to run.
+    # One line each: a message or fix quoting what a file says (a heading, a statement) must
+    # not break the one-line formats (concise, GitHub annotations).
+    if "\n" in message or "\r" in message:
+        message = " ".join(message.split())
+    if "\n" in fix or "\r" in fix:
+        fix = " ".join(fix.split())
     finding = object.__new__(Finding)
     vars(finding).update(
         code=meta.code,
