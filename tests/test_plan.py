@@ -514,3 +514,25 @@ def test_forward_fix_leaves_a_widening_alone() -> None:
     )
     fixes = json.loads(done.stdout)["schema"]["forward_fix"]
     assert len(fixes) == 1 and "UNIQUE constraint on (email)" in fixes[0]
+
+
+def test_gitlab_variables_in_release_and_namespace_are_to_fill_in(tmp_path: Path) -> None:
+    # $RELEASE is set in the CI job, not in the shell of whoever runs the plan mid-incident,
+    # where `helm rollback $RELEASE` would expand to `helm rollback  <REVISION>`.
+    chart = tmp_path / "charts" / "shop"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: shop\nversion: 1.0.0\n")
+    (chart / "values.yaml").write_text(
+        "image:\n  repository: registry.example.com/shop/api\n  tag: '2.4'\n"
+    )
+    (chart / "templates" / "deploy.yaml").write_text(
+        DEPLOYMENT.format(image='"{{ .Values.image.repository }}:{{ .Values.image.tag }}"')
+    )
+    (tmp_path / ".gitlab-ci.yml").write_text(
+        "deploy:\n  stage: deploy\n  environment: production\n  script:\n"
+        "    - helm upgrade --install $RELEASE ./charts/shop -n ${KUBE_NAMESPACE} --atomic\n"
+    )
+    plan = json.loads(run_backout("plan", str(tmp_path), "--format", "json").stdout)
+    (helm,) = plan["helm"]
+    assert (helm["release"], helm["namespace"]) == ("<$RELEASE>", "<${KUBE_NAMESPACE}>")
+    assert any("is the CI variable `$RELEASE`" in warning for warning in plan["warnings"])

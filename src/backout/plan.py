@@ -777,15 +777,25 @@ def _helm_commands(release: str, namespace: str) -> tuple[str, ...]:
 
 def _fill_in(word: str, what: str, command: CiCommand, plan: Plan) -> str:
     """``word`` as the plan shows it: a GitHub ``${{ … }}`` expression (GitHub substitutes
-    it when the workflow runs) becomes ``<${{ … }}>``, a value to fill in, with a warning."""
-    if "${{" not in word:
+    it when the workflow runs) or a CI variable (``$RELEASE``, ``${CI_ENVIRONMENT_NAME}``)
+    becomes ``<…>``, a value to fill in, with a warning."""
+    if "${{" in word:
+        kind = "the GitHub Actions expression"
+    elif _SHELL_VARIABLE.search(word):
+        # GitLab's $CI_ENVIRONMENT_NAME, a job variable: set in the CI job, not in the shell
+        # of whoever runs the plan mid-incident, where it expands to nothing.
+        kind = "the CI variable"
+    else:
         return word
     plan.warnings.append(
-        f"the {what} of the `helm` command at {command.location} is the GitHub Actions "
-        f"expression `{word}`: put in place of `<{word}>` the value it had in the deploy "
-        "(the workflow run's log shows the command with it)"
+        f"the {what} of the `helm` command at {command.location} is {kind} "
+        f"`{word}`: put in place of `<{word}>` the value it had in the deploy "
+        "(the pipeline's job log shows the command with it)"
     )
     return f"<{word}>"
+
+
+_SHELL_VARIABLE = re.compile(r"\$(?:\{?[A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _helm(workspace: Workspace, plan: Plan) -> None:
