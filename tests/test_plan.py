@@ -490,6 +490,36 @@ def test_registry_warns_bk304_only_where_check_online_does(
         assert "BK304" not in checked.stdout, checked.stdout
 
 
+@pytest.mark.registry
+def test_registry_target_of_a_moving_tag_kept_by_the_release_is_no_certain_digest(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """Both releases run api:latest; this release's build pushed it again. What the tag names
+    today is this release's own image, not what the previous release ran: no target digest
+    (the plan once told the on-call engineer to verify the rollback by the broken digest)."""
+    pusher = registry.pusher()
+    pusher.image("moving/api", "latest", "2.3")
+    broken = pusher.image("moving/api", "latest", "2.4")
+    web = pusher.image("moving/web", "1.0", "1.0")
+    host = registry.host
+    trees = {}
+    for name, level in (("base", "info"), ("head", "debug")):
+        trees[name] = tmp_path / name
+        trees[name].mkdir()
+        (trees[name] / "deploy.yaml").write_text(
+            TWO_CONTAINERS.format(
+                image=f"{host}/moving/api:latest", web=f"{host}/moving/web:1.0", level=level
+            )
+        )
+    plan = _online_plan(registry, trees["head"], trees["base"])
+    targets = {t["container"]: t for t in plan["targets"]}
+    assert targets["api"]["digest"] == ""
+    assert "same moving tag in both releases" in targets["api"]["warning"]
+    assert broken.digest not in json.dumps(plan["verification"])
+    # An unchanged version tag is the image it was meant to be.
+    assert (targets["web"]["digest"], targets["web"]["warning"]) == (web.digest, "")
+
+
 def test_plan_registry_unreachable_is_exit_2(tmp_path: Path) -> None:
     base = _release(tmp_path / "base", "127.0.0.1:9/app/api:0.9")
     head = _release(tmp_path / "head", "127.0.0.1:9/app/api:1.0")

@@ -266,9 +266,10 @@ def _from_registry(
     """``(digest, warning)`` for a rollback target named by tag, asked of the registry.
 
     A different tag that now names the release's own image is no target (the BK304
-    situation: the tag was moved), and a tag the registry does not know cannot be pulled
-    (BK303): both are warnings, no digest. The release's own tag (``api:2.4`` pinned since as
-    ``api:2.4@sha256:…``) naming its own image is no warning, as for BK304.
+    situation: the tag was moved; or the same mutable tag in both releases, re-pushed or not),
+    and a tag the registry does not know cannot be pulled (BK303): both are warnings, no
+    digest. The release's own tag pinned since (``api:2.4`` → ``api:2.4@sha256:…`` of the
+    image it names) is no warning, as for BK304.
     """
     target = parse_reference(rollback_image)
     if target is None:
@@ -281,14 +282,36 @@ def _from_registry(
             "previous image, or find another one with `backout diagnose --registry`."
         )
     current = parse_reference(current_image)
-    moved = not same_name_and_tag(rollback_image, current_image)
-    if moved and current is not None and _resolve(registry, current) == digest:
+    # The release's own tag pinned since (``api:2.4`` → ``api:2.4@sha256:…`` of that very
+    # image) names what the previous release ran. The same tag left mutable in both releases
+    # (``api:latest``) says nothing of it: what it names today is no target.
+    pinned_since = (
+        same_name_and_tag(rollback_image, current_image)
+        and current is not None
+        and current.digest == digest
+    )
+    if pinned_since or current is None or _resolve(registry, current) != digest:
+        return digest, ""
+    if not same_name_and_tag(rollback_image, current_image):
         return "", (
             f"WARNING: the rollback target `{rollback_image}` now names {digest}, this "
             "release's own image (BK304): rolling back by it changes nothing. Find the "
             "previous release's digest with `backout diagnose --registry` (or in the CI logs)."
         )
-    return digest, ""
+    if _VERSION_TAG.match(target.effective_tag):
+        return digest, ""  # an unchanged version tag (web:1.0): the image it was meant to be
+    return "", (
+        f"WARNING: `{rollback_image}` is the same moving tag in both releases and names "
+        f"{digest} today, this release's own image: what the previous release ran under it "
+        "cannot be told. If this release's build pushed the tag, rolling back by it changes "
+        "nothing: find the previous digest with `backout diagnose --registry` (or in the CI "
+        "logs), and pin images by digest (`backout pin --write`)."
+    )
+
+
+# A version tag (``1.0``, ``v2.4.1``, ``2.4-alpine``): a release that keeps one keeps its image;
+# ``latest``, ``stable``, ``main`` are tags a build moves.
+_VERSION_TAG = re.compile(r"^v?\d+(?:\.\d+)*(?:[-+.][0-9A-Za-z.+-]+)?$")
 
 
 def _target_digest(
