@@ -289,3 +289,38 @@ def test_a_down_that_loses_a_check_constraint_is_bk212(tmp_path: Path) -> None:
         "constraint check(status IN ('new', 'paid')) is missing "
         "(was: CHECK (status IN ('new', 'paid')) on column status)"
     ) in result.stdout
+
+
+def test_a_view_left_without_its_table_is_no_crash(tmp_path: Path) -> None:
+    # SQLite lets a release drop a table a view reads; the view no longer compiles.
+    base = (
+        "CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL);\n"
+        "CREATE TABLE legacy (id integer PRIMARY KEY, v text);\n"
+        "CREATE VIEW legacy_v AS SELECT id, v FROM legacy;\n",
+        "DROP VIEW legacy_v;\nDROP TABLE legacy;\nDROP TABLE users;\n",
+    )
+    up, down = "DROP TABLE legacy;\n", "CREATE TABLE legacy (id integer PRIMARY KEY, v text);\n"
+    repo = make_repo(tmp_path, up, down, "sqlite", base=base)
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, result.stderr
+    assert "BK211" in codes(result.stdout)
+
+
+def test_a_view_sqlite_requoted_on_a_rename_is_the_same_view(tmp_path: Path) -> None:
+    # Renaming a table rewrites the text of the views that read it (FROM audit becomes
+    # FROM "audit" once renamed back): the down restored the schema exactly.
+    base = (
+        "CREATE TABLE audit (id integer PRIMARY KEY, v text);\n"
+        "CREATE VIEW audit_v AS SELECT id, v FROM audit;\n",
+        "DROP VIEW audit_v;\nDROP TABLE audit;\n",
+    )
+    up = (
+        "ALTER TABLE audit RENAME TO audit_log;\n"
+        "CREATE VIEW audit AS SELECT id, v FROM audit_log;\n"
+    )
+    down = "DROP VIEW audit;\nALTER TABLE audit_log RENAME TO audit;\n"
+    repo = make_repo(tmp_path, up, down, "sqlite", base=base)
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "BK212" not in codes(result.stdout), result.stdout

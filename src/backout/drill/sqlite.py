@@ -7,6 +7,7 @@ keeps only inside the ``CREATE TABLE`` text, are read from that text with sqlglo
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -25,6 +26,27 @@ from backout.drill.snapshot import (
     TableShape,
     ViewShape,
 )
+
+
+def view_definition(create_view: str) -> str:
+    """A ``CREATE VIEW`` text as compared: normalised by sqlglot, because SQLite rewrites a
+    view's text when a table it reads is renamed (``FROM audit`` becomes ``FROM "audit"``);
+    the text with its whitespace collapsed when sqlglot cannot read it."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statement = sqlglot.parse_one(create_view, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return " ".join(create_view.split())
+    for identifier in statement.find_all(exp.Identifier):
+        if _PLAIN_NAME.match(identifier.name):
+            identifier.set("quoted", False)
+    return statement.sql(dialect="sqlite")
+
+
+# A name that means the same quoted or not.
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def check_constraints(create_table: str) -> dict[str, str]:
@@ -172,16 +194,22 @@ class SqliteDatabase(DrillDatabase):
                 frozenset(unique_columns),
             )
         views = {
-            name: ViewShape(
-                name,
-                " ".join(str(definition).split()),
-                tuple(row[1] for row in self.query("SELECT * FROM pragma_table_info(?)", (name,))),
-            )
+            name: ViewShape(name, view_definition(str(definition)), self._view_columns(name))
             for name, definition in self.query(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY name"
             )
         }
         return SchemaSnapshot(tables, views=views)
+
+    def _view_columns(self, view: str) -> tuple[str, ...]:
+        """The columns of ``view``; none when it no longer compiles (a table it reads was
+        dropped, which SQLite allows): the probe then SELECTs nothing from it, and the
+        definition is still compared."""
+        try:
+            rows = self.query("SELECT * FROM pragma_table_info(?)", (view,))
+        except StatementFailed:
+            return ()
+        return tuple(row[1] for row in rows)
 
     def column_states(self) -> dict[tuple[str, str], ColumnState]:
         """Every column of every table in one query."""
