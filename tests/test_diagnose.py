@@ -468,3 +468,21 @@ def test_cli_missing_file_and_bad_format(tmp_path: Path) -> None:
 def test_parse_state_rejects_garbage_with_state_error() -> None:
     with pytest.raises(StateError):
         parse_state("this is : not [ kubectl")
+
+
+def test_a_state_without_pods_of_the_restored_revision_is_no_failed_rollback(
+    tmp_path: Path,
+) -> None:
+    # Captured right after `kubectl rollout undo`: the restored ReplicaSet has no pod yet.
+    # Nothing shows the rollback failing, so it is not "not rolled out" (exit 0, as before).
+    state = json.loads(_state_file(tmp_path, "rollback-not-rolled-out").read_text())
+    state["items"] = [
+        item
+        for item in state["items"]
+        if not (item["kind"] == "Pod" and item["metadata"]["name"] == "shop-api-1a2b3c4d5-q1w2e")
+    ]
+    path = tmp_path / "no-restored-pods.json"
+    path.write_text(json.dumps(state))
+    done = run_backout("diagnose", str(path))
+    assert done.returncode == 0, done.stdout
+    assert "ROLLBACK NOT DONE" not in done.stdout

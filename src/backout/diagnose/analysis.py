@@ -439,7 +439,9 @@ def _still_serving(
     no ready pod while pods of other revisions still serve, or that nothing serves when none
     of its pods is ready and no other revision's is; ``""`` otherwise (a rollback whose pods
     are ready, or a state without the current revision's pods)."""
-    if current is None or any(_serving(pod) for pod in current_pods):
+    if current is None or not current_pods or any(_serving(pod) for pod in current_pods):
+        # No pod of the restored revision in the state (captured right after the undo, say):
+        # nothing shows the rollback failing.
         return ""
     serving = [
         (revision.number, count)
