@@ -325,8 +325,9 @@ class _Drill:
                     f"proves nothing: {one_line(failed.error, 160)}"
                 )
                 continue
+            what = "view" if probe.table in base_schema.views else "table"
             self.outcome.not_probed.append(
-                f"table {probe.table} was not probed: the old release's {probe.kind} fails on "
+                f"{what} {probe.table} was not probed: the old release's {probe.kind} fails on "
                 f"the base schema already ({one_line(failed.error, 160)}), so the result says "
                 f"nothing about the old release's {probe.kind}s on {probe.table}"
             )
@@ -583,6 +584,7 @@ def run_drill(
     except DrillError as exc:
         raise DrillError(redactor.redact(str(exc))) from None
     outcome.notes = [redactor.redact(note) for note in outcome.notes]
+    outcome.not_probed = [redactor.redact(gap) for gap in outcome.not_probed]
     outcome.findings = [
         replace(f, message=redactor.redact(f.message), fix=redactor.redact(f.fix))
         for f in outcome.findings
