@@ -12,8 +12,12 @@ from backout.schema_model import (
     DROP_COLUMN,
     DROP_TABLE,
     RENAME_TABLE,
+    Migration,
     Operation,
+    ReleaseAnalysis,
+    Schema,
     analyse,
+    replay,
 )
 
 
@@ -63,8 +67,10 @@ class RollbackLosesData(Rule):
         if not analysis.base:
             # A first release has no previous release to go back to: nothing to lose to.
             return
+        existing = _Existing(analysis)
         for migration in analysis.release:
             up, down = migration.operations(analysis.dialect)
+            existing.extend(migration, up)
             if not down:
                 continue  # no down migration, or one with no schema change backout reads
             if not any(op.kind in (DROP_TABLE, DROP_COLUMN) for op in down):
@@ -77,7 +83,10 @@ class RollbackLosesData(Rule):
                 if _made_again(op, down[position + 1 :]):
                     continue  # a table rebuilt by the down itself (SQLite), a column re-added
                 table = analysis.table_of(op.table)  # a Django model's db_table, if any
-                if op.kind == DROP_TABLE and op.table not in created_tables:
+                # Only what exists before this migration holds data the rollback destroys; and
+                # an up migration backout could not read whole may have created it.
+                lost_before = migration.readable and existing.before(migration, op)
+                if op.kind == DROP_TABLE and op.table not in created_tables and lost_before:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops table {table}, which this "
@@ -90,6 +99,7 @@ class RollbackLosesData(Rule):
                     op.kind == DROP_COLUMN
                     and (op.table, op.column) not in added
                     and not any(u.kind == CREATE_TABLE and u.table == op.table for u in up)
+                    and lost_before
                 ):
                     yield self.finding(
                         op.location,
@@ -99,7 +109,7 @@ class RollbackLosesData(Rule):
                         "make the down migration undo only what the up migration did",
                         Severity.ERROR,
                     )
-                elif op.kind == DROP_TABLE:
+                elif op.kind == DROP_TABLE and op.table in created_tables:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops table {table}, which this "
@@ -107,7 +117,7 @@ class RollbackLosesData(Rule):
                         f"plan the rollback without this down step (the old code ignores "
                         f"{table}), or export the table before running it",
                     )
-                else:
+                elif op.kind == DROP_COLUMN and (op.table, op.column) in added:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops {table}.{op.column}, which "
@@ -130,3 +140,39 @@ def _made_again(drop: Operation, after: Sequence[Operation]) -> bool:
         op.kind == ADD_COLUMN and op.table == drop.table and op.column == drop.column
         for op in after
     )
+
+
+class _Existing:
+    """The tables and columns that exist before each migration of the release: the base
+    schema (replayed only if a down drops what its up did not create), then what the
+    release's earlier up migrations create."""
+
+    def __init__(self, analysis: ReleaseAnalysis) -> None:
+        self.analysis = analysis
+        self._base: Schema | None = None
+        self._created: dict[int, tuple[set[str], set[tuple[str, str | None]]]] = {}
+        self._tables: set[str] = set()
+        self._columns: set[tuple[str, str | None]] = set()
+
+    def extend(self, migration: Migration, up: Sequence[Operation]) -> None:
+        """Record what exists before ``migration``, then what its up creates."""
+        self._created[id(migration)] = (set(self._tables), set(self._columns))
+        self._tables.update(op.table for op in up if op.kind == CREATE_TABLE)
+        self._columns.update((op.table, op.column) for op in up if op.kind == ADD_COLUMN)
+        for op in up:
+            if op.kind == CREATE_TABLE:
+                self._columns.update((op.table, c.name) for c in op.columns)
+
+    def before(self, migration: Migration, drop: Operation) -> bool:
+        """Whether the table or column ``drop`` removes exists before ``migration``."""
+        tables, columns = self._created.get(id(migration), (set(), set()))
+        if drop.kind == DROP_TABLE and drop.table in tables:
+            return True
+        if drop.kind == DROP_COLUMN and (drop.table, drop.column) in columns:
+            return True
+        if self._base is None:
+            self._base = replay(self.analysis.base, self.analysis.dialect)
+        table = self._base.tables.get(drop.table)
+        if table is None:
+            return False
+        return drop.kind == DROP_TABLE or (drop.column or "") in table.columns
