@@ -900,49 +900,51 @@ class ReleaseAnalysis:
             name = judged.op.detail.lower()
             if not name:
                 continue
-            # A dropped index restricted old writes only if it was unique: dropping a plain
-            # index and creating a unique one under its name is a new constraint.
-            if judged.op.constraint == DROPPED_INDEX and not self._unique_before(name, position):
-                continue
-            # A dropped index may name no table (PostgreSQL, SQLite ``DROP INDEX name``).
-            table = judged.table_name if judged.op.table else ""
-            dropped.setdefault((table, name), position)
+            if judged.op.table:
+                tables = {judged.table_name}
+            else:
+                # ``DROP INDEX name`` (PostgreSQL, SQLite) names no table: the index names one
+                # table's unique index, if any (names are unique in the schema there).
+                tables = self._unique_tables(name, position)
+            if judged.op.constraint == DROPPED_INDEX:
+                # A dropped index restricted old writes only if it was unique: a plain index
+                # dropped and created again as a unique one under its name is a new constraint.
+                tables &= self._unique_tables(name, position)
+            for table in tables:
+                dropped.setdefault((table, name), position)
         found = []
         for position in self.positions_by_kind.get(ADD_CONSTRAINT, ()):
             judged = self.judged[position]
             if not constrains_old_writes(judged):
                 continue
             name = judged.op.detail.lower()
-            if name and any(
-                dropped.get((table, name), position) < position for table in (judged.table_name, "")
-            ):
+            if name and dropped.get((judged.table_name, name), position) < position:
                 continue
             found.append(judged)
         return found
 
-    def _unique_before(self, name: str, position: int) -> bool:
-        """Whether a UNIQUE constraint or index called ``name`` was created at the base, or by
-        the release before the operation at ``position``."""
-        if name in self._base_unique_names:
-            return True
-        return any(
-            self.judged[earlier].op.detail.lower() == name
-            and self.judged[earlier].op.constraint in (UNIQUE, PRIMARY_KEY)
-            for earlier in self.positions_by_kind.get(ADD_CONSTRAINT, ())
-            if earlier < position
-        )
+    def _unique_tables(self, name: str, position: int) -> set[str]:
+        """The tables with a UNIQUE constraint or index called ``name``, created at the base or
+        by the release before the operation at ``position``."""
+        tables = set(self._base_unique_tables.get(name, ()))
+        for earlier in self.positions_by_kind.get(ADD_CONSTRAINT, ()):
+            if earlier >= position:
+                break
+            judged = self.judged[earlier]
+            if judged.op.detail.lower() == name and judged.op.constraint in (UNIQUE, PRIMARY_KEY):
+                tables.add(judged.table_name)
+        return tables
 
     @functools.cached_property
-    def _base_unique_names(self) -> frozenset[str]:
-        """The names of the UNIQUE constraints and indexes the base creates."""
-        return frozenset(
-            [
-                op.detail.lower()
-                for migration in self.base
-                for op in migration.operations(self.dialect)[0]
-                if op.kind == ADD_CONSTRAINT and op.constraint in (UNIQUE, PRIMARY_KEY)
-            ]
-        )
+    def _base_unique_tables(self) -> dict[str, set[str]]:
+        """The UNIQUE constraints and indexes the base creates: name → tables (MySQL names an
+        index per table, so one name may be on several)."""
+        found: dict[str, set[str]] = {}
+        for migration in self.base:
+            for op in migration.operations(self.dialect)[0]:
+                if op.kind == ADD_CONSTRAINT and op.constraint in (UNIQUE, PRIMARY_KEY):
+                    found.setdefault(op.detail.lower(), set()).add(op.table)
+        return found
 
     @functools.cached_property
     def types_narrowed(self) -> list[tuple[JudgedOperation, str]]:

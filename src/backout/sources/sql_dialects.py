@@ -106,11 +106,16 @@ class _GlotStatement:
 def _glot_constraint(
     stmt: _GlotStatement, table: str, constraint: exp.Expression
 ) -> Operation | None:
+    name = _name(constraint.this) if isinstance(constraint, exp.Constraint) else ""
     for part in constraint.expressions if isinstance(constraint, exp.Constraint) else [constraint]:
         if isinstance(part, exp.UniqueColumnConstraint):
             schema = part.this
             columns = tuple(_name(c) for c in getattr(schema, "expressions", ()) or ())
             label = UNIQUE
+            # MySQL ``UNIQUE KEY uq_ab (a, b)`` / ``ADD UNIQUE INDEX uq_ab (…)``: the index
+            # name is the schema's.
+            if not name and isinstance(schema, exp.Schema) and schema.this is not None:
+                name = _name(schema.this)
         elif isinstance(part, exp.CheckColumnConstraint):
             columns = tuple(dict.fromkeys(_name(c) for c in part.find_all(exp.Column)))
             label = CHECK
@@ -128,7 +133,7 @@ def _glot_constraint(
             table,
             constraint=label,
             constrained=columns,
-            detail=_name(constraint.this) if isinstance(constraint, exp.Constraint) else "",
+            detail=name,
         )
     return None
 
