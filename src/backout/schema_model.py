@@ -867,10 +867,14 @@ class ReleaseAnalysis:
         # A view created under a renamed table's old name keeps the old release's queries
         # working (GitLab's rename_table_safely): PostgreSQL and MySQL write through a simple
         # view; SQLite does not (its views take no INSERT without a trigger).
+        # The view must read the renamed table alone, in a form the engine writes through.
         views = (
             {}
             if self.dialect == "sqlite"
-            else {self.judged[p].op.table: p for p in self.positions_by_kind.get(CREATE_VIEW, ())}
+            else {
+                (self.judged[p].op.table, self.judged[p].op.detail): p
+                for p in self.positions_by_kind.get(CREATE_VIEW, ())
+            }
         )
         by_kind = self.positions_by_kind
         positions = sorted([*by_kind.get(RENAME_TABLE, ()), *by_kind.get(RENAME_COLUMN, ())])
@@ -880,7 +884,7 @@ class ReleaseAnalysis:
             if renames_base_object(self.judged[p])
             and not (
                 self.judged[p].op.kind == RENAME_TABLE
-                and views.get(self.judged[p].op.table, -1) > p
+                and views.get((self.judged[p].op.table, self.judged[p].op.new_name or ""), -1) > p
             )
         ]
 

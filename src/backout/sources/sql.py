@@ -607,8 +607,42 @@ def _pg_create_view(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     view = node.get("view")
     if view is not None and view.get("relname"):
         result.operations.append(
-            Operation(CREATE_VIEW, stmt.at(view.get("location", 0)), view["relname"])
+            Operation(
+                CREATE_VIEW,
+                stmt.at(view.get("location", 0)),
+                view["relname"],
+                detail=_pg_updatable_from(_fields(node.get("query"), "SelectStmt")),
+            )
         )
+
+
+# Parts of a SELECT that make its view read-only (PostgreSQL's auto-updatable view rules).
+_READ_ONLY_VIEW_PARTS = (
+    "groupClause",
+    "havingClause",
+    "distinctClause",
+    "windowClause",
+    "limitCount",
+    "limitOffset",
+    "withClause",
+    "larg",
+)
+
+
+def _pg_updatable_from(select: Node | None) -> str:
+    """The one table a view's SELECT reads when the view is one that INSERT, UPDATE and
+    DELETE write through (a single table, no grouping, set operation, DISTINCT, LIMIT or
+    function in its columns); ``""`` otherwise."""
+    if select is None or any(select.get(part) for part in _READ_ONLY_VIEW_PARTS):
+        return ""
+    sources = select.get("fromClause") or []
+    table = _fields(sources[0], "RangeVar") if len(sources) == 1 else None
+    if table is None or any(
+        _fields((_fields(target, "ResTarget") or {}).get("val"), "FuncCall") is not None
+        for target in select.get("targetList") or ()
+    ):
+        return ""
+    return str(table.get("relname") or "").lower()
 
 
 def _pg_unique_index(stmt: _PgStatement, node: Node, result: SqlRead) -> None:

@@ -222,6 +222,28 @@ def _glot_added_constraint(
             yield Operation(SET_NOT_NULL, op.location, table, column)
 
 
+def _glot_updatable_from(view: exp.Create) -> str:
+    """The one table a view reads when INSERT, UPDATE and DELETE write through it (MySQL's
+    MERGE views: one table, no join, grouping, DISTINCT, LIMIT, UNION or aggregate, and not
+    ``ALGORITHM=TEMPTABLE``); ``""`` otherwise."""
+    select = view.expression
+    properties = view.args.get("properties")
+    temptable = properties is not None and any(
+        isinstance(p, exp.AlgorithmProperty) and p.name.upper() == "TEMPTABLE"
+        for p in properties.expressions
+    )
+    if temptable or not isinstance(select, exp.Select):
+        return ""
+    if any(select.args.get(part) for part in ("joins", "group", "having", "distinct", "limit")):
+        return ""
+    source = select.args.get("from_") or select.args.get("from")
+    if not isinstance(source, exp.From) or not isinstance(source.this, exp.Table):
+        return ""
+    if any(column.find(exp.AggFunc, exp.Window) for column in select.expressions):
+        return ""
+    return _name(source.this)
+
+
 def _glot_drops(stmt: _GlotStatement, drop: exp.Drop, table: str) -> Iterator[Operation]:
     """The constraints or indexes ``drop`` removes from ``table`` (``""`` when unnamed)."""
     dropped = DROPPED_INDEX if (drop.args.get("kind") or "").upper() == "INDEX" else ""
@@ -262,8 +284,12 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 constraints.extend(_glot_added_constraint(stmt, table, element))
             yield Operation(CREATE_TABLE, stmt.at(target.this), table, columns=columns)
             yield from constraints
-        elif kind == "VIEW" and isinstance(target, exp.Table):
-            yield Operation(CREATE_VIEW, stmt.at(target), _name(target))
+        elif kind == "VIEW" and isinstance(target, (exp.Table, exp.Schema)):
+            # ``CREATE VIEW users (id, email) AS …``: the name is the schema's table.
+            view = target.this if isinstance(target, exp.Schema) else target
+            yield Operation(
+                CREATE_VIEW, stmt.at(view), _name(view), detail=_glot_updatable_from(node)
+            )
         elif kind == "INDEX" and node.args.get("unique") and isinstance(target, exp.Index):
             params = target.args.get("params")
             indexed = tuple(

@@ -19,7 +19,9 @@ class ColumnOrTableRenamed(Rule):
     last rename of the release is flagged, naming the base name; a rename undone within the
     release is not, nor (PostgreSQL, MySQL) a table renamed while a view takes its old name
     later in the release (`CREATE VIEW users AS SELECT * FROM accounts`, GitLab's
-    `rename_table_safely`): the old release reads and writes through the view. SQLite views
+    `rename_table_safely`): the old release reads and writes through the view. Only a view
+    the engine writes through counts: one table, no join, grouping, DISTINCT, LIMIT, set
+    operation or function in its columns, not MySQL's `ALGORITHM=TEMPTABLE`. SQLite views
     take no writes, so there it is still flagged.
 
     ## Why is this bad?
