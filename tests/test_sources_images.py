@@ -83,6 +83,49 @@ def test_manifest_workload_records_history_and_immutable_fields() -> None:
 
 
 @pytest.mark.parametrize(
+    ("metadata", "recreated"),
+    [
+        ("name: m\n  annotations: {helm.sh/hook: pre-upgrade}", "Helm"),
+        (
+            "name: m\n  annotations: {helm.sh/hook: pre-upgrade, "
+            "helm.sh/hook-delete-policy: 'hook-succeeded,before-hook-creation'}",
+            "Helm",
+        ),
+        ("name: m\n  annotations: {argocd.argoproj.io/hook: PreSync}", "Argo CD"),
+        (
+            "name: m\n  annotations: {argocd.argoproj.io/hook: PreSync, "
+            "argocd.argoproj.io/hook-delete-policy: BeforeHookCreation}",
+            "Argo CD",
+        ),
+        # Deleted only after a successful run: a failed one is still there at the next release.
+        (
+            "name: m\n  annotations: {helm.sh/hook: pre-upgrade, "
+            "helm.sh/hook-delete-policy: hook-succeeded}",
+            "",
+        ),
+        ("name: m\n  annotations: {helm.sh/resource-policy: keep}", ""),
+        ("name: m", ""),
+    ],
+)
+def test_manifest_workload_knows_hooks_recreated_by_each_release(
+    metadata: str, recreated: str
+) -> None:
+    text = f"apiVersion: batch/v1\nkind: Job\nmetadata:\n  {metadata}\nspec: {{}}\n"
+    (workload,) = [
+        f for f in _read(ManifestReader(), "k8s/job.yaml", text) if isinstance(f, Workload)
+    ]
+    assert (recreated in workload.recreated) if recreated else workload.recreated == ""
+
+
+def test_manifest_workload_records_generate_name() -> None:
+    text = "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: seed-}\nspec: {}\n"
+    (workload,) = [
+        f for f in _read(ManifestReader(), "k8s/job.yaml", text) if isinstance(f, Workload)
+    ]
+    assert (workload.name, workload.generate_name) == ("", "seed-")
+
+
+@pytest.mark.parametrize(
     ("path", "wanted"),
     [
         ("k8s/api.yaml", True),

@@ -84,6 +84,20 @@ _RECORDED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Job": (("spec", "template"),),
 }
 _LIST_DEPTH = 20
+# Hook annotations of Helm and Argo CD, with the delete-policy annotation and the policy that
+# deletes the previous object before the next release creates it. Both tools apply that
+# policy when the annotation is absent (Helm ``pkg/action/hooks.go``; Argo CD "Resource
+# Hooks": "if no deletion policy is specified, Argo CD will automatically assume
+# BeforeHookCreation").
+_HOOK_ANNOTATIONS = (
+    ("helm.sh/hook", "helm.sh/hook-delete-policy", "before-hook-creation", "Helm"),
+    (
+        "argocd.argoproj.io/hook",
+        "argocd.argoproj.io/hook-delete-policy",
+        "BeforeHookCreation",
+        "Argo CD",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,11 @@ class Workload(Fact):
     the pod template (``spec.template``; a Pod's ``spec``) as canonical JSON with every
     container's ``image`` left out: two releases whose workloads have the same
     ``pod_template`` differ at most in the images they run.
+
+    ``generate_name`` is ``metadata.generateName`` (the API server makes up a new name at
+    each create). ``recreated`` says why each release deletes the object and creates it
+    anew instead of updating it (a Helm or Argo CD hook deleted before it is created again),
+    ``""`` when it is updated in place.
     """
 
     kind: str
@@ -117,6 +136,8 @@ class Workload(Fact):
     revision_history_limit_location: Location | None = None
     fields: tuple[WorkloadField, ...] = ()
     pod_template: str = ""
+    generate_name: str = ""
+    recreated: str = ""
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -142,6 +163,19 @@ def _pod_kind(api_version: str, kind: str) -> bool:
     if kind == "Rollout":
         return api_version.startswith("argoproj.io/")
     return kind in _POD_SPEC_PATHS
+
+
+def _recreated(metadata: Node | None) -> str:
+    """Why the object is deleted and created again by each release, or ``""``."""
+    annotations = get(metadata, "annotations")
+    for hook_key, policy_key, before_creation, tool in _HOOK_ANNOTATIONS:
+        if not text_of(get(annotations, hook_key)):
+            continue
+        policies = [p.strip() for p in (text_of(get(annotations, policy_key)) or "").split(",")]
+        policies = [p for p in policies if p]
+        if not policies or before_creation in policies:
+            return f"a {tool} hook deleted before each release creates it again"
+    return ""
 
 
 def _canonical(node: Node) -> str:
@@ -273,4 +307,6 @@ class ManifestReader:
             ),
             fields=tuple(fields),
             pod_template=_pod_template_without_images(doc, kind),
+            generate_name=text_of(get(get(doc, "metadata"), "generateName")) or "",
+            recreated=_recreated(get(doc, "metadata")),
         )

@@ -41,6 +41,11 @@ class ImmutableFieldChanged(Rule):
     `volumeClaimTemplates`, `serviceName` and `podManagementPolicy`; a Job's `spec.template`.
     Fields are compared as data, so reordering keys or re-quoting values is not a change.
 
+    Objects that each release creates anew are not compared: a Helm hook (`helm.sh/hook`)
+    or Argo CD hook (`argocd.argoproj.io/hook`) whose delete policy is
+    `before-hook-creation`/`BeforeHookCreation` or unset (both tools' default), and an
+    object named by `metadata.generateName`.
+
     ## Why is this bad?
     `kubectl apply` of the new release fails with "field is immutable", and so does a
     `helm upgrade`. Teams then delete and recreate the object, which is downtime, and rolling
@@ -70,7 +75,8 @@ class ImmutableFieldChanged(Rule):
           labels: {app: shop-api, tier: web}
     ```
     When the field must change, create the workload under a new name, move traffic, then
-    delete the old one (for Jobs: give each release's Job its own name).
+    delete the old one (for Jobs: give each release's Job its own name, or make it a hook
+    deleted before creation).
 
     ## References
     - Kubernetes: [Deployment label selector updates](https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#label-selector-updates)
@@ -89,6 +95,11 @@ class ImmutableFieldChanged(Rule):
         for workload in context.base.of(Workload):
             base_workloads.setdefault(workload.identity, []).append(workload)
         for workload in context.head.of(Workload):
+            # An object without a name (``generateName``) or deleted before each release
+            # creates it again (a Helm or Argo CD hook) is never updated, so nothing in it is
+            # refused as immutable.
+            if not workload.name or workload.recreated:
+                continue
             fields = _IMMUTABLE.get(workload.kind)
             previous = _counterpart(workload, base_workloads.get(workload.identity, []))
             if fields is None or previous is None:
@@ -107,8 +118,9 @@ class ImmutableFieldChanged(Rule):
         what = f"{workload.kind} {namespace}{workload.name}"
         if workload.kind == "Job":
             fix = (
-                "give the Job a new name for this release (or delete the old Job before "
-                "applying); a Job's template cannot be updated in place"
+                "give the Job a new name for this release, or make it a hook deleted before "
+                'each release creates it again ("helm.sh/hook-delete-policy": '
+                "before-hook-creation); a Job's template cannot be updated in place"
             )
         else:
             fix = (
