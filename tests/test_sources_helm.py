@@ -81,6 +81,29 @@ def test_wants() -> None:
     assert chart_of_template("templates/x.yaml") == ("", "templates")
 
 
+@pytest.mark.parametrize(
+    ("path", "located"),
+    [
+        # A subchart named crds (kube-prometheus-stack): its Chart.yaml and values are chart
+        # files, its own crds/ folder holds the CRDs.
+        ("charts/stack/charts/crds/Chart.yaml", None),
+        ("charts/stack/charts/crds/values.yaml", None),
+        ("charts/stack/charts/crds/crds/crd-widgets.yaml", ("charts/stack/charts/crds", "crds")),
+        ("charts/stack/charts/crds/templates/job.yaml", ("charts/stack/charts/crds", "templates")),
+        ("charts/crds/Chart.yaml", None),
+        ("charts/templates/Chart.yaml", None),
+        ("charts/shop/crds/crd.yaml", ("charts/shop", "crds")),
+        ("crds/crd.yaml", ("", "crds")),
+    ],
+)
+def test_chart_of_template_tells_a_chart_named_crds_from_a_crd_folder(
+    path: str, located: tuple[str, str] | None
+) -> None:
+    assert chart_of_template(path) == located
+    if path.endswith(("/Chart.yaml", "/values.yaml")):
+        assert HelmReader().wants(path)
+
+
 def test_mask_keeps_length_and_lines() -> None:
     masked = mask_template(TEMPLATE)
     assert len(masked) == len(TEMPLATE)

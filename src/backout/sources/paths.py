@@ -149,13 +149,17 @@ def is_lock_file(path: str) -> bool:
 
 
 def chart_of_template(path: str) -> tuple[str, str] | None:
-    """``(chart directory, folder)`` for a file under a chart's ``templates/`` or ``crds/``."""
+    """``(chart directory, folder)`` for a file under a chart's ``templates/`` or ``crds/``.
+
+    A directory right below ``charts/`` is a subchart, whatever its name: kube-prometheus-stack
+    ships its CRDs as a subchart ``charts/crds/`` (``Chart.yaml``, ``crds/``, ``templates/``),
+    whose own ``crds/`` folder is the CRD folder, not the chart directory itself.
+    """
+    parts = path.split("/")
     for folder in ("templates", "crds"):
-        if path.startswith(folder + "/"):
-            return "", folder
-        head, sep, _ = path.rpartition("/" + folder + "/")
-        if sep:
-            return head, folder
+        for index in range(len(parts) - 2, -1, -1):
+            if parts[index] == folder and (index == 0 or parts[index - 1] != "charts"):
+                return "/".join(parts[:index]), folder
     return None
 
 
