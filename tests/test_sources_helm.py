@@ -19,10 +19,12 @@ from backout.sources.helm import (
     HelmReader,
     HelmResourcePolicy,
     HelmTemplateImage,
+    HelmTemplateWorkload,
     judged_image_uses,
     mask_template,
     misrendered_tag,
     readable_name,
+    rendered_field,
     unused_helm_images,
 )
 from backout.sources.images import ImageUse
@@ -503,3 +505,65 @@ def test_random_templates_never_unreadable(lines: list[str], noise: str) -> None
     text = "\n".join([*lines, noise])
     for fact in read("c/templates/t.yaml", text):
         assert not isinstance(fact, Unreadable)
+
+
+SELECTOR_HELPERS = """\
+{{- define "shop.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+"""
+
+TEMPLATE_WORKLOADS = """\
+{{- if .Values.web.enabled }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  selector:
+    matchLabels:
+      {{- include "shop.selectorLabels" . | nindent 6 }}
+  template:
+    metadata:
+      labels: {app: web}
+{{- end }}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  selector:
+    matchLabels:
+      app: db
+{{- if .Values.tier }}
+      tier: {{ .Values.tier }}
+{{- end }}
+  podManagementPolicy: Parallel
+"""
+
+
+def test_template_workload_fields_render_helpers_and_skip_values() -> None:
+    facts = FactSet(
+        [
+            *read("c/Chart.yaml", "apiVersion: v2\nname: shop\nversion: 1.0.0\n"),
+            *read("c/templates/_helpers.tpl", SELECTOR_HELPERS),
+            *read("c/templates/workloads.yaml", TEMPLATE_WORKLOADS),
+        ]
+    )
+    web, db = facts.of(HelmTemplateWorkload)
+    assert (web.kind, web.name, db.name) == ("Deployment", "{{ .Release.Name }}-web", "db")
+    rendered = {path: rendered_field(written, "c", facts) for path, written, _ in web.fields}
+    assert rendered == {
+        "spec.selector": '{"matchLabels":{"app.kubernetes.io/instance":"<release>",'
+        '"app.kubernetes.io/name":"shop"}}'
+    }
+    rendered = {path: rendered_field(written, "c", facts) for path, written, _ in db.fields}
+    # The selector's conditional label belongs to it: what it renders depends on a value.
+    assert rendered == {
+        "spec.selector": None,
+        "spec.serviceName": '"db"',
+        "spec.podManagementPolicy": '"Parallel"',
+    }

@@ -39,6 +39,7 @@ from backout.sources.images import (
     scalar_value_edit,
     value_start,
 )
+from backout.sources.manifests import RECORDED_FIELDS, canonical_json, recreated_by
 from backout.sources.paths import chart_of_template, is_helm_file
 
 if TYPE_CHECKING:
@@ -94,6 +95,27 @@ class HelmResourcePolicy(Fact):
     kind: str
     name: str
     policy: str
+
+
+@dataclass(frozen=True)
+class HelmTemplateWorkload(Fact):
+    """A workload a chart's template renders, with the fields BK105 compares between releases.
+
+    Located at ``metadata.name``'s value (or ``kind:``). ``name`` and ``namespace`` are as
+    written (``{{ .Release.Name }}-web``); ``fields`` holds, for each field of
+    :data:`~backout.sources.manifests.RECORDED_FIELDS` the template writes, its dotted path,
+    the lines of its block as written (actions kept, for :func:`rendered_field`) and its
+    location. ``recreated`` and ``generate_name`` as on
+    :class:`~backout.sources.manifests.Workload`.
+    """
+
+    chart: str
+    kind: str
+    name: str
+    namespace: str
+    fields: tuple[tuple[str, str, Location], ...]
+    recreated: str = ""
+    generate_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -283,6 +305,8 @@ def _structured_template(
             )
         if folder != "templates":
             continue
+        if kind in RECORDED_FIELDS:
+            yield _template_workload(file.path, text, chart, kind, document)
         annotations = yamlfile.get(metadata, "annotations")
         for key, value in yamlfile.items(annotations):
             if key == "helm.sh/hook":
@@ -300,6 +324,53 @@ def _structured_template(
                 yield HelmResourcePolicy(
                     _value_location(file.path, value), chart, kind, name, _raw(text, value)
                 )
+
+
+def _template_workload(
+    path: str, text: str, chart: str, kind: str, document: Node
+) -> HelmTemplateWorkload:
+    metadata = yamlfile.get(document, "metadata")
+    name_node = yamlfile.get(metadata, "name")
+    lines = text.split("\n")
+    fields: list[tuple[str, str, Location]] = []
+    for keys in RECORDED_FIELDS[kind]:
+        key = yamlfile.key_node(yamlfile.get_path(document, *keys[:-1]), keys[-1])
+        if key is not None:
+            block = _block(lines, key.start_mark.line, key.start_mark.column)
+            value = yamlfile.get_path(document, *keys)
+            where = yamlfile.location(path, value if value is not None else key)
+            fields.append((".".join(keys), block, where))
+    return HelmTemplateWorkload(
+        _value_location(path, name_node)
+        if name_node is not None
+        else yamlfile.location(path, document),
+        chart,
+        kind,
+        _raw(text, name_node),
+        _raw(text, yamlfile.get(metadata, "namespace")),
+        tuple(fields),
+        recreated_by(metadata),
+        _raw(text, yamlfile.get(metadata, "generateName")),
+    )
+
+
+def _block(lines: list[str], first: int, column: int) -> str:
+    """The lines of the mapping entry whose key starts at ``first``/``column``: up to the next
+    line indented no deeper than the key (comments and blank lines do not end it)."""
+    last = end = first + 1
+    while end < len(lines):
+        content = lines[end].strip()
+        indent = len(lines[end]) - len(lines[end].lstrip())
+        if content.startswith("{{") and content.endswith("}}"):
+            # An action alone on its line (``{{- include … | nindent 6 }}``, ``{{- if … }}``)
+            # belongs to the block when indented into it or followed by more of it.
+            last = end + 1 if indent > column else last
+        elif content and not content.startswith("#"):
+            if indent <= column:
+                break
+            last = end + 1
+        end += 1
+    return "\n".join(lines[first:last])
 
 
 _KIND_LINE = re.compile(r"^kind:\s*[\"']?(\w+)")
@@ -968,6 +1039,8 @@ class _Scope:
     chart_name: str
     release: str
     templates: dict[str, str]
+    indent: bool = False
+    """Apply ``indent``/``nindent`` filters (rendering YAML blocks, not names)."""
 
 
 def readable_name(written: str, chart: str, facts: FactSet, release: str = "") -> str:
@@ -1006,6 +1079,19 @@ def _render(text: str, scope: _Scope, depth: int) -> str:
 
 
 def _render_action(action: str, scope: _Scope, depth: int) -> str:
+    rendered = _render_pipeline_head(action, scope, depth)
+    if not scope.indent:
+        return rendered
+    for step in action.split("|")[1:]:
+        words = step.split()
+        if len(words) == 2 and words[0] in ("indent", "nindent") and words[1].isdigit():
+            pad = " " * int(words[1])
+            rendered = pad + rendered.replace("\n", "\n" + pad)
+            rendered = "\n" + rendered if words[0] == "nindent" else rendered
+    return rendered
+
+
+def _render_pipeline_head(action: str, scope: _Scope, depth: int) -> str:
     if action.startswith("/*"):
         return ""
     words = _TOKEN.findall(action.split("|", 1)[0])
@@ -1044,6 +1130,38 @@ def _render_value(word: str, scope: _Scope) -> str:
     if path.startswith(".Values."):
         return f"<{path}>"
     return "<…>"
+
+
+_PLACEHOLDER = re.compile(r"<[^<>\s]*>")
+_KNOWN_PLACEHOLDERS = frozenset({"<release>", "<namespace>"})
+
+
+def rendered_field(written: str, chart: str, facts: FactSet) -> str | None:
+    """A field block of a :class:`HelmTemplateWorkload` rendered, as canonical JSON.
+
+    Actions are rendered as :func:`readable_name` does, with ``include … | nindent N``
+    indented, so a selector written through ``{{ include "shop.selectorLabels" . }}`` reads
+    as the labels the helper prints. ``None`` when the block depends on what cannot be told
+    from the chart alone: a value (``.Values.x``), control flow, a helper with conditions.
+    The release name and namespace are the same on both sides of a comparison.
+    """
+    text = written
+    if "{{" in written:
+        chart_name = next((c.name for c in facts.of(HelmChart) if c.chart == chart), "")
+        templates = {t.name: t.body for t in facts.of(HelmNamedTemplate) if t.chart == chart}
+        scope = _Scope(chart_name or "<chart>", "<release>", templates, indent=True)
+        text = _render(written, scope, 0)
+        if any(p not in _KNOWN_PLACEHOLDERS for p in _PLACEHOLDER.findall(text)):
+            return None
+    import yaml  # on first use, as in _read_template
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    return canonical_json(next(iter(value.values())))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ _CONTAINER_LISTS = (
     ("ephemeralContainers", "ephemeralContainer"),
 )
 # Spec fields recorded on a Workload for comparison between releases (BK105).
-_RECORDED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+RECORDED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Deployment": (("spec", "selector"),),
     "ReplicaSet": (("spec", "selector"),),
     "DaemonSet": (("spec", "selector"),),
@@ -116,7 +116,7 @@ class Workload(Fact):
     ``location`` points at ``metadata.name`` (or the document start when unnamed);
     ``namespace`` is ``""`` when the manifest sets none. ``revision_history_limit`` is the
     integer written in ``spec.revisionHistoryLimit`` (``None`` when absent), located at its
-    value. ``fields`` holds the spec fields of :data:`_RECORDED_FIELDS` that are present, as
+    value. ``fields`` holds the spec fields of :data:`RECORDED_FIELDS` that are present, as
     canonical JSON (sorted keys), so two releases can be compared by text. ``pod_template`` is
     the pod template (``spec.template``; a Pod's ``spec``) as canonical JSON with every
     container's ``image`` left out: two releases whose workloads have the same
@@ -165,8 +165,9 @@ def _pod_kind(api_version: str, kind: str) -> bool:
     return kind in _POD_SPEC_PATHS
 
 
-def _recreated(metadata: Node | None) -> str:
-    """Why the object is deleted and created again by each release, or ``""``."""
+def recreated_by(metadata: Node | None) -> str:
+    """Why the object with this ``metadata`` is deleted and created again by each release
+    instead of updated in place, or ``""``."""
     annotations = get(metadata, "annotations")
     for hook_key, policy_key, before_creation, tool in _HOOK_ANNOTATIONS:
         if not text_of(get(annotations, hook_key)):
@@ -179,10 +180,11 @@ def _recreated(metadata: Node | None) -> str:
 
 
 def _canonical(node: Node) -> str:
-    return _json(plain(node))
+    return canonical_json(plain(node))
 
 
-def _json(value: object) -> str:
+def canonical_json(value: object) -> str:
+    """``value`` as JSON with sorted keys and no spaces: equal data, equal text."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
@@ -196,7 +198,7 @@ def _pod_template_without_images(doc: Node, kind: str) -> str:
             for container in spec.get(list_key) or ():
                 if isinstance(container, dict):
                     container.pop("image", None)
-    return _json(template)
+    return canonical_json(template)
 
 
 class ManifestReader:
@@ -291,7 +293,7 @@ class ManifestReader:
         limit = scalar(limit_node)
         has_limit = isinstance(limit, int) and not isinstance(limit, bool)
         fields: list[WorkloadField] = []
-        for keys in _RECORDED_FIELDS.get(kind, ()):
+        for keys in RECORDED_FIELDS.get(kind, ()):
             node = get_path(doc, *keys)
             if node is not None and (not isinstance(node, yamlfile.ScalarNode) or text_of(node)):
                 fields.append(WorkloadField(".".join(keys), _canonical(node), location(path, node)))
@@ -308,5 +310,5 @@ class ManifestReader:
             fields=tuple(fields),
             pod_template=_pod_template_without_images(doc, kind),
             generate_name=text_of(get(get(doc, "metadata"), "generateName")) or "",
-            recreated=_recreated(get(doc, "metadata")),
+            recreated=recreated_by(get(doc, "metadata")),
         )

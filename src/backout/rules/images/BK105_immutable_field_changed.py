@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from backout.models import Family, Finding, Severity
+from backout.models import Family, Finding, Location, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.manifests import Workload, WorkloadField
+from backout.sources.base import FactSet
+from backout.sources.helm import (
+    HelmNamedTemplate,
+    HelmTemplateWorkload,
+    readable_name,
+    rendered_field,
+)
+from backout.sources.manifests import Workload
 
 # The spec fields the API server refuses to change, per kind.
 _IMMUTABLE: dict[str, tuple[str, ...]] = {
@@ -40,6 +48,13 @@ class ImmutableFieldChanged(Rule):
     a Deployment, ReplicaSet, DaemonSet or StatefulSet; a StatefulSet's
     `volumeClaimTemplates`, `serviceName` and `podManagementPolicy`; a Job's `spec.template`.
     Fields are compared as data, so reordering keys or re-quoting values is not a change.
+
+    Helm charts are compared too: a workload in a chart's `templates/` (same chart, kind and
+    name as written, `{{ .Release.Name }}-web`) is compared field by field where the field is
+    literal or written through the chart's own helpers (`{{- include
+    "shop.selectorLabels" . | nindent 6 }}`, rendered as Helm would); a field that reads
+    `.Values` or sits under a condition is left out, since the chart alone does not tell what
+    it renders. A change that comes from a helper is reported at the helper.
 
     Objects that each release creates anew are not compared: a Helm hook (`helm.sh/hook`)
     or Argo CD hook (`argocd.argoproj.io/hook`) whose delete policy is
@@ -91,32 +106,32 @@ class ImmutableFieldChanged(Rule):
         """Immutable fields whose value differs from the base release's."""
         if context.base is None:
             return
-        base_workloads: dict[tuple[str, str, str], list[Workload]] = {}
-        for workload in context.base.of(Workload):
-            base_workloads.setdefault(workload.identity, []).append(workload)
-        for workload in context.head.of(Workload):
-            # An object without a name (``generateName``) or deleted before each release
-            # creates it again (a Helm or Argo CD hook) is never updated, so nothing in it is
-            # refused as immutable.
-            if not workload.name or workload.recreated:
+        base_objects: dict[tuple[str, ...], list[_Object]] = {}
+        for old_object in _objects(context.base):
+            base_objects.setdefault(old_object.identity, []).append(old_object)
+        for current in _objects(context.head):
+            previous = _counterpart(current, base_objects.get(current.identity, []))
+            if previous is None:
                 continue
-            fields = _IMMUTABLE.get(workload.kind)
-            previous = _counterpart(workload, base_workloads.get(workload.identity, []))
-            if fields is None or previous is None:
-                continue
-            for path in fields:
-                yield from self._compare(workload, previous, path)
+            for path in _IMMUTABLE[current.kind]:
+                yield from self._compare(current, previous, path)
 
-    def _compare(self, workload: Workload, previous: Workload, path: str) -> Iterator[Finding]:
-        new, old = workload.field(path), previous.field(path)
-        new_value = _value(new, path)
-        old_value = _value(old, path)
+    def _compare(self, current: _Object, previous: _Object, path: str) -> Iterator[Finding]:
+        if path in current.unknown or path in previous.unknown:
+            return
+        new, old = current.fields.get(path), previous.fields.get(path)
+        new_value = new[0] if new is not None else _DEFAULTS.get(path)
+        old_value = old[0] if old is not None else _DEFAULTS.get(path)
         if new_value is None or old_value is None or new_value == old_value:
             return
-        where = new.location if new is not None else workload.location
-        namespace = f"{workload.namespace}/" if workload.namespace else ""
-        what = f"{workload.kind} {namespace}{workload.name}"
-        if workload.kind == "Job":
+        where = new[1] if new is not None else current.location
+        # A change that comes from a helper the field includes is shown at the helper: with
+        # --base, findings are reported in the files that changed.
+        for helper, (body, helper_location) in current.helpers.get(path, {}).items():
+            if previous.helpers.get(path, {}).get(helper, ("", where))[0] != body:
+                where = helper_location
+                break
+        if current.kind == "Job":
             fix = (
                 "give the Job a new name for this release, or make it a hook deleted before "
                 'each release creates it again ("helm.sh/hook-delete-policy": '
@@ -125,11 +140,11 @@ class ImmutableFieldChanged(Rule):
         else:
             fix = (
                 f"keep the base release's {path}; if it must change, create the "
-                f"{workload.kind} under a new name, move traffic, then delete the old one"
+                f"{current.kind} under a new name, move traffic, then delete the old one"
             )
         yield self.finding(
             where,
-            f"{what}: `{path}` changed since the base release ({_short(old_value)} -> "
+            f"{current.shown}: `{path}` changed since the base release ({_short(old_value)} -> "
             f'{_short(new_value)}) and is immutable: the apply fails with "field is '
             'immutable", and going back needs delete-and-recreate, which '
             "`kubectl rollout undo` and `helm rollback` cannot do",
@@ -137,18 +152,76 @@ class ImmutableFieldChanged(Rule):
         )
 
 
-def _counterpart(workload: Workload, candidates: list[Workload]) -> Workload | None:
+@dataclass(frozen=True)
+class _Object:
+    """A workload of one release as BK105 compares it, from a manifest or a chart template.
+
+    ``fields`` maps a dotted path to its value as canonical JSON and its location;
+    ``unknown`` names the fields a template writes through values or conditions, which are
+    not compared.
+    """
+
+    identity: tuple[str, ...]
+    kind: str
+    shown: str
+    location: Location
+    fields: dict[str, tuple[str, Location]]
+    unknown: frozenset[str] = frozenset()
+    helpers: dict[str, dict[str, tuple[str, Location]]] = field(default_factory=dict)
+    """Per field, the chart helpers its template includes: their bodies and locations."""
+
+
+def _objects(facts: FactSet) -> Iterator[_Object]:
+    # An object without a name (``generateName``) or deleted before each release creates it
+    # again (a Helm or Argo CD hook) is never updated, so nothing in it is refused as
+    # immutable.
+    for workload in facts.of(Workload):
+        if workload.kind not in _IMMUTABLE or not workload.name or workload.recreated:
+            continue
+        namespace = f"{workload.namespace}/" if workload.namespace else ""
+        yield _Object(
+            ("manifest", *workload.identity),
+            workload.kind,
+            f"{workload.kind} {namespace}{workload.name}",
+            workload.location,
+            {f.path: (f.value, f.location) for f in workload.fields},
+        )
+    for template in facts.of(HelmTemplateWorkload):
+        if template.kind not in _IMMUTABLE or not template.name or template.recreated:
+            continue
+        name = readable_name(template.name, template.chart, facts)
+        namespace = readable_name(template.namespace, template.chart, facts)
+        fields: dict[str, tuple[str, Location]] = {}
+        unknown: set[str] = set()
+        helpers: dict[str, dict[str, tuple[str, Location]]] = {}
+        for path, written, where in template.fields:
+            value = rendered_field(written, template.chart, facts)
+            if value is None:
+                unknown.add(path)
+            else:
+                fields[path] = (value, where)
+                helpers[path] = {
+                    t.name: (t.body, t.location)
+                    for t in facts.of(HelmNamedTemplate)
+                    if t.chart == template.chart and f'"{t.name}"' in written
+                }
+        yield _Object(
+            ("helm", template.chart, template.kind, namespace, name),
+            template.kind,
+            f"{template.kind} {namespace + '/' if namespace else ''}{name}",
+            template.location,
+            fields,
+            frozenset(unknown),
+            helpers,
+        )
+
+
+def _counterpart(current: _Object, candidates: list[_Object]) -> _Object | None:
     # The same object may be declared in several files (overlays); prefer the same file.
     for candidate in candidates:
-        if candidate.location.path == workload.location.path:
+        if candidate.location.path == current.location.path:
             return candidate
     return candidates[0] if len(candidates) == 1 else None
-
-
-def _value(field: WorkloadField | None, path: str) -> str | None:
-    if field is not None:
-        return field.value
-    return _DEFAULTS.get(path)
 
 
 def _short(value: str, limit: int = 60) -> str:
