@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 
-from backout.config import Config
+from backout.config import Config, load_config
+from backout.engine import check
 from backout.models import Severity
 from backout.rules.artifacts.BK305_unpinned_build_input import UnpinnedBuildInput
 from backout.rules.base import CheckContext
@@ -390,3 +392,20 @@ def test_anchors_within_the_limit_are_read() -> None:
     facts = _read(ManifestReader(), "k8s/app.yaml", text)
     assert not any(isinstance(f, Unreadable) for f in facts)
     assert len(_images(facts)) == 3
+
+
+def test_bk105_shows_where_a_long_field_changed(tmp_path: Path) -> None:
+    job = (
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: migrate}}\nspec:\n  template:\n"
+        "    spec:\n      restartPolicy: Never\n      containers:\n"
+        '        - {{name: m, image: "shop:1@sha256:{digest}", '
+        'command: ["migrate", "up", "--to", "42", "--database", "{database}"]}}\n'
+    )
+    digest = "a" * 64
+    for release, database in (("base", "postgres://db/shop"), ("head", "postgres://db/shop2")):
+        (tmp_path / release).mkdir()
+        (tmp_path / release / "job.yaml").write_text(job.format(digest=digest, database=database))
+    config = load_config(tmp_path / "head").with_overrides(select=("BK105",))
+    (finding,) = check(tmp_path / "head", config, str(tmp_path / "base")).findings
+    # Both sides show the part that differs, not the 60 characters they share.
+    assert '//db/shop"]' in finding.message and '//db/shop2"]' in finding.message

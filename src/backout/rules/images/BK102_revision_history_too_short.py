@@ -19,7 +19,9 @@ class RevisionHistoryTooShort(Rule):
     ## What it does
     Flags `spec.revisionHistoryLimit` on a Deployment, StatefulSet, DaemonSet or Argo Rollout
     below `keep-releases` (default 5), and `helm upgrade|install --history-max N` in CI
-    workflows and scripts with `N` below it (`0`, unlimited, is not flagged).
+    workflows and scripts that leave fewer previous releases than that: Helm's `N` counts
+    the deployed revision, so `N - 1` previous ones stay reachable (`0`, unlimited, is not
+    flagged).
 
     This rule is off when `rollback-via = "git"`: GitOps teams roll back by reverting the
     commit and letting the controller re-apply it, not with `kubectl rollout undo`, and some
@@ -97,14 +99,18 @@ class RevisionHistoryTooShort(Rule):
     def _helm_history_max(self, context: CheckContext) -> Iterator[Finding]:
         keep = context.config.keep_releases
         for history in context.head.of(HelmHistoryMax):
-            if history.value == 0 or history.value >= keep:
+            # Helm keeps N revisions, the deployed one included (Storage.Create prunes to
+            # N - 1 before it stores the new one): N - 1 previous releases stay reachable.
+            previous = history.value - 1
+            if history.value == 0 or previous >= keep:
                 continue  # 0 means Helm keeps every revision
             yield self.finding(
                 history.location,
-                f"`{history.command}` keeps only {history.value} Helm release revision"
-                f"{'s' if history.value != 1 else ''}, below keep-releases {keep}: "
-                "`helm rollback` to an older release fails with "
+                f"`{history.command}` keeps {history.value} Helm release revision"
+                f"{'s' if history.value != 1 else ''}, the deployed one included: only "
+                f"{previous} previous release{'s' if previous != 1 else ''} stay reachable, "
+                f"below keep-releases {keep}; `helm rollback` to an older one fails with "
                 '"release has no N version"',
-                f"raise --history-max to at least {keep} (or 0 for unlimited), or set "
+                f"raise --history-max to at least {keep + 1} (or 0 for unlimited), or set "
                 'rollback-via = "git" if you roll back by reverting Git',
             )

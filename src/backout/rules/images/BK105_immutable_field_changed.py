@@ -144,8 +144,9 @@ class ImmutableFieldChanged(Rule):
             )
         yield self.finding(
             where,
-            f"{current.shown}: `{path}` changed since the base release ({_short(old_value)} -> "
-            f'{_short(new_value)}) and is immutable: the apply fails with "field is '
+            f"{current.shown}: `{path}` changed since the base release "
+            f"({' -> '.join(_difference(old_value, new_value))}"
+            f') and is immutable: the apply fails with "field is '
             'immutable", and going back needs delete-and-recreate, which '
             "`kubectl rollout undo` and `helm rollback` cannot do",
             fix,
@@ -224,5 +225,16 @@ def _counterpart(current: _Object, candidates: list[_Object]) -> _Object | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def _short(value: str, limit: int = 60) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+def _difference(old: str, new: str, limit: int = 60) -> tuple[str, str]:
+    """``old`` and ``new`` cut to at most ``limit`` characters around where they first
+    differ, so that a long value shows what changed, not the prefix both share."""
+    if len(old) <= limit and len(new) <= limit:
+        return old, new
+    start = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), 0)
+    start = max(0, min(start, len(old), len(new)) - 15)
+    return _window(old, start, limit), _window(new, start, limit)
+
+
+def _window(value: str, start: int, limit: int) -> str:
+    text = value[start : start + limit]
+    return ("…" if start else "") + text + ("…" if start + limit < len(value) else "")
