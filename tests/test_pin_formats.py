@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import run_backout
 from tests.registry_fixture import Registry, start_registry
+from tests.test_sources_helm import INGRESS_HELPERS
 
 pytestmark = pytest.mark.registry
 
@@ -404,3 +405,67 @@ def test_helm_images_under_other_keys_are_pinned_as_the_templates_use_them(
     code, out, err = pin(tmp_path, registry, "--check")
     assert code == 0, out + err
     assert "4 already pinned" in err
+
+
+INGRESS_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ingress
+spec:
+  template:
+    spec:
+      containers:
+        - name: controller
+          {{- with .Values.controller.image }}
+          image: "{{- if .repository -}}{{ .repository }}{{ else }}{{ .registry }}/{{ include "ingress-nginx.image" . }}{{- end -}}:{{ .tag }}{{ include "ingress-nginx.imageDigest" . }}"
+          {{- end }}
+        - name: backend
+          {{- with .Values.defaultBackend.image }}
+          image: "{{- if .repository -}}{{ .repository }}{{ else }}{{ .registry }}/{{ .image }}{{- end -}}:{{ .tag }}{{- if .digest -}} @{{ .digest }} {{- end -}}"
+          {{- end }}
+"""
+
+INGRESS_VALUES = """\
+controller:
+  image:
+    chroot: false
+    registry: HOST
+    image: i/controller
+    tag: "v1.9.4"
+    digest: ""
+    pullPolicy: IfNotPresent
+defaultBackend:
+  image:
+    registry: HOST
+    image: i/defaultbackend
+    tag: "1.5"
+    pullPolicy: IfNotPresent
+"""
+
+
+def test_helm_registry_image_tag_digest_mappings_get_their_digest(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    controller = pusher.image("i/controller", "v1.9.4", "v1.9.4")
+    backend = pusher.image("i/defaultbackend", "1.5", "1.5")
+    host = registry.host
+    write(tmp_path, "chart/Chart.yaml", CHART, host)
+    write(tmp_path, "chart/templates/_helpers.tpl", INGRESS_HELPERS, host)
+    write(tmp_path, "chart/templates/deployment.yaml", INGRESS_TEMPLATE, host)
+    values = write(tmp_path, "chart/values.yaml", INGRESS_VALUES, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 0, out + err
+    # ingress-nginx's templates append `@{{ .digest }}` (the controller's through a helper):
+    # the digest goes there, and `image:` is the repository, never sent as an image of its own
+    expected = (
+        INGRESS_VALUES.replace("HOST", host)
+        .replace('digest: ""', f'digest: "{controller.digest}"')
+        .replace('tag: "1.5"\n', f'tag: "1.5"\n    digest: {backend.digest}\n')
+    )
+    assert values.read_text() == expected
+    code, out, err = pin(tmp_path, registry, "--check")
+    assert code == 0, out + err
+    assert "2 already pinned" in err

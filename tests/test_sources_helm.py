@@ -220,6 +220,95 @@ def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> No
     assert "only as a whole image" in judged["sidecar.image"].pin_blocked
 
 
+INGRESS_VALUES = """\
+controller:
+  image:
+    chroot: false
+    registry: registry.k8s.io
+    image: ingress-nginx/controller
+    tag: "v1.9.4"
+    digest: ""
+    pullPolicy: IfNotPresent
+defaultBackend:
+  image:
+    registry: registry.k8s.io
+    image: defaultbackend-amd64
+    tag: "1.5"
+webhook:
+  image: {repository: "", registry: registry.k8s.io, image: ingress-nginx/certgen, tag: v1}
+"""
+
+INGRESS_HELPERS = """\
+{{- define "ingress-nginx.image" -}}
+{{- if .chroot -}}{{- printf "%s-chroot" .image -}}{{- else -}}{{- printf "%s" .image -}}{{- end }}
+{{- end -}}
+{{- define "ingress-nginx.imageDigest" -}}
+{{- if .chroot -}}{{- if .digestChroot -}}{{- printf "@%s" .digestChroot -}}{{- end }}
+{{- else -}}{{ if .digest -}}{{- printf "@%s" .digest -}}{{- end -}}{{- end -}}
+{{- end -}}
+"""
+
+INGRESS_TEMPLATE = """\
+spec:
+  template:
+    spec:
+      containers:
+        - name: controller
+          {{- with .Values.controller.image }}
+          image: "{{- if .repository -}}{{ .repository }}{{ else }}{{ .registry }}/{{ include "ingress-nginx.image" . }}{{- end -}}:{{ .tag }}{{ include "ingress-nginx.imageDigest" . }}"
+          {{- end }}
+          imagePullPolicy: {{ .Values.controller.image.pullPolicy }}
+        - name: backend
+          {{- with .Values.defaultBackend.image }}
+          image: "{{- if .repository -}}{{ .repository }}{{ else }}{{ .registry }}/{{ .image }}{{- end -}}:{{ .tag }}{{- if .digest -}} @{{ .digest }} {{- end -}}"
+          {{- end }}
+        - name: webhook
+          {{- with .Values.webhook.image }}
+          image: "{{ .registry }}/{{ .image }}:{{ .tag }}"
+          {{- end }}
+"""
+
+
+def test_registry_image_tag_digest_mappings_are_one_image() -> None:
+    values_facts = read("c/values.yaml", INGRESS_VALUES)
+    images = {i.values_path: i for i in values_facts if isinstance(i, HelmImage)}
+    # `image:` inside the mapping is its repository, not an untagged image of its own
+    assert {path: (i.reference, at(i)) for path, i in images.items()} == {
+        "controller.image": ("registry.k8s.io/ingress-nginx/controller:v1.9.4", "6:10"),
+        "defaultBackend.image": ("registry.k8s.io/defaultbackend-amd64:1.5", "13:10"),
+        "webhook.image": ("registry.k8s.io/ingress-nginx/certgen:v1", "15:89"),
+    }
+    facts = FactSet(values_facts)
+    facts.extend(read("c/templates/_helpers.tpl", INGRESS_HELPERS))
+    facts.extend(read("c/templates/deployment.yaml", INGRESS_TEMPLATE))
+    lines = {line.values_paths[0].rsplit(".", 1)[0]: line for line in facts.of(HelmTemplateImage)}
+    # inside `with .Values.defaultBackend.image`, `.tag` is defaultBackend.image.tag
+    assert lines["defaultBackend.image"].values_paths == (
+        "defaultBackend.image.repository",
+        "defaultBackend.image.registry",
+        "defaultBackend.image.image",
+        "defaultBackend.image.tag",
+        "defaultBackend.image.digest",
+    )
+    assert lines["controller.image"].includes == (
+        ("ingress-nginx.image", "controller.image"),
+        ("ingress-nginx.imageDigest", "controller.image"),
+    )
+    judged = {u.values_path: u for u in judged_image_uses(facts) if isinstance(u, HelmImage)}
+    assert sorted(judged) == ["controller.image", "defaultBackend.image", "webhook.image"]
+
+    def pinned(path: str) -> str:
+        edit = judged[path].pin_edit
+        assert edit is not None, judged[path].pin_blocked
+        return edit.apply(INGRESS_VALUES, "sha256:x")
+
+    # the controller's digest is read by a helper it passes the mapping to
+    assert '    digest: "sha256:x"\n' in pinned("controller.image")
+    assert '    tag: "1.5"\n    digest: sha256:x\n' in pinned("defaultBackend.image")
+    # the tag ends the image: it carries the digest
+    assert "tag: v1@sha256:x}" in pinned("webhook.image")
+
+
 OTHER_KEYS_VALUES = """\
 worker:
   repository: ghcr.io/acme/shop/worker

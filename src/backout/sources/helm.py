@@ -144,6 +144,11 @@ class HelmTemplateImage(Fact):
     end of the reference. ``in_container`` is False for an ``image:`` that is not a field of
     a container, init container or ephemeral container (a custom resource's ``spec.image``);
     True also when the template cannot be parsed to tell.
+
+    Inside ``{{ with .Values.controller.image }}`` the line's ``.tag`` is read as
+    ``controller.image.tag``, and ``includes`` names the helpers it passes that value to
+    (``{{ include "ingress-nginx.imageDigest" . }}``: ``("ingress-nginx.imageDigest",
+    "controller.image")``), whose own ``.digest`` is then read the same way.
     """
 
     chart: str
@@ -152,6 +157,7 @@ class HelmTemplateImage(Fact):
     whole_paths: tuple[str, ...] = ()
     tag_paths: tuple[str, ...] = ()
     in_container: bool = True
+    includes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -425,8 +431,63 @@ _VALUES_PATH = re.compile(r"\.Values((?:\.[A-Za-z_][\w-]*)+)")
 _CONTROL = frozenset({"if", "else", "with", "range", "end", "define", "block", "/*"})
 
 
-def _paths(action: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(p.lstrip(".") for p in _VALUES_PATH.findall(action)))
+# A field of the dot (``.tag``), not of a variable, a call's result or a longer path.
+_DOT_FIELD = re.compile(r"(?<![\w$)\].])\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)")
+# What the dot holds at a template's top: ``.Values``, ``.Release``… are not values fields.
+_BUILTIN_OBJECTS = frozenset(
+    {"Values", "Release", "Chart", "Capabilities", "Template", "Files", "Subcharts"}
+)
+
+
+def _paths(action: str, dot: str = "") -> tuple[str, ...]:
+    """The ``.Values`` paths ``action`` reads; with ``dot`` a values path (inside ``{{ with
+    .Values.x }}``), its fields too (``.tag`` is ``x.tag``)."""
+    found = [p.lstrip(".") for p in _VALUES_PATH.findall(action)]
+    if dot:
+        found += [
+            f"{dot}.{field}"
+            for field in _DOT_FIELD.findall(action)
+            if field.split(".", 1)[0] not in _BUILTIN_OBJECTS
+        ]
+    return tuple(dict.fromkeys(found))
+
+
+_WITH_VALUES = re.compile(r"\{\{-?\s*with\s+\$?\.Values((?:\.[A-Za-z_][\w-]*)+)\s*-?\}\}")
+_INCLUDE_DOT = re.compile(r"\b(?:include|template)\s+\"([^\"]+)\"\s+\.(?=[\s)|]|-?\}\})")
+
+
+def _dot_at_lines(text: str) -> list[str]:
+    """For each line (0-based), the values path the dot holds where it starts, or ``""``.
+
+    Only ``{{ with .Values.x }}`` sets it; ``range`` and ``define`` make it unknown, ``else``
+    of a ``with`` and ``end`` restore the one outside.
+    """
+    outside: list[str] = []
+    dot = ""
+    changes: list[tuple[int, str]] = []
+    for action in _ACTION.finditer(text):
+        word = _first_word(action.group())
+        if word in _BLOCK_WORDS:
+            outside.append(dot)
+            with_values = _WITH_VALUES.fullmatch(action.group())
+            if word == "with":
+                dot = with_values.group(1).lstrip(".") if with_values else ""
+            elif word in ("range", "define"):
+                dot = ""
+        elif word == "else":
+            dot = outside[-1] if outside else ""
+        elif word == "end":
+            dot = outside.pop() if outside else ""
+        changes.append((action.end(), dot))
+    dots: list[str] = []
+    position, index, dot = 0, 0, ""
+    for line in text.splitlines(keepends=True):  # as SourceFile.lines splits them
+        while index < len(changes) and changes[index][0] <= position:
+            dot = changes[index][1]
+            index += 1
+        dots.append(dot)
+        position += len(line)
+    return dots
 
 
 _PRINTF_ACTION = re.compile(
@@ -434,7 +495,7 @@ _PRINTF_ACTION = re.compile(
 )
 
 
-def _printf_tag(action: str) -> tuple[str, ...]:
+def _printf_tag(action: str, dot: str = "") -> tuple[str, ...]:
     """The path a ``printf "%s:%s" .Values.a .Values.b`` prints last, right after a ``:``.
 
     Only for a format whose verbs match its arguments one to one and end it: then that value
@@ -449,11 +510,16 @@ def _printf_tag(action: str) -> tuple[str, ...]:
         return ()
     if layout[verbs[-1].start() - 1 : verbs[-1].start()] != ":":
         return ()
-    return _paths(arguments[-1])
+    return _paths(arguments[-1], dot)
 
 
 def _image_line(
-    file: SourceFile, chart: str, number: int, line: str, in_container: bool = True
+    file: SourceFile,
+    chart: str,
+    number: int,
+    line: str,
+    in_container: bool = True,
+    dot: str = "",
 ) -> HelmTemplateImage | None:
     match = _IMAGE_LINE.match(line)
     if match is None or "{{" not in match.group(1):
@@ -465,7 +531,7 @@ def _image_line(
     actions = list(_ACTION.finditer(inner))
     whole: tuple[str, ...] = ()
     if len(actions) == 1 and actions[0].group() == inner.strip():
-        paths = _paths(actions[0].group())
+        paths = _paths(actions[0].group(), dot)
         # ``printf "%s:%s" .Values.a .Values.b`` reads two values into one image.
         if len(paths) == 1 and "print" not in actions[0].group():
             whole = paths
@@ -475,18 +541,20 @@ def _image_line(
         if action.start() > 0
         and inner[action.start() - 1] == ":"
         and action.end() == len(inner.rstrip())
-        for path in _paths(action.group())[:1]
+        for path in _paths(action.group(), dot)[:1]
     )
     if actions and actions[-1].end() == len(inner.rstrip()):
-        tags += _printf_tag(actions[-1].group())
+        tags += _printf_tag(actions[-1].group(), dot)
+    includes = tuple((name, dot) for name in _INCLUDE_DOT.findall(value)) if dot else ()
     return HelmTemplateImage(
         Location(file.path, number, match.start(1) + 1),
         chart,
-        _paths(value),
+        _paths(value, dot),
         ".Chart.AppVersion" in value,
         whole,
         tags,
         in_container,
+        includes,
     )
 
 
@@ -523,16 +591,18 @@ def _template_images(
     template could not be parsed to tell (every ``image:`` line then counts as a container's).
     """
     printed: dict[str, None] = {}
+    dots = _dot_at_lines(file.text() or "")
     for number, line in enumerate(file.lines(), start=1):
         in_container = container_lines is None or number in container_lines
-        image = _image_line(file, chart, number, line, in_container)
+        dot = dots[number - 1] if number <= len(dots) else ""
+        image = _image_line(file, chart, number, line, in_container, dot)
         if image is not None:
             yield image
             continue
         for action in _ACTION.finditer(line):
             words = action.group()[2:-2].strip("- \t").split(None, 1)
             if words and words[0] not in _CONTROL:
-                printed.update(dict.fromkeys(_paths(action.group())))
+                printed.update(dict.fromkeys(_paths(action.group(), dot)))
     if printed:
         yield HelmTemplateOutput(Location(file.path, 1, 0), chart, tuple(printed))
 
@@ -662,8 +732,13 @@ def _image_from_string(
 def _image_from_mapping(
     path: str, text: str, chart: str, image: MappingNode, values_path: str
 ) -> HelmImage | None:
-    """``{registry?, repository, tag?, digest?}`` — the convention of ``helm create``."""
-    repository_node = yamlfile.get(image, "repository") or yamlfile.get(image, "name")
+    """``{registry?, repository, tag?, digest?}`` — the convention of ``helm create``.
+
+    The repository may also be written ``image:`` (ingress-nginx: ``{registry, image, tag,
+    digest}``, its templates print ``{{ .registry }}/{{ .image }}``) or ``name:``; an empty
+    ``repository: ""`` gives way to them, as ingress-nginx's ``if .repository`` does.
+    """
+    repository_node = _repository_node(image)
     repository = yamlfile.text_of(repository_node)
     if not repository or repository_node is None:
         return None
@@ -704,6 +779,19 @@ def _image_from_mapping(
         tag_written=tag if tag and rendered != tag else "",
         tag_rendered=rendered if tag and rendered != tag else "",
     )
+
+
+def _repository_node(image: MappingNode) -> ScalarNode | None:
+    """The first of ``repository``, ``image``, ``name`` that holds a string."""
+    for key in _REPOSITORY_KEYS:
+        node = yamlfile.get(image, key)
+        text = yamlfile.scalar(node) if isinstance(node, yamlfile.ScalarNode) else None
+        if isinstance(node, yamlfile.ScalarNode) and isinstance(text, str) and text:
+            return node
+    return None
+
+
+_REPOSITORY_KEYS = ("repository", "image", "name")
 
 
 def _tag_edit(
@@ -862,8 +950,11 @@ class _ChartTemplates:
 
 def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
     charts: dict[str, _ChartTemplates] = {}
+    helpers = {(t.chart, t.name): t.body for t in facts.of(HelmNamedTemplate)}
     for line in facts.of(HelmTemplateImage):
         chart = charts.setdefault(line.chart, _ChartTemplates())
+        if line.includes:
+            line = replace(line, values_paths=line.values_paths + _helper_paths(line, helpers))
         chart.image_paths.update(line.values_paths)
         chart.whole_paths.update(line.whole_paths)
         chart.tag_paths.update(line.tag_paths)
@@ -878,6 +969,17 @@ def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
     for output in facts.of(HelmTemplateOutput):
         charts.setdefault(output.chart, _ChartTemplates()).printed.update(output.paths)
     return charts
+
+
+def _helper_paths(line: HelmTemplateImage, helpers: dict[tuple[str, str], str]) -> tuple[str, ...]:
+    """The values a line's helpers read from the dot it passes them (``.digest`` of
+    ``include "ingress-nginx.imageDigest" .`` inside ``with .Values.controller.image``)."""
+    found: list[str] = []
+    for name, dot in line.includes:
+        body = helpers.get((line.chart, name), "")
+        for action in _ACTION.finditer(body):
+            found.extend(p for p in _paths(action.group(), dot) if p.startswith(dot + "."))
+    return tuple(dict.fromkeys(found))
 
 
 def judged_image_uses(facts: FactSet) -> list[ImageUse]:

@@ -61,7 +61,10 @@ class MutableImageReference(Rule):
     DaemonSet, ReplicaSet, Job, CronJob, Pod, PodTemplate and Argo Rollout manifests (also
     inside `kind: List`); docker-compose `image:`; Kustomize `images:` entries with `newTag`
     but no `digest`; Helm chart values (`image.repository`/`image.tag`, or one string such as
-    `image: nginx`) that a template of the chart uses as an image. Under any other key
+    `image: nginx`) that a template of the chart uses as an image. A mapping
+    `{registry, image, tag, digest}` (ingress-nginx) or `{registry, repository, tag, digest}`
+    is one image, `registry/image:tag@digest`; its templates may read it inside
+    `{{ with .Values.controller.image }}` and through helpers passed the dot. Under any other key
     (`worker: {repository: …, tag: …}`, `sidecars: {proxy: envoy:1.30}`) the templates decide:
     a value is judged when a container's `image:` reads it as the image (`worker.repository`
     and `worker.tag` joined by `:` or by a `printf`, or the whole string), and a
