@@ -220,6 +220,58 @@ def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> No
     assert "only as a whole image" in judged["sidecar.image"].pin_blocked
 
 
+LITERAL_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "web.fullname" . }}
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: wait-for-db
+          image: busybox:latest   # written as it is: Helm renders it unchanged
+      containers:
+        - name: {{ .Chart.Name }}
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+        - name: log-shipper
+          image: 'fluent/fluent-bit'
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: "{{ include "web.fullname" . }}-test"
+  annotations:
+    "helm.sh/hook": test
+spec:
+  containers:
+    - {name: wget, image: busybox}
+"""
+
+
+def test_images_written_literally_in_a_template_are_judged_where_they_are() -> None:
+    facts = FactSet(read("c/templates/deployment.yaml", LITERAL_TEMPLATE))
+    literal = [u for u in judged_image_uses(facts) if not isinstance(u, HelmImage)]
+    # the `helm test` pod is run by `helm test`, never deployed
+    assert [(u.reference, at(u), u.source, u.context) for u in literal] == [
+        ("busybox:latest", "10:18", "helm", "chart template Deployment initContainer wait-for-db"),
+        ("fluent/fluent-bit", "15:18", "helm", "chart template Deployment container log-shipper"),
+    ]
+    edit = literal[1].pin_edit
+    assert edit is not None
+    assert "image: 'fluent/fluent-bit@sha256:x'\n" in edit.apply(LITERAL_TEMPLATE, "sha256:x")
+    # a template that stays invalid YAML once masked: every literal image line, by hand
+    broken = "spec:\n  containers:\n    - image: busybox:1.36\n{{ .Values.x }}: [\n"
+    (scanned,) = [f for f in read("c/templates/x.yaml", broken) if type(f) is ImageUse]
+    assert (scanned.reference, at(scanned), scanned.pin_edit) == ("busybox:1.36", "3:14", None)
+    # without an action the file is a plain manifest: the manifest reader's, not read twice
+    plain = LITERAL_TEMPLATE.split("---")[0].replace('{{ include "web.fullname" . }}', "web")
+    plain = plain.replace("{{ .Chart.Name }}", "web").replace(
+        '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"', "nginx:1.25"
+    )
+    assert [f for f in read("c/templates/plain.yaml", plain) if isinstance(f, ImageUse)] == []
+
+
 INGRESS_VALUES = """\
 controller:
   image:

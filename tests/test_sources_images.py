@@ -132,7 +132,7 @@ def test_manifest_workload_records_generate_name() -> None:
     [
         ("k8s/api.yaml", True),
         ("k8s/api.yml", True),
-        ("charts/shop/templates/deployment.yaml", False),
+        ("charts/shop/templates/deployment.yaml", True),  # its content decides
         ("docker-compose.override.yml", False),
         ("compose.yaml", False),
         ("overlays/prod/kustomization.yaml", False),
@@ -141,6 +141,41 @@ def test_manifest_workload_records_generate_name() -> None:
 )
 def test_manifest_reader_file_selection(path: str, wanted: bool) -> None:
     assert ManifestReader().wants(path) is wanted
+
+
+PLAIN_IN_TEMPLATES = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: ghcr.io/acme/api:latest
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-test
+  annotations:
+    helm.sh/hook: test
+spec:
+  containers:
+    - {name: wget, image: busybox}
+"""
+
+
+def test_a_file_under_templates_is_a_manifest_unless_it_holds_template_actions() -> None:
+    facts = _read(ManifestReader(), "k8s/templates/deployment.yaml", PLAIN_IN_TEMPLATES)
+    # applied as written (no chart renders it); a `helm test` pod is never deployed
+    assert [(i.reference, str(i.location)) for i in _images(facts)] == [
+        ("ghcr.io/acme/api:latest", "k8s/templates/deployment.yaml:10:18")
+    ]
+    assert [f.name for f in facts if isinstance(f, Workload)] == ["api"]
+    templated = PLAIN_IN_TEMPLATES.replace("name: api\n", "name: {{ .Release.Name }}\n", 1)
+    assert _read(ManifestReader(), "chart/templates/deployment.yaml", templated) == []
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from backout.sources.images import (
     BLOCK_SCALAR,
     ImageUse,
     PinEdit,
+    is_helm_test,
     key_edit,
     scalar_span,
     scalar_suffix_edit,
@@ -564,21 +565,11 @@ _CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContaine
 def _container_image_lines(documents: list[Node]) -> set[int]:
     """The 1-based lines of the ``image:`` keys of containers, wherever a document holds them."""
     lines: set[int] = set()
-    pending: list[tuple[Node, int]] = [(document, 0) for document in documents]
-    while pending:
-        node, depth = pending.pop()
-        if depth > 60:
-            continue
-        if isinstance(node, yamlfile.SequenceNode):
-            pending.extend((item, depth + 1) for item in node.value)
-            continue
-        for key, value in yamlfile.items(node):
-            if key in _CONTAINER_LISTS:
-                for container in yamlfile.elements(value):
-                    image_key = yamlfile.key_node(container, "image")
-                    if image_key is not None:
-                        lines.add(image_key.start_mark.line + 1)
-            pending.append((value, depth + 1))
+    for document in documents:
+        for _, container in _containers(document):
+            image_key = yamlfile.key_node(container, "image")
+            if image_key is not None:
+                lines.add(image_key.start_mark.line + 1)
     return lines
 
 
@@ -637,6 +628,76 @@ def _named_templates(file: SourceFile, chart: str, text: str) -> Iterator[Fact]:
                 break
 
 
+_HELM_TEST_HOOK = re.compile(r"helm\.sh/hook[\"']?\s*:\s*[\"']?test")
+
+
+def _literal_images(file: SourceFile, text: str, documents: list[Node] | None) -> Iterator[Fact]:
+    """The images a template writes as they are (``image: busybox:latest``), at their place.
+
+    Helm renders them unchanged, so they are judged like a manifest's (``source="helm"``, no
+    values path). Resources of ``helm test`` are left out. A template that does not parse once
+    masked is scanned by line: every literal ``image:`` line counts, and pin leaves it alone.
+    """
+    if documents is None:
+        if _HELM_TEST_HOOK.search(text):
+            return
+        for number, line in enumerate(file.lines(), start=1):
+            match = _IMAGE_LINE.match(line)
+            value = match.group(1).split(" #", 1)[0].strip() if match else ""
+            reference = value.strip("\"'")
+            if match is None or "{{" in value or not reference or reference.startswith(("|", ">")):
+                continue
+            yield ImageUse(
+                Location(file.path, number, match.start(1) + 1),
+                reference=reference,
+                source="helm",
+                context="chart template",
+                pin_blocked="the template does not parse as YAML, even with its actions masked",
+            )
+        return
+    for document in documents:
+        if is_helm_test(yamlfile.get(document, "metadata")):
+            continue
+        kind = _raw(text, yamlfile.get(document, "kind")) or "?"
+        for label, container in _containers(document):
+            image = yamlfile.get(container, "image")
+            if not isinstance(image, yamlfile.ScalarNode) or not image.value:
+                continue
+            written = text[image.start_mark.index : image.end_mark.index]
+            if "{{" in written or "}}" in written:
+                continue
+            name = _raw(text, yamlfile.get(container, "name"))
+            location, start, end, quote = scalar_span(file.path, text, image)
+            edit = scalar_suffix_edit(text, image)
+            yield ImageUse(
+                location,
+                reference=str(image.value),
+                source="helm",
+                context=f"chart template {kind} {label} {name if '{{' not in name else '?'}",
+                value_start=start,
+                value_end=end,
+                quote=quote,
+                pin_edit=edit,
+                pin_blocked="" if edit else BLOCK_SCALAR,
+            )
+
+
+def _containers(document: Node) -> Iterator[tuple[str, Node]]:
+    """``(container, init container…, node)`` for every container list a document holds."""
+    pending: list[tuple[Node, int]] = [(document, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > 60:
+            continue
+        if isinstance(node, yamlfile.SequenceNode):
+            pending.extend((item, depth + 1) for item in node.value)
+            continue
+        for key, value in yamlfile.items(node):
+            if key in _CONTAINER_LISTS:
+                yield from ((key[:-1], c) for c in yamlfile.elements(value))
+            pending.append((value, depth + 1))
+
+
 def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
     text = file.text()
     if text is None:
@@ -656,6 +717,8 @@ def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
         lines = _container_image_lines(documents) if documents is not None else None
         yield from _template_images(file, chart, lines)
         yield from _named_templates(file, chart, text)
+        if "{{" in text and file.path.endswith((".yaml", ".yml")):  # else a manifest's
+            yield from _literal_images(file, text, documents)
     if not file.path.endswith((".yaml", ".yml")):
         return
     if documents is None:

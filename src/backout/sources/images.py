@@ -125,6 +125,17 @@ def scalar_suffix_edit(text: str, node: ScalarNode) -> PinEdit | None:
     return suffix_edit(text, start, end, end - len(quote))
 
 
+def is_helm_test(metadata: Node | None) -> bool:
+    """True for a resource annotated ``helm.sh/hook: test``: ``helm test`` runs it, no release
+    deploys it, so its images are not what a rollback restores (``test-success`` and
+    ``test-failure`` are the Helm 2 names)."""
+    from backout.sources import yamlfile  # the readers that call this have loaded it
+
+    annotations = yamlfile.get(metadata, "annotations")
+    hooks = yamlfile.text_of(yamlfile.get(annotations, "helm.sh/hook")) or ""
+    return any(hook.strip().startswith("test") for hook in hooks.split(","))
+
+
 BLOCK_SCALAR = "it is written as a YAML block scalar or with escapes, which pin does not rewrite"
 """Why :func:`scalar_suffix_edit` gave no edit, for :attr:`ImageUse.pin_blocked`."""
 

@@ -4,8 +4,12 @@ Which files: every ``*.yaml``/``*.yml`` except
 
 * docker-compose and Kustomize files (``docker-compose*.y*ml``, ``compose*.y*ml``,
   ``kustomization.y*ml``), which have their own readers;
-* anything below a directory named ``templates`` (``charts/shop/templates/deployment.yaml``):
-  Helm requires chart templates to live there, and the Helm reader reads them;
+* a file below a directory named ``templates`` (``charts/shop/templates/deployment.yaml``)
+  that holds a template action ``{{``: Helm requires chart templates to live there, and the
+  Helm reader reads them (their literal ``image:`` lines included). Without an action it is
+  applied as written (``k8s/templates/deployment.yaml`` with no chart, or a chart's static
+  file), so it is read here; a ``helm.sh/hook: test`` resource of it (run by ``helm test``,
+  never deployed) runs no image that counts;
 * at read time, a file that contains a Go/Jinja template action ``{{`` *and* does not parse as
   YAML: it is a template of some other tool, not the manifest that gets applied. A manifest
   that parses keeps being read even with ``{{`` in a string (alert annotations do that).
@@ -33,8 +37,14 @@ from typing import TYPE_CHECKING, ClassVar
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
-from backout.sources.images import BLOCK_SCALAR, ImageUse, scalar_span, scalar_suffix_edit
-from backout.sources.paths import is_manifest
+from backout.sources.images import (
+    BLOCK_SCALAR,
+    ImageUse,
+    is_helm_test,
+    scalar_span,
+    scalar_suffix_edit,
+)
+from backout.sources.paths import in_templates_folder, is_manifest
 from backout.sources.yamlfile import (
     elements,
     get,
@@ -208,11 +218,13 @@ class ManifestReader:
     name: ClassVar[str] = "kubernetes"
 
     def wants(self, path: str) -> bool:
-        """YAML files that are not compose, Kustomize or Helm template files."""
+        """YAML files that are not compose or Kustomize files (Helm templates: by content)."""
         return is_manifest(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """The file's workloads and images; Unreadable when a plausible manifest is broken."""
+        if in_templates_folder(file.path) and "{{" in (file.text() or ""):
+            return []  # a Helm template: the Helm reader's
         documents = yaml_documents(file, self.name)
         if isinstance(documents, Unreadable):
             text = file.text()
@@ -247,6 +259,8 @@ class ManifestReader:
         if not _pod_kind(api_version, kind):
             return
         metadata = get(doc, "metadata")
+        if in_templates_folder(path) and is_helm_test(metadata):
+            return
         name_node = get(metadata, "name")
         name = text_of(name_node) or ""
         namespace = text_of(get(metadata, "namespace")) or ""

@@ -25,13 +25,19 @@ _SKIPPED_JSON = ("package-lock.json", "composer.lock", "tsconfig.json")
 
 
 def is_manifest(path: str) -> bool:
-    """YAML files that are not compose, Kustomize or Helm template files."""
+    """YAML files that are not compose or Kustomize files.
+
+    A file under a ``templates/`` directory is wanted too: whether it is a Helm template is
+    for its content to say (see :func:`in_templates_folder`).
+    """
     if not path.endswith(_YAML_SUFFIXES):
         return False
-    directories, _, base = path.rpartition("/")
-    if _COMPOSE_OR_KUSTOMIZE.fullmatch(base):
-        return False
-    return "templates" not in directories.split("/")
+    return not _COMPOSE_OR_KUSTOMIZE.fullmatch(path.rpartition("/")[2])
+
+
+def in_templates_folder(path: str) -> bool:
+    """True for a file below a directory named ``templates`` (where Helm keeps templates)."""
+    return "templates" in path.split("/")[:-1]
 
 
 def is_compose_file(path: str) -> bool:

@@ -16,6 +16,7 @@ _RESTORED_BY = {
     "kustomize": "kustomize writes this tag into the manifests, and `kubectl rollout undo` "
     "restores the tag, not the image",
     "helm": "`helm rollback` restores the values, so the tag, not the image",
+    "helm template": "`helm rollback` restores the chart's templates, so the tag, not the image",
     "compose": "redeploying the previous compose file pulls the tag again, not the image",
 }
 
@@ -68,7 +69,10 @@ class MutableImageReference(Rule):
     (`worker: {repository: …, tag: …}`, `sidecars: {proxy: envoy:1.30}`) the templates decide:
     a value is judged when a container's `image:` reads it as the image (`worker.repository`
     and `worker.tag` joined by `:` or by a `printf`, or the whole string), and a
-    `backup: {repository: s3://…}` no container runs is not.
+    `backup: {repository: s3://…}` no container runs is not. An image a chart template
+    writes as it is (`image: busybox:latest`) is judged there; a `helm.sh/hook: test`
+    resource (run by `helm test`, never deployed) is not. A file under a `templates/`
+    directory with no `{{ }}` action is read as a plain manifest (`k8s/templates/`, no chart).
 
     References are parsed with the distribution reference grammar, so
     `registry:5000/app` is an *untagged* image on the registry `registry:5000`, and
@@ -135,6 +139,8 @@ class MutableImageReference(Rule):
 
     def _judge(self, use: ImageUse) -> Finding | None:
         restored_by = _RESTORED_BY.get(use.source, _RESTORED_BY["kubernetes"])
+        if use.source == "helm" and not isinstance(use, HelmImage):
+            restored_by = _RESTORED_BY["helm template"]
         misread = misrendered_tag(use)
         if misread is not None:
             why, fix = misread
