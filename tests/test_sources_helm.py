@@ -220,6 +220,25 @@ def test_bare_names_count_only_where_a_template_prints_them_as_the_image() -> No
     assert "only as a whole image" in judged["sidecar.image"].pin_blocked
 
 
+@pytest.mark.parametrize(
+    ("template_end", "reference"),
+    [
+        ('@sha256:{{ .Values.op.image.sha }}"', "quay.io/op@sha256:" + "d7" * 32),
+        ('"', "quay.io/op:0.70"),  # no template reads the sha: the appVersion tag runs
+    ],
+)
+def test_a_sha_key_pins_where_a_template_appends_it(template_end: str, reference: str) -> None:
+    values = f'op:\n  image:\n    registry: quay.io\n    repository: op\n    tag: ""\n    sha: "{"d7" * 32}"\n'
+    template = '  image: "{{ .Values.op.image.registry }}/{{ .Values.op.image.repository }}:{{ .Values.op.image.tag | default .Chart.AppVersion }}'
+    facts = FactSet(
+        read("c/values.yaml", values)
+        + read("c/templates/d.yaml", template + template_end + "\n")
+        + read("c/Chart.yaml", "name: op\nappVersion: '0.70'\n")
+    )
+    (use,) = judged_image_uses(facts)
+    assert (use.reference, use.unresolved) == (reference, "")
+
+
 LITERAL_TEMPLATE = """\
 apiVersion: apps/v1
 kind: Deployment

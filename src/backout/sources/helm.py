@@ -199,6 +199,9 @@ class HelmImage(ImageUse):
     tag_rendered: str = ""
     """For an unquoted tag Helm prints otherwise (``tag: 1.0`` renders ``1``): the tag as
     written and as rendered; both empty when they are the same."""
+    sha: str = ""
+    """kube-prometheus-stack's ``sha: <64 hex>``, in ``reference`` as ``@sha256:<sha>``: it
+    pins only where a template reads ``<values_path>.sha`` (``…@sha256:{{ .sha }}``)."""
 
 
 @dataclass(frozen=True)
@@ -810,6 +813,10 @@ def _image_from_mapping(
     tag = yamlfile.text_of(tag_node)
     digest_node = yamlfile.get(image, "digest")
     digest = yamlfile.text_of(digest_node)
+    sha = yamlfile.text_of(yamlfile.get(image, "sha")) or ""
+    if digest or not _HEX_DIGEST.fullmatch(sha):
+        sha = ""
+    digest = digest or (f"sha256:{sha}" if sha else "")
     name = f"{registry.rstrip('/')}/{repository}" if registry else repository
     reference = name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
     anchor = tag_node if tag else repository_node
@@ -818,7 +825,7 @@ def _image_from_mapping(
     location, _, _, _ = scalar_span(path, text, anchor)
     unresolved = note = ""
     if not tag and not digest:
-        unresolved = "`.Chart.AppVersion` (the tag is empty)"
+        unresolved = _EMPTY_TAG
         note = "chart default tag is empty: the templates usually fall back to .Chart.AppVersion"
     digest_edit: PinEdit | None
     if isinstance(digest_node, yamlfile.ScalarNode):
@@ -841,7 +848,14 @@ def _image_from_mapping(
         digest_edit=digest_edit,
         tag_written=tag if tag and rendered != tag else "",
         tag_rendered=rendered if tag and rendered != tag else "",
+        sha=sha,
     )
+
+
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+_EMPTY_TAG = "`.Chart.AppVersion` (the tag is empty)"
 
 
 def _repository_node(image: MappingNode) -> ScalarNode | None:
@@ -1090,6 +1104,11 @@ def _judged_helm_image(
     image: HelmImage, chart: _ChartTemplates, app_versions: dict[str, HelmChart]
 ) -> HelmImage:
     """``image`` as its chart's templates use it: the tag they fall back to, the pin edit."""
+    if image.sha and f"{image.values_path}.sha" not in chart.image_paths:
+        # no template appends ``@sha256:{{ .sha }}``: the image runs by its tag
+        unpinned = image.reference.removesuffix(f"@sha256:{image.sha}")
+        unresolved = "" if ":" in unpinned.rpartition("/")[2] else _EMPTY_TAG
+        image = replace(image, reference=unpinned, sha="", unresolved=unresolved)
     if image.unresolved and f"{image.values_path}.tag" in chart.app_version_paths:
         image = _with_app_version(image, app_versions.get(image.chart))
     return _helm_pin_edit(image, chart)

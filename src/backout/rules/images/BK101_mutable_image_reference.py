@@ -65,7 +65,9 @@ class MutableImageReference(Rule):
     `image: nginx`) that a template of the chart uses as an image. A mapping
     `{registry, image, tag, digest}` (ingress-nginx) or `{registry, repository, tag, digest}`
     is one image, `registry/image:tag@digest`; its templates may read it inside
-    `{{ with .Values.controller.image }}` and through helpers passed the dot. Under any other key
+    `{{ with .Values.controller.image }}` and through helpers passed the dot. A `sha: <64 hex>`
+    (kube-prometheus-stack) pins the image where a template appends `@sha256:{{ … .sha }}`.
+    Under any other key
     (`worker: {repository: …, tag: …}`, `sidecars: {proxy: envoy:1.30}`) the templates decide:
     a value is judged when a container's `image:` reads it as the image (`worker.repository`
     and `worker.tag` joined by `:` or by a `printf`, or the whole string), and a
