@@ -239,6 +239,35 @@ def test_a_sha_key_pins_where_a_template_appends_it(template_end: str, reference
     assert (use.reference, use.unresolved) == (reference, "")
 
 
+def test_an_override_file_that_sets_the_tag_is_judged_at_its_tag() -> None:
+    values = 'image:\n  repository: ghcr.io/acme/shop\n  tag: "2.4"\n  digest: ""\n'
+    prod = "image:\n  tag: latest   # production\n"
+    template = '  image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}@{{ .Values.image.digest }}"\n'
+    facts = FactSet(
+        read("c/values.yaml", values)
+        + read("c/values-prod.yaml", prod)
+        + read("c/templates/d.yaml", template)
+    )
+    prod_use = next(u for u in judged_image_uses(facts) if u.location.path == "c/values-prod.yaml")
+    assert isinstance(prod_use, HelmImage)
+    assert (prod_use.reference, at(prod_use)) == ("ghcr.io/acme/shop:latest", "2:8")
+    assert prod_use.context == "values `image` (values-prod.yaml over values.yaml)"
+    edit = prod_use.pin_edit  # the template reads the digest: it goes beside the tag
+    assert edit is not None
+    assert (
+        edit.apply(prod, "sha256:x") == "image:\n  tag: latest   # production\n  digest: sha256:x\n"
+    )
+    # a digest set in values.yaml is kept by Helm's merge: the override is still pinned
+    pinned = values.replace('digest: ""', "digest: sha256:" + "ab" * 32)
+    facts = FactSet(
+        read("c/values.yaml", pinned)
+        + read("c/values-prod.yaml", prod)
+        + read("c/templates/d.yaml", template)
+    )
+    (_, prod_use) = judged_image_uses(facts)
+    assert prod_use.reference == "ghcr.io/acme/shop:latest@sha256:" + "ab" * 32
+
+
 LITERAL_TEMPLATE = """\
 apiVersion: apps/v1
 kind: Deployment

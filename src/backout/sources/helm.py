@@ -199,6 +199,8 @@ class HelmImage(ImageUse):
     tag_rendered: str = ""
     """For an unquoted tag Helm prints otherwise (``tag: 1.0`` renders ``1``): the tag as
     written and as rendered; both empty when they are the same."""
+    separate_digest: str = ""
+    """The digest a ``digest:`` key sets (a tag override keeps it), not one in the tag."""
     sha: str = ""
     """kube-prometheus-stack's ``sha: <64 hex>``, in ``reference`` as ``@sha256:<sha>``: it
     pins only where a template reads ``<values_path>.sha`` (``…@sha256:{{ .sha }}``)."""
@@ -213,6 +215,18 @@ class HelmValuesImageCandidate(Fact):
     the online checks read those as they are, and ``backup: {repository: s3://…}`` is not
     one). :func:`judged_image_uses` turns ``image`` into an image use where a container's
     ``image:`` line reads it. Located as ``image`` is.
+    """
+
+    image: HelmImage
+
+
+@dataclass(frozen=True)
+class HelmValuesTagOverride(Fact):
+    """``image: {tag: latest}`` with no repository: an override file (``values-prod.yaml``)
+    that changes the tag of the image its chart's ``values.yaml`` sets.
+
+    ``image.reference`` is ``:<tag>``; :func:`judged_image_uses` joins it to the image of the
+    same path in ``values.yaml`` beside it (Helm merges the two), and judges it at this tag.
     """
 
     image: HelmImage
@@ -767,6 +781,11 @@ def _image_uses(
             continue
         if image is not None:
             yield HelmValuesImageCandidate(image.location, image)
+        elif image_key and isinstance(value, yamlfile.MappingNode):
+            override = _tag_override(path, text, chart, value, values_path)
+            if override is not None:
+                yield override
+                continue
         yield from _image_uses(path, text, chart, value, values_path, depth + 1)
 
 
@@ -849,10 +868,43 @@ def _image_from_mapping(
         tag_written=tag if tag and rendered != tag else "",
         tag_rendered=rendered if tag and rendered != tag else "",
         sha=sha,
+        separate_digest="" if sha else digest,
     )
 
 
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _tag_override(
+    path: str, text: str, chart: str, image: MappingNode, values_path: str
+) -> HelmValuesTagOverride | None:
+    """``image: {tag: latest}``: a values file that sets the tag of an image set elsewhere."""
+    tag_node = yamlfile.get(image, "tag")
+    tag = yamlfile.text_of(tag_node)
+    if not tag or not isinstance(tag_node, yamlfile.ScalarNode):
+        return None
+    location, _, _, _ = scalar_span(path, text, tag_node)
+    rendered = helm_rendered(text, tag_node)
+    digest_node = yamlfile.get(image, "digest")
+    return HelmValuesTagOverride(
+        location,
+        HelmImage(
+            location,
+            f":{tag}",
+            "helm",
+            f"values `{values_path}`",
+            chart=chart,
+            values_path=values_path,
+            tag_edit=scalar_suffix_edit(text, tag_node),
+            digest_edit=(
+                scalar_value_edit(text, digest_node)
+                if isinstance(digest_node, yamlfile.ScalarNode)
+                else key_edit(text, image, tag_node, "digest")
+            ),
+            tag_written=tag if rendered != tag else "",
+            tag_rendered=rendered if rendered != tag else "",
+        ),
+    )
 
 
 _EMPTY_TAG = "`.Chart.AppVersion` (the tag is empty)"
@@ -1097,7 +1149,46 @@ def judged_image_uses(facts: FactSet) -> list[ImageUse]:
         chart = charts.get(candidate.image.chart)
         if chart is not None and chart.runs(candidate.image):
             judged.append(_judged_helm_image(candidate.image, chart, app_versions))
+    judged.extend(_overridden(facts, judged, charts, app_versions))
     return judged
+
+
+def _overridden(
+    facts: FactSet,
+    judged: list[ImageUse],
+    charts: dict[str, _ChartTemplates],
+    app_versions: dict[str, HelmChart],
+) -> Iterator[HelmImage]:
+    """Each tag override joined to the image it overrides in its chart's ``values.yaml``."""
+    bases = {
+        (use.location.path, use.values_path): use for use in judged if isinstance(use, HelmImage)
+    }
+    for override in facts.of(HelmValuesTagOverride):
+        image = override.image
+        values = f"{image.chart}/values.yaml" if image.chart else "values.yaml"
+        base = bases.get((values, image.values_path))
+        if base is None or image.location.path == values:
+            continue
+        name = _name_of(base.reference)
+        if base.sha or base.separate_digest:
+            digest = f"@sha256:{base.sha}" if base.sha else f"@{base.separate_digest}"
+        else:
+            digest = ""
+        shown = image.location.path.rpartition("/")[2]
+        merged = replace(
+            image,
+            reference=f"{name}{image.reference}{digest}",
+            context=f"{image.context} ({shown} over values.yaml)",
+        )
+        chart = charts.get(image.chart)
+        yield _judged_helm_image(merged, chart, app_versions) if chart else merged
+
+
+def _name_of(reference: str) -> str:
+    """``reference`` without its tag and digest: ``reg:5000/shop`` of ``reg:5000/shop:2.4``."""
+    name = reference.partition("@")[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.partition(":")[0]
 
 
 def _judged_helm_image(

@@ -67,6 +67,9 @@ class MutableImageReference(Rule):
     is one image, `registry/image:tag@digest`; its templates may read it inside
     `{{ with .Values.controller.image }}` and through helpers passed the dot. A `sha: <64 hex>`
     (kube-prometheus-stack) pins the image where a template appends `@sha256:{{ … .sha }}`.
+    A values file beside the chart's `values.yaml` that sets only the tag
+    (`values-prod.yaml`: `image: {tag: latest}`) is judged at that tag, merged as Helm merges
+    it with the image of `values.yaml` (a `digest:` there still pins it).
     Under any other key
     (`worker: {repository: …, tag: …}`, `sidecars: {proxy: envoy:1.30}`) the templates decide:
     a value is judged when a container's `image:` reads it as the image (`worker.repository`
