@@ -187,8 +187,13 @@ def _objects(facts: FactSet) -> Iterator[_Object]:
             workload.location,
             {f.path: (f.value, f.location) for f in workload.fields},
         )
+    # A chart template without template actions is read as a plain manifest too: compared
+    # once, as the manifest it is.
+    manifests = {w.location for w in facts.of(Workload)}
     for template in facts.of(HelmTemplateWorkload):
         if template.kind not in _IMMUTABLE or not template.name or template.recreated:
+            continue
+        if template.location in manifests:
             continue
         name = readable_name(template.name, template.chart, facts)
         namespace = readable_name(template.namespace, template.chart, facts)
