@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator, Sequence
 
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse
+from backout.sources.paths import is_kustomization
 
 # What restores the previous image for each kind of file, in the words of the failure.
 _RESTORED_BY = {
@@ -78,6 +80,9 @@ class MutableImageReference(Rule):
     writes as it is (`image: busybox:latest`) is judged there; a `helm.sh/hook: test`
     resource (run by `helm test`, never deployed) is not. A file under a `templates/`
     directory with no `{{ }}` action is read as a plain manifest (`k8s/templates/`, no chart).
+    A manifest in a kustomize directory (base or overlay) whose image a kustomization of the
+    repository pins by digest (`images: [{name: nginx, newName: …, digest: sha256:…}]`) is
+    deployed with that digest: it is not flagged.
 
     References are parsed with the distribution reference grammar, so
     `registry:5000/app` is an *untagged* image on the registry `registry:5000`, and
@@ -135,9 +140,15 @@ class MutableImageReference(Rule):
         """One finding per deployed image reference that no digest pins."""
         # Helm values count only where a template of their chart uses them as an image
         # (`image: nginx` printed as `{{ .Values.image }}`, not `image: enabled`).
-        for use in judged_image_uses(context.head):
+        uses = judged_image_uses(context.head)
+        overridden = _pinned_by_kustomize(context.head.paths, uses)
+        for use in uses:
             if use.source == "dockerfile":
                 continue  # build inputs are BK305's
+            if use.source == "kubernetes" and _image_name(use.reference) in overridden.get(
+                use.location.path.rpartition("/")[0], set()
+            ):
+                continue  # what deploys is the digest a kustomization pins for this image
             finding = self._judge(use)
             if finding is not None:
                 yield finding
@@ -204,3 +215,29 @@ class MutableImageReference(Rule):
             fix,
             severity,
         )
+
+
+_KUSTOMIZE_ENTRY = re.compile(r"images\[(?P<name>.+)\]$")
+
+
+def _image_name(reference: str) -> str:
+    """The name an ``images:`` entry matches: the reference without tag and digest."""
+    parsed = parse_reference(reference)
+    if parsed is None:
+        return reference
+    return f"{parsed.registry}/{parsed.repository}" if parsed.registry else parsed.repository
+
+
+def _pinned_by_kustomize(paths: Iterable[str], uses: Sequence[ImageUse]) -> dict[str, set[str]]:
+    """For each directory that holds a kustomization (a base or an overlay), the image names
+    that some kustomization of the repository pins by digest (``images: [{name, digest}]``):
+    a manifest there is deployed with that digest, whatever its own tag says."""
+    pinned = set()
+    for use in uses:
+        match = _KUSTOMIZE_ENTRY.search(use.context) if use.source == "kustomize" else None
+        parsed = parse_reference(use.reference) if match else None
+        if match and parsed is not None and parsed.is_pinned:
+            pinned.add(match.group("name"))
+    if not pinned:
+        return {}
+    return {path.rpartition("/")[0]: pinned for path in paths if is_kustomization(path)}
