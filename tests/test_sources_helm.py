@@ -143,6 +143,54 @@ def test_template_that_stays_invalid_is_line_scanned_not_unreadable() -> None:
     assert [(type(f), at(f)) for f in crd] == [(HelmCrd, "1:7")]
 
 
+KEPT_CRD = """\
+{{- if .Values.crds.enabled }}
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: "challenges.acme.cert-manager.io"
+  {{- if .Values.crds.keep }}
+  annotations:
+    helm.sh/resource-policy: keep
+  {{- end }}
+{{- end }}
+---
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+  annotations:
+    {{- if .Values.delete }}
+    helm.sh/resource-policy: delete
+    {{- else }}
+    helm.sh/resource-policy: keep
+    {{- end }}
+---
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.com
+  annotations:
+    helm.sh/resource-policy: keep
+"""
+
+
+@pytest.mark.parametrize("broken", ["", "  bad: [\n"])
+def test_crd_keep_policy_and_the_condition_it_sits_in(broken: str) -> None:
+    facts = read("c/templates/crds.yaml", KEPT_CRD + broken)
+    crds = [(f.name.strip('"'), f.kept, f.kept_only_if) for f in facts if isinstance(f, HelmCrd)]
+    assert crds == [
+        ("challenges.acme.cert-manager.io", True, ".Values.crds.keep"),
+        ("widgets.example.com", True, "not (.Values.delete)"),
+        ("gadgets.example.com", True, ""),
+    ]
+    policies = [(p.policy, p.only_if) for p in facts if isinstance(p, HelmResourcePolicy)]
+    assert policies == [
+        ("keep", ".Values.crds.keep"),
+        ("delete", ".Values.delete"),
+        ("keep", "not (.Values.delete)"),
+        ("keep", ""),
+    ]
+
+
 def test_crds_folder_and_chart() -> None:
     (crd,) = read(
         "c/crds/w.yaml", "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"

@@ -749,10 +749,18 @@ def _helm_caveats(workspace: Workspace, charts: set[str], release: str) -> tuple
         if crd.chart not in charts:
             continue
         name = f"`{named(crd.name, crd.chart)}`" if crd.name else "a CustomResourceDefinition"
-        if crd.in_templates:
+        if crd.in_templates and crd.kept and not crd.kept_only_if:
+            caveats.append(
+                f"{name} ({crd.location}) is rendered from templates/ with resource-policy "
+                "keep: rolling back to a revision without it leaves it, and its custom "
+                "resources, outside the release as this release made it"
+            )
+        elif crd.in_templates:
+            unless = f" unless `{crd.kept_only_if}` held" if crd.kept else ""
             caveats.append(
                 f"{name} ({crd.location}) is rendered from templates/: rolling back to a "
-                "revision without it deletes it and every custom resource of that kind"
+                f"revision without it deletes it and every custom resource of that "
+                f"kind{unless}"
             )
         else:
             caveats.append(
@@ -780,7 +788,7 @@ def _helm_caveats(workspace: Workspace, charts: set[str], release: str) -> tuple
                 "(`--no-hooks` skips it only if you reverse its work by hand)"
             )
     for policy in sorted(facts.of(HelmResourcePolicy), key=lambda f: f.location):
-        if policy.chart in charts and policy.policy.strip() == "keep":
+        if policy.chart in charts and policy.keeps and policy.kind != "CustomResourceDefinition":
             caveats.append(
                 f"{policy.kind} `{named(policy.name, policy.chart)}` ({policy.location}) has "
                 "resource-policy keep: "

@@ -62,12 +62,17 @@ class HelmCrd(Fact):
 
     ``in_templates`` is False for files under ``crds/`` (installed once, never upgraded,
     rolled back or deleted by Helm) and True for a CRD rendered from ``templates/`` (which
-    ``helm rollback`` can delete, with every custom resource of that kind).
+    ``helm rollback`` can delete, with every custom resource of that kind). ``kept`` is True
+    when a template CRD carries ``helm.sh/resource-policy: keep`` (Helm then never deletes
+    it); ``kept_only_if`` is the ``{{ if }}`` condition the annotation sits in, beyond the
+    CRD's own (``.Values.crds.keep``), ``""`` when it is always there.
     """
 
     chart: str
     name: str
     in_templates: bool
+    kept: bool = False
+    kept_only_if: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,23 @@ class HelmHook(Fact):
 
 @dataclass(frozen=True)
 class HelmResourcePolicy(Fact):
-    """``helm.sh/resource-policy`` on a template resource, located at its value (``keep``)."""
+    """``helm.sh/resource-policy`` on a template resource, located at its value (``keep``).
+
+    ``only_if`` is the ``{{ if }}`` condition the annotation sits in beyond the resource's
+    own (``.Values.crds.keep``), conditions joined by ``and``; ``""`` when the annotation is
+    there whenever the resource is.
+    """
 
     chart: str
     kind: str
     name: str
     policy: str
+    only_if: str = ""
+
+    @property
+    def keeps(self) -> bool:
+        """True for ``keep``: Helm skips deleting the resource (``ResourcePolicyIsKeep``)."""
+        return self.policy.strip() == "keep"
 
 
 @dataclass(frozen=True)
@@ -323,31 +339,95 @@ def _structured_template(
         kind = _raw(text, kind_node)
         metadata = yamlfile.get(document, "metadata")
         name = _raw(text, yamlfile.get(metadata, "name"))
+        resource_start = (kind_node or document).start_mark.index
+        policies: list[HelmResourcePolicy] = []
+        hooks: list[HelmHook] = []
+        annotations = yamlfile.get(metadata, "annotations")
+        for key, value in yamlfile.items(annotations) if folder == "templates" else ():
+            if key == "helm.sh/hook":
+                events = tuple(h.strip() for h in _raw(text, value).split(",") if h.strip())
+                hooks.append(
+                    HelmHook(
+                        _value_location(file.path, value),
+                        chart,
+                        kind,
+                        name,
+                        events,
+                        kind in _WORKLOAD_KINDS,
+                        _first_command(text, yamlfile.get(document, "spec")),
+                    )
+                )
+            elif key == "helm.sh/resource-policy":
+                policies.append(
+                    HelmResourcePolicy(
+                        _value_location(file.path, value),
+                        chart,
+                        kind,
+                        name,
+                        _raw(text, value),
+                        _added_condition(text, resource_start, value.start_mark.index),
+                    )
+                )
         if kind == "CustomResourceDefinition" and kind_node is not None:
-            yield HelmCrd(
-                yamlfile.location(file.path, kind_node), chart, name, folder == "templates"
-            )
+            yield _crd(yamlfile.location(file.path, kind_node), chart, name, folder, policies)
         if folder != "templates":
             continue
         if kind in RECORDED_FIELDS:
             yield _template_workload(file.path, text, chart, kind, document)
-        annotations = yamlfile.get(metadata, "annotations")
-        for key, value in yamlfile.items(annotations):
-            if key == "helm.sh/hook":
-                hooks = tuple(h.strip() for h in _raw(text, value).split(",") if h.strip())
-                yield HelmHook(
-                    _value_location(file.path, value),
-                    chart,
-                    kind,
-                    name,
-                    hooks,
-                    kind in _WORKLOAD_KINDS,
-                    _first_command(text, yamlfile.get(document, "spec")),
-                )
-            elif key == "helm.sh/resource-policy":
-                yield HelmResourcePolicy(
-                    _value_location(file.path, value), chart, kind, name, _raw(text, value)
-                )
+        yield from hooks
+        yield from policies
+
+
+def _crd(
+    location: Location, chart: str, name: str, folder: str, policies: list[HelmResourcePolicy]
+) -> HelmCrd:
+    """The CRD fact, kept when one of its resource policies is ``keep``."""
+    keep = next((p for p in policies if p.keeps), None)
+    return HelmCrd(
+        location,
+        chart,
+        name,
+        folder == "templates",
+        keep is not None,
+        keep.only_if if keep is not None else "",
+    )
+
+
+def _conditions_at(text: str, offset: int) -> list[tuple[int, str]]:
+    """The ``{{ if }}``/``{{ with }}``/``{{ range }}`` blocks open at ``offset`` of a template,
+    outermost first: (where the block starts, its condition as written).
+
+    An ``{{ else }}`` turns its block's condition into ``not (…)``; ``define`` and ``block``
+    open a block without a condition (``""``).
+    """
+    open_blocks: list[tuple[int, str]] = []
+    for action in _ACTION.finditer(text):
+        if action.start() >= offset:
+            break
+        words = action.group()[2:-2].strip("-").strip()
+        head, _, rest = words.partition(" ")
+        rest = rest.strip()
+        if head in ("if", "with", "range"):
+            open_blocks.append((action.start(), rest))
+        elif head in ("define", "block"):
+            open_blocks.append((action.start(), ""))
+        elif head == "end" and open_blocks:
+            open_blocks.pop()
+        elif head == "else" and open_blocks:
+            start, condition = open_blocks[-1]
+            negated = f"not ({condition})" if condition else ""
+            branch = rest.removeprefix("if").removeprefix("with").strip()
+            joined = " and ".join(c for c in (negated, branch) if c)
+            open_blocks[-1] = (start, joined)
+    return open_blocks
+
+
+def _added_condition(text: str, resource: int, offset: int) -> str:
+    """The conditions that hold at ``offset`` beyond those of the resource starting at
+    ``resource``, joined by ``and``: what an annotation of the resource depends on."""
+    resource_blocks = set(_conditions_at(text, resource))
+    added = [c for start, c in _conditions_at(text, offset) if (start, c) not in resource_blocks]
+    return " and ".join(c for c in added if c)
 
 
 def _template_workload(
@@ -406,29 +486,40 @@ _ANNOTATION_LINE = re.compile(
 
 def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
     """Line scan for templates that stay invalid YAML after masking."""
+    text = file.text() or ""
     kind = name = ""
-    pending: list[tuple[str, str, Location]] = []
+    resource_start = 0
+    crd: Location | None = None
+    pending: list[tuple[str, str, Location, int]] = []
 
     def flush() -> Iterator[Fact]:
-        for key, value, location in pending:
+        policies: list[HelmResourcePolicy] = []
+        for key, value, location, offset in pending:
             if key == "helm.sh/hook":
                 hooks = tuple(h.strip() for h in value.split(",") if h.strip())
                 yield HelmHook(location, chart, kind, name, hooks, kind in _WORKLOAD_KINDS)
             else:
-                yield HelmResourcePolicy(location, chart, kind, name, value)
+                only_if = _added_condition(text, resource_start, offset)
+                policies.append(HelmResourcePolicy(location, chart, kind, name, value, only_if))
+        if crd is not None:
+            yield _crd(crd, chart, name, folder, policies)
+        yield from policies
         pending.clear()
 
+    starts = [0, *(match.end() for match in re.finditer("\n", text))]
     for number, line in enumerate(file.lines(), start=1):
+        line_start = starts[min(number, len(starts)) - 1]
         if line.startswith("---"):
             yield from flush()
             kind = name = ""
+            crd = None
             continue
         kind_match = _KIND_LINE.match(line)
         if kind_match:
             kind = kind_match.group(1)
+            resource_start = line_start
             if kind == "CustomResourceDefinition":
-                column = line.index(kind) + 1
-                yield HelmCrd(Location(file.path, number, column), chart, "", folder == "templates")
+                crd = Location(file.path, number, line.index(kind) + 1)
             continue
         name_match = _NAME_LINE.match(line)
         if name_match and not name:
@@ -437,7 +528,12 @@ def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fac
         if annotation and folder == "templates":
             column = annotation.start(2) + 1
             pending.append(
-                (annotation.group(1), annotation.group(2), Location(file.path, number, column))
+                (
+                    annotation.group(1),
+                    annotation.group(2),
+                    Location(file.path, number, column),
+                    line_start + annotation.start(2),
+                )
             )
     yield from flush()
 

@@ -27,7 +27,11 @@ class HelmRollbackHazard(Rule):
 
     - CRDs under `crds/`: Helm installs them once and never upgrades, rolls back or deletes
       them; CRDs rendered from `templates/` are flagged too, because a rollback to a release
-      without them deletes them, and every custom resource of that kind with them;
+      without them deletes them, and every custom resource of that kind with them. A
+      template CRD with `helm.sh/resource-policy: keep` is never deleted but is left outside
+      the release; one whose keep annotation sits inside an `{{ if }}` (cert-manager's
+      `{{- if .Values.crds.keep }}`) is deleted unless that condition holds. Each CRD gets
+      one finding, its keep policy included;
     - `pre-upgrade`/`post-upgrade` hooks that run code (a Job, a Pod: typically a database
       migration) when the chart has no `pre-rollback`/`post-rollback` hook to reverse them;
     - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback.
@@ -101,13 +105,34 @@ class HelmRollbackHazard(Rule):
             if crd.chart not in charts:
                 continue
             name = f" `{readable_name(crd.name, crd.chart, context.head)}`" if crd.name else ""
-            if crd.in_templates:
+            if crd.in_templates and crd.kept and not crd.kept_only_if:
+                yield self.finding(
+                    crd.location,
+                    f"the CustomResourceDefinition{name} is rendered from templates/ with "
+                    '"helm.sh/resource-policy: keep": Helm never deletes it, so `helm '
+                    "rollback` to a release without it leaves it, and its custom resources, "
+                    "outside the release as this release left it",
+                    "keep the policy (it saves the custom resources) and document the manual "
+                    "step that restores the CRD on rollback, or manage CRDs outside the "
+                    "chart's releases",
+                )
+            elif crd.in_templates and crd.kept:
+                yield self.finding(
+                    crd.location,
+                    f"the CustomResourceDefinition{name} is rendered from templates/ and kept "
+                    f"only if `{crd.kept_only_if}` (its helm.sh/resource-policy: keep is "
+                    "inside that `{{ if }}`): unless that holds, `helm rollback` to a release "
+                    "without it deletes it, and with it every custom resource of that kind",
+                    f"make sure `{crd.kept_only_if}` holds in every release, or write the "
+                    "keep policy unconditionally, or move the CRD to crds/ or its own chart",
+                )
+            elif crd.in_templates:
                 yield self.finding(
                     crd.location,
                     f"the CustomResourceDefinition{name} is rendered from templates/: "
                     "`helm rollback` to a release without it deletes it, and with it every "
                     "custom resource of that kind",
-                    "move the CRD to crds/ or to its own chart, and guard it with "
+                    "move the CRD to crds/ or to its own chart, or guard it with "
                     '`"helm.sh/resource-policy": keep`',
                 )
             else:
@@ -140,12 +165,17 @@ class HelmRollbackHazard(Rule):
                 "compatible (expand now, contract in a later release)",
             )
         for policy in context.head.of(HelmResourcePolicy):
-            if policy.chart not in charts or policy.policy.strip() != "keep":
+            if (
+                policy.chart not in charts
+                or not policy.keeps
+                or policy.kind == "CustomResourceDefinition"  # reported with the CRD
+            ):
                 continue
+            when = f" when `{policy.only_if}` holds" if policy.only_if else ""
             yield self.finding(
                 policy.location,
                 f"{policy.kind} `{readable_name(policy.name, policy.chart, context.head)}` "
-                'has "helm.sh/resource-policy: keep": Helm '
+                f'has "helm.sh/resource-policy: keep"{when}: Helm '
                 "stops managing it on uninstall and rollback, so it stays as this release "
                 "left it",
                 "remove the policy, or document the manual step that restores the resource "
