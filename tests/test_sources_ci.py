@@ -160,6 +160,55 @@ def test_github_jobs() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("on", "job_if", "only_tags"),
+    [
+        ("{push: {tags: ['v*']}}", None, True),
+        ("{push: {tags-ignore: ['nightly']}, release: {types: [published]}}", None, True),
+        ("release", None, True),
+        ("{push: {branches: [main], tags: ['v*']}}", None, False),
+        ("{push: {tags: ['v*']}, workflow_dispatch: {}}", None, False),
+        ("push", None, False),
+        ("[push, pull_request]", None, False),
+        ("push", "startsWith(github.ref, 'refs/tags/')", True),
+        ("push", "github.ref_type == 'tag' && github.repository == 'acme/shop'", True),
+        ("push", "startsWith(github.ref, 'refs/tags/') || github.ref == 'refs/heads/main'", False),
+    ],
+)
+def test_github_job_runs_only_for_tags(on: str, job_if: str | None, only_tags: bool) -> None:
+    condition = f"    if: {job_if}\n" if job_if else ""
+    workflow = f"on: {on}\njobs:\n  release:\n{condition}    steps:\n      - run: make\n"
+    (job,) = of(read(".github/workflows/release.yml", workflow), CiJob)
+    assert job.only_tags is only_tags
+
+
+@pytest.mark.parametrize(
+    ("when", "only_tags"),
+    [
+        ("only: [tags]", True),
+        ("only:\n    - tags", True),
+        ("only: {refs: [tags]}", True),
+        ("only: [tags, main]", False),
+        ("rules:\n    - if: $CI_COMMIT_TAG", True),
+        ("rules:\n    - if: $CI_COMMIT_BRANCH\n      when: never\n    - if: $CI_COMMIT_TAG", True),
+        ("rules:\n    - if: '$CI_COMMIT_TAG =~ /^v/ && $CI_PIPELINE_SOURCE == \"push\"'", True),
+        ("rules:\n    - if: '$CI_COMMIT_TAG != null'", True),
+        ("rules:\n    - if: '$CI_COMMIT_TAG == null'", False),
+        ("rules:\n    - if: $CI_COMMIT_TAG\n    - if: $CI_COMMIT_BRANCH", False),
+        ("rules:\n    - if: '$CI_COMMIT_TAG || $CI_COMMIT_BRANCH'", False),
+        ("rules:\n    - when: always", False),
+        ("stage: deploy", False),
+    ],
+)
+def test_gitlab_job_runs_only_for_tags(when: str, only_tags: bool) -> None:
+    pipeline = f"release:\n  {when}\n  script:\n    - make\n"
+    (job,) = of(read(".gitlab-ci.yml", pipeline), CiJob)
+    assert job.only_tags is only_tags
+    workflow = "workflow:\n  rules:\n    - if: $CI_COMMIT_TAG\n"
+    (job,) = of(read(".gitlab-ci.yml", workflow + pipeline), CiJob)
+    assert job.only_tags
+
+
 def test_github_steps_with_inputs() -> None:
     steps = of(read(".github/workflows/r.yml", GITHUB_WORKFLOW), CiStep)
     assert [(s.job_id, s.index, s.action, at(s)) for s in steps] == [

@@ -80,6 +80,13 @@ class CiJob(Fact):
     decides it: ``dependencies:`` when set (``[]`` downloads nothing), else the ``needs:``
     entries without ``artifacts: false`` (``needs: []`` downloads nothing); ``None`` when
     neither is set and the job downloads the artifacts of every earlier stage.
+
+    ``only_tags`` is True for a job that runs only for a git tag, so that the ref-name
+    variables (``github.ref_name``, ``$CI_COMMIT_REF_NAME``, ``$CI_COMMIT_REF_SLUG``) hold the
+    tag's name: a GitHub workflow started only by tag pushes (``on: push: tags:`` without
+    ``branches:``) or releases, or a job whose ``if:`` requires ``refs/tags/``; a GitLab job
+    (or pipeline, through ``workflow: rules:``) whose every ``rules:`` entry that can run it
+    requires ``$CI_COMMIT_TAG``, or with ``only: [tags]``.
     """
 
     provider: str
@@ -92,6 +99,7 @@ class CiJob(Fact):
     stage: str | None = None
     artifacts_from: tuple[str, ...] | None = None
     services: tuple[str, ...] = ()
+    only_tags: bool = False
 
 
 @dataclass(frozen=True)
@@ -1107,9 +1115,53 @@ def _value_location(path: str, node: Node) -> Location:
     return location
 
 
+# Events whose ref is always a tag: a release's GITHUB_REF is ``refs/tags/<tag_name>``.
+_GITHUB_TAG_EVENTS = frozenset({"release"})
+# A job condition that holds only for tags (``startsWith(github.ref, 'refs/tags/')``).
+_GITHUB_TAG_CONDITION = re.compile(
+    r"startsWith\(\s*github\.ref\s*,\s*['\"]refs/tags/?['\"]\s*\)"
+    r"|github\.ref_type\s*==\s*['\"]tag['\"]"
+)
+
+
+def _github_only_tags(on: Node | None) -> bool:
+    """True when every event that starts the workflow is for a git tag.
+
+    A ``push`` filtered by ``tags``/``tags-ignore`` alone runs only for tags: GitHub skips
+    the refs of the kind a workflow defines no filter for.
+    """
+    events: list[tuple[str, Node | None]]
+    if isinstance(on, yamlfile.MappingNode):
+        events = [(name, value) for name, _, value in yamlfile.entries(on)]
+    else:
+        events = [(name, None) for name in _strings(on)]
+    if not events:
+        return False
+    for event, settings in events:
+        filters = {name for name, _, _ in yamlfile.entries(settings)}
+        tag_pushes = (
+            event == "push"
+            and bool(filters & {"tags", "tags-ignore"})
+            and not filters & {"branches", "branches-ignore"}
+        )
+        if not tag_pushes and event not in _GITHUB_TAG_EVENTS:
+            return False
+    return True
+
+
+def _github_job_only_tags(condition: str | None) -> bool:
+    """True for a job ``if:`` that requires a tag ref (and offers no ``||`` around it)."""
+    return (
+        condition is not None
+        and "||" not in condition
+        and bool(_GITHUB_TAG_CONDITION.search(condition))
+    )
+
+
 def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
     raw_lines = file.lines()
     workflow = file.path
+    workflow_only_tags = _github_only_tags(yamlfile.get(document, "on"))
     workflow_env = _variables(yamlfile.get(document, "env"))
     runs = yamlfile.get(document, "runs")
     if runs is not None:  # a composite action: its steps run inside whichever job uses it
@@ -1128,6 +1180,7 @@ def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
             _environment_name(yamlfile.get(job, "environment")),
             None,
             services=_service_images(yamlfile.get(job, "services")),
+            only_tags=workflow_only_tags or _github_job_only_tags(_text(yamlfile.get(job, "if"))),
         )
         env = {**workflow_env, **_variables(yamlfile.get(job, "env"))}
         context = _Context(file.path, GITHUB, workflow, job_id, env)
@@ -1390,8 +1443,52 @@ def _artifacts_key(node: Node | None, pipeline: _GitLabPipeline, depth: int = 0)
     return None
 
 
+# A condition of a GitLab ``rules: if:`` that holds only in a tag pipeline.
+_GITLAB_TAG_CONDITION = re.compile(
+    r"\$\{?CI_COMMIT_TAG\}?"
+    r"(?:\s*=~.*|\s*!=\s*(?:null|\"\"|'')|\s*==\s*(?:\"[^\"]+\"|'[^']+'))?"
+)
+
+
+def _gitlab_rules_only_tags(rules: Node | None) -> bool:
+    """True when every rule that can run the job requires ``$CI_COMMIT_TAG``.
+
+    ``when: never`` rules only exclude; any other rule must have an ``if:`` each of whose
+    ``||`` alternatives has an ``&&`` part that holds only for tags. Parentheses, rules
+    without ``if:`` and ``!reference`` rules are not judged (False).
+    """
+    if not isinstance(rules, yamlfile.SequenceNode) or rules.tag == "!reference":
+        return False
+    runs = False
+    for rule in rules.value:
+        if not isinstance(rule, yamlfile.MappingNode):
+            return False
+        if _text(yamlfile.get(rule, "when")) == "never":
+            continue
+        condition = _text(yamlfile.get(rule, "if"))
+        if condition is None or "(" in condition:
+            return False
+        for alternative in condition.split("||"):
+            parts = [part.strip() for part in alternative.split("&&")]
+            if not any(_GITLAB_TAG_CONDITION.fullmatch(part) for part in parts):
+                return False
+        runs = True
+    return runs
+
+
+def _gitlab_only_tags(rules: Node | None, only: Node | None) -> bool:
+    """True for a job that runs only in tag pipelines: its ``rules:`` or ``only: [tags]``."""
+    if rules is not None:
+        return _gitlab_rules_only_tags(rules)
+    refs = _strings(yamlfile.get(only, "refs") if isinstance(only, yamlfile.MappingNode) else only)
+    return refs == ("tags",)
+
+
 def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
     pipeline = _GitLabPipeline(file, document)
+    pipeline_only_tags = _gitlab_rules_only_tags(
+        yamlfile.get(yamlfile.get(document, "workflow"), "rules")
+    )
     workflow = file.path
     global_env = _variables(yamlfile.get(document, "variables"))
     default = yamlfile.get(document, "default")
@@ -1427,6 +1524,8 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
                 or yamlfile.get(default, "services")
                 or yamlfile.get(document, "services")
             ),
+            only_tags=pipeline_only_tags
+            or _gitlab_only_tags(pipeline.lookup(job, "rules"), pipeline.lookup(job, "only")),
         )
         env = {**global_env, **_variables(pipeline.lookup(job, "variables"))}
         context = _Context(file.path, GITLAB, workflow, job_id, env)

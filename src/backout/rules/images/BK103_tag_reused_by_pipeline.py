@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from backout.imageref import parse_reference
 from backout.models import Family, Finding, Location, Severity
 from backout.rules.base import CheckContext, LazyRegex, Rule
-from backout.sources.ci import CiImageDeploy, CiImagePush, split_reference
+from backout.sources.ci import CiImageDeploy, CiImagePush, CiJob, split_reference
 from backout.sources.images import ImageUse
 
 # Tags that teams move on purpose: each push re-points them at the newest build.
@@ -53,16 +53,26 @@ _BUILD_VARIABLE = LazyRegex(
     r"|steps\.[\w-]+\.outputs\.(?:sha|version|digest)"
     r"|\{\{\s*(?:sha|tag|version|raw|patch|match|date|commit_date)\b"
 )
+# CI variables holding the name of the ref the pipeline runs for: a branch name, or the git
+# tag's name in a job that runs only for tags (``CiJob.only_tags``), which is unique per release.
+_REF_NAME_VARIABLE = LazyRegex(
+    r"github\.ref_name|github\.ref\b|GITHUB_REF_NAME|CI_COMMIT_REF_NAME|CI_COMMIT_REF_SLUG"
+)
 # docker/metadata-action semver/pep440 patterns without the patch level (``{{major}}``,
 # ``v{{major}}.{{minor}}``): every patch release re-points them.
 _PARTIAL_VERSION = LazyRegex(r"\{\{\s*(?:major|minor)\s*\}\}")
 
 
-def _how_it_moves(tag: str) -> str | None:
-    """What re-points the tag (``latest``, a branch name…), in words; ``None`` if unique."""
+def _how_it_moves(tag: str, only_tags: bool = False) -> str | None:
+    """What re-points the tag (``latest``, a branch name…), in words; ``None`` if unique.
+
+    ``only_tags``: the job runs only for git tags, so a ref-name variable is the tag's name.
+    """
     if tag.lower() in MOVING_TAGS:
         return f"`{tag}`"
     if _BUILD_VARIABLE.search(tag):
+        return None
+    if only_tags and _REF_NAME_VARIABLE.search(tag):
         return None
     if _BRANCH_VARIABLE.search(tag):
         return f"the branch-name tag `{tag}`"
@@ -151,6 +161,13 @@ class TagReusedByPipeline(Rule):
     `flavor: latest=auto` adds for `type=semver`, and semver patterns without the patch level
     such as `{{major}}.{{minor}}`; `type=sha` and `{{version}}` are unique per build).
 
+    A ref name is a branch name only where a branch can start the job: in a GitHub workflow
+    started only by tag pushes (`on: push: tags: ['v*']` without `branches:`) or releases,
+    or a job whose `if:` requires `refs/tags/`, `${{ github.ref_name }}` is the git tag,
+    unique per release; so are GitLab's `$CI_COMMIT_TAG`, and `$CI_COMMIT_REF_NAME` or
+    `$CI_COMMIT_REF_SLUG` in a job that runs only for tags (`only: [tags]`, or `rules:` that
+    all require `$CI_COMMIT_TAG`, in the job or in `workflow: rules:`).
+
     ## Why is this bad?
     Each release re-points the tag, so the cluster's history holds one pod template for all
     of them. `kubectl rollout undo` restores the tag, not the image: the "previous" revision
@@ -191,9 +208,15 @@ class TagReusedByPipeline(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per push of a moving tag that something deploys by."""
         seen: set[tuple[Location, str]] = set()
+        tag_jobs = {
+            (job.provider, job.workflow, job.job_id)
+            for job in context.head.of(CiJob)
+            if job.only_tags
+        }
         for push in context.head.of(CiImagePush):
             tag = split_reference(push.reference)[1]
-            moved = _how_it_moves(tag) if tag is not None else None
+            only_tags = (push.provider, push.workflow, push.job_id) in tag_jobs
+            moved = _how_it_moves(tag, only_tags) if tag is not None else None
             if moved is None or (push.location, push.reference) in seen:
                 continue
             seen.add((push.location, push.reference))
