@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backout.models import Location
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 from backout.sources.helm import (
     HelmChart,
@@ -804,3 +805,31 @@ def test_template_workload_fields_render_helpers_and_skip_values() -> None:
         "spec.serviceName": '"db"',
         "spec.podManagementPolicy": '"Parallel"',
     }
+
+
+@pytest.mark.parametrize(
+    ("command", "reverses"),
+    [
+        ("alembic downgrade -1", True),
+        ("shop-api migrate down", True),
+        ("sh -c alembic downgrade base", True),
+        ("bundle exec rake db:rollback", True),
+        ("npx sequelize-cli db:migrate:undo", True),
+        ("php artisan migrate:rollback --force", True),
+        ("flyway undo", True),
+        ("liquibase rollbackCount 1", True),
+        ("python manage.py migrate shop 0004", True),
+        ("alembic upgrade head", False),
+        ("migrate -path /migrations -database $DB up", False),
+        ("python manage.py migrate", False),
+        ("python manage.py migrate --noinput", False),
+        ("flyway migrate", False),
+        ("liquibase update", False),
+        ("dbmate up", False),
+        ("curl -fsSL https://example.com/download", False),
+        ("", False),
+    ],
+)
+def test_hook_runs_a_reversal_only_for_a_down_migration(command: str, reverses: bool) -> None:
+    hook = HelmHook(Location("t.yaml", 1, 1), "", "Job", "m", ("pre-rollback",), True, command)
+    assert hook.runs_a_reversal is reverses

@@ -92,6 +92,28 @@ class HelmHook(Fact):
     runs_containers: bool
     command: str = ""
 
+    @property
+    def runs_a_reversal(self) -> bool:
+        """True when the command undoes a migration: a word down, downgrade, rollback, undo,
+        revert or goto (``alembic downgrade -1``, ``migrate down``, ``rake db:rollback``,
+        ``sequelize db:migrate:undo``, ``flyway undo``, ``liquibase rollbackCount``), or
+        ``manage.py migrate <app> <target>``. A forward migration (``alembic upgrade
+        head``, ``flyway migrate``, ``manage.py migrate``) or an unknown command does not."""
+        words = {word.lower() for word in _COMMAND_WORD.findall(self.command)}
+        if words & _REVERSAL_WORDS:
+            return True
+        tokens = self.command.split()
+        for i, token in enumerate(tokens[1:], start=1):
+            if token == "migrate" and tokens[i - 1].endswith(("manage.py", "django-admin")):
+                targets = [t for t in tokens[i + 1 :] if not t.startswith("-")]
+                return len(targets) >= 2
+        return False
+
+
+# Words of a command, camelCase split (``rollbackCount``), ``:``/``-``/``/`` separated.
+_COMMAND_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_REVERSAL_WORDS = frozenset({"down", "downgrade", "rollback", "undo", "revert", "goto"})
+
 
 @dataclass(frozen=True)
 class HelmResourcePolicy(Fact):

@@ -19,6 +19,20 @@ _UPGRADE_HOOKS = ("pre-upgrade", "post-upgrade")
 _ROLLBACK_HOOKS = ("pre-rollback", "post-rollback")
 
 
+def _why_not_reversed(hook: HelmHook, rollback_hooks: list[HelmHook], context: CheckContext) -> str:
+    """Why the chart's own rollback hooks, if any, do not count as reversing ``hook``."""
+    if any(h in _ROLLBACK_HOOKS for h in hook.hooks):
+        return (
+            "; that it also runs on rollback undoes nothing: Helm runs the target release's "
+            "copy of the same forward migration"
+        )
+    others = [h for h in rollback_hooks if h.chart == hook.chart]
+    if not others:
+        return ""
+    name = readable_name(others[0].name, others[0].chart, context.head)
+    return f"; the rollback hook `{name}` runs no down migration"
+
+
 class HelmRollbackHazard(Rule):
     """A Helm chart does something that `helm rollback` does not undo.
 
@@ -33,7 +47,14 @@ class HelmRollbackHazard(Rule):
       `{{- if .Values.crds.keep }}`) is deleted unless that condition holds. Each CRD gets
       one finding, its keep policy included;
     - `pre-upgrade`/`post-upgrade` hooks that run code (a Job, a Pod: typically a database
-      migration) when the chart has no `pre-rollback`/`post-rollback` hook to reverse them;
+      migration) when the chart has no `pre-rollback`/`post-rollback` hook to reverse them.
+      Only a rollback hook whose command runs a down migration counts (a word `down`,
+      `downgrade`, `rollback`, `undo`, `revert` or `goto`, as in `alembic downgrade -1`,
+      `migrate down`, `rake db:rollback`, `flyway undo`, or `manage.py migrate <app>
+      <target>`): a Job annotated `pre-upgrade,pre-rollback` that runs `alembic upgrade
+      head`, `flyway migrate`, `liquibase update`, `dbmate up` or `manage.py migrate` undoes
+      nothing, because on rollback Helm runs the target release's copy of the same forward
+      migration;
     - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback.
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
@@ -96,11 +117,12 @@ class HelmRollbackHazard(Rule):
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per CRD, unreversed upgrade hook and kept resource of a chart."""
         charts = {chart.chart for chart in context.head.of(HelmChart)}
-        reversed_charts = {
-            hook.chart
+        rollback_hooks = [
+            hook
             for hook in context.head.of(HelmHook)
             if hook.runs_containers and any(h in _ROLLBACK_HOOKS for h in hook.hooks)
-        }
+        ]
+        reversed_charts = {hook.chart for hook in rollback_hooks if hook.runs_a_reversal}
         for crd in context.head.of(HelmCrd):
             if crd.chart not in charts:
                 continue
@@ -160,7 +182,8 @@ class HelmRollbackHazard(Rule):
                 hook.location,
                 f"{hook.kind} `{name}`{what} runs as a {'/'.join(upgrade)} hook: "
                 "`helm rollback` does not undo what it did (a migration stays applied), so "
-                "the previous release comes back on the state this one left",
+                "the previous release comes back on the state this one left"
+                + _why_not_reversed(hook, rollback_hooks, context),
                 "add a pre-rollback hook that reverses it, or make the change backward "
                 "compatible (expand now, contract in a later release)",
             )
