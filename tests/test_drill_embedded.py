@@ -96,6 +96,13 @@ def _postgres_processes(pid: int) -> list[str]:
     return found.stdout.split()
 
 
+def _sigint_default() -> None:
+    """In the child: Ctrl-C does what it does in a terminal. A suite started in the background
+    (``pytest … &`` in a script) inherits SIGINT ignored, and so would the drill: it would
+    rightly not react to the test's SIGINT and finish with exit 0."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("stage", ["data", "data/postmaster.pid"])
 def test_ctrl_c_while_the_embedded_server_starts_leaves_nothing(tmp_path: Path, stage: str) -> None:
     repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "postgres")
@@ -105,6 +112,7 @@ def test_ctrl_c_while_the_embedded_server_starts_leaves_nothing(tmp_path: Path, 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_default,
     )
     deadline = time.time() + 60
     # Interrupted as soon as the cluster is being copied, or once its postmaster started.
