@@ -85,8 +85,14 @@ class RollbackLosesData(Rule):
                 table = analysis.table_of(op.table)  # a Django model's db_table, if any
                 # Only what exists before this migration holds data the rollback destroys; and
                 # an up migration backout could not read whole may have created it.
-                lost_before = migration.readable and existing.before(migration, op)
-                if op.kind == DROP_TABLE and op.table not in created_tables and lost_before:
+                if op.kind == DROP_TABLE:
+                    made_here = op.table in created_tables
+                else:
+                    made_here = (op.table, op.column) in added or op.table in created_tables
+                lost_before = (
+                    not made_here and migration.readable and existing.before(migration, op)
+                )
+                if op.kind == DROP_TABLE and lost_before:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops table {table}, which this "
@@ -95,12 +101,7 @@ class RollbackLosesData(Rule):
                         "make the down migration undo only what the up migration did",
                         Severity.ERROR,
                     )
-                elif (
-                    op.kind == DROP_COLUMN
-                    and (op.table, op.column) not in added
-                    and not any(u.kind == CREATE_TABLE and u.table == op.table for u in up)
-                    and lost_before
-                ):
+                elif op.kind == DROP_COLUMN and lost_before:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops {table}.{op.column}, which this "
@@ -150,25 +151,29 @@ class _Existing:
     def __init__(self, analysis: ReleaseAnalysis) -> None:
         self.analysis = analysis
         self._base: Schema | None = None
-        self._created: dict[int, tuple[set[str], set[tuple[str, str | None]]]] = {}
-        self._tables: set[str] = set()
-        self._columns: set[tuple[str, str | None]] = set()
+        # The index in the release of each migration, and of the first up that created each
+        # table and column: "before" is a comparison, not a copy of what exists per migration.
+        self._index: dict[int, int] = {}
+        self._tables: dict[str, int] = {}
+        self._columns: dict[tuple[str, str | None], int] = {}
 
     def extend(self, migration: Migration, up: Sequence[Operation]) -> None:
-        """Record what exists before ``migration``, then what its up creates."""
-        self._created[id(migration)] = (set(self._tables), set(self._columns))
-        self._tables.update(op.table for op in up if op.kind == CREATE_TABLE)
-        self._columns.update((op.table, op.column) for op in up if op.kind == ADD_COLUMN)
+        """Record ``migration``'s place, then what its up creates."""
+        index = self._index.setdefault(id(migration), len(self._index))
         for op in up:
             if op.kind == CREATE_TABLE:
-                self._columns.update((op.table, c.name) for c in op.columns)
+                self._tables.setdefault(op.table, index)
+                for column in op.columns:
+                    self._columns.setdefault((op.table, column.name), index)
+            elif op.kind == ADD_COLUMN:
+                self._columns.setdefault((op.table, op.column), index)
 
     def before(self, migration: Migration, drop: Operation) -> bool:
         """Whether the table or column ``drop`` removes exists before ``migration``."""
-        tables, columns = self._created.get(id(migration), (set(), set()))
-        if drop.kind == DROP_TABLE and drop.table in tables:
+        index = self._index.get(id(migration), 0)
+        if drop.kind == DROP_TABLE and self._tables.get(drop.table, index) < index:
             return True
-        if drop.kind == DROP_COLUMN and (drop.table, drop.column) in columns:
+        if drop.kind == DROP_COLUMN and self._columns.get((drop.table, drop.column), index) < index:
             return True
         if self._base is None:
             self._base = replay(self.analysis.base, self.analysis.dialect)
