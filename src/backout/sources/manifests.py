@@ -93,6 +93,26 @@ RECORDED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     "Job": (("spec", "template"),),
 }
+# Resources that run no pods but whose spec the API server refuses to change in place: an
+# apply (and a rollback) that changes them fails with "field is immutable".
+OTHER_IMMUTABLE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Service": (("spec", "clusterIP"),),
+    "RoleBinding": (("roleRef",),),
+    "ClusterRoleBinding": (("roleRef",),),
+    "StorageClass": (
+        ("provisioner",),
+        ("parameters",),
+        ("reclaimPolicy",),
+        ("volumeBindingMode",),
+    ),
+    "PersistentVolumeClaim": (
+        ("spec", "accessModes"),
+        ("spec", "storageClassName"),
+        ("spec", "volumeName"),
+        ("spec", "volumeMode"),
+        ("spec", "selector"),
+    ),
+}
 _LIST_DEPTH = 20
 # Hook annotations of Helm and Argo CD, with the delete-policy annotation and the policy that
 # deletes the previous object before the next release creates it. Both tools apply that
@@ -117,6 +137,18 @@ class WorkloadField:
     path: str
     value: str
     location: Location
+
+
+@dataclass(frozen=True)
+class ImmutableObject(Fact):
+    """A resource that runs no pods with the fields of :data:`OTHER_IMMUTABLE_FIELDS` it
+    writes (a Service's ``spec.clusterIP``, a RoleBinding's ``roleRef``…), located at
+    ``metadata.name``; ``fields`` as for :class:`Workload`."""
+
+    kind: str
+    namespace: str
+    name: str
+    fields: tuple[WorkloadField, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,6 +289,8 @@ class ManifestReader:
                 yield from self._document(path, text, item, depth + 1)
             return
         if not _pod_kind(api_version, kind):
+            if kind in OTHER_IMMUTABLE_FIELDS:
+                yield from _immutable_object(path, doc, kind)
             return
         metadata = get(doc, "metadata")
         if in_templates_folder(path) and is_helm_test(metadata):
@@ -326,3 +360,25 @@ class ManifestReader:
             generate_name=text_of(get(get(doc, "metadata"), "generateName")) or "",
             recreated=recreated_by(get(doc, "metadata")),
         )
+
+
+def _immutable_object(path: str, doc: Node, kind: str) -> Iterator[ImmutableObject]:
+    """The fields of a non-pod resource the API server refuses to change, when it is named
+    (one made by ``generateName`` is never updated)."""
+    metadata = get(doc, "metadata")
+    name_node = get(metadata, "name")
+    name = text_of(name_node) or ""
+    if not name or name_node is None:
+        return
+    fields = []
+    for keys in OTHER_IMMUTABLE_FIELDS[kind]:
+        node = get_path(doc, *keys)
+        if node is not None and (not isinstance(node, yamlfile.ScalarNode) or text_of(node)):
+            fields.append(WorkloadField(".".join(keys), _canonical(node), location(path, node)))
+    yield ImmutableObject(
+        location(path, name_node),
+        kind=kind,
+        namespace=text_of(get(metadata, "namespace")) or "",
+        name=name,
+        fields=tuple(fields),
+    )

@@ -14,7 +14,7 @@ from backout.sources.helm import (
     readable_name,
     rendered_field,
 )
-from backout.sources.manifests import Workload
+from backout.sources.manifests import OTHER_IMMUTABLE_FIELDS, ImmutableObject, Workload
 
 # The spec fields the API server refuses to change, per kind.
 _IMMUTABLE: dict[str, tuple[str, ...]] = {
@@ -28,6 +28,10 @@ _IMMUTABLE: dict[str, tuple[str, ...]] = {
         "spec.podManagementPolicy",
     ),
     "Job": ("spec.template",),
+    **{
+        kind: tuple(".".join(keys) for keys in fields)
+        for kind, fields in OTHER_IMMUTABLE_FIELDS.items()
+    },
 }
 # What the API server assumes when a field is left out, so that leaving it out and writing
 # the default are the same; fields without an entry are compared only when both releases
@@ -46,7 +50,12 @@ class ImmutableFieldChanged(Rule):
     Needs `--base`. For each workload present in both releases (same kind, namespace and
     name), compares the fields Kubernetes makes immutable after creation: `spec.selector` of
     a Deployment, ReplicaSet, DaemonSet or StatefulSet; a StatefulSet's
-    `volumeClaimTemplates`, `serviceName` and `podManagementPolicy`; a Job's `spec.template`.
+    `volumeClaimTemplates`, `serviceName` and `podManagementPolicy`; a Job's `spec.template`;
+    and, for resources that run no pods, a Service's `spec.clusterIP`, a (Cluster)RoleBinding's
+    `roleRef`, a StorageClass's `provisioner`, `parameters`, `reclaimPolicy` and
+    `volumeBindingMode`, a PersistentVolumeClaim's `accessModes`, `storageClassName`,
+    `volumeName`, `volumeMode` and `selector` (its requested size may grow). A field is
+    compared when both releases write it.
     Fields are compared as data, so reordering keys or re-quoting values is not a change.
 
     Helm charts are compared too: a workload in a chart's `templates/` (same chart, kind and
@@ -186,6 +195,15 @@ def _objects(facts: FactSet) -> Iterator[_Object]:
             f"{workload.kind} {namespace}{workload.name}",
             workload.location,
             {f.path: (f.value, f.location) for f in workload.fields},
+        )
+    for other in facts.of(ImmutableObject):
+        namespace = f"{other.namespace}/" if other.namespace else ""
+        yield _Object(
+            ("manifest", other.kind, other.namespace, other.name),
+            other.kind,
+            f"{other.kind} {namespace}{other.name}",
+            other.location,
+            {f.path: (f.value, f.location) for f in other.fields},
         )
     # A chart template without template actions is read as a plain manifest too: compared
     # once, as the manifest it is.
