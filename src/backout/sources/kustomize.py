@@ -20,6 +20,7 @@ decides the image.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from backout.sources import yamlfile
@@ -32,8 +33,47 @@ from backout.sources.images import (
     scalar_span,
     scalar_value_edit,
 )
+from backout.sources.manifests import canonical_json
 from backout.sources.paths import is_kustomization
-from backout.sources.yamlfile import elements, get, text_of, yaml_documents
+from backout.sources.yamlfile import (
+    Node,
+    elements,
+    get,
+    location,
+    plain,
+    scalar,
+    text_of,
+    yaml_documents,
+)
+
+
+@dataclass(frozen=True)
+class KustomizeSelectorLabels(Fact):
+    """The labels a kustomization writes into every selector it builds (``commonLabels``, and
+    ``labels:`` entries with ``includeSelectors: true``), as canonical JSON, located at the
+    key. Changing them changes the immutable selector of every workload it builds."""
+
+    labels: str
+
+
+def _selector_labels(doc: Node) -> tuple[Node, str] | None:
+    """Where the kustomization's selector labels are written and what they are."""
+    merged: dict[str, object] = {}
+    anchor: Node | None = None
+    common = get(doc, "commonLabels")
+    if isinstance(common, yamlfile.MappingNode):
+        anchor = common
+        merged.update(plain(common))
+    labels = get(doc, "labels")
+    for entry in elements(labels):
+        if scalar(get(entry, "includeSelectors")) is True:
+            pairs = get(entry, "pairs")
+            if isinstance(pairs, yamlfile.MappingNode):
+                anchor = anchor or pairs
+                merged.update(plain(pairs))
+    if anchor is None:
+        return None
+    return anchor, canonical_json(merged)
 
 
 class KustomizeReader:
@@ -53,6 +93,13 @@ class KustomizeReader:
         facts: list[Fact] = []
         text = file.text() or ""
         for doc in documents:
+            selector_labels = _selector_labels(doc)
+            if selector_labels is not None:
+                facts.append(
+                    KustomizeSelectorLabels(
+                        location(file.path, selector_labels[0]), labels=selector_labels[1]
+                    )
+                )
             for entry in elements(get(doc, "images")):
                 name = text_of(get(entry, "name"))
                 tag_node, digest_node = get(entry, "newTag"), get(entry, "digest")

@@ -14,6 +14,7 @@ from backout.sources.helm import (
     readable_name,
     rendered_field,
 )
+from backout.sources.kustomize import KustomizeSelectorLabels
 from backout.sources.manifests import OTHER_IMMUTABLE_FIELDS, ImmutableObject, Workload
 
 # The spec fields the API server refuses to change, per kind.
@@ -55,7 +56,9 @@ class ImmutableFieldChanged(Rule):
     `roleRef`, a StorageClass's `provisioner`, `parameters`, `reclaimPolicy` and
     `volumeBindingMode`, a PersistentVolumeClaim's `accessModes`, `storageClassName`,
     `volumeName`, `volumeMode` and `selector` (its requested size may grow). A field is
-    compared when both releases write it.
+    compared when both releases write it. A kustomization whose selector labels changed
+    (`commonLabels`, or `labels:` with `includeSelectors: true`) changes the selector of
+    every workload it builds.
     Fields are compared as data, so reordering keys or re-quoting values is not a change.
 
     Helm charts are compared too: a workload in a chart's `templates/` (same chart, kind and
@@ -124,6 +127,31 @@ class ImmutableFieldChanged(Rule):
                 continue
             for path in _IMMUTABLE[current.kind]:
                 yield from self._compare(current, previous, path)
+        yield from self._kustomize_selectors(context.head, context.base)
+
+    def _kustomize_selectors(self, head: FactSet, base: FactSet) -> Iterator[Finding]:
+        """A kustomization whose selector labels changed: kustomize writes them into the
+        selector of every workload it builds, and a selector is immutable."""
+        before = {f.location.path: f for f in base.of(KustomizeSelectorLabels)}
+        after = {f.location.path: f for f in head.of(KustomizeSelectorLabels)}
+        for path in sorted(set(before) | set(after)):
+            if path not in base.paths or path not in head.paths:
+                continue  # a kustomization new in this release, or gone: no selector changed
+            old = before[path].labels if path in before else "{}"
+            new = after[path].labels if path in after else "{}"
+            if old == new:
+                continue
+            where = after[path].location if path in after else Location(path, 1, 1)
+            yield self.finding(
+                where,
+                f"the labels this kustomization writes into selectors changed since the base "
+                f"release ({' -> '.join(_difference(old, new))}): kustomize puts "
+                "them in the `spec.selector` of every Deployment, StatefulSet and DaemonSet it "
+                'builds, which is immutable: the apply fails with "field is immutable", and '
+                "going back needs delete-and-recreate",
+                "keep selector labels as they were: add new labels with `labels:` and "
+                "`includeSelectors: false` (they go to metadata and pod templates only)",
+            )
 
     def _compare(self, current: _Object, previous: _Object, path: str) -> Iterator[Finding]:
         if path in current.unknown or path in previous.unknown:
