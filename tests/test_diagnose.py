@@ -12,6 +12,7 @@ from backout.diagnose import StateError, diagnose, parse_state
 from backout.diagnose.analysis import (
     CHANGED,
     FAILED,
+    KEPT,
     MAX_CANDIDATE_TAGS,
     NO_ROLLBACK,
     NOT_ROLLED_OUT,
@@ -486,3 +487,25 @@ def test_a_state_without_pods_of_the_restored_revision_is_no_failed_rollback(
     done = run_backout("diagnose", str(path))
     assert done.returncode == 0, done.stdout
     assert "ROLLBACK NOT DONE" not in done.stdout
+
+
+def test_a_rollback_between_revisions_pinned_to_one_digest_kept_the_image(
+    tmp_path: Path,
+) -> None:
+    # Both revisions pin the same digest and differ in configuration only: the rollback was
+    # not meant to change the image, and it did not.
+    state = json.loads(_state_file(tmp_path, "rollback-pinned").read_text())
+    pinned = "registry.example.com/shop/api@sha256:" + "c" * 64
+    for item in state["items"]:
+        spec = item.get("spec", {}).get("template", {}).get("spec")
+        for container in (spec or {}).get("containers", []):
+            container["image"] = pinned
+        for status in item.get("status", {}).get("containerStatuses", []):
+            status["image"] = pinned
+            status["imageID"] = f"docker-pullable://{pinned}"
+    path = tmp_path / "kept.json"
+    path.write_text(json.dumps(state))
+    (api,) = diagnose(parse_state(path.read_text())).workloads
+    assert api.verdict == KEPT
+    assert "kept the pinned image" in api.summary
+    assert run_backout("diagnose", str(path)).returncode == 0

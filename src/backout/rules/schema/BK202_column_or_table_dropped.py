@@ -30,7 +30,9 @@ class ColumnOrTableDropped(Rule):
     ## Use instead
     ```sql
     -- release N: the code stops reading and writing legacy_flag (no migration)
-    -- release N+1, once no rollback target uses it:
+    -- release N+1, once no rollback target uses it; backout cannot see that release N
+    -- stopped using the column, so say so where the statement is:
+    -- backout: ignore[BK202] unused since release N
     ALTER TABLE users DROP COLUMN legacy_flag;
     ```
 

@@ -31,7 +31,8 @@ class NotNullSetOnExistingColumn(Rule):
     ```sql
     -- release N: the code always writes shipped_at; backfill the NULLs
     UPDATE orders SET shipped_at = created_at WHERE shipped_at IS NULL;
-    -- release N+1, once no rollback target writes NULL:
+    -- release N+1, once no rollback target writes NULL (backout cannot see that, so say so):
+    -- backout: ignore[BK205] every release since N writes shipped_at
     ALTER TABLE orders ALTER COLUMN shipped_at SET NOT NULL;
     ```
     """

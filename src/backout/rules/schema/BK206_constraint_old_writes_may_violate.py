@@ -17,8 +17,7 @@ _WHAT_FAILS = {
 
 
 class ConstraintOldWritesMayViolate(Rule):
-    """A UNIQUE, CHECK, FOREIGN KEY or PRIMARY KEY constraint is added over columns the old
-    release writes.
+    """A new UNIQUE, CHECK, FOREIGN KEY or PRIMARY KEY constraint covers old-release columns.
 
     ## What it does
     Flags a new `UNIQUE` constraint or unique index, `CHECK` constraint or `FOREIGN KEY` on
@@ -44,7 +43,8 @@ class ConstraintOldWritesMayViolate(Rule):
     ## Use instead
     ```sql
     -- release N: the code stops writing duplicates (and cleans them up)
-    -- release N+1, once no rollback target can write one:
+    -- release N+1, once no rollback target can write one (backout cannot see that, so say so):
+    -- backout: ignore[BK206] no release since N writes a duplicate email
     ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);
     ```
     """

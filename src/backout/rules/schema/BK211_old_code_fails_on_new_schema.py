@@ -20,7 +20,8 @@ class OldCodeFailsOnNewSchema(Rule):
     `backout drill` applies the base release's migrations to a throwaway database, seeds it,
     applies the new release's migrations, and then runs what the old release would run: for
     every base table an INSERT of the old columns with values of the old types and a SELECT
-    of every old column (the contract probe), the statements of `drill.old-queries`, and the
+    of every old column, and for every base view a SELECT of its columns (the contract
+    probe), the statements of `drill.old-queries`, and the
     command of `drill.old-command`. Each statement that worked on the base schema and fails on
     the new one is reported with the database's error, the statement, and the migration that
     changed the table.

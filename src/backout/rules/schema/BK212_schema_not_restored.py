@@ -18,8 +18,10 @@ class SchemaNotRestored(Rule):
 
     ## What it does
     `backout drill` applies the new release's migrations, then their down migrations in
-    reverse, and compares the schema (tables, columns with types, nullability and defaults,
-    primary keys, indexes, constraints, sequences, enum types) with the base release's, as
+    reverse, and compares the schema (tables, columns with types, nullability, defaults and
+    what else fills them — AUTO_INCREMENT, ON UPDATE, identity and generated columns —
+    primary keys, indexes, constraints including SQLite's CHECKs, views, sequences, enum
+    types) with the base release's, as
     the catalog describes both. It reports a migration without a down migration, a down
     migration that fails (with the statement and the database's error), every difference
     left after the round trip (as a readable diff), and an up migration that cannot be
