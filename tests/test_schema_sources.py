@@ -517,3 +517,41 @@ def test_alembic_execute_of_an_f_string_of_constants_is_read(tmp_path: Path) -> 
         ("BK204", "versions/a2.py:9:16", Severity.ERROR),
         ("BK901", "versions/a2.py:10:5", Severity.WARNING),
     ]
+
+
+@pytest.mark.parametrize("engine", ["alembic", "django"])
+def test_a_cycle_in_the_migration_graph_ends(tmp_path: Path, engine: str) -> None:
+    # A revision that is its own down_revision, two Django migrations that depend on each
+    # other: the walk used to push the same nodes forever (memory grew by ~120 MB/s).
+    if engine == "alembic":
+        header = "from alembic import op\n"
+        write(
+            tmp_path,
+            {
+                "alembic/versions/a1.py": header + "revision = 'a1'\ndown_revision = 'b2'\n"
+                "def upgrade():\n    op.add_column('t', sa.Column('c', sa.Integer()))\n",
+                "alembic/versions/b2.py": header + "revision = 'b2'\ndown_revision = 'a1'\n"
+                "def upgrade():\n    op.drop_column('t', 'c')\n",
+            },
+        )
+    else:
+        body = (
+            "from django.db import migrations\nclass Migration(migrations.Migration):\n"
+            "    dependencies = [('shop', '{other}')]\n    operations = []\n"
+        )
+        write(
+            tmp_path,
+            {
+                "shop/migrations/__init__.py": "",
+                "shop/migrations/0001_a.py": body.format(other="0002_b"),
+                "shop/migrations/0002_b.py": body.format(other="0001_a"),
+            },
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "backout", "check", str(tmp_path), "--output-format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr

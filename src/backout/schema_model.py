@@ -259,8 +259,12 @@ def _topological(
     items: list[Migration], parents: dict[str, list[str]], ident: dict[str, Migration]
 ) -> list[Migration]:
     done: set[str] = set()
+    # Nodes whose parents are being walked: a parent among them closes a cycle (a revision
+    # that is its own down_revision, two migrations that depend on each other), which is
+    # broken there instead of walked again and again.
+    entered: set[str] = set()
     out: list[Migration] = []
-    # Iterative depth-first walk: parents first, siblings by name, cycles broken by `done`.
+    # Iterative depth-first walk: parents first, siblings by name.
     for start in sorted(ident):
         stack: list[tuple[str, bool]] = [(start, False)]
         while stack:
@@ -271,9 +275,12 @@ def _topological(
                 done.add(node)
                 out.append(ident[node])
                 continue
+            if node in entered:
+                continue
+            entered.add(node)
             stack.append((node, True))
             for parent in sorted(parents.get(node, ()), reverse=True):
-                if parent in ident and parent not in done:
+                if parent in ident and parent not in done and parent not in entered:
                     stack.append((parent, False))
     return out
 
