@@ -189,3 +189,30 @@ def test_bad_rollback_window_flag_is_exit_2_naming_the_value(
 ) -> None:
     line = one_line_error(run_backout("check", ".", f"--rollback-window={flag}", cwd=tmp_path))
     assert line.startswith(f"backout: error: {message}")
+
+
+@pytest.mark.parametrize(
+    ("args", "toml", "line"),
+    [
+        (["--exclude", "\\"], "", "invalid exclude glob '\\'"),
+        (["--per-file-ignores", "[z-a]:BK305"], "", "invalid per-file-ignores glob '[z-a]'"),
+        ([], '[tool.backout]\nrunbooks = ["!"]\n', "invalid runbooks glob '!'"),
+    ],
+)
+def test_a_glob_pathspec_cannot_compile_is_exit_2(
+    tmp_path: Path, args: list[str], toml: str, line: str
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3\n")
+    if toml:
+        (tmp_path / "pyproject.toml").write_text(toml)
+    assert line in one_line_error(run_backout("check", str(tmp_path), *args))
+
+
+def test_a_gitignore_line_git_cannot_use_is_passed_over(tmp_path: Path) -> None:
+    # Outside a git work tree backout reads .gitignore itself; git ignores such lines.
+    (tmp_path / "Dockerfile").write_text("FROM alpine:3\n")
+    (tmp_path / "old.Dockerfile").write_text("FROM alpine:3\n")
+    (tmp_path / ".gitignore").write_text("\\\n!\n[z-a]\nold.Dockerfile\n")
+    done = run_backout("check", str(tmp_path), "--output-format", "concise")
+    assert done.returncode == 0, done.stderr
+    assert "Dockerfile:1:6: BK305" in done.stdout and "old.Dockerfile" not in done.stdout

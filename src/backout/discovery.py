@@ -293,7 +293,21 @@ def _root_gitignore(root: Path) -> pathspec.GitIgnoreSpec | None:
         if error.errno in _GONE:
             return None
         raise ConfigError(f"cannot read {ignore_file}: {in_words(error)}") from None
-    return _gitignore_spec(text.splitlines())
+    lines = text.splitlines()
+    try:
+        return _gitignore_spec(lines)
+    except (ValueError, re.error):
+        # A pattern git cannot use either (a lone `\` or `!`, a range `[z-a]`) matches
+        # nothing for git: the other lines still apply.
+        return _gitignore_spec([line for line in lines if _usable_pattern(line)])
+
+
+def _usable_pattern(line: str) -> bool:
+    try:
+        _gitignore_spec([line])
+    except (ValueError, re.error):
+        return False
+    return True
 
 
 # Every virtual environment made by venv or virtualenv holds this file at its top. Its
