@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -833,3 +836,25 @@ def test_template_workload_fields_render_helpers_and_skip_values() -> None:
 def test_hook_runs_a_reversal_only_for_a_down_migration(command: str, reverses: bool) -> None:
     hook = HelmHook(Location("t.yaml", 1, 1), "", "Job", "m", ("pre-rollback",), True, command)
     assert hook.runs_a_reversal is reverses
+
+
+def test_an_alias_bomb_in_a_template_is_unreadable_not_endless(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    lines = ['a: &a ["lol"' + ',"lol"' * 8 + "]"]
+    for previous, name in zip("abcdefghi", "bcdefghij", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    lines += ["kind: Deployment", "spec: {template: {spec: {containers: [{image: *j}]}}}"]
+    (chart / "templates" / "bomb.yaml").write_text("\n".join(lines) + "\n# {{ .Values.x }}\n")
+    (chart / "templates" / "loop.yaml").write_text(
+        "a: &a {b: *a, containers: [*a]}\nkind: Pod\n# {{ .Values.x }}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "backout", "check", str(tmp_path), "--output-format", "concise"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "chart/templates/bomb.yaml:1: BK901" in done.stdout, done.stdout + done.stderr
+    assert "chart/templates/loop.yaml:1: BK901" in done.stdout

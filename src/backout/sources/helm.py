@@ -848,6 +848,12 @@ def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
             ]
         except (yaml.YAMLError, RecursionError):
             documents = None
+        # The walks below follow aliases as a tree would: an alias bomb, or an anchor
+        # aliased inside itself, would never end (the manifest readers guard the same way).
+        problem = yamlfile.alias_problem(documents) if documents and "&" in text else None
+        if problem is not None:
+            yield Unreadable(Location(file.path, 1, 0), "Helm", problem)
+            return
     if folder == "templates":
         lines = _container_image_lines(documents) if documents is not None else None
         yield from _template_images(file, chart, lines)

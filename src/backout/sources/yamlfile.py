@@ -134,7 +134,7 @@ def yaml_documents(file: SourceFile, reader: str = "yaml") -> list[Node] | Unrea
         try:
             result = [doc for doc in yaml.compose_all(text, Loader=loader) if doc is not None]
             # Only a file that defines anchors can hold an alias bomb; skip the walk otherwise.
-            problem = _alias_problem(result) if "&" in text else None
+            problem = alias_problem(result) if "&" in text else None
             if problem is not None:
                 result = Unreadable(Location(file.path, 1, 0), reader, problem)
         except yaml.MarkedYAMLError as exc:
@@ -159,7 +159,7 @@ MAX_EXPANDED_NODES = 1_000_000
 below what a "billion laughs" document (each anchor aliased nine times by the next) needs."""
 
 
-def _alias_problem(documents: list[Node]) -> str | None:
+def alias_problem(documents: list[Node]) -> str | None:
     """Why walking these node trees would not end, or ``None`` when it would.
 
     Readers walk node trees as trees, so an alias is walked once per use: nested anchors can
