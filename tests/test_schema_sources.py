@@ -555,3 +555,20 @@ def test_a_cycle_in_the_migration_graph_ends(tmp_path: Path, engine: str) -> Non
     )
     assert done.returncode in (0, 1), done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_down_of_thousands_of_drops_is_read_once_each(tmp_path: Path) -> None:
+    # _made_again walked the rest of the down once per drop: 16,000 drops took 11.7 s and
+    # gave 16,000 findings for the same column.
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE users (id int, a int);",
+            "db/0001_a.down.sql": "DROP TABLE users;",
+            "db/0002_b.up.sql": "ALTER TABLE users ADD COLUMN b int;",
+            "db/0002_b.down.sql": "ALTER TABLE users DROP COLUMN IF EXISTS b;\n" * 5000,
+        },
+    )
+    assert codes(tmp_path, select=("BK208",)) == [
+        ("BK208", "db/0002_b.down.sql:1:41", Severity.INFO)
+    ]

@@ -77,11 +77,17 @@ class RollbackLosesData(Rule):
                 continue
             created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
             added = {(op.table, op.column) for op in up if op.kind == ADD_COLUMN}
+            made_last = _made_last(down)
+            seen: set[tuple[str, str, str | None]] = set()
             for position, op in enumerate(down):
                 if op.kind not in (DROP_TABLE, DROP_COLUMN):
                     continue
-                if _made_again(op, down[position + 1 :]):
+                made = (op.table,) if op.kind == DROP_TABLE else (op.table, op.column or "")
+                if made_last.get(made, -1) > position:
                     continue  # a table rebuilt by the down itself (SQLite), a column re-added
+                if (op.kind, op.table, op.column) in seen:
+                    continue  # the same drop again (`DROP … IF EXISTS` repeated): said once
+                seen.add((op.kind, op.table, op.column))
                 table = analysis.table_of(op.table)  # a Django model's db_table, if any
                 # Only what exists before this migration holds data the rollback destroys; and
                 # an up migration backout could not read whole may have created it.
@@ -128,19 +134,19 @@ class RollbackLosesData(Rule):
                     )
 
 
-def _made_again(drop: Operation, after: Sequence[Operation]) -> bool:
-    """Whether the rest of the down migration creates the dropped table (under its name, or a
-    table renamed to it) or adds the dropped column again."""
-    if drop.kind == DROP_TABLE:
-        return any(
-            (op.kind == CREATE_TABLE and op.table == drop.table)
-            or (op.kind == RENAME_TABLE and op.new_name == drop.table)
-            for op in after
-        )
-    return any(
-        op.kind == ADD_COLUMN and op.table == drop.table and op.column == drop.column
-        for op in after
-    )
+def _made_last(down: Sequence[Operation]) -> dict[tuple[str, ...], int]:
+    """Where the down migration last creates each table (under its name, or a table renamed
+    to it) and adds each column: a drop before that is made good again by the down itself.
+    One pass, so that a down of thousands of statements is not walked once per drop."""
+    made: dict[tuple[str, ...], int] = {}
+    for position, op in enumerate(down):
+        if op.kind == CREATE_TABLE:
+            made[(op.table,)] = position
+        elif op.kind == RENAME_TABLE and op.new_name:
+            made[(op.new_name,)] = position
+        elif op.kind == ADD_COLUMN:
+            made[(op.table, op.column or "")] = position
+    return made
 
 
 class _Existing:
