@@ -20,9 +20,10 @@ def run_backout(
     env: dict[str, str] | None = None,
     stdin: str | None = None,
     user: int | None = None,
+    timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``backout`` command (``python -m backout`` if it is not on PATH),
-    as ``user`` (a uid, also its group) when given."""
+    as ``user`` (a uid, also its group) when given; a hang past ``timeout`` seconds raises."""
     command = [BACKOUT] if BACKOUT else [sys.executable, "-m", "backout"]
     inherited = {
         k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "BACKOUT_OUTPUT_FORMAT")
@@ -36,7 +37,7 @@ def run_backout(
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=timeout,
         **({"user": user, "group": user, "extra_groups": []} if user is not None else {}),
     )
 

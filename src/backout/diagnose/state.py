@@ -34,6 +34,9 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 _HELM_SECRET = re.compile(r"^sh\.helm\.release\.v1\.(?P<release>.+)\.v(?P<version>\d+)$")
 _GZIP_MAGIC = b"\x1f\x8b"
+# Kubernetes numbers (revisions, replicas, restart counts) are int64: at most 19 digits. A longer
+# one is not something the API server wrote, and past 4,300 digits int() refuses it outright.
+_MAX_DIGITS = 19
 
 
 class StateError(Exception):
@@ -184,13 +187,26 @@ def _documents(text: str) -> Iterator[Any]:
                 ) from None
             yield from _yaml_documents(text, exc)
             return
+        except RecursionError:
+            raise StateError(_TOO_DEEP) from None
+        except ValueError:
+            # json refuses an integer of more than 4,300 digits with a plain ValueError.
+            raise StateError(_TOO_LONG) from None
         parsed_any = True
         yield value
+
+
+_TOO_DEEP = "the input is nested too deeply to be kubectl output"
+_TOO_LONG = "a number in the input is longer than any Kubernetes field holds"
 
 
 def _yaml_documents(text: str, json_error: json.JSONDecodeError) -> Iterator[Any]:
     try:
         documents = list(yaml.load_all(text, Loader=_Loader))
+    except RecursionError:
+        raise StateError(_TOO_DEEP) from None
+    except ValueError:
+        raise StateError(_TOO_LONG) from None
     except yaml.YAMLError:
         raise StateError(
             f"not kubectl JSON (line {json_error.lineno} column {json_error.colno}: "
@@ -238,7 +254,10 @@ def _int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        digits = value.strip()
+        if len(digits) > _MAX_DIGITS:
+            raise StateError(f"the number {digits[:12]}… ({len(digits)} digits) is out of range")
+        return int(digits)
     return None
 
 
@@ -296,6 +315,14 @@ class _Pending:
 
 def parse_state(text: str) -> ClusterState:
     """Read state text (see the module docs) into a :class:`ClusterState`."""
+    try:
+        return _parse_state(text)
+    except RecursionError:
+        # Lists of lists within json's own depth limit still recurse in _objects.
+        raise StateError(_TOO_DEEP) from None
+
+
+def _parse_state(text: str) -> ClusterState:
     pending = _Pending()
     count = 0
     for document in _documents(text):
@@ -493,7 +520,7 @@ def _helm_revision(secret: dict[str, Any]) -> HelmRevision:
         raise StateError(f"Secret {name}: {exc}") from None
     info, chart_meta = _map(release, "info"), _map(release, "chart", "metadata")
     labels = _map(meta, "labels")
-    version = _int(release.get("version")) or int(match.group("version"))
+    version = _int(release.get("version")) or _int(match.group("version")) or 0
     return HelmRevision(
         release=str(release.get("name", match.group("release"))),
         namespace=str(release.get("namespace", meta.get("namespace", "")) or ""),
