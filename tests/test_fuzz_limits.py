@@ -10,6 +10,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_backout
 
 TIMEOUT = 60
@@ -58,3 +60,28 @@ def test_diagnose_revision_of_5000_digits_is_one_line(tmp_path: Path) -> None:
     }
     line = _diagnose_error(tmp_path, json.dumps({"kind": "List", "items": [deployment]}))
     assert "(5000 digits) is out of range" in line
+
+
+def _check(tmp_path: Path, files: dict[str, str]) -> list[tuple[str, str, str]]:
+    """``backout check`` of a release made of ``files``: (path, code, message) per finding."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    done = cli("check", ".", "--format", "json", cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    findings = json.loads(done.stdout)["findings"]
+    assert not any("internal error" in f["message"] for f in findings), findings
+    return [(f["path"], f["code"], f["message"]) for f in findings]
+
+
+TF_HEAD = 'resource "aws_ecr_lifecycle_policy" "api" {\n  policy = '
+
+
+@pytest.mark.parametrize(
+    "tail",
+    ["jsonencode({a = ", "jsonencode({a = [1, ", "jsonencode(1, ", "[for x in y", "{a = 1\n"],
+)
+def test_truncated_terraform_is_bk901_at_once(tmp_path: Path, tail: str) -> None:
+    findings = _check(tmp_path, {"main.tf": TF_HEAD + tail})
+    assert [(path, code) for path, code, _ in findings] == [("main.tf", "BK901")]
+    assert "is never closed" in findings[0][2]

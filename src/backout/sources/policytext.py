@@ -299,6 +299,14 @@ class _HclParser:
             self.index += 1
         return token
 
+    def _not_eof(self, token: _Token, opening: _Token) -> None:
+        """Raise when ``token`` is the end of the file inside ``opening``'s brackets: the loops
+        that read their items would otherwise wait forever for the closer."""
+        if token.kind == "EOF":
+            line, column = self.lines.position(opening.start)
+            closer = _CLOSERS.get(opening.kind, ")")
+            raise PolicyTextError(f"'{opening.text}' is never closed with '{closer}'", line, column)
+
     def _expect(self, kind: str, skip_newlines: bool = False) -> _Token:
         token = self._next(skip_newlines)
         if token.kind != kind:
@@ -372,6 +380,7 @@ class _HclParser:
                 return self._computed_group(token, "]")
             node = self._node("array", None, token.start)
             while True:
+                self._not_eof(self._peek(skip_newlines=True), token)
                 if self._peek(skip_newlines=True).kind == "]":
                     self._next(skip_newlines=True)
                     return node
@@ -392,9 +401,10 @@ class _HclParser:
             if token.text == "null":
                 return self._node("null", None, token.start)
             if self._peek().kind == "(":
-                self._next()
+                opening = self._next()
                 node = self._node("call", None, token.start, name=token.text)
                 while self._peek(skip_newlines=True).kind != ")":
+                    self._not_eof(self._peek(skip_newlines=True), opening)
                     node.items.append(self.expression({",", ")"}, skip_newlines=True))
                     if self._peek(skip_newlines=True).kind == ",":
                         self._next(skip_newlines=True)
@@ -407,6 +417,7 @@ class _HclParser:
         node = self._node("object", None, opening.start)
         while True:
             token = self._next(skip_newlines=True)
+            self._not_eof(token, opening)
             if token.kind == "}":
                 return node
             if token.kind == ",":
@@ -431,6 +442,7 @@ class _HclParser:
     def _computed_group(self, opening: _Token, closer: str) -> Node:
         self._skip_expression({closer}, skip_newlines=True)
         close = self._next(skip_newlines=True)
+        self._not_eof(close, opening)
         end = close.start + len(close.text)
         return self._node("expr", self.text[opening.start : end], opening.start)
 
