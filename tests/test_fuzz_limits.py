@@ -85,3 +85,22 @@ def test_truncated_terraform_is_bk901_at_once(tmp_path: Path, tail: str) -> None
     findings = _check(tmp_path, {"main.tf": TF_HEAD + tail})
     assert [(path, code) for path, code, _ in findings] == [("main.tf", "BK901")]
     assert "is never closed" in findings[0][2]
+
+
+def _gitlab(expire_in: str) -> str:
+    return (
+        f"build:\n  script: [make]\n  artifacts:\n    paths: [dist]\n    expire_in: '{expire_in}'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "expire_in",
+    [
+        "1" * 3000,  # backtracked cubically in the chrono pattern: minutes
+        "1" * 400 + " days",  # float infinity: int() raised OverflowError
+    ],
+)
+def test_gitlab_expire_in_out_of_range_is_bk901(tmp_path: Path, expire_in: str) -> None:
+    findings = _check(tmp_path, {".gitlab-ci.yml": _gitlab(expire_in)})
+    assert [(path, code) for path, code, _ in findings] == [(".gitlab-ci.yml", "BK901")]
+    assert "is out of range" in findings[0][2]
