@@ -104,3 +104,17 @@ def test_gitlab_expire_in_out_of_range_is_bk901(tmp_path: Path, expire_in: str) 
     findings = _check(tmp_path, {".gitlab-ci.yml": _gitlab(expire_in)})
     assert [(path, code) for path, code, _ in findings] == [(".gitlab-ci.yml", "BK901")]
     assert "is out of range" in findings[0][2]
+
+
+def test_dockerfile_args_that_double_are_bk901_not_gigabytes(tmp_path: Path) -> None:
+    # A0 is 2 characters, A40 would be 2 TiB: before the cap this ran out of memory.
+    lines = ["ARG A0=xx", *(f"ARG A{i + 1}=$A{i}$A{i}" for i in range(40)), "FROM $A40"]
+    findings = _check(tmp_path, {"Dockerfile": "\n".join(lines) + "\n"})
+    assert [(path, code) for path, code, _ in findings] == [("Dockerfile", "BK901")]
+    assert "FROM $A40: ARG A40 expands to more than 4,096 characters" in findings[0][2]
+
+
+def test_a_long_arg_no_from_uses_is_no_finding(tmp_path: Path) -> None:
+    dockerfile = f"ARG BASE=python:3.12\nARG PACKAGES={'y' * 6000}\nFROM ${{BASE}}\n"
+    findings = _check(tmp_path, {"Dockerfile": dockerfile})
+    assert all(code != "BK901" for _, code, _ in findings), findings

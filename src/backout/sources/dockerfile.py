@@ -16,13 +16,20 @@ positions are exact and heredoc bodies are never read as instructions.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
-from backout.sources.images import ImageUse, PinEdit, digest_offset, interpolate, suffix_edit
+from backout.sources.images import (
+    ImageUse,
+    InterpolationTooLong,
+    PinEdit,
+    digest_offset,
+    interpolate,
+    suffix_edit,
+)
 from backout.sources.paths import is_dockerfile
 
 _ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*([\\`])\s*$", re.IGNORECASE)
@@ -104,18 +111,46 @@ def _tokenise(pieces: list[tuple[str, int]]) -> _Instruction | None:
     return _Instruction(tokens[0].text.upper(), tuple(tokens[1:]))
 
 
+# Longer than any image reference (a name is at most 255 characters, a tag 128): a default
+# that expands past this plus its own length is not worked out, so ARGs that each name the
+# one before twice cannot double their way to gigabytes.
+MAX_ARG_GROWTH = 4096
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def _meta_arg_value(default: str | None, earlier: dict[str, str | None]) -> str | None:
     """An ``ARG`` default before the first ``FROM``, expanded with the ``ARG``s before it.
 
     BuildKit does this (``buildMetaArgs`` in dockerfile2llb): ``ARG REGISTRY=docker.io`` then
     ``ARG BASE=${REGISTRY}/library/python:3.12`` gives ``BASE`` the whole reference. A default
     that uses a variable without a value depends on ``--build-arg``: ``None``, like an ``ARG``
-    without a default.
+    without a default. Raises :class:`InterpolationTooLong` past :data:`MAX_ARG_GROWTH`.
     """
     if default is None:
         return None
-    expanded = interpolate(default.strip("\"'"), earlier, dollar_escape=False)
+    written = default.strip("\"'")
+    limit = len(written) + MAX_ARG_GROWTH
+    expanded = interpolate(written, earlier, dollar_escape=False, limit=limit)
     return None if expanded.unresolved else expanded.value
+
+
+def _too_long_from(
+    path: str, text: str, instruction: _Instruction, too_long: Collection[str]
+) -> Unreadable | None:
+    """BK901 for a ``FROM`` whose image uses an ARG in ``too_long``, else ``None``."""
+    words = [t for t in instruction.tokens if not t.text.startswith("--")]
+    if not words:
+        return None
+    used = [n for n in _VARIABLE.findall(words[0].text) if n in too_long]
+    if not used:
+        return None
+    return Unreadable(
+        _location(path, text, words[0]),
+        "dockerfile",
+        f"FROM {words[0].text[:60]}: ARG {used[0]} expands to more than {MAX_ARG_GROWTH:,} "
+        "characters beyond what is written, longer than any image reference, so the base "
+        "image is not known",
+    )
 
 
 def _location(path: str, text: str, token: _Token) -> Location:
@@ -142,6 +177,7 @@ class DockerfileReader:
             return [Unreadable(error.location, self.name, error.reason)] if error else []
         facts: list[Fact] = []
         global_args: dict[str, str | None] = {}
+        too_long: set[str] = set()  # ARGs whose value is not worked out, and those using them
         arg_tokens: dict[str, _Token] = {}
         stages: set[str] = set()
         seen_from = False
@@ -150,11 +186,27 @@ class DockerfileReader:
                 for token in instruction.tokens:
                     match = _ARG_ITEM.match(token.text)
                     if match:
-                        global_args[match.group(1)] = _meta_arg_value(match.group(2), global_args)
-                        arg_tokens[match.group(1)] = token
+                        name, default = match.group(1), match.group(2)
+                        try:
+                            global_args[name] = _meta_arg_value(default, global_args)
+                        except InterpolationTooLong:
+                            global_args[name] = None
+                            too_long.add(name)
+                        if too_long.intersection(_VARIABLE.findall(default or "")):
+                            too_long.add(name)
+                        arg_tokens[name] = token
             elif instruction.keyword == "FROM":
                 seen_from = True
-                fact, alias = self._from(file.path, text, instruction, global_args, stages)
+                if unknowable := _too_long_from(file.path, text, instruction, too_long):
+                    facts.append(unknowable)
+                    continue
+                try:
+                    fact, alias = self._from(file.path, text, instruction, global_args, stages)
+                except InterpolationTooLong:
+                    # The image itself expands too far: some ARG it names is to blame.
+                    unknowable = _too_long_from(file.path, text, instruction, global_args)
+                    facts.extend([unknowable] if unknowable else [])
+                    continue
                 if fact is not None:
                     facts.append(fact)
                 if alias:
@@ -178,7 +230,8 @@ class DockerfileReader:
             return None, ""
         image = words[0]
         alias = words[2].text if len(words) >= 3 and words[1].text.upper() == "AS" else ""
-        substituted = interpolate(image.text, global_args, dollar_escape=False)
+        limit = len(image.text) + MAX_ARG_GROWTH
+        substituted = interpolate(image.text, global_args, dollar_escape=False, limit=limit)
         reference = substituted.value
         if reference.lower() == "scratch" or reference.lower() in stages:
             return None, alias

@@ -213,8 +213,15 @@ _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
 _MAX_NESTING = 10
 
 
+class InterpolationTooLong(ValueError):
+    """The substituted text would be longer than the ``limit`` given to :func:`interpolate`."""
+
+
 def interpolate(
-    text: str, known: Mapping[str, str | None] | None = None, dollar_escape: bool = True
+    text: str,
+    known: Mapping[str, str | None] | None = None,
+    dollar_escape: bool = True,
+    limit: int | None = None,
 ) -> Interpolation:
     """Substitute shell-style ``$VAR``/``${VAR:-default}`` as compose and Docker do.
 
@@ -222,8 +229,10 @@ def interpolate(
     variable is unknown. ``${VAR:-d}``/``${VAR-d}`` of an unknown variable is ``d``; ``$VAR``,
     ``${VAR:?err}`` and ``${VAR:+alt}`` of one are unresolved (substituted by ``""``).
     ``dollar_escape`` turns ``$$`` into ``$`` (compose); Dockerfiles escape with ``\\$``.
+    Raises :class:`InterpolationTooLong` as soon as the result passes ``limit`` characters:
+    values that each name the one before twice double at every step.
     """
-    state = _Substitution(known or {}, dollar_escape)
+    state = _Substitution(known or {}, dollar_escape, limit)
     value = state.expand(text, 0)
     return Interpolation(
         value, tuple(state.defaults_used), tuple(state.known_used), tuple(state.unresolved)
@@ -231,16 +240,19 @@ def interpolate(
 
 
 class _Substitution:
-    def __init__(self, known: Mapping[str, str | None], dollar_escape: bool) -> None:
+    def __init__(
+        self, known: Mapping[str, str | None], dollar_escape: bool, limit: int | None = None
+    ) -> None:
         self.known = known
         self.dollar_escape = dollar_escape
+        self.limit = limit
         self.defaults_used: list[str] = []
         self.known_used: list[str] = []
         self.unresolved: list[str] = []
 
     def expand(self, text: str, depth: int) -> str:
         out: list[str] = []
-        i = 0
+        i = size = 0
         while i < len(text):
             char = text[i]
             if char == "\\" and not self.dollar_escape and text[i + 1 : i + 2] == "$":
@@ -267,6 +279,9 @@ class _Substitution:
                     continue
                 out.append(self._lookup(match.group(), text[i : match.end()]))
                 i = match.end()
+            size += len(out[-1])  # every branch that gets here appended one piece
+            if self.limit is not None and size > self.limit:
+                raise InterpolationTooLong(f"more than {self.limit:,} characters")
         return "".join(out)
 
     def _lookup(self, name: str, expression: str) -> str:
