@@ -118,3 +118,47 @@ def test_a_long_arg_no_from_uses_is_no_finding(tmp_path: Path) -> None:
     dockerfile = f"ARG BASE=python:3.12\nARG PACKAGES={'y' * 6000}\nFROM ${{BASE}}\n"
     findings = _check(tmp_path, {"Dockerfile": dockerfile})
     assert all(code != "BK901" for _, code, _ in findings), findings
+
+
+def _ecr(count: str) -> str:
+    return (
+        '{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", '
+        f'"countType": "imageCountMoreThan", "countNumber": {count}}}, '
+        '"action": {"type": "expire"}}]}'
+    )
+
+
+def _no_internal_error(tmp_path: Path, files: dict[str, str]) -> list[tuple[str, str, str]]:
+    findings = _check(tmp_path, files)  # fails on a traceback or an "internal error"
+    return [f for f in findings if f[1] == "BK901"]
+
+
+def test_ecr_count_of_5000_digits_is_out_of_range(tmp_path: Path) -> None:
+    (finding,) = _no_internal_error(tmp_path, {"lifecycle.json": _ecr("9" * 5000)})
+    assert "out of range" in finding[2]
+
+
+def test_ecr_count_of_5000_digits_in_terraform_is_out_of_range(tmp_path: Path) -> None:
+    tf = TF_HEAD + "jsonencode({rules = [{selection = {countNumber = " + "9" * 5000 + "}}]})\n}\n"
+    (finding,) = _no_internal_error(tmp_path, {"main.tf": tf})
+    assert "out of range" in finding[2]
+
+
+@pytest.mark.parametrize("count", ["9" * 400, '"' + "9" * 5000 + '"'])
+def test_ecr_count_too_large_for_a_float_is_no_internal_error(tmp_path: Path, count: str) -> None:
+    _no_internal_error(tmp_path, {"lifecycle.json": _ecr(count)})
+
+
+def test_gar_older_than_too_long_for_a_float_is_bk901(tmp_path: Path) -> None:
+    policy = '[{"name": "d", "action": {"type": "Delete"}, "condition": {"olderThan": "%ss"}}]'
+    (finding,) = _no_internal_error(tmp_path, {"cleanup-policy.json": policy % ("1" * 3000)})
+    assert "is not a duration" in finding[2]
+
+
+def test_github_retention_days_of_5000_digits_is_no_internal_error(tmp_path: Path) -> None:
+    workflow = (
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/upload-artifact@v4\n"
+        f"        with: {{name: dist, path: dist, retention-days: {'9' * 5000}}}\n"
+    )
+    assert _no_internal_error(tmp_path, {".github/workflows/ci.yml": workflow}) == []

@@ -857,6 +857,12 @@ def _github_uses(
 _LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")
 
 
+def _days(digits: str) -> int:
+    if len(digits.lstrip("+-0")) > 9:
+        return -1 if digits.startswith("-") else 10**9
+    return int(digits)
+
+
 def _github_retention(retention: StepInput | None) -> tuple[str, int | None, Unreadable | None]:
     """How ``retention-days`` reads, the way ``actions/upload-artifact`` reads it.
 
@@ -868,7 +874,9 @@ def _github_retention(retention: StepInput | None) -> tuple[str, int | None, Unr
     if "${{" in retention.value:
         return RETENTION_UNKNOWN, None, None
     match = _LEADING_INTEGER.match(retention.value)
-    days = int(match.group(1)) if match else None
+    # parseInt of a number too long for a double is Infinity, which the action clamps to the
+    # repository's maximum like any other too-large value: a billion days stands for it.
+    days = _days(match.group(1)) if match else None
     if days is None or days < 0:
         problem = Unreadable(
             retention.location,

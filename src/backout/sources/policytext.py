@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _HCL_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_MAX_DIGITS = 4300
+_TOO_LONG = "a number is out of range (more than 4,300 digits)"
 _HEREDOC = re.compile(r"<<(-?)([A-Za-z_][A-Za-z0-9_]*)[ \t]*\r?\n")
 
 
@@ -93,6 +96,9 @@ def parse_json(text: str, base: int = 0, full_text: str | None = None) -> Node:
         raise PolicyTextError(f"invalid JSON: {exc.msg}", line, column) from None
     except RecursionError:
         raise PolicyTextError("JSON nested too deeply") from None
+    except ValueError:
+        # json refuses an integer of more than 4,300 digits with a plain ValueError.
+        raise PolicyTextError(_TOO_LONG) from None
     try:
         node, _ = _JsonScanner(text, base, lines).value(0)
     except (RecursionError, IndexError, ValueError):
@@ -216,7 +222,10 @@ def _tokens(text: str) -> list[_Token]:
             number = _HCL_NUMBER.match(text, i)
             assert number is not None
             literal = number.group(0)
-            parsed = float(literal) if any(c in literal for c in ".eE") else int(literal)
+            try:
+                parsed = float(literal) if any(c in literal for c in ".eE") else int(literal)
+            except ValueError:
+                raise PolicyTextError(_TOO_LONG, *_Lines(text).position(i)) from None
             out.append(_Token("NUMBER", literal, i, parsed))
             i = number.end()
         elif ident := _IDENT.match(text, i):
@@ -484,10 +493,13 @@ def int_value(node: Node | None) -> int | None:
     """A whole number (or a string of digits, which Terraform converts), else ``None``."""
     if node is None:
         return None
-    if node.kind == "number" and float(node.value).is_integer():
+    if node.kind == "number" and isinstance(node.value, int):
+        return node.value
+    if node.kind == "number" and math.isfinite(node.value) and node.value.is_integer():
         return int(node.value)
-    if node.kind == "string" and node.value.strip().isdigit():
-        return int(node.value)
+    digits = node.value.strip() if node.kind == "string" else ""
+    if digits.isdigit() and len(digits) <= _MAX_DIGITS:  # beyond it int() refuses
+        return int(digits)
     return None
 
 

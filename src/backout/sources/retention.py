@@ -24,6 +24,7 @@ Where they are found:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -227,7 +228,9 @@ def gar_duration(text: str) -> int | None:
     parts = _GAR_DURATION.findall(compact)
     if not compact or "".join(n + u for n, u in parts) != compact:
         return None
-    return int(sum(float(number) * _GAR_UNITS[unit] for number, unit in parts))
+    total = sum(float(number) * _GAR_UNITS[unit] for number, unit in parts)
+    # A number too long for a float is infinite: out of range, not a duration.
+    return int(total) if math.isfinite(total) else None
 
 
 def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
