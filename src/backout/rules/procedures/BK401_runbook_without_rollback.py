@@ -79,12 +79,33 @@ def _scope(sections: tuple[RunbookSection, ...], index: int) -> list[RunbookLine
     """A section's lines together with those of its subsections, heading titles included."""
     head = sections[index]
     lines = [RunbookLine(head.line, head.title, False), *head.body]
-    for section in sections[index + 1 :]:
+    for after in range(index + 1, len(sections)):  # neither copies nor walks the head
+        section = sections[after]
         if section.level <= head.level:
             break
         lines.append(RunbookLine(section.line, section.title, False))
         lines.extend(section.body)
     return lines
+
+
+def _outer_rollback_sections(sections: tuple[RunbookSection, ...]) -> list[int]:
+    """The indexes of the rollback sections that are not inside another rollback section.
+
+    Nested rollback headings (``## Rollback`` / ``### Undo the deploy``) count once, as the
+    outer one. One pass with a stack of the enclosing headings, so a document of thousands
+    of nested headings costs no more than a flat one.
+    """
+    outer: list[int] = []
+    enclosing: list[tuple[int, bool]] = []  # (level, inside a rollback section) per ancestor
+    for index, section in enumerate(sections):
+        while enclosing and enclosing[-1][0] >= section.level:
+            enclosing.pop()
+        inside = bool(enclosing) and enclosing[-1][1]
+        rollback = _ROLLBACK_HEADING.search(section.title) is not None
+        if rollback and not inside:
+            outer.append(index)
+        enclosing.append((section.level, inside or rollback))
+    return outer
 
 
 def _mentions(lines: list[RunbookLine], pattern: LazyRegex) -> bool:
@@ -156,25 +177,10 @@ class RunbookWithoutRollback(Rule):
                 everything.extend(section.body)
             if not _mentions(everything, _DEPLOY):
                 continue
-            rollback = [
-                index
-                for index, section in enumerate(document.sections)
-                if _ROLLBACK_HEADING.search(section.title)
-            ]
-            if not rollback:
+            outer = _outer_rollback_sections(document.sections)
+            if not outer:
                 yield self._no_section(document)
                 continue
-            # Nested rollback headings (## Rollback / ### Undo the deploy) count once.
-            outer = [
-                i
-                for i in rollback
-                if not any(
-                    j < i
-                    and document.sections[j].level < document.sections[i].level
-                    and i < j + len(_scope(document.sections, j))
-                    for j in rollback
-                )
-            ]
             for index in outer:
                 finding = self._incomplete(document, index)
                 if finding is not None:
