@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # Far above what these inputs now take (well under a second), far below what they took.
 _TIMEOUT = 10.0
 
@@ -63,3 +65,20 @@ def test_bk401_thousands_of_flat_rollback_headings(tmp_path: Path) -> None:
     )
     findings = _findings(tmp_path, "BK401")
     assert [(f["line"], f["code"]) for f in findings] == [(5 + 4 * 20000, "BK401")]
+
+
+@pytest.mark.parametrize(
+    ("last", "expected"),
+    [("", [(3, "BK402")]), ("    - pytest\n", [])],
+    ids=["deploys", "tests_last"],
+)
+def test_bk402_long_gitlab_script_of_migrations(
+    tmp_path: Path, last: str, expected: list[tuple[int, str]]
+) -> None:
+    # A job of 3,000 '- alembic upgrade head' (~80 KB): each migration re-tokenised every
+    # later command of its job to look for a test suite (minutes). With `pytest` last, every
+    # migration is the test suite's set-up and the pipeline deploys nothing.
+    script = "    - alembic upgrade head\n" * 3000 + last
+    _write(tmp_path, ".gitlab-ci.yml", "migrate:\n  script:\n" + script)
+    findings = _findings(tmp_path, "BK402")
+    assert [(f["line"], f["code"]) for f in findings] == expected

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 
 from backout.models import Family, Finding, Location, Severity
 from backout.rules.base import CheckContext, LazyRegex, Rule
@@ -29,14 +30,24 @@ _DATABASE_IMAGE = LazyRegex(
 JobKey = tuple[str, str]
 
 
+def last_test_run(job_commands: Iterable[CiCommand]) -> Location | None:
+    """Where a job last runs a test suite, or None: each command is tokenised once."""
+    return max((c.location for c in job_commands if runs_tests(c.command)), default=None)
+
+
 def migrates_own_database(
-    command: CiCommand, kind: str, job: CiJob | None, job_commands: Sequence[CiCommand]
+    command: CiCommand,
+    kind: str,
+    job: CiJob | None,
+    last_test: Callable[[], Location | None],
 ) -> bool:
     """Whether a forward migration is a test job's set-up rather than a deploy.
 
     It is when the job deploys to no environment and its database is its own: a database
     service container (``services: postgres``), the migration run inside
     ``docker compose run|exec``, or a test suite run after it in the same job.
+    ``last_test`` gives :func:`last_test_run` of the job; it is only called when needed, and
+    a caller judging many commands of one job computes it once.
     """
     if kind == RELEASE or job is None or job.environment is not None:
         return False
@@ -44,9 +55,8 @@ def migrates_own_database(
         return True
     if any(_DATABASE_IMAGE.search(image.split(":", 1)[0]) for image in job.services):
         return True
-    return any(
-        later.location > command.location and runs_tests(later.command) for later in job_commands
-    )
+    last = last_test()
+    return last is not None and last > command.location
 
 
 class RollbackNeverDrilled(Rule):
@@ -132,6 +142,13 @@ class RollbackNeverDrilled(Rule):
         by_job: dict[JobKey, list[CiCommand]] = {}
         for command in commands:
             by_job.setdefault((command.workflow, command.job_id), []).append(command)
+        last_tests: dict[JobKey, Location | None] = {}
+
+        def last_test(key: JobKey) -> Location | None:
+            if key not in last_tests:  # once per job, not once per migration of the job
+                last_tests[key] = last_test_run(by_job[key])
+            return last_tests[key]
+
         first_deploy: dict[str, tuple[Location, str]] = {}
         for command in commands:
             kind = deploy_kind(command.command)
@@ -139,7 +156,9 @@ class RollbackNeverDrilled(Rule):
             if (
                 command.provider not in PIPELINE_PROVIDERS
                 or kind is None
-                or migrates_own_database(command, kind, jobs.get(key), by_job[key])
+                or migrates_own_database(
+                    command, kind, jobs.get(key), functools.partial(last_test, key)
+                )
             ):
                 continue
             path = command.location.path
