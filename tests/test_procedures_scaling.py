@@ -7,28 +7,19 @@ to minutes (a cubic or quadratic pass); the CLI must now finish well inside the 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_backout
 
 # Far above what these inputs now take (well under a second), far below what they took.
 _TIMEOUT = 10.0
 
 
 def _findings(repo: Path, code: str) -> list[dict[str, object]]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("BACKOUT_OUTPUT_FORMAT", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "backout", "check", ".", "--select", code, "--format", "json"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=_TIMEOUT,
+    done = run_backout(
+        "check", ".", "--select", code, "--format", "json", cwd=repo, timeout=_TIMEOUT
     )
     assert done.returncode in (0, 1), done.stderr
     findings: list[dict[str, object]] = json.loads(done.stdout)["findings"]
