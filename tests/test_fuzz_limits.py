@@ -162,3 +162,17 @@ def test_github_retention_days_of_5000_digits_is_no_internal_error(tmp_path: Pat
         f"        with: {{name: dist, path: dist, retention-days: {'9' * 5000}}}\n"
     )
     assert _no_internal_error(tmp_path, {".github/workflows/ci.yml": workflow}) == []
+
+
+def test_helm_tag_of_5000_digits_is_no_internal_error(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 1.0.0\n")
+    (chart / "values.yaml").write_text(f"image:\n  repository: shop/api\n  tag: {'9' * 5000}\n")
+    (chart / "templates" / "d.yaml").write_text(
+        "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+        '        - image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"\n'
+    )
+    done = cli("check", ".", "--output-format", "concise", cwd=tmp_path)
+    assert done.returncode in (0, 1)
+    assert "internal error" not in done.stdout, done.stdout

@@ -1115,7 +1115,8 @@ def _go_yaml_number(written: str) -> float | None:
             base, body = _INT_BASES[digits[1].lower()], digits[2:]
         else:
             base, body = 8, digits[1:]  # YAML 1.1 octal: ``010`` is 8
-        value = -int(body, base) if sign == "-" else int(body, base)
+        # More than 64 digits fits no int64 in any base (and int() refuses 4,300 and more).
+        value = (-1 if sign == "-" else 1) * int(body, base) if len(body) <= 64 else 2**64
         if -(2**63) <= value < 2**64:
             return float(value)
     if _GO_FLOAT.fullmatch(plain):
