@@ -281,7 +281,10 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 parts = element.expressions if isinstance(element, exp.Constraint) else [element]
                 for key in (p for p in parts if isinstance(p, exp.PrimaryKey)):
                     columns = with_primary_key(columns, [_name(c) for c in key.expressions])
-                constraints.extend(_glot_added_constraint(stmt, table, element))
+                # Not _glot_added_constraint: the key's NOT NULL is in the columns already.
+                op = _glot_constraint(stmt, table, element)
+                if op is not None:
+                    constraints.append(op)
             yield Operation(CREATE_TABLE, stmt.at(target.this), table, columns=columns)
             yield from constraints
         elif kind == "VIEW" and isinstance(target, (exp.Table, exp.Schema)):

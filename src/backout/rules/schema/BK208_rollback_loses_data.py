@@ -98,21 +98,17 @@ class RollbackLosesData(Rule):
                 lost_before = (
                     not made_here and migration.readable and existing.before(migration, op)
                 )
-                if op.kind == DROP_TABLE and lost_before:
+                if lost_before:
+                    if op.kind == DROP_TABLE:
+                        what = f"table {table}, which this migration did not create: every row "
+                        what += "it held before the release is lost"
+                    else:
+                        what = f"{table}.{op.column}, which this migration did not add: its "
+                        what += "values from before the release are lost"
                     yield self.finding(
                         op.location,
-                        f"rolling back {migration.label} drops table {table}, which this "
-                        "migration did not create: every row it held before the release is "
-                        "lost, and the old release, which uses it, fails",
-                        "make the down migration undo only what the up migration did",
-                        Severity.ERROR,
-                    )
-                elif op.kind == DROP_COLUMN and lost_before:
-                    yield self.finding(
-                        op.location,
-                        f"rolling back {migration.label} drops {table}.{op.column}, which this "
-                        "migration did not add: its values from before the release are lost, "
-                        "and the old release, which uses it, fails",
+                        f"rolling back {migration.label} drops {what}, and the old release, "
+                        "which uses it, fails",
                         "make the down migration undo only what the up migration did",
                         Severity.ERROR,
                     )
