@@ -40,7 +40,12 @@ from backout.sources.images import (
     scalar_value_edit,
     value_start,
 )
-from backout.sources.manifests import RECORDED_FIELDS, canonical_json, recreated_by
+from backout.sources.manifests import (
+    CONTAINER_LISTS,
+    RECORDED_FIELDS,
+    canonical_json,
+    recreated_by,
+)
 from backout.sources.paths import chart_of_template, is_helm_file
 
 if TYPE_CHECKING:
@@ -694,7 +699,7 @@ def _image_line(
     )
 
 
-_CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+_CONTAINER_LIST_KEYS = frozenset(key for key, _ in CONTAINER_LISTS)
 
 
 def _container_image_lines(documents: list[Node]) -> set[int]:
@@ -828,7 +833,7 @@ def _containers(document: Node) -> Iterator[tuple[str, Node]]:
             pending.extend((item, depth + 1) for item in node.value)
             continue
         for key, value in yamlfile.items(node):
-            if key in _CONTAINER_LISTS:
+            if key in _CONTAINER_LIST_KEYS:
                 yield from ((key[:-1], c) for c in yamlfile.elements(value))
             pending.append((value, depth + 1))
 

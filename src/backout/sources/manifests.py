@@ -75,11 +75,12 @@ _POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Rollout": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-_CONTAINER_LISTS = (
+CONTAINER_LISTS = (
     ("containers", "container"),
     ("initContainers", "initContainer"),
     ("ephemeralContainers", "ephemeralContainer"),
 )
+"""A pod spec's container lists, each with the word a message uses for one of its items."""
 # Spec fields recorded on a Workload for comparison between releases (BK105).
 RECORDED_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "Deployment": (("spec", "selector"),),
@@ -236,7 +237,7 @@ def _pod_template_without_images(doc: Node, kind: str) -> str:
     template = plain(get_path(doc, *spec_path[:-1]) if len(spec_path) > 1 else get(doc, "spec"))
     spec = template.get("spec") if len(spec_path) > 1 and isinstance(template, dict) else template
     if isinstance(spec, dict):
-        for list_key, _ in _CONTAINER_LISTS:
+        for list_key, _ in CONTAINER_LISTS:
             for container in spec.get(list_key) or ():
                 if isinstance(container, dict):
                     container.pop("image", None)
@@ -301,7 +302,7 @@ class ManifestReader:
         where = location(path, name_node if name_node is not None else doc)
         yield self._workload(path, doc, api_version, kind, namespace, name, where)
         pod_spec = get_path(doc, *_POD_SPEC_PATHS[kind])
-        for list_key, label in _CONTAINER_LISTS:
+        for list_key, label in CONTAINER_LISTS:
             for container in elements(get(pod_spec, list_key)):
                 image = get(container, "image")
                 if not isinstance(image, yamlfile.ScalarNode):
