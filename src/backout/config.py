@@ -46,7 +46,7 @@ TOP_KEYS = (
     "runbooks",
     "drill",
 )
-DRILL_KEYS = ("old-queries", "old-command", "database")
+DRILL_KEYS = ("old-queries", "old-command", "database", "placeholders", "flyway-environment")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -168,6 +168,11 @@ class DrillConfig:
     old_queries: str | None = None
     old_command: str | None = None
     database: str | None = None
+    placeholders: Mapping[str, str] = field(default_factory=dict)
+    """Flyway placeholder (and Liquibase parameter) values, over the repository's own."""
+    flyway_environment: str | None = None
+    """The ``flyway.toml`` environment whose placeholders apply (default: the one
+    ``[flyway] environment`` names, else ``default``)."""
 
 
 @dataclass(frozen=True)
@@ -381,13 +386,38 @@ def _drill_config(raw: Any) -> DrillConfig:
         if key not in DRILL_KEYS:
             raise ConfigError(f"unknown key 'drill.{key}'{did_you_mean(key, DRILL_KEYS)}")
     for key, value in raw.items():
-        if not isinstance(value, str):
+        if key != "placeholders" and not isinstance(value, str):
             raise ConfigError(f"invalid drill.{key}: expected a string, got {value!r}")
     return DrillConfig(
         old_queries=raw.get("old-queries"),
         old_command=raw.get("old-command"),
         database=raw.get("database"),
+        placeholders=_placeholders(raw.get("placeholders", {})),
+        flyway_environment=raw.get("flyway-environment"),
     )
+
+
+def _placeholders(raw: Any) -> dict[str, str]:
+    """``drill.placeholders``: a table of placeholder name = string value."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"invalid drill.placeholders: expected a table such as "
+            f'{{ schema = "app" }}, got {_toml_type(raw)} {raw!r}'
+        )
+    for name, value in raw.items():
+        if isinstance(value, dict) or not name.strip():
+            # A dotted key (`placeholders.a.b = …`) or an empty name: no placeholder is named so.
+            raise ConfigError(
+                f"invalid drill.placeholders name '{name}': expected name = \"value\" "
+                f'(quote a name with a dot: "{name}.…" = "value")'
+            )
+        if not isinstance(value, str):
+            suggestion = str(value).lower() if isinstance(value, bool) else str(value)
+            raise ConfigError(
+                f"invalid drill.placeholders.{name} {value!r}: expected a string, "
+                f'e.g. {name} = "{suggestion}"'
+            )
+    return dict(raw)
 
 
 def validate_codes(key: str, codes: Iterable[str]) -> tuple[str, ...]:

@@ -108,6 +108,11 @@ class DrillDatabase(abc.ABC):
             self.rollback()
         return None
 
+    def schema_and_user(self) -> tuple[str, str]:
+        """The schema statements land in by default and the user connected, as the database
+        names them (Flyway's ``${flyway:defaultSchema}`` and ``${flyway:user}``)."""
+        return "", ""
+
     @abc.abstractmethod
     def introspect(self) -> SchemaSnapshot:
         """The schema as the catalog describes it: tables, columns, indexes, constraints…"""

@@ -161,6 +161,12 @@ class MysqlDatabase(DrillDatabase):
                 query[flag] = "1"
         return urlunsplit(("mysql+pymysql", parts.netloc, parts.path, urlencode(query), ""))
 
+    def schema_and_user(self) -> tuple[str, str]:
+        """The drill database (MySQL's schema is its database) and the user without its
+        ``@host``."""
+        rows = self.query("SELECT DATABASE(), SUBSTRING_INDEX(CURRENT_USER(), '@', 1)")
+        return str(rows[0][0] or self.name), str(rows[0][1] or "")
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         """Run one statement."""
         self.query(statement, params)

@@ -160,6 +160,11 @@ class PostgresDatabase(DrillDatabase):
         """``postgresql+psycopg://…``."""
         return "postgresql+psycopg://" + self._url.split("://", 1)[1]
 
+    def schema_and_user(self) -> tuple[str, str]:
+        """``current_schema()`` (``public``) and ``current_user``."""
+        rows = self.query("SELECT current_schema(), current_user")
+        return str(rows[0][0] or ""), str(rows[0][1] or "")
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         """Run one statement."""
         try:

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from backout.config import Config
 from backout.drill.database import DrillDatabase, DrillError, DrillTarget, one_line
+from backout.drill.placeholders import Placeholders, missing_message
 from backout.drill.probe import (
     CommandResult,
     ProbeStatement,
@@ -35,7 +36,6 @@ from backout.drill.runners import (
     Runner,
     SqlRunner,
     StepFailed,
-    flyway_mixed,
 )
 from backout.drill.safety import cleanup_on_signals, signals_ignored
 from backout.drill.seed import DataLoss, Seeded, compare, parents_first, seed
@@ -52,6 +52,7 @@ from backout.schema_model import (
     ordered_migrations,
     split_release,
 )
+from backout.sources.tool_config import ToolConfig
 
 DRILL_CODES = ("BK208", "BK211", "BK212")
 """The rules whose findings a drill reports."""
@@ -150,6 +151,9 @@ _BARE_NAME = re.compile(
 )
 
 
+# A name read from a placeholder: `${x}` and longer became as many underscores.
+_PLACEHOLDER_READ = re.compile(r"_{4,}")
+
 # An index or constraint that a schema difference names (``index t_a_idx was left behind``).
 _OBJECT_NAMED = re.compile(r"\b(index|constraint) (\S+) (?:is missing|was left behind|changed)")
 
@@ -191,6 +195,17 @@ def _operation_at(
                 named.add(op.column_def.name)
             if op.kind != RENAME_TABLE and name in named:
                 return op.location
+    # A table written with a placeholder (`${prefix}users`) was read with the placeholder as
+    # underscores (sources/migrations.py): its operations match by column alone.
+    for name in names:
+        for op in reversed(up):
+            if tables and not _PLACEHOLDER_READ.search(op.table or ""):
+                continue
+            named = {op.column, op.new_name, *op.constrained}
+            if op.column_def is not None:
+                named.add(op.column_def.name)
+            if op.kind != RENAME_TABLE and name in named:
+                return op.location
     for name in [*(t for t in tables if t), *names]:
         for op in reversed(up):
             if op.kind in (DROP_TABLE, RENAME_TABLE) and op.table == name:
@@ -219,7 +234,18 @@ def _runner_for(
         return AlembicRunner(workspace.root, sorted(directories)[0] if directories else ".")
     if engine == "django":
         return DjangoRunner(workspace.root, all_)
-    return SqlRunner(flyway_mixed(workspace.root))
+    placeholders = Placeholders(
+        workspace.head.facts.of(ToolConfig),
+        workspace.config.drill.placeholders,
+        workspace.root,
+        workspace.config.drill.flyway_environment,
+    )
+    # Flyway checks every placeholder before it runs a migration: so does the drill, before
+    # it makes a database, rather than send `${…}` to the server.
+    missing = placeholders.missing(all_)
+    if missing:
+        raise DrillError(missing_message(missing))
+    return SqlRunner(placeholders)
 
 
 class _Drill:

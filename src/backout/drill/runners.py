@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backout.drill.database import DrillDatabase, DrillError, StatementFailed
+from backout.drill.placeholders import Placeholders
 from backout.models import Location
 from backout.schema_model import DOWN_MISSING, IRREVERSIBLE_STEP, Migration
 
@@ -151,10 +152,6 @@ _NON_TRANSACTIONAL = re.compile(
 _FLYWAY_EXECUTE_IN_TRANSACTION_OFF = re.compile(
     r"^\s*--\s*flyway:executeInTransaction\s*=\s*false\b", re.I | re.M
 )
-_FLYWAY_MIXED = re.compile(r"^\s*(?:flyway\.)?mixed\s*=\s*\"?true\b", re.I | re.M)
-FLYWAY_CONFIG_FILES = ("flyway.conf", "conf/flyway.conf", "flyway.toml")
-"""Where a repository sets Flyway's ``mixed`` (relative to its root)."""
-
 #: How a migration tool sends a migration's statements (see :meth:`SqlRunner.mode`).
 IN_TRANSACTION = "transaction"
 AUTOCOMMIT = "autocommit"
@@ -176,8 +173,9 @@ class SqlRunner(Runner):
     nothing in SQLite needs to run outside a transaction.
     """
 
-    def __init__(self, flyway_mixed: bool = False) -> None:
-        self.flyway_mixed = flyway_mixed
+    def __init__(self, placeholders: Placeholders | None = None) -> None:
+        self.placeholders = placeholders
+        """The repository's Flyway/Liquibase settings: placeholder values and ``mixed``."""
 
     def mode(
         self, migration: Migration, statements: Sequence[Statement], dialect: str, up: bool
@@ -203,7 +201,8 @@ class SqlRunner(Runner):
         outside = [s for s in statements if _NON_TRANSACTIONAL.match(s.sql)]
         if not outside:
             return IN_TRANSACTION
-        if len(outside) < len(statements) and not self.flyway_mixed:
+        mixed = self.placeholders is not None and self.placeholders.mixed(migration)
+        if len(outside) < len(statements) and not mixed:
             location = migration.location if up else (migration.down_location or migration.location)
             raise StepFailed(
                 outside[0].sql,
@@ -218,6 +217,15 @@ class SqlRunner(Runner):
     ) -> None:
         text = (migration.up_sql if up else migration.down_sql) or ""
         first = migration.up_line if up else migration.down_line
+        if self.placeholders is not None:
+            text, unset = self.placeholders.apply(migration, text, location.path, database)
+            if unset is not None:  # found before the drill starts: only if that check was skipped
+                line = first + text.count("\n", 0, unset.start)
+                raise StepFailed(
+                    "",
+                    f"Flyway placeholder {unset.text} has no value (Flyway refuses the migration)",
+                    Location(location.path, line, 1),
+                )
         statements = split_statements(text, database.dialect, first)
         try:
             if self.mode(migration, statements, database.dialect, up) == AUTOCOMMIT:
@@ -239,18 +247,6 @@ class SqlRunner(Runner):
         if migration.down_sql is None or migration.down_state == DOWN_MISSING:
             raise NoDownMigration(migration.down_reason or "no down migration")
         self._run(database, migration, False, migration.down_location or migration.location)
-
-
-def flyway_mixed(root: Path) -> bool:
-    """Whether the repository's Flyway configuration sets ``mixed`` to true."""
-    for name in FLYWAY_CONFIG_FILES:
-        try:
-            text = (root / name).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if _FLYWAY_MIXED.search(text):
-            return True
-    return False
 
 
 def _error_parts(exc: BaseException) -> tuple[str, str]:

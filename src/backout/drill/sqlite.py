@@ -98,6 +98,10 @@ class SqliteDatabase(DrillDatabase):
         """The same URL: SQLAlchemy reads it as is."""
         return self.url
 
+    def schema_and_user(self) -> tuple[str, str]:
+        """``main``, SQLite's schema; SQLite has no users."""
+        return "main", ""
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         """Run one statement."""
         self.query(statement, params)

@@ -68,6 +68,9 @@ ALL_READERS: tuple[LazyReader, ...] = (
     LazyReader("ci", paths.is_ci_file, "ci", "CiReader"),
     LazyReader("script", paths.is_script, "ci", "ScriptReader"),
     LazyReader("SQL migration", paths.is_sql_file, "migrations", "MigrationFileReader"),
+    LazyReader(
+        "migration tool configuration", paths.is_tool_config, "tool_config", "ToolConfigReader"
+    ),
     LazyReader("Alembic", paths.is_alembic_revision, "alembic", "AlembicReader"),
     LazyReader(
         "Django migration", paths.is_django_migration, "django_migrations", "DjangoMigrationReader"

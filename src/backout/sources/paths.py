@@ -124,6 +124,14 @@ def is_sql_file(path: str) -> bool:
     return path.lower().endswith(".sql")
 
 
+TOOL_CONFIG_NAMES = ("flyway.conf", "flyway.toml", "liquibase.properties")
+
+
+def is_tool_config(path: str) -> bool:
+    """Flyway's ``flyway.conf`` and ``flyway.toml``, Liquibase's ``liquibase.properties``."""
+    return path.rpartition("/")[2] in TOOL_CONFIG_NAMES
+
+
 def is_alembic_revision(path: str) -> bool:
     """Python files in a ``versions/`` directory, Alembic's layout."""
     return path.endswith(".py") and "versions/" in path and not path.endswith("__init__.py")

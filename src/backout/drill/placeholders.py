@@ -1,0 +1,306 @@
+"""Flyway placeholders and Liquibase changelog parameters, replaced as the tools replace them.
+
+Flyway replaces ``${name}`` everywhere in a SQL migration (strings and comments included) with
+the value its configuration gives, matching names without regard to case, and refuses to run a
+migration with a placeholder it has no value for; ``placeholderReplacement=false`` turns it
+off and ``placeholderPrefix``/``placeholderSuffix`` change the markers. It also fills its own
+``${flyway:…}`` placeholders. Liquibase expands ``${name}`` from its changelog parameters and
+leaves a name it does not know as written. The drill does the same with the values of:
+
+1. the repository's ``flyway.conf``/``flyway.toml``/``liquibase.properties``
+   (:class:`~backout.sources.tool_config.ToolConfig` facts) that apply to the migration's
+   directory: at the root, in ``conf/``, next to the migrations or in a directory above them,
+   the nearest winning; in ``flyway.toml`` the environment's overrides over ``[flyway]``;
+2. ``[tool.backout.drill] placeholders``, which wins over both;
+
+and the built-in ``${flyway:…}`` ones with the throwaway database's values.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backout.config import did_you_mean
+from backout.drill.database import DrillDatabase, DrillError
+from backout.models import Location
+from backout.schema_model import Migration
+from backout.sources.tool_config import FLYWAY, LIQUIBASE, ToolConfig, ToolSettings
+
+DEFAULT_ENVIRONMENT = "default"
+DEFAULT_TABLE = "flyway_schema_history"
+BUILT_IN = (
+    "defaultSchema",
+    "user",
+    "database",
+    "timestamp",
+    "filename",
+    "workingDirectory",
+    "table",
+    "environment",
+)
+"""Flyway's own placeholders, ``${flyway:<name>}`` (the separator is ``placeholderSeparator``)."""
+
+_LAYOUT_TOOL = {"flyway": FLYWAY, "liquibase": LIQUIBASE}
+# Lower first: the file that comes later in this order wins for the same directory.
+_FILE_ORDER = {"conf/flyway.conf": 0, "flyway.conf": 1, "conf/flyway.toml": 2, "flyway.toml": 3}
+
+
+@dataclass
+class Scheme:
+    """How one migration's placeholders are replaced."""
+
+    tool: str
+    prefix: str = "${"
+    suffix: str = "}"
+    separator: str = ":"
+    enabled: bool = True
+    mixed: bool = False
+    table: str = DEFAULT_TABLE
+    environment: str = DEFAULT_ENVIRONMENT
+    values: dict[str, str] = field(default_factory=dict)
+    """Case-folded name → value."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Case-folded name → where its value was set (``flyway.conf:3``), for messages."""
+
+    @property
+    def strict(self) -> bool:
+        """Flyway stops on a placeholder without a value; Liquibase leaves it as written."""
+        return self.tool == FLYWAY
+
+    def built_in(self, name: str) -> str | None:
+        """``defaultSchema`` for ``flyway:defaultSchema`` (any case), else ``None``."""
+        if self.tool != FLYWAY:
+            return None
+        head = f"flyway{self.separator}"
+        if not name.casefold().startswith(head.casefold()):
+            return None
+        wanted = name[len(head) :].casefold()
+        return next((b for b in BUILT_IN if b.casefold() == wanted), None)
+
+    def merge(self, settings: ToolSettings, where: str) -> None:
+        """Apply ``settings`` over what is set already."""
+        for attribute, value in (
+            ("prefix", settings.prefix),
+            ("suffix", settings.suffix),
+            ("separator", settings.separator),
+            ("enabled", settings.replacement),
+            ("mixed", settings.mixed),
+            ("table", settings.table),
+        ):
+            if value is not None and value != "":
+                setattr(self, attribute, value)
+        for placeholder in settings.placeholders:
+            key = placeholder.name.casefold()
+            self.values[key] = placeholder.value
+            self.sources[key] = f"{where}:{placeholder.line}"
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """A placeholder written in a migration: its text (``${schema}``), its name, its place."""
+
+    text: str
+    name: str
+    start: int
+    end: int
+
+
+def occurrences(text: str, prefix: str, suffix: str) -> Iterator[Occurrence]:
+    """Each ``prefix…suffix`` of ``text``, as Flyway's reader finds them: from a prefix to the
+    next suffix, whatever is between. A prefix with no suffix after it is left as written."""
+    if not prefix or not suffix:
+        return
+    position = 0
+    while True:
+        start = text.find(prefix, position)
+        if start < 0:
+            return
+        close = text.find(suffix, start + len(prefix))
+        if close < 0:
+            return
+        end = close + len(suffix)
+        yield Occurrence(text[start:end], text[start + len(prefix) : close], start, end)
+        position = end
+
+
+class Placeholders:
+    """The placeholder values of a repository's migrations, and their replacement."""
+
+    def __init__(
+        self,
+        configs: Sequence[ToolConfig],
+        overrides: Mapping[str, str],
+        root: Path,
+        environment: str | None = None,
+    ) -> None:
+        self.configs = sorted(
+            configs, key=lambda c: (_anchor(c).count("/") + (_anchor(c) != "."), _order(c))
+        )
+        self.overrides = dict(overrides)
+        self.root = root
+        self.environment = environment
+        self._schemes: dict[str, Scheme | None] = {}
+        self._identities: dict[str, tuple[str, str]] = {}
+        if environment is not None:
+            self._check_environment(environment)
+
+    def _check_environment(self, environment: str) -> None:
+        known = sorted({name for c in self.configs for name, _ in c.environments})
+        if environment in known:
+            return
+        tomls = [c.location.path for c in self.configs if c.location.path.endswith(".toml")]
+        if not tomls:
+            raise DrillError(
+                f"invalid drill.flyway-environment '{environment}': the repository has no "
+                "flyway.toml, whose [environments.<name>] it would choose"
+            )
+        hint = did_you_mean(environment, known) if known else " (it defines none)"
+        raise DrillError(
+            f"invalid drill.flyway-environment '{environment}': no [environments.{environment}] "
+            f"in {', '.join(tomls)}{hint}"
+        )
+
+    def scheme(self, migration: Migration) -> Scheme | None:
+        """The scheme of ``migration``'s tool and directory; ``None`` for other layouts."""
+        tool = _LAYOUT_TOOL.get(migration.layout)
+        if tool is None:
+            return None
+        directory = migration.location.path.rpartition("/")[0] or "."
+        key = f"{tool}\0{directory}"
+        if key not in self._schemes:
+            self._schemes[key] = self._build(tool, directory)
+        return self._schemes[key]
+
+    def _build(self, tool: str, directory: str) -> Scheme:
+        scheme = Scheme(tool)
+        for config in self.configs:
+            anchor = _anchor(config)
+            if config.tool != tool or not (
+                anchor == "." or directory == anchor or directory.startswith(anchor + "/")
+            ):
+                continue
+            where = config.location.path
+            scheme.merge(config.settings, where)
+            environment = self.environment or config.environment
+            if environment is not None:
+                scheme.environment = environment
+            overrides = dict(config.environments).get(scheme.environment)
+            if overrides is not None:
+                scheme.merge(overrides, where)
+        for name, value in self.overrides.items():
+            scheme.values[name.casefold()] = value
+            scheme.sources[name.casefold()] = "drill.placeholders"
+        return scheme
+
+    def mixed(self, migration: Migration) -> bool:
+        """Whether Flyway's ``mixed`` is true for ``migration``."""
+        scheme = self.scheme(migration)
+        return scheme is not None and scheme.mixed
+
+    def missing(self, migrations: Sequence[Migration]) -> list[tuple[str, str, Location]]:
+        """``(text, name, where)`` of each Flyway placeholder of ``migrations`` (up and down
+        SQL) that has no value."""
+        found: list[tuple[str, str, Location]] = []
+        for migration in migrations:
+            scheme = self.scheme(migration)
+            if scheme is None or not scheme.enabled or not scheme.strict:
+                continue
+            down_path = (migration.down_location or migration.location).path
+            for text, first, path in (
+                (migration.up_sql, migration.up_line, migration.location.path),
+                (migration.down_sql, migration.down_line, down_path),
+            ):
+                for occurrence in occurrences(text or "", scheme.prefix, scheme.suffix):
+                    name = occurrence.name
+                    if name.casefold() in scheme.values or scheme.built_in(name):
+                        continue
+                    where = _location(text or "", occurrence, first, path)
+                    found.append((occurrence.text, name, where))
+        return found
+
+    def apply(
+        self, migration: Migration, text: str, path: str, database: DrillDatabase
+    ) -> tuple[str, Occurrence | None]:
+        """``text`` (SQL of ``migration`` in the file ``path``) with its placeholders
+        replaced, and the first one without a value (Flyway) that stopped the replacement."""
+        scheme = self.scheme(migration)
+        if scheme is None or not scheme.enabled:
+            return text, None
+        pieces: list[str] = []
+        last = 0
+        for occurrence in occurrences(text, scheme.prefix, scheme.suffix):
+            value = scheme.values.get(occurrence.name.casefold())
+            if value is None:
+                built_in = scheme.built_in(occurrence.name)
+                if built_in is not None:
+                    value = self._built_in(built_in, scheme, path, database)
+            if value is None:
+                if scheme.strict:
+                    return text, occurrence
+                continue
+            pieces.append(text[last : occurrence.start])
+            pieces.append(value)
+            last = occurrence.end
+        pieces.append(text[last:])
+        return "".join(pieces), None
+
+    def _built_in(self, name: str, scheme: Scheme, path: str, database: DrillDatabase) -> str:
+        if name in ("defaultSchema", "user"):
+            if database.name not in self._identities:
+                self._identities[database.name] = database.schema_and_user()
+            schema, user = self._identities[database.name]
+            return schema if name == "defaultSchema" else user
+        values = {
+            "database": database.name,
+            "timestamp": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "filename": path.rpartition("/")[2],
+            "workingDirectory": str(self.root.resolve()),
+            "table": scheme.table,
+            "environment": scheme.environment,
+        }
+        return values[name]
+
+
+def _anchor(config: ToolConfig) -> str:
+    """The directory a configuration file speaks for: its own, or the parent of ``conf/``."""
+    directory = config.directory
+    if directory == "conf":
+        return "."
+    if directory.endswith("/conf"):
+        return directory[: -len("/conf")]
+    return directory
+
+
+def _order(config: ToolConfig) -> int:
+    name = config.location.path.rpartition("/")[2]
+    in_conf = config.directory == "conf" or config.directory.endswith("/conf")
+    return _FILE_ORDER.get(f"conf/{name}" if in_conf else name, 1)
+
+
+def _location(text: str, occurrence: Occurrence, first_line: int, path: str) -> Location:
+    line_start = text.rfind("\n", 0, occurrence.start) + 1
+    return Location(
+        path, first_line + text.count("\n", 0, occurrence.start), occurrence.start - line_start + 1
+    )
+
+
+def missing_message(missing: Sequence[tuple[str, str, Location]]) -> str:
+    """The drill's error for Flyway placeholders without a value: where, and how to give one."""
+    shown = ", ".join(f"{text} ({location})" for text, _, location in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    names: list[str] = []
+    for _, name, _ in missing:
+        if name not in names:
+            names.append(name)
+    table = ", ".join(f'{name} = "…"' for name in names[:3])
+    plural = "s" if len(missing) > 1 else ""
+    return (
+        f"Flyway placeholder{plural} without a value: {shown}{more}; Flyway refuses to run "
+        f"such a migration, and so does the drill. Give the value in backout's configuration, "
+        f"placeholders = {{ {table} }} under [tool.backout.drill] ([drill] in backout.toml), "
+        f"or in flyway.conf (flyway.placeholders.{names[0]}=…) or flyway.toml "
+        f"([flyway.placeholders])"
+    )

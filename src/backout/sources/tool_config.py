@@ -1,0 +1,297 @@
+"""Migration tools' own configuration files → :class:`ToolConfig` facts.
+
+* ``flyway.conf`` (Java properties): ``flyway.placeholders.<name>=value``,
+  ``flyway.placeholderPrefix``, ``flyway.placeholderSuffix``, ``flyway.placeholderSeparator``,
+  ``flyway.placeholderReplacement``, ``flyway.mixed``, ``flyway.table``;
+* ``flyway.toml``: the same settings in ``[flyway]`` (``[flyway.placeholders]``), the
+  environment it names (``[flyway] environment``) and each environment's overrides
+  (``[environments.<name>.flyway]``, ``[environments.<name>.flyway.placeholders]``);
+* ``liquibase.properties``: changelog parameters, ``parameter.<name>=value``.
+
+The reader records what the file says, with the line of each placeholder; which files apply to
+which migrations, and what a placeholder without a value means, is for the drill to decide
+(:mod:`backout.drill.placeholders`). A file that cannot be parsed, or a setting of the wrong
+type, is an :class:`~backout.sources.base.Unreadable` fact (BK901) at its line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from backout.models import Location
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.paths import is_tool_config
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found]
+
+FLYWAY = "flyway"
+LIQUIBASE = "liquibase"
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """One placeholder value a configuration file sets, and the line it is set on."""
+
+    name: str
+    value: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """One set of settings: a whole ``flyway.conf``, ``[flyway]`` of a ``flyway.toml``, or an
+    environment's ``[environments.<name>.flyway]``. ``None`` means not set there."""
+
+    placeholders: tuple[Placeholder, ...] = ()
+    prefix: str | None = None
+    suffix: str | None = None
+    separator: str | None = None
+    replacement: bool | None = None
+    mixed: bool | None = None
+    table: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolConfig(Fact):
+    """A migration tool's configuration file (its location is the file's first line)."""
+
+    tool: str
+    """``flyway`` or ``liquibase``."""
+    settings: ToolSettings
+    environment: str | None = None
+    """``flyway.toml``'s ``[flyway] environment``: the environment Flyway runs with."""
+    environments: tuple[tuple[str, ToolSettings], ...] = ()
+    """Each ``[environments.<name>]`` of a ``flyway.toml`` with the overrides it sets."""
+
+    @property
+    def directory(self) -> str:
+        """The root-relative directory of the file (``.`` at the root)."""
+        return self.location.path.rpartition("/")[0] or "."
+
+
+class _Bad(ValueError):
+    """A setting of the wrong type; ``line`` is where it is written."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class ToolConfigReader:
+    """Reads ``flyway.conf``, ``flyway.toml`` and ``liquibase.properties``."""
+
+    name: ClassVar[str] = "migration tool configuration"
+
+    def wants(self, path: str) -> bool:
+        """``flyway.conf``, ``flyway.toml`` and ``liquibase.properties`` anywhere."""
+        return is_tool_config(path)
+
+    def read(self, file: SourceFile) -> Iterator[Fact]:
+        """One :class:`ToolConfig`, or an :class:`Unreadable` saying where it went wrong."""
+        text = file.text()
+        if text is None:
+            error = file.decode_error()
+            if error is not None:
+                yield error
+            return
+        try:
+            if file.name == "flyway.toml":
+                yield _flyway_toml(file.path, text)
+            elif file.name == "flyway.conf":
+                yield _flyway_conf(file.path, text)
+            else:
+                yield _liquibase_properties(file.path, text)
+        except _Bad as bad:
+            yield Unreadable(Location(file.path, bad.line, 1), self.name, str(bad))
+
+
+# --- Java properties (flyway.conf, liquibase.properties) -------------------------------------
+
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char != "\\" or index + 1 == len(text):
+            out.append(char)
+            index += 1
+            continue
+        following = text[index + 1]
+        if following == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[index + 2 : index + 6]):
+            out.append(chr(int(text[index + 2 : index + 6], 16)))
+            index += 6
+            continue
+        out.append(_ESCAPES.get(following, following))
+        index += 2
+    return "".join(out)
+
+
+def _continues(line: str) -> bool:
+    """A line that ends in an odd number of backslashes goes on on the next line."""
+    stripped = line.rstrip("\r\n")
+    return (len(stripped) - len(stripped.rstrip("\\"))) % 2 == 1
+
+
+_KEY_END = re.compile(r"(?<!\\)(?:\\\\)*[=:\s]")
+
+
+def read_properties(text: str) -> Iterator[tuple[str, str, int]]:
+    """``(key, value, line)`` of each entry of a Java properties text, as
+    ``java.util.Properties.load`` reads it (comments, continuation lines, escapes)."""
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        first = index
+        logical = lines[index].lstrip()
+        index += 1
+        if not logical or logical[0] in "#!":
+            continue
+        while _continues(logical) and index < len(lines):
+            logical = logical.rstrip("\r\n")[:-1] + lines[index].lstrip()
+            index += 1
+        if _continues(logical):
+            logical = logical[:-1]
+        end = _KEY_END.search(logical)
+        if end is None:
+            key, rest = logical, ""
+        else:
+            cut = end.end() - 1
+            key, rest = logical[:cut], logical[cut:]
+            rest = rest.lstrip(" \t\f")
+            if rest[:1] in ("=", ":"):
+                rest = rest[1:].lstrip(" \t\f")
+        yield _unescape(key), _unescape(rest), first + 1
+
+
+def _boolean(key: str, value: str, line: int) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise _Bad(f"{key} must be true or false, not '{value}'", line)
+
+
+def _flyway_conf(path: str, text: str) -> ToolConfig:
+    placeholders: list[Placeholder] = []
+    values: dict[str, Any] = {}
+    for key, value, line in read_properties(text):
+        if key.startswith("flyway.placeholders.") and len(key) > len("flyway.placeholders."):
+            placeholders.append(Placeholder(key[len("flyway.placeholders.") :], value, line))
+            continue
+        setting = _CONF_SETTINGS.get(key)
+        if setting is None:
+            continue
+        if setting in ("replacement", "mixed"):
+            values[setting] = _boolean(key, value, line)
+        else:
+            values[setting] = value
+    return ToolConfig(
+        Location(path, 1, 1), FLYWAY, ToolSettings(placeholders=tuple(placeholders), **values)
+    )
+
+
+_CONF_SETTINGS = {
+    "flyway.placeholderPrefix": "prefix",
+    "flyway.placeholderSuffix": "suffix",
+    "flyway.placeholderSeparator": "separator",
+    "flyway.placeholderReplacement": "replacement",
+    "flyway.mixed": "mixed",
+    "flyway.table": "table",
+}
+_TOML_SETTINGS = {key.split(".", 1)[1]: field for key, field in _CONF_SETTINGS.items()}
+
+
+def _liquibase_properties(path: str, text: str) -> ToolConfig:
+    placeholders = tuple(
+        Placeholder(key[len("parameter.") :], value, line)
+        for key, value, line in read_properties(text)
+        if key.startswith("parameter.") and len(key) > len("parameter.")
+    )
+    return ToolConfig(Location(path, 1, 1), LIQUIBASE, ToolSettings(placeholders=placeholders))
+
+
+# --- flyway.toml ------------------------------------------------------------------------------
+
+_TOML_ERROR_LINE = re.compile(r"\(at line (\d+)")
+
+
+def _flyway_toml(path: str, text: str) -> ToolConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_ERROR_LINE.search(str(exc))
+        raise _Bad(f"invalid TOML: {exc}", int(found[1]) if found else 1) from None
+    flyway = data.get("flyway", {})
+    if not isinstance(flyway, dict):
+        raise _Bad("[flyway] must be a table", _line_of(text, r"flyway\s*="))
+    settings = _toml_settings(text, flyway, "flyway")
+    environment = flyway.get("environment")
+    if environment is not None and not isinstance(environment, str):
+        raise _Bad("[flyway] environment must be a string", _line_of(text, r"environment\s*="))
+    raw_environments = data.get("environments", {})
+    if not isinstance(raw_environments, dict):
+        raise _Bad("[environments] must be a table", _line_of(text, r"environments\s*="))
+    environments: list[tuple[str, ToolSettings]] = []
+    for name, table in raw_environments.items():
+        if not isinstance(table, dict):
+            raise _Bad(f"environments.{name} must be a table", _line_of(text, re.escape(name)))
+        override = table.get("flyway", {})
+        if not isinstance(override, dict):
+            raise _Bad(
+                f"environments.{name}.flyway must be a table",
+                _line_of(text, rf"\[environments\.{re.escape(name)}"),
+            )
+        environments.append((name, _toml_settings(text, override, f"environments.{name}.flyway")))
+    return ToolConfig(Location(path, 1, 1), FLYWAY, settings, environment, tuple(environments))
+
+
+def _toml_settings(text: str, table: Mapping[str, Any], where: str) -> ToolSettings:
+    values: dict[str, Any] = {}
+    for key, field in _TOML_SETTINGS.items():
+        if key not in table:
+            continue
+        value = table[key]
+        line = _line_of(text, rf"{key}\s*=")
+        if field in ("replacement", "mixed"):
+            if isinstance(value, str):  # "true" as a string, as the .conf spelling has it
+                value = _boolean(f"{where}.{key}", value, line)
+            elif not isinstance(value, bool):
+                raise _Bad(f"{where}.{key} must be true or false", line)
+        elif not isinstance(value, str):
+            raise _Bad(f"{where}.{key} must be a string", line)
+        values[field] = value
+    raw = table.get("placeholders", {})
+    header = _line_of(text, rf"\[\s*{re.escape(where)}\.placeholders\s*\]")
+    if not isinstance(raw, dict):
+        raise _Bad(f"{where}.placeholders must be a table", _line_of(text, r"placeholders\s*="))
+    placeholders = []
+    for name, value in raw.items():
+        line = _line_of(
+            text, rf"(?:placeholders\s*\.\s*)?[\"']?{re.escape(name)}[\"']?\s*=", header
+        )
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise _Bad(f"placeholder {where}.placeholders.{name} must be a string", line)
+        placeholders.append(Placeholder(name, value, line))
+    return ToolSettings(placeholders=tuple(placeholders), **values)
+
+
+def _line_of(text: str, pattern: str, after: int = 1) -> int:
+    """The line (from ``after`` on) that starts with ``pattern``; ``after`` when none does."""
+    compiled = re.compile(rf"^\s*{pattern}")
+    for number, line in enumerate(text.splitlines()[after - 1 :], start=after):
+        if compiled.match(line):
+            return number
+    return after
