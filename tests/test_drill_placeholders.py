@@ -14,6 +14,7 @@ from backout.config import ConfigError, config_from_table
 from backout.drill.placeholders import Placeholders, occurrences
 from backout.models import Location
 from backout.sources.base import SourceFile, Unreadable
+from backout.sources.migration_facts import Migration
 from backout.sources.tool_config import ToolConfig, ToolConfigReader
 from tests.drill_repos import (
     MARIADB_URL,
@@ -334,11 +335,55 @@ def test_nearest_configuration_wins_and_backout_over_all(tmp_path: Path) -> None
         conf("conf/flyway.conf", "flyway.placeholders.c=conf\nflyway.placeholders.b=conf\n"),
         conf("other/flyway.conf", "flyway.placeholders.d=other\n"),
     ]
-    from backout.sources.migration_facts import Migration
-
-    migration = Migration(
-        Location("db/migration/V1__a.sql"), "flyway", "sql", "db/migration", "1", ((1, ""),), "a"
-    )
+    migration = _migration("db/migration/V1__a.sql", "")
     scheme = Placeholders(configs, {"C": "backout"}, tmp_path).scheme(migration)
     assert scheme is not None
     assert scheme.values == {"a": "db", "b": "root", "c": "backout"}
+
+
+def _migration(path: str, sql: str) -> Migration:
+    return Migration(
+        Location(path), "flyway", "sql", path.rpartition("/")[0], "1", ((1, ""),), "a", sql
+    )
+
+
+def test_environment_variables_as_flyway_reads_them(tmp_path: Path) -> None:
+    (toml,) = _read("flyway.toml", "[flyway.placeholders]\nschema = '${env.APP_SCHEMA}'\n")
+    (conf,) = _read("db/flyway.conf", "flyway.placeholders.owner=${APP_OWNER}\n")
+    assert isinstance(toml, ToolConfig) and isinstance(conf, ToolConfig)
+    migration = _migration("db/V1__a.sql", "CREATE TABLE ${schema}.t (o text DEFAULT '${owner}');")
+    environ = {"APP_SCHEMA": "app", "APP_OWNER": "ops", "FLYWAY_PLACEHOLDERS_REGION": "eu"}
+    scheme = Placeholders([toml, conf], {}, tmp_path, environ=environ).scheme(migration)
+    assert scheme is not None
+    assert scheme.values == {"schema": "app", "owner": "ops", "region": "eu"}
+    # backout's own setting wins over FLYWAY_PLACEHOLDERS_*.
+    scheme = Placeholders([toml, conf], {"Region": "us"}, tmp_path, environ=environ).scheme(
+        migration
+    )
+    assert scheme is not None and scheme.values["region"] == "us"
+    # An environment variable that is not set leaves the placeholder without a value, and
+    # the drill says which variable.
+    missing = Placeholders([toml, conf], {}, tmp_path, environ={}).missing([migration])
+    assert [str(m) for m in missing] == [
+        "${schema} (db/V1__a.sql:1:14: its value in flyway.toml:2 reads the environment "
+        "variable APP_SCHEMA, which is not set)",
+        "${owner} (db/V1__a.sql:1:43: its value in db/flyway.conf:1 reads the environment "
+        "variable APP_OWNER, which is not set)",
+    ]
+
+
+def test_placeholder_from_the_environment_in_a_real_drill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_files_repo(
+        tmp_path,
+        {"db/V1__a.sql": "CREATE TABLE ${table} (id integer PRIMARY KEY);\n"},
+        {
+            "db/V2__b.sql": "ALTER TABLE ${table} ADD COLUMN note text;\n",
+            "db/U2__b.sql": "ALTER TABLE ${table} DROP COLUMN note;\n",
+        },
+    )
+    monkeypatch.setenv("FLYWAY_PLACEHOLDERS_TABLE", "notes")
+    stdout, stderr, code, pid = _drill(repo, PG_URL)
+    assert code == 0, stdout + stderr
+    assert made_by(pid, pg_drill_databases()) == []

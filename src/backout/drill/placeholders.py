@@ -19,6 +19,8 @@ and the built-in ``${flyway:…}`` ones with the throwaway database's values.
 from __future__ import annotations
 
 import datetime
+import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ BUILT_IN = (
 )
 """Flyway's own placeholders, ``${flyway:<name>}`` (the separator is ``placeholderSeparator``)."""
 
+_ENV_PREFIX = "FLYWAY_PLACEHOLDERS_"
 _LAYOUT_TOOL = {"flyway": FLYWAY, "liquibase": LIQUIBASE}
 # Lower first: the file that comes later in this order wins for the same directory.
 _FILE_ORDER = {"conf/flyway.conf": 0, "flyway.conf": 1, "conf/flyway.toml": 2, "flyway.toml": 3}
@@ -64,6 +67,8 @@ class Scheme:
     """Case-folded name → value."""
     sources: dict[str, str] = field(default_factory=dict)
     """Case-folded name → where its value was set (``flyway.conf:3``), for messages."""
+    unset: dict[str, str] = field(default_factory=dict)
+    """Case-folded name → why the value set for it is not there (an environment variable)."""
 
     @property
     def strict(self) -> bool:
@@ -80,8 +85,12 @@ class Scheme:
         wanted = name[len(head) :].casefold()
         return next((b for b in BUILT_IN if b.casefold() == wanted), None)
 
-    def merge(self, settings: ToolSettings, where: str) -> None:
-        """Apply ``settings`` over what is set already."""
+    def merge(
+        self, settings: ToolSettings, where: str, environ: Mapping[str, str] | None = None
+    ) -> None:
+        """Apply ``settings`` over what is set already (a value that reads an environment
+        variable, ``${env.NAME}`` in TOML or ``${NAME}`` in a .conf, is read from
+        ``environ``; one that is not set leaves the placeholder without a value)."""
         for attribute, value in (
             ("prefix", settings.prefix),
             ("suffix", settings.suffix),
@@ -94,8 +103,38 @@ class Scheme:
                 setattr(self, attribute, value)
         for placeholder in settings.placeholders:
             key = placeholder.name.casefold()
-            self.values[key] = placeholder.value
+            value, unset = _from_environment(placeholder.value, where, environ or {})
             self.sources[key] = f"{where}:{placeholder.line}"
+            if unset is None:
+                self.values[key] = value
+                self.unset.pop(key, None)
+            else:
+                self.values.pop(key, None)
+                self.unset[key] = (
+                    f"its value in {where}:{placeholder.line} reads the environment variable "
+                    f"{unset}, which is not set"
+                )
+
+
+# Flyway's resolvers in a configuration value: ``${env.NAME}`` (TOML), ``${NAME}`` (.conf).
+_TOML_ENV = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
+_CONF_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _from_environment(value: str, where: str, environ: Mapping[str, str]) -> tuple[str, str | None]:
+    """``value`` with the environment variables it reads filled in, and the first one that
+    is not set (``None`` when all are)."""
+    pattern = _TOML_ENV if where.endswith(".toml") else _CONF_ENV
+    unset: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        if match[1] not in environ:
+            unset.append(match[1])
+            return match[0]
+        return environ[match[1]]
+
+    filled = pattern.sub(fill, value)
+    return filled, (unset[0] if unset else None)
 
 
 @dataclass(frozen=True)
@@ -126,6 +165,20 @@ def occurrences(text: str, prefix: str, suffix: str) -> Iterator[Occurrence]:
         position = end
 
 
+@dataclass(frozen=True)
+class Missing:
+    """A Flyway placeholder without a value: as written, its name, where, and why (when a
+    value was set but reads an environment variable that is not set)."""
+
+    text: str
+    name: str
+    location: Location
+    why: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.location}{': ' + self.why if self.why else ''})"
+
+
 class Placeholders:
     """The placeholder values of a repository's migrations, and their replacement."""
 
@@ -135,6 +188,7 @@ class Placeholders:
         overrides: Mapping[str, str],
         root: Path,
         environment: str | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.configs = sorted(
             configs, key=lambda c: (_anchor(c).count("/") + (_anchor(c) != "."), _order(c))
@@ -142,6 +196,7 @@ class Placeholders:
         self.overrides = dict(overrides)
         self.root = root
         self.environment = environment
+        self.environ = dict(os.environ if environ is None else environ)
         self._schemes: dict[str, Scheme | None] = {}
         self._identities: dict[str, tuple[str, str]] = {}
         if environment is not None:
@@ -183,16 +238,26 @@ class Placeholders:
             ):
                 continue
             where = config.location.path
-            scheme.merge(config.settings, where)
+            scheme.merge(config.settings, where, self.environ)
             environment = self.environment or config.environment
             if environment is not None:
                 scheme.environment = environment
             overrides = dict(config.environments).get(scheme.environment)
             if overrides is not None:
-                scheme.merge(overrides, where)
-        for name, value in self.overrides.items():
+                scheme.merge(overrides, where, self.environ)
+        given: dict[str, str] = {}
+        if tool == FLYWAY:  # as Flyway reads them: over its configuration files
+            given = {
+                name[len(_ENV_PREFIX) :]: value
+                for name, value in self.environ.items()
+                if name.upper().startswith(_ENV_PREFIX) and len(name) > len(_ENV_PREFIX)
+            }
+        for name, value in {**given, **self.overrides}.items():
             scheme.values[name.casefold()] = value
-            scheme.sources[name.casefold()] = "drill.placeholders"
+            scheme.unset.pop(name.casefold(), None)
+            scheme.sources[name.casefold()] = (
+                "drill.placeholders" if name in self.overrides else _ENV_PREFIX + name
+            )
         return scheme
 
     def mixed(self, migration: Migration) -> bool:
@@ -200,10 +265,9 @@ class Placeholders:
         scheme = self.scheme(migration)
         return scheme is not None and scheme.mixed
 
-    def missing(self, migrations: Sequence[Migration]) -> list[tuple[str, str, Location]]:
-        """``(text, name, where)`` of each Flyway placeholder of ``migrations`` (up and down
-        SQL) that has no value."""
-        found: list[tuple[str, str, Location]] = []
+    def missing(self, migrations: Sequence[Migration]) -> list[Missing]:
+        """Each Flyway placeholder of ``migrations`` (up and down SQL) that has no value."""
+        found: list[Missing] = []
         for migration in migrations:
             scheme = self.scheme(migration)
             if scheme is None or not scheme.enabled or not scheme.strict:
@@ -218,7 +282,8 @@ class Placeholders:
                     if name.casefold() in scheme.values or scheme.built_in(name):
                         continue
                     where = _location(text or "", occurrence, first, path)
-                    found.append((occurrence.text, name, where))
+                    why = scheme.unset.get(name.casefold(), "")
+                    found.append(Missing(occurrence.text, name, where, why))
         return found
 
     def apply(
@@ -287,20 +352,20 @@ def _location(text: str, occurrence: Occurrence, first_line: int, path: str) -> 
     )
 
 
-def missing_message(missing: Sequence[tuple[str, str, Location]]) -> str:
+def missing_message(missing: Sequence[Missing]) -> str:
     """The drill's error for Flyway placeholders without a value: where, and how to give one."""
-    shown = ", ".join(f"{text} ({location})" for text, _, location in missing[:5])
+    shown = ", ".join(str(m) for m in missing[:5])
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     names: list[str] = []
-    for _, name, _ in missing:
-        if name not in names:
-            names.append(name)
+    for item in missing:
+        if item.name not in names:
+            names.append(item.name)
     table = ", ".join(f'{name} = "…"' for name in names[:3])
     plural = "s" if len(missing) > 1 else ""
     return (
         f"Flyway placeholder{plural} without a value: {shown}{more}; Flyway refuses to run "
         f"such a migration, and so does the drill. Give the value in backout's configuration, "
         f"placeholders = {{ {table} }} under [tool.backout.drill] ([drill] in backout.toml), "
-        f"or in flyway.conf (flyway.placeholders.{names[0]}=…) or flyway.toml "
-        f"([flyway.placeholders])"
+        f"or in flyway.conf (flyway.placeholders.{names[0]}=…), flyway.toml "
+        f"([flyway.placeholders]) or the environment (FLYWAY_PLACEHOLDERS_{names[0].upper()})"
     )
