@@ -572,3 +572,50 @@ def test_a_down_of_thousands_of_drops_is_read_once_each(tmp_path: Path) -> None:
     assert codes(tmp_path, select=("BK208",)) == [
         ("BK208", "db/0002_b.down.sql:1:41", Severity.INFO)
     ]
+
+
+SQLITE_KEYS = (
+    "CREATE TABLE a (id INTEGER PRIMARY KEY, code INT PRIMARY KEY);\n"
+    "CREATE TABLE b (id integer, k TEXT NOT NULL, PRIMARY KEY (id));\n"
+    "CREATE TABLE c (x TEXT, y TEXT, PRIMARY KEY (x, y));\n"
+)
+
+
+def _nullable(migration: Migration, dialect: str) -> dict[str, bool]:
+    up, _ = migration.operations(dialect)
+    return {f"{op.table}.{c.name}": c.nullable for op in up for c in op.columns}
+
+
+@pytest.mark.parametrize("trailer", ["", "CREATE TABLE d (k TEXT PRIMARY KEY) STRICT;"])
+def test_primary_key_columns_are_not_null_on_sqlite_only_as_rowid_alias(trailer: str) -> None:
+    """Read by pglast (no trailer) and by sqlglot (a STRICT table PostgreSQL rejects)."""
+    facts = read({"migrations/0001_init.up.sql": SQLITE_KEYS + trailer})
+    (migration,) = facts.of(Migration)
+    assert migration.readable is not bool(trailer)
+    sqlite = _nullable(migration, "sqlite")
+    assert sqlite["a.id"] is False  # the rowid alias
+    assert sqlite["a.code"] is True  # INT, not INTEGER: not the alias
+    assert sqlite["b.id"] is False and sqlite["b.k"] is False
+    assert sqlite["c.x"] is True and sqlite["c.y"] is True
+    for dialect in ("postgres", "mysql"):
+        assert not any(_nullable(migration, dialect)[c] for c in ("a.code", "c.x", "c.y"))
+
+
+def test_without_rowid_makes_sqlite_key_columns_not_null() -> None:
+    facts = read(
+        {
+            "migrations/0001_kv.up.sql": (
+                "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;\n"
+                "CREATE TABLE s (a TEXT, b TEXT, PRIMARY KEY (a, b)) STRICT, WITHOUT ROWID;\n"
+            )
+        }
+    )
+    (migration,) = facts.of(Migration)
+    read_sqlite = next(r for r in migration.dialect_reads if r.dialect == "sqlite")
+    assert read_sqlite.readable
+    assert _nullable(migration, "sqlite") == {
+        "kv.k": False,
+        "kv.v": True,
+        "s.a": False,
+        "s.b": False,
+    }

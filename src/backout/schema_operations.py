@@ -7,6 +7,7 @@ both import it whichever of them is imported first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -87,19 +88,72 @@ class Column:
     unique: bool = False
     """Declared unique on its own (``UNIQUE``, a primary key, Django ``unique=True`` or a
     ``OneToOneField``): a new UNIQUE constraint that includes it restricts nothing more."""
+    sqlite_nullable: bool = False
+    """NOT NULL only because it is in the primary key, which SQLite does not make NOT NULL
+    (a legacy of its early versions): nullable there unless the key is the rowid alias
+    (a one-column key whose type is written ``INTEGER``) or the table is ``WITHOUT ROWID``.
+    PostgreSQL and MySQL make every key column NOT NULL."""
 
 
-def with_primary_key(columns: tuple[Column, ...], keys: Sequence[str]) -> tuple[Column, ...]:
+def with_primary_key(
+    columns: tuple[Column, ...], keys: Sequence[str], *, sqlite_enforced: bool = False
+) -> tuple[Column, ...]:
     """``columns`` of a new table whose table-level ``PRIMARY KEY (keys)`` makes its columns
-    NOT NULL (every engine does), and unique when the key is one column."""
+    NOT NULL (on SQLite only when ``sqlite_enforced``: see :attr:`Column.sqlite_nullable`),
+    and unique when the key is one column."""
     wanted = {key.lower() for key in keys}
     if not wanted:
         return columns
     alone = len(wanted) == 1
     return tuple(
-        replace(c, nullable=False, unique=c.unique or alone) if c.name.lower() in wanted else c
+        replace(
+            c,
+            nullable=False,
+            unique=c.unique or alone,
+            sqlite_nullable=(c.nullable or c.sqlite_nullable) and not sqlite_enforced,
+        )
+        if c.name.lower() in wanted
+        else c
         for c in columns
     )
+
+
+_ROWID_ALIAS_TYPE = re.compile(r"integer(?![\w$])", re.I)
+
+
+def written_integer(text: str, offset: int) -> bool:
+    """Whether the column type written at ``offset`` of ``text`` is ``INTEGER`` in those
+    letters (not ``INT``, ``BIGINT``): SQLite's rowid alias needs exactly that word."""
+    return _ROWID_ALIAS_TYPE.match(text, offset) is not None
+
+
+def as_sqlite(operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+    """``operations`` as SQLite runs them: a column NOT NULL only by its primary key is
+    nullable (:attr:`Column.sqlite_nullable`)."""
+    if not any(_sqlite_nullable(op) for op in operations):
+        return operations
+    return tuple(
+        replace(
+            op,
+            columns=tuple(_as_sqlite_column(c) for c in op.columns),
+            column_def=_as_sqlite_column(op.column_def) if op.column_def else None,
+        )
+        if _sqlite_nullable(op)
+        else op
+        for op in operations
+    )
+
+
+def _sqlite_nullable(op: Operation) -> bool:
+    return any(c.sqlite_nullable for c in op.columns) or bool(
+        op.column_def and op.column_def.sqlite_nullable
+    )
+
+
+def _as_sqlite_column(column: Column) -> Column:
+    if not column.sqlite_nullable:
+        return column
+    return replace(column, nullable=True, sqlite_nullable=False)
 
 
 @direct_init

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from backout.models import Location, direct_init
-from backout.schema_operations import DOWN_PRESENT, DialectRead, Operation
+from backout.schema_operations import DOWN_PRESENT, DialectRead, Operation, as_sqlite
 from backout.sources.base import Fact
 
 
@@ -85,12 +85,18 @@ class Migration(Fact):
         SQL that PostgreSQL's grammar accepts means the same in the other dialects for the
         statements backout judges, so its read serves all three; SQL it rejected was read
         again with sqlglot for MySQL and SQLite, and that read is used for those dialects.
+        For SQLite, a column NOT NULL only by its primary key is nullable
+        (:attr:`~backout.schema_operations.Column.sqlite_nullable`).
         """
+        up, down = self.up, self.down
         if dialect != "postgres" and not self.readable:
             for read in self.dialect_reads:
                 if read.dialect == dialect:
-                    return read.up, read.down
-        return self.up, self.down
+                    up, down = read.up, read.down
+                    break
+        if dialect == "sqlite":
+            return as_sqlite(up), as_sqlite(down)
+        return up, down
 
 
 @direct_init

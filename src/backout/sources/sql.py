@@ -20,7 +20,7 @@ import functools
 import logging
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ from backout.schema_model import (
     DialectRead,
     Operation,
 )
-from backout.schema_operations import with_primary_key
+from backout.schema_operations import with_primary_key, written_integer
 from backout.sources.base import SqlUnreadable
 
 
@@ -267,9 +267,11 @@ def _pg_type(type_name: Node | None) -> str | None:
     return rendered
 
 
-def _pg_column(column: Node) -> Column:
-    type_text = _pg_type(column.get("typeName"))
-    nullable = not column.get("is_not_null", False)
+def _pg_column(stmt: _PgStatement, column: Node) -> Column:
+    type_name = column.get("typeName")
+    type_text = _pg_type(type_name)
+    declared_nullable = not column.get("is_not_null", False)
+    primary_key = False
     has_default = False
     unique = False
     generated = type_text in _SERIAL
@@ -278,8 +280,10 @@ def _pg_column(column: Node) -> Column:
         if constraint is None:
             continue
         kind = constraint.get("contype")
-        if kind in ("CONSTR_NOTNULL", "CONSTR_PRIMARY"):
-            nullable = False
+        if kind == "CONSTR_NOTNULL":
+            declared_nullable = False
+        elif kind == "CONSTR_PRIMARY":
+            primary_key = True
         if kind in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
             unique = True
         elif kind == "CONSTR_DEFAULT":
@@ -292,7 +296,21 @@ def _pg_column(column: Node) -> Column:
         "\x00"
     ):
         generated = True
-    return Column(column.get("colname") or "", type_text, nullable, has_default, generated, unique)
+    # SQLite: a key column is NOT NULL only as the rowid alias (see Column.sqlite_nullable).
+    rowid_alias = (
+        primary_key
+        and type_name is not None
+        and written_integer(stmt.body.text, stmt.after(type_name.get("location")))
+    )
+    return Column(
+        column.get("colname") or "",
+        type_text,
+        declared_nullable and not primary_key,
+        has_default,
+        generated,
+        unique,
+        sqlite_nullable=declared_nullable and primary_key and not rowid_alias,
+    )
 
 
 def _column_refs(node: Any) -> Iterator[str]:
@@ -416,6 +434,21 @@ def _pg_constraint(
     )
 
 
+def _pg_rowid_alias(stmt: _PgStatement, elements: Sequence[Any], keys: Sequence[str]) -> bool:
+    """Whether a table-level ``PRIMARY KEY (keys)`` is SQLite's rowid alias: one column, its
+    type written ``INTEGER``."""
+    if len(keys) != 1:
+        return False
+    for element in elements:
+        column = _fields(element, "ColumnDef")
+        if column is not None and (column.get("colname") or "").lower() == keys[0].lower():
+            type_name = column.get("typeName")
+            return type_name is not None and written_integer(
+                stmt.body.text, stmt.after(type_name.get("location"))
+            )
+    return False
+
+
 def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     operations = result.operations
     relation = node.get("relation")
@@ -423,7 +456,7 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         return
     elements = node.get("tableElts") or ()
     columns = tuple(
-        _pg_column(column)
+        _pg_column(stmt, column)
         for element in elements
         if (column := _fields(element, "ColumnDef")) is not None
     )
@@ -437,7 +470,10 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         if constraint is None:
             continue
         if constraint.get("contype") == "CONSTR_PRIMARY":
-            columns = with_primary_key(columns, _strings(constraint.get("keys")))
+            keys = _strings(constraint.get("keys"))
+            columns = with_primary_key(
+                columns, keys, sqlite_enforced=_pg_rowid_alias(stmt, elements, keys)
+            )
         op = _pg_constraint(stmt, table, constraint, after)
         if op is not None:
             constraints.append(op)
@@ -514,7 +550,7 @@ _NEW_COLUMN_CONSTRAINTS = ("CONSTR_UNIQUE", "CONSTR_CHECK", "CONSTR_FOREIGN")
 def _pg_add_column(
     stmt: _PgStatement, table: str, column_def: Node, after: int, operations: list[Operation]
 ) -> None:
-    column = _pg_column(column_def)
+    column = _pg_column(stmt, column_def)
     operations.append(
         Operation(
             ADD_COLUMN,

@@ -40,7 +40,7 @@ from backout.schema_model import (
     Column,
     Operation,
 )
-from backout.schema_operations import with_primary_key
+from backout.schema_operations import with_primary_key, written_integer
 from backout.sources.base import SqlUnreadable
 from backout.sources.sql import SQLGLOT_DIALECTS, SqlRead, SqlText
 
@@ -61,15 +61,28 @@ def _glot_type(kind: Any, dialect: str) -> str | None:
     return re.sub(r",\s+", ",", kind.sql(dialect).lower())
 
 
-def _glot_column(column: exp.ColumnDef, dialect: str) -> Column:
-    type_text = _glot_type(column.args.get("kind"), dialect)
-    nullable, has_default, generated = True, False, False
+# A column's name as written, quoted or not, and the space before its type.
+_COLUMN_NAME = re.compile(r'(?:"[^"]*"|`[^`]*`|\[[^\]]*\]|[\w$]+)["`\]]?\s*')
+
+
+def _glot_written_integer(stmt: _GlotStatement, column: exp.ColumnDef) -> bool:
+    """Whether ``column``'s type is written ``INTEGER`` (sqlglot reads ``INT`` the same)."""
+    start = column.this.meta.get("start") if isinstance(column.this, exp.Identifier) else None
+    if start is None:
+        return False
+    name = _COLUMN_NAME.match(stmt.body.text, int(start))
+    return name is not None and written_integer(stmt.body.text, name.end())
+
+
+def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
+    type_text = _glot_type(column.args.get("kind"), stmt.dialect)
+    nullable, has_default, generated, primary_key = True, False, False, False
     for constraint in column.args.get("constraints") or ():
         kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else None
         if isinstance(kind, exp.NotNullColumnConstraint):
             nullable = bool(kind.args.get("allow_null"))
         elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
-            nullable = False
+            primary_key = True
         elif isinstance(kind, exp.DefaultColumnConstraint):
             has_default = not isinstance(kind.this, exp.Null)
         elif isinstance(
@@ -83,15 +96,29 @@ def _glot_column(column: exp.ColumnDef, dialect: str) -> Column:
             generated = True
     if type_text and type_text.startswith("serial"):
         generated = True
-    return Column(_name(column.this), type_text, nullable, has_default, generated)
+    # SQLite: a key column is NOT NULL only as the rowid alias or WITHOUT ROWID (see
+    # Column.sqlite_nullable).
+    sqlite_enforced = primary_key and (stmt.without_rowid or _glot_written_integer(stmt, column))
+    return Column(
+        _name(column.this),
+        type_text,
+        nullable and not primary_key,
+        has_default,
+        generated,
+        sqlite_nullable=nullable and primary_key and not sqlite_enforced,
+    )
 
 
 class _GlotStatement:
-    def __init__(self, body: SqlText, start: int, end: int, dialect: str) -> None:
+    def __init__(
+        self, body: SqlText, start: int, end: int, dialect: str, without_rowid: bool = False
+    ) -> None:
         self.body = body
         self.start = start
         self.end = end
         self.dialect = dialect
+        self.without_rowid = without_rowid
+        """A SQLite ``CREATE TABLE … WITHOUT ROWID``."""
 
     def at(self, node: Any) -> Location:
         identifier = node if isinstance(node, exp.Identifier) else None
@@ -142,7 +169,7 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
     table = _name(node.this)
     for action in node.args.get("actions") or ():
         if isinstance(action, exp.ColumnDef):
-            column = _glot_column(action, stmt.dialect)
+            column = _glot_column(action, stmt)
             yield Operation(ADD_COLUMN, stmt.at(action.this), table, column.name, column_def=column)
         elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
             for target in action.args.get("tables") or [action.this]:
@@ -165,7 +192,7 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
             yield Operation(RENAME_TABLE, stmt.at(node.this), table, new_name=_name(action.this))
         elif isinstance(action, exp.ModifyColumn) and isinstance(action.this, exp.ColumnDef):
             # MySQL MODIFY / CHANGE: a rename (CHANGE old new) plus a full redefinition.
-            column = _glot_column(action.this, stmt.dialect)
+            column = _glot_column(action.this, stmt)
             old_name = action.args.get("rename_from")
             current = column.name
             if old_name is not None and _name(old_name) != column.name:
@@ -265,11 +292,8 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
         kind = (node.args.get("kind") or "").upper()
         target = node.this
         if kind == "TABLE" and isinstance(target, exp.Schema):
-            columns = tuple(
-                _glot_column(c, stmt.dialect)
-                for c in target.expressions
-                if isinstance(c, exp.ColumnDef)
-            )
+            column_defs = [c for c in target.expressions if isinstance(c, exp.ColumnDef)]
+            columns = tuple(_glot_column(c, stmt) for c in column_defs)
             table = _name(target.this)
             # Table-level constraints: recorded after the table, so that their names are known
             # (one dropped and created again later is not new) and a one-column UNIQUE makes
@@ -280,7 +304,14 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                     continue
                 parts = element.expressions if isinstance(element, exp.Constraint) else [element]
                 for key in (p for p in parts if isinstance(p, exp.PrimaryKey)):
-                    columns = with_primary_key(columns, [_name(c) for c in key.expressions])
+                    keys = [_name(c) for c in key.expressions]
+                    rowid_alias = len(keys) == 1 and any(
+                        _name(c.this) == keys[0] and _glot_written_integer(stmt, c)
+                        for c in column_defs
+                    )
+                    columns = with_primary_key(
+                        columns, keys, sqlite_enforced=stmt.without_rowid or rowid_alias
+                    )
                 # Not _glot_added_constraint: the key's NOT NULL is in the columns already.
                 op = _glot_constraint(stmt, table, element)
                 if op is not None:
@@ -341,6 +372,12 @@ def _command_rename(stmt: _GlotStatement, node: exp.Command) -> list[Operation] 
     return operations
 
 
+_SQLITE_TABLE_OPTIONS = re.compile(
+    r"\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)\s*$", re.I
+)
+_CREATE_TABLE = re.compile(r"CREATE\s+(?:TEMP(?:ORARY)?\s+)?TABLE\b", re.I)
+
+
 def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
     """Read a SQL body with sqlglot's grammar for ``dialect`` (``mysql`` or ``sqlite``)."""
     result = SqlRead()
@@ -372,7 +409,13 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
         spans.append((start, len(body.text)))
     for begin, end in spans:
         text = body.text[begin:end]
-        stmt = _GlotStatement(body, begin, end, dialect)
+        # SQLite's table options, which sqlglot's grammar does not know: read the table
+        # without them, noting WITHOUT ROWID (its key columns are NOT NULL).
+        options = _SQLITE_TABLE_OPTIONS.search(text) if dialect == "sqlite" else None
+        if options is not None and _CREATE_TABLE.match(text):
+            text = text[: options.start(1)]
+        without_rowid = options is not None and "ROWID" in options.group(1).upper()
+        stmt = _GlotStatement(body, begin, end, dialect, without_rowid)
         try:
             parsed = sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE)
         except Exception as exc:  # sqlglot bugs, as for tokenize above
