@@ -117,6 +117,44 @@ def test_kustomize_gets_a_digest_key_next_to_new_tag(registry: Registry, tmp_pat
     assert pin(tmp_path, registry, "--check")[0] == 0
 
 
+# kustomize's newTag is a string field, read through sigs.k8s.io/yaml and JSON: an unquoted
+# number is refused (kubernetes-sigs/kustomize#572 `newTag: 3.6`, #4081 `newTag: 553640e6`).
+KUSTOMIZATION_NUMERIC_TAG = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+images:
+  - name: app
+    newName: HOST/k/app
+    newTag: 1.10
+  - name: web
+    newName: HOST/k/web
+    newTag: "1.10"
+"""
+
+
+def test_kustomize_unquoted_numeric_tag_is_not_pinned(registry: Registry, tmp_path: Path) -> None:
+    pusher = registry.pusher()
+    pusher.image("k/app", "1.10", "1.10")
+    web = pusher.image("k/web", "1.10", "1.10")
+    host = registry.host
+    path = write(tmp_path, "kustomization.yaml", KUSTOMIZATION_NUMERIC_TAG, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    # The quoted entry is pinned; the unquoted one, which kustomize refuses, is left to the
+    # user with the fix, and every other byte stays.
+    assert code == 1, out + err
+    expected = KUSTOMIZATION_NUMERIC_TAG.replace("HOST", host).replace(
+        '    newTag: "1.10"\n', f'    newTag: "1.10"\n    digest: {web.digest}\n'
+    )
+    assert path.read_text() == expected
+    (problem,) = [line for line in out.splitlines() if "not pinned" in line]
+    assert problem.startswith(f"kustomization.yaml:8:13: {host}/k/app:1.10: not pinned: ")
+    assert "refuses the whole kustomization" in problem
+    assert 'quote it: `newTag: "1.10"`' in problem
+
+
 COMPOSE = """\
 services:
   web:

@@ -17,7 +17,7 @@ from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
 from backout.sources.compose import ComposeReader
 from backout.sources.dockerfile import DockerfileReader
 from backout.sources.images import ImageUse, interpolate
-from backout.sources.kustomize import KustomizeReader
+from backout.sources.kustomize import KustomizeImage, KustomizeReader, refused_tag
 from backout.sources.manifests import ManifestReader, Workload
 
 DIGEST = "sha256:" + "ab" * 32
@@ -256,6 +256,38 @@ def test_kustomize_points_at_new_tag_and_composes_the_reference() -> None:
     assert (image.location.line, image.location.column) == (4, 13)
     assert image.pin_edit is not None  # a digest key next to newTag, as kustomize edit does
     assert image.pin_edit.apply(text, DIGEST) == text + f"    digest: {DIGEST}\n"
+
+
+@pytest.mark.parametrize(
+    ("written", "kind"),
+    [
+        ("1.10", "number"),
+        ("553640e6", "number"),
+        ("0x1F", "number"),
+        ("1_000", "number"),
+        ("yes", "boolean"),
+        ("Off", "boolean"),
+        ('"1.10"', ""),
+        ("'yes'", ""),
+        ("!!str 1.10", ""),
+        ("v1.10", ""),
+        ("1.10.3", ""),
+        ("553640ef", ""),
+    ],
+)
+def test_kustomize_new_tag_kustomize_refuses(written: str, kind: str) -> None:
+    text = f"images:\n  - name: shop\n    newTag: {written}\n"
+    (image,) = _images(_read(KustomizeReader(), "kustomization.yaml", text))
+    assert isinstance(image, KustomizeImage)
+    assert image.tag_kind == kind
+    refused = refused_tag(image)
+    if not kind:
+        assert refused is None
+        return
+    assert refused is not None
+    go_kind = "bool" if kind == "boolean" else "number"
+    assert f"cannot unmarshal {go_kind} into Go struct field Image.images.newTag" in refused[0]
+    assert refused[1] == f'quote it: `newTag: "{written}"`'
 
 
 DOCKERFILE = """\

@@ -33,6 +33,7 @@ from backout.models import Location
 from backout.registry.client import RegistryClient
 from backout.sources.helm import judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse
+from backout.sources.kustomize import refused_tag
 from backout.sources.lockfile import LockEntry, LockError, dump_lock, parse_lock
 
 
@@ -93,9 +94,10 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
     texts: dict[str, str | None] = {}
     uses = judged_image_uses(workspace.head.facts)
     for use in sorted(uses, key=lambda u: u.location):
-        misread = misrendered_tag(use)
+        misread = misrendered_tag(use) or refused_tag(use)
         if misread is not None:
-            # Pinning the tag as written would change which image runs.
+            # Pinning the tag as written would change which image runs (Helm), or pin a file
+            # kustomize refuses to read (its fix, quoting, is the user's to make).
             why, fix = misread
             result.problems.append(
                 PinProblem(use.location, use.text_in_file, f"not pinned: {why}; {fix}")

@@ -18,8 +18,6 @@ that :func:`judged_image_uses` can tell which values the templates use as an ima
 
 from __future__ import annotations
 
-import decimal
-import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -29,6 +27,7 @@ from backout.imageref import parse_reference
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
+from backout.sources.goyaml import go_yaml_kind, go_yaml_reading
 from backout.sources.images import (
     BLOCK_SCALAR,
     ImageUse,
@@ -38,7 +37,6 @@ from backout.sources.images import (
     scalar_span,
     scalar_suffix_edit,
     scalar_value_edit,
-    value_start,
 )
 from backout.sources.manifests import (
     CONTAINER_LISTS,
@@ -1073,80 +1071,14 @@ def _tag_edit(
     return None
 
 
-# How Helm reads an unquoted values scalar: sigs.k8s.io/yaml resolves it as go-yaml v2 does
-# (``resolve.go``), then goes through JSON, so every number becomes a float64, which a template
-# prints with Go's ``%v``: ``1.0`` prints ``1``, ``1.10`` ``1.1``, ``20190806``
-# ``2.0190806e+07`` (helm/helm#1707, #9162, #11800).
-_GO_BOOLEANS = {
-    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE"), "true"),
-    **dict.fromkeys(("on", "On", "ON"), "true"),
-    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE"), "false"),
-    **dict.fromkeys(("off", "Off", "OFF"), "false"),
-}
-_GO_INTEGER = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)")
-_GO_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_INT_BASES = {"x": 16, "o": 8, "b": 2}
-
-
 def helm_rendered(text: str, node: Node | None) -> str:
     """What a Helm template prints for a values scalar; its text when that is the same.
 
-    Only a plain scalar without an explicit tag can differ: a quoted one is a string.
+    Helm's values go through sigs.k8s.io/yaml, then JSON, so every number becomes a float64,
+    which a template prints with Go's ``%v``: ``1.0`` prints ``1``, ``1.10`` ``1.1``,
+    ``20190806`` ``2.0190806e+07`` (helm/helm#1707, #9162, #11800).
     """
-    if not isinstance(node, yamlfile.ScalarNode) or node.style:
-        return yamlfile.text_of(node) or ""
-    written = str(node.value)
-    if "!" in text[node.start_mark.index : value_start(text, node)]:
-        return written  # ``!!str 1.0``
-    if written in _GO_BOOLEANS:
-        return _GO_BOOLEANS[written]
-    number = _go_yaml_number(written)
-    return written if number is None else _go_print(number)
-
-
-def _go_yaml_number(written: str) -> float | None:
-    """The float64 a plain scalar becomes in Helm's values, or ``None`` for a string."""
-    if written[:1] == ".":
-        return float(written) if _GO_FLOAT.fullmatch(written) else None
-    if written[:1] not in tuple("+-0123456789"):
-        return None
-    plain = written.replace("_", "")
-    integer = _GO_INTEGER.fullmatch(plain)
-    if integer is not None:
-        sign, digits = integer.groups()
-        if digits[:1] != "0" or len(digits) == 1:
-            base, body = 10, digits
-        elif digits[1] in "xXoObB":
-            base, body = _INT_BASES[digits[1].lower()], digits[2:]
-        else:
-            base, body = 8, digits[1:]  # YAML 1.1 octal: ``010`` is 8
-        # More than 64 digits fits no int64 in any base (and int() refuses 4,300 and more).
-        value = (-1 if sign == "-" else 1) * int(body, base) if len(body) <= 64 else 2**64
-        if -(2**63) <= value < 2**64:
-            return float(value)
-    if _GO_FLOAT.fullmatch(plain):
-        value_f = float(plain)
-        return None if math.isinf(value_f) else value_f
-    return None
-
-
-def _go_print(number: float) -> str:
-    """A float64 as Go's ``%v`` prints it: shortest digits, an exponent from 1e+06 up."""
-    if number == 0:
-        return "0"
-    _, digit_tuple, exponent = decimal.Decimal(repr(number)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + exponent  # the value is 0.<digits> x 10**point
-    sign = "-" if number < 0 else ""
-    if point - 1 < -4 or point - 1 >= 6:
-        mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if point - 1 < 0 else '+'}{abs(point - 1):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return f"{sign}{digits}{'0' * (point - len(digits))}"
-    return f"{sign}{digits[:point]}.{digits[point:]}"
+    return go_yaml_reading(text, node)[1]
 
 
 def misrendered_tag(use: ImageUse) -> tuple[str, str] | None:
@@ -1158,7 +1090,7 @@ def misrendered_tag(use: ImageUse) -> tuple[str, str] | None:
     """
     if not isinstance(use, HelmImage) or not use.tag_rendered:
         return None
-    kind = "boolean" if use.tag_written in _GO_BOOLEANS else "number"
+    kind = go_yaml_kind(use.tag_written)
     why = (
         f"Helm reads the unquoted `tag: {use.tag_written}` as a {kind} and renders it "
         f"`{use.tag_rendered}`, so the image deployed is `{use.reference}`, not "

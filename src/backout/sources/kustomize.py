@@ -15,6 +15,13 @@ decision was made.
 into the manifests (``api/filters/imagetag/updater.go``), earlier versions ``name@digest``
 (the ``Image.Digest`` field documents that newTag is then ignored): either way the digest
 decides the image.
+
+kustomize reads the file with sigs.k8s.io/yaml into its ``Image`` type, whose ``newTag`` is a
+string: an unquoted ``newTag: 1.10`` (or ``3.6``, ``553640e6``, ``yes``) is a number or a
+boolean there, and kustomize refuses the whole kustomization (``json: cannot unmarshal number
+into Go struct field Image.images.newTag of type string``, kubernetes-sigs/kustomize#572,
+#4081). Such an entry is a :class:`KustomizeImage` with ``tag_kind`` set, which
+:func:`refused_tag` turns into the words of a finding.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import ClassVar
 
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.goyaml import BOOLEAN, STRING, go_yaml_reading
 from backout.sources.images import (
     BLOCK_SCALAR,
     ImageUse,
@@ -45,6 +53,31 @@ from backout.sources.yamlfile import (
     text_of,
     yaml_documents,
 )
+
+
+@dataclass(frozen=True)
+class KustomizeImage(ImageUse):
+    """An ``images:`` entry whose unquoted ``newTag`` kustomize does not read as a string."""
+
+    tag_kind: str = ""
+    """``number`` or ``boolean``: what go-yaml v2 makes of the unquoted ``newTag``."""
+    tag_written: str = ""
+
+
+def refused_tag(use: ImageUse) -> tuple[str, str] | None:
+    """Why kustomize refuses the kustomization of ``use``, and the fix; ``None`` when it
+    reads the tag."""
+    if not isinstance(use, KustomizeImage) or not use.tag_kind:
+        return None
+    go_kind = "bool" if use.tag_kind == BOOLEAN else use.tag_kind
+    why = (
+        f"kustomize reads the unquoted `newTag: {use.tag_written}` as a {use.tag_kind}, not "
+        f"the string its `newTag` field is, and refuses the whole kustomization (`json: cannot "
+        f"unmarshal {go_kind} into Go struct field Image.images.newTag of type string`): "
+        "`kustomize build` and `kubectl apply -k` fail, so this release does not deploy and "
+        "neither does a rollback to it"
+    )
+    return why, f'quote it: `newTag: "{use.tag_written}"`'
 
 
 @dataclass(frozen=True)
@@ -118,8 +151,9 @@ class KustomizeReader:
                     edit = scalar_value_edit(text, digest_node)
                 else:
                     edit = key_edit(text, entry, anchor, "digest")
+                tag_kind = go_yaml_reading(text, tag_node)[0] if tag else STRING
                 facts.append(
-                    ImageUse(
+                    KustomizeImage(
                         loc,
                         reference=reference,
                         source="kustomize",
@@ -129,6 +163,8 @@ class KustomizeReader:
                         quote=quote,
                         pin_edit=edit,
                         pin_blocked="" if edit else BLOCK_SCALAR,
+                        tag_kind="" if tag_kind == STRING else tag_kind,
+                        tag_written="" if tag_kind == STRING else str(tag),
                     )
                 )
         return facts

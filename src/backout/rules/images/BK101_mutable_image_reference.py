@@ -10,6 +10,7 @@ from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse
+from backout.sources.kustomize import refused_tag
 from backout.sources.paths import is_kustomization
 
 # What restores the previous image for each kind of file, in the words of the failure.
@@ -94,7 +95,10 @@ class MutableImageReference(Rule):
     unquoted Helm tag is judged as Helm renders it (values go
     through JSON, so numbers are printed as float64): `tag: 1.0` deploys `repo:1`, `1e3`
     deploys `repo:1000`, `20240501` deploys `repo:2.0240501e+07`; that is an error, fixed by
-    quoting the tag (`tag: "1.0"`).
+    quoting the tag (`tag: "1.0"`). An unquoted Kustomize `newTag` that YAML reads as a
+    number or a boolean (`newTag: 1.10`, `newTag: 553640e6`) is an error too: kustomize's
+    `newTag` is a string field, so `kustomize build` refuses the kustomization instead of
+    deploying any tag.
 
     Severity: error for `latest` or no tag (they move on every push); warning for any other
     tag (it moves when someone pushes it again).
@@ -157,6 +161,15 @@ class MutableImageReference(Rule):
         restored_by = _RESTORED_BY.get(use.source, _RESTORED_BY["kubernetes"])
         if use.source == "helm" and not isinstance(use, HelmImage):
             restored_by = _RESTORED_BY["helm template"]
+        refused = refused_tag(use)
+        if refused is not None:
+            why, fix = refused
+            return self.finding(
+                use.location,
+                f"{use.context}: {why}",
+                f"{fix}, then pin it by digest (`backout pin --write`)",
+                Severity.ERROR,
+            )
         misread = misrendered_tag(use)
         if misread is not None:
             why, fix = misread
