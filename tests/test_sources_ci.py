@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 from backout.sources.ci import (
     RETENTION_DEFAULT,
     RETENTION_NEVER,
@@ -26,6 +26,7 @@ from backout.sources.ci import (
     ScriptReader,
     split_reference,
 )
+from backout.sources.gitlab_includes import GitLabIncludes, link_included_pipelines
 
 GITHUB_WORKFLOW = """\
 name: release
@@ -654,3 +655,80 @@ def test_metadata_action_latest_follows_the_flavor(flavor: str, latest_at: str |
     pushes = of(read(".github/workflows/r.yml", text), CiImagePush)
     latest = [at(p) for p in pushes if p.reference.endswith(":latest")]
     assert latest == ([latest_at] if latest_at else [])
+
+
+def _linked(files: dict[str, str]) -> FactSet:
+    """``files`` read by the CI reader, then linked as the engine does after reading."""
+    facts = FactSet()
+    for path, text in files.items():
+        facts.paths.add(path)
+        facts.extend(CiReader().read(SourceFile(path, textwrap.dedent(text).encode())))
+    link_included_pipelines(facts)
+    return facts
+
+
+_DEPLOY_JOB = "{name}:\n  stage: deploy\n  script: [./deploy.sh]\n"
+
+
+@pytest.mark.parametrize(
+    "include",
+    [
+        "include: ci/deploy.yml",
+        "include: '/ci/deploy.yml'",
+        "include:\n  - local: /ci/deploy.yml",
+        "include: [{local: ci/deploy.yml, rules: [{if: $CI_COMMIT_BRANCH}]}]",
+        "include:\n  - 'https://example.com/ci.yml'\n  - ci/*.yml",
+        "include: ci/**.yml",
+        "include: ci/all.yml",  # nested: ci/all.yml includes ci/deploy.yml
+    ],
+)
+def test_gitlab_jobs_of_included_files_belong_to_the_including_pipeline(include: str) -> None:
+    facts = _linked(
+        {
+            ".gitlab-ci.yml": f"{include}\nbuild:\n  script: [make]\n",
+            "ci/all.yml": "include:\n  - local: ci/deploy.yml\n",
+            "ci/deploy.yml": _DEPLOY_JOB.format(name="deploy"),
+            "ci/sub/other.yml": _DEPLOY_JOB.format(name="other"),
+            "tools/lint.yml": _DEPLOY_JOB.format(name="lint"),  # included by nobody
+        }
+    )
+    workflows = {job.job_id: job.workflow for job in facts.of(CiJob)}
+    assert workflows["build"] == ".gitlab-ci.yml"
+    assert workflows["deploy"] == ".gitlab-ci.yml"
+    assert workflows["lint"] == "tools/lint.yml"
+    # ``*`` stays in its directory, ``**`` goes through them (GitLab's include:local docs).
+    assert workflows["other"] == (".gitlab-ci.yml" if "**" in include else "ci/sub/other.yml")
+    commands = {c.job_id: c.workflow for c in facts.of(CiCommand)}
+    assert commands["deploy"] == ".gitlab-ci.yml"
+
+
+def test_gitlab_remote_project_and_variable_includes_link_nothing() -> None:
+    facts = _linked(
+        {
+            ".gitlab-ci.yml": (
+                "include:\n"
+                "  - remote: https://example.com/ci/deploy.yml\n"
+                "  - project: acme/ci\n    file: ci/deploy.yml\n"
+                "  - template: Auto-DevOps.gitlab-ci.yml\n"
+                "  - local: $CI_DIR/deploy.yml\n"
+                "build:\n  script: [make]\n"
+            ),
+            "ci/deploy.yml": _DEPLOY_JOB.format(name="deploy"),
+        }
+    )
+    (includes,) = facts.of(GitLabIncludes)
+    assert includes.patterns == ()
+    assert {j.job_id: j.workflow for j in facts.of(CiJob)}["deploy"] == "ci/deploy.yml"
+
+
+def test_gitlab_tag_only_workflow_rules_hold_for_included_jobs() -> None:
+    facts = _linked(
+        {
+            ".gitlab-ci.yml": (
+                "workflow:\n  rules:\n    - if: $CI_COMMIT_TAG\ninclude: ci/release.yml\n"
+            ),
+            "ci/release.yml": _DEPLOY_JOB.format(name="release"),
+        }
+    )
+    (job,) = facts.of(CiJob)
+    assert (job.workflow, job.only_tags) == (".gitlab-ci.yml", True)

@@ -11,6 +11,7 @@ import functools
 import gc
 import operator
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -209,6 +210,13 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
             release.suppressions[path] = suppressions
     for directory, reason in tree.unlisted:
         facts.add(Unlisted(Location(directory, 1, 0), "directory", reason))
+    # Facts of several files that GitLab joins into one pipeline (``include:``). A
+    # GitLabIncludes fact exists only once its module is loaded (by the CI reader, or by
+    # unpickling a worker's facts), so a check without GitLab files does not import it.
+    if "backout.sources.gitlab_includes" in sys.modules:
+        from backout.sources.gitlab_includes import link_included_pipelines
+
+        link_included_pipelines(facts)
     return release
 
 

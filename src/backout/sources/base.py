@@ -8,7 +8,7 @@ when it cannot read a file it records an :class:`Unreadable` fact that rule BK90
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -88,6 +88,16 @@ class FactSet:
             if issubclass(fact_type, kind):
                 found.extend(facts)  # type: ignore[arg-type]
         return found
+
+    def replace_each(self, change: Callable[[Fact], Fact]) -> None:
+        """Put ``change(fact)`` in the place of every fact (a post-read step that links facts
+        of several files; ``change`` returns the fact itself to keep it)."""
+        by_type: dict[type[Fact], list[Fact]] = {}
+        for facts in self._by_type.values():
+            for fact in facts:
+                changed = change(fact)
+                by_type.setdefault(type(changed), []).append(changed)
+        self._by_type = by_type
 
     def __iter__(self) -> Iterator[Fact]:
         for facts in self._by_type.values():

@@ -36,6 +36,7 @@ from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.gitlab_duration import DurationError, parse_expire_in
+from backout.sources.gitlab_includes import GitLabIncludes
 from backout.sources.paths import (
     is_ci_file,
     is_composite_action,
@@ -1492,12 +1493,36 @@ def _gitlab_only_tags(rules: Node | None, only: Node | None) -> bool:
     return refs == ("tags",)
 
 
+def _local_includes(node: Node | None) -> Iterator[str]:
+    """The local files an ``include:`` names: a string (local unless a URL), ``local:``
+    entries, or a list of either; ``project:``, ``remote:``, ``template:`` and ``component:``
+    name files outside the repository. A path with a ``$VARIABLE`` cannot be known here."""
+    items = node.value if isinstance(node, yamlfile.SequenceNode) else [node]
+    for item in items:
+        if isinstance(item, yamlfile.MappingNode):
+            path = _text(yamlfile.get(item, "local"))
+        else:
+            path = _text(item)
+            if path is not None and re.match(r"[a-z][a-z0-9+.-]*://", path, re.I):
+                continue  # include:remote
+        if path and "$" not in path:
+            yield path.lstrip("/")
+
+
 def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
     pipeline = _GitLabPipeline(file, document)
     pipeline_only_tags = _gitlab_rules_only_tags(
         yamlfile.get(yamlfile.get(document, "workflow"), "rules")
     )
     workflow = file.path
+    include_key = yamlfile.key_node(document, "include")
+    if include_key is not None:
+        yield GitLabIncludes(
+            yamlfile.location(file.path, include_key),
+            workflow,
+            tuple(_local_includes(yamlfile.get(document, "include"))),
+            pipeline_only_tags,
+        )
     global_env = _variables(yamlfile.get(document, "variables"))
     default = yamlfile.get(document, "default")
     default_context = _Context(file.path, GITLAB, workflow, "default", global_env)
@@ -1611,7 +1636,12 @@ class CiReader:
                 continue
             if not gitlab:
                 facts.extend(_read_github(file, document))
-            elif known or _looks_like_gitlab_jobs(document):
+            elif (
+                known
+                or _looks_like_gitlab_jobs(document)
+                # a file included only to include others (``ci/all.yml``: ``include: ci/*.yml``)
+                or any(_local_includes(yamlfile.get(document, "include")))
+            ):
                 facts.extend(_read_gitlab(file, document))
         return facts
 

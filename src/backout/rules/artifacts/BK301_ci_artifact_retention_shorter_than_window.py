@@ -213,7 +213,11 @@ class CiArtifactRetentionShorterThanWindow(Rule):
     archive later jobs download: `artifacts:reports` (JUnit, coverage…) are stored apart and
     never judged. An `expire_in` that is a CI/CD input (`$[[ inputs.expiry ]]`), like a
     GitHub expression (`${{ inputs.days }}`), is known only when the pipeline is created and
-    is not judged.
+    is not judged. The files a pipeline includes (`include: ci/deploy.yml`,
+    `include: [{local: /ci/build.yml}]`, wildcards `ci/*.yml` and `ci/**.yml`, nested
+    includes) are one pipeline with it, as GitLab merges them: a deploy job in an included
+    file downloads the artifacts of a build job in another. `remote:`, `project:`,
+    `template:` and `component:` includes are outside the repository and not followed.
 
     ## Why is this bad?
     Rolling back means redeploying the previous release's build: its bundle, its rendered
