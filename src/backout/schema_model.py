@@ -83,7 +83,7 @@ from backout.schema_operations import (
     DialectRead,
     Operation,
 )
-from backout.sources.migration_facts import DownScript, Migration
+from backout.sources.migration_facts import ChangelogInclude, DownScript, Migration
 
 if TYPE_CHECKING:
     from backout.config import Config
@@ -234,6 +234,11 @@ def ordered_migrations(facts: FactSet, config: Config | None = None) -> list[Mig
         migrations = [m for m in migrations if _under(m.location.path, config.migrations)]
         downs = [d for d in downs if _under(d.location.path, config.migrations)]
     migrations = _join_downs(migrations, downs)
+    includes = facts.of(ChangelogInclude)
+    if includes:
+        from backout.changelog_order import order_changelogs
+
+        migrations = order_changelogs(migrations, includes)
     streams: dict[str, list[Migration]] = {}
     for migration in migrations:
         streams.setdefault(migration.stream, []).append(migration)

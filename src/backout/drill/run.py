@@ -222,6 +222,16 @@ def _statement(failed: StepFailed) -> str:
 def _runner_for(
     workspace: Workspace, release: Sequence[Migration], all_: Sequence[Migration]
 ) -> Runner:
+    changelogs = [m for m in (*all_, *release) if m.engine == "liquibase"]
+    if changelogs:
+        first = changelogs[0]
+        raise DrillError(
+            f"the migrations include Liquibase XML/YAML/JSON changesets ({first.label}, "
+            f"{len({m.key for m in changelogs})} in all), which only Liquibase can apply and "
+            "roll back: backout's drill runs SQL migrations and does not run Liquibase, so "
+            "nothing was drilled; `backout check` judges these changesets, and Liquibase's "
+            "`update-testing-rollback` against a throwaway database drills them"
+        )
     engines = {m.engine for m in release}
     if len(engines) > 1:
         raise DrillError(

@@ -71,6 +71,12 @@ ALL_READERS: tuple[LazyReader, ...] = (
     LazyReader(
         "migration tool configuration", paths.is_tool_config, "tool_config", "ToolConfigReader"
     ),
+    LazyReader(
+        paths.LIQUIBASE_READER,
+        paths.is_liquibase_changelog,
+        "liquibase",
+        "LiquibaseChangelogReader",
+    ),
     LazyReader("Alembic", paths.is_alembic_revision, "alembic", "AlembicReader"),
     LazyReader(
         "Django migration", paths.is_django_migration, "django_migrations", "DjangoMigrationReader"

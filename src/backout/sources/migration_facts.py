@@ -85,11 +85,12 @@ class Migration(Fact):
         SQL that PostgreSQL's grammar accepts means the same in the other dialects for the
         statements backout judges, so its read serves all three; SQL it rejected was read
         again with sqlglot for MySQL and SQLite, and that read is used for those dialects.
-        For SQLite, a column NOT NULL only by its primary key is nullable
+        A Liquibase changeset with changes for some databases only (``dbms``) has a read per
+        dialect too. For SQLite, a column NOT NULL only by its primary key is nullable
         (:attr:`~backout.schema_operations.Column.sqlite_nullable`).
         """
         up, down = self.up, self.down
-        if dialect != "postgres" and not self.readable:
+        if dialect != "postgres" and self.dialect_reads:
             for read in self.dialect_reads:
                 if read.dialect == dialect:
                     up, down = read.up, read.down
@@ -111,6 +112,26 @@ class DownScript(Fact):
     down: tuple[Operation, ...] = ()
     readable: bool = True
     dialect_reads: tuple[DialectRead, ...] = ()
+
+
+@direct_init
+@dataclass(frozen=True)
+class ChangelogInclude(Fact):
+    """A Liquibase changelog's ``include`` (one file) or ``includeAll`` (a directory).
+
+    :func:`backout.changelog_order.order_changelogs` follows them from each master changelog
+    to put every changeset in the order Liquibase applies it. ``location.path`` is the
+    changelog that includes; ``target`` is the path as written (``classpath:`` and all).
+    """
+
+    target: str
+    position: int
+    """Where the include stands among the changelog's changesets and includes (0, 1, …):
+    the ``(position, "")`` part of the changesets' :attr:`Migration.sort_key` counts alike."""
+    relative: bool = False
+    """``relativeToChangelogFile="true"``: ``target`` is relative to the including file."""
+    directory: bool = False
+    """``includeAll``: every changelog below ``target``, in path order."""
 
 
 _NUMBER_PARTS = re.compile(r"\d+|[^\d]+")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 LOCK_NAME = "backout.lock"
+LIQUIBASE_READER = "Liquibase changelog"
+"""The Liquibase changelog reader's name (here, so the engine can know it without loading it)."""
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 RST_SUFFIXES = (".rst",)
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -155,6 +157,18 @@ def is_retention_file(path: str) -> bool:
     if base.endswith((".tf", ".template", *_YAML_SUFFIXES)):
         return True
     return base.endswith(".json") and base not in _SKIPPED_JSON
+
+
+_CHANGELOG_SUFFIXES = (".xml", ".yaml", ".yml", ".json")
+_NOT_CHANGELOGS = (*_SKIPPED_JSON, "pom.xml", "package.json")
+
+
+def is_liquibase_changelog(path: str) -> bool:
+    """XML, YAML and JSON files: Liquibase changelogs are told apart by their content (the
+    reader looks for ``databaseChangeLog`` in the bytes before it parses anything)."""
+    if not path.endswith(_CHANGELOG_SUFFIXES):
+        return False
+    return path.rpartition("/")[2] not in _NOT_CHANGELOGS
 
 
 def is_lock_file(path: str) -> bool:

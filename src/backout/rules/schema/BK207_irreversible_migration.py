@@ -9,6 +9,7 @@ from backout.rules.base import CheckContext, Rule
 from backout.schema_model import (
     DOWN_PRESENT,
     IRREVERSIBLE_STEP,
+    Migration,
     analyse,
 )
 
@@ -18,7 +19,9 @@ class IrreversibleMigration(Rule):
 
     ## What it does
     Flags a release migration with no down or undo migration (golang-migrate `.down.sql`,
-    dbmate `-- migrate:down`, Flyway `U` file, Liquibase `--rollback`), an empty down section,
+    dbmate `-- migrate:down`, Flyway `U` file, Liquibase `--rollback`, or a `<rollback>` for a
+    changeset whose changes Liquibase cannot undo by itself: `dropTable`, `dropColumn`,
+    `modifyDataType`, `sql`…), an empty down section,
     an Alembic `downgrade()` that is `pass` or only raises, and Django `RunPython` without
     `reverse_code` or `RunSQL` without `reverse_sql`. It is an error when the same migration
     also breaks the old release (BK201–BK206), a warning otherwise; a hazard whose finding a
@@ -83,7 +86,7 @@ class IrreversibleMigration(Rule):
                 yield self.finding(
                     where,
                     f"{migration.label} cannot be reversed: {migration.down_reason}{also}",
-                    _fix(migration.layout),
+                    _fix(migration),
                     severity,
                 )
             if not has_step:
@@ -114,5 +117,10 @@ _FIXES = {
 }
 
 
-def _fix(layout: str) -> str:
-    return _FIXES.get(layout, "write the down migration that reverses this one")
+def _fix(migration: Migration) -> str:
+    if migration.engine == "liquibase":  # an XML, YAML or JSON changelog, not formatted SQL
+        return (
+            "give the changeset a rollback (`<rollback>` in XML, `rollback:` in YAML and JSON) "
+            "that undoes its changes"
+        )
+    return _FIXES.get(migration.layout, "write the down migration that reverses this one")

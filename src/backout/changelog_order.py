@@ -1,0 +1,146 @@
+"""The order Liquibase applies changesets in, from the ``include``/``includeAll`` of changelogs.
+
+Liquibase runs one master changelog: its changesets and includes in document order, each
+included changelog's in turn where it is included, ``includeAll`` taking the changelogs of a
+directory (and its subdirectories) in path order. A reader sees one file, so each changelog
+records its includes as :class:`~backout.sources.migration_facts.ChangelogInclude` facts and
+:func:`order_changelogs` follows them here.
+
+A *master* is a changelog that includes others and that no other changelog includes. Every
+changeset reachable from a master gets the master's path as its stream and its place in the
+master's order as its sort key, so the newest changesets of a release are the last ones the
+master runs, whatever the files are called. A changelog that no master reaches keeps the
+order the readers gave it: its directory's stream, by file name, then by position in the
+file — how a directory of changelogs without a master is ordered.
+
+Include paths are resolved as Liquibase does where it can be known from the tree: relative to
+the including file with ``relativeToChangelogFile``, else relative to the search path (the
+classpath, ``src/main/resources`` in a Maven project), which is found by matching the path
+against the end of the changelogs' paths, nearest the including file first.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+
+from backout.sources.migration_facts import ChangelogInclude, Migration
+
+
+def _clean(target: str) -> str:
+    """An include path without ``classpath:`` and leading slashes, normalised."""
+    for prefix in ("classpath*:", "classpath:", "file:"):
+        if target.startswith(prefix):
+            target = target[len(prefix) :]
+    target = posixpath.normpath(target.replace("\\", "/").lstrip("/"))
+    return "" if target == "." else target
+
+
+def _shared(a: str, b: str) -> int:
+    return len(posixpath.commonprefix([a, b]))
+
+
+class _Resolver:
+    """Finds the changelogs an include names among the changelogs of the tree."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self.paths = sorted(set(paths))
+
+    def file(self, include: ChangelogInclude) -> str | None:
+        including = include.location.path
+        target = _clean(include.target)
+        if not target:
+            return None
+        if include.relative:
+            wanted = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
+            return wanted if wanted in self.paths else None
+        if target in self.paths:
+            return target
+        matches = [p for p in self.paths if p.endswith("/" + target)]
+        return max(matches, key=lambda p: _shared(p, including), default=None)
+
+    def directory(self, include: ChangelogInclude) -> list[str]:
+        including = include.location.path
+        target = _clean(include.target)
+        if include.relative:
+            base = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
+        elif not target:
+            base = ""
+        else:
+            # The search-path folders holding ``target/``: the one nearest the includer.
+            bases = {
+                path[: path.find(f"{target}/") + len(target)]
+                for path in self.paths
+                if path.startswith(f"{target}/") or f"/{target}/" in path
+            }
+            if not bases:
+                return []
+            base = max(sorted(bases), key=lambda b: _shared(b, including))
+        prefix = "" if base in ("", ".") else base + "/"
+        return [p for p in self.paths if p.startswith(prefix) and p != including]
+
+
+def order_changelogs(
+    migrations: Sequence[Migration], includes: Sequence[ChangelogInclude]
+) -> list[Migration]:
+    """``migrations`` with those reachable from a master changelog put in its order (see the
+    module docstring); the others unchanged."""
+    if not includes:
+        return list(migrations)
+    liquibase = [m for m in migrations if m.layout == "liquibase"]
+    by_file: dict[str, list[tuple[int, int, Migration | ChangelogInclude]]] = {}
+    for index, migration in enumerate(liquibase):
+        # Formatted SQL changesets count by changeset; the sort key's last part is the place.
+        place = migration.sort_key[-1][0] if migration.sort_key else index
+        by_file.setdefault(migration.location.path, []).append((place, 1, migration))
+    for include in includes:
+        by_file.setdefault(include.location.path, []).append((include.position, 0, include))
+    resolver = _Resolver(by_file)
+    targets: dict[int, list[str]] = {}
+    included: set[str] = set()
+    for include in includes:
+        found = resolver.directory(include) if include.directory else resolver.file(include)
+        paths = found if isinstance(found, list) else [found] if found else []
+        targets[id(include)] = paths
+        included.update(paths)
+    masters = sorted({include.location.path for include in includes} - included)
+    placed: dict[int, Migration] = {}
+    visited: set[str] = set()
+    for master in masters:
+        for position, migration in enumerate(_walk(master, by_file, targets, visited)):
+            placed[id(migration)] = replace(migration, stream=master, sort_key=((position, ""),))
+    return [placed.get(id(m), m) for m in migrations]
+
+
+_Item = Migration | ChangelogInclude | str
+"""A changeset, an include, or the path of a changelog to enter."""
+
+
+def _walk(
+    master: str,
+    by_file: dict[str, list[tuple[int, int, Migration | ChangelogInclude]]],
+    targets: dict[int, list[str]],
+    visited: set[str],
+) -> list[Migration]:
+    """The changesets ``master`` runs, in order; a changelog already entered (by this master
+    or an earlier one, or an include cycle) is not entered again."""
+    out: list[Migration] = []
+    stack: list[Iterator[_Item]] = [iter([master])]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif isinstance(item, Migration):
+            out.append(item)
+        elif isinstance(item, ChangelogInclude):
+            stack.append(iter(targets.get(id(item), [])))
+        elif item not in visited:
+            visited.add(item)
+            entries = sorted(by_file.get(item, []), key=_item_key)
+            stack.append(iter([entry for _, _, entry in entries]))
+    return out
+
+
+def _item_key(entry: tuple[int, int, Migration | ChangelogInclude]) -> tuple[int, int]:
+    return entry[0], entry[1]

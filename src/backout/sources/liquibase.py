@@ -1,0 +1,727 @@
+"""Liquibase XML, YAML and JSON changelogs → one :class:`Migration` fact per ``changeSet``.
+
+A file is a changelog when its root is ``databaseChangeLog``; the bytes are searched for that
+word before anything is parsed, so the other XML, YAML and JSON files of a repository cost a
+substring search (their YAML is parsed by the readers that want it, once, and cached).
+
+XML is read with the standard library's expat parser, which gives each element's line and
+column. A document that declares entities is refused (BK901) rather than expanded: entity
+expansion is what "billion laughs" files use to make parsers hang, and no changelog needs it.
+YAML and JSON (a JSON changelog is valid YAML) go through :func:`yamlfile.yaml_documents`.
+Both become the same small element tree, so one reader handles the three formats.
+
+Each change becomes :class:`~backout.schema_operations.Operation` objects (``createTable``,
+``addColumn``, ``dropColumn``, ``modifyDataType``, ``addNotNullConstraint``, ``sql``…). The
+down operations follow Liquibase's own rules: an explicit ``rollback`` (changes, SQL text, a
+``changeSetId`` reference, or an empty element that declares a no-op) is the down; otherwise
+each change's automatic inverse is (``createTable`` → ``dropTable``, ``addColumn`` →
+``dropColumn``, renames reversed…, in reverse order), and a change with no inverse
+(``dropTable``, ``dropColumn``, ``modifyDataType``, ``sql``, ``sqlFile``, ``insert``…) leaves
+the changeset without a down. The list of inverses is Liquibase's: the change classes of
+``liquibase-standard`` that implement ``createInverses()``.
+
+``include`` and ``includeAll`` become :class:`ChangelogInclude` facts, which
+:func:`backout.changelog_order.order_changelogs` follows to order changesets as Liquibase runs
+them. A reader sees one file: ``sqlFile`` is not opened (an :class:`Unreadable` fact says its
+SQL went unchecked). ``dbms`` on a changeset or change keeps it to the dialects it names
+(PostgreSQL, MySQL/MariaDB, SQLite; a change only for Oracle, say, runs in none of them);
+``context``, ``labels`` and preconditions are not evaluated: every changeset counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+from xml.parsers import expat
+
+from backout.models import Location
+from backout.schema_operations import (
+    ADD_COLUMN,
+    ADD_CONSTRAINT,
+    ALTER_TYPE,
+    CREATE_TABLE,
+    CREATE_VIEW,
+    DOWN_EMPTY,
+    DOWN_MISSING,
+    DOWN_PRESENT,
+    DROP_COLUMN,
+    DROP_CONSTRAINT,
+    DROP_DEFAULT,
+    DROP_NOT_NULL,
+    DROP_TABLE,
+    DROPPED_INDEX,
+    FOREIGN_KEY,
+    PRIMARY_KEY,
+    RENAME_COLUMN,
+    RENAME_TABLE,
+    SET_DEFAULT,
+    SET_NOT_NULL,
+    UNIQUE,
+    Column,
+    DialectRead,
+    Operation,
+    with_primary_key,
+)
+from backout.sources import yamlfile
+from backout.sources.base import Fact, SourceFile, SqlUnreadable, Unreadable
+from backout.sources.migration_facts import ChangelogInclude, Migration, version_key
+from backout.sources.paths import LIQUIBASE_READER as READER
+from backout.sources.paths import is_liquibase_changelog
+
+_ROOT = "databaseChangeLog"
+_DIALECTS = ("postgres", "mysql", "sqlite")
+_ALL_DIALECTS = frozenset(_DIALECTS)
+# Liquibase's ``dbms`` names of the databases whose SQL backout reads.
+_DBMS_DIALECT = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+# Children of a changeSet that are not changes.
+_NOT_CHANGES = frozenset(
+    ("comment", "preConditions", "precondition", "rollback", "validCheckSum", "modifySql")
+)
+# Changes whose inverse Liquibase generates (their class implements ``createInverses()``);
+# every other change has no automatic rollback.
+_AUTO_ROLLBACK = frozenset(
+    (
+        "addColumn",
+        "addDefaultValue",
+        "addForeignKeyConstraint",
+        "addLookupTable",
+        "addNotNullConstraint",
+        "addPrimaryKey",
+        "addUniqueConstraint",
+        "createIndex",
+        "createSequence",
+        "createTable",
+        "createView",
+        "dropNotNullConstraint",
+        "empty",
+        "output",
+        "renameColumn",
+        "renameSequence",
+        "renameTable",
+        "renameView",
+        "tagDatabase",
+    )
+)
+_NO_ROLLBACK_WORDS = frozenset(("", "empty", "not required", "not required;", "empty;"))
+_DEFAULT_ATTRIBUTES = (
+    "defaultValue",
+    "defaultValueComputed",
+    "defaultValueNumeric",
+    "defaultValueBoolean",
+    "defaultValueDate",
+    "defaultValueSequenceNext",
+)
+_MAX_YAML_DEPTH = 64
+
+
+@dataclass
+class _Element:
+    """An XML element, or the YAML/JSON mapping that stands for one."""
+
+    name: str
+    location: Location
+    attrs: dict[str, str] = field(default_factory=dict)
+    children: list[_Element] = field(default_factory=list)
+    text: str = ""
+    text_line: int = 0
+    text_column: int = 1
+
+    def attr(self, name: str) -> str:
+        """The attribute's value, stripped; ``""`` when absent."""
+        return self.attrs.get(name, "").strip()
+
+    def flag(self, name: str) -> bool | None:
+        """A boolean attribute: True, False, or None when absent."""
+        value = self.attrs.get(name)
+        if value is None:
+            return None
+        return value.strip().lower() in ("true", "1", "yes", "on", "y")
+
+    def named(self, name: str) -> list[_Element]:
+        """The children with that element name."""
+        return [child for child in self.children if child.name == name]
+
+
+class _EntitiesForbidden(Exception):
+    """An XML document declares an entity."""
+
+
+class _NotChangelog(Exception):
+    """The XML document's root element is not ``databaseChangeLog``: stop reading it."""
+
+
+class LiquibaseChangelogReader:
+    """Reads Liquibase XML, YAML and JSON changelogs (see the module docstring)."""
+
+    name: ClassVar[str] = READER
+
+    def wants(self, path: str) -> bool:
+        """XML, YAML and JSON files: changelogs are told apart by their content."""
+        return is_liquibase_changelog(path)
+
+    def read(self, file: SourceFile) -> list[Fact]:
+        """One migration per changeset, one include per include, or why the file is
+        unreadable; nothing for a file that is not a changelog."""
+        if _ROOT.encode() not in file.data:
+            return []
+        root = _read_xml(file) if file.path.lower().endswith(".xml") else _read_yaml(file)
+        if root is None:
+            return []
+        if isinstance(root, Unreadable):
+            return [root]
+        return list(_Changelog(file.path, root).facts())
+
+
+# --- XML ------------------------------------------------------------------------------------
+
+
+def _local(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+def _read_xml(file: SourceFile) -> _Element | Unreadable | None:
+    """The document's root element when it is ``databaseChangeLog``, else None."""
+    path = file.path
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    stack: list[_Element] = []
+    chunks: list[list[str]] = []
+    found: list[_Element] = []
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        where = Location(path, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        element = _Element(_local(name), where, {_local(k): v for k, v in attributes.items()})
+        if stack:
+            stack[-1].children.append(element)
+        elif found or element.name != _ROOT:
+            raise _NotChangelog
+        else:
+            found.append(element)
+        stack.append(element)
+        chunks.append([])
+
+    def end(name: str) -> None:
+        element = stack.pop()
+        element.text = "".join(chunks.pop())
+
+    def text(data: str) -> None:
+        if not stack:
+            return
+        if not chunks[-1]:
+            stack[-1].text_line = parser.CurrentLineNumber
+            stack[-1].text_column = parser.CurrentColumnNumber + 1
+        chunks[-1].append(data)
+
+    def entity(name: str, *_: object) -> None:
+        raise _EntitiesForbidden(name)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.EntityDeclHandler = entity
+    try:
+        parser.Parse(file.data, True)
+    except _NotChangelog:
+        return None
+    except expat.ExpatError as exc:
+        where = Location(path, exc.lineno, exc.offset + 1)
+        return Unreadable(where, READER, f"invalid XML: {expat.ErrorString(exc.code)}")
+    except _EntitiesForbidden as exc:
+        where = Location(path, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        return Unreadable(
+            where,
+            READER,
+            f"the document declares the XML entity {exc.args[0]!r}; backout does not expand "
+            "entities (expanding them is how a small file makes a parser hang), so this "
+            "changelog was not checked",
+        )
+    return found[0] if found else None
+
+
+# --- YAML and JSON ----------------------------------------------------------------------------
+
+
+def _read_yaml(file: SourceFile) -> _Element | Unreadable | None:
+    documents = yamlfile.yaml_documents(file, READER)
+    if isinstance(documents, Unreadable):
+        return documents
+    for document in documents:
+        key_node = yamlfile.key_node(document, _ROOT)
+        value = yamlfile.get(document, _ROOT)
+        if key_node is None or value is None:
+            continue
+        root = _Element(_ROOT, yamlfile.location(file.path, key_node))
+        for item in yamlfile.elements(value):
+            root.children.extend(_yaml_items(file.path, item, 0))
+        return root
+    return None
+
+
+def _yaml_items(path: str, node: yamlfile.Node, depth: int) -> list[_Element]:
+    """The elements a list item stands for: ``- createTable: {...}`` is one."""
+    return [
+        _yaml_element(path, key, key_node, value, depth)
+        for key, key_node, value in yamlfile.entries(node)
+    ]
+
+
+def _yaml_element(
+    path: str, name: str, key_node: yamlfile.Node, node: yamlfile.Node, depth: int
+) -> _Element:
+    element = _Element(name, yamlfile.location(path, key_node))
+    if depth > _MAX_YAML_DEPTH:
+        return element
+    if isinstance(node, yamlfile.ScalarNode):
+        _set_text(element, path, node)
+    elif isinstance(node, yamlfile.SequenceNode):
+        for item in yamlfile.elements(node):
+            if isinstance(item, yamlfile.ScalarNode):
+                _set_text(element, path, item)
+            else:
+                element.children.extend(_yaml_items(path, item, depth + 1))
+    else:
+        for key, child_key, value in yamlfile.entries(node):
+            if isinstance(value, yamlfile.ScalarNode):
+                if key in ("sql", "selectQuery") and name in ("sql", "createView", "rollback"):
+                    _set_text(element, path, value)
+                else:
+                    element.attrs[key] = yamlfile.text_of(value) or ""
+            elif isinstance(value, yamlfile.SequenceNode) and key in ("changes", "columns"):
+                # ``changes:`` and ``columns:`` hold what XML writes as child elements.
+                for item in yamlfile.elements(value):
+                    element.children.extend(_yaml_items(path, item, depth + 1))
+            else:
+                element.children.append(_yaml_element(path, key, child_key, value, depth + 1))
+    return element
+
+
+def _set_text(element: _Element, path: str, node: yamlfile.Node) -> None:
+    element.text = yamlfile.text_of(node) or ""
+    mark = node.start_mark
+    style = getattr(node, "style", None)
+    if style in ("|", ">"):
+        # A block scalar's text starts on the line after its indicator.
+        element.text_line, element.text_column = mark.line + 2, 1
+    else:
+        quoted = 1 if style in ("'", '"') else 0
+        element.text_line, element.text_column = mark.line + 1, mark.column + 1 + quoted
+
+
+# --- Changesets ------------------------------------------------------------------------------
+
+
+def _name(value: str) -> str:
+    """A table or column name as operations hold it: unquoted, lower case."""
+    return value.strip().strip('"`[]').lower()
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(_name(part) for part in value.split(",") if part.strip())
+
+
+def _dialects(dbms: str, inherited: frozenset[str]) -> frozenset[str]:
+    """The backout dialects a ``dbms`` attribute keeps (``postgresql, !mysql``, ``all``…)."""
+    names = [part.strip().lower() for part in dbms.split(",") if part.strip()]
+    if not names:
+        return inherited
+    wanted = {name for name in names if not name.startswith("!")}
+    unwanted = {name[1:].strip() for name in names if name.startswith("!")}
+    if "none" in wanted:
+        return frozenset()
+    if wanted and "all" not in wanted:
+        chosen = {_DBMS_DIALECT[name] for name in wanted if name in _DBMS_DIALECT}
+    else:
+        chosen = set(_ALL_DIALECTS)
+    chosen -= {_DBMS_DIALECT[name] for name in unwanted if name in _DBMS_DIALECT}
+    return frozenset(chosen) & inherited
+
+
+class _Steps:
+    """Operations gathered per dialect (a change may be for some databases only), and the
+    SQL that some grammar could not read."""
+
+    def __init__(self) -> None:
+        self.ops: dict[str, list[Operation]] = {dialect: [] for dialect in _DIALECTS}
+        self.problems: list[SqlUnreadable] = []
+        self.readable = True
+
+    def add(self, ops: Iterable[Operation], dialects: frozenset[str]) -> None:
+        ops = list(ops)
+        for dialect in _DIALECTS:
+            if dialect in dialects:
+                self.ops[dialect].extend(ops)
+
+    def add_sql(
+        self,
+        text: str,
+        path: str,
+        line: int,
+        column: int,
+        element: _Element,
+        dialects: frozenset[str],
+    ) -> None:
+        from backout.sources.migrations import _with_semicolons, _without_placeholders
+        from backout.sources.sql import SqlText, read_bodies
+
+        delimiter = element.attr("endDelimiter")
+        if delimiter and delimiter != ";":
+            text = _with_semicolons(text, delimiter)
+        reads = read_bodies(SqlText(_without_placeholders(text), path, line, column), None)
+        by_dialect = {read.dialect: read for read in reads.dialect_reads}
+        for dialect in _DIALECTS:
+            if dialect not in dialects:
+                continue
+            read = by_dialect.get(dialect)
+            self.ops[dialect].extend(read.up if read is not None else reads.up)
+        for problem in reads.problems:
+            if problem.dialect in dialects:
+                self.problems.append(problem)
+                if problem.dialect == "postgres":
+                    self.readable = False
+
+
+class _Changelog:
+    """One changelog file's facts."""
+
+    def __init__(self, path: str, root: _Element) -> None:
+        self.path = path
+        directory, slash, name = path.rpartition("/")
+        self.stream = directory if slash else "."
+        self.file_key = version_key(name)
+        self.root = root
+        self.format = "XML" if path.lower().endswith(".xml") else "YAML"
+        # Up operations of the changesets read so far, by ``id`` and ``author:id``, for a
+        # ``rollback changeSetId=…`` that reuses them.
+        self.done: dict[str, _Steps] = {}
+        self.problems: list[Fact] = []
+
+    def facts(self) -> Iterator[Fact]:
+        position = 0
+        for element in self.root.children:
+            if element.name == "changeSet":
+                migration = self.changeset(element, position)
+                yield from self.problems
+                self.problems = []
+                yield migration
+                position += 1
+            elif element.name in ("include", "includeAll"):
+                directory = element.name == "includeAll"
+                target = element.attr("path" if directory else "file")
+                if target:
+                    yield ChangelogInclude(
+                        element.location,
+                        target=target,
+                        position=position,
+                        relative=bool(element.flag("relativeToChangelogFile")),
+                        directory=directory,
+                    )
+                position += 1
+
+    def changeset(self, element: _Element, position: int) -> Migration:
+        author, ident = element.attr("author"), element.attr("id")
+        changeset = f"{author}:{ident}"
+        dialects = _dialects(element.attr("dbms"), _ALL_DIALECTS)
+        changes = [child for child in element.children if child.name not in _NOT_CHANGES]
+        up = _Steps()
+        for change in changes:
+            self.change(change, up, dialects)
+        self.done[ident] = self.done[changeset] = up
+        rollbacks = element.named("rollback")
+        down = _Steps()
+        down_location: Location | None = None
+        if rollbacks:
+            down_location = rollbacks[0].location
+            state, reason = self.rollback(rollbacks, down, dialects, changeset)
+        else:
+            unsupported = list(
+                dict.fromkeys(c.name for c in changes if c.name not in _AUTO_ROLLBACK)
+            )
+            if unsupported:
+                state = DOWN_MISSING
+                written = "<rollback>" if self.format == "XML" else "`rollback:`"
+                reason = (
+                    f"changeset {changeset} has no {written}, and Liquibase cannot roll back "
+                    f"{', '.join(unsupported)} by itself"
+                )
+            else:
+                state, reason = DOWN_PRESENT, ""
+                down_location = element.location
+                for change in reversed(changes):
+                    change_dialects = _dialects(change.attr("dbms"), dialects)
+                    down.add(_inverse(change), change_dialects)
+        in_transaction = element.flag("runInTransaction") is not False
+        self.problems.extend(up.problems)
+        self.problems.extend(down.problems)
+        pg_up, pg_down = tuple(up.ops["postgres"]), tuple(down.ops["postgres"])
+        reads = tuple(
+            DialectRead(dialect, tuple(up.ops[dialect]), tuple(down.ops[dialect]))
+            for dialect in _DIALECTS[1:]
+        )
+        if all(read.up == pg_up and read.down == pg_down for read in reads):
+            reads = ()
+        return Migration(
+            element.location,
+            layout="liquibase",
+            engine="liquibase",
+            stream=self.stream,
+            version=changeset,
+            sort_key=(*self.file_key, (position, "")),
+            name=changeset,
+            down_location=down_location,
+            down_state=state,
+            down_reason=reason,
+            changeset=changeset,
+            up=pg_up,
+            down=pg_down,
+            readable=up.readable and down.readable,
+            dialect_reads=reads,
+            up_transaction=in_transaction,
+            down_transaction=in_transaction,
+        )
+
+    def rollback(
+        self, rollbacks: list[_Element], down: _Steps, dialects: frozenset[str], changeset: str
+    ) -> tuple[str, str]:
+        """Read explicit ``rollback`` elements into ``down``; the down state and reason."""
+        anything = False
+        for rollback in rollbacks:
+            reference = rollback.attr("changeSetId")
+            if reference:
+                anything = True
+                author = rollback.attr("changeSetAuthor")
+                earlier = self.done.get(f"{author}:{reference}" if author else reference)
+                if earlier is not None:
+                    for dialect in _DIALECTS:
+                        if dialect in dialects:
+                            down.ops[dialect].extend(earlier.ops[dialect])
+            for change in rollback.children:
+                anything = True
+                self.change(change, down, dialects)
+            sql = rollback.text
+            if sql.strip().lower() not in _NO_ROLLBACK_WORDS:
+                anything = True
+                line = rollback.text_line or rollback.location.line
+                down.add_sql(sql, self.path, line, rollback.text_column, rollback, dialects)
+        if anything:
+            return DOWN_PRESENT, ""
+        return DOWN_EMPTY, f"changeset {changeset} declares an empty rollback"
+
+    def change(self, change: _Element, steps: _Steps, inherited: frozenset[str]) -> None:
+        """Add one change's operations to ``steps``."""
+        dialects = _dialects(change.attr("dbms"), inherited)
+        if not dialects:
+            return
+        kind = change.name
+        if kind == "sql":
+            line = change.text_line or change.location.line
+            steps.add_sql(change.text, self.path, line, change.text_column, change, dialects)
+        elif kind == "sqlFile":
+            self.problems.append(
+                Unreadable(
+                    change.location,
+                    READER,
+                    f"sqlFile {change.attr('path') or '(no path)'} was not checked: backout "
+                    "reads a changelog on its own, not the files it points to; put the SQL in "
+                    "a `sql` change or a formatted SQL changelog to have it checked",
+                )
+            )
+        else:
+            steps.add(_operations(change), dialects)
+
+
+def _column(column: _Element) -> Column:
+    constraints = column.named("constraints")
+    nullable, unique = True, False
+    for constraint in constraints:
+        if constraint.flag("nullable") is False or constraint.flag("primaryKey"):
+            nullable = False
+        if constraint.flag("unique"):
+            unique = True
+    has_default = any(
+        column.attr(name) and column.attr(name).lower() != "null" for name in _DEFAULT_ATTRIBUTES
+    )
+    generated = bool(column.flag("autoIncrement")) or column.attr("type").lower() in (
+        "serial",
+        "bigserial",
+        "smallserial",
+    )
+    return Column(
+        _name(column.attr("name")),
+        column.attr("type").lower() or None,
+        nullable,
+        has_default,
+        generated,
+        unique,
+    )
+
+
+def _operations(change: _Element) -> list[Operation]:
+    """The operations of one change (not ``sql``/``sqlFile``, which are read apart)."""
+    kind = change.name
+    where = change.location
+    table = _name(change.attr("tableName"))
+    column = _name(change.attr("columnName")) or None
+    if kind == "createTable":
+        columns = change.named("column")
+        keys = [
+            _name(c.attr("name"))
+            for c in columns
+            if any(k.flag("primaryKey") for k in c.named("constraints"))
+        ]
+        # The key makes its columns NOT NULL, and unique when it is one column.
+        declared = with_primary_key(tuple(_column(c) for c in columns), keys)
+        return [Operation(CREATE_TABLE, where, table, columns=declared)]
+    if kind == "dropTable":
+        return [Operation(DROP_TABLE, where, table)]
+    if kind == "renameTable":
+        return [
+            Operation(
+                RENAME_TABLE,
+                where,
+                _name(change.attr("oldTableName")),
+                new_name=_name(change.attr("newTableName")),
+            )
+        ]
+    if kind == "addColumn":
+        return [
+            Operation(ADD_COLUMN, c.location, table, added.name, column_def=added)
+            for c in change.named("column")
+            if (added := _column(c)).name
+        ]
+    if kind == "dropColumn":
+        if column:
+            return [Operation(DROP_COLUMN, where, table, column)]
+        return [
+            Operation(DROP_COLUMN, c.location, table, _name(c.attr("name")))
+            for c in change.named("column")
+            if c.attr("name")
+        ]
+    if kind == "renameColumn":
+        old = _name(change.attr("oldColumnName"))
+        return [
+            Operation(
+                RENAME_COLUMN, where, table, old, new_name=_name(change.attr("newColumnName"))
+            )
+        ]
+    if kind == "modifyDataType":
+        new_type = change.attr("newDataType").lower()
+        return [
+            Operation(ALTER_TYPE, where, table, column, column_def=Column(column or "", new_type))
+        ]
+    simple = _COLUMN_CHANGES.get(kind)
+    if simple is not None:
+        return [Operation(simple, where, table, column)]
+    if kind == "addUniqueConstraint":
+        return [_constraint(where, table, UNIQUE, change.attr("columnNames"), change)]
+    if kind == "addForeignKeyConstraint":
+        base_table = _name(change.attr("baseTableName"))
+        return [_constraint(where, base_table, FOREIGN_KEY, change.attr("baseColumnNames"), change)]
+    if kind == "addPrimaryKey":
+        key = _constraint(where, table, PRIMARY_KEY, change.attr("columnNames"), change)
+        # A primary key makes its columns NOT NULL, as SET NOT NULL would.
+        return [key, *(Operation(SET_NOT_NULL, where, table, c) for c in key.constrained)]
+    if kind == "createIndex":
+        if not change.flag("unique"):
+            return []
+        indexed = tuple(_name(c.attr("name")) for c in change.named("column") if c.attr("name"))
+        return [
+            Operation(
+                ADD_CONSTRAINT,
+                where,
+                table,
+                constraint=UNIQUE,
+                constrained=indexed,
+                detail=change.attr("indexName"),
+            )
+        ]
+    if kind == "dropIndex":
+        return [
+            Operation(
+                DROP_CONSTRAINT,
+                where,
+                "",
+                detail=change.attr("indexName"),
+                constraint=DROPPED_INDEX,
+            )
+        ]
+    if kind in ("dropUniqueConstraint", "dropPrimaryKey"):
+        name = change.attr("constraintName") or (
+            f"{table}_pkey" if kind == "dropPrimaryKey" else ""
+        )
+        return [Operation(DROP_CONSTRAINT, where, table, detail=name)]
+    if kind == "dropForeignKeyConstraint":
+        base_table = _name(change.attr("baseTableName"))
+        return [Operation(DROP_CONSTRAINT, where, base_table, detail=change.attr("constraintName"))]
+    if kind == "createView":
+        return [Operation(CREATE_VIEW, where, _name(change.attr("viewName")))]
+    return []
+
+
+_COLUMN_CHANGES = {
+    "addNotNullConstraint": SET_NOT_NULL,
+    "dropNotNullConstraint": DROP_NOT_NULL,
+    "addDefaultValue": SET_DEFAULT,
+    "dropDefaultValue": DROP_DEFAULT,
+}
+
+
+def _constraint(
+    where: Location, table: str, kind: str, columns: str, change: _Element
+) -> Operation:
+    return Operation(
+        ADD_CONSTRAINT,
+        where,
+        table,
+        constraint=kind,
+        constrained=_names(columns),
+        detail=change.attr("constraintName"),
+    )
+
+
+def _inverse(change: _Element) -> list[Operation]:
+    """The operations of the rollback Liquibase generates for a change that has one."""
+    kind = change.name
+    where = change.location
+    table = _name(change.attr("tableName"))
+    column = _name(change.attr("columnName")) or None
+    if kind == "createTable":
+        return [Operation(DROP_TABLE, where, table)]
+    if kind == "addColumn":
+        return [
+            Operation(DROP_COLUMN, c.location, table, _name(c.attr("name")))
+            for c in reversed(change.named("column"))
+            if c.attr("name")
+        ]
+    if kind == "renameColumn":
+        new = _name(change.attr("newColumnName"))
+        old = _name(change.attr("oldColumnName"))
+        return [Operation(RENAME_COLUMN, where, table, new, new_name=old)]
+    if kind == "renameTable":
+        old, new = _name(change.attr("oldTableName")), _name(change.attr("newTableName"))
+        return [Operation(RENAME_TABLE, where, new, new_name=old)]
+    if kind == "addNotNullConstraint":
+        return [Operation(DROP_NOT_NULL, where, table, column)]
+    if kind == "dropNotNullConstraint":
+        return [Operation(SET_NOT_NULL, where, table, column)]
+    if kind == "addDefaultValue":
+        return [Operation(DROP_DEFAULT, where, table, column)]
+    if kind == "createIndex":
+        if not change.flag("unique"):
+            return []
+        return [
+            Operation(
+                DROP_CONSTRAINT,
+                where,
+                "",
+                detail=change.attr("indexName"),
+                constraint=DROPPED_INDEX,
+            )
+        ]
+    if kind in ("addUniqueConstraint", "addPrimaryKey"):
+        name = change.attr("constraintName") or (f"{table}_pkey" if kind == "addPrimaryKey" else "")
+        return [Operation(DROP_CONSTRAINT, where, table, detail=name)]
+    if kind == "addForeignKeyConstraint":
+        base_table = _name(change.attr("baseTableName"))
+        return [Operation(DROP_CONSTRAINT, where, base_table, detail=change.attr("constraintName"))]
+    return []
