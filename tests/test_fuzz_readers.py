@@ -38,6 +38,7 @@ _CANDIDATE_PATHS = (
     "main.tf",
     "docs/RUNBOOK.md",
     "backout.lock",
+    "db/changelog/db.changelog-master.xml",
 )
 
 _YAML_PIECES = st.sampled_from(
@@ -68,6 +69,14 @@ _YAML_PIECES = st.sampled_from(
         "on:\n  push:\njobs:\n  a:\n    steps:\n      - run: helm upgrade x --history-max 2\n",
         "ALTER TABLE t ADD COLUMN c int NOT NULL;\n",
         "def upgrade():\n    op.drop_column('t', 'c')\n",
+        "databaseChangeLog:\n",
+        "  - changeSet:\n      id: 1\n      changes:\n",
+        "        - dropColumn: {tableName: t, columns: [{column: {name: c}}]}\n",
+        "      rollback: [1, {sql: {sql: [x]}}, {changeSetId: 1}]\n",
+        "  - include: {file: ../../x.yaml, relativeToChangelogFile: true}\n",
+        "<databaseChangeLog><changeSet id='1' author='a' dbms='!postgresql'>",
+        "<sql endDelimiter='GO'>DROP TABLE t;\nGO\n</sql><rollback/>",
+        "<rollback changeSetId='1'/></changeSet><include/><![CDATA[",
     ]
 )
 _YAML_ISH = st.lists(st.one_of(_YAML_PIECES, st.text(max_size=40)), max_size=25).map("".join)

@@ -70,6 +70,8 @@ _PATHS = (
     "docs/rollback.rst",
     "RUNBOOK",
     "backout.lock",
+    "src/main/resources/db/changelog/db.changelog-master.xml",
+    "pom.xml",
     "src/app.py",
     "README.txt",
 )

@@ -113,6 +113,8 @@ _DEFAULT_ATTRIBUTES = (
     "defaultValueSequenceNext",
 )
 _MAX_YAML_DEPTH = 64
+# The key that holds what XML writes as an element's text, by element.
+_TEXT_KEYS = {"sql": "sql", "createView": "selectQuery", "rollback": "sql", "comment": "comment"}
 
 
 @dataclass
@@ -283,7 +285,9 @@ def _yaml_element(
     else:
         for key, child_key, value in yamlfile.entries(node):
             if isinstance(value, yamlfile.ScalarNode):
-                if key in ("sql", "selectQuery") and name in ("sql", "createView", "rollback"):
+                if key == "rollback":  # ``rollback: DROP TABLE …``: the SQL to roll back with
+                    element.children.append(_yaml_element(path, key, child_key, value, depth + 1))
+                elif key == _TEXT_KEYS.get(name):
                     _set_text(element, path, value)
                 else:
                     element.attrs[key] = yamlfile.text_of(value) or ""
@@ -399,7 +403,7 @@ class _Changelog:
     def facts(self) -> Iterator[Fact]:
         position = 0
         for element in self.root.children:
-            if element.name == "changeSet":
+            if element.name == "changeSet" and element.attr("id"):
                 migration = self.changeset(element, position)
                 yield from self.problems
                 self.problems = []

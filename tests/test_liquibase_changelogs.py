@@ -1,0 +1,419 @@
+"""Liquibase XML, YAML and JSON changelogs: changesets, rollbacks, include order, positions,
+unreadable files, and what the drill says about them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from backout.config import Config
+from backout.engine import _read_one, check
+from backout.schema_model import (
+    ADD_COLUMN,
+    CREATE_TABLE,
+    DOWN_EMPTY,
+    DOWN_MISSING,
+    DOWN_PRESENT,
+    DROP_COLUMN,
+    DROP_NOT_NULL,
+    DROP_TABLE,
+    RENAME_COLUMN,
+    SET_NOT_NULL,
+    Migration,
+    ordered_migrations,
+    split_release,
+)
+from backout.sources import ALL_READERS
+from backout.sources.base import FactSet, SourceFile, Unreadable
+from backout.sources.liquibase import LiquibaseChangelogReader
+from backout.sources.migrations import MigrationFileReader
+from backout.sources.paths import LIQUIBASE_READER
+from tests.conftest import run_backout
+
+READERS = (LiquibaseChangelogReader(), MigrationFileReader())
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+
+XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<databaseChangeLog xmlns="http://www.liquibase.org/xml/ns/dbchangelog">\n'
+    "{body}"
+    "</databaseChangeLog>\n"
+)
+
+
+def xml(body: str) -> str:
+    return XML.format(body=body)
+
+
+def changeset(ident: str, changes: str, extra: str = "", author: str = "shop") -> str:
+    return f'  <changeSet id="{ident}" author="{author}"{extra}>\n{changes}  </changeSet>\n'
+
+
+CREATE_USERS = (
+    '    <createTable tableName="users">\n'
+    '      <column name="id" type="bigint"><constraints primaryKey="true"/></column>\n'
+    '      <column name="email" type="varchar(255)"/>\n'
+    "    </createTable>\n"
+)
+
+
+def read(files: dict[str, str]) -> FactSet:
+    facts = FactSet()
+    for path, text in files.items():
+        for reader in READERS:
+            if reader.wants(path):
+                facts.extend(reader.read(SourceFile(path, text.encode())))
+    return facts
+
+
+def migrations(files: dict[str, str]) -> list[Migration]:
+    return ordered_migrations(read(files))
+
+
+def labels(ordered: list[Migration]) -> list[str]:
+    return [f"{m.location.path.rsplit('/', 1)[-1]}#{m.changeset}" for m in ordered]
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return root
+
+
+# --- Order ----------------------------------------------------------------------------------
+
+
+def test_changesets_follow_the_master_changelog_not_file_names() -> None:
+    files = {
+        "src/main/resources/db/changelog/db.changelog-master.xml": xml(
+            '  <include file="changes/b-users.xml" relativeToChangelogFile="true"/>\n'
+            + changeset("m1", '    <tagDatabase tag="v1"/>\n')
+            + '  <include file="classpath:/db/changelog/changes/a-orders.yaml"/>\n'
+        ),
+        "src/main/resources/db/changelog/changes/b-users.xml": xml(
+            changeset("1", CREATE_USERS) + changeset("2", '    <tagDatabase tag="x"/>\n')
+        ),
+        "src/main/resources/db/changelog/changes/a-orders.yaml": (
+            "databaseChangeLog:\n"
+            "  - changeSet:\n      id: 3\n      author: shop\n      changes:\n"
+            "        - addColumn:\n            tableName: users\n            columns:\n"
+            "              - column:\n                  name: nick\n                  type: text\n"
+        ),
+    }
+    ordered = migrations(files)
+    assert labels(ordered) == [
+        "b-users.xml#shop:1",
+        "b-users.xml#shop:2",
+        "db.changelog-master.xml#shop:m1",
+        "a-orders.yaml#shop:3",
+    ]
+    master = "src/main/resources/db/changelog/db.changelog-master.xml"
+    assert {m.stream for m in ordered} == {master}
+    # The newest changeset is the last one the master runs, not the last file by name.
+    assert labels(list(split_release(read(files)).release)) == ["a-orders.yaml#shop:3"]
+
+
+def test_include_all_takes_a_folder_in_path_order_and_formatted_sql_too() -> None:
+    files = {
+        "db/master.yaml": (
+            "databaseChangeLog:\n"
+            "  - includeAll:\n      path: db/changes/\n"
+            "  - include:\n      file: late.xml\n      relativeToChangelogFile: true\n"
+        ),
+        "db/late.xml": xml(changeset("late", '    <tagDatabase tag="late"/>\n')),
+        "db/changes/020-b.xml": xml(changeset("20", '    <tagDatabase tag="b"/>\n')),
+        "db/changes/010-a.sql": "--liquibase formatted sql\n--changeset shop:10\nSELECT 1;\n",
+        "db/changes/sub/030-c.json": (
+            '{"databaseChangeLog": [{"changeSet": {"id": "30", "author": "shop", '
+            '"changes": [{"tagDatabase": {"tag": "c"}}]}}]}'
+        ),
+    }
+    assert labels(migrations(files)) == [
+        "010-a.sql#shop:10",
+        "020-b.xml#shop:20",
+        "030-c.json#shop:30",
+        "late.xml#shop:late",
+    ]
+
+
+def test_without_a_master_changelogs_are_ordered_by_their_paths() -> None:
+    files = {
+        "db/changelog/v2.yaml": (
+            "databaseChangeLog:\n  - changeSet:\n      id: b\n      author: shop\n"
+            "      changes:\n        - dropTable:\n            tableName: users\n"
+        ),
+        "db/changelog/v1.xml": xml(changeset("a", CREATE_USERS)),
+    }
+    ordered = migrations(files)
+    assert labels(ordered) == ["v1.xml#shop:a", "v2.yaml#shop:b"]
+    assert {m.stream for m in ordered} == {"db/changelog"}
+
+
+def test_an_include_cycle_ends() -> None:
+    files = {
+        "db/master.xml": xml('  <include file="db/a.xml"/>\n'),
+        "db/a.xml": xml('  <include file="db/b.xml"/>\n' + changeset("a", CREATE_USERS)),
+        "db/b.xml": xml('  <include file="db/a.xml"/>\n' + changeset("b", CREATE_USERS)),
+    }
+    assert labels(migrations(files)) == ["b.xml#shop:b", "a.xml#shop:a"]
+
+
+# --- Changes and rollbacks --------------------------------------------------------------------
+
+
+def test_changes_become_operations_at_their_elements() -> None:
+    body = changeset(
+        "1",
+        CREATE_USERS
+        + '    <addColumn tableName="users">\n'
+        + '      <column name="nick" type="text" defaultValue="x">\n'
+        + '        <constraints nullable="false"/>\n'
+        + "      </column>\n"
+        + "    </addColumn>\n"
+        + '    <renameColumn tableName="users" oldColumnName="nick" newColumnName="alias"/>\n'
+        + '    <addNotNullConstraint tableName="users" columnName="email" defaultNullValue="?"/>\n'
+        + "    <sql>\n      ALTER TABLE users DROP COLUMN email;\n    </sql>\n",
+        ' runInTransaction="false"',
+    )
+    (migration,) = migrations({"db/changelog.xml": xml(body)})
+    assert migration.engine == "liquibase" and migration.layout == "liquibase"
+    assert migration.changeset == "shop:1" and migration.label == "changelog.xml changeset shop:1"
+    assert str(migration.location) == "db/changelog.xml:3:3"
+    assert not migration.up_transaction and not migration.down_transaction
+    found = [(op.kind, op.table, op.column, str(op.location)) for op in migration.up]
+    assert found == [
+        (CREATE_TABLE, "users", None, "db/changelog.xml:4:5"),
+        (ADD_COLUMN, "users", "nick", "db/changelog.xml:9:7"),
+        (RENAME_COLUMN, "users", "nick", "db/changelog.xml:13:5"),
+        (SET_NOT_NULL, "users", "email", "db/changelog.xml:14:5"),
+        (DROP_COLUMN, "users", "email", "db/changelog.xml:16:37"),
+    ]
+    created, added = migration.up[0], migration.up[1]
+    assert [(c.name, c.nullable, c.unique) for c in created.columns] == [
+        ("id", False, True),
+        ("email", True, False),
+    ]
+    assert added.column_def is not None
+    assert (added.column_def.nullable, added.column_def.has_default) == (False, True)
+    # sql has no automatic rollback: the changeset has no down, and the reason says why.
+    assert migration.down_state == DOWN_MISSING
+    assert migration.down_reason == (
+        "changeset shop:1 has no <rollback>, and Liquibase cannot roll back sql by itself"
+    )
+
+
+def test_automatic_rollback_is_the_inverse_of_each_change_in_reverse_order() -> None:
+    body = changeset(
+        "1",
+        CREATE_USERS
+        + '    <addNotNullConstraint tableName="users" columnName="email"/>\n'
+        + '    <renameColumn tableName="users" oldColumnName="email" newColumnName="mail"/>\n',
+    )
+    (migration,) = migrations({"db/changelog.xml": xml(body)})
+    assert migration.down_state == DOWN_PRESENT
+    assert [(op.kind, op.table, op.column, op.new_name) for op in migration.down] == [
+        (RENAME_COLUMN, "users", "mail", "email"),
+        (DROP_NOT_NULL, "users", "email", None),
+        (DROP_TABLE, "users", None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rollback", "state", "down_kinds"),
+    [
+        ('<rollback><dropTable tableName="users"/></rollback>', DOWN_PRESENT, [DROP_TABLE]),
+        ("<rollback>DROP TABLE users;</rollback>", DOWN_PRESENT, [DROP_TABLE]),
+        ('<rollback changeSetId="0" changeSetAuthor="shop"/>', DOWN_PRESENT, [DROP_TABLE]),
+        ("<rollback/>", DOWN_EMPTY, []),
+        ("<rollback>empty</rollback>", DOWN_EMPTY, []),
+    ],
+)
+def test_an_explicit_rollback_is_the_down(rollback: str, state: str, down_kinds: list[str]) -> None:
+    body = changeset("0", '    <dropTable tableName="users"/>\n') + changeset(
+        "1", f"    <sql>DROP TABLE users;</sql>\n    {rollback}\n"
+    )
+    first, second = migrations({"db/changelog.xml": xml(body)})
+    assert first.down_state == DOWN_MISSING
+    assert "cannot roll back dropTable by itself" in first.down_reason
+    assert second.down_state == state
+    assert [op.kind for op in second.down] == down_kinds
+    assert second.down_location is not None and second.down_location.line == 8
+
+
+def test_yaml_changelog_positions_rollbacks_and_dbms() -> None:
+    text = (
+        "databaseChangeLog:\n"
+        "  - changeSet:\n"
+        "      id: 7\n"
+        "      author: ana\n"
+        "      changes:\n"
+        "        - dropColumn:\n"
+        "            tableName: users\n"
+        "            columns:\n"
+        "              - column:\n"
+        "                  name: legacy\n"
+        "        - sql:\n"
+        "            dbms: mysql\n"
+        "            sql: |\n"
+        "              ALTER TABLE users DROP COLUMN nick;\n"
+        "      rollback: ALTER TABLE users ADD COLUMN legacy int;\n"
+    )
+    (migration,) = migrations({"db/changelog/db.changelog-master.yaml": text})
+    assert str(migration.location) == "db/changelog/db.changelog-master.yaml:2:5"
+    assert [(op.kind, op.column, op.location.line) for op in migration.up] == [
+        (DROP_COLUMN, "legacy", 9)
+    ]
+    up_mysql, down_mysql = migration.operations("mysql")
+    assert [(op.column, op.location.line) for op in up_mysql] == [("legacy", 9), ("nick", 14)]
+    assert migration.down_state == DOWN_PRESENT
+    assert [(op.kind, op.column, op.location.line) for op in down_mysql] == [
+        (ADD_COLUMN, "legacy", 15)
+    ]
+
+
+def test_sql_file_is_reported_unchecked_and_has_no_rollback() -> None:
+    body = changeset("1", '    <sqlFile path="sql/001.sql" relativeToChangelogFile="true"/>\n')
+    facts = read({"db/changelog.xml": xml(body)})
+    (unread,) = facts.of(Unreadable)
+    assert str(unread.location) == "db/changelog.xml:4:5"
+    assert "sqlFile sql/001.sql was not checked" in unread.reason
+    (migration,) = facts.of(Migration)
+    assert "cannot roll back sqlFile by itself" in migration.down_reason
+
+
+# --- What is not a changelog, and what cannot be read -----------------------------------------
+
+
+def test_other_xml_yaml_and_json_files_give_nothing() -> None:
+    reader = LiquibaseChangelogReader()
+    for path, text in {
+        "pom.xml": "<project><artifactId>databaseChangeLog</artifactId></project>",
+        "src/main/resources/beans.xml": "<beans><bean id='databaseChangeLog'/></beans>",
+        "conf/broken.xml": "<not xml",
+        "k8s/deploy.yaml": "kind: Deployment\nmetadata: {name: databaseChangeLog}\n",
+        "package.json": '{"name": "x"}',
+    }.items():
+        assert list(reader.read(SourceFile(path, text.encode()))) == [], path
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "where", "words"),
+    [
+        (
+            "db/changelog.xml",
+            xml(changeset("1", "    <dropTable tableName='t'>\n")),
+            "db/changelog.xml:5:5",
+            "invalid XML: mismatched tag",
+        ),
+        (
+            "db/changelog.yaml",
+            "databaseChangeLog:\n  - changeSet:\n      id: 1\n     author: x\n",
+            "db/changelog.yaml:4:",
+            "invalid YAML",
+        ),
+        (
+            "db/changelog.xml",
+            '<?xml version="1.0"?>\n<!DOCTYPE d [\n<!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>\n'
+            "<databaseChangeLog>&xxe;</databaseChangeLog>\n",
+            "db/changelog.xml:3:",
+            "declares the XML entity 'xxe'",
+        ),
+    ],
+)
+def test_unreadable_changelogs_are_located(path: str, text: str, where: str, words: str) -> None:
+    (fact,) = LiquibaseChangelogReader().read(SourceFile(path, text.encode()))
+    assert isinstance(fact, Unreadable) and fact.reader == LIQUIBASE_READER
+    assert str(fact.location).startswith(where) and words in fact.reason
+
+
+def test_billion_laughs_is_refused_at_once() -> None:
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    ]
+    text = (
+        '<?xml version="1.0"?>\n<!DOCTYPE databaseChangeLog [\n'
+        + "\n".join(entities)
+        + "\n]>\n<databaseChangeLog><changeSet id='1' author='x'>"
+        + "<sql>&lol9;</sql></changeSet></databaseChangeLog>\n"
+    )
+    started = time.perf_counter()
+    (fact,) = LiquibaseChangelogReader().read(SourceFile("db/changelog.xml", text.encode()))
+    assert time.perf_counter() - started < 1
+    assert isinstance(fact, Unreadable) and "lol0" in fact.reason
+
+
+def test_bk901_reports_a_broken_changelog(tmp_path: Path) -> None:
+    write(tmp_path, {"db/changelog.xml": xml(changeset("1", "    <dropTable>\n"))})
+    result = check(tmp_path, Config(root=tmp_path).with_overrides(select=("BK901",)))
+    assert [(f.code, str(f.location)) for f in result.findings] == [
+        ("BK901", "db/changelog.xml:5:5")
+    ]
+
+
+def test_a_yaml_changelog_is_parsed_once_for_all_its_readers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    calls = []
+    real = yaml.compose_all
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(yaml, "compose_all", counting)
+    path = "src/main/resources/db/changelog/db.changelog-master.yaml"
+    wanted = [reader for reader in ALL_READERS if reader.wants(path)]
+    assert len(wanted) > 1  # the manifest and CI readers want it too
+    text = "databaseChangeLog:\n  - include:\n      file: a.yaml\n"
+    facts, _ = _read_one(path, text.encode(), wanted)
+    assert len(calls) == 1
+    assert [type(f).__name__ for f in facts] == ["ChangelogInclude"]
+
+
+def test_an_oversized_xml_file_is_skipped_not_reported() -> None:
+    wanted = [reader for reader in ALL_READERS if reader.wants("data/export.xml")]
+    assert [r.name for r in wanted] == [LIQUIBASE_READER]
+    assert _read_one("data/export.xml", None, wanted) == ([], [])
+
+
+def test_every_liquibase_rule_fixture_is_read_as_changesets() -> None:
+    """The pass fixtures prove something only if their changelogs are read."""
+    cases = sorted(FIXTURES.glob("BK2*/*/liquibase_xml_*")) + sorted(
+        FIXTURES.glob("BK2*/*/liquibase_yaml_*")
+    )
+    assert len(cases) >= 36
+    for case in cases:
+        files = {
+            str(path.relative_to(case)): path.read_text()
+            for path in case.rglob("*")
+            if path.suffix in (".xml", ".yaml")
+        }
+        ordered = migrations(files)
+        assert len(ordered) == 2 and all(m.engine == "liquibase" for m in ordered), case
+        assert len({m.stream for m in ordered}) == 1, case
+
+
+# --- The drill ------------------------------------------------------------------------------
+
+
+def test_drill_refuses_liquibase_changelogs_with_a_clear_message(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/changelog.xml": xml(
+                changeset("1", CREATE_USERS)
+                + changeset("2", '    <dropColumn tableName="users" columnName="email"/>\n')
+            )
+        },
+    )
+    done = run_backout("drill", str(tmp_path), "--database", "postgresql://127.0.0.1:1/none")
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "changelog.xml changeset shop:1" in line and "only Liquibase can apply" in line
+    assert "update-testing-rollback" in line
