@@ -8,17 +8,21 @@ module:
 
 * :class:`Migration` — one migration, in any layout. ``engine`` says who runs it: ``"sql"``
   (backout runs ``up_sql``/``down_sql`` itself), ``"alembic"`` (``revision``,
-  ``down_revisions``, ``script_directory``) or ``"django"`` (``app_label``,
-  ``migration_name``). ``up``/``down`` hold the parsed :class:`Operation` lists the rules judge;
-  :meth:`Migration.operations` picks the read that matches the configured ``sql-dialect``.
-  ``location`` is the file (or, for Liquibase, the ``--changeset`` line); ``down_location`` the
+  ``down_revisions``, ``script_directory``), ``"django"`` (``app_label``,
+  ``migration_name``) or ``"liquibase"`` (an XML/YAML/JSON changeset, which only Liquibase
+  runs: the drill refuses it). ``up``/``down`` hold the parsed :class:`Operation` lists the
+  rules judge; :meth:`Migration.operations` picks the read that matches the configured
+  ``sql-dialect``. ``location`` is the file (or, for Liquibase, the ``--changeset`` line or
+  ``changeSet`` element); ``down_location`` the
   down file or section, ``None`` when there is none (``down_state`` says why).
 * :class:`DownScript` — a separate down/undo file (golang-migrate ``.down.sql``, Flyway
   ``U<ver>__*.sql``, plain ``.down.sql``). :func:`ordered_migrations` joins it to its up
   migration, so callers always see complete :class:`Migration` objects.
 * :func:`ordered_migrations` — every migration of a fact set in the order it applies: per
   *stream* (one migrations directory, one Alembic script directory, one Django app), by the
-  layout's ordering (version numbers, ``down_revision`` chain, Django ``dependencies``).
+  layout's ordering (version numbers, ``down_revision`` chain, Django ``dependencies``); the
+  changesets a Liquibase master changelog includes are one stream, in its order
+  (:mod:`backout.changelog_order`).
   ``config.migrations`` paths, when set, keep only migrations below those paths.
 * :func:`split_release` — the base and the release. With a base release (``--base``), a
   migration whose identity (:attr:`Migration.key`) exists in the base is base, the rest is the

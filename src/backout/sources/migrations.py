@@ -8,6 +8,7 @@ Layouts are recognised from the file name and, where names are ambiguous, the fi
   migrations are not versioned and are not part of the apply order);
 * Liquibase formatted SQL: ``--liquibase formatted sql``, one migration per ``--changeset``,
   its ``--rollback`` lines (or a ``/* liquibase rollback */`` block) as the down SQL;
+  (XML, YAML and JSON changelogs are :mod:`backout.sources.liquibase`'s);
 * plain numbered files: ``0003_name.sql`` (no down migration exists in this layout).
 
 A separate down file becomes a :class:`~backout.sources.migration_facts.DownScript` that
