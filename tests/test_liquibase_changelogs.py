@@ -417,3 +417,24 @@ def test_drill_refuses_liquibase_changelogs_with_a_clear_message(tmp_path: Path)
     (line,) = done.stderr.strip().splitlines()
     assert "changelog.xml changeset shop:1" in line and "only Liquibase can apply" in line
     assert "update-testing-rollback" in line
+
+
+def test_bk207_names_the_change_and_the_rollback_to_write(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/changelog.xml": xml(
+                changeset("1", CREATE_USERS)
+                + changeset(
+                    "2",
+                    '    <modifyDataType tableName="users" columnName="email" '
+                    'newDataType="text"/>\n',
+                )
+            )
+        },
+    )
+    result = check(tmp_path, Config(root=tmp_path).with_overrides(select=("BK207",)))
+    (finding,) = result.findings
+    assert str(finding.location) == "db/changelog.xml:9:3"
+    assert "Liquibase cannot roll back modifyDataType by itself" in finding.message
+    assert "`<rollback>` in XML" in finding.fix
