@@ -316,6 +316,12 @@ def test_other_xml_yaml_and_json_files_give_nothing() -> None:
             "invalid YAML",
         ),
         (
+            "db/changelog.json",
+            '{"databaseChangeLog": [ {"changeSet": ',
+            "db/changelog.json:",
+            "invalid JSON",
+        ),
+        (
             "db/changelog.xml",
             '<?xml version="1.0"?>\n<!DOCTYPE d [\n<!ENTITY xxe SYSTEM "file:///etc/passwd">\n]>\n'
             "<databaseChangeLog>&xxe;</databaseChangeLog>\n",

@@ -247,6 +247,9 @@ def _read_xml(file: SourceFile) -> _Element | Unreadable | None:
 def _read_yaml(file: SourceFile) -> _Element | Unreadable | None:
     documents = yamlfile.yaml_documents(file, READER)
     if isinstance(documents, Unreadable):
+        if file.path.lower().endswith(".json"):  # read as YAML, of which JSON is a subset
+            reason = documents.reason.replace("invalid YAML", "invalid JSON", 1)
+            return Unreadable(documents.location, READER, reason)
         return documents
     for document in documents:
         key_node = yamlfile.key_node(document, _ROOT)
