@@ -19,9 +19,10 @@ class UnreadableInput(Rule):
     Flyway setting that must be true or false and is neither, a binary file, text that is not
     UTF-8. Also a file it could not open or read at all, and a directory it could not list,
     with the system's reason (`permission denied`): a file that disappeared between listing
-    and reading is not reported, as it is no longer part of the release. A SQL migration that is not valid UTF-8 (a Latin-1 `é` in a comment)
-    is still checked, with the invalid bytes replaced, and reported so that the encoding gets
-    fixed: leaving it out would make the migration before it look like the newest one.
+    and reading is not reported, as it is no longer part of the release. A SQL migration
+    that is not valid UTF-8 (a Latin-1 `é` in a comment) is still checked, with the invalid
+    bytes replaced, and reported so that the encoding gets fixed: leaving it out would make
+    the migration before it look like the newest one.
 
     ## Why is this bad?
     Whatever that file would break on rollback stays unseen. An unreadable manifest can hide a
