@@ -509,18 +509,25 @@ class Schema:
         found = self.tables.get(name)
         if found is None:
             # A table no migration created (made by hand or before the history starts)
-            # existed before the release if the release did not create it.
-            found = TableState(name, at_base=at_base, base_name=name if at_base else None)
+            # existed before the release: the release did not create it, or it would have
+            # been seen. So it is at the base whoever meets it first, the base or the release
+            # (a release's second change of such a table is judged as its first was).
+            found = TableState(name, at_base=True, base_name=name)
             found.complete = False
             self.tables[name] = found
         return found
 
     def column(self, table: str, name: str, at_base: bool) -> ColumnState:
-        """The column ``table.name``; an unseen one on an existing table counts as at base."""
+        """The column ``table.name``; an unseen one on an existing table counts as at base.
+
+        Only an operation on a column that exists meets an unseen one (an added column is
+        recorded by its addition), so on a table that existed before the release it is as
+        old as the table, whichever release's operation meets it first.
+        """
         state = self.table(table, at_base)
         found = state.columns.get(name)
         if found is None:
-            known = state.at_base and at_base
+            known = state.at_base
             found = ColumnState(name, None, True, False, known, name if known else None)
             state.columns[name] = found
         return found
