@@ -378,6 +378,122 @@ _SQLITE_TABLE_OPTIONS = re.compile(
 _CREATE_TABLE = re.compile(r"CREATE\s+(?:TEMP(?:ORARY)?\s+)?TABLE\b", re.I)
 
 
+# MySQL's way to run a statement only when the schema needs it (mattermost's migrations,
+# among many): the statement is a string chosen by ``IF`` into a user variable, then prepared
+# and executed. ``SET @s = (SELECT IF(cond, 'ALTER TABLE …', 'SELECT 1')); PREPARE p FROM @s;
+# EXECUTE p; DEALLOCATE PREPARE p;``
+_DEALLOCATE = re.compile(r"^\s*(?:DEALLOCATE|DROP)\s+PREPARE\s+`?[\w$]+`?\s*$", re.I)
+_PREPARE = re.compile(r"^\s*`?([\w$]+)`?\s+FROM\s+(.+?)\s*$", re.I | re.S)
+_EXECUTE = re.compile(r"^\s*`?([\w$]+)`?(?:\s+USING\b.*)?$", re.I | re.S)
+_USER_VARIABLE = re.compile(r"^@`?([\w$.]+)`?$")
+
+
+def _statement_texts(node: Any) -> list[exp.Literal] | None:
+    """The string literals that ``node`` (a user variable's value) can evaluate to: a literal,
+    either branch of ``IF``/``CASE``, through ``(SELECT …)`` without ``FROM``; None when the
+    value is built otherwise (``CONCAT`` with a variable), so the statement is not known."""
+    if isinstance(node, exp.Literal):
+        return [node] if node.is_string else []
+    if isinstance(node, exp.Null):
+        return []
+    if isinstance(node, (exp.Paren, exp.Subquery)):
+        return _statement_texts(node.this)
+    if isinstance(node, exp.Select):
+        if node.args.get("from") or node.args.get("from_") or len(node.expressions) != 1:
+            return None
+        return _statement_texts(node.expressions[0])
+    branches: list[Any]
+    if isinstance(node, exp.If):
+        branches = [node.args.get("true"), node.args.get("false")]
+    elif isinstance(node, exp.Case):
+        ifs = node.args.get("ifs") or []
+        branches = [i.args.get("true") for i in ifs] + [node.args.get("default")]
+    else:
+        return None
+    found: list[exp.Literal] = []
+    for branch in branches:
+        if branch is None:
+            continue
+        texts = _statement_texts(branch)
+        if texts is None:
+            return None
+        found.extend(texts)
+    return found
+
+
+class _Prepared:
+    """MySQL user variables holding statements, and the statements prepared from them.
+
+    ``PREPARE p FROM @s`` reads every statement ``@s`` may hold (both branches of its ``IF``:
+    which one runs depends on the database) at the string's place in the file; ``EXECUTE p``
+    and ``DEALLOCATE PREPARE p`` add nothing. A statement built at run time is reported once,
+    at its ``PREPARE``.
+    """
+
+    def __init__(self, body: SqlText, dialect: str, result: SqlRead) -> None:
+        self.body = body
+        self.dialect = dialect
+        self.result = result
+        self.variables: dict[str, tuple[list[exp.Literal] | None, int]] = {}
+        self.names: set[str] = set()
+
+    def assigned(self, node: exp.Set, begin: int) -> None:
+        """Record the values that ``SET @s = …`` gives user variables."""
+        for item in node.expressions:
+            assignment = item.this if isinstance(item, exp.SetItem) else None
+            if not isinstance(assignment, (exp.EQ, exp.PropertyEQ)):
+                continue
+            target = assignment.this
+            if isinstance(target, exp.Parameter):
+                name = target.name.lower()
+                self.variables[name] = (_statement_texts(assignment.expression), begin)
+
+    def command(self, node: exp.Command, begin: int) -> bool:
+        """Read ``PREPARE``/``EXECUTE`` of a prepared statement; False for other commands."""
+        keyword = str(node.this).upper()
+        literal = node.expression
+        text = literal.this if isinstance(literal, exp.Literal) else str(literal or "")
+        if keyword == "EXECUTE":
+            executed = _EXECUTE.match(text)
+            return executed is not None and executed.group(1).lower() in self.names
+        if keyword != "PREPARE":
+            return False
+        match = _PREPARE.match(text)
+        if not match:
+            return False
+        self.names.add(match.group(1).lower())
+        source = match.group(2)
+        variable = _USER_VARIABLE.match(source)
+        texts: list[tuple[str, int]] | None
+        if variable:
+            literals, assigned_at = self.variables.get(variable.group(1).lower(), (None, begin))
+            texts = None if literals is None else [(lit.this, assigned_at) for lit in literals]
+        elif len(source) >= 2 and source[0] == source[-1] and source[0] in "'\"":
+            texts = [(source[1:-1], begin)]
+        else:
+            texts = None
+        if texts is None:
+            self.result.problems.append(
+                SqlUnreadable(
+                    self.body.location(begin),
+                    "SQL",
+                    f"PREPARE {match.group(1)} FROM {source[:60]}: a statement built at run "
+                    "time cannot be checked",
+                    self.dialect,
+                )
+            )
+            return True
+        for statement, search_from in texts:
+            found = self.body.text.find(statement, search_from)
+            offset = found if found >= 0 else begin
+            where = self.body.location(offset)
+            inner = SqlText(statement, self.body.path, where.line, where.column)
+            read = read_sqlglot(inner, self.dialect)
+            self.result.operations.extend(read.operations)
+            self.result.problems.extend(read.problems)
+        return True
+
+
 def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
     """Read a SQL body with sqlglot's grammar for ``dialect`` (``mysql`` or ``sqlite``)."""
     result = SqlRead()
@@ -407,6 +523,7 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
             start = token.start
     if start is not None:
         spans.append((start, len(body.text)))
+    prepared = _Prepared(body, dialect, result)
     for begin, end in spans:
         text = body.text[begin:end]
         # SQLite's table options, which sqlglot's grammar does not know: read the table
@@ -416,6 +533,10 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
             text = text[: options.start(1)]
         without_rowid = options is not None and "ROWID" in options.group(1).upper()
         stmt = _GlotStatement(body, begin, end, dialect, without_rowid)
+
+        stmt = _GlotStatement(body, begin, end, dialect)
+        if dialect == "mysql" and _DEALLOCATE.match(text):
+            continue  # frees a prepared statement: changes no table
         try:
             parsed = sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE)
         except Exception as exc:  # sqlglot bugs, as for tokenize above
@@ -432,10 +553,15 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
             if node is None:
                 continue
             _shift_meta(node, begin)
+            if isinstance(node, exp.Set) and dialect == "mysql":
+                prepared.assigned(node, begin)
+                continue
             if isinstance(node, exp.Command):
                 renamed = _command_rename(stmt, node)
                 if renamed is not None:
                     result.operations.extend(renamed)
+                    continue
+                if dialect == "mysql" and prepared.command(node, begin):
                     continue
                 result.problems.append(
                     SqlUnreadable(
