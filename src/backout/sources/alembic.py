@@ -6,6 +6,11 @@ as lists of ``op.*`` calls, ``with op.batch_alter_table(...)`` blocks included. 
 with a SQL string is read as SQL (:mod:`backout.sources.sql`); ``op.execute`` of anything
 computed is reported unreadable. A ``downgrade()`` that is ``pass`` (Alembic's template when
 autogenerate found nothing) or that only raises is recorded as such, so BK207 can report it.
+
+Code under a test of the database's dialect (``if op.get_bind().dialect.name == "mysql":``,
+``if dialect_name != "postgresql": return``) runs on those dialects only: its operations are
+recorded for them, and its SQL is read with their grammars alone, so a MySQL-only
+``INSERT IGNORE`` is not unreadable in a PostgreSQL project.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from backout.schema_operations import (
     SET_NOT_NULL,
     UNIQUE,
     Column,
+    DialectRead,
     Operation,
     with_primary_key,
 )
@@ -52,7 +58,7 @@ from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
 from backout.sources.python_ast import lone_surrogate, parse_python
-from backout.sources.sql import SqlText, condition_columns, read_bodies
+from backout.sources.sql import BodyReads, SqlText, condition_columns, read_bodies
 
 # SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).
 _SA_TYPES = {
@@ -321,6 +327,88 @@ def _loop_bindings(loop: ast.For) -> list[dict[str, ast.expr]] | None:
     return passes
 
 
+# The dialects backout reads SQL for, and the names SQLAlchemy gives them (``dialect.name``).
+_DIALECTS = ("postgres", "mysql", "sqlite")
+_EVERY_DIALECT = frozenset(_DIALECTS)
+_DIALECT_NAMES = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+}
+_Guard = frozenset[str] | None
+
+
+def _names_dialect(node: ast.expr) -> bool:
+    """``dialect_name``, ``op.get_bind().dialect.name``, ``bind.engine.name``: the name of the
+    database's dialect, as revisions test it."""
+    if isinstance(node, ast.Name):
+        return "dialect" in node.id.lower()
+    if isinstance(node, ast.Attribute):
+        if node.attr == "name" and isinstance(node.value, ast.Attribute):
+            return node.value.attr in ("dialect", "engine")
+        return node.attr == "dialect_name"
+    return False
+
+
+def _dialect_values(node: ast.expr) -> frozenset[str] | None:
+    """The dialects a string, or a tuple/list/set of strings, names (others' names: none)."""
+    items = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+    names = [_string(item) for item in items]
+    if any(name is None for name in names):
+        return None
+    return frozenset(_DIALECT_NAMES[n.lower()] for n in names if n and n.lower() in _DIALECT_NAMES)
+
+
+def _dialect_guard(test: ast.expr) -> tuple[_Guard, _Guard]:
+    """The dialects on which an ``if`` with ``test`` runs its body, and its ``else``; None for
+    a side whose dialects the test does not decide (it tests something else)."""
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, right, compare = test.left, test.comparators[0], test.ops[0]
+        values = None
+        if _names_dialect(left):
+            values = _dialect_values(right)
+        elif _names_dialect(right) and isinstance(compare, (ast.Eq, ast.NotEq)):
+            values = _dialect_values(left)
+        if values is None:
+            return None, None
+        if isinstance(compare, (ast.Eq, ast.In)):
+            return values, _EVERY_DIALECT - values
+        if isinstance(compare, (ast.NotEq, ast.NotIn)):
+            return _EVERY_DIALECT - values, values
+        return None, None
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        body, orelse = _dialect_guard(test.operand)
+        return orelse, body
+    if isinstance(test, ast.BoolOp):
+        parts = [_dialect_guard(value) for value in test.values]
+        bodies = [b for b, _ in parts if b is not None]
+        elses = [e for _, e in parts if e is not None]
+        if isinstance(test.op, ast.And):
+            # The body runs where every part holds; the else wherever one fails.
+            body = frozenset.intersection(*bodies) if bodies else None
+            return body, frozenset.union(*elses) if len(elses) == len(parts) else None
+        body = frozenset.union(*bodies) if len(bodies) == len(parts) else None
+        return body, frozenset.intersection(*elses) if elses else None
+    return None, None
+
+
+def _within(guard: _Guard, narrower: _Guard) -> _Guard:
+    if narrower is None:
+        return guard
+    return narrower if guard is None else guard & narrower
+
+
+def _returns(body: list[ast.stmt]) -> bool:
+    """A block that ends the function: ``return`` last, after nothing but plain calls."""
+    return (
+        bool(body)
+        and isinstance(body[-1], ast.Return)
+        and all(isinstance(s, (ast.Expr, ast.Pass)) for s in body[:-1])
+    )
+
+
 class _Body:
     """Reads one function (``upgrade``/``downgrade``) into operations.
 
@@ -344,6 +432,11 @@ class _Body:
         self.helpers = helpers or {}
         self.constants = constants or {}
         self._entered: list[str] = []
+        # The dialects the code being read runs on (None: every one), and the operations
+        # recorded for MySQL and SQLite where they differ from PostgreSQL's (``operations``).
+        self.guard: _Guard = None
+        self.other: dict[str, list[Operation]] = {"mysql": [], "sqlite": []}
+        self.differs = False
 
     def read_function(self, function: ast.FunctionDef) -> None:
         """Read ``function``'s body with the module's constants bound."""
@@ -357,8 +450,35 @@ class _Body:
         values = {k: v for k, v in self.constants.items() if k not in shadowed}
         return _bind(function.body, values)
 
+    def dialect_reads(self, other: _Body) -> tuple[DialectRead, ...]:
+        """MySQL's and SQLite's ``(up, down)`` when this body (the upgrade) or ``other`` (the
+        downgrade) differs by dialect from PostgreSQL's; else none (PostgreSQL's serve)."""
+        if not self.differs and not other.differs:
+            return ()
+        return tuple(
+            DialectRead(d, tuple(self.other[d]), tuple(other.other[d])) for d in ("mysql", "sqlite")
+        )
+
     def read(self, statements: list[ast.stmt], table: str | None = None) -> None:
+        outer = self.guard
+        try:
+            self._read(statements, table)
+        finally:
+            self.guard = outer
+
+    def _read(self, statements: list[ast.stmt], table: str | None) -> None:
         for statement in statements:
+            if isinstance(statement, ast.If):
+                body, orelse = _dialect_guard(statement.test)
+                if body is not None or orelse is not None:
+                    current = self.guard
+                    self.guard = _within(current, body)
+                    self.read(statement.body, table)
+                    self.guard = _within(current, orelse)
+                    self.read(statement.orelse, table)
+                    # ``if dialect != "postgresql": return``: the rest runs where it did not.
+                    self.guard = _within(current, orelse) if _returns(statement.body) else current
+                    continue
             if isinstance(statement, ast.With):
                 batch_table = None
                 for item in statement.items:
@@ -595,8 +715,31 @@ class _Body:
         reads = read_bodies(
             SqlText(sql, self.path, node.lineno, node.col_offset + 1 + prefix + len(quote)), None
         )
-        self.operations.extend(reads.up)
-        self.problems.extend(reads.problems)
+        self.take(reads)
+
+    def take(self, reads: BodyReads, where: Location | None = None) -> None:
+        """Record ``reads`` (one SQL string) for the dialects it runs on: each its own grammar's
+        operations, and only their grammars' failures (``where``: every one's location)."""
+        guard = _EVERY_DIALECT if self.guard is None else self.guard
+        ops: dict[str, tuple[Operation, ...]] = {d: reads.up for d in _DIALECTS}
+        if not reads.readable:
+            for read in reads.dialect_reads:
+                ops[read.dialect] = read.up
+                self.differs = True
+        if guard != _EVERY_DIALECT:
+            self.differs = True
+        for dialect in _DIALECTS:
+            if dialect not in guard:
+                continue
+            found = (
+                ops[dialect]
+                if where is None
+                else [replace(o, location=where) for o in ops[dialect]]
+            )
+            (self.operations if dialect == "postgres" else self.other[dialect]).extend(found)
+        for problem in reads.problems:
+            if problem.dialect in guard:
+                self.problems.append(problem if where is None else replace(problem, location=where))
 
     def execute_formatted(self, call: ast.Call, node: ast.JoinedStr) -> None:
         """``op.execute(f"ALTER TABLE {TABLE} …")`` whose every field is a literal once the
@@ -626,16 +769,20 @@ class _Body:
                 )
                 return
         where = Location(self.path, node.lineno, node.col_offset + 1)
-        reads = read_bodies(SqlText("".join(parts), self.path, node.lineno), None)
-        self.operations.extend(replace(op, location=where) for op in reads.up)
-        self.problems.extend(replace(problem, location=where) for problem in reads.problems)
+        self.take(read_bodies(SqlText("".join(parts), self.path, node.lineno), None), where)
 
     def add(
         self, kind: str, where: Location, table: str, column: str | None = None, **fields: object
     ) -> None:
-        self.operations.append(
-            Operation(kind, where, table, column, **fields)  # type: ignore[arg-type]
-        )
+        operation = Operation(kind, where, table, column, **fields)  # type: ignore[arg-type]
+        guard = self.guard
+        if guard is None or "postgres" in guard:
+            self.operations.append(operation)
+        for dialect, found in self.other.items():
+            if guard is None or dialect in guard:
+                found.append(operation)
+        if guard is not None and guard != _EVERY_DIALECT:
+            self.differs = True
 
 
 def _only_pass(body: list[ast.stmt]) -> bool:
@@ -741,4 +888,5 @@ class AlembicReader:
             script_directory=script_directory,
             up=tuple(up.operations),
             down=tuple(down.operations),
+            dialect_reads=up.dialect_reads(down),
         )
