@@ -100,6 +100,20 @@ _SA_COMPARATORS = frozenset(
 )
 
 
+def _constraint_name(node: ast.AST | None) -> str:
+    """A constraint's name as written: a literal, or the literal in ``op.f("…")`` /
+    ``batch_op.f("…")`` / ``conv("…")`` (Alembic's mark of a name already final under the
+    naming convention, which autogenerate writes for every named constraint)."""
+    if (
+        isinstance(node, ast.Call)
+        and _callee(node) in ("f", "conv")
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        node = node.args[0]
+    return _string(node) or ""
+
+
 def _check_columns(node: ast.AST | None) -> tuple[str, ...]:
     """The columns an ``op.create_check_constraint`` condition names; ``()`` when unknown.
 
@@ -629,7 +643,7 @@ class _Body:
                 table = (_string(_argument(call, 1, "table_name")) or "").lower()
             name_node = _argument(call, 0, "constraint_name")
             self.add(
-                DROP_CONSTRAINT, _where(path, call, call), table, detail=_string(name_node) or ""
+                DROP_CONSTRAINT, _where(path, call, call), table, detail=_constraint_name(name_node)
             )
         elif name == "execute":
             self.execute(call)
@@ -682,7 +696,7 @@ class _Body:
             table,
             constraint=kind,
             constrained=tuple(c.lower() for c in columns),
-            detail=_string(name_node) or "",
+            detail=_constraint_name(name_node),
         )
 
     def execute(self, call: ast.Call) -> None:
