@@ -82,8 +82,9 @@ class MutableImageReference(Rule):
     resource (run by `helm test`, never deployed) is not. A file under a `templates/`
     directory with no `{{ }}` action is read as a plain manifest (`k8s/templates/`, no chart).
     A manifest in a kustomize directory (base or overlay) whose image a kustomization of the
-    repository pins by digest (`images: [{name: nginx, newName: …, digest: sha256:…}]`) is
-    deployed with that digest: it is not flagged.
+    repository sets (`images: [{name: nginx, newName: …, newTag: 1.27}]`, or a `digest:`) is
+    deployed with what the kustomization sets: the manifest's own tag (argo-cd's bases say
+    `:latest`) is not flagged, the `images:` entry is judged instead.
 
     References are parsed with the distribution reference grammar, so
     `registry:5000/app` is an *untagged* image on the registry `registry:5000`, and
@@ -145,14 +146,14 @@ class MutableImageReference(Rule):
         # Helm values count only where a template of their chart uses them as an image
         # (`image: nginx` printed as `{{ .Values.image }}`, not `image: enabled`).
         uses = judged_image_uses(context.head)
-        overridden = _pinned_by_kustomize(context.head.paths, uses)
+        overridden = _set_by_kustomize(context.head.paths, uses)
         for use in uses:
             if use.source == "dockerfile":
                 continue  # build inputs are BK305's
             if use.source == "kubernetes" and _image_name(use.reference) in overridden.get(
                 use.location.path.rpartition("/")[0], set()
             ):
-                continue  # what deploys is the digest a kustomization pins for this image
+                continue  # what deploys is what a kustomization sets: its entry is judged
             finding = self._judge(use)
             if finding is not None:
                 yield finding
@@ -241,16 +242,16 @@ def _image_name(reference: str) -> str:
     return f"{parsed.registry}/{parsed.repository}" if parsed.registry else parsed.repository
 
 
-def _pinned_by_kustomize(paths: Iterable[str], uses: Sequence[ImageUse]) -> dict[str, set[str]]:
+def _set_by_kustomize(paths: Iterable[str], uses: Sequence[ImageUse]) -> dict[str, set[str]]:
     """For each directory that holds a kustomization (a base or an overlay), the image names
-    that some kustomization of the repository pins by digest (``images: [{name, digest}]``):
-    a manifest there is deployed with that digest, whatever its own tag says."""
-    pinned = set()
+    whose tag or digest some kustomization of the repository sets (``images: [{name, newTag}]``
+    or ``digest``): a manifest there is deployed with what the entry sets, whatever its own tag
+    says, and the entry is judged in its place."""
+    names = set()
     for use in uses:
         match = _KUSTOMIZE_ENTRY.search(use.context) if use.source == "kustomize" else None
-        parsed = parse_reference(use.reference) if match else None
-        if match and parsed is not None and parsed.is_pinned:
-            pinned.add(match.group("name"))
-    if not pinned:
+        if match:
+            names.add(match.group("name"))
+    if not names:
         return {}
-    return {path.rpartition("/")[0]: pinned for path in paths if is_kustomization(path)}
+    return {path.rpartition("/")[0]: names for path in paths if is_kustomization(path)}
