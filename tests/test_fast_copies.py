@@ -96,6 +96,8 @@ KEPT_FROM_THE_UP_FILE = {
     "up_transaction",
     # Only dbmate and Liquibase set it, and neither has a separate down file.
     "down_transaction",
+    # pop's down file is joined to the up file of its own dialect: the same value.
+    "dialect",
 }
 
 UP_PATH = "db/0001_x.up.sql"
@@ -138,6 +140,7 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         generated_at="2024-01-05 12:34",
         up_transaction=False,
         down_transaction=False,
+        dialect="mysql",
     )
 
 

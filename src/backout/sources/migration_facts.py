@@ -66,6 +66,9 @@ class Migration(Fact):
     down_transaction: bool = True
     """The same for the down SQL (dbmate ``-- migrate:down transaction:false``; Liquibase's
     flag covers the changeset's rollback too)."""
+    dialect: str | None = None
+    """The only ``sql-dialect`` that runs this migration (pop's ``name.mysql.up.sql``), or
+    None when every dialect runs it."""
 
     @property
     def key(self) -> str:
@@ -114,6 +117,8 @@ class DownScript(Fact):
     down: tuple[Operation, ...] = ()
     readable: bool = True
     dialect_reads: tuple[DialectRead, ...] = ()
+    dialect: str | None = None
+    """As :attr:`Migration.dialect`."""
 
 
 @direct_init

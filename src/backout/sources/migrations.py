@@ -3,6 +3,10 @@
 Layouts are recognised from the file name and, where names are ambiguous, the first lines:
 
 * golang-migrate: ``0003_add_email.up.sql`` with ``0003_add_email.down.sql``;
+* pop (gobuffalo/pop, the Ory projects): ``0003_add_email.mysql.up.sql``, one file per
+  dialect (``postgres``, ``mysql``, ``sqlite3``, ``cockroach``); pop runs the files of the
+  database's dialect, so each is read with its dialect's grammar alone and counts only for that
+  dialect (``cockroach`` files for none: backout has no CockroachDB dialect);
 * dbmate: ``20240101120000_name.sql`` holding ``-- migrate:up`` and ``-- migrate:down``;
 * Flyway: ``V1_2__name.sql`` with the optional undo ``U1_2__name.sql`` (``R__`` repeatable
   migrations are not versioned and are not part of the apply order);
@@ -34,8 +38,16 @@ from backout.schema_operations import (
 from backout.sources.base import Fact, SourceFile
 from backout.sources.migration_facts import DownScript, Migration, version_key
 from backout.sources.paths import is_sql_file
-from backout.sources.sql import SqlText, read_bodies
+from backout.sources.sql import BodyReads, SqlText, read_bodies, read_sqlglot
 
+_POP = re.compile(
+    r"^(?P<version>\d+)_(?P<name>[^.]+)\.(?P<dialect>postgres|cockroach|mysql|mariadb|sqlite3?)"
+    r"\.(?P<direction>up|down)\.sql$",
+    re.I,
+)
+# pop's dialect names → backout's ``sql-dialect`` values.
+_POP_DIALECTS = {"postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+_POP_DIALECTS.update({"sqlite3": "sqlite", "sqlite": "sqlite"})
 _GOLANG = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.sql$", re.I)
 _FLYWAY = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<name>.+)\.sql$")
 _NUMBERED = re.compile(r"^(?P<version>\d+)[_-](?P<name>.+)\.sql$", re.I)
@@ -93,6 +105,12 @@ def _read_text(path: str, stream: str, name: str, text: str) -> list[Fact]:
     """The facts of one SQL file's text, by its layout."""
     if _LIQUIBASE_HEADER.match(text):
         return list(_liquibase(path, stream, text))
+    pop = _POP.match(name)
+    if pop:
+        dialect = _POP_DIALECTS.get(pop["dialect"].lower())
+        if dialect is None:
+            return []  # CockroachDB's files: no configurable dialect runs them
+        return _single(path, stream, text, "pop", pop, pop["direction"], dialect)
     golang = _GOLANG.match(name)
     if golang:
         return _single(path, stream, text, "golang-migrate", golang, golang["direction"])
@@ -123,12 +141,27 @@ def _without_placeholders(text: str) -> str:
     return _PLACEHOLDER.sub(lambda match: "_" * len(match.group(0)), text)
 
 
+def _read_in(text: SqlText, dialect: str | None) -> BodyReads:
+    """An up or down file's SQL read with every grammar, or with ``dialect``'s alone (a file
+    that only that dialect runs; its read serves as PostgreSQL's, the one facts hold first)."""
+    if dialect is None or dialect == "postgres":
+        return read_bodies(text, None)
+    read = read_sqlglot(text, dialect)
+    return BodyReads(tuple(read.operations), (), not read.problems, (), read.problems)
+
+
 def _single(
-    path: str, stream: str, text: str, layout: str, match: re.Match[str], direction: str
+    path: str,
+    stream: str,
+    text: str,
+    layout: str,
+    match: re.Match[str],
+    direction: str,
+    dialect: str | None = None,
 ) -> list[Fact]:
     version = match["version"].replace("_", ".") if layout == "flyway" else match["version"]
     parsed = _without_placeholders(text) if layout == "flyway" else text
-    reads = read_bodies(SqlText(parsed, path), None)
+    reads = _read_in(SqlText(parsed, path), dialect)
     facts: list[Fact] = list(reads.problems)
     if direction == "down":
         facts.append(
@@ -141,6 +174,7 @@ def _single(
                 reads.up,
                 reads.readable,
                 tuple([_as_down(read) for read in reads.dialect_reads]),
+                dialect,
             )
         )
         return facts
@@ -150,6 +184,9 @@ def _single(
         state, reason = DOWN_MISSING, "plain numbered SQL migrations have no down migration"
     elif layout == "flyway":
         state, reason = DOWN_MISSING, f"no undo file U{match['version']}__*.sql"
+    elif layout == "pop":
+        down_file = f"{match['version']}_{match['name']}.{match['dialect']}.down.sql"
+        state, reason = DOWN_MISSING, f"no down file {down_file}"
     else:
         state, reason = DOWN_MISSING, f"no down file {match['version']}_{match['name']}.down.sql"
     facts.append(
@@ -167,6 +204,7 @@ def _single(
             up=reads.up,
             readable=reads.readable,
             dialect_reads=reads.dialect_reads,
+            dialect=dialect,
         )
     )
     return facts

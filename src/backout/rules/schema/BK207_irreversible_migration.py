@@ -107,6 +107,7 @@ class IrreversibleMigration(Rule):
 # What to do about a missing or empty down migration, by layout.
 _FIXES = {
     "golang-migrate": "add the matching .down.sql file that undoes the up migration",
+    "pop": "add the matching .<dialect>.down.sql file that undoes the up migration",
     "dbmate": "write the `-- migrate:down` section that undoes the up section",
     "flyway": "add the U<version>__*.sql undo file that reverses this migration",
     "liquibase": "add `--rollback` lines that undo the changeset",
