@@ -321,11 +321,21 @@ def _parameters(function: ast.FunctionDef) -> dict[str, ast.expr | None]:
 
 def _loop_bindings(loop: ast.For) -> list[dict[str, ast.expr]] | None:
     """One set of values per pass of a ``for`` over a literal list or tuple (``for name in
-    ["a", "b"]``, ``for table, column in [("t", "a"), ...]``); ``None`` for any other loop."""
-    if not isinstance(loop.iter, (ast.List, ast.Tuple)) or loop.orelse:
+    ["a", "b"]``, ``for table, column in [("t", "a"), ...]``, ``reversed([…])``); ``None`` for
+    any other loop."""
+    iterated = loop.iter
+    backwards = (
+        isinstance(iterated, ast.Call)
+        and _callee(iterated) == "reversed"
+        and len(iterated.args) == 1
+        and not iterated.keywords
+    )
+    if backwards and isinstance(iterated, ast.Call):
+        iterated = iterated.args[0]
+    if not isinstance(iterated, (ast.List, ast.Tuple)) or loop.orelse:
         return None
     passes: list[dict[str, ast.expr]] = []
-    for item in loop.iter.elts:
+    for item in reversed(iterated.elts) if backwards else iterated.elts:
         if isinstance(loop.target, ast.Name):
             passes.append({loop.target.id: item})
         elif (
@@ -573,6 +583,9 @@ class _Body:
             return
         if name == "create_index" and _const(_keyword(call, "unique")) is not True:
             return
+        if name in ("add_columns", "drop_columns") and isinstance(call.func, ast.Name):
+            self.columns_helper(call, name)
+            return
         if self.run_time_names(call, name, batch_table):
             return
         # In a batch block the table is implicit and every argument shifts left by one.
@@ -608,19 +621,7 @@ class _Body:
                 new_name=(_string(_argument(call, 1, "new_table_name")) or "").lower(),
             )
         elif name == "add_column":
-            column_call = _argument(call, 1 + shift, "column")
-            column = _sa_column(column_call) if isinstance(column_call, ast.Call) else None
-            if column is not None and isinstance(column_call, ast.Call):
-                where = _where(path, column_call.args[0] if column_call.args else None, call)
-                orm_only = not column.has_default and _keyword(column_call, "default") is not None
-                self.add(
-                    ADD_COLUMN,
-                    where,
-                    table,
-                    column.name,
-                    column_def=column,
-                    detail=ORM_DEFAULT_ONLY if orm_only else "",
-                )
+            self.add_column(call, _argument(call, 1 + shift, "column"), table)
         elif name == "drop_column":
             node = _argument(call, 1 + shift, "column_name")
             self.add(DROP_COLUMN, _where(path, node, call), table, (_string(node) or "").lower())
@@ -647,6 +648,50 @@ class _Body:
             )
         elif name == "execute":
             self.execute(call)
+
+    def add_column(self, call: ast.Call, column_call: ast.expr | None, table: str) -> None:
+        column = _sa_column(column_call) if isinstance(column_call, ast.Call) else None
+        if column is not None and isinstance(column_call, ast.Call):
+            where = _where(self.path, column_call.args[0] if column_call.args else None, call)
+            orm_only = not column.has_default and _keyword(column_call, "default") is not None
+            self.add(
+                ADD_COLUMN,
+                where,
+                table,
+                column.name,
+                column_def=column,
+                detail=ORM_DEFAULT_ONLY if orm_only else "",
+            )
+
+    def columns_helper(self, call: ast.Call, name: str) -> None:
+        """``add_columns("t", sa.Column(…), …)`` / ``drop_columns("t", "a", "b")``: the helpers
+        of Superset's ``migrations/shared/utils.py`` (a batch ``add_column``/``drop_column`` per
+        column), which its revisions call instead of ``op``."""
+        table = _string(call.args[0]) if call.args else None
+        columns = call.args[1:]
+        if name == "add_columns":
+            unknown = [c for c in columns if not isinstance(c, ast.Call) or not _sa_column(c)]
+        else:
+            unknown = [c for c in columns if _string(c) is None]
+        if table is None or unknown or call.keywords:
+            what = "table" if table is None else "columns"
+            self.problems.append(
+                Unreadable(
+                    _where(self.path, call, call),
+                    "Alembic",
+                    f"{name}() names its {what} with a value computed at run time, so what it "
+                    "changes cannot be checked; write the names as literals, or check this "
+                    "revision by hand",
+                )
+            )
+            return
+        table = table.lower()
+        for column in columns:
+            if name == "add_columns":
+                self.add_column(call, column, table)
+            else:
+                dropped = _string(column) or ""
+                self.add(DROP_COLUMN, _where(self.path, column, call), table, dropped.lower())
 
     def alter(self, call: ast.Call, table: str, shift: int) -> None:
         column_node = _argument(call, 1 + shift, "column_name")
@@ -799,6 +844,14 @@ class _Body:
             self.differs = True
 
 
+def _literal_names(value: ast.expr) -> bool:
+    """A list or tuple of string literals (``tables = ["tables", "query"]``), which a loop of
+    the revision may walk."""
+    return isinstance(value, (ast.List, ast.Tuple)) and all(
+        isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts
+    )
+
+
 def _only_pass(body: list[ast.stmt]) -> bool:
     for statement in body:
         if isinstance(statement, ast.Pass):
@@ -861,6 +914,7 @@ class AlembicReader:
             and (
                 (isinstance(value, ast.Constant) and isinstance(value.value, (str, int)))
                 or (isinstance(value, ast.Call) and _callee(value) == "Enum")
+                or _literal_names(value)
             )
         }
         helpers = {k: f for k, f in functions.items() if k not in ("upgrade", "downgrade")}
