@@ -533,8 +533,6 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
             text = text[: options.start(1)]
         without_rowid = options is not None and "ROWID" in options.group(1).upper()
         stmt = _GlotStatement(body, begin, end, dialect, without_rowid)
-
-        stmt = _GlotStatement(body, begin, end, dialect)
         if dialect == "mysql" and _DEALLOCATE.match(text):
             continue  # frees a prepared statement: changes no table
         try:
