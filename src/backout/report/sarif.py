@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from backout import __version__
 from backout.engine import CheckResult
 from backout.models import Finding, Severity
 from backout.report._json import dumps_indented
+from backout.report.gitlab import unique_fingerprints
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# Where each rule's page is published (``docs/rules/`` is generated from the rule modules).
+HELP_URI = "https://github.com/backout-dev/backout/blob/main/docs/rules/{code}.md"
+# The key of backout's own result identity in ``partialFingerprints``: not GitHub's
+# ``primaryLocationLineHash``, which GitHub computes itself from the line's text.
+FINGERPRINT_KEY = "backout/v1"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: dict[str, int], identity: str) -> dict[str, Any]:
     loc = finding.location
     region: dict[str, Any] = {"startLine": loc.line}
     if loc.column:
@@ -27,17 +34,24 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": loc.path, "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": {"uri": artifact_uri(loc.path), "uriBaseId": "%SRCROOT%"},
                     "region": region,
                 }
             }
         ],
+        "partialFingerprints": {FINGERPRINT_KEY: identity},
     }
     if finding.code in rule_index:
         out["ruleIndex"] = rule_index[finding.code]
     if finding.suppressed_by is not None:
         out["suppressions"] = [{"kind": "inSource", "justification": finding.suppressed_by.reason}]
     return out
+
+
+def artifact_uri(path: str) -> str:
+    """``path`` as a relative URI reference: a space, ``%``, ``#``, ``?`` or a non-ASCII
+    character percent-encoded (UTF-8), ``/`` kept; consumers decode it back to the path."""
+    return quote(path, safe="/")
 
 
 def render(result: CheckResult, color: bool = False) -> str:
@@ -51,13 +65,18 @@ def render(result: CheckResult, color: bool = False) -> str:
                 "id": meta.code,
                 "name": meta.name,
                 "shortDescription": {"text": meta.summary},
+                "helpUri": HELP_URI.format(code=meta.code),
                 "fullDescription": {"text": meta.docs},
                 "help": {"text": meta.docs, "markdown": meta.docs},
                 "defaultConfiguration": {"level": _LEVEL[meta.severity]},
                 "properties": {"family": meta.family.value, "tags": [meta.family.value]},
             }
         )
-    results = [_result(f, rule_index) for f in [*result.findings, *result.suppressed]]
+    reported = [*result.findings, *result.suppressed]
+    results = [
+        _result(f, rule_index, identity)
+        for f, identity in zip(reported, unique_fingerprints(reported), strict=True)
+    ]
     log = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -71,6 +90,11 @@ def render(result: CheckResult, color: bool = False) -> str:
                         "rules": rules,
                     }
                 },
+                # Columns count characters, as every backout reader does (not UTF-16 units).
+                "columnKind": "unicodeCodePoints",
+                # A report is written only when the run succeeded: a usage, configuration
+                # or environment error is exit 2 with no report.
+                "invocations": [{"executionSuccessful": True}],
                 "results": results,
             }
         ],

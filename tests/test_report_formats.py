@@ -1,0 +1,109 @@
+"""The CI formats as their consumers read them: SARIF for code scanning, GitLab Code Quality,
+GitHub annotations, JUnit XML; with awkward input (quotes, unicode, control characters, paths
+with spaces, the same finding twice) and with the checked directory below the current one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote
+
+import jsonschema
+
+from tests.conftest import run_backout
+
+ROOT = Path(__file__).parent.parent
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json").read_text())
+
+# One Deployment, two containers with the same name and the same untagged image (one message,
+# two lines), a name holding quotes, markup, a non-BMP character, an escape sequence and a
+# control character, and a suppressed third container whose reason has quotes and markup.
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: "w\\u00e9,b:x%y"
+spec:
+  template:
+    spec:
+      containers:
+        - name: "c\\"q'<&>\\u00e9\\U0001F600\\x1b[2K\\x01"
+          image: "nginx"
+        - name: "c\\"q'<&>\\u00e9\\U0001F600\\x1b[2K\\x01"
+          image: "nginx"
+        - name: other
+          image: registry:5000/app:1.2  # backout: ignore[BK101] "quoted" <reason> & ok
+"""
+
+
+def _tree(tmp_path: Path, manifest: str = MANIFEST) -> Path:
+    """``tmp_path/k8s dir/app é.yaml`` (the manifest) and an unreadable ``bad file.yaml``."""
+    folder = tmp_path / "k8s dir"
+    folder.mkdir(parents=True)
+    (folder / "app é.yaml").write_text(manifest, encoding="utf-8")
+    (folder / "bad file.yaml").write_text("apiVersion: v1\nkind: [\n", encoding="utf-8")
+    return tmp_path
+
+
+def _sarif(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    done = run_backout("check", ".", "--format", "sarif", cwd=_tree(tmp_path))
+    assert done.returncode == 1, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_sarif_is_valid_and_has_what_code_scanning_reads(tmp_path: Path) -> None:
+    log = _sarif(tmp_path)
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    run = log["runs"][0]
+    assert run["invocations"] == [{"executionSuccessful": True}]
+    assert run["columnKind"] == "unicodeCodePoints"
+    for rule in run["tool"]["driver"]["rules"]:
+        page = rule["helpUri"].removeprefix("https://github.com/backout-dev/backout/blob/main/")
+        assert (ROOT / page).is_file(), rule["helpUri"]
+    results = run["results"]
+    assert {r["ruleId"] for r in results} == {"BK101", "BK901"}
+    assert sum(1 for r in results if r.get("suppressions")) == 1
+    fingerprints = [r["partialFingerprints"]["backout/v1"] for r in results]
+    assert len(set(fingerprints)) == len(results) == 4
+    for result in results:
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] >= 1 and region["startColumn"] >= 1
+
+
+def test_sarif_uris_are_uri_references_of_the_paths(tmp_path: Path) -> None:
+    artifacts = [
+        r["locations"][0]["physicalLocation"]["artifactLocation"]
+        for r in _sarif(tmp_path)["runs"][0]["results"]
+    ]
+    uris = {a["uri"] for a in artifacts}
+    assert uris == {"k8s%20dir/app%20%C3%A9.yaml", "k8s%20dir/bad%20file.yaml"}
+    assert {unquote(uri) for uri in uris} == {"k8s dir/app é.yaml", "k8s dir/bad file.yaml"}
+    assert {a["uriBaseId"] for a in artifacts} == {"%SRCROOT%"}
+
+
+def test_sarif_fingerprints_are_stable_across_runs(tmp_path: Path) -> None:
+    first = _sarif(tmp_path / "one")  # type: ignore[operator]
+    second = _sarif(tmp_path / "two")  # type: ignore[operator]
+
+    def keys(log: dict) -> list[str]:  # type: ignore[type-arg]
+        return [r["partialFingerprints"]["backout/v1"] for r in log["runs"][0]["results"]]
+
+    assert keys(first) == keys(second)
+
+
+def test_gitlab_fingerprints_are_unique_for_repeated_findings(tmp_path: Path) -> None:
+    # Without the control characters: the baseline's fingerprint is of the message as found.
+    plain = MANIFEST.replace("\\x1b[2K\\x01", "")
+    done = run_backout("check", ".", "--format", "gitlab", cwd=_tree(tmp_path, plain))
+    issues = json.loads(done.stdout)
+    repeated = [i for i in issues if i["check_name"] == "BK101 mutable-image-reference"]
+    assert [i["location"]["lines"]["begin"] for i in repeated] == [10, 12]
+    assert repeated[0]["description"] == repeated[1]["description"]
+    fingerprints = [i["fingerprint"] for i in issues]
+    assert len(set(fingerprints)) == len(fingerprints) == 3
+    # The first of the two keeps the identity a baseline records.
+    baseline = tmp_path / "baseline.json"
+    run_backout("check", ".", "--write-baseline", str(baseline), cwd=tmp_path)
+    recorded = {e["fingerprint"] for e in json.loads(baseline.read_text())["findings"]}
+    assert repeated[0]["fingerprint"] in recorded
+    assert repeated[1]["fingerprint"] not in recorded
