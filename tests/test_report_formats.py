@@ -5,11 +5,13 @@ with spaces, the same finding twice) and with the checked directory below the cu
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote
 
 import jsonschema
 
+from backout.report import OutputFormat
 from tests.conftest import run_backout
 
 ROOT = Path(__file__).parent.parent
@@ -107,3 +109,17 @@ def test_gitlab_fingerprints_are_unique_for_repeated_findings(tmp_path: Path) ->
     recorded = {e["fingerprint"] for e in json.loads(baseline.read_text())["findings"]}
     assert repeated[0]["fingerprint"] in recorded
     assert repeated[1]["fingerprint"] not in recorded
+
+
+def test_control_characters_are_written_out_in_every_format(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    for output_format in OutputFormat:
+        done = run_backout("check", ".", "--format", output_format.value, cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert "\x1b" not in done.stdout and "\x01" not in done.stdout, output_format
+        if output_format in (OutputFormat.JSON, OutputFormat.SARIF, OutputFormat.GITLAB):
+            assert "\\\\x1b[2K\\\\x01" in done.stdout, output_format  # JSON-escaped backslash
+        else:
+            assert "\\x1b[2K\\x01" in done.stdout, output_format
+    junit = run_backout("check", ".", "--format", "junit", cwd=tmp_path).stdout
+    ET.fromstring(junit.encode())  # well-formed XML 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
@@ -52,9 +53,52 @@ def renderer(output_format: OutputFormat) -> Callable[[CheckResult, bool], str]:
 
 
 def render(result: CheckResult, output_format: OutputFormat, color: bool = False) -> str:
-    """The report of ``result`` in ``output_format``, credentials masked; ``color`` only
-    affects ``full``."""
-    return renderer(output_format)(without_credentials(result), color)
+    """The report of ``result`` in ``output_format``, credentials masked and control
+    characters written out; ``color`` only affects ``full``."""
+    return renderer(output_format)(printable(without_credentials(result)), color)
+
+
+# C0 controls, DEL and C1 controls. A message quotes what a file holds (a YAML name may be
+# "\x1b[2K..." or hold a newline): written as they are, an escape sequence would restyle or
+# erase lines of the terminal or CI log that shows the report, a newline would split the
+# one line a finding has in ``concise`` and ``github``, and XML 1.0 (``junit``) cannot hold
+# most of them at all. No rule writes one itself.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _written_out(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or f"\\x{ord(char):02x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character written as its escape (``\\n``, ``\\x1b``)."""
+    return _CONTROL.sub(_written_out, text) if _CONTROL.search(text) else text
+
+
+def printable(result: CheckResult) -> CheckResult:
+    """``result`` with the control characters of messages, fixes and reasons written out."""
+
+    def shown(finding: Finding) -> Finding:
+        reason = _reason(finding)
+        if not any(map(_CONTROL.search, (finding.message, finding.fix, reason))):
+            return finding
+        suppression = finding.suppressed_by
+        if suppression is not None:
+            suppression = dataclasses.replace(suppression, reason=visible(reason))
+        return dataclasses.replace(
+            finding,
+            message=visible(finding.message),
+            fix=visible(finding.fix),
+            suppressed_by=suppression,
+        )
+
+    return dataclasses.replace(
+        result,
+        findings=[shown(f) for f in result.findings],
+        suppressed=[shown(f) for f in result.suppressed],
+    )
 
 
 def without_credentials(result: CheckResult) -> CheckResult:
