@@ -128,8 +128,12 @@ def test_bad_reference_is_one_line_not_a_traceback() -> None:
 
 SHOWING_OUTPUT = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SHOWING_OUTPUT += sorted((ROOT / "examples").glob("*/README.md"))
-# Commands shown on a git history of the example, run on its two directories instead.
-RUN_AS = {"backout drill --base v2.3": "backout drill examples/shop --base examples/shop-previous"}
+# Commands shown on a git history of the example, run on its two directories instead, from
+# the example's directory (as the doc's command runs from its repository): paths are printed
+# relative to the current directory.
+SHOP_DRILL = "backout drill . --base ../shop-previous"
+RUN_AS = {"backout drill --base v2.3": SHOP_DRILL}
+RUN_IN = {SHOP_DRILL: ROOT / "examples" / "shop"}
 # Every registry out of reach, with or without a network: `pin` stops at the first it asks.
 OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 _FENCE = re.compile(r"^```(?:console|text)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -153,7 +157,7 @@ def _shown_runs() -> list[tuple[str, str, list[str]]]:
 
 @pytest.mark.parametrize(("doc", "command", "shown"), _shown_runs())
 def test_shown_output_is_what_the_command_prints(doc: str, command: str, shown: list[str]) -> None:
-    done = run_backout(*shlex.split(command)[1:], cwd=ROOT, env=OFFLINE)
+    done = run_backout(*shlex.split(command)[1:], cwd=RUN_IN.get(command, ROOT), env=OFFLINE)
     printed = done.stdout.splitlines() + done.stderr.splitlines()
     drifted = [line for line in shown if line != "…" and line not in printed]
     assert not drifted, f"{doc}: `{command}` no longer prints:\n" + "\n".join(drifted)
@@ -164,7 +168,7 @@ def test_the_docs_show_the_example_commands() -> None:
     drill = "backout drill examples/shop --base examples/shop-previous"
     assert {
         ("docs/index.md", drill),
-        ("docs/drill.md", drill),
+        ("docs/drill.md", SHOP_DRILL),
         ("README.md", "backout check examples/shop --base examples/shop-previous"),
     } <= shown
     assert ("docs/index.md", "backout pin --check examples/shop") in shown

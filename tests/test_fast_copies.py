@@ -235,8 +235,8 @@ def test_column_state_copy_is_a_copy_of_every_field() -> None:
 
 
 def test_report_order_is_the_findings_sort_key() -> None:
-    """``engine._REPORT_ORDER`` (a C-level getter) sorts as :attr:`Finding.sort_key` does."""
-    from backout.engine import _REPORT_ORDER
+    """``engine.REPORT_ORDER`` (a C-level getter) sorts as :attr:`Finding.sort_key` does."""
+    from backout.engine import REPORT_ORDER
 
     meta = RuleMeta("BK201", "rule", Severity.ERROR, Family.SCHEMA, "summary", "docs")
     findings = [
@@ -249,5 +249,5 @@ def test_report_order_is_the_findings_sort_key() -> None:
     findings.append(
         make_finding(dataclasses.replace(meta, code="BK101"), Location("a.sql", 2, 1), "z", "f")
     )
-    assert [_REPORT_ORDER(f) for f in findings] == [f.sort_key for f in findings]
-    assert sorted(findings, key=_REPORT_ORDER) == sorted(findings, key=lambda f: f.sort_key)
+    assert [REPORT_ORDER(f) for f in findings] == [f.sort_key for f in findings]
+    assert sorted(findings, key=REPORT_ORDER) == sorted(findings, key=lambda f: f.sort_key)

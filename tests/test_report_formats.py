@@ -123,3 +123,46 @@ def test_control_characters_are_written_out_in_every_format(tmp_path: Path) -> N
             assert "\\x1b[2K\\x01" in done.stdout, output_format
     junit = run_backout("check", ".", "--format", "junit", cwd=tmp_path).stdout
     ET.fromstring(junit.encode())  # well-formed XML 1.0
+
+
+def test_paths_are_relative_to_the_current_directory(tmp_path: Path) -> None:
+    for name, tag in (("api", "nginx"), ("web", "httpd")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.yaml").write_text(
+            f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  containers:\n    - name: c\n      image: {tag}\n"
+        )
+    done = run_backout("check", "web", "api", "--format", "concise", cwd=tmp_path)
+    assert [line.split(": ")[0] for line in done.stdout.splitlines()] == [
+        "api/app.yaml:7:14",
+        "web/app.yaml:7:14",
+    ]
+    github = run_backout("check", "web", "--format", "github", cwd=tmp_path).stdout
+    assert github.startswith("::error file=web/app.yaml,line=7,col=14,")
+    # ``full`` shows each finding's line from its own directory's file.
+    full = run_backout("check", "api", "web", cwd=tmp_path).stdout
+    assert "  7 |       image: nginx" in full and "  7 |       image: httpd" in full
+    sarif = json.loads(run_backout("check", "web", "--format", "sarif", cwd=tmp_path).stdout)
+    location = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "web/app.yaml"
+    # Run inside the checked directory, or on one outside the current one: as before.
+    inside = run_backout("check", ".", "--format", "concise", cwd=tmp_path / "web").stdout
+    assert inside.startswith("app.yaml:7:14:")
+    outside = run_backout("check", "../web", "--format", "concise", cwd=tmp_path / "api").stdout
+    assert outside.startswith("app.yaml:7:14:")
+
+
+def test_a_baseline_of_the_checked_directory_still_matches(tmp_path: Path) -> None:
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: w}\n"
+        "spec: {containers: [{name: c, image: nginx}]}\n"
+    )
+    baseline = tmp_path / "baseline.json"
+    # Written inside the directory: paths without the ``web/`` that the report now gives.
+    done = run_backout("check", ".", "--write-baseline", str(baseline), cwd=tmp_path / "web")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(baseline.read_text())["findings"][0]["path"] == "app.yaml"
+    done = run_backout("check", "web", "--baseline", str(baseline), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 findings in the baseline." in done.stderr

@@ -7,9 +7,10 @@ that move lines do not bring recorded findings back. The file is sorted JSON, st
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from backout.config import ConfigError
@@ -61,14 +62,39 @@ def read_baseline(path: Path) -> Counter[str]:
         ) from None
 
 
-def without_baseline(findings: Iterable[Finding], recorded: Counter[str]) -> list[Finding]:
-    """The findings a baseline does not record (each recorded entry absorbs one finding)."""
+def without_baseline(
+    findings: Iterable[Finding], recorded: Counter[str], moved: Sequence[str] = ()
+) -> list[Finding]:
+    """The findings a baseline does not record (each recorded entry absorbs one finding).
+
+    ``moved`` are the prefixes the report put before paths (the checked directory, seen from
+    the current one): a finding also matches the entry of its path without it, as a baseline
+    written before paths were relative to the current directory recorded it.
+    """
     remaining = Counter(recorded)
     kept = []
     for finding in findings:
         key = fingerprint(finding)
+        if remaining[key] <= 0:
+            key = next(
+                (
+                    other
+                    for prefix in moved
+                    if finding.location.path.startswith(prefix + "/")
+                    and remaining[other := _fingerprint_at(finding, prefix)] > 0
+                ),
+                key,
+            )
         if remaining[key] > 0:
             remaining[key] -= 1
         else:
             kept.append(finding)
     return kept
+
+
+def _fingerprint_at(finding: Finding, prefix: str) -> str:
+    """The fingerprint of ``finding`` with ``prefix/`` taken off its path."""
+    path = finding.location.path[len(prefix) + 1 :]
+    return fingerprint(
+        dataclasses.replace(finding, location=dataclasses.replace(finding.location, path=path))
+    )

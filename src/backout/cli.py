@@ -6,9 +6,10 @@ Exit codes for every command: 0 nothing at or above the fail level, 1 findings a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -26,7 +27,7 @@ from backout.config import (
     validate_codes,
 )
 from backout.engine import CheckResult
-from backout.models import Severity
+from backout.models import Finding, Severity
 from backout.report import OutputFormat, render
 from backout.report.summary import by_code, summary_line
 from backout.rules import RuleLoadError
@@ -268,8 +269,9 @@ def _statistics(result: CheckResult, output_format: OutputFormat) -> str:
     return "".join(f"{n:>5}\t{code}\t{name}\n" for code, name, n in rows)
 
 
-def emit(result: CheckResult, config: Config, **flags: Any) -> int:
-    """Write the report and the summary; return the exit code."""
+def emit(result: CheckResult, config: Config, moved: Sequence[str] = (), **flags: Any) -> int:
+    """Write the report and the summary; return the exit code. ``moved`` are the prefixes
+    :func:`from_cwd` gave the paths: a baseline written before it still matches."""
     output_format = OutputFormat(flags.get("output_format") or "full")
     output_file: Path | None = flags.get("output_file")
     if flags.get("write_baseline"):
@@ -281,7 +283,7 @@ def emit(result: CheckResult, config: Config, **flags: Any) -> int:
     if flags.get("baseline"):
         from backout.baseline import read_baseline, without_baseline
 
-        kept = without_baseline(result.findings, read_baseline(flags["baseline"]))
+        kept = without_baseline(result.findings, read_baseline(flags["baseline"]), moved)
         click.echo(f"{len(result.findings) - len(kept)} findings in the baseline.", err=True)
         result.findings = kept
     if flags.get("statistics"):
@@ -376,8 +378,9 @@ def check(paths: tuple[Path, ...], base: str | None, online: bool, **flags: Any)
     else:
         for target in targets:
             results.append(run_check(target, config, base))
-    result = _merge(results)
-    sys.exit(emit(result, config, **flags))
+    moved = [from_cwd(r) for r in results]
+    result = _merge([r for r, _ in moved])
+    sys.exit(emit(result, config, [prefix for _, prefix in moved if prefix], **flags))
 
 
 def _check_online(targets: tuple[Path, ...], config: Config, base: str | None) -> list[CheckResult]:
@@ -391,14 +394,50 @@ def _check_online(targets: tuple[Path, ...], config: Config, base: str | None) -
         fail(f"--online: {exc}")
 
 
+def from_cwd(result: CheckResult) -> tuple[CheckResult, str]:
+    """``result`` with its paths relative to the current directory, and the prefix they got.
+
+    Readers give paths relative to the checked directory. When that is below the current
+    directory (``backout check deploy`` from the repository root, as CI runs it), each path
+    gets the directory's prefix (``deploy/app.yaml``): the path a CI system (GitHub
+    annotations, code scanning, GitLab), an editor or a shell opens from where backout ran,
+    and two checked directories' ``app.yaml`` are told apart. Outside it, paths stay
+    relative to the checked directory.
+    """
+    cwd = Path.cwd().resolve()
+    root = result.root.resolve()
+    try:
+        prefix = root.relative_to(cwd).as_posix()
+    except ValueError:
+        return result, ""
+    if prefix == ".":
+        return result, ""
+
+    def moved(finding: Finding) -> Finding:
+        location = dataclasses.replace(finding.location, path=f"{prefix}/{finding.location.path}")
+        return dataclasses.replace(finding, location=location)
+
+    return (
+        dataclasses.replace(
+            result,
+            root=cwd,
+            findings=[moved(f) for f in result.findings],
+            suppressed=[moved(f) for f in result.suppressed],
+        ),
+        prefix,
+    )
+
+
 def _merge(results: list[CheckResult]) -> CheckResult:
     if len(results) == 1:
         return results[0]
+    from backout.engine import REPORT_ORDER
+
     first = results[0]
     return CheckResult(
         root=first.root,
-        findings=[f for r in results for f in r.findings],
-        suppressed=[f for r in results for f in r.suppressed],
+        findings=sorted((f for r in results for f in r.findings), key=REPORT_ORDER),
+        suppressed=sorted((f for r in results for f in r.suppressed), key=REPORT_ORDER),
         rules=first.rules,
         files_read=sum(r.files_read for r in results),
         base=first.base,
@@ -851,7 +890,8 @@ def drill(
         click.echo(f"drill: note: {note}", err=True)
     drill_rules = [ref for ref in ALL_RULES if ref.code in DRILL_CODES]
     rules = enabled_rules(config, drill_rules)
-    exit_code = emit(finish(workspace, outcome.findings, rules), config, **flags)
+    drilled, prefix = from_cwd(finish(workspace, outcome.findings, rules))
+    exit_code = emit(drilled, config, [prefix] if prefix else [], **flags)
     # After the report, so that a clean summary is never the last word on a table that the
     # drill could not probe; the exit code stays that of the findings (docs/drill.md).
     for gap in outcome.not_probed:

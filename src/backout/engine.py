@@ -349,7 +349,7 @@ def run_rules(workspace: Workspace, rules: Iterable[type[Rule]]) -> list[Finding
 
 # Finding.sort_key's order (path, line, column, code, message), read by one C-level getter
 # instead of a Python property per finding: half the sorting time on 14,000 findings.
-_REPORT_ORDER = operator.attrgetter(
+REPORT_ORDER = operator.attrgetter(
     "location.path", "location.line", "location.column", "code", "message"
 )
 
@@ -377,8 +377,8 @@ def finish(
         silenced = [f for f in silenced if f.location.path in changed]
     return CheckResult(
         root=workspace.root,
-        findings=sorted(active, key=_REPORT_ORDER),
-        suppressed=sorted(silenced, key=_REPORT_ORDER),
+        findings=sorted(active, key=REPORT_ORDER),
+        suppressed=sorted(silenced, key=REPORT_ORDER),
         rules=[rule.meta() for rule in sorted(rule_list, key=lambda r: r.code)],
         files_read=workspace.head.files_read,
         base=workspace.base_label,
