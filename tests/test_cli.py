@@ -39,8 +39,27 @@ spec:
             ["check", "--select", "BK1O1", "."],
             "unknown rule code 'BK1O1' (did you mean 'BK101'?)",
         ),
-        (["check", "--keep-releases", "-1", "."], "-1 is not in the range x>=0"),
-        (["check", "--release-size", "-2", "."], "-2 is not in the range x>=0"),
+        (
+            ["check", "--keep-releases", "-1", "."],
+            "invalid --keep-releases '-1': expected a whole number >= 0, e.g. 5",
+        ),
+        (
+            ["check", "--release-size", "-2", "."],
+            "invalid --release-size '-2': expected a whole number >= 0, e.g. 5",
+        ),
+        (
+            ["check", "--keep-releases", "five", "."],
+            "invalid --keep-releases 'five': expected a whole number >= 0, e.g. 5",
+        ),
+        (["check", "--fail-on", "ERROR", "."], "invalid --fail-on 'ERROR' (did you mean 'error'?)"),
+        (["check", "--format", "SARIF", "."], "(did you mean 'sarif'?)"),
+        (["check", "--sql-dialect", "MySQL", "."], "(did you mean 'mysql'?)"),
+        (["check", "nots.txt"], "path 'nots.txt' does not exist (did you mean 'notes.txt'?)"),
+        (["check", "nots/x"], "path 'nots/x' does not exist (did you mean 'notes.txt'?)"),
+        (
+            ["check", "--config", "backout.tml", "."],
+            "--config file 'backout.tml' does not exist (did you mean 'backout.toml'?)",
+        ),
         (["check", "--sql-dialect", "mysq", "."], "(did you mean 'mysql'?)"),
         (["check", "no/such/dir"], "path 'no/such/dir' does not exist"),
         (["check", "--rollback-window", "soon", "."], "invalid --rollback-window 'soon'"),
@@ -49,7 +68,41 @@ spec:
     ],
 )
 def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    (tmp_path / "notes.txt").write_text("nothing to see\n")
+    (tmp_path / "backout.toml").write_text("keep-releases = 3\n")
     line = one_line_error(run_backout(*args, cwd=tmp_path))
+    assert expected in line
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "backout.toml",
+            "rollback-window = true\n",
+            "invalid rollback-window true: expected a duration such as '30d' (or 30, in days), "
+            "not a boolean",
+        ),
+        (
+            "backout.toml",
+            'rollback-window = [1, "a"]\n',
+            'invalid rollback-window [1, "a"]: expected a duration',
+        ),
+        ("backout.toml", 'fail-on = "Warn"\n', "invalid fail-on 'Warn' (did you mean 'warning'?)"),
+        ("backout.toml", 'sql-dialect = "MYSQL"\n', "(did you mean 'mysql'?)"),
+        (
+            "ci.toml",
+            "[tool.backout]\nkeep-releases = 3\n",
+            "unknown key 'tool': ci.toml takes the keys at top level (drop the [tool.backout]",
+        ),
+    ],
+)
+def test_bad_config_values_exit_2_naming_value_and_nearest(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    (tmp_path / name).write_text(text)
+    args = ["--config", name] if name != "backout.toml" else []
+    line = one_line_error(run_backout("check", *args, ".", cwd=tmp_path))
     assert expected in line
 
 

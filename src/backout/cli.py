@@ -23,6 +23,7 @@ from backout.config import (
     ConfigError,
     did_you_mean,
     load_config,
+    nearest_path,
     parse_duration,
     validate_codes,
 )
@@ -55,6 +56,23 @@ class NearestChoice(click.Choice):  # type: ignore[type-arg]
         )
 
 
+class WholeNumber(click.ParamType):  # type: ignore[type-arg]
+    """An integer >= 0, whose error names the value and what is expected, as the
+    configuration's does (click's IntRange says "is not a valid integer range")."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Accept a whole number >= 0; otherwise fail naming the value."""
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        name = param.opts[0] if param is not None and param.opts else "value"
+        text = str(value).strip()
+        if text.isascii() and text.isdigit():
+            return int(text)
+        raise click.UsageError(f"invalid {name} '{value}': expected a whole number >= 0, e.g. 5")
+
+
 def fail(message: str) -> NoReturn:
     """Stop with exit 2 and ``message`` on stderr."""
     raise UsageError(message)
@@ -73,7 +91,7 @@ def existing_path(path: Path | None) -> Path:
     """``path`` (the current directory when not given); exit 2 when it does not exist."""
     target = path or Path(".")
     if not target.exists():
-        fail(f"path '{target}' does not exist")
+        fail(f"path '{target}' does not exist{nearest_path(target)}")
     return target
 
 
@@ -89,7 +107,7 @@ def config_options(func: F) -> F:
         ),
         click.option(
             "--keep-releases",
-            type=click.IntRange(min=0),
+            type=WholeNumber(),
             default=None,
             help="Releases to keep (5).",
         ),
@@ -101,7 +119,7 @@ def config_options(func: F) -> F:
         ),
         click.option(
             "--release-size",
-            type=click.IntRange(min=0),
+            type=WholeNumber(),
             default=None,
             help="Without --base: how many newest migrations form the release.",
         ),

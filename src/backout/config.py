@@ -57,10 +57,17 @@ def nearest(value: str, choices: Iterable[str]) -> str | None:
     import difflib  # only to name a typo's nearest spelling: not worth importing on every run
 
     choices = list(choices)
-    matches = difflib.get_close_matches(value, choices, n=len(choices) or 1, cutoff=0.5)
+    # Case is no spelling mistake: ``ERROR`` is nearest ``error``, however short the word
+    # (difflib compares characters, so ``ERROR`` and ``error`` share none).
+    folded = {choice.casefold(): choice for choice in reversed(choices)}
+    if value.casefold() in folded:
+        return folded[value.casefold()]
+    lowered = value.casefold()
+    matches = difflib.get_close_matches(lowered, list(folded), n=len(folded) or 1, cutoff=0.5)
     # difflib's ratio ties on one-character typos (``BK1O1`` scores the same against
     # ``BK101`` and ``BK211``); the fewest edits breaks the tie the way a reader would.
-    return min(matches, key=lambda match: _edits(value, match), default=None)
+    best = min(matches, key=lambda match: _edits(lowered, match), default=None)
+    return folded[best] if best is not None else None
 
 
 def _edits(source: str, target: str) -> int:
@@ -83,6 +90,24 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     if best is not None:
         return f" (did you mean '{best}'?)"
     return " (valid: " + ", ".join(choices) + ")"
+
+
+def nearest_path(path: Path) -> str:
+    """`` (did you mean 'x'?)`` naming the existing path nearest ``path``: the closest name
+    in the deepest directory of it that exists, or ``""`` when none is close."""
+    parent, missing = path.parent, path.name
+    while not parent.is_dir() and parent != parent.parent:
+        parent, missing = parent.parent, parent.name
+    import os
+
+    try:
+        names = [entry.name for entry in os.scandir(parent)] if parent.is_dir() else []
+    except OSError:
+        names = []
+    best = nearest(missing, names)
+    if best is None:
+        return ""
+    return f" (did you mean '{(parent / best).as_posix()}'?)"
 
 
 def closest(value: str, choices: Iterable[str], count: int = 3) -> list[str]:
@@ -131,7 +156,12 @@ def parse_duration(text: str | int, what: str = "rollback-window") -> int:
     checks that use it. A value in other words (``30 days``, ``30D``, ``1mo``, ``1y``) is an
     error that names its valid spelling.
     """
-    if isinstance(text, int) and not isinstance(text, bool):
+    if isinstance(text, bool) or not isinstance(text, (int, str)):
+        raise ConfigError(
+            f"invalid {what} {toml_value(text)}: expected a duration such as '30d' "
+            f"(or 30, in days), not {_toml_type(text)}"
+        )
+    if isinstance(text, int):
         if text <= 0:
             raise ConfigError(
                 f"invalid {what} {text}: it must be longer than zero, e.g. '30d' (or 30, in days)"
@@ -245,6 +275,8 @@ def find_config_file(start: Path) -> Path | None:
 
 def load_config(start: Path, explicit: Path | None = None) -> Config:
     """Read the configuration that applies to ``start`` (or the ``explicit`` file)."""
+    if explicit is not None and not explicit.exists():
+        raise ConfigError(f"--config file '{explicit}' does not exist{nearest_path(explicit)}")
     path = explicit if explicit is not None else find_config_file(start.resolve())
     root = start.resolve() if start.is_dir() else start.resolve().parent
     if path is None:
@@ -280,6 +312,13 @@ def _backout_table(path: Path, pyproject: Mapping[str, Any]) -> Mapping[str, Any
     if table is not None and not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.backout] must be a table, not {_toml_type(table)}")
     return table
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as TOML writes it (``true``, ``30.5``, ``[1, "a"]``), for error messages."""
+    import json  # only to show a mistyped value
+
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(", ", " = "))
 
 
 def _toml_type(value: Any) -> str:
@@ -325,7 +364,9 @@ def parse_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
 def parse_severity(key: str, value: Any) -> Severity:
     """A severity name, else a :class:`ConfigError` naming the nearest."""
     names = tuple(s.label for s in Severity)
-    return Severity.parse(parse_choice(key, str(value).lower(), names))
+    if isinstance(value, str) and value.lower() in names:
+        return Severity.parse(value)
+    raise ConfigError(f"invalid {key} '{value}'{did_you_mean(str(value), names)}")
 
 
 def config_from_table(
@@ -334,10 +375,11 @@ def config_from_table(
     """Validate a ``[tool.backout]`` table and build a :class:`Config` from it."""
     where = f"{source}: " if source else ""
     for key in table:
-        if key == "tool" and source is not None and source.name == "backout.toml":
-            # The pyproject.toml spelling copied into backout.toml, where keys are top level.
+        if key == "tool" and source is not None and source.name != "pyproject.toml":
+            # The pyproject.toml spelling copied into backout.toml (or a file given with
+            # --config under another name), where keys are top level.
             raise ConfigError(
-                f"{where}unknown key 'tool': backout.toml takes the keys at top level "
+                f"{where}unknown key 'tool': {source.name} takes the keys at top level "
                 "(drop the [tool.backout] header; it belongs in pyproject.toml)"
             )
         if key not in TOP_KEYS:
