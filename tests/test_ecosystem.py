@@ -10,13 +10,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from tests.conftest import git, run_backout
+from tests.sarif_schema import validate
 
 ROOT = Path(__file__).parent.parent
-SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json").read_text())
 GOLDEN_REPO = Path(__file__).parent / "fixtures" / "golden_repo"
 # The scripts installed beside the interpreter running the tests (``backout``, ``pre-commit``)
 # come first on PATH, as they do for a user whose environment is activated: the tests also run
@@ -39,7 +38,7 @@ spec:
 def test_sarif_is_valid_against_the_2_1_0_schema() -> None:
     done = run_backout("check", "--format", "sarif", ".", cwd=GOLDEN_REPO)
     log = json.loads(done.stdout)
-    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    validate(log)
     run = log["runs"][0]
     codes = {rule["id"] for rule in run["tool"]["driver"]["rules"]}
     assert {result["ruleId"] for result in run["results"]} <= codes
@@ -88,7 +87,7 @@ def test_action_shell_writes_valid_sarif_and_annotations(
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("::error file=k8s/shop.yaml,line=9,col=18,title=BK101")
     log = json.loads((repo / "out.sarif").read_text())
-    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    validate(log)
     assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["BK101"]
 
 

@@ -9,13 +9,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote
 
-import jsonschema
-
 from backout.report import OutputFormat
 from tests.conftest import run_backout
+from tests.sarif_schema import validate
 
 ROOT = Path(__file__).parent.parent
-SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-2.1.0-rtm.5.json").read_text())
 
 # One Deployment, two containers with the same name and the same untagged image (one message,
 # two lines), a name holding quotes, markup, a non-BMP character, an escape sequence and a
@@ -55,7 +53,7 @@ def _sarif(tmp_path: Path) -> dict:  # type: ignore[type-arg]
 
 def test_sarif_is_valid_and_has_what_code_scanning_reads(tmp_path: Path) -> None:
     log = _sarif(tmp_path)
-    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    validate(log)
     run = log["runs"][0]
     assert run["invocations"] == [{"executionSuccessful": True}]
     assert run["columnKind"] == "unicodeCodePoints"
