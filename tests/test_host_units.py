@@ -23,6 +23,7 @@ from backout.host.dpkg import PackagedFile, installed_packages, parse_status
 from backout.host.facts import PackageVersion
 from backout.models import Location
 from tests.conftest import one_line_error, run_backout
+from tests.sarif_schema import validate
 
 STATUS = """\
 Package: bash
@@ -315,6 +316,8 @@ def test_cli_check_speaks_every_format_with_the_rule_metadata() -> None:
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)["runs"][0]
     assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == ["BK501"]
+    validate(json.loads(done.stdout))
     for result in run["results"]:
-        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-        assert uri == "/var/lib/dpkg/status"
+        # An absolute path is a file:// URI, not a path below %SRCROOT%.
+        artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
+        assert artifact == {"uri": "file:///var/lib/dpkg/status"}

@@ -34,7 +34,7 @@ def _result(finding: Finding, rule_index: dict[str, int], identity: str) -> dict
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": artifact_uri(loc.path), "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": artifact_location(loc.path),
                     "region": region,
                 }
             }
@@ -52,6 +52,14 @@ def artifact_uri(path: str) -> str:
     """``path`` as a relative URI reference: a space, ``%``, ``#``, ``?`` or a non-ASCII
     character percent-encoded (UTF-8), ``/`` kept; consumers decode it back to the path."""
     return quote(path, safe="/")
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """A file of the checked tree, relative to ``%SRCROOT%``; an absolute path (``backout
+    host check``'s ``/var/lib/dpkg/status``) as a ``file://`` URI of its own."""
+    if path.startswith("/"):
+        return {"uri": "file://" + artifact_uri(path)}
+    return {"uri": artifact_uri(path), "uriBaseId": "%SRCROOT%"}
 
 
 def render(result: CheckResult, color: bool = False) -> str:
