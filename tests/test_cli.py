@@ -74,6 +74,12 @@ def test_bad_flags_exit_2_with_one_line(tmp_path: Path, args: list[str], expecte
     assert expected in line
 
 
+def test_bad_output_format_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    done = run_backout("check", ".", cwd=tmp_path, env={"BACKOUT_OUTPUT_FORMAT": "jsn"})
+    line = one_line_error(done)
+    assert line == "backout: error: invalid BACKOUT_OUTPUT_FORMAT 'jsn' (did you mean 'json'?)"
+
+
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [

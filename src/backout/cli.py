@@ -50,10 +50,26 @@ class NearestChoice(click.Choice):  # type: ignore[type-arg]
         """Accept a valid choice; otherwise fail naming the nearest one."""
         if isinstance(value, str) and value in self.choices:
             return value
-        name = param.opts[0] if param is not None and param.opts else "value"
         raise click.UsageError(
-            f"invalid {name} '{value}'{did_you_mean(str(value), map(str, self.choices))}"
+            f"invalid {_named(param, ctx)} '{value}'"
+            f"{did_you_mean(str(value), map(str, self.choices))}"
         )
+
+
+def _named(param: click.Parameter | None, ctx: click.Context | None) -> str:
+    """What the user wrote to give ``param``: its flag, or the environment variable it was
+    read from (``BACKOUT_OUTPUT_FORMAT=jsn`` is no ``--output-format`` on the line)."""
+    if param is None or not param.opts:
+        return "value"
+    envvar = getattr(param, "envvar", None)
+    if (
+        ctx is not None
+        and param.name is not None
+        and isinstance(envvar, str)
+        and ctx.get_parameter_source(param.name) is click.core.ParameterSource.ENVIRONMENT
+    ):
+        return envvar
+    return param.opts[0]
 
 
 class WholeNumber(click.ParamType):  # type: ignore[type-arg]
@@ -66,7 +82,7 @@ class WholeNumber(click.ParamType):  # type: ignore[type-arg]
         """Accept a whole number >= 0; otherwise fail naming the value."""
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
-        name = param.opts[0] if param is not None and param.opts else "value"
+        name = _named(param, ctx)
         text = str(value).strip()
         if text.isascii() and text.isdigit():
             return int(text)
