@@ -123,6 +123,24 @@ def test_control_characters_are_written_out_in_every_format(tmp_path: Path) -> N
     ET.fromstring(junit.encode())  # well-formed XML 1.0
 
 
+def test_a_file_name_with_control_characters_is_written_out(tmp_path: Path) -> None:
+    (tmp_path / "a\nb\x01.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {containers: [{name: c, image: nginx}]}\n"
+    )
+    for output_format in ("concise", "github", "full"):
+        done = run_backout("check", ".", "--format", output_format, cwd=tmp_path)
+        assert done.stdout.startswith("a\\nb\\x01.yaml:4:38: BK101 ") or done.stdout.startswith(
+            "::error file=a\\nb\\x01.yaml,line=4,col=38,"
+        ), done.stdout
+        assert "\x01" not in done.stdout
+    assert (
+        len(run_backout("check", ".", "--format", "concise", cwd=tmp_path).stdout.splitlines()) == 1
+    )
+    junit = run_backout("check", ".", "--format", "junit", cwd=tmp_path).stdout
+    ET.fromstring(junit.encode())
+
+
 def test_paths_are_relative_to_the_current_directory(tmp_path: Path) -> None:
     for name, tag in (("api", "nginx"), ("web", "httpd")):
         (tmp_path / name).mkdir()

@@ -78,17 +78,20 @@ def visible(text: str) -> str:
 
 
 def printable(result: CheckResult) -> CheckResult:
-    """``result`` with the control characters of messages, fixes and reasons written out."""
+    """``result`` with the control characters of messages, fixes, reasons and paths written
+    out (a file may be named ``a\\nb``: git tracks it, and ``concise`` would split its line)."""
 
     def shown(finding: Finding) -> Finding:
         reason = _reason(finding)
-        if not any(map(_CONTROL.search, (finding.message, finding.fix, reason))):
+        path = finding.location.path
+        if not any(map(_CONTROL.search, (finding.message, finding.fix, reason, path))):
             return finding
         suppression = finding.suppressed_by
         if suppression is not None:
             suppression = dataclasses.replace(suppression, reason=visible(reason))
         return dataclasses.replace(
             finding,
+            location=dataclasses.replace(finding.location, path=visible(path)),
             message=visible(finding.message),
             fix=visible(finding.fix),
             suppressed_by=suppression,
