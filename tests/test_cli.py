@@ -55,6 +55,10 @@ spec:
         (["check", "--format", "SARIF", "."], "(did you mean 'sarif'?)"),
         (["check", "--sql-dialect", "MySQL", "."], "(did you mean 'mysql'?)"),
         (["check", "nots.txt"], "path 'nots.txt' does not exist (did you mean 'notes.txt'?)"),
+        (
+            ["drill", ".", "--old-queries", "note.txt"],
+            "--old-queries file 'note.txt' does not exist (did you mean 'notes.txt'?)",
+        ),
         (["check", "nots/x"], "path 'nots/x' does not exist (did you mean 'notes.txt'?)"),
         (
             ["check", "--config", "backout.tml", "."],

@@ -237,7 +237,7 @@ def test_old_queries_flag_is_relative_to_the_current_directory(tmp_path: Path) -
     # Not looked for below the checked path, and said in one line without Python's errno.
     (repo / "missing.sql").write_text("SELECT 1;\n")
     line = one_line_error(run_backout(*args, "missing.sql", cwd=tmp_path))
-    assert line == "backout: error: cannot read drill.old-queries missing.sql: no such file"
+    assert line == "backout: error: --old-queries file 'missing.sql' does not exist"
 
 
 def test_old_queries_setting_is_relative_to_the_configuration_file(tmp_path: Path) -> None:
@@ -251,7 +251,10 @@ def test_old_queries_setting_is_relative_to_the_configuration_file(tmp_path: Pat
     assert "old query at repo/sql/old.sql:1:1 fails on the new schema" in done.stdout, done.stderr
     (repo / "backout.toml").write_text(config + '[drill]\nold-queries = "sql/gone.sql"\n')
     line = one_line_error(run_backout(*args, cwd=tmp_path))
-    assert line == "backout: error: cannot read drill.old-queries repo/sql/gone.sql: no such file"
+    assert line == (
+        "backout: error: drill.old-queries of repo/backout.toml file 'repo/sql/gone.sql' "
+        "does not exist (did you mean 'repo/sql/old.sql'?)"
+    )
 
 
 def test_old_queries_are_replayed_with_placeholders_filled(tmp_path: Path) -> None:

@@ -913,6 +913,17 @@ def drill(
         progress=sys.stderr.isatty(),
         verbose=verbose,
     )
+    if options.old_queries is not None:
+        # Before a database is made for it: a typo is exit 2 at once, naming where it was set.
+        queries = Path(options.old_queries)
+        if not queries.is_file():
+            given = (
+                "--old-queries"
+                if old_queries
+                else f"drill.old-queries of {os.path.relpath(config.source or '.')}"
+            )
+            what = "is not a file" if queries.exists() else "does not exist"
+            fail(f"{given} file '{options.old_queries}' {what}{nearest_path(queries)}")
     try:
         outcome = run_drill(workspace, config, options)
     except DrillError as exc:
