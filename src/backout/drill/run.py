@@ -49,6 +49,7 @@ from backout.schema_model import (
     DROP_TABLE,
     RENAME_TABLE,
     Migration,
+    Operation,
     ordered_migrations,
     split_release,
 )
@@ -186,26 +187,26 @@ def _operation_at(
     for op in up:
         if op.kind == RENAME_TABLE and op.table in tables and op.new_name:
             tables.add(op.new_name)
-    for name in names:
-        for op in reversed(up):
-            if tables and op.table not in tables:
-                continue
-            named = {op.column, op.new_name, *op.constrained}
-            if op.column_def is not None:
-                named.add(op.column_def.name)
-            if op.kind != RENAME_TABLE and name in named:
-                return op.location
+
     # A table written with a placeholder (`${prefix}users`) was read with the placeholder as
-    # underscores (sources/migrations.py): its operations match by column alone.
-    for name in names:
-        for op in reversed(up):
-            if tables and not _PLACEHOLDER_READ.search(op.table or ""):
-                continue
-            named = {op.column, op.new_name, *op.constrained}
-            if op.column_def is not None:
-                named.add(op.column_def.name)
-            if op.kind != RENAME_TABLE and name in named:
-                return op.location
+    # underscores (sources/migrations.py): when no operation of the table names the column,
+    # those operations match by column alone.
+    def of_table(op: Operation) -> bool:
+        return not tables or op.table in tables
+
+    def of_placeholder_table(op: Operation) -> bool:
+        return not tables or _PLACEHOLDER_READ.search(op.table or "") is not None
+
+    for on_table in (of_table, of_placeholder_table):
+        for name in names:
+            for op in reversed(up):
+                if not on_table(op):
+                    continue
+                named = {op.column, op.new_name, *op.constrained}
+                if op.column_def is not None:
+                    named.add(op.column_def.name)
+                if op.kind != RENAME_TABLE and name in named:
+                    return op.location
     for name in [*(t for t in tables if t), *names]:
         for op in reversed(up):
             if op.kind in (DROP_TABLE, RENAME_TABLE) and op.table == name:
