@@ -93,14 +93,18 @@ images:
 """
 
 
-def test_kustomize_gets_a_digest_key_next_to_new_tag(registry: Registry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ending", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_kustomize_gets_a_digest_key_next_to_new_tag(
+    registry: Registry, tmp_path: Path, ending: str
+) -> None:
     pusher = registry.pusher()
     shop = pusher.image("k/shop", "1.0", "1.0")
     worker = pusher.image("k/worker", "2.0", "2.0")
     api = pusher.image("k/api", "v3", "3")
     host = registry.host
     path = write(tmp_path, "kustomization.yaml", KUSTOMIZATION, host)
-    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))  # CRLF must survive
+    # CRLF and classic Mac OS CR line endings must survive, the new line ending as the others
+    path.write_bytes(path.read_bytes().replace(b"\n", ending.encode()))
 
     code, out, err = pin(tmp_path, registry, "--write")
     assert code == 0, out + err
@@ -113,7 +117,7 @@ def test_kustomize_gets_a_digest_key_next_to_new_tag(registry: Registry, tmp_pat
         .replace("newTag: '2.0'}", f"newTag: '2.0', digest: {worker.digest}}}")
         .replace("digest: sha256:abc", f"digest: {api.digest}")
     )
-    assert path.read_bytes() == expected.replace("\n", "\r\n").encode()
+    assert path.read_bytes() == expected.replace("\n", ending).encode()
     assert pin(tmp_path, registry, "--check")[0] == 0
 
 

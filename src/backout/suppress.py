@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from backout.lines import split_lines
 from backout.models import Finding, Location, Suppression
 from backout.rules import all_codes, load_rule
 
@@ -30,7 +31,7 @@ def find_suppressions(path: str, text: str) -> list[Suppression]:
     found: list[Suppression] = []
     if "backout:" not in text:
         return found
-    lines = text.splitlines()
+    lines = split_lines(text)
     is_sql = path.lower().endswith(".sql")
     for number, line in enumerate(lines, start=1):
         match = _COMMENT.search(line)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from backout.config import did_you_mean
 from backout.drill.database import DrillDatabase, DrillError
+from backout.lines import position
 from backout.models import Location
 from backout.schema_model import Migration
 from backout.sources.tool_config import FLYWAY, LIQUIBASE, ToolConfig, ToolSettings
@@ -346,10 +347,8 @@ def _order(config: ToolConfig) -> int:
 
 
 def _location(text: str, occurrence: Occurrence, first_line: int, path: str) -> Location:
-    line_start = text.rfind("\n", 0, occurrence.start) + 1
-    return Location(
-        path, first_line + text.count("\n", 0, occurrence.start), occurrence.start - line_start + 1
-    )
+    line, column = position(text, occurrence.start)
+    return Location(path, first_line + line - 1, column)
 
 
 def missing_message(missing: Sequence[Missing]) -> str:

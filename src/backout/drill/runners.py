@@ -22,6 +22,7 @@ from typing import Any
 
 from backout.drill.database import DrillDatabase, DrillError, StatementFailed
 from backout.drill.placeholders import Placeholders
+from backout.lines import line_number
 from backout.models import Location
 from backout.schema_model import DOWN_MISSING, IRREVERSIBLE_STEP, Migration
 
@@ -52,7 +53,7 @@ def _line_offsets(text: str, pieces: Sequence[str]) -> Iterator[tuple[str, int]]
         cursor = start + len(piece)
         code = _without_leading_comments(piece)
         start += len(piece) - len(code)
-        yield code.strip().rstrip(";").strip(), text.count("\n", 0, start)
+        yield code.strip().rstrip(";").strip(), line_number(text, start) - 1
 
 
 def _without_leading_comments(piece: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from backout.host import HostError
 from backout.host.facts import PackageVersion
+from backout.lines import line_number, line_start
 
 FORMAT = 1
 _VERSION_KEY = re.compile(r'"version":\s*(")')
@@ -92,10 +93,7 @@ def read(path: Path) -> list[RecordedVersion]:
     # Every "version" key of the document is a package's: their positions, in order, are
     # the packages' positions when the file is laid out as ``render`` writes it.
     positions = [
-        (
-            text.count("\n", 0, match.start()) + 1,
-            match.start(1) - text.rfind("\n", 0, match.start()),
-        )
+        (line_number(text, match.start()), match.start(1) - line_start(text, match.start()) + 1)
         for match in _VERSION_KEY.finditer(text)
     ]
     if len(positions) != len(packages):

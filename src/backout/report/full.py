@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING
 
 from backout.engine import CheckResult
+from backout.lines import split_lines
 from backout.models import Finding, Severity
 from backout.redact import redact_line
 
@@ -22,8 +23,8 @@ def _source_line(root: str, path: str, number: int, cache: dict[str, list[str]])
     lines = cache.get(path)
     if lines is None:
         try:
-            with open(os.path.join(root, path), encoding="utf-8") as file:
-                lines = file.read().splitlines()
+            with open(os.path.join(root, path), encoding="utf-8", newline="") as file:
+                lines = split_lines(file.read())
         except (OSError, UnicodeDecodeError):
             lines = []
         cache[path] = lines

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from backout.lines import line_number, split_lines
 from backout.models import Location
 
 
@@ -143,7 +144,8 @@ class SourceFile:
                 try:
                     self._text = data.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    line = data[: exc.start].count(b"\n") + 1
+                    # Bytes before the bad one, each one character (Latin-1), to count lines.
+                    line = line_number(data[: exc.start].decode("latin-1"), exc.start)
                     self._decode_error = f"not valid UTF-8 at line {line} (byte {exc.start})"
                     self._decode_line = line
         return self._text
@@ -169,10 +171,11 @@ class SourceFile:
         return None
 
     def lines(self) -> list[str]:
-        """The text split into lines (empty when the file is not text)."""
+        """The text split into lines at ``\r\n``, ``\n`` and ``\r`` (empty when the file is not
+        text)."""
         cached = self.cache.get("lines")
         if cached is None:
-            cached = (self.text() or "").splitlines()
+            cached = split_lines(self.text() or "")
             self.cache["lines"] = cached
         return list(cached)
 

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+from backout.lines import position, split_lines
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.images import (
@@ -64,7 +65,7 @@ def _escape_char(lines: list[str]) -> str:
 
 def _instructions(text: str) -> Iterator[_Instruction]:
     """Logical instructions with tokens located by character offset in ``text``."""
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     escape = _escape_char(lines)
     offset, index = 0, 0
     heredoc_ends: list[str] = []
@@ -154,9 +155,7 @@ def _too_long_from(
 
 
 def _location(path: str, text: str, token: _Token) -> Location:
-    line = text.count("\n", 0, token.start) + 1
-    line_start = text.rfind("\n", 0, token.start) + 1
-    column = token.start - line_start + 1
+    line, column = position(text, token.start)
     return Location(path, line, column, 0, column + (token.end - token.start))
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from backout.imageref import parse_reference
+from backout.lines import line_starts, position, split_lines
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
@@ -292,7 +293,7 @@ _ACTION = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 def mask_template(text: str) -> str:
     """The template with every ``{{ … }}`` replaced by ``x`` of the same length.
 
-    Newlines inside an action are kept, so line numbers and columns do not move. Lines that
+    Line endings inside an action are kept, so line numbers and columns do not move. Lines that
     held only actions and spaces become blank, because an action alone on a line is control
     flow or an ``include``, not a YAML value.
     """
@@ -300,20 +301,20 @@ def mask_template(text: str) -> str:
     masked = [False] * len(text)
     for match in _ACTION.finditer(text):
         for i in range(match.start(), match.end()):
-            if chars[i] != "\n":
+            if chars[i] not in "\r\n":
                 chars[i] = "x"
                 masked[i] = True
     out: list[str] = []
-    position = 0
-    for line in "".join(chars).split("\n"):
-        span = range(position, position + len(line))
-        content = [i for i in span if not text[i].isspace()]
+    start = 0
+    for line in split_lines("".join(chars), keepends=True):
+        body = line.rstrip("\r\n")
+        content = [i for i in range(start, start + len(body)) if not text[i].isspace()]
         if content and all(masked[i] for i in content):
-            out.append(" " * len(line))
+            out.append(" " * len(body) + line[len(body) :])
         else:
             out.append(line)
-        position += len(line) + 1
-    return "\n".join(out)
+        start += len(line)
+    return "".join(out)
 
 
 def _raw(text: str, node: Node | None) -> str:
@@ -460,7 +461,7 @@ def _template_workload(
 ) -> HelmTemplateWorkload:
     metadata = yamlfile.get(document, "metadata")
     name_node = yamlfile.get(metadata, "name")
-    lines = text.split("\n")
+    lines = split_lines(text)
     fields: list[tuple[str, str, Location]] = []
     for keys in RECORDED_FIELDS[kind]:
         key = yamlfile.key_node(yamlfile.get_path(document, *keys[:-1]), keys[-1])
@@ -531,7 +532,7 @@ def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fac
         yield from policies
         pending.clear()
 
-    starts = [0, *(match.end() for match in re.finditer("\n", text))]
+    starts = line_starts(text)
     for number, line in enumerate(file.lines(), start=1):
         line_start = starts[min(number, len(starts)) - 1]
         if line.startswith("---"):
@@ -620,7 +621,7 @@ def _dot_at_lines(text: str) -> list[str]:
         changes.append((action.end(), dot))
     dots: list[str] = []
     position, index, dot = 0, 0, ""
-    for line in text.splitlines(keepends=True):  # as SourceFile.lines splits them
+    for line in split_lines(text, keepends=True):  # as SourceFile.lines splits them
         while index < len(changes) and changes[index][0] <= position:
             dot = changes[index][1]
             index += 1
@@ -757,8 +758,7 @@ def _named_templates(file: SourceFile, chart: str, text: str) -> Iterator[Fact]:
             word = _first_word(closing.group())
             depth += 1 if word in _BLOCK_WORDS else -1 if word == "end" else 0
             if depth == 0:
-                line = text.count("\n", 0, opening.start()) + 1
-                column = opening.start() - text.rfind("\n", 0, opening.start())
+                line, column = position(text, opening.start())
                 body = text[opening.end() : closing.start()]
                 yield HelmNamedTemplate(
                     Location(file.path, line, column), chart, define.group(1), body.strip()

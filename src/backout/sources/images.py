@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from backout.lines import LINE_BREAK, line_end, line_start
 from backout.models import Location
 from backout.sources.base import Fact
 
@@ -150,16 +151,13 @@ def key_edit(text: str, mapping: MappingNode, after: Node, key: str) -> PinEdit:
     start, end = after.start_mark.index, after.end_mark.index
     if mapping.flow_style:
         return PinEdit(start, end, text[start:end], f"{text[start:end]}, {key}: ", "")
-    line_end = text.find("\n", end)
-    if line_end < 0:
-        newline = "\r\n" if "\r\n" in text else "\n"
-        line_end = len(text)
-    else:
-        newline = "\r\n" if text[line_end - 1 : line_end] == "\r" else "\n"
-        line_end -= len(newline) - 1
+    stop, newline = line_end(text, end)
+    if not newline:  # the last line: end it as the file's other lines end
+        found = LINE_BREAK.search(text)
+        newline = found.group() if found is not None else "\n"
     indent = " " * mapping.value[0][0].start_mark.column
-    old = text[start:line_end]
-    return PinEdit(start, line_end, old, f"{old}{newline}{indent}{key}: ", "")
+    old = text[start:stop]
+    return PinEdit(start, stop, old, f"{old}{newline}{indent}{key}: ", "")
 
 
 def scalar_span(path: str, text: str, node: ScalarNode) -> tuple[Location, int, int, str]:
@@ -169,11 +167,11 @@ def scalar_span(path: str, text: str, node: ScalarNode) -> tuple[Location, int, 
     """
     start, end = node.start_mark, node.end_mark
     index = value_start(text, node)
-    line = start.line + text.count("\n", start.index, index)
+    line = start.line + len(LINE_BREAK.findall(text, start.index, index))
     column = (
         start.column + index - start.index
         if line == start.line
-        else index - text.rfind("\n", 0, index) - 1
+        else index - line_start(text, index)
     )
     end_line = end.line + 1
     location = Location(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from backout.imageref import is_pinning_digest
+from backout.lines import position
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.paths import is_lock_file
@@ -81,7 +82,8 @@ def parse_lock(text: str) -> list[LockEntry]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LockError(f"not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+        line, column = position(text, exc.pos)  # json counts only "\n" as a line ending
+        raise LockError(f"not valid JSON at line {line}, column {column}") from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise LockError('expected an object with an "images" list')
     if data.get("version") != LOCK_VERSION:
@@ -136,7 +138,5 @@ class LockReader:
                 location = Location(file.path, 1, 0)
             else:
                 offset = found + len(needle)
-                line = text.count("\n", 0, found) + 1
-                column = found - (text.rfind("\n", 0, found) + 1) + 1
-                location = Location(file.path, line, column)
+                location = Location(file.path, *position(text, found))
             yield LockedImage(location, entry, order)

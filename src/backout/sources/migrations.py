@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import ClassVar
 
+from backout.lines import LINE_BREAK, line_number, split_lines
 from backout.models import Location
 from backout.schema_operations import (
     DOWN_EMPTY,
@@ -51,8 +52,9 @@ _POP_DIALECTS.update({"sqlite3": "sqlite", "sqlite": "sqlite"})
 _GOLANG = re.compile(r"^(?P<version>\d+)_(?P<name>.+)\.(?P<direction>up|down)\.sql$", re.I)
 _FLYWAY = re.compile(r"^(?P<prefix>[VU])(?P<version>\d+(?:[._]\d+)*)__(?P<name>.+)\.sql$")
 _NUMBERED = re.compile(r"^(?P<version>\d+)[_-](?P<name>.+)\.sql$", re.I)
-_DBMATE_UP = re.compile(r"^--\s*migrate:up\b.*$", re.M)
-_DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*$", re.M)
+# A marker line with its line ending (a lone ``\r`` ends a line too: see backout.lines).
+_DBMATE_UP = re.compile(r"(?:^|(?<=\r))--\s*migrate:up\b[^\r\n]*(?:\r\n?|\n)?", re.M)
+_DBMATE_DOWN = re.compile(r"(?:^|(?<=\r))--\s*migrate:down\b[^\r\n]*(?:\r\n?|\n)?", re.M)
 _LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.I)
 _CHANGESET = re.compile(r"^--\s*changeset\s+(?P<id>\S+)", re.I)
 _ROLLBACK_LINE = re.compile(r"^--\s*rollback\b ?(?P<sql>.*)$", re.I)
@@ -215,28 +217,24 @@ def _as_down(read: DialectRead) -> DialectRead:
     return replace(read, up=(), down=read.up)
 
 
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
 def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator[Fact]:
     up_marker = _DBMATE_UP.search(text)
     assert up_marker is not None
     down_marker = _DBMATE_DOWN.search(text)
-    up_start = up_marker.end() + 1
+    up_start = up_marker.end()
     if down_marker is not None and down_marker.start() > up_marker.start():
         up_text = text[up_start : down_marker.start()]
-        down_start = down_marker.end() + 1
+        down_start = down_marker.end()
         down_text: str | None = text[down_start:]
     elif down_marker is not None:
         # Down written first: the up section runs to the end of the file.
         up_text = text[up_start:]
-        down_start = down_marker.end() + 1
+        down_start = down_marker.end()
         down_text = text[down_start : up_marker.start()]
     else:
         up_text, down_text, down_start = text[up_start:], None, 0
-    up_line = _line_of(text, up_start)
-    down_line = _line_of(text, down_start) if down_text is not None else 1
+    up_line = line_number(text, up_start)
+    down_line = line_number(text, down_start) if down_text is not None else 1
     reads = read_bodies(
         SqlText(up_text, path, up_line),
         SqlText(down_text, path, down_line) if down_text is not None else None,
@@ -249,7 +247,9 @@ def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator
     else:
         state, reason = DOWN_PRESENT, ""
     down_location = (
-        Location(path, _line_of(text, down_marker.start()), 1) if down_marker is not None else None
+        Location(path, line_number(text, down_marker.start()), 1)
+        if down_marker is not None
+        else None
     )
     yield Migration(
         Location(path, 1, 1),
@@ -281,15 +281,15 @@ def _with_semicolons(sql: str, delimiter: str) -> str:
     made a ``;``, so the SQL parsers see the statements Liquibase sends; lines stay put."""
     wanted = delimiter.strip().lower()
     return "".join(
-        (line[: len(line) - len(line.lstrip())] + ";" + ("\n" if line.endswith("\n") else ""))
+        (line[: len(line) - len(line.lstrip())] + ";" + line[len(line.rstrip("\r\n")) :])
         if line.strip().lower() == wanted
         else line
-        for line in sql.splitlines(keepends=True)
+        for line in split_lines(sql, keepends=True)
     )
 
 
 def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     starts = [i for i, line in enumerate(lines) if _CHANGESET.match(line)]
     file_key = version_key(path.rsplit("/", 1)[-1])
     for index, first in enumerate(starts):
@@ -312,11 +312,11 @@ def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
         up_text = "".join(up_lines)
         block = _ROLLBACK_BLOCK.search(up_text)
         if block is not None:
-            down_line = down_line or first + 1 + _line_of(up_text, block.start())
+            down_line = down_line or first + 1 + line_number(up_text, block.start())
             down_lines.append(block["sql"])
             up_text = (
                 up_text[: block.start()]
-                + "\n" * block.group(0).count("\n")
+                + "\n" * len(LINE_BREAK.findall(block.group(0)))
                 + up_text[block.end() :]
             )
         down_text = "".join(down_lines) if down_lines else None

@@ -13,12 +13,13 @@ string with ``${...}``) becomes an ``expr`` node: its value is unknown, never gu
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from backout.lines import LineIndex
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _HCL_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -68,17 +69,6 @@ class Block:
     column: int
 
 
-class _Lines:
-    """Offset → 1-based (line, column) for one text."""
-
-    def __init__(self, text: str) -> None:
-        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
-
-    def position(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.starts, offset)
-        return line, offset - self.starts[line - 1] + 1
-
-
 # --- JSON -----------------------------------------------------------------------------------
 
 
@@ -88,7 +78,7 @@ def parse_json(text: str, base: int = 0, full_text: str | None = None) -> Node:
     ``base`` is where ``text`` starts inside ``full_text`` (a heredoc inside a ``.tf`` file), so
     positions are the file's. Raises :class:`PolicyTextError` for invalid JSON.
     """
-    lines = _Lines(full_text if full_text is not None else text)
+    lines = LineIndex(full_text if full_text is not None else text)
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
@@ -108,7 +98,7 @@ def parse_json(text: str, base: int = 0, full_text: str | None = None) -> Node:
 
 
 class _JsonScanner:
-    def __init__(self, text: str, base: int, lines: _Lines) -> None:
+    def __init__(self, text: str, base: int, lines: LineIndex) -> None:
         self.text = text
         self.base = base
         self.lines = lines
@@ -201,7 +191,7 @@ def _tokens(text: str) -> list[_Token]:
         elif text.startswith("/*", i):
             end = text.find("*/", i + 2)
             if end < 0:
-                raise PolicyTextError("unterminated /* comment", *_Lines(text).position(i))
+                raise PolicyTextError("unterminated /* comment", *LineIndex(text).position(i))
             i = end + 2
         elif char == '"':
             value, interpolated, end = _hcl_string(text, i)
@@ -213,7 +203,7 @@ def _tokens(text: str) -> list[_Token]:
             close = terminator.search(text, content_start)
             if close is None:
                 raise PolicyTextError(
-                    f"heredoc <<{marker} is never closed", *_Lines(text).position(i)
+                    f"heredoc <<{marker} is never closed", *LineIndex(text).position(i)
                 )
             content = text[content_start : close.start()]
             out.append(_Token("HEREDOC", text[i:content_start], i, content, content_start))
@@ -225,7 +215,7 @@ def _tokens(text: str) -> list[_Token]:
             try:
                 parsed = float(literal) if any(c in literal for c in ".eE") else int(literal)
             except ValueError:
-                raise PolicyTextError(_TOO_LONG, *_Lines(text).position(i)) from None
+                raise PolicyTextError(_TOO_LONG, *LineIndex(text).position(i)) from None
             out.append(_Token("NUMBER", literal, i, parsed))
             i = number.end()
         elif ident := _IDENT.match(text, i):
@@ -283,7 +273,7 @@ def _hcl_string(text: str, start: int) -> tuple[str, bool, int]:
             continue
         out.append(char)
         i += 1
-    raise PolicyTextError("unterminated string", *_Lines(text).position(start))
+    raise PolicyTextError("unterminated string", *LineIndex(text).position(start))
 
 
 _CLOSERS = {"{": "}", "[": "]", "(": ")"}
@@ -292,7 +282,7 @@ _CLOSERS = {"{": "}", "[": "]", "(": ")"}
 class _HclParser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.lines = _Lines(text)
+        self.lines = LineIndex(text)
         self.tokens = _tokens(text)
         self.index = 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 
+from backout.lines import line_number
 from backout.models import Location
 from backout.sources.base import SourceFile, Unreadable
 
@@ -89,7 +90,7 @@ def lone_surrogate(node: ast.AST | None) -> tuple[ast.AST, str] | None:
         try:
             found.value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            line = found.value.count("\n", 0, exc.start) + 1
+            line = line_number(found.value, exc.start)
             return found, (
                 f"the SQL string holds a lone surrogate, {found.value[exc.start]!r} (line "
                 f"{line} of the string), which is not text, so the SQL can neither be read "

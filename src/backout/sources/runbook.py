@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
+from backout.lines import split_lines
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile
 from backout.sources.paths import RST_SUFFIXES, is_runbook
@@ -87,7 +88,7 @@ def _markdown(text: str) -> _Parsed:
     """Headings ``(title, level, line, column)``, 0-based code lines, and heading-only lines."""
     from markdown_it import MarkdownIt  # imported on first Markdown file: startup stays lean
 
-    lines = text.splitlines()
+    lines = split_lines(text)
     front = front_matter_lines(lines)
     if front:  # blank lines keep the line numbers of what follows
         text = "\n" * front + "\n".join(lines[front:])
@@ -116,7 +117,7 @@ def _markdown(text: str) -> _Parsed:
 
 def _rst(text: str) -> _Parsed:
     """Like :func:`_markdown`, for reStructuredText."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     headings: list[tuple[str, int, int, int]] = []
     adornment_lines: set[int] = set()
     styles: list[tuple[str, bool]] = []
@@ -171,7 +172,7 @@ class RunbookReader:
         text = file.text() or ""
         is_rst = file.path.lower().endswith(RST_SUFFIXES)
         headings, code, skip = _rst(text) if is_rst else _markdown(text)
-        lines = text.splitlines()
+        lines = split_lines(text)
         skip |= {h[2] for h in headings}
 
         def body(start: int, end: int) -> tuple[RunbookLine, ...]:

@@ -31,6 +31,7 @@ try:  # orjson decodes libpg_query's JSON in about half the time; the standard l
 except ImportError:  # pragma: no cover - orjson is a dependency, but a wheel may be missing
     from json import loads as _json_loads  # type: ignore[assignment]
 
+from backout.lines import line_starts as _line_starts
 from backout.models import Location
 from backout.schema_model import (
     ADD_COLUMN,
@@ -172,16 +173,6 @@ class SqlText:
             return offset
         gap = _LEADING_GAP.match(self.text, offset)
         return gap.end() if gap else offset
-
-
-def _line_starts(text: str) -> list[int]:
-    """The offset of each line's first character in ``text``."""
-    starts = [0]
-    newline = text.find("\n")
-    while newline >= 0:
-        starts.append(newline + 1)
-        newline = text.find("\n", newline + 1)
-    return starts
 
 
 # Whitespace (``\s`` is exactly ``str.isspace``), ``--`` comments up to and with their line

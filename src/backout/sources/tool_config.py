@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from backout.lines import split_lines
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.paths import is_tool_config
@@ -148,7 +149,7 @@ _KEY_END = re.compile(r"(?<!\\)(?:\\\\)*[=:\s]")
 def read_properties(text: str) -> Iterator[tuple[str, str, int]]:
     """``(key, value, line)`` of each entry of a Java properties text, as
     ``java.util.Properties.load`` reads it (comments, continuation lines, escapes)."""
-    lines = text.splitlines()
+    lines = split_lines(text)
     index = 0
     while index < len(lines):
         first = index
@@ -291,7 +292,7 @@ def _toml_settings(text: str, table: Mapping[str, Any], where: str) -> ToolSetti
 def _line_of(text: str, pattern: str, after: int = 1) -> int:
     """The line (from ``after`` on) that starts with ``pattern``; ``after`` when none does."""
     compiled = re.compile(rf"^\s*{pattern}")
-    for number, line in enumerate(text.splitlines()[after - 1 :], start=after):
+    for number, line in enumerate(split_lines(text)[after - 1 :], start=after):
         if compiled.match(line):
             return number
     return after
