@@ -476,6 +476,10 @@ class TableState:
     base_name: str | None = None
     complete: bool = True
     """False when the table was not created by a migration backout read (columns unknown)."""
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Its UNIQUE and PRIMARY KEY constraints and unique indexes over several columns, by
+    name (lower-cased; an unnamed one by :func:`_key_name`): the columns each holds unique
+    together. One-column keys are :attr:`ColumnState.unique`."""
 
 
 @dataclass
@@ -555,6 +559,7 @@ class Schema:
                     t.at_base,
                     t.base_name,
                     t.complete,
+                    dict(t.keys),
                 )
                 for name, t in self.tables.items()
             },
@@ -594,17 +599,25 @@ class Schema:
             if (
                 kind == ADD_CONSTRAINT
                 and op.constraint in (UNIQUE, PRIMARY_KEY)
-                and len(op.constrained) == 1
                 and table is not None
             ):
-                only = table.columns.get(op.constrained[0])
-                if only is not None:
-                    only.unique = True
+                if len(op.constrained) == 1:
+                    only = table.columns.get(op.constrained[0])
+                    if only is not None:
+                        only.unique = True
+                elif op.constrained:
+                    table.keys[_key_name(op)] = op.constrained
+            elif kind == DROP_CONSTRAINT and op.detail:
+                self._drop_key(op)
             return column
         if op.column and kind in _ON_A_COLUMN:
             if kind == DROP_COLUMN:
                 if column is not None and table is not None:
                     del table.columns[op.column]
+                    if table.keys:  # the database drops the keys the column is in
+                        table.keys = {
+                            name: key for name, key in table.keys.items() if op.column not in key
+                        }
                 elif table is None:
                     self.table(op.table, at_base)
                 return column
@@ -622,13 +635,34 @@ class Schema:
                 if op.column_def is not None:
                     _change_type(column, op, op.column_def)
             elif op.new_name:  # RENAME_COLUMN
-                columns = self.tables[op.table].columns
-                del columns[op.column]
+                renamed = self.tables[op.table]
+                del renamed.columns[op.column]
                 column.name = op.new_name
-                columns[op.new_name] = column
+                renamed.columns[op.new_name] = column
+                if renamed.keys:
+                    old, new = op.column, op.new_name
+                    renamed.keys = {
+                        name: tuple(new if c == old else c for c in key)
+                        for name, key in renamed.keys.items()
+                    }
             return column
         self._apply_to_tables(op, at_base)
         return self._changed_by(op, table, column)
+
+    def _drop_key(self, op: Operation) -> None:
+        """Forget the key ``op`` (a ``DROP_CONSTRAINT``) drops. ``DROP INDEX name`` names no
+        table: the index is the key of that name on any table (names are unique in the schema
+        there); PostgreSQL names an unnamed primary key ``<table>_pkey``."""
+        name = op.detail.lower()
+        if op.table:
+            found = self.tables.get(op.table)
+            tables = [found] if found is not None else []
+        else:
+            tables = [t for t in self.tables.values() if name in t.keys]
+        for table in tables:
+            table.keys.pop(name, None)
+            if name == f"{table.name.lower()}_pkey":
+                table.keys.pop(_UNNAMED_PRIMARY_KEY, None)
 
     def _changed_by(
         self, op: Operation, table: TableState | None, column: ColumnState | None
@@ -685,6 +719,17 @@ _ON_A_COLUMN = frozenset(
     }
 )
 _TABLES_UNCHANGED = frozenset({ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP})
+_UNNAMED_PRIMARY_KEY = "primary key"
+
+
+def _key_name(op: Operation) -> str:
+    """The name :attr:`TableState.keys` holds the key ``op`` adds under: its own, else
+    ``primary key`` (a table has one) or ``unique (a, b)``."""
+    if op.detail:
+        return op.detail.lower()
+    if op.constraint == PRIMARY_KEY:
+        return _UNNAMED_PRIMARY_KEY
+    return f"unique ({', '.join(op.constrained)})"
 
 
 def _change_type(col: ColumnState, op: Operation, new: Column) -> None:
@@ -1257,17 +1302,32 @@ def _judge(
             judged.base_columns = op.constrained
         else:
             known = table.columns
-            if op.constraint in (UNIQUE, PRIMARY_KEY) and any(
-                name in known and known[name].unique for name in op.constrained
+            if op.constraint in (UNIQUE, PRIMARY_KEY) and (
+                any(name in known and known[name].unique for name in op.constrained)
+                or _base_key_within(base_schema, table, op.constrained)
             ):
-                # One of its columns is unique already: the constraint restricts nothing
-                # the old code could write.
+                # One of its columns is unique already, or columns of it were unique together
+                # at the base (a table rebuilt, a key dropped and added under another name):
+                # the constraint restricts nothing the old code could write.
                 judged.base_columns = ()
             else:
                 judged.base_columns = tuple(
                     [name for name in op.constrained if name not in known or known[name].at_base]
                 )
     return judged
+
+
+def _base_key_within(base_schema: Schema, table: TableState, constrained: Sequence[str]) -> bool:
+    """Whether the base held some of ``constrained`` (columns of ``table`` as the release has
+    it) unique together: rows unique on those are unique on all of ``constrained``."""
+    base_table = base_schema.tables.get(table.base_name or "")
+    if base_table is None or not base_table.keys:
+        return False
+    columns = table.columns
+    base_names = {
+        columns[name].base_name for name in constrained if name in columns and columns[name].at_base
+    }
+    return any(base_names.issuperset(key) for key in base_table.keys.values())
 
 
 # ---------------------------------------------------------------------------------------------
