@@ -91,7 +91,8 @@ class Column:
     sqlite_nullable: bool = False
     """NOT NULL only because it is in the primary key, which SQLite does not make NOT NULL
     (a legacy of its early versions): nullable there unless the key is the rowid alias
-    (a one-column key whose type is written ``INTEGER``) or the table is ``WITHOUT ROWID``.
+    (a one-column key whose type is written ``INTEGER``, but not a column declared
+    ``INTEGER PRIMARY KEY DESC``) or the table is ``WITHOUT ROWID``.
     PostgreSQL and MySQL make every key column NOT NULL."""
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
@@ -47,7 +47,6 @@ from backout.schema_operations import (
     Column,
     DialectRead,
     Operation,
-    with_primary_key,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
@@ -220,6 +219,49 @@ def _sa_column(call: ast.Call) -> Column | None:
     )
     unique = primary or _const(_keyword(call, "unique")) is True
     return Column(name.lower(), type_text, nullable, has_default, generated, unique)
+
+
+def _sa_table_columns(arguments: Sequence[ast.expr]) -> tuple[Column, ...]:
+    """The columns of ``op.create_table``, as the DDL SQLAlchemy emits for them declares them.
+
+    A primary key column (``primary_key=True`` or in a ``PrimaryKeyConstraint``) is written
+    ``NOT NULL`` unless it says ``nullable=True``; then only the key makes it NOT NULL:
+    PostgreSQL and MySQL do, SQLite does not unless the key is the rowid alias (one column of
+    type ``Integer``, emitted ``INTEGER``: ``Column.sqlite_nullable``). SQLAlchemy's own DDL
+    for SQLite shows it: ``sa.Column("code", sa.String(3), primary_key=True, nullable=True)``
+    is ``code VARCHAR(3), PRIMARY KEY (code)``, without it ``code VARCHAR(3) NOT NULL``.
+    """
+    declared: list[tuple[Column, bool]] = []  # each column, and whether nullable=True is written
+    keys: list[str] = []
+    for argument in arguments:
+        if not isinstance(argument, ast.Call):
+            continue
+        if _callee(argument) == "PrimaryKeyConstraint":
+            keys.extend(k.lower() for k in map(_string, argument.args) if k is not None)
+            continue
+        column = _sa_column(argument)
+        if column is None:
+            continue
+        if _const(_keyword(argument, "primary_key")) is True:
+            keys.append(column.name)
+        nullable = _keyword(argument, "nullable")
+        declared.append((column, nullable is not None and _const(nullable) is not False))
+    if not keys:
+        return tuple(column for column, _ in declared)
+    rowid_alias = len(keys) == 1 and any(
+        column.name == keys[0] and column.type == "integer" for column, _ in declared
+    )
+    return tuple(
+        replace(
+            column,
+            nullable=False,
+            unique=column.unique or len(keys) == 1,
+            sqlite_nullable=written_nullable and not rowid_alias,
+        )
+        if column.name in keys
+        else column
+        for column, written_nullable in declared
+    )
 
 
 def _is_default(node: ast.AST | None) -> bool:
@@ -594,15 +636,7 @@ class _Body:
         path = self.path
         if name == "create_table":
             table = (_string(_argument(call, 0, "table_name")) or "").lower()
-            declared = tuple(
-                c
-                for c in (_sa_column(a) for a in call.args[1:] if isinstance(a, ast.Call))
-                if c is not None
-            )
-            for argument in call.args[1:]:
-                if isinstance(argument, ast.Call) and _callee(argument) == "PrimaryKeyConstraint":
-                    keys = [k for k in map(_string, argument.args) if k is not None]
-                    declared = with_primary_key(declared, keys)
+            declared = _sa_table_columns(call.args[1:])
             self.add(
                 CREATE_TABLE,
                 _where(path, call.args[0] if call.args else None, call),

@@ -77,12 +77,14 @@ def _glot_written_integer(stmt: _GlotStatement, column: exp.ColumnDef) -> bool:
 def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
     type_text = _glot_type(column.args.get("kind"), stmt.dialect)
     nullable, has_default, generated, primary_key = True, False, False, False
+    descending = False
     for constraint in column.args.get("constraints") or ():
         kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else None
         if isinstance(kind, exp.NotNullColumnConstraint):
             nullable = bool(kind.args.get("allow_null"))
         elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
             primary_key = True
+            descending = bool(kind.args.get("desc"))
         elif isinstance(kind, exp.DefaultColumnConstraint):
             has_default = not isinstance(kind.this, exp.Null)
         elif isinstance(
@@ -97,8 +99,13 @@ def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
     if type_text and type_text.startswith("serial"):
         generated = True
     # SQLite: a key column is NOT NULL only as the rowid alias or WITHOUT ROWID (see
-    # Column.sqlite_nullable).
-    sqlite_enforced = primary_key and (stmt.without_rowid or _glot_written_integer(stmt, column))
+    # Column.sqlite_nullable). ``INTEGER PRIMARY KEY DESC`` is no rowid alias: "a quirk"
+    # kept for compatibility (sqlite.org/lang_createtable.html, ROWIDs and the INTEGER
+    # PRIMARY KEY); sqlite3 stores the NULL that column is given. ``PRIMARY KEY (x DESC)``
+    # written for the table is one.
+    sqlite_enforced = primary_key and (
+        stmt.without_rowid or (not descending and _glot_written_integer(stmt, column))
+    )
     return Column(
         _name(column.this),
         type_text,
