@@ -526,13 +526,15 @@ _DeployMaker = Callable[[int, str, str, "str | None", "str | None"], CiImageDepl
 
 @dataclass
 class _Context:
-    """Where a shell line is: file, provider, job, the variables in scope."""
+    """Where a shell line is: file, provider, job, the variables in scope, and whether the
+    job runs only for git tags (:attr:`CiJob.only_tags`)."""
 
     path: str
     provider: str
     workflow: str
     job_id: str
     env: dict[str, str]
+    only_tags: bool = False
 
 
 def _program(word: str) -> str:
@@ -791,7 +793,9 @@ def _github_steps(
     metadata: dict[str, Node] = {}
     for index, step in enumerate(steps.value):
         env = {**context.env, **_variables(yamlfile.get(step, "env"))}
-        step_context = _Context(context.path, GITHUB, context.workflow, context.job_id, env)
+        step_context = _Context(
+            context.path, GITHUB, context.workflow, context.job_id, env, context.only_tags
+        )
         uses = yamlfile.get(step, "uses")
         uses_text = _text(uses)
         if uses is not None and uses_text:
@@ -959,6 +963,9 @@ _METADATA_DEFAULT_TAGS = (
 )
 # With ``flavor: latest=auto`` (the default) these types also push ``latest`` on a Git tag.
 _LATEST_AUTO_TYPES = frozenset({"semver", "pep440", "match"})
+# On a git tag's ref the action's {{branch}} is empty (src/meta.ts, setGlobalExp), and
+# ``type=ref,event=branch`` and ``type=edge`` generate nothing (procRefBranch, procEdge).
+_METADATA_BRANCH = re.compile(r"\{\{\s*branch\s*\}\}")
 
 
 def _csv_fields(text: str) -> list[tuple[str, str | None]]:
@@ -1096,14 +1103,24 @@ def _metadata_pushes(
         if tag is None:
             continue
         kind = (attributes.get("type") or "raw").lower()
+        if context.only_tags and (
+            kind == "edge"
+            or (kind == "ref" and (attributes.get("event") or "").lower() == "branch")
+        ):
+            continue  # a job run only for git tags: never on a branch
         # an entry's own prefix/suffix wins over the flavor's; type=sha's default is sha-
         own_prefix, own_suffix = attributes.get("prefix"), attributes.get("suffix")
         if own_prefix is None:
             own_prefix = "sha-" if kind == "sha" else flavor.get("prefix") or ""
         if own_suffix is None:
             own_suffix = flavor.get("suffix") or ""
-        prefix, suffix = own_prefix, own_suffix
-        yield from pushes(prefix + tag + suffix, piece)
+        generated_tag = own_prefix + tag + own_suffix
+        if context.only_tags:
+            # the action skips a tag that comes out empty (setVersion)
+            generated_tag = _METADATA_BRANCH.sub("", generated_tag)
+            if not generated_tag:
+                continue
+        yield from pushes(generated_tag, piece)
         auto = kind in _LATEST_AUTO_TYPES or (kind == "ref" and attributes.get("event") == "tag")
         if latest_mode == "auto" and auto and latest_at is None:
             latest_at = piece
@@ -1178,6 +1195,7 @@ def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
         yield from _github_steps(file, yamlfile.get(runs, "steps"), context, raw_lines)
         return
     for job_id, key_node, job in yamlfile.entries(yamlfile.get(document, "jobs")):
+        only_tags = workflow_only_tags or _github_job_only_tags(_text(yamlfile.get(job, "if")))
         yield CiJob(
             yamlfile.location(file.path, key_node),
             GITHUB,
@@ -1189,10 +1207,10 @@ def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
             _environment_name(yamlfile.get(job, "environment")),
             None,
             services=_service_images(yamlfile.get(job, "services")),
-            only_tags=workflow_only_tags or _github_job_only_tags(_text(yamlfile.get(job, "if"))),
+            only_tags=only_tags,
         )
         env = {**workflow_env, **_variables(yamlfile.get(job, "env"))}
-        context = _Context(file.path, GITHUB, workflow, job_id, env)
+        context = _Context(file.path, GITHUB, workflow, job_id, env, only_tags)
         called = yamlfile.get(job, "uses")
         called_text = _text(called)
         if called is not None and called_text:
