@@ -32,6 +32,9 @@ _LONE_CR_CHANGES_MEANING = {
     "BK204/fail/mysql_mediumtext_to_text": "a MySQL -- comment runs to LF",
     "BK206/fail/mysql_plain_index_made_unique": "a MySQL -- comment runs to LF",
     "BK205/fail/sqlite_table_rebuild": "a SQLite -- comment runs to LF",
+    "BK202/fail/mysql_prepared_statement": "a MySQL -- comment runs to LF",
+    "BK202/fail/pop_mysql_drop_column": "a MySQL -- comment runs to LF",
+    "BK901/fail/mysql_statement_prepared_from_concat": "a MySQL -- comment runs to LF",
 }
 
 
