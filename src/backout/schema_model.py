@@ -639,12 +639,11 @@ class Schema:
                 del renamed.columns[op.column]
                 column.name = op.new_name
                 renamed.columns[op.new_name] = column
-                if renamed.keys:
-                    old, new = op.column, op.new_name
-                    renamed.keys = {
-                        name: tuple(new if c == old else c for c in key)
-                        for name, key in renamed.keys.items()
-                    }
+                old, new = op.column, op.new_name
+                keys = renamed.keys  # this state's own (see copy): changed in place
+                for name, key in keys.items():
+                    if old in key:
+                        keys[name] = tuple(new if c == old else c for c in key)
             return column
         self._apply_to_tables(op, at_base)
         return self._changed_by(op, table, column)
