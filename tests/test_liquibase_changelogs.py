@@ -444,3 +444,38 @@ def test_bk207_names_the_change_and_the_rollback_to_write(tmp_path: Path) -> Non
     assert str(finding.location) == "db/changelog.xml:9:3"
     assert "Liquibase cannot roll back modifyDataType by itself" in finding.message
     assert "`<rollback>` in XML" in finding.fix
+
+
+def test_a_yaml_file_that_only_mentions_changelogs_is_no_unreadable_changelog(
+    tmp_path: Path,
+) -> None:
+    # A Helm template is not YAML until rendered; this one carries a changelog as ConfigMap
+    # data. And a broken manifest whose comment names the word is one BK901, the manifest
+    # reader's, not a second one from the changelog reader.
+    files = {
+        "chart/Chart.yaml": "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+        "chart/templates/configmap.yaml": (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-db\n"
+            "data:\n  db.changelog-master.yaml: |\n    databaseChangeLog:\n"
+            "      - include:\n          file: db/changelog/changes/001.yaml\n"
+        ),
+        "k8s/bad.yaml": (
+            "# applies the databaseChangeLog at start-up\napiVersion: apps/v1\n"
+            "kind: Deployment\nmetadata: {name: app\nspec:\n"
+        ),
+    }
+    reader = LiquibaseChangelogReader()
+    for path, text in files.items():
+        assert reader.read(SourceFile(path, text.encode())) == [], path
+    write(tmp_path, files)
+    result = check(tmp_path, Config(root=tmp_path).with_overrides(select=("BK901",)))
+    assert [(f.code, f.location.path) for f in result.findings] == [("BK901", "k8s/bad.yaml")]
+
+
+def test_a_broken_changelog_is_reported_by_the_changelog_reader_whoever_parsed_it_first() -> None:
+    file = SourceFile("db/changelog.yaml", b"databaseChangeLog:\n  - changeSet: {id: 1\n")
+    from backout.sources import yamlfile
+
+    assert isinstance(yamlfile.yaml_documents(file, "kubernetes"), Unreadable)
+    (fact,) = LiquibaseChangelogReader().read(file)
+    assert isinstance(fact, Unreadable) and fact.reader == LIQUIBASE_READER

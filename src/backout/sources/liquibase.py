@@ -30,6 +30,7 @@ SQL went unchecked). ``dbms`` on a changeset or change keeps it to the dialects 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -244,13 +245,27 @@ def _read_xml(file: SourceFile) -> _Element | Unreadable | None:
 # --- YAML and JSON ----------------------------------------------------------------------------
 
 
+# ``databaseChangeLog`` as a top-level key: at the start of a line in YAML, the first key of
+# the object in JSON (or YAML's flow style).
+_ROOT_KEY = re.compile(
+    rb"(?m)^(?:\xef\xbb\xbf)?"
+    rb"""(?:["']?databaseChangeLog["']?[ \t]*:|\s*\{\s*["']?databaseChangeLog)"""
+)
+
+
 def _read_yaml(file: SourceFile) -> _Element | Unreadable | None:
     documents = yamlfile.yaml_documents(file, READER)
     if isinstance(documents, Unreadable):
+        # A file that fails to parse is this reader's to report only when it is a changelog
+        # by the look of it: a Helm template that carries one as ConfigMap data, or a broken
+        # manifest whose comment names the word, is another reader's (or nobody's) input.
+        if _ROOT_KEY.search(file.data) is None:
+            return None
+        reason = documents.reason
         if file.path.lower().endswith(".json"):  # read as YAML, of which JSON is a subset
-            reason = documents.reason.replace("invalid YAML", "invalid JSON", 1)
-            return Unreadable(documents.location, READER, reason)
-        return documents
+            reason = reason.replace("invalid YAML", "invalid JSON", 1)
+        # The node trees are cached with the first reader's name: report under this one's.
+        return Unreadable(documents.location, READER, reason)
     for document in documents:
         key_node = yamlfile.key_node(document, _ROOT)
         value = yamlfile.get(document, _ROOT)
