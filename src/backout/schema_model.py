@@ -237,9 +237,15 @@ def ordered_migrations(facts: FactSet, config: Config | None = None) -> list[Mig
     if config is not None and config.migrations:
         migrations = [m for m in migrations if _under(m.location.path, config.migrations)]
         downs = [d for d in downs if _under(d.location.path, config.migrations)]
-    # A file that only one dialect runs (pop's ``name.mysql.up.sql``) counts for that one.
+    # A file that only one dialect runs (pop's ``name.mysql.up.sql``) counts for that one, a
+    # Liquibase changeset for some databases (``dbms``, a dbms precondition) for those.
     dialect = config.sql_dialect if config is not None else "postgres"
-    migrations = [m for m in migrations if m.dialect is None or m.dialect == dialect]
+    migrations = [
+        m
+        for m in migrations
+        if (m.dialect is None or m.dialect == dialect)
+        and (m.dialects is None or dialect in m.dialects)
+    ]
     downs = [d for d in downs if d.dialect is None or d.dialect == dialect]
     migrations = _join_downs(migrations, downs)
     includes = facts.of(ChangelogInclude)

@@ -24,8 +24,11 @@ the changeset without a down. The list of inverses is Liquibase's: the change cl
 :func:`backout.changelog_order.order_changelogs` follows to order changesets as Liquibase runs
 them. A reader sees one file: ``sqlFile`` is not opened (an :class:`Unreadable` fact says its
 SQL went unchecked). ``dbms`` on a changeset or change keeps it to the dialects it names
-(PostgreSQL, MySQL/MariaDB, SQLite; a change only for Oracle, say, runs in none of them);
-``context``, ``labels`` and preconditions are not evaluated: every changeset counts.
+(PostgreSQL, MySQL/MariaDB, SQLite; a change only for Oracle, say, runs in none of them),
+and so do ``preConditions`` on the database type (``<dbms type="mysql"/>`` under
+``and``/``or``/``not``, unless ``onFail="WARN"``): :attr:`Migration.dialects` says where a
+changeset runs. ``context``, ``labels`` and other preconditions are not evaluated: every
+changeset counts.
 """
 
 from __future__ import annotations
@@ -359,6 +362,46 @@ def _dialects(dbms: str, inherited: frozenset[str]) -> frozenset[str]:
     return frozenset(chosen) & inherited
 
 
+# How a failed precondition ends the changeset: these skip it (MARK_RAN records it as run);
+# HALT (the default) stops the update, so the changeset does not run either. WARN runs it.
+_PRECONDITION_SKIPS = frozenset(("MARK_RAN", "CONTINUE", "HALT"))
+
+
+def _precondition_dialects(conditions: _Element) -> frozenset[str]:
+    """The dialects a changeset's ``preConditions`` may let it run on: its ``dbms`` checks
+    (under ``and``/``or``/``not``), every other check counting as may-pass-or-fail."""
+    on_fail = conditions.attr("onFail")
+    for child in conditions.named("onFail"):  # YAML: ``- onFail: MARK_RAN`` in the list
+        on_fail = child.text.strip()
+    if (on_fail or "HALT").upper() not in _PRECONDITION_SKIPS:
+        return _ALL_DIALECTS
+    return _condition_bounds(conditions, "and")[1]
+
+
+def _condition_bounds(element: _Element, kind: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The dialects on which the condition surely holds, and those on which it may."""
+    if kind == "dbms":
+        chosen = _dialects(element.attr("type"), _ALL_DIALECTS)
+        return chosen, chosen
+    if kind not in ("and", "or", "not"):
+        return frozenset(), _ALL_DIALECTS
+    parts = [
+        _condition_bounds(child, child.name)
+        for child in element.children
+        if child.name not in ("onFail", "onError", "onFailMessage", "onErrorMessage")
+    ]
+    if kind == "not":  # ``not`` holds when each nested condition fails
+        parts = [(_ALL_DIALECTS - upper, _ALL_DIALECTS - lower) for lower, upper in parts]
+    if not parts:
+        return _ALL_DIALECTS, _ALL_DIALECTS
+    lowers, uppers = [lower for lower, _ in parts], [upper for _, upper in parts]
+    if kind == "or":
+        return frozenset().union(*lowers), frozenset().union(*uppers)
+    return frozenset(_ALL_DIALECTS.intersection(*lowers)), frozenset(
+        _ALL_DIALECTS.intersection(*uppers)
+    )
+
+
 class _Steps:
     """Operations gathered per dialect (a change may be for some databases only), and the
     SQL that some grammar could not read."""
@@ -444,6 +487,8 @@ class _Changelog:
         author, ident = element.attr("author"), element.attr("id")
         changeset = f"{author}:{ident}"
         dialects = _dialects(element.attr("dbms"), _ALL_DIALECTS)
+        for conditions in element.named("preConditions") + element.named("precondition"):
+            dialects &= _precondition_dialects(conditions)
         changes = [child for child in element.children if child.name not in _NOT_CHANGES]
         up = _Steps()
         for change in changes:
@@ -456,8 +501,14 @@ class _Changelog:
             down_location = rollbacks[0].location
             state, reason = self.rollback(rollbacks, down, dialects, changeset)
         else:
+            # A change for other databases only (``dbms="mssql"``) is skipped by the rollback
+            # as by the update: it does not stop Liquibase from rolling back the rest.
             unsupported = list(
-                dict.fromkeys(c.name for c in changes if c.name not in _AUTO_ROLLBACK)
+                dict.fromkeys(
+                    c.name
+                    for c in changes
+                    if c.name not in _AUTO_ROLLBACK and _dialects(c.attr("dbms"), dialects)
+                )
             )
             if unsupported:
                 state = DOWN_MISSING
@@ -500,6 +551,7 @@ class _Changelog:
             dialect_reads=reads,
             up_transaction=in_transaction,
             down_transaction=in_transaction,
+            dialects=None if dialects == _ALL_DIALECTS else tuple(sorted(dialects)),
         )
 
     def rollback(

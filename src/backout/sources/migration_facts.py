@@ -69,6 +69,10 @@ class Migration(Fact):
     dialect: str | None = None
     """The only ``sql-dialect`` that runs this migration (pop's ``name.mysql.up.sql``), or
     None when every dialect runs it."""
+    dialects: tuple[str, ...] | None = None
+    """The ``sql-dialect``s that run this migration, or None when every one does: a Liquibase
+    changeset's ``dbms``, or its ``preConditions`` on the database type (``<dbms
+    type="mysql"/>`` with ``onFail="MARK_RAN"``); empty when it runs on none of them."""
 
     @property
     def key(self) -> str:
