@@ -98,6 +98,7 @@ KEPT_FROM_THE_UP_FILE = {
     "down_transaction",
     # pop's down file is joined to the up file of its own dialect: the same value.
     "dialect",
+    "dialects",
 }
 
 UP_PATH = "db/0001_x.up.sql"
@@ -141,6 +142,7 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         up_transaction=False,
         down_transaction=False,
         dialect="mysql",
+        dialects=("mysql",),
     )
 
 
