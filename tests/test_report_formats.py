@@ -168,6 +168,29 @@ def test_paths_are_relative_to_the_current_directory(tmp_path: Path) -> None:
     assert outside.startswith("app.yaml:7:14:")
 
 
+def test_two_directories_outside_the_current_one_are_told_apart(tmp_path: Path) -> None:
+    for name, tag, padding in (("api", "nginx", ""), ("web", "httpd", "# web\n# web\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.yaml").write_text(
+            f"{padding}apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  containers:\n    - name: c\n      image: {tag}\n"
+        )
+    (tmp_path / "elsewhere").mkdir()
+    here = tmp_path / "elsewhere"
+    # As given (``../api``, an absolute path): they gave ``app.yaml`` twice.
+    concise = run_backout(
+        "check", "../api", str(tmp_path / "web"), "--format", "concise", cwd=here
+    ).stdout
+    assert [line.split(": ")[0] for line in concise.splitlines()] == [
+        "../api/app.yaml:7:14",
+        f"{tmp_path.resolve().as_posix()}/web/app.yaml:9:14",
+    ]
+    # ``full`` shows each finding's line from its own file (it showed web's finding without
+    # its line: line 9 of api/app.yaml, which has 7).
+    full = run_backout("check", "../api", "../web", cwd=here).stdout
+    assert "  7 |       image: nginx" in full and "  9 |       image: httpd" in full
+
+
 def test_a_baseline_of_the_checked_directory_still_matches(tmp_path: Path) -> None:
     (tmp_path / "web").mkdir()
     (tmp_path / "web" / "app.yaml").write_text(
@@ -175,10 +198,35 @@ def test_a_baseline_of_the_checked_directory_still_matches(tmp_path: Path) -> No
         "spec: {containers: [{name: c, image: nginx}]}\n"
     )
     baseline = tmp_path / "baseline.json"
-    # Written inside the directory: paths without the ``web/`` that the report now gives.
-    done = run_backout("check", ".", "--write-baseline", str(baseline), cwd=tmp_path / "web")
+    # A baseline of older versions, with paths relative to the checked directory: written
+    # beside the files, then moved to the repository root.
+    written = tmp_path / "web" / "baseline.json"
+    done = run_backout("check", ".", "--write-baseline", str(written), cwd=tmp_path / "web")
     assert done.returncode == 0, done.stderr
+    written.replace(baseline)
     assert json.loads(baseline.read_text())["findings"][0]["path"] == "app.yaml"
     done = run_backout("check", "web", "--baseline", str(baseline), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 findings in the baseline." in done.stderr
+
+
+def test_a_baseline_matches_from_any_current_directory(tmp_path: Path) -> None:
+    """Paths in a baseline are relative to the baseline file's directory: the file written
+    from the repository root matches when run from the checked directory, and back."""
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: w}\n"
+        "spec: {containers: [{name: c, image: nginx}]}\n"
+    )
+    baseline = tmp_path / "baseline.json"
+    done = run_backout("check", "deploy", "--write-baseline", str(baseline), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(baseline.read_text())["findings"][0]["path"] == "deploy/app.yaml"
+    for cwd, target in ((tmp_path, "deploy"), (tmp_path / "deploy", "."), (tmp_path, ".")):
+        done = run_backout("check", target, "--baseline", str(baseline), cwd=cwd)
+        assert done.returncode == 0, (cwd, target, done.stdout + done.stderr)
+        assert "1 findings in the baseline." in done.stderr
+    # Written from inside the directory, it records the same path.
+    again = tmp_path / "again.json"
+    done = run_backout("check", ".", "--write-baseline", str(again), cwd=tmp_path / "deploy")
+    assert json.loads(again.read_text()) == json.loads(baseline.read_text())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -62,39 +63,57 @@ def read_baseline(path: Path) -> Counter[str]:
         ) from None
 
 
+def relative_to_baseline(finding: Finding, root: Path, baseline: Path) -> Finding:
+    """``finding`` with its path relative to the directory of the ``baseline`` file.
+
+    ``root`` is what the finding's path is relative to. A baseline records paths from where it
+    lies, not from where backout ran: the file written by ``backout check deploy`` at the
+    repository root matches ``backout check .`` run in ``deploy/``. An absolute path outside
+    the baseline's directory (a host's dpkg status) stays as it is.
+    """
+    directory = baseline.resolve().parent
+    path = root.resolve() / finding.location.path
+    if Path(finding.location.path).is_absolute() and not path.is_relative_to(directory):
+        return finding
+    try:
+        rebased = os.path.relpath(path, directory)
+    except ValueError:  # another drive (Windows)
+        return finding
+    return _at(finding, Path(rebased).as_posix())
+
+
 def without_baseline(
-    findings: Iterable[Finding], recorded: Counter[str], moved: Sequence[str] = ()
+    findings: Iterable[Finding],
+    recorded: Counter[str],
+    root: Path,
+    baseline: Path,
+    moved: Sequence[str] = (),
 ) -> list[Finding]:
     """The findings a baseline does not record (each recorded entry absorbs one finding).
 
-    ``moved`` are the prefixes the report put before paths (the checked directory, seen from
-    the current one): a finding also matches the entry of its path without it, as a baseline
-    written before paths were relative to the current directory recorded it.
+    A finding matches the entry of its path relative to the baseline's directory
+    (:func:`relative_to_baseline`); failing that, as older baselines recorded it, the entry
+    of its path as reported (relative to the current directory) or, for ``moved`` (the
+    prefixes the report put before paths), of its path relative to the checked directory.
     """
     remaining = Counter(recorded)
     kept = []
     for finding in findings:
-        key = fingerprint(finding)
-        if remaining[key] <= 0:
-            key = next(
-                (
-                    other
-                    for prefix in moved
-                    if finding.location.path.startswith(prefix + "/")
-                    and remaining[other := _fingerprint_at(finding, prefix)] > 0
-                ),
-                key,
-            )
-        if remaining[key] > 0:
+        path = finding.location.path
+        keys = [fingerprint(relative_to_baseline(finding, root, baseline)), fingerprint(finding)]
+        keys += [
+            fingerprint(_at(finding, path[len(prefix) + 1 :]))
+            for prefix in moved
+            if path.startswith(prefix + "/")
+        ]
+        key = next((k for k in keys if remaining[k] > 0), None)
+        if key is not None:
             remaining[key] -= 1
         else:
             kept.append(finding)
     return kept
 
 
-def _fingerprint_at(finding: Finding, prefix: str) -> str:
-    """The fingerprint of ``finding`` with ``prefix/`` taken off its path."""
-    path = finding.location.path[len(prefix) + 1 :]
-    return fingerprint(
-        dataclasses.replace(finding, location=dataclasses.replace(finding.location, path=path))
-    )
+def _at(finding: Finding, path: str) -> Finding:
+    """``finding`` at ``path``."""
+    return dataclasses.replace(finding, location=dataclasses.replace(finding.location, path=path))

@@ -309,15 +309,20 @@ def emit(result: CheckResult, config: Config, moved: Sequence[str] = (), **flags
     output_format = OutputFormat(flags.get("output_format") or "full")
     output_file: Path | None = flags.get("output_file")
     if flags.get("write_baseline"):
-        from backout.baseline import write_baseline
+        from backout.baseline import relative_to_baseline, write_baseline
 
-        count = write_baseline(flags["write_baseline"], result.findings)
+        written = flags["write_baseline"]
+        count = write_baseline(
+            written, [relative_to_baseline(f, result.root, written) for f in result.findings]
+        )
         click.echo(f"Wrote {count} findings to the baseline {flags['write_baseline']}.", err=True)
         return EXIT_CLEAN
     if flags.get("baseline"):
         from backout.baseline import read_baseline, without_baseline
 
-        kept = without_baseline(result.findings, read_baseline(flags["baseline"]), moved)
+        baseline = flags["baseline"]
+        recorded = read_baseline(baseline)
+        kept = without_baseline(result.findings, recorded, result.root, baseline, moved)
         click.echo(f"{len(result.findings) - len(kept)} findings in the baseline.", err=True)
         result.findings = kept
     if flags.get("statistics"):
@@ -412,7 +417,7 @@ def check(paths: tuple[Path, ...], base: str | None, online: bool, **flags: Any)
     else:
         for target in targets:
             results.append(run_check(target, config, base))
-    moved = [from_cwd(r) for r in results]
+    moved = [from_cwd(r, several=len(results) > 1) for r in results]
     result = _merge([r for r, _ in moved])
     sys.exit(emit(result, config, [prefix for _, prefix in moved if prefix], **flags))
 
@@ -428,27 +433,40 @@ def _check_online(targets: tuple[Path, ...], config: Config, base: str | None) -
         fail(f"--online: {exc}")
 
 
-def from_cwd(result: CheckResult) -> tuple[CheckResult, str]:
+def from_cwd(result: CheckResult, several: bool = False) -> tuple[CheckResult, str]:
     """``result`` with its paths relative to the current directory, and the prefix they got.
 
-    Readers give paths relative to the checked directory. When that is below the current
+    Readers give paths relative to the checked directory. When that lies below the current
     directory (``backout check deploy`` from the repository root, as CI runs it), each path
-    gets the directory's prefix (``deploy/app.yaml``): the path a CI system (GitHub
-    annotations, code scanning, GitLab), an editor or a shell opens from where backout ran,
-    and two checked directories' ``app.yaml`` are told apart. Outside it, paths stay
-    relative to the checked directory.
+    gets its prefix (``deploy/app.yaml``): the path a CI system (GitHub annotations, code
+    scanning, GitLab), an editor or a shell opens from where backout ran. A directory outside
+    the current one keeps paths relative to itself, unless ``several`` directories are
+    checked: then each path gets the directory as it was given (``../web/app.yaml``,
+    ``/srv/web/app.yaml``), so that two directories' ``app.yaml`` are told apart. The result's
+    root becomes the current directory, so that every finding's file is read from one root
+    (``full``'s excerpts).
     """
     cwd = Path.cwd().resolve()
     root = result.root.resolve()
-    try:
+    if root.is_relative_to(cwd):
         prefix = root.relative_to(cwd).as_posix()
-    except ValueError:
+    elif not several:
         return result, ""
+    elif result.root.is_absolute():
+        prefix = root.as_posix()
+    else:
+        try:
+            prefix = Path(os.path.relpath(root, cwd)).as_posix()
+        except ValueError:  # another drive (Windows): no relative path
+            prefix = root.as_posix()
     if prefix == ".":
         return result, ""
 
     def moved(finding: Finding) -> Finding:
-        location = dataclasses.replace(finding.location, path=f"{prefix}/{finding.location.path}")
+        if finding.location.path.startswith("/"):  # an absolute path (a host's dpkg status)
+            return finding
+        path = f"{prefix.rstrip('/')}/{finding.location.path}"
+        location = dataclasses.replace(finding.location, path=path)
         return dataclasses.replace(finding, location=location)
 
     return (
