@@ -298,3 +298,27 @@ def test_an_anchored_value_is_pinned_once_for_every_alias(
         api=f"{host}/anchor/api:2.4@{api.digest}"
     )
     assert compose.read_text() == ANCHORED_COMPOSE.format(web=f"{host}/anchor/web:1.0@{web.digest}")
+
+
+def test_paths_are_relative_to_the_current_directory_as_in_check(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """``backout pin deploy`` from the repository root names ``deploy/deploy.yaml``, as
+    ``backout check deploy`` does (it named ``deploy.yaml``, relative to its target)."""
+    pusher = registry.pusher()
+    pusher.image("cwd/api", "1.0", "1.0")
+    root = tmp_path / "deploy"
+    make_release(root, registry.host, "cwd/api:1.0", "cwd/nope:9", "cwd/api:1.0")
+    for flags in (("--check",), ("--write",)):
+        done = run_backout(
+            "pin", "deploy", "--insecure-registry", registry.host, *flags, cwd=tmp_path
+        )
+        assert done.returncode == 1, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines and all(line.startswith("deploy/") for line in lines), lines
+        assert any(line.startswith("deploy/deploy.yaml:12:16: ") for line in lines), lines
+    check = run_backout("check", "deploy", "--format", "concise", cwd=tmp_path).stdout
+    assert "deploy/deploy.yaml:12:16: BK101" in check
+    # Inside the target, as before.
+    inside = run_backout("pin", ".", "--insecure-registry", registry.host, cwd=root).stdout
+    assert inside.startswith("deploy.yaml:")

@@ -433,6 +433,25 @@ def _check_online(targets: tuple[Path, ...], config: Config, base: str | None) -
         fail(f"--online: {exc}")
 
 
+def shown_prefix(root: Path, several: bool = False) -> str:
+    """What :func:`from_cwd` puts before the paths of the directory ``root``: ``""`` for
+    none (``root`` is the current directory, or outside it and ``several`` is false)."""
+    cwd = Path.cwd().resolve()
+    resolved = root.resolve()
+    if resolved.is_relative_to(cwd):
+        prefix = resolved.relative_to(cwd).as_posix()
+    elif not several:
+        return ""
+    elif root.is_absolute():
+        prefix = resolved.as_posix()
+    else:
+        try:
+            prefix = Path(os.path.relpath(resolved, cwd)).as_posix()
+        except ValueError:  # another drive (Windows): no relative path
+            prefix = resolved.as_posix()
+    return "" if prefix == "." else prefix.rstrip("/")
+
+
 def from_cwd(result: CheckResult, several: bool = False) -> tuple[CheckResult, str]:
     """``result`` with its paths relative to the current directory, and the prefix they got.
 
@@ -447,25 +466,14 @@ def from_cwd(result: CheckResult, several: bool = False) -> tuple[CheckResult, s
     (``full``'s excerpts).
     """
     cwd = Path.cwd().resolve()
-    root = result.root.resolve()
-    if root.is_relative_to(cwd):
-        prefix = root.relative_to(cwd).as_posix()
-    elif not several:
-        return result, ""
-    elif result.root.is_absolute():
-        prefix = root.as_posix()
-    else:
-        try:
-            prefix = Path(os.path.relpath(root, cwd)).as_posix()
-        except ValueError:  # another drive (Windows): no relative path
-            prefix = root.as_posix()
-    if prefix == ".":
+    prefix = shown_prefix(result.root, several)
+    if not prefix:
         return result, ""
 
     def moved(finding: Finding) -> Finding:
         if finding.location.path.startswith("/"):  # an absolute path (a host's dpkg status)
             return finding
-        path = f"{prefix.rstrip('/')}/{finding.location.path}"
+        path = f"{prefix}/{finding.location.path}"
         location = dataclasses.replace(finding.location, path=path)
         return dataclasses.replace(finding, location=location)
 
@@ -544,14 +552,16 @@ def pin(
             pin_plan = plan(target, config, client)
     except (RegistryError, PinError) as exc:
         fail(Redactor([str(exc)]).redact(str(exc)))
+    # Paths as `backout check` gives them: from the current directory, when below it.
+    pin_plan.shown_prefix = shown_prefix(pin_plan.root)
     verb = "pinned" if write else "would pin"
     lines = [
-        f"{resolution.use.location}: {verb} {resolution.use.reference} -> "
+        f"{pin_plan.shown(resolution.use.location)}: {verb} {resolution.use.reference} -> "
         f"{resolution.pinned_reference}"
         for resolution in pin_plan.resolutions
         if resolution.in_place
     ]
-    lines += [f"{p.location}: {p.reference}: {p.reason}" for p in pin_plan.problems]
+    lines += [f"{pin_plan.shown(p.location)}: {p.reference}: {p.reason}" for p in pin_plan.problems]
     # A reference may carry a password (`user:pw@registry/app`): never printed.
     redactor = Redactor(lines)
     for line in lines:

@@ -18,6 +18,7 @@ resolution, newest first, trimmed to ``keep-releases`` entries per repository.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -79,6 +80,13 @@ class PinPlan:
     # sha256 of each file's bytes as read while planning: a file that differs at write time
     # was changed by someone else and is left alone.
     read_hashes: dict[str, bytes] = field(default_factory=dict)
+    # What the CLI puts before a path it prints (``deploy/`` for ``backout pin deploy`` run
+    # from the repository root), as ``backout check`` does.
+    shown_prefix: str = ""
+
+    def shown(self, where: Location | str) -> str:
+        """``where`` (a location or a path relative to ``root``) as the CLI prints it."""
+        return f"{self.shown_prefix}/{where}" if self.shown_prefix else str(where)
 
     @property
     def clean(self) -> bool:
@@ -206,8 +214,8 @@ def write_pins(pin_plan: PinPlan) -> list[str]:
         data = file.read_bytes()
         expected = pin_plan.read_hashes.get(path)
         if expected is None or hashlib.sha256(data).digest() != expected:
-            raise PinError(f"{path} changed since it was read; not overwritten")
-        new_data = _rewrite(path, data, resolutions)
+            raise PinError(f"{pin_plan.shown(path)} changed since it was read; not overwritten")
+        new_data = _rewrite(pin_plan.shown(path), data, resolutions)
         if new_data != data:
             atomic_write(file, new_data, expected=expected)
             written.append(path)
@@ -237,9 +245,9 @@ def _rewrite(path: str, data: bytes, resolutions: Iterable[Resolution]) -> bytes
         assert edit is not None
         patched = edit.apply(text, digest)
         if patched is None:
+            where = dataclasses.replace(resolution.use.location, path=path)
             raise PinError(
-                f"{resolution.use.location}: expected {edit.old!r} there; the file changed "
-                "since it was read"
+                f"{where}: expected {edit.old!r} there; the file changed since it was read"
             )
         text = patched
     return bom + text.encode("utf-8")
