@@ -216,3 +216,14 @@ def test_a_gitignore_line_git_cannot_use_is_passed_over(tmp_path: Path) -> None:
     done = run_backout("check", str(tmp_path), "--output-format", "concise")
     assert done.returncode == 0, done.stderr
     assert "Dockerfile:1:6: BK305" in done.stdout and "old.Dockerfile" not in done.stdout
+
+
+def test_a_given_pyproject_without_a_backout_table_is_exit_2(tmp_path: Path) -> None:
+    """``--config pyproject.toml`` with no ``[tool.backout]`` ran on the defaults without a
+    word: a typo'd header (``[tool.backuot]``) or the wrong file let every finding through at
+    the default fail-on. Found while searching, such a file is passed over (as before)."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.backuot]\n')
+    (tmp_path / "app.yaml").write_text("a: 1\n")
+    line = one_line_error(run_backout("check", ".", "--config", "pyproject.toml", cwd=tmp_path))
+    assert "pyproject.toml has no [tool.backout] table" in line
+    assert run_backout("check", ".", cwd=tmp_path).returncode == 0

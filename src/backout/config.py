@@ -282,8 +282,18 @@ def load_config(start: Path, explicit: Path | None = None) -> Config:
     if path is None:
         return Config(root=root)
     data = _read_toml(path)
-    table = (_backout_table(path, data) or {}) if path.name == "pyproject.toml" else data
-    return config_from_table(table, source=path, root=root)
+    if path.name != "pyproject.toml":
+        return config_from_table(data, source=path, root=root)
+    table = _backout_table(path, data)
+    if table is None and explicit is not None:
+        # Given by name, a pyproject.toml without the table is a mistake (the wrong file, a
+        # misspelt header), not a request for the defaults. mypy only notes it ("No [mypy]
+        # section in config file") and goes on; a CI run on the defaults passes silently.
+        raise ConfigError(
+            f"--config file '{explicit}': pyproject.toml has no [tool.backout] table; add "
+            "one, or drop --config to use the defaults"
+        )
+    return config_from_table(table or {}, source=path, root=root)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
