@@ -476,3 +476,15 @@ def test_bk105_shows_where_a_long_field_changed(tmp_path: Path) -> None:
     (finding,) = check(tmp_path / "head", config, str(tmp_path / "base")).findings
     # Both sides show the part that differs, not the 60 characters they share.
     assert '//db/shop"]' in finding.message and '//db/shop2"]' in finding.message
+
+
+def test_a_deploy_time_placeholder_is_named_as_one() -> None:
+    """``image: <IMAGE>`` that a pipeline seds in is not an image the runtime refuses: it is
+    filled in before it is applied, and the repository cannot say what it becomes."""
+    case = Path(__file__).parent / "fixtures/rules/BK101/fail/deploy_time_placeholder"
+    result = check(case, load_config(case).with_overrides(select=("BK101",)))
+    messages = [f.message for f in result.findings]
+    assert len(messages) == 2 and all(f.severity is Severity.WARNING for f in result.findings)
+    assert "`<IMAGE>` is a placeholder that a deploy step fills in" in messages[0]
+    assert "`<SIDECAR_TAG>`" in messages[1]
+    assert not any("refuse to pull" in m for m in messages)

@@ -56,6 +56,11 @@ def _set_by(use: ImageUse) -> str:
     return f"the image `{use.text_in_file}` depends on {use.unresolved}"
 
 
+# A token a pipeline replaces before applying the file (`sed 's|<IMAGE>|…|'`, a release
+# tool's `#{Image}#`), which makes the reference invalid as written: `<IMAGE>`, `app:<TAG>`.
+_PLACEHOLDER = re.compile(r"<[A-Za-z0-9_.-]+>|#\{[^{}]+\}#?|__[A-Za-z0-9_]+__")
+
+
 class MutableImageReference(Rule):
     """An image is referenced by a tag instead of a digest, so a rollback may not restore it.
 
@@ -200,6 +205,20 @@ class MutableImageReference(Rule):
                 Severity.WARNING,
             )
         ref = parse_reference(use.reference)
+        placeholder = _PLACEHOLDER.search(use.reference) if ref is None else None
+        if placeholder is not None:
+            token = placeholder.group()
+            whole = f"`{use.reference}`, " if use.reference != token else ""
+            return self.finding(
+                use.location,
+                f"{use.context}: `{token}` is a placeholder that a deploy step fills in "
+                f"({whole}replaced by sed, envsubst or a token task before it is applied), "
+                "so which image runs, and which one a rollback "
+                "restores, cannot be judged from the repository",
+                "have the step that fills it in write a digest (`repo:tag@sha256:…`) and "
+                "record it, or check the manifests that step writes",
+                Severity.WARNING,
+            )
         if ref is None:
             return self.finding(
                 use.location,
