@@ -17,7 +17,7 @@ from backout.sources.base import Fact, FactSet, Reader, SourceFile, Unreadable
 from backout.sources.compose import ComposeReader
 from backout.sources.dockerfile import DockerfileReader
 from backout.sources.images import ImageUse, interpolate
-from backout.sources.kustomize import KustomizeImage, KustomizeReader, refused_tag
+from backout.sources.kustomize import KustomizeImage, KustomizeInclude, KustomizeReader, refused_tag
 from backout.sources.manifests import ManifestReader, Workload
 
 DIGEST = "sha256:" + "ab" * 32
@@ -256,6 +256,31 @@ def test_kustomize_points_at_new_tag_and_composes_the_reference() -> None:
     assert (image.location.line, image.location.column) == (4, 13)
     assert image.pin_edit is not None  # a digest key next to newTag, as kustomize edit does
     assert image.pin_edit.apply(text, DIGEST) == text + f"    digest: {DIGEST}\n"
+
+
+def test_kustomize_records_what_it_includes_resolved_against_its_directory() -> None:
+    text = (
+        "resources:\n  - deployment.yaml\n  - ./worker\n"
+        "  - https://github.com/acme/app//deploy?ref=v1\n"
+        "bases: [../../base]\n"
+        "components:\n  - ../../../../outside\n"
+    )
+    facts = _read(KustomizeReader(), "overlays/prod/kustomization.yaml", text)
+    includes = [f for f in facts if isinstance(f, KustomizeInclude)]
+    assert [(f.field, f.entry, f.target) for f in includes] == [
+        ("resources", "deployment.yaml", "overlays/prod/deployment.yaml"),
+        ("resources", "./worker", "overlays/prod/worker"),
+        ("resources", "https://github.com/acme/app//deploy?ref=v1", ""),
+        ("bases", "../../base", "base"),
+        ("components", "../../../../outside", ""),
+    ]
+    assert [(f.location.line, f.location.column) for f in includes] == [
+        (2, 5),
+        (3, 5),
+        (4, 5),
+        (5, 9),
+        (7, 5),
+    ]
 
 
 @pytest.mark.parametrize(

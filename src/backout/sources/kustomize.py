@@ -22,10 +22,18 @@ boolean there, and kustomize refuses the whole kustomization (``json: cannot unm
 into Go struct field Image.images.newTag of type string``, kubernetes-sigs/kustomize#572,
 #4081). Such an entry is a :class:`KustomizeImage` with ``tag_kind`` set, which
 :func:`refused_tag` turns into the words of a finding.
+
+What a kustomization builds, and so what its ``images:`` apply to, is what it includes: each
+entry of ``resources:``, the legacy ``bases:`` and ``components:`` is a
+:class:`KustomizeInclude` fact at the entry, with the path it names resolved against the
+kustomization's directory. A file entry is a manifest; a directory entry is the kustomization
+in that directory (a base, or a ``kind: Component``), whose own includes are built too. Which
+of the two a path is, the tree's file list says (a rule's business, not the reader's).
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -109,6 +117,36 @@ def _selector_labels(doc: Node) -> tuple[Node, str] | None:
     return anchor, canonical_json(merged)
 
 
+@dataclass(frozen=True)
+class KustomizeInclude(Fact):
+    """One entry of a kustomization's ``resources:``, ``bases:`` or ``components:``, located at
+    the entry."""
+
+    field: str
+    """``resources``, ``bases`` or ``components``."""
+    entry: str
+    """The entry as written: ``deployment.yaml``, ``../../base``, a remote URL."""
+    target: str
+    """The root-relative path the entry names (``overlays/prod`` + ``../../base`` is
+    ``base``; ``.`` is the root directory), or ``""`` for an entry that is not a path inside
+    the checked tree (a URL, an absolute path, a path above the root)."""
+
+
+INCLUDE_FIELDS = ("resources", "bases", "components")
+_REMOTE = ("://", "git@", "?ref=", "?version=")
+
+
+def include_target(kustomization: str, entry: str) -> str:
+    """The root-relative path that ``entry`` of the kustomization at ``kustomization`` names,
+    or ``""`` when it names nothing inside the tree."""
+    if not entry or entry.startswith("/") or any(mark in entry for mark in _REMOTE):
+        return ""
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(kustomization), entry))
+    if joined == ".." or joined.startswith("../"):
+        return ""
+    return joined
+
+
 class KustomizeReader:
     """Reads Kustomize ``images:`` into :class:`ImageUse` facts (``source="kustomize"``)."""
 
@@ -119,7 +157,8 @@ class KustomizeReader:
         return is_kustomization(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
-        """One fact per ``images:`` entry that sets a tag or a digest."""
+        """One fact per ``images:`` entry that sets a tag or a digest, and one per entry of
+        ``resources:``, ``bases:`` and ``components:``."""
         documents = yaml_documents(file, self.name)
         if isinstance(documents, Unreadable):
             return [documents]
@@ -133,6 +172,18 @@ class KustomizeReader:
                         location(file.path, selector_labels[0]), labels=selector_labels[1]
                     )
                 )
+            for field in INCLUDE_FIELDS:
+                for node in elements(get(doc, field)):
+                    written = text_of(node)
+                    if written:
+                        facts.append(
+                            KustomizeInclude(
+                                location(file.path, node),
+                                field=field,
+                                entry=written,
+                                target=include_target(file.path, written),
+                            )
+                        )
             for entry in elements(get(doc, "images")):
                 name = text_of(get(entry, "name"))
                 tag_node, digest_node = get(entry, "newTag"), get(entry, "digest")

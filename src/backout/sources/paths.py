@@ -21,7 +21,7 @@ _COMPOSE_FILE = re.compile(r"(?:docker-)?compose[^/]*\.ya?ml", re.IGNORECASE)
 _COMPOSE_OR_KUSTOMIZE = re.compile(
     r"(?:docker-compose[^/]*|compose[^/]*|kustomization)\.ya?ml", re.IGNORECASE
 )
-_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _VALUES_NAME = re.compile(r"values(?:[-._][\w.-]+)?\.ya?ml")
 _SKIPPED_JSON = ("package-lock.json", "composer.lock", "tsconfig.json")
 
@@ -54,7 +54,7 @@ def is_compose_file(path: str) -> bool:
 
 def is_kustomization(path: str) -> bool:
     """``kustomization.y*ml`` and ``Kustomization`` files."""
-    return path.rpartition("/")[2] in _KUSTOMIZATION_NAMES
+    return path.rpartition("/")[2] in KUSTOMIZATION_NAMES
 
 
 def is_dockerfile(path: str) -> bool:

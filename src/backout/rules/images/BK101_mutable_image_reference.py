@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
+from backout.sources.base import FactSet
 from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse
-from backout.sources.kustomize import refused_tag
-from backout.sources.paths import is_kustomization
+from backout.sources.kustomize import INCLUDE_FIELDS, KustomizeInclude, refused_tag
+from backout.sources.paths import KUSTOMIZATION_NAMES
 
 # What restores the previous image for each kind of file, in the words of the failure.
 _RESTORED_BY = {
@@ -86,10 +87,15 @@ class MutableImageReference(Rule):
     writes as it is (`image: busybox:latest`) is judged there; a `helm.sh/hook: test`
     resource (run by `helm test`, never deployed) is not. A file under a `templates/`
     directory with no `{{ }}` action is read as a plain manifest (`k8s/templates/`, no chart).
-    A manifest in a kustomize directory (base or overlay) whose image a kustomization of the
-    repository sets (`images: [{name: nginx, newName: …, newTag: 1.27}]`, or a `digest:`) is
-    deployed with what the kustomization sets: the manifest's own tag (argo-cd's bases say
-    `:latest`) is not flagged, the `images:` entry is judged instead.
+    A manifest that a kustomization builds, and whose image that kustomization sets
+    (`images: [{name: nginx, newName: …, newTag: 1.27}]`, or a `digest:`), is deployed with
+    what the entry sets: the manifest's own tag (argo-cd's bases say `:latest`) is not
+    flagged, the `images:` entry is judged instead. A kustomization builds what it includes,
+    as `kustomize build` does: the files its `resources:` list, and what the kustomizations of
+    the directories listed in `resources:`, the legacy `bases:` and `components:` build; so an
+    overlay's `images:` reach its base's manifests, and a component's `images:` reach what
+    the kustomization that includes it builds. A manifest beside a `kustomization.yaml` that
+    does not list it is not built by it, and is judged by its own tag.
 
     References are parsed with the distribution reference grammar, so
     `registry:5000/app` is an *untagged* image on the registry `registry:5000`, and
@@ -151,12 +157,12 @@ class MutableImageReference(Rule):
         # Helm values count only where a template of their chart uses them as an image
         # (`image: nginx` printed as `{{ .Values.image }}`, not `image: enabled`).
         uses = judged_image_uses(context.head)
-        overridden = _set_by_kustomize(context.head.paths, uses)
+        overridden = _set_by_kustomize(context.head, uses)
         for use in uses:
             if use.source == "dockerfile":
                 continue  # build inputs are BK305's
             if use.source == "kubernetes" and _image_name(use.reference) in overridden.get(
-                use.location.path.rpartition("/")[0], set()
+                use.location.path, set()
             ):
                 continue  # what deploys is what a kustomization sets: its entry is judged
             finding = self._judge(use)
@@ -261,16 +267,64 @@ def _image_name(reference: str) -> str:
     return f"{parsed.registry}/{parsed.repository}" if parsed.registry else parsed.repository
 
 
-def _set_by_kustomize(paths: Iterable[str], uses: Sequence[ImageUse]) -> dict[str, set[str]]:
-    """For each directory that holds a kustomization (a base or an overlay), the image names
-    whose tag or digest some kustomization of the repository sets (``images: [{name, newTag}]``
-    or ``digest``): a manifest there is deployed with what the entry sets, whatever its own tag
-    says, and the entry is judged in its place."""
-    names = set()
+def _set_by_kustomize(facts: FactSet, uses: Sequence[ImageUse]) -> dict[str, set[str]]:
+    """For each manifest that a kustomization of the repository builds, the image names whose
+    tag or digest a kustomization building it sets (``images: [{name, newTag}]`` or
+    ``digest``): the manifest is deployed with what the entry sets, whatever its own tag says,
+    and the entry is judged in its place.
+
+    A kustomization builds what it includes (:class:`KustomizeInclude`): the files its
+    ``resources:`` list, and everything the kustomization of a listed directory builds (a base
+    through ``resources:`` or the legacy ``bases:``, a ``components:`` entry). Its ``images:``
+    apply to all of it, and so do those of the components it includes. A manifest beside a
+    kustomization that does not list it is not built by it, so not changed by its images.
+    """
+    own: dict[str, set[str]] = {}
     for use in uses:
         match = _KUSTOMIZE_ENTRY.search(use.context) if use.source == "kustomize" else None
         if match:
-            names.add(match.group("name"))
-    if not names:
+            own.setdefault(use.location.path, set()).add(match.group("name"))
+    if not own:
         return {}
-    return {path.rpartition("/")[0]: names for path in paths if is_kustomization(path)}
+    paths = facts.paths
+    includes: dict[str, list[KustomizeInclude]] = {}
+    for include in facts.of(KustomizeInclude):
+        includes.setdefault(include.location.path, []).append(include)
+
+    def kustomization_in(directory: str) -> str | None:
+        for name in KUSTOMIZATION_NAMES:  # the order kustomize looks for them in
+            candidate = name if directory == "." else f"{directory}/{name}"
+            if candidate in paths:
+                return candidate
+        return None
+
+    def walk(kustomization: str, fields: tuple[str, ...]) -> tuple[set[str], set[str]]:
+        """The files ``kustomization`` builds through ``fields``, and the kustomizations met."""
+        files: set[str] = set()
+        seen = {kustomization}
+        todo = [kustomization]
+        while todo:
+            for include in includes.get(todo.pop(), []):
+                if include.field not in fields or not include.target:
+                    continue
+                if include.target in paths:
+                    files.add(include.target)
+                    continue
+                inner = kustomization_in(include.target)
+                if inner is not None and inner not in seen:
+                    seen.add(inner)
+                    todo.append(inner)
+        return files, seen
+
+    overridden: dict[str, set[str]] = {}
+    for kustomization in {include.location.path for include in facts.of(KustomizeInclude)}:
+        # Its own entries, and those of the components it includes (components of components
+        # too), which kustomize runs over what it has built so far.
+        names: set[str] = set()
+        for applied in walk(kustomization, ("components",))[1]:
+            names |= own.get(applied, set())
+        if not names:
+            continue
+        for path in walk(kustomization, INCLUDE_FIELDS)[0]:
+            overridden.setdefault(path, set()).update(names)
+    return overridden
