@@ -19,6 +19,7 @@ import pymysql
 import pytest
 
 from backout.drill.safety import host_tag
+from tests.conftest import one_line_error
 from tests.drill_repos import (
     BAD_DOWN,
     BAD_UP,
@@ -215,6 +216,21 @@ def test_role_that_cannot_drill_is_refused_leaving_nothing(
         assert result.returncode == 2, result.stderr
         assert said in result.stderr
         assert made_by(pid, pg_drill_databases()) == []
+
+
+def test_role_refused_by_the_config_url_is_told_to_remove_the_config_key(tmp_path: Path) -> None:
+    with _pg_role("drill_cfgrole", "NOCREATEDB") as role:
+        repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "postgres")
+        url = f"postgresql://{role}@127.0.0.1:5432/postgres"
+        with (repo / "backout.toml").open("a") as config:
+            config.write(f'[drill]\ndatabase = "{url}"\n')
+        result, _ = backout(repo, "drill", "--base", "HEAD~1")
+        line = one_line_error(result)
+        assert line.endswith(
+            "grant CREATEDB to the role, or remove drill.database from backout.toml to use "
+            "the embedded server"
+        )
+        assert "--database" not in line
 
 
 def test_database_unreachable_after_create_is_dropped_on_mariadb(tmp_path: Path) -> None:

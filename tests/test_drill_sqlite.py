@@ -121,6 +121,62 @@ def test_bad_scheme_names_the_nearest(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def _database_in_config(repo: Path, url: str) -> None:
+    with (repo / "backout.toml").open("a") as config:
+        config.write(f'[drill]\ndatabase = "{url}"\n')
+
+
+def test_bad_scheme_in_the_config_names_the_config_key_not_the_flag(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    _database_in_config(repo, "postgress://app:secret@db/app")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1")
+    assert result.returncode == 2, result.stderr
+    assert one_line_error(result) == (
+        "backout: error: invalid drill.database scheme 'postgress://' in backout.toml "
+        "(did you mean 'postgres'?)"
+    )
+    # The flag wins over the config, and its errors name the flag.
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", "mysq://x/y")
+    assert result.returncode == 2, result.stderr
+    assert one_line_error(result) == (
+        "backout: error: invalid --database scheme 'mysq://' (did you mean 'mysql'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://root:secret@127.0.0.1:notaport/", "invalid drill.database URL in backout.toml"),
+        ("mysql://root:secret@127.0.0.1:1/?sslca=/ca.pem", "unsupported drill.database parameter"),
+        ("mysql://root:secret@127.0.0.1:1/?ssl_mode=requird", "invalid drill.database ssl_mode"),
+    ],
+)
+def test_bad_url_in_the_config_names_the_config_key(tmp_path: Path, url: str, says: str) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    _database_in_config(repo, url)
+    result, _ = backout(repo, "drill", "--base", "HEAD~1")
+    assert result.returncode == 2, result.stderr
+    line = one_line_error(result)
+    assert says in line
+    assert "--database" not in line
+    assert "secret" not in line and "/ca.pem" not in line
+
+
+def test_used_sqlite_file_in_the_config_names_the_config_key(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    used = tmp_path / "app.db"
+    connection = sqlite3.connect(used)
+    connection.execute("CREATE TABLE precious (id integer)")
+    connection.commit()
+    connection.close()
+    _database_in_config(repo, f"sqlite:///{used}")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1")
+    assert result.returncode == 2, result.stderr
+    assert one_line_error(result).startswith(
+        f"backout: error: drill.database {used} (backout.toml) already holds 1 table(s)"
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "says"),
     [

@@ -924,7 +924,7 @@ def drill(
 ) -> None:
     """Prove on a throwaway database that the old release runs on the new schema and that
     the schema goes back (BK211, BK212, BK208)."""
-    from backout.drill.database import DrillError
+    from backout.drill.database import FLAG, DrillError, Origin
     from backout.drill.run import DRILL_CODES, DrillOptions, run_drill
     from backout.drill.safety import DrillTerminated
     from backout.engine import enabled_rules, finish, load_workspace
@@ -936,6 +936,11 @@ def drill(
     workspace = load_workspace(target, config, base)
     options = DrillOptions(
         database=database or config.drill.database,
+        database_origin=(
+            FLAG
+            if database
+            else Origin("drill.database", os.path.relpath(config.source or "backout.toml"))
+        ),
         old_queries=old_queries or _from_config_file(config.drill.old_queries, config),
         old_command=old_command or config.drill.old_command,
         progress=sys.stderr.isatty(),

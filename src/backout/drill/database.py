@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from backout.drill.snapshot import ColumnState, SchemaSnapshot
@@ -18,6 +19,34 @@ from backout.drill.snapshot import ColumnState, SchemaSnapshot
 
 class DrillError(Exception):
     """The drill cannot run here (bad URL, server down, unsafe target); shown as exit 2."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the drill's database URL was given, for the messages that refuse it: the
+    ``--database`` flag, or ``drill.database`` of a configuration file. It names the setting
+    and the file, never the URL (which may hold a password)."""
+
+    name: str = "--database"
+    file: str = ""
+    """The configuration file that sets it, as shown (``backout.toml``); empty for a flag."""
+
+    @property
+    def where(self) -> str:
+        """`` in backout.toml`` for a configuration key, else nothing."""
+        return f" in {self.file}" if self.file else ""
+
+    def naming(self, value: object) -> str:
+        """``--database app.db``, ``drill.database app.db (backout.toml)``."""
+        return f"{self.name} {value}" + (f" ({self.file})" if self.file else "")
+
+    @property
+    def dropped(self) -> str:
+        """How to stop giving it: ``drop --database``, ``remove drill.database from …``."""
+        return f"remove {self.name} from {self.file}" if self.file else f"drop {self.name}"
+
+
+FLAG = Origin()
 
 
 class StatementFailed(Exception):

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
-from backout.drill.database import DrillDatabase, DrillError, DrillTarget, StatementFailed
+from backout.drill.database import (
+    FLAG,
+    DrillDatabase,
+    DrillError,
+    DrillTarget,
+    Origin,
+    StatementFailed,
+)
 from backout.drill.safety import PREFIX, drill_name, is_stale
 from backout.drill.snapshot import (
     ColumnShape,
@@ -45,14 +52,15 @@ URL_PARAMETERS = ("charset", "ssl_ca", "ssl_cert", "ssl_key", "ssl_mode", "unix_
 SSL_MODES = ("DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY")
 
 
-def connect_options(query: str) -> dict[str, Any]:
+def connect_options(query: str, origin: Origin = FLAG) -> dict[str, Any]:
     """PyMySQL's ``connect()`` arguments for the query of a ``mysql://`` URL.
 
     ``ssl_mode`` means what it means to the ``mysql`` client: ``REQUIRED`` encrypts without
     checking the certificate (unless ``ssl_ca`` is given), ``VERIFY_CA`` checks it,
     ``VERIFY_IDENTITY`` checks the host name too, ``DISABLED`` never encrypts. A parameter
     the drill does not know is refused, never dropped: the connection would not be the one
-    asked for. Messages name parameters, never their values.
+    asked for. Messages name parameters and where the URL was given (``origin``), never
+    their values.
     """
     from backout.config import did_you_mean
 
@@ -62,13 +70,15 @@ def connect_options(query: str) -> dict[str, Any]:
         key = name.replace("-", "_").lower()
         if key not in URL_PARAMETERS:
             raise DrillError(
-                f"unsupported --database parameter '{name}'{did_you_mean(key, URL_PARAMETERS)}"
+                f"unsupported {origin.name} parameter '{name}'{origin.where}"
+                f"{did_you_mean(key, URL_PARAMETERS)}"
             )
         if key == "ssl_mode":
             mode = values[-1].upper().replace("-", "_")
             if mode not in SSL_MODES:
                 raise DrillError(
-                    f"invalid --database ssl_mode '{values[-1]}'{did_you_mean(mode, SSL_MODES)}"
+                    f"invalid {origin.name} ssl_mode '{values[-1]}'{origin.where}"
+                    f"{did_you_mean(mode, SSL_MODES)}"
                 )
         else:
             options[key] = values[-1]
@@ -324,7 +334,7 @@ class MysqlTarget(DrillTarget):
 
     dialect = "mysql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, origin: Origin = FLAG) -> None:
         pymysql = _import_pymysql()
         parts = urlsplit(url)
         self._scheme = parts.scheme
@@ -333,7 +343,7 @@ class MysqlTarget(DrillTarget):
             "port": parts.port or 3306,
             "user": unquote(parts.username or "root"),
             "password": unquote(parts.password or ""),
-            **connect_options(parts.query),
+            **connect_options(parts.query, origin),
         }
         self._netloc = parts.netloc
         self._query = parts.query

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from backout.drill.database import DrillDatabase, DrillError, DrillTarget, StatementFailed
+from backout.drill.database import (
+    FLAG,
+    DrillDatabase,
+    DrillError,
+    DrillTarget,
+    Origin,
+    StatementFailed,
+)
 from backout.drill.safety import PREFIX, drill_name, is_stale, signals_ignored
 from backout.drill.snapshot import (
     ColumnShape,
@@ -272,9 +279,10 @@ class PostgresServerTarget(DrillTarget):
 
     dialect = "postgres"
 
-    def __init__(self, url: str, description: str | None = None) -> None:
+    def __init__(self, url: str, description: str | None = None, origin: Origin = FLAG) -> None:
         psycopg = _import_psycopg()
         self.url = url
+        self.origin = origin
         parts = urlsplit(url)
         self.description = description or f"PostgreSQL at {parts.hostname or 'local socket'}"
         self.started = time.time()
@@ -325,7 +333,7 @@ class PostgresServerTarget(DrillTarget):
             raise DrillError(
                 f"cannot create a throwaway database on {self.description}: "
                 f"{_error_text(exc)}{held}. The drill never runs in an existing database: "
-                "grant CREATEDB to the role, or drop --database to use the embedded server"
+                f"grant CREATEDB to the role, or {self.origin.dropped} to use the embedded server"
             ) from None
         try:
             return PostgresDatabase(name, _with_database(self.url, name))

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from backout.config import Config
-from backout.drill.database import DrillDatabase, DrillError, DrillTarget, one_line
+from backout.drill.database import FLAG, DrillDatabase, DrillError, DrillTarget, Origin, one_line
 from backout.drill.placeholders import Placeholders, missing_message
 from backout.drill.probe import (
     CommandResult,
@@ -64,6 +64,9 @@ class DrillOptions:
     """How to drill: where, with what of the old release, and how much to say."""
 
     database: str | None = None
+    database_origin: Origin = FLAG
+    """Where ``database`` was given (the flag, or ``drill.database`` of a configuration
+    file), for the messages that refuse it."""
     old_queries: str | None = None
     """The old release's SQL file, relative to the current directory (the CLI resolves a
     ``drill.old-queries`` from the configuration file against that file's directory)."""
@@ -607,7 +610,7 @@ def run_drill(
     workspace: Workspace,
     config: Config,
     options: DrillOptions,
-    make_target: Callable[[str | None, str], DrillTarget] = open_target,
+    make_target: Callable[[str | None, str, Origin], DrillTarget] = open_target,
 ) -> DrillOutcome:
     """Drill the release in ``workspace``; the throwaway database is always dropped.
 
@@ -638,14 +641,18 @@ def _run_drill(
     workspace: Workspace,
     config: Config,
     options: DrillOptions,
-    make_target: Callable[[str | None, str], DrillTarget],
+    make_target: Callable[[str | None, str, Origin], DrillTarget],
 ) -> DrillOutcome:
     outcome = DrillOutcome()
     base, release = plan(workspace, config)
     if not release:
         outcome.notes.append("the release adds no migrations: there is nothing to drill")
         return outcome
-    dialect = dialect_of_url(options.database) if options.database else config.sql_dialect
+    dialect = (
+        dialect_of_url(options.database, options.database_origin)
+        if options.database
+        else config.sql_dialect
+    )
     runner = _runner_for(workspace, release, [*base, *release])
     drill = _Drill(workspace, options, base, release, runner, outcome, dialect)
     target: DrillTarget | None = None
@@ -655,7 +662,7 @@ def _run_drill(
             # (in the step's timing, say) still closes it. Interrupted while it is made, an
             # embedded server stops and deletes what it started.
             with drill.report.step("starting the throwaway database"):
-                target = make_target(options.database, dialect)
+                target = make_target(options.database, dialect, options.database_origin)
             outcome.target = target.description
             swept = target.sweep()
             if swept:

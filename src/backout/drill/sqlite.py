@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from backout.drill.database import DrillDatabase, DrillError, DrillTarget, StatementFailed
+from backout.drill.database import (
+    FLAG,
+    DrillDatabase,
+    DrillError,
+    DrillTarget,
+    Origin,
+    StatementFailed,
+)
 from backout.drill.safety import PREFIX, drill_name, is_stale
 from backout.drill.snapshot import (
     ColumnShape,
@@ -234,8 +241,10 @@ class SqliteTarget(DrillTarget):
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, origin: Origin = FLAG) -> None:
         self.path = path
+        self.origin = origin
+        """Where the path was given, for the messages that refuse it."""
         self.description = f"SQLite file {path}" if path else "SQLite in a temp dir"
         self._made_dirs: set[Path] = set()
         self._path_taken = False
@@ -267,20 +276,24 @@ class SqliteTarget(DrillTarget):
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                 ).fetchone()[0]
             except sqlite3.DatabaseError as exc:
-                raise DrillError(f"--database {self.path}: not a SQLite database ({exc})") from None
+                raise DrillError(
+                    f"{self.origin.naming(self.path)}: not a SQLite database ({exc})"
+                ) from None
             finally:
                 probe.close()
             if count:
                 raise DrillError(
-                    f"--database {self.path} already holds {count} table(s); the drill only "
-                    "runs on an empty or new SQLite file, to never touch real data"
+                    f"{self.origin.naming(self.path)} already holds {count} table(s); the drill "
+                    "only runs on an empty or new SQLite file, to never touch real data"
                 )
             raise DrillError(
-                f"--database {self.path} exists; give a path that does not exist yet, the "
+                f"{self.origin.naming(self.path)} exists; give a path that does not exist yet, the "
                 "drill creates the file and deletes it afterwards"
             )
         if not self.path.parent.is_dir():
-            raise DrillError(f"--database {self.path}: directory {self.path.parent} does not exist")
+            raise DrillError(
+                f"{self.origin.naming(self.path)}: directory {self.path.parent} does not exist"
+            )
         self._path_taken = True
         return SqliteDatabase(self.path)
 

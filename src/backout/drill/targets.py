@@ -6,13 +6,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from backout.config import did_you_mean
-from backout.drill.database import DrillError, DrillTarget
+from backout.drill.database import FLAG, DrillError, DrillTarget, Origin
 
 SCHEMES = ("postgresql", "postgres", "mysql", "mariadb", "sqlite")
 
 
-def dialect_of_url(url: str) -> str:
-    """``postgres``, ``mysql`` or ``sqlite`` for a ``--database`` URL; raise for others.
+def dialect_of_url(url: str, origin: Origin = FLAG) -> str:
+    """``postgres``, ``mysql`` or ``sqlite`` for a ``--database`` URL; raise for others,
+    naming where the URL was given (``origin``).
 
     A URL that cannot be taken apart (a port that is not a number, a broken ``[IPv6]`` host)
     is refused here, before anything connects. The message never repeats the URL: it may
@@ -22,7 +23,7 @@ def dialect_of_url(url: str) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- urllib checks the port only when it is read
     except ValueError as exc:
-        raise DrillError(f"invalid --database URL: {exc}") from None
+        raise DrillError(f"invalid {origin.name} URL{origin.where}: {exc}") from None
     scheme = parts.scheme.split("+", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
         return "postgres"
@@ -30,11 +31,14 @@ def dialect_of_url(url: str) -> str:
         return "mysql"
     if scheme == "sqlite":
         return "sqlite"
-    raise DrillError(f"invalid --database scheme '{scheme}://'{did_you_mean(scheme, SCHEMES)}")
+    raise DrillError(
+        f"invalid {origin.name} scheme '{scheme}://'{origin.where}{did_you_mean(scheme, SCHEMES)}"
+    )
 
 
-def open_target(url: str | None, dialect: str) -> DrillTarget:
-    """The target for ``url``; without one, SQLite or the embedded PostgreSQL by dialect."""
+def open_target(url: str | None, dialect: str, origin: Origin = FLAG) -> DrillTarget:
+    """The target for ``url``; without one, SQLite or the embedded PostgreSQL by dialect.
+    Errors about the URL name ``origin``, where it was given."""
     if url is None:
         if dialect == "sqlite":
             from backout.drill.sqlite import SqliteTarget
@@ -48,7 +52,7 @@ def open_target(url: str | None, dialect: str) -> DrillTarget:
         from backout.drill.postgres import EmbeddedPostgresTarget
 
         return EmbeddedPostgresTarget()
-    kind = dialect_of_url(url)
+    kind = dialect_of_url(url, origin)
     if kind == "sqlite":
         from backout.drill.sqlite import SqliteTarget
 
@@ -59,13 +63,13 @@ def open_target(url: str | None, dialect: str) -> DrillTarget:
             path = path[1:]
         if not path or path == ":memory:":
             return SqliteTarget()
-        return SqliteTarget(Path(path))
+        return SqliteTarget(Path(path), origin)
     if kind == "mysql":
         from backout.drill.mysql import MysqlTarget
 
-        return MysqlTarget(url)
+        return MysqlTarget(url, origin)
     from backout.drill.postgres import PostgresServerTarget
 
     # libpq reads postgresql:// and postgres:// only: a SQLAlchemy driver suffix
     # (postgresql+psycopg://) would make it read the whole URL as a key=value string.
-    return PostgresServerTarget("postgresql:" + url.split(":", 1)[1])
+    return PostgresServerTarget("postgresql:" + url.split(":", 1)[1], origin=origin)
