@@ -91,7 +91,8 @@ class MutableImageReference(Rule):
     (`images: [{name: nginx, newName: …, newTag: 1.27}]`, or a `digest:`), is deployed with
     what the entry sets: the manifest's own tag (argo-cd's bases say `:latest`) is not
     flagged, the `images:` entry is judged instead. A kustomization builds what it includes,
-    as `kustomize build` does: the files its `resources:` list, and what the kustomizations of
+    as `kustomize build` does: the files its `resources:` list in or below its directory
+    (kustomize refuses `../api.yaml` by default), and what the kustomizations of
     the directories listed in `resources:`, the legacy `bases:` and `components:` build; so an
     overlay's `images:` reach its base's manifests, and a component's `images:` reach what
     the kustomization that includes it builds. A manifest beside a `kustomization.yaml` that
@@ -274,8 +275,10 @@ def _set_by_kustomize(facts: FactSet, uses: Sequence[ImageUse]) -> dict[str, set
     and the entry is judged in its place.
 
     A kustomization builds what it includes (:class:`KustomizeInclude`): the files its
-    ``resources:`` list, and everything the kustomization of a listed directory builds (a base
-    through ``resources:`` or the legacy ``bases:``, a ``components:`` entry). Its ``images:``
+    ``resources:`` list in or below its directory (``kustomize build`` refuses a file above
+    it unless given ``--load-restrictor LoadRestrictionsNone``), and everything the
+    kustomization of a listed directory builds (a base through ``resources:`` or the legacy
+    ``bases:``, a ``components:`` entry). Its ``images:``
     apply to all of it, and so do those of the components it includes. A manifest beside a
     kustomization that does not list it is not built by it, so not changed by its images.
     """
@@ -304,11 +307,16 @@ def _set_by_kustomize(facts: FactSet, uses: Sequence[ImageUse]) -> dict[str, set
         seen = {kustomization}
         todo = [kustomization]
         while todo:
-            for include in includes.get(todo.pop(), []):
+            current = todo.pop()
+            root = current.rpartition("/")[0]
+            for include in includes.get(current, []):
                 if include.field not in fields or not include.target:
                     continue
                 if include.target in paths:
-                    files.add(include.target)
+                    # A file must lie in or below the kustomization's directory: kustomize
+                    # refuses one above it (its default load restrictor), so never sets it.
+                    if not root or include.target.startswith(root + "/"):
+                        files.add(include.target)
                     continue
                 inner = kustomization_in(include.target)
                 if inner is not None and inner not in seen:
