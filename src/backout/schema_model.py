@@ -183,6 +183,14 @@ def _with_down(migration: Migration, down: DownScript) -> Migration:
         dialect_reads = tuple(
             replace(read, down=_down_for(down, read.dialect)) for read in dialect_reads
         )
+    elif not down.readable and down.dialect_reads:
+        # The up file was read whole by PostgreSQL's grammar, the down file was not: each
+        # dialect pairs the one up read with its own read of the down file (a MySQL down file
+        # in backticks kept no operation in a MySQL project).
+        dialect_reads = tuple(
+            DialectRead(read.dialect, migration.up, read.down, migration.readable and read.readable)
+            for read in down.dialect_reads
+        )
     # One store per field (a keyword ``update`` builds a dict of them first); tests/
     # test_fast_copies.py checks the copy against the constructor's instance.
     attributes = vars(migration).copy()
