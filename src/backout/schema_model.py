@@ -215,6 +215,23 @@ def _down_for(down: DownScript, dialect: str) -> tuple[Operation, ...]:
     return down.down
 
 
+def _dialect_streams(migrations: list[Migration], dialect: str) -> dict[str, set[str]]:
+    """The dialects whose files count, per stream: the configured ``dialect``; or, in a stream
+    none of whose migrations that dialect runs, the one dialect all its files name (a
+    golang-migrate directory of ``name.mysql.up.sql`` files checked without ``sql-dialect``
+    was silently nothing: its migrations are the project's, whatever the setting)."""
+    named: defaultdict[str, set[str | None]] = defaultdict(set)
+    for migration in migrations:
+        named[migration.stream].add(migration.dialect)
+    kept: dict[str, set[str]] = {}
+    for stream, dialects in named.items():
+        if dialect in dialects or None in dialects or len(dialects) != 1:
+            kept[stream] = {dialect}
+        else:
+            kept[stream] = {d for d in dialects if d is not None}
+    return kept
+
+
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 
 
@@ -248,13 +265,11 @@ def ordered_migrations(facts: FactSet, config: Config | None = None) -> list[Mig
     # A file that only one dialect runs (pop's ``name.mysql.up.sql``) counts for that one, a
     # Liquibase changeset for some databases (``dbms``, a dbms precondition) for those.
     dialect = config.sql_dialect if config is not None else "postgres"
-    migrations = [
-        m
-        for m in migrations
-        if (m.dialect is None or m.dialect == dialect)
-        and (m.dialects is None or dialect in m.dialects)
-    ]
-    downs = [d for d in downs if d.dialect is None or d.dialect == dialect]
+    if any(m.dialect is not None for m in migrations):
+        kept = _dialect_streams(migrations, dialect)
+        migrations = [m for m in migrations if m.dialect is None or m.dialect in kept[m.stream]]
+        downs = [d for d in downs if d.dialect is None or d.dialect in kept.get(d.stream, ())]
+    migrations = [m for m in migrations if m.dialects is None or dialect in m.dialects]
     migrations = _join_downs(migrations, downs)
     includes = facts.of(ChangelogInclude)
     if includes:
