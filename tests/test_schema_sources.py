@@ -619,3 +619,30 @@ def test_without_rowid_makes_sqlite_key_columns_not_null() -> None:
         "s.a": False,
         "s.b": False,
     }
+
+
+def test_bk205_on_a_column_given_a_default_says_only_null_writes_fail(tmp_path: Path) -> None:
+    # SET DEFAULT before SET NOT NULL: the old release's INSERTs that leave the column out get
+    # the default; only its explicit NULLs fail, and the message says so.
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE orders (id int PRIMARY KEY, status text, note text);",
+            "db/0001_a.down.sql": "DROP TABLE orders;",
+            "db/0002_b.up.sql": "ALTER TABLE orders ALTER COLUMN status SET DEFAULT 'new';\n"
+            "ALTER TABLE orders ALTER COLUMN status SET NOT NULL;\n"
+            "ALTER TABLE orders ALTER COLUMN note SET NOT NULL;",
+            "db/0002_b.down.sql": "ALTER TABLE orders ALTER COLUMN status DROP NOT NULL;\n"
+            "ALTER TABLE orders ALTER COLUMN status DROP DEFAULT;\n"
+            "ALTER TABLE orders ALTER COLUMN note DROP NOT NULL;",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK205",), release_size=1)
+    found = {f.location.line: f for f in check(tmp_path, config).findings}
+    assert sorted(found) == [2, 3]
+    status, note = found[2], found[3]
+    assert "rows without" not in status.message, status.message
+    assert "write NULL into it" in status.message
+    assert "default" in status.message
+    assert "always writes status" not in (status.fix or "")
+    assert "may insert rows without note or write NULL into it" in note.message

@@ -46,6 +46,18 @@ class NotNullSetOnExistingColumn(Rule):
         """One finding per existing column made NOT NULL."""
         for judged in analyse(context).not_null_set:
             table, column = judged.table_name, judged.column_name
+            if judged.final_has_default:
+                # A row inserted without the column gets its default: only NULLs written into
+                # it fail (SET DEFAULT before SET NOT NULL).
+                yield self.finding(
+                    judged.op.location,
+                    f"{judged.migration.label} makes {table}.{column} NOT NULL; rows the old "
+                    f"release inserts without {column} get its default, but it may write NULL "
+                    "into it, and after a rollback those writes fail with a not-null violation",
+                    f"deploy code that never writes NULL into {column} and backfill the NULLs "
+                    "first; set NOT NULL in a later release, once no rollback target writes NULL",
+                )
+                continue
             yield self.finding(
                 judged.op.location,
                 f"{judged.migration.label} makes {table}.{column} NOT NULL; the old release "
