@@ -406,9 +406,14 @@ def _statement_texts(node: Any) -> list[exp.Literal] | None:
     if isinstance(node, (exp.Paren, exp.Subquery)):
         return _statement_texts(node.this)
     if isinstance(node, exp.Select):
-        if node.args.get("from") or node.args.get("from_") or len(node.expressions) != 1:
+        # ``(SELECT IF(COUNT(*) > 0, 'SELECT 1', 'ALTER …') FROM information_schema.columns
+        # WHERE …)``: the value is one of the expression's strings whatever the rows (a column
+        # of the FROM in it makes it unknown, below).
+        if len(node.expressions) != 1:
             return None
         return _statement_texts(node.expressions[0])
+    if isinstance(node, exp.Concat):
+        return _concatenated(node.expressions)
     branches: list[Any]
     if isinstance(node, exp.If):
         branches = [node.args.get("true"), node.args.get("false")]
@@ -426,6 +431,30 @@ def _statement_texts(node: Any) -> list[exp.Literal] | None:
             return None
         found.extend(texts)
     return found
+
+
+def _concatenated(parts: list[Any]) -> list[exp.Literal] | None:
+    """The string ``CONCAT(parts…)`` evaluates to when every part is a string or number literal
+    (or such a CONCAT); None otherwise. It is found in the file by its first part (``anchor``
+    in its meta), where the statement it makes starts. A part chosen at run time (an ``IF``
+    over ``information_schema``'s IS_NULLABLE) is not combined: not every combination runs."""
+    text = ""
+    anchor = None
+    for part in parts:
+        if isinstance(part, exp.Literal):
+            value = str(part.this)
+        elif isinstance(part, exp.Concat):
+            inner = _concatenated(part.expressions)
+            if inner is None:
+                return None
+            value = str(inner[0].this)
+        else:
+            return None
+        text += value
+        anchor = anchor or value
+    literal = exp.Literal.string(text)
+    literal.meta["anchor"] = anchor or text
+    return [literal]
 
 
 class _Prepared:
@@ -455,6 +484,21 @@ class _Prepared:
                 name = target.name.lower()
                 self.variables[name] = (_statement_texts(assignment.expression), begin)
 
+    def selected(self, node: exp.Select, begin: int) -> bool:
+        """Record the value that ``SELECT … INTO @s`` gives one user variable; False for a
+        SELECT that sets no user variable (or several: which value each gets is not kept)."""
+        into = node.args.get("into")
+        target = into.this if isinstance(into, exp.Into) else None
+        if isinstance(target, exp.Table) and isinstance(target.this, exp.Parameter):
+            variable = target.this
+        else:
+            return False
+        if node.args.get("joins"):  # ``INTO @a, @b`` parses as a join of the second
+            return True
+        texts = _statement_texts(node.expressions[0]) if len(node.expressions) == 1 else None
+        self.variables[variable.name.lower()] = (texts, begin)
+        return True
+
     def command(self, node: exp.Command, begin: int) -> bool:
         """Read ``PREPARE``/``EXECUTE`` of a prepared statement; False for other commands."""
         keyword = str(node.this).upper()
@@ -471,12 +515,12 @@ class _Prepared:
         self.names.add(match.group(1).lower())
         source = match.group(2)
         variable = _USER_VARIABLE.match(source)
-        texts: list[tuple[str, int]] | None
+        texts: list[tuple[exp.Literal, int]] | None
         if variable:
             literals, assigned_at = self.variables.get(variable.group(1).lower(), (None, begin))
-            texts = None if literals is None else [(lit.this, assigned_at) for lit in literals]
+            texts = None if literals is None else [(lit, assigned_at) for lit in literals]
         elif len(source) >= 2 and source[0] == source[-1] and source[0] in "'\"":
-            texts = [(source[1:-1], begin)]
+            texts = [(exp.Literal.string(source[1:-1]), begin)]
         else:
             texts = None
         if texts is None:
@@ -490,8 +534,9 @@ class _Prepared:
                 )
             )
             return True
-        for statement, search_from in texts:
-            found = self.body.text.find(statement, search_from)
+        for literal, search_from in texts:
+            statement = str(literal.this)
+            found = self.body.text.find(literal.meta.get("anchor", statement), search_from)
             offset = found if found >= 0 else begin
             where = self.body.location(offset)
             inner = SqlText(statement, self.body.path, where.line, where.column)
@@ -560,6 +605,12 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
             _shift_meta(node, begin)
             if isinstance(node, exp.Set) and dialect == "mysql":
                 prepared.assigned(node, begin)
+                continue
+            if (
+                isinstance(node, exp.Select)
+                and dialect == "mysql"
+                and prepared.selected(node, begin)
+            ):
                 continue
             if isinstance(node, exp.Command):
                 renamed = _command_rename(stmt, node)
