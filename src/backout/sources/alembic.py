@@ -8,7 +8,8 @@ computed is reported unreadable. A ``downgrade()`` that is ``pass`` (Alembic's t
 autogenerate found nothing) or that only raises is recorded as such, so BK207 can report it.
 
 Code under a test of the database's dialect (``if op.get_bind().dialect.name == "mysql":``,
-``if dialect_name != "postgresql": return``) runs on those dialects only: its operations are
+``if dialect_name != "postgresql": return``, ``if not is_sqlite:`` with ``is_sqlite`` bound to
+such a test in the function or the module) runs on those dialects only: its operations are
 recorded for them, and its SQL is read with their grammars alone, so a MySQL-only
 ``INSERT IGNORE`` is not unreadable in a PostgreSQL project.
 """
@@ -427,9 +428,14 @@ def _dialect_values(node: ast.expr) -> frozenset[str] | None:
     return frozenset(_DIALECT_NAMES[n.lower()] for n in names if n and n.lower() in _DIALECT_NAMES)
 
 
-def _dialect_guard(test: ast.expr) -> tuple[_Guard, _Guard]:
+def _dialect_guard(
+    test: ast.expr, flags: Mapping[str, tuple[_Guard, _Guard]] | None = None
+) -> tuple[_Guard, _Guard]:
     """The dialects on which an ``if`` with ``test`` runs its body, and its ``else``; None for
-    a side whose dialects the test does not decide (it tests something else)."""
+    a side whose dialects the test does not decide (it tests something else). ``flags``: the
+    names bound to such a test (``is_sqlite = bind.dialect.name == "sqlite"``)."""
+    if isinstance(test, ast.Name) and flags and test.id in flags:
+        return flags[test.id]
     if isinstance(test, ast.Compare) and len(test.ops) == 1:
         left, right, compare = test.left, test.comparators[0], test.ops[0]
         values = None
@@ -445,10 +451,10 @@ def _dialect_guard(test: ast.expr) -> tuple[_Guard, _Guard]:
             return _EVERY_DIALECT - values, values
         return None, None
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        body, orelse = _dialect_guard(test.operand)
+        body, orelse = _dialect_guard(test.operand, flags)
         return orelse, body
     if isinstance(test, ast.BoolOp):
-        parts = [_dialect_guard(value) for value in test.values]
+        parts = [_dialect_guard(value, flags) for value in test.values]
         bodies = [b for b, _ in parts if b is not None]
         elses = [e for _, e in parts if e is not None]
         if isinstance(test.op, ast.And):
@@ -490,6 +496,7 @@ class _Body:
         source: str,
         helpers: Mapping[str, ast.FunctionDef] | None = None,
         constants: Mapping[str, ast.expr] | None = None,
+        flags: Mapping[str, tuple[_Guard, _Guard]] | None = None,
     ) -> None:
         self.path = path
         self.source = source
@@ -501,6 +508,9 @@ class _Body:
         # The dialects the code being read runs on (None: every one), and the operations
         # recorded for MySQL and SQLite where they differ from PostgreSQL's (``operations``).
         self.guard: _Guard = None
+        # Names bound to a test of the dialect (``is_sqlite = … == "sqlite"``), module-level
+        # ones first: the dialects where they are true and where false.
+        self.flags: dict[str, tuple[_Guard, _Guard]] = dict(flags or {})
         self.other: dict[str, list[Operation]] = {"mysql": [], "sqlite": []}
         self.differs = False
 
@@ -534,8 +544,10 @@ class _Body:
 
     def _read(self, statements: list[ast.stmt], table: str | None) -> None:
         for statement in statements:
+            if isinstance(statement, ast.Assign):
+                self.assigned(statement)
             if isinstance(statement, ast.If):
-                body, orelse = _dialect_guard(statement.test)
+                body, orelse = _dialect_guard(statement.test, self.flags)
                 if body is not None or orelse is not None:
                     current = self.guard
                     self.guard = _within(current, body)
@@ -560,6 +572,16 @@ class _Body:
                     self.read(list(getattr(statement, block, []) or []), table)
             elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
                 self.call(statement.value, table)
+
+    def assigned(self, statement: ast.Assign) -> None:
+        """Note a name bound to a test of the dialect, or forget one bound to something else."""
+        for target in statement.targets:
+            if isinstance(target, ast.Name):
+                guard = _dialect_guard(statement.value, self.flags)
+                if guard != (None, None):
+                    self.flags[target.id] = guard
+                else:
+                    self.flags.pop(target.id, None)
 
     def helper(self, call: ast.Call, table: str | None) -> bool:
         """Read a call of a function defined in the module as that function's body."""
@@ -952,12 +974,18 @@ class AlembicReader:
             )
         }
         helpers = {k: f for k, f in functions.items() if k not in ("upgrade", "downgrade")}
+        # ``IS_SQLITE = context.get_context().dialect.name == "sqlite"`` at module level.
+        flags = {
+            name: guard
+            for name, value in assigned.items()
+            if name not in reassigned and (guard := _dialect_guard(value)) != (None, None)
+        }
         text = file.text() or ""
-        up = _Body(file.path, text, helpers, constants)
+        up = _Body(file.path, text, helpers, constants, flags)
         up.read_function(upgrade)
         yield from up.problems
         downgrade = functions.get("downgrade")
-        down = _Body(file.path, text, helpers, constants)
+        down = _Body(file.path, text, helpers, constants, flags)
         if downgrade is None:
             state, reason, down_location = DOWN_MISSING, "the revision has no downgrade()", None
         else:
