@@ -387,3 +387,56 @@ def test_placeholder_from_the_environment_in_a_real_drill(
     stdout, stderr, code, pid = _drill(repo, PG_URL)
     assert code == 0, stdout + stderr
     assert made_by(pid, pg_drill_databases()) == []
+
+
+@pytest.mark.parametrize("report", ["concise", "full", "json", "sarif"])
+def test_placeholder_credentials_are_masked_in_what_the_drill_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, report: str
+) -> None:
+    # A role's password from the environment, as Flyway's documentation suggests for secrets
+    # (``${env.…}`` / ``${…}`` in the configuration, FLYWAY_PLACEHOLDERS_*), and a key named as
+    # one in flyway.conf: PostgreSQL's error and the failing statement quote the values.
+    repo = make_files_repo(
+        tmp_path,
+        {
+            "flyway.conf": "flyway.placeholders.appPassword=${APP_PASSWORD}\n"
+            "flyway.placeholders.apiKey=Zq9LiteralKey77\n"
+            "flyway.placeholders.tablePrefix=app_\n",
+            "db/V1__a.sql": "CREATE TABLE ${tablePrefix}accounts (id integer PRIMARY KEY);\n",
+        },
+        {
+            "db/V2__b.sql": "ALTER TABLE ${tablePrefix}accounts ADD COLUMN token text "
+            "DEFAULT '${apiKey}';\nSELECT '${appPassword}'::integer;\n"
+            "SELECT '${dbToken}'::integer;\n",
+            "db/U2__b.sql": "ALTER TABLE ${tablePrefix}accounts DROP COLUMN token;\n",
+        },
+    )
+    monkeypatch.setenv("APP_PASSWORD", "Hunter2Secret")
+    monkeypatch.setenv("FLYWAY_PLACEHOLDERS_DBTOKEN", "EnvT0kenValue")
+    url = PG_URL.replace("postgres@", "postgres:UrlPassw0rd@")
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", url, "--format", report, "--verbose"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "invalid input syntax for type integer" in output
+    for secret in ("Hunter2Secret", "Zq9LiteralKey77", "UrlPassw0rd"):
+        assert secret not in output, (secret, output)
+    assert "***" in output
+    assert made_by(pid, pg_drill_databases()) == []
+
+
+def test_secrets_are_values_from_the_environment_or_named_as_credentials(
+    tmp_path: Path,
+) -> None:
+    (conf,) = _read(
+        "db/flyway.conf",
+        "flyway.placeholders.owner=${APP_OWNER}\nflyway.placeholders.prefix=app_\n"
+        "flyway.placeholders.DB_PASSWORD=pw-in-file\n",
+    )
+    assert isinstance(conf, ToolConfig)
+    environ = {"APP_OWNER": "alice", "FLYWAY_PLACEHOLDERS_REGION": "eu"}
+    placeholders = Placeholders([conf], {"schema": "tenant"}, tmp_path, environ=environ)
+    assert placeholders.secrets() == set()  # no scheme built yet
+    assert placeholders.scheme(_migration("db/V1__a.sql", "")) is not None
+    assert placeholders.secrets() == {"alice", "pw-in-file", "eu"}

@@ -102,9 +102,12 @@ class Redactor:
     """Masks the credentials of one report: those its patterns find in a text, and every other
     occurrence of a secret learned from the texts it was given."""
 
-    def __init__(self, texts: Iterable[str] = ()) -> None:
+    def __init__(self, texts: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
+        """Learn the credentials in ``texts``; ``secrets`` are credentials known as such (a
+        Flyway placeholder's value read from the environment), masked wherever they appear."""
         # Findings of one rule repeat their fix word for word: each text is searched once.
         found = {text[start:end] for text in set(texts) for start, end in _secret_spans(text)}
+        found.update(secret for secret in secrets if secret)
         # Whether any of the texts learned from holds a credential.
         self.found = bool(found)
         secrets = {secret for secret in found if len(secret) >= _MIN_ECHOED_SECRET}

@@ -47,6 +47,8 @@ BUILT_IN = (
 """Flyway's own placeholders, ``${flyway:<name>}`` (the separator is ``placeholderSeparator``)."""
 
 _ENV_PREFIX = "FLYWAY_PLACEHOLDERS_"
+# Placeholder names whose value is a credential (the names redact.py masks in URL queries).
+_SECRET_NAME = re.compile(r"token|secret|passw|pwd|credential|signature|auth|key", re.I)
 _LAYOUT_TOOL = {"flyway": FLYWAY, "liquibase": LIQUIBASE}
 # Lower first: the file that comes later in this order wins for the same directory.
 _FILE_ORDER = {"conf/flyway.conf": 0, "flyway.conf": 1, "conf/flyway.toml": 2, "flyway.toml": 3}
@@ -70,6 +72,9 @@ class Scheme:
     """Case-folded name → where its value was set (``flyway.conf:3``), for messages."""
     unset: dict[str, str] = field(default_factory=dict)
     """Case-folded name → why the value set for it is not there (an environment variable)."""
+    from_environment: set[str] = field(default_factory=set)
+    """Case-folded names whose value was read from the environment (``FLYWAY_PLACEHOLDERS_*``,
+    ``${env.NAME}``): such a value is kept out of the repository, as a credential is."""
 
     @property
     def strict(self) -> bool:
@@ -109,6 +114,10 @@ class Scheme:
             if unset is None:
                 self.values[key] = value
                 self.unset.pop(key, None)
+                if value != placeholder.value:
+                    self.from_environment.add(key)
+                else:
+                    self.from_environment.discard(key)
             else:
                 self.values.pop(key, None)
                 self.unset[key] = (
@@ -256,10 +265,28 @@ class Placeholders:
         for name, value in {**given, **self.overrides}.items():
             scheme.values[name.casefold()] = value
             scheme.unset.pop(name.casefold(), None)
+            if name in self.overrides:
+                scheme.from_environment.discard(name.casefold())
+            else:
+                scheme.from_environment.add(name.casefold())
             scheme.sources[name.casefold()] = (
                 "drill.placeholders" if name in self.overrides else _ENV_PREFIX + name
             )
         return scheme
+
+    def secrets(self) -> set[str]:
+        """The placeholder values of the schemes built so far that may be credentials: each
+        read from the environment, and each whose name says it is one (``appPassword``,
+        ``apiKey``, ``token``). A database error or a failing statement quotes them; the drill
+        masks them in everything it reports."""
+        found: set[str] = set()
+        for scheme in self._schemes.values():
+            if scheme is None:
+                continue
+            for key, value in scheme.values.items():
+                if key in scheme.from_environment or _SECRET_NAME.search(key):
+                    found.add(value)
+        return found
 
     def mixed(self, migration: Migration) -> bool:
         """Whether Flyway's ``mixed`` is true for ``migration``."""

@@ -618,11 +618,12 @@ def run_drill(
     masked: a database error, a driver or the old release's command may echo the URL, and
     the password of ``--database`` is masked wherever it appears, percent-encoded or not.
     """
-    redactor = _redactor(options.database)
+    secrets: set[str] = set()
     try:
-        outcome = _run_drill(workspace, config, options, make_target)
+        outcome = _run_drill(workspace, config, options, make_target, secrets)
     except DrillError as exc:
-        raise DrillError(redactor.redact(str(exc))) from None
+        raise DrillError(_redactor(options.database, secrets).redact(str(exc))) from None
+    redactor = _redactor(options.database, secrets)
     outcome.notes = [redactor.redact(note) for note in outcome.notes]
     outcome.not_probed = [redactor.redact(gap) for gap in outcome.not_probed]
     outcome.findings = [
@@ -632,9 +633,10 @@ def run_drill(
     return outcome
 
 
-def _redactor(url: str | None) -> Redactor:
-    """A redactor that knows the password of ``url`` (as written and percent-decoded)."""
-    return Redactor([url, unquote(url)] if url else [])
+def _redactor(url: str | None, secrets: set[str]) -> Redactor:
+    """A redactor that knows the password of ``url`` (as written and percent-decoded) and the
+    placeholder values that may be credentials (``secrets``)."""
+    return Redactor([url, unquote(url)] if url else [], secrets)
 
 
 def _run_drill(
@@ -642,7 +644,9 @@ def _run_drill(
     config: Config,
     options: DrillOptions,
     make_target: Callable[[str | None, str, Origin], DrillTarget],
+    secrets: set[str],
 ) -> DrillOutcome:
+    """:func:`run_drill`, unmasked; ``secrets`` receives the placeholder values to mask."""
     outcome = DrillOutcome()
     base, release = plan(workspace, config)
     if not release:
@@ -654,6 +658,8 @@ def _run_drill(
         else config.sql_dialect
     )
     runner = _runner_for(workspace, release, [*base, *release])
+    if isinstance(runner, SqlRunner) and runner.placeholders is not None:
+        secrets.update(runner.placeholders.secrets())
     drill = _Drill(workspace, options, base, release, runner, outcome, dialect)
     target: DrillTarget | None = None
     with cleanup_on_signals():
