@@ -646,3 +646,42 @@ def test_bk205_on_a_column_given_a_default_says_only_null_writes_fail(tmp_path: 
     assert "default" in status.message
     assert "always writes status" not in (status.fix or "")
     assert "may insert rows without note or write NULL into it" in note.message
+
+
+@pytest.mark.parametrize(
+    ("dialect", "create"),
+    [
+        ("postgres", "CREATE TABLE users_copy AS SELECT * FROM users;"),
+        ("postgres", "SELECT id, email INTO users_copy FROM users;"),
+        ("mysql", "CREATE TABLE `users_copy` AS SELECT * FROM `users`;"),
+        ("mysql", "CREATE TABLE `users_copy` LIKE `users`;"),
+    ],
+)
+def test_a_table_made_from_a_query_is_the_releases_own(
+    tmp_path: Path, dialect: str, create: str
+) -> None:
+    # The release makes users_copy from a query, then changes it in a later migration: the
+    # table is new (no BK202/BK205 for what the old release never had), and the down that
+    # drops it loses only the new code's rows (BK208 info, not the error for a base table).
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE users (id int PRIMARY KEY, email text, note text);",
+            "db/0001_a.down.sql": "DROP TABLE users;",
+            "db/0002_b.up.sql": create,
+            "db/0002_b.down.sql": "DROP TABLE users_copy;",
+            "db/0003_c.up.sql": "ALTER TABLE users_copy DROP COLUMN email;\n"
+            "ALTER TABLE users_copy ADD COLUMN token text;\n"
+            + (
+                "ALTER TABLE users_copy ALTER COLUMN id SET NOT NULL;"
+                if dialect == "postgres"
+                else "ALTER TABLE users_copy MODIFY id int NOT NULL;"
+            ),
+            "db/0003_c.down.sql": "ALTER TABLE users_copy DROP COLUMN token;",
+        },
+    )
+    config = Config(root=tmp_path, sql_dialect=dialect).with_overrides(release_size=2)
+    found = [(f.code, f.severity) for f in check(tmp_path, config).findings]
+    assert ("BK208", Severity.INFO) in found
+    assert [code for code, _ in found if code != "BK208"] == [], found
+    assert ("BK208", Severity.ERROR) not in found

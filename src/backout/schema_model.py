@@ -56,6 +56,7 @@ from backout.schema_operations import (
     ALTER_TYPE,
     ALTERED_UNIQUE,
     CHECK,
+    COLUMNS_UNKNOWN,
     CREATE_ENUM,
     CREATE_TABLE,
     CREATE_VIEW,
@@ -102,6 +103,7 @@ __all__ = [
     "ALTERED_UNIQUE",
     "ALTER_TYPE",
     "CHECK",
+    "COLUMNS_UNKNOWN",
     "CREATE_ENUM",
     "CREATE_TABLE",
     "CREATE_VIEW",
@@ -719,6 +721,7 @@ class Schema:
             table = TableState(op.table, at_base=at_base, base_name=op.table if at_base else None)
             for declared in op.columns:
                 table.columns[declared.name] = _column_state(declared, at_base)
+            table.complete = op.detail != COLUMNS_UNKNOWN
             self.tables[op.table] = table
         elif kind == DROP_TABLE:
             self.tables.pop(op.table, None)

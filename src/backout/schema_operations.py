@@ -70,6 +70,9 @@ DROPPED_INDEX = "index"
 MySQL ``DROP KEY``): it was a constraint only if the index was unique."""
 
 REDEFINED = "redefined"
+COLUMNS_UNKNOWN = "columns unknown"
+"""``detail`` of a CREATE_TABLE whose columns come from a query (``CREATE TABLE … AS SELECT``,
+``SELECT … INTO``, MySQL's ``CREATE TABLE … LIKE``): the table is new, its columns unknown."""
 """``Operation.detail`` of an ``ALTER_TYPE`` that restates the whole column (nullability and
 default included): MySQL ``MODIFY``/``CHANGE``, Django ``AlterField``."""
 

@@ -38,6 +38,7 @@ from backout.schema_model import (
     ADD_CONSTRAINT,
     ALTER_TYPE,
     CHECK,
+    COLUMNS_UNKNOWN,
     CREATE_ENUM,
     CREATE_TABLE,
     CREATE_VIEW,
@@ -630,6 +631,33 @@ def _pg_drop(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                 operations.append(Operation(DROP_ENUM, stmt.at_name(parts[-1]), parts[-1]))
 
 
+def _pg_create_table_as(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    """``CREATE TABLE t AS SELECT …`` (not a materialized view): a new table, columns unknown."""
+    if node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
+        _pg_table_from_query(stmt, node.get("into"), result)
+
+
+def _pg_select_into(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
+    """``SELECT … INTO t FROM …`` makes the table ``t``; another SELECT changes none."""
+    into = node.get("intoClause")
+    if into is not None:
+        _pg_table_from_query(stmt, into, result)
+
+
+def _pg_table_from_query(stmt: _PgStatement, into: Node | None, result: SqlRead) -> None:
+    relation = (into or {}).get("rel")
+    if relation is None or not relation.get("relname") or relation.get("relpersistence") == "t":
+        return  # a temporary table is gone with the session
+    result.operations.append(
+        Operation(
+            CREATE_TABLE,
+            stmt.at(relation.get("location", 0)),
+            relation["relname"],
+            detail=COLUMNS_UNKNOWN,
+        )
+    )
+
+
 def _pg_create_view(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     view = node.get("view")
     if view is not None and view.get("relname"):
@@ -916,6 +944,8 @@ def _sql_literal(expression: str) -> str | None:
 # its position is never worked out.
 _PG_STATEMENT_READERS: dict[str, _StatementReader] = {
     "CreateStmt": _pg_create_table,
+    "CreateTableAsStmt": _pg_create_table_as,
+    "SelectStmt": _pg_select_into,
     "AlterTableStmt": _pg_alter,
     "RenameStmt": _pg_rename,
     "DropStmt": _pg_drop,

@@ -21,6 +21,7 @@ from backout.schema_model import (
     ADD_CONSTRAINT,
     ALTER_TYPE,
     CHECK,
+    COLUMNS_UNKNOWN,
     CREATE_TABLE,
     CREATE_VIEW,
     DROP_COLUMN,
@@ -325,6 +326,13 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                     constraints.append(op)
             yield Operation(CREATE_TABLE, stmt.at(target.this), table, columns=columns)
             yield from constraints
+        elif kind == "TABLE" and isinstance(target, exp.Table):
+            # ``CREATE TABLE t AS SELECT …`` or ``… LIKE other``: new, its columns unknown.
+            properties = node.args.get("properties")
+            if not (properties and properties.find(exp.TemporaryProperty)):
+                yield Operation(
+                    CREATE_TABLE, stmt.at(target), _name(target), detail=COLUMNS_UNKNOWN
+                )
         elif kind == "VIEW" and isinstance(target, (exp.Table, exp.Schema)):
             # ``CREATE VIEW users (id, email) AS …``: the name is the schema's table.
             view = target.this if isinstance(target, exp.Schema) else target
