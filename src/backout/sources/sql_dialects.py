@@ -401,6 +401,10 @@ _DEALLOCATE = re.compile(r"^\s*(?:DEALLOCATE|DROP)\s+PREPARE\s+`?[\w$]+`?\s*$", 
 _PREPARE = re.compile(r"^\s*`?([\w$]+)`?\s+FROM\s+(.+?)\s*$", re.I | re.S)
 _EXECUTE = re.compile(r"^\s*`?([\w$]+)`?(?:\s+USING\b.*)?$", re.I | re.S)
 _USER_VARIABLE = re.compile(r"^@`?([\w$.]+)`?$")
+# ``SELECT IF(…) FROM information_schema.columns WHERE … INTO @s``: INTO last, MySQL 8's
+# preferred place for it, which sqlglot's grammar rejects.
+_TRAILING_INTO = re.compile(r"\s+INTO\s+@`?([\w$.]+)`?\s*$", re.I)
+_SELECT = re.compile(r"^\s*\(?\s*SELECT\b", re.I)
 
 
 def _statement_texts(node: Any) -> list[exp.Literal] | None:
@@ -492,19 +496,29 @@ class _Prepared:
                 name = target.name.lower()
                 self.variables[name] = (_statement_texts(assignment.expression), begin)
 
-    def selected(self, node: exp.Select, begin: int) -> bool:
-        """Record the value that ``SELECT … INTO @s`` gives one user variable; False for a
-        SELECT that sets no user variable (or several: which value each gets is not kept)."""
+    def selected(self, node: exp.Select, begin: int, trailing: str | None = None) -> bool:
+        """Record the value that ``SELECT … INTO @s`` gives one user variable (``trailing``:
+        the variable of an INTO written last, ``SELECT … FROM … INTO @s``, which the grammar
+        does not take); False for a SELECT that sets no user variable."""
         into = node.args.get("into")
         target = into.this if isinstance(into, exp.Into) else None
-        if isinstance(target, exp.Table) and isinstance(target.this, exp.Parameter):
-            variable = target.this
+        if trailing is not None:
+            name = trailing
+        elif isinstance(target, exp.Table) and isinstance(target.this, exp.Parameter):
+            name = target.this.name
         else:
             return False
-        if node.args.get("joins"):  # ``INTO @a, @b`` parses as a join of the second
+        joins = node.args.get("joins") or []
+        if trailing is None and joins:
+            # ``INTO @a, @b`` parses as a join of the second: which value each gets is not
+            # kept, so a statement prepared from either is unknown.
+            self.variables[name.lower()] = (None, begin)
+            for join in joins:
+                if isinstance(join.this, exp.Table) and isinstance(join.this.this, exp.Parameter):
+                    self.variables[join.this.this.name.lower()] = (None, begin)
             return True
         texts = _statement_texts(node.expressions[0]) if len(node.expressions) == 1 else None
-        self.variables[variable.name.lower()] = (texts, begin)
+        self.variables[name.lower()] = (texts, begin)
         return True
 
     def command(self, node: exp.Command, begin: int) -> bool:
@@ -595,6 +609,16 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
         stmt = _GlotStatement(body, begin, end, dialect, without_rowid)
         if dialect == "mysql" and _DEALLOCATE.match(text):
             continue  # frees a prepared statement: changes no table
+        trailing = _TRAILING_INTO.search(text) if dialect == "mysql" else None
+        if trailing is not None and _SELECT.match(text):
+            try:
+                node = sqlglot.parse_one(
+                    text[: trailing.start()], read=read, error_level=sqlglot.ErrorLevel.RAISE
+                )
+            except Exception:  # read as written below, and reported as the grammar says
+                node = None
+            if isinstance(node, exp.Select) and prepared.selected(node, begin, trailing[1]):
+                continue
         try:
             parsed = sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE)
         except Exception as exc:  # sqlglot bugs, as for tokenize above
