@@ -521,6 +521,14 @@ class Schema:
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     model_tables: dict[str, str] = field(default_factory=dict)
     """Django models' default table names → the table they use instead (``db_table``)."""
+    views: dict[str, bool] = field(default_factory=dict)
+    """The views (materialized ones too) migrations create → whether the base has it: an
+    operation on a view the release created (a column renamed) changes nothing the old
+    release has, though no table of that name was ever seen."""
+
+    def new_in_release(self, name: str) -> bool:
+        """Whether ``name``, which no table has, is a view the release created."""
+        return self.views.get(name) is False
 
     def resolve(self, op: Operation) -> Operation | None:
         """``op`` naming the table it really changes, or ``None`` when it changes no table:
@@ -550,8 +558,10 @@ class Schema:
             # A table no migration created (made by hand or before the history starts)
             # existed before the release: the release did not create it, or it would have
             # been seen. So it is at the base whoever meets it first, the base or the release
-            # (a release's second change of such a table is judged as its first was).
-            found = TableState(name, at_base=True, base_name=name)
+            # (a release's second change of such a table is judged as its first was); unless
+            # it is a view the release created.
+            at_base = not self.new_in_release(name)
+            found = TableState(name, at_base=at_base, base_name=name if at_base else None)
             found.complete = False
             self.tables[name] = found
         return found
@@ -596,6 +606,7 @@ class Schema:
             },
             dict(self.enums),
             dict(self.model_tables),
+            dict(self.views),
         )
 
     def apply(self, op: Operation, at_base: bool) -> None:
@@ -730,6 +741,8 @@ class Schema:
             self.tables.pop(op.table, None)
             table.name = op.new_name
             self.tables[op.new_name] = table
+        elif kind == CREATE_VIEW:
+            self.views[op.table] = at_base
         elif kind == CREATE_ENUM:
             self.enums[op.table] = op.values
         elif kind == DROP_ENUM:
@@ -1298,7 +1311,7 @@ def _judge(
     # A table or column that no migration backout read created predates the history it can
     # see, unless the operation itself creates it.
     if table is None:
-        table_at_base = kind != CREATE_TABLE
+        table_at_base = kind != CREATE_TABLE and not schema.new_in_release(op.table)
         base_table = op.table if table_at_base else None
     else:
         table_at_base = table.at_base and kind != CREATE_TABLE

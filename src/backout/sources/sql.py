@@ -632,9 +632,16 @@ def _pg_drop(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
 
 
 def _pg_create_table_as(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
-    """``CREATE TABLE t AS SELECT …`` (not a materialized view): a new table, columns unknown."""
-    if node.get("objtype", "OBJECT_TABLE") == "OBJECT_TABLE":
+    """``CREATE TABLE t AS SELECT …``: a new table, columns unknown; ``CREATE MATERIALIZED
+    VIEW``: a view that nothing writes through."""
+    objtype = node.get("objtype", "OBJECT_TABLE")
+    if objtype == "OBJECT_TABLE":
         _pg_table_from_query(stmt, node.get("into"), result)
+    elif objtype == "OBJECT_MATVIEW":
+        relation = (node.get("into") or {}).get("rel") or {}
+        if relation.get("relname"):
+            where = stmt.at(relation.get("location", 0))
+            result.operations.append(Operation(CREATE_VIEW, where, relation["relname"]))
 
 
 def _pg_select_into(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
