@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
+import itertools
+import operator
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
@@ -77,9 +79,34 @@ def visible(text: str) -> str:
     return _CONTROL.sub(_written_out, text) if _CONTROL.search(text) else text
 
 
+# The texts of a finding that a report writes (message, fix, path), read by C-level getters.
+_WRITTEN = tuple(map(operator.attrgetter, ("message", "fix", "location.path")))
+# The ASCII control characters, for bytes.translate to delete.
+_ASCII_CONTROLS = bytes([*range(0x20), 0x7F])
+
+
+def _joined(findings: list[Finding], paths: bool) -> str:
+    """The messages, fixes, suppression reasons (and with ``paths`` the paths) of
+    ``findings`` as one text, a space between each: nearly every report has nothing to
+    write out and nothing to mask, and one pass in C over this text tells."""
+    getters = _WRITTEN if paths else _WRITTEN[:2]
+    reasons = (_reason(f) for f in findings if f.suppressed_by is not None)
+    return " ".join(itertools.chain(*(map(get, findings) for get in getters), reasons))
+
+
+def _any_control(text: str) -> bool:
+    """Whether ``text`` holds a character of :data:`_CONTROL`."""
+    if text.isascii():  # a flag of the string: no C1 control, and ASCII bytes are the text
+        data = text.encode("ascii")
+        return len(data.translate(None, _ASCII_CONTROLS)) != len(data)
+    return _CONTROL.search(text) is not None
+
+
 def printable(result: CheckResult) -> CheckResult:
     """``result`` with the control characters of messages, fixes, reasons and paths written
     out (a file may be named ``a\\nb``: git tracks it, and ``concise`` would split its line)."""
+    if not _any_control(_joined([*result.findings, *result.suppressed], paths=True)):
+        return result
 
     def shown(finding: Finding) -> Finding:
         reason = _reason(finding)
@@ -108,6 +135,9 @@ def without_credentials(result: CheckResult) -> CheckResult:
     """``result`` with the credentials its findings quote masked: before any format escapes
     the text or derives something from it (GitLab's fingerprint). Locations are left alone."""
     findings = [*result.findings, *result.suppressed]
+    joined = _joined(findings, paths=False)
+    if "@" not in joined and "=" not in joined:  # no credential without one of them
+        return result
     redactor = Redactor(
         text for finding in findings for text in (finding.message, finding.fix, _reason(finding))
     )
