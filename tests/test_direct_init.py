@@ -94,3 +94,25 @@ def test_refuses_what_it_does_not_write() -> None:
     for cls in (WithFactory, WithPostInit, WithKeywordOnly, WithoutInit, WithInitVar):
         with pytest.raises(TypeError, match="not plain fields"):
             direct_init(cls)
+
+
+def test_with_location_is_dataclasses_replace_of_the_location() -> None:
+    from backout.models import Finding, Severity, Suppression, with_location
+
+    suppression = Suppression(Location("a.yaml", 2), ("BK101",), "reviewed")
+    finding = Finding(
+        "BK101",
+        "mutable-image-reference",
+        Severity.ERROR,
+        Location("a.yaml", 3, 7, 4, 2),
+        "message",
+        "fix",
+        suppression,
+    )
+    moved = with_location(finding, Location("deploy/a.yaml", 3, 7, 4, 2))
+    expected = dataclasses.replace(finding, location=Location("deploy/a.yaml", 3, 7, 4, 2))
+    assert moved == expected
+    assert vars(moved) == vars(expected)
+    assert finding.location.path == "a.yaml"  # the original is left as it was
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        moved.code = "BK102"  # type: ignore[misc]

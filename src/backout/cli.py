@@ -28,7 +28,7 @@ from backout.config import (
     validate_codes,
 )
 from backout.engine import CheckResult
-from backout.models import Finding, Severity
+from backout.models import Finding, Location, Severity, with_location
 from backout.report import OutputFormat, render
 from backout.report.summary import by_code, summary_line
 from backout.rules import RuleLoadError
@@ -473,9 +473,11 @@ def from_cwd(result: CheckResult, several: bool = False) -> tuple[CheckResult, s
     def moved(finding: Finding) -> Finding:
         if finding.location.path.startswith("/"):  # an absolute path (a host's dpkg status)
             return finding
-        path = f"{prefix}/{finding.location.path}"
-        location = dataclasses.replace(finding.location, path=path)
-        return dataclasses.replace(finding, location=location)
+        loc = finding.location
+        path = f"{prefix}/{loc.path}"
+        return with_location(
+            finding, Location(path, loc.line, loc.column, loc.end_line, loc.end_column)
+        )
 
     return (
         dataclasses.replace(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import importlib
-import itertools
 import operator
 import re
 from collections.abc import Callable
@@ -57,7 +56,21 @@ def renderer(output_format: OutputFormat) -> Callable[[CheckResult, bool], str]:
 def render(result: CheckResult, output_format: OutputFormat, color: bool = False) -> str:
     """The report of ``result`` in ``output_format``, credentials masked and control
     characters written out; ``color`` only affects ``full``."""
-    return renderer(output_format)(printable(without_credentials(result)), color)
+    findings = [*result.findings, *result.suppressed]
+    texts = [
+        *map(_MESSAGE, findings),
+        *map(_FIX, findings),
+        *(_reason(f) for f in findings if f.suppressed_by is not None),
+    ]
+    # Nearly every report has nothing to mask and nothing to write out: one pass in C over
+    # its texts joined tells. Masking writes ``***`` only, so the texts before it say
+    # whether a control character may remain.
+    joined = " ".join(texts)
+    if "@" in joined or "=" in joined:  # no credential without one of them
+        result = without_credentials(result, texts)
+    if _any_control(joined) or _any_control(" ".join(map(_PATH, findings))):
+        result = printable(result)
+    return renderer(output_format)(result, color)
 
 
 # C0 controls, DEL and C1 controls. A message quotes what a file holds (a YAML name may be
@@ -79,34 +92,28 @@ def visible(text: str) -> str:
     return _CONTROL.sub(_written_out, text) if _CONTROL.search(text) else text
 
 
-# The texts of a finding that a report writes (message, fix, path), read by C-level getters.
-_WRITTEN = tuple(map(operator.attrgetter, ("message", "fix", "location.path")))
-# The ASCII control characters, for bytes.translate to delete.
+# The texts of a finding that a report writes, read by C-level getters.
+_MESSAGE = operator.attrgetter("message")
+_FIX = operator.attrgetter("fix")
+_PATH = operator.attrgetter("location.path")
+# The ASCII control characters, for bytes.translate to delete, and the C1 ones in UTF-8.
 _ASCII_CONTROLS = bytes([*range(0x20), 0x7F])
-
-
-def _joined(findings: list[Finding], paths: bool) -> str:
-    """The messages, fixes, suppression reasons (and with ``paths`` the paths) of
-    ``findings`` as one text, a space between each: nearly every report has nothing to
-    write out and nothing to mask, and one pass in C over this text tells."""
-    getters = _WRITTEN if paths else _WRITTEN[:2]
-    reasons = (_reason(f) for f in findings if f.suppressed_by is not None)
-    return " ".join(itertools.chain(*(map(get, findings) for get in getters), reasons))
+_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
 
 
 def _any_control(text: str) -> bool:
-    """Whether ``text`` holds a character of :data:`_CONTROL`."""
-    if text.isascii():  # a flag of the string: no C1 control, and ASCII bytes are the text
-        data = text.encode("ascii")
-        return len(data.translate(None, _ASCII_CONTROLS)) != len(data)
-    return _CONTROL.search(text) is not None
+    """Whether ``text`` holds a character of :data:`_CONTROL`, told in C: the ASCII controls
+    by deleting them from the UTF-8 bytes, the C1 controls (``\\xc2\\x80``–``\\xc2\\x9f`` in
+    UTF-8) by a pattern over the bytes, only when some character of that block is there."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data.translate(None, _ASCII_CONTROLS)) != len(data):
+        return True
+    return b"\xc2" in data and _C1_UTF8.search(data) is not None
 
 
 def printable(result: CheckResult) -> CheckResult:
     """``result`` with the control characters of messages, fixes, reasons and paths written
     out (a file may be named ``a\\nb``: git tracks it, and ``concise`` would split its line)."""
-    if not _any_control(_joined([*result.findings, *result.suppressed], paths=True)):
-        return result
 
     def shown(finding: Finding) -> Finding:
         reason = _reason(finding)
@@ -131,16 +138,11 @@ def printable(result: CheckResult) -> CheckResult:
     )
 
 
-def without_credentials(result: CheckResult) -> CheckResult:
+def without_credentials(result: CheckResult, texts: list[str]) -> CheckResult:
     """``result`` with the credentials its findings quote masked: before any format escapes
-    the text or derives something from it (GitLab's fingerprint). Locations are left alone."""
-    findings = [*result.findings, *result.suppressed]
-    joined = _joined(findings, paths=False)
-    if "@" not in joined and "=" not in joined:  # no credential without one of them
-        return result
-    redactor = Redactor(
-        text for finding in findings for text in (finding.message, finding.fix, _reason(finding))
-    )
+    the text or derives something from it (GitLab's fingerprint). Locations are left alone.
+    ``texts`` are the findings' messages, fixes and suppression reasons."""
+    redactor = Redactor(texts)
     if not redactor.found:  # nearly every report: nothing to copy
         return result
 
