@@ -63,16 +63,22 @@ def read_baseline(path: Path) -> Counter[str]:
         ) from None
 
 
-def relative_to_baseline(finding: Finding, root: Path, baseline: Path) -> Finding:
-    """``finding`` with its path relative to the directory of the ``baseline`` file.
+def relative_to_baseline(findings: Iterable[Finding], root: Path, baseline: Path) -> list[Finding]:
+    """``findings`` with their paths relative to the directory of the ``baseline`` file.
 
-    ``root`` is what the finding's path is relative to. A baseline records paths from where it
+    ``root`` is what the findings' paths are relative to. A baseline records paths from where it
     lies, not from where backout ran: the file written by ``backout check deploy`` at the
     repository root matches ``backout check .`` run in ``deploy/``. An absolute path outside
     the baseline's directory (a host's dpkg status) stays as it is.
     """
-    directory = baseline.resolve().parent
-    path = root.resolve() / finding.location.path
+    resolved, directory = root.resolve(), baseline.resolve().parent
+    return [_rebased(finding, resolved, directory) for finding in findings]
+
+
+def _rebased(finding: Finding, root: Path, directory: Path) -> Finding:
+    """:func:`relative_to_baseline` with ``root`` and the baseline's ``directory`` resolved
+    (once for a whole report, not once a finding)."""
+    path = root / finding.location.path
     if Path(finding.location.path).is_absolute() and not path.is_relative_to(directory):
         return finding
     try:
@@ -98,9 +104,10 @@ def without_baseline(
     """
     remaining = Counter(recorded)
     kept = []
+    resolved, directory = root.resolve(), baseline.resolve().parent
     for finding in findings:
         path = finding.location.path
-        keys = [fingerprint(relative_to_baseline(finding, root, baseline)), fingerprint(finding)]
+        keys = [fingerprint(_rebased(finding, resolved, directory)), fingerprint(finding)]
         keys += [
             fingerprint(_at(finding, path[len(prefix) + 1 :]))
             for prefix in moved

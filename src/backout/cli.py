@@ -312,9 +312,7 @@ def emit(result: CheckResult, config: Config, moved: Sequence[str] = (), **flags
         from backout.baseline import relative_to_baseline, write_baseline
 
         written = flags["write_baseline"]
-        count = write_baseline(
-            written, [relative_to_baseline(f, result.root, written) for f in result.findings]
-        )
+        count = write_baseline(written, relative_to_baseline(result.findings, result.root, written))
         click.echo(f"Wrote {count} findings to the baseline {flags['write_baseline']}.", err=True)
         return EXIT_CLEAN
     if flags.get("baseline"):
