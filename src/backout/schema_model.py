@@ -70,6 +70,7 @@ from backout.schema_operations import (
     DROP_ENUM,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROP_VIEW,
     DROPPED_INDEX,
     FOREIGN_KEY,
     IRREVERSIBLE_STEP,
@@ -119,6 +120,7 @@ __all__ = [
     "DROP_ENUM",
     "DROP_NOT_NULL",
     "DROP_TABLE",
+    "DROP_VIEW",
     "FOREIGN_KEY",
     "IRREVERSIBLE_STEP",
     "MODEL_TABLE",
@@ -743,6 +745,8 @@ class Schema:
             self.tables[op.new_name] = table
         elif kind == CREATE_VIEW:
             self.views[op.table] = at_base
+        elif kind == DROP_VIEW:
+            self.views.pop(op.table, None)
         elif kind == CREATE_ENUM:
             self.enums[op.table] = op.values
         elif kind == DROP_ENUM:
@@ -975,7 +979,26 @@ class ReleaseAnalysis:
     @functools.cached_property
     def base_objects_dropped(self) -> list[JudgedOperation]:
         """The operations for which :func:`drops_base_object` holds."""
-        return [j for j in self.of_kind(DROP_TABLE, DROP_COLUMN) if drops_base_object(j)]
+        # A view dropped and created again under its name later in the release (the way
+        # PostgreSQL changes a view's columns) is there for the old release's queries.
+        recreated: dict[str, int] = {}
+        for position in self.positions_by_kind.get(CREATE_VIEW, ()):
+            recreated[self.judged[position].op.table] = position
+        by_kind = self.positions_by_kind
+        positions = sorted(
+            itertools.chain.from_iterable(
+                by_kind.get(kind, ()) for kind in (DROP_TABLE, DROP_COLUMN, DROP_VIEW)
+            )
+        )
+        return [
+            self.judged[p]
+            for p in positions
+            if drops_base_object(self.judged[p])
+            and not (
+                self.judged[p].op.kind == DROP_VIEW
+                and recreated.get(self.judged[p].op.table, -1) > p
+            )
+        ]
 
     @functools.cached_property
     def base_objects_renamed(self) -> list[JudgedOperation]:
@@ -1396,8 +1419,8 @@ def adds_required_column(judged: JudgedOperation) -> bool:
 
 
 def drops_base_object(judged: JudgedOperation) -> bool:
-    """Drops a table or column that the old release has."""
-    if judged.op.kind == DROP_TABLE:
+    """Drops a table, view or column that the old release has."""
+    if judged.op.kind in (DROP_TABLE, DROP_VIEW):
         return judged.table_at_base
     return judged.op.kind == DROP_COLUMN and judged.column_at_base
 

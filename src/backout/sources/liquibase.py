@@ -54,6 +54,7 @@ from backout.schema_operations import (
     DROP_DEFAULT,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROP_VIEW,
     DROPPED_INDEX,
     FOREIGN_KEY,
     PRIMARY_KEY,
@@ -729,6 +730,8 @@ def _operations(change: _Element) -> list[Operation]:
         return [Operation(DROP_CONSTRAINT, where, base_table, detail=change.attr("constraintName"))]
     if kind == "createView":
         return [Operation(CREATE_VIEW, where, _name(change.attr("viewName")))]
+    if kind == "dropView":
+        return [Operation(DROP_VIEW, where, _name(change.attr("viewName")))]
     return []
 
 
@@ -798,4 +801,8 @@ def _inverse(change: _Element) -> list[Operation]:
     if kind == "addForeignKeyConstraint":
         base_table = _name(change.attr("baseTableName"))
         return [Operation(DROP_CONSTRAINT, where, base_table, detail=change.attr("constraintName"))]
+    if kind == "createView":
+        # CreateViewChange.createInverses: a DropViewChange, also for ``replaceIfExists``
+        # (the view it replaced is not put back).
+        return [Operation(DROP_VIEW, where, _name(change.attr("viewName")))]
     return []

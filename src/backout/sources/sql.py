@@ -48,6 +48,7 @@ from backout.schema_model import (
     DROP_ENUM,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROP_VIEW,
     DROPPED_INDEX,
     FOREIGN_KEY,
     PRIMARY_KEY,
@@ -606,6 +607,11 @@ def _pg_drop(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
             parts = _list_strings(names)
             if parts:
                 operations.append(Operation(DROP_TABLE, stmt.at_name(parts[-1]), parts[-1]))
+    elif remove_type in ("OBJECT_VIEW", "OBJECT_MATVIEW"):
+        for names in node.get("objects") or ():
+            parts = _list_strings(names)
+            if parts:
+                operations.append(Operation(DROP_VIEW, stmt.at_name(parts[-1]), parts[-1]))
     elif remove_type == "OBJECT_INDEX":
         # Index names are unique in their schema: a unique index created again under its name
         # later in the release is not new (the table is not named here).

@@ -29,6 +29,7 @@ from backout.schema_model import (
     DROP_DEFAULT,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROP_VIEW,
     DROPPED_INDEX,
     FOREIGN_KEY,
     PRIMARY_KEY,
@@ -357,6 +358,9 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
     elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "TABLE":
         for target in node.args.get("tables") or [node.this]:
             yield Operation(DROP_TABLE, stmt.at(target), _name(target))
+    elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "VIEW":
+        for target in node.args.get("tables") or [node.this]:
+            yield Operation(DROP_VIEW, stmt.at(target), _name(target))
     elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "INDEX":
         # ``DROP INDEX name ON table`` (MySQL); SQLite names no table (index names are unique
         # in the schema there).

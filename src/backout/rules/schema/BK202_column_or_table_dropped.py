@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.schema_model import DROP_TABLE, analyse
+from backout.schema_model import DROP_TABLE, DROP_VIEW, analyse
 
 
 class ColumnOrTableDropped(Rule):
@@ -14,8 +14,13 @@ class ColumnOrTableDropped(Rule):
 
     ## What it does
     Flags `DROP COLUMN`, `DROP TABLE`, Alembic `op.drop_column`/`op.drop_table`, Django
-    `RemoveField`/`DeleteModel` of a column or table that existed before the release. Dropping
-    what the same release created is not flagged.
+    `RemoveField`/`DeleteModel` of a column or table that existed before the release, and
+    `DROP VIEW`, `DROP MATERIALIZED VIEW`, Liquibase `dropView` of a view that did (created by
+    a base migration, or by none backout read). Dropping what the same release created is not
+    flagged, nor a view dropped and created again under its name later in the release (the
+    way PostgreSQL changes a view's columns). backout does not know a view's columns, so a
+    view replaced by one with fewer columns (`CREATE OR REPLACE VIEW` on MySQL, a drop and
+    create) is not flagged for the columns it lost.
 
     ## Why is this bad?
     The previous release still selects, inserts and updates that column or table. After a
@@ -56,6 +61,16 @@ class ColumnOrTableDropped(Rule):
                     f"reads and writes; after a rollback its queries on {table} fail with "
                     "'relation does not exist' and the rows are gone",
                     f"stop using {table} in the code and deploy first; drop the table in a "
+                    "later release, once no rollback target uses it",
+                )
+            elif judged.op.kind == DROP_VIEW:
+                view = judged.op.table
+                yield self.finding(
+                    judged.op.location,
+                    f"{judged.migration.label} drops view {view}, which the old release "
+                    f"reads; after a rollback its queries on {view} fail with 'relation does "
+                    "not exist'",
+                    f"stop using {view} in the code and deploy first; drop the view in a "
                     "later release, once no rollback target uses it",
                 )
             else:

@@ -9,8 +9,10 @@ from backout.rules.base import CheckContext, Rule
 from backout.schema_model import (
     ADD_COLUMN,
     CREATE_TABLE,
+    CREATE_VIEW,
     DROP_COLUMN,
     DROP_TABLE,
+    DROP_VIEW,
     RENAME_TABLE,
     Migration,
     Operation,
@@ -30,7 +32,11 @@ class RollbackLosesData(Rule):
     dropping). It is information for the rollback plan, not a defect. A down migration
     that drops a table or column its up migration did not create (and does not create again
     itself, as a SQLite table rebuild does) is an error: it destroys data from before the
-    release, and the old release, which uses it, fails. `backout drill` proves losses: rows or
+    release, and the old release, which uses it, fails. So is a down migration that drops a
+    view that existed before its up migration ran: Liquibase's automatic rollback of
+    `createView replaceIfExists="true"`, or a `DROP VIEW` undoing a `CREATE OR REPLACE VIEW`,
+    leaves the old release without the view it reads (a view the up created holds no data:
+    its drop is not reported). `backout drill` proves losses: rows or
     values of the base release's (seeded) data gone after up and down are an error too.
 
     ## Why is this bad?
@@ -73,21 +79,35 @@ class RollbackLosesData(Rule):
             existing.extend(migration, up)
             if not down:
                 continue  # no down migration, or one with no schema change backout reads
-            if not any(op.kind in (DROP_TABLE, DROP_COLUMN) for op in down):
+            if not any(op.kind in _DROPS for op in down):
                 continue
             created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
             added = {(op.table, op.column) for op in up if op.kind == ADD_COLUMN}
             made_last = _made_last(down)
             seen: set[tuple[str, str, str | None]] = set()
             for position, op in enumerate(down):
-                if op.kind not in (DROP_TABLE, DROP_COLUMN):
+                if op.kind not in _DROPS:
                     continue
-                made = (op.table,) if op.kind == DROP_TABLE else (op.table, op.column or "")
+                made = (op.table,) if op.kind != DROP_COLUMN else (op.table, op.column or "")
                 if made_last.get(made, -1) > position:
                     continue  # a table rebuilt by the down itself (SQLite), a column re-added
                 if (op.kind, op.table, op.column) in seen:
                     continue  # the same drop again (`DROP … IF EXISTS` repeated): said once
                 seen.add((op.kind, op.table, op.column))
+                if op.kind == DROP_VIEW:
+                    # A view holds no rows: dropping one this migration created loses
+                    # nothing, one that was there before (``replaceIfExists``, ``CREATE OR
+                    # REPLACE``) breaks the old release's queries on it.
+                    if migration.readable and existing.before(migration, op):
+                        yield self.finding(
+                            op.location,
+                            f"rolling back {migration.label} drops view {op.table}, which "
+                            "existed before this migration, and the old release, which "
+                            "reads it, fails",
+                            "make the down migration create the view again as it was",
+                            Severity.ERROR,
+                        )
+                    continue
                 table = analysis.table_of(op.table)  # a Django model's db_table, if any
                 # Only what exists before this migration holds data the rollback destroys; and
                 # an up migration backout could not read whole may have created it.
@@ -130,13 +150,16 @@ class RollbackLosesData(Rule):
                     )
 
 
+_DROPS = (DROP_TABLE, DROP_COLUMN, DROP_VIEW)
+
+
 def _made_last(down: Sequence[Operation]) -> dict[tuple[str, ...], int]:
     """Where the down migration last creates each table (under its name, or a table renamed
     to it) and adds each column: a drop before that is made good again by the down itself.
     One pass, so that a down of thousands of statements is not walked once per drop."""
     made: dict[tuple[str, ...], int] = {}
     for position, op in enumerate(down):
-        if op.kind == CREATE_TABLE:
+        if op.kind in (CREATE_TABLE, CREATE_VIEW):
             made[(op.table,)] = position
         elif op.kind == RENAME_TABLE and op.new_name:
             made[(op.new_name,)] = position
@@ -146,7 +169,7 @@ def _made_last(down: Sequence[Operation]) -> dict[tuple[str, ...], int]:
 
 
 class _Existing:
-    """The tables and columns that exist before each migration of the release: the base
+    """The tables, views and columns that exist before each migration of the release: the base
     schema (replayed only if a down drops what its up did not create), then what the
     release's earlier up migrations create."""
 
@@ -158,6 +181,7 @@ class _Existing:
         self._index: dict[int, int] = {}
         self._tables: dict[str, int] = {}
         self._columns: dict[tuple[str, str | None], int] = {}
+        self._views: dict[str, int] = {}
 
     def extend(self, migration: Migration, up: Sequence[Operation]) -> None:
         """Record ``migration``'s place, then what its up creates."""
@@ -169,6 +193,8 @@ class _Existing:
                     self._columns.setdefault((op.table, column.name), index)
             elif op.kind == ADD_COLUMN:
                 self._columns.setdefault((op.table, op.column), index)
+            elif op.kind == CREATE_VIEW:
+                self._views.setdefault(op.table, index)
 
     def before(self, migration: Migration, drop: Operation) -> bool:
         """Whether the table or column ``drop`` removes exists before ``migration``."""
@@ -177,8 +203,12 @@ class _Existing:
             return True
         if drop.kind == DROP_COLUMN and self._columns.get((drop.table, drop.column), index) < index:
             return True
+        if drop.kind == DROP_VIEW and self._views.get(drop.table, index) < index:
+            return True
         if self._base is None:
             self._base = replay(self.analysis.base, self.analysis.dialect)
+        if drop.kind == DROP_VIEW:
+            return drop.table in self._base.views
         table = self._base.tables.get(drop.table)
         if table is None:
             return False
