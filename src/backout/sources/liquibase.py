@@ -312,7 +312,10 @@ def _yaml_element(
                 elif key == _TEXT_KEYS.get(name):
                     _set_text(element, path, value)
                 else:
-                    element.attrs[key] = yamlfile.text_of(value) or ""
+                    text = yamlfile.text_of(value)
+                    if text is not None or key not in _DEFAULT_ATTRIBUTES:
+                        # A null default (``defaultValue:``) is none; ``''`` is the empty string.
+                        element.attrs[key] = text or ""
             elif isinstance(value, yamlfile.SequenceNode) and key in ("changes", "columns"):
                 # ``changes:`` and ``columns:`` hold what XML writes as child elements.
                 for item in yamlfile.elements(value):
@@ -613,8 +616,14 @@ def _column(column: _Element) -> Column:
             nullable = False
         if constraint.flag("unique"):
             unique = True
+    # ``defaultValue=""`` is the empty string, a default: ColumnConfig keeps a ``defaultValue``
+    # as written (``hasDefaultValue`` only asks that it is not null) and the generators write
+    # ``DEFAULT ''`` (liquibase/liquibase#1920). The typed ones (numeric, boolean, date…) turn
+    # an empty value into none. A YAML null (``defaultValue:``) is no attribute at all.
     has_default = any(
-        column.attr(name) and column.attr(name).lower() != "null" for name in _DEFAULT_ATTRIBUTES
+        (column.attr(name) or (name == "defaultValue" and name in column.attrs))
+        and column.attr(name).lower() != "null"
+        for name in _DEFAULT_ATTRIBUTES
     )
     generated = bool(column.flag("autoIncrement")) or column.attr("type").lower() in (
         "serial",
