@@ -10,6 +10,7 @@ import pytest
 
 from backout.config import Config
 from backout.engine import _read_one, check
+from backout.models import Severity
 from backout.schema_model import (
     ADD_COLUMN,
     CREATE_TABLE,
@@ -446,6 +447,43 @@ def test_bk207_names_the_change_and_the_rollback_to_write(tmp_path: Path) -> Non
     assert str(finding.location) == "db/changelog.xml:9:3"
     assert "Liquibase cannot roll back modifyDataType by itself" in finding.message
     assert "`<rollback>` in XML" in finding.fix
+
+
+CUSTOM_CHANGE = '    <customChange class="com.shop.db.BackfillNicknames"/>\n'
+ADD_REQUIRED = (
+    '    <addColumn tableName="users"><column name="nickname" type="text">\n'
+    '      <constraints nullable="false"/></column></addColumn>\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "severity", "words"),
+    [
+        # Only the custom change stands between Liquibase and a rollback: whether its class
+        # implements CustomSqlRollback/CustomTaskRollback decides, which the changelog does not
+        # say. A warning even though the changeset breaks the old release (BK201 says so).
+        (
+            ADD_REQUIRED + CUSTOM_CHANGE,
+            Severity.WARNING,
+            "cannot tell whether com.shop.db.BackfillNicknames implements a rollback",
+        ),
+        # A dropColumn, which Liquibase cannot invert, breaks the old release: an error still.
+        (
+            '    <dropColumn tableName="users" columnName="email"/>\n' + CUSTOM_CHANGE,
+            Severity.ERROR,
+            "cannot roll back dropColumn, customChange by itself",
+        ),
+    ],
+)
+def test_bk207_cannot_tell_whether_a_custom_change_rolls_back(
+    tmp_path: Path, changes: str, severity: Severity, words: str
+) -> None:
+    body = changeset("1", CREATE_USERS) + changeset("2", changes)
+    write(tmp_path, {"db/changelog.xml": xml(body)})
+    result = check(tmp_path, Config(root=tmp_path).with_overrides(select=("BK207",)))
+    (finding,) = result.findings
+    assert finding.severity == severity
+    assert words in finding.message
 
 
 def test_a_yaml_file_that_only_mentions_changelogs_is_no_unreadable_changelog(

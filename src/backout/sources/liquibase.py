@@ -501,6 +501,7 @@ class _Changelog:
         rollbacks = element.named("rollback")
         down = _Steps()
         down_location: Location | None = None
+        custom: tuple[str, ...] = ()
         if rollbacks:
             down_location = rollbacks[0].location
             state, reason = self.rollback(rollbacks, down, dialects, changeset)
@@ -516,6 +517,14 @@ class _Changelog:
             )
             if unsupported:
                 state = DOWN_MISSING
+                if unsupported == ["customChange"]:
+                    custom = tuple(
+                        dict.fromkeys(
+                            c.attr("class") or "(no class)"
+                            for c in changes
+                            if c.name == "customChange" and _dialects(c.attr("dbms"), dialects)
+                        )
+                    )
                 written = "<rollback>" if self.format == "XML" else "`rollback:`"
                 reason = (
                     f"changeset {changeset} has no {written}, and Liquibase cannot roll back "
@@ -548,6 +557,7 @@ class _Changelog:
             down_location=down_location,
             down_state=state,
             down_reason=reason,
+            down_custom_classes=custom,
             changeset=changeset,
             up=pg_up,
             down=pg_down,

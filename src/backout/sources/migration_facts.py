@@ -41,6 +41,10 @@ class Migration(Fact):
     down_state: str = DOWN_PRESENT
     down_reason: str = ""
     """Why the migration cannot go back, in words, when ``down_state`` is not present."""
+    down_custom_classes: tuple[str, ...] = ()
+    """Liquibase: the ``customChange`` classes that are all that keeps Liquibase from rolling
+    the changeset back by itself (``down_state`` missing). It can if each class implements
+    ``CustomSqlRollback`` or ``CustomTaskRollback``, which the changelog does not say."""
     revision: str | None = None
     down_revisions: tuple[str, ...] = ()
     script_directory: str | None = None

@@ -25,7 +25,10 @@ class IrreversibleMigration(Rule):
     an Alembic `downgrade()` that is `pass` or only raises, and Django `RunPython` without
     `reverse_code` or `RunSQL` without `reverse_sql`. It is an error when the same migration
     also breaks the old release (BK201–BK206), a warning otherwise; a hazard whose finding a
-    `backout: ignore[...]` comment suppresses does not count.
+    `backout: ignore[...]` comment suppresses does not count. A Liquibase changeset without a
+    rollback whose only change Liquibase cannot invert is a `customChange` is a warning that
+    says backout cannot tell: Liquibase rolls it back when the class implements
+    `CustomSqlRollback` or `CustomTaskRollback`, which the changelog does not show.
 
     ## Why is this bad?
     A rollback of the code that needs the schema back cannot get it: the down step is missing
@@ -79,7 +82,9 @@ class IrreversibleMigration(Rule):
                 if breaking
                 else ""
             )
-            if migration.down_state != DOWN_PRESENT:
+            if migration.down_custom_classes and migration.down_state != DOWN_PRESENT:
+                yield self._custom_change(migration)
+            elif migration.down_state != DOWN_PRESENT:
                 where = migration.down_location or Location(migration.location.path, 1, 1)
                 if migration.changeset:
                     where = migration.down_location or migration.location
@@ -102,6 +107,24 @@ class IrreversibleMigration(Rule):
                         "RunPython.noop / RunSQL.noop when undoing needs nothing)",
                         severity,
                     )
+
+    def _custom_change(self, migration: Migration) -> Finding:
+        """The finding for a changeset that Liquibase rolls back only if its ``customChange``
+        classes implement a rollback: a warning, whatever else the changeset does, since
+        backout cannot tell (the hazards it brings are reported by their own rules)."""
+        classes = migration.down_custom_classes
+        names = ", ".join(classes)
+        verb = "implements" if len(classes) == 1 else "implement"
+        return self.finding(
+            migration.down_location or migration.location,
+            f"cannot tell whether {names} {verb} a rollback (CustomSqlRollback or "
+            f"CustomTaskRollback); if not, {migration.label} cannot be reversed: "
+            f"{migration.down_reason}",
+            f"give the changeset a rollback that undoes it; or, when {names} {verb} "
+            "CustomSqlRollback or CustomTaskRollback, say so with a `backout: ignore[BK207]` "
+            "comment",
+            Severity.WARNING,
+        )
 
 
 # What to do about a missing or empty down migration, by layout.
