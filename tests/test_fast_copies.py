@@ -69,6 +69,8 @@ SET_BY_THE_DOWN_FILE = {
     "down_location",
     "down_state",
     "down_reason",
+    # A down file is the down: no customChange class is left to decide it (the default).
+    "down_custom_classes",
     "down",
     "dialect_reads",
 }
@@ -126,6 +128,7 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         down_location=Location(UP_PATH, 7, 1),
         down_state=DOWN_MISSING,
         down_reason="no down file",
+        down_custom_classes=("com.shop.Custom",),
         revision="rev",
         down_revisions=("before",),
         script_directory="scripts",

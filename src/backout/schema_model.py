@@ -203,6 +203,7 @@ def _with_down(migration: Migration, down: DownScript) -> Migration:
     attributes["down_location"] = down.location
     attributes["down_state"] = state
     attributes["down_reason"] = "" if state == DOWN_PRESENT else f"{down.location.path} is empty"
+    attributes["down_custom_classes"] = ()
     attributes["down"] = down.down
     attributes["dialect_reads"] = dialect_reads
     joined = object.__new__(Migration)
