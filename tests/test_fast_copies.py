@@ -71,6 +71,7 @@ SET_BY_THE_DOWN_FILE = {
     "down_reason",
     # A down file is the down: no customChange class is left to decide it (the default).
     "down_custom_classes",
+    "down_reference",
     "down",
     "dialect_reads",
 }
@@ -129,6 +130,7 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         down_state=DOWN_MISSING,
         down_reason="no down file",
         down_custom_classes=("com.shop.Custom",),
+        down_reference=("db/other.xml", "me:0"),
         revision="rev",
         down_revisions=("before",),
         script_directory="scripts",

@@ -245,6 +245,43 @@ def test_an_explicit_rollback_is_the_down(rollback: str, state: str, down_kinds:
     assert second.down_location is not None and second.down_location.line == 8
 
 
+@pytest.mark.parametrize(
+    "path", ["src/main/resources/db/legacy.xml", "classpath:db/legacy.xml", "/db/legacy.xml"]
+)
+def test_a_rollback_changeset_path_names_a_changeset_of_another_file(path: str) -> None:
+    """``changeSetPath`` is a classpath path (Liquibase's ``rollback changeSetId``): it names
+    the changeset of that file, not the one with the same id in the referencing file."""
+    root = "src/main/resources/db/"
+    legacy = xml(changeset("1", CREATE_USERS))
+    current = xml(
+        changeset(
+            "1", '    <createTable tableName="audit"><column name="id" type="int"/></createTable>\n'
+        )
+        + changeset(
+            "2",
+            "    <sql>CREATE TABLE users (id bigint PRIMARY KEY, email varchar(255));</sql>\n"
+            f'    <rollback changeSetId="1" changeSetAuthor="shop" changeSetPath="{path}"/>\n',
+        )
+    )
+    master = xml('  <include file="db/legacy.xml"/>\n  <include file="db/current.xml"/>\n')
+    ordered = migrations(
+        {root + "master.xml": master, root + "legacy.xml": legacy, root + "current.xml": current}
+    )
+    referencing = ordered[-1]
+    assert referencing.changeset == "shop:2" and referencing.down_state == DOWN_PRESENT
+    assert [(op.kind, op.table) for op in referencing.down] == [(CREATE_TABLE, "users")]
+
+
+def test_a_rollback_changeset_path_without_the_changeset_reads_no_down_from_elsewhere() -> None:
+    body = changeset("1", CREATE_USERS) + changeset(
+        "2",
+        '    <dropTable tableName="users"/>\n'
+        '    <rollback changeSetId="1" changeSetAuthor="shop" changeSetPath="db/gone.xml"/>\n',
+    )
+    _, second = migrations({"db/changelog.xml": xml(body)})
+    assert second.down == ()
+
+
 def test_yaml_changelog_positions_rollbacks_and_dbms() -> None:
     text = (
         "databaseChangeLog:\n"

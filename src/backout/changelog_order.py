@@ -25,6 +25,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
+from backout.schema_operations import DialectRead
 from backout.sources.migration_facts import ChangelogInclude, Migration
 
 
@@ -35,6 +36,52 @@ def _clean(target: str) -> str:
             target = target[len(prefix) :]
     target = posixpath.normpath(target.replace("\\", "/").lstrip("/"))
     return "" if target == "." else target
+
+
+def names_path(target: str, path: str) -> bool:
+    """Whether the classpath path ``target`` names the tree's file ``path``: the end of it."""
+    clean = _clean(target)
+    return bool(clean) and (path == clean or path.endswith("/" + clean))
+
+
+def resolve_rollback_references(migrations: Sequence[Migration]) -> list[Migration]:
+    """``migrations`` with each Liquibase ``rollback changeSetPath=…`` reference
+    (:attr:`Migration.down_reference`) replaced by the changes of the changeset it names: the
+    one of that ``author:id`` (or ``id``) in a file whose path ends with the classpath path,
+    nearest the referencing file. A reference to no changeset of the tree reads no down."""
+    if not any(m.down_reference for m in migrations):
+        return list(migrations)
+    by_changeset: dict[str, list[Migration]] = {}
+    for migration in migrations:
+        if migration.changeset:
+            ident = migration.changeset.partition(":")[2]
+            by_changeset.setdefault(migration.changeset, []).append(migration)
+            by_changeset.setdefault(ident, []).append(migration)
+    out = []
+    for migration in migrations:
+        if migration.down_reference is None:
+            out.append(migration)
+            continue
+        target, key = migration.down_reference
+        here = migration.location.path
+        found = max(
+            (m for m in by_changeset.get(key, ()) if names_path(target, m.location.path)),
+            key=lambda m: _shared(m.location.path, here),
+            default=None,
+        )
+        if found is None:
+            out.append(migration)
+            continue
+        down = (*migration.down, *found.up)
+        reads = tuple(
+            DialectRead(d, own[0], (*own[1], *found.operations(d)[0]))
+            for d in ("mysql", "sqlite")
+            if (own := migration.operations(d))
+        )
+        if all(r.up == migration.up and r.down == down for r in reads):
+            reads = ()
+        out.append(replace(migration, down=down, dialect_reads=reads))
+    return out
 
 
 def _shared(a: str, b: str) -> int:

@@ -204,6 +204,7 @@ def _with_down(migration: Migration, down: DownScript) -> Migration:
     attributes["down_state"] = state
     attributes["down_reason"] = "" if state == DOWN_PRESENT else f"{down.location.path} is empty"
     attributes["down_custom_classes"] = ()
+    attributes["down_reference"] = None
     attributes["down"] = down.down
     attributes["dialect_reads"] = dialect_reads
     joined = object.__new__(Migration)
@@ -276,6 +277,10 @@ def ordered_migrations(facts: FactSet, config: Config | None = None) -> list[Mig
         downs = [d for d in downs if d.dialect is None or d.dialect in kept.get(d.stream, ())]
     migrations = [m for m in migrations if m.dialects is None or dialect in m.dialects]
     migrations = _join_downs(migrations, downs)
+    if any(m.down_reference for m in migrations):
+        from backout.changelog_order import resolve_rollback_references
+
+        migrations = resolve_rollback_references(migrations)
     includes = facts.of(ChangelogInclude)
     if includes:
         from backout.changelog_order import order_changelogs

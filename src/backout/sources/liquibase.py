@@ -464,6 +464,8 @@ class _Changelog:
         # ``rollback changeSetId=…`` that reuses them.
         self.done: dict[str, _Steps] = {}
         self.problems: list[Fact] = []
+        # The ``rollback changeSetPath`` of the changeset being read, when it is another file.
+        self.reference: tuple[str, str] | None = None
 
     def facts(self) -> Iterator[Fact]:
         position = 0
@@ -499,6 +501,7 @@ class _Changelog:
             self.change(change, up, dialects)
         self.done[ident] = self.done[changeset] = up
         rollbacks = element.named("rollback")
+        self.reference = None
         down = _Steps()
         down_location: Location | None = None
         custom: tuple[str, ...] = ()
@@ -558,6 +561,7 @@ class _Changelog:
             down_state=state,
             down_reason=reason,
             down_custom_classes=custom,
+            down_reference=self.reference,
             changeset=changeset,
             up=pg_up,
             down=pg_down,
@@ -578,7 +582,13 @@ class _Changelog:
             if reference:
                 anything = True
                 author = rollback.attr("changeSetAuthor")
-                earlier = self.done.get(f"{author}:{reference}" if author else reference)
+                key = f"{author}:{reference}" if author else reference
+                elsewhere = rollback.attr("changeSetPath")
+                if elsewhere and not _names_file(elsewhere, self.path):
+                    # Another file's changeset: found once every file is read.
+                    self.reference = (elsewhere, key)
+                    continue
+                earlier = self.done.get(key)
                 if earlier is not None:
                     for dialect in _DIALECTS:
                         if dialect in dialects:
@@ -616,6 +626,14 @@ class _Changelog:
             )
         else:
             steps.add(_operations(change), dialects)
+
+
+def _names_file(target: str, path: str) -> bool:
+    """Whether the classpath path ``target`` (``classpath:db/a.xml``, ``/db/a.xml``) names the
+    file at ``path`` of the tree: its end, as includes are matched."""
+    from backout.changelog_order import names_path
+
+    return names_path(target, path)
 
 
 def _column(column: _Element) -> Column:

@@ -45,6 +45,10 @@ class Migration(Fact):
     """Liquibase: the ``customChange`` classes that are all that keeps Liquibase from rolling
     the changeset back by itself (``down_state`` missing). It can if each class implements
     ``CustomSqlRollback`` or ``CustomTaskRollback``, which the changelog does not say."""
+    down_reference: tuple[str, str] | None = None
+    """Liquibase: a ``rollback changeSetId=… changeSetPath=…`` naming a changeset of another
+    file, as (``changeSetPath``, ``author:id`` or ``id``): that changeset's changes are the
+    down, found by :func:`backout.schema_model.ordered_migrations` once every file is read."""
     revision: str | None = None
     down_revisions: tuple[str, ...] = ()
     script_directory: str | None = None
