@@ -685,3 +685,32 @@ def test_a_table_made_from_a_query_is_the_releases_own(
     assert ("BK208", Severity.INFO) in found
     assert [code for code, _ in found if code != "BK208"] == [], found
     assert ("BK208", Severity.ERROR) not in found
+
+
+@pytest.mark.parametrize(
+    ("dialect", "quote", "same"),
+    [("mysql", "`", True), ("sqlite", '"', True), ("postgres", '"', False)],
+)
+def test_names_are_matched_as_the_dialect_compares_them(
+    tmp_path: Path, dialect: str, quote: str, same: bool
+) -> None:
+    # MySQL and SQLite find `Email` as email; PostgreSQL keeps a quoted name exact, so its
+    # unquoted email is another column (one older than the history, at the base).
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": f"CREATE TABLE users (id int, {quote}Legacy{quote} text);",
+            "db/0001_a.down.sql": "DROP TABLE users;",
+            "db/0002_b.up.sql": f"ALTER TABLE users ADD COLUMN {quote}Email{quote} text;\n"
+            "ALTER TABLE users DROP COLUMN email;\n"
+            "ALTER TABLE users DROP COLUMN LEGACY;",
+            "db/0002_b.down.sql": "SELECT 1;",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK202",), sql_dialect=dialect)
+    messages = [f.message for f in check(tmp_path, config).findings]
+    # The base column is named as it was created, not as the release wrote it.
+    legacy = [m for m in messages if "Legacy" in m]
+    email = [m for m in messages if "email" in m.lower()]
+    assert len(legacy) == (1 if same else 0), messages
+    assert len(email) == (0 if same else 1), messages

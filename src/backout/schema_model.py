@@ -44,9 +44,9 @@ import operator
 import re
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 # ``backout.sources.sql`` imports the operation names from this module while the readers are
 # being imported, so they must be bound before ``backout.sources`` is: keep this import first.
@@ -468,6 +468,69 @@ def split_release(
 # The schema a list of migrations leaves.
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(name: str) -> str:
+    return name.translate(_ASCII_LOWER)
+
+
+# How each dialect compares the names of tables and columns (PostgreSQL: as the readers give
+# them, unquoted names folded to lower case and quoted ones exact). MySQL and MariaDB compare
+# column names ignoring case on every platform; table names as ``lower_case_table_names``
+# says, case-sensitive by default on Linux, but the history of a project that runs names a
+# table one way (the readers already fold unquoted names, and two tables differing only in
+# case are what MySQL's manual warns against), so tables are matched ignoring case too.
+# SQLite ignores the case of ASCII letters in every identifier. See docs/design.md.
+_NAME_FOLDS: dict[str, Callable[[str], str]] = {"mysql": str.lower, "sqlite": _ascii_lower}
+
+
+def name_key(dialect: str) -> Callable[[str], str] | None:
+    """What ``dialect`` compares names of tables and columns by (None: exactly as read)."""
+    return _NAME_FOLDS.get(dialect)
+
+
+def _same(name: str) -> str:
+    return name
+
+
+_V = TypeVar("_V")
+
+
+class _Names(dict[str, _V]):
+    """A dict keyed by names, which finds a name however its letters are cased when the
+    dialect ignores case (``fold``): keys are stored folded, the states they map to keep the
+    names as written (for messages). Only MySQL and SQLite schemas use it: PostgreSQL's
+    plain dicts pay nothing for it."""
+
+    __slots__ = ("fold",)
+
+    def __init__(self, fold: Callable[[str], str], items: Iterable[tuple[str, _V]] = ()) -> None:
+        super().__init__((fold(key), value) for key, value in items)
+        self.fold = fold
+
+    def __getitem__(self, key: str) -> _V:
+        return super().__getitem__(self.fold(key))
+
+    def __setitem__(self, key: str, value: _V) -> None:
+        super().__setitem__(self.fold(key), value)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(self.fold(key))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(self.fold(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(self.fold(key), default)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        return super().pop(self.fold(key), *default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        return super().setdefault(self.fold(key), default)
+
+
 @dataclass(slots=True)
 class ColumnState:
     """A column as the replay knows it; ``at_base`` is False for columns the release added."""
@@ -533,6 +596,28 @@ class Schema:
     """The views (materialized ones too) migrations create → whether the base has it: an
     operation on a view the release created (a column renamed) changes nothing the old
     release has, though no table of that name was ever seen."""
+    fold: Callable[[str], str] | None = None
+    """How the dialect compares names (:func:`name_key`): when set, tables, columns and views
+    are found ignoring the case it ignores."""
+
+    def __post_init__(self) -> None:
+        fold = self.fold
+        if fold is not None:
+            self.tables = _Names(fold, self.tables.items())
+            self.views = _Names(fold, self.views.items())
+
+    def new_table(self, name: str, at_base: bool) -> TableState:
+        """A new :class:`TableState` called ``name``, its columns found as the dialect finds
+        them."""
+        table = TableState(name, at_base=at_base, base_name=name if at_base else None)
+        if self.fold is not None:
+            table.columns = _Names(self.fold)
+        return table
+
+    def same_name(self, one: str, other: str) -> bool:
+        """Whether the dialect takes the names ``one`` and ``other`` for the same."""
+        fold = self.fold
+        return one == other if fold is None else fold(one) == fold(other)
 
     def new_in_release(self, name: str) -> bool:
         """Whether ``name``, which no table has, is a view the release created."""
@@ -569,7 +654,7 @@ class Schema:
             # (a release's second change of such a table is judged as its first was); unless
             # it is a view the release created.
             at_base = not self.new_in_release(name)
-            found = TableState(name, at_base=at_base, base_name=name if at_base else None)
+            found = self.new_table(name, at_base)
             found.complete = False
             self.tables[name] = found
         return found
@@ -600,6 +685,25 @@ class Schema:
 
     def copy(self) -> Schema:
         """A deep copy, so that replaying the release leaves the base schema as it was."""
+        fold = self.fold
+        if fold is not None:
+            return Schema(
+                {
+                    name: TableState(
+                        t.name,
+                        _Names(fold, ((c, col.copy()) for c, col in t.columns.items())),
+                        t.at_base,
+                        t.base_name,
+                        t.complete,
+                        dict(t.keys),
+                    )
+                    for name, t in self.tables.items()
+                },
+                dict(self.enums),
+                dict(self.model_tables),
+                dict(self.views),
+                fold,
+            )
         return Schema(
             {
                 name: TableState(
@@ -656,7 +760,12 @@ class Schema:
                     if only is not None:
                         only.unique = True
                 elif op.constrained:
-                    table.keys[_key_name(op)] = op.constrained
+                    fold = self.fold
+                    table.keys[_key_name(op)] = (
+                        op.constrained
+                        if fold is None
+                        else tuple([fold(name) for name in op.constrained])
+                    )
             elif kind == DROP_CONSTRAINT and op.detail:
                 self._drop_key(op)
             return column
@@ -665,8 +774,9 @@ class Schema:
                 if column is not None and table is not None:
                     del table.columns[op.column]
                     if table.keys:  # the database drops the keys the column is in
+                        dropped = op.column if self.fold is None else self.fold(op.column)
                         table.keys = {
-                            name: key for name, key in table.keys.items() if op.column not in key
+                            name: key for name, key in table.keys.items() if dropped not in key
                         }
                 elif table is None:
                     self.table(op.table, at_base)
@@ -690,6 +800,8 @@ class Schema:
                 column.name = op.new_name
                 renamed.columns[op.new_name] = column
                 old, new = op.column, op.new_name
+                if self.fold is not None:
+                    old, new = self.fold(old), self.fold(new)
                 keys = renamed.keys  # this state's own (see copy): changed in place
                 for name, key in keys.items():
                     if old in key:
@@ -737,7 +849,7 @@ class Schema:
         types (one on a column that names none changes nothing)."""
         kind = op.kind
         if kind == CREATE_TABLE:
-            table = TableState(op.table, at_base=at_base, base_name=op.table if at_base else None)
+            table = self.new_table(op.table, at_base)
             for declared in op.columns:
                 table.columns[declared.name] = _column_state(declared, at_base)
             table.complete = op.detail != COLUMNS_UNKNOWN
@@ -815,7 +927,7 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
 
 def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:
     """The schema that applying ``migrations`` (up) in order leaves."""
-    schema = Schema()
+    schema = Schema(fold=name_key(dialect))
     tables = schema.tables
     for migration in migrations:
         up, _ = migration.operations(dialect)
@@ -1013,11 +1125,12 @@ class ReleaseAnalysis:
         # working (GitLab's rename_table_safely): PostgreSQL and MySQL write through a simple
         # view; SQLite does not (its views take no INSERT without a trigger).
         # The view must read the renamed table alone, in a form the engine writes through.
+        key = self.key_of_name
         views = (
             {}
             if self.dialect == "sqlite"
             else {
-                (self.judged[p].op.table, self.judged[p].op.detail): p
+                (key(self.judged[p].op.table), key(self.judged[p].op.detail)): p
                 for p in self.positions_by_kind.get(CREATE_VIEW, ())
             }
         )
@@ -1029,9 +1142,18 @@ class ReleaseAnalysis:
             if renames_base_object(self.judged[p])
             and not (
                 self.judged[p].op.kind == RENAME_TABLE
-                and views.get((self.judged[p].op.table, self.judged[p].op.new_name or ""), -1) > p
+                and views.get(
+                    (key(self.judged[p].op.table), key(self.judged[p].op.new_name or "")), -1
+                )
+                > p
             )
         ]
+
+    @functools.cached_property
+    def key_of_name(self) -> Callable[[str], str]:
+        """What the dialect compares names of tables and columns by (:func:`name_key`; the
+        name itself where case counts): rules that match names key them with it."""
+        return name_key(self.dialect) or _same
 
     @functools.cached_property
     def not_null_set(self) -> list[JudgedOperation]:
@@ -1050,7 +1172,7 @@ class ReleaseAnalysis:
             if not name:
                 continue
             if judged.op.table:
-                tables = {judged.table_name}
+                tables = {self.key_of_name(judged.table_name)}
             else:
                 # ``DROP INDEX name`` (PostgreSQL, SQLite) names no table: the index names one
                 # table's unique index, if any (names are unique in the schema there).
@@ -1067,7 +1189,8 @@ class ReleaseAnalysis:
             if not constrains_old_writes(judged):
                 continue
             name = judged.op.detail.lower()
-            if name and dropped.get((judged.table_name, name), position) < position:
+            table = self.key_of_name(judged.table_name)
+            if name and dropped.get((table, name), position) < position:
                 continue
             found.append(judged)
         return found
@@ -1081,7 +1204,7 @@ class ReleaseAnalysis:
                 break
             judged = self.judged[earlier]
             if judged.op.detail.lower() == name and judged.op.constraint in (UNIQUE, PRIMARY_KEY):
-                tables.add(judged.table_name)
+                tables.add(self.key_of_name(judged.table_name))
         return tables
 
     @functools.cached_property
@@ -1089,10 +1212,11 @@ class ReleaseAnalysis:
         """The UNIQUE constraints and indexes the base creates: name → tables (MySQL names an
         index per table, so one name may be on several)."""
         found: dict[str, set[str]] = {}
+        key = self.key_of_name
         for migration in self.base:
             for op in migration.operations(self.dialect)[0]:
                 if op.kind == ADD_CONSTRAINT and op.constraint in (UNIQUE, PRIMARY_KEY):
-                    found.setdefault(op.detail.lower(), set()).add(op.table)
+                    found.setdefault(op.detail.lower(), set()).add(key(op.table))
         return found
 
     @functools.cached_property
@@ -1199,7 +1323,28 @@ def _judge_release(
                 aspects = _ASPECTS_OF_KIND.get(kind) if kind != ALTER_TYPE else _aspects(op)
                 changes.append((judged_op, target, aspects or _NO_ASPECT))
     _decide(schema, changes)
+    if schema.fold is not None:
+        _recased_only(judged, positions_by_kind, schema.fold)
     return tuple(judged), positions_by_kind, schema.model_tables
+
+
+def _recased_only(
+    judged: list[JudgedOperation],
+    positions_by_kind: dict[str, list[int]],
+    fold: Callable[[str], str],
+) -> None:
+    """Leave a table or column that the release only re-cases (MySQL ``CHANGE `Email`
+    `email` …``) under its base name: where names are found ignoring case, the old release's
+    queries still find it."""
+    for position in (
+        *positions_by_kind.get(RENAME_TABLE, ()),
+        *positions_by_kind.get(RENAME_COLUMN, ()),
+    ):
+        judged_op = judged[position]
+        final = judged_op.final_name
+        base = judged_op.base_table if judged_op.op.kind == RENAME_TABLE else judged_op.base_column
+        if final and base and final != base and fold(final) == fold(base):
+            judged_op.final_name = base
 
 
 def _may_rebuild(ops: Sequence[Operation]) -> bool:
@@ -1219,7 +1364,8 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
     (its indexes) are taken as operations on ``t``. A ``t`` whose columns are not all known
     (no migration backout read created it) takes the new columns without a judgement.
     """
-    created: dict[str, int] = {}  # each table's latest CREATE TABLE so far
+    fold = schema.fold
+    created: dict[str, int] = {} if fold is None else _Names(fold)  # latest CREATE TABLE
     rebuilds: dict[int, tuple[int, int]] = {}  # create index -> (drop index, rename index)
     for index, op in enumerate(ops):
         if op.kind == CREATE_TABLE:
@@ -1227,11 +1373,12 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
         if op.kind != RENAME_TABLE or not op.new_name or op.table not in created:
             continue
         create = created.pop(op.table)
+        new_name = op.new_name
         drop = next(
             (
                 i
                 for i in range(index - 1, -1, -1)
-                if ops[i].kind == DROP_TABLE and ops[i].table == op.new_name
+                if ops[i].kind == DROP_TABLE and schema.same_name(ops[i].table, new_name)
             ),
             None,
         )
@@ -1244,8 +1391,10 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
     skipped = {i for pair in rebuilds.values() for i in pair}
     # What a rebuilt table looks like after an earlier rebuild of this migration, and the
     # new tables standing for their targets until their rename.
-    shapes: dict[str, dict[str, tuple[str | None, bool, bool]]] = {}
-    standing: dict[str, tuple[str, int]] = {}
+    shapes: dict[str, dict[str, tuple[str | None, bool, bool]]] = (
+        {} if fold is None else _Names(fold)
+    )
+    standing: dict[str, tuple[str, int]] = {} if fold is None else _Names(fold)
     folded: list[Operation] = []
     for index, op in enumerate(ops):
         if index in skipped:
@@ -1255,9 +1404,9 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
             old = schema.tables[target]
             before = shapes.get(target)
             if before is None and old.complete:
-                before = {n: (c.type, c.nullable, c.has_default) for n, c in old.columns.items()}
+                before = {c.name: (c.type, c.nullable, c.has_default) for c in old.columns.values()}
             if before is not None:  # what the table had is known: compare
-                folded.extend(_rebuild_changes(op, before, target))
+                folded.extend(_rebuild_changes(op, before, target, fold))
             shapes[target] = {
                 c.name: (c.type, c.nullable, c.has_default or c.generated) for c in op.columns
             }
@@ -1270,14 +1419,23 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
 
 
 def _rebuild_changes(
-    create: Operation, before: dict[str, tuple[str | None, bool, bool]], table: str
+    create: Operation,
+    before: dict[str, tuple[str | None, bool, bool]],
+    table: str,
+    fold: Callable[[str], str] | None = None,
 ) -> list[Operation]:
     """The column changes that rebuilding a table whose columns were ``before`` (type,
-    nullable, has a default) as ``create`` declares it makes."""
+    nullable, has a default) as ``create`` declares it makes (``fold``: how the dialect
+    compares column names)."""
     where = create.location
-    new = {column.name: column for column in create.columns}
+    new: dict[str, Column] = {} if fold is None else _Names(fold)
+    for column in create.columns:
+        new[column.name] = column
     changes = [Operation(DROP_COLUMN, where, table, name) for name in before if name not in new]
-    for name, column in new.items():
+    if fold is not None:
+        before = _Names(fold, before.items())
+    for column in create.columns:
+        name = column.name
         if name not in before:
             changes.append(Operation(ADD_COLUMN, where, table, name, column_def=column))
             continue
@@ -1400,6 +1558,9 @@ def _base_key_within(base_schema: Schema, table: TableState, constrained: Sequen
     base_names = {
         columns[name].base_name for name in constrained if name in columns and columns[name].at_base
     }
+    fold = base_schema.fold
+    if fold is not None:  # the keys hold folded names
+        base_names = {fold(name) for name in base_names if name is not None}
     return any(base_names.issuperset(key) for key in base_table.keys.values())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
@@ -81,19 +81,22 @@ class RollbackLosesData(Rule):
                 continue  # no down migration, or one with no schema change backout reads
             if not any(op.kind in _DROPS for op in down):
                 continue
-            created_tables = {op.table for op in up if op.kind == CREATE_TABLE}
-            added = {(op.table, op.column) for op in up if op.kind == ADD_COLUMN}
-            made_last = _made_last(down)
+            # Names as the dialect compares them (MySQL and SQLite ignore case).
+            key = analysis.key_of_name
+            created_tables = {key(op.table) for op in up if op.kind == CREATE_TABLE}
+            added = {(key(op.table), key(op.column or "")) for op in up if op.kind == ADD_COLUMN}
+            made_last = _made_last(down, key)
             seen: set[tuple[str, str, str | None]] = set()
             for position, op in enumerate(down):
                 if op.kind not in _DROPS:
                     continue
-                made = (op.table,) if op.kind != DROP_COLUMN else (op.table, op.column or "")
+                named = (key(op.table), key(op.column or ""))
+                made = named if op.kind == DROP_COLUMN else named[:1]
                 if made_last.get(made, -1) > position:
                     continue  # a table rebuilt by the down itself (SQLite), a column re-added
-                if (op.kind, op.table, op.column) in seen:
+                if (op.kind, *named) in seen:
                     continue  # the same drop again (`DROP … IF EXISTS` repeated): said once
-                seen.add((op.kind, op.table, op.column))
+                seen.add((op.kind, *named))
                 if op.kind == DROP_VIEW:
                     # A view holds no rows: dropping one this migration created loses
                     # nothing, one that was there before (``replaceIfExists``, ``CREATE OR
@@ -112,9 +115,9 @@ class RollbackLosesData(Rule):
                 # Only what exists before this migration holds data the rollback destroys; and
                 # an up migration backout could not read whole may have created it.
                 if op.kind == DROP_TABLE:
-                    made_here = op.table in created_tables
+                    made_here = named[0] in created_tables
                 else:
-                    made_here = (op.table, op.column) in added or op.table in created_tables
+                    made_here = named in added or named[0] in created_tables
                 lost_before = (
                     not made_here and migration.readable and existing.before(migration, op)
                 )
@@ -132,7 +135,7 @@ class RollbackLosesData(Rule):
                         "make the down migration undo only what the up migration did",
                         Severity.ERROR,
                     )
-                elif op.kind == DROP_TABLE and op.table in created_tables:
+                elif op.kind == DROP_TABLE and named[0] in created_tables:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops table {table}, which this "
@@ -140,7 +143,7 @@ class RollbackLosesData(Rule):
                         f"plan the rollback without this down step (the old code ignores "
                         f"{table}), or export the table before running it",
                     )
-                elif op.kind == DROP_COLUMN and (op.table, op.column) in added:
+                elif op.kind == DROP_COLUMN and named in added:
                     yield self.finding(
                         op.location,
                         f"rolling back {migration.label} drops {table}.{op.column}, which "
@@ -153,18 +156,19 @@ class RollbackLosesData(Rule):
 _DROPS = (DROP_TABLE, DROP_COLUMN, DROP_VIEW)
 
 
-def _made_last(down: Sequence[Operation]) -> dict[tuple[str, ...], int]:
+def _made_last(down: Sequence[Operation], key: Callable[[str], str]) -> dict[tuple[str, ...], int]:
     """Where the down migration last creates each table (under its name, or a table renamed
-    to it) and adds each column: a drop before that is made good again by the down itself.
-    One pass, so that a down of thousands of statements is not walked once per drop."""
+    to it) and adds each column, by names keyed with ``key``: a drop before that is made good
+    again by the down itself. One pass, so that a down of thousands of statements is not
+    walked once per drop."""
     made: dict[tuple[str, ...], int] = {}
     for position, op in enumerate(down):
         if op.kind in (CREATE_TABLE, CREATE_VIEW):
-            made[(op.table,)] = position
+            made[(key(op.table),)] = position
         elif op.kind == RENAME_TABLE and op.new_name:
-            made[(op.new_name,)] = position
+            made[(key(op.new_name),)] = position
         elif op.kind == ADD_COLUMN:
-            made[(op.table, op.column or "")] = position
+            made[(key(op.table), key(op.column or ""))] = position
     return made
 
 
@@ -180,30 +184,33 @@ class _Existing:
         # table and column: "before" is a comparison, not a copy of what exists per migration.
         self._index: dict[int, int] = {}
         self._tables: dict[str, int] = {}
-        self._columns: dict[tuple[str, str | None], int] = {}
+        self._columns: dict[tuple[str, str], int] = {}
         self._views: dict[str, int] = {}
+        self._key = analysis.key_of_name
 
     def extend(self, migration: Migration, up: Sequence[Operation]) -> None:
         """Record ``migration``'s place, then what its up creates."""
         index = self._index.setdefault(id(migration), len(self._index))
+        key = self._key
         for op in up:
             if op.kind == CREATE_TABLE:
-                self._tables.setdefault(op.table, index)
+                self._tables.setdefault(key(op.table), index)
                 for column in op.columns:
-                    self._columns.setdefault((op.table, column.name), index)
+                    self._columns.setdefault((key(op.table), key(column.name)), index)
             elif op.kind == ADD_COLUMN:
-                self._columns.setdefault((op.table, op.column), index)
+                self._columns.setdefault((key(op.table), key(op.column or "")), index)
             elif op.kind == CREATE_VIEW:
-                self._views.setdefault(op.table, index)
+                self._views.setdefault(key(op.table), index)
 
     def before(self, migration: Migration, drop: Operation) -> bool:
         """Whether the table or column ``drop`` removes exists before ``migration``."""
         index = self._index.get(id(migration), 0)
-        if drop.kind == DROP_TABLE and self._tables.get(drop.table, index) < index:
+        table_key, column_key = self._key(drop.table), self._key(drop.column or "")
+        if drop.kind == DROP_TABLE and self._tables.get(table_key, index) < index:
             return True
-        if drop.kind == DROP_COLUMN and self._columns.get((drop.table, drop.column), index) < index:
+        if drop.kind == DROP_COLUMN and self._columns.get((table_key, column_key), index) < index:
             return True
-        if drop.kind == DROP_VIEW and self._views.get(drop.table, index) < index:
+        if drop.kind == DROP_VIEW and self._views.get(table_key, index) < index:
             return True
         if self._base is None:
             self._base = replay(self.analysis.base, self.analysis.dialect)
