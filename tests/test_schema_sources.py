@@ -714,3 +714,77 @@ def test_names_are_matched_as_the_dialect_compares_them(
     email = [m for m in messages if "email" in m.lower()]
     assert len(legacy) == (1 if same else 0), messages
     assert len(email) == (0 if same else 1), messages
+
+
+def _glot_ops(sql: str, dialect: str) -> list[tuple[str, str | None, tuple[str, ...], str]]:
+    read_ = read_sqlglot(SqlText(sql, "m.sql", 1, 1), dialect)
+    assert read_.problems == [], read_.problems
+    return [(op.kind, op.column, op.constrained, op.detail) for op in read_.operations]
+
+
+def test_mysql_key_parts_are_read_by_their_column_names() -> None:
+    # Key parts with an order (MySQL 8, MariaDB: checked on MariaDB 10.11) were a parse error;
+    # a functional key part gave a column named "" (and a SET NOT NULL on it for a key).
+    assert _glot_ops("ALTER TABLE t ADD PRIMARY KEY (a DESC, `b`(10) ASC);", "mysql") == [
+        ("add_constraint", None, ("a", "b"), ""),
+        ("set_not_null", "a", (), ""),
+        ("set_not_null", "b", (), ""),
+    ]
+    ops = _glot_ops("ALTER TABLE t ADD UNIQUE KEY uq ((lower(email)), tenant);", "mysql")
+    assert ops == [("add_constraint", None, ("email", "tenant"), "uq")]
+
+
+def test_mysql_drop_primary_key_drops_the_key() -> None:
+    assert _glot_ops("ALTER TABLE s DROP PRIMARY KEY, ADD PRIMARY KEY (a);", "mysql") == [
+        ("drop_constraint", None, (), "primary key"),
+        ("add_constraint", None, ("a",), ""),
+        ("set_not_null", "a", (), ""),
+    ]
+
+
+def test_a_primary_key_dropped_at_the_base_no_longer_covers_a_new_unique_key(
+    tmp_path: Path,
+) -> None:
+    # The base replaced the key (a, b) by one on id: a UNIQUE (a, b, c) of the release
+    # restricts what the old release writes (BK206); the stale key hid it.
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE s (id int NOT NULL, a int NOT NULL, "
+            "b int NOT NULL, c int, PRIMARY KEY (a, b));",
+            "db/0001_a.down.sql": "DROP TABLE s;",
+            "db/0002_b.up.sql": "ALTER TABLE `s` DROP PRIMARY KEY, ADD PRIMARY KEY (id);",
+            "db/0002_b.down.sql": "SELECT 1;",
+            "db/0003_c.up.sql": "ALTER TABLE s ADD CONSTRAINT uq_abc UNIQUE (a, b, c);",
+            "db/0003_c.down.sql": "ALTER TABLE s DROP INDEX uq_abc;",
+        },
+    )
+    assert [c[:2] for c in codes(tmp_path, select=("BK206",), sql_dialect="mysql")] == [
+        ("BK206", "db/0003_c.up.sql:1:30")
+    ]
+
+
+SQLITE_MORE_KEYS = (
+    'CREATE TABLE q ("id" "INTEGER" PRIMARY KEY, v TEXT);\n'
+    "CREATE TABLE r (id [INTEGER] PRIMARY KEY, v TEXT);\n"
+    "CREATE TABLE d (id INTEGER, v TEXT, PRIMARY KEY (id DESC));\n"
+    "CREATE TABLE n (k TEXT, v TEXT, PRIMARY KEY (k COLLATE NOCASE DESC));\n"
+    "CREATE TABLE u (a TEXT, b TEXT, UNIQUE (a DESC, b));\n"
+)
+
+
+def test_sqlite_keys_with_an_order_or_a_quoted_integer_type() -> None:
+    # sqlite3 (checked with Python's) makes q.id, r.id and d.id the rowid alias: inserting
+    # NULL stores the rowid; n.k is no alias, so it takes a NULL.
+    facts = read({"migrations/0001_init.up.sql": SQLITE_MORE_KEYS})
+    (migration,) = facts.of(Migration)
+    read_sqlite = next(r for r in migration.dialect_reads if r.dialect == "sqlite")
+    assert read_sqlite.readable
+    sqlite = _nullable(migration, "sqlite")
+    assert sqlite["q.id"] is False and sqlite["r.id"] is False and sqlite["d.id"] is False
+    assert sqlite["n.k"] is True
+    up, _ = migration.operations("sqlite")
+    assert [op.constrained for op in up if op.constrained] == [("id",), ("k",), ("a", "b")]
+    # The same quoted type read by PostgreSQL's grammar, which takes this body.
+    (pg_read,) = read({"migrations/0001_q.up.sql": SQLITE_MORE_KEYS.splitlines()[0]}).of(Migration)
+    assert pg_read.readable and _nullable(pg_read, "sqlite")["q.id"] is False

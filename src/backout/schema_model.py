@@ -85,6 +85,7 @@ from backout.schema_operations import (
     SET_DEFAULT,
     SET_NOT_NULL,
     UNIQUE,
+    UNNAMED_PRIMARY_KEY,
     Column,
     DialectRead,
     Operation,
@@ -823,7 +824,7 @@ class Schema:
         for table in tables:
             table.keys.pop(name, None)
             if name == f"{table.name.lower()}_pkey":
-                table.keys.pop(_UNNAMED_PRIMARY_KEY, None)
+                table.keys.pop(UNNAMED_PRIMARY_KEY, None)
 
     def _changed_by(
         self, op: Operation, table: TableState | None, column: ColumnState | None
@@ -885,7 +886,6 @@ _ON_A_COLUMN = frozenset(
     }
 )
 _TABLES_UNCHANGED = frozenset({ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP})
-_UNNAMED_PRIMARY_KEY = "primary key"
 
 
 def _key_name(op: Operation) -> str:
@@ -894,7 +894,7 @@ def _key_name(op: Operation) -> str:
     if op.detail:
         return op.detail.lower()
     if op.constraint == PRIMARY_KEY:
-        return _UNNAMED_PRIMARY_KEY
+        return UNNAMED_PRIMARY_KEY
     return f"unique ({', '.join(op.constrained)})"
 
 

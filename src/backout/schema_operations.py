@@ -68,6 +68,10 @@ ALTERED_UNIQUE = "altered to unique"
 """``Operation.detail`` of the ``ADD_CONSTRAINT`` a Django ``AlterField`` stands for when
 the field it restates is unique: a new constraint only if the column was not unique before."""
 
+UNNAMED_PRIMARY_KEY = "primary key"
+"""The name the schema model keeps a primary key under when it was given none, and the
+``Operation.detail`` of the ``DROP_CONSTRAINT`` that MySQL's ``DROP PRIMARY KEY`` is."""
+
 DROPPED_INDEX = "index"
 """``Operation.constraint`` of a ``DROP_CONSTRAINT`` that drops an index (``DROP INDEX``,
 MySQL ``DROP KEY``): it was a constraint only if the index was unique."""
@@ -125,12 +129,17 @@ def with_primary_key(
     )
 
 
-_ROWID_ALIAS_TYPE = re.compile(r"integer(?![\w$])", re.I)
+# SQLite takes a type name in quotes as the name (``"INTEGER"``, ``'INTEGER'``, ```INTEGER```,
+# ``[INTEGER]``: each is the rowid alias, as sqlite3 shows).
+_ROWID_ALIAS_TYPE = re.compile(
+    r"""(?:integer|"integer"|'integer'|`integer`|\[integer\])(?![\w$])""", re.I
+)
 
 
 def written_integer(text: str, offset: int) -> bool:
     """Whether the column type written at ``offset`` of ``text`` is ``INTEGER`` in those
-    letters (not ``INT``, ``BIGINT``): SQLite's rowid alias needs exactly that word."""
+    letters (not ``INT``, ``BIGINT``), quoted or not: SQLite's rowid alias needs exactly
+    that word."""
     return _ROWID_ALIAS_TYPE.match(text, offset) is not None
 
 

@@ -42,7 +42,7 @@ from backout.schema_model import (
     Column,
     Operation,
 )
-from backout.schema_operations import with_primary_key, written_integer
+from backout.schema_operations import UNNAMED_PRIMARY_KEY, with_primary_key, written_integer
 from backout.sources.base import SqlUnreadable
 from backout.sources.sql import SQLGLOT_DIALECTS, SqlRead, SqlText
 
@@ -55,6 +55,22 @@ def _name(node: Any) -> str:
     if isinstance(node, exp.Expression):
         return node.name.lower()
     return str(node or "").lower()
+
+
+def _key_part_names(parts: Any) -> tuple[str, ...]:
+    """The columns of a key's parts: a column, a MySQL prefix ``name(10)``, an ordered
+    ``a DESC``; for a functional part (MySQL ``(lower(email))``), the columns it reads (a
+    generic expression's ``name`` is ``""``, which became a column named ``""``)."""
+    names: list[str] = []
+    for part in parts or ():
+        node = part
+        while isinstance(node, (exp.Ordered, exp.ColumnPrefix, exp.Paren)):
+            node = node.this
+        if isinstance(node, (exp.Identifier, exp.Column)):
+            names.append(_name(node))
+        else:
+            names.extend(_name(c) for c in node.find_all(exp.Column))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _glot_type(kind: Any, dialect: str) -> str | None:
@@ -146,7 +162,7 @@ def _glot_constraint(
     for part in constraint.expressions if isinstance(constraint, exp.Constraint) else [constraint]:
         if isinstance(part, exp.UniqueColumnConstraint):
             schema = part.this
-            columns = tuple(_name(c) for c in getattr(schema, "expressions", ()) or ())
+            columns = _key_part_names(getattr(schema, "expressions", ()))
             label = UNIQUE
             # MySQL ``UNIQUE KEY uq_ab (a, b)`` / ``ADD UNIQUE INDEX uq_ab (…)``: the index
             # name is the schema's.
@@ -156,10 +172,10 @@ def _glot_constraint(
             columns = tuple(dict.fromkeys(_name(c) for c in part.find_all(exp.Column)))
             label = CHECK
         elif isinstance(part, exp.ForeignKey):
-            columns = tuple(_name(c) for c in part.expressions)
+            columns = _key_part_names(part.expressions)
             label = FOREIGN_KEY
         elif isinstance(part, exp.PrimaryKey):
-            columns = tuple(_name(c) for c in part.expressions)
+            columns = _key_part_names(part.expressions)
             label = PRIMARY_KEY
         else:
             continue
@@ -189,6 +205,10 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
             # MySQL DROP INDEX / KEY / CONSTRAINT / FOREIGN KEY / CHECK: a constraint (or a
             # unique index) created again under its name later in the release is not new.
             yield from _glot_drops(stmt, action, table)
+        elif isinstance(action, exp.DropPrimaryKey):
+            # MySQL: the table's one primary key, whatever name it was given (MySQL calls
+            # every primary key PRIMARY).
+            yield Operation(DROP_CONSTRAINT, stmt.at(node.this), table, detail=UNNAMED_PRIMARY_KEY)
         elif isinstance(action, exp.RenameColumn):
             yield Operation(
                 RENAME_COLUMN,
@@ -313,7 +333,7 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                     continue
                 parts = element.expressions if isinstance(element, exp.Constraint) else [element]
                 for key in (p for p in parts if isinstance(p, exp.PrimaryKey)):
-                    keys = [_name(c) for c in key.expressions]
+                    keys = list(_key_part_names(key.expressions))
                     rowid_alias = len(keys) == 1 and any(
                         _name(c.this) == keys[0] and _glot_written_integer(stmt, c)
                         for c in column_defs
@@ -395,6 +415,47 @@ _SQLITE_TABLE_OPTIONS = re.compile(
     r"\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)\s*$", re.I
 )
 _CREATE_TABLE = re.compile(r"CREATE\s+(?:TEMP(?:ORARY)?\s+)?TABLE\b", re.I)
+
+# The start of a key's column list: ``PRIMARY KEY (``, ``UNIQUE [KEY|INDEX] [name] (``; no
+# comma between, so a column's own ``PRIMARY KEY, next_column INT(11)`` is not one.
+_KEY_LIST = re.compile(r"\b(?:PRIMARY\s+KEY|UNIQUE)\b[^(),;]*\(", re.I)
+# What a key part may say besides its column that sqlglot's grammar rejects there: its order,
+# and SQLite's collation. Quoted text is skipped whole, so a quoted column keeps its name.
+_KEY_PART_EXTRA = re.compile(
+    r"""("[^"]*"|`[^`]*`|'[^']*'|\[[^\]]*\])|\b(?:ASC|DESC|COLLATE\s+(?:"[^"]*"|[\w$]+))\b""",
+    re.I,
+)
+
+
+def _without_key_order(text: str) -> str:
+    """``text`` with the ``ASC``/``DESC``/``COLLATE x`` of its key parts blanked (MySQL 8's
+    ``PRIMARY KEY (a DESC)``, SQLite's ``PRIMARY KEY (id DESC)`` and ``UNIQUE (k COLLATE
+    NOCASE)``, valid there and rejected by sqlglot), each by as many spaces, so that every
+    offset stays where it is. A key keeps its columns: the order changes what it holds
+    unique, and NOT NULL, in nothing (SQLite's ``PRIMARY KEY (id DESC)`` is still the rowid
+    alias, as sqlite3 shows)."""
+    if "(" not in text:
+        return text
+    out = text
+    for match in _KEY_LIST.finditer(text):
+        start = match.end()
+        depth, end = 1, start
+        while end < len(text) and depth:
+            char = text[end]
+            if char in "\"`'[":
+                close = "]" if char == "[" else char
+                found = text.find(close, end + 1)
+                end = len(text) if found < 0 else found + 1
+                continue
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            end += 1
+        parts = text[start : end - 1]
+        blanked = _KEY_PART_EXTRA.sub(
+            lambda m: m.group(0) if m.group(1) else " " * len(m.group(0)), parts
+        )
+        if blanked != parts:
+            out = out[:start] + blanked + out[end - 1 :]
+    return out
 
 
 # MySQL's way to run a statement only when the schema needs it (mattermost's migrations,
@@ -610,6 +671,8 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
         if options is not None and _CREATE_TABLE.match(text):
             text = text[: options.start(1)]
         without_rowid = options is not None and "ROWID" in options.group(1).upper()
+        if "KEY" in text.upper() or "UNIQUE" in text.upper():
+            text = _without_key_order(text)
         stmt = _GlotStatement(body, begin, end, dialect, without_rowid)
         if dialect == "mysql" and _DEALLOCATE.match(text):
             continue  # frees a prepared statement: changes no table
