@@ -383,3 +383,50 @@ def test_a_view_sqlite_requoted_on_a_rename_is_the_same_view(tmp_path: Path) -> 
     result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
     assert "Traceback" not in result.stderr, result.stderr
     assert "BK212" not in codes(result.stdout), result.stdout
+
+
+def test_a_down_leaving_not_null_on_a_key_column_is_bk212(tmp_path: Path) -> None:
+    # SQLite leaves a TEXT PRIMARY KEY nullable (pragma_table_info.notnull is 0): a down
+    # that keeps the NOT NULL its up added does not restore the base. The drill took every
+    # key column for NOT NULL and saw no difference.
+    base = (
+        "CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT);\n",
+        "DROP TABLE codes;\n",
+    )
+    up = (
+        "CREATE TABLE codes_new (code TEXT NOT NULL PRIMARY KEY, label TEXT);\n"
+        "INSERT INTO codes_new SELECT code, label FROM codes;\n"
+        "DROP TABLE codes;\n"
+        "ALTER TABLE codes_new RENAME TO codes;\n"
+    )
+    repo = make_repo(tmp_path, up, "SELECT 1;\n", "sqlite", base=base)
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert "BK212" in codes(result.stdout), result.stdout + result.stderr
+    assert "code" in next(line for line in result.stdout.splitlines() if "BK212" in line)
+
+
+def test_an_integer_key_declared_desc_is_seeded_not_left_to_the_rowid(tmp_path: Path) -> None:
+    # INTEGER PRIMARY KEY DESC is no rowid alias (an index of origin pk backs it): the
+    # drill left it to the database as if it were, so the seeded rows had NULL ids and a
+    # rebuild that makes the key NOT NULL failed on them (BK212) though real rows have ids.
+    base = (
+        "CREATE TABLE events (id INTEGER PRIMARY KEY DESC, kind TEXT NOT NULL);\n",
+        "DROP TABLE events;\n",
+    )
+    up = (
+        "CREATE TABLE events_new (id INTEGER NOT NULL PRIMARY KEY DESC, kind TEXT NOT NULL,"
+        " note TEXT);\n"
+        "INSERT INTO events_new (id, kind) SELECT id, kind FROM events;\n"
+        "DROP TABLE events;\n"
+        "ALTER TABLE events_new RENAME TO events;\n"
+    )
+    down = (
+        "CREATE TABLE events_old (id INTEGER PRIMARY KEY DESC, kind TEXT NOT NULL);\n"
+        "INSERT INTO events_old (id, kind) SELECT id, kind FROM events;\n"
+        "DROP TABLE events;\n"
+        "ALTER TABLE events_old RENAME TO events;\n"
+    )
+    repo = make_repo(tmp_path, up, down, "sqlite", base=base)
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert "NOT NULL constraint failed" not in result.stdout, result.stdout
+    assert "BK212" not in codes(result.stdout), result.stdout + result.stderr

@@ -147,23 +147,29 @@ class SqliteDatabase(DrillDatabase):
         for table in self._tables():
             info = self.query("SELECT * FROM pragma_table_xinfo(?)", (table,))
             pk = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]]
+            index_list = self.query("SELECT * FROM pragma_index_list(?)", (table,))
+            # SQLite backs a primary key with an index of origin ``pk`` unless the key is the
+            # rowid alias (``INTEGER PRIMARY KEY``, but not ``… DESC``, which sqlite.org calls
+            # a quirk; a WITHOUT ROWID table has the index too). Only the alias is filled by
+            # the database; the other key columns are NOT NULL only as declared
+            # (``pragma_table_info.notnull``; SQLite adds no NOT NULL for a key, but in a
+            # WITHOUT ROWID table, whose pragma says so).
+            rowid_alias = len(pk) == 1 and not any(row[3] == "pk" for row in index_list)
             columns = []
             for _cid, name, type_, notnull, default, pk_pos, hidden in info:
-                rowid_alias = pk_pos and len(pk) == 1 and str(type_).upper() == "INTEGER"
+                alias = rowid_alias and bool(pk_pos)
                 columns.append(
                     ColumnShape(
                         name=name,
                         type=str(type_).lower(),
-                        nullable=not notnull and not pk_pos,
+                        nullable=not notnull and not alias,
                         default=default,
-                        generated=bool(rowid_alias) or hidden in (2, 3),
+                        generated=alias or hidden in (2, 3),
                     )
                 )
             indexes: dict[str, str] = {}
             unique_columns = set(pk)
-            for _seq, index, unique, origin, _partial in self.query(
-                "SELECT * FROM pragma_index_list(?)", (table,)
-            ):
+            for _seq, index, unique, origin, _partial in index_list:
                 cols = [r[2] for r in self.query("SELECT * FROM pragma_index_info(?)", (index,))]
                 if unique:
                     unique_columns.update(c for c in cols if c is not None)
