@@ -1099,9 +1099,11 @@ class ReleaseAnalysis:
         """The operations for which :func:`drops_base_object` holds."""
         # A view dropped and created again under its name later in the release (the way
         # PostgreSQL changes a view's columns) is there for the old release's queries.
+        # Names as the dialect compares them: MySQL and SQLite ignore case.
+        key = self.key_of_name
         recreated: dict[str, int] = {}
         for position in self.positions_by_kind.get(CREATE_VIEW, ()):
-            recreated[self.judged[position].op.table] = position
+            recreated[key(self.judged[position].op.table)] = position
         by_kind = self.positions_by_kind
         positions = sorted(
             itertools.chain.from_iterable(
@@ -1114,7 +1116,7 @@ class ReleaseAnalysis:
             if drops_base_object(self.judged[p])
             and not (
                 self.judged[p].op.kind == DROP_VIEW
-                and recreated.get(self.judged[p].op.table, -1) > p
+                and recreated.get(key(self.judged[p].op.table), -1) > p
             )
         ]
 
