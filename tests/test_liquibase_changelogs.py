@@ -17,6 +17,7 @@ from backout.schema_model import (
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
+    DOWN_RAISES,
     DROP_COLUMN,
     DROP_NOT_NULL,
     DROP_TABLE,
@@ -280,6 +281,9 @@ def test_a_rollback_changeset_path_without_the_changeset_reads_no_down_from_else
     )
     _, second = migrations({"db/changelog.xml": xml(body)})
     assert second.down == ()
+    # Not a rollback that does nothing: Liquibase has no changeset to roll back with.
+    assert second.down_state == DOWN_RAISES
+    assert "shop:1 of db/gone.xml" in second.down_reason
 
 
 def test_yaml_changelog_positions_rollbacks_and_dbms() -> None:

@@ -25,7 +25,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
-from backout.schema_operations import DialectRead
+from backout.schema_operations import DOWN_RAISES, DialectRead
 from backout.sources.migration_facts import ChangelogInclude, Migration
 
 
@@ -48,7 +48,8 @@ def resolve_rollback_references(migrations: Sequence[Migration]) -> list[Migrati
     """``migrations`` with each Liquibase ``rollback changeSetPath=…`` reference
     (:attr:`Migration.down_reference`) replaced by the changes of the changeset it names: the
     one of that ``author:id`` (or ``id``) in a file whose path ends with the classpath path,
-    nearest the referencing file. A reference to no changeset of the tree reads no down."""
+    nearest the referencing file. A reference to no changeset of the tree leaves the down
+    that fails (:data:`DOWN_RAISES`)."""
     if not any(m.down_reference for m in migrations):
         return list(migrations)
     by_changeset: dict[str, list[Migration]] = {}
@@ -70,7 +71,18 @@ def resolve_rollback_references(migrations: Sequence[Migration]) -> list[Migrati
             default=None,
         )
         if found is None:
-            out.append(migration)
+            # Liquibase finds no changeset to roll back with: the rollback fails (unless the
+            # file comes from outside the tree, a jar on the classpath, which backout cannot
+            # see). Said, not taken for a rollback that does nothing.
+            out.append(
+                replace(
+                    migration,
+                    down_state=DOWN_RAISES,
+                    down_reason=f"its rollback names changeset {key} of {target}, which no "
+                    "changelog backout read holds, so Liquibase has no changes to roll it back "
+                    "with",
+                )
+            )
             continue
         down = (*migration.down, *found.up)
         reads = tuple(

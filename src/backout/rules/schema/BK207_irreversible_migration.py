@@ -28,7 +28,9 @@ class IrreversibleMigration(Rule):
     `backout: ignore[...]` comment suppresses does not count. A Liquibase changeset without a
     rollback whose only change Liquibase cannot invert is a `customChange` is a warning that
     says backout cannot tell: Liquibase rolls it back when the class implements
-    `CustomSqlRollback` or `CustomTaskRollback`, which the changelog does not show.
+    `CustomSqlRollback` or `CustomTaskRollback`, which the changelog does not show. A
+    `rollback changeSetId=… changeSetPath=…` naming a changeset that no changelog in the
+    repository holds is flagged too: Liquibase has nothing to roll the changeset back with.
 
     ## Why is this bad?
     A rollback of the code that needs the schema back cannot get it: the down step is missing
