@@ -95,7 +95,7 @@ def _glot_written_integer(stmt: _GlotStatement, column: exp.ColumnDef) -> bool:
 def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
     type_text = _glot_type(column.args.get("kind"), stmt.dialect)
     nullable, has_default, generated, primary_key = True, False, False, False
-    descending = False
+    descending, unique = False, False
     for constraint in column.args.get("constraints") or ():
         kind = constraint.args.get("kind") if isinstance(constraint, exp.ColumnConstraint) else None
         if isinstance(kind, exp.NotNullColumnConstraint):
@@ -103,6 +103,8 @@ def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
         elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
             primary_key = True
             descending = bool(kind.args.get("desc"))
+        elif isinstance(kind, exp.UniqueColumnConstraint):
+            unique = True
         elif isinstance(kind, exp.DefaultColumnConstraint):
             has_default = not isinstance(kind.this, exp.Null)
         elif isinstance(
@@ -131,6 +133,7 @@ def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
         has_default,
         generated,
         sqlite_nullable=nullable and primary_key and not sqlite_enforced,
+        unique=unique or primary_key,
     )
 
 
