@@ -582,7 +582,8 @@ class TableState:
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Its UNIQUE and PRIMARY KEY constraints and unique indexes over several columns, by
     name (lower-cased; an unnamed one by :func:`_key_name`): the columns each holds unique
-    together. One-column keys are :attr:`ColumnState.unique`."""
+    together. A one-column key is also :attr:`ColumnState.unique` of its column, which
+    dropping the key clears."""
 
 
 @dataclass
@@ -760,7 +761,8 @@ class Schema:
                     only = table.columns.get(op.constrained[0])
                     if only is not None:
                         only.unique = True
-                elif op.constrained:
+                if op.constrained:
+                    # One-column keys too, by name: dropping the key clears the mark.
                     fold = self.fold
                     table.keys[_key_name(op)] = (
                         op.constrained
@@ -822,9 +824,31 @@ class Schema:
         else:
             tables = [t for t in self.tables.values() if name in t.keys]
         for table in tables:
-            table.keys.pop(name, None)
+            dropped = [table.keys.pop(name, None)]
             if name == f"{table.name.lower()}_pkey":
-                table.keys.pop(UNNAMED_PRIMARY_KEY, None)
+                dropped.append(table.keys.pop(UNNAMED_PRIMARY_KEY, None))
+            for key in dropped:
+                if key is not None and len(key) == 1:
+                    self._not_unique(table, key[0])
+            if dropped == [None]:
+                # A column declared UNIQUE has a key no operation named: PostgreSQL calls it
+                # ``<table>_<column>_key``, MySQL's index is the column's name.
+                for column in table.columns.values():
+                    if column.unique and name in (
+                        f"{table.name.lower()}_{column.name.lower()}_key",
+                        column.name.lower(),
+                    ):
+                        self._not_unique(table, column.name)
+
+    def _not_unique(self, table: TableState, name: str) -> None:
+        """Clear the unique mark of ``table``'s column ``name`` (as the keys hold it), unless
+        another one-column key of the table still holds it unique."""
+        held = name if self.fold is None else self.fold(name)
+        if any(key == (held,) for key in table.keys.values()):
+            return
+        column = table.columns.get(name)
+        if column is not None:
+            column.unique = False
 
     def _changed_by(
         self, op: Operation, table: TableState | None, column: ColumnState | None
