@@ -788,3 +788,22 @@ def test_sqlite_keys_with_an_order_or_a_quoted_integer_type() -> None:
     # The same quoted type read by PostgreSQL's grammar, which takes this body.
     (pg_read,) = read({"migrations/0001_q.up.sql": SQLITE_MORE_KEYS.splitlines()[0]}).of(Migration)
     assert pg_read.readable and _nullable(pg_read, "sqlite")["q.id"] is False
+
+
+def test_a_mysql_rename_table_keeps_the_case_of_backticked_names(tmp_path: Path) -> None:
+    # ``RENAME TABLE`` (sqlglot leaves it a Command) read its names lower-cased, quoted or
+    # not: the message named `Members` members. Unquoted names are folded as elsewhere.
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE `Users` (id int);\nCREATE TABLE Orders (id int);",
+            "db/0001_a.down.sql": "DROP TABLE `Users`;\nDROP TABLE Orders;",
+            "db/0002_b.up.sql": "RENAME TABLE `Users` TO `Members`, Orders TO Purchases;",
+            "db/0002_b.down.sql": "RENAME TABLE `Members` TO `Users`, Purchases TO Orders;",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK203",), sql_dialect="mysql")
+    messages = sorted(f.message for f in check(tmp_path, config).findings)
+    assert len(messages) == 2, messages
+    assert "renames table Users to Members" in messages[0], messages
+    assert "renames table orders to purchases" in messages[1], messages

@@ -316,7 +316,8 @@ def _glot_drops(stmt: _GlotStatement, drop: exp.Drop, table: str) -> Iterator[Op
 _DROPPED_CONSTRAINTS = frozenset({"INDEX", "CONSTRAINT", "FOREIGN KEY", "CHECK"})
 
 _RENAME_TABLE = re.compile(r"^\s*TABLE\s+(.+)$", re.I | re.S)
-_RENAME_PAIR = re.compile(r"^\s*`?([\w$]+)`?\s+TO\s+`?([\w$]+)`?\s*$", re.I)
+# A backticked name keeps its case, an unquoted one is folded, as :func:`_name` reads them.
+_RENAME_PAIR = re.compile(r"^\s*(`?)([\w$]+)\1\s+TO\s+(`?)([\w$]+)\3\s*$", re.I)
 
 
 def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
@@ -407,7 +408,8 @@ def _command_rename(stmt: _GlotStatement, node: exp.Command) -> list[Operation] 
         names = _RENAME_PAIR.match(pair)
         if not names:
             return None
-        old, new = names.group(1).lower(), names.group(2).lower()
+        old = names.group(2) if names.group(1) else names.group(2).lower()
+        new = names.group(4) if names.group(3) else names.group(4).lower()
         offset = stmt.body.find_name(old, stmt.start, stmt.end)
         where = stmt.body.location(offset if offset is not None else stmt.start)
         operations.append(Operation(RENAME_TABLE, where, old, new_name=new))
