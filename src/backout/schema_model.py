@@ -750,6 +750,8 @@ class Schema:
                 table = self.table(op.table, at_base)
             added = _column_state(op.column_def, at_base)
             table.columns[added.name] = added
+            if op.column_def.primary_key:
+                self._inline_primary_key(table, added.name)
             return added
         if kind in _TABLES_UNCHANGED:
             if (
@@ -840,6 +842,12 @@ class Schema:
                     ):
                         self._not_unique(table, column.name)
 
+    def _inline_primary_key(self, table: TableState, name: str) -> None:
+        """Record the key of ``table``'s column ``name`` declared ``PRIMARY KEY`` itself, as
+        an unnamed primary key: dropping it (``<table>_pkey``, ``DROP PRIMARY KEY``) clears
+        the column's unique mark."""
+        table.keys[UNNAMED_PRIMARY_KEY] = (name if self.fold is None else self.fold(name),)
+
     def _not_unique(self, table: TableState, name: str) -> None:
         """Clear the unique mark of ``table``'s column ``name`` (as the keys hold it), unless
         another one-column key of the table still holds it unique."""
@@ -877,6 +885,8 @@ class Schema:
             table = self.new_table(op.table, at_base)
             for declared in op.columns:
                 table.columns[declared.name] = _column_state(declared, at_base)
+                if declared.primary_key:
+                    self._inline_primary_key(table, declared.name)
             table.complete = op.detail != COLUMNS_UNKNOWN
             self.tables[op.table] = table
         elif kind == DROP_TABLE:

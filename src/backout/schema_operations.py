@@ -104,6 +104,9 @@ class Column:
     (a one-column key whose type is written ``INTEGER``, but not a column declared
     ``INTEGER PRIMARY KEY DESC``) or the table is ``WITHOUT ROWID``.
     PostgreSQL and MySQL make every key column NOT NULL."""
+    primary_key: bool = False
+    """Declared ``PRIMARY KEY`` on the column itself: the table's key, which PostgreSQL names
+    ``<table>_pkey`` and MySQL drops with ``DROP PRIMARY KEY``."""
 
 
 def with_primary_key(

@@ -219,7 +219,9 @@ def _sa_column(call: ast.Call) -> Column | None:
         else None
     )
     unique = primary or _const(_keyword(call, "unique")) is True
-    return Column(name.lower(), type_text, nullable, has_default, generated, unique)
+    return Column(
+        name.lower(), type_text, nullable, has_default, generated, unique, primary_key=primary
+    )
 
 
 def _sa_table_columns(arguments: Sequence[ast.expr]) -> tuple[Column, ...]:

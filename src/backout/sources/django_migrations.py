@@ -108,7 +108,9 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     if primary:
         nullable = False
     unique = primary or kind == "OneToOneField" or _const(_keyword(node, "unique")) is True
-    return Column(column.lower(), type_text, nullable, has_default, generated, unique)
+    return Column(
+        column.lower(), type_text, nullable, has_default, generated, unique, primary_key=primary
+    )
 
 
 def _is_join_field(node: ast.AST) -> bool:

@@ -303,6 +303,7 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
         generated,
         unique,
         sqlite_nullable=declared_nullable and primary_key and not rowid_alias,
+        primary_key=primary_key,
     )
 
 
