@@ -230,3 +230,45 @@ def test_a_baseline_matches_from_any_current_directory(tmp_path: Path) -> None:
     again = tmp_path / "again.json"
     done = run_backout("check", ".", "--write-baseline", str(again), cwd=tmp_path / "deploy")
     assert json.loads(again.read_text()) == json.loads(baseline.read_text())
+
+
+def test_junit_shows_suppressed_findings_as_skipped_cases(tmp_path: Path) -> None:
+    done = run_backout("check", ".", "--format", "junit", cwd=_tree(tmp_path))
+    assert done.returncode == 1, done.stderr
+    root = ET.fromstring(done.stdout.encode())
+    suites = {suite.get("name"): suite for suite in root.iter("testsuite")}
+    app = suites["k8s dir/app é.yaml"]
+    cases = app.findall("testcase")
+    skipped = [case for case in cases if case.find("skipped") is not None]
+    failed = [case for case in cases if case.find("failure") is not None]
+    # The two untagged containers fail; the suppressed one is a skipped case with its reason.
+    assert len(failed) == 2 and len(skipped) == 1
+    assert skipped[0].find("failure") is None
+    assert skipped[0].get("line") == "14"
+    assert skipped[0].get("name", "").startswith("BK101 ")
+    assert skipped[0].find("skipped").get("message") == (  # type: ignore[union-attr]
+        'suppressed: "quoted" <reason> & ok'
+    )
+    assert (app.get("tests"), app.get("failures"), app.get("skipped")) == ("3", "2", "1")
+    # Suites with no suppressed finding say so; the totals add up.
+    assert suites["k8s dir/bad file.yaml"].get("skipped") == "0"
+    assert root.get("skipped") == "1"
+    assert root.get("failures") == str(sum(int(s.get("failures", "0")) for s in suites.values()))
+    assert root.get("tests") == str(sum(int(s.get("tests", "0")) for s in suites.values()))
+
+
+def test_junit_with_only_suppressed_findings_passes_and_shows_them(tmp_path: Path) -> None:
+    manifest = MANIFEST.split('        - name: "c')[0] + (
+        "        - name: other\n"
+        "          image: registry:5000/app:1.2  # backout: ignore[BK101] pinned by the chart\n"
+    )
+    folder = tmp_path / "k8s"
+    folder.mkdir()
+    (folder / "app.yaml").write_text(manifest, encoding="utf-8")
+    done = run_backout("check", ".", "--format", "junit", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    root = ET.fromstring(done.stdout.encode())
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("2", "0", "1")
+    skipped = root.findall(".//skipped")
+    assert [s.get("message") for s in skipped] == ["suppressed: pinned by the chart"]
+    assert root.find(".//failure") is None

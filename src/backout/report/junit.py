@@ -1,4 +1,5 @@
-"""``junit``: one test suite per file, one failing test case per finding."""
+"""``junit``: one test suite per file, one failing test case per finding, one skipped test
+case per suppressed finding."""
 
 from __future__ import annotations
 
@@ -10,23 +11,40 @@ from backout.models import Finding
 
 
 def render(result: CheckResult, color: bool = False) -> str:
-    """A JUnit XML document; a run without findings has one passing case."""
+    """A JUnit XML document; a run without findings has one passing case.
+
+    A suppressed finding is a ``<testcase>`` holding ``<skipped message="suppressed: …"/>``
+    (counted in ``skipped``, as Jenkins and GitLab read it), so that CI shows what the
+    suppression comments silence; it is no failure."""
     by_file: dict[str, list[Finding]] = defaultdict(list)
     for f in result.findings:
         by_file[f.location.path].append(f)
+    for f in result.suppressed:
+        by_file[f.location.path].append(f)
+    failures = len(result.findings)
+    skipped = len(result.suppressed)
     suites = ET.Element(
         "testsuites",
         name="backout",
-        tests=str(max(1, len(result.findings))),
-        failures=str(len(result.findings)),
+        tests=str(failures + skipped + (0 if failures else 1)),
+        failures=str(failures),
+        skipped=str(skipped),
     )
-    if not by_file:
-        suite = ET.SubElement(suites, "testsuite", name="backout", tests="1", failures="0")
+    if not failures:
+        suite = ET.SubElement(
+            suites, "testsuite", name="backout", tests="1", failures="0", skipped="0"
+        )
         ET.SubElement(suite, "testcase", name="rollback hazards", classname="backout")
     for path in sorted(by_file):
-        findings = by_file[path]
+        findings = sorted(by_file[path], key=_position)
+        silenced = sum(1 for f in findings if f.suppressed_by is not None)
         suite = ET.SubElement(
-            suites, "testsuite", name=path, tests=str(len(findings)), failures=str(len(findings))
+            suites,
+            "testsuite",
+            name=path,
+            tests=str(len(findings)),
+            failures=str(len(findings) - silenced),
+            skipped=str(silenced),
         )
         for f in findings:
             case = ET.SubElement(
@@ -37,9 +55,20 @@ def render(result: CheckResult, color: bool = False) -> str:
                 file=path,
                 line=str(f.location.line),
             )
+            if f.suppressed_by is not None:
+                reason = f.suppressed_by.reason
+                ET.SubElement(
+                    case, "skipped", message=f"suppressed: {reason}" if reason else "suppressed"
+                )
+                continue
             failure = ET.SubElement(
                 case, "failure", message=f.message, type=f"{f.code} {f.severity.label}"
             )
             failure.text = f"{f.location}: {f.code} {f.name}\n{f.message}\nfix: {f.fix}"
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+
+
+def _position(finding: Finding) -> tuple[int, int]:
+    """Where in its file ``finding`` is, so that a file's cases read top to bottom."""
+    return finding.location.line, finding.location.column
