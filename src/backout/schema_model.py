@@ -44,7 +44,7 @@ import operator
 import re
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -502,13 +502,57 @@ class _Names(dict[str, _V]):
     """A dict keyed by names, which finds a name however its letters are cased when the
     dialect ignores case (``fold``): keys are stored folded, the states they map to keep the
     names as written (for messages). Only MySQL and SQLite schemas use it: PostgreSQL's
-    plain dicts pay nothing for it."""
+    plain dicts pay nothing for it. Every way in folds the name (``update``, keyword names,
+    ``|``, ``|=``; ``copy`` keeps the fold); ``fromkeys``, which has no fold, is refused."""
 
     __slots__ = ("fold",)
 
-    def __init__(self, fold: Callable[[str], str], items: Iterable[tuple[str, _V]] = ()) -> None:
-        super().__init__((fold(key), value) for key, value in items)
+    def __init__(
+        self,
+        fold: Callable[[str], str],
+        items: Mapping[str, _V] | Iterable[tuple[str, _V]] = (),
+        **names: _V,
+    ) -> None:
+        pairs = items.items() if isinstance(items, Mapping) else items
+        super().__init__((fold(key), value) for key, value in pairs)
         self.fold = fold
+        if names:
+            self.update(names)
+
+    def update(  # type: ignore[override]
+        self, items: Mapping[str, _V] | Iterable[tuple[str, _V]] = (), /, **names: _V
+    ) -> None:
+        fold = self.fold
+        pairs = items.items() if isinstance(items, Mapping) else items
+        super().update((fold(key), value) for key, value in pairs)
+        if names:
+            super().update((fold(key), value) for key, value in names.items())
+
+    def copy(self) -> _Names[_V]:
+        return _Names(self.fold, self.items())
+
+    def __or__(self, other: Any) -> Any:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other: Any) -> Any:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        merged = _Names(self.fold, other)
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other: Any) -> _Names[_V]:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    @classmethod
+    def fromkeys(cls, iterable: Iterable[str], value: Any = None) -> Any:  # type: ignore[override]
+        """Refused: a new ``_Names`` needs the dialect's fold (``_Names(fold, …)``)."""
+        raise TypeError("_Names.fromkeys has no fold to key names by: use _Names(fold, items)")
 
     def __getitem__(self, key: str) -> _V:
         return super().__getitem__(self.fold(key))
