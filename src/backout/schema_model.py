@@ -877,13 +877,17 @@ class Schema:
                 if key is not None and len(key) == 1:
                     self._not_unique(table, key[0])
             if dropped == [None]:
-                # A column declared UNIQUE has a key no operation named: PostgreSQL calls it
-                # ``<table>_<column>_key``, MySQL's index is the column's name.
+                # A column declared UNIQUE, or an unnamed ``UNIQUE (column)``, has a key no
+                # operation named: PostgreSQL calls it ``<table>_<column>_key``, MySQL's index
+                # is the column's name.
                 for column in table.columns.values():
                     if column.unique and name in (
                         f"{table.name.lower()}_{column.name.lower()}_key",
                         column.name.lower(),
                     ):
+                        unnamed = f"unique ({column.name.lower()})"
+                        for key_name in [k for k in table.keys if k.lower() == unnamed]:
+                            del table.keys[key_name]
                         self._not_unique(table, column.name)
 
     def _inline_primary_key(self, table: TableState, name: str) -> None:
