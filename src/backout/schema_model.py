@@ -732,39 +732,22 @@ class Schema:
     def copy(self) -> Schema:
         """A deep copy, so that replaying the release leaves the base schema as it was."""
         fold = self.fold
-        if fold is not None:
-            return Schema(
-                {
-                    name: TableState(
-                        t.name,
-                        _Names(fold, ((c, col.copy()) for c, col in t.columns.items())),
-                        t.at_base,
-                        t.base_name,
-                        t.complete,
-                        dict(t.keys),
-                    )
-                    for name, t in self.tables.items()
-                },
-                dict(self.enums),
-                dict(self.model_tables),
-                dict(self.views),
-                fold,
-            )
+
+        def columns(table: TableState) -> dict[str, ColumnState]:
+            copied = ((c, col.copy()) for c, col in table.columns.items())
+            return dict(copied) if fold is None else _Names(fold, copied)
+
         return Schema(
             {
                 name: TableState(
-                    t.name,
-                    {c: col.copy() for c, col in t.columns.items()},
-                    t.at_base,
-                    t.base_name,
-                    t.complete,
-                    dict(t.keys),
+                    t.name, columns(t), t.at_base, t.base_name, t.complete, dict(t.keys)
                 )
                 for name, t in self.tables.items()
             },
             dict(self.enums),
             dict(self.model_tables),
             dict(self.views),
+            fold,
         )
 
     def apply(self, op: Operation, at_base: bool) -> None:
