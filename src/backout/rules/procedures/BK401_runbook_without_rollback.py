@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backout.models import Family, Finding, Location, Severity
@@ -30,6 +31,13 @@ _ROLLBACK_HEADING = LazyRegex(
     r"|\brevers(i(ó|o)n|(ã|a)o)\b|\breverter\b"
     r"|ロールバック|切り?戻し|回滚|回滾|回退|롤백|되돌리기",
     re.I,
+)
+# A bold lead-in that opens a prose line, as runbooks label a step under an alarm or incident
+# heading: "**Rollback:** redeploy …", "- __Roll back__ — …", or "**Rollback**" alone on its
+# line. The bold text ends with a colon, or a colon or dash follows it, or nothing does.
+_BOLD_LABEL = LazyRegex(
+    r"^\s{0,3}(?:[-*+]\s+|\d{1,9}[.)]\s+)?(?P<mark>\*\*|__)(?P<label>[^*_\s](?:[^*_]{0,78}[^*_\s])?)"
+    r"(?P=mark)(?:\s*(?::|-|\u2013|\u2014)|\s*$)?"
 )
 _TARGET = LazyRegex(
     r"sha256:|\bdigest|--to-revision|\brevision\b|\bartifact|backout\.lock"
@@ -108,6 +116,55 @@ def _outer_rollback_sections(sections: tuple[RunbookSection, ...]) -> list[int]:
     return outer
 
 
+@dataclass(frozen=True)
+class _Label:
+    """A bold lead-in (see ``_BOLD_LABEL``) on a prose line: its text and where it starts."""
+
+    title: str
+    line: int
+    column: int
+
+
+def _label(line: RunbookLine) -> _Label | None:
+    """The bold lead-in that opens a prose line, or None."""
+    if line.code:
+        return None
+    match = _BOLD_LABEL.search(line.text)
+    if match is None:
+        return None
+    label = match.group("label")
+    closed = match.end("label") + len(match.group("mark"))  # just past the closing ** or __
+    punctuated = match.end() > closed  # a colon or dash follows the bold text
+    if not (label.endswith(":") or punctuated or not line.text[closed:].strip()):
+        return None  # bold words opening a sentence: "**Never** roll back by hand"
+    return _Label(label.rstrip(":").strip(), line.line, match.start("label") + 1)
+
+
+def _labelled_rollbacks(
+    document: RunbookDocument,
+) -> list[tuple[_Label, list[RunbookLine]]]:
+    """Rollback steps written as a bold lead-in rather than a heading, with their lines.
+
+    A step runs from its lead-in to the next bold lead-in or the end of its section: the
+    "**Rollback:**" paragraph under "## Alarm: 5xx" is the rollback, "**Escalation:**" after
+    it is not.
+    """
+    found: list[tuple[_Label, list[RunbookLine]]] = []
+    for body in (document.preamble, *(section.body for section in document.sections)):
+        current: list[RunbookLine] | None = None
+        for line in body:
+            label = _label(line)
+            if label is not None:
+                current = None
+                if _ROLLBACK_HEADING.search(label.title) is not None:
+                    current = [RunbookLine(line.line, line.text, False)]
+                    found.append((label, current))
+                continue
+            if current is not None:
+                current.append(line)
+    return found
+
+
 def _mentions(lines: list[RunbookLine], pattern: LazyRegex) -> bool:
     return any(pattern.search(line.text) for line in lines)
 
@@ -125,7 +182,10 @@ class RunbookWithoutRollback(Rule):
     `Back out`, `Undo`, `Downgrade`, or a translation: German `Zurückrollen`,
     `Zurücksetzen`, `Rücksetzung`, `Rückgängig`; French `Retour arrière`, `Restauration`;
     Spanish `Reversión`, `Revertir`; Portuguese `Reversão`, `Reverter`; Japanese
-    `ロールバック`, `切り戻し`; Chinese `回滚`, `回退`; Korean `롤백`, `되돌리기`. The target,
+    `ロールバック`, `切り戻し`; Chinese `回滚`, `回退`; Korean `롤백`, `되돌리기`. A runbook
+    with no such heading may still write its rollback as a bold lead-in that opens a line
+    under another heading (`**Rollback:** redeploy …`, `- __Roll back__ — …`): that step,
+    up to the next bold lead-in or heading, is judged as the rollback section. The target,
     schema and verification steps are recognised by English keywords, commands and digests
     (`sha256:`, `helm rollback … 3`, `alembic`, `/healthz`).
     Front matter at the top of a Markdown runbook (`---` … `---`, or `+++` … `+++`) is
@@ -178,11 +238,26 @@ class RunbookWithoutRollback(Rule):
             if not _mentions(everything, _DEPLOY):
                 continue
             outer = _outer_rollback_sections(document.sections)
-            if not outer:
+            scopes = [
+                (
+                    Location(
+                        document.location.path,
+                        document.sections[i].line,
+                        document.sections[i].column,
+                    ),
+                    document.sections[i].title,
+                    _scope(document.sections, i),
+                )
+                for i in outer
+            ] or [
+                (Location(document.location.path, label.line, label.column), label.title, lines)
+                for label, lines in _labelled_rollbacks(document)
+            ]
+            if not scopes:
                 yield self._no_section(document)
                 continue
-            for index in outer:
-                finding = self._incomplete(document, index)
+            for location, title, lines in scopes:
+                finding = self._incomplete(location, title, lines)
                 if finding is not None:
                     yield finding
 
@@ -202,9 +277,9 @@ class RunbookWithoutRollback(Rule):
             "schema step and how to verify; `backout plan --base <previous release>` writes one",
         )
 
-    def _incomplete(self, document: RunbookDocument, index: int) -> Finding | None:
-        section = document.sections[index]
-        lines = _scope(document.sections, index)
+    def _incomplete(
+        self, location: Location, title: str, lines: list[RunbookLine]
+    ) -> Finding | None:
         missing = [
             key
             for key, pattern in (("target", _TARGET), ("schema", _SCHEMA), ("verify", _VERIFY))
@@ -216,9 +291,8 @@ class RunbookWithoutRollback(Rule):
         effects = [_MISSING[key][1] for key in missing]
         listed = pieces[0] if len(pieces) == 1 else ", ".join(pieces[:-1]) + " and " + pieces[-1]
         return self.finding(
-            Location(document.location.path, section.line, section.column),
-            f"rollback section '{' '.join(section.title.split())}' omits {listed}: "
-            + "; ".join(effects),
+            location,
+            f"rollback section '{' '.join(title.split())}' omits {listed}: " + "; ".join(effects),
             "add the missing step"
             + ("s" if len(missing) > 1 else "")
             + " to the section; `backout plan --base <previous release>` writes the target, "
