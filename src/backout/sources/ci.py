@@ -11,7 +11,9 @@ The reader records what a pipeline *does*, with exact positions, so that rules c
 * which image references a job pushes (:class:`CiImagePush`) and deploys
   (:class:`CiImageDeploy`), read from ``docker push``/``docker build --push``/kaniko/crane/
   skopeo, ``docker/build-push-action``, ``kubectl set image``, ``helm --set image.tag=…``,
-  ``kustomize edit set image``;
+  ``kustomize edit set image``, and the image inputs of deploy actions
+  (``azure/k8s-deploy`` ``images``, ``aws-actions/amazon-ecs-render-task-definition``
+  ``image``…);
 * ``helm upgrade|install --history-max N`` (:class:`HelmHistoryMax`).
 
 Plain shell scripts (``*.sh``, ``*.bash``) and Makefiles are read by :class:`ScriptReader`
@@ -857,6 +859,42 @@ def _github_uses(
             yield problem
     if step_fact.action in ("docker/build-push-action", "redhat-actions/push-to-registry"):
         yield from _action_pushes(file, step, step_fact, context, metadata or {})
+    image_input = DEPLOY_ACTION_IMAGE_INPUTS.get(step_fact.action)
+    if image_input is not None:
+        yield from _action_deploys(file, step, step_fact, image_input, context)
+
+
+# Deploy actions that take the image to run as an input (the action's own input name): the
+# job deploys by that reference as ``kubectl set image`` would, and going back re-pulls the
+# tag. ``images`` lists one reference per line; the ECS render action writes its ``image``
+# into the task definition that amazon-ecs-deploy-task-definition then registers, and a
+# rollback to an older task definition revision pulls its tag again. Not listed: Cloud Run
+# (google-github-actions/deploy-cloudrun), which resolves the tag to a digest when it
+# creates the revision, so routing traffic back to the old revision runs the old image.
+DEPLOY_ACTION_IMAGE_INPUTS = {
+    "azure/k8s-deploy": "images",
+    "azure/webapps-deploy": "images",
+    "aws-actions/amazon-ecs-render-task-definition": "image",
+}
+
+
+def _action_deploys(
+    file: SourceFile, step: Node, step_fact: CiStep, key: str, context: _Context
+) -> Iterator[Fact]:
+    """Each image reference a deploy action's input names, at its own position."""
+    for piece in _input_lines(file, step, key):  # one reference per line
+        written = piece.text.strip()
+        reference = _with_default_tag(_expand(written, context.env))
+        yield CiImageDeploy(
+            Location(file.path, piece.line, piece.column),
+            GITHUB,
+            context.workflow,
+            context.job_id,
+            reference,
+            split_reference(reference)[1],
+            written,
+            f"{step_fact.uses} {key}:",
+        )
 
 
 _LEADING_INTEGER = re.compile(r"\s*([+-]?\d+)")

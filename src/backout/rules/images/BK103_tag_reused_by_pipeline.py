@@ -153,8 +153,12 @@ class TagReusedByPipeline(Rule):
     image under a tag that every build re-points — `latest`, `stable`, `prod`, `main`, a
     branch name such as `${{ github.ref_name }}` or `$CI_COMMIT_REF_SLUG` — when the same
     image and tag is also deployed: by `kubectl set image`, `helm … --set image.tag=…`,
-    `kustomize edit set image`, or a manifest, compose file or Helm values file in the
-    repository. Pushes come from `docker push`, `docker build --push`, `docker buildx build
+    `kustomize edit set image`, the image input of a deploy action (`azure/k8s-deploy` and
+    `azure/webapps-deploy` `images:`, `aws-actions/amazon-ecs-render-task-definition`
+    `image:`), or a manifest, compose file or Helm values file in the repository. Cloud Run's
+    `google-github-actions/deploy-cloudrun` is not a deploy by tag: Cloud Run resolves the
+    tag to a digest when it creates the revision, and a rollback routes traffic back to the
+    old revision. Pushes come from `docker push`, `docker build --push`, `docker buildx build
     --push`, kaniko `--destination`, `crane tag`/`copy`, `skopeo copy` and
     `docker/build-push-action`, including the tags a `docker/metadata-action` step generates
     for it (`type=ref,event=branch`, `type=raw,value=latest`, `type=edge`, the `latest` that
