@@ -174,6 +174,9 @@ class MutableImageReference(Rule):
         restored_by = _RESTORED_BY.get(use.source, _RESTORED_BY["kubernetes"])
         if use.source == "helm" and not isinstance(use, HelmImage):
             restored_by = _RESTORED_BY["helm template"]
+        elif use.source == "kubernetes" and use.context.startswith("Rollout/"):
+            # an Argo Rollout is undone by the plugin; plain `kubectl rollout` refuses the kind
+            restored_by = "`kubectl argo rollouts undo` restores the tag, not the image"
         refused = refused_tag(use)
         if refused is not None:
             why, fix = refused

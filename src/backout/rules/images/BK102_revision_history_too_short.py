@@ -28,8 +28,9 @@ class RevisionHistoryTooShort(Rule):
     set the limit to 0 on purpose.
 
     ## Why is this bad?
-    `kubectl rollout undo --to-revision=N` can only return to a revision whose ReplicaSet
-    (or ControllerRevision) still exists; older ones are garbage-collected beyond the limit.
+    `kubectl rollout undo --to-revision=N` (for an Argo Rollout, `kubectl argo rollouts undo
+    --to-revision=N`) can only return to a revision whose ReplicaSet (or ControllerRevision)
+    still exists; older ones are garbage-collected beyond the limit.
     With `revisionHistoryLimit: 0`, "a new Deployment rollout cannot be undone" at all. Helm
     likewise prunes release records beyond `--history-max`, and `helm rollback` then fails
     with "release has no N version".
@@ -79,14 +80,18 @@ class RevisionHistoryTooShort(Rule):
             if limit >= keep:
                 continue
             what = f"{workload.kind}/{workload.name}"
+            # an Argo Rollout is undone by the plugin; plain `kubectl rollout` refuses the kind
+            undo = (
+                "`kubectl argo rollouts undo`"
+                if workload.kind == "Rollout"
+                else "`kubectl rollout undo`"
+            )
             if limit == 0:
-                consequence = (
-                    "no old revision is kept, so `kubectl rollout undo` has nothing to go back to"
-                )
+                consequence = f"no old revision is kept, so {undo} has nothing to go back to"
             else:
                 consequence = (
                     f"only {limit} old {'revision is' if limit == 1 else 'revisions are'} kept, so "
-                    "`kubectl rollout undo` cannot reach older releases"
+                    f"{undo} cannot reach older releases"
                 )
             yield self.finding(
                 where,
