@@ -63,6 +63,29 @@ _REF_NAME_VARIABLE = LazyRegex(
 _PARTIAL_VERSION = LazyRegex(r"\{\{\s*(?:major|minor)\s*\}\}")
 
 
+# Literal tags a branch-name tag takes when the branch is one of the usual long-lived ones:
+# a push of ``{{branch}}`` or ``$CI_COMMIT_REF_SLUG`` from ``develop`` re-points ``develop``.
+_BRANCH_NAMES = frozenset(
+    {"main", "master", "trunk", "develop", "development", "dev", "staging", "stage"}
+    | {"production", "prod", "release", "next"}
+)
+_WHOLE_VARIABLE = LazyRegex(r"^\$[\w.]+$")
+
+
+def _is_branch_tag(tag: str) -> bool:
+    """Whether the (spelled-one-way) tag is nothing but a branch-name variable."""
+    return _WHOLE_VARIABLE.search(tag) is not None and _BRANCH_VARIABLE.search(tag) is not None
+
+
+def _tag_matches(wanted: str, deployed: str) -> bool:
+    """The deployed tag is the pushed one: the same text, or the literal name of a
+    long-lived branch where the push tags with the branch name."""
+    deployed = _same_text(deployed)
+    if deployed == wanted:
+        return True
+    return _is_branch_tag(wanted) and deployed.lower() in _BRANCH_NAMES
+
+
 def _how_it_moves(tag: str, only_tags: bool = False) -> str | None:
     """What re-points the tag (``latest``, a branch name…), in words; ``None`` if unique.
 
@@ -125,7 +148,7 @@ def _deploys_of(push: CiImagePush, context: CheckContext) -> list[_DeployedBy]:
             _, deploy_tag, digest = split_reference(deploy.reference)
             if digest is not None or deploy_tag is None:
                 continue
-            if _same_text(deploy_tag) == wanted_tag and (
+            if _tag_matches(wanted_tag, deploy_tag) and (
                 _repository(deploy.reference) == wanted_repository
             ):
                 found.append(_DeployedBy(deploy.location, f"`{deploy.how}`", deploy.job_id))
@@ -138,7 +161,7 @@ def _deploys_of(push: CiImagePush, context: CheckContext) -> list[_DeployedBy]:
         if parsed is None or parsed.is_pinned:
             continue
         if (
-            parsed.effective_tag == wanted_tag
+            _tag_matches(wanted_tag, parsed.effective_tag)
             and f"{parsed.domain}/{parsed.normalized_repository}" == wanted_repository
         ):
             found.append(_DeployedBy(use.location, _FILE_KINDS.get(use.source, "a file"), ""))
@@ -158,7 +181,10 @@ class TagReusedByPipeline(Rule):
     `image:`), or a manifest, compose file or Helm values file in the repository. Cloud Run's
     `google-github-actions/deploy-cloudrun` is not a deploy by tag: Cloud Run resolves the
     tag to a digest when it creates the revision, and a rollback routes traffic back to the
-    old revision. Pushes come from `docker push`, `docker build --push`, `docker buildx build
+    old revision. A branch-name tag (`{{branch}}`, `${{ github.ref_name }}`,
+    `$CI_COMMIT_REF_SLUG`) is deployed when something names the same image by a long-lived
+    branch's name (`:main`, `:develop`, `:staging`…): the push from that branch re-points
+    it. Pushes come from `docker push`, `docker build --push`, `docker buildx build
     --push`, kaniko `--destination`, `crane tag`/`copy`, `skopeo copy` and
     `docker/build-push-action`, including the tags a `docker/metadata-action` step generates
     for it (`type=ref,event=branch`, `type=raw,value=latest`, `type=edge`, the `latest` that
