@@ -881,17 +881,26 @@ DEPLOY_ACTION_IMAGE_INPUTS = {
 def _action_deploys(
     file: SourceFile, step: Node, step_fact: CiStep, key: str, context: _Context
 ) -> Iterator[Fact]:
-    """Each image reference a deploy action's input names, at its own position."""
+    """Each image reference a deploy action's input names, at its own position.
+
+    A reference with no tag that still holds a variable (``${{ steps.vars.outputs.IMAGE }}``)
+    may carry its tag inside the variable: it is recorded with no reference and no tag, a
+    deploy whose image cannot be known, rather than as ``:latest``.
+    """
     for piece in _input_lines(file, step, key):  # one reference per line
         written = piece.text.strip()
-        reference = _with_default_tag(_expand(written, context.env))
+        expanded = _expand(written, context.env)
+        _, tag, digest = split_reference(expanded)
+        reference: str | None = _with_default_tag(expanded)
+        if tag is None and digest is None and "$" in expanded:
+            reference = None
         yield CiImageDeploy(
             Location(file.path, piece.line, piece.column),
             GITHUB,
             context.workflow,
             context.job_id,
             reference,
-            split_reference(reference)[1],
+            split_reference(reference)[1] if reference is not None else None,
             written,
             f"{step_fact.uses} {key}:",
         )
