@@ -777,8 +777,7 @@ class Schema:
                 table = self.table(op.table, at_base)
             added = _column_state(op.column_def, at_base)
             table.columns[added.name] = added
-            if op.column_def.primary_key:
-                self._inline_primary_key(table, added.name)
+            self._inline_keys(table, op.column_def)
             return added
         if kind in _TABLES_UNCHANGED:
             if (
@@ -873,11 +872,17 @@ class Schema:
                             del table.keys[key_name]
                         self._not_unique(table, column.name)
 
-    def _inline_primary_key(self, table: TableState, name: str) -> None:
-        """Record the key of ``table``'s column ``name`` declared ``PRIMARY KEY`` itself, as
-        an unnamed primary key: dropping it (``<table>_pkey``, ``DROP PRIMARY KEY``) clears
-        the column's unique mark."""
-        table.keys[UNNAMED_PRIMARY_KEY] = (name if self.fold is None else self.fold(name),)
+    def _inline_keys(self, table: TableState, declared: Column) -> None:
+        """Record the keys ``table``'s column ``declared`` has of its own: ``PRIMARY KEY`` as
+        an unnamed primary key (dropping it, ``<table>_pkey`` or ``DROP PRIMARY KEY``, clears
+        the column's unique mark), ``UNIQUE`` as an unnamed ``unique (column)`` key (dropping a
+        redundant unique index on the column leaves the column unique)."""
+        name = declared.name
+        held = (name if self.fold is None else self.fold(name),)
+        if declared.primary_key:
+            table.keys[UNNAMED_PRIMARY_KEY] = held
+        if declared.unique_key:
+            table.keys[f"unique ({name})"] = held
 
     def _not_unique(self, table: TableState, name: str) -> None:
         """Clear the unique mark of ``table``'s column ``name`` (as the keys hold it), unless
@@ -916,8 +921,7 @@ class Schema:
             table = self.new_table(op.table, at_base)
             for declared in op.columns:
                 table.columns[declared.name] = _column_state(declared, at_base)
-                if declared.primary_key:
-                    self._inline_primary_key(table, declared.name)
+                self._inline_keys(table, declared)
             table.complete = op.detail != COLUMNS_UNKNOWN
             self.tables[op.table] = table
         elif kind == DROP_TABLE:

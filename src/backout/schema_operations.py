@@ -107,6 +107,9 @@ class Column:
     primary_key: bool = False
     """Declared ``PRIMARY KEY`` on the column itself: the table's key, which PostgreSQL names
     ``<table>_pkey`` and MySQL drops with ``DROP PRIMARY KEY``."""
+    unique_key: bool = False
+    """Declared ``UNIQUE`` on the column itself (SQL readers): a key of its own, unnamed,
+    which a redundant unique index on the column does not take away when it is dropped."""
 
 
 def with_primary_key(

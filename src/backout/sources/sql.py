@@ -266,7 +266,7 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
     declared_nullable = not column.get("is_not_null", False)
     primary_key = False
     has_default = False
-    unique = False
+    unique = unique_key = False
     generated = type_text in _SERIAL
     for item in column.get("constraints") or ():
         constraint = _fields(item, "Constraint")
@@ -279,6 +279,7 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
             primary_key = True
         if kind in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
             unique = True
+            unique_key = unique_key or kind == "CONSTR_UNIQUE"
         elif kind == "CONSTR_DEFAULT":
             # DEFAULT NULL gives old inserts a NULL, which NOT NULL then rejects.
             const = _fields(constraint.get("raw_expr"), "A_Const")
@@ -304,6 +305,7 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
         unique,
         sqlite_nullable=declared_nullable and primary_key and not rowid_alias,
         primary_key=primary_key,
+        unique_key=unique_key,
     )
 
 

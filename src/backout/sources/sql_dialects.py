@@ -135,6 +135,7 @@ def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
         sqlite_nullable=nullable and primary_key and not sqlite_enforced,
         unique=unique or primary_key,
         primary_key=primary_key,
+        unique_key=unique,
     )
 
 
