@@ -208,6 +208,53 @@ def test_changes_become_operations_at_their_elements() -> None:
     )
 
 
+def test_a_primary_key_constraint_makes_its_one_column_the_tables_key() -> None:
+    # ``primaryKey: true`` on one column is the table's key, NOT NULL and unique like an
+    # SQL ``PRIMARY KEY`` column (dropPrimaryKey then takes the unique mark away); on several
+    # columns of a createTable they are unique only together.
+    xml_body = changeset(
+        "1",
+        CREATE_USERS
+        + '    <createTable tableName="pairs">\n'
+        + '      <column name="a" type="int"><constraints primaryKey="true"/></column>\n'
+        + '      <column name="b" type="int"><constraints primaryKey="true"/></column>\n'
+        + "    </createTable>\n"
+        + '    <addColumn tableName="tags">\n'
+        + '      <column name="code" type="text"><constraints primaryKey="true"/></column>\n'
+        + "    </addColumn>\n",
+    )
+    yaml_text = (
+        "databaseChangeLog:\n"
+        "  - changeSet:\n"
+        "      id: 2\n"
+        "      author: ana\n"
+        "      changes:\n"
+        "        - addColumn:\n"
+        "            tableName: labels\n"
+        "            columns:\n"
+        "              - column:\n"
+        "                  name: code\n"
+        "                  type: text\n"
+        "                  constraints:\n"
+        "                    primaryKey: true\n"
+    )
+    xml_migration, yaml_migration = migrations(
+        {"db/changelog.xml": xml(xml_body), "db/labels.yaml": yaml_text}
+    )
+    users, pairs, tags = xml_migration.up
+    (labels,) = yaml_migration.up
+    declared = [*users.columns, *pairs.columns]
+    declared += [op.column_def for op in (tags, labels) if op.column_def is not None]
+    assert [(c.name, c.nullable, c.unique, c.primary_key) for c in declared] == [
+        ("id", False, True, True),
+        ("email", True, False, False),
+        ("a", False, False, False),
+        ("b", False, False, False),
+        ("code", False, True, True),
+        ("code", False, True, True),
+    ]
+
+
 def test_automatic_rollback_is_the_inverse_of_each_change_in_reverse_order() -> None:
     body = changeset(
         "1",

@@ -636,14 +636,19 @@ def _names_file(target: str, path: str) -> bool:
     return names_path(target, path)
 
 
-def _column(column: _Element) -> Column:
+def _column(column: _Element, key_alone: bool = True) -> Column:
+    """The column ``column`` declares. ``primaryKey: true`` makes it NOT NULL, and, unless
+    other columns of its createTable are in the key too (not ``key_alone``), the table's key
+    and unique, as ``PRIMARY KEY`` on an SQL column does."""
     constraints = column.named("constraints")
-    nullable, unique = True, False
+    nullable, unique, primary_key = True, False, False
     for constraint in constraints:
         if constraint.flag("nullable") is False or constraint.flag("primaryKey"):
             nullable = False
         if constraint.flag("unique"):
             unique = True
+        if constraint.flag("primaryKey") and key_alone:
+            primary_key = True
     # ``defaultValue=""`` is the empty string, a default: ColumnConfig keeps a ``defaultValue``
     # as written (``hasDefaultValue`` only asks that it is not null) and the generators write
     # ``DEFAULT ''`` (liquibase/liquibase#1920). The typed ones (numeric, boolean, date…) turn
@@ -664,7 +669,8 @@ def _column(column: _Element) -> Column:
         nullable,
         has_default,
         generated,
-        unique,
+        unique or primary_key,
+        primary_key=primary_key,
     )
 
 
@@ -682,7 +688,8 @@ def _operations(change: _Element) -> list[Operation]:
             if any(k.flag("primaryKey") for k in c.named("constraints"))
         ]
         # The key makes its columns NOT NULL, and unique when it is one column.
-        declared = with_primary_key(tuple(_column(c) for c in columns), keys)
+        alone = len(keys) == 1
+        declared = with_primary_key(tuple(_column(c, alone) for c in columns), keys)
         return [Operation(CREATE_TABLE, where, table, columns=declared)]
     if kind == "dropTable":
         return [Operation(DROP_TABLE, where, table)]
