@@ -226,6 +226,34 @@ def test_compose_interpolation(
     assert (result.value, result.defaults_used, result.unresolved) == (value, defaults, unresolved)
 
 
+def test_compose_required_variable_is_named_in_bk101() -> None:
+    # ``${TAG:?err}`` has no default: compose stops without TAG. The finding names the
+    # variable and says it is set at deploy time, not the whole expression as a name.
+    assert interpolate("a:${A:?need A}-${B}-${C?}").required == ("A", "C")
+    assert interpolate("a:${A:-1}").required == ()
+    text = (
+        "services:\n"
+        "  app:\n"
+        '    image: "ghcr.io/shop/app:${TAG:?TAG must be set}"\n'
+        "  both:\n"
+        "    image: ${REGISTRY}/shop:${TAG:?TAG must be set}\n"
+    )
+    facts = FactSet(_read(ComposeReader(), "compose.yaml", text))
+    app, both = _images(list(facts))
+    assert (app.required, both.required) == (("TAG",), ("TAG",))
+    findings = list(MutableImageReference().check(CheckContext(head=facts, config=Config())))
+    messages = [f.message for f in sorted(findings, key=lambda f: f.location.line)]
+    assert messages[0].startswith(
+        "compose service app: the image `ghcr.io/shop/app:${TAG:?TAG must be set}` depends "
+        "on `TAG`, which must be set at deploy time (compose refuses to start without it) "
+        "and has no default, so which image runs"
+    )
+    assert messages[1].startswith(
+        "compose service both: the image `${REGISTRY}/shop:${TAG:?TAG must be set}` depends "
+        "on ${REGISTRY} with no default, and on `TAG`, which must be set at deploy time"
+    )
+
+
 def test_known_variables_win_over_defaults() -> None:
     known: dict[str, str | None] = {"V": "3.12", "EMPTY": ""}
     assert interpolate("py:${V:-3.11}", known).value == "py:3.12"

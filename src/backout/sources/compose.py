@@ -76,6 +76,12 @@ class ComposeReader:
                     note=note,
                     written=written if substituted.changed else "",
                     unresolved=unresolved,
+                    required=substituted.required,
+                    unresolved_rest=", ".join(
+                        u
+                        for u in substituted.unresolved
+                        if u not in substituted.required_expressions
+                    ),
                     value_start=start,
                     value_end=end,
                     quote=quote,

@@ -35,7 +35,9 @@ class ImageUse(Fact):
     default, ``written`` then keeps the text exactly as it is in the file and ``note`` says how
     the reference was derived ("default of ${TAG:-latest}"). ``unresolved`` names a variable
     with no default that decides the image (``${IMAGE}``): the image cannot be known from the
-    repository, and ``reference`` is then the written text.
+    repository, and ``reference`` is then the written text. ``required`` names the variables
+    of those that ``${VAR:?err}`` requires (set at deploy time, or compose refuses to start),
+    and ``unresolved_rest`` the other unresolved expressions.
 
     ``value_start``/``value_end`` are character offsets into the decoded file text
     (:meth:`SourceFile.text`) spanning the whole scalar, quotes included, and ``quote`` is its
@@ -53,6 +55,8 @@ class ImageUse(Fact):
     note: str = ""
     written: str = ""
     unresolved: str = ""
+    required: tuple[str, ...] = ()
+    unresolved_rest: str = ""
     value_start: int = -1
     value_end: int = -1
     quote: str = ""
@@ -193,12 +197,16 @@ class Interpolation:
     ``defaults_used`` lists the expressions decided by their written default
     (``${TAG:-latest}``), ``known_used`` the names taken from ``known``, ``unresolved`` the
     expressions whose value only the environment or a build argument knows (``${IMAGE}``).
+    Of those, ``required_expressions`` are the ones that require their variable
+    (``${TAG:?err}``, ``${TAG?err}``), and ``required`` names each one's variable (``TAG``).
     """
 
     value: str
     defaults_used: tuple[str, ...] = ()
     known_used: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    required_expressions: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -233,7 +241,12 @@ def interpolate(
     state = _Substitution(known or {}, dollar_escape, limit)
     value = state.expand(text, 0)
     return Interpolation(
-        value, tuple(state.defaults_used), tuple(state.known_used), tuple(state.unresolved)
+        value,
+        tuple(state.defaults_used),
+        tuple(state.known_used),
+        tuple(state.unresolved),
+        tuple(name for name, _ in state.required),
+        tuple(expression for _, expression in state.required),
     )
 
 
@@ -247,6 +260,7 @@ class _Substitution:
         self.defaults_used: list[str] = []
         self.known_used: list[str] = []
         self.unresolved: list[str] = []
+        self.required: list[tuple[str, str]] = []  # (variable, expression)
 
     def expand(self, text: str, depth: int) -> str:
         out: list[str] = []
@@ -317,6 +331,8 @@ class _Substitution:
         if is_set and operator in (":+", "+"):
             self.known_used.append(name)
             return self.expand(argument, depth + 1) if value or operator == "+" else ""
+        if operator in (":?", "?"):
+            self.required.append((name, expression))
         self.unresolved.append(expression)
         return ""
 

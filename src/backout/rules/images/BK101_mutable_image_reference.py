@@ -52,9 +52,26 @@ def _why_mutable(ref: ImageReference) -> str:
 
 
 def _set_by(use: ImageUse) -> str:
+    """What the unresolved variables of ``use`` are: ``${TAG:?err}`` is named by its variable,
+    which must be set at deploy time."""
+    if use.required:
+        names = ", ".join(f"`{name}`" for name in use.required)
+        one = len(use.required) == 1
+        required = (
+            f"{names}, which must be set at deploy time (compose refuses to start without "
+            f"{'it' if one else 'them'}) and {'has' if one else 'have'} no default"
+        )
+        if use.unresolved_rest:
+            return (
+                f"the image `{use.text_in_file}` depends on {use.unresolved_rest} with no "
+                f"default, and on {required}"
+            )
+        if use.text_in_file == use.unresolved:
+            return f"the image is set entirely by {required}"
+        return f"the image `{use.text_in_file}` depends on {required}"
     if use.text_in_file == use.unresolved:
-        return f"the image is set entirely by {use.unresolved}"
-    return f"the image `{use.text_in_file}` depends on {use.unresolved}"
+        return f"the image is set entirely by {use.unresolved} with no default"
+    return f"the image `{use.text_in_file}` depends on {use.unresolved} with no default"
 
 
 # A token a pipeline replaces before applying the file (`sed 's|<IMAGE>|…|'`, a release
@@ -208,7 +225,7 @@ class MutableImageReference(Rule):
         if use.unresolved:
             return self.finding(
                 use.location,
-                f"{use.context}: {_set_by(use)} with no default, so which image runs, and "
+                f"{use.context}: {_set_by(use)}, so which image runs, and "
                 "which one a rollback restores, cannot be known from the repository",
                 "give the variable a pinned default (`${IMAGE:-app:1.4@sha256:…}`), or set "
                 "it from a deploy step that records the digest",
