@@ -120,7 +120,8 @@ class MutableImageReference(Rule):
     `shop:1.4@sha256:<64 hex>` is pinned. A digest that is not 64 hex digits pins nothing.
     Compose interpolation is judged by its default: `${TAG:-latest}` is `latest` whenever
     `TAG` is unset. An image set by a variable with no default cannot be judged and is
-    reported as a warning. An empty Helm tag that the templates replace by
+    reported as a warning; `${TAG:?message}` is named as a variable that must be set at
+    deploy time (compose refuses to start without it). An empty Helm tag that the templates replace by
     `.Chart.AppVersion` is judged as the `appVersion` of the chart's `Chart.yaml`. An
     unquoted Helm tag is judged as Helm renders it (values go
     through JSON, so numbers are printed as float64): `tag: 1.0` deploys `repo:1`, `1e3`
