@@ -566,3 +566,22 @@ def test_gitlab_variables_in_release_and_namespace_are_to_fill_in(tmp_path: Path
     (helm,) = plan["helm"]
     assert (helm["release"], helm["namespace"]) == ("<$RELEASE>", "<${KUBE_NAMESPACE}>")
     assert any("is the CI variable `$RELEASE`" in warning for warning in plan["warnings"])
+
+
+def test_argo_rollouts_go_back_with_the_plugin_and_workload_ref_with_its_deployment() -> None:
+    plan = _plan_json("argo_rollouts")
+    commands = plan["commands"]
+    a = "sha256:" + "a" * 64
+    assert commands[:3] == [
+        commands[0],
+        f"kubectl argo rollouts set image shop-api api=registry.example.com/shop/api@{a} -n shop",
+        "kubectl argo rollouts status shop-api -n shop --timeout 5m",
+    ]
+    assert commands[0].startswith("kubectl argo rollouts abort shop-api -n shop  # first")
+    # workloadRef: the Deployment's template is what goes back, watched through the Rollout.
+    assert commands[4].startswith("kubectl -n shop rollout undo deployment/web --to-revision")
+    assert commands[5] == "kubectl argo rollouts status web -n shop --timeout 5m"
+    assert not [c for c in commands if "rollout undo rollout/" in c or "set image rollout/" in c]
+    assert [t["workload"] for t in plan["targets"]] == ["rollout/shop-api", "deployment/web"]
+    assert any("spec.workloadRef" in w for w in plan["warnings"])
+    assert not [w for w in plan["warnings"] if "no Deployment" in w]

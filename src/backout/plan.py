@@ -60,7 +60,8 @@ from backout.sources.images import ImageUse
 from backout.sources.lockfile import LockedImage
 from backout.sources.manifests import Workload
 
-ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Rollout")
+"""The workloads the plan rolls back; an Argo Rollout with the plugin's commands."""
 # Findings whose fix is a step a human must take during the rollback.
 MANUAL_PREFIXES = ("BK104", "BK105", "BK3")
 _CONTEXT = re.compile(r"^(?P<kind>\w+)/(?P<name>\S+) (?P<role>\w+) (?P<container>\S+)$")
@@ -359,6 +360,9 @@ class _Change:
     workload: str
     namespace: str
     how: str
+    rollout: str = ""
+    """The Argo Rollout that runs this workload: itself (``shop``) for a Rollout, or the
+    Rollout whose ``spec.workloadRef`` names this Deployment; ``""`` otherwise."""
 
 
 def _workload_images(facts: FactSet) -> dict[tuple[str, str], list[ImageUse]]:
@@ -379,10 +383,19 @@ def _changes(workspace: Workspace) -> list[_Change]:
     base_workloads = {(w.kind, w.name): w for w in base.facts.of(Workload)} if base else {}
     base_images = {u.context: u.reference for u in base.facts.of(ImageUse)} if base else {}
     head_images = _workload_images(workspace.head.facts)
+    head_workloads = sorted(workspace.head.facts.of(Workload), key=lambda w: w.location)
+    # Deployment (namespace, name) → the Rollout whose workloadRef runs its pod template.
+    referenced = {
+        (w.namespace, w.workload_ref): w.name
+        for w in head_workloads
+        if w.kind == "Rollout" and w.workload_ref
+    }
     changes: list[_Change] = []
-    for workload in sorted(workspace.head.facts.of(Workload), key=lambda w: w.location):
-        if workload.kind not in ROLLOUT_KINDS:
-            continue
+    for workload in head_workloads:
+        if workload.kind not in ROLLOUT_KINDS or (
+            workload.kind == "Rollout" and workload.workload_ref
+        ):
+            continue  # a workloadRef Rollout goes back with the Deployment it names
         previous = base_workloads.get((workload.kind, workload.name))
         images = head_images.get((workload.kind, workload.name), [])
         if base is None:
@@ -396,7 +409,10 @@ def _changes(workspace: Workspace) -> list[_Change]:
         else:
             how = "unchanged"
         name = f"{workload.kind.lower()}/{workload.name}"
-        changes.append(_Change(name, workload.namespace, how))
+        rollout = workload.name if workload.kind == "Rollout" else ""
+        if workload.kind == "Deployment":
+            rollout = referenced.get((workload.namespace, workload.name), "")
+        changes.append(_Change(name, workload.namespace, how, rollout))
     return changes
 
 
@@ -558,8 +574,13 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
         workload = change.workload
         targets = [t for t in plan.targets if t.source == "kubernetes" and t.workload == workload]
         flag = f"-n {change.namespace} " if change.namespace else ""
-        plan.commands.append(_rollback_command(change, flag, targets, plan.recreate))
-        plan.commands.append(f"kubectl {flag}rollout status {workload} --timeout=5m")
+        if change.rollout:
+            _argo_commands(change, flag, targets, plan)
+        else:
+            plan.commands.append(_rollback_command(change, flag, targets, plan.recreate))
+            plan.commands.append(f"kubectl {flag}rollout status {workload} --timeout=5m")
+        # A workloadRef Deployment runs no pods (Argo scales it to 0): its Rollout's pods do.
+        workload = f"rollout/{change.rollout}" if change.rollout else workload
         for target in targets:
             if not target.digest:
                 plan.verification.append(
@@ -576,6 +597,59 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
                     "shows it for each pod"
                 )
         plan.warnings.extend(t.warning for t in targets if t.warning)
+
+
+def _argo_commands(change: _Change, flag: str, targets: list[Target], plan: Plan) -> None:
+    """An Argo Rollout goes back with the ``kubectl argo rollouts`` plugin (plain ``kubectl
+    rollout`` refuses the kind): abort an update still in progress, then undo or set image,
+    then watch ``status``. A Rollout whose ``workloadRef`` names a Deployment runs that
+    Deployment's template: the Deployment is what goes back."""
+    rollout, workload = change.rollout, change.workload
+    ns = f" -n {change.namespace}" if change.namespace else ""
+    plan.commands.append(
+        f"kubectl argo rollouts abort {rollout}{ns}  # first, if this release's canary or "
+        "blue-green update is still in progress (`status` says Paused or Progressing): the "
+        "stable ReplicaSet takes the traffic back, but spec.template still names this "
+        "release, so the next command is still needed"
+    )
+    if not change.workload.startswith("rollout/"):
+        plan.warnings.append(
+            f"rollout/{rollout} runs the pod template of {workload} (its spec.workloadRef): "
+            f"the plan takes {workload} back, and Argo Rollouts rolls rollout/{rollout} out "
+            "from it"
+        )
+        plan.commands.append(_rollback_command(change, flag, targets, plan.recreate))
+    elif workload in plan.recreate:
+        plan.commands.append(_rollback_command(change, flag, targets, plan.recreate))
+    elif change.how == "images":
+        for target in targets:
+            image = (
+                f"{_repository(target.rollback_image)}@{target.digest}"
+                if target.digest
+                else target.rollback_image
+            )
+            note = "  # a mutable tag, see the warning" if not target.digest else ""
+            # The plugin's set image takes one CONTAINER=IMAGE pair.
+            plan.commands.append(
+                f"kubectl argo rollouts set image {rollout} {target.container}={image}{ns}{note}"
+            )
+    else:
+        revision = (
+            "the previous release's revision; the release changed more than images, undo "
+            "restores the whole pod template"
+            if change.how == "template"
+            else "the revision before this release"
+        )
+        mutable = (
+            "; restores a mutable tag, see the warning"
+            if any(not t.digest for t in targets)
+            else ""
+        )
+        plan.commands.append(
+            f"kubectl argo rollouts undo {rollout}{ns} --to-revision=<N>  # N from "
+            f"`kubectl argo rollouts get rollout {rollout}{ns}`: {revision}{mutable}"
+        )
+    plan.commands.append(f"kubectl argo rollouts status {rollout}{ns} --timeout 5m")
 
 
 def _rollback_command(

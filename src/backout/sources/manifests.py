@@ -169,6 +169,10 @@ class Workload(Fact):
     each create). ``recreated`` says why each release deletes the object and creates it
     anew instead of updating it (a Helm or Argo CD hook deleted before it is created again),
     ``""`` when it is updated in place.
+
+    ``workload_ref`` is, for an Argo Rollout, the name of the Deployment its
+    ``spec.workloadRef`` points at (the Rollout runs that Deployment's pod template),
+    ``""`` otherwise.
     """
 
     kind: str
@@ -181,6 +185,7 @@ class Workload(Fact):
     pod_template: str = ""
     generate_name: str = ""
     recreated: str = ""
+    workload_ref: str = ""
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -360,7 +365,16 @@ class ManifestReader:
             pod_template=_pod_template_without_images(doc, kind),
             generate_name=text_of(get(get(doc, "metadata"), "generateName")) or "",
             recreated=recreated_by(get(doc, "metadata")),
+            workload_ref=_workload_ref(spec) if kind == "Rollout" else "",
         )
+
+
+def _workload_ref(spec: Node | None) -> str:
+    """The Deployment an Argo Rollout's ``spec.workloadRef`` names (``kind`` defaults to
+    nothing in Argo's schema, so a ref without one is read as a Deployment)."""
+    ref = get(spec, "workloadRef")
+    kind = text_of(get(ref, "kind")) or "Deployment"
+    return (text_of(get(ref, "name")) or "") if kind == "Deployment" else ""
 
 
 def _immutable_object(path: str, doc: Node, kind: str) -> Iterator[ImmutableObject]:
