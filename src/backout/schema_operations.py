@@ -108,7 +108,8 @@ class Column:
     """Declared ``PRIMARY KEY`` on the column itself: the table's key, which PostgreSQL names
     ``<table>_pkey`` and MySQL drops with ``DROP PRIMARY KEY``."""
     unique_key: bool = False
-    """Declared ``UNIQUE`` on the column itself (SQL readers): a key of its own, unnamed,
+    """Declared ``UNIQUE`` on the column itself (SQL; Alembic, Django ``unique=True``; Liquibase
+    ``unique``): a key of its own, unnamed,
     which a redundant unique index on the column does not take away when it is dropped."""
 
 

@@ -218,9 +218,19 @@ def _sa_column(call: ast.Call) -> Column | None:
         or (_callee(type_node) not in ("Identity", "Computed", "ForeignKey"))
         else None
     )
-    unique = primary or _const(_keyword(call, "unique")) is True
+    # ``unique=True`` is an unnamed ``UNIQUE (column)`` of the column's own (in CREATE TABLE,
+    # or ``ALTER TABLE … ADD UNIQUE (column)`` after add_column): PostgreSQL names it
+    # ``<table>_<column>_key``.
+    unique_key = _const(_keyword(call, "unique")) is True
     return Column(
-        name.lower(), type_text, nullable, has_default, generated, unique, primary_key=primary
+        name.lower(),
+        type_text,
+        nullable,
+        has_default,
+        generated,
+        primary or unique_key,
+        primary_key=primary,
+        unique_key=unique_key,
     )
 
 

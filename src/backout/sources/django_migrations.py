@@ -107,9 +107,20 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     primary = _const(_keyword(node, "primary_key")) is True
     if primary:
         nullable = False
-    unique = primary or kind == "OneToOneField" or _const(_keyword(node, "unique")) is True
+    # ``unique=True`` and a OneToOneField are an inline ``UNIQUE`` (CREATE TABLE and ADD
+    # COLUMN alike): PostgreSQL names it ``<table>_<column>_key``. A primary key is the key.
+    unique_key = not primary and (
+        kind == "OneToOneField" or _const(_keyword(node, "unique")) is True
+    )
     return Column(
-        column.lower(), type_text, nullable, has_default, generated, unique, primary_key=primary
+        column.lower(),
+        type_text,
+        nullable,
+        has_default,
+        generated,
+        primary or unique_key,
+        primary_key=primary,
+        unique_key=unique_key,
     )
 
 

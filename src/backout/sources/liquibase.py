@@ -671,6 +671,8 @@ def _column(column: _Element, key_alone: bool = True) -> Column:
         generated,
         unique or primary_key,
         primary_key=primary_key,
+        # Liquibase writes ``unique="true"`` as an inline ``UNIQUE`` (createTable, addColumn).
+        unique_key=unique,
     )
 
 
