@@ -38,6 +38,7 @@ from backout.schema_operations import (
     DROP_DEFAULT,
     DROP_NOT_NULL,
     DROP_TABLE,
+    DROPPED_INDEX,
     FOREIGN_KEY,
     ORM_DEFAULT_ONLY,
     RENAME_COLUMN,
@@ -700,12 +701,27 @@ class _Body:
         elif name == "create_index" and _const(_keyword(call, "unique")) is True:
             index_table = batch_table or (_string(_argument(call, 1, "table_name")) or "")
             columns = _strings(_argument(call, 2 + shift, "columns"))
+            name_node = _argument(call, 0, "index_name")
             self.add(
                 ADD_CONSTRAINT,
-                _where(path, _argument(call, 0, "index_name"), call),
+                _where(path, name_node, call),
                 index_table.lower(),
                 constraint=UNIQUE,
                 constrained=tuple(c.lower() for c in columns),
+                detail=_constraint_name(name_node),
+            )
+        elif name == "drop_index":
+            # As the SQL reader's ``DROP INDEX``: the index may have been a unique one (its
+            # name says which), or a plain one, which restricted nothing.
+            name_node = _argument(call, 0, "index_name")
+            if batch_table is None:
+                table = (_string(_argument(call, 1, "table_name")) or "").lower()
+            self.add(
+                DROP_CONSTRAINT,
+                _where(path, name_node, call),
+                table,
+                detail=_constraint_name(name_node),
+                constraint=DROPPED_INDEX,
             )
         elif name == "drop_constraint":
             if batch_table is None:

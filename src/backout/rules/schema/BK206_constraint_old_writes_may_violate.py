@@ -27,11 +27,12 @@ class ConstraintOldWritesMayViolate(Rule):
     `OneToOneField`), or a `PRIMARY KEY` added to an existing table's columns (it is
     unique, and makes them NOT NULL, which BK205 reports). A constraint dropped and created
     again under its own name in the release is not new (`DROP CONSTRAINT`; MySQL `DROP
-    INDEX`/`KEY`/`FOREIGN KEY`/`CHECK`; `DROP INDEX` of an index that was unique), nor is a
-    UNIQUE or PRIMARY KEY over a column that is unique already, or over columns of which the
-    base release held some unique together (a table rebuilt with its composite primary key,
-    a key added again under another name). A plain index dropped and created again as a
-    unique one is new. `NOT VALID` does not help: it skips existing rows only.
+    INDEX`/`KEY`/`FOREIGN KEY`/`CHECK`; `DROP INDEX` or Alembic `op.drop_index` of an index
+    that was unique), nor is a UNIQUE or PRIMARY KEY over a column that is unique already, or
+    over columns of which the base release held some unique together (a table rebuilt with
+    its composite primary key, a key added again under another name). A plain index dropped
+    and created again as a unique one is new. `NOT VALID` does not help: it skips existing
+    rows only.
 
     ## Why is this bad?
     The old release was written without the rule. After a rollback it can still write a
