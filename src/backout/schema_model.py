@@ -863,11 +863,12 @@ class Schema:
                 # operation named: PostgreSQL calls it ``<table>_<column>_key``, MySQL's index
                 # is the column's name.
                 for column in table.columns.values():
+                    unnamed = f"unique ({column.name.lower()})"
                     if column.unique and name in (
                         f"{table.name.lower()}_{column.name.lower()}_key",
                         column.name.lower(),
+                        unnamed,
                     ):
-                        unnamed = f"unique ({column.name.lower()})"
                         for key_name in [k for k in table.keys if k.lower() == unnamed]:
                             del table.keys[key_name]
                         self._not_unique(table, column.name)
@@ -959,8 +960,9 @@ _TABLES_UNCHANGED = frozenset({ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STE
 
 def _key_name(op: Operation) -> str:
     """The name :attr:`TableState.keys` holds the key ``op`` adds under: its own, else
-    ``primary key`` (a table has one) or ``unique (a, b)``."""
-    if op.detail:
+    ``primary key`` (a table has one) or ``unique (a, b)`` (a Django field's own unique key
+    too, which an ``AlterField`` without ``unique=True`` drops by that name)."""
+    if op.detail and op.detail != ALTERED_UNIQUE:
         return op.detail.lower()
     if op.constraint == PRIMARY_KEY:
         return UNNAMED_PRIMARY_KEY

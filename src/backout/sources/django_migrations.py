@@ -26,6 +26,7 @@ from backout.schema_operations import (
     CREATE_TABLE,
     DOWN_PRESENT,
     DROP_COLUMN,
+    DROP_CONSTRAINT,
     DROP_TABLE,
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
@@ -306,6 +307,14 @@ class _Operations:
                 Operation(DROP_COLUMN, where, table, column.name, detail="reverse of AddField")
             )
         else:
+            if not column.unique:
+                # AlterField restates the whole field: one without unique=True (or that is no
+                # OneToOneField) drops the field's own unique key, whatever Django named it
+                # (``<table>_<column>_key`` inline, ``…_<hash>_uniq`` added by AlterField). A
+                # UniqueConstraint over the column is another key, and stays.
+                self.up.append(
+                    Operation(DROP_CONSTRAINT, where, table, detail=f"unique ({column.name})")
+                )
             if column.unique:  # judged against the base: new only if it was not unique
                 self.up.append(
                     Operation(
@@ -353,6 +362,8 @@ class _Operations:
                 constrained=tuple(
                     str(n).lower() for n in (names if isinstance(names, tuple) else ())
                 ),
+                # Its own name: another key than the field's own ``unique (column)``.
+                detail=_string(_keyword(constraint, "name")) or "",
             )
         )
 

@@ -31,7 +31,9 @@ class ConstraintOldWritesMayViolate(Rule):
     that was unique), nor is a UNIQUE or PRIMARY KEY over a column that is unique already, or
     over columns of which the base release held some unique together (a table rebuilt with
     its composite primary key, a key added again under another name). A plain index dropped
-    and created again as a unique one is new. `NOT VALID` does not help: it skips existing
+    and created again as a unique one is new, and so is a Django field made unique again
+    after an `AlterField` without `unique=True` dropped its unique key (a `UniqueConstraint`
+    over it is a key of its own, which stays). `NOT VALID` does not help: it skips existing
     rows only.
 
     ## Why is this bad?
