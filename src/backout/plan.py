@@ -1121,12 +1121,13 @@ def build_plan(
     _manual(result.findings, plan)
     if plan.helm and not changes:
         plan.warnings.append(
-            "no Deployment, StatefulSet or DaemonSet image outside the chart: `helm rollback` "
-            "restores the images of the chart's previous revision"
+            "no Deployment, StatefulSet, DaemonSet or Argo Rollout image outside the chart: "
+            "`helm rollback` restores the images of the chart's previous revision"
         )
     elif not plan.targets and not changes:
         plan.warnings.append(
-            "no Deployment, StatefulSet or DaemonSet image found: no rollback target to name"
+            "no Deployment, StatefulSet, DaemonSet or Argo Rollout image found: no rollback "
+            "target to name"
         )
     plan.verification.append(
         "the health checks pass again (readiness probes green, error rate back to the "
