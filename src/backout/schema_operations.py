@@ -113,6 +113,30 @@ class Column:
     which a redundant unique index on the column does not take away when it is dropped."""
 
 
+def declared_column(
+    name: str,
+    type_text: str | None,
+    nullable: bool,
+    has_default: bool,
+    generated: bool,
+    *,
+    primary: bool,
+    unique_key: bool,
+) -> Column:
+    """A column an ORM declares (Alembic ``sa.Column``, a Django field): its name lower-cased,
+    unique when it is the primary key or declared unique on its own."""
+    return Column(
+        name.lower(),
+        type_text,
+        nullable,
+        has_default,
+        generated,
+        primary or unique_key,
+        primary_key=primary,
+        unique_key=unique_key,
+    )
+
+
 def with_primary_key(
     columns: tuple[Column, ...], keys: Sequence[str], *, sqlite_enforced: bool = False
 ) -> tuple[Column, ...]:

@@ -49,6 +49,7 @@ from backout.schema_operations import (
     Column,
     DialectRead,
     Operation,
+    declared_column,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
@@ -223,15 +224,8 @@ def _sa_column(call: ast.Call) -> Column | None:
     # or ``ALTER TABLE … ADD UNIQUE (column)`` after add_column): PostgreSQL names it
     # ``<table>_<column>_key``.
     unique_key = _const(_keyword(call, "unique")) is True
-    return Column(
-        name.lower(),
-        type_text,
-        nullable,
-        has_default,
-        generated,
-        primary or unique_key,
-        primary_key=primary,
-        unique_key=unique_key,
+    return declared_column(
+        name, type_text, nullable, has_default, generated, primary=primary, unique_key=unique_key
     )
 
 

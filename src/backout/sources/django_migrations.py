@@ -39,6 +39,7 @@ from backout.schema_operations import (
     UNIQUE,
     Column,
     Operation,
+    declared_column,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
@@ -113,15 +114,8 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     unique_key = not primary and (
         kind == "OneToOneField" or _const(_keyword(node, "unique")) is True
     )
-    return Column(
-        column.lower(),
-        type_text,
-        nullable,
-        has_default,
-        generated,
-        primary or unique_key,
-        primary_key=primary,
-        unique_key=unique_key,
+    return declared_column(
+        column, type_text, nullable, has_default, generated, primary=primary, unique_key=unique_key
     )
 
 

@@ -757,20 +757,9 @@ def _operations(change: _Element) -> list[Operation]:
             )
         ]
     if kind == "dropIndex":
-        return [
-            Operation(
-                DROP_CONSTRAINT,
-                where,
-                "",
-                detail=change.attr("indexName"),
-                constraint=DROPPED_INDEX,
-            )
-        ]
+        return [_index_dropped(change, where)]
     if kind in ("dropUniqueConstraint", "dropPrimaryKey"):
-        name = change.attr("constraintName") or (
-            f"{table}_pkey" if kind == "dropPrimaryKey" else ""
-        )
-        return [Operation(DROP_CONSTRAINT, where, table, detail=name)]
+        return [_key_dropped(change, where, table, kind == "dropPrimaryKey")]
     if kind == "dropForeignKeyConstraint":
         base_table = _name(change.attr("baseTableName"))
         return [Operation(DROP_CONSTRAINT, where, base_table, detail=change.attr("constraintName"))]
@@ -787,6 +776,21 @@ _COLUMN_CHANGES = {
     "addDefaultValue": SET_DEFAULT,
     "dropDefaultValue": DROP_DEFAULT,
 }
+
+
+def _index_dropped(change: _Element, where: Location) -> Operation:
+    """The drop of the index ``change`` names (``dropIndex``, the inverse of a unique
+    ``createIndex``): no table, found by its name."""
+    return Operation(
+        DROP_CONSTRAINT, where, "", detail=change.attr("indexName"), constraint=DROPPED_INDEX
+    )
+
+
+def _key_dropped(change: _Element, where: Location, table: str, primary: bool) -> Operation:
+    """The drop of the unique or primary key ``change`` names (a drop, or the inverse of an
+    add); an unnamed primary key is PostgreSQL's ``<table>_pkey``."""
+    name = change.attr("constraintName") or (f"{table}_pkey" if primary else "")
+    return Operation(DROP_CONSTRAINT, where, table, detail=name)
 
 
 def _constraint(
@@ -832,18 +836,9 @@ def _inverse(change: _Element) -> list[Operation]:
     if kind == "createIndex":
         if not change.flag("unique"):
             return []
-        return [
-            Operation(
-                DROP_CONSTRAINT,
-                where,
-                "",
-                detail=change.attr("indexName"),
-                constraint=DROPPED_INDEX,
-            )
-        ]
+        return [_index_dropped(change, where)]
     if kind in ("addUniqueConstraint", "addPrimaryKey"):
-        name = change.attr("constraintName") or (f"{table}_pkey" if kind == "addPrimaryKey" else "")
-        return [Operation(DROP_CONSTRAINT, where, table, detail=name)]
+        return [_key_dropped(change, where, table, kind == "addPrimaryKey")]
     if kind == "addForeignKeyConstraint":
         base_table = _name(change.attr("baseTableName"))
         return [Operation(DROP_CONSTRAINT, where, base_table, detail=change.attr("constraintName"))]
