@@ -272,3 +272,79 @@ def test_junit_with_only_suppressed_findings_passes_and_shows_them(tmp_path: Pat
     skipped = root.findall(".//skipped")
     assert [s.get("message") for s in skipped] == ["suppressed: pinned by the chart"]
     assert root.find(".//failure") is None
+
+
+GOLDEN_REPO = ROOT / "tests" / "fixtures" / "golden_repo"
+
+
+def _junit_cases(stdout: str) -> dict[str, ET.Element]:
+    """The test cases of a JUnit report by name, after checking that the counts add up."""
+    root = ET.fromstring(stdout.encode())
+    suites = root.findall("testsuite")
+    for suite in [*suites, root]:
+        cases = list(suite.iter("testcase"))
+        failed = sum(1 for case in cases if case.find("failure") is not None)
+        skipped = sum(1 for case in cases if case.find("skipped") is not None)
+        assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == (
+            str(len(cases)),
+            str(failed),
+            str(skipped),
+        )
+    return {case.get("name", ""): case for case in root.iter("testcase")}
+
+
+def test_junit_fails_only_the_findings_at_or_above_fail_on() -> None:
+    done = run_backout("check", ".", "--format", "junit", cwd=GOLDEN_REPO)
+    assert done.returncode == 1, done.stderr
+    cases = _junit_cases(done.stdout)
+    failed = {name for name, case in cases.items() if case.find("failure") is not None}
+    # The errors fail; the warnings below the default --fail-on error are passing cases that
+    # still say what was found, under the same names as when they fail.
+    assert failed == {
+        "BK102 revision-history-too-short at k8s/app.yaml:6:25",
+        "BK101 mutable-image-reference at k8s/app.yaml:15:18",
+    }
+    warning = cases["BK305 unpinned-build-input at Dockerfile:1:6"]
+    assert [child.tag for child in warning] == ["system-out"]
+    out = warning.findtext("system-out") or ""
+    assert out.startswith(
+        "Dockerfile:1:6: BK305 unpinned-build-input [warning, below fail-on error]\n"
+        "FROM (stage build): `golang:1.22` has no digest"
+    )
+    assert "\nfix: pin it by digest: `golang:1.22@sha256:…`" in out
+    assert cases["BK101 mutable-image-reference at k8s/app.yaml:17:18"].find("failure") is None
+    # Suppressed findings stay skipped; no placeholder case while something fails.
+    skipped = {name for name, case in cases.items() if case.find("skipped") is not None}
+    assert skipped == {
+        "BK305 unpinned-build-input at Dockerfile:3:6",
+        "BK101 mutable-image-reference at k8s/app.yaml:20:18",
+    }
+    assert "rollback hazards" not in cases
+
+
+def test_junit_fail_on_warning_fails_the_warnings_too() -> None:
+    done = run_backout("check", ".", "--format", "junit", "--fail-on", "warning", cwd=GOLDEN_REPO)
+    assert done.returncode == 1, done.stderr
+    cases = _junit_cases(done.stdout)
+    failed = {name for name, case in cases.items() if case.find("failure") is not None}
+    assert len(failed) == 6 and len(cases) == 8
+    failure = cases["BK305 unpinned-build-input at Dockerfile:1:6"].find("failure")
+    assert failure is not None and failure.get("type") == "BK305 warning"
+    assert not any(case.find("system-out") is not None for case in cases.values())
+
+
+def test_junit_passes_when_nothing_reaches_fail_on_from_the_config(tmp_path: Path) -> None:
+    # Only warnings, and fail-on set in backout.toml: the report passes as the exit code does,
+    # with the placeholder case, and shows each warning as a passing case.
+    (tmp_path / "Dockerfile").write_text("FROM golang:1.22\n", encoding="utf-8")
+    done = run_backout("check", ".", "--format", "junit", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = _junit_cases(done.stdout)
+    assert set(cases) == {"rollback hazards", "BK305 unpinned-build-input at Dockerfile:1:6"}
+    assert all(case.find("failure") is None for case in cases.values())
+    (tmp_path / "backout.toml").write_text('fail-on = "warning"\n', encoding="utf-8")
+    done = run_backout("check", ".", "--format", "junit", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    cases = _junit_cases(done.stdout)
+    assert set(cases) == {"BK305 unpinned-build-input at Dockerfile:1:6"}
+    assert cases["BK305 unpinned-build-input at Dockerfile:1:6"].find("failure") is not None

@@ -303,9 +303,10 @@ def _statistics(result: CheckResult, output_format: OutputFormat) -> str:
     return "".join(f"{n:>5}\t{code}\t{name}\n" for code, name, n in rows)
 
 
-def emit(result: CheckResult, config: Config, moved: Sequence[str] = (), **flags: Any) -> int:
-    """Write the report and the summary; return the exit code. ``moved`` are the prefixes
-    :func:`from_cwd` gave the paths: a baseline written before it still matches."""
+def emit(result: CheckResult, moved: Sequence[str] = (), **flags: Any) -> int:
+    """Write the report and the summary; return the exit code, by ``result.fail_on`` as the
+    report reads it. ``moved`` are the prefixes :func:`from_cwd` gave the paths: a baseline
+    written before it still matches."""
     output_format = OutputFormat(flags.get("output_format") or "full")
     output_file: Path | None = flags.get("output_file")
     if flags.get("write_baseline"):
@@ -336,7 +337,7 @@ def emit(result: CheckResult, config: Config, moved: Sequence[str] = (), **flags
     else:
         write_stdout(text)
     click.echo(summary_line(result), err=True)
-    failing = any(f.severity >= config.fail_on for f in result.findings)
+    failing = any(f.severity >= result.fail_on for f in result.findings)
     if failing and not flags.get("exit_zero"):
         return EXIT_FINDINGS
     return EXIT_CLEAN
@@ -417,7 +418,7 @@ def check(paths: tuple[Path, ...], base: str | None, online: bool, **flags: Any)
             results.append(run_check(target, config, base))
     moved = [from_cwd(r, several=len(results) > 1) for r in results]
     result = _merge([r for r, _ in moved])
-    sys.exit(emit(result, config, [prefix for _, prefix in moved if prefix], **flags))
+    sys.exit(emit(result, [prefix for _, prefix in moved if prefix], **flags))
 
 
 def _check_online(targets: tuple[Path, ...], config: Config, base: str | None) -> list[CheckResult]:
@@ -501,6 +502,7 @@ def _merge(results: list[CheckResult]) -> CheckResult:
         rules=first.rules,
         files_read=sum(r.files_read for r in results),
         base=first.base,
+        fail_on=first.fail_on,
     )
 
 
@@ -756,7 +758,7 @@ def host_check(
             result = check_facts(facts, config, Path("/"), files_read=1)
     except HostError as exc:
         fail(str(exc))
-    sys.exit(emit(result, config, **flags))
+    sys.exit(emit(result, **flags))
 
 
 @host.command("archive")
@@ -789,7 +791,7 @@ def host_archive(packages: tuple[str, ...], archive_dir: Path, **flags: Any) -> 
         fail(str(exc))
     if failed:
         click.echo(f"Could not archive {len(failed)} packages.", err=True)
-    sys.exit(emit(result, config, **flags))
+    sys.exit(emit(result, **flags))
 
 
 @main.command()
@@ -969,7 +971,7 @@ def drill(
     drill_rules = [ref for ref in ALL_RULES if ref.code in DRILL_CODES]
     rules = enabled_rules(config, drill_rules)
     drilled, prefix = from_cwd(finish(workspace, outcome.findings, rules))
-    exit_code = emit(drilled, config, [prefix] if prefix else [], **flags)
+    exit_code = emit(drilled, [prefix] if prefix else [], **flags)
     # After the report, so that a clean summary is never the last word on a table that the
     # drill could not probe; the exit code stays that of the findings (docs/drill.md).
     for gap in outcome.not_probed:

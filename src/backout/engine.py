@@ -32,7 +32,7 @@ from backout.discovery import (
     single_file,
     working_tree,
 )
-from backout.models import Finding, Location, RuleMeta, Suppression
+from backout.models import Finding, Location, RuleMeta, Severity, Suppression
 from backout.rules import ALL_RULES, RuleRef
 from backout.rules.base import CheckContext, Rule
 from backout.sources import ALL_READERS, LazyReader, ReaderLoadError
@@ -96,6 +96,9 @@ class CheckResult:
     rules: list[RuleMeta]
     files_read: int = 0
     base: str | None = None
+    fail_on: Severity = Severity.ERROR
+    """The ``--fail-on`` threshold: the findings at or above it fail the run (exit 1), and
+    are the failures of the ``junit`` report."""
     workspace: Workspace | None = field(default=None, repr=False, compare=False)
     """What the findings were read from, when a check read it: kept so that its facts are
     freed with the result (a command that exits right after the report never frees them)."""
@@ -382,6 +385,7 @@ def finish(
         rules=[rule.meta() for rule in sorted(rule_list, key=lambda r: r.code)],
         files_read=workspace.head.files_read,
         base=workspace.base_label,
+        fail_on=config.fail_on,
     )
 
 

@@ -1,5 +1,5 @@
-"""``junit``: one test suite per file, one failing test case per finding, one skipped test
-case per suppressed finding."""
+"""``junit``: one test suite per file, one test case per finding: failing at or above
+``--fail-on``, passing below it, skipped when suppressed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from backout.models import Finding
 
 
 def render(result: CheckResult, color: bool = False) -> str:
-    """A JUnit XML document; a run without findings has one passing case.
+    """A JUnit XML document; a run with no finding at or above ``result.fail_on`` has one
+    passing case, ``rollback hazards``.
+
+    A finding at or above the threshold is a case holding ``<failure>``, as the exit code
+    counts it. One below it is a passing case under the same name, its text in
+    ``<system-out>``: GitLab, Jenkins and the GitHub test reporters list it as passed (and
+    Jenkins shows its output) without failing the report of a run that exits 0.
 
     A suppressed finding is a ``<testcase>`` holding ``<skipped message="suppressed: …"/>``
     (counted in ``skipped``, as Jenkins and GitLab read it), so that CI shows what the
@@ -21,12 +27,13 @@ def render(result: CheckResult, color: bool = False) -> str:
         by_file[f.location.path].append(f)
     for f in result.suppressed:
         by_file[f.location.path].append(f)
-    failures = len(result.findings)
+    threshold = result.fail_on
+    failures = sum(1 for f in result.findings if f.severity >= threshold)
     skipped = len(result.suppressed)
     suites = ET.Element(
         "testsuites",
         name="backout",
-        tests=str(failures + skipped + (0 if failures else 1)),
+        tests=str(len(result.findings) + skipped + (0 if failures else 1)),
         failures=str(failures),
         skipped=str(skipped),
     )
@@ -38,12 +45,13 @@ def render(result: CheckResult, color: bool = False) -> str:
     for path in sorted(by_file):
         findings = sorted(by_file[path], key=_position)
         silenced = sum(1 for f in findings if f.suppressed_by is not None)
+        failing = sum(1 for f in findings if f.suppressed_by is None and f.severity >= threshold)
         suite = ET.SubElement(
             suites,
             "testsuite",
             name=path,
             tests=str(len(findings)),
-            failures=str(len(findings) - silenced),
+            failures=str(failing),
             skipped=str(silenced),
         )
         for f in findings:
@@ -60,13 +68,22 @@ def render(result: CheckResult, color: bool = False) -> str:
                 ET.SubElement(
                     case, "skipped", message=f"suppressed: {reason}" if reason else "suppressed"
                 )
-                continue
-            failure = ET.SubElement(
-                case, "failure", message=f.message, type=f"{f.code} {f.severity.label}"
-            )
-            failure.text = f"{f.location}: {f.code} {f.name}\n{f.message}\nfix: {f.fix}"
+            elif f.severity >= threshold:
+                failure = ET.SubElement(
+                    case, "failure", message=f.message, type=f"{f.code} {f.severity.label}"
+                )
+                failure.text = f"{f.location}: {f.code} {f.name}\n{_details(f)}"
+            else:
+                below = f"[{f.severity.label}, below fail-on {threshold.label}]"
+                output = ET.SubElement(case, "system-out")
+                output.text = f"{f.location}: {f.code} {f.name} {below}\n{_details(f)}"
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
+
+
+def _details(finding: Finding) -> str:
+    """What a case says of ``finding`` after its first line: the message, then the fix."""
+    return f"{finding.message}\nfix: {finding.fix}"
 
 
 def _position(finding: Finding) -> tuple[int, int]:
