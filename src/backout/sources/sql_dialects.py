@@ -446,16 +446,7 @@ def _without_key_order(text: str) -> str:
     out = text
     for match in _KEY_LIST.finditer(text):
         start = match.end()
-        depth, end = 1, start
-        while end < len(text) and depth:
-            char = text[end]
-            if char in "\"`'[":
-                close = "]" if char == "[" else char
-                found = text.find(close, end + 1)
-                end = len(text) if found < 0 else found + 1
-                continue
-            depth += {"(": 1, ")": -1}.get(char, 0)
-            end += 1
+        end = _list_end(text, start)
         parts = text[start : end - 1]
         blanked = _KEY_PART_EXTRA.sub(
             lambda m: m.group(0) if m.group(1) else " " * len(m.group(0)), parts
@@ -463,6 +454,66 @@ def _without_key_order(text: str) -> str:
         if blanked != parts:
             out = out[:start] + blanked + out[end - 1 :]
     return out
+
+
+def _list_end(text: str, start: int) -> int:
+    """The offset just after the ``)`` that closes the list opened just before ``start``
+    (``len(text)`` when none does), quoted text skipped whole."""
+    depth, end = 1, start
+    while end < len(text) and depth:
+        char = text[end]
+        if char in "\"`'[":
+            close = "]" if char == "[" else char
+            found = text.find(close, end + 1)
+            end = len(text) if found < 0 else found + 1
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        end += 1
+    return end
+
+
+# MySQL's index type before a primary key's columns, ``PRIMARY KEY USING BTREE (a, b)``:
+# sqlglot's grammar takes it after them only, so it made an ALTER TABLE an opaque Command and
+# a CREATE TABLE a parse error. Quoted text is skipped whole.
+_PRIMARY_KEY_TYPE = re.compile(
+    r"""("[^"]*"|`[^`]*`|'[^']*')|(\bPRIMARY\s+KEY\s+)(USING\s+(?:BTREE|HASH))(?=\s*\()""", re.I
+)
+# ``CREATE [UNIQUE] INDEX name [USING type] ON table (``, up to its column list; group 1 the
+# index type, which sqlglot's grammar rejects there.
+_IDENTIFIER = r"(?:`[^`]*`|[\w$]+)"
+_CREATE_INDEX = re.compile(
+    rf"CREATE\s+(?:(?:UNIQUE|FULLTEXT|SPATIAL)\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?{_IDENTIFIER}\s+"
+    rf"(USING\s+(?:BTREE|HASH)\s+)?ON\s+{_IDENTIFIER}(?:\.{_IDENTIFIER})?\s*\(",
+    re.I,
+)
+# What MySQL and MariaDB take after CREATE INDEX's column list, none of which sqlglot's grammar
+# does: index options (the type, KEY_BLOCK_SIZE, COMMENT, MySQL's VISIBLE/INVISIBLE, MariaDB's
+# IGNORED/NOT IGNORED) and the ALGORITHM and LOCK of the change.
+_INDEX_OPTION = (
+    r"""\s*(?:USING\s+(?:BTREE|HASH)|KEY_BLOCK_SIZE\s*=?\s*\d+|COMMENT\s*=?\s*"""
+    r"""(?:'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")|(?:IN)?VISIBLE|(?:NOT\s+)?IGNORED"""
+    r"""|(?:ALGORITHM|LOCK)\s*=?\s*\w+)(?![\w$])"""
+)
+_INDEX_OPTIONS = re.compile(rf"(?:{_INDEX_OPTION})+\s*", re.I)
+
+
+def _without_index_options(text: str, upper: str) -> str:
+    """MySQL ``text`` (``upper`` its upper case) with the index syntax that sqlglot's grammar
+    rejects blanked, each by as many spaces, so that every offset stays where it is: an index
+    type before a primary key's columns, and CREATE INDEX's index type and options. None of
+    them changes a key's columns or whether it is unique, which is all that is read of it."""
+    if "USING" in upper and "PRIMARY" in upper:
+        text = _PRIMARY_KEY_TYPE.sub(lambda m: m[0] if m[1] else m[2] + " " * len(m[3]), text)
+    create = _CREATE_INDEX.match(text)
+    if create is None:
+        return text
+    if create.group(1):
+        start, end = create.span(1)
+        text = text[:start] + " " * (end - start) + text[end:]
+    end = _list_end(text, create.end())
+    if _INDEX_OPTIONS.fullmatch(text, end):
+        text = text[:end] + " " * (len(text) - end)
+    return text
 
 
 # MySQL's way to run a statement only when the schema needs it (mattermost's migrations,
@@ -678,8 +729,11 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
         if options is not None and _CREATE_TABLE.match(text):
             text = text[: options.start(1)]
         without_rowid = options is not None and "ROWID" in options.group(1).upper()
-        if "KEY" in text.upper() or "UNIQUE" in text.upper():
+        upper = text.upper()
+        if "KEY" in upper or "UNIQUE" in upper:
             text = _without_key_order(text)
+        if dialect == "mysql":
+            text = _without_index_options(text, upper)
         stmt = _GlotStatement(body, begin, end, dialect, without_rowid)
         if dialect == "mysql" and _DEALLOCATE.match(text):
             continue  # frees a prepared statement: changes no table
