@@ -49,6 +49,23 @@ CASES = [
         id="dbmate-in-transaction",
     ),
     pytest.param(
+        {"db/20240101000000_init.sql": "-- +goose Up\n" + EVENTS},
+        {
+            "db/20240201000000_idx.sql": "-- +goose NO TRANSACTION\n-- +goose Up\n"
+            + INDEX
+            + "\n-- +goose Down\n"
+            + UNINDEX
+        },
+        [],
+        id="goose-no-transaction",
+    ),
+    pytest.param(
+        {"db/20240101000000_init.sql": "-- +goose Up\n" + EVENTS},
+        {"db/20240201000000_idx.sql": "-- +goose Up\n" + INDEX + "\n-- +goose Down\nSELECT 1;\n"},
+        ["BK212"],
+        id="goose-in-transaction",
+    ),
+    pytest.param(
         {"db/001_init.sql": LIQUIBASE + "--changeset a:1\n" + EVENTS},
         {
             "db/002_idx.sql": LIQUIBASE

@@ -110,6 +110,33 @@ def test_dbmate_sections_are_split_with_their_lines() -> None:
     assert migration.down[0].kind == DROP_COLUMN and migration.down[0].location.line == 5
 
 
+def test_goose_sections_are_split_with_their_lines_and_transaction() -> None:
+    # gophish's db/db_mysql/migrations: goose files, read before as plain numbered SQL with the
+    # Down section's statements taken for the up migration's.
+    text = (
+        "-- +goose up\n-- +goose StatementBegin\nALTER TABLE t ADD COLUMN x int;\n"
+        "-- +goose StatementEnd\n\n-- +GOOSE DOWN\nALTER TABLE t DROP COLUMN x;\n"
+    )
+    files = {
+        "db/migrations/00001_x.sql": text,
+        "db/migrations/00002_y.sql": "-- +goose NO TRANSACTION\n-- +goose Up\nSELECT 1;\n",
+        "db/migrations/00003_z.sql": "-- +goose Up\nALTER TABLE t ADD COLUMN z int;\n",
+    }
+    first, second, third = ordered_migrations(read(files))
+    assert (first.layout, first.down_state) == ("goose", DOWN_PRESENT)
+    assert [op.kind for op in first.up] == [ADD_COLUMN] and first.up[0].location.line == 3
+    assert first.down[0].kind == DROP_COLUMN and first.down[0].location.line == 7
+    assert (first.up_transaction, second.up_transaction, second.down_transaction) == (
+        True,
+        False,
+        True,  # no down section: nothing runs outside a transaction
+    )
+    assert (third.down_state, third.down_reason) == (
+        DOWN_MISSING,
+        "the file has no `-- +goose Down` section",
+    )
+
+
 def test_flyway_versions_order_numerically_and_undo_joins() -> None:
     facts = read(
         {

@@ -164,9 +164,10 @@ class SqlRunner(Runner):
     - golang-migrate (and dbmate with ``transaction:false``) send the whole file as one
       multi-statement query: PostgreSQL runs one statement on its own and several as one
       implicit transaction (so ``CREATE INDEX CONCURRENTLY`` works alone in its file only);
-    - dbmate, Flyway and Liquibase open a transaction per migration, unless dbmate's
-      ``transaction:false``, Liquibase's ``runInTransaction:false`` or Flyway's
-      ``executeInTransaction=false`` turns it off (then each statement commits on its own);
+    - dbmate, goose, Flyway and Liquibase open a transaction per migration, unless dbmate's
+      ``transaction:false``, goose's ``-- +goose NO TRANSACTION``, Liquibase's
+      ``runInTransaction:false`` or Flyway's ``executeInTransaction=false`` turns it off (then
+      each statement commits on its own);
     - Flyway runs a migration without a transaction by itself when its statements cannot run
       in one, and refuses a migration that mixes both kinds unless ``mixed`` is true.
 
@@ -189,7 +190,7 @@ class SqlRunner(Runner):
         own_flag = migration.up_transaction if up else migration.down_transaction
         if layout == "golang-migrate" or (layout == "dbmate" and not own_flag):
             return IN_TRANSACTION if len(statements) > 1 else AUTOCOMMIT
-        if layout == "liquibase":
+        if layout in ("liquibase", "goose"):
             return IN_TRANSACTION if own_flag else AUTOCOMMIT
         if layout == "flyway":
             return self._flyway_mode(migration, statements, up)

@@ -8,6 +8,9 @@ Layouts are recognised from the file name and, where names are ambiguous, the fi
   database's dialect, so each is read with its dialect's grammar alone and counts only for that
   dialect (``cockroach`` files for none: backout has no CockroachDB dialect);
 * dbmate: ``20240101120000_name.sql`` holding ``-- migrate:up`` and ``-- migrate:down``;
+* goose (pressly/goose): ``20240101120000_name.sql`` or ``00003_name.sql`` holding
+  ``-- +goose Up`` and ``-- +goose Down`` (any case); ``-- +goose NO TRANSACTION`` turns the
+  file's transaction off;
 * Flyway: ``V1_2__name.sql`` with the optional undo ``U1_2__name.sql`` (``R__`` repeatable
   migrations are not versioned and are not part of the apply order);
 * Liquibase formatted SQL: ``--liquibase formatted sql``, one migration per ``--changeset``,
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from backout.lines import LINE_BREAK, line_number, split_lines
@@ -63,6 +66,10 @@ _END_DELIMITER = re.compile(r"\bendDelimiter:(?P<delimiter>\S+)", re.I)
 _NO_ROLLBACK = re.compile(r"^\s*(empty|not\s+required)\s*;?\s*$", re.I)
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _DBMATE_NO_TRANSACTION = re.compile(r"\btransaction:false\b", re.I)
+# goose's annotations: case-insensitive, each on its own line (goose's `^--\s\+goose\s.*$`).
+_GOOSE_UP = re.compile(r"(?:^|(?<=\r))--\s*\+goose\s+up\b[^\r\n]*(?:\r\n?|\n)?", re.M | re.I)
+_GOOSE_DOWN = re.compile(r"(?:^|(?<=\r))--\s*\+goose\s+down\b[^\r\n]*(?:\r\n?|\n)?", re.M | re.I)
+_GOOSE_NO_TRANSACTION = re.compile(r"(?:^|(?<=\r))--\s*\+goose\s+no\s+transaction\b", re.M | re.I)
 _RUN_IN_TRANSACTION_OFF = re.compile(r"\brunInTransaction:false\b", re.I)
 
 
@@ -124,7 +131,9 @@ def _read_text(path: str, stream: str, name: str, text: str) -> list[Fact]:
     if numbered is None:
         return []
     if _DBMATE_UP.search(text):
-        return list(_dbmate(path, stream, text, numbered))
+        return list(_sections(path, stream, text, numbered, _DBMATE))
+    if "+goose" in text and _GOOSE_UP.search(text):
+        return list(_sections(path, stream, text, numbered, _GOOSE))
     return _single(path, stream, text, "plain", numbered, "up")
 
 
@@ -217,10 +226,34 @@ def _as_down(read: DialectRead) -> DialectRead:
     return replace(read, up=(), down=read.up)
 
 
-def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator[Fact]:
-    up_marker = _DBMATE_UP.search(text)
+@dataclass(frozen=True)
+class _SectionedLayout:
+    """A layout that keeps the up and down SQL in one file, each after its marker line."""
+
+    layout: str
+    up_marker: re.Pattern[str]
+    down_marker: re.Pattern[str]
+    down_name: str
+    """The down marker as the user writes it, for the reasons BK207 gives."""
+
+    def in_transaction(self, text: str, marker: re.Match[str]) -> bool:
+        """False when the file turns the tool's transaction off for the marker's section:
+        dbmate on the marker line (``transaction:false``), goose for the whole file."""
+        if self.layout == "goose":
+            return not _GOOSE_NO_TRANSACTION.search(text)
+        return not _DBMATE_NO_TRANSACTION.search(marker.group(0))
+
+
+_DBMATE = _SectionedLayout("dbmate", _DBMATE_UP, _DBMATE_DOWN, "-- migrate:down")
+_GOOSE = _SectionedLayout("goose", _GOOSE_UP, _GOOSE_DOWN, "-- +goose Down")
+
+
+def _sections(
+    path: str, stream: str, text: str, match: re.Match[str], tool: _SectionedLayout
+) -> Iterator[Fact]:
+    up_marker = tool.up_marker.search(text)
     assert up_marker is not None
-    down_marker = _DBMATE_DOWN.search(text)
+    down_marker = tool.down_marker.search(text)
     up_start = up_marker.end()
     if down_marker is not None and down_marker.start() > up_marker.start():
         up_text = text[up_start : down_marker.start()]
@@ -241,9 +274,9 @@ def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator
     )
     yield from reads.problems
     if down_text is None:
-        state, reason = DOWN_MISSING, "the file has no `-- migrate:down` section"
+        state, reason = DOWN_MISSING, f"the file has no `{tool.down_name}` section"
     elif not _has_sql(down_text):
-        state, reason = DOWN_EMPTY, "the `-- migrate:down` section is empty"
+        state, reason = DOWN_EMPTY, f"the `{tool.down_name}` section is empty"
     else:
         state, reason = DOWN_PRESENT, ""
     down_location = (
@@ -253,7 +286,7 @@ def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator
     )
     yield Migration(
         Location(path, 1, 1),
-        layout="dbmate",
+        layout=tool.layout,
         engine="sql",
         stream=stream,
         version=match["version"],
@@ -270,9 +303,8 @@ def _dbmate(path: str, stream: str, text: str, match: re.Match[str]) -> Iterator
         down=reads.down,
         readable=reads.readable,
         dialect_reads=reads.dialect_reads,
-        up_transaction=not _DBMATE_NO_TRANSACTION.search(up_marker.group(0)),
-        down_transaction=down_marker is None
-        or not _DBMATE_NO_TRANSACTION.search(down_marker.group(0)),
+        up_transaction=tool.in_transaction(text, up_marker),
+        down_transaction=down_marker is None or tool.in_transaction(text, down_marker),
     )
 
 

@@ -19,9 +19,9 @@ class IrreversibleMigration(Rule):
 
     ## What it does
     Flags a release migration with no down or undo migration (golang-migrate `.down.sql`,
-    dbmate `-- migrate:down`, Flyway `U` file, Liquibase `--rollback`, or a `<rollback>` for a
-    changeset whose changes Liquibase cannot undo by itself: `dropTable`, `dropColumn`,
-    `modifyDataType`, `sql`…), an empty down section,
+    dbmate `-- migrate:down`, goose `-- +goose Down`, Flyway `U` file, Liquibase
+    `--rollback`, or a `<rollback>` for a changeset whose changes Liquibase cannot undo by
+    itself: `dropTable`, `dropColumn`, `modifyDataType`, `sql`…), an empty down section,
     an Alembic `downgrade()` that is `pass` or only raises, and Django `RunPython` without
     `reverse_code` or `RunSQL` without `reverse_sql`. It is an error when the same migration
     also breaks the old release (BK201–BK206), a warning otherwise; a hazard whose finding a
@@ -134,6 +134,7 @@ _FIXES = {
     "golang-migrate": "add the matching .down.sql file that undoes the up migration",
     "pop": "add the matching .<dialect>.down.sql file that undoes the up migration",
     "dbmate": "write the `-- migrate:down` section that undoes the up section",
+    "goose": "write the `-- +goose Down` section that undoes the up section",
     "flyway": "add the U<version>__*.sql undo file that reverses this migration",
     "liquibase": "add `--rollback` lines that undo the changeset",
     "plain": "keep a down script next to the migration (or switch to a layout with "
