@@ -76,6 +76,7 @@ from backout.schema_operations import (
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
     ORM_DEFAULT_ONLY,
+    ORM_REMOVED,
     PRIMARY_KEY,
     REDEFINED,
     REMOVE_FIELD,
@@ -128,6 +129,7 @@ __all__ = [
     "NAME_ASPECT",
     "NULLABILITY_ASPECT",
     "ORM_DEFAULT_ONLY",
+    "ORM_REMOVED",
     "PRIMARY_KEY",
     "REDEFINED",
     "RENAME_COLUMN",
@@ -645,6 +647,9 @@ class Schema:
     fold: Callable[[str], str] | None = None
     """How the dialect compares names (:func:`name_key`): when set, tables, columns and views
     are found ignoring the case it ignores."""
+    orm_removed: set[tuple[str, str]] = field(default_factory=set)
+    """Django: the (table, column) pairs, and (table, ``""``) for whole models, that left the
+    models' state while the database kept them (:data:`ORM_REMOVED`)."""
 
     def __post_init__(self) -> None:
         fold = self.fold
@@ -748,6 +753,7 @@ class Schema:
             dict(self.model_tables),
             dict(self.views),
             fold,
+            set(self.orm_removed),
         )
 
     def apply(self, op: Operation, at_base: bool) -> None:
@@ -799,6 +805,8 @@ class Schema:
                     )
             elif kind == DROP_CONSTRAINT and op.detail:
                 self._drop_key(op)
+            elif kind == ORM_REMOVED:
+                self.orm_removed.add((op.table, op.column or ""))
             return column
         if op.column and kind in _ON_A_COLUMN:
             if kind == DROP_COLUMN:
@@ -955,7 +963,7 @@ _ON_A_COLUMN = frozenset(
         DROP_DEFAULT,
     }
 )
-_TABLES_UNCHANGED = frozenset({ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP})
+_TABLES_UNCHANGED = frozenset({ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP, ORM_REMOVED})
 
 
 def _key_name(op: Operation) -> str:
@@ -1096,6 +1104,10 @@ class JudgedOperation:
     final_type: str | None = None
     final_nullable: bool | None = None
     final_has_default: bool | None = None
+    unused_at_base: bool = False
+    """For ``DROP_TABLE`` and ``DROP_COLUMN``: a Django model or field that the base had
+    already taken out of the models' state (:data:`ORM_REMOVED`), so the old release's code
+    no longer reads it."""
 
     @property
     def table_name(self) -> str:
@@ -1595,6 +1607,11 @@ def _judge(
         judged = JudgedOperation(migration, op, True, True, base_table, op.column, None, None)
     else:
         judged = JudgedOperation(migration, op, True, False, base_table, None, None, None)
+    if base_schema.orm_removed and table_at_base and kind in (DROP_TABLE, DROP_COLUMN):
+        removed = base_schema.orm_removed
+        judged.unused_at_base = (judged.table_name, "") in removed or (
+            kind == DROP_COLUMN and (judged.table_name, judged.column_name) in removed
+        )
     if kind == ALTER_TYPE and op.column_def is not None:
         base_enum_name = judged.base_type or op.old_type or ""
         judged.base_enum_values = base_schema.enums.get(
@@ -1659,10 +1676,11 @@ def adds_required_column(judged: JudgedOperation) -> bool:
 
 
 def drops_base_object(judged: JudgedOperation) -> bool:
-    """Drops a table, view or column that the old release has."""
+    """Drops a table, view or column that the old release has (and, for Django, still reads:
+    not one the base took out of the models' state)."""
     if judged.op.kind in (DROP_TABLE, DROP_VIEW):
-        return judged.table_at_base
-    return judged.op.kind == DROP_COLUMN and judged.column_at_base
+        return judged.table_at_base and not judged.unused_at_base
+    return judged.op.kind == DROP_COLUMN and judged.column_at_base and not judged.unused_at_base
 
 
 def renames_base_object(judged: JudgedOperation) -> bool:

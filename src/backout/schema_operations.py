@@ -38,6 +38,13 @@ MODEL_TABLE = "model_table"
 """Django: the model whose default table name is ``table`` keeps its rows in the table
 ``new_name`` from now on (``Meta.db_table``, ``AlterModelTable``); later operations that name
 the model's default table mean that one. Not a change to the database by itself."""
+ORM_REMOVED = "orm_removed"
+"""Django: the field ``column`` (or, with no column, the model) whose table is ``table``
+leaves the models' state while the database keeps it (``SeparateDatabaseAndState`` with the
+``RemoveField``/``DeleteModel`` in ``state_operations`` only; Sentry's ``SafeRemoveField`` and
+``SafeDeleteModel`` with ``DeletionAction.MOVE_TO_PENDING``). The code of every release from
+then on no longer reads it, so dropping it in a later release breaks none of them. Not a
+change to the database by itself."""
 REMOVE_FIELD = "RemoveField"
 """``Operation.detail`` of the ``DROP_COLUMN`` that Django's ``RemoveField`` is: for a
 many-to-many field it drops the join table ``<model table>_<field>`` instead (the migration

@@ -5,8 +5,11 @@ A migration module is never imported. The ``Migration`` class gives ``dependenci
 operations on the table Django names ``<app_label>_<model>``. Django reverses schema
 operations itself, so the down operations are the reverses (``AddField`` ↔ drop the column);
 ``RunPython`` without ``reverse_code`` and ``RunSQL`` without ``reverse_sql`` are irreversible
-steps. ``SeparateDatabaseAndState`` contributes only its ``database_operations``. ``RunSQL``
-strings are read as SQL.
+steps. ``SeparateDatabaseAndState`` contributes its ``database_operations``, and of its
+``state_operations`` the fields and models that leave the state (the code stops reading them;
+the database keeps them). ``RunSQL`` strings are read as SQL. Sentry's ``SafeRunSQL``,
+``SafeRemoveField`` and ``SafeDeleteModel`` are read as Django's operations, the last two as
+state-only removals with ``DeletionAction.MOVE_TO_PENDING``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from backout.schema_operations import (
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
     ORM_DEFAULT_ONLY,
+    ORM_REMOVED,
     REDEFINED,
     REMOVE_FIELD,
     RENAME_COLUMN,
@@ -174,6 +178,14 @@ class _Operations:
 
     def operation(self, call: ast.Call) -> None:
         kind = _callee(call)
+        if kind in _SENTRY_OPERATIONS:
+            # Sentry's subclasses (src/sentry/new_migrations/monkey): MOVE_TO_PENDING takes
+            # the field or model out of the models' state and leaves the database alone.
+            kind = kind.removeprefix("Safe")
+            action = _keyword(call, "deletion_action")
+            if _name_of(action) == "MOVE_TO_PENDING":
+                self.forget(call, kind)
+                return
         if kind == "CreateModel":
             name_node = _argument(call, 0, "name")
             fields = _argument(call, 1, "fields")
@@ -257,6 +269,24 @@ class _Operations:
         elif kind == "SeparateDatabaseAndState":
             database = _argument(call, 0, "database_operations")
             self.read(list(getattr(database, "elts", []) or []))
+            state = _argument(call, 1, "state_operations")
+            for node in getattr(state, "elts", []) or []:
+                if isinstance(node, ast.Call):
+                    self.forget(node, _callee(node))
+
+    def forget(self, call: ast.Call, kind: str) -> None:
+        """A ``RemoveField`` or ``DeleteModel`` of the models' state alone: the code stops
+        reading the column or table, which stays (:data:`ORM_REMOVED`)."""
+        if kind == "RemoveField":
+            table = self.table(_string(_argument(call, 0, "model_name")))
+            name_node = _argument(call, 1, "name")
+            column = (_string(name_node) or "").lower() or None
+        elif kind == "DeleteModel":
+            name_node = _argument(call, 0, "name")
+            table, column = self.table(_string(name_node)), None
+        else:
+            return
+        self.up.append(Operation(ORM_REMOVED, self.at(name_node, call), table, column))
 
     def field_operation(self, call: ast.Call, kind: str) -> None:
         model = _string(_argument(call, 0, "model_name"))
@@ -394,6 +424,18 @@ class _Operations:
             reads = read_bodies(SqlText(sql, self.path, node.lineno, node.col_offset + 2), None)
             target.extend(reads.up)
             self.problems.extend(reads.problems)
+
+
+# Sentry's own operations, read as Django's (``SafeRunSQL`` adds statement timeouts;
+# ``deletion_action`` says whether ``SafeRemoveField``/``SafeDeleteModel`` drop).
+_SENTRY_OPERATIONS = frozenset({"SafeRemoveField", "SafeDeleteModel", "SafeRunSQL"})
+
+
+def _name_of(node: ast.AST | None) -> str:
+    """``DeletionAction.DELETE`` → ``DELETE``; a bare name → itself; else ``""``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _statement_list(node: ast.AST) -> str | None:

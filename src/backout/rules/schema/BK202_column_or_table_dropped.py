@@ -18,7 +18,11 @@ class ColumnOrTableDropped(Rule):
     `DROP VIEW`, `DROP MATERIALIZED VIEW`, Liquibase `dropView` of a view that did (created by
     a base migration, or by none backout read). Dropping what the same release created is not
     flagged, nor a view dropped and created again under its name later in the release (the
-    way PostgreSQL changes a view's columns). backout does not know a view's columns, so a
+    way PostgreSQL changes a view's columns), nor a Django field or model that a base
+    migration took out of the models' state alone (`SeparateDatabaseAndState` with the
+    `RemoveField`/`DeleteModel` in `state_operations`, Sentry's `SafeRemoveField`/
+    `SafeDeleteModel` with `DeletionAction.MOVE_TO_PENDING`): the old release's code no
+    longer reads it. backout does not know a view's columns, so a
     view replaced by one with fewer columns (`CREATE OR REPLACE VIEW` on MySQL, a drop and
     create) is not flagged for the columns it lost.
 
