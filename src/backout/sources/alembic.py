@@ -776,8 +776,12 @@ class _Body:
         column = (_string(column_node) or "").lower()
         where = _where(self.path, column_node, call)
         nullable = _keyword(call, "nullable")
-        if nullable is not None:
-            kind = SET_NOT_NULL if _const(nullable) is False else DROP_NOT_NULL
+        # ``nullable=False, existing_nullable=False`` (autogenerate restates it beside a type
+        # change) says the column was NOT NULL already: no change to its nullability.
+        value = _const(nullable)
+        restated = isinstance(value, bool) and value is _const(_keyword(call, "existing_nullable"))
+        if nullable is not None and not restated:
+            kind = SET_NOT_NULL if value is False else DROP_NOT_NULL
             self.add(kind, where, table, column)
         type_node = _keyword(call, "type_")
         if type_node is not None:
