@@ -303,6 +303,12 @@ class ManifestReader:
             return
         name_node = get(metadata, "name")
         name = text_of(name_node) or ""
+        # ``generateName: seed-`` names the object seed-<generated> (a new suffix each time)
+        shown_name = name or (
+            f"{generated}<generated>"
+            if (generated := text_of(get(metadata, "generateName")))
+            else "?"
+        )
         namespace = text_of(get(metadata, "namespace")) or ""
         where = location(path, name_node if name_node is not None else doc)
         yield self._workload(path, doc, api_version, kind, namespace, name, where)
@@ -324,7 +330,7 @@ class ManifestReader:
                     loc,
                     reference=reference,
                     source="kubernetes",
-                    context=f"{kind}/{name or '?'} {label} {container_name}",
+                    context=f"{kind}/{shown_name} {label} {container_name}",
                     value_start=start,
                     value_end=end,
                     quote=quote,

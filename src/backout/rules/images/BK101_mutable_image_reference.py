@@ -14,9 +14,15 @@ from backout.sources.images import ImageUse
 from backout.sources.kustomize import INCLUDE_FIELDS, KustomizeInclude, refused_tag
 from backout.sources.paths import KUSTOMIZATION_NAMES
 
+# The kinds `kubectl rollout undo` rolls back; any other pod template goes back by re-applying
+# the previous release's manifest.
+_UNDOABLE = ("Deployment", "StatefulSet", "DaemonSet")
+
 # What restores the previous image for each kind of file, in the words of the failure.
 _RESTORED_BY = {
     "kubernetes": "`kubectl rollout undo` restores the tag, not the image",
+    "kubernetes re-applied": "re-applying the previous release's manifest restores the tag, "
+    "not the image",
     "kustomize": "kustomize writes this tag into the manifests, and `kubectl rollout undo` "
     "restores the tag, not the image",
     "helm": "`helm rollback` restores the values, so the tag, not the image",
@@ -138,8 +144,9 @@ class MutableImageReference(Rule):
     `kubectl rollout undo` restores the previous pod template, and the template holds the
     tag, not the image. When the broken release re-pointed the tag (`latest`, `main`, or a
     re-pushed `1.4`), the "rolled back" pods pull the same broken image: the rollback
-    succeeds and nothing changes (the pod's `imageID` is the same as before). `helm rollback`
-    and redeploying an old compose file fail the same way.
+    succeeds and nothing changes (the pod's `imageID` is the same as before). `helm rollback`,
+    redeploying an old compose file, and re-applying the previous manifest of a Job, CronJob,
+    Pod or ReplicaSet (kinds `kubectl rollout undo` does not accept) fail the same way.
 
     ## Example
     ```yaml
@@ -195,6 +202,9 @@ class MutableImageReference(Rule):
         elif use.source == "kubernetes" and use.context.startswith("Rollout/"):
             # an Argo Rollout is undone by the plugin; plain `kubectl rollout` refuses the kind
             restored_by = "`kubectl argo rollouts undo` restores the tag, not the image"
+        elif use.source == "kubernetes" and use.context.split("/", 1)[0] not in _UNDOABLE:
+            # `kubectl rollout undo` refuses a Job, CronJob, Pod or ReplicaSet
+            restored_by = _RESTORED_BY["kubernetes re-applied"]
         refused = refused_tag(use)
         if refused is not None:
             why, fix = refused
