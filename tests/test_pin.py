@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -322,3 +323,23 @@ def test_paths_are_relative_to_the_current_directory_as_in_check(
     # Inside the target, as before.
     inside = run_backout("pin", ".", "--insecure-registry", registry.host, cwd=root).stdout
     assert inside.startswith("deploy.yaml:")
+
+
+def test_an_image_built_from_more_than_its_values_is_a_problem_without_asking_a_registry(
+    tmp_path: Path,
+) -> None:
+    # microservices-demo: the tag of `images` feeds every service's image, and the values'
+    # repository alone names none of them: no registry is asked, nothing is written.
+    case = Path(__file__).parent / "fixtures" / "rules" / "BK101" / "fail"
+    root = tmp_path / "repo"
+    shutil.copytree(case / "helm_image_built_from_more_than_its_values", root)
+    before = (root / "chart" / "values.yaml").read_bytes()
+    done = run_backout("pin", str(root), "--write")
+    assert done.returncode == 1, done.stderr
+    assert "cannot reach" not in done.stderr
+    assert (
+        "chart/values.yaml:3:15: us-central1-docker.pkg.dev/google-samples/microservices-demo"
+        "/<.Values.cartService.name>:v0.4.2: not pinned: chart/templates/cartservice.yaml:16:16 "
+        "builds the image from more than `images`"
+    ) in done.stdout
+    assert (root / "chart" / "values.yaml").read_bytes() == before

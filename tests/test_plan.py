@@ -585,3 +585,20 @@ def test_argo_rollouts_go_back_with_the_plugin_and_workload_ref_with_its_deploym
     assert [t["workload"] for t in plan["targets"]] == ["rollout/shop-api", "deployment/web"]
     assert any("spec.workloadRef" in w for w in plan["warnings"])
     assert not [w for w in plan["warnings"] if "no Deployment" in w]
+
+
+def test_an_image_a_template_builds_from_more_than_its_values_is_shown_as_built(
+    tmp_path: Path,
+) -> None:
+    # microservices-demo: `images.repository`/`<service>:<images.tag>` is no image of its own
+    case = Path(__file__).parent / "fixtures" / "rules" / "BK101" / "fail"
+    shutil.copytree(case / "helm_image_built_from_more_than_its_values", tmp_path / "repo")
+    done = run_backout("plan", str(tmp_path / "repo"), "--format", "json")
+    (target,) = json.loads(done.stdout)["targets"]
+    built = (
+        "us-central1-docker.pkg.dev/google-samples/microservices-demo"
+        "/<.Values.cartService.name>:v0.4.2"
+    )
+    assert (target["current_image"], target["rollback_image"]) == (built, built)
+    assert target["digest"] == ""
+    assert "builds the image from more than the values `images`" in target["warning"]

@@ -3,6 +3,7 @@
 # ruff: noqa: E501  (the template and values texts keep their real, long lines)
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from backout.sources.helm import (
 )
 from backout.sources.images import ImageUse
 from backout.sources.paths import chart_of_template
+from tests.conftest import run_backout
 
 TEMPLATE = """\
 {{- if .Values.migrations.enabled }}
@@ -858,3 +860,73 @@ def test_an_alias_bomb_in_a_template_is_unreadable_not_endless(tmp_path: Path) -
     )
     assert "chart/templates/bomb.yaml:1: BK901" in done.stdout, done.stdout + done.stderr
     assert "chart/templates/loop.yaml:1: BK901" in done.stdout
+
+
+# GoogleCloudPlatform/microservices-demo helm-chart: one `images` mapping, one tag, and each
+# service's template puts its own name between the repository and the tag.
+_SHARED_IMAGES_VALUES = (
+    "images:\n  repository: us-central1-docker.pkg.dev/google-samples/microservices-demo\n"
+    '  tag: ""\ncartService:\n  name: cartservice\n'
+)
+_SHARED_IMAGES_LINE = (
+    "image: {{ .Values.images.repository }}/{{ .Values.cartService.name }}"
+    ":{{ .Values.images.tag | default .Chart.AppVersion }}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "built_as"),
+    [
+        (
+            _SHARED_IMAGES_LINE,
+            "us-central1-docker.pkg.dev/google-samples/microservices-demo"
+            "/<.Values.cartService.name>:v0.10.1",
+        ),
+        (_SHARED_IMAGES_LINE.replace("}}/{{ .Values.cartService.name }}", "}}/btq-cart"), None),
+        ('image: "{{ .Values.images.repository }}:{{ .Values.images.tag }}"\n', ""),
+        (  # a registry override and a sha appended: still the mapping's own image
+            'image: "{{ .Values.global.imageRegistry | default .Values.images.registry }}/'
+            '{{ .Values.images.repository }}:{{ .Values.images.tag }}@sha256:{{ .Values.images.sha }}"\n',
+            "",
+        ),
+    ],
+)
+def test_an_image_built_from_more_than_its_values_is_named_as_built_and_not_pinned(
+    line: str, built_as: str | None
+) -> None:
+    pod = "kind: Pod\nspec:\n  containers:\n    - name: server\n"
+    facts = FactSet(
+        read("c/values.yaml", _SHARED_IMAGES_VALUES)
+        + read("c/templates/cart.yaml", pod + "      " + line)
+        + read("c/Chart.yaml", "name: onlineboutique\nappVersion: v0.10.1\n")
+    )
+    (use,) = judged_image_uses(facts)
+    assert isinstance(use, HelmImage)
+    if built_as is None:  # literal text between repository and tag
+        assert use.built_as.endswith("/btq-cart:v0.10.1")
+    else:
+        assert use.built_as == built_as
+    if use.built_as:
+        assert use.pin_edit is None
+        assert use.built_at is not None and use.built_at.line == 5
+        assert "builds the image from more than `images`" in use.pin_blocked
+    else:
+        assert use.built_at is None
+
+
+def test_bk101_names_the_image_a_template_builds_and_where() -> None:
+    case = (
+        Path(__file__).parent
+        / "fixtures/rules/BK101/fail/helm_image_built_from_more_than_its_values"
+    )
+    done = run_backout("check", str(case), "--select", "BK101", "--output-format", "json")
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (
+        "chart/templates/cartservice.yaml:16:16 builds the image from more than"
+        in (finding["message"])
+    )
+    assert (
+        "`us-central1-docker.pkg.dev/google-samples/microservices-demo/"
+        "<.Values.cartService.name>:v0.4.2` names the tag `v0.4.2`"
+    ) in finding["message"]
+    assert "backout pin --write" not in finding["fix"]

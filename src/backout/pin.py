@@ -32,7 +32,7 @@ from backout.engine import load_workspace
 from backout.imageref import ImageReference, parse_reference
 from backout.models import Location
 from backout.registry.client import RegistryClient
-from backout.sources.helm import judged_image_uses, misrendered_tag
+from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse
 from backout.sources.kustomize import refused_tag
 from backout.sources.lockfile import LockEntry, LockError, dump_lock, parse_lock
@@ -109,6 +109,12 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
             why, fix = misread
             result.problems.append(
                 PinProblem(use.location, use.text_in_file, f"not pinned: {why}; {fix}")
+            )
+            continue
+        if isinstance(use, HelmImage) and use.built_at is not None:
+            # ``reference`` names no image that runs: asking the registry about it is wrong
+            result.problems.append(
+                PinProblem(use.location, use.built_as, f"not pinned: {use.pin_blocked}")
             )
             continue
         image = parse_reference(use.reference)

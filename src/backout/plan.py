@@ -515,6 +515,10 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
             )
             continue
         rollback_image = previous.reference if previous is not None else use.reference
+        current_image = use.reference
+        if use.built_at is not None:  # the reference names no image that runs
+            current_image = use.built_as
+            rollback_image = (previous or use).built_as or rollback_image
         deploy = deploys.get(use.chart)
         override = next(
             (
@@ -526,6 +530,13 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
         )
         if override and deploy is not None:
             digest, source, warning = "", "", _overridden(deploy, override, rollback_image)
+        elif use.built_at is not None:
+            digest, source = "", ""
+            warning = (
+                f"WARNING: {use.built_at} builds the image from more than the values "
+                f"`{use.values_path}` (`{use.built_as}`), so the plan knows no target digest: "
+                "note the digest the pods run before rolling back."
+            )
         else:
             digest, source, warning = _target_digest(
                 rollback_image, use.reference, locked, registry, previous is not None
@@ -535,7 +546,7 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
                 workload=f"chart {chart}",
                 namespace=deploy.namespace if deploy is not None else "",
                 container=f"{key[0].rpartition('/')[2]} `{use.values_path}`",
-                current_image=use.reference,
+                current_image=current_image,
                 rollback_image=rollback_image,
                 digest=digest,
                 digest_source=source,

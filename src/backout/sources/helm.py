@@ -201,6 +201,8 @@ class HelmTemplateImage(Fact):
     tag_paths: tuple[str, ...] = ()
     in_container: bool = True
     includes: tuple[tuple[str, str], ...] = ()
+    written: str = ""
+    """The value as written, without its quotes: ``{{ .Values.image.repository }}:{{ … }}``."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,15 @@ class HelmImage(ImageUse):
     sha: str = ""
     """kube-prometheus-stack's ``sha: <64 hex>``, in ``reference`` as ``@sha256:<sha>``: it
     pins only where a template reads ``<values_path>.sha`` (``…@sha256:{{ .sha }}``)."""
+    fields: tuple[tuple[str, str], ...] = ()
+    """A mapping's image fields as written (``("repository", "shop")``, ``("tag", "2.4")``)."""
+    built_as: str = ""
+    """Set by :func:`judged_image_uses` when a template builds the image from more than this
+    mapping (``{{ .Values.images.repository }}/{{ .Values.cart.name }}:{{ .Values.images.tag
+    }}``): that image line, rendered with what the values say (``reg/<.Values.cart.name>:2.4``).
+    ``reference`` then names no image that runs, and the tag may feed several images."""
+    built_at: Location | None = None
+    """Where the template line of ``built_as`` is."""
 
 
 @dataclass(frozen=True)
@@ -695,6 +706,7 @@ def _image_line(
         tags,
         in_container,
         includes,
+        inner,
     )
 
 
@@ -996,6 +1008,11 @@ def _image_from_mapping(
         tag_rendered=rendered if tag and rendered != tag else "",
         sha=sha,
         separate_digest="" if sha else digest,
+        fields=tuple(
+            (key, value)
+            for key in ("registry", "repository", "image", "name", "tag")
+            if (value := yamlfile.text_of(yamlfile.get(image, key))) is not None
+        ),
     )
 
 
@@ -1119,6 +1136,8 @@ class _ChartTemplates:
     # what containers' image: lines read (not a custom resource's `image:` field)
     container_paths: set[str] = field(default_factory=set)
     container_whole_paths: set[str] = field(default_factory=set)
+    # mapping path → the first image line that builds its image from more than the mapping
+    built_from_more: dict[str, HelmTemplateImage] = field(default_factory=dict)
 
     def runs(self, candidate: HelmImage) -> bool:
         """True when a container's ``image:`` line reads ``candidate`` as an image.
@@ -1157,9 +1176,30 @@ def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
         if line.in_container:
             chart.container_paths.update(line.values_paths)
             chart.container_whole_paths.update(line.whole_paths)
+        for tag in line.tag_paths:
+            mapping = tag.rpartition(".")[0]
+            if mapping and _builds_more_than(line, mapping):
+                chart.built_from_more.setdefault(mapping, line)
     for output in facts.of(HelmTemplateOutput):
         charts.setdefault(output.chart, _ChartTemplates()).printed.update(output.paths)
     return charts
+
+
+# What may stand between a mapping's fields in an image line: separators, quotes, ``sha256``.
+_IMAGE_SEPARATORS = re.compile(r"[\s/:@\"']*(?:sha256:)?[\s/:@\"']*")
+
+
+def _builds_more_than(line: HelmTemplateImage, mapping: str) -> bool:
+    """True when ``line`` builds its image from more than ``mapping``'s fields: another value
+    (``{{ .Values.cartService.name }}``, microservices-demo) or literal text (``btq-``) besides
+    separators. A ``global.`` value (``global.imageRegistry``) is the chart's registry override
+    and a ``$registry`` variable or helper call its own business: neither counts."""
+    if any(
+        not p.startswith((mapping + ".", "global.")) and p != mapping for p in line.values_paths
+    ):
+        return True
+    literal = _ACTION.sub("", line.written)
+    return _IMAGE_SEPARATORS.fullmatch(literal) is None
 
 
 def _helper_paths(line: HelmTemplateImage, helpers: dict[tuple[str, str], str]) -> tuple[str, ...]:
@@ -1206,11 +1246,11 @@ def judged_image_uses(facts: FactSet) -> list[ImageUse]:
         if use.bare and path not in chart.whole_paths:
             continue
         if any(p == path or p.startswith(path + ".") for p in chart.image_paths):
-            judged.append(_judged_helm_image(use, chart, app_versions))
+            judged.append(_judged_helm_image(use, chart, app_versions, facts))
     for candidate in facts.of(HelmValuesImageCandidate):
         chart = charts.get(candidate.image.chart)
         if chart is not None and chart.runs(candidate.image):
-            judged.append(_judged_helm_image(candidate.image, chart, app_versions))
+            judged.append(_judged_helm_image(candidate.image, chart, app_versions, facts))
     judged.extend(_overridden(facts, judged, charts, app_versions))
     return judged
 
@@ -1241,9 +1281,10 @@ def _overridden(
             image,
             reference=f"{name}{image.reference}{digest}",
             context=f"{image.context} ({shown} over values.yaml)",
+            fields=base.fields,
         )
         chart = charts.get(image.chart)
-        yield _judged_helm_image(merged, chart, app_versions) if chart else merged
+        yield _judged_helm_image(merged, chart, app_versions, facts) if chart else merged
 
 
 def _name_of(reference: str) -> str:
@@ -1254,9 +1295,44 @@ def _name_of(reference: str) -> str:
 
 
 def _judged_helm_image(
+    image: HelmImage,
+    chart: _ChartTemplates,
+    app_versions: dict[str, HelmChart],
+    facts: FactSet,
+) -> HelmImage:
+    """``image`` as its chart's templates use it: the tag they fall back to, the pin edit,
+    the image a template builds from more than it."""
+    return _built_from_more(_judged_tag(image, chart, app_versions), chart, facts)
+
+
+def _built_from_more(image: HelmImage, chart: _ChartTemplates, facts: FactSet) -> HelmImage:
+    """``image`` with the image its template builds from more than its values, if one does.
+
+    That image is not ``reference``, and the same tag may feed several images (one per
+    service in microservices-demo's chart): no digest written into the values pins it.
+    """
+    line = chart.built_from_more.get(image.values_path)
+    if line is None:
+        return image
+    path = image.values_path
+    known = {f"{path}.{key}": value for key, value in image.fields}
+    parsed = parse_reference(image.reference)
+    if parsed is not None and parsed.tag:
+        known[f"{path}.tag"] = parsed.tag  # the appVersion an empty tag falls back to, too
+    return replace(
+        image,
+        built_as=readable_name(line.written, image.chart, facts, values=known),
+        built_at=line.location,
+        pin_edit=None,
+        pin_blocked=f"{line.location} builds the image from more than `{path}` "
+        f"(`{line.written}`): a digest in the values would pin no image, or the wrong one",
+    )
+
+
+def _judged_tag(
     image: HelmImage, chart: _ChartTemplates, app_versions: dict[str, HelmChart]
 ) -> HelmImage:
-    """``image`` as its chart's templates use it: the tag they fall back to, the pin edit."""
+    """``image`` with the tag the templates fall back to, and the pin edit they allow."""
     if image.sha and f"{image.values_path}.sha" not in chart.image_paths:
         # no template appends ``@sha256:{{ .sha }}``: the image runs by its tag
         unpinned = image.reference.removesuffix(f"@sha256:{image.sha}")
@@ -1378,9 +1454,17 @@ class _Scope:
     templates: dict[str, str]
     indent: bool = False
     """Apply ``indent``/``nindent`` filters (rendering YAML blocks, not names)."""
+    values: dict[str, str] = field(default_factory=dict)
+    """What some ``.Values`` paths hold, by path without ``.Values.``."""
 
 
-def readable_name(written: str, chart: str, facts: FactSet, release: str = "") -> str:
+def readable_name(
+    written: str,
+    chart: str,
+    facts: FactSet,
+    release: str = "",
+    values: dict[str, str] | None = None,
+) -> str:
     """A templated name (``{{ include "shop.fullname" . }}-migrate``) as a person reads it.
 
     ``.Release.Name`` becomes ``release`` (``<release>`` when unknown), ``.Chart.Name`` the
@@ -1388,6 +1472,7 @@ def readable_name(written: str, chart: str, facts: FactSet, release: str = "") -
     chart defines without conditions is replaced by what it renders (``<release>-shop``), any
     other by ``<helper name>``; ``printf`` is applied, and the filters of a pipeline
     (``| trunc 63``) are left out. What cannot be told reads ``<…>``: never a raw ``{{ }}``.
+    ``values`` gives what some ``.Values`` paths hold (``{"image.tag": "2.4"}``).
     """
     text = written.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
@@ -1396,7 +1481,7 @@ def readable_name(written: str, chart: str, facts: FactSet, release: str = "") -
         return text
     chart_name = next((c.name for c in facts.of(HelmChart) if c.chart == chart), "")
     templates = {t.name: t.body for t in facts.of(HelmNamedTemplate) if t.chart == chart}
-    scope = _Scope(chart_name or "<chart>", release or "<release>", templates)
+    scope = _Scope(chart_name or "<chart>", release or "<release>", templates, values=values or {})
     return _render(text, scope, 0)
 
 
@@ -1465,7 +1550,7 @@ def _render_value(word: str, scope: _Scope) -> str:
     if path == ".Chart.Name":
         return scope.chart_name
     if path.startswith(".Values."):
-        return f"<{path}>"
+        return scope.values.get(path.removeprefix(".Values."), f"<{path}>")
     return "<…>"
 
 

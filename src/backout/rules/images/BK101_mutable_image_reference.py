@@ -31,8 +31,8 @@ _RESTORED_BY = {
 }
 
 
-def _why_mutable(ref: ImageReference) -> str:
-    shown = f"`{ref.raw}`"
+def _why_mutable(ref: ImageReference, built_as: str = "") -> str:
+    shown = f"`{built_as or ref.raw}`"
     if ref.has_malformed_digest:
         return (
             f"{shown} carries the malformed digest `{ref.digest}` (a sha256 digest is 64 "
@@ -94,7 +94,10 @@ class MutableImageReference(Rule):
     DaemonSet, ReplicaSet, Job, CronJob, Pod, PodTemplate and Argo Rollout manifests (also
     inside `kind: List`); docker-compose `image:`; Kustomize `images:` entries with `newTag`
     but no `digest`; Helm chart values (`image.repository`/`image.tag`, or one string such as
-    `image: nginx`) that a template of the chart uses as an image. A mapping
+    `image: nginx`) that a template of the chart uses as an image; a template that builds the
+    image from more than the mapping (microservices-demo's
+    `{{ .Values.images.repository }}/{{ .Values.cartService.name }}:{{ .Values.images.tag }}`)
+    is named as it builds it, with the line. A mapping
     `{registry, image, tag, digest}` (ingress-nginx) or `{registry, repository, tag, digest}`
     is one image, `registry/image:tag@digest`; its templates may read it inside
     `{{ with .Values.controller.image }}` and through helpers passed the dot. A `sha: <64 hex>`
@@ -275,14 +278,22 @@ class MutableImageReference(Rule):
                 f" (judged by the {use.note}, used when the variable is unset)" if use.note else ""
             )
         severity = Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING
-        if use.source == "kustomize":
+        built_as = use.built_as if isinstance(use, HelmImage) else ""
+        if isinstance(use, HelmImage) and use.built_at is not None:
+            restored_by += f"; {use.built_at} builds the image from more than these values"
+            fix = (
+                f"pin the image where it is built ({use.built_at}): give each image it builds "
+                "a digest value that the template appends as `@{{ … }}`; a digest written "
+                f"into `{use.values_path}` would pin no image, or the wrong one"
+            )
+        elif use.source == "kustomize":
             fix = "add `digest: sha256:…` to this `images:` entry (`backout pin --write`)"
         else:
             example = ref.pinned("sha256:…")
             fix = f"pin it by digest: `{example}` (`backout pin --write` resolves and rewrites it)"
         return self.finding(
             use.location,
-            f"{use.context}: {restored_by}: {_why_mutable(ref)}{judged}",
+            f"{use.context}: {restored_by}: {_why_mutable(ref, built_as)}{judged}",
             fix,
             severity,
         )
