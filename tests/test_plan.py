@@ -602,3 +602,13 @@ def test_an_image_a_template_builds_from_more_than_its_values_is_shown_as_built(
     assert (target["current_image"], target["rollback_image"]) == (built, built)
     assert target["digest"] == ""
     assert "builds the image from more than the values `images`" in target["warning"]
+
+
+def test_webhook_certificate_jobs_are_no_caveat_of_helm_rollback(tmp_path: Path) -> None:
+    # ingress-nginx's kube-webhook-certgen create/patch hooks leave nothing to undo
+    case = Path(__file__).parent / "fixtures" / "rules" / "BK104" / "pass"
+    shutil.copytree(case / "webhook_certgen_jobs", tmp_path / "repo")
+    done = run_backout("plan", str(tmp_path / "repo"), "--format", "json")
+    plan = json.loads(done.stdout)
+    assert plan["helm"], done.stdout
+    assert not [c for h in plan["helm"] for c in h["caveats"] if "admission" in c]

@@ -854,7 +854,7 @@ def _helm_caveats(workspace: Workspace, charts: set[str], release: str) -> tuple
                 "file) if the old code needs it"
             )
     for hook in sorted(facts.of(HelmHook), key=lambda f: f.location):
-        if hook.chart not in charts or not hook.runs_containers:
+        if hook.chart not in charts or not hook.runs_containers or hook.makes_webhook_certificate:
             continue
         what = f" (`{named(hook.command, hook.chart)}`)" if hook.command else ""
         name = named(hook.name, hook.chart)

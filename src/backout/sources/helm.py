@@ -113,6 +113,19 @@ class HelmHook(Fact):
                 return len(targets) >= 2
         return False
 
+    @property
+    def makes_webhook_certificate(self) -> bool:
+        """True for kube-webhook-certgen's ``create``/``patch`` (ingress-nginx's and
+        kube-prometheus-stack's admission jobs): it creates the webhook's TLS secret when it
+        is missing and writes its CA into the webhook configurations, under names every
+        release shares, so the previous release runs on what it leaves as on what it found."""
+        words = self.command.split()
+        return (
+            bool(words)
+            and words[0] in ("create", "patch")
+            and any(word.startswith("--secret-name") for word in words[1:])
+        )
+
 
 # Words of a command, camelCase split (``rollbackCount``), ``:``/``-``/``/`` separated.
 _COMMAND_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")

@@ -54,7 +54,10 @@ class HelmRollbackHazard(Rule):
       <target>`): a Job annotated `pre-upgrade,pre-rollback` that runs `alembic upgrade
       head`, `flyway migrate`, `liquibase update`, `dbmate up` or `manage.py migrate` undoes
       nothing, because on rollback Helm runs the target release's copy of the same forward
-      migration;
+      migration. kube-webhook-certgen's `create`/`patch` jobs (ingress-nginx,
+      kube-prometheus-stack) are not flagged: they create the webhook's certificate secret if
+      it is missing and patch its CA into the webhook configurations, which the previous
+      release uses as they are;
     - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback.
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
@@ -173,6 +176,7 @@ class HelmRollbackHazard(Rule):
                 or not upgrade
                 or not hook.runs_containers
                 or hook.chart in reversed_charts
+                or hook.makes_webhook_certificate
             ):
                 continue
             command = readable_name(hook.command, hook.chart, context.head)
