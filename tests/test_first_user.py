@@ -8,7 +8,7 @@ from typing import Any
 
 from backout.engine import CheckResult
 from backout.report.summary import summary_line
-from tests.conftest import run_backout
+from tests.conftest import one_line_error, run_backout
 from tests.drill_repos import backout, git
 from tests.test_drill_engines import ALEMBIC_BASE, ALEMBIC_RELEASE
 
@@ -103,3 +103,20 @@ def test_tool_backout_header_in_backout_toml_says_where_the_keys_go(tmp_path: Pa
         "unknown key 'tool': backout.toml takes the keys at top level "
         "(drop the [tool.backout] header; it belongs in pyproject.toml)"
     )
+
+
+def test_write_baseline_where_it_cannot_be_written_is_one_line_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """A baseline path in a missing directory, or that is a directory, is exit 2 with one
+    line naming it, not a traceback; no temporary file is left beside it."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx:latest\n")
+    missing = tmp_path / "no-such-dir" / "baseline.json"
+    line = one_line_error(run_backout("check", ".", "--write-baseline", str(missing), cwd=tmp_path))
+    assert line == f"backout: error: cannot write baseline {missing}: No such file or directory"
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    line = one_line_error(run_backout("check", ".", "--write-baseline", "taken", cwd=tmp_path))
+    assert line == "backout: error: cannot write baseline taken: Is a directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.yaml", "taken"]
+    assert list(taken.iterdir()) == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from backout.config import Config
+from backout.files import write_atomically
 from backout.host import HostError, archive, snapshot
 from backout.host.apt import (
     deb_file_name,
@@ -156,7 +157,7 @@ def test_snapshot_round_trips_with_the_position_of_each_version(tmp_path: Path) 
     assert [p["name"] for p in document["packages"]] == ["bash", "libc6"]
     assert [p["reinstallable"] for p in document["packages"]] == [False, True]
     path = tmp_path / "snap.json"
-    snapshot.write_atomically(path, text)
+    write_atomically(path, text)
     recorded = snapshot.read(path)
     assert [(r.name, r.architecture, r.version) for r in recorded] == [
         ("bash", "amd64", "5.2.15-2+b8"),

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from backout.config import ConfigError
+from backout.files import write_atomically
 from backout.models import Finding
 from backout.redact import Redactor
 from backout.report.gitlab import fingerprint
@@ -44,9 +45,7 @@ def write_baseline(path: Path, findings: Iterable[Finding]) -> int:
         key=lambda e: (e["path"], e["code"], e["message"]),
     )
     document = {"version": FORMAT_VERSION, "findings": entries}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return len(entries)
 
 

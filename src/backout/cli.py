@@ -313,7 +313,12 @@ def emit(result: CheckResult, moved: Sequence[str] = (), **flags: Any) -> int:
         from backout.baseline import relative_to_baseline, write_baseline
 
         written = flags["write_baseline"]
-        count = write_baseline(written, relative_to_baseline(result.findings, result.root, written))
+        try:
+            count = write_baseline(
+                written, relative_to_baseline(result.findings, result.root, written)
+            )
+        except OSError as exc:
+            fail(f"cannot write baseline {written}: {exc.strerror}")
         click.echo(f"Wrote {count} findings to the baseline {flags['write_baseline']}.", err=True)
         return EXIT_CLEAN
     if flags.get("baseline"):
@@ -699,6 +704,7 @@ def host_snapshot(
     """Record installed package versions and whether each could be reinstalled (JSON)."""
     from datetime import datetime, timezone
 
+    from backout.files import write_atomically
     from backout.host import HostError, snapshot
     from backout.host.check import installed_facts, load_host, select
     from backout.host.dpkg import native_architecture
@@ -708,7 +714,7 @@ def host_snapshot(
         facts = installed_facts(machine, select(machine, _package_names(packages)))
         text = snapshot.render(facts, native_architecture(), datetime.now(timezone.utc))
         if output_file is not None:
-            snapshot.write_atomically(output_file, text)
+            write_atomically(output_file, text)
     except HostError as exc:
         fail(str(exc))
     except OSError as exc:

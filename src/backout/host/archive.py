@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from backout.files import write_atomically
 from backout.host import HostError
 from backout.host.apt import (
     ArchiveIndex,
@@ -39,7 +40,6 @@ from backout.host.dpkg import (
     run_tool,
     status_stanza,
 )
-from backout.host.snapshot import write_atomically
 
 # Fields that only the status file has: a package's control file never carries them.
 _STATUS_ONLY_FIELDS = {
