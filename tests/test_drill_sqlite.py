@@ -121,6 +121,45 @@ def test_bad_scheme_names_the_nearest(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_sqlite_url_to_a_directory_is_one_line_and_leaves_it_alone(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine\n")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", f"sqlite:///{kept}")
+    assert one_line_error(result) == (
+        f"backout: error: --database {kept} is a directory; give the path of a SQLite file "
+        f"that does not exist yet, e.g. {kept}/drill.sqlite3"
+    )
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+
+
+def test_sqlite_url_with_three_slashes_names_the_four_slash_spelling(tmp_path: Path) -> None:
+    """``sqlite:///tmp/x.db`` is ``tmp/x.db`` relative to the current directory (SQLAlchemy's
+    rule); when that directory is missing but ``/tmp`` is there, the message says so."""
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    meant = tmp_path / "drill.db"
+    url = "sqlite://" + meant.as_posix()  # one slash short of the absolute path
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", url)
+    relative = meant.as_posix().lstrip("/")
+    assert one_line_error(result) == (
+        f"backout: error: --database {relative}: directory {Path(relative).parent} does not "
+        f"exist (sqlite:/// is followed by a relative path; for {meant} write "
+        f"sqlite:///{meant})"
+    )
+
+
+@pytest.mark.parametrize("value", ["drill.db", "/tmp/drill.db", "admin:S3cret@db.internal/app"])
+def test_database_that_is_no_url_says_what_a_url_looks_like(tmp_path: Path, value: str) -> None:
+    repo = make_repo(tmp_path, GOOD_UP, GOOD_DOWN, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--database", value)
+    assert one_line_error(result) == (
+        "backout: error: invalid --database: not a URL; give one such as "
+        "postgresql://user@host:5432/db, mysql://user@host:3306/db or "
+        "sqlite:////absolute/path/new.db"
+    )
+
+
 def _database_in_config(repo: Path, url: str) -> None:
     with (repo / "backout.toml").open("a") as config:
         config.write(f'[drill]\ndatabase = "{url}"\n')

@@ -242,6 +242,17 @@ class SqliteDatabase(DrillDatabase):
         self._connection.close()
 
 
+def _absolute_hint(path: Path) -> str:
+    """`` (for /tmp/x.db write sqlite:////tmp/x.db)`` when ``path`` is relative and would
+    exist as an absolute path: ``sqlite:///tmp/x.db`` names ``tmp/x.db``, as in SQLAlchemy."""
+    absolute = Path("/") / path
+    if path.is_absolute() or not absolute.parent.is_dir():
+        return ""
+    return (
+        f" (sqlite:/// is followed by a relative path; for {absolute} write sqlite:///{absolute})"
+    )
+
+
 class SqliteTarget(DrillTarget):
     """Drill databases as files: in a fresh temp dir, or at the path of a ``sqlite://`` URL."""
 
@@ -275,18 +286,25 @@ class SqliteTarget(DrillTarget):
             made = Path(tempfile.mkdtemp(prefix=name + "-"))
             self._made_dirs.add(made)
             return SqliteDatabase(made / f"{name}.sqlite3")
+        if self.path.is_dir():
+            raise DrillError(
+                f"{self.origin.naming(self.path)} is a directory; give the path of a SQLite "
+                f"file that does not exist yet, e.g. {self.path / 'drill.sqlite3'}"
+            )
         if self.path.exists():
-            probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             try:
-                count = probe.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                ).fetchone()[0]
-            except sqlite3.DatabaseError as exc:
+                # Read-only, through a URI so that a `?` or `#` in the name stays a name.
+                probe = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                try:
+                    count = probe.execute(
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                    ).fetchone()[0]
+                finally:
+                    probe.close()
+            except sqlite3.Error as exc:
                 raise DrillError(
                     f"{self.origin.naming(self.path)}: not a SQLite database ({exc})"
                 ) from None
-            finally:
-                probe.close()
             if count:
                 raise DrillError(
                     f"{self.origin.naming(self.path)} already holds {count} table(s); the drill "
@@ -299,6 +317,7 @@ class SqliteTarget(DrillTarget):
         if not self.path.parent.is_dir():
             raise DrillError(
                 f"{self.origin.naming(self.path)}: directory {self.path.parent} does not exist"
+                + _absolute_hint(self.path)
             )
         self._path_taken = True
         return SqliteDatabase(self.path)

@@ -24,6 +24,15 @@ def dialect_of_url(url: str, origin: Origin = FLAG) -> str:
         parts.port  # noqa: B018 -- urllib checks the port only when it is read
     except ValueError as exc:
         raise DrillError(f"invalid {origin.name} URL{origin.where}: {exc}") from None
+    if "://" not in url:
+        # A bare path or name: say what a URL looks like rather than name an empty scheme.
+        # (The value is not repeated: ``user:password@host`` without a scheme is no URL
+        # either, and would be shown.)
+        raise DrillError(
+            f"invalid {origin.name}{origin.where}: not a URL; give one such as "
+            "postgresql://user@host:5432/db, mysql://user@host:3306/db or "
+            "sqlite:////absolute/path/new.db"
+        )
     scheme = parts.scheme.split("+", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
         return "postgres"
