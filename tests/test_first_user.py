@@ -8,6 +8,7 @@ from typing import Any
 
 from backout.engine import CheckResult
 from backout.report.summary import summary_line
+from tests.conftest import git as git_as_tester
 from tests.conftest import one_line_error, run_backout
 from tests.drill_repos import backout, git
 from tests.test_drill_engines import ALEMBIC_BASE, ALEMBIC_RELEASE
@@ -120,3 +121,55 @@ def test_write_baseline_where_it_cannot_be_written_is_one_line_and_leaves_nothin
     assert line == "backout: error: cannot write baseline taken: Is a directory"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.yaml", "taken"]
     assert list(taken.iterdir()) == []
+
+
+def _two_branches(origin: Path) -> None:
+    """``main`` and ``feature`` that fork after two commits, each with one of its own."""
+    origin.mkdir()
+    git_as_tester(origin, "init", "-q", "-b", "main")
+    for name in ("a", "b"):
+        (origin / name).write_text(name)
+        git_as_tester(origin, "add", "-A")
+        git_as_tester(origin, "commit", "-qm", name)
+    git_as_tester(origin, "checkout", "-qb", "feature")
+    (origin / "compose.yaml").write_text("services:\n  web:\n    image: nginx:1.27\n")
+    git_as_tester(origin, "add", "-A")
+    git_as_tester(origin, "commit", "-qm", "feature")
+    git_as_tester(origin, "checkout", "-q", "main")
+    (origin / "c").write_text("c")
+    git_as_tester(origin, "add", "-A")
+    git_as_tester(origin, "commit", "-qm", "c")
+
+
+def test_base_without_a_merge_base_in_a_shallow_clone_says_to_fetch_the_history(
+    tmp_path: Path,
+) -> None:
+    """actions/checkout fetches one commit: the PR's base is there, the merge base is not."""
+    _two_branches(tmp_path / "origin")
+    clone = tmp_path / "clone"
+    url = (tmp_path / "origin").as_uri()
+    git_as_tester(tmp_path, "clone", "-q", "--depth", "1", "--branch", "feature", url, str(clone))
+    git_as_tester(clone, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main")
+    line = one_line_error(run_backout("check", ".", "--base", "origin/main", cwd=clone))
+    assert line == (
+        "backout: error: --base origin/main: no common ancestor with HEAD in this shallow "
+        "clone; fetch the history (`git fetch --unshallow`, or actions/checkout with "
+        "`fetch-depth: 0`) or give the previous release's directory"
+    )
+    git_as_tester(clone, "fetch", "-q", "--unshallow", "origin", "main:refs/remotes/origin/main")
+    fetched = run_backout("check", ".", "--base", "origin/main", cwd=clone)
+    assert fetched.returncode == 0, fetched.stderr
+
+
+def test_base_on_an_unrelated_history_says_so(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git_as_tester(repo, "init", "-q", "-b", "main")
+    git_as_tester(repo, "commit", "-q", "--allow-empty", "-m", "old history")
+    git_as_tester(repo, "checkout", "-q", "--orphan", "rewritten")
+    git_as_tester(repo, "commit", "-q", "--allow-empty", "-m", "new history")
+    line = one_line_error(run_backout("check", ".", "--base", "main", cwd=repo))
+    assert line == (
+        "backout: error: --base main: main and HEAD share no history; give a commit that HEAD "
+        "descends from, or the previous release's directory"
+    )

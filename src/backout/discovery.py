@@ -428,7 +428,21 @@ def resolve_base_ref(root: Path, ref: str) -> str:
             f"--base {ref}: no such directory, and no such commit, branch or tag in this "
             "repository (fetch it first, e.g. `git fetch origin main`)"
         ) from None
-    return _run_git(["merge-base", ref, "HEAD"], root).strip()
+    try:
+        return _run_git(["merge-base", ref, "HEAD"], root).strip()
+    except ConfigError:
+        pass
+    # No merge base: most often a CI checkout that fetched one commit of each side.
+    if _run_git(["rev-parse", "--is-shallow-repository"], root).strip() == "true":
+        raise ConfigError(
+            f"--base {ref}: no common ancestor with HEAD in this shallow clone; fetch the "
+            "history (`git fetch --unshallow`, or actions/checkout with `fetch-depth: 0`) "
+            "or give the previous release's directory"
+        ) from None
+    raise ConfigError(
+        f"--base {ref}: {ref} and HEAD share no history; give a commit that HEAD descends "
+        "from, or the previous release's directory"
+    ) from None
 
 
 def git_tree(root: Path, commit: str, exclude: Iterable[str] = ()) -> Tree:
