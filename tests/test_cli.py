@@ -45,11 +45,15 @@ spec:
         ),
         (
             ["check", "--release-size", "-2", "."],
-            "invalid --release-size '-2': expected a whole number >= 0, e.g. 5",
+            "invalid --release-size '-2': expected a whole number >= 1, e.g. 1",
         ),
         (
             ["check", "--keep-releases", "five", "."],
             "invalid --keep-releases 'five': expected a whole number >= 0, e.g. 5",
+        ),
+        (
+            ["check", "--release-size", "0", "."],
+            "invalid --release-size '0': expected a whole number >= 1, e.g. 1",
         ),
         (["check", "--fail-on", "ERROR", "."], "invalid --fail-on 'ERROR' (did you mean 'error'?)"),
         (["check", "--format", "SARIF", "."], "(did you mean 'sarif'?)"),

@@ -177,6 +177,28 @@ def test_bad_rollback_window_in_pyproject_is_exit_2_naming_the_value(
 
 
 @pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        # 0 used to judge every migration as the release's: a check of nothing at the base.
+        ("release-size = 0", "invalid release-size 0: expected a whole number >= 1"),
+        ("keep-releases = true", "invalid keep-releases true: expected a whole number >= 0"),
+        (
+            'keep-releases = "3"',
+            'invalid keep-releases "3": expected a whole number >= 0 '
+            "(without quotes: keep-releases = 3)",
+        ),
+        ('release-size = "0"', 'invalid release-size "0": expected a whole number >= 1'),
+    ],
+)
+def test_bad_whole_number_in_pyproject_is_exit_2_in_toml_words(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.backout]\n{setting}\n")
+    line = one_line_error(run_backout("check", ".", cwd=tmp_path))
+    assert line == f"backout: error: {tmp_path / 'pyproject.toml'}: {message}"
+
+
+@pytest.mark.parametrize(
     ("flag", "message"),
     [
         ("0", "invalid --rollback-window '0': it must be longer than zero"),

@@ -73,20 +73,27 @@ def _named(param: click.Parameter | None, ctx: click.Context | None) -> str:
 
 
 class WholeNumber(click.ParamType):  # type: ignore[type-arg]
-    """An integer >= 0, whose error names the value and what is expected, as the
+    """An integer >= ``minimum``, whose error names the value and what is expected, as the
     configuration's does (click's IntRange says "is not a valid integer range")."""
 
     name = "integer"
 
+    def __init__(self, minimum: int = 0, example: int = 5) -> None:
+        self.minimum = minimum
+        self.example = example
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """Accept a whole number >= 0; otherwise fail naming the value."""
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        """Accept a whole number >= the minimum; otherwise fail naming the value."""
+        if isinstance(value, int) and not isinstance(value, bool) and value >= self.minimum:
             return value
         name = _named(param, ctx)
         text = str(value).strip()
-        if text.isascii() and text.isdigit():
+        if text.isascii() and text.isdigit() and int(text) >= self.minimum:
             return int(text)
-        raise click.UsageError(f"invalid {name} '{value}': expected a whole number >= 0, e.g. 5")
+        raise click.UsageError(
+            f"invalid {name} '{value}': expected a whole number >= {self.minimum}, "
+            f"e.g. {self.example}"
+        )
 
 
 def fail(message: str) -> NoReturn:
@@ -135,7 +142,8 @@ def config_options(func: F) -> F:
         ),
         click.option(
             "--release-size",
-            type=WholeNumber(),
+            # 0 would make every migration the release's (``members[-0:]``), not none of them.
+            type=WholeNumber(minimum=1, example=1),
             default=None,
             help="Without --base: how many newest migrations form the release.",
         ),

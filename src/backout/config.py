@@ -358,9 +358,15 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
     raise ConfigError(f"invalid {key}: expected a list of strings, got {value!r}")
 
 
-def _positive_int(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"invalid {key} {value!r}: expected a whole number >= 0")
+def _whole_number(key: str, value: Any, minimum: int = 0) -> int:
+    """``value`` if it is an integer >= ``minimum``; else a :class:`ConfigError` naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        quoted = isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+        quoted = quoted and int(value) >= minimum
+        hint = f" (without quotes: {key} = {int(value)})" if quoted else ""
+        raise ConfigError(
+            f"invalid {key} {toml_value(value)}: expected a whole number >= {minimum}{hint}"
+        )
     return value
 
 
@@ -399,9 +405,10 @@ def config_from_table(
         if "rollback-window" in table:
             values["rollback_window"] = parse_duration(table["rollback-window"])
         if "keep-releases" in table:
-            values["keep_releases"] = _positive_int("keep-releases", table["keep-releases"])
+            values["keep_releases"] = _whole_number("keep-releases", table["keep-releases"])
         if "release-size" in table:
-            values["release_size"] = _positive_int("release-size", table["release-size"])
+            # At least one: the newest migrations form the release, and none is no release.
+            values["release_size"] = _whole_number("release-size", table["release-size"], minimum=1)
         for key in ("select", "ignore", "extend-select"):
             if key in table:
                 values[key.replace("-", "_")] = validate_codes(key, _strings(key, table[key]))
