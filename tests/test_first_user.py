@@ -173,3 +173,14 @@ def test_base_on_an_unrelated_history_says_so(tmp_path: Path) -> None:
         "backout: error: --base main: main and HEAD share no history; give a commit that HEAD "
         "descends from, or the previous release's directory"
     )
+
+
+def test_base_ref_with_a_typo_names_the_nearest_branch(tmp_path: Path) -> None:
+    _two_branches(tmp_path / "repo")
+    line = one_line_error(run_backout("check", ".", "--base", "featrue", cwd=tmp_path / "repo"))
+    assert line == (
+        "backout: error: --base featrue: no such directory, and no such commit, branch or tag "
+        "in this repository (did you mean 'feature'?)"
+    )
+    line = one_line_error(run_backout("check", ".", "--base", "v9.9.9", cwd=tmp_path / "repo"))
+    assert line.endswith("in this repository (fetch it first, e.g. `git fetch origin main`)")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backout.config import ConfigError
+from backout.config import ConfigError, nearest
 
 if TYPE_CHECKING:
     import pathspec
@@ -426,7 +426,7 @@ def resolve_base_ref(root: Path, ref: str) -> str:
     except ConfigError:
         raise ConfigError(
             f"--base {ref}: no such directory, and no such commit, branch or tag in this "
-            "repository (fetch it first, e.g. `git fetch origin main`)"
+            f"repository{_nearest_ref(root, ref)}"
         ) from None
     try:
         return _run_git(["merge-base", ref, "HEAD"], root).strip()
@@ -443,6 +443,19 @@ def resolve_base_ref(root: Path, ref: str) -> str:
         f"--base {ref}: {ref} and HEAD share no history; give a commit that HEAD descends "
         "from, or the previous release's directory"
     ) from None
+
+
+def _nearest_ref(root: Path, ref: str) -> str:
+    """`` (did you mean 'origin/main'?)`` naming the branch or tag nearest ``ref``; else how
+    to fetch one, the usual reason for a ref missing in CI."""
+    try:
+        listed = _run_git(["for-each-ref", "--format=%(refname:short)"], root).split()
+    except ConfigError:
+        listed = []
+    best = nearest(ref, listed)
+    if best is not None:
+        return f" (did you mean '{best}'?)"
+    return " (fetch it first, e.g. `git fetch origin main`)"
 
 
 def git_tree(root: Path, commit: str, exclude: Iterable[str] = ()) -> Tree:
