@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from backout.engine import CheckResult
 from backout.report.summary import summary_line
+from tests.conftest import BACKOUT, one_line_error, run_backout
 from tests.conftest import git as git_as_tester
-from tests.conftest import one_line_error, run_backout
 from tests.drill_repos import backout, git
 from tests.test_drill_engines import ALEMBIC_BASE, ALEMBIC_RELEASE
 
@@ -184,3 +186,36 @@ def test_base_ref_with_a_typo_names_the_nearest_branch(tmp_path: Path) -> None:
     )
     line = one_line_error(run_backout("check", ".", "--base", "v9.9.9", cwd=tmp_path / "repo"))
     assert line.endswith("in this repository (fetch it first, e.g. `git fetch origin main`)")
+
+
+EXAMPLE_INCIDENT = (
+    Path(__file__).parent.parent / "examples/shop/incident/rollback-restored-latest.json"
+)
+
+
+def test_diagnose_reads_the_utf16_that_windows_powershell_redirects(tmp_path: Path) -> None:
+    """``kubectl get … -o json > state.json`` in Windows PowerShell 5 writes UTF-16 with a BOM."""
+    saved = tmp_path / "state.json"
+    saved.write_bytes(EXAMPLE_INCIDENT.read_text(encoding="utf-8").encode("utf-16"))
+    done = run_backout("diagnose", str(saved))
+    assert done.returncode == 1, done.stderr
+    assert "**The last rollback did not change the running image.**" in done.stdout
+
+
+def test_diagnose_of_stdin_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    """Piped bytes that are no UTF-8 are named as such, not as "a number … longer than any
+    Kubernetes field" (what the YAML fallback made of the surrogates stdin decoded them to)."""
+    piped = tmp_path / "piped"
+    piped.write_bytes(b'{"items": [\xff]}')
+    with piped.open("rb") as stdin:
+        done = subprocess.run(
+            [BACKOUT or sys.executable, *([] if BACKOUT else ["-m", "backout"]), "diagnose", "-"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert one_line_error(done) == (
+        "backout: error: -: not UTF-8 text (byte 0xff at offset 11); "
+        "save kubectl's output as it prints it"
+    )

@@ -836,16 +836,18 @@ def diagnose(
     StatefulSets, DaemonSets, ControllerRevisions and Helm release Secrets as they apply.
     Exit 1 when the evidence shows a failed rollback (the same image still running).
     """
-    from backout.diagnose import StateError, parse_state
+    from backout.diagnose import StateError, decode_state, parse_state
     from backout.diagnose import diagnose as run_diagnose
     from backout.diagnose.render import render_json, render_markdown
 
     try:
-        text = sys.stdin.read() if str(state) == "-" else state.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read state '{state}': {getattr(exc, 'strerror', None) or exc}")
+        # Bytes, decoded here: stdin's own decoding would let invalid UTF-8 through as
+        # surrogates, which the YAML fallback then misreads.
+        data = sys.stdin.buffer.read() if str(state) == "-" else state.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read state '{state}': {exc.strerror}")
     try:
-        cluster = parse_state(text)
+        cluster = parse_state(decode_state(data))
     except StateError as exc:
         fail(f"{state}: {exc}")
     if use_registry:

@@ -7,6 +7,14 @@ answers the questions, :mod:`.render` writes Markdown or JSON.
 from __future__ import annotations
 
 from backout.diagnose.analysis import Diagnosis, RegistryLookup, diagnose
-from backout.diagnose.state import ClusterState, StateError, parse_state
+from backout.diagnose.state import ClusterState, StateError, decode_state, parse_state
 
-__all__ = ["ClusterState", "Diagnosis", "RegistryLookup", "StateError", "diagnose", "parse_state"]
+__all__ = [
+    "ClusterState",
+    "Diagnosis",
+    "RegistryLookup",
+    "StateError",
+    "decode_state",
+    "diagnose",
+    "parse_state",
+]

@@ -313,6 +313,25 @@ class _Pending:
     helm_secrets: list[dict[str, Any]] = field(default_factory=list)
 
 
+def decode_state(data: bytes) -> str:
+    """The text of state bytes: UTF-8 (a BOM dropped), or UTF-16 with its BOM, which Windows
+    PowerShell's ``kubectl get … -o json > state.json`` writes; :class:`StateError` otherwise."""
+    import codecs  # only for the byte order marks
+
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise StateError(f"not UTF-16 text after its byte order mark ({exc.reason})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise StateError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save kubectl's output as it prints it"
+        ) from None
+
+
 def parse_state(text: str) -> ClusterState:
     """Read state text (see the module docs) into a :class:`ClusterState`."""
     try:
