@@ -72,6 +72,14 @@ spec:
         (["check", "no/such/dir"], "path 'no/such/dir' does not exist"),
         (["check", "--rollback-window", "soon", "."], "invalid --rollback-window 'soon'"),
         (["explain", "BK10l"], "unknown rule 'BK10l'"),
+        (
+            ["explain", "BK1"],
+            "'BK1' is a group of rules, explain takes one: BK101, BK102, BK103, BK104, BK105",
+        ),
+        (
+            ["explain", "rollback-loses-dat"],
+            "unknown rule 'rollback-loses-dat' (did you mean 'rollback-loses-data'?)",
+        ),
         (["chek"], "No such command 'chek'"),
     ],
 )

@@ -23,6 +23,7 @@ from backout.config import (
     ConfigError,
     did_you_mean,
     load_config,
+    nearest,
     nearest_path,
     parse_duration,
     validate_codes,
@@ -644,11 +645,18 @@ def list_rules(output_format: str) -> None:
 @click.argument("code")
 def explain(code: str) -> None:
     """Show one rule's docs: what it flags, why it breaks rollback, examples, the fix."""
-    from backout.rules import all_codes, rule_for
+    from backout.rules import all_codes, rule_for, rules_by_code
 
     rule = rule_for(code)
     if rule is None:
-        fail(f"unknown rule '{code}'{did_you_mean(code.upper(), all_codes())}")
+        family = [known for known in all_codes() if known.startswith(code.strip().upper())]
+        if code.strip() and family and len(family) < len(all_codes()):
+            # A prefix, as --select takes (BK1): the rules it covers, not one unlike it.
+            fail(f"'{code}' is a group of rules, explain takes one: {', '.join(family)}")
+        names = [known.name for known in rules_by_code().values()]
+        best = nearest(code.strip(), [*all_codes(), *names])
+        hint = f" (did you mean '{best}'?)" if best else did_you_mean(code.upper(), all_codes())
+        fail(f"unknown rule '{code}'{hint}")
     meta = rule.meta()
     click.echo(f"# {meta.code} {meta.name}\n")
     click.echo(f"Default severity: {meta.severity.label}. Family: {meta.family.title}.\n")
