@@ -155,30 +155,17 @@ def test_selection_most_specific_wins() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("-5", "invalid rollback-window -5: it must be longer than zero"),
-        ("0", "invalid rollback-window 0: it must be longer than zero"),
-        ('"0d"', "invalid rollback-window '0d': it must be longer than zero"),
-        ('"-5d"', "invalid rollback-window '-5d': it must be longer than zero"),
-        ('"30 days"', "invalid rollback-window '30 days' (did you mean '30d'?)"),
-        ('"30D"', "invalid rollback-window '30D' (did you mean '30d'?)"),
-        ('"4 weeks"', "invalid rollback-window '4 weeks' (did you mean '4w'?)"),
-        ('"1mo"', "invalid rollback-window '1mo' (did you mean '30d'?)"),
-        ('"1y"', "invalid rollback-window '1y' (did you mean '365d'?)"),
-    ],
-)
-def test_bad_rollback_window_in_pyproject_is_exit_2_naming_the_value(
-    tmp_path: Path, value: str, message: str
-) -> None:
-    (tmp_path / "pyproject.toml").write_text(f"[tool.backout]\nrollback-window = {value}\n")
-    line = one_line_error(run_backout("check", ".", cwd=tmp_path))
-    assert line.startswith(f"backout: error: {tmp_path / 'pyproject.toml'}: {message}")
-
-
-@pytest.mark.parametrize(
     ("setting", "message"),
     [
+        ("rollback-window = -5", "invalid rollback-window -5: it must be longer than zero"),
+        ("rollback-window = 0", "invalid rollback-window 0: it must be longer than zero"),
+        ('rollback-window = "0d"', "invalid rollback-window '0d': it must be longer than zero"),
+        ('rollback-window = "-5d"', "invalid rollback-window '-5d': it must be longer than zero"),
+        ('rollback-window = "30 days"', "invalid rollback-window '30 days' (did you mean '30d'?)"),
+        ('rollback-window = "30D"', "invalid rollback-window '30D' (did you mean '30d'?)"),
+        ('rollback-window = "4 weeks"', "invalid rollback-window '4 weeks' (did you mean '4w'?)"),
+        ('rollback-window = "1mo"', "invalid rollback-window '1mo' (did you mean '30d'?)"),
+        ('rollback-window = "1y"', "invalid rollback-window '1y' (did you mean '365d'?)"),
         # 0 used to judge every migration as the release's: a check of nothing at the base.
         ("release-size = 0", "invalid release-size 0: expected a whole number >= 1"),
         ("keep-releases = true", "invalid keep-releases true: expected a whole number >= 0"),
@@ -190,12 +177,12 @@ def test_bad_rollback_window_in_pyproject_is_exit_2_naming_the_value(
         ('release-size = "0"', 'invalid release-size "0": expected a whole number >= 1'),
     ],
 )
-def test_bad_whole_number_in_pyproject_is_exit_2_in_toml_words(
+def test_bad_value_in_pyproject_is_exit_2_naming_the_value(
     tmp_path: Path, setting: str, message: str
 ) -> None:
     (tmp_path / "pyproject.toml").write_text(f"[tool.backout]\n{setting}\n")
     line = one_line_error(run_backout("check", ".", cwd=tmp_path))
-    assert line == f"backout: error: {tmp_path / 'pyproject.toml'}: {message}"
+    assert line.startswith(f"backout: error: {tmp_path / 'pyproject.toml'}: {message}")
 
 
 @pytest.mark.parametrize(
