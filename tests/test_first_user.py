@@ -219,3 +219,17 @@ def test_diagnose_of_stdin_that_is_not_utf8_says_so(tmp_path: Path) -> None:
         "backout: error: -: not UTF-8 text (byte 0xff at offset 11); "
         "save kubectl's output as it prints it"
     )
+
+
+def test_an_empty_base_is_exit_2_not_a_comparison_with_the_current_directory(
+    tmp_path: Path,
+) -> None:
+    """``--base "$BASE_SHA"`` with the variable unset: ``Path("")`` is ``.``, so the release
+    was compared with itself and passed with no findings."""
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx:latest\n")
+    for command in ("check", "plan", "drill"):
+        line = one_line_error(run_backout(command, ".", "--base", "", cwd=tmp_path))
+        assert line == (
+            "backout: error: --base is empty: give a git ref or the previous release's "
+            "directory (or leave --base out)"
+        )

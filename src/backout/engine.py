@@ -294,6 +294,13 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     workspace = Workspace(root=head_tree.root, config=config, head=head)
     if base is None:
         return workspace
+    if not base.strip():
+        # Path("") is the current directory: `--base "$UNSET"` would compare the release with
+        # itself (or with whatever the current directory holds) and pass.
+        raise ConfigError(
+            "--base is empty: give a git ref or the previous release's directory (or leave "
+            "--base out)"
+        )
     base_dir = Path(base)
     if base_dir.is_dir():
         base_tree = working_tree(base_dir, config.exclude)
