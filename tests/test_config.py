@@ -175,6 +175,11 @@ def test_selection_most_specific_wins() -> None:
             "(without quotes: keep-releases = 3)",
         ),
         ('release-size = "0"', 'invalid release-size "0": expected a whole number >= 1'),
+        ("runbooks = true", "invalid runbooks: expected a list of strings, got true"),
+        (
+            '[tool.backout.drill]\nold-command = ["pytest", "-x"]',
+            'invalid drill.old-command: expected a string, got ["pytest", "-x"]',
+        ),
     ],
 )
 def test_bad_value_in_pyproject_is_exit_2_naming_the_value(

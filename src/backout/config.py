@@ -355,7 +355,7 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"invalid {key}: expected a list of strings, got {value!r}")
+    raise ConfigError(f"invalid {key}: expected a list of strings, got {toml_value(value)}")
 
 
 def _whole_number(key: str, value: Any, minimum: int = 0) -> int:
@@ -446,7 +446,7 @@ def _drill_config(raw: Any) -> DrillConfig:
             raise ConfigError(f"unknown key 'drill.{key}'{did_you_mean(key, DRILL_KEYS)}")
     for key, value in raw.items():
         if key != "placeholders" and not isinstance(value, str):
-            raise ConfigError(f"invalid drill.{key}: expected a string, got {value!r}")
+            raise ConfigError(f"invalid drill.{key}: expected a string, got {toml_value(value)}")
     return DrillConfig(
         old_queries=raw.get("old-queries"),
         old_command=raw.get("old-command"),
