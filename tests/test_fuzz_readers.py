@@ -19,6 +19,7 @@ from backout.sources.base import Fact, Reader, SourceFile
 _CANDIDATE_PATHS = (
     "k8s/deploy.yaml",
     "docker-compose.yml",
+    ".env",
     "kustomization.yaml",
     "Dockerfile",
     "charts/shop/Chart.yaml",
@@ -66,6 +67,7 @@ _YAML_PIECES = st.sampled_from(
         "\t\x00\ufeff",
         ": : :\n",
         "key: 'unterminated\n",
+        "export TAG=\"a \\$B ${C:-${D}} \\0101\" # x\nE='\\'\nbare\n",
         "on:\n  push:\njobs:\n  a:\n    steps:\n      - run: helm upgrade x --history-max 2\n",
         "ALTER TABLE t ADD COLUMN c int NOT NULL;\n",
         "def upgrade():\n    op.drop_column('t', 'c')\n",

@@ -27,6 +27,8 @@ _PATHS = (
     "k8s/deploy.yml",
     "docker-compose.yml",
     "compose.override.yaml",
+    "deploy/.env",
+    ".env.example",
     "kustomization.yaml",
     "overlays/prod/Kustomization",
     "Dockerfile",

@@ -343,3 +343,27 @@ def test_an_image_built_from_more_than_its_values_is_a_problem_without_asking_a_
         "builds the image from more than `images`"
     ) in done.stdout
     assert (root / "chart" / "values.yaml").read_bytes() == before
+
+
+def test_a_tag_set_in_the_env_file_is_resolved_but_not_written(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """compose runs ``TAG`` from the ``.env`` beside the compose file: pin resolves that
+    image, and leaves the compose file alone (a digest in the default would pin ``1.0``)."""
+    pusher = registry.pusher()
+    pusher.image("env/api", "1.0", "1.0")
+    two = pusher.image("env/api", "2.0", "2.0")
+    host = registry.host
+    root = tmp_path / "release"
+    root.mkdir()
+    compose = root / "docker-compose.yml"
+    compose.write_text(f"services:\n  api:\n    image: {host}/env/api:${{TAG:-1.0}}\n")
+    (root / ".env").write_text("TAG=2.0\n")
+    before = compose.read_bytes()
+    code, out, _ = pin(root, registry, "--write")
+    assert code == 1
+    assert (
+        f"docker-compose.yml:3:12: {host}/env/api:${{TAG:-1.0}}: resolves to {two.digest} but "
+        "TAG is set in .env, which pin does not rewrite; pin it by hand"
+    ) in out
+    assert compose.read_bytes() == before

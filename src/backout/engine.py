@@ -45,7 +45,7 @@ from backout.sources.base import (
     Unopened,
     Unreadable,
 )
-from backout.sources.paths import LIQUIBASE_READER
+from backout.sources.paths import LIQUIBASE_READER, compose_files_with_env
 from backout.suppress import apply_suppressions, find_suppressions
 
 if TYPE_CHECKING:
@@ -218,14 +218,21 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
             release.suppressions[path] = suppressions
     for directory, reason in tree.unlisted:
         facts.add(Unlisted(Location(directory, 1, 0), "directory", reason))
-    # Facts of several files that GitLab joins into one pipeline (``include:``). A
-    # GitLabIncludes fact exists only once its module is loaded (by the CI reader, or by
-    # unpickling a worker's facts), so a check without GitLab files does not import it.
-    if "backout.sources.gitlab_includes" in sys.modules:
-        from backout.sources.gitlab_includes import link_included_pipelines
-
-        link_included_pipelines(facts)
+    # Facts of several files that one tool joins: the files a GitLab pipeline includes, a
+    # compose file and the `.env` beside it. Each step's facts exist only once its module is
+    # loaded (by a reader, or by unpickling a worker's facts), so a check without such files
+    # imports none of them.
+    for module, step in _LINK_STEPS:
+        if module in sys.modules:
+            getattr(sys.modules[module], step)(facts)
     return release
+
+
+_LINK_STEPS = (
+    ("backout.sources.gitlab_includes", "link_included_pipelines"),
+    ("backout.sources.compose_env", "link_compose_env"),
+)
+"""Steps run on a release's facts once every file is read: (module, function)."""
 
 
 def _read_in_pool(tree: Tree, workers: int) -> list[_ReadRow]:
@@ -311,6 +318,8 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
         workspace.changed = changed_paths(head_tree.root, commit)
     # What changed in a directory that could not be listed is unknown: it stays reported.
     workspace.changed.update(directory for directory, _ in head_tree.unlisted)
+    # A compose file runs other images when the `.env` beside it changes (or goes).
+    workspace.changed.update(compose_files_with_env(head.facts.paths, workspace.changed))
     workspace.base = read_release(base_tree)
     workspace.base_label = base
     return workspace

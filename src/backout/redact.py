@@ -87,6 +87,17 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
     return merged
 
 
+def holds_credential(text: str) -> bool:
+    """Whether ``text`` holds what a report would mask: a URL's or a reference's password, a
+    secret query parameter. Readers use it to keep such a value out of their facts."""
+    return bool(_secret_spans(text))
+
+
+SECRET_NAME = re.compile(r"token|secret|passw|pwd|credential|signature|auth|key", re.I)
+"""A variable or parameter name that says its value is a credential (``API_TOKEN``,
+``DB_PASSWORD``, ``AWS_SECRET_ACCESS_KEY``)."""
+
+
 def _masked(text: str, spans: list[tuple[int, int]]) -> str:
     """``text`` with each span replaced by :data:`MASK`."""
     parts = []

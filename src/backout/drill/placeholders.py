@@ -29,6 +29,7 @@ from backout.config import did_you_mean
 from backout.drill.database import DrillDatabase, DrillError
 from backout.lines import position
 from backout.models import Location
+from backout.redact import SECRET_NAME
 from backout.schema_model import Migration
 from backout.sources.tool_config import FLYWAY, LIQUIBASE, ToolConfig, ToolSettings
 
@@ -47,8 +48,6 @@ BUILT_IN = (
 """Flyway's own placeholders, ``${flyway:<name>}`` (the separator is ``placeholderSeparator``)."""
 
 _ENV_PREFIX = "FLYWAY_PLACEHOLDERS_"
-# Placeholder names whose value is a credential (the names redact.py masks in URL queries).
-_SECRET_NAME = re.compile(r"token|secret|passw|pwd|credential|signature|auth|key", re.I)
 _LAYOUT_TOOL = {"flyway": FLYWAY, "liquibase": LIQUIBASE}
 # Lower first: the file that comes later in this order wins for the same directory.
 _FILE_ORDER = {"conf/flyway.conf": 0, "flyway.conf": 1, "conf/flyway.toml": 2, "flyway.toml": 3}
@@ -284,7 +283,7 @@ class Placeholders:
             if scheme is None:
                 continue
             for key, value in scheme.values.items():
-                if key in scheme.from_environment or _SECRET_NAME.search(key):
+                if key in scheme.from_environment or SECRET_NAME.search(key):
                     found.add(value)
         return found
 

@@ -63,6 +63,7 @@ class LazyReader:
 ALL_READERS: tuple[LazyReader, ...] = (
     LazyReader("kubernetes", paths.is_manifest, "manifests", "ManifestReader"),
     LazyReader("compose", paths.is_compose_file, "compose", "ComposeReader"),
+    LazyReader("compose .env", paths.is_compose_env, "compose_env", "ComposeEnvReader"),
     LazyReader("kustomize", paths.is_kustomization, "kustomize", "KustomizeReader"),
     LazyReader("dockerfile", paths.is_dockerfile, "dockerfile", "DockerfileReader"),
     LazyReader("ci", paths.is_ci_file, "ci", "CiReader"),

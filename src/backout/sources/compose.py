@@ -5,8 +5,10 @@ Which files: ``docker-compose*.yml``/``.yaml`` and ``compose*.yml``/``.yaml`` (t
 
 ``image: shop:${TAG:-latest}`` is judged as ``shop:latest``, the image that runs whenever
 ``TAG`` is unset, and the fact's ``note`` says so. ``image: ${IMAGE}`` (no default) cannot be
-known from the repository: the fact carries ``unresolved`` instead. Values from a ``.env`` file
-are not consulted: it is usually not committed, and differs per machine.
+known from the repository: the fact carries ``unresolved`` instead. A ``.env`` beside the
+compose file (not one that ``.gitignore`` leaves out: that is no part of the release) sets the
+variables the shell leaves unset: :func:`backout.sources.compose_env.link_compose_env`
+applies it once every file is read, since a reader sees one file.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ rewrite any of them from the recorded span.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,9 @@ class ImageUse(Fact):
 
     ``pin_edit`` is how ``backout pin`` writes a digest into the file (``None``: it cannot,
     and ``pin_blocked`` says why, in words for the user).
+
+    ``env_values`` are the variables a compose reference takes from the ``.env`` file beside
+    the compose file (set after reading, by :func:`backout.sources.dotenv.link_compose_env`).
     """
 
     reference: str
@@ -62,6 +65,7 @@ class ImageUse(Fact):
     quote: str = ""
     pin_edit: PinEdit | None = None
     pin_blocked: str = ""
+    env_values: tuple[EnvValue, ...] = ()
 
     @property
     def text_in_file(self) -> str:
@@ -72,6 +76,21 @@ class ImageUse(Fact):
     def rewritable(self) -> bool:
         """True when ``backout pin`` can write the digest into the file itself."""
         return self.pin_edit is not None and not self.unresolved
+
+
+@dataclass(frozen=True)
+class EnvValue:
+    """A variable that a compose image reference takes from a ``.env`` file.
+
+    ``where`` is the line that sets it (``deploy/.env:3``). ``value`` is ``None`` when the
+    file sets it to something backout does not read: ``unread`` says why (it looks like a
+    credential, or it is made from a variable the file does not set).
+    """
+
+    name: str
+    value: str | None
+    where: str
+    unread: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +217,9 @@ class Interpolation:
     (``${TAG:-latest}``), ``known_used`` the names taken from ``known``, ``unresolved`` the
     expressions whose value only the environment or a build argument knows (``${IMAGE}``).
     Of those, ``required_expressions`` are the ones that require their variable
-    (``${TAG:?err}``, ``${TAG?err}``), and ``required`` names each one's variable (``TAG``).
+    (``${TAG:?err}``, ``${TAG?err}``), and ``required`` names each one's variable (``TAG``);
+    ``withheld_used`` names the variables of ``withheld`` met (set, value not known), and
+    ``withheld_expressions`` are their expressions.
     """
 
     value: str
@@ -207,6 +228,8 @@ class Interpolation:
     unresolved: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
     required_expressions: tuple[str, ...] = ()
+    withheld_used: tuple[str, ...] = ()
+    withheld_expressions: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -228,6 +251,7 @@ def interpolate(
     known: Mapping[str, str | None] | None = None,
     dollar_escape: bool = True,
     limit: int | None = None,
+    withheld: Collection[str] = (),
 ) -> Interpolation:
     """Substitute shell-style ``$VAR``/``${VAR:-default}`` as compose and Docker do.
 
@@ -235,10 +259,13 @@ def interpolate(
     variable is unknown. ``${VAR:-d}``/``${VAR-d}`` of an unknown variable is ``d``; ``$VAR``,
     ``${VAR:?err}`` and ``${VAR:+alt}`` of one are unresolved (substituted by ``""``).
     ``dollar_escape`` turns ``$$`` into ``$`` (compose); Dockerfiles escape with ``\\$``.
-    Raises :class:`InterpolationTooLong` as soon as the result passes ``limit`` characters:
-    values that each name the one before twice double at every step.
+    ``withheld`` names variables that are set to a value not known here (a ``.env`` value
+    that looks like a credential): every expression of one is unresolved, whatever its
+    operator, since no default applies to a variable that is set. Raises
+    :class:`InterpolationTooLong` as soon as the result passes ``limit`` characters: values
+    that each name the one before twice double at every step.
     """
-    state = _Substitution(known or {}, dollar_escape, limit)
+    state = _Substitution(known or {}, dollar_escape, limit, withheld)
     value = state.expand(text, 0)
     return Interpolation(
         value,
@@ -247,14 +274,22 @@ def interpolate(
         tuple(state.unresolved),
         tuple(name for name, _ in state.required),
         tuple(expression for _, expression in state.required),
+        tuple(dict.fromkeys(name for name, _ in state.withheld)),
+        tuple(expression for _, expression in state.withheld),
     )
 
 
 class _Substitution:
     def __init__(
-        self, known: Mapping[str, str | None], dollar_escape: bool, limit: int | None = None
+        self,
+        known: Mapping[str, str | None],
+        dollar_escape: bool,
+        limit: int | None = None,
+        withheld: Collection[str] = (),
     ) -> None:
         self.known = known
+        self.withheld_names = withheld
+        self.withheld: list[tuple[str, str]] = []  # (variable, expression)
         self.dollar_escape = dollar_escape
         self.limit = limit
         self.defaults_used: list[str] = []
@@ -297,6 +332,8 @@ class _Substitution:
         return "".join(out)
 
     def _lookup(self, name: str, expression: str) -> str:
+        if name in self.withheld_names:
+            return self._withhold(name, expression)
         value = self.known.get(name)
         if value is None:
             self.unresolved.append(expression)
@@ -310,6 +347,8 @@ class _Substitution:
             self.unresolved.append(expression)
             return ""
         name, rest = match.group(), inner[match.end() :]
+        if name in self.withheld_names:
+            return self._withhold(name, expression)
         if not rest:
             return self._lookup(name, expression)
         operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
@@ -333,6 +372,11 @@ class _Substitution:
             return self.expand(argument, depth + 1) if value or operator == "+" else ""
         if operator in (":?", "?"):
             self.required.append((name, expression))
+        self.unresolved.append(expression)
+        return ""
+
+    def _withhold(self, name: str, expression: str) -> str:
+        self.withheld.append((name, expression))
         self.unresolved.append(expression)
         return ""
 

@@ -52,6 +52,20 @@ def is_compose_file(path: str) -> bool:
     return _COMPOSE_FILE.fullmatch(path.rpartition("/")[2]) is not None
 
 
+def is_compose_env(path: str) -> bool:
+    """Files named ``.env``: compose's variables for the compose files beside them."""
+    return path.rpartition("/")[2] == ".env"
+
+
+def compose_files_with_env(paths: set[str], env_files: set[str]) -> set[str]:
+    """The compose files of ``paths`` that take variables from one of ``env_files``: the
+    ``.env`` in their directory."""
+    directories = {path.rpartition("/")[0] for path in env_files if is_compose_env(path)}
+    if not directories:
+        return set()
+    return {p for p in paths if is_compose_file(p) and p.rpartition("/")[0] in directories}
+
+
 def is_kustomization(path: str) -> bool:
     """``kustomization.y*ml`` and ``Kustomization`` files."""
     return path.rpartition("/")[2] in KUSTOMIZATION_NAMES

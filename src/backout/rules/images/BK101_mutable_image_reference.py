@@ -59,7 +59,33 @@ def _why_mutable(ref: ImageReference, built_as: str = "") -> str:
 
 def _set_by(use: ImageUse) -> str:
     """What the unresolved variables of ``use`` are: ``${TAG:?err}`` is named by its variable,
-    which must be set at deploy time."""
+    which must be set at deploy time; one that a ``.env`` sets to a value backout does not
+    read (a credential) is named with the line that sets it."""
+    unread = [env for env in use.env_values if env.value is None]
+    if not unread:
+        return _unresolved(use)
+    causes = [
+        f"`{env.name}`, which {env.where} sets to a value backout does not read ({env.unread})"
+        for env in unread
+    ]
+    if use.unresolved_rest:
+        causes.append(f"{use.unresolved_rest} with no default")
+    if use.required:
+        names = ", ".join(f"`{name}`" for name in use.required)
+        causes.append(f"{names}, which must be set at deploy time")
+    return f"the image `{use.text_in_file}` depends on " + ", and on ".join(causes)
+
+
+def _from_env_file(use: ImageUse) -> str:
+    """Which variables of ``use`` a ``.env`` file sets, and where (values that are read)."""
+    return ", ".join(
+        f"`{env.name}={env.value}` from {env.where}"
+        for env in use.env_values
+        if env.value is not None
+    )
+
+
+def _unresolved(use: ImageUse) -> str:
     if use.required:
         names = ", ".join(f"`{name}`" for name in use.required)
         one = len(use.required) == 1
@@ -127,8 +153,13 @@ class MutableImageReference(Rule):
     References are parsed with the distribution reference grammar, so
     `registry:5000/app` is an *untagged* image on the registry `registry:5000`, and
     `shop:1.4@sha256:<64 hex>` is pinned. A digest that is not 64 hex digits pins nothing.
-    Compose interpolation is judged by its default: `${TAG:-latest}` is `latest` whenever
-    `TAG` is unset. An image set by a variable with no default cannot be judged and is
+    Compose interpolation is judged as `docker compose` substitutes it where the deploy's
+    shell does not set the variable: from the `.env` file beside the compose file (compose's
+    own syntax: `export`, quotes, comments, `${VAR}` inside values), else by its default:
+    `image: shop:${TAG}` with `TAG=latest` in `.env` is `shop:latest`, and the finding names
+    the `.env` line; `${TAG:-latest}` is `latest` whenever `TAG` is unset. A `.env` value that
+    looks like a credential (`API_TOKEN=…`, `user:pw@host/…`) is never read, so never
+    printed. An image set by a variable with no default cannot be judged and is
     reported as a warning; `${TAG:?message}` is named as a variable that must be set at
     deploy time (compose refuses to start without it). An empty Helm tag that the templates replace by
     `.Chart.AppVersion` is judged as the `appVersion` of the chart's `Chart.yaml`. An
@@ -274,9 +305,12 @@ class MutableImageReference(Rule):
         if isinstance(use, HelmImage):
             judged = f" ({use.note})" if use.note else ""
         else:
-            judged = (
-                f" (judged by the {use.note}, used when the variable is unset)" if use.note else ""
-            )
+            by = [f"the {use.note}, used when the variable is unset"] if use.note else []
+            from_env_file = _from_env_file(use)
+            if from_env_file:
+                # compose takes the shell's value first: the file decides where it is unset
+                by.append(f"{from_env_file}, used unless the shell sets it")
+            judged = f" (judged by {' and '.join(by)})" if by else ""
         severity = Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING
         built_as = use.built_as if isinstance(use, HelmImage) else ""
         if isinstance(use, HelmImage) and use.built_at is not None:

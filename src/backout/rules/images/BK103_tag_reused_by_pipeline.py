@@ -178,7 +178,8 @@ class TagReusedByPipeline(Rule):
     image and tag is also deployed: by `kubectl set image`, `helm … --set image.tag=…`,
     `kustomize edit set image`, the image input of a deploy action (`azure/k8s-deploy` and
     `azure/webapps-deploy` `images:`, `aws-actions/amazon-ecs-render-task-definition`
-    `image:`), or a manifest, compose file or Helm values file in the repository. Cloud Run's
+    `image:`), or a manifest, compose file (its tag taken from the `.env` beside it, as
+    `docker compose` takes it) or Helm values file in the repository. Cloud Run's
     `google-github-actions/deploy-cloudrun` is not a deploy by tag: Cloud Run resolves the
     tag to a digest when it creates the revision, and a rollback routes traffic back to the
     old revision. A branch-name tag (`{{branch}}`, `${{ github.ref_name }}`,

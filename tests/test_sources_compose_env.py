@@ -1,0 +1,228 @@
+"""Compose `.env` files: compose's syntax, their values in the compose images, no credential
+ever printed, and `--base` when only the `.env` changed."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+
+from backout.config import Config
+from backout.engine import check
+from backout.models import Severity
+from backout.report import OutputFormat
+from backout.sources.base import SourceFile
+from backout.sources.compose_env import (
+    ComposeEnv,
+    ComposeEnvReader,
+    EnvSetting,
+    EnvSyntaxError,
+    read_env,
+)
+from tests.conftest import git, run_backout
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _values(text: str) -> dict[str, str | None]:
+    return {setting.name: setting.value for setting in read_env(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # docs.docker.com/compose/how-tos/environment-variables/variable-interpolation
+        ("VAR=VAL", "VAL"),
+        ('VAR="VAL"', "VAL"),
+        ("VAR='VAL'", "VAL"),
+        ("VAR=VAL # comment", "VAL"),
+        ("VAR=VAL# not a comment", "VAL# not a comment"),
+        ('VAR="VAL # not a comment"', "VAL # not a comment"),
+        ('VAR="VAL" # comment', "VAL"),
+        ("VAR='$OTHER'", "$OTHER"),
+        ("VAR='${OTHER}'", "${OTHER}"),
+        ("VAR='Let\\'s go!'", "Let's go!"),
+        ('VAR="{\\"hello\\": \\"json\\"}"', '{"hello": "json"}'),
+        ('VAR="some\\tvalue"', "some\tvalue"),
+        ("VAR='some\\tvalue'", "some\\tvalue"),
+        ("VAR=some\\tvalue", "some\\tvalue"),
+        # compose-go's reader beyond the docs: `export`, spaces, YAML-like `:`, escapes
+        ("export VAR=1.4.2", "1.4.2"),
+        ("  VAR = spaced value   ", "spaced value"),
+        ("VAR: 1.4", "1.4"),
+        ('VAR="a \\$HOME \\\\ b"', "a $HOME \\ b"),
+        ('VAR="\\0101"', "A"),
+        ("VAR=", ""),
+        ("VAR= #x", "#x"),  # blanks after `=` go first: the `#` has no blank before it
+        ('VAR="multi\nline"', "multi\nline"),
+        ("VAR=a\r\n", "a"),
+    ],
+)
+def test_values_read_as_compose_reads_them(text: str, expected: str) -> None:
+    assert _values(text) == {"VAR": expected}
+
+
+def test_values_interpolate_the_keys_above_them() -> None:
+    text = (
+        "# registry and tag\n"
+        "REGISTRY=registry.example.com\n"
+        'IMAGE="${REGISTRY}/shop:${TAG:-1.4}"\n'
+        "LITERAL='${REGISTRY}'\n"
+        "COST=$$5\n"
+        "FROM_SHELL=$HOME/x\n"
+        "BARE\n"
+        "LAST=${BARE:-unset}\n"
+    )
+    settings = list(read_env(text))
+    assert settings == [
+        EnvSetting("REGISTRY", "registry.example.com", 2),
+        EnvSetting("IMAGE", "registry.example.com/shop:1.4", 3),
+        EnvSetting("LITERAL", "${REGISTRY}", 4),
+        EnvSetting("COST", "$5", 5),
+        EnvSetting("FROM_SHELL", None, 6, "it is made from $HOME, which the file does not set"),
+        # a bare key takes the shell's value: unset here, so defaults apply
+        EnvSetting("LAST", "unset", 8),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "offset"),
+    [
+        ("A B=1", "a key cannot contain a space", 0),
+        ('OK=1\nX="open\n', "unterminated quoted value", 7),
+        ("A$=1", "unexpected character '$' in a variable name", 1),
+    ],
+)
+def test_what_compose_refuses(text: str, problem: str, offset: int) -> None:
+    with pytest.raises(EnvSyntaxError) as raised:
+        list(read_env(text))
+    assert (str(raised.value), raised.value.offset) == (problem, offset)
+
+
+def test_credentials_are_not_kept() -> None:
+    text = (
+        "API_TOKEN=T0kenValue\n"
+        "db_password='PassValue'\n"
+        "IMAGE=bob:Hunter2pw@registry.example.com/shop/api:1.4\n"
+        "URL=https://registry.example.com/v2/?token=T0kenValue\n"
+        "TAG=1.4.2\n"
+        "DERIVED=${API_TOKEN}-x\n"
+    )
+    (env,) = ComposeEnvReader().read(SourceFile("deploy/.env", text.encode()))
+    assert isinstance(env, ComposeEnv)
+    assert [(s.name, s.value, s.unread) for s in env.settings] == [
+        ("API_TOKEN", None, "it looks like a credential"),
+        ("db_password", None, "it looks like a credential"),
+        ("IMAGE", None, "it looks like a credential"),
+        ("URL", None, "it looks like a credential"),
+        ("TAG", "1.4.2", ""),
+        ("DERIVED", None, "it is made from ${API_TOKEN}, which the file does not set"),
+    ]
+    assert "T0ken" not in repr(env) and "Hunter2" not in repr(env)
+    assert pickle.loads(pickle.dumps(env)) == env
+
+
+def _check(tmp_path: Path, compose: str, env: str | None, select: str = "BK101") -> list:  # type: ignore[type-arg]
+    (tmp_path / "docker-compose.yml").write_text(compose)
+    if env is not None:
+        (tmp_path / ".env").write_text(env)
+    config = Config().with_overrides(select=(select,))
+    return check(tmp_path, config).findings
+
+
+def test_latest_from_the_env_file_is_an_error_naming_its_line(tmp_path: Path) -> None:
+    compose = "services:\n  api:\n    image: shop/api:${TAG}\n"
+    (finding,) = _check(tmp_path, compose, "# defaults\nTAG=latest\n")
+    assert (str(finding.location), finding.severity) == ("docker-compose.yml:3:12", Severity.ERROR)
+    assert "`shop/api:latest` is re-pointed by every push of `latest`" in finding.message
+    assert "(judged by `TAG=latest` from .env:2, used unless the shell sets it)" in (
+        finding.message
+    )
+    assert finding.fix.startswith("pin it by digest: `shop/api:latest@sha256:…`")
+
+
+def test_a_version_from_the_env_file_is_a_version_tag(tmp_path: Path) -> None:
+    compose = "services:\n  api:\n    image: shop/api:${TAG:-latest}\n"
+    (finding,) = _check(tmp_path, compose, "TAG=1.4.2\n")
+    assert (str(finding.location), finding.severity) == (
+        "docker-compose.yml:3:12",
+        Severity.WARNING,
+    )
+    assert "`shop/api:1.4.2` names the tag `1.4.2`, which can be pushed again" in finding.message
+    assert "`TAG=1.4.2` from .env:1" in finding.message
+    assert "default" not in finding.message  # the default is not what runs
+
+
+def test_required_variables_set_by_the_env_file_are_judged(tmp_path: Path) -> None:
+    compose = "services:\n  api:\n    image: shop/api:${TAG:?set}\n  db:\n    image: ${DB}\n"
+    findings = _check(tmp_path, compose, f"TAG=latest\nDB=postgres:16@{DIGEST}\n")
+    assert [(f.location.line, f.severity) for f in findings] == [(3, Severity.ERROR)]
+
+
+def test_an_env_file_elsewhere_or_without_the_variable_changes_nothing(tmp_path: Path) -> None:
+    compose = "services:\n  api:\n    image: shop/api:${TAG:-1.4}\n"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / ".env").write_text("TAG=latest\n")
+    (finding,) = _check(tmp_path, compose, "OTHER=latest\n")
+    assert finding.severity == Severity.WARNING
+    assert "judged by the default of ${TAG:-1.4}, used when the variable is unset)" in (
+        finding.message
+    )
+
+
+def test_a_value_not_read_is_named_not_printed(tmp_path: Path) -> None:
+    compose = "services:\n  api:\n    image: shop/api:${API_TOKEN:-1.4}\n"
+    (finding,) = _check(tmp_path, compose, "API_TOKEN=T0kenValue\n")
+    assert finding.severity == Severity.WARNING
+    assert finding.message == (
+        "compose service api: the image `shop/api:${API_TOKEN:-1.4}` depends on `API_TOKEN`, "
+        "which .env:1 sets to a value backout does not read (it looks like a credential), so "
+        "which image runs, and which one a rollback restores, cannot be known from the "
+        "repository"
+    )
+
+
+def test_an_env_file_compose_refuses_is_bk901_beside_a_compose_file(tmp_path: Path) -> None:
+    compose = "services:\n  api:\n    image: shop/api:${TAG:-1.4}\n"
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / ".env").write_text('NOT="closed\n')  # no compose file here: not ours
+    (finding,) = _check(tmp_path, compose, "TAG=latest\nA B=1\n", select="BK901")
+    assert str(finding.location) == ".env:2:1"
+    assert "a key cannot contain a space: docker compose refuses to start" in finding.message
+
+
+SECRETS = ("T0kenValue", "Hunter2pw", "PassValue")
+
+
+@pytest.mark.parametrize("output_format", [f.value for f in OutputFormat])
+def test_no_format_prints_an_env_credential(tmp_path: Path, output_format: str) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  api:\n    image: shop/api:${API_TOKEN}\n"
+        "  side:\n    image: ${SIDE_IMAGE}\n"
+        "  web:\n    image: ${REG_USER}:${REG_PASSWORD}@registry.example.com/shop/web:${TAG}\n"
+    )
+    (tmp_path / ".env").write_text(
+        "API_TOKEN=T0kenValue\n"
+        "SIDE_IMAGE=bob:Hunter2pw@registry.example.com/shop/side:1.4\n"
+        "REG_USER=bob\nREG_PASSWORD=PassValue\nTAG=latest\n"
+    )
+    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    assert "BK101" in printed, printed
+    for secret in SECRETS:
+        assert secret not in printed, f"{output_format} printed {secret}"
+
+
+def test_only_the_env_file_changed_still_reports_the_compose_file(git_repo) -> None:  # type: ignore[no-untyped-def]
+    compose = "services:\n  api:\n    image: shop/api:${TAG}\n"
+    repo = git_repo({"docker-compose.yml": compose, ".env": "TAG=1.4.2\n"})
+    git(repo, "tag", "v1")
+    git_repo({".env": "TAG=latest\n"})
+    done = run_backout("check", ".", "--base", "v1", "--format", "json", cwd=repo)
+    findings = json.loads(done.stdout)["findings"]
+    assert [(f["code"], f["path"], f["severity"]) for f in findings] == [
+        ("BK101", "docker-compose.yml", "error")
+    ]
