@@ -58,6 +58,7 @@ def _values(text: str) -> dict[str, str | None]:
         ("VAR= #x", "#x"),  # blanks after `=` go first: the `#` has no blank before it
         ('VAR="multi\nline"', "multi\nline"),
         ("VAR=a\r\n", "a"),
+        ("VAR=a\rB=2", "a\rB=2"),  # a lone \r ends no line for compose: it is a blank
     ],
 )
 def test_values_read_as_compose_reads_them(text: str, expected: str) -> None:
