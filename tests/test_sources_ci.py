@@ -26,7 +26,7 @@ from backout.sources.ci import (
     ScriptReader,
     split_reference,
 )
-from backout.sources.gitlab_includes import GitLabIncludes, link_included_pipelines
+from backout.sources.gitlab_includes import GitLabFile, GitLabIncludes, link_included_pipelines
 
 GITHUB_WORKFLOW = """\
 name: release
@@ -199,10 +199,22 @@ def test_github_job_runs_only_for_tags(on: str, job_if: str | None, only_tags: b
         ("rules:\n    - if: '$CI_COMMIT_TAG || $CI_COMMIT_BRANCH'", False),
         ("rules:\n    - when: always", False),
         ("stage: deploy", False),
+        # rules taken from templates, as a whole or as items of the list (GitLab flattens them)
+        ("rules: !reference [.tags, rules]", True),
+        (
+            "rules:\n    - !reference [.never-on-branches, rules]\n    - !reference [.tags, rules]",
+            True,
+        ),
+        ("rules:\n    - !reference [.tags, rules]\n    - if: $CI_COMMIT_BRANCH", False),
+        ("extends: .tags", True),
     ],
 )
 def test_gitlab_job_runs_only_for_tags(when: str, only_tags: bool) -> None:
-    pipeline = f"release:\n  {when}\n  script:\n    - make\n"
+    templates = (
+        ".tags:\n  rules:\n    - if: $CI_COMMIT_TAG\n"
+        ".never-on-branches:\n  rules:\n    - if: $CI_COMMIT_BRANCH\n      when: never\n"
+    )
+    pipeline = f"{templates}release:\n  {when}\n  script:\n    - make\n"
     (job,) = of(read(".gitlab-ci.yml", pipeline), CiJob)
     assert job.only_tags is only_tags
     workflow = "workflow:\n  rules:\n    - if: $CI_COMMIT_TAG\n"
@@ -732,3 +744,163 @@ def test_gitlab_tag_only_workflow_rules_hold_for_included_jobs() -> None:
     )
     (job,) = facts.of(CiJob)
     assert (job.workflow, job.only_tags) == (".gitlab-ci.yml", True)
+
+
+def test_gitlab_extends_and_reference_reach_templates_of_included_files() -> None:
+    """GitLab merges the included files first, then resolves ``extends:`` (several levels, a
+    list of parents, across files) and ``!reference``; each value keeps its own file's line."""
+    facts = _linked(
+        {
+            ".gitlab-ci.yml": """\
+                include:
+                  - local: ci/base.yml
+                  - local: ci/deploy.yml
+                variables:
+                  IMAGE: registry.gitlab.com/acme/shop
+                deploy:
+                  extends: [.deploy, .production]
+                  variables:
+                    TAG: $CI_COMMIT_SHORT_SHA
+                  script:
+                    - !reference [.login, script]
+                    - kubectl set image deployment/shop shop=$IMAGE:$TAG
+                """,
+            "ci/base.yml": """\
+                .login:
+                  script:
+                    - echo login
+                .kubectl:
+                  stage: deploy
+                  variables:
+                    KUBE_CONTEXT: acme/shop:production
+                    TAG: latest
+                  before_script:
+                    - kubectl config use-context $KUBE_CONTEXT
+                """,
+            "ci/deploy.yml": """\
+                .deploy:
+                  extends: .kubectl
+                  needs: [build]
+                  script:
+                    - ./replaced.sh
+                .production:
+                  environment: {name: production}
+                """,
+        }
+    )
+    (job,) = facts.of(CiJob)
+    assert (job.workflow, job.job_id, job.stage, job.needs, job.environment, str(job.location)) == (
+        ".gitlab-ci.yml",
+        "deploy",
+        "deploy",
+        ("build",),
+        "production",
+        ".gitlab-ci.yml:6:1",
+    )
+    commands = [(c.section, c.command, str(c.location)) for c in facts.of(CiCommand)]
+    assert commands == [
+        ("before_script", "kubectl config use-context $KUBE_CONTEXT", "ci/base.yml:10:7"),
+        ("script", "echo login", "ci/base.yml:3:7"),
+        (
+            "script",
+            "kubectl set image deployment/shop shop=$IMAGE:$TAG",
+            ".gitlab-ci.yml:12:7",
+        ),
+    ]
+    assert all(c.workflow == ".gitlab-ci.yml" for c in facts.of(CiCommand))
+    (deploy,) = facts.of(CiImageDeploy)
+    # the job's TAG wins over the template's; the template's other variables stay
+    assert deploy.reference == "registry.gitlab.com/acme/shop:$CI_COMMIT_SHORT_SHA"
+    assert not facts.of(GitLabFile)  # the files' contents are let go once read together
+    assert pickle.loads(pickle.dumps(list(facts))) == list(facts)
+
+
+def test_gitlab_extends_merges_hashes_and_replaces_lists() -> None:
+    text = """\
+.registry:
+  variables:
+    REGISTRY: registry.example.com
+    MIRROR: mirror.example.com
+.a:
+  stage: a
+  script: [echo a]
+.b:
+  stage: b
+.c:
+  extends: .a
+push:
+  extends: [.registry, .b, .c]
+  variables:
+    TAG: latest
+    MIRROR: null
+  script:
+    - docker push $REGISTRY/shop:$TAG
+    - docker push $MIRROR/shop:$TAG
+.x:
+  extends: .y
+  script: [echo x]
+.y:
+  extends: .x
+cycle:
+  extends: .x
+"""
+    facts = read(".gitlab-ci.yml", text)
+    jobs = {job.job_id: job for job in of(facts, CiJob)}
+    # the last parent wins (.c, which takes .a's stage over .b's); a cycle is read, not followed
+    assert (jobs["push"].stage, jobs["cycle"].stage) == ("a", "test")
+    pushes = [p.reference for p in of(facts, CiImagePush)]
+    # variables merge key by key (`null` drops one); the job's own script replaces .a's
+    assert pushes == ["registry.example.com/shop:latest", "$MIRROR/shop:latest"]
+    scripts = [c.command for c in of(facts, CiCommand) if c.job_id == "push"]
+    assert scripts == ["docker push $REGISTRY/shop:$TAG", "docker push $MIRROR/shop:$TAG"]
+
+
+def test_gitlab_jobs_default_and_workflow_merge_across_files() -> None:
+    facts = _linked(
+        {
+            ".gitlab-ci.yml": (
+                "include: ci/*.yml\n"
+                "deploy:\n  environment: production\n"  # merged with ci/jobs.yml's deploy
+            ),
+            "ci/jobs.yml": (
+                "default:\n  before_script: [./login.sh]\n"
+                "workflow:\n  rules:\n    - if: $CI_COMMIT_TAG\n"
+                "deploy:\n  stage: deploy\n  script: [helm upgrade shop chart/]\n"
+            ),
+        }
+    )
+    (job,) = facts.of(CiJob)
+    assert (job.environment, job.stage, job.only_tags, str(job.location)) == (
+        "production",
+        "deploy",
+        True,
+        ".gitlab-ci.yml:2:1",
+    )
+    assert [(c.job_id, c.command, str(c.location)) for c in facts.of(CiCommand)] == [
+        ("default", "./login.sh", "ci/jobs.yml:2:19"),
+        ("deploy", "helm upgrade shop chart/", "ci/jobs.yml:8:12"),
+    ]
+
+
+def test_gitlab_templates_serve_every_pipeline_that_includes_them() -> None:
+    """Two pipelines include one file of templates (and a job): each pipeline's jobs extend
+    the templates; the file's own job counts once, in the first pipeline in path order."""
+    facts = _linked(
+        {
+            "a/.gitlab-ci.yml": "include: ci/templates.yml\na:\n  extends: .deploy\n",
+            "b/.gitlab-ci.yml": "include: ci/templates.yml\nb:\n  extends: .deploy\n",
+            "ci/templates.yml": (
+                ".deploy:\n  script: [kubectl apply -f k8s/]\nlint:\n  script: [make lint]\n"
+            ),
+        }
+    )
+    assert sorted((job.job_id, job.workflow) for job in facts.of(CiJob)) == [
+        ("a", "a/.gitlab-ci.yml"),
+        ("b", "b/.gitlab-ci.yml"),
+        ("lint", "a/.gitlab-ci.yml"),
+    ]
+    assert sorted((c.job_id, str(c.location)) for c in facts.of(CiCommand)) == [
+        ("a", "ci/templates.yml:2:12"),
+        ("b", "ci/templates.yml:2:12"),
+        ("lint", "ci/templates.yml:4:12"),
+    ]

@@ -100,6 +100,15 @@ class FactSet:
                 by_type.setdefault(type(changed), []).append(changed)
         self._by_type = by_type
 
+    def retain(self, keep: Callable[[Fact], bool]) -> None:
+        """Keep only the facts for which ``keep`` is true (a post-read step that replaces the
+        facts of several files, or drops those only it needed)."""
+        self._by_type = {
+            fact_type: kept
+            for fact_type, facts in self._by_type.items()
+            if (kept := [fact for fact in facts if keep(fact)])
+        }
+
     def __iter__(self) -> Iterator[Fact]:
         for facts in self._by_type.values():
             yield from facts

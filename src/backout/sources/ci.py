@@ -30,15 +30,15 @@ value is written literally, so ``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.gitlab_duration import DurationError, parse_expire_in
-from backout.sources.gitlab_includes import GitLabIncludes
+from backout.sources.gitlab_includes import GitLabFile, GitLabIncludes
 from backout.sources.paths import (
     is_ci_file,
     is_composite_action,
@@ -48,7 +48,7 @@ from backout.sources.paths import (
 )
 
 if TYPE_CHECKING:
-    from backout.sources.yamlfile import Node, ScalarNode, SequenceNode
+    from backout.sources.yamlfile import Node, ScalarNode
 
 GITHUB = "github"
 GITLAB = "gitlab"
@@ -1286,82 +1286,148 @@ _GITLAB_GLOBAL_KEYS = frozenset(
 )
 
 
-class _GitLabPipeline:
-    """Top-level jobs of a GitLab file, with ``extends:`` and ``!reference`` resolved."""
+_MAX_NESTING = 10
+"""How deep ``extends:`` chains and ``!reference`` tags are followed (GitLab stops at 11
+levels of ``extends`` and 10 of ``!reference``)."""
 
-    def __init__(self, file: SourceFile, document: Node) -> None:
-        self.file = file
-        self.document = document
-        self.jobs = {name: value for name, _, value in yamlfile.entries(document)}
-        self.raw_lines = file.lines()
+
+def _deep_merge(base: Node, over: Node) -> Node:
+    """GitLab's deep merge: two mappings merge key by key at any depth; any other value (a
+    list, a scalar, ``null``, a ``!reference`` not resolved yet) is replaced by ``over``.
+
+    The merged mapping is a new node whose entries are the nodes as written (``over``'s key
+    node for a key both have), so every value keeps the position of the line it is on.
+    """
+    if not (isinstance(base, yamlfile.MappingNode) and isinstance(over, yamlfile.MappingNode)):
+        return over
+    merged = {name: (key, value) for name, key, value in yamlfile.entries(base)}
+    for name, key, value in yamlfile.entries(over):
+        merged[name] = (key, _deep_merge(merged[name][1], value) if name in merged else value)
+    return type(over)(over.tag, list(merged.values()), over.start_mark, over.end_mark)
+
+
+class _GitLabPipeline:
+    """The top-level keys of a GitLab pipeline, with ``extends:`` and ``!reference`` resolved.
+
+    ``files`` are the pipeline's files in GitLab's merge order: the files it includes first
+    (each after the files it includes), the including file last. GitLab deep-merges them, the
+    later file winning, then resolves ``extends:`` (a reverse deep merge: each parent in
+    order, the job's own keys on top) and last ``!reference`` tags, which thus see the
+    extended jobs. Every node keeps the file it is written in (:meth:`path_of`).
+    """
+
+    def __init__(self, files: Sequence[tuple[SourceFile, Node]]) -> None:
+        self.path = files[-1][0].path
+        self.lines = {file.path: file.lines() for file, _ in files}
+        self.entries: dict[str, tuple[Node, Node]] = {}
+        for _, document in files:
+            for name, key, value in yamlfile.entries(document):
+                known = self.entries.get(name)
+                self.entries[name] = (key, _deep_merge(known[1], value) if known else value)
+        self._paths: dict[int, str] = {}
+        if len(files) > 1:
+            for file, document in files:
+                self._paths.update(dict.fromkeys(_node_ids(document), file.path))
+        self._extended: dict[str, Node | None] = {}
+        self._extending: set[str] = set()
         self.reported: set[Location] = set()
 
-    def lookup(self, job: Node | None, key: str, depth: int = 0) -> Node | None:
-        """``key`` of a job, from the job itself or the jobs it ``extends`` (last one wins)."""
-        own = yamlfile.get(job, key)
-        if own is not None or depth > 10:
+    def path_of(self, node: Node) -> str:
+        """The file ``node`` is written in."""
+        return self._paths.get(id(node), self.path)
+
+    def location(self, node: Node) -> Location:
+        """Where ``node`` is written."""
+        return yamlfile.location(self.path_of(node), node)
+
+    def job(self, name: str, depth: int = 0) -> Node | None:
+        """The top-level entry ``name`` with the jobs it ``extends`` merged in."""
+        if name in self._extended:
+            return self._extended[name]
+        entry = self.entries.get(name)
+        own = entry[1] if entry is not None else None
+        if not isinstance(own, yamlfile.MappingNode) or depth > _MAX_NESTING:
             return own
-        for parent in reversed(_strings(yamlfile.get(job, "extends"))):
-            found = self.lookup(self.jobs.get(parent), key, depth + 1)
-            if found is not None:
-                return found
-        return None
+        if name in self._extending:
+            return None  # a cycle, which GitLab refuses: the job itself is all there is
+        self._extending.add(name)
+        merged: Node | None = None
+        for parent in _strings(yamlfile.get(own, "extends")):
+            inherited = self.job(parent, depth + 1)
+            if isinstance(inherited, yamlfile.MappingNode):
+                merged = inherited if merged is None else _deep_merge(merged, inherited)
+        self._extending.discard(name)
+        result = own if merged is None else _deep_merge(merged, own)
+        self._extended[name] = result
+        return result
+
+    def resolved(self, value: Node | None, depth: int = 0) -> Node | None:
+        """``value``, or what it names when it is a ``!reference [job, key, …]``."""
+        while (
+            isinstance(value, yamlfile.SequenceNode)
+            and value.tag == "!reference"
+            and depth <= _MAX_NESTING
+        ):
+            path = _strings(value)
+            target = self.job(path[0]) if path else None
+            for key in path[1:]:
+                target = self.resolved(yamlfile.get(target, key), depth + 1)
+            value, depth = target, depth + 1
+        return None if _is_reference(value) else value
+
+    def get(self, holder: Node | None, key: str) -> Node | None:
+        """``key`` of a mapping (a job, once extended), a ``!reference`` resolved."""
+        return self.resolved(yamlfile.get(holder, key))
+
+    def rules(self, holder: Node | None) -> list[Node] | None:
+        """The ``rules:`` of a job or of ``workflow:``, a ``!reference`` in the list read as
+        the rules it names (GitLab flattens them in); ``None`` when there is no list."""
+        value = self.get(holder, "rules")
+        if not isinstance(value, yamlfile.SequenceNode):
+            return None
+        found: list[Node] = []
+        for item in value.value:
+            if _is_reference(item):
+                named = self.resolved(item)
+                found.extend(named.value if isinstance(named, yamlfile.SequenceNode) else [])
+            else:
+                found.append(item)
+        return found
 
     def script_items(self, node: Node | None, depth: int = 0) -> Iterator[ScalarNode]:
         """The script lines of a ``script:`` value: string, list, nested lists, ``!reference``."""
-        if depth > 10:
+        node = self.resolved(node)
+        if depth > _MAX_NESTING:
             return
         if isinstance(node, yamlfile.ScalarNode):
             yield node
-        elif isinstance(node, yamlfile.SequenceNode) and node.tag == "!reference":
-            path = _strings(node)
-            target: Node | None = self.jobs.get(path[0]) if path else None
-            for key in path[1:]:
-                target = self.lookup(target, key) if depth == 0 else yamlfile.get(target, key)
-            yield from self.script_items(target, depth + 1)
         elif isinstance(node, yamlfile.SequenceNode):
             for item in node.value:
                 yield from self.script_items(item, depth + 1)
 
     def commands(self, node: Node | None, context: _Context, section: str) -> Iterator[Fact]:
         for item in self.script_items(node):
-            yield from _shell_facts(_scalar_pieces(item, self.raw_lines), context, section)
+            path = self.path_of(item)
+            pieces = _scalar_pieces(item, self.lines[path])
+            here = context if path == context.path else replace(context, path=path)
+            yield from _shell_facts(pieces, here, section)
 
-    def own_artifacts(self, holder: Node | None) -> dict[str, Node] | None:
-        """The keys of the ``artifacts:`` written in ``holder`` (a ``!reference`` resolved);
-        ``None`` when it has none or sets ``artifacts: null``."""
-        value = yamlfile.get(holder, "artifacts")
-        if isinstance(value, yamlfile.SequenceNode) and value.tag == "!reference":
-            value = self.reference(value)
+    def artifacts(self, holder: Node | None) -> dict[str, Node] | None:
+        """The keys of the ``artifacts:`` of ``holder`` (a job, once extended, or
+        ``default:``), without those set to ``null``; ``None`` when it has none, or sets
+        ``artifacts: null``."""
+        value = self.get(holder, "artifacts")
         if not isinstance(value, yamlfile.MappingNode):
             return None
-        return {name: entry for name, _, entry in yamlfile.entries(value)}
-
-    def merged_artifacts(self, job: Node | None, depth: int = 0) -> dict[str, Node] | None:
-        """The ``artifacts:`` keys a job ends up with through ``extends``.
-
-        GitLab merges ``extends`` in reverse, deeply: each parent in order, then the job's own
-        keys on top; a key set to ``null`` is removed, ``artifacts: null`` removes them all.
-        """
-        if depth > 10:
-            return None
-        merged: dict[str, Node] | None = None
-        for parent in _strings(yamlfile.get(job, "extends")):
-            inherited = self.merged_artifacts(self.jobs.get(parent), depth + 1)
-            if inherited is not None:
-                merged = {**(merged or {}), **inherited}
-        if any(name == "artifacts" for name, _, _ in yamlfile.entries(job)):
-            own = self.own_artifacts(job)
-            if own is None:
-                return None
-            merged = {**(merged or {}), **own}
-        if merged is None:
-            return None
-        return {key: value for key, value in merged.items() if not _is_null(value)}
+        return {
+            name: entry
+            for name, _, entry in yamlfile.entries(value)
+            if not _is_null(self.resolved(entry))
+        }
 
     def inherits_default(self, job: Node | None, keyword: str) -> bool:
         """Whether ``inherit: default`` lets the job take ``keyword`` from ``default:``."""
-        setting = yamlfile.get(self.lookup(job, "inherit"), "default")
+        setting = self.get(self.get(job, "inherit"), "default")
         if isinstance(setting, yamlfile.SequenceNode):
             return keyword in _strings(setting)
         return yamlfile.scalar(setting) is not False
@@ -1371,24 +1437,22 @@ class _GitLabPipeline:
     ) -> Iterator[Fact]:
         """The job's :class:`CiArtifact`, and an :class:`Unreadable` for a bad ``expire_in``
         (once, however many jobs share it)."""
-        expire = artifacts.get("expire_in")
-        if isinstance(expire, yamlfile.SequenceNode) and expire.tag == "!reference":
-            expire = self.reference(expire)
-        where = _value_location(self.file.path, expire) if expire is not None else None
+        expire = self.resolved(artifacts.get("expire_in"))
+        where = _value_location(self.path_of(expire), expire) if expire is not None else None
         raw, kind, seconds, problem = _gitlab_retention(expire)
-        reports = artifacts.get("reports")
+        reports = self.resolved(artifacts.get("reports"))
         yield CiArtifact(
-            yamlfile.location(self.file.path, key_node),
+            self.location(key_node),
             GITLAB,
-            self.file.path,
+            self.path,
             job_id,
-            _text(artifacts.get("name")),
+            _text(self.resolved(artifacts.get("name"))),
             raw,
             where if kind != RETENTION_DEFAULT else None,
-            _strings(artifacts.get("paths")),
+            _strings(self.resolved(artifacts.get("paths"))),
             kind,
             seconds,
-            yamlfile.scalar(artifacts.get("untracked")) is True,
+            yamlfile.scalar(self.resolved(artifacts.get("untracked"))) is True,
             tuple(name for name, _, _ in yamlfile.entries(reports)),
             from_default,
         )
@@ -1396,13 +1460,25 @@ class _GitLabPipeline:
             self.reported.add(where)
             yield Unreadable(where, "ci", problem)
 
-    def reference(self, node: SequenceNode) -> Node | None:
-        """The node a ``!reference [job, key, …]`` names (keys looked up through ``extends``)."""
-        path = _strings(node)
-        target: Node | None = self.jobs.get(path[0]) if path else None
-        for key in path[1:]:
-            target = self.lookup(target, key)
-        return target
+
+def _is_reference(node: Node | None) -> bool:
+    return isinstance(node, yamlfile.SequenceNode) and node.tag == "!reference"
+
+
+def _node_ids(document: Node) -> Iterator[int]:
+    """The ids of every node of a tree (one walked through aliases once)."""
+    seen: set[int] = set()
+    todo = [document]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield id(node)
+        if isinstance(node, yamlfile.MappingNode):
+            todo.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yamlfile.SequenceNode):
+            todo.extend(node.value)
 
 
 def _gitlab_retention(node: Node | None) -> tuple[str | None, str, int | None, str | None]:
@@ -1503,17 +1579,11 @@ def _artifacts_from(needs: Node | None, dependencies: Node | None) -> tuple[str,
     return None
 
 
-def _artifacts_key(node: Node | None, pipeline: _GitLabPipeline, depth: int = 0) -> Node | None:
-    """The ``artifacts`` key node a job gets, own or through ``extends`` (for positions)."""
-    for name, key_node, _ in yamlfile.entries(node):
-        if name == "artifacts":
-            return key_node
-    if depth > 10:
-        return None
-    for parent in reversed(_strings(yamlfile.get(node, "extends"))):
-        found = _artifacts_key(pipeline.jobs.get(parent), pipeline, depth + 1)
-        if found is not None:
-            return found
+def _key_of(holder: Node | None, name: str) -> Node | None:
+    """The key node of ``name`` in a mapping, merge keys followed (for positions)."""
+    for key_name, key, _ in yamlfile.entries(holder):
+        if key_name == name:
+            return key
     return None
 
 
@@ -1524,17 +1594,17 @@ _GITLAB_TAG_CONDITION = re.compile(
 )
 
 
-def _gitlab_rules_only_tags(rules: Node | None) -> bool:
+def _gitlab_rules_only_tags(rules: Sequence[Node] | None) -> bool:
     """True when every rule that can run the job requires ``$CI_COMMIT_TAG``.
 
     ``when: never`` rules only exclude; any other rule must have an ``if:`` each of whose
-    ``||`` alternatives has an ``&&`` part that holds only for tags. Parentheses, rules
-    without ``if:`` and ``!reference`` rules are not judged (False).
+    ``||`` alternatives has an ``&&`` part that holds only for tags. Parentheses and rules
+    without ``if:`` are not judged (False).
     """
-    if not isinstance(rules, yamlfile.SequenceNode) or rules.tag == "!reference":
+    if rules is None:
         return False
     runs = False
-    for rule in rules.value:
+    for rule in rules:
         if not isinstance(rule, yamlfile.MappingNode):
             return False
         if _text(yamlfile.get(rule, "when")) == "never":
@@ -1550,7 +1620,7 @@ def _gitlab_rules_only_tags(rules: Node | None) -> bool:
     return runs
 
 
-def _gitlab_only_tags(rules: Node | None, only: Node | None) -> bool:
+def _gitlab_only_tags(rules: Sequence[Node] | None, only: Node | None) -> bool:
     """True for a job that runs only in tag pipelines: its ``rules:`` or ``only: [tags]``."""
     if rules is not None:
         return _gitlab_rules_only_tags(rules)
@@ -1575,62 +1645,99 @@ def _local_includes(node: Node | None) -> Iterator[str]:
 
 
 def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
-    pipeline = _GitLabPipeline(file, document)
-    pipeline_only_tags = _gitlab_rules_only_tags(
-        yamlfile.get(yamlfile.get(document, "workflow"), "rules")
-    )
-    workflow = file.path
+    """A GitLab file's facts, read as a pipeline of its own; the file's local includes.
+
+    The jobs of a pipeline that includes other files are read again once every file is read
+    (:func:`gitlab_pipeline_facts`): a job may extend a template of another file.
+    """
     include_key = yamlfile.key_node(document, "include")
     if include_key is not None:
         yield GitLabIncludes(
             yamlfile.location(file.path, include_key),
-            workflow,
+            file.path,
             tuple(_local_includes(yamlfile.get(document, "include"))),
-            pipeline_only_tags,
         )
-    global_env = _variables(yamlfile.get(document, "variables"))
-    default = yamlfile.get(document, "default")
-    default_context = _Context(file.path, GITLAB, workflow, "default", global_env)
+    yield from _pipeline_facts(_GitLabPipeline([(file, document)]))
+
+
+def gitlab_pipeline_facts(
+    files: Sequence[tuple[str, bytes]], owned: Collection[str] | None = None
+) -> list[Fact] | None:
+    """The facts of one GitLab pipeline made of several files, as GitLab merges them.
+
+    ``files`` are ``(path, content)`` in merge order: every file after the files it includes,
+    the pipeline's own file last; facts carry its path as ``workflow`` and the position where
+    each value is written, in whichever file that is. ``owned``: the files whose jobs count
+    (the others are counted in another pipeline that includes them too); all by default.
+    ``None`` when the pipeline's own file is not YAML.
+    """
+    documents: list[tuple[SourceFile, Node]] = []
+    for path, data in files:
+        file = SourceFile(path, data)
+        parsed = yamlfile.yaml_documents(file, "ci")
+        if isinstance(parsed, Unreadable):
+            continue  # reported (or not) when the file was read on its own
+        documents.extend(
+            (file, document) for document in parsed if isinstance(document, yamlfile.MappingNode)
+        )
+    if not documents or documents[-1][0].path != files[-1][0]:
+        return None
+    return list(_pipeline_facts(_GitLabPipeline(documents), owned))
+
+
+def _pipeline_facts(
+    pipeline: _GitLabPipeline, owned: Collection[str] | None = None
+) -> Iterator[Fact]:
+    top = {name: value for name, (_, value) in pipeline.entries.items()}
+    pipeline_only_tags = _gitlab_rules_only_tags(pipeline.rules(top.get("workflow")))
+    workflow = pipeline.path
+    global_env = _variables(pipeline.resolved(top.get("variables")))
+    default = pipeline.resolved(top.get("default"))
+    default_context = _Context(workflow, GITLAB, workflow, "default", global_env)
     for section in ("before_script", "after_script"):
-        yield from pipeline.commands(yamlfile.get(document, section), default_context, section)
+        yield from pipeline.commands(top.get(section), default_context, section)
         yield from pipeline.commands(yamlfile.get(default, section), default_context, section)
-    default_artifacts = pipeline.own_artifacts(default)
-    default_key = yamlfile.key_node(default, "artifacts")
+    default_artifacts = pipeline.artifacts(default)
+    default_key = _key_of(default, "artifacts")
     inherited = False
-    for job_id, key_node, job in yamlfile.entries(document):
+    for job_id, (key_node, value) in pipeline.entries.items():
         if (
             job_id in _GITLAB_GLOBAL_KEYS
             or job_id.startswith(".")
-            or not isinstance(job, yamlfile.MappingNode)
+            or not isinstance(value, yamlfile.MappingNode)
         ):
             continue
-        if pipeline.lookup(job, "script") is None and pipeline.lookup(job, "trigger") is None:
+        if owned is not None and pipeline.path_of(key_node) not in owned:
+            continue
+        job = pipeline.job(job_id)
+        if pipeline.get(job, "script") is None and pipeline.get(job, "trigger") is None:
             continue  # not a job (GitLab requires one of these)
+        needs, dependencies = pipeline.get(job, "needs"), pipeline.get(job, "dependencies")
         yield CiJob(
-            yamlfile.location(file.path, key_node),
+            pipeline.location(key_node),
             GITLAB,
             workflow,
             job_id,
             job_id,
-            _needs(pipeline.lookup(job, "needs")),
-            _strings(pipeline.lookup(job, "dependencies")),
-            _environment_name(pipeline.lookup(job, "environment")),
-            _text(pipeline.lookup(job, "stage")) or "test",
-            _artifacts_from(pipeline.lookup(job, "needs"), pipeline.lookup(job, "dependencies")),
+            _needs(needs),
+            _strings(dependencies),
+            _environment_name(pipeline.get(job, "environment")),
+            _text(pipeline.get(job, "stage")) or "test",
+            _artifacts_from(needs, dependencies),
             services=_service_images(
-                pipeline.lookup(job, "services")
-                or yamlfile.get(default, "services")
-                or yamlfile.get(document, "services")
+                pipeline.get(job, "services")
+                or pipeline.get(default, "services")
+                or pipeline.resolved(top.get("services"))
             ),
             only_tags=pipeline_only_tags
-            or _gitlab_only_tags(pipeline.lookup(job, "rules"), pipeline.lookup(job, "only")),
+            or _gitlab_only_tags(pipeline.rules(job), pipeline.get(job, "only")),
         )
-        env = {**global_env, **_variables(pipeline.lookup(job, "variables"))}
-        context = _Context(file.path, GITLAB, workflow, job_id, env)
+        env = {**global_env, **_variables(pipeline.get(job, "variables"))}
+        context = _Context(workflow, GITLAB, workflow, job_id, env)
         for section in ("before_script", "script", "after_script"):
-            yield from pipeline.commands(pipeline.lookup(job, section), context, section)
-        artifacts = pipeline.merged_artifacts(job)
-        artifacts_key = _artifacts_key(job, pipeline)
+            yield from pipeline.commands(yamlfile.get(job, section), context, section)
+        artifacts = pipeline.artifacts(job)
+        artifacts_key = _key_of(job, "artifacts")
         if artifacts is not None and artifacts_key is not None:
             yield from pipeline.artifact(job_id, artifacts_key, artifacts)
         elif (
@@ -1669,6 +1776,17 @@ def _looks_like_gitlab_jobs(document: Node) -> bool:
     )
 
 
+def _holds_gitlab_templates(document: Node) -> bool:
+    """True for a mapping with a hidden GitLab job (``.deploy: {…}``), not a manifest: a file
+    of templates that a pipeline includes for its jobs to ``extends:`` or ``!reference``."""
+    if yamlfile.get(document, "apiVersion") is not None:
+        return False
+    return any(
+        name.startswith(".") and isinstance(value, yamlfile.MappingNode)
+        for name, _, value in yamlfile.entries(document)
+    )
+
+
 class CiReader:
     """GitHub Actions workflows and composite actions, and GitLab CI pipelines.
 
@@ -1696,6 +1814,7 @@ class CiReader:
             return [documents] if known else []
         gitlab = is_gitlab_pipeline(file.path) or not known
         facts: list[Fact] = []
+        part_of_gitlab = False
         for document in documents:
             if not isinstance(document, yamlfile.MappingNode):
                 continue
@@ -1708,6 +1827,12 @@ class CiReader:
                 or any(_local_includes(yamlfile.get(document, "include")))
             ):
                 facts.extend(_read_gitlab(file, document))
+                part_of_gitlab = True
+            elif _holds_gitlab_templates(document):
+                part_of_gitlab = True  # hidden jobs only: what other files' jobs extend
+        if part_of_gitlab:
+            # read again with the files of its pipeline, once every file is read
+            facts.append(GitLabFile(Location(file.path, 1, 0), file.data))
         return facts
 
 

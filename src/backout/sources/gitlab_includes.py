@@ -1,23 +1,28 @@
-"""GitLab ``include:`` of local files: which pipeline a job of an included file belongs to.
+"""GitLab ``include:`` of local files: one pipeline read from several files.
 
 GitLab merges every file a pipeline includes (``include: 'ci/deploy.yml'``,
 ``include: [{local: /ci/deploy.yml}]``, wildcards ``ci/*.yml``, nested includes) into one
-pipeline, so a deploy job in ``ci/deploy.yml`` and the build job in ``.gitlab-ci.yml`` whose
-artifacts it downloads are jobs of the same pipeline. Readers see one file at a time: the CI
-reader records each file's local includes as a :class:`GitLabIncludes` fact, and
-:func:`link_included_pipelines`, run once on the facts after every file is read, sets the
-``workflow`` of each GitLab fact of an included file to the pipeline file that includes it.
+pipeline before it reads a job: a deploy job in ``ci/deploy.yml`` and the build job in
+``.gitlab-ci.yml`` whose artifacts it downloads are jobs of the same pipeline, and a job may
+``extends:`` a template, or take a ``!reference [.template, script]``, from another file.
 
-A light module (no YAML, no CI reader): the engine calls it for every check.
+Readers see one file at a time: the CI reader reads each GitLab file as a pipeline of its own,
+records its local includes as a :class:`GitLabIncludes` fact and its content as a
+:class:`GitLabFile` fact. :func:`link_included_pipelines`, run once on the facts after every
+file is read, reads each pipeline that includes files again, with all its files merged as
+GitLab merges them (:func:`backout.sources.ci.gitlab_pipeline_facts`), and puts those facts in
+the place of the ones read file by file.
+
+A light module (no YAML): the engine runs the step whenever the CI reader is loaded.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
-from backout.sources.base import Fact, FactSet
+from backout.sources.base import Fact, FactSet, Unreadable
 
 GITLAB = "gitlab"
 
@@ -27,14 +32,24 @@ class GitLabIncludes(Fact):
     """The local files a GitLab pipeline file includes, located at its ``include:`` key.
 
     ``patterns`` are paths from the repository root (a leading ``/`` removed), possibly with
-    GitLab's wildcards: ``*`` within a directory, ``**`` across directories. ``only_tags`` is
-    True when the file's ``workflow: rules:`` runs the whole pipeline only for tags, which then
-    holds for the jobs of the files it includes too.
+    GitLab's wildcards: ``*`` within a directory, ``**`` across directories, in the order the
+    file lists them.
     """
 
     workflow: str
     patterns: tuple[str, ...] = ()
-    only_tags: bool = False
+
+
+@dataclass(frozen=True, repr=False)
+class GitLabFile(Fact):
+    """A file the CI reader read as GitLab CI (jobs, templates, includes), with its content:
+    what :func:`link_included_pipelines` reads again when a pipeline includes it. Dropped
+    once the step has run."""
+
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"GitLabFile({self.location.path!r}, {len(self.data)} bytes)"
 
 
 @lru_cache(maxsize=256)
@@ -47,54 +62,89 @@ def _pattern(glob: str) -> re.Pattern[str]:
 
 
 def included_paths(includes: GitLabIncludes, paths: set[str]) -> list[str]:
-    """The files of ``paths`` that ``includes`` names, sorted."""
-    found: set[str] = set()
+    """The files of ``paths`` that ``includes`` names, in the order GitLab merges them: as
+    the file lists them, a wildcard's matches in path order, each file once."""
+    found: dict[str, None] = {}
     for glob in includes.patterns:
         if "*" not in glob:
             if glob in paths:
-                found.add(glob)
+                found[glob] = None
             continue
         pattern = _pattern(glob)
-        found.update(path for path in paths if pattern.fullmatch(path))
-    found.discard(includes.workflow)
-    return sorted(found)
+        found.update(dict.fromkeys(sorted(path for path in paths if pattern.fullmatch(path))))
+    found.pop(includes.workflow, None)
+    return list(found)
+
+
+def pipelines(facts: FactSet) -> dict[str, tuple[list[str], set[str]]]:
+    """Each pipeline that includes files: its file → (every file of it in GitLab's merge
+    order, each after the files it includes and its own file last; the files whose jobs it
+    owns).
+
+    A pipeline's file is one that includes files and that no other file includes (or, in a
+    cycle of includes, which GitLab refuses, the first of the cycle in path order). Every
+    file a pipeline includes is merged into it, so its jobs can extend a template of a file
+    that another pipeline includes too; the jobs a file defines are counted once, in the
+    first pipeline in path order that includes it.
+    """
+    children = {
+        fact.workflow: included_paths(fact, facts.paths) for fact in facts.of(GitLabIncludes)
+    }
+    included = {child for listed in children.values() for child in listed}
+    candidates = sorted(children, key=lambda path: (path in included, path))
+    found: dict[str, tuple[list[str], set[str]]] = {}
+    owned: set[str] = set()
+    for root in candidates:
+        if root in owned:
+            continue
+        order: list[str] = []
+        _visit(root, children, order, set())
+        if len(order) > 1:
+            own = set(order) - owned
+            owned.update(own)
+            found[root] = (order, own)
+    return found
+
+
+def _visit(path: str, children: dict[str, list[str]], order: list[str], seen: set[str]) -> None:
+    """Append to ``order`` the files ``path`` includes (depth first), then ``path``."""
+    if path in seen:
+        return
+    seen.add(path)
+    for child in children.get(path, ()):
+        _visit(child, children, order, seen)
+    order.append(path)
 
 
 def link_included_pipelines(facts: FactSet) -> None:
-    """Give every GitLab fact of an included file the ``workflow`` of the pipeline file that
-    includes it (through nested includes; the first in path order when several do), and to its
-    jobs the ``only_tags`` of that pipeline's ``workflow: rules:``."""
-    includes = facts.of(GitLabIncludes)
-    if not includes:
+    """Read every pipeline that includes files as one pipeline: its facts, from all its
+    files, take the place of those each file gave on its own."""
+    contents = {fact.location.path: fact.data for fact in facts.of(GitLabFile)}
+    facts.retain(lambda fact: not isinstance(fact, GitLabFile))
+    merged = pipelines(facts)
+    if not merged:
         return
-    by_file = {fact.workflow: fact for fact in includes}
-    parents: dict[str, str] = {}
-    for fact in sorted(includes, key=lambda f: f.workflow):
-        for path in included_paths(fact, facts.paths):
-            parents.setdefault(path, fact.workflow)
-    if not parents:
-        return
+    from backout.sources.ci import gitlab_pipeline_facts  # loaded: it made the facts
 
-    def root_of(path: str) -> str:
-        seen = {path}
-        while path in parents and parents[path] not in seen:
-            path = parents[path]
-            seen.add(path)
-        return path
-
-    roots = {path: root_of(path) for path in parents}
-
-    def relink(fact: Fact) -> Fact:
-        workflow = getattr(fact, "workflow", None)
-        if getattr(fact, "provider", None) != GITLAB or workflow not in roots:
-            return fact
-        root = roots[workflow]
-        if root == workflow:
-            return fact
-        changes: dict[str, object] = {"workflow": root}
-        pipeline = by_file.get(root)
-        if pipeline is not None and pipeline.only_tags and hasattr(fact, "only_tags"):
-            changes["only_tags"] = True
-        return replace(fact, **changes)  # type: ignore[arg-type]
-
-    facts.replace_each(relink)
+    read_again: list[Fact] = []
+    members: set[str] = set()
+    for root, (order, owned) in merged.items():
+        files = [(path, contents[path]) for path in order if path in contents]
+        together = gitlab_pipeline_facts(files, owned) if root in contents else None
+        if together is not None:
+            members.update(path for path, _ in files)
+            read_again.extend(together)
+    facts.retain(
+        lambda fact: (
+            getattr(fact, "provider", None) != GITLAB
+            or getattr(fact, "workflow", None) not in members
+        )
+    )
+    # A bad value a file holds was reported when the file was read on its own: once is enough.
+    reported = set(facts.of(Unreadable))
+    for fact in read_again:
+        if isinstance(fact, Unreadable):
+            if fact in reported:
+                continue
+            reported.add(fact)
+        facts.add(fact)

@@ -216,8 +216,11 @@ class CiArtifactRetentionShorterThanWindow(Rule):
     is not judged. The files a pipeline includes (`include: ci/deploy.yml`,
     `include: [{local: /ci/build.yml}]`, wildcards `ci/*.yml` and `ci/**.yml`, nested
     includes) are one pipeline with it, as GitLab merges them: a deploy job in an included
-    file downloads the artifacts of a build job in another. `remote:`, `project:`,
-    `template:` and `component:` includes are outside the repository and not followed.
+    file downloads the artifacts of a build job in another, and a job's `extends:` (a list,
+    several levels, hidden `.templates`) and `!reference [.template, artifacts]` reach
+    templates in any of its files; the finding points at the `expire_in` where it is written.
+    `remote:`, `project:`, `template:` and `component:` includes are outside the repository
+    and not followed.
 
     ## Why is this bad?
     Rolling back means redeploying the previous release's build: its bundle, its rendered

@@ -191,6 +191,9 @@ class TagReusedByPipeline(Rule):
     for it (`type=ref,event=branch`, `type=raw,value=latest`, `type=edge`, the `latest` that
     `flavor: latest=auto` adds for `type=semver`, and semver patterns without the patch level
     such as `{{major}}.{{minor}}`; `type=sha` and `{{version}}` are unique per build).
+    GitLab jobs are read as GitLab builds them: with the files the pipeline includes
+    (`include: local:`), and with the templates their `extends:` and `!reference` name in
+    any of those files (scripts, `variables:`, `rules:`).
 
     A ref name is a branch name only where a branch can start the job: in a GitHub workflow
     started only by tag pushes (`on: push: tags: ['v*']` without `branches:`) or releases,

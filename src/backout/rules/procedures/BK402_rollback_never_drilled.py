@@ -70,7 +70,10 @@ class RollbackNeverDrilled(Rule):
     `kubectl rollout undo --dry-run`, `alembic downgrade`, `migrate … down` (golang-migrate),
     `manage.py migrate <app> <earlier migration>` (or `zero`), `flyway undo`,
     `liquibase rollback…`/`update-testing-rollback`, `dbmate rollback|down`. It points at the
-    first deploy command of each pipeline.
+    first deploy command of each pipeline. GitLab jobs are read as GitLab builds them: the
+    files a pipeline includes (`include: local:`) merged in, `extends:` and `!reference`
+    resolved across them, so a deploy script or a drill job written as a template in an
+    included file counts, at the line where it is written.
 
     Deploys beyond Kubernetes count too: `aws ecs update-service`, `aws lambda
     update-function-code`, `gcloud run deploy` (and `app`/`functions deploy`), `az webapp
