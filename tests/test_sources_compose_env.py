@@ -227,3 +227,31 @@ def test_only_the_env_file_changed_still_reports_the_compose_file(git_repo) -> N
     assert [(f["code"], f["path"], f["severity"]) for f in findings] == [
         ("BK101", "docker-compose.yml", "error")
     ]
+
+
+def test_the_read_pool_applies_the_env_file_and_gitlab_includes(tmp_path: Path) -> None:
+    """With enough files the reading runs in worker processes: the facts that the steps after
+    reading join (a `.env` and its compose file, a pipeline and its includes) come back
+    pickled, and are joined the same."""
+    from backout.engine import PARALLEL_THRESHOLD
+
+    (tmp_path / "k8s").mkdir()
+    for index in range(PARALLEL_THRESHOLD):
+        (tmp_path / "k8s" / f"cm{index}.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{index}\n"
+        )
+    (tmp_path / ".gitlab-ci.yml").write_text(
+        "include: ci/templates.yml\nbuild:\n  extends: .build\n  script: [make]\n"
+        "deploy:\n  stage: deploy\n  environment: production\n  script: [./deploy.sh]\n"
+    )
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "templates.yml").write_text(
+        ".build:\n  stage: build\n  artifacts:\n    paths: [dist/]\n    expire_in: 1 day\n"
+    )
+    compose = "services:\n  api:\n    image: shop/api:${TAG}\n"
+    findings = _check(tmp_path, compose, "TAG=latest\n", select="BK")
+    assert sorted((f.code, str(f.location)) for f in findings if f.code != "BK402") == [
+        ("BK101", "docker-compose.yml:3:12"),
+        ("BK301", "ci/templates.yml:5:16"),
+    ]
+    assert "from .env:1" in next(f.message for f in findings if f.code == "BK101")
