@@ -4,9 +4,10 @@ A file is a changelog when its root is ``databaseChangeLog``; the bytes are sear
 word before anything is parsed, so the other XML, YAML and JSON files of a repository cost a
 substring search (their YAML is parsed by the readers that want it, once, and cached).
 
-XML is read with the standard library's expat parser, which gives each element's line and
-column. A document that declares entities is refused (BK901) rather than expanded: entity
-expansion is what "billion laughs" files use to make parsers hang, and no changelog needs it.
+XML is read with the standard library's expat parser (:mod:`backout.sources.xmlfile`), which
+gives each element's line and column. A document that declares entities is refused (BK901)
+rather than expanded: entity expansion is what "billion laughs" files use to make parsers
+hang, and no changelog needs it.
 YAML and JSON (a JSON changelog is valid YAML) go through :func:`yamlfile.yaml_documents`.
 Both become the same small element tree, so one reader handles the three formats.
 
@@ -35,9 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import ClassVar
-from xml.parsers import expat
 
 from backout.models import Location
 from backout.schema_operations import (
@@ -73,6 +72,8 @@ from backout.sources.base import Fact, SourceFile, SqlUnreadable, Unreadable
 from backout.sources.migration_facts import ChangelogInclude, Migration, version_key
 from backout.sources.paths import LIQUIBASE_READER as READER
 from backout.sources.paths import is_liquibase_changelog
+from backout.sources.xmlfile import Element as _Element
+from backout.sources.xmlfile import read_xml
 
 _ROOT = "databaseChangeLog"
 _DIALECTS = ("postgres", "mysql", "sqlite")
@@ -122,42 +123,6 @@ _MAX_YAML_DEPTH = 64
 _TEXT_KEYS = {"sql": "sql", "createView": "selectQuery", "rollback": "sql", "comment": "comment"}
 
 
-@dataclass
-class _Element:
-    """An XML element, or the YAML/JSON mapping that stands for one."""
-
-    name: str
-    location: Location
-    attrs: dict[str, str] = field(default_factory=dict)
-    children: list[_Element] = field(default_factory=list)
-    text: str = ""
-    text_line: int = 0
-    text_column: int = 1
-
-    def attr(self, name: str) -> str:
-        """The attribute's value, stripped; ``""`` when absent."""
-        return self.attrs.get(name, "").strip()
-
-    def flag(self, name: str) -> bool | None:
-        """A boolean attribute: True, False, or None when absent."""
-        value = self.attrs.get(name)
-        if value is None:
-            return None
-        return value.strip().lower() in ("true", "1", "yes", "on", "y")
-
-    def named(self, name: str) -> list[_Element]:
-        """The children with that element name."""
-        return [child for child in self.children if child.name == name]
-
-
-class _EntitiesForbidden(Exception):
-    """An XML document declares an entity."""
-
-
-class _NotChangelog(Exception):
-    """The XML document's root element is not ``databaseChangeLog``: stop reading it."""
-
-
 class LiquibaseChangelogReader:
     """Reads Liquibase XML, YAML and JSON changelogs (see the module docstring)."""
 
@@ -172,78 +137,16 @@ class LiquibaseChangelogReader:
         unreadable; nothing for a file that is not a changelog."""
         if _ROOT.encode() not in file.data:
             return []
-        root = _read_xml(file) if file.path.lower().endswith(".xml") else _read_yaml(file)
+        root = (
+            read_xml(file, READER, _ROOT, "changelog")
+            if file.path.lower().endswith(".xml")
+            else _read_yaml(file)
+        )
         if root is None:
             return []
         if isinstance(root, Unreadable):
             return [root]
         return list(_Changelog(file.path, root).facts())
-
-
-# --- XML ------------------------------------------------------------------------------------
-
-
-def _local(name: str) -> str:
-    return name.rpartition(":")[2]
-
-
-def _read_xml(file: SourceFile) -> _Element | Unreadable | None:
-    """The document's root element when it is ``databaseChangeLog``, else None."""
-    path = file.path
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    stack: list[_Element] = []
-    chunks: list[list[str]] = []
-    found: list[_Element] = []
-
-    def start(name: str, attributes: dict[str, str]) -> None:
-        where = Location(path, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
-        element = _Element(_local(name), where, {_local(k): v for k, v in attributes.items()})
-        if stack:
-            stack[-1].children.append(element)
-        elif found or element.name != _ROOT:
-            raise _NotChangelog
-        else:
-            found.append(element)
-        stack.append(element)
-        chunks.append([])
-
-    def end(name: str) -> None:
-        element = stack.pop()
-        element.text = "".join(chunks.pop())
-
-    def text(data: str) -> None:
-        if not stack:
-            return
-        if not chunks[-1]:
-            stack[-1].text_line = parser.CurrentLineNumber
-            stack[-1].text_column = parser.CurrentColumnNumber + 1
-        chunks[-1].append(data)
-
-    def entity(name: str, *_: object) -> None:
-        raise _EntitiesForbidden(name)
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    parser.EntityDeclHandler = entity
-    try:
-        parser.Parse(file.data, True)
-    except _NotChangelog:
-        return None
-    except expat.ExpatError as exc:
-        where = Location(path, exc.lineno, exc.offset + 1)
-        return Unreadable(where, READER, f"invalid XML: {expat.ErrorString(exc.code)}")
-    except _EntitiesForbidden as exc:
-        where = Location(path, parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
-        return Unreadable(
-            where,
-            READER,
-            f"the document declares the XML entity {exc.args[0]!r}; backout does not expand "
-            "entities (expanding them is how a small file makes a parser hang), so this "
-            "changelog was not checked",
-        )
-    return found[0] if found else None
 
 
 # --- YAML and JSON ----------------------------------------------------------------------------
