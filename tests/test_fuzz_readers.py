@@ -33,6 +33,9 @@ _CANDIDATE_PATHS = (
     "flyway.conf",
     "conf/flyway.toml",
     "liquibase.properties",
+    "pom.xml",
+    "app/src/main/resources/application.yml",
+    "src/main/resources/config/application-dev.properties",
     "alembic/versions/abc_add.py",
     "shop/migrations/0002_add.py",
     "lifecycle-policy.json",
@@ -79,6 +82,11 @@ _YAML_PIECES = st.sampled_from(
         "<databaseChangeLog><changeSet id='1' author='a' dbms='!postgresql'>",
         "<sql endDelimiter='GO'>DROP TABLE t;\nGO\n</sql><rollback/>",
         "<rollback changeSetId='1'/></changeSet><include/><![CDATA[",
+        "<project><build><plugins><plugin><artifactId>flyway-maven-plugin</artifactId>",
+        "<configuration><placeholders><a>${b}</a><c><d/></c></placeholders>",
+        "<properties><flyway.mixed>maybe</flyway.mixed><b>${b}</b></properties>",
+        "spring:\n  flyway:\n    placeholders:\n      [a.b]: [1, {c: ~}]\n",
+        "spring.flyway.placeholders.x=${y:${z}}\n#---\n",
     ]
 )
 _YAML_ISH = st.lists(st.one_of(_YAML_PIECES, st.text(max_size=40)), max_size=25).map("".join)

@@ -72,6 +72,7 @@ ALL_READERS: tuple[LazyReader, ...] = (
     LazyReader(
         "migration tool configuration", paths.is_tool_config, "tool_config", "ToolConfigReader"
     ),
+    LazyReader(paths.SPRING_READER, paths.is_spring_config, "spring_config", "SpringConfigReader"),
     LazyReader(
         paths.LIQUIBASE_READER,
         paths.is_liquibase_changelog,

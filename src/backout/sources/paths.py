@@ -13,6 +13,7 @@ import re
 LOCK_NAME = "backout.lock"
 LIQUIBASE_READER = "Liquibase changelog"
 """The Liquibase changelog reader's name (here, so the engine can know it without loading it)."""
+SPRING_READER = "Spring Boot configuration"
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 RST_SUFFIXES = (".rst",)
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -140,12 +141,29 @@ def is_sql_file(path: str) -> bool:
     return path.lower().endswith(".sql")
 
 
-TOOL_CONFIG_NAMES = ("flyway.conf", "flyway.toml", "liquibase.properties")
+TOOL_CONFIG_NAMES = ("flyway.conf", "flyway.toml", "liquibase.properties", "pom.xml")
 
 
 def is_tool_config(path: str) -> bool:
-    """Flyway's ``flyway.conf`` and ``flyway.toml``, Liquibase's ``liquibase.properties``."""
+    """Flyway's ``flyway.conf`` and ``flyway.toml``, Maven's ``pom.xml`` (for its Flyway
+    plugin), Liquibase's ``liquibase.properties``."""
     return path.rpartition("/")[2] in TOOL_CONFIG_NAMES
+
+
+_SPRING_CONFIG_NAME = re.compile(r"application(?:-[^/]+)?\.(?:properties|ya?ml)")
+SPRING_RESOURCES = "src/main/resources"
+
+
+def is_spring_config(path: str) -> bool:
+    """Spring Boot's ``application.properties``/``.yml``/``.yaml`` and their profile files
+    (``application-dev.yml``) where Spring finds them on the classpath: in a module's
+    ``src/main/resources/`` or its ``config/`` folder."""
+    folder, _, name = path.rpartition("/")
+    if not name.startswith("application") or not _SPRING_CONFIG_NAME.fullmatch(name):
+        return False
+    if folder.endswith("/config") or folder == "config":
+        folder = folder[: -len("config")].rstrip("/")
+    return folder == SPRING_RESOURCES or folder.endswith("/" + SPRING_RESOURCES)
 
 
 def is_alembic_revision(path: str) -> bool:

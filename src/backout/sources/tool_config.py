@@ -6,12 +6,20 @@
 * ``flyway.toml``: the same settings in ``[flyway]`` (``[flyway.placeholders]``), the
   environment it names (``[flyway] environment``) and each environment's overrides
   (``[environments.<name>.flyway]``, ``[environments.<name>.flyway.placeholders]``);
+* ``pom.xml``: the ``flyway-maven-plugin``'s ``<configuration>`` (``<placeholders>`` with one
+  element a placeholder, ``<placeholderPrefix>``…), in ``<pluginManagement>``, in
+  ``<plugins>`` and in its ``<executions>``, then the ``flyway.*`` Maven properties of
+  ``<properties>``, which the plugin reads over its configuration. The pom's own
+  ``${property}`` references are filled in here, as Maven fills them before the plugin
+  starts; what the pom cannot fill (``${env.NAME}``, ``-D`` properties) is left for the
+  drill. Profiles (``<profiles>``) and parent poms are not read;
 * ``liquibase.properties``: changelog parameters, ``parameter.<name>=value``.
 
 The reader records what the file says, with the line of each placeholder; which files apply to
 which migrations, and what a placeholder without a value means, is for the drill to decide
 (:mod:`backout.drill.placeholders`). A file that cannot be parsed, or a setting of the wrong
-type, is an :class:`~backout.sources.base.Unreadable` fact (BK901) at its line.
+type, is an :class:`~backout.sources.base.Unreadable` fact (BK901) at its line. A ``pom.xml``
+that does not mention ``flyway`` is not parsed at all.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from backout.lines import split_lines
 from backout.models import Location
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.paths import is_tool_config
+from backout.sources.xmlfile import Element, read_xml
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,24 +87,27 @@ class ToolConfig(Fact):
 
 
 class _Bad(ValueError):
-    """A setting of the wrong type; ``line`` is where it is written."""
+    """A setting of the wrong type; ``line`` (and ``column``) is where it is written."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int, column: int = 1) -> None:
         super().__init__(message)
         self.line = line
+        self.column = column
 
 
 class ToolConfigReader:
-    """Reads ``flyway.conf``, ``flyway.toml`` and ``liquibase.properties``."""
+    """Reads ``flyway.conf``, ``flyway.toml``, ``pom.xml`` and ``liquibase.properties``."""
 
     name: ClassVar[str] = "migration tool configuration"
 
     def wants(self, path: str) -> bool:
-        """``flyway.conf``, ``flyway.toml`` and ``liquibase.properties`` anywhere."""
+        """``flyway.conf``, ``flyway.toml``, ``pom.xml`` and ``liquibase.properties`` anywhere."""
         return is_tool_config(path)
 
     def read(self, file: SourceFile) -> Iterator[Fact]:
         """One :class:`ToolConfig`, or an :class:`Unreadable` saying where it went wrong."""
+        if file.name == "pom.xml" and b"flyway" not in file.data:
+            return  # most poms: no Flyway plugin, no Flyway property
         text = file.text()
         if text is None:
             error = file.decode_error()
@@ -103,14 +115,18 @@ class ToolConfigReader:
                 yield error
             return
         try:
-            if file.name == "flyway.toml":
+            if file.name == "pom.xml":
+                pom = _maven_pom(file)
+                if pom is not None:
+                    yield pom
+            elif file.name == "flyway.toml":
                 yield _flyway_toml(file.path, text)
             elif file.name == "flyway.conf":
                 yield _flyway_conf(file.path, text)
             else:
                 yield _liquibase_properties(file.path, text)
         except _Bad as bad:
-            yield Unreadable(Location(file.path, bad.line, 1), self.name, str(bad))
+            yield Unreadable(Location(file.path, bad.line, bad.column), self.name, str(bad))
 
 
 # --- Java properties (flyway.conf, liquibase.properties) -------------------------------------
@@ -174,11 +190,11 @@ def read_properties(text: str) -> Iterator[tuple[str, str, int]]:
         yield _unescape(key), _unescape(rest), first + 1
 
 
-def _boolean(key: str, value: str, line: int) -> bool:
+def _boolean(key: str, value: str, line: int, column: int = 1) -> bool:
     lowered = value.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    raise _Bad(f"{key} must be true or false, not '{value}'", line)
+    raise _Bad(f"{key} must be true or false, not '{value}'", line, column)
 
 
 def _flyway_conf(path: str, text: str) -> ToolConfig:
@@ -208,7 +224,8 @@ _CONF_SETTINGS = {
     "flyway.mixed": "mixed",
     "flyway.table": "table",
 }
-_TOML_SETTINGS = {key.split(".", 1)[1]: field for key, field in _CONF_SETTINGS.items()}
+_SETTING_NAMES = {key.split(".", 1)[1]: field for key, field in _CONF_SETTINGS.items()}
+"""The settings as ``flyway.toml`` and the Maven plugin's ``<configuration>`` name them."""
 
 
 def _liquibase_properties(path: str, text: str) -> ToolConfig:
@@ -257,7 +274,7 @@ def _flyway_toml(path: str, text: str) -> ToolConfig:
 
 def _toml_settings(text: str, table: Mapping[str, Any], where: str) -> ToolSettings:
     values: dict[str, Any] = {}
-    for key, field in _TOML_SETTINGS.items():
+    for key, field in _SETTING_NAMES.items():
         if key not in table:
             continue
         value = table[key]
@@ -296,3 +313,117 @@ def _line_of(text: str, pattern: str, after: int = 1) -> int:
         if compiled.match(line):
             return number
     return after
+
+
+# --- pom.xml (flyway-maven-plugin) ------------------------------------------------------------
+
+_MAVEN_PLUGIN = "flyway-maven-plugin"
+# ``${name}`` in a pom: Maven fills it from the pom's properties and coordinates.
+_MAVEN_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+_MAX_REFERENCE_DEPTH = 10
+
+
+def _maven_pom(file: SourceFile) -> ToolConfig | Unreadable | None:
+    """The Flyway settings of a ``pom.xml``; ``None`` when it configures none."""
+    root = read_xml(file, ToolConfigReader.name, "project", "pom.xml")
+    if root is None or isinstance(root, Unreadable):
+        return root
+    variables = _maven_variables(root)
+    configurations: list[Element] = []
+    build = root.child("build")
+    for holder in (build and build.child("pluginManagement"), build):
+        plugins = holder.child("plugins") if holder is not None else None
+        for plugin in plugins.named("plugin") if plugins is not None else []:
+            artifact = plugin.child("artifactId")
+            if artifact is None or artifact.text.strip() != _MAVEN_PLUGIN:
+                continue
+            executions = plugin.child("executions")
+            for holder_of_configuration in (
+                plugin,
+                *(executions.named("execution") if executions is not None else []),
+            ):
+                configuration = holder_of_configuration.child("configuration")
+                if configuration is not None:
+                    configurations.append(configuration)
+    properties = root.child("properties")
+    flyway_properties = [
+        element
+        for element in (properties.children if properties is not None else [])
+        if element.name in _CONF_SETTINGS or element.name.startswith("flyway.placeholders.")
+    ]
+    if not configurations and not flyway_properties:
+        return None
+    placeholders: list[Placeholder] = []
+    values: dict[str, Any] = {}
+    # Lowest first: pluginManagement, the plugin, its executions; then the flyway.* Maven
+    # properties, which the plugin puts over its configuration.
+    for configuration in configurations:
+        for element in configuration.children:
+            if element.name == "placeholders":
+                for entry in element.children:
+                    placeholders.append(_maven_placeholder(entry.name, entry, variables))
+            elif element.name in _SETTING_NAMES:
+                field = _SETTING_NAMES[element.name]
+                values[field] = _maven_setting(element.name, field, element, variables)
+    for element in flyway_properties:
+        if element.name in _CONF_SETTINGS:
+            field = _CONF_SETTINGS[element.name]
+            values[field] = _maven_setting(element.name, field, element, variables)
+        elif len(element.name) > len("flyway.placeholders."):
+            name = element.name[len("flyway.placeholders.") :]
+            placeholders.append(_maven_placeholder(name, element, variables))
+    return ToolConfig(
+        Location(file.path, 1, 1), FLYWAY, ToolSettings(placeholders=tuple(placeholders), **values)
+    )
+
+
+def _maven_variables(root: Element) -> dict[str, str]:
+    """What ``${…}`` may name in this pom: its ``<properties>`` and its coordinates
+    (``project.version``, ``project.groupId``…, the parent's when the pom inherits them)."""
+    variables: dict[str, str] = {}
+    parent = root.child("parent")
+    for name in ("groupId", "artifactId", "version", "name"):
+        element = root.child(name) or (parent.child(name) if parent and name != "name" else None)
+        if element is not None and not element.children:
+            variables[f"project.{name}"] = variables[f"pom.{name}"] = element.text.strip()
+    properties = root.child("properties")
+    for element in properties.children if properties is not None else []:
+        if not element.children:
+            variables[element.name] = element.text.strip()
+    return variables
+
+
+def _maven_text(what: str, element: Element, variables: Mapping[str, str]) -> str:
+    """An element's text as the plugin gets it: trimmed (Maven trims configuration values),
+    the pom's own ``${…}`` filled in."""
+    if element.children:
+        child = element.children[0]
+        raise _Bad(
+            f"{what} must be text, not the element <{child.name}>",
+            child.location.line,
+            child.location.column,
+        )
+    return _maven_fill(element.text.strip(), variables, 0)
+
+
+def _maven_fill(value: str, variables: Mapping[str, str], depth: int) -> str:
+    def fill(match: re.Match[str]) -> str:
+        found = variables.get(match[1])
+        if found is None or depth >= _MAX_REFERENCE_DEPTH:
+            return match[0]  # not the pom's: the drill reads ${env.…}, says what is unset
+        return _maven_fill(found, variables, depth + 1)
+
+    return _MAVEN_REFERENCE.sub(fill, value) if "${" in value else value
+
+
+def _maven_placeholder(name: str, element: Element, variables: Mapping[str, str]) -> Placeholder:
+    # An empty element (<tenant/>) is the empty string: the plugin passes "" for a null value.
+    value = _maven_text(f"the placeholder <{name}>", element, variables)
+    return Placeholder(name, value, element.location.line)
+
+
+def _maven_setting(name: str, field: str, element: Element, variables: Mapping[str, str]) -> Any:
+    value = _maven_text(f"<{name}>", element, variables)
+    if field in ("replacement", "mixed"):
+        return _boolean(f"<{name}>", value, element.location.line, element.location.column)
+    return value

@@ -14,12 +14,13 @@ class UnreadableInput(Rule):
 
     ## What it does
     Reports a file that backout would have checked (a manifest, a chart, a migration, a CI
-    workflow, a Dockerfile, a `flyway.conf`/`flyway.toml` whose placeholders the drill uses)
-    but could not parse: invalid YAML or TOML, SQL that the dialect's parser rejects, a
-    Flyway setting that must be true or false and is neither, a binary file, text that is not
-    UTF-8. Also a file it could not open or read at all, and a directory it could not list,
-    with the system's reason (`permission denied`): a file that disappeared between listing
-    and reading is not reported, as it is no longer part of the release. A SQL migration
+    workflow, a Dockerfile, a `flyway.conf`, `flyway.toml`, `pom.xml` or Spring Boot
+    `application.yml` whose placeholders the drill uses) but could not parse: invalid YAML,
+    TOML or XML, SQL that the dialect's parser rejects, a Flyway setting that must be true
+    or false and is neither, a binary file, text that is not UTF-8. Also a file it could not
+    open or read at all, and a directory it could not list, with the system's reason
+    (`permission denied`): a file that disappeared between listing and reading is not
+    reported, as it is no longer part of the release. A SQL migration
     that is not valid UTF-8 (a Latin-1 `é` in a comment) is still checked, with the invalid
     bytes replaced, and reported so that the encoding gets fixed: leaving it out would make
     the migration before it look like the newest one.
