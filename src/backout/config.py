@@ -46,7 +46,14 @@ TOP_KEYS = (
     "runbooks",
     "drill",
 )
-DRILL_KEYS = ("old-queries", "old-command", "database", "placeholders", "flyway-environment")
+DRILL_KEYS = (
+    "old-queries",
+    "old-command",
+    "database",
+    "placeholders",
+    "flyway-environment",
+    "spring-profiles",
+)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNIT_SECONDS = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -203,6 +210,9 @@ class DrillConfig:
     flyway_environment: str | None = None
     """The ``flyway.toml`` environment whose placeholders apply (default: the one
     ``[flyway] environment`` names, else ``default``)."""
+    spring_profiles: str | None = None
+    """The Spring Boot profiles whose ``application-<profile>`` files and documents apply,
+    comma-separated (default: ``SPRING_PROFILES_ACTIVE``, else ``spring.profiles.active``)."""
 
 
 @dataclass(frozen=True)
@@ -453,6 +463,7 @@ def _drill_config(raw: Any) -> DrillConfig:
         database=raw.get("database"),
         placeholders=_placeholders(raw.get("placeholders", {})),
         flyway_environment=raw.get("flyway-environment"),
+        spring_profiles=raw.get("spring-profiles"),
     )
 
 

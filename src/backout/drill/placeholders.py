@@ -5,15 +5,24 @@ the value its configuration gives, matching names without regard to case, and re
 migration with a placeholder it has no value for; ``placeholderReplacement=false`` turns it
 off and ``placeholderPrefix``/``placeholderSuffix`` change the markers. It also fills its own
 ``${flyway:…}`` placeholders. Liquibase expands ``${name}`` from its changelog parameters and
-leaves a name it does not know as written. The drill does the same with the values of:
+leaves a name it does not know as written. The drill does the same with the values of, the
+later winning:
 
-1. the repository's ``flyway.conf``/``flyway.toml``/``liquibase.properties``
+1. the repository's ``pom.xml`` (the ``flyway-maven-plugin``), ``flyway.conf``,
+   ``flyway.toml`` and ``liquibase.properties``
    (:class:`~backout.sources.tool_config.ToolConfig` facts) that apply to the migration's
    directory: at the root, in ``conf/``, next to the migrations or in a directory above them,
-   the nearest winning; in ``flyway.toml`` the environment's overrides over ``[flyway]``;
-2. ``[tool.backout.drill] placeholders``, which wins over both;
+   the nearest winning; in one directory the pom first, as the Maven plugin reads the
+   configuration files it is given over its own settings; in ``flyway.toml`` the
+   environment's overrides over ``[flyway]``;
+2. Spring Boot's ``spring.flyway.*`` of each application whose ``spring.flyway.locations``
+   hold the migration (:mod:`backout.drill.spring`), then ``SPRING_FLYWAY_PLACEHOLDERS_*``;
+3. ``FLYWAY_PLACEHOLDERS_*``, as Flyway and its Maven plugin read them over their files;
+4. ``[tool.backout.drill] placeholders``, which wins over all;
 
-and the built-in ``${flyway:…}`` ones with the throwaway database's values.
+and the built-in ``${flyway:…}`` ones with the throwaway database's values. Which tool runs the
+migrations in production (the Flyway command line, the Maven plugin, the application at its
+start) the repository does not say: every source that applies is taken, in this order.
 """
 
 from __future__ import annotations
@@ -27,10 +36,12 @@ from pathlib import Path
 
 from backout.config import did_you_mean
 from backout.drill.database import DrillDatabase, DrillError
+from backout.drill.spring import SPRING_ENV_PREFIX, Resolution, Resolve, SpringApplications
 from backout.lines import position
 from backout.models import Location
 from backout.redact import SECRET_NAME
 from backout.schema_model import Migration
+from backout.sources.spring_config import SpringConfig
 from backout.sources.tool_config import FLYWAY, LIQUIBASE, ToolConfig, ToolSettings
 
 DEFAULT_ENVIRONMENT = "default"
@@ -50,7 +61,13 @@ BUILT_IN = (
 _ENV_PREFIX = "FLYWAY_PLACEHOLDERS_"
 _LAYOUT_TOOL = {"flyway": FLYWAY, "liquibase": LIQUIBASE}
 # Lower first: the file that comes later in this order wins for the same directory.
-_FILE_ORDER = {"conf/flyway.conf": 0, "flyway.conf": 1, "conf/flyway.toml": 2, "flyway.toml": 3}
+_FILE_ORDER = {
+    "pom.xml": -1,
+    "conf/flyway.conf": 0,
+    "flyway.conf": 1,
+    "conf/flyway.toml": 2,
+    "flyway.toml": 3,
+}
 
 
 @dataclass
@@ -90,12 +107,11 @@ class Scheme:
         wanted = name[len(head) :].casefold()
         return next((b for b in BUILT_IN if b.casefold() == wanted), None)
 
-    def merge(
-        self, settings: ToolSettings, where: str, environ: Mapping[str, str] | None = None
-    ) -> None:
-        """Apply ``settings`` over what is set already (a value that reads an environment
-        variable, ``${env.NAME}`` in TOML or ``${NAME}`` in a .conf, is read from
-        ``environ``; one that is not set leaves the placeholder without a value)."""
+    def merge(self, settings: ToolSettings, where: str, resolve: Resolve) -> None:
+        """Apply ``settings`` (of the file ``where``) over what is set already. A value that
+        reads something (an environment variable, ``${env.NAME}`` in TOML, a Maven or Spring
+        property) is filled in by ``resolve``; one that reads what is not set leaves the
+        placeholder without a value, and the drill says why."""
         for attribute, value in (
             ("prefix", settings.prefix),
             ("suffix", settings.suffix),
@@ -108,42 +124,88 @@ class Scheme:
                 setattr(self, attribute, value)
         for placeholder in settings.placeholders:
             key = placeholder.name.casefold()
-            value, unset = _from_environment(placeholder.value, where, environ or {})
-            self.sources[key] = f"{where}:{placeholder.line}"
+            value, unset, read_environment = resolve(placeholder.value)
+            source = f"{where}:{placeholder.line}"
             if unset is None:
-                self.values[key] = value
-                self.unset.pop(key, None)
-                if value != placeholder.value:
-                    self.from_environment.add(key)
-                else:
-                    self.from_environment.discard(key)
+                self._set(key, value, source, read_environment)
             else:
                 self.values.pop(key, None)
-                self.unset[key] = (
-                    f"its value in {where}:{placeholder.line} reads the environment variable "
-                    f"{unset}, which is not set"
-                )
+                self.sources[key] = source
+                self.unset[key] = f"its value in {source} reads {unset}"
+
+    def give(self, values: Mapping[str, str], source: str, from_environment: bool) -> None:
+        """Set ``values`` over what is set already (``source`` names where they come from)."""
+        for name, value in values.items():
+            self._set(name.casefold(), value, source.format(name=name), from_environment)
+
+    def _set(self, key: str, value: str, source: str, from_environment: bool) -> None:
+        self.values[key] = value
+        self.unset.pop(key, None)
+        self.sources[key] = source
+        if from_environment:
+            self.from_environment.add(key)
+        else:
+            self.from_environment.discard(key)
 
 
 # Flyway's resolvers in a configuration value: ``${env.NAME}`` (TOML), ``${NAME}`` (.conf).
 _TOML_ENV = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _CONF_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What Maven leaves of ${…} in a pom once the pom's own properties are filled in.
+_MAVEN_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+_MAVEN_BASEDIR = ("project.basedir", "basedir", "pom.basedir")
 
 
-def _from_environment(value: str, where: str, environ: Mapping[str, str]) -> tuple[str, str | None]:
-    """``value`` with the environment variables it reads filled in, and the first one that
-    is not set (``None`` when all are)."""
-    pattern = _TOML_ENV if where.endswith(".toml") else _CONF_ENV
-    unset: list[str] = []
+def _environment_resolver(pattern: re.Pattern[str], environ: Mapping[str, str]) -> Resolve:
+    """Fills the environment variables a Flyway configuration value reads (``pattern``)."""
 
-    def fill(match: re.Match[str]) -> str:
-        if match[1] not in environ:
-            unset.append(match[1])
+    def resolve(value: str) -> Resolution:
+        unset: list[str] = []
+
+        def fill(match: re.Match[str]) -> str:
+            if match[1] not in environ:
+                unset.append(match[1])
+                return match[0]
+            return environ[match[1]]
+
+        filled = pattern.sub(fill, value)
+        why = f"the environment variable {unset[0]}, which is not set" if unset else None
+        return filled, why, filled != value and not unset
+
+    return resolve
+
+
+def _maven_resolver(basedir: Path, environ: Mapping[str, str]) -> Resolve:
+    """Fills what Maven fills in a pom from outside it: ``${env.NAME}`` and the pom's
+    directory (the pom's own properties were filled in when it was read)."""
+
+    def resolve(value: str) -> Resolution:
+        unset: list[str] = []
+        read_environment: list[bool] = []
+
+        def fill(match: re.Match[str]) -> str:
+            name = match[1]
+            if name in _MAVEN_BASEDIR:
+                return str(basedir)
+            if name.startswith("env.") and name[4:] in environ:
+                read_environment.append(True)
+                return environ[name[4:]]
+            unset.append(name)
             return match[0]
-        return environ[match[1]]
 
-    filled = pattern.sub(fill, value)
-    return filled, (unset[0] if unset else None)
+        filled = _MAVEN_REFERENCE.sub(fill, value) if "${" in value else value
+        why = None
+        if unset:
+            name = unset[0]
+            why = (
+                f"the environment variable {name[4:]}, which is not set"
+                if name.startswith("env.")
+                else f"the Maven property {name}, which the pom does not set (Maven would "
+                f"take it from -D{name}=… or settings.xml)"
+            )
+        return filled, why, bool(read_environment)
+
+    return resolve
 
 
 @dataclass(frozen=True)
@@ -198,6 +260,8 @@ class Placeholders:
         root: Path,
         environment: str | None = None,
         environ: Mapping[str, str] | None = None,
+        spring: Sequence[SpringConfig] = (),
+        spring_profiles: str | None = None,
     ) -> None:
         self.configs = sorted(
             configs, key=lambda c: (_anchor(c).count("/") + (_anchor(c) != "."), _order(c))
@@ -206,6 +270,13 @@ class Placeholders:
         self.root = root
         self.environment = environment
         self.environ = dict(os.environ if environ is None else environ)
+        self.spring = SpringApplications(spring, self.environ, spring_profiles)
+        if spring_profiles is not None and not self.spring:
+            raise DrillError(
+                f"invalid drill.spring-profiles '{spring_profiles}': the repository has no "
+                "Spring Boot configuration (application.properties or application.yml in "
+                "src/main/resources), whose profile files it would choose"
+            )
         self._schemes: dict[str, Scheme | None] = {}
         self._identities: dict[str, tuple[str, str]] = {}
         if environment is not None:
@@ -240,6 +311,7 @@ class Placeholders:
 
     def _build(self, tool: str, directory: str) -> Scheme:
         scheme = Scheme(tool)
+        hints: dict[str, str] = {}
         for config in self.configs:
             anchor = _anchor(config)
             if config.tool != tool or not (
@@ -247,31 +319,42 @@ class Placeholders:
             ):
                 continue
             where = config.location.path
-            scheme.merge(config.settings, where, self.environ)
+            resolve = self._resolver(config)
+            scheme.merge(config.settings, where, resolve)
             environment = self.environment or config.environment
             if environment is not None:
                 scheme.environment = environment
             overrides = dict(config.environments).get(scheme.environment)
             if overrides is not None:
-                scheme.merge(overrides, where, self.environ)
-        given: dict[str, str] = {}
-        if tool == FLYWAY:  # as Flyway reads them: over its configuration files
+                scheme.merge(overrides, where, resolve)
+        if tool == FLYWAY:
+            for layer in self.spring.layers(directory):
+                scheme.merge(layer.settings, layer.where, layer.resolve)
+                hints.update(layer.hints)
+            spring_values, spring_hints = self.spring.environment_placeholders()
+            hints.update(spring_hints)
+            scheme.give(spring_values, SPRING_ENV_PREFIX + "{name}", from_environment=True)
+            # As Flyway reads them: over its configuration files.
             given = {
                 name[len(_ENV_PREFIX) :]: value
                 for name, value in self.environ.items()
                 if name.upper().startswith(_ENV_PREFIX) and len(name) > len(_ENV_PREFIX)
             }
-        for name, value in {**given, **self.overrides}.items():
-            scheme.values[name.casefold()] = value
-            scheme.unset.pop(name.casefold(), None)
-            if name in self.overrides:
-                scheme.from_environment.discard(name.casefold())
-            else:
-                scheme.from_environment.add(name.casefold())
-            scheme.sources[name.casefold()] = (
-                "drill.placeholders" if name in self.overrides else _ENV_PREFIX + name
-            )
+            scheme.give(given, _ENV_PREFIX + "{name}", from_environment=True)
+        scheme.give(self.overrides, "drill.placeholders", from_environment=False)
+        for name, why in hints.items():
+            if name not in scheme.values:
+                scheme.unset.setdefault(name, why)
         return scheme
+
+    def _resolver(self, config: ToolConfig) -> Resolve:
+        """How the values of ``config`` read what they name, by the kind of file."""
+        path = config.location.path
+        if path.endswith("pom.xml"):
+            return _maven_resolver(self.root.resolve() / config.directory, self.environ)
+        return _environment_resolver(
+            _TOML_ENV if path.endswith(".toml") else _CONF_ENV, self.environ
+        )
 
     def secrets(self) -> set[str]:
         """The placeholder values of the schemes built so far that may be credentials: each
@@ -377,8 +460,9 @@ def _location(text: str, occurrence: Occurrence, first_line: int, path: str) -> 
     return Location(path, first_line + line - 1, column)
 
 
-def missing_message(missing: Sequence[Missing]) -> str:
-    """The drill's error for Flyway placeholders without a value: where, and how to give one."""
+def missing_message(missing: Sequence[Missing], spring: bool = False) -> str:
+    """The drill's error for Flyway placeholders without a value: where, and how to give one
+    (``spring``: in Spring Boot's configuration too, which the repository has)."""
     shown = ", ".join(str(m) for m in missing[:5])
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
     names: list[str] = []
@@ -386,11 +470,16 @@ def missing_message(missing: Sequence[Missing]) -> str:
         if item.name not in names:
             names.append(item.name)
     table = ", ".join(f'{name} = "…"' for name in names[:3])
+    in_spring = (
+        f"Spring Boot's application.properties (spring.flyway.placeholders.{names[0]}=…), "
+        if spring
+        else ""
+    )
     plural = "s" if len(missing) > 1 else ""
     return (
         f"Flyway placeholder{plural} without a value: {shown}{more}; Flyway refuses to run "
         f"such a migration, and so does the drill. Give the value in backout's configuration, "
         f"placeholders = {{ {table} }} under [tool.backout.drill] ([drill] in backout.toml), "
-        f"or in flyway.conf (flyway.placeholders.{names[0]}=…), flyway.toml "
+        f"or in {in_spring}flyway.conf (flyway.placeholders.{names[0]}=…), flyway.toml "
         f"([flyway.placeholders]) or the environment (FLYWAY_PLACEHOLDERS_{names[0].upper()})"
     )

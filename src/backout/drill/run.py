@@ -53,6 +53,9 @@ from backout.schema_model import (
     ordered_migrations,
     split_release,
 )
+from backout.sources.base import Misdecoded, Unreadable
+from backout.sources.paths import is_spring_config, is_tool_config
+from backout.sources.spring_config import SpringConfig
 from backout.sources.tool_config import ToolConfig
 
 DRILL_CODES = ("BK208", "BK211", "BK212")
@@ -248,18 +251,44 @@ def _runner_for(
         return AlembicRunner(workspace.root, sorted(directories)[0] if directories else ".")
     if engine == "django":
         return DjangoRunner(workspace.root, all_)
+    _refuse_unreadable_tool_config(workspace, all_)
+    spring = workspace.head.facts.of(SpringConfig)
     placeholders = Placeholders(
         workspace.head.facts.of(ToolConfig),
         workspace.config.drill.placeholders,
         workspace.root,
         workspace.config.drill.flyway_environment,
+        spring=spring,
+        spring_profiles=workspace.config.drill.spring_profiles,
     )
     # Flyway checks every placeholder before it runs a migration: so does the drill, before
     # it makes a database, rather than send `${…}` to the server.
     missing = placeholders.missing(all_)
     if missing:
-        raise DrillError(missing_message(missing))
+        raise DrillError(missing_message(missing, spring=bool(spring)))
     return SqlRunner(placeholders)
+
+
+def _refuse_unreadable_tool_config(workspace: Workspace, migrations: Sequence[Migration]) -> None:
+    """Stop before any database is made when a configuration file that gives the Flyway
+    (or Liquibase) migrations their placeholder values cannot be read: drilled without it,
+    the migrations would run with other values than the tool gives them, or stop on a
+    placeholder that the file does set."""
+    tools = {m.layout for m in migrations} & {"flyway", "liquibase"}
+    if not tools:
+        return
+    for fact in workspace.head.facts.of(Unreadable):
+        if isinstance(fact, Misdecoded):
+            continue  # read all the same, with the bytes that are not UTF-8 replaced
+        path = fact.location.path
+        name = path.rpartition("/")[2]
+        tool = "liquibase" if name == "liquibase.properties" else "flyway"
+        if tool in tools and (is_tool_config(path) or is_spring_config(path)):
+            raise DrillError(
+                f"cannot read {fact.location}: {fact.reason}; the drill takes the {tool.title()} "
+                "placeholder values from this file, so nothing was drilled (BK901 in `backout "
+                "check` reports it too)"
+            )
 
 
 class _Drill:
