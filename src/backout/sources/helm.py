@@ -118,13 +118,41 @@ class HelmHook(Fact):
         """True for kube-webhook-certgen's ``create``/``patch`` (ingress-nginx's and
         kube-prometheus-stack's admission jobs): it creates the webhook's TLS secret when it
         is missing and writes its CA into the webhook configurations, under names every
-        release shares, so the previous release runs on what it leaves as on what it found."""
+        release shares, so the previous release runs on what it leaves as on what it found.
+
+        Every flag must be one of certgen's, and the flags it requires given: a job of
+        another tool that takes ``patch --secret-name=db`` and more may change state that a
+        rollback does not undo."""
         words = self.command.split()
-        return (
-            bool(words)
-            and words[0] in ("create", "patch")
-            and any(word.startswith("--secret-name") for word in words[1:])
-        )
+        if not words or words[0] not in _CERTGEN_FLAGS:
+            return False
+        required, known = _CERTGEN_FLAGS[words[0]]
+        flags = {word.partition("=")[0] for word in words[1:] if word.startswith("--")}
+        return required <= flags <= known
+
+
+# kube-webhook-certgen's subcommands (kubernetes/ingress-nginx
+# images/kube-webhook-certgen/rootfs/cmd): the flags each requires, and every flag it takes.
+_CERTGEN_ANY = frozenset(
+    {"--namespace", "--secret-name", "--log-level", "--log-format", "--kubeconfig"}
+)
+_CERTGEN_FLAGS = {
+    "create": (
+        frozenset({"--host", "--namespace", "--secret-name"}),
+        _CERTGEN_ANY | {"--host", "--cert-name", "--key-name", "--ca-name"},
+    ),
+    "patch": (
+        frozenset({"--webhook-name", "--namespace", "--secret-name"}),
+        _CERTGEN_ANY
+        | {
+            "--webhook-name",
+            "--patch-mutating",
+            "--patch-validating",
+            "--patch-failure-policy",
+            "--apiservice-name",
+        },
+    ),
+}
 
 
 # Words of a command, camelCase split (``rollbackCount``), ``:``/``-``/``/`` separated.

@@ -55,9 +55,10 @@ class HelmRollbackHazard(Rule):
       head`, `flyway migrate`, `liquibase update`, `dbmate up` or `manage.py migrate` undoes
       nothing, because on rollback Helm runs the target release's copy of the same forward
       migration. kube-webhook-certgen's `create`/`patch` jobs (ingress-nginx,
-      kube-prometheus-stack) are not flagged: they create the webhook's certificate secret if
-      it is missing and patch its CA into the webhook configurations, which the previous
-      release uses as they are;
+      kube-prometheus-stack; told by their flags, all certgen's, with the ones it requires)
+      are not flagged: they create the webhook's certificate secret if it is missing and
+      patch its CA into the webhook configurations, which the previous release uses as they
+      are;
     - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback.
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
