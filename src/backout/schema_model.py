@@ -630,6 +630,9 @@ class TableState:
     name (lower-cased; an unnamed one by :func:`_key_name`): the columns each holds unique
     together. A one-column key is also :attr:`ColumnState.unique` of its column, which
     dropping the key clears."""
+    primary: str = ""
+    """The name in :attr:`keys` of its primary key (``""`` when it has none known): MySQL's
+    ``DROP PRIMARY KEY`` and Liquibase's ``dropPrimaryKey`` drop it whatever it is called."""
 
 
 @dataclass
@@ -745,7 +748,7 @@ class Schema:
         return Schema(
             {
                 name: TableState(
-                    t.name, columns(t), t.at_base, t.base_name, t.complete, dict(t.keys)
+                    t.name, columns(t), t.at_base, t.base_name, t.complete, dict(t.keys), t.primary
                 )
                 for name, t in self.tables.items()
             },
@@ -798,11 +801,14 @@ class Schema:
                 if op.constrained:
                     # One-column keys too, by name: dropping the key clears the mark.
                     fold = self.fold
-                    table.keys[_key_name(op)] = (
+                    name = _key_name(op)
+                    table.keys[name] = (
                         op.constrained
                         if fold is None
                         else tuple([fold(name) for name in op.constrained])
                     )
+                    if op.constraint == PRIMARY_KEY:
+                        table.primary = name
             elif kind == DROP_CONSTRAINT and op.detail:
                 self._drop_key(op)
             elif kind == ORM_REMOVED:
@@ -817,6 +823,8 @@ class Schema:
                         table.keys = {
                             name: key for name, key in table.keys.items() if dropped not in key
                         }
+                        if table.primary not in table.keys:
+                            table.primary = ""
                 elif table is None:
                     self.table(op.table, at_base)
                 return column
@@ -852,7 +860,9 @@ class Schema:
     def _drop_key(self, op: Operation) -> None:
         """Forget the key ``op`` (a ``DROP_CONSTRAINT``) drops. ``DROP INDEX name`` names no
         table: the index is the key of that name on any table (names are unique in the schema
-        there); PostgreSQL names an unnamed primary key ``<table>_pkey``."""
+        there); PostgreSQL names an unnamed primary key ``<table>_pkey``; the drop of a
+        primary key (MySQL ``DROP PRIMARY KEY``, Liquibase ``dropPrimaryKey``) drops the
+        table's, whatever its name."""
         name = op.detail.lower()
         if op.table:
             found = self.tables.get(op.table)
@@ -861,8 +871,12 @@ class Schema:
             tables = [t for t in self.tables.values() if name in t.keys]
         for table in tables:
             dropped = [table.keys.pop(name, None)]
-            if name == f"{table.name.lower()}_pkey":
+            if name == UNNAMED_PRIMARY_KEY or op.constraint == PRIMARY_KEY:
+                dropped.append(table.keys.pop(table.primary, None))
+            elif name == f"{table.name.lower()}_pkey":
                 dropped.append(table.keys.pop(UNNAMED_PRIMARY_KEY, None))
+            if table.primary not in table.keys:
+                table.primary = ""
             for key in dropped:
                 if key is not None and len(key) == 1:
                     self._not_unique(table, key[0])
@@ -890,6 +904,7 @@ class Schema:
         held = (name if self.fold is None else self.fold(name),)
         if declared.primary_key:
             table.keys[UNNAMED_PRIMARY_KEY] = held
+            table.primary = UNNAMED_PRIMARY_KEY
         if declared.unique_key:
             table.keys[f"unique ({name})"] = held
 
