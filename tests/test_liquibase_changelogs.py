@@ -4,6 +4,7 @@ unreadable files, and what the drill says about them."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,20 +14,26 @@ from backout.engine import _read_one, check
 from backout.models import Severity
 from backout.schema_model import (
     ADD_COLUMN,
+    ADD_CONSTRAINT,
     CREATE_TABLE,
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
     DOWN_RAISES,
     DROP_COLUMN,
+    DROP_CONSTRAINT,
     DROP_NOT_NULL,
     DROP_TABLE,
+    PRIMARY_KEY,
     RENAME_COLUMN,
     SET_NOT_NULL,
+    UNIQUE,
     Migration,
     ordered_migrations,
+    replay,
     split_release,
 )
+from backout.schema_operations import UNNAMED_PRIMARY_KEY
 from backout.sources import ALL_READERS
 from backout.sources.base import FactSet, SourceFile, Unreadable
 from backout.sources.liquibase import LiquibaseChangelogReader
@@ -241,7 +248,7 @@ def test_a_primary_key_constraint_makes_its_one_column_the_tables_key() -> None:
     xml_migration, yaml_migration = migrations(
         {"db/changelog.xml": xml(xml_body), "db/labels.yaml": yaml_text}
     )
-    users, pairs, tags = xml_migration.up
+    users, pairs, pairs_key, tags = xml_migration.up
     (labels,) = yaml_migration.up
     declared = [*users.columns, *pairs.columns]
     declared += [op.column_def for op in (tags, labels) if op.column_def is not None]
@@ -253,6 +260,86 @@ def test_a_primary_key_constraint_makes_its_one_column_the_tables_key() -> None:
         ("code", False, True, True),
         ("code", False, True, True),
     ]
+    # The key over both, after the table, as ``PRIMARY KEY (a, b)`` is in SQL.
+    assert (pairs_key.kind, pairs_key.table, pairs_key.constraint) == (
+        ADD_CONSTRAINT,
+        "pairs",
+        PRIMARY_KEY,
+    )
+    assert (pairs_key.constrained, pairs_key.detail, str(pairs_key.location)) == (
+        ("a", "b"),
+        "",
+        "db/changelog.xml:9:7",
+    )
+
+
+def test_named_keys_are_constraints_of_their_own() -> None:
+    # ``uniqueConstraintName`` and ``primaryKeyName`` name a key, which a drop of that name
+    # drops: recorded as ``CONSTRAINT name UNIQUE (email)`` is, not as the column's own
+    # unnamed key. A createTable's key takes the first key column's name, as
+    # CreateTableStatement does (the second column's is not used).
+    body = changeset(
+        "1",
+        '    <createTable tableName="accounts">\n'
+        '      <column name="id" type="bigint">\n'
+        '        <constraints primaryKey="true" primaryKeyName="pk_accounts"/>\n'
+        "      </column>\n"
+        '      <column name="email" type="text">\n'
+        '        <constraints unique="true" uniqueConstraintName="uq_accounts_email"/>\n'
+        "      </column>\n"
+        '      <column name="login" type="text"><constraints unique="true"/></column>\n'
+        "    </createTable>\n"
+        '    <createTable tableName="grants">\n'
+        '      <column name="a" type="int"><constraints primaryKey="true"/></column>\n'
+        '      <column name="b" type="int">\n'
+        '        <constraints primaryKey="true" primaryKeyName="pk_ignored"/>\n'
+        "      </column>\n"
+        "    </createTable>\n"
+        '    <addColumn tableName="accounts">\n'
+        '      <column name="phone" type="text">\n'
+        '        <constraints unique="true" uniqueConstraintName="uq_accounts_phone"/>\n'
+        "      </column>\n"
+        "    </addColumn>\n"
+        '    <dropPrimaryKey tableName="grants"/>\n'
+        '    <dropPrimaryKey tableName="accounts" constraintName="pk_accounts"/>\n',
+    )
+    (migration,) = migrations({"db/changelog.xml": xml(body)})
+    accounts = migration.up[0]
+    assert [(c.name, c.unique, c.primary_key, c.unique_key) for c in accounts.columns] == [
+        ("id", True, False, False),
+        ("email", True, False, False),
+        ("login", True, False, True),
+    ]
+    found = [
+        (op.kind, op.table, op.column, op.constraint, op.constrained, op.detail)
+        for op in migration.up[1:]
+        if op.kind != CREATE_TABLE
+    ]
+    assert found == [
+        (ADD_CONSTRAINT, "accounts", None, PRIMARY_KEY, ("id",), "pk_accounts"),
+        (ADD_CONSTRAINT, "accounts", None, UNIQUE, ("email",), "uq_accounts_email"),
+        (ADD_CONSTRAINT, "grants", None, PRIMARY_KEY, ("a", "b"), ""),
+        (ADD_COLUMN, "accounts", "phone", None, (), ""),
+        (ADD_CONSTRAINT, "accounts", None, UNIQUE, ("phone",), "uq_accounts_phone"),
+        # Without a name, the table's key whatever it is called; with one, that key.
+        (DROP_CONSTRAINT, "grants", None, PRIMARY_KEY, (), UNNAMED_PRIMARY_KEY),
+        (DROP_CONSTRAINT, "accounts", None, PRIMARY_KEY, (), "pk_accounts"),
+    ]
+    added = migration.up[5].column_def
+    assert added is not None and (added.unique, added.unique_key) == (True, False)
+    # Replayed, the keys are there under their names, and the drops take them away.
+    schema = replay([replace(migration, up=migration.up[:7], dialect_reads=())])
+    assert schema.tables["accounts"].keys == {
+        "pk_accounts": ("id",),
+        "uq_accounts_email": ("email",),
+        "unique (login)": ("login",),
+        "uq_accounts_phone": ("phone",),
+    }
+    assert schema.tables["grants"].keys == {"primary key": ("a", "b")}
+    schema = replay([migration])
+    assert "pk_accounts" not in schema.tables["accounts"].keys
+    assert schema.tables["grants"].keys == {}
+    assert not schema.tables["accounts"].columns["id"].unique
 
 
 def test_automatic_rollback_is_the_inverse_of_each_change_in_reverse_order() -> None:

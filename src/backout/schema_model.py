@@ -871,7 +871,7 @@ class Schema:
             tables = [t for t in self.tables.values() if name in t.keys]
         for table in tables:
             dropped = [table.keys.pop(name, None)]
-            if name == UNNAMED_PRIMARY_KEY or op.constraint == PRIMARY_KEY:
+            if op.constraint == PRIMARY_KEY:
                 dropped.append(table.keys.pop(table.primary, None))
             elif name == f"{table.name.lower()}_pkey":
                 dropped.append(table.keys.pop(UNNAMED_PRIMARY_KEY, None))

@@ -77,11 +77,13 @@ the field it restates is unique: a new constraint only if the column was not uni
 
 UNNAMED_PRIMARY_KEY = "primary key"
 """The name the schema model keeps a primary key under when it was given none, and the
-``Operation.detail`` of the ``DROP_CONSTRAINT`` that MySQL's ``DROP PRIMARY KEY`` is."""
+``Operation.detail`` of the ``DROP_CONSTRAINT`` that MySQL's ``DROP PRIMARY KEY`` (or
+Liquibase's ``dropPrimaryKey`` without a ``constraintName``) is."""
 
 DROPPED_INDEX = "index"
 """``Operation.constraint`` of a ``DROP_CONSTRAINT`` that drops an index (``DROP INDEX``,
-MySQL ``DROP KEY``): it was a constraint only if the index was unique."""
+MySQL ``DROP KEY``): it was a constraint only if the index was unique. (:data:`PRIMARY_KEY`
+there: it drops the table's primary key, whatever that is called.)"""
 
 REDEFINED = "redefined"
 COLUMNS_UNKNOWN = "columns unknown"

@@ -62,6 +62,7 @@ from backout.schema_operations import (
     SET_DEFAULT,
     SET_NOT_NULL,
     UNIQUE,
+    UNNAMED_PRIMARY_KEY,
     Column,
     DialectRead,
     Operation,
@@ -541,15 +542,19 @@ def _names_file(target: str, path: str) -> bool:
 
 def _column(column: _Element, key_alone: bool = True) -> Column:
     """The column ``column`` declares. ``primaryKey: true`` makes it NOT NULL, and, unless
-    other columns of its createTable are in the key too (not ``key_alone``), the table's key
-    and unique, as ``PRIMARY KEY`` on an SQL column does."""
+    the key is a constraint of its own (not ``key_alone``: other columns of its createTable
+    are in the key too, or the key has a ``primaryKeyName``; :func:`_own_keys`), the table's
+    key and unique, as ``PRIMARY KEY`` on an SQL column does. ``unique: true`` is the
+    column's own unnamed key, but one that ``uniqueConstraintName`` names is a constraint of
+    its own too."""
     constraints = column.named("constraints")
-    nullable, unique, primary_key = True, False, False
+    nullable, unique, named_unique, primary_key = True, False, False, False
     for constraint in constraints:
         if constraint.flag("nullable") is False or constraint.flag("primaryKey"):
             nullable = False
         if constraint.flag("unique"):
             unique = True
+            named_unique = named_unique or bool(constraint.attr("uniqueConstraintName"))
         if constraint.flag("primaryKey") and key_alone:
             primary_key = True
     # ``defaultValue=""`` is the empty string, a default: ColumnConfig keeps a ``defaultValue``
@@ -575,8 +580,53 @@ def _column(column: _Element, key_alone: bool = True) -> Column:
         unique or primary_key,
         primary_key=primary_key,
         # Liquibase writes ``unique="true"`` as an inline ``UNIQUE`` (createTable, addColumn).
-        unique_key=unique,
+        unique_key=unique and not named_unique,
     )
+
+
+def _primary_key_name(key_columns: list[_Element]) -> str:
+    """The name of a createTable's primary key over ``key_columns``: the first one's
+    ``primaryKeyName``, as ``CreateTableStatement`` takes the first key column's constraint
+    for the table's and adds the others' columns to it."""
+    first = key_columns[0].named("constraints") if key_columns else []
+    return next((k.attr("primaryKeyName") for k in first if k.attr("primaryKeyName")), "")
+
+
+def _own_keys(
+    table: str, columns: list[_Element], key_columns: list[_Element], key_name: str
+) -> list[Operation]:
+    """The keys the ``columns`` of a createTable or addColumn declare as constraints of their
+    own, after them, as the SQL readers record a table's ``CONSTRAINT … PRIMARY KEY (a, b)``
+    and ``UNIQUE``: the primary key over ``key_columns`` called ``key_name``
+    (:func:`_primary_key_name`) and each ``unique`` that ``uniqueConstraintName`` names, so
+    that a drop by that name drops it."""
+    keys = []
+    if key_columns:
+        keys.append(
+            Operation(
+                ADD_CONSTRAINT,
+                key_columns[0].location,
+                table,
+                constraint=PRIMARY_KEY,
+                constrained=tuple(_name(c.attr("name")) for c in key_columns),
+                detail=key_name,
+            )
+        )
+    for column in columns:
+        for constraint in column.named("constraints"):
+            name = constraint.attr("uniqueConstraintName")
+            if name and constraint.flag("unique"):
+                keys.append(
+                    Operation(
+                        ADD_CONSTRAINT,
+                        column.location,
+                        table,
+                        constraint=UNIQUE,
+                        constrained=(_name(column.attr("name")),),
+                        detail=name,
+                    )
+                )
+    return keys
 
 
 def _operations(change: _Element) -> list[Operation]:
@@ -587,15 +637,22 @@ def _operations(change: _Element) -> list[Operation]:
     column = _name(change.attr("columnName")) or None
     if kind == "createTable":
         columns = change.named("column")
-        keys = [
-            _name(c.attr("name"))
-            for c in columns
-            if any(k.flag("primaryKey") for k in c.named("constraints"))
+        key_columns = [
+            c for c in columns if any(k.flag("primaryKey") for k in c.named("constraints"))
         ]
+        key_name = _primary_key_name(key_columns)
+        # One unnamed key column is the column's own key, as ``id int PRIMARY KEY`` is in SQL;
+        # a key over several columns, or a named one, a constraint of its own after the table.
+        own = len(key_columns) > 1 or bool(key_name)
         # The key makes its columns NOT NULL, and unique when it is one column.
-        alone = len(keys) == 1
-        declared = with_primary_key(tuple(_column(c, alone) for c in columns), keys)
-        return [Operation(CREATE_TABLE, where, table, columns=declared)]
+        declared = with_primary_key(
+            tuple(_column(c, not own) for c in columns),
+            [_name(c.attr("name")) for c in key_columns],
+        )
+        return [
+            Operation(CREATE_TABLE, where, table, columns=declared),
+            *_own_keys(table, columns, key_columns if own else [], key_name),
+        ]
     if kind == "dropTable":
         return [Operation(DROP_TABLE, where, table)]
     if kind == "renameTable":
@@ -608,10 +665,14 @@ def _operations(change: _Element) -> list[Operation]:
             )
         ]
     if kind == "addColumn":
+        columns = [c for c in change.named("column") if c.attr("name")]
         return [
-            Operation(ADD_COLUMN, c.location, table, added.name, column_def=added)
-            for c in change.named("column")
-            if (added := _column(c)).name
+            *(
+                Operation(ADD_COLUMN, c.location, table, added.name, column_def=added)
+                for c in columns
+                if (added := _column(c)).name
+            ),
+            *_own_keys(table, columns, [], ""),
         ]
     if kind == "dropColumn":
         if column:
@@ -691,9 +752,18 @@ def _index_dropped(change: _Element, where: Location) -> Operation:
 
 def _key_dropped(change: _Element, where: Location, table: str, primary: bool) -> Operation:
     """The drop of the unique or primary key ``change`` names (a drop, or the inverse of an
-    add); an unnamed primary key is PostgreSQL's ``<table>_pkey``."""
-    name = change.attr("constraintName") or (f"{table}_pkey" if primary else "")
-    return Operation(DROP_CONSTRAINT, where, table, detail=name)
+    add). A primary key's drop drops the table's whatever its name: without a
+    ``constraintName`` Liquibase looks the name up on PostgreSQL, and writes ``DROP PRIMARY
+    KEY`` on MySQL with one or without (DropPrimaryKeyGenerator)."""
+    if primary:
+        return Operation(
+            DROP_CONSTRAINT,
+            where,
+            table,
+            detail=change.attr("constraintName") or UNNAMED_PRIMARY_KEY,
+            constraint=PRIMARY_KEY,
+        )
+    return Operation(DROP_CONSTRAINT, where, table, detail=change.attr("constraintName"))
 
 
 def _constraint(

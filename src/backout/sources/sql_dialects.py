@@ -213,7 +213,13 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
         elif isinstance(action, exp.DropPrimaryKey):
             # MySQL: the table's one primary key, whatever name it was given (MySQL calls
             # every primary key PRIMARY).
-            yield Operation(DROP_CONSTRAINT, stmt.at(node.this), table, detail=UNNAMED_PRIMARY_KEY)
+            yield Operation(
+                DROP_CONSTRAINT,
+                stmt.at(node.this),
+                table,
+                detail=UNNAMED_PRIMARY_KEY,
+                constraint=PRIMARY_KEY,
+            )
         elif isinstance(action, exp.RenameColumn):
             yield Operation(
                 RENAME_COLUMN,
