@@ -183,6 +183,22 @@ def written_integer(text: str, offset: int) -> bool:
     return _ROWID_ALIAS_TYPE.match(text, offset) is not None
 
 
+# A default written as SQL text that is NULL: ``NULL`` (in parentheses or not), with
+# PostgreSQL's casts (``NULL::character varying``, how ``pg_dump`` and Liquibase's
+# generateChangeLog write a typed NULL) or as ``CAST(NULL AS text)``.
+_NULL_DEFAULT = re.compile(
+    r"""\s*(?:\(\s*)*(?:null|cast\s*\(\s*null\s+as\s+[^()]+(?:\([\d\s,]*\))?\s*\))(?:\s*\))*"""
+    r"""(?:\s*::\s*["a-z_][\w ."]*(?:\([\d\s,]*\))?(?:\s*\[\s*\])*)*\s*""",
+    re.I,
+)
+
+
+def is_null_default(text: str) -> bool:
+    """Whether the default expression ``text`` is NULL: a NOT NULL column with only that
+    default has none the old release's INSERTs can rely on."""
+    return _NULL_DEFAULT.fullmatch(text) is not None
+
+
 def as_sqlite(operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
     """``operations`` as SQLite runs them: a column NOT NULL only by its primary key is
     nullable (:attr:`Column.sqlite_nullable`)."""

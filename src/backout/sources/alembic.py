@@ -50,6 +50,7 @@ from backout.schema_operations import (
     DialectRead,
     Operation,
     declared_column,
+    is_null_default,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
@@ -274,8 +275,8 @@ def _sa_table_columns(arguments: Sequence[ast.expr]) -> tuple[Column, ...]:
 
 def _is_default(node: ast.AST | None) -> bool:
     """Whether a ``server_default=`` value gives the column a default: any value but ``None``,
-    ``sa.null()`` or ``sa.text("NULL")`` (``sa.text("0")``, ``sa.func.now()``, ``sa.false()``
-    and ``"0"`` all do)."""
+    ``sa.null()`` or ``sa.text("NULL")`` (``sa.text("NULL::text")`` too; ``sa.text("0")``,
+    ``sa.func.now()``, ``sa.false()`` and ``"0"`` all do)."""
     if node is None or (isinstance(node, ast.Constant) and node.value is None):
         return False
     if isinstance(node, ast.Call):
@@ -284,7 +285,7 @@ def _is_default(node: ast.AST | None) -> bool:
             return False
         if name in ("text", "literal_column") and node.args:
             text = _string(node.args[0])
-            return text is None or text.strip().upper() != "NULL"
+            return text is None or not is_null_default(text)
     return True
 
 

@@ -66,6 +66,7 @@ from backout.schema_operations import (
     Column,
     DialectRead,
     Operation,
+    is_null_default,
     with_primary_key,
 )
 from backout.sources import yamlfile
@@ -118,6 +119,12 @@ _DEFAULT_ATTRIBUTES = (
     "defaultValueBoolean",
     "defaultValueDate",
     "defaultValueSequenceNext",
+    "defaultValueBit",
+)
+# The defaultValue* attributes whose value, when it is no literal Liquibase can parse, is
+# written into the SQL as it stands (a ``DatabaseFunction``): ``NULL`` there is no default.
+_DEFAULT_EXPRESSIONS = frozenset(
+    ("defaultValueComputed", "defaultValueNumeric", "defaultValueDate")
 )
 _MAX_YAML_DEPTH = 64
 # The key that holds what XML writes as an element's text, by element.
@@ -557,15 +564,7 @@ def _column(column: _Element, key_alone: bool = True) -> Column:
             named_unique = named_unique or bool(constraint.attr("uniqueConstraintName"))
         if constraint.flag("primaryKey") and key_alone:
             primary_key = True
-    # ``defaultValue=""`` is the empty string, a default: ColumnConfig keeps a ``defaultValue``
-    # as written (``hasDefaultValue`` only asks that it is not null) and the generators write
-    # ``DEFAULT ''`` (liquibase/liquibase#1920). The typed ones (numeric, boolean, date…) turn
-    # an empty value into none. A YAML null (``defaultValue:``) is no attribute at all.
-    has_default = any(
-        (column.attr(name) or (name == "defaultValue" and name in column.attrs))
-        and column.attr(name).lower() != "null"
-        for name in _DEFAULT_ATTRIBUTES
-    )
+    has_default = _default(column) is True
     generated = bool(column.flag("autoIncrement")) or column.attr("type").lower() in (
         "serial",
         "bigserial",
@@ -582,6 +581,42 @@ def _column(column: _Element, key_alone: bool = True) -> Column:
         # Liquibase writes ``unique="true"`` as an inline ``UNIQUE`` (createTable, addColumn).
         unique_key=unique and not named_unique,
     )
+
+
+def _default(element: _Element) -> bool | None:
+    """Whether the defaultValue* attributes of ``element`` (a column, or an addDefaultValue)
+    give a default other than NULL; None when it has none of them. As ColumnConfig reads
+    them and the SQL generators write them:
+
+    - ``defaultValue`` is kept as written: ``""`` is the empty string (``DEFAULT ''``,
+      liquibase/liquibase#1920), and ``null`` in any case is ``DEFAULT null``, SQL NULL
+      (``objectToSql`` of the types Liquibase knows turns the word into NULL; one it does
+      not, such as MySQL's ENUM, writes ``'null'``, liquibase/liquibase#3444, which this
+      does not tell apart);
+    - ``defaultValueComputed``, and a ``defaultValueNumeric`` or ``defaultValueDate`` that
+      is no number or date, is SQL as written: ``NULL``, ``NULL::character varying``
+      (:func:`~backout.schema_operations.is_null_default`) is no default;
+    - ``defaultValueBoolean`` is ``Boolean.valueOf``: anything but ``true`` is FALSE, a
+      default, ``"null"`` included (XML's schema refuses it; YAML and JSON take it);
+    - ``defaultValueSequenceNext`` is ``nextval('…')`` and ``defaultValueBit`` a bit, both
+      defaults.
+
+    A YAML null (``defaultValue:``) is no attribute at all; an empty value of the others is
+    none either."""
+    found: bool | None = None
+    for name in _DEFAULT_ATTRIBUTES:
+        raw = element.attrs.get(name)
+        if raw is None or not (raw.strip() or name in ("defaultValue", "defaultValueBoolean")):
+            continue
+        if name == "defaultValue":
+            found = raw.lower() != "null"
+        elif name in _DEFAULT_EXPRESSIONS:
+            found = not is_null_default(raw)
+        else:
+            found = True
+        if found:
+            return True
+    return found
 
 
 def _primary_key_name(key_columns: list[_Element]) -> str:
@@ -694,6 +729,10 @@ def _operations(change: _Element) -> list[Operation]:
         return [
             Operation(ALTER_TYPE, where, table, column, column_def=Column(column or "", new_type))
         ]
+    if kind == "addDefaultValue" and _default(change) is False:
+        # ``SET DEFAULT null``: an INSERT that leaves the column out gets NULL, as it does
+        # once the default is dropped.
+        return [Operation(DROP_DEFAULT, where, table, column)]
     simple = _COLUMN_CHANGES.get(kind)
     if simple is not None:
         return [Operation(simple, where, table, column)]
