@@ -105,6 +105,35 @@ def test_added_constraints_are_dropped_by_their_name() -> None:
     assert "000002_unique_titles.up.sql cannot go back" in schema["summary"]
 
 
+def test_a_unique_together_group_is_dropped_by_the_name_django_gave_it(tmp_path: Path) -> None:
+    # The schema model keeps a group under "unique together (team, email)": no name the
+    # database knows. Django names the constraint itself, so the fix says to look it up.
+    migrations = tmp_path / "shop" / "migrations"
+    migrations.mkdir(parents=True)
+    (tmp_path / "backout.toml").write_text("release-size = 1\n")
+    (migrations / "__init__.py").write_text("")
+    (migrations / "0001_initial.py").write_text(
+        "from django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = []\n"
+        "    operations = [migrations.CreateModel(name='Membership', fields=[\n"
+        "        ('id', models.BigAutoField(primary_key=True)),\n"
+        "        ('team', models.CharField(max_length=50)),\n"
+        "        ('email', models.CharField(max_length=200))])]\n"
+    )
+    (migrations / "0002_unique.py").write_text(
+        "from django.db import migrations\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('shop', '0001_initial')]\n"
+        "    operations = [migrations.AlterUniqueTogether(\n"
+        "        name='membership', unique_together={('team', 'email')})]\n"
+    )
+    done = run_backout("plan", str(tmp_path), "--format", "json")
+    (fix,) = json.loads(done.stdout)["schema"]["forward_fix"]
+    assert fix.startswith("-- ALTER TABLE shop_membership DROP CONSTRAINT <name>;"), fix
+    assert "(team, email) was added without a name" in fix
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [

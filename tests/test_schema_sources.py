@@ -14,16 +14,22 @@ from backout.engine import check
 from backout.models import Severity
 from backout.schema_model import (
     ADD_COLUMN,
+    ADD_CONSTRAINT,
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
     DOWN_RAISES,
     DROP_COLUMN,
+    DROP_CONSTRAINT,
+    DROP_TABLE,
+    UNIQUE,
     Migration,
     ordered_migrations,
+    replay,
     split_release,
     type_change_problem,
 )
+from backout.schema_operations import UNIQUE_TOGETHER
 from backout.sources.alembic import AlembicReader
 from backout.sources.base import FactSet, SourceFile
 from backout.sources.django_migrations import DjangoMigrationReader
@@ -234,6 +240,59 @@ def test_django_squash_is_used_only_once_the_replaced_migrations_are_gone() -> N
     del files["shop/migrations/0001_a.py"], files["shop/migrations/0002_b.py"]
     squashed_only = ordered_migrations(read(files))
     assert [m.migration_name for m in squashed_only] == ["0001_squashed", "0003_c"]
+
+
+def test_django_constraint_drops_are_read() -> None:
+    # RemoveConstraint drops the key of its name; each AlterUniqueTogether states the whole
+    # set, so the groups it leaves out are dropped (Django's schema editor drops them). A
+    # tuple of names is one group; set() and None are none; a computed value is not read.
+    # Django undoes them itself: the down holds no drop of a table or column for BK208.
+    source = (
+        "from django.db import migrations, models\n\n"
+        "GROUPS = {('team', 'code')}\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = []\n"
+        "    operations = [\n"
+        "        migrations.CreateModel(\n"
+        "            name='Membership',\n"
+        "            fields=[('id', models.BigAutoField(primary_key=True)),\n"
+        "                    ('team', models.CharField(max_length=9)),\n"
+        "                    ('email', models.CharField(max_length=9)),\n"
+        "                    ('code', models.CharField(max_length=9))],\n"
+        "            options={'unique_together': {('team', 'email'), ('team', 'code')}},\n"
+        "        ),\n"
+        "        migrations.AddConstraint(\n"
+        "            model_name='membership',\n"
+        "            constraint=models.UniqueConstraint(fields=['code'], name='code_uniq'),\n"
+        "        ),\n"
+        "        migrations.AlterUniqueTogether(name='membership', unique_together=GROUPS),\n"
+        "        migrations.AlterUniqueTogether(\n"
+        "            name='membership', unique_together=('Team', 'email')\n"
+        "        ),\n"
+        "        migrations.RemoveConstraint(model_name='membership', name='code_uniq'),\n"
+        "    ]\n"
+    )
+    (migration,) = ordered_migrations(read({"shop/migrations/0001_initial.py": source}))
+    together = ("unique together (team, email)", "unique together (team, code)")
+    assert [
+        (op.kind, op.constraint, op.constrained, op.detail, op.values) for op in migration.up[1:]
+    ] == [
+        (ADD_CONSTRAINT, UNIQUE, ("team", "email"), together[0], ()),
+        (ADD_CONSTRAINT, UNIQUE, ("team", "code"), together[1], ()),
+        (ADD_CONSTRAINT, UNIQUE, ("code",), "code_uniq", ()),
+        (DROP_CONSTRAINT, UNIQUE_TOGETHER, (), "", together[:1]),
+        (ADD_CONSTRAINT, UNIQUE, ("team", "email"), together[0], ()),
+        (DROP_CONSTRAINT, None, (), "code_uniq", ()),
+    ]
+    assert [(op.kind, op.table) for op in migration.down] == [(DROP_TABLE, "shop_membership")]
+    table = replay([migration]).tables["shop_membership"]
+    assert table.keys == {"primary key": ("id",), together[0]: ("team", "email")}
+    assert not table.columns["code"].unique
+    # set() (and None) leave no group at all.
+    for nothing in ("set()", "None"):
+        emptied = source.replace("('Team', 'email')", nothing)
+        (migration,) = ordered_migrations(read({"shop/migrations/0001_initial.py": emptied}))
+        assert replay([migration]).tables["shop_membership"].keys == {"primary key": ("id",)}
 
 
 def test_split_by_base_facts_and_by_release_size() -> None:

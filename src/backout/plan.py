@@ -31,7 +31,6 @@ from backout.schema_model import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
-    ALTERED_UNIQUE,
     DOWN_PRESENT,
     DROP_TABLE,
     RENAME_COLUMN,
@@ -41,6 +40,7 @@ from backout.schema_model import (
     JudgedOperation,
     adds_required_column,
     analyse,
+    constraint_name,
     drops_base_object,
     narrows_type,
     renames_base_object,
@@ -1029,10 +1029,7 @@ def _forward_fix(judged: JudgedOperation, constrained: set[int]) -> str | None:
         # could reject the longer values written since the deploy).
         return f"ALTER TABLE {table} ALTER COLUMN {judged.column_name} TYPE {judged.base_type};"
     if op.kind == ADD_CONSTRAINT and id(judged) in constrained and op.constraint:
-        # `detail` is the constraint's name, except for a Django AlterField's unique=True,
-        # which Django names itself.
-        name = "" if op.detail == ALTERED_UNIQUE else op.detail
-        return _drop_constraint(table, op.constraint, name, judged.base_columns)
+        return _drop_constraint(table, op.constraint, constraint_name(op), judged.base_columns)
     return None
 
 

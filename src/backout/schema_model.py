@@ -86,10 +86,13 @@ from backout.schema_operations import (
     SET_DEFAULT,
     SET_NOT_NULL,
     UNIQUE,
+    UNIQUE_TOGETHER,
     UNNAMED_PRIMARY_KEY,
     Column,
     DialectRead,
     Operation,
+    constraint_name,
+    unique_together_key,
 )
 from backout.sources.migration_facts import ChangelogInclude, DownScript, Migration
 
@@ -153,6 +156,7 @@ __all__ = [
     "adds_required_column",
     "analyse",
     "constrains_old_writes",
+    "constraint_name",
     "drops_base_object",
     "is_backward_incompatible",
     "judge_release",
@@ -809,6 +813,8 @@ class Schema:
                     )
                     if op.constraint == PRIMARY_KEY:
                         table.primary = name
+            elif kind == DROP_CONSTRAINT and op.constraint == UNIQUE_TOGETHER:
+                self._drop_unique_together(op)
             elif kind == DROP_CONSTRAINT and op.detail:
                 self._drop_key(op)
             elif kind == ORM_REMOVED:
@@ -894,6 +900,23 @@ class Schema:
                         for key_name in [k for k in table.keys if k.lower() == unnamed]:
                             del table.keys[key_name]
                         self._not_unique(table, column.name)
+
+    def _drop_unique_together(self, op: Operation) -> None:
+        """Forget the Django ``unique_together`` groups of ``op``'s table that an
+        ``AlterUniqueTogether`` leaves out (``op.values``: the groups it states), as Django's
+        schema editor drops each old group that is not in the new set."""
+        table = self.tables.get(op.table)
+        if table is None or not table.keys:
+            return
+        fold = self.fold
+        kept = set(op.values) if fold is None else {fold(name) for name in op.values}
+        prefix = f"{UNIQUE_TOGETHER} ("
+        for name, key in list(table.keys.items()):
+            # By the columns it holds now: a group whose column was renamed is the same group.
+            if name.startswith(prefix) and unique_together_key(key) not in kept:
+                del table.keys[name]
+                if len(key) == 1:
+                    self._not_unique(table, key[0])
 
     def _inline_keys(self, table: TableState, declared: Column) -> None:
         """Record the keys ``table``'s column ``declared`` has of its own: ``PRIMARY KEY`` as

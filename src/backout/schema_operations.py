@@ -80,6 +80,19 @@ UNNAMED_PRIMARY_KEY = "primary key"
 ``Operation.detail`` of the ``DROP_CONSTRAINT`` that MySQL's ``DROP PRIMARY KEY`` (or
 Liquibase's ``dropPrimaryKey`` without a ``constraintName``) is."""
 
+UNIQUE_TOGETHER = "unique together"
+"""Django's ``unique_together``, which each ``AlterUniqueTogether`` states whole: the
+``Operation.constraint`` of the ``DROP_CONSTRAINT`` it starts with, which drops every group
+of the table but those its ``values`` name (:func:`unique_together_key`), the groups it keeps
+or adds again after it."""
+
+
+def unique_together_key(columns: Sequence[str]) -> str:
+    """The name the schema model keeps a Django ``unique_together`` group over ``columns``
+    under: a key of its own, apart from a field's ``unique (column)``."""
+    return f"{UNIQUE_TOGETHER} ({', '.join(columns)})"
+
+
 DROPPED_INDEX = "index"
 """``Operation.constraint`` of a ``DROP_CONSTRAINT`` that drops an index (``DROP INDEX``,
 MySQL ``DROP KEY``): it was a constraint only if the index was unique. (:data:`PRIMARY_KEY`
@@ -251,9 +264,19 @@ class Operation:
     constraint: str | None = None
     constrained: tuple[str, ...] = ()
     values: tuple[str, ...] = ()
-    """Enum labels (``CREATE_ENUM``)."""
+    """Enum labels (``CREATE_ENUM``); the Django ``unique_together`` groups an
+    ``AlterUniqueTogether`` states (the ``DROP_CONSTRAINT`` of :data:`UNIQUE_TOGETHER`)."""
     detail: str = ""
     """What the step is, in words, when the kind alone does not say (``RunPython forwards``)."""
+
+
+def constraint_name(op: Operation) -> str:
+    """The name the migration gives the constraint ``op`` (an ``ADD_CONSTRAINT``) adds;
+    ``""`` when the database or Django names it (an ``AlterField``'s ``unique=True``, a
+    ``unique_together`` group)."""
+    if op.detail == ALTERED_UNIQUE or op.detail.startswith(f"{UNIQUE_TOGETHER} ("):
+        return ""
+    return op.detail
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,11 @@ from backout.schema_operations import (
     RENAME_MODEL,
     RENAME_TABLE,
     UNIQUE,
+    UNIQUE_TOGETHER,
     Column,
     Operation,
     declared_column,
+    unique_together_key,
 )
 from backout.sources.base import Fact, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
@@ -132,15 +134,51 @@ def _is_join_field(node: ast.AST) -> bool:
     )
 
 
-def _db_table(options: ast.AST | None) -> str | None:
-    """``db_table`` of a ``CreateModel``'s ``options`` dict, lower-cased."""
+def _option(options: ast.AST | None, name: str) -> ast.expr | None:
+    """The value of ``name`` in a ``CreateModel``'s ``options`` dict."""
     if not isinstance(options, ast.Dict):
         return None
     for key, value in zip(options.keys, options.values, strict=True):
-        if _string(key) == "db_table":
-            table = _string(value)
-            return table.lower() if table else None
+        if _string(key) == name:
+            return value
     return None
+
+
+def _db_table(options: ast.AST | None) -> str | None:
+    """``db_table`` of a ``CreateModel``'s ``options`` dict, lower-cased."""
+    table = _string(_option(options, "db_table"))
+    return table.lower() if table else None
+
+
+def _unique_together(node: ast.AST | None) -> tuple[tuple[str, ...], ...] | None:
+    """The groups of field names a ``unique_together`` value holds, lower-cased: a set or
+    list of tuples, or one tuple of names, which Django takes for one group
+    (``normalize_together``); ``()`` for ``None`` or ``set()``, and ``None`` for a value
+    computed at run time."""
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return ()
+    if isinstance(node, ast.Call) and _callee(node) == "set" and not node.args:
+        return ()
+    groups = _const(node)
+    if not isinstance(groups, tuple):
+        return None
+    if groups and all(isinstance(name, str) for name in groups):
+        groups = (groups,)
+    if not all(isinstance(g, tuple) and all(isinstance(n, str) for n in g) for g in groups):
+        return None
+    return tuple(tuple(str(n).lower() for n in group) for group in groups)
+
+
+def _together_key(table: str, group: tuple[str, ...], where: Location) -> Operation:
+    """The unique key a ``unique_together`` group over fields ``group`` is."""
+    return Operation(
+        ADD_CONSTRAINT,
+        where,
+        table,
+        constraint=UNIQUE,
+        constrained=group,
+        detail=unique_together_key(group),
+    )
 
 
 def _model_default_only(node: ast.AST | None) -> bool:
@@ -206,6 +244,10 @@ class _Operations:
                 self.up.append(Operation(MODEL_TABLE, where, model_table, new_name=table))
             self.up.append(Operation(CREATE_TABLE, where, table, columns=tuple(columns)))
             self.down.append(Operation(DROP_TABLE, where, table, detail="reverse of CreateModel"))
+            # ``options={"unique_together": …}`` (a squash folds AlterUniqueTogether in there).
+            together = _option(_argument(call, 2, "options"), "unique_together")
+            for group in _unique_together(together) or ():
+                self.up.append(_together_key(table, group, where))
             for field_name in joins:  # each many-to-many field's join table
                 join = f"{table}_{field_name}"
                 self.up.append(Operation(CREATE_TABLE, where, join))
@@ -240,20 +282,22 @@ class _Operations:
             self.field_operation(call, kind)
         elif kind == "AddConstraint":
             self.constraint(call)
+        elif kind == "RemoveConstraint":
+            # Its name is the one AddConstraint gave it: the key of that name is gone.
+            name_node = _argument(call, 1, "name")
+            self.up.append(
+                Operation(
+                    DROP_CONSTRAINT,
+                    self.at(name_node, call),
+                    self.table(_string(_argument(call, 0, "model_name"))),
+                    detail=_string(name_node) or "",
+                )
+            )
         elif kind == "AlterUniqueTogether":
             model = _argument(call, 0, "name")
-            groups = _const(_argument(call, 1, "unique_together"))
-            for group in groups if isinstance(groups, tuple) else ():
-                names = group if isinstance(group, tuple) else (group,)
-                self.up.append(
-                    Operation(
-                        ADD_CONSTRAINT,
-                        self.at(model, call),
-                        self.table(_string(model)),
-                        constraint=UNIQUE,
-                        constrained=tuple(str(n).lower() for n in names),
-                    )
-                )
+            groups = _unique_together(_argument(call, 1, "unique_together"))
+            if groups is not None:
+                self.unique_together(self.table(_string(model)), groups, self.at(model, call))
         elif kind == "RunPython":
             reverse = _argument(call, 1, "reverse_code")
             if reverse is None or _is_none(reverse):
@@ -355,6 +399,24 @@ class _Operations:
                     ALTER_TYPE, where, table, column.name, column_def=column, detail=REDEFINED
                 )
             )
+
+    def unique_together(
+        self, table: str, groups: tuple[tuple[str, ...], ...], where: Location
+    ) -> None:
+        """An ``AlterUniqueTogether``: the whole set of the model's groups, as Django's schema
+        editor makes it, dropping each old group that is not in ``groups`` and adding each
+        new one (a group kept is added again here, and judged against the base: no new
+        constraint)."""
+        self.up.append(
+            Operation(
+                DROP_CONSTRAINT,
+                where,
+                table,
+                constraint=UNIQUE_TOGETHER,
+                values=tuple(unique_together_key(group) for group in groups),
+            )
+        )
+        self.up.extend(_together_key(table, group, where) for group in groups)
 
     def constraint(self, call: ast.Call) -> None:
         model = _argument(call, 0, "model_name")
