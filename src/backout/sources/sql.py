@@ -264,7 +264,7 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
     type_name = column.get("typeName")
     type_text = _pg_type(type_name)
     declared_nullable = not column.get("is_not_null", False)
-    primary_key = False
+    primary_key = own_primary_key = False
     has_default = False
     unique = unique_key = False
     generated = type_text in _SERIAL
@@ -279,7 +279,11 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
             primary_key = True
         if kind in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
             unique = True
-            unique_key = unique_key or kind == "CONSTR_UNIQUE"
+            # A key given a name (``CONSTRAINT uq UNIQUE``) is a constraint of its own
+            # (:func:`_pg_named_keys`), which a drop of that name drops.
+            own = not constraint.get("conname")
+            unique_key = unique_key or (own and kind == "CONSTR_UNIQUE")
+            own_primary_key = own_primary_key or (own and kind == "CONSTR_PRIMARY")
         elif kind == "CONSTR_DEFAULT":
             # DEFAULT NULL gives old inserts a NULL, which NOT NULL then rejects.
             const = _fields(constraint.get("raw_expr"), "A_Const")
@@ -304,9 +308,36 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
         generated,
         unique,
         sqlite_nullable=declared_nullable and primary_key and not rowid_alias,
-        primary_key=primary_key,
+        primary_key=own_primary_key,
         unique_key=unique_key,
     )
+
+
+def _pg_named_keys(stmt: _PgStatement, table: str, column: Node, after: int) -> list[Operation]:
+    """The keys a column declares under a name (``email text CONSTRAINT uq UNIQUE``, ``id int
+    CONSTRAINT pk PRIMARY KEY``), as the same constraints written for the table are read:
+    their names are known, so a drop of one drops it."""
+    keys = []
+    for item in column.get("constraints") or ():
+        constraint = _fields(item, "Constraint")
+        if constraint is None or not constraint.get("conname"):
+            continue
+        label = _NAMED_KEYS.get(constraint.get("contype") or "")
+        if label:
+            keys.append(
+                Operation(
+                    ADD_CONSTRAINT,
+                    stmt.at_name(constraint["conname"], after),
+                    table,
+                    constraint=label,
+                    constrained=(column.get("colname") or "",),
+                    detail=constraint["conname"],
+                )
+            )
+    return keys
+
+
+_NAMED_KEYS = {"CONSTR_UNIQUE": UNIQUE, "CONSTR_PRIMARY": PRIMARY_KEY}
 
 
 def _column_refs(node: Any) -> Iterator[str]:
@@ -464,6 +495,9 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     for element in elements:
         constraint = _fields(element, "Constraint")
         if constraint is None:
+            column = _fields(element, "ColumnDef")
+            if column is not None and column.get("constraints"):
+                constraints.extend(_pg_named_keys(stmt, table, column, after))
             continue
         if constraint.get("contype") == "CONSTR_PRIMARY":
             keys = _strings(constraint.get("keys"))
@@ -558,10 +592,15 @@ def _pg_add_column(
     )
     for entry in column_def.get("constraints") or ():
         constraint = _fields(entry, "Constraint")
-        if constraint is None or constraint.get("contype") not in _NEW_COLUMN_CONSTRAINTS:
+        if constraint is None:
+            continue
+        name = constraint.get("conname") or ""
+        kind = constraint.get("contype")
+        if kind not in _NEW_COLUMN_CONSTRAINTS and not (name and kind == "CONSTR_PRIMARY"):
             continue
         # On a new column the constraint binds only new writes of new code; the schema
-        # model sees that the column is new and does not flag it.
+        # model sees that the column is new and does not flag it. A named key is known by
+        # its name (an unnamed one is the column's own: see _pg_column).
         label, columns = _constraint_columns(constraint)
         operations.append(
             Operation(
@@ -570,6 +609,7 @@ def _pg_add_column(
                 table,
                 constraint=label,
                 constrained=columns or (column.name,),
+                detail=name,
             )
         )
 
