@@ -286,8 +286,7 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
             own_primary_key = own_primary_key or (own and kind == "CONSTR_PRIMARY")
         elif kind == "CONSTR_DEFAULT":
             # DEFAULT NULL gives old inserts a NULL, which NOT NULL then rejects.
-            const = _fields(constraint.get("raw_expr"), "A_Const")
-            has_default = not (const is not None and const.get("isnull", False))
+            has_default = not _pg_null(constraint.get("raw_expr"))
         elif kind in ("CONSTR_IDENTITY", "CONSTR_GENERATED"):
             generated = True
     if (column.get("identity") or "").strip("\x00") or (column.get("generated") or "").strip(
@@ -311,6 +310,15 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
         primary_key=own_primary_key,
         unique_key=unique_key,
     )
+
+
+def _pg_null(expression: Any) -> bool:
+    """Whether ``expression`` is NULL, cast or not (``NULL``, ``NULL::text``): as a default,
+    no value an INSERT that leaves the column out can rely on."""
+    while (cast := _fields(expression, "TypeCast")) is not None:
+        expression = cast.get("arg")
+    const = _fields(expression, "A_Const")
+    return const is not None and bool(const.get("isnull", False))
 
 
 def _pg_named_keys(stmt: _PgStatement, table: str, column: Node, after: int) -> list[Operation]:
@@ -553,7 +561,9 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                     )
                 )
         elif sub == "AT_ColumnDefault":
-            kind = SET_DEFAULT if cmd.get("def") is not None else DROP_DEFAULT
+            # SET DEFAULT NULL leaves the column as DROP DEFAULT does.
+            default = cmd.get("def")
+            kind = SET_DEFAULT if default is not None and not _pg_null(default) else DROP_DEFAULT
             operations.append(Operation(kind, stmt.at_name(name, after), table, name))
         elif sub == "AT_AddConstraint":
             constraint_def = _fields(cmd.get("def"), "Constraint")

@@ -92,6 +92,13 @@ def _glot_written_integer(stmt: _GlotStatement, column: exp.ColumnDef) -> bool:
     return name is not None and written_integer(stmt.body.text, name.end())
 
 
+def _glot_null(expression: Any) -> bool:
+    """Whether ``expression`` is NULL, cast or in parentheses or not."""
+    while isinstance(expression, (exp.Cast, exp.Paren)):
+        expression = expression.this
+    return isinstance(expression, exp.Null)
+
+
 def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
     type_text = _glot_type(column.args.get("kind"), stmt.dialect)
     nullable, has_default, generated, primary_key = True, False, False, False
@@ -106,7 +113,7 @@ def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
         elif isinstance(kind, exp.UniqueColumnConstraint):
             unique = True
         elif isinstance(kind, exp.DefaultColumnConstraint):
-            has_default = not isinstance(kind.this, exp.Null)
+            has_default = not _glot_null(kind.this)
         elif isinstance(
             kind,
             (
@@ -259,8 +266,11 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
                     column_name,
                     column_def=Column(column_name, _glot_type(action.args["dtype"], stmt.dialect)),
                 )
-            if action.args.get("default") is not None:
-                yield Operation(SET_DEFAULT, where, table, column_name)
+            default = action.args.get("default")
+            if default is not None:
+                # SET DEFAULT NULL leaves the column as DROP DEFAULT does.
+                kind = DROP_DEFAULT if _glot_null(default) else SET_DEFAULT
+                yield Operation(kind, where, table, column_name)
             if action.args.get("drop"):
                 yield Operation(DROP_DEFAULT, where, table, column_name)
             allow_null = action.args.get("allow_null")

@@ -33,15 +33,15 @@ class NotNullColumnWithoutDefault(Rule):
     Django `AddField` without `null=True` or `db_default=` (Django fills the existing rows with
     a model `default=`, then drops the default from the column). Columns of tables created in
     the same release, generated, identity and serial columns, and columns with a default are
-    not flagged; a default of NULL is none (`server_default=sa.text("NULL")`, Liquibase
-    `defaultValue="null"` or `defaultValueComputed="NULL::text"`). Taking the default of a
-    NOT NULL column that existed before the release is flagged too (`ALTER COLUMN … DROP
-    DEFAULT`, a MySQL `MODIFY` that restates the column without its `DEFAULT`, Alembic
-    `server_default=None`, Liquibase `dropDefaultValue` or an `addDefaultValue` of NULL): the
-    old release may leave the column to its default. The release is judged as a whole: a
-    column added nullable and made `NOT NULL` later in the release, or added with a default
-    that a later statement drops, is flagged at that later statement; one given a default
-    later in the release, or dropped again, is not.
+    not flagged; a default of NULL is none (`DEFAULT NULL::text`,
+    `server_default=sa.text("NULL")`, Liquibase `defaultValue="null"`). Taking the default of
+    a NOT NULL column that existed before the release is flagged too (`ALTER COLUMN … DROP
+    DEFAULT` or `SET DEFAULT NULL`, a MySQL `MODIFY` that restates the column without its
+    `DEFAULT`, Alembic `server_default=None`, Liquibase `dropDefaultValue` or an
+    `addDefaultValue` of NULL): the old release may leave the column to its default. The
+    release is judged as a whole: a column added nullable and made `NOT NULL` later in the
+    release, or added with a default that a later statement drops, is flagged at that later
+    statement; one given a default later in the release, or dropped again, is not.
 
     ## Why is this bad?
     The old release does not know the column, so its `INSERT`s leave it out. Once the
