@@ -303,3 +303,31 @@ def test_leftover_index_is_blamed_on_the_migration_that_made_it(
     assert len(leftover) == 1, result.stdout
     assert leftover[0].startswith("db/0003_idx.down.sql:"), leftover
     assert made_by(pid, listed()) == []
+
+
+def test_a_goose_trigger_body_runs_whole_on_mariadb(tmp_path: Path) -> None:
+    # A goose MySQL trigger between StatementBegin/StatementEnd: goose sends it whole, and so
+    # must the drill (split at its `;`s, MariaDB rejected the first piece).
+    base = {
+        "db/migrations/00001_users.sql": (
+            "-- +goose Up\n"
+            "CREATE TABLE users (id INT PRIMARY KEY, score INT, updated_at DATETIME);\n"
+            "-- +goose StatementBegin\n"
+            "CREATE TRIGGER users_bu BEFORE UPDATE ON users FOR EACH ROW\nBEGIN\n"
+            "  SET NEW.updated_at = NOW();\n  IF NEW.score < 0 THEN\n    SET NEW.score = 0;\n"
+            "  END IF;\nEND;\n-- +goose StatementEnd\n"
+            "-- +goose Down\nDROP TRIGGER users_bu;\nDROP TABLE users;\n"
+        )
+    }
+    release = {
+        "db/migrations/00002_nickname.sql": (
+            "-- +goose Up\nALTER TABLE users ADD COLUMN nickname VARCHAR(20);\n"
+            "-- +goose Down\nALTER TABLE users DROP COLUMN nickname;\n"
+        )
+    }
+    repo = make_files_repo(tmp_path, base, release, "mysql")
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", MARIADB_URL, "--format", "concise"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert made_by(pid, mariadb_drill_databases()) == []

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import one_line_error, run_backout
-from tests.drill_repos import BAD_DOWN, BAD_UP, GOOD_DOWN, GOOD_UP, backout, codes, make_repo
+from tests.drill_repos import (
+    BAD_DOWN,
+    BAD_UP,
+    GOOD_DOWN,
+    GOOD_UP,
+    backout,
+    codes,
+    make_files_repo,
+    make_repo,
+)
 
 
 def _leftovers(pid: int) -> list[Path]:
@@ -469,3 +478,28 @@ def test_an_integer_key_declared_desc_is_seeded_not_left_to_the_rowid(tmp_path: 
     result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
     assert "NOT NULL constraint failed" not in result.stdout, result.stdout
     assert "BK212" not in codes(result.stdout), result.stdout + result.stderr
+
+
+def test_a_goose_trigger_body_runs_whole(tmp_path: Path) -> None:
+    # A goose SQLite file (StatementBegin/StatementEnd around a trigger): split at the body's
+    # `;`s, the drill failed on the base release with "incomplete input".
+    base = {
+        "db/migrations/00001_users.sql": (
+            "-- +goose Up\nCREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT,"
+            " updated_at DATETIME);\n-- +goose StatementBegin\n"
+            "CREATE TRIGGER users_touch AFTER UPDATE ON users FOR EACH ROW\nBEGIN\n"
+            "    UPDATE users SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id;\nEND;\n"
+            "-- +goose StatementEnd\n-- +goose Down\nDROP TRIGGER users_touch;\n"
+            "DROP TABLE users;\n"
+        )
+    }
+    release = {
+        "db/migrations/00002_nickname.sql": (
+            "-- +goose Up\nALTER TABLE users ADD COLUMN nickname TEXT;\n"
+            "-- +goose Down\nALTER TABLE users DROP COLUMN nickname;\n"
+        )
+    }
+    repo = make_files_repo(tmp_path, base, release, "sqlite")
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BK212" not in result.stdout

@@ -937,3 +937,20 @@ def test_a_mysql_rename_table_keeps_the_case_of_backticked_names(tmp_path: Path)
     assert len(messages) == 2, messages
     assert "renames table Users to Members" in messages[0], messages
     assert "renames table orders to purchases" in messages[1], messages
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "mysql"])
+def test_a_trigger_body_is_one_statement_and_the_next_statement_is_read(dialect: str) -> None:
+    # goose SQLite/MySQL files with triggers: the body's `;`s split it, so the trigger was
+    # unreadable (BK901) and the drill sent it in broken pieces.
+    text = (
+        "CREATE TRIGGER t_bu BEFORE UPDATE ON t FOR EACH ROW\nBEGIN\n"
+        "  UPDATE t SET n = CASE WHEN 1 THEN 2 END WHERE id = NEW.id;\n"
+        "  DELETE FROM u WHERE id = OLD.id;\nEND;\n"
+        "ALTER TABLE t ADD COLUMN x int;\n"
+    )
+    read = read_sqlglot(SqlText(text, "m.sql"), dialect)
+    assert read.problems == []
+    assert [(op.kind, op.column, op.location.line) for op in read.operations] == [
+        (ADD_COLUMN, "x", 6)
+    ]

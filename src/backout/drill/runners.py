@@ -87,20 +87,15 @@ def split_statements(text: str, dialect: str, first_line: int = 1) -> list[State
 
 
 def _glot_split(text: str, dialect: str) -> list[str]:
-    import sqlglot
     from sqlglot.dialects.dialect import Dialect
+
+    from backout.sources.sql_dialects import statement_spans
 
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(text)
     except Exception:  # untokenizable: run it whole and let the database say what is wrong
         return [text]
-    pieces, start = [], 0
-    for token in tokens:
-        if token.token_type == sqlglot.TokenType.SEMICOLON:
-            pieces.append(text[start : token.start])
-            start = token.end + 1
-    pieces.append(text[start:])
-    return pieces
+    return [text[start:end] for start, end in statement_spans(tokens, len(text))]
 
 
 def _has_code(sql: str, dialect: str) -> bool:

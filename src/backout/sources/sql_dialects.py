@@ -707,6 +707,56 @@ class _Prepared:
         return True
 
 
+_CREATE_TRIGGER = re.compile(r"CREATE\s+(?:TEMP(?:ORARY)?\s+|DEFINER\s*=\s*\S+\s+)?TRIGGER\b", re.I)
+# A compound statement's ``END`` that closes these opened no block the count knows of (MySQL's
+# ``END IF``, ``END LOOP``, …): ``BEGIN`` and ``CASE`` open one, any other ``END`` closes it.
+_NOT_A_BLOCK_END = frozenset({"IF", "LOOP", "WHILE", "REPEAT"})
+# How far into a statement ``TRIGGER`` may come: ``CREATE DEFINER=`u`@`h` TRIGGER``.
+_TRIGGER_WITHIN = 8
+
+
+def statement_spans(tokens: list[Any], length: int) -> list[tuple[int, int]]:
+    """The ``(start, end)`` offsets of the statements in ``tokens`` (sqlglot's, of a text of
+    ``length`` characters), each ended by its ``;``. A ``CREATE TRIGGER``'s ``BEGIN … END``
+    body is one statement with its ``;``s, as SQLite and the MySQL server read it (and as
+    goose's ``-- +goose StatementBegin``/``StatementEnd`` send it); other statements end at
+    their first ``;``."""
+    semicolon, create = sqlglot.TokenType.SEMICOLON, sqlglot.TokenType.CREATE
+    begin, case, end = sqlglot.TokenType.BEGIN, sqlglot.TokenType.CASE, sqlglot.TokenType.END
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    first = 0
+    # 0: a plain statement; 1: a CREATE that may be a trigger; 2: a trigger.
+    trigger = 0
+    depth = 0
+    for index, token in enumerate(tokens):
+        kind = token.token_type
+        if start is None:
+            if kind == semicolon:
+                continue
+            start, first, depth = token.start, index, 0
+            trigger = 1 if kind == create else 0
+            continue
+        if kind == semicolon and depth == 0:
+            spans.append((start, token.start))
+            start = None
+        elif trigger == 1:
+            if token.text.upper() == "TRIGGER":
+                trigger = 2
+            elif index - first > _TRIGGER_WITHIN:
+                trigger = 0
+        elif trigger == 2:
+            if kind in (begin, case):
+                depth += 1
+            elif kind == end and depth:
+                following = tokens[index + 1] if index + 1 < len(tokens) else None
+                if following is None or following.text.upper() not in _NOT_A_BLOCK_END:
+                    depth -= 1
+    if start is not None:
+        spans.append((start, length))
+    return spans
+
+
 def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
     """Read a SQL body with sqlglot's grammar for ``dialect`` (``mysql`` or ``sqlite``)."""
     result = SqlRead()
@@ -725,20 +775,12 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
         )
         return result
     # Statement spans from the tokens, so each statement is parsed (and fails) on its own.
-    spans: list[tuple[int, int]] = []
-    start: int | None = None
-    for token in tokens:
-        if token.token_type == sqlglot.TokenType.SEMICOLON:
-            if start is not None:
-                spans.append((start, token.start))
-            start = None
-        elif start is None:
-            start = token.start
-    if start is not None:
-        spans.append((start, len(body.text)))
+    spans = statement_spans(tokens, len(body.text))
     prepared = _Prepared(body, dialect, result)
     for begin, end in spans:
         text = body.text[begin:end]
+        if _CREATE_TRIGGER.match(text):
+            continue  # a trigger's body writes rows only: it changes no table or column
         # SQLite's table options, which sqlglot's grammar does not know: read the table
         # without them, noting WITHOUT ROWID (its key columns are NOT NULL).
         options = _SQLITE_TABLE_OPTIONS.search(text) if dialect == "sqlite" else None
