@@ -31,7 +31,7 @@ from backout.schema_model import (
 )
 from backout.schema_operations import UNIQUE_TOGETHER
 from backout.sources.alembic import AlembicReader
-from backout.sources.base import FactSet, SourceFile
+from backout.sources.base import FactSet, SourceFile, SqlUnreadable
 from backout.sources.django_migrations import DjangoMigrationReader
 from backout.sources.migration_facts import version_key
 from backout.sources.migrations import MigrationFileReader
@@ -954,3 +954,25 @@ def test_a_trigger_body_is_one_statement_and_the_next_statement_is_read(dialect:
     assert [(op.kind, op.column, op.location.line) for op in read.operations] == [
         (ADD_COLUMN, "x", 6)
     ]
+
+
+def test_alembic_url_startswith_scopes_the_code_to_that_dialect() -> None:
+    # CTFd's revisions test `str(bind.engine.url).startswith("mysql")`; the code under it
+    # was read for every dialect, and its BK901 said `op.execute()` of a `conn.execute()`.
+    text = (
+        'revision = "b2"\ndown_revision = "a1"\n\n\ndef upgrade():\n'
+        "    url = str(op.get_bind().engine.url)\n"
+        '    if url.startswith("mysql"):\n'
+        '        op.drop_column("t", "legacy")\n'
+        "        for table in tables:\n"
+        '            conn.execute(f"ALTER TABLE {table} MODIFY d DATETIME(6)")\n'
+        '    elif op.get_bind().engine.url.drivername.startswith("postgresql+psycopg"):\n'
+        '        op.add_column("t", sa.Column("x", sa.Integer()))\n'
+    )
+    facts = read({"migrations/versions/b2_x.py": text})
+    (migration,) = facts.of(Migration)
+    assert [op.kind for op in migration.operations("postgres")[0]] == [ADD_COLUMN]
+    assert [op.kind for op in migration.operations("mysql")[0]] == [DROP_COLUMN]
+    assert migration.operations("sqlite")[0] == ()
+    (problem,) = facts.of(SqlUnreadable)
+    assert problem.dialect == "mysql" and problem.reason.startswith("conn.execute() of an f-")

@@ -8,10 +8,11 @@ computed is reported unreadable. A ``downgrade()`` that is ``pass`` (Alembic's t
 autogenerate found nothing) or that only raises is recorded as such, so BK207 can report it.
 
 Code under a test of the database's dialect (``if op.get_bind().dialect.name == "mysql":``,
-``if dialect_name != "postgresql": return``, ``if not is_sqlite:`` with ``is_sqlite`` bound to
-such a test in the function or the module) runs on those dialects only: its operations are
-recorded for them, and its SQL is read with their grammars alone, so a MySQL-only
-``INSERT IGNORE`` is not unreadable in a PostgreSQL project.
+``if dialect_name != "postgresql": return``, ``if url.startswith("mysql"):`` of the bind's URL,
+``if not is_sqlite:`` with ``is_sqlite`` bound to such a test in the function or the module)
+runs on those dialects only: its operations are recorded for them, and its SQL is read with
+their grammars alone, so a MySQL-only ``INSERT IGNORE`` is not unreadable in a PostgreSQL
+project.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from backout.schema_operations import (
     declared_column,
     is_null_default,
 )
-from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.base import Fact, SourceFile, SqlUnreadable, Unreadable
 from backout.sources.migration_facts import Migration, version_key
 from backout.sources.paths import is_alembic_revision
 from backout.sources.python_ast import argument as _argument
@@ -436,6 +437,34 @@ def _dialect_values(node: ast.expr) -> frozenset[str] | None:
     return frozenset(_DIALECT_NAMES[n.lower()] for n in names if n and n.lower() in _DIALECT_NAMES)
 
 
+def _names_url(node: ast.expr) -> bool:
+    """``url``, ``bind.engine.url``, ``str(bind.engine.url)``, ``….url.drivername``: the
+    database URL (or its driver name), whose scheme names the dialect."""
+    if isinstance(node, ast.Call) and _callee(node) == "str" and len(node.args) == 1:
+        node = node.args[0]
+    if isinstance(node, ast.Name):
+        return "url" in node.id.lower()
+    return isinstance(node, ast.Attribute) and node.attr in ("url", "drivername")
+
+
+def _url_dialects(prefixes: ast.expr) -> frozenset[str] | None:
+    """The dialects whose URL can start with a string, or any of a tuple of them (CTFd's
+    ``url.startswith("mysql")``; ``"postgres"`` and ``"postgresql+psycopg2"`` alike)."""
+    items = prefixes.elts if isinstance(prefixes, ast.Tuple) else [prefixes]
+    found: set[str] = set()
+    for item in items:
+        prefix = _string(item)
+        if prefix is None:
+            return None
+        prefix = prefix.lower()
+        found.update(
+            dialect
+            for scheme, dialect in _DIALECT_NAMES.items()
+            if scheme.startswith(prefix) or prefix.startswith(scheme)
+        )
+    return frozenset(found)
+
+
 def _dialect_guard(
     test: ast.expr, flags: Mapping[str, tuple[_Guard, _Guard]] | None = None
 ) -> tuple[_Guard, _Guard]:
@@ -444,6 +473,16 @@ def _dialect_guard(
     names bound to such a test (``is_sqlite = bind.dialect.name == "sqlite"``)."""
     if isinstance(test, ast.Name) and flags and test.id in flags:
         return flags[test.id]
+    if (
+        isinstance(test, ast.Call)
+        and isinstance(test.func, ast.Attribute)
+        and test.func.attr == "startswith"
+        and len(test.args) == 1
+        and not test.keywords
+        and (_names_url(test.func.value) or _names_dialect(test.func.value))
+    ):
+        values = _url_dialects(test.args[0])
+        return (None, None) if values is None else (values, _EVERY_DIALECT - values)
     if isinstance(test, ast.Compare) and len(test.ops) == 1:
         left, right, compare = test.left, test.comparators[0], test.ops[0]
         values = None
@@ -638,14 +677,11 @@ class _Body:
                 unknown = "column"
         if unknown is None:
             return False
-        self.problems.append(
-            Unreadable(
-                _where(self.path, call, call),
-                "Alembic",
-                f"{name}() names its {unknown} with a value computed at run time, so what it "
-                "changes cannot be checked; write the name as a literal, or check this "
-                "revision by hand",
-            )
+        self.unreadable(
+            _where(self.path, call, call),
+            f"{name}() names its {unknown} with a value computed at run time, so what it "
+            "changes cannot be checked; write the name as a literal, or check this "
+            "revision by hand",
         )
         return True
 
@@ -754,14 +790,11 @@ class _Body:
             unknown = [c for c in columns if _string(c) is None]
         if table is None or unknown or call.keywords:
             what = "table" if table is None else "columns"
-            self.problems.append(
-                Unreadable(
-                    _where(self.path, call, call),
-                    "Alembic",
-                    f"{name}() names its {what} with a value computed at run time, so what it "
-                    "changes cannot be checked; write the names as literals, or check this "
-                    "revision by hand",
-                )
+            self.unreadable(
+                _where(self.path, call, call),
+                f"{name}() names its {what} with a value computed at run time, so what it "
+                "changes cannot be checked; write the names as literals, or check this "
+                "revision by hand",
             )
             return
         table = table.lower()
@@ -834,19 +867,16 @@ class _Body:
         surrogate = lone_surrogate(node)
         if surrogate is not None:
             where = _where(self.path, surrogate[0], call)
-            self.problems.append(Unreadable(where, "Alembic", surrogate[1]))
+            self.unreadable(where, surrogate[1])
             return
         if isinstance(node, ast.JoinedStr):
             self.execute_formatted(call, node)
             return
         sql = _string(node)
         if sql is None or node is None:
-            self.problems.append(
-                Unreadable(
-                    _where(self.path, call, call),
-                    "Alembic",
-                    "op.execute() of a statement built at run time cannot be checked",
-                )
+            self.unreadable(
+                _where(self.path, call, call),
+                f"{_called(call)} of a statement built at run time cannot be checked",
             )
             return
         segment = ast.get_source_segment(self.source, node) or ""
@@ -858,6 +888,16 @@ class _Body:
             SqlText(sql, self.path, node.lineno, node.col_offset + 1 + prefix + len(quote)), None
         )
         self.take(reads)
+
+    def unreadable(self, where: Location, reason: str) -> None:
+        """Note code that cannot be read: for every dialect, or under a test of the dialect
+        (CTFd's MySQL-only loop of ``conn.execute(f"ALTER TABLE `{table}` …")``) for the
+        dialects it runs on, which BK901 reports only when one is the configured one."""
+        if self.guard is None or self.guard == _EVERY_DIALECT:
+            self.problems.append(Unreadable(where, "Alembic", reason))
+            return
+        for dialect in sorted(self.guard):
+            self.problems.append(SqlUnreadable(where, "Alembic", reason, dialect))
 
     def take(self, reads: BodyReads, where: Location | None = None) -> None:
         """Record ``reads`` (one SQL string) for the dialects it runs on: each its own grammar's
@@ -901,13 +941,10 @@ class _Body:
             ):
                 parts.append(str(value.value.value))
             else:
-                self.problems.append(
-                    Unreadable(
-                        _where(self.path, call, call),
-                        "Alembic",
-                        "op.execute() of an f-string with a value computed at run time cannot "
-                        "be checked; use the module's string constants, or literals",
-                    )
+                self.unreadable(
+                    _where(self.path, call, call),
+                    f"{_called(call)} of an f-string with a value computed at run time "
+                    "cannot be checked; use the module's string constants, or literals",
                 )
                 return
         where = Location(self.path, node.lineno, node.col_offset + 1)
@@ -925,6 +962,11 @@ class _Body:
                 found.append(operation)
         if guard is not None and guard != _EVERY_DIALECT:
             self.differs = True
+
+
+def _called(call: ast.Call) -> str:
+    """How the revision names the call: ``op.execute()``, ``conn.execute()``."""
+    return f"{ast.unparse(call.func)}()"
 
 
 def _literal_names(value: ast.expr) -> bool:
