@@ -231,6 +231,23 @@ def _sa_column(call: ast.Call) -> Column | None:
     )
 
 
+_SERIAL_TYPES = frozenset({"integer", "bigint", "smallint"})
+
+
+def _autoincrements(column: Column, call: ast.Call) -> bool:
+    """An added column that SQLAlchemy emits as ``SERIAL``/``BIGSERIAL`` on PostgreSQL (and
+    ``AUTO_INCREMENT`` on MySQL), so it fills itself: an integer primary key, the only one of
+    the table ``op.add_column`` builds, with ``autoincrement`` left to "auto" (or True) and no
+    ``ForeignKey`` (lemur's ``sa.Column('id', sa.Integer, primary_key=True,
+    autoincrement=True)``, ``ALTER TABLE … ADD COLUMN id SERIAL NOT NULL``)."""
+    if not column.primary_key or column.type not in _SERIAL_TYPES:
+        return False
+    autoincrement = _keyword(call, "autoincrement")
+    if autoincrement is not None and _const(autoincrement) not in (True, "auto"):
+        return False
+    return not any(isinstance(a, ast.Call) and _callee(a) == "ForeignKey" for a in call.args)
+
+
 def _sa_table_columns(arguments: Sequence[ast.expr]) -> tuple[Column, ...]:
     """The columns of ``op.create_table``, as the DDL SQLAlchemy emits for them declares them.
 
@@ -767,6 +784,8 @@ class _Body:
     def add_column(self, call: ast.Call, column_call: ast.expr | None, table: str) -> None:
         column = _sa_column(column_call) if isinstance(column_call, ast.Call) else None
         if column is not None and isinstance(column_call, ast.Call):
+            if _autoincrements(column, column_call):
+                column = replace(column, generated=True)
             where = _where(self.path, column_call.args[0] if column_call.args else None, call)
             orm_only = not column.has_default and _keyword(column_call, "default") is not None
             self.add(

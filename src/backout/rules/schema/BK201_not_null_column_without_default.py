@@ -32,8 +32,9 @@ class NotNullColumnWithoutDefault(Rule):
     without `server_default` (its `default=` is applied by SQLAlchemy, not the database),
     Django `AddField` without `null=True` or `db_default=` (Django fills the existing rows with
     a model `default=`, then drops the default from the column). Columns of tables created in
-    the same release, generated, identity and serial columns, and columns with a default are
-    not flagged; a default of NULL is none (`DEFAULT NULL::text`,
+    the same release, generated, identity and serial columns (an Alembic integer primary key
+    added with `autoincrement` left alone, which SQLAlchemy emits as `SERIAL`), and columns
+    with a default are not flagged; a default of NULL is none (`DEFAULT NULL::text`,
     `server_default=sa.text("NULL")`, Liquibase `defaultValue="null"`). Taking the default of
     a NOT NULL column that existed before the release is flagged too (`ALTER COLUMN … DROP
     DEFAULT` or `SET DEFAULT NULL`, a MySQL `MODIFY` that restates the column without its
