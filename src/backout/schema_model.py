@@ -1311,12 +1311,24 @@ class ReleaseAnalysis:
             judged = self.judged[position]
             if not constrains_old_writes(judged):
                 continue
-            name = judged.op.detail.lower()
+            name = judged.op.detail.lower() or self._default_name(judged.op)
             table = self.key_of_name(judged.table_name)
             if name and dropped.get((table, name), position) < position:
                 continue
             found.append(judged)
         return found
+
+    def _default_name(self, op: Operation) -> str:
+        """The name PostgreSQL gives an unnamed FOREIGN KEY or UNIQUE constraint
+        (``<table>_<columns>_fkey``/``_key``), so Alembic autogenerate's ``drop_constraint(
+        "certificates_authority_id_fkey")`` then ``create_foreign_key(None, "certificates", …,
+        ["authority_id"], …, ondelete="CASCADE")`` creates the constraint it dropped again;
+        "" elsewhere, or for a name PostgreSQL would shorten past 63 bytes."""
+        suffix = {FOREIGN_KEY: "fkey", UNIQUE: "key"}.get(op.constraint or UNIQUE)
+        if self.dialect != "postgres" or suffix is None or not op.constrained:
+            return ""
+        name = "_".join((op.table.rpartition(".")[2], *op.constrained, suffix)).lower()
+        return name if len(name.encode()) <= 63 else ""
 
     def _unique_tables(self, name: str, position: int) -> set[str]:
         """The tables with a UNIQUE constraint or index called ``name``, created at the base or

@@ -28,15 +28,18 @@ class ConstraintOldWritesMayViolate(Rule):
     unique, and makes them NOT NULL, which BK205 reports). A constraint dropped and created
     again under its own name in the release is not new (`DROP CONSTRAINT`; MySQL `DROP
     INDEX`/`KEY`/`FOREIGN KEY`/`CHECK`; `DROP INDEX` or Alembic `op.drop_index` of an index
-    that was unique; Django `RemoveConstraint`; Liquibase `dropUniqueConstraint`), nor is a
-    UNIQUE or PRIMARY KEY over a column that is unique already, or over columns of which the
-    base release held some unique together (a composite primary key, Liquibase's over
-    several `primaryKey` columns too; a table rebuilt with it; a key added again under
-    another name). A key the base release dropped is gone: a unique constraint, index or
-    primary key dropped there (by its name, MySQL's `DROP PRIMARY KEY` and Liquibase's
-    `dropPrimaryKey` whatever it is called, a Django `unique_together` group that an
-    `AlterUniqueTogether` left out) and added again in the release is new. So is a plain
-    index dropped and created again as a unique one, and a Django field made unique again
+    that was unique; Django `RemoveConstraint`; Liquibase `dropUniqueConstraint`; on
+    PostgreSQL an unnamed FOREIGN KEY or UNIQUE goes by the name the server gives it,
+    `<table>_<columns>_fkey`/`_key`, as Alembic autogenerate's `drop_constraint("t_a_fkey")`
+    then `create_foreign_key(None, "t", …, ["a"], …)` relies on), nor is a UNIQUE or PRIMARY
+    KEY over a column that is unique already, or over columns of which the base release held
+    some unique together (a composite primary key, Liquibase's over several `primaryKey`
+    columns too; a table rebuilt with it; a key added again under another name). A key the
+    base release dropped is gone: a unique constraint, index or primary key dropped there (by
+    its name, MySQL's `DROP PRIMARY KEY` and Liquibase's `dropPrimaryKey` whatever it is
+    called, a Django `unique_together` group that an `AlterUniqueTogether` left out) and added
+    again in the release is new. So is a plain index dropped and created again as a unique
+    one, and a Django field made unique again
     after an `AlterField` without `unique=True` dropped its unique key (a `UniqueConstraint`
     over it is a key of its own, which stays). `NOT VALID` does not help: it skips existing
     rows only.
