@@ -976,3 +976,10 @@ def test_alembic_url_startswith_scopes_the_code_to_that_dialect() -> None:
     assert migration.operations("sqlite")[0] == ()
     (problem,) = facts.of(SqlUnreadable)
     assert problem.dialect == "mysql" and problem.reason.startswith("conn.execute() of an f-")
+
+
+def test_drop_column_if_exists_is_noted_by_mariadbs_grammar() -> None:
+    read = read_sqlglot(SqlText("ALTER TABLE t DROP COLUMN IF EXISTS x;", "m.sql"), "mysql")
+    assert [(op.kind, op.column, op.detail) for op in read.operations] == [
+        (DROP_COLUMN, "x", "if exists")
+    ]

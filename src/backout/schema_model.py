@@ -73,6 +73,7 @@ from backout.schema_operations import (
     DROP_VIEW,
     DROPPED_INDEX,
     FOREIGN_KEY,
+    IF_EXISTS,
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
     ORM_DEFAULT_ONLY,
@@ -1653,7 +1654,7 @@ def _judge(
             column.base_nullable,
             column.base_has_default,
         )
-    elif op.column and kind != ADD_COLUMN:
+    elif op.column and kind != ADD_COLUMN and not _drops_nothing(op, table):
         judged = JudgedOperation(migration, op, True, True, base_table, op.column, None, None)
     else:
         judged = JudgedOperation(migration, op, True, False, base_table, None, None, None)
@@ -1686,6 +1687,14 @@ def _judge(
                     [name for name in op.constrained if name not in known or known[name].at_base]
                 )
     return judged
+
+
+def _drops_nothing(op: Operation, table: TableState | None) -> bool:
+    """A ``DROP COLUMN IF EXISTS`` of a column that ``table``, known whole, does not have
+    (navikt/syfomotebehov's ``V1_15__add_and_fill_column_innmelderType.sql`` drops the column
+    it adds next, in case an earlier attempt left it): it does nothing. A column that a table
+    backout knows whole does not have is otherwise taken to predate the history."""
+    return op.detail == IF_EXISTS and table is not None and table.complete
 
 
 def _base_key_within(base_schema: Schema, table: TableState, constrained: Sequence[str]) -> bool:

@@ -49,6 +49,9 @@ REMOVE_FIELD = "RemoveField"
 """``Operation.detail`` of the ``DROP_COLUMN`` that Django's ``RemoveField`` is: for a
 many-to-many field it drops the join table ``<model table>_<field>`` instead (the migration
 does not say the field's type; the schema model knows the table)."""
+IF_EXISTS = "if exists"
+"""``Operation.detail`` of a SQL ``DROP COLUMN IF EXISTS``: where the table is known whole
+and has no such column, the statement does nothing, so it drops nothing the old release has."""
 RENAME_MODEL = "RenameModel"
 """``Operation.detail`` of the ``RENAME_TABLE`` that Django's ``RenameModel`` is: no change to
 the database when the model has its own ``db_table``."""

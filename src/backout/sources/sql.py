@@ -61,7 +61,7 @@ from backout.schema_model import (
     DialectRead,
     Operation,
 )
-from backout.schema_operations import with_primary_key, written_integer
+from backout.schema_operations import IF_EXISTS, with_primary_key, written_integer
 from backout.sources.base import SqlUnreadable
 
 
@@ -542,7 +542,10 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         name = cmd.get("name")
         column_kind = _PG_COLUMN_COMMANDS.get(sub)
         if column_kind is not None:
-            operations.append(Operation(column_kind, stmt.at_name(name, after), table, name))
+            detail = IF_EXISTS if column_kind == DROP_COLUMN and cmd.get("missing_ok") else ""
+            operations.append(
+                Operation(column_kind, stmt.at_name(name, after), table, name, detail=detail)
+            )
         elif sub == "AT_AddColumn":
             column_def = _fields(cmd.get("def"), "ColumnDef")
             if column_def is not None:

@@ -42,7 +42,12 @@ from backout.schema_model import (
     Column,
     Operation,
 )
-from backout.schema_operations import UNNAMED_PRIMARY_KEY, with_primary_key, written_integer
+from backout.schema_operations import (
+    IF_EXISTS,
+    UNNAMED_PRIMARY_KEY,
+    with_primary_key,
+    written_integer,
+)
 from backout.sources.base import SqlUnreadable
 from backout.sources.sql import SQLGLOT_DIALECTS, SqlRead, SqlText
 
@@ -209,8 +214,9 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
             column = _glot_column(action, stmt)
             yield Operation(ADD_COLUMN, stmt.at(action.this), table, column.name, column_def=column)
         elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "COLUMN":
+            detail = IF_EXISTS if action.args.get("exists") else ""
             for target in action.args.get("tables") or [action.this]:
-                yield Operation(DROP_COLUMN, stmt.at(target), table, _name(target))
+                yield Operation(DROP_COLUMN, stmt.at(target), table, _name(target), detail=detail)
         elif isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() in (
             _DROPPED_CONSTRAINTS
         ):
