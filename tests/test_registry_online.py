@@ -46,7 +46,9 @@ def release(root: Path, image: str) -> Path:
     return root
 
 
-def online(root: Path, registry: Registry, *flags: str) -> tuple[int, list[str], str]:
+def online(
+    root: Path, registry: Registry, *flags: str, cwd: Path | None = None
+) -> tuple[int, list[str], str]:
     done = run_backout(
         "check",
         str(root),
@@ -58,6 +60,7 @@ def online(root: Path, registry: Registry, *flags: str) -> tuple[int, list[str],
         "--output-format",
         "concise",
         *flags,
+        cwd=cwd,
     )
     return done.returncode, done.stdout.splitlines(), done.stderr
 
@@ -228,3 +231,73 @@ def _manifest_bytes(registry: Registry, repository: str, digest: str) -> bytes:
     )
     assert response.status_code == 200
     return response.content
+
+
+BUILT_TEMPLATE = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: cartservice\nspec:\n"
+    "  template:\n    spec:\n      containers:\n      - name: server\n"
+    "        image: {{{{ .Values.{key}.repository }}}}/{{{{ .Values.cartService.name }}}}"
+    ":{{{{ .Values.{key}.tag }}}}\n"
+)
+
+
+def chart_release(root: Path, key: str, repository: str, tag: str) -> Path:
+    """microservices-demo's chart: one mapping of values (``images`` there) from which each
+    service's template builds its image with the service's name."""
+    (root / "chart" / "templates").mkdir(parents=True, exist_ok=True)
+    (root / "chart" / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: onlineboutique\nversion: 0.4.2\n", encoding="utf-8"
+    )
+    (root / "chart" / "templates" / "cartservice.yaml").write_text(
+        BUILT_TEMPLATE.format(key=key), encoding="utf-8"
+    )
+    (root / "chart" / "values.yaml").write_text(
+        f'{key}:\n  repository: {repository}\n  tag: "{tag}"\n\n'
+        "cartService:\n  name: cartservice\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.mark.parametrize("key", ["image", "images"])
+def test_an_image_a_template_builds_from_more_than_its_values_is_not_asked_about(
+    registry: Registry, tmp_path: Path, key: str
+) -> None:
+    # The images that run are demo/cartservice:1.0 and :1.1; `demo:1.0`, what the mapping
+    # reads as alone, names nothing. Asking about it gave a BK303 error (`image`); the online
+    # checks must say that they did not check this image (`images` was left out silently).
+    pusher = registry.pusher()
+    pusher.image("demo/cartservice", "1.0", "1.0")
+    pusher.image("demo/cartservice", "1.1", "1.1")
+    base = chart_release(tmp_path / "base", key, f"{registry.host}/demo", "1.0")
+    head = chart_release(tmp_path / "head", key, f"{registry.host}/demo", "1.1")
+
+    code, lines, err = online(head, registry, "--base", str(base))
+    assert (code, lines) == (0, []), [*lines, err]
+    assert (
+        "check --online: warning: not checked: chart/values.yaml:3:8: "
+        "chart/templates/cartservice.yaml:10:16 builds the image from more than "
+        f"`{key}` ({registry.host}/demo/<.Values.cartService.name>:1.1), so no reference in "
+        "the repository names it\n"
+    ) in err, err
+
+
+def test_an_image_a_variable_without_default_decides_is_named_as_not_checked(
+    registry: Registry, tmp_path: Path
+) -> None:
+    head = tmp_path / "head"
+    head.mkdir()
+    (head / "compose.yaml").write_text(
+        "services:\n  api:\n    image: ${API_IMAGE}\n  web:\n"
+        f"    image: {registry.host}/gap/web:1.0\n",
+        encoding="utf-8",
+    )
+    registry.pusher().image("gap/web", "1.0", "1.0")
+    # Run from above the release: the paths are shown as the report shows them.
+    code, lines, err = online(Path("head"), registry, cwd=tmp_path)
+    assert (code, lines) == (0, []), err
+    gaps = [line for line in err.splitlines() if "not checked" in line]
+    assert gaps == [
+        "check --online: warning: not checked: head/compose.yaml:3:12: the image is set "
+        "entirely by ${API_IMAGE}, which has no value in the repository"
+    ]

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -34,6 +34,9 @@ from backout.report import OutputFormat, render
 from backout.report.summary import by_code, summary_line
 from backout.rules import RuleLoadError
 from backout.sources import ReaderLoadError
+
+if TYPE_CHECKING:
+    from backout.registry.online import NotChecked
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -425,17 +428,32 @@ def check(paths: tuple[Path, ...], base: str | None, online: bool, **flags: Any)
         existing_path(target)
     results = []
     config = build_config(targets[0], **flags)
+    not_checked: list[list[NotChecked]] = []
     if online:
-        results = _check_online(targets, config, base)
+        checked = _check_online(targets, config, base)
+        results = [result for result, _ in checked]
+        not_checked = [gaps for _, gaps in checked]
     else:
         for target in targets:
             results.append(run_check(target, config, base))
     moved = [from_cwd(r, several=len(results) > 1) for r in results]
     result = _merge([r for r, _ in moved])
-    sys.exit(emit(result, [prefix for _, prefix in moved if prefix], **flags))
+    exit_code = emit(result, [prefix for _, prefix in moved if prefix], **flags)
+    # After the report, as the drill's tables it could not probe: the exit code stays that of
+    # the findings (docs/registry.md).
+    gaps = [gap.shown(moved[i][1]) for i, found in enumerate(not_checked) for gap in found]
+    if gaps:
+        from backout.redact import Redactor
+
+        redactor = Redactor(gaps)
+        for gap in gaps:
+            click.echo(f"check --online: warning: not checked: {redactor.redact(gap)}", err=True)
+    sys.exit(exit_code)
 
 
-def _check_online(targets: tuple[Path, ...], config: Config, base: str | None) -> list[CheckResult]:
+def _check_online(
+    targets: tuple[Path, ...], config: Config, base: str | None
+) -> list[tuple[CheckResult, list[NotChecked]]]:
     from backout.registry.client import RegistryClient, RegistryError
     from backout.registry.online import check_online
 

@@ -8,11 +8,18 @@ release no longer does (a container or workload removed) is a target too: rollin
 back, so it must still exist. Each target is resolved today and recorded as a
 :class:`RollbackTarget` fact on the head release; rules BK303 (target gone) and BK304 (target
 now resolves to this release's image) judge them. Offline, no such fact exists.
+
+The images are those BK101, ``plan`` and ``pin`` judge (:func:`judged_image_uses`): Helm
+values only where a template runs them, with the tag the templates fall back to. An image that
+no reference in the repository names — one a Helm template builds from more than its values
+mapping, or one a variable without a default decides — is not asked about:
+:func:`not_checked` says which, and the CLI prints them after the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from backout.config import Config
@@ -25,9 +32,11 @@ from backout.engine import (
     run_rules,
 )
 from backout.imageref import ImageReference, parse_reference
+from backout.models import Location
 from backout.registry.client import RegistryClient
 from backout.registry.facts import RollbackTarget
 from backout.sources.base import FactSet
+from backout.sources.helm import HelmImage, judged_image_uses
 from backout.sources.images import ImageUse
 from backout.sources.lockfile import LockedImage, LockEntry
 
@@ -35,10 +44,60 @@ from backout.sources.lockfile import LockedImage, LockEntry
 DEPLOYED_SOURCES = ("kubernetes", "compose", "kustomize", "helm")
 
 
+@dataclass(frozen=True)
+class NotChecked:
+    """An image of the release that the online checks did not ask a registry about: at
+    ``location``, for ``reason``, which starts with ``built_at`` when that is set."""
+
+    location: Location
+    reason: str
+    built_at: Location | None = None
+
+    def shown(self, prefix: str = "") -> str:
+        """``path:line:col: why``, each path with ``prefix`` (the report's, see ``from_cwd``)."""
+
+        def where(location: Location) -> str:
+            return f"{prefix}/{location}" if prefix else str(location)
+
+        built = f"{where(self.built_at)} " if self.built_at is not None else ""
+        return f"{where(self.location)}: {built}{self.reason}"
+
+
+def _not_checked(use: ImageUse) -> NotChecked | None:
+    """Why no reference in the repository names the image ``use`` deploys; ``None``: one does."""
+    if isinstance(use, HelmImage) and use.built_at is not None:
+        # ``reference`` joins the mapping's fields: an image that no container runs
+        return NotChecked(
+            use.location,
+            f"builds the image from more than `{use.values_path}` ({use.built_as}), so no "
+            "reference in the repository names it",
+            use.built_at,
+        )
+    if use.unresolved:
+        image = (
+            "the image is set entirely by"
+            if use.text_in_file == use.unresolved
+            else f"the image `{use.text_in_file}` depends on"
+        )
+        return NotChecked(
+            use.location, f"{image} {use.unresolved}, which has no value in the repository"
+        )
+    return None
+
+
+def _deployed_uses(facts: FactSet) -> list[ImageUse]:
+    """The images the release deploys, as BK101, plan and pin judge them."""
+    return [use for use in judged_image_uses(facts) if use.source in DEPLOYED_SOURCES]
+
+
 def _deployed(facts: FactSet) -> list[ImageUse]:
-    return [
-        use for use in facts.of(ImageUse) if use.source in DEPLOYED_SOURCES and not use.unresolved
-    ]
+    return [use for use in _deployed_uses(facts) if _not_checked(use) is None]
+
+
+def not_checked(facts: FactSet) -> list[NotChecked]:
+    """The deployed images whose rollback target the online checks cannot ask about."""
+    found = [gap for use in _deployed_uses(facts) if (gap := _not_checked(use)) is not None]
+    return sorted(found, key=lambda gap: gap.location)
 
 
 def _history(facts: FactSet | None) -> list[LockEntry]:
@@ -179,9 +238,11 @@ def _removed(
 
 def check_online(
     target: Path, config: Config, base: str | None, client: RegistryClient
-) -> CheckResult:
-    """``backout check --online``: the static rules plus the registry's answers."""
+) -> tuple[CheckResult, list[NotChecked]]:
+    """``backout check --online``: the static rules plus the registry's answers, and the
+    release's images that were not asked about."""
     workspace = load_workspace(target, config, base)
     workspace.head.facts.extend(observe(workspace, client))
     rules = enabled_rules(config)
-    return finish(workspace, run_rules(workspace, rules), rules)
+    gaps = not_checked(workspace.head.facts)
+    return finish(workspace, run_rules(workspace, rules), rules), gaps

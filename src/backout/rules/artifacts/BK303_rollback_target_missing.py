@@ -18,7 +18,10 @@ class RollbackTargetMissing(Rule):
     `backout.lock` recorded for the repository — and reports it when the registry answers
     `MANIFEST_UNKNOWN`. An image the `--base` release deploys and this release removes (a
     container or a workload dropped) is checked too: rolling back deploys it again. Its finding
-    points at the previous release's file, where that image is named.
+    points at the previous release's file, where that image is named. An image that no
+    reference in the repository names (a Helm template that builds it from more than its
+    values mapping, a `${IMAGE}` without default) is not asked about: a warning after the
+    report names it.
 
     ## Why is this bad?
     `kubectl rollout undo` (or a GitOps revert) puts the old reference back, and the new pods
