@@ -641,3 +641,74 @@ def test_webhook_certificate_jobs_are_no_caveat_of_helm_rollback(tmp_path: Path)
     plan = json.loads(done.stdout)
     assert plan["helm"], done.stdout
     assert not [c for h in plan["helm"] for c in h["caveats"] if "admission" in c]
+
+
+def test_a_workload_the_ci_sets_the_image_of_goes_back_by_undo_or_set_image() -> None:
+    """No manifest names them: the CI's `kubectl set image` says which workload, container,
+    namespace and context; the plan used to say there was no rollback target."""
+    plan = _plan_json("ci_kubectl_set_image")
+    assert not [w for w in plan["warnings"] if "no rollback target" in w]
+    api, worker = plan["targets"]
+    assert (api["workload"], api["namespace"], api["kube_context"]) == (
+        "deployment/shop-api",
+        "shop",
+        "prod-eu",
+    )
+    # ${{ github.sha }} names another image each run: the previous one is not in the repo
+    assert (api["rollback_image"], api["digest"]) == ("", "")
+    assert (
+        "kubectl rollout history deployment/shop-api --context prod-eu -n shop" in (api["warning"])
+    )
+    # A literal version that the release changed: the previous one, by the lock's digest
+    assert (worker["rollback_image"], worker["digest_source"]) == (
+        "ghcr.io/acme/worker:2.3",
+        "backout.lock",
+    )
+    ways = _ways_back(plan["commands"])
+    assert ways["deployment/shop-api"][0].startswith(
+        "kubectl --context prod-eu -n shop rollout undo deployment/shop-api --to-revision=<N>"
+    )
+    pinned = f"ghcr.io/acme/worker@{worker['digest']}"
+    assert ways["statefulset/worker"] == [
+        f"kubectl -n jobs set image statefulset/worker worker={pinned}"
+    ]
+
+
+def test_without_a_base_a_workload_the_ci_sets_is_undone(tmp_path: Path) -> None:
+    shutil.copytree(GOLDEN / "ci_kubectl_set_image" / "head", tmp_path / "head")
+    done = run_backout("plan", str(tmp_path / "head"), "--format", "json")
+    plan = json.loads(done.stdout)
+    ways = _ways_back(plan["commands"])
+    assert sorted(ways) == ["deployment/shop-api", "statefulset/worker"]
+    assert all(" rollout undo " in commands[0] for commands in ways.values()), ways
+    (worker,) = [t for t in plan["targets"] if t["workload"] == "statefulset/worker"]
+    assert worker["rollback_image"] == ""
+    assert "no previous release (--base) says what it set before" in worker["warning"]
+
+
+def test_a_workload_in_the_manifests_is_planned_from_them_not_from_the_ci(
+    tmp_path: Path,
+) -> None:
+    for release in ("base", "head"):
+        shutil.copytree(GOLDEN / "workload_changes" / release, tmp_path / release)
+        workflow = tmp_path / release / ".github" / "workflows" / "deploy.yml"
+        workflow.parent.mkdir(parents=True, exist_ok=True)
+        workflow.write_text(
+            "jobs:\n  deploy:\n    steps:\n"
+            "      - run: kubectl set image deployment/api api=ghcr.io/acme/api:${{ github.sha }}\n"
+            "      - run: kubectl -n ${{ vars.NS }} set image deploy/$APP app=ghcr.io/acme/app:1\n",
+            encoding="utf-8",
+        )
+    done = run_backout("plan", "head", "--base", "base", "--format", "json", cwd=tmp_path)
+    plan = json.loads(done.stdout)
+    ways = _ways_back(plan["commands"])
+    assert len(ways["deployment/api"]) == 1, ways
+    assert {t["source"] for t in plan["targets"] if t["workload"] == "deployment/api"} == {
+        "kubernetes"
+    }
+    # Names the CI fills in at deploy are shown as values to fill in, as for helm
+    assert "deployment/<$APP>" in ways
+    assert ways["deployment/<$APP>"][0].startswith(
+        "kubectl -n <${{ vars.NS }}> rollout undo deployment/<$APP>"
+    )
+    assert any("the namespace of the `kubectl` command at" in w for w in plan["warnings"])

@@ -283,6 +283,38 @@ def test_github_pushes_and_deploys() -> None:
     assert (history.value, at(history)) == (3, "39:25")
 
 
+def test_kubectl_set_image_names_its_workload_namespace_and_context() -> None:
+    workflow = """\
+env:
+  NS: prod
+jobs:
+  deploy:
+    steps:
+      - run: kubectl --context eu set image deployment/api api=a/api:${{ github.sha }} -n $NS
+      - run: kubectl set image -n web deployments.apps web web=ghcr.io/a/web:1.2 proxy=envoy:1.30
+      - run: kubectl set image sts/db --namespace=data db=postgres:16 --record
+      - run: kubectl set image -nweb -l app=x deploy/z z=ghcr.io/a/z:1
+      - run: kubectl set image --local -f x.yaml z=ghcr.io/a/z:1 -o yaml
+      - run: kubectl set image --dry-run=client deploy/z z=ghcr.io/a/z:1
+      - run: kubectl set image deploy/y deploy/z z=ghcr.io/a/z:1
+"""
+    deploys = [
+        (d.workload, d.container, d.reference, d.namespace, d.kube_context, at(d))
+        for d in of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deployment/api", "api", "a/api:${{ github.sha }}", "prod", "eu", "6:64"),
+        ("deployment/web", "web", "ghcr.io/a/web:1.2", "web", "", "7:64"),
+        ("deployment/web", "proxy", "envoy:1.30", "web", "", "7:88"),
+        ("statefulset/db", "db", "postgres:16", "data", "", "8:59"),
+        # selected by label or file, rendered locally, or several workloads: none is named
+        ("", "z", "ghcr.io/a/z:1", "web", "", "9:58"),
+        ("", "z", "ghcr.io/a/z:1", "", "", "10:52"),
+        ("", "z", "ghcr.io/a/z:1", "", "", "11:60"),
+        ("", "z", "ghcr.io/a/z:1", "", "", "12:52"),
+    ]
+
+
 def test_build_without_push_is_not_a_push() -> None:
     workflow = """\
 jobs:

@@ -24,7 +24,7 @@ from backout import __version__
 from backout.config import Config
 from backout.engine import Workspace, enabled_rules, finish, load_workspace, run_rules
 from backout.imageref import ImageReference, parse_reference, same_name_and_tag
-from backout.models import Finding
+from backout.models import Finding, Location
 from backout.redact import Redactor, strings_in
 from backout.rules.base import CheckContext
 from backout.schema_model import (
@@ -46,7 +46,7 @@ from backout.schema_model import (
     renames_base_object,
 )
 from backout.sources.base import FactSet
-from backout.sources.ci import CiCommand, shell_words
+from backout.sources.ci import CiCommand, CiImageDeploy, shell_words
 from backout.sources.helm import (
     HelmChart,
     HelmCrd,
@@ -158,12 +158,17 @@ class Target:
     digest_source: str
     warning: str = ""
     source: str = "kubernetes"
-    """``kubernetes`` (a manifest's workload) or ``helm`` (an image set in a chart's values,
-    whose ``workload`` is the chart and ``container`` the values file and path)."""
+    """``kubernetes`` (a manifest's workload), ``helm`` (an image set in a chart's values,
+    whose ``workload`` is the chart and ``container`` the values file and path) or ``ci`` (a
+    workload no manifest names that the CI deploys with ``kubectl set image``: ``current_image``
+    is what the CI sets, ``rollback_image`` the previous release's when it names a different
+    image, else ``""``, unknown)."""
     ci_override: str = ""
     """For ``helm``: the CI's flag that sets this image at deploy (``--set image.tag=…``).
     ``rollback_image`` is then what the values file names, not what the previous deploy ran,
     and ``digest`` is empty."""
+    kube_context: str = ""
+    """For ``ci``: the ``--context`` of the CI's ``kubectl set image``."""
 
 
 @dataclass(frozen=True)
@@ -363,6 +368,10 @@ class _Change:
     rollout: str = ""
     """The Argo Rollout that runs this workload: itself (``shop``) for a Rollout, or the
     Rollout whose ``spec.workloadRef`` names this Deployment; ``""`` otherwise."""
+    kube_context: str = ""
+    """The ``--context`` the CI deploys it with (a workload the CI sets the image of)."""
+    source: str = "kubernetes"
+    """``kubernetes`` (a manifest's workload) or ``ci`` (one the CI sets the image of)."""
 
 
 def _workload_images(facts: FactSet) -> dict[tuple[str, str], list[ImageUse]]:
@@ -462,6 +471,111 @@ def _targets(
     plan.unchanged = [change.workload for change in changes if change.how == "unchanged"]
     _unchanged_mutable(workspace, changes, locked, plan)
     return changes
+
+
+# What ``kubectl rollout undo`` takes back, as the CI reader names the kinds.
+_CI_ROLLOUT_KINDS = ("deployment", "statefulset", "daemonset")
+
+
+def _ci_set_images(facts: FactSet) -> dict[tuple[str, str, str], list[CiImageDeploy]]:
+    """(workload, namespace, context) → the CI's ``kubectl set image`` of each of its
+    containers (the first line that sets it, in file order)."""
+    found: dict[tuple[str, str, str], dict[str, CiImageDeploy]] = {}
+    for deploy in sorted(facts.of(CiImageDeploy), key=lambda d: d.location):
+        if deploy.how == "kubectl set image" and deploy.workload:
+            key = (deploy.workload, deploy.namespace, deploy.kube_context)
+            found.setdefault(key, {}).setdefault(deploy.container, deploy)
+    return {key: list(containers.values()) for key, containers in found.items()}
+
+
+def _names_an_image(reference: str | None) -> bool:
+    """Whether ``reference`` is one image whatever the run: no CI variable or expression."""
+    return reference is not None and "$" not in reference and parse_reference(reference) is not None
+
+
+def _ci_targets(
+    workspace: Workspace,
+    plan: Plan,
+    changes: list[_Change],
+    registry: RegistryLookup | None = None,
+) -> list[_Change]:
+    """The workloads that no manifest names and that the CI deploys with ``kubectl set
+    image``: their rollback target is the previous release's ``set image`` when it names
+    another image (a literal ``api:1.4``), else unknown, and undo to the revision before
+    the deploy takes them back. Returns how each goes back."""
+    in_manifests = {change.workload for change in changes}
+    base = _ci_set_images(workspace.base.facts) if workspace.base is not None else {}
+    locked = _lock_digests(workspace)
+    found: list[_Change] = []
+    for key, deploys in _ci_set_images(workspace.head.facts).items():
+        workload, namespace, context = key
+        if workload in in_manifests or workload.partition("/")[0] not in _CI_ROLLOUT_KINDS:
+            continue
+        where = deploys[0].location
+        kind, _, name = workload.partition("/")
+        workload = f"{kind}/{_fill_in(name, 'workload name', where, plan, 'kubectl')}"
+        namespace = _fill_in(namespace, "namespace", where, plan, "kubectl")
+        context = _fill_in(context, "context", where, plan, "kubectl")
+        before = {d.container: d for d in base.get(key, [])}
+        known = True
+        for deploy in deploys:
+            current = deploy.reference or deploy.written
+            previous = before.get(deploy.container)
+            if (
+                previous is not None
+                and previous.reference != current
+                and _names_an_image(previous.reference)
+            ):
+                rollback_image = previous.reference or ""
+                digest, source, warning = _target_digest(
+                    rollback_image, current, locked, registry, True
+                )
+            else:
+                known = False
+                rollback_image, digest, source = "", "", ""
+                warning = _ci_unknown(deploy, workload, namespace, context, previous, workspace)
+            plan.targets.append(
+                Target(
+                    workload=workload,
+                    namespace=namespace,
+                    container=deploy.container,
+                    current_image=current,
+                    rollback_image=rollback_image,
+                    digest=digest,
+                    digest_source=source,
+                    warning=warning,
+                    source="ci",
+                    kube_context=context,
+                )
+            )
+        how = "images" if known else "unknown"
+        found.append(_Change(workload, namespace, how, kube_context=context, source="ci"))
+    return found
+
+
+def _ci_unknown(
+    deploy: CiImageDeploy,
+    workload: str,
+    namespace: str,
+    context: str,
+    previous: CiImageDeploy | None,
+    workspace: Workspace,
+) -> str:
+    """The warning for a container whose previous image the CI's ``set image`` does not tell."""
+    flags = (f" --context {context}" if context else "") + (f" -n {namespace}" if namespace else "")
+    if previous is not None:
+        before = f"the previous release's line names no other image (`{previous.written}`)"
+    elif workspace.base is not None:
+        before = "the previous release has no such line"
+    else:
+        before = "no previous release (--base) says what it set before"
+    return (
+        f"WARNING: the CI sets the image of {workload} at deploy ({deploy.location}: "
+        f"`{deploy.container}={deploy.written}`) and {before}, so the plan knows no target "
+        f"image or digest. `kubectl rollout history {workload}{flags}` lists the revisions "
+        f"(`--revision=<N>` shows the image of one); note the digest the pods run before "
+        "rolling back."
+    )
 
 
 def _unchanged_mutable(
@@ -583,8 +697,14 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
         if change.how in ("new", "unchanged"):
             continue
         workload = change.workload
-        targets = [t for t in plan.targets if t.source == "kubernetes" and t.workload == workload]
-        flag = f"-n {change.namespace} " if change.namespace else ""
+        targets = [
+            t
+            for t in plan.targets
+            if (t.source, t.workload, t.namespace, t.kube_context)
+            == (change.source, workload, change.namespace, change.kube_context)
+        ]
+        flag = f"--context {change.kube_context} " if change.kube_context else ""
+        flag += f"-n {change.namespace} " if change.namespace else ""
         if change.rollout:
             _argo_commands(change, flag, targets, plan)
         else:
@@ -594,11 +714,15 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
         workload = f"rollout/{change.rollout}" if change.rollout else workload
         for target in targets:
             if not target.digest:
+                why = (
+                    f"the mutable `{target.rollback_image}` may pull the broken image again"
+                    if target.rollback_image
+                    else "the plan does not know which image the previous deploy set"
+                )
                 plan.verification.append(
                     f"the pods of {workload} run a different imageID in container "
                     f"{target.container} than before the rollback (note it first with "
-                    f"`kubectl {flag}get pods -o jsonpath='{{..imageID}}'`): the mutable "
-                    f"`{target.rollback_image}` may pull the broken image again"
+                    f"`kubectl {flag}get pods -o jsonpath='{{..imageID}}'`): {why}"
                 )
         for target in targets:
             if target.digest:
@@ -693,6 +817,8 @@ def _rollback_command(
         else "the revision before this release"
     )
     note = "; restores a mutable tag, see the warning" if mutable else ""
+    if any(not t.rollback_image for t in targets):
+        note = "; restores the image the previous deploy set, unknown to the plan: see the warning"
     return (
         f"kubectl {flag}rollout undo {workload} --to-revision=<N>  "
         f"# N from `kubectl rollout history`: {revision}{note}"
@@ -891,7 +1017,7 @@ def _helm_commands(release: str, namespace: str) -> tuple[str, ...]:
     )
 
 
-def _fill_in(word: str, what: str, command: CiCommand, plan: Plan) -> str:
+def _fill_in(word: str, what: str, where: Location, plan: Plan, program: str = "helm") -> str:
     """``word`` as the plan shows it: a GitHub ``${{ … }}`` expression (GitHub substitutes
     it when the workflow runs) or a CI variable (``$RELEASE``, ``${CI_ENVIRONMENT_NAME}``)
     becomes ``<…>``, a value to fill in, with a warning."""
@@ -904,7 +1030,7 @@ def _fill_in(word: str, what: str, command: CiCommand, plan: Plan) -> str:
     else:
         return word
     plan.warnings.append(
-        f"the {what} of the `helm` command at {command.location} is {kind} "
+        f"the {what} of the `{program}` command at {where} is {kind} "
         f"`{word}`: put in place of `<{word}>` the value it had in the deploy "
         "(the pipeline's job log shows the command with it)"
     )
@@ -927,8 +1053,8 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
         if (deploy.release, deploy.namespace) in seen:
             continue
         seen.add((deploy.release, deploy.namespace))
-        release = _fill_in(deploy.release, "release name", command, plan) or "<release>"
-        namespace = _fill_in(deploy.namespace, "namespace", command, plan)
+        release = _fill_in(deploy.release, "release name", command.location, plan) or "<release>"
+        namespace = _fill_in(deploy.namespace, "namespace", command.location, plan)
         chart_argument = deploy.chart
         chart = _chart_dir(chart_argument, set(charts))
         if chart is not None:
@@ -970,7 +1096,7 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
             f"`helm history {helm.release}{flag} --max 1` shows a new revision, status "
             "deployed, described as `Rollback to <REVISION>`"
         )
-    plain = sorted({t.workload for t in plan.targets if t.source == "kubernetes"})
+    plain = sorted({t.workload for t in plan.targets if t.source in ("kubernetes", "ci")})
     if plan.helm and plain:
         releases = ", ".join(f"`{h.release}`" for h in plan.helm)
         plan.warnings.append(
@@ -1119,6 +1245,7 @@ def build_plan(
     result = finish(workspace, run_rules(workspace, rules), rules)
     plan = Plan(release=str(target), base=base)
     changes = _targets(workspace, plan, registry)
+    changes += _ci_targets(workspace, plan, changes, registry)
     _helm(workspace, plan)
     _helm_targets(workspace, plan, registry)
     for helm in plan.helm:
@@ -1160,6 +1287,8 @@ def render_markdown(plan: Plan) -> str:
                 # The values file does not name what ran: the CI's flag replaced it.
                 now = f"what `{t.ci_override}` set (values file: {now})"
                 rollback = f"what `{t.ci_override}` set (values file: {rollback})"
+            elif not t.rollback_image:
+                rollback = "what the previous deploy set"
             lines.append(f"| {t.workload} | {t.container} | {now} | {rollback} | {digest} |")
     elif not plan.unchanged:
         lines.append("No workload image found.")

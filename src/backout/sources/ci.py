@@ -229,6 +229,12 @@ class CiImageDeploy(Fact):
     ``reference`` is set for ``kubectl set image c=REF`` and ``kustomize edit set image``;
     Helm ``--set image.tag=TAG`` gives ``tag`` (and ``reference`` when the same command also
     sets ``image.repository``). Values have the pipeline's literal variables substituted.
+
+    ``kubectl set image`` also says where the image goes: ``workload`` as kubectl names it in
+    full (``deploy/api`` and ``deployments.apps api`` are ``deployment/api``), ``container``,
+    and the command's ``-n``/``--namespace`` and ``--context``. ``workload`` is ``""`` when the
+    command selects by file, label or ``--all``, or changes no cluster (``--local``,
+    ``--dry-run``).
     """
 
     provider: str
@@ -238,6 +244,10 @@ class CiImageDeploy(Fact):
     tag: str | None
     written: str
     how: str
+    workload: str = ""
+    container: str = ""
+    namespace: str = ""
+    kube_context: str = ""
 
 
 @dataclass(frozen=True)
@@ -645,13 +655,17 @@ def _interpret(line: _LogicalLine, context: _Context) -> Iterator[Fact]:
                         f"{program} copy",
                     )
         elif program == "kubectl" and "set" in args and "image" in args:
-            after = args.index("image", args.index("set")) + 1
-            operands = [w for w in words[after:] if not w.text.startswith("-")]
-            for word in operands[1:]:
-                name, sep, value = word.text.partition("=")
-                if sep and value:
-                    offset = word.offset_of(len(name) + 1)
-                    yield deploy(offset, value, "kubectl set image", value, None)
+            set_image = _kubectl_set_image(words, context.env)
+            for word in set_image.pairs:
+                name, _, value = word.text.partition("=")
+                offset = word.offset_of(len(name) + 1)
+                yield replace(
+                    deploy(offset, value, "kubectl set image", value, None),
+                    workload=set_image.workload,
+                    container=_expand(name, context.env),
+                    namespace=set_image.namespace,
+                    kube_context=set_image.kube_context,
+                )
         elif program == "kustomize" and args[1:4] == ["edit", "set", "image"]:
             for word in words[4:]:
                 name, sep, value = word.text.partition("=")
@@ -660,6 +674,113 @@ def _interpret(line: _LogicalLine, context: _Context) -> Iterator[Fact]:
                     yield deploy(offset, value, "kustomize edit set image", value, None)
         elif program == "helm" and len(args) > 1 and args[1] in ("upgrade", "install"):
             yield from _interpret_helm(words, line, context, deploy)
+
+
+# kubectl's flags that take a value (``kubectl options`` and ``kubectl set image --help``);
+# every other flag is a switch, or takes its value after ``=`` (``--dry-run=client``).
+_KUBECTL_VALUE_FLAGS = frozenset(
+    {
+        "-n",
+        "--namespace",
+        "--context",
+        "--cluster",
+        "--kubeconfig",
+        "--user",
+        "-s",
+        "--server",
+        "--token",
+        "--as",
+        "--as-group",
+        "--as-uid",
+        "--cache-dir",
+        "--certificate-authority",
+        "--client-certificate",
+        "--client-key",
+        "--request-timeout",
+        "--tls-server-name",
+        "--username",
+        "--password",
+        "-v",
+        "--v",
+        "--vmodule",
+        "-f",
+        "--filename",
+        "-k",
+        "--kustomize",
+        "-l",
+        "--selector",
+        "-o",
+        "--output",
+        "--field-manager",
+        "--template",
+    }
+)
+# The workload kinds as ``kubectl rollout`` names them, by the names kubectl accepts.
+_KUBECTL_KINDS = {
+    "deployment": "deployment",
+    "deployments": "deployment",
+    "deploy": "deployment",
+    "statefulset": "statefulset",
+    "statefulsets": "statefulset",
+    "sts": "statefulset",
+    "daemonset": "daemonset",
+    "daemonsets": "daemonset",
+    "ds": "daemonset",
+}
+
+
+@dataclass(frozen=True)
+class _KubectlSetImage:
+    """The workload, namespace, context and ``container=image`` words of ``kubectl set image``."""
+
+    workload: str
+    namespace: str
+    kube_context: str
+    pairs: list[_Word]
+
+
+def _kubectl_set_image(words: list[_Word], env: dict[str, str]) -> _KubectlSetImage:
+    """Read ``kubectl [flags] set image [flags] (TYPE/NAME | TYPE NAME) c=IMAGE…`` as kubectl
+    does: a flag takes the next word only when it is one of kubectl's value flags."""
+    operands: list[_Word] = []
+    flags: dict[str, str] = {}
+    index = 1
+    while index < len(words):
+        word = words[index].text
+        index += 1
+        if word.startswith("-") and len(word) > 1:
+            name, has_value, value = word.partition("=")
+            if not has_value and not word.startswith("--") and word[:2] in ("-n", "-f", "-l"):
+                name, value = word[:2], word[2:]  # -nprod
+            if not has_value and not value and name in _KUBECTL_VALUE_FLAGS:
+                value = words[index].text if index < len(words) else ""
+                index += 1
+            flags[name] = value or "true"
+        else:
+            operands.append(words[index - 1])
+    verb = [w.text for w in operands[:2]]
+    rest = operands[2:] if verb == ["set", "image"] else []
+    pairs = [w for w in rest if "=" in w.text and w.text.partition("=")[2]]
+    resources = [w.text for w in rest if "=" not in w.text]
+    kind, _, name = (resources[0] if resources else "").partition("/")
+    if name:
+        name = name if len(resources) == 1 else ""  # several workloads: none is the one
+    elif len(resources) == 2:
+        name = resources[1]  # TYPE NAME
+    kind = kind.split(".", 1)[0].lower()  # deployments.apps, deployment.v1.apps
+    selected = any(
+        flag in flags for flag in ("-f", "--filename", "-k", "--kustomize", "-l", "--selector")
+    )
+    local = flags.get("--local", "false") != "false" or flags.get("--dry-run", "none") != "none"
+    workload = ""
+    if name and not selected and "--all" not in flags and not local:
+        workload = f"{_KUBECTL_KINDS.get(kind, kind)}/{_expand(name, env)}"
+    return _KubectlSetImage(
+        workload,
+        _expand(flags.get("-n", flags.get("--namespace", "")), env),
+        _expand(flags.get("--context", ""), env),
+        pairs,
+    )
 
 
 def _interpret_helm(
