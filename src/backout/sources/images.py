@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from backout.imageref import ImageReference, parse_reference
 from backout.lines import LINE_BREAK, line_end, line_start
 from backout.models import Location
 from backout.sources.base import Fact
@@ -456,3 +457,75 @@ def scalar_value_edit(text: str, node: ScalarNode) -> PinEdit | None:
         return None
     space = " " if start == end and text[start - 1 : start] == ":" else ""
     return PinEdit(start, end, text[start:end], f"{space}{quote}", quote)
+
+
+# Stands for an unset variable while :func:`known_tag` looks where it sits: no ``/``, ``:``,
+# ``@`` or character of a reference.
+_UNSET = "\x00"
+# An unset variable that is either its value or nothing: ``$X``, ``${X}``, ``${X:?err}``.
+# ``${X:+alt}`` is not: set or unset, it gives two texts.
+_PLAIN_OR_REQUIRED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?:\}|:?\?.*\})?", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class KnownTag:
+    """What :func:`known_tag` found: ``reference`` stands for the image (each unset variable
+    read as ``x``) with the tag and digest it runs; ``defaults_used`` and ``unset`` are the
+    expressions decided by their default and those whose value no file gives."""
+
+    reference: ImageReference
+    defaults_used: tuple[str, ...]
+    unset: tuple[str, ...]
+
+
+def known_tag(written: str, compose: bool = True) -> KnownTag | None:
+    """The tag and digest of ``written`` when its unset variables set only the repository.
+
+    ``${REGISTRY:-ghcr.io}/${PREFIX}/api:${TAG:-latest}`` runs the tag ``latest`` unless
+    ``TAG`` is set, whatever ``PREFIX`` holds, and ``${REGISTRY}/api`` runs no tag at all:
+    each variable with no default stands before the last ``/`` of the name, so it cannot
+    reach the tag. ``None`` when no variable is unset, or one may set the last name
+    component, the tag or the digest (``${IMAGE}``, ``api:${TAG}``, ``app${SUFFIX}``), or
+    the text is no reference whatever they hold.
+
+    ``compose``: compose's interpolation (``$$`` is a ``$``). Otherwise the text is filled in
+    by a deploy step, envsubst or Flux's post-build substitution, whose documented default is
+    ``${VAR:=default}``: read as ``${VAR:-default}``, and named as written.
+    """
+    assigned: set[str] = set()
+
+    def as_default(match: re.Match[str]) -> str:
+        assigned.add(match.group(1))
+        return f"${{{match.group(1)}{match.group(2)}-"
+
+    text = written if compose else _ASSIGN_DEFAULT.sub(as_default, written)
+    plain = interpolate(text, dollar_escape=compose)
+    names = []
+    for expression in plain.unresolved:
+        match = _PLAIN_OR_REQUIRED.fullmatch(expression)
+        if match is None:
+            return None
+        names.append(match.group(1))
+    if not names:
+        return None
+    marked = interpolate(text, dict.fromkeys(names, _UNSET), dollar_escape=compose).value
+    name = marked.partition("@")[0]
+    if _UNSET in marked[name.rfind("/") + 1 :]:
+        return None
+    reference = parse_reference(marked.replace(_UNSET, "x"))
+    if reference is None:
+        return None
+
+    def as_written(expression: str) -> str:
+        return _DEFAULT.sub(
+            lambda m: f"${{{m.group(1)}{m.group(2)}{'=' if m.group(1) in assigned else '-'}",
+            expression,
+        )
+
+    defaults = tuple(as_written(used) for used in plain.defaults_used)
+    return KnownTag(reference, defaults, tuple(as_written(u) for u in plain.unresolved))
+
+
+# ``${VAR:=default}``/``${VAR=default}`` (envsubst, Flux), and the ``${VAR:-`` it is read as.
+_ASSIGN_DEFAULT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?)=")
+_DEFAULT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?)-")

@@ -10,7 +10,7 @@ from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.base import FactSet
 from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
-from backout.sources.images import ImageUse
+from backout.sources.images import ImageUse, KnownTag, known_tag
 from backout.sources.kustomize import INCLUDE_FIELDS, KustomizeInclude, refused_tag
 from backout.sources.paths import KUSTOMIZATION_NAMES
 
@@ -55,6 +55,17 @@ def _why_mutable(ref: ImageReference, built_as: str = "") -> str:
         f"{shown} names the tag `{ref.tag}`, which can be pushed again, so the image "
         "restored may not be the one that ran"
     )
+
+
+def _known_tag(use: ImageUse) -> KnownTag | None:
+    """The tag ``use`` runs when its unset variables set only the repository: compose
+    interpolation, and ``${…}`` in a manifest that a deploy step (Flux's post-build
+    substitution, envsubst) fills in. Dockerfiles are BK305's."""
+    if use.unresolved and use.source == "compose":
+        return known_tag(use.text_in_file)
+    if not use.unresolved and "$" in use.reference and parse_reference(use.reference) is None:
+        return known_tag(use.reference, compose=False)
+    return None
 
 
 def _set_by(use: ImageUse) -> str:
@@ -107,8 +118,11 @@ def _unresolved(use: ImageUse) -> str:
 
 
 # A token a pipeline replaces before applying the file (`sed 's|<IMAGE>|…|'`, a release
-# tool's `#{Image}#`), which makes the reference invalid as written: `<IMAGE>`, `app:<TAG>`.
-_PLACEHOLDER = re.compile(r"<[A-Za-z0-9_.-]+>|#\{[^{}]+\}#?|__[A-Za-z0-9_]+__")
+# tool's `#{Image}#`, envsubst's `${TAG}`), which makes the reference invalid as written:
+# `<IMAGE>`, `app:<TAG>`, `app:${TAG}`.
+_PLACEHOLDER = re.compile(
+    r"<[A-Za-z0-9_.-]+>|#\{[^{}]+\}#?|__[A-Za-z0-9_]+__|\$\{[^{}]+\}|\$[A-Za-z_][A-Za-z0-9_]*"
+)
 
 
 class MutableImageReference(Rule):
@@ -159,7 +173,13 @@ class MutableImageReference(Rule):
     `image: shop:${TAG}` with `TAG=latest` in `.env` is `shop:latest`, and the finding names
     the `.env` line; `${TAG:-latest}` is `latest` whenever `TAG` is unset. A `.env` value that
     looks like a credential (`API_TOKEN=…`, `user:pw@host/…`) is never read, so never
-    printed. An image set by a variable with no default cannot be judged and is
+    printed. A variable with no default that sets only the repository does not hide the tag:
+    `${REGISTRY:-ghcr.io}/${IMAGE_PREFIX}/api:${IMAGE_TAG:-latest}` is judged as `latest` and
+    `${REGISTRY}/api` as untagged (errors), whatever `IMAGE_PREFIX` and `REGISTRY` hold; a
+    digest pins it all the same. So are `${…}` and `$VAR` in a manifest, Kustomize `images:`
+    or Helm values that a deploy step fills in (envsubst, Flux's post-build substitution,
+    whose `${TAG:=latest}` is a default). An image whose name or tag a variable with no
+    default may set (`${IMAGE}`, `api:${TAG}`) cannot be judged and is
     reported as a warning; `${TAG:?message}` is named as a variable that must be set at
     deploy time (compose refuses to start without it). An empty Helm tag that the templates replace by
     `.Chart.AppVersion` is judged as the `appVersion` of the chart's `Chart.yaml`. An
@@ -229,6 +249,26 @@ class MutableImageReference(Rule):
             if finding is not None:
                 yield finding
 
+    def _tag_only(self, use: ImageUse, known: KnownTag, restored_by: str) -> Finding:
+        """The finding for an image whose repository a variable without default sets, and
+        whose tag the file decides: the tag moves whatever the repository is."""
+        ref = known.reference
+        defaults = ", ".join(f"default of {used}" for used in known.defaults_used)
+        judged = f" (judged by the {defaults}, used when the variable is unset)" if defaults else ""
+        unset = ", ".join(known.unset)
+        one = len(known.unset) == 1
+        return self.finding(
+            use.location,
+            f"{use.context}: {restored_by}: {_why_mutable(ref, use.text_in_file)}{judged}; "
+            f"{unset} {'has' if one else 'have'} no default but set{'s' if one else ''} only "
+            "the repository, not the tag",
+            "pin it by digest: end the reference with `@sha256:…` (inside the tag's default "
+            "when it has one, `${TAG:-1.4@sha256:…}`, so a tag set at deploy still wins), "
+            f"resolved against the repository that {unset} names: `backout pin` cannot "
+            "resolve it while the repository has no value in the files",
+            Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING,
+        )
+
     def _judge(self, use: ImageUse) -> Finding | None:
         restored_by = _RESTORED_BY.get(use.source, _RESTORED_BY["kubernetes"])
         if use.source == "helm" and not isinstance(use, HelmImage):
@@ -267,6 +307,9 @@ class MutableImageReference(Rule):
                 "`helm rollback` restores the image itself",
                 Severity.WARNING,
             )
+        known = _known_tag(use)
+        if known is not None:
+            return None if known.reference.is_pinned else self._tag_only(use, known, restored_by)
         if use.unresolved:
             return self.finding(
                 use.location,
