@@ -156,6 +156,28 @@ def test_a_version_from_the_env_file_is_a_version_tag(tmp_path: Path) -> None:
     assert "default" not in finding.message  # the default is not what runs
 
 
+@pytest.mark.parametrize(
+    ("tag", "env", "severity", "named"),
+    [
+        ("${TAG}", "TAG=latest\n", Severity.ERROR, "is re-pointed by every push of `latest`"),
+        ("${TAG:-latest}", "TAG=1.4.2\n", Severity.WARNING, "names the tag `1.4.2`"),
+    ],
+)
+def test_the_env_file_decides_the_tag_when_a_variable_sets_only_the_repository(
+    tmp_path: Path, tag: str, env: str, severity: Severity, named: str
+) -> None:
+    # IMAGE_PREFIX has no value anywhere, but it cannot reach the tag, which the .env sets
+    compose = f"services:\n  api:\n    image: ${{REGISTRY:-ghcr.io}}/${{IMAGE_PREFIX}}/api:{tag}\n"
+    (finding,) = _check(tmp_path, compose, env)
+    assert (str(finding.location), finding.severity) == ("docker-compose.yml:3:12", severity)
+    assert named in finding.message
+    assert (
+        "(judged by the default of ${REGISTRY:-ghcr.io}, used when the variable is unset, and "
+        f"by `{env.strip()}` from .env:1, used unless the shell sets it); ${{IMAGE_PREFIX}} has "
+        "no default but sets only the repository"
+    ) in finding.message
+
+
 def test_required_variables_set_by_the_env_file_are_judged(tmp_path: Path) -> None:
     compose = "services:\n  api:\n    image: shop/api:${TAG:?set}\n  db:\n    image: ${DB}\n"
     findings = _check(tmp_path, compose, f"TAG=latest\nDB=postgres:16@{DIGEST}\n")

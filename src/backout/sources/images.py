@@ -478,7 +478,12 @@ class KnownTag:
     unset: tuple[str, ...]
 
 
-def known_tag(written: str, compose: bool = True) -> KnownTag | None:
+def known_tag(
+    written: str,
+    compose: bool = True,
+    known: Mapping[str, str] | None = None,
+    withheld: Collection[str] = (),
+) -> KnownTag | None:
     """The tag and digest of ``written`` when its unset variables set only the repository.
 
     ``${REGISTRY:-ghcr.io}/${PREFIX}/api:${TAG:-latest}`` runs the tag ``latest`` unless
@@ -491,6 +496,9 @@ def known_tag(written: str, compose: bool = True) -> KnownTag | None:
     ``compose``: compose's interpolation (``$$`` is a ``$``). Otherwise the text is filled in
     by a deploy step, envsubst or Flux's post-build substitution, whose documented default is
     ``${VAR:=default}``: read as ``${VAR:-default}``, and named as written.
+
+    ``known`` and ``withheld``: the variables a compose ``.env`` sets, as for
+    :func:`interpolate` (``TAG=1.4.2`` there runs ``1.4.2``, not ``${TAG:-latest}``'s default).
     """
     assigned: set[str] = set()
 
@@ -499,7 +507,7 @@ def known_tag(written: str, compose: bool = True) -> KnownTag | None:
         return f"${{{match.group(1)}{match.group(2)}-"
 
     text = written if compose else _ASSIGN_DEFAULT.sub(as_default, written)
-    plain = interpolate(text, dollar_escape=compose)
+    plain = interpolate(text, known, dollar_escape=compose, withheld=withheld)
     names = []
     for expression in plain.unresolved:
         match = _PLAIN_OR_REQUIRED.fullmatch(expression)
@@ -508,7 +516,8 @@ def known_tag(written: str, compose: bool = True) -> KnownTag | None:
         names.append(match.group(1))
     if not names:
         return None
-    marked = interpolate(text, dict.fromkeys(names, _UNSET), dollar_escape=compose).value
+    unset = {**(known or {}), **dict.fromkeys(names, _UNSET)}
+    marked = interpolate(text, unset, dollar_escape=compose, withheld=withheld).value
     name = marked.partition("@")[0]
     if _UNSET in marked[name.rfind("/") + 1 :]:
         return None

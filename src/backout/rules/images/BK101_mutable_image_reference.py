@@ -62,7 +62,9 @@ def _known_tag(use: ImageUse) -> KnownTag | None:
     interpolation, and ``${…}`` in a manifest that a deploy step (Flux's post-build
     substitution, envsubst) fills in. Dockerfiles are BK305's."""
     if use.unresolved and use.source == "compose":
-        return known_tag(use.text_in_file)
+        env = {e.name: e.value for e in use.env_values if e.value is not None}
+        withheld = {e.name for e in use.env_values if e.value is None}
+        return known_tag(use.text_in_file, known=env, withheld=withheld)
     if not use.unresolved and "$" in use.reference and parse_reference(use.reference) is None:
         return known_tag(use.reference, compose=False)
     return None
@@ -254,7 +256,11 @@ class MutableImageReference(Rule):
         whose tag the file decides: the tag moves whatever the repository is."""
         ref = known.reference
         defaults = ", ".join(f"default of {used}" for used in known.defaults_used)
-        judged = f" (judged by the {defaults}, used when the variable is unset)" if defaults else ""
+        by = [f"the {defaults}, used when the variable is unset"] if defaults else []
+        from_env = _from_env_file(use)
+        if from_env:
+            by.append(f"{from_env}, used unless the shell sets it")
+        judged = f" (judged by {', and by '.join(by)})" if by else ""
         unset = ", ".join(known.unset)
         one = len(known.unset) == 1
         return self.finding(
