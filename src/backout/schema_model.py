@@ -76,6 +76,7 @@ from backout.schema_operations import (
     IF_EXISTS,
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
+    ORM_ADDED,
     ORM_DEFAULT_ONLY,
     ORM_REMOVED,
     PRIMARY_KEY,
@@ -132,6 +133,7 @@ __all__ = [
     "MODEL_TABLE",
     "NAME_ASPECT",
     "NULLABILITY_ASPECT",
+    "ORM_ADDED",
     "ORM_DEFAULT_ONLY",
     "ORM_REMOVED",
     "PRIMARY_KEY",
@@ -657,7 +659,9 @@ class Schema:
     are found ignoring the case it ignores."""
     orm_removed: set[tuple[str, str]] = field(default_factory=set)
     """Django: the (table, column) pairs, and (table, ``""``) for whole models, that left the
-    models' state while the database kept them (:data:`ORM_REMOVED`)."""
+    models' state while the database kept them (:data:`ORM_REMOVED`), and have not come back
+    since: taken into the models again (:data:`ORM_ADDED`), or dropped or created in the
+    database (a column or table made under that name later is a new one the code reads)."""
 
     def __post_init__(self) -> None:
         fold = self.fold
@@ -792,6 +796,8 @@ class Schema:
             added = _column_state(op.column_def, at_base)
             table.columns[added.name] = added
             self._inline_keys(table, op.column_def)
+            if self.orm_removed:
+                self.orm_removed.discard((op.table, added.name))
             return added
         if kind in _TABLES_UNCHANGED:
             if (
@@ -820,9 +826,13 @@ class Schema:
                 self._drop_key(op)
             elif kind == ORM_REMOVED:
                 self.orm_removed.add((op.table, op.column or ""))
+            elif kind == ORM_ADDED and self.orm_removed:
+                self.orm_removed.discard((op.table, op.column or ""))
             return column
         if op.column and kind in _ON_A_COLUMN:
             if kind == DROP_COLUMN:
+                if self.orm_removed:
+                    self.orm_removed.discard((op.table, op.column))
                 if column is not None and table is not None:
                     del table.columns[op.column]
                     if table.keys:  # the database drops the keys the column is in
@@ -965,6 +975,9 @@ class Schema:
         """:meth:`apply` for what :meth:`_change` leaves: operations on whole tables and enum
         types (one on a column that names none changes nothing)."""
         kind = op.kind
+        if kind in (CREATE_TABLE, DROP_TABLE) and self.orm_removed:
+            # The table and its columns, gone or new, are no longer what the models left.
+            self.orm_removed = {entry for entry in self.orm_removed if entry[0] != op.table}
         if kind == CREATE_TABLE:
             table = self.new_table(op.table, at_base)
             for declared in op.columns:
@@ -1002,7 +1015,9 @@ _ON_A_COLUMN = frozenset(
         DROP_DEFAULT,
     }
 )
-_TABLES_UNCHANGED = frozenset({ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP, ORM_REMOVED})
+_TABLES_UNCHANGED = frozenset(
+    {ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP, ORM_REMOVED, ORM_ADDED}
+)
 
 
 def _key_name(op: Operation) -> str:

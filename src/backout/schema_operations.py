@@ -43,8 +43,14 @@ ORM_REMOVED = "orm_removed"
 leaves the models' state while the database keeps it (``SeparateDatabaseAndState`` with the
 ``RemoveField``/``DeleteModel`` in ``state_operations`` only; Sentry's ``SafeRemoveField`` and
 ``SafeDeleteModel`` with ``DeletionAction.MOVE_TO_PENDING``). The code of every release from
-then on no longer reads it, so dropping it in a later release breaks none of them. Not a
-change to the database by itself."""
+then on no longer reads it, so dropping it in a later release breaks none of them, until
+:data:`ORM_ADDED` or a creation or drop of the column or table in the database. Not a change to
+the database by itself."""
+ORM_ADDED = "orm_added"
+"""Django: the field ``column`` (or, with no column, the model) whose table is ``table`` enters
+the models' state while the database is left alone (``SeparateDatabaseAndState`` with the
+``AddField``/``CreateModel`` in ``state_operations`` only): the code reads it again, so what
+:data:`ORM_REMOVED` said of it no longer holds. Not a change to the database by itself."""
 REMOVE_FIELD = "RemoveField"
 """``Operation.detail`` of the ``DROP_COLUMN`` that Django's ``RemoveField`` is: for a
 many-to-many field it drops the join table ``<model table>_<field>`` instead (the migration

@@ -7,9 +7,10 @@ operations itself, so the down operations are the reverses (``AddField`` ↔ dro
 ``RunPython`` without ``reverse_code`` and ``RunSQL`` without ``reverse_sql`` are irreversible
 steps. ``SeparateDatabaseAndState`` contributes its ``database_operations``, and of its
 ``state_operations`` the fields and models that leave the state (the code stops reading them;
-the database keeps them). ``RunSQL`` strings are read as SQL. Sentry's ``SafeRunSQL``,
-``SafeRemoveField`` and ``SafeDeleteModel`` are read as Django's operations, the last two as
-state-only removals with ``DeletionAction.MOVE_TO_PENDING``.
+the database keeps them) or enter it again (the code reads them again). ``RunSQL`` strings
+are read as SQL. Sentry's ``SafeRunSQL``, ``SafeRemoveField`` and ``SafeDeleteModel`` are
+read as Django's operations, the last two as state-only removals with
+``DeletionAction.MOVE_TO_PENDING``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from backout.schema_operations import (
     DROP_TABLE,
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
+    ORM_ADDED,
     ORM_DEFAULT_ONLY,
     ORM_REMOVED,
     REDEFINED,
@@ -316,7 +318,11 @@ class _Operations:
             state = _argument(call, 1, "state_operations")
             for node in getattr(state, "elts", []) or []:
                 if isinstance(node, ast.Call):
-                    self.forget(node, _callee(node))
+                    kind = _callee(node)
+                    if kind in ("AddField", "CreateModel"):
+                        self.adopt(node, kind)
+                    else:
+                        self.forget(node, kind)
 
     def forget(self, call: ast.Call, kind: str) -> None:
         """A ``RemoveField`` or ``DeleteModel`` of the models' state alone: the code stops
@@ -331,6 +337,29 @@ class _Operations:
         else:
             return
         self.up.append(Operation(ORM_REMOVED, self.at(name_node, call), table, column))
+
+    def adopt(self, call: ast.Call, kind: str) -> None:
+        """An ``AddField`` or ``CreateModel`` of the models' state alone: the code reads the
+        column, or the model and the fields it lists, again (:data:`ORM_ADDED`)."""
+        if kind == "AddField":
+            table = self.table(_string(_argument(call, 0, "model_name")))
+            name_node = _argument(call, 1, "name")
+            fields = [(_string(name_node) or "").lower()]
+        else:
+            name_node = _argument(call, 0, "name")
+            model_table = self.table(_string(name_node))
+            table = _db_table(_argument(call, 2, "options")) or model_table
+            self.up.append(Operation(ORM_ADDED, self.at(name_node, call), table))
+            listed = getattr(_argument(call, 1, "fields"), "elts", []) or []
+            fields = [
+                (_string(item.elts[0]) or "").lower()
+                for item in listed
+                if isinstance(item, ast.Tuple) and item.elts
+            ]
+        where = self.at(name_node, call)
+        for name in fields:
+            if name:
+                self.up.append(Operation(ORM_ADDED, where, table, name))
 
     def field_operation(self, call: ast.Call, kind: str) -> None:
         model = _string(_argument(call, 0, "model_name"))

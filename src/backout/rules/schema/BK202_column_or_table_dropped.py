@@ -22,9 +22,11 @@ class ColumnOrTableDropped(Rule):
     migration took out of the models' state alone (`SeparateDatabaseAndState` with the
     `RemoveField`/`DeleteModel` in `state_operations`, Sentry's `SafeRemoveField`/
     `SafeDeleteModel` with `DeletionAction.MOVE_TO_PENDING`): the old release's code no
-    longer reads it; nor a `DROP COLUMN IF EXISTS` of a column that the table, created by a
-    migration backout read, does not have (it does nothing). backout does not know a view's
-    columns, so a
+    longer reads it. That holds until the field or model comes back: an `AddField`/
+    `CreateModel` (in `state_operations` alone too) or a column or table of that name dropped
+    or created in the database by a later base migration; a drop after that is flagged again.
+    Nor is a `DROP COLUMN IF EXISTS` of a column that the table, created by a migration
+    backout read, does not have (it does nothing). backout does not know a view's columns, so a
     view replaced by one with fewer columns (`CREATE OR REPLACE VIEW` on MySQL, a drop and
     create) is not flagged for the columns it lost.
 
