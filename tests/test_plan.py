@@ -134,6 +134,49 @@ def test_a_unique_together_group_is_dropped_by_the_name_django_gave_it(tmp_path:
     assert "(team, email) was added without a name" in fix
 
 
+def _alembic_not_null_release(root: Path, create_x: bool) -> None:
+    """An Alembic history whose last revision (the release) changes ``t.x`` to BigInteger
+    with ``nullable=False, existing_nullable=False``; ``t`` is created by the first one when
+    ``create_x`` (``x`` nullable), else it is older than the history."""
+    versions = root / "alembic" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = alembic\n")
+    (root / "alembic" / "env.py").write_text("")
+    (root / "backout.toml").write_text("release-size = 1\n")
+    created = (
+        'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("x", sa.Integer, nullable=True))'
+        if create_x
+        else 'op.create_table("other", sa.Column("id", sa.Integer, primary_key=True))'
+    )
+    head = "import sqlalchemy as sa\nfrom alembic import op\n\n"
+    (versions / "aaa_init.py").write_text(
+        f'{head}revision = "aaa"\ndown_revision = None\n\n\n'
+        f"def upgrade():\n    {created}\n\n\ndef downgrade():\n    pass\n"
+    )
+    (versions / "bbb_bigint.py").write_text(
+        f'{head}revision = "bbb"\ndown_revision = "aaa"\n\n\n'
+        'def upgrade():\n    op.alter_column("t", "x", existing_type=sa.Integer(), '
+        "type_=sa.BigInteger(), nullable=False, existing_nullable=False)\n\n\n"
+        'def downgrade():\n    op.alter_column("t", "x", existing_type=sa.BigInteger(), '
+        "type_=sa.Integer(), nullable=False, existing_nullable=False)\n"
+    )
+
+
+@pytest.mark.parametrize(("create_x", "expected"), [(False, []), (True, ["DROP NOT NULL"])])
+def test_existing_nullable_is_believed_only_for_a_column_the_history_does_not_know(
+    tmp_path: Path, create_x: bool, expected: list[str]
+) -> None:
+    # Alembic emits SET NOT NULL for nullable=False whatever existing_nullable says: on a
+    # column the history created nullable, the plan undoes it; on one older than the history,
+    # existing_nullable=False is all backout knows, and nothing is to undo.
+    _alembic_not_null_release(tmp_path, create_x)
+    done = run_backout("plan", str(tmp_path), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    fixes = json.loads(done.stdout)["schema"].get("forward_fix") or []
+    assert [fix.split(" x ", 1)[-1].rstrip(";") for fix in fixes] == expected, fixes
+
+
 @pytest.mark.parametrize(
     ("command", "expected"),
     [

@@ -1135,7 +1135,7 @@ def _forward_fix(judged: JudgedOperation, constrained: set[int]) -> str | None:
         if default is not None:
             return f"ALTER TABLE {table} ALTER COLUMN {op.column} SET DEFAULT {default};"
         return f"ALTER TABLE {table} ALTER COLUMN {op.column} DROP NOT NULL;"
-    if op.kind == SET_NOT_NULL and judged.column_at_base:
+    if op.kind == SET_NOT_NULL and judged.column_at_base and judged.base_nullable is not False:
         return f"ALTER TABLE {table} ALTER COLUMN {judged.column_name} DROP NOT NULL;"
     if drops_base_object(judged):
         if op.kind == DROP_TABLE:

@@ -85,6 +85,7 @@ from backout.schema_operations import (
     RENAME_COLUMN,
     RENAME_MODEL,
     RENAME_TABLE,
+    RESTATED,
     SET_DEFAULT,
     SET_NOT_NULL,
     UNIQUE,
@@ -1684,6 +1685,10 @@ def _judge(
             base_enum_name, schema.enums.get(base_enum_name, ())
         )
         judged.new_enum_values = schema.enums.get(op.column_def.type or "", ())
+    elif op.detail == RESTATED and judged.column_at_base and judged.base_nullable is None:
+        # A column the history does not know (every column the base replay met has its base
+        # nullability): the migration's word on the nullability it had is the base's.
+        judged.base_nullable = kind == DROP_NOT_NULL
     elif kind == ADD_CONSTRAINT and table_at_base:
         if table is None:
             judged.base_columns = op.constrained

@@ -75,6 +75,14 @@ DOWN_MISSING = "missing"
 DOWN_EMPTY = "empty"
 DOWN_RAISES = "raises"
 
+RESTATED = "restated"
+"""``Operation.detail`` of a ``SET_NOT_NULL`` or ``DROP_NOT_NULL`` whose migration says the
+column had that nullability already (Alembic ``alter_column(nullable=X,
+existing_nullable=X)``, which autogenerate writes beside a type change). The database is told
+it all the same, and the migration's word is only a claim: the judge takes it for the base's
+nullability only when the history backout read does not know the column (one older than the
+migrations), as it takes ``existing_type`` for the base's type."""
+
 ORM_DEFAULT_ONLY = "orm default only"
 """``Operation.detail`` of an ``ADD_COLUMN`` whose migration gives a default that the ORM
 applies, not the database: Django's model ``default=`` (it fills the existing rows, then

@@ -44,6 +44,7 @@ from backout.schema_operations import (
     ORM_DEFAULT_ONLY,
     RENAME_COLUMN,
     RENAME_TABLE,
+    RESTATED,
     SET_DEFAULT,
     SET_NOT_NULL,
     UNIQUE,
@@ -829,13 +830,15 @@ class _Body:
         column = (_string(column_node) or "").lower()
         where = _where(self.path, column_node, call)
         nullable = _keyword(call, "nullable")
-        # ``nullable=False, existing_nullable=False`` (autogenerate restates it beside a type
-        # change) says the column was NOT NULL already: no change to its nullability.
-        value = _const(nullable)
-        restated = isinstance(value, bool) and value is _const(_keyword(call, "existing_nullable"))
-        if nullable is not None and not restated:
+        if nullable is not None:
+            # Alembic emits SET/DROP NOT NULL whenever ``nullable`` is given; an equal
+            # ``existing_nullable`` (autogenerate restates both beside a type change) only
+            # claims the column had it already (:data:`RESTATED`).
+            value = _const(nullable)
+            existing = _const(_keyword(call, "existing_nullable"))
+            restated = isinstance(value, bool) and value is existing
             kind = SET_NOT_NULL if value is False else DROP_NOT_NULL
-            self.add(kind, where, table, column)
+            self.add(kind, where, table, column, detail=RESTATED if restated else "")
         type_node = _keyword(call, "type_")
         if type_node is not None:
             self.add(

@@ -16,7 +16,9 @@ class NotNullSetOnExistingColumn(Rule):
     Flags `ALTER COLUMN … SET NOT NULL`, Alembic `op.alter_column(nullable=False)`, MySQL
     `MODIFY … NOT NULL` and Django `AlterField` without `null=True` on a column that existed,
     nullable, before the release and that the release leaves NOT NULL (flagged at the
-    release's last statement on its nullability).
+    release's last statement on its nullability). Alembic sets NOT NULL whenever `nullable=False`
+    is given: `existing_nullable=False` beside it is believed only for a column older than the
+    migrations backout read; one that the history created nullable is flagged.
 
     ## Why is this bad?
     The old release may insert rows without the column or write NULL into it. After a rollback
