@@ -65,11 +65,13 @@ class RollbackNeverDrilled(Rule):
     ## What it does
     Flags a GitHub Actions or GitLab CI pipeline with a deploy step (`kubectl apply`,
     `kubectl set image`, `helm upgrade|install`, `argocd app sync`, `flyway migrate`,
-    `alembic upgrade`, `manage.py migrate`…) when no pipeline or script of the repository runs
-    a step that exercises rollback: `backout drill`, `helm rollback`,
+    `alembic upgrade`, `manage.py migrate`, `goose … up`…) when no pipeline or script of the
+    repository runs a step that exercises rollback: `backout drill`, `helm rollback`,
     `kubectl rollout undo --dry-run`, `alembic downgrade`, `migrate … down` (golang-migrate),
     `manage.py migrate <app> <earlier migration>` (or `zero`), `flyway undo`,
-    `liquibase rollback…`/`update-testing-rollback`, `dbmate rollback|down`. It points at the
+    `liquibase rollback…`/`update-testing-rollback`, `dbmate rollback|down`,
+    `goose … down|down-to|reset|redo` (after the driver and connection string, or alone
+    with `GOOSE_DRIVER`/`GOOSE_DBSTRING` set). It points at the
     first deploy command of each pipeline. GitLab jobs are read as GitLab builds them: the
     files a pipeline includes (`include: local:`) merged in, `extends:` and `!reference`
     resolved across them, so a deploy script or a drill job written as a template in an

@@ -158,7 +158,7 @@ def _container_command(program: str, args: Sequence[str]) -> tuple[list[str], bo
 _KNOWN_PROGRAMS = frozenset(
     {
         "alembic", "manage.py", "django-admin", "flyway", "liquibase", "dbmate", "migrate",
-        "backout", "helm", "kubectl", "pytest", "py.test",
+        "goose", "backout", "helm", "kubectl", "pytest", "py.test",
     }
 )  # fmt: skip
 
@@ -244,13 +244,40 @@ _MIGRATION_TOOLS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "flyway": (("migrate",), ("undo",)),
     "dbmate": (("up", "migrate"), ("rollback", "down")),
     "migrate": (("up",), ("down",)),  # golang-migrate
+    # pressly/goose; `redo` runs the latest migration's Down, then its Up again
+    "goose": (("up", "up-by-one", "up-to"), ("down", "down-to", "reset", "redo")),
 }
+
+# `goose [flags] DRIVER DBSTRING COMMAND`, or `goose [flags] COMMAND` when GOOSE_DRIVER and
+# GOOSE_DBSTRING are set; goose reads flags wherever they stand. Its commands, and the flags
+# that take a value (Go's flag package: one dash or two, `-dir x` or `-dir=x`).
+_GOOSE_COMMANDS = frozenset(
+    {
+        "up", "up-by-one", "up-to", "down", "down-to", "redo", "reset", "status", "version",
+        "create", "fix", "validate", "init", "env",
+    }
+)  # fmt: skip
+_GOOSE_VALUES = frozenset(
+    f"{dashes}{name}"
+    for name in ("dir", "table", "certfile", "ssl-cert", "ssl-key", "timeout", "env")
+    for dashes in ("-", "--")
+)
+
+
+def _runs_subcommand(call: Invocation, subcommands: Sequence[str]) -> bool:
+    """Whether ``call`` (of a tool in :data:`_MIGRATION_TOOLS`) runs one of ``subcommands``."""
+    if call.program == "goose":
+        # The driver and the connection string may come first: the command is the first of
+        # the first three words past the flags that names one (`create down sql` is `create`).
+        words = call.positionals(_GOOSE_VALUES)[:3]
+        return next((word for word in words if word in _GOOSE_COMMANDS), "") in subcommands
+    return any(call.verbs(verb) for verb in subcommands)
 
 
 def _is_migration(call: Invocation) -> bool:
     program = call.program
     if program in _MIGRATION_TOOLS:
-        return any(call.verbs(verb) for verb in _MIGRATION_TOOLS[program][0])
+        return _runs_subcommand(call, _MIGRATION_TOOLS[program][0])
     if program in _DJANGO:
         positionals = call.positionals(_DJANGO_MIGRATE_VALUES)
         return positionals[:1] == ["migrate"] and len(positionals) < 3
@@ -291,7 +318,7 @@ def _exercises(call: Invocation) -> bool:
     if program == "kubectl":
         return call.verbs("rollout", "undo") and _dry_run(call)
     if program in _MIGRATION_TOOLS:
-        return any(call.verbs(verb) for verb in _MIGRATION_TOOLS[program][1])
+        return _runs_subcommand(call, _MIGRATION_TOOLS[program][1])
     if program in _DJANGO:  # migrate <app> <earlier migration>, or <app> zero
         positionals = call.positionals(_DJANGO_MIGRATE_VALUES)
         return positionals[:1] == ["migrate"] and len(positionals) >= 3
