@@ -38,6 +38,13 @@ def write(root: Path, name: str, text: str, host: str) -> Path:
     return path
 
 
+def write_chart(root: Path, host: str, template: str, values: str, chart: str = "") -> Path:
+    """A chart at ``root/chart`` with one template, ``deployment.yaml``; its values file."""
+    write(root, "chart/Chart.yaml", chart or CHART, host)
+    write(root, "chart/templates/deployment.yaml", template, host)
+    return write(root, "chart/values.yaml", values, host)
+
+
 DOCKERFILE = """\
 # syntax=docker/dockerfile:1
 # the runtime image, overridable with --build-arg BASE=...
@@ -249,9 +256,7 @@ def test_helm_values_follow_what_the_templates_do(registry: Registry, tmp_path: 
     cache = pusher.image("h/cache", "4.0", "4.0")
     pusher.image("h/labelled", "5.0", "5.0")
     host = registry.host
-    write(tmp_path, "chart/Chart.yaml", CHART, host)
-    write(tmp_path, "chart/templates/deployment.yaml", TEMPLATE, host)
-    values = write(tmp_path, "chart/values.yaml", VALUES, host)
+    values = write_chart(tmp_path, host, TEMPLATE, VALUES)
 
     code, out, err = pin(tmp_path, registry, "--write")
     assert code == 1, err
@@ -306,9 +311,7 @@ def test_helm_unquoted_tag_rendered_otherwise_is_not_pinned(
     pusher.image("n/web", "1.0", "1.0")
     worker = pusher.image("n/worker", "2", "2")
     host = registry.host
-    write(tmp_path, "chart/Chart.yaml", CHART, host)
-    write(tmp_path, "chart/templates/deployment.yaml", NUMERIC_TEMPLATE, host)
-    values = write(tmp_path, "chart/values.yaml", NUMERIC_VALUES, host)
+    values = write_chart(tmp_path, host, NUMERIC_TEMPLATE, NUMERIC_VALUES)
 
     code, out, err = pin(tmp_path, registry, "--write")
     assert code == 1, err
@@ -356,9 +359,7 @@ def test_helm_create_scaffold_pins_the_app_version(registry: Registry, tmp_path:
     api = pusher.image("s/api", "2.4", "2.4")
     proxy = pusher.image("s/proxy", "2.4", "2.4")
     host = registry.host
-    write(tmp_path, "chart/Chart.yaml", SCAFFOLD_CHART, host)
-    write(tmp_path, "chart/templates/deployment.yaml", SCAFFOLD_TEMPLATE, host)
-    values = write(tmp_path, "chart/values.yaml", SCAFFOLD_VALUES, host)
+    values = write_chart(tmp_path, host, SCAFFOLD_TEMPLATE, SCAFFOLD_VALUES, SCAFFOLD_CHART)
 
     code, out, err = pin(tmp_path, registry)
     assert code == 0, out + err
@@ -427,9 +428,7 @@ def test_helm_images_under_other_keys_are_pinned_as_the_templates_use_them(
     cron = pusher.image("o/cron", "5.0", "5.0")
     audit = pusher.image("o/audit", "3.1", "3.1")
     host = registry.host
-    write(tmp_path, "chart/Chart.yaml", CHART, host)
-    write(tmp_path, "chart/templates/deployment.yaml", OTHER_KEYS_TEMPLATE, host)
-    values = write(tmp_path, "chart/values.yaml", OTHER_KEYS_VALUES, host)
+    values = write_chart(tmp_path, host, OTHER_KEYS_TEMPLATE, OTHER_KEYS_VALUES)
     values.write_bytes(values.read_bytes().replace(b"\n", b"\r\n"))  # CRLF must survive
 
     code, out, err = pin(tmp_path, registry, "--write")
@@ -493,10 +492,8 @@ def test_helm_registry_image_tag_digest_mappings_get_their_digest(
     controller = pusher.image("i/controller", "v1.9.4", "v1.9.4")
     backend = pusher.image("i/defaultbackend", "1.5", "1.5")
     host = registry.host
-    write(tmp_path, "chart/Chart.yaml", CHART, host)
     write(tmp_path, "chart/templates/_helpers.tpl", INGRESS_HELPERS, host)
-    write(tmp_path, "chart/templates/deployment.yaml", INGRESS_TEMPLATE, host)
-    values = write(tmp_path, "chart/values.yaml", INGRESS_VALUES, host)
+    values = write_chart(tmp_path, host, INGRESS_TEMPLATE, INGRESS_VALUES)
 
     code, out, err = pin(tmp_path, registry, "--write")
     assert code == 0, out + err
@@ -511,3 +508,78 @@ def test_helm_registry_image_tag_digest_mappings_get_their_digest(
     code, out, err = pin(tmp_path, registry, "--check")
     assert code == 0, out + err
     assert "2 already pinned" in err
+
+
+REGISTRY_PREFIX_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: "{{ .Values.imageRegistry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+        - name: worker
+          image: "{{ .Values.worker.image.repository }}:{{ .Values.worker.image.tag | default .Values.defaultTag }}"
+        - name: pinned
+          image: "HOST/{{ .Values.pinned.image.repository }}:{{ .Values.pinned.image.tag }}"
+"""
+
+REGISTRY_PREFIX_VALUES = """\
+imageRegistry: HOST
+image:
+  repository: r/app
+  tag: "2.4"
+worker:
+  image:
+    repository: HOST/r/worker
+    tag: "1.0"
+pinned:
+  image:
+    repository: r/pinned
+    tag: "3.0@DIGEST"
+defaultTag: "1.0"
+"""
+
+
+def test_helm_images_built_behind_a_registry_are_pinned_as_built(
+    registry: Registry, tmp_path: Path
+) -> None:
+    pusher = registry.pusher()
+    app = pusher.image("r/app", "2.4", "2.4")
+    worker = pusher.image("r/worker", "1.0", "1.0")
+    pinned = pusher.image("r/pinned", "3.0", "3.0")
+    host = registry.host
+    values = write_chart(
+        tmp_path,
+        host,
+        REGISTRY_PREFIX_TEMPLATE,
+        REGISTRY_PREFIX_VALUES.replace("DIGEST", pinned.digest),
+    )
+
+    code, out, err = pin(tmp_path, registry)
+    assert code == 0, out + err
+    # the image is the one the template builds: the registry value, then the repository
+    assert f"would pin {host}/r/app:2.4 -> {host}/r/app:2.4@{app.digest}" in out
+    # `default .Values.defaultTag` is the tag's fallback, not more than the mapping
+    assert f"would pin {host}/r/worker:1.0 -> {host}/r/worker:1.0@{worker.digest}" in out
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 0, out + err
+    expected = (
+        REGISTRY_PREFIX_VALUES.replace("DIGEST", pinned.digest)
+        .replace("HOST", host)
+        .replace('tag: "2.4"', f'tag: "2.4@{app.digest}"')
+        .replace('tag: "1.0"', f'tag: "1.0@{worker.digest}"')
+    )
+    assert values.read_text() == expected
+    # the digest written in a tag the template prints after a literal registry is checked there
+    code, out, err = pin(tmp_path, registry, "--check")
+    assert code == 0, out + err
+    assert "3 already pinned, 0 would pin, 0 problem(s)" in err
+    pusher.delete("r/pinned", pinned.digest)
+    code, out, err = pin(tmp_path, registry, "--check")
+    assert code == 1, out + err
+    assert f"{host}/r/pinned:3.0@{pinned.digest}: the pinned digest no longer exists" in out

@@ -930,3 +930,145 @@ def test_bk101_names_the_image_a_template_builds_and_where() -> None:
         "<.Values.cartService.name>:v0.4.2` names the tag `v0.4.2`"
     ) in finding["message"]
     assert "backout pin --write" not in finding["fix"]
+
+
+_DIGEST = "sha256:" + "0123456789" * 6 + "0123"
+_IMAGE_VALUES = 'image:\n  repository: acme/app\n  tag: "2.4"\n'
+
+
+def _judged_one(values: str, *lines: str) -> HelmImage:
+    """The one values image of a chart whose containers have the image ``lines``; a line
+    that reads ``.tag`` is inside ``{{ with .Values.image }}``."""
+    pod = "kind: Pod\nspec:\n  containers:\n"
+    containers = "".join(
+        f"    - name: c{n}\n"
+        + ("      {{- with .Values.image }}\n" if "{{ .tag }}" in line else "")
+        + f"      image: {line}\n"
+        + ("      {{- end }}\n" if "{{ .tag }}" in line else "")
+        for n, line in enumerate(lines)
+    )
+    facts = FactSet(
+        read("c/values.yaml", values)
+        + read("c/templates/app.yaml", pod + containers)
+        + read("c/Chart.yaml", "name: app\nappVersion: 1.2.3\n")
+    )
+    (use,) = judged_image_uses(facts)
+    assert isinstance(use, HelmImage)
+    return use
+
+
+@pytest.mark.parametrize(
+    ("values", "line", "reference"),
+    [
+        (  # a literal registry before the mapping, a digest in its tag: pinned as built
+            _IMAGE_VALUES.replace('"2.4"', f'"2.4@{_DIGEST}"'),
+            '"ghcr.io/{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            f"ghcr.io/acme/app:2.4@{_DIGEST}",
+        ),
+        (  # a registry value before it (a top-level `imageRegistry`)
+            _IMAGE_VALUES + "imageRegistry: ghcr.io\n",
+            '"{{ .Values.imageRegistry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            "ghcr.io/acme/app:2.4",
+        ),
+        (  # a global override that no values file sets: its fallback is printed
+            _IMAGE_VALUES + "imageRegistry: ghcr.io\n",
+            '"{{ .Values.global.imageRegistry | default .Values.imageRegistry }}/'
+            '{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            "ghcr.io/acme/app:2.4",
+        ),
+        (  # bitnami's registry override, set: it wins over the mapping's own registry
+            "global:\n  imageRegistry: mirror.example\n"
+            + _IMAGE_VALUES.replace("acme/app", "bitnami/nginx\n  registry: docker.io"),
+            '"{{ .Values.global.imageRegistry | default .Values.image.registry }}/'
+            '{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            "mirror.example/bitnami/nginx:2.4",
+        ),
+        (  # the same unset: the mapping's own registry, as written
+            _IMAGE_VALUES.replace("acme/app", "bitnami/nginx\n  registry: docker.io"),
+            '"{{ .Values.global.imageRegistry | default .Values.image.registry }}/'
+            '{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            "docker.io/bitnami/nginx:2.4",
+        ),
+        (  # inside `with`, the registry read from the top
+            _IMAGE_VALUES + "imageRegistry: ghcr.io\n",
+            '"{{ $.Values.imageRegistry }}/{{ .repository }}:{{ .tag }}"',
+            "ghcr.io/acme/app:2.4",
+        ),
+        (  # a values fallback of the tag is no more than the mapping
+            _IMAGE_VALUES + 'defaultTag: "2.3"\n',
+            '"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Values.defaultTag }}"',
+            "acme/app:2.4",
+        ),
+        (  # nor in the function form
+            _IMAGE_VALUES + 'defaultTag: "2.3"\n',
+            '"{{ .Values.image.repository }}:{{ default .Values.defaultTag .Values.image.tag }}"',
+            "acme/app:2.4",
+        ),
+    ],
+    ids=[
+        "literal-registry-digest-in-tag",
+        "registry-value",
+        "unset-global-falls-back-to-registry-value",
+        "global-set",
+        "global-unset",
+        "within-with",
+        "values-fallback-tag",
+        "values-fallback-tag-function-form",
+    ],
+)
+def test_an_image_built_from_a_registry_and_the_mapping_is_that_image(
+    values: str, line: str, reference: str
+) -> None:
+    use = _judged_one(values, line)
+    assert use.reference == reference
+    assert use.built_at is None and use.built_as == ""
+    # pinned through the tag, which ends the one image it builds
+    assert use.pin_edit is not None and use.pin_edit is use.tag_edit
+
+
+@pytest.mark.parametrize(
+    ("values", "lines", "built_as"),
+    [
+        (  # a registry value the values files do not set
+            _IMAGE_VALUES,
+            [
+                '"{{ .Values.imageRegistry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"'
+            ],
+            "<.Values.imageRegistry>/acme/app:2.4",
+        ),
+        (  # microservices-demo with a digest in the shared tag: kept as written
+            _SHARED_IMAGES_VALUES.replace('""', f'"v0.10.1@{_DIGEST}"'),
+            [_SHARED_IMAGES_LINE.removeprefix("image: ").strip()],
+            "us-central1-docker.pkg.dev/google-samples/microservices-demo"
+            f"/<.Values.cartService.name>:v0.10.1@{_DIGEST}",
+        ),
+        (  # two lines build two images from one tag: a digest in it pins one of them
+            _IMAGE_VALUES,
+            [
+                '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+                '"ghcr.io/{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            ],
+            "ghcr.io/acme/app:2.4",
+        ),
+    ],
+    ids=["registry-value-unset", "shared-tag-with-digest", "two-images-one-tag"],
+)
+def test_an_image_built_from_more_keeps_what_the_values_say(
+    values: str, lines: list[str], built_as: str
+) -> None:
+    use = _judged_one(values, *lines)
+    assert use.built_as == built_as
+    assert use.built_at is not None and use.pin_edit is None
+    assert "builds the image from more than" in use.pin_blocked
+
+
+def test_bk101_names_a_registry_and_mapping_as_the_template_builds_them() -> None:
+    case = Path(__file__).parent / "fixtures/rules/BK101/fail/helm_image_behind_a_registry_value"
+    done = run_backout("check", str(case), "--select", "BK101", "--output-format", "json")
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (
+        "`registry.example.com/acme/shop:2.4` names the tag `2.4`, which can be pushed again"
+        in finding["message"]
+    )
+    assert "the image as chart/templates/deployment.yaml:16:18 builds it" in finding["message"]
+    assert "`registry.example.com/acme/shop:2.4@sha256:…` (`backout pin --write`" in finding["fix"]

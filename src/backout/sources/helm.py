@@ -244,6 +244,9 @@ class HelmTemplateImage(Fact):
     includes: tuple[tuple[str, str], ...] = ()
     written: str = ""
     """The value as written, without its quotes: ``{{ .Values.image.repository }}:{{ … }}``."""
+    dot: str = ""
+    """The values path the dot holds on the line (``controller.image`` inside ``{{ with
+    .Values.controller.image }}``), or ``""``."""
 
 
 @dataclass(frozen=True)
@@ -295,7 +298,10 @@ class HelmImage(ImageUse):
     """Set by :func:`judged_image_uses` when a template builds the image from more than this
     mapping (``{{ .Values.images.repository }}/{{ .Values.cart.name }}:{{ .Values.images.tag
     }}``): that image line, rendered with what the values say (``reg/<.Values.cart.name>:2.4``).
-    ``reference`` then names no image that runs, and the tag may feed several images."""
+    ``reference`` then names no image that runs, and the tag may feed several images; a digest
+    written in the tag is kept in both. A template that only puts a registry before the
+    mapping (``ghcr.io/{{ .Values.image.repository }}:…``) builds one image: that is
+    ``reference``, and ``built_as`` stays empty."""
     built_at: Location | None = None
     """Where the template line of ``built_as`` is."""
 
@@ -324,6 +330,25 @@ class HelmValuesTagOverride(Fact):
     """
 
     image: HelmImage
+
+
+@dataclass(frozen=True)
+class HelmValuesRegistry(Fact):
+    """A string of a values file under a key that names a registry (``imageRegistry:
+    ghcr.io``, ``global.imageRegistry``, ``registry``), outside an image mapping.
+
+    A template may put it before an image's repository (``{{ .Values.imageRegistry }}/{{
+    .Values.image.repository }}:{{ .Values.image.tag }}``): :func:`judged_image_uses` renders
+    the image with it. Located at the value.
+    """
+
+    chart: str
+    values_path: str
+    value: str
+
+
+def _is_registry_key(key: str) -> bool:
+    return key == "registry" or key.endswith(("Registry", "_registry"))
 
 
 _WORKLOAD_KINDS = frozenset(
@@ -644,6 +669,20 @@ def _paths(action: str, dot: str = "") -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _value_paths(action: str, dot: str = "") -> tuple[str, ...]:
+    """The paths ``action`` prints: those of :func:`_paths` but a ``default`` fallback's
+    (``.Values.defaultTag`` of ``{{ .Values.image.tag | default .Values.defaultTag }}`` or of
+    ``{{ default .Values.defaultTag .Values.image.tag }}``), printed only when the value is
+    empty."""
+    kept: list[str] = []
+    for index, step in enumerate(action.strip("{}-").split("|")):
+        words = _TOKEN.findall(step)
+        if words[:1] == ["default"]:
+            words = words[2:] if index == 0 else []
+        kept.extend(words)
+    return _paths(" ".join(kept), dot)
+
+
 _WITH_VALUES = re.compile(r"\{\{-?\s*with\s+\$?\.Values((?:\.[A-Za-z_][\w-]*)+)\s*-?\}\}")
 _INCLUDE_DOT = re.compile(r"\b(?:include|template)\s+\"([^\"]+)\"\s+\.(?=[\s)|]|-?\}\})")
 
@@ -733,7 +772,7 @@ def _image_line(
         if action.start() > 0
         and inner[action.start() - 1] == ":"
         and action.end() == len(inner.rstrip())
-        for path in _paths(action.group(), dot)[:1]
+        for path in _value_paths(action.group(), dot)[:1]
     )
     if actions and actions[-1].end() == len(inner.rstrip()):
         tags += _printf_tag(actions[-1].group(), dot)
@@ -748,6 +787,7 @@ def _image_line(
         in_container,
         includes,
         inner,
+        dot,
     )
 
 
@@ -946,6 +986,12 @@ def _image_uses(
     fields = _IMAGE_FIELDS if yamlfile.get(node, "repository") is not None else frozenset()
     for key, value in yamlfile.items(node):
         values_path = f"{prefix}.{key}" if prefix else key
+        if _is_registry_key(key) and isinstance(value, yamlfile.ScalarNode):
+            registry = yamlfile.scalar(value)
+            if isinstance(registry, str):
+                yield HelmValuesRegistry(
+                    yamlfile.location(path, value), chart, values_path, registry
+                )
         image_key = _is_image_key(key)
         image: HelmImage | None = None
         if isinstance(value, yamlfile.MappingNode) and (
@@ -1177,8 +1223,10 @@ class _ChartTemplates:
     # what containers' image: lines read (not a custom resource's `image:` field)
     container_paths: set[str] = field(default_factory=set)
     container_whole_paths: set[str] = field(default_factory=set)
-    # mapping path → the first image line that builds its image from more than the mapping
-    built_from_more: dict[str, HelmTemplateImage] = field(default_factory=dict)
+    # mapping path → the image lines that end with its tag
+    tag_lines: dict[str, list[HelmTemplateImage]] = field(default_factory=dict)
+    # values file → the registry values it sets (global.imageRegistry → ghcr.io)
+    registries: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def runs(self, candidate: HelmImage) -> bool:
         """True when a container's ``image:`` line reads ``candidate`` as an image.
@@ -1219,28 +1267,60 @@ def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
             chart.container_whole_paths.update(line.whole_paths)
         for tag in line.tag_paths:
             mapping = tag.rpartition(".")[0]
-            if mapping and _builds_more_than(line, mapping):
-                chart.built_from_more.setdefault(mapping, line)
+            if mapping:
+                chart.tag_lines.setdefault(mapping, []).append(line)
     for output in facts.of(HelmTemplateOutput):
         charts.setdefault(output.chart, _ChartTemplates()).printed.update(output.paths)
+    for registry in facts.of(HelmValuesRegistry):
+        if registry.chart in charts:  # a chart whose templates are in sight
+            values = charts[registry.chart].registries.setdefault(registry.location.path, {})
+            values[registry.values_path] = registry.value
     return charts
 
 
 # What may stand between a mapping's fields in an image line: separators, quotes, ``sha256``.
 _IMAGE_SEPARATORS = re.compile(r"[\s/:@\"']*(?:sha256:)?[\s/:@\"']*")
+_OWN, _PREFIXED, _MORE = "own", "prefixed", "more"
 
 
-def _builds_more_than(line: HelmTemplateImage, mapping: str) -> bool:
-    """True when ``line`` builds its image from more than ``mapping``'s fields: another value
-    (``{{ .Values.cartService.name }}``, microservices-demo) or literal text (``btq-``) besides
-    separators. A ``global.`` value (``global.imageRegistry``) is the chart's registry override
-    and a ``$registry`` variable or helper call its own business: neither counts."""
-    if any(
-        not p.startswith((mapping + ".", "global.")) and p != mapping for p in line.values_paths
-    ):
-        return True
-    literal = _ACTION.sub("", line.written)
-    return _IMAGE_SEPARATORS.fullmatch(literal) is None
+def _builds(line: HelmTemplateImage, mapping: str, known: dict[str, str]) -> str:
+    """How ``line``, which ends with ``mapping``'s tag, builds its image from the mapping.
+
+    ``own``: from its fields alone, with separators between them. ``prefixed``: the same
+    after a prefix, literal text or other values (a registry: ``ghcr.io/``, ``{{
+    .Values.imageRegistry }}/``), one image that :func:`_built_from_more` renders. ``more``:
+    with another value or literal text between the fields (microservices-demo's ``{{
+    .Values.images.repository }}/{{ .Values.cartService.name }}:{{ .Values.images.tag }}``).
+
+    A value read only as a ``default`` fallback (``| default .Values.defaultTag``) is not
+    printed while the mapping's is set. A ``global.`` value is the parent chart's override
+    (``global.imageRegistry``): it counts where ``known`` (the values files) sets it, and
+    then its fallback is not printed. A ``$registry`` variable or helper call is its own
+    business. None of them makes the image more than the mapping's.
+    """
+
+    def own(path: str) -> bool:
+        return path == mapping or path.startswith(mapping + ".")
+
+    def other(path: str) -> bool:
+        return not own(path) and not path.startswith("global.")
+
+    actions = [(a.start(), a.group()) for a in _ACTION.finditer(line.written)]
+    first = next(start for start, a in actions if any(own(p) for p in _value_paths(a, line.dot)))
+    after = [action for start, action in actions if start >= first]
+    if any(other(p) for action in after for p in _value_paths(action, line.dot)):
+        return _MORE
+    if _IMAGE_SEPARATORS.fullmatch(_ACTION.sub("", line.written[first:])) is None:
+        return _MORE
+    if _IMAGE_SEPARATORS.fullmatch(_ACTION.sub("", line.written[:first])) is None:
+        return _PREFIXED
+    for action in (action for start, action in actions if start < first):
+        printed = _value_paths(action, line.dot)
+        if any(other(p) or known.get(p) for p in printed):
+            return _PREFIXED  # another value, or a global one the values set
+        if any(other(p) for p in set(_paths(action, line.dot)) - set(printed)):
+            return _PREFIXED  # the fallback of an unset global: ``| default .Values.registry``
+    return _OWN
 
 
 def _helper_paths(line: HelmTemplateImage, helpers: dict[tuple[str, str], str]) -> tuple[str, ...]:
@@ -1322,7 +1402,7 @@ def _overridden(
             image,
             reference=f"{name}{image.reference}{digest}",
             context=f"{image.context} ({shown} over values.yaml)",
-            fields=base.fields,
+            fields=(*((k, v) for k, v in base.fields if k != "tag"), ("tag", image.reference[1:])),
         )
         chart = charts.get(image.chart)
         yield _judged_helm_image(merged, chart, app_versions, facts) if chart else merged
@@ -1347,27 +1427,97 @@ def _judged_helm_image(
 
 
 def _built_from_more(image: HelmImage, chart: _ChartTemplates, facts: FactSet) -> HelmImage:
-    """``image`` with the image its template builds from more than its values, if one does.
+    """``image`` as its templates build it from more than its values, if one does.
 
-    That image is not ``reference``, and the same tag may feed several images (one per
-    service in microservices-demo's chart): no digest written into the values pins it.
+    A registry before the mapping (``ghcr.io/{{ .Values.image.repository }}:{{ … }}``, ``{{
+    .Values.imageRegistry }}/…``) builds one image, rendered from the values: that is the
+    image, pinned through the tag as the mapping's own would be. Anything else (a value or
+    text between the fields, a prefix the values do not tell, lines that build different
+    images from one tag) names no image the mapping alone could pin: it is kept as
+    ``built_as`` (one service's image in microservices-demo's chart), and no digest written
+    into the values pins it. A digest the tag already carries is kept in both.
     """
-    line = chart.built_from_more.get(image.values_path)
-    if line is None:
+    lines = chart.tag_lines.get(image.values_path, [])
+    if not lines:
         return image
     path = image.values_path
-    known = {f"{path}.{key}": value for key, value in image.fields}
-    parsed = parse_reference(image.reference)
-    if parsed is not None and parsed.tag:
-        known[f"{path}.tag"] = parsed.tag  # the appVersion an empty tag falls back to, too
+    values = f"{image.chart}/values.yaml" if image.chart else "values.yaml"
+    known = {
+        **chart.registries.get(values, {}),
+        **chart.registries.get(image.location.path, {}),
+        **{f"{path}.{key}": value for key, value in image.fields},
+        f"{path}.tag": _printed_tag(image),
+    }
+    built = [(line, how) for line in lines if (how := _builds(line, path, known)) != _OWN]
+    if not built or (image.unresolved and all(how == _PREFIXED for _, how in built)):
+        return image  # the mapping's own image, or no tag to build one with: pin says so
+    rendered = [
+        (
+            line,
+            how,
+            readable_name(_from_values(line), image.chart, facts, values=_unset(line, known)),
+        )
+        for line, how in built
+    ]
+    images = {as_built for _, _, as_built in rendered}
+    more = next((r for r in rendered if r[1] == _MORE or parse_reference(r[2]) is None), None)
+    if more is None and len(images) == 1 and len(built) == len(lines):
+        line, _, as_built = rendered[0]
+        note = f"the image as {line.location} builds it"
+        return replace(
+            image,
+            reference=as_built,
+            written=_written_as_built(image, line, known, facts) if image.tag_written else "",
+            note=f"{image.note}; {note}" if image.note else note,
+        )
+    line, _, as_built = more or rendered[0]
     return replace(
         image,
-        built_as=readable_name(line.written, image.chart, facts, values=known),
+        built_as=as_built,
         built_at=line.location,
         pin_edit=None,
         pin_blocked=f"{line.location} builds the image from more than `{path}` "
         f"(`{line.written}`): a digest in the values would pin no image, or the wrong one",
     )
+
+
+def _printed_tag(image: HelmImage) -> str:
+    """The tag a template prints for a mapping: as written (with the digest written in it),
+    as Helm renders an unquoted number, or the ``appVersion`` an empty tag falls back to."""
+    if image.tag_rendered:
+        return image.tag_rendered
+    tag = dict(image.fields).get("tag", "")
+    parsed = parse_reference(image.reference) if not tag else None
+    return (parsed.tag or "") if parsed is not None else tag
+
+
+def _from_values(line: HelmTemplateImage) -> str:
+    """``line`` as written, its dot's fields named from ``.Values`` (``.tag`` inside ``{{ with
+    .Values.image }}`` is ``.Values.image.tag``) so that :func:`readable_name` renders them."""
+    if not line.dot:
+        return line.written
+
+    def named(field: re.Match[str]) -> str:
+        if field.group(1).split(".", 1)[0] in _BUILTIN_OBJECTS:
+            return field.group()
+        return f".Values.{line.dot}.{field.group(1)}"
+
+    return _ACTION.sub(lambda action: _DOT_FIELD.sub(named, action.group()), line.written)
+
+
+def _unset(line: HelmTemplateImage, known: dict[str, str]) -> dict[str, str]:
+    """``known`` with each ``global.`` value ``line`` reads and no values file sets as empty:
+    the parent chart's override, unset here (a ``| default`` after it applies)."""
+    unset = {p: "" for p in line.values_paths if p.startswith("global.") and p not in known}
+    return {**known, **unset} if unset else known
+
+
+def _written_as_built(
+    image: HelmImage, line: HelmTemplateImage, known: dict[str, str], facts: FactSet
+) -> str:
+    """The image ``line`` builds with the tag as written, not as Helm renders it."""
+    written = {**known, f"{image.values_path}.tag": image.tag_written}
+    return readable_name(_from_values(line), image.chart, facts, values=_unset(line, written))
 
 
 def _judged_tag(
@@ -1513,7 +1663,9 @@ def readable_name(
     chart defines without conditions is replaced by what it renders (``<release>-shop``), any
     other by ``<helper name>``; ``printf`` is applied, and the filters of a pipeline
     (``| trunc 63``) are left out. What cannot be told reads ``<…>``: never a raw ``{{ }}``.
-    ``values`` gives what some ``.Values`` paths hold (``{"image.tag": "2.4"}``).
+    ``values`` gives what some ``.Values`` paths hold (``{"image.tag": "2.4"}``); a
+    ``default`` applies where such a value is empty, and a ``default "x" .Values.y`` reads
+    ``x`` unless ``y`` is known.
     """
     text = written.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
@@ -1576,8 +1728,16 @@ def _render_pipeline_head(action: str, scope: _Scope, depth: int) -> str:
         values = iter([_render_value(a, scope) for a in arguments[1:]])
         return _FORMAT_VERB.sub(lambda _: next(values, "<…>"), arguments[0][1:-1])
     if head == "default" and arguments:
-        return _render_value(arguments[0], scope)
-    return _render_value(head, scope) if not arguments else "<…>"
+        # ``default "x" .Values.y``: the value when known and set, else the fallback
+        value = _render_value(arguments[1], scope) if len(arguments) == 2 else ""
+        told = value and not _PLACEHOLDER.fullmatch(value)
+        return value if told else _render_value(arguments[0], scope)
+    rendered = _render_value(head, scope) if not arguments else "<…>"
+    for step in action.split("|")[1:]:
+        fallback = _TOKEN.findall(step)
+        if rendered == "" and len(fallback) == 2 and fallback[0] == "default":
+            rendered = _render_value(fallback[1], scope)  # a known empty value falls back
+    return rendered
 
 
 def _render_value(word: str, scope: _Scope) -> str:

@@ -136,8 +136,11 @@ class MutableImageReference(Rule):
     DaemonSet, ReplicaSet, Job, CronJob, Pod, PodTemplate and Argo Rollout manifests (also
     inside `kind: List`); docker-compose `image:`; Kustomize `images:` entries with `newTag`
     but no `digest`; Helm chart values (`image.repository`/`image.tag`, or one string such as
-    `image: nginx`) that a template of the chart uses as an image; a template that builds the
-    image from more than the mapping (microservices-demo's
+    `image: nginx`) that a template of the chart uses as an image, judged as the template
+    builds it: a registry before the mapping (`ghcr.io/{{ .Values.image.repository }}:…`,
+    `{{ .Values.imageRegistry }}/…` with the registry set in the values, a `global.` one
+    where set) is part of the image, a value read only as a `default` is not; a template that
+    builds the image from more than that (microservices-demo's
     `{{ .Values.images.repository }}/{{ .Values.cartService.name }}:{{ .Values.images.tag }}`)
     is named as it builds it, with the line. A mapping
     `{registry, image, tag, digest}` (ingress-nginx) or `{registry, repository, tag, digest}`
