@@ -367,3 +367,17 @@ def test_a_tag_set_in_the_env_file_is_resolved_but_not_written(
         "TAG is set in .env, which pin does not rewrite; pin it by hand"
     ) in out
     assert compose.read_bytes() == before
+
+
+def test_an_image_built_from_more_whose_tag_holds_a_digest_is_pinned(tmp_path: Path) -> None:
+    # microservices-demo with the digest written in the shared tag: every service's image
+    # runs by it. Which repository holds it cannot be told, so no registry is asked.
+    case = Path(__file__).parent / "fixtures" / "rules" / "BK101" / "fail"
+    root = tmp_path / "repo"
+    shutil.copytree(case / "helm_image_built_from_more_than_its_values", root)
+    values = root / "chart" / "values.yaml"
+    digest = "sha256:" + "0123456789" * 6 + "0123"
+    values.write_text(values.read_text().replace('tag: ""', f'tag: "v0.4.2@{digest}"'))
+    done = run_backout("pin", str(root), "--check", "--insecure-registry", "127.0.0.1:9")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 already pinned, 0 would pin, 0 problem(s)" in done.stderr

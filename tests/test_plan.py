@@ -755,3 +755,25 @@ def test_a_workload_in_the_manifests_is_planned_from_them_not_from_the_ci(
         "kubectl -n <${{ vars.NS }}> rollout undo deployment/<$APP>"
     )
     assert any("the namespace of the `kubectl` command at" in w for w in plan["warnings"])
+
+
+def test_a_digest_in_the_tag_of_an_image_built_from_more_is_the_target(tmp_path: Path) -> None:
+    # a literal registry before the mapping builds one image, and the tag's digest pins it;
+    # microservices-demo's shared tag with a digest pins every service's image by it
+    pinned = Path(__file__).parent / "fixtures/rules/BK101/pass/helm_registry_before_a_pinned_tag"
+    done = run_backout("plan", str(pinned), "--format", "json")
+    app = next(t for t in json.loads(done.stdout)["targets"] if "`image`" in t["container"])
+    digest = "sha256:" + "0123456789" * 6 + "0123"
+    assert app["current_image"] == app["rollback_image"] == f"ghcr.io/acme/app:2.4@{digest}"
+    assert app["digest"] == digest
+    assert "knows no target digest" not in app["warning"]
+
+    case = Path(__file__).parent / "fixtures" / "rules" / "BK101" / "fail"
+    shutil.copytree(case / "helm_image_built_from_more_than_its_values", tmp_path / "repo")
+    values = tmp_path / "repo" / "chart" / "values.yaml"
+    values.write_text(values.read_text().replace('tag: ""', f'tag: "v0.4.2@{digest}"'))
+    done = run_backout("plan", str(tmp_path / "repo"), "--format", "json")
+    (target,) = json.loads(done.stdout)["targets"]
+    assert target["current_image"].endswith(f"/<.Values.cartService.name>:v0.4.2@{digest}")
+    assert target["digest"] == digest
+    assert "knows no target digest" not in target["warning"]

@@ -111,13 +111,15 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
                 PinProblem(use.location, use.text_in_file, f"not pinned: {why}; {fix}")
             )
             continue
+        reference = use.reference
         if isinstance(use, HelmImage) and use.built_at is not None:
             # ``reference`` names no image that runs: asking the registry about it is wrong
-            result.problems.append(
-                PinProblem(use.location, use.built_as, f"not pinned: {use.pin_blocked}")
-            )
-            continue
-        image = parse_reference(use.reference)
+            image = _built_image(use, result)
+            if image is None:
+                continue
+            reference = use.built_as
+        else:
+            image = parse_reference(reference)
         if use.unresolved or image is None:
             why = (
                 f"decided by {use.unresolved}, which has no default in the repository; "
@@ -141,7 +143,7 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
                 result.problems.append(
                     PinProblem(
                         use.location,
-                        use.reference,
+                        reference,
                         f"the pinned digest no longer exists in {shown}: "
                         "a rollback to this release would fail to pull",
                     )
@@ -182,6 +184,27 @@ def plan(target: Path, config: Config, client: RegistryClient) -> PinPlan:
         )
         result.read_hashes[path] = hashlib.sha256(data).digest()
     return result
+
+
+def _built_image(use: HelmImage, result: PinPlan) -> ImageReference | None:
+    """The image to check for a values image its template builds from more than the values:
+    the image as built, when the tag pins it and the values tell all of it.
+
+    ``None`` when no registry is asked: a digest in the tag pins every image the template
+    builds, but which repository holds it cannot be told (``<.Values.cart.name>``), so it
+    counts as pinned unchecked; an unpinned one is a problem (its tag may feed several images).
+    """
+    built = parse_reference(use.built_as)
+    if built is not None and built.is_pinned:
+        return built
+    own = parse_reference(use.reference)
+    if own is not None and own.is_pinned:
+        result.pinned.append(use)
+    else:
+        result.problems.append(
+            PinProblem(use.location, use.built_as, f"not pinned: {use.pin_blocked}")
+        )
+    return None
 
 
 def _edit_holds(texts: dict[str, str | None], root: Path, use: ImageUse) -> bool:

@@ -644,7 +644,7 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
         )
         if override and deploy is not None:
             digest, source, warning = "", "", _overridden(deploy, override, rollback_image)
-        elif use.built_at is not None:
+        elif use.built_at is not None and not _is_pinned((previous or use).reference):
             digest, source = "", ""
             warning = (
                 f"WARNING: {use.built_at} builds the image from more than the values "
@@ -652,8 +652,10 @@ def _helm_targets(workspace: Workspace, plan: Plan, registry: RegistryLookup | N
                 "note the digest the pods run before rolling back."
             )
         else:
+            # an image built from more than its values is pinned by the digest in their tag
+            pinned_as = (previous or use).reference if use.built_at else rollback_image
             digest, source, warning = _target_digest(
-                rollback_image, use.reference, locked, registry, previous is not None
+                pinned_as, use.reference, locked, registry, previous is not None
             )
         plan.targets.append(
             Target(
