@@ -331,3 +331,33 @@ def test_a_goose_trigger_body_runs_whole_on_mariadb(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert made_by(pid, mariadb_drill_databases()) == []
+
+
+def test_a_trigger_with_a_case_statement_runs_whole_on_mariadb(tmp_path: Path) -> None:
+    # END CASE closes the CASE statement: counted as a block of its own, the trigger took in
+    # the CREATE TABLE after it and MariaDB rejected the base release.
+    base = {
+        "db/migrations/00001_users.sql": (
+            "-- +goose Up\n"
+            "CREATE TABLE users (id INT PRIMARY KEY, kind INT, label VARCHAR(10));\n"
+            "-- +goose StatementBegin\n"
+            "CREATE TRIGGER users_bi BEFORE INSERT ON users FOR EACH ROW\nBEGIN\n"
+            "  CASE NEW.kind\n    WHEN 1 THEN SET NEW.label = 'one';\n"
+            "    ELSE SET NEW.label = 'other';\n  END CASE;\nEND;\n"
+            "-- +goose StatementEnd\n"
+            "CREATE TABLE audit (id INT PRIMARY KEY);\n"
+            "-- +goose Down\nDROP TABLE audit;\nDROP TRIGGER users_bi;\nDROP TABLE users;\n"
+        )
+    }
+    release = {
+        "db/migrations/00002_nickname.sql": (
+            "-- +goose Up\nALTER TABLE users ADD COLUMN nickname VARCHAR(20);\n"
+            "-- +goose Down\nALTER TABLE users DROP COLUMN nickname;\n"
+        )
+    }
+    repo = make_files_repo(tmp_path, base, release, "mysql")
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", MARIADB_URL, "--format", "concise"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert made_by(pid, mariadb_drill_databases()) == []

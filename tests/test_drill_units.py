@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from backout.drill.probe import fill_placeholders
 from backout.drill.runners import split_statements
 from backout.drill.safety import drill_name, is_stale, parse_drill_name
@@ -24,6 +26,34 @@ def test_split_keeps_dollar_quotes_and_points_at_lines() -> None:
 def test_split_mysql_ignores_semicolons_in_strings() -> None:
     statements = split_statements("INSERT INTO t VALUES (';');\n-- done\n", "mysql")
     assert [s.sql for s in statements] == ["INSERT INTO t VALUES (';')"]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "name"), [("sqlite", "trigger"), ("sqlite", '"trigger"'), ("mysql", "`trigger`")]
+)
+def test_split_a_column_called_trigger_makes_no_trigger(dialect: str, name: str) -> None:
+    # A table with columns `trigger` and `begin` (SQLite takes both unquoted, MariaDB `begin`)
+    # was taken for a trigger whose body the BEGIN opened: the next statement was sent with it.
+    sql = f"CREATE TABLE jobs (id INT, {name} VARCHAR(20), begin INT);\nDROP TABLE other;\n"
+    statements = split_statements(sql, dialect)
+    assert [(s.sql.split()[0:2], s.line) for s in statements] == [
+        (["CREATE", "TABLE"], 1),
+        (["DROP", "TABLE"], 2),
+    ]
+
+
+def test_split_a_mysql_trigger_with_a_case_statement_ends_at_its_end() -> None:
+    # END CASE closes the CASE statement; its CASE opened no block of its own.
+    sql = (
+        "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW\nBEGIN\n  CASE NEW.kind\n"
+        "    WHEN 1 THEN SET NEW.label = 'one';\n    ELSE SET NEW.label = 'other';\n"
+        "  END CASE;\nEND;\nCREATE TABLE audit (id INT);\n"
+    )
+    statements = split_statements(sql, "mysql")
+    assert [(s.sql.split()[0:2], s.line) for s in statements] == [
+        (["CREATE", "TRIGGER"], 1),
+        (["CREATE", "TABLE"], 8),
+    ]
 
 
 def _users() -> SchemaSnapshot:

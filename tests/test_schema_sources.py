@@ -956,6 +956,23 @@ def test_a_trigger_body_is_one_statement_and_the_next_statement_is_read(dialect:
     ]
 
 
+def test_a_mysql_case_statement_ends_inside_its_trigger() -> None:
+    # MySQL's CASE statement ends with END CASE: its CASE opened no second block, or the
+    # trigger took in every statement after it (the DROP COLUMN was never read: no BK202).
+    text = (
+        "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW\nBEGIN\n"
+        "  CASE NEW.kind\n    WHEN 1 THEN SET NEW.label = 'one';\n"
+        "    ELSE SET NEW.label = CASE WHEN NEW.id > 9 THEN 'big' ELSE 'other' END;\n"
+        "  END CASE;\nEND;\n"
+        "ALTER TABLE t DROP COLUMN email;\n"
+    )
+    read = read_sqlglot(SqlText(text, "m.sql"), "mysql")
+    assert read.problems == []
+    assert [(op.kind, op.column, op.location.line) for op in read.operations] == [
+        (DROP_COLUMN, "email", 8)
+    ]
+
+
 def test_alembic_url_startswith_scopes_the_code_to_that_dialect() -> None:
     # CTFd's revisions test `str(bind.engine.url).startswith("mysql")`; the code under it
     # was read for every dialect, and its BK901 said `op.execute()` of a `conn.execute()`.

@@ -717,6 +717,16 @@ _CREATE_TRIGGER = re.compile(r"CREATE\s+(?:TEMP(?:ORARY)?\s+|DEFINER\s*=\s*\S+\s
 # A compound statement's ``END`` that closes these opened no block the count knows of (MySQL's
 # ``END IF``, ``END LOOP``, …): ``BEGIN`` and ``CASE`` open one, any other ``END`` closes it.
 _NOT_A_BLOCK_END = frozenset({"IF", "LOOP", "WHILE", "REPEAT"})
+# What follows ``CREATE`` in a statement that is no trigger, though a column in it may be
+# called ``trigger`` (SQLite takes the word unquoted) and another ``begin``.
+_NOT_A_TRIGGER = frozenset(
+    {
+        sqlglot.TokenType.TABLE,
+        sqlglot.TokenType.VIEW,
+        sqlglot.TokenType.INDEX,
+        sqlglot.TokenType.UNIQUE,
+    }
+)
 # How far into a statement ``TRIGGER`` may come: ``CREATE DEFINER=`u`@`h` TRIGGER``.
 _TRIGGER_WITHIN = 8
 
@@ -735,6 +745,7 @@ def statement_spans(tokens: list[Any], length: int) -> list[tuple[int, int]]:
     # 0: a plain statement; 1: a CREATE that may be a trigger; 2: a trigger.
     trigger = 0
     depth = 0
+    closed = -1  # the index of the CASE of an ``END CASE``
     for index, token in enumerate(tokens):
         kind = token.token_type
         if start is None:
@@ -747,17 +758,19 @@ def statement_spans(tokens: list[Any], length: int) -> list[tuple[int, int]]:
             spans.append((start, token.start))
             start = None
         elif trigger == 1:
-            if token.text.upper() == "TRIGGER":
+            if kind == sqlglot.TokenType.TRIGGER:  # the keyword, not a quoted `trigger`
                 trigger = 2
-            elif index - first > _TRIGGER_WITHIN:
+            elif kind in _NOT_A_TRIGGER or index - first > _TRIGGER_WITHIN:
                 trigger = 0
         elif trigger == 2:
-            if kind in (begin, case):
+            if kind in (begin, case) and index != closed:
                 depth += 1
             elif kind == end and depth:
                 following = tokens[index + 1] if index + 1 < len(tokens) else None
                 if following is None or following.text.upper() not in _NOT_A_BLOCK_END:
                     depth -= 1
+                    # MySQL's ``END CASE`` closes the CASE statement: its CASE opens nothing.
+                    closed = index + 1
     if start is not None:
         spans.append((start, length))
     return spans
