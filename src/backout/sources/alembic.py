@@ -240,13 +240,20 @@ def _autoincrements(column: Column, call: ast.Call) -> bool:
     ``AUTO_INCREMENT`` on MySQL), so it fills itself: an integer primary key, the only one of
     the table ``op.add_column`` builds, with ``autoincrement`` left to "auto" (or True) and no
     ``ForeignKey`` (lemur's ``sa.Column('id', sa.Integer, primary_key=True,
-    autoincrement=True)``, ``ALTER TABLE … ADD COLUMN id SERIAL NOT NULL``)."""
+    autoincrement=True)``, ``ALTER TABLE … ADD COLUMN id SERIAL NOT NULL``). A Python-side
+    ``default=`` or a ``Sequence`` makes it ``INTEGER NOT NULL`` with no default on PostgreSQL
+    (SQLAlchemy serials only a column whose default is None)."""
     if not column.primary_key or column.type not in _SERIAL_TYPES:
         return False
     autoincrement = _keyword(call, "autoincrement")
     if autoincrement is not None and _const(autoincrement) not in (True, "auto"):
         return False
-    return not any(isinstance(a, ast.Call) and _callee(a) == "ForeignKey" for a in call.args)
+    default = _keyword(call, "default")
+    if default is not None and not (isinstance(default, ast.Constant) and default.value is None):
+        return False
+    return not any(
+        isinstance(a, ast.Call) and _callee(a) in ("ForeignKey", "Sequence") for a in call.args
+    )
 
 
 def _sa_table_columns(arguments: Sequence[ast.expr]) -> tuple[Column, ...]:
