@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +28,7 @@ from backout.sources.ci import (
     split_reference,
 )
 from backout.sources.gitlab_includes import GitLabFile, GitLabIncludes, link_included_pipelines
+from tests.conftest import run_backout
 
 GITHUB_WORKFLOW = """\
 name: release
@@ -313,6 +315,30 @@ jobs:
         ("", "z", "ghcr.io/a/z:1", "", "", "11:60"),
         ("", "z", "ghcr.io/a/z:1", "", "", "12:52"),
     ]
+
+
+def test_kubectl_set_image_after_a_global_value_flag_is_still_a_deploy(tmp_path: Path) -> None:
+    # A global flag whose value the list of kubectl's value flags does not know (`--log-dir
+    # DIR`) left its value as the first operand: `set image` was not found, no deploy was
+    # read, and the BK103 of the pushed `latest` was lost.
+    workflow = tmp_path / ".github" / "workflows" / "release.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on:\n  push:\n    branches: [main]\njobs:\n  build:\n    runs-on: x\n    steps:\n"
+        "      - run: docker build -t ghcr.io/acme/shop:latest . && "
+        "docker push ghcr.io/acme/shop:latest\n"
+        "  deploy:\n    needs: build\n    runs-on: x\n    steps:\n"
+        "      - run: kubectl --log-dir /tmp/k --profile cpu -n shop set image deploy/shop "
+        "shop=ghcr.io/acme/shop:latest\n",
+        encoding="utf-8",
+    )
+    deploys = [
+        (d.workload, d.container, d.namespace)
+        for d in of(read(".github/workflows/release.yml", workflow.read_text()), CiImageDeploy)
+    ]
+    assert deploys == [("deployment/shop", "shop", "shop")]
+    done = run_backout("check", ".", "--select", "BK103", "--format", "concise", cwd=tmp_path)
+    assert "BK103 [error]" in done.stdout, done.stdout + done.stderr
 
 
 def test_build_without_push_is_not_a_push() -> None:

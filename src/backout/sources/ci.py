@@ -703,6 +703,9 @@ _KUBECTL_VALUE_FLAGS = frozenset(
         "-v",
         "--v",
         "--vmodule",
+        "--log-flush-frequency",
+        "--profile",
+        "--profile-output",
         "-f",
         "--filename",
         "-k",
@@ -758,8 +761,10 @@ def _kubectl_set_image(words: list[_Word], env: dict[str, str]) -> _KubectlSetIm
             flags[name] = value or "true"
         else:
             operands.append(words[index - 1])
-    verb = [w.text for w in operands[:2]]
-    rest = operands[2:] if verb == ["set", "image"] else []
+    # ``set image`` after the operands a value flag unknown here left (``--profile cpu``).
+    texts = [w.text for w in operands]
+    verb = next((i for i in range(len(texts) - 1) if texts[i : i + 2] == ["set", "image"]), -1)
+    rest = operands[verb + 2 :] if verb >= 0 else []
     pairs = [w for w in rest if "=" in w.text and w.text.partition("=")[2]]
     resources = [w.text for w in rest if "=" not in w.text]
     kind, _, name = (resources[0] if resources else "").partition("/")
