@@ -995,6 +995,26 @@ def test_alembic_url_startswith_scopes_the_code_to_that_dialect() -> None:
     assert problem.dialect == "mysql" and problem.reason.startswith("conn.execute() of an f-")
 
 
+def test_alembic_a_url_prefix_of_no_database_is_no_dialect_test() -> None:
+    # `url.startswith("https")` names no database: its code runs on every dialect (it was
+    # read as running on none, and the drop under it was no BK202). "oracle" is a database
+    # backout does not read: its code runs on none of them.
+    text = (
+        'revision = "b2"\ndown_revision = "a1"\n\n\ndef upgrade():\n'
+        '    url = os.environ.get("AVATAR_BASE_URL", "")\n'
+        '    if url.startswith("https"):\n'
+        '        op.drop_column("users", "avatar_path")\n'
+        "    url = str(op.get_bind().engine.url)\n"
+        '    if url.startswith("oracle"):\n'
+        '        op.drop_column("users", "oracle_only")\n'
+    )
+    (migration,) = read({"migrations/versions/b2_x.py": text}).of(Migration)
+    for dialect in ("postgres", "mysql", "sqlite"):
+        assert [(op.kind, op.column) for op in migration.operations(dialect)[0]] == [
+            (DROP_COLUMN, "avatar_path")
+        ]
+
+
 def test_drop_column_if_exists_is_noted_by_mariadbs_grammar() -> None:
     read = read_sqlglot(SqlText("ALTER TABLE t DROP COLUMN IF EXISTS x;", "m.sql"), "mysql")
     assert [(op.kind, op.column, op.detail) for op in read.operations] == [

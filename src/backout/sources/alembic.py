@@ -482,12 +482,19 @@ def _url_dialects(prefixes: ast.expr) -> frozenset[str] | None:
         if prefix is None:
             return None
         prefix = prefix.lower()
+        if not any(b.startswith(prefix) or prefix.startswith(b) for b in _URL_SCHEMES):
+            return None  # ``url.startswith("https")``: no test of the database's dialect
         found.update(
             dialect
             for scheme, dialect in _DIALECT_NAMES.items()
             if scheme.startswith(prefix) or prefix.startswith(scheme)
         )
     return frozenset(found)
+
+
+# The schemes of SQLAlchemy's database URLs: those of the dialects backout reads, and the
+# other built-in ones, whose code runs on none of them.
+_URL_SCHEMES = (*_DIALECT_NAMES, "oracle", "mssql")
 
 
 def _dialect_guard(
