@@ -515,7 +515,12 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         op = _pg_constraint(stmt, table, constraint, after)
         if op is not None:
             constraints.append(op)
-    operations.append(Operation(CREATE_TABLE, stmt.at(after), table, columns=columns))
+    # ``(LIKE other INCLUDING ALL)`` copies columns the statement does not name.
+    copied = any(_fields(element, "TableLikeClause") is not None for element in elements)
+    detail = COLUMNS_UNKNOWN if copied else ""
+    operations.append(
+        Operation(CREATE_TABLE, stmt.at(after), table, columns=columns, detail=detail)
+    )
     operations.extend(constraints)
 
 

@@ -373,7 +373,15 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 op = _glot_constraint(stmt, table, element)
                 if op is not None:
                     constraints.append(op)
-            yield Operation(CREATE_TABLE, stmt.at(target.this), table, columns=columns)
+            # ``(LIKE other)`` copies columns the statement does not name.
+            copied = any(isinstance(e, exp.LikeProperty) for e in target.expressions)
+            yield Operation(
+                CREATE_TABLE,
+                stmt.at(target.this),
+                table,
+                columns=columns,
+                detail=COLUMNS_UNKNOWN if copied else "",
+            )
             yield from constraints
         elif kind == "TABLE" and isinstance(target, exp.Table):
             # ``CREATE TABLE t AS SELECT …`` or ``… LIKE other``: new, its columns unknown.

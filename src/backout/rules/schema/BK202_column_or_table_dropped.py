@@ -26,7 +26,8 @@ class ColumnOrTableDropped(Rule):
     `CreateModel` (in `state_operations` alone too) or a column or table of that name dropped
     or created in the database by a later base migration; a drop after that is flagged again.
     Nor is a `DROP COLUMN IF EXISTS` of a column that the table, created by a migration
-    backout read, does not have (it does nothing). backout does not know a view's columns, so a
+    backout read with the columns it names (not `AS SELECT` or `(LIKE other)`), does not have
+    (it does nothing). backout does not know a view's columns, so a
     view replaced by one with fewer columns (`CREATE OR REPLACE VIEW` on MySQL, a drop and
     create) is not flagged for the columns it lost.
 
