@@ -1340,12 +1340,24 @@ class ReleaseAnalysis:
         (``<table>_<columns>_fkey``/``_key``), so Alembic autogenerate's ``drop_constraint(
         "certificates_authority_id_fkey")`` then ``create_foreign_key(None, "certificates", …,
         ["authority_id"], …, ondelete="CASCADE")`` creates the constraint it dropped again;
-        "" elsewhere, or for a name PostgreSQL would shorten past 63 bytes."""
+        "" elsewhere. A name past 63 bytes is shortened as the server does (``makeObjectName``:
+        the longer of the table and the columns part loses a byte until it fits)."""
         suffix = {FOREIGN_KEY: "fkey", UNIQUE: "key"}.get(op.constraint or UNIQUE)
         if self.dialect != "postgres" or suffix is None or not op.constrained:
             return ""
-        name = "_".join((op.table.rpartition(".")[2], *op.constrained, suffix)).lower()
-        return name if len(name.encode()) <= 63 else ""
+        table = op.table.rpartition(".")[2].lower().encode()
+        columns = "_".join(op.constrained).lower().encode()[:_NAME_BYTES]
+        room = _NAME_BYTES - len(suffix) - 2
+        kept_table, kept_columns = len(table), len(columns)
+        while kept_table + kept_columns > room:
+            if kept_table > kept_columns:
+                kept_table -= 1
+            else:
+                kept_columns -= 1
+        # Cut at a character's start, as pg_mbcliplen does.
+        head = table[:kept_table].decode(errors="ignore")
+        tail = columns[:kept_columns].decode(errors="ignore")
+        return f"{head}_{tail}_{suffix}"
 
     def _unique_tables(self, name: str, position: int) -> set[str]:
         """The tables with a UNIQUE constraint or index called ``name``, created at the base or
@@ -1408,6 +1420,9 @@ class ReleaseAnalysis:
                 hazards.setdefault(id(judged.migration), []).append((code, judged.op.location))
         return hazards
 
+
+# PostgreSQL's longest name: NAMEDATALEN - 1 bytes.
+_NAME_BYTES = 63
 
 _ANALYSES: weakref.WeakKeyDictionary[FactSet, ReleaseAnalysis] = weakref.WeakKeyDictionary()
 

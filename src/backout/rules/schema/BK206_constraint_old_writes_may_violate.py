@@ -30,8 +30,9 @@ class ConstraintOldWritesMayViolate(Rule):
     INDEX`/`KEY`/`FOREIGN KEY`/`CHECK`; `DROP INDEX` or Alembic `op.drop_index` of an index
     that was unique; Django `RemoveConstraint`; Liquibase `dropUniqueConstraint`; on
     PostgreSQL an unnamed FOREIGN KEY or UNIQUE goes by the name the server gives it,
-    `<table>_<columns>_fkey`/`_key`, as Alembic autogenerate's `drop_constraint("t_a_fkey")`
-    then `create_foreign_key(None, "t", …, ["a"], …)` relies on), nor is a UNIQUE or PRIMARY
+    `<table>_<columns>_fkey`/`_key` (shortened to 63 bytes as the server does), as Alembic
+    autogenerate's `drop_constraint("t_a_fkey")` then `create_foreign_key(None, "t", …,
+    ["a"], …)` relies on), nor is a UNIQUE or PRIMARY
     KEY over a column that is unique already, or over columns of which the base release held
     some unique together (a composite primary key, Liquibase's over several `primaryKey`
     columns too; a table rebuilt with it; a key added again under another name). A key the
