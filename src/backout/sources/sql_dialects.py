@@ -331,9 +331,19 @@ def _glot_drops(stmt: _GlotStatement, drop: exp.Drop, table: str) -> Iterator[Op
     """The constraints or indexes ``drop`` removes from ``table`` (``""`` when unnamed)."""
     dropped = DROPPED_INDEX if (drop.args.get("kind") or "").upper() == "INDEX" else ""
     for target in drop.args.get("tables") or [drop.this]:
-        yield Operation(
-            DROP_CONSTRAINT, stmt.at(target), table, detail=_name(target), constraint=dropped
-        )
+        name = _name(target)
+        if dropped and stmt.dialect == "mysql" and name.lower() == "primary":
+            # MySQL calls every primary key PRIMARY: ``DROP INDEX `PRIMARY``` drops it, as
+            # ``DROP PRIMARY KEY`` does, whatever name the key was given.
+            yield Operation(
+                DROP_CONSTRAINT,
+                stmt.at(target),
+                table,
+                detail=UNNAMED_PRIMARY_KEY,
+                constraint=PRIMARY_KEY,
+            )
+            continue
+        yield Operation(DROP_CONSTRAINT, stmt.at(target), table, detail=name, constraint=dropped)
 
 
 # What ``ALTER TABLE … DROP <kind> name`` drops that a constraint of the model stands for.
