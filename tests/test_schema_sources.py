@@ -973,6 +973,21 @@ def test_a_mysql_case_statement_ends_inside_its_trigger() -> None:
     ]
 
 
+def test_a_mariadb_create_or_replace_trigger_is_a_trigger() -> None:
+    # MariaDB's CREATE OR REPLACE [DEFINER=…] TRIGGER: the splitter kept it whole, but the
+    # reader did not know it for a trigger and parsed it (BK901).
+    text = (
+        "CREATE OR REPLACE DEFINER=CURRENT_USER TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW\n"
+        "BEGIN\n  IF NEW.kind = 1 THEN SET NEW.label = 'one'; END IF;\nEND;\n"
+        "ALTER TABLE t DROP COLUMN email;\n"
+    )
+    read = read_sqlglot(SqlText(text, "m.sql"), "mysql")
+    assert read.problems == []
+    assert [(op.kind, op.column, op.location.line) for op in read.operations] == [
+        (DROP_COLUMN, "email", 5)
+    ]
+
+
 def test_alembic_url_startswith_scopes_the_code_to_that_dialect() -> None:
     # CTFd's revisions test `str(bind.engine.url).startswith("mysql")`; the code under it
     # was read for every dialect, and its BK901 said `op.execute()` of a `conn.execute()`.

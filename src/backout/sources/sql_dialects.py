@@ -731,7 +731,9 @@ class _Prepared:
         return True
 
 
-_CREATE_TRIGGER = re.compile(r"CREATE\s+(?:TEMP(?:ORARY)?\s+|DEFINER\s*=\s*\S+\s+)?TRIGGER\b", re.I)
+_CREATE_TRIGGER = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+|DEFINER\s*=\s*\S+\s+)?TRIGGER\b", re.I
+)
 # A compound statement's ``END`` that closes these opened no block the count knows of (MySQL's
 # ``END IF``, ``END LOOP``, …): ``BEGIN`` and ``CASE`` open one, any other ``END`` closes it.
 _NOT_A_BLOCK_END = frozenset({"IF", "LOOP", "WHILE", "REPEAT"})
