@@ -292,6 +292,13 @@ def test_an_image_a_variable_without_default_decides_is_named_as_not_checked(
         f"    image: {registry.host}/gap/web:1.0\n",
         encoding="utf-8",
     )
+    # A manifest's placeholder that envsubst fills in at deploy was skipped without a word.
+    (head / "deploy.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n"
+        "  template:\n    spec:\n      containers:\n"
+        "      - name: api\n        image: ${SIDECAR_IMAGE}\n",
+        encoding="utf-8",
+    )
     registry.pusher().image("gap/web", "1.0", "1.0")
     # Run from above the release: the paths are shown as the report shows them.
     code, lines, err = online(Path("head"), registry, cwd=tmp_path)
@@ -299,5 +306,7 @@ def test_an_image_a_variable_without_default_decides_is_named_as_not_checked(
     gaps = [line for line in err.splitlines() if "not checked" in line]
     assert gaps == [
         "check --online: warning: not checked: head/compose.yaml:3:12: the image is set "
-        "entirely by ${API_IMAGE}, which has no value in the repository"
+        "entirely by ${API_IMAGE}, which has no value in the repository",
+        "check --online: warning: not checked: head/deploy.yaml:10:16: `${SIDECAR_IMAGE}` is "
+        "filled in at deploy (no valid image reference as written)",
     ]

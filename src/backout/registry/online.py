@@ -12,7 +12,8 @@ now resolves to this release's image) judge them. Offline, no such fact exists.
 The images are those BK101, ``plan`` and ``pin`` judge (:func:`judged_image_uses`): Helm
 values only where a template runs them, with the tag the templates fall back to. An image that
 no reference in the repository names — one a Helm template builds from more than its values
-mapping, or one a variable without a default decides — is not asked about:
+mapping, one a variable without a default decides, or a manifest's placeholder a deploy step
+fills in (``${IMAGE}``, ``api:<TAG>``) — is not asked about:
 :func:`not_checked` says which, and the CLI prints them after the report.
 """
 
@@ -81,6 +82,12 @@ def _not_checked(use: ImageUse) -> NotChecked | None:
         )
         return NotChecked(
             use.location, f"{image} {use.unresolved}, which has no value in the repository"
+        )
+    if parse_reference(use.reference) is None:
+        # A manifest's ``${IMAGE}`` or ``<TAG>`` that a deploy step (envsubst, sed) fills in.
+        return NotChecked(
+            use.location,
+            f"`{use.reference}` is filled in at deploy (no valid image reference as written)",
         )
     return None
 
