@@ -394,6 +394,26 @@ def test_gitlab_jobs_extends_merge_keys_and_reference() -> None:
     ]
 
 
+def test_gitlab_reference_to_itself_or_lists_of_lists_ends() -> None:
+    """A ``!reference`` that reaches the list holding it (GitLab refuses it) is not expanded
+    again (three made 3¹⁰ copies of its line, six ran for hours), and lists of references to
+    lists of references stop at a budget."""
+    looped = "".join("    - !reference [.a, script]\n" for _ in range(3))
+    pipeline = f".a:\n  script:\n{looped}    - echo hi\njob:\n  script: !reference [.a, script]\n"
+    commands = [
+        (c.job_id, c.command, at(c)) for c in of(read(".gitlab-ci.yml", pipeline), CiCommand)
+    ]
+    assert commands == [("job", "echo hi", "6:7")]
+    levels = "".join(
+        f".l{level}:\n  script:\n" + f"    - !reference [.l{level + 1}, script]\n" * 10
+        for level in range(9)
+    )
+    wide = f"{levels}.l9:\n  script: [echo leaf]\njob:\n  script: !reference [.l0, script]\n"
+    leaves = of(read(".gitlab-ci.yml", wide), CiCommand)
+    assert 0 < len(leaves) < 100_000
+    assert {c.command for c in leaves} == {"echo leaf"}
+
+
 def test_gitlab_artifacts_default_and_job() -> None:
     artifacts = of(read(".gitlab-ci.yml", GITLAB_PIPELINE), CiArtifact)
     summary = [

@@ -1416,6 +1416,10 @@ _MAX_NESTING = 10
 """How deep ``extends:`` chains and ``!reference`` tags are followed (GitLab stops at 11
 levels of ``extends`` and 10 of ``!reference``)."""
 
+_MAX_SCRIPT_NODES = 100_000
+"""How many nodes one ``script:`` value is expanded to at most: ten levels of lists of ten
+``!reference`` tags each would be 10¹⁰ script lines."""
+
 
 def _deep_merge(base: Node, over: Node) -> Node:
     """GitLab's deep merge: two mappings merge key by key at any depth; any other value (a
@@ -1520,16 +1524,26 @@ class _GitLabPipeline:
                 found.append(item)
         return found
 
-    def script_items(self, node: Node | None, depth: int = 0) -> Iterator[ScalarNode]:
+    def script_items(self, node: Node | None) -> Iterator[ScalarNode]:
         """The script lines of a ``script:`` value: string, list, nested lists, ``!reference``."""
-        node = self.resolved(node)
-        if depth > _MAX_NESTING:
+        yield from self._script_items(node, 0, frozenset(), [_MAX_SCRIPT_NODES])
+
+    def _script_items(
+        self, node: Node | None, depth: int, expanding: frozenset[int], budget: list[int]
+    ) -> Iterator[ScalarNode]:
+        # ``expanding``: the lists being expanded (a list that reaches itself through a
+        # ``!reference``, which GitLab refuses, is not expanded again); ``budget``: the nodes
+        # left to visit, as lists of references to lists of references multiply.
+        if depth > _MAX_NESTING or budget[0] <= 0:
             return
+        budget[0] -= 1
+        node = self.resolved(node)
         if isinstance(node, yamlfile.ScalarNode):
             yield node
-        elif isinstance(node, yamlfile.SequenceNode):
+        elif isinstance(node, yamlfile.SequenceNode) and id(node) not in expanding:
+            inner = expanding | {id(node)}
             for item in node.value:
-                yield from self.script_items(item, depth + 1)
+                yield from self._script_items(item, depth + 1, inner, budget)
 
     def commands(self, node: Node | None, context: _Context, section: str) -> Iterator[Fact]:
         for item in self.script_items(node):
