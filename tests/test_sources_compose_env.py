@@ -102,6 +102,19 @@ def test_what_compose_refuses(text: str, problem: str, offset: int) -> None:
     assert (str(raised.value), raised.value.offset) == (problem, offset)
 
 
+def test_a_value_that_doubles_at_every_line_is_not_kept() -> None:
+    """``K1=${K0}${K0}``, ``K2=${K1}${K1}``…: forty such lines were 2⁴⁰ characters, and check
+    never ended; past 4,096 characters more than written the value is not read."""
+    text = "K0=ab\n" + "".join(f"K{i}=${{K{i - 1}}}${{K{i - 1}}}\n" for i in range(1, 24))
+    settings = list(read_env(text))
+    assert len(settings[11].value or "") == 2**12
+    assert (settings[12].value, settings[12].unread) == (
+        None,
+        "it grows to more than 4,108 characters as compose substitutes it",
+    )
+    assert settings[-1].value is None
+
+
 def test_credentials_are_not_kept() -> None:
     text = (
         "API_TOKEN=T0kenValue\n"

@@ -25,7 +25,8 @@ A value is not kept when it may be a credential: a key whose name says so (``API
 ``DB_PASSWORD``) or a value that holds one (``user:pw@host/…``, ``?token=…``), as
 :mod:`backout.redact` recognises them. Such a variable is recorded as set, its value unread,
 so nothing derived from it reaches a report. Nor is a value made from a variable the file
-does not set (the shell's), which backout cannot know.
+does not set (the shell's), which backout cannot know, nor one that grows more than 4,096
+characters past what is written as it is interpolated (each line naming the one above twice).
 
 :func:`link_compose_env`, run once after every file is read, applies each ``.env`` to the
 images of the compose files in its directory (a reader sees one file at a time). A ``.env``
@@ -40,11 +41,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from backout.lines import line_number, position
+from backout.lines import LineIndex, position
 from backout.models import Location
 from backout.redact import SECRET_NAME, holds_credential
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
-from backout.sources.images import EnvValue, ImageUse, interpolate
+from backout.sources.images import EnvValue, ImageUse, InterpolationTooLong, interpolate
 from backout.sources.paths import is_compose_env
 
 READER = "compose .env"
@@ -122,12 +123,16 @@ _KEY_PUNCTUATION = frozenset("_.-[]")
 _ESCAPE = re.compile(r"\\(?:[abcfnrtv$\"\\]|0[0-7]{0,3})")
 _ESCAPED = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 _ESCAPED.update({'"': '"', "\\": "\\", "$": "$$"})  # `\$` is `$$`, which interpolation reads as `$`
+# How much longer than written a value may grow as it is interpolated: `B=${A}${A}`,
+# `C=${B}${B}`… doubles at every line, and thirty lines would be gigabytes.
+_MAX_GROWTH = 4096
 
 
 def read_env(text: str) -> Iterable[EnvSetting]:
     """The settings of a ``.env`` text in order; raises :class:`EnvSyntaxError`."""
-    values: dict[str, str | None] = {}
+    known: dict[str, str] = {}
     unknown: set[str] = set()
+    lines = LineIndex(text)
     at = 0
     while True:
         at = _statement_start(text, at)
@@ -147,22 +152,23 @@ def read_env(text: str) -> Iterable[EnvSetting]:
                 value: str | None = raw
                 why = ""
             else:
-                value, why = _interpolated(_ESCAPE.sub(_unescape, raw), values, unknown)
+                value, why = _interpolated(_ESCAPE.sub(_unescape, raw), known, unknown)
         else:
             end = text.find("\n", at)
             end = len(text) if end < 0 else end
             raw = text[at:end].split(" #", 1)[0].rstrip()
             at = end
-            value, why = _interpolated(raw, values, unknown)
+            value, why = _interpolated(raw, known, unknown)
         if not key:
             continue  # a last line without `=`: compose sets the empty name, no one reads it
         if value is not None and (SECRET_NAME.search(key) or holds_credential(value)):
             value, why = None, "it looks like a credential"
-        yield EnvSetting(key, value, line_number(text, key_at), why)
-        values[key] = value
+        yield EnvSetting(key, value, lines.position(key_at)[0], why)
         if value is None:
+            known.pop(key, None)
             unknown.add(key)
         else:
+            known[key] = value
             unknown.discard(key)
 
 
@@ -229,15 +235,15 @@ def _unescape(match: re.Match[str]) -> str:
     return _ESCAPED.get(escape, match.group())
 
 
-def _interpolated(
-    raw: str, values: dict[str, str | None], unknown: set[str]
-) -> tuple[str | None, str]:
+def _interpolated(raw: str, known: dict[str, str], unknown: set[str]) -> tuple[str | None, str]:
     """``raw`` with the variables set above it substituted; ``None`` and why when it uses one
-    whose value is not known (the shell's, or one not read)."""
+    whose value is not known (the shell's, or one not read), or grows too long to keep."""
     if "$" not in raw:
         return raw, ""
-    known = {name: value for name, value in values.items() if value is not None}
-    substituted = interpolate(raw, known, withheld=unknown)
+    try:
+        substituted = interpolate(raw, known, withheld=unknown, limit=len(raw) + _MAX_GROWTH)
+    except InterpolationTooLong as error:
+        return None, f"it grows to {error} as compose substitutes it"
     if substituted.unresolved:
         made_from = ", ".join(substituted.unresolved)
         return None, f"it is made from {made_from}, which the file does not set"
