@@ -147,6 +147,28 @@ def test_pom_without_flyway_is_not_parsed() -> None:
             (3, 4),
             "the placeholder <a> must be text, not the element <b>",
         ),
+        # Maven refuses a property that reads itself ("recursive expression cycle"); filled
+        # in ten levels deep, `${a}` eight times in <a> was 8¹⁰ characters, and check hung.
+        (
+            "<project><properties><a>${a}${a}</a>\n"
+            "  <flyway.placeholders.t>x${a}</flyway.placeholders.t></properties></project>",
+            (2, 3),
+            "the property a reads itself (a -> a); Maven refuses such a pom",
+        ),
+        (
+            "<project><properties><a>${b}</a><b>-${a}</b>\n"
+            "  <flyway.table>${b}</flyway.table></properties></project>",
+            (2, 3),
+            "the property b reads itself (b -> a -> b)",
+        ),
+        (
+            "<project><properties>"
+            + "".join(f"<p{i}>" + f"${{p{i + 1}}}" * 10 + f"</p{i}>" for i in range(6))
+            + "<p6>z</p6>\n  <flyway.placeholders.t>${p0}</flyway.placeholders.t>"
+            "</properties></project>",
+            (2, 3),
+            "the properties it reads fill in to more than 65,536 characters",
+        ),
     ],
 )
 def test_bad_pom_is_unreadable_at_its_line_and_column(

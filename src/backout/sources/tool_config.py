@@ -12,7 +12,9 @@
   ``<properties>``, which the plugin reads over its configuration. The pom's own
   ``${property}`` references are filled in here, as Maven fills them before the plugin
   starts; what the pom cannot fill (``${env.NAME}``, ``-D`` properties) is left for the
-  drill. Profiles (``<profiles>``) and parent poms are not read;
+  drill. A property that reads itself, which Maven refuses, or values that fill in to more
+  than 65,536 characters are unreadable. Profiles (``<profiles>``) and parent poms are not
+  read;
 * ``liquibase.properties``: changelog parameters, ``parameter.<name>=value``.
 
 The reader records what the file says, with the line of each placeholder; which files apply to
@@ -28,7 +30,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from backout.lines import split_lines
 from backout.models import Location
@@ -320,7 +322,9 @@ def _line_of(text: str, pattern: str, after: int = 1) -> int:
 _MAVEN_PLUGIN = "flyway-maven-plugin"
 # ``${name}`` in a pom: Maven fills it from the pom's properties and coordinates.
 _MAVEN_REFERENCE = re.compile(r"\$\{([^}]+)\}")
-_MAX_REFERENCE_DEPTH = 10
+_MAX_FILLED = 65_536
+"""The longest value a pom's ``${…}`` may fill in: ``<a>${b}${b}</a><b>${c}${c}</b>``…
+doubles at every property, as the entities that XML reading refuses would."""
 
 
 def _maven_pom(file: SourceFile) -> ToolConfig | Unreadable | None:
@@ -403,17 +407,42 @@ def _maven_text(what: str, element: Element, variables: Mapping[str, str]) -> st
             child.location.line,
             child.location.column,
         )
-    return _maven_fill(element.text.strip(), variables, 0)
+    return _MavenFill(variables, element).fill(element.text.strip(), ())
 
 
-def _maven_fill(value: str, variables: Mapping[str, str], depth: int) -> str:
-    def fill(match: re.Match[str]) -> str:
-        found = variables.get(match[1])
-        if found is None or depth >= _MAX_REFERENCE_DEPTH:
+class _MavenFill:
+    """The pom's own ``${…}`` filled in one value, each property filled once; a property that
+    reads itself (Maven stops: "recursive expression cycle") or a value longer than
+    :data:`_MAX_FILLED` is :class:`_Bad` at ``element``."""
+
+    def __init__(self, variables: Mapping[str, str], element: Element) -> None:
+        self.variables = variables
+        self.element = element
+        self.filled: dict[str, str] = {}
+
+    def fill(self, value: str, chain: tuple[str, ...]) -> str:
+        if "${" not in value:
+            return value
+        filled = _MAVEN_REFERENCE.sub(lambda match: self.property(match, chain), value)
+        if len(filled) > _MAX_FILLED:
+            self.bad(f"the properties it reads fill in to more than {_MAX_FILLED:,} characters")
+        return filled
+
+    def property(self, match: re.Match[str], chain: tuple[str, ...]) -> str:
+        name = match[1]
+        found = self.variables.get(name)
+        if found is None:
             return match[0]  # not the pom's: the drill reads ${env.…}, says what is unset
-        return _maven_fill(found, variables, depth + 1)
+        if name in chain:
+            cycle = " -> ".join((*chain[chain.index(name) :], name))
+            self.bad(f"the property {name} reads itself ({cycle}); Maven refuses such a pom")
+        if name not in self.filled:
+            self.filled[name] = self.fill(found, (*chain, name))
+        return self.filled[name]
 
-    return _MAVEN_REFERENCE.sub(fill, value) if "${" in value else value
+    def bad(self, message: str) -> NoReturn:
+        where = self.element.location
+        raise _Bad(message, where.line, where.column)
 
 
 def _maven_placeholder(name: str, element: Element, variables: Mapping[str, str]) -> Placeholder:
