@@ -192,6 +192,29 @@ def test_values_read_the_environment_and_other_settings(tmp_path: Path) -> None:
     assert placeholders.secrets() == {"ops", "us-default"}
 
 
+def test_a_default_is_read_only_when_it_is_used(tmp_path: Path) -> None:
+    """``${TENANT:${OTHER}}`` with ``TENANT`` set is ``TENANT``'s value, as Spring Boot reads
+    it: the default's unset ``OTHER`` stopped the drill; settings read once each."""
+    yaml = (
+        "db:\n  prod: s1\n"
+        "spring.flyway.placeholders:\n"
+        "  tenant: ${TENANT:${OTHER}}\n"
+        "  schema: ${db.${ENV}}\n"
+        "  fallback: ${db.${NOPE}:dflt}\n"
+        "  deep: ${A:${B:${C:deep}}}\n"
+        "  colon: '${X:a:b}'\n"
+    )
+    spring = {f"{RESOURCES}/application.yml": yaml}
+    values = _values(tmp_path, spring, environ={"TENANT": "acme", "ENV": "prod"})
+    assert values == {
+        "tenant": "acme",
+        "schema": "s1",
+        "fallback": "dflt",
+        "deep": "deep",
+        "colon": "a:b",
+    }
+
+
 def test_an_application_speaks_for_the_migrations_in_its_locations(tmp_path: Path) -> None:
     spring = {
         # The application's own module wins over another module's application.
@@ -301,6 +324,21 @@ def test_maven_values_read_the_environment_and_the_basedir(tmp_path: Path) -> No
             "spring:\n  flyway:\n    placeholder-replacement: maybe\n",
             f"{RESOURCES}/application.yml:3:5: spring.flyway.placeholder-replacement must be true "
             "or false, not 'maybe'",
+        ),
+        # Spring Boot refuses a circular placeholder reference; filled in ten levels deep,
+        # two ${a} in `a` were 2¹⁰ copies, six of them hung the drill.
+        (
+            "a: ${a}${a}\nspring.flyway.placeholders.t: ${a}\n",
+            "the Spring Boot setting a reads itself (a -> a); Spring Boot would not start",
+        ),
+        (
+            "a: ${b}\nb: x-${a}\nspring.flyway.placeholders.t: ${a}\n",
+            "the Spring Boot setting a reads itself (a -> b -> a)",
+        ),
+        (
+            "".join(f"p{i}: " + f"${{p{i + 1}}}" * 10 + "\n" for i in range(6))
+            + "p6: ab\nspring.flyway.placeholders.t: ${p0}\n",
+            "the ${…} of a Spring Boot setting fill in to more than 65,536 characters",
         ),
     ],
 )

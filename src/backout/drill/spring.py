@@ -26,7 +26,8 @@ one module's ``src/main/resources``), as Spring Boot 2.4 and later does:
   (``placeholders.[my.name]``), as Spring Boot's ``ConfigurationPropertyName`` does.
 * **``${…}`` in a value** reads the environment first (``${DB_SCHEMA}``, ``${db.schema}``
   as ``DB_SCHEMA``), then the application's settings (``${app.tenant}``), with a default
-  after a colon (``${TENANT:acme}``), as Spring's placeholder resolver does.
+  after a colon (``${TENANT:acme}``) read only when it is used, as Spring's placeholder
+  resolver does; a setting that reads itself stops the drill, as it stops Spring Boot.
 * **Which migrations**: an application's settings apply to the migrations in its
   ``spring.flyway.locations``: ``classpath:`` is a module's ``src/main/resources`` (any
   module's, as a dependency's jar would be on the classpath; the application's own module
@@ -58,7 +59,8 @@ Resolve = Callable[[str], Resolution]
 
 SPRING_ENV_PREFIX = "SPRING_FLYWAY_PLACEHOLDERS_"
 DEFAULT_LOCATION = "classpath:db/migration"
-_MAX_DEPTH = 10
+_MAX_FILLED = 65_536
+"""The longest value the ``${…}`` of a Spring Boot setting may fill in to."""
 # Spring Boot's boolean spellings (StringToBooleanConverter).
 _TRUE = ("true", "on", "yes", "1")
 _FALSE = ("false", "off", "no", "0")
@@ -188,6 +190,104 @@ def _closing(text: str, start: int) -> int:
     return -1
 
 
+_Filled = tuple[str, list[str], bool]
+"""A text with its ``${…}`` filled in, the placeholders it reads that are not set, and
+whether it read the environment."""
+
+
+class _Fill:
+    """One value's ``${…}`` filled in as Spring's placeholder resolver fills them: the name
+    (its own ``${…}`` filled first), else the default after its first ``:``, filled only when
+    it is used. Each setting is filled once per value; one that reads itself stops the drill,
+    as Spring Boot stops ("Circular placeholder reference"), and so does a value longer than
+    :data:`_MAX_FILLED` (settings that each read the next one ten times)."""
+
+    def __init__(self, application: _Application) -> None:
+        self.application = application
+        self.settings: dict[str, _Filled] = {}
+
+    def text(self, text: str, chain: tuple[str, ...]) -> _Filled:
+        if "${" not in text:
+            return text, [], False
+        pieces: list[str] = []
+        unresolved: list[str] = []
+        read_environment = False
+        index = 0
+        while True:
+            start = text.find("${", index)
+            end = _closing(text, start + 2) if start >= 0 else -1
+            if end < 0:
+                pieces.append(text[index:])
+                break
+            pieces.append(text[index:start])
+            value, missing, from_environment = self.placeholder(text[start + 2 : end], chain)
+            pieces.append(text[start : end + 1] if value is None else value)
+            unresolved += missing
+            read_environment = read_environment or from_environment
+            index = end + 1
+        filled = "".join(pieces)
+        if len(filled) > _MAX_FILLED:
+            raise DrillError(
+                f"the ${{…}} of a Spring Boot setting fill in to more than {_MAX_FILLED:,} "
+                f"characters ({text[:60]}…); the drill does not fill them in"
+            )
+        return filled, unresolved, read_environment
+
+    def placeholder(
+        self, content: str, chain: tuple[str, ...]
+    ) -> tuple[str | None, list[str], bool]:
+        """What ``${content}`` is: ``None`` (and it named as not set) when nothing is."""
+        colon = _separator(content)
+        key = content if colon < 0 else content[:colon]
+        name, missing, read_environment = self.text(key, chain)
+        found = self.setting(name, chain)
+        if found is None and colon >= 0 and "${" not in content:
+            found = self.setting(content, chain)  # a name with a colon (`${a:b}` itself)
+        if found is not None:
+            value, inner_missing, from_environment = found
+            return value, inner_missing, read_environment or from_environment
+        if colon >= 0:
+            default, default_missing, from_environment = self.text(content[colon + 1 :], chain)
+            return default, default_missing, read_environment or from_environment
+        return None, missing or [name], read_environment
+
+    def setting(self, name: str, chain: tuple[str, ...]) -> _Filled | None:
+        """The setting ``name`` (the environment first), its own ``${…}`` filled in."""
+        if name in self.settings:
+            return self.settings[name]
+        value, from_environment = self.application.lookup(name)
+        if value is None:
+            return None
+        if name in chain:
+            cycle = " -> ".join((*chain[chain.index(name) :], name))
+            raise DrillError(
+                f"the Spring Boot setting {name} reads itself ({cycle}); Spring Boot would not "
+                "start with it (circular placeholder reference)"
+            )
+        filled, missing, read_environment = self.text(value, (*chain, name))
+        self.settings[name] = (filled, missing, from_environment or read_environment)
+        return self.settings[name]
+
+
+def _separator(content: str) -> int:
+    """The index of the ``:`` that starts the default of ``${content}``, not one inside a
+    nested ``${…}``; -1 when there is none."""
+    depth = 0
+    index = 0
+    while index < len(content):
+        if content.startswith("${", index):
+            depth += 1
+            index += 2
+            continue
+        char = content[index]
+        if char == "}" and depth:
+            depth -= 1
+        elif char == ":" and not depth:
+            return index
+        index += 1
+    return -1
+
+
 class _Application:
     """One Spring Boot application: the configuration files of one module."""
 
@@ -294,43 +394,14 @@ class _Application:
 
     def resolve(self, text: str) -> Resolution:
         """``text`` with its ``${name}`` / ``${name:default}`` filled in."""
-        unresolved: list[str] = []
-        read_environment: list[bool] = []
-        filled = self._fill(text, unresolved, read_environment, 0)
+        filled, unresolved, read_environment = _Fill(self).text(text, ())
         why = (
             f"${{{unresolved[0]}}}, which neither the environment nor the application's "
             "Spring Boot configuration sets"
             if unresolved
             else None
         )
-        return filled, why, any(read_environment)
-
-    def _fill(self, text: str, unresolved: list[str], environment: list[bool], depth: int) -> str:
-        if "${" not in text or depth > _MAX_DEPTH:
-            return text
-        pieces: list[str] = []
-        index = 0
-        while True:
-            start = text.find("${", index)
-            end = _closing(text, start + 2) if start >= 0 else -1
-            if end < 0:
-                pieces.append(text[index:])
-                return "".join(pieces)
-            pieces.append(text[index:start])
-            content = self._fill(text[start + 2 : end], unresolved, environment, depth + 1)
-            value, from_environment = self.lookup(content)
-            name, colon, default = content.partition(":")
-            if value is None and colon:
-                value, from_environment = self.lookup(name)
-                if value is None:
-                    value = default
-            if value is None:
-                unresolved.append(content)
-                pieces.append(text[start : end + 1])
-            else:
-                environment.append(from_environment)
-                pieces.append(self._fill(value, unresolved, environment, depth + 1))
-            index = end + 1
+        return filled, why, read_environment
 
     # --- Flyway's settings ------------------------------------------------------------------
 
