@@ -729,6 +729,23 @@ def test_without_a_base_a_workload_the_ci_sets_is_undone(tmp_path: Path) -> None
     assert "no previous release (--base) says what it set before" in worker["warning"]
 
 
+def test_every_container_of_the_ci_set_image_is_quoted_for_the_shell(tmp_path: Path) -> None:
+    # `kubectl set image deploy/api *=img`: a bare * is a glob (zsh: "no matches found")
+    for release, tag in (("base", "1.3"), ("head", "1.4")):
+        workflow = tmp_path / release / ".github" / "workflows" / "deploy.yml"
+        workflow.parent.mkdir(parents=True)
+        workflow.write_text(
+            "jobs:\n  deploy:\n    steps:\n"
+            f"      - run: kubectl set image deployment/api '*=ghcr.io/acme/api:{tag}'\n",
+            encoding="utf-8",
+        )
+    done = run_backout("plan", "head", "--base", "base", "--format", "json", cwd=tmp_path)
+    ways = _ways_back(json.loads(done.stdout)["commands"])
+    assert ways["deployment/api"][0].startswith(
+        "kubectl set image deployment/api '*=ghcr.io/acme/api:1.3'"
+    ), ways
+
+
 def test_a_workload_in_the_manifests_is_planned_from_them_not_from_the_ci(
     tmp_path: Path,
 ) -> None:

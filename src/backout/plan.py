@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -768,7 +769,8 @@ def _argo_commands(change: _Change, flag: str, targets: list[Target], plan: Plan
             note = "  # a mutable tag, see the warning" if not target.digest else ""
             # The plugin's set image takes one CONTAINER=IMAGE pair.
             plan.commands.append(
-                f"kubectl argo rollouts set image {rollout} {target.container}={image}{ns}{note}"
+                f"kubectl argo rollouts set image {rollout} {_pair(target.container, image)}"
+                f"{ns}{note}"
             )
     else:
         revision = (
@@ -789,6 +791,13 @@ def _argo_commands(change: _Change, flag: str, targets: list[Target], plan: Plan
     plan.commands.append(f"kubectl argo rollouts status {rollout}{ns} --timeout 5m")
 
 
+def _pair(container: str, image: str) -> str:
+    """``CONTAINER=IMAGE`` for ``set image``, quoted when a shell would expand it: the CI's
+    ``*=img`` (every container) is a glob that zsh refuses and bash may expand."""
+    pair = f"{container}={image}"
+    return shlex.quote(pair) if any(char in pair for char in "*?[") else pair
+
+
 def _rollback_command(
     change: _Change, flag: str, targets: list[Target], recreate: list[str]
 ) -> str:
@@ -805,9 +814,9 @@ def _rollback_command(
     mutable = [t.container for t in targets if not t.digest]
     if change.how == "images":
         images = " ".join(
-            f"{t.container}={_repository(t.rollback_image)}@{t.digest}"
+            _pair(t.container, f"{_repository(t.rollback_image)}@{t.digest}")
             if t.digest
-            else f"{t.container}={t.rollback_image}"
+            else _pair(t.container, t.rollback_image)
             for t in targets
         )
         note = f"  # {', '.join(mutable)}: a mutable tag, see the warning" if mutable else ""
