@@ -171,7 +171,23 @@ def test_positions_are_the_files_and_the_caret_still_points_at_its_character(
         ("app:1.25@sha256:0123456789abcdef", "app:1.25@sha256:0123456789abcdef"),
         ("registry:5000/app@sha256:ab", "registry:5000/app@sha256:ab"),
         ("ask ops@example.com", "ask ops@example.com"),
-        ("key=value and a=b", "key=value and a=b"),
+        ("name=value and a=b", "name=value and a=b"),
+        # Settings whose name says they hold a credential, wherever a text quotes one.
+        ("DB_PASSWORD=hunter2 and a=b", "DB_PASSWORD=*** and a=b"),
+        ('{"apiKey": "abc", "name": "x"}', '{"apiKey": "***", "name": "x"}'),
+        ("<password>abc</pasword>", "<password>***</pasword>"),
+        ("<db-pass>abc", "<db-pass>***"),
+        ("password='abc", "password='***"),
+        # A reference names where the secret comes from: no secret.
+        ("password: ${DB_PASSWORD}", "password: ${DB_PASSWORD}"),
+        # Names that hold a credential's word without naming a credential, switches.
+        ("bypass=x1", "bypass=x1"),
+        ('<changeSet author="shop" id="1">', '<changeSet author="shop" id="1">'),
+        ("primary_key=True, key_block_size=8", "primary_key=True, key_block_size=8"),
+        ("PRAGMA foreign_keys=OFF;", "PRAGMA foreign_keys=OFF;"),
+        ("--secret-name=shop-db-credentials", "--secret-name=shop-db-credentials"),
+        ("verify_key: false", "verify_key: false"),
+        ("--db-password=hunter2 -x", "--db-password=*** -x"),
     ],
 )
 def test_what_is_a_credential(text: str, expected: str) -> None:
@@ -202,3 +218,60 @@ def test_long_lines_are_read_whole_and_left_as_they_are(line: str) -> None:
     Each took seconds of regex backtracking before the patterns stopped at quotes, commas
     and brackets; their speed is for bench/, this is their result."""
     assert Redactor([line]).redact(line) == line.replace("x://a:" + "a:" * 49_999, "x://a:***")
+
+
+LEAKY_FILES = {
+    ".env": "TAG=1\nAPI KEY=hunter4secret\n",
+    "app/.env": 'TAG=1\nDB_PASSWORD="hunter5secret\n',
+    "app/compose.yaml": "services:\n  a:\n    image: shop:${TAG}\n",
+    "compose.yaml": "services:\n  a:\n    image: shop:${TAG}\n",
+    "pom.xml": (
+        "<project><build><plugins><plugin><artifactId>flyway-maven-plugin</artifactId>\n"
+        "<configuration><password>hunter3secret</pasword></configuration></plugin></plugins>"
+        "</build></project>\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("output_format", [f.value for f in OutputFormat])
+def test_a_file_that_does_not_parse_prints_no_credential(
+    tmp_path: Path, output_format: str
+) -> None:
+    """BK901 quotes the line that does not parse: the value of a setting named as a credential
+    is masked, the rest of the line and the other lines stay as the file has them."""
+    for name, text in LEAKY_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    assert printed.count("BK901") >= 3, printed
+    assert "hunter" not in printed, f"{output_format} printed a secret"
+    if output_format == "full":
+        assert "  2 | API KEY=***\n" in done.stdout
+        assert '  2 | DB_PASSWORD="***\n' in done.stdout
+        assert "  2 | <configuration><password>***</pasword></configuration>" in done.stdout
+        # A line with no credential is quoted as it is.
+        assert "  3 |     image: shop:${TAG}\n" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "line", "expected"),
+    [
+        (".env", "export API_TOKEN=two words # note", "export API_TOKEN=*** # note"),
+        ("application.yml", "    password: hunter two", "    password: ***"),
+        ("flyway.conf", "flyway.password = hunter2", "flyway.password = ***"),
+        ("application.properties", "db.password hunter2", "db.password ***"),
+        ("application.properties", "spring.datasource.pass:x y", "spring.datasource.pass:***"),
+        # A blank separates a name from its value only in a properties file.
+        ("schema.sql", "  password_hash text NOT NULL,", "  password_hash text NOT NULL,"),
+        (
+            "compose.yaml",
+            "      - DB_PASSWORD=${DB_PASSWORD}",
+            "      - DB_PASSWORD=${DB_PASSWORD}",
+        ),
+    ],
+)
+def test_a_source_line_that_sets_a_credential_is_masked(
+    path: str, line: str, expected: str
+) -> None:
+    assert redact_line(line, 0, path)[0] == expected

@@ -17,6 +17,7 @@ reference (the image grammar reads ``bob:pw@registry/app`` as repository ``bob``
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -37,10 +38,55 @@ _BARE_PASSWORD = re.compile(
 )
 # ``?token=…``, ``&password=…``, ``&X-Amz-Signature=…``: query parameters that carry a secret.
 _QUERY_PARAMETER = re.compile(r"[?&](?P<name>[\w.~-]+)=(?P<secret>[^&#\s`'\"<>,;()]+)")
-# The names of query parameters that carry a secret.
-_SECRET_NAME = re.compile(
-    r"token|secret|passw|pwd|credential|signature|auth|key|^sig$|^pass$", re.I
+SECRET_NAME = re.compile(
+    r"^(?!.*(?:name|names|ref|file|path|dir|size|type|length|id)$).*(?:"
+    r"token|secret|passw|pwd|credential|signature|auth(?!or(?!i))"
+    r"|(?<!primary.)(?<!foreign.)key(?![a-z])|(?<![a-z])pass(?![a-z])|(?<![a-z])sig(?![a-z]))",
+    re.I,
 )
+"""A variable, setting, element or parameter name that says its value is a credential
+(``API_TOKEN``, ``DB_PASSWORD``, ``DB_PASS``, ``apiKey``, ``Authorization``, ``?sig=``); one
+pattern for what the readers keep out of their facts and what a report masks. Not a name that
+says its value is where a credential is or what it is (``secretName``, ``password_file``,
+``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, ``primary_key``, ``foreign_keys``."""
+# What every name :data:`SECRET_NAME` finds holds, sought in lower case with ``in``: the
+# pattern itself takes half a microsecond a character (1.5 s over a large report's texts).
+_SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "credential", "sig")
+
+
+def names_a_secret(text: str) -> bool:
+    """Whether ``text`` may hold a name :data:`SECRET_NAME` finds, told in C."""
+    lowered = text.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+# What follows the name of a setting (``NAME=value``, ``NAME: value``, ``"name": "value"``,
+# ``password='x'``, an XML attribute): its value quoted (the quote may be unclosed: the line
+# does not parse), a reference, or a word. A ``:`` must be followed by a blank or a quote, so
+# that ``image:tag`` and ``https://`` are no settings.
+_SETTING_VALUE = re.compile(
+    r"[\"']?(?:[ \t]*=|[ \t]*:(?=[ \t\"']))[ \t]*"
+    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{[^{}\s]*\}?|\{\{[^{}]*\}\}|[^\s,;&<>'\"`()\[\]{}]+)"
+)
+# What follows the name of an element: ``<password>value</password>`` or, in a file that does
+# not parse, ``<password>value``.
+_ELEMENT_VALUE = re.compile(r"(?:[ \t][^<>]*)?>(?P<value>[^<]+)")
+# The characters of a name (``spring.datasource.password``, ``db-pass``, ``API_KEY``).
+_NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_.-")
+# A setting that starts its line (a ``.env``, properties, ``flyway.conf`` or YAML line, after
+# ``export`` or a list's ``-``): its unquoted value runs to the end of the line, comment aside,
+# as the file's reader takes it (``API_KEY=two words``). In a ``.properties`` file a blank
+# alone separates the name from the value (``db.password hunter2``), and so does a ``:`` with no
+# blank after it; elsewhere that is no setting (``image:tag``).
+_LINE_SETTING = re.compile(
+    r"[ \t]*(?:export[ \t]+|-[ \t]+)?(?P<name>[A-Za-z_][\w.-]*)"
+    r"(?P<separator>[ \t]*[=:]|[ \t]+)(?P<blank>[ \t]*)(?P<value>[^\s\"'].*)"
+)
+# A value that names where the secret comes from is none: ``${DB_PASSWORD}``, ``$TOKEN``,
+# ``{{ .Values.token }}``.
+_REFERENCE = re.compile(r"\$\{[\w.-]+\}|\$[A-Za-z_]\w*|\{\{[^{}]*\}\}")
+# Values that switch something on or off: no secret (``verify_key: false``).
+_NO_SECRET = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none"))
 # What every ``_BARE_PASSWORD`` match holds, found fast: a fix such as ``app@sha256:…`` has
 # ``@`` too, and trying the whole pattern at every position of every message is slow.
 _HOST_AND_PATH = re.compile(r"@[A-Za-z0-9.-]+(?::[0-9]+)?/")
@@ -60,9 +106,80 @@ def _patterns_for(text: str) -> Iterator[re.Pattern[str]]:
             yield _BARE_PASSWORD
 
 
-def _secret_spans(text: str) -> list[tuple[int, int]]:
-    """Where the credentials in ``text`` are: sorted, non-overlapping ``(start, end)``."""
-    if "@" not in text and "=" not in text:
+def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where the values of the settings and elements of ``text`` whose name says they are
+    credentials are (``DB_PASSWORD="x``, ``"apiKey": "x"``, ``<password>x</password>``). Found
+    from the words of :data:`_SECRET_WORDS`, each name read once: linear in ``text``."""
+    lowered = text.lower()
+    size = len(text)
+    read: set[int] = set()
+    for word in _SECRET_WORDS:
+        at = lowered.find(word)
+        while at >= 0:
+            start, end = at, at + len(word)
+            while start and text[start - 1] in _NAME_CHARACTERS:
+                start -= 1
+            while end < size and text[end] in _NAME_CHARACTERS:
+                end += 1
+            at = lowered.find(word, end)
+            if start in read:
+                continue
+            read.add(start)
+            name = text[start:end].lstrip("0123456789_.-")  # ``--db-password=…``
+            if not SECRET_NAME.search(name):
+                continue
+            if start and text[start - 1] == "<":
+                match = _ELEMENT_VALUE.match(text, end)
+                if match is not None:
+                    yield from _value_span(text, *match.span("value"))
+                continue
+            match = _SETTING_VALUE.match(text, end)
+            if match is None:
+                continue
+            value = match.group("value")
+            begin, finish = match.span("value")
+            if value[0] in "\"'":
+                begin += 1
+                finish -= len(value) > 1 and value[-1] == value[0]
+            elif value.endswith(":"):  # the message's ("token=…: cannot be resolved")
+                finish -= 1
+            yield from _value_span(text, begin, finish)
+
+
+def _value_span(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` without its surrounding blanks, unless it holds no secret: nothing, a
+    mask, a reference to where the secret comes from (``${DB_PASSWORD}``)."""
+    value = text[start:end]
+    stripped = value.strip()
+    if (
+        stripped
+        and stripped != MASK
+        and stripped.lower() not in _NO_SECRET
+        and not _REFERENCE.fullmatch(stripped)
+    ):
+        start += len(value) - len(value.lstrip())
+        yield start, start + len(stripped)
+
+
+def _line_setting_span(line: str, properties: bool) -> Iterator[tuple[int, int]]:
+    """Where the unquoted value of the credential setting that starts ``line`` is, to the end
+    of the line and before a `` #`` comment; a blank separates a name only in ``properties``."""
+    match = _LINE_SETTING.match(line)
+    if match is None or not SECRET_NAME.search(match.group("name")):
+        return
+    separator = match.group("separator").strip()
+    if not properties and (not separator or (separator == ":" and not match.group("blank"))):
+        return
+    start = match.start("value")
+    value = match.group("value").split(" #", 1)[0]
+    yield from _value_span(line, start, start + len(value))
+
+
+def _secret_spans(text: str, named: bool = True) -> list[tuple[int, int]]:
+    """Where the credentials in ``text`` are: sorted, non-overlapping ``(start, end)``. Settings
+    named as credentials are sought only when ``named`` (a caller that searched all its texts
+    at once for :data:`SECRET_NAME` and found none passes ``False``)."""
+    if not named and "@" not in text and "=" not in text:
         return []
     found = [
         match.span("secret")
@@ -70,10 +187,17 @@ def _secret_spans(text: str) -> list[tuple[int, int]]:
         for match in pattern.finditer(text)
         if match.group("secret") != MASK
     ]
+    if named and names_a_secret(text):
+        found += _setting_spans(text)
+    return _merged(found, text)
+
+
+def _merged(found: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+    """``found`` and the secret query parameters of ``text``, sorted and merged."""
     if "=" in text and ("?" in text or "&" in text):
         for match in _QUERY_PARAMETER.finditer(text):
             value = match.group("secret")
-            if value != MASK and _SECRET_NAME.search(match.group("name")):
+            if value != MASK and SECRET_NAME.search(match.group("name")):
                 # A ":" that ends it is the message's ("?token=…: cannot be resolved").
                 start, end = match.span("secret")
                 found.append((start, end - 1 if value.endswith(":") else end))
@@ -91,11 +215,6 @@ def holds_credential(text: str) -> bool:
     """Whether ``text`` holds what a report would mask: a URL's or a reference's password, a
     secret query parameter. Readers use it to keep such a value out of their facts."""
     return bool(_secret_spans(text))
-
-
-SECRET_NAME = re.compile(r"token|secret|passw|pwd|credential|signature|auth|key", re.I)
-"""A variable or parameter name that says its value is a credential (``API_TOKEN``,
-``DB_PASSWORD``, ``AWS_SECRET_ACCESS_KEY``)."""
 
 
 def _masked(text: str, spans: list[tuple[int, int]]) -> str:
@@ -116,8 +235,11 @@ class Redactor:
     def __init__(self, texts: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
         """Learn the credentials in ``texts``; ``secrets`` are credentials known as such (a
         Flyway placeholder's value read from the environment), masked wherever they appear."""
-        # Findings of one rule repeat their fix word for word: each text is searched once.
-        found = {text[start:end] for text in set(texts) for start, end in _secret_spans(text)}
+        # Findings of one rule repeat their fix word for word: each text is searched once. The
+        # names of credentials are sought in them all at once: most reports have none.
+        unique = set(texts)
+        named = names_a_secret("\n".join(unique))
+        found = {text[start:end] for text in unique for start, end in _secret_spans(text, named)}
         found.update(secret for secret in secrets if secret)
         # Whether any of the texts learned from holds a credential.
         self.found = bool(found)
@@ -164,11 +286,17 @@ def strings_in(value: Any) -> Iterator[str]:
             yield from strings_in(item)
 
 
-def redact_line(line: str, column: int) -> tuple[str, int]:
-    """A source line with its credentials masked, and where the 1-based ``column`` (0:
-    unknown) of ``line`` is in it, so that a caret still points at the same character (at the
-    mask's start when the column is inside a secret)."""
-    spans = _secret_spans(line)
+def redact_line(line: str, column: int, path: str = "") -> tuple[str, int]:
+    """A source line of the file at ``path`` with its credentials masked, and where the
+    1-based ``column`` (0: unknown) of ``line`` is in it, so that a caret still points at the
+    same character (at the mask's start when the column is inside a secret). A line that sets a
+    credential (``API_KEY=…``, ``password: …``, ``db.password …`` in a ``.properties`` file)
+    has its value masked to the end of the line, the line parsed or not."""
+    named = names_a_secret(line)
+    spans = _secret_spans(line, named)
+    if named:
+        spans = sorted([*spans, *_line_setting_span(line, path.endswith(".properties"))])
+        spans = _merged(spans, "")
     if not spans:
         return line, column
     return _masked(line, spans), _moved_column(column, spans)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from backout.redact import Redactor
+from backout.redact import Redactor, names_a_secret
 
 if TYPE_CHECKING:
     from backout.engine import CheckResult
@@ -66,7 +66,9 @@ def render(result: CheckResult, output_format: OutputFormat, color: bool = False
     # its texts joined tells. Masking writes ``***`` only, so the texts before it say
     # whether a control character may remain.
     joined = " ".join(texts)
-    if "@" in joined or "=" in joined:  # no credential without one of them
+    # No credential without one of them: a password's ``@``, a ``?token=`` or a setting's
+    # ``=``, or the name of a credential (``<password>…``, ``"apiKey": "…"``).
+    if "@" in joined or "=" in joined or names_a_secret(joined):
         result = without_credentials(result, texts)
     if _any_control(joined) or _any_control(" ".join(map(_PATH, findings))):
         result = printable(result)

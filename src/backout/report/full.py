@@ -127,7 +127,7 @@ def render(result: CheckResult, color: bool = False) -> str:
         # the same character. The location printed stays the file's own.
         column = location.column
         if line is not None:
-            line, column = redact_line(line, column)
+            line, column = redact_line(line, column, location.path)
         if not printer.styled:
             # Without styles a finding's lines are one string; the pieces rich would change
             # (tabs, control codes) are rare, and send it through the lines one by one.
