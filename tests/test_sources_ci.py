@@ -982,3 +982,44 @@ def test_gitlab_templates_serve_every_pipeline_that_includes_them() -> None:
         ("b", "ci/templates.yml:2:12"),
         ("lint", "ci/templates.yml:4:12"),
     ]
+
+
+def test_a_file_that_many_pipelines_include_is_parsed_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten pipelines include the same templates: the merge parses no file again that the
+    reader parsed in this process, and a file the reader's worker parsed (its GitLabFile
+    pickled, without the parsed tree) once for all ten pipelines."""
+    from backout.sources import yamlfile
+
+    parsed: list[str] = []
+    parse = yamlfile.yaml_documents
+
+    def counting(file: SourceFile, reader: str = "yaml") -> object:
+        if "yaml_documents" not in file.cache:
+            parsed.append(file.path)
+        return parse(file, reader)
+
+    monkeypatch.setattr(yamlfile, "yaml_documents", counting)
+    templates = ".deploy:\n  environment: production\n  script: [./deploy.sh]\n"
+    files = {
+        f"s{n}/.gitlab-ci.yml": f"include: ci/t.yml\nd{n}:\n  extends: .deploy\n" for n in range(10)
+    }
+    files["ci/t.yml"] = templates
+    facts = _linked(files)
+    assert sorted(parsed) == sorted(files)  # by the reader, once each
+    assert len(facts.of(CiJob)) == 10
+
+    parsed.clear()
+    facts = FactSet()
+    for path, text in files.items():
+        facts.paths.add(path)
+        read = CiReader().read(SourceFile(path, text.encode()))
+        facts.extend(pickle.loads(pickle.dumps(list(read))))  # from a pool's worker
+    assert sorted(parsed) == sorted(files)
+    file_facts = facts.of(GitLabFile)
+    assert file_facts and all(fact.file is None for fact in file_facts)
+    parsed.clear()
+    link_included_pipelines(facts)
+    assert sorted(parsed) == sorted(files)  # parsed again, once each, for the merge
+    assert len(facts.of(CiJob)) == 10

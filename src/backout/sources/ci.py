@@ -1446,7 +1446,11 @@ class _GitLabPipeline:
     extended jobs. Every node keeps the file it is written in (:meth:`path_of`).
     """
 
-    def __init__(self, files: Sequence[tuple[SourceFile, Node]]) -> None:
+    def __init__(
+        self, files: Sequence[tuple[SourceFile, Node]], node_files: Mapping[int, str] | None = None
+    ) -> None:
+        # ``node_files``: the file of every node of ``files`` by id (:class:`GitLabMerge`);
+        # a pipeline of one file needs none.
         self.path = files[-1][0].path
         self.lines = {file.path: file.lines() for file, _ in files}
         self.entries: dict[str, tuple[Node, Node]] = {}
@@ -1454,10 +1458,7 @@ class _GitLabPipeline:
             for name, key, value in yamlfile.entries(document):
                 known = self.entries.get(name)
                 self.entries[name] = (key, _deep_merge(known[1], value) if known else value)
-        self._paths: dict[int, str] = {}
-        if len(files) > 1:
-            for file, document in files:
-                self._paths.update(dict.fromkeys(_node_ids(document), file.path))
+        self._paths: Mapping[int, str] = node_files or {}
         self._extended: dict[str, Node | None] = {}
         self._extending: set[str] = set()
         self.reported: set[Location] = set()
@@ -1605,7 +1606,7 @@ def _is_reference(node: Node | None) -> bool:
     return isinstance(node, yamlfile.SequenceNode) and node.tag == "!reference"
 
 
-def _node_ids(document: Node) -> Iterator[int]:
+def _node_ids(document: Node) -> list[int]:
     """The ids of every node of a tree (one walked through aliases once)."""
     seen: set[int] = set()
     todo = [document]
@@ -1614,11 +1615,11 @@ def _node_ids(document: Node) -> Iterator[int]:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        yield id(node)
         if isinstance(node, yamlfile.MappingNode):
             todo.extend(part for pair in node.value for part in pair)
         elif isinstance(node, yamlfile.SequenceNode):
             todo.extend(node.value)
+    return list(seen)
 
 
 def _gitlab_retention(node: Node | None) -> tuple[str | None, str, int | None, str | None]:
@@ -1788,7 +1789,7 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
     """A GitLab file's facts, read as a pipeline of its own; the file's local includes.
 
     The jobs of a pipeline that includes other files are read again once every file is read
-    (:func:`gitlab_pipeline_facts`): a job may extend a template of another file.
+    (:class:`GitLabMerge`): a job may extend a template of another file.
     """
     include_key = yamlfile.key_node(document, "include")
     if include_key is not None:
@@ -1800,29 +1801,51 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
     yield from _pipeline_facts(_GitLabPipeline([(file, document)]))
 
 
-def gitlab_pipeline_facts(
-    files: Sequence[tuple[str, bytes]], owned: Collection[str] | None = None
-) -> list[Fact] | None:
-    """The facts of one GitLab pipeline made of several files, as GitLab merges them.
+class GitLabMerge:
+    """Reads GitLab pipelines made of several files, as GitLab merges them (see
+    :func:`backout.sources.gitlab_includes.link_included_pipelines`).
 
-    ``files`` are ``(path, content)`` in merge order: every file after the files it includes,
-    the pipeline's own file last; facts carry its path as ``workflow`` and the position where
-    each value is written, in whichever file that is. ``owned``: the files whose jobs count
-    (the others are counted in another pipeline that includes them too); all by default.
-    ``None`` when the pipeline's own file is not YAML.
+    Each file is parsed, and its nodes indexed by the file they are written in, once for all
+    the pipelines that include it: a template file that ten pipelines include is not read ten
+    times. The node trees are kept (their ids index them) for as long as the object is.
     """
-    documents: list[tuple[SourceFile, Node]] = []
-    for path, data in files:
-        file = SourceFile(path, data)
-        parsed = yamlfile.yaml_documents(file, "ci")
-        if isinstance(parsed, Unreadable):
-            continue  # reported (or not) when the file was read on its own
-        documents.extend(
-            (file, document) for document in parsed if isinstance(document, yamlfile.MappingNode)
-        )
-    if not documents or documents[-1][0].path != files[-1][0]:
-        return None
-    return list(_pipeline_facts(_GitLabPipeline(documents), owned))
+
+    def __init__(self) -> None:
+        self._documents: dict[str, list[tuple[SourceFile, Node]]] = {}
+        self._node_files: dict[int, str] = {}
+
+    def _parsed(self, path: str, data: bytes | SourceFile) -> list[tuple[SourceFile, Node]]:
+        documents = self._documents.get(path)
+        if documents is None:
+            file = data if isinstance(data, SourceFile) else SourceFile(path, data)
+            parsed = yamlfile.yaml_documents(file, "ci")
+            # A file that is no YAML was reported (or not) when it was read on its own.
+            documents = [
+                (file, document)
+                for document in ([] if isinstance(parsed, Unreadable) else parsed)
+                if isinstance(document, yamlfile.MappingNode)
+            ]
+            for _, document in documents:
+                self._node_files.update(dict.fromkeys(_node_ids(document), path))
+            self._documents[path] = documents
+        return documents
+
+    def pipeline_facts(
+        self, files: Sequence[tuple[str, bytes | SourceFile]], owned: Collection[str] | None = None
+    ) -> list[Fact] | None:
+        """The facts of one GitLab pipeline made of several files, as GitLab merges them.
+
+        ``files`` are ``(path, content)`` in merge order (the content as bytes, or the file
+        the reader read, its parse cached): every file after the files it
+        includes, the pipeline's own file last; facts carry its path as ``workflow`` and the
+        position where each value is written, in whichever file that is. ``owned``: the
+        files whose jobs count (the others are counted in another pipeline that includes them
+        too); all by default. ``None`` when the pipeline's own file is not YAML.
+        """
+        documents = [entry for path, data in files for entry in self._parsed(path, data)]
+        if not documents or documents[-1][0].path != files[-1][0]:
+            return None
+        return list(_pipeline_facts(_GitLabPipeline(documents, self._node_files), owned))
 
 
 def _pipeline_facts(
@@ -1972,7 +1995,7 @@ class CiReader:
                 part_of_gitlab = True  # hidden jobs only: what other files' jobs extend
         if part_of_gitlab:
             # read again with the files of its pipeline, once every file is read
-            facts.append(GitLabFile(Location(file.path, 1, 0), file.data))
+            facts.append(GitLabFile(Location(file.path, 1, 0), file.data, file))
         return facts
 
 

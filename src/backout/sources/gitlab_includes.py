@@ -10,8 +10,8 @@ Readers see one file at a time: the CI reader reads each GitLab file as a pipeli
 records its local includes as a :class:`GitLabIncludes` fact and its content as a
 :class:`GitLabFile` fact. :func:`link_included_pipelines`, run once on the facts after every
 file is read, reads each pipeline that includes files again, with all its files merged as
-GitLab merges them (:func:`backout.sources.ci.gitlab_pipeline_facts`), and puts those facts in
-the place of the ones read file by file.
+GitLab merges them (:class:`backout.sources.ci.GitLabMerge`: each file parsed once, however
+many pipelines include it), and puts those facts in the place of the ones read file by file.
 
 A light module (no YAML): the engine runs the step whenever the CI reader is loaded.
 """
@@ -19,10 +19,10 @@ A light module (no YAML): the engine runs the step whenever the CI reader is loa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from backout.sources.base import Fact, FactSet, Unreadable
+from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 
 GITLAB = "gitlab"
 
@@ -47,9 +47,16 @@ class GitLabFile(Fact):
     once the step has run."""
 
     data: bytes
+    file: SourceFile | None = field(default=None, compare=False)
+    """The file as the reader had it, its YAML parsed, when it was read in this process: the
+    merge uses its nodes rather than parse it again. Not sent from a pool's worker (a
+    parsed tree costs more to pickle than to parse again)."""
 
     def __repr__(self) -> str:
         return f"GitLabFile({self.location.path!r}, {len(self.data)} bytes)"
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "file": None}
 
 
 @lru_cache(maxsize=256)
@@ -119,18 +126,19 @@ def _visit(path: str, children: dict[str, list[str]], order: list[str], seen: se
 def link_included_pipelines(facts: FactSet) -> None:
     """Read every pipeline that includes files as one pipeline: its facts, from all its
     files, take the place of those each file gave on its own."""
-    contents = {fact.location.path: fact.data for fact in facts.of(GitLabFile)}
+    contents = {fact.location.path: fact.file or fact.data for fact in facts.of(GitLabFile)}
     facts.retain(lambda fact: not isinstance(fact, GitLabFile))
     merged = pipelines(facts)
     if not merged:
         return
-    from backout.sources.ci import gitlab_pipeline_facts  # loaded: it made the facts
+    from backout.sources.ci import GitLabMerge  # loaded: it made the facts
 
+    merge = GitLabMerge()  # each file parsed once, however many pipelines include it
     read_again: list[Fact] = []
     members: set[str] = set()
     for root, (order, owned) in merged.items():
         files = [(path, contents[path]) for path in order if path in contents]
-        together = gitlab_pipeline_facts(files, owned) if root in contents else None
+        together = merge.pipeline_facts(files, owned) if root in contents else None
         if together is not None:
             members.update(path for path, _ in files)
             read_again.extend(together)
@@ -148,3 +156,4 @@ def link_included_pipelines(facts: FactSet) -> None:
                 continue
             reported.add(fact)
         facts.add(fact)
+
