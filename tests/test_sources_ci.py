@@ -28,7 +28,7 @@ from backout.sources.ci import (
     split_reference,
 )
 from backout.sources.gitlab_includes import GitLabFile, GitLabIncludes, link_included_pipelines
-from tests.conftest import run_backout
+from tests.conftest import git, run_backout
 
 GITHUB_WORKFLOW = """\
 name: release
@@ -982,6 +982,58 @@ def test_gitlab_templates_serve_every_pipeline_that_includes_them() -> None:
         ("b", "ci/templates.yml:2:12"),
         ("lint", "ci/templates.yml:4:12"),
     ]
+
+
+_INCLUDING_PIPELINE = """\
+include: ci/templates.yml
+variables:
+  IMAGE: registry.example.com/shop/api
+build:
+  stage: build
+  script:
+    - docker build -t $IMAGE:latest .
+    - docker push $IMAGE:latest
+deploy:
+  stage: deploy
+  extends: .deploy_base
+"""
+
+
+def _templates(tag: str) -> str:
+    return (
+        ".deploy_base:\n  environment: production\n  script:\n"
+        f"    - kubectl set image deployment/api api=$IMAGE:{tag}\n"
+    )
+
+
+@pytest.mark.parametrize("changed", ["ci/templates.yml", ".gitlab-ci.yml"])
+def test_with_base_a_change_to_any_file_of_a_pipeline_counts_its_every_file(
+    git_repo,
+    changed: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """With --base, a pipeline read with its includes changes when any of its files does: the
+    deploy of `latest` that a template now makes is reported at the job in .gitlab-ci.yml."""
+    repo = git_repo({".gitlab-ci.yml": _INCLUDING_PIPELINE, "ci/templates.yml": _templates("1.0")})
+    git(repo, "tag", "v1")
+    if changed == "ci/templates.yml":
+        git_repo({"ci/templates.yml": _templates("latest")})
+    else:  # the pipeline's own file changes: the template file is reported with it
+        git_repo({".gitlab-ci.yml": _INCLUDING_PIPELINE + "# changed\n"})
+    base = run_backout("check", "--format", "concise", "--base", "v1", ".", cwd=repo)
+    without = run_backout("check", "--format", "concise", ".", cwd=repo)
+    assert base.stdout == without.stdout
+    if changed == "ci/templates.yml":
+        assert base.stdout.startswith(".gitlab-ci.yml:8:19: BK103 [error]"), base.stdout
+
+
+def test_with_base_an_unchanged_pipeline_stays_out(git_repo) -> None:  # type: ignore[no-untyped-def]
+    repo = git_repo(
+        {".gitlab-ci.yml": _INCLUDING_PIPELINE, "ci/templates.yml": _templates("latest")}
+    )
+    git(repo, "tag", "v1")
+    git_repo({"README.md": "docs\n"})
+    done = run_backout("check", "--format", "json", "--base", "v1", ".", cwd=repo)
+    assert '"findings": []' in done.stdout, done.stdout
 
 
 def test_a_file_that_many_pipelines_include_is_parsed_once(

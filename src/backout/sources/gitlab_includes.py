@@ -157,3 +157,13 @@ def link_included_pipelines(facts: FactSet) -> None:
             reported.add(fact)
         facts.add(fact)
 
+
+def pipeline_files_changed(facts: FactSet, changed: set[str]) -> set[str]:
+    """The files of every pipeline that includes files one of which is in ``changed``: the
+    pipeline is read as one (a template changed in ``ci/templates.yml`` changes what a job of
+    ``.gitlab-ci.yml`` deploys), so ``--base`` counts all its files as changed."""
+    found: set[str] = set()
+    for order, _ in pipelines(facts).values():
+        if not changed.isdisjoint(order):
+            found.update(order)
+    return found
