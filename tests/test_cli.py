@@ -226,6 +226,16 @@ def test_base_ref_that_does_not_exist_is_exit_2(git_repo: Callable[[dict[str, st
     assert "--base nope: no such directory, and no such commit, branch or tag" in line
 
 
+def test_a_rewritten_baseline_keeps_its_permissions(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT.format(image="shop:latest"))
+    baseline = tmp_path / "baseline.json"
+    assert run_backout("check", "--write-baseline", str(baseline), str(tmp_path)).returncode == 0
+    assert baseline.stat().st_mode & 0o777 == 0o644  # a new one
+    baseline.chmod(0o600)
+    assert run_backout("check", "--write-baseline", str(baseline), str(tmp_path)).returncode == 0
+    assert baseline.stat().st_mode & 0o777 == 0o600
+
+
 def test_baseline_adopts_old_findings(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(DEPLOYMENT.format(image="shop:latest"))
     baseline = tmp_path / "baseline.json"
