@@ -132,7 +132,7 @@ def test_credentials_are_not_kept() -> None:
         ("IMAGE", None, "it looks like a credential"),
         ("URL", None, "it looks like a credential"),
         ("TAG", "1.4.2", ""),
-        ("DERIVED", None, "it is made from ${API_TOKEN}, which the file does not set"),
+        ("DERIVED", None, "it is made from ${API_TOKEN}, whose value backout does not read"),
     ]
     assert "T0ken" not in repr(env) and "Hunter2" not in repr(env)
     assert pickle.loads(pickle.dumps(env)) == env

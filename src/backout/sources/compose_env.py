@@ -245,8 +245,12 @@ def _interpolated(raw: str, known: dict[str, str], unknown: set[str]) -> tuple[s
     except InterpolationTooLong as error:
         return None, f"it grows to {error} as compose substitutes it"
     if substituted.unresolved:
-        made_from = ", ".join(substituted.unresolved)
-        return None, f"it is made from {made_from}, which the file does not set"
+        unread = [u for u in substituted.unresolved if u in substituted.withheld_expressions]
+        unset = [u for u in substituted.unresolved if u not in unread]
+        parts = [f"{', '.join(unset)}, which the file does not set"] if unset else []
+        if unread:
+            parts.append(f"{', '.join(unread)}, whose value backout does not read")
+        return None, "it is made from " + ", and from ".join(parts)
     return substituted.value, ""
 
 
