@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from backout.models import Severity
 from backout.schema_model import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
+    COLUMNS_UNKNOWN,
+    CREATE_TABLE,
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
@@ -1035,3 +1038,70 @@ def test_drop_column_if_exists_is_noted_by_mariadbs_grammar() -> None:
     assert [(op.kind, op.column, op.detail) for op in read.operations] == [
         (DROP_COLUMN, "x", "if exists")
     ]
+
+
+# Real-world forms (FTS5 with content=/tokenize= options and UNINDEXED columns, FTS4 with
+# typed columns and options, R*Tree with auxiliary columns); each is run through sqlite3 below.
+SQLITE_VIRTUAL_TABLES = (
+    "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT);\n"
+    "CREATE VIRTUAL TABLE notes_fts USING fts5(\n"
+    "  title, body UNINDEXED,\n"
+    "  content='notes', content_rowid='id', tokenize = 'porter unicode61 tokenchars ''-_'''\n"
+    ");\n"
+    'CREATE VIRTUAL TABLE IF NOT EXISTS main."Search" USING FTS5("Title", [body], \'a b\');\n'
+    'CREATE VIRTUAL TABLE old_fts USING fts4(title TEXT, body, tokenize=porter, prefix="2,4");\n'
+    "CREATE VIRTUAL TABLE bare_fts USING fts4;\n"
+    "CREATE VIRTUAL TABLE legacy_fts USING fts3(subject, content);\n"
+    "CREATE VIRTUAL TABLE geo USING rtree(id, minx, maxx, miny, maxy, +name TEXT);\n"
+    "CREATE VIRTUAL TABLE geo32 USING rtree_i32(id, x0, x1);\n"
+    "CREATE VIRTUAL TABLE words USING fts5vocab(notes_fts, row);\n"
+)
+
+
+def test_sqlite_virtual_tables_create_the_tables_and_columns_sqlite3_makes() -> None:
+    # CREATE VIRTUAL TABLE was BK901 as soon as a module argument was not a bare name
+    # (tokenize=…, a type, UNINDEXED): fts5's columns are its names, not its options.
+    read = read_sqlglot(SqlText(SQLITE_VIRTUAL_TABLES, "m.sql"), "sqlite")
+    assert read.problems == []
+    connection = sqlite3.connect(":memory:")
+    connection.executescript(SQLITE_VIRTUAL_TABLES)  # each statement is valid SQLite
+    created = [op for op in read.operations if op.kind == CREATE_TABLE]
+    assert [op.table for op in created] == [
+        "notes",
+        "notes_fts",
+        "Search",
+        "old_fts",
+        "bare_fts",
+        "legacy_fts",
+        "geo",
+        "geo32",
+        "words",
+    ]
+    for op in created:
+        if op.table == "words":
+            # fts5vocab's arguments name a table and a kind: its columns are not known here.
+            assert op.detail == COLUMNS_UNKNOWN and op.columns == ()
+            continue
+        assert op.detail == ""
+        columns = connection.execute("SELECT name FROM pragma_table_info(?)", (op.table,))
+        assert [c.name for c in op.columns] == [row[0] for row in columns], op.table
+    fts = next(op for op in created if op.table == "notes_fts")
+    assert (fts.location.line, fts.location.column) == (2, 22)
+    assert all(c.nullable and not c.has_default for c in fts.columns)
+    search = next(op for op in created if op.table == "Search")
+    assert (search.location.line, search.location.column) == (6, 41)
+
+
+def test_a_sqlite_virtual_table_the_database_rejects_is_unreadable() -> None:
+    # FTS5 takes no column types (sqlite3: "unrecognized column option: TEXT").
+    text = "CREATE VIRTUAL TABLE f USING fts5(a TEXT);\nALTER TABLE t ADD COLUMN x int;\n"
+    try:
+        sqlite3.connect(":memory:").execute(text.splitlines()[0])
+    except sqlite3.OperationalError as exc:
+        assert "TEXT" in str(exc)
+    else:
+        raise AssertionError("sqlite3 took an fts5 column type")
+    read = read_sqlglot(SqlText(text, "m.sql"), "sqlite")
+    (problem,) = read.problems
+    assert problem.location.line == 1 and "fts5" in problem.reason
+    assert [(op.kind, op.column) for op in read.operations] == [(ADD_COLUMN, "x")]

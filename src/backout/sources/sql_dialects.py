@@ -458,6 +458,114 @@ def _command_rename(stmt: _GlotStatement, node: exp.Command) -> list[Operation] 
     return operations
 
 
+# SQLite ``CREATE VIRTUAL TABLE name USING module(arguments)``: sqlglot's grammar takes only
+# bare names as arguments, and no module's arguments are SQL, so backout reads them itself.
+_CREATE_VIRTUAL_TABLE = re.compile(r"CREATE\s+VIRTUAL\s+TABLE\b", re.I)
+_FTS3 = frozenset({"fts3", "fts4"})
+_RTREE = frozenset({"rtree", "rtree_i32"})
+
+
+def _virtual_table_name(token: Any) -> str:
+    """A name as sqlite3 reads it in a module argument: quoted (``"a"``, ``[a]``, `` `a` ``,
+    ``'a'``) as written, bare folded as :func:`_name` folds it."""
+    if token.token_type in (sqlglot.TokenType.IDENTIFIER, sqlglot.TokenType.STRING):
+        return str(token.text)
+    return str(token.text).lower()
+
+
+def _module_arguments(tokens: list[Any]) -> list[list[Any]] | None:
+    """The arguments of ``(a, b, …)`` (``tokens``, parentheses included), each a token list;
+    None when the tokens are not one parenthesised list."""
+    if len(tokens) < 2 or tokens[0].token_type != sqlglot.TokenType.L_PAREN:
+        return None
+    if tokens[-1].token_type != sqlglot.TokenType.R_PAREN:
+        return None
+    arguments: list[list[Any]] = [[]]
+    depth = 0
+    for token in tokens[1:-1]:
+        kind = token.token_type
+        if kind == sqlglot.TokenType.COMMA and depth == 0:
+            arguments.append([])
+            continue
+        depth += {sqlglot.TokenType.L_PAREN: 1, sqlglot.TokenType.R_PAREN: -1}.get(kind, 0)
+        if depth < 0:
+            return None
+        arguments[-1].append(token)
+    return [] if arguments == [[]] else arguments
+
+
+def _virtual_columns(module: str, arguments: list[list[Any]]) -> tuple[Column, ...] | str:
+    """The columns sqlite3 gives a table of ``module`` (fts3/fts4/fts5/rtree) made with
+    ``arguments``; a reason when sqlite3 would reject them."""
+    columns: list[Column] = []
+    for number, argument in enumerate(arguments):
+        if not argument:
+            return f"{module}: an empty argument"
+        first = argument[0]
+        is_option = len(argument) > 1 and argument[1].token_type == sqlglot.TokenType.EQ
+        if module == "fts5":
+            # Options (``tokenize=…``, ``content=…``, ``prefix=…``) are no columns; a column
+            # is a name, perhaps ``UNINDEXED``, and takes no type (sqlite.org/fts5.html).
+            if is_option:
+                continue
+            extra = [str(token.text).upper() for token in argument[1:]]
+            if extra not in ([], ["UNINDEXED"]):
+                return f"fts5 column {first.text} takes no type or constraint"
+            columns.append(Column(_virtual_table_name(first)))
+        elif module in _FTS3:
+            # ``tokenize=porter``, ``tokenize porter``, ``prefix="2,4"`` are options; a column
+            # may carry a type, which FTS3 and FTS4 ignore (sqlite.org/fts3.html).
+            bare = first.token_type == sqlglot.TokenType.VAR
+            if is_option or (bare and first.text.lower() == "tokenize"):
+                continue
+            columns.append(Column(_virtual_table_name(first)))
+        else:
+            # R*Tree: the integer key (the rowid, filled when NULL), then the coordinates,
+            # then ``+name [type]`` auxiliary columns (sqlite.org/rtree.html); a type after
+            # a key or coordinate is ignored.
+            aux = first.token_type == sqlglot.TokenType.PLUS
+            if aux and len(argument) < 2:
+                return f"{module}: `+` without a column name"
+            name = argument[1] if aux else first
+            columns.append(
+                Column(_virtual_table_name(name), generated=number == 0, unique=number == 0)
+            )
+    if module in _FTS3 and not columns:
+        columns.append(Column("content"))  # FTS3/FTS4's one column when none is named
+    return tuple(columns)
+
+
+def _virtual_table(stmt: _GlotStatement, text: str) -> Operation | str:
+    """``CREATE VIRTUAL TABLE [IF NOT EXISTS] [schema.]name USING module[(arguments)]`` as
+    the table it creates: with its columns for the modules SQLite ships (FTS3/4/5, R*Tree),
+    its columns unknown for any other (``fts5vocab``, an extension's); a reason when the
+    statement is not of that form."""
+    try:
+        tokens = sqlglot.tokenize(text, read=SQLGLOT_DIALECTS["sqlite"])
+    except Exception as exc:  # sqlglot bugs, as in read_sqlglot
+        return f"sqlite tokenizer rejects it: {_first_line(exc)}"
+    words = [str(t.text).upper() for t in tokens]
+    index = 3
+    if words[index : index + 3] == ["IF", "NOT", "EXISTS"]:
+        index += 3
+    if index + 1 < len(tokens) and tokens[index + 1].token_type == sqlglot.TokenType.DOT:
+        index += 2  # ``main.name``, ``temp.name``
+    if index + 2 >= len(tokens) or words[index + 1] != "USING":
+        return "CREATE VIRTUAL TABLE without `name USING module`"
+    name, module = tokens[index], str(tokens[index + 2].text).lower()
+    rest = tokens[index + 3 :]
+    arguments = _module_arguments(rest) if rest else []
+    if arguments is None:
+        return f"CREATE VIRTUAL TABLE … USING {module}: its arguments are not one list"
+    where = stmt.body.location(stmt.start + name.start)
+    if module != "fts5" and module not in _FTS3 and module not in _RTREE:
+        return Operation(CREATE_TABLE, where, _virtual_table_name(name), detail=COLUMNS_UNKNOWN)
+    columns = _virtual_columns(module, arguments)
+    if isinstance(columns, str):
+        return columns
+    return Operation(CREATE_TABLE, where, _virtual_table_name(name), columns=columns)
+
+
 _SQLITE_TABLE_OPTIONS = re.compile(
     r"\)\s*((?:WITHOUT\s+ROWID|STRICT)(?:\s*,\s*(?:WITHOUT\s+ROWID|STRICT))*)\s*$", re.I
 )
@@ -820,6 +928,13 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
         text = body.text[begin:end]
         if _CREATE_TRIGGER.match(text):
             continue  # a trigger's body writes rows only: it changes no table or column
+        if dialect == "sqlite" and _CREATE_VIRTUAL_TABLE.match(text):
+            virtual = _virtual_table(_GlotStatement(body, begin, end, dialect), text)
+            if isinstance(virtual, Operation):
+                result.operations.append(virtual)
+            else:
+                result.problems.append(SqlUnreadable(body.location(begin), "SQL", virtual, dialect))
+            continue
         # SQLite's table options, which sqlglot's grammar does not know: read the table
         # without them, noting WITHOUT ROWID (its key columns are NOT NULL).
         options = _SQLITE_TABLE_OPTIONS.search(text) if dialect == "sqlite" else None
