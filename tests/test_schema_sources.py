@@ -196,6 +196,51 @@ def test_alembic_order_follows_down_revision_not_file_names() -> None:
     assert ordered[0].script_directory == "alembic"
 
 
+_ALEMBIC_BODY = (
+    "\n\ndef upgrade():\n    op.add_column('t', sa.Column('c', sa.Integer()))\n\n"
+    "def downgrade():\n    op.drop_column('t', 'c')\n"
+)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        # A project's own form (revision, down_revision = "0027", "0026"; the corpus).
+        "revision, down_revision = {rev!r}, {down!r}\nbranch_labels = depends_on = None",
+        "(revision, down_revision) = ({rev!r}, {down!r})",
+        "[revision, down_revision, branch_labels] = [{rev!r}, {down!r}, None]",
+        # Alembic's own template since 1.13: annotated assignments.
+        "revision: str = {rev!r}\ndown_revision: Union[str, Sequence[str], None] = {down!r}",
+    ],
+)
+def test_alembic_revision_ids_assigned_together_or_annotated(header: str) -> None:
+    facts = read(
+        {
+            f"alembic/versions/{name}.py": header.format(rev=rev, down=down) + _ALEMBIC_BODY
+            for name, rev, down in (("aaa", "r3", "r2"), ("bbb", "r2", "r1"))
+        }
+        | {"alembic/versions/ccc.py": _alembic("r1", None)}
+    )
+    ordered = ordered_migrations(facts)
+    assert [(m.revision, m.down_revisions) for m in ordered] == [
+        ("r1", ()),
+        ("r2", ("r1",)),
+        ("r3", ("r2",)),
+    ]
+
+
+def test_alembic_revision_ids_not_known_from_a_tuple_are_not_guessed() -> None:
+    # Values of another number (Python's import fails), or computed at run time, bind
+    # nothing known.
+    facts = read(
+        {
+            "alembic/versions/aaa.py": 'revision, down_revision = "r2", "r1", None' + _ALEMBIC_BODY,
+            "alembic/versions/bbb.py": "revision, down_revision = ids()" + _ALEMBIC_BODY,
+        }
+    )
+    assert ordered_migrations(facts) == []
+
+
 @pytest.mark.parametrize(
     ("condition", "constrained"),
     [

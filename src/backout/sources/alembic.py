@@ -1,11 +1,13 @@
 """Alembic revisions → :class:`~.migration_facts.Migration` facts, from the Python AST.
 
 A revision file is never imported (importing runs the project's code). ``revision`` and
-``down_revision`` come from the module's assignments; ``upgrade()`` and ``downgrade()`` are read
-as lists of ``op.*`` calls, ``with op.batch_alter_table(...)`` blocks included. ``op.execute``
-with a SQL string is read as SQL (:mod:`backout.sources.sql`); ``op.execute`` of anything
-computed is reported unreadable. A ``downgrade()`` that is ``pass`` (Alembic's template when
-autogenerate found nothing) or that only raises is recorded as such, so BK207 can report it.
+``down_revision`` come from the module's assignments (``revision = "b"``, annotated
+``revision: str = "b"``, or unpacked: ``revision, down_revision = "b", "a"``); ``upgrade()``
+and ``downgrade()`` are read as lists of ``op.*`` calls, ``with op.batch_alter_table(...)``
+blocks included. ``op.execute`` with a SQL string is read as SQL
+(:mod:`backout.sources.sql`); ``op.execute`` of anything computed is reported unreadable. A
+``downgrade()`` that is ``pass`` (Alembic's template when autogenerate found nothing) or that
+only raises is recorded as such, so BK207 can report it.
 
 Code under a test of the database's dialect (``if op.get_bind().dialect.name == "mysql":``,
 ``if dialect_name != "postgresql": return``, ``if url.startswith("mysql"):`` of the bind's URL,
@@ -377,6 +379,24 @@ def _assigned_names(statements: list[ast.stmt]) -> set[str]:
             if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
                 names.add(node.id)
     return names
+
+
+def _unpacked(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr | None]]:
+    """The names ``target = value`` binds, each with its value: ``revision, down_revision =
+    "b", "a"`` (or in parentheses or brackets) binds each name to its item; a name whose value
+    is not known so (a call, items of another number) is bound to None."""
+    if isinstance(target, ast.Name):
+        return [(target.id, value)]
+    if not isinstance(target, (ast.Tuple, ast.List)):
+        return []
+    items = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+    if items is None or len(items) != len(target.elts):
+        return [(n.id, None) for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return [
+        bound
+        for part, item in zip(target.elts, items, strict=True)
+        for bound in _unpacked(part, item)
+    ]
 
 
 # Alembic's own module variables: never a table or column name.
@@ -1050,9 +1070,13 @@ class AlembicReader:
         for statement in tree.body:
             if isinstance(statement, ast.Assign):
                 for target in statement.targets:
-                    if isinstance(target, ast.Name):
-                        reassigned.update({target.id} & assigned.keys())
-                        assigned[target.id] = statement.value
+                    for name, value in _unpacked(target, statement.value):
+                        reassigned.update({name} & assigned.keys())
+                        if value is None:
+                            reassigned.add(name)
+                            assigned.pop(name, None)
+                        else:
+                            assigned[name] = value
             elif isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
                 reassigned.add(statement.target.id)
             elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
