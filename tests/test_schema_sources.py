@@ -1150,3 +1150,32 @@ def test_a_sqlite_virtual_table_the_database_rejects_is_unreadable() -> None:
     (problem,) = read.problems
     assert problem.location.line == 1 and "fts5" in problem.reason
     assert [(op.kind, op.column) for op in read.operations] == [(ADD_COLUMN, "x")]
+
+
+def test_a_column_the_history_only_touched_has_no_known_nullability() -> None:
+    # A base that retypes or gives a default to a column no migration created learns nothing
+    # of its NOT NULL: recorded nullable, a restated `nullable=False, existing_nullable=False`
+    # in the release was BK205. A column whose NOT NULL a migration set or dropped is known.
+    facts = read(
+        {
+            "migrations/0001_a.up.sql": "ALTER TABLE t ALTER COLUMN a TYPE bigint;\n"
+            "ALTER TABLE t ALTER COLUMN b SET DEFAULT 0;\n"
+            "ALTER TABLE t ALTER COLUMN c SET NOT NULL;\n"
+            "ALTER TABLE t ALTER COLUMN d DROP NOT NULL;\n"
+            "CREATE TABLE u (e int NOT NULL, f int);\n"
+        }
+    )
+    schema = replay(ordered_migrations(facts))
+    nullable = {
+        f"{table.name}.{column.name}": column.base_nullable
+        for table in schema.tables.values()
+        for column in table.columns.values()
+    }
+    assert nullable == {
+        "t.a": None,
+        "t.b": None,
+        "t.c": False,
+        "t.d": True,
+        "u.e": False,
+        "u.f": True,
+    }

@@ -605,6 +605,10 @@ class ColumnState:
     """Whether it had a default at the base (None when new or unknown)."""
     unique: bool = False
     """Unique on its own (declared so, or a one-column UNIQUE or PRIMARY KEY constraint)."""
+    nullable_known: bool = True
+    """False for a column no migration created whose NOT NULL no operation set, dropped or
+    restated (it was only retyped, given a default…): :attr:`nullable` is then a guess, and
+    the replay leaves its :attr:`base_nullable` unknown, as for a column it never met."""
 
     def copy(self) -> ColumnState:
         """A copy of the column (``dataclasses.replace`` took four times as long, and the
@@ -620,6 +624,7 @@ class ColumnState:
             self.base_nullable,
             self.base_has_default,
             self.unique,
+            self.nullable_known,
         )
 
 
@@ -734,7 +739,9 @@ class Schema:
         found = state.columns.get(name)
         if found is None:
             known = state.at_base
-            found = ColumnState(name, None, True, False, known, name if known else None)
+            found = ColumnState(
+                name, None, True, False, known, name if known else None, nullable_known=False
+            )
             state.columns[name] = found
         return found
 
@@ -851,9 +858,9 @@ class Schema:
             if column is None:
                 column = self.column(op.table, op.column, at_base)
             if kind == SET_NOT_NULL:
-                column.nullable = False
+                column.nullable, column.nullable_known = False, True
             elif kind == DROP_NOT_NULL:
-                column.nullable = True
+                column.nullable, column.nullable_known = True, True
             elif kind in (SET_DEFAULT, DROP_DEFAULT):
                 column.has_default = kind == SET_DEFAULT
             elif kind == ALTER_TYPE:
@@ -1041,7 +1048,7 @@ def _change_type(col: ColumnState, op: Operation, new: Column) -> None:
     col.type = new.type or col.type
     if op.detail == REDEFINED:
         # MySQL MODIFY/CHANGE and Django AlterField restate the whole column.
-        col.nullable = new.nullable
+        col.nullable, col.nullable_known = new.nullable, True
         # AUTO_INCREMENT, identity, generated: the database fills the column, as a default.
         col.has_default = new.has_default or new.generated
         col.unique = col.unique or new.unique
@@ -1082,7 +1089,9 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
         for col in table.columns.values():
             col.base_name = col.name
             col.base_type = col.type or col.base_type
-            col.base_nullable = col.nullable
+            # A NOT NULL the history never stated is unknown, not nullable: a release's
+            # restated ``existing_nullable`` then says what it was (see _judge).
+            col.base_nullable = col.nullable if col.nullable_known else None
             col.base_has_default = col.has_default
     return schema
 

@@ -17,8 +17,10 @@ class NotNullSetOnExistingColumn(Rule):
     `MODIFY … NOT NULL` and Django `AlterField` without `null=True` on a column that existed,
     nullable, before the release and that the release leaves NOT NULL (flagged at the
     release's last statement on its nullability). Alembic sets NOT NULL whenever `nullable=False`
-    is given: `existing_nullable=False` beside it is believed only for a column older than the
-    migrations backout read; one that the history created nullable is flagged.
+    is given: `existing_nullable=False` beside it is believed only for a column whose
+    nullability the migrations backout read never stated (older than them, and at most
+    retyped or given a default since); one that the history created or made nullable is
+    flagged.
 
     ## Why is this bad?
     The old release may insert rows without the column or write NULL into it. After a rollback
