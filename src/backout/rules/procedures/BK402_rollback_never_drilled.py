@@ -90,8 +90,10 @@ class RollbackNeverDrilled(Rule):
     only mentioned (`echo "run helm rollback"`) or words spread over two commands
     (`manage.py migrate && docker compose down`) do not. Wrappers are looked through
     (`python -m`, `poetry run`, `uvx`, `sh -c`, `docker run`, `docker compose run`,
-    `kubectl exec --`). A dry run (`--dry-run`, `helm template`, `kubectl diff`) deploys
-    nothing; `helm template … | kubectl apply -f -` deploys.
+    `kubectl exec --`, `go run github.com/pressly/goose/v3/cmd/goose@v3.26.0`, whose
+    command is named as the package path ends, and `go tool goose`). A dry run
+    (`--dry-run`, `helm template`, `kubectl diff`) deploys nothing; `helm template … |
+    kubectl apply -f -` deploys.
 
     A forward migration in a test job is set-up, not a deploy: it is not counted when its job
     has no `environment:` and its database is the job's own, that is the job starts a

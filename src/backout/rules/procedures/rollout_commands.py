@@ -6,8 +6,8 @@ their values: ``kubectl -n shop rollout undo`` is a rollback, ``kubectl apply -f
 deploy/template/app.yaml`` is not a template, and ``manage.py migrate && docker compose down``
 is a migration followed by a compose command, not ``migrate … down``. Wrappers that run another
 program are looked through: ``python -m``/``python manage.py``, ``poetry run``, ``uv run``,
-``npx``, ``bundle exec``, ``sh -c '…'``, ``docker compose run|exec``, ``docker run``,
-``kubectl exec … --``.
+``npx``, ``bundle exec``, ``go run <package>[@version]`` and ``go tool``, ``sh -c '…'``,
+``docker compose run|exec``, ``docker run``, ``kubectl exec … --``.
 """
 
 from __future__ import annotations
@@ -73,6 +73,15 @@ _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ash"})
 _RUNNERS = frozenset({"poetry", "pipenv", "pdm", "hatch", "uv", "rye"})
 _EXECUTORS = frozenset({"uvx", "npx", "bunx", "pipx"})
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl", "docker-compose", "podman-compose"})
+# The go command's flags that take a value when written apart (`-tags pgx`; `-mod=mod` is one
+# word): `go -C dir`, and the build flags of `go run` (`go help build`).
+_GO_VALUES = frozenset(
+    {
+        "C", "asmflags", "buildmode", "compiler", "covermode", "coverpkg", "exec", "gccgoflags",
+        "gcflags", "installsuffix", "ldflags", "mod", "modfile", "overlay", "p", "pgo",
+        "pkgdir", "tags", "toolexec",
+    }
+)  # fmt: skip
 
 
 def _basename(word: str) -> str:
@@ -112,6 +121,14 @@ def _unwrap(words: Sequence[str], *, compose: bool, depth: int) -> Iterator[Invo
     if program == "bundle" and args[:1] == ["exec"]:
         yield from _unwrap(args[1:], compose=compose, depth=depth + 1)
         return
+    if program == "go":
+        # `go [-C dir] run [build flags] github.com/pressly/goose/v3/cmd/goose@v3.26.0 down`
+        # builds and runs the package's command, named as its path ends (`goose`); `go tool
+        # goose down` runs a tool of the module (Go 1.24's `tool` directive).
+        rest = _past_go_flags(args)
+        if rest[:1] in (["run"], ["tool"]):
+            yield from _unwrap(_past_go_flags(rest[1:]), compose=compose, depth=depth + 1)
+            return
     if program in _EXECUTORS:
         rest = _past_options(args[1:] if program == "pipx" and args[:1] == ["run"] else args)
         yield from _unwrap(rest, compose=compose, depth=depth + 1)
@@ -126,6 +143,15 @@ def _unwrap(words: Sequence[str], *, compose: bool, depth: int) -> Iterator[Invo
         yield from _unwrap(args[args.index("--") + 1 :], compose=compose, depth=depth + 1)
         return
     yield Invocation(program, tuple(args), compose)
+
+
+def _past_go_flags(args: Sequence[str]) -> list[str]:
+    """``args`` from the first word that is not a flag of the go command or its value."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        flag = args[i].lstrip("-")
+        i += 1 if "=" in flag or flag not in _GO_VALUES else 2
+    return list(args[i:])
 
 
 def _past_options(args: Sequence[str]) -> list[str]:
