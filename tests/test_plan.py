@@ -794,3 +794,42 @@ def test_a_digest_in_the_tag_of_an_image_built_from_more_is_the_target(tmp_path:
     assert target["current_image"].endswith(f"/<.Values.cartService.name>:v0.4.2@{digest}")
     assert target["digest"] == digest
     assert "knows no target digest" not in target["warning"]
+
+
+def test_a_cronjob_pod_or_replicaset_the_ci_sets_goes_back_by_set_image_never_undo() -> None:
+    """`kubectl rollout undo` and `rollout status` refuse a CronJob, a Pod and a ReplicaSet
+    (no revision history): set image to the previous image is the only way back. A Job's pod
+    template is immutable: nothing can be set back, the plan says so."""
+    plan = _plan_json("ci_set_image_kinds")
+    commands = plan["commands"]
+    assert not [c for c in commands if "rollout undo" in c or "rollout status" in c], commands
+    ways = _ways_back(commands)
+    assert sorted(ways) == [
+        "cronjob/cleanup",
+        "cronjob/report",
+        "pod/debug",
+        "replicaset/legacy",
+    ]
+    report = next(t for t in plan["targets"] if t["workload"] == "cronjob/report")
+    assert ways["cronjob/report"] == [
+        f"kubectl -n shop set image cronjob/report report=ghcr.io/acme/report@{report['digest']}"
+    ]
+    # `cj/cleanup` set per run ($GIT_SHA): the previous image is to fill in, not undone
+    (cleanup,) = ways["cronjob/cleanup"]
+    assert cleanup.startswith(
+        "kubectl -n shop set image cronjob/cleanup cleanup=<the image before this release>"
+    )
+    (warning,) = [w for w in plan["warnings"] if "cronjob/cleanup" in w]
+    assert "no rollout history" in warning and ".spec.template.spec.containers[*].image" in warning
+    assert ways["pod/debug"][0].startswith(
+        "kubectl -n tools set image pod/debug debug=ghcr.io/acme/debug:1.3"
+    )
+    assert any(
+        "replicaset/legacy" in w and "keep the image they started with" in w
+        for w in plan["warnings"]
+    )
+    assert not [t for t in plan["targets"] if t["workload"] == "job/migrate"]
+    assert any("job/migrate" in w and "spec.template is immutable" in w for w in plan["warnings"])
+    assert any(
+        "cronjob/report" in v and "the next Job it starts" in v for v in plan["verification"]
+    )

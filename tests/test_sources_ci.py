@@ -317,6 +317,30 @@ jobs:
     ]
 
 
+def test_kubectl_set_image_names_every_kind_it_accepts_by_its_full_name() -> None:
+    # kubectl set image: pod (po), replicationcontroller (rc), deployment (deploy), daemonset
+    # (ds), statefulset (sts), cronjob (cj), replicaset (rs); and Job (polymorphichelpers)
+    script = """\
+kubectl set image cj/report report=r:1
+kubectl set image cronjobs.batch cleanup cleanup=c:1
+kubectl set image po/debug debug=d:1
+kubectl set image rs/legacy legacy=l:1
+kubectl set image replicationcontrollers old old=o:1
+kubectl set image jobs/migrate migrate=m:1
+kubectl set image ds/agent agent=a:1
+"""
+    deploys = [d.workload for d in of(read("deploy.sh", script, ScriptReader()), CiImageDeploy)]
+    assert deploys == [
+        "cronjob/report",
+        "cronjob/cleanup",
+        "pod/debug",
+        "replicaset/legacy",
+        "replicationcontroller/old",
+        "job/migrate",
+        "daemonset/agent",
+    ]
+
+
 def test_kubectl_set_image_after_a_global_value_flag_is_still_a_deploy(tmp_path: Path) -> None:
     # A global flag whose value the list of kubectl's value flags does not know (`--log-dir
     # DIR`) left its value as the first operand: `set image` was not found, no deploy was

@@ -474,8 +474,20 @@ def _targets(
     return changes
 
 
-# What ``kubectl rollout undo`` takes back, as the CI reader names the kinds.
+# What ``kubectl rollout undo`` takes back (and ``rollout status`` watches), as the CI reader
+# names the kinds.
 _CI_ROLLOUT_KINDS = ("deployment", "statefulset", "daemonset")
+# The kinds ``kubectl set image`` changes that keep no revision history: ``rollout undo`` and
+# ``rollout status`` refuse them, and only ``set image`` to the previous image takes them back.
+# (A Job's pod template is immutable: the API server refuses any ``set image`` of one.)
+_CI_SET_IMAGE_KINDS = {
+    "cronjob": "CronJob",
+    "pod": "Pod",
+    "replicaset": "ReplicaSet",
+    "replicationcontroller": "ReplicationController",
+}
+UNKNOWN_IMAGE = "<the image before this release>"
+"""What a ``set image`` of a kind without history shows when the plan knows no previous image."""
 
 
 def _ci_set_images(facts: FactSet) -> dict[tuple[str, str, str], list[CiImageDeploy]]:
@@ -510,13 +522,23 @@ def _ci_targets(
     found: list[_Change] = []
     for key, deploys in _ci_set_images(workspace.head.facts).items():
         workload, namespace, context = key
-        if workload in in_manifests or workload.partition("/")[0] not in _CI_ROLLOUT_KINDS:
+        kind, _, name = workload.partition("/")
+        if workload in in_manifests or kind not in (
+            *_CI_ROLLOUT_KINDS,
+            *_CI_SET_IMAGE_KINDS,
+            "job",
+        ):
             continue
         where = deploys[0].location
-        kind, _, name = workload.partition("/")
         workload = f"{kind}/{_fill_in(name, 'workload name', where, plan, 'kubectl')}"
         namespace = _fill_in(namespace, "namespace", where, plan, "kubectl")
         context = _fill_in(context, "context", where, plan, "kubectl")
+        flags = (f"--context {context} " if context else "") + (
+            f"-n {namespace} " if namespace else ""
+        )
+        if kind == "job":
+            plan.warnings.append(_immutable_job(deploys[0], workload, flags))
+            continue
         before = {d.container: d for d in base.get(key, [])}
         known = True
         for deploy in deploys:
@@ -534,7 +556,7 @@ def _ci_targets(
             else:
                 known = False
                 rollback_image, digest, source = "", "", ""
-                warning = _ci_unknown(deploy, workload, namespace, context, previous, workspace)
+                warning = _ci_unknown(deploy, workload, flags, previous, workspace)
             plan.targets.append(
                 Target(
                     workload=workload,
@@ -549,33 +571,85 @@ def _ci_targets(
                     kube_context=context,
                 )
             )
-        how = "images" if known else "unknown"
+        # A kind without history goes back by set image alone, known image or not.
+        how = "images" if known or kind in _CI_SET_IMAGE_KINDS else "unknown"
         found.append(_Change(workload, namespace, how, kube_context=context, source="ci"))
+        if kind in ("replicaset", "replicationcontroller"):
+            plan.warnings.append(_pods_keep_their_image(workload, flags))
     return found
 
 
 def _ci_unknown(
     deploy: CiImageDeploy,
     workload: str,
-    namespace: str,
-    context: str,
+    flags: str,
     previous: CiImageDeploy | None,
     workspace: Workspace,
 ) -> str:
-    """The warning for a container whose previous image the CI's ``set image`` does not tell."""
-    flags = (f" --context {context}" if context else "") + (f" -n {namespace}" if namespace else "")
+    """The warning for a container whose previous image the CI's ``set image`` does not tell:
+    where the cluster still shows it, by kind (``flags``: the command's ``--context``/``-n``)."""
     if previous is not None:
         before = f"the previous release's line names no other image (`{previous.written}`)"
     elif workspace.base is not None:
         before = "the previous release has no such line"
     else:
         before = "no previous release (--base) says what it set before"
+    kind = workload.partition("/")[0]
+    if kind == "cronjob":
+        where = (
+            "the Jobs it started before the deploy name the previous image (`kubectl "
+            f"{flags}get jobs -o custom-columns=JOB:.metadata.name,STARTED:.status.startTime,"
+            "IMAGE:.spec.template.spec.containers[*].image`), and so does the previous "
+            "deploy's job log"
+        )
+    elif kind == "pod":
+        where = "the previous deploy's job log names the image it set"
+    elif kind in _CI_SET_IMAGE_KINDS:
+        where = (
+            "the pods it started before the deploy still run the previous image (`kubectl "
+            f"{flags}get pods -o custom-columns=POD:.metadata.name,"
+            "IMAGE:.spec.containers[*].image`), and the previous deploy's job log names it"
+        )
+    else:
+        suffix = f" {flags.strip()}" if flags else ""
+        return (
+            f"WARNING: the CI sets the image of {workload} at deploy ({deploy.location}: "
+            f"`{deploy.container}={deploy.written}`) and {before}, so the plan knows no target "
+            f"image or digest. `kubectl rollout history {workload}{suffix}` lists the revisions "
+            f"(`--revision=<N>` shows the image of one); note the digest the pods run before "
+            "rolling back."
+        )
     return (
         f"WARNING: the CI sets the image of {workload} at deploy ({deploy.location}: "
         f"`{deploy.container}={deploy.written}`) and {before}, so the plan knows no target "
-        f"image or digest. `kubectl rollout history {workload}{flags}` lists the revisions "
-        f"(`--revision=<N>` shows the image of one); note the digest the pods run before "
-        "rolling back."
+        f"image or digest. A {_CI_SET_IMAGE_KINDS[kind]} has no rollout history (`kubectl "
+        f"rollout undo` refuses it): {where}. Put it in place of `{UNKNOWN_IMAGE}`."
+    )
+
+
+def _immutable_job(deploy: CiImageDeploy, workload: str, flags: str) -> str:
+    """The warning for a Job the CI sets the image of: there is nothing to set back."""
+    name = workload.partition("/")[2]
+    return (
+        f"WARNING: the CI sets the image of {workload} ({deploy.location}: "
+        f"`{deploy.container}={deploy.written}`), but a Job's spec.template is immutable: the "
+        "API server refuses the change, so that line fails at deploy and leaves no image to "
+        "take back. A Job that ran cannot be undone; to run the previous image again, delete "
+        f"it (`kubectl {flags}delete job {name}`) and create it from the previous release's "
+        "manifest."
+    )
+
+
+def _pods_keep_their_image(workload: str, flags: str) -> str:
+    """The warning for a ReplicaSet or ReplicationController: a template change replaces no
+    pod, so setting the image back leaves the pods started with this release's image."""
+    return (
+        f"WARNING: {workload} replaces no pod when its template changes: its pods keep the "
+        "image they started with, so after this release only the pods it created since run "
+        "the new image, and after `set image` they still do. Delete them (`kubectl "
+        f"{flags}get pods -o custom-columns=POD:.metadata.name,"
+        "IMAGE:.spec.containers[*].image` shows which): it starts new ones from the restored "
+        "template."
     )
 
 
@@ -708,13 +782,20 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
         ]
         flag = f"--context {change.kube_context} " if change.kube_context else ""
         flag += f"-n {change.namespace} " if change.namespace else ""
+        kind = workload.partition("/")[0]
         if change.rollout:
             _argo_commands(change, flag, targets, plan)
         else:
             plan.commands.append(_rollback_command(change, flag, targets, plan.recreate))
-            plan.commands.append(f"kubectl {flag}rollout status {workload} --timeout=5m")
+            if kind in _CI_ROLLOUT_KINDS:
+                plan.commands.append(f"kubectl {flag}rollout status {workload} --timeout=5m")
         # A workloadRef Deployment runs no pods (Argo scales it to 0): its Rollout's pods do.
         workload = f"rollout/{change.rollout}" if change.rollout else workload
+        if kind == "cronjob":
+            plan.verification.extend(_cronjob_checks(workload, flag, targets))
+            plan.warnings.extend(t.warning for t in targets if t.warning)
+            continue
+        pods = workload if kind == "pod" else "pods"
         for target in targets:
             if not target.digest:
                 why = (
@@ -725,16 +806,35 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
                 plan.verification.append(
                     f"the pods of {workload} run a different imageID in container "
                     f"{target.container} than before the rollback (note it first with "
-                    f"`kubectl {flag}get pods -o jsonpath='{{..imageID}}'`): {why}"
+                    f"`kubectl {flag}get {pods} -o jsonpath='{{..imageID}}'`): {why}"
                 )
         for target in targets:
             if target.digest:
                 plan.verification.append(
                     f"every pod of {workload} runs {target.digest} in container "
-                    f"{target.container}: `kubectl {flag}get pods -o jsonpath='{{..imageID}}'` "
+                    f"{target.container}: `kubectl {flag}get {pods} -o jsonpath='{{..imageID}}'` "
                     "shows it for each pod"
                 )
         plan.warnings.extend(t.warning for t in targets if t.warning)
+
+
+def _cronjob_checks(workload: str, flag: str, targets: list[Target]) -> list[str]:
+    """What to verify for a CronJob: its template names the target; only the Jobs it starts
+    from now on run it."""
+    checks = []
+    for target in targets:
+        image = (
+            f"{_repository(target.rollback_image)}@{target.digest}"
+            if target.digest
+            else target.rollback_image or f"the image put in place of `{UNKNOWN_IMAGE}`"
+        )
+        checks.append(
+            f"`kubectl {flag}get {workload} -o jsonpath='{{..image}}'` names {image} for "
+            f"container {target.container}: the next Job it starts runs it (a Job it started "
+            f"since the deploy keeps this release's image: `kubectl {flag}get jobs` lists them; "
+            "delete one still running if it must not finish)"
+        )
+    return checks
 
 
 def _argo_commands(change: _Change, flag: str, targets: list[Target], plan: Plan) -> None:
@@ -816,10 +916,12 @@ def _rollback_command(
         images = " ".join(
             _pair(t.container, f"{_repository(t.rollback_image)}@{t.digest}")
             if t.digest
-            else _pair(t.container, t.rollback_image)
+            else _pair(t.container, t.rollback_image or UNKNOWN_IMAGE)
             for t in targets
         )
         note = f"  # {', '.join(mutable)}: a mutable tag, see the warning" if mutable else ""
+        if any(not t.rollback_image for t in targets):
+            note = "  # the image the previous deploy set, unknown to the plan: see the warning"
         return f"kubectl {flag}set image {workload} {images}{note}"
     revision = (
         "the previous release's revision; the release changed more than images, undo "

@@ -231,7 +231,8 @@ class CiImageDeploy(Fact):
     sets ``image.repository``). Values have the pipeline's literal variables substituted.
 
     ``kubectl set image`` also says where the image goes: ``workload`` as kubectl names it in
-    full (``deploy/api`` and ``deployments.apps api`` are ``deployment/api``), ``container``,
+    full and singular (``deploy/api`` and ``deployments.apps api`` are ``deployment/api``,
+    ``cj/report`` is ``cronjob/report``), ``container``,
     and the command's ``-n``/``--namespace`` and ``--context``. ``workload`` is ``""`` when the
     command selects by file, label or ``--all``, or changes no cluster (``--local``,
     ``--dry-run``).
@@ -718,17 +719,22 @@ _KUBECTL_VALUE_FLAGS = frozenset(
         "--template",
     }
 )
-# The workload kinds as ``kubectl rollout`` names them, by the names kubectl accepts.
+# The kinds ``kubectl set image`` changes (``kubectl set image --help``, and Job in
+# ``polymorphichelpers/updatepodspec.go``), singular, by every name kubectl accepts: the
+# plural, and the short name of ``kubectl api-resources``.
 _KUBECTL_KINDS = {
-    "deployment": "deployment",
-    "deployments": "deployment",
-    "deploy": "deployment",
-    "statefulset": "statefulset",
-    "statefulsets": "statefulset",
-    "sts": "statefulset",
-    "daemonset": "daemonset",
-    "daemonsets": "daemonset",
-    "ds": "daemonset",
+    name: kind
+    for kind, names in {
+        "deployment": ("deployments", "deploy"),
+        "statefulset": ("statefulsets", "sts"),
+        "daemonset": ("daemonsets", "ds"),
+        "cronjob": ("cronjobs", "cj"),
+        "job": ("jobs",),
+        "pod": ("pods", "po"),
+        "replicaset": ("replicasets", "rs"),
+        "replicationcontroller": ("replicationcontrollers", "rc"),
+    }.items()
+    for name in (kind, *names)
 }
 
 
