@@ -833,3 +833,28 @@ def test_a_cronjob_pod_or_replicaset_the_ci_sets_goes_back_by_set_image_never_un
     assert any(
         "cronjob/report" in v and "the next Job it starts" in v for v in plan["verification"]
     )
+
+
+def test_a_variable_the_ci_assigns_is_substituted_not_left_to_fill_in(tmp_path: Path) -> None:
+    # The script assigns $APP and $NS; the GitHub job's env names the Helm release: their
+    # values are in the repository, so the plan writes them instead of asking for them
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "deploy.sh").write_text(
+        "#!/bin/sh\nAPP=orders\nexport NS=shop\n"
+        "kubectl -n $NS set image deployment/$APP app=ghcr.io/acme/orders:$GIT_SHA\n"
+        "kubectl set image deployment/$OTHER other=ghcr.io/acme/other:1\n"
+    )
+    workflow = tmp_path / ".github" / "workflows" / "deploy.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "env:\n  RELEASE: shop-prod\njobs:\n  deploy:\n    env:\n      KUBE_NS: web\n"
+        "    steps:\n      - run: helm upgrade --install $RELEASE ./chart -n ${KUBE_NS}\n"
+    )
+    plan = json.loads(run_backout("plan", str(tmp_path), "--format", "json").stdout)
+    ways = _ways_back(plan["commands"])
+    assert sorted(ways) == ["deployment/<$OTHER>", "deployment/orders"], ways
+    assert ways["deployment/orders"][0].startswith("kubectl -n shop rollout undo deployment/orders")
+    (helm,) = plan["helm"]
+    assert (helm["release"], helm["namespace"]) == ("shop-prod", "web")
+    fill_in = [w for w in plan["warnings"] if "put in place of" in w]
+    assert len(fill_in) == 1 and "`$OTHER`" in fill_in[0], fill_in

@@ -341,6 +341,69 @@ kubectl set image ds/agent agent=a:1
     ]
 
 
+def test_a_variable_the_script_assigns_is_substituted_in_what_it_deploys() -> None:
+    script = """\
+APP=orders
+export NS="shop" REGISTRY=ghcr.io/acme
+kubectl -n $NS set image deployment/$APP app=$REGISTRY/$APP:1.4
+# a value set in one branch only: which one ran is not known
+if [ "$ENV" = prod ]; then
+  APP=orders-prod
+fi
+kubectl set image deployment/$APP app=x:1
+TAG=$(git rev-parse --short HEAD)
+kubectl set image deployment/web web=$REGISTRY/web:$TAG
+# the prefix sets the command's environment: the shell expands $SVC before it
+SVC=billing kubectl set image deployment/$SVC billing=x:1
+for JOB in a b; do kubectl set image cronjob/$JOB job=x:1; done
+"""
+    deploys = [
+        (d.workload, d.namespace, d.reference)
+        for d in of(read("deploy.sh", script, ScriptReader()), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deployment/orders", "shop", "ghcr.io/acme/orders:1.4"),
+        ("deployment/$APP", "", "x:1"),
+        ("deployment/web", "", "ghcr.io/acme/web:$TAG"),
+        ("deployment/$SVC", "", "x:1"),
+        ("cronjob/$JOB", "", "x:1"),
+    ]
+    # make runs each recipe line in its own shell, and `$APP` is make's `$(A)PP`
+    makefile = "APP=orders\ndeploy:\n\tkubectl set image deployment/$APP app=x:1\n"
+    (deploy,) = of(read("Makefile", makefile, ScriptReader()), CiImageDeploy)
+    assert deploy.workload == "deployment/$APP"
+
+
+def test_a_variable_lasts_as_long_as_the_shell_that_assigned_it() -> None:
+    # GitLab: before_script and script share a shell, after_script has its own; each GitHub
+    # `run:` step is a shell of its own
+    pipeline = """\
+variables:
+  NS: shop
+deploy:
+  before_script:
+    - export APP=orders
+  script:
+    - NS=prod
+    - kubectl -n $NS set image deployment/$APP app=x:1
+  after_script:
+    - kubectl -n $NS set image deployment/$APP app=x:1
+"""
+    deploys = [
+        (d.workload, d.namespace) for d in of(read(".gitlab-ci.yml", pipeline), CiImageDeploy)
+    ]
+    assert deploys == [("deployment/orders", "prod"), ("deployment/$APP", "shop")]
+    workflow = """\
+jobs:
+  deploy:
+    steps:
+      - run: APP=orders
+      - run: kubectl set image deployment/$APP app=x:1
+"""
+    (deploy,) = of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    assert deploy.workload == "deployment/$APP"
+
+
 def test_kubectl_set_image_after_a_global_value_flag_is_still_a_deploy(tmp_path: Path) -> None:
     # A global flag whose value the list of kubectl's value flags does not know (`--log-dir
     # DIR`) left its value as the first operand: `set image` was not found, no deploy was

@@ -47,7 +47,7 @@ from backout.schema_model import (
     renames_base_object,
 )
 from backout.sources.base import FactSet
-from backout.sources.ci import CiCommand, CiImageDeploy, shell_words
+from backout.sources.ci import CiCommand, CiImageDeploy, expand_variables, shell_words
 from backout.sources.helm import (
     HelmChart,
     HelmCrd,
@@ -1166,8 +1166,11 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
         if (deploy.release, deploy.namespace) in seen:
             continue
         seen.add((deploy.release, deploy.namespace))
-        release = _fill_in(deploy.release, "release name", command.location, plan) or "<release>"
-        namespace = _fill_in(deploy.namespace, "namespace", command.location, plan)
+        # the values the pipeline itself gives the variables (``RELEASE: shop`` in its env)
+        release = expand_variables(deploy.release, command.variables)
+        namespace = expand_variables(deploy.namespace, command.variables)
+        release = _fill_in(release, "release name", command.location, plan) or "<release>"
+        namespace = _fill_in(namespace, "namespace", command.location, plan)
         chart_argument = deploy.chart
         chart = _chart_dir(chart_argument, set(charts))
         if chart is not None:

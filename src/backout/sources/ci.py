@@ -21,10 +21,13 @@ with the same command interpretation (provider ``"script"``), because pipelines 
 ``./deploy.sh`` rather than spelling the commands out.
 
 Environment variables defined in the pipeline itself (``env:`` in GitHub Actions,
-``variables:`` in GitLab CI) are substituted into pushed and deployed references when their
-value is written literally, so ``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop`` reads as
-``ghcr.io/acme/shop:latest``; anything else (``${{ github.ref_name }}``,
-``$CI_COMMIT_SHORT_SHA``) is kept as written, for rules to judge.
+``variables:`` in GitLab CI), and those a shell line assigns for the lines after it in the same
+shell (``APP=orders``, ``export NS=shop``; a GitHub ``run:`` step, a GitLab job's
+``before_script`` with its ``script``, a shell script), are substituted into pushed and
+deployed references and ``kubectl set image`` targets when their value is written literally, so
+``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop`` reads as ``ghcr.io/acme/shop:latest``;
+anything else (``${{ github.ref_name }}``, ``$CI_COMMIT_SHORT_SHA``, ``$(git rev-parse HEAD)``,
+a value assigned inside an ``if`` or a loop) is kept as written, for rules to judge.
 """
 
 from __future__ import annotations
@@ -154,6 +157,11 @@ class CiCommand(Fact):
     ``default:``/top-level ones), or ``script`` for lines of a plain shell script or Makefile
     (provider ``"script"``, ``job_id`` empty). Backslash continuations are joined into one
     line; comment lines and blank lines are not recorded.
+
+    ``variables`` are the values the pipeline gives the variables the line names
+    (``$RELEASE``, ``${NS}``, ``${{ env.X }}``) when it writes them out: its ``env:`` or
+    ``variables:``, and the assignments of the lines before it in the same shell
+    (``APP=orders``), each expanded in full. Pass them to :func:`expand_variables`.
     """
 
     provider: str
@@ -161,6 +169,7 @@ class CiCommand(Fact):
     job_id: str
     command: str
     section: str = "run"
+    variables: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -461,21 +470,42 @@ def shell_words(line: str) -> list[str]:
     return [word.text for word in _words(line)]
 
 
-def _simple_commands(words: list[_Word]) -> Iterator[list[_Word]]:
-    """Split words at ``&&``, ``;``, ``|``…; drop ``sudo``, ``exec`` and ``VAR=value`` prefixes."""
+# Words before a command that run it (``sudo``), or the shell's words that lead into one
+# (``then kubectl …``, ``do kubectl …``, ``if kubectl …``).
+_COMMAND_PREFIXES = frozenset(
+    {"sudo", "exec", "time", "command", "env", "if", "then", "else", "elif", "while", "until"}
+    | {"do", "!", "{"}
+)
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+
+
+def _operator_split(words: list[_Word]) -> Iterator[list[_Word]]:
+    """The words between ``&&``, ``;``, ``|``… as written, prefixes and all."""
     current: list[_Word] = []
     for word in [*words, _Word(";", [0], operator=True)]:
-        if word.operator:
-            while current and (
-                current[0].text in ("sudo", "exec", "time", "command", "env")
-                or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", current[0].text)
-            ):
-                current = current[1:]
-            if current:
-                yield current
-            current = []
-        else:
+        if not word.operator:
             current.append(word)
+        elif current:
+            yield current
+            current = []
+
+
+def _strip_prefixes(command: list[_Word]) -> list[_Word]:
+    """A command's words from its program on: ``sudo``, ``exec``, the shell's ``then``,
+    ``do``… and ``VAR=value`` prefixes dropped."""
+    while command and (
+        command[0].text in _COMMAND_PREFIXES or _ASSIGNMENT.fullmatch(command[0].text)
+    ):
+        command = command[1:]
+    return command
+
+
+def _simple_commands(words: list[_Word]) -> Iterator[list[_Word]]:
+    """Split words at ``&&``, ``;``, ``|``…, each command from its program on."""
+    for command in _operator_split(words):
+        stripped = _strip_prefixes(command)
+        if stripped:
+            yield stripped
 
 
 def command_words(line: str) -> list[list[str]]:
@@ -528,6 +558,22 @@ def _expand(text: str, env: dict[str, str]) -> str:
     return text
 
 
+def expand_variables(text: str, variables: Iterable[tuple[str, str]]) -> str:
+    """``text`` with the variables of :attr:`CiCommand.variables` substituted."""
+    return _expand(text, dict(variables))
+
+
+_NAMED_VARIABLE = re.compile(
+    r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}|\$\{?([A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+def _known_variables(text: str, env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables ``text`` names that ``env`` gives a value, fully expanded."""
+    names = sorted({found.group(1) or found.group(2) for found in _NAMED_VARIABLE.finditer(text)})
+    return tuple((name, _expand(env[name], env)) for name in names if name in env)
+
+
 def _with_default_tag(reference: str) -> str:
     _, tag, digest = split_reference(reference)
     return reference if tag is not None or digest is not None else reference + ":latest"
@@ -538,9 +584,25 @@ _DeployMaker = Callable[[int, str, str, "str | None", "str | None"], CiImageDepl
 
 
 @dataclass
+class _Shell:
+    """What one shell has run so far that decides what its next line's variables hold."""
+
+    depth: int = 0
+    """How many ``if``/``case``/``for``/``while``… blocks are open: an assignment inside one
+    may or may not run, so it leaves the variable unknown."""
+
+
+@dataclass
 class _Context:
     """Where a shell line is: file, provider, job, the variables in scope, and whether the
-    job runs only for git tags (:attr:`CiJob.only_tags`)."""
+    job runs only for git tags (:attr:`CiJob.only_tags`).
+
+    ``env`` is the shell's own: its lines' assignments (``APP=orders``, ``export NS=shop``)
+    update it in place for the lines after them, so each shell (a GitHub ``run:`` step, a
+    GitLab job's ``before_script`` and ``script``, its ``after_script``, a script file) gets
+    its own copy. ``assigns`` is false where ``NAME=value`` is no shell assignment (a
+    Makefile's lines are make's, and each recipe line runs in a shell of its own).
+    """
 
     path: str
     provider: str
@@ -548,6 +610,8 @@ class _Context:
     job_id: str
     env: dict[str, str]
     only_tags: bool = False
+    assigns: bool = True
+    shell: _Shell = field(default_factory=_Shell)
 
 
 def _program(word: str) -> str:
@@ -572,109 +636,117 @@ _BUILD_TAG_OPTIONS = ("-t", "--tag")
 
 
 def _interpret(line: _LogicalLine, context: _Context) -> Iterator[Fact]:
-    """Pushes, deploys and Helm history limits in one shell line."""
-    for words in _simple_commands(_words(line.text)):
-        program = _program(words[0].text)
-        args = [w.text for w in words]
+    """Pushes, deploys and Helm history limits in one shell line, command by command; what
+    a command assigns holds for the commands after it (see :func:`_assign`)."""
+    for command in _operator_split(_words(line.text)):
+        words = _strip_prefixes(command)
+        if words:
+            yield from _command_facts(words, line, context)
+        if context.assigns:
+            _assign(context, command)
 
-        def fact_location(offset: int) -> Location:
-            return line.location(context.path, offset)
 
-        def push(value: str, offset: int, how: str) -> CiImagePush:
-            reference = _with_default_tag(_expand(value, context.env))
-            return CiImagePush(
-                fact_location(offset),
-                context.provider,
-                context.workflow,
-                context.job_id,
-                reference,
-                value,
-                how,
-            )
+def _command_facts(words: list[_Word], line: _LogicalLine, context: _Context) -> Iterator[Fact]:
+    """Pushes, deploys and Helm history limits of one simple command of ``line``."""
+    program = _program(words[0].text)
+    args = [w.text for w in words]
 
-        def deploy(
-            offset: int, written: str, how: str, reference: str | None, tag: str | None
-        ) -> CiImageDeploy:
-            if reference is not None:
-                reference = _with_default_tag(_expand(reference, context.env))
-                tag = tag if tag is not None else split_reference(reference)[1]
-            return CiImageDeploy(
-                fact_location(offset),
-                context.provider,
-                context.workflow,
-                context.job_id,
-                reference,
-                _expand(tag, context.env) if tag is not None else None,
-                written,
-                how,
-            )
+    def fact_location(offset: int) -> Location:
+        return line.location(context.path, offset)
 
-        if program in ("docker", "podman", "nerdctl", "buildah"):
-            sub = [a for a in args[1:3] if not a.startswith("-")]
-            verb = " ".join(sub[:2]) if sub[:1] in (["image"], ["buildx"]) else " ".join(sub[:1])
-            if verb in ("push", "image push"):
-                operands = [w for w in words[1 + len(verb.split()) :] if not w.text.startswith("-")]
-                if operands and not {"-a", "--all-tags"} & set(args):
-                    yield push(operands[0].text, operands[0].start, f"{program} push")
-            elif verb in ("build", "buildx build", "image build", "bud", "buildx bake"):
-                pushes = "--push" in args or any(
-                    "type=registry" in a or "push=true" in a for a in args
-                )
-                if pushes:
-                    for i in range(len(words)):
-                        tagged = _option_value(words, i, _BUILD_TAG_OPTIONS)
-                        if tagged is not None:
-                            yield push(tagged[0], tagged[1], f"{program} {verb} --push")
-        elif program in ("executor", "kaniko") or words[0].text.endswith("kaniko/executor"):
-            if "--no-push" not in args:
+    def push(value: str, offset: int, how: str) -> CiImagePush:
+        reference = _with_default_tag(_expand(value, context.env))
+        return CiImagePush(
+            fact_location(offset),
+            context.provider,
+            context.workflow,
+            context.job_id,
+            reference,
+            value,
+            how,
+        )
+
+    def deploy(
+        offset: int, written: str, how: str, reference: str | None, tag: str | None
+    ) -> CiImageDeploy:
+        if reference is not None:
+            reference = _with_default_tag(_expand(reference, context.env))
+            tag = tag if tag is not None else split_reference(reference)[1]
+        return CiImageDeploy(
+            fact_location(offset),
+            context.provider,
+            context.workflow,
+            context.job_id,
+            reference,
+            _expand(tag, context.env) if tag is not None else None,
+            written,
+            how,
+        )
+
+    if program in ("docker", "podman", "nerdctl", "buildah"):
+        sub = [a for a in args[1:3] if not a.startswith("-")]
+        verb = " ".join(sub[:2]) if sub[:1] in (["image"], ["buildx"]) else " ".join(sub[:1])
+        if verb in ("push", "image push"):
+            operands = [w for w in words[1 + len(verb.split()) :] if not w.text.startswith("-")]
+            if operands and not {"-a", "--all-tags"} & set(args):
+                yield push(operands[0].text, operands[0].start, f"{program} push")
+        elif verb in ("build", "buildx build", "image build", "bud", "buildx bake"):
+            pushes = "--push" in args or any("type=registry" in a or "push=true" in a for a in args)
+            if pushes:
                 for i in range(len(words)):
-                    destination = _option_value(words, i, ("--destination", "-d"))
-                    if destination is not None:
-                        yield push(destination[0], destination[1], "kaniko --destination")
-        elif program == "crane" and len(words) >= 4 and args[1] == "tag":
-            repository, _, _ = split_reference(args[2])
-            target = words[3]
-            reference = f"{_expand(repository, context.env)}:{_expand(target.text, context.env)}"
-            yield CiImagePush(
-                fact_location(target.start),
-                context.provider,
-                context.workflow,
-                context.job_id,
-                reference,
-                target.text,
-                "crane tag",
-            )
-        elif program in ("crane", "skopeo") and len(words) >= 4 and args[1] in ("copy", "cp"):
-            operands = [w for w in words[2:] if not w.text.startswith("-")]
-            if len(operands) >= 2:
-                target = operands[1]
-                prefix = "docker://" if target.text.startswith("docker://") else ""
-                if program == "crane" or prefix:
-                    yield push(
-                        target.text[len(prefix) :],
-                        target.offset_of(len(prefix)),
-                        f"{program} copy",
-                    )
-        elif program == "kubectl" and "set" in args and "image" in args:
-            set_image = _kubectl_set_image(words, context.env)
-            for word in set_image.pairs:
-                name, _, value = word.text.partition("=")
-                offset = word.offset_of(len(name) + 1)
-                yield replace(
-                    deploy(offset, value, "kubectl set image", value, None),
-                    workload=set_image.workload,
-                    container=_expand(name, context.env),
-                    namespace=set_image.namespace,
-                    kube_context=set_image.kube_context,
+                    tagged = _option_value(words, i, _BUILD_TAG_OPTIONS)
+                    if tagged is not None:
+                        yield push(tagged[0], tagged[1], f"{program} {verb} --push")
+    elif program in ("executor", "kaniko") or words[0].text.endswith("kaniko/executor"):
+        if "--no-push" not in args:
+            for i in range(len(words)):
+                destination = _option_value(words, i, ("--destination", "-d"))
+                if destination is not None:
+                    yield push(destination[0], destination[1], "kaniko --destination")
+    elif program == "crane" and len(words) >= 4 and args[1] == "tag":
+        repository, _, _ = split_reference(args[2])
+        target = words[3]
+        reference = f"{_expand(repository, context.env)}:{_expand(target.text, context.env)}"
+        yield CiImagePush(
+            fact_location(target.start),
+            context.provider,
+            context.workflow,
+            context.job_id,
+            reference,
+            target.text,
+            "crane tag",
+        )
+    elif program in ("crane", "skopeo") and len(words) >= 4 and args[1] in ("copy", "cp"):
+        operands = [w for w in words[2:] if not w.text.startswith("-")]
+        if len(operands) >= 2:
+            target = operands[1]
+            prefix = "docker://" if target.text.startswith("docker://") else ""
+            if program == "crane" or prefix:
+                yield push(
+                    target.text[len(prefix) :],
+                    target.offset_of(len(prefix)),
+                    f"{program} copy",
                 )
-        elif program == "kustomize" and args[1:4] == ["edit", "set", "image"]:
-            for word in words[4:]:
-                name, sep, value = word.text.partition("=")
-                if sep and value:
-                    offset = word.offset_of(len(name) + 1)
-                    yield deploy(offset, value, "kustomize edit set image", value, None)
-        elif program == "helm" and len(args) > 1 and args[1] in ("upgrade", "install"):
-            yield from _interpret_helm(words, line, context, deploy)
+    elif program == "kubectl" and "set" in args and "image" in args:
+        set_image = _kubectl_set_image(words, context.env)
+        for word in set_image.pairs:
+            name, _, value = word.text.partition("=")
+            offset = word.offset_of(len(name) + 1)
+            yield replace(
+                deploy(offset, value, "kubectl set image", value, None),
+                workload=set_image.workload,
+                container=_expand(name, context.env),
+                namespace=set_image.namespace,
+                kube_context=set_image.kube_context,
+            )
+    elif program == "kustomize" and args[1:4] == ["edit", "set", "image"]:
+        for word in words[4:]:
+            name, sep, value = word.text.partition("=")
+            if sep and value:
+                offset = word.offset_of(len(name) + 1)
+                yield deploy(offset, value, "kustomize edit set image", value, None)
+    elif program == "helm" and len(args) > 1 and args[1] in ("upgrade", "install"):
+        yield from _interpret_helm(words, line, context, deploy)
 
 
 # kubectl's flags that take a value (``kubectl options`` and ``kubectl set image --help``);
@@ -843,6 +915,54 @@ def _interpret_helm(
         yield deploy(offset, value, "helm --set image", value, split_reference(value)[1])
 
 
+# Shell words that open and close a block whose lines may or may not run.
+_BLOCK_OPENERS = frozenset({"if", "case", "for", "select", "while", "until", "{"})
+_BLOCK_CLOSERS = frozenset({"fi", "esac", "done", "}"})
+_BLOCK_WORDS = _BLOCK_OPENERS | _BLOCK_CLOSERS | {"then", "else", "elif", "do", "!"}
+_DECLARATIONS = frozenset({"export", "readonly", "declare", "typeset", "local"})
+
+
+def _assign(context: _Context, command: list[_Word]) -> None:
+    """Update ``context.env`` with what one command assigns, as the shell would.
+
+    ``NAME=value`` alone or after ``export``/``readonly``/``declare``/``local`` sets a variable
+    for the lines after it, its value expanded with the variables known then. A value made by
+    a command (``$(…)``, backticks), an assignment inside a block that may not run, a
+    ``for``/``read`` variable and ``unset`` leave it unknown (written as ``$NAME`` downstream).
+    ``NAME=value cmd`` sets only that command's environment, after the shell has expanded
+    its words: nothing changes.
+    """
+    env, shell = context.env, context.shell
+    texts = [word.text for word in command]
+    while texts and texts[0] in _BLOCK_WORDS:
+        word = texts.pop(0)
+        if word in _BLOCK_OPENERS:
+            shell.depth += 1
+            if word in ("for", "select") and texts:
+                env.pop(texts[0], None)
+                return
+        elif word in _BLOCK_CLOSERS:
+            shell.depth = max(0, shell.depth - 1)
+    if texts[:1] in (["unset"], ["read"]):
+        for name in texts[1:]:
+            env.pop(name, None)
+        return
+    declared = bool(texts) and texts[0] in _DECLARATIONS
+    operands = [t for t in texts[1:] if not t.startswith("-")] if declared else texts
+    assignments = [_ASSIGNMENT.fullmatch(text) for text in operands]
+    prefix_only = not declared and not all(assignments)
+    for found in assignments:
+        if found is None:
+            if not declared:
+                break
+            continue
+        name, value = found.group(1), found.group(2)
+        if "$(" in value or "`" in value or shell.depth:
+            env.pop(name, None)
+        elif not prefix_only:
+            env[name] = _expand(value, env)
+
+
 def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> Iterator[Fact]:
     """A :class:`CiCommand` per logical line, then what the line pushes or deploys."""
     for line in _logical_lines(pieces):
@@ -853,6 +973,7 @@ def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> I
             context.job_id,
             line.text.strip(),
             section,
+            _known_variables(line.text, context.env),
         )
         yield from _interpret(line, context)
 
@@ -1862,10 +1983,10 @@ def _pipeline_facts(
     workflow = pipeline.path
     global_env = _variables(pipeline.resolved(top.get("variables")))
     default = pipeline.resolved(top.get("default"))
-    default_context = _Context(workflow, GITLAB, workflow, "default", global_env)
     for section in ("before_script", "after_script"):
-        yield from pipeline.commands(top.get(section), default_context, section)
-        yield from pipeline.commands(yamlfile.get(default, section), default_context, section)
+        for node in (top.get(section), yamlfile.get(default, section)):
+            shell = _Context(workflow, GITLAB, workflow, "default", dict(global_env))
+            yield from pipeline.commands(node, shell, section)
     default_artifacts = pipeline.artifacts(default)
     default_key = _key_of(default, "artifacts")
     inherited = False
@@ -1902,9 +2023,12 @@ def _pipeline_facts(
             or _gitlab_only_tags(pipeline.rules(job), pipeline.get(job, "only")),
         )
         env = {**global_env, **_variables(pipeline.get(job, "variables"))}
-        context = _Context(workflow, GITLAB, workflow, job_id, env)
-        for section in ("before_script", "script", "after_script"):
+        # before_script and script run in one shell, after_script in another
+        context = _Context(workflow, GITLAB, workflow, job_id, dict(env))
+        for section in ("before_script", "script"):
             yield from pipeline.commands(yamlfile.get(job, section), context, section)
+        after = _Context(workflow, GITLAB, workflow, job_id, dict(env))
+        yield from pipeline.commands(yamlfile.get(job, "after_script"), after, "after_script")
         artifacts = pipeline.artifacts(job)
         artifacts_key = _key_of(job, "artifacts")
         if artifacts is not None and artifacts_key is not None:
@@ -2025,5 +2149,7 @@ class ScriptReader:
             if content[:1] in ("@", "-") and raw[:1] == "\t":  # make's silent/ignore prefixes
                 content = content[1:]
             pieces.append(_Piece(content, number, len(raw) - len(content) + 1))
-        context = _Context(file.path, SCRIPT, file.path, "", {})
+        # make's lines are no shell's assignments, and each recipe line has its own shell
+        shell_script = file.path.endswith((".sh", ".bash"))
+        context = _Context(file.path, SCRIPT, file.path, "", {}, assigns=shell_script)
         return list(_shell_facts(pieces, context, "script"))
