@@ -858,3 +858,37 @@ def test_a_variable_the_ci_assigns_is_substituted_not_left_to_fill_in(tmp_path: 
     assert (helm["release"], helm["namespace"]) == ("shop-prod", "web")
     fill_in = [w for w in plan["warnings"] if "put in place of" in w]
     assert len(fill_in) == 1 and "`$OTHER`" in fill_in[0], fill_in
+
+
+def test_an_image_the_ci_sets_over_the_manifest_is_the_target_not_the_manifest() -> None:
+    """`kubectl apply -f k8s/` then `kubectl set image`: the manifests did not change, but
+    each deploy runs another image. The plan used to call both workloads unchanged and give
+    no command."""
+    plan = _plan_json("ci_overrides_manifest")
+    assert plan["unchanged"] == []
+    targets = {(t["workload"], t["container"]): t for t in plan["targets"]}
+    # api goes back by undo, which restores every container: proxy's row too
+    assert sorted(targets) == [
+        ("deployment/api", "api"),
+        ("deployment/api", "proxy"),
+        ("deployment/worker", "worker"),
+    ]
+    api, worker = targets["deployment/api", "api"], targets["deployment/worker", "worker"]
+    assert api["current_image"] == "ghcr.io/acme/api:${{ github.sha }}"
+    assert (api["rollback_image"], api["digest"]) == ("", "")
+    assert api["ci_override"].startswith("api=ghcr.io/acme/api:${{ github.sha }} (")
+    assert (worker["rollback_image"], worker["digest_source"]) == (
+        "ghcr.io/acme/worker:2.3",
+        "backout.lock",
+    )
+    ways = _ways_back(plan["commands"])
+    assert ways["deployment/api"][0].startswith(
+        "kubectl -n shop rollout undo deployment/api --to-revision=<N>"
+    )
+    assert ways["deployment/worker"] == [
+        f"kubectl -n shop set image deployment/worker worker=ghcr.io/acme/worker@{worker['digest']}"
+    ]
+    overridden = [w for w in plan["warnings"] if "re-applying the previous release's manifest" in w]
+    assert len(overridden) == 2 and "`ghcr.io/acme/api:latest`" in overridden[0], overridden
+    # what the CI sets is what runs: the manifest's placeholder tag is no rollback hazard here
+    assert not [w for w in plan["warnings"] if "is unchanged by this release" in w]

@@ -167,9 +167,13 @@ class Target:
     ci_override: str = ""
     """For ``helm``: the CI's flag that sets this image at deploy (``--set image.tag=…``).
     ``rollback_image`` is then what the values file names, not what the previous deploy ran,
-    and ``digest`` is empty."""
+    and ``digest`` is empty. For ``kubernetes``: the CI's ``kubectl set image`` pair that
+    replaces the manifest's image at deploy, with its location (``api=…:${{ github.sha }}
+    (.github/workflows/deploy.yml:12:11)``); ``current_image`` and ``rollback_image`` are
+    then what this release's and the previous release's CI lines set (``""``: unknown)."""
     kube_context: str = ""
-    """For ``ci``: the ``--context`` of the CI's ``kubectl set image``."""
+    """For ``ci``, and ``kubernetes`` with ``ci_override``: the ``--context`` of the CI's
+    ``kubectl set image``."""
 
 
 @dataclass(frozen=True)
@@ -387,8 +391,88 @@ def _workload_images(facts: FactSet) -> dict[tuple[str, str], list[ImageUse]]:
     return images
 
 
-def _changes(workspace: Workspace) -> list[_Change]:
-    """How the release changed each Deployment, StatefulSet and DaemonSet, in file order."""
+@dataclass(frozen=True)
+class _Override:
+    """The CI's ``kubectl set image`` of a container a manifest names: what runs is the CI's
+    image, not the manifest's (``kubectl apply -f k8s/`` then ``kubectl set image``)."""
+
+    deploy: CiImageDeploy
+    previous: CiImageDeploy | None
+    """The previous release's line for the same container, if it has one."""
+    manifest_image: str
+    manifest_location: Location
+
+    @property
+    def current_image(self) -> str:
+        """What this release's deploy set."""
+        return self.deploy.reference or self.deploy.written
+
+    @property
+    def rollback_image(self) -> str:
+        """The previous release's image when its line writes one out, else ``""``."""
+        if self.previous is not None and _names_an_image(self.previous.reference):
+            return self.previous.reference or ""
+        return ""
+
+    @property
+    def changed(self) -> bool:
+        """Whether this release's deploy may set another image than the previous one did."""
+        return self.rollback_image != self.current_image
+
+
+def _ci_by_workload(facts: FactSet) -> dict[str, list[CiImageDeploy]]:
+    """workload (``deployment/api``) → the CI's ``kubectl set image`` lines, in file order."""
+    found: dict[str, list[CiImageDeploy]] = {}
+    for deploys in _ci_set_images(facts).values():
+        for deploy in deploys:
+            found.setdefault(deploy.workload, []).append(deploy)
+    return found
+
+
+def _ci_line(deploys: list[CiImageDeploy], namespace: str, container: str) -> CiImageDeploy | None:
+    """The line among ``deploys`` that sets ``container`` (or every container, ``*``) of a
+    workload in ``namespace``: a line without ``-n``, or with a variable, may be that one."""
+    for deploy in deploys:
+        same_namespace = (
+            not deploy.namespace
+            or not namespace
+            or deploy.namespace == namespace
+            or "$" in deploy.namespace
+        )
+        if same_namespace and deploy.container in (container, "*"):
+            return deploy
+    return None
+
+
+def _manifest_overrides(workspace: Workspace) -> dict[tuple[str, str], _Override]:
+    """(workload, container) → the CI's ``kubectl set image`` of a container that a manifest's
+    Deployment, StatefulSet or DaemonSet names."""
+    head_ci = _ci_by_workload(workspace.head.facts)
+    if not head_ci:
+        return {}
+    base_ci = _ci_by_workload(workspace.base.facts) if workspace.base is not None else {}
+    namespaces = {(w.kind, w.name): w.namespace for w in workspace.head.facts.of(Workload)}
+    found: dict[tuple[str, str], _Override] = {}
+    for (kind, name), uses in _workload_images(workspace.head.facts).items():
+        workload, namespace = f"{kind.lower()}/{name}", namespaces.get((kind, name), "")
+        for use in uses:
+            container = use.context.rpartition(" ")[2]
+            deploy = _ci_line(head_ci.get(workload, []), namespace, container)
+            if deploy is not None:
+                previous = _ci_line(base_ci.get(workload, []), namespace, container)
+                found[workload, container] = _Override(
+                    deploy, previous, use.reference, use.location
+                )
+    return found
+
+
+def _changes(workspace: Workspace, overrides: dict[tuple[str, str], _Override]) -> list[_Change]:
+    """How the release changed each Deployment, StatefulSet and DaemonSet, in file order.
+
+    A container the CI sets the image of (``overrides``) changed when the CI's lines may set
+    another image than the previous release's did, whatever its manifest says; the workload
+    then goes back by undo when the previous image is unknown.
+    """
     base = workspace.base
     base_workloads = {(w.kind, w.name): w for w in base.facts.of(Workload)} if base else {}
     base_images = {u.context: u.reference for u in base.facts.of(ImageUse)} if base else {}
@@ -408,21 +492,37 @@ def _changes(workspace: Workspace) -> list[_Change]:
             continue  # a workloadRef Rollout goes back with the Deployment it names
         previous = base_workloads.get((workload.kind, workload.name))
         images = head_images.get((workload.kind, workload.name), [])
+        name = f"{workload.kind.lower()}/{workload.name}"
+        set_by_ci = [
+            override
+            for use in images
+            if (override := overrides.get((name, use.context.rpartition(" ")[2]))) is not None
+        ]
+        changed = [
+            override.changed
+            if (override := overrides.get((name, use.context.rpartition(" ")[2]))) is not None
+            else base_images.get(use.context) != use.reference
+            for use in images
+        ]
         if base is None:
             how = "unknown"
         elif previous is None:
             how = "new"
         elif previous.pod_template != workload.pod_template:
             how = "template"
-        elif any(base_images.get(use.context) != use.reference for use in images):
+        elif any(o.changed and not o.rollback_image for o in set_by_ci):
+            how = "unknown"  # the CI set an image the plan cannot tell: undo
+        elif any(changed):
             how = "images"
         else:
             how = "unchanged"
-        name = f"{workload.kind.lower()}/{workload.name}"
         rollout = workload.name if workload.kind == "Rollout" else ""
         if workload.kind == "Deployment":
             rollout = referenced.get((workload.namespace, workload.name), "")
-        changes.append(_Change(name, workload.namespace, how, rollout))
+        # the CI's line says where it deploys: its --context, and -n when the manifest has none
+        context = set_by_ci[0].deploy.kube_context if set_by_ci else ""
+        namespace = workload.namespace or (set_by_ci[0].deploy.namespace if set_by_ci else "")
+        changes.append(_Change(name, namespace, how, rollout, kube_context=context))
     return changes
 
 
@@ -436,19 +536,30 @@ def _targets(
         {u.context: u for u in workspace.base.facts.of(ImageUse)} if workspace.base else {}
     )
     locked = _lock_digests(workspace)
-    changes = _changes(workspace)
+    overrides = _manifest_overrides(workspace)
+    changes = _changes(workspace, overrides)
     how_changed = {change.workload: change for change in changes}
     for (kind, name), uses in _workload_images(workspace.head.facts).items():
         change = how_changed.get(f"{kind.lower()}/{name}")
         if change is None or change.how == "unchanged":
             continue
+        set_by_ci: list[_Override] = []
         for use in uses:
+            container = use.context.rpartition(" ")[2]
             previous = base_images.get(use.context)
             if previous is None and workspace.base is not None:
                 plan.warnings.append(
                     f"{use.context} is new in this release: there is nothing to roll it back "
                     "to; rolling back means deleting it or leaving it running"
                 )
+                continue
+            override = overrides.get((change.workload, container))
+            if override is not None:
+                set_by_ci.append(override)
+                if change.how != "images" or override.changed:
+                    plan.targets.append(
+                        _overridden_target(workspace, change, container, override, locked, registry)
+                    )
                 continue
             unchanged = previous is not None and previous.reference == use.reference
             if change.how == "images" and unchanged:
@@ -461,17 +572,70 @@ def _targets(
                 Target(
                     workload=change.workload,
                     namespace=change.namespace,
-                    container=use.context.rpartition(" ")[2],
+                    container=container,
                     current_image=use.reference,
                     rollback_image=rollback_image,
                     digest=digest,
                     digest_source=source,
                     warning=warning if previous is not None else _no_base(warning),
+                    kube_context=change.kube_context,
                 )
             )
+        if set_by_ci:
+            plan.warnings.append(_manifest_not_what_runs(change.workload, set_by_ci))
     plan.unchanged = [change.workload for change in changes if change.how == "unchanged"]
-    _unchanged_mutable(workspace, changes, locked, plan)
+    _unchanged_mutable(workspace, changes, locked, plan, overrides)
     return changes
+
+
+def _overridden_target(
+    workspace: Workspace,
+    change: _Change,
+    container: str,
+    override: _Override,
+    locked: dict[str, str],
+    registry: RegistryLookup | None,
+) -> Target:
+    """The target of a container the CI sets the image of over its manifest: the previous
+    release's CI line, or unknown (what the previous deploy set)."""
+    rollback_image = override.rollback_image
+    if rollback_image:
+        digest, source, warning = _target_digest(
+            rollback_image, override.current_image, locked, registry, True
+        )
+    else:
+        flags = _kubectl_flags(change.kube_context, change.namespace)
+        digest, source = "", ""
+        warning = _ci_unknown(override.deploy, change.workload, flags, override.previous, workspace)
+    return Target(
+        workload=change.workload,
+        namespace=change.namespace,
+        container=container,
+        current_image=override.current_image,
+        rollback_image=rollback_image,
+        digest=digest,
+        digest_source=source,
+        warning=warning,
+        ci_override=f"{override.deploy.container}={override.deploy.written} "
+        f"({override.deploy.location})",
+        kube_context=change.kube_context,
+    )
+
+
+def _manifest_not_what_runs(workload: str, overrides: list[_Override]) -> str:
+    """The warning for a workload whose manifest image the CI replaces at deploy."""
+    replaced = "; ".join(
+        f"`{o.deploy.container}={o.deploy.written}` at {o.deploy.location} over "
+        f"`{o.manifest_image}` ({o.manifest_location})"
+        for o in overrides
+    )
+    return (
+        f"WARNING: the CI sets the image of {workload} at deploy ({replaced}): the manifest's "
+        "image is not what runs, so re-applying the previous release's manifest does not "
+        "bring the previous release back (it runs the manifest's image, not what the previous "
+        "deploy set). The plan takes the target from the CI's lines; a `kubectl apply` of "
+        "the previous manifest needs the CI's `kubectl set image` after it."
+    )
 
 
 # What ``kubectl rollout undo`` takes back (and ``rollout status`` watches), as the CI reader
@@ -499,6 +663,11 @@ def _ci_set_images(facts: FactSet) -> dict[tuple[str, str, str], list[CiImageDep
             key = (deploy.workload, deploy.namespace, deploy.kube_context)
             found.setdefault(key, {}).setdefault(deploy.container, deploy)
     return {key: list(containers.values()) for key, containers in found.items()}
+
+
+def _kubectl_flags(context: str, namespace: str) -> str:
+    """``--context C -n NS `` for a kubectl command (each only when set), or ``""``."""
+    return (f"--context {context} " if context else "") + (f"-n {namespace} " if namespace else "")
 
 
 def _names_an_image(reference: str | None) -> bool:
@@ -533,9 +702,7 @@ def _ci_targets(
         workload = f"{kind}/{_fill_in(name, 'workload name', where, plan, 'kubectl')}"
         namespace = _fill_in(namespace, "namespace", where, plan, "kubectl")
         context = _fill_in(context, "context", where, plan, "kubectl")
-        flags = (f"--context {context} " if context else "") + (
-            f"-n {namespace} " if namespace else ""
-        )
+        flags = _kubectl_flags(context, namespace)
         if kind == "job":
             plan.warnings.append(_immutable_job(deploys[0], workload, flags))
             continue
@@ -654,19 +821,30 @@ def _pods_keep_their_image(workload: str, flags: str) -> str:
 
 
 def _unchanged_mutable(
-    workspace: Workspace, changes: list[_Change], locked: dict[str, str], plan: Plan
+    workspace: Workspace,
+    changes: list[_Change],
+    locked: dict[str, str],
+    plan: Plan,
+    overrides: dict[tuple[str, str], _Override],
 ) -> None:
     """A warning for each unchanged workload that runs a mutable tag: the manifests say
-    nothing of what the release pushed under it."""
+    nothing of what the release pushed under it. What runs is the CI's image where the CI
+    sets it (``overrides``)."""
     unchanged = {change.workload for change in changes if change.how == "unchanged"}
     for (kind, name), uses in _workload_images(workspace.head.facts).items():
         workload = f"{kind.lower()}/{name}"
         if workload not in unchanged:
             continue
-        mutable = [
-            use.reference
+        running = [
+            override.current_image
+            if (override := overrides.get((workload, use.context.rpartition(" ")[2])))
+            else use.reference
             for use in uses
-            if not _is_pinned(use.reference) and use.reference.split("@")[0] not in locked
+        ]
+        mutable = [
+            reference
+            for reference in running
+            if not _is_pinned(reference) and reference.split("@")[0] not in locked
         ]
         if mutable:
             tags = ", ".join(f"`{reference}`" for reference in mutable)
@@ -780,8 +958,7 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
             if (t.source, t.workload, t.namespace, t.kube_context)
             == (change.source, workload, change.namespace, change.kube_context)
         ]
-        flag = f"--context {change.kube_context} " if change.kube_context else ""
-        flag += f"-n {change.namespace} " if change.namespace else ""
+        flag = _kubectl_flags(change.kube_context, change.namespace)
         kind = workload.partition("/")[0]
         if change.rollout:
             _argo_commands(change, flag, targets, plan)
@@ -1399,7 +1576,7 @@ def render_markdown(plan: Plan) -> str:
         for t in plan.targets:
             digest = f"`{t.digest}` ({t.digest_source})" if t.digest else "**unknown**"
             now, rollback = f"`{t.current_image}`", f"`{t.rollback_image}`"
-            if t.ci_override:
+            if t.ci_override and t.source == "helm":
                 # The values file does not name what ran: the CI's flag replaced it.
                 now = f"what `{t.ci_override}` set (values file: {now})"
                 rollback = f"what `{t.ci_override}` set (values file: {rollback})"
