@@ -892,3 +892,27 @@ def test_an_image_the_ci_sets_over_the_manifest_is_the_target_not_the_manifest()
     assert len(overridden) == 2 and "`ghcr.io/acme/api:latest`" in overridden[0], overridden
     # what the CI sets is what runs: the manifest's placeholder tag is no rollback hazard here
     assert not [w for w in plan["warnings"] if "is unchanged by this release" in w]
+
+
+def test_a_workload_the_ci_restarts_on_a_moving_tag_goes_back_to_the_previous_digest() -> None:
+    """`docker push web:latest` then `kubectl rollout restart deployment/web`: the manifests
+    never change, the bytes under the tag do. `rollout undo` brings back the same tag (the
+    restart's only change is an annotation), so the way back pins the previous digest."""
+    plan = _plan_json("ci_rollout_restart")
+    assert plan["unchanged"] == ["deployment/api"]  # a version tag: the restart changes nothing
+    ways = _ways_back(plan["commands"])
+    assert not [c for c in plan["commands"] if "rollout undo" in c]
+    (web,) = [t for t in plan["targets"] if t["workload"] == "deployment/web"]
+    assert web["digest_source"] == "backout.lock"
+    assert ways["deployment/web"] == [
+        f"kubectl -n shop set image deployment/web web=ghcr.io/acme/web@{web['digest']}"
+    ]
+    (admin,) = ways["deployment/admin"]
+    assert admin.startswith(
+        "kubectl -n shop set image deployment/admin admin=ghcr.io/acme/admin@<the digest "
+        "before this release>"
+    )
+    restarts = [w for w in plan["warnings"] if "rollout restart" in w]
+    assert len(restarts) == 2 and all("must pin" in w for w in restarts), restarts
+    unchanged = [w for w in plan["warnings"] if "is unchanged by this release" in w]
+    assert not [w for w in unchanged if "web" in w or "admin" in w], unchanged

@@ -22,6 +22,7 @@ from backout.sources.ci import (
     CiImagePush,
     CiJob,
     CiReader,
+    CiRolloutRestart,
     CiStep,
     HelmHistoryMax,
     ScriptReader,
@@ -402,6 +403,25 @@ jobs:
 """
     (deploy,) = of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
     assert deploy.workload == "deployment/$APP"
+
+
+def test_kubectl_rollout_restart_names_its_workload() -> None:
+    script = """\
+kubectl --context eu -n shop rollout restart deployment/web
+kubectl rollout restart sts db --namespace=data
+kubectl rollout restart deployment -l app=web
+kubectl rollout restart deployment/a deployment/b
+kubectl rollout status deployment/web
+"""
+    restarts = [
+        (r.workload, r.namespace, r.kube_context, at(r))
+        for r in of(read("deploy.sh", script, ScriptReader()), CiRolloutRestart)
+    ]
+    # by label, or several at once: none is the one
+    assert restarts == [
+        ("deployment/web", "shop", "eu", "1:1"),
+        ("statefulset/db", "data", "", "2:1"),
+    ]
 
 
 def test_kubectl_set_image_after_a_global_value_flag_is_still_a_deploy(tmp_path: Path) -> None:

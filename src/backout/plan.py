@@ -47,7 +47,13 @@ from backout.schema_model import (
     renames_base_object,
 )
 from backout.sources.base import FactSet
-from backout.sources.ci import CiCommand, CiImageDeploy, expand_variables, shell_words
+from backout.sources.ci import (
+    CiCommand,
+    CiImageDeploy,
+    CiRolloutRestart,
+    expand_variables,
+    shell_words,
+)
 from backout.sources.helm import (
     HelmChart,
     HelmCrd,
@@ -433,15 +439,35 @@ def _ci_line(deploys: list[CiImageDeploy], namespace: str, container: str) -> Ci
     """The line among ``deploys`` that sets ``container`` (or every container, ``*``) of a
     workload in ``namespace``: a line without ``-n``, or with a variable, may be that one."""
     for deploy in deploys:
-        same_namespace = (
-            not deploy.namespace
-            or not namespace
-            or deploy.namespace == namespace
-            or "$" in deploy.namespace
-        )
-        if same_namespace and deploy.container in (container, "*"):
+        if _same_namespace(deploy.namespace, namespace) and deploy.container in (container, "*"):
             return deploy
     return None
+
+
+def _same_namespace(written: str, namespace: str) -> bool:
+    """Whether a CI command's ``-n`` (``written``) may be a manifest's ``namespace``."""
+    return not written or not namespace or written == namespace or "$" in written
+
+
+def _moves_on_restart(reference: str) -> bool:
+    """Whether a restart may pull other bytes under ``reference``: a tag that is no version
+    (``latest``, ``main``, none at all), not pinned by digest."""
+    image = parse_reference(reference)
+    return image is not None and not image.is_pinned and not _VERSION_TAG.match(image.effective_tag)
+
+
+def _restarted(workspace: Workspace, workload: str, namespace: str) -> CiRolloutRestart | None:
+    """The CI's ``kubectl rollout restart`` of ``workload`` in ``namespace``, if any."""
+    return next(
+        (
+            restart
+            for restart in sorted(
+                workspace.head.facts.of(CiRolloutRestart), key=lambda f: f.location
+            )
+            if restart.workload == workload and _same_namespace(restart.namespace, namespace)
+        ),
+        None,
+    )
 
 
 def _manifest_overrides(workspace: Workspace) -> dict[tuple[str, str], _Override]:
@@ -514,6 +540,12 @@ def _changes(workspace: Workspace, overrides: dict[tuple[str, str], _Override]) 
             how = "unknown"  # the CI set an image the plan cannot tell: undo
         elif any(changed):
             how = "images"
+        elif any(
+            _moves_on_restart(use.reference)
+            for use in images
+            if (name, use.context.rpartition(" ")[2]) not in overrides
+        ) and _restarted(workspace, name, workload.namespace):
+            how = "restart"  # the CI restarts it on a moving tag: new bytes, same manifest
         else:
             how = "unchanged"
         rollout = workload.name if workload.kind == "Rollout" else ""
@@ -554,6 +586,8 @@ def _targets(
                 )
                 continue
             override = overrides.get((change.workload, container))
+            if change.how == "restart":
+                continue  # see _restart_targets
             if override is not None:
                 set_by_ci.append(override)
                 if change.how != "images" or override.changed:
@@ -583,9 +617,79 @@ def _targets(
             )
         if set_by_ci:
             plan.warnings.append(_manifest_not_what_runs(change.workload, set_by_ci))
+        restart = _restarted(workspace, change.workload, change.namespace)
+        if restart is not None:
+            _restart_targets(workspace, plan, change, restart, uses, overrides)
     plan.unchanged = [change.workload for change in changes if change.how == "unchanged"]
     _unchanged_mutable(workspace, changes, locked, plan, overrides)
     return changes
+
+
+def _restart_targets(
+    workspace: Workspace,
+    plan: Plan,
+    change: _Change,
+    restart: CiRolloutRestart,
+    uses: list[ImageUse],
+    overrides: dict[tuple[str, str], _Override],
+) -> None:
+    """The CI restarts ``change.workload``: each container on a moving tag pulled what the tag
+    named at the restart, and ``rollout undo`` brings back the same tag, not those bytes. The
+    way back pins the digest the previous release's lock recorded for the tag; a workload the
+    release changed otherwise keeps its command, with the same warning."""
+    moving = [
+        use
+        for use in uses
+        if (change.workload, use.context.rpartition(" ")[2]) not in overrides
+        and _moves_on_restart(use.reference)
+    ]
+    if not moving:
+        return
+    recorded: dict[str, str] = {}
+    if workspace.base is not None:
+        for fact in sorted(workspace.base.facts.of(LockedImage), key=lambda f: f.order):
+            recorded.setdefault(fact.entry.reference, fact.entry.digest)
+    unknown = []
+    for use in moving:
+        digest = recorded.get(use.reference.split("@")[0], "")
+        unknown += [] if digest else [use.reference]
+        if change.how == "restart":
+            plan.targets.append(
+                Target(
+                    workload=change.workload,
+                    namespace=change.namespace,
+                    container=use.context.rpartition(" ")[2],
+                    current_image=use.reference,
+                    rollback_image=use.reference,
+                    digest=digest,
+                    digest_source="backout.lock" if digest else "",
+                    kube_context=change.kube_context,
+                )
+            )
+    tags = ", ".join(f"`{use.reference}`" for use in moving)
+    if unknown:
+        where = (
+            "no lock of the previous release records it for "
+            + ", ".join(f"`{reference}`" for reference in unknown)
+            + ": the previous build's job log has it (`docker push` prints it), or "
+            f"`backout diagnose --registry`; put it in place of `{UNKNOWN_DIGEST}`"
+        )
+    else:
+        where = "the previous release's backout.lock recorded it"
+    after = (
+        "the command below does that"
+        if change.how == "restart"
+        else f"after the command below, pin it with `kubectl set image {change.workload} "
+        "CONTAINER=REPOSITORY@sha256:…`"
+    )
+    plan.warnings.append(
+        f"WARNING: the CI restarts {change.workload} at deploy ({restart.location}: `kubectl "
+        f"rollout restart`) and it runs the moving tag {tags}: the restarted pods pulled what "
+        "the tag named then (with imagePullPolicy Always, the default for `:latest` and an "
+        "untagged image; with IfNotPresent each node kept what it had, a mix). "
+        "`kubectl rollout undo` brings back the same tag, not the previous bytes, so the "
+        f"rollback must pin the digest the pods ran before: {where}; {after}."
+    )
 
 
 def _overridden_target(
@@ -652,6 +756,8 @@ _CI_SET_IMAGE_KINDS = {
 }
 UNKNOWN_IMAGE = "<the image before this release>"
 """What a ``set image`` of a kind without history shows when the plan knows no previous image."""
+UNKNOWN_DIGEST = "<the digest before this release>"
+"""What the pin of a restarted moving tag shows when no lock of the previous release has it."""
 
 
 def _ci_set_images(facts: FactSet) -> dict[tuple[str, str, str], list[CiImageDeploy]]:
@@ -976,7 +1082,9 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
         for target in targets:
             if not target.digest:
                 why = (
-                    f"the mutable `{target.rollback_image}` may pull the broken image again"
+                    "the plan does not know the digest the pods ran before the restart"
+                    if change.how == "restart"
+                    else f"the mutable `{target.rollback_image}` may pull the broken image again"
                     if target.rollback_image
                     else "the plan does not know which image the previous deploy set"
                 )
@@ -1089,6 +1197,13 @@ def _rollback_command(
             "deletes and recreates it, so expect a short outage"
         )
     mutable = [t.container for t in targets if not t.digest]
+    if change.how == "restart":
+        pins = " ".join(
+            _pair(t.container, f"{_repository(t.rollback_image)}@{t.digest or UNKNOWN_DIGEST}")
+            for t in targets
+        )
+        note = "  # the digest before the restart, unknown to the plan: see the warning"
+        return f"kubectl {flag}set image {workload} {pins}{note if mutable else ''}"
     if change.how == "images":
         images = " ".join(
             _pair(t.container, f"{_repository(t.rollback_image)}@{t.digest}")

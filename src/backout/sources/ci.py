@@ -261,6 +261,21 @@ class CiImageDeploy(Fact):
 
 
 @dataclass(frozen=True)
+class CiRolloutRestart(Fact):
+    """``kubectl rollout restart TYPE/NAME``: a job recreates a workload's pods, which pull
+    their images again. Located at ``kubectl``; ``workload``, ``namespace`` and
+    ``kube_context`` read as for :class:`CiImageDeploy` (``workload`` is ``""`` when the
+    command selects by file or label, names several workloads, or changes no cluster)."""
+
+    provider: str
+    workflow: str
+    job_id: str
+    workload: str
+    namespace: str = ""
+    kube_context: str = ""
+
+
+@dataclass(frozen=True)
 class HelmHistoryMax(Fact):
     """``helm upgrade|install … --history-max N``, located at ``N``.
 
@@ -739,6 +754,18 @@ def _command_facts(words: list[_Word], line: _LogicalLine, context: _Context) ->
                 namespace=set_image.namespace,
                 kube_context=set_image.kube_context,
             )
+    elif program == "kubectl" and "rollout" in args and "restart" in args:
+        restart = _kubectl_set_image(words, context.env, ("rollout", "restart"))
+        if restart.workload:
+            yield CiRolloutRestart(
+                fact_location(words[0].start),
+                context.provider,
+                context.workflow,
+                context.job_id,
+                restart.workload,
+                restart.namespace,
+                restart.kube_context,
+            )
     elif program == "kustomize" and args[1:4] == ["edit", "set", "image"]:
         for word in words[4:]:
             name, sep, value = word.text.partition("=")
@@ -820,9 +847,12 @@ class _KubectlSetImage:
     pairs: list[_Word]
 
 
-def _kubectl_set_image(words: list[_Word], env: dict[str, str]) -> _KubectlSetImage:
+def _kubectl_set_image(
+    words: list[_Word], env: dict[str, str], verbs: tuple[str, str] = ("set", "image")
+) -> _KubectlSetImage:
     """Read ``kubectl [flags] set image [flags] (TYPE/NAME | TYPE NAME) c=IMAGE…`` as kubectl
-    does: a flag takes the next word only when it is one of kubectl's value flags."""
+    does: a flag takes the next word only when it is one of kubectl's value flags. Other
+    ``verbs`` read the same way (``rollout restart TYPE/NAME``, which sets no image)."""
     operands: list[_Word] = []
     flags: dict[str, str] = {}
     index = 1
@@ -841,7 +871,7 @@ def _kubectl_set_image(words: list[_Word], env: dict[str, str]) -> _KubectlSetIm
             operands.append(words[index - 1])
     # ``set image`` after the operands a value flag unknown here left (``--profile cpu``).
     texts = [w.text for w in operands]
-    verb = next((i for i in range(len(texts) - 1) if texts[i : i + 2] == ["set", "image"]), -1)
+    verb = next((i for i in range(len(texts) - 1) if tuple(texts[i : i + 2]) == verbs), -1)
     rest = operands[verb + 2 :] if verb >= 0 else []
     pairs = [w for w in rest if "=" in w.text and w.text.partition("=")[2]]
     resources = [w.text for w in rest if "=" not in w.text]
