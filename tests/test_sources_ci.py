@@ -357,6 +357,11 @@ kubectl set image deployment/web web=$REGISTRY/web:$TAG
 # the prefix sets the command's environment: the shell expands $SVC before it
 SVC=billing kubectl set image deployment/$SVC billing=x:1
 for JOB in a b; do kubectl set image cronjob/$JOB job=x:1; done
+NS=shop
+case "$ENV" in
+  prod) NS=shop-prod ;;
+esac
+kubectl -n $NS set image deployment/api api=x:1
 """
     deploys = [
         (d.workload, d.namespace, d.reference)
@@ -368,6 +373,7 @@ for JOB in a b; do kubectl set image cronjob/$JOB job=x:1; done
         ("deployment/web", "", "ghcr.io/acme/web:$TAG"),
         ("deployment/$SVC", "", "x:1"),
         ("cronjob/$JOB", "", "x:1"),
+        ("deployment/api", "$NS", "x:1"),  # a case arm may have set it
     ]
     # make runs each recipe line in its own shell, and `$APP` is make's `$(A)PP`
     makefile = "APP=orders\ndeploy:\n\tkubectl set image deployment/$APP app=x:1\n"

@@ -977,6 +977,13 @@ def _assign(context: _Context, command: list[_Word]) -> None:
         for name in texts[1:]:
             env.pop(name, None)
         return
+    if shell.depth:
+        # in a block that may not run (a case arm: ``prod) NS=shop-prod ;;``), any
+        # assignment leaves its variable unknown
+        for text in texts:
+            if (found := _ASSIGNMENT.fullmatch(text)) is not None:
+                env.pop(found.group(1), None)
+        return
     declared = bool(texts) and texts[0] in _DECLARATIONS
     operands = [t for t in texts[1:] if not t.startswith("-")] if declared else texts
     assignments = [_ASSIGNMENT.fullmatch(text) for text in operands]
@@ -987,7 +994,7 @@ def _assign(context: _Context, command: list[_Word]) -> None:
                 break
             continue
         name, value = found.group(1), found.group(2)
-        if "$(" in value or "`" in value or shell.depth:
+        if "$(" in value or "`" in value:
             env.pop(name, None)
         elif not prefix_only:
             env[name] = _expand(value, env)
