@@ -117,7 +117,13 @@ stages: [build, deploy]
 
 
 def read(path: str, text: str, reader: CiReader | ScriptReader | None = None) -> list[Fact]:
-    return list((reader or CiReader()).read(SourceFile(path, text.encode())))
+    """One file's facts, GitLab jobs included: read, then linked as the engine does once
+    every file is read."""
+    facts = FactSet()
+    facts.paths.add(path)
+    facts.extend((reader or CiReader()).read(SourceFile(path, text.encode())))
+    link_included_pipelines(facts)
+    return list(facts)
 
 
 def at(fact: Fact) -> str:
@@ -1188,3 +1194,36 @@ def test_a_file_that_many_pipelines_include_is_parsed_once(
     link_included_pipelines(facts)
     assert sorted(parsed) == sorted(files)  # parsed again, once each, for the merge
     assert len(facts.of(CiJob)) == 10
+
+
+def test_each_gitlab_job_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job of an included file is read in its pipeline only, not also on its own first:
+    each job's facts come from one reading, wherever it is written (a pipeline of one file,
+    an included file, a file two pipelines include)."""
+    from backout.sources import ci
+
+    built: list[str] = []
+
+    def counted_job(*args: object, **kwargs: object) -> CiJob:
+        job = CiJob(*args, **kwargs)  # type: ignore[arg-type]
+        built.append(f"{job.workflow}:{job.job_id}")
+        return job
+
+    monkeypatch.setattr(ci, "CiJob", counted_job)
+    facts = _linked(
+        {
+            ".gitlab-ci.yml": "include: ci/*.yml\nbuild:\n  script: [make]\n",
+            "ci/deploy.yml": _DEPLOY_JOB.format(name="deploy"),
+            "ci/templates.yml": ".deploy:\n  script: [./deploy.sh]\nlint:\n  script: [make]\n",
+            "b/.gitlab-ci.yml": "include: ci/templates.yml\nb:\n  extends: .deploy\n",
+            "tools/alone.yml": _DEPLOY_JOB.format(name="alone"),
+        }
+    )
+    assert sorted(built) == [
+        ".gitlab-ci.yml:build",
+        ".gitlab-ci.yml:deploy",
+        ".gitlab-ci.yml:lint",
+        "b/.gitlab-ci.yml:b",
+        "tools/alone.yml:alone",
+    ]
+    assert len(facts.of(CiJob)) == 5

@@ -1949,12 +1949,8 @@ def _local_includes(node: Node | None) -> Iterator[str]:
             yield path.lstrip("/")
 
 
-def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
-    """A GitLab file's facts, read as a pipeline of its own; the file's local includes.
-
-    The jobs of a pipeline that includes other files are read again once every file is read
-    (:class:`GitLabMerge`): a job may extend a template of another file.
-    """
+def _gitlab_includes(file: SourceFile, document: Node) -> Iterator[GitLabIncludes]:
+    """The local files a GitLab file's ``include:`` names, located at the key."""
     include_key = yamlfile.key_node(document, "include")
     if include_key is not None:
         yield GitLabIncludes(
@@ -1962,7 +1958,17 @@ def _read_gitlab(file: SourceFile, document: Node) -> Iterator[Fact]:
             file.path,
             tuple(_local_includes(yamlfile.get(document, "include"))),
         )
-    yield from _pipeline_facts(_GitLabPipeline([(file, document)]))
+
+
+def _reads_as_pipeline(document: Node, known: bool) -> bool:
+    """Whether a YAML document is read as a GitLab pipeline of its own when no other file
+    includes it: one of a file named as a pipeline, or one with jobs or local includes."""
+    return (
+        known
+        or _looks_like_gitlab_jobs(document)
+        # a file included only to include others (``ci/all.yml``: ``include: ci/*.yml``)
+        or any(_local_includes(yamlfile.get(document, "include")))
+    )
 
 
 class GitLabMerge:
@@ -1976,6 +1982,7 @@ class GitLabMerge:
 
     def __init__(self) -> None:
         self._documents: dict[str, list[tuple[SourceFile, Node]]] = {}
+        self._indexed: set[str] = set()
         self._node_files: dict[int, str] = {}
 
     def _parsed(self, path: str, data: bytes | SourceFile) -> list[tuple[SourceFile, Node]]:
@@ -1983,16 +1990,37 @@ class GitLabMerge:
         if documents is None:
             file = data if isinstance(data, SourceFile) else SourceFile(path, data)
             parsed = yamlfile.yaml_documents(file, "ci")
-            # A file that is no YAML was reported (or not) when it was read on its own.
+            # A file that is no YAML was reported (or not) when the reader read it.
             documents = [
                 (file, document)
                 for document in ([] if isinstance(parsed, Unreadable) else parsed)
                 if isinstance(document, yamlfile.MappingNode)
             ]
-            for _, document in documents:
-                self._node_files.update(dict.fromkeys(_node_ids(document), path))
             self._documents[path] = documents
         return documents
+
+    def _indexed_documents(
+        self, path: str, data: bytes | SourceFile
+    ) -> list[tuple[SourceFile, Node]]:
+        """The file's documents, each node of them indexed by the file (once)."""
+        documents = self._parsed(path, data)
+        if path not in self._indexed:
+            self._indexed.add(path)
+            for _, document in documents:
+                self._node_files.update(dict.fromkeys(_node_ids(document), path))
+        return documents
+
+    def file_facts(self, path: str, data: bytes | SourceFile) -> list[Fact]:
+        """The facts of a GitLab file that no pipeline includes and that includes no file
+        (or none there is): each of its documents with jobs or includes, read as a pipeline
+        of its own; none for a file of templates only."""
+        known = is_gitlab_pipeline(path)
+        return [
+            fact
+            for file, document in self._parsed(path, data)
+            if _reads_as_pipeline(document, known)
+            for fact in _pipeline_facts(_GitLabPipeline([(file, document)]))
+        ]
 
     def pipeline_facts(
         self, files: Sequence[tuple[str, bytes | SourceFile]], owned: Collection[str] | None = None
@@ -2006,7 +2034,7 @@ class GitLabMerge:
         files whose jobs count (the others are counted in another pipeline that includes them
         too); all by default. ``None`` when the pipeline's own file is not YAML.
         """
-        documents = [entry for path, data in files for entry in self._parsed(path, data)]
+        documents = [entry for path, data in files for entry in self._indexed_documents(path, data)]
         if not documents or documents[-1][0].path != files[-1][0]:
             return None
         return list(_pipeline_facts(_GitLabPipeline(documents, self._node_files), owned))
@@ -2124,6 +2152,10 @@ class CiReader:
     file whose content has GitLab jobs is read as a GitLab pipeline too, so deploys and
     rollback drills in included files count. A broken YAML file found that way is not this
     reader's to report (the manifest reader judges YAML files in general).
+
+    A GitLab file gives only its includes and its content here: whether another file includes
+    it is known once every file is read, and its jobs are read then, once
+    (:func:`backout.sources.gitlab_includes.link_included_pipelines`).
     """
 
     name: ClassVar[str] = "ci"
@@ -2133,7 +2165,8 @@ class CiReader:
         return is_ci_file(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
-        """Jobs, steps, shell lines, artifacts, pushes and deploys of the pipeline."""
+        """Jobs, steps, shell lines, artifacts, pushes and deploys of a GitHub workflow; a
+        GitLab file's includes and content."""
         known = (
             is_github_workflow(file.path)
             or is_composite_action(file.path)
@@ -2150,18 +2183,13 @@ class CiReader:
                 continue
             if not gitlab:
                 facts.extend(_read_github(file, document))
-            elif (
-                known
-                or _looks_like_gitlab_jobs(document)
-                # a file included only to include others (``ci/all.yml``: ``include: ci/*.yml``)
-                or any(_local_includes(yamlfile.get(document, "include")))
-            ):
-                facts.extend(_read_gitlab(file, document))
+            elif _reads_as_pipeline(document, known):
+                facts.extend(_gitlab_includes(file, document))
                 part_of_gitlab = True
             elif _holds_gitlab_templates(document):
                 part_of_gitlab = True  # hidden jobs only: what other files' jobs extend
         if part_of_gitlab:
-            # read again with the files of its pipeline, once every file is read
+            # its jobs are read once every file is read: with the files of its pipeline
             facts.append(GitLabFile(Location(file.path, 1, 0), file.data, file))
         return facts
 

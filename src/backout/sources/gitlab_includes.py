@@ -6,12 +6,13 @@ pipeline before it reads a job: a deploy job in ``ci/deploy.yml`` and the build 
 ``.gitlab-ci.yml`` whose artifacts it downloads are jobs of the same pipeline, and a job may
 ``extends:`` a template, or take a ``!reference [.template, script]``, from another file.
 
-Readers see one file at a time: the CI reader reads each GitLab file as a pipeline of its own,
-records its local includes as a :class:`GitLabIncludes` fact and its content as a
-:class:`GitLabFile` fact. :func:`link_included_pipelines`, run once on the facts after every
-file is read, reads each pipeline that includes files again, with all its files merged as
-GitLab merges them (:class:`backout.sources.ci.GitLabMerge`: each file parsed once, however
-many pipelines include it), and puts those facts in the place of the ones read file by file.
+Readers see one file at a time, and a file cannot tell whether another includes it: the CI
+reader records each GitLab file's local includes as a :class:`GitLabIncludes` fact and its
+content as a :class:`GitLabFile` fact, and reads no job yet. :func:`link_included_pipelines`,
+run once on the facts after every file is read, reads each pipeline that includes files with
+all its files merged as GitLab merges them, and every other GitLab file on its own
+(:class:`backout.sources.ci.GitLabMerge`: each file parsed once, however many pipelines
+include it): every job is read once.
 
 A light module (no YAML): the engine runs the step whenever the CI reader is loaded.
 """
@@ -42,9 +43,9 @@ class GitLabIncludes(Fact):
 
 @dataclass(frozen=True, repr=False)
 class GitLabFile(Fact):
-    """A file the CI reader read as GitLab CI (jobs, templates, includes), with its content:
-    what :func:`link_included_pipelines` reads again when a pipeline includes it. Dropped
-    once the step has run."""
+    """A file the CI reader found to be GitLab CI (jobs, templates, includes), with its
+    content: what :func:`link_included_pipelines` reads the file's jobs from, in the pipeline
+    that includes it or on its own. Dropped once the step has run."""
 
     data: bytes
     file: SourceFile | None = field(default=None, compare=False)
@@ -124,33 +125,32 @@ def _visit(path: str, children: dict[str, list[str]], order: list[str], seen: se
 
 
 def link_included_pipelines(facts: FactSet) -> None:
-    """Read every pipeline that includes files as one pipeline: its facts, from all its
-    files, take the place of those each file gave on its own."""
+    """Read the jobs of every GitLab file, each once: a pipeline that includes files with
+    all its files merged, any other file on its own."""
     contents = {fact.location.path: fact.file or fact.data for fact in facts.of(GitLabFile)}
     facts.retain(lambda fact: not isinstance(fact, GitLabFile))
-    merged = pipelines(facts)
-    if not merged:
+    if not contents:
         return
     from backout.sources.ci import GitLabMerge  # loaded: it made the facts
 
     merge = GitLabMerge()  # each file parsed once, however many pipelines include it
-    read_again: list[Fact] = []
+    read_together: list[Fact] = []
     members: set[str] = set()
-    for root, (order, owned) in merged.items():
+    for root, (order, owned) in pipelines(facts).items():
         files = [(path, contents[path]) for path in order if path in contents]
         together = merge.pipeline_facts(files, owned) if root in contents else None
         if together is not None:
             members.update(path for path, _ in files)
-            read_again.extend(together)
-    facts.retain(
-        lambda fact: (
-            getattr(fact, "provider", None) != GITLAB
-            or getattr(fact, "workflow", None) not in members
-        )
-    )
-    # A bad value a file holds was reported when the file was read on its own: once is enough.
-    reported = set(facts.of(Unreadable))
-    for fact in read_again:
+            read_together.extend(together)
+    alone = [
+        fact
+        for path, content in contents.items()
+        if path not in members
+        for fact in merge.file_facts(path, content)
+    ]
+    # A bad value that the jobs of two pipelines take from one file is reported once.
+    reported: set[Unreadable] = set()
+    for fact in (*alone, *read_together):
         if isinstance(fact, Unreadable):
             if fact in reported:
                 continue
