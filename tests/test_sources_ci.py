@@ -1227,3 +1227,33 @@ def test_each_gitlab_job_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
         "tools/alone.yml:alone",
     ]
     assert len(facts.of(CiJob)) == 5
+
+
+_PINNING_TEMPLATE = ".deploy_base:\n  variables:\n    TAG: '1.0'\n"
+
+
+@pytest.mark.parametrize("how", ["deleted", "moved"])
+def test_with_base_a_file_only_the_base_included_changes_the_pipeline(
+    git_repo,  # type: ignore[no-untyped-def]
+    how: str,
+) -> None:
+    """The base release's pipeline included ci/zz-pin.yml (by the wildcard ci/*.yml), which
+    pinned the template's tag; the release deletes it (or moves it out of ci/), so the job of
+    the unchanged .gitlab-ci.yml now deploys `latest`: reported with --base as without."""
+    root = _INCLUDING_PIPELINE.replace("include: ci/templates.yml", "include: ci/*.yml")
+    templates = _templates("$TAG") + "  variables:\n    TAG: latest\n"
+    repo = git_repo(
+        {".gitlab-ci.yml": root, "ci/templates.yml": templates, "ci/zz-pin.yml": _PINNING_TEMPLATE}
+    )
+    git(repo, "tag", "v1")
+    assert "BK103" not in run_backout("check", "--format", "concise", ".", cwd=repo).stdout
+    if how == "moved":
+        (repo / "old").mkdir()
+        git(repo, "mv", "ci/zz-pin.yml", "old/zz-pin.yml")
+    else:
+        git(repo, "rm", "-q", "ci/zz-pin.yml")
+    git(repo, "commit", "-q", "-m", "drop the pin")
+    base = run_backout("check", "--format", "concise", "--base", "v1", ".", cwd=repo)
+    without = run_backout("check", "--format", "concise", ".", cwd=repo)
+    assert without.stdout.startswith(".gitlab-ci.yml:8:19: BK103 [error]"), without.stdout
+    assert base.stdout == without.stdout

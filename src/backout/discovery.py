@@ -504,8 +504,11 @@ def _git_cat_files(tree: Tree, paths: Iterable[str]) -> Iterator[tuple[str, File
 
 
 def changed_paths(root: Path, base_commit: str) -> set[str]:
-    """Root-relative paths that differ between ``base_commit`` and the working tree."""
-    out = _run_git(["diff", "--name-only", "-z", "--relative", base_commit, "--", "."], root)
+    """Root-relative paths that differ between ``base_commit`` and the working tree; a
+    renamed file under both names (its old path is gone, as for ``--base DIR``)."""
+    out = _run_git(
+        ["diff", "--name-only", "--no-renames", "-z", "--relative", base_commit, "--", "."], root
+    )
     changed = {p for p in out.split("\0") if p}
     untracked = _run_git(["ls-files", "-z", "--others", "--exclude-standard"], root)
     changed.update(p for p in untracked.split("\0") if p)

@@ -320,13 +320,16 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     workspace.changed.update(directory for directory, _ in head_tree.unlisted)
     # A compose file runs other images when the `.env` beside it changes (or goes).
     workspace.changed.update(compose_files_with_env(head.facts.paths, workspace.changed))
-    # A GitLab pipeline is read with the files it includes: a change to one changes it all.
-    # (Its module is loaded when the tree has GitLab files; see _LINK_STEPS.)
-    gitlab = sys.modules.get("backout.sources.gitlab_includes")
-    if gitlab is not None:
-        workspace.changed.update(gitlab.pipeline_files_changed(head.facts, workspace.changed))
     workspace.base = read_release(base_tree)
     workspace.base_label = base
+    # A GitLab pipeline is read with the files it includes: a change to one changes it all,
+    # also to one that only the base's pipeline included (deleted, or moved out of a
+    # wildcard). (Its module is loaded when a tree has GitLab files; see _LINK_STEPS.)
+    gitlab = sys.modules.get("backout.sources.gitlab_includes")
+    if gitlab is not None:
+        workspace.changed.update(
+            gitlab.pipeline_files_changed(workspace.changed, head.facts, workspace.base.facts)
+        )
     return workspace
 
 

@@ -158,12 +158,16 @@ def link_included_pipelines(facts: FactSet) -> None:
         facts.add(fact)
 
 
-def pipeline_files_changed(facts: FactSet, changed: set[str]) -> set[str]:
-    """The files of every pipeline that includes files one of which is in ``changed``: the
-    pipeline is read as one (a template changed in ``ci/templates.yml`` changes what a job of
-    ``.gitlab-ci.yml`` deploys), so ``--base`` counts all its files as changed."""
+def pipeline_files_changed(changed: set[str], *releases: FactSet) -> set[str]:
+    """The files of every pipeline, in any of ``releases`` (the head and the base), that
+    includes files one of which is in ``changed``: the pipeline is read as one (a template
+    changed in ``ci/templates.yml`` changes what a job of ``.gitlab-ci.yml`` deploys), so
+    ``--base`` counts all its files as changed. The base's pipelines count too: a file that
+    only the base included (deleted, or moved out of ``ci/*.yml``) changed what the
+    pipeline's other files run."""
     found: set[str] = set()
-    for order, _ in pipelines(facts).values():
-        if not changed.isdisjoint(order):
-            found.update(order)
+    for facts in releases:
+        for order, _ in pipelines(facts).values():
+            if not changed.isdisjoint(order):
+                found.update(order)
     return found
