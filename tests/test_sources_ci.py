@@ -1257,3 +1257,45 @@ def test_with_base_a_file_only_the_base_included_changes_the_pipeline(
     without = run_backout("check", "--format", "concise", ".", cwd=repo)
     assert without.stdout.startswith(".gitlab-ci.yml:8:19: BK103 [error]"), without.stdout
     assert base.stdout == without.stdout
+
+
+@pytest.mark.parametrize(
+    ("rules", "included"),
+    [
+        # GitLab evaluates these when it creates the pipeline, with the run's variables and
+        # files, which backout cannot know: the file may be included, so it counts as included.
+        ("[{if: $CI_COMMIT_TAG}]", True),
+        ("[{if: '$DEPLOY == \"true\"', when: always}]", True),
+        ("[{exists: [Dockerfile]}]", True),
+        ("[{exists: {paths: [Dockerfile], project: acme/ci}}]", True),
+        ("[{exists: [exception-file.md], when: never}, {when: always}]", True),
+        ("[{changes: [ci/deploy.yml]}]", True),
+        ("[{exists: [file.md], when: null}]", True),
+        ("!reference [.deploy-rules, rules]", True),
+        ("[]", True),
+        # no rule can include it: a matching rule says never, and none matching leaves it out
+        ("[{when: never}]", False),
+        ("[{when: never}, {if: $CI_COMMIT_TAG}]", False),
+        ("[{if: '$DONT_DEPLOY == \"true\"', when: never}]", False),
+        ("[{if: $A, when: never}, {exists: [x.md], when: never}]", False),
+    ],
+)
+def test_gitlab_include_rules_count_the_file_as_included_unless_never(
+    rules: str, included: bool
+) -> None:
+    facts = _linked(
+        {
+            ".gitlab-ci.yml": (
+                f"include:\n  - local: ci/deploy.yml\n    rules: {rules}\n"
+                ".deploy-rules:\n  rules: [{if: $CI_COMMIT_BRANCH}]\n"
+                "build:\n  script: [make]\n"
+            ),
+            "ci/deploy.yml": _DEPLOY_JOB.format(name="deploy"),
+        }
+    )
+    workflows = {job.job_id: job.workflow for job in facts.of(CiJob)}
+    assert workflows == {
+        "build": ".gitlab-ci.yml",
+        "deploy": ".gitlab-ci.yml" if included else "ci/deploy.yml",
+    }
+    assert not facts.of(Unreadable)

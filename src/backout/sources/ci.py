@@ -1933,13 +1933,39 @@ def _gitlab_only_tags(rules: Sequence[Node] | None, only: Node | None) -> bool:
     return refs == ("tags",)
 
 
+def _may_be_included(rules: Node | None) -> bool:
+    """Whether an include's ``rules:`` can include its file.
+
+    GitLab evaluates them when it creates the pipeline (gitlab-org/gitlab!122810): the first
+    rule that matches decides (``when: never`` leaves the file out; ``always``, ``null`` or
+    no ``when:`` includes it), and none matching leaves it out. An ``if:`` depends on the
+    run's variables, ``exists:`` and ``changes:`` on its commit and the project's files:
+    backout cannot know them, so such a rule may match, and the file counts as included
+    when a rule that may match includes it. A rule without a condition always matches: the
+    rules after it never apply.
+    """
+    if not isinstance(rules, yamlfile.SequenceNode) or not rules.value:
+        return True  # none (or a ``!reference`` to them): not judged
+    for rule in rules.value:
+        if not isinstance(rule, yamlfile.MappingNode):
+            return True
+        if _text(yamlfile.get(rule, "when")) != "never":
+            return True
+        if all(yamlfile.get(rule, key) is None for key in ("if", "exists", "changes")):
+            return False
+    return False
+
+
 def _local_includes(node: Node | None) -> Iterator[str]:
     """The local files an ``include:`` names: a string (local unless a URL), ``local:``
     entries, or a list of either; ``project:``, ``remote:``, ``template:`` and ``component:``
-    name files outside the repository. A path with a ``$VARIABLE`` cannot be known here."""
+    name files outside the repository. A path with a ``$VARIABLE`` cannot be known here. An
+    entry with ``rules:`` counts unless they can never include it (:func:`_may_be_included`)."""
     items = node.value if isinstance(node, yamlfile.SequenceNode) else [node]
     for item in items:
         if isinstance(item, yamlfile.MappingNode):
+            if not _may_be_included(yamlfile.get(item, "rules")):
+                continue
             path = _text(yamlfile.get(item, "local"))
         else:
             path = _text(item)

@@ -240,7 +240,11 @@ class CiArtifactRetentionShorterThanWindow(Rule):
     several levels, hidden `.templates`) and `!reference [.template, artifacts]` reach
     templates in any of its files; the finding points at the `expire_in` where it is written.
     `remote:`, `project:`, `template:` and `component:` includes are outside the repository
-    and not followed.
+    and not followed. An include with `rules:` counts as included: GitLab evaluates their
+    `if:` (the run's variables), `exists:` and `changes:` when it creates each pipeline,
+    which backout cannot do, and a file that some pipelines include is judged; only rules
+    that can never include the file (each one that may apply says `when: never`) leave it
+    out.
 
     ## Why is this bad?
     Rolling back means redeploying the previous release's build: its bundle, its rendered
