@@ -646,6 +646,11 @@ class TableState:
     primary: str = ""
     """The name in :attr:`keys` of its primary key (``""`` when it has none known): MySQL's
     ``DROP PRIMARY KEY`` and Liquibase's ``dropPrimaryKey`` drop it whatever it is called."""
+    constraints: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Its constraints known by name (lower-cased; on PostgreSQL an unnamed one by the name
+    the server gives it, :meth:`Schema.constraint_name`) → the columns each holds: what
+    dropping one, a column or the table forgets, and the names PostgreSQL's next unnamed
+    constraint avoids."""
 
 
 @dataclass
@@ -668,6 +673,12 @@ class Schema:
     models' state while the database kept them (:data:`ORM_REMOVED`), and have not come back
     since: taken into the models again (:data:`ORM_ADDED`), or dropped or created in the
     database (a column or table made under that name later is a new one the code reads)."""
+
+    server_names: bool = False
+    """Unnamed constraints get the names PostgreSQL gives them (:meth:`constraint_name`)."""
+    names_used: dict[str, int] = field(default_factory=dict)
+    """How many tables hold a constraint of each name (:attr:`TableState.constraints`): a
+    name PostgreSQL gives an unnamed constraint is one no constraint of the schema has."""
 
     def __post_init__(self) -> None:
         fold = self.fold
@@ -765,7 +776,14 @@ class Schema:
         return Schema(
             {
                 name: TableState(
-                    t.name, columns(t), t.at_base, t.base_name, t.complete, dict(t.keys), t.primary
+                    t.name,
+                    columns(t),
+                    t.at_base,
+                    t.base_name,
+                    t.complete,
+                    dict(t.keys),
+                    t.primary,
+                    dict(t.constraints),
                 )
                 for name, t in self.tables.items()
             },
@@ -774,7 +792,70 @@ class Schema:
             dict(self.views),
             fold,
             set(self.orm_removed),
+            self.server_names,
+            dict(self.names_used),
         )
+
+    def constraint_name(self, op: Operation) -> str:
+        """The name of the constraint ``op`` (an ``ADD_CONSTRAINT``) adds, lower-cased: its own;
+        on PostgreSQL, for an unnamed FOREIGN KEY, UNIQUE or PRIMARY KEY, the one the server
+        gives it (:func:`_server_name`); else ``""``."""
+        if op.detail:
+            return op.detail.lower()
+        label = _SERVER_LABELS.get(op.constraint or UNIQUE)
+        if not self.server_names or label is None or not op.constrained:
+            return ""
+        columns = () if op.constraint == PRIMARY_KEY else op.constrained
+        return self._server_name(op.table, columns, label)
+
+    def _server_name(self, table: str, columns: Sequence[str], label: str) -> str:
+        """The name PostgreSQL gives an unnamed constraint of ``table`` over ``columns``
+        (``ChooseConstraintName``, ``ChooseRelationName``): ``<table>_<columns>_<label>``,
+        or with ``label`` numbered 1, 2… (``t_a_fkey1``) while the name is taken: by a
+        constraint of any table, and for a key, whose index is a relation, by a table or view
+        too (PostgreSQL 15 names them so)."""
+        relation = label != "fkey"
+        used = self.names_used
+        number = 0
+        while True:
+            name = _object_name(table, columns, f"{label}{number or ''}")
+            if name not in used and not (relation and (name in self.tables or name in self.views)):
+                return name
+            number += 1
+
+    def _hold(self, table: TableState, name: str, columns: tuple[str, ...]) -> None:
+        """Record that ``table`` has the constraint ``name`` over ``columns``."""
+        if not name:
+            return
+        if name not in table.constraints:
+            self.names_used[name] = self.names_used.get(name, 0) + 1
+        table.constraints[name] = (
+            columns if self.fold is None else tuple([self.fold(c) for c in columns])
+        )
+
+    def _release(self, table: TableState, names: Iterable[str]) -> None:
+        """Forget ``table``'s constraints ``names`` (dropped, or gone with their column or
+        table)."""
+        used = self.names_used
+        for name in list(names):
+            if table.constraints.pop(name, None) is None:
+                continue
+            left = used.get(name, 0) - 1
+            if left > 0:
+                used[name] = left
+            else:
+                used.pop(name, None)
+
+    def _hold_inline_keys(self, table: TableState, declared: Column) -> None:
+        """Record the names PostgreSQL gives the keys ``declared`` (a column of ``table``)
+        has of its own: ``<table>_pkey``, ``<table>_<column>_key``."""
+        if not self.server_names:
+            return
+        if declared.primary_key:
+            self._hold(table, self._server_name(table.name, (), "pkey"), (declared.name,))
+        if declared.unique_key:
+            name = self._server_name(table.name, (declared.name,), "key")
+            self._hold(table, name, (declared.name,))
 
     def apply(self, op: Operation, at_base: bool) -> None:
         """Change the schema by one operation (``at_base``: the operation is the base's)."""
@@ -804,10 +885,15 @@ class Schema:
             added = _column_state(op.column_def, at_base)
             table.columns[added.name] = added
             self._inline_keys(table, op.column_def)
+            self._hold_inline_keys(table, op.column_def)
             if self.orm_removed:
                 self.orm_removed.discard((op.table, added.name))
             return added
         if kind in _TABLES_UNCHANGED:
+            if kind == ADD_CONSTRAINT and table is not None:
+                self._hold(table, self.constraint_name(op), op.constrained)
+            elif kind == DROP_CONSTRAINT and op.detail:
+                self._drop_named(op)
             if (
                 kind == ADD_CONSTRAINT
                 and op.constraint in (UNIQUE, PRIMARY_KEY)
@@ -843,6 +929,11 @@ class Schema:
                     self.orm_removed.discard((op.table, op.column))
                 if column is not None and table is not None:
                     del table.columns[op.column]
+                    if table.constraints:  # so are the constraints it is in
+                        gone = op.column if self.fold is None else self.fold(op.column)
+                        self._release(
+                            table, [n for n, held in table.constraints.items() if gone in held]
+                        )
                     if table.keys:  # the database drops the keys the column is in
                         dropped = op.column if self.fold is None else self.fold(op.column)
                         table.keys = {
@@ -874,13 +965,34 @@ class Schema:
                 old, new = op.column, op.new_name
                 if self.fold is not None:
                     old, new = self.fold(old), self.fold(new)
-                keys = renamed.keys  # this state's own (see copy): changed in place
-                for name, key in keys.items():
-                    if old in key:
-                        keys[name] = tuple(new if c == old else c for c in key)
+                for keys in (renamed.keys, renamed.constraints):
+                    # This state's own (see copy): changed in place.
+                    for name, key in keys.items():
+                        if old in key:
+                            keys[name] = tuple(new if c == old else c for c in key)
             return column
         self._apply_to_tables(op, at_base)
         return self._changed_by(op, table, column)
+
+    def _dropped_from(
+        self, op: Operation, name: str, held: Callable[[TableState], Mapping[str, object]]
+    ) -> list[TableState]:
+        """The tables the ``DROP_CONSTRAINT`` ``op`` of ``name`` drops from: its own; for a
+        ``DROP INDEX name``, which names no table, each table ``held`` has ``name`` in."""
+        if op.table:
+            found = self.tables.get(op.table)
+            return [found] if found is not None else []
+        return [t for t in self.tables.values() if name in held(t)]
+
+    def _drop_named(self, op: Operation) -> None:
+        """Forget the constraint ``op`` (a ``DROP_CONSTRAINT``) drops by its name: of its table,
+        or (``DROP INDEX name``, which names no table) of any table that has one of that name;
+        a primary key dropped whatever it is called (MySQL ``DROP PRIMARY KEY``) by the name
+        the table's is known by."""
+        name = op.detail.lower()
+        for table in self._dropped_from(op, name, lambda t: t.constraints):
+            names = [name, table.primary] if op.constraint == PRIMARY_KEY else [name]
+            self._release(table, names)
 
     def _drop_key(self, op: Operation) -> None:
         """Forget the key ``op`` (a ``DROP_CONSTRAINT``) drops. ``DROP INDEX name`` names no
@@ -889,12 +1001,7 @@ class Schema:
         primary key (MySQL ``DROP PRIMARY KEY``, Liquibase ``dropPrimaryKey``) drops the
         table's, whatever its name."""
         name = op.detail.lower()
-        if op.table:
-            found = self.tables.get(op.table)
-            tables = [found] if found is not None else []
-        else:
-            tables = [t for t in self.tables.values() if name in t.keys]
-        for table in tables:
+        for table in self._dropped_from(op, name, lambda t: t.keys):
             dropped = [table.keys.pop(name, None)]
             if op.constraint == PRIMARY_KEY:
                 dropped.append(table.keys.pop(table.primary, None))
@@ -986,13 +1093,18 @@ class Schema:
         if kind in (CREATE_TABLE, DROP_TABLE) and self.orm_removed:
             # The table and its columns, gone or new, are no longer what the models left.
             self.orm_removed = {entry for entry in self.orm_removed if entry[0] != op.table}
+        if kind in (CREATE_TABLE, DROP_TABLE):
+            gone = self.tables.get(op.table)
+            if gone is not None and gone.constraints:  # its constraints go with it
+                self._release(gone, list(gone.constraints))
         if kind == CREATE_TABLE:
             table = self.new_table(op.table, at_base)
+            self.tables[op.table] = table
             for declared in op.columns:
                 table.columns[declared.name] = _column_state(declared, at_base)
                 self._inline_keys(table, declared)
+                self._hold_inline_keys(table, declared)
             table.complete = op.detail != COLUMNS_UNKNOWN
-            self.tables[op.table] = table
         elif kind == DROP_TABLE:
             self.tables.pop(op.table, None)
         elif kind == RENAME_TABLE and op.new_name:
@@ -1026,6 +1138,33 @@ _ON_A_COLUMN = frozenset(
 _TABLES_UNCHANGED = frozenset(
     {ADD_CONSTRAINT, DROP_CONSTRAINT, IRREVERSIBLE_STEP, ORM_REMOVED, ORM_ADDED}
 )
+
+
+# The label PostgreSQL ends the name of an unnamed constraint of each kind with.
+_SERVER_LABELS = {FOREIGN_KEY: "fkey", UNIQUE: "key", PRIMARY_KEY: "pkey"}
+
+# PostgreSQL's longest name: NAMEDATALEN - 1 bytes.
+_NAME_BYTES = 63
+
+
+def _object_name(table: str, columns: Sequence[str], label: str) -> str:
+    """PostgreSQL's ``makeObjectName``: ``<table>_<columns>_<label>`` (``<table>_<label>``
+    without columns), past 63 bytes shortened as the server does (the longer of the table
+    and the columns part loses a byte until it fits, cut at a character's start as
+    ``pg_mbcliplen`` does)."""
+    name = table.rpartition(".")[2].lower().encode()
+    joined = "_".join(columns).lower().encode()[:_NAME_BYTES]
+    room = _NAME_BYTES - len(label) - 1 - (1 if joined else 0)
+    kept_table, kept_columns = len(name), len(joined)
+    while kept_table + kept_columns > room:
+        if kept_table > kept_columns:
+            kept_table -= 1
+        else:
+            kept_columns -= 1
+    head = name[:kept_table].decode(errors="ignore")
+    if not joined:
+        return f"{head}_{label}"
+    return f"{head}_{joined[:kept_columns].decode(errors='ignore')}_{label}"
 
 
 def _key_name(op: Operation) -> str:
@@ -1068,7 +1207,7 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
 
 def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:
     """The schema that applying ``migrations`` (up) in order leaves."""
-    schema = Schema(fold=name_key(dialect))
+    schema = Schema(fold=name_key(dialect), server_names=dialect == "postgres")
     tables = schema.tables
     for migration in migrations:
         up, _ = migration.operations(dialect)
@@ -1168,6 +1307,9 @@ class JudgedOperation:
     final_type: str | None = None
     final_nullable: bool | None = None
     final_has_default: bool | None = None
+    constraint_name: str = ""
+    """For ``ADD_CONSTRAINT``: the constraint's name, lower-cased; on PostgreSQL an unnamed
+    one's is the name the server gives it (:meth:`Schema.constraint_name`)."""
     unused_at_base: bool = False
     """For ``DROP_TABLE`` and ``DROP_COLUMN``: a Django model or field that the base had
     already taken out of the models' state (:data:`ORM_REMOVED`), so the old release's code
@@ -1337,36 +1479,12 @@ class ReleaseAnalysis:
             judged = self.judged[position]
             if not constrains_old_writes(judged):
                 continue
-            name = judged.op.detail.lower() or self._default_name(judged.op)
+            name = judged.constraint_name
             table = self.key_of_name(judged.table_name)
             if name and dropped.get((table, name), position) < position:
                 continue
             found.append(judged)
         return found
-
-    def _default_name(self, op: Operation) -> str:
-        """The name PostgreSQL gives an unnamed FOREIGN KEY or UNIQUE constraint
-        (``<table>_<columns>_fkey``/``_key``), so Alembic autogenerate's ``drop_constraint(
-        "certificates_authority_id_fkey")`` then ``create_foreign_key(None, "certificates", …,
-        ["authority_id"], …, ondelete="CASCADE")`` creates the constraint it dropped again;
-        "" elsewhere. A name past 63 bytes is shortened as the server does (``makeObjectName``:
-        the longer of the table and the columns part loses a byte until it fits)."""
-        suffix = {FOREIGN_KEY: "fkey", UNIQUE: "key"}.get(op.constraint or UNIQUE)
-        if self.dialect != "postgres" or suffix is None or not op.constrained:
-            return ""
-        table = op.table.rpartition(".")[2].lower().encode()
-        columns = "_".join(op.constrained).lower().encode()[:_NAME_BYTES]
-        room = _NAME_BYTES - len(suffix) - 2
-        kept_table, kept_columns = len(table), len(columns)
-        while kept_table + kept_columns > room:
-            if kept_table > kept_columns:
-                kept_table -= 1
-            else:
-                kept_columns -= 1
-        # Cut at a character's start, as pg_mbcliplen does.
-        head = table[:kept_table].decode(errors="ignore")
-        tail = columns[:kept_columns].decode(errors="ignore")
-        return f"{head}_{tail}_{suffix}"
 
     def _unique_tables(self, name: str, position: int) -> set[str]:
         """The tables with a UNIQUE constraint or index called ``name``, created at the base or
@@ -1430,9 +1548,6 @@ class ReleaseAnalysis:
         return hazards
 
 
-# PostgreSQL's longest name: NAMEDATALEN - 1 bytes.
-_NAME_BYTES = 63
-
 _ANALYSES: weakref.WeakKeyDictionary[FactSet, ReleaseAnalysis] = weakref.WeakKeyDictionary()
 
 
@@ -1493,6 +1608,8 @@ def _judge_release(
             table = tables.get(op.table)
             column = table.columns.get(op.column) if table is not None and op.column else None
             judged_op = _judge(schema, base_schema, op, migration, table, column)
+            if kind == ADD_CONSTRAINT:
+                judged_op.constraint_name = schema.constraint_name(op)
             judged.append(judged_op)
             target = schema._change(op, False, table, column)
             if target is not None:

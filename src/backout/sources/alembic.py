@@ -301,6 +301,31 @@ def _sa_table_columns(arguments: Sequence[ast.expr]) -> tuple[Column, ...]:
     )
 
 
+def _sa_table_foreign_keys(
+    arguments: Sequence[ast.expr],
+) -> list[tuple[tuple[str, ...], ast.expr | None]]:
+    """The foreign keys of ``op.create_table``, in the order written: ``sa.Column(…,
+    sa.ForeignKey("x.id"))`` and ``sa.ForeignKeyConstraint(["a"], ["x.id"])``, each as its
+    columns and its ``name=`` (PostgreSQL names an unnamed one ``<table>_<columns>_fkey``,
+    numbered when taken)."""
+    found: list[tuple[tuple[str, ...], ast.expr | None]] = []
+    for argument in arguments:
+        if not isinstance(argument, ast.Call):
+            continue
+        if _callee(argument) == "ForeignKeyConstraint":
+            columns = _strings(_argument(argument, 0, "columns"))
+            if columns:
+                found.append((tuple(c.lower() for c in columns), _keyword(argument, "name")))
+            continue
+        column = _sa_column(argument)
+        if column is None:
+            continue
+        for key in argument.args[1:]:
+            if isinstance(key, ast.Call) and _callee(key) == "ForeignKey":
+                found.append(((column.name,), _keyword(key, "name")))
+    return found
+
+
 def _is_default(node: ast.AST | None) -> bool:
     """Whether a ``server_default=`` value gives the column a default: any value but ``None``,
     ``sa.null()`` or ``sa.text("NULL")`` (``sa.text("NULL::text")`` too; ``sa.text("0")``,
@@ -755,12 +780,17 @@ class _Body:
         if name == "create_table":
             table = (_string(_argument(call, 0, "table_name")) or "").lower()
             declared = _sa_table_columns(call.args[1:])
-            self.add(
-                CREATE_TABLE,
-                _where(path, call.args[0] if call.args else None, call),
-                table,
-                columns=declared,
-            )
+            where = _where(path, call.args[0] if call.args else None, call)
+            self.add(CREATE_TABLE, where, table, columns=declared)
+            for columns, name_node in _sa_table_foreign_keys(call.args[1:]):
+                self.add(
+                    ADD_CONSTRAINT,
+                    _where(path, name_node, call) if name_node is not None else where,
+                    table,
+                    constraint=FOREIGN_KEY,
+                    constrained=columns,
+                    detail=_constraint_name(name_node),
+                )
         elif name == "drop_table":
             node = _argument(call, 0, "table_name")
             self.add(DROP_TABLE, _where(path, node, call), table)

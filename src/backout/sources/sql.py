@@ -324,11 +324,27 @@ def _pg_null(expression: Any) -> bool:
 def _pg_named_keys(stmt: _PgStatement, table: str, column: Node, after: int) -> list[Operation]:
     """The keys a column declares under a name (``email text CONSTRAINT uq UNIQUE``, ``id int
     CONSTRAINT pk PRIMARY KEY``), as the same constraints written for the table are read:
-    their names are known, so a drop of one drops it."""
+    their names are known, so a drop of one drops it; and its foreign keys, named or not."""
     keys = []
     for item in column.get("constraints") or ():
         constraint = _fields(item, "Constraint")
-        if constraint is None or not constraint.get("conname"):
+        if constraint is None:
+            continue
+        if constraint.get("contype") == "CONSTR_FOREIGN":
+            # ``a int REFERENCES x``, named or not: PostgreSQL names the next unnamed key on
+            # the column around it (``t_a_fkey1``), and a drop of it drops it.
+            keys.append(
+                Operation(
+                    ADD_CONSTRAINT,
+                    stmt.at_name(constraint.get("conname") or column.get("colname"), after),
+                    table,
+                    constraint=FOREIGN_KEY,
+                    constrained=(column.get("colname") or "",),
+                    detail=constraint.get("conname") or "",
+                )
+            )
+            continue
+        if not constraint.get("conname"):
             continue
         label = _NAMED_KEYS.get(constraint.get("contype") or "")
         if label:

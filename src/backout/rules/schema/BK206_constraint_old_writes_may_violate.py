@@ -29,10 +29,11 @@ class ConstraintOldWritesMayViolate(Rule):
     again under its own name in the release is not new (`DROP CONSTRAINT`; MySQL `DROP
     INDEX`/`KEY`/`FOREIGN KEY`/`CHECK`; `DROP INDEX` or Alembic `op.drop_index` of an index
     that was unique; Django `RemoveConstraint`; Liquibase `dropUniqueConstraint`; on
-    PostgreSQL an unnamed FOREIGN KEY or UNIQUE goes by the name the server gives it,
-    `<table>_<columns>_fkey`/`_key` (shortened to 63 bytes as the server does), as Alembic
-    autogenerate's `drop_constraint("t_a_fkey")` then `create_foreign_key(None, "t", …,
-    ["a"], …)` relies on), nor is a UNIQUE or PRIMARY
+    PostgreSQL an unnamed FOREIGN KEY, UNIQUE or PRIMARY KEY goes by the name the server
+    gives it, `<table>_<columns>_fkey`/`_key`, `<table>_pkey` (shortened to 63 bytes, and
+    numbered `t_a_fkey1`, `t_a_fkey2`… while a constraint of the schema holds the name, as
+    the server does), as Alembic autogenerate's `drop_constraint("t_a_fkey")` then
+    `create_foreign_key(None, "t", …, ["a"], …)` relies on), nor is a UNIQUE or PRIMARY
     KEY over a column that is unique already, or over columns of which the base release held
     some unique together (a composite primary key, Liquibase's over several `primaryKey`
     columns too; a table rebuilt with it; a key added again under another name). A key the
