@@ -46,7 +46,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 # ``backout.sources.sql`` imports the operation names from this module while the readers are
 # being imported, so they must be bound before ``backout.sources`` is: keep this import first.
@@ -628,6 +628,14 @@ class ColumnState:
         )
 
 
+class HeldConstraint(NamedTuple):
+    """A constraint a table has (:attr:`TableState.constraints`)."""
+
+    columns: tuple[str, ...]
+    references: str
+    """The table a foreign key references (``""``: another kind, or not known)."""
+
+
 @dataclass(slots=True)
 class TableState:
     """A table as the replay knows it."""
@@ -646,11 +654,11 @@ class TableState:
     primary: str = ""
     """The name in :attr:`keys` of its primary key (``""`` when it has none known): MySQL's
     ``DROP PRIMARY KEY`` and Liquibase's ``dropPrimaryKey`` drop it whatever it is called."""
-    constraints: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    constraints: dict[str, HeldConstraint] = field(default_factory=dict)
     """Its constraints known by name (lower-cased; on PostgreSQL an unnamed one by the name
-    the server gives it, :meth:`Schema.constraint_name`) → the columns each holds: what
-    dropping one, a column or the table forgets, and the names PostgreSQL's next unnamed
-    constraint avoids."""
+    the server gives it, :meth:`Schema.constraint_name`): the columns each holds, which
+    dropping one, a column or the table forgets, and the table a foreign key references; the
+    names PostgreSQL's next unnamed constraint avoids."""
 
 
 @dataclass
@@ -823,14 +831,19 @@ class Schema:
                 return name
             number += 1
 
-    def _hold(self, table: TableState, name: str, columns: tuple[str, ...]) -> None:
-        """Record that ``table`` has the constraint ``name`` over ``columns``."""
+    def _hold(
+        self, table: TableState, name: str, columns: tuple[str, ...], references: str = ""
+    ) -> None:
+        """Record that ``table`` has the constraint ``name`` over ``columns`` (a foreign key
+        of ``references``)."""
         if not name:
             return
         if name not in table.constraints:
             self.names_used[name] = self.names_used.get(name, 0) + 1
-        table.constraints[name] = (
-            columns if self.fold is None else tuple([self.fold(c) for c in columns])
+        fold = self.fold
+        table.constraints[name] = HeldConstraint(
+            columns if fold is None else tuple([fold(c) for c in columns]),
+            references if fold is None else fold(references),
         )
 
     def _release(self, table: TableState, names: Iterable[str]) -> None:
@@ -891,7 +904,7 @@ class Schema:
             return added
         if kind in _TABLES_UNCHANGED:
             if kind == ADD_CONSTRAINT and table is not None:
-                self._hold(table, self.constraint_name(op), op.constrained)
+                self._hold(table, self.constraint_name(op), op.constrained, op.references)
             elif kind == DROP_CONSTRAINT and op.detail:
                 self._drop_named(op)
             if (
@@ -932,7 +945,8 @@ class Schema:
                     if table.constraints:  # so are the constraints it is in
                         gone = op.column if self.fold is None else self.fold(op.column)
                         self._release(
-                            table, [n for n, held in table.constraints.items() if gone in held]
+                            table,
+                            [n for n, held in table.constraints.items() if gone in held.columns],
                         )
                     if table.keys:  # the database drops the keys the column is in
                         dropped = op.column if self.fold is None else self.fold(op.column)
@@ -965,11 +979,15 @@ class Schema:
                 old, new = op.column, op.new_name
                 if self.fold is not None:
                     old, new = self.fold(old), self.fold(new)
-                for keys in (renamed.keys, renamed.constraints):
-                    # This state's own (see copy): changed in place.
-                    for name, key in keys.items():
-                        if old in key:
-                            keys[name] = tuple(new if c == old else c for c in key)
+                keys = renamed.keys  # this state's own (see copy): changed in place
+                for name, key in keys.items():
+                    if old in key:
+                        keys[name] = tuple(new if c == old else c for c in key)
+                held = renamed.constraints
+                for name, constraint in held.items():
+                    if old in constraint.columns:
+                        columns = tuple(new if c == old else c for c in constraint.columns)
+                        held[name] = constraint._replace(columns=columns)
             return column
         self._apply_to_tables(op, at_base)
         return self._changed_by(op, table, column)
@@ -1310,6 +1328,9 @@ class JudgedOperation:
     constraint_name: str = ""
     """For ``ADD_CONSTRAINT``: the constraint's name, lower-cased; on PostgreSQL an unnamed
     one's is the name the server gives it (:meth:`Schema.constraint_name`)."""
+    dropped: HeldConstraint | None = None
+    """For ``DROP_CONSTRAINT``: the constraint of the name it drops, as its table had it
+    (``None`` when not known)."""
     unused_at_base: bool = False
     """For ``DROP_TABLE`` and ``DROP_COLUMN``: a Django model or field that the base had
     already taken out of the models' state (:data:`ORM_REMOVED`), so the old release's code
@@ -1481,10 +1502,26 @@ class ReleaseAnalysis:
                 continue
             name = judged.constraint_name
             table = self.key_of_name(judged.table_name)
-            if name and dropped.get((table, name), position) < position:
+            earlier = dropped.get((table, name), position)
+            if name and earlier < position and self._same_key(self.judged[earlier], judged.op):
                 continue
             found.append(judged)
         return found
+
+    def _same_key(self, drop: JudgedOperation, added: Operation) -> bool:
+        """Whether the constraint ``added`` is the one ``drop`` dropped under its name: a
+        foreign key that references another table, or holds other columns, is not (ids the
+        old release writes, valid for the table the dropped key referenced, may be missing
+        from the new one). What the drop dropped, when backout does not know, is taken for
+        the same."""
+        held = drop.dropped
+        if held is None or added.constraint != FOREIGN_KEY:
+            return True
+        key = self.key_of_name
+        if held.references and added.references and key(held.references) != key(added.references):
+            return False
+        columns = tuple(key(c) for c in added.constrained)
+        return not held.columns or not columns or held.columns == columns
 
     def _unique_tables(self, name: str, position: int) -> set[str]:
         """The tables with a UNIQUE constraint or index called ``name``, created at the base or
@@ -1610,6 +1647,8 @@ def _judge_release(
             judged_op = _judge(schema, base_schema, op, migration, table, column)
             if kind == ADD_CONSTRAINT:
                 judged_op.constraint_name = schema.constraint_name(op)
+            elif kind == DROP_CONSTRAINT and table is not None and op.detail:
+                judged_op.dropped = table.constraints.get(op.detail.lower())
             judged.append(judged_op)
             target = schema._change(op, False, table, column)
             if target is not None:

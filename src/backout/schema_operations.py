@@ -285,6 +285,9 @@ class Operation:
     ``AlterUniqueTogether`` states (the ``DROP_CONSTRAINT`` of :data:`UNIQUE_TOGETHER`)."""
     detail: str = ""
     """What the step is, in words, when the kind alone does not say (``RunPython forwards``)."""
+    references: str = ""
+    """For a FOREIGN KEY ``ADD_CONSTRAINT``: the table it references, lower-cased, without
+    its schema (``""`` when the migration does not say)."""
 
 
 def constraint_name(op: Operation) -> str:

@@ -303,27 +303,41 @@ def _sa_table_columns(arguments: Sequence[ast.expr]) -> tuple[Column, ...]:
 
 def _sa_table_foreign_keys(
     arguments: Sequence[ast.expr],
-) -> list[tuple[tuple[str, ...], ast.expr | None]]:
+) -> list[tuple[tuple[str, ...], str, ast.expr | None]]:
     """The foreign keys of ``op.create_table``, in the order written: ``sa.Column(…,
     sa.ForeignKey("x.id"))`` and ``sa.ForeignKeyConstraint(["a"], ["x.id"])``, each as its
-    columns and its ``name=`` (PostgreSQL names an unnamed one ``<table>_<columns>_fkey``,
-    numbered when taken)."""
-    found: list[tuple[tuple[str, ...], ast.expr | None]] = []
+    columns, the table it references (``""`` when not written out) and its ``name=``
+    (PostgreSQL names an unnamed one ``<table>_<columns>_fkey``, numbered when taken)."""
+    found: list[tuple[tuple[str, ...], str, ast.expr | None]] = []
     for argument in arguments:
         if not isinstance(argument, ast.Call):
             continue
         if _callee(argument) == "ForeignKeyConstraint":
             columns = _strings(_argument(argument, 0, "columns"))
+            targets = _strings(_argument(argument, 1, "refcolumns"))
             if columns:
-                found.append((tuple(c.lower() for c in columns), _keyword(argument, "name")))
+                found.append(
+                    (
+                        tuple(c.lower() for c in columns),
+                        _referenced_table(targets[0] if targets else ""),
+                        _keyword(argument, "name"),
+                    )
+                )
             continue
         column = _sa_column(argument)
         if column is None:
             continue
         for key in argument.args[1:]:
             if isinstance(key, ast.Call) and _callee(key) == "ForeignKey":
-                found.append(((column.name,), _keyword(key, "name")))
+                target = _string(_argument(key, 0, "column")) or ""
+                found.append(((column.name,), _referenced_table(target), _keyword(key, "name")))
     return found
+
+
+def _referenced_table(target: str) -> str:
+    """The table of a ``ForeignKey`` target ``"[schema.]table.column"``, lower-cased."""
+    table, _, column = target.rpartition(".")
+    return table.rpartition(".")[2].lower() if column else ""
 
 
 def _is_default(node: ast.AST | None) -> bool:
@@ -782,7 +796,7 @@ class _Body:
             declared = _sa_table_columns(call.args[1:])
             where = _where(path, call.args[0] if call.args else None, call)
             self.add(CREATE_TABLE, where, table, columns=declared)
-            for columns, name_node in _sa_table_foreign_keys(call.args[1:]):
+            for columns, referent, name_node in _sa_table_foreign_keys(call.args[1:]):
                 self.add(
                     ADD_CONSTRAINT,
                     _where(path, name_node, call) if name_node is not None else where,
@@ -790,6 +804,7 @@ class _Body:
                     constraint=FOREIGN_KEY,
                     constrained=columns,
                     detail=_constraint_name(name_node),
+                    references=referent,
                 )
         elif name == "drop_table":
             node = _argument(call, 0, "table_name")
@@ -922,6 +937,7 @@ class _Body:
             self.add(RENAME_COLUMN, where, table, column, new_name=new_name.lower())
 
     def constraint(self, call: ast.Call, name: str, table: str, shift: int) -> None:
+        referent = ""
         if name == "create_unique_constraint":
             table_node = _argument(call, 1, "table_name") if shift == 0 else None
             columns = _strings(_argument(call, 2 + shift, "columns"))
@@ -934,6 +950,7 @@ class _Body:
             table_node = _argument(call, 1, "source_table") if shift == 0 else None
             columns = _strings(_argument(call, 3 + shift, "local_cols"))
             kind = FOREIGN_KEY
+            referent = (_string(_argument(call, 2 + shift, "referent_table")) or "").lower()
         if table_node is not None:
             table = (_string(table_node) or "").lower()
         name_node = _argument(call, 0, "constraint_name")
@@ -944,6 +961,7 @@ class _Body:
             constraint=kind,
             constrained=tuple(c.lower() for c in columns),
             detail=_constraint_name(name_node),
+            references=referent,
         )
 
     def execute(self, call: ast.Call) -> None:

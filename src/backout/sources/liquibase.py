@@ -740,7 +740,12 @@ def _operations(change: _Element) -> list[Operation]:
         return [_constraint(where, table, UNIQUE, change.attr("columnNames"), change)]
     if kind == "addForeignKeyConstraint":
         base_table = _name(change.attr("baseTableName"))
-        return [_constraint(where, base_table, FOREIGN_KEY, change.attr("baseColumnNames"), change)]
+        referenced = _name(change.attr("referencedTableName"))
+        return [
+            _constraint(
+                where, base_table, FOREIGN_KEY, change.attr("baseColumnNames"), change, referenced
+            )
+        ]
     if kind == "addPrimaryKey":
         key = _constraint(where, table, PRIMARY_KEY, change.attr("columnNames"), change)
         # A primary key makes its columns NOT NULL, as SET NOT NULL would.
@@ -806,7 +811,7 @@ def _key_dropped(change: _Element, where: Location, table: str, primary: bool) -
 
 
 def _constraint(
-    where: Location, table: str, kind: str, columns: str, change: _Element
+    where: Location, table: str, kind: str, columns: str, change: _Element, references: str = ""
 ) -> Operation:
     return Operation(
         ADD_CONSTRAINT,
@@ -815,6 +820,7 @@ def _constraint(
         constraint=kind,
         constrained=_names(columns),
         detail=change.attr("constraintName"),
+        references=references,
     )
 
 

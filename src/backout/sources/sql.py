@@ -341,6 +341,7 @@ def _pg_named_keys(stmt: _PgStatement, table: str, column: Node, after: int) -> 
                     constraint=FOREIGN_KEY,
                     constrained=(column.get("colname") or "",),
                     detail=constraint.get("conname") or "",
+                    references=_referenced_table(constraint),
                 )
             )
             continue
@@ -461,6 +462,12 @@ def _constraint_columns(constraint: Node) -> tuple[str, tuple[str, ...]]:
     return "", ()
 
 
+def _referenced_table(constraint: Node) -> str:
+    """The table a FOREIGN KEY constraint references (``""`` for other kinds)."""
+    table = constraint.get("pktable")
+    return (table.get("relname") or "") if isinstance(table, dict) else ""
+
+
 def _constraint_anchor(constraint: Node, columns: tuple[str, ...]) -> str | None:
     """The name a constraint's position is given by: its own, else its first column's."""
     name: str | None = constraint.get("conname")
@@ -482,6 +489,7 @@ def _pg_constraint(
         constraint=label,
         constrained=columns,
         detail=constraint.get("conname") or "",
+        references=_referenced_table(constraint),
     )
 
 
@@ -644,6 +652,7 @@ def _pg_add_column(
                 constraint=label,
                 constrained=columns or (column.name,),
                 detail=name,
+                references=_referenced_table(constraint),
             )
         )
 

@@ -176,6 +176,7 @@ def _glot_constraint(
     stmt: _GlotStatement, table: str, constraint: exp.Expression
 ) -> Operation | None:
     name = _name(constraint.this) if isinstance(constraint, exp.Constraint) else ""
+    references = ""
     for part in constraint.expressions if isinstance(constraint, exp.Constraint) else [constraint]:
         if isinstance(part, exp.UniqueColumnConstraint):
             schema = part.this
@@ -191,6 +192,11 @@ def _glot_constraint(
         elif isinstance(part, exp.ForeignKey):
             columns = _key_part_names(part.expressions)
             label = FOREIGN_KEY
+            referenced = part.args.get("reference")
+            target = referenced.this if isinstance(referenced, exp.Reference) else None
+            if isinstance(target, exp.Schema):
+                target = target.this
+            references = _name(target) if isinstance(target, exp.Table) else ""
         elif isinstance(part, exp.PrimaryKey):
             columns = _key_part_names(part.expressions)
             label = PRIMARY_KEY
@@ -203,6 +209,7 @@ def _glot_constraint(
             constraint=label,
             constrained=columns,
             detail=name,
+            references=references,
         )
     return None
 
