@@ -27,6 +27,7 @@ from backout.schema_model import (
     DROP_TABLE,
     UNIQUE,
     Migration,
+    judge_release,
     ordered_migrations,
     replay,
     split_release,
@@ -1179,3 +1180,46 @@ def test_a_column_the_history_only_touched_has_no_known_nullability() -> None:
         "u.e": False,
         "u.f": True,
     }
+
+
+def test_django_foreign_key_fields_are_judged_as_their_columns() -> None:
+    """A ForeignKey ``author`` is the column ``author_id`` (``db_column`` another): Django's
+    operations that name the field (RemoveField, RenameField, state-only removals, unique
+    groups) change that column, as a RunSQL of the same table names it."""
+    create = (
+        "from django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n    dependencies = []\n"
+        "    operations = [migrations.CreateModel(name='Book', fields=[\n"
+        "        ('id', models.BigAutoField(primary_key=True)),\n"
+        "        ('author', models.ForeignKey(on_delete=models.CASCADE, to='shop.author')),\n"
+        "        ('editor', models.ForeignKey(db_column='Edited_By', on_delete=models.CASCADE,"
+        " to='shop.author')),\n"
+        "        ('owner', models.OneToOneField(on_delete=models.CASCADE, to='shop.author')),\n"
+        "    ])]\n"
+    )
+    change = (
+        "from django.db import migrations\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('shop', '0001_initial')]\n"
+        "    operations = [\n"
+        "        migrations.RenameField('book', 'author', 'writer'),\n"
+        "        migrations.RenameField('book', 'editor', 'checker'),\n"
+        "        migrations.RemoveField('book', 'owner'),\n"
+        "        migrations.AlterUniqueTogether('book', {('writer', 'checker')}),\n"
+        "    ]\n"
+    )
+    facts = read(
+        {"shop/migrations/0001_initial.py": create, "shop/migrations/0002_change.py": change}
+    )
+    base, release = ordered_migrations(facts)
+    judged = judge_release([base], [release], "postgres")
+    changes = [
+        (j.op.kind, j.op.column, j.op.new_name, j.op.constrained)
+        for j in judged
+        if j.op.kind != "drop_constraint"
+    ]
+    assert changes == [
+        ("rename_column", "author_id", "writer_id", ()),
+        ("drop_column", "owner_id", None, ()),
+        ("add_constraint", None, None, ("writer_id", "edited_by")),
+    ]

@@ -95,6 +95,7 @@ from backout.schema_operations import (
     DialectRead,
     Operation,
     constraint_name,
+    unique_together_group,
     unique_together_key,
 )
 from backout.sources.migration_facts import ChangelogInclude, DownScript, Migration
@@ -654,6 +655,9 @@ class TableState:
     primary: str = ""
     """The name in :attr:`keys` of its primary key (``""`` when it has none known): MySQL's
     ``DROP PRIMARY KEY`` and Liquibase's ``dropPrimaryKey`` drop it whatever it is called."""
+    fields: dict[str, str] = field(default_factory=dict)
+    """Django: its model's fields whose columns have other names → the column
+    (:attr:`Column.field`: ``author`` → ``author_id``)."""
     constraints: dict[str, HeldConstraint] = field(default_factory=dict)
     """Its constraints known by name (lower-cased; on PostgreSQL an unnamed one by the name
     the server gives it, :meth:`Schema.constraint_name`): the columns each holds, which
@@ -724,6 +728,11 @@ class Schema:
             return None
         if op.detail == REMOVE_FIELD:
             op = self._removed_field(op)
+        if op.by_field:
+            by_column = self._by_column(op)
+            if by_column is None:
+                return None
+            op = by_column
         table = self.model_tables.get(op.table)
         if table is None:
             return op
@@ -731,6 +740,35 @@ class Schema:
             self.model_tables[op.new_name] = self.model_tables.pop(op.table)
             return None
         return replace(op, table=table)
+
+    def _by_column(self, op: Operation) -> Operation | None:
+        """``op``, a Django operation that names model fields (:attr:`Operation.by_field`),
+        naming their columns instead (:attr:`TableState.fields`); ``None`` for a
+        ``RenameField`` of a field with its own ``db_column``, which renames no column."""
+        state = self.tables.get(self.model_tables.get(op.table, op.table))
+        fields = state.fields if state is not None else None
+        if not fields:
+            return op
+        if op.kind == RENAME_COLUMN and op.column and op.new_name:
+            column = fields.pop(op.column, None)
+            if column is None:
+                return op
+            if column != f"{op.column}_id":  # db_column: Django keeps the column
+                fields[op.new_name] = column
+                return None
+            fields[op.new_name] = f"{op.new_name}_id"
+            return replace(op, column=column, new_name=f"{op.new_name}_id")
+        constrained = tuple([fields.get(name, name) for name in op.constrained])
+        detail, values = op.detail, op.values
+        if detail.startswith(f"{UNIQUE_TOGETHER} ("):
+            detail = unique_together_key(constrained)
+        if op.constraint == UNIQUE_TOGETHER:
+            values = tuple(
+                unique_together_key([fields.get(n, n) for n in unique_together_group(key)])
+                for key in values
+            )
+        column = fields.get(op.column, op.column) if op.column else op.column
+        return replace(op, column=column, constrained=constrained, detail=detail, values=values)
 
     def table(self, name: str, at_base: bool) -> TableState:
         """The table called ``name``; an unseen one is recorded as existing at the base."""
@@ -791,6 +829,7 @@ class Schema:
                     t.complete,
                     dict(t.keys),
                     t.primary,
+                    dict(t.fields),
                     dict(t.constraints),
                 )
                 for name, t in self.tables.items()
@@ -899,6 +938,8 @@ class Schema:
             table.columns[added.name] = added
             self._inline_keys(table, op.column_def)
             self._hold_inline_keys(table, op.column_def)
+            if op.column_def.field:
+                table.fields[op.column_def.field] = added.name
             if self.orm_removed:
                 self.orm_removed.discard((op.table, added.name))
             return added
@@ -942,6 +983,8 @@ class Schema:
                     self.orm_removed.discard((op.table, op.column))
                 if column is not None and table is not None:
                     del table.columns[op.column]
+                    if table.fields:  # so is the field whose column it is
+                        table.fields = {f: c for f, c in table.fields.items() if c != op.column}
                     if table.constraints:  # so are the constraints it is in
                         gone = op.column if self.fold is None else self.fold(op.column)
                         self._release(
@@ -1122,6 +1165,8 @@ class Schema:
                 table.columns[declared.name] = _column_state(declared, at_base)
                 self._inline_keys(table, declared)
                 self._hold_inline_keys(table, declared)
+                if declared.field:
+                    table.fields[declared.field] = declared.name
             table.complete = op.detail != COLUMNS_UNKNOWN
         elif kind == DROP_TABLE:
             self.tables.pop(op.table, None)
@@ -1230,7 +1275,7 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
     for migration in migrations:
         up, _ = migration.operations(dialect)
         for op in up:
-            if schema.model_tables or op.kind == MODEL_TABLE or op.detail == REMOVE_FIELD:
+            if schema.model_tables or op.kind == MODEL_TABLE or op.by_field:
                 resolved = schema.resolve(op)
                 if resolved is None:
                     continue
@@ -1634,7 +1679,7 @@ def _judge_release(
         if _may_rebuild(up):
             up = _fold_rebuilds(up, schema)
         for op in up:
-            if schema.model_tables or op.kind == MODEL_TABLE or op.detail == REMOVE_FIELD:
+            if schema.model_tables or op.kind == MODEL_TABLE or op.by_field:
                 resolved = schema.resolve(op)
                 if resolved is None:
                     continue

@@ -110,6 +110,11 @@ def unique_together_key(columns: Sequence[str]) -> str:
     return f"{UNIQUE_TOGETHER} ({', '.join(columns)})"
 
 
+def unique_together_group(key: str) -> tuple[str, ...]:
+    """The columns of the :func:`unique_together_key` ``key``."""
+    return tuple(key[len(UNIQUE_TOGETHER) + 2 : -1].split(", "))
+
+
 DROPPED_INDEX = "index"
 """``Operation.constraint`` of a ``DROP_CONSTRAINT`` that drops an index (``DROP INDEX``,
 MySQL ``DROP KEY``): it was a constraint only if the index was unique. (:data:`PRIMARY_KEY`
@@ -150,6 +155,9 @@ class Column:
     """Declared ``UNIQUE`` on the column itself (SQL; Alembic, Django ``unique=True``; Liquibase
     ``unique``): a key of its own, unnamed,
     which a redundant unique index on the column does not take away when it is dropped."""
+    field: str = ""
+    """Django: the model field the column stores, when the column has another name (a
+    ``ForeignKey`` ``author`` is the column ``author_id``; ``db_column`` names its own)."""
 
 
 def declared_column(
@@ -288,6 +296,12 @@ class Operation:
     references: str = ""
     """For a FOREIGN KEY ``ADD_CONSTRAINT``: the table it references, lower-cased, without
     its schema (``""`` when the migration does not say)."""
+    by_field: bool = False
+    """Django: ``column``, ``new_name``, ``constrained`` (and the groups of an
+    ``AlterUniqueTogether``) name model fields, which the schema model turns into their
+    columns (:attr:`Column.field`): a ``RemoveField``, ``RenameField``, state-only removal or
+    addition, ``AddConstraint`` or ``unique_together`` of a ``ForeignKey`` ``author`` changes
+    the column ``author_id``."""
 
 
 def constraint_name(op: Operation) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import ClassVar
 
 from backout.models import Location
@@ -97,6 +98,9 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     if kind == "ManyToManyField":
         return None
     column = f"{name}_id" if kind in _RELATIONS else name
+    db_column = _string(_keyword(node, "db_column"))
+    if db_column:
+        column = db_column.lower()
     type_text = _FIELD_TYPES.get(kind)
     if type_text == "varchar":
         length = _const(_keyword(node, "max_length"))
@@ -122,9 +126,10 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     unique_key = not primary and (
         kind == "OneToOneField" or _const(_keyword(node, "unique")) is True
     )
-    return declared_column(
+    declared = declared_column(
         column, type_text, nullable, has_default, generated, primary=primary, unique_key=unique_key
     )
+    return declared if column == name else replace(declared, field=name)
 
 
 def _is_join_field(node: ast.AST) -> bool:
@@ -180,6 +185,7 @@ def _together_key(table: str, group: tuple[str, ...], where: Location) -> Operat
         constraint=UNIQUE,
         constrained=group,
         detail=unique_together_key(group),
+        by_field=True,
     )
 
 
@@ -336,7 +342,9 @@ class _Operations:
             table, column = self.table(_string(name_node)), None
         else:
             return
-        self.up.append(Operation(ORM_REMOVED, self.at(name_node, call), table, column))
+        self.up.append(
+            Operation(ORM_REMOVED, self.at(name_node, call), table, column, by_field=True)
+        )
 
     def adopt(self, call: ast.Call, kind: str) -> None:
         """An ``AddField`` or ``CreateModel`` of the models' state alone: the code reads the
@@ -349,7 +357,7 @@ class _Operations:
             name_node = _argument(call, 0, "name")
             model_table = self.table(_string(name_node))
             table = _db_table(_argument(call, 2, "options")) or model_table
-            self.up.append(Operation(ORM_ADDED, self.at(name_node, call), table))
+            self.up.append(Operation(ORM_ADDED, self.at(name_node, call), table, by_field=True))
             listed = getattr(_argument(call, 1, "fields"), "elts", []) or []
             fields = [
                 (_string(item.elts[0]) or "").lower()
@@ -359,7 +367,7 @@ class _Operations:
         where = self.at(name_node, call)
         for name in fields:
             if name:
-                self.up.append(Operation(ORM_ADDED, where, table, name))
+                self.up.append(Operation(ORM_ADDED, where, table, name, by_field=True))
 
     def field_operation(self, call: ast.Call, kind: str) -> None:
         model = _string(_argument(call, 0, "model_name"))
@@ -374,6 +382,7 @@ class _Operations:
                     table,
                     (_string(old) or "").lower(),
                     new_name=new.lower(),
+                    by_field=True,
                 )
             )
             return
@@ -381,7 +390,9 @@ class _Operations:
         name = (_string(name_node) or "").lower()
         where = self.at(name_node, call)
         if kind == "RemoveField":
-            self.up.append(Operation(DROP_COLUMN, where, table, name, detail=REMOVE_FIELD))
+            self.up.append(
+                Operation(DROP_COLUMN, where, table, name, detail=REMOVE_FIELD, by_field=True)
+            )
             return
         field = _argument(call, 2, "field")
         if isinstance(field, ast.Call) and _callee(field) == "ManyToManyField":
@@ -443,6 +454,7 @@ class _Operations:
                 table,
                 constraint=UNIQUE_TOGETHER,
                 values=tuple(unique_together_key(group) for group in groups),
+                by_field=True,
             )
         )
         self.up.extend(_together_key(table, group, where) for group in groups)
@@ -479,6 +491,7 @@ class _Operations:
                 ),
                 # Its own name: another key than the field's own ``unique (column)``.
                 detail=_string(_keyword(constraint, "name")) or "",
+                by_field=True,
             )
         )
 

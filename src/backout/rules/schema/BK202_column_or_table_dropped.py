@@ -25,6 +25,9 @@ class ColumnOrTableDropped(Rule):
     longer reads it. That holds until the field or model comes back: an `AddField`/
     `CreateModel` (in `state_operations` alone too) or a column or table of that name dropped
     or created in the database by a later base migration; a drop after that is flagged again.
+    A Django `ForeignKey`/`OneToOneField` `author` is the column `author_id` (or its
+    `db_column`), so a `RunSQL` that drops `author_id` after a state-only removal of `author`
+    is not flagged, and a `RemoveField` of it names `author_id`.
     Nor is a `DROP COLUMN IF EXISTS` of a column that the table, created by a migration
     backout read with the columns it names (not `AS SELECT` or `(LIKE other)`), does not have
     (it does nothing). backout does not know a view's columns, so a
