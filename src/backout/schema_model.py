@@ -684,7 +684,8 @@ class Schema:
     """Django: the (table, column) pairs, and (table, ``""``) for whole models, that left the
     models' state while the database kept them (:data:`ORM_REMOVED`), and have not come back
     since: taken into the models again (:data:`ORM_ADDED`), or dropped or created in the
-    database (a column or table made under that name later is a new one the code reads)."""
+    database (a column or table made under that name later is a new one the code reads).
+    A rename of the table or column (``RenameModel``, SQL) carries the mark to the new name."""
 
     server_names: bool = False
     """Unnamed constraints get the names PostgreSQL gives them (:meth:`constraint_name`)."""
@@ -1015,6 +1016,10 @@ class Schema:
                 if op.column_def is not None:
                     _change_type(column, op, op.column_def)
             elif op.new_name:  # RENAME_COLUMN
+                if self.orm_removed and (op.table, op.column) in self.orm_removed:
+                    # Still the column the models left, under its new name.
+                    self.orm_removed.discard((op.table, op.column))
+                    self.orm_removed.add((op.table, op.new_name))
                 renamed = self.tables[op.table]
                 del renamed.columns[op.column]
                 column.name = op.new_name
@@ -1171,6 +1176,11 @@ class Schema:
         elif kind == DROP_TABLE:
             self.tables.pop(op.table, None)
         elif kind == RENAME_TABLE and op.new_name:
+            if self.orm_removed:  # what the models left of the table, under its new name
+                old, new = op.table, op.new_name
+                self.orm_removed = {
+                    (new if entry[0] == old else entry[0], entry[1]) for entry in self.orm_removed
+                }
             table = self.table(op.table, at_base)
             self.tables.pop(op.table, None)
             table.name = op.new_name

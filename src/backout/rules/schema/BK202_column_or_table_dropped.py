@@ -22,7 +22,8 @@ class ColumnOrTableDropped(Rule):
     migration took out of the models' state alone (`SeparateDatabaseAndState` with the
     `RemoveField`/`DeleteModel` in `state_operations`, Sentry's `SafeRemoveField`/
     `SafeDeleteModel` with `DeletionAction.MOVE_TO_PENDING`): the old release's code no
-    longer reads it. That holds until the field or model comes back: an `AddField`/
+    longer reads it, under whatever name a later `RenameModel` or SQL rename gives the table
+    or column. That holds until the field or model comes back: an `AddField`/
     `CreateModel` (in `state_operations` alone too) or a column or table of that name dropped
     or created in the database by a later base migration; a drop after that is flagged again.
     A Django `ForeignKey`/`OneToOneField` `author` is the column `author_id` (or its
