@@ -1223,3 +1223,57 @@ def test_django_foreign_key_fields_are_judged_as_their_columns() -> None:
         ("drop_column", "owner_id", None, ()),
         ("add_constraint", None, None, ("writer_id", "edited_by")),
     ]
+
+
+def test_django_names_a_foreign_key_by_its_column(tmp_path: Path) -> None:
+    # A ForeignKey `user` is the column user_id: RemoveField, RenameField and the fields of a
+    # UniqueConstraint name the field, the database and the old release's SQL the column
+    # (Zulip's RemoveField(model_name="userprofile", name="recipient") drops recipient_id).
+    initial = (
+        "from django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    initial = True\n"
+        "    dependencies = []\n"
+        "    operations = [\n"
+        "        migrations.CreateModel(\n"
+        '            name="Token",\n'
+        "            fields=[\n"
+        '                ("id", models.BigAutoField(primary_key=True)),\n'
+        '                ("user", models.ForeignKey(on_delete=models.CASCADE, to="auth.user")),\n'
+        '                ("owner", models.ForeignKey(on_delete=models.CASCADE, to="auth.user")),\n'
+        '                ("kind", models.IntegerField()),\n'
+        "            ],\n"
+        "        ),\n"
+        "    ]\n"
+    )
+    release = (
+        "from django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n"
+        "        migrations.AddConstraint(\n"
+        '            model_name="token",\n'
+        "            constraint=models.UniqueConstraint(\n"
+        '                fields=("user", "kind"), name="token_user_kind"\n'
+        "            ),\n"
+        "        ),\n"
+        '        migrations.RemoveField(model_name="token", name="user"),\n'
+        '        migrations.RenameField(model_name="token", old_name="owner", new_name="holder"),\n'
+        "    ]\n"
+    )
+    write(
+        tmp_path,
+        {
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": initial,
+            "shop/migrations/0002_release.py": release,
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(
+        select=("BK202", "BK203", "BK206"), release_size=1
+    )
+    messages = sorted(f"{f.code} {f.message}" for f in check(tmp_path, config).findings)
+    assert len(messages) == 3, messages
+    assert "drops shop_token.user_id," in messages[0]
+    assert "renames shop_token.owner_id to holder_id;" in messages[1]
+    assert "UNIQUE constraint on shop_token (user_id, kind);" in messages[2]
