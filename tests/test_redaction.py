@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backout.redact import Redactor, redact_line
+from backout.redact import Redactor, continued_secret_spans, redact_line
 from backout.report import OutputFormat
 from tests.conftest import run_backout
 
@@ -275,3 +275,128 @@ def test_a_source_line_that_sets_a_credential_is_masked(
     path: str, line: str, expected: str
 ) -> None:
     assert redact_line(line, 0, path)[0] == expected
+
+
+# Secrets on the lines after their name; each file is cut (mis-indented, an unclosed quote, a
+# mismatched tag) so that BK901 quotes the line that holds the secret.
+CONTINUED_FILES = {
+    "k8s/block.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n"
+        "  password: |\n      hunter6one\n    hunter6two\n"
+    ),
+    "k8s/plain.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata:\n"
+        "  token: hunter6three\n    hunter6four: x\n"
+    ),
+    "k8s/quoted.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n"
+        '  password: "hunter6five\n    hunter6six"  x: y\n'
+    ),
+    "k8s/next.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata:\n"
+        "  db:\n    password:\n      hunter6seven\n      hunter6eight: x\n"
+    ),
+    "pom.xml": (
+        "<project><build><plugins><plugin><artifactId>flyway-maven-plugin</artifactId>\n"
+        "<configuration><password>\n   hunter6nine</pasword></configuration></plugin></plugins>\n"
+        "</build></project>\n"
+    ),
+    # Not a credential's value: the lines below a name that is no credential's.
+    "k8s/note.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: e}\ndata:\n"
+        "  note: |\n      first\n    second line\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("output_format", [f.value for f in OutputFormat])
+def test_a_secret_on_the_lines_after_its_name_is_masked(tmp_path: Path, output_format: str) -> None:
+    """A YAML block scalar, a plain or quoted value continued, an element's text on its own
+    line, a value on the line below its key: the line BK901 quotes holds only the secret."""
+    for name, text in CONTINUED_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    assert printed.count("BK901") >= len(CONTINUED_FILES), printed
+    assert "hunter6" not in printed, f"{output_format} printed a secret"
+    if output_format == "full":
+        assert "  7 |     ***\n" in done.stdout  # block.yaml
+        assert "  6 |     ***\n" in done.stdout  # plain.yaml
+        assert '  6 |     ***"  x: y\n' in done.stdout  # quoted.yaml
+        assert "  8 |       ***\n" in done.stdout  # next.yaml
+        assert "  3 |    ***</pasword></configuration></plugin></plugins>\n" in done.stdout
+        assert "  7 |     second line\n" in done.stdout  # note.yaml, as the file has it
+
+
+def _masked_file(path: str, text: str) -> str:
+    """``text`` as the ``full`` format would quote each of its lines."""
+    lines = text.split("\n")
+    continued = continued_secret_spans(lines, path)
+    return "\n".join(
+        redact_line(line, 0, path, continued.get(index))[0] for index, line in enumerate(lines)
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "expected"),
+    [
+        # YAML: a block scalar (a header, a tag, an anchor), its blank lines, its end.
+        ("a.yaml", "key: |\n  line1\n\n    line2\nnext: x", "key: |\n  ***\n\n    ***\nnext: x"),
+        (
+            "a.yml",
+            "- tls_key: !!binary >-\n    AAAA\n  b: c",
+            "- tls_key: ***\n    ***\n  b: c",
+        ),
+        ("a.yaml", "password: &pw |\n  s3\nuser: &u x", "password: ***\n  ***\nuser: &u x"),
+        # A plain scalar continued, a flow collection.
+        ("a.yaml", "token: ab\n  cd\nx: 1", "token: ***\n  ***\nx: 1"),
+        ("a.yaml", "tokens: [a,\n  b]\nk: v", "tokens: ***\n  ***\nk: v"),
+        # A quoted value to its closing quote (`''` and `\"` are quotes inside it).
+        ("a.yaml", "password: 'it\n  go''ne' # x\nk: v", "password: '***\n  ***' # x\nk: v"),
+        ("a.yaml", 'password: "a\n b\\" c" d\nk: v', 'password: "***\n ***" d\nk: v'),
+        # A value on the line below its key, a list of them (at the key's column too).
+        (
+            "a.yaml",
+            "db:\n  password:\n    # prod\n    s3\n  user: u",
+            "db:\n  password:\n    # prod\n    ***\n  user: u",
+        ),
+        (
+            "a.yaml",
+            "passwords:\n- one\n- two\nother:\n- x",
+            "passwords:\n- ***\n- ***\nother:\n- x",
+        ),
+        # Keys below a credential's name say what their own values are.
+        (
+            "a.yaml",
+            "imagePullSecrets:\n  - name: regcred\ncredentials:\n  user: admin\n  password: s3",
+            "imagePullSecrets:\n  - name: regcred\ncredentials:\n  user: admin\n  password: ***",
+        ),
+        # No credential: a block under another name, a line that is not a value.
+        ("a.yaml", "script: |\n  echo x\nk: v", "script: |\n  echo x\nk: v"),
+        ("a.yaml", "password: 'x'\n  y: z", "password: '***'\n  y: z"),
+        # An element's text on its own lines, to the next tag.
+        (
+            "pom.xml",
+            "<password>\n  s3\n</password>\n<user>\n  u\n</user>",
+            "<password>\n  ***\n</password>\n<user>\n  u\n</user>",
+        ),
+        ("pom.xml", '<x><secret id="1">ab\ncd</secret>', '<x><secret id="1">***\n***</secret>'),
+        ("pom.xml", "<password/>\n  text", "<password/>\n  text"),
+        # A .env quoted value over lines; a .properties line continued with a backslash.
+        (
+            ".env",
+            'PRIVATE_KEY="-----BEGIN\nMIIE\n-----END"\nTAG=1',
+            'PRIVATE_KEY="***\n***\n***"\nTAG=1',
+        ),
+        (".env", "A_KEY=x\n  TAG=1", "A_KEY=***\n  TAG=1"),
+        (
+            "app.properties",
+            "db.password=ab\\\n  cd\\\n  ef\nuser=u",
+            "db.password=***\n  ***\\\n  ***\nuser=u",
+        ),
+        ("app.properties", "db.password=ab\\\\\nuser=u", "db.password=***\nuser=u"),
+    ],
+)
+def test_the_lines_of_a_value_begun_above_are_masked(path: str, text: str, expected: str) -> None:
+    assert _masked_file(path, text) == expected

@@ -4,8 +4,10 @@ Credentials are never printed or logged, yet the files backout reads may hold on
 quote what they read: an image reference written as a URL with a password
 (``https://admin:pw@registry:5000/shop/api:latest``) or without its scheme
 (``admin:pw@registry:5000/shop/api``), a URL with a token in its query (``?token=…``,
-``&password=…``). Every report is masked here before it is written: the check formats in
-:func:`backout.report.render`, the ``full`` format's source lines, and ``plan``.
+``&password=…``), a setting named as a credential, and the lines of such a setting's value
+below its name (:func:`continued_secret_spans`). Every report is masked here before it is
+written: the check formats in :func:`backout.report.render`, the ``full`` format's source
+lines, and ``plan``.
 
 The user name is kept, as git shows ``https://user@host``: it says whose credential to rotate
 and is no secret by itself. The password or token becomes ``***``, as curl masks it. A secret
@@ -85,6 +87,8 @@ _LINE_SETTING = re.compile(
 # A value that names where the secret comes from is none: ``${DB_PASSWORD}``, ``$TOKEN``,
 # ``{{ .Values.token }}``.
 _REFERENCE = re.compile(r"\$\{[\w.-]+\}|\$[A-Za-z_]\w*|\{\{[^{}]*\}\}")
+# A YAML block scalar's header (``|``, ``>-``, ``|2+``): the value is on the lines below it.
+_BLOCK_HEADER = re.compile(r"[|>][0-9+-]*")
 # Values that switch something on or off: no secret (``verify_key: false``).
 _NO_SECRET = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none"))
 # What every ``_BARE_PASSWORD`` match holds, found fast: a fix such as ``app@sha256:…`` has
@@ -154,6 +158,7 @@ def _value_span(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     if (
         stripped
         and stripped != MASK
+        and not _BLOCK_HEADER.fullmatch(stripped)
         and stripped.lower() not in _NO_SECRET
         and not _REFERENCE.fullmatch(stripped)
     ):
@@ -286,20 +291,182 @@ def strings_in(value: Any) -> Iterator[str]:
             yield from strings_in(item)
 
 
-def redact_line(line: str, column: int, path: str = "") -> tuple[str, int]:
+def redact_line(
+    line: str, column: int, path: str = "", continued: tuple[int, int] | None = None
+) -> tuple[str, int]:
     """A source line of the file at ``path`` with its credentials masked, and where the
     1-based ``column`` (0: unknown) of ``line`` is in it, so that a caret still points at the
     same character (at the mask's start when the column is inside a secret). A line that sets a
     credential (``API_KEY=…``, ``password: …``, ``db.password …`` in a ``.properties`` file)
-    has its value masked to the end of the line, the line parsed or not."""
+    has its value masked to the end of the line, the line parsed or not; ``continued`` is the
+    span of a credential's value begun on a line above (:func:`continued_secret_spans`)."""
     named = names_a_secret(line)
     spans = _secret_spans(line, named)
     if named:
-        spans = sorted([*spans, *_line_setting_span(line, path.endswith(".properties"))])
+        spans = [*spans, *_line_setting_span(line, path.endswith(".properties"))]
+    if continued is not None:
+        spans.append(continued)
+    if len(spans) > 1:
         spans = _merged(spans, "")
     if not spans:
         return line, column
     return _masked(line, spans), _moved_column(column, spans)
+
+
+# A YAML mapping key that starts its line, after a list's ``-`` (``password: |``, ``- token:``):
+# its column and the rest of the line.
+_YAML_KEY = re.compile(
+    r"[ \t]*(?:-[ \t]+)*(?P<name>[A-Za-z_][\w.-]*|\"[^\"\n]*\"|'[^'\n]*')[ \t]*:(?:[ \t]+|$)"
+    r"(?P<rest>.*)"
+)
+# What may come before a YAML value: a tag and an anchor (``!!binary |``, ``&pw |``).
+_YAML_PROPERTIES = re.compile(r"^(?:[!&][^\s]*[ \t]+)*")
+# A ``.env``, ``.properties`` or ``flyway.conf`` setting that starts its line.
+_LINE_KEY = re.compile(
+    r"[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][\w.\-\[\]]*)[ \t]*[=:][ \t]*(?P<rest>.*)"
+)
+# An element whose text the line does not close (``<password>``, ``<password>s3``): the last on
+# the line, not empty (``<password/>``).
+_OPEN_ELEMENT = re.compile(r"<(?P<name>[\w.:-]+)(?:[ \t][^<>]*)?(?<!/)>(?P<text>[^<]*)$")
+# The rest of a quoted value, to its closing quote: ``\"`` is a quote in a double-quoted value
+# (YAML, ``.env``), ``''`` in a YAML single-quoted one.
+_UNTIL_QUOTE = {
+    '"': re.compile(r'(?:[^"\\]|\\.)*(?=")'),
+    "'": re.compile(r"(?:[^']|'')*(?='(?!'))"),
+}
+
+
+# The blanks and list markers that start a line (``  - ``).
+_LIST_ITEM = re.compile(r"^[ \t]*(?:-[ \t]+)*")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+class _Continuation:
+    """Where a credential's value goes on past the line of its name, as the scan of
+    :func:`continued_secret_spans` has found it. ``kind`` is one of:
+
+    * ``block``: every line more indented than ``indent`` (a YAML block scalar, a plain scalar
+      continued, a value on the lines below its key), and the items of a list at ``indent``
+      when ``list``;
+    * ``below``: the lines below a YAML key with no value, which are its value unless they are
+      keys themselves (``password:`` then ``s3cret``, not ``credentials:`` then ``user: x``);
+    * ``quote``: the lines to the closing ``end`` quote;
+    * ``element``: the lines to the next tag (``<password>``, ``s3cret``, ``</password>``);
+    * ``backslash``: the next line (a ``.properties`` line ending in ``\\``).
+    """
+
+    def __init__(self, kind: str, indent: int = 0, end: str = "", items: bool = False) -> None:
+        self.kind = kind
+        self.indent = indent
+        self.end = end
+        self.list = items
+
+
+def _text_span(line: str, end: int | None = None) -> tuple[int, int] | None:
+    """The span of ``line`` (to ``end``) without its blanks and a list's ``-``, if not empty."""
+    stop = len(line.rstrip()) if end is None else len(line[:end].rstrip())
+    start = len(line) - len(_LIST_ITEM.sub("", line, count=1))
+    return (start, stop) if start < stop else None
+
+
+def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, int]]:
+    """Where in ``lines`` (the file at ``path``) the value of a credential goes on past the line
+    of its name, by 0-based line: a YAML block scalar (``password: |``), a plain or quoted
+    value continued, a value on the line below its key, an element's text on its own lines
+    (``<password>``, ``s3cret``, ``</password>``), a ``.properties`` line continued with ``\\``.
+
+    :func:`redact_line` masks a line alone; this is what it needs to know of the lines above.
+    Read forward once, with the indentation and the quotes of the lines, not parsed: the file
+    may not parse (BK901 quotes the line that does not)."""
+    if not names_a_secret("\n".join(lines)):
+        return {}
+    lowered = path.lower()
+    yaml = lowered.endswith((".yaml", ".yml"))
+    properties = lowered.endswith((".properties", ".conf"))
+    found: dict[int, tuple[int, int]] = {}
+    going: _Continuation | None = None
+    for index, line in enumerate(lines):
+        if going is not None:
+            span, going = _continued(line, going)
+            if span is not None:
+                found[index] = span
+                continue
+            if going is not None:
+                continue
+        if names_a_secret(line):
+            going = _opened(line, yaml, properties)
+    return found
+
+
+_Span = tuple[int, int]
+
+
+def _continued(line: str, going: _Continuation) -> tuple[_Span | None, _Continuation | None]:
+    """The span of ``line`` that continues the value ``going``, and whether it goes on after
+    it: ``(None, None)`` when the value ended before the line (which may open another)."""
+    if going.kind == "quote":
+        closing = _UNTIL_QUOTE[going.end].match(line)
+        if closing is None:
+            return _text_span(line), going
+        return _text_span(line, closing.end()), None
+    if going.kind == "element":
+        tag = line.find("<")
+        if tag < 0:
+            return _text_span(line), going
+        return _text_span(line, tag), None
+    if going.kind == "backslash":
+        continues = (len(line) - len(line.rstrip("\\"))) % 2 == 1
+        return _text_span(line.rstrip("\\")), going if continues else None
+    if not line.strip():
+        return None, going  # a blank line: the value may go on below it
+    indent = _indent(line)
+    # A list may stand at its key's column (``passwords:`` then ``- a``).
+    item = indent == going.indent and line.lstrip(" ").startswith("- ")
+    if going.kind == "below":
+        if indent < going.indent or (indent == going.indent and not item):
+            return None, None
+        if line.lstrip(" ").startswith("#"):
+            return None, going
+        if _YAML_KEY.match(line):
+            return None, None  # keys: each says what its own value is
+        going = _Continuation("block", going.indent, items=item)
+    if indent < going.indent or (indent == going.indent and not (going.list and item)):
+        return None, None
+    return _text_span(line), going
+
+
+def _opened(line: str, yaml: bool, properties: bool) -> _Continuation | None:
+    """The value of a credential that ``line`` names and does not end, if it has one."""
+    element = _OPEN_ELEMENT.search(line) if "<" in line else None
+    if element is not None:
+        if SECRET_NAME.search(element.group("name")):
+            return _Continuation("element")
+        return None
+    key = (_YAML_KEY if yaml else _LINE_KEY).match(line)
+    if key is None or not SECRET_NAME.search(key.group("name").strip("\"'")):
+        return None
+    rest = key.group("rest")
+    if yaml:
+        rest = _YAML_PROPERTIES.sub("", rest, count=1)
+    value = rest.strip()
+    if value[:1] in ("'", '"'):
+        if _UNTIL_QUOTE[value[0]].match(value, 1) is not None:
+            return None  # closed on its line
+        return _Continuation("quote", end=value[0])
+    if properties:
+        unescaped = (len(value) - len(value.rstrip("\\"))) % 2 == 1
+        return _Continuation("backslash") if unescaped else None
+    if not yaml:
+        return None
+    column = key.start("name")
+    if not value or value.startswith("#"):
+        return _Continuation("below", column)
+    # A block scalar, a plain scalar or a flow collection (``[a,`` then ``b]``): the lines
+    # more indented than its key are its value.
+    return _Continuation("block", column)
 
 
 def _moved_column(column: int, spans: list[tuple[int, int]]) -> int:

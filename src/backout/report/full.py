@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from backout.engine import CheckResult
 from backout.lines import split_lines
 from backout.models import Finding, Severity
-from backout.redact import redact_line
+from backout.redact import continued_secret_spans, redact_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,18 +18,25 @@ if TYPE_CHECKING:
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def _source_line(root: str, path: str, number: int, cache: dict[str, list[str]]) -> str | None:
-    """Line ``number`` of ``path`` (each file read once), None past its end or unreadable."""
-    lines = cache.get(path)
-    if lines is None:
+_SourceLines = tuple[list[str], dict[int, tuple[int, int]]]
+
+
+def _source_line(
+    root: str, path: str, number: int, cache: dict[str, _SourceLines]
+) -> tuple[str, tuple[int, int] | None] | None:
+    """Line ``number`` of ``path`` (each file read once), None past its end or unreadable, and
+    the span of a credential's value begun on a line above that it holds, if any."""
+    source = cache.get(path)
+    if source is None:
         try:
             with open(os.path.join(root, path), encoding="utf-8", newline="") as file:
                 lines = split_lines(file.read())
         except (OSError, UnicodeDecodeError):
             lines = []
-        cache[path] = lines
+        source = cache[path] = (lines, continued_secret_spans(lines, path))
+    lines, continued = source
     index = number - 1
-    return lines[index] if 0 <= index < len(lines) else None
+    return (lines[index], continued.get(index)) if 0 <= index < len(lines) else None
 
 
 # The control codes rich strips from what it prints (``rich.control.STRIP_CONTROL_CODES``:
@@ -117,17 +124,19 @@ class _Printer:
 def render(result: CheckResult, color: bool = False) -> str:
     """A readable report; ANSI colour only when ``color``."""
     printer = _Printer(color)
-    cache: dict[str, list[str]] = {}
+    cache: dict[str, _SourceLines] = {}
     root = str(result.root)
     out: list[str] = []
     for finding in result.findings:
         location = finding.location
-        line = _source_line(root, location.path, location.line, cache)
-        # The line as the file has it may hold a credential: masked, with the caret moved to
-        # the same character. The location printed stays the file's own.
+        source = _source_line(root, location.path, location.line, cache)
+        # The line as the file has it may hold a credential, or be the value of one named on
+        # a line above: masked, with the caret moved to the same character. The location
+        # printed stays the file's own.
         column = location.column
-        if line is not None:
-            line, column = redact_line(line, column, location.path)
+        line = None
+        if source is not None:
+            line, column = redact_line(source[0], column, location.path, source[1])
         if not printer.styled:
             # Without styles a finding's lines are one string; the pieces rich would change
             # (tabs, control codes) are rare, and send it through the lines one by one.
