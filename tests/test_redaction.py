@@ -220,6 +220,13 @@ def test_long_lines_are_read_whole_and_left_as_they_are(line: str) -> None:
     assert Redactor([line]).redact(line) == line.replace("x://a:" + "a:" * 49_999, "x://a:***")
 
 
+def _write_files(root: Path, files: dict[str, str]) -> None:
+    """Write each ``path: text`` of ``files`` under ``root``."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
 LEAKY_FILES = {
     ".env": "TAG=1\nAPI KEY=hunter4secret\n",
     "app/.env": 'TAG=1\nDB_PASSWORD="hunter5secret\n',
@@ -239,9 +246,7 @@ def test_a_file_that_does_not_parse_prints_no_credential(
 ) -> None:
     """BK901 quotes the line that does not parse: the value of a setting named as a credential
     is masked, the rest of the line and the other lines stay as the file has them."""
-    for name, text in LEAKY_FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    _write_files(tmp_path, LEAKY_FILES)
     done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
     printed = done.stdout + done.stderr
     assert printed.count("BK901") >= 3, printed
@@ -254,10 +259,43 @@ def test_a_file_that_does_not_parse_prints_no_credential(
         assert "  3 |     image: shop:${TAG}\n" in done.stdout
 
 
+ENV_FILES = {
+    "a/.env": "TAG=1\nAPI KEY=hunter8 w0rdz # note\n",
+    "b/.env": "TAG=1\nAPI_KEY[0]!=hunter8 tw0z\n",
+    "c/.env": 'TAG=1\nDB_PASSWORD="hunter8 \\" w0rdz\n',
+    **{f"{d}/compose.yaml": "services:\n  a:\n    image: shop:${TAG}\n" for d in "abc"},
+}
+
+
+@pytest.mark.parametrize("output_format", [f.value for f in OutputFormat])
+def test_a_env_value_is_masked_whole(tmp_path: Path, output_format: str) -> None:
+    """The line of a .env that compose refuses, quoted by BK901, has the whole value of a
+    credential masked as compose reads it, not its first word."""
+    _write_files(tmp_path, ENV_FILES)
+    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    assert printed.count("BK901") >= 3, printed
+    for word in ("hunter8", "w0rdz", "tw0z"):
+        assert word not in printed, f"{output_format} printed {word}"
+    if output_format == "full":
+        assert "  2 | API KEY=*** # note\n" in done.stdout
+        assert "  2 | API_KEY[0]!=***\n" in done.stdout
+        assert '  2 | DB_PASSWORD="***\n' in done.stdout
+
+
 @pytest.mark.parametrize(
     ("path", "line", "expected"),
     [
         (".env", "export API_TOKEN=two words # note", "export API_TOKEN=*** # note"),
+        # A .env value as compose reads it: unquoted to the end of the line but a ` #`
+        # comment, quoted to the closing quote (`\"` is none); a key compose refuses too.
+        (".env", "API KEY=two words # note", "API KEY=*** # note"),
+        (".env", "API_KEY[0]=two words", "API_KEY[0]=***"),
+        (".env", 'API_KEY = "two \\" words" # x', 'API_KEY = "***" # x'),
+        (".env", "API_KEY='two words", "API_KEY='***"),
+        (".env", "API_KEY=two#words", "API_KEY=***"),
+        ("app/prod.env", "API_KEY=two words", "API_KEY=***"),
+        (".env", "TAG=two words", "TAG=two words"),
         ("application.yml", "    password: hunter two", "    password: ***"),
         ("flyway.conf", "flyway.password = hunter2", "flyway.password = ***"),
         ("application.properties", "db.password hunter2", "db.password ***"),
@@ -313,9 +351,7 @@ CONTINUED_FILES = {
 def test_a_secret_on_the_lines_after_its_name_is_masked(tmp_path: Path, output_format: str) -> None:
     """A YAML block scalar, a plain or quoted value continued, an element's text on its own
     line, a value on the line below its key: the line BK901 quotes holds only the secret."""
-    for name, text in CONTINUED_FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
+    _write_files(tmp_path, CONTINUED_FILES)
     done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
     printed = done.stdout + done.stderr
     assert printed.count("BK901") >= len(CONTINUED_FILES), printed

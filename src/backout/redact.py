@@ -166,6 +166,44 @@ def _value_span(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, start + len(stripped)
 
 
+# The rest of a quoted value, to its closing quote: ``\"`` is a quote in a double-quoted value
+# (YAML, ``.env``), ``''`` in a YAML single-quoted one, ``\'`` in a ``.env`` single-quoted one
+# (compose-go's dotenv reads a backslash in both quotes).
+_UNTIL_QUOTE = {
+    '"': re.compile(r'(?:[^"\\]|\\.)*(?=")'),
+    "'": re.compile(r"(?:[^']|'')*(?='(?!'))"),
+}
+_UNTIL_ENV_QUOTE = {**_UNTIL_QUOTE, "'": re.compile(r"(?:[^'\\]|\\.)*(?=')")}
+# A ``.env`` line as compose reads it (compose-go's ``dotenv``): the key runs to the first
+# ``=`` or ``:``, an ``export`` before it and blanks around it dropped. A key compose refuses
+# (``API KEY``, ``API_KEY!``) is read the same: BK901 quotes its line.
+_DOTENV_SETTING = re.compile(
+    r"[ \t]*(?:export[ \t]+)?(?P<name>[^=:\"'#\s][^=:\"'#]*?)[ \t]*[=:][ \t]*(?P<value>.*)"
+)
+
+
+def is_dotenv(path: str) -> bool:
+    """Whether the file at ``path`` is a ``.env`` file (``.env``, ``.env.prod``, ``app.env``)."""
+    base = path.rpartition("/")[2]
+    return base == ".env" or base.startswith(".env.") or base.endswith(".env")
+
+
+def _dotenv_setting_span(line: str) -> Iterator[tuple[int, int]]:
+    """Where the value of the credential that the ``.env`` ``line`` sets is, as compose reads
+    it: unquoted, to the end of the line but a `` #`` comment (``API_KEY=two words # x``);
+    quoted, to the closing quote (``\"`` is none) or the end of the line."""
+    match = _DOTENV_SETTING.match(line)
+    if match is None or not SECRET_NAME.search(re.sub(r"\s+", "_", match.group("name"))):
+        return
+    start = match.start("value")
+    value = match.group("value")
+    if value[:1] in ("'", '"'):
+        closing = _UNTIL_ENV_QUOTE[value[0]].match(value, 1)
+        yield from _value_span(line, start + 1, start + (closing.end() if closing else len(value)))
+    else:
+        yield from _value_span(line, start, start + len(value.split(" #", 1)[0]))
+
+
 def _line_setting_span(line: str, properties: bool) -> Iterator[tuple[int, int]]:
     """Where the unquoted value of the credential setting that starts ``line`` is, to the end
     of the line and before a `` #`` comment; a blank separates a name only in ``properties``."""
@@ -303,7 +341,10 @@ def redact_line(
     named = names_a_secret(line)
     spans = _secret_spans(line, named)
     if named:
-        spans = [*spans, *_line_setting_span(line, path.endswith(".properties"))]
+        if is_dotenv(path):
+            spans = [*spans, *_dotenv_setting_span(line)]
+        else:
+            spans = [*spans, *_line_setting_span(line, path.endswith(".properties"))]
     if continued is not None:
         spans.append(continued)
     if len(spans) > 1:
@@ -328,12 +369,6 @@ _LINE_KEY = re.compile(
 # An element whose text the line does not close (``<password>``, ``<password>s3``): the last on
 # the line, not empty (``<password/>``).
 _OPEN_ELEMENT = re.compile(r"<(?P<name>[\w.:-]+)(?:[ \t][^<>]*)?(?<!/)>(?P<text>[^<]*)$")
-# The rest of a quoted value, to its closing quote: ``\"`` is a quote in a double-quoted value
-# (YAML, ``.env``), ``''`` in a YAML single-quoted one.
-_UNTIL_QUOTE = {
-    '"': re.compile(r'(?:[^"\\]|\\.)*(?=")'),
-    "'": re.compile(r"(?:[^']|'')*(?='(?!'))"),
-}
 
 
 # The blanks and list markers that start a line (``  - ``).
@@ -358,7 +393,13 @@ class _Continuation:
     * ``backslash``: the next line (a ``.properties`` line ending in ``\\``).
     """
 
-    def __init__(self, kind: str, indent: int = 0, end: str = "", items: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        indent: int = 0,
+        end: re.Pattern[str] | None = None,
+        items: bool = False,
+    ) -> None:
         self.kind = kind
         self.indent = indent
         self.end = end
@@ -408,7 +449,7 @@ def _continued(line: str, going: _Continuation) -> tuple[_Span | None, _Continua
     """The span of ``line`` that continues the value ``going``, and whether it goes on after
     it: ``(None, None)`` when the value ended before the line (which may open another)."""
     if going.kind == "quote":
-        closing = _UNTIL_QUOTE[going.end].match(line)
+        closing = going.end.match(line) if going.end is not None else None
         if closing is None:
             return _text_span(line), going
         return _text_span(line, closing.end()), None
@@ -453,9 +494,10 @@ def _opened(line: str, yaml: bool, properties: bool) -> _Continuation | None:
         rest = _YAML_PROPERTIES.sub("", rest, count=1)
     value = rest.strip()
     if value[:1] in ("'", '"'):
-        if _UNTIL_QUOTE[value[0]].match(value, 1) is not None:
+        until = (_UNTIL_QUOTE if yaml else _UNTIL_ENV_QUOTE)[value[0]]
+        if until.match(value, 1) is not None:
             return None  # closed on its line
-        return _Continuation("quote", end=value[0])
+        return _Continuation("quote", end=until)
     if properties:
         unescaped = (len(value) - len(value.rstrip("\\"))) % 2 == 1
         return _Continuation("backslash") if unescaped else None
