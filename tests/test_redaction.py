@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backout.redact import Redactor, continued_secret_spans, redact_line
+from backout.redact import SECRET_NAME, Redactor, continued_secret_spans, redact_line
 from backout.report import OutputFormat
 from tests.conftest import run_backout
 
@@ -436,3 +436,64 @@ def _masked_file(path: str, text: str) -> str:
 )
 def test_the_lines_of_a_value_begun_above_are_masked(path: str, text: str, expected: str) -> None:
     assert _masked_file(path, text) == expected
+
+
+# Names that end in `key` without naming a credential, and credentials' names.
+NOT_CREDENTIALS = (
+    "sort_key",
+    "partition_key",
+    "cache_key",
+    "primary_key",
+    "foreign_key",
+    "monkey",
+    "hotkey",
+    "sortKey",
+    "public_key",
+    "idempotency_key",
+    "keyboard",
+)
+CREDENTIALS = (
+    "api_key",
+    "apikey",
+    "apiKey",
+    "secret_key",
+    "private_key",
+    "access_key",
+    "signing_key",
+    "encryption_key",
+    "ssh_key",
+    "KEY",
+    "key",
+    "STRIPE_API_KEY",
+    "X-Api-Key",
+    "STRIPE_KEY",
+    "tls.key",
+    "AWS_SECRET_ACCESS_KEY",
+    "KEY_PASSPHRASE",
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [(name, False) for name in NOT_CREDENTIALS] + [(name, True) for name in CREDENTIALS],
+)
+def test_which_names_ending_in_key_hold_a_credential(name: str, masked: bool) -> None:
+    assert bool(SECRET_NAME.search(name)) is masked
+    line = f"  {name}: v4lue9"
+    assert redact_line(line, 0, "a.yaml")[0] == (f"  {name}: ***" if masked else line)
+    assert Redactor([f"{name}=v4lue9 x"]).redact(f"{name}=v4lue9 x") == (
+        f"{name}=*** x" if masked else f"{name}=v4lue9 x"
+    )
+
+
+def test_a_name_ending_in_key_is_quoted_as_it_is_unless_a_credential(tmp_path: Path) -> None:
+    """BK901 quotes each line that does not parse: the value is masked after a credential's
+    name, shown after any other name ending in `key`."""
+    for name in (*NOT_CREDENTIALS, *CREDENTIALS):
+        text = f"kind: ConfigMap\ndata:\n  {name}: v4lue9: x\n"
+        (tmp_path / f"{name.replace('.', '-')}.yaml").write_text(text)
+    done = run_backout("check", ".", "--select", "BK901", cwd=tmp_path)
+    for name in NOT_CREDENTIALS:
+        assert f"  3 |   {name}: v4lue9: x\n" in done.stdout, name
+    for name in CREDENTIALS:
+        assert f"  3 |   {name}: ***\n" in done.stdout, name

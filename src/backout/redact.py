@@ -40,17 +40,35 @@ _BARE_PASSWORD = re.compile(
 )
 # ``?token=…``, ``&password=…``, ``&X-Amz-Signature=…``: query parameters that carry a secret.
 _QUERY_PARAMETER = re.compile(r"[?&](?P<name>[\w.~-]+)=(?P<secret>[^&#\s`'\"<>,;()]+)")
+# The words that make a name ending in ``key`` a credential's (``api_key``, ``apiKey``,
+# ``SECRET_KEY``, ``tls.key``): detect-secrets' keyword list (``apikey``, ``appkey``,
+# ``authkey``, ``servicekey``, ``accountkey``, ``dbkey``, ``clientkey``, ``privkey``…, in
+# ``detect_secrets/plugins/keyword.py``) and the names of keys that sign, encrypt or log in.
+# gitleaks' ``generic-api-key`` takes any ``key`` and needs an entropy test to drop
+# ``sort_key``; a name here has no value to weigh, so ``sort_key``, ``partition_key``,
+# ``cache_key``, ``primary_key``, ``public_key``, ``monkey`` and ``hotkey`` are not credentials.
+_KEY_QUALIFIERS = (
+    "api|app|application|auth|service|account|client|consumer|subscription|db|database"
+    "|private|priv|secret|access|signing|sign|encryption|encrypt|decryption|crypt|crypto"
+    "|cipher|aes|hmac|jwt|ssh|gpg|pgp|rsa|tls|ssl|master|root|session|storage|shared"
+    "|license|licence|admin|deploy|webhook|server|sas"
+)
 SECRET_NAME = re.compile(
-    r"^(?!.*(?:name|names|ref|file|path|dir|size|type|length|id)$).*(?:"
-    r"token|secret|passw|pwd|credential|signature|auth(?!or(?!i))"
-    r"|(?<!primary.)(?<!foreign.)key(?![a-z])|(?<![a-z])pass(?![a-z])|(?<![a-z])sig(?![a-z]))",
+    r"^(?!.*(?:name|names|ref|file|path|dir|size|type|length|id)$)(?:"
+    # ``KEY`` alone, and an environment variable ``*_KEY`` (``STRIPE_KEY``), by convention a
+    # credential's, but a public, primary or foreign key.
+    r"key$|(?-i:[A-Z0-9_]*_KEY)(?<!PUBLIC_KEY)(?<!PRIMARY_KEY)(?<!FOREIGN_KEY)$|.*(?:"
+    r"token|secret|passw|pwd|credential|signature|auth(?!or(?!i))|keypass|storepass"
+    rf"|(?:{_KEY_QUALIFIERS})[._-]?keys?(?![a-z])"
+    r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])))",
     re.I,
 )
 """A variable, setting, element or parameter name that says its value is a credential
 (``API_TOKEN``, ``DB_PASSWORD``, ``DB_PASS``, ``apiKey``, ``Authorization``, ``?sig=``); one
 pattern for what the readers keep out of their facts and what a report masks. Not a name that
 says its value is where a credential is or what it is (``secretName``, ``password_file``,
-``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, ``primary_key``, ``foreign_keys``."""
+``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key that is no credential
+(``sort_key``, ``primary_key``, ``foreign_keys``, ``public_key``, ``monkey``)."""
 # What every name :data:`SECRET_NAME` finds holds, sought in lower case with ``in``: the
 # pattern itself takes half a microsecond a character (1.5 s over a large report's texts).
 _SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "credential", "sig")
