@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -328,6 +329,67 @@ def test_colour_follows_force_color_and_no_color(tmp_path: Path) -> None:
     assert forced.stdout.count("BK101") == plain.stdout.count("BK101")
     both = run_backout("check", "--no-color", str(tmp_path), env={"FORCE_COLOR": "1"})
     assert "\x1b[" not in both.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "coloured"),
+    [
+        # `0` and `false` say no colour, as Node's `FORCE_COLOR` and chalk's supports-color
+        # read them; any other value forces it; an empty one is unset (force-color.org).
+        ({"FORCE_COLOR": "0"}, False),
+        ({"FORCE_COLOR": "false"}, False),
+        ({"FORCE_COLOR": "False"}, False),
+        ({"FORCE_COLOR": ""}, False),
+        ({"FORCE_COLOR": "1"}, True),
+        ({"FORCE_COLOR": "true"}, True),
+        ({"FORCE_COLOR": "3"}, True),
+        # NO_COLOR (not empty) wins, as CPython and rich let it.
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        ({"FORCE_COLOR": "1", "NO_COLOR": ""}, True),
+    ],
+)
+def test_force_color_values_through_a_pipe(
+    tmp_path: Path, env: dict[str, str], coloured: bool
+) -> None:
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT.format(image="shop:latest"))
+    done = run_backout("check", str(tmp_path), env={"NO_COLOR": "", **env})
+    assert "BK101" in done.stdout
+    assert ("\x1b[" in done.stdout) is coloured, env
+
+
+def _on_a_terminal(tmp_path: Path, env: dict[str, str]) -> str:
+    """What ``backout check`` writes to a terminal (a pseudo-terminal) with ``env``."""
+    import pty
+
+    command = [sys.executable, "-m", "backout", "check", str(tmp_path)]
+    inherited = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    main, terminal = pty.openpty()
+    try:
+        with subprocess.Popen(
+            command, stdout=terminal, stderr=subprocess.DEVNULL, env={**inherited, **env}
+        ) as process:
+            os.close(terminal)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # the terminal closed: the process is done writing
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            process.wait(timeout=120)
+    finally:
+        os.close(main)
+    return b"".join(chunks).decode()
+
+
+def test_force_color_0_and_no_color_turn_colour_off_on_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(DEPLOYMENT.format(image="shop:latest"))
+    assert "\x1b[" in _on_a_terminal(tmp_path, {"TERM": "xterm"})
+    for env in ({"FORCE_COLOR": "0"}, {"FORCE_COLOR": "false"}, {"NO_COLOR": "1"}):
+        printed = _on_a_terminal(tmp_path, {"TERM": "xterm", **env})
+        assert "BK101" in printed and "\x1b[" not in printed, env
 
 
 def test_shell_completion_script_and_answers() -> None:

@@ -282,10 +282,16 @@ def write_stdout(text: str) -> None:
 
 
 def _use_color(no_color: bool, to_file: bool) -> bool:
+    """Whether the ``full`` report is coloured: never with ``--no-color``, ``-o FILE`` or a
+    ``NO_COLOR`` that is not empty (no-color.org; CPython and rich let it win over
+    ``FORCE_COLOR`` too); with ``FORCE_COLOR`` ``0`` or ``false`` neither, as Node and chalk's
+    supports-color read it (rich and force-color.org take any value but an empty one as on);
+    with any other non-empty ``FORCE_COLOR`` always; otherwise on a terminal."""
     if no_color or to_file or os.environ.get("NO_COLOR"):
         return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
+    force = os.environ.get("FORCE_COLOR", "")
+    if force:
+        return force.lower() not in ("0", "false")
     return sys.stdout.isatty()
 
 
