@@ -1277,3 +1277,31 @@ def test_django_names_a_foreign_key_by_its_column(tmp_path: Path) -> None:
     assert "drops shop_token.user_id," in messages[0]
     assert "renames shop_token.owner_id to holder_id;" in messages[1]
     assert "UNIQUE constraint on shop_token (user_id, kind);" in messages[2]
+
+
+def test_django_app_label_comes_from_the_migrations_dependencies(tmp_path: Path) -> None:
+    # wagtail.documents lives in documents/ and is labelled wagtaildocs (AppConfig.label):
+    # its tables are wagtaildocs_<model>, and the migrations say the label in their
+    # dependencies on each other.
+    head = "from django.db import migrations, models\n\nclass Migration(migrations.Migration):\n"
+    write(
+        tmp_path,
+        {
+            "wagtail/documents/migrations/__init__.py": "",
+            "wagtail/documents/migrations/0001_initial.py": head + "    dependencies = []\n"
+            "    operations = [\n"
+            "        migrations.CreateModel(\n"
+            '            name="UploadedDocument",\n'
+            '            fields=[("id", models.AutoField(primary_key=True))],\n'
+            "        ),\n"
+            "    ]\n",
+            "wagtail/documents/migrations/0002_delete_uploadeddocument.py": head
+            + '    dependencies = [("wagtaildocs", "0001_initial")]\n'
+            + '    operations = [migrations.DeleteModel(name="UploadedDocument")]\n',
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK202",), release_size=1)
+    (finding,) = check(tmp_path, config).findings
+    assert finding.message.startswith(
+        "wagtaildocs.0002_delete_uploadeddocument drops table wagtaildocs_uploadeddocument,"
+    ), finding.message

@@ -219,9 +219,9 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
     for directory, reason in tree.unlisted:
         facts.add(Unlisted(Location(directory, 1, 0), "directory", reason))
     # Facts of several files that one tool joins: the files a GitLab pipeline includes, a
-    # compose file and the `.env` beside it. Each step's facts exist only once its module is
-    # loaded (by a reader, or by unpickling a worker's facts), so a check without such files
-    # imports none of them.
+    # compose file and the `.env` beside it, the migrations of one Django app (its label).
+    # Each step's facts exist only once its module is loaded (by a reader, or by unpickling
+    # a worker's facts), so a check without such files imports none of them.
     for module, step in _LINK_STEPS:
         if module in sys.modules:
             getattr(sys.modules[module], step)(facts)
@@ -231,6 +231,7 @@ def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
 _LINK_STEPS = (
     ("backout.sources.gitlab_includes", "link_included_pipelines"),
     ("backout.sources.compose_env", "link_compose_env"),
+    ("backout.sources.django_migrations", "link_django_app_labels"),
 )
 """Steps run on a release's facts once every file is read: (module, function)."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import ClassVar
@@ -50,7 +51,7 @@ from backout.schema_operations import (
     declared_column,
     unique_together_key,
 )
-from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
 from backout.sources.paths import is_django_migration
 from backout.sources.python_ast import argument as _argument
@@ -204,12 +205,24 @@ class _Operations:
         self.path = path
         self.source = source
         self.app = app_label
+        self.app_tables: set[str] = set()
+        """The tables named after the app label (see ``Migration.app_tables``)."""
         self.up: list[Operation] = []
         self.down: list[Operation] = []
         self.problems: list[Fact] = []
 
     def table(self, model: str | None) -> str:
-        return f"{self.app}_{(model or '').lower()}"
+        """The table Django names after the app label and ``model``."""
+        name = f"{self.app}_{(model or '').lower()}"
+        self.app_tables.add(name)
+        return name
+
+    def join_table(self, table: str, field_name: str) -> str:
+        """The join table of ``table``'s many-to-many field ``field_name``."""
+        join = f"{table}_{field_name}"
+        if table in self.app_tables:
+            self.app_tables.add(join)
+        return join
 
     def at(self, node: ast.AST | None, fallback: ast.AST) -> Location:
         target = node if node is not None and hasattr(node, "lineno") else fallback
@@ -257,7 +270,7 @@ class _Operations:
             for group in _unique_together(together) or ():
                 self.up.append(_together_key(table, group, where))
             for field_name in joins:  # each many-to-many field's join table
-                join = f"{table}_{field_name}"
+                join = self.join_table(table, field_name)
                 self.up.append(Operation(CREATE_TABLE, where, join))
                 self.down.append(
                     Operation(DROP_TABLE, where, join, detail="reverse of CreateModel")
@@ -399,7 +412,7 @@ class _Operations:
             # A join table `<model table>_<field>`, no column; with `through=`, the table of
             # a model of its own, which that model's CreateModel makes.
             if kind == "AddField" and _is_join_field(field):
-                join = f"{table}_{name}"
+                join = self.join_table(table, name)
                 self.up.append(Operation(CREATE_TABLE, where, join))
                 self.down.append(Operation(DROP_TABLE, where, join, detail="reverse of AddField"))
             return
@@ -637,6 +650,7 @@ class DjangoMigrationReader:
             down_state=DOWN_PRESENT,
             down_reason="a step cannot be reversed" if has_irreversible else "",
             app_label=app_label,
+            app_tables=tuple(sorted(operations.app_tables)),
             migration_name=migration_name,
             dependencies=_pairs(attributes.get("dependencies")),
             replaces=_pairs(attributes.get("replaces")),
@@ -721,3 +735,74 @@ def _pairs(node: ast.AST | None) -> tuple[tuple[str, str], ...]:
         if isinstance(item, tuple) and len(item) == 2 and all(isinstance(v, str) for v in item):
             pairs.append((str(item[0]), str(item[1])))
     return tuple(pairs)
+
+
+def link_django_app_labels(facts: FactSet) -> None:
+    """Name each Django app by its label, once every migration is read.
+
+    A migration is read alone, so its app label is first its directory's name. An app whose
+    ``AppConfig.label`` is another (wagtail's ``wagtail/documents`` is ``wagtaildocs``,
+    pretix's ``pretix/base`` is ``pretixbase``) has tables named after the label, and its
+    migrations name the label in their ``dependencies`` on each other (and a squash in its
+    ``replaces``): the label most of those use, when the directory's name is none of them,
+    is the app's. Its migrations, and the tables they name after it, take that label.
+    """
+    streams: dict[str, list[Migration]] = {}
+    for migration in facts.of(Migration):
+        if migration.engine == "django":
+            streams.setdefault(migration.stream, []).append(migration)
+    labels = {}
+    for stream, members in streams.items():
+        label = _app_label(members)
+        if label is not None:
+            labels[stream] = label
+    if not labels:
+        return
+
+    def relabel(fact: Fact) -> Fact:
+        if not isinstance(fact, Migration) or fact.engine != "django":
+            return fact
+        label = labels.get(fact.stream)
+        return fact if label is None else _with_label(fact, label)
+
+    facts.replace_each(relabel)
+
+
+def _app_label(members: list[Migration]) -> str | None:
+    """The label the migrations of one app directory give it, when it is not the
+    directory's name (``None`` otherwise, or when they do not say)."""
+    directory = members[0].app_label
+    names = {m.migration_name for m in members}
+    said = Counter(
+        label
+        for m in members
+        for label, name in (*m.dependencies, *m.replaces)
+        if name in names and name != m.migration_name
+    )
+    if not said or directory in said:
+        return None
+    (label, most), *others = said.most_common(2)
+    if others and others[0][1] == most:
+        return None  # two labels as often: no telling which is the app's
+    return label
+
+
+def _with_label(migration: Migration, label: str) -> Migration:
+    """``migration`` of the app labelled ``label``, its app tables named after it."""
+    old = migration.app_label or ""
+    renamed = {table: label + table[len(old) :] for table in migration.app_tables}
+
+    def named(op: Operation) -> Operation:
+        table = renamed.get(op.table, op.table)
+        new_name = renamed.get(op.new_name, op.new_name) if op.new_name else op.new_name
+        if table == op.table and new_name == op.new_name:
+            return op
+        return replace(op, table=table, new_name=new_name)
+
+    return replace(
+        migration,
+        app_label=label,
+        app_tables=tuple(sorted(renamed.values())),
+        up=tuple([named(op) for op in migration.up]),
+        down=tuple([named(op) for op in migration.down]),
+    )
