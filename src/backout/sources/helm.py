@@ -794,10 +794,13 @@ def _image_line(
 _CONTAINER_LIST_KEYS = frozenset(key for key, _ in CONTAINER_LISTS)
 
 
-def _container_image_lines(documents: list[Node]) -> set[int]:
-    """The 1-based lines of the ``image:`` keys of containers, wherever a document holds them."""
+def _container_image_lines(documents: list[Node], *, tests: bool = False) -> set[int]:
+    """The 1-based lines of the ``image:`` keys of containers, wherever a document holds them;
+    with ``tests``, only those of ``helm.sh/hook: test`` resources."""
     lines: set[int] = set()
     for document in documents:
+        if tests and not is_helm_test(yamlfile.get(document, "metadata")):
+            continue
         for _, container in _containers(document):
             image_key = yamlfile.key_node(container, "image")
             if image_key is not None:
@@ -806,16 +809,20 @@ def _container_image_lines(documents: list[Node]) -> set[int]:
 
 
 def _template_images(
-    file: SourceFile, chart: str, container_lines: set[int] | None
+    file: SourceFile, chart: str, container_lines: set[int] | None, test_lines: set[int]
 ) -> Iterator[Fact]:
     """The ``image:`` lines of a template and what it prints elsewhere.
 
     ``container_lines`` are the lines of containers' ``image:`` keys, ``None`` when the
     template could not be parsed to tell (every ``image:`` line then counts as a container's).
+    ``test_lines`` are those of ``helm test`` resources, which no release deploys: the values
+    they read are not images a rollback restores (grafana's ``testFramework.image``).
     """
     printed: dict[str, None] = {}
     dots = _dot_at_lines(file.text() or "")
     for number, line in enumerate(file.lines(), start=1):
+        if number in test_lines:
+            continue
         in_container = container_lines is None or number in container_lines
         dot = dots[number - 1] if number <= len(dots) else ""
         image = _image_line(file, chart, number, line, in_container, dot)
@@ -951,8 +958,13 @@ def _read_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fact]:
             yield Unreadable(Location(file.path, 1, 0), "Helm", problem)
             return
     if folder == "templates":
-        lines = _container_image_lines(documents) if documents is not None else None
-        yield from _template_images(file, chart, lines)
+        lines = tests = None
+        if documents is not None:
+            lines = _container_image_lines(documents)
+            tests = _container_image_lines(documents, tests=True)
+        elif _HELM_TEST_HOOK.search(text):
+            tests = {number for number, _ in enumerate(file.lines(), start=1)}
+        yield from _template_images(file, chart, lines, tests or set())
         yield from _named_templates(file, chart, text)
         if "{{" in text and file.path.endswith((".yaml", ".yml")):  # else a manifest's
             yield from _literal_images(file, text, documents)

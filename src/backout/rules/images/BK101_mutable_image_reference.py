@@ -156,7 +156,8 @@ class MutableImageReference(Rule):
     and `worker.tag` joined by `:` or by a `printf`, or the whole string), and a
     `backup: {repository: s3://…}` no container runs is not. An image a chart template
     writes as it is (`image: busybox:latest`) is judged there; a `helm.sh/hook: test`
-    resource (run by `helm test`, never deployed) is not. A file under a `templates/`
+    resource (run by `helm test`, never deployed) is not, nor is a values image that only
+    such resources read (grafana's `testFramework.image`). A file under a `templates/`
     directory with no `{{ }}` action is read as a plain manifest (`k8s/templates/`, no chart).
     A manifest that a kustomization builds, and whose image that kustomization sets
     (`images: [{name: nginx, newName: …, newTag: 1.27}]`, or a `digest:`), is deployed with
