@@ -1305,3 +1305,49 @@ def test_django_app_label_comes_from_the_migrations_dependencies(tmp_path: Path)
     assert finding.message.startswith(
         "wagtaildocs.0002_delete_uploadeddocument drops table wagtaildocs_uploadeddocument,"
     ), finding.message
+
+
+def test_sql_in_concatenated_python_strings_is_located_in_its_piece(tmp_path: Path) -> None:
+    # PostHog writes RunSQL's SQL as adjacent string literals, one clause a line
+    # (products/dashboards/backend/migrations/0002_dashboardtile_team.py): a finding is at
+    # the line and column of its piece, not at an offset past the end of the first line.
+    django = (
+        "from django.db import migrations\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n"
+        "        migrations.RunSQL(\n"
+        "            sql=(\n"
+        "                'ALTER TABLE \"shop_order\" '\n"
+        "                'DROP COLUMN \"note\"; '\n"
+        '                "ALTER TABLE shop_order DROP COLUMN paid"\n'
+        "            ),\n"
+        "            reverse_sql=migrations.RunSQL.noop,\n"
+        "        ),\n"
+        '        migrations.RunSQL("""ALTER TABLE shop_order DROP COLUMN total""", "SELECT 1"),\n'
+        "    ]\n"
+    )
+    alembic = (
+        "from alembic import op\n\n"
+        "revision = 'a1'\ndown_revision = None\n\n"
+        "def upgrade():\n"
+        "    op.execute(\n"
+        "        'ALTER TABLE accounts '\n"
+        "        'DROP COLUMN legacy'\n"
+        "    )\n\n"
+        "def downgrade():\n    pass\n"
+    )
+    write(
+        tmp_path,
+        {
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0002_drop.py": django,
+            "alembic/versions/a1.py": alembic,
+        },
+    )
+    assert codes(tmp_path, select=("BK202",)) == [
+        ("BK202", "alembic/versions/a1.py:9:22", Severity.ERROR),
+        ("BK202", "shop/migrations/0002_drop.py:9:30", Severity.ERROR),
+        ("BK202", "shop/migrations/0002_drop.py:10:53", Severity.ERROR),
+        ("BK202", "shop/migrations/0002_drop.py:14:65", Severity.ERROR),
+    ]

@@ -64,7 +64,7 @@ from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
-from backout.sources.python_ast import lone_surrogate, parse_python
+from backout.sources.python_ast import lone_surrogate, parse_python, string_pieces
 from backout.sources.sql import BodyReads, SqlText, condition_columns, read_bodies
 
 # SQLAlchemy type constructors → the SQL type they create (lower-case, PostgreSQL spelling).
@@ -983,14 +983,9 @@ class _Body:
                 f"{_called(call)} of a statement built at run time cannot be checked",
             )
             return
-        segment = ast.get_source_segment(self.source, node) or ""
-        quote = next(
-            (q for q in ('"""', "'''", '"', "'") if segment.lstrip("rbuRBU").startswith(q)), '"'
-        )
-        prefix = len(segment) - len(segment.lstrip("rbuRBU"))
-        reads = read_bodies(
-            SqlText(sql, self.path, node.lineno, node.col_offset + 1 + prefix + len(quote)), None
-        )
+        pieces = string_pieces(self.source, node)
+        line, column = pieces[0][1:] if pieces else (node.lineno, node.col_offset + 2)
+        reads = read_bodies(SqlText(sql, self.path, line, column, pieces), None)
         self.take(reads)
 
     def unreadable(self, where: Location, reason: str) -> None:

@@ -59,7 +59,7 @@ from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
 from backout.sources.python_ast import literal as _const
 from backout.sources.python_ast import literal_string as _string
-from backout.sources.python_ast import lone_surrogate, parse_python
+from backout.sources.python_ast import lone_surrogate, parse_python, string_pieces
 from backout.sources.sql import SqlText, read_bodies
 
 _FIELD_TYPES = {
@@ -527,8 +527,9 @@ class _Operations:
                 )
                 continue
             sql = _string(node)
+            pieces = string_pieces(self.source, node) if sql is not None else ()
             if sql is None:
-                sql = _statement_list(node)
+                sql, pieces = _statement_list(node, self.source)
             if sql is None:
                 self.problems.append(
                     Unreadable(
@@ -538,7 +539,8 @@ class _Operations:
                     )
                 )
                 continue
-            reads = read_bodies(SqlText(sql, self.path, node.lineno, node.col_offset + 2), None)
+            line, column = pieces[0][1:] if pieces else (node.lineno, node.col_offset + 2)
+            reads = read_bodies(SqlText(sql, self.path, line, column, pieces), None)
             target.extend(reads.up)
             self.problems.extend(reads.problems)
 
@@ -555,26 +557,39 @@ def _name_of(node: ast.AST | None) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def _statement_list(node: ast.AST) -> str | None:
+def _statement_list(
+    node: ast.AST, source: str
+) -> tuple[str | None, tuple[tuple[int, int, int], ...]]:
     """The SQL of ``RunSQL``'s list form: strings, or ``(sql, params)`` pairs whose
     parameters fill placeholders (``%s``) and change no table or column; ``None`` when any
-    statement is computed."""
+    statement is computed. With it, where its statements' literals start in the file
+    (:func:`~backout.sources.python_ast.string_pieces`), or ``()`` when one is not known."""
     if not isinstance(node, (ast.List, ast.Tuple)):
-        return None
-    statements = []
+        return None, ()
+    statements: list[str] = []
+    pieces: list[tuple[int, int, int]] | None = []
+    offset = 0
     for item in node.elts:
         with_params = isinstance(item, (ast.List, ast.Tuple)) and len(item.elts) == 2
         if isinstance(item, (ast.List, ast.Tuple)) and not with_params:
-            return None  # not a (sql, params) pair
-        text = _string(item.elts[0] if isinstance(item, (ast.List, ast.Tuple)) else item)
+            return None, ()  # not a (sql, params) pair
+        literal = item.elts[0] if isinstance(item, (ast.List, ast.Tuple)) else item
+        text = _string(literal)
         if text is None:
-            return None
+            return None, ()
         # The database driver's placeholders (%s, %(name)s) as PostgreSQL's ($1), padded to
         # their length so that positions in the statement stay where they were.
         statements.append(_PLACEHOLDER.sub(_as_parameter, text) if with_params else text)
-    return ";\n".join(statements)
+        found = string_pieces(source, literal)
+        if pieces is not None and found:
+            pieces.extend((offset + start, line, column) for start, line, column in found)
+        else:
+            pieces = None
+        offset += len(text) + len(_STATEMENT_SEPARATOR)
+    return _STATEMENT_SEPARATOR.join(statements), tuple(pieces or ())
 
 
+_STATEMENT_SEPARATOR = ";\n"
 _PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?s")
 
 

@@ -8,6 +8,8 @@ values, and anything computed at run time into ``None``.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 
 from backout.lines import line_number
 from backout.models import Location
@@ -28,6 +30,40 @@ def literal(node: ast.AST | None) -> object:
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return tuple(literal(e) for e in node.elts)
     return None
+
+
+def string_pieces(source: str, node: ast.AST) -> tuple[tuple[int, int, int], ...]:
+    """Where each literal of the string ``node`` starts in the file: ``(offset in the string's
+    value, line, column)``, the column (1-based) of its first character after its prefix and
+    quotes. Python joins adjacent literals into one value (PostHog's ``sql=('ALTER TABLE "t" '
+    'DROP COLUMN "c"')``, a clause a line), so a position in the value lies in one of them.
+    Empty when ``node`` is not such a literal as the source writes it."""
+    segment = ast.get_source_segment(source, node)
+    lines = source.splitlines(keepends=True)
+    if not segment or not isinstance(node, ast.Constant) or node.lineno > len(lines):
+        return ()
+    # ``col_offset`` counts UTF-8 bytes; columns count characters.
+    start = len(lines[node.lineno - 1].encode()[: node.col_offset].decode(errors="ignore"))
+    pieces: list[tuple[int, int, int]] = []
+    offset = 0
+    try:
+        # In parentheses, the literals may sit on lines of their own, as in the file.
+        for token in tokenize.generate_tokens(io.StringIO(f"({segment})").readline):
+            if token.type != tokenize.STRING:
+                continue
+            value = ast.literal_eval(token.string)
+            if not isinstance(value, str):
+                return ()
+            text = token.string
+            prefix = len(text) - len(text.lstrip("rRuU"))
+            quotes = 3 if text[prefix : prefix + 3] in ('"""', "'''") else 1
+            row, column = token.start
+            column += prefix + quotes + 1 + (start - 1 if row == 1 else 0)
+            pieces.append((offset, node.lineno + row - 1, column))
+            offset += len(value)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return ()
+    return tuple(pieces) if offset == len(str(node.value)) else ()
 
 
 def literal_string(node: ast.AST | None) -> str | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -84,14 +85,25 @@ class SqlText:
         "first_column",
         "first_line",
         "path",
+        "pieces",
         "text",
     )
 
-    def __init__(self, text: str, path: str, first_line: int = 1, first_column: int = 1) -> None:
+    def __init__(
+        self,
+        text: str,
+        path: str,
+        first_line: int = 1,
+        first_column: int = 1,
+        pieces: tuple[tuple[int, int, int], ...] = (),
+    ) -> None:
         self.text = text
         self.path = path
         self.first_line = first_line
         self.first_column = first_column
+        self.pieces = pieces
+        """Where the body's parts start in the file when it is not one run of text there
+        (Python's adjacent string literals): ``(offset, line, column)`` each, in order."""
         self._ascii = text.isascii()
         # Computed on first use: many bodies (``SELECT 1;`` down files) never need a position.
         self._encoded: bytes | None = None
@@ -117,12 +129,24 @@ class SqlText:
             offset = 0
         elif offset > len(self.text):
             offset = len(self.text)
+        if self.pieces:
+            return self._piece_location(offset)
         # The line is the last one starting at or before ``offset`` (the first starts at 0).
         line = bisect_right(line_starts, offset) - 1
         column = offset - line_starts[line] + 1
         if line == 0:
             column += self.first_column - 1
         return Location(self.path, self.first_line + line, column)
+
+    def _piece_location(self, offset: int) -> Location:
+        """:meth:`location` in the part of :attr:`pieces` that holds ``offset``."""
+        pieces = self.pieces
+        index = max(bisect_right(pieces, (offset, sys.maxsize)) - 1, 0)
+        start, line, column = pieces[index]
+        newline = self.text.rfind("\n", start, offset)
+        if newline < 0:
+            return Location(self.path, line, column + offset - start)
+        return Location(self.path, line + self.text.count("\n", start, offset), offset - newline)
 
     def find_name(self, name: str, start: int, end: int) -> int | None:
         """Character offset of identifier ``name`` (bare or quoted) in ``text[start:end]``."""
