@@ -1351,3 +1351,34 @@ def test_sql_in_concatenated_python_strings_is_located_in_its_piece(tmp_path: Pa
         ("BK202", "shop/migrations/0002_drop.py:10:53", Severity.ERROR),
         ("BK202", "shop/migrations/0002_drop.py:14:65", Severity.ERROR),
     ]
+
+
+def test_irreversible_step_inside_separate_database_and_state_names_its_error(
+    tmp_path: Path,
+) -> None:
+    # SeparateDatabaseAndState is reversible to Django; its RunPython without reverse_code
+    # raises NotImplementedError("You cannot reverse this operation") when `migrate` goes
+    # back (zulip/zulip's zerver/migrations/0754 runs its index removals that way).
+    write(
+        tmp_path,
+        {
+            "zerver/migrations/__init__.py": "",
+            "zerver/migrations/0754_remove_index.py": (
+                "from django.db import migrations\n\n"
+                "def drop(apps, schema_editor):\n    pass\n\n"
+                "class Migration(migrations.Migration):\n"
+                '    dependencies = [("zerver", "0753_a")]\n'
+                "    operations = [\n"
+                "        migrations.SeparateDatabaseAndState(\n"
+                "            database_operations=[migrations.RunPython(drop)],\n"
+                "        ),\n"
+                "        migrations.RunPython(drop),\n"
+                "    ]\n"
+            ),
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK207",), release_size=1)
+    messages = [f.message for f in check(tmp_path, config).findings]
+    assert len(messages) == 2, messages
+    assert "`migrate` back past it fails with NotImplementedError" in messages[0]
+    assert "`migrate` back past it fails with IrreversibleError" in messages[1]

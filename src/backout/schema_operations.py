@@ -63,6 +63,11 @@ RENAME_MODEL = "RenameModel"
 the database when the model has its own ``db_table``."""
 """A step that cannot be undone: RunPython/RunSQL without reverse, an ``op.execute`` of code."""
 
+IN_DATABASE_OPERATIONS = " in SeparateDatabaseAndState's database_operations"
+"""The end of the ``detail`` of an :data:`IRREVERSIBLE_STEP` read there: Django takes the
+pair for reversible, and the step itself raises ``NotImplementedError`` when ``migrate``
+goes back, where a step of its own makes Django raise ``IrreversibleError`` first."""
+
 # Constraint kinds.
 UNIQUE = "unique"
 CHECK = "check"

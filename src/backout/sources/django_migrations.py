@@ -34,6 +34,7 @@ from backout.schema_operations import (
     DROP_COLUMN,
     DROP_CONSTRAINT,
     DROP_TABLE,
+    IN_DATABASE_OPERATIONS,
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
     ORM_ADDED,
@@ -206,6 +207,9 @@ class _Operations:
         self.source = source
         self.app = app_label
         self.app_tables: set[str] = set()
+        self.within = ""
+        """:data:`IN_DATABASE_OPERATIONS` while a ``SeparateDatabaseAndState``'s database
+        operations are read."""
         """The tables named after the app label (see ``Migration.app_tables``)."""
         self.up: list[Operation] = []
         self.down: list[Operation] = []
@@ -326,14 +330,16 @@ class _Operations:
                     Operation(
                         IRREVERSIBLE_STEP,
                         self.at(call, call),
-                        detail="RunPython without reverse_code",
+                        detail="RunPython without reverse_code" + self.within,
                     )
                 )
         elif kind == "RunSQL":
             self.run_sql(call)
         elif kind == "SeparateDatabaseAndState":
             database = _argument(call, 0, "database_operations")
+            self.within = IN_DATABASE_OPERATIONS
             self.read(list(getattr(database, "elts", []) or []))
+            self.within = ""
             state = _argument(call, 1, "state_operations")
             for node in getattr(state, "elts", []) or []:
                 if isinstance(node, ast.Call):
@@ -514,7 +520,9 @@ class _Operations:
         if reverse is None or _is_none(reverse):
             self.up.append(
                 Operation(
-                    IRREVERSIBLE_STEP, self.at(call, call), detail="RunSQL without reverse_sql"
+                    IRREVERSIBLE_STEP,
+                    self.at(call, call),
+                    detail="RunSQL without reverse_sql" + self.within,
                 )
             )
         for node, target in ((sql_node, self.up), (reverse, self.down)):

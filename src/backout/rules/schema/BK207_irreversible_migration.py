@@ -12,6 +12,7 @@ from backout.schema_model import (
     Migration,
     analyse,
 )
+from backout.schema_operations import IN_DATABASE_OPERATIONS
 
 
 class IrreversibleMigration(Rule):
@@ -101,10 +102,15 @@ class IrreversibleMigration(Rule):
             up, _ = migration.operations(analysis.dialect)
             for op in up:
                 if op.kind == IRREVERSIBLE_STEP:
+                    error = (
+                        "NotImplementedError"
+                        if op.detail.endswith(IN_DATABASE_OPERATIONS)
+                        else "IrreversibleError"
+                    )
                     yield self.finding(
                         op.location,
                         f"{migration.label} has {op.detail}: `migrate` back past it fails "
-                        f"with IrreversibleError{also}",
+                        f"with {error}{also}",
                         "pass the reverse (reverse_code=…, reverse_sql=…; "
                         "RunPython.noop / RunSQL.noop when undoing needs nothing)",
                         severity,
