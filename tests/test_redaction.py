@@ -188,6 +188,10 @@ def test_positions_are_the_files_and_the_caret_still_points_at_its_character(
         ("--secret-name=shop-db-credentials", "--secret-name=shop-db-credentials"),
         ("verify_key: false", "verify_key: false"),
         ("--db-password=hunter2 -x", "--db-password=*** -x"),
+        # A full-text tokenizer is no token (SQLite FTS, Elasticsearch), an API token is.
+        ("fts5(title, tokenize='porter ascii')", "fts5(title, tokenize='porter ascii')"),
+        ("tokenizer: unicode61", "tokenizer: unicode61"),
+        ("api_token='abc' tokenize='porter'", "api_token='***' tokenize='porter'"),
     ],
 )
 def test_what_is_a_credential(text: str, expected: str) -> None:

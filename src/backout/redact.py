@@ -58,7 +58,7 @@ SECRET_NAME = re.compile(
     # ``KEY`` alone, and an environment variable ``*_KEY`` (``STRIPE_KEY``), by convention a
     # credential's, but a public, primary or foreign key.
     r"key$|(?-i:[A-Z0-9_]*_KEY)(?<!PUBLIC_KEY)(?<!PRIMARY_KEY)(?<!FOREIGN_KEY)$|.*(?:"
-    r"token|secret|passw|pwd|credential|signature|auth(?!or(?!i))|keypass|storepass"
+    r"token(?!iz)|secret|passw|pwd|credential|signature|auth(?!or(?!i))|keypass|storepass"
     rf"|(?:{_KEY_QUALIFIERS})[._-]?keys?(?![a-z])"
     r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])))",
     re.I,
@@ -68,7 +68,8 @@ SECRET_NAME = re.compile(
 pattern for what the readers keep out of their facts and what a report masks. Not a name that
 says its value is where a credential is or what it is (``secretName``, ``password_file``,
 ``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key that is no credential
-(``sort_key``, ``primary_key``, ``foreign_keys``, ``public_key``, ``monkey``)."""
+(``sort_key``, ``primary_key``, ``foreign_keys``, ``public_key``, ``monkey``), nor a
+full-text ``tokenize``/``tokenizer``."""
 # What every name :data:`SECRET_NAME` finds holds, sought in lower case with ``in``: the
 # pattern itself takes half a microsecond a character (1.5 s over a large report's texts).
 _SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "credential", "sig")
