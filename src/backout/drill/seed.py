@@ -254,10 +254,20 @@ def seed(database: DrillDatabase, schema: SchemaSnapshot) -> Seeded:
     """Insert a few rows into every table of ``schema`` and read them back."""
     seeded = Seeded()
     for table in parents_first(schema):
+        if table.rows_of:
+            continue  # its rows are those of the table it indexes, seeded as that table
         for index in range(1, ROWS_PER_TABLE + 1):
             _insert_one(database, table, index, seeded)
         names = [c.name for c in table.columns]
-        rows = database.query(select_statement(database, table.name, names))
+        try:
+            rows = database.query(select_statement(database, table.name, names))
+        except StatementFailed as failed:
+            # A table that keeps no values (SQLite's contentless FTS4): nothing to compare.
+            seeded.skipped.append(
+                f"{table.name}: its rows cannot be read back ({one_line(failed.error, 160)}), "
+                "so they are not compared after the round trip"
+            )
+            rows = []
         seeded.rows[table.name] = [dict(zip(names, row, strict=True)) for row in rows]
         seeded.probe_rows[table.name] = _probe_row(database, table, seeded)
     return seeded

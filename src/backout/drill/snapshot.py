@@ -74,6 +74,13 @@ class TableShape:
     #: Columns of the primary key and unique indexes, for seeding only (the probe row may
     #: reuse a seeded row's value of any other column); the indexes themselves are diffed.
     unique_columns: frozenset[str] = frozenset()
+    #: A SQLite virtual table's module and arguments (``fts5(title, body)``), compared;
+    #: empty for any other table.
+    module: str = ""
+    #: The table whose rows this one shows: an FTS4/FTS5 index with ``content=`` that table.
+    #: It is not seeded (a row written to the index alone would not match its content) and
+    #: its rows are not compared: those of its content table are.
+    rows_of: str = ""
 
     def column(self, name: str) -> ColumnShape | None:
         """The column called ``name``, if the table has it."""
@@ -134,6 +141,8 @@ def _mapping_diff(kind: str, before: Mapping[str, str], after: Mapping[str, str]
 
 def _table_diff(before: TableShape, after: TableShape) -> list[str]:
     lines = []
+    if before.module != after.module:
+        lines.append(f"module changed: {_module(before)} → {_module(after)}")
     old = {c.name: c for c in before.columns}
     new = {c.name: c for c in after.columns}
     for name in sorted(set(old) | set(new)):
@@ -151,6 +160,10 @@ def _table_diff(before: TableShape, after: TableShape) -> list[str]:
     lines += _mapping_diff("index", before.indexes, after.indexes)
     lines += _mapping_diff("constraint", before.constraints, after.constraints)
     return lines
+
+
+def _module(table: TableShape) -> str:
+    return table.module or "none (an ordinary table)"
 
 
 def diff(before: SchemaSnapshot, after: SchemaSnapshot) -> list[SchemaDifference]:

@@ -3,6 +3,12 @@
 Foreign keys stay unenforced, SQLite's default and what migration tools expect while they
 rebuild tables (Django turns them off for the same reason). CHECK constraints, which SQLite
 keeps only inside the ``CREATE TABLE`` text, are read from that text with sqlglot.
+
+A virtual table (FTS3/4/5, R*Tree, an extension's) is a table to the application: it is
+seeded and compared through its declared columns, never its hidden ones (FTS5's ``rank`` and
+the column named after the table, FTS4's ``docid``), and its module and arguments are
+compared. The shadow tables it keeps its data in (``notes_fts_data``, ``geo_node``…) are its
+own business: they are left out of the snapshot, so never seeded or compared.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +40,7 @@ from backout.drill.snapshot import (
     TableShape,
     ViewShape,
 )
+from backout.sources.sql_dialects import VirtualModule, virtual_module
 
 
 def view_definition(create_view: str) -> str:
@@ -54,6 +62,10 @@ def view_definition(create_view: str) -> str:
 
 # A name that means the same quoted or not.
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+# How sqlite_master's text of a virtual table starts (SQLite writes the keywords so).
+_CREATE_VIRTUAL = re.compile(r"CREATE\s+VIRTUAL\s+TABLE\b", re.IGNORECASE)
 
 
 def check_constraints(create_table: str) -> dict[str, str]:
@@ -79,6 +91,34 @@ def check_constraints(create_table: str) -> dict[str, str]:
             text += f" on column {holder.parent.name}"
         found[name or f"check({check.this.sql(dialect='sqlite')})"] = text
     return found
+
+
+# The shadow tables each module SQLite ships makes, ``<virtual table>_<suffix>``
+# (sqlite.org/fts3.html, fts5.html, rtree.html): how they are told apart from the user's
+# tables where ``PRAGMA table_list`` (SQLite 3.37) is missing.
+_SHADOW_SUFFIXES: Mapping[str, tuple[str, ...]] = {
+    "fts3": ("content", "segments", "segdir", "docsize", "stat"),
+    "fts4": ("content", "segments", "segdir", "docsize", "stat"),
+    "fts5": ("data", "idx", "content", "docsize", "config"),
+    "rtree": ("node", "parent", "rowid"),
+    "rtree_i32": ("node", "parent", "rowid"),
+    "geopoly": ("node", "parent", "rowid"),
+}
+# Modules whose first column is the integer key of the row (sqlite.org/rtree.html).
+_KEYED_BY_FIRST_COLUMN = frozenset({"rtree", "rtree_i32"})
+# pragma_table_xinfo's ``hidden``: 1 a virtual table's hidden column, 2 and 3 generated.
+_HIDDEN = 1
+
+
+@dataclass(frozen=True)
+class UserTable:
+    """A table of the user's schema as ``sqlite_master`` keeps it."""
+
+    name: str
+    create: str
+    """Its ``CREATE [VIRTUAL] TABLE`` text."""
+    virtual: VirtualModule | None = None
+    """The module and arguments of a virtual table; None for an ordinary table."""
 
 
 class SqliteDatabase(DrillDatabase):
@@ -134,17 +174,54 @@ class SqliteDatabase(DrillDatabase):
         if self._connection.in_transaction:
             self._connection.execute("ROLLBACK")
 
-    def _tables(self) -> list[str]:
+    def user_tables(self) -> dict[str, UserTable]:
+        """The user's tables, ordinary and virtual, by name: no ``sqlite_`` table, and no
+        shadow table of a virtual table, as ``PRAGMA table_list`` types them (or, before
+        SQLite 3.37, as :meth:`user_tables_from_master` tells them)."""
+        tables = self._master_tables()
+        try:
+            kinds = self.query("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
+        except StatementFailed:
+            return self._without_shadows(tables)
+        shadows = {name for name, kind in kinds if kind == "shadow"}
+        return {name: table for name, table in tables.items() if name not in shadows}
+
+    def user_tables_from_master(self) -> dict[str, UserTable]:
+        """:meth:`user_tables` without ``PRAGMA table_list``: a shadow table is one named
+        ``<virtual table>_<suffix>`` with a suffix its module makes (the modules SQLite
+        ships; an extension's shadow tables are taken for the user's)."""
+        return self._without_shadows(self._master_tables())
+
+    def _master_tables(self) -> dict[str, UserTable]:
         rows = self.query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "ORDER BY name"
         )
-        return [row[0] for row in rows]
+        tables = {}
+        for name, create in rows:
+            text = str(create or "")
+            virtual = virtual_module(text) if _CREATE_VIRTUAL.match(text) else None
+            tables[name] = UserTable(name, text, virtual)
+        return tables
+
+    @staticmethod
+    def _without_shadows(tables: Mapping[str, UserTable]) -> dict[str, UserTable]:
+        shadows = {
+            f"{table.name}_{suffix}".lower()
+            for table in tables.values()
+            if table.virtual is not None
+            for suffix in _SHADOW_SUFFIXES.get(table.virtual.module, ())
+        }
+        return {name: table for name, table in tables.items() if name.lower() not in shadows}
 
     def introspect(self) -> SchemaSnapshot:
         """Tables, columns, primary keys, indexes and foreign keys from the pragmas."""
         tables: dict[str, TableShape] = {}
-        for table in self._tables():
+        for user_table in self.user_tables().values():
+            if user_table.virtual is not None:
+                tables[user_table.name] = self._virtual_table(user_table, user_table.virtual)
+                continue
+            table = user_table.name
             info = self.query("SELECT * FROM pragma_table_xinfo(?)", (table,))
             pk = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]]
             index_list = self.query("SELECT * FROM pragma_index_list(?)", (table,))
@@ -198,8 +275,7 @@ class SqliteDatabase(DrillDatabase):
                     f"ON UPDATE {rows[0][5]} ON DELETE {rows[0][6]}"
                 )
                 constraints[f"fk({', '.join(fk.columns)})"] = text
-            create = self.query("SELECT sql FROM sqlite_master WHERE name = ?", (table,))
-            constraints.update(check_constraints(str(create[0][0] or "")) if create else {})
+            constraints.update(check_constraints(user_table.create))
             tables[table] = TableShape(
                 table,
                 tuple(columns),
@@ -207,7 +283,7 @@ class SqliteDatabase(DrillDatabase):
                 indexes,
                 constraints,
                 tuple(foreign_keys),
-                (str(create[0][0] or ""),) if create else (),
+                (user_table.create,),
                 frozenset(unique_columns),
             )
         views = {
@@ -217,6 +293,26 @@ class SqliteDatabase(DrillDatabase):
             )
         }
         return SchemaSnapshot(tables, views=views)
+
+    def _virtual_table(self, table: UserTable, virtual: VirtualModule) -> TableShape:
+        """A virtual table by its declared columns (the hidden ones are the module's) and its
+        module; it has no index, constraint or foreign key of its own. An R*Tree's first
+        column is its key."""
+        info = self.query("SELECT * FROM pragma_table_xinfo(?)", (table.name,))
+        columns = tuple(
+            ColumnShape(name=name, type=str(type_).lower(), nullable=not notnull, default=default)
+            for _cid, name, type_, notnull, default, _pk, hidden in info
+            if hidden != _HIDDEN
+        )
+        key = (columns[0].name,) if virtual.module in _KEYED_BY_FIRST_COLUMN and columns else ()
+        return TableShape(
+            table.name,
+            columns,
+            key,
+            unique_columns=frozenset(key),
+            module=virtual.describe(),
+            rows_of=virtual.content_table,
+        )
 
     def _view_columns(self, view: str) -> tuple[str, ...]:
         """The columns of ``view``; none when it no longer compiles (a table it reads was
@@ -229,13 +325,19 @@ class SqliteDatabase(DrillDatabase):
         return tuple(row[1] for row in rows)
 
     def column_states(self) -> dict[tuple[str, str], ColumnState]:
-        """Every column of every table in one query."""
+        """Every column of every user table (``pragma_table_info`` shows no hidden column),
+        in one query and the table list."""
+        tables = self.user_tables()
         rows = self.query(
             'SELECT m.name, p.name, p.type, p."notnull", p.dflt_value FROM sqlite_master m '
             "JOIN pragma_table_info(m.name) p WHERE m.type = 'table' "
             "AND m.name NOT LIKE 'sqlite_%'"
         )
-        return {(t, c): ColumnState(str(ty).lower(), not nn, d) for t, c, ty, nn, d in rows}
+        return {
+            (t, c): ColumnState(str(ty).lower(), not nn, d)
+            for t, c, ty, nn, d in rows
+            if t in tables
+        }
 
     def close(self) -> None:
         """Close the connection."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
@@ -542,11 +543,10 @@ def _virtual_columns(module: str, arguments: list[list[Any]]) -> tuple[Column, .
     return tuple(columns)
 
 
-def _virtual_table(stmt: _GlotStatement, text: str) -> Operation | str:
-    """``CREATE VIRTUAL TABLE [IF NOT EXISTS] [schema.]name USING module[(arguments)]`` as
-    the table it creates: with its columns for the modules SQLite ships (FTS3/4/5, R*Tree),
-    its columns unknown for any other (``fts5vocab``, an extension's); a reason when the
-    statement is not of that form."""
+def _virtual_table_parts(text: str) -> tuple[Any, str, list[list[Any]]] | str:
+    """The name token, the module (lower case) and the arguments' tokens of a
+    ``CREATE VIRTUAL TABLE [IF NOT EXISTS] [schema.]name USING module[(arguments)]`` text; a
+    reason when the text is not of that form."""
     try:
         tokens = sqlglot.tokenize(text, read=SQLGLOT_DIALECTS["sqlite"])
     except Exception as exc:  # sqlglot bugs, as in read_sqlglot
@@ -564,6 +564,17 @@ def _virtual_table(stmt: _GlotStatement, text: str) -> Operation | str:
     arguments = _module_arguments(rest) if rest else []
     if arguments is None:
         return f"CREATE VIRTUAL TABLE … USING {module}: its arguments are not one list"
+    return name, module, arguments
+
+
+def _virtual_table(stmt: _GlotStatement, text: str) -> Operation | str:
+    """``CREATE VIRTUAL TABLE`` as the table it creates: with its columns for the modules
+    SQLite ships (FTS3/4/5, R*Tree), its columns unknown for any other (``fts5vocab``, an
+    extension's); a reason when the statement is not of that form."""
+    parts = _virtual_table_parts(text)
+    if isinstance(parts, str):
+        return parts
+    name, module, arguments = parts
     where = stmt.body.location(stmt.start + name.start)
     if module != "fts5" and module not in _FTS3 and module not in _RTREE:
         return Operation(CREATE_TABLE, where, _virtual_table_name(name), detail=COLUMNS_UNKNOWN)
@@ -571,6 +582,59 @@ def _virtual_table(stmt: _GlotStatement, text: str) -> Operation | str:
     if isinstance(columns, str):
         return columns
     return Operation(CREATE_TABLE, where, _virtual_table_name(name), columns=columns)
+
+
+@dataclass(frozen=True)
+class VirtualModule:
+    """What a SQLite ``CREATE VIRTUAL TABLE`` says after ``USING``."""
+
+    module: str
+    """The module, in lower case: ``fts5``, ``rtree``, an extension's."""
+    arguments: tuple[str, ...]
+    """Each argument as written, its whitespace collapsed: ``title``, ``tokenize='porter'``."""
+    content_table: str
+    """FTS4/FTS5 ``content=`` naming a table (external content): the rows are that
+    table's; empty when the index keeps its own content or none (``content=''``)."""
+
+    def describe(self) -> str:
+        """``fts5(title, body, tokenize='porter')``."""
+        return f"{self.module}({', '.join(self.arguments)})"
+
+
+def _argument_text(text: str, argument: list[Any]) -> str:
+    """A module argument's tokens as written, one space between them and none around ``=``
+    or after R*Tree's ``+``: ``tokenize = 'porter'`` and ``tokenize='porter'`` are the same
+    argument."""
+    pieces: list[str] = []
+    for before, token in zip([None, *argument], argument, strict=False):
+        glued = token.token_type == sqlglot.TokenType.EQ or (
+            before is not None
+            and before.token_type in (sqlglot.TokenType.EQ, sqlglot.TokenType.PLUS)
+        )
+        if pieces and not glued:
+            pieces.append(" ")
+        pieces.append(text[token.start : token.end + 1])
+    return "".join(pieces)
+
+
+def virtual_module(create_virtual_table: str) -> VirtualModule | None:
+    """The module and arguments of a SQLite ``CREATE VIRTUAL TABLE`` text (as
+    ``sqlite_master`` keeps it); None when the text is not one."""
+    parts = _virtual_table_parts(create_virtual_table)
+    if isinstance(parts, str):
+        return None
+    _name, module, arguments = parts
+    written = tuple(_argument_text(create_virtual_table, argument) for argument in arguments)
+    content = ""
+    for argument in arguments:
+        is_content = (
+            len(argument) == 3
+            and str(argument[0].text).lower() == "content"
+            and argument[1].token_type == sqlglot.TokenType.EQ
+        )
+        if module in ("fts4", "fts5") and is_content:
+            content = _virtual_table_name(argument[2])
+    return VirtualModule(module, written, content)
 
 
 _SQLITE_TABLE_OPTIONS = re.compile(
