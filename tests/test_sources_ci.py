@@ -417,6 +417,100 @@ jobs:
     assert deploy.workload == "deployment/$APP"
 
 
+def test_an_assignment_the_shell_may_not_run_or_keep_leaves_the_variable_unknown() -> None:
+    # Each NS=staging below may not run (after && or ||, the operator ending the line before
+    # included), runs in a subshell or a pipeline (gone when it ends), is a function's body
+    # (run when called, if ever) or a here-document's text: the namespace is no longer known
+    # to be prod. Found by review: `[ -z "$NS" ] && NS=default` (common in deploy scripts,
+    # find_string "] && export NAMESPACE=") made the plan name the default's namespace.
+    script = """\
+NS=prod
+[ -n "$TARGET" ] || NS=staging
+kubectl -n $NS set image deployment/a a=x:1
+NS=prod
+[ "$BRANCH" = main ] &&
+  export NS=staging
+kubectl -n $NS set image deployment/b b=x:1
+NS=prod
+(cd chart && NS=staging)
+kubectl -n $NS set image deployment/c c=x:1
+NS=prod
+echo staging | NS=staging
+kubectl -n $NS set image deployment/d d=x:1
+NS=prod
+deploy() {
+  NS=staging
+}
+kubectl -n $NS set image deployment/e e=x:1
+NS=prod
+cat > .env <<EOF
+NS=staging
+EOF
+kubectl -n $NS set image deployment/f f=x:1
+NS=prod && kubectl -n $NS set image deployment/g g=x:1
+"""
+    deploys = [
+        (d.workload, d.namespace)
+        for d in of(read("deploy.sh", script, ScriptReader()), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deployment/a", "$NS"),
+        ("deployment/b", "$NS"),
+        ("deployment/c", "$NS"),
+        ("deployment/d", "$NS"),
+        ("deployment/e", "$NS"),
+        ("deployment/f", "$NS"),
+        ("deployment/g", "prod"),  # the first command of a chain always runs
+    ]
+
+
+def test_a_variable_assigned_from_itself_or_appended_to_is_read_as_the_shell_does() -> None:
+    # TAG=${TAG}-amd64 with TAG unknown is unknown (it was read as $TAG-amd64-amd64-amd64…);
+    # NS+=-eu appends; A=$B keeps the B of that moment, whatever B becomes after it
+    script = """\
+TAG=${TAG}-amd64
+kubectl set image deployment/a a=r:$TAG
+NS=shop
+NS+=-eu
+kubectl -n $NS set image deployment/b b=x:1
+REGISTRY=ghcr.io/acme
+IMAGE=$REGISTRY/c
+REGISTRY=docker.io/acme
+SHA_TAG=$SHA
+SHA=fixed
+kubectl set image deployment/c c=$IMAGE:$SHA_TAG
+"""
+    deploys = [
+        (d.workload, d.namespace, d.reference)
+        for d in of(read("deploy.sh", script, ScriptReader()), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deployment/a", "", "r:$TAG"),
+        ("deployment/b", "shop-eu", "x:1"),
+        ("deployment/c", "", "ghcr.io/acme/c:$SHA_TAG"),
+    ]
+
+
+def test_the_variables_of_a_line_are_those_its_own_commands_see() -> None:
+    # `NS=prod; helm … -n $NS`: helm sees prod, not the job's staging; a line whose commands
+    # see two values of one variable gives it none
+    pipeline = """\
+variables:
+  NS: staging
+deploy:
+  script:
+    - NS=prod; helm upgrade --install shop ./chart -n $NS
+    - helm upgrade --install web ./chart -n $NS; NS=other
+    - echo $NS; NS=last; helm upgrade --install api ./chart -n $NS
+"""
+    commands = of(read(".gitlab-ci.yml", pipeline), CiCommand)
+    assert [c.variables for c in commands] == [
+        (("NS", "prod"),),
+        (("NS", "prod"),),
+        (),
+    ]
+
+
 def test_kubectl_rollout_restart_names_its_workload() -> None:
     script = """\
 kubectl --context eu -n shop rollout restart deployment/web

@@ -27,7 +27,9 @@ shell (``APP=orders``, ``export NS=shop``; a GitHub ``run:`` step, a GitLab job'
 deployed references and ``kubectl set image`` targets when their value is written literally, so
 ``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop`` reads as ``ghcr.io/acme/shop:latest``;
 anything else (``${{ github.ref_name }}``, ``$CI_COMMIT_SHORT_SHA``, ``$(git rev-parse HEAD)``,
-a value assigned inside an ``if`` or a loop) is kept as written, for rules to judge.
+a value assigned where it may not run or not last: inside an ``if``, a loop or a function,
+after ``&&``/``||``, in a pipeline or a ``( … )`` subshell, in a here-document) is kept as
+written, for rules to judge.
 """
 
 from __future__ import annotations
@@ -491,18 +493,29 @@ _COMMAND_PREFIXES = frozenset(
     {"sudo", "exec", "time", "command", "env", "if", "then", "else", "elif", "while", "until"}
     | {"do", "!", "{"}
 )
-_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.DOTALL)
+# ``NAME=value``, or ``NAME+=value`` (appends): name, ``+`` or not, value
+_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)", re.DOTALL)
 
 
 def _operator_split(words: list[_Word]) -> Iterator[list[_Word]]:
     """The words between ``&&``, ``;``, ``|``… as written, prefixes and all."""
+    for command, _, _ in _chained(words):
+        yield command
+
+
+def _chained(words: list[_Word]) -> Iterator[tuple[list[_Word], str, str]]:
+    """Each command of :func:`_operator_split` with the operators before and after it
+    (``""`` at either end of the line)."""
     current: list[_Word] = []
-    for word in [*words, _Word(";", [0], operator=True)]:
+    before = ""
+    for word in [*words, _Word("", [0], operator=True)]:
         if not word.operator:
             current.append(word)
-        elif current:
-            yield current
+            continue
+        if current:
+            yield current, before, word.text
             current = []
+        before = word.text
 
 
 def _strip_prefixes(command: list[_Word]) -> list[_Word]:
@@ -583,12 +596,6 @@ _NAMED_VARIABLE = re.compile(
 )
 
 
-def _known_variables(text: str, env: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    """The variables ``text`` names that ``env`` gives a value, fully expanded."""
-    names = sorted({found.group(1) or found.group(2) for found in _NAMED_VARIABLE.finditer(text)})
-    return tuple((name, _expand(env[name], env)) for name in names if name in env)
-
-
 def _with_default_tag(reference: str) -> str:
     _, tag, digest = split_reference(reference)
     return reference if tag is not None or digest is not None else reference + ":latest"
@@ -603,8 +610,15 @@ class _Shell:
     """What one shell has run so far that decides what its next line's variables hold."""
 
     depth: int = 0
-    """How many ``if``/``case``/``for``/``while``… blocks are open: an assignment inside one
-    may or may not run, so it leaves the variable unknown."""
+    """How many ``if``/``case``/``for``/``while``… blocks and function bodies are open: an
+    assignment inside one may or may not run, so it leaves the variable unknown."""
+    subshells: int = 0
+    """How many ``( … )`` subshells are open: what one assigns is gone when it ends."""
+    heredoc: str = ""
+    """The word that ends the here-document the next lines are the text of (``EOF``)."""
+    continued: str = ""
+    """The operator (``&&``, ``||``, ``|``) that ended the line before: the first command of
+    this one goes on with it."""
 
 
 @dataclass
@@ -650,15 +664,57 @@ def _option_value(words: list[_Word], i: int, names: tuple[str, ...]) -> tuple[s
 _BUILD_TAG_OPTIONS = ("-t", "--tag")
 
 
-def _interpret(line: _LogicalLine, context: _Context) -> Iterator[Fact]:
+# ``<<EOF``, ``<<-EOF``, ``cat<<EOF`` (quotes already removed), not ``<<<`` (a here-string)
+_HEREDOC = re.compile(r"(?:^|[^<])<<-?(?!<)(.*)$", re.DOTALL)
+
+
+def _interpret(
+    line: _LogicalLine, context: _Context, variables: dict[str, str | None]
+) -> Iterator[Fact]:
     """Pushes, deploys and Helm history limits in one shell line, command by command; what
-    a command assigns holds for the commands after it (see :func:`_assign`)."""
-    for command in _operator_split(_words(line.text)):
-        words = _strip_prefixes(command)
-        if words:
-            yield from _command_facts(words, line, context)
+    a command assigns holds for the commands after it (see :func:`_assign`). ``variables``
+    gets the values the line's commands see of the variables they name (see
+    :attr:`CiCommand.variables`); one seen with two values gets None."""
+    shell = context.shell
+    in_heredoc = bool(shell.heredoc)
+    if in_heredoc and line.text.strip() == shell.heredoc:
+        shell.heredoc = ""
+        return
+    words = _words(line.text)
+    for number, (command, before, after) in enumerate(_chained(words)):
+        _see_variables(command, context.env, variables)
+        stripped = _strip_prefixes(command)
+        if stripped:
+            yield from _command_facts(stripped, line, context)
         if context.assigns:
-            _assign(context, command)
+            # after && or || it may not run; in a pipeline or in the background it runs in a
+            # subshell of its own; a here-document's text runs nothing here
+            before = before or (shell.continued if number == 0 else "")
+            uncertain = in_heredoc or before in ("&&", "||", "|") or after in ("|", "&")
+            _assign(context, command, uncertain)
+    last = words[-1] if words else None
+    shell.continued = last.text if last is not None and last.operator else ""
+    if not in_heredoc:
+        for index, word in enumerate(words):
+            found = None if word.operator else _HEREDOC.search(word.text)
+            if found is not None:
+                following = words[index + 1 : index + 2]
+                delimiter = found.group(1) or (following[0].text if following else "")
+                shell.heredoc = delimiter.strip()
+                break
+
+
+def _see_variables(
+    command: list[_Word], env: dict[str, str], variables: dict[str, str | None]
+) -> None:
+    """Note in ``variables`` the values the variables ``command`` names have in ``env``
+    (None: unknown, or another value in an earlier command of the line)."""
+    text = " ".join(word.text for word in command)
+    for found in _NAMED_VARIABLE.finditer(text):
+        name = found.group(1) or found.group(2)
+        value = _expand(env[name], env) if name in env else None
+        if variables.setdefault(name, value) != value:
+            variables[name] = None
 
 
 def _command_facts(words: list[_Word], line: _LogicalLine, context: _Context) -> Iterator[Fact]:
@@ -952,37 +1008,46 @@ _BLOCK_WORDS = _BLOCK_OPENERS | _BLOCK_CLOSERS | {"then", "else", "elif", "do", 
 _DECLARATIONS = frozenset({"export", "readonly", "declare", "typeset", "local"})
 
 
-def _assign(context: _Context, command: list[_Word]) -> None:
+def _assign(context: _Context, command: list[_Word], uncertain: bool = False) -> None:
     """Update ``context.env`` with what one command assigns, as the shell would.
 
     ``NAME=value`` alone or after ``export``/``readonly``/``declare``/``local`` sets a variable
-    for the lines after it, its value expanded with the variables known then. A value made by
-    a command (``$(…)``, backticks), an assignment inside a block that may not run, a
-    ``for``/``read`` variable and ``unset`` leave it unknown (written as ``$NAME`` downstream).
-    ``NAME=value cmd`` sets only that command's environment, after the shell has expanded
-    its words: nothing changes.
+    for the lines after it, its value expanded with the variables known then (``NAME+=value``
+    appends). A value made by a command (``$(…)``, backticks) or by the variable itself
+    (``TAG=${TAG}-amd64``, ``TAG`` unknown), an assignment that may not run or not last
+    (``uncertain``: after ``&&``/``||``, in a pipeline; inside a block, a function's body or
+    a ``( … )`` subshell), a ``for``/``read`` variable and ``unset`` leave it unknown (written
+    as ``$NAME`` downstream). ``NAME=value cmd`` sets only that command's environment, after
+    the shell has expanded its words: nothing changes.
     """
     env, shell = context.env, context.shell
     texts = [word.text for word in command]
+    # a subshell's assignments are gone when it ends: ``(cd chart && NS=x)``
+    inside = shell.subshells > 0 or texts[0].startswith("(")
+    shell.subshells = max(0, shell.subshells + sum(t.count("(") - t.count(")") for t in texts))
+    if texts[0] == "function" or texts[0].endswith("()"):
+        texts = texts[2:] if texts[0] == "function" else texts[1:]  # its body is a block
+    elif texts[1:2] == ["()"]:
+        texts = texts[2:]
     while texts and texts[0] in _BLOCK_WORDS:
         word = texts.pop(0)
         if word in _BLOCK_OPENERS:
             shell.depth += 1
             if word in ("for", "select") and texts:
-                env.pop(texts[0], None)
+                _set(env, texts[0], None)
                 return
         elif word in _BLOCK_CLOSERS:
             shell.depth = max(0, shell.depth - 1)
     if texts[:1] in (["unset"], ["read"]):
         for name in texts[1:]:
-            env.pop(name, None)
+            _set(env, name, None)
         return
-    if shell.depth:
-        # in a block that may not run (a case arm: ``prod) NS=shop-prod ;;``), any
+    if shell.depth or inside or uncertain:
+        # it may not run (a case arm: ``prod) NS=shop-prod ;;``), or not last: any
         # assignment leaves its variable unknown
         for text in texts:
             if (found := _ASSIGNMENT.fullmatch(text)) is not None:
-                env.pop(found.group(1), None)
+                _set(env, found.group(1), None)
         return
     declared = bool(texts) and texts[0] in _DECLARATIONS
     operands = [t for t in texts[1:] if not t.startswith("-")] if declared else texts
@@ -993,16 +1058,42 @@ def _assign(context: _Context, command: list[_Word]) -> None:
             if not declared:
                 break
             continue
-        name, value = found.group(1), found.group(2)
-        if "$(" in value or "`" in value:
-            env.pop(name, None)
+        name, appends, value = found.groups()
+        if "$(" in value or "`" in value or (appends and name not in env):
+            _set(env, name, None)
         elif not prefix_only:
-            env[name] = _expand(value, env)
+            _set(env, name, (env[name] if appends else "") + _expand(value, env))
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether ``text`` names the variable ``name``: ``$NAME``, ``${NAME}``, ``${{ env.NAME }}``."""
+    return any(name in found.groups() for found in _NAMED_VARIABLE.finditer(text))
+
+
+def _set(env: dict[str, str], name: str, value: str | None) -> None:
+    """``name`` now holds ``value`` (None: unknown). A value that still names ``name`` is
+    unknown too; the variables whose values name it keep what it held before."""
+    for other, text in list(env.items()):
+        if other != name and _names(text, name):
+            frozen = _expand(text, env)
+            if _names(frozen, name):
+                del env[other]
+            else:
+                env[other] = frozen
+    if value is None or _names(value, name):
+        env.pop(name, None)
+    else:
+        env[name] = value
 
 
 def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> Iterator[Fact]:
     """A :class:`CiCommand` per logical line, then what the line pushes or deploys."""
     for line in _logical_lines(pieces):
+        variables: dict[str, str | None] = {}
+        facts = list(_interpret(line, context, variables))
+        known = tuple(
+            (name, value) for name, value in sorted(variables.items()) if value is not None
+        )
         yield CiCommand(
             line.location(context.path),
             context.provider,
@@ -1010,9 +1101,9 @@ def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> I
             context.job_id,
             line.text.strip(),
             section,
-            _known_variables(line.text, context.env),
+            known,
         )
-        yield from _interpret(line, context)
+        yield from facts
 
 
 # ---------------------------------------------------------------------------------------------
