@@ -916,3 +916,85 @@ def test_a_workload_the_ci_restarts_on_a_moving_tag_goes_back_to_the_previous_di
     assert len(restarts) == 2 and all("must pin" in w for w in restarts), restarts
     unchanged = [w for w in plan["warnings"] if "is unchanged by this release" in w]
     assert not [w for w in unchanged if "web" in w or "admin" in w], unchanged
+
+
+def _unfilled(commands: list[str]) -> list[str]:
+    """The commands that still hold a shell expansion outside a ``<value to fill in>``: the
+    shell of whoever runs them mid-incident expands it, to nothing or to its own value."""
+    return [c for c in commands if "$" in re.sub(r"<[^<>]*>", "", c.partition("  # ")[0])]
+
+
+API_MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+        - name: api
+          image: ghcr.io/acme/api:latest
+"""
+
+
+def _ci_release(root: Path, ci_file: str, ci: str) -> Path:
+    (root / "k8s").mkdir(parents=True)
+    (root / "k8s" / "api.yaml").write_text(API_MANIFEST)
+    (root / ci_file).parent.mkdir(parents=True, exist_ok=True)
+    (root / ci_file).write_text(ci)
+    return root
+
+
+def test_a_ci_variable_in_a_kubectl_command_is_a_value_to_fill_in(tmp_path: Path) -> None:
+    """Found by review: `NAMESPACE=${1:-staging}` (the script's argument) gave
+    `kubectl -n ${1:-staging} rollout undo deployment/$2`, which a shell runs against
+    staging; and the `-n $NS`/`--context $KCTX` of a CI line that sets the image of a
+    manifest's workload were written as they are."""
+    script = (
+        "#!/bin/sh\nNAMESPACE=${1:-staging}\n"
+        "kubectl -n $NAMESPACE set image deployment/$2 app=ghcr.io/acme/x:$GIT_SHA\n"
+        "kubectl --context $KCTX -n $NS set image deployment/api api=ghcr.io/acme/api:$GIT_SHA\n"
+    )
+    for release in ("base", "head"):
+        _ci_release(tmp_path / release, "scripts/deploy.sh", script)
+    done = run_backout("plan", "head", "--base", "base", "--format", "json", cwd=tmp_path)
+    plan = json.loads(done.stdout)
+    ways = _ways_back(plan["commands"])
+    assert sorted(ways) == ["deployment/<$2>", "deployment/api"], ways
+    assert _unfilled(plan["commands"]) == []
+    assert ways["deployment/api"][0].startswith("kubectl --context <$KCTX> -n <$NS> rollout undo")
+    fill_in = " ".join(w for w in plan["warnings"] if "put in place of" in w)
+    for value in ("`${1:-staging}`", "`$2`", "`$KCTX`", "`$NS`"):
+        assert value in fill_in, value
+
+
+def test_a_manifest_workload_the_ci_deploys_to_two_namespaces_names_neither_alone(
+    tmp_path: Path,
+) -> None:
+    """Found by review: a staging job and a production job set the image of the same
+    manifest's Deployment; the plan took the first line's `-n staging` and gave only
+    `kubectl -n staging rollout undo`, the wrong namespace for a production incident."""
+    pipeline = """\
+deploy_staging:
+  script:
+    - kubectl apply -f k8s/
+    - kubectl --context stage -n staging set image deployment/api api=ghcr.io/acme/api:$SHA
+deploy_prod:
+  when: manual
+  script:
+    - kubectl --context prod -n prod set image deployment/api api=ghcr.io/acme/api:$SHA
+"""
+    for release in ("base", "head"):
+        _ci_release(tmp_path / release, ".gitlab-ci.yml", pipeline)
+    done = run_backout("plan", "head", "--base", "base", "--format", "json", cwd=tmp_path)
+    plan = json.loads(done.stdout)
+    (undo,) = _ways_back(plan["commands"])["deployment/api"]
+    assert undo.startswith(
+        "kubectl --context <stage or prod> -n <staging or prod> rollout undo deployment/api"
+    ), undo
+    several = [w for w in plan["warnings"] if "several" in w]
+    assert len(several) == 2 and "`staging` (.gitlab-ci.yml:4:" in " ".join(several), several
+

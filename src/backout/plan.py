@@ -407,6 +407,9 @@ class _Override:
     """The previous release's line for the same container, if it has one."""
     manifest_image: str
     manifest_location: Location
+    lines: tuple[CiImageDeploy, ...] = ()
+    """Every line of this release that may set the container (``deploy`` is the first):
+    a staging job's and a production job's, each with its own ``-n`` and ``--context``."""
 
     @property
     def current_image(self) -> str:
@@ -438,10 +441,16 @@ def _ci_by_workload(facts: FactSet) -> dict[str, list[CiImageDeploy]]:
 def _ci_line(deploys: list[CiImageDeploy], namespace: str, container: str) -> CiImageDeploy | None:
     """The line among ``deploys`` that sets ``container`` (or every container, ``*``) of a
     workload in ``namespace``: a line without ``-n``, or with a variable, may be that one."""
-    for deploy in deploys:
-        if _same_namespace(deploy.namespace, namespace) and deploy.container in (container, "*"):
-            return deploy
-    return None
+    return next(iter(_ci_lines(deploys, namespace, container)), None)
+
+
+def _ci_lines(deploys: list[CiImageDeploy], namespace: str, container: str) -> list[CiImageDeploy]:
+    """Every line of :func:`_ci_line`, in file order."""
+    return [
+        deploy
+        for deploy in deploys
+        if _same_namespace(deploy.namespace, namespace) and deploy.container in (container, "*")
+    ]
 
 
 def _same_namespace(written: str, namespace: str) -> bool:
@@ -483,16 +492,18 @@ def _manifest_overrides(workspace: Workspace) -> dict[tuple[str, str], _Override
         workload, namespace = f"{kind.lower()}/{name}", namespaces.get((kind, name), "")
         for use in uses:
             container = use.context.rpartition(" ")[2]
-            deploy = _ci_line(head_ci.get(workload, []), namespace, container)
-            if deploy is not None:
+            lines = _ci_lines(head_ci.get(workload, []), namespace, container)
+            if lines:
                 previous = _ci_line(base_ci.get(workload, []), namespace, container)
                 found[workload, container] = _Override(
-                    deploy, previous, use.reference, use.location
+                    lines[0], previous, use.reference, use.location, tuple(lines)
                 )
     return found
 
 
-def _changes(workspace: Workspace, overrides: dict[tuple[str, str], _Override]) -> list[_Change]:
+def _changes(
+    workspace: Workspace, overrides: dict[tuple[str, str], _Override], plan: Plan
+) -> list[_Change]:
     """How the release changed each Deployment, StatefulSet and DaemonSet, in file order.
 
     A container the CI sets the image of (``overrides``) changed when the CI's lines may set
@@ -551,11 +562,32 @@ def _changes(workspace: Workspace, overrides: dict[tuple[str, str], _Override]) 
         rollout = workload.name if workload.kind == "Rollout" else ""
         if workload.kind == "Deployment":
             rollout = referenced.get((workload.namespace, workload.name), "")
-        # the CI's line says where it deploys: its --context, and -n when the manifest has none
-        context = set_by_ci[0].deploy.kube_context if set_by_ci else ""
-        namespace = workload.namespace or (set_by_ci[0].deploy.namespace if set_by_ci else "")
+        # the CI's lines say where they deploy: their --context, and -n when the manifest
+        # has none
+        lines = [line for override in set_by_ci for line in override.lines]
+        context = _where_deployed(lines, "context", name, plan)
+        namespace = workload.namespace or _where_deployed(lines, "namespace", name, plan)
         changes.append(_Change(name, namespace, how, rollout, kube_context=context))
     return changes
+
+
+def _where_deployed(lines: list[CiImageDeploy], what: str, workload: str, plan: Plan) -> str:
+    """The ``--context`` or ``-n`` (``what``) of the CI's ``kubectl set image`` ``lines`` of
+    ``workload``, as a plan command writes it: a variable is a value to fill in, and lines
+    that name several (a staging job's and a production job's) are one to choose."""
+    found: dict[str, Location] = {}
+    for line in lines:
+        found.setdefault(line.kube_context if what == "context" else line.namespace, line.location)
+    if len(found) <= 1:
+        return "".join(_fill_in(v, what, w, plan, "kubectl") for v, w in found.items())
+    shown = {value or "the current one": where for value, where in found.items()}
+    listed = ", ".join(f"`{value}` ({where})" for value, where in shown.items())
+    choice = f"<{' or '.join(shown)}>"
+    plan.warnings.append(
+        f"the CI's `kubectl set image` of {workload} names several of the {what} it deploys "
+        f"to ({listed}): put in place of `{choice}` the one of the deploy to roll back"
+    )
+    return choice
 
 
 def _targets(
@@ -569,7 +601,7 @@ def _targets(
     )
     locked = _lock_digests(workspace)
     overrides = _manifest_overrides(workspace)
-    changes = _changes(workspace, overrides)
+    changes = _changes(workspace, overrides, plan)
     how_changed = {change.workload: change for change in changes}
     for (kind, name), uses in _workload_images(workspace.head.facts).items():
         change = how_changed.get(f"{kind.lower()}/{name}")
@@ -1424,10 +1456,13 @@ def _helm_commands(release: str, namespace: str) -> tuple[str, ...]:
 
 def _fill_in(word: str, what: str, where: Location, plan: Plan, program: str = "helm") -> str:
     """``word`` as the plan shows it: a GitHub ``${{ … }}`` expression (GitHub substitutes
-    it when the workflow runs) or a CI variable (``$RELEASE``, ``${CI_ENVIRONMENT_NAME}``)
-    becomes ``<…>``, a value to fill in, with a warning."""
+    it when the workflow runs), a CI variable (``$RELEASE``, ``${CI_ENVIRONMENT_NAME}``, a
+    script's ``$1``) or a command's output (``$(cat ns)``) becomes ``<…>``, a value to fill
+    in, with a warning."""
     if "${{" in word:
         kind = "the GitHub Actions expression"
+    elif "$(" in word or "`" in word:
+        kind = "the output of the command"
     elif _SHELL_VARIABLE.search(word):
         # GitLab's $CI_ENVIRONMENT_NAME, a job variable: set in the CI job, not in the shell
         # of whoever runs the plan mid-incident, where it expands to nothing.
@@ -1442,7 +1477,9 @@ def _fill_in(word: str, what: str, where: Location, plan: Plan, program: str = "
     return f"<{word}>"
 
 
-_SHELL_VARIABLE = re.compile(r"\$(?:\{?[A-Za-z_][A-Za-z0-9_]*)")
+# ``$NAME``, ``${NAME…}``, a script's arguments and the shell's own parameters (``$1``,
+# ``${1:-staging}``, ``$@``), a command's output (``$(cat ns)``, backticks)
+_SHELL_VARIABLE = re.compile(r"\$(?:\{?[A-Za-z_0-9@*#?$!-]|\()|`")
 
 
 def _helm(workspace: Workspace, plan: Plan) -> None:
