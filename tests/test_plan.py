@@ -998,3 +998,13 @@ deploy_prod:
     several = [w for w in plan["warnings"] if "several" in w]
     assert len(several) == 2 and "`staging` (.gitlab-ci.yml:4:" in " ".join(several), several
 
+
+def test_every_custom_columns_output_is_quoted_for_the_shell() -> None:
+    """Found by review: `-o custom-columns=…containers[*].image` unquoted is a glob: zsh
+    (macOS's shell) refuses it with "no matches found", bash passes it on only while no file
+    matches."""
+    plan = _plan_json("ci_set_image_kinds")
+    texts = [*plan["warnings"], *plan["verification"], *plan["commands"]]
+    columns = [t for t in texts if "custom-columns=" in t]
+    assert len(columns) == 2, columns
+    assert all(re.search(r"-o '(custom-columns=[^' ]*)'", t) for t in columns), columns

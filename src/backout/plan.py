@@ -903,8 +903,8 @@ def _ci_unknown(
     if kind == "cronjob":
         where = (
             "the Jobs it started before the deploy name the previous image (`kubectl "
-            f"{flags}get jobs -o custom-columns=JOB:.metadata.name,STARTED:.status.startTime,"
-            "IMAGE:.spec.template.spec.containers[*].image`), and so does the previous "
+            f"{flags}get jobs -o 'custom-columns=JOB:.metadata.name,STARTED:.status.startTime,"
+            "IMAGE:.spec.template.spec.containers[*].image'`), and so does the previous "
             "deploy's job log"
         )
     elif kind == "pod":
@@ -912,8 +912,8 @@ def _ci_unknown(
     elif kind in _CI_SET_IMAGE_KINDS:
         where = (
             "the pods it started before the deploy still run the previous image (`kubectl "
-            f"{flags}get pods -o custom-columns=POD:.metadata.name,"
-            "IMAGE:.spec.containers[*].image`), and the previous deploy's job log names it"
+            f"{flags}get pods -o 'custom-columns=POD:.metadata.name,"
+            "IMAGE:.spec.containers[*].image'`), and the previous deploy's job log names it"
         )
     else:
         suffix = f" {flags.strip()}" if flags else ""
@@ -952,8 +952,8 @@ def _pods_keep_their_image(workload: str, flags: str) -> str:
         f"WARNING: {workload} replaces no pod when its template changes: its pods keep the "
         "image they started with, so after this release only the pods it created since run "
         "the new image, and after `set image` they still do. Delete them (`kubectl "
-        f"{flags}get pods -o custom-columns=POD:.metadata.name,"
-        "IMAGE:.spec.containers[*].image` shows which): it starts new ones from the restored "
+        f"{flags}get pods -o 'custom-columns=POD:.metadata.name,"
+        "IMAGE:.spec.containers[*].image'` shows which): it starts new ones from the restored "
         "template."
     )
 
