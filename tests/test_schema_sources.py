@@ -1225,6 +1225,44 @@ def test_django_foreign_key_fields_are_judged_as_their_columns() -> None:
     ]
 
 
+def test_django_rename_field_keeps_a_column_its_db_column_names() -> None:
+    """A field whose ``db_column`` is written out keeps that column through a RenameField,
+    even when it is the name Django would give it (``user_id`` of a ForeignKey ``user``, or
+    the field's own name): Django renames the column only when the new field's column
+    differs. Both were reported as renames (``user_id`` to ``rater_id``)."""
+    create = (
+        "from django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n    dependencies = []\n"
+        "    operations = [migrations.CreateModel(name='Rating', fields=[\n"
+        "        ('id', models.BigAutoField(primary_key=True)),\n"
+        "        ('user', models.ForeignKey(db_column='user_id', on_delete=models.CASCADE,"
+        " to='auth.user')),\n"
+        "        ('date', models.DateField(db_column='date')),\n"
+        "        ('author', models.ForeignKey(on_delete=models.CASCADE, to='auth.user')),\n"
+        "    ])]\n"
+    )
+    change = (
+        "from django.db import migrations\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('shop', '0001_initial')]\n"
+        "    operations = [\n"
+        "        migrations.RenameField('rating', 'user', 'rater'),\n"
+        "        migrations.RenameField('rating', 'date', 'day'),\n"
+        "        migrations.RenameField('rating', 'author', 'writer'),\n"
+        "        migrations.RemoveField('rating', 'rater'),\n"
+        "    ]\n"
+    )
+    facts = read(
+        {"shop/migrations/0001_initial.py": create, "shop/migrations/0002_change.py": change}
+    )
+    base, release = ordered_migrations(facts)
+    judged = judge_release([base], [release], "postgres")
+    assert [(j.op.kind, j.op.column, j.op.new_name) for j in judged] == [
+        ("rename_column", "author_id", "writer_id"),
+        ("drop_column", "user_id", None),
+    ]
+
+
 def test_django_names_a_foreign_key_by_its_column(tmp_path: Path) -> None:
     # A ForeignKey `user` is the column user_id: RemoveField, RenameField and the fields of a
     # UniqueConstraint name the field, the database and the old release's SQL the column

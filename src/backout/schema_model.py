@@ -658,6 +658,9 @@ class TableState:
     fields: dict[str, str] = field(default_factory=dict)
     """Django: its model's fields whose columns have other names → the column
     (:attr:`Column.field`: ``author`` → ``author_id``)."""
+    own_columns: set[str] = field(default_factory=set)
+    """Django: those of :attr:`fields` whose ``db_column`` names the column
+    (:attr:`Column.own_column`), which a ``RenameField`` keeps."""
     constraints: dict[str, HeldConstraint] = field(default_factory=dict)
     """Its constraints known by name (lower-cased; on PostgreSQL an unnamed one by the name
     the server gives it, :meth:`Schema.constraint_name`): the columns each holds, which
@@ -747,14 +750,16 @@ class Schema:
         naming their columns instead (:attr:`TableState.fields`); ``None`` for a
         ``RenameField`` of a field with its own ``db_column``, which renames no column."""
         state = self.tables.get(self.model_tables.get(op.table, op.table))
-        fields = state.fields if state is not None else None
-        if not fields:
+        if state is None or not state.fields:
             return op
+        fields = state.fields
         if op.kind == RENAME_COLUMN and op.column and op.new_name:
             column = fields.pop(op.column, None)
             if column is None:
                 return op
-            if column != f"{op.column}_id":  # db_column: Django keeps the column
+            if op.column in state.own_columns:  # db_column: Django keeps the column
+                state.own_columns.discard(op.column)
+                state.own_columns.add(op.new_name)
                 fields[op.new_name] = column
                 return None
             fields[op.new_name] = f"{op.new_name}_id"
@@ -831,6 +836,7 @@ class Schema:
                     dict(t.keys),
                     t.primary,
                     dict(t.fields),
+                    set(t.own_columns),
                     dict(t.constraints),
                 )
                 for name, t in self.tables.items()
@@ -940,7 +946,7 @@ class Schema:
             self._inline_keys(table, op.column_def)
             self._hold_inline_keys(table, op.column_def)
             if op.column_def.field:
-                table.fields[op.column_def.field] = added.name
+                _hold_field(table, op.column_def)
             if self.orm_removed:
                 self.orm_removed.discard((op.table, added.name))
             return added
@@ -986,6 +992,7 @@ class Schema:
                     del table.columns[op.column]
                     if table.fields:  # so is the field whose column it is
                         table.fields = {f: c for f, c in table.fields.items() if c != op.column}
+                        table.own_columns &= table.fields.keys()
                     if table.constraints:  # so are the constraints it is in
                         gone = op.column if self.fold is None else self.fold(op.column)
                         self._release(
@@ -1171,7 +1178,7 @@ class Schema:
                 self._inline_keys(table, declared)
                 self._hold_inline_keys(table, declared)
                 if declared.field:
-                    table.fields[declared.field] = declared.name
+                    _hold_field(table, declared)
             table.complete = op.detail != COLUMNS_UNKNOWN
         elif kind == DROP_TABLE:
             self.tables.pop(op.table, None)
@@ -1276,6 +1283,15 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
         col.name if at_base else None,
         unique=col.unique,
     )
+
+
+def _hold_field(table: TableState, column: Column) -> None:
+    """Records that the Django field :attr:`Column.field` is stored in ``column``."""
+    table.fields[column.field] = column.name
+    if column.own_column:
+        table.own_columns.add(column.field)
+    else:
+        table.own_columns.discard(column.field)
 
 
 def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:

@@ -162,7 +162,10 @@ class Column:
     which a redundant unique index on the column does not take away when it is dropped."""
     field: str = ""
     """Django: the model field the column stores, when the column has another name (a
-    ``ForeignKey`` ``author`` is the column ``author_id``; ``db_column`` names its own)."""
+    ``ForeignKey`` ``author`` is the column ``author_id``) or ``db_column`` names it."""
+    own_column: bool = False
+    """Django: the field's ``db_column`` names the column, so a ``RenameField`` keeps it
+    (even ``db_column="author_id"`` on a ``ForeignKey`` ``author``)."""
 
 
 def declared_column(

@@ -131,6 +131,8 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     declared = declared_column(
         column, type_text, nullable, has_default, generated, primary=primary, unique_key=unique_key
     )
+    if db_column:
+        return replace(declared, field=name, own_column=True)
     return declared if column == name else replace(declared, field=name)
 
 
