@@ -1263,6 +1263,49 @@ def test_django_rename_field_keeps_a_column_its_db_column_names() -> None:
     ]
 
 
+def test_django_relation_subclasses_are_their_columns() -> None:
+    """A subclass of a relation field is read as the relation: django-mptt's
+    ``TreeForeignKey`` and Wagtail's ``ParentalKey`` are the column ``<field>_id``; a
+    ``ParentalManyToManyField`` and django-taggit's ``TaggableManager`` have no column (a join
+    table, a ``through`` model). They were columns named as the field."""
+    create = (
+        "from django.db import migrations, models\n"
+        "import modelcluster.fields\nimport mptt.fields\nimport taggit.managers\n\n"
+        "class Migration(migrations.Migration):\n    dependencies = []\n"
+        "    operations = [migrations.CreateModel(name='Page', fields=[\n"
+        "        ('id', models.BigAutoField(primary_key=True)),\n"
+        "        ('parent', mptt.fields.TreeForeignKey(null=True, on_delete=models.CASCADE,"
+        " to='shop.page')),\n"
+        "        ('home', modelcluster.fields.ParentalKey(on_delete=models.CASCADE,"
+        " to='shop.home')),\n"
+        "        ('topics', modelcluster.fields.ParentalManyToManyField(to='shop.topic')),\n"
+        "        ('tags', taggit.managers.TaggableManager(through='shop.TaggedPage',"
+        " to='taggit.Tag')),\n"
+        "    ])]\n"
+    )
+    change = (
+        "from django.db import migrations\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('shop', '0001_initial')]\n"
+        "    operations = [\n"
+        "        migrations.RemoveField('page', 'parent'),\n"
+        "        migrations.RenameField('page', 'home', 'site'),\n"
+        "    ]\n"
+    )
+    facts = read(
+        {"shop/migrations/0001_initial.py": create, "shop/migrations/0002_change.py": change}
+    )
+    base, release = ordered_migrations(facts)
+    created = {op.table: op.columns for op in base.operations("postgres")[0]}
+    assert [c.name for c in created["shop_page"]] == ["id", "parent_id", "home_id"]
+    assert "shop_page_topics" in created  # the join table
+    judged = judge_release([base], [release], "postgres")
+    assert [(j.op.kind, j.op.column, j.op.new_name) for j in judged] == [
+        ("drop_column", "parent_id", None),
+        ("rename_column", "home_id", "site_id"),
+    ]
+
+
 def test_django_names_a_foreign_key_by_its_column(tmp_path: Path) -> None:
     # A ForeignKey `user` is the column user_id: RemoveField, RenameField and the fields of a
     # UniqueConstraint name the field, the database and the old release's SQL the column

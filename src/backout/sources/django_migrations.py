@@ -89,6 +89,24 @@ _FIELD_TYPES = {
 }
 _AUTO_FIELDS = {"AutoField", "BigAutoField", "SmallAutoField"}
 _RELATIONS = {"ForeignKey", "OneToOneField"}
+_NO_COLUMN = {"ManyToManyField", "TaggableManager"}
+"""Relations with no column: a join table (:func:`_is_join_field`) or, django-taggit's
+``TaggableManager``, the rows of a ``through`` model of its own."""
+
+
+def _field_kind(node: ast.AST | None) -> str:
+    """The field class a call makes, a subclass of a relation taken for it:
+    ``TreeForeignKey`` (django-mptt) and ``ParentalKey`` (django-modelcluster, Wagtail) are
+    ``ForeignKey`` fields (the column ``<field>_id``), ``ParentalManyToManyField`` and
+    ``SortedManyToManyField`` are ``ManyToManyField`` fields (no column)."""
+    kind = _callee(node)
+    if kind.endswith("ManyToManyField"):
+        return "ManyToManyField"
+    if kind.endswith("ForeignKey") or kind == "ParentalKey":
+        return "ForeignKey"
+    if kind.endswith("OneToOneField"):
+        return "OneToOneField"
+    return kind
 
 
 def _field(name: str, node: ast.AST | None) -> Column | None:
@@ -96,8 +114,8 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     which creates a table of its own: :func:`_m2m_table`)."""
     if not isinstance(node, ast.Call):
         return None
-    kind = _callee(node)
-    if kind == "ManyToManyField":
+    kind = _field_kind(node)
+    if kind in _NO_COLUMN:
         return None
     column = f"{name}_id" if kind in _RELATIONS else name
     db_column = _string(_keyword(node, "db_column"))
@@ -140,7 +158,7 @@ def _is_join_field(node: ast.AST) -> bool:
     """A ``ManyToManyField`` whose join table Django makes (no ``through=`` model)."""
     return (
         isinstance(node, ast.Call)
-        and _callee(node) == "ManyToManyField"
+        and _field_kind(node) == "ManyToManyField"
         and _keyword(node, "through") is None
     )
 
@@ -416,7 +434,7 @@ class _Operations:
             )
             return
         field = _argument(call, 2, "field")
-        if isinstance(field, ast.Call) and _callee(field) == "ManyToManyField":
+        if isinstance(field, ast.Call) and _field_kind(field) in _NO_COLUMN:
             # A join table `<model table>_<field>`, no column; with `through=`, the table of
             # a model of its own, which that model's CreateModel makes.
             if kind == "AddField" and _is_join_field(field):
