@@ -90,6 +90,9 @@ KEPT_FROM_THE_UP_FILE = {
     "script_directory",
     "app_label",
     "app_tables",
+    # Django's, which has no down file.
+    "literal_tables",
+    "sql_steps",
     "migration_name",
     "dependencies",
     "replaces",
@@ -137,6 +140,8 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         script_directory="scripts",
         app_label="app",
         app_tables=("app_x",),
+        literal_tables=("x_table",),
+        sql_steps=((0,), (0,)),
         migration_name="0001_x",
         dependencies=(("app", "0000_initial"),),
         replaces=(("app", "0001_old"),),

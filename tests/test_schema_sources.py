@@ -1463,3 +1463,43 @@ def test_irreversible_step_inside_separate_database_and_state_names_its_error(
     assert len(messages) == 2, messages
     assert "`migrate` back past it fails with NotImplementedError" in messages[0]
     assert "`migrate` back past it fails with IrreversibleError" in messages[1]
+
+
+def test_django_app_label_leaves_the_tables_named_as_written(tmp_path: Path) -> None:
+    # An app relabelled documents -> wagtaildocs: the tables a db_table option or a RunSQL
+    # names are those tables, even when they are named like <directory>_<model>; only the
+    # tables Django names after the label are renamed.
+    head = "from django.db import migrations, models\n\nclass Migration(migrations.Migration):\n"
+    write(
+        tmp_path,
+        {
+            "documents/migrations/__init__.py": "",
+            "documents/migrations/0001_initial.py": head + "    dependencies = []\n"
+            "    operations = [\n"
+            "        migrations.CreateModel(\n"
+            '            name="Document",\n'
+            '            fields=[("id", models.AutoField(primary_key=True)),\n'
+            '                    ("title", models.TextField(null=True))],\n'
+            '            options={"db_table": "documents_document"},\n'
+            "        ),\n"
+            "        migrations.CreateModel(\n"
+            '            name="Page",\n'
+            '            fields=[("id", models.AutoField(primary_key=True)),\n'
+            '                    ("title", models.TextField(null=True))],\n'
+            "        ),\n"
+            "    ]\n",
+            "documents/migrations/0002_drop.py": head
+            + '    dependencies = [("wagtaildocs", "0001_initial")]\n'
+            + "    operations = [\n"
+            + '        migrations.RemoveField("document", "title"),\n'
+            + '        migrations.RemoveField("page", "title"),\n'
+            + '        migrations.RunSQL("DROP TABLE documents_page", migrations.RunSQL.noop),\n'
+            + "    ]\n",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK202",), release_size=1)
+    messages = [f.message for f in check(tmp_path, config).findings]
+    assert len(messages) == 3, messages
+    assert messages[0].startswith("wagtaildocs.0002_drop drops documents_document.title,")
+    assert messages[1].startswith("wagtaildocs.0002_drop drops wagtaildocs_page.title,")
+    assert messages[2].startswith("wagtaildocs.0002_drop drops table documents_page,")

@@ -231,6 +231,10 @@ class _Operations:
         """:data:`IN_DATABASE_OPERATIONS` while a ``SeparateDatabaseAndState``'s database
         operations are read."""
         """The tables named after the app label (see ``Migration.app_tables``)."""
+        self.literal_tables: set[str] = set()
+        """The tables models are given as written (see ``Migration.literal_tables``)."""
+        self.from_sql: set[int] = set()
+        """The ``id`` of each operation read from SQL (see ``Migration.sql_steps``)."""
         self.up: list[Operation] = []
         self.down: list[Operation] = []
         self.problems: list[Fact] = []
@@ -284,7 +288,10 @@ class _Operations:
                         joins.append(field_name)
             model_table = self.table(_string(name_node))
             where = self.at(name_node, call)
-            table = _db_table(_argument(call, 2, "options")) or model_table
+            db_table = _db_table(_argument(call, 2, "options"))
+            if db_table:
+                self.literal_tables.add(db_table)
+            table = db_table or model_table
             if table != model_table:
                 self.up.append(Operation(MODEL_TABLE, where, model_table, new_name=table))
             self.up.append(Operation(CREATE_TABLE, where, table, columns=tuple(columns)))
@@ -320,6 +327,8 @@ class _Operations:
             name_node = _argument(call, 0, "name")
             model_table = self.table(_string(name_node))
             table = (_string(_argument(call, 1, "table")) or "").lower() or model_table
+            if table != model_table:
+                self.literal_tables.add(table)
             where = self.at(name_node, call)
             self.up.append(Operation(RENAME_TABLE, where, model_table, new_name=table))
             self.up.append(Operation(MODEL_TABLE, where, model_table, new_name=table))
@@ -395,7 +404,10 @@ class _Operations:
         else:
             name_node = _argument(call, 0, "name")
             model_table = self.table(_string(name_node))
-            table = _db_table(_argument(call, 2, "options")) or model_table
+            db_table = _db_table(_argument(call, 2, "options"))
+            if db_table:
+                self.literal_tables.add(db_table)
+            table = db_table or model_table
             self.up.append(Operation(ORM_ADDED, self.at(name_node, call), table, by_field=True))
             listed = getattr(_argument(call, 1, "fields"), "elts", []) or []
             fields = [
@@ -570,6 +582,7 @@ class _Operations:
             line, column = pieces[0][1:] if pieces else (node.lineno, node.col_offset + 2)
             reads = read_bodies(SqlText(sql, self.path, line, column, pieces), None)
             target.extend(reads.up)
+            self.from_sql.update(id(op) for op in reads.up)
             self.problems.extend(reads.problems)
 
 
@@ -681,6 +694,8 @@ class DjangoMigrationReader:
         operations.read(listed or [])
         yield from operations.problems
         has_irreversible = any(op.kind == IRREVERSIBLE_STEP for op in operations.up)
+        up, down = tuple(operations.up), tuple(reversed(operations.down))
+        from_sql = operations.from_sql
         yield Migration(
             Location(file.path, 1, 1),
             layout="django",
@@ -694,11 +709,16 @@ class DjangoMigrationReader:
             down_reason="a step cannot be reversed" if has_irreversible else "",
             app_label=app_label,
             app_tables=tuple(sorted(operations.app_tables)),
+            literal_tables=tuple(sorted(operations.literal_tables)),
+            sql_steps=(
+                tuple([i for i, op in enumerate(up) if id(op) in from_sql]),
+                tuple([i for i, op in enumerate(down) if id(op) in from_sql]),
+            ),
             migration_name=migration_name,
             dependencies=_pairs(attributes.get("dependencies")),
             replaces=_pairs(attributes.get("replaces")),
-            up=tuple(operations.up),
-            down=tuple(reversed(operations.down)),
+            up=up,
+            down=down,
             generated_at=_generated_at(file.text() or ""),
         )
 
@@ -788,25 +808,28 @@ def link_django_app_labels(facts: FactSet) -> None:
     pretix's ``pretix/base`` is ``pretixbase``) has tables named after the label, and its
     migrations name the label in their ``dependencies`` on each other (and a squash in its
     ``replaces``): the label most of those use, when the directory's name is none of them,
-    is the app's. Its migrations, and the tables they name after it, take that label.
+    is the app's. Its migrations, and the tables they name after it, take that label; a
+    table the SQL of a ``RunSQL`` names, or a model is given as written (``db_table``), keeps
+    its name.
     """
     streams: dict[str, list[Migration]] = {}
     for migration in facts.of(Migration):
         if migration.engine == "django":
             streams.setdefault(migration.stream, []).append(migration)
-    labels = {}
+    labels: dict[str, tuple[str, frozenset[str]]] = {}
     for stream, members in streams.items():
         label = _app_label(members)
         if label is not None:
-            labels[stream] = label
+            literal = frozenset(t for m in members for t in m.literal_tables)
+            labels[stream] = (label, literal)
     if not labels:
         return
 
     def relabel(fact: Fact) -> Fact:
         if not isinstance(fact, Migration) or fact.engine != "django":
             return fact
-        label = labels.get(fact.stream)
-        return fact if label is None else _with_label(fact, label)
+        found = labels.get(fact.stream)
+        return fact if found is None else _with_label(fact, *found)
 
     facts.replace_each(relabel)
 
@@ -830,10 +853,13 @@ def _app_label(members: list[Migration]) -> str | None:
     return label
 
 
-def _with_label(migration: Migration, label: str) -> Migration:
-    """``migration`` of the app labelled ``label``, its app tables named after it."""
+def _with_label(migration: Migration, label: str, literal: frozenset[str]) -> Migration:
+    """``migration`` of the app labelled ``label``, its app tables named after it but those
+    its app's migrations name as written (``literal``)."""
     old = migration.app_label or ""
-    renamed = {table: label + table[len(old) :] for table in migration.app_tables}
+    renamed = {
+        table: label + table[len(old) :] for table in migration.app_tables if table not in literal
+    }
 
     def named(op: Operation) -> Operation:
         table = renamed.get(op.table, op.table)
@@ -842,10 +868,11 @@ def _with_label(migration: Migration, label: str) -> Migration:
             return op
         return replace(op, table=table, new_name=new_name)
 
+    sql_up, sql_down = (set(steps) for steps in migration.sql_steps)
     return replace(
         migration,
         app_label=label,
         app_tables=tuple(sorted(renamed.values())),
-        up=tuple([named(op) for op in migration.up]),
-        down=tuple([named(op) for op in migration.down]),
+        up=tuple([op if i in sql_up else named(op) for i, op in enumerate(migration.up)]),
+        down=tuple([op if i in sql_down else named(op) for i, op in enumerate(migration.down)]),
     )
