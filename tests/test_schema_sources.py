@@ -1503,3 +1503,47 @@ def test_django_app_label_leaves_the_tables_named_as_written(tmp_path: Path) -> 
     assert messages[0].startswith("wagtaildocs.0002_drop drops documents_document.title,")
     assert messages[1].startswith("wagtaildocs.0002_drop drops wagtaildocs_page.title,")
     assert messages[2].startswith("wagtaildocs.0002_drop drops table documents_page,")
+
+
+def test_django_alter_field_that_changes_the_column_renames_it(tmp_path: Path) -> None:
+    # Django's AlterField renames the column when the new field's differs: a ForeignKey
+    # author made an IntegerField renames author_id to author. A RenameField followed by an
+    # AlterField that gives the old column as db_column is Django's rename without a change
+    # to the database (seen in the corpus: RenameField user -> rater, then AlterField rater
+    # ForeignKey(db_column='user_id'); rating -> score, then db_column='rating'): no rename.
+    head = "from django.db import migrations, models\n\nclass Migration(migrations.Migration):\n"
+    write(
+        tmp_path,
+        {
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": head + "    dependencies = []\n"
+            "    operations = [\n"
+            "        migrations.CreateModel(\n"
+            '            name="Book",\n'
+            '            fields=[("id", models.AutoField(primary_key=True)),\n'
+            '                    ("author", models.ForeignKey(on_delete=models.CASCADE,'
+            ' to="shop.author")),\n'
+            '                    ("user", models.ForeignKey(on_delete=models.CASCADE,'
+            ' to="auth.user")),\n'
+            '                    ("rating", models.IntegerField())],\n'
+            "        ),\n"
+            "    ]\n",
+            "shop/migrations/0002_alter.py": head
+            + '    dependencies = [("shop", "0001_initial")]\n'
+            + "    operations = [\n"
+            + '        migrations.AlterField("book", "author", models.IntegerField(null=True)),\n'
+            + '        migrations.RenameField("book", "user", "rater"),\n'
+            + '        migrations.AlterField("book", "rater", models.ForeignKey('
+            + 'db_column="user_id", on_delete=models.CASCADE, to="auth.user")),\n'
+            + '        migrations.RenameField("book", "rating", "score"),\n'
+            + '        migrations.AlterField("book", "score", models.IntegerField('
+            + 'db_column="rating")),\n'
+            + '        migrations.RemoveField("book", "rater"),\n'
+            + "    ]\n",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK202", "BK203"), release_size=1)
+    messages = [f.message for f in check(tmp_path, config).findings]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("shop.0002_alter renames shop_book.author_id to author;")
+    assert messages[1].startswith("shop.0002_alter drops shop_book.user_id,")

@@ -54,6 +54,7 @@ from backout.schema_operations import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
+    ALTERED_FIELD,
     ALTERED_UNIQUE,
     CHECK,
     COLUMNS_UNKNOWN,
@@ -750,6 +751,8 @@ class Schema:
         naming their columns instead (:attr:`TableState.fields`); ``None`` for a
         ``RenameField`` of a field with its own ``db_column``, which renames no column."""
         state = self.tables.get(self.model_tables.get(op.table, op.table))
+        if op.detail == ALTERED_FIELD:
+            return _altered_field(op, state)
         if state is None or not state.fields:
             return op
         fields = state.fields
@@ -1283,6 +1286,29 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
         col.name if at_base else None,
         unique=col.unique,
     )
+
+
+def _altered_field(op: Operation, table: TableState | None) -> Operation | None:
+    """The rename of a column that Django's ``AlterField`` ``op`` (:data:`ALTERED_FIELD`)
+    makes, when the field's column changes (``None`` when it keeps it, or when the field is
+    not known: a table or column the history never met)."""
+    new = op.column_def
+    if table is None or not op.column or new is None:
+        return None
+    field_name = op.column
+    current = table.fields.get(field_name)
+    if current is None:
+        if field_name not in table.columns:
+            return None
+        current = field_name
+    if new.field:
+        _hold_field(table, new)
+    else:
+        table.fields.pop(field_name, None)
+        table.own_columns.discard(field_name)
+    if current == new.name:
+        return None
+    return replace(op, column=current, new_name=new.name, column_def=None, detail="")
 
 
 def _hold_field(table: TableState, column: Column) -> None:

@@ -58,6 +58,13 @@ does not say the field's type; the schema model knows the table)."""
 IF_EXISTS = "if exists"
 """``Operation.detail`` of a SQL ``DROP COLUMN IF EXISTS``: where the table is known whole
 and has no such column, the statement does nothing, so it drops nothing the old release has."""
+ALTERED_FIELD = "AlterField"
+"""``Operation.detail`` of the ``RENAME_COLUMN`` each Django ``AlterField`` carries: the field
+``column`` is stored in the column ``new_name`` from now on (``column_def``). Django renames
+the column when it differs from the field's column before (a ``ForeignKey`` ``author`` made
+an ``IntegerField``: ``author_id`` → ``author``; a ``db_column`` given or taken away); the
+schema model, which knows that column, turns it into that rename or into nothing."""
+
 RENAME_MODEL = "RenameModel"
 """``Operation.detail`` of the ``RENAME_TABLE`` that Django's ``RenameModel`` is: no change to
 the database when the model has its own ``db_table``."""

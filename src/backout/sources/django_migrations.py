@@ -27,6 +27,7 @@ from backout.schema_operations import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
     ALTER_TYPE,
+    ALTERED_FIELD,
     ALTERED_UNIQUE,
     CHECK,
     CREATE_TABLE,
@@ -466,6 +467,19 @@ class _Operations:
                 Operation(DROP_COLUMN, where, table, column.name, detail="reverse of AddField")
             )
         else:
+            # Its column, when it is another than the field's before, is renamed.
+            self.up.append(
+                Operation(
+                    RENAME_COLUMN,
+                    where,
+                    table,
+                    name,
+                    new_name=column.name,
+                    column_def=column,
+                    detail=ALTERED_FIELD,
+                    by_field=True,
+                )
+            )
             if not column.unique:
                 # AlterField restates the whole field: one without unique=True (or that is no
                 # OneToOneField) drops the field's own unique key, whatever Django named it
