@@ -1547,3 +1547,41 @@ def test_django_alter_field_that_changes_the_column_renames_it(tmp_path: Path) -
     assert len(messages) == 2, messages
     assert messages[0].startswith("shop.0002_alter renames shop_book.author_id to author;")
     assert messages[1].startswith("shop.0002_alter drops shop_book.user_id,")
+
+
+def test_django_state_only_foreign_key_is_its_column(tmp_path: Path) -> None:
+    # A ForeignKey the models take in state_operations alone (its column added by RunSQL) is
+    # the column editor_id; with a db_column, that column, which a RenameField keeps.
+    head = "from django.db import migrations, models\n\nclass Migration(migrations.Migration):\n"
+    write(
+        tmp_path,
+        {
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": head + "    dependencies = []\n"
+            "    operations = [\n"
+            '        migrations.CreateModel("Book", [\n'
+            '            ("id", models.AutoField(primary_key=True))]),\n'
+            "        migrations.SeparateDatabaseAndState(\n"
+            "            state_operations=[\n"
+            '                migrations.AddField("book", "editor", models.ForeignKey('
+            'null=True, on_delete=models.CASCADE, to="shop.book")),\n'
+            '                migrations.AddField("book", "owner", models.ForeignKey('
+            'db_column="owned_by", null=True, on_delete=models.CASCADE, to="shop.book")),\n'
+            "            ],\n"
+            "            database_operations=[migrations.RunSQL(\n"
+            '                "ALTER TABLE shop_book ADD COLUMN editor_id int NULL, "\n'
+            '                "ADD COLUMN owned_by int NULL", migrations.RunSQL.noop)],\n'
+            "        ),\n"
+            "    ]\n",
+            "shop/migrations/0002_change.py": head
+            + '    dependencies = [("shop", "0001_initial")]\n'
+            + "    operations = [\n"
+            + '        migrations.RemoveField("book", "editor"),\n'
+            + '        migrations.RenameField("book", "owner", "holder"),\n'
+            + "    ]\n",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK202", "BK203"), release_size=1)
+    messages = [f.message for f in check(tmp_path, config).findings]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("shop.0002_change drops shop_book.editor_id,"), messages[0]

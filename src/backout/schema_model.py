@@ -753,6 +753,11 @@ class Schema:
         state = self.tables.get(self.model_tables.get(op.table, op.table))
         if op.detail == ALTERED_FIELD:
             return _altered_field(op, state)
+        if op.kind == ORM_ADDED and op.column_def is not None:
+            # A field the models take back, stored in a column of another name.
+            if state is not None:
+                _hold_field(state, op.column_def)
+            return replace(op, column=op.column_def.name, column_def=None)
         if state is None or not state.fields:
             return op
         fields = state.fields

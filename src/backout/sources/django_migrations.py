@@ -401,7 +401,7 @@ class _Operations:
         if kind == "AddField":
             table = self.table(_string(_argument(call, 0, "model_name")))
             name_node = _argument(call, 1, "name")
-            fields = [(_string(name_node) or "").lower()]
+            fields = [((_string(name_node) or "").lower(), _argument(call, 2, "field"))]
         else:
             name_node = _argument(call, 0, "name")
             model_table = self.table(_string(name_node))
@@ -412,14 +412,20 @@ class _Operations:
             self.up.append(Operation(ORM_ADDED, self.at(name_node, call), table, by_field=True))
             listed = getattr(_argument(call, 1, "fields"), "elts", []) or []
             fields = [
-                (_string(item.elts[0]) or "").lower()
+                ((_string(item.elts[0]) or "").lower(), item.elts[-1])
                 for item in listed
                 if isinstance(item, ast.Tuple) and item.elts
             ]
         where = self.at(name_node, call)
-        for name in fields:
+        for name, node in fields:
             if name:
-                self.up.append(Operation(ORM_ADDED, where, table, name, by_field=True))
+                # A field stored in a column of another name (a ForeignKey's <name>_id, a
+                # db_column) carries it: the schema model learns that column.
+                column = _field(name, node)
+                column_def = column if column is not None and column.field else None
+                self.up.append(
+                    Operation(ORM_ADDED, where, table, name, column_def=column_def, by_field=True)
+                )
 
     def field_operation(self, call: ast.Call, kind: str) -> None:
         model = _string(_argument(call, 0, "model_name"))
