@@ -40,19 +40,60 @@ _BARE_PASSWORD = re.compile(
 )
 # ``?token=…``, ``&password=…``, ``&X-Amz-Signature=…``: query parameters that carry a secret.
 _QUERY_PARAMETER = re.compile(r"[?&](?P<name>[\w.~-]+)=(?P<secret>[^&#\s`'\"<>,;()]+)")
-# The words that make a name ending in ``key`` a credential's (``api_key``, ``apiKey``,
-# ``SECRET_KEY``, ``tls.key``): detect-secrets' keyword list (``apikey``, ``appkey``,
-# ``authkey``, ``servicekey``, ``accountkey``, ``dbkey``, ``clientkey``, ``privkey``…, in
+# The words glued to ``key`` that make it a credential's name (``apikey``, ``privkey``,
+# ``HONEYCOMB_WRITEKEY``): detect-secrets' keyword list (``apikey``, ``appkey``, ``authkey``,
+# ``servicekey``, ``accountkey``, ``dbkey``, ``clientkey``, ``privkey``…, in
 # ``detect_secrets/plugins/keyword.py``) and the names of keys that sign, encrypt or log in.
-# gitleaks' ``generic-api-key`` takes any ``key`` and needs an entropy test to drop
-# ``sort_key``; a name here has no value to weigh, so ``sort_key``, ``partition_key``,
-# ``cache_key``, ``primary_key``, ``public_key``, ``monkey`` and ``hotkey`` are not credentials.
+# Glued to any other word (``monkey``, ``hotkey``) ``key`` is part of the word.
 _KEY_QUALIFIERS = (
     "api|app|application|auth|service|account|client|consumer|subscription|db|database"
     "|private|priv|secret|access|signing|sign|encryption|encrypt|decryption|crypt|crypto"
     "|cipher|aes|hmac|jwt|ssh|gpg|pgp|rsa|tls|ssl|master|root|session|storage|shared"
-    "|license|licence|admin|deploy|webhook|server|sas"
+    "|license|licence|admin|deploy|webhook|server|sas|write|ingest|enc|kms"
 )
+# The words that say a ``key`` written as a word of its own (``sort_key``, ``sortKey``) is no
+# credential but a key of data: anything else before it may name whose key it is
+# (``stripe_key``, ``openaiKey``, ``ca_key``), and a key no list names ahead is masked.
+# gitleaks' ``generic-api-key`` takes any ``key`` and needs an entropy test to drop
+# ``sort_key``; a name here has no value to weigh.
+_DATA_KEYS = (
+    "sort",
+    "partition",
+    "cache",
+    "primary",
+    "foreign",
+    "public",
+    "pub",
+    "idempotency",
+    "idempotence",
+    "hash",
+    "range",
+    "lookup",
+    "index",
+    "shard",
+    "row",
+    "unique",
+    "composite",
+    "natural",
+    "surrogate",
+    "dedup",
+    "dedupe",
+    "group",
+    "map",
+    "dict",
+    "translation",
+    "i18n",
+    "message",
+    "label",
+    "cluster",
+    "clustering",
+    "distribution",
+    "join",
+    "cursor",
+    "sequence",
+    "lock",
+)
+_NOT_AFTER_DATA = "".join(rf"(?<!{word})(?<!{word}[._-])" for word in _DATA_KEYS)
 SECRET_NAME = re.compile(
     r"^(?!.*(?:name|names|ref|file|path|dir|size|type|length|id)$)(?:"
     # ``KEY`` alone, and an environment variable ``*_KEY`` (``STRIPE_KEY``), by convention a
@@ -60,6 +101,9 @@ SECRET_NAME = re.compile(
     r"key$|(?-i:[A-Z0-9_]*_KEY)(?<!PUBLIC_KEY)(?<!PRIMARY_KEY)(?<!FOREIGN_KEY)$|.*(?:"
     r"token(?!iz)|secret|passw|pwd|credential|signature|auth(?!or(?!i))|keypass|storepass"
     rf"|(?:{_KEY_QUALIFIERS})[._-]?keys?(?![a-z])"
+    # ``key`` as a word of its own: at the start, after a separator, or after a lower-case
+    # letter or digit as ``Key`` (camelCase), unless a word of :data:`_DATA_KEYS` is before it.
+    rf"|{_NOT_AFTER_DATA}(?:(?<![a-z0-9])k|(?<=(?-i:[a-z0-9]))(?-i:K))eys?(?![a-z])"
     r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])))",
     re.I,
 )
@@ -67,9 +111,9 @@ SECRET_NAME = re.compile(
 (``API_TOKEN``, ``DB_PASSWORD``, ``DB_PASS``, ``apiKey``, ``Authorization``, ``?sig=``); one
 pattern for what the readers keep out of their facts and what a report masks. Not a name that
 says its value is where a credential is or what it is (``secretName``, ``password_file``,
-``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key that is no credential
-(``sort_key``, ``primary_key``, ``foreign_keys``, ``public_key``, ``monkey``), nor a
-full-text ``tokenize``/``tokenizer``."""
+``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key of data (``sort_key``,
+``primary_key``, ``foreign_keys``, ``public_key``, ``monkey``): any other ``key`` is masked
+(``stripe_key``), nor a full-text ``tokenize``/``tokenizer``."""
 # What every name :data:`SECRET_NAME` finds holds, sought in lower case with ``in``: the
 # pattern itself takes half a microsecond a character (1.5 s over a large report's texts).
 _SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "credential", "sig")
