@@ -516,3 +516,42 @@ def test_a_name_ending_in_key_is_quoted_as_it_is_unless_a_credential(tmp_path: P
         assert f"  3 |   {name}: v4lue9: x\n" in done.stdout, name
     for name in CREDENTIALS:
         assert f"  3 |   {name}: ***\n" in done.stdout, name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A Kubernetes env entry names the credential in `name:` and holds it in `value:`.
+        (
+            "env:\n  - name: DB_PASSWORD\n    value: hunter2word\n  - name: MODE\n    value: prod",
+            "env:\n  - name: DB_PASSWORD\n    value: ***\n  - name: MODE\n    value: prod",
+        ),
+        (
+            '  - name: "API_TOKEN"\n    valueFrom: {}\n    value: "tok3n: x"\n    other: 1',
+            '  - name: "API_TOKEN"\n    valueFrom: {}\n    value: "***"\n    other: 1',
+        ),
+        (
+            "- name: stripe_key\n  value: |\n    sk_live_1\n    sk_live_2\n- name: x\n  value: y",
+            "- name: stripe_key\n  value: |\n    ***\n    ***\n- name: x\n  value: y",
+        ),
+        (
+            "- name: DB_PASSWORD\n  value: 'a\n  b'\n  c: d",
+            "- name: DB_PASSWORD\n  value: '***\n  ***'\n  c: d",
+        ),
+        # A name that is no credential's, and a value after the entry ended, stay.
+        (
+            "- name: sort_key\n  value: abc\n- name: DB_PASSWORD\n- value: kept",
+            "- name: sort_key\n  value: abc\n- name: DB_PASSWORD\n- value: kept",
+        ),
+        # `name:` of a credential's key gives its value, not a Secret's or a container's name.
+        (
+            "metadata:\n  name: db-password\n  labels:\n    value: kept",
+            "metadata:\n  name: db-password\n  labels:\n    value: kept",
+        ),
+    ],
+)
+def test_the_value_of_an_env_entry_named_as_a_credential_is_masked(
+    text: str, expected: str
+) -> None:
+    # Found by review: BK901 quoted `value: hunter2word: x` below `- name: DB_PASSWORD`.
+    assert _masked_file("deploy.yaml", text) == expected

@@ -453,7 +453,9 @@ class _Continuation:
       keys themselves (``password:`` then ``s3cret``, not ``credentials:`` then ``user: x``);
     * ``quote``: the lines to the closing ``end`` quote;
     * ``element``: the lines to the next tag (``<password>``, ``s3cret``, ``</password>``);
-    * ``backslash``: the next line (a ``.properties`` line ending in ``\\``).
+    * ``backslash``: the next line (a ``.properties`` line ending in ``\\``);
+    * ``entry``: the ``value:`` beside a ``name:`` that names a credential (a Kubernetes env
+      entry, ``- name: DB_PASSWORD`` then ``value: s3cret``), a key at ``indent``.
     """
 
     def __init__(
@@ -527,6 +529,13 @@ def _continued(line: str, going: _Continuation) -> tuple[_Span | None, _Continua
     if not line.strip():
         return None, going  # a blank line: the value may go on below it
     indent = _indent(line)
+    if going.kind == "entry":
+        if indent != going.indent:
+            return None, going if indent > going.indent else None
+        key = _YAML_KEY.match(line)
+        if key is None or key.group("name") != "value":
+            return None, going
+        return _yaml_value(line, key)
     # A list may stand at its key's column (``passwords:`` then ``- a``).
     item = indent == going.indent and line.lstrip(" ").startswith("- ")
     if going.kind == "below":
@@ -550,7 +559,15 @@ def _opened(line: str, yaml: bool, properties: bool) -> _Continuation | None:
             return _Continuation("element")
         return None
     key = (_YAML_KEY if yaml else _LINE_KEY).match(line)
-    if key is None or not SECRET_NAME.search(key.group("name").strip("\"'")):
+    if key is None:
+        return None
+    if yaml and key.group("name") == "name":
+        # ``- name: DB_PASSWORD`` then ``value: s3cret`` (a Kubernetes env entry).
+        named = _YAML_PROPERTIES.sub("", key.group("rest"), count=1).split(" #", 1)[0].strip()
+        if SECRET_NAME.search(named.strip("\"'")):
+            return _Continuation("entry", key.start("name"))
+        return None
+    if not SECRET_NAME.search(key.group("name").strip("\"'")):
         return None
     rest = key.group("rest")
     if yaml:
@@ -572,6 +589,28 @@ def _opened(line: str, yaml: bool, properties: bool) -> _Continuation | None:
     # A block scalar, a plain scalar or a flow collection (``[a,`` then ``b]``): the lines
     # more indented than its key are its value.
     return _Continuation("block", column)
+
+
+def _yaml_value(line: str, key: re.Match[str]) -> tuple[_Span | None, _Continuation | None]:
+    """The span of the credential's value that the YAML ``key`` (``value:`` of an env entry)
+    holds on ``line``, and how it goes on below."""
+    rest = key.group("rest")
+    start = key.start("rest") + len(rest) - len(_YAML_PROPERTIES.sub("", rest, count=1))
+    value = line[start:].split(" #", 1)[0].rstrip()
+    column = key.start("name")
+    if not value:
+        return None, _Continuation("below", column)
+    if value[0] in ("'", '"'):
+        closing = _UNTIL_QUOTE[value[0]].match(value, 1)
+        if closing is not None:
+            span = next(_value_span(line, start + 1, start + closing.end()), None)
+            return span, None
+        return next(_value_span(line, start + 1, len(line)), None), _Continuation(
+            "quote", end=_UNTIL_QUOTE[value[0]]
+        )
+    if _BLOCK_HEADER.fullmatch(value):
+        return None, _Continuation("block", column)
+    return next(_value_span(line, start, start + len(value)), None), _Continuation("block", column)
 
 
 def _moved_column(column: int, spans: list[tuple[int, int]]) -> int:
