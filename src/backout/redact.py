@@ -103,7 +103,8 @@ SECRET_NAME = re.compile(
     rf"|(?:{_KEY_QUALIFIERS})[._-]?keys?(?![a-z])"
     # ``key`` as a word of its own: at the start, after a separator, or after a lower-case
     # letter or digit as ``Key`` (camelCase), unless a word of :data:`_DATA_KEYS` is before it.
-    rf"|{_NOT_AFTER_DATA}(?:(?<![a-z0-9])k|(?<=(?-i:[a-z0-9]))(?-i:K))eys?(?![a-z])"
+    # (The lookahead first: the lookbehinds are tried only where a ``key`` starts.)
+    rf"|(?=key){_NOT_AFTER_DATA}(?:(?<![a-z0-9])k|(?<=(?-i:[a-z0-9]))(?-i:K))eys?(?![a-z])"
     r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])))",
     re.I,
 )
