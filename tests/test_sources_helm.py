@@ -1004,6 +1004,24 @@ def _judged_one(values: str, *lines: str) -> HelmImage:
             '"{{ .Values.image.repository }}:{{ default .Values.defaultTag .Values.image.tag }}"',
             "acme/app:2.4",
         ),
+        (  # `{{ if }}` a registry is set, it goes before the mapping: rendered as Helm does
+            "global:\n  registry: gcr.io/acme\n" + _IMAGE_VALUES,
+            '"{{ if .Values.global.registry }}{{ .Values.global.registry }}/{{ end }}'
+            '{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            "gcr.io/acme/acme/app:2.4",
+        ),
+        (  # the same with the registry empty: the `{{ if }}` prints nothing
+            'global:\n  registry: ""\n' + _IMAGE_VALUES,
+            '"{{ if .Values.global.registry }}{{ .Values.global.registry }}/{{ end }}'
+            '{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            "acme/app:2.4",
+        ),
+        (  # an `{{ else }}` branch taken when it is empty
+            'registry: ""\n' + _IMAGE_VALUES,
+            '"{{- if .Values.registry -}}{{ .Values.registry }}{{- else -}}docker.io{{- end -}}'
+            '/{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+            "docker.io/acme/app:2.4",
+        ),
     ],
     ids=[
         "literal-registry-digest-in-tag",
@@ -1014,6 +1032,9 @@ def _judged_one(values: str, *lines: str) -> HelmImage:
         "within-with",
         "values-fallback-tag",
         "values-fallback-tag-function-form",
+        "if-registry-set",
+        "if-registry-empty",
+        "if-else-registry",
     ],
 )
 def test_an_image_built_from_a_registry_and_the_mapping_is_that_image(

@@ -1659,6 +1659,11 @@ class _Scope:
     """Apply ``indent``/``nindent`` filters (rendering YAML blocks, not names)."""
     values: dict[str, str] = field(default_factory=dict)
     """What some ``.Values`` paths hold, by path without ``.Values.``."""
+    truth: dict[str, bool] = field(default_factory=dict)
+    """Whether a ``.Values`` path is true for ``{{ if }}`` and ``default``, where that is not
+    whether it prints something (``false``, ``0``, a mapping)."""
+    complete: bool = False
+    """``values`` holds every value of the values file: a path it lacks is unset (nil)."""
 
 
 def readable_name(
@@ -1677,7 +1682,8 @@ def readable_name(
     (``| trunc 63``) are left out. What cannot be told reads ``<…>``: never a raw ``{{ }}``.
     ``values`` gives what some ``.Values`` paths hold (``{"image.tag": "2.4"}``); a
     ``default`` applies where such a value is empty, and a ``default "x" .Values.y`` reads
-    ``x`` unless ``y`` is known.
+    ``x`` unless ``y`` is known. An ``{{ if }}`` whose condition they tell (``{{ if
+    .Values.global.registry }}…{{ end }}``) prints its branch taken, as Helm does.
     """
     text = written.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
@@ -1690,19 +1696,182 @@ def readable_name(
     return _render(text, scope, 0)
 
 
+# How an open block renders: its taken branch, a branch not taken, a branch after the taken
+# one, a block inside one not rendered, or a block whose condition cannot be told (rendered
+# whole with ``<…>`` for its actions, as before conditions were read).
+_ON, _OFF, _DONE, _SKIPPED, _UNTOLD = "on", "off", "done", "skipped", "untold"
+
+
 def _render(text: str, scope: _Scope, depth: int) -> str:
     out = ""
     position = 0
     trim_next = False
+    blocks: list[str] = []
     for action in _ACTION.finditer(text):
         literal = text[position : action.start()]
         literal = literal.lstrip() if trim_next else literal
-        out += literal.rstrip() if action.group().startswith("{{-") else literal
-        out += _render_action(action.group()[2:-2].strip("-").strip(), scope, depth)
+        shown = all(b in (_ON, _UNTOLD) for b in blocks)
+        if shown:
+            out += literal.rstrip() if action.group().startswith("{{-") else literal
+        words = action.group()[2:-2].strip("-").strip()
+        block = _block_step(words, blocks, scope)
+        if block is None and shown:
+            out += _render_action(words, scope, depth)
+        elif block:
+            out += block
         trim_next = action.group().endswith("-}}")
         position = action.end()
-    tail = text[position:]
+    tail = text[position:] if all(b in (_ON, _UNTOLD) for b in blocks) else ""
     return out + (tail.lstrip() if trim_next else tail)
+
+
+def _block_step(words: str, blocks: list[str], scope: _Scope) -> str | None:
+    """Follow ``{{ if }}``/``{{ else }}``/``{{ end }}`` in ``blocks``: what the action prints
+    (``""``, or ``<…>`` for an untold one), ``None`` for an action that is no ``if`` block's.
+
+    A condition is told by :func:`_evaluate` from the values; ``with``, ``range`` and
+    ``define`` blocks are untold, as are the blocks of a condition it cannot tell."""
+    head, _, rest = words.partition(" ")
+    rendered = all(b in (_ON, _UNTOLD) for b in blocks)
+    if head in _BLOCK_WORDS:
+        if not rendered:
+            blocks.append(_SKIPPED)
+            return ""
+        truth = _truth(rest, scope) if head == "if" else None
+        blocks.append(_UNTOLD if truth is None else _ON if truth else _OFF)
+        return None if truth is None else ""
+    if head not in ("else", "end") or not blocks:
+        return None
+    if head == "end":
+        return None if blocks.pop() == _UNTOLD else ""
+    state = blocks[-1]
+    if state in (_SKIPPED, _UNTOLD):
+        return None if state == _UNTOLD else ""
+    if state in (_ON, _DONE):
+        blocks[-1] = _DONE
+        return ""
+    branch, _, condition = rest.partition(" ")  # ``else if …``
+    truth = _truth(condition, scope) if branch == "if" else True if not rest else None
+    blocks[-1] = _UNTOLD if truth is None else _ON if truth else _OFF
+    return "<…>" if truth is None else ""
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A value of a template expression: what it prints (``None``: a mapping or list,
+    printed as no name is) and whether it is true (``{{ if }}``, ``default``)."""
+
+    printed: str | None
+    true: bool
+
+
+_EXPRESSION_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|[()|]|[^\s()|]+')
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _truth(expression: str, scope: _Scope) -> bool | None:
+    value = _evaluate(expression, scope)
+    return None if value is None else value.true
+
+
+def _evaluate(expression: str, scope: _Scope) -> _Value | None:
+    """The value of a template pipeline from what ``scope`` tells; ``None`` when it cannot
+    be told. Knows values paths, literals, parentheses, ``|`` and the functions ``not``,
+    ``eq``, ``ne``, ``and``, ``or``, ``default``, ``empty``, ``contains``; any other (an
+    ``include``, ``.Chart``, a variable) is untold."""
+    tokens = _EXPRESSION_TOKEN.findall(expression)
+    value, end = _pipeline(tokens, 0, scope)
+    return value if end == len(tokens) else None
+
+
+def _pipeline(tokens: list[str], index: int, scope: _Scope) -> tuple[_Value | None, int]:
+    value, index = _command(tokens, index, scope, None)
+    while index < len(tokens) and tokens[index] == "|":
+        value, index = _command(tokens, index + 1, scope, value)
+    return value, index
+
+
+def _command(
+    tokens: list[str], index: int, scope: _Scope, piped: _Value | None
+) -> tuple[_Value | None, int]:
+    """One command: a function and its arguments (``piped``, the value before ``|``, last),
+    or one operand. ``None`` when a part of it cannot be told."""
+    words: list[str] = []
+    arguments: list[_Value | None] = []
+    while index < len(tokens) and tokens[index] not in ("|", ")"):
+        if tokens[index] == "(":
+            value, index = _pipeline(tokens, index + 1, scope)
+            if index >= len(tokens) or tokens[index] != ")":
+                return None, len(tokens) + 1
+            words.append("()")
+            arguments.append(value)
+        else:
+            words.append(tokens[index])
+            arguments.append(_operand(tokens[index], scope))
+        index += 1
+    if piped is not None or (words and words[0] in _FUNCTIONS):
+        if not words or words[0] not in _FUNCTIONS:
+            return None, index
+        return _call(words[0], [*arguments[1:], piped] if piped else arguments[1:]), index
+    if len(words) != 1:
+        return None, index
+    return arguments[0], index
+
+
+def _operand(word: str, scope: _Scope) -> _Value | None:
+    if word[:1] in '"`' and len(word) >= 2:
+        return _Value(word[1:-1], len(word) > 2)
+    if word in ("true", "false"):
+        return _Value(word, word == "true")
+    if _NUMBER.fullmatch(word):
+        return _Value(word, float(word) != 0)
+    path = word.removeprefix("$")
+    if not path.startswith(".Values."):
+        return None
+    path = path.removeprefix(".Values.")
+    printed = scope.values.get(path)
+    true = scope.truth.get(path)
+    if printed is None and true is None:
+        return _Value("", False) if scope.complete else None
+    return _Value(printed, bool(printed) if true is None else true)
+
+
+def _call(function: str, arguments: list[_Value | None]) -> _Value | None:
+    """``function`` applied as Go templates and sprig do; ``None`` when it cannot be told."""
+    if function == "default" and len(arguments) == 2:
+        fallback, value = arguments
+        if value is not None and (value.true or fallback is not None):
+            return value if value.true else fallback
+        return None
+    if function in ("and", "or") and arguments:
+        for argument in arguments:  # the first false (and) or true (or) one decides
+            if argument is None:
+                return None
+            if argument.true != (function == "and"):
+                return argument
+        return arguments[-1]
+    if any(argument is None for argument in arguments):
+        return None
+    known = [a for a in arguments if a is not None]
+    if function in ("not", "empty") and len(known) == 1:
+        return _boolean(not known[0].true)
+    texts = [a.printed for a in known]
+    if None in texts or len(texts) < 2:
+        return None
+    if function == "eq":
+        return _boolean(texts[0] in texts[1:])
+    if function == "ne" and len(texts) == 2:
+        return _boolean(texts[0] != texts[1])
+    if function == "contains" and len(texts) == 2:
+        return _boolean(str(texts[0]) in str(texts[1]))  # sprig: ``contains substr str``
+    return None
+
+
+def _boolean(value: bool) -> _Value:
+    return _Value("true" if value else "false", value)
+
+
+_FUNCTIONS = frozenset({"not", "empty", "eq", "ne", "and", "or", "default", "contains"})
 
 
 def _render_action(action: str, scope: _Scope, depth: int) -> str:
@@ -1727,6 +1896,9 @@ def _render_pipeline_head(action: str, scope: _Scope, depth: int) -> str:
     head, arguments = words[0], words[1:]
     if arguments[:1] in ([":="], ["="]):  # ``$name := …`` sets a variable, prints nothing
         return ""
+    evaluated = _evaluate(action, scope)
+    if evaluated is not None and evaluated.printed is not None:
+        return evaluated.printed
     if head in ("include", "template") and arguments and arguments[0][0] in '"`':
         name = arguments[0][1:-1]
         body = scope.templates.get(name)

@@ -139,7 +139,11 @@ class MutableImageReference(Rule):
     `image: nginx`) that a template of the chart uses as an image, judged as the template
     builds it: a registry before the mapping (`ghcr.io/{{ .Values.image.repository }}:…`,
     `{{ .Values.imageRegistry }}/…` with the registry set in the values, a `global.` one
-    where set) is part of the image, a value read only as a `default` is not; a template that
+    where set) is part of the image, a value read only as a `default` is not; an
+    `{{ if .Values.global.registry }}…{{ else }}…{{ end }}` is rendered as Helm would with
+    the values (true for a non-empty string, a non-zero number, `true`, a non-empty mapping
+    or list; `not`, `eq`, `ne`, `and`, `or`, `contains`, `empty` are followed), and one it
+    cannot tell stays unknown; a template that
     builds the image from more than that (microservices-demo's
     `{{ .Values.images.repository }}/{{ .Values.cartService.name }}:{{ .Values.images.tag }}`)
     is named as it builds it, with the line. A mapping
