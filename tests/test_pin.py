@@ -381,3 +381,28 @@ def test_an_image_built_from_more_whose_tag_holds_a_digest_is_pinned(tmp_path: P
     done = run_backout("pin", str(root), "--check", "--insecure-registry", "127.0.0.1:9")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 already pinned, 0 would pin, 0 problem(s)" in done.stderr
+
+
+def test_an_image_rendered_from_chart_values_is_resolved_but_not_written(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """istio's `{{ .Values.hub }}/app:{{ .Values.tag }}`: pin resolves the image the chart's
+    values render, and writes nothing (a digest in `tag` would go to every image it tags)."""
+    pushed = registry.pusher().image("istio/app", "latest", "latest")
+    root = tmp_path / "chart"
+    (root / "templates").mkdir(parents=True)
+    (root / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 1.0.0\n")
+    values = root / "values.yaml"
+    values.write_text(f"hub: {registry.host}/istio\ntag: latest\n")
+    (root / "templates" / "deployment.yaml").write_text(
+        "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+        '        - name: app\n          image: "{{ .Values.hub }}/app:{{ .Values.tag }}"\n'
+    )
+    before = values.read_bytes()
+    code, out, _ = pin(root, registry, "--write")
+    assert code == 1
+    assert (
+        f"values.yaml:2:6: {registry.host}/istio/app:latest: resolves to {pushed.digest} but "
+        "templates/deployment.yaml:7:18 builds the image from several values"
+    ) in out
+    assert values.read_bytes() == before

@@ -1093,3 +1093,87 @@ def test_bk101_names_a_registry_and_mapping_as_the_template_builds_them() -> Non
     )
     assert "the image as chart/templates/deployment.yaml:16:18 builds it" in finding["message"]
     assert "`registry.example.com/acme/shop:2.4@sha256:…` (`backout pin --write`" in finding["fix"]
+
+
+_ISTIOD_LINES = (
+    '{{- if contains "/" .Values.pilot.image }}\n'
+    '      image: "{{ .Values.pilot.image }}"\n'
+    "{{- else }}\n"
+    '      image: "{{ .Values.pilot.hub | default .Values.global.hub }}/'
+    '{{ .Values.pilot.image | default "pilot" }}:{{ .Values.pilot.tag | default .Values.global.tag }}"\n'
+    "{{- end }}\n"
+)
+
+
+def _rendered_images(values: str, lines: str) -> list[tuple[str, str]]:
+    """``(where, reference)`` of each image judged for a chart whose one container has the
+    template ``lines`` (its ``image:`` lines indented by six)."""
+    pod = "kind: Pod\nspec:\n  containers:\n    - name: app\n"
+    facts = FactSet(
+        read("c/values.yaml", values)
+        + read("c/templates/app.yaml", pod + lines)
+        + read("c/Chart.yaml", "name: app\nappVersion: 1.2.3\n")
+    )
+    return [(str(use.location), use.reference) for use in judged_image_uses(facts)]
+
+
+@pytest.mark.parametrize(
+    ("values", "lines", "judged"),
+    [
+        (  # istio's layout: the `else` line renders, its tag from `global.tag`
+            'pilot:\n  hub: ""\n  tag: ""\n  image: pilot\n'
+            "global:\n  hub: gcr.io/istio-testing\n  tag: latest\n",
+            _ISTIOD_LINES,
+            [("c/values.yaml:7:8", "gcr.io/istio-testing/pilot:latest")],
+        ),
+        (  # the component's own tag wins over the global one
+            'pilot:\n  hub: ""\n  tag: "1.20.0"\n  image: pilot\n'
+            "global:\n  hub: gcr.io/istio-testing\n  tag: latest\n",
+            _ISTIOD_LINES,
+            [("c/values.yaml:3:8", "gcr.io/istio-testing/pilot:1.20.0")],
+        ),
+        (  # a full reference in `pilot.image`: the first line prints it whole
+            "pilot:\n  image: docker.io/istio/pilot:1.20.0\n"
+            "global:\n  hub: gcr.io/istio-testing\n  tag: latest\n",
+            _ISTIOD_LINES,
+            [("c/values.yaml:2:10", "docker.io/istio/pilot:1.20.0")],
+        ),
+        (  # `false`, `0` and an empty mapping are false; a missing value is unset
+            "hub: docker.io/acme\ntag: latest\nbeta: false\nreplicas: 0\nextra: {}\n",
+            "{{- if or .Values.beta .Values.replicas .Values.extra .Values.missing }}\n"
+            '      image: "{{ .Values.hub }}/beta:{{ .Values.tag }}"\n'
+            '{{- else if eq .Values.tag "latest" }}\n'
+            '      image: "{{ .Values.hub }}/app{{ .Values.missing }}:{{ .Values.tag }}"\n'
+            "{{- end }}\n",
+            [("c/values.yaml:2:6", "docker.io/acme/app:latest")],
+        ),
+        (  # a condition the values cannot tell: not judged, as before
+            "hub: docker.io/acme\ntag: latest\n",
+            '{{- if .Capabilities.APIVersions.Has "v1" }}\n'
+            '      image: "{{ .Values.hub }}/app:{{ .Values.tag }}"\n'
+            "{{- end }}\n",
+            [],
+        ),
+        (  # nor a value the chart's values do not set, nor a helper
+            "hub: docker.io/acme\n",
+            '      image: "{{ .Values.hub }}/app:{{ include "app.tag" . }}"\n',
+            [],
+        ),
+    ],
+    ids=["istiod", "component-tag", "whole-reference", "false-values", "untold", "helper"],
+)
+def test_an_image_line_is_rendered_with_the_chart_default_values(
+    values: str, lines: str, judged: list[tuple[str, str]]
+) -> None:
+    assert _rendered_images(values, lines) == judged
+
+
+def test_bk101_names_the_value_that_tags_an_image_rendered_from_values() -> None:
+    case = Path(__file__).parent / "fixtures/rules/BK101/fail/helm_image_rendered_from_chart_values"
+    done = run_backout("check", str(case), "--select", "BK101", "--output-format", "json")
+    (istiod,) = [
+        f for f in json.loads(done.stdout)["findings"] if f["path"].endswith("istiod/values.yaml")
+    ]
+    assert "`gcr.io/istio-testing/pilot:latest` is re-pointed by every push" in istiod["message"]
+    assert "the tag from `global.tag: latest` (istiod/values.yaml:13:8)" in istiod["message"]
+    assert "istiod/templates/deployment.yaml:14:18" in istiod["fix"]

@@ -28,7 +28,7 @@ from backout.lines import line_starts, position, split_lines
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
-from backout.sources.goyaml import go_yaml_kind, go_yaml_reading
+from backout.sources.goyaml import BOOLEAN, go_yaml_kind, go_yaml_reading
 from backout.sources.images import (
     BLOCK_SCALAR,
     ImageUse,
@@ -247,6 +247,10 @@ class HelmTemplateImage(Fact):
     dot: str = ""
     """The values path the dot holds on the line (``controller.image`` inside ``{{ with
     .Values.controller.image }}``), or ``""``."""
+    guards: tuple[str, ...] | None = ()
+    """The conditions of the ``{{ if }}`` blocks the line sits in, each one that must be true
+    for it to render (``not (contains "/" .Values.pilot.image)`` in an ``{{ else }}``);
+    ``None`` inside a ``with``, ``range`` or ``define``, whose rendering is not told."""
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,11 @@ class HelmImage(ImageUse):
     ``reference``, and ``built_as`` stays empty."""
     built_at: Location | None = None
     """Where the template line of ``built_as`` is."""
+    rendered_at: Location | None = None
+    """For an image no values image holds, that a container's ``image:`` line renders from
+    the chart's ``values.yaml`` (istio's ``{{ .Values.pilot.hub | default .Values.global.hub
+    }}/pilot:{{ … | default .Values.global.tag }}``): that line. The image is located at the
+    value that sets its tag (``values_path``), which may tag other images too."""
 
 
 @dataclass(frozen=True)
@@ -345,6 +354,41 @@ class HelmValuesRegistry(Fact):
     chart: str
     values_path: str
     value: str
+
+
+@dataclass(frozen=True)
+class HelmValues(Fact):
+    """Every value of a values file, by path (``global.tag``), located at the file's start.
+
+    Each entry is ``(path, printed, true, location)``: what a template prints for it as Helm
+    renders it (``None`` for a mapping or a list), whether ``{{ if }}`` and ``default`` take
+    it as true (Go templates: a non-empty string, a non-zero number, ``true``, a non-empty
+    mapping or list), and where the value is. Lists are not entered.
+    """
+
+    chart: str
+    values: tuple[tuple[str, str | None, bool, Location], ...]
+
+
+def _values_entries(
+    path: str, text: str, node: Node, prefix: str, depth: int
+) -> Iterator[tuple[str, str | None, bool, Location]]:
+    if depth > 30:
+        return
+    for key, value in yamlfile.items(node):
+        values_path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, yamlfile.ScalarNode):
+            location = scalar_span(path, text, value)[0]
+            if value.style is None and yamlfile.scalar(value) is None:  # null, ~ or nothing
+                yield values_path, "", False, location
+                continue
+            kind, printed = go_yaml_reading(text, value)
+            true = printed == "true" if kind == BOOLEAN else printed not in ("", "0")
+            yield values_path, printed, true, location
+        elif isinstance(value, (yamlfile.MappingNode, yamlfile.SequenceNode)):
+            yield values_path, None, bool(value.value), yamlfile.location(path, value)
+            if isinstance(value, yamlfile.MappingNode):
+                yield from _values_entries(path, text, value, values_path, depth + 1)
 
 
 def _is_registry_key(key: str) -> bool:
@@ -523,6 +567,35 @@ def _conditions_at(text: str, offset: int) -> list[tuple[int, str]]:
             joined = " and ".join(c for c in (negated, branch) if c)
             open_blocks[-1] = (start, joined)
     return open_blocks
+
+
+def _guards_at(text: str, offset: int) -> tuple[str, ...] | None:
+    """The conditions that must hold for ``offset`` of a template to render: those of the
+    ``{{ if }}`` blocks open there, an ``{{ else }}`` negating the ones before it; ``None``
+    inside a ``with``, ``range``, ``define`` or ``block``."""
+    open_blocks: list[list[str] | None] = []
+    for action in _ACTION.finditer(text):
+        if action.start() >= offset:
+            break
+        words = action.group()[2:-2].strip("-").strip()
+        head, _, rest = words.partition(" ")
+        if head == "if":
+            open_blocks.append([rest.strip()])
+        elif head in _BLOCK_WORDS:
+            open_blocks.append(None)
+        elif head == "end" and open_blocks:
+            open_blocks.pop()
+        elif head == "else" and open_blocks and open_blocks[-1] is not None:
+            conditions = open_blocks[-1]
+            conditions[-1] = f"not ({conditions[-1]})"
+            branch, _, condition = rest.strip().partition(" ")
+            if branch == "if":
+                conditions.append(condition.strip())
+            elif rest.strip():
+                open_blocks[-1] = None  # ``else with …``
+    if any(block is None for block in open_blocks):
+        return None
+    return tuple(c for block in open_blocks if block is not None for c in block)
 
 
 def _added_condition(text: str, resource: int, offset: int) -> str:
@@ -802,9 +875,14 @@ def _container_image_lines(documents: list[Node], *, tests: bool = False) -> set
         if tests and not is_helm_test(yamlfile.get(document, "metadata")):
             continue
         for _, container in _containers(document):
-            image_key = yamlfile.key_node(container, "image")
-            if image_key is not None:
-                lines.add(image_key.start_mark.line + 1)
+            if not isinstance(container, yamlfile.MappingNode):
+                continue
+            # every one: `{{ if }}` and `{{ else }}` branches each write an `image:` key
+            lines.update(
+                key.start_mark.line + 1
+                for key, _ in container.value
+                if isinstance(key, yamlfile.ScalarNode) and key.value == "image"
+            )
     return lines
 
 
@@ -819,7 +897,9 @@ def _template_images(
     they read are not images a rollback restores (grafana's ``testFramework.image``).
     """
     printed: dict[str, None] = {}
-    dots = _dot_at_lines(file.text() or "")
+    text = file.text() or ""
+    dots = _dot_at_lines(text)
+    starts = line_starts(text)
     for number, line in enumerate(file.lines(), start=1):
         if number in test_lines:
             continue
@@ -827,7 +907,7 @@ def _template_images(
         dot = dots[number - 1] if number <= len(dots) else ""
         image = _image_line(file, chart, number, line, in_container, dot)
         if image is not None:
-            yield image
+            yield replace(image, guards=_guards_at(text, starts[min(number, len(starts)) - 1]))
             continue
         for action in _ACTION.finditer(line):
             words = action.group()[2:-2].strip("- \t").split(None, 1)
@@ -1259,14 +1339,42 @@ class _ChartTemplates:
         return any(path == p or path.startswith(p + ".") for p in self.printed)
 
 
+def _chart_defaults(facts: FactSet) -> dict[str, HelmValues]:
+    """Each chart's default values: its ``values.yaml``."""
+    return {
+        values.chart: values
+        for values in facts.of(HelmValues)
+        if values.location.path.removeprefix(values.chart).lstrip("/") == "values.yaml"
+    }
+
+
+def _renders(line: HelmTemplateImage, defaults: HelmValues | None) -> bool | None:
+    """Whether ``line`` renders with the chart's default values: its ``{{ if }}``
+    conditions all true; ``None`` when that cannot be told."""
+    if not line.guards:
+        return True if line.guards is not None else None
+    if defaults is None:
+        return None
+    scope = _defaults_scope(_Scope("", "", {}), defaults)
+    truths = [_truth(guard, scope) for guard in line.guards]
+    if False in truths:
+        return False
+    return None if None in truths else True
+
+
 def _chart_templates(facts: FactSet) -> dict[str, _ChartTemplates]:
     charts: dict[str, _ChartTemplates] = {}
     helpers = {(t.chart, t.name): t.body for t in facts.of(HelmNamedTemplate)}
+    defaults = _chart_defaults(facts)
     for line in facts.of(HelmTemplateImage):
         chart = charts.setdefault(line.chart, _ChartTemplates())
         if line.includes:
             line = replace(line, values_paths=line.values_paths + _helper_paths(line, helpers))
         chart.image_paths.update(line.values_paths)
+        if line.whole_paths and _renders(line, defaults.get(line.chart)) is False:
+            # istio's `{{ if contains "/" .Values.pilot.image }}` line, with `image: pilot`:
+            # the value is not printed as the whole image, so `pilot` is no image that runs
+            line = replace(line, whole_paths=())
         chart.whole_paths.update(line.whole_paths)
         chart.tag_paths.update(line.tag_paths)
         if line.app_version_default:
@@ -1385,7 +1493,85 @@ def judged_image_uses(facts: FactSet) -> list[ImageUse]:
         if chart is not None and chart.runs(candidate.image):
             judged.append(_judged_helm_image(candidate.image, chart, app_versions, facts))
     judged.extend(_overridden(facts, judged, charts, app_versions))
+    judged.extend(_rendered_from_defaults(facts, judged))
     return judged
+
+
+def _rendered_from_defaults(facts: FactSet, judged: list[ImageUse]) -> Iterator[HelmImage]:
+    """The images that containers' ``image:`` lines render from the chart's default values
+    where no values image holds them (``{{ .Values.hub }}/app:{{ .Values.tag }}``).
+
+    Only a line whose ``{{ if }}`` conditions hold and whose every action the values tell
+    (:func:`readable_name` with the chart's ``values.yaml``), rendering a valid reference;
+    any other stays unjudged. The image is located at the value its tag comes from."""
+    held = {(use.chart, use.values_path) for use in judged if isinstance(use, HelmImage)}
+    defaults = _chart_defaults(facts)
+    seen: set[tuple[Location, str]] = set()
+    for line in facts.of(HelmTemplateImage):
+        values = defaults.get(line.chart)
+        if values is None or not line.in_container or line.dot or line.includes:
+            continue
+        if any(
+            (line.chart, held_path) in held
+            for path in line.values_paths
+            for held_path in _prefixes(path)
+        ):
+            continue  # a values image of this line is judged as the line builds it
+        if not line.values_paths or _renders(line, values) is not True:
+            continue
+        rendered = readable_name(line.written, line.chart, facts, defaults=values)
+        reference = parse_reference(rendered)
+        if reference is None or _PLACEHOLDER.search(rendered):
+            continue
+        tag = _tag_source(line, values, reference.tag or "")
+        location = tag[2] if tag else line.location
+        if (location, rendered) in seen:
+            continue
+        seen.add((location, rendered))
+        shown = f"`{tag[0]}: {tag[1]}` ({tag[2]})" if tag else "the template"
+        yield HelmImage(
+            location,
+            rendered,
+            "helm",
+            f"values `{tag[0]}`" if tag else "chart template",
+            note=f"as {line.location} renders it with the chart's values, the tag from {shown}",
+            chart=line.chart,
+            values_path=tag[0] if tag else "",
+            rendered_at=line.location,
+            pin_blocked=f"{line.location} builds the image from several values "
+            f"(`{line.written}`): a digest written into one of them may pin other images "
+            "that read it",
+        )
+
+
+def _prefixes(path: str) -> Iterator[str]:
+    """``path`` and the paths holding it: ``a.b.c``, ``a.b``, ``a``."""
+    while path:
+        yield path
+        path = path.rpartition(".")[0]
+
+
+def _tag_source(
+    line: HelmTemplateImage, defaults: HelmValues, tag: str
+) -> tuple[str, str, Location] | None:
+    """The value the tag of ``line``'s image comes from, with what it prints and where it is
+    (``global.tag`` of ``… | default .Values.global.tag``); ``None`` when no value sets it.
+
+    The candidates are the paths of the last action after a ``:``, in the order Helm tries
+    them (the value, then its ``default``; ``default X Y`` tries ``Y`` first)."""
+    last = list(_ACTION.finditer(line.written))[-1:]
+    if not tag or not last or line.written[: last[0].start()][-1:] != ":":
+        return None
+    action = last[0].group()
+    paths = list(_paths(action))
+    if _first_word(action) == "default":
+        paths.reverse()
+    entries = {path: (printed, true, where) for path, printed, true, where in defaults.values}
+    for path in paths:
+        printed, true, where = entries.get(path, (None, False, None))
+        if true and printed == tag and where is not None:
+            return path, printed, where
+    return None
 
 
 def _overridden(
@@ -1672,6 +1858,7 @@ def readable_name(
     facts: FactSet,
     release: str = "",
     values: dict[str, str] | None = None,
+    defaults: HelmValues | None = None,
 ) -> str:
     """A templated name (``{{ include "shop.fullname" . }}-migrate``) as a person reads it.
 
@@ -1683,7 +1870,9 @@ def readable_name(
     ``values`` gives what some ``.Values`` paths hold (``{"image.tag": "2.4"}``); a
     ``default`` applies where such a value is empty, and a ``default "x" .Values.y`` reads
     ``x`` unless ``y`` is known. An ``{{ if }}`` whose condition they tell (``{{ if
-    .Values.global.registry }}…{{ end }}``) prints its branch taken, as Helm does.
+    .Values.global.registry }}…{{ end }}``) prints its branch taken, as Helm does. With
+    ``defaults`` (the chart's ``values.yaml``), the values are all of those: a path it does
+    not set is unset, printed as nothing.
     """
     text = written.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
@@ -1693,7 +1882,19 @@ def readable_name(
     chart_name = next((c.name for c in facts.of(HelmChart) if c.chart == chart), "")
     templates = {t.name: t.body for t in facts.of(HelmNamedTemplate) if t.chart == chart}
     scope = _Scope(chart_name or "<chart>", release or "<release>", templates, values=values or {})
+    if defaults is not None:
+        scope = _defaults_scope(scope, defaults)
     return _render(text, scope, 0)
+
+
+def _defaults_scope(scope: _Scope, defaults: HelmValues) -> _Scope:
+    """``scope`` telling every value of ``defaults``, and nothing else, as set."""
+    return replace(
+        scope,
+        values={path: printed for path, printed, _, _ in defaults.values if printed is not None},
+        truth={path: true for path, _, true, _ in defaults.values},
+        complete=True,
+    )
 
 
 # How an open block renders: its taken branch, a branch not taken, a branch after the taken
@@ -2004,8 +2205,15 @@ class HelmReader:
                     )
                 )
             return facts
+        text = file.text() or ""
         for document in documents:
-            facts.extend(
-                _image_uses(file.path, file.text() or "", _directory(file.path), document, "", 0)
-            )
+            facts.extend(_image_uses(file.path, text, _directory(file.path), document, "", 0))
+            if isinstance(document, yamlfile.MappingNode):
+                facts.append(
+                    HelmValues(
+                        Location(file.path, 1, 0),
+                        _directory(file.path),
+                        tuple(_values_entries(file.path, text, document, "", 0)),
+                    )
+                )
         return facts

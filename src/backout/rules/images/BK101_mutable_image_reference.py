@@ -146,7 +146,15 @@ class MutableImageReference(Rule):
     cannot tell stays unknown; a template that
     builds the image from more than that (microservices-demo's
     `{{ .Values.images.repository }}/{{ .Values.cartService.name }}:{{ .Values.images.tag }}`)
-    is named as it builds it, with the line. A mapping
+    is named as it builds it, with the line. A container's `image:` line that no values
+    image holds (istio's `{{ .Values.pilot.hub | default .Values.global.hub }}/pilot:{{
+    .Values.pilot.tag | default .Values.global.tag }}`, `{{ .Values.hub }}/app:{{
+    .Values.tag }}`) is rendered with the chart's `values.yaml` (a value it does not set is
+    unset) where its `{{ if }}`/`{{ else }}` conditions hold and the values tell every
+    action, and is judged at the value that sets its tag (`global.tag: latest`), naming
+    the line; `backout pin` resolves it but writes nothing there, as that value may tag
+    other images. A value printed whole by a line whose conditions are false with those
+    values (`{{ if contains "/" .Values.pilot.image }}` with `image: pilot`) is no image. A mapping
     `{registry, image, tag, digest}` (ingress-nginx) or `{registry, repository, tag, digest}`
     is one image, `registry/image:tag@digest`; its templates may read it inside
     `{{ with .Values.controller.image }}` and through helpers passed the dot. A `sha: <64 hex>`
@@ -376,6 +384,18 @@ class MutableImageReference(Rule):
                 f"pin the image where it is built ({use.built_at}): give each image it builds "
                 "a digest value that the template appends as `@{{ … }}`; a digest written "
                 f"into `{use.values_path}` would pin no image, or the wrong one"
+            )
+        elif isinstance(use, HelmImage) and use.rendered_at is not None:
+            fix = (
+                f"pin the image where it is built ({use.rendered_at}): give it a digest value "
+                "that the template appends as `@{{ … }}`, or a value that holds the whole "
+                "pinned reference"
+                + (
+                    f"; a digest written into `{use.values_path}` would pin every image that "
+                    "reads it to this one"
+                    if use.values_path
+                    else ""
+                )
             )
         elif use.source == "kustomize":
             fix = "add `digest: sha256:…` to this `images:` entry (`backout pin --write`)"
