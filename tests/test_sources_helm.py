@@ -668,6 +668,40 @@ def test_an_empty_tag_without_an_app_version_default_stays_unresolved() -> None:
     assert use.unresolved and use.reference == "ghcr.io/acme/api"
 
 
+@pytest.mark.parametrize(
+    "action",
+    [
+        "{{ .Values.image.tag | default .Values.defaultTag }}",
+        "{{ default .Values.defaultTag .Values.image.tag }}",
+    ],
+)
+def test_an_empty_tag_is_the_values_fallback_the_templates_name(action: str) -> None:
+    values = 'defaultTag: "1.7"\nimage:\n  repository: ghcr.io/acme/api\n  tag: ""\n'
+    template = f'  image: "{{{{ .Values.image.repository }}}}:{action}"\n'
+    facts = FactSet(
+        read("c/values.yaml", values)
+        + read("c/templates/d.yaml", template)
+        + read("c/Chart.yaml", 'name: api\nversion: 0.1.0\nappVersion: "2.4"\n')
+    )
+    (use,) = judged_image_uses(facts)
+    assert use.reference == "ghcr.io/acme/api:1.7" and not use.unresolved
+    assert "`defaultTag: 1.7` (c/values.yaml:1:13)" in use.note and "AppVersion" not in use.note
+    assert use.pin_edit is not None
+    assert use.pin_edit.apply(values, "sha256:x").endswith('  tag: "1.7@sha256:x"\n')
+
+
+def test_an_empty_tag_whose_fallback_is_unset_names_that_fallback() -> None:
+    values = 'image:\n  repository: ghcr.io/acme/api\n  tag: ""\n'
+    template = (
+        '  image: "{{ .Values.image.repository }}:'
+        '{{ .Values.image.tag | default .Values.global.tag }}"\n'
+    )
+    facts = FactSet(read("c/values.yaml", values) + read("c/templates/d.yaml", template))
+    (use,) = judged_image_uses(facts)
+    assert use.unresolved == "`.Values.global.tag` (the tag is empty)"
+    assert "AppVersion" not in use.note
+
+
 HELPERS = """\
 {{/* the release's name, then the chart's */}}
 {{- define "shop.fullname" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end }}
@@ -1177,3 +1211,21 @@ def test_bk101_names_the_value_that_tags_an_image_rendered_from_values() -> None
     assert "`gcr.io/istio-testing/pilot:latest` is re-pointed by every push" in istiod["message"]
     assert "the tag from `global.tag: latest` (istiod/values.yaml:13:8)" in istiod["message"]
     assert "istiod/templates/deployment.yaml:14:18" in istiod["fix"]
+
+
+def test_bk101_and_pin_name_the_fallback_of_an_empty_tag(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text('name: app\nversion: 0.1.0\nappVersion: "9.9"\n')
+    (chart / "values.yaml").write_text('image:\n  repository: acme/app\n  tag: ""\n')
+    (chart / "templates" / "d.yaml").write_text(
+        "kind: Pod\nspec:\n  containers:\n    - name: app\n"
+        '      image: "{{ .Values.image.repository }}:'
+        '{{ .Values.image.tag | default .Values.global.tag }}"\n'
+    )
+    done = run_backout("check", str(tmp_path), "--select", "BK101", "--output-format", "json")
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert "the templates fall back to `.Values.global.tag`, a tag" in finding["message"]
+    assert "AppVersion" not in finding["message"]
+    pinned = run_backout("pin", str(tmp_path))
+    assert "decided by `.Values.global.tag` (the tag is empty)" in pinned.stdout

@@ -308,6 +308,9 @@ class HelmImage(ImageUse):
     ``reference``, and ``built_as`` stays empty."""
     built_at: Location | None = None
     """Where the template line of ``built_as`` is."""
+    tag_fallback: str = ""
+    """What the templates print for an empty tag, as written, when it is no
+    ``.Chart.AppVersion`` and the values do not tell it (``.Values.global.tag``)."""
     rendered_at: Location | None = None
     """For an image no values image holds, that a container's ``image:`` line renders from
     the chart's ``values.yaml`` (istio's ``{{ .Values.pilot.hub | default .Values.global.hub
@@ -1621,7 +1624,70 @@ def _judged_helm_image(
 ) -> HelmImage:
     """``image`` as its chart's templates use it: the tag they fall back to, the pin edit,
     the image a template builds from more than it."""
+    if image.unresolved and f"{image.values_path}.tag" not in chart.app_version_paths:
+        image = _with_values_fallback(image, chart, _chart_defaults(facts).get(image.chart))
     return _built_from_more(_judged_tag(image, chart, app_versions), chart, facts)
+
+
+def _with_values_fallback(
+    image: HelmImage, chart: _ChartTemplates, defaults: HelmValues | None
+) -> HelmImage:
+    """An image whose empty tag the templates replace by another value (``{{
+    .Values.image.tag | default .Values.defaultTag }}``): judged at that value where the
+    chart's ``values.yaml`` sets it, and the digest goes into the tag after it, as for
+    ``.Chart.AppVersion``; else the fallback is named, as written."""
+    tag_path = f"{image.values_path}.tag"
+    fallbacks: set[str] = set()
+    told: set[tuple[str, str, Location]] = set()
+    for line in chart.tag_lines.get(image.values_path, []):
+        action = list(_ACTION.finditer(line.written))[-1].group()
+        words = _TOKEN.findall(action.strip("{}-"))
+        fallback = _default_of(words)
+        if fallback is None:
+            return image  # a line that prints the empty tag as it is
+        fallbacks.add(fallback)
+        if defaults is not None and not line.dot:
+            scope = _defaults_scope(_Scope("", "", {}), defaults)
+            scope = replace(
+                scope,
+                values={**scope.values, tag_path: ""},
+                truth={**scope.truth, tag_path: False},
+            )
+            value = _evaluate(action.strip("{}-"), scope)
+            source = _tag_source(line, defaults, value.printed or "") if value else None
+            if source is not None:
+                told.add(source)
+    if len(told) == 1 and len(fallbacks) == 1:
+        path, tag, where = next(iter(told))
+        fallen = _tagged(
+            image,
+            tag,
+            f"the tag is `{path}: {tag}` ({where}), which the templates use while "
+            f"`{tag_path}` is empty",
+        )
+        if fallen is not None:
+            return fallen
+    if len(fallbacks) != 1:
+        return image
+    fallback = next(iter(fallbacks))
+    return replace(
+        image,
+        unresolved=f"`{fallback}` (the tag is empty)",
+        note=f"chart default tag is empty: the templates fall back to `{fallback}`",
+        tag_fallback=fallback,
+    )
+
+
+def _default_of(words: list[str]) -> str | None:
+    """The fallback of a pipeline's ``default``, as written: ``.Values.defaultTag`` of
+    ``.Values.image.tag | default .Values.defaultTag`` or of ``default .Values.defaultTag
+    .Values.image.tag``; ``None`` without one."""
+    if words[:1] == ["default"] and len(words) >= 3:
+        return words[1]
+    for index, word in enumerate(words[:-1]):
+        if word == "|" and words[index + 1] == "default" and index + 2 < len(words):
+            return words[index + 2]
+    return None
 
 
 def _built_from_more(image: HelmImage, chart: _ChartTemplates, facts: FactSet) -> HelmImage:
@@ -1740,18 +1806,30 @@ def _with_app_version(image: HelmImage, chart: HelmChart | None) -> HelmImage:
     """
     if chart is None or chart.app_version is None:
         return image
-    reference = f"{image.reference}:{chart.app_version}"
-    if parse_reference(reference) is None:
-        return image
-    edit = image.tag_edit
     shown = f"{chart.chart}/Chart.yaml" if chart.chart else "Chart.yaml"
+    fallen = _tagged(
+        image,
+        chart.app_version,
+        f"the tag is the appVersion of {shown}, which the templates use while "
+        f"`{image.values_path}.tag` is empty",
+    )
+    return image if fallen is None else fallen
+
+
+def _tagged(image: HelmImage, tag: str, note: str) -> HelmImage | None:
+    """``image`` at the ``tag`` its templates print while its own is empty, the digest
+    going into its tag after it (``.Values.<path>.tag`` wins over the ``default``, so the
+    rendered image is ``repo:<tag>@sha256:…``); ``None`` when that is no reference."""
+    reference = f"{image.reference}:{tag}"
+    if parse_reference(reference) is None:
+        return None
+    edit = image.tag_edit
     return replace(
         image,
         reference=reference,
         unresolved="",
-        note=f"the tag is the appVersion of {shown}, which the templates use while "
-        f"`{image.values_path}.tag` is empty",
-        tag_edit=replace(edit, before=f"{edit.before}{chart.app_version}@") if edit else None,
+        note=note,
+        tag_edit=replace(edit, before=f"{edit.before}{tag}@") if edit else None,
     )
 
 

@@ -200,7 +200,10 @@ class MutableImageReference(Rule):
     default may set (`${IMAGE}`, `api:${TAG}`) cannot be judged and is
     reported as a warning; `${TAG:?message}` is named as a variable that must be set at
     deploy time (compose refuses to start without it). An empty Helm tag that the templates replace by
-    `.Chart.AppVersion` is judged as the `appVersion` of the chart's `Chart.yaml`. An
+    `.Chart.AppVersion` is judged as the `appVersion` of the chart's `Chart.yaml`; one they
+    replace by another value (`{{ .Values.image.tag | default .Values.defaultTag }}`) as
+    that value of the chart's `values.yaml`, naming its line, or, where it sets none, as a
+    tag the fallback (named in the message) decides. An
     unquoted Helm tag is judged as Helm renders it (values go
     through JSON, so numbers are printed as float64): `tag: 1.0` deploys `repo:1`, `1e3`
     deploys `repo:1000`, `20240501` deploys `repo:2.0240501e+07`; that is an error, fixed by
@@ -320,10 +323,11 @@ class MutableImageReference(Rule):
                 Severity.ERROR,
             )
         if isinstance(use, HelmImage) and use.unresolved:
+            fallback = use.tag_fallback or ".Chart.AppVersion"
             return self.finding(
                 use.location,
                 f"{use.context}: chart default tag is empty: the templates fall back to "
-                f"`.Chart.AppVersion`, a tag, so `{use.reference}` is deployed by tag and "
+                f"`{fallback}`, a tag, so `{use.reference}` is deployed by tag and "
                 f"{restored_by}",
                 "set the image's `digest` in the values (or pin `tag: <tag>@sha256:…`), so "
                 "`helm rollback` restores the image itself",
