@@ -491,22 +491,12 @@ def _structured_template(
         name = _raw(text, yamlfile.get(metadata, "name"))
         resource_start = (kind_node or document).start_mark.index
         policies: list[HelmResourcePolicy] = []
-        hooks: list[HelmHook] = []
+        found: list[tuple[Location, tuple[str, ...]]] = []
         annotations = yamlfile.get(metadata, "annotations")
         for key, value in yamlfile.items(annotations) if folder == "templates" else ():
             if key == "helm.sh/hook":
                 events = tuple(h.strip() for h in _raw(text, value).split(",") if h.strip())
-                hooks.append(
-                    HelmHook(
-                        _value_location(file.path, value),
-                        chart,
-                        kind,
-                        name,
-                        events,
-                        kind in _WORKLOAD_KINDS,
-                        _first_command(text, yamlfile.get(document, "spec")),
-                    )
-                )
+                found.append((_value_location(file.path, value), events))
             elif key == "helm.sh/resource-policy":
                 policies.append(
                     HelmResourcePolicy(
@@ -518,6 +508,17 @@ def _structured_template(
                         _added_condition(text, resource_start, value.start_mark.index),
                     )
                 )
+        if folder == "templates" and not found:
+            found.extend(
+                _hooks_in_actions(
+                    file.path, text, document.start_mark.index, document.end_mark.index
+                )
+            )
+        command = _first_command(text, yamlfile.get(document, "spec")) if found else ""
+        hooks = [
+            HelmHook(location, chart, kind, name, events, kind in _WORKLOAD_KINDS, command)
+            for location, events in found
+        ]
         if kind == "CustomResourceDefinition" and kind_node is not None:
             yield _crd(yamlfile.location(file.path, kind_node), chart, name, folder, policies)
         if folder != "templates":
@@ -526,6 +527,25 @@ def _structured_template(
             yield _template_workload(file.path, text, chart, kind, document)
         yield from hooks
         yield from policies
+
+
+# A hook annotation built in a template action rather than written as YAML: a ``dict`` or
+# ``set`` argument pair, merged into the annotations by a helper (bitnami's charts:
+# ``$defaultAnnotations := dict "helm.sh/hook" "pre-upgrade" …``; ``set $hooks "helm.sh/hook"
+# "pre-upgrade"``). A quoted key followed by a quoted value is no YAML, only template text.
+_ACTION_HOOK = re.compile(r"\"helm\.sh/hook\"\s+\"(?P<events>[^\"]*)\"")
+
+
+def _hooks_in_actions(
+    path: str, text: str, start: int, end: int
+) -> Iterator[tuple[Location, tuple[str, ...]]]:
+    """The hook events set by template actions between ``start`` and ``end``, located at
+    their quoted value."""
+    for action in _ACTION.finditer(text, start, end):
+        for match in _ACTION_HOOK.finditer(action.group()):
+            events = tuple(h.strip() for h in match.group("events").split(",") if h.strip())
+            line, column = position(text, action.start() + match.start("events"))
+            yield Location(path, line, column), events
 
 
 def _crd(
@@ -703,6 +723,11 @@ def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fac
         name_match = _NAME_LINE.match(line)
         if name_match and not name:
             name = name_match.group(1)
+        if folder == "templates" and "helm.sh/hook" in line:
+            for location, events in _hooks_in_actions(
+                file.path, text, line_start, line_start + len(line)
+            ):
+                pending.append(("helm.sh/hook", ",".join(events), location, 0))
         annotation = _ANNOTATION_LINE.match(line)
         if annotation and folder == "templates":
             column = annotation.start(2) + 1

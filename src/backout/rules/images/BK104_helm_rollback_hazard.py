@@ -62,7 +62,9 @@ class HelmRollbackHazard(Rule):
     - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback.
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
-    as unreadable.
+    as unreadable. A hook annotation built inside an action and merged in by a helper counts
+    like a written one (bitnami's charts: `{{- $defaultAnnotations := dict "helm.sh/hook"
+    "pre-upgrade" … }}`, or `set $hooks "helm.sh/hook" "post-upgrade"`).
 
     ## Why is this bad?
     `helm rollback` re-applies the previous release's manifests and runs the *target's*
