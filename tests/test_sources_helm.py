@@ -1160,6 +1160,22 @@ def _rendered_images(values: str, lines: str) -> list[tuple[str, str]]:
             _ISTIOD_LINES,
             [("c/values.yaml:7:8", "gcr.io/istio-testing/pilot:latest")],
         ),
+        (  # current istio: the defaults under `_internal_defaults_do_not_set`, which its
+            # `zzz_profile.yaml` merges into `.Values` before any template reads them
+            "_internal_defaults_do_not_set:\n"
+            '  pilot:\n    hub: ""\n    tag: ""\n    image: pilot\n'
+            "  global:\n    hub: gcr.io/istio-testing\n    tag: latest\n",
+            _ISTIOD_LINES,
+            [("c/values.yaml:8:10", "gcr.io/istio-testing/pilot:latest")],
+        ),
+        (  # a value set outside the defaults wins over them, as the merge decides
+            "_internal_defaults_do_not_set:\n"
+            '  pilot:\n    hub: ""\n    tag: ""\n    image: pilot\n'
+            "  global:\n    hub: gcr.io/istio-testing\n    tag: latest\n"
+            "global:\n  tag: 1.24.0\n",
+            _ISTIOD_LINES,
+            [("c/values.yaml:10:8", "gcr.io/istio-testing/pilot:1.24.0")],
+        ),
         (  # the component's own tag wins over the global one
             'pilot:\n  hub: ""\n  tag: "1.20.0"\n  image: pilot\n'
             "global:\n  hub: gcr.io/istio-testing\n  tag: latest\n",
@@ -1194,7 +1210,16 @@ def _rendered_images(values: str, lines: str) -> list[tuple[str, str]]:
             [],
         ),
     ],
-    ids=["istiod", "component-tag", "whole-reference", "false-values", "untold", "helper"],
+    ids=[
+        "istiod",
+        "istiod-internal-defaults",
+        "istiod-defaults-overridden",
+        "component-tag",
+        "whole-reference",
+        "false-values",
+        "untold",
+        "helper",
+    ],
 )
 def test_an_image_line_is_rendered_with_the_chart_default_values(
     values: str, lines: str, judged: list[tuple[str, str]]

@@ -366,11 +366,26 @@ class HelmValues(Fact):
     Each entry is ``(path, printed, true, location)``: what a template prints for it as Helm
     renders it (``None`` for a mapping or a list), whether ``{{ if }}`` and ``default`` take
     it as true (Go templates: a non-empty string, a non-zero number, ``true``, a non-empty
-    mapping or list), and where the value is. Lists are not entered.
+    mapping or list), and where the value is. Lists are not entered. A path may come twice (see
+    :data:`MERGED_DEFAULTS`): the later entry wins.
     """
 
     chart: str
     values: tuple[tuple[str, str | None, bool, Location], ...]
+
+
+MERGED_DEFAULTS = "_internal_defaults_do_not_set"
+"""A values file's top-level key whose mapping holds the chart's defaults, which a template
+merges into ``.Values`` (istio's charts since 1.22, by ``templates/zzz_profile.yaml``): the
+values under it are read as top-level values, and a top-level value set beside it wins."""
+
+
+def _values_roots(document: Node) -> list[Node]:
+    """The mappings of a values document whose keys are top-level values, weakest first."""
+    defaults = yamlfile.get(document, MERGED_DEFAULTS)
+    if isinstance(defaults, yamlfile.MappingNode):
+        return [defaults, document]
+    return [document]
 
 
 def _values_entries(
@@ -379,6 +394,8 @@ def _values_entries(
     if depth > 30:
         return
     for key, value in yamlfile.items(node):
+        if depth == 0 and key == MERGED_DEFAULTS:
+            continue
         values_path = f"{prefix}.{key}" if prefix else key
         if isinstance(value, yamlfile.ScalarNode):
             location = scalar_span(path, text, value)[0]
@@ -1105,6 +1122,8 @@ def _image_uses(
     # the fields of a ``{repository, tag}`` mapping are read as part of it, not on their own
     fields = _IMAGE_FIELDS if yamlfile.get(node, "repository") is not None else frozenset()
     for key, value in yamlfile.items(node):
+        if depth == 0 and key == MERGED_DEFAULTS:
+            continue
         values_path = f"{prefix}.{key}" if prefix else key
         if _is_registry_key(key) and isinstance(value, yamlfile.ScalarNode):
             registry = yamlfile.scalar(value)
@@ -2310,13 +2329,19 @@ class HelmReader:
             return facts
         text = file.text() or ""
         for document in documents:
-            facts.extend(_image_uses(file.path, text, _directory(file.path), document, "", 0))
+            roots = _values_roots(document)
+            for root in roots:
+                facts.extend(_image_uses(file.path, text, _directory(file.path), root, "", 0))
             if isinstance(document, yamlfile.MappingNode):
                 facts.append(
                     HelmValues(
                         Location(file.path, 1, 0),
                         _directory(file.path),
-                        tuple(_values_entries(file.path, text, document, "", 0)),
+                        tuple(
+                            entry
+                            for root in roots
+                            for entry in _values_entries(file.path, text, root, "", 0)
+                        ),
                     )
                 )
         return facts

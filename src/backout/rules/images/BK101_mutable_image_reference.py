@@ -150,7 +150,8 @@ class MutableImageReference(Rule):
     image holds (istio's `{{ .Values.pilot.hub | default .Values.global.hub }}/pilot:{{
     .Values.pilot.tag | default .Values.global.tag }}`, `{{ .Values.hub }}/app:{{
     .Values.tag }}`) is rendered with the chart's `values.yaml` (a value it does not set is
-    unset) where its `{{ if }}`/`{{ else }}` conditions hold and the values tell every
+    unset; the defaults current istio charts keep under `_internal_defaults_do_not_set` and
+    merge into `.Values` count as top-level values, overridden by one set beside them) where its `{{ if }}`/`{{ else }}` conditions hold and the values tell every
     action, and is judged at the value that sets its tag (`global.tag: latest`), naming
     the line; `backout pin` resolves it but writes nothing there, as that value may tag
     other images. A value printed whole by a line whose conditions are false with those
