@@ -2,8 +2,8 @@
 
 Each script runs on the PostgreSQL server of 127.0.0.1 (in a scratch database made and dropped
 here; the test FAILS, never skips, when the server is missing) and through backout's SQL reader
-and schema model: the foreign keys, unique constraints and primary keys of every table must
-have the same names in both.
+and schema model: the foreign keys, unique, check and primary key constraints of every table
+must have the same names in both.
 """
 
 from __future__ import annotations
@@ -58,6 +58,24 @@ SCRIPTS = {
         CREATE TABLE t (c int UNIQUE, d int);
         ALTER TABLE t ADD UNIQUE (d), ADD UNIQUE (d);
     """,
+    "check_constraints": """
+        CREATE TABLE t (
+            a int CHECK (a > 0), b int CHECK (b > a), c int CHECK (true),
+            CHECK (a > 1), CHECK (a > b), d int CHECK (a > 2) CHECK (a > 3)
+        );
+        ALTER TABLE t ADD CHECK (a > 5), ADD CHECK (a > 6), ADD CHECK (b > 0 AND a > 0);
+        ALTER TABLE t ADD COLUMN e int CHECK (e > 0);
+        ALTER TABLE t DROP CONSTRAINT t_a_check, DROP CONSTRAINT t_check1;
+        ALTER TABLE t ADD CHECK (a > 9), ADD CONSTRAINT t_check1 CHECK (e > 1);
+        ALTER TABLE t ADD CHECK (c > 0 OR c < 0), ADD CHECK (e > 0 AND e < 9);
+        ALTER TABLE t DROP COLUMN e;
+        ALTER TABLE t ADD CHECK (b > 1);
+    """,
+    "keys_of_an_added_column": """
+        CREATE TABLE w (a int);
+        ALTER TABLE w ADD COLUMN b int UNIQUE;
+        ALTER TABLE w ADD UNIQUE (b);
+    """,
     "long_names_numbered": """
         CREATE TABLE authorities (id int PRIMARY KEY);
         CREATE TABLE certificate_notification_associations_history (
@@ -95,7 +113,7 @@ def _server_names(url: str, schema: str, script: str) -> dict[str, set[str]]:
         rows = connection.execute(
             "SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c "
             "ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND k.contype IN ('f', 'u', 'p')",
+            "WHERE n.nspname = %s AND k.contype IN ('f', 'u', 'p', 'c')",
             (schema,),
         ).fetchall()
     names: dict[str, set[str]] = {}

@@ -860,14 +860,22 @@ class Schema:
 
     def constraint_name(self, op: Operation) -> str:
         """The name of the constraint ``op`` (an ``ADD_CONSTRAINT``) adds, lower-cased: its own;
-        on PostgreSQL, for an unnamed FOREIGN KEY, UNIQUE or PRIMARY KEY, the one the server
+        on PostgreSQL, for an unnamed FOREIGN KEY, UNIQUE, PRIMARY KEY or CHECK, the one the server
         gives it (:func:`_server_name`); else ``""``."""
         if op.detail:
             return op.detail.lower()
         label = _SERVER_LABELS.get(op.constraint or UNIQUE)
-        if not self.server_names or label is None or not op.constrained:
+        if not self.server_names or label is None:
             return ""
-        columns = () if op.constraint == PRIMARY_KEY else op.constrained
+        columns: tuple[str, ...]
+        if op.constraint == CHECK:
+            # The server names a check after the columns its condition reads only when that
+            # is one column (``t_a_check``); else after the table (``t_check``).
+            columns = op.constrained if len(op.constrained) == 1 else ()
+        elif not op.constrained:
+            return ""
+        else:
+            columns = () if op.constraint == PRIMARY_KEY else op.constrained
         return self._server_name(op.table, columns, label)
 
     def _server_name(self, table: str, columns: Sequence[str], label: str) -> str:
@@ -876,7 +884,7 @@ class Schema:
         or with ``label`` numbered 1, 2… (``t_a_fkey1``) while the name is taken: by a
         constraint of any table, and for a key, whose index is a relation, by a table or view
         too (PostgreSQL 15 names them so)."""
-        relation = label != "fkey"
+        relation = label in ("key", "pkey")
         used = self.names_used
         number = 0
         while True:
@@ -1229,7 +1237,7 @@ _TABLES_UNCHANGED = frozenset(
 
 
 # The label PostgreSQL ends the name of an unnamed constraint of each kind with.
-_SERVER_LABELS = {FOREIGN_KEY: "fkey", UNIQUE: "key", PRIMARY_KEY: "pkey"}
+_SERVER_LABELS = {FOREIGN_KEY: "fkey", UNIQUE: "key", PRIMARY_KEY: "pkey", CHECK: "check"}
 
 # PostgreSQL's longest name: NAMEDATALEN - 1 bytes.
 _NAME_BYTES = 63

@@ -348,11 +348,19 @@ def _pg_null(expression: Any) -> bool:
 def _pg_named_keys(stmt: _PgStatement, table: str, column: Node, after: int) -> list[Operation]:
     """The keys a column declares under a name (``email text CONSTRAINT uq UNIQUE``, ``id int
     CONSTRAINT pk PRIMARY KEY``), as the same constraints written for the table are read:
-    their names are known, so a drop of one drops it; and its foreign keys, named or not."""
+    their names are known, so a drop of one drops it; and its foreign keys and checks, named
+    or not."""
     keys = []
     for item in column.get("constraints") or ():
         constraint = _fields(item, "Constraint")
         if constraint is None:
+            continue
+        if constraint.get("contype") == "CONSTR_CHECK":
+            # Named or not: PostgreSQL names an unnamed one after the column its condition
+            # reads, in the order of the statement (``t_a_check``, ``t_a_check1``).
+            check = _pg_constraint(stmt, table, constraint, after)
+            if check is not None:
+                keys.append(check)
             continue
         if constraint.get("contype") == "CONSTR_FOREIGN":
             # ``a int REFERENCES x``, named or not: PostgreSQL names the next unnamed key on
@@ -639,8 +647,9 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
             )
 
 
-# Constraints declared with an added column that are recorded as constraints of their own.
-_NEW_COLUMN_CONSTRAINTS = ("CONSTR_UNIQUE", "CONSTR_CHECK", "CONSTR_FOREIGN")
+# Constraints declared with an added column that are recorded as constraints of their own
+# (an unnamed UNIQUE is the column's own key, :attr:`Column.unique_key`).
+_NEW_COLUMN_CONSTRAINTS = ("CONSTR_CHECK", "CONSTR_FOREIGN")
 
 
 def _pg_add_column(
@@ -662,7 +671,7 @@ def _pg_add_column(
             continue
         name = constraint.get("conname") or ""
         kind = constraint.get("contype")
-        if kind not in _NEW_COLUMN_CONSTRAINTS and not (name and kind == "CONSTR_PRIMARY"):
+        if kind not in _NEW_COLUMN_CONSTRAINTS and not (name and kind in _NAMED_KEYS):
             continue
         # On a new column the constraint binds only new writes of new code; the schema
         # model sees that the column is new and does not flag it. A named key is known by

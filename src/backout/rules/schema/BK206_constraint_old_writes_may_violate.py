@@ -29,8 +29,9 @@ class ConstraintOldWritesMayViolate(Rule):
     again under its own name in the release is not new (`DROP CONSTRAINT`; MySQL `DROP
     INDEX`/`KEY`/`FOREIGN KEY`/`CHECK`; `DROP INDEX` or Alembic `op.drop_index` of an index
     that was unique; Django `RemoveConstraint`; Liquibase `dropUniqueConstraint`; on
-    PostgreSQL an unnamed FOREIGN KEY, UNIQUE or PRIMARY KEY goes by the name the server
-    gives it, `<table>_<columns>_fkey`/`_key`, `<table>_pkey` (shortened to 63 bytes, and
+    PostgreSQL an unnamed FOREIGN KEY, UNIQUE, PRIMARY KEY or CHECK goes by the name the
+    server gives it, `<table>_<columns>_fkey`/`_key`, `<table>_pkey`, `<table>_<column>_check`
+    for a check that reads one column and `<table>_check` otherwise (shortened to 63 bytes, and
     numbered `t_a_fkey1`, `t_a_fkey2`… while a constraint of the schema holds the name, as
     the server does), as Alembic autogenerate's `drop_constraint("t_a_fkey")` then
     `create_foreign_key(None, "t", …, ["a"], …)` relies on; but a FOREIGN KEY added again
