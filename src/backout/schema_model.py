@@ -1613,25 +1613,55 @@ class ReleaseAnalysis:
             name = judged.constraint_name
             table = self.key_of_name(judged.table_name)
             earlier = dropped.get((table, name), position)
-            if name and earlier < position and self._same_key(self.judged[earlier], judged.op):
+            if name and earlier < position and self._same_key(earlier, position):
                 continue
             found.append(judged)
         return found
 
-    def _same_key(self, drop: JudgedOperation, added: Operation) -> bool:
-        """Whether the constraint ``added`` is the one ``drop`` dropped under its name: a
-        foreign key that references another table, or holds other columns, is not (ids the
-        old release writes, valid for the table the dropped key referenced, may be missing
-        from the new one). What the drop dropped, when backout does not know, is taken for
+    def _same_key(self, drop: int, added: int) -> bool:
+        """Whether the constraint the operation at position ``added`` adds is the one the
+        ``DROP_CONSTRAINT`` at ``drop`` dropped under its name: one over other columns is not
+        (a unique key, a check, a foreign key: rows the old release writes may break it), nor
+        is a foreign key that references another table (ids valid for the table the dropped
+        key referenced may be missing from the new one). Tables and columns renamed between
+        the two are followed. What the drop dropped, when backout does not know, is taken for
         the same."""
-        held = drop.dropped
-        if held is None or added.constraint != FOREIGN_KEY:
+        held = self.judged[drop].dropped
+        op = self.judged[added].op
+        if held is None:
             return True
         key = self.key_of_name
-        if held.references and added.references and key(held.references) != key(added.references):
+        table, columns, references = key(self.judged[drop].op.table), held.columns, held.references
+        renames = sorted(
+            p
+            for kind in (RENAME_TABLE, RENAME_COLUMN)
+            for p in self.positions_by_kind.get(kind, ())
+            if drop < p < added
+        )
+        for position in renames:
+            renamed = self.judged[position].op
+            if not renamed.new_name:
+                continue
+            old, new = key(renamed.table), key(renamed.new_name)
+            if renamed.kind == RENAME_TABLE:
+                references = new if references == old else references
+                table = new if table == old else table
+            elif old == table and renamed.column:
+                gone = key(renamed.column)
+                columns = tuple(new if column == gone else column for column in columns)
+        if (
+            op.constraint == FOREIGN_KEY
+            and references
+            and op.references
+            and references != key(op.references)
+        ):
             return False
-        columns = tuple(key(c) for c in added.constrained)
-        return not held.columns or not columns or held.columns == columns
+        added_columns = tuple(key(c) for c in op.constrained)
+        if not columns or not added_columns:
+            return True
+        if op.constraint == FOREIGN_KEY:  # paired with the referenced columns, in order
+            return columns == added_columns
+        return set(columns) == set(added_columns)
 
     def _unique_tables(self, name: str, position: int) -> set[str]:
         """The tables with a UNIQUE constraint or index called ``name``, created at the base or

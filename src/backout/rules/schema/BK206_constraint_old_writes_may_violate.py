@@ -34,10 +34,11 @@ class ConstraintOldWritesMayViolate(Rule):
     for a check that reads one column and `<table>_check` otherwise (shortened to 63 bytes, and
     numbered `t_a_fkey1`, `t_a_fkey2`… while a constraint of the schema holds the name, as
     the server does), as Alembic autogenerate's `drop_constraint("t_a_fkey")` then
-    `create_foreign_key(None, "t", …, ["a"], …)` relies on; but a FOREIGN KEY added again
-    under the dropped one's name that references another table, or holds other columns, is
-    new: ids the old release writes, valid for the table the old key referenced, may be
-    missing from the new one), nor is a UNIQUE or PRIMARY
+    `create_foreign_key(None, "t", …, ["a"], …)` relies on; but a constraint added again
+    under the dropped one's name over other columns is new, a UNIQUE or CHECK as a FOREIGN
+    KEY, and so is a FOREIGN KEY that references another table: ids the old release writes,
+    valid for the table the old key referenced, may be missing from the new one; tables and
+    columns renamed between the drop and the add are followed), nor is a UNIQUE or PRIMARY
     KEY over a column that is unique already, or over columns of which the base release held
     some unique together (a composite primary key, Liquibase's over several `primaryKey`
     columns too; a table rebuilt with it; a key added again under another name). A key the
