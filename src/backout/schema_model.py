@@ -908,6 +908,19 @@ class Schema:
             references if fold is None else fold(references),
         )
 
+    def _follow_rename(self, old: str, new: str) -> None:
+        """Make the foreign keys that reference the table ``old`` reference it as ``new``: a
+        key dropped later is known to reference the renamed table, not a new one of the old
+        name."""
+        fold = self.fold
+        if fold is not None:
+            old, new = fold(old), fold(new)
+        for table in self.tables.values():
+            held = table.constraints  # this state's own (see copy): changed in place
+            for name, constraint in held.items():
+                if constraint.references == old:
+                    held[name] = constraint._replace(references=new)
+
     def _release(self, table: TableState, names: Iterable[str]) -> None:
         """Forget ``table``'s constraints ``names`` (dropped, or gone with their column or
         table)."""
@@ -1208,6 +1221,7 @@ class Schema:
             self.tables.pop(op.table, None)
             table.name = op.new_name
             self.tables[op.new_name] = table
+            self._follow_rename(op.table, op.new_name)
         elif kind == CREATE_VIEW:
             self.views[op.table] = at_base
         elif kind == DROP_VIEW:
