@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Iterator
 
 import psycopg
+import pymysql
 import pytest
 
-from backout.schema_model import Schema, ordered_migrations, replay
+from backout.schema_model import FOREIGN_KEY, UNIQUE, Schema, name_key, ordered_migrations, replay
 from backout.sources.alembic import AlembicReader
 from backout.sources.base import FactSet, SourceFile
 from backout.sources.sql import SqlText, read_bodies
@@ -123,7 +124,7 @@ def _server_names(url: str, schema: str, script: str) -> dict[str, set[str]]:
 
 
 def _model_names(schema_name: str, script: str) -> dict[str, set[str]]:
-    schema = Schema(server_names=True)
+    schema = Schema(server_names="postgres")
     text = _PREPARE.get(schema_name, "") + script
     for op in read_bodies(SqlText(text, "script.sql"), None).up:
         schema.apply(op, True)
@@ -135,6 +136,104 @@ def test_unnamed_constraints_are_named_as_postgresql_names_them(
     scratch_url: str, name: str
 ) -> None:
     assert _model_names(name, SCRIPTS[name]) == _server_names(scratch_url, name, SCRIPTS[name])
+
+
+# Scripts for MariaDB (10.11), whose default names are InnoDB's ``<table>_ibfk_<N>`` for a
+# foreign key (N one more than the highest the table has) and, for a unique index, its first
+# column's name, numbered ``_2``, ``_3``… while an index of the table holds it.
+MARIADB_SCRIPTS = {
+    "foreign_keys": """
+        CREATE TABLE x (id int PRIMARY KEY);
+        CREATE TABLE t (
+            id int PRIMARY KEY, b int, FOREIGN KEY (b) REFERENCES x (id),
+            a int REFERENCES x (id), c int, CONSTRAINT fk_c FOREIGN KEY (c) REFERENCES x (id)
+        );
+        ALTER TABLE t ADD FOREIGN KEY (c) REFERENCES x (id);
+        ALTER TABLE t DROP FOREIGN KEY t_ibfk_3;
+        ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES x (id);
+        ALTER TABLE t DROP FOREIGN KEY t_ibfk_1;
+        ALTER TABLE t ADD CONSTRAINT t_ibfk_7 FOREIGN KEY (a) REFERENCES x (id);
+        ALTER TABLE t ADD FOREIGN KEY (b) REFERENCES x (id);
+        ALTER TABLE t RENAME TO u;
+        RENAME TABLE u TO v;
+        ALTER TABLE v DROP FOREIGN KEY v_ibfk_2;
+        ALTER TABLE v ADD FOREIGN KEY (b) REFERENCES x (id);
+    """,
+    "unique_keys": """
+        CREATE TABLE s (
+            id int PRIMARY KEY, a int UNIQUE, b int, c int, UNIQUE (a), UNIQUE KEY (b, c),
+            UNIQUE KEY uq (c), UNIQUE (c), d int UNIQUE
+        );
+        ALTER TABLE s ADD UNIQUE (a);
+        ALTER TABLE s DROP INDEX a_2;
+        ALTER TABLE s ADD UNIQUE (a), ADD COLUMN e int UNIQUE;
+        CREATE UNIQUE INDEX e_2 ON s (e);
+        ALTER TABLE s ADD UNIQUE (e);
+        RENAME TABLE s TO r;
+        ALTER TABLE r ADD UNIQUE (e);
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def mariadb_scratch() -> Iterator[str]:
+    """A database of its own on the MariaDB server, dropped afterwards."""
+    name = f"backout_test_names_{uuid.uuid4().hex[:12]}"
+    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        connection.close()
+
+
+def _mariadb_names(database: str, script: str) -> dict[str, set[str]]:
+    connection = pymysql.connect(
+        host="127.0.0.1", port=3306, user="root", password="", database=database
+    )
+    try:
+        with connection.cursor() as cursor:
+            for statement in script.split(";"):
+                if statement.strip():
+                    cursor.execute(statement)
+            cursor.execute(
+                "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.TABLE_CONSTRAINTS "
+                "WHERE TABLE_SCHEMA = %s AND CONSTRAINT_TYPE IN ('FOREIGN KEY', 'UNIQUE')",
+                (database,),
+            )
+            rows = cursor.fetchall()
+            cursor.execute("SHOW TABLES")
+            for (table,) in cursor.fetchall():
+                cursor.execute("SET FOREIGN_KEY_CHECKS = 0")
+                cursor.execute(f"DROP TABLE `{table}`")
+    finally:
+        connection.close()
+    names: dict[str, set[str]] = {}
+    for table, constraint in rows:
+        names.setdefault(table, set()).add(constraint.lower())
+    return names
+
+
+def _mariadb_model_names(script: str) -> dict[str, set[str]]:
+    schema = Schema(fold=name_key("mysql"), server_names="mysql")
+    reads = read_bodies(SqlText(script, "script.sql"), None)
+    operations = next((r.up for r in reads.dialect_reads if r.dialect == "mysql"), reads.up)
+    for op in operations:
+        schema.apply(op, True)
+    return {
+        name: {n for n, held in t.constraints.items() if held.kind in (FOREIGN_KEY, UNIQUE)}
+        for name, t in schema.tables.items()
+        if any(held.kind in (FOREIGN_KEY, UNIQUE) for held in t.constraints.values())
+    }
+
+
+@pytest.mark.parametrize("name", sorted(MARIADB_SCRIPTS))
+def test_unnamed_keys_are_named_as_mariadb_names_them(mariadb_scratch: str, name: str) -> None:
+    script = MARIADB_SCRIPTS[name]
+    assert _mariadb_model_names(script) == _mariadb_names(mariadb_scratch, script)
 
 
 def test_alembic_create_table_foreign_keys_hold_their_names() -> None:

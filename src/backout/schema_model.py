@@ -636,6 +636,8 @@ class HeldConstraint(NamedTuple):
     columns: tuple[str, ...]
     references: str
     """The table a foreign key references (``""``: another kind, or not known)."""
+    kind: str = ""
+    """What constraint it is (:data:`UNIQUE`, :data:`FOREIGN_KEY`…; ``""`` when not known)."""
 
 
 @dataclass(slots=True)
@@ -691,8 +693,9 @@ class Schema:
     database (a column or table made under that name later is a new one the code reads).
     A rename of the table or column (``RenameModel``, SQL) carries the mark to the new name."""
 
-    server_names: bool = False
-    """Unnamed constraints get the names PostgreSQL gives them (:meth:`constraint_name`)."""
+    server_names: str = ""
+    """The dialect whose server names unnamed constraints, ``postgres`` or ``mysql``, which
+    they get the names of (:meth:`constraint_name`); ``""``: they keep none."""
     names_used: dict[str, int] = field(default_factory=dict)
     """How many tables hold a constraint of each name (:attr:`TableState.constraints`): a
     name PostgreSQL gives an unnamed constraint is one no constraint of the schema has."""
@@ -861,11 +864,14 @@ class Schema:
     def constraint_name(self, op: Operation) -> str:
         """The name of the constraint ``op`` (an ``ADD_CONSTRAINT``) adds, lower-cased: its own;
         on PostgreSQL, for an unnamed FOREIGN KEY, UNIQUE, PRIMARY KEY or CHECK, the one the server
-        gives it (:func:`_server_name`); else ``""``."""
+        gives it (:func:`_server_name`); on MySQL for an unnamed FOREIGN KEY or UNIQUE
+        (:meth:`_mysql_name`); else ``""``."""
         if op.detail:
             return op.detail.lower()
+        if self.server_names == "mysql":
+            return self._mysql_name(op)
         label = _SERVER_LABELS.get(op.constraint or UNIQUE)
-        if not self.server_names or label is None:
+        if self.server_names != "postgres" or label is None:
             return ""
         columns: tuple[str, ...]
         if op.constraint == CHECK:
@@ -877,6 +883,25 @@ class Schema:
         else:
             columns = () if op.constraint == PRIMARY_KEY else op.constrained
         return self._server_name(op.table, columns, label)
+
+    def _mysql_name(self, op: Operation) -> str:
+        """The name MySQL and MariaDB (InnoDB) give the unnamed FOREIGN KEY or UNIQUE ``op``
+        adds: ``<table>_ibfk_<N>``, N one more than the highest its table's keys of that form
+        have; a unique index its first column's name, numbered ``_2``, ``_3``… while a key of
+        the table holds it (checked on MariaDB 10.11). ``""`` for other kinds."""
+        table = self.tables.get(op.table)
+        held = table.constraints if table is not None else {}
+        if op.constraint == FOREIGN_KEY:
+            prefix = f"{op.table.lower()}_ibfk_"
+            numbers = [
+                int(name[len(prefix) :])
+                for name in held
+                if name.startswith(prefix) and name[len(prefix) :].isdecimal()
+            ]
+            return f"{prefix}{max(numbers, default=0) + 1}"
+        if op.constraint not in (None, UNIQUE) or not op.constrained:
+            return ""
+        return _mysql_index_name(held, op.constrained[0])
 
     def _server_name(self, table: str, columns: Sequence[str], label: str) -> str:
         """The name PostgreSQL gives an unnamed constraint of ``table`` over ``columns``
@@ -894,10 +919,15 @@ class Schema:
             number += 1
 
     def _hold(
-        self, table: TableState, name: str, columns: tuple[str, ...], references: str = ""
+        self,
+        table: TableState,
+        name: str,
+        columns: tuple[str, ...],
+        references: str = "",
+        kind: str = "",
     ) -> None:
-        """Record that ``table`` has the constraint ``name`` over ``columns`` (a foreign key
-        of ``references``)."""
+        """Record that ``table`` has the constraint ``name`` over ``columns`` (a ``kind``, a
+        foreign key of ``references``)."""
         if not name:
             return
         if name not in table.constraints:
@@ -906,6 +936,7 @@ class Schema:
         table.constraints[name] = HeldConstraint(
             columns if fold is None else tuple([fold(c) for c in columns]),
             references if fold is None else fold(references),
+            kind,
         )
 
     def _follow_rename(self, old: str, new: str) -> None:
@@ -921,6 +952,24 @@ class Schema:
                 if constraint.references == old:
                     held[name] = constraint._replace(references=new)
 
+    def _rename_foreign_keys(self, table: TableState, old: str) -> None:
+        """InnoDB renames the keys ``<old>_ibfk_<N>`` of a table renamed from ``old`` to
+        ``<new>_ibfk_<N>`` (checked on MariaDB 10.11): ``table``'s keys take those names."""
+        prefix = f"{old.lower()}_ibfk_"
+        renamed = {
+            name: f"{table.name.lower()}_ibfk_{name[len(prefix) :]}"
+            for name in table.constraints
+            if name.startswith(prefix) and name[len(prefix) :].isdecimal()
+        }
+        if not renamed:
+            return
+        held = dict(table.constraints)
+        self._release(table, list(renamed))
+        for name, constraint in held.items():
+            new = renamed.get(name)
+            if new is not None:
+                self._hold(table, new, constraint.columns, constraint.references, constraint.kind)
+
     def _release(self, table: TableState, names: Iterable[str]) -> None:
         """Forget ``table``'s constraints ``names`` (dropped, or gone with their column or
         table)."""
@@ -935,15 +984,20 @@ class Schema:
                 used.pop(name, None)
 
     def _hold_inline_keys(self, table: TableState, declared: Column) -> None:
-        """Record the names PostgreSQL gives the keys ``declared`` (a column of ``table``)
-        has of its own: ``<table>_pkey``, ``<table>_<column>_key``."""
-        if not self.server_names:
+        """Record the names the server gives the keys ``declared`` (a column of ``table``)
+        has of its own: PostgreSQL's ``<table>_pkey``, ``<table>_<column>_key``; MySQL's
+        unique index named after the column."""
+        if self.server_names == "mysql" and declared.unique_key:
+            name = _mysql_index_name(table.constraints, declared.name)
+            self._hold(table, name, (declared.name,), kind=UNIQUE)
+        if self.server_names != "postgres":
             return
         if declared.primary_key:
-            self._hold(table, self._server_name(table.name, (), "pkey"), (declared.name,))
+            name = self._server_name(table.name, (), "pkey")
+            self._hold(table, name, (declared.name,), kind=PRIMARY_KEY)
         if declared.unique_key:
             name = self._server_name(table.name, (declared.name,), "key")
-            self._hold(table, name, (declared.name,))
+            self._hold(table, name, (declared.name,), kind=UNIQUE)
 
     def apply(self, op: Operation, at_base: bool) -> None:
         """Change the schema by one operation (``at_base``: the operation is the base's)."""
@@ -981,7 +1035,8 @@ class Schema:
             return added
         if kind in _TABLES_UNCHANGED:
             if kind == ADD_CONSTRAINT and table is not None:
-                self._hold(table, self.constraint_name(op), op.constrained, op.references)
+                name = self.constraint_name(op)
+                self._hold(table, name, op.constrained, op.references, op.constraint or UNIQUE)
             elif kind == DROP_CONSTRAINT and op.detail:
                 self._drop_named(op)
             if (
@@ -1222,6 +1277,8 @@ class Schema:
             table.name = op.new_name
             self.tables[op.new_name] = table
             self._follow_rename(op.table, op.new_name)
+            if self.server_names == "mysql" and table.constraints:
+                self._rename_foreign_keys(table, op.table)
         elif kind == CREATE_VIEW:
             self.views[op.table] = at_base
         elif kind == DROP_VIEW:
@@ -1275,6 +1332,18 @@ def _object_name(table: str, columns: Sequence[str], label: str) -> str:
     if not joined:
         return f"{head}_{label}"
     return f"{head}_{joined[:kept_columns].decode(errors='ignore')}_{label}"
+
+
+def _mysql_index_name(held: Mapping[str, object], column: str) -> str:
+    """MySQL's name for an unnamed index whose first column is ``column``, among a table's
+    keys ``held``: the column's, or ``<column>_2``, ``<column>_3``… (``make_unique_key_name``)."""
+    name = column.lower()
+    number = 1
+    found = name
+    while found in held or found == "primary":
+        number += 1
+        found = f"{name}_{number}"
+    return found
 
 
 def _key_name(op: Operation) -> str:
@@ -1349,7 +1418,9 @@ def _hold_field(table: TableState, column: Column) -> None:
 
 def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:
     """The schema that applying ``migrations`` (up) in order leaves."""
-    schema = Schema(fold=name_key(dialect), server_names=dialect == "postgres")
+    schema = Schema(
+        fold=name_key(dialect), server_names=dialect if dialect in ("postgres", "mysql") else ""
+    )
     tables = schema.tables
     for migration in migrations:
         up, _ = migration.operations(dialect)

@@ -34,7 +34,9 @@ class ConstraintOldWritesMayViolate(Rule):
     for a check that reads one column and `<table>_check` otherwise (shortened to 63 bytes, and
     numbered `t_a_fkey1`, `t_a_fkey2`… while a constraint of the schema holds the name, as
     the server does), as Alembic autogenerate's `drop_constraint("t_a_fkey")` then
-    `create_foreign_key(None, "t", …, ["a"], …)` relies on; but a constraint added again
+    `create_foreign_key(None, "t", …, ["a"], …)` relies on; on MySQL an unnamed FOREIGN KEY
+    goes by InnoDB's `<table>_ibfk_<N>`, renamed with its table, and an unnamed UNIQUE by
+    its first column, `<column>_2`… on a clash; but a constraint added again
     under the dropped one's name over other columns is new, a UNIQUE or CHECK as a FOREIGN
     KEY, and so is a FOREIGN KEY that references another table: ids the old release writes,
     valid for the table the old key referenced, may be missing from the new one; tables and
