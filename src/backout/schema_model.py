@@ -1865,6 +1865,8 @@ def _judge_release(
                     continue
                 op = resolved
             kind = op.kind
+            if kind == DROP_CONSTRAINT and not op.table and op.detail:
+                op = _index_table(schema, op)
             positions_by_kind[kind].append(len(judged))
             # The table and column the operation meets, before it runs.
             table = tables.get(op.table)
@@ -1883,6 +1885,14 @@ def _judge_release(
     if schema.fold is not None:
         _recased_only(judged, positions_by_kind, schema.fold)
     return tuple(judged), positions_by_kind, schema.model_tables
+
+
+def _index_table(schema: Schema, op: Operation) -> Operation:
+    """``op``, a ``DROP INDEX name`` that names no table (PostgreSQL, SQLite), naming the table
+    whose key of that name it drops, when ``schema`` knows it (index names are unique in the
+    schema there): so what it dropped is known, as for a ``DROP CONSTRAINT``."""
+    holders = schema._dropped_from(op, op.detail.lower(), lambda t: t.constraints)
+    return replace(op, table=holders[0].name) if holders else op
 
 
 def _recased_only(
