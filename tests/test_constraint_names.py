@@ -76,6 +76,12 @@ SCRIPTS = {
         CREATE TABLE w (a int);
         ALTER TABLE w ADD COLUMN b int UNIQUE;
         ALTER TABLE w ADD UNIQUE (b);
+        ALTER TABLE w ADD COLUMN c int UNIQUE UNIQUE, ADD COLUMN d int PRIMARY KEY UNIQUE;
+        ALTER TABLE w ADD UNIQUE (c), ADD UNIQUE (d);
+    """,
+    "keys_of_one_column_are_one": """
+        CREATE TABLE k (id int UNIQUE PRIMARY KEY, a int UNIQUE UNIQUE, b int UNIQUE NOT NULL);
+        ALTER TABLE k ADD UNIQUE (id), ADD UNIQUE (a), ADD UNIQUE (b);
     """,
     "long_names_numbered": """
         CREATE TABLE authorities (id int PRIMARY KEY);
@@ -171,6 +177,8 @@ MARIADB_SCRIPTS = {
         ALTER TABLE s ADD UNIQUE (e);
         RENAME TABLE s TO r;
         ALTER TABLE r ADD UNIQUE (e);
+        CREATE TABLE k (id int UNIQUE PRIMARY KEY, a int UNIQUE UNIQUE, b int UNIQUE NOT NULL);
+        ALTER TABLE k ADD UNIQUE (id), ADD UNIQUE (a), ADD UNIQUE (b);
     """,
 }
 

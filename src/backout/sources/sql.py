@@ -332,7 +332,8 @@ def _pg_column(stmt: _PgStatement, column: Node) -> Column:
         unique,
         sqlite_nullable=declared_nullable and primary_key and not rowid_alias,
         primary_key=own_primary_key,
-        unique_key=unique_key,
+        # A column's UNIQUE is its PRIMARY KEY's index (PostgreSQL and MariaDB make one).
+        unique_key=unique_key and not primary_key,
     )
 
 

@@ -148,7 +148,8 @@ def _glot_column(column: exp.ColumnDef, stmt: _GlotStatement) -> Column:
         sqlite_nullable=nullable and primary_key and not sqlite_enforced,
         unique=unique or primary_key,
         primary_key=primary_key,
-        unique_key=unique,
+        # A column's UNIQUE is its PRIMARY KEY's index (PostgreSQL and MariaDB make one).
+        unique_key=unique and not primary_key,
     )
 
 
