@@ -863,8 +863,8 @@ class Schema:
 
     def constraint_name(self, op: Operation) -> str:
         """The name of the constraint ``op`` (an ``ADD_CONSTRAINT``) adds, lower-cased: its own;
-        on PostgreSQL, for an unnamed FOREIGN KEY, UNIQUE, PRIMARY KEY or CHECK, the one the server
-        gives it (:func:`_server_name`); on MySQL for an unnamed FOREIGN KEY or UNIQUE
+        for an unnamed one, the name the server gives it: on PostgreSQL a FOREIGN KEY, UNIQUE,
+        PRIMARY KEY or CHECK's (:func:`_server_name`), on MySQL a FOREIGN KEY or UNIQUE's
         (:meth:`_mysql_name`); else ``""``."""
         if op.detail:
             return op.detail.lower()
