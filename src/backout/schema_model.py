@@ -734,8 +734,8 @@ class Schema:
             else:
                 self.model_tables.pop(op.table, None)
             return None
-        if op.detail == REMOVE_FIELD:
-            op = self._removed_field(op)
+        if op.detail == REMOVE_FIELD or (kind == RENAME_COLUMN and op.by_field and not op.detail):
+            op = self._join_field(op)
         if op.by_field:
             by_column = self._by_column(op)
             if by_column is None:
@@ -819,12 +819,16 @@ class Schema:
             state.columns[name] = found
         return found
 
-    def _removed_field(self, op: Operation) -> Operation:
-        """Django's ``RemoveField`` of a many-to-many field: the drop of its join table."""
+    def _join_field(self, op: Operation) -> Operation:
+        """Django's ``RemoveField`` or ``RenameField`` of a many-to-many field: the drop of its
+        join table, or its rename to ``<model table>_<new name>``."""
         table = self.model_tables.get(op.table, op.table)
         join = f"{table}_{op.column}"
         state = self.tables.get(table)
         if op.column and join in self.tables and (state is None or op.column not in state.columns):
+            if op.kind == RENAME_COLUMN:
+                new_name = f"{table}_{op.new_name}"
+                return replace(op, kind=RENAME_TABLE, table=join, column=None, new_name=new_name)
             return replace(op, kind=DROP_TABLE, table=join, column=None, detail="")
         return op
 

@@ -122,6 +122,18 @@ def unique_together_key(columns: Sequence[str]) -> str:
     return f"{UNIQUE_TOGETHER} ({', '.join(columns)})"
 
 
+FIELD_FOREIGN_KEY = "field foreign key"
+"""Django's foreign key of a ``ForeignKey``/``OneToOneField``: Django names it after the table
+it references (``<table>_<column>_<hash>_fk_<to table>_<to column>``), and an ``AlterField``
+drops whichever foreign key holds the column and adds the new field's
+(:func:`field_foreign_key`)."""
+
+
+def field_foreign_key(column: str) -> str:
+    """The name the schema model keeps the Django foreign key on ``column`` under."""
+    return f"{FIELD_FOREIGN_KEY} ({column})"
+
+
 def unique_together_group(key: str) -> tuple[str, ...]:
     """The columns of the :func:`unique_together_key` ``key``."""
     return tuple(key[len(UNIQUE_TOGETHER) + 2 : -1].split(", "))
@@ -322,8 +334,10 @@ class Operation:
 def constraint_name(op: Operation) -> str:
     """The name the migration gives the constraint ``op`` (an ``ADD_CONSTRAINT``) adds;
     ``""`` when the database or Django names it (an ``AlterField``'s ``unique=True``, a
-    ``unique_together`` group)."""
-    if op.detail == ALTERED_UNIQUE or op.detail.startswith(f"{UNIQUE_TOGETHER} ("):
+    ``unique_together`` group, a ``ForeignKey``'s foreign key)."""
+    if op.detail == ALTERED_UNIQUE or op.detail.startswith(
+        (f"{UNIQUE_TOGETHER} (", f"{FIELD_FOREIGN_KEY} (")
+    ):
         return ""
     return op.detail
 

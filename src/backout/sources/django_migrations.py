@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import ClassVar
+from typing import ClassVar, TypeGuard
 
 from backout.models import Location
 from backout.schema_operations import (
@@ -35,6 +35,7 @@ from backout.schema_operations import (
     DROP_COLUMN,
     DROP_CONSTRAINT,
     DROP_TABLE,
+    FOREIGN_KEY,
     IN_DATABASE_OPERATIONS,
     IRREVERSIBLE_STEP,
     MODEL_TABLE,
@@ -51,6 +52,7 @@ from backout.schema_operations import (
     Column,
     Operation,
     declared_column,
+    field_foreign_key,
     unique_together_key,
 )
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
@@ -161,6 +163,16 @@ def _is_join_field(node: ast.AST) -> bool:
         isinstance(node, ast.Call)
         and _field_kind(node) == "ManyToManyField"
         and _keyword(node, "through") is None
+    )
+
+
+def _has_foreign_key(node: ast.AST | None) -> TypeGuard[ast.Call]:
+    """A ``ForeignKey`` or ``OneToOneField`` whose column Django gives a foreign key (not
+    ``db_constraint=False``)."""
+    return (
+        isinstance(node, ast.Call)
+        and _field_kind(node) in _RELATIONS
+        and _const(_keyword(node, "db_constraint")) is not False
     )
 
 
@@ -279,13 +291,17 @@ class _Operations:
             fields = _argument(call, 1, "fields")
             columns = []
             joins = []
+            relations: list[tuple[Column, ast.Call]] = []
             for item in getattr(fields, "elts", []) or []:
                 if isinstance(item, ast.Tuple) and len(item.elts) == 2:
                     field_name = (_string(item.elts[0]) or "").lower()
-                    column = _field(field_name, item.elts[1])
+                    field = item.elts[1]
+                    column = _field(field_name, field)
                     if column is not None:
                         columns.append(column)
-                    elif _is_join_field(item.elts[1]):
+                        if _has_foreign_key(field):
+                            relations.append((column, field))
+                    elif _is_join_field(field):
                         joins.append(field_name)
             model_table = self.table(_string(name_node))
             where = self.at(name_node, call)
@@ -297,6 +313,8 @@ class _Operations:
                 self.up.append(Operation(MODEL_TABLE, where, model_table, new_name=table))
             self.up.append(Operation(CREATE_TABLE, where, table, columns=tuple(columns)))
             self.down.append(Operation(DROP_TABLE, where, table, detail="reverse of CreateModel"))
+            for column, field in relations:
+                self.up.append(self.foreign_key(table, column, field, model_table, where))
             # ``options={"unique_together": …}`` (a squash folds AlterUniqueTogether in there).
             together = _option(_argument(call, 2, "options"), "unique_together")
             for group in _unique_together(together) or ():
@@ -469,6 +487,8 @@ class _Operations:
             self.up.append(
                 Operation(ADD_COLUMN, where, table, column.name, column_def=column, detail=detail)
             )
+            if _has_foreign_key(field):
+                self.up.append(self.foreign_key(table, column, field, table, where))
             self.down.append(
                 Operation(DROP_COLUMN, where, table, column.name, detail="reverse of AddField")
             )
@@ -510,6 +530,42 @@ class _Operations:
                     ALTER_TYPE, where, table, column.name, column_def=column, detail=REDEFINED
                 )
             )
+            # Django drops the foreign key that holds the column, if any, and adds the new
+            # field's: one that references another table is a new constraint (BK206).
+            self.up.append(
+                Operation(DROP_CONSTRAINT, where, table, detail=field_foreign_key(column.name))
+            )
+            if _has_foreign_key(field):
+                self.up.append(self.foreign_key(table, column, field, table, where))
+
+    def foreign_key(
+        self, table: str, column: Column, field: ast.Call, model_table: str, where: Location
+    ) -> Operation:
+        """The foreign key Django gives the column of the relation ``field`` of the model
+        whose table is ``table`` (named ``model_table`` after the app label)."""
+        return Operation(
+            ADD_CONSTRAINT,
+            where,
+            table,
+            constraint=FOREIGN_KEY,
+            constrained=(column.name,),
+            detail=field_foreign_key(column.name),
+            references=self.referenced_table(field, model_table),
+        )
+
+    def referenced_table(self, field: ast.Call, model_table: str) -> str:
+        """The table the relation ``field`` references, by its ``to``: ``"app.Model"``,
+        ``"Model"`` of this app, ``"self"`` (the model's own, ``model_table``); ``""`` when
+        it is computed (``settings.AUTH_USER_MODEL``)."""
+        to = (_string(_argument(field, 0, "to")) or "").lower()
+        if not to:
+            return ""
+        if to == "self":
+            return model_table
+        app, _, model = to.rpartition(".")
+        if not app or app == self.app:
+            return self.table(model)
+        return f"{app}_{model}"
 
     def unique_together(
         self, table: str, groups: tuple[tuple[str, ...], ...], where: Location
@@ -884,9 +940,10 @@ def _with_label(migration: Migration, label: str, literal: frozenset[str]) -> Mi
     def named(op: Operation) -> Operation:
         table = renamed.get(op.table, op.table)
         new_name = renamed.get(op.new_name, op.new_name) if op.new_name else op.new_name
-        if table == op.table and new_name == op.new_name:
+        references = renamed.get(op.references, op.references)
+        if table == op.table and new_name == op.new_name and references == op.references:
             return op
-        return replace(op, table=table, new_name=new_name)
+        return replace(op, table=table, new_name=new_name, references=references)
 
     sql_up, sql_down = (set(steps) for steps in migration.sql_steps)
     return replace(

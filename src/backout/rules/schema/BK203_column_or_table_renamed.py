@@ -16,7 +16,8 @@ class ColumnOrTableRenamed(Rule):
     Flags `RENAME COLUMN`, `ALTER TABLE … RENAME TO`, MySQL `CHANGE COLUMN old new` and
     `RENAME TABLE`, Alembic `op.alter_column(new_column_name=…)`/`op.rename_table`, Django
     `RenameField`/`RenameModel` of a column or table that existed before the release (a
-    `RenameField` of a `ForeignKey` `author` renames the column `author_id`; of a field with
+    `RenameField` of a `ForeignKey` `author` renames the column `author_id`; of a
+    `ManyToManyField` `tags`, its join table `<model table>_tags`; of a field with
     its own `db_column`, even `db_column="author_id"`, none: not flagged; an `AlterField`
     that changes the field's column renames it, as Django does: a `ForeignKey` `author` made
     an `IntegerField` renames `author_id` to `author`). The

@@ -24,8 +24,10 @@ class ConstraintOldWritesMayViolate(Rule):
     columns that existed before the release (SQL, Alembic `op.create_unique_constraint`,
     `op.create_check_constraint`, `op.create_foreign_key`, Django `AddConstraint`,
     `AlterUniqueTogether`, an `AlterField` that makes a field unique or a `ForeignKey` a
-    `OneToOneField`), or a `PRIMARY KEY` added to an existing table's columns (it is
-    unique, and makes them NOT NULL, which BK205 reports). A constraint dropped and created
+    `OneToOneField`, or that points a `ForeignKey` at another model: Django drops the
+    column's foreign key and adds one to the new model's table), or a `PRIMARY KEY` added to
+    an existing table's columns (it is unique, and makes them NOT NULL, which BK205
+    reports). A constraint dropped and created
     again under its own name in the release is not new (`DROP CONSTRAINT`; MySQL `DROP
     INDEX`/`KEY`/`FOREIGN KEY`/`CHECK`; `DROP INDEX` or Alembic `op.drop_index` of an index
     that was unique; Django `RemoveConstraint`; Liquibase `dropUniqueConstraint`; on
@@ -84,6 +86,8 @@ class ConstraintOldWritesMayViolate(Rule):
             columns = ", ".join(judged.base_columns) or "existing columns"
             table = judged.table_name
             violation = _WHAT_FAILS.get(kind, "a duplicate value")
+            if kind == FOREIGN_KEY and judged.op.references:
+                violation = f"a value with no matching row in {judged.op.references}"
             yield self.finding(
                 judged.op.location,
                 f"{judged.migration.label} adds a {label} constraint on {table} ({columns}); "

@@ -1,0 +1,129 @@
+"""Django migrations through the installed ``backout check`` on apps written to a tmp dir.
+
+What each case expects is what Django itself does: ``sqlmigrate`` on PostgreSQL, run against a
+database migrated to the migration before (Django finds the constraints it drops by
+introspection, so an empty database shows ``-- (no-op)`` where the real run drops them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_backout
+
+HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+
+INITIAL = HEAD + (
+    "    initial = True\n"
+    "    dependencies = []\n"
+    "    operations = [\n"
+    "        migrations.CreateModel(\n"
+    '            name="Author",\n'
+    '            fields=[("id", models.BigAutoField(primary_key=True))],\n'
+    "        ),\n"
+    "        migrations.CreateModel(\n"
+    '            name="Writer",\n'
+    '            fields=[("id", models.BigAutoField(primary_key=True))],\n'
+    "        ),\n"
+    "        migrations.CreateModel(\n"
+    '            name="Tag",\n'
+    "            fields=[\n"
+    '                ("id", models.BigAutoField(primary_key=True)),\n'
+    '                ("name", models.CharField(max_length=10)),\n'
+    '                ("slug", models.CharField(max_length=10)),\n'
+    '                ("active", models.BooleanField()),\n'
+    "            ],\n"
+    "        ),\n"
+    "        migrations.CreateModel(\n"
+    '            name="Book",\n'
+    "            fields=[\n"
+    '                ("id", models.BigAutoField(primary_key=True)),\n'
+    '                ("title", models.CharField(max_length=10)),\n'
+    '                ("author", models.ForeignKey(on_delete=models.CASCADE, to="shop.author")),\n'
+    '                ("editor", models.ForeignKey(on_delete=models.CASCADE, to="shop.author")),\n'
+    '                ("owner", models.ForeignKey(on_delete=models.CASCADE, to="auth.user")),\n'
+    '                ("tags", models.ManyToManyField(to="shop.tag")),\n'
+    "            ],\n"
+    "        ),\n"
+    "    ]\n"
+)
+
+
+def _findings(root: Path, release: str, *select: str) -> list[dict[str, object]]:
+    """The findings of ``backout check`` on the app ``shop`` whose release is ``release``."""
+    app = root / "shop" / "migrations"
+    app.mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "0001_initial.py").write_text(INITIAL)
+    (app / "0002_release.py").write_text(release)
+    done = run_backout(
+        "check",
+        ".",
+        "--release-size",
+        "1",
+        "--select",
+        ",".join(select),
+        "--format",
+        "json",
+        cwd=root,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    findings: list[dict[str, object]] = json.loads(done.stdout)["findings"]
+    return findings
+
+
+def test_foreign_key_retargeted_by_alter_field_is_a_new_constraint(tmp_path: Path) -> None:
+    # sqlmigrate shop 0002 on PostgreSQL: DROP CONSTRAINT "shop_book_author_id_…_fk_shop_author_id"
+    # then ADD CONSTRAINT "shop_book_author_id_…_fk_shop_writer_id" FOREIGN KEY ("author_id")
+    # REFERENCES "shop_writer": the old release's author ids are shop_author's. A ForeignKey
+    # restated to the same model (null=True here) is dropped and added again as it was.
+    release = (
+        "from django.conf import settings\n"
+        + HEAD
+        + (
+            '    dependencies = [("shop", "0001_initial")]\n'
+            "    operations = [\n"
+            "        migrations.AlterField(\n"
+            '            model_name="book",\n'
+            '            name="author",\n'
+            '            field=models.ForeignKey(on_delete=models.CASCADE, to="shop.writer"),\n'
+            "        ),\n"
+            "        migrations.AlterField(\n"
+            '            model_name="book",\n'
+            '            name="editor",\n'
+            "            field=models.ForeignKey(\n"
+            '                null=True, on_delete=models.CASCADE, to="shop.author"\n'
+            "            ),\n"
+            "        ),\n"
+            "        migrations.AlterField(\n"
+            '            model_name="book",\n'
+            '            name="owner",\n'
+            "            field=models.ForeignKey(\n"
+            "                on_delete=models.CASCADE, to=settings.AUTH_USER_MODEL\n"
+            "            ),\n"
+            "        ),\n"
+            "    ]\n"
+        )
+    )
+    findings = _findings(tmp_path, release, "BK206")
+    assert [(f["line"], f["column"]) for f in findings] == [(10, 18)], findings
+    message = str(findings[0]["message"])
+    assert "FOREIGN KEY constraint on shop_book (author_id)" in message, message
+    assert "shop_writer" in message, message
+
+
+def test_rename_of_a_many_to_many_field_renames_its_join_table(tmp_path: Path) -> None:
+    # sqlmigrate: ALTER TABLE "shop_book_tags" RENAME TO "shop_book_labels" (its columns
+    # book_id and tag_id stay), not a column of shop_book.
+    release = HEAD + (
+        '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n"
+        '        migrations.RenameField(model_name="book", old_name="tags", new_name="labels"),\n'
+        "    ]\n"
+    )
+    findings = _findings(tmp_path, release, "BK203")
+    assert len(findings) == 1, findings
+    assert str(findings[0]["message"]).startswith(
+        "shop.0002_release renames table shop_book_tags to shop_book_labels;"
+    ), findings[0]["message"]
