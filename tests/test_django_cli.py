@@ -127,3 +127,46 @@ def test_rename_of_a_many_to_many_field_renames_its_join_table(tmp_path: Path) -
     assert str(findings[0]["message"]).startswith(
         "shop.0002_release renames table shop_book_tags to shop_book_labels;"
     ), findings[0]["message"]
+
+
+def test_unique_constraint_over_expressions_names_the_columns_they_read(tmp_path: Path) -> None:
+    # makemigrations writes a UniqueConstraint's expressions as written in the model, a
+    # string as F("…"): sqlmigrate gives CREATE UNIQUE INDEX "uniq_title_owner" ON
+    # "shop_book" ((LOWER("title")) DESC, "owner_id"). A Collate's collation and a Q
+    # condition's fields are no columns of the key.
+    release = (
+        "import django.db.models.functions.text\n"
+        "from django.db.models.functions import Collate, Lower\n"
+        + HEAD
+        + (
+            '    dependencies = [("shop", "0001_initial")]\n'
+            "    operations = [\n"
+            "        migrations.AddConstraint(\n"
+            '            model_name="tag",\n'
+            '            constraint=models.UniqueConstraint(Lower("name"), name="uniq_lower"),\n'
+            "        ),\n"
+            "        migrations.AddConstraint(\n"
+            '            model_name="book",\n'
+            "            constraint=models.UniqueConstraint(\n"
+            '                django.db.models.functions.text.Lower("title").desc(),\n'
+            '                models.F("owner"),\n'
+            '                name="uniq_title_owner",\n'
+            "            ),\n"
+            "        ),\n"
+            "        migrations.AddConstraint(\n"
+            '            model_name="tag",\n'
+            "            constraint=models.UniqueConstraint(\n"
+            '                Collate("slug", "nocase"),\n'
+            "                condition=models.Q(active=True),\n"
+            '                name="uniq_active_slug",\n'
+            "            ),\n"
+            "        ),\n"
+            "    ]\n"
+        )
+    )
+    findings = _findings(tmp_path, release, "BK206")
+    messages = [str(f["message"]) for f in findings]
+    assert len(messages) == 3, messages
+    assert "UNIQUE constraint on shop_tag (name);" in messages[0], messages[0]
+    assert "UNIQUE constraint on shop_book (title, owner_id);" in messages[1], messages[1]
+    assert "UNIQUE constraint on shop_tag (slug);" in messages[2], messages[2]

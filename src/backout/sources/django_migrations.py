@@ -593,7 +593,8 @@ class _Operations:
             return
         kind = _callee(constraint)
         if kind == "UniqueConstraint":
-            names = _const(_keyword(constraint, "fields"))
+            fields = _keyword(constraint, "fields")
+            names = _const(fields) if fields is not None else _expression_fields(constraint.args)
             label = UNIQUE
         elif kind == "CheckConstraint":
             condition = _keyword(constraint, "check") or _keyword(constraint, "condition")
@@ -660,6 +661,35 @@ class _Operations:
             target.extend(reads.up)
             self.from_sql.update(id(op) for op in reads.up)
             self.problems.extend(reads.problems)
+
+
+def _expression_fields(expressions: list[ast.expr]) -> tuple[str, ...]:
+    """The fields a ``UniqueConstraint``'s expressions read, in order: ``F("name")``, a
+    string (Django takes it for ``F``), and those in the arguments of a database function
+    (``Lower("name")``, ``Lower("name").desc()``), but not a ``Value`` nor the arguments that
+    are no expression (``Collate``'s collation, ``Extract``'s lookup)."""
+    fields: list[str] = []
+    pending = list(reversed(expressions))
+    while pending:
+        node = pending.pop()
+        name = _string(node)
+        if name is not None:
+            field = name.split("__")[0]
+            if field not in fields:
+                fields.append(field)
+        elif isinstance(node, ast.Call):
+            function = _callee(node)
+            if isinstance(node.func, ast.Attribute) and function in _ORDERINGS:
+                pending.append(node.func.value)  # Lower("name").desc()
+                continue
+            arguments = node.args[: _EXPRESSION_ARGUMENTS.get(function, len(node.args))]
+            pending.extend(reversed(arguments))
+    return tuple(fields)
+
+
+_ORDERINGS = frozenset({"asc", "desc"})
+# Functions whose arguments after the first few are no expression (a string there is no field).
+_EXPRESSION_ARGUMENTS = {"Value": 0, "Collate": 1, "Extract": 1, "Trunc": 1}
 
 
 # Sentry's own operations, read as Django's (``SafeRunSQL`` adds statement timeouts;
