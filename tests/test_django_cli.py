@@ -56,7 +56,7 @@ def _findings(root: Path, release: str, *select: str) -> list[dict[str, object]]
     app.mkdir(parents=True)
     (app / "__init__.py").write_text("")
     (app / "0001_initial.py").write_text(INITIAL)
-    (app / "0002_release.py").write_text(release)
+    (app / "0002_release.py").write_bytes(release.encode())
     done = run_backout(
         "check",
         ".",
@@ -170,3 +170,40 @@ def test_unique_constraint_over_expressions_names_the_columns_they_read(tmp_path
     assert "UNIQUE constraint on shop_tag (name);" in messages[0], messages[0]
     assert "UNIQUE constraint on shop_book (title, owner_id);" in messages[1], messages[1]
     assert "UNIQUE constraint on shop_tag (slug);" in messages[2], messages[2]
+
+
+def _position(text: str, marker: str) -> tuple[int, int]:
+    """The line and column (1-based) where the last word of ``marker`` starts in ``text``."""
+    at = text.index(marker) + len(marker) - len(marker.split()[-1])
+    return text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+
+
+def test_sql_after_escapes_in_python_strings_is_located_where_the_file_has_it(
+    tmp_path: Path,
+) -> None:
+    # An escape is two characters or more in the file and one (or none: a backslash at the
+    # end of a line) in the string: a position in the SQL after it is not as far in the file.
+    # "\n" ends no line of the file, a real line break of a triple-quoted string does.
+    lines = [
+        '    dependencies = [("shop", "0001_initial")]',
+        "    operations = [",
+        r"""        migrations.RunSQL("UPDATE shop_tag SET name = '\t';\nALTER TABLE shop_tag """
+        r"""DROP COLUMN slug", migrations.RunSQL.noop),""",
+        r"""        migrations.RunSQL('UPDATE shop_book SET title = \'\u00e9\'; ALTER TABLE """
+        r"""shop_book DROP COLUMN title', migrations.RunSQL.noop),""",
+        r'''        migrations.RunSQL(["""UPDATE shop_tag SET name = '\n';''',
+        r'''ALTER TABLE shop_tag DROP COLUMN \
+name""", ("ALTER TABLE shop_book DROP COLUMN author_id", [])], migrations.RunSQL.noop),''',
+        "    ]",
+    ]
+    release = HEAD + "\n".join(lines) + "\n"
+    expected = [
+        _position(release, "DROP COLUMN slug"),
+        _position(release, "DROP COLUMN title"),
+        _position(release, "\nname"),
+        _position(release, "DROP COLUMN author_id"),
+    ]
+    for line_end in ("\n", "\r\n"):  # a backslash before "\r\n" continues the line too
+        root = tmp_path / repr(line_end).strip("'")
+        findings = _findings(root, release.replace("\n", line_end), "BK202")
+        assert [(f["line"], f["column"]) for f in findings] == expected, line_end

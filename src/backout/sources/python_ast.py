@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 
 from backout.lines import line_number
@@ -59,11 +60,52 @@ def string_pieces(source: str, node: ast.AST) -> tuple[tuple[int, int, int], ...
             quotes = 3 if text[prefix : prefix + 3] in ('"""', "'''") else 1
             row, column = token.start
             column += prefix + quotes + 1 + (start - 1 if row == 1 else 0)
-            pieces.append((offset, node.lineno + row - 1, column))
+            body = text[prefix + quotes : len(text) - quotes]
+            raw = "r" in text[:prefix].lower()
+            pieces.extend(_after_escapes(body, value, raw, offset, node.lineno + row - 1, column))
             offset += len(value)
     except (tokenize.TokenError, SyntaxError, ValueError):
         return ()
     return tuple(pieces) if offset == len(str(node.value)) else ()
+
+
+def _after_escapes(
+    body: str, value: str, raw: bool, offset: int, line: int, column: int
+) -> list[tuple[int, int, int]]:
+    """The pieces of one string literal whose ``body`` (the text between its quotes) starts
+    at ``line``/``column`` and whose ``value`` starts at ``offset`` in the joined string: one
+    at its start, and one after each escape, which is longer in the file than in the value
+    (``\\t``, ``\\'``, ``\\u00e9``), and may end no line of the file though it ends one of the
+    value (``\\n``), or the reverse (a backslash at the end of a line, which is nothing)."""
+    pieces = [(offset, line, column)]
+    if raw or "\\" not in body:
+        return pieces
+    at = 0
+    for escape in _ESCAPE.finditer(body):
+        between = body[at : escape.start()]
+        offset += len(between) - between.count("\r\n")  # a line break is "\n" in the value
+        if "\n" in between:
+            line += between.count("\n")
+            column = len(between) - between.rfind("\n")
+        else:
+            column += len(between)
+        if escape.group()[1] in "\r\n":  # a line continued: nothing in the value
+            line, column = line + 1, 1
+        else:
+            offset += 1
+            column += len(escape.group())
+        pieces.append((offset, line, column))
+        at = escape.end()
+    rest = body[at:]
+    if offset + len(rest) - rest.count("\r\n") != pieces[0][0] + len(value):
+        return pieces[:1]  # escapes read otherwise than Python reads them: keep the start
+    return pieces
+
+
+# An escape sequence of a (not raw) str literal; an unknown one (``\d``) is kept as written.
+_ESCAPE = re.compile(
+    r"\\(?:\r\n?|\n|N\{[^}]*\}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|[\\'\"abfnrtv])"
+)
 
 
 def literal_string(node: ast.AST | None) -> str | None:
