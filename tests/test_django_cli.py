@@ -207,3 +207,32 @@ name""", ("ALTER TABLE shop_book DROP COLUMN author_id", [])], migrations.RunSQL
         root = tmp_path / repr(line_end).strip("'")
         findings = _findings(root, release.replace("\n", line_end), "BK202")
         assert [(f["line"], f["column"]) for f in findings] == expected, line_end
+
+
+def test_irreversible_step_of_a_migration_that_breaks_the_old_release(tmp_path: Path) -> None:
+    # The RunPython and RunSQL cannot be undone, and the RemoveField breaks the old release:
+    # each step's finding says which rule the migration breaks it by, and how to give that
+    # step, not the other, its reverse.
+    release = (
+        "from django.db import migrations\n\n\n"
+        "def forwards(apps, schema_editor):\n    pass\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n"
+        "        migrations.RunPython(forwards),\n"
+        '        migrations.RemoveField(model_name="tag", name="slug"),\n'
+        "        migrations.RunSQL(\"UPDATE shop_tag SET name = 'x'\"),\n"
+        "    ]\n"
+    )
+    findings = _findings(tmp_path, release, "BK207", "BK202")
+    steps = [f for f in findings if f["code"] == "BK207"]
+    assert [f["line"] for f in steps] == [11, 13], findings
+    python, sql = steps
+    assert python["message"] == (
+        "shop.0002_release has RunPython without reverse_code: `migrate` back past it fails "
+        "with IrreversibleError; the migration also breaks the old release (BK202), so "
+        "neither rolling back the code alone nor migrating back works"
+    )
+    assert python["fix"] == ("pass reverse_code= (RunPython.noop when undoing needs nothing)")
+    assert sql["fix"] == "pass reverse_sql= (RunSQL.noop when undoing needs nothing)"
+    assert sql["severity"] == python["severity"] == "error"

@@ -75,13 +75,17 @@ class IrreversibleMigration(Rule):
                 continue  # reversible: nothing to report
             # A hazard whose finding a comment suppresses was judged acceptable by the team
             # (say, the old release never writes that table): it no longer makes this an error.
-            breaking = any(
-                not context.suppressed(code, location)
-                for code, location in analysis.hazards(migration)
+            breaking = sorted(
+                {
+                    code
+                    for code, location in analysis.hazards(migration)
+                    if not context.suppressed(code, location)
+                }
             )
             severity = Severity.ERROR if breaking else Severity.WARNING
             also = (
-                "; it also breaks the old release, so a rollback has no way back"
+                f"; the migration also breaks the old release ({', '.join(breaking)}), so "
+                "neither rolling back the code alone nor migrating back works"
                 if breaking
                 else ""
             )
@@ -111,8 +115,7 @@ class IrreversibleMigration(Rule):
                         op.location,
                         f"{migration.label} has {op.detail}: `migrate` back past it fails "
                         f"with {error}{also}",
-                        "pass the reverse (reverse_code=…, reverse_sql=…; "
-                        "RunPython.noop / RunSQL.noop when undoing needs nothing)",
+                        _STEP_FIXES[op.detail.split()[0]],
                         severity,
                     )
 
@@ -134,6 +137,12 @@ class IrreversibleMigration(Rule):
             Severity.WARNING,
         )
 
+
+# What to do about a Django step that cannot be reversed, by the operation it is.
+_STEP_FIXES = {
+    "RunPython": "pass reverse_code= (RunPython.noop when undoing needs nothing)",
+    "RunSQL": "pass reverse_sql= (RunSQL.noop when undoing needs nothing)",
+}
 
 # What to do about a missing or empty down migration, by layout.
 _FIXES = {
