@@ -236,3 +236,36 @@ def test_irreversible_step_of_a_migration_that_breaks_the_old_release(tmp_path: 
     assert python["fix"] == ("pass reverse_code= (RunPython.noop when undoing needs nothing)")
     assert sql["fix"] == "pass reverse_sql= (RunSQL.noop when undoing needs nothing)"
     assert sql["severity"] == python["severity"] == "error"
+
+
+def test_app_checked_from_its_own_directory_is_named_after_it(tmp_path: Path) -> None:
+    # `backout check shop` (or `backout check .` in shop/) reads shop's migrations as
+    # migrations/…: the folder above migrations/ is the checked directory, whose name is the
+    # app's label when its migrations do not say another (one 0001_initial says none). Its
+    # tables are shop_<model>; a table given as written (db_table, RunSQL) keeps its name,
+    # even one that starts as the label the reading started from would.
+    app = tmp_path / "shop" / "migrations"
+    app.mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "0001_initial.py").write_text(
+        "from django.db import migrations, models\n\n\n"
+        "def forwards(apps, schema_editor):\n    pass\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        "    initial = True\n"
+        "    dependencies = []\n"
+        "    operations = [\n"
+        '        migrations.CreateModel("Tag", [("id", models.BigAutoField(primary_key=True)),\n'
+        '                                       ("name", models.TextField())]),\n'
+        '        migrations.CreateModel("Thing", [("id", models.BigAutoField(primary_key=True)),\n'
+        '                                         ("name", models.TextField())],\n'
+        '                               options={"db_table": "app_thing"}),\n'
+        '        migrations.RunSQL("ALTER TABLE shop_tag DROP COLUMN name", "SELECT 1"),\n'
+        '        migrations.RunSQL("ALTER TABLE app_thing DROP COLUMN name", "SELECT 1"),\n'
+        "        migrations.RunPython(forwards),\n"
+        "    ]\n"
+    )
+    for cwd, target in ((tmp_path, "shop"), (tmp_path / "shop", ".")):
+        done = run_backout("check", target, "--release-size", "1", "--format", "json", cwd=cwd)
+        findings = json.loads(done.stdout)["findings"]
+        assert [f["code"] for f in findings] == ["BK207"], findings
+        assert str(findings[0]["message"]).startswith("shop.0001_initial has RunPython"), findings

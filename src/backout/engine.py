@@ -192,14 +192,18 @@ def _share_with_pool(
     ]
 
 
-def read_release(tree: Tree, readers: Sequence[Reader] = ALL_READERS) -> Release:
-    """Read every file of ``tree`` that some reader wants, each once."""
+def read_release(
+    tree: Tree, readers: Sequence[Reader] = ALL_READERS, root_name: str | None = None
+) -> Release:
+    """Read every file of ``tree`` that some reader wants, each once; ``root_name`` names the
+    directory its paths are relative to (:attr:`FactSet.root_name`; by default its root's)."""
     with _bulk_allocation():
-        return _read_release(tree, readers)
+        return _read_release(tree, readers, root_name)
 
 
-def _read_release(tree: Tree, readers: Sequence[Reader]) -> Release:
+def _read_release(tree: Tree, readers: Sequence[Reader], root_name: str | None) -> Release:
     facts = FactSet()
+    facts.root_name = tree.root.resolve().name if root_name is None else root_name
     release = Release(tree=tree, facts=facts)
     workers = min(os.cpu_count() or 1, 8)
     results: list[_ReadRow]
@@ -321,7 +325,8 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     workspace.changed.update(directory for directory, _ in head_tree.unlisted)
     # A compose file runs other images when the `.env` beside it changes (or goes).
     workspace.changed.update(compose_files_with_env(head.facts.paths, workspace.changed))
-    workspace.base = read_release(base_tree)
+    # The previous release's directory may be called anything: the checked one names both.
+    workspace.base = read_release(base_tree, root_name=head.facts.root_name)
     workspace.base_label = base
     # A GitLab pipeline is read with the files it includes: a change to one changes it all,
     # also to one that only the base's pipeline included (deleted, or moved out of a

@@ -70,6 +70,9 @@ class FactSet:
     def __init__(self, facts: Iterable[Fact] = ()) -> None:
         self._by_type: dict[type[Fact], list[Fact]] = {}
         self.paths: set[str] = set()
+        self.root_name = ""
+        """The name of the directory the paths are relative to (the checked directory): a
+        Django app checked from its own directory has its migrations at ``migrations/``."""
         for fact in facts:
             self.add(fact)
 
