@@ -741,6 +741,8 @@ class Schema:
             if by_column is None:
                 return None
             op = by_column
+        if op.references in self.model_tables:  # a foreign key to a model with its db_table
+            op = replace(op, references=self.model_tables[op.references])
         table = self.model_tables.get(op.table)
         if table is None:
             return op
