@@ -192,6 +192,12 @@ def test_positions_are_the_files_and_the_caret_still_points_at_its_character(
         ("fts5(title, tokenize='porter ascii')", "fts5(title, tokenize='porter ascii')"),
         ("tokenizer: unicode61", "tokenizer: unicode61"),
         ("api_token='abc' tokenize='porter'", "api_token='***' tokenize='porter'"),
+        # A Kubernetes env entry as a flow mapping, quoted in a message.
+        (
+            "env: [{name: DB_PASSWORD, value: hunter2}, {name: MODE, value: prod}]",
+            "env: [{name: DB_PASSWORD, value: ***}, {name: MODE, value: prod}]",
+        ),
+        ('{"value": "hunter2", "name": "API_TOKEN"}', '{"value": "***", "name": "API_TOKEN"}'),
     ],
 )
 def test_what_is_a_credential(text: str, expected: str) -> None:
@@ -548,6 +554,47 @@ def test_a_name_ending_in_key_is_quoted_as_it_is_unless_a_credential(tmp_path: P
             "metadata:\n  name: db-password\n  labels:\n    value: kept",
             "metadata:\n  name: db-password\n  labels:\n    value: kept",
         ),
+        # The `value:` before the `name:` of its entry, on its line or the lines below it.
+        (
+            "env:\n  - value: hunter2word\n    name: DB_PASSWORD\n  - value: prod\n    name: MODE",
+            "env:\n  - value: ***\n    name: DB_PASSWORD\n  - value: prod\n    name: MODE",
+        ),
+        (
+            "- value: |\n    sk_live_1\n\n    sk_live_2\n  other: 1\n  name: stripe_key\n"
+            "- value: y",
+            "- value: |\n    ***\n\n    ***\n  other: 1\n  name: stripe_key\n- value: y",
+        ),
+        (
+            "- other: 1\n  value: 'a\n  b'\n  name: \"API_TOKEN\" # the API's",
+            "- other: 1\n  value: '***\n  ***'\n  name: \"API_TOKEN\" # the API's",
+        ),
+        # A `value:` of another entry, or of a mapping below the entry, stays.
+        (
+            "- value: kept\n- name: DB_PASSWORD\n  value: s3\n- value: kept2\n  x: 1\n"
+            "- name: API_TOKEN",
+            "- value: kept\n- name: DB_PASSWORD\n  value: ***\n- value: kept2\n  x: 1\n"
+            "- name: API_TOKEN",
+        ),
+        (
+            "- value: kept\n  labels:\n    name: DB_PASSWORD\n- labels:\n    value: kept2\n"
+            "  name: DB_PASSWORD",
+            "- value: kept\n  labels:\n    name: DB_PASSWORD\n- labels:\n    value: kept2\n"
+            "  name: DB_PASSWORD",
+        ),
+        # A flow mapping of a name and a value, in either order, JSON's quotes too.
+        (
+            "env: [{name: DB_PASSWORD, value: hunter2word}, {value: 'it''s', name: API_TOKEN}]",
+            "env: [{name: DB_PASSWORD, value: ***}, {value: '***', name: API_TOKEN}]",
+        ),
+        (
+            '- {"name": "DB_PASSWORD", "x": {"a": 1}, "value": "a,b}c"}',
+            '- {"name": "DB_PASSWORD", "x": {"a": 1}, "value": "***"}',
+        ),
+        (
+            '- {name: MODE, value: prod}\n- {name: DB_PASSWORD, value: "${DB_PASSWORD}"}',
+            '- {name: MODE, value: prod}\n- {name: DB_PASSWORD, value: "${DB_PASSWORD}"}',
+        ),
+        ("- {name: DB_PASSWORD, value: hunter2word", "- {name: DB_PASSWORD, value: ***"),
     ],
 )
 def test_the_value_of_an_env_entry_named_as_a_credential_is_masked(
@@ -555,3 +602,45 @@ def test_the_value_of_an_env_entry_named_as_a_credential_is_masked(
 ) -> None:
     # Found by review: BK901 quoted `value: hunter2word: x` below `- name: DB_PASSWORD`.
     assert _masked_file("deploy.yaml", text) == expected
+
+
+# Kubernetes env entries whose `value:` comes before their `name:`, or that are written as flow
+# mappings; each file is cut so that BK901 quotes the line of the value, or the flow entry is
+# on the line BK101 quotes.
+CONTAINERS = DEPLOYMENT.split("        - name: api")[0]
+ENTRY_FILES = {
+    "k8s/before.yaml": CONTAINERS
+    + "        - name: api\n          image: shop/api:1.0\n          env:\n"
+    + "            - value: hunter7one: x\n              name: DB_PASSWORD\n",
+    "k8s/quoted.yaml": CONTAINERS
+    + "        - name: api\n          image: shop/api:1.0\n          env:\n"
+    + '            - value: "hunter7two\n               hunter7three"  x: y\n'
+    + "              name: API_TOKEN\n",
+    "k8s/flow.yaml": CONTAINERS
+    + "        - {name: api, image: shop/api:latest, env: [{name: DB_PASSWORD, value: hunter7four}"
+    + ", {value: 'hunter7five', name: STRIPE_KEY}, {name: MODE, value: prod}]}\n",
+    "k8s/closed-twice.yaml": CONTAINERS
+    + "        - name: api\n          image: shop/api:1.0\n          env:\n"
+    + '            - {"value": "hunter7six", "name": "DB_PASSWORD"}}\n',
+}
+
+
+@pytest.mark.parametrize("output_format", [f.value for f in OutputFormat])
+def test_an_env_entry_with_its_value_first_or_in_flow_prints_no_credential(
+    tmp_path: Path, output_format: str
+) -> None:
+    """`- value: s3cret` then `name: DB_PASSWORD`, and `{name: DB_PASSWORD, value: s3cret}`
+    in either order: the value is masked on every line a report quotes, as after its name."""
+    _write_files(tmp_path, ENTRY_FILES)
+    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    assert printed.count("BK901") >= 3 and "BK101" in printed, printed
+    assert "hunter7" not in printed, f"{output_format} printed a secret"
+    if output_format == "full":
+        assert "  16 |             - value: ***\n" in done.stdout
+        assert '  17 |                ***"  x: y\n' in done.stdout
+        assert (
+            "env: [{name: DB_PASSWORD, value: ***}, {value: '***', name: STRIPE_KEY}, "
+            "{name: MODE, value: prod}]}\n" in done.stdout
+        )
+        assert '  16 |             - {"value": "***", "name": "DB_PASSWORD"}}\n' in done.stdout

@@ -214,6 +214,54 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
             yield from _value_span(text, begin, finish)
 
 
+# What tells which value a flow mapping's ``name:`` names (``{name: DB_PASSWORD, value: s3cret}``,
+# in either order, JSON's ``{"name": …}``): its braces, each ``name:`` and ``value:`` key with
+# its value, and the other quoted scalars, whose braces and commas are text. A quote a line that
+# does not parse leaves open runs to the end of the text.
+_FLOW_PIECE = re.compile(
+    r"(?P<brace>[{}])"
+    r"|(?<=[{,])[ \t]*(?P<quote>[\"']?)(?P<key>name|value)(?P=quote)[ \t]*:[ \t]*"
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"?|'(?:[^']|'')*'?"
+    r"|(?:\$\{[^{}\s]*\}|\{\{[^{}]*\}\}|[^,{}\[\]])*)"
+    r"|(?<=[{,:\[])[ \t]*(?:\"(?:[^\"\\]|\\.)*\"?|'(?:[^']|'')*'?)"
+)
+
+
+def _flow_entry_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where the values of the flow mappings of ``text`` whose ``name:`` names a credential are
+    (a Kubernetes env entry written ``{name: DB_PASSWORD, value: s3cret}``)."""
+    # Per open mapping: its name, and the span of its value.
+    mappings: list[tuple[str | None, tuple[int, int] | None]] = []
+    for piece in _FLOW_PIECE.finditer(text):
+        brace = piece.group("brace")
+        if brace == "{":
+            mappings.append((None, None))
+        elif brace == "}":
+            if mappings:
+                yield from _entry_value_span(text, *mappings.pop())
+        elif piece.group("key") is not None and mappings:
+            name, value = mappings[-1]
+            if piece.group("key") == "name":
+                mappings[-1] = (piece.group("value"), value)
+            else:
+                mappings[-1] = (name, piece.span("value"))
+    for name, value in mappings:
+        yield from _entry_value_span(text, name, value)
+
+
+def _entry_value_span(
+    text: str, name: str | None, value: tuple[int, int] | None
+) -> Iterator[tuple[int, int]]:
+    """The span ``value`` of a flow mapping, its quotes aside, if ``name`` names a credential."""
+    if name is None or value is None or not SECRET_NAME.search(name.strip().strip("\"'")):
+        return
+    begin, finish = value
+    if text[begin : begin + 1] in ("'", '"'):
+        finish -= finish - begin > 1 and text[finish - 1] == text[begin]
+        begin += 1
+    yield from _value_span(text, begin, finish)
+
+
 def _value_span(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """``(start, end)`` without its surrounding blanks, unless it holds no secret: nothing, a
     mask, a reference to where the secret comes from (``${DB_PASSWORD}``)."""
@@ -296,6 +344,8 @@ def _secret_spans(text: str, named: bool = True) -> list[tuple[int, int]]:
     ]
     if named and names_a_secret(text):
         found += _setting_spans(text)
+        if "{" in text:
+            found += _flow_entry_spans(text)
     return _merged(found, text)
 
 
@@ -495,20 +545,40 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
     properties = lowered.endswith((".properties", ".conf"))
     found: dict[int, tuple[int, int]] = {}
     going: _Continuation | None = None
+    # The last line with a YAML ``value:`` key at each column: an entry may name its credential
+    # below its value (``- value: s3cret`` then ``name: DB_PASSWORD``).
+    values: dict[int, int] = {}
     for index, line in enumerate(lines):
         if going is not None:
-            span, going = _continued(line, going)
-            if span is not None:
-                found[index] = span
+            going, held = _went_on(line, index, going, found)
+            if held:
                 continue
-            if going is not None:
-                continue
+        if yaml and "value" in line:
+            key = _YAML_KEY.match(line)
+            if key is not None and key.group("name") == "value":
+                values[key.start("name")] = index
         if names_a_secret(line):
             going = _opened(line, yaml, properties)
+            if going is not None and going.kind == "entry" and going.indent in values:
+                above = _value_above(lines, values.pop(going.indent), index, going.indent)
+                for number, span in above.items():
+                    found.setdefault(number, span)
     return found
 
 
 _Span = tuple[int, int]
+
+
+def _went_on(
+    line: str, index: int, going: _Continuation, found: dict[int, _Span]
+) -> tuple[_Continuation | None, bool]:
+    """Whether the value ``going`` goes on after line ``index``, and whether that line is part
+    of it (its span, if any, put in ``found``)."""
+    span, going_on = _continued(line, going)
+    if span is not None:
+        found[index] = span
+        return going_on, True
+    return going_on, going_on is not None
 
 
 def _continued(line: str, going: _Continuation) -> tuple[_Span | None, _Continuation | None]:
@@ -612,6 +682,26 @@ def _yaml_value(line: str, key: re.Match[str]) -> tuple[_Span | None, _Continuat
     if _BLOCK_HEADER.fullmatch(value):
         return None, _Continuation("block", column)
     return next(_value_span(line, start, start + len(value)), None), _Continuation("block", column)
+
+
+def _value_above(lines: list[str], start: int, stop: int, column: int) -> dict[int, _Span]:
+    """The spans of the value that the ``value:`` key at ``column`` of line ``start`` holds, by
+    line, if the ``name:`` at the same column of line ``stop`` is of the same entry: no line
+    between them after the value, nor the ``name:`` line, starts left of ``column``."""
+    key = _YAML_KEY.match(lines[start])
+    if key is None or _indent(lines[stop]) < column:
+        return {}
+    span, going = _yaml_value(lines[start], key)
+    spans = {start: span} if span is not None else {}
+    for index in range(start + 1, stop):
+        line = lines[index]
+        if going is not None:
+            going, held = _went_on(line, index, going, spans)
+            if held:
+                continue
+        if line.strip() and not line.lstrip(" ").startswith("#") and _indent(line) < column:
+            return {}
+    return spans
 
 
 def _moved_column(column: int, spans: list[tuple[int, int]]) -> int:
