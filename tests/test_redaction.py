@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -461,6 +462,11 @@ NOT_CREDENTIALS = (
     "public_key",
     "idempotency_key",
     "keyboard",
+    # Upper-case data keys are data keys too (found by review: masked while `sort_key` was not).
+    "SORT_KEY",
+    "PARTITION_KEY",
+    "PRIMARY_KEY",
+    "dbSortKey",
 )
 CREDENTIALS = (
     "api_key",
@@ -495,6 +501,13 @@ CREDENTIALS = (
     "writeKey",
     "HONEYCOMB_WRITEKEY",
     "cookie_key",
+    "KMS_KEY",
+    "API_KEY",
+    "SECRET_KEY",
+    # A word of the data keys' list that ends another word names no key of data.
+    "unlock_key",
+    "UNLOCK_KEY",
+    "escrow_key",
 )
 
 
@@ -509,6 +522,45 @@ def test_which_names_ending_in_key_hold_a_credential(name: str, masked: bool) ->
     assert Redactor([f"{name}=v4lue9 x"]).redact(f"{name}=v4lue9 x") == (
         f"{name}=*** x" if masked else f"{name}=v4lue9 x"
     )
+
+
+# Names written with separators, judged the same in lower, upper and title case.
+KEY_NAMES = (
+    ("sort_key", False),
+    ("partition_key", False),
+    ("primary_key", False),
+    ("cache_key", False),
+    ("public_key", False),
+    ("hash_key", False),
+    ("idempotency_key", False),
+    ("db_sort_key", False),
+    ("foreign_keys", False),
+    ("row-key", False),
+    ("lookup.key", False),
+    ("stripe_key", True),
+    ("kms_key", True),
+    ("api_key", True),
+    ("secret_key", True),
+    ("write_key", True),
+    ("ca_key", True),
+    ("key", True),
+    ("db_key", True),
+    ("unlock_key", True),
+    ("escrow_key", True),
+    ("heatmap_key", True),
+    ("aws_s3key", True),
+)
+
+
+@pytest.mark.parametrize(("name", "masked"), KEY_NAMES)
+@pytest.mark.parametrize("case", [str.lower, str.upper, str.title])
+def test_a_name_ending_in_key_is_judged_the_same_in_any_case(
+    name: str, masked: bool, case: Callable[[str], str]
+) -> None:
+    written = case(name)
+    assert bool(SECRET_NAME.search(written)) is masked, written
+    line = f"  {written}: v4lue9"
+    assert redact_line(line, 0, "a.yaml")[0] == (f"  {written}: ***" if masked else line)
 
 
 def test_a_name_ending_in_key_is_quoted_as_it_is_unless_a_credential(tmp_path: Path) -> None:

@@ -51,8 +51,9 @@ _KEY_QUALIFIERS = (
     "|cipher|aes|hmac|jwt|ssh|gpg|pgp|rsa|tls|ssl|master|root|session|storage|shared"
     "|license|licence|admin|deploy|webhook|server|sas|write|ingest|enc|kms"
 )
-# The words that say a ``key`` written as a word of its own (``sort_key``, ``sortKey``) is no
-# credential but a key of data: anything else before it may name whose key it is
+# The words that say a ``key`` written as a word of its own (``sort_key``, ``sortKey``,
+# ``SORT_KEY``) is no credential but a key of data, when they start a word themselves
+# (``unlock_key`` is no ``lock_key``): anything else before it may name whose key it is
 # (``stripe_key``, ``openaiKey``, ``ca_key``), and a key no list names ahead is masked.
 # gitleaks' ``generic-api-key`` takes any ``key`` and needs an entropy test to drop
 # ``sort_key``; a name here has no value to weigh.
@@ -93,18 +94,23 @@ _DATA_KEYS = (
     "sequence",
     "lock",
 )
-_NOT_AFTER_DATA = "".join(rf"(?<!{word})(?<!{word}[._-])" for word in _DATA_KEYS)
+# Where a word of a name starts: at the name's start, after a character that is no letter or
+# digit, or at an upper-case letter after a lower-case one or a digit (``dbSortKey``).
+_WORD_START = r"(?:(?<![a-z0-9])|(?<=(?-i:[a-z0-9]))(?=(?-i:[A-Z])))"
+_NOT_AFTER_DATA = "".join(
+    rf"(?<!{_WORD_START}{word})(?<!{_WORD_START}{word}[._-])" for word in _DATA_KEYS
+)
 SECRET_NAME = re.compile(
     r"^(?!.*(?:name|names|ref|file|path|dir|size|type|length|id)$)(?:"
-    # ``KEY`` alone, and an environment variable ``*_KEY`` (``STRIPE_KEY``), by convention a
-    # credential's, but a public, primary or foreign key.
-    r"key$|(?-i:[A-Z0-9_]*_KEY)(?<!PUBLIC_KEY)(?<!PRIMARY_KEY)(?<!FOREIGN_KEY)$|.*(?:"
+    # ``key`` alone; ``SORT_KEY`` is judged as ``sort_key`` below.
+    r"key$|.*(?:"
     r"token(?!iz)|secret|passw|pwd|credential|signature|auth(?!or(?!i))|keypass|storepass"
     rf"|(?:{_KEY_QUALIFIERS})[._-]?keys?(?![a-z])"
-    # ``key`` as a word of its own: at the start, after a separator, or after a lower-case
-    # letter or digit as ``Key`` (camelCase), unless a word of :data:`_DATA_KEYS` is before it.
+    # ``key`` as a word of its own: at the start, after a separator or a digit (``S3KEY`` as
+    # ``s3key``), or after a lower-case letter as ``Key`` (camelCase), unless a word of
+    # :data:`_DATA_KEYS` is before it.
     # (The lookahead first: the lookbehinds are tried only where a ``key`` starts.)
-    rf"|(?=key){_NOT_AFTER_DATA}(?:(?<![a-z0-9])k|(?<=(?-i:[a-z0-9]))(?-i:K))eys?(?![a-z])"
+    rf"|(?=key){_NOT_AFTER_DATA}(?:(?<![a-z])k|(?<=(?-i:[a-z]))(?-i:K))eys?(?![a-z])"
     r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])))",
     re.I,
 )
@@ -114,7 +120,8 @@ pattern for what the readers keep out of their facts and what a report masks. No
 says its value is where a credential is or what it is (``secretName``, ``password_file``,
 ``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key of data (``sort_key``,
 ``primary_key``, ``foreign_keys``, ``public_key``, ``monkey``): any other ``key`` is masked
-(``stripe_key``), nor a full-text ``tokenize``/``tokenizer``."""
+(``stripe_key``), nor a full-text ``tokenize``/``tokenizer``. A name written with separators is
+judged the same in any case (``SORT_KEY`` as ``sort_key``, ``STRIPE_KEY`` as ``stripe_key``)."""
 # What every name :data:`SECRET_NAME` finds holds, sought in lower case with ``in``: the
 # pattern itself takes half a microsecond a character (1.5 s over a large report's texts).
 _SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "credential", "sig")
