@@ -449,6 +449,12 @@ def test_the_lines_of_a_value_begun_above_are_masked(path: str, text: str, expec
     assert _masked_file(path, text) == expected
 
 
+def test_lines_that_hold_a_line_break_are_read_each_alone() -> None:
+    # The lines of a credential's names are sought in the whole text at once, by its breaks.
+    lines = ["a: 1\nb: 2", "- value: s3cret", "  name: DB_PASSWORD", "token: |", "  t0ken"]
+    assert continued_secret_spans(lines, "a.yaml") == {1: (9, 15), 4: (2, 7)}
+
+
 # Names that end in `key` without naming a credential, and credentials' names.
 NOT_CREDENTIALS = (
     "sort_key",

@@ -97,20 +97,47 @@ _DATA_KEYS = (
 # Where a word of a name starts: at the name's start, after a character that is no letter or
 # digit, or at an upper-case letter after a lower-case one or a digit (``dbSortKey``).
 _WORD_START = r"(?:(?<![a-z0-9])|(?<=(?-i:[a-z0-9]))(?=(?-i:[A-Z])))"
+
+
+def _by_length(words: Iterable[str]) -> list[str]:
+    """``words`` as alternations of words of one length each: what a lookbehind, which has one
+    width, can hold. One lookbehind of many words is tried at once, one for each word is not."""
+    lengths: dict[int, list[str]] = {}
+    for word in words:
+        lengths.setdefault(len(word), []).append(word)
+    return ["|".join(lengths[size]) for size in sorted(lengths)]
+
+
+# A word of :data:`_KEY_QUALIFIERS` glued to a ``key`` here, or before a separator.
+_AFTER_QUALIFIER = "|".join(
+    rf"(?<={words})|(?<=(?:{words})[._-])" for words in _by_length(_KEY_QUALIFIERS.split("|"))
+)
+# No word of :data:`_DATA_KEYS` that starts a word before a ``key`` here, nor before a separator.
 _NOT_AFTER_DATA = "".join(
-    rf"(?<!{_WORD_START}{word})(?<!{_WORD_START}{word}[._-])" for word in _DATA_KEYS
+    rf"(?<!{_WORD_START}(?:{words}))(?<!{_WORD_START}(?:{words})[._-])"
+    for words in _by_length(_DATA_KEYS)
+)
+# The names that say a value is not a credential but where it is or what it is, at the end.
+_NOT_A_CREDENTIAL = "|".join(
+    f"(?<={words})"
+    for words in _by_length(
+        ("name", "names", "ref", "file", "path", "dir", "size", "type", "length", "id")
+    )
 )
 SECRET_NAME = re.compile(
-    r"^(?!.*(?:name|names|ref|file|path|dir|size|type|length|id)$)(?:"
+    # For speed, the lists of words are looked behind, from the name's end or from a ``key``,
+    # and the alternatives are tried only where one of their first letters (``[tspcak]``) is:
+    # a long name is read once, not once for every word (same matches as one alternative a word).
+    rf"^(?!.*$(?:{_NOT_A_CREDENTIAL}))(?:"
     # ``key`` alone; ``SORT_KEY`` is judged as ``sort_key`` below.
-    r"key$|.*(?:"
+    r"key$|.*(?=[tspcak])(?:"
     r"token(?!iz)|secret|passw|pwd|credential|signature|auth(?!or(?!i))|keypass|storepass"
-    rf"|(?:{_KEY_QUALIFIERS})[._-]?keys?(?![a-z])"
-    # ``key`` as a word of its own: at the start, after a separator or a digit (``S3KEY`` as
-    # ``s3key``), or after a lower-case letter as ``Key`` (camelCase), unless a word of
-    # :data:`_DATA_KEYS` is before it.
-    # (The lookahead first: the lookbehinds are tried only where a ``key`` starts.)
-    rf"|(?=key){_NOT_AFTER_DATA}(?:(?<![a-z])k|(?<=(?-i:[a-z]))(?-i:K))eys?(?![a-z])"
+    # ``key``: glued to a word of :data:`_KEY_QUALIFIERS` or after it and a separator
+    # (``apikey``, ``api_key``); or as a word of its own, at the start, after a separator or a
+    # digit (``S3KEY`` as ``s3key``), or after a lower-case letter as ``Key`` (camelCase),
+    # unless a word of :data:`_DATA_KEYS` is before it.
+    rf"|(?=keys?(?![a-z]))(?:{_AFTER_QUALIFIER}"
+    rf"|{_NOT_AFTER_DATA}(?:(?<![a-z])|(?<=(?-i:[a-z]))(?=(?-i:K))))"
     r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])))",
     re.I,
 )
@@ -536,6 +563,22 @@ def _text_span(line: str, end: int | None = None) -> tuple[int, int] | None:
     return (start, stop) if start < stop else None
 
 
+# The words of :data:`_SECRET_WORDS`, and ``value``, sought in a lower-cased text.
+_SECRET_WORD = re.compile("|".join(_SECRET_WORDS))
+_VALUE_WORD = re.compile("value")
+
+
+def _lines_with(text: str, pattern: re.Pattern[str]) -> set[int]:
+    """The 0-based numbers of the lines of ``text`` (``\\n`` ends one) where ``pattern`` is."""
+    numbers: set[int] = set()
+    number = last = 0
+    for match in pattern.finditer(text):
+        number += text.count("\n", last, match.start())
+        last = match.start()
+        numbers.add(number)
+    return numbers
+
+
 def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, int]]:
     """Where in ``lines`` (the file at ``path``) the value of a credential goes on past the line
     of its name, by 0-based line: a YAML block scalar (``password: |``), a plain or quoted
@@ -545,11 +588,20 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
     :func:`redact_line` masks a line alone; this is what it needs to know of the lines above.
     Read forward once, with the indentation and the quotes of the lines, not parsed: the file
     may not parse (BK901 quotes the line that does not)."""
-    if not names_a_secret("\n".join(lines)):
-        return {}
     lowered = path.lower()
     yaml = lowered.endswith((".yaml", ".yml"))
     properties = lowered.endswith((".properties", ".conf"))
+    # The lines :func:`names_a_secret` takes, and those with a ``value``, found in the whole
+    # text at once: line by line took most of the time on a large file.
+    text = "\n".join(lines).lower()
+    if text.count("\n") == len(lines) - 1:
+        named = _lines_with(text, _SECRET_WORD)
+        valued = _lines_with(text, _VALUE_WORD) if yaml else set()
+    else:  # a line that holds a line break: each line alone
+        named = {index for index, line in enumerate(lines) if names_a_secret(line)}
+        valued = {index for index, line in enumerate(lines) if yaml and "value" in line}
+    if not named:
+        return {}
     found: dict[int, tuple[int, int]] = {}
     going: _Continuation | None = None
     # The last line with a YAML ``value:`` key at each column: an entry may name its credential
@@ -560,11 +612,11 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
             going, held = _went_on(line, index, going, found)
             if held:
                 continue
-        if yaml and "value" in line:
+        if index in valued:
             key = _YAML_KEY.match(line)
             if key is not None and key.group("name") == "value":
                 values[key.start("name")] = index
-        if names_a_secret(line):
+        if index in named:
             going = _opened(line, yaml, properties)
             if going is not None and going.kind == "entry" and going.indent in values:
                 above = _value_above(lines, values.pop(going.indent), index, going.indent)
