@@ -1008,3 +1008,69 @@ def test_every_custom_columns_output_is_quoted_for_the_shell() -> None:
     columns = [t for t in texts if "custom-columns=" in t]
     assert len(columns) == 2, columns
     assert all(re.search(r"-o '(custom-columns=[^' ]*)'", t) for t in columns), columns
+
+
+def _manifests(root: Path, *workloads: tuple[str, str, str, str]) -> None:
+    """Write one manifest per (kind, name, namespace, image) under ``root/k8s``."""
+    (root / "k8s").mkdir(parents=True, exist_ok=True)
+    for kind, name, namespace, image in workloads:
+        (root / "k8s" / f"{name}.yaml").write_text(
+            f"apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {name}\n"
+            f"  namespace: {namespace}\nspec:\n  selector: {{matchLabels: {{app: {name}}}}}\n"
+            f"  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n"
+            f"      containers:\n        - name: {name}\n          image: {image}\n",
+            encoding="utf-8",
+        )
+
+
+def _commands_of(plan: Any, workload: str) -> list[str]:
+    """The commands that change ``workload``, without their comments."""
+    return [c.partition("  # ")[0] for c in _ways_back(plan["commands"]).get(workload, [])]
+
+
+def _plan_of_releases(tmp_path: Path, ci_file: str, ci_by_release: dict[str, str]) -> Any:
+    """The JSON plan of ``head`` against ``base``, each with its own CI file."""
+    for release, ci in ci_by_release.items():
+        (tmp_path / release / ci_file).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / release / ci_file).write_text(ci, encoding="utf-8")
+    done = run_backout("plan", "head", "--base", "base", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(
+    "restart",
+    [
+        "kubectl rollout restart deployment -n shop",
+        "kubectl -n shop rollout restart deployment/api deployment/worker",
+        "kubectl -n shop rollout restart deployment api worker",
+        "kubectl -n shop rollout restart deploy,statefulset api worker",
+    ],
+)
+def test_a_restart_of_several_or_every_deployment_pins_each_moving_tag(
+    tmp_path: Path, restart: str
+) -> None:
+    """Found by review: only `rollout restart deployment/web` (one name) was understood; a
+    restart of every Deployment in the namespace, or of several in one command, gave no
+    row, and the plan called the workloads unchanged."""
+    workflow = f"jobs:\n  deploy:\n    steps:\n      - run: {restart}\n"
+    for release in ("base", "head"):
+        _manifests(
+            tmp_path / release,
+            ("Deployment", "api", "shop", "ghcr.io/acme/api:latest"),
+            ("Deployment", "worker", "shop", "ghcr.io/acme/worker:main"),
+            ("Deployment", "ops", "ops", "ghcr.io/acme/ops:latest"),  # another namespace
+            ("StatefulSet", "db", "shop", "ghcr.io/acme/db:latest"),  # another kind
+        )
+    plan = _plan_of_releases(
+        tmp_path, ".github/workflows/deploy.yml", dict.fromkeys(("base", "head"), workflow)
+    )
+    ways = _ways_back(plan["commands"])
+    for name in ("api", "worker"):
+        (pin,) = ways[f"deployment/{name}"]
+        assert pin.startswith(
+            f"kubectl -n shop set image deployment/{name} {name}=ghcr.io/acme/{name}@"
+            "<the digest before this release>"
+        ), pin
+    assert sorted(plan["unchanged"]) == ["deployment/ops", "statefulset/db"], plan["unchanged"]
+    assert len([w for w in plan["warnings"] if "`kubectl rollout restart`" in w]) == 2

@@ -516,17 +516,29 @@ def test_kubectl_rollout_restart_names_its_workload() -> None:
 kubectl --context eu -n shop rollout restart deployment/web
 kubectl rollout restart sts db --namespace=data
 kubectl rollout restart deployment -l app=web
-kubectl rollout restart deployment/a deployment/b
+kubectl rollout restart deployment/a deploy/b
+kubectl -n shop rollout restart deployments.apps c d
+kubectl rollout restart deployment -n shop
+kubectl rollout restart deploy,ds
+kubectl rollout restart deployment/e --dry-run=client
 kubectl rollout status deployment/web
 """
     restarts = [
-        (r.workload, r.namespace, r.kube_context, at(r))
+        (r.workload, r.every_kind, r.namespace, r.kube_context, at(r))
         for r in of(read("deploy.sh", script, ScriptReader()), CiRolloutRestart)
     ]
-    # by label, or several at once: none is the one
+    # by label, or changing no cluster: none; several at once: each; a kind alone: every one
+    # of the kind in the namespace
     assert restarts == [
-        ("deployment/web", "shop", "eu", "1:1"),
-        ("statefulset/db", "data", "", "2:1"),
+        ("deployment/web", "", "shop", "eu", "1:1"),
+        ("statefulset/db", "", "data", "", "2:1"),
+        ("deployment/a", "", "", "", "4:1"),
+        ("deployment/b", "", "", "", "4:1"),
+        ("deployment/c", "", "shop", "", "5:1"),
+        ("deployment/d", "", "shop", "", "5:1"),
+        ("", "deployment", "shop", "", "6:1"),
+        ("", "deployment", "", "", "7:1"),
+        ("", "daemonset", "", "", "7:1"),
     ]
 
 

@@ -466,14 +466,17 @@ def _moves_on_restart(reference: str) -> bool:
 
 
 def _restarted(workspace: Workspace, workload: str, namespace: str) -> CiRolloutRestart | None:
-    """The CI's ``kubectl rollout restart`` of ``workload`` in ``namespace``, if any."""
+    """The CI's ``kubectl rollout restart`` of ``workload`` in ``namespace``, if any: one that
+    names it, or every workload of its kind in the namespace."""
+    kind = workload.partition("/")[0]
     return next(
         (
             restart
             for restart in sorted(
                 workspace.head.facts.of(CiRolloutRestart), key=lambda f: f.location
             )
-            if restart.workload == workload and _same_namespace(restart.namespace, namespace)
+            if (restart.workload == workload or restart.every_kind == kind)
+            and _same_namespace(restart.namespace, namespace)
         ),
         None,
     )

@@ -266,8 +266,12 @@ class CiImageDeploy(Fact):
 class CiRolloutRestart(Fact):
     """``kubectl rollout restart TYPE/NAME``: a job recreates a workload's pods, which pull
     their images again. Located at ``kubectl``; ``workload``, ``namespace`` and
-    ``kube_context`` read as for :class:`CiImageDeploy` (``workload`` is ``""`` when the
-    command selects by file or label, names several workloads, or changes no cluster)."""
+    ``kube_context`` read as for :class:`CiImageDeploy`. A command that names several
+    workloads (``deployment/api deployment/worker``, ``deployment api worker``) gives one
+    fact each; one that names a kind alone (``kubectl rollout restart deployment -n shop``)
+    restarts every workload of that kind in the namespace: ``workload`` is ``""`` and
+    ``every_kind`` the kind (``deployment``). A command that selects by file or label, or
+    changes no cluster, gives none."""
 
     provider: str
     workflow: str
@@ -275,6 +279,7 @@ class CiRolloutRestart(Fact):
     workload: str
     namespace: str = ""
     kube_context: str = ""
+    every_kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -812,15 +817,19 @@ def _command_facts(words: list[_Word], line: _LogicalLine, context: _Context) ->
             )
     elif program == "kubectl" and "rollout" in args and "restart" in args:
         restart = _kubectl_set_image(words, context.env, ("rollout", "restart"))
-        if restart.workload:
+        restarted = [(workload, "") for workload in restart.workloads]
+        for kind in restart.every_kind:
+            restarted.append(("", kind))
+        for workload, every_kind in restarted:
             yield CiRolloutRestart(
                 fact_location(words[0].start),
                 context.provider,
                 context.workflow,
                 context.job_id,
-                restart.workload,
+                workload,
                 restart.namespace,
                 restart.kube_context,
+                every_kind,
             )
     elif program == "kustomize" and args[1:4] == ["edit", "set", "image"]:
         for word in words[4:]:
@@ -895,12 +904,21 @@ _KUBECTL_KINDS = {
 
 @dataclass(frozen=True)
 class _KubectlSetImage:
-    """The workload, namespace, context and ``container=image`` words of ``kubectl set image``."""
+    """The workloads, namespace, context and ``container=image`` words of ``kubectl set
+    image``. ``workloads`` are those the command names; ``workload`` is the one when it
+    names exactly one; ``every_kind`` the kinds it names without a name (every workload of
+    the kind in the namespace, as ``kubectl rollout restart deployment`` reads it)."""
 
-    workload: str
+    workloads: tuple[str, ...]
+    every_kind: tuple[str, ...]
     namespace: str
     kube_context: str
     pairs: list[_Word]
+
+    @property
+    def workload(self) -> str:
+        """The workload the command names when it names one, else ``""``."""
+        return self.workloads[0] if len(self.workloads) == 1 else ""
 
 
 def _kubectl_set_image(
@@ -931,25 +949,38 @@ def _kubectl_set_image(
     rest = operands[verb + 2 :] if verb >= 0 else []
     pairs = [w for w in rest if "=" in w.text and w.text.partition("=")[2]]
     resources = [w.text for w in rest if "=" not in w.text]
-    kind, _, name = (resources[0] if resources else "").partition("/")
-    if name:
-        name = name if len(resources) == 1 else ""  # several workloads: none is the one
-    elif len(resources) == 2:
-        name = resources[1]  # TYPE NAME
-    kind = kind.split(".", 1)[0].lower()  # deployments.apps, deployment.v1.apps
+    # kubectl's resource arguments: TYPE/NAME…, or TYPE[,TYPE…] NAME… (each type with each
+    # name), or TYPE[,TYPE…] alone (every one of the type in the namespace)
+    named: list[tuple[str, str]] = []
+    kinds: list[str] = []
+    if resources and all("/" in resource for resource in resources):
+        named = [(kind, name) for kind, _, name in (r.partition("/") for r in resources)]
+    elif resources and "/" not in resources[0]:
+        kinds = resources[0].split(",")
+        named = [(kind, name) for kind in kinds for name in resources[1:]]
     selected = any(
         flag in flags for flag in ("-f", "--filename", "-k", "--kustomize", "-l", "--selector")
     )
     local = flags.get("--local", "false") != "false" or flags.get("--dry-run", "none") != "none"
-    workload = ""
-    if name and not selected and "--all" not in flags and not local:
-        workload = f"{_KUBECTL_KINDS.get(kind, kind)}/{_expand(name, env)}"
+    workloads: tuple[str, ...] = ()
+    every_kind: tuple[str, ...] = ()
+    if not selected and "--all" not in flags and not local:
+        workloads = tuple(f"{_kubectl_kind(kind)}/{_expand(name, env)}" for kind, name in named)
+        every_kind = tuple(_kubectl_kind(kind) for kind in kinds if kind) if not named else ()
     return _KubectlSetImage(
-        workload,
+        workloads,
+        every_kind,
         _expand(flags.get("-n", flags.get("--namespace", "")), env),
         _expand(flags.get("--context", ""), env),
         pairs,
     )
+
+
+def _kubectl_kind(written: str) -> str:
+    """A kind as kubectl names it in full and singular: ``deploy`` and ``deployments.apps``
+    are ``deployment``."""
+    kind = written.split(".", 1)[0].lower()  # deployments.apps, deployment.v1.apps
+    return _KUBECTL_KINDS.get(kind, kind)
 
 
 def _interpret_helm(
