@@ -1074,3 +1074,61 @@ def test_a_restart_of_several_or_every_deployment_pins_each_moving_tag(
         ), pin
     assert sorted(plan["unchanged"]) == ["deployment/ops", "statefulset/db"], plan["unchanged"]
     assert len([w for w in plan["warnings"] if "`kubectl rollout restart`" in w]) == 2
+
+
+_IMAGE = "registry.example.com/shop/api"
+
+
+@pytest.mark.parametrize(
+    ("before", "job"),
+    [
+        # default: before_script, which the job inherits, shares its shell with script
+        ("default:\n  before_script:\n    - export NS=shop\n    - IMAGE={image}\n", ""),
+        # the deprecated top-level before_script is the same
+        ("before_script:\n  - export NS=shop\n  - IMAGE={image}\n", ""),
+        # the job's own
+        ("", "  before_script:\n    - export NS=shop\n    - IMAGE={image}\n"),
+    ],
+)
+def test_what_a_gitlab_before_script_assigns_reaches_the_script(
+    tmp_path: Path, before: str, job: str
+) -> None:
+    """Found by review: GitLab runs a job's `before_script` (its own or `default:`'s) and its
+    `script` in one shell, so an assignment in the first holds in the second; an inherited
+    `default: before_script` was read as a shell of its own, and the plan asked for `$NS`
+    and `$IMAGE` as values to fill in."""
+    for release in ("base", "head"):
+        _manifests(tmp_path / release, ("Deployment", "api", "", f"{_IMAGE}:latest"))
+    plan = _plan_of_releases(
+        tmp_path,
+        ".gitlab-ci.yml",
+        {
+            release: before.format(image=f"{_IMAGE}:{tag}")
+            + "deploy:\n"
+            + job.format(image=f"{_IMAGE}:{tag}")
+            + "  script:\n    - kubectl -n $NS set image deployment/api api=$IMAGE\n"
+            for release, tag in (("base", "1.3"), ("head", "1.4"))
+        },
+    )
+    assert _commands_of(plan, "deployment/api") == [
+        f"kubectl -n shop set image deployment/api api={_IMAGE}:1.3"
+    ]
+
+
+def test_a_job_that_does_not_inherit_the_default_before_script_does_not_see_it(
+    tmp_path: Path,
+) -> None:
+    for release in ("base", "head"):
+        _manifests(tmp_path / release, ("Deployment", "api", "", f"{_IMAGE}:latest"))
+    plan = _plan_of_releases(
+        tmp_path,
+        ".gitlab-ci.yml",
+        {
+            release: f"default:\n  before_script:\n    - IMAGE={_IMAGE}:{tag}\n"
+            "deploy:\n  inherit:\n    default: [image]\n"
+            "  script:\n    - kubectl -n shop set image deployment/api api=$IMAGE\n"
+            for release, tag in (("base", "1.3"), ("head", "1.4"))
+        },
+    )
+    (undo,) = _ways_back(plan["commands"])["deployment/api"]
+    assert undo.startswith("kubectl -n shop rollout undo deployment/api"), undo

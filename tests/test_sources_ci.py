@@ -417,6 +417,47 @@ jobs:
     assert deploy.workload == "deployment/$APP"
 
 
+def test_a_gitlab_job_runs_the_default_before_script_in_the_shell_of_its_script() -> None:
+    # GitLab puts the default's (or the top level's) before_script before a job's script in
+    # one shell, unless the job has its own or does not inherit it; after_script has its own
+    pipeline = """\
+default:
+  before_script:
+    - export APP=orders
+    - kubectl set image deployment/api api=x:1
+deploy:
+  script:
+    - kubectl set image deployment/$APP app=x:1
+  after_script:
+    - kubectl set image deployment/$APP after=x:1
+own:
+  before_script:
+    - echo hi
+  script:
+    - kubectl set image deployment/$APP own=x:1
+uninherited:
+  inherit:
+    default: false
+  script:
+    - kubectl set image deployment/$APP uninherited=x:1
+"""
+    deploys = [
+        (d.job_id, d.workload, d.container)
+        for d in of(read(".gitlab-ci.yml", pipeline), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("default", "deployment/api", "api"),  # read once, as the pipeline's
+        ("deploy", "deployment/orders", "app"),
+        ("deploy", "deployment/$APP", "after"),
+        ("own", "deployment/$APP", "own"),
+        ("uninherited", "deployment/$APP", "uninherited"),
+    ]
+    top_level = pipeline.replace("default:\n  before_script:", "before_script:")
+    assert [d.workload for d in of(read(".gitlab-ci.yml", top_level), CiImageDeploy)] == [
+        d[1] for d in deploys
+    ]
+
+
 def test_an_assignment_the_shell_may_not_run_or_keep_leaves_the_variable_unknown() -> None:
     # Each NS=staging below may not run (after && or ||, the operator ending the line before
     # included), runs in a subshell or a pipeline (gone when it ends), is a function's body

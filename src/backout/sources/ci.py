@@ -23,7 +23,8 @@ with the same command interpretation (provider ``"script"``), because pipelines 
 Environment variables defined in the pipeline itself (``env:`` in GitHub Actions,
 ``variables:`` in GitLab CI), and those a shell line assigns for the lines after it in the same
 shell (``APP=orders``, ``export NS=shop``; a GitHub ``run:`` step, a GitLab job's
-``before_script`` with its ``script``, a shell script), are substituted into pushed and
+``before_script``, its own or the ``default:`` one it inherits, with its ``script``, a shell
+script), are substituted into pushed and
 deployed references and ``kubectl set image`` targets when their value is written literally, so
 ``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop`` reads as ``ghcr.io/acme/shop:latest``;
 anything else (``${{ github.ref_name }}``, ``$CI_COMMIT_SHORT_SHA``, ``$(git rev-parse HEAD)``,
@@ -2238,6 +2239,16 @@ def _pipeline_facts(
         env = {**global_env, **_variables(pipeline.get(job, "variables"))}
         # before_script and script run in one shell, after_script in another
         context = _Context(workflow, GITLAB, workflow, job_id, dict(env))
+        if _key_of(job, "before_script") is None and pipeline.inherits_default(
+            job, "before_script"
+        ):
+            # the default's (or the top level's) runs first in this shell: what it assigns
+            # holds in the script; its facts are the pipeline's, read once above
+            inherited_before = yamlfile.get(default, "before_script")
+            if inherited_before is None:
+                inherited_before = top.get("before_script")
+            for _ in pipeline.commands(inherited_before, context, "before_script"):
+                pass
         for section in ("before_script", "script"):
             yield from pipeline.commands(yamlfile.get(job, section), context, section)
         after = _Context(workflow, GITLAB, workflow, job_id, dict(env))
