@@ -1132,3 +1132,45 @@ def test_a_job_that_does_not_inherit_the_default_before_script_does_not_see_it(
     )
     (undo,) = _ways_back(plan["commands"])["deployment/api"]
     assert undo.startswith("kubectl -n shop rollout undo deployment/api"), undo
+
+
+@pytest.mark.parametrize(
+    ("heredoc", "runs"),
+    [
+        ("cat <<EOF > deploy.sh", False),
+        ("cat > deploy.sh <<'EOF'", False),
+        ("cat <<-EOF | tee deploy.sh", False),
+        ("ssh deploy@bastion <<'EOF'", True),
+        ("bash -s <<EOF", True),
+        ("cat <<EOF | sh", True),
+    ],
+)
+def test_kubectl_in_a_here_document_is_a_deploy_only_when_a_shell_reads_it(
+    tmp_path: Path, heredoc: str, runs: bool
+) -> None:
+    """Found by review: the lines of `cat <<EOF > deploy.sh … EOF` were read as commands
+    the job ran: the plan gave a `kubectl set image` row and a `helm rollback` for deploys
+    that a file only holds. A here-document that a shell reads (`bash`, `sh`, `ssh`) does
+    run them."""
+    for release in ("base", "head"):
+        _manifests(tmp_path / release, ("Deployment", "api", "shop", f"{_IMAGE}:1.0"))
+    plan = _plan_of_releases(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        {
+            release: "jobs:\n  deploy:\n    steps:\n      - run: |\n"
+            f"          {heredoc}\n"
+            f"          kubectl -n shop set image deployment/api api={_IMAGE}:{tag}\n"
+            "          helm upgrade --install shop ./chart -n shop\n"
+            "          EOF\n"
+            for release, tag in (("base", "1.3"), ("head", "1.4"))
+        },
+    )
+    ways = _ways_back(plan["commands"])
+    assert [helm["release"] for helm in plan["helm"]] == (["shop"] if runs else [])
+    if runs:
+        assert _commands_of(plan, "deployment/api") == [
+            f"kubectl -n shop set image deployment/api api={_IMAGE}:1.3"
+        ], ways
+    else:
+        assert not ways and plan["unchanged"] == ["deployment/api"], plan

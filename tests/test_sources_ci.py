@@ -505,6 +505,40 @@ NS=prod && kubectl -n $NS set image deployment/g g=x:1
     ]
 
 
+def test_a_here_document_runs_its_commands_only_when_a_shell_reads_it() -> None:
+    # a file's text runs nothing; a shell's (here, or ssh's on another host) may, with this
+    # shell's variables unless the word is quoted, which leaves them to the shell that reads it
+    script = """\
+IMAGE=x:1
+cat <<EOF > deploy.sh
+kubectl set image deployment/file file=$IMAGE
+EOF
+bash -s <<EOF
+kubectl set image deployment/bash bash=$IMAGE
+EOF
+ssh deploy@bastion <<'EOF'
+kubectl set image deployment/ssh ssh=$IMAGE
+EOF
+cat <<"EOF" | sudo sh
+kubectl set image deployment/sh sh=$IMAGE
+EOF
+kubectl set image deployment/after after=$IMAGE
+"""
+    facts = read("deploy.sh", script, ScriptReader())
+    assert [
+        (d.workload, d.reference.removesuffix(":latest")) for d in of(facts, CiImageDeploy)
+    ] == [
+        ("deployment/bash", "x:1"),
+        ("deployment/ssh", "$IMAGE"),
+        ("deployment/sh", "$IMAGE"),
+        ("deployment/after", "x:1"),
+    ]
+    assert [c.command for c in of(facts, CiCommand) if not c.runs] == [
+        "kubectl set image deployment/file file=$IMAGE",
+        "EOF",
+    ]
+
+
 def test_a_variable_assigned_from_itself_or_appended_to_is_read_as_the_shell_does() -> None:
     # TAG=${TAG}-amd64 with TAG unknown is unknown (it was read as $TAG-amd64-amd64-amd64…);
     # NS+=-eu appends; A=$B keeps the B of that moment, whatever B becomes after it

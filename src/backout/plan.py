@@ -1492,6 +1492,8 @@ def _helm(workspace: Workspace, plan: Plan) -> None:
     seen: set[tuple[str, str]] = set()
     covered: set[str] = set()
     for command in sorted(facts.of(CiCommand), key=lambda f: f.location):
+        if not command.runs:
+            continue  # a here-document's text that the job writes to a file
         deploy = helm_deploy(command.command)
         if deploy is None:
             continue

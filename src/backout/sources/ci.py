@@ -16,6 +16,10 @@ The reader records what a pipeline *does*, with exact positions, so that rules c
   ``image``…);
 * ``helm upgrade|install --history-max N`` (:class:`HelmHistoryMax`).
 
+The lines of a here-document's text are commands only when a shell reads them (``bash <<EOF``,
+``ssh host <<'EOF'``, ``cat <<EOF | sh``); text written to a file or fed to another program
+runs nothing (:attr:`CiCommand.runs`).
+
 Plain shell scripts (``*.sh``, ``*.bash``) and Makefiles are read by :class:`ScriptReader`
 with the same command interpretation (provider ``"script"``), because pipelines often call
 ``./deploy.sh`` rather than spelling the commands out.
@@ -165,6 +169,10 @@ class CiCommand(Fact):
     (``$RELEASE``, ``${NS}``, ``${{ env.X }}``) when it writes them out: its ``env:`` or
     ``variables:``, and the assignments of the lines before it in the same shell
     (``APP=orders``), each expanded in full. Pass them to :func:`expand_variables`.
+
+    ``runs`` is false for the text of a here-document that no shell reads (``cat <<EOF >
+    deploy.sh``): the job writes the line, it does not run it (a file it writes may still
+    run later).
     """
 
     provider: str
@@ -173,6 +181,7 @@ class CiCommand(Fact):
     command: str
     section: str = "run"
     variables: tuple[tuple[str, str], ...] = ()
+    runs: bool = True
 
 
 @dataclass(frozen=True)
@@ -622,6 +631,12 @@ class _Shell:
     """How many ``( … )`` subshells are open: what one assigns is gone when it ends."""
     heredoc: str = ""
     """The word that ends the here-document the next lines are the text of (``EOF``)."""
+    heredoc_runs: bool = False
+    """Whether a shell reads that text as commands (``bash <<EOF``, ``ssh host <<'EOF'``,
+    ``cat <<EOF | sh``), rather than a file or another program (``cat <<EOF > deploy.sh``)."""
+    heredoc_quoted: bool = False
+    """Whether its word is quoted (``<<'EOF'``): this shell substitutes none of its
+    variables in the text, which the shell that reads it expands with its own."""
     continued: str = ""
     """The operator (``&&``, ``||``, ``|``) that ended the line before: the first command of
     this one goes on with it."""
@@ -687,27 +702,59 @@ def _interpret(
         shell.heredoc = ""
         return
     words = _words(line.text)
+    if in_heredoc and not shell.heredoc_runs:
+        # text no shell reads runs nothing; but a file it writes may be sourced later
+        # (``cat > .env <<EOF``), so what it would assign is no longer known
+        for word in words:
+            if (found := _ASSIGNMENT.fullmatch(word.text)) is not None and context.assigns:
+                _set(context.env, found.group(1), None)
+        return
+    # a shell reads the text: it may run its commands, with this shell's variables unless
+    # the word is quoted; whatever it assigns lasts in that shell only
+    here = replace(context, env={}) if in_heredoc and shell.heredoc_quoted else context
     for number, (command, before, after) in enumerate(_chained(words)):
-        _see_variables(command, context.env, variables)
+        _see_variables(command, here.env, variables)
         stripped = _strip_prefixes(command)
         if stripped:
-            yield from _command_facts(stripped, line, context)
+            yield from _command_facts(stripped, line, here)
         if context.assigns:
             # after && or || it may not run; in a pipeline or in the background it runs in a
-            # subshell of its own; a here-document's text runs nothing here
+            # subshell of its own; so does a here-document's text
             before = before or (shell.continued if number == 0 else "")
             uncertain = in_heredoc or before in ("&&", "||", "|") or after in ("|", "&")
             _assign(context, command, uncertain)
     last = words[-1] if words else None
     shell.continued = last.text if last is not None and last.operator else ""
     if not in_heredoc:
-        for index, word in enumerate(words):
-            found = None if word.operator else _HEREDOC.search(word.text)
-            if found is not None:
-                following = words[index + 1 : index + 2]
-                delimiter = found.group(1) or (following[0].text if following else "")
-                shell.heredoc = delimiter.strip()
+        _open_heredoc(shell, line.text, words)
+
+
+# The programs that read a here-document as shell commands: a shell here, or on another
+# host (``ssh host <<'EOF'``).
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh", "ssh"})
+
+
+def _open_heredoc(shell: _Shell, text: str, words: list[_Word]) -> None:
+    """Note in ``shell`` the here-document that the line ``text`` (``words``) starts, if any:
+    the word that ends it, and whether a shell reads it (a word of its pipeline names one)."""
+    pipeline: list[_Word] = []
+    delimiter: str | None = None
+    for index, word in enumerate(words):
+        if word.operator and word.text != "|":
+            if delimiter is not None:
                 break
+            pipeline = []
+            continue
+        pipeline.append(word)
+        found = None if word.operator or delimiter is not None else _HEREDOC.search(word.text)
+        if found is not None:
+            following = words[index + 1 : index + 2]
+            delimiter = found.group(1) or (following[0].text if following else "")
+    if delimiter is None:
+        return
+    shell.heredoc = delimiter.strip()
+    shell.heredoc_runs = any(_program(w.text) in _SHELLS for w in pipeline if not w.operator)
+    shell.heredoc_quoted = re.search(r"<<-?\s*['\"\\]", text) is not None
 
 
 def _see_variables(
@@ -1122,6 +1169,8 @@ def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> I
     """A :class:`CiCommand` per logical line, then what the line pushes or deploys."""
     for line in _logical_lines(pieces):
         variables: dict[str, str | None] = {}
+        shell = context.shell
+        runs = not shell.heredoc or shell.heredoc_runs
         facts = list(_interpret(line, context, variables))
         known = tuple(
             (name, value) for name, value in sorted(variables.items()) if value is not None
@@ -1134,6 +1183,7 @@ def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> I
             line.text.strip(),
             section,
             known,
+            runs,
         )
         yield from facts
 
