@@ -10,7 +10,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1010,6 +1010,9 @@ def test_every_custom_columns_output_is_quoted_for_the_shell() -> None:
     assert all(re.search(r"-o '(custom-columns=[^' ]*)'", t) for t in columns), columns
 
 
+_IMAGE = "registry.example.com/shop/api"
+
+
 def _manifests(root: Path, *workloads: tuple[str, str, str, str]) -> None:
     """Write one manifest per (kind, name, namespace, image) under ``root/k8s``."""
     (root / "k8s").mkdir(parents=True, exist_ok=True)
@@ -1026,6 +1029,21 @@ def _manifests(root: Path, *workloads: tuple[str, str, str, str]) -> None:
 def _commands_of(plan: Any, workload: str) -> list[str]:
     """The commands that change ``workload``, without their comments."""
     return [c.partition("  # ")[0] for c in _ways_back(plan["commands"]).get(workload, [])]
+
+
+def _api_plan(
+    tmp_path: Path,
+    ci_file: str,
+    ci: Callable[[str], str],
+    namespace: str = "shop",
+    manifest_tag: str = "latest",
+) -> Any:
+    """The JSON plan of ``head`` against ``base``, each with the manifest of Deployment api
+    and the CI file ``ci`` writes for the tag the release deploys (1.3, then 1.4)."""
+    for release in ("base", "head"):
+        _manifests(tmp_path / release, ("Deployment", "api", namespace, f"{_IMAGE}:{manifest_tag}"))
+    releases = {"base": ci("1.3"), "head": ci("1.4")}
+    return _plan_of_releases(tmp_path, ci_file, releases)
 
 
 def _plan_of_releases(tmp_path: Path, ci_file: str, ci_by_release: dict[str, str]) -> Any:
@@ -1076,7 +1094,74 @@ def test_a_restart_of_several_or_every_deployment_pins_each_moving_tag(
     assert len([w for w in plan["warnings"] if "`kubectl rollout restart`" in w]) == 2
 
 
-_IMAGE = "registry.example.com/shop/api"
+@pytest.mark.parametrize(
+    "write",
+    [
+        'echo "IMAGE={image}" >> "$GITHUB_ENV"',
+        "echo IMAGE={image} >> $GITHUB_ENV",
+        "echo 'IMAGE={image}' >>${{GITHUB_ENV}}",
+        '|\n          {{ echo "NS=shop"; echo "IMAGE={image}"; }} >> $GITHUB_ENV',
+        'echo "IMAGE={image}" | tee -a "$GITHUB_ENV"',
+        "|\n          {{\n            echo 'IMAGE<<EOF'\n            echo '{image}'\n"
+        "            echo 'EOF'\n          }} >> \"$GITHUB_ENV\"",
+        '|\n          cat >> "$GITHUB_ENV" <<EOF\n          IMAGE={image}\n          EOF',
+    ],
+)
+def test_an_image_a_github_step_writes_to_github_env_reaches_the_later_steps(
+    tmp_path: Path, write: str
+) -> None:
+    """Found by review: a step's `echo "IMAGE=…" >> "$GITHUB_ENV"` sets IMAGE for the later
+    steps of its job, but `kubectl set image deployment/api api=$IMAGE` in a later step was
+    read as a value made per run: the plan gave `rollout undo` instead of the previous
+    release's image."""
+    plan = _api_plan(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        lambda tag: (
+            "jobs:\n  deploy:\n    steps:\n"
+            f"      - run: {write.format(image=f'{_IMAGE}:{tag}')}\n"
+            "      - run: kubectl -n shop set image deployment/api api=$IMAGE\n"
+        ),
+    )
+    (api,) = plan["targets"]
+    assert (api["current_image"], api["rollback_image"]) == (f"{_IMAGE}:1.4", f"{_IMAGE}:1.3")
+    assert _commands_of(plan, "deployment/api") == [
+        f"kubectl -n shop set image deployment/api api={_IMAGE}:1.3"
+    ]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # it may not run: after && or ||, in an if, in a step with `if:`
+        '      - run: test -n "$X" && echo "IMAGE={image}" >> "$GITHUB_ENV"\n',
+        '      - run: if [ -n "$X" ]; then echo "IMAGE={image}" >> $GITHUB_ENV; fi\n',
+        "      - if: github.ref == 'refs/heads/main'\n"
+        '        run: echo "IMAGE={image}" >> $GITHUB_ENV\n',
+        # the step that writes it does not see it
+        '      - run: |\n          echo "IMAGE={image}" >> $GITHUB_ENV\n'
+        "          kubectl -n shop set image deployment/api api=$IMAGE\n",
+    ],
+)
+def test_a_github_env_write_that_may_not_run_leaves_the_image_unknown(
+    tmp_path: Path, steps: str
+) -> None:
+    later = "      - run: kubectl -n shop set image deployment/api api=$IMAGE\n"
+    plan = _api_plan(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        lambda tag: (
+            f"env:\n  IMAGE: {_IMAGE}:1.0\njobs:\n  deploy:\n    steps:\n"
+            + steps.format(image=f"{_IMAGE}:{tag}")
+            + (later if "kubectl" not in steps else "")
+        ),
+    )
+    ways = _ways_back(plan["commands"])
+    if "kubectl" in steps:  # the workflow's IMAGE, in both releases: nothing to roll back
+        assert plan["unchanged"] == ["deployment/api"] and not ways, plan
+    else:
+        (undo,) = ways["deployment/api"]
+        assert undo.startswith("kubectl -n shop rollout undo deployment/api"), undo
 
 
 @pytest.mark.parametrize(
@@ -1097,18 +1182,16 @@ def test_what_a_gitlab_before_script_assigns_reaches_the_script(
     `script` in one shell, so an assignment in the first holds in the second; an inherited
     `default: before_script` was read as a shell of its own, and the plan asked for `$NS`
     and `$IMAGE` as values to fill in."""
-    for release in ("base", "head"):
-        _manifests(tmp_path / release, ("Deployment", "api", "", f"{_IMAGE}:latest"))
-    plan = _plan_of_releases(
+    plan = _api_plan(
         tmp_path,
         ".gitlab-ci.yml",
-        {
-            release: before.format(image=f"{_IMAGE}:{tag}")
+        lambda tag: (
+            before.format(image=f"{_IMAGE}:{tag}")
             + "deploy:\n"
             + job.format(image=f"{_IMAGE}:{tag}")
             + "  script:\n    - kubectl -n $NS set image deployment/api api=$IMAGE\n"
-            for release, tag in (("base", "1.3"), ("head", "1.4"))
-        },
+        ),
+        namespace="",
     )
     assert _commands_of(plan, "deployment/api") == [
         f"kubectl -n shop set image deployment/api api={_IMAGE}:1.3"
@@ -1118,17 +1201,15 @@ def test_what_a_gitlab_before_script_assigns_reaches_the_script(
 def test_a_job_that_does_not_inherit_the_default_before_script_does_not_see_it(
     tmp_path: Path,
 ) -> None:
-    for release in ("base", "head"):
-        _manifests(tmp_path / release, ("Deployment", "api", "", f"{_IMAGE}:latest"))
-    plan = _plan_of_releases(
+    plan = _api_plan(
         tmp_path,
         ".gitlab-ci.yml",
-        {
-            release: f"default:\n  before_script:\n    - IMAGE={_IMAGE}:{tag}\n"
+        lambda tag: (
+            f"default:\n  before_script:\n    - IMAGE={_IMAGE}:{tag}\n"
             "deploy:\n  inherit:\n    default: [image]\n"
             "  script:\n    - kubectl -n shop set image deployment/api api=$IMAGE\n"
-            for release, tag in (("base", "1.3"), ("head", "1.4"))
-        },
+        ),
+        namespace="",
     )
     (undo,) = _ways_back(plan["commands"])["deployment/api"]
     assert undo.startswith("kubectl -n shop rollout undo deployment/api"), undo
@@ -1152,19 +1233,17 @@ def test_kubectl_in_a_here_document_is_a_deploy_only_when_a_shell_reads_it(
     the job ran: the plan gave a `kubectl set image` row and a `helm rollback` for deploys
     that a file only holds. A here-document that a shell reads (`bash`, `sh`, `ssh`) does
     run them."""
-    for release in ("base", "head"):
-        _manifests(tmp_path / release, ("Deployment", "api", "shop", f"{_IMAGE}:1.0"))
-    plan = _plan_of_releases(
+    plan = _api_plan(
         tmp_path,
         ".github/workflows/deploy.yml",
-        {
-            release: "jobs:\n  deploy:\n    steps:\n      - run: |\n"
+        lambda tag: (
+            "jobs:\n  deploy:\n    steps:\n      - run: |\n"
             f"          {heredoc}\n"
             f"          kubectl -n shop set image deployment/api api={_IMAGE}:{tag}\n"
             "          helm upgrade --install shop ./chart -n shop\n"
             "          EOF\n"
-            for release, tag in (("base", "1.3"), ("head", "1.4"))
-        },
+        ),
+        manifest_tag="1.0",
     )
     ways = _ways_back(plan["commands"])
     assert [helm["release"] for helm in plan["helm"]] == (["shop"] if runs else [])

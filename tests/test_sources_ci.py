@@ -458,6 +458,43 @@ uninherited:
     ]
 
 
+def test_what_a_github_step_writes_to_github_env_holds_in_the_later_steps() -> None:
+    # the runner reads the file after the step: NAME=value or NAME<<DELIMITER lines; the
+    # later steps see the variables (a step's own env: first), as $NAME and ${{ env.NAME }}
+    workflow = """\
+env:
+  REGISTRY: ghcr.io/acme
+jobs:
+  deploy:
+    steps:
+      - run: |
+          echo "APP=orders" >> $GITHUB_ENV
+          kubectl set image deployment/$APP same=x:1
+          printf '%s\\n' "NS=shop" "TAG=$(git rev-parse HEAD)" >> "$GITHUB_ENV"
+          echo 'NOTE<<EOF' >> $GITHUB_ENV
+          echo "a<<b" >> $GITHUB_ENV
+          echo 'EOF' >> $GITHUB_ENV
+          cat <<EOF | tee -a "${GITHUB_ENV}"
+          IMAGE=$REGISTRY/api:2.4
+          EOF
+      - run: kubectl -n $NS set image deployment/$APP app=${{ env.IMAGE }}
+      - env:
+          APP: web
+        run: kubectl -n $NS set image deployment/$APP web=x:$TAG
+      - run: kubectl set image deployment/$NOTE note=x:1
+"""
+    deploys = [
+        (d.workload, d.namespace, d.reference)
+        for d in of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deployment/$APP", "", "x:1"),  # the step that writes it does not see it
+        ("deployment/orders", "shop", "ghcr.io/acme/api:2.4"),
+        ("deployment/web", "shop", "x:$TAG"),  # a value a command makes is unknown
+        ("deployment/a<<b", "", "x:1"),  # a quoted `<<` starts no here-document
+    ]
+
+
 def test_an_assignment_the_shell_may_not_run_or_keep_leaves_the_variable_unknown() -> None:
     # Each NS=staging below may not run (after && or ||, the operator ending the line before
     # included), runs in a subshell or a pipeline (gone when it ends), is a function's body

@@ -28,8 +28,9 @@ Environment variables defined in the pipeline itself (``env:`` in GitHub Actions
 ``variables:`` in GitLab CI), and those a shell line assigns for the lines after it in the same
 shell (``APP=orders``, ``export NS=shop``; a GitHub ``run:`` step, a GitLab job's
 ``before_script``, its own or the ``default:`` one it inherits, with its ``script``, a shell
-script), are substituted into pushed and
-deployed references and ``kubectl set image`` targets when their value is written literally, so
+script) or that a GitHub step writes to ``$GITHUB_ENV`` for the later steps of its job, are
+substituted into pushed and deployed references and ``kubectl set image`` targets when their
+value is written literally, so
 ``$IMAGE:latest`` with ``IMAGE: ghcr.io/acme/shop`` reads as ``ghcr.io/acme/shop:latest``;
 anything else (``${{ github.ref_name }}``, ``$CI_COMMIT_SHORT_SHA``, ``$(git rev-parse HEAD)``,
 a value assigned where it may not run or not last: inside an ``if``, a loop or a function,
@@ -413,6 +414,8 @@ class _Word:
     text: str
     offsets: list[int]
     operator: bool = False
+    quoted: frozenset[int] = frozenset()
+    """The indexes of the characters that were inside quotes or escaped (``'a<<b'``)."""
 
     @property
     def start(self) -> int:
@@ -433,6 +436,7 @@ def _words(line: str) -> list[_Word]:
     words: list[_Word] = []
     text: list[str] = []
     offsets: list[int] = []
+    quoted: set[int] = set()
     quote: str | None = None
     started = False
     i = 0
@@ -440,9 +444,10 @@ def _words(line: str) -> list[_Word]:
     def flush() -> None:
         nonlocal started
         if started:
-            words.append(_Word("".join(text), list(offsets)))
+            words.append(_Word("".join(text), list(offsets), quoted=frozenset(quoted)))
         text.clear()
         offsets.clear()
+        quoted.clear()
         started = False
 
     while i < len(line):
@@ -452,9 +457,11 @@ def _words(line: str) -> list[_Word]:
                 quote = None
             elif char == "\\" and quote == '"' and i + 1 < len(line):
                 i += 1
+                quoted.add(len(text))
                 text.append(line[i])
                 offsets.append(i)
             else:
+                quoted.add(len(text))
                 text.append(char)
                 offsets.append(i)
             i += 1
@@ -483,6 +490,7 @@ def _words(line: str) -> list[_Word]:
             continue
         elif char == "\\" and i + 1 < len(line):
             i += 1
+            quoted.add(len(text))
             text.append(line[i])
             offsets.append(i)
             started = True
@@ -637,6 +645,16 @@ class _Shell:
     heredoc_quoted: bool = False
     """Whether its word is quoted (``<<'EOF'``): this shell substitutes none of its
     variables in the text, which the shell that reads it expands with its own."""
+    heredoc_env: bool | None = None
+    """Whether that text goes to ``$GITHUB_ENV`` (``cat >> "$GITHUB_ENV" <<EOF``): None if
+    not, else whether the command that writes it may not run."""
+    groups: list[list[tuple[str, bool]] | None] = field(default_factory=list)
+    """The ``{ … }`` groups open, innermost last, each with the lines its commands print
+    (and whether each may not run), which a redirection after ``}`` sends to a file; None
+    for a function's body."""
+    env_file: list[tuple[str, bool]] = field(default_factory=list)
+    """The lines written to ``$GITHUB_ENV`` (a GitHub step's environment file, which sets
+    variables for the job's later steps), each with whether it may not have been written."""
     continued: str = ""
     """The operator (``&&``, ``||``, ``|``) that ended the line before: the first command of
     this one goes on with it."""
@@ -695,7 +713,8 @@ def _interpret(
     """Pushes, deploys and Helm history limits in one shell line, command by command; what
     a command assigns holds for the commands after it (see :func:`_assign`). ``variables``
     gets the values the line's commands see of the variables they name (see
-    :attr:`CiCommand.variables`); one seen with two values gets None."""
+    :attr:`CiCommand.variables`); one seen with two values gets None. What the line writes
+    to ``$GITHUB_ENV`` goes to :attr:`_Shell.env_file`."""
     shell = context.shell
     in_heredoc = bool(shell.heredoc)
     if in_heredoc and line.text.strip() == shell.heredoc:
@@ -708,25 +727,175 @@ def _interpret(
         for word in words:
             if (found := _ASSIGNMENT.fullmatch(word.text)) is not None and context.assigns:
                 _set(context.env, found.group(1), None)
+        if shell.heredoc_env is not None:  # ``cat >> "$GITHUB_ENV" <<EOF``
+            text = line.text if shell.heredoc_quoted else _expand(line.text, context.env)
+            shell.env_file.append((text.strip(), shell.heredoc_env))
         return
     # a shell reads the text: it may run its commands, with this shell's variables unless
     # the word is quoted; whatever it assigns lasts in that shell only
     here = replace(context, env={}) if in_heredoc and shell.heredoc_quoted else context
-    for number, (command, before, after) in enumerate(_chained(words)):
+    chained = list(_chained(words))
+    may_not_run: list[bool] = []
+    printed: list[tuple[str, bool]] | None = None  # what the command before a ``|`` prints
+    for number, (command, before, after) in enumerate(chained):
         _see_variables(command, here.env, variables)
         stripped = _strip_prefixes(command)
         if stripped:
             yield from _command_facts(stripped, line, here)
+        before = before or (shell.continued if number == 0 else "")
         if context.assigns:
             # after && or || it may not run; in a pipeline or in the background it runs in a
             # subshell of its own; so does a here-document's text
-            before = before or (shell.continued if number == 0 else "")
             uncertain = in_heredoc or before in ("&&", "||", "|") or after in ("|", "&")
             _assign(context, command, uncertain)
+        # a write to a file lasts whatever shell makes it, but may not run either (a
+        # ``{ … }`` group opens no block that may not run)
+        closed = _group(shell, command)
+        plain_groups = sum(group is not None for group in shell.groups)
+        may_not_run.append(in_heredoc or before in ("&&", "||") or shell.depth > plain_groups)
+        piped = printed if before == "|" else None
+        printed = _write_env(
+            shell, command, stripped, here.env, may_not_run[-1], piped, after == "|", closed
+        )
     last = words[-1] if words else None
     shell.continued = last.text if last is not None and last.operator else ""
     if not in_heredoc:
-        _open_heredoc(shell, line.text, words)
+        _open_heredoc(shell, line.text, chained, may_not_run)
+
+
+# What a shell line names the file of ``$GITHUB_ENV`` by, quotes removed.
+_GITHUB_ENV_FILE = frozenset({"$GITHUB_ENV", "${GITHUB_ENV}", "${{ env.GITHUB_ENV }}"})
+# An output redirection (``>>``, ``>``, ``1>>``, ``&>``), with its target when glued to it.
+_OUTPUT_REDIRECT = re.compile(r"(?:\d?|&)>>?\|?(.*)", re.DOTALL)
+
+
+def _output_targets(command: list[_Word]) -> tuple[list[str], list[str]]:
+    """The words of ``command`` without its redirections, and the files its output is
+    redirected to (``>&2`` names ``&2``)."""
+    operands: list[str] = []
+    targets: list[str] = []
+    texts = [word.text for word in command]
+    index = 0
+    while index < len(texts):
+        text = texts[index]
+        index += 1
+        found = _OUTPUT_REDIRECT.fullmatch(text)
+        if found is None and text.startswith("<"):  # input: ``<file``, ``<<EOF``, ``<<<x``
+            index += 0 if text.strip("<-") else 1
+            continue
+        if found is None:
+            operands.append(text)
+            continue
+        target = found.group(1)
+        if not target and index < len(texts):
+            target, index = texts[index], index + 1
+        targets.append(target)
+    return operands, targets
+
+
+def _printed_lines(operands: list[str], env: dict[str, str]) -> list[str] | None:
+    """The lines ``echo`` or ``printf`` (``operands``, redirections removed) prints, as the
+    shell expands them; None for any other command, or a ``printf`` format beyond ``%s``."""
+    if not operands or _program(operands[0]) not in ("echo", "printf"):
+        return None
+    if operands[0].endswith("echo"):
+        arguments = operands[1:]
+        while arguments and re.fullmatch(r"-[neE]+", arguments[0]):
+            arguments = arguments[1:]
+        return [_expand(" ".join(arguments), env)]
+    if len(operands) < 2 or re.search(r"%[^s%]", operands[1].replace("%%", "")):
+        return None
+    form, arguments = operands[1].replace("\\n", "\n"), operands[2:]
+    text = ""
+    while True:  # printf uses its format again while arguments remain
+        pieces = form.split("%s")
+        used = arguments[: len(pieces) - 1]
+        arguments = arguments[len(pieces) - 1 :]
+        filled = [*used, *[""] * (len(pieces) - 1 - len(used))]
+        text += "".join(p + f for p, f in zip(pieces, [*filled, ""], strict=True))
+        if not arguments or len(pieces) == 1:
+            break
+    return [_expand(piece, env) for piece in text.replace("%%", "%").split("\n") if piece]
+
+
+def _write_env(
+    shell: _Shell,
+    command: list[_Word],
+    stripped: list[_Word],
+    env: dict[str, str],
+    may_not_run: bool,
+    piped: list[tuple[str, bool]] | None,
+    pipes: bool,
+    closed: list[tuple[str, bool]] | None,
+) -> list[tuple[str, bool]] | None:
+    """Note in ``shell.env_file`` the lines ``command`` writes to ``$GITHUB_ENV``: its own
+    (``echo "IMAGE=…" >> "$GITHUB_ENV"``), those of the command before the ``|`` it reads
+    (``piped``, for ``tee -a "$GITHUB_ENV"``), or those the ``{ …; }`` group it closes
+    printed (``closed``: ``} >> "$GITHUB_ENV"``). Returns what the command prints into the
+    ``|`` after it (``pipes``), each line with whether it may not have been printed."""
+    operands, targets = _output_targets(stripped)
+    to_env = any(target in _GITHUB_ENV_FILE for target in targets)
+    printed = _printed_lines(operands, env)
+    lines = None if printed is None else [(text, may_not_run) for text in printed]
+    if operands[:1] == ["tee"]:
+        to_env = to_env or any(operand in _GITHUB_ENV_FILE for operand in operands[1:])
+        lines = None if piped is None else [(t, u or may_not_run) for t, u in piped]
+    if closed is not None:
+        lines = [(t, u or may_not_run) for t, u in closed]
+    if lines is None or (targets and not to_env):
+        return None
+    if to_env:
+        shell.env_file.extend(lines)
+    elif pipes:
+        return lines
+    elif shell.groups and shell.groups[-1] is not None:
+        shell.groups[-1].extend(lines)  # the group's redirection says where they go
+    return None
+
+
+def _group(shell: _Shell, command: list[_Word]) -> list[tuple[str, bool]] | None:
+    """Open and close the ``{ … }`` groups of ``command``'s leading words in
+    ``shell.groups``; returns the lines of the group its ``}`` closes, if any."""
+    texts = [word.text for word in command]
+    # a function's body (``deploy() {``) runs when called, if ever: no group of lines
+    function = texts[0] == "function" or texts[0].endswith("()") or texts[1:2] == ["()"]
+    if function:
+        texts = texts[1:] if texts[0].endswith("()") and texts[0] != "function" else texts[2:]
+    closed = None
+    for number, text in enumerate(texts):
+        if text == "{":
+            shell.groups.append(None if function and number == 0 else [])
+        elif text == "}" and shell.groups:
+            closed = shell.groups.pop()
+        elif text not in _BLOCK_WORDS:
+            break
+    return closed
+
+
+def _github_env_writes(lines: Sequence[tuple[str, bool]]) -> Iterator[tuple[str, str | None]]:
+    """The variables a step's lines written to ``$GITHUB_ENV`` set for the later steps, as
+    the runner reads the file: ``NAME=value``, or ``NAME<<DELIMITER``, the value's lines,
+    ``DELIMITER``. A value is None (unknown) when a line of it may not have been written,
+    or a command makes it (``$(…)``)."""
+    index = 0
+    while index < len(lines):
+        text, uncertain = lines[index]
+        index += 1
+        name, equals, value = text.partition("=")
+        heredoc_name, heredoc, delimiter = text.partition("<<")
+        if heredoc and (not equals or len(heredoc_name) < len(name)):
+            name, body = heredoc_name, []
+            while index < len(lines) and lines[index][0] != delimiter:
+                body.append(lines[index])
+                index += 1
+            index += 1
+            value = "\n".join(t for t, _ in body)
+            uncertain = uncertain or any(u for _, u in body)
+        elif not equals:
+            continue
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            unknown = uncertain or "$(" in value or "`" in value
+            yield name, None if unknown else value
 
 
 # The programs that read a here-document as shell commands: a shell here, or on another
@@ -734,27 +903,53 @@ def _interpret(
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh", "ssh"})
 
 
-def _open_heredoc(shell: _Shell, text: str, words: list[_Word]) -> None:
-    """Note in ``shell`` the here-document that the line ``text`` (``words``) starts, if any:
-    the word that ends it, and whether a shell reads it (a word of its pipeline names one)."""
-    pipeline: list[_Word] = []
-    delimiter: str | None = None
-    for index, word in enumerate(words):
-        if word.operator and word.text != "|":
-            if delimiter is not None:
-                break
-            pipeline = []
+def _open_heredoc(
+    shell: _Shell,
+    text: str,
+    chained: list[tuple[list[_Word], str, str]],
+    may_not_run: list[bool],
+) -> None:
+    """Note in ``shell`` the here-document that the line ``text`` (its ``chained``
+    commands) starts, if any: the word that ends it, whether a shell reads it (a word of its
+    pipeline names one) and whether its text goes to ``$GITHUB_ENV``."""
+    for number, (command, _, _) in enumerate(chained):
+        found = next(
+            (
+                (index, match)
+                for index, word in enumerate(command)
+                if (match := _HEREDOC.search(word.text)) is not None
+                # ``echo 'A<<EOF'``: no operator
+                and word.text.find("<<", match.start()) not in word.quoted
+            ),
+            None,
+        )
+        if found is None:
             continue
-        pipeline.append(word)
-        found = None if word.operator or delimiter is not None else _HEREDOC.search(word.text)
-        if found is not None:
-            following = words[index + 1 : index + 2]
-            delimiter = found.group(1) or (following[0].text if following else "")
-    if delimiter is None:
+        index, match = found
+        following = command[index + 1 : index + 2]
+        delimiter = match.group(1) or (following[0].text if following else "")
+        first = number
+        while first > 0 and chained[first][1] == "|":
+            first -= 1
+        last = number
+        while last + 1 < len(chained) and chained[last][2] == "|":
+            last += 1
+        pipeline = chained[first : last + 1]
+        shell.heredoc = delimiter.strip()
+        shell.heredoc_runs = any(
+            _program(word.text) in _SHELLS for words, _, _ in pipeline for word in words
+        )
+        shell.heredoc_quoted = re.search(r"<<-?\s*['\"\\]", text) is not None
+        to_env = any(
+            target in _GITHUB_ENV_FILE
+            for words, _, _ in pipeline
+            for target in [
+                *_output_targets(words)[1],
+                *(w.text for w in words[1:] if _program(words[0].text) == "tee"),
+            ]
+        )
+        shell.heredoc_env = may_not_run[number] if to_env else None
         return
-    shell.heredoc = delimiter.strip()
-    shell.heredoc_runs = any(_program(w.text) in _SHELLS for w in pipeline if not w.operator)
-    shell.heredoc_quoted = re.search(r"<<-?\s*['\"\\]", text) is not None
 
 
 def _see_variables(
@@ -1256,8 +1451,11 @@ def _github_steps(
     # docker/metadata-action steps seen so far in this job, by step id: a later
     # ``tags: ${{ steps.<id>.outputs.tags }}`` pushes the tags they generate
     metadata: dict[str, Node] = {}
+    # the job's environment: the workflow's and job's ``env:``, then what each step writes
+    # to $GITHUB_ENV for the steps after it; a step's own ``env:`` comes first in that step
+    job_env = dict(context.env)
     for index, step in enumerate(steps.value):
-        env = {**context.env, **_variables(yamlfile.get(step, "env"))}
+        env = {**job_env, **_variables(yamlfile.get(step, "env"))}
         step_context = _Context(
             context.path, GITHUB, context.workflow, context.job_id, env, context.only_tags
         )
@@ -1271,6 +1469,13 @@ def _github_steps(
         run = yamlfile.get(step, "run")
         if isinstance(run, yamlfile.ScalarNode):
             yield from _shell_facts(_scalar_pieces(run, raw_lines), step_context, "run")
+            # a step with ``if:`` may not run: what it writes leaves its variables unknown
+            conditional = yamlfile.get(step, "if") is not None
+            for name, value in _github_env_writes(step_context.shell.env_file):
+                if value is None or conditional:
+                    job_env.pop(name, None)
+                else:
+                    job_env[name] = value
 
 
 def _github_uses(
