@@ -777,10 +777,10 @@ def _output_targets(command: list[_Word]) -> tuple[list[str], list[str]]:
     texts = [word.text for word in command]
     index = 0
     while index < len(texts):
-        text = texts[index]
+        text, quoted = texts[index], 0 in command[index].quoted  # ``echo ">x"``: no redirection
         index += 1
-        found = _OUTPUT_REDIRECT.fullmatch(text)
-        if found is None and text.startswith("<"):  # input: ``<file``, ``<<EOF``, ``<<<x``
+        found = None if quoted else _OUTPUT_REDIRECT.fullmatch(text)
+        if found is None and text.startswith("<") and not quoted:  # ``<file``, ``<<EOF``
             index += 0 if text.strip("<-") else 1
             continue
         if found is None:
