@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from backout.config import Config
-from backout.engine import _read_one, check
-from backout.models import Severity
+from backout.discovery import Tree
+from backout.engine import _read_one, check, load_workspace
+from backout.models import Severity, Suppression
 from backout.schema_model import (
     ADD_COLUMN,
     ADD_CONSTRAINT,
@@ -35,8 +36,9 @@ from backout.schema_model import (
 )
 from backout.schema_operations import UNNAMED_PRIMARY_KEY
 from backout.sources import ALL_READERS
-from backout.sources.base import FactSet, SourceFile, Unreadable
+from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 from backout.sources.liquibase import LiquibaseChangelogReader
+from backout.sources.liquibase_sql_files import SqlFileChange
 from backout.sources.migrations import MigrationFileReader
 from backout.sources.paths import LIQUIBASE_READER
 from tests.conftest import run_backout
@@ -451,14 +453,233 @@ def test_yaml_changelog_positions_rollbacks_and_dbms() -> None:
     ]
 
 
-def test_sql_file_is_reported_unchecked_and_has_no_rollback() -> None:
-    body = changeset("1", '    <sqlFile path="sql/001.sql" relativeToChangelogFile="true"/>\n')
+def test_a_sql_file_change_is_recorded_for_after_the_read_and_has_no_rollback() -> None:
+    """The reader sees one file: it records where the file's operations go, and reads none."""
+    body = changeset(
+        "1",
+        CREATE_USERS
+        + '    <sqlFile path="sql/001.sql" relativeToChangelogFile="true" endDelimiter="GO"'
+        ' encoding="ISO-8859-1" dbms="postgresql, mysql"/>\n',
+    )
     facts = read({"db/changelog.xml": xml(body)})
-    (unread,) = facts.of(Unreadable)
-    assert str(unread.location) == "db/changelog.xml:4:5"
-    assert "sqlFile sql/001.sql was not checked" in unread.reason
+    assert facts.of(Unreadable) == []
+    (change,) = facts.of(SqlFileChange)
+    assert str(change.location) == "db/changelog.xml:8:5"
+    assert str(change.changeset) == "db/changelog.xml:3:3"
+    assert (change.target, change.relative, change.rollback) == ("sql/001.sql", True, False)
+    assert (change.end_delimiter, change.encoding) == ("GO", "ISO-8859-1")
+    # After the createTable, in PostgreSQL and MySQL only.
+    assert (change.places, change.dialects) == ((1, 1, 1), ("postgres", "mysql"))
     (migration,) = facts.of(Migration)
     assert "cannot roll back sqlFile by itself" in migration.down_reason
+
+
+# --- sqlFile: the SQL files changesets run ----------------------------------------------------
+
+ADD_NICKNAME = (
+    "-- The new code writes a nickname.\nALTER TABLE users\n  ADD COLUMN nickname text NOT NULL;\n"
+)
+
+
+def sql_file(path: str, extra: str = "", indent: str = "    ") -> str:
+    return f'{indent}<sqlFile path="{path}"{extra}/>\n'
+
+
+def findings(root: Path, *codes: str, base: str | None = None) -> list[str]:
+    config = Config(root=root).with_overrides(select=codes)
+    return sorted(f"{f.location} {f.code}" for f in check(root, config, base).findings)
+
+
+def test_a_sql_file_is_read_as_the_changesets_sql_at_its_place(tmp_path: Path) -> None:
+    """The file's statements are the changeset's, between the changes around the sqlFile,
+    located in the file; its rollback's file is the down."""
+    changes = (
+        '    <addColumn tableName="users"><column name="age" type="int"/></addColumn>\n'
+        + sql_file("sql/002-nickname.sql", ' relativeToChangelogFile="true"')
+        + '    <addColumn tableName="users"><column name="bio" type="text"/></addColumn>\n'
+        + "    <rollback>\n"
+        + '      <dropColumn tableName="users" columnName="bio"/>\n'
+        + sql_file("classpath:/db/sql/002-nickname-rollback.sql", indent="      ")
+        + '      <dropColumn tableName="users" columnName="age"/>\n'
+        + "    </rollback>\n"
+    )
+    files = {
+        "src/main/resources/db/changelog.xml": xml(
+            changeset("1", CREATE_USERS) + changeset("2", changes)
+        ),
+        "src/main/resources/db/sql/002-nickname.sql": ADD_NICKNAME,
+        "src/main/resources/db/sql/002-nickname-rollback.sql": (
+            "ALTER TABLE users DROP COLUMN nickname;\n"
+        ),
+    }
+    write(tmp_path, files)
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    # The numbered files are the changeset's SQL, not migrations of their own.
+    assert [m.changeset for m in facts.of(Migration)] == ["shop:1", "shop:2"]
+    migration = facts.of(Migration)[1]
+    changelog = "src/main/resources/db/changelog.xml"
+    assert [(op.kind, op.column, str(op.location)) for op in migration.up] == [
+        (ADD_COLUMN, "age", f"{changelog}:10:34"),
+        (ADD_COLUMN, "nickname", "src/main/resources/db/sql/002-nickname.sql:3:14"),
+        (ADD_COLUMN, "bio", f"{changelog}:12:34"),
+    ]
+    assert migration.down_state == DOWN_PRESENT
+    assert [(op.kind, op.column, op.location.path) for op in migration.down] == [
+        (DROP_COLUMN, "bio", changelog),
+        (DROP_COLUMN, "nickname", "src/main/resources/db/sql/002-nickname-rollback.sql"),
+        (DROP_COLUMN, "age", changelog),
+    ]
+    assert facts.of(Unreadable) == []
+    assert findings(tmp_path, "BK201", "BK207", "BK901") == [
+        "src/main/resources/db/sql/002-nickname.sql:3:14 BK201"
+    ]
+
+
+def test_a_sql_file_is_read_in_the_changes_dialects_with_its_delimiter_and_encoding(
+    tmp_path: Path,
+) -> None:
+    changes = sql_file("sql/mysql.sql", ' relativeToChangelogFile="true" dbms="mysql"') + sql_file(
+        "sql/pg.sql",
+        ' relativeToChangelogFile="true" dbms="postgresql" endDelimiter="GO" encoding="ISO-8859-1"',
+    )
+    write(
+        tmp_path,
+        {
+            "db/changelog.xml": xml(changeset("1", CREATE_USERS) + changeset("2", changes)),
+            "db/sql/mysql.sql": "ALTER TABLE users ADD COLUMN m int NOT NULL;\n",
+        },
+    )
+    # Latin-1 as `encoding` says (é is one byte), statements ended by `GO` lines.
+    (tmp_path / "db/sql/pg.sql").write_bytes(
+        "-- café\nALTER TABLE users ADD COLUMN p int NOT NULL\nGO\n".encode("latin-1")
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    migration = facts.of(Migration)[1]
+    assert [op.column for op in migration.operations("postgres")[0]] == ["p"]
+    assert [op.column for op in migration.operations("mysql")[0]] == ["m"]
+    assert migration.operations("sqlite")[0] == ()
+    assert facts.of(Unreadable) == []
+    assert findings(tmp_path, "BK201", "BK901") == ["db/sql/pg.sql:2:30 BK201"]
+
+
+def test_unreadable_sql_of_a_sql_file_is_reported_once_in_the_file(tmp_path: Path) -> None:
+    """The file is read as the changeset's only: not again as a plain numbered migration."""
+    write(
+        tmp_path,
+        {
+            "db/changelog.xml": xml(
+                changeset("1", CREATE_USERS)
+                + changeset("2", sql_file("sql/0002_bad.sql", ' relativeToChangelogFile="true"'))
+            ),
+            "db/sql/0002_bad.sql": "ALTER TABLE users\n  ADD COLUMN x int NOT NULL,,;\n",
+        },
+    )
+    found = findings(tmp_path, "BK201", "BK207", "BK901")
+    assert found == [
+        "db/changelog.xml:9:3 BK207",  # sqlFile without a rollback: Liquibase has none
+        "db/sql/0002_bad.sql:2:29 BK901",
+    ]
+
+
+def test_a_rollback_naming_a_changeset_with_a_sql_file_runs_its_file(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/changelog.xml": xml(
+                changeset("1", CREATE_USERS)
+                + changeset(
+                    "drop-nick", sql_file("sql/drop.sql", ' relativeToChangelogFile="true"')
+                )
+                + changeset(
+                    "2",
+                    '    <addColumn tableName="users"><column name="nick" type="text"/>'
+                    "</addColumn>\n"
+                    '    <rollback changeSetId="drop-nick" changeSetAuthor="shop"/>\n',
+                )
+            ),
+            "db/sql/drop.sql": "ALTER TABLE users DROP COLUMN nick;\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    last = next(m for m in facts.of(Migration) if m.changeset == "shop:2")
+    assert [(op.kind, str(op.location)) for op in last.down] == [
+        (DROP_COLUMN, "db/sql/drop.sql:1:31")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changelog", "text", "looked_for"),
+    [
+        (
+            "src/main/resources/db/changelog.yaml",
+            "databaseChangeLog:\n  - changeSet:\n      id: 1\n      author: shop\n"
+            "      changes:\n        - sqlFile:\n            path: sql/001.sql\n"
+            "            relativeToChangelogFile: true\n",
+            "src/main/resources/db/sql/001.sql, relative to the changelog, is not in the "
+            "checked tree",
+        ),
+        (
+            "src/main/resources/db/changelog.json",
+            '{"databaseChangeLog": [{"changeSet": {"id": "1", "author": "shop", "changes": '
+            '[{"sqlFile": {"path": "classpath:db/sql/001.sql"}}]}}]}',
+            "no file of the checked tree is db/sql/001.sql of the search path (a path that "
+            "ends with /db/sql/001.sql, such as src/main/resources/db/sql/001.sql)",
+        ),
+        (
+            "db/changelog.xml",
+            xml(changeset("1", sql_file("../../001.sql", ' relativeToChangelogFile="true"'))),
+            "../001.sql, relative to the changelog, is outside the checked tree",
+        ),
+    ],
+)
+def test_a_sql_file_not_in_the_tree_is_bk901_naming_the_path_looked_for(
+    tmp_path: Path, changelog: str, text: str, looked_for: str
+) -> None:
+    # A file of that name elsewhere is not the one Liquibase looks for.
+    write(tmp_path, {changelog: text, "other/sql/001.sql": "DROP TABLE users;\n"})
+    config = Config(root=tmp_path).with_overrides(select=("BK901",))
+    (finding,) = check(tmp_path, config).findings
+    assert finding.location.path == changelog
+    assert f"was not checked: {looked_for};" in finding.message
+
+
+def test_check_with_base_reports_a_new_changesets_unchanged_sql_file(tmp_path: Path) -> None:
+    """End to end: the installed command, a git repository, ``--base``. The new changeset
+    runs a SQL file that the base already had: its finding is in that file, which counts as
+    changed with the changelog; a SQL file changed alone makes its changelog changed."""
+    from tests.conftest import git
+
+    repo = tmp_path / "repo"
+    changelog = "src/main/resources/db/changelog/db.changelog-master.yaml"
+    first = (
+        "databaseChangeLog:\n  - changeSet:\n      id: 1\n      author: shop\n"
+        "      changes:\n        - sqlFile: {path: sql/001.sql, relativeToChangelogFile: true}\n"
+        "      rollback:\n        - sql: DROP TABLE users\n"
+    )
+    write(
+        repo,
+        {
+            changelog: first,
+            "src/main/resources/db/changelog/sql/001.sql": "CREATE TABLE users (id int);\n",
+            "src/main/resources/db/changelog/sql/002.sql": ADD_NICKNAME,
+        },
+    )
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    (repo / changelog).write_text(
+        first + "  - changeSet:\n      id: 2\n      author: shop\n"
+        "      changes:\n        - sqlFile: {path: sql/002.sql, relativeToChangelogFile: true}\n"
+    )
+    done = run_backout("check", ".", "--base", "main", "--format", "concise", cwd=repo)
+    assert done.returncode == 1, done.stderr
+    lines = sorted(
+        line.split(": ")[0] + ": " + line.split(": ")[1][:5] for line in done.stdout.splitlines()
+    )
+    assert lines == [
+        f"{changelog}:9:5: BK207",
+        "src/main/resources/db/changelog/sql/002.sql:3:14: BK201",
+    ]
 
 
 # --- What is not a changelog, and what cannot be read -----------------------------------------
@@ -736,3 +957,33 @@ def test_yaml_preconditions_on_the_database_keep_a_changeset_to_it(
         config = Config(root=Path(".")).with_overrides(sql_dialect=dialect)
         kept = ordered_migrations(read({"db/changelog.yaml": text}), config)
         assert len(kept) == (dialects is None or dialect in dialects), dialect
+
+
+def test_the_read_pool_reads_sql_files_into_their_changesets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With enough files the changelogs are read by worker processes: their sqlFile changes
+    come back pickled, and the files are read into the changesets the same."""
+    from backout import engine
+
+    pooled: list[int] = []
+    read_in_pool = engine._read_in_pool
+
+    def counted(tree: Tree, workers: int) -> list[tuple[str, list[Fact], list[Suppression]]]:
+        pooled.append(workers)
+        return read_in_pool(tree, workers)
+
+    monkeypatch.setattr(engine, "_read_in_pool", counted)
+
+    fixture = FIXTURES / "BK201" / "fail" / "liquibase_xml_sql_file"
+    for path in fixture.rglob("*"):
+        if path.is_file() and path.name != "expected.txt":
+            target = tmp_path / path.relative_to(fixture)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    # After the project's files in path order: the workers, which take the first, read them.
+    for index in range(engine.PARALLEL_THRESHOLD):
+        write(tmp_path, {f"zz/cm{index}.yaml": f"kind: ConfigMap\nmetadata: {{name: c{index}}}\n"})
+    (expected,) = (fixture / "expected.txt").read_text().splitlines()
+    assert findings(tmp_path, "BK201", "BK207", "BK901") == [expected]
+    assert pooled, "the tree was not read in a process pool"

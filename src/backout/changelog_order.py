@@ -100,24 +100,43 @@ def _shared(a: str, b: str) -> int:
     return len(posixpath.commonprefix([a, b]))
 
 
-class _Resolver:
-    """Finds the changelogs an include names among the changelogs of the tree."""
+class PathResolver:
+    """Finds the files a changelog names (an include, a ``sqlFile``) among the tree's files,
+    as Liquibase resolves the path (see the module docstring)."""
 
     def __init__(self, paths: Iterable[str]) -> None:
         self.paths = sorted(set(paths))
+        self._known = set(self.paths)
+        self._by_name: dict[str, list[str]] = {}
+        for path in self.paths:
+            self._by_name.setdefault(path.rpartition("/")[2], []).append(path)
 
     def file(self, include: ChangelogInclude) -> str | None:
-        including = include.location.path
-        target = _clean(include.target)
-        if not target:
+        """The changelog ``include`` names, or None when it is none of the tree's."""
+        return self.path(include.target, include.relative, include.location.path)
+
+    def path(self, target: str, relative: bool, including: str) -> str | None:
+        """The file of the tree that ``target`` names in the changelog at ``including``:
+        relative to that changelog when ``relative`` (``relativeToChangelogFile``), else a
+        search-path (classpath) path, the end of a tree path, nearest ``including``."""
+        wanted = self.wanted(target, relative, including)
+        if not wanted or wanted.startswith("../"):
             return None
-        if include.relative:
-            wanted = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
-            return wanted if wanted in self.paths else None
-        if target in self.paths:
-            return target
-        matches = [p for p in self.paths if p.endswith("/" + target)]
+        if relative or wanted in self._known:
+            return wanted if wanted in self._known else None
+        matches = [
+            p for p in self._by_name.get(wanted.rpartition("/")[2], ()) if p.endswith("/" + wanted)
+        ]
         return max(matches, key=lambda p: _shared(p, including), default=None)
+
+    @staticmethod
+    def wanted(target: str, relative: bool, including: str) -> str:
+        """``target`` as a path from the tree's root when ``relative``, else as a search-path
+        path (``classpath:`` and leading slashes dropped); empty for an empty path."""
+        clean = _clean(target)
+        if not clean or not relative:
+            return clean
+        return posixpath.normpath(posixpath.join(posixpath.dirname(including), clean))
 
     def directory(self, include: ChangelogInclude) -> list[str]:
         including = include.location.path
@@ -155,7 +174,7 @@ def order_changelogs(
         by_file.setdefault(migration.location.path, []).append((place, 1, migration))
     for include in includes:
         by_file.setdefault(include.location.path, []).append((include.position, 0, include))
-    resolver = _Resolver(by_file)
+    resolver = PathResolver(by_file)
     targets: dict[int, list[str]] = {}
     included: set[str] = set()
     for include in includes:

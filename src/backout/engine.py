@@ -223,9 +223,14 @@ def _read_release(tree: Tree, readers: Sequence[Reader], root_name: str | None) 
     for directory, reason in tree.unlisted:
         facts.add(Unlisted(Location(directory, 1, 0), "directory", reason))
     # Facts of several files that one tool joins: the files a GitLab pipeline includes, a
-    # compose file and the `.env` beside it, the migrations of one Django app (its label).
-    # Each step's facts exist only once its module is loaded (by a reader, or by unpickling
-    # a worker's facts), so a check without such files imports none of them.
+    # compose file and the `.env` beside it, the migrations of one Django app (its label),
+    # a Liquibase changeset and the SQL files of its `sqlFile` changes (read from the tree
+    # now: no reader knew they were SQL to read). Each step's facts exist only once its
+    # module is loaded (by a reader, or by unpickling a worker's facts), so a check without
+    # such files imports none of them.
+    sql_files = sys.modules.get("backout.sources.liquibase_sql_files")
+    if sql_files is not None:
+        sql_files.link_sql_files(facts, tree)
     for module, step in _LINK_STEPS:
         if module in sys.modules:
             getattr(sys.modules[module], step)(facts)
@@ -335,6 +340,15 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     if gitlab is not None:
         workspace.changed.update(
             gitlab.pipeline_files_changed(workspace.changed, head.facts, workspace.base.facts)
+        )
+    # A Liquibase changeset is read from its changelog and the files of its `sqlFile`s: a
+    # change to one is a change to the changeset.
+    sql_files = sys.modules.get("backout.sources.liquibase_sql_files")
+    if sql_files is not None:
+        workspace.changed.update(
+            sql_files.changelogs_with_changed_files(
+                workspace.changed, head.facts, workspace.base.facts
+            )
         )
     return workspace
 

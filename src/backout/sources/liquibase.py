@@ -23,20 +23,22 @@ the changeset without a down. The list of inverses is Liquibase's: the change cl
 
 ``include`` and ``includeAll`` become :class:`ChangelogInclude` facts, which
 :func:`backout.changelog_order.order_changelogs` follows to order changesets as Liquibase runs
-them. A reader sees one file: ``sqlFile`` is not opened (an :class:`Unreadable` fact says its
-SQL went unchecked). ``dbms`` on a changeset or change keeps it to the dialects it names
-(PostgreSQL, MySQL/MariaDB, SQLite; a change only for Oracle, say, runs in none of them),
-and so do ``preConditions`` on the database type (``<dbms type="mysql"/>`` under
-``and``/``or``/``not``, unless ``onFail="WARN"``): :attr:`Migration.dialects` says where a
-changeset runs. ``context``, ``labels`` and other preconditions are not evaluated: every
-changeset counts.
+them. A reader sees one file: a ``sqlFile`` change becomes a
+:class:`~backout.sources.liquibase_sql_files.SqlFileChange` fact saying where its operations go
+among the changeset's, and :func:`~backout.sources.liquibase_sql_files.link_sql_files` reads
+the file into the changeset once every file is read. ``dbms`` on a changeset or change keeps
+it to the dialects it names (PostgreSQL, MySQL/MariaDB, SQLite; a change only for Oracle,
+say, runs in none of them), and so do ``preConditions`` on the database type
+(``<dbms type="mysql"/>`` under ``and``/``or``/``not``, unless ``onFail="WARN"``):
+:attr:`Migration.dialects` says where a changeset runs. ``context``, ``labels`` and other
+preconditions are not evaluated: every changeset counts.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from backout.models import Location
 from backout.schema_operations import (
@@ -71,15 +73,20 @@ from backout.schema_operations import (
 )
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, SqlUnreadable, Unreadable
+from backout.sources.liquibase_sql_files import SqlFileChange
 from backout.sources.migration_facts import ChangelogInclude, Migration, version_key
 from backout.sources.paths import LIQUIBASE_READER as READER
 from backout.sources.paths import is_liquibase_changelog
 from backout.sources.xmlfile import Element as _Element
 from backout.sources.xmlfile import read_xml
 
+if TYPE_CHECKING:
+    from backout.sources.sql import BodyReads
+
 _ROOT = "databaseChangeLog"
-_DIALECTS = ("postgres", "mysql", "sqlite")
-_ALL_DIALECTS = frozenset(_DIALECTS)
+DIALECTS = ("postgres", "mysql", "sqlite")
+"""The dialects whose SQL backout reads, PostgreSQL first (the read facts hold first)."""
+_ALL_DIALECTS = frozenset(DIALECTS)
 # Liquibase's ``dbms`` names of the databases whose SQL backout reads.
 _DBMS_DIALECT = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 # Children of a changeSet that are not changes.
@@ -317,18 +324,32 @@ def _condition_bounds(element: _Element, kind: str) -> tuple[frozenset[str], fro
     )
 
 
+def read_sql(text: str, path: str, line: int, column: int, end_delimiter: str) -> BodyReads:
+    """SQL of a changelog (a ``sql`` change, a rollback's text, a ``sqlFile``'s file) read
+    with every grammar, as Liquibase sends it: ``endDelimiter`` lines made ``;`` and ``${…}``
+    properties read past, at ``line``:``column`` of ``path``."""
+    from backout.sources.migrations import _with_semicolons, _without_placeholders
+    from backout.sources.sql import SqlText, read_bodies
+
+    if end_delimiter and end_delimiter != ";":
+        text = _with_semicolons(text, end_delimiter)
+    return read_bodies(SqlText(_without_placeholders(text), path, line, column), None)
+
+
 class _Steps:
-    """Operations gathered per dialect (a change may be for some databases only), and the
-    SQL that some grammar could not read."""
+    """Operations gathered per dialect (a change may be for some databases only), the SQL
+    that some grammar could not read, and the ``sqlFile`` changes whose operations go in
+    once their files are read (:mod:`backout.sources.liquibase_sql_files`)."""
 
     def __init__(self) -> None:
-        self.ops: dict[str, list[Operation]] = {dialect: [] for dialect in _DIALECTS}
+        self.ops: dict[str, list[Operation]] = {dialect: [] for dialect in DIALECTS}
         self.problems: list[SqlUnreadable] = []
         self.readable = True
+        self.files: list[tuple[_Element, frozenset[str], tuple[int, ...]]] = []
 
     def add(self, ops: Iterable[Operation], dialects: frozenset[str]) -> None:
         ops = list(ops)
-        for dialect in _DIALECTS:
+        for dialect in DIALECTS:
             if dialect in dialects:
                 self.ops[dialect].extend(ops)
 
@@ -341,15 +362,9 @@ class _Steps:
         element: _Element,
         dialects: frozenset[str],
     ) -> None:
-        from backout.sources.migrations import _with_semicolons, _without_placeholders
-        from backout.sources.sql import SqlText, read_bodies
-
-        delimiter = element.attr("endDelimiter")
-        if delimiter and delimiter != ";":
-            text = _with_semicolons(text, delimiter)
-        reads = read_bodies(SqlText(_without_placeholders(text), path, line, column), None)
+        reads = read_sql(text, path, line, column, element.attr("endDelimiter"))
         by_dialect = {read.dialect: read for read in reads.dialect_reads}
-        for dialect in _DIALECTS:
+        for dialect in DIALECTS:
             if dialect not in dialects:
                 continue
             read = by_dialect.get(dialect)
@@ -359,6 +374,37 @@ class _Steps:
                 self.problems.append(problem)
                 if problem.dialect == "postgres":
                     self.readable = False
+
+    def add_file(self, change: _Element, dialects: frozenset[str]) -> None:
+        """A ``sqlFile`` change: its operations go here, in ``dialects``, once read."""
+        self.files.append((change, dialects, tuple(len(self.ops[d]) for d in DIALECTS)))
+
+    def add_steps(self, earlier: _Steps, dialects: frozenset[str]) -> None:
+        """The operations of ``earlier`` (a changeset a rollback names), in ``dialects``."""
+        for change, their_dialects, places in earlier.files:
+            if their_dialects & dialects:
+                shifted = tuple(
+                    len(self.ops[d]) + at for d, at in zip(DIALECTS, places, strict=True)
+                )
+                self.files.append((change, their_dialects & dialects, shifted))
+        for dialect in DIALECTS:
+            if dialect in dialects:
+                self.ops[dialect].extend(earlier.ops[dialect])
+
+    def file_changes(self, changeset: Location, rollback: bool) -> Iterator[SqlFileChange]:
+        """The facts of the ``sqlFile`` changes, for the changeset at ``changeset``."""
+        for change, dialects, places in self.files:
+            yield SqlFileChange(
+                change.location,
+                changeset=changeset,
+                target=change.attr("path"),
+                relative=bool(change.flag("relativeToChangelogFile")),
+                rollback=rollback,
+                places=places,
+                dialects=tuple(d for d in DIALECTS if d in dialects),
+                end_delimiter=change.attr("endDelimiter"),
+                encoding=change.attr("encoding"),
+            )
 
 
 class _Changelog:
@@ -374,6 +420,8 @@ class _Changelog:
         # Up operations of the changesets read so far, by ``id`` and ``author:id``, for a
         # ``rollback changeSetId=…`` that reuses them.
         self.done: dict[str, _Steps] = {}
+        # Facts of the changeset being read, yielded before it: SQL that could not be read,
+        # its ``sqlFile`` changes.
         self.problems: list[Fact] = []
         # The ``rollback changeSetPath`` of the changeset being read, when it is another file.
         self.reference: tuple[str, str] | None = None
@@ -453,10 +501,12 @@ class _Changelog:
         in_transaction = element.flag("runInTransaction") is not False
         self.problems.extend(up.problems)
         self.problems.extend(down.problems)
+        self.problems.extend(up.file_changes(element.location, rollback=False))
+        self.problems.extend(down.file_changes(element.location, rollback=True))
         pg_up, pg_down = tuple(up.ops["postgres"]), tuple(down.ops["postgres"])
         reads = tuple(
             DialectRead(dialect, tuple(up.ops[dialect]), tuple(down.ops[dialect]))
-            for dialect in _DIALECTS[1:]
+            for dialect in DIALECTS[1:]
         )
         if all(read.up == pg_up and read.down == pg_down for read in reads):
             reads = ()
@@ -501,9 +551,7 @@ class _Changelog:
                     continue
                 earlier = self.done.get(key)
                 if earlier is not None:
-                    for dialect in _DIALECTS:
-                        if dialect in dialects:
-                            down.ops[dialect].extend(earlier.ops[dialect])
+                    down.add_steps(earlier, dialects)
             for change in rollback.children:
                 anything = True
                 self.change(change, down, dialects)
@@ -526,15 +574,7 @@ class _Changelog:
             line = change.text_line or change.location.line
             steps.add_sql(change.text, self.path, line, change.text_column, change, dialects)
         elif kind == "sqlFile":
-            self.problems.append(
-                Unreadable(
-                    change.location,
-                    READER,
-                    f"sqlFile {change.attr('path') or '(no path)'} was not checked: backout "
-                    "reads a changelog on its own, not the files it points to; put the SQL in "
-                    "a `sql` change or a formatted SQL changelog to have it checked",
-                )
-            )
+            steps.add_file(change, dialects)
         else:
             steps.add(_operations(change), dialects)
 

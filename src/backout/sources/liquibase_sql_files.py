@@ -1,0 +1,274 @@
+"""Liquibase ``sqlFile`` changes: the SQL files a changeset runs, read into the changeset.
+
+``<sqlFile path="sql/001-add-col.sql" relativeToChangelogFile="true"/>`` (YAML and JSON:
+``- sqlFile: {path: …}``) runs the SQL of another file as one of the changeset's changes, or,
+inside ``<rollback>``, as part of its rollback. A reader sees one file, so the changelog reader
+records each such change as a :class:`SqlFileChange` fact, with where its operations go among
+the changeset's, and reads no SQL file. :func:`link_sql_files`, run once every file of a tree
+is read, finds each file as Liquibase does (relative to the changelog with
+``relativeToChangelogFile``, else a search-path path: the end of a tree path, nearest the
+changelog, as includes are found by :class:`backout.changelog_order.PathResolver`), reads it
+from the same tree (a working tree or a git ref), decodes it with the change's ``encoding``
+and reads its SQL as an inline ``sql`` change is read (``endDelimiter``, ``${…}``
+properties), in the change's dialects, with positions in the SQL file. Its operations become
+the changeset's up (or down) operations at the change's place.
+
+The SQL file belongs to its changeset: what the SQL migration reader made of it on its own (a
+plain numbered migration without a down, for ``sql/001-add-col.sql``) is dropped. A file that
+is not in the tree is a BK901 at the change naming the path looked for; in a rollback, the
+changeset's rollback fails too (Liquibase finds nothing to run), which BK207 reports.
+``splitStatements`` and ``stripComments`` change how Liquibase sends the SQL, not what it
+does, and need nothing here.
+
+A light module (no SQL parser until a file is read): the engine runs the step whenever the
+changelog reader, or the unpickling of a worker's facts, has loaded it. The facts stay after
+the step, resolved, for ``--base``: :func:`changelogs_with_changed_files`.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Container
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from backout.discovery import MAX_FILE_BYTES
+from backout.models import Location
+from backout.sources.base import Fact, FactSet, Misdecoded, SourceFile, Unopened, Unreadable
+from backout.sources.paths import LIQUIBASE_READER
+
+if TYPE_CHECKING:
+    from backout.discovery import FileBytes, Tree
+    from backout.schema_operations import Operation
+    from backout.sources.migration_facts import Migration
+
+SQL_FILE_READER = "Liquibase sqlFile"
+"""What BK901 calls a SQL file a ``sqlFile`` change runs, when it cannot be read."""
+# The readers whose facts about a file are its reading as a SQL file of its own.
+_SQL_FILE_READERS = frozenset(("SQL migration", "SQL", "text"))
+
+
+@dataclass(frozen=True)
+class SqlFileChange(Fact):
+    """A ``sqlFile`` change of a changeset, located at the element in the changelog."""
+
+    changeset: Location
+    """Where the ``changeSet`` is: its :class:`Migration`'s location."""
+    target: str
+    """The ``path`` as written (``classpath:`` and all)."""
+    relative: bool = False
+    """``relativeToChangelogFile``."""
+    rollback: bool = False
+    """Inside ``rollback``: its operations are the changeset's down."""
+    places: tuple[int, ...] = ()
+    """For each dialect of :data:`backout.sources.liquibase.DIALECTS`, the place in the
+    changeset's up (or down) operations where the file's operations go."""
+    dialects: tuple[str, ...] = ()
+    """The dialects that run it (the changeset's and the change's ``dbms``)."""
+    end_delimiter: str = ""
+    encoding: str = ""
+    found: str | None = None
+    """The tree's file it names, once :func:`link_sql_files` has looked (None: not found)."""
+
+    @property
+    def not_found(self) -> str:
+        """Why no file was found: where Liquibase looks for it, in words."""
+        from backout.changelog_order import PathResolver
+
+        wanted = PathResolver.wanted(self.target, self.relative, self.location.path)
+        if not wanted:
+            return "it names no file"
+        if not self.relative:
+            return (
+                f"no file of the checked tree is {wanted} of the search path (a path that "
+                f"ends with /{wanted}, such as src/main/resources/{wanted})"
+            )
+        if wanted == ".." or wanted.startswith("../"):
+            return f"{wanted}, relative to the changelog, is outside the checked tree"
+        return f"{wanted}, relative to the changelog, is not in the checked tree"
+
+
+@dataclass
+class _FileRead:
+    """A SQL file's operations by dialect, and what could not be read."""
+
+    operations: dict[str, tuple[Operation, ...]]
+    problems: list[Unreadable]
+    readable: bool = True
+
+
+def link_sql_files(facts: FactSet, tree: Tree) -> None:
+    """Read the file of every :class:`SqlFileChange` of ``facts`` (from ``tree``) into its
+    changeset; a file not in the tree is a BK901 (see the module docstring)."""
+    changes = facts.of(SqlFileChange)
+    if not changes:
+        return
+    from backout.changelog_order import PathResolver
+
+    resolver = PathResolver(tree.paths)
+    changes = [
+        replace(c, found=resolver.path(c.target, c.relative, c.location.path)) for c in changes
+    ]
+    wanted = sorted({c.found for c in changes if c.found is not None})
+    contents = dict(tree.subset(wanted).read_all())
+    # The files belong to their changesets: not read as SQL migrations of their own. The
+    # changes are put back resolved (kept for ``--base``).
+    facts.retain(
+        lambda fact: not isinstance(fact, SqlFileChange) and not _read_alone(fact, contents)
+    )
+    facts.paths.update(contents)
+    reads: dict[tuple[str, str, str, tuple[str, ...]], _FileRead] = {}
+    by_changeset: dict[Location, list[tuple[SqlFileChange, _FileRead | None]]] = {}
+    reported: set[Unreadable] = set()
+    for change in changes:
+        read: _FileRead | None = None
+        if change.found is None or change.found not in contents:  # (or gone since listed)
+            change = replace(change, found=None)
+            facts.add(
+                Unreadable(
+                    change.location,
+                    LIQUIBASE_READER,
+                    f"sqlFile {change.target or '(no path)'} was not checked: {change.not_found}",
+                )
+            )
+        else:
+            key = (change.found, change.end_delimiter, change.encoding, change.dialects)
+            read = reads.get(key)
+            if read is None:
+                read = reads[key] = _read_file(change, contents[change.found])
+            for problem in read.problems:
+                if problem not in reported:
+                    reported.add(problem)
+                    facts.add(problem)
+        facts.add(change)
+        by_changeset.setdefault(change.changeset, []).append((change, read))
+    from backout.sources.migration_facts import Migration
+
+    def joined(fact: Fact) -> Fact:
+        if isinstance(fact, Migration) and fact.engine == "liquibase":
+            uses = by_changeset.get(fact.location)
+            if uses:
+                return _with_files(fact, uses)
+        return fact
+
+    facts.replace_each(joined)
+
+
+def _read_alone(fact: Fact, files: Container[str]) -> bool:
+    """Whether ``fact`` is the SQL migration reader's reading of one of ``files`` on its own."""
+    if fact.location.path not in files:
+        return False
+    from backout.sources.migration_facts import DownScript, Migration
+
+    if isinstance(fact, Migration):
+        return fact.engine == "sql"
+    if isinstance(fact, Unreadable):
+        return fact.reader in _SQL_FILE_READERS
+    return isinstance(fact, DownScript)
+
+
+def _read_file(change: SqlFileChange, data: FileBytes) -> _FileRead:
+    """The SQL of the file ``change`` names, read in its dialects."""
+    path = change.found or ""
+    where = Location(path, 1, 0)
+    if data is None:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
+        too_large = f"larger than {limit} MiB: the SQL of a sqlFile change was not checked"
+        return _FileRead({}, [Unreadable(where, SQL_FILE_READER, too_large)], False)
+    if not isinstance(data, bytes):
+        return _FileRead({}, [Unopened(where, SQL_FILE_READER, data.reason)], False)
+    try:
+        codec = codecs.lookup(change.encoding.strip() or "utf-8").name
+    except LookupError:
+        unknown = f"sqlFile {change.target}: encoding {change.encoding!r} is not one backout knows"
+        return _FileRead({}, [Unreadable(change.location, LIQUIBASE_READER, unknown)], False)
+    file = SourceFile(path, data)
+    problems: list[Unreadable] = []
+    if file.is_binary:
+        binary = "binary file (contains NUL bytes): the SQL of a sqlFile change was not checked"
+        return _FileRead({}, [Unreadable(where, SQL_FILE_READER, binary)], False)
+    if codec == "utf-8":
+        lenient = file.lenient_text()
+        assert lenient is not None  # not binary
+        text, misdecoded = lenient
+        if misdecoded is not None:
+            problems.append(misdecoded)
+    else:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            text = data.decode(codec, errors="replace")
+            problems.append(Misdecoded(where, "text", f"not valid {codec} (byte {exc.start})"))
+    from backout.sources.liquibase import DIALECTS, read_sql
+
+    dialects = frozenset(change.dialects)
+    reads = read_sql(text, path, 1, 1, change.end_delimiter)
+    by_dialect = {read.dialect: read for read in reads.dialect_reads}
+    operations = {
+        dialect: (by_dialect[dialect].up if dialect in by_dialect else reads.up)
+        for dialect in DIALECTS
+        if dialect in dialects
+    }
+    problems.extend(p for p in reads.problems if p.dialect in dialects)
+    readable = not any(p.dialect == "postgres" for p in reads.problems if p.dialect in dialects)
+    return _FileRead(operations, problems, readable)
+
+
+def _with_files(
+    migration: Migration, uses: list[tuple[SqlFileChange, _FileRead | None]]
+) -> Migration:
+    """``migration`` with the operations of its ``sqlFile`` changes' files in their places."""
+    from backout.schema_operations import DOWN_PRESENT, DOWN_RAISES, DialectRead
+    from backout.sources.liquibase import DIALECTS
+
+    own = {read.dialect: read for read in migration.dialect_reads}
+    up = {d: list(own[d].up if d in own else migration.up) for d in DIALECTS}
+    down = {d: list(own[d].down if d in own else migration.down) for d in DIALECTS}
+    readable = migration.readable
+    failing: SqlFileChange | None = None
+    # Last first: each file's operations go in before the places of the earlier ones.
+    for change, read in reversed(uses):
+        if read is None:
+            if change.rollback:
+                failing = change
+            continue
+        readable = readable and read.readable
+        steps = down if change.rollback else up
+        for dialect, place in zip(DIALECTS, change.places, strict=True):
+            if dialect in read.operations:
+                steps[dialect][place:place] = read.operations[dialect]
+    pg_up, pg_down = tuple(up["postgres"]), tuple(down["postgres"])
+    dialect_reads = tuple(
+        replace(own[d], up=tuple(up[d]), down=tuple(down[d]))
+        if d in own
+        else DialectRead(d, tuple(up[d]), tuple(down[d]))
+        for d in DIALECTS[1:]
+    )
+    if all(read.up == pg_up and read.down == pg_down for read in dialect_reads):
+        dialect_reads = ()
+    joined = replace(
+        migration, up=pg_up, down=pg_down, dialect_reads=dialect_reads, readable=readable
+    )
+    if failing is not None and migration.down_state == DOWN_PRESENT:
+        joined = replace(
+            joined,
+            down_state=DOWN_RAISES,
+            down_location=failing.location,
+            down_reason=f"its rollback runs sqlFile {failing.target}, and "
+            f"{failing.not_found}, so Liquibase's rollback fails",
+        )
+    return joined
+
+
+def changelogs_with_changed_files(changed: set[str], *releases: FactSet) -> set[str]:
+    """The changelogs and SQL files, in any of ``releases`` (the head and the base), of each
+    ``sqlFile`` change one of whose two files is in ``changed``: the changeset is read from
+    both, so ``--base`` counts both as changed (a statement changed in ``sql/001.sql``
+    changes what the changeset of ``changelog.xml`` runs)."""
+    found: set[str] = set()
+    for facts in releases:
+        for change in facts.of(SqlFileChange):
+            files = {change.location.path} | ({change.found} if change.found else set())
+            if not changed.isdisjoint(files):
+                found.update(files)
+    return found
