@@ -987,3 +987,14 @@ def test_the_read_pool_reads_sql_files_into_their_changesets(
     (expected,) = (fixture / "expected.txt").read_text().splitlines()
     assert findings(tmp_path, "BK201", "BK207", "BK901") == [expected]
     assert pooled, "the tree was not read in a process pool"
+
+
+def test_a_missing_sql_file_that_a_rollback_reuses_is_reported_once(tmp_path: Path) -> None:
+    missing = sql_file("sql/gone.sql", ' relativeToChangelogFile="true"')
+    reuse = '    <rollback changeSetId="1" changeSetAuthor="shop"/>\n'
+    body = changeset("1", missing) + changeset("2", CREATE_USERS + reuse)
+    write(tmp_path, {"db/changelog.xml": xml(body)})
+    assert findings(tmp_path, "BK207", "BK901") == [
+        "db/changelog.xml:4:5 BK207",  # changeset 2's rollback runs it: it fails
+        "db/changelog.xml:4:5 BK901",
+    ]

@@ -124,22 +124,24 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
         read: _FileRead | None = None
         if change.found is None or change.found not in contents:  # (or gone since listed)
             change = replace(change, found=None)
-            facts.add(
+            problems = [
                 Unreadable(
                     change.location,
                     LIQUIBASE_READER,
                     f"sqlFile {change.target or '(no path)'} was not checked: {change.not_found}",
                 )
-            )
+            ]
         else:
             key = (change.found, change.end_delimiter, change.encoding, change.dialects)
             read = reads.get(key)
             if read is None:
                 read = reads[key] = _read_file(change, contents[change.found])
-            for problem in read.problems:
-                if problem not in reported:
-                    reported.add(problem)
-                    facts.add(problem)
+            problems = read.problems
+        # Once each, also for a change that a ``rollback changeSetId`` runs a second time.
+        for problem in problems:
+            if problem not in reported:
+                reported.add(problem)
+                facts.add(problem)
         facts.add(change)
         by_changeset.setdefault(change.changeset, []).append((change, read))
     from backout.sources.migration_facts import Migration
