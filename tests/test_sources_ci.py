@@ -1517,3 +1517,92 @@ def test_gitlab_include_rules_count_the_file_as_included_unless_never(
         "deploy": ".gitlab-ci.yml" if included else "ci/deploy.yml",
     }
     assert not facts.of(Unreadable)
+
+
+_RELEASE_BY_REF_NAME = """\
+release:
+  stage: deploy
+  script:
+    - docker build -t registry.example.com/acme/shop:$CI_COMMIT_REF_NAME .
+    - docker push registry.example.com/acme/shop:$CI_COMMIT_REF_NAME
+    - kubectl set image deployment/shop shop=registry.example.com/acme/shop:$CI_COMMIT_REF_NAME
+"""
+
+
+@pytest.mark.parametrize(
+    ("include", "reported"),
+    [
+        # the file's jobs exist only in tag pipelines: the ref name is the git tag's
+        ("[{local: ci/release.yml, rules: [{if: $CI_COMMIT_TAG}]}]", False),
+        ("[{local: ci/release.yml, rules: [{if: '$CI_COMMIT_TAG != null', when: always}]}]", False),
+        ("[{local: ci/release.yml, rules: [{if: '$CI_COMMIT_TAG =~ /^v\\d/'}]}]", False),
+        (
+            "[{local: ci/release.yml, rules: [{if: $CI_MERGE_REQUEST_IID, when: never}, "
+            "{if: $CI_COMMIT_TAG}]}]",
+            False,
+        ),
+        ("[{local: ci/all.yml, rules: [{if: $CI_COMMIT_TAG}]}]", False),  # nested
+        # a branch pipeline may include it: the ref name is a branch's
+        ("ci/release.yml", True),
+        ("[{local: ci/release.yml, rules: [{if: $CI_COMMIT_BRANCH}]}]", True),
+        ("[{local: ci/release.yml, rules: [{if: $CI_COMMIT_TAG}, {exists: [Dockerfile]}]}]", True),
+        ("[{local: ci/all.yml, rules: [{if: $CI_COMMIT_TAG}]}, ci/release.yml]", True),
+        # a branch named v2 matches too
+        ("[{local: ci/release.yml, rules: [{if: '$CI_COMMIT_REF_NAME =~ /^v\\d/'}]}]", True),
+    ],
+)
+def test_jobs_of_a_file_included_only_for_tags_run_only_for_tags(
+    git_repo,  # type: ignore[no-untyped-def]
+    include: str,
+    reported: bool,
+) -> None:
+    """`backout check` on a pipeline whose release job, in a file included only for git tags,
+    pushes and deploys `$CI_COMMIT_REF_NAME`: the tag's name, unique per release, where the
+    include's rules hold only in tag pipelines; a branch name, which BK103 reports, where a
+    branch pipeline may include the file."""
+    repo = git_repo(
+        {
+            ".gitlab-ci.yml": f"include: {include}\nbuild:\n  script: [make]\n",
+            "ci/all.yml": "include: [{local: ci/release.yml}]\n",
+            "ci/release.yml": _RELEASE_BY_REF_NAME,
+        }
+    )
+    done = run_backout("check", "--format", "concise", ".", cwd=repo)
+    found = [line.split(" ")[1] for line in done.stdout.splitlines() if ": BK" in line]
+    assert found == (["BK103", "BK402"] if reported else ["BK402"]), done.stdout
+
+
+@pytest.mark.parametrize(
+    ("files", "only_tags"),
+    [
+        # the include's condition holds for the jobs the file defines
+        ({"ci/release.yml": _DEPLOY_JOB.format(name="release")}, True),
+        # .gitlab-ci.yml writes the job too: it exists in branch pipelines, merged or not
+        (
+            {
+                "ci/release.yml": _DEPLOY_JOB.format(name="release"),
+                ".gitlab-ci.yml": "release:\n  variables: {A: b}\n",
+            },
+            False,
+        ),
+        # included through a file that every pipeline includes as well
+        (
+            {
+                "ci/all.yml": "include: ci/release.yml\n",
+                "ci/release.yml": _DEPLOY_JOB.format(name="release"),
+            },
+            False,
+        ),
+    ],
+)
+def test_gitlab_include_rules_for_tags_hold_for_the_file_s_jobs(
+    files: dict[str, str], only_tags: bool
+) -> None:
+    root = (
+        "include:\n  - local: ci/release.yml\n    rules: [{if: $CI_COMMIT_TAG}]\n"
+        + ("  - ci/all.yml\n" if "ci/all.yml" in files else "")
+        + files.pop(".gitlab-ci.yml", "")
+    )
+    facts = _linked({".gitlab-ci.yml": root, **files})
+    (job,) = facts.of(CiJob)
+    assert (job.workflow, job.only_tags) == (".gitlab-ci.yml", only_tags)

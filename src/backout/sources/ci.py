@@ -1996,10 +1996,13 @@ class _GitLabPipeline:
         self.path = files[-1][0].path
         self.lines = {file.path: file.lines() for file, _ in files}
         self.entries: dict[str, tuple[Node, Node]] = {}
-        for _, document in files:
+        self.written_in: dict[str, set[str]] = {}
+        """The files that write each top-level key (a job two files define is merged)."""
+        for file, document in files:
             for name, key, value in yamlfile.entries(document):
                 known = self.entries.get(name)
                 self.entries[name] = (key, _deep_merge(known[1], value) if known else value)
+                self.written_in.setdefault(name, set()).add(file.path)
         self._paths: Mapping[int, str] = node_files or {}
         self._extended: dict[str, Node | None] = {}
         self._extending: set[str] = set()
@@ -2334,33 +2337,42 @@ def _may_be_included(rules: Node | None) -> bool:
     return False
 
 
-def _local_includes(node: Node | None) -> Iterator[str]:
-    """The local files an ``include:`` names: a string (local unless a URL), ``local:``
-    entries, or a list of either; ``project:``, ``remote:``, ``template:`` and ``component:``
-    name files outside the repository. A path with a ``$VARIABLE`` cannot be known here. An
-    entry with ``rules:`` counts unless they can never include it (:func:`_may_be_included`)."""
+def _local_includes(node: Node | None) -> Iterator[tuple[str, bool]]:
+    """The local files an ``include:`` names, each with whether its entry includes it only in
+    tag pipelines: a string (local unless a URL), ``local:`` entries, or a list of either;
+    ``project:``, ``remote:``, ``template:`` and ``component:`` name files outside the
+    repository. A path with a ``$VARIABLE`` cannot be known here. An entry with ``rules:``
+    counts unless they can never include it (:func:`_may_be_included`); it includes the file
+    only for tags when every rule that can include it requires ``$CI_COMMIT_TAG``, as a job's
+    ``rules:`` would run the job only for tags."""
     items = node.value if isinstance(node, yamlfile.SequenceNode) else [node]
     for item in items:
+        only_tags = False
         if isinstance(item, yamlfile.MappingNode):
-            if not _may_be_included(yamlfile.get(item, "rules")):
+            rules = yamlfile.get(item, "rules")
+            if not _may_be_included(rules):
                 continue
+            if isinstance(rules, yamlfile.SequenceNode):
+                only_tags = _gitlab_rules_only_tags(rules.value)
             path = _text(yamlfile.get(item, "local"))
         else:
             path = _text(item)
             if path is not None and re.match(r"[a-z][a-z0-9+.-]*://", path, re.I):
                 continue  # include:remote
         if path and "$" not in path:
-            yield path.lstrip("/")
+            yield path.lstrip("/"), only_tags
 
 
 def _gitlab_includes(file: SourceFile, document: Node) -> Iterator[GitLabIncludes]:
     """The local files a GitLab file's ``include:`` names, located at the key."""
     include_key = yamlfile.key_node(document, "include")
     if include_key is not None:
+        included = list(_local_includes(yamlfile.get(document, "include")))
         yield GitLabIncludes(
             yamlfile.location(file.path, include_key),
             file.path,
-            tuple(_local_includes(yamlfile.get(document, "include"))),
+            tuple(path for path, _ in included),
+            tuple(only_tags for _, only_tags in included),
         )
 
 
@@ -2427,7 +2439,10 @@ class GitLabMerge:
         ]
 
     def pipeline_facts(
-        self, files: Sequence[tuple[str, bytes | SourceFile]], owned: Collection[str] | None = None
+        self,
+        files: Sequence[tuple[str, bytes | SourceFile]],
+        owned: Collection[str] | None = None,
+        only_for_tags: Collection[str] = (),
     ) -> list[Fact] | None:
         """The facts of one GitLab pipeline made of several files, as GitLab merges them.
 
@@ -2436,16 +2451,21 @@ class GitLabMerge:
         includes, the pipeline's own file last; facts carry its path as ``workflow`` and the
         position where each value is written, in whichever file that is. ``owned``: the
         files whose jobs count (the others are counted in another pipeline that includes them
-        too); all by default. ``None`` when the pipeline's own file is not YAML.
+        too); all by default. ``only_for_tags``: the files merged only in tag pipelines (an
+        include's ``rules:``), whose jobs run only for tags. ``None`` when the pipeline's own
+        file is not YAML.
         """
         documents = [entry for path, data in files for entry in self._indexed_documents(path, data)]
         if not documents or documents[-1][0].path != files[-1][0]:
             return None
-        return list(_pipeline_facts(_GitLabPipeline(documents, self._node_files), owned))
+        pipeline = _GitLabPipeline(documents, self._node_files)
+        return list(_pipeline_facts(pipeline, owned, only_for_tags))
 
 
 def _pipeline_facts(
-    pipeline: _GitLabPipeline, owned: Collection[str] | None = None
+    pipeline: _GitLabPipeline,
+    owned: Collection[str] | None = None,
+    only_for_tags: Collection[str] = (),
 ) -> Iterator[Fact]:
     top = {name: value for name, (_, value) in pipeline.entries.items()}
     pipeline_only_tags = _gitlab_rules_only_tags(pipeline.rules(top.get("workflow")))
@@ -2489,6 +2509,8 @@ def _pipeline_facts(
                 or pipeline.resolved(top.get("services"))
             ),
             only_tags=pipeline_only_tags
+            # every file that writes the job is merged only in tag pipelines
+            or pipeline.written_in[job_id].issubset(only_for_tags)
             or _gitlab_only_tags(pipeline.rules(job), pipeline.get(job, "only")),
         )
         env = {**global_env, **_variables(pipeline.get(job, "variables"))}

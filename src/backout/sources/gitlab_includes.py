@@ -5,6 +5,9 @@ GitLab merges every file a pipeline includes (``include: 'ci/deploy.yml'``,
 pipeline before it reads a job: a deploy job in ``ci/deploy.yml`` and the build job in
 ``.gitlab-ci.yml`` whose artifacts it downloads are jobs of the same pipeline, and a job may
 ``extends:`` a template, or take a ``!reference [.template, script]``, from another file.
+An include's ``rules:`` decide, when GitLab creates the pipeline, whether the file is merged
+at all: the jobs of a file included only ``if: $CI_COMMIT_TAG`` (directly, or through a file
+so included) exist only in tag pipelines.
 
 Readers see one file at a time, and a file cannot tell whether another includes it: the CI
 reader records each GitLab file's local includes as a :class:`GitLabIncludes` fact and its
@@ -22,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 
@@ -34,11 +38,14 @@ class GitLabIncludes(Fact):
 
     ``patterns`` are paths from the repository root (a leading ``/`` removed), possibly with
     GitLab's wildcards: ``*`` within a directory, ``**`` across directories, in the order the
-    file lists them.
+    file lists them. ``only_tags`` holds, for each pattern, whether its entry's ``rules:``
+    include the file only in tag pipelines (every rule that can include it requires
+    ``$CI_COMMIT_TAG``).
     """
 
     workflow: str
     patterns: tuple[str, ...] = ()
+    only_tags: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, repr=False)
@@ -69,11 +76,17 @@ def _pattern(glob: str) -> re.Pattern[str]:
     )
 
 
-def included_paths(includes: GitLabIncludes, paths: set[str]) -> list[str]:
+def included_paths(
+    includes: GitLabIncludes, paths: set[str], for_branches: bool = False
+) -> list[str]:
     """The files of ``paths`` that ``includes`` names, in the order GitLab merges them: as
-    the file lists them, a wildcard's matches in path order, each file once."""
+    the file lists them, a wildcard's matches in path order, each file once.
+    ``for_branches``: only those an entry may include in a branch pipeline (not only for
+    tags)."""
     found: dict[str, None] = {}
-    for glob in includes.patterns:
+    for at, glob in enumerate(includes.patterns):
+        if for_branches and at < len(includes.only_tags) and includes.only_tags[at]:
+            continue
         if "*" not in glob:
             if glob in paths:
                 found[glob] = None
@@ -84,10 +97,22 @@ def included_paths(includes: GitLabIncludes, paths: set[str]) -> list[str]:
     return list(found)
 
 
-def pipelines(facts: FactSet) -> dict[str, tuple[list[str], set[str]]]:
-    """Each pipeline that includes files: its file → (every file of it in GitLab's merge
-    order, each after the files it includes and its own file last; the files whose jobs it
-    owns).
+class IncludingPipeline(NamedTuple):
+    """A pipeline that includes files (:func:`pipelines`)."""
+
+    order: list[str]
+    """Every file of it in GitLab's merge order, each after the files it includes, its own
+    file last."""
+    owned: set[str]
+    """The files whose jobs it owns."""
+    only_for_tags: set[str]
+    """The files merged into it only in tag pipelines: an include's ``rules:`` require
+    ``$CI_COMMIT_TAG`` on every way to them. Judged in this pipeline, as its ``workflow:
+    rules:`` are for the jobs it owns."""
+
+
+def pipelines(facts: FactSet) -> dict[str, IncludingPipeline]:
+    """Each pipeline that includes files, by its file.
 
     A pipeline's file is one that includes files and that no other file includes (or, in a
     cycle of includes, which GitLab refuses, the first of the cycle in path order). Every
@@ -95,12 +120,14 @@ def pipelines(facts: FactSet) -> dict[str, tuple[list[str], set[str]]]:
     that another pipeline includes too; the jobs a file defines are counted once, in the
     first pipeline in path order that includes it.
     """
-    children = {
-        fact.workflow: included_paths(fact, facts.paths) for fact in facts.of(GitLabIncludes)
+    includes = facts.of(GitLabIncludes)
+    children = {fact.workflow: included_paths(fact, facts.paths) for fact in includes}
+    branch_children = {
+        fact.workflow: included_paths(fact, facts.paths, for_branches=True) for fact in includes
     }
     included = {child for listed in children.values() for child in listed}
     candidates = sorted(children, key=lambda path: (path in included, path))
-    found: dict[str, tuple[list[str], set[str]]] = {}
+    found: dict[str, IncludingPipeline] = {}
     owned: set[str] = set()
     for root in candidates:
         if root in owned:
@@ -110,7 +137,9 @@ def pipelines(facts: FactSet) -> dict[str, tuple[list[str], set[str]]]:
         if len(order) > 1:
             own = set(order) - owned
             owned.update(own)
-            found[root] = (order, own)
+            for_branches: list[str] = []
+            _visit(root, branch_children, for_branches, set())
+            found[root] = IncludingPipeline(order, own, set(order) - set(for_branches))
     return found
 
 
@@ -136,9 +165,9 @@ def link_included_pipelines(facts: FactSet) -> None:
     merge = GitLabMerge()  # each file parsed once, however many pipelines include it
     read_together: list[Fact] = []
     members: set[str] = set()
-    for root, (order, owned) in pipelines(facts).items():
+    for root, (order, owned, only_for_tags) in pipelines(facts).items():
         files = [(path, contents[path]) for path in order if path in contents]
-        together = merge.pipeline_facts(files, owned) if root in contents else None
+        together = merge.pipeline_facts(files, owned, only_for_tags) if root in contents else None
         if together is not None:
             members.update(path for path, _ in files)
             read_together.extend(together)
@@ -167,7 +196,7 @@ def pipeline_files_changed(changed: set[str], *releases: FactSet) -> set[str]:
     pipeline's other files run."""
     found: set[str] = set()
     for facts in releases:
-        for order, _ in pipelines(facts).values():
+        for order, _, _ in pipelines(facts).values():
             if not changed.isdisjoint(order):
                 found.update(order)
     return found
