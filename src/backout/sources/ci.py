@@ -99,8 +99,9 @@ class CiJob(Fact):
     variables (``github.ref_name``, ``$CI_COMMIT_REF_NAME``, ``$CI_COMMIT_REF_SLUG``) hold the
     tag's name: a GitHub workflow started only by tag pushes (``on: push: tags:`` without
     ``branches:``) or releases, or a job whose ``if:`` requires ``refs/tags/``; a GitLab job
-    (or pipeline, through ``workflow: rules:``) whose every ``rules:`` entry that can run it
-    requires ``$CI_COMMIT_TAG``, or with ``only: [tags]``.
+    (or pipeline, through ``workflow: rules:``, or file, through the ``rules:`` of the
+    ``include:`` that merges it) whose every ``rules:`` entry that can run it requires
+    ``$CI_COMMIT_TAG``, or with ``only: [tags]``.
     """
 
     provider: str

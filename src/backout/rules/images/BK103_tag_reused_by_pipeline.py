@@ -200,7 +200,9 @@ class TagReusedByPipeline(Rule):
     or a job whose `if:` requires `refs/tags/`, `${{ github.ref_name }}` is the git tag,
     unique per release; so are GitLab's `$CI_COMMIT_TAG`, and `$CI_COMMIT_REF_NAME` or
     `$CI_COMMIT_REF_SLUG` in a job that runs only for tags (`only: [tags]`, or `rules:` that
-    all require `$CI_COMMIT_TAG`, in the job or in `workflow: rules:`). In such a GitHub job
+    all require `$CI_COMMIT_TAG`, in the job, in `workflow: rules:`, or in the `include:`
+    entry that merges the job's file, or a file that includes it, into the pipeline: GitLab
+    merges such a file only into tag pipelines). In such a GitHub job
     `docker/metadata-action` generates no `type=ref,event=branch` or `type=edge` tag and its
     `{{branch}}` is empty (a tag that comes out empty is skipped), so they push nothing there.
 
