@@ -269,3 +269,38 @@ def test_app_checked_from_its_own_directory_is_named_after_it(tmp_path: Path) ->
         findings = json.loads(done.stdout)["findings"]
         assert [f["code"] for f in findings] == ["BK207"], findings
         assert str(findings[0]["message"]).startswith("shop.0001_initial has RunPython"), findings
+
+
+def test_rename_of_a_many_to_many_field_through_a_model_renames_nothing(tmp_path: Path) -> None:
+    # sqlmigrate on PostgreSQL: nothing ("-- (no-op)"): the field has no column, and its join
+    # table is the through model's, which keeps its name.
+    app = tmp_path / "shop" / "migrations"
+    app.mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "0001_initial.py").write_text(INITIAL)
+    (app / "0002_shelves.py").write_text(
+        HEAD + '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n"
+        '        migrations.CreateModel(name="Shelf", fields=[\n'
+        '            ("id", models.BigAutoField(primary_key=True)),\n'
+        '            ("book", models.ForeignKey(on_delete=models.CASCADE, to="shop.book")),\n'
+        '            ("tag", models.ForeignKey(on_delete=models.CASCADE, to="shop.tag")),\n'
+        "        ]),\n"
+        "        migrations.AddField(\n"
+        '            model_name="book",\n'
+        '            name="shelves",\n'
+        '            field=models.ManyToManyField(through="shop.Shelf", to="shop.tag"),\n'
+        "        ),\n"
+        "    ]\n"
+    )
+    (app / "0003_racks.py").write_text(
+        HEAD + '    dependencies = [("shop", "0002_shelves")]\n'
+        "    operations = [\n"
+        '        migrations.RenameField(model_name="book", old_name="shelves", new_name="racks"),\n'
+        "    ]\n"
+    )
+    done = run_backout(
+        "check", ".", "--release-size", "1", "--select", "BK203", "--format", "json", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout
+    assert json.loads(done.stdout)["findings"] == []

@@ -754,7 +754,8 @@ class Schema:
     def _by_column(self, op: Operation) -> Operation | None:
         """``op``, a Django operation that names model fields (:attr:`Operation.by_field`),
         naming their columns instead (:attr:`TableState.fields`); ``None`` for a
-        ``RenameField`` of a field with its own ``db_column``, which renames no column."""
+        ``RenameField`` of a field with its own ``db_column``, or with no column, which renames
+        no column."""
         state = self.tables.get(self.model_tables.get(op.table, op.table))
         if op.detail == ALTERED_FIELD:
             return _altered_field(op, state)
@@ -763,6 +764,14 @@ class Schema:
             if state is not None:
                 _hold_field(state, op.column_def)
             return replace(op, column=op.column_def.name, column_def=None)
+        if (
+            op.kind == RENAME_COLUMN
+            and state is not None
+            and state.complete
+            and op.column not in state.fields
+            and op.column not in state.columns
+        ):
+            return None  # a field with no column (a many-to-many through a model): none renamed
         if state is None or not state.fields:
             return op
         fields = state.fields
