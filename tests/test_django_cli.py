@@ -304,3 +304,37 @@ def test_rename_of_a_many_to_many_field_through_a_model_renames_nothing(tmp_path
     )
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout)["findings"] == []
+
+
+def test_foreign_key_given_its_constraint_by_alter_field_is_a_new_constraint(
+    tmp_path: Path,
+) -> None:
+    # A ForeignKey with db_constraint=False has no foreign key: sqlmigrate of the AlterField
+    # that takes it away is ADD CONSTRAINT "…_fk_shop_author_id" FOREIGN KEY ("author_id"), and
+    # the old release may write author ids shop_author does not have.
+    app = tmp_path / "shop" / "migrations"
+    app.mkdir(parents=True)
+    (app / "__init__.py").write_text("")
+    (app / "0001_initial.py").write_text(
+        INITIAL.replace(
+            '("author", models.ForeignKey(on_delete=models.CASCADE, to="shop.author"))',
+            '("author", models.ForeignKey(db_constraint=False, on_delete=models.CASCADE, '
+            'to="shop.author"))',
+        )
+    )
+    (app / "0002_constraint.py").write_text(
+        HEAD + '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n"
+        "        migrations.AlterField(\n"
+        '            model_name="book",\n'
+        '            name="author",\n'
+        '            field=models.ForeignKey(on_delete=models.CASCADE, to="shop.author"),\n'
+        "        ),\n"
+        "    ]\n"
+    )
+    done = run_backout(
+        "check", ".", "--release-size", "1", "--select", "BK206", "--format", "json", cwd=tmp_path
+    )
+    findings = json.loads(done.stdout)["findings"]
+    assert [f["line"] for f in findings] == [9], findings
+    assert "FOREIGN KEY constraint on shop_book (author_id)" in findings[0]["message"]

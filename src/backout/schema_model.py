@@ -73,6 +73,7 @@ from backout.schema_operations import (
     DROP_TABLE,
     DROP_VIEW,
     DROPPED_INDEX,
+    FIELD_FOREIGN_KEY,
     FOREIGN_KEY,
     IF_EXISTS,
     IRREVERSIBLE_STEP,
@@ -1891,6 +1892,10 @@ def _judge_release(
                 judged_op.constraint_name = schema.constraint_name(op)
             elif kind == DROP_CONSTRAINT and table is not None and op.detail:
                 judged_op.dropped = table.constraints.get(op.detail.lower())
+                if judged_op.dropped is None and _no_foreign_key(table, op):
+                    # Django's AlterField drops the column's foreign key, if any: with none
+                    # (db_constraint=False), the one it adds is new.
+                    positions_by_kind[kind].pop()
             judged.append(judged_op)
             target = schema._change(op, False, table, column)
             if target is not None:
@@ -1900,6 +1905,18 @@ def _judge_release(
     if schema.fold is not None:
         _recased_only(judged, positions_by_kind, schema.fold)
     return tuple(judged), positions_by_kind, schema.model_tables
+
+
+def _no_foreign_key(table: TableState, op: Operation) -> bool:
+    """Whether ``op``, Django's drop of the foreign key of a column (:data:`FIELD_FOREIGN_KEY`),
+    drops none: ``table``, whose constraints are known, has no foreign key on the column."""
+    if not op.detail.startswith(f"{FIELD_FOREIGN_KEY} (") or not table.complete:
+        return False
+    column = op.detail[len(FIELD_FOREIGN_KEY) + 2 : -1].lower()  # held names may be folded
+    return not any(
+        held.kind == FOREIGN_KEY and [c.lower() for c in held.columns] == [column]
+        for held in table.constraints.values()
+    )
 
 
 def _index_table(schema: Schema, op: Operation) -> Operation:
