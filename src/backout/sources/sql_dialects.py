@@ -1063,6 +1063,8 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
                     continue
                 if dialect == "mysql" and prepared.command(node, begin):
                     continue
+                if dialect == "mysql" and str(node.this).upper() in _TABLE_LOCKS:
+                    continue  # a dump's LOCK TABLES … / UNLOCK TABLES: no schema in them
                 result.problems.append(
                     SqlUnreadable(
                         body.location(begin),
@@ -1075,6 +1077,11 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
                 continue
             result.operations.extend(_glot_operations(stmt, node))
     return result
+
+
+_TABLE_LOCKS = frozenset({"LOCK TABLES", "LOCK TABLE", "UNLOCK TABLES", "UNLOCK TABLE"})
+"""MySQL statements sqlglot leaves as a ``Command`` that change no schema: the table locks
+around the rows of every ``mysqldump`` (a baseline migration taken from a dump)."""
 
 
 def _first_line(exc: Exception) -> str:
