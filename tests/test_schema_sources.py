@@ -407,7 +407,7 @@ def test_dialect_decides_what_is_unreadable(tmp_path: Path) -> None:
     )
     assert [f[0] for f in codes(tmp_path, select=("BK901",))] == ["BK901"] * 2
     assert codes(tmp_path, select=("BK901",), sql_dialect="mysql") == []
-    (tmp_path / "m/0002_b.up.sql").write_text("LOCK TABLES t WRITE;")
+    (tmp_path / "m/0002_b.up.sql").write_text("OPTIMIZE TABLE t;")
     (tmp_path / "m/0002_b.down.sql").write_text("SELECT 1;")
     found = codes(tmp_path, select=("BK901",), sql_dialect="mysql")
     assert [f[1] for f in found] == ["m/0002_b.up.sql:1:1"]
