@@ -514,6 +514,12 @@ CREDENTIALS = (
     "unlock_key",
     "UNLOCK_KEY",
     "escrow_key",
+    # Service keys named after a word that also names keys of data (found by review).
+    "ECPAY_HASH_KEY",
+    "GOOGLE_MAP_KEY",
+    "REACT_APP_MAP_KEY",
+    "BLIND_INDEX_KEY",
+    "DEPLOYGATE_DISTRIBUTION_KEY",
 )
 
 
@@ -537,7 +543,6 @@ KEY_NAMES = (
     ("primary_key", False),
     ("cache_key", False),
     ("public_key", False),
-    ("hash_key", False),
     ("idempotency_key", False),
     ("db_sort_key", False),
     ("foreign_keys", False),
@@ -555,6 +560,15 @@ KEY_NAMES = (
     ("escrow_key", True),
     ("heatmap_key", True),
     ("aws_s3key", True),
+    # A word that names a key of data as often as a credential's key (found by review: masked
+    # as HASH_KEY, GOOGLE_MAP_KEY, BLIND_INDEX_KEY, shown once SORT_KEY was judged as sort_key).
+    ("hash_key", True),
+    ("ecpay_hash_key", True),
+    ("session_hash_key", True),
+    ("map_key", True),
+    ("google_map_key", True),
+    ("blind_index_key", True),
+    ("deploygate_distribution_key", True),
 )
 
 

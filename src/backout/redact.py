@@ -56,7 +56,10 @@ _KEY_QUALIFIERS = (
 # (``unlock_key`` is no ``lock_key``): anything else before it may name whose key it is
 # (``stripe_key``, ``openaiKey``, ``ca_key``), and a key no list names ahead is masked.
 # gitleaks' ``generic-api-key`` takes any ``key`` and needs an entropy test to drop
-# ``sort_key``; a name here has no value to weigh.
+# ``sort_key``; a name here has no value to weigh. Not a word that names a service's key as
+# often as a key of data: ``hash`` (``ECPAY_HASH_KEY``, securecookie's ``SESSION_HASH_KEY``),
+# ``map`` (``GOOGLE_MAP_KEY``), ``index`` (CipherSweet's ``BLIND_INDEX_KEY``),
+# ``distribution`` (``DEPLOYGATE_DISTRIBUTION_KEY``): a leak is worse than a masked hash key.
 _DATA_KEYS = (
     "sort",
     "partition",
@@ -67,10 +70,8 @@ _DATA_KEYS = (
     "pub",
     "idempotency",
     "idempotence",
-    "hash",
     "range",
     "lookup",
-    "index",
     "shard",
     "row",
     "unique",
@@ -80,7 +81,6 @@ _DATA_KEYS = (
     "dedup",
     "dedupe",
     "group",
-    "map",
     "dict",
     "translation",
     "i18n",
@@ -88,7 +88,6 @@ _DATA_KEYS = (
     "label",
     "cluster",
     "clustering",
-    "distribution",
     "join",
     "cursor",
     "sequence",
