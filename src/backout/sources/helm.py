@@ -557,12 +557,26 @@ def _hooks_in_actions(
     path: str, text: str, start: int, end: int
 ) -> Iterator[tuple[Location, tuple[str, ...]]]:
     """The hook events set by template actions between ``start`` and ``end``, located at
-    their quoted value."""
+    their quoted value; not those of a ``define``, which renders only where it is included."""
     for action in _ACTION.finditer(text, start, end):
+        if '"helm.sh/hook"' not in action.group() or _in_define(text, action.start()):
+            continue
         for match in _ACTION_HOOK.finditer(action.group()):
             events = tuple(h.strip() for h in match.group("events").split(",") if h.strip())
             line, column = position(text, action.start() + match.start("events"))
             yield Location(path, line, column), events
+
+
+def _in_define(text: str, offset: int) -> bool:
+    """Whether ``offset`` of a template is inside a ``{{ define }}`` block."""
+    open_blocks: list[str] = []
+    for action in _ACTION.finditer(text, 0, offset):
+        word = _first_word(action.group())
+        if word in _BLOCK_WORDS:
+            open_blocks.append(word)
+        elif word == "end" and open_blocks:
+            open_blocks.pop()
+    return "define" in open_blocks
 
 
 def _crd(

@@ -64,7 +64,8 @@ class HelmRollbackHazard(Rule):
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
     as unreadable. A hook annotation built inside an action and merged in by a helper counts
     like a written one (bitnami's charts: `{{- $defaultAnnotations := dict "helm.sh/hook"
-    "pre-upgrade" … }}`, or `set $hooks "helm.sh/hook" "post-upgrade"`).
+    "pre-upgrade" … }}`, or `set $hooks "helm.sh/hook" "post-upgrade"`); one inside a
+    `{{ define }}` does not, as it renders only where the template is included.
 
     ## Why is this bad?
     `helm rollback` re-applies the previous release's manifests and runs the *target's*
