@@ -388,6 +388,25 @@ def _values_roots(document: Node) -> list[Node]:
     return [document]
 
 
+def _merged_values(weak: Node, strong: Node, depth: int = 0) -> Node:
+    """``strong`` merged over ``weak`` as the template that merges the defaults does
+    (``mergeOverwrite``): mappings key by key, any other value replaced; nodes kept, so each
+    value is where its file has it."""
+    if depth > 30 or not (
+        isinstance(weak, yamlfile.MappingNode) and isinstance(strong, yamlfile.MappingNode)
+    ):
+        return strong
+    beside = {name: (key, value) for name, key, value in yamlfile.entries(strong)}
+    merged: list[tuple[Node, Node]] = []
+    for name, key, value in yamlfile.entries(weak):
+        if name in beside:
+            key, over = beside.pop(name)
+            value = _merged_values(value, over, depth + 1)
+        merged.append((key, value))
+    merged.extend(beside.values())
+    return yamlfile.MappingNode(strong.tag, merged, strong.start_mark, strong.end_mark)
+
+
 def _values_entries(
     path: str, text: str, node: Node, prefix: str, depth: int
 ) -> Iterator[tuple[str, str | None, bool, Location]]:
@@ -2344,8 +2363,10 @@ class HelmReader:
         text = file.text() or ""
         for document in documents:
             roots = _values_roots(document)
-            for root in roots:
-                facts.extend(_image_uses(file.path, text, _directory(file.path), root, "", 0))
+            # The images of the values as the template that merges the defaults leaves them:
+            # a default overridden beside them is no image of the chart.
+            merged = _merged_values(roots[0], document) if len(roots) == 2 else document
+            facts.extend(_image_uses(file.path, text, _directory(file.path), merged, "", 0))
             if isinstance(document, yamlfile.MappingNode):
                 facts.append(
                     HelmValues(
