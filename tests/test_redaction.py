@@ -536,6 +536,31 @@ def test_which_names_ending_in_key_hold_a_credential(name: str, masked: bool) ->
     )
 
 
+# Credentials named by neither a key nor a password (found by review): salts of hashes and
+# nonces (WordPress's `NONCE_SALT`), Erlang's distribution cookie (RabbitMQ, Elixir releases),
+# libpq's `PGPASS`; and names with those words that hold no credential.
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("NONCE_SALT", True),
+        ("SIGNING_SALT", True),
+        ("salt", True),
+        ("passwordSalt", True),
+        ("RABBITMQ_ERLANG_COOKIE", True),
+        ("erlangCookie", True),
+        ("RELEASE_COOKIE", True),
+        ("PGPASS", True),
+        ("SESSION_COOKIE_NAME", False),
+        ("cookie_domain", False),
+        ("basalt_color", False),
+    ],
+)
+def test_salts_cookies_and_pgpass_hold_credentials(name: str, masked: bool) -> None:
+    assert bool(SECRET_NAME.search(name)) is masked
+    line = f"  {name}: v4lue9"
+    assert redact_line(line, 0, "a.yaml")[0] == (f"  {name}: ***" if masked else line)
+
+
 # Names written with separators, judged the same in lower, upper and title case.
 KEY_NAMES = (
     ("sort_key", False),

@@ -137,11 +137,15 @@ SECRET_NAME = re.compile(
     # unless a word of :data:`_DATA_KEYS` is before it.
     rf"|(?=keys?(?![a-z]))(?:{_AFTER_QUALIFIER}"
     rf"|{_NOT_AFTER_DATA}(?:(?<![a-z])|(?<=(?-i:[a-z]))(?=(?-i:K))))"
-    r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])))",
+    r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])|(?<![a-z])pgpass(?![a-z])"
+    # a salt (``NONCE_SALT``, ``passwordSalt``; not ``basalt``), Erlang's distribution cookie
+    rf"|{_WORD_START}salt(?![a-z])"
+    r"|(?:(?<=erlang)|(?<=erlang[._-])|(?<=release)|(?<=release[._-]))cookie(?![a-z])))",
     re.I,
 )
 """A variable, setting, element or parameter name that says its value is a credential
-(``API_TOKEN``, ``DB_PASSWORD``, ``DB_PASS``, ``apiKey``, ``Authorization``, ``?sig=``); one
+(``API_TOKEN``, ``DB_PASSWORD``, ``DB_PASS``, ``apiKey``, ``Authorization``, ``?sig=``,
+``NONCE_SALT``, ``RABBITMQ_ERLANG_COOKIE``, ``PGPASS``); one
 pattern for what the readers keep out of their facts and what a report masks. Not a name that
 says its value is where a credential is or what it is (``secretName``, ``password_file``,
 ``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key of data (``sort_key``,
@@ -150,7 +154,18 @@ says its value is where a credential is or what it is (``secretName``, ``passwor
 judged the same in any case (``SORT_KEY`` as ``sort_key``, ``STRIPE_KEY`` as ``stripe_key``)."""
 # What every name :data:`SECRET_NAME` finds holds, sought in lower case with ``in``: the
 # pattern itself takes half a microsecond a character (1.5 s over a large report's texts).
-_SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "credential", "sig")
+_SECRET_WORDS = (
+    "pass",
+    "pwd",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "credential",
+    "sig",
+    "salt",
+    "cookie",
+)
 
 
 def names_a_secret(text: str) -> bool:
