@@ -581,6 +581,30 @@ def test_unreadable_sql_of_a_sql_file_is_reported_once_in_the_file(tmp_path: Pat
     ]
 
 
+def test_a_formatted_sql_changelog_that_a_sql_file_runs_keeps_its_own_changesets(
+    tmp_path: Path,
+) -> None:
+    """A formatted SQL changelog is a changelog of its own, whatever else runs its text: a
+    ``sqlFile`` naming it does not drop its changesets (only a plain reading of a file)."""
+    formatted = (
+        "--liquibase formatted sql\n--changeset shop:f1\nALTER TABLE users ADD COLUMN f1 int;\n"
+    )
+    write(
+        tmp_path,
+        {
+            "db/changelog.xml": xml(
+                changeset("1", CREATE_USERS)
+                + changeset("2", sql_file("sql/formatted.sql", ' relativeToChangelogFile="true"'))
+                + '  <include file="sql/formatted.sql" relativeToChangelogFile="true"/>\n'
+            ),
+            "db/sql/formatted.sql": formatted,
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert sorted(m.changeset or "" for m in facts.of(Migration)) == ["shop:1", "shop:2", "shop:f1"]
+    assert "db/sql/formatted.sql:2:1 BK207" in findings(tmp_path, "BK207")
+
+
 def test_a_rollback_naming_a_changeset_with_a_sql_file_runs_its_file(tmp_path: Path) -> None:
     write(
         tmp_path,

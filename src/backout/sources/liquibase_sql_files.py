@@ -14,7 +14,8 @@ properties), in the change's dialects, with positions in the SQL file. Its opera
 the changeset's up (or down) operations at the change's place.
 
 The SQL file belongs to its changeset: what the SQL migration reader made of it on its own (a
-plain numbered migration without a down, for ``sql/001-add-col.sql``) is dropped. A file that
+plain numbered migration without a down, for ``sql/001-add-col.sql``) is dropped, unless the
+file is a formatted SQL changelog, whose changesets are Liquibase's own. A file that
 is not in the tree is a BK901 at the change naming the path looked for; in a rollback, the
 changeset's rollback fails too (Liquibase finds nothing to run), which BK207 reports.
 ``splitStatements`` and ``stripComments`` change how Liquibase sends the SQL, not what it
@@ -111,11 +112,14 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
     ]
     wanted = sorted({c.found for c in changes if c.found is not None})
     contents = dict(tree.subset(wanted).read_all())
-    # The files belong to their changesets: not read as SQL migrations of their own. The
-    # changes are put back resolved (kept for ``--base``).
-    facts.retain(
-        lambda fact: not isinstance(fact, SqlFileChange) and not _read_alone(fact, contents)
-    )
+    from backout.sources.migration_facts import Migration
+
+    # The files belong to their changesets: not read as SQL migrations of their own, unless
+    # one is a formatted SQL changelog, whose changesets Liquibase runs where it is included.
+    # The changes are put back resolved (kept for ``--base``).
+    changelogs = {m.location.path for m in facts.of(Migration) if m.layout == "liquibase"}
+    alone = contents.keys() - changelogs
+    facts.retain(lambda fact: not isinstance(fact, SqlFileChange) and not _read_alone(fact, alone))
     facts.paths.update(contents)
     reads: dict[tuple[str, str, str, tuple[str, ...]], _FileRead] = {}
     by_changeset: dict[Location, list[tuple[SqlFileChange, _FileRead | None]]] = {}
@@ -144,7 +148,6 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
                 facts.add(problem)
         facts.add(change)
         by_changeset.setdefault(change.changeset, []).append((change, read))
-    from backout.sources.migration_facts import Migration
 
     def joined(fact: Fact) -> Fact:
         if isinstance(fact, Migration) and fact.engine == "liquibase":
