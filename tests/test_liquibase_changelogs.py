@@ -605,6 +605,25 @@ def test_a_formatted_sql_changelog_that_a_sql_file_runs_keeps_its_own_changesets
     assert "db/sql/formatted.sql:2:1 BK207" in findings(tmp_path, "BK207")
 
 
+def test_a_sql_file_in_utf_16_as_its_encoding_says_is_read(tmp_path: Path) -> None:
+    """UTF-16 text has a NUL byte in every ASCII character: the declared encoding decides
+    whether the file is text, not the NUL bytes a UTF-8 file would have only if binary."""
+    changes = sql_file("sql/002.sql", ' relativeToChangelogFile="true" encoding="UTF-16"')
+    # The same bytes read as UTF-8, the default, are a binary file.
+    changes += sql_file("sql/002.sql", ' relativeToChangelogFile="true"')
+    write(
+        tmp_path, {"db/changelog.xml": xml(changeset("1", CREATE_USERS) + changeset("2", changes))}
+    )
+    (tmp_path / "db/sql").mkdir()
+    (tmp_path / "db/sql/002.sql").write_bytes(
+        "ALTER TABLE users ADD COLUMN nick text NOT NULL;\r\n".encode("utf-16")
+    )
+    assert findings(tmp_path, "BK201", "BK901") == [
+        "db/sql/002.sql:1 BK901",
+        "db/sql/002.sql:1:30 BK201",
+    ]
+
+
 def test_a_rollback_naming_a_changeset_with_a_sql_file_runs_its_file(tmp_path: Path) -> None:
     write(
         tmp_path,

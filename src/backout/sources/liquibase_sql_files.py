@@ -189,21 +189,23 @@ def _read_file(change: SqlFileChange, data: FileBytes) -> _FileRead:
         return _FileRead({}, [Unreadable(change.location, LIQUIBASE_READER, unknown)], False)
     file = SourceFile(path, data)
     problems: list[Unreadable] = []
-    if file.is_binary:
-        binary = "binary file (contains NUL bytes): the SQL of a sqlFile change was not checked"
-        return _FileRead({}, [Unreadable(where, SQL_FILE_READER, binary)], False)
     if codec == "utf-8":
-        lenient = file.lenient_text()
-        assert lenient is not None  # not binary
-        text, misdecoded = lenient
+        lenient = file.lenient_text()  # None for a binary file
+        text, misdecoded = lenient if lenient is not None else ("", None)
         if misdecoded is not None:
             problems.append(misdecoded)
+        binary = lenient is None
     else:
         try:
             text = data.decode(codec)
         except UnicodeDecodeError as exc:
             text = data.decode(codec, errors="replace")
             problems.append(Misdecoded(where, "text", f"not valid {codec} (byte {exc.start})"))
+        # NUL characters, not bytes: UTF-16 text has a NUL byte in each ASCII character.
+        binary = "\x00" in text[:8192]
+    if binary:
+        why = "binary file (contains NUL bytes): the SQL of a sqlFile change was not checked"
+        return _FileRead({}, [Unreadable(where, SQL_FILE_READER, why)], False)
     from backout.sources.liquibase import DIALECTS, read_sql
 
     dialects = frozenset(change.dialects)
