@@ -624,6 +624,35 @@ def test_a_sql_file_in_utf_16_as_its_encoding_says_is_read(tmp_path: Path) -> No
     ]
 
 
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [("sql/current.sql", ' relativeToChangelogFile="true"'), ("db/sql/current.sql", "")],
+)
+def test_a_sql_file_that_is_a_link_to_another_file_of_the_tree_is_read(
+    tmp_path: Path, path: str, extra: str
+) -> None:
+    """A link to a file checked under its own path is no path of the tree (nothing is read
+    twice), but Liquibase opens it: the file it points to is the SQL."""
+    changes = '    <addColumn tableName="users"><column name="nick" type="text"/></addColumn>\n'
+    changes += "    <rollback>" + sql_file(path, extra, indent="") + "    </rollback>\n"
+    write(
+        tmp_path,
+        {
+            "src/main/resources/db/changelog.xml": xml(
+                changeset("1", CREATE_USERS) + changeset("2", changes)
+            ),
+            "src/main/resources/db/sql/002-drop-nick.sql": "ALTER TABLE users DROP COLUMN nick;\n",
+        },
+    )
+    (tmp_path / "src/main/resources/db/sql/current.sql").symlink_to("002-drop-nick.sql")
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert facts.of(Unreadable) == []
+    migration = next(m for m in facts.of(Migration) if m.changeset == "shop:2")
+    assert [(op.kind, str(op.location)) for op in migration.down] == [
+        (DROP_COLUMN, "src/main/resources/db/sql/002-drop-nick.sql:1:31")
+    ]
+
+
 def test_a_rollback_naming_a_changeset_with_a_sql_file_runs_its_file(tmp_path: Path) -> None:
     write(
         tmp_path,

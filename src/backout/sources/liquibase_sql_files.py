@@ -29,6 +29,7 @@ the step, resolved, for ``--base``: :func:`changelogs_with_changed_files`.
 from __future__ import annotations
 
 import codecs
+import posixpath
 from collections.abc import Container
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -108,7 +109,11 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
 
     resolver = PathResolver(tree.paths)
     changes = [
-        replace(c, found=resolver.path(c.target, c.relative, c.location.path)) for c in changes
+        replace(
+            c,
+            found=resolver.path(c.target, c.relative, c.location.path) or _linked(tree, c),
+        )
+        for c in changes
     ]
     wanted = sorted({c.found for c in changes if c.found is not None})
     contents = dict(tree.subset(wanted).read_all())
@@ -157,6 +162,38 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
         return fact
 
     facts.replace_each(joined)
+
+
+def _linked(tree: Tree, change: SqlFileChange) -> str | None:
+    """The tree's file that the path of ``change`` names through a symlink of a working tree:
+    a link to a file checked under its own path is not one of the tree's paths (so that
+    nothing is read twice), but Liquibase opens it. A search-path path is looked for in the
+    changelog's directory and each one above it, nearest first."""
+    if tree.git_ref is not None:
+        return None
+    from backout.changelog_order import PathResolver
+
+    wanted = PathResolver.wanted(change.target, change.relative, change.location.path)
+    if not wanted or wanted == ".." or wanted.startswith("../"):
+        return None
+    candidates = [wanted]
+    if not change.relative:
+        parts = change.location.path.split("/")[:-1]
+        candidates = [posixpath.join(*parts[:n], wanted) for n in range(len(parts), 0, -1)]
+        candidates.append(wanted)
+    root = tree.root.resolve()
+    known = set(tree.paths)
+    for candidate in candidates:
+        link = tree.root / candidate
+        if not link.is_symlink():
+            continue
+        try:
+            target = link.resolve().relative_to(root).as_posix()
+        except (OSError, RuntimeError, ValueError):  # a loop, a link out of the tree
+            continue
+        if target in known:
+            return target
+    return None
 
 
 def _read_alone(fact: Fact, files: Container[str]) -> bool:
