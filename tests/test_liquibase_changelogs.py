@@ -754,6 +754,35 @@ def test_check_with_base_reports_a_new_changesets_unchanged_sql_file(tmp_path: P
     ]
 
 
+def test_with_base_a_new_changeset_makes_only_its_own_sql_files_changed(tmp_path: Path) -> None:
+    """Adding a changeset to a changelog does not make the files of the changesets that ran
+    already count as changed: what was found in them before is not this change's."""
+    from tests.conftest import git
+
+    first = changeset(
+        "1",
+        CREATE_USERS
+        + sql_file("sql/001.sql", ' relativeToChangelogFile="true"')
+        + "    <rollback>DROP TABLE users;</rollback>\n",
+    )
+    files = {
+        "db/changelog.xml": xml(first),
+        "db/sql/001.sql": "INSERT INTO users (id) VALUES (1),,;\n",  # a BK901 of the base
+        "db/sql/002.sql": ADD_NICKNAME,
+    }
+    write(tmp_path, files)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    second = changeset("2", sql_file("sql/002.sql", ' relativeToChangelogFile="true"'))
+    write(tmp_path, {"db/changelog.xml": xml(first + second)})
+    assert findings(tmp_path, "BK201", "BK901", base="main") == ["db/sql/002.sql:3:14 BK201"]
+    # A statement edited in the file of a changeset makes its changelog changed.
+    git(tmp_path, "commit", "-q", "-am", "second")
+    write(tmp_path, {"db/sql/001.sql": "INSERT INTO users (id) VALUES (2),,;\n"})
+    assert findings(tmp_path, "BK901", base="main") == ["db/sql/001.sql:1:35 BK901"]
+
+
 # --- What is not a changelog, and what cannot be read -----------------------------------------
 
 

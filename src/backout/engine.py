@@ -342,7 +342,7 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
             gitlab.pipeline_files_changed(workspace.changed, head.facts, workspace.base.facts)
         )
     # A Liquibase changeset is read from its changelog and the files of its `sqlFile`s: a
-    # change to one is a change to the changeset.
+    # changed file changes its changelogs, and a new changeset its files.
     sql_files = sys.modules.get("backout.sources.liquibase_sql_files")
     if sql_files is not None:
         workspace.changed.update(

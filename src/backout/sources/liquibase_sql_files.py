@@ -304,15 +304,24 @@ def _with_files(
     return joined
 
 
-def changelogs_with_changed_files(changed: set[str], *releases: FactSet) -> set[str]:
-    """The changelogs and SQL files, in any of ``releases`` (the head and the base), of each
-    ``sqlFile`` change one of whose two files is in ``changed``: the changeset is read from
-    both, so ``--base`` counts both as changed (a statement changed in ``sql/001.sql``
-    changes what the changeset of ``changelog.xml`` runs)."""
+def changelogs_with_changed_files(changed: set[str], head: FactSet, base: FactSet) -> set[str]:
+    """The files that count as changed with ``changed``, for ``sqlFile`` changes: the
+    changelog of each change, in the head or the base, whose SQL file is in ``changed`` (a
+    statement changed in ``sql/001.sql`` changes what the changeset of ``changelog.xml``
+    runs), and the SQL files of the head's changesets that the base does not have (a new
+    changeset that runs a file the base already had). The files of changesets that ran
+    already do not count: adding a changeset to a changelog changes nothing in them."""
+    from backout.sources.migration_facts import Migration
+
+    at_base = {m.key for m in base.of(Migration)}
+    new = {m.location for m in head.of(Migration) if m.key not in at_base}
     found: set[str] = set()
-    for facts in releases:
+    for facts in (head, base):
         for change in facts.of(SqlFileChange):
-            files = {change.location.path} | ({change.found} if change.found else set())
-            if not changed.isdisjoint(files):
-                found.update(files)
+            if change.found is None:
+                continue
+            if change.found in changed:
+                found.add(change.location.path)
+            if facts is head and change.changeset in new:
+                found.add(change.found)
     return found
