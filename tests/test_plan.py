@@ -1165,6 +1165,45 @@ def test_a_github_env_write_that_may_not_run_leaves_the_image_unknown(
 
 
 @pytest.mark.parametrize(
+    ("env", "steps"),
+    [
+        # the step makes TAG per run: the job's TAG is not what it wrote
+        (
+            "env:\n  TAG: {tag}\n",
+            "      - run: |\n          TAG=$(git rev-parse --short HEAD)\n"
+            '          echo "IMAGE={repository}:$TAG" >> "$GITHUB_ENV"\n',
+        ),
+        # the writing step has no VERSION (bash writes `…:`); the later step's is not it
+        (
+            "",
+            '      - run: echo "IMAGE={repository}:$VERSION" >> "$GITHUB_ENV"\n'
+            "      - env:\n          VERSION: {tag}\n"
+            "        run: kubectl -n shop set image deployment/api api=$IMAGE\n",
+        ),
+    ],
+)
+def test_a_github_env_value_that_names_a_variable_unknown_where_it_is_written_is_unknown(
+    tmp_path: Path, env: str, steps: str
+) -> None:
+    """Found by review: `echo "IMAGE=…:$TAG" >> "$GITHUB_ENV"` after `TAG=$(…)` wrote the
+    text `…:$TAG` as IMAGE's value, and a later step expanded it with the job's `TAG:`: the
+    plan told the on-call to set the job's image, not the one the step built."""
+    later = "      - run: kubectl -n shop set image deployment/api api=$IMAGE\n"
+    plan = _api_plan(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        lambda tag: (
+            env.format(tag=tag)
+            + "jobs:\n  deploy:\n    steps:\n"
+            + steps.format(repository=_IMAGE, tag=tag)
+            + ("" if "kubectl" in steps else later)
+        ),
+    )
+    (undo,) = _ways_back(plan["commands"])["deployment/api"]
+    assert undo.startswith("kubectl -n shop rollout undo deployment/api"), undo
+
+
+@pytest.mark.parametrize(
     ("before", "job"),
     [
         # default: before_script, which the job inherits, shares its shell with script

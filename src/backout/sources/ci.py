@@ -877,7 +877,8 @@ def _github_env_writes(lines: Sequence[tuple[str, bool]]) -> Iterator[tuple[str,
     """The variables a step's lines written to ``$GITHUB_ENV`` set for the later steps, as
     the runner reads the file: ``NAME=value``, or ``NAME<<DELIMITER``, the value's lines,
     ``DELIMITER``. A value is None (unknown) when a line of it may not have been written,
-    or a command makes it (``$(…)``)."""
+    a command makes it (``$(…)``), or it still names a variable: one the writing step did
+    not know (``TAG=$(…)``, or none), which a later step's own value must not fill in."""
     index = 0
     while index < len(lines):
         text, uncertain = lines[index]
@@ -895,7 +896,7 @@ def _github_env_writes(lines: Sequence[tuple[str, bool]]) -> Iterator[tuple[str,
         elif not equals:
             continue
         if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            unknown = uncertain or "$(" in value or "`" in value
+            unknown = uncertain or "$(" in value or "`" in value or _NAMED_VARIABLE.search(value)
             yield name, None if unknown else value
 
 
