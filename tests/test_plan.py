@@ -1105,6 +1105,9 @@ def test_a_restart_of_several_or_every_deployment_pins_each_moving_tag(
         "|\n          {{\n            echo 'IMAGE<<EOF'\n            echo '{image}'\n"
         "            echo 'EOF'\n          }} >> \"$GITHUB_ENV\"",
         '|\n          cat >> "$GITHUB_ENV" <<EOF\n          IMAGE={image}\n          EOF',
+        # the redirection glued to the here-document's word, either way round
+        '|\n          cat <<EOF>>"$GITHUB_ENV"\n          IMAGE={image}\n          EOF',
+        "|\n          cat >>$GITHUB_ENV<<'EOF'\n          IMAGE={image}\n          EOF",
     ],
 )
 def test_an_image_a_github_step_writes_to_github_env_reaches_the_later_steps(
@@ -1292,3 +1295,37 @@ def test_kubectl_in_a_here_document_is_a_deploy_only_when_a_shell_reads_it(
         ], ways
     else:
         assert not ways and plan["unchanged"] == ["deployment/api"], plan
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        # the word ends at the redirection glued to it: EOF, then > notes.txt
+        "cat <<EOF>notes.txt\n          hello\n          EOF",
+        "cat <<'EOF'>>notes.txt\n          hello\n          EOF",
+        # a shift in arithmetic is no here-document
+        "echo $((1<<20))",
+        "SIZE=$(( 1 << 20 ))",
+        "(( BITS = 1 << 4 ))",
+    ],
+)
+def test_the_lines_after_what_is_no_open_here_document_are_commands(
+    tmp_path: Path, before: str
+) -> None:
+    """Found by review: `cat <<EOF>notes.txt` was read as a here-document ended by
+    `EOF>notes.txt`, and `$((1<<20))` as one ended by `20))`: neither line ever came, so
+    the job's later `kubectl set image` was text, and the plan called the workload
+    unchanged."""
+    plan = _api_plan(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        lambda tag: (
+            "jobs:\n  deploy:\n    steps:\n      - run: |\n"
+            f"          {before}\n"
+            f"          kubectl -n shop set image deployment/api api={_IMAGE}:{tag}\n"
+        ),
+        manifest_tag="1.0",
+    )
+    assert _commands_of(plan, "deployment/api") == [
+        f"kubectl -n shop set image deployment/api api={_IMAGE}:1.3"
+    ], plan

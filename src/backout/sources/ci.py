@@ -770,11 +770,42 @@ _GITHUB_ENV_FILE = frozenset({"$GITHUB_ENV", "${GITHUB_ENV}", "${{ env.GITHUB_EN
 _OUTPUT_REDIRECT = re.compile(r"(?:\d?|&)>>?\|?(.*)", re.DOTALL)
 
 
+def _redirection_words(command: list[_Word]) -> list[_Word]:
+    """``command``'s words with each redirection glued to a word a word of its own, as the
+    shell reads them: ``<<EOF>notes.txt`` is ``<<EOF`` and ``>notes.txt``,
+    ``>>$GITHUB_ENV<<EOF`` is ``>>$GITHUB_ENV`` and ``<<EOF`` (``2>&1``, ``&>x`` and a quoted
+    or ``${{ … }}`` ``>`` stay as they are)."""
+    split: list[_Word] = []
+    for word in command:
+        text = word.text
+        expressions = [m.span() for m in re.finditer(r"\$\{\{.*?\}\}", text)]
+        cuts = [
+            i
+            for i in range(1, len(text))
+            if text[i] in "<>"
+            and text[i - 1] not in "<>&"
+            and i not in word.quoted
+            and not text[:i].isdigit()  # a file descriptor: ``2>&1``
+            and not any(start <= i < end for start, end in expressions)
+        ]
+        for start, end in zip([0, *cuts], [*cuts, len(text)], strict=True):
+            split.append(
+                _Word(
+                    text[start:end],
+                    word.offsets[start:end],
+                    word.operator,
+                    frozenset(i - start for i in word.quoted if start <= i < end),
+                )
+            )
+    return split
+
+
 def _output_targets(command: list[_Word]) -> tuple[list[str], list[str]]:
     """The words of ``command`` without its redirections, and the files its output is
     redirected to (``>&2`` names ``&2``)."""
     operands: list[str] = []
     targets: list[str] = []
+    command = _redirection_words(command)
     texts = [word.text for word in command]
     index = 0
     while index < len(texts):
@@ -900,6 +931,19 @@ def _github_env_writes(lines: Sequence[tuple[str, bool]]) -> Iterator[tuple[str,
             yield name, None if unknown else value
 
 
+def _heredoc_operator(word: _Word, text: str) -> re.Match[str] | None:
+    """The ``<<`` of a here-document in ``word`` (of the line ``text``), if any: not a quoted
+    one (``echo 'A<<EOF'``), nor a shift in arithmetic (``$((1<<20))``, ``(( x << 2 ))``)."""
+    match = _HEREDOC.search(word.text)
+    if match is None:
+        return None
+    at = word.text.find("<<", match.start())
+    before = text[: word.offset_of(at)]
+    if at in word.quoted or before.count("((") > before.count("))"):
+        return None
+    return match
+
+
 # The programs that read a here-document as shell commands: a shell here, or on another
 # host (``ssh host <<'EOF'``).
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh", "ssh"})
@@ -914,14 +958,13 @@ def _open_heredoc(
     """Note in ``shell`` the here-document that the line ``text`` (its ``chained``
     commands) starts, if any: the word that ends it, whether a shell reads it (a word of its
     pipeline names one) and whether its text goes to ``$GITHUB_ENV``."""
-    for number, (command, _, _) in enumerate(chained):
+    for number, (written, _, _) in enumerate(chained):
+        command = _redirection_words(written)
         found = next(
             (
                 (index, match)
                 for index, word in enumerate(command)
-                if (match := _HEREDOC.search(word.text)) is not None
-                # ``echo 'A<<EOF'``: no operator
-                and word.text.find("<<", match.start()) not in word.quoted
+                if (match := _heredoc_operator(word, text)) is not None
             ),
             None,
         )
