@@ -1329,3 +1329,27 @@ def test_the_lines_after_what_is_no_open_here_document_are_commands(
     assert _commands_of(plan, "deployment/api") == [
         f"kubectl -n shop set image deployment/api api={_IMAGE}:1.3"
     ], plan
+
+
+@pytest.mark.parametrize(
+    ("restart", "namespace", "flags"),
+    [
+        ("kubectl --context prod -n shop rollout restart deployment", "", "--context prod -n shop"),
+        ("kubectl --context prod rollout restart deployment/api", "shop", "--context prod -n shop"),
+        ("kubectl -n shop rollout restart deployment api worker", "", "-n shop"),
+    ],
+)
+def test_the_pin_after_a_restart_goes_where_the_ci_restarted(
+    tmp_path: Path, restart: str, namespace: str, flags: str
+) -> None:
+    """Found by review: the digest pin after a CI's `kubectl rollout restart` left out its
+    `--context`, and its `-n` when the manifest names no namespace: the on-call's command
+    went to their current cluster and namespace, not the ones the CI restarted."""
+    plan = _api_plan(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        lambda tag: f"jobs:\n  deploy:\n    steps:\n      - run: {restart}\n",
+        namespace=namespace,
+    )
+    (pin,) = _commands_of(plan, "deployment/api")
+    assert pin.startswith(f"kubectl {flags} set image deployment/api api={_IMAGE}@"), pin

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -465,21 +466,21 @@ def _moves_on_restart(reference: str) -> bool:
     return image is not None and not image.is_pinned and not _VERSION_TAG.match(image.effective_tag)
 
 
-def _restarted(workspace: Workspace, workload: str, namespace: str) -> CiRolloutRestart | None:
-    """The CI's ``kubectl rollout restart`` of ``workload`` in ``namespace``, if any: one that
-    names it, or every workload of its kind in the namespace."""
+def _restarts(workspace: Workspace, workload: str, namespace: str) -> list[CiRolloutRestart]:
+    """The CI's ``kubectl rollout restart`` lines of ``workload`` in ``namespace``, in file
+    order: those that name it, or every workload of its kind in the namespace."""
     kind = workload.partition("/")[0]
-    return next(
-        (
-            restart
-            for restart in sorted(
-                workspace.head.facts.of(CiRolloutRestart), key=lambda f: f.location
-            )
-            if (restart.workload == workload or restart.every_kind == kind)
-            and _same_namespace(restart.namespace, namespace)
-        ),
-        None,
-    )
+    return [
+        restart
+        for restart in sorted(workspace.head.facts.of(CiRolloutRestart), key=lambda f: f.location)
+        if (restart.workload == workload or restart.every_kind == kind)
+        and _same_namespace(restart.namespace, namespace)
+    ]
+
+
+def _restarted(workspace: Workspace, workload: str, namespace: str) -> CiRolloutRestart | None:
+    """The first of :func:`_restarts`, if any."""
+    return next(iter(_restarts(workspace, workload, namespace)), None)
 
 
 def _manifest_overrides(workspace: Workspace) -> dict[tuple[str, str], _Override]:
@@ -544,6 +545,7 @@ def _changes(
             else base_images.get(use.context) != use.reference
             for use in images
         ]
+        restarts: list[CiRolloutRestart] = []
         if base is None:
             how = "unknown"
         elif previous is None:
@@ -558,7 +560,7 @@ def _changes(
             _moves_on_restart(use.reference)
             for use in images
             if (name, use.context.rpartition(" ")[2]) not in overrides
-        ) and _restarted(workspace, name, workload.namespace):
+        ) and (restarts := _restarts(workspace, name, workload.namespace)):
             how = "restart"  # the CI restarts it on a moving tag: new bytes, same manifest
         else:
             how = "unchanged"
@@ -566,28 +568,36 @@ def _changes(
         if workload.kind == "Deployment":
             rollout = referenced.get((workload.namespace, workload.name), "")
         # the CI's lines say where they deploy: their --context, and -n when the manifest
-        # has none
-        lines = [line for override in set_by_ci for line in override.lines]
+        # has none (a restart's lines, where the pin after it goes)
+        lines: Sequence[CiImageDeploy | CiRolloutRestart] = [
+            line for override in set_by_ci for line in override.lines
+        ]
+        if how == "restart":
+            lines = restarts
         context = _where_deployed(lines, "context", name, plan)
         namespace = workload.namespace or _where_deployed(lines, "namespace", name, plan)
         changes.append(_Change(name, namespace, how, rollout, kube_context=context))
     return changes
 
 
-def _where_deployed(lines: list[CiImageDeploy], what: str, workload: str, plan: Plan) -> str:
-    """The ``--context`` or ``-n`` (``what``) of the CI's ``kubectl set image`` ``lines`` of
-    ``workload``, as a plan command writes it: a variable is a value to fill in, and lines
-    that name several (a staging job's and a production job's) are one to choose."""
+def _where_deployed(
+    lines: Sequence[CiImageDeploy | CiRolloutRestart], what: str, workload: str, plan: Plan
+) -> str:
+    """The ``--context`` or ``-n`` (``what``) of the CI's ``kubectl set image`` (or ``rollout
+    restart``) ``lines`` of ``workload``, as a plan command writes it: a variable is a value
+    to fill in, and lines that name several (a staging job's and a production job's) are one
+    to choose."""
     found: dict[str, Location] = {}
     for line in lines:
         found.setdefault(line.kube_context if what == "context" else line.namespace, line.location)
     if len(found) <= 1:
         return "".join(_fill_in(v, what, w, plan, "kubectl") for v, w in found.items())
+    verb = "rollout restart" if isinstance(lines[0], CiRolloutRestart) else "set image"
     shown = {value or "the current one": where for value, where in found.items()}
     listed = ", ".join(f"`{value}` ({where})" for value, where in shown.items())
     choice = f"<{' or '.join(shown)}>"
     plan.warnings.append(
-        f"the CI's `kubectl set image` of {workload} names several of the {what} it deploys "
+        f"the CI's `kubectl {verb}` of {workload} names several of the {what} it deploys "
         f"to ({listed}): put in place of `{choice}` the one of the deploy to roll back"
     )
     return choice
