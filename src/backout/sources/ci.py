@@ -40,6 +40,7 @@ written, for rules to judge.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -778,15 +779,21 @@ def _redirection_words(command: list[_Word]) -> list[_Word]:
     split: list[_Word] = []
     for word in command:
         text = word.text
-        expressions = [m.span() for m in re.finditer(r"\$\{\{.*?\}\}", text)]
+        if "<" not in text and ">" not in text:
+            split.append(word)
+            continue
+        expression = bytearray(len(text))  # the characters of ``${{ … }}`` expressions
+        for found in re.finditer(r"\$\{\{.*?\}\}", text):
+            expression[found.start() : found.end()] = b"\1" * (found.end() - found.start())
+        descriptor = len(text) - len(text.lstrip("0123456789"))  # ``2>&1``: no word of its own
         cuts = [
             i
             for i in range(1, len(text))
             if text[i] in "<>"
             and text[i - 1] not in "<>&"
+            and i != descriptor
             and i not in word.quoted
-            and not text[:i].isdigit()  # a file descriptor: ``2>&1``
-            and not any(start <= i < end for start, end in expressions)
+            and not expression[i]
         ]
         for start, end in zip([0, *cuts], [*cuts, len(text)], strict=True):
             split.append(
@@ -931,15 +938,17 @@ def _github_env_writes(lines: Sequence[tuple[str, bool]]) -> Iterator[tuple[str,
             yield name, None if unknown else value
 
 
-def _heredoc_operator(word: _Word, text: str) -> re.Match[str] | None:
-    """The ``<<`` of a here-document in ``word`` (of the line ``text``), if any: not a quoted
-    one (``echo 'A<<EOF'``), nor a shift in arithmetic (``$((1<<20))``, ``(( x << 2 ))``)."""
+def _heredoc_operator(word: _Word, arithmetic: tuple[list[int], list[int]]) -> re.Match[str] | None:
+    """The ``<<`` of a here-document in ``word``, if any: not a quoted one (``echo
+    'A<<EOF'``), nor a shift in arithmetic (``$((1<<20))``, ``(( x << 2 ))``), where more
+    ``((`` than ``))`` come before it (``arithmetic``: where the line has each)."""
     match = _HEREDOC.search(word.text)
     if match is None:
         return None
     at = word.text.find("<<", match.start())
-    before = text[: word.offset_of(at)]
-    if at in word.quoted or before.count("((") > before.count("))"):
+    where = word.offset_of(at)
+    opened, closed = (bisect.bisect_left(offsets, where) for offsets in arithmetic)
+    if at in word.quoted or opened > closed:
         return None
     return match
 
@@ -958,13 +967,19 @@ def _open_heredoc(
     """Note in ``shell`` the here-document that the line ``text`` (its ``chained``
     commands) starts, if any: the word that ends it, whether a shell reads it (a word of its
     pipeline names one) and whether its text goes to ``$GITHUB_ENV``."""
+    if "<<" not in text:
+        return
+    arithmetic = (
+        [found.start() for found in re.finditer(r"\(\(", text)],
+        [found.start() for found in re.finditer(r"\)\)", text)],
+    )
     for number, (written, _, _) in enumerate(chained):
         command = _redirection_words(written)
         found = next(
             (
                 (index, match)
                 for index, word in enumerate(command)
-                if (match := _heredoc_operator(word, text)) is not None
+                if (match := _heredoc_operator(word, arithmetic)) is not None
             ),
             None,
         )
