@@ -1353,3 +1353,33 @@ def test_the_pin_after_a_restart_goes_where_the_ci_restarted(
     )
     (pin,) = _commands_of(plan, "deployment/api")
     assert pin.startswith(f"kubectl {flags} set image deployment/api api={_IMAGE}@"), pin
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        './scripts/image-env.sh >> "$GITHUB_ENV"',
+        "cat build/image.env >> $GITHUB_ENV",
+        "./scripts/image-env.sh | tee -a $GITHUB_ENV",
+        'tee -a "$GITHUB_ENV" <<< "$(./scripts/image-env.sh)"',
+        '|\n          {{\n            echo "NS=shop"\n            ./scripts/image-env.sh\n'
+        '          }} >> "$GITHUB_ENV"',
+    ],
+)
+def test_a_github_env_write_the_plan_cannot_read_leaves_the_job_env_unknown(
+    tmp_path: Path, write: str
+) -> None:
+    """Found by review: a step that writes to `$GITHUB_ENV` what a program prints may set
+    any variable, IMAGE too; the later step's `$IMAGE` was read as the workflow's `IMAGE:`,
+    and the plan told the on-call to set that image."""
+    plan = _api_plan(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        lambda tag: (
+            f"env:\n  IMAGE: {_IMAGE}:{tag}\njobs:\n  deploy:\n    steps:\n"
+            f"      - run: {write.format()}\n"
+            "      - run: kubectl -n shop set image deployment/api api=$IMAGE\n"
+        ),
+    )
+    (undo,) = _ways_back(plan["commands"])["deployment/api"]
+    assert undo.startswith("kubectl -n shop rollout undo deployment/api"), undo

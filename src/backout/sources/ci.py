@@ -881,6 +881,10 @@ def _write_env(
         lines = None if piped is None else [(t, u or may_not_run) for t, u in piped]
     if closed is not None:
         lines = [(t, u or may_not_run) for t, u in closed]
+    if lines is None and operands:
+        # what a program prints (``./env.sh >> "$GITHUB_ENV"``) may set any variable; a
+        # here-document's lines come as the reader takes them (``cat <<EOF | tee -a …``)
+        lines = [] if _reads_heredoc(stripped) else [(_ANY_VARIABLE, may_not_run)]
     if lines is None or (targets and not to_env):
         return None
     if to_env:
@@ -890,6 +894,19 @@ def _write_env(
     elif shell.groups and shell.groups[-1] is not None:
         shell.groups[-1].extend(lines)  # the group's redirection says where they go
     return None
+
+
+# A line of ``$GITHUB_ENV`` that a program printed: it may set any variable.
+_ANY_VARIABLE = "\0"
+
+
+def _reads_heredoc(command: list[_Word]) -> bool:
+    """Whether ``command`` reads a here-document (``cat >> "$GITHUB_ENV" <<EOF``), whose lines
+    the reader takes as they come."""
+    return any(
+        _HEREDOC.match(word.text) is not None and 0 not in word.quoted
+        for word in _redirection_words(command)
+    )
 
 
 def _group(shell: _Shell, command: list[_Word]) -> list[tuple[str, bool]] | None:
@@ -921,6 +938,9 @@ def _github_env_writes(lines: Sequence[tuple[str, bool]]) -> Iterator[tuple[str,
     while index < len(lines):
         text, uncertain = lines[index]
         index += 1
+        if text == _ANY_VARIABLE:
+            yield text, None
+            continue
         name, equals, value = text.partition("=")
         heredoc_name, heredoc, delimiter = text.partition("<<")
         if heredoc and (not equals or len(heredoc_name) < len(name)):
@@ -1532,7 +1552,9 @@ def _github_steps(
             # a step with ``if:`` may not run: what it writes leaves its variables unknown
             conditional = yamlfile.get(step, "if") is not None
             for name, value in _github_env_writes(step_context.shell.env_file):
-                if value is None or conditional:
+                if name == _ANY_VARIABLE:
+                    job_env.clear()  # a program's lines: any variable may have another value
+                elif value is None or conditional:
                     job_env.pop(name, None)
                 else:
                     job_env[name] = value
