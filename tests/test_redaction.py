@@ -550,12 +550,21 @@ def test_which_names_ending_in_key_hold_a_credential(name: str, masked: bool) ->
         ("erlangCookie", True),
         ("RELEASE_COOKIE", True),
         ("PGPASS", True),
+        # short names of keys (found by review): NATS's nkey, envelope encryption's key
+        # encryption and data keys, a JSON Web Key, a TLS pre-shared key
+        ("NATS_NKEY", True),
+        ("KEK", True),
+        ("vault_dek", True),
+        ("OIDC_JWK", True),
+        ("WIREGUARD_PSK", True),
+        ("kekule_structure", False),
+        ("psk_enabled", True),
         ("SESSION_COOKIE_NAME", False),
         ("cookie_domain", False),
         ("basalt_color", False),
     ],
 )
-def test_salts_cookies_and_pgpass_hold_credentials(name: str, masked: bool) -> None:
+def test_salts_cookies_short_keys_and_pgpass_hold_credentials(name: str, masked: bool) -> None:
     assert bool(SECRET_NAME.search(name)) is masked
     line = f"  {name}: v4lue9"
     assert redact_line(line, 0, "a.yaml")[0] == (f"  {name}: ***" if masked else line)

@@ -125,11 +125,11 @@ _NOT_A_CREDENTIAL = "|".join(
 )
 SECRET_NAME = re.compile(
     # For speed, the lists of words are looked behind, from the name's end or from a ``key``,
-    # and the alternatives are tried only where one of their first letters (``[tspcak]``) is:
+    # and the alternatives are tried only where one of their first letters (``[tspcakdjn]``) is:
     # a long name is read once, not once for every word (same matches as one alternative a word).
     rf"^(?!.*$(?:{_NOT_A_CREDENTIAL}))(?:"
     # ``key`` alone; ``SORT_KEY`` is judged as ``sort_key`` below.
-    r"key$|.*(?=[tspcak])(?:"
+    r"key$|.*(?=[tspcakdjn])(?:"
     r"token(?!iz)|secret|passw|pwd|credential|signature|auth(?!or(?!i))|keypass|storepass"
     # ``key``: glued to a word of :data:`_KEY_QUALIFIERS` or after it and a separator
     # (``apikey``, ``api_key``); or as a word of its own, at the start, after a separator or a
@@ -140,12 +140,15 @@ SECRET_NAME = re.compile(
     r"|(?<![a-z])pass(?:phrase)?(?![a-z])|(?<![a-z])sig(?![a-z])|(?<![a-z])pgpass(?![a-z])"
     # a salt (``NONCE_SALT``, ``passwordSalt``; not ``basalt``), Erlang's distribution cookie
     rf"|{_WORD_START}salt(?![a-z])"
+    # short names of keys: NATS's nkey, a key (or data) encryption key, a JSON Web Key, a
+    # pre-shared key, as words of their own (``NATS_NKEY``, ``KEK``; not ``kekule``)
+    r"|(?<![a-z])(?:nkey|kek|dek|jwk|psk)(?![a-z])"
     r"|(?:(?<=erlang)|(?<=erlang[._-])|(?<=release)|(?<=release[._-]))cookie(?![a-z])))",
     re.I,
 )
 """A variable, setting, element or parameter name that says its value is a credential
 (``API_TOKEN``, ``DB_PASSWORD``, ``DB_PASS``, ``apiKey``, ``Authorization``, ``?sig=``,
-``NONCE_SALT``, ``RABBITMQ_ERLANG_COOKIE``, ``PGPASS``); one
+``NONCE_SALT``, ``RABBITMQ_ERLANG_COOKIE``, ``PGPASS``, ``NATS_NKEY``, ``KEK``); one
 pattern for what the readers keep out of their facts and what a report masks. Not a name that
 says its value is where a credential is or what it is (``secretName``, ``password_file``,
 ``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key of data (``sort_key``,
@@ -165,6 +168,10 @@ _SECRET_WORDS = (
     "sig",
     "salt",
     "cookie",
+    "kek",
+    "dek",
+    "jwk",
+    "psk",
 )
 
 
