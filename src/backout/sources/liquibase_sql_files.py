@@ -182,7 +182,6 @@ def _linked(tree: Tree, change: SqlFileChange) -> str | None:
         candidates = [posixpath.join(*parts[:n], wanted) for n in range(len(parts), 0, -1)]
         candidates.append(wanted)
     root = tree.root.resolve()
-    known = set(tree.paths)
     for candidate in candidates:
         link = tree.root / candidate
         if not link.is_symlink():
@@ -191,7 +190,7 @@ def _linked(tree: Tree, change: SqlFileChange) -> str | None:
             target = link.resolve().relative_to(root).as_posix()
         except (OSError, RuntimeError, ValueError):  # a loop, a link out of the tree
             continue
-        if target in known:
+        if target in tree.paths:  # a symlink is rare: no set of every path built for it
             return target
     return None
 
