@@ -206,6 +206,28 @@ def test_github_job_runs_only_for_tags(on: str, job_if: str | None, only_tags: b
         ("rules:\n    - if: '$CI_COMMIT_TAG == null'", False),
         ("rules:\n    - if: $CI_COMMIT_TAG\n    - if: $CI_COMMIT_BRANCH", False),
         ("rules:\n    - if: '$CI_COMMIT_TAG || $CI_COMMIT_BRANCH'", False),
+        # parentheses, and && binding tighter than ||
+        ("rules:\n    - if: '($CI_COMMIT_TAG || $FORCE) && $CI_COMMIT_TAG =~ /^v/'", True),
+        ("rules:\n    - if: '$CI_COMMIT_TAG && $A == \"1\" || $CI_COMMIT_TAG && $B'", True),
+        ("rules:\n    - if: '$CI_COMMIT_TAG && $A == \"1\" || $B'", False),
+        ("rules:\n    - if: '($CI_COMMIT_TAG || $FORCE) && $A'", False),
+        # an undefined variable is nil: nil != "" holds, and /^$/ matches nil's empty text
+        ("rules:\n    - if: '$CI_COMMIT_TAG != \"\"'", False),
+        ("rules:\n    - if: '$CI_COMMIT_TAG == \"\"'", True),  # nil == "" never holds
+        ("rules:\n    - if: '$CI_COMMIT_TAG =~ /^$/'", False),
+        ("rules:\n    - if: '$CI_COMMIT_TAG !~ /^v/'", False),
+        ("rules:\n    - if: '$CI_COMMIT_TAG =~ /^V/i'", True),
+        ("rules:\n    - if: '\"v1\" == $CI_COMMIT_TAG'", True),
+        # a never rule that matches every branch pipeline leaves the job out of them
+        ("rules: [{if: $CI_COMMIT_TAG == null, when: never}, {when: on_success}]", True),
+        ("rules: [{if: '$CI_COMMIT_TAG == null || $A', when: never}, {when: always}]", True),
+        ("rules: [{if: $CI_COMMIT_TAG == null, changes: [x], when: never}, {}]", False),
+        ("rules: [{if: '$CI_COMMIT_TAG == null && $A', when: never}, {when: always}]", False),
+        ("rules:\n    - if: $CI_COMMIT_TAG\n    - when: never", True),
+        # rules GitLab would refuse, or backout cannot read, may run the job
+        ("rules:\n    - if: '($CI_COMMIT_TAG'", False),
+        ("rules:\n    - if: '$CI_COMMIT_TAG ==' ", False),
+        ("rules:\n    - if: $CI_COMMIT_TAG\n      changes: [x]", True),
         ("rules:\n    - when: always", False),
         ("stage: deploy", False),
         # rules taken from templates, as a whole or as items of the list (GitLab flattens them)
@@ -1542,9 +1564,14 @@ release:
             False,
         ),
         ("[{local: ci/all.yml, rules: [{if: $CI_COMMIT_TAG}]}]", False),  # nested
+        (
+            "[{local: ci/release.yml, rules: [{if: '($CI_COMMIT_TAG && $A) || $CI_COMMIT_TAG'}]}]",
+            False,
+        ),
         # a branch pipeline may include it: the ref name is a branch's
         ("ci/release.yml", True),
         ("[{local: ci/release.yml, rules: [{if: $CI_COMMIT_BRANCH}]}]", True),
+        ("[{local: ci/release.yml, rules: [{if: '$CI_COMMIT_TAG != \"\"'}]}]", True),  # nil != ""
         ("[{local: ci/release.yml, rules: [{if: $CI_COMMIT_TAG}, {exists: [Dockerfile]}]}]", True),
         ("[{local: ci/all.yml, rules: [{if: $CI_COMMIT_TAG}]}, ci/release.yml]", True),
         # a branch named v2 matches too

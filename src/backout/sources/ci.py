@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, ClassVar
 from backout.models import Location
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.gitlab_conditions import without_tag
 from backout.sources.gitlab_duration import DurationError, parse_expire_in
 from backout.sources.gitlab_includes import GitLabFile, GitLabIncludes
 from backout.sources.paths import (
@@ -2355,36 +2356,37 @@ def _key_of(holder: Node | None, name: str) -> Node | None:
     return None
 
 
-# A condition of a GitLab ``rules: if:`` that holds only in a tag pipeline.
-_GITLAB_TAG_CONDITION = re.compile(
-    r"\$\{?CI_COMMIT_TAG\}?"
-    r"(?:\s*=~.*|\s*!=\s*(?:null|\"\"|'')|\s*==\s*(?:\"[^\"]+\"|'[^']+'))?"
-)
-
-
 def _gitlab_rules_only_tags(rules: Sequence[Node] | None) -> bool:
-    """True when every rule that can run the job requires ``$CI_COMMIT_TAG``.
+    """True when the rules can run the job, and only in tag pipelines.
 
-    ``when: never`` rules only exclude; any other rule must have an ``if:`` each of whose
-    ``||`` alternatives has an ``&&`` part that holds only for tags. Parentheses and rules
-    without ``if:`` are not judged (False).
+    GitLab takes the first rule that matches. In a pipeline that is not for a tag, each
+    rule's ``if:`` is judged by :func:`gitlab_conditions.without_tag`: a rule whose condition
+    cannot hold there is passed over; a ``when: never`` rule whose condition always holds
+    there (and that has no ``changes:`` or ``exists:``) leaves the job out of every such
+    pipeline, whatever follows; a ``when: never`` rule that may match decides nothing yet; any
+    other rule that may match may run the job without a tag.
     """
     if rules is None:
         return False
-    runs = False
+    runs = any(
+        not isinstance(rule, yamlfile.MappingNode) or _text(yamlfile.get(rule, "when")) != "never"
+        for rule in rules
+    )
     for rule in rules:
         if not isinstance(rule, yamlfile.MappingNode):
             return False
+        condition = yamlfile.get(rule, "if")
+        text = _text(condition)
+        truth = True if condition is None else (None if text is None else without_tag(text))
+        if truth is not False and any(
+            yamlfile.get(rule, key) is not None for key in ("changes", "exists")
+        ):
+            truth = None
         if _text(yamlfile.get(rule, "when")) == "never":
-            continue
-        condition = _text(yamlfile.get(rule, "if"))
-        if condition is None or "(" in condition:
+            if truth is True:
+                return runs
+        elif truth is not False:
             return False
-        for alternative in condition.split("||"):
-            parts = [part.strip() for part in alternative.split("&&")]
-            if not any(_GITLAB_TAG_CONDITION.fullmatch(part) for part in parts):
-                return False
-        runs = True
     return runs
 
 
