@@ -1599,6 +1599,22 @@ def test_jobs_of_a_file_included_only_for_tags_run_only_for_tags(
     assert found == (["BK103", "BK402"] if reported else ["BK402"]), done.stdout
 
 
+def test_a_file_another_pipeline_merges_on_branches_keeps_its_jobs_on_branches() -> None:
+    """Two pipelines merge ci/release.yml: the first only for tags, the second always. The
+    jobs are read once, in the first; they still run on branches, through the second."""
+    tags_only = "include:\n  - local: ci/release.yml\n    rules: [{if: $CI_COMMIT_TAG}]\n"
+    files = {
+        ".gitlab-ci.yml": tags_only,
+        ".gitlab/nightly.gitlab-ci.yml": "include: ci/release.yml\n",
+        "ci/release.yml": _DEPLOY_JOB.format(name="release"),
+    }
+    (job,) = _linked(files).of(CiJob)
+    assert (job.workflow, job.only_tags) == (".gitlab-ci.yml", False)
+    files[".gitlab/nightly.gitlab-ci.yml"] = tags_only
+    (job,) = _linked(files).of(CiJob)
+    assert (job.workflow, job.only_tags) == (".gitlab-ci.yml", True)
+
+
 @pytest.mark.parametrize(
     ("files", "only_tags"),
     [

@@ -107,8 +107,8 @@ class IncludingPipeline(NamedTuple):
     """The files whose jobs it owns."""
     only_for_tags: set[str]
     """The files merged into it only in tag pipelines: an include's ``rules:`` require
-    ``$CI_COMMIT_TAG`` on every way to them. Judged in this pipeline, as its ``workflow:
-    rules:`` are for the jobs it owns."""
+    ``$CI_COMMIT_TAG`` on every way to them, in this pipeline and in every other pipeline
+    that merges them (its jobs run wherever a pipeline merges the file)."""
 
 
 def pipelines(facts: FactSet) -> dict[str, IncludingPipeline]:
@@ -127,7 +127,7 @@ def pipelines(facts: FactSet) -> dict[str, IncludingPipeline]:
     }
     included = {child for listed in children.values() for child in listed}
     candidates = sorted(children, key=lambda path: (path in included, path))
-    found: dict[str, IncludingPipeline] = {}
+    read: list[tuple[str, list[str], set[str], set[str]]] = []
     owned: set[str] = set()
     for root in candidates:
         if root in owned:
@@ -139,8 +139,30 @@ def pipelines(facts: FactSet) -> dict[str, IncludingPipeline]:
             owned.update(own)
             for_branches: list[str] = []
             _visit(root, branch_children, for_branches, set())
-            found[root] = IncludingPipeline(order, own, set(order) - set(for_branches))
-    return found
+            read.append((root, order, own, set(for_branches)))
+    # A file's jobs are read in one pipeline, but run in every pipeline that merges it: they
+    # are tag jobs only when no other pipeline merges the file on branches either. Only a
+    # file named as a pipeline (``nightly.gitlab-ci.yml``) counts as one here: a fragment
+    # that no file includes is more likely included from another project than run.
+    return {
+        root: IncludingPipeline(
+            order,
+            own,
+            set(order)
+            - branches
+            - {
+                path
+                for other, _, _, reached in read
+                if other != root and _named_as_pipeline(other)
+                for path in reached
+            },
+        )
+        for root, order, own, branches in read
+    }
+
+
+def _named_as_pipeline(path: str) -> bool:
+    return path.rpartition("/")[2].endswith((".gitlab-ci.yml", ".gitlab-ci.yaml"))
 
 
 def _visit(path: str, children: dict[str, list[str]], order: list[str], seen: set[str]) -> None:
