@@ -583,3 +583,34 @@ def test_helm_images_built_behind_a_registry_are_pinned_as_built(
     code, out, err = pin(tmp_path, registry, "--check")
     assert code == 1, out + err
     assert f"{host}/r/pinned:3.0@{pinned.digest}: the pinned digest no longer exists" in out
+
+
+ECS_TASK_DEFINITION = """\
+{
+\t"family": "shop-api",
+\t"containerDefinitions": [
+\t\t{"name": "api", "image": "HOST/ecs/api:1.0", "essential": true},
+\t\t{"name": "escaped", "image": "HOST\\/ecs\\/api:1.0"}
+\t]
+}
+"""
+
+
+def test_ecs_task_definition_images_are_pinned_in_the_json(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """The digest goes inside the JSON string, tabs and all else kept; an image written with
+    JSON escapes (``\\/``) is resolved but not rewritten."""
+    api = registry.pusher().image("ecs/api", "1.0", "1.0")
+    host = registry.host
+    path = write(tmp_path, ".aws/task-definition.json", ECS_TASK_DEFINITION, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err
+    expected = ECS_TASK_DEFINITION.replace("HOST", host).replace(
+        'ecs/api:1.0", "essential"', f'ecs/api:1.0@{api.digest}", "essential"'
+    )
+    assert path.read_text() == expected
+    (problem,) = (line for line in out.splitlines() if "written with" in line)
+    assert problem.startswith(".aws/task-definition.json:5:32: ") and "resolves to" in problem
+    assert "JSON escapes" in problem

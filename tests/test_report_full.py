@@ -3,7 +3,9 @@
 The reference below is the format as first written with rich (five ``Console.print`` calls a
 finding); ``render`` builds the same text as strings. They must agree byte for byte, with and
 without colour, on the lines that rich transforms: tabs after wide characters, control codes,
-an empty fix, a finding without a column, a line past the end of its file.
+an empty fix, a finding without a column, a line past the end of its file. The caret stands
+under the finding's character in the cells rich prints the line in (tabs expanded, wide
+characters two cells).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def _rich_reference(result: CheckResult, color: bool) -> str:
             text = f"  {number} | {lines[index].rstrip()}"
             console.print(Text(text, style="dim"), soft_wrap=True)
             if finding.location.column:
-                pad = " " * (len(number) + 4 + finding.location.column)
+                # under the character at the column, in the cells rich prints it at
+                before = Text(text[: len(number) + 4 + finding.location.column])
+                before.expand_tabs(8)
+                pad = " " * before.cell_len
                 console.print(Text(pad + "^", style=_STYLE[finding.severity]), soft_wrap=True)
         console.print(Text("  rollback: ") + Text(finding.message), soft_wrap=True)
         console.print(Text("  fix: ", style="green") + Text(finding.fix), soft_wrap=True)
@@ -71,6 +76,7 @@ def result(tmp_path: Path) -> CheckResult:
     findings = [
         _finding("db/1.up.sql", 1, 13, Severity.ERROR, "old INSERTs fail", "add a default"),
         _finding("db/1.up.sql", 2, 0, Severity.WARNING, "bell\x07 and\r return", ""),
+        _finding("db/1.up.sql", 2, 6, Severity.WARNING, "after a wide character and a tab", "x"),
         _finding("db/1.up.sql", 3, 3, Severity.INFO, "two\nlines", "tab\there"),
         _finding("db/1.up.sql", 9, 1, Severity.ERROR, "past the end", "nothing to show"),
         _finding("db/gone.sql", 1, 1, Severity.WARNING, "no file", "none"),

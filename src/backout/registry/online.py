@@ -42,7 +42,7 @@ from backout.sources.images import ImageUse
 from backout.sources.lockfile import LockedImage, LockEntry
 
 # The images `rollout undo` (or a GitOps revert) puts back; Dockerfile FROM is a build input.
-DEPLOYED_SOURCES = ("kubernetes", "compose", "kustomize", "helm")
+DEPLOYED_SOURCES = ("kubernetes", "compose", "kustomize", "helm", "ecs")
 
 
 @dataclass(frozen=True)

@@ -154,16 +154,33 @@ def render(result: CheckResult, color: bool = False) -> str:
             )
         )
         if line is not None:
-            number = str(location.line)
-            out.append(printer.line((f"  {number} | {line.rstrip()}", "dim")))
+            shown = f"  {location.line} | {line.rstrip()}"
+            out.append(printer.line((shown, "dim")))
             if column:
-                pad = " " * (len(number) + 4 + column)
-                out.append(printer.line((pad + "^", style)))
+                caret = _caret_cells(shown, len(shown) - len(line.rstrip()) + column - 1)
+                out.append(printer.line((" " * caret + "^", style)))
         out.append(printer.line(("  rollback: ", ""), (finding.message, "")))
         # The whole fix line is green: rich gives a sum of Texts the first one's style.
         out.append(printer.line((f"  fix: {finding.fix}", "green")))
         out.append("\n")
     return "".join(out)
+
+
+def _caret_cells(shown: str, index: int) -> int:
+    """How many cells precede character ``index`` of the printed line ``shown``: where the
+    caret goes under it.
+
+    Counted as rich prints the line: a tab reaches the next stop of 8 cells from the line's
+    start, a wide character (``表``) takes two cells, a control code that rich strips none.
+    """
+    if "\t" not in shown and shown.isascii():
+        return index
+    from rich.cells import cell_len
+
+    cells = 0
+    for char in shown[:index]:
+        cells += 8 - cells % 8 if char == "\t" else cell_len(char)
+    return cells + max(0, index - len(shown))
 
 
 def _plain_block(finding: Finding, line: str | None, column: int) -> str | None:
@@ -172,10 +189,11 @@ def _plain_block(finding: Finding, line: str | None, column: int) -> str | None:
     location = finding.location
     source = ""
     if line is not None:
-        number = str(location.line)
-        source = f"  {number} | {line.rstrip()}\n"
+        shown = f"  {location.line} | {line.rstrip()}"
+        source = f"{shown}\n"
         if column:
-            source += " " * (len(number) + 4 + column) + "^\n"
+            caret = _caret_cells(shown, len(shown) - len(line.rstrip()) + column - 1)
+            source += " " * caret + "^\n"
     block = (
         f"{location}: {finding.code} {finding.name} [{finding.severity.label}]\n{source}"
         f"  rollback: {finding.message}\n  fix: {finding.fix}\n\n"

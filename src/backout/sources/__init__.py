@@ -83,6 +83,7 @@ ALL_READERS: tuple[LazyReader, ...] = (
     LazyReader(
         "Django migration", paths.is_django_migration, "django_migrations", "DjangoMigrationReader"
     ),
+    LazyReader("ECS task definition", paths.is_json_file, "ecs", "EcsTaskDefinitionReader"),
     LazyReader("retention", paths.is_retention_file, "retention", "RetentionReader"),
     LazyReader("lock", paths.is_lock_file, "lockfile", "LockReader"),
     LazyReader("helm", paths.is_helm_file, "helm", "HelmReader"),

@@ -20,7 +20,7 @@ from backout.sources.base import Fact
 if TYPE_CHECKING:
     from backout.sources.yamlfile import MappingNode, Node, ScalarNode
 
-SOURCES = ("kubernetes", "compose", "kustomize", "helm", "dockerfile")
+SOURCES = ("kubernetes", "compose", "kustomize", "helm", "dockerfile", "ecs")
 """The values of :attr:`ImageUse.source`."""
 
 

@@ -191,6 +191,12 @@ def is_retention_file(path: str) -> bool:
     return base.endswith(".json") and base not in _SKIPPED_JSON
 
 
+def is_json_file(path: str) -> bool:
+    """JSON files but lock files and ``tsconfig.json``: what they are is for their content to
+    say (an ECS task definition holds ``"containerDefinitions"``)."""
+    return path.endswith(".json") and path.rpartition("/")[2] not in _NOT_CHANGELOGS
+
+
 _CHANGELOG_SUFFIXES = (".xml", ".yaml", ".yml", ".json")
 _NOT_CHANGELOGS = (*_SKIPPED_JSON, "pom.xml", "package.json")
 

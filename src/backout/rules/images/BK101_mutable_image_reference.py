@@ -9,6 +9,7 @@ from backout.imageref import ImageReference, parse_reference
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.base import FactSet
+from backout.sources.ci import CiStep
 from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse, KnownTag, known_tag
 from backout.sources.kustomize import INCLUDE_FIELDS, KustomizeInclude, refused_tag
@@ -28,6 +29,8 @@ _RESTORED_BY = {
     "helm": "`helm rollback` restores the values, so the tag, not the image",
     "helm template": "`helm rollback` restores the chart's templates, so the tag, not the image",
     "compose": "redeploying the previous compose file pulls the tag again, not the image",
+    "ecs": "rolling the ECS service back to the previous task definition revision (by hand "
+    "or by its deployment circuit breaker) restores the tag, not the image",
 }
 
 
@@ -127,6 +130,31 @@ _PLACEHOLDER = re.compile(
 )
 
 
+_ECS_RENDER = "aws-actions/amazon-ecs-render-task-definition"
+
+
+def _rendered_by_ci(facts: FactSet) -> set[tuple[str, str]]:
+    """``(task definition file, container name)`` of each container whose image a GitHub
+    Actions step replaces before the task definition is registered
+    (``aws-actions/amazon-ecs-render-task-definition`` with ``task-definition``,
+    ``container-name`` and ``image``)."""
+    found: set[tuple[str, str]] = set()
+    for step in facts.of(CiStep):
+        if step.action != _ECS_RENDER:
+            continue
+        path, name, image = (
+            step.input(key) for key in ("task-definition", "container-name", "image")
+        )
+        if path is not None and name is not None and image is not None:
+            found.add((path.value.strip().removeprefix("./"), name.value.strip()))
+    return found
+
+
+def _ecs_container(use: ImageUse) -> tuple[str, str]:
+    """``(file, container name)`` of an ECS image (its context ends ``container <name>``)."""
+    return use.location.path, use.context.rpartition(" container ")[2]
+
+
 class MutableImageReference(Rule):
     """An image is referenced by a tag instead of a digest, so a rollback may not restore it.
 
@@ -134,7 +162,10 @@ class MutableImageReference(Rule):
     Flags every image reference without a valid `@sha256:` digest in what a release deploys:
     the containers, init containers and ephemeral containers of Deployment, StatefulSet,
     DaemonSet, ReplicaSet, Job, CronJob, Pod, PodTemplate and Argo Rollout manifests (also
-    inside `kind: List`); docker-compose `image:`; Kustomize `images:` entries with `newTag`
+    inside `kind: List`); docker-compose `image:`; Amazon ECS task definitions in JSON
+    (`containerDefinitions[].image`, also `describe-task-definition` output), except a
+    container whose image a GitHub Actions `aws-actions/amazon-ecs-render-task-definition`
+    step replaces (BK103 judges the image the pipeline writes in); Kustomize `images:` entries with `newTag`
     but no `digest`; Helm chart values (`image.repository`/`image.tag`, or one string such as
     `image: nginx`) that a template of the chart uses as an image, judged as the template
     builds it: a registry before the mapping (`ghcr.io/{{ .Values.image.repository }}:…`,
@@ -221,8 +252,9 @@ class MutableImageReference(Rule):
     tag, not the image. When the broken release re-pointed the tag (`latest`, `main`, or a
     re-pushed `1.4`), the "rolled back" pods pull the same broken image: the rollback
     succeeds and nothing changes (the pod's `imageID` is the same as before). `helm rollback`,
-    redeploying an old compose file, and re-applying the previous manifest of a Job, CronJob,
-    Pod or ReplicaSet (kinds `kubectl rollout undo` does not accept) fail the same way.
+    redeploying an old compose file, re-applying the previous manifest of a Job, CronJob,
+    Pod or ReplicaSet (kinds `kubectl rollout undo` does not accept), and rolling an ECS
+    service back to its previous task definition revision fail the same way.
 
     ## Example
     ```yaml
@@ -260,9 +292,12 @@ class MutableImageReference(Rule):
         # (`image: nginx` printed as `{{ .Values.image }}`, not `image: enabled`).
         uses = judged_image_uses(context.head)
         overridden = _set_by_kustomize(context.head, uses)
+        rendered = _rendered_by_ci(context.head)
         for use in uses:
             if use.source == "dockerfile":
                 continue  # build inputs are BK305's
+            if use.source == "ecs" and _ecs_container(use) in rendered:
+                continue  # the pipeline writes the image it built: BK103 judges that one
             if use.source == "kubernetes" and _image_name(use.reference) in overridden.get(
                 use.location.path, set()
             ):

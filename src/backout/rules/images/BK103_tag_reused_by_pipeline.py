@@ -125,6 +125,7 @@ _FILE_KINDS = {
     "compose": "the compose file",
     "kustomize": "the kustomization",
     "helm": "the chart's values",
+    "ecs": "the ECS task definition",
 }
 
 
