@@ -541,3 +541,33 @@ def test_a_deploy_time_placeholder_is_named_as_one() -> None:
     assert "`<IMAGE>` is a placeholder that a deploy step fills in" in messages[0]
     assert "`<SIDECAR_TAG>`" in messages[1]
     assert not any("refuse to pull" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("version", "exact"),
+    [
+        ("6.5.4", True),
+        ("v6.5.4", True),
+        ("=6.5.4", True),
+        ("= v6.5.4", True),
+        ("1.0.0-rc.1", True),
+        ("1.0.0+build.7", True),
+        # Masterminds semver: a partial version is a tilde range, the rest are ranges
+        ("6.5", False),
+        ("6", False),
+        ("6.5.x", False),
+        ("6.5.*", False),
+        ("*", False),
+        (">=6.0.0", False),
+        ("~6.5.4", False),
+        ("^6.5.4", False),
+        ("6.0.0 - 7.0.0", False),
+        ("6.5.4 || 6.5.5", False),
+        ("HEAD", False),
+        ("06.5.4", False),
+    ],
+)
+def test_gitops_chart_version_exact_or_range(version: str, exact: bool) -> None:
+    from backout.sources.gitops import is_exact
+
+    assert is_exact(version) is exact

@@ -200,6 +200,10 @@ class Workload(Fact):
         return None
 
 
+# Kinds whose chart versions :mod:`backout.sources.gitops` reads.
+_GITOPS_KINDS = ("HelmRelease", "Application", "ApplicationSet")
+
+
 def _kind_of(doc: Node) -> tuple[str, str] | None:
     api_version, kind = text_of(get(doc, "apiVersion")), text_of(get(doc, "kind"))
     if not api_version or not kind:
@@ -297,6 +301,10 @@ class ManifestReader:
         if not _pod_kind(api_version, kind):
             if kind in OTHER_IMMUTABLE_FIELDS:
                 yield from _immutable_object(path, doc, kind)
+            elif kind in _GITOPS_KINDS:
+                from backout.sources.gitops import chart_versions
+
+                yield from chart_versions(path, doc, api_version, kind)
             return
         metadata = get(doc, "metadata")
         if in_templates_folder(path) and is_helm_test(metadata):

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
+from backout.sources.gitops import ChartVersionRange
 from backout.sources.helm import (
     HelmChart,
     HelmCrd,
@@ -59,7 +60,13 @@ class HelmRollbackHazard(Rule):
       are not flagged: they create the webhook's certificate secret if it is missing and
       patch its CA into the webhook configurations, which the previous release uses as they
       are;
-    - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback.
+    - `helm.sh/resource-policy: keep`: the resource outlives uninstall and rollback;
+    - a chart that a GitOps controller installs by a version range: a Flux `HelmRelease`
+      whose `spec.chart.spec.version` names no single release (`6.x`, `>=6.0.0`, `~6.5`,
+      `*`, a partial `6.5`, or no `version`: the newest), or an Argo CD `Application` (or
+      `ApplicationSet` template) whose Helm source's `targetRevision` does. Masterminds
+      semver, which both use, reads `6.5.4` and `=v6.5.4` as one release. Not flagged: a
+      chart from a git repository or bucket (its commit versions it), Flux `chartRef`.
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
     as unreadable. A hook annotation built inside an action and merged in by a helper counts
@@ -72,7 +79,10 @@ class HelmRollbackHazard(Rule):
     rollback hooks; it does not undo what an upgrade hook did. A `pre-upgrade` migration Job
     that dropped a column is still applied after the rollback, and the old pods crash on the
     new schema. A CRD changed in `crds/` never reaches the cluster on upgrade, and never goes
-    back on rollback. A kept resource stays at the new release's version.
+    back on rollback. A kept resource stays at the new release's version. A chart version
+    range moves by itself: the controller upgrades to each new chart release that matches, so
+    there is no commit to revert when one breaks, and a `helm rollback` by hand lasts until
+    the next reconcile.
 
     ## Example
     ```yaml
@@ -122,7 +132,8 @@ class HelmRollbackHazard(Rule):
     family = Family.IMAGES
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
-        """One finding per CRD, unreversed upgrade hook and kept resource of a chart."""
+        """One finding per CRD, unreversed upgrade hook and kept resource of a chart, and per
+        chart a GitOps controller installs by a version range."""
         charts = {chart.chart for chart in context.head.of(HelmChart)}
         rollback_hooks = [
             hook
@@ -212,3 +223,42 @@ class HelmRollbackHazard(Rule):
                 "remove the policy, or document the manual step that restores the resource "
                 "on rollback",
             )
+        for floating in context.head.of(ChartVersionRange):
+            yield self._floating_chart(floating)
+
+    def _floating_chart(self, floating: ChartVersionRange) -> Finding:
+        """The finding for a chart that a GitOps controller installs by a version range."""
+        if floating.version is None:
+            picks = (
+                f"`{floating.chart}` has no `version`, so Flux installs the newest chart release"
+            )
+        else:
+            picks = (
+                f"`{floating.chart}` is installed by the range `{floating.version}`, so "
+                f"{'Flux' if floating.controller == 'flux' else 'Argo CD'} installs the "
+                "newest chart release that matches"
+            )
+        if floating.controller == "flux":
+            field, undone = (
+                "version",
+                (
+                    "a `helm rollback` by hand is undone at the next reconcile, which installs "
+                    "the newest release again"
+                ),
+            )
+        else:
+            field, undone = (
+                "targetRevision",
+                (
+                    "Argo CD's own rollback (History and Rollback) is refused while automated "
+                    "sync is on, and lasts only until the next sync renders the newest release "
+                    "again"
+                ),
+            )
+        return self.finding(
+            floating.location,
+            f"{floating.resource}: {picks}: a new chart release upgrades the app with no "
+            f"commit to revert, and {undone}",
+            f"pin `{field}` to one chart release (`6.5.4`) and let a bot (Renovate, "
+            "Dependabot) propose each bump as a commit: rolling back is then reverting it",
+        )

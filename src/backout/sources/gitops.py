@@ -1,0 +1,92 @@
+"""Helm charts that a GitOps controller installs by version: Flux ``HelmRelease`` and Argo CD
+``Application``/``ApplicationSet``.
+
+Both take the chart version as a semver constraint (Masterminds/semver): ``6.5.4`` or
+``=6.5.4`` names one release, while ``6.5`` (a partial version), ``6.x``, ``*``, ``>=6.0.0``,
+``~6.5``, ``^6`` or ``6.0 - 7.0`` name the newest chart that matches, re-resolved at each
+reconcile; Flux installs the newest chart when ``version`` is left out. A chart that comes
+from a git repository or a bucket (Flux ``sourceRef.kind: GitRepository``/``Bucket``, an
+Argo CD source with ``path:`` rather than ``chart:``) is versioned by its commit, not here;
+Flux ``chartRef`` names a ``HelmChart``/``OCIRepository`` object that holds the version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from backout.models import Location
+from backout.sources.base import Fact
+from backout.sources.yamlfile import Node, elements, get, get_path, location, text_of
+
+# One release: major.minor.patch, an optional `v` and `=`, pre-release and build metadata.
+_EXACT = re.compile(
+    r"=?\s*v?(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
+    r"(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+)
+
+
+@dataclass(frozen=True)
+class ChartVersionRange(Fact):
+    """A chart a GitOps controller installs by a version constraint that names no single
+    release, located at the constraint (or at the chart's name when ``version`` is absent).
+
+    ``resource`` is ``HelmRelease/<name>`` or ``Application/<name>``; ``controller`` is
+    ``flux`` or ``argocd``; ``version`` is ``None`` when Flux's ``version`` is left out.
+    """
+
+    resource: str
+    controller: str
+    chart: str
+    version: str | None
+
+
+def is_exact(version: str) -> bool:
+    """True for a constraint that matches one chart release (``1.2.3``, ``=v1.2.3-rc.1``)."""
+    return _EXACT.fullmatch(version.strip()) is not None
+
+
+def chart_versions(path: str, doc: Node, api_version: str, kind: str) -> Iterator[Fact]:
+    """The floating chart versions of a Flux HelmRelease or an Argo CD Application or
+    ApplicationSet document; nothing for any other kind."""
+    name = text_of(get(get(doc, "metadata"), "name")) or "?"
+    if kind == "HelmRelease" and api_version.startswith("helm.toolkit.fluxcd.io/"):
+        yield from _flux(path, doc, f"HelmRelease/{name}")
+    elif api_version.startswith("argoproj.io/") and kind in ("Application", "ApplicationSet"):
+        spec = get(doc, "spec")
+        if kind == "ApplicationSet":
+            spec = get_path(spec, "template", "spec")
+        sources = [get(spec, "source"), *elements(get(spec, "sources"))]
+        for source in sources:
+            yield from _argocd(path, source, f"{kind}/{name}")
+
+
+def _flux(path: str, doc: Node, resource: str) -> Iterator[Fact]:
+    spec = get_path(doc, "spec", "chart", "spec")
+    chart_node = get(spec, "chart")
+    chart = text_of(chart_node)
+    if chart_node is None or not chart:
+        return
+    source_kind = text_of(get(get(spec, "sourceRef"), "kind")) or "HelmRepository"
+    if source_kind in ("GitRepository", "Bucket"):
+        return  # the chart's version is the source's revision; `version` is ignored
+    version_node = get(spec, "version")
+    version = text_of(version_node)
+    if version_node is not None and version and is_exact(version):
+        return
+    where: Location = location(
+        path, version_node if version_node is not None and version else chart_node
+    )
+    yield ChartVersionRange(where, resource, "flux", chart, version or None)
+
+
+def _argocd(path: str, source: Node | None, resource: str) -> Iterator[Fact]:
+    chart = text_of(get(source, "chart"))
+    revision_node = get(source, "targetRevision")
+    revision = text_of(revision_node)
+    if not chart or revision_node is None or not revision or is_exact(revision):
+        return
+    if "{{" in revision:
+        return  # an ApplicationSet generator's parameter: decided per generated Application
+    yield ChartVersionRange(location(path, revision_node), resource, "argocd", chart, revision)
