@@ -344,3 +344,41 @@ def test_a_goose_trigger_body_runs_whole_on_mariadb(tmp_path: Path, body: str) -
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert made_by(pid, mariadb_drill_databases()) == []
+
+
+@pytest.mark.parametrize(
+    ("down", "restored"),
+    [
+        ("ALTER SEQUENCE order_numbers INCREMENT BY 5 MAXVALUE 999999;\n", True),
+        ("SELECT 1;\n", False),  # the sequence keeps the release's step and bound
+    ],
+)
+def test_a_sequence_the_down_migration_leaves_changed_is_seen_on_mariadb(
+    tmp_path: Path, down: str, restored: bool
+) -> None:
+    """MariaDB keeps a sequence as a table of type SEQUENCE: the schema compared before and
+    after up+down holds it, with its bounds and step, not its next value."""
+    base = {
+        "db/migrations/001_orders.up.sql": (
+            "CREATE SEQUENCE order_numbers START WITH 100 INCREMENT BY 5 MAXVALUE 999999;\n"
+        ),
+        "db/migrations/001_orders.down.sql": "DROP SEQUENCE order_numbers;\n",
+    }
+    release = {
+        "db/migrations/002_orders.up.sql": (
+            "ALTER SEQUENCE order_numbers INCREMENT BY 10 MAXVALUE 9999999;\n"
+            "SELECT NEXTVAL(order_numbers);\n"
+        ),
+        "db/migrations/002_orders.down.sql": down,
+    }
+    repo = make_files_repo(tmp_path, base, release, "mysql")
+    result, pid = backout(
+        repo, "drill", "--base", "HEAD~1", "--database", MARIADB_URL, "--format", "concise"
+    )
+    if restored:
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "BK212" in codes(result.stdout)
+        assert "sequence order_numbers" in result.stdout, result.stdout
+    assert made_by(pid, mariadb_drill_databases()) == []

@@ -204,13 +204,17 @@ class MysqlDatabase(DrillDatabase):
             self._connection.rollback()
 
     def introspect(self) -> SchemaSnapshot:
-        """Tables, columns, indexes and constraints from ``information_schema``."""
-        base_tables = {
-            row[0]
-            for row in self.query(
-                "SELECT TABLE_NAME FROM information_schema.TABLES "
-                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"
+        """Tables, columns, indexes and constraints from ``information_schema``; MariaDB's
+        sequences too."""
+        kinds = dict(
+            self.query(
+                "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = DATABASE()"
             )
+        )
+        base_tables = {name for name, kind in kinds.items() if kind == "BASE TABLE"}
+        sequences = {
+            name: self._sequence(name) for name, kind in kinds.items() if kind == "SEQUENCE"
         }
         checks = self.query(
             "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM "
@@ -226,6 +230,8 @@ class MysqlDatabase(DrillDatabase):
         for table, name, type_, nullable, default, extra, expression, data_type in self.query(
             _COLUMNS
         ):
+            if table in sequences:
+                continue  # a sequence's state, read by _sequence
             if table not in base_tables:
                 view_columns.setdefault(table, []).append(name)
                 continue
@@ -312,7 +318,22 @@ class MysqlDatabase(DrillDatabase):
                 "WHERE TABLE_SCHEMA = DATABASE()"
             )
         }
-        return SchemaSnapshot(tables, views=views)
+        return SchemaSnapshot(tables, sequences, views=views)
+
+    def _sequence(self, name: str) -> str:
+        """A MariaDB sequence as its definition (start, step, bounds, cache, cycle): what
+        ``CREATE``/``ALTER SEQUENCE`` set, not the next value it gives."""
+        quoted = "`" + name.replace("`", "``") + "`"
+        rows = self.query(
+            "SELECT start_value, increment, minimum_value, maximum_value, cache_size, "
+            f"cycle_option FROM {quoted}"
+        )
+        if not rows:
+            return "SEQUENCE"
+        start, step, low, high, cache, cycle = rows[0]
+        return f"START {start} INCREMENT {step} MINVALUE {low} MAXVALUE {high} CACHE {cache}" + (
+            " CYCLE" if int(cycle) else ""
+        )
 
     def column_states(self) -> dict[tuple[str, str], ColumnState]:
         """Every column of every table in one query."""
