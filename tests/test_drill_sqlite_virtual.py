@@ -178,3 +178,23 @@ def test_a_table_whose_rows_cannot_be_read_is_a_note_not_a_traceback(tmp_path: P
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
     assert "drill: note: tags_fts: its rows cannot be read back (SQL logic error)" in result.stderr
+
+
+def test_fts5vocab_and_fts4aux_tables_are_read_through_not_seeded(tmp_path: Path) -> None:
+    """An fts5vocab or fts4aux table shows the terms of the index it names, read-only: it is
+    not seeded (every INSERT fails) and its rows are that index's."""
+    vocab = (
+        "CREATE VIRTUAL TABLE notes_terms USING fts5vocab(notes_fts, row);\n"
+        "CREATE VIRTUAL TABLE notes_cells USING fts5vocab('notes_fts', 'instance');\n"
+        "CREATE VIRTUAL TABLE docs_terms USING fts4aux(docs_fts);\n"
+    )
+    base = (
+        BASE[0] + vocab,
+        "DROP TABLE docs_terms;\nDROP TABLE notes_cells;\nDROP TABLE notes_terms;\n" + BASE[1],
+    )
+    repo = make_repo(tmp_path, *ADD_NICKNAME, "sqlite", base=base)
+    result, _ = backout(repo, "drill", "--base", "HEAD~1", "--format", "concise")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert codes(result.stdout) == []
+    assert "not seeded" not in result.stderr, result.stderr
+    assert "cannot be read back" not in result.stderr, result.stderr

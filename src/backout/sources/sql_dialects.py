@@ -594,8 +594,9 @@ class VirtualModule:
     arguments: tuple[str, ...]
     """Each argument as written, its whitespace collapsed: ``title``, ``tokenize='porter'``."""
     content_table: str
-    """FTS4/FTS5 ``content=`` naming a table (external content): the rows are that
-    table's; empty when the index keeps its own content or none (``content=''``)."""
+    """FTS4/FTS5 ``content=`` naming a table (external content), or the index an
+    ``fts5vocab``/``fts4aux`` table reads: the rows are that table's; empty when the index
+    keeps its own content or none (``content=''``)."""
 
     def describe(self) -> str:
         """``fts5(title, body, tokenize='porter')``."""
@@ -635,6 +636,11 @@ def virtual_module(create_virtual_table: str) -> VirtualModule | None:
         )
         if module in ("fts4", "fts5") and is_content:
             content = _virtual_table_name(argument[2])
+    # fts5vocab(table, kind) and fts4aux(table) show the terms of the index they name, read
+    # only (a schema name comes first, in TEMP tables only): their rows are that index's.
+    reader_of = {"fts5vocab": -2, "fts4aux": -1}.get(module)
+    if reader_of is not None and len(arguments) >= -reader_of and len(arguments[reader_of]) == 1:
+        content = _virtual_table_name(arguments[reader_of][0])
     return VirtualModule(module, written, content)
 
 
