@@ -1254,3 +1254,99 @@ def test_bk101_and_pin_name_the_fallback_of_an_empty_tag(tmp_path: Path) -> None
     assert "AppVersion" not in finding["message"]
     pinned = run_backout("pin", str(tmp_path))
     assert "decided by `.Values.global.tag` (the tag is empty)" in pinned.stdout
+
+
+def _hooks(text: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(line:column, resource name, events)`` of each hook read from one template."""
+    return [
+        (at(fact), fact.name, fact.hooks)
+        for fact in read("c/templates/jobs.yaml", text)
+        if isinstance(fact, HelmHook)
+    ]
+
+
+_JOB = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n{annotations}spec:\n"
+_USES_HOOK = "  annotations: {{- toYaml $hook | nindent 4 }}\n"
+
+
+@pytest.mark.parametrize("broken", ["", "  extra: [unclosed\n"])
+@pytest.mark.parametrize(
+    ("text", "hooks"),
+    [
+        (  # built at the top of the file, before the resource's first line
+            '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
+            + _JOB.format(name="migrate", annotations=_USES_HOOK),
+            [("6:27", "migrate", ("pre-upgrade",))],
+        ),
+        (  # built before the first `---`
+            '{{- $hook := dict "helm.sh/hook" "pre-install,pre-upgrade" }}\n---\n'
+            + _JOB.format(name="migrate", annotations=_USES_HOOK),
+            [("7:27", "migrate", ("pre-install", "pre-upgrade"))],
+        ),
+        (  # set inside `{{ if }}` on a dict declared above it: the dict is the file's
+            "{{- $hook := dict }}\n{{- if .Values.hooks }}\n"
+            '{{- $_ := set $hook "helm.sh/hook" "pre-upgrade" }}\n'
+            "{{- end }}\n" + _JOB.format(name="migrate", annotations=_USES_HOOK),
+            [("9:27", "migrate", ("pre-upgrade",))],
+        ),
+        (  # assigned (`=`, not `:=`) inside `{{ if }}`: the variable declared above
+            "{{- $hook := dict }}\n{{- if .Values.hooks }}\n"
+            '{{- $hook = dict "helm.sh/hook" "pre-upgrade" }}\n'
+            "{{- end }}\n" + _JOB.format(name="migrate", annotations=_USES_HOOK),
+            [("9:27", "migrate", ("pre-upgrade",))],
+        ),
+        (  # set on a dict declared above, used by a later document only
+            "{{- $hook := dict }}\n"
+            '{{- $_ := set $hook "helm.sh/hook" "post-upgrade" }}\n'
+            + _JOB.format(name="config", annotations="")
+            + "---\n"
+            + _JOB.format(name="seed", annotations=_USES_HOOK),
+            [("13:27", "seed", ("post-upgrade",))],
+        ),
+        (  # built in an earlier document, used by a later one through another variable
+            _JOB.format(
+                name="first",
+                annotations='  {{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n',
+            )
+            + "---\n"
+            + "{{- $merged := merge (dict) $hook }}\n"
+            + _JOB.format(
+                name="second", annotations="  annotations: {{- toYaml $merged | nindent 4 }}\n"
+            ),
+            [("5:37", "first", ("pre-upgrade",)), ("13:27", "second", ("pre-upgrade",))],
+        ),
+        (  # declared inside `{{ with }}`: its scope ends at the block's `end`, where the
+            # `$hook` declared before it is seen again
+            "{{- $hook := dict }}\n{{- with .Values.hooks }}\n"
+            '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
+            "{{- end }}\n" + _JOB.format(name="migrate", annotations=_USES_HOOK),
+            [],
+        ),
+        (  # declared inside `{{ if }}`, Go templates' scope too
+            "{{- $hook := dict }}\n{{- if .Values.hooks }}\n"
+            '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
+            "{{- end }}\n" + _JOB.format(name="migrate", annotations=_USES_HOOK),
+            [],
+        ),
+        (  # declared in a define: that template's own variable
+            '{{- $hook := dict }}\n{{- define "c.hook" }}\n'
+            '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
+            "{{- end }}\n" + _JOB.format(name="migrate", annotations=_USES_HOOK),
+            [],
+        ),
+        (  # a resource that does not use the variable is no hook
+            '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
+            + _JOB.format(name="config", annotations="  labels: {app: x}\n"),
+            [],
+        ),
+        (  # `$hooks` is another variable than `$hook`
+            '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
+            + _JOB.format(name="config", annotations="  labels: {{ toYaml $hooks }}\n"),
+            [],
+        ),
+    ],
+)
+def test_a_hook_built_in_a_file_scoped_variable_marks_the_resources_that_use_it(
+    text: str, hooks: list[tuple[str, str, tuple[str, ...]]], broken: str
+) -> None:
+    assert _hooks(text + broken) == hooks

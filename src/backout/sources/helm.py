@@ -520,6 +520,7 @@ def _first_command(text: str, spec: Node | None) -> str:
 def _structured_template(
     file: SourceFile, text: str, chart: str, folder: str, documents: list[Node]
 ) -> Iterator[Fact]:
+    variable_hooks = _variable_hooks(file.path, text) if folder == "templates" else []
     for document in documents:
         kind_node = yamlfile.get(document, "kind")
         kind = _raw(text, kind_node)
@@ -531,7 +532,7 @@ def _structured_template(
         annotations = yamlfile.get(metadata, "annotations")
         for key, value in yamlfile.items(annotations) if folder == "templates" else ():
             if key == "helm.sh/hook":
-                events = tuple(h.strip() for h in _raw(text, value).split(",") if h.strip())
+                events = _events(_raw(text, value))
                 found.append((_value_location(file.path, value), events))
             elif key == "helm.sh/resource-policy":
                 policies.append(
@@ -547,7 +548,11 @@ def _structured_template(
         if folder == "templates" and not found:
             found.extend(
                 _hooks_in_actions(
-                    file.path, text, document.start_mark.index, document.end_mark.index
+                    file.path,
+                    text,
+                    document.start_mark.index,
+                    document.end_mark.index,
+                    variable_hooks,
                 )
             )
         command = _first_command(text, yamlfile.get(document, "spec")) if found else ""
@@ -573,17 +578,108 @@ _ACTION_HOOK = re.compile(r"\"helm\.sh/hook\"\s+\"(?P<events>[^\"]*)\"")
 
 
 def _hooks_in_actions(
-    path: str, text: str, start: int, end: int
-) -> Iterator[tuple[Location, tuple[str, ...]]]:
-    """The hook events set by template actions between ``start`` and ``end``, located at
-    their quoted value; not those of a ``define``, which renders only where it is included."""
+    path: str,
+    text: str,
+    start: int,
+    end: int,
+    variable_hooks: list[tuple[int, Location, tuple[str, ...]]],
+) -> list[tuple[Location, tuple[str, ...]]]:
+    """The hook events template actions give the resource between ``start`` and ``end``:
+    those set by its own actions, located at their quoted value (not those of a ``define``,
+    which renders only where it is included); else those of the variables it prints
+    (:func:`_variable_hooks`), located where it prints them."""
+    found: list[tuple[Location, tuple[str, ...]]] = []
     for action in _ACTION.finditer(text, start, end):
         if '"helm.sh/hook"' not in action.group() or _in_define(text, action.start()):
             continue
         for match in _ACTION_HOOK.finditer(action.group()):
-            events = tuple(h.strip() for h in match.group("events").split(",") if h.strip())
             line, column = position(text, action.start() + match.start("events"))
-            yield Location(path, line, column), events
+            found.append((Location(path, line, column), _events(match.group("events"))))
+    if found:
+        return found
+    return [(where, events) for offset, where, events in variable_hooks if start <= offset < end]
+
+
+def _events(written: str) -> tuple[str, ...]:
+    return tuple(h.strip() for h in written.split(",") if h.strip())
+
+
+# ``$name``; a declaration ``$name :=`` or assignment ``$name =`` opening an action; the
+# variables a ``range``/``with``/``if`` declares for its block; the target of ``set``/``unset``.
+_VARIABLE = re.compile(r"\$([A-Za-z_]\w*)(?!\w)")
+_DECLARATION = re.compile(r"\{\{-?\s*\$([A-Za-z_]\w*)\s*(:?=)(?!=)")
+_BLOCK_VARIABLES = re.compile(
+    r"\{\{-?\s*(?:range|with|if)\s+\$([A-Za-z_]\w*)(?:\s*,\s*\$([A-Za-z_]\w*))?\s*:?=(?!=)"
+)
+_SET_TARGET = re.compile(r"\b(?:set|unset)\s+\$([A-Za-z_]\w*)(?!\w)")
+
+_Hooks = tuple[tuple[str, ...], ...]
+
+
+def _variable_hooks(path: str, text: str) -> list[tuple[int, Location, tuple[str, ...]]]:
+    """Where a template prints a variable that holds hook annotations, and their events.
+
+    Go templates' variables are the file's from their declaration on, except one declared
+    inside ``if``/``with``/``range``, which ends at the block's ``end``, and the variables of
+    a ``define``, another template. So a dict built at the top of the file (``$hook := dict
+    "helm.sh/hook" "pre-upgrade"``, or ``set $hook "helm.sh/hook" …`` on one declared there),
+    or in an earlier document, annotates each later resource that prints it (``toYaml
+    $hook``), directly or through a variable made from it (``$merged := merge … $hook``).
+    """
+    if '"helm.sh/hook"' not in text:
+        return []
+    # innermost last: each open block's variables (None: not a hook), and whether it is a
+    # ``define``/``block`` body, whose actions are another template's
+    frames: list[tuple[dict[str, _Hooks], bool]] = [({}, False)]
+    uses: list[tuple[int, Location, tuple[str, ...]]] = []
+
+    def frame_of(name: str) -> dict[str, _Hooks] | None:
+        return next((names for names, _ in reversed(frames) if name in names), None)
+
+    def held(name: str) -> _Hooks:
+        names = frame_of(name)
+        return names[name] if names is not None else ()
+
+    for action in _ACTION.finditer(text):
+        written = action.group()
+        word = _first_word(written)
+        if word == "end":
+            if len(frames) > 1:
+                frames.pop()
+            continue
+        if word in _BLOCK_WORDS:
+            frames.append(({}, word in ("define", "block") or frames[-1][1]))
+            block = _BLOCK_VARIABLES.match(written)
+            for name in block.groups() if block else ():
+                if name:
+                    frames[-1][0][name] = ()
+            continue
+        if frames[-1][1] or "$" not in written:
+            continue
+        pairs = tuple(_events(m.group("events")) for m in _ACTION_HOOK.finditer(written))
+        targets = {m.group(1) for m in _SET_TARGET.finditer(written)}
+        declared = _DECLARATION.match(written)
+        read = [
+            m
+            for m in _VARIABLE.finditer(written)
+            if m.group(1) not in targets and not (declared and m.start() == declared.start(1) - 1)
+        ]
+        for target in targets:
+            names = frame_of(target)
+            if names is not None and pairs:
+                names[target] = names[target] + pairs
+        if declared is not None:
+            name, operator = declared.groups()
+            hooks = pairs + tuple(h for m in read for h in held(m.group(1)))
+            names = frames[-1][0] if operator == ":=" else frame_of(name)
+            if names is not None:
+                names[name] = tuple(dict.fromkeys(hooks))
+            continue
+        for match in read:
+            for events in held(match.group(1)):
+                line, column = position(text, action.start() + match.start())
+                uses.append((action.start(), Location(path, line, column), events))
+    return uses
 
 
 def _in_define(text: str, offset: int) -> bool:
@@ -740,12 +836,20 @@ def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fac
     resource_start = 0
     crd: Location | None = None
     pending: list[tuple[str, str, Location, int]] = []
+    variable_hooks = _variable_hooks(file.path, text) if folder == "templates" else []
+    masked = split_lines(mask_template(text))
+    document_start: int | None = None  # where the document's YAML starts, as compose tells
 
-    def flush() -> Iterator[Fact]:
+    def flush(end: int) -> Iterator[Fact]:
         policies: list[HelmResourcePolicy] = []
+        if document_start is not None and folder == "templates":
+            for location, events in _hooks_in_actions(
+                file.path, text, document_start, end, variable_hooks
+            ):
+                pending.append(("helm.sh/hook", ",".join(events), location, 0))
         for key, value, location, offset in pending:
             if key == "helm.sh/hook":
-                hooks = tuple(h.strip() for h in value.split(",") if h.strip())
+                hooks = _events(value)
                 yield HelmHook(location, chart, kind, name, hooks, kind in _WORKLOAD_KINDS)
             else:
                 only_if = _added_condition(text, resource_start, offset)
@@ -759,10 +863,14 @@ def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fac
     for number, line in enumerate(file.lines(), start=1):
         line_start = starts[min(number, len(starts)) - 1]
         if line.startswith("---"):
-            yield from flush()
+            yield from flush(line_start)
             kind = name = ""
             crd = None
+            document_start = None
             continue
+        content = masked[number - 1].strip() if number <= len(masked) else ""
+        if document_start is None and content and not content.startswith("#"):
+            document_start = line_start
         kind_match = _KIND_LINE.match(line)
         if kind_match:
             kind = kind_match.group(1)
@@ -773,11 +881,6 @@ def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fac
         name_match = _NAME_LINE.match(line)
         if name_match and not name:
             name = name_match.group(1)
-        if folder == "templates" and "helm.sh/hook" in line:
-            for location, events in _hooks_in_actions(
-                file.path, text, line_start, line_start + len(line)
-            ):
-                pending.append(("helm.sh/hook", ",".join(events), location, 0))
         annotation = _ANNOTATION_LINE.match(line)
         if annotation and folder == "templates":
             column = annotation.start(2) + 1
@@ -789,7 +892,7 @@ def _scanned_template(file: SourceFile, chart: str, folder: str) -> Iterator[Fac
                     line_start + annotation.start(2),
                 )
             )
-    yield from flush()
+    yield from flush(len(text))
 
 
 _IMAGE_LINE = re.compile(r"^\s*(?:-\s+)?image:\s*(\S.*?)\s*$")

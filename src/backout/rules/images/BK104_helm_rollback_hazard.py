@@ -72,7 +72,12 @@ class HelmRollbackHazard(Rule):
     as unreadable. A hook annotation built inside an action and merged in by a helper counts
     like a written one (bitnami's charts: `{{- $defaultAnnotations := dict "helm.sh/hook"
     "pre-upgrade" … }}`, or `set $hooks "helm.sh/hook" "post-upgrade"`); one inside a
-    `{{ define }}` does not, as it renders only where the template is included.
+    `{{ define }}` does not, as it renders only where the template is included. A variable
+    is the file's from where it is declared, as Go templates scope it, unless declared in an
+    `{{ if }}`/`{{ with }}`/`{{ range }}` block, where it ends with the block: a hook dict
+    built at the top of the template, or in an earlier document, makes a hook of each later
+    resource that prints it (`annotations: {{ toYaml $hook | nindent 4 }}`, or a variable
+    merged from it), reported where that resource prints it.
 
     ## Why is this bad?
     `helm rollback` re-applies the previous release's manifests and runs the *target's*
