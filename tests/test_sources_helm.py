@@ -25,6 +25,7 @@ from backout.sources.helm import (
     HelmResourcePolicy,
     HelmTemplateImage,
     HelmTemplateWorkload,
+    HelmValues,
     judged_image_uses,
     mask_template,
     misrendered_tag,
@@ -1176,6 +1177,15 @@ def _rendered_images(values: str, lines: str) -> list[tuple[str, str]]:
             _ISTIOD_LINES,
             [("c/values.yaml:10:8", "gcr.io/istio-testing/pilot:1.24.0")],
         ),
+        (  # an empty tag beside the defaults empties theirs (mergo's WithOverride sets a
+            # map's key to an empty value too), so the line falls back to `global.tag`
+            "_internal_defaults_do_not_set:\n"
+            '  pilot:\n    hub: ""\n    tag: 1.22.0\n    image: pilot\n'
+            "  global:\n    hub: gcr.io/istio-testing\n    tag: latest\n"
+            'pilot:\n  tag: ""\n',
+            _ISTIOD_LINES,
+            [("c/values.yaml:8:10", "gcr.io/istio-testing/pilot:latest")],
+        ),
         (  # the component's own tag wins over the global one
             'pilot:\n  hub: ""\n  tag: "1.20.0"\n  image: pilot\n'
             "global:\n  hub: gcr.io/istio-testing\n  tag: latest\n",
@@ -1214,6 +1224,7 @@ def _rendered_images(values: str, lines: str) -> list[tuple[str, str]]:
         "istiod",
         "istiod-internal-defaults",
         "istiod-defaults-overridden",
+        "istiod-defaults-emptied",
         "component-tag",
         "whole-reference",
         "false-values",
@@ -1350,3 +1361,67 @@ def test_a_hook_built_in_a_file_scoped_variable_marks_the_resources_that_use_it(
     text: str, hooks: list[tuple[str, str, tuple[str, ...]]], broken: str
 ) -> None:
     assert _hooks(text + broken) == hooks
+
+
+_DIGEST = "@sha256:" + "0" * 64
+
+
+def _values_read(text: str) -> tuple[list[str], dict[str, str | None]]:
+    """The image references a values file yields, and each value as a template prints it
+    (a path written twice: the later entry, as :class:`HelmValues` says)."""
+    facts = read("c/values.yaml", text)
+    images = [f.reference for f in facts if isinstance(f, HelmImage)]
+    (values,) = [f for f in facts if isinstance(f, HelmValues)]
+    return images, {path: printed for path, printed, _, _ in values.values}
+
+
+@pytest.mark.parametrize(
+    ("text", "images", "printed"),
+    [
+        (  # a parent chart's values for its istiod subchart, whose zzz_profile merges them
+            "istiod:\n  _internal_defaults_do_not_set:\n    image: busybox:latest\n"
+            "    hub: docker.io/istio\n"
+            f"  image: busybox:1.36{_DIGEST}\n",
+            [f"busybox:1.36{_DIGEST}"],
+            {
+                "istiod": None,
+                "istiod.image": f"busybox:1.36{_DIGEST}",
+                "istiod.hub": "docker.io/istio",
+            },
+        ),
+        (  # a subchart's subchart: the defaults merge where they stand
+            "mesh:\n  istiod:\n    _internal_defaults_do_not_set:\n"
+            "      pilot:\n        image: gcr.io/istio/pilot:latest\n        replicas: 1\n"
+            f"    pilot:\n      image: gcr.io/istio/pilot:1.24.0{_DIGEST}\n",
+            [f"gcr.io/istio/pilot:1.24.0{_DIGEST}"],
+            {
+                "mesh": None,
+                "mesh.istiod": None,
+                "mesh.istiod.pilot": None,
+                "mesh.istiod.pilot.image": f"gcr.io/istio/pilot:1.24.0{_DIGEST}",
+                "mesh.istiod.pilot.replicas": "1",
+            },
+        ),
+        (  # mustMergeOverwrite (mergo's WithOverride) overwrites a map's key with an empty
+            # value too: sprig's own example turns `key: true` into `key: false`
+            "_internal_defaults_do_not_set:\n  tag: 1.22.0\n  hub: docker.io/istio\n  debug: true\n"
+            '  replicas: 2\ntag: ""\nhub:\ndebug: false\nreplicas: 0\n',
+            [],
+            {"tag": "", "hub": "", "debug": "false", "replicas": "0"},
+        ),
+        (  # but a mapping does not replace a value the defaults set (mergo skips a map
+            # beside a non-empty value), while it replaces an empty one
+            "_internal_defaults_do_not_set:\n  image: busybox:latest\n  proxy: ''\n"
+            f"image:\n  repository: busybox\n  tag: 1.36{_DIGEST}\n"
+            "proxy:\n  image: envoyproxy/envoy:v1.30.1\n",
+            ["busybox:latest", "envoyproxy/envoy:v1.30.1"],
+            {"image": "busybox:latest", "proxy": None, "proxy.image": "envoyproxy/envoy:v1.30.1"},
+        ),
+    ],
+)
+def test_internal_defaults_merge_as_mustmergeoverwrite_merges_them(
+    text: str, images: list[str], printed: dict[str, str | None]
+) -> None:
+    found_images, found_printed = _values_read(text)
+    assert found_images == images
+    assert found_printed == printed

@@ -366,8 +366,8 @@ class HelmValues(Fact):
     Each entry is ``(path, printed, true, location)``: what a template prints for it as Helm
     renders it (``None`` for a mapping or a list), whether ``{{ if }}`` and ``default`` take
     it as true (Go templates: a non-empty string, a non-zero number, ``true``, a non-empty
-    mapping or list), and where the value is. Lists are not entered. A path may come twice (see
-    :data:`MERGED_DEFAULTS`): the later entry wins.
+    mapping or list), and where the value is, once :data:`MERGED_DEFAULTS` are merged.
+    Lists are not entered.
     """
 
     chart: str
@@ -375,36 +375,69 @@ class HelmValues(Fact):
 
 
 MERGED_DEFAULTS = "_internal_defaults_do_not_set"
-"""A values file's top-level key whose mapping holds the chart's defaults, which a template
-merges into ``.Values`` (istio's charts since 1.22, by ``templates/zzz_profile.yaml``): the
-values under it are read as top-level values, and a top-level value set beside it wins."""
+"""A values key whose mapping holds a chart's defaults, which a template merges into
+``.Values`` (istio's charts, by ``templates/zzz_profile.yaml``: ``set $ "Values"
+(mustMergeOverwrite $defaults $.Values)``): the values under it are read as the values
+beside it, merged as that call merges them (:func:`_merged_values`). It counts wherever it
+stands: under a subchart's key (``istiod:`` in a parent chart's values) it is the subchart's,
+which merges it in turn."""
 
 
-def _values_roots(document: Node) -> list[Node]:
-    """The mappings of a values document whose keys are top-level values, weakest first."""
-    defaults = yamlfile.get(document, MERGED_DEFAULTS)
+def _with_defaults_merged(text: str, node: Node, depth: int = 0) -> Node:
+    """The values as the templates see them once every :data:`MERGED_DEFAULTS` mapping is
+    merged under the values beside it; nodes kept, so each value is where its file has it."""
+    if depth > 30 or not isinstance(node, yamlfile.MappingNode) or MERGED_DEFAULTS not in text:
+        return node
+    defaults: Node | None = None
+    beside: list[tuple[Node, Node]] = []
+    for name, key, value in yamlfile.entries(node):
+        if name == MERGED_DEFAULTS:
+            defaults = value
+        else:
+            beside.append((key, _with_defaults_merged(text, value, depth + 1)))
+    values = yamlfile.MappingNode(node.tag, beside, node.start_mark, node.end_mark)
     if isinstance(defaults, yamlfile.MappingNode):
-        return [defaults, document]
-    return [document]
+        return _merged_values(text, _with_defaults_merged(text, defaults, depth + 1), values)
+    return values
 
 
-def _merged_values(weak: Node, strong: Node, depth: int = 0) -> Node:
-    """``strong`` merged over ``weak`` as the template that merges the defaults does
-    (``mergeOverwrite``): mappings key by key, any other value replaced; nodes kept, so each
-    value is where its file has it."""
-    if depth > 30 or not (
-        isinstance(weak, yamlfile.MappingNode) and isinstance(strong, yamlfile.MappingNode)
-    ):
+def _merged_values(text: str, weak: Node, strong: Node, depth: int = 0) -> Node:
+    """``strong`` merged over ``weak`` as sprig's ``mustMergeOverwrite`` does (mergo's
+    ``Merge`` with ``WithOverride``, for ``map[string]interface{}``): mappings key by key;
+    a mapping beside a value that is not empty (Go's zero: ``""``, ``0``, ``false``, null,
+    ``[]``) leaves that value; anything else replaces, an empty value too (mergo checks
+    emptiness on the destination only for a map's keys: sprig's documented example turns
+    ``key: true`` into ``key: false``)."""
+    if depth > 30:
         return strong
+    if not isinstance(strong, yamlfile.MappingNode):
+        return strong
+    if not isinstance(weak, yamlfile.MappingNode):
+        return strong if _empty(text, weak) else weak
     beside = {name: (key, value) for name, key, value in yamlfile.entries(strong)}
     merged: list[tuple[Node, Node]] = []
     for name, key, value in yamlfile.entries(weak):
         if name in beside:
             key, over = beside.pop(name)
-            value = _merged_values(value, over, depth + 1)
+            value = _merged_values(text, value, over, depth + 1)
         merged.append((key, value))
     merged.extend(beside.values())
     return yamlfile.MappingNode(strong.tag, merged, strong.start_mark, strong.end_mark)
+
+
+def _empty(text: str, node: Node) -> bool:
+    """Whether a value is Go's zero of its kind, as mergo's ``isEmptyValue`` tells it."""
+    if isinstance(node, yamlfile.ScalarNode):
+        return not _printed(text, node)[1]
+    return not node.value
+
+
+def _printed(text: str, value: ScalarNode) -> tuple[str, bool]:
+    """How a template prints a scalar value, and whether Go templates take it as true."""
+    if value.style is None and yamlfile.scalar(value) is None:  # null, ~ or nothing
+        return "", False
+    kind, printed = go_yaml_reading(text, value)
+    return printed, printed == "true" if kind == BOOLEAN else printed not in ("", "0")
 
 
 def _values_entries(
@@ -413,16 +446,10 @@ def _values_entries(
     if depth > 30:
         return
     for key, value in yamlfile.items(node):
-        if depth == 0 and key == MERGED_DEFAULTS:
-            continue
         values_path = f"{prefix}.{key}" if prefix else key
         if isinstance(value, yamlfile.ScalarNode):
             location = scalar_span(path, text, value)[0]
-            if value.style is None and yamlfile.scalar(value) is None:  # null, ~ or nothing
-                yield values_path, "", False, location
-                continue
-            kind, printed = go_yaml_reading(text, value)
-            true = printed == "true" if kind == BOOLEAN else printed not in ("", "0")
+            printed, true = _printed(text, value)
             yield values_path, printed, true, location
         elif isinstance(value, (yamlfile.MappingNode, yamlfile.SequenceNode)):
             yield values_path, None, bool(value.value), yamlfile.location(path, value)
@@ -1258,8 +1285,6 @@ def _image_uses(
     # the fields of a ``{repository, tag}`` mapping are read as part of it, not on their own
     fields = _IMAGE_FIELDS if yamlfile.get(node, "repository") is not None else frozenset()
     for key, value in yamlfile.items(node):
-        if depth == 0 and key == MERGED_DEFAULTS:
-            continue
         values_path = f"{prefix}.{key}" if prefix else key
         if _is_registry_key(key) and isinstance(value, yamlfile.ScalarNode):
             registry = yamlfile.scalar(value)
@@ -2465,21 +2490,16 @@ class HelmReader:
             return facts
         text = file.text() or ""
         for document in documents:
-            roots = _values_roots(document)
-            # The images of the values as the template that merges the defaults leaves them:
-            # a default overridden beside them is no image of the chart.
-            merged = _merged_values(roots[0], document) if len(roots) == 2 else document
+            # The values as the template that merges the defaults leaves them: a default
+            # overridden beside them is no image of the chart.
+            merged = _with_defaults_merged(text, document)
             facts.extend(_image_uses(file.path, text, _directory(file.path), merged, "", 0))
             if isinstance(document, yamlfile.MappingNode):
                 facts.append(
                     HelmValues(
                         Location(file.path, 1, 0),
                         _directory(file.path),
-                        tuple(
-                            entry
-                            for root in roots
-                            for entry in _values_entries(file.path, text, root, "", 0)
-                        ),
+                        tuple(_values_entries(file.path, text, merged, "", 0)),
                     )
                 )
         return facts

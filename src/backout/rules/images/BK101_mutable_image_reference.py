@@ -182,8 +182,11 @@ class MutableImageReference(Rule):
     .Values.pilot.tag | default .Values.global.tag }}`, `{{ .Values.hub }}/app:{{
     .Values.tag }}`) is rendered with the chart's `values.yaml` (a value it does not set is
     unset; the defaults current istio charts keep under `_internal_defaults_do_not_set` and
-    merge into `.Values` count as top-level values, overridden by one set beside them) where its `{{ if }}`/`{{ else }}` conditions hold and the values tell every
-    action, and is judged at the value that sets its tag (`global.tag: latest`), naming
+    merge into `.Values` count as the values beside them, and are merged as
+    `mustMergeOverwrite` merges them: a value set beside one overrides it, an empty one too,
+    but a mapping beside a non-empty value does not; under a subchart's key in a parent
+    chart's values they are the subchart's, merged the same way) where its `{{ if }}`/`{{
+    else }}` conditions hold and the values tell every action, and is judged at the value that sets its tag (`global.tag: latest`), naming
     the line; `backout pin` resolves it but writes nothing there, as that value may tag
     other images. A value printed whole by a line whose conditions are false with those
     values (`{{ if contains "/" .Values.pilot.image }}` with `image: pilot`) is no image. A mapping
