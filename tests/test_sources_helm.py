@@ -1345,6 +1345,15 @@ _USES_HOOK = "  annotations: {{- toYaml $hook | nindent 4 }}\n"
             "{{- end }}\n" + _JOB.format(name="migrate", annotations=_USES_HOOK),
             [],
         ),
+        (  # `with $hook` makes the dot the dict its body prints
+            '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
+            + _JOB.format(
+                name="migrate",
+                annotations="  {{- with $hook }}\n  annotations: {{- toYaml . | nindent 4 }}\n"
+                "  {{- end }}\n",
+            ),
+            [("6:12", "migrate", ("pre-upgrade",))],
+        ),
         (  # a resource that does not use the variable is no hook
             '{{- $hook := dict "helm.sh/hook" "pre-upgrade" }}\n'
             + _JOB.format(name="config", annotations="  labels: {app: x}\n"),

@@ -651,11 +651,12 @@ def _variable_hooks(path: str, text: str) -> list[tuple[int, Location, tuple[str
     a ``define``, another template. So a dict built at the top of the file (``$hook := dict
     "helm.sh/hook" "pre-upgrade"``, or ``set $hook "helm.sh/hook" …`` on one declared there),
     or in an earlier document, annotates each later resource that prints it (``toYaml
-    $hook``), directly or through a variable made from it (``$merged := merge … $hook``).
+    $hook``, or ``with $hook``, whose body prints the dot), directly or through a variable
+    made from it (``$merged := merge … $hook``).
     """
     if '"helm.sh/hook"' not in text:
         return []
-    # innermost last: each open block's variables (None: not a hook), and whether it is a
+    # innermost last: each open block's variables (with the hooks they hold), and whether it is a
     # ``define``/``block`` body, whose actions are another template's
     frames: list[tuple[dict[str, _Hooks], bool]] = [({}, False)]
     uses: list[tuple[int, Location, tuple[str, ...]]] = []
@@ -675,11 +676,19 @@ def _variable_hooks(path: str, text: str) -> list[tuple[int, Location, tuple[str
                 frames.pop()
             continue
         if word in _BLOCK_WORDS:
-            frames.append(({}, word in ("define", "block") or frames[-1][1]))
             block = _BLOCK_VARIABLES.match(written)
-            for name in block.groups() if block else ():
-                if name:
-                    frames[-1][0][name] = ()
+            declared_names = [name for name in block.groups() if name] if block else []
+            # ``with $hook`` makes the dot the hook dict, which its body prints
+            printed: _Hooks = ()
+            if word == "with" and not frames[-1][1]:
+                for match in _VARIABLE.finditer(written):
+                    hooks = () if match.group(1) in declared_names else held(match.group(1))
+                    printed += hooks
+                    line, column = position(text, action.start() + match.start())
+                    uses.extend((action.start(), Location(path, line, column), e) for e in hooks)
+            frames.append(({}, word in ("define", "block") or frames[-1][1]))
+            for name in declared_names:
+                frames[-1][0][name] = printed
             continue
         if frames[-1][1] or "$" not in written:
             continue
