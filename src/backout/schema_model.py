@@ -61,6 +61,7 @@ from backout.schema_operations import (
     CREATE_ENUM,
     CREATE_TABLE,
     CREATE_VIEW,
+    DELETE_MODEL,
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
@@ -77,10 +78,12 @@ from backout.schema_operations import (
     FOREIGN_KEY,
     IF_EXISTS,
     IRREVERSIBLE_STEP,
+    JOIN_TABLE,
     MODEL_TABLE,
     ORM_ADDED,
     ORM_DEFAULT_ONLY,
     ORM_REMOVED,
+    OWN_JOIN_TABLE,
     PRIMARY_KEY,
     REDEFINED,
     REMOVE_FIELD,
@@ -97,6 +100,9 @@ from backout.schema_operations import (
     DialectRead,
     Operation,
     constraint_name,
+    field_foreign_key,
+    join_columns,
+    join_foreign_key,
     unique_together_group,
     unique_together_key,
 )
@@ -672,6 +678,24 @@ class TableState:
     names PostgreSQL's next unnamed constraint avoids."""
 
 
+@dataclass(slots=True)
+class JoinTable:
+    """Django: the join table of a many-to-many field (:data:`JOIN_TABLE`)."""
+
+    name: str
+    own: bool
+    """Named by the field's ``db_table``, which Django keeps whatever is renamed."""
+    target: str
+    """The default table name of the model the field joins to (``""`` when not known)."""
+    models: tuple[str, str]
+    """The names of the field's model and of the model it joins to, after which Django names
+    the columns (:func:`join_columns`)."""
+
+    def copy(self) -> JoinTable:
+        """An independent copy."""
+        return JoinTable(self.name, self.own, self.target, self.models)
+
+
 @dataclass
 class Schema:
     """Tables and enum types, replayed from operations."""
@@ -700,6 +724,9 @@ class Schema:
     names_used: dict[str, int] = field(default_factory=dict)
     """How many tables hold a constraint of each name (:attr:`TableState.constraints`): a
     name PostgreSQL gives an unnamed constraint is one no constraint of the schema has."""
+    joins: dict[tuple[str, str], JoinTable] = field(default_factory=dict)
+    """Django: the join tables of many-to-many fields, by the default table name of the
+    field's model and the field's name (:data:`JOIN_TABLE`)."""
 
     def __post_init__(self) -> None:
         fold = self.fold
@@ -724,7 +751,29 @@ class Schema:
         """Whether ``name``, which no table has, is a view the release created."""
         return self.views.get(name) is False
 
-    def resolve(self, op: Operation) -> Operation | None:
+    def resolve(self, op: Operation) -> tuple[Operation, ...]:
+        """``op`` as the operations on the tables it really changes (:meth:`_resolve_one`),
+        with the changes Django makes to the join tables of many-to-many fields
+        (:attr:`joins`) along with it: a ``RenameField``/``RemoveField`` of such a field
+        renames or drops its join table, a ``RenameModel`` renames the join tables named
+        after the model and the columns named after it, an ``AlterModelTable`` the join tables
+        named after the table, a ``DeleteModel`` drops them."""
+        kind = op.kind
+        if kind == JOIN_TABLE:
+            return self._join_table(op)
+        joins = self.joins
+        if joins:
+            detail = op.detail
+            if op.by_field and (detail == REMOVE_FIELD or (kind == RENAME_COLUMN and not detail)):
+                join = joins.get((op.table, op.column or ""))
+                if join is not None:
+                    return self._join_field(op, join)
+            elif detail in (RENAME_MODEL, DELETE_MODEL) or kind == MODEL_TABLE:
+                return self._model_joins(op)
+        one = self._resolve_one(op)
+        return () if one is None else (one,)
+
+    def _resolve_one(self, op: Operation) -> Operation | None:
         """``op`` naming the table it really changes, or ``None`` when it changes no table:
         a :data:`MODEL_TABLE` (recorded here), or a ``RenameModel`` of a model that keeps its
         own ``db_table`` (the record moves to the new model name)."""
@@ -735,8 +784,6 @@ class Schema:
             else:
                 self.model_tables.pop(op.table, None)
             return None
-        if op.detail == REMOVE_FIELD or (kind == RENAME_COLUMN and op.by_field and not op.detail):
-            op = self._join_field(op)
         if op.by_field:
             by_column = self._by_column(op)
             if by_column is None:
@@ -831,18 +878,101 @@ class Schema:
             state.columns[name] = found
         return found
 
-    def _join_field(self, op: Operation) -> Operation:
-        """Django's ``RemoveField`` or ``RenameField`` of a many-to-many field: the drop of its
-        join table, or its rename to ``<model table>_<new name>``."""
-        table = self.model_tables.get(op.table, op.table)
-        join = f"{table}_{op.column}"
-        state = self.tables.get(table)
-        if op.column and join in self.tables and (state is None or op.column not in state.columns):
-            if op.kind == RENAME_COLUMN:
-                new_name = f"{table}_{op.new_name}"
-                return replace(op, kind=RENAME_TABLE, table=join, column=None, new_name=new_name)
-            return replace(op, kind=DROP_TABLE, table=join, column=None, detail="")
-        return op
+    def _join_field(self, op: Operation, join: JoinTable) -> tuple[Operation, ...]:
+        """Django's ``RemoveField`` or ``RenameField`` ``op`` of a many-to-many field whose join
+        table is ``join``: the drop of that table, or its rename to ``<model table>_<new
+        name>`` (none when the field names it: ``db_table``)."""
+        del self.joins[(op.table, op.column or "")]
+        if op.kind != RENAME_COLUMN:
+            return (
+                replace(
+                    op, kind=DROP_TABLE, table=join.name, column=None, detail="", by_field=False
+                ),
+            )
+        new_field = op.new_name or ""
+        self.joins[(op.table, new_field)] = join
+        name = f"{self.model_tables.get(op.table, op.table)}_{new_field}"
+        if join.own or name == join.name:
+            return ()
+        renamed = replace(
+            op, kind=RENAME_TABLE, table=join.name, column=None, new_name=name, by_field=False
+        )
+        join.name = name
+        return (renamed,)
+
+    def _join_table(self, op: Operation) -> tuple[Operation, ...]:
+        """A :data:`JOIN_TABLE`: recorded; for an ``AlterField``, the renames Django's
+        ``_alter_many_to_many`` makes: the table when its name changes (a ``db_table`` given,
+        changed or taken away), the column of the model joined to when that is another."""
+        key = (op.table, op.column or "")
+        models = (op.values[0], op.values[1]) if len(op.values) == 2 else ("", "")
+        before = self.joins.get(key)
+        if op.detail != ALTERED_FIELD:
+            own = op.detail == OWN_JOIN_TABLE
+            name = op.new_name or ""
+            if not own:
+                # Named after the model's table, which a migration read alone does not know
+                # when an earlier one gave the model its db_table (an AddField): the
+                # table the migration creates under the name it has is that one.
+                real = f"{self.model_tables.get(op.table, op.table)}_{op.column}"
+                if real != name:
+                    self.model_tables[name] = real
+                else:
+                    self.model_tables.pop(name, None)
+                name = real
+            self.joins[key] = JoinTable(name, own, op.references, models)
+            return ()
+        if before is None:  # a field the history did not create: its join table is not known
+            return ()
+        name = op.new_name or f"{self.model_tables.get(op.table, op.table)}_{op.column}"
+        self.joins[key] = JoinTable(name, bool(op.new_name), op.references, models)
+        changes = []
+        if name != before.name:
+            changes.append(Operation(RENAME_TABLE, op.location, before.name, new_name=name))
+        changes.extend(_renamed_join_columns(op.location, name, before.models, models))
+        column = join_columns(*models)[1]
+        if op.references != before.target and column:
+            # Another model joined to: Django drops the column's foreign key and adds one to
+            # that model's table, which the old release's rows may not match (BK206).
+            dropped = field_foreign_key(join_columns(*before.models)[1])
+            changes.insert(0, Operation(DROP_CONSTRAINT, op.location, before.name, detail=dropped))
+            changes.append(join_foreign_key(name, column, op.references, op.location))
+        return tuple(changes)
+
+    def _model_joins(self, op: Operation) -> tuple[Operation, ...]:
+        """``op``, a ``RenameModel``, ``DeleteModel`` or :data:`MODEL_TABLE` (from
+        ``AlterModelTable``), with what Django does to the join tables of the model's
+        many-to-many fields and of the fields that join other models to it: a ``DeleteModel``
+        drops the model's; a ``RenameModel`` renames those named after the model's table (not
+        with its own ``db_table``) and the columns named after the model (``book_id`` to
+        ``novel_id``, ``from_book_id`` to ``from_novel_id``) in each that joins it, whatever
+        its name; an ``AlterModelTable`` those named after the table."""
+        old = op.table
+        one = self._resolve_one(op)
+        changes = [] if one is None else [one]
+        if op.detail == DELETE_MODEL:
+            for key in [key for key in self.joins if key[0] == old]:
+                changes.append(replace(op, table=self.joins.pop(key).name, detail=""))
+            return tuple(changes)
+        new = op.new_name or "" if op.detail == RENAME_MODEL else old
+        for (owner, field_name), join in list(self.joins.items()):
+            if old not in (owner, join.target):
+                continue
+            before = join.models
+            model, target = before
+            if owner == old and new != old:
+                del self.joins[(owner, field_name)]
+                owner, model = new, _renamed_model(old, new, model)
+                self.joins[(owner, field_name)] = join
+            if join.target == old and new != old:
+                join.target, target = new, _renamed_model(old, new, target)
+            join.models = (model, target)
+            name = f"{self.model_tables.get(owner, owner)}_{field_name}"
+            if owner == new and not join.own and name != join.name:
+                changes.append(Operation(RENAME_TABLE, op.location, join.name, new_name=name))
+                join.name = name
+            changes.extend(_renamed_join_columns(op.location, join.name, before, join.models))
+        return tuple(changes)
 
     def copy(self) -> Schema:
         """A deep copy, so that replaying the release leaves the base schema as it was."""
@@ -875,6 +1005,7 @@ class Schema:
             set(self.orm_removed),
             self.server_names,
             dict(self.names_used),
+            {key: join.copy() for key, join in self.joins.items()},
         )
 
     def constraint_name(self, op: Operation) -> str:
@@ -1017,13 +1148,14 @@ class Schema:
 
     def apply(self, op: Operation, at_base: bool) -> None:
         """Change the schema by one operation (``at_base``: the operation is the base's)."""
-        resolved = self.resolve(op)
-        if resolved is None:
-            return
-        op = resolved
-        table = self.tables.get(op.table)
-        column = table.columns.get(op.column) if table is not None and op.column else None
-        self._change(op, at_base, table, column)
+        for resolved in self.resolve(op):
+            table = self.tables.get(resolved.table)
+            column = (
+                table.columns.get(resolved.column)
+                if table is not None and resolved.column
+                else None
+            )
+            self._change(resolved, at_base, table, column)
 
     def _change(
         self, op: Operation, at_base: bool, table: TableState | None, column: ColumnState | None
@@ -1400,6 +1532,26 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
     )
 
 
+def _renamed_model(old_table: str, new_table: str, model: str) -> str:
+    """The name of the model whose default table name ``old_table`` ends with its name
+    ``model`` once it is renamed to the one of ``new_table`` (``""`` when it does not)."""
+    if not model or not old_table.endswith(model):
+        return ""
+    return new_table[len(old_table) - len(model) :]
+
+
+def _renamed_join_columns(
+    where: Location, join: str, before: tuple[str, str], after: tuple[str, str]
+) -> list[Operation]:
+    """The renames of the columns of the join table ``join`` that Django makes when the
+    models it joins, named ``before``, are named ``after`` (:func:`join_columns`)."""
+    return [
+        Operation(RENAME_COLUMN, where, join, old, new_name=new)
+        for old, new in zip(join_columns(*before), join_columns(*after), strict=True)
+        if old and new and old != new
+    ]
+
+
 def _altered_field(op: Operation, table: TableState | None) -> Operation | None:
     """The rename of a column that Django's ``AlterField`` ``op`` (:data:`ALTERED_FIELD`)
     makes, when the field's column changes (``None`` when it keeps it, or when the field is
@@ -1432,6 +1584,17 @@ def _hold_field(table: TableState, column: Column) -> None:
         table.own_columns.discard(column.field)
 
 
+_RESOLVED_KINDS = frozenset({MODEL_TABLE, JOIN_TABLE})
+
+
+def _resolved(schema: Schema, op: Operation) -> tuple[Operation, ...]:
+    """``op`` as :meth:`Schema.resolve` gives it, without the call for an operation that
+    needs none (a long history has many)."""
+    if schema.model_tables or schema.joins or op.by_field or op.kind in _RESOLVED_KINDS:
+        return schema.resolve(op)
+    return (op,)
+
+
 def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:
     """The schema that applying ``migrations`` (up) in order leaves."""
     schema = Schema(
@@ -1440,16 +1603,12 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
     tables = schema.tables
     for migration in migrations:
         up, _ = migration.operations(dialect)
-        for op in up:
-            if schema.model_tables or op.kind == MODEL_TABLE or op.by_field:
-                resolved = schema.resolve(op)
-                if resolved is None:
-                    continue
-                op = resolved
-            # Schema.apply, without its call per operation: a long history has many.
-            table = tables.get(op.table)
-            column = table.columns.get(op.column) if table is not None and op.column else None
-            schema._change(op, True, table, column)
+        for written in up:
+            for op in _resolved(schema, written):
+                # Schema.apply, without its call per operation: a long history has many.
+                table = tables.get(op.table)
+                column = table.columns.get(op.column) if table is not None and op.column else None
+                schema._change(op, True, table, column)
     for table in schema.tables.values():
         # Renamed before the release, a table or column is known to the old release by the
         # name the base leaves, not the one it was created with.
@@ -1874,12 +2033,7 @@ def _judge_release(
         up: Sequence[Operation] = migration.operations(dialect)[0]
         if _may_rebuild(up):
             up = _fold_rebuilds(up, schema)
-        for op in up:
-            if schema.model_tables or op.kind == MODEL_TABLE or op.by_field:
-                resolved = schema.resolve(op)
-                if resolved is None:
-                    continue
-                op = resolved
+        for op in itertools.chain.from_iterable(_resolved(schema, written) for written in up):
             kind = op.kind
             if kind == DROP_CONSTRAINT and not op.table and op.detail:
                 op = _index_table(schema, op)

@@ -38,6 +38,23 @@ MODEL_TABLE = "model_table"
 """Django: the model whose default table name is ``table`` keeps its rows in the table
 ``new_name`` from now on (``Meta.db_table``, ``AlterModelTable``); later operations that name
 the model's default table mean that one. Not a change to the database by itself."""
+JOIN_TABLE = "join_table"
+"""Django: the ``ManyToManyField`` ``column`` of the model whose default table name is
+``table`` has the join table Django makes for it (no ``through=`` model), named ``new_name``
+(its ``db_table``, with :data:`OWN_JOIN_TABLE`, or ``<model table>_<field>``), joining the
+model to the one whose default table name is ``references`` (``""`` when computed); ``values``
+are the two models' names, after which Django names the join table's columns
+(:func:`join_columns`). An ``AlterField`` (``detail`` :data:`ALTERED_FIELD`) states the field
+anew: ``new_name`` is its ``db_table`` or ``None``, and the schema model turns the change into
+the renames Django's ``_alter_many_to_many`` makes. Not a change to the database by itself
+(the ``CREATE_TABLE`` of the join table follows it)."""
+OWN_JOIN_TABLE = "db_table"
+"""``Operation.detail`` of a :data:`JOIN_TABLE` whose field names its join table
+(``db_table=``): Django keeps that name through a ``RenameField``, ``RenameModel`` or
+``AlterModelTable``."""
+DELETE_MODEL = "DeleteModel"
+"""``Operation.detail`` of the ``DROP_TABLE`` that Django's ``DeleteModel`` is: Django drops
+the model's join tables with it."""
 ORM_REMOVED = "orm_removed"
 """Django: the field ``column`` (or, with no column, the model) whose table is ``table``
 leaves the models' state while the database keeps it (``SeparateDatabaseAndState`` with the
@@ -116,6 +133,17 @@ of the table but those its ``values`` name (:func:`unique_together_key`), the gr
 or adds again after it."""
 
 
+def join_columns(model: str, target: str) -> tuple[str, str]:
+    """The columns of the join table Django makes for a many-to-many field of the model
+    ``model`` to the model ``target`` (lower-case model names; ``target`` ``""`` when not
+    known, whose column is then ``""``): ``<model>_id`` and ``<target>_id``, or
+    ``from_<model>_id`` and ``to_<model>_id`` when the two have the same name (a field to
+    ``"self"``), as ``create_many_to_many_intermediary_model`` names them."""
+    if model == target:
+        return f"from_{model}_id", f"to_{model}_id"
+    return f"{model}_id", f"{target}_id" if target else ""
+
+
 def unique_together_key(columns: Sequence[str]) -> str:
     """The name the schema model keeps a Django ``unique_together`` group over ``columns``
     under: a key of its own, apart from a field's ``unique (column)``."""
@@ -132,6 +160,20 @@ drops whichever foreign key holds the column and adds the new field's
 def field_foreign_key(column: str) -> str:
     """The name the schema model keeps the Django foreign key on ``column`` under."""
     return f"{FIELD_FOREIGN_KEY} ({column})"
+
+
+def join_foreign_key(join: str, column: str, references: str, where: Location) -> Operation:
+    """The foreign key Django gives the ``column`` of the many-to-many join table ``join``,
+    referencing the table ``references`` (``""`` when not known)."""
+    return Operation(
+        ADD_CONSTRAINT,
+        where,
+        join,
+        constraint=FOREIGN_KEY,
+        constrained=(column,),
+        detail=field_foreign_key(column),
+        references=references,
+    )
 
 
 def unique_together_group(key: str) -> tuple[str, ...]:

@@ -30,7 +30,9 @@ from backout.schema_operations import (
     ALTERED_FIELD,
     ALTERED_UNIQUE,
     CHECK,
+    COLUMNS_UNKNOWN,
     CREATE_TABLE,
+    DELETE_MODEL,
     DOWN_PRESENT,
     DROP_COLUMN,
     DROP_CONSTRAINT,
@@ -38,10 +40,12 @@ from backout.schema_operations import (
     FOREIGN_KEY,
     IN_DATABASE_OPERATIONS,
     IRREVERSIBLE_STEP,
+    JOIN_TABLE,
     MODEL_TABLE,
     ORM_ADDED,
     ORM_DEFAULT_ONLY,
     ORM_REMOVED,
+    OWN_JOIN_TABLE,
     REDEFINED,
     REMOVE_FIELD,
     RENAME_COLUMN,
@@ -53,6 +57,8 @@ from backout.schema_operations import (
     Operation,
     declared_column,
     field_foreign_key,
+    join_columns,
+    join_foreign_key,
     unique_together_key,
 )
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
@@ -157,7 +163,7 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     return declared if column == name else replace(declared, field=name)
 
 
-def _is_join_field(node: ast.AST) -> bool:
+def _is_join_field(node: ast.AST) -> TypeGuard[ast.Call]:
     """A ``ManyToManyField`` whose join table Django makes (no ``through=`` model)."""
     return (
         isinstance(node, ast.Call)
@@ -258,12 +264,89 @@ class _Operations:
         self.app_tables.add(name)
         return name
 
-    def join_table(self, table: str, field_name: str) -> str:
-        """The join table of ``table``'s many-to-many field ``field_name``."""
+    def join_table(self, table: str, field_name: str, field: ast.Call) -> str:
+        """The join table of ``table``'s many-to-many ``field`` ``field_name``: its own
+        ``db_table``, or ``<table>_<field>``."""
+        own = _string(_keyword(field, "db_table"))
+        if own:
+            self.literal_tables.add(own.lower())
+            return own.lower()
         join = f"{table}_{field_name}"
         if table in self.app_tables:
             self.app_tables.add(join)
         return join
+
+    def many_to_many(
+        self,
+        model_table: str,
+        model: str,
+        field_name: str,
+        field: ast.Call,
+        where: Location,
+        *,
+        table: str | None = None,
+        altered: bool = False,
+    ) -> None:
+        """The join table Django makes for the many-to-many ``field`` ``field_name`` of
+        ``model`` (whose default table is ``model_table``, its table ``table``): created
+        (:data:`JOIN_TABLE`, then ``CREATE_TABLE``), or stated anew by an ``AlterField``
+        (``altered``), whose changes the schema model knows."""
+        to = (_string(_argument(field, 0, "to")) or "").lower()
+        target = model if to == "self" else to.rpartition(".")[2]
+        references = self.referenced_table(field, model_table)
+        own = _string(_keyword(field, "db_table"))
+        if altered:
+            self.up.append(
+                Operation(
+                    JOIN_TABLE,
+                    where,
+                    model_table,
+                    field_name,
+                    new_name=own.lower() if own else None,
+                    references=references,
+                    values=(model, target),
+                    detail=ALTERED_FIELD,
+                )
+            )
+            return
+        join = self.join_table(table or model_table, field_name, field)
+        self.up.append(
+            Operation(
+                JOIN_TABLE,
+                where,
+                model_table,
+                field_name,
+                new_name=join,
+                references=references,
+                values=(model, target),
+                detail=OWN_JOIN_TABLE if own else "",
+            )
+        )
+        # Its columns: an id, and a column with a foreign key to each model (to a computed
+        # `to`, one of a name not known).
+        columns = [declared_column("id", None, False, False, True, primary=True, unique_key=False)]
+        keys = []
+        for name, to_table in zip(
+            join_columns(model, target), (model_table, references), strict=True
+        ):
+            if name:
+                column = declared_column(
+                    name, "bigint", False, False, False, primary=False, unique_key=False
+                )
+                columns.append(column)
+                keys.append(join_foreign_key(join, name, to_table, where))
+        self.up.append(
+            Operation(
+                CREATE_TABLE,
+                where,
+                join,
+                columns=tuple(columns),
+                detail="" if target else COLUMNS_UNKNOWN,
+            )
+        )
+        self.up.extend(keys)
+        reverse = "reverse of AddField" if table is None else "reverse of CreateModel"
+        self.down.append(Operation(DROP_TABLE, where, join, detail=reverse))
 
     def at(self, node: ast.AST | None, fallback: ast.AST) -> Location:
         target = node if node is not None and hasattr(node, "lineno") else fallback
@@ -290,7 +373,7 @@ class _Operations:
             name_node = _argument(call, 0, "name")
             fields = _argument(call, 1, "fields")
             columns = []
-            joins = []
+            joins: list[tuple[str, ast.Call]] = []
             relations: list[tuple[Column, ast.Call]] = []
             for item in getattr(fields, "elts", []) or []:
                 if isinstance(item, ast.Tuple) and len(item.elts) == 2:
@@ -302,7 +385,7 @@ class _Operations:
                         if _has_foreign_key(field):
                             relations.append((column, field))
                     elif _is_join_field(field):
-                        joins.append(field_name)
+                        joins.append((field_name, field))
             model_table = self.table(_string(name_node))
             where = self.at(name_node, call)
             db_table = _db_table(_argument(call, 2, "options"))
@@ -319,16 +402,18 @@ class _Operations:
             together = _option(_argument(call, 2, "options"), "unique_together")
             for group in _unique_together(together) or ():
                 self.up.append(_together_key(table, group, where))
-            for field_name in joins:  # each many-to-many field's join table
-                join = self.join_table(table, field_name)
-                self.up.append(Operation(CREATE_TABLE, where, join))
-                self.down.append(
-                    Operation(DROP_TABLE, where, join, detail="reverse of CreateModel")
-                )
+            model_name = (_string(name_node) or "").lower()
+            for field_name, field in joins:  # each many-to-many field's join table
+                self.many_to_many(model_table, model_name, field_name, field, where, table=table)
         elif kind == "DeleteModel":
             name_node = _argument(call, 0, "name")
             self.up.append(
-                Operation(DROP_TABLE, self.at(name_node, call), self.table(_string(name_node)))
+                Operation(
+                    DROP_TABLE,
+                    self.at(name_node, call),
+                    self.table(_string(name_node)),
+                    detail=DELETE_MODEL,
+                )
             )
         elif kind == "RenameModel":
             old = _argument(call, 0, "old_name")
@@ -472,12 +557,12 @@ class _Operations:
             return
         field = _argument(call, 2, "field")
         if isinstance(field, ast.Call) and _field_kind(field) in _NO_COLUMN:
-            # A join table `<model table>_<field>`, no column; with `through=`, the table of
-            # a model of its own, which that model's CreateModel makes.
-            if kind == "AddField" and _is_join_field(field):
-                join = self.join_table(table, name)
-                self.up.append(Operation(CREATE_TABLE, where, join))
-                self.down.append(Operation(DROP_TABLE, where, join, detail="reverse of AddField"))
+            # A join table (`<model table>_<field>` or its db_table), no column; with
+            # `through=`, the table of a model of its own, which that model's CreateModel makes.
+            if _is_join_field(field):
+                model_name = (model or "").lower()
+                altered = kind == "AlterField"
+                self.many_to_many(table, model_name, name, field, where, altered=altered)
             return
         column = _field(name, field)
         if column is None:

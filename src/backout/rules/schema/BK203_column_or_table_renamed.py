@@ -17,10 +17,13 @@ class ColumnOrTableRenamed(Rule):
     `RENAME TABLE`, Alembic `op.alter_column(new_column_name=…)`/`op.rename_table`, Django
     `RenameField`/`RenameModel` of a column or table that existed before the release (a
     `RenameField` of a `ForeignKey` `author` renames the column `author_id`; of a
-    `ManyToManyField` `tags`, its join table `<model table>_tags`; of a field with
-    its own `db_column`, even `db_column="author_id"`, none: not flagged; an `AlterField`
-    that changes the field's column renames it, as Django does: a `ForeignKey` `author` made
-    an `IntegerField` renames `author_id` to `author`). The
+    `ManyToManyField` `tags`, its join table `<model table>_tags`, unless the field names
+    it with `db_table`; of a field with its own `db_column`, even `db_column="author_id"`,
+    none: not flagged; an `AlterField` that changes the field's column renames it, as Django
+    does: a `ForeignKey` `author` made an `IntegerField` renames `author_id` to `author`, and
+    one that changes a `ManyToManyField`'s `db_table` renames its join table; a
+    `RenameModel` `Book` → `Novel` also renames its join tables named after its table and
+    the column `book_id` of every join table that joins it). The
     last rename of the release is flagged, naming the base name; a rename undone within the
     release is not, nor (PostgreSQL, MySQL) a table renamed while a view takes its old name
     later in the release (`CREATE VIEW users AS SELECT * FROM accounts`, GitLab's

@@ -1,0 +1,325 @@
+"""Django's many-to-many join tables and the columns it renames, checked against Django itself.
+
+Each case is a project of Django apps: the base release's migrations, and the release's on
+top. Django migrates a SQLite database to each (in a subprocess, the installed Django) and
+its tables and columns are read back; backout checks the release against the base. The
+renames (BK203) and drops (BK202) backout reports, applied to the base's tables as Django left
+them, must give the tables Django leaves after the release: no rename Django does not make,
+none it makes left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_backout
+
+HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+
+# Migrates every app under the directory given and prints {table: [column, ...]}.
+_INTROSPECT = """
+import json, os, sys
+root = sys.argv[1]
+sys.path.insert(0, root)
+import django
+from django.conf import settings
+apps = sorted(p for p in os.listdir(root) if os.path.isdir(os.path.join(root, p, "migrations")))
+settings.configure(
+    INSTALLED_APPS=apps,
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[2]}},
+    USE_TZ=True,
+)
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+call_command("migrate", verbosity=0)
+with connection.cursor() as cursor:
+    introspection = connection.introspection
+    print(json.dumps({
+        table: sorted(c.name for c in introspection.get_table_description(cursor, table))
+        for table in introspection.table_names(cursor)
+        if not table.startswith("django_")
+    }))
+"""
+
+Tables = dict[str, list[str]]
+
+
+def _write(root: Path, migrations: dict[str, str]) -> None:
+    """The apps of ``migrations`` (``app/NNNN_name``: the module's body after ``HEAD``)."""
+    for name, body in migrations.items():
+        app = root / name.split("/")[0]
+        (app / "migrations").mkdir(parents=True, exist_ok=True)
+        (app / "__init__.py").write_text("")
+        (app / "migrations" / "__init__.py").write_text("")
+        (root / name.split("/")[0] / "migrations" / f"{name.split('/')[1]}.py").write_text(
+            HEAD + body
+        )
+
+
+def _django_tables(root: Path) -> Tables:
+    """The tables and columns Django's ``migrate`` leaves for the apps under ``root``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _INTROSPECT, str(root), str(root / "db.sqlite3")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    tables: Tables = json.loads(done.stdout)
+    return tables
+
+
+_RENAMED_TABLE = re.compile(r"renames table (\S+) to (\S+?);")
+_RENAMED_COLUMN = re.compile(r"renames (\S+)\.(\S+) to (\S+?);")
+_DROPPED_TABLE = re.compile(r"drops table (\S+?),")
+_DROPPED_COLUMN = re.compile(r"drops (\S+)\.(\S+?),")
+
+
+def _as_backout_says(tables: Tables, findings: list[dict[str, object]]) -> Tables:
+    """``tables`` once the renames and drops ``findings`` report are made, in their order."""
+    after = {table: list(columns) for table, columns in tables.items()}
+    for finding in findings:
+        message = str(finding["message"])
+        if found := _RENAMED_TABLE.search(message):
+            after[found[2]] = after.pop(found[1])
+        elif found := _RENAMED_COLUMN.search(message):
+            columns = after[found[1]]
+            columns[columns.index(found[2])] = found[3]
+        elif found := _DROPPED_TABLE.search(message):
+            del after[found[1]]
+        elif found := _DROPPED_COLUMN.search(message):
+            after[found[1]].remove(found[2])
+        else:
+            raise AssertionError(f"neither a rename nor a drop: {message}")
+    return {table: sorted(columns) for table, columns in after.items()}
+
+
+def _check(
+    tmp_path: Path, base: dict[str, str], release: dict[str, str], created: tuple[str, ...] = ()
+) -> tuple[Tables, Tables, list[dict[str, object]]]:
+    """Django's tables at the base and after the release, and backout's BK202/BK203/BK206
+    findings on the release; asserts the renames and drops say what Django did to the
+    tables but those the release ``created``."""
+    base_dir, head_dir = tmp_path / "base", tmp_path / "head"
+    _write(base_dir, base)
+    _write(head_dir, {**base, **release})
+    before, after = _django_tables(base_dir), _django_tables(head_dir)
+    done = run_backout(
+        "check",
+        str(head_dir),
+        "--base",
+        str(base_dir),
+        "--select",
+        "BK202,BK203,BK206",
+        "--format",
+        "json",
+    )
+    assert done.returncode in (0, 1), done.stderr
+    findings: list[dict[str, object]] = json.loads(done.stdout)["findings"]
+    changes = [f for f in findings if f["code"] in ("BK202", "BK203")]
+    kept = {table: columns for table, columns in after.items() if table not in created}
+    assert _as_backout_says(before, changes) == kept, [f["message"] for f in findings]
+    return before, after, findings
+
+
+ID = '("id", models.BigAutoField(primary_key=True))'
+
+SHOP = (
+    "    initial = True\n"
+    "    dependencies = []\n"
+    "    operations = [\n"
+    f'        migrations.CreateModel(name="Tag", fields=[{ID}]),\n'
+    f'        migrations.CreateModel(name="Label", fields=[{ID}]),\n'
+    "        migrations.CreateModel(\n"
+    '            name="Book",\n'
+    "            fields=[\n"
+    '                ("id", models.BigAutoField(primary_key=True)),\n'
+    '                ("owner", models.IntegerField(null=True)),\n'
+    '                ("editor", models.ForeignKey(null=True, on_delete=models.CASCADE, '
+    'related_name="+", to="shop.tag")),\n'
+    '                ("tags", models.ManyToManyField(to="shop.tag")),\n'
+    '                ("related", models.ManyToManyField(to="shop.book")),\n'
+    '                ("marks", models.ManyToManyField(db_table="book_marks", related_name="+", '
+    'to="shop.tag")),\n'
+    "            ],\n"
+    "            options={OPTIONS},\n"
+    "        ),\n"
+    "        migrations.CreateModel(\n"
+    '            name="Shelf",\n'
+    "            fields=[\n"
+    '                ("id", models.BigAutoField(primary_key=True)),\n'
+    '                ("books", models.ManyToManyField(to="shop.book")),\n'
+    '                ("book", models.ForeignKey(on_delete=models.CASCADE, related_name="+", '
+    'to="shop.book")),\n'
+    "            ],\n"
+    "        ),\n"
+    "    ]\n"
+)
+
+CLUB = (
+    '    dependencies = [("shop", "0001_initial")]\n'
+    "    operations = [\n"
+    "        migrations.CreateModel(\n"
+    '            name="Club",\n'
+    "            fields=[\n"
+    '                ("id", models.BigAutoField(primary_key=True)),\n'
+    '                ("reads", models.ManyToManyField(to="shop.book")),\n'
+    "            ],\n"
+    "        ),\n"
+    "    ]\n"
+)
+
+
+def _base(options: str = "{}") -> dict[str, str]:
+    return {"shop/0001_initial": SHOP.replace("{OPTIONS}", options), "club/0001_initial": CLUB}
+
+
+def _release(*operations: str) -> dict[str, str]:
+    return {
+        "shop/0002_release": '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n" + "".join(f"        {op},\n" for op in operations) + "    ]\n"
+    }
+
+
+def test_rename_model_renames_its_join_tables_and_the_columns_named_after_it(
+    tmp_path: Path,
+) -> None:
+    # Django: shop_book and its join tables named after it become shop_novel…; every join
+    # table's column named after the model (its own, self's from_/to_, Shelf's and the club
+    # app's) is renamed; book_marks keeps its db_table; shelf.book_id is the field's column.
+    before, after, findings = _check(
+        tmp_path, _base(), _release('migrations.RenameModel(old_name="Book", new_name="Novel")')
+    )
+    assert after["shop_novel_related"] == ["from_novel_id", "id", "to_novel_id"]
+    assert after["club_club_reads"] == ["club_id", "id", "novel_id"]
+    assert after["book_marks"] == ["id", "novel_id", "tag_id"]
+    assert "shop_book_tags" in before
+    assert len(findings) == 9, [f["message"] for f in findings]
+
+
+def test_rename_model_with_its_own_table_renames_only_columns(tmp_path: Path) -> None:
+    # The model keeps db_table "books", its join tables "books_tags"…, but the columns named
+    # after the model are renamed all the same.
+    _, after, findings = _check(
+        tmp_path,
+        _base('{"db_table": "books"}'),
+        _release('migrations.RenameModel(old_name="Book", new_name="Novel")'),
+    )
+    assert after["books_tags"] == ["id", "novel_id", "tag_id"]
+    assert all("renames table" not in str(f["message"]) for f in findings), findings
+    assert len(findings) == 6, [f["message"] for f in findings]
+
+
+def test_rename_field_of_a_many_to_many_with_its_own_table_renames_nothing(
+    tmp_path: Path,
+) -> None:
+    before, after, findings = _check(
+        tmp_path,
+        _base(),
+        _release('migrations.RenameField(model_name="book", old_name="marks", new_name="pins")'),
+    )
+    assert before == after
+    assert findings == []
+
+
+def test_alter_field_of_a_many_to_many_renames_what_django_renames(tmp_path: Path) -> None:
+    # A db_table given renames the join table; another db_table renames it again; another
+    # model joined to renames its column (tag_id to label_id).
+    _, after, findings = _check(
+        tmp_path,
+        _base(),
+        _release(
+            'migrations.AlterField(model_name="book", name="tags", '
+            'field=models.ManyToManyField(db_table="book_tags", to="shop.tag"))',
+            'migrations.AlterField(model_name="book", name="marks", '
+            'field=models.ManyToManyField(db_table="book_pins", related_name="+", '
+            'to="shop.label"))',
+        ),
+    )
+    assert after["book_pins"] == ["book_id", "id", "label_id"]
+    assert sorted(f["code"] for f in findings) == ["BK203"] * 3 + ["BK206"], findings
+    # Django drops the column's foreign key to shop_tag and adds one to shop_label (the
+    # message names the table as the old release knows it).
+    message = str(findings[-1]["message"])
+    assert "FOREIGN KEY constraint on book_marks (label_id)" in message, message
+    assert "shop_label" in message, message
+
+
+def test_alter_model_table_renames_the_join_tables_named_after_the_table(
+    tmp_path: Path,
+) -> None:
+    _, after, findings = _check(
+        tmp_path, _base(), _release('migrations.AlterModelTable(name="book", table="books")')
+    )
+    assert "books_tags" in after and "book_marks" in after
+    assert len(findings) == 3, [f["message"] for f in findings]
+
+
+def test_delete_model_drops_its_join_tables(tmp_path: Path) -> None:
+    _, after, findings = _check(
+        tmp_path,
+        _base(),
+        _release(
+            'migrations.RemoveField(model_name="book", name="marks")',
+            'migrations.DeleteModel(name="Shelf")',
+        ),
+    )
+    assert "book_marks" not in after and "shop_shelf_books" not in after
+    assert len(findings) == 3, [f["message"] for f in findings]
+
+
+@pytest.mark.parametrize(
+    ("field", "column", "foreign_key"),
+    [
+        ("owner", "owner_id", True),
+        ("editor", "editor", False),
+    ],
+    ids=["integer-to-foreign-key", "foreign-key-to-integer"],
+)
+def test_alter_field_between_integer_and_foreign_key_renames_the_column(
+    tmp_path: Path, field: str, column: str, foreign_key: bool
+) -> None:
+    # Django's column of a ForeignKey `owner` is owner_id: AlterField renames owner to
+    # owner_id and adds the foreign key, which the old release's writes may violate; back
+    # to an IntegerField, editor_id becomes editor and the foreign key is dropped.
+    new_field = (
+        'models.ForeignKey(null=True, on_delete=models.CASCADE, related_name="+", to="shop.tag")'
+        if foreign_key
+        else "models.IntegerField(null=True)"
+    )
+    _, after, findings = _check(
+        tmp_path,
+        _base(),
+        _release(f'migrations.AlterField(model_name="book", name="{field}", field={new_field})'),
+    )
+    assert column in after["shop_book"]
+    codes = sorted(str(f["code"]) for f in findings)
+    assert codes == (["BK203", "BK206"] if foreign_key else ["BK203"]), findings
+
+
+def test_many_to_many_added_to_a_model_with_its_own_table_is_named_after_that_table(
+    tmp_path: Path,
+) -> None:
+    # An AddField read alone does not know that an earlier migration gave Book its db_table:
+    # Django creates the join table books_shelves, which the RenameField then renames; both
+    # in the release, the old release knows neither name.
+    _, after, findings = _check(
+        tmp_path,
+        _base('{"db_table": "books"}'),
+        _release(
+            'migrations.AddField(model_name="book", name="shelves", '
+            'field=models.ManyToManyField(related_name="+", to="shop.shelf"))',
+            'migrations.RenameField(model_name="book", old_name="shelves", new_name="racks")',
+        ),
+        created=("books_racks",),
+    )
+    assert "books_racks" in after and "shop_book_shelves" not in after
+    assert findings == [], [f["message"] for f in findings]
