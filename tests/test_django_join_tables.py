@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -22,7 +23,8 @@ from tests.conftest import run_backout
 
 HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
 
-# Migrates every app under the directory given and prints {table: [column, ...]}.
+# Migrates every app under the directory given and prints its tables, {table: [column, ...]},
+# and their foreign keys, {table: {column: referenced table}}.
 _INTROSPECT = """
 import json, os, sys
 root = sys.argv[1]
@@ -41,14 +43,35 @@ from django.db import connection
 call_command("migrate", verbosity=0)
 with connection.cursor() as cursor:
     introspection = connection.introspection
-    print(json.dumps({
-        table: sorted(c.name for c in introspection.get_table_description(cursor, table))
-        for table in introspection.table_names(cursor)
-        if not table.startswith("django_")
-    }))
+    tables = [t for t in introspection.table_names(cursor) if not t.startswith("django_")]
+    print(json.dumps([
+        {
+            table: sorted(c.name for c in introspection.get_table_description(cursor, table))
+            for table in tables
+        },
+        {
+            table: {
+                c["columns"][0]: c["foreign_key"][0]
+                for c in introspection.get_constraints(cursor, table).values()
+                if c["foreign_key"]
+            }
+            for table in tables
+        },
+    ]))
 """
 
 Tables = dict[str, list[str]]
+ForeignKeys = dict[str, dict[str, str]]
+
+
+class Migrated(NamedTuple):
+    """Django's tables at the base and after the release, the foreign keys after it, and
+    backout's findings on the release."""
+
+    before: Tables
+    after: Tables
+    foreign_keys: ForeignKeys
+    findings: list[dict[str, object]]
 
 
 def _write(root: Path, migrations: dict[str, str]) -> None:
@@ -63,8 +86,9 @@ def _write(root: Path, migrations: dict[str, str]) -> None:
         )
 
 
-def _django_tables(root: Path) -> Tables:
-    """The tables and columns Django's ``migrate`` leaves for the apps under ``root``."""
+def _django_tables(root: Path) -> tuple[Tables, ForeignKeys]:
+    """The tables and columns Django's ``migrate`` leaves for the apps under ``root``, and
+    their foreign keys."""
     done = subprocess.run(
         [sys.executable, "-c", _INTROSPECT, str(root), str(root / "db.sqlite3")],
         capture_output=True,
@@ -73,8 +97,8 @@ def _django_tables(root: Path) -> Tables:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    tables: Tables = json.loads(done.stdout)
-    return tables
+    tables, keys = json.loads(done.stdout)
+    return tables, keys
 
 
 _RENAMED_TABLE = re.compile(r"renames table (\S+) to (\S+?);")
@@ -104,14 +128,15 @@ def _as_backout_says(tables: Tables, findings: list[dict[str, object]]) -> Table
 
 def _check(
     tmp_path: Path, base: dict[str, str], release: dict[str, str], created: tuple[str, ...] = ()
-) -> tuple[Tables, Tables, list[dict[str, object]]]:
+) -> Migrated:
     """Django's tables at the base and after the release, and backout's BK202/BK203/BK206
     findings on the release; asserts the renames and drops say what Django did to the
     tables but those the release ``created``."""
     base_dir, head_dir = tmp_path / "base", tmp_path / "head"
     _write(base_dir, base)
     _write(head_dir, {**base, **release})
-    before, after = _django_tables(base_dir), _django_tables(head_dir)
+    before, _ = _django_tables(base_dir)
+    after, foreign_keys = _django_tables(head_dir)
     done = run_backout(
         "check",
         str(head_dir),
@@ -127,7 +152,7 @@ def _check(
     changes = [f for f in findings if f["code"] in ("BK202", "BK203")]
     kept = {table: columns for table, columns in after.items() if table not in created}
     assert _as_backout_says(before, changes) == kept, [f["message"] for f in findings]
-    return before, after, findings
+    return Migrated(before, after, foreign_keys, findings)
 
 
 ID = '("id", models.BigAutoField(primary_key=True))'
@@ -195,11 +220,12 @@ def test_rename_model_renames_its_join_tables_and_the_columns_named_after_it(
     # Django: shop_book and its join tables named after it become shop_novel…; every join
     # table's column named after the model (its own, self's from_/to_, Shelf's and the club
     # app's) is renamed; book_marks keeps its db_table; shelf.book_id is the field's column.
-    before, after, findings = _check(
+    before, after, foreign_keys, findings = _check(
         tmp_path, _base(), _release('migrations.RenameModel(old_name="Book", new_name="Novel")')
     )
     assert after["shop_novel_related"] == ["from_novel_id", "id", "to_novel_id"]
     assert after["club_club_reads"] == ["club_id", "id", "novel_id"]
+    assert foreign_keys["shop_novel_tags"] == {"novel_id": "shop_novel", "tag_id": "shop_tag"}
     assert after["book_marks"] == ["id", "novel_id", "tag_id"]
     assert "shop_book_tags" in before
     assert len(findings) == 9, [f["message"] for f in findings]
@@ -208,7 +234,7 @@ def test_rename_model_renames_its_join_tables_and_the_columns_named_after_it(
 def test_rename_model_with_its_own_table_renames_only_columns(tmp_path: Path) -> None:
     # The model keeps db_table "books", its join tables "books_tags"…, but the columns named
     # after the model are renamed all the same.
-    _, after, findings = _check(
+    _, after, _, findings = _check(
         tmp_path,
         _base('{"db_table": "books"}'),
         _release('migrations.RenameModel(old_name="Book", new_name="Novel")'),
@@ -221,7 +247,7 @@ def test_rename_model_with_its_own_table_renames_only_columns(tmp_path: Path) ->
 def test_rename_field_of_a_many_to_many_with_its_own_table_renames_nothing(
     tmp_path: Path,
 ) -> None:
-    before, after, findings = _check(
+    before, after, _, findings = _check(
         tmp_path,
         _base(),
         _release('migrations.RenameField(model_name="book", old_name="marks", new_name="pins")'),
@@ -233,7 +259,7 @@ def test_rename_field_of_a_many_to_many_with_its_own_table_renames_nothing(
 def test_alter_field_of_a_many_to_many_renames_what_django_renames(tmp_path: Path) -> None:
     # A db_table given renames the join table; another db_table renames it again; another
     # model joined to renames its column (tag_id to label_id).
-    _, after, findings = _check(
+    _, after, foreign_keys, findings = _check(
         tmp_path,
         _base(),
         _release(
@@ -245,6 +271,7 @@ def test_alter_field_of_a_many_to_many_renames_what_django_renames(tmp_path: Pat
         ),
     )
     assert after["book_pins"] == ["book_id", "id", "label_id"]
+    assert foreign_keys["book_pins"] == {"book_id": "shop_book", "label_id": "shop_label"}
     assert sorted(f["code"] for f in findings) == ["BK203"] * 3 + ["BK206"], findings
     # Django drops the column's foreign key to shop_tag and adds one to shop_label (the
     # message names the table as the old release knows it).
@@ -256,7 +283,7 @@ def test_alter_field_of_a_many_to_many_renames_what_django_renames(tmp_path: Pat
 def test_alter_model_table_renames_the_join_tables_named_after_the_table(
     tmp_path: Path,
 ) -> None:
-    _, after, findings = _check(
+    _, after, _, findings = _check(
         tmp_path, _base(), _release('migrations.AlterModelTable(name="book", table="books")')
     )
     assert "books_tags" in after and "book_marks" in after
@@ -264,7 +291,7 @@ def test_alter_model_table_renames_the_join_tables_named_after_the_table(
 
 
 def test_delete_model_drops_its_join_tables(tmp_path: Path) -> None:
-    _, after, findings = _check(
+    _, after, _, findings = _check(
         tmp_path,
         _base(),
         _release(
@@ -295,12 +322,13 @@ def test_alter_field_between_integer_and_foreign_key_renames_the_column(
         if foreign_key
         else "models.IntegerField(null=True)"
     )
-    _, after, findings = _check(
+    _, after, foreign_keys, findings = _check(
         tmp_path,
         _base(),
         _release(f'migrations.AlterField(model_name="book", name="{field}", field={new_field})'),
     )
     assert column in after["shop_book"]
+    assert (column in foreign_keys["shop_book"]) is foreign_key
     codes = sorted(str(f["code"]) for f in findings)
     assert codes == (["BK203", "BK206"] if foreign_key else ["BK203"]), findings
 
@@ -311,7 +339,7 @@ def test_many_to_many_added_to_a_model_with_its_own_table_is_named_after_that_ta
     # An AddField read alone does not know that an earlier migration gave Book its db_table:
     # Django creates the join table books_shelves, which the RenameField then renames; both
     # in the release, the old release knows neither name.
-    _, after, findings = _check(
+    _, after, _, findings = _check(
         tmp_path,
         _base('{"db_table": "books"}'),
         _release(
