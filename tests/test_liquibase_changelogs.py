@@ -11,7 +11,7 @@ import pytest
 
 from backout.config import Config
 from backout.discovery import Tree
-from backout.engine import _read_one, check, load_workspace
+from backout.engine import PARALLEL_THRESHOLD, _read_one, check, load_workspace
 from backout.models import Severity, Suppression
 from backout.schema_model import (
     ADD_COLUMN,
@@ -1060,11 +1060,8 @@ def test_yaml_preconditions_on_the_database_keep_a_changeset_to_it(
         assert len(kept) == (dialects is None or dialect in dialects), dialect
 
 
-def test_the_read_pool_reads_sql_files_into_their_changesets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With enough files the changelogs are read by worker processes: their sqlFile changes
-    come back pickled, and the files are read into the changesets the same."""
+def counted_pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker counts of the read pools the engine starts from now on."""
     from backout import engine
 
     pooled: list[int] = []
@@ -1075,6 +1072,15 @@ def test_the_read_pool_reads_sql_files_into_their_changesets(
         return read_in_pool(tree, workers)
 
     monkeypatch.setattr(engine, "_read_in_pool", counted)
+    return pooled
+
+
+def test_the_read_pool_reads_sql_files_into_their_changesets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With enough files the changelogs are read by worker processes: their sqlFile changes
+    come back pickled, and the files are read into the changesets the same."""
+    pooled = counted_pools(monkeypatch)
 
     fixture = FIXTURES / "BK201" / "fail" / "liquibase_xml_sql_file"
     for path in fixture.rglob("*"):
@@ -1083,7 +1089,7 @@ def test_the_read_pool_reads_sql_files_into_their_changesets(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
     # After the project's files in path order: the workers, which take the first, read them.
-    for index in range(engine.PARALLEL_THRESHOLD):
+    for index in range(PARALLEL_THRESHOLD):
         write(tmp_path, {f"zz/cm{index}.yaml": f"kind: ConfigMap\nmetadata: {{name: c{index}}}\n"})
     (expected,) = (fixture / "expected.txt").read_text().splitlines()
     assert findings(tmp_path, "BK201", "BK207", "BK901") == [expected]
@@ -1099,3 +1105,133 @@ def test_a_missing_sql_file_that_a_rollback_reuses_is_reported_once(tmp_path: Pa
         "db/changelog.xml:4:5 BK207",  # changeset 2's rollback runs it: it fails
         "db/changelog.xml:4:5 BK901",
     ]
+
+
+# --- Plain SQL files a changelog includes: one raw changeset each ---------------------------
+
+INCLUDE_CHANGES = '  <includeAll path="changes/" relativeToChangelogFile="true"/>\n'
+
+
+def test_include_all_runs_plain_sql_files_as_raw_changesets_in_path_order(tmp_path: Path) -> None:
+    """Liquibase's SqlChangeLogParser makes a ``.sql`` file without the formatted SQL header
+    one changeset (id ``raw``, author ``includeAll``) of its whole text, in includeAll's
+    path order; a formatted file in the same folder keeps its changesets."""
+    write(
+        tmp_path,
+        {
+            "db/master.xml": xml(
+                '  <includeAll path="changes/" relativeToChangelogFile="true"/>\n'
+                '  <include file="db/late.sql"/>\n'
+            ),
+            "db/changes/001-create-users.sql": "CREATE TABLE users (id int);\n",
+            "db/changes/002-formatted.sql": (
+                "--liquibase formatted sql\n--changeset shop:2\n"
+                "ALTER TABLE users ADD COLUMN email text;\n"
+                "--rollback ALTER TABLE users DROP COLUMN email;\n"
+            ),
+            "db/changes/add_nickname.sql": (
+                "-- no header: one raw changeset\n"
+                "ALTER TABLE users ADD COLUMN nickname text NOT NULL;\n"
+            ),
+            "db/changes/README.md": "The release's migrations.\n",
+            "db/late.sql": "ALTER TABLE users ADD COLUMN age int;\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    ordered = ordered_migrations(facts)
+    assert labels(ordered) == [
+        "001-create-users.sql#includeAll:raw",
+        "002-formatted.sql#shop:2",
+        "add_nickname.sql#includeAll:raw",
+        "late.sql#includeAll:raw",
+    ]
+    assert {m.stream for m in ordered} == {"db/master.xml"}
+    raw = ordered[2]
+    assert (raw.layout, raw.down_state) == ("liquibase", DOWN_MISSING)
+    assert [(op.kind, op.column, str(op.location)) for op in raw.up] == [
+        (ADD_COLUMN, "nickname", "db/changes/add_nickname.sql:2:30")
+    ]
+    # Not also a plain numbered migration of its own.
+    assert [m.layout for m in facts.of(Migration)].count("plain") == 0
+    config = Config(root=tmp_path).with_overrides(select=("BK201", "BK207"), release_size=2)
+    result = check(tmp_path, config)
+    assert sorted(f"{f.location} {f.code}" for f in result.findings) == [
+        "db/changes/add_nickname.sql:1:1 BK207",
+        "db/changes/add_nickname.sql:2:30 BK201",
+        "db/late.sql:1:1 BK207",
+    ]
+    bk207 = next(f for f in result.findings if f.code == "BK207")
+    assert "--liquibase formatted sql" in bk207.message
+
+
+@pytest.mark.parametrize(
+    "master",
+    [
+        "databaseChangeLog:\n  - includeAll:\n      path: db/changes/\n"
+        "      endsWithFilter: .sql\n",
+        '{"databaseChangeLog": [{"includeAll": {"path": "changes", '
+        '"relativeToChangelogFile": true, "endsWithFilter": ".sql"}}]}',
+    ],
+)
+def test_yaml_and_json_include_all_of_plain_sql_files_with_an_ends_with_filter(
+    tmp_path: Path, master: str
+) -> None:
+    name = "db/master.yaml" if master.startswith("databaseChangeLog") else "db/master.json"
+    write(
+        tmp_path,
+        {
+            name: master,
+            "db/changes/1.sql": "CREATE TABLE users (id int);\n",
+            "db/changes/2.sql": "ALTER TABLE users DROP COLUMN id;\n",
+            # Not taken: the filter keeps the .sql files (in any case).
+            "db/changes/3.xml": xml(changeset("3", '    <tagDatabase tag="v3"/>\n')),
+            "db/changes/4.SQL": "ALTER TABLE users ADD COLUMN nick text;\n",
+        },
+    )
+    ordered = ordered_migrations(load_workspace(tmp_path, Config(root=tmp_path)).head.facts)
+    assert labels([m for m in ordered if m.stream == name]) == [
+        "1.sql#includeAll:raw",
+        "2.sql#includeAll:raw",
+        "4.SQL#includeAll:raw",
+    ]
+    config = Config(root=tmp_path).with_overrides(select=("BK202", "BK207"), release_size=2)
+    assert sorted(f"{f.location} {f.code}" for f in check(tmp_path, config).findings) == [
+        "db/changes/2.sql:1:1 BK207",
+        "db/changes/2.sql:1:31 BK202",
+        "db/changes/4.SQL:1:1 BK207",
+    ]
+
+
+def test_a_plain_sql_file_that_no_changelog_includes_is_no_raw_changeset(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/master.xml": xml(INCLUDE_CHANGES),
+            "db/changes/1.sql": "CREATE TABLE users (id int);\n",
+            "flyway/V1__init.sql": "CREATE TABLE orders (id int);\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert sorted((m.location.path, m.layout) for m in facts.of(Migration)) == [
+        ("db/changes/1.sql", "liquibase"),
+        ("flyway/V1__init.sql", "flyway"),
+    ]
+
+
+def test_the_read_pool_reads_included_plain_sql_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read by worker processes, the includes come back pickled: the raw changesets are
+    made the same."""
+    pooled = counted_pools(monkeypatch)
+    write(
+        tmp_path,
+        {
+            "db/master.xml": xml(INCLUDE_CHANGES),
+            "db/changes/add.sql": "ALTER TABLE users ADD COLUMN nickname text NOT NULL;\n",
+        },
+    )
+    for index in range(PARALLEL_THRESHOLD):
+        write(tmp_path, {f"zz/cm{index}.yaml": f"kind: ConfigMap\nmetadata: {{name: c{index}}}\n"})
+    assert findings(tmp_path, "BK201") == ["db/changes/add.sql:1:30 BK201"]
+    assert pooled, "the tree was not read in a process pool"

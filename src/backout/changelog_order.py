@@ -156,7 +156,17 @@ class PathResolver:
                 return []
             base = max(sorted(bases), key=lambda b: _shared(b, including))
         prefix = "" if base in ("", ".") else base + "/"
-        return [p for p in self.paths if p.startswith(prefix) and p != including]
+        ends_with = include.ends_with.lower()
+        return [
+            path
+            for path in self.paths
+            if path.startswith(prefix)
+            and path != including
+            and path.lower().endswith(ends_with)
+            and include.min_depth
+            <= path.count("/", len(prefix)) + 1
+            <= (include.max_depth or len(path))
+        ]
 
 
 def order_changelogs(

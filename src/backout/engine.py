@@ -229,12 +229,22 @@ def _read_release(tree: Tree, readers: Sequence[Reader], root_name: str | None) 
     # module is loaded (by a reader, or by unpickling a worker's facts), so a check without
     # such files imports none of them.
     sql_files = sys.modules.get("backout.sources.liquibase_sql_files")
+    if sql_files is None and _has_changelog_includes(facts):
+        # Only includes came back from the workers: the module's own facts did not load it.
+        from backout.sources import liquibase_sql_files as sql_files
     if sql_files is not None:
+        sql_files.link_included_sql_files(facts, tree)
         sql_files.link_sql_files(facts, tree)
     for module, step in _LINK_STEPS:
         if module in sys.modules:
             getattr(sys.modules[module], step)(facts)
     return release
+
+
+def _has_changelog_includes(facts: FactSet) -> bool:
+    """Whether ``facts`` hold a Liquibase include (its module loaded by reading one)."""
+    migration_facts = sys.modules.get("backout.sources.migration_facts")
+    return migration_facts is not None and bool(facts.of(migration_facts.ChangelogInclude))
 
 
 _LINK_STEPS = (

@@ -445,6 +445,9 @@ class _Changelog:
                         position=position,
                         relative=bool(element.flag("relativeToChangelogFile")),
                         directory=directory,
+                        ends_with=element.attr("endsWithFilter") if directory else "",
+                        min_depth=_whole(element.attr("minDepth"), 1),
+                        max_depth=_whole(element.attr("maxDepth"), 0),
                     )
                 position += 1
 
@@ -577,6 +580,11 @@ class _Changelog:
             steps.add_file(change, dialects)
         else:
             steps.add(_operations(change), dialects)
+
+
+def _whole(text: str, default: int) -> int:
+    """A whole-number attribute (``maxDepth="2"``), or ``default`` when it is none."""
+    return int(text) if text.isdecimal() else default
 
 
 def _names_file(target: str, path: str) -> bool:

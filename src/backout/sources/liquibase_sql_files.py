@@ -164,6 +164,79 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
     facts.replace_each(joined)
 
 
+def link_included_sql_files(facts: FactSet, tree: Tree) -> None:
+    """Make each ``.sql`` file that a changelog includes (``include file=``, a folder of
+    ``includeAll``) without the formatted SQL header the one changeset Liquibase makes of it
+    (id ``raw``, author ``includeAll``: ``SqlChangeLogParser``), read from ``tree``, in place of
+    what the SQL migration reader made of it alone (see the module docstring)."""
+    from backout.sources.migration_facts import ChangelogInclude, Migration
+
+    includes = facts.of(ChangelogInclude)
+    if not includes:
+        return
+    from backout.changelog_order import PathResolver
+
+    resolver = PathResolver(tree.paths)
+    formatted = {m.location.path for m in facts.of(Migration) if m.layout == "liquibase"}
+    wanted: set[str] = set()
+    for include in includes:
+        found = resolver.directory(include) if include.directory else [resolver.file(include)]
+        wanted.update(p for p in found if p and p.lower().endswith(".sql") and p not in formatted)
+    if not wanted:
+        return
+    from backout.sources.migrations import LIQUIBASE_HEADER
+
+    contents = dict(tree.subset(sorted(wanted)).read_all())
+    changesets: list[Fact] = []
+    for path, data in contents.items():
+        text, problems = _text(path, data, "utf-8", "the SQL of its changeset was not checked")
+        if text is not None and LIQUIBASE_HEADER.match(text):
+            continue  # formatted SQL without a changeset: Liquibase runs nothing of it
+        changesets.extend(problems)
+        if text is not None:
+            changesets.extend(_raw_changeset(path, text))
+    facts.retain(lambda fact: not _read_alone(fact, contents))
+    facts.paths.update(contents)
+    facts.extend(changesets)
+
+
+def _raw_changeset(path: str, text: str) -> list[Fact]:
+    """The changeset Liquibase makes of the plain SQL file at ``path``, and the SQL that a
+    grammar could not read. Like a formatted SQL changeset without ``--rollback``, it has no
+    rollback."""
+    from backout.schema_operations import DOWN_MISSING, DOWN_PRESENT
+    from backout.sources.liquibase import read_sql
+    from backout.sources.migration_facts import RAW_CHANGESET, Migration, version_key
+    from backout.sources.migrations import has_sql
+
+    directory, slash, name = path.rpartition("/")
+    reads = read_sql(text, path, 1, 1, "")
+    state, reason = DOWN_PRESENT, ""  # an empty file: nothing to undo
+    if has_sql(text):
+        state = DOWN_MISSING
+        reason = (
+            "it has no `--liquibase formatted sql` first line, and Liquibase runs a plain SQL "
+            "file as one changeset that it cannot roll back"
+        )
+    migration = Migration(
+        Location(path, 1, 1),
+        layout="liquibase",
+        engine="sql",
+        stream=directory if slash else ".",
+        version=RAW_CHANGESET,
+        sort_key=(*version_key(name), (0, "")),
+        name=name,
+        up_sql=text,
+        down_state=state,
+        down_reason=reason,
+        changeset=RAW_CHANGESET,
+        up=reads.up,
+        readable=reads.readable,
+        dialect_reads=reads.dialect_reads,
+    )
+    return [*reads.problems, migration]
+
+
 def _linked(tree: Tree, change: SqlFileChange) -> str | None:
     """The tree's file that the path of ``change`` names through a symlink of a working tree:
     a link to a file checked under its own path is not one of the tree's paths (so that
@@ -202,7 +275,7 @@ def _read_alone(fact: Fact, files: Container[str]) -> bool:
     from backout.sources.migration_facts import DownScript, Migration
 
     if isinstance(fact, Migration):
-        return fact.engine == "sql"
+        return fact.engine == "sql" and fact.layout != "liquibase"
     if isinstance(fact, Unreadable):
         return fact.reader in _SQL_FILE_READERS
     return isinstance(fact, DownScript)
@@ -211,37 +284,14 @@ def _read_alone(fact: Fact, files: Container[str]) -> bool:
 def _read_file(change: SqlFileChange, data: FileBytes) -> _FileRead:
     """The SQL of the file ``change`` names, read in its dialects."""
     path = change.found or ""
-    where = Location(path, 1, 0)
-    if data is None:
-        limit = MAX_FILE_BYTES // (1024 * 1024)
-        too_large = f"larger than {limit} MiB: the SQL of a sqlFile change was not checked"
-        return _FileRead({}, [Unreadable(where, SQL_FILE_READER, too_large)], False)
-    if not isinstance(data, bytes):
-        return _FileRead({}, [Unopened(where, SQL_FILE_READER, data.reason)], False)
     try:
         codec = codecs.lookup(change.encoding.strip() or "utf-8").name
     except LookupError:
         unknown = f"sqlFile {change.target}: encoding {change.encoding!r} is not one backout knows"
         return _FileRead({}, [Unreadable(change.location, LIQUIBASE_READER, unknown)], False)
-    file = SourceFile(path, data)
-    problems: list[Unreadable] = []
-    if codec == "utf-8":
-        lenient = file.lenient_text()  # None for a binary file
-        text, misdecoded = lenient if lenient is not None else ("", None)
-        if misdecoded is not None:
-            problems.append(misdecoded)
-        binary = lenient is None
-    else:
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError as exc:
-            text = data.decode(codec, errors="replace")
-            problems.append(Misdecoded(where, "text", f"not valid {codec} (byte {exc.start})"))
-        # NUL characters, not bytes: UTF-16 text has a NUL byte in each ASCII character.
-        binary = "\x00" in text[:8192]
-    if binary:
-        why = "binary file (contains NUL bytes): the SQL of a sqlFile change was not checked"
-        return _FileRead({}, [Unreadable(where, SQL_FILE_READER, why)], False)
+    text, problems = _text(path, data, codec, "the SQL of a sqlFile change was not checked")
+    if text is None:
+        return _FileRead({}, problems, False)
     from backout.sources.liquibase import DIALECTS, read_sql
 
     dialects = frozenset(change.dialects)
@@ -255,6 +305,39 @@ def _read_file(change: SqlFileChange, data: FileBytes) -> _FileRead:
     problems.extend(p for p in reads.problems if p.dialect in dialects)
     readable = not any(p.dialect == "postgres" for p in reads.problems if p.dialect in dialects)
     return _FileRead(operations, problems, readable)
+
+
+def _text(
+    path: str, data: FileBytes, codec: str, skipped: str
+) -> tuple[str | None, list[Unreadable]]:
+    """The text of the SQL file at ``path`` decoded with ``codec``, and what could not be
+    read; no text for a file too large, unopened or binary (``skipped`` says what that
+    leaves unchecked)."""
+    where = Location(path, 1, 0)
+    if data is None:
+        limit = MAX_FILE_BYTES // (1024 * 1024)
+        return None, [Unreadable(where, SQL_FILE_READER, f"larger than {limit} MiB: {skipped}")]
+    if not isinstance(data, bytes):
+        return None, [Unopened(where, SQL_FILE_READER, data.reason)]
+    problems: list[Unreadable] = []
+    if codec == "utf-8":
+        lenient = SourceFile(path, data).lenient_text()  # None for a binary file
+        text, misdecoded = lenient if lenient is not None else ("", None)
+        if misdecoded is not None:
+            problems.append(misdecoded)
+        binary = lenient is None
+    else:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            text = data.decode(codec, errors="replace")
+            problems.append(Misdecoded(where, "text", f"not valid {codec} (byte {exc.start})"))
+        # NUL characters, not bytes: UTF-16 text has a NUL byte in each ASCII character.
+        binary = "\x00" in text[:8192]
+    if binary:
+        why = f"binary file (contains NUL bytes): {skipped}"
+        return None, [Unreadable(where, SQL_FILE_READER, why)]
+    return text, problems
 
 
 def _with_files(

@@ -164,6 +164,18 @@ class ChangelogInclude(Fact):
     """``relativeToChangelogFile="true"``: ``target`` is relative to the including file."""
     directory: bool = False
     """``includeAll``: every changelog below ``target``, in path order."""
+    ends_with: str = ""
+    """``includeAll``'s ``endsWithFilter``: only the files whose path ends with it (in any
+    case, as Liquibase compares it)."""
+    min_depth: int = 1
+    max_depth: int = 0
+    """``includeAll``'s ``minDepth`` and ``maxDepth`` (0: no limit): the folder's own files
+    are at depth 1, its subfolders' at 2…"""
+
+
+RAW_CHANGESET = "includeAll:raw"
+"""The ``author:id`` Liquibase gives the one changeset of a ``.sql`` file without the
+formatted SQL header that a changelog includes (``SqlChangeLogParser``)."""
 
 
 _NUMBER_PARTS = re.compile(r"\d+|[^\d]+")

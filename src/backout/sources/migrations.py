@@ -58,7 +58,9 @@ _NUMBERED = re.compile(r"^(?P<version>\d+)[_-](?P<name>.+)\.sql$", re.I)
 # A marker line with its line ending (a lone ``\r`` ends a line too: see backout.lines).
 _DBMATE_UP = re.compile(r"(?:^|(?<=\r))--\s*migrate:up\b[^\r\n]*(?:\r\n?|\n)?", re.M)
 _DBMATE_DOWN = re.compile(r"(?:^|(?<=\r))--\s*migrate:down\b[^\r\n]*(?:\r\n?|\n)?", re.M)
-_LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.I)
+# The first line of a Liquibase formatted SQL changelog (blank lines before it allowed, as
+# Liquibase does since 3.10); a ``.sql`` changelog without it is one raw changeset.
+LIQUIBASE_HEADER = re.compile(r"^\s*--\s*liquibase\s+formatted\s+sql\b", re.I)
 _CHANGESET = re.compile(r"^--\s*changeset\s+(?P<id>\S+)", re.I)
 _ROLLBACK_LINE = re.compile(r"^--\s*rollback\b ?(?P<sql>.*)$", re.I)
 _ROLLBACK_BLOCK = re.compile(r"/\*\s*liquibase\s+rollback\b(?P<sql>.*?)\*/", re.I | re.S)
@@ -73,7 +75,8 @@ _GOOSE_NO_TRANSACTION = re.compile(r"(?:^|(?<=\r))--\s*\+goose\s+no\s+transactio
 _RUN_IN_TRANSACTION_OFF = re.compile(r"\brunInTransaction:false\b", re.I)
 
 
-def _has_sql(text: str) -> bool:
+def has_sql(text: str) -> bool:
+    """Whether ``text`` holds SQL besides comments, blanks and semicolons."""
     return bool(_SQL_COMMENT.sub("", text).strip(" \t\r\n;"))
 
 
@@ -112,7 +115,7 @@ class MigrationFileReader:
 
 def _read_text(path: str, stream: str, name: str, text: str) -> list[Fact]:
     """The facts of one SQL file's text, by its layout."""
-    if _LIQUIBASE_HEADER.match(text):
+    if LIQUIBASE_HEADER.match(text):
         return list(_liquibase(path, stream, text))
     pop = _POP.match(name)
     if pop:
@@ -189,7 +192,7 @@ def _single(
             )
         )
         return facts
-    if not _has_sql(text):
+    if not has_sql(text):
         state, reason = DOWN_PRESENT, ""  # an empty migration: nothing to undo
     elif layout == "plain":
         state, reason = DOWN_MISSING, "plain numbered SQL migrations have no down migration"
@@ -275,7 +278,7 @@ def _sections(
     yield from reads.problems
     if down_text is None:
         state, reason = DOWN_MISSING, f"the file has no `{tool.down_name}` section"
-    elif not _has_sql(down_text):
+    elif not has_sql(down_text):
         state, reason = DOWN_EMPTY, f"the `{tool.down_name}` section is empty"
     else:
         state, reason = DOWN_PRESENT, ""
@@ -374,7 +377,7 @@ def _liquibase(path: str, stream: str, text: str) -> Iterator[Fact]:
                     "back formatted SQL by itself"
                 ),
             )
-        elif declared_none or not _has_sql(down_text):
+        elif declared_none or not has_sql(down_text):
             state, reason = DOWN_EMPTY, f"changeset {changeset['id']} declares an empty rollback"
         else:
             state, reason = DOWN_PRESENT, ""

@@ -13,6 +13,7 @@ from backout.schema_model import (
     analyse,
 )
 from backout.schema_operations import IN_DATABASE_OPERATIONS
+from backout.sources.migration_facts import RAW_CHANGESET
 
 
 class IrreversibleMigration(Rule):
@@ -160,6 +161,11 @@ _FIXES = {
 
 
 def _fix(migration: Migration) -> str:
+    if migration.changeset == RAW_CHANGESET:  # a plain SQL file that a changelog includes
+        return (
+            "make the file formatted SQL (`--liquibase formatted sql`, `--changeset "
+            "author:id`) with `--rollback` lines that undo it"
+        )
     if migration.engine == "liquibase":  # an XML, YAML or JSON changelog, not formatted SQL
         return (
             "give the changeset a rollback (`<rollback>` in XML, `rollback:` in YAML and JSON) "
