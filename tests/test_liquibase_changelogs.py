@@ -694,8 +694,8 @@ def test_a_rollback_naming_a_changeset_with_a_sql_file_runs_its_file(tmp_path: P
             "src/main/resources/db/changelog.json",
             '{"databaseChangeLog": [{"changeSet": {"id": "1", "author": "shop", "changes": '
             '[{"sqlFile": {"path": "classpath:db/sql/001.sql"}}]}}]}',
-            "no file of the checked tree is db/sql/001.sql of the search path (a path that "
-            "ends with /db/sql/001.sql, such as src/main/resources/db/sql/001.sql)",
+            "no file of the checked tree is db/sql/001.sql of the search path, below the "
+            "changelog's folder or one above it (such as src/main/resources/db/sql/001.sql)",
         ),
         (
             "db/changelog.xml",
@@ -1235,3 +1235,90 @@ def test_the_read_pool_reads_included_plain_sql_files(
         write(tmp_path, {f"zz/cm{index}.yaml": f"kind: ConfigMap\nmetadata: {{name: c{index}}}\n"})
     assert findings(tmp_path, "BK201") == ["db/changes/add.sql:1:30 BK201"]
     assert pooled, "the tree was not read in a process pool"
+
+
+def test_include_all_depths_keep_the_folder_levels_they_name(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "db/master.yaml": (
+                "databaseChangeLog:\n  - includeAll:\n      path: db/changes\n      maxDepth: 1\n"
+            ),
+            "db/changes/1.sql": "CREATE TABLE users (id int);\n",
+            "db/changes/old/0.sql": "CREATE TABLE old (id int);\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert labels(ordered_migrations(facts)) == ["1.sql#includeAll:raw"]
+
+
+# --- Search-path paths: below the changelog's folders, not anywhere in the tree ---------------
+
+
+def test_a_search_path_sql_file_is_not_another_tools_file_elsewhere(tmp_path: Path) -> None:
+    """``db/sql/0002_nick.sql`` is looked for below the changelog's folder and the folders
+    above it (the search path a Maven, Spring or CLI project has), not at the end of any
+    path: the golang-migrate file of another service stays its own migration."""
+    changes = sql_file("db/sql/0002_nick.sql") + "    <rollback/>\n"
+    other = "services/billing/db/sql/0002_nick.sql"
+    write(
+        tmp_path,
+        {
+            "app/src/main/resources/db/changelog.xml": xml(
+                changeset("1", CREATE_USERS) + changeset("2", changes)
+            ),
+            other: "ALTER TABLE invoices ADD COLUMN nick text NOT NULL;\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert [m.layout for m in facts.of(Migration) if m.location.path == other] == ["plain"]
+    (change,) = facts.of(SqlFileChange)
+    assert change.found is None
+    (problem,) = [u for u in facts.of(Unreadable) if u.reader == LIQUIBASE_READER]
+    assert "app/src/main/resources/db/sql/0002_nick.sql" in problem.reason
+    # Where it is: below a folder above the changelog.
+    write(tmp_path, {"app/src/main/resources/db/sql/0002_nick.sql": "SELECT 1;\n"})
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    (change,) = facts.of(SqlFileChange)
+    assert change.found == "app/src/main/resources/db/sql/0002_nick.sql"
+
+
+def test_a_search_path_include_reaches_the_modules_other_resources(tmp_path: Path) -> None:
+    """A test changelog on the test classpath includes the main one: Maven puts both
+    ``src/*/resources`` folders of the module on the classpath."""
+    write(
+        tmp_path,
+        {
+            "app/src/test/resources/db/test-master.xml": xml(
+                '  <include file="classpath:db/changelog.xml"/>\n'
+                + changeset("t", '    <tagDatabase tag="t"/>\n')
+            ),
+            "app/src/main/resources/db/changelog.xml": xml(changeset("1", CREATE_USERS)),
+            "other/src/main/resources/db/changelog.xml": xml(changeset("9", CREATE_USERS)),
+        },
+    )
+    ordered = ordered_migrations(load_workspace(tmp_path, Config(root=tmp_path)).head.facts)
+    master = "app/src/test/resources/db/test-master.xml"
+    assert [m.location.path for m in ordered if m.stream == master] == [
+        "app/src/main/resources/db/changelog.xml",
+        master,
+    ]
+
+
+def test_a_search_path_include_all_is_not_another_projects_folder(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "app/db/master.xml": xml(
+                '  <includeAll path="db/changes/"/>\n  <includeAll path="db/migrations/"/>\n'
+            ),
+            "app/db/changes/1.sql": "CREATE TABLE users (id int);\n",
+            # No app/db/migrations/: Liquibase finds no such folder on its search path.
+            "tools/db/migrations/0001_init.up.sql": "CREATE TABLE tools (id int);\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert sorted((m.location.path, m.layout) for m in facts.of(Migration)) == [
+        ("app/db/changes/1.sql", "liquibase"),
+        ("tools/db/migrations/0001_init.up.sql", "golang-migrate"),
+    ]

@@ -15,13 +15,17 @@ file — how a directory of changelogs without a master is ordered.
 
 Include paths are resolved as Liquibase does where it can be known from the tree: relative to
 the including file with ``relativeToChangelogFile``, else relative to the search path (the
-classpath, ``src/main/resources`` in a Maven project), which is found by matching the path
-against the end of the changelogs' paths, nearest the including file first.
+classpath, ``src/main/resources`` in a Maven project; the folder the CLI runs in), which is
+one of the folders that hold the including file, nearest first, or another resource folder
+of its module (:meth:`PathResolver.search_roots`) — not the end of any path of the tree,
+which would take another service's or another tool's file of the same name.
 """
 
 from __future__ import annotations
 
+import bisect
 import posixpath
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
@@ -96,6 +100,10 @@ def resolve_rollback_references(migrations: Sequence[Migration]) -> list[Migrati
     return out
 
 
+# A Maven/Gradle resource folder of a path (``src/main/resources/``), after its module's path.
+_RESOURCES = re.compile(r"(?:^|(?<=/))src/[^/]+/resources/")
+
+
 def _shared(a: str, b: str) -> int:
     return len(posixpath.commonprefix([a, b]))
 
@@ -107,9 +115,17 @@ class PathResolver:
     def __init__(self, paths: Iterable[str]) -> None:
         self.paths = sorted(set(paths))
         self._known = set(self.paths)
-        self._by_name: dict[str, list[str]] = {}
+        # Each Maven/Gradle module's resource folders (``app/`` → ``app/src/main/resources/``,
+        # ``app/src/test/resources/``), main first: all of them are on its test classpath.
+        self._resources: dict[str, list[str]] = {}
         for path in self.paths:
-            self._by_name.setdefault(path.rpartition("/")[2], []).append(path)
+            found = _RESOURCES.search(path) if "/resources/" in path else None
+            if found is not None:
+                folders = self._resources.setdefault(path[: found.start()], [])
+                if found.group(0) not in folders:
+                    folders.append(found.group(0))
+        for folders in self._resources.values():
+            folders.sort(key=lambda folder: (folder != "src/main/resources/", folder))
 
     def file(self, include: ChangelogInclude) -> str | None:
         """The changelog ``include`` names, or None when it is none of the tree's."""
@@ -118,16 +134,29 @@ class PathResolver:
     def path(self, target: str, relative: bool, including: str) -> str | None:
         """The file of the tree that ``target`` names in the changelog at ``including``:
         relative to that changelog when ``relative`` (``relativeToChangelogFile``), else a
-        search-path (classpath) path, the end of a tree path, nearest ``including``."""
+        search-path (classpath) path below the nearest of :meth:`search_roots` that has it."""
         wanted = self.wanted(target, relative, including)
         if not wanted or wanted.startswith("../"):
             return None
-        if relative or wanted in self._known:
+        if relative:
             return wanted if wanted in self._known else None
-        matches = [
-            p for p in self._by_name.get(wanted.rpartition("/")[2], ()) if p.endswith("/" + wanted)
-        ]
-        return max(matches, key=lambda p: _shared(p, including), default=None)
+        candidates = (root + wanted for root in self.search_roots(including))
+        return next((path for path in candidates if path in self._known), None)
+
+    def search_roots(self, including: str) -> list[str]:
+        """The folders (``""`` or ending in ``/``) where the search path may start for the
+        changelog at ``including``, nearest first: its own folder and each one above it (a
+        Spring or Maven classpath is ``src/main/resources``, the Liquibase CLI's is the folder
+        it runs in), then the other resource folders of its module. A file of the same name
+        elsewhere in the tree, another service's or another tool's, is not on it."""
+        parts = including.split("/")[:-1]
+        roots = [posixpath.join(*parts[:n]) + "/" for n in range(len(parts), 0, -1)]
+        roots.append("")
+        found = _RESOURCES.search(including)
+        if found is not None:
+            module = including[: found.start()]
+            roots.extend(module + folder for folder in self._resources.get(module, ()))
+        return list(dict.fromkeys(roots))
 
     @staticmethod
     def wanted(target: str, relative: bool, including: str) -> str:
@@ -138,6 +167,11 @@ class PathResolver:
             return clean
         return posixpath.normpath(posixpath.join(posixpath.dirname(including), clean))
 
+    def _holds_folder(self, prefix: str) -> bool:
+        """Whether a path of the tree starts with ``prefix`` (a folder, ending in ``/``)."""
+        at = bisect.bisect_left(self.paths, prefix)
+        return at < len(self.paths) and self.paths[at].startswith(prefix)
+
     def directory(self, include: ChangelogInclude) -> list[str]:
         including = include.location.path
         target = _clean(include.target)
@@ -146,15 +180,17 @@ class PathResolver:
         elif not target:
             base = ""
         else:
-            # The search-path folders holding ``target/``: the one nearest the includer.
-            bases = {
-                path[: path.find(f"{target}/") + len(target)]
-                for path in self.paths
-                if path.startswith(f"{target}/") or f"/{target}/" in path
-            }
-            if not bases:
+            # The folder ``target`` below the nearest search root that has it.
+            base = next(
+                (
+                    root + target
+                    for root in self.search_roots(including)
+                    if self._holds_folder(root + target + "/")
+                ),
+                "",
+            )
+            if not base:
                 return []
-            base = max(sorted(bases), key=lambda b: _shared(b, including))
         prefix = "" if base in ("", ".") else base + "/"
         ends_with = include.ends_with.lower()
         return [

@@ -6,8 +6,8 @@ inside ``<rollback>``, as part of its rollback. A reader sees one file, so the c
 records each such change as a :class:`SqlFileChange` fact, with where its operations go among
 the changeset's, and reads no SQL file. :func:`link_sql_files`, run once every file of a tree
 is read, finds each file as Liquibase does (relative to the changelog with
-``relativeToChangelogFile``, else a search-path path: the end of a tree path, nearest the
-changelog, as includes are found by :class:`backout.changelog_order.PathResolver`), reads it
+``relativeToChangelogFile``, else a search-path path: below the changelog's folder or one
+above it, as includes are found by :class:`backout.changelog_order.PathResolver`), reads it
 from the same tree (a working tree or a git ref), decodes it with the change's ``encoding``
 and reads its SQL as an inline ``sql`` change is read (``endDelimiter``, ``${…}``
 properties), in the change's dialects, with positions in the SQL file. Its operations become
@@ -29,7 +29,7 @@ the step, resolved, for ``--base``: :func:`changelogs_with_changed_files`.
 from __future__ import annotations
 
 import codecs
-import posixpath
+import re
 from collections.abc import Container
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -40,6 +40,7 @@ from backout.sources.base import Fact, FactSet, Misdecoded, SourceFile, Unopened
 from backout.sources.paths import LIQUIBASE_READER
 
 if TYPE_CHECKING:
+    from backout.changelog_order import PathResolver
     from backout.discovery import FileBytes, Tree
     from backout.schema_operations import Operation
     from backout.sources.migration_facts import Migration
@@ -81,9 +82,11 @@ class SqlFileChange(Fact):
         if not wanted:
             return "it names no file"
         if not self.relative:
+            found = re.search(r"(?:^|/)src/[^/]+/resources/", self.location.path)
+            example = self.location.path[: found.end()] + wanted if found else wanted
             return (
-                f"no file of the checked tree is {wanted} of the search path (a path that "
-                f"ends with /{wanted}, such as src/main/resources/{wanted})"
+                f"no file of the checked tree is {wanted} of the search path, below the "
+                f"changelog's folder or one above it (such as {example})"
             )
         if wanted == ".." or wanted.startswith("../"):
             return f"{wanted}, relative to the changelog, is outside the checked tree"
@@ -111,7 +114,8 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
     changes = [
         replace(
             c,
-            found=resolver.path(c.target, c.relative, c.location.path) or _linked(tree, c),
+            found=resolver.path(c.target, c.relative, c.location.path)
+            or _linked(tree, c, resolver),
         )
         for c in changes
     ]
@@ -237,23 +241,19 @@ def _raw_changeset(path: str, text: str) -> list[Fact]:
     return [*reads.problems, migration]
 
 
-def _linked(tree: Tree, change: SqlFileChange) -> str | None:
+def _linked(tree: Tree, change: SqlFileChange, resolver: PathResolver) -> str | None:
     """The tree's file that the path of ``change`` names through a symlink of a working tree:
     a link to a file checked under its own path is not one of the tree's paths (so that
-    nothing is read twice), but Liquibase opens it. A search-path path is looked for in the
-    changelog's directory and each one above it, nearest first."""
+    nothing is read twice), but Liquibase opens it. A search-path path is looked for below
+    each of the changelog's search roots (:meth:`PathResolver.search_roots`), nearest first."""
     if tree.git_ref is not None:
         return None
-    from backout.changelog_order import PathResolver
-
-    wanted = PathResolver.wanted(change.target, change.relative, change.location.path)
+    wanted = resolver.wanted(change.target, change.relative, change.location.path)
     if not wanted or wanted == ".." or wanted.startswith("../"):
         return None
     candidates = [wanted]
     if not change.relative:
-        parts = change.location.path.split("/")[:-1]
-        candidates = [posixpath.join(*parts[:n], wanted) for n in range(len(parts), 0, -1)]
-        candidates.append(wanted)
+        candidates = [root + wanted for root in resolver.search_roots(change.location.path)]
     root = tree.root.resolve()
     for candidate in candidates:
         link = tree.root / candidate
