@@ -777,7 +777,7 @@ def test_with_base_a_new_changeset_makes_only_its_own_sql_files_changed(tmp_path
     second = changeset("2", sql_file("sql/002.sql", ' relativeToChangelogFile="true"'))
     write(tmp_path, {"db/changelog.xml": xml(first + second)})
     assert findings(tmp_path, "BK201", "BK901", base="main") == ["db/sql/002.sql:3:14 BK201"]
-    # A statement edited in the file of a changeset makes its changelog changed.
+    # A statement edited in the file of a changeset changes the changeset.
     git(tmp_path, "commit", "-q", "-am", "second")
     write(tmp_path, {"db/sql/001.sql": "INSERT INTO users (id) VALUES (2),,;\n"})
     assert findings(tmp_path, "BK901", base="main") == ["db/sql/001.sql:1:35 BK901"]
@@ -1321,4 +1321,79 @@ def test_a_search_path_include_all_is_not_another_projects_folder(tmp_path: Path
     assert sorted((m.location.path, m.layout) for m in facts.of(Migration)) == [
         ("app/db/changes/1.sql", "liquibase"),
         ("tools/db/migrations/0001_init.up.sql", "golang-migrate"),
+    ]
+
+
+def test_with_base_a_changed_sql_file_changes_only_the_changesets_that_run_it(
+    tmp_path: Path,
+) -> None:
+    """A SQL file edited or gone changes the changesets that run it, not every changeset of
+    their changelog: what was found in the others before is not this change's."""
+    from tests.conftest import git
+
+    relative = ' relativeToChangelogFile="true"'
+    body = (
+        changeset(
+            "1", sql_file("sql/001.sql", relative) + "    <rollback>DROP TABLE users;</rollback>\n"
+        )
+        + changeset("2", sql_file("sql/gone.sql", relative) + "    <rollback/>\n")  # a base BK901
+        + changeset(
+            "3",
+            sql_file("sql/003.sql", relative) + '    <sqlFile path="x.sql" encoding="nope"/>\n'
+            "    <rollback/>\n",
+        )
+    )
+    write(
+        tmp_path,
+        {
+            "db/changelog.xml": xml(body),
+            "db/sql/001.sql": "CREATE TABLE users (id int);\n",
+            "db/sql/003.sql": "SELECT 1;\n",
+        },
+    )
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    lines = xml(body).splitlines()
+    first = next(n for n, line in enumerate(lines, 1) if "sql/001.sql" in line)
+    # Changeset 1's file goes: its sqlFile is this change's BK901; changeset 2's is not.
+    (tmp_path / "db/sql/001.sql").unlink()
+    assert findings(tmp_path, "BK901", base="main") == [f"db/changelog.xml:{first}:5 BK901"]
+    # Changeset 3's file is edited: its other change's BK901 is the changeset's again.
+    git(tmp_path, "checkout", "-q", "--", "db/sql/001.sql")
+    write(tmp_path, {"db/sql/003.sql": "SELECT 2;\n"})
+    third = next(n for n, line in enumerate(lines, 1) if 'encoding="nope"' in line)
+    assert findings(tmp_path, "BK901", base="main") == [f"db/changelog.xml:{third}:5 BK901"]
+
+
+def test_check_with_base_judges_the_new_plain_sql_files_of_an_include_all_folder(
+    tmp_path: Path,
+) -> None:
+    """End to end: the installed command, a git repository, ``--base``. The folder's new file
+    is the release; the files that ran already are not judged again."""
+    from tests.conftest import git
+
+    write(
+        tmp_path,
+        {
+            "src/main/resources/db/changelog/db.changelog-master.yaml": (
+                "databaseChangeLog:\n  - includeAll:\n      path: db/changelog/changes/\n"
+            ),
+            "src/main/resources/db/changelog/changes/2024-01-users.sql": (
+                "CREATE TABLE users (id int);\nALTER TABLE users DROP COLUMN id;\n"
+            ),
+        },
+    )
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-q", "-m", "base")
+    new = "src/main/resources/db/changelog/changes/2024-02-nickname.sql"
+    write(tmp_path, {new: ADD_NICKNAME})
+    done = run_backout("check", ".", "--base", "main", "--format", "concise", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert sorted(
+        line.split(" ")[0] + " " + line.split(" ")[1] for line in done.stdout.splitlines()
+    ) == [
+        f"{new}:1:1: BK207",
+        f"{new}:3:14: BK201",
     ]

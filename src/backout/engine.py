@@ -307,6 +307,10 @@ class Workspace:
     head: Release
     base: Release | None = None
     changed: set[str] | None = None
+    """The files that changed since the base (None: no base): their findings are reported."""
+    changed_lines: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    """Parts of files that count as changed although the files did not, as first and last
+    lines by path: the changesets of a changelog that run a changed SQL file."""
     base_label: str | None = None
 
 
@@ -352,14 +356,15 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
             gitlab.pipeline_files_changed(workspace.changed, head.facts, workspace.base.facts)
         )
     # A Liquibase changeset is read from its changelog and the files of its `sqlFile`s: a
-    # changed file changes its changelogs, and a new changeset its files.
+    # changed file changes the changesets that run it (their lines), and a new changeset its
+    # files.
     sql_files = sys.modules.get("backout.sources.liquibase_sql_files")
     if sql_files is not None:
-        workspace.changed.update(
-            sql_files.changelogs_with_changed_files(
-                workspace.changed, head.facts, workspace.base.facts
-            )
+        base_facts = workspace.base.facts
+        workspace.changed_lines = sql_files.changesets_with_changed_files(
+            workspace.changed, head.facts, base_facts
         )
+        workspace.changed.update(sql_files.sql_files_of_new_changesets(head.facts, base_facts))
     return workspace
 
 
@@ -429,9 +434,9 @@ def finish(
     active = _without_per_file_ignores(split.active, config)
     silenced = _without_per_file_ignores(split.suppressed, config)
     if workspace.changed is not None:
-        changed = workspace.changed
-        active = [f for f in active if f.location.path in changed]
-        silenced = [f for f in silenced if f.location.path in changed]
+        changed, spans = workspace.changed, workspace.changed_lines
+        active = [f for f in active if _is_changed(f.location, changed, spans)]
+        silenced = [f for f in silenced if _is_changed(f.location, changed, spans)]
     return CheckResult(
         root=workspace.root,
         findings=sorted(active, key=REPORT_ORDER),
@@ -441,6 +446,15 @@ def finish(
         base=workspace.base_label,
         fail_on=config.fail_on,
     )
+
+
+def _is_changed(
+    location: Location, changed: set[str], spans: dict[str, list[tuple[int, int]]]
+) -> bool:
+    """Whether ``location`` is in a changed file, or in a changed part of one."""
+    if location.path in changed:
+        return True
+    return any(first <= location.line <= last for first, last in spans.get(location.path, ()))
 
 
 def _without_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:

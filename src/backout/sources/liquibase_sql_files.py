@@ -23,13 +23,15 @@ does, and need nothing here.
 
 A light module (no SQL parser until a file is read): the engine runs the step whenever the
 changelog reader, or the unpickling of a worker's facts, has loaded it. The facts stay after
-the step, resolved, for ``--base``: :func:`changelogs_with_changed_files`.
+the step, resolved, for ``--base``: :func:`sql_files_of_new_changesets` and
+:func:`changesets_with_changed_files`.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+import sys
 from collections.abc import Container
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -386,24 +388,47 @@ def _with_files(
     return joined
 
 
-def changelogs_with_changed_files(changed: set[str], head: FactSet, base: FactSet) -> set[str]:
-    """The files that count as changed with ``changed``, for ``sqlFile`` changes: the
-    changelog of each change, in the head or the base, whose SQL file is in ``changed`` (a
-    statement changed in ``sql/001.sql`` changes what the changeset of ``changelog.xml``
-    runs), and the SQL files of the head's changesets that the base does not have (a new
-    changeset that runs a file the base already had). The files of changesets that ran
-    already do not count: adding a changeset to a changelog changes nothing in them."""
+def sql_files_of_new_changesets(head: FactSet, base: FactSet) -> set[str]:
+    """The SQL files that the head's new changesets (those the base does not have) run: they
+    count as changed with ``--base`` (a new changeset that runs a file the base already had).
+    The files of changesets that ran already do not count: adding a changeset to a changelog
+    changes nothing in them."""
     from backout.sources.migration_facts import Migration
 
     at_base = {m.key for m in base.of(Migration)}
     new = {m.location for m in head.of(Migration) if m.key not in at_base}
-    found: set[str] = set()
+    return {
+        change.found
+        for change in head.of(SqlFileChange)
+        if change.found is not None and change.changeset in new
+    }
+
+
+def changesets_with_changed_files(
+    changed: set[str], head: FactSet, base: FactSet
+) -> dict[str, list[tuple[int, int]]]:
+    """The lines of the changesets, in the head or the base, that run a SQL file of
+    ``changed`` (a statement changed in ``sql/001.sql`` changes what the changeset of
+    ``changelog.xml`` runs; a file gone makes its ``sqlFile`` unresolved), by changelog: from
+    the changeset's first line to the line before the next changeset of the file. Not the
+    whole changelog: its other changesets run what they ran before."""
+    from backout.sources.migration_facts import Migration
+
+    spans: dict[str, list[tuple[int, int]]] = {}
     for facts in (head, base):
+        starts: dict[str, list[int]] | None = None
         for change in facts.of(SqlFileChange):
-            if change.found is None:
+            if change.found is None or change.found not in changed:
                 continue
-            if change.found in changed:
-                found.add(change.location.path)
-            if facts is head and change.changeset in new:
-                found.add(change.found)
-    return found
+            if starts is None:
+                starts = {}
+                for migration in facts.of(Migration):
+                    if migration.engine == "liquibase":
+                        starts.setdefault(migration.location.path, []).append(
+                            migration.location.line
+                        )
+            path, first = change.changeset.path, change.changeset.line
+            later = [line for line in starts.get(path, ()) if line > first]
+            last = min(later) - 1 if later else sys.maxsize  # the last changeset: to the end
+            spans.setdefault(path, []).append((first, last))
+    return spans
