@@ -1397,3 +1397,71 @@ def test_check_with_base_judges_the_new_plain_sql_files_of_an_include_all_folder
         f"{new}:1:1: BK207",
         f"{new}:3:14: BK201",
     ]
+
+
+# --- Changelog properties in paths ---------------------------------------------------------
+
+
+def test_properties_expand_include_include_all_and_sql_file_paths(tmp_path: Path) -> None:
+    """``${…}`` in a path takes the value of a ``property`` of the changelog or, when global
+    (the default), of a changelog that includes it, defined before; the first definition
+    wins. A local one (``global="false"``) is its changelog's alone."""
+    write(
+        tmp_path,
+        {
+            "db/master.xml": xml(
+                '  <property name="changes" value="changes"/>\n'
+                '  <property name="sql.dir" value="sql" global="false"/>\n'
+                '  <include file="${changes}/a.xml" relativeToChangelogFile="true"/>\n'
+                + changeset("m", sql_file("${sql.dir}/m.sql", ' relativeToChangelogFile="true"'))
+                + '  <includeAll path="db/${later}/"/>\n'
+            ),
+            "db/changes/a.xml": xml(
+                '  <property name="changes" value="ignored"/>\n'
+                '  <property name="later" value="more"/>\n'
+                + changeset(
+                    "a",
+                    sql_file("db/${changes}/a.sql")
+                    + sql_file("${sql.dir}/x.sql", ' relativeToChangelogFile="true"'),
+                )
+            ),
+            "db/sql/m.sql": "ALTER TABLE users ADD COLUMN m int NOT NULL;\n",
+            "db/changes/a.sql": "ALTER TABLE users ADD COLUMN a int NOT NULL;\n",
+            "db/more/b.sql": "ALTER TABLE users ADD COLUMN b int NOT NULL;\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert labels(ordered_migrations(facts)) == [
+        "a.xml#shop:a",
+        "master.xml#shop:m",
+        "b.sql#includeAll:raw",
+    ]
+    assert sorted(c.found or c.target for c in facts.of(SqlFileChange)) == [
+        "${sql.dir}/x.sql",
+        "db/changes/a.sql",
+        "db/sql/m.sql",
+    ]
+    (problem,) = [u for u in facts.of(Unreadable) if u.reader == LIQUIBASE_READER]
+    assert "sqlFile ${sql.dir}/x.sql was not checked: no changelog that runs it" in problem.reason
+    assert "sql.dir" in problem.reason.partition("checked:")[2]
+
+
+def test_liquibase_properties_parameters_come_first(tmp_path: Path) -> None:
+    """``parameter.<name>`` of the ``liquibase.properties`` beside the master changelog (or
+    above it) is set before any changelog property, which cannot change it."""
+    write(
+        tmp_path,
+        {
+            "liquibase.properties": "changelog-file=db/master.yaml\nparameter.sqlDir=scripts\n",
+            "db/master.yaml": (
+                "databaseChangeLog:\n  - property:\n      name: sqlDir\n      value: sql\n"
+                "  - changeSet:\n      id: 1\n      author: shop\n      changes:\n"
+                "        - sqlFile: {path: '${sqlDir}/1.sql', relativeToChangelogFile: true}\n"
+                "      rollback: DROP TABLE users\n"
+            ),
+            "db/scripts/1.sql": "CREATE TABLE users (id int);\n",
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert [c.found for c in facts.of(SqlFileChange)] == ["db/scripts/1.sql"]
+    assert facts.of(Unreadable) == []

@@ -233,8 +233,7 @@ def _read_release(tree: Tree, readers: Sequence[Reader], root_name: str | None) 
         # Only includes came back from the workers: the module's own facts did not load it.
         from backout.sources import liquibase_sql_files as sql_files
     if sql_files is not None:
-        sql_files.link_included_sql_files(facts, tree)
-        sql_files.link_sql_files(facts, tree)
+        sql_files.link_changelog_files(facts, tree)
     for module, step in _LINK_STEPS:
         if module in sys.modules:
             getattr(sys.modules[module], step)(facts)

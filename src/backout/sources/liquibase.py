@@ -74,7 +74,12 @@ from backout.schema_operations import (
 from backout.sources import yamlfile
 from backout.sources.base import Fact, SourceFile, SqlUnreadable, Unreadable
 from backout.sources.liquibase_sql_files import SqlFileChange
-from backout.sources.migration_facts import ChangelogInclude, Migration, version_key
+from backout.sources.migration_facts import (
+    ChangelogInclude,
+    ChangelogProperty,
+    Migration,
+    version_key,
+)
 from backout.sources.paths import LIQUIBASE_READER as READER
 from backout.sources.paths import is_liquibase_changelog
 from backout.sources.xmlfile import Element as _Element
@@ -435,6 +440,15 @@ class _Changelog:
                 self.problems = []
                 yield migration
                 position += 1
+            elif element.name == "property" and element.attr("name"):
+                # A ``file=`` of properties is not read: its names stay unknown.
+                if "value" in element.attrs:
+                    yield ChangelogProperty(
+                        element.location,
+                        name=element.attr("name"),
+                        value=element.attr("value"),
+                        is_global=element.flag("global") is not False,
+                    )
             elif element.name in ("include", "includeAll"):
                 directory = element.name == "includeAll"
                 target = element.attr("path" if directory else "file")

@@ -79,7 +79,16 @@ class SqlFileChange(Fact):
     def not_found(self) -> str:
         """Why no file was found: where Liquibase looks for it, in words."""
         from backout.changelog_order import PathResolver
+        from backout.sources.liquibase_properties import unknown_properties
 
+        unknown = unknown_properties(self.target)
+        if unknown:
+            names = ", ".join(f"${{{name}}}" for name in dict.fromkeys(unknown))
+            return (
+                f"no changelog that runs it, nor a liquibase.properties beside or above its "
+                f"master changelog, defines {names} before it (a value given with -D or in "
+                "the environment is not known to backout)"
+            )
         wanted = PathResolver.wanted(self.target, self.relative, self.location.path)
         if not wanted:
             return "it names no file"
@@ -168,6 +177,17 @@ def link_sql_files(facts: FactSet, tree: Tree) -> None:
         return fact
 
     facts.replace_each(joined)
+
+
+def link_changelog_files(facts: FactSet, tree: Tree) -> None:
+    """The steps that join the files a changelog names, once every file of ``tree`` is
+    read: the properties in their paths expanded, the plain SQL files included made raw
+    changesets, the files of ``sqlFile`` changes read into their changesets."""
+    from backout.sources.liquibase_properties import expand_properties
+
+    expand_properties(facts, tree)
+    link_included_sql_files(facts, tree)
+    link_sql_files(facts, tree)
 
 
 def link_included_sql_files(facts: FactSet, tree: Tree) -> None:

@@ -173,6 +173,20 @@ class ChangelogInclude(Fact):
     are at depth 1, its subfolders' at 2…"""
 
 
+@direct_init
+@dataclass(frozen=True)
+class ChangelogProperty(Fact):
+    """A Liquibase changelog's ``property`` (``<property name="sql.dir" value="sql"/>``),
+    located where it is defined: :func:`backout.changelog_order.expand_properties` puts its
+    value into the ``${sql.dir}`` of the paths of the includes and ``sqlFile`` changes that
+    follow it (see there)."""
+
+    name: str
+    value: str
+    is_global: bool = True
+    """``global``, true by default: the changelogs read after it see it too, not only its own."""
+
+
 RAW_CHANGESET = "includeAll:raw"
 """The ``author:id`` Liquibase gives the one changeset of a ``.sql`` file without the
 formatted SQL header that a changelog includes (``SqlChangeLogParser``)."""
