@@ -115,17 +115,8 @@ class PathResolver:
     def __init__(self, paths: Iterable[str]) -> None:
         self.paths = sorted(set(paths))
         self._known = set(self.paths)
-        # Each Maven/Gradle module's resource folders (``app/`` → ``app/src/main/resources/``,
-        # ``app/src/test/resources/``), main first: all of them are on its test classpath.
+        # Each Maven/Gradle module's resource folders, found when first wanted.
         self._resources: dict[str, list[str]] = {}
-        for path in self.paths:
-            found = _RESOURCES.search(path) if "/resources/" in path else None
-            if found is not None:
-                folders = self._resources.setdefault(path[: found.start()], [])
-                if found.group(0) not in folders:
-                    folders.append(found.group(0))
-        for folders in self._resources.values():
-            folders.sort(key=lambda folder: (folder != "src/main/resources/", folder))
 
     def file(self, include: ChangelogInclude) -> str | None:
         """The changelog ``include`` names, or None when it is none of the tree's."""
@@ -154,9 +145,28 @@ class PathResolver:
         roots.append("")
         found = _RESOURCES.search(including)
         if found is not None:
-            module = including[: found.start()]
-            roots.extend(module + folder for folder in self._resources.get(module, ()))
+            roots.extend(self._resource_folders(including[: found.start()]))
         return list(dict.fromkeys(roots))
+
+    def _resource_folders(self, module: str) -> list[str]:
+        """The ``src/*/resources/`` folders of the module at ``module`` (``""`` or ending in
+        ``/``), ``src/main/resources/`` first: all of them are on its test classpath. One
+        look-up per source set (``src/main/``, ``src/test/``…), not per file."""
+        folders = self._resources.get(module)
+        if folders is not None:
+            return folders
+        folders = []
+        prefix = module + "src/"
+        at = bisect.bisect_left(self.paths, prefix)
+        while at < len(self.paths) and self.paths[at].startswith(prefix):
+            source_set = self.paths[at][len(prefix) :].partition("/")[0]
+            if self._holds_folder(f"{prefix}{source_set}/resources/"):
+                folders.append(f"{prefix}{source_set}/resources/")
+            # Past every path of the source set: "0" is the character after "/".
+            at = bisect.bisect_left(self.paths, f"{prefix}{source_set}0", at + 1)
+        folders.sort(key=lambda folder: (folder != f"{prefix}main/resources/", folder))
+        self._resources[module] = folders
+        return folders
 
     @staticmethod
     def wanted(target: str, relative: bool, including: str) -> str:

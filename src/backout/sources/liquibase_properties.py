@@ -32,7 +32,6 @@ from backout.sources.liquibase_sql_files import SqlFileChange
 from backout.sources.migration_facts import ChangelogInclude, ChangelogProperty
 
 if TYPE_CHECKING:
-    from backout.discovery import Tree
     from backout.sources.base import FactSet
 
 _PROPERTY = re.compile(r"\$\{([^{}\s]+)\}")
@@ -47,9 +46,10 @@ def unknown_properties(target: str) -> list[str]:
     return _PROPERTY.findall(target)
 
 
-def expand_properties(facts: FactSet, tree: Tree) -> None:
+def expand_properties(facts: FactSet, resolver: PathResolver) -> None:
     """Put the values of the properties into the paths of ``facts``' includes and ``sqlFile``
-    changes, as Liquibase parses the changelogs (see the module docstring)."""
+    changes, as Liquibase parses the changelogs (see the module docstring); ``resolver``
+    finds the files of the tree."""
     includes = facts.of(ChangelogInclude)
     changes = facts.of(SqlFileChange)
     pathed: list[_Pathed] = [*includes, *changes]
@@ -60,7 +60,6 @@ def expand_properties(facts: FactSet, tree: Tree) -> None:
         events.setdefault(event.location.path, []).append(event)
     for items in events.values():
         items.sort(key=lambda item: (item.location.line, item.location.column))
-    resolver = PathResolver(tree.paths)
     parameters = _tool_parameters(facts)
     masters = _masters(includes, resolver)
     # The masters depend on the includes' expanded paths: a second walk from the masters the

@@ -21,6 +21,14 @@ changeset's rollback fails too (Liquibase finds nothing to run), which BK207 rep
 ``splitStatements`` and ``stripComments`` change how Liquibase sends the SQL, not what it
 does, and need nothing here.
 
+A changelog also runs the ``.sql`` files it includes (``include file=``, the files of an
+``includeAll`` folder): one without the ``--liquibase formatted sql`` first line is one
+changeset to Liquibase (``SqlChangeLogParser``: id ``raw``, author ``includeAll``), which
+:func:`link_included_sql_files` makes of it, read from the tree, in place of what the SQL
+migration reader made of the file alone. It has no rollback. :func:`link_changelog_files`
+runs the steps in order, the properties in the paths expanded first
+(:mod:`backout.sources.liquibase_properties`).
+
 A light module (no SQL parser until a file is read): the engine runs the step whenever the
 changelog reader, or the unpickling of a worker's facts, has loaded it. The facts stay after
 the step, resolved, for ``--base``: :func:`sql_files_of_new_changesets` and
@@ -113,15 +121,13 @@ class _FileRead:
     readable: bool = True
 
 
-def link_sql_files(facts: FactSet, tree: Tree) -> None:
-    """Read the file of every :class:`SqlFileChange` of ``facts`` (from ``tree``) into its
-    changeset; a file not in the tree is a BK901 (see the module docstring)."""
+def link_sql_files(facts: FactSet, tree: Tree, resolver: PathResolver) -> None:
+    """Read the file of every :class:`SqlFileChange` of ``facts`` (from ``tree``, whose
+    paths ``resolver`` finds) into its changeset; a file not in the tree is a BK901 (see the
+    module docstring)."""
     changes = facts.of(SqlFileChange)
     if not changes:
         return
-    from backout.changelog_order import PathResolver
-
-    resolver = PathResolver(tree.paths)
     changes = [
         replace(
             c,
@@ -183,14 +189,20 @@ def link_changelog_files(facts: FactSet, tree: Tree) -> None:
     """The steps that join the files a changelog names, once every file of ``tree`` is
     read: the properties in their paths expanded, the plain SQL files included made raw
     changesets, the files of ``sqlFile`` changes read into their changesets."""
+    from backout.sources.migration_facts import ChangelogInclude
+
+    if not facts.of(ChangelogInclude) and not facts.of(SqlFileChange):
+        return
+    from backout.changelog_order import PathResolver
     from backout.sources.liquibase_properties import expand_properties
 
-    expand_properties(facts, tree)
-    link_included_sql_files(facts, tree)
-    link_sql_files(facts, tree)
+    resolver = PathResolver(tree.paths)  # one for the three steps: it sorts every path
+    expand_properties(facts, resolver)
+    link_included_sql_files(facts, tree, resolver)
+    link_sql_files(facts, tree, resolver)
 
 
-def link_included_sql_files(facts: FactSet, tree: Tree) -> None:
+def link_included_sql_files(facts: FactSet, tree: Tree, resolver: PathResolver) -> None:
     """Make each ``.sql`` file that a changelog includes (``include file=``, a folder of
     ``includeAll``) without the formatted SQL header the one changeset Liquibase makes of it
     (id ``raw``, author ``includeAll``: ``SqlChangeLogParser``), read from ``tree``, in place of
@@ -200,9 +212,6 @@ def link_included_sql_files(facts: FactSet, tree: Tree) -> None:
     includes = facts.of(ChangelogInclude)
     if not includes:
         return
-    from backout.changelog_order import PathResolver
-
-    resolver = PathResolver(tree.paths)
     formatted = {m.location.path for m in facts.of(Migration) if m.layout == "liquibase"}
     wanted: set[str] = set()
     for include in includes:
