@@ -126,6 +126,15 @@ class StepInput:
     key: str
     value: str
     location: Location
+    evaluated: str | None = None
+    """The value with each ``${{ env.NAME }}`` that the step's environment sets (the
+    workflow's, job's and step's ``env:``, what earlier steps write to ``$GITHUB_ENV``)
+    replaced by that value, as GitHub evaluates it; ``None`` when it names none."""
+
+    @property
+    def text(self) -> str:
+        """The value as the action receives it, as far as the workflow tells."""
+        return self.evaluated if self.evaluated is not None else self.value
 
 
 @dataclass(frozen=True)
@@ -1561,6 +1570,18 @@ def _github_steps(
                     job_env[name] = value
 
 
+_ENV_EXPRESSION = re.compile(r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _env_evaluated(text: str, env: dict[str, str]) -> str | None:
+    """``text`` with the ``${{ env.NAME }}`` that ``env`` sets replaced (once: GitHub does
+    not evaluate the values again), or None when it names none that ``env`` sets."""
+    if "env." not in text:
+        return None
+    evaluated = _ENV_EXPRESSION.sub(lambda match: env.get(match.group(1), match.group(0)), text)
+    return evaluated if evaluated != text else None
+
+
 def _github_uses(
     file: SourceFile,
     step: Node,
@@ -1571,7 +1592,7 @@ def _github_uses(
     metadata: dict[str, Node] | None = None,
 ) -> Iterator[Fact]:
     inputs = tuple(
-        StepInput(name, text, _value_location(file.path, value))
+        StepInput(name, text, _value_location(file.path, value), _env_evaluated(text, context.env))
         for name, _, value in yamlfile.entries(yamlfile.get(step, "with"))
         if (text := _text(value)) is not None
     )

@@ -137,17 +137,37 @@ def _rendered_by_ci(facts: FactSet) -> set[tuple[str, str]]:
     """``(task definition file, container name)`` of each container whose image a GitHub
     Actions step replaces before the task definition is registered
     (``aws-actions/amazon-ecs-render-task-definition`` with ``task-definition``,
-    ``container-name`` and ``image``)."""
+    ``container-name`` and ``image``, named as written or through ``${{ env.NAME }}``); a
+    step whose ``task-definition`` is an earlier one's output
+    (``${{ steps.<id>.outputs.task-definition }}``, a second container) fills that file."""
     found: set[tuple[str, str]] = set()
-    for step in facts.of(CiStep):
+    # the file each render step of a job starts from, by (workflow, job, step id)
+    files: dict[tuple[str, str, str], str] = {}
+    steps = sorted(facts.of(CiStep), key=lambda step: (step.workflow, step.job_id, step.index))
+    for step in steps:
         if step.action != _ECS_RENDER:
             continue
         path, name, image = (
             step.input(key) for key in ("task-definition", "container-name", "image")
         )
-        if path is not None and name is not None and image is not None:
-            found.add((path.value.strip().removeprefix("./"), name.value.strip()))
+        if path is None or name is None or image is None:
+            continue
+        written = path.text.strip()
+        earlier = _STEP_OUTPUT.fullmatch(written)
+        if earlier is not None:
+            file = files.get((step.workflow, step.job_id, earlier.group(1)))
+            if file is None:
+                continue
+        else:
+            file = written.removeprefix("./")
+        if step.step_id:
+            files[(step.workflow, step.job_id, step.step_id)] = file
+        found.add((file, name.text.strip()))
     return found
+
+
+# ``${{ steps.<id>.outputs.task-definition }}``: the file an earlier render step wrote
+_STEP_OUTPUT = re.compile(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.task-definition\s*\}\}")
 
 
 def _ecs_container(use: ImageUse) -> tuple[str, str]:
@@ -165,7 +185,9 @@ class MutableImageReference(Rule):
     inside `kind: List`); docker-compose `image:`; Amazon ECS task definitions in JSON
     (`containerDefinitions[].image`, also `describe-task-definition` output), except a
     container whose image a GitHub Actions `aws-actions/amazon-ecs-render-task-definition`
-    step replaces (BK103 judges the image the pipeline writes in); Kustomize `images:` entries with `newTag`
+    step replaces (its `task-definition` and `container-name` as written, through `${{
+    env.NAME }}`, or an earlier render step's output for a second container; BK103 judges
+    the image the pipeline writes in); Kustomize `images:` entries with `newTag`
     but no `digest`; Helm chart values (`image.repository`/`image.tag`, or one string such as
     `image: nginx`) that a template of the chart uses as an image, judged as the template
     builds it: a registry before the mapping (`ghcr.io/{{ .Values.image.repository }}:…`,
