@@ -73,7 +73,7 @@ def _flux(path: str, doc: Node, resource: str) -> Iterator[Fact]:
         return  # the chart's version is the source's revision; `version` is ignored
     version_node = get(spec, "version")
     version = text_of(version_node)
-    if version_node is not None and version and is_exact(version):
+    if version_node is not None and version and (is_exact(version) or _substituted(version)):
         return
     where: Location = location(
         path, version_node if version_node is not None and version else chart_node
@@ -87,6 +87,14 @@ def _argocd(path: str, source: Node | None, resource: str) -> Iterator[Fact]:
     revision = text_of(revision_node)
     if not chart or revision_node is None or not revision or is_exact(revision):
         return
-    if "{{" in revision:
-        return  # an ApplicationSet generator's parameter: decided per generated Application
+    if _substituted(revision):
+        return
     yield ChartVersionRange(location(path, revision_node), resource, "argocd", chart, revision)
+
+
+def _substituted(version: str) -> bool:
+    """Whether the version is a parameter filled in before the controller reads it, so
+    decided elsewhere: an ApplicationSet generator's ``{{values.chartVersion}}``, a Flux
+    post-build variable ``${podinfo_version}`` (a Kustomization's ``postBuild.substitute``
+    or ``substituteFrom``)."""
+    return "{{" in version or "${" in version

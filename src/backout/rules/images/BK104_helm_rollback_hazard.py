@@ -66,7 +66,9 @@ class HelmRollbackHazard(Rule):
       `*`, a partial `6.5`, or no `version`: the newest), or an Argo CD `Application` (or
       `ApplicationSet` template) whose Helm source's `targetRevision` does. Masterminds
       semver, which both use, reads `6.5.4` and `=v6.5.4` as one release. Not flagged: a
-      chart from a git repository or bucket (its commit versions it), Flux `chartRef`.
+      chart from a git repository or bucket (its commit versions it), Flux `chartRef`, a
+      version filled in before the controller reads it (Flux post-build `${version}`,
+      an ApplicationSet parameter `{{values.chartVersion}}`).
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
     as unreadable. A hook annotation built inside an action and merged in by a helper counts
