@@ -571,3 +571,30 @@ def test_gitops_chart_version_exact_or_range(version: str, exact: bool) -> None:
     from backout.sources.gitops import is_exact
 
     assert is_exact(version) is exact
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # JSON with comments (a cspell/VS Code/devcontainer file) that lists the word
+        '{\n  // words the spell checker accepts\n  "words": ["containerDefinitions", "ecs"]\n}\n',
+        '{"docs": "see \\"containerDefinitions\\" in the AWS guide", broken',
+    ],
+)
+def test_a_broken_json_file_that_only_mentions_container_definitions_is_not_unreadable(
+    text: str,
+) -> None:
+    from backout.sources.base import SourceFile, Unreadable
+    from backout.sources.ecs import EcsTaskDefinitionReader
+
+    facts = list(EcsTaskDefinitionReader().read(SourceFile("cspell.json", text.encode())))
+    assert not any(isinstance(fact, Unreadable) for fact in facts)
+
+
+def test_a_broken_task_definition_is_unreadable() -> None:
+    from backout.sources.base import SourceFile, Unreadable
+    from backout.sources.ecs import EcsTaskDefinitionReader
+
+    text = '{"family": "x", "containerDefinitions" : [{"image": "nginx", "cpu": ${CPU}}]}'
+    facts = list(EcsTaskDefinitionReader().read(SourceFile("td.json", text.encode())))
+    assert [type(fact) for fact in facts] == [Unreadable]

@@ -4,7 +4,7 @@ The file ``aws ecs register-task-definition --cli-input-json`` takes, which the 
 Actions ``aws-actions/amazon-ecs-render-task-definition`` step and CodeDeploy's
 ``taskdef.json`` start from: ``containerDefinitions[].image``; and the output of ``aws ecs
 describe-task-definition``, the same under ``taskDefinition``. A file is one when its bytes
-hold ``"containerDefinitions"`` and it parses as JSON with such a list.
+hold ``"containerDefinitions":`` (a key) and it parses as JSON with such a list.
 
 ECS rolls a service back by pointing it at an earlier task definition revision (by hand, or
 by its deployment circuit breaker's ``rollback``), and a revision holds what the file said:
@@ -13,6 +13,7 @@ a tag, which the tasks pull again as whatever it names by then.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import ClassVar
 
@@ -25,6 +26,8 @@ SOURCE = "ecs"
 """The :attr:`ImageUse.source` of an ECS container's image."""
 
 _MARK = b'"containerDefinitions"'
+# the mark as a key: a file that merely names it (a spell checker's word list, docs) is none
+_KEY = re.compile(rb'"containerDefinitions"\s*:')
 _ESCAPED = "it is written with JSON escapes (`\\/`, `\\u…`), which pin does not rewrite"
 
 
@@ -41,7 +44,7 @@ class EcsTaskDefinitionReader:
     def read(self, file: SourceFile) -> Iterable[Fact]:
         """One fact per container ``image``; Unreadable for a task definition that is not
         valid JSON."""
-        if _MARK not in file.data:
+        if _MARK not in file.data or _KEY.search(file.data) is None:
             return []
         documents = yamlfile.yaml_documents(file, self.name)
         if isinstance(documents, Unreadable):
