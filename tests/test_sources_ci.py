@@ -224,6 +224,14 @@ def test_github_job_runs_only_for_tags(on: str, job_if: str | None, only_tags: b
         ("rules: [{if: $CI_COMMIT_TAG == null, changes: [x], when: never}, {}]", False),
         ("rules: [{if: '$CI_COMMIT_TAG == null && $A', when: never}, {when: always}]", False),
         ("rules:\n    - if: $CI_COMMIT_TAG\n    - when: never", True),
+        # && and || give one of their operands, as Ruby's do, and the result is then taken as
+        # true when present: "" is Ruby-true but blank, so `$SKIP || …` with SKIP set to ""
+        # gives "" (no match), and `"" && …` gives what follows
+        ("rules: [{if: '$SKIP || $CI_COMMIT_TAG == null', when: never}, {when: always}]", False),
+        ("rules: [{if: '\"\" || $CI_COMMIT_TAG == null', when: never}, {when: always}]", False),
+        ("rules:\n    - if: '\"\" && $CI_COMMIT_TAG == null'", False),
+        ("rules:\n    - if: '\" \" || $CI_COMMIT_TAG'", True),
+        ("rules:\n    - if: '$CI_COMMIT_TAG && \"x\" || $CI_COMMIT_TAG =~ /v/'", True),
         # rules GitLab would refuse, or backout cannot read, may run the job
         ("rules:\n    - if: '($CI_COMMIT_TAG'", False),
         ("rules:\n    - if: '$CI_COMMIT_TAG ==' ", False),

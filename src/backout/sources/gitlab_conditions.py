@@ -7,7 +7,10 @@ parentheses. A variable the pipeline does not define is ``nil``: ``$CI_COMMIT_TA
 only in tag pipelines, is ``nil`` in every other pipeline, so ``$CI_COMMIT_TAG != ""`` holds
 there (``nil != ""``), and ``$CI_COMMIT_TAG =~ /re/`` holds when the regular expression
 matches the empty string (GitLab scans ``nil.to_s``). Every other variable may hold anything:
-an expression that reads one has no known value unless the rest decides it.
+an expression that reads one has no known value unless the rest decides it. ``&&`` and
+``||`` are Ruby's, which give an operand rather than a boolean: the value the whole gives is
+then taken as true when ``present?`` (not nil, false or a blank string), so ``$SKIP ||
+$CI_COMMIT_TAG == null`` does not hold when ``SKIP`` is set to ``""``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ class _Value:
 
 _Truth = bool | None  # None: depends on what the run's other variables hold
 
+# What an expression may give, as Ruby sees it: nil or false; a Ruby-true value that is
+# blank (``""``, spaces), which ``present?`` still takes as false; a present value (a
+# non-blank string, ``true``, a regular expression). ``&&`` and ``||`` give one of their
+# operands, as Ruby's do, and GitLab takes the result as true when it is present.
+_NIL, _BLANK, _PRESENT = "nil", "blank", "present"
+_Outcomes = frozenset[str]
+_ANY: _Outcomes = frozenset((_NIL, _BLANK, _PRESENT))
+
 
 class _Unreadable(Exception):
     """Not an expression GitLab's grammar accepts, as far as backout reads it."""
@@ -55,12 +66,14 @@ def without_tag(expression: str) -> _Truth:
     try:
         tokens = _tokens(expression)
         parser = _Parser(tokens)
-        truth = parser.disjunction()
+        outcomes = parser.disjunction()
         if parser.position != len(tokens):
             return None
     except _Unreadable:
         return None
-    return truth
+    if _PRESENT not in outcomes:
+        return False
+    return True if outcomes == {_PRESENT} else None
 
 
 def _tokens(expression: str) -> list[tuple[str, _Value | str]]:
@@ -89,8 +102,16 @@ def _tokens(expression: str) -> list[tuple[str, _Value | str]]:
     return tokens
 
 
+def _of_truth(truth: _Truth) -> _Outcomes:
+    """What a comparison gives: ``true``, ``false``, or either."""
+    if truth is None:
+        return frozenset((_NIL, _PRESENT))
+    return frozenset((_PRESENT,) if truth else (_NIL,))
+
+
 class _Parser:
-    """Recursive descent over the tokens, evaluating as it goes (three-valued)."""
+    """Recursive descent over the tokens, evaluating as it goes (to what each part may
+    give)."""
 
     def __init__(self, tokens: list[tuple[str, _Value | str]]) -> None:
         self.tokens = tokens
@@ -103,47 +124,54 @@ class _Parser:
                 return token
         return None
 
-    def disjunction(self) -> _Truth:
-        truth = self.conjunction()
+    def disjunction(self) -> _Outcomes:
+        outcomes = self.conjunction()
         while self._peek() == "||":
             self.position += 1
             other = self.conjunction()
-            truth = True if True in (truth, other) else (None if None in (truth, other) else False)
-        return truth
+            # Ruby's ||: the left operand unless it is nil or false
+            outcomes = (outcomes - {_NIL}) | (other if _NIL in outcomes else frozenset())
+        return outcomes
 
-    def conjunction(self) -> _Truth:
-        truth = self.operand()
+    def conjunction(self) -> _Outcomes:
+        outcomes = self.operand()
         while self._peek() == "&&":
             self.position += 1
             other = self.operand()
-            truth = False if False in (truth, other) else (None if None in (truth, other) else True)
-        return truth
+            # Ruby's &&: the right operand unless the left is nil or false
+            held = outcomes & {_BLANK, _PRESENT}
+            outcomes = (outcomes & {_NIL}) | (other if held else frozenset())
+        return outcomes
 
-    def operand(self) -> _Truth:
+    def operand(self) -> _Outcomes:
         if self._peek() == "(":
             self.position += 1
-            truth = self.disjunction()
+            outcomes = self.disjunction()
             if self._peek() != ")":
                 raise _Unreadable
             self.position += 1
-            return truth
+            return outcomes
         left = self._value()
         operator = self._peek()
         if operator not in ("==", "!=", "=~", "!~"):
-            # a value on its own: true when it holds a non-empty string
+            # a value on its own gives itself
             if not left.known:
-                return None
-            return bool(left.value) if left.pattern is None else True
+                return _ANY
+            if left.pattern is not None:
+                return frozenset((_PRESENT,))
+            if left.value is None:
+                return frozenset((_NIL,))
+            return frozenset((_PRESENT,) if left.value.strip() else (_BLANK,))
         self.position += 1
         right = self._value()
         if operator in ("==", "!="):
             if not (left.known and right.known) or left.pattern or right.pattern:
-                return None
-            return (left.value == right.value) == (operator == "==")
+                return _of_truth(None)
+            return _of_truth((left.value == right.value) == (operator == "=="))
         matches = _matches(left, right)
         if matches is None:
-            return None
-        return matches == (operator == "=~")
+            return _of_truth(None)
+        return _of_truth(matches == (operator == "=~"))
 
     def _value(self) -> _Value:
         if self.position >= len(self.tokens):
