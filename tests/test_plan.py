@@ -1298,6 +1298,44 @@ def test_kubectl_in_a_here_document_is_a_deploy_only_when_a_shell_reads_it(
 
 
 @pytest.mark.parametrize(
+    ("heredoc", "run"),
+    [
+        ("cat <<EOF > deploy.sh", "bash deploy.sh"),
+        ("cat > deploy.sh <<'EOF'", "sh ./deploy.sh"),
+        ("tee d.sh <<EOF", "chmod +x d.sh && ./d.sh"),
+        ("cat <<EOF > d.sh", "source d.sh"),
+        ("cat <<'EOF' > d.sh", ". d.sh"),
+        # a later step of the same job runs it
+        ("cat <<EOF > deploy.sh", "      - run: bash deploy.sh"),
+        ("ssh deploy@bastion 'bash -s' <<EOF", ""),
+    ],
+)
+def test_kubectl_in_a_here_document_written_to_a_file_the_job_runs_is_a_deploy(
+    tmp_path: Path, heredoc: str, run: str
+) -> None:
+    """Found by review: once the text of `cat <<EOF > deploy.sh … EOF` ran nothing, a job
+    that then runs `bash deploy.sh` deployed nothing either: the plan said the workload was
+    unchanged, where it used to give a row."""
+    plan = _api_plan(
+        tmp_path,
+        ".github/workflows/deploy.yml",
+        lambda tag: (
+            "jobs:\n  deploy:\n    steps:\n      - run: |\n"
+            f"          export TAG={tag}\n"
+            f"          {heredoc}\n"
+            f"          kubectl -n shop set image deployment/api api={_IMAGE}:${{TAG}}\n"
+            "          helm upgrade --install shop ./chart -n shop\n"
+            "          EOF\n" + (f"{run}\n" if run.startswith(" ") else f"          {run}\n")
+        ),
+        manifest_tag="1.0",
+    )
+    assert [helm["release"] for helm in plan["helm"]] == ["shop"]
+    assert _commands_of(plan, "deployment/api") == [
+        f"kubectl -n shop set image deployment/api api={_IMAGE}:1.3"
+    ], plan
+
+
+@pytest.mark.parametrize(
     "before",
     [
         # the word ends at the redirection glued to it: EOF, then > notes.txt

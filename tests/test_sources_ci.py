@@ -1657,3 +1657,194 @@ def test_gitlab_include_rules_for_tags_hold_for_the_file_s_jobs(
     facts = _linked({".gitlab-ci.yml": root, **files})
     (job,) = facts.of(CiJob)
     assert (job.workflow, job.only_tags) == (".gitlab-ci.yml", only_tags)
+
+
+@pytest.mark.parametrize(
+    ("write", "run"),
+    [
+        ("cat <<EOF > deploy.sh", "bash deploy.sh"),
+        ("cat > ./deploy.sh <<'EOF'", "sh ./deploy.sh"),
+        ("cat <<EOF >deploy.sh", "chmod +x deploy.sh && ./deploy.sh"),
+        ("cat <<'EOF' > deploy.sh", "source deploy.sh"),
+        ("cat <<EOF > deploy.sh", ". ./deploy.sh"),
+        ("tee deploy.sh <<EOF", "bash -e deploy.sh --dry-run=none"),
+        ("cat <<-EOF | sudo tee /tmp/deploy.sh >/dev/null", "sudo -u deploy bash /tmp/deploy.sh"),
+        ("cat <<EOF > deploy.sh", "bash < deploy.sh"),
+        ("cat <<EOF > $DIR/deploy.sh", "bash /opt/deploy.sh"),
+    ],
+)
+def test_a_here_document_written_to_a_file_runs_where_the_file_runs(write: str, run: str) -> None:
+    # Found by review: the text written to a file was read as nothing at all, so a
+    # deploy script written by the job and run right after gave no deploy
+    script = f"""\
+DIR=/opt
+IMAGE=x:1
+{write}
+kubectl set image deployment/api api=$IMAGE
+EOF
+echo written
+{run}
+"""
+    facts = read("deploy.sh", script, ScriptReader())
+    assert [(d.workload, d.location.line) for d in of(facts, CiImageDeploy)] == [
+        ("deployment/api", 4)  # located where the line is written
+    ]
+    commands = [(c.command, c.runs) for c in of(facts, CiCommand) if "kubectl" in c.command]
+    assert commands[0] == ("kubectl set image deployment/api api=$IMAGE", False)
+    assert commands[1][1] is True and len(commands) == 2
+
+
+def test_a_written_file_runs_with_the_variables_of_when_it_is_written_or_run() -> None:
+    # unquoted word: this shell's variables, expanded when the text is written (\$ kept for
+    # the script); quoted: the script's, at the time it runs, exported ones only in a child
+    script = """\
+IMAGE=x:1
+export REGISTRY=ghcr.io/acme
+cat <<EOF > expanded.sh
+kubectl set image deployment/a a=$IMAGE
+kubectl set image deployment/b b=\\$REGISTRY/b:1
+EOF
+cat <<'EOF' > quoted.sh
+kubectl set image deployment/c c=$REGISTRY/c:1
+kubectl set image deployment/d d=$IMAGE
+TAG=2.0
+kubectl set image deployment/e e=$REGISTRY/e:$TAG
+EOF
+cat <<'EOF' > never.sh
+kubectl set image deployment/never never=x:1
+EOF
+IMAGE=x:2
+export REGISTRY=docker.io/acme
+bash expanded.sh
+./quoted.sh
+source quoted.sh
+kubectl set image deployment/after after=$REGISTRY/after:$TAG
+"""
+    deploys = [
+        (d.workload, d.reference)
+        for d in of(read("deploy.sh", script, ScriptReader()), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deployment/a", "x:1"),
+        ("deployment/b", "docker.io/acme/b:1"),
+        ("deployment/c", "docker.io/acme/c:1"),
+        ("deployment/d", "$IMAGE:latest"),  # IMAGE is not exported: the child has none
+        ("deployment/e", "docker.io/acme/e:2.0"),
+        ("deployment/c", "docker.io/acme/c:1"),
+        ("deployment/d", "x:2"),  # sourced: this shell's IMAGE
+        ("deployment/e", "docker.io/acme/e:2.0"),
+        ("deployment/after", "docker.io/acme/after:2.0"),  # the sourced file's TAG holds
+    ]
+
+
+def test_a_file_a_step_writes_runs_in_a_later_step_of_its_job_only() -> None:
+    workflow = """\
+jobs:
+  deploy:
+    steps:
+      - run: |
+          cat <<'EOF' > deploy.sh
+          kubectl set image deployment/api api=$IMAGE
+          EOF
+      - env:
+          IMAGE: ghcr.io/acme/api:2.4
+        run: bash deploy.sh
+  other:
+    steps:
+      - run: bash deploy.sh
+"""
+    deploys = [
+        (d.job_id, d.workload, d.reference, d.location.line)
+        for d in of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    ]
+    assert deploys == [("deploy", "deployment/api", "ghcr.io/acme/api:2.4", 6)]
+
+
+@pytest.mark.parametrize(
+    ("heredoc", "runs"),
+    [
+        ('ssh deploy@bastion "cat > deploy.sh" <<EOF', False),
+        ("ssh -i key.pem -p 2222 deploy@bastion 'cat >> notes' <<EOF", False),
+        ("ssh deploy@bastion bash <<EOF", True),
+        ("ssh -o StrictHostKeyChecking=no deploy@bastion 'bash -s' <<'EOF'", True),
+        ("ssh -T deploy@bastion <<EOF", True),
+        ('ssh deploy@bastion "sudo bash -s" <<EOF', True),
+        ("ssh -N deploy@bastion <<EOF", False),
+        ("bash deploy.sh <<EOF", False),  # the script's input, not commands
+        ("bash -c 'cat > x' <<EOF", False),
+        ("sudo -u deploy bash <<EOF", True),
+        ("grep bash <<EOF", False),
+    ],
+)
+def test_a_here_document_fed_to_ssh_runs_only_when_the_remote_command_is_a_shell(
+    heredoc: str, runs: bool
+) -> None:
+    # Found by review: `ssh host "cat > f" <<EOF` was read as run, since ssh is a shell
+    script = f"{heredoc}\nkubectl set image deployment/api api=x:1\nEOF\n"
+    facts = read("deploy.sh", script, ScriptReader())
+    assert [d.workload for d in of(facts, CiImageDeploy)] == (["deployment/api"] if runs else [])
+    (text,) = [c for c in of(facts, CiCommand) if c.command.startswith("kubectl")]
+    assert text.runs is runs
+
+
+def test_two_here_documents_of_one_line_are_read_in_turn() -> None:
+    # Found by review: the second here-document's text was read as commands (or its end
+    # word as a line): bash reads each text in turn after the line
+    script = """\
+cat <<A > a.sh; cat <<'B' > b.sh
+kubectl set image deployment/a a=x:$TAG
+A
+kubectl set image deployment/b b=x:$TAG
+B
+bash <<ONE <<TWO
+kubectl set image deployment/one one=x:1
+ONE
+kubectl set image deployment/two two=x:1
+TWO
+TAG=2
+bash b.sh
+"""
+    facts = read("deploy.sh", script, ScriptReader())
+    assert [(d.workload, d.reference) for d in of(facts, CiImageDeploy)] == [
+        ("deployment/two", "x:1"),  # the last one is what bash reads on its input
+        ("deployment/b", "x:$TAG"),  # TAG is not exported
+    ]
+    assert [c.command for c in of(facts, CiCommand) if not c.runs] == [
+        "kubectl set image deployment/a a=x:$TAG",
+        "A",
+        "kubectl set image deployment/b b=x:$TAG",
+        "B",
+        "kubectl set image deployment/one one=x:1",
+        "ONE",
+    ]
+
+
+def test_a_single_redirection_to_github_env_replaces_what_the_step_wrote_before() -> None:
+    # the runner gives each step a new file and reads it after the step: `>` truncates the
+    # step's own (a `>` that may not run leaves its lines unknown), not the earlier steps'
+    workflow = """\
+jobs:
+  deploy:
+    steps:
+      - run: echo "Z=earlier" >> "$GITHUB_ENV"
+      - run: |
+          echo "A=dropped" >> "$GITHUB_ENV"
+          echo "B=dropped" >> "$GITHUB_ENV"
+          echo "A=kept" > "$GITHUB_ENV"
+          echo "C=kept" >> "$GITHUB_ENV"
+      - run: |
+          echo "G=1" >> "$GITHUB_ENV"
+          [ -n "$X" ] && echo "H=x" > "$GITHUB_ENV"
+      - run: |
+          echo "I=dropped" >> "$GITHUB_ENV"
+          cat > "$GITHUB_ENV" <<EOF
+          E=kept
+          EOF
+          echo "F=kept" | tee "$GITHUB_ENV"
+      - run: kubectl set image deployment/$A a=x:$Z-$B-$C-$G-$I-$E-$F
+"""
+    (deploy,) = of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    assert (deploy.workload, deploy.reference) == (
+        "deployment/kept",
+        "x:earlier-$B-kept-$G-$I-$E-kept",
+    )

@@ -17,8 +17,14 @@ The reader records what a pipeline *does*, with exact positions, so that rules c
 * ``helm upgrade|install --history-max N`` (:class:`HelmHistoryMax`).
 
 The lines of a here-document's text are commands only when a shell reads them (``bash <<EOF``,
-``ssh host <<'EOF'``, ``cat <<EOF | sh``); text written to a file or fed to another program
-runs nothing (:attr:`CiCommand.runs`).
+``ssh host <<'EOF'``, ``ssh host 'bash -s' <<EOF``, ``cat <<EOF | sh``); text written to a file
+or fed to another program (``ssh host "cat > f" <<EOF``) runs nothing (:attr:`CiCommand.runs`).
+Text that ``cat`` or ``tee`` writes to a file (``cat <<EOF > deploy.sh``) runs where the job runs
+that file, in the same step or a later one of its job (``bash deploy.sh``, ``./deploy.sh``,
+``source deploy.sh``, ``bash < deploy.sh``): its lines come again there, as lines that run, with
+this shell's variables substituted when the text was written (unquoted word) and, at that point,
+the script's own: a sourced file's are this shell's, a file run by a shell of its own sees the
+exported ones. Several here-documents on one line are read in turn.
 
 Plain shell scripts (``*.sh``, ``*.bash``) and Makefiles are read by :class:`ScriptReader`
 with the same command interpretation (provider ``"script"``), because pipelines often call
@@ -41,6 +47,7 @@ written, for rules to judge.
 from __future__ import annotations
 
 import bisect
+import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -184,8 +191,10 @@ class CiCommand(Fact):
     (``APP=orders``), each expanded in full. Pass them to :func:`expand_variables`.
 
     ``runs`` is false for the text of a here-document that no shell reads (``cat <<EOF >
-    deploy.sh``): the job writes the line, it does not run it (a file it writes may still
-    run later).
+    deploy.sh``): the job writes the line, it does not run it. Where the job then runs the
+    file (``bash deploy.sh``), each of its lines gives a second fact, located at the same
+    line, with ``runs`` true and the variables it sees there (an unquoted here-document's
+    substituted in ``command`` when it was written).
     """
 
     provider: str
@@ -641,6 +650,27 @@ _DeployMaker = Callable[[int, str, str, "str | None", "str | None"], CiImageDepl
 
 
 @dataclass
+class _HereDoc:
+    """A here-document a line opened, whose text the lines after it are."""
+
+    delimiter: str
+    """The word that ends it (``EOF``)."""
+    runs: str = ""
+    """Whether a shell reads the text as commands: ``local`` (``bash <<EOF``, ``cat <<EOF |
+    sh``), ``remote`` (``ssh host <<'EOF'``), ``""`` when it goes to a file or another
+    program (``cat <<EOF > deploy.sh``, ``ssh host "cat > f" <<EOF``)."""
+    quoted: bool = False
+    """Whether its word is quoted (``<<'EOF'``): this shell substitutes none of its
+    variables in the text, which the shell that reads it expands with its own."""
+    env: bool | None = None
+    """Whether the text goes to ``$GITHUB_ENV`` (``cat >> "$GITHUB_ENV" <<EOF``): None if
+    not, else whether the command that writes it may not run."""
+    files: tuple[str, ...] = ()
+    """The files the text is written to (``cat <<EOF > deploy.sh``, ``tee d.sh <<EOF``), as
+    :func:`_script_path` names them."""
+
+
+@dataclass
 class _Shell:
     """What one shell has run so far that decides what its next line's variables hold."""
 
@@ -649,17 +679,9 @@ class _Shell:
     assignment inside one may or may not run, so it leaves the variable unknown."""
     subshells: int = 0
     """How many ``( … )`` subshells are open: what one assigns is gone when it ends."""
-    heredoc: str = ""
-    """The word that ends the here-document the next lines are the text of (``EOF``)."""
-    heredoc_runs: bool = False
-    """Whether a shell reads that text as commands (``bash <<EOF``, ``ssh host <<'EOF'``,
-    ``cat <<EOF | sh``), rather than a file or another program (``cat <<EOF > deploy.sh``)."""
-    heredoc_quoted: bool = False
-    """Whether its word is quoted (``<<'EOF'``): this shell substitutes none of its
-    variables in the text, which the shell that reads it expands with its own."""
-    heredoc_env: bool | None = None
-    """Whether that text goes to ``$GITHUB_ENV`` (``cat >> "$GITHUB_ENV" <<EOF``): None if
-    not, else whether the command that writes it may not run."""
+    heredocs: list[_HereDoc] = field(default_factory=list)
+    """The here-documents whose text the next lines are, in the order the shell reads them
+    (``cat <<A > a.sh; cat <<B > b.sh``: A's text, then B's)."""
     groups: list[list[tuple[str, bool]] | None] = field(default_factory=list)
     """The ``{ … }`` groups open, innermost last, each with the lines its commands print
     (and whether each may not run), which a redirection after ``}`` sends to a file; None
@@ -692,6 +714,22 @@ class _Context:
     only_tags: bool = False
     assigns: bool = True
     shell: _Shell = field(default_factory=_Shell)
+    unexported: set[str] = field(default_factory=set)
+    """The variables of ``env`` the shell assigned without exporting them: a script it runs
+    (``bash deploy.sh``) does not see them."""
+    written: dict[str, list[_LogicalLine]] = field(default_factory=dict)
+    """The text of the files the job wrote from here-documents, by :func:`_script_path`:
+    lines that run where the job runs the file (``bash deploy.sh``, ``source d.sh``). One
+    dict for a whole job, whose steps (GitHub) or shells (GitLab) share the workspace."""
+    running: tuple[str, ...] = ()
+    """The written files being run (a file that runs itself is not read again)."""
+    budget: list[int] = field(default_factory=lambda: [_WRITTEN_LINES_BUDGET])
+    """How many more lines of written files the job may read again where they run."""
+
+
+# Lines of written files read again where they run, per job: a file run in a loop of many
+# lines stays linear.
+_WRITTEN_LINES_BUDGET = 20_000
 
 
 def _program(word: str) -> str:
@@ -720,32 +758,30 @@ _HEREDOC = re.compile(r"(?:^|[^<])<<-?(?!<)(.*)$", re.DOTALL)
 
 
 def _interpret(
-    line: _LogicalLine, context: _Context, variables: dict[str, str | None]
+    line: _LogicalLine, context: _Context, variables: dict[str, str | None], section: str
 ) -> Iterator[Fact]:
     """Pushes, deploys and Helm history limits in one shell line, command by command; what
     a command assigns holds for the commands after it (see :func:`_assign`). ``variables``
     gets the values the line's commands see of the variables they name (see
     :attr:`CiCommand.variables`); one seen with two values gets None. What the line writes
-    to ``$GITHUB_ENV`` goes to :attr:`_Shell.env_file`."""
+    to ``$GITHUB_ENV`` goes to :attr:`_Shell.env_file`; a file written from a here-document
+    that it runs gives the facts of that file's lines (``section`` is theirs)."""
     shell = context.shell
-    in_heredoc = bool(shell.heredoc)
-    if in_heredoc and line.text.strip() == shell.heredoc:
-        shell.heredoc = ""
+    heredoc = shell.heredocs[0] if shell.heredocs else None
+    if heredoc is not None and line.text.strip() == heredoc.delimiter:
+        shell.heredocs.pop(0)
+        return
+    if heredoc is not None and not heredoc.runs:
+        _heredoc_text(line, context, heredoc)
         return
     words = _words(line.text)
-    if in_heredoc and not shell.heredoc_runs:
-        # text no shell reads runs nothing; but a file it writes may be sourced later
-        # (``cat > .env <<EOF``), so what it would assign is no longer known
-        for word in words:
-            if (found := _ASSIGNMENT.fullmatch(word.text)) is not None and context.assigns:
-                _set(context.env, found.group(1), None)
-        if shell.heredoc_env is not None:  # ``cat >> "$GITHUB_ENV" <<EOF``
-            text = line.text if shell.heredoc_quoted else _expand(line.text, context.env)
-            shell.env_file.append((text.strip(), shell.heredoc_env))
-        return
     # a shell reads the text: it may run its commands, with this shell's variables unless
-    # the word is quoted; whatever it assigns lasts in that shell only
-    here = replace(context, env={}) if in_heredoc and shell.heredoc_quoted else context
+    # the word is quoted (then those it exports, none on another host); whatever it
+    # assigns lasts in that shell only
+    here = context
+    if heredoc is not None and heredoc.quoted:
+        here = replace(context, env={} if heredoc.runs == "remote" else _exported(context))
+    in_heredoc = heredoc is not None
     chained = list(_chained(words))
     may_not_run: list[bool] = []
     printed: list[tuple[str, bool]] | None = None  # what the command before a ``|`` prints
@@ -755,10 +791,10 @@ def _interpret(
         if stripped:
             yield from _command_facts(stripped, line, here)
         before = before or (shell.continued if number == 0 else "")
+        # after && or || it may not run; in a pipeline or in the background it runs in a
+        # subshell of its own; so does a here-document's text
+        uncertain = in_heredoc or before in ("&&", "||", "|") or after in ("|", "&")
         if context.assigns:
-            # after && or || it may not run; in a pipeline or in the background it runs in a
-            # subshell of its own; so does a here-document's text
-            uncertain = in_heredoc or before in ("&&", "||", "|") or after in ("|", "&")
             _assign(context, command, uncertain)
         # a write to a file lasts whatever shell makes it, but may not run either (a
         # ``{ … }`` group opens no block that may not run)
@@ -769,16 +805,250 @@ def _interpret(
         printed = _write_env(
             shell, command, stripped, here.env, may_not_run[-1], piped, after == "|", closed
         )
+        if context.written and stripped:
+            yield from _run_written(command, here, section, uncertain or may_not_run[-1])
     last = words[-1] if words else None
     shell.continued = last.text if last is not None and last.operator else ""
     if not in_heredoc:
-        _open_heredoc(shell, line.text, chained, may_not_run)
+        _open_heredocs(context, line.text, chained, may_not_run)
+
+
+def _heredoc_text(line: _LogicalLine, context: _Context, heredoc: _HereDoc) -> None:
+    """Note a line of a here-document's text that no shell reads: written to
+    ``$GITHUB_ENV``, or to the files it writes (expanded now unless its word is quoted)."""
+    if heredoc.env is not None:  # ``cat >> "$GITHUB_ENV" <<EOF``
+        text = line.text if heredoc.quoted else _expand(line.text, context.env)
+        context.shell.env_file.append((text.strip(), heredoc.env))
+    if heredoc.files:
+        written = line if heredoc.quoted else _expanded_line(line, context.env)
+        for path in heredoc.files:
+            context.written.setdefault(path, []).append(written)
+    # text no shell reads runs nothing; but a file it writes may be sourced by a name not
+    # known here (``cat > .env <<EOF``), so what it would assign is no longer known
+    if context.assigns and "=" in line.text:
+        for word in _words(line.text):
+            if (found := _ASSIGNMENT.fullmatch(word.text)) is not None:
+                _set(context.env, found.group(1), None)
+
+
+def _exported(context: _Context) -> dict[str, str]:
+    """The variables a program the shell starts sees: those it has not kept unexported."""
+    return {name: value for name, value in context.env.items() if name not in context.unexported}
+
+
+# ``$X``, ``${X}``, ``${{ env.X }}`` as :func:`_expand` substitutes them, or ``\$`` (the
+# shell writes a ``$``)
+_SUBSTITUTION = re.compile(
+    r"\\\$|\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}"
+    r"|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+def _expanded_line(line: _LogicalLine, env: dict[str, str]) -> _LogicalLine:
+    """``line`` as an unquoted here-document writes it: the variables of ``env``
+    substituted, ``\\$`` written as ``$``; each character keeps its position in the file."""
+    if "$" not in line.text:
+        return line
+    expanded = _LogicalLine()
+    done = 0
+
+    def keep(start: int, end: int) -> None:
+        # the file position of ``line.text[start:end]``, now at the end of ``expanded``
+        location = line.location("", start)
+        expanded.marks.append((len(expanded.text), location.line, location.column))
+        expanded.text += line.text[start:end]
+
+    for found in _SUBSTITUTION.finditer(line.text):
+        name = found.group(1) or found.group(2) or found.group(3)
+        if name is not None and name not in env:
+            continue
+        keep(done, found.start())
+        value = "$" if name is None else _expand(env[name], env)
+        keep_at = len(expanded.text)
+        location = line.location("", found.start())
+        expanded.marks.append((keep_at, location.line, location.column))
+        expanded.text += value
+        done = found.end()
+    keep(done, len(line.text))
+    return expanded
+
+
+# A path that names the working directory first: ``$PWD/deploy.sh``, ``$(pwd)/deploy.sh``
+_WORKING_DIRECTORY = re.compile(r"^(?:\$\{?PWD\}?|\$\(pwd\))/")
+
+
+def _script_path(written: str, env: dict[str, str]) -> str:
+    """The file a word names, as the job's written files are keyed: variables substituted,
+    ``./`` and the working directory dropped (``./deploy.sh`` is ``deploy.sh``)."""
+    return posixpath.normpath(_WORKING_DIRECTORY.sub("", _expand(written, env)))
+
+
+# Words that run the command after them and their options: ``sudo -u deploy bash d.sh``,
+# ``env -i PATH=/bin sh``, ``timeout 5m ./d.sh``; with their options that take a value.
+_WRAPPERS: dict[str, frozenset[str]] = {
+    "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"}),
+    "env": frozenset({"-u", "-C", "-S"}),
+    "exec": frozenset({"-a"}),
+    "nice": frozenset({"-n"}),
+    "timeout": frozenset({"-s", "-k"}),
+    "nohup": frozenset(),
+    "time": frozenset(),
+    "command": frozenset(),
+}
+_LOCAL_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
+
+
+def _run_by(command: list[_Word]) -> list[_Word]:
+    """``command``'s words from the program it runs, wrappers with their options and the
+    shell's ``then``/``do``… dropped: ``bash d.sh`` of ``sudo -u deploy bash d.sh``."""
+    index = 0
+    while index < len(command):
+        text = command[index].text
+        wrapper = _program(text)
+        if wrapper not in _WRAPPERS:
+            if text in _COMMAND_PREFIXES or _ASSIGNMENT.fullmatch(text):
+                index += 1
+                continue
+            break
+        index += 1
+        while index < len(command) and (
+            command[index].text.startswith("-")
+            or (wrapper == "env" and _ASSIGNMENT.fullmatch(command[index].text))
+        ):
+            index += 2 if command[index].text in _WRAPPERS[wrapper] else 1
+        index += 1 if wrapper == "timeout" else 0  # its duration
+    return command[index:]
+
+
+def _shell_operand(words: list[str]) -> tuple[bool, str | None]:
+    """What a shell's words (``bash -e deploy.sh``, its program first, redirections
+    removed) read: whether commands from its input (no script, or ``-s``), and the script
+    file it runs, if any; ``-c`` reads its commands from a word, neither."""
+    index = 1
+    stdin = False
+    while index < len(words) and words[index][:1] in ("-", "+") and words[index] != "-":
+        option = words[index]
+        index += 1
+        if option == "--":
+            break
+        if option in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            index += 1
+        elif not option.startswith("--") and "c" in option[1:]:
+            return False, None
+        elif not option.startswith("--") and "s" in option[1:]:
+            stdin = True
+    if stdin or index >= len(words) or words[index] == "-":
+        return True, None
+    return False, words[index]
+
+
+# ssh's options that take a value (``-i key.pem``, ``-p 2222``, ``-o Opt=x``)
+_SSH_VALUED = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
+
+
+def _reads_commands(command: list[_Word]) -> str:
+    """Whether ``command`` runs the commands it reads on its input: ``local`` for a shell
+    (``bash``, ``sudo sh -s``), ``remote`` for ssh with no command or a shell as its
+    command (``ssh host``, ``ssh host 'bash -s'``), else ``""`` (``bash deploy.sh``, ``ssh
+    host "cat > f"``, ``bash -c …``)."""
+    words = _output_targets(_run_by(command))[0]
+    if not words:
+        return ""
+    program = _program(words[0])
+    if program in _LOCAL_SHELLS:
+        return "local" if _shell_operand(words)[0] else ""
+    if program != "ssh":
+        return ""
+    index = 1
+    while index < len(words) and words[index].startswith("-"):
+        option = words[index]
+        if "N" in option[1:]:
+            return ""  # no command at all: ``ssh -N`` forwards ports
+        index += 1
+        if option[-1] in _SSH_VALUED and len(option) == 2:
+            index += 1
+    remote = words[index + 1 :]
+    if not remote:
+        return "remote"  # the login shell reads the commands
+    commands = [_run_by(c) for c in _operator_split(_words(" ".join(remote)))]
+    return "remote" if commands and _reads_commands(commands[0]) == "local" else ""
+
+
+def _ran_script(command: list[_Word], env: dict[str, str]) -> tuple[str, str] | None:
+    """The file ``command`` (from its program on) runs, by :func:`_script_path`, and how:
+    ``source`` in this shell (``source d.sh``, ``. d.sh``), ``local`` in a shell of its own
+    (``bash d.sh``, ``./d.sh``, ``bash < d.sh``), ``remote`` on another host (``ssh host
+    bash -s < d.sh``)."""
+    words = _run_by(command)
+    if not words:
+        return None
+    operands = _output_targets(words)[0]
+    program = words[0].text
+    if program in ("source", ".") and len(operands) > 1:
+        return _script_path(operands[1], env), "source"
+    if _program(program) in _LOCAL_SHELLS:
+        script = _shell_operand(operands)[1]
+        if script is not None:
+            return _script_path(script, env), "local"
+    elif "/" in program and "=" not in program:
+        return _script_path(program, env), "local"
+    reads = _reads_commands(words)
+    source = _input_file(words)
+    if reads and source is not None:
+        return _script_path(source, env), reads
+    return None
+
+
+def _input_file(command: list[_Word]) -> str | None:
+    """The file ``command``'s input is redirected from (``< deploy.sh``), if any."""
+    split = _redirection_words(command)
+    for index, word in enumerate(split):
+        text = word.text
+        if (
+            text.startswith("<")
+            and not text.startswith(("<<", "<(", "<&"))
+            and 0 not in word.quoted
+        ):
+            if text[1:]:
+                return text[1:]
+            return split[index + 1].text if index + 1 < len(split) else None
+    return None
+
+
+def _run_written(
+    command: list[_Word], context: _Context, section: str, uncertain: bool
+) -> Iterator[Fact]:
+    """The facts of the lines of a file the job wrote from a here-document, where
+    ``command`` runs it (``bash deploy.sh``): in this shell (``source``), whose variables
+    its assignments change, or in a shell of its own, which sees the exported ones (none on
+    another host). ``uncertain``: the command may not run, so what it assigns or writes to
+    ``$GITHUB_ENV`` may not either."""
+    ran = _ran_script(command, context.env)
+    if ran is None or ran[0] not in context.written or ran[0] in context.running:
+        return
+    path, how = ran
+    lines = context.written[path]
+    shell = _Shell(depth=int(uncertain), env_file=context.shell.env_file)
+    if how == "source":
+        nested = replace(context, shell=shell, running=(*context.running, path))
+    else:
+        env = {} if how == "remote" else _exported(context)
+        if how == "remote":
+            shell.env_file = []  # another host's
+        nested = replace(
+            context, env=env, shell=shell, unexported=set(), running=(*context.running, path)
+        )
+    for line in lines:
+        if context.budget[0] <= 0:
+            return
+        context.budget[0] -= 1
+        yield from _line_facts(line, nested, section)
 
 
 # What a shell line names the file of ``$GITHUB_ENV`` by, quotes removed.
 _GITHUB_ENV_FILE = frozenset({"$GITHUB_ENV", "${GITHUB_ENV}", "${{ env.GITHUB_ENV }}"})
 # An output redirection (``>>``, ``>``, ``1>>``, ``&>``), with its target when glued to it.
-_OUTPUT_REDIRECT = re.compile(r"(?:\d?|&)>>?\|?(.*)", re.DOTALL)
+_OUTPUT_REDIRECT = re.compile(r"(?:\d?|&)>(>?)\|?(.*)", re.DOTALL)
 
 
 def _redirection_words(command: list[_Word]) -> list[_Word]:
@@ -817,11 +1087,11 @@ def _redirection_words(command: list[_Word]) -> list[_Word]:
     return split
 
 
-def _output_targets(command: list[_Word]) -> tuple[list[str], list[str]]:
+def _output_targets(command: list[_Word]) -> tuple[list[str], list[tuple[str, bool]]]:
     """The words of ``command`` without its redirections, and the files its output is
-    redirected to (``>&2`` names ``&2``)."""
+    redirected to (``>&2`` names ``&2``), each with whether it appends (``>>``)."""
     operands: list[str] = []
-    targets: list[str] = []
+    targets: list[tuple[str, bool]] = []
     command = _redirection_words(command)
     texts = [word.text for word in command]
     index = 0
@@ -835,10 +1105,10 @@ def _output_targets(command: list[_Word]) -> tuple[list[str], list[str]]:
         if found is None:
             operands.append(text)
             continue
-        target = found.group(1)
+        target = found.group(2)
         if not target and index < len(texts):
             target, index = texts[index], index + 1
-        targets.append(target)
+        targets.append((target, bool(found.group(1))))
     return operands, targets
 
 
@@ -883,11 +1153,12 @@ def _write_env(
     printed (``closed``: ``} >> "$GITHUB_ENV"``). Returns what the command prints into the
     ``|`` after it (``pipes``), each line with whether it may not have been printed."""
     operands, targets = _output_targets(stripped)
-    to_env = any(target in _GITHUB_ENV_FILE for target in targets)
+    to_env = [appends for target, appends in targets if target in _GITHUB_ENV_FILE]
     printed = _printed_lines(operands, env)
     lines = None if printed is None else [(text, may_not_run) for text in printed]
     if operands[:1] == ["tee"]:
-        to_env = to_env or any(operand in _GITHUB_ENV_FILE for operand in operands[1:])
+        appends = any(operand in ("-a", "--append") for operand in operands[1:])
+        to_env += [appends for operand in operands[1:] if operand in _GITHUB_ENV_FILE]
         lines = None if piped is None else [(t, u or may_not_run) for t, u in piped]
     if closed is not None:
         lines = [(t, u or may_not_run) for t, u in closed]
@@ -898,6 +1169,8 @@ def _write_env(
     if lines is None or (targets and not to_env):
         return None
     if to_env:
+        if not all(to_env):  # ``> "$GITHUB_ENV"`` cuts the file first
+            _truncate_env(shell, may_not_run)
         shell.env_file.extend(lines)
     elif pipes:
         return lines
@@ -983,20 +1256,16 @@ def _heredoc_operator(word: _Word, arithmetic: tuple[list[int], list[int]]) -> r
     return match
 
 
-# The programs that read a here-document as shell commands: a shell here, or on another
-# host (``ssh host <<'EOF'``).
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh", "ssh"})
-
-
-def _open_heredoc(
-    shell: _Shell,
+def _open_heredocs(
+    context: _Context,
     text: str,
     chained: list[tuple[list[_Word], str, str]],
     may_not_run: list[bool],
 ) -> None:
-    """Note in ``shell`` the here-document that the line ``text`` (its ``chained``
-    commands) starts, if any: the word that ends it, whether a shell reads it (a word of its
-    pipeline names one) and whether its text goes to ``$GITHUB_ENV``."""
+    """Note in ``context.shell`` the here-documents that the line ``text`` (its ``chained``
+    commands) opens, in order: the word that ends each, and for the one a command reads
+    on its input (the last on it), whether a shell reads it (a command of its pipeline from
+    there on), whether its text goes to ``$GITHUB_ENV`` and to which files."""
     if "<<" not in text:
         return
     arithmetic = (
@@ -1005,41 +1274,80 @@ def _open_heredoc(
     )
     for number, (written, _, _) in enumerate(chained):
         command = _redirection_words(written)
-        found = next(
-            (
-                (index, match)
-                for index, word in enumerate(command)
-                if (match := _heredoc_operator(word, arithmetic)) is not None
-            ),
-            None,
-        )
-        if found is None:
-            continue
-        index, match = found
-        following = command[index + 1 : index + 2]
-        delimiter = match.group(1) or (following[0].text if following else "")
-        first = number
-        while first > 0 and chained[first][1] == "|":
-            first -= 1
-        last = number
-        while last + 1 < len(chained) and chained[last][2] == "|":
-            last += 1
-        pipeline = chained[first : last + 1]
-        shell.heredoc = delimiter.strip()
-        shell.heredoc_runs = any(
-            _program(word.text) in _SHELLS for words, _, _ in pipeline for word in words
-        )
-        shell.heredoc_quoted = re.search(r"<<-?\s*['\"\\]", text) is not None
-        to_env = any(
-            target in _GITHUB_ENV_FILE
-            for words, _, _ in pipeline
-            for target in [
-                *_output_targets(words)[1],
-                *(w.text for w in words[1:] if _program(words[0].text) == "tee"),
-            ]
-        )
-        shell.heredoc_env = may_not_run[number] if to_env else None
-        return
+        opened: list[tuple[_HereDoc, bool]] = []
+        for index, word in enumerate(command):
+            match = _heredoc_operator(word, arithmetic)
+            if match is None:
+                continue
+            following = command[index + 1 : index + 2]
+            if match.group(1):
+                delimiter = match.group(1)
+                quoted = any(i >= match.start(1) for i in word.quoted)
+            else:
+                delimiter = following[0].text if following else ""
+                quoted = bool(following and following[0].quoted)
+            at = word.text.find("<<", match.start())
+            descriptor = word.text[at - 1] if at > 0 and word.text[at - 1].isdigit() else "0"
+            opened.append((_HereDoc(delimiter.strip(), quoted=quoted), descriptor == "0"))
+        stdin = [heredoc for heredoc, on_input in opened if on_input]
+        if stdin:
+            _feed(context, stdin[-1], chained, number, may_not_run[number])
+        context.shell.heredocs.extend(heredoc for heredoc, _ in opened)
+
+
+def _feed(
+    context: _Context,
+    heredoc: _HereDoc,
+    chained: list[tuple[list[_Word], str, str]],
+    number: int,
+    may_not_run: bool,
+) -> None:
+    """Note where the text of ``heredoc``, the input of the command ``number`` of
+    ``chained``, goes: to a shell that runs it, to ``$GITHUB_ENV`` (cut to nothing first by
+    ``>``), or to the files ``cat`` and ``tee`` write it to (``cat <<EOF > deploy.sh``,
+    ``cat <<EOF | sudo tee d.sh``)."""
+    first = number
+    while first > 0 and chained[first][1] == "|":
+        first -= 1
+    last = number
+    while last + 1 < len(chained) and chained[last][2] == "|":
+        last += 1
+    heredoc.runs = next(
+        (reads for words, _, _ in chained[number : last + 1] if (reads := _reads_commands(words))),
+        "",
+    )
+    env_targets: list[bool] = []  # whether each write to $GITHUB_ENV appends
+    files: list[str] = []
+    copies = True  # the text flows unchanged: through ``cat`` and ``tee``
+    for position, (words, _, _) in enumerate(chained[first : last + 1], first):
+        program = _run_by(words)
+        operands, targets = _output_targets(program)
+        name = _program(operands[0]) if operands else ""
+        appends = any(o in ("-a", "--append") for o in operands[1:])
+        tee_files = [(o, appends) for o in operands[1:] if name == "tee" and o[:1] != "-"]
+        for target, appended in [*targets, *tee_files]:
+            if target in _GITHUB_ENV_FILE:
+                env_targets.append(appended)
+            elif copies and position >= number and target[:1] != "&" and target[:5] != "/dev/":
+                path = _script_path(target, context.env)
+                if not appended or path not in context.written:
+                    context.written[path] = []
+                files.append(path)
+        plain_cat = name == "cat" and all(o == "-" for o in operands[1:])
+        copies = copies and position >= number and (plain_cat or name == "tee")
+    if env_targets:
+        if not all(env_targets):
+            _truncate_env(context.shell, may_not_run)
+        heredoc.env = may_not_run
+    heredoc.files = tuple(dict.fromkeys(files))
+
+
+def _truncate_env(shell: _Shell, may_not_run: bool) -> None:
+    """``> "$GITHUB_ENV"``: the step's lines so far are gone (or may be)."""
+    if may_not_run:
+        shell.env_file[:] = [(text, True) for text, _ in shell.env_file]
+    else:
+        shell.env_file.clear()
 
 
 def _see_variables(
@@ -1417,12 +1725,17 @@ def _assign(context: _Context, command: list[_Word], uncertain: bool = False) ->
     operands = [t for t in texts[1:] if not t.startswith("-")] if declared else texts
     assignments = [_ASSIGNMENT.fullmatch(text) for text in operands]
     prefix_only = not declared and not all(assignments)
-    for found in assignments:
+    exports = declared and (texts[0] == "export" or "-x" in texts[1:])
+    for operand, found in zip(operands, assignments, strict=True):
+        if exports:  # ``export NAME``, ``export NAME=value``: the programs it starts see it
+            context.unexported.discard(found.group(1) if found else operand)
         if found is None:
             if not declared:
                 break
             continue
         name, appends, value = found.groups()
+        if not exports and not prefix_only and name not in env:
+            context.unexported.add(name)  # (a variable exported before stays exported)
         if "$(" in value or "`" in value or (appends and name not in env):
             _set(env, name, None)
         elif not prefix_only:
@@ -1453,24 +1766,28 @@ def _set(env: dict[str, str], name: str, value: str | None) -> None:
 def _shell_facts(pieces: Iterable[_Piece], context: _Context, section: str) -> Iterator[Fact]:
     """A :class:`CiCommand` per logical line, then what the line pushes or deploys."""
     for line in _logical_lines(pieces):
-        variables: dict[str, str | None] = {}
-        shell = context.shell
-        runs = not shell.heredoc or shell.heredoc_runs
-        facts = list(_interpret(line, context, variables))
-        known = tuple(
-            (name, value) for name, value in sorted(variables.items()) if value is not None
-        )
-        yield CiCommand(
-            line.location(context.path),
-            context.provider,
-            context.workflow,
-            context.job_id,
-            line.text.strip(),
-            section,
-            known,
-            runs,
-        )
-        yield from facts
+        yield from _line_facts(line, context, section)
+
+
+def _line_facts(line: _LogicalLine, context: _Context, section: str) -> Iterator[Fact]:
+    """The :class:`CiCommand` of one logical line, then what it pushes or deploys (the
+    lines of a written file it runs included)."""
+    variables: dict[str, str | None] = {}
+    heredocs = context.shell.heredocs
+    runs = not heredocs or bool(heredocs[0].runs)
+    facts = list(_interpret(line, context, variables, section))
+    known = tuple((name, value) for name, value in sorted(variables.items()) if value is not None)
+    yield CiCommand(
+        line.location(context.path),
+        context.provider,
+        context.workflow,
+        context.job_id,
+        line.text.strip(),
+        section,
+        known,
+        runs,
+    )
+    yield from facts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1547,7 +1864,14 @@ def _github_steps(
     for index, step in enumerate(steps.value):
         env = {**job_env, **_variables(yamlfile.get(step, "env"))}
         step_context = _Context(
-            context.path, GITHUB, context.workflow, context.job_id, env, context.only_tags
+            context.path,
+            GITHUB,
+            context.workflow,
+            context.job_id,
+            env,
+            context.only_tags,
+            written=context.written,  # the job's workspace: a later step may run a file
+            budget=context.budget,
         )
         uses = yamlfile.get(step, "uses")
         uses_text = _text(uses)
@@ -2633,7 +2957,15 @@ def _pipeline_facts(
                 pass
         for section in ("before_script", "script"):
             yield from pipeline.commands(yamlfile.get(job, section), context, section)
-        after = _Context(workflow, GITLAB, workflow, job_id, dict(env))
+        after = _Context(
+            workflow,
+            GITLAB,
+            workflow,
+            job_id,
+            dict(env),
+            written=context.written,  # the same working directory
+            budget=context.budget,
+        )
         yield from pipeline.commands(yamlfile.get(job, "after_script"), after, "after_script")
         artifacts = pipeline.artifacts(job)
         artifacts_key = _key_of(job, "artifacts")

@@ -93,7 +93,9 @@ class RollbackNeverDrilled(Rule):
     `kubectl exec --`, `go run github.com/pressly/goose/v3/cmd/goose@v3.26.0`, whose
     command is named as the package path ends, and `go tool goose`). A dry run
     (`--dry-run`, `helm template`, `kubectl diff`) deploys nothing; `helm template … |
-    kubectl apply -f -` deploys.
+    kubectl apply -f -` deploys. A here-document's text counts where a shell runs it: text
+    the job only writes to a file (`cat <<'EOF' > rollback.sh`, kept for the on-call) is no
+    drill and no deploy, until the job runs that file (`bash rollback.sh`, `source d.sh`).
 
     A forward migration in a test job is set-up, not a deploy: it is not counted when its job
     has no `environment:` and its database is the job's own, that is the job starts a
@@ -138,7 +140,9 @@ class RollbackNeverDrilled(Rule):
 
     def check(self, context: CheckContext) -> Iterator[Finding]:
         """One finding per pipeline file that deploys, when nothing exercises rollback."""
-        commands = context.head.of(CiCommand)
+        # a here-document's text that the job only writes to a file runs nothing; where the
+        # job runs that file, its lines come again as commands that run
+        commands = [command for command in context.head.of(CiCommand) if command.runs]
         steps = context.head.of(CiStep)
         drilled = any(exercises_rollback(c.command) for c in commands) or any(
             "backout" in step.uses.lower() for step in steps
