@@ -452,6 +452,15 @@ class _Word:
 _OPERATORS = ("&&", "||", ";", "|", "&")
 
 
+# Runs of characters :func:`_words` takes as they are: outside quotes, in ``'…'``, in ``"…"``.
+_PLAIN = re.compile(r"(?:[^ \t'\"\\;|&$#]|\$(?!\{\{))+")
+_SINGLE_QUOTED = re.compile(r"[^']+")
+_DOUBLE_QUOTED = re.compile(r'[^"\\]+')
+
+
+_NONE: frozenset[int] = frozenset()
+
+
 def _words(line: str) -> list[_Word]:
     """Split a shell line into words and operators; quotes are removed, ``#`` ends it."""
     words: list[_Word] = []
@@ -464,8 +473,11 @@ def _words(line: str) -> list[_Word]:
 
     def flush() -> None:
         nonlocal started
-        if started:
-            words.append(_Word("".join(text), list(offsets), quoted=frozenset(quoted)))
+        if not started:
+            return  # nothing since the last word (text, offsets and quoted are empty)
+        words.append(
+            _Word("".join(text), offsets.copy(), quoted=frozenset(quoted) if quoted else _NONE)
+        )
         text.clear()
         offsets.clear()
         quoted.clear()
@@ -481,10 +493,14 @@ def _words(line: str) -> list[_Word]:
                 quoted.add(len(text))
                 text.append(line[i])
                 offsets.append(i)
-            else:
-                quoted.add(len(text))
-                text.append(char)
-                offsets.append(i)
+            else:  # up to the closing quote (or a backslash in ``"…"``) at once
+                run = (_SINGLE_QUOTED if quote == "'" else _DOUBLE_QUOTED).match(line, i)
+                end = run.end() if run is not None else i + 1
+                quoted.update(range(len(text), len(text) + end - i))
+                text.extend(line[i:end])
+                offsets.extend(range(i, end))
+                i = end
+                continue
             i += 1
             continue
         if line.startswith("${{", i):
@@ -515,10 +531,14 @@ def _words(line: str) -> list[_Word]:
             text.append(line[i])
             offsets.append(i)
             started = True
-        else:
-            text.append(char)
-            offsets.append(i)
+        else:  # a run of characters that mean nothing to the shell, at once
+            run = _PLAIN.match(line, i)
+            end = run.end() if run is not None else i + 1
+            text.extend(line[i:end])
+            offsets.extend(range(i, end))
             started = True
+            i = end
+            continue
         i += 1
     flush()
     return words
@@ -610,20 +630,25 @@ def split_reference(reference: str) -> tuple[str, str | None, str | None]:
     return reference, None, digest
 
 
+_VARIABLE = re.compile(
+    r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}"
+    r"|\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
+    r"|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
 def _expand(text: str, env: dict[str, str]) -> str:
     """Substitute the pipeline's literal variables: ``$X``, ``${X}``, ``${{ env.X }}``."""
+
+    if "$" not in text:
+        return text
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(3)
         return env.get(name, match.group(0))
 
-    pattern = re.compile(
-        r"\$\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}"
-        r"|\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
-        r"|\$([A-Za-z_][A-Za-z0-9_]*)"
-    )
     for _ in range(4):  # variables defined by other variables, a few levels deep
-        expanded = pattern.sub(replace, text)
+        expanded = _VARIABLE.sub(replace, text)
         if expanded == text:
             break
         text = expanded
@@ -782,6 +807,7 @@ def _interpret(
     if heredoc is not None and heredoc.quoted:
         here = replace(context, env={} if heredoc.runs == "remote" else _exported(context))
     in_heredoc = heredoc is not None
+    redirects_input = "<" in line.text
     chained = list(_chained(words))
     may_not_run: list[bool] = []
     printed: list[tuple[str, bool]] | None = None  # what the command before a ``|`` prints
@@ -805,12 +831,31 @@ def _interpret(
         printed = _write_env(
             shell, command, stripped, here.env, may_not_run[-1], piped, after == "|", closed
         )
-        if context.written and stripped:
+        if context.written and stripped and _may_run_script(stripped, redirects_input):
             yield from _run_written(command, here, section, uncertain or may_not_run[-1])
     last = words[-1] if words else None
     shell.continued = last.text if last is not None and last.operator else ""
     if not in_heredoc:
         _open_heredocs(context, line.text, chained, may_not_run)
+
+
+# What a command that runs a script starts with, once ``sudo``, ``env``… are dropped: a
+# shell, ssh, a wrapper (``nohup``, ``timeout``), ``source``, ``.``, or a wrapper's option
+# (``sudo -u deploy bash d.sh``); else a path (``./d.sh``) or a ``<`` (``bash < d.sh``).
+_SCRIPT_RUNNERS = frozenset({"ssh", "nohup", "nice", "timeout", "source", "."})
+
+
+def _may_run_script(stripped: list[_Word], redirects_input: bool) -> bool:
+    """A cheap test before :func:`_ran_script`: whether ``stripped`` (a command from its
+    program on) may run a file, given whether its line has a ``<`` (``redirects_input``)."""
+    first = stripped[0].text
+    return (
+        redirects_input
+        or "/" in first
+        or first.startswith("-")
+        or first in _SCRIPT_RUNNERS
+        or _program(first) in _LOCAL_SHELLS
+    )
 
 
 def _heredoc_text(line: _LogicalLine, context: _Context, heredoc: _HereDoc) -> None:
@@ -1051,11 +1096,18 @@ _GITHUB_ENV_FILE = frozenset({"$GITHUB_ENV", "${GITHUB_ENV}", "${{ env.GITHUB_EN
 _OUTPUT_REDIRECT = re.compile(r"(?:\d?|&)>(>?)\|?(.*)", re.DOTALL)
 
 
+_GITHUB_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+_ANGLE = re.compile(r"[<>]")
+
+
 def _redirection_words(command: list[_Word]) -> list[_Word]:
     """``command``'s words with each redirection glued to a word a word of its own, as the
     shell reads them: ``<<EOF>notes.txt`` is ``<<EOF`` and ``>notes.txt``,
     ``>>$GITHUB_ENV<<EOF`` is ``>>$GITHUB_ENV`` and ``<<EOF`` (``2>&1``, ``&>x`` and a quoted
     or ``${{ … }}`` ``>`` stay as they are)."""
+    joined = "".join([word.text for word in command])
+    if "<" not in joined and ">" not in joined:
+        return command
     split: list[_Word] = []
     for word in command:
         text = word.text
@@ -1063,14 +1115,14 @@ def _redirection_words(command: list[_Word]) -> list[_Word]:
             split.append(word)
             continue
         expression = bytearray(len(text))  # the characters of ``${{ … }}`` expressions
-        for found in re.finditer(r"\$\{\{.*?\}\}", text):
-            expression[found.start() : found.end()] = b"\1" * (found.end() - found.start())
+        if "${{" in text:
+            for found in _GITHUB_EXPRESSION.finditer(text):
+                expression[found.start() : found.end()] = b"\1" * (found.end() - found.start())
         descriptor = len(text) - len(text.lstrip("0123456789"))  # ``2>&1``: no word of its own
         cuts = [
             i
-            for i in range(1, len(text))
-            if text[i] in "<>"
-            and text[i - 1] not in "<>&"
+            for i in (found.start() for found in _ANGLE.finditer(text, 1))
+            if text[i - 1] not in "<>&"
             and i != descriptor
             and i not in word.quoted
             and not expression[i]
@@ -1092,7 +1144,10 @@ def _output_targets(command: list[_Word]) -> tuple[list[str], list[tuple[str, bo
     redirected to (``>&2`` names ``&2``), each with whether it appends (``>>``)."""
     operands: list[str] = []
     targets: list[tuple[str, bool]] = []
-    command = _redirection_words(command)
+    split = _redirection_words(command)
+    if split is command:  # no ``<`` or ``>`` in it: no redirection
+        return [word.text for word in command], targets
+    command = split
     texts = [word.text for word in command]
     index = 0
     while index < len(texts):
@@ -1154,11 +1209,16 @@ def _write_env(
     ``|`` after it (``pipes``), each line with whether it may not have been printed."""
     operands, targets = _output_targets(stripped)
     to_env = [appends for target, appends in targets if target in _GITHUB_ENV_FILE]
-    printed = _printed_lines(operands, env)
-    lines = None if printed is None else [(text, may_not_run) for text in printed]
-    if operands[:1] == ["tee"]:
+    tee = operands[:1] == ["tee"]
+    if tee:
         appends = any(operand in ("-a", "--append") for operand in operands[1:])
         to_env += [appends for operand in operands[1:] if operand in _GITHUB_ENV_FILE]
+    group = shell.groups[-1] if shell.groups else None
+    if (targets and not to_env) or not (to_env or pipes or group is not None):
+        return None  # what it prints goes nowhere that sets a variable
+    printed = _printed_lines(operands, env)
+    lines = None if printed is None else [(text, may_not_run) for text in printed]
+    if tee:
         lines = None if piped is None else [(t, u or may_not_run) for t, u in piped]
     if closed is not None:
         lines = [(t, u or may_not_run) for t, u in closed]
@@ -1166,7 +1226,7 @@ def _write_env(
         # what a program prints (``./env.sh >> "$GITHUB_ENV"``) may set any variable; a
         # here-document's lines come as the reader takes them (``cat <<EOF | tee -a …``)
         lines = [] if _reads_heredoc(stripped) else [(_ANY_VARIABLE, may_not_run)]
-    if lines is None or (targets and not to_env):
+    if lines is None:
         return None
     if to_env:
         if not all(to_env):  # ``> "$GITHUB_ENV"`` cuts the file first
@@ -1174,8 +1234,8 @@ def _write_env(
         shell.env_file.extend(lines)
     elif pipes:
         return lines
-    elif shell.groups and shell.groups[-1] is not None:
-        shell.groups[-1].extend(lines)  # the group's redirection says where they go
+    elif group is not None:
+        group.extend(lines)  # the group's redirection says where they go
     return None
 
 
@@ -1256,6 +1316,10 @@ def _heredoc_operator(word: _Word, arithmetic: tuple[list[int], list[int]]) -> r
     return match
 
 
+_OPEN_ARITHMETIC = re.compile(r"\(\(")
+_CLOSE_ARITHMETIC = re.compile(r"\)\)")
+
+
 def _open_heredocs(
     context: _Context,
     text: str,
@@ -1269,8 +1333,8 @@ def _open_heredocs(
     if "<<" not in text:
         return
     arithmetic = (
-        [found.start() for found in re.finditer(r"\(\(", text)],
-        [found.start() for found in re.finditer(r"\)\)", text)],
+        [found.start() for found in _OPEN_ARITHMETIC.finditer(text)],
+        [found.start() for found in _CLOSE_ARITHMETIC.finditer(text)],
     )
     for number, (written, _, _) in enumerate(chained):
         command = _redirection_words(written)
@@ -1363,9 +1427,18 @@ def _see_variables(
             variables[name] = None
 
 
+# The programs whose commands :func:`_command_facts` reads.
+_FACT_PROGRAMS = frozenset(
+    {"docker", "podman", "nerdctl", "buildah", "executor", "kaniko", "crane", "skopeo"}
+    | {"kubectl", "kustomize", "helm"}
+)
+
+
 def _command_facts(words: list[_Word], line: _LogicalLine, context: _Context) -> Iterator[Fact]:
     """Pushes, deploys and Helm history limits of one simple command of ``line``."""
     program = _program(words[0].text)
+    if program not in _FACT_PROGRAMS and not words[0].text.endswith("kaniko/executor"):
+        return  # most lines: nothing to read
     args = [w.text for w in words]
 
     def fact_location(offset: int) -> Location:
@@ -1696,7 +1769,8 @@ def _assign(context: _Context, command: list[_Word], uncertain: bool = False) ->
     texts = [word.text for word in command]
     # a subshell's assignments are gone when it ends: ``(cd chart && NS=x)``
     inside = shell.subshells > 0 or texts[0].startswith("(")
-    shell.subshells = max(0, shell.subshells + sum(t.count("(") - t.count(")") for t in texts))
+    joined = "".join(texts)
+    shell.subshells = max(0, shell.subshells + joined.count("(") - joined.count(")"))
     if texts[0] == "function" or texts[0].endswith("()"):
         texts = texts[2:] if texts[0] == "function" else texts[1:]  # its body is a block
     elif texts[1:2] == ["()"]:
