@@ -1770,6 +1770,13 @@ jobs:
         ("ssh -T deploy@bastion <<EOF", True),
         ('ssh deploy@bastion "sudo bash -s" <<EOF', True),
         ("ssh -N deploy@bastion <<EOF", False),
+        ("ssh -oStrictHostKeyChecking=No -p2222 deploy@bastion <<EOF", True),
+        ("ssh -tt -i key deploy@bastion sudo -i bash -s <<EOF", True),
+        # in a container: the commands run there
+        ("kubectl exec -i deploy/toolbox -- sh <<EOF", True),
+        ("docker compose exec -T toolbox bash -s <<EOF", True),
+        ("docker run --rm -i alpine/k8s:1.29.2 sh <<EOF", True),
+        ("kubectl exec -i deploy/toolbox -- sh deploy.sh <<EOF", False),
         ("bash deploy.sh <<EOF", False),  # the script's input, not commands
         ("bash -c 'cat > x' <<EOF", False),
         ("sudo -u deploy bash <<EOF", True),
@@ -1783,7 +1790,7 @@ def test_a_here_document_fed_to_ssh_runs_only_when_the_remote_command_is_a_shell
     script = f"{heredoc}\nkubectl set image deployment/api api=x:1\nEOF\n"
     facts = read("deploy.sh", script, ScriptReader())
     assert [d.workload for d in of(facts, CiImageDeploy)] == (["deployment/api"] if runs else [])
-    (text,) = [c for c in of(facts, CiCommand) if c.command.startswith("kubectl")]
+    (text,) = [c for c in of(facts, CiCommand) if c.command.startswith("kubectl set")]
     assert text.runs is runs
 
 

@@ -682,8 +682,9 @@ class _HereDoc:
     """The word that ends it (``EOF``)."""
     runs: str = ""
     """Whether a shell reads the text as commands: ``local`` (``bash <<EOF``, ``cat <<EOF |
-    sh``), ``remote`` (``ssh host <<'EOF'``), ``""`` when it goes to a file or another
-    program (``cat <<EOF > deploy.sh``, ``ssh host "cat > f" <<EOF``)."""
+    sh``), ``remote`` on another host or in a container (``ssh host <<'EOF'``, ``kubectl
+    exec -i pod -- sh <<EOF``), ``""`` when it goes to a file or another program (``cat
+    <<EOF > deploy.sh``, ``ssh host "cat > f" <<EOF``)."""
     quoted: bool = False
     """Whether its word is quoted (``<<'EOF'``): this shell substitutes none of its
     variables in the text, which the shell that reads it expands with its own."""
@@ -987,6 +988,9 @@ def _shell_operand(words: list[str]) -> tuple[bool, str | None]:
     return False, words[index]
 
 
+# Programs that run a command in a container: ``docker exec``, ``kubectl exec``, ``docker
+# compose run``…
+_CONTAINER_RUNNERS = frozenset({"docker", "podman", "nerdctl", "kubectl", "oc", "docker-compose"})
 # ssh's options that take a value (``-i key.pem``, ``-p 2222``, ``-o Opt=x``)
 _SSH_VALUED = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
 
@@ -1002,16 +1006,23 @@ def _reads_commands(command: list[_Word]) -> str:
     program = _program(words[0])
     if program in _LOCAL_SHELLS:
         return "local" if _shell_operand(words)[0] else ""
+    if program in _CONTAINER_RUNNERS and any(w in ("exec", "run") for w in words[1:3]):
+        # ``kubectl exec -i pod -- sh``, ``docker compose exec -T app bash -s``: the shell
+        # that ends the command reads the text, in the container
+        shells = [i for i, word in enumerate(words) if _program(word) in _LOCAL_SHELLS]
+        return "remote" if shells and _shell_operand(words[shells[-1] :])[0] else ""
     if program != "ssh":
         return ""
     index = 1
     while index < len(words) and words[index].startswith("-"):
         option = words[index]
-        if "N" in option[1:]:
-            return ""  # no command at all: ``ssh -N`` forwards ports
         index += 1
-        if option[-1] in _SSH_VALUED and len(option) == 2:
-            index += 1
+        for at, letter in enumerate(option[1:], 1):
+            if letter == "N":
+                return ""  # no command at all: ``ssh -N`` forwards ports
+            if letter in _SSH_VALUED:  # its value is the rest of the word, or the next one
+                index += 0 if option[at + 1 :] else 1
+                break
     remote = words[index + 1 :]
     if not remote:
         return "remote"  # the login shell reads the commands
