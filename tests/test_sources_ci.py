@@ -1855,3 +1855,30 @@ jobs:
         "deployment/kept",
         "x:earlier-$B-kept-$G-$I-$E-kept",
     )
+
+
+def test_a_file_a_gitlab_job_writes_runs_in_its_script_and_after_script() -> None:
+    # before_script, script and after_script share the job's working directory
+    pipeline = """\
+variables:
+  IMAGE: registry.example.com/api:1.2
+deploy:
+  before_script:
+    - |
+      cat <<'EOF' > deploy.sh
+      kubectl set image deployment/api api=$IMAGE
+      EOF
+  script:
+    - chmod +x deploy.sh
+    - ./deploy.sh
+  after_script:
+    - bash deploy.sh
+other:
+  script:
+    - ./deploy.sh
+"""
+    deploys = [
+        (d.job_id, d.reference, d.location.line)
+        for d in of(read(".gitlab-ci.yml", pipeline), CiImageDeploy)
+    ]
+    assert deploys == [("deploy", "registry.example.com/api:1.2", 7)] * 2
