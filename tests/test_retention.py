@@ -296,3 +296,25 @@ def test_gar_messages_name_the_versions_as_tag_state_defines_them(
 )
 def test_gar_package_of_an_image(registry: str, repository: str, package: str) -> None:
     assert gar_package(ReleaseImage(registry, repository, "1")) == package
+
+
+@pytest.mark.parametrize(("run_it", "deploys"), [("", False), ("bash deploy.sh\n", True)])
+def test_a_deploy_command_written_to_a_file_deploys_only_when_run(
+    run_it: str, deploys: bool
+) -> None:
+    """A job that writes `kubectl apply` into a file deploys nothing until it runs the file."""
+    from backout.rules.artifacts.BK301_ci_artifact_retention_shorter_than_window import (
+        deploy_jobs,
+    )
+    from backout.sources.base import FactSet
+    from backout.sources.ci import CiReader
+
+    script = "cat <<'EOF' > deploy.sh\nkubectl apply -f k8s/\nEOF\n" + run_it
+    body = "".join(f"          {line}\n" for line in script.splitlines())
+    workflow = (
+        "on: push\njobs:\n  package:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - run: |\n{body}"
+    )
+    facts = FactSet()
+    facts.extend(CiReader().read(SourceFile(".github/workflows/ci.yml", workflow.encode())))
+    assert (deploy_jobs(facts) == {(".github/workflows/ci.yml", "package")}) is deploys

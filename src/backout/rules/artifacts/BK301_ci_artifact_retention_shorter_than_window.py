@@ -61,7 +61,11 @@ def deploy_jobs(facts: FactSet) -> set[JobKey]:
     for deploy in facts.of(CiImageDeploy):
         found.add((deploy.workflow, deploy.job_id))
     for command in facts.of(CiCommand):
-        if command.provider != "script" and _DEPLOY_COMMAND.search(command.command):
+        if (
+            command.provider != "script"
+            and command.runs  # not text written to a file that is never run
+            and _DEPLOY_COMMAND.search(command.command)
+        ):
             found.add((command.workflow, command.job_id))
     return found
 
