@@ -238,6 +238,20 @@ def _write_files(root: Path, files: dict[str, str]) -> None:
         (root / name).write_text(text)
 
 
+def _report(
+    tmp_path: Path, files: dict[str, str], output_format: str, secrets: tuple[str, ...], bk901: int
+) -> str:
+    """The report of ``backout check`` on ``files`` in ``output_format``, checked to hold at
+    least ``bk901`` BK901 findings and, with the summary, none of ``secrets``."""
+    _write_files(tmp_path, files)
+    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
+    printed = done.stdout + done.stderr
+    assert printed.count("BK901") >= bk901, printed
+    for secret in secrets:
+        assert secret not in printed, f"{output_format} printed {secret}"
+    return done.stdout
+
+
 LEAKY_FILES = {
     ".env": "TAG=1\nAPI KEY=hunter4secret\n",
     "app/.env": 'TAG=1\nDB_PASSWORD="hunter5secret\n',
@@ -257,17 +271,13 @@ def test_a_file_that_does_not_parse_prints_no_credential(
 ) -> None:
     """BK901 quotes the line that does not parse: the value of a setting named as a credential
     is masked, the rest of the line and the other lines stay as the file has them."""
-    _write_files(tmp_path, LEAKY_FILES)
-    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
-    printed = done.stdout + done.stderr
-    assert printed.count("BK901") >= 3, printed
-    assert "hunter" not in printed, f"{output_format} printed a secret"
+    stdout = _report(tmp_path, LEAKY_FILES, output_format, ("hunter",), 3)
     if output_format == "full":
-        assert "  2 | API KEY=***\n" in done.stdout
-        assert '  2 | DB_PASSWORD="***\n' in done.stdout
-        assert "  2 | <configuration><password>***</pasword></configuration>" in done.stdout
+        assert "  2 | API KEY=***\n" in stdout
+        assert '  2 | DB_PASSWORD="***\n' in stdout
+        assert "  2 | <configuration><password>***</pasword></configuration>" in stdout
         # A line with no credential is quoted as it is.
-        assert "  3 |     image: shop:${TAG}\n" in done.stdout
+        assert "  3 |     image: shop:${TAG}\n" in stdout
 
 
 ENV_FILES = {
@@ -282,16 +292,11 @@ ENV_FILES = {
 def test_a_env_value_is_masked_whole(tmp_path: Path, output_format: str) -> None:
     """The line of a .env that compose refuses, quoted by BK901, has the whole value of a
     credential masked as compose reads it, not its first word."""
-    _write_files(tmp_path, ENV_FILES)
-    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
-    printed = done.stdout + done.stderr
-    assert printed.count("BK901") >= 3, printed
-    for word in ("hunter8", "w0rdz", "tw0z"):
-        assert word not in printed, f"{output_format} printed {word}"
+    stdout = _report(tmp_path, ENV_FILES, output_format, ("hunter8", "w0rdz", "tw0z"), 3)
     if output_format == "full":
-        assert "  2 | API KEY=*** # note\n" in done.stdout
-        assert "  2 | API_KEY[0]!=***\n" in done.stdout
-        assert '  2 | DB_PASSWORD="***\n' in done.stdout
+        assert "  2 | API KEY=*** # note\n" in stdout
+        assert "  2 | API_KEY[0]!=***\n" in stdout
+        assert '  2 | DB_PASSWORD="***\n' in stdout
 
 
 @pytest.mark.parametrize(
@@ -362,18 +367,14 @@ CONTINUED_FILES = {
 def test_a_secret_on_the_lines_after_its_name_is_masked(tmp_path: Path, output_format: str) -> None:
     """A YAML block scalar, a plain or quoted value continued, an element's text on its own
     line, a value on the line below its key: the line BK901 quotes holds only the secret."""
-    _write_files(tmp_path, CONTINUED_FILES)
-    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
-    printed = done.stdout + done.stderr
-    assert printed.count("BK901") >= len(CONTINUED_FILES), printed
-    assert "hunter6" not in printed, f"{output_format} printed a secret"
+    stdout = _report(tmp_path, CONTINUED_FILES, output_format, ("hunter6",), len(CONTINUED_FILES))
     if output_format == "full":
-        assert "  7 |     ***\n" in done.stdout  # block.yaml
-        assert "  6 |     ***\n" in done.stdout  # plain.yaml
-        assert '  6 |     ***"  x: y\n' in done.stdout  # quoted.yaml
-        assert "  8 |       ***\n" in done.stdout  # next.yaml
-        assert "  3 |    ***</pasword></configuration></plugin></plugins>\n" in done.stdout
-        assert "  7 |     second line\n" in done.stdout  # note.yaml, as the file has it
+        assert "  7 |     ***\n" in stdout  # block.yaml
+        assert "  6 |     ***\n" in stdout  # plain.yaml
+        assert '  6 |     ***"  x: y\n' in stdout  # quoted.yaml
+        assert "  8 |       ***\n" in stdout  # next.yaml
+        assert "  3 |    ***</pasword></configuration></plugin></plugins>\n" in stdout
+        assert "  7 |     second line\n" in stdout  # note.yaml, as the file has it
 
 
 def _masked_file(path: str, text: str) -> str:
@@ -453,6 +454,8 @@ def test_lines_that_hold_a_line_break_are_read_each_alone() -> None:
     # The lines of a credential's names are sought in the whole text at once, by its breaks.
     lines = ["a: 1\nb: 2", "- value: s3cret", "  name: DB_PASSWORD", "token: |", "  t0ken"]
     assert continued_secret_spans(lines, "a.yaml") == {1: (9, 15), 4: (2, 7)}
+    lines = ["a: 1\nb: {", "env: [{name: DB_PASSWORD,", "  value: s3cret}]", "c: {x: 1,", "d: 2"]
+    assert continued_secret_spans(lines, "a.yaml") == {2: (9, 15)}
 
 
 # Names that end in `key` without naming a credential, and credentials' names.
@@ -464,6 +467,8 @@ NOT_CREDENTIALS = (
     "foreign_key",
     "monkey",
     "hotkey",
+    "hotKey",
+    "shortcut_key",
     "sortKey",
     "public_key",
     "idempotency_key",
@@ -473,6 +478,17 @@ NOT_CREDENTIALS = (
     "PARTITION_KEY",
     "PRIMARY_KEY",
     "dbSortKey",
+    # A word glued to `key` in one case is a key of data unless a list names it a service's.
+    "turnkey",
+    "sortkey",
+    "SORTKEY",
+    "primarykey",
+    "cachekey",
+    "whiskey",
+    "jockey",
+    # A key of data below another word: `primary_key` names a column unless it encrypts.
+    "db_primary_key",
+    "encryption_public_key",
 )
 CREDENTIALS = (
     "api_key",
@@ -520,6 +536,21 @@ CREDENTIALS = (
     "REACT_APP_MAP_KEY",
     "BLIND_INDEX_KEY",
     "DEPLOYGATE_DISTRIBUTION_KEY",
+    # Rails' Active Record encryption keys (found by review: `*_PRIMARY_KEY` was shown as a
+    # table's primary key).
+    "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY",
+    "ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY",
+    "ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT",
+    "active_record.encryption.primary_key",
+    "encryptionPrimaryKey",
+    # A service's key glued in one case, as camelCase writes it apart (found by review:
+    # `stripeKey` was masked, `stripekey` shown).
+    "stripekey",
+    "STRIPEKEY",
+    "openaikey",
+    "SENDGRIDKEY",
+    "mailgunkey",
+    "googlemapskey",
 )
 
 
@@ -603,7 +634,37 @@ KEY_NAMES = (
     ("google_map_key", True),
     ("blind_index_key", True),
     ("deploygate_distribution_key", True),
+    ("stripekey", True),
+    ("sendgridkey", True),
+    ("encryption_primary_key", True),
+    ("active_record_encryption_primary_key", True),
+    ("sortkey", False),
+    ("turnkey", False),
 )
+
+
+# A service's key and a key of data, each written in the forms a name takes: the verdict is
+# the same in all of them (found by review: `stripeKey` was masked, `stripekey` shown).
+@pytest.mark.parametrize(
+    ("words", "masked"),
+    [
+        *[((service, "key"), True) for service in ("stripe", "openai", "twilio")],
+        *[((data, "key"), False) for data in ("sort", "cache", "hot", "primary", "partition")],
+    ],
+)
+def test_a_name_glued_or_in_camel_case_is_judged_the_same(
+    words: tuple[str, str], masked: bool
+) -> None:
+    first, second = words
+    for name in (
+        f"{first}{second}",
+        f"{first}{second}".upper(),
+        f"{first}{second.title()}",
+        f"{first.title()}{second.title()}",
+        f"{first}_{second}".upper(),
+        f"{first}-{second}",
+    ):
+        assert bool(SECRET_NAME.search(name)) is masked, name
 
 
 @pytest.mark.parametrize(("name", "masked"), KEY_NAMES)
@@ -737,16 +798,142 @@ def test_an_env_entry_with_its_value_first_or_in_flow_prints_no_credential(
 ) -> None:
     """`- value: s3cret` then `name: DB_PASSWORD`, and `{name: DB_PASSWORD, value: s3cret}`
     in either order: the value is masked on every line a report quotes, as after its name."""
-    _write_files(tmp_path, ENTRY_FILES)
-    done = run_backout("check", ".", "--output-format", output_format, cwd=tmp_path)
-    printed = done.stdout + done.stderr
-    assert printed.count("BK901") >= 3 and "BK101" in printed, printed
-    assert "hunter7" not in printed, f"{output_format} printed a secret"
+    stdout = _report(tmp_path, ENTRY_FILES, output_format, ("hunter7",), 3)
+    assert "BK101" in stdout, stdout
     if output_format == "full":
-        assert "  16 |             - value: ***\n" in done.stdout
-        assert '  17 |                ***"  x: y\n' in done.stdout
+        assert "  16 |             - value: ***\n" in stdout
+        assert '  17 |                ***"  x: y\n' in stdout
         assert (
             "env: [{name: DB_PASSWORD, value: ***}, {value: '***', name: STRIPE_KEY}, "
-            "{name: MODE, value: prod}]}\n" in done.stdout
+            "{name: MODE, value: prod}]}\n" in stdout
         )
-        assert '  16 |             - {"value": "***", "name": "DB_PASSWORD"}}\n' in done.stdout
+        assert '  16 |             - {"value": "***", "name": "DB_PASSWORD"}}\n' in stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "expected"),
+    [
+        # A YAML flow mapping over lines (found by review: the value below its name was shown).
+        (
+            "deploy.yaml",
+            "env: [{name: DB_PASSWORD,\n  value: hunter2word}, {name: MODE,\n  value: prod}]",
+            "env: [{name: DB_PASSWORD,\n  value: ***}, {name: MODE,\n  value: prod}]",
+        ),
+        (
+            "deploy.yaml",
+            'env:\n  - {\n    name: API_TOKEN,\n    value: "t0k3n"\n  }\n'
+            "  - {name: A,\n    value: b}",
+            'env:\n  - {\n    name: API_TOKEN,\n    value: "***"\n  }\n'
+            "  - {name: A,\n    value: b}",
+        ),
+        # The value on a line above its name, two values on one line.
+        (
+            "deploy.yaml",
+            "env: [{value: hunter2word,\n  name: DB_PASSWORD}]",
+            "env: [{value: ***,\n  name: DB_PASSWORD}]",
+        ),
+        (
+            "deploy.yaml",
+            "env: [{name: DB_PASSWORD, x: 1,\n  value: s3a}, {value: s3b,\n  name: API_TOKEN}]",
+            "env: [{name: DB_PASSWORD, x: 1,\n  value: ***\n  name: API_TOKEN}]",
+        ),
+        # A YAML line at the flow's column or left of it is out of it: the file does not parse.
+        (
+            "deploy.yaml",
+            "a: {name: DB_PASSWORD,\nvalue: kept\nb: [{\n  x: 1}]\nvalue: kept2",
+            "a: {name: DB_PASSWORD,\nvalue: kept\nb: [{\n  x: 1}]\nvalue: kept2",
+        ),
+        # CloudFormation's ECS `Environment` entries: `Name:` and `Value:`.
+        (
+            "stack.yaml",
+            "Environment:\n  - Name: DB_PASSWORD\n    Value: hunter2word\n  - Name: MODE\n"
+            "    Value: prod\n  - {Name: API_TOKEN,\n     Value: t0k3n}",
+            "Environment:\n  - Name: DB_PASSWORD\n    Value: ***\n  - Name: MODE\n"
+            "    Value: prod\n  - {Name: API_TOKEN,\n     Value: ***}",
+        ),
+        # An ECS task definition in JSON: its `environment` entries over lines, in either order,
+        # on one line; `secrets` name where the value is (`valueFrom`), which stays.
+        (
+            "task-def.json",
+            '{\n  "containerDefinitions": [{\n    "environment": [\n      {\n'
+            '        "name": "DB_PASSWORD",\n        "value": "hunter2word"\n      },\n'
+            '      {\n        "value": "t0k3n",\n        "name": "API_TOKEN"\n      },\n'
+            '      {"name": "MODE",\n       "value": "prod"},\n'
+            '      {\n        "name": "STRIPE_KEY", "value": "sk_live_1"\n      }\n    ],\n'
+            '    "secrets": [{"name": "DB_PASSWORD",\n      "valueFrom": "arn:aws:ssm:p"}]\n'
+            "  }]\n}",
+            '{\n  "containerDefinitions": [{\n    "environment": [\n      {\n'
+            '        "name": "DB_PASSWORD",\n        "value": "***"\n      },\n'
+            '      {\n        "value": "***",\n        "name": "API_TOKEN"\n      },\n'
+            '      {"name": "MODE",\n       "value": "prod"},\n'
+            '      {\n        "name": "STRIPE_KEY", "value": "***"\n      }\n    ],\n'
+            '    "secrets": [{"name": "DB_PASSWORD",\n      "valueFrom": "arn:aws:ssm:p"}]\n'
+            "  }]\n}",
+        ),
+        (
+            "task-def.json",
+            '{"environment": {\n  "DB_PASSWORD": "hunter2word",\n  "MODE": "prod"\n}}',
+            '{"environment": {\n  "DB_PASSWORD": "***",\n  "MODE": "prod"\n}}',
+        ),
+        # CloudFormation JSON, Terraform's `container_definitions`.
+        (
+            "stack.json",
+            '"Environment": [\n  {\n    "Name": "DB_PASSWORD",\n    "Value": "hunter2word"\n  }\n]',
+            '"Environment": [\n  {\n    "Name": "DB_PASSWORD",\n    "Value": "***"\n  }\n]',
+        ),
+        (
+            "ecs.tf",
+            'environment = [\n  {\n    name  = "DB_PASSWORD"\n    value = "hunter2word"\n  },\n'
+            '  { name = "MODE", value = "prod" },\n]',
+            'environment = [\n  {\n    name  = "DB_PASSWORD"\n    value = "***"\n  },\n'
+            '  { name = "MODE", value = "prod" },\n]',
+        ),
+        # Rails' Active Record encryption keys, as `bin/rails db:encryption:init` prints them;
+        # a `primary_key` of any other mapping names a column.
+        (
+            "config/settings.yml",
+            "production:\n  active_record_encryption:\n    primary_key: EGY8Wh\n"
+            "    deterministic_key: aPA5X\n    key_derivation_salt: xEY0\n"
+            "  model:\n    primary_key: id\n  primary_key: uuid",
+            "production:\n  active_record_encryption:\n    primary_key: ***\n"
+            "    deterministic_key: ***\n    key_derivation_salt: ***\n"
+            "  model:\n    primary_key: id\n  primary_key: uuid",
+        ),
+        (
+            "config/settings.yml",
+            "encryption:\n  other: x\n  nested:\n    a: 1\n  primaryKey: 'EGY8Wh'\n"
+            "x:\n  primaryKey: 'id'",
+            "encryption:\n  other: x\n  nested:\n    a: 1\n  primaryKey: '***'\n"
+            "x:\n  primaryKey: 'id'",
+        ),
+    ],
+)
+def test_a_credential_named_on_another_line_of_its_mapping_is_masked(
+    path: str, text: str, expected: str
+) -> None:
+    assert _masked_file(path, text) == expected
+
+
+# JSON files whose lines BK901 quotes: a Liquibase changelog's property, an ECR lifecycle
+# policy file; a YAML flow entry over lines.
+MAPPING_FILES = {
+    "db/changelog.json": '{\n  "databaseChangeLog": [\n    {\n      "property": {\n'
+    '        "name": "admin_password",\n        "value": "hunter7one" x\n      }\n    }\n  ]\n}\n',
+    "policy.json": '{\n  "rules": [\n    {\n      "rulePriority": 1,\n      "environment": [\n'
+    '        {\n          "value": "hunter7two" x,\n          "name": "DB_PASSWORD"\n'
+    "        }\n      ]\n    }\n  ]\n}\n",
+    "k8s/flow.yaml": CONTAINERS
+    + "        - name: api\n          image: shop/api:1.0\n          env: [{name: DB_PASSWORD,\n"
+    + "              value: hunter7three: x}]\n",
+}
+
+
+@pytest.mark.parametrize("output_format", [f.value for f in OutputFormat])
+def test_a_mapping_over_lines_prints_no_credential(tmp_path: Path, output_format: str) -> None:
+    """A JSON line BK901 quotes below a `"name"` that names a credential (found by review:
+    the value was shown), and a YAML flow entry's value below its name."""
+    stdout = _report(tmp_path, MAPPING_FILES, output_format, ("hunter7",), 3)
+    if output_format == "full":
+        assert '  6 |         "value": "***" x\n' in stdout
+        assert '  7 |           "value": "***" x,\n' in stdout
+        assert "  16 |               value: ***}]\n" in stdout

@@ -51,6 +51,22 @@ _KEY_QUALIFIERS = (
     "|cipher|aes|hmac|jwt|ssh|gpg|pgp|rsa|tls|ssl|master|root|session|storage|shared"
     "|license|licence|admin|deploy|webhook|server|sas|write|ingest|enc|kms"
 )
+# Services whose key a name glues to ``key`` in one case (``stripekey``, ``SENDGRIDKEY``), where
+# no word can be told apart: masked as ``stripeKey`` and ``stripe_key`` are. A word no list
+# names glued to ``key`` in one case stays shown (``monkey``, ``turnkey``, ``sortkey``).
+_SERVICE_KEYS = (
+    "stripe|openai|anthropic|gemini|mistral|cohere|groq|huggingface|replicate|pinecone"
+    "|elevenlabs|deepl|deepgram|sendgrid|mailgun|mailchimp|mandrill|postmark|sparkpost|mailjet"
+    "|sendinblue|brevo|resend|twilio|nexmo|vonage|plivo|telnyx|sentry|datadog|newrelic|bugsnag"
+    "|rollbar|airbrake|honeybadger|raygun|logdna|loggly|papertrail|algolia|typesense|pusher"
+    "|mapbox|googlemaps|gmaps|google|firebase|onesignal|mixpanel|amplitude"
+    "|posthog|intercom|zendesk|hubspot|salesforce|slack|discord|telegram|github|gitlab"
+    "|bitbucket|heroku|cloudflare|fastly|netlify|vercel|digitalocean|linode|aws|azure|gcp"
+    "|captcha|turnstile|paypal|braintree|plaid|shopify|contentful|sanity"
+    "|cloudinary|imgix|launchdarkly|optimizely|unsplash|giphy|tmdb|youtube|spotify|twitch"
+    "|twitter|facebook|linkedin|openweather|supabase|clerk|okta|doppler|snyk|codecov"
+    "|coveralls|circleci|nuget|npm|pypi|dockerhub|jfrog|artifactory"
+)
 # The words that say a ``key`` written as a word of its own (``sort_key``, ``sortKey``,
 # ``SORT_KEY``) is no credential but a key of data, when they start a word themselves
 # (``unlock_key`` is no ``lock_key``): anything else before it may name whose key it is
@@ -92,6 +108,9 @@ _DATA_KEYS = (
     "cursor",
     "sequence",
     "lock",
+    # a keyboard's (``hotKey``, ``shortcut_key``), as ``hotkey`` is
+    "hot",
+    "shortcut",
 )
 # Where a word of a name starts: at the name's start, after a character that is no letter or
 # digit, or at an upper-case letter after a lower-case one or a digit (``dbSortKey``).
@@ -107,9 +126,20 @@ def _by_length(words: Iterable[str]) -> list[str]:
     return ["|".join(lengths[size]) for size in sorted(lengths)]
 
 
-# A word of :data:`_KEY_QUALIFIERS` glued to a ``key`` here, or before a separator.
+# A word of :data:`_KEY_QUALIFIERS` glued to a ``key`` here, or before a separator; a word of
+# :data:`_SERVICE_KEYS` glued to it (before a separator any word but a key of data is masked);
+# ``primary`` after ``encryption``: Rails' ``ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY``
+# (``active_record.encryption.primary_key``) encrypts, a ``primary_key`` alone names a column.
 _AFTER_QUALIFIER = "|".join(
-    rf"(?<={words})|(?<=(?:{words})[._-])" for words in _by_length(_KEY_QUALIFIERS.split("|"))
+    [
+        f"(?<={words})"
+        for words in _by_length([*_KEY_QUALIFIERS.split("|"), *_SERVICE_KEYS.split("|")])
+    ]
+    + [rf"(?<=(?:{words})[._-])" for words in _by_length(_KEY_QUALIFIERS.split("|"))]
+    + [
+        r"(?<=encryptionprimary)|(?<=encryption[._-]primary|encryptionprimary[._-])"
+        r"|(?<=encryption[._-]primary[._-])"
+    ]
 )
 # No word of :data:`_DATA_KEYS` that starts a word before a ``key`` here, nor before a separator.
 _NOT_AFTER_DATA = "".join(
@@ -153,8 +183,11 @@ pattern for what the readers keep out of their facts and what a report masks. No
 says its value is where a credential is or what it is (``secretName``, ``password_file``,
 ``token_type``, ``AWS_ACCESS_KEY_ID``), nor ``author``, nor a key of data (``sort_key``,
 ``primary_key``, ``foreign_keys``, ``public_key``, ``monkey``): any other ``key`` is masked
-(``stripe_key``), nor a full-text ``tokenize``/``tokenizer``. A name written with separators is
-judged the same in any case (``SORT_KEY`` as ``sort_key``, ``STRIPE_KEY`` as ``stripe_key``)."""
+(``stripe_key``, ``ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY``), nor a full-text
+``tokenize``/``tokenizer``. A name written with separators is judged the same in any case
+(``SORT_KEY`` as ``sort_key``, ``STRIPE_KEY`` as ``stripe_key``), and glued in one case as in
+camelCase where its words are known (``stripekey`` as ``stripeKey``, ``sortkey`` as
+``sortKey``); an unknown word glued to ``key`` is part of the word (``turnkey``)."""
 # What every name :data:`SECRET_NAME` finds holds, sought in lower case with ``in``: the
 # pattern itself takes half a microsecond a character (1.5 s over a large report's texts).
 _SECRET_WORDS = (
@@ -270,38 +303,49 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 # What tells which value a flow mapping's ``name:`` names (``{name: DB_PASSWORD, value: s3cret}``,
-# in either order, JSON's ``{"name": …}``): its braces, each ``name:`` and ``value:`` key with
-# its value, and the other quoted scalars, whose braces and commas are text. A quote a line that
-# does not parse leaves open runs to the end of the text.
+# in either order, JSON's ``{"name": …}``, CloudFormation's ``Name``/``Value``, HCL's
+# ``{ name = …, value = … }``): its braces, each ``name`` and ``value`` key with its value, and
+# the other quoted scalars, whose braces and commas are text. A key or a scalar may start a line
+# (a mapping written over lines). A quote a line that does not parse leaves open runs to the end
+# of the text.
 _FLOW_PIECE = re.compile(
     r"(?P<brace>[{}])"
-    r"|(?<=[{,])[ \t]*(?P<quote>[\"']?)(?P<key>name|value)(?P=quote)[ \t]*:[ \t]*"
+    r"|(?:(?<=[{,])|^)[ \t]*(?P<quote>[\"']?)(?P<key>(?i:name|value))(?P=quote)[ \t]*[:=][ \t]*"
     r"(?P<value>\"(?:[^\"\\]|\\.)*\"?|'(?:[^']|'')*'?"
     r"|(?:\$\{[^{}\s]*\}|\{\{[^{}]*\}\}|[^,{}\[\]])*)"
-    r"|(?<=[{,:\[])[ \t]*(?:\"(?:[^\"\\]|\\.)*\"?|'(?:[^']|'')*'?)"
+    r"|(?:(?<=[{,:\[])|^)[ \t]*(?:\"(?:[^\"\\]|\\.)*\"?|'(?:[^']|'')*'?)"
 )
+_Span = tuple[int, int]
+# An open flow mapping: the name its ``name`` key holds, and where its ``value`` is (the index
+# of its line and its span there).
+_FlowEntry = tuple[str | None, tuple[int, _Span] | None]
+
+
+def _read_flow(text: str, number: int, mappings: list[_FlowEntry]) -> Iterator[_FlowEntry]:
+    """Read the flow pieces of ``text`` (line ``number``) into the ``mappings`` open before
+    it; yield each mapping it closes."""
+    for piece in _FLOW_PIECE.finditer(text):
+        kind = piece.lastgroup  # None: a quoted scalar
+        if kind == "brace":
+            if piece[0] == "{":
+                mappings.append((None, None))
+            elif mappings:
+                yield mappings.pop()
+        elif kind is not None and mappings:
+            name, value = mappings[-1]
+            if piece.group("key").lower() == "name":
+                mappings[-1] = (piece.group("value"), value)
+            else:
+                mappings[-1] = (name, (number, piece.span("value")))
 
 
 def _flow_entry_spans(text: str) -> Iterator[tuple[int, int]]:
     """Where the values of the flow mappings of ``text`` whose ``name:`` names a credential are
     (a Kubernetes env entry written ``{name: DB_PASSWORD, value: s3cret}``)."""
-    # Per open mapping: its name, and the span of its value.
-    mappings: list[tuple[str | None, tuple[int, int] | None]] = []
-    for piece in _FLOW_PIECE.finditer(text):
-        brace = piece.group("brace")
-        if brace == "{":
-            mappings.append((None, None))
-        elif brace == "}":
-            if mappings:
-                yield from _entry_value_span(text, *mappings.pop())
-        elif piece.group("key") is not None and mappings:
-            name, value = mappings[-1]
-            if piece.group("key") == "name":
-                mappings[-1] = (piece.group("value"), value)
-            else:
-                mappings[-1] = (name, piece.span("value"))
-    for name, value in mappings:
-        yield from _entry_value_span(text, name, value)
+    mappings: list[_FlowEntry] = []
+    for name, value in [*_read_flow(text, 0, mappings), *mappings]:
+        if value is not None:
+            yield from _entry_value_span(text, name, value[1])
 
 
 def _entry_value_span(
@@ -612,15 +656,16 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
     lowered = path.lower()
     yaml = lowered.endswith((".yaml", ".yml"))
     properties = lowered.endswith((".properties", ".conf"))
+    flows = yaml or lowered.endswith(_FLOW_SUFFIXES)
     # The lines :func:`names_a_secret` takes, and those with a ``value``, found in the whole
     # text at once: line by line took most of the time on a large file.
     text = "\n".join(lines).lower()
     if text.count("\n") == len(lines) - 1:
         named = _lines_with(text, _SECRET_WORD)
-        valued = _lines_with(text, _VALUE_WORD) if yaml else set()
+        valued = _lines_with(text, _VALUE_WORD) if flows else set()
     else:  # a line that holds a line break: each line alone
         named = {index for index, line in enumerate(lines) if names_a_secret(line)}
-        valued = {index for index, line in enumerate(lines) if yaml and "value" in line}
+        valued = {index for index, line in enumerate(lines) if flows and "value" in line.lower()}
     if not named:
         return {}
     found: dict[int, tuple[int, int]] = {}
@@ -628,25 +673,192 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
     # The last line with a YAML ``value:`` key at each column: an entry may name its credential
     # below its value (``- value: s3cret`` then ``name: DB_PASSWORD``).
     values: dict[int, int] = {}
+    # The parent key last found for a key at each column (:func:`_parent_key`).
+    parents: dict[int, _Parent] = {}
+    if flows and any("name" in lines[index].lower() for index in named):
+        _flow_spans(lines, text, named, valued, yaml, found)
     for index, line in enumerate(lines):
         if going is not None:
             going, held = _went_on(line, index, going, found)
             if held:
                 continue
-        if index in valued:
+        if yaml and index in valued:
             key = _YAML_KEY.match(line)
-            if key is not None and key.group("name") == "value":
+            if key is not None and key.group("name").lower() == "value":
                 values[key.start("name")] = index
         if index in named:
             going = _opened(line, yaml, properties)
+            if going is None and yaml and ("rimary" in line or "RIMARY" in line):
+                going = _encryption_key(lines, index, found, parents)
             if going is not None and going.kind == "entry" and going.indent in values:
                 above = _value_above(lines, values.pop(going.indent), index, going.indent)
                 for number, span in above.items():
-                    found.setdefault(number, span)
+                    _add_span(found, number, span)
     return found
 
 
-_Span = tuple[int, int]
+def _flow_spans(
+    lines: list[str],
+    text: str,
+    named: set[int],
+    valued: set[int],
+    yaml: bool,
+    found: dict[int, _Span],
+) -> None:
+    """Put in ``found`` the values of the flow mappings over lines (``{name: DB_PASSWORD,`` then
+    ``value: s3cret}``) whose ``name`` names a credential. ``text`` is ``lines`` joined;
+    ``named`` and ``valued`` are the lines with a credential's word and with a ``value``.
+
+    Only the lines with a ``{`` are read, found in ``text`` in C, and while a mapping is open
+    the lines that may close one or hold a name or a value: a YAML file has few, and most lines
+    of a JSON file hold none of those."""
+    flow = _Flow(lines, found, yaml)
+    joined = text.count("\n") == len(lines) - 1
+    index = offset = 0  # the line read next, and where it starts in ``text``
+    while index < len(lines):
+        if joined:  # the next line with a ``{``
+            at = text.find("{", offset)
+            if at < 0:
+                break
+            index += text.count("\n", offset, at)
+            offset = text.rfind("\n", 0, at) + 1
+        elif "{" not in lines[index]:
+            index += 1
+            continue
+        line = lines[index]
+        if line.count("{") <= line.count("}"):  # its mappings close on it: redact_line's
+            offset += len(line) + 1
+            index += 1
+            continue
+        while True:
+            keyed = index in named or index in valued
+            line = lines[index]
+            if keyed or "{" in line or "}" in line:
+                flow.read(index, keyed)
+            offset += len(line) + 1
+            index += 1
+            if not flow.mappings or index == len(lines):
+                break
+    flow.close()
+
+
+# The line of a key and the name of the key above it that holds it (:func:`_parent_key`).
+_Parent = tuple[int, str | None]
+
+
+def _encryption_key(
+    lines: list[str], index: int, found: dict[int, _Span], parents: dict[int, _Parent]
+) -> _Continuation | None:
+    """The value of the YAML key of line ``index`` that names a credential only below a key of
+    encryption: Rails' ``active_record_encryption:`` then ``primary_key: …`` (what
+    ``bin/rails db:encryption:init`` prints), where a ``primary_key`` elsewhere names a column.
+    Its span on the line is put in ``found``."""
+    line = lines[index]
+    key = _YAML_KEY.match(line)
+    if key is None:
+        return None
+    name = key.group("name").strip("\"'")
+    if SECRET_NAME.search(name) or not SECRET_NAME.search(f"encryption_{name}"):
+        return None
+    parent = _parent_key(lines, index, key.start("name"), parents)
+    if parent is None or "encrypt" not in parent.lower():
+        return None
+    span, going = _yaml_value(line, key)
+    if span is not None:
+        _add_span(found, index, span)
+    return going
+
+
+def _parent_key(
+    lines: list[str], index: int, column: int, parents: dict[int, _Parent]
+) -> str | None:
+    """The name of the YAML key whose value holds the key at ``column`` of line ``index``: the
+    first key above it left of ``column``. The lines read for the key above at the same column
+    are not read again (``parents``): a long mapping of such keys is read once."""
+    stop, parent = parents.get(column, (-1, None))
+    for above in range(index - 1, stop, -1):
+        text = lines[above].lstrip(" ")
+        if not text.strip() or text.startswith("#") or len(lines[above]) - len(text) >= column:
+            continue
+        key = _YAML_KEY.match(lines[above])
+        parent = key.group("name").strip("\"'") if key is not None else None
+        break
+    parents[column] = (index, parent)
+    return parent
+
+
+# The files whose flow mappings may go on over lines, YAML's aside: JSON (an ECS task
+# definition's ``environment``), Terraform and HCL (``environment = [{ name = …``).
+_FLOW_SUFFIXES = (".json", ".tf", ".tfvars", ".hcl")
+
+
+def _add_span(found: dict[int, _Span], index: int, span: _Span) -> None:
+    """Put ``span`` in ``found`` at line ``index``; two values on one line (``value: a}, {value:
+    b,``, each named on another line) are masked with what is between them."""
+    held = found.get(index)
+    found[index] = span if held is None else (min(held[0], span[0]), max(held[1], span[1]))
+
+
+class _Flow:
+    """The flow mappings that go on past the line they open on, read line by line: the value
+    of one whose ``name`` names a credential is put in ``found`` where it is, above or below the
+    name. A line whose mappings all close on it is left to :func:`redact_line`."""
+
+    def __init__(self, lines: list[str], found: dict[int, _Span], yaml: bool) -> None:
+        self.lines = lines
+        self.found = found
+        self.yaml = yaml
+        self.mappings: list[_FlowEntry] = []
+        # The indentation of the line the outermost open mapping began on.
+        self.indent = 0
+
+    def read(self, index: int, keyed: bool) -> None:
+        """Read line ``index``; ``keyed``: it may hold a credential's name or a ``value``."""
+        line = self.lines[index]
+        if self.mappings and self.yaml and self._leaves(line):
+            self.close()
+        opening, closing = line.count("{"), line.count("}")
+        if not self.mappings:
+            if opening <= closing:
+                return  # its mappings close on it: :func:`redact_line` reads them
+            self.indent = _indent(line)
+        elif not keyed:
+            # No key of an open mapping: only its braces count, read without the pattern when
+            # they stand alone (``{``, ``},``) or make mappings of their own (``{"a": 1},``).
+            bare = line.strip(" \t,[]")
+            if bare == "{":
+                self.mappings.append((None, None))
+                return
+            if bare == "}":
+                self._resolve(self.mappings.pop())
+                return
+            if opening == closing and bare[:1] == "{" and bare[-1:] == "}":
+                return
+        for entry in _read_flow(line, index, self.mappings):
+            self._resolve(entry)
+
+    def _leaves(self, line: str) -> bool:
+        """Whether the YAML ``line`` is out of the open mappings: a flow collection's lines are
+        more indented than the line it began on, its closing bracket may stand at that column.
+        A file that does not parse ends them so."""
+        text = line.lstrip(" ")
+        if not text.strip():
+            return False
+        indent = len(line) - len(text)
+        return indent < self.indent or (indent == self.indent and text[0] not in "}]")
+
+    def close(self) -> None:
+        """End the open mappings (the file ended, or a YAML line left them)."""
+        for entry in self.mappings:
+            self._resolve(entry)
+        self.mappings.clear()
+
+    def _resolve(self, entry: _FlowEntry) -> None:
+        name, value = entry
+        if value is not None:
+            number, span = value
+            for masked in _entry_value_span(self.lines[number], name, span):
+                _add_span(self.found, number, masked)
 
 
 def _went_on(
@@ -656,7 +868,7 @@ def _went_on(
     of it (its span, if any, put in ``found``)."""
     span, going_on = _continued(line, going)
     if span is not None:
-        found[index] = span
+        _add_span(found, index, span)
         return going_on, True
     return going_on, going_on is not None
 
@@ -684,7 +896,7 @@ def _continued(line: str, going: _Continuation) -> tuple[_Span | None, _Continua
         if indent != going.indent:
             return None, going if indent > going.indent else None
         key = _YAML_KEY.match(line)
-        if key is None or key.group("name") != "value":
+        if key is None or key.group("name").lower() != "value":
             return None, going
         return _yaml_value(line, key)
     # A list may stand at its key's column (``passwords:`` then ``- a``).
@@ -712,8 +924,9 @@ def _opened(line: str, yaml: bool, properties: bool) -> _Continuation | None:
     key = (_YAML_KEY if yaml else _LINE_KEY).match(line)
     if key is None:
         return None
-    if yaml and key.group("name") == "name":
-        # ``- name: DB_PASSWORD`` then ``value: s3cret`` (a Kubernetes env entry).
+    if yaml and key.group("name").lower() == "name":
+        # ``- name: DB_PASSWORD`` then ``value: s3cret`` (a Kubernetes env entry; CloudFormation
+        # writes an ECS container's ``Environment`` entries ``Name:`` and ``Value:``).
         named = _YAML_PROPERTIES.sub("", key.group("rest"), count=1).split(" #", 1)[0].strip()
         if SECRET_NAME.search(named.strip("\"'")):
             return _Continuation("entry", key.start("name"))
