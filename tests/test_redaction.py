@@ -837,6 +837,25 @@ def test_an_env_entry_with_its_value_first_or_in_flow_prints_no_credential(
             "env: [{name: DB_PASSWORD, x: 1,\n  value: s3a}, {value: s3b,\n  name: API_TOKEN}]",
             "env: [{name: DB_PASSWORD, x: 1,\n  value: ***\n  name: API_TOKEN}]",
         ),
+        # A flow value over lines: quoted to its closing quote, plain to a flow indicator, on
+        # the line below its key; a key on the line below a plain value is no part of it.
+        (
+            "deploy.yaml",
+            'env: [{name: DB_PASSWORD, value: "hunter\n\n   2word"}, {name: A,\n  value: "b\n c"}]',
+            'env: [{name: DB_PASSWORD, value: "***\n\n   ***"}, {name: A,\n  value: "b\n c"}]',
+        ),
+        (
+            "deploy.yaml",
+            "env: [{name: API_TOKEN, value: 'it''s\n  ''x'''}, {value:\n    t0k3n,\n"
+            "    name: API_TOKEN}, {name: DB_PASSWORD, value: hunter\n    2word}]",
+            "env: [{name: API_TOKEN, value: '***\n  ***'}, {value:\n    ***,\n"
+            "    name: API_TOKEN}, {name: DB_PASSWORD, value: ***\n    ***}]",
+        ),
+        (
+            "deploy.yaml",
+            "env: [{name: DB_PASSWORD, value: hunter2word\n  x: kept}]",
+            "env: [{name: DB_PASSWORD, value: ***\n  x: kept}]",
+        ),
         # A YAML line at the flow's column or left of it is out of it: the file does not parse.
         (
             "deploy.yaml",
@@ -884,9 +903,11 @@ def test_an_env_entry_with_its_value_first_or_in_flow_prints_no_credential(
         (
             "ecs.tf",
             'environment = [\n  {\n    name  = "DB_PASSWORD"\n    value = "hunter2word"\n  },\n'
-            '  { name = "MODE", value = "prod" },\n]',
+            '  { name = "MODE", value = "prod" },\n  {\n    value = var.token\n'
+            '    name  = "API_TOKEN"\n  },\n]',
             'environment = [\n  {\n    name  = "DB_PASSWORD"\n    value = "***"\n  },\n'
-            '  { name = "MODE", value = "prod" },\n]',
+            '  { name = "MODE", value = "prod" },\n  {\n    value = ***\n'
+            '    name  = "API_TOKEN"\n  },\n]',
         ),
         # Rails' Active Record encryption keys, as `bin/rails db:encryption:init` prints them;
         # a `primary_key` of any other mapping names a column.

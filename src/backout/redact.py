@@ -318,34 +318,54 @@ _FLOW_PIECE = re.compile(
 _Span = tuple[int, int]
 # An open flow mapping: the name its ``name`` key holds, and where its ``value`` is (the index
 # of its line and its span there).
-_FlowEntry = tuple[str | None, tuple[int, _Span] | None]
+_FlowEntry = tuple[str | None, tuple[tuple[int, _Span], ...]]
+# A flow scalar's end where it goes on: a flow indicator (YAML's plain scalars hold none).
+_FLOW_INDICATOR = re.compile(r"[,{}\[\]]")
 
 
-def _read_flow(text: str, number: int, mappings: list[_FlowEntry]) -> Iterator[_FlowEntry]:
-    """Read the flow pieces of ``text`` (line ``number``) into the ``mappings`` open before
-    it; yield each mapping it closes."""
-    for piece in _FLOW_PIECE.finditer(text):
+def _read_flow(
+    text: str, number: int, mappings: list[_FlowEntry], start: int = 0, yaml: bool = False
+) -> tuple[list[_FlowEntry], str | None]:
+    """Read the flow pieces of ``text`` (line ``number``, from ``start``) into the ``mappings``
+    open before it: the mappings it closes, and how the value it ends with goes on to the next
+    line (YAML only): its quote (``value: "s3``), ``""`` for a plain scalar (``value: s3``,
+    ``value:``), None if it does not."""
+    closed: list[_FlowEntry] = []
+    going: str | None = None
+    for piece in _FLOW_PIECE.finditer(text, start):
         kind = piece.lastgroup  # None: a quoted scalar
+        going = None
         if kind == "brace":
             if piece[0] == "{":
-                mappings.append((None, None))
+                mappings.append((None, ()))
             elif mappings:
-                yield mappings.pop()
+                closed.append(mappings.pop())
         elif kind is not None and mappings:
             name, value = mappings[-1]
             if piece.group("key").lower() == "name":
                 mappings[-1] = (piece.group("value"), value)
             else:
-                mappings[-1] = (name, (number, piece.span("value")))
+                mappings[-1] = (name, ((number, piece.span("value")),))
+                if yaml and piece.end() == len(text):
+                    going = _goes_on(piece.group("value"))
+    return closed, going
+
+
+def _goes_on(value: str) -> str | None:
+    """How a YAML flow value that ends its line goes on to the next: its quote if it is not
+    closed, ``""`` if it is plain; None for a closed quote."""
+    if value[:1] in ("'", '"'):
+        return None if _UNTIL_QUOTE[value[0]].match(value, 1) is not None else value[0]
+    return ""
 
 
 def _flow_entry_spans(text: str) -> Iterator[tuple[int, int]]:
     """Where the values of the flow mappings of ``text`` whose ``name:`` names a credential are
     (a Kubernetes env entry written ``{name: DB_PASSWORD, value: s3cret}``)."""
     mappings: list[_FlowEntry] = []
-    for name, value in [*_read_flow(text, 0, mappings), *mappings]:
-        if value is not None:
-            yield from _entry_value_span(text, name, value[1])
+    for name, value in [*_read_flow(text, 0, mappings)[0], *mappings]:
+        if value:
+            yield from _entry_value_span(text, name, value[0][1])
 
 
 def _entry_value_span(
@@ -733,7 +753,7 @@ def _flow_spans(
         while True:
             keyed = index in named or index in valued
             line = lines[index]
-            if keyed or "{" in line or "}" in line:
+            if keyed or "{" in line or "}" in line or flow.going is not None:
                 flow.read(index, keyed)
             offset += len(line) + 1
             index += 1
@@ -802,7 +822,8 @@ def _add_span(found: dict[int, _Span], index: int, span: _Span) -> None:
 class _Flow:
     """The flow mappings that go on past the line they open on, read line by line: the value
     of one whose ``name`` names a credential is put in ``found`` where it is, above or below the
-    name. A line whose mappings all close on it is left to :func:`redact_line`."""
+    name, on every line it holds. A line whose mappings all close on it is left to
+    :func:`redact_line`."""
 
     def __init__(self, lines: list[str], found: dict[int, _Span], yaml: bool) -> None:
         self.lines = lines
@@ -811,15 +832,21 @@ class _Flow:
         self.mappings: list[_FlowEntry] = []
         # The indentation of the line the outermost open mapping began on.
         self.indent = 0
+        # How the last value read goes on to the next line (:func:`_read_flow`).
+        self.going: str | None = None
 
     def read(self, index: int, keyed: bool) -> None:
         """Read line ``index``; ``keyed``: it may hold a credential's name or a ``value``."""
         line = self.lines[index]
         if self.mappings and self.yaml and self._leaves(line):
             self.close()
-        opening, closing = line.count("{"), line.count("}")
-        if not self.mappings:
-            if opening <= closing:
+        start = 0
+        if self.going is not None:
+            start = self._went_on(index, line)
+            if self.going is not None:
+                return
+        elif not self.mappings:
+            if line.count("{") <= line.count("}"):
                 return  # its mappings close on it: :func:`redact_line` reads them
             self.indent = _indent(line)
         elif not keyed:
@@ -827,15 +854,36 @@ class _Flow:
             # they stand alone (``{``, ``},``) or make mappings of their own (``{"a": 1},``).
             bare = line.strip(" \t,[]")
             if bare == "{":
-                self.mappings.append((None, None))
+                self.mappings.append((None, ()))
                 return
             if bare == "}":
                 self._resolve(self.mappings.pop())
                 return
-            if opening == closing and bare[:1] == "{" and bare[-1:] == "}":
+            if line.count("{") == line.count("}") and bare[:1] == "{" and bare[-1:] == "}":
                 return
-        for entry in _read_flow(line, index, self.mappings):
+        closed, self.going = _read_flow(line, index, self.mappings, start, self.yaml)
+        for entry in closed:
             self._resolve(entry)
+
+    def _went_on(self, index: int, line: str) -> int:
+        """Add what ``line`` holds of the value begun above to it: to its closing quote, or a
+        plain scalar to the next flow indicator. Where the line's pieces go on."""
+        if self.going:
+            until = _UNTIL_QUOTE[self.going].match(line)
+            end = len(line) if until is None else until.end()
+            resume = len(line) if until is None else end + 1
+            self.going = None if until is not None else self.going
+        else:
+            indicator = _FLOW_INDICATOR.search(line)
+            end = resume = len(line) if indicator is None else indicator.start()
+            if ": " in line[:end] or line[:end].rstrip().endswith(":"):
+                self.going = None  # a key: the value ended on the line above
+                return 0
+            self.going = None if indicator is not None else ""
+        name, value = self.mappings[-1]
+        spans = tuple((index, span) for span in _value_span(line, 0, end))
+        self.mappings[-1] = (name, value + spans)
+        return resume
 
     def _leaves(self, line: str) -> bool:
         """Whether the YAML ``line`` is out of the open mappings: a flow collection's lines are
@@ -852,13 +900,21 @@ class _Flow:
         for entry in self.mappings:
             self._resolve(entry)
         self.mappings.clear()
+        self.going = None
 
     def _resolve(self, entry: _FlowEntry) -> None:
+        """Put in ``found`` the value of the mapping ``entry`` if its name names a credential:
+        the span of its ``value`` key's value on that key's line, and its lines below."""
         name, value = entry
-        if value is not None:
-            number, span = value
-            for masked in _entry_value_span(self.lines[number], name, span):
-                _add_span(self.found, number, masked)
+        if not value:
+            return
+        (number, span), *below = value
+        masked = list(_entry_value_span(self.lines[number], name, span))
+        for masked_span in masked:
+            _add_span(self.found, number, masked_span)
+        if masked or (name is not None and SECRET_NAME.search(name.strip().strip("\"'"))):
+            for line, below_span in below:
+                _add_span(self.found, line, below_span)
 
 
 def _went_on(
