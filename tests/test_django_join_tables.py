@@ -351,3 +351,85 @@ def test_many_to_many_added_to_a_model_with_its_own_table_is_named_after_that_ta
     )
     assert "books_racks" in after and "shop_book_shelves" not in after
     assert findings == [], [f["message"] for f in findings]
+
+
+THROUGH = (
+    '    dependencies = [("shop", "0001_initial")]\n'
+    "    operations = [\n"
+    "        migrations.SeparateDatabaseAndState(\n"
+    "            state_operations=[\n"
+    "                migrations.CreateModel(\n"
+    '                    name="BookTag",\n'
+    "                    fields=[\n"
+    f"                        {ID},\n"
+    '                        ("book", models.ForeignKey(on_delete=models.CASCADE, '
+    'to="shop.book")),\n'
+    '                        ("tag", models.ForeignKey(on_delete=models.CASCADE, '
+    'to="shop.tag")),\n'
+    "                    ],\n"
+    '                    options={"db_table": "shop_book_tags"},\n'
+    "                ),\n"
+    '                migrations.AlterField(model_name="book", name="tags", '
+    'field=models.ManyToManyField(through="shop.BookTag", to="shop.tag")),\n'
+    "            ],\n"
+    "        ),\n"
+    "    ]\n"
+)
+
+FORGOTTEN = (
+    '    dependencies = [("shop", "0001_initial")]\n'
+    "    operations = [\n"
+    "        migrations.SeparateDatabaseAndState(\n"
+    "            state_operations=[\n"
+    '                migrations.RemoveField(model_name="book", name="tags"),\n'
+    "            ],\n"
+    "        ),\n"
+    "    ]\n"
+)
+
+
+def _check_after(tmp_path: Path, earlier: str, operation: str) -> Migrated:
+    """:func:`_check` of a release of ``operation`` on the base and a migration ``earlier``."""
+    base = {**_base(), "shop/0002_earlier": earlier}
+    release = {
+        "shop/0003_release": '    dependencies = [("shop", "0002_earlier")]\n'
+        f"    operations = [{operation}]\n"
+    }
+    return _check(tmp_path, base, release)
+
+
+@pytest.mark.parametrize("earlier", [THROUGH, FORGOTTEN], ids=["through-model", "state-removed"])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        'migrations.RenameModel(old_name="Book", new_name="Novel")',
+        'migrations.AlterModelTable(name="book", table="books")',
+        'migrations.RenameField(model_name="shelf", old_name="books", new_name="volumes")',
+    ],
+    ids=["rename-model", "alter-model-table", "other-field"],
+)
+def test_a_join_table_django_no_longer_makes_is_not_renamed(
+    tmp_path: Path, earlier: str, operation: str
+) -> None:
+    # The base made shop_book_tags a through model's table (the documented
+    # SeparateDatabaseAndState way) or left the field out of the models' state: Django's
+    # RenameModel/AlterModelTable no longer touch the table or its book_id column.
+    before, after, _, _ = _check_after(tmp_path, earlier, operation)
+    assert after["shop_book_tags"] == before["shop_book_tags"] == ["book_id", "id", "tag_id"]
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        'migrations.RemoveField(model_name="book", name="tags")',
+        'migrations.DeleteModel(name="Book")',
+    ],
+    ids=["remove-field", "delete-model"],
+)
+def test_a_through_models_table_is_not_dropped_with_the_field(
+    tmp_path: Path, operation: str
+) -> None:
+    # Django drops only the join tables it made (auto-created through models): the field's
+    # table, now BookTag's, stays.
+    before, after, _, _ = _check_after(tmp_path, THROUGH, operation)
+    assert after["shop_book_tags"] == before["shop_book_tags"]

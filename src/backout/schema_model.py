@@ -93,6 +93,7 @@ from backout.schema_operations import (
     RESTATED,
     SET_DEFAULT,
     SET_NOT_NULL,
+    THROUGH_MODEL,
     UNIQUE,
     UNIQUE_TOGETHER,
     UNNAMED_PRIMARY_KEY,
@@ -764,7 +765,9 @@ class Schema:
         joins = self.joins
         if joins:
             detail = op.detail
-            if op.by_field and (detail == REMOVE_FIELD or (kind == RENAME_COLUMN and not detail)):
+            if op.by_field and (
+                detail == REMOVE_FIELD or (kind in (RENAME_COLUMN, ORM_REMOVED) and not detail)
+            ):
                 join = joins.get((op.table, op.column or ""))
                 if join is not None:
                     return self._join_field(op, join)
@@ -802,8 +805,8 @@ class Schema:
     def _by_column(self, op: Operation) -> Operation | None:
         """``op``, a Django operation that names model fields (:attr:`Operation.by_field`),
         naming their columns instead (:attr:`TableState.fields`); ``None`` for a
-        ``RenameField`` of a field with its own ``db_column``, or with no column, which renames
-        no column."""
+        ``RenameField`` of a field with its own ``db_column``, or a ``RenameField`` or
+        ``RemoveField`` of a field with no column, which renames or drops no column."""
         state = self.tables.get(self.model_tables.get(op.table, op.table))
         if op.detail == ALTERED_FIELD:
             return _altered_field(op, state)
@@ -813,13 +816,14 @@ class Schema:
                 _hold_field(state, op.column_def)
             return replace(op, column=op.column_def.name, column_def=None)
         if (
-            op.kind == RENAME_COLUMN
+            (op.kind == RENAME_COLUMN or op.detail == REMOVE_FIELD)
             and state is not None
             and state.complete
             and op.column not in state.fields
             and op.column not in state.columns
         ):
-            return None  # a field with no column (a many-to-many through a model): none renamed
+            # A field with no column (a many-to-many through a model): none renamed or dropped.
+            return None
         if state is None or not state.fields:
             return op
         fields = state.fields
@@ -881,8 +885,12 @@ class Schema:
     def _join_field(self, op: Operation, join: JoinTable) -> tuple[Operation, ...]:
         """Django's ``RemoveField`` or ``RenameField`` ``op`` of a many-to-many field whose join
         table is ``join``: the drop of that table, or its rename to ``<model table>_<new
-        name>`` (none when the field names it: ``db_table``)."""
+        name>`` (none when the field names it: ``db_table``); a ``RemoveField`` of the models'
+        state alone (:data:`ORM_REMOVED`) leaves the table to the database, which Django no
+        longer renames or drops, and the code no longer reads."""
         del self.joins[(op.table, op.column or "")]
+        if op.kind == ORM_REMOVED:
+            return (replace(op, table=join.name, column=None),)
         if op.kind != RENAME_COLUMN:
             return (
                 replace(
@@ -903,8 +911,12 @@ class Schema:
     def _join_table(self, op: Operation) -> tuple[Operation, ...]:
         """A :data:`JOIN_TABLE`: recorded; for an ``AlterField``, the renames Django's
         ``_alter_many_to_many`` makes: the table when its name changes (a ``db_table`` given,
-        changed or taken away), the column of the model joined to when that is another."""
+        changed or taken away), the column of the model joined to when that is another; given
+        a ``through=`` model (:data:`THROUGH_MODEL`), the join table is no longer the field's."""
         key = (op.table, op.column or "")
+        if op.detail == THROUGH_MODEL:
+            self.joins.pop(key, None)
+            return ()
         models = (op.values[0], op.values[1]) if len(op.values) == 2 else ("", "")
         before = self.joins.get(key)
         if op.detail != ALTERED_FIELD:

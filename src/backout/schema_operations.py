@@ -52,6 +52,11 @@ OWN_JOIN_TABLE = "db_table"
 """``Operation.detail`` of a :data:`JOIN_TABLE` whose field names its join table
 (``db_table=``): Django keeps that name through a ``RenameField``, ``RenameModel`` or
 ``AlterModelTable``."""
+THROUGH_MODEL = "through"
+"""``Operation.detail`` of a :data:`JOIN_TABLE` whose field now has a ``through=`` model (an
+``AlterField``, in practice of a ``SeparateDatabaseAndState``'s ``state_operations``): its join
+table is that model's table from then on, which Django no longer renames or drops with the
+field or the models it joins."""
 DELETE_MODEL = "DeleteModel"
 """``Operation.detail`` of the ``DROP_TABLE`` that Django's ``DeleteModel`` is: Django drops
 the model's join tables with it."""

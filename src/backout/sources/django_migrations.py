@@ -51,6 +51,7 @@ from backout.schema_operations import (
     RENAME_COLUMN,
     RENAME_MODEL,
     RENAME_TABLE,
+    THROUGH_MODEL,
     UNIQUE,
     UNIQUE_TOGETHER,
     Column,
@@ -493,9 +494,33 @@ class _Operations:
             name_node = _argument(call, 0, "name")
             table, column = self.table(_string(name_node)), None
         else:
+            if kind == "AlterField":
+                self.through(call)
             return
         self.up.append(
             Operation(ORM_REMOVED, self.at(name_node, call), table, column, by_field=True)
+        )
+
+    def through(self, call: ast.Call) -> None:
+        """An ``AlterField`` that gives a ``ManyToManyField`` a ``through=`` model (Django's
+        documented way keeps it to the models' state): its join table is that model's from
+        now on (:data:`THROUGH_MODEL`)."""
+        field = _argument(call, 2, "field")
+        if (
+            not isinstance(field, ast.Call)
+            or _field_kind(field) != "ManyToManyField"
+            or _is_join_field(field)
+        ):
+            return
+        name_node = _argument(call, 1, "name")
+        self.up.append(
+            Operation(
+                JOIN_TABLE,
+                self.at(name_node, call),
+                self.table(_string(_argument(call, 0, "model_name"))),
+                (_string(name_node) or "").lower(),
+                detail=THROUGH_MODEL,
+            )
         )
 
     def adopt(self, call: ast.Call, kind: str) -> None:
@@ -563,6 +588,8 @@ class _Operations:
                 model_name = (model or "").lower()
                 altered = kind == "AlterField"
                 self.many_to_many(table, model_name, name, field, where, altered=altered)
+            elif kind == "AlterField":
+                self.through(call)
             return
         column = _field(name, field)
         if column is None:
