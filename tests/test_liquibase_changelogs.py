@@ -1465,3 +1465,31 @@ def test_liquibase_properties_parameters_come_first(tmp_path: Path) -> None:
     facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
     assert [c.found for c in facts.of(SqlFileChange)] == ["db/scripts/1.sql"]
     assert facts.of(Unreadable) == []
+
+
+def test_include_all_folders_are_found_without_a_scan_of_every_tree_path() -> None:
+    # A monorepo of many files and a master of many includeAll folders: each folder's files
+    # are the paths below it, looked up in the sorted paths, not found by reading them all.
+    from backout.changelog_order import PathResolver
+    from backout.models import Location
+    from backout.sources.migration_facts import ChangelogInclude
+
+    resources = "db/src/main/resources/"
+    paths = [f"svc{i}/src/main/java/F{j}.java" for i in range(400) for j in range(1000)]
+    paths += [f"{resources}db/r{k:03d}/{n}.sql" for k in range(300) for n in ("a", "b")]
+    paths.append(f"{resources}db/r000x/c.sql")  # a folder whose name starts like r000
+    resolver = PathResolver(paths)
+    master = f"{resources}db/master.yaml"
+    includes = [
+        ChangelogInclude(
+            Location(master, k + 2, 5), target=f"db/r{k:03d}/", position=k, directory=True
+        )
+        for k in range(300)
+    ]
+    started = time.perf_counter()
+    found = [resolver.directory(include) for include in includes]
+    assert time.perf_counter() - started < 1
+    assert found[0] == [f"{resources}db/r000/a.sql", f"{resources}db/r000/b.sql"]
+    assert all(len(files) == 2 for files in found)
+    root = ChangelogInclude(Location("master.yaml", 1, 1), target="", position=0, directory=True)
+    assert len(resolver.directory(root)) == len(paths)

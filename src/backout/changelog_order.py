@@ -203,11 +203,14 @@ class PathResolver:
                 return []
         prefix = "" if base in ("", ".") else base + "/"
         ends_with = include.ends_with.lower()
+        paths = self.paths
+        if prefix:  # the paths below the folder, in the sorted paths: "0" follows "/"
+            start = bisect.bisect_left(paths, prefix)
+            paths = paths[start : bisect.bisect_left(paths, prefix[:-1] + "0", start)]
         return [
             path
-            for path in self.paths
-            if path.startswith(prefix)
-            and path != including
+            for path in paths
+            if path != including
             and path.lower().endswith(ends_with)
             and include.min_depth
             <= path.count("/", len(prefix)) + 1
