@@ -52,8 +52,17 @@ from backout.sources.ci import (
     CiCommand,
     CiImageDeploy,
     CiRolloutRestart,
+    StepInput,
     expand_variables,
     shell_words,
+)
+from backout.sources.ecs import SOURCE as ECS_SOURCE
+from backout.sources.ecs import EcsTaskDefinition
+from backout.sources.ecs_steps import (
+    DEPLOY_ACTION,
+    RENDER_ACTION,
+    deploy_steps,
+    rendered_containers,
 )
 from backout.sources.helm import (
     HelmChart,
@@ -224,6 +233,27 @@ class HelmRollback:
     replaced these values of the chart's values files."""
 
 
+@dataclass(frozen=True)
+class EcsRollback:
+    """An Amazon ECS service that runs a task definition family the release changed.
+
+    ``cluster`` and ``service`` are read from the CI's
+    ``aws-actions/amazon-ecs-deploy-task-definition`` step or its ``aws ecs update-service``
+    / ``aws ecs deploy`` line (``found_in``), ``<cluster>``/``<service>`` when none names
+    them. ``codedeploy`` is true for a blue/green service deployed through CodeDeploy
+    (``codedeploy-appspec``, ``aws ecs deploy``), whose task definition ``update-service``
+    cannot change.
+    """
+
+    family: str
+    cluster: str
+    service: str
+    found_in: str
+    task_definition: str
+    """The task definition file of the release."""
+    codedeploy: bool = False
+
+
 @dataclass
 class Plan:
     """The rollback plan of one release."""
@@ -243,6 +273,9 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     """The workloads whose pod template (images included) the release did not change: the
     plan gives them no command."""
+    ecs: list[EcsRollback] = field(default_factory=list)
+    """The Amazon ECS services that run a task definition the release changed (left out of
+    the JSON when there is none)."""
 
 
 def _immutable_changes(workspace: Workspace, findings: list[Finding]) -> list[str]:
@@ -643,20 +676,15 @@ def _targets(
             unchanged = previous is not None and previous.reference == use.reference
             if change.how == "images" and unchanged:
                 continue
-            rollback_image = previous.reference if previous is not None else use.reference
-            digest, source, warning = _target_digest(
-                rollback_image, use.reference, locked, registry, previous is not None
-            )
             plan.targets.append(
-                Target(
-                    workload=change.workload,
-                    namespace=change.namespace,
-                    container=container,
-                    current_image=use.reference,
-                    rollback_image=rollback_image,
-                    digest=digest,
-                    digest_source=source,
-                    warning=warning if previous is not None else _no_base(warning),
+                _previous_image_target(
+                    change.workload,
+                    change.namespace,
+                    container,
+                    use.reference,
+                    previous.reference if previous is not None else None,
+                    locked,
+                    registry,
                     kube_context=change.kube_context,
                 )
             )
@@ -668,6 +696,38 @@ def _targets(
     plan.unchanged = [change.workload for change in changes if change.how == "unchanged"]
     _unchanged_mutable(workspace, changes, locked, plan, overrides)
     return changes
+
+
+def _previous_image_target(
+    workload: str,
+    namespace: str,
+    container: str,
+    current_image: str,
+    previous_image: str | None,
+    locked: dict[str, str],
+    registry: RegistryLookup | None,
+    *,
+    source: str = "kubernetes",
+    kube_context: str = "",
+) -> Target:
+    """The target of a container that goes back to the previous release's image (``None``:
+    no previous release, the current reference is shown), with its digest."""
+    rollback_image = previous_image if previous_image is not None else current_image
+    digest, digest_source, warning = _target_digest(
+        rollback_image, current_image, locked, registry, previous_image is not None
+    )
+    return Target(
+        workload=workload,
+        namespace=namespace,
+        container=container,
+        current_image=current_image,
+        rollback_image=rollback_image,
+        digest=digest,
+        digest_source=digest_source,
+        warning=warning if previous_image is not None else _no_base(warning),
+        source=source,
+        kube_context=kube_context,
+    )
 
 
 def _restart_targets(
@@ -992,19 +1052,34 @@ def _unchanged_mutable(
             else use.reference
             for use in uses
         ]
-        mutable = [
-            reference
-            for reference in running
-            if not _is_pinned(reference) and reference.split("@")[0] not in locked
-        ]
-        if mutable:
-            tags = ", ".join(f"`{reference}`" for reference in mutable)
-            plan.warnings.append(
-                f"WARNING: {workload} is unchanged by this release, so the plan gives it no "
-                f"command, but it runs the mutable tag {tags}: if this release pushed new "
-                "bytes under it, its restarted pods run them, and only `kubectl set image` to "
-                "the previous digest (`backout diagnose --registry` finds it) takes them back."
-            )
+        plan.warnings += _unchanged_but_mutable(
+            workload,
+            running,
+            locked,
+            "its restarted pods",
+            "`kubectl set image` to the previous digest",
+        )
+
+
+def _unchanged_but_mutable(
+    workload: str, running: list[str], locked: dict[str, str], who_pulls: str, way_back: str
+) -> list[str]:
+    """The warning for an unchanged workload whose ``running`` images include a mutable tag
+    that no lock records (none when they do not): the release may have pushed under it."""
+    mutable = [
+        reference
+        for reference in running
+        if not _is_pinned(reference) and reference.split("@")[0] not in locked
+    ]
+    if not mutable:
+        return []
+    tags = ", ".join(f"`{reference}`" for reference in mutable)
+    return [
+        f"WARNING: {workload} is unchanged by this release, so the plan gives it no command, "
+        f"but it runs the mutable tag {tags}: if this release pushed new bytes under it, "
+        f"{who_pulls} run them, and only {way_back} (`backout diagnose --registry` finds it) "
+        "takes them back."
+    ]
 
 
 def _helm_images(facts: FactSet) -> dict[tuple[str, str], HelmImage]:
@@ -1275,6 +1350,461 @@ def _rollback_command(
     )
 
 
+@dataclass(frozen=True)
+class _EcsChange:
+    """How the release changed one task definition family: ``how`` as for :class:`_Change`."""
+
+    family: str
+    file: str
+    how: str
+
+
+def _ecs_uses(facts: FactSet) -> dict[str, ImageUse]:
+    """context (``TaskDefinition/web container web``) → the image of an ECS container (the
+    first file that defines the family)."""
+    found: dict[str, ImageUse] = {}
+    for use in sorted(facts.of(ImageUse), key=lambda u: u.location):
+        if use.source == ECS_SOURCE:
+            found.setdefault(use.context, use)
+    return found
+
+
+def _ecs_definitions(facts: FactSet) -> dict[str, EcsTaskDefinition]:
+    """family → its task definition (the first file that defines it)."""
+    found: dict[str, EcsTaskDefinition] = {}
+    for definition in sorted(facts.of(EcsTaskDefinition), key=lambda d: d.location):
+        found.setdefault(definition.family or "?", definition)
+    return found
+
+
+def _rendered_image(image: StepInput | None) -> str:
+    """What a render step's ``image`` input writes, when it names one image whatever the
+    run; else ``""``."""
+    text = image.text.strip() if image is not None else ""
+    return text if _names_an_image(text) else ""
+
+
+def _ecs_targets(
+    workspace: Workspace, plan: Plan, registry: RegistryLookup | None = None
+) -> list[_EcsChange]:
+    """The rollback target of each container of the ECS task definitions the release changed:
+    the previous release's image of the same family and container, or, for a container a
+    render step fills, what the previous deploy rendered (unknown unless written out).
+    Returns how the release changed each family."""
+    base = workspace.base
+    head_uses, locked = _ecs_uses(workspace.head.facts), _lock_digests(workspace)
+    base_uses = _ecs_uses(base.facts) if base is not None else {}
+    base_definitions = _ecs_definitions(base.facts) if base is not None else {}
+    rendered = rendered_containers(workspace.head.facts)
+    base_rendered = rendered_containers(base.facts) if base is not None else {}
+    changes: list[_EcsChange] = []
+    for family, definition in _ecs_definitions(workspace.head.facts).items():
+        workload, path = f"TaskDefinition/{family}", definition.location.path
+        previous = base_definitions.get(family)
+        # container name → its image in the file (None: a render step fills an image-less one)
+        images = {
+            name: use if (use := head_uses.get(f"{workload} container {name}")) else None
+            for name in definition.containers
+        }
+        uses = [use for use in images.values() if use is not None and use.location.path == path]
+        filled = {name: image for (file, name), image in rendered.items() if file == path}
+        filled_before = (
+            {
+                name: image
+                for (file, name), image in base_rendered.items()
+                if file == previous.location.path
+            }
+            if previous is not None
+            else {}
+        )
+        containers = [name for name, use in images.items() if use is not None or name in filled]
+        changed = {
+            name
+            for name in containers
+            if _ecs_changed(workload, name, filled, filled_before, head_uses, base_uses)
+        }
+        if base is None:
+            how = "unknown"
+        elif previous is None:
+            how = "new"
+            plan.warnings.append(
+                f"{workload} ({path}) is new in this release: there is no earlier revision "
+                "to roll its service back to; rolling back means deleting the service or "
+                "leaving it running"
+            )
+        elif previous.definition != definition.definition:
+            how = "template"
+        elif changed:
+            how = "images"
+        else:
+            how = "unchanged"
+        changes.append(_EcsChange(family, path, how))
+        if how == "unchanged":
+            plan.unchanged.append(workload)
+            _ecs_unchanged_mutable(workload, uses, filled, locked, plan)
+            continue
+        if how == "new":
+            continue
+        for name in containers:
+            if how == "images" and name not in changed:
+                continue
+            if name in filled:
+                plan.targets.append(
+                    _ecs_rendered_target(
+                        workload, name, filled[name], filled_before.get(name), locked, registry
+                    )
+                )
+                continue
+            use = images[name]
+            before = base_uses.get(f"{workload} container {name}")
+            if use is None:
+                continue
+            if before is None and base is not None:
+                plan.warnings.append(
+                    f"{use.context} is new in this release: the previous revision has no such "
+                    "container, and rolling back to it removes it"
+                )
+                continue
+            plan.targets.append(
+                _previous_image_target(
+                    workload,
+                    "",
+                    name,
+                    use.reference,
+                    before.reference if before is not None else None,
+                    locked,
+                    registry,
+                    source=ECS_SOURCE,
+                )
+            )
+    return changes
+
+
+def _ecs_changed(
+    workload: str,
+    name: str,
+    filled: dict[str, StepInput],
+    filled_before: dict[str, StepInput],
+    head_uses: dict[str, ImageUse],
+    base_uses: dict[str, ImageUse],
+) -> bool:
+    """Whether the release changed the image of container ``name`` of an ECS ``workload``:
+    one a render step fills (``filled``) changes with every deploy, unless both releases'
+    steps write the same image out."""
+    if name in filled:
+        now = _rendered_image(filled[name])
+        return not now or now != _rendered_image(filled_before.get(name))
+    context = f"{workload} container {name}"
+    before, use = base_uses.get(context), head_uses.get(context)
+    return before is None or use is None or before.reference != use.reference
+
+
+def _ecs_rendered_target(
+    workload: str,
+    container: str,
+    image: StepInput,
+    previous: StepInput | None,
+    locked: dict[str, str],
+    registry: RegistryLookup | None,
+) -> Target:
+    """The target of a container a render step fills: the previous release's ``image`` input
+    when it names another image, else unknown (what the previous deploy rendered)."""
+    current = image.text.strip()
+    rollback_image = _rendered_image(previous)
+    if rollback_image and rollback_image != current:
+        digest, source, warning = _target_digest(rollback_image, current, locked, registry, True)
+    else:
+        rollback_image, digest, source = "", "", ""
+        family = workload.partition("/")[2]
+        warning = (
+            f"WARNING: the CI writes the image of container {container} of {workload} at "
+            f"deploy ({image.location}: `image: {image.value.strip()}`, "
+            f"{RENDER_ACTION}), so the plan knows no target image or digest: the revision "
+            "before this release's holds what the previous deploy rendered into it (`aws ecs "
+            f"describe-task-definition --task-definition {family}:<REVISION> --query "
+            "'taskDefinition.containerDefinitions[].[name,image]'` shows it). A tag there is "
+            "pulled again as whatever it names now: note the digest the tasks run before "
+            "rolling back."
+        )
+    return Target(
+        workload=workload,
+        namespace="",
+        container=container,
+        current_image=current,
+        rollback_image=rollback_image,
+        digest=digest,
+        digest_source=source,
+        warning=warning,
+        source=ECS_SOURCE,
+        ci_override=f"image: {image.value.strip()} ({image.location})",
+    )
+
+
+def _ecs_unchanged_mutable(
+    workload: str,
+    uses: list[ImageUse],
+    filled: dict[str, StepInput],
+    locked: dict[str, str],
+    plan: Plan,
+) -> None:
+    """A warning for an unchanged task definition that runs a mutable tag."""
+    running = [
+        use.reference for use in uses if use.context.rpartition(" container ")[2] not in filled
+    ]
+    plan.warnings += _unchanged_but_mutable(
+        workload,
+        running,
+        locked,
+        "the tasks of its service's next deployment (`--force-new-deployment`, a task replaced)",
+        "a revision pinned to the previous digest",
+    )
+
+
+# ``aws`` options before the service name that take a value (``aws --region eu-west-1 ecs …``)
+_AWS_VALUE_OPTIONS = frozenset(
+    {
+        "--region",
+        "--profile",
+        "--output",
+        "--query",
+        "--endpoint-url",
+        "--color",
+        "--ca-bundle",
+        "--cli-read-timeout",
+        "--cli-connect-timeout",
+        "--cli-binary-format",
+    }
+)
+_SHELL_OPERATORS = ("&&", "||", ";", "|", "&")
+
+
+def aws_ecs_command(line: str) -> tuple[str, dict[str, str]] | None:
+    """``(sub-command, {option: value})`` of an ``aws ecs update-service`` or ``aws ecs
+    deploy`` line (``--cluster web`` and ``--cluster=web`` alike; a switch such as
+    ``--force-new-deployment`` has the value ``""``), else ``None``."""
+    words = shell_words(line)
+    start = next((i for i, w in enumerate(words) if w == "aws" or w.endswith("/aws")), None)
+    if start is None:
+        return None
+    index = start + 1
+    while index < len(words) and words[index].startswith("--"):
+        name = words[index]
+        index += 2 if name in _AWS_VALUE_OPTIONS else 1
+    if words[index : index + 1] != ["ecs"] or index + 1 >= len(words):
+        return None
+    verb = words[index + 1]
+    if verb not in ("update-service", "deploy"):
+        return None
+    options: dict[str, str] = {}
+    index += 2
+    while index < len(words) and words[index] not in _SHELL_OPERATORS:
+        word = words[index]
+        index += 1
+        if not word.startswith("--"):
+            continue
+        name, has_value, value = word.partition("=")
+        following = words[index] if index < len(words) else "--"
+        if not has_value and not following.startswith("--") and following not in _SHELL_OPERATORS:
+            value = following
+            index += 1
+        options.setdefault(name, value)
+    return verb, options
+
+
+def _task_definition_family(written: str) -> str:
+    """The family an ``update-service --task-definition`` names: ``web``, ``web:12`` or the
+    ARN ``arn:aws:ecs:…:task-definition/web:12``."""
+    return written.rpartition("/")[2].partition(":")[0]
+
+
+def _ecs_services(
+    workspace: Workspace, plan: Plan, change: _EcsChange, single: bool
+) -> list[EcsRollback]:
+    """The services that run ``change.family``: each deploy step that registers its file, and
+    each ``aws ecs update-service``/``deploy`` line that names it (any one when the
+    repository has a single family, ``single``, and the line does not tell)."""
+    facts = workspace.head.facts
+    # (cluster, service, where, through CodeDeploy, what names them: program and noun)
+    found: list[tuple[str, str, Location, bool, tuple[str, str]]] = []
+    for step in deploy_steps(facts):
+        if step.service is None or not (step.file == change.file or (single and not step.file)):
+            continue  # without ``service`` the step only registers the task definition
+        codedeploy = step.codedeploy_appspec is not None
+        cluster = step.cluster or "default"  # the action's default, as the CLI's
+        found.append((cluster, step.service, step.location, codedeploy, (DEPLOY_ACTION, "step")))
+    for command in sorted(facts.of(CiCommand), key=lambda c: c.location):
+        parsed = aws_ecs_command(command.command) if command.runs else None
+        if parsed is None:
+            continue
+        verb, options = parsed
+        if "--service" not in options:
+            continue
+        named = expand_variables(options.get("--task-definition", ""), command.variables)
+        if verb == "deploy":
+            names_it = named.removeprefix("./") == change.file
+        else:
+            names_it = _task_definition_family(named) == change.family
+        if not names_it and not (single and (not named or "$" in named)):
+            continue
+        cluster = expand_variables(options.get("--cluster") or "default", command.variables)
+        service = expand_variables(options["--service"], command.variables)
+        found.append(
+            (cluster, service, command.location, verb == "deploy", (f"aws ecs {verb}", "command"))
+        )
+    services: list[EcsRollback] = []
+    seen: set[tuple[str, str]] = set()
+    for cluster, service, where, codedeploy, (program, noun) in found:
+        if (cluster, service) in seen:
+            continue
+        seen.add((cluster, service))
+        services.append(
+            EcsRollback(
+                change.family,
+                _fill_in(cluster, "cluster", where, plan, program, noun),
+                _fill_in(service, "service", where, plan, program, noun),
+                str(where),
+                change.file,
+                codedeploy,
+            )
+        )
+    if not services:
+        plan.warnings.append(
+            f"no CI step or command of this repository names the ECS service that runs "
+            f"TaskDefinition/{change.family} ({change.file}): find it with `aws ecs "
+            "list-services --cluster <cluster>` and put the cluster and service in place of "
+            "`<cluster>` and `<service>`"
+        )
+        services.append(EcsRollback(change.family, "<cluster>", "<service>", "", change.file))
+    return services
+
+
+# What ``describe-task-definition`` adds that ``register-task-definition`` refuses.
+_DESCRIBED_ONLY = (
+    "taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities, "
+    ".registeredAt, .registeredBy, .deregisteredAt"
+)
+
+
+def _ecs_commands(workspace: Workspace, plan: Plan, changes: list[_EcsChange]) -> None:
+    """Per service of each changed family: find the revision before this release's, point the
+    service at it (or at a new revision with the previous images pinned by digest), wait
+    for it to be stable, and what to verify."""
+    single = len(changes) == 1
+    for change in changes:
+        if change.how in ("new", "unchanged"):
+            continue
+        workload = f"TaskDefinition/{change.family}"
+        targets = [t for t in plan.targets if (t.source, t.workload) == (ECS_SOURCE, workload)]
+        for service in _ecs_services(workspace, plan, change, single):
+            plan.ecs.append(service)
+            plan.commands.extend(_ecs_service_commands(service, targets, plan))
+            plan.verification.extend(_ecs_checks(service, targets))
+        plan.warnings.extend(t.warning for t in targets if t.warning)
+
+
+def _ecs_service_commands(service: EcsRollback, targets: list[Target], plan: Plan) -> list[str]:
+    """The commands that take ``service`` back to the revision before this release's."""
+    where = f"--cluster {service.cluster}"
+    family = service.family
+    commands = [
+        f"aws ecs describe-services {where} --services {service.service} --query "
+        "'services[0].deployments[].[status,taskDefinition,rolloutState]' --output table  "
+        "# the PRIMARY deployment runs this release's revision",
+        f"aws ecs list-task-definitions --family-prefix {family} --sort DESC --max-items 5  "
+        "# REVISION: the one before this release's",
+    ]
+    if service.codedeploy:
+        plan.warnings.append(
+            f"the service {service.service} ({service.found_in}) is deployed through "
+            "CodeDeploy (blue/green): `aws ecs update-service` cannot change its task "
+            "definition. While this release's deployment is in progress, stop it with "
+            "rollback (`aws deploy stop-deployment --deployment-id <ID> "
+            "--auto-rollback-enabled`): the original task set takes the traffic back. Once "
+            f"it is done, deploy {family}:<REVISION> through CodeDeploy again (`aws deploy "
+            "create-deployment` with an AppSpec that names it)."
+        )
+        commands.append(
+            "aws deploy stop-deployment --deployment-id <ID> --auto-rollback-enabled  "
+            "# while this release's deployment is in progress; see the warning"
+        )
+        return commands
+    # The revision holds what its file said: a tag is pulled again as what it names now.
+    to_pin = [
+        t for t in targets if t.digest and t.rollback_image and not _is_pinned(t.rollback_image)
+    ]
+    revision = f"{family}:<REVISION>"
+    if to_pin:
+        pins = " | ".join(
+            f"(.containerDefinitions[] | select(.name == {json.dumps(t.container)}) | .image) "
+            f"|= {json.dumps(f'{_repository(t.rollback_image)}@{t.digest}')}"
+            for t in to_pin
+        )
+        file = f"rollback-{family}.json"
+        names = ", ".join(f"`{t.container}`" for t in to_pin)
+        plan.warnings.append(
+            f"WARNING: the revision before this release's names {names} of {family} by tag: "
+            "pointing the service at it makes ECS resolve the tag again, to whatever it "
+            "names now (this release's image, if the release pushed it). The commands "
+            "register a new revision from it with the previous images pinned by digest, and "
+            "point the service at that one."
+        )
+        commands += [
+            f"aws ecs describe-task-definition --task-definition {revision} --query "
+            f"taskDefinition --output json | jq 'del(.{_DESCRIBED_ONLY}) | {pins}' > {file}",
+            f"aws ecs register-task-definition --cli-input-json file://{file} --query "
+            "'taskDefinition.revision'  # NEW_REVISION",
+        ]
+        revision = f"{family}:<NEW_REVISION>"
+    note = ""
+    if any(not t.rollback_image for t in targets):
+        note = (
+            "  # restores the image the previous deploy rendered, unknown to the plan: "
+            "see the warning"
+        )
+    elif any(not t.digest for t in targets):
+        note = "  # restores a mutable tag, see the warning"
+    commands += [
+        f"aws ecs update-service {where} --service {service.service} "
+        f"--task-definition {revision}{note}",
+        f"aws ecs wait services-stable {where} --services {service.service}",
+    ]
+    return commands
+
+
+def _ecs_checks(service: EcsRollback, targets: list[Target]) -> list[str]:
+    """What to verify for an ECS service: its tasks run the target digests."""
+    where = f"--cluster {service.cluster}"
+    tasks = (
+        f"`aws ecs describe-tasks {where} --tasks $(aws ecs list-tasks {where} --service-name "
+        f"{service.service} --query 'taskArns[]' --output text) --query "
+        "'tasks[].containers[].[name,imageDigest]' --output text`"
+    )
+    checks = [
+        f"`aws ecs wait services-stable {where} --services {service.service}` returns, and "
+        f"`aws ecs describe-services {where} --services {service.service} --query "
+        "'services[0].deployments'` shows one PRIMARY deployment of the revision rolled back "
+        "to, rolloutState COMPLETED"
+    ]
+    for target in targets:
+        if target.digest:
+            checks.append(
+                f"every task of the service {service.service} runs {target.digest} in "
+                f"container {target.container}: {tasks} shows it for each task"
+            )
+        else:
+            why = (
+                f"the mutable `{target.rollback_image}` may pull the broken image again"
+                if target.rollback_image
+                else "the plan does not know which image the previous deploy rendered"
+            )
+            checks.append(
+                f"the tasks of the service {service.service} run a different imageDigest in "
+                f"container {target.container} than before the rollback (note it first with "
+                f"{tasks}): {why}"
+            )
+    return checks
+
+
 def _helm_target_checks(target: Target, plan: Plan) -> None:
     """What to verify for an image a chart's values set (``helm rollback`` restores it)."""
     flag = f"-n {target.namespace} " if target.namespace else ""
@@ -1467,7 +1997,9 @@ def _helm_commands(release: str, namespace: str) -> tuple[str, ...]:
     )
 
 
-def _fill_in(word: str, what: str, where: Location, plan: Plan, program: str = "helm") -> str:
+def _fill_in(
+    word: str, what: str, where: Location, plan: Plan, program: str = "helm", noun: str = "command"
+) -> str:
     """``word`` as the plan shows it: a GitHub ``${{ … }}`` expression (GitHub substitutes
     it when the workflow runs), a CI variable (``$RELEASE``, ``${CI_ENVIRONMENT_NAME}``, a
     script's ``$1``) or a command's output (``$(cat ns)``) becomes ``<…>``, a value to fill
@@ -1483,7 +2015,7 @@ def _fill_in(word: str, what: str, where: Location, plan: Plan, program: str = "
     else:
         return word
     plan.warnings.append(
-        f"the {what} of the `{program}` command at {where} is {kind} "
+        f"the {what} of the `{program}` {noun} at {where} is {kind} "
         f"`{word}`: put in place of `<{word}>` the value it had in the deploy "
         "(the pipeline's job log shows the command with it)"
     )
@@ -1706,12 +2238,14 @@ def build_plan(
     plan = Plan(release=str(target), base=base)
     changes = _targets(workspace, plan, registry)
     changes += _ci_targets(workspace, plan, changes, registry)
+    ecs_changes = _ecs_targets(workspace, plan, registry)
     _helm(workspace, plan)
     _helm_targets(workspace, plan, registry)
     for helm in plan.helm:
         plan.commands.extend(helm.commands)
     plan.recreate = _immutable_changes(workspace, result.findings)
     _commands(plan, changes)
+    _ecs_commands(workspace, plan, ecs_changes)
     _schema(workspace, plan)
     _manual(result.findings, plan)
     if plan.helm and not changes:
@@ -1719,7 +2253,7 @@ def build_plan(
             "no Deployment, StatefulSet, DaemonSet or Argo Rollout image outside the chart: "
             "`helm rollback` restores the images of the chart's previous revision"
         )
-    elif not plan.targets and not changes:
+    elif not plan.targets and not changes and not ecs_changes:
         plan.warnings.append(
             "no Deployment, StatefulSet, DaemonSet or Argo Rollout image found: no rollback "
             "target to name"
@@ -1747,6 +2281,8 @@ def render_markdown(plan: Plan) -> str:
                 # The values file does not name what ran: the CI's flag replaced it.
                 now = f"what `{t.ci_override}` set (values file: {now})"
                 rollback = f"what `{t.ci_override}` set (values file: {rollback})"
+            elif not t.rollback_image and t.source == ECS_SOURCE:
+                rollback = "what the previous deploy rendered"
             elif not t.rollback_image:
                 rollback = "what the previous deploy set"
             lines.append(f"| {t.workload} | {t.container} | {now} | {rollback} | {digest} |")
@@ -1795,6 +2331,8 @@ def render_markdown(plan: Plan) -> str:
 def render_json(plan: Plan) -> str:
     """The plan as data."""
     document = asdict(plan)
+    if not plan.ecs:
+        del document["ecs"]  # a plan without ECS reads as it did before ECS was planned
     masked = _redactor(plan).redact_data(document)
     return json.dumps({"version": __version__, **masked}, indent=2) + "\n"
 

@@ -13,8 +13,10 @@ a tag, which the tasks pull again as whatever it names by then.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from backout.sources import yamlfile
@@ -28,7 +30,49 @@ SOURCE = "ecs"
 _MARK = b'"containerDefinitions"'
 # the mark as a key: a file that merely names it (a spell checker's word list, docs) is none
 _KEY = re.compile(rb'"containerDefinitions"\s*:')
+# What ``describe-task-definition`` adds to what was registered: no part of the definition.
+_REGISTERED_BY_ECS = frozenset(
+    {
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "requiresAttributes",
+        "compatibilities",
+        "registeredAt",
+        "registeredBy",
+        "deregisteredAt",
+    }
+)
 _ESCAPED = "it is written with JSON escapes (`\\/`, `\\u…`), which pin does not rewrite"
+
+
+@dataclass(frozen=True)
+class EcsTaskDefinition(Fact):
+    """One task definition, located at its ``containerDefinitions`` list.
+
+    ``family`` is ``""`` when the file names none. ``definition`` is the task definition as
+    canonical JSON (sorted keys) without the containers' images and without what ECS adds
+    when it describes a revision (ARN, revision, status…), so two releases can be compared by
+    text: equal when they differ at most in the images they run. ``described`` is true for
+    ``describe-task-definition`` output (under ``taskDefinition``), which
+    ``register-task-definition`` does not take back as it is.
+    """
+
+    family: str
+    containers: tuple[str, ...]
+    definition: str
+    described: bool = False
+
+
+def _definition_without_images(definition: yamlfile.Node) -> str:
+    value = yamlfile.plain(definition)
+    if not isinstance(value, dict):
+        return ""
+    kept = {key: item for key, item in value.items() if key not in _REGISTERED_BY_ECS}
+    for container in kept.get("containerDefinitions") or ():
+        if isinstance(container, dict):
+            container.pop("image", None)
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
 
 
 class EcsTaskDefinitionReader:
@@ -42,7 +86,8 @@ class EcsTaskDefinitionReader:
         return is_json_file(path)
 
     def read(self, file: SourceFile) -> Iterable[Fact]:
-        """One fact per container ``image``; Unreadable for a task definition that is not
+        """One :class:`EcsTaskDefinition` per task definition and one fact per container
+        ``image``; Unreadable for a task definition that is not
         valid JSON."""
         if _MARK not in file.data or _KEY.search(file.data) is None:
             return []
@@ -53,11 +98,25 @@ class EcsTaskDefinitionReader:
         text = file.text() or ""
         facts: list[Fact] = []
         for document in documents:
-            definition = yamlfile.get(document, "taskDefinition") or document
+            described = yamlfile.get(document, "taskDefinition")
+            definition = described or document
             containers = yamlfile.get(definition, "containerDefinitions")
             if not isinstance(containers, yamlfile.SequenceNode):
                 continue
             family = yamlfile.text_of(yamlfile.get(definition, "family"))
+            names = tuple(
+                yamlfile.text_of(yamlfile.get(container, "name")) or "?"
+                for container in containers.value
+            )
+            facts.append(
+                EcsTaskDefinition(
+                    yamlfile.location(file.path, containers),
+                    family or "",
+                    names,
+                    _definition_without_images(definition),
+                    described is not None,
+                )
+            )
             for container in containers.value:
                 image = yamlfile.get(container, "image")
                 if not isinstance(image, yamlfile.ScalarNode) or not yamlfile.text_of(image):

@@ -9,7 +9,7 @@ from backout.imageref import ImageReference, parse_reference
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.base import FactSet
-from backout.sources.ci import CiStep
+from backout.sources.ecs_steps import rendered_containers
 from backout.sources.helm import HelmImage, judged_image_uses, misrendered_tag
 from backout.sources.images import ImageUse, KnownTag, known_tag
 from backout.sources.kustomize import INCLUDE_FIELDS, KustomizeInclude, refused_tag
@@ -128,46 +128,6 @@ def _unresolved(use: ImageUse) -> str:
 _PLACEHOLDER = re.compile(
     r"<[A-Za-z0-9_.-]+>|#\{[^{}]+\}#?|__[A-Za-z0-9_]+__|\$\{[^{}]+\}|\$[A-Za-z_][A-Za-z0-9_]*"
 )
-
-
-_ECS_RENDER = "aws-actions/amazon-ecs-render-task-definition"
-
-
-def _rendered_by_ci(facts: FactSet) -> set[tuple[str, str]]:
-    """``(task definition file, container name)`` of each container whose image a GitHub
-    Actions step replaces before the task definition is registered
-    (``aws-actions/amazon-ecs-render-task-definition`` with ``task-definition``,
-    ``container-name`` and ``image``, named as written or through ``${{ env.NAME }}``); a
-    step whose ``task-definition`` is an earlier one's output
-    (``${{ steps.<id>.outputs.task-definition }}``, a second container) fills that file."""
-    found: set[tuple[str, str]] = set()
-    # the file each render step of a job starts from, by (workflow, job, step id)
-    files: dict[tuple[str, str, str], str] = {}
-    steps = sorted(facts.of(CiStep), key=lambda step: (step.workflow, step.job_id, step.index))
-    for step in steps:
-        if step.action != _ECS_RENDER:
-            continue
-        path, name, image = (
-            step.input(key) for key in ("task-definition", "container-name", "image")
-        )
-        if path is None or name is None or image is None:
-            continue
-        written = path.text.strip()
-        earlier = _STEP_OUTPUT.fullmatch(written)
-        if earlier is not None:
-            file = files.get((step.workflow, step.job_id, earlier.group(1)))
-            if file is None:
-                continue
-        else:
-            file = written.removeprefix("./")
-        if step.step_id:
-            files[(step.workflow, step.job_id, step.step_id)] = file
-        found.add((file, name.text.strip()))
-    return found
-
-
-# ``${{ steps.<id>.outputs.task-definition }}``: the file an earlier render step wrote
-_STEP_OUTPUT = re.compile(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.task-definition\s*\}\}")
 
 
 def _ecs_container(use: ImageUse) -> tuple[str, str]:
@@ -317,7 +277,7 @@ class MutableImageReference(Rule):
         # (`image: nginx` printed as `{{ .Values.image }}`, not `image: enabled`).
         uses = judged_image_uses(context.head)
         overridden = _set_by_kustomize(context.head, uses)
-        rendered = _rendered_by_ci(context.head)
+        rendered = rendered_containers(context.head)
         for use in uses:
             if use.source == "dockerfile":
                 continue  # build inputs are BK305's
