@@ -353,3 +353,69 @@ def test_aws_ecs_command_reads_the_options_as_the_cli_does(
     line: str, expected: tuple[str, dict[str, str]] | None
 ) -> None:
     assert aws_ecs_command(line) == expected
+
+
+def test_a_family_deployed_to_staging_and_production_warns_to_pick_one(git_repo: Repo) -> None:
+    gitlab = (
+        "deploy-staging:\n  script:\n"
+        "    - aws ecs update-service --cluster staging --service web --task-definition web\n"
+        "deploy-production:\n  variables:\n    CLUSTER: prod\n  script:\n"
+        '    - aws ecs update-service --cluster "$CLUSTER" --service web --task-definition web\n'
+    )
+    git_repo(
+        {
+            "ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.4@{DIGEST_A}")),
+            ".gitlab-ci.yml": gitlab,
+        }
+    )
+    repo = git_repo({"ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.5@{DIGEST_B}"))})
+    _, plan = _plan(repo)
+    assert [(s["cluster"], s["service"]) for s in plan["ecs"]] == [
+        ("staging", "web"),
+        ("prod", "web"),
+    ]
+    assert any(
+        "the CI deploys TaskDefinition/web to several services (`web` of `staging` "
+        "(.gitlab-ci.yml:3:7), `web` of `prod` (.gitlab-ci.yml:8:7))" in w
+        for w in plan["warnings"]
+    )
+    assert sum(c.startswith("aws ecs update-service") for c in plan["commands"]) == 2
+
+
+def test_a_render_step_that_writes_the_image_out_names_the_previous_one(git_repo: Repo) -> None:
+    def workflow(tag: str) -> str:
+        return _workflow(
+            "      - id: render\n"
+            "        uses: aws-actions/amazon-ecs-render-task-definition@v1\n"
+            "        with:\n"
+            "          task-definition: taskdef.json\n"
+            "          container-name: app\n"
+            f"          image: {ECR}/shop/app:{tag}\n"
+            "      - uses: aws-actions/amazon-ecs-deploy-task-definition@v2\n"
+            "        with:\n"
+            "          task-definition: ${{ steps.render.outputs.task-definition }}\n"
+            "          cluster: shop\n"
+            "          service: app\n"
+        )
+
+    taskdef = _taskdef("app", ("app", "PLACEHOLDER"))
+    git_repo(
+        {
+            "taskdef.json": taskdef,
+            ".github/workflows/deploy.yml": workflow("1.2"),
+            "backout.lock": _lock(f"{ECR}/shop/app:1.2", DIGEST_L),
+        }
+    )
+    repo = git_repo({".github/workflows/deploy.yml": workflow("1.3")})
+    markdown, plan = _plan(repo)
+    (target,) = plan["targets"]
+    assert (target["current_image"], target["rollback_image"]) == (
+        f"{ECR}/shop/app:1.3",
+        f"{ECR}/shop/app:1.2",
+    )
+    assert (target["digest"], target["digest_source"]) == (DIGEST_L, "backout.lock")
+    assert "what the previous deploy rendered" not in markdown
+    assert (
+        "aws ecs update-service --cluster shop --service app --task-definition app:<NEW_REVISION>"
+        in plan["commands"]
+    )

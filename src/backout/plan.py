@@ -1695,7 +1695,15 @@ def _ecs_commands(workspace: Workspace, plan: Plan, changes: list[_EcsChange]) -
             continue
         workload = f"TaskDefinition/{change.family}"
         targets = [t for t in plan.targets if (t.source, t.workload) == (ECS_SOURCE, workload)]
-        for service in _ecs_services(workspace, plan, change, single):
+        services = _ecs_services(workspace, plan, change, single)
+        if len(services) > 1:
+            listed = ", ".join(f"`{s.service}` of `{s.cluster}` ({s.found_in})" for s in services)
+            plan.warnings.append(
+                f"the CI deploys TaskDefinition/{change.family} to several services "
+                f"({listed}): the commands below take each back; run those of the "
+                "environment to roll back"
+            )
+        for service in services:
             plan.ecs.append(service)
             plan.commands.extend(_ecs_service_commands(service, targets, plan))
             plan.verification.extend(_ecs_checks(service, targets))
