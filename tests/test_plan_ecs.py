@@ -62,6 +62,14 @@ RUN_UPDATE = (
 )
 
 
+def _pinned_release(git_repo: Repo, path: str, family: str, ci: dict[str, str]) -> Path:
+    """A repository whose release moves ``family``'s one container from a pinned ``:1.0`` to
+    a pinned ``:1.1``, the previous release holding the ``ci`` files."""
+    image = f"{ECR}/shop/{family}"
+    git_repo({path: _taskdef(family, (family, f"{image}:1.0@{DIGEST_A}")), **ci})
+    return git_repo({path: _taskdef(family, (family, f"{image}:1.1@{DIGEST_B}"))})
+
+
 def _plan(repo: Path, *flags: str) -> tuple[str, dict[str, Any]]:
     markdown = run_backout("plan", ".", "--base", "HEAD~1", *flags, cwd=repo)
     assert markdown.returncode == 0, markdown.stderr
@@ -142,13 +150,8 @@ def test_a_tag_with_a_locked_digest_goes_back_by_a_new_revision_pinned_to_it(
 def test_a_digest_pinned_in_the_previous_release_is_the_old_revision_as_it_is(
     git_repo: Repo,
 ) -> None:
-    git_repo(
-        {
-            "ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.4@{DIGEST_A}")),
-            ".github/workflows/deploy.yml": _workflow(RUN_UPDATE),
-        }
-    )
-    repo = git_repo({"ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.5@{DIGEST_B}"))})
+    ci = {".github/workflows/deploy.yml": _workflow(RUN_UPDATE)}
+    repo = _pinned_release(git_repo, "ecs/web.json", "web", ci)
     _, plan = _plan(repo)
     (target,) = plan["targets"]
     assert (target["digest"], target["digest_source"]) == (
@@ -289,13 +292,9 @@ def test_a_codedeploy_service_is_not_updated_by_update_service(git_repo: Repo) -
         "          cluster: shop\n"
         "          codedeploy-appspec: appspec.yaml\n"
     )
-    git_repo(
-        {
-            "taskdef.json": _taskdef("api", ("api", f"{ECR}/shop/api:2.3@{DIGEST_A}")),
-            ".github/workflows/deploy.yml": workflow,
-        }
+    repo = _pinned_release(
+        git_repo, "taskdef.json", "api", {".github/workflows/deploy.yml": workflow}
     )
-    repo = git_repo({"taskdef.json": _taskdef("api", ("api", f"{ECR}/shop/api:2.4@{DIGEST_B}"))})
     _, plan = _plan(repo)
     assert plan["ecs"][0]["codedeploy"] is True
     assert not any(c.startswith("aws ecs update-service") for c in plan["commands"])
@@ -362,13 +361,7 @@ def test_a_family_deployed_to_staging_and_production_warns_to_pick_one(git_repo:
         "deploy-production:\n  variables:\n    CLUSTER: prod\n  script:\n"
         '    - aws ecs update-service --cluster "$CLUSTER" --service web --task-definition web\n'
     )
-    git_repo(
-        {
-            "ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.4@{DIGEST_A}")),
-            ".gitlab-ci.yml": gitlab,
-        }
-    )
-    repo = git_repo({"ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.5@{DIGEST_B}"))})
+    repo = _pinned_release(git_repo, "ecs/web.json", "web", {".gitlab-ci.yml": gitlab})
     _, plan = _plan(repo)
     assert [(s["cluster"], s["service"]) for s in plan["ecs"]] == [
         ("staging", "web"),
