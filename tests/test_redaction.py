@@ -927,6 +927,17 @@ def test_an_env_entry_with_its_value_first_or_in_flow_prints_no_credential(
             "encryption:\n  other: x\n  nested:\n    a: 1\n  primaryKey: '***'\n"
             "x:\n  primaryKey: 'id'",
         ),
+        # A mapping whose name only holds `encrypt` (a table of encrypted rows, of keys) is no
+        # Rails encryption configuration: its `primary_key` names a column (found by review).
+        (
+            "db/schema.yml",
+            "tables:\n  encrypted_messages:\n    primary_key: id\n  encryption_keys:\n"
+            "    primary_key: key_id\n  activeRecordEncryption:\n    primaryKey: EGY8Wh\n"
+            "  ACTIVE_RECORD_ENCRYPTION:\n    PRIMARY_KEY: EGY8Wh",
+            "tables:\n  encrypted_messages:\n    primary_key: id\n  encryption_keys:\n"
+            "    primary_key: key_id\n  activeRecordEncryption:\n    primaryKey: ***\n"
+            "  ACTIVE_RECORD_ENCRYPTION:\n    PRIMARY_KEY: ***",
+        ),
     ],
 )
 def test_a_credential_named_on_another_line_of_its_mapping_is_masked(

@@ -766,6 +766,15 @@ def _flow_spans(
 _Parent = tuple[int, str | None]
 
 
+# The name of a mapping of encryption settings: ``encryption`` as its last word
+# (``active_record_encryption``, ``activeRecordEncryption``), not a mapping whose name only
+# holds the word (``encrypted_messages``, ``encryption_keys``: tables whose ``primary_key`` is a
+# column).
+_ENCRYPTION_PARENT = re.compile(
+    r"(?:(?<![A-Za-z0-9])(?:encryption|Encryption|ENCRYPTION)|(?<=[a-z0-9])Encryption)$"
+)
+
+
 def _encryption_key(
     lines: list[str], index: int, found: dict[int, _Span], parents: dict[int, _Parent]
 ) -> _Continuation | None:
@@ -781,7 +790,7 @@ def _encryption_key(
     if SECRET_NAME.search(name) or not SECRET_NAME.search(f"encryption_{name}"):
         return None
     parent = _parent_key(lines, index, key.start("name"), parents)
-    if parent is None or "encrypt" not in parent.lower():
+    if parent is None or not _ENCRYPTION_PARENT.search(parent):
         return None
     span, going = _yaml_value(line, key)
     if span is not None:
