@@ -969,3 +969,41 @@ def test_a_mapping_over_lines_prints_no_credential(tmp_path: Path, output_format
         assert '  6 |         "value": "***" x\n' in stdout
         assert '  7 |           "value": "***" x,\n' in stdout
         assert "  16 |               value: ***}]\n" in stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "line", "expected"),
+    [
+        # A line that starts with a string holding a flow mapping (a Python or YAML string, an
+        # item of a JSON list): found by review, shown since a line could start with a scalar.
+        (
+            "app/settings.py",
+            '    "env: [{name: DB_PASSWORD, value: hunter2word}]",',
+            '    "env: [{name: DB_PASSWORD, value: ***}]",',
+        ),
+        (
+            "a.yaml",
+            "'[{name: API_TOKEN, value: hunter2word}]'",
+            "'[{name: API_TOKEN, value: ***}]'",
+        ),
+        # A JSON document in a string: CloudFormation's or Terraform's ECS container
+        # definitions written as one string, its quotes escaped or not.
+        (
+            "cfn.yaml",
+            """  ContainerDefinitions: '[{"name":"DB_PASSWORD","value":"hunter2word"}]'""",
+            """  ContainerDefinitions: '[{"name":"DB_PASSWORD","value":"***"}]'""",
+        ),
+        (
+            "main.tf",
+            r'  container_definitions = "[{\"name\": \"DB_PASSWORD\", \"value\": \"hunter2word\"},'
+            r' {\"name\": \"MODE\", \"value\": \"prod\"}]"',
+            r'  container_definitions = "[{\"name\": \"DB_PASSWORD\", \"value\": \"***\"},'
+            r' {\"name\": \"MODE\", \"value\": \"prod\"}]"',
+        ),
+        # A string that names no credential's entry stays as it is.
+        ("a.py", '    "{name: MODE, value: prod}",', '    "{name: MODE, value: prod}",'),
+    ],
+)
+def test_a_flow_mapping_in_a_string_is_masked(path: str, line: str, expected: str) -> None:
+    assert redact_line(line, 0, path)[0] == expected
+    assert Redactor([line]).redact(line) == expected

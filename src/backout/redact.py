@@ -359,13 +359,51 @@ def _goes_on(value: str) -> str | None:
     return ""
 
 
-def _flow_entry_spans(text: str) -> Iterator[tuple[int, int]]:
+def _flow_entry_spans(text: str, strings: bool = True) -> Iterator[tuple[int, int]]:
     """Where the values of the flow mappings of ``text`` whose ``name:`` names a credential are
-    (a Kubernetes env entry written ``{name: DB_PASSWORD, value: s3cret}``)."""
+    (a Kubernetes env entry written ``{name: DB_PASSWORD, value: s3cret}``), and, when
+    ``strings``, those of the mappings in its quoted strings (:func:`_string_flow_spans`)."""
     mappings: list[_FlowEntry] = []
     for name, value in [*_read_flow(text, 0, mappings)[0], *mappings]:
         if value:
             yield from _entry_value_span(text, name, value[0][1])
+    if strings and ('"' in text or "'" in text):
+        yield from _string_flow_spans(text)
+
+
+# A quoted string that holds a flow mapping: its text between the quotes (the closing one may
+# be missing), a ``\"`` or ``\'`` in it an escaped quote.
+_STRING_WITH_MAPPING = re.compile(
+    r"\"(?P<double>(?:[^\"\\]|\\.)*\{(?:[^\"\\]|\\.)*)\"?|'(?P<single>(?:[^'\\]|\\.)*\{[^']*)'?"
+)
+# An escaped quote in a string: the JSON of a Terraform ``container_definitions = "[{\"name\": …``.
+_ESCAPED_QUOTE = re.compile(r"\\(?=[\"'])")
+
+
+def _string_flow_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where the credentials' values of the flow mappings written in the quoted strings of
+    ``text`` are: a JSON document in a string (CloudFormation's or Terraform's ECS container
+    definitions, ``'[{"name":"DB_PASSWORD","value":"s3cret"}]'``, its quotes escaped or not),
+    a line that starts with a string (``"env: [{name: DB_PASSWORD, value: s3cret}]",`` in a
+    Python file), which the flow pieces read as a scalar, its braces as text."""
+    for quoted in _STRING_WITH_MAPPING.finditer(text):
+        group = "double" if quoted.group("double") is not None else "single"
+        begin = quoted.start(group)
+        inner = quoted.group(group)
+        if not names_a_secret(inner):
+            continue
+        # The string's text with its escaping backslashes dropped, and where each of its
+        # characters is in ``text``.
+        kept = [0, *(match.end() for match in _ESCAPED_QUOTE.finditer(inner))]
+        ends = [match.start() for match in _ESCAPED_QUOTE.finditer(inner)] + [len(inner)]
+        plain = "".join(inner[start:end] for start, end in zip(kept, ends, strict=True))
+        where = [
+            begin + index
+            for start, end in zip(kept, ends, strict=True)
+            for index in range(start, end)
+        ]
+        for start, end in _flow_entry_spans(plain, strings=False):
+            yield where[start], where[end - 1] + 1
 
 
 def _entry_value_span(
