@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -1007,3 +1008,13 @@ def test_a_mapping_over_lines_prints_no_credential(tmp_path: Path, output_format
 def test_a_flow_mapping_in_a_string_is_masked(path: str, line: str, expected: str) -> None:
     assert redact_line(line, 0, path)[0] == expected
     assert Redactor([line]).redact(line) == expected
+
+
+def test_a_long_line_of_settings_is_read_once() -> None:
+    """Found by review: each name of `password=password=…` read the rest of the line as its
+    value again (a 180 KB line took a minute). A word inside a value is no name."""
+    line = "password=" * 20_000
+    started = time.perf_counter()
+    assert Redactor([line]).redact(line) == "password=***"
+    assert redact_line(line, 0, "a.env")[0] == "password=***"
+    assert time.perf_counter() - started < 5

@@ -292,6 +292,10 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
             match = _SETTING_VALUE.match(text, end)
             if match is None:
                 continue
+            # A word in the value is no name (``password=password=…``): read from its end, or
+            # each name would read the rest of a long line again.
+            if match.end() > end:
+                at = lowered.find(word, match.end())
             value = match.group("value")
             begin, finish = match.span("value")
             if value[0] in "\"'":
