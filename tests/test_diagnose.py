@@ -509,3 +509,26 @@ def test_a_rollback_between_revisions_pinned_to_one_digest_kept_the_image(
     assert api.verdict == KEPT
     assert "kept the pinned image" in api.summary
     assert run_backout("diagnose", str(path)).returncode == 0
+
+
+@pytest.mark.parametrize("document_format", ["markdown", "json"])
+def test_an_image_with_a_password_is_masked(tmp_path: Path, document_format: str) -> None:
+    """Found by review: diagnose printed a credential that `check` and `plan` mask. Images
+    written with a user and password (`bob:pw@registry/…`) in every workload and pod."""
+    recorded = (FIXTURES / "rollback-pinned.json").read_text(encoding="utf-8")
+    path = tmp_path / "state.json"
+    path.write_text(
+        recorded.replace(
+            '"registry.example.com/shop/', '"bob:Pa55w0rdZ@registry.example.com/shop/'
+        ),
+        encoding="utf-8",
+    )
+    done = run_backout("diagnose", str(path), "--format", document_format)
+    assert (
+        done.returncode
+        == run_backout("diagnose", str(FIXTURES / "rollback-pinned.json")).returncode
+    )
+    assert "bob:***@registry.example.com/shop/" in done.stdout
+    assert "Pa55w0rdZ" not in done.stdout
+    if document_format == "json":
+        json.loads(done.stdout)

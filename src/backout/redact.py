@@ -550,13 +550,18 @@ class Redactor:
     """Masks the credentials of one report: those its patterns find in a text, and every other
     occurrence of a secret learned from the texts it was given."""
 
-    def __init__(self, texts: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self, texts: Iterable[str] = (), secrets: Iterable[str] = (), settings: bool = True
+    ) -> None:
         """Learn the credentials in ``texts``; ``secrets`` are credentials known as such (a
-        Flyway placeholder's value read from the environment), masked wherever they appear."""
+        Flyway placeholder's value read from the environment), masked wherever they appear.
+        Without ``settings`` a value after a credential's name is no secret: texts that quote
+        no settings but prose (a pod's ``failed to authorize: failed to fetch oauth token``)."""
         # Findings of one rule repeat their fix word for word: each text is searched once. The
         # names of credentials are sought in them all at once: most reports have none.
         unique = set(texts)
-        named = names_a_secret("\n".join(unique))
+        self._settings = settings
+        named = settings and names_a_secret("\n".join(unique))
         found = {text[start:end] for text in unique for start, end in _secret_spans(text, named)}
         found.update(secret for secret in secrets if secret)
         # Whether any of the texts learned from holds a credential.
@@ -574,7 +579,7 @@ class Redactor:
         """``text`` with its credentials masked."""
         masked = self._done.get(text)
         if masked is None:
-            spans = _secret_spans(text)
+            spans = _secret_spans(text, self._settings)
             masked = _masked(text, spans) if spans else text
             if self._echoes is not None:
                 masked = self._echoes.sub(MASK, masked)

@@ -15,6 +15,7 @@ from backout.diagnose.analysis import (
     Diagnosis,
     WorkloadDiagnosis,
 )
+from backout.redact import Redactor, strings_in
 
 
 def _images(images: Any) -> str:
@@ -100,7 +101,7 @@ def render_markdown(diagnosis: Diagnosis) -> str:
         lines += [f"> {note}", ""]
     for item in diagnosis.workloads:
         lines += _workload_markdown(item)
-    return "\n".join(lines).rstrip() + "\n"
+    return _redactor(diagnosis).redact("\n".join(lines).rstrip() + "\n")
 
 
 def render_json(diagnosis: Diagnosis) -> str:
@@ -112,4 +113,13 @@ def render_json(diagnosis: Diagnosis) -> str:
         "notes": diagnosis.notes,
         "workloads": [{**asdict(item), "label": item.label} for item in diagnosis.workloads],
     }
-    return json.dumps(document, indent=2) + "\n"
+    return json.dumps(_redactor(diagnosis).redact_data(document), indent=2) + "\n"
+
+
+def _redactor(diagnosis: Diagnosis) -> Redactor:
+    """What masks the credentials that the images and notes of ``diagnosis`` quote (an image
+    written with a user and password, ``bob:pw@registry/…``), as ``plan`` masks them. The
+    state's messages are prose, no settings: ``failed to authorize: failed …`` holds no
+    credential named ``authorize``."""
+    texts = strings_in([diagnosis.notes, [asdict(item) for item in diagnosis.workloads]])
+    return Redactor(texts, settings=False)
