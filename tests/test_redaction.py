@@ -1017,4 +1017,5 @@ def test_a_long_line_of_settings_is_read_once() -> None:
     started = time.perf_counter()
     assert Redactor([line]).redact(line) == "password=***"
     assert redact_line(line, 0, "a.env")[0] == "password=***"
-    assert time.perf_counter() - started < 5
+    # a guard against the quadratic read (41 s), not a speed measure
+    assert time.perf_counter() - started < 30
