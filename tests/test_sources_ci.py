@@ -1781,6 +1781,18 @@ jobs:
         ("bash -c 'cat > x' <<EOF", False),
         ("sudo -u deploy bash <<EOF", True),
         ("grep bash <<EOF", False),
+        # Found by review: options before the subcommand, the command after kubectl's --,
+        # and a container's input is attached only with -i (compose attaches it itself)
+        ("kubectl -n shop exec -i deploy/toolbox -- sh <<EOF", True),
+        ("kubectl --context prod exec --stdin deploy/toolbox -- bash -s <<EOF", True),
+        ("docker compose -f deploy.yml exec -T toolbox sh <<EOF", True),
+        ("docker exec -it toolbox bash <<EOF", True),
+        ("docker run --interactive --rm alpine/k8s:1.29.2 sh <<EOF", True),
+        ("kubectl exec -i deploy/toolbox -- tee /opt/bin/sh <<EOF", False),
+        ("kubectl exec -i deploy/toolbox -c bash -- cat <<EOF", False),
+        ("docker exec toolbox sh <<EOF", False),
+        ("docker run --rm alpine/k8s:1.29.2 sh <<EOF", False),
+        ("kubectl exec deploy/toolbox -- sh <<EOF", False),
     ],
 )
 def test_a_here_document_fed_to_ssh_runs_only_when_the_remote_command_is_a_shell(

@@ -995,6 +995,39 @@ _CONTAINER_RUNNERS = frozenset({"docker", "podman", "nerdctl", "kubectl", "oc", 
 _SSH_VALUED = frozenset("BbcDEeFIiJLlmOoPpQRSWw")
 
 
+# A word that attaches a container's input to the command's: ``-i``, ``-it``,
+# ``--interactive``, kubectl's ``--stdin``
+_ATTACHES_INPUT = re.compile(r"-[A-Za-z]*i[A-Za-z]*|--interactive(?:=true)?|--stdin(?:=true)?")
+
+
+def _container_command(words: list[str]) -> list[str] | None:
+    """The command ``docker exec|run``, ``docker compose exec|run``, ``kubectl exec|run``…
+    (``words``, its program first) runs in a container with this command's input, if any:
+    the words after kubectl's ``--``, else from the first shell that is no option's value
+    (``docker exec -i app sh``). docker and kubectl attach the input only with ``-i``;
+    compose does by itself."""
+    subcommand = next((i for i, word in enumerate(words[:8]) if word in ("exec", "run")), None)
+    if subcommand is None:
+        return None
+    compose = _program(words[0]) == "docker-compose" or "compose" in words[1:subcommand]
+    rest = words[subcommand + 1 :]
+    if "--" in rest and _program(words[0]) in ("kubectl", "oc"):
+        options, inside = rest[: rest.index("--")], rest[rest.index("--") + 1 :]
+    else:
+        start = next(
+            (
+                i
+                for i, word in enumerate(rest)
+                if _program(word) in _LOCAL_SHELLS and i > 0 and not rest[i - 1].startswith("-")
+            ),
+            len(rest),
+        )
+        options, inside = rest[:start], rest[start:]
+    if not compose and not any(_ATTACHES_INPUT.fullmatch(word) for word in options):
+        return None  # no -i: the command's input is empty
+    return inside
+
+
 def _reads_commands(command: list[_Word]) -> str:
     """Whether ``command`` runs the commands it reads on its input: ``local`` for a shell
     (``bash``, ``sudo sh -s``), ``remote`` for ssh with no command or a shell as its
@@ -1006,11 +1039,15 @@ def _reads_commands(command: list[_Word]) -> str:
     program = _program(words[0])
     if program in _LOCAL_SHELLS:
         return "local" if _shell_operand(words)[0] else ""
-    if program in _CONTAINER_RUNNERS and any(w in ("exec", "run") for w in words[1:3]):
-        # ``kubectl exec -i pod -- sh``, ``docker compose exec -T app bash -s``: the shell
-        # that ends the command reads the text, in the container
-        shells = [i for i, word in enumerate(words) if _program(word) in _LOCAL_SHELLS]
-        return "remote" if shells and _shell_operand(words[shells[-1] :])[0] else ""
+    if program in _CONTAINER_RUNNERS:
+        # ``kubectl exec -i pod -- sh``, ``docker compose exec -T app bash -s``: a shell
+        # reads the text, in the container
+        inside = _container_command(words)
+        return (
+            "remote"
+            if inside and _program(inside[0]) in _LOCAL_SHELLS and _shell_operand(inside)[0]
+            else ""
+        )
     if program != "ssh":
         return ""
     index = 1
