@@ -1793,6 +1793,12 @@ jobs:
         ("docker exec toolbox sh <<EOF", False),
         ("docker run --rm alpine/k8s:1.29.2 sh <<EOF", False),
         ("kubectl exec deploy/toolbox -- sh <<EOF", False),
+        # Found by review: ssh reads options after the host too, and -- ends them
+        ("ssh deploy@bastion -- bash -s <<EOF", True),
+        ("ssh deploy@bastion -p 2222 'bash -s' <<EOF", True),
+        ("ssh deploy@bastion -p 2222 'cat > f' <<EOF", False),
+        ('sshpass -p "$PASS" ssh deploy@bastion <<EOF', True),
+        ("sshpass -e ssh -o StrictHostKeyChecking=no deploy@bastion 'cat > f' <<EOF", False),
     ],
 )
 def test_a_here_document_fed_to_ssh_runs_only_when_the_remote_command_is_a_shell(

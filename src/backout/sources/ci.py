@@ -940,6 +940,7 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "nohup": frozenset(),
     "time": frozenset(),
     "command": frozenset(),
+    "sshpass": frozenset({"-p", "-f", "-d", "-P"}),
 }
 _LOCAL_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
 
@@ -1050,17 +1051,26 @@ def _reads_commands(command: list[_Word]) -> str:
         )
     if program != "ssh":
         return ""
-    index = 1
-    while index < len(words) and words[index].startswith("-"):
+    # ssh reads options before the host and again after it (``ssh host -p 2222 cmd``),
+    # up to ``--`` or the first other word, which starts the remote command
+    index, host = 1, False
+    while index < len(words):
         option = words[index]
         index += 1
+        if option == "--" or not option.startswith("-") or option == "-":
+            if host:
+                index -= option != "--"
+                break
+            host = True
+            index += option == "--"  # ``ssh -- host``
+            continue
         for at, letter in enumerate(option[1:], 1):
             if letter == "N":
                 return ""  # no command at all: ``ssh -N`` forwards ports
             if letter in _SSH_VALUED:  # its value is the rest of the word, or the next one
                 index += 0 if option[at + 1 :] else 1
                 break
-    remote = words[index + 1 :]
+    remote = words[index:] if host else []
     if not remote:
         return "remote"  # the login shell reads the commands
     commands = [_run_by(c) for c in _operator_split(_words(" ".join(remote)))]
