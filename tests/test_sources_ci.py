@@ -1671,6 +1671,9 @@ def test_gitlab_include_rules_for_tags_hold_for_the_file_s_jobs(
         ("cat <<-EOF | sudo tee /tmp/deploy.sh >/dev/null", "sudo -u deploy bash /tmp/deploy.sh"),
         ("cat <<EOF > deploy.sh", "bash < deploy.sh"),
         ("cat <<EOF > $DIR/deploy.sh", "bash /opt/deploy.sh"),
+        # Found by review: -o's value (pipefail) was taken for the script
+        ("cat <<EOF > deploy.sh", "bash -euo pipefail deploy.sh"),
+        ("cat <<EOF > deploy.sh", "bash -e -o pipefail ./deploy.sh"),
     ],
 )
 def test_a_here_document_written_to_a_file_runs_where_the_file_runs(write: str, run: str) -> None:

@@ -978,12 +978,15 @@ def _shell_operand(words: list[str]) -> tuple[bool, str | None]:
         index += 1
         if option == "--":
             break
-        if option in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+        if option in ("--rcfile", "--init-file"):
             index += 1
-        elif not option.startswith("--") and "c" in option[1:]:
+        elif option.startswith("--"):
+            continue
+        elif "c" in option[1:]:
             return False, None
-        elif not option.startswith("--") and "s" in option[1:]:
-            stdin = True
+        stdin = stdin or "s" in option[1:]
+        if option[-1] in "oO":  # ``-o pipefail``, ``-euo pipefail``: the option's name
+            index += 1
     if stdin or index >= len(words) or words[index] == "-":
         return True, None
     return False, words[index]
