@@ -1674,6 +1674,7 @@ def test_gitlab_include_rules_for_tags_hold_for_the_file_s_jobs(
         # Found by review: -o's value (pipefail) was taken for the script
         ("cat <<EOF > deploy.sh", "bash -euo pipefail deploy.sh"),
         ("cat <<EOF > deploy.sh", "bash -e -o pipefail ./deploy.sh"),
+        ("echo '#!/bin/bash' > deploy.sh; cat <<EOF >> deploy.sh", "bash deploy.sh"),
     ],
 )
 def test_a_here_document_written_to_a_file_runs_where_the_file_runs(write: str, run: str) -> None:
@@ -1695,6 +1696,35 @@ echo written
     commands = [(c.command, c.runs) for c in of(facts, CiCommand) if "kubectl" in c.command]
     assert commands[0] == ("kubectl set image deployment/api api=$IMAGE", False)
     assert commands[1][1] is True and len(commands) == 2
+
+
+@pytest.mark.parametrize(
+    "replace",
+    [
+        "echo 'kubectl version' > deploy.sh",
+        "{ echo '#!/bin/sh'; echo 'kubectl version'; } >deploy.sh",
+        "curl -fsSL https://example.com/deploy.sh | tee deploy.sh",
+        "rm -f deploy.sh",
+    ],
+)
+def test_a_written_file_the_job_writes_over_or_removes_no_longer_runs_its_text(
+    replace: str,
+) -> None:
+    # Found by review: `> deploy.sh` from another command left the here-document's text as
+    # the file's, so `bash deploy.sh` still ran it
+    script = f"""\
+cat <<'EOF' > deploy.sh
+kubectl set image deployment/api api=x:1
+EOF
+{replace}
+bash deploy.sh
+"""
+    facts = read("deploy.sh", script, ScriptReader())
+    assert of(facts, CiImageDeploy) == []
+    assert [c.runs for c in of(facts, CiCommand) if c.command.startswith("kubectl set")] == [False]
+    # one that may not run may leave the text there
+    maybe = script.replace(replace, '[ -n "$CLEAN" ] && rm -f deploy.sh')
+    assert len(of(read("deploy.sh", maybe, ScriptReader()), CiImageDeploy)) == 1
 
 
 def test_a_written_file_runs_with_the_variables_of_when_it_is_written_or_run() -> None:

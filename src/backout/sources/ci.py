@@ -809,6 +809,7 @@ def _interpret(
         here = replace(context, env={} if heredoc.runs == "remote" else _exported(context))
     in_heredoc = heredoc is not None
     redirects_input = "<" in line.text
+    writes = ">" in line.text
     chained = list(_chained(words))
     may_not_run: list[bool] = []
     printed: list[tuple[str, bool]] | None = None  # what the command before a ``|`` prints
@@ -834,6 +835,10 @@ def _interpret(
         )
         if context.written and stripped and _may_run_script(stripped, redirects_input):
             yield from _run_written(command, here, section, uncertain or may_not_run[-1])
+        # (a write that may not run may leave the text there)
+        overwrites = writes or (stripped and stripped[0].text in ("rm", "tee"))
+        if context.written and overwrites and not may_not_run[-1]:
+            _forget_overwritten(context, command, here.env)
     last = words[-1] if words else None
     shell.continued = last.text if last is not None and last.operator else ""
     if not in_heredoc:
@@ -1445,12 +1450,9 @@ def _feed(
     files: list[str] = []
     copies = True  # the text flows unchanged: through ``cat`` and ``tee``
     for position, (words, _, _) in enumerate(chained[first : last + 1], first):
-        program = _run_by(words)
-        operands, targets = _output_targets(program)
+        operands, targets = _files_written(words)
         name = _program(operands[0]) if operands else ""
-        appends = any(o in ("-a", "--append") for o in operands[1:])
-        tee_files = [(o, appends) for o in operands[1:] if name == "tee" and o[:1] != "-"]
-        for target, appended in [*targets, *tee_files]:
+        for target, appended in targets:
             if target in _GITHUB_ENV_FILE:
                 env_targets.append(appended)
             elif copies and position >= number and target[:1] != "&" and target[:5] != "/dev/":
@@ -1465,6 +1467,30 @@ def _feed(
             _truncate_env(context.shell, may_not_run)
         heredoc.env = may_not_run
     heredoc.files = tuple(dict.fromkeys(files))
+
+
+def _files_written(command: list[_Word]) -> tuple[list[str], list[tuple[str, bool]]]:
+    """The words of the program ``command`` runs, without its redirections, and the files
+    it writes to, each with whether it appends: its ``>`` and ``>>`` targets, and
+    ``tee``'s operands (``tee -a`` appends)."""
+    operands, targets = _output_targets(_run_by(command))
+    if operands and _program(operands[0]) == "tee":
+        appends = any(o in ("-a", "--append") for o in operands[1:])
+        targets = [*targets, *((o, appends) for o in operands[1:] if o[:1] != "-")]
+    return operands, targets
+
+
+def _forget_overwritten(context: _Context, command: list[_Word], env: dict[str, str]) -> None:
+    """Drop the written files ``command`` writes over (``echo x > deploy.sh``, ``| tee
+    deploy.sh``) or removes (``rm -f deploy.sh``): the text a here-document wrote there no
+    longer runs there. (A here-document this line writes to the file comes after, see
+    :func:`_feed`.)"""
+    operands, targets = _files_written(command)
+    paths = [target for target, appends in targets if not appends]
+    if operands and _program(operands[0]) == "rm":
+        paths += [operand for operand in operands[1:] if operand[:1] != "-"]
+    for path in paths:
+        context.written.pop(_script_path(path, env), None)
 
 
 def _truncate_env(shell: _Shell, may_not_run: bool) -> None:
