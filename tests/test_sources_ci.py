@@ -1908,6 +1908,25 @@ jobs:
     )
 
 
+@pytest.mark.parametrize("empty", ['> "$GITHUB_ENV"', ': > "$GITHUB_ENV"', "true >$GITHUB_ENV"])
+def test_a_redirection_of_nothing_to_github_env_empties_what_the_step_wrote(empty: str) -> None:
+    # Found by review: a redirection with no command (or `:`) printed nothing, so it did
+    # not cut the file, or it made every variable unknown
+    workflow = f"""\
+jobs:
+  deploy:
+    steps:
+      - run: echo "Z=earlier" >> "$GITHUB_ENV"
+      - run: |
+          echo "A=dropped" >> "$GITHUB_ENV"
+          {empty}
+          echo "B=kept" >> "$GITHUB_ENV"
+      - run: kubectl set image deployment/api api=x:$Z-$A-$B
+"""
+    (deploy,) = of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    assert deploy.reference == "x:earlier-$A-kept"
+
+
 def test_a_file_a_gitlab_job_writes_runs_in_its_script_and_after_script() -> None:
     # before_script, script and after_script share the job's working directory
     pipeline = """\

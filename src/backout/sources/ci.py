@@ -1288,7 +1288,9 @@ def _write_env(
         lines = None if piped is None else [(t, u or may_not_run) for t, u in piped]
     if closed is not None:
         lines = [(t, u or may_not_run) for t, u in closed]
-    if lines is None and operands:
+    if lines is None and (not operands or operands[0] in (":", "true")):
+        lines = []  # ``> "$GITHUB_ENV"``, ``: > "$GITHUB_ENV"``: nothing printed
+    if lines is None:
         # what a program prints (``./env.sh >> "$GITHUB_ENV"``) may set any variable; a
         # here-document's lines come as the reader takes them (``cat <<EOF | tee -a …``)
         lines = [] if _reads_heredoc(stripped) else [(_ANY_VARIABLE, may_not_run)]
