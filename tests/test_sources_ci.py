@@ -1675,6 +1675,10 @@ def test_gitlab_include_rules_for_tags_hold_for_the_file_s_jobs(
         ("cat <<EOF > deploy.sh", "bash -euo pipefail deploy.sh"),
         ("cat <<EOF > deploy.sh", "bash -e -o pipefail ./deploy.sh"),
         ("echo '#!/bin/bash' > deploy.sh; cat <<EOF >> deploy.sh", "bash deploy.sh"),
+        # Found by review: the file printed into a shell's input was not read
+        ("cat <<EOF > deploy.sh", "cat deploy.sh | bash"),
+        ("cat <<EOF > deploy.sh", "cat ./deploy.sh | sudo bash -s"),
+        ("cat <<EOF > deploy.sh", "cat deploy.sh | kubectl exec -i deploy/toolbox -- sh"),
     ],
 )
 def test_a_here_document_written_to_a_file_runs_where_the_file_runs(write: str, run: str) -> None:
@@ -1693,7 +1697,7 @@ echo written
     assert [(d.workload, d.location.line) for d in of(facts, CiImageDeploy)] == [
         ("deployment/api", 4)  # located where the line is written
     ]
-    commands = [(c.command, c.runs) for c in of(facts, CiCommand) if "kubectl" in c.command]
+    commands = [(c.command, c.runs) for c in of(facts, CiCommand) if "kubectl set" in c.command]
     assert commands[0] == ("kubectl set image deployment/api api=$IMAGE", False)
     assert commands[1][1] is True and len(commands) == 2
 

@@ -21,10 +21,11 @@ The lines of a here-document's text are commands only when a shell reads them (`
 or fed to another program (``ssh host "cat > f" <<EOF``) runs nothing (:attr:`CiCommand.runs`).
 Text that ``cat`` or ``tee`` writes to a file (``cat <<EOF > deploy.sh``) runs where the job runs
 that file, in the same step or a later one of its job (``bash deploy.sh``, ``./deploy.sh``,
-``source deploy.sh``, ``bash < deploy.sh``): its lines come again there, as lines that run, with
-this shell's variables substituted when the text was written (unquoted word) and, at that point,
-the script's own: a sourced file's are this shell's, a file run by a shell of its own sees the
-exported ones. Several here-documents on one line are read in turn.
+``source deploy.sh``, ``bash < deploy.sh``, ``cat deploy.sh | bash``): its lines come again
+there, as lines that run, with this shell's variables substituted when the text was written
+(unquoted word) and, at that point, the script's own: a sourced file's are this shell's, a file
+run by a shell of its own sees the exported ones. Several here-documents on one line are read
+in turn.
 
 Plain shell scripts (``*.sh``, ``*.bash``) and Makefiles are read by :class:`ScriptReader`
 with the same command interpretation (provider ``"script"``), because pipelines often call
@@ -833,8 +834,12 @@ def _interpret(
         printed = _write_env(
             shell, command, stripped, here.env, may_not_run[-1], piped, after == "|", closed
         )
-        if context.written and stripped and _may_run_script(stripped, redirects_input):
-            yield from _run_written(command, here, section, uncertain or may_not_run[-1])
+        piped_from = chained[number - 1][0] if before == "|" and number else None
+        reads_input = redirects_input or piped_from is not None
+        if context.written and stripped and _may_run_script(stripped, reads_input):
+            yield from _run_written(
+                command, here, section, uncertain or may_not_run[-1], piped_from
+            )
         # (a write that may not run may leave the text there)
         overwrites = writes or (stripped and stripped[0].text in ("rm", "tee"))
         if context.written and overwrites and not may_not_run[-1]:
@@ -851,12 +856,13 @@ def _interpret(
 _SCRIPT_RUNNERS = frozenset({"ssh", "nohup", "nice", "timeout", "source", "."})
 
 
-def _may_run_script(stripped: list[_Word], redirects_input: bool) -> bool:
+def _may_run_script(stripped: list[_Word], reads_input: bool) -> bool:
     """A cheap test before :func:`_ran_script`: whether ``stripped`` (a command from its
-    program on) may run a file, given whether its line has a ``<`` (``redirects_input``)."""
+    program on) may run a file, given whether it may read one on its input (its line has a
+    ``<``, or it follows a ``|``: ``reads_input``)."""
     first = stripped[0].text
     return (
-        redirects_input
+        reads_input
         or "/" in first
         or first.startswith("-")
         or first in _SCRIPT_RUNNERS
@@ -1085,7 +1091,9 @@ def _reads_commands(command: list[_Word]) -> str:
     return "remote" if commands and _reads_commands(commands[0]) == "local" else ""
 
 
-def _ran_script(command: list[_Word], env: dict[str, str]) -> tuple[str, str] | None:
+def _ran_script(
+    command: list[_Word], env: dict[str, str], piped_from: list[_Word] | None = None
+) -> tuple[str, str] | None:
     """The file ``command`` (from its program on) runs, by :func:`_script_path`, and how:
     ``source`` in this shell (``source d.sh``, ``. d.sh``), ``local`` in a shell of its own
     (``bash d.sh``, ``./d.sh``, ``bash < d.sh``), ``remote`` on another host (``ssh host
@@ -1105,6 +1113,10 @@ def _ran_script(command: list[_Word], env: dict[str, str]) -> tuple[str, str] | 
         return _script_path(program, env), "local"
     reads = _reads_commands(words)
     source = _input_file(words)
+    if source is None and piped_from is not None:  # ``cat deploy.sh | bash``
+        printed = _output_targets(_run_by(piped_from))[0]
+        if len(printed) == 2 and _program(printed[0]) == "cat" and printed[1][:1] != "-":
+            source = printed[1]
     if reads and source is not None:
         return _script_path(source, env), reads
     return None
@@ -1127,14 +1139,19 @@ def _input_file(command: list[_Word]) -> str | None:
 
 
 def _run_written(
-    command: list[_Word], context: _Context, section: str, uncertain: bool
+    command: list[_Word],
+    context: _Context,
+    section: str,
+    uncertain: bool,
+    piped_from: list[_Word] | None = None,
 ) -> Iterator[Fact]:
     """The facts of the lines of a file the job wrote from a here-document, where
     ``command`` runs it (``bash deploy.sh``): in this shell (``source``), whose variables
     its assignments change, or in a shell of its own, which sees the exported ones (none on
     another host). ``uncertain``: the command may not run, so what it assigns or writes to
-    ``$GITHUB_ENV`` may not either."""
-    ran = _ran_script(command, context.env)
+    ``$GITHUB_ENV`` may not either. ``piped_from``: the command before its ``|``, if any
+    (``cat deploy.sh | bash``)."""
+    ran = _ran_script(command, context.env, piped_from)
     if ran is None or ran[0] not in context.written or ran[0] in context.running:
         return
     path, how = ran
