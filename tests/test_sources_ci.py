@@ -1797,6 +1797,53 @@ jobs:
     assert deploys == [("deploy", "deployment/api", "ghcr.io/acme/api:2.4", 6)]
 
 
+def test_a_file_a_step_writes_is_in_its_working_directory() -> None:
+    # Found by review: files were keyed by the name the shell gives them, so a step in
+    # another working-directory ran a file of the same name it never wrote, and
+    # `bash infra/deploy.sh` from the workspace did not run the file written in infra/
+    workflow = """\
+defaults:
+  run:
+    working-directory: ./infra
+jobs:
+  deploy:
+    steps:
+      - run: |
+          cat <<'EOF' > deploy.sh
+          kubectl set image deployment/api api=$IMAGE
+          EOF
+      - working-directory: .
+        env: {IMAGE: "x:workspace"}
+        run: bash deploy.sh
+      - working-directory: .
+        env: {IMAGE: "x:infra"}
+        run: bash infra/deploy.sh
+      - env: {IMAGE: "x:default"}
+        run: ./deploy.sh
+  other:
+    defaults:
+      run:
+        working-directory: app
+    steps:
+      - run: |
+          cat <<'EOF' > deploy.sh
+          kubectl set image deployment/app app=$IMAGE
+          EOF
+      - working-directory: app/
+        env: {IMAGE: "x:app"}
+        run: bash ./deploy.sh
+"""
+    deploys = [
+        (d.job_id, d.reference, d.location.line)
+        for d in of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deploy", "x:infra", 9),
+        ("deploy", "x:default", 9),
+        ("other", "x:app", 26),
+    ]
+
+
 @pytest.mark.parametrize(
     ("heredoc", "runs"),
     [

@@ -752,6 +752,9 @@ class _Context:
     """The written files being run (a file that runs itself is not read again)."""
     budget: list[int] = field(default_factory=lambda: [_WRITTEN_LINES_BUDGET])
     """How many more lines of written files the job may read again where they run."""
+    directory: str = ""
+    """Where the shell runs, in the job's workspace (a GitHub step's ``working-directory``):
+    the relative paths it names are there (see :func:`_script_path`)."""
 
 
 # Lines of written files read again where they run, per job: a file run in a loop of many
@@ -934,10 +937,12 @@ def _expanded_line(line: _LogicalLine, env: dict[str, str]) -> _LogicalLine:
 _WORKING_DIRECTORY = re.compile(r"^(?:\$\{?PWD\}?|\$\(pwd\))/")
 
 
-def _script_path(written: str, env: dict[str, str]) -> str:
+def _script_path(written: str, env: dict[str, str], directory: str) -> str:
     """The file a word names, as the job's written files are keyed: variables substituted,
-    ``./`` and the working directory dropped (``./deploy.sh`` is ``deploy.sh``)."""
-    return posixpath.normpath(_WORKING_DIRECTORY.sub("", _expand(written, env)))
+    the working directory dropped, in the workspace: relative to ``directory`` where the
+    shell runs (``./deploy.sh`` in ``infra`` is ``infra/deploy.sh``)."""
+    path = _WORKING_DIRECTORY.sub("", _expand(written, env))
+    return posixpath.normpath(posixpath.join(directory, path) if directory else path)
 
 
 # Words that run the command after them and their options: ``sudo -u deploy bash d.sh``,
@@ -1092,7 +1097,7 @@ def _reads_commands(command: list[_Word]) -> str:
 
 
 def _ran_script(
-    command: list[_Word], env: dict[str, str], piped_from: list[_Word] | None = None
+    command: list[_Word], context: _Context, piped_from: list[_Word] | None = None
 ) -> tuple[str, str] | None:
     """The file ``command`` (from its program on) runs, by :func:`_script_path`, and how:
     ``source`` in this shell (``source d.sh``, ``. d.sh``), ``local`` in a shell of its own
@@ -1104,13 +1109,13 @@ def _ran_script(
     operands = _output_targets(words)[0]
     program = words[0].text
     if program in ("source", ".") and len(operands) > 1:
-        return _script_path(operands[1], env), "source"
+        return _script_path(operands[1], context.env, context.directory), "source"
     if _program(program) in _LOCAL_SHELLS:
         script = _shell_operand(operands)[1]
         if script is not None:
-            return _script_path(script, env), "local"
+            return _script_path(script, context.env, context.directory), "local"
     elif "/" in program and "=" not in program:
-        return _script_path(program, env), "local"
+        return _script_path(program, context.env, context.directory), "local"
     reads = _reads_commands(words)
     source = _input_file(words)
     if source is None and piped_from is not None:  # ``cat deploy.sh | bash``
@@ -1118,7 +1123,7 @@ def _ran_script(
         if len(printed) == 2 and _program(printed[0]) == "cat" and printed[1][:1] != "-":
             source = printed[1]
     if reads and source is not None:
-        return _script_path(source, env), reads
+        return _script_path(source, context.env, context.directory), reads
     return None
 
 
@@ -1151,7 +1156,7 @@ def _run_written(
     another host). ``uncertain``: the command may not run, so what it assigns or writes to
     ``$GITHUB_ENV`` may not either. ``piped_from``: the command before its ``|``, if any
     (``cat deploy.sh | bash``)."""
-    ran = _ran_script(command, context.env, piped_from)
+    ran = _ran_script(command, context, piped_from)
     if ran is None or ran[0] not in context.written or ran[0] in context.running:
         return
     path, how = ran
@@ -1475,7 +1480,7 @@ def _feed(
             if target in _GITHUB_ENV_FILE:
                 env_targets.append(appended)
             elif copies and position >= number and target[:1] != "&" and target[:5] != "/dev/":
-                path = _script_path(target, context.env)
+                path = _script_path(target, context.env, context.directory)
                 if not appended or path not in context.written:
                     context.written[path] = []
                 files.append(path)
@@ -1509,7 +1514,7 @@ def _forget_overwritten(context: _Context, command: list[_Word], env: dict[str, 
     if operands and _program(operands[0]) == "rm":
         paths += [operand for operand in operands[1:] if operand[:1] != "-"]
     for path in paths:
-        context.written.pop(_script_path(path, env), None)
+        context.written.pop(_script_path(path, env, context.directory), None)
 
 
 def _truncate_env(shell: _Shell, may_not_run: bool) -> None:
@@ -2052,6 +2057,7 @@ def _github_steps(
             context.only_tags,
             written=context.written,  # the job's workspace: a later step may run a file
             budget=context.budget,
+            directory=_text(yamlfile.get(step, "working-directory")) or context.directory,
         )
         uses = yamlfile.get(step, "uses")
         uses_text = _text(uses)
@@ -2507,6 +2513,16 @@ def _github_job_only_tags(condition: str | None) -> bool:
     )
 
 
+def _run_directory(node: Node | None) -> str:
+    """The ``defaults: run: working-directory:`` of a GitHub workflow or job, if any."""
+    return (
+        _text(
+            yamlfile.get(yamlfile.get(yamlfile.get(node, "defaults"), "run"), "working-directory")
+        )
+        or ""
+    )
+
+
 def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
     raw_lines = file.lines()
     workflow = file.path
@@ -2534,6 +2550,7 @@ def _read_github(file: SourceFile, document: Node) -> Iterator[Fact]:
         )
         env = {**workflow_env, **_variables(yamlfile.get(job, "env"))}
         context = _Context(file.path, GITHUB, workflow, job_id, env, only_tags)
+        context.directory = _run_directory(job) or _run_directory(document)
         called = yamlfile.get(job, "uses")
         called_text = _text(called)
         if called is not None and called_text:
