@@ -1774,6 +1774,30 @@ kubectl set image deployment/after after=$REGISTRY/after:$TAG
     ]
 
 
+def test_a_written_file_sees_the_assignments_before_the_command_that_runs_it() -> None:
+    # Found by review: `TAG=2 bash d.sh` ran d.sh with this shell's TAG (1), a wrong image
+    script = """\
+export TAG=1
+REGISTRY=ghcr.io/acme
+cat <<'EOF' > d.sh
+kubectl set image deployment/api api=$REGISTRY/api:$TAG
+EOF
+TAG=2 bash d.sh
+bash d.sh
+REGISTRY=$REGISTRY TAG=3 ./d.sh
+sudo env TAG=4 bash d.sh
+TAG="$(git describe)" bash d.sh
+"""
+    deploys = [d.reference for d in of(read("deploy.sh", script, ScriptReader()), CiImageDeploy)]
+    assert deploys == [
+        "$REGISTRY/api:2",  # REGISTRY is not exported
+        "$REGISTRY/api:1",  # only the command that runs it sees TAG=2
+        "ghcr.io/acme/api:3",
+        "$REGISTRY/api:4",
+        "$REGISTRY/api:$TAG",
+    ]
+
+
 def test_a_file_a_step_writes_runs_in_a_later_step_of_its_job_only() -> None:
     workflow = """\
 jobs:

@@ -1168,6 +1168,14 @@ def _run_written(
         env = {} if how == "remote" else _exported(context)
         if how == "remote":
             shell.env_file = []  # another host's
+        else:  # ``TAG=2 bash d.sh``, ``env TAG=2 ./d.sh``: the script sees TAG=2
+            for word in command[: len(command) - len(_run_by(command))]:
+                if (found := _ASSIGNMENT.fullmatch(word.text)) is not None:
+                    name, appends, value = found.groups()
+                    if appends or "$(" in value or "`" in value:
+                        env.pop(name, None)
+                    else:
+                        env[name] = _expand(value, context.env)
         nested = replace(
             context, env=env, shell=shell, unexported=set(), running=(*context.running, path)
         )
