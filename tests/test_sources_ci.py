@@ -1798,6 +1798,37 @@ TAG="$(git describe)" bash d.sh
     ]
 
 
+def test_a_pipeline_variable_assigned_again_stays_exported_to_a_written_file() -> None:
+    # Found by review: once its value was unknown (`$(cat …)`), the job's env variable was
+    # taken for a new one of the shell's, not exported, so the script saw no IMAGE
+    workflow = """\
+jobs:
+  deploy:
+    env:
+      IMAGE: ghcr.io/acme/api:1
+    steps:
+      - run: |
+          cat <<'EOF' > d.sh
+          kubectl set image deployment/api api=$IMAGE
+          kubectl set image deployment/web web=ghcr.io/acme/web:$WEB
+          EOF
+          IMAGE=$(cat image.txt)
+          IMAGE=ghcr.io/acme/api:2
+          export WEB=1
+          unset WEB
+          WEB=2
+          bash d.sh
+"""
+    deploys = [
+        (d.workload, d.reference)
+        for d in of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    ]
+    assert deploys == [
+        ("deployment/api", "ghcr.io/acme/api:2"),
+        ("deployment/web", "ghcr.io/acme/web:$WEB"),  # unset: WEB=2 is the shell's own
+    ]
+
+
 def test_a_file_a_step_writes_runs_in_a_later_step_of_its_job_only() -> None:
     workflow = """\
 jobs:

@@ -744,6 +744,9 @@ class _Context:
     unexported: set[str] = field(default_factory=set)
     """The variables of ``env`` the shell assigned without exporting them: a script it runs
     (``bash deploy.sh``) does not see them."""
+    exported: set[str] = field(default_factory=set)
+    """The variables the shell exports, their values known or not: the pipeline's (``env``
+    when it starts) and those it ``export``s. Assigned again, one stays exported."""
     written: dict[str, list[_LogicalLine]] = field(default_factory=dict)
     """The text of the files the job wrote from here-documents, by :func:`_script_path`:
     lines that run where the job runs the file (``bash deploy.sh``, ``source d.sh``). One
@@ -755,6 +758,9 @@ class _Context:
     directory: str = ""
     """Where the shell runs, in the job's workspace (a GitHub step's ``working-directory``):
     the relative paths it names are there (see :func:`_script_path`)."""
+
+    def __post_init__(self) -> None:
+        self.exported.update(self.env)
 
 
 # Lines of written files read again where they run, per job: a file run in a loop of many
@@ -1177,7 +1183,12 @@ def _run_written(
                     else:
                         env[name] = _expand(value, context.env)
         nested = replace(
-            context, env=env, shell=shell, unexported=set(), running=(*context.running, path)
+            context,
+            env=env,
+            shell=shell,
+            unexported=set(),
+            exported=set(),
+            running=(*context.running, path),
         )
     for line in lines:
         if context.budget[0] <= 0:
@@ -1906,6 +1917,8 @@ def _assign(context: _Context, command: list[_Word], uncertain: bool = False) ->
     if texts[:1] in (["unset"], ["read"]):
         for name in texts[1:]:
             _set(env, name, None)
+            if texts[0] == "unset":
+                context.exported.discard(name)
         return
     if shell.depth or inside or uncertain:
         # it may not run (a case arm: ``prod) NS=shop-prod ;;``), or not last: any
@@ -1922,12 +1935,13 @@ def _assign(context: _Context, command: list[_Word], uncertain: bool = False) ->
     for operand, found in zip(operands, assignments, strict=True):
         if exports:  # ``export NAME``, ``export NAME=value``: the programs it starts see it
             context.unexported.discard(found.group(1) if found else operand)
+            context.exported.add(found.group(1) if found else operand)
         if found is None:
             if not declared:
                 break
             continue
         name, appends, value = found.groups()
-        if not exports and not prefix_only and name not in env:
+        if not exports and not prefix_only and name not in context.exported:
             context.unexported.add(name)  # (a variable exported before stays exported)
         if "$(" in value or "`" in value or (appends and name not in env):
             _set(env, name, None)
