@@ -195,7 +195,9 @@ class CiCommand(Fact):
     deploy.sh``): the job writes the line, it does not run it. Where the job then runs the
     file (``bash deploy.sh``), each of its lines gives a second fact, located at the same
     line, with ``runs`` true and the variables it sees there (an unquoted here-document's
-    substituted in ``command`` when it was written).
+    substituted in ``command`` when it was written), and ``ran_at`` the line that runs the
+    file (the first of the job's lines, for a file that a written file runs): what comes
+    before or after it in the job is judged there.
     """
 
     provider: str
@@ -205,6 +207,7 @@ class CiCommand(Fact):
     section: str = "run"
     variables: tuple[tuple[str, str], ...] = ()
     runs: bool = True
+    ran_at: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -755,6 +758,8 @@ class _Context:
     """The written files being run (a file that runs itself is not read again)."""
     budget: list[int] = field(default_factory=lambda: [_WRITTEN_LINES_BUDGET])
     """How many more lines of written files the job may read again where they run."""
+    ran_at: Location | None = None
+    """Where the job runs the written file whose lines these are (``bash deploy.sh``)."""
     directory: str = ""
     """Where the shell runs, in the job's workspace (a GitHub step's ``working-directory``):
     the relative paths it names are there (see :func:`_script_path`)."""
@@ -847,7 +852,7 @@ def _interpret(
         reads_input = redirects_input or piped_from is not None
         if context.written and stripped and _may_run_script(stripped, reads_input):
             yield from _run_written(
-                command, here, section, uncertain or may_not_run[-1], piped_from
+                command, here, section, uncertain or may_not_run[-1], piped_from, line
             )
         # (a write that may not run may leave the text there)
         overwrites = writes or (stripped and stripped[0].text in ("rm", "tee"))
@@ -1155,19 +1160,22 @@ def _run_written(
     section: str,
     uncertain: bool,
     piped_from: list[_Word] | None = None,
+    running_line: _LogicalLine | None = None,
 ) -> Iterator[Fact]:
     """The facts of the lines of a file the job wrote from a here-document, where
     ``command`` runs it (``bash deploy.sh``): in this shell (``source``), whose variables
     its assignments change, or in a shell of its own, which sees the exported ones (none on
     another host). ``uncertain``: the command may not run, so what it assigns or writes to
     ``$GITHUB_ENV`` may not either. ``piped_from``: the command before its ``|``, if any
-    (``cat deploy.sh | bash``)."""
+    (``cat deploy.sh | bash``); ``running_line``: the line of ``command``."""
     ran = _ran_script(command, context, piped_from)
     if ran is None or ran[0] not in context.written or ran[0] in context.running:
         return
     path, how = ran
     lines = context.written[path]
     shell = _Shell(depth=int(uncertain), env_file=context.shell.env_file)
+    if context.ran_at is None and running_line is not None:
+        context = replace(context, ran_at=running_line.location(context.path))
     if how == "source":
         nested = replace(context, shell=shell, running=(*context.running, path))
     else:
@@ -1993,6 +2001,7 @@ def _line_facts(line: _LogicalLine, context: _Context, section: str) -> Iterator
         section,
         known,
         runs,
+        context.ran_at,
     )
     yield from facts
 

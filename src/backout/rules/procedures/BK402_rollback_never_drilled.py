@@ -32,7 +32,9 @@ JobKey = tuple[str, str]
 
 def last_test_run(job_commands: Iterable[CiCommand]) -> Location | None:
     """Where a job last runs a test suite, or None: each command is tokenised once."""
-    return max((c.location for c in job_commands if runs_tests(c.command)), default=None)
+    return max(
+        (c.ran_at or c.location for c in job_commands if runs_tests(c.command)), default=None
+    )
 
 
 def migrates_own_database(
@@ -56,7 +58,8 @@ def migrates_own_database(
     if any(_DATABASE_IMAGE.search(image.split(":", 1)[0]) for image in job.services):
         return True
     last = last_test()
-    return last is not None and last > command.location
+    # a line of a file the job wrote runs where the job runs the file
+    return last is not None and last > (command.ran_at or command.location)
 
 
 class RollbackNeverDrilled(Rule):
@@ -95,7 +98,8 @@ class RollbackNeverDrilled(Rule):
     (`--dry-run`, `helm template`, `kubectl diff`) deploys nothing; `helm template … |
     kubectl apply -f -` deploys. A here-document's text counts where a shell runs it: text
     the job only writes to a file (`cat <<'EOF' > rollback.sh`, kept for the on-call) is no
-    drill and no deploy, until the job runs that file (`bash rollback.sh`, `source d.sh`).
+    drill and no deploy, until the job runs that file (`bash rollback.sh`, `source d.sh`),
+    where it counts: a migration in a script the job runs after its tests comes after them.
 
     A forward migration in a test job is set-up, not a deploy: it is not counted when its job
     has no `environment:` and its database is the job's own, that is the job starts a
