@@ -412,3 +412,32 @@ def test_a_render_step_that_writes_the_image_out_names_the_previous_one(git_repo
         "aws ecs update-service --cluster shop --service app --task-definition app:<NEW_REVISION>"
         in plan["commands"]
     )
+
+
+def test_without_base_the_revision_is_not_pinned_to_this_releases_digest(
+    git_repo: Repo,
+) -> None:
+    # without --base the target is the current image: its locked digest is this release's
+    git_repo({"ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.4"))})
+    repo = git_repo(
+        {
+            "ecs/web.json": _taskdef("web", ("web", f"{ECR}/shop/web:1.5")),
+            ".github/workflows/deploy.yml": _workflow(RUN_UPDATE),
+            "backout.lock": _lock(f"{ECR}/shop/web:1.5", DIGEST_L),
+        }
+    )
+    result = run_backout("plan", ".", "--format", "json", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    commands = "\n".join(plan["commands"])
+    assert DIGEST_L not in commands
+    assert "register-task-definition" not in commands
+    assert (
+        "aws ecs update-service --cluster shop-prod --service web --task-definition web:<REVISION>"
+        in commands
+    )
+    checks = "\n".join(plan["verification"])
+    assert f"runs {DIGEST_L}" not in checks
+    assert "run a different imageDigest in container web" in checks
+    assert not any("pointing the service at it makes ECS" in w for w in plan["warnings"])
+    assert any("--base" in w and "TaskDefinition/web" in w for w in plan["warnings"])

@@ -1703,15 +1703,28 @@ def _ecs_commands(workspace: Workspace, plan: Plan, changes: list[_EcsChange]) -
                 f"({listed}): the commands below take each back; run those of the "
                 "environment to roll back"
             )
+        known = change.how != "unknown"
+        if not known:
+            plan.warnings.append(
+                f"WARNING: no previous release given (--base): the plan does not know the "
+                f"images of the revision before this release's of {workload}, so it points "
+                "the service at that revision as it is (a tag there is pulled again as "
+                "whatever it names now) and pins nothing: the digests shown are this "
+                "release's"
+            )
         for service in services:
             plan.ecs.append(service)
-            plan.commands.extend(_ecs_service_commands(service, targets, plan))
-            plan.verification.extend(_ecs_checks(service, targets))
+            plan.commands.extend(_ecs_service_commands(service, targets, plan, known))
+            plan.verification.extend(_ecs_checks(service, targets, known))
         plan.warnings.extend(t.warning for t in targets if t.warning)
 
 
-def _ecs_service_commands(service: EcsRollback, targets: list[Target], plan: Plan) -> list[str]:
-    """The commands that take ``service`` back to the revision before this release's."""
+def _ecs_service_commands(
+    service: EcsRollback, targets: list[Target], plan: Plan, known: bool = True
+) -> list[str]:
+    """The commands that take ``service`` back to the revision before this release's; pinned
+    by the targets' digests only when they are the previous release's (``known``: a
+    ``--base`` to compare with)."""
     where = f"--cluster {service.cluster}"
     family = service.family
     commands = [
@@ -1738,7 +1751,9 @@ def _ecs_service_commands(service: EcsRollback, targets: list[Target], plan: Pla
         return commands
     # The revision holds what its file said: a tag is pulled again as what it names now.
     to_pin = [
-        t for t in targets if t.digest and t.rollback_image and not _is_pinned(t.rollback_image)
+        t
+        for t in targets
+        if known and t.digest and t.rollback_image and not _is_pinned(t.rollback_image)
     ]
     revision = f"{family}:<REVISION>"
     if to_pin:
@@ -1764,7 +1779,9 @@ def _ecs_service_commands(service: EcsRollback, targets: list[Target], plan: Pla
         ]
         revision = f"{family}:<NEW_REVISION>"
     note = ""
-    if any(not t.rollback_image for t in targets):
+    if not known:
+        note = "  # as it is: without --base the plan does not know its images, see the warning"
+    elif any(not t.rollback_image for t in targets):
         note = (
             "  # restores the image the previous deploy rendered, unknown to the plan: "
             "see the warning"
@@ -1779,8 +1796,9 @@ def _ecs_service_commands(service: EcsRollback, targets: list[Target], plan: Pla
     return commands
 
 
-def _ecs_checks(service: EcsRollback, targets: list[Target]) -> list[str]:
-    """What to verify for an ECS service: its tasks run the target digests."""
+def _ecs_checks(service: EcsRollback, targets: list[Target], known: bool = True) -> list[str]:
+    """What to verify for an ECS service: its tasks run the target digests (only ``known``
+    ones: without ``--base`` a digest is this release's, and the tasks must run another)."""
     where = f"--cluster {service.cluster}"
     tasks = (
         f"`aws ecs describe-tasks {where} --tasks $(aws ecs list-tasks {where} --service-name "
@@ -1794,14 +1812,16 @@ def _ecs_checks(service: EcsRollback, targets: list[Target]) -> list[str]:
         "to, rolloutState COMPLETED"
     ]
     for target in targets:
-        if target.digest:
+        if target.digest and known:
             checks.append(
                 f"every task of the service {service.service} runs {target.digest} in "
                 f"container {target.container}: {tasks} shows it for each task"
             )
         else:
             why = (
-                f"the mutable `{target.rollback_image}` may pull the broken image again"
+                "without --base the plan does not know the previous release's image"
+                if not known
+                else f"the mutable `{target.rollback_image}` may pull the broken image again"
                 if target.rollback_image
                 else "the plan does not know which image the previous deploy rendered"
             )
