@@ -441,3 +441,42 @@ def test_without_base_the_revision_is_not_pinned_to_this_releases_digest(
     assert "run a different imageDigest in container web" in checks
     assert not any("pointing the service at it makes ECS" in w for w in plan["warnings"])
     assert any("--base" in w and "TaskDefinition/web" in w for w in plan["warnings"])
+
+
+def _familyless(*containers: tuple[str, str]) -> str:
+    definition = json.loads(_taskdef("x", *containers))
+    del definition["family"]
+    return json.dumps(definition, indent=2)
+
+
+def test_task_definitions_without_family_are_each_planned_with_a_family_to_fill_in(
+    git_repo: Repo,
+) -> None:
+    # two files that name no family (a pipeline sets it): neither hides the other, and no
+    # command names the family `?` (a shell glob, and no family ECS knows)
+    git_repo(
+        {
+            "ecs/web.json": _familyless(("app", f"{ECR}/shop/web:1.0@{DIGEST_A}")),
+            "ecs/worker.json": _familyless(("app", f"{ECR}/shop/worker:1.0@{DIGEST_A}")),
+        }
+    )
+    repo = git_repo(
+        {
+            "ecs/web.json": _familyless(("app", f"{ECR}/shop/web:1.1@{DIGEST_B}")),
+            "ecs/worker.json": _familyless(("app", f"{ECR}/shop/worker:1.1@{DIGEST_B}")),
+        }
+    )
+    markdown, plan = _plan(repo)
+    rollback = {t["rollback_image"] for t in plan["targets"]}
+    assert rollback == {f"{ECR}/shop/web:1.0@{DIGEST_A}", f"{ECR}/shop/worker:1.0@{DIGEST_A}"}
+    assert len({t["workload"] for t in plan["targets"]}) == 2
+    assert sorted(s["task_definition"] for s in plan["ecs"]) == ["ecs/web.json", "ecs/worker.json"]
+    assert all(s["family"] == "" for s in plan["ecs"])
+    commands = _commands(markdown)
+    assert "?" not in commands
+    assert "--family-prefix <family> " in commands
+    assert "--task-definition <family>:<REVISION>" in commands
+    assert any(
+        "ecs/web.json names no family" in w and "in place of `<family>`" in w
+        for w in plan["warnings"]
+    )

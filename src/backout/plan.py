@@ -19,7 +19,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from backout import __version__
@@ -1350,30 +1350,50 @@ def _rollback_command(
     )
 
 
+FAMILY_PLACEHOLDER = "<family>"
+"""What the ECS commands name a task definition that names no family."""
+
+
 @dataclass(frozen=True)
 class _EcsChange:
-    """How the release changed one task definition family: ``how`` as for :class:`_Change`."""
+    """How the release changed one task definition family (``""``: its file names none):
+    ``how`` as for :class:`_Change`."""
 
     family: str
     file: str
     how: str
 
+    @property
+    def workload(self) -> str:
+        """The task definition as the plan names it."""
+        return _ecs_workload(self.family, self.file)
+
+
+def _ecs_workload(family: str, path: str) -> str:
+    """``TaskDefinition/<family>``; a task definition that names no family (``""``, ``?`` in
+    an image's context) is told apart by its file, in both releases."""
+    if family and family != "?":
+        return f"TaskDefinition/{family}"
+    return f"TaskDefinition/? ({path})"
+
 
 def _ecs_uses(facts: FactSet) -> dict[str, ImageUse]:
-    """context (``TaskDefinition/web container web``) → the image of an ECS container (the
-    first file that defines the family)."""
+    """``TaskDefinition/web container web`` (workload as :func:`_ecs_workload` names it) → the
+    image of an ECS container (the first file that defines the family)."""
     found: dict[str, ImageUse] = {}
     for use in sorted(facts.of(ImageUse), key=lambda u: u.location):
         if use.source == ECS_SOURCE:
-            found.setdefault(use.context, use)
+            family, _, name = use.context.removeprefix("TaskDefinition/").partition(" container ")
+            found.setdefault(f"{_ecs_workload(family, use.location.path)} container {name}", use)
     return found
 
 
 def _ecs_definitions(facts: FactSet) -> dict[str, EcsTaskDefinition]:
-    """family → its task definition (the first file that defines it)."""
+    """workload (:func:`_ecs_workload`) → its task definition (the first file that defines
+    the family)."""
     found: dict[str, EcsTaskDefinition] = {}
     for definition in sorted(facts.of(EcsTaskDefinition), key=lambda d: d.location):
-        found.setdefault(definition.family or "?", definition)
+        found.setdefault(_ecs_workload(definition.family, definition.location.path), definition)
     return found
 
 
@@ -1398,9 +1418,9 @@ def _ecs_targets(
     rendered = rendered_containers(workspace.head.facts)
     base_rendered = rendered_containers(base.facts) if base is not None else {}
     changes: list[_EcsChange] = []
-    for family, definition in _ecs_definitions(workspace.head.facts).items():
-        workload, path = f"TaskDefinition/{family}", definition.location.path
-        previous = base_definitions.get(family)
+    for workload, definition in _ecs_definitions(workspace.head.facts).items():
+        family, path = definition.family, definition.location.path
+        previous = base_definitions.get(workload)
         # container name → its image in the file (None: a render step fills an image-less one)
         images = {
             name: use if (use := head_uses.get(f"{workload} container {name}")) else None
@@ -1451,7 +1471,12 @@ def _ecs_targets(
             if name in filled:
                 plan.targets.append(
                     _ecs_rendered_target(
-                        workload, name, filled[name], filled_before.get(name), locked, registry
+                        _EcsChange(family, path, how),
+                        name,
+                        filled[name],
+                        filled_before.get(name),
+                        locked,
+                        registry,
                     )
                 )
                 continue
@@ -1461,7 +1486,8 @@ def _ecs_targets(
                 continue
             if before is None and base is not None:
                 plan.warnings.append(
-                    f"{use.context} is new in this release: the previous revision has no such "
+                    f"{workload} container {name} is new in this release: the previous "
+                    "revision has no such "
                     "container, and rolling back to it removes it"
                 )
                 continue
@@ -1500,7 +1526,7 @@ def _ecs_changed(
 
 
 def _ecs_rendered_target(
-    workload: str,
+    change: _EcsChange,
     container: str,
     image: StepInput,
     previous: StepInput | None,
@@ -1515,9 +1541,9 @@ def _ecs_rendered_target(
         digest, source, warning = _target_digest(rollback_image, current, locked, registry, True)
     else:
         rollback_image, digest, source = "", "", ""
-        family = workload.partition("/")[2]
+        family = change.family or FAMILY_PLACEHOLDER
         warning = (
-            f"WARNING: the CI writes the image of container {container} of {workload} at "
+            f"WARNING: the CI writes the image of container {container} of {change.workload} at "
             f"deploy ({image.location}: `image: {image.value.strip()}`, "
             f"{RENDER_ACTION}), so the plan knows no target image or digest: the revision "
             "before this release's holds what the previous deploy rendered into it (`aws ecs "
@@ -1527,7 +1553,7 @@ def _ecs_rendered_target(
             "rolling back."
         )
     return Target(
-        workload=workload,
+        workload=change.workload,
         namespace="",
         container=container,
         current_image=current,
@@ -1643,7 +1669,7 @@ def _ecs_services(
         if verb == "deploy":
             names_it = named.removeprefix("./") == change.file
         else:
-            names_it = _task_definition_family(named) == change.family
+            names_it = bool(change.family) and _task_definition_family(named) == change.family
         if not names_it and not (single and (not named or "$" in named)):
             continue
         cluster = expand_variables(options.get("--cluster") or "default", command.variables)
@@ -1670,7 +1696,7 @@ def _ecs_services(
     if not services:
         plan.warnings.append(
             f"no CI step or command of this repository names the ECS service that runs "
-            f"TaskDefinition/{change.family} ({change.file}): find it with `aws ecs "
+            f"TaskDefinition/{change.family or '?'} ({change.file}): find it with `aws ecs "
             "list-services --cluster <cluster>` and put the cluster and service in place of "
             "`<cluster>` and `<service>`"
         )
@@ -1693,13 +1719,21 @@ def _ecs_commands(workspace: Workspace, plan: Plan, changes: list[_EcsChange]) -
     for change in changes:
         if change.how in ("new", "unchanged"):
             continue
-        workload = f"TaskDefinition/{change.family}"
+        workload = change.workload
+        if not change.family:
+            plan.warnings.append(
+                f"{change.file} names no family (`family`), which ECS needs to register it: "
+                "the commands name its family `<family>`; put in place of `<family>` the "
+                "family the service runs (`aws ecs describe-services --cluster <cluster> "
+                "--services <service> --query 'services[0].taskDefinition'` shows it, "
+                "`…:task-definition/<family>:<revision>`)"
+            )
         targets = [t for t in plan.targets if (t.source, t.workload) == (ECS_SOURCE, workload)]
         services = _ecs_services(workspace, plan, change, single)
         if len(services) > 1:
             listed = ", ".join(f"`{s.service}` of `{s.cluster}` ({s.found_in})" for s in services)
             plan.warnings.append(
-                f"the CI deploys TaskDefinition/{change.family} to several services "
+                f"the CI deploys {workload} to several services "
                 f"({listed}): the commands below take each back; run those of the "
                 "environment to roll back"
             )
@@ -1726,7 +1760,7 @@ def _ecs_service_commands(
     by the targets' digests only when they are the previous release's (``known``: a
     ``--base`` to compare with)."""
     where = f"--cluster {service.cluster}"
-    family = service.family
+    family = service.family or FAMILY_PLACEHOLDER
     commands = [
         f"aws ecs describe-services {where} --services {service.service} --query "
         "'services[0].deployments[].[status,taskDefinition,rolloutState]' --output table  "
@@ -1762,7 +1796,7 @@ def _ecs_service_commands(
             f"|= {json.dumps(f'{_repository(t.rollback_image)}@{t.digest}')}"
             for t in to_pin
         )
-        file = f"rollback-{family}.json"
+        file = f"rollback-{service.family or PurePosixPath(service.task_definition).stem}.json"
         names = ", ".join(f"`{t.container}`" for t in to_pin)
         plan.warnings.append(
             f"WARNING: the revision before this release's names {names} of {family} by tag: "
