@@ -300,6 +300,18 @@ def test_a_codedeploy_service_is_not_updated_by_update_service(git_repo: Repo) -
     assert not any(c.startswith("aws ecs update-service") for c in plan["commands"])
     assert any(c.startswith("aws deploy stop-deployment") for c in plan["commands"])
     assert any("deployed through CodeDeploy (blue/green)" in w for w in plan["warnings"])
+    # a CODE_DEPLOY service has task sets, no deployments: `wait services-stable` never
+    # returns for it, and the query of `deployments` shows nothing
+    assert plan["commands"][0] == (
+        "aws ecs describe-services --cluster shop --services api --query "
+        "'services[0].taskSets[].[status,taskDefinition,stabilityStatus,externalId]' "
+        "--output table  # the PRIMARY task set runs this release's revision; externalId: "
+        "the CodeDeploy deployment ID"
+    )
+    checks = "\n".join(plan["verification"])
+    assert "wait services-stable" not in checks
+    assert "deployments" not in checks
+    assert "'services[0].taskSets[].[status,taskDefinition,stabilityStatus]'" in checks
 
 
 def test_the_services_of_two_families_are_told_apart_by_the_ci_lines(git_repo: Repo) -> None:

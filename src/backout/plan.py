@@ -1761,10 +1761,17 @@ def _ecs_service_commands(
     ``--base`` to compare with)."""
     where = f"--cluster {service.cluster}"
     family = service.family or FAMILY_PLACEHOLDER
+    # A CodeDeploy (CODE_DEPLOY) service has task sets and no deployments.
+    shown = (
+        "'services[0].taskSets[].[status,taskDefinition,stabilityStatus,externalId]' --output "
+        "table  # the PRIMARY task set runs this release's revision; externalId: the "
+        "CodeDeploy deployment ID"
+        if service.codedeploy
+        else "'services[0].deployments[].[status,taskDefinition,rolloutState]' --output table  "
+        "# the PRIMARY deployment runs this release's revision"
+    )
     commands = [
-        f"aws ecs describe-services {where} --services {service.service} --query "
-        "'services[0].deployments[].[status,taskDefinition,rolloutState]' --output table  "
-        "# the PRIMARY deployment runs this release's revision",
+        f"aws ecs describe-services {where} --services {service.service} --query {shown}",
         f"aws ecs list-task-definitions --family-prefix {family} --sort DESC --max-items 5  "
         "# REVISION: the one before this release's",
     ]
@@ -1780,7 +1787,8 @@ def _ecs_service_commands(
         )
         commands.append(
             "aws deploy stop-deployment --deployment-id <ID> --auto-rollback-enabled  "
-            "# while this release's deployment is in progress; see the warning"
+            "# while this release's deployment is in progress (ID: the externalId of its task "
+            "set, above); see the warning"
         )
         return commands
     # The revision holds what its file said: a tag is pulled again as what it names now.
@@ -1839,12 +1847,21 @@ def _ecs_checks(service: EcsRollback, targets: list[Target], known: bool = True)
         f"{service.service} --query 'taskArns[]' --output text) --query "
         "'tasks[].containers[].[name,imageDigest]' --output text`"
     )
-    checks = [
-        f"`aws ecs wait services-stable {where} --services {service.service}` returns, and "
-        f"`aws ecs describe-services {where} --services {service.service} --query "
-        "'services[0].deployments'` shows one PRIMARY deployment of the revision rolled back "
-        "to, rolloutState COMPLETED"
-    ]
+    if service.codedeploy:
+        # ``wait services-stable`` counts deployments, which a CODE_DEPLOY service has none of
+        stable = (
+            f"`aws ecs describe-services {where} --services {service.service} --query "
+            "'services[0].taskSets[].[status,taskDefinition,stabilityStatus]'` shows one "
+            "task set, PRIMARY, of the revision rolled back to, STEADY_STATE"
+        )
+    else:
+        stable = (
+            f"`aws ecs wait services-stable {where} --services {service.service}` returns, "
+            f"and `aws ecs describe-services {where} --services {service.service} --query "
+            "'services[0].deployments'` shows one PRIMARY deployment of the revision rolled "
+            "back to, rolloutState COMPLETED"
+        )
+    checks = [stable]
     for target in targets:
         if target.digest and known:
             checks.append(
