@@ -125,10 +125,10 @@ def test_a_tag_with_a_locked_digest_goes_back_by_a_new_revision_pinned_to_it(
     )
     assert (
         f'(.containerDefinitions[] | select(.name == "web") | .image) |= '
-        f'"{ECR}/shop/web@{DIGEST_L}"\' > rollback-web.json'
+        f'"{ECR}/shop/web@{DIGEST_L}"\' > /tmp/backout-rollback-web.json'
     ) in commands[2]
     assert commands[3].startswith(
-        "aws ecs register-task-definition --cli-input-json file://rollback-web.json"
+        "aws ecs register-task-definition --cli-input-json file:///tmp/backout-rollback-web.json"
     )
     assert commands[4:] == [
         "aws ecs update-service --cluster shop-prod --service web --task-definition "

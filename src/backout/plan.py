@@ -1804,7 +1804,9 @@ def _ecs_service_commands(
             f"|= {json.dumps(f'{_repository(t.rollback_image)}@{t.digest}')}"
             for t in to_pin
         )
-        file = f"rollback-{service.family or PurePosixPath(service.task_definition).stem}.json"
+        # Outside the checkout: the file holds the task definition's environment values.
+        stem = service.family or PurePosixPath(service.task_definition).stem
+        file = f"/tmp/backout-rollback-{stem}.json"
         names = ", ".join(f"`{t.container}`" for t in to_pin)
         plan.warnings.append(
             f"WARNING: the revision before this release's names {names} of {family} by tag: "
