@@ -1019,3 +1019,39 @@ def test_a_long_line_of_settings_is_read_once() -> None:
     assert redact_line(line, 0, "a.env")[0] == "password=***"
     # a guard against the quadratic read (41 s), not a speed measure
     assert time.perf_counter() - started < 30
+
+
+def test_a_gitlab_variable_s_value_below_its_name_is_masked() -> None:
+    """GitLab CI's expanded variables: `DB_PASSWORD:` then `value:` and `description:` (in
+    either order); the other keys say what their own values are (found by review)."""
+    text = (
+        "variables:\n"
+        "  DB_PASSWORD:\n"
+        '    value: "S3cr3tV4lue"\n'
+        "    description: the database password\n"
+        "  DEPLOY_TOKEN:\n"
+        "    description: token\n"
+        "    options: [a, b]\n"
+        "    value: tok3nV4lue99\n"
+        "    expand: false\n"
+        "  API_KEY:\n"
+        "    value: |\n"
+        "      multi\n"
+        "      line\n"
+        "  IMAGE:\n"
+        "    value: shop:1.4\n"
+        "credentials:\n"
+        "  user: admin\n"
+        "  value_count: 3\n"
+    )
+    lines = text.splitlines()
+    spans = continued_secret_spans(lines, ".gitlab-ci.yml")
+    shown = [
+        redact_line(line, 0, ".gitlab-ci.yml", spans.get(i))[0] for i, line in enumerate(lines)
+    ]
+    assert "\n".join(shown) + "\n" == (
+        text.replace("S3cr3tV4lue", "***")
+        .replace("tok3nV4lue99", "***")
+        .replace("      multi", "      ***")
+        .replace("      line", "      ***")
+    )

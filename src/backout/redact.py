@@ -672,7 +672,10 @@ class _Continuation:
     * ``element``: the lines to the next tag (``<password>``, ``s3cret``, ``</password>``);
     * ``backslash``: the next line (a ``.properties`` line ending in ``\\``);
     * ``entry``: the ``value:`` beside a ``name:`` that names a credential (a Kubernetes env
-      entry, ``- name: DB_PASSWORD`` then ``value: s3cret``), a key at ``indent``.
+      entry, ``- name: DB_PASSWORD`` then ``value: s3cret``), a key at ``indent``;
+    * ``children``: the keys of the mapping below a credential's name, more indented than
+      ``indent``, whose ``value:`` is the credential (GitLab CI's ``variables: DB_PASSWORD:``
+      then ``value: s3cret`` and ``description:``).
     """
 
     def __init__(
@@ -1018,12 +1021,31 @@ def _continued(line: str, going: _Continuation) -> tuple[_Span | None, _Continua
             return None, None
         if line.lstrip(" ").startswith("#"):
             return None, going
-        if _YAML_KEY.match(line):
-            return None, None  # keys: each says what its own value is
+        key = _YAML_KEY.match(line)
+        if key is not None:
+            # Keys: each says what its own value is, but a ``value:`` among them is the
+            # credential's (GitLab CI's ``DB_PASSWORD:`` then ``value: s3cret`` and
+            # ``description:``).
+            return _child_value(line, key, _Continuation("children", going.indent))
         going = _Continuation("block", going.indent, items=item)
+    if going.kind == "children":
+        if indent <= going.indent:
+            return None, None
+        key = _YAML_KEY.match(line)
+        return _child_value(line, key, going) if key is not None else (None, going)
     if indent < going.indent or (indent == going.indent and not (going.list and item)):
         return None, None
     return _text_span(line), going
+
+
+def _child_value(
+    line: str, key: re.Match[str], going: _Continuation
+) -> tuple[_Span | None, _Continuation | None]:
+    """A key of the mapping below a credential's name: its ``value:`` is the credential, any
+    other key says what its own value is (the keys after it are read on)."""
+    if key.group("name").lower() != "value":
+        return None, going
+    return _yaml_value(line, key)
 
 
 def _opened(line: str, yaml: bool, properties: bool) -> _Continuation | None:
