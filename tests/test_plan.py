@@ -366,6 +366,12 @@ def test_without_a_base_workloads_are_undone_not_set_to_their_own_image(tmp_path
     assert all(
         len(commands) == 1 and " rollout undo " in commands[0] for commands in ways.values()
     ), ways
+    # The digests the plan knows are this release's: the pods must run another after the
+    # undo, never "every pod runs" one of them (found by review).
+    pinned = [t["digest"] for t in plan["targets"] if t["digest"]]
+    assert pinned, plan["targets"]
+    assert not any(digest in check for digest in pinned for check in plan["verification"])
+    assert any("different imageID" in check for check in plan["verification"])
 
 
 def test_ci_set_image_tag_is_no_certain_target() -> None:

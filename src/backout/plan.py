@@ -1199,11 +1199,16 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
             plan.warnings.extend(t.warning for t in targets if t.warning)
             continue
         pods = workload if kind == "pod" else "pods"
+        # Without --base a target's digest is this release's: the pods must run another.
+        no_base = plan.base is None
         for target in targets:
-            if not target.digest:
+            if not target.digest or no_base:
                 why = (
                     "the plan does not know the digest the pods ran before the restart"
                     if change.how == "restart"
+                    else "no previous release given (--base): the digest the plan knows is "
+                    "this release's"
+                    if no_base
                     else f"the mutable `{target.rollback_image}` may pull the broken image again"
                     if target.rollback_image
                     else "the plan does not know which image the previous deploy set"
@@ -1214,7 +1219,7 @@ def _commands(plan: Plan, changes: list[_Change]) -> None:
                     f"`kubectl {flag}get {pods} -o jsonpath='{{..imageID}}'`): {why}"
                 )
         for target in targets:
-            if target.digest:
+            if target.digest and not no_base:
                 plan.verification.append(
                     f"every pod of {workload} runs {target.digest} in container "
                     f"{target.container}: `kubectl {flag}get {pods} -o jsonpath='{{..imageID}}'` "
