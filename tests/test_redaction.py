@@ -1055,3 +1055,192 @@ def test_a_gitlab_variable_s_value_below_its_name_is_masked() -> None:
         .replace("      multi", "      ***")
         .replace("      line", "      ***")
     )
+
+
+# Found by review: shell commands in CI that hold a literal credential; the ``full`` report
+# quotes them (a BK901 on a run line with ``: ``, a BK402 on a deploy step).
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # An HTTP header's scheme stays, the credential after it is masked.
+        (
+            'curl -H "Authorization: Bearer S3cr3tV4lue" https://x',
+            'curl -H "Authorization: Bearer ***" https://x',
+        ),
+        (
+            "curl -H 'Authorization: Basic dXNlcjpwYXNzd29yZA==' https://x",
+            "curl -H 'Authorization: Basic ***' https://x",
+        ),
+        ('curl -H "Authorization: token ghp_S3cr3t" x', 'curl -H "Authorization: token ***" x'),
+        (
+            "curl -H 'Proxy-Authorization: bearer S3cr3t' x",
+            "curl -H 'Proxy-Authorization: bearer ***' x",
+        ),
+        # A reference names where the credential comes from: shown.
+        ('curl -H "Authorization: Bearer $TOKEN" x', 'curl -H "Authorization: Bearer $TOKEN" x'),
+        (
+            'curl -H "Authorization: Bearer ${{ secrets.TOKEN }}" x',
+            'curl -H "Authorization: Bearer ${{ secrets.TOKEN }}" x',
+        ),
+        ("curl -u admin:S3cr3tV4lue https://x", "curl -u admin:*** https://x"),
+        ("curl --user 'admin:S3cr3t' https://x", "curl --user 'admin:***' https://x"),
+        ("curl -u admin:$PW https://x", "curl -u admin:$PW https://x"),
+        # MySQL's clients: the password glued to -p (``-p db`` prompts, db is the database).
+        ("mysql -uroot -pS3cr3tV4lue -h db", "mysql -uroot -p*** -h db"),
+        ('mysql -u root -p"S3cr3t" db', 'mysql -u root -p"***" db'),
+        ("mysqldump -u root -p'S3cr3t' db", "mysqldump -u root -p'***' db"),
+        ('["CMD", "mysqladmin", "ping", "-pS3cr3t"]', '["CMD", "mysqladmin", "ping", "-p***"]'),
+        ("mysql -p db", "mysql -p db"),
+        ("mysql -p$MYSQL_PASSWORD db", "mysql -p$MYSQL_PASSWORD db"),
+        ('mysql -p"${MYSQL_PASSWORD}" db', 'mysql -p"${MYSQL_PASSWORD}" db'),
+        ("mysql --password=S3cr3t db", "mysql --password=*** db"),
+        ("mysql --password S3cr3t db", "mysql --password *** db"),
+        (
+            'helm repo add --username ci --password "S3cr3t" r x',
+            'helm repo add --username ci --password "***" r x',
+        ),
+        ("kubectl --token S3cr3tV4lue get pods", "kubectl --token *** get pods"),
+        ("--password=${{ secrets.X }}", "--password=${{ secrets.X }}"),
+        # docker login: -p and --password take the password as the next word.
+        ("docker login -u ci -p S3cr3tV4lue registry", "docker login -u ci -p *** registry"),
+        (
+            "docker login -u ci --password S3cr3t registry",
+            "docker login -u ci --password *** registry",
+        ),
+        (
+            "docker login -u ci --password-stdin registry",
+            "docker login -u ci --password-stdin registry",
+        ),
+        ("docker login -u ci -p $PASSWORD registry", "docker login -u ci -p $PASSWORD registry"),
+        (
+            'docker login -u ci -p "${{ secrets.X }}" registry',
+            'docker login -u ci -p "${{ secrets.X }}" registry',
+        ),
+        ("sshpass -p S3cr3t ssh host", "sshpass -p *** ssh host"),
+        ("sshpass -pS3cr3t ssh host", "sshpass -p*** ssh host"),
+        ("redis-cli -a S3cr3t ping", "redis-cli -a *** ping"),
+        ("mongosh -u admin -p S3cr3t db", "mongosh -u admin -p *** db"),
+        ("podman login -u=ci -p=S3cr3t quay.io", "podman login -u=ci -p=*** quay.io"),
+        ("/usr/bin/mysql -pS3cr3t db", "/usr/bin/mysql -p*** db"),
+        ("PGPASSWORD=S3cr3t psql -h db", "PGPASSWORD=*** psql -h db"),
+        # -p elsewhere is a port, a flag: shown.
+        ("docker run -p 8080:80 shop", "docker run -p 8080:80 shop"),
+        ("ssh -p 2222 host && mkdir -p dir", "ssh -p 2222 host && mkdir -p dir"),
+        ("mysql -P 3306 -h db; mkdir -pv dir", "mysql -P 3306 -h db; mkdir -pv dir"),
+        ("gh auth login --with-token < token.txt", "gh auth login --with-token < token.txt"),
+        (
+            "ansible-playbook site.yml --ask-vault-pass -i hosts",
+            "ansible-playbook site.yml --ask-vault-pass -i hosts",
+        ),
+    ],
+)
+def test_a_credential_in_a_shell_command_is_masked(line: str, expected: str) -> None:
+    assert Redactor([line]).redact(line) == expected
+    shown = redact_line(f"      - run: {line}", 0, ".github/workflows/ci.yml")[0]
+    assert shown == f"      - run: {expected}"
+
+
+def test_a_credential_in_a_ci_command_is_not_in_the_full_report(tmp_path: Path) -> None:
+    """A ``run:`` line that holds ``: `` does not parse: BK901 quotes it."""
+    run = (
+        '      - run: curl -H "Authorization: Bearer S3cr3tV4lue" https://x/hook && '
+        "mysql -uroot -pMy5qlS3cret -e 'a: b'\n"
+    )
+    workflow = "on: push\njobs:\n  deploy:\n    runs-on: x\n    steps:\n" + run
+    _write_files(tmp_path, {".github/workflows/deploy.yml": workflow})
+    done = run_backout("check", ".", "--output-format", "full", cwd=tmp_path)
+    assert "BK901" in done.stdout
+    assert "S3cr3tV4lue" not in done.stdout + done.stderr
+    assert "My5qlS3cret" not in done.stdout + done.stderr
+    assert '"Authorization: Bearer ***" https://x/hook && mysql -uroot -p***' in done.stdout
+
+
+def _shown(text: str, path: str) -> str:
+    """``text``, the file at ``path``, as the ``full`` format shows its lines."""
+    lines = text.splitlines()
+    spans = continued_secret_spans(lines, path)
+    return "\n".join(redact_line(line, 0, path, spans.get(i))[0] for i, line in enumerate(lines))
+
+
+def test_a_terraform_variable_s_default_is_masked() -> None:
+    """Found by review: the credential is named in the block's label, its value on a later
+    line; a ``sensitive = true`` variable is a credential whatever its name."""
+    text = (
+        'variable "db_password" {\n'
+        "  type    = string\n"
+        '  default = "S3cr3tV4lue"\n'
+        "}\n"
+        'variable "region" {\n'
+        '  default = "eu-west-1"\n'
+        "}\n"
+        'variable "dsn" {\n'
+        '  default   = "Dsn5ecretV4l"\n'
+        "  sensitive = true\n"
+        "}\n"
+        'variable "api_token" {\n'
+        '  default = "${var.x}"\n'
+        "  validation {\n"
+        "    condition = length(var.api_token) > 0\n"
+        "  }\n"
+        "}\n"
+        'variable "replicas" { default = 3 }\n'
+        'variable "api_key" { default = "K3yV4lue99" }\n'
+        'variable "tls_private_key" {\n'
+        "  default = <<-EOT\n"
+        "    Pem1Line\n"
+        "    Pem2Line\n"
+        "  EOT\n"
+        "}\n"
+    )
+    assert _shown(text, "infra/variables.tf") + "\n" == (
+        text.replace("S3cr3tV4lue", "***")
+        .replace("Dsn5ecretV4l", "***")
+        .replace("K3yV4lue99", "***")
+        .replace("Pem1Line", "***")
+        .replace("Pem2Line", "***")
+    )
+
+
+def test_a_json_value_below_its_key_is_masked() -> None:
+    text = '{\n  "DB_PASSWORD":\n    "S3cr3tV4lue",\n  "region":\n    "eu"\n}\n'
+    assert _shown(text, "config.json") + "\n" == text.replace("S3cr3tV4lue", "***")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "    token = models.CharField(max_length=40)",
+        "    api_key = os.environ['API_KEY']",
+        "    password = get_password()",
+        "    client_secret=config.get('oauth', 'secret'),",
+    ],
+)
+def test_a_python_assignment_of_code_is_shown(line: str) -> None:
+    assert redact_line(line, 0, "shop/models.py")[0] == line
+    assert Redactor([line]).redact(line) == line
+
+
+def test_a_python_assignment_of_a_literal_is_masked() -> None:
+    assert redact_line('SECRET_KEY = "S3cr3t"', 0, "settings.py")[0] == 'SECRET_KEY = "***"'
+    assert redact_line("API_TOKEN = 'S3cr3t'", 0, "settings.py")[0] == "API_TOKEN = '***'"
+    # A word before a bracket may be a password.
+    assert redact_line("db.password=Summer(2024)", 0, "a.properties")[0] == "db.password=***"
+    assert "Summer" not in Redactor(["password=Summer(2024)"]).redact("password=Summer(2024)")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "mysql -p" + "x" * 100_000,
+        "docker login " + "-p " * 40_000,
+        "--password " * 10_000,
+        "curl " + "Authorization: Bearer " * 5_000,
+        "mysql " * 20_000 + "-pS3cr3t",
+    ],
+)
+def test_long_command_lines_are_read_once(line: str) -> None:
+    started = time.perf_counter()
+    Redactor([line]).redact(line)
+    redact_line(line, 0, "ci.yml")
+    # a guard against a quadratic read, not a speed measure
+    assert time.perf_counter() - started < 5

@@ -4,8 +4,10 @@ Credentials are never printed or logged, yet the files backout reads may hold on
 quote what they read: an image reference written as a URL with a password
 (``https://admin:pw@registry:5000/shop/api:latest``) or without its scheme
 (``admin:pw@registry:5000/shop/api``), a URL with a token in its query (``?token=…``,
-``&password=…``), a setting named as a credential, and the lines of such a setting's value
-below its name (:func:`continued_secret_spans`). Every report is masked here before it is
+``&password=…``), a setting named as a credential, the password a shell command takes as an
+option or a header (``mysql -ps3cret``, ``docker login -p s3cret``, ``Authorization: Bearer
+s3cret``), and the lines of such a setting's value below its name, a Terraform variable's
+``default`` among them (:func:`continued_secret_spans`). Every report is masked here before it is
 written: the check formats in :func:`backout.report.render`, the ``full`` format's source
 lines, and ``plan``.
 
@@ -220,8 +222,27 @@ def names_a_secret(text: str) -> bool:
 # that ``image:tag`` and ``https://`` are no settings.
 _SETTING_VALUE = re.compile(
     r"[\"']?(?:[ \t]*=|[ \t]*:(?=[ \t\"']))[ \t]*"
-    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{[^{}\s]*\}?|\{\{[^{}]*\}\}|[^\s,;&<>'\"`()\[\]{}]+)"
+    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}|\$\{[^{}\s]*\}?|\{\{[^{}]*\}\}"
+    r"|[^\s,;&<>'\"`()\[\]{}]+)"
 )
+# An HTTP authentication scheme that starts the value of an ``Authorization`` header: the
+# credential is the word after it (``Authorization: Bearer s3cret``, GitHub's ``token s3cret``),
+# a reference aside (``Bearer $TOKEN``, ``Bearer ${{ secrets.TOKEN }}``). The scheme stays shown.
+_AUTH_SCHEMES = frozenset(("bearer", "basic", "token", "bot", "apikey", "key", "ssws", "oauth"))
+_SCHEME_CREDENTIAL = re.compile(r"[ \t]+(?P<credential>\$\{\{[^{}]*\}\}|[^\s\"'`,;]+)")
+# A long option named as a credential whose value is the next word (``--password s3cret``,
+# ``--token "s3cret"``): not an option of its own, a redirection or the end of the command.
+_OPTION_VALUE = re.compile(
+    r"[ \t]+(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}|[^\s\"'`;|&<>-][^\s\"'`;|&<>]*)"
+)
+# Options named as credentials that take no value: ``--password-stdin``, ``--with-token``,
+# ``--ask-vault-pass``, ``--no-password``.
+_SWITCH = re.compile(r"(?:ask|no|skip|with|use|prompt)-|.*-(?:stdin|prompt|required)$")
+# A value that is code, not a secret: a call or a subscript of an attribute (Django's ``token =
+# models.CharField(max_length=40)``, ``api_key = os.environ["API_KEY"]``) or a call of a
+# function named in snake case (``password = get_password()``). A password may be written
+# ``Summer(2024)``: a word alone before a bracket is masked.
+_CODE = re.compile(r"(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+[(\[]|[a-z][a-z0-9]*(?:_[a-z0-9]+)+\()")
 # What follows the name of an element: ``<password>value</password>`` or, in a file that does
 # not parse, ``<password>value``.
 _ELEMENT_VALUE = re.compile(r"(?:[ \t][^<>]*)?>(?P<value>[^<]+)")
@@ -237,8 +258,8 @@ _LINE_SETTING = re.compile(
     r"(?P<separator>[ \t]*[=:]|[ \t]+)(?P<blank>[ \t]*)(?P<value>[^\s\"'].*)"
 )
 # A value that names where the secret comes from is none: ``${DB_PASSWORD}``, ``$TOKEN``,
-# ``{{ .Values.token }}``.
-_REFERENCE = re.compile(r"\$\{[\w.-]+\}|\$[A-Za-z_]\w*|\{\{[^{}]*\}\}")
+# ``{{ .Values.token }}``, GitHub Actions' ``${{ secrets.TOKEN }}``.
+_REFERENCE = re.compile(r"\$\{[\w.-]+\}|\$[A-Za-z_]\w*|\$?\{\{[^{}]*\}\}")
 # A YAML block scalar's header (``|``, ``>-``, ``|2+``): the value is on the lines below it.
 _BLOCK_HEADER = re.compile(r"[|>][0-9+-]*")
 # Values that switch something on or off: no secret (``verify_key: false``).
@@ -291,6 +312,8 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
                 continue
             match = _SETTING_VALUE.match(text, end)
             if match is None:
+                if text.startswith("--", start) and not _SWITCH.match(name):
+                    yield from _option_span(text, end)
                 continue
             # A word in the value is no name (``password=password=…``): read from its end, or
             # each name would read the rest of a long line again.
@@ -298,12 +321,35 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
                 at = lowered.find(word, match.end())
             value = match.group("value")
             begin, finish = match.span("value")
+            if value.lower() in _AUTH_SCHEMES:
+                scheme = _SCHEME_CREDENTIAL.match(text, finish)
+                if scheme is not None:
+                    at = lowered.find(word, scheme.end())
+                    yield from _value_span(text, *scheme.span("credential"))
+                    continue
             if value[0] in "\"'":
-                begin += 1
-                finish -= len(value) > 1 and value[-1] == value[0]
+                begin, finish = _unquoted(text, begin, finish)
             elif value.endswith(":"):  # the message's ("token=…: cannot be resolved")
                 finish -= 1
+            elif _CODE.match(text, begin):
+                continue
             yield from _value_span(text, begin, finish)
+
+
+def _option_span(text: str, end: int) -> Iterator[tuple[int, int]]:
+    """The span of the value of the long option that ends at ``end`` (``--password s3cret``)."""
+    match = _OPTION_VALUE.match(text, end)
+    if match is not None:
+        yield from _value_span(text, *_unquoted(text, *match.span("value")))
+
+
+def _unquoted(text: str, begin: int, finish: int) -> tuple[int, int]:
+    """The span ``(begin, finish)`` of ``text`` without its quotes, if it is quoted (the closing
+    quote may be missing)."""
+    if text[begin : begin + 1] in ("'", '"'):
+        finish -= finish - begin > 1 and text[finish - 1] == text[begin]
+        begin += 1
+    return begin, finish
 
 
 # What tells which value a flow mapping's ``name:`` names (``{name: DB_PASSWORD, value: s3cret}``,
@@ -416,11 +462,7 @@ def _entry_value_span(
     """The span ``value`` of a flow mapping, its quotes aside, if ``name`` names a credential."""
     if name is None or value is None or not SECRET_NAME.search(name.strip().strip("\"'")):
         return
-    begin, finish = value
-    if text[begin : begin + 1] in ("'", '"'):
-        finish -= finish - begin > 1 and text[finish - 1] == text[begin]
-        begin += 1
-    yield from _value_span(text, begin, finish)
+    yield from _value_span(text, *_unquoted(text, *value))
 
 
 def _value_span(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -487,6 +529,8 @@ def _line_setting_span(line: str, properties: bool) -> Iterator[tuple[int, int]]
     if not properties and (not separator or (separator == ":" and not match.group("blank"))):
         return
     start = match.start("value")
+    if _CODE.match(line, start):
+        return
     value = match.group("value").split(" #", 1)[0]
     yield from _value_span(line, start, start + len(value))
 
@@ -495,9 +539,10 @@ def _secret_spans(text: str, named: bool = True) -> list[tuple[int, int]]:
     """Where the credentials in ``text`` are: sorted, non-overlapping ``(start, end)``. Settings
     named as credentials are sought only when ``named`` (a caller that searched all its texts
     at once for :data:`SECRET_NAME` and found none passes ``False``)."""
+    found = list(_command_spans(text)) if _may_hold_command(text) else []
     if not named and "@" not in text and "=" not in text:
-        return []
-    found = [
+        return _merged(found, text) if found else []
+    found += [
         match.span("secret")
         for pattern in _patterns_for(text)
         for match in pattern.finditer(text)
@@ -508,6 +553,67 @@ def _secret_spans(text: str, named: bool = True) -> list[tuple[int, int]]:
         if "{" in text:
             found += _flow_entry_spans(text)
     return _merged(found, text)
+
+
+# The commands whose options take a password as a letter of their own, as a word of their own
+# or ending a path (``/usr/bin/mysql``): MySQL's clients (``-p`` with the password glued:
+# ``mysql -p db`` prompts for it and names a database), a registry's ``login``, ``sshpass`` and
+# MongoDB's shell (``-p`` glued or the next word), ``redis-cli`` (``-a``), ``curl`` (``-u`` or
+# ``--user`` with ``user:password``). Elsewhere ``-p`` is a port or a switch (``docker run -p
+# 8080:80``, ``mkdir -p``).
+_PASSWORD_COMMAND = re.compile(
+    r"(?<![\w.-])(?:(?P<mysql>mysql\w*|mariadb(?:-\w+)?)|(?P<login>login|sshpass|mongo|mongosh)"
+    r"|(?P<redis>redis-cli)|(?P<curl>curl))(?![\w.-])"
+)
+# The words of :data:`_PASSWORD_COMMAND`, sought with ``in`` first: the pattern tries its
+# alternatives at every character, and a report has thousands of texts with none of them.
+_COMMAND_WORDS = ("mysql", "mariadb", "login", "sshpass", "mongo", "redis-cli", "curl")
+
+
+def _may_hold_command(text: str) -> bool:
+    """Whether ``text`` may hold a password :func:`_command_spans` finds, told in C."""
+    return ("-p" in text or "-a" in text or "-u" in text) and any(
+        word in text for word in _COMMAND_WORDS
+    )
+
+
+# Where a command ends: its options are read to there.
+_COMMAND_END = re.compile(r"[;|&\n]")
+# A short option (or curl's ``--user``) and its value, glued or the next word.
+_PASSWORD_OPTION = re.compile(
+    r"(?<![^\s\"'])-(?P<flag>[pau]|-user)(?P<blank>[ \t]+|=)?"
+    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}|[^\s\"'`;|&<>]+)"
+)
+# The option each command takes a password with.
+_PASSWORD_FLAGS = {"mysql": "p", "login": "p", "redis": "a", "curl": "u"}
+
+
+def _command_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where the passwords that the commands of :data:`_PASSWORD_COMMAND` in ``text`` are given
+    as options are (``mysql -ps3cret``, ``docker login -p s3cret``, ``curl -u ci:s3cret``), a
+    reference aside (``-p $PASSWORD``). Each command is read once, to its end."""
+    at = 0
+    while (command := _PASSWORD_COMMAND.search(text, at)) is not None:
+        kind = command.lastgroup or ""
+        end = _COMMAND_END.search(text, command.end())
+        at = len(text) if end is None else end.end()
+        for option in _PASSWORD_OPTION.finditer(text, command.end(), at):
+            flag = option.group("flag").lstrip("-")
+            if (flag == "user" and kind != "curl") or (
+                flag != "user" and flag != _PASSWORD_FLAGS[kind]
+            ):
+                continue
+            if kind == "mysql" and option.group("blank"):
+                continue  # ``-p db``: a prompt, and the database's name
+            if option.group("value")[0] == "-":
+                continue  # another option
+            begin, finish = _unquoted(text, *option.span("value"))
+            if kind == "curl":
+                colon = text.find(":", begin, finish)
+                if colon < 0:
+                    continue  # a user alone: curl prompts for the password
+                begin = colon + 1
+            yield from _value_span(text, begin, finish)
 
 
 def _merged(found: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
@@ -646,6 +752,8 @@ _YAML_PROPERTIES = re.compile(r"^(?:[!&][^\s]*[ \t]+)*")
 _LINE_KEY = re.compile(
     r"[ \t]*(?:export[ \t]+)?(?P<name>[A-Za-z_][\w.\-\[\]]*)[ \t]*[=:][ \t]*(?P<rest>.*)"
 )
+# A JSON key whose value is on a line below it (``"DB_PASSWORD":`` then ``"s3cret"``).
+_JSON_KEY = re.compile(r"[ \t]*\"(?P<name>[^\"]+)\"[ \t]*:[ \t]*")
 # An element whose text the line does not close (``<password>``, ``<password>s3``): the last on
 # the line, not empty (``<password/>``).
 _OPEN_ELEMENT = re.compile(r"<(?P<name>[\w.:-]+)(?:[ \t][^<>]*)?(?<!/)>(?P<text>[^<]*)$")
@@ -670,6 +778,7 @@ class _Continuation:
       keys themselves (``password:`` then ``s3cret``, not ``credentials:`` then ``user: x``);
     * ``quote``: the lines to the closing ``end`` quote;
     * ``element``: the lines to the next tag (``<password>``, ``s3cret``, ``</password>``);
+    * ``next``: the next line that is not blank (a JSON value below its key);
     * ``backslash``: the next line (a ``.properties`` line ending in ``\\``);
     * ``entry``: the ``value:`` beside a ``name:`` that names a credential (a Kubernetes env
       entry, ``- name: DB_PASSWORD`` then ``value: s3cret``), a key at ``indent``;
@@ -736,9 +845,11 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
     else:  # a line that holds a line break: each line alone
         named = {index for index, line in enumerate(lines) if names_a_secret(line)}
         valued = {index for index, line in enumerate(lines) if flows and "value" in line.lower()}
-    if not named:
-        return {}
     found: dict[int, tuple[int, int]] = {}
+    if lowered.endswith((".tf", ".hcl")) and "variable" in text:
+        _variable_defaults(lines, found)
+    if not named:
+        return found
     going: _Continuation | None = None
     # The last line with a YAML ``value:`` key at each column: an entry may name its credential
     # below its value (``- value: s3cret`` then ``name: DB_PASSWORD``).
@@ -765,6 +876,74 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
                 for number, span in above.items():
                     _add_span(found, number, span)
     return found
+
+
+# A Terraform ``variable`` block's opening line, its name in the label; a ``default`` of the
+# block, its value; ``sensitive = true``.
+_TF_VARIABLE = re.compile(r"[ \t]*variable[ \t]+\"?(?P<name>[\w-]+)\"?[ \t]*\{")
+_TF_DEFAULT = re.compile(r"(?:^|[{;][ \t]*)[ \t]*default[ \t]*=[ \t]*(?P<value>.*)")
+_TF_SENSITIVE = re.compile(r"(?:^|[{;,][ \t]*)[ \t]*sensitive[ \t]*=[ \t]*true\b")
+# A heredoc's opening (``<<EOT``, ``<<-EOT``): its lines to the marker are the value.
+# A plain value: a number, a reference (``var.x``), to a comma or a brace.
+_TF_WORD = re.compile(r"[^\s,}]*")
+_TF_HEREDOC = re.compile(r"<<-?[ \t]*(?P<marker>\w+)[ \t]*$")
+
+
+def _variable_defaults(lines: list[str], found: dict[int, _Span]) -> None:
+    """Put in ``found`` the ``default`` of each Terraform ``variable`` block named as a credential
+    (``variable "db_password" {`` then ``default = "s3cret"``) or marked ``sensitive = true``,
+    which Terraform itself never prints: a quoted or plain value, a heredoc's lines. The blocks
+    are told by their braces, a line at a time."""
+    index = 0
+    while index < len(lines):
+        opened = _TF_VARIABLE.match(lines[index]) if "variable" in lines[index] else None
+        index += 1
+        if opened is None:
+            continue
+        secret = bool(SECRET_NAME.search(opened.group("name")))
+        spans: dict[int, _Span] = {}
+        number, rest = index - 1, lines[index - 1][opened.end() :]
+        offset, depth = opened.end(), 1
+        while True:
+            secret = secret or bool(_TF_SENSITIVE.search(rest))
+            default = _TF_DEFAULT.search(rest) if depth == 1 and "default" in rest else None
+            if default is not None:
+                index = _default_span(lines, number, offset + default.start("value"), spans)
+            depth += rest.count("{") - rest.count("}")
+            if depth <= 0 or index >= len(lines):
+                break
+            number, rest, offset = index, lines[index], 0
+            index += 1
+        if secret:
+            for line, span in spans.items():
+                _add_span(found, line, span)
+
+
+def _default_span(lines: list[str], number: int, start: int, spans: dict[int, _Span]) -> int:
+    """Put in ``spans`` the value of the ``default`` at ``start`` of line ``number``: the line
+    after it is returned (a heredoc's ends at its marker)."""
+    line = lines[number]
+    value = line[start:].split(" #", 1)[0].rstrip()
+    heredoc = _TF_HEREDOC.search(value)
+    if heredoc is not None:
+        marker = heredoc.group("marker")
+        index = number + 1
+        while index < len(lines) and lines[index].strip() != marker:
+            span = _text_span(lines[index])
+            if span is not None:
+                spans[index] = span
+            index += 1
+        return index
+    if value[:1] == '"':
+        closing = _UNTIL_QUOTE['"'].match(value, 1)
+        end = start + (closing.end() if closing is not None else len(value))
+        span = next(_value_span(line, start + 1, end), None)
+    else:
+        word = _TF_WORD.match(value)
+        span = next(_value_span(line, start, start + (word.end() if word else 0)), None)
+    if span is not None:
+        spans[number] = span
+    return number + 1
 
 
 def _flow_spans(
@@ -1006,6 +1185,18 @@ def _continued(line: str, going: _Continuation) -> tuple[_Span | None, _Continua
         return _text_span(line.rstrip("\\")), going if continues else None
     if not line.strip():
         return None, going  # a blank line: the value may go on below it
+    if going.kind == "next":
+        # A JSON value below its key: a string, or a scalar; an object's or an array's keys and
+        # items are read as theirs.
+        value = line.strip()
+        start = line.index(value[0])
+        if value[0] == '"':
+            closing = _UNTIL_QUOTE['"'].match(line, start + 1)
+            end = closing.end() if closing is not None else len(line.rstrip())
+            return next(_value_span(line, start + 1, end), None), None
+        if value[0] in "{[":
+            return None, None
+        return next(_value_span(line, start, start + len(value.rstrip(","))), None), None
     indent = _indent(line)
     if going.kind == "entry":
         if indent != going.indent:
@@ -1057,6 +1248,9 @@ def _opened(line: str, yaml: bool, properties: bool) -> _Continuation | None:
         return None
     key = (_YAML_KEY if yaml else _LINE_KEY).match(line)
     if key is None:
+        json = _JSON_KEY.fullmatch(line) if '"' in line else None
+        if json is not None and SECRET_NAME.search(json.group("name")):
+            return _Continuation("next")
         return None
     if yaml and key.group("name").lower() == "name":
         # ``- name: DB_PASSWORD`` then ``value: s3cret`` (a Kubernetes env entry; CloudFormation
