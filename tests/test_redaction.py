@@ -1093,6 +1093,12 @@ def test_a_gitlab_variable_s_value_below_its_name_is_masked() -> None:
         ("mysql -p db", "mysql -p db"),
         ("mysql -p$MYSQL_PASSWORD db", "mysql -p$MYSQL_PASSWORD db"),
         ('mysql -p"${MYSQL_PASSWORD}" db', 'mysql -p"${MYSQL_PASSWORD}" db'),
+        # compose writes a ``$`` for the shell as ``$$``: still a reference.
+        (
+            '"mysqladmin", "ping", "-p$$MYSQL_ROOT_PASSWORD"]',
+            '"mysqladmin", "ping", "-p$$MYSQL_ROOT_PASSWORD"]',
+        ),
+        ("DB_PASSWORD=$${DB_PASSWORD} ./run", "DB_PASSWORD=$${DB_PASSWORD} ./run"),
         ("mysql --password=S3cr3t db", "mysql --password=*** db"),
         ("mysql --password S3cr3t db", "mysql --password *** db"),
         (

@@ -222,7 +222,7 @@ def names_a_secret(text: str) -> bool:
 # that ``image:tag`` and ``https://`` are no settings.
 _SETTING_VALUE = re.compile(
     r"[\"']?(?:[ \t]*=|[ \t]*:(?=[ \t\"']))[ \t]*"
-    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}|\$\{[^{}\s]*\}?|\{\{[^{}]*\}\}"
+    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}|\$\$?\{[^{}\s]*\}?|\{\{[^{}]*\}\}"
     r"|[^\s,;&<>'\"`()\[\]{}]+)"
 )
 # An HTTP authentication scheme that starts the value of an ``Authorization`` header: the
@@ -258,8 +258,9 @@ _LINE_SETTING = re.compile(
     r"(?P<separator>[ \t]*[=:]|[ \t]+)(?P<blank>[ \t]*)(?P<value>[^\s\"'].*)"
 )
 # A value that names where the secret comes from is none: ``${DB_PASSWORD}``, ``$TOKEN``,
-# ``{{ .Values.token }}``, GitHub Actions' ``${{ secrets.TOKEN }}``.
-_REFERENCE = re.compile(r"\$\{[\w.-]+\}|\$[A-Za-z_]\w*|\$?\{\{[^{}]*\}\}")
+# ``{{ .Values.token }}``, GitHub Actions' ``${{ secrets.TOKEN }}``, compose's ``$$TOKEN`` (a
+# ``$`` left for the shell).
+_REFERENCE = re.compile(r"\$\$?\{[\w.-]+\}|\$\$?[A-Za-z_]\w*|\$?\{\{[^{}]*\}\}")
 # A YAML block scalar's header (``|``, ``>-``, ``|2+``): the value is on the lines below it.
 _BLOCK_HEADER = re.compile(r"[|>][0-9+-]*")
 # Values that switch something on or off: no secret (``verify_key: false``).
