@@ -712,7 +712,79 @@ def test_a_sql_file_not_in_the_tree_is_bk901_naming_the_path_looked_for(
     config = Config(root=tmp_path).with_overrides(select=("BK901",))
     (finding,) = check(tmp_path, config).findings
     assert finding.location.path == changelog
-    assert f"was not checked: {looked_for};" in finding.message
+    assert f"found no file: {looked_for}, so" in finding.message
+    assert finding.fix == "correct the path or add the file"
+
+
+def test_an_include_or_include_all_that_finds_nothing_is_bk901_at_the_include(
+    tmp_path: Path,
+) -> None:
+    """Liquibase stops at an ``include`` whose file is missing and at an ``includeAll``
+    whose folder is missing or empty (``errorIfMissing``/``errorIfMissingOrEmpty`` default
+    true: ``DatabaseChangeLog.handleInclude``/``includeAll``), so the changesets it names
+    were not checked: a BK901 at the include. Set false, or ``ignore="true"``, it is not."""
+    write(
+        tmp_path,
+        {
+            "db/master.xml": xml(
+                '  <include file="db/changes/001.xml"/>\n'
+                '  <include file="changes/002.xml" relativeToChangelogFile="true"/>\n'
+                '  <include file="changes/003.xml" relativeToChangelogFile="true"'
+                ' errorIfMissing="false"/>\n'
+                '  <include file="changes/004.xml" relativeToChangelogFile="true"'
+                ' ignore="true"/>\n'
+                '  <includeAll path="empty/" relativeToChangelogFile="true"/>\n'
+                '  <includeAll path="gone/" errorIfMissingOrEmpty="false"/>\n'
+                '  <includeAll path="db/changes/"/>\n'
+            ),
+            "db/changes/001.xml": xml(changeset("1", "    <sql>SELECT 1</sql>\n")),
+            "other/changes/002.xml": xml(changeset("2", "    <sql>SELECT 2</sql>\n")),
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK901",))
+    findings = check(tmp_path, config).findings
+    assert [(f.location.path, f.location.line) for f in findings] == [
+        ("db/master.xml", 4),
+        ("db/master.xml", 7),
+    ]
+    missing, empty = findings
+    assert missing.message.startswith(
+        "include changes/002.xml found no file: db/changes/002.xml, relative to the "
+        "changelog, is not in the checked tree (Liquibase stops here too), so what it holds "
+        "was not checked"
+    )
+    assert 'errorIfMissing="false"' in missing.fix
+    assert "includeAll empty/ found nothing: no file of the checked tree is below db/empty/" in (
+        empty.message
+    )
+    assert 'errorIfMissingOrEmpty="false"' in empty.fix
+
+
+def test_an_include_path_starting_with_a_dot_is_relative_to_its_changelog(
+    tmp_path: Path,
+) -> None:
+    """Without ``relativeToChangelogFile``, Liquibase takes a path starting with ``.`` as
+    relative to the changelog (``DatabaseChangeLog.getRelativeToChangelog``): ``../x.xml``
+    is found beside the changelog's folder, and a set ``false`` still wins."""
+    write(
+        tmp_path,
+        {
+            "db/changelog/master.yaml": "databaseChangeLog:\n"
+            "  - include:\n      file: ../shared/001.xml\n"
+            "  - include:\n      file: ./002.xml\n"
+            "  - include:\n      file: ./003.xml\n      relativeToChangelogFile: false\n",
+            "db/shared/001.xml": xml(changeset("1", "    <sql>SELECT 1</sql>\n")),
+            "db/changelog/002.xml": xml(changeset("2", "    <sql>SELECT 2</sql>\n")),
+            "003.xml": xml(changeset("3", "    <sql>SELECT 3</sql>\n")),
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert labels(ordered_migrations(facts)) == [
+        "001.xml#shop:1",
+        "002.xml#shop:2",
+        "003.xml#shop:3",
+    ]
+    assert not [u for u in facts.of(Unreadable) if u.reader == LIQUIBASE_READER]
 
 
 def test_check_with_base_reports_a_new_changesets_unchanged_sql_file(tmp_path: Path) -> None:
@@ -1442,8 +1514,8 @@ def test_properties_expand_include_include_all_and_sql_file_paths(tmp_path: Path
         "db/sql/m.sql",
     ]
     (problem,) = [u for u in facts.of(Unreadable) if u.reader == LIQUIBASE_READER]
-    assert "sqlFile ${sql.dir}/x.sql was not checked: no changelog that runs it" in problem.reason
-    assert "sql.dir" in problem.reason.partition("checked:")[2]
+    assert "sqlFile ${sql.dir}/x.sql found no file: no changelog that runs it" in problem.reason
+    assert "sql.dir" in problem.reason.partition("file:")[2]
 
 
 def test_liquibase_properties_parameters_come_first(tmp_path: Path) -> None:

@@ -44,6 +44,15 @@ class Unlisted(Unreadable):
 
 
 @dataclass(frozen=True)
+class Unfound(Unreadable):
+    """A file that the file at ``location`` names (a Liquibase ``include`` or ``sqlFile``) and
+    that the tree does not hold, so what it holds was not checked; ``reason`` names the file
+    and where it was looked for; ``remedy`` says how to mend it."""
+
+    remedy: str = ""
+
+
+@dataclass(frozen=True)
 class Misdecoded(Unreadable):
     """A text file that is not valid UTF-8, read anyway with each invalid byte replaced
     (U+FFFD): what it says was checked, but a name or value written with those bytes may

@@ -452,16 +452,24 @@ class _Changelog:
             elif element.name in ("include", "includeAll"):
                 directory = element.name == "includeAll"
                 target = element.attr("path" if directory else "file")
-                if target:
+                # ``ignore="true"``: Liquibase skips the include, found or not.
+                if target and not element.flag("ignore"):
+                    relative = element.flag("relativeToChangelogFile")
+                    missing = element.flag(
+                        "errorIfMissingOrEmpty" if directory else "errorIfMissing"
+                    )
                     yield ChangelogInclude(
                         element.location,
                         target=target,
                         position=position,
-                        relative=bool(element.flag("relativeToChangelogFile")),
+                        # Absent, a path starting with "." is relative to the changelog
+                        # (``DatabaseChangeLog.getRelativeToChangelog``).
+                        relative=target.strip().startswith(".") if relative is None else relative,
                         directory=directory,
                         ends_with=element.attr("endsWithFilter") if directory else "",
                         min_depth=_whole(element.attr("minDepth"), 1),
                         max_depth=_whole(element.attr("maxDepth"), 0),
+                        error_if_missing=missing is not False,
                     )
                 position += 1
 

@@ -46,7 +46,15 @@ from typing import TYPE_CHECKING
 
 from backout.discovery import MAX_FILE_BYTES
 from backout.models import Location
-from backout.sources.base import Fact, FactSet, Misdecoded, SourceFile, Unopened, Unreadable
+from backout.sources.base import (
+    Fact,
+    FactSet,
+    Misdecoded,
+    SourceFile,
+    Unfound,
+    Unopened,
+    Unreadable,
+)
 from backout.sources.paths import LIQUIBASE_READER
 
 if TYPE_CHECKING:
@@ -86,30 +94,40 @@ class SqlFileChange(Fact):
     @property
     def not_found(self) -> str:
         """Why no file was found: where Liquibase looks for it, in words."""
-        from backout.changelog_order import PathResolver
-        from backout.sources.liquibase_properties import unknown_properties
+        return why_not_found(self.target, self.relative, self.location.path)
 
-        unknown = unknown_properties(self.target)
-        if unknown:
-            names = ", ".join(f"${{{name}}}" for name in dict.fromkeys(unknown))
-            return (
-                f"no changelog that runs it, nor a liquibase.properties beside or above its "
-                f"master changelog, defines {names} before it (a value given with -D or in "
-                "the environment is not known to backout)"
-            )
-        wanted = PathResolver.wanted(self.target, self.relative, self.location.path)
-        if not wanted:
-            return "it names no file"
-        if not self.relative:
-            found = re.search(r"(?:^|/)src/[^/]+/resources/", self.location.path)
-            example = self.location.path[: found.end()] + wanted if found else wanted
-            return (
-                f"no file of the checked tree is {wanted} of the search path, below the "
-                f"changelog's folder or one above it (such as {example})"
-            )
-        if wanted == ".." or wanted.startswith("../"):
-            return f"{wanted}, relative to the changelog, is outside the checked tree"
-        return f"{wanted}, relative to the changelog, is not in the checked tree"
+
+def why_not_found(target: str, relative: bool, including: str, folder: bool = False) -> str:
+    """Why no file of the tree is ``target`` (``folder``: below it), as the changelog at
+    ``including`` names it (``relative``: ``relativeToChangelogFile``): where Liquibase looks
+    for it, in words."""
+    from backout.changelog_order import PathResolver
+    from backout.sources.liquibase_properties import unknown_properties
+
+    unknown = unknown_properties(target)
+    if unknown:
+        names = ", ".join(f"${{{name}}}" for name in dict.fromkeys(unknown))
+        return (
+            f"no changelog that runs it, nor a liquibase.properties beside or above its "
+            f"master changelog, defines {names} before it (a value given with -D or in "
+            "the environment is not known to backout)"
+        )
+    wanted = PathResolver.wanted(target, relative, including)
+    if not wanted:
+        return "it names no file"
+    if not relative:
+        found = re.search(r"(?:^|/)src/[^/]+/resources/", including)
+        example = including[: found.end()] + wanted if found else wanted
+        what = f"below {wanted}/" if folder else f"{wanted}"
+        return (
+            f"no file of the checked tree is {what} of the search path, below the "
+            f"changelog's folder or one above it (such as {example})"
+        )
+    if wanted == ".." or wanted.startswith("../"):
+        return f"{wanted}, relative to the changelog, is outside the checked tree"
+    if folder:
+        return f"no file of the checked tree is below {wanted}/, relative to the changelog"
+    return f"{wanted}, relative to the changelog, is not in the checked tree"
 
 
 @dataclass
@@ -154,11 +172,12 @@ def link_sql_files(facts: FactSet, tree: Tree, resolver: PathResolver) -> None:
         read: _FileRead | None = None
         if change.found is None or change.found not in contents:  # (or gone since listed)
             change = replace(change, found=None)
-            problems = [
-                Unreadable(
+            problems: list[Unreadable] = [
+                Unfound(
                     change.location,
                     LIQUIBASE_READER,
-                    f"sqlFile {change.target or '(no path)'} was not checked: {change.not_found}",
+                    f"sqlFile {change.target or '(no path)'} found no file: {change.not_found}",
+                    remedy="correct the path or add the file",
                 )
             ]
         else:
@@ -196,10 +215,45 @@ def link_changelog_files(facts: FactSet, tree: Tree) -> None:
     from backout.changelog_order import PathResolver
     from backout.sources.liquibase_properties import expand_properties
 
-    resolver = PathResolver(tree.paths)  # one for the three steps: it sorts every path
+    resolver = PathResolver(tree.paths)  # one for the steps: it sorts every path
     expand_properties(facts, resolver)
+    report_missing_includes(facts, resolver)
     link_included_sql_files(facts, tree, resolver)
     link_sql_files(facts, tree, resolver)
+
+
+def report_missing_includes(facts: FactSet, resolver: PathResolver) -> None:
+    """A BK901 at each include whose file is not in the tree (``include``) or whose folder
+    holds no file (``includeAll``), unless ``errorIfMissing``/``errorIfMissingOrEmpty`` is
+    false: Liquibase stops there ("The file … was not found", "Could not find directory or
+    directory was empty for includeAll"), and the changesets it names were not checked."""
+    from backout.sources.migration_facts import ChangelogInclude
+
+    for include in facts.of(ChangelogInclude):
+        if not include.error_if_missing:
+            continue
+        if include.directory:
+            if resolver.directory(include):
+                continue
+            why = f"includeAll {include.target} found nothing: " + why_not_found(
+                include.target, include.relative, include.location.path, folder=True
+            )
+        else:
+            if resolver.file(include) is not None:
+                continue
+            why = f"include {include.target} found no file: " + why_not_found(
+                include.target, include.relative, include.location.path
+            )
+        setting = "errorIfMissingOrEmpty" if include.directory else "errorIfMissing"
+        facts.add(
+            Unfound(
+                include.location,
+                LIQUIBASE_READER,
+                why + " (Liquibase stops here too)",
+                remedy=f"correct the path or add the file{'s' if include.directory else ''}; "
+                f'if the include is optional, set {setting}="false"',
+            )
+        )
 
 
 def link_included_sql_files(facts: FactSet, tree: Tree, resolver: PathResolver) -> None:

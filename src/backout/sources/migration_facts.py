@@ -171,6 +171,9 @@ class ChangelogInclude(Fact):
     max_depth: int = 0
     """``includeAll``'s ``minDepth`` and ``maxDepth`` (0: no limit): the folder's own files
     are at depth 1, its subfolders' at 2…"""
+    error_if_missing: bool = True
+    """``errorIfMissing`` (``include``) or ``errorIfMissingOrEmpty`` (``includeAll``), true
+    unless set false: Liquibase stops when the file is missing or the folder has no file."""
 
 
 @direct_init

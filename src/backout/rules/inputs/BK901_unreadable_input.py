@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.base import Misdecoded, SqlUnreadable, Unlisted, Unopened, Unreadable
+from backout.sources.base import (
+    Misdecoded,
+    SqlUnreadable,
+    Unfound,
+    Unlisted,
+    Unopened,
+    Unreadable,
+)
 
 
 class UnreadableInput(Rule):
@@ -56,6 +63,12 @@ class UnreadableInput(Rule):
     Fix the file, or exclude it (`exclude = ["path/**"]`) when it is not part of the release.
     A file or directory that cannot be opened: give the user that runs backout read access
     (and, for a directory, search access), or exclude it.
+
+    A file that a Liquibase changelog names (`include`, a folder of `includeAll`, a
+    `sqlFile`) and that the checked tree does not hold is reported at the element naming it,
+    with the path looked for: Liquibase stops there too. Correct the path, add the file, or,
+    for an include that is optional, set `errorIfMissing="false"` (`includeAll`:
+    `errorIfMissingOrEmpty="false"`); an include with `ignore="true"` is not looked for.
     """
 
     code = "BK901"
@@ -84,6 +97,13 @@ class UnreadableInput(Rule):
                     "replaced, so a name or value written with them may be misread",
                     "save the file as UTF-8 (the bytes are most likely Latin-1 or "
                     "Windows-1252 text)",
+                )
+                continue
+            if isinstance(fact, Unfound):
+                yield self.finding(
+                    fact.location,
+                    f"{fact.reason}, so what it holds was not checked for rollback hazards",
+                    fact.remedy,
                 )
                 continue
             if isinstance(fact, Unopened):
