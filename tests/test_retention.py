@@ -318,3 +318,81 @@ def test_a_deploy_command_written_to_a_file_deploys_only_when_run(
     facts = FactSet()
     facts.extend(CiReader().read(SourceFile(".github/workflows/ci.yml", workflow.encode())))
     assert (deploy_jobs(facts) == {(".github/workflows/ci.yml", "package")}) is deploys
+
+
+def test_terraform_harbor_rules_are_what_the_provider_sends() -> None:
+    """goharbor/harbor's ``client.GetRententionBody``: the first parameter set above 0 is the
+    template (``n_days_since_last_pull`` before ``most_recently_pushed``), ``tag_excluding``
+    and ``repo_excluding`` are selectors, ``untagged_artifacts`` is true unless set false."""
+    (policy,) = _read(
+        "harbor.tf",
+        'resource "harbor_retention_policy" "p" {\n'
+        "  scope = harbor_project.p.id\n"
+        "  rule {\n"
+        "    n_days_since_last_pull = 0\n"
+        "    most_recently_pushed   = 4\n"
+        '    repo_excluding         = "tools/**"\n'
+        '    tag_excluding          = "dev-*"\n'
+        "  }\n"
+        "  rule {\n"
+        "    n_days_since_last_push = 14\n"
+        '    repo_matching          = "**"\n'
+        '    tag_matching           = "v*"\n'
+        "    untagged_artifacts     = false\n"
+        "    disabled               = true\n"
+        "  }\n"
+        "}\n",
+    )
+    assert isinstance(policy, HarborRetentionPolicy)
+    first, second = policy.rules
+    assert (first.template, first.count, first.days) == ("latestPushedK", 4, None)
+    assert first.tag_selectors == (("excludes", "dev-*"),)
+    assert first.repository_selectors == (("repoExcludes", "tools/**"),)
+    assert first.untagged and not first.disabled
+    assert (first.value_location.line, first.value_location.column) == (5, 30)
+    assert (second.template, second.days, second.untagged, second.disabled) == (
+        "nDaysSinceLastPush",
+        14,
+        False,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A dry run only logs what it would delete.
+        '  cleanup_policy_dry_run = true\n  cleanup_policies {\n    id = "d"\n'
+        '    action = "DELETE"\n    condition { older_than = "1d" }\n  }\n',
+        # A duration from a variable, policies from a dynamic block: known when planned.
+        '  cleanup_policies {\n    id = "d"\n    action = "DELETE"\n'
+        "    condition { older_than = var.age }\n  }\n",
+        '  dynamic "cleanup_policies" {\n    for_each = var.policies\n'
+        "    content {\n      id = cleanup_policies.key\n    }\n  }\n",
+    ],
+)
+def test_terraform_gar_policies_that_are_not_judged(body: str) -> None:
+    text = f'resource "google_artifact_registry_repository" "r" {{\n{body}}}\n'
+    assert _read("registry.tf", text) == []
+
+
+def test_terraform_gar_cleanup_policies_read_as_the_policy_file() -> None:
+    (policy,) = _read(
+        "registry.tf",
+        'resource "google_artifact_registry_repository" "r" {\n'
+        "  cleanup_policy_dry_run = false\n"
+        "  cleanup_policies {\n"
+        '    id     = "keep-releases"\n'
+        '    action = "KEEP"\n'
+        "    condition {\n"
+        '      tag_state             = "TAGGED"\n'
+        '      package_name_prefixes = ["api"]\n'
+        '      newer_than            = "30d"\n'
+        "    }\n"
+        "  }\n"
+        "}\n",
+    )
+    assert isinstance(policy, GarCleanupPolicy)
+    (rule,) = policy.rules
+    assert (rule.name, rule.action, rule.tag_state) == ("keep-releases", "keep", "tagged")
+    assert (rule.newer_than, rule.package_prefixes) == (30 * DAY, ("api",))

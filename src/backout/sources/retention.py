@@ -18,6 +18,15 @@ Where they are found:
   a file or another resource is read where that lives (the JSON file itself). The policy of
   an ``aws_ecr_repository`` with ``image_tag_mutability = "IMMUTABLE"`` (by reference or by
   name; the module's default) is marked as such.
+  Artifact Registry: ``resource "google_artifact_registry_repository"``'s
+  ``cleanup_policies`` blocks (``condition``, ``most_recent_versions``), read as the policy
+  file is; not when ``cleanup_policy_dry_run = true`` (deletions only logged). Harbor:
+  ``resource "harbor_retention_policy"``'s ``rule`` blocks (goharbor/harbor provider), each
+  the rule the provider sends (``client.GetRententionBody``: the first of
+  ``n_days_since_last_pull``, ``n_days_since_last_push``, ``most_recently_pulled``,
+  ``most_recently_pushed`` set above 0, else ``always_retain``; ``untagged_artifacts``
+  true by default). A resource whose policy is computed (a variable, a ``dynamic``
+  block) is not judged.
 - CloudFormation templates (YAML or JSON): ``AWS::ECR::Repository`` resources'
   ``LifecyclePolicy.LifecyclePolicyText``, with ``ImageTagMutability``.
 """
@@ -371,6 +380,8 @@ def policies_in_json(path: str, root: Node, origin: str) -> Iterator[Fact]:
 
 
 _CFN_REPOSITORY = "AWS::ECR::Repository"
+# Resources of a Terraform file that hold a policy (the ECR module is matched apart).
+_TERRAFORM_WORDS = ("aws_ecr_lifecycle_policy", "cleanup_policies", "harbor_retention_policy")
 _ECR_MODULE = re.compile(r"terraform-aws-modules/ecr/aws|terraform-aws-ecr")
 _REPOSITORY_REFERENCE = re.compile(r"^aws_ecr_repository\.([\w-]+)\.")
 _DOCUMENT_REFERENCE = re.compile(r"^data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.")
@@ -391,7 +402,7 @@ class RetentionReader:
         if text is None:
             return
         if file.path.endswith(".tf"):
-            if "aws_ecr_lifecycle_policy" in text or _ECR_MODULE.search(text):
+            if any(word in text for word in _TERRAFORM_WORDS) or _ECR_MODULE.search(text):
                 yield from _terraform(file.path, text)
             return
         if not file.path.endswith(".json"):
@@ -484,10 +495,120 @@ def _terraform(path: str, text: str) -> Iterator[Fact]:
                 origin = f'Terraform aws_ecr_lifecycle_policy "{name}"'
                 facts = _policy_value(path, text, policy, origin)
                 yield from _immutable(facts, immutable(block.attributes.get("repository")))
+        elif block.type == "resource" and kind == "google_artifact_registry_repository":
+            yield from _gar_repository(path, block)
+        elif block.type == "resource" and kind == "harbor_retention_policy":
+            yield from _harbor_resource(path, block)
         elif block.type == "module" and _ECR_MODULE.search(
             text_value(block.attributes.get("source")) or ""
         ):
             yield from _ecr_module(path, text, block)
+
+
+def _computed(block: Block) -> bool:
+    """Whether a value of ``block`` or of its nested blocks is computed (a variable, a
+    reference, a function call), or a ``dynamic`` block makes some: Terraform knows them
+    when it plans, backout does not."""
+    return any(node.kind in ("expr", "call") for node in block.attributes.values()) or any(
+        nested.type == "dynamic" or _computed(nested) for nested in block.blocks
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _as_node(block: Block) -> Node:
+    """A block as the JSON object of its REST form: ``older_than`` is ``olderThan``, a nested
+    block is an object under its camelCase type."""
+    fields = {_camel(name): node for name, node in block.attributes.items()}
+    for nested in block.blocks:
+        fields[_camel(nested.type)] = _as_node(nested)
+    return Node("object", None, block.line, block.column, fields=fields)
+
+
+def _gar_repository(path: str, block: Block) -> Iterator[Fact]:
+    """``google_artifact_registry_repository``: its ``cleanup_policies`` blocks, as the
+    policy file of ``gcloud artifacts repositories set-cleanup-policies`` reads."""
+    policies = [b for b in block.blocks if b.type == "cleanup_policies"]
+    dynamic = any(
+        b.type == "dynamic" and b.labels[:1] == ["cleanup_policies"] for b in block.blocks
+    )
+    dry_run = block.attributes.get("cleanup_policy_dry_run")
+    if not policies or dynamic or any(_computed(b) for b in policies):
+        return
+    if dry_run is not None and (dry_run.kind != "bool" or dry_run.value is not False):
+        return  # a dry run (or one decided by a variable) only logs what it would delete
+    root = Node(
+        "array", None, policies[0].line, policies[0].column, items=[_as_node(b) for b in policies]
+    )
+    name = block.labels[1] if len(block.labels) > 1 else ""
+    yield from _gar_policy(path, root, f'Terraform google_artifact_registry_repository "{name}"')
+
+
+# A Terraform ``rule``'s parameter → Harbor's template, in the order the provider tries them.
+_HARBOR_TERRAFORM_TEMPLATES = (
+    ("n_days_since_last_pull", "nDaysSinceLastPull"),
+    ("n_days_since_last_push", "nDaysSinceLastPush"),
+    ("most_recently_pulled", "latestPulledN"),
+    ("most_recently_pushed", "latestPushedK"),
+)
+
+
+def _harbor_resource(path: str, block: Block) -> Iterator[Fact]:
+    """``harbor_retention_policy``: each ``rule`` block as the provider sends it."""
+    rules_blocks = [b for b in block.blocks if b.type == "rule"]
+    dynamic = any(b.type == "dynamic" and b.labels[:1] == ["rule"] for b in block.blocks)
+    if not rules_blocks or dynamic or any(_computed(b) for b in rules_blocks):
+        return
+    rules: list[HarborRetentionRule] = []
+    for rule in rules_blocks:
+        values = rule.attributes
+        where = Location(path, rule.line, rule.column)
+        template, number, decisive = "", None, None
+        for name, candidate in _HARBOR_TERRAFORM_TEMPLATES:
+            value = int_value(values.get(name))
+            if value is not None and value > 0:
+                template, number, decisive = candidate, value, values[name]
+                break
+        else:
+            always = values.get("always_retain")
+            if always is not None and always.value is True:
+                template, decisive = "always", always
+        if not template:
+            continue  # the provider refuses a rule without a parameter
+        tags: list[tuple[str, str]] = []
+        for name, decoration in (("tag_matching", "matches"), ("tag_excluding", "excludes")):
+            pattern = text_value(values.get(name))
+            if pattern:
+                tags[:] = [(decoration, pattern)]  # as the provider: excluding wins
+        repositories: list[tuple[str, str]] = []
+        for name, decoration in (
+            ("repo_matching", "repoMatches"),
+            ("repo_excluding", "repoExcludes"),
+        ):
+            pattern = text_value(values.get(name))
+            if pattern:
+                repositories[:] = [(decoration, pattern)]
+        untagged = values.get("untagged_artifacts")
+        disabled = values.get("disabled")
+        rules.append(
+            HarborRetentionRule(
+                template=template,
+                count=number if template in HARBOR_COUNT_TEMPLATES else None,
+                days=number if template in HARBOR_DAY_TEMPLATES else None,
+                tag_selectors=tuple(tags),
+                untagged=untagged is None or untagged.value is not False,
+                disabled=disabled is not None and disabled.value is True,
+                location=where,
+                value_location=_at(path, decisive) if decisive is not None else where,
+                repository_selectors=tuple(repositories),
+            )
+        )
+    name = block.labels[1] if len(block.labels) > 1 else ""
+    origin = f'Terraform harbor_retention_policy "{name}"'
+    yield HarborRetentionPolicy(Location(path, block.line, block.column), tuple(rules), origin)
 
 
 def _ecr_module(path: str, text: str, block: Block) -> Iterator[Fact]:

@@ -292,10 +292,12 @@ class RegistryLifecycleExpiresRollbackTarget(Rule):
     retention policies (JSON files; ECR policies in Terraform — `aws_ecr_lifecycle_policy`,
     `aws_ecr_lifecycle_policy_document`, the terraform-aws-modules/ecr module's
     `repository_lifecycle_policy` — and in CloudFormation `AWS::ECR::Repository`
-    `LifecyclePolicyText`, YAML or JSON) and reports a rule that keeps fewer images than
-    `keep-releases`, deletes images younger than `rollback-window`, or deletes untagged images
-    while the manifests pin images by digest. ECR rules are read in `rulePriority` order (an
-    image belongs to the first rule that selects it); a repository with immutable tags never
+    `LifecyclePolicyText`, YAML or JSON; Artifact Registry `cleanup_policies` of a Terraform
+    `google_artifact_registry_repository`; Terraform `harbor_retention_policy` rules) and
+    reports a rule that keeps fewer images than `keep-releases`, deletes images younger than
+    `rollback-window`, or deletes untagged images while the manifests pin images by digest.
+    ECR rules are read in `rulePriority` order (an image belongs to the first rule that
+    selects it); a repository with immutable tags never
     leaves a pinned digest untagged, so its untagged rules are not judged for that. In
     Artifact Registry a Keep policy beats Delete, and a policy with `packageNamePrefixes`
     (in its condition or `mostRecentVersions`) governs only those packages; `tagState` is
