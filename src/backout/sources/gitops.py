@@ -7,7 +7,11 @@ Both take the chart version as a semver constraint (Masterminds/semver): ``6.5.4
 reconcile; Flux installs the newest chart when ``version`` is left out. A chart that comes
 from a git repository or a bucket (Flux ``sourceRef.kind: GitRepository``/``Bucket``, an
 Argo CD source with ``path:`` rather than ``chart:``) is versioned by its commit, not here;
-Flux ``chartRef`` names a ``HelmChart``/``OCIRepository`` object that holds the version.
+Flux ``chartRef`` names a ``HelmChart``/``OCIRepository`` object that holds the version: a
+:class:`FluxChartRef` of the release and a :class:`FluxChartSource` of each such object whose
+version floats (an ``OCIRepository``'s ``ref``: ``digest``, else ``semver``, else ``tag``,
+``latest`` when none is set; a ``HelmChart``'s ``version``, ``*`` when left out), joined by
+rule BK104 (the source may sit in another file).
 """
 
 from __future__ import annotations
@@ -42,6 +46,34 @@ class ChartVersionRange(Fact):
     version: str | None
 
 
+@dataclass(frozen=True)
+class FluxChartRef(Fact):
+    """A Flux HelmRelease whose chart is the artifact of a source object (``spec.chartRef``),
+    located at ``chartRef``. ``namespace`` is the object's (``chartRef.namespace``, else the
+    release's own), ``None`` when neither is written."""
+
+    resource: str
+    kind: str
+    name: str
+    namespace: str | None
+
+
+@dataclass(frozen=True)
+class FluxChartSource(Fact):
+    """A Flux ``OCIRepository`` or ``HelmChart`` whose chart version floats, located at the
+    value that lets it float (at ``spec.url``/``spec.chart`` when nothing is set).
+
+    ``field`` names that value (``ref.semver``, ``ref.tag``, ``version``); ``version`` is
+    ``None`` when nothing is set (``latest``, ``*``)."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    chart: str
+    field: str
+    version: str | None
+
+
 def is_exact(version: str) -> bool:
     """True for a constraint that matches one chart release (``1.2.3``, ``=v1.2.3-rc.1``)."""
     return _EXACT.fullmatch(version.strip()) is not None
@@ -53,6 +85,10 @@ def chart_versions(path: str, doc: Node, api_version: str, kind: str) -> Iterato
     name = text_of(get(get(doc, "metadata"), "name")) or "?"
     if kind == "HelmRelease" and api_version.startswith("helm.toolkit.fluxcd.io/"):
         yield from _flux(path, doc, f"HelmRelease/{name}")
+    elif kind in ("OCIRepository", "HelmChart") and api_version.startswith(
+        "source.toolkit.fluxcd.io/"
+    ):
+        yield from _flux_source(path, doc, kind, name)
     elif api_version.startswith("argoproj.io/") and kind in ("Application", "ApplicationSet"):
         spec = get(doc, "spec")
         if kind == "ApplicationSet":
@@ -63,6 +99,16 @@ def chart_versions(path: str, doc: Node, api_version: str, kind: str) -> Iterato
 
 
 def _flux(path: str, doc: Node, resource: str) -> Iterator[Fact]:
+    reference = get_path(doc, "spec", "chartRef")
+    target = text_of(get(reference, "name"))
+    if reference is not None and target:
+        namespace = text_of(get(reference, "namespace")) or text_of(
+            get_path(doc, "metadata", "namespace")
+        )
+        kind = text_of(get(reference, "kind")) or ""
+        at = location(path, get(reference, "name") or reference)
+        yield FluxChartRef(at, resource, kind, target, namespace or None)
+        return
     spec = get_path(doc, "spec", "chart", "spec")
     chart_node = get(spec, "chart")
     chart = text_of(chart_node)
@@ -79,6 +125,50 @@ def _flux(path: str, doc: Node, resource: str) -> Iterator[Fact]:
         path, version_node if version_node is not None and version else chart_node
     )
     yield ChartVersionRange(where, resource, "flux", chart, version or None)
+
+
+def _flux_source(path: str, doc: Node, kind: str, name: str) -> Iterator[Fact]:
+    """An ``OCIRepository`` or ``HelmChart`` whose chart version floats (see the module
+    docstring); nothing for one pinned to a digest or a single release."""
+    spec = get(doc, "spec")
+    namespace = text_of(get_path(doc, "metadata", "namespace")) or None
+    if kind == "OCIRepository":
+        ref = get(spec, "ref")
+        anchor = get(spec, "url")
+        chart = text_of(anchor) or name
+        if text_of(get(ref, "digest")):
+            return
+        for field in ("semver", "tag"):
+            node = get(ref, field)
+            value = text_of(node)
+            if node is None or not value:
+                continue
+            # A tag pinned with its digest (`6.6.2@sha256:…`) names one artifact.
+            if is_exact(value) or _substituted(value) or (field == "tag" and "@" in value):
+                return
+            yield FluxChartSource(
+                location(path, node), kind, name, namespace, chart, f"ref.{field}", value
+            )
+            return
+        where = ref if ref is not None else anchor
+    else:
+        anchor = get(spec, "chart")
+        chart = text_of(anchor) or name
+        if text_of(get(get(spec, "sourceRef"), "kind")) in ("GitRepository", "Bucket"):
+            return  # versioned by the source's revision; `version` is ignored
+        node = get(spec, "version")
+        value = text_of(node)
+        if node is not None and value:
+            if is_exact(value) or _substituted(value):
+                return
+            yield FluxChartSource(
+                location(path, node), kind, name, namespace, chart, "version", value
+            )
+            return
+        where = anchor
+    if where is not None:
+        field = "ref.tag" if kind == "OCIRepository" else "version"
+        yield FluxChartSource(location(path, where), kind, name, namespace, chart, field, None)
 
 
 def _argocd(path: str, source: Node | None, resource: str) -> Iterator[Fact]:

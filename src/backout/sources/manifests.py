@@ -201,7 +201,7 @@ class Workload(Fact):
 
 
 # Kinds whose chart versions :mod:`backout.sources.gitops` reads.
-_GITOPS_KINDS = ("HelmRelease", "Application", "ApplicationSet")
+_GITOPS_KINDS = ("HelmRelease", "Application", "ApplicationSet", "OCIRepository", "HelmChart")
 
 
 def _kind_of(doc: Node) -> tuple[str, str] | None:

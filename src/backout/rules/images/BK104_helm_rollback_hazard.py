@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.gitops import ChartVersionRange
+from backout.sources.gitops import ChartVersionRange, FluxChartRef, FluxChartSource
 from backout.sources.helm import (
     HelmChart,
     HelmCrd,
@@ -65,10 +65,14 @@ class HelmRollbackHazard(Rule):
       whose `spec.chart.spec.version` names no single release (`6.x`, `>=6.0.0`, `~6.5`,
       `*`, a partial `6.5`, or no `version`: the newest), or an Argo CD `Application` (or
       `ApplicationSet` template) whose Helm source's `targetRevision` does. Masterminds
-      semver, which both use, reads `6.5.4` and `=v6.5.4` as one release. Not flagged: a
-      chart from a git repository or bucket (its commit versions it), Flux `chartRef`, a
-      version filled in before the controller reads it (Flux post-build `${version}`,
-      an ApplicationSet parameter `{{values.chartVersion}}`).
+      semver, which both use, reads `6.5.4` and `=v6.5.4` as one release. A `HelmRelease`
+      whose `chartRef` names an `OCIRepository` or `HelmChart` of the checked tree is
+      judged by that object, reported where it floats: an `OCIRepository` whose `ref` has
+      no `digest` and a `semver` range, a moving `tag`, or nothing (Flux pulls `latest`);
+      a `HelmChart` whose `version` is a range or absent. Not flagged: a chart from a git
+      repository or bucket (its commit versions it), a version filled in before the
+      controller reads it (Flux post-build `${version}`, an ApplicationSet parameter
+      `{{values.chartVersion}}`), a source object that no `chartRef` names.
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
     as unreadable. A hook annotation built inside an action and merged in by a helper counts
@@ -232,6 +236,43 @@ class HelmRollbackHazard(Rule):
             )
         for floating in context.head.of(ChartVersionRange):
             yield self._floating_chart(floating)
+        references = context.head.of(FluxChartRef)
+        for source in context.head.of(FluxChartSource) if references else ():
+            users = [
+                r.resource
+                for r in references
+                if (r.kind, r.name) == (source.kind, source.name)
+                and (r.namespace is None or source.namespace in (None, r.namespace))
+            ]
+            if users:
+                yield self._floating_source(source, users)
+
+    def _floating_source(self, source: FluxChartSource, users: list[str]) -> Finding:
+        """The finding for a Flux source object whose chart version floats, named by the
+        ``chartRef`` of the ``users`` (HelmReleases)."""
+        what = f"{source.kind}/{source.name}"
+        if source.version is None and source.kind == "OCIRepository":
+            picks = f"which sets no `ref`, so Flux pulls the `latest` tag of `{source.chart}`"
+        elif source.version is None:
+            picks = (
+                f"which has no `version`, so Flux fetches the newest release of `{source.chart}`"
+            )
+        elif source.field == "ref.tag":
+            picks = f"whose `ref.tag` is `{source.version}`, a tag that the next chart push moves"
+        else:
+            picks = (
+                f"whose `{source.field}` is the range `{source.version}`, so Flux fetches the "
+                "newest chart release that matches"
+            )
+        pin = "`ref.tag` (or `ref.digest`)" if source.kind == "OCIRepository" else "`version`"
+        return self.finding(
+            source.location,
+            f"{', '.join(dict.fromkeys(users))} takes its chart from {what}, {picks}: a new "
+            "chart release upgrades the app with no commit to revert, and a `helm rollback` "
+            "by hand is undone at the next reconcile, which installs the newest release again",
+            f"pin {pin} of {what} to one chart release (`6.5.4`) and let a bot (Renovate, "
+            "Dependabot) propose each bump as a commit: rolling back is then reverting it",
+        )
 
     def _floating_chart(self, floating: ChartVersionRange) -> Finding:
         """The finding for a chart that a GitOps controller installs by a version range."""

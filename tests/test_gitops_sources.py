@@ -1,0 +1,62 @@
+"""Flux source objects that hold a chart's version (``OCIRepository``, ``HelmChart``): which
+ones float, read from the manifests as Flux's source-controller reads them."""
+
+from __future__ import annotations
+
+import pytest
+
+from backout.sources.base import SourceFile
+from backout.sources.gitops import FluxChartRef, FluxChartSource
+from backout.sources.manifests import ManifestReader
+
+OCI = (
+    "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\n"
+    "metadata:\n  name: app\nspec:\n  url: oci://r.example.com/charts/app\n"
+)
+HELM_CHART = (
+    "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmChart\n"
+    "metadata:\n  name: app\nspec:\n  chart: app\n"
+)
+
+
+def floating(text: str) -> list[tuple[str, str | None, int]]:
+    facts = ManifestReader().read(SourceFile("sources.yaml", text.encode()))
+    return [(f.field, f.version, f.location.line) for f in facts if isinstance(f, FluxChartSource)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (OCI, [("ref.tag", None, 6)]),  # no ref: Flux pulls `latest`
+        (OCI + "  ref:\n    tag: latest\n", [("ref.tag", "latest", 8)]),
+        (OCI + "  ref:\n    tag: 6.5.4\n", []),
+        # A digest wins over a range; semver over tag; a tag pinned with its digest is one.
+        (OCI + "  ref:\n    semver: '>=6'\n    digest: sha256:" + "a" * 64 + "\n", []),
+        (OCI + "  ref:\n    tag: 6.5.4\n    semver: 6.x\n", [("ref.semver", "6.x", 9)]),
+        (OCI + "  ref:\n    tag: 6.6.2@sha256:" + "b" * 64 + "\n", []),
+        (OCI + "  ref:\n    semver: ${chart_version}\n", []),  # post-build substitution
+        (HELM_CHART, [("version", None, 6)]),
+        (HELM_CHART + "  version: '~19.6'\n", [("version", "~19.6", 7)]),
+        (HELM_CHART + "  version: 19.6.2\n", []),
+        (HELM_CHART + "  sourceRef:\n    kind: GitRepository\n    name: charts\n", []),
+    ],
+)
+def test_which_flux_sources_float(text: str, expected: list[tuple[str, str | None, int]]) -> None:
+    assert floating(text) == expected
+
+
+def test_a_chart_ref_takes_the_releases_namespace_unless_it_names_one() -> None:
+    text = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata:\n  name: a\n  namespace: apps\nspec:\n  chartRef:\n"
+        "    kind: OCIRepository\n    name: app\n---\n"
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata:\n  name: b\nspec:\n  chartRef:\n"
+        "    kind: HelmChart\n    name: app\n    namespace: flux-system\n"
+    )
+    facts = ManifestReader().read(SourceFile("releases.yaml", text.encode()))
+    references = [f for f in facts if isinstance(f, FluxChartRef)]
+    assert [(r.resource, r.kind, r.name, r.namespace, r.location.line) for r in references] == [
+        ("HelmRelease/a", "OCIRepository", "app", "apps", 9),
+        ("HelmRelease/b", "HelmChart", "app", "flux-system", 18),
+    ]
