@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backout.sources.base import SourceFile
-from backout.sources.gitops import FluxChartRef, FluxChartSource
+from backout.sources.gitops import ChartVersionRange, FluxChartRef, FluxChartSource
 from backout.sources.manifests import ManifestReader
 
 OCI = (
@@ -60,3 +60,29 @@ def test_a_chart_ref_takes_the_releases_namespace_unless_it_names_one() -> None:
         ("HelmRelease/a", "OCIRepository", "app", "apps", 9),
         ("HelmRelease/b", "HelmChart", "app", "flux-system", 18),
     ]
+
+
+@pytest.mark.parametrize(
+    ("revision", "floats"),
+    [
+        ("6.x", True),
+        (">=6.0.0 <7.0.0", True),
+        (">=6.0.0, <7", True),
+        ("^6 || ^7", True),
+        ("6.0 - 7.0", True),
+        ("*", True),
+        ("6.5.4", False),
+        # Not a constraint: Argo CD's repo-server refuses it ("invalid revision 'HEAD'",
+        # newHelmClientResolveRevision), so no newer chart is ever installed by it.
+        ("HEAD", False),
+        ("main", False),
+    ],
+)
+def test_an_argocd_helm_source_floats_only_on_a_range(revision: str, floats: bool) -> None:
+    text = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\n"
+        "spec:\n  source:\n    repoURL: https://charts.example.com\n    chart: shop\n"
+        f"    targetRevision: '{revision}'\n"
+    )
+    facts = ManifestReader().read(SourceFile("app.yaml", text.encode()))
+    assert any(isinstance(f, ChartVersionRange) for f in facts) is floats

@@ -31,6 +31,16 @@ _EXACT = re.compile(
 )
 
 
+# A Masterminds/semver constraint: comparisons (`>=1.2`, `~1.2`, `^1`, `1.x`, `*`) joined by
+# commas or spaces (and), `||` (or), or a hyphen range (`1.0 - 2.0`). Anything else (`HEAD`,
+# `main`) is refused by both controllers ("invalid revision"), so it floats to nothing.
+_VERSION = r"v?(?:\d+|[xX*])(?:\.(?:\d+|[xX*])){0,2}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+_COMPARISON = rf"(?:(?:!=|>=|=>|<=|=<|~>|[=><~^])\s*)?{_VERSION}"
+_TERM = rf"(?:{_VERSION}\s+-\s+{_VERSION}|{_COMPARISON})"
+_AND = rf"{_TERM}(?:\s*,\s*{_TERM}|\s+{_TERM})*"
+_CONSTRAINT = re.compile(rf"\s*{_AND}(?:\s*\|\|\s*{_AND})*\s*")
+
+
 @dataclass(frozen=True)
 class ChartVersionRange(Fact):
     """A chart a GitOps controller installs by a version constraint that names no single
@@ -79,6 +89,12 @@ def is_exact(version: str) -> bool:
     return _EXACT.fullmatch(version.strip()) is not None
 
 
+def is_constraint(version: str) -> bool:
+    """True for a Masterminds/semver constraint (``6.x``, ``>=6.0.0 <7``, ``^6 || ^7``);
+    false for what no controller resolves (``HEAD``, a branch name)."""
+    return _CONSTRAINT.fullmatch(version) is not None
+
+
 def chart_versions(path: str, doc: Node, api_version: str, kind: str) -> Iterator[Fact]:
     """The floating chart versions of a Flux HelmRelease or an Argo CD Application or
     ApplicationSet document; nothing for any other kind."""
@@ -119,7 +135,7 @@ def _flux(path: str, doc: Node, resource: str) -> Iterator[Fact]:
         return  # the chart's version is the source's revision; `version` is ignored
     version_node = get(spec, "version")
     version = text_of(version_node)
-    if version_node is not None and version and (is_exact(version) or _substituted(version)):
+    if version_node is not None and version and not _floats(version):
         return
     where: Location = location(
         path, version_node if version_node is not None and version else chart_node
@@ -143,8 +159,11 @@ def _flux_source(path: str, doc: Node, kind: str, name: str) -> Iterator[Fact]:
             value = text_of(node)
             if node is None or not value:
                 continue
-            # A tag pinned with its digest (`6.6.2@sha256:…`) names one artifact.
-            if is_exact(value) or _substituted(value) or (field == "tag" and "@" in value):
+            # A tag moves unless it is a release's (`6.5.4`) or pinned with its digest
+            # (`6.6.2@sha256:…`); a semver ref floats when it is a range.
+            if field == "semver" and not _floats(value):
+                return
+            if field == "tag" and (is_exact(value) or _substituted(value) or "@" in value):
                 return
             yield FluxChartSource(
                 location(path, node), kind, name, namespace, chart, f"ref.{field}", value
@@ -159,7 +178,7 @@ def _flux_source(path: str, doc: Node, kind: str, name: str) -> Iterator[Fact]:
         node = get(spec, "version")
         value = text_of(node)
         if node is not None and value:
-            if is_exact(value) or _substituted(value):
+            if not _floats(value):
                 return
             yield FluxChartSource(
                 location(path, node), kind, name, namespace, chart, "version", value
@@ -175,11 +194,15 @@ def _argocd(path: str, source: Node | None, resource: str) -> Iterator[Fact]:
     chart = text_of(get(source, "chart"))
     revision_node = get(source, "targetRevision")
     revision = text_of(revision_node)
-    if not chart or revision_node is None or not revision or is_exact(revision):
-        return
-    if _substituted(revision):
+    if not chart or revision_node is None or not revision or not _floats(revision):
         return
     yield ChartVersionRange(location(path, revision_node), resource, "argocd", chart, revision)
+
+
+def _floats(version: str) -> bool:
+    """Whether a written version names the newest of several chart releases: a constraint
+    that is no single release, and not a parameter filled in elsewhere."""
+    return not is_exact(version) and is_constraint(version) and not _substituted(version)
 
 
 def _substituted(version: str) -> bool:

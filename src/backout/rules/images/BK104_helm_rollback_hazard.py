@@ -72,7 +72,8 @@ class HelmRollbackHazard(Rule):
       a `HelmChart` whose `version` is a range or absent. Not flagged: a chart from a git
       repository or bucket (its commit versions it), a version filled in before the
       controller reads it (Flux post-build `${version}`, an ApplicationSet parameter
-      `{{values.chartVersion}}`), a source object that no `chartRef` names.
+      `{{values.chartVersion}}`), a source object that no `chartRef` names, a version that
+      is no constraint (`targetRevision: HEAD`: the controller refuses it).
 
     Templates are read with their `{{ }}` actions masked, so a valid chart is never reported
     as unreadable. A hook annotation built inside an action and merged in by a helper counts
