@@ -1100,7 +1100,13 @@ def test_a_gitlab_variable_s_value_below_its_name_is_masked() -> None:
         ),
         ("DB_PASSWORD=$${DB_PASSWORD} ./run", "DB_PASSWORD=$${DB_PASSWORD} ./run"),
         ("mysql --password=S3cr3t db", "mysql --password=*** db"),
-        ("mysql --password S3cr3t db", "mysql --password *** db"),
+        # ``--password`` apart prompts: MySQL's takes its value after ``=`` only (``mysql
+        # --help``: ``--password[=name]``; ``mysql --password nosuchdb`` prompts, then "Unknown
+        # database 'nosuchdb'"), psql's ``-W``/``--password`` takes none.
+        ("mysql --password mydb", "mysql --password mydb"),
+        ("mysqldump --password -h db shop", "mysqldump --password -h db shop"),
+        ("psql --password mydb", "psql --password mydb"),
+        ("psql -h db --password -U app mydb", "psql -h db --password -U app mydb"),
         (
             'helm repo add --username ci --password "S3cr3t" r x',
             'helm repo add --username ci --password "***" r x',
@@ -1141,6 +1147,67 @@ def test_a_gitlab_variable_s_value_below_its_name_is_masked() -> None:
     ],
 )
 def test_a_credential_in_a_shell_command_is_masked(line: str, expected: str) -> None:
+    assert Redactor([line]).redact(line) == expected
+    shown = redact_line(f"      - run: {line}", 0, ".github/workflows/ci.yml")[0]
+    assert shown == f"      - run: {expected}"
+
+
+# Found by review: more commands that take a credential as an option or a header, and prose
+# that names an option (a runbook's or a comment's) whose next word is no value.
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # curl's short options grouped: the last takes the next word, a letter that takes a
+        # value takes the rest of the group (``-usLf x``: user ``sLf``, checked with curl 8).
+        ("curl -fsSLu ci:S3cr3tV4lue https://x", "curl -fsSLu ci:*** https://x"),
+        ("curl -sSfu 'ci:S3cr3t' https://x", "curl -sSfu 'ci:***' https://x"),
+        ("curl -su ci:S3cr3t -o out https://x", "curl -su ci:*** -o out https://x"),
+        ("curl -fsSLu ci https://x", "curl -fsSLu ci https://x"),
+        ("curl -fsSLu ci:$PW https://x", "curl -fsSLu ci:$PW https://x"),
+        # ``-o`` takes ``u`` as its file: no user there.
+        ("curl -fou ci:nope https://x", "curl -fou ci:nope https://x"),
+        ("curl --user=ci:S3cr3t https://x", "curl --user=ci:*** https://x"),
+        ("wget --password=S3cr3t https://x", "wget --password=*** https://x"),
+        ("wget --http-password S3cr3t https://x", "wget --http-password *** https://x"),
+        ("wget --http-user=ci --http-passwd=S3cr3t x", "wget --http-user=ci --http-passwd=*** x"),
+        # Samba's tools: ``-U|--user=[DOMAIN/]USERNAME[%PASSWORD]`` (smbtree(1)).
+        ("smbclient //srv/share -U ci%S3cr3t -c ls", "smbclient //srv/share -U ci%*** -c ls"),
+        ("smbclient -U 'CORP\\ci%S3cr3t' //srv/s", "smbclient -U 'CORP\\ci%***' //srv/s"),
+        ("rpcclient --user=ci%S3cr3t srv", "rpcclient --user=ci%*** srv"),
+        ("net ads join -U admin%S3cr3t", "net ads join -U admin%***"),
+        ("smbclient -U ci //srv/share", "smbclient -U ci //srv/share"),
+        ("smbclient -U ci%$SMB_PASSWORD //srv/s", "smbclient -U ci%$SMB_PASSWORD //srv/s"),
+        # A cookie is a session's credential: each value masked, its name shown; a
+        # ``Set-Cookie``'s attributes (``Path``, ``HttpOnly``) are no cookie.
+        ('curl -H "Cookie: sid=S3cr3tV4lue" https://x', 'curl -H "Cookie: sid=***" https://x'),
+        (
+            "curl -H 'cookie: sid=S3cr3t; theme=dark' https://x",
+            "curl -H 'cookie: sid=***; theme=***' https://x",
+        ),
+        (
+            'curl -H "Set-Cookie: sid=S3cr3t; Path=/; HttpOnly" x',
+            'curl -H "Set-Cookie: sid=***; Path=/; HttpOnly" x',
+        ),
+        ('wget --header="Cookie: sid=S3cr3t" x', 'wget --header="Cookie: sid=***" x'),
+        ('curl --cookie "sid=S3cr3t" https://x', 'curl --cookie "sid=***" https://x'),
+        ("curl -b sid=S3cr3t https://x", "curl -b sid=*** https://x"),
+        ('curl -sb "a=S3cr3t;b=Tw0" https://x', 'curl -sb "a=***;b=***" https://x'),
+        ('curl -H "Cookie: sid=$SID" x', 'curl -H "Cookie: sid=$SID" x'),
+        # ``-b`` without ``=`` reads a file of cookies: shown, as a jar.
+        ("curl -b cookies.txt -c jar.txt https://x", "curl -b cookies.txt -c jar.txt https://x"),
+        ("curl --cookie-jar jar.txt https://x", "curl --cookie-jar jar.txt https://x"),
+        # Prose that names an option: the word after it is no value.
+        ("use -p to set the port", "use -p to set the port"),
+        ("# use --password to give the password", "# use --password to give the password"),
+        ("The --token option sets the token.", "The --token option sets the token."),
+        ("sshpass -p or -f: see the man page", "sshpass -p or -f: see the man page"),
+        ("- Pass `--password` and the token", "- Pass `--password` and the token"),
+        # A command in a comment is still a command.
+        ("# docker login -u ci -p S3cr3tV4lue r", "# docker login -u ci -p *** r"),
+        ("# kubectl --token S3cr3tV4lue get pods", "# kubectl --token *** get pods"),
+    ],
+)
+def test_more_credentials_in_shell_commands_are_masked(line: str, expected: str) -> None:
     assert Redactor([line]).redact(line) == expected
     shown = redact_line(f"      - run: {line}", 0, ".github/workflows/ci.yml")[0]
     assert shown == f"      - run: {expected}"

@@ -20,6 +20,7 @@ reference (the image grammar reads ``bob:pw@registry/app`` as repository ``bob``
 
 from __future__ import annotations
 
+import bisect
 import re
 import string
 from collections.abc import Iterable, Iterator
@@ -291,6 +292,8 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
     lowered = text.lower()
     size = len(text)
     read: set[int] = set()
+    # Where a ``--password`` prompts (:func:`_prompting_commands`), found once if needed.
+    prompting: list[_Span] | None = None
     for word in _SECRET_WORDS:
         at = lowered.find(word)
         while at >= 0:
@@ -313,8 +316,14 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
                 continue
             match = _SETTING_VALUE.match(text, end)
             if match is None:
-                if text.startswith("--", start) and not _SWITCH.match(name):
-                    yield from _option_span(text, end)
+                if not text.startswith("--", start) or _SWITCH.match(name):
+                    continue
+                if name.lower() == "password":
+                    if prompting is None:
+                        prompting = _prompting_commands(text)
+                    if _within(prompting, start):
+                        continue  # ``mysql --password db``, ``psql --password``: a prompt
+                yield from _option_span(text, end)
                 continue
             # A word in the value is no name (``password=password=…``): read from its end, or
             # each name would read the rest of a long line again.
@@ -338,10 +347,38 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
 
 
 def _option_span(text: str, end: int) -> Iterator[tuple[int, int]]:
-    """The span of the value of the long option that ends at ``end`` (``--password s3cret``)."""
+    """The span of the value of the long option that ends at ``end`` (``--password s3cret``),
+    unless the word after it is prose (``use --password to set it``)."""
     match = _OPTION_VALUE.match(text, end)
     if match is not None:
-        yield from _value_span(text, *_unquoted(text, *match.span("value")))
+        begin, finish = _unquoted(text, *match.span("value"))
+        if not _is_prose(text, begin, finish):
+            yield from _value_span(text, begin, finish)
+
+
+# The clients whose ``--password`` takes its value after ``=`` only or none, and prompts:
+# MySQL's (``--password[=name]``, ``mysql --help``) and PostgreSQL's (``-W, --password  force
+# password prompt``, ``psql --help``).
+_PROMPTING_COMMAND = re.compile(
+    r"(?<![\w.-])(?:mysql\w*|mariadb(?:-\w+)?|psql|pg_\w+|createdb|dropdb|createuser|dropuser"
+    r"|vacuumdb|reindexdb|clusterdb)(?![\w.-])"
+)
+
+
+def _prompting_commands(text: str) -> list[_Span]:
+    """The spans of ``text`` from each command of :data:`_PROMPTING_COMMAND` to its end."""
+    spans: list[_Span] = []
+    for command in _PROMPTING_COMMAND.finditer(text):
+        if spans and command.start() < spans[-1][1]:
+            continue
+        spans.append((command.end(), _command_end(text, command.end())))
+    return spans
+
+
+def _within(spans: list[_Span], at: int) -> bool:
+    """Whether ``at`` is in one of the sorted, disjoint ``spans``."""
+    index = bisect.bisect_right(spans, at, key=lambda span: span[0]) - 1
+    return index >= 0 and spans[index][0] <= at < spans[index][1]
 
 
 def _unquoted(text: str, begin: int, finish: int) -> tuple[int, int]:
@@ -541,6 +578,8 @@ def _secret_spans(text: str, named: bool = True) -> list[tuple[int, int]]:
     named as credentials are sought only when ``named`` (a caller that searched all its texts
     at once for :data:`SECRET_NAME` and found none passes ``False``)."""
     found = list(_command_spans(text)) if _may_hold_command(text) else []
+    if "ookie" in text or "OOKIE" in text:
+        found += _header_cookie_spans(text)
     if not named and "@" not in text and "=" not in text:
         return _merged(found, text) if found else []
     found += [
@@ -559,62 +598,202 @@ def _secret_spans(text: str, named: bool = True) -> list[tuple[int, int]]:
 # The commands whose options take a password as a letter of their own, as a word of their own
 # or ending a path (``/usr/bin/mysql``): MySQL's clients (``-p`` with the password glued:
 # ``mysql -p db`` prompts for it and names a database), a registry's ``login``, ``sshpass`` and
-# MongoDB's shell (``-p`` glued or the next word), ``redis-cli`` (``-a``), ``curl`` (``-u`` or
-# ``--user`` with ``user:password``). Elsewhere ``-p`` is a port or a switch (``docker run -p
-# 8080:80``, ``mkdir -p``).
+# MongoDB's shell (``-p`` glued or the next word), ``redis-cli`` (``-a``), ``curl`` (``-u``,
+# ``--user``, ``-U`` or ``--proxy-user`` with ``user:password``; ``-b`` or ``--cookie`` with
+# cookies), Samba's clients (``-U`` or ``--user`` with ``user%password``). Elsewhere ``-p`` is
+# a port or a switch (``docker run -p 8080:80``, ``mkdir -p``).
 _PASSWORD_COMMAND = re.compile(
     r"(?<![\w.-])(?:(?P<mysql>mysql\w*|mariadb(?:-\w+)?)|(?P<login>login|sshpass|mongo|mongosh)"
-    r"|(?P<redis>redis-cli)|(?P<curl>curl))(?![\w.-])"
+    r"|(?P<redis>redis-cli)|(?P<curl>curl)"
+    r"|(?P<samba>smbclient|rpcclient|smbcacls|smbcquotas|smbtree|smbget|smbpasswd|samba-tool|net))"
+    r"(?![\w.-])"
 )
 # The words of :data:`_PASSWORD_COMMAND`, sought with ``in`` first: the pattern tries its
 # alternatives at every character, and a report has thousands of texts with none of them.
-_COMMAND_WORDS = ("mysql", "mariadb", "login", "sshpass", "mongo", "redis-cli", "curl")
+_COMMAND_WORDS = (
+    "mysql",
+    "mariadb",
+    "login",
+    "sshpass",
+    "mongo",
+    "redis-cli",
+    "curl",
+    "smb",
+    "rpcclient",
+    "samba-tool",
+    "net",
+)
 
 
 def _may_hold_command(text: str) -> bool:
     """Whether ``text`` may hold a password :func:`_command_spans` finds, told in C."""
-    return ("-p" in text or "-a" in text or "-u" in text) and any(
-        word in text for word in _COMMAND_WORDS
-    )
+    return "-" in text and any(word in text for word in _COMMAND_WORDS)
 
 
-# Where a command ends: its options are read to there.
-_COMMAND_END = re.compile(r"[;|&\n]")
-# A short option (or curl's ``--user``) and its value, glued or the next word.
+# Where a command ends, its options read to there: a ``;``, ``|``, ``&`` or line break out of
+# quotes (``-b "a=1; b=2"`` is one word).
+_COMMAND_END = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|(?P<end>[;|&\n])")
+
+
+def _command_end(text: str, at: int) -> int:
+    """Where the command that goes on at ``at`` of ``text`` ends (its length: at its end)."""
+    for match in _COMMAND_END.finditer(text, at):
+        if match.group("end") is not None:
+            return match.start()
+    return len(text)
+
+
+# A short option (or a long one) and its value, glued or the next word; curl's short options
+# may be grouped (``-fsSLu``), the last of the ``group`` taking the value.
 _PASSWORD_OPTION = re.compile(
-    r"(?<![^\s\"'])-(?P<flag>[pau]|-user)(?P<blank>[ \t]+|=)?"
+    r"(?<![^\s\"'])-(?P<group>[A-Za-z0-9#:]*?)(?P<flag>[pauUb]|-user|-proxy-user|-cookie)"
+    r"(?P<blank>[ \t]+|=)?"
     r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}|[^\s\"'`;|&<>]+)"
 )
-# The option each command takes a password with.
-_PASSWORD_FLAGS = {"mysql": "p", "login": "p", "redis": "a", "curl": "u"}
+# The options each command takes a password with, and what is before it in the value (curl's
+# ``user:password``, Samba's ``user%password``; ``""``: the whole value).
+_PASSWORD_FLAGS: dict[str, dict[str, str]] = {
+    "mysql": {"p": ""},
+    "login": {"p": ""},
+    "redis": {"a": ""},
+    "curl": {"u": ":", "-user": ":", "U": ":", "-proxy-user": ":", "b": "=", "-cookie": "="},
+    "samba": {"U": "%", "-user": "%"},
+}
+# curl's short options that take no value, which a group may hold before the one that does
+# (``curl --help all``): any other letter takes the rest of the group as its value.
+_CURL_SWITCHES = frozenset("aqfGgI0ik46jlLMn:NZ#pJORSs231BvV")
+# Words of prose, not values: a runbook's or a comment's ``use --password to set it``, ``the
+# --token option``, ``sshpass -p or -f``. No password is one of them.
+_PROSE_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "to",
+        "and",
+        "or",
+        "nor",
+        "but",
+        "is",
+        "are",
+        "be",
+        "as",
+        "at",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "of",
+        "on",
+        "with",
+        "without",
+        "when",
+        "if",
+        "then",
+        "than",
+        "that",
+        "this",
+        "which",
+        "it",
+        "its",
+        "instead",
+        "also",
+        "only",
+        "not",
+        "must",
+        "may",
+        "can",
+        "will",
+        "should",
+        "see",
+        "here",
+        "below",
+        "above",
+        "option",
+        "options",
+        "flag",
+        "flags",
+        "argument",
+        "arguments",
+        "switch",
+        "parameter",
+        "parameters",
+        "value",
+    ]
+)
+
+
+def _is_prose(text: str, begin: int, finish: int) -> bool:
+    """Whether the word ``text[begin:finish]`` after an option is prose, not its value."""
+    return text[begin:finish].rstrip(".,:").lower() in _PROSE_WORDS
 
 
 def _command_spans(text: str) -> Iterator[tuple[int, int]]:
     """Where the passwords that the commands of :data:`_PASSWORD_COMMAND` in ``text`` are given
-    as options are (``mysql -ps3cret``, ``docker login -p s3cret``, ``curl -u ci:s3cret``), a
-    reference aside (``-p $PASSWORD``). Each command is read once, to its end."""
+    as options are (``mysql -ps3cret``, ``docker login -p s3cret``, ``curl -u ci:s3cret``,
+    ``smbclient -U ci%s3cret``), and the values of the cookies curl is given (``-b sid=s3cret``),
+    a reference aside (``-p $PASSWORD``). Each command is read once, to its end."""
     at = 0
     while (command := _PASSWORD_COMMAND.search(text, at)) is not None:
         kind = command.lastgroup or ""
-        end = _COMMAND_END.search(text, command.end())
-        at = len(text) if end is None else end.end()
+        flags = _PASSWORD_FLAGS[kind]
+        at = _command_end(text, command.end())
         for option in _PASSWORD_OPTION.finditer(text, command.end(), at):
-            flag = option.group("flag").lstrip("-")
-            if (flag == "user" and kind != "curl") or (
-                flag != "user" and flag != _PASSWORD_FLAGS[kind]
+            flag = option.group("flag")
+            before = flags.get(flag)
+            group = option.group("group")
+            if before is None or (
+                group and (kind != "curl" or not _CURL_SWITCHES.issuperset(group))
             ):
-                continue
+                continue  # not its password, or a letter of the group takes the rest
             if kind == "mysql" and option.group("blank"):
                 continue  # ``-p db``: a prompt, and the database's name
             if option.group("value")[0] == "-":
                 continue  # another option
             begin, finish = _unquoted(text, *option.span("value"))
-            if kind == "curl":
-                colon = text.find(":", begin, finish)
-                if colon < 0:
-                    continue  # a user alone: curl prompts for the password
-                begin = colon + 1
+            if option.group("blank") and _is_prose(text, begin, finish):
+                continue
+            if before == "=":
+                yield from _cookie_spans(text, begin, finish)
+                continue
+            if before:
+                separator = text.find(before, begin, finish)
+                if separator < 0:
+                    continue  # a user alone: the command prompts for the password
+                begin = separator + 1
             yield from _value_span(text, begin, finish)
+
+
+# A cookie of a ``Cookie`` header or curl's ``-b``: its name and its value, to the next ``;``.
+_COOKIE = re.compile(r"[ \t]*(?P<name>[^=;\s\"'`]+)=(?P<value>[^;\"'`]*)(?:;|$)")
+# A ``Cookie:`` or ``Set-Cookie:`` header (``-H "Cookie: sid=…"``, ``--header=…``).
+_COOKIE_HEADER = re.compile(r"(?<![\w-])(?P<set>set-)?cookie[ \t]*:[ \t]*", re.I)
+# The end of a header's value: the quote or the blank that ends the word it is in.
+_HEADER_END = re.compile(r"[\"'`\n]")
+
+
+def _cookie_spans(text: str, begin: int, finish: int, first: bool = False) -> Iterator[_Span]:
+    """The values of the cookies ``name=value; …`` in ``text[begin:finish]`` (only the
+    ``first``: a ``Set-Cookie``'s, whose attributes follow), a value with none (``-b
+    cookies.txt`` reads a file) aside."""
+    at = begin
+    while at < finish:
+        cookie = _COOKIE.match(text[:finish], at)
+        if cookie is None:
+            return
+        yield from _value_span(text, *cookie.span("value"))
+        if first:
+            return
+        at = cookie.end()
+
+
+def _header_cookie_spans(text: str) -> Iterator[_Span]:
+    """The values of the cookies of the ``Cookie:`` and ``Set-Cookie:`` headers in ``text``."""
+    for header in _COOKIE_HEADER.finditer(text):
+        end = _HEADER_END.search(text, header.end())
+        finish = len(text) if end is None else end.start()
+        yield from _cookie_spans(text, header.end(), finish, first=bool(header.group("set")))
 
 
 def _merged(found: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
