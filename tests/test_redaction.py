@@ -1274,6 +1274,84 @@ def test_a_terraform_variable_s_default_is_masked() -> None:
     )
 
 
+def test_terraform_collections_outputs_and_heredocs_are_masked() -> None:
+    """Found by review: a credential variable's default written as a map or a list leaked its
+    values and masked its braces, an ``output`` of a literal was shown, and an attribute's
+    heredoc (``tls_key = <<-EOT``) leaked its lines. Only the values are masked: the keys, the
+    brackets and references (``var.x``, a resource's attribute) stay shown."""
+    text = (
+        'variable "db_credentials" {\n'
+        '  default = { user = "Us3rV4lue", pass = "S3cr3tA" }\n'
+        "}\n"
+        'variable "db" {\n'
+        "  sensitive = true\n"
+        "  default = {\n"
+        '    username = "Us3rV4lue"\n'
+        '    "host"   = "H0stV4lue"\n'
+        "    port     = 5432\n"
+        "  }\n"
+        "}\n"
+        'variable "api_tokens" {\n'
+        '  default = ["Tok3nA", "Tok3nB"]\n'
+        "}\n"
+        'variable "api_tokens2" {\n'
+        "  default = [\n"
+        '    "Tok3nC", # first\n'
+        '    "Tok3nD",\n'
+        "  ]\n"
+        "}\n"
+        'variable "plain" {\n'
+        '  default = { host = "h", port = 5 }\n'
+        "}\n"
+        'output "db_password" {\n'
+        '  value = "S3cr3tOut"\n'
+        "}\n"
+        'output "conn" {\n'
+        '  value     = "S3cr3tOut2"\n'
+        "  sensitive = true\n"
+        "}\n"
+        'output "ref" {\n'
+        "  value     = aws_db_instance.shop.password\n"
+        "  sensitive = true\n"
+        "}\n"
+        'output "token" { value = random_password.api.result }\n'
+        'output "region" {\n'
+        '  value = "eu-west-1"\n'
+        "}\n"
+        "locals {\n"
+        '  db_password = "S3cr3tLoc"\n'
+        '  api_keys    = ["K3yOne", "K3yTwo"]\n'
+        "  tls_key     = <<-EOT\n"
+        "    PemLine1\n"
+        "  EOT\n"
+        '  region      = "eu"\n'
+        "}\n"
+        'resource "aws_db_instance" "shop" {\n'
+        "  password = var.db_password\n"
+        '  username = "shop"\n'
+        "}\n"
+    )
+    expected = text
+    for secret in (
+        "Us3rV4lue",
+        "S3cr3tA",
+        "H0stV4lue",
+        "5432",
+        "Tok3nA",
+        "Tok3nB",
+        "Tok3nC",
+        "Tok3nD",
+        "S3cr3tOut2",
+        "S3cr3tOut",
+        "S3cr3tLoc",
+        "K3yOne",
+        "K3yTwo",
+        "PemLine1",
+    ):
+        expected = expected.replace(secret, "***")
+    assert _shown(text, "infra/main.tf") + "\n" == expected
+
+
 def test_a_json_value_below_its_key_is_masked() -> None:
     text = '{\n  "DB_PASSWORD":\n    "S3cr3tV4lue",\n  "region":\n    "eu"\n}\n'
     assert _shown(text, "config.json") + "\n" == text.replace("S3cr3tV4lue", "***")

@@ -404,6 +404,9 @@ _FLOW_PIECE = re.compile(
     r"|(?:(?<=[{,:\[])|^)[ \t]*(?:\"(?:[^\"\\]|\\.)*\"?|'(?:[^']|'')*'?)"
 )
 _Span = tuple[int, int]
+Masked = tuple[int, int] | list[tuple[int, int]]
+"""What a line holds of a credential's value begun above it: a span, or spans apart (the
+values of a Terraform map on one line, its keys between them shown)."""
 # An open flow mapping: the name its ``name`` key holds, and where its ``value`` is (the index
 # of its line and its span there).
 _FlowEntry = tuple[str | None, tuple[tuple[int, _Span], ...]]
@@ -896,7 +899,7 @@ def strings_in(value: Any) -> Iterator[str]:
 
 
 def redact_line(
-    line: str, column: int, path: str = "", continued: tuple[int, int] | None = None
+    line: str, column: int, path: str = "", continued: Masked | None = None
 ) -> tuple[str, int]:
     """A source line of the file at ``path`` with its credentials masked, and where the
     1-based ``column`` (0: unknown) of ``line`` is in it, so that a caret still points at the
@@ -909,15 +912,30 @@ def redact_line(
     if named:
         if is_dotenv(path):
             spans = [*spans, *_dotenv_setting_span(line)]
+        elif path.endswith(_HCL_SUFFIXES):
+            # HCL quotes a literal: a bare value is a reference (``password = var.db_password``),
+            # a heredoc, a map or a list is read over its lines (:func:`continued_secret_spans`).
+            spans = [span for span in spans if not _hcl_reference(line, span)]
         else:
             spans = [*spans, *_line_setting_span(line, path.endswith(".properties"))]
     if continued is not None:
-        spans.append(continued)
+        spans += _spans_of(continued)
     if len(spans) > 1:
         spans = _merged(spans, "")
     if not spans:
         return line, column
     return _masked(line, spans), _moved_column(column, spans)
+
+
+def _hcl_reference(line: str, span: _Span) -> bool:
+    """Whether ``span`` of the HCL ``line`` is an attribute's bare value that is no literal: a
+    reference or a call (``password = var.db_password``, ``random_password.db.result``)."""
+    start = span[0]
+    return (
+        line[:start].rstrip().endswith("=")
+        and _HCL_LITERAL_WORD.match(line, start) is None
+        and line[start] not in "\"'<"
+    )
 
 
 # A YAML mapping key that starts its line, after a list's ``-`` (``password: |``, ``- token:``):
@@ -1003,7 +1021,7 @@ def _lines_with(text: str, pattern: re.Pattern[str]) -> set[int]:
     return numbers
 
 
-def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, int]]:
+def continued_secret_spans(lines: list[str], path: str) -> dict[int, Masked]:
     """Where in ``lines`` (the file at ``path``) the value of a credential goes on past the line
     of its name, by 0-based line: a YAML block scalar (``password: |``), a plain or quoted
     value continued, a value on the line below its key, an element's text on its own lines
@@ -1025,9 +1043,12 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
     else:  # a line that holds a line break: each line alone
         named = {index for index, line in enumerate(lines) if names_a_secret(line)}
         valued = {index for index, line in enumerate(lines) if flows and "value" in line.lower()}
-    found: dict[int, tuple[int, int]] = {}
-    if lowered.endswith((".tf", ".hcl")) and "variable" in text:
-        _variable_defaults(lines, found)
+    found: dict[int, Masked] = {}
+    if lowered.endswith(_HCL_SUFFIXES):
+        if "variable" in text or "output" in text:
+            _variable_defaults(lines, found)
+        if named:
+            _named_attributes(lines, named, found)
     if not named:
         return found
     going: _Continuation | None = None
@@ -1058,50 +1079,90 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, tuple[int, 
     return found
 
 
-# A Terraform ``variable`` block's opening line, its name in the label; a ``default`` of the
-# block, its value; ``sensitive = true``.
-_TF_VARIABLE = re.compile(r"[ \t]*variable[ \t]+\"?(?P<name>[\w-]+)\"?[ \t]*\{")
-_TF_DEFAULT = re.compile(r"(?:^|[{;][ \t]*)[ \t]*default[ \t]*=[ \t]*(?P<value>.*)")
+# A Terraform ``variable`` or ``output`` block's opening line, its name in the label; the
+# attribute of each that holds its value (``default``, ``value``); ``sensitive = true``.
+_TF_BLOCK = re.compile(r"[ \t]*(?P<kind>variable|output)[ \t]+\"?(?P<name>[\w-]+)\"?[ \t]*\{")
+_TF_VALUE = {
+    kind: re.compile(rf"(?:^|[{{;][ \t]*)[ \t]*{word}[ \t]*=[ \t]*(?P<value>.*)")
+    for kind, word in (("variable", "default"), ("output", "value"))
+}
 _TF_SENSITIVE = re.compile(r"(?:^|[{;,][ \t]*)[ \t]*sensitive[ \t]*=[ \t]*true\b")
-# A heredoc's opening (``<<EOT``, ``<<-EOT``): its lines to the marker are the value.
+# An attribute whose value is a heredoc, a map or a list (``tls_key = <<-EOT``, ``api_keys =
+# [``): one named as a credential has it masked wherever it is (``locals``, a resource).
+_TF_ATTRIBUTE = re.compile(
+    r"[ \t]*(?P<name>[A-Za-z_][\w-]*|\"[^\"\n]+\")[ \t]*[=:][ \t]*(?=<<|[\[{])"
+)
 # A plain value: a number, a reference (``var.x``), to a comma or a brace.
-_TF_WORD = re.compile(r"[^\s,}]*")
+_TF_WORD = re.compile(r"[^\s,}\]]*")
+# A heredoc's opening (``<<EOT``, ``<<-EOT``): its lines to the marker are the value.
 _TF_HEREDOC = re.compile(r"<<-?[ \t]*(?P<marker>\w+)[ \t]*$")
+# The pieces of a map or a list: strings, comments, brackets and separators, other words.
+_HCL_TOKEN = re.compile(r"\"(?:[^\"\\]|\\.)*\"?|#.*|//.*|[{}\[\]()=:,]|[^\s{}\[\]()=:,\"#/]+|/")
+# A word in HCL that starts with a letter is no literal but a keyword, a reference or a call
+# (``true``, ``var.db_password``, ``random_password.api.result``, ``file(…)``): a string is
+# quoted, a number starts with a digit.
+_HCL_LITERAL_WORD = re.compile(r"[-+.]?[0-9]")
+# An HCL path: a literal string is quoted, a bare value is a reference.
+_HCL_SUFFIXES = (".tf", ".tfvars", ".hcl")
 
 
-def _variable_defaults(lines: list[str], found: dict[int, _Span]) -> None:
-    """Put in ``found`` the ``default`` of each Terraform ``variable`` block named as a credential
-    (``variable "db_password" {`` then ``default = "s3cret"``) or marked ``sensitive = true``,
-    which Terraform itself never prints: a quoted or plain value, a heredoc's lines. The blocks
-    are told by their braces, a line at a time."""
+def _variable_defaults(lines: list[str], found: dict[int, Masked]) -> None:
+    """Put in ``found`` the ``default`` of each Terraform ``variable`` block and the ``value``
+    of each ``output`` block named as a credential (``variable "db_password" {`` then
+    ``default = "s3cret"``) or marked ``sensitive = true``, which Terraform itself never
+    prints: a quoted or plain value, a map's or a list's values, a heredoc's lines. A reference
+    (``value = aws_db_instance.shop.password``) stays shown. The blocks are told by their
+    braces, a line at a time."""
     index = 0
     while index < len(lines):
-        opened = _TF_VARIABLE.match(lines[index]) if "variable" in lines[index] else None
+        line = lines[index]
+        opened = _TF_BLOCK.match(line) if "variable" in line or "output" in line else None
         index += 1
         if opened is None:
             continue
         secret = bool(SECRET_NAME.search(opened.group("name")))
-        spans: dict[int, _Span] = {}
-        number, rest = index - 1, lines[index - 1][opened.end() :]
-        offset, depth = opened.end(), 1
-        while True:
+        attribute = _TF_VALUE[opened.group("kind")]
+        word = "default" if opened.group("kind") == "variable" else "value"
+        spans: dict[int, Masked] = {}
+        number, offset, depth = index - 1, opened.end(), 1
+        while number < len(lines):
+            rest = lines[number][offset:]
             secret = secret or bool(_TF_SENSITIVE.search(rest))
-            default = _TF_DEFAULT.search(rest) if depth == 1 and "default" in rest else None
-            if default is not None:
-                index = _default_span(lines, number, offset + default.start("value"), spans)
+            value = attribute.search(rest) if depth == 1 and word in rest else None
+            if value is not None and value.group("value").strip():
+                depth += rest[: value.start("value")].count("{")
+                depth -= rest[: value.start("value")].count("}")
+                number, offset = _hcl_value_spans(
+                    lines, number, offset + value.start("value"), spans
+                )
+                continue
             depth += rest.count("{") - rest.count("}")
-            if depth <= 0 or index >= len(lines):
+            number, offset = number + 1, 0
+            if depth <= 0 or number >= len(lines):
                 break
-            number, rest, offset = index, lines[index], 0
-            index += 1
+        index = max(index, number)
         if secret:
-            for line, span in spans.items():
-                _add_span(found, line, span)
+            for line_number, span in spans.items():
+                _add_span(found, line_number, span, apart=True)
 
 
-def _default_span(lines: list[str], number: int, start: int, spans: dict[int, _Span]) -> int:
-    """Put in ``spans`` the value of the ``default`` at ``start`` of line ``number``: the line
-    after it is returned (a heredoc's ends at its marker)."""
+def _named_attributes(lines: list[str], named: set[int], found: dict[int, Masked]) -> None:
+    """Put in ``found`` the values of the attributes of lines ``named`` that are named as a
+    credential and hold a heredoc, a map or a list (``tls_key = <<-EOT``, ``api_keys = [``)."""
+    for index in sorted(named):
+        attribute = _TF_ATTRIBUTE.match(lines[index])
+        if attribute is not None and SECRET_NAME.search(attribute.group("name").strip('"')):
+            spans: dict[int, Masked] = {}
+            _hcl_value_spans(lines, index, attribute.end(), spans)
+            for line_number, span in spans.items():
+                _add_span(found, line_number, span, apart=True)
+
+
+def _hcl_value_spans(
+    lines: list[str], number: int, start: int, spans: dict[int, Masked]
+) -> tuple[int, int]:
+    """Put in ``spans`` the value at ``start`` of line ``number``: the line and the column
+    where it ends are returned (a heredoc's at its marker, a map's at its closing brace)."""
     line = lines[number]
     value = line[start:].split(" #", 1)[0].rstrip()
     heredoc = _TF_HEREDOC.search(value)
@@ -1113,17 +1174,63 @@ def _default_span(lines: list[str], number: int, start: int, spans: dict[int, _S
             if span is not None:
                 spans[index] = span
             index += 1
-        return index
+        return (index, len(lines[index])) if index < len(lines) else (index, 0)
+    if value[:1] in ("{", "["):
+        return _collection_spans(lines, number, start, spans)
     if value[:1] == '"':
         closing = _UNTIL_QUOTE['"'].match(value, 1)
-        end = start + (closing.end() if closing is not None else len(value))
-        span = next(_value_span(line, start + 1, end), None)
+        end = start + (closing.end() + 1 if closing is not None else len(value))
+        found = next(_value_span(line, start + 1, end - (closing is not None)), None)
     else:
         word = _TF_WORD.match(value)
-        span = next(_value_span(line, start, start + (word.end() if word else 0)), None)
-    if span is not None:
-        spans[number] = span
-    return number + 1
+        end = start + (word.end() if word else 0)
+        literal = _HCL_LITERAL_WORD.match(line, start) is not None
+        found = next(_value_span(line, start, end), None) if literal else None
+    if found is not None:
+        spans[number] = found
+    return number, max(end, start + 1)
+
+
+def _collection_spans(
+    lines: list[str], number: int, start: int, spans: dict[int, Masked]
+) -> tuple[int, int]:
+    """Put in ``spans`` the values of the HCL map or list that opens at ``start`` of line
+    ``number``: its strings and numbers, not its keys (a piece before ``=`` or ``:``), nor a
+    call's arguments; the line and the column after its closing bracket are returned."""
+    depth = parens = 0
+    index, at = number, start
+    while index < len(lines):
+        line = lines[index]
+        pending: _Span | None = None  # a value, unless ``=`` or ``:`` follows it
+        for token in _HCL_TOKEN.finditer(line, at):
+            piece = token.group()
+            if piece in ("=", ":", "("):
+                pending = None  # a key, or a function's name
+                parens += piece == "("
+                continue
+            if pending is not None:
+                _add_span(spans, index, pending, apart=True)
+                pending = None
+            if piece[0] == "#" or piece.startswith("//"):
+                break
+            if piece in ("{", "["):
+                depth += 1
+            elif piece in ("}", "]"):
+                depth -= 1
+                if depth <= 0:
+                    return index, token.end()
+            elif piece == ")":
+                parens -= 1
+            elif parens > 0 or piece == ",":
+                continue
+            elif piece[0] == '"':
+                pending = next(_value_span(line, *_unquoted(line, *token.span())), None)
+            elif _HCL_LITERAL_WORD.match(piece):
+                pending = token.span()
+        if pending is not None:
+            _add_span(spans, index, pending, apart=True)
+        index, at = index + 1, 0
+    return index, 0
 
 
 def _flow_spans(
@@ -1132,7 +1239,7 @@ def _flow_spans(
     named: set[int],
     valued: set[int],
     yaml: bool,
-    found: dict[int, _Span],
+    found: dict[int, Masked],
 ) -> None:
     """Put in ``found`` the values of the flow mappings over lines (``{name: DB_PASSWORD,`` then
     ``value: s3cret}``) whose ``name`` names a credential. ``text`` is ``lines`` joined;
@@ -1185,7 +1292,7 @@ _ENCRYPTION_PARENT = re.compile(
 
 
 def _encryption_key(
-    lines: list[str], index: int, found: dict[int, _Span], parents: dict[int, _Parent]
+    lines: list[str], index: int, found: dict[int, Masked], parents: dict[int, _Parent]
 ) -> _Continuation | None:
     """The value of the YAML key of line ``index`` that names a credential only below a key of
     encryption: Rails' ``active_record_encryption:`` then ``primary_key: …`` (what
@@ -1230,11 +1337,22 @@ def _parent_key(
 _FLOW_SUFFIXES = (".json", ".tf", ".tfvars", ".hcl")
 
 
-def _add_span(found: dict[int, _Span], index: int, span: _Span) -> None:
+def _add_span(found: dict[int, Masked], index: int, span: Masked, apart: bool = False) -> None:
     """Put ``span`` in ``found`` at line ``index``; two values on one line (``value: a}, {value:
-    b,``, each named on another line) are masked with what is between them."""
+    b,``, each named on another line) are masked with what is between them, unless ``apart``
+    (a Terraform map's values, its keys between them)."""
     held = found.get(index)
-    found[index] = span if held is None else (min(held[0], span[0]), max(held[1], span[1]))
+    if held is None:
+        found[index] = span
+    elif apart or isinstance(held, list) or isinstance(span, list):
+        found[index] = [*_spans_of(held), *_spans_of(span)]
+    else:
+        found[index] = (min(held[0], span[0]), max(held[1], span[1]))
+
+
+def _spans_of(masked: Masked) -> list[_Span]:
+    """The spans ``masked`` holds."""
+    return masked if isinstance(masked, list) else [masked]
 
 
 class _Flow:
@@ -1243,7 +1361,7 @@ class _Flow:
     name, on every line it holds. A line whose mappings all close on it is left to
     :func:`redact_line`."""
 
-    def __init__(self, lines: list[str], found: dict[int, _Span], yaml: bool) -> None:
+    def __init__(self, lines: list[str], found: dict[int, Masked], yaml: bool) -> None:
         self.lines = lines
         self.found = found
         self.yaml = yaml
@@ -1336,7 +1454,7 @@ class _Flow:
 
 
 def _went_on(
-    line: str, index: int, going: _Continuation, found: dict[int, _Span]
+    line: str, index: int, going: _Continuation, found: dict[int, Masked]
 ) -> tuple[_Continuation | None, bool]:
     """Whether the value ``going`` goes on after line ``index``, and whether that line is part
     of it (its span, if any, put in ``found``)."""
@@ -1485,7 +1603,7 @@ def _yaml_value(line: str, key: re.Match[str]) -> tuple[_Span | None, _Continuat
     return next(_value_span(line, start, start + len(value)), None), _Continuation("block", column)
 
 
-def _value_above(lines: list[str], start: int, stop: int, column: int) -> dict[int, _Span]:
+def _value_above(lines: list[str], start: int, stop: int, column: int) -> dict[int, Masked]:
     """The spans of the value that the ``value:`` key at ``column`` of line ``start`` holds, by
     line, if the ``name:`` at the same column of line ``stop`` is of the same entry: no line
     between them after the value, nor the ``name:`` line, starts left of ``column``."""
@@ -1493,7 +1611,7 @@ def _value_above(lines: list[str], start: int, stop: int, column: int) -> dict[i
     if key is None or _indent(lines[stop]) < column:
         return {}
     span, going = _yaml_value(lines[start], key)
-    spans = {start: span} if span is not None else {}
+    spans: dict[int, Masked] = {start: span} if span is not None else {}
     for index in range(start + 1, stop):
         line = lines[index]
         if going is not None:

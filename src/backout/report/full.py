@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from backout.engine import CheckResult
 from backout.lines import split_lines
 from backout.models import Finding, Severity
-from backout.redact import continued_secret_spans, redact_line
+from backout.redact import Masked, continued_secret_spans, redact_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,12 +18,12 @@ if TYPE_CHECKING:
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-_SourceLines = tuple[list[str], dict[int, tuple[int, int]]]
+_SourceLines = tuple[list[str], dict[int, Masked]]
 
 
 def _source_line(
     root: str, path: str, number: int, cache: dict[str, _SourceLines]
-) -> tuple[str, tuple[int, int] | None] | None:
+) -> tuple[str, Masked | None] | None:
     """Line ``number`` of ``path`` (each file read once), None past its end or unreadable, and
     the span of a credential's value begun on a line above that it holds, if any."""
     source = cache.get(path)
