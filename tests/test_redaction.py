@@ -641,6 +641,11 @@ KEY_NAMES = (
     ("active_record_encryption_primary_key", True),
     ("sortkey", False),
     ("turnkey", False),
+    # A passkey logs in (a private tracker's ``?passkey=``, a pairing passkey): masked. A
+    # ``hashkey`` glued is DynamoDB's partition key as often as not, an unknown word: shown.
+    ("passkey", True),
+    ("pass_key", True),
+    ("hashkey", False),
 )
 
 
@@ -1350,6 +1355,49 @@ def test_terraform_collections_outputs_and_heredocs_are_masked() -> None:
     ):
         expected = expected.replace(secret, "***")
     assert _shown(text, "infra/main.tf") + "\n" == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "line", "expected"),
+    [
+        # Azure's keys (``az servicebus namespace authorization-rule keys list``, ARM's
+        # ``listKeys()``): ``secondaryKey`` is a credential's name; ``primaryKey`` names a
+        # table's key too (Liquibase, Sequelize), so its value is masked when it is key
+        # material, base64 of 20 characters or more, not a column's name.
+        (
+            "keys.json",
+            '  "primaryKey": "Q2hhbmdlTWUrU2VjcmV0S2V5MTIzNDU2Nzg5MA==",',
+            '  "primaryKey": "***",',
+        ),
+        ("keys.json", '  "secondaryKey": "c2Vjb25kS2V5MTIz",', '  "secondaryKey": "***",'),
+        ("a.yaml", "  primaryKey: Q2hhbmdlTWUrU2VjcmV0S2V5MTIz=", "  primaryKey: ***"),
+        ("a.yaml", "  primaryKey: customer_id", "  primaryKey: customer_id"),
+        ("changelog.yaml", "      primaryKey: true", "      primaryKey: true"),
+        ("model.json", '{"primaryKey": "OrderIdentifier"}', '{"primaryKey": "OrderIdentifier"}'),
+        (
+            "app.yaml",
+            "  conn: DefaultEndpointsProtocol=https;AccountName=shop;AccountKey=S3cr3t+Key==;"
+            "EndpointSuffix=core.windows.net",
+            "  conn: DefaultEndpointsProtocol=https;AccountName=shop;AccountKey=***;"
+            "EndpointSuffix=core.windows.net",
+        ),
+        ("a.yaml", "  passkey: S3cr3tV4lue", "  passkey: ***"),
+        (
+            "a.yaml",
+            "  url: https://t.example/announce?passkey=S3cr3t",
+            "  url: https://t.example/announce?passkey=***",
+        ),
+        # DynamoDB's partition key in Terraform (``aws_dynamodb_table``): a column, shown.
+        ("db.tf", '  hash_key  = "UserId"', '  hash_key  = "UserId"'),
+        ("db.tf", '  range_key = "GameTitle"', '  range_key = "GameTitle"'),
+        ("a.yaml", "  hashkey: user_id", "  hashkey: user_id"),
+    ],
+)
+def test_azure_keys_passkeys_and_hash_keys(path: str, line: str, expected: str) -> None:
+    assert redact_line(line, 0, path)[0] == expected
+    if not path.endswith(".tf"):
+        text = line.strip()
+        assert Redactor([text]).redact(text) == expected.strip()
 
 
 def test_a_json_value_below_its_key_is_masked() -> None:

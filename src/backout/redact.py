@@ -46,13 +46,14 @@ _QUERY_PARAMETER = re.compile(r"[?&](?P<name>[\w.~-]+)=(?P<secret>[^&#\s`'\"<>,;
 # The words glued to ``key`` that make it a credential's name (``apikey``, ``privkey``,
 # ``HONEYCOMB_WRITEKEY``): detect-secrets' keyword list (``apikey``, ``appkey``, ``authkey``,
 # ``servicekey``, ``accountkey``, ``dbkey``, ``clientkey``, ``privkey``…, in
-# ``detect_secrets/plugins/keyword.py``) and the names of keys that sign, encrypt or log in.
+# ``detect_secrets/plugins/keyword.py``) and the names of keys that sign, encrypt or log in
+# (``passkey``: a private tracker's ``?passkey=``, a pairing's PIN).
 # Glued to any other word (``monkey``, ``hotkey``) ``key`` is part of the word.
 _KEY_QUALIFIERS = (
     "api|app|application|auth|service|account|client|consumer|subscription|db|database"
     "|private|priv|secret|access|signing|sign|encryption|encrypt|decryption|crypt|crypto"
     "|cipher|aes|hmac|jwt|ssh|gpg|pgp|rsa|tls|ssl|master|root|session|storage|shared"
-    "|license|licence|admin|deploy|webhook|server|sas|write|ingest|enc|kms"
+    "|license|licence|admin|deploy|webhook|server|sas|write|ingest|enc|kms|pass"
 )
 # Services whose key a name glues to ``key`` in one case (``stripekey``, ``SENDGRIDKEY``), where
 # no word can be told apart: masked as ``stripeKey`` and ``stripe_key`` are. A word no list
@@ -285,6 +286,14 @@ def _patterns_for(text: str) -> Iterator[re.Pattern[str]]:
             yield _BARE_PASSWORD
 
 
+# A table's primary key, or an Azure key (``az … keys list`` prints ``primaryKey`` and
+# ``secondaryKey``; ARM's ``listKeys()``): the value tells them apart.
+_PRIMARY_KEY = re.compile(r"primary[._-]?key", re.I)
+# Key material: base64 of 20 characters or more with a digit, a ``+``, a ``/`` or padding
+# (Azure's keys are 44 or 88), never a column's name (``customer_id``, ``OrderIdentifier``).
+_KEY_MATERIAL = re.compile(r"(?=[^\s]*[0-9+/=])[A-Za-z0-9+/]{20,}={0,2}")
+
+
 def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
     """Where the values of the settings and elements of ``text`` whose name says they are
     credentials are (``DB_PASSWORD="x``, ``"apiKey": "x"``, ``<password>x</password>``). Found
@@ -307,8 +316,12 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
                 continue
             read.add(start)
             name = text[start:end].lstrip("0123456789_.-")  # ``--db-password=…``
+            # ``primaryKey`` names a table's key, or an Azure key: masked if key material.
+            material = False
             if not SECRET_NAME.search(name):
-                continue
+                if not _PRIMARY_KEY.fullmatch(name):
+                    continue
+                material = True
             if start and text[start - 1] == "<":
                 match = _ELEMENT_VALUE.match(text, end)
                 if match is not None:
@@ -342,6 +355,8 @@ def _setting_spans(text: str) -> Iterator[tuple[int, int]]:
             elif value.endswith(":"):  # the message's ("token=…: cannot be resolved")
                 finish -= 1
             elif _CODE.match(text, begin):
+                continue
+            if material and not _KEY_MATERIAL.fullmatch(text, begin, finish):
                 continue
             yield from _value_span(text, begin, finish)
 
@@ -916,6 +931,8 @@ def redact_line(
             # HCL quotes a literal: a bare value is a reference (``password = var.db_password``),
             # a heredoc, a map or a list is read over its lines (:func:`continued_secret_spans`).
             spans = [span for span in spans if not _hcl_reference(line, span)]
+            if _DYNAMODB_KEY.match(line):
+                spans = []  # ``aws_dynamodb_table``'s partition key: a column
         else:
             spans = [*spans, *_line_setting_span(line, path.endswith(".properties"))]
     if continued is not None:
@@ -925,6 +942,11 @@ def redact_line(
     if not spans:
         return line, column
     return _masked(line, spans), _moved_column(column, spans)
+
+
+# DynamoDB's partition key as Terraform's ``aws_dynamodb_table`` names it (``hash_key =
+# "UserId"``, beside ``range_key``): an attribute's name, where ``ECPAY_HASH_KEY`` is a key.
+_DYNAMODB_KEY = re.compile(r"[ \t]*hash_key[ \t]*=[ \t]*\"[^\"$]*\"[ \t]*(?:#.*)?$")
 
 
 def _hcl_reference(line: str, span: _Span) -> bool:
