@@ -324,6 +324,24 @@ def test_a_env_value_is_masked_whole(tmp_path: Path, output_format: str) -> None
             "      - DB_PASSWORD=${DB_PASSWORD}",
             "      - DB_PASSWORD=${DB_PASSWORD}",
         ),
+        # A shell line that sets a client's password for one command: the value ends at the
+        # blank, the command is shown (a CI job's ``run: |`` block, a script).
+        (
+            ".github/workflows/ci.yml",
+            "          PGPASSWORD=S3cr3t psql -h db -c 'select 1'",
+            "          PGPASSWORD=*** psql -h db -c 'select 1'",
+        ),
+        (
+            "deploy.sh",
+            "MYSQL_PWD=S3cr3t mysqldump shop > a.sql",
+            "MYSQL_PWD=*** mysqldump shop > a.sql",
+        ),
+        (
+            "deploy.sh",
+            "PGPASSWORD=S3cr3t PGUSER=app pg_dump shop",
+            "PGPASSWORD=*** PGUSER=app pg_dump shop",
+        ),
+        ("configmap.yaml", "    API_KEY=two words", "    API_KEY=***"),
     ],
 )
 def test_a_source_line_that_sets_a_credential_is_masked(

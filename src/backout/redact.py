@@ -588,7 +588,30 @@ def _line_setting_span(line: str, properties: bool) -> Iterator[tuple[int, int]]
     if _CODE.match(line, start):
         return
     value = match.group("value").split(" #", 1)[0]
+    if separator == "=" and not properties and not match.group("blank"):
+        # A shell line: ``PGPASSWORD=s3cret psql …`` sets it for the command after the blank.
+        word = _SHELL_WORD.match(value)
+        if word is not None and _runs_command(value, word.end()):
+            value = word.group()
     yield from _value_span(line, start, start + len(value))
+
+
+# A shell word with no quote, and the blanks after it.
+_SHELL_WORD = re.compile(r"[^\s\"'`]+(?=[ \t]+\S)")
+# Another variable set for the command (``PGUSER=app``).
+_ASSIGNMENT = re.compile(r"[ \t]+[A-Za-z_]\w*=")
+
+
+def _runs_command(value: str, end: int) -> bool:
+    """Whether what follows the word that ends at ``end`` of ``value`` is the command it is set
+    for: a client of :data:`_PROMPTING_COMMAND` or :data:`_PASSWORD_COMMAND`, or another
+    variable set for it (an ``.env`` value of two words, ``API_KEY=two words``, is none)."""
+    after = value[end:].lstrip(" \t")
+    return (
+        _ASSIGNMENT.match(value, end) is not None
+        or _PROMPTING_COMMAND.match(after) is not None
+        or _PASSWORD_COMMAND.match(after) is not None
+    )
 
 
 def _secret_spans(text: str, named: bool = True) -> list[tuple[int, int]]:
