@@ -662,25 +662,31 @@ _COMMAND_WORDS = (
     "smb",
     "rpcclient",
     "samba-tool",
-    "net",
+    "net ",
 )
 
 
 def _may_hold_command(text: str) -> bool:
     """Whether ``text`` may hold a password :func:`_command_spans` finds, told in C."""
-    return "-" in text and any(word in text for word in _COMMAND_WORDS)
+    return ("-p" in text or "-a" in text or "-u" in text or "-U" in text or "curl" in text) and any(
+        word in text for word in _COMMAND_WORDS
+    )
 
 
 # Where a command ends, its options read to there: a ``;``, ``|``, ``&`` or line break out of
-# quotes (``-b "a=1; b=2"`` is one word).
-_COMMAND_END = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|(?P<end>[;|&\n])")
+# quotes (``-b "a=1; b=2"`` is one word); a quote that is not closed on its line is none.
+_COMMAND_END = re.compile(r"[;|&\n\"']")
+_CLOSING_QUOTE = {'"': re.compile(r'(?:[^"\\\n]|\\.)*"'), "'": re.compile(r"[^'\n]*'")}
 
 
 def _command_end(text: str, at: int) -> int:
     """Where the command that goes on at ``at`` of ``text`` ends (its length: at its end)."""
-    for match in _COMMAND_END.finditer(text, at):
-        if match.group("end") is not None:
+    while (match := _COMMAND_END.search(text, at)) is not None:
+        closing = _CLOSING_QUOTE.get(match.group())
+        if closing is None:
             return match.start()
+        quoted = closing.match(text, match.end())
+        at = match.end() if quoted is None else quoted.end()
     return len(text)
 
 
