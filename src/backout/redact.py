@@ -6,8 +6,12 @@ quote what they read: an image reference written as a URL with a password
 (``admin:pw@registry:5000/shop/api``), a URL with a token in its query (``?token=…``,
 ``&password=…``), a setting named as a credential, the password a shell command takes as an
 option or a header (``mysql -ps3cret``, ``docker login -p s3cret``, ``Authorization: Bearer
-s3cret``), and the lines of such a setting's value below its name, a Terraform variable's
-``default`` among them (:func:`continued_secret_spans`). Every report is masked here before it is
+s3cret``, ``Cookie: sid=s3cret``), and the lines of such a setting's value below its name, a
+Terraform variable's ``default`` and output's ``value`` among them
+(:func:`continued_secret_spans`). What only looks like one stays shown: a reference
+(``$X``, ``${{ secrets.X }}``, compose's ``$$X``, Terraform's ``var.x``), a prompt
+(``mysql -p db``, ``psql --password db``), prose that names an option (``use --password
+to set it``). Every report is masked here before it is
 written: the check formats in :func:`backout.report.render`, the ``full`` format's source
 lines, and ``plan``.
 
