@@ -48,6 +48,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from backout.check_conditions import Condition, conjunction, folded, implies
+from backout.check_conditions import renamed as renamed_condition
+
 # ``backout.sources.sql`` imports the operation names from this module while the readers are
 # being imported, so they must be bound before ``backout.sources`` is: keep this import first.
 from backout.schema_operations import (
@@ -646,6 +649,8 @@ class HeldConstraint(NamedTuple):
     """The table a foreign key references (``""``: another kind, or not known)."""
     kind: str = ""
     """What constraint it is (:data:`UNIQUE`, :data:`FOREIGN_KEY`…; ``""`` when not known)."""
+    condition: Condition = ()
+    """A CHECK's condition, its columns as the table has them now (``()`` when not known)."""
 
 
 @dataclass(slots=True)
@@ -1084,9 +1089,10 @@ class Schema:
         columns: tuple[str, ...],
         references: str = "",
         kind: str = "",
+        condition: Condition = (),
     ) -> None:
         """Record that ``table`` has the constraint ``name`` over ``columns`` (a ``kind``, a
-        foreign key of ``references``)."""
+        foreign key of ``references``, a check of ``condition``)."""
         if not name:
             return
         if name not in table.constraints:
@@ -1096,6 +1102,7 @@ class Schema:
             columns if fold is None else tuple([fold(c) for c in columns]),
             references if fold is None else fold(references),
             kind,
+            folded(condition, fold),
         )
 
     def _follow_rename(self, old: str, new: str) -> None:
@@ -1196,7 +1203,14 @@ class Schema:
         if kind in _TABLES_UNCHANGED:
             if kind == ADD_CONSTRAINT and table is not None:
                 name = self.constraint_name(op)
-                self._hold(table, name, op.constrained, op.references, op.constraint or UNIQUE)
+                self._hold(
+                    table,
+                    name,
+                    op.constrained,
+                    op.references,
+                    op.constraint or UNIQUE,
+                    op.condition,
+                )
             elif kind == DROP_CONSTRAINT and op.detail:
                 self._drop_named(op)
             if (
@@ -1286,7 +1300,10 @@ class Schema:
                 for name, constraint in held.items():
                     if old in constraint.columns:
                         columns = tuple(new if c == old else c for c in constraint.columns)
-                        held[name] = constraint._replace(columns=columns)
+                        held[name] = constraint._replace(
+                            columns=columns,
+                            condition=renamed_condition(constraint.condition, {old: new}),
+                        )
             return column
         self._apply_to_tables(op, at_base)
         return self._changed_by(op, table, column)
@@ -1910,6 +1927,7 @@ class ReleaseAnalysis:
             for p in self.positions_by_kind.get(kind, ())
             if drop < p < added
         )
+        condition = held.condition
         for position in renames:
             renamed = self.judged[position].op
             if not renamed.new_name:
@@ -1921,6 +1939,7 @@ class ReleaseAnalysis:
             elif old == table and renamed.column:
                 gone = key(renamed.column)
                 columns = tuple(new if column == gone else column for column in columns)
+                condition = renamed_condition(condition, {gone: new})
         if (
             op.constraint == FOREIGN_KEY
             and references
@@ -1928,6 +1947,10 @@ class ReleaseAnalysis:
             and references != key(op.references)
         ):
             return False
+        if op.constraint == CHECK and condition and op.condition:
+            # A check whose condition both know is the same when the new one admits every
+            # row the dropped one did (a range widened, a value allowed, a conjunct dropped).
+            return implies(condition, folded(op.condition, key))
         added_columns = tuple(key(c) for c in op.constrained)
         if not columns or not added_columns:
             return True
@@ -2319,7 +2342,39 @@ def _judge(
                 judged.base_columns = tuple(
                     [name for name in op.constrained if name not in known or known[name].at_base]
                 )
+            if (
+                op.constraint == CHECK
+                and judged.base_columns
+                and _base_checks_imply(base_schema, table, op)
+            ):
+                # The base's checks admit only rows this one admits: the old code's writes,
+                # which passed them, pass it too.
+                judged.base_columns = ()
     return judged
+
+
+def _base_checks_imply(base_schema: Schema, table: TableState, op: Operation) -> bool:
+    """Whether the CHECK constraints the base had on ``table`` (as the release has it) admit
+    only rows the check ``op`` adds admits (:func:`implies`), their columns followed through
+    the release's renames; conjuncts over a column the release dropped are left out."""
+    base_table = base_schema.tables.get(table.base_name or "")
+    if base_table is None or not op.condition:
+        return False
+    checks = [c.condition for c in base_table.constraints.values() if c.condition]
+    if not checks:
+        return False
+    fold = base_schema.fold or _same
+    names = {
+        fold(column.base_name): fold(column.name)
+        for column in table.columns.values()
+        if column.at_base and column.base_name
+    }
+    old = tuple(
+        atom._replace(columns=tuple([names[c] for c in atom.columns]))
+        for atom in conjunction(checks)
+        if all(c in names for c in atom.columns)
+    )
+    return implies(old, folded(op.condition, fold))
 
 
 def _drops_nothing(op: Operation, table: TableState | None) -> bool:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from backout.check_conditions import Condition
 from backout.models import Location, direct_init
 
 # Operation kinds. Strings, not an enum, so facts stay trivially picklable and readable in repr.
@@ -376,6 +377,9 @@ class Operation:
     columns (:attr:`Column.field`): a ``RemoveField``, ``RenameField``, state-only removal or
     addition, ``AddConstraint`` or ``unique_together`` of a ``ForeignKey`` ``author`` changes
     the column ``author_id``."""
+    condition: Condition = ()
+    """For a CHECK ``ADD_CONSTRAINT``: its condition, where the reader knows it
+    (:mod:`backout.check_conditions`)."""
 
 
 def constraint_name(op: Operation) -> str:

@@ -32,6 +32,17 @@ try:  # orjson decodes libpg_query's JSON in about half the time; the standard l
 except ImportError:  # pragma: no cover - orjson is a dependency, but a wheel may be missing
     from json import loads as _json_loads  # type: ignore[assignment]
 
+from backout.check_conditions import (
+    FLIPPED,
+    IN_LIST,
+    NUMBER,
+    OPAQUE,
+    STRING,
+    Atom,
+    Condition,
+    between,
+    compared,
+)
 from backout.lines import line_starts as _line_starts
 from backout.models import Location
 from backout.schema_model import (
@@ -523,6 +534,7 @@ def _pg_constraint(
         constrained=columns,
         detail=constraint.get("conname") or "",
         references=_referenced_table(constraint),
+        condition=_pg_condition(constraint.get("raw_expr")) if label == CHECK else (),
     )
 
 
@@ -1160,3 +1172,110 @@ def read_bodies(up: SqlText | None, down: SqlText | None) -> BodyReads:
         tuple(reads),
         problems,
     )
+
+
+def _pg_condition(node: Any) -> Condition:
+    """The conjuncts of a CHECK condition (:mod:`backout.check_conditions`)."""
+    if node is None:
+        return ()
+    atoms: list[Atom] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        both = _fields(current, "BoolExpr")
+        if both is not None and both.get("boolop") == "AND_EXPR":
+            stack.extend(reversed(both.get("args") or ()))
+            continue
+        atoms.extend(_pg_atoms(current))
+    return tuple(dict.fromkeys(atoms))
+
+
+def _pg_atoms(node: Any) -> list[Atom]:
+    """One conjunct as :class:`Atom` (two for a ``BETWEEN``)."""
+    expression = _fields(node, "A_Expr")
+    if expression is not None:
+        kind = expression.get("kind")
+        name = _strings(expression.get("name"))
+        operator = name[0] if len(name) == 1 else ""
+        left, right = expression.get("lexpr"), expression.get("rexpr")
+        column = _pg_column_name(left)
+        if kind == "AEXPR_OP" and operator in FLIPPED:
+            value = _pg_literal(right)
+            if column is None or value is None:
+                column, value = _pg_column_name(right), _pg_literal(left)
+                operator = FLIPPED[operator]
+            if column is not None and value is not None:
+                return [compared(column, operator, value)]
+        elif column is not None and operator == "=" and kind in ("AEXPR_IN", "AEXPR_OP_ANY"):
+            items = _fields(right, "List") or _fields(right, "A_ArrayExpr") or {}
+            values = [_pg_literal(item) for item in items.get("items", items.get("elements")) or ()]
+            known = tuple(v for v in values if v is not None)
+            if known and len(known) == len(values):
+                return [Atom(IN_LIST, (column,), values=known)]
+        elif column is not None and kind == "AEXPR_BETWEEN":
+            bounds = [
+                _pg_literal(item) for item in (_fields(right, "List") or {}).get("items") or ()
+            ]
+            if len(bounds) == 2 and bounds[0] is not None and bounds[1] is not None:
+                return between(column, bounds[0], bounds[1])
+    return [_pg_opaque(node)]
+
+
+def _pg_column_name(node: Any) -> str | None:
+    """The column a plain column reference names (``None`` for anything else)."""
+    ref = _fields(node, "ColumnRef")
+    if ref is None:
+        return None
+    names = _strings(ref.get("fields"))
+    return names[-1] if names and len(names) == len(ref.get("fields") or ()) else None
+
+
+# Casts of a string literal that compare it as the string it is (not ``bpchar``, which pads).
+_STRING_CASTS = frozenset({"text", "varchar"})
+
+
+def _pg_literal(node: Any) -> tuple[str, str] | None:
+    """A number or string literal (a string cast to ``text``/``varchar``, as ``pg_dump``
+    writes them); ``None`` for anything else, NULL among them."""
+    cast = _fields(node, "TypeCast")
+    if cast is not None:
+        type_names = _strings((cast.get("typeName") or {}).get("names"))
+        if not type_names or type_names[-1] not in _STRING_CASTS:
+            return None
+        value = _pg_literal(cast.get("arg"))
+        return value if value is not None and value[0] == STRING else None
+    const = _fields(node, "A_Const")
+    if const is None or const.get("isnull"):
+        return None
+    if "ival" in const:
+        return NUMBER, str(const["ival"].get("ival", 0))
+    if "fval" in const:
+        return NUMBER, str(const["fval"].get("fval", ""))
+    if "sval" in const:
+        return STRING, str(const["sval"].get("sval", ""))
+    return None
+
+
+# The fields of libpg_query's nodes that say where the node is in the text.
+_POSITIONS = ("location", "_start", "_end")
+
+
+def _pg_opaque(node: Any) -> Atom:
+    """A conjunct backout does not read, as its parse tree without positions and with its
+    columns numbered."""
+    columns: list[str] = []
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            name = _pg_column_name(value)
+            if name is not None:
+                if name not in columns:
+                    columns.append(name)
+                return {"$": columns.index(name)}
+            return {k: strip(v) for k, v in value.items() if not k.endswith(_POSITIONS)}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    text = repr(strip(node))
+    return Atom(OPAQUE, tuple(columns), text)

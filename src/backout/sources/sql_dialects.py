@@ -16,6 +16,17 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.expressions import Expr
 
+from backout.check_conditions import (
+    FLIPPED,
+    IN_LIST,
+    NUMBER,
+    OPAQUE,
+    STRING,
+    Atom,
+    Condition,
+    between,
+    compared,
+)
 from backout.models import Location
 from backout.schema_model import (
     ADD_COLUMN,
@@ -179,6 +190,7 @@ def _glot_constraint(
 ) -> Operation | None:
     name = _name(constraint.this) if isinstance(constraint, exp.Constraint) else ""
     references = ""
+    condition: Condition = ()
     for part in constraint.expressions if isinstance(constraint, exp.Constraint) else [constraint]:
         if isinstance(part, exp.UniqueColumnConstraint):
             schema = part.this
@@ -191,6 +203,7 @@ def _glot_constraint(
         elif isinstance(part, exp.CheckColumnConstraint):
             columns = tuple(dict.fromkeys(_name(c) for c in part.find_all(exp.Column)))
             label = CHECK
+            condition = _glot_condition(part.this, stmt.dialect)
         elif isinstance(part, exp.ForeignKey):
             columns = _key_part_names(part.expressions)
             label = FOREIGN_KEY
@@ -212,6 +225,7 @@ def _glot_constraint(
             constrained=columns,
             detail=name,
             references=references,
+            condition=condition,
         )
     return None
 
@@ -1106,3 +1120,88 @@ def _shift_meta(node: Expr, offset: int) -> None:
         meta = identifier.meta
         if "start" in meta:
             meta["start"] = int(meta["start"]) + offset
+
+
+# sqlglot's comparisons, as the operators :mod:`backout.check_conditions` names.
+_GLOT_COMPARISONS: dict[type[Expr], str] = {
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+}
+
+
+def _glot_condition(node: Any, dialect: str) -> Condition:
+    """The conjuncts of a CHECK condition (:mod:`backout.check_conditions`)."""
+    if not isinstance(node, exp.Expression):
+        return ()
+    atoms: list[Atom] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        while isinstance(current, exp.Paren):
+            current = current.this
+        if isinstance(current, exp.And):
+            stack.extend((current.expression, current.this))
+            continue
+        atoms.extend(_glot_atoms(current, dialect))
+    return tuple(dict.fromkeys(atoms))
+
+
+def _glot_atoms(node: Expr, dialect: str) -> list[Atom]:
+    """One conjunct as :class:`Atom` (two for a ``BETWEEN``)."""
+    operator = _GLOT_COMPARISONS.get(type(node))
+    if operator is not None:
+        column, value = _glot_column_name(node.this), _glot_literal(node.expression)
+        if column is None or value is None:
+            column, value = _glot_column_name(node.expression), _glot_literal(node.this)
+            operator = FLIPPED[operator]
+        if column is not None and value is not None:
+            return [compared(column, operator, value)]
+    elif isinstance(node, exp.In) and not node.args.get("query"):
+        column = _glot_column_name(node.this)
+        values = [_glot_literal(item) for item in node.expressions]
+        known = tuple(v for v in values if v is not None)
+        if column is not None and known and len(known) == len(values):
+            return [Atom(IN_LIST, (column,), values=known)]
+    elif isinstance(node, exp.Between):
+        column = _glot_column_name(node.this)
+        low, high = _glot_literal(node.args.get("low")), _glot_literal(node.args.get("high"))
+        if column is not None and low is not None and high is not None:
+            return between(column, low, high)
+    return [_glot_opaque(node, dialect)]
+
+
+def _glot_column_name(node: Any) -> str | None:
+    """The column a plain column reference names (``None`` for anything else)."""
+    return _name(node) if isinstance(node, exp.Column) else None
+
+
+def _glot_literal(node: Any) -> tuple[str, str] | None:
+    """A number or string literal (``-5`` too); ``None`` for anything else, NULL among them."""
+    negative = isinstance(node, exp.Neg)
+    if negative:
+        node = node.this
+    if not isinstance(node, exp.Literal):
+        return None
+    if node.is_string:
+        return None if negative else (STRING, node.this)
+    return NUMBER, f"-{node.this}" if negative else node.this
+
+
+def _glot_opaque(node: Expr, dialect: str) -> Atom:
+    """A conjunct backout does not read, as its text with its columns numbered."""
+    columns: list[str] = []
+
+    def number(part: Expr) -> Expr:
+        if isinstance(part, exp.Column):
+            name = _name(part)
+            if name not in columns:
+                columns.append(name)
+            return exp.Var(this=f"${columns.index(name)}")
+        return part
+
+    text = node.transform(number).sql(dialect=dialect)
+    return Atom(OPAQUE, tuple(columns), text)

@@ -53,7 +53,20 @@ class ConstraintOldWritesMayViolate(Rule):
     one, and a Django field made unique again
     after an `AlterField` without `unique=True` dropped its unique key (a `UniqueConstraint`
     over it is a key of its own, which stays). `NOT VALID` does not help: it skips existing
-    rows only.
+    rows only (the `VALIDATE CONSTRAINT` that follows adds nothing the old release meets).
+
+    A SQL `CHECK` is compared by its condition: one added, under a dropped check's name or
+    another, is not new when the checks the table had at the base admit only rows it admits
+    too (columns renamed since are followed): a range widened (`quantity > 0` to
+    `quantity >= 0`), a list lengthened (`status IN ('new', 'paid')` to one with
+    `'refunded'`, or `= ANY (ARRAY[…])` as `pg_dump` writes it), a conjunct dropped. It is
+    new, under its old name too, when backout cannot tell: a range narrowed, a value left
+    out, a conjunct added, or a condition it does not read (`OR`, a function, `NOT IN`,
+    strings compared otherwise than for being written alike: a case-insensitive collation
+    takes `'x'` and `'X'` for equal). backout reads conjunctions of a column compared with a
+    number (`<`, `<=`, `>`, `>=`, `<>`, `BETWEEN`) or listed with literals (`IN`, `=`).
+    Where the migration does not give the condition (Alembic, Django, Liquibase), a check
+    added again under its name over the same columns is taken for the same.
 
     ## Why is this bad?
     The old release was written without the rule. After a rollback it can still write a
