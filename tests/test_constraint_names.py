@@ -180,6 +180,20 @@ MARIADB_SCRIPTS = {
         CREATE TABLE k (id int UNIQUE PRIMARY KEY, a int UNIQUE UNIQUE, b int UNIQUE NOT NULL);
         ALTER TABLE k ADD UNIQUE (id), ADD UNIQUE (a), ADD UNIQUE (b);
     """,
+    # A plain index holds its name among the table's keys: the next unnamed one avoids it,
+    # and dropping it leaves the unique key beside it.
+    "plain_indexes": """
+        CREATE TABLE p (id int PRIMARY KEY, a int, b int, c int, d text, KEY (a), INDEX (b),
+            KEY named_c (c), FULLTEXT KEY (d));
+        ALTER TABLE p ADD UNIQUE (a);
+        CREATE INDEX b_2 ON p (b);
+        ALTER TABLE p ADD UNIQUE (b), ADD INDEX (c), ADD KEY (c);
+        ALTER TABLE p ADD UNIQUE (c), ADD UNIQUE (d(10));
+        ALTER TABLE p DROP INDEX a;
+        ALTER TABLE p ADD UNIQUE (a);
+        DROP INDEX c ON p;
+        ALTER TABLE p ADD UNIQUE (c);
+    """,
 }
 
 

@@ -87,6 +87,7 @@ from backout.schema_operations import (
     ORM_DEFAULT_ONLY,
     ORM_REMOVED,
     OWN_JOIN_TABLE,
+    PLAIN_INDEX,
     PRIMARY_KEY,
     REDEFINED,
     REMOVE_FIELD,
@@ -1063,7 +1064,7 @@ class Schema:
                 if name.startswith(prefix) and name[len(prefix) :].isdecimal()
             ]
             return f"{prefix}{max(numbers, default=0) + 1}"
-        if op.constraint not in (None, UNIQUE) or not op.constrained:
+        if op.constraint not in (None, UNIQUE, PLAIN_INDEX) or not op.constrained:
             return ""
         return _mysql_index_name(held, op.constrained[0])
 
@@ -1201,7 +1202,12 @@ class Schema:
                 self.orm_removed.discard((op.table, added.name))
             return added
         if kind in _TABLES_UNCHANGED:
+            mysql_index: HeldConstraint | None = None
             if kind == ADD_CONSTRAINT and table is not None:
+                if op.constraint == PLAIN_INDEX and self.server_names != "mysql":
+                    # A plain index's name matters to MySQL's naming only (PostgreSQL names
+                    # constraints apart from the relations an index is one of).
+                    return column
                 name = self.constraint_name(op)
                 self._hold(
                     table,
@@ -1212,6 +1218,10 @@ class Schema:
                     op.condition,
                 )
             elif kind == DROP_CONSTRAINT and op.detail:
+                if self.server_names == "mysql" and table is not None:
+                    # The index of that name as MySQL named it: a plain index, or the unique
+                    # key an unnamed UNIQUE became (``a_2`` beside a plain ``KEY (a)``).
+                    mysql_index = table.constraints.get(op.detail.lower())
                 self._drop_named(op)
             if (
                 kind == ADD_CONSTRAINT
@@ -1236,7 +1246,10 @@ class Schema:
             elif kind == DROP_CONSTRAINT and op.constraint == UNIQUE_TOGETHER:
                 self._drop_unique_together(op)
             elif kind == DROP_CONSTRAINT and op.detail:
-                self._drop_key(op)
+                if mysql_index is not None and mysql_index.kind in (PLAIN_INDEX, UNIQUE):
+                    self._drop_mysql_index(table, op.detail.lower(), mysql_index)
+                else:
+                    self._drop_key(op)
             elif kind == ORM_REMOVED:
                 self.orm_removed.add((op.table, op.column or ""))
             elif kind == ORM_ADDED and self.orm_removed:
@@ -1360,6 +1373,21 @@ class Schema:
                         for key_name in [k for k in table.keys if k.lower() == unnamed]:
                             del table.keys[key_name]
                         self._not_unique(table, column.name)
+
+    def _drop_mysql_index(self, table: TableState | None, name: str, index: HeldConstraint) -> None:
+        """Forget the MySQL index ``name`` of ``table`` (``index``, as :attr:`TableState.
+        constraints` held it): a plain index is no key; a unique one is the key of its name
+        or, unnamed, of its columns."""
+        if table is None or index.kind == PLAIN_INDEX:
+            return
+        key = table.keys.pop(name, None)
+        if key is None:
+            unnamed = f"unique ({', '.join(index.columns)})"
+            key = next((table.keys.pop(k) for k in list(table.keys) if k.lower() == unnamed), None)
+        if key is None:
+            key = index.columns  # a column's own UNIQUE, which holds no key of its own
+        if len(key) == 1:
+            self._not_unique(table, key[0])
 
     def _drop_unique_together(self, op: Operation) -> None:
         """Forget the Django ``unique_together`` groups of ``op``'s table that an

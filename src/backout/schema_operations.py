@@ -192,6 +192,13 @@ DROPPED_INDEX = "index"
 MySQL ``DROP KEY``): it was a constraint only if the index was unique. (:data:`PRIMARY_KEY`
 there: it drops the table's primary key, whatever that is called.)"""
 
+PLAIN_INDEX = "plain index"
+"""``Operation.constraint`` of an ``ADD_CONSTRAINT`` that creates an index that is not unique
+(``CREATE INDEX``, MySQL ``ADD INDEX``/``KEY``, ``KEY``/``INDEX``/``FULLTEXT`` in ``CREATE
+TABLE``): no constraint, but on MySQL and MariaDB it holds its name among the table's keys
+(an unnamed one is its first column's), which the next unnamed key avoids: after ``KEY (a)``,
+``ADD UNIQUE (a)`` is ``a_2``, and ``DROP INDEX a`` drops the plain index."""
+
 REDEFINED = "redefined"
 COLUMNS_UNKNOWN = "columns unknown"
 """``detail`` of a CREATE_TABLE whose columns come from a query (``CREATE TABLE … AS SELECT``,

@@ -73,7 +73,12 @@ from backout.schema_model import (
     DialectRead,
     Operation,
 )
-from backout.schema_operations import IF_EXISTS, with_primary_key, written_integer
+from backout.schema_operations import (
+    IF_EXISTS,
+    PLAIN_INDEX,
+    with_primary_key,
+    written_integer,
+)
 from backout.sources.base import SqlUnreadable
 
 
@@ -848,7 +853,7 @@ def _pg_updatable_from(select: Node | None) -> str:
 def _pg_unique_index(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     operations = result.operations
     relation = node.get("relation")
-    if not node.get("unique") or relation is None:
+    if relation is None:
         return
     indexed = tuple(
         element["name"]
@@ -861,7 +866,7 @@ def _pg_unique_index(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
             ADD_CONSTRAINT,
             stmt.at_name(node.get("idxname") or relname),
             relname or "",
-            constraint=UNIQUE,
+            constraint=UNIQUE if node.get("unique") else PLAIN_INDEX,
             constrained=indexed,
             detail=node.get("idxname") or "",
         )

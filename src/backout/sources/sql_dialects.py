@@ -56,6 +56,7 @@ from backout.schema_model import (
 )
 from backout.schema_operations import (
     IF_EXISTS,
+    PLAIN_INDEX,
     UNNAMED_PRIMARY_KEY,
     with_primary_key,
     written_integer,
@@ -215,6 +216,13 @@ def _glot_constraint(
         elif isinstance(part, exp.PrimaryKey):
             columns = _key_part_names(part.expressions)
             label = PRIMARY_KEY
+        elif isinstance(part, exp.IndexColumnConstraint):
+            # MySQL ``KEY``/``INDEX``/``FULLTEXT`` (named or not): no constraint, but a name
+            # the table's next unnamed key avoids.
+            columns = _key_part_names(part.expressions)
+            label = PLAIN_INDEX
+            if not name and part.this is not None:
+                name = _name(part.this)
         else:
             continue
         return Operation(
@@ -309,7 +317,10 @@ def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
         elif isinstance(action, exp.AddConstraint):
             for constraint in action.expressions:
                 yield from _glot_added_constraint(stmt, table, constraint)
-        elif isinstance(action, (exp.Constraint, exp.ForeignKey, exp.UniqueColumnConstraint)):
+        elif isinstance(
+            action,
+            (exp.Constraint, exp.ForeignKey, exp.UniqueColumnConstraint, exp.IndexColumnConstraint),
+        ):
             yield from _glot_added_constraint(stmt, table, action)
 
 
@@ -429,7 +440,7 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
             yield Operation(
                 CREATE_VIEW, stmt.at(view), _name(view), detail=_glot_updatable_from(node)
             )
-        elif kind == "INDEX" and node.args.get("unique") and isinstance(target, exp.Index):
+        elif kind == "INDEX" and isinstance(target, exp.Index):
             params = target.args.get("params")
             indexed = tuple(
                 _name(o.this) for o in (params.args.get("columns") or () if params else ())
@@ -438,7 +449,7 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 ADD_CONSTRAINT,
                 stmt.at(target.this),
                 _name(target.args.get("table")),
-                constraint=UNIQUE,
+                constraint=UNIQUE if node.args.get("unique") else PLAIN_INDEX,
                 constrained=indexed,
                 detail=_name(target.this),
             )

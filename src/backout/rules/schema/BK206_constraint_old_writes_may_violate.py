@@ -38,7 +38,8 @@ class ConstraintOldWritesMayViolate(Rule):
     the server does), as Alembic autogenerate's `drop_constraint("t_a_fkey")` then
     `create_foreign_key(None, "t", …, ["a"], …)` relies on; on MySQL an unnamed FOREIGN KEY
     goes by InnoDB's `<table>_ibfk_<N>`, renamed with its table, and an unnamed UNIQUE by
-    its first column, `<column>_2`… on a clash; but a constraint added again
+    its first column, `<column>_2`… on a clash with any index of the table (a plain `KEY (a)`
+    holds `a`, so `ADD UNIQUE (a)` is `a_2`, and `DROP INDEX a` drops the plain one); but a constraint added again
     under the dropped one's name over other columns is new, a UNIQUE or CHECK as a FOREIGN
     KEY, and so is a FOREIGN KEY that references another table: ids the old release writes,
     valid for the table the old key referenced, may be missing from the new one; tables and
