@@ -180,6 +180,26 @@ MARIADB_SCRIPTS = {
         CREATE TABLE k (id int UNIQUE PRIMARY KEY, a int UNIQUE UNIQUE, b int UNIQUE NOT NULL);
         ALTER TABLE k ADD UNIQUE (id), ADD UNIQUE (a), ADD UNIQUE (b);
     """,
+    # InnoDB numbers an unnamed foreign key after the keys the table had before the ALTER
+    # TABLE, those it drops counted (t_ibfk_3, not t_ibfk_2, after dropping t_ibfk_2).
+    "foreign_keys_dropped_by_the_same_alter": """
+        CREATE TABLE x (id int PRIMARY KEY);
+        CREATE TABLE t (id int PRIMARY KEY, a int, b int, FOREIGN KEY (a) REFERENCES x (id),
+            FOREIGN KEY (b) REFERENCES x (id));
+        ALTER TABLE t DROP FOREIGN KEY t_ibfk_2, ADD FOREIGN KEY (b) REFERENCES x (id);
+        ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES x (id), DROP FOREIGN KEY t_ibfk_3;
+        ALTER TABLE t DROP FOREIGN KEY t_ibfk_1, DROP FOREIGN KEY t_ibfk_4,
+            ADD FOREIGN KEY (a) REFERENCES x (id), ADD FOREIGN KEY (b) REFERENCES x (id);
+        ALTER TABLE t DROP FOREIGN KEY t_ibfk_5;
+        ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES x (id);
+    """,
+    # Identical keys in one CREATE TABLE are two indexes on MariaDB (PostgreSQL makes one).
+    "identical_keys": """
+        CREATE TABLE u (id int PRIMARY KEY, a int, b int, c int, UNIQUE (a), UNIQUE (a),
+            UNIQUE (b, c), UNIQUE (b, c), UNIQUE KEY (c), CONSTRAINT uq_c UNIQUE (c),
+            CONSTRAINT uq_c2 UNIQUE (c));
+        ALTER TABLE u ADD UNIQUE (a), ADD UNIQUE (a);
+    """,
     # A plain index holds its name among the table's keys: the next unnamed one avoids it,
     # and dropping it leaves the unique key beside it.
     "plain_indexes": """

@@ -1060,7 +1060,7 @@ class Schema:
             prefix = f"{op.table.lower()}_ibfk_"
             numbers = [
                 int(name[len(prefix) :])
-                for name in held
+                for name in itertools.chain(held, (n.lower() for n in op.dropped_alongside))
                 if name.startswith(prefix) and name[len(prefix) :].isdecimal()
             ]
             return f"{prefix}{max(numbers, default=0) + 1}"
@@ -1932,8 +1932,23 @@ class ReleaseAnalysis:
             earlier = dropped.get((table, name), position)
             if name and earlier < position and self._same_key(earlier, position):
                 continue
+            if any(
+                self._same_foreign_key(dropped.get((table, other.lower()), position), position)
+                for other in judged.op.dropped_alongside
+            ):
+                # MySQL: a foreign key dropped by the same ALTER TABLE added again unnamed,
+                # under the next number.
+                continue
             found.append(judged)
         return found
+
+    def _same_foreign_key(self, drop: int, added: int) -> bool:
+        """Whether the ``DROP_CONSTRAINT`` at ``drop`` (before ``added``) dropped a foreign key
+        that the operation at ``added`` adds again (:meth:`_same_key`)."""
+        if drop >= added:
+            return False
+        held = self.judged[drop].dropped
+        return held is not None and held.kind == FOREIGN_KEY and self._same_key(drop, added)
 
     def _same_key(self, drop: int, added: int) -> bool:
         """Whether the constraint the operation at position ``added`` adds is the one the

@@ -387,6 +387,11 @@ class Operation:
     condition: Condition = ()
     """For a CHECK ``ADD_CONSTRAINT``: its condition, where the reader knows it
     (:mod:`backout.check_conditions`)."""
+    dropped_alongside: tuple[str, ...] = ()
+    """For an unnamed FOREIGN KEY ``ADD_CONSTRAINT`` of a MySQL ``ALTER TABLE``: the foreign
+    keys the same statement drops (``DROP FOREIGN KEY``). InnoDB still counts them when it
+    numbers the new key (``t_ibfk_<N>``, checked on MariaDB 10.11), and the key may be one
+    of them added again."""
 
 
 def constraint_name(op: Operation) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlglot
@@ -238,6 +238,23 @@ def _glot_constraint(
     return None
 
 
+def _with_dropped_alongside(
+    node: exp.Alter, operations: Iterator[Operation]
+) -> Iterator[Operation]:
+    """``operations`` of the ``ALTER TABLE`` ``node``, each unnamed FOREIGN KEY it adds with
+    the foreign keys it drops (:attr:`Operation.dropped_alongside`)."""
+    dropped = tuple(
+        _name(target)
+        for action in node.args.get("actions") or ()
+        if isinstance(action, exp.Drop) and (action.args.get("kind") or "").upper() == "FOREIGN KEY"
+        for target in action.args.get("tables") or [action.this]
+    )
+    for op in operations:
+        if dropped and op.kind == ADD_CONSTRAINT and op.constraint == FOREIGN_KEY and not op.detail:
+            op = replace(op, dropped_alongside=dropped)
+        yield op
+
+
 def _glot_alter(stmt: _GlotStatement, node: exp.Alter) -> Iterator[Operation]:
     table = _name(node.this)
     for action in node.args.get("actions") or ():
@@ -454,7 +471,7 @@ def _glot_operations(stmt: _GlotStatement, node: Expr) -> Iterator[Operation]:
                 detail=_name(target.this),
             )
     elif isinstance(node, exp.Alter) and (node.args.get("kind") or "").upper() == "TABLE":
-        yield from _glot_alter(stmt, node)
+        yield from _with_dropped_alongside(node, _glot_alter(stmt, node))
     elif isinstance(node, exp.Drop) and (node.args.get("kind") or "").upper() == "TABLE":
         for target in node.args.get("tables") or [node.this]:
             yield Operation(DROP_TABLE, stmt.at(target), _name(target))

@@ -37,13 +37,16 @@ class ConstraintOldWritesMayViolate(Rule):
     numbered `t_a_fkey1`, `t_a_fkey2`… while a constraint of the schema holds the name, as
     the server does), as Alembic autogenerate's `drop_constraint("t_a_fkey")` then
     `create_foreign_key(None, "t", …, ["a"], …)` relies on; on MySQL an unnamed FOREIGN KEY
-    goes by InnoDB's `<table>_ibfk_<N>`, renamed with its table, and an unnamed UNIQUE by
-    its first column, `<column>_2`… on a clash with any index of the table (a plain `KEY (a)`
-    holds `a`, so `ADD UNIQUE (a)` is `a_2`, and `DROP INDEX a` drops the plain one); but a constraint added again
-    under the dropped one's name over other columns is new, a UNIQUE or CHECK as a FOREIGN
-    KEY, and so is a FOREIGN KEY that references another table: ids the old release writes,
-    valid for the table the old key referenced, may be missing from the new one; tables and
-    columns renamed between the drop and the add are followed), nor is a UNIQUE or PRIMARY
+    goes by InnoDB's `<table>_ibfk_<N>`, renamed with its table (N one more than the highest
+    the table had, the keys its `ALTER TABLE` drops counted: an unnamed key added by the
+    statement that drops one is that key added again), and an unnamed UNIQUE by its first
+    column, `<column>_2`… on a clash with any index of the table (a plain `KEY (a)` holds
+    `a`, so `ADD UNIQUE (a)` is `a_2`, and `DROP INDEX a` drops the plain one); but a
+    constraint added again under the dropped one's name over other columns is new, a UNIQUE
+    or CHECK as a FOREIGN KEY, and so is a FOREIGN KEY that references another table: ids
+    the old release writes, valid for the table the old key referenced, may be missing from
+    the new one; tables and columns renamed between the drop and the add are followed), nor
+    is a UNIQUE or PRIMARY
     KEY over a column that is unique already, or over columns of which the base release held
     some unique together (a composite primary key, Liquibase's over several `primaryKey`
     columns too; a table rebuilt with it; a key added again under another name). A key the
