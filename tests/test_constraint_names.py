@@ -79,6 +79,19 @@ SCRIPTS = {
         ALTER TABLE w ADD COLUMN c int UNIQUE UNIQUE, ADD COLUMN d int PRIMARY KEY UNIQUE;
         ALTER TABLE w ADD UNIQUE (c), ADD UNIQUE (d);
     """,
+    # PostgreSQL makes one key of identical ones in a CREATE TABLE (named or not: the first
+    # one's name), where ALTER TABLE makes each (MariaDB makes each in both).
+    "identical_keys": """
+        CREATE TABLE u (id int PRIMARY KEY, a int, b int, c int, UNIQUE (a), UNIQUE (a),
+            UNIQUE (b, c), UNIQUE (b, c), CONSTRAINT uq_c UNIQUE (c),
+            CONSTRAINT uq_c2 UNIQUE (c), UNIQUE (c), d int UNIQUE, UNIQUE (d));
+        ALTER TABLE u ADD UNIQUE (a), ADD UNIQUE (a);
+        CREATE TABLE v (e int, UNIQUE (e), CONSTRAINT uq_e UNIQUE (e), CONSTRAINT uq_e2 UNIQUE (e),
+            f int UNIQUE, CONSTRAINT uq_f UNIQUE (f), UNIQUE (g), g int UNIQUE,
+            h int, UNIQUE (h) DEFERRABLE, UNIQUE (h), UNIQUE (e, h), UNIQUE (h, e),
+            UNIQUE NULLS NOT DISTINCT (e, h));
+        ALTER TABLE v ADD UNIQUE (f), ADD UNIQUE (g);
+    """,
     "keys_of_one_column_are_one": """
         CREATE TABLE k (id int UNIQUE PRIMARY KEY, a int UNIQUE UNIQUE, b int UNIQUE NOT NULL);
         ALTER TABLE k ADD UNIQUE (id), ADD UNIQUE (a), ADD UNIQUE (b);

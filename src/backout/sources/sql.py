@@ -22,7 +22,7 @@ import re
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pglast
@@ -88,6 +88,9 @@ class SqlRead:
 
     operations: list[Operation] = field(default_factory=list)
     problems: list[SqlUnreadable] = field(default_factory=list)
+    postgres_only: bool = False
+    """The read holds what PostgreSQL alone does (identical keys of a CREATE TABLE made one,
+    :func:`_pg_merged_keys`): MySQL and SQLite need reads of their own."""
 
 
 class SqlText:
@@ -571,11 +574,21 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     )
     table = relation.get("relname") or ""
     after = relation.get("location", 0)
+    merged, named, inline_merged = _pg_merged_keys(elements)
+    if merged or inline_merged:
+        result.postgres_only = True
+        columns = tuple(
+            replace(c, unique_key=False) if c.name in inline_merged else c for c in columns
+        )
     # Table-level constraints: recorded after the table, so that their names are known (one
     # dropped and created again later is not new) and a one-column UNIQUE makes it unique.
     constraints = []
     for element in elements:
         constraint = _fields(element, "Constraint")
+        if constraint is not None and id(constraint) in merged:
+            continue
+        if constraint is not None and id(constraint) in named:
+            constraint = {**constraint, "conname": named[id(constraint)]}
         if constraint is None:
             column = _fields(element, "ColumnDef")
             if column is not None and column.get("constraints"):
@@ -596,6 +609,72 @@ def _pg_create_table(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         Operation(CREATE_TABLE, stmt.at(after), table, columns=columns, detail=detail)
     )
     operations.extend(constraints)
+
+
+def _pg_key_shape(constraint: Node, keys: tuple[str, ...]) -> tuple[object, ...]:
+    """What PostgreSQL compares two keys of a CREATE TABLE by (``transformIndexConstraints``:
+    the columns in order, INCLUDE, NULLS NOT DISTINCT, the deferral)."""
+    return (
+        keys,
+        _strings(constraint.get("including")),
+        bool(constraint.get("nulls_not_distinct")),
+        bool(constraint.get("deferrable")),
+        bool(constraint.get("initdeferred")),
+    )
+
+
+def _pg_merged_keys(elements: Sequence[Any]) -> tuple[set[int], dict[int, str], set[str]]:
+    """PostgreSQL's merge of identical UNIQUE and PRIMARY KEY constraints of a CREATE TABLE
+    (checked on PostgreSQL 15: ``UNIQUE (a), UNIQUE (a)`` is one key ``t_a_key``; MariaDB
+    makes two, ``a`` and ``a_2``): the ids of the table-level constraints merged into an
+    earlier one, the names table-level ones take from a named one merged into them, and the
+    columns whose own unnamed UNIQUE is merged into another key (or gives way to a named
+    one, which carries the key)."""
+    shapes: list[tuple[tuple[object, ...], Node, str]] = []
+    for element in elements:
+        column = _fields(element, "ColumnDef")
+        items = (column.get("constraints") or ()) if column is not None else (element,)
+        for item in items:
+            constraint = _fields(item, "Constraint")
+            kind = constraint.get("contype") if constraint is not None else None
+            if constraint is None or kind not in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
+                continue
+            if constraint.get("indexname"):
+                continue
+            keys = (column.get("colname") or "",) if column is not None else None
+            shape = _pg_key_shape(constraint, keys or _strings(constraint.get("keys")))
+            owner = "" if keys is None else keys[0]
+            entry = (shape, constraint, owner)
+            if kind == "CONSTR_PRIMARY":
+                shapes.insert(0, entry)  # kept in preference to the others
+            else:
+                shapes.append(entry)
+    merged: set[int] = set()
+    named: dict[int, str] = {}
+    inline_merged: set[str] = set()
+    kept: list[tuple[tuple[object, ...], Node, str]] = []
+    for shape, constraint, owner in shapes:
+        prior = next((k for k in kept if k[0] == shape), None)
+        if prior is None:
+            kept.append((shape, constraint, owner))
+            continue
+        _, first, first_owner = prior
+        name = constraint.get("conname")
+        if owner:
+            if not name and first_owner != owner:
+                inline_merged.add(owner)  # the column's own key is a table-level one
+            continue
+        if name and not (first.get("conname") or named.get(id(first))):
+            if first_owner:
+                # The column's own unnamed key takes the name: the named one stands for it.
+                if first.get("contype") == "CONSTR_UNIQUE":
+                    inline_merged.add(first_owner)
+                    kept[kept.index(prior)] = (shape, constraint, "")
+                    continue
+            else:
+                named[id(first)] = name
+        merged.add(id(constraint))
+    return merged, named, inline_merged
 
 
 # ALTER TABLE commands on one named column that carry nothing else backout models.
@@ -1127,7 +1206,7 @@ def _read_body(body: SqlText | None) -> tuple[SqlRead, dict[str, SqlRead]]:
     if body is None:
         return SqlRead(), {}
     postgres = read_postgres(body)
-    if not postgres.problems:
+    if not postgres.problems and not postgres.postgres_only:
         return postgres, {}
     return postgres, {dialect: read_sqlglot(body, dialect) for dialect in SQLGLOT_DIALECTS}
 

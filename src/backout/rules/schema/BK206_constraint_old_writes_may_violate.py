@@ -56,8 +56,11 @@ class ConstraintOldWritesMayViolate(Rule):
     again in the release is new. So is a plain index dropped and created again as a unique
     one, and a Django field made unique again
     after an `AlterField` without `unique=True` dropped its unique key (a `UniqueConstraint`
-    over it is a key of its own, which stays). `NOT VALID` does not help: it skips existing
-    rows only (the `VALIDATE CONSTRAINT` that follows adds nothing the old release meets).
+    over it is a key of its own, which stays). Identical keys of one `CREATE TABLE` are one
+    key on PostgreSQL (named after the first that has a name) and an index each on MySQL
+    and MariaDB: dropping one leaves the column unique there only. `NOT VALID` does not
+    help: it skips existing rows only (the `VALIDATE CONSTRAINT` that follows adds nothing
+    the old release meets).
 
     A SQL `CHECK` is compared by its condition: one added, under a dropped check's name or
     another, is not new when the checks the table had at the base admit only rows it admits
