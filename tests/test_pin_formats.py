@@ -614,3 +614,127 @@ def test_ecs_task_definition_images_are_pinned_in_the_json(
     (problem,) = (line for line in out.splitlines() if "written with" in line)
     assert problem.startswith(".aws/task-definition.json:5:32: ") and "resolves to" in problem
     assert "JSON escapes" in problem
+
+
+ECS_CLOUDFORMATION_YAML = """\
+# the shop's service
+Parameters:
+  ImageUri:
+    Type: String
+    Default: HOST/cfn/api:1.0
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: api   # the API
+          Image: HOST/cfn/api:1.0
+        - Name: quoted
+          Image: 'HOST/cfn/api:1.0'
+        - Name: param
+          Image: !Ref ImageUri
+        - Name: sub
+          Image: !Sub "${Repo.RepositoryUri}:latest"
+"""
+
+
+def test_ecs_cloudformation_yaml_literal_images_are_pinned_in_place(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """Literal images get the digest, comments and quotes kept; a parameter's Default and a
+    !Sub are left as they are (resolved, or named as unresolvable)."""
+    api = registry.pusher().image("cfn/api", "1.0", "1.0")
+    host = registry.host
+    path = write(tmp_path, "infra/service.yaml", ECS_CLOUDFORMATION_YAML, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err
+    expected = (
+        ECS_CLOUDFORMATION_YAML.replace("HOST", host)
+        .replace(f"Image: {host}/cfn/api:1.0", f"Image: {host}/cfn/api:1.0@{api.digest}")
+        .replace(f"'{host}/cfn/api:1.0'", f"'{host}/cfn/api:1.0@{api.digest}'")
+    )
+    assert path.read_text() == expected
+    assert f"Default: {host}/cfn/api:1.0\n" in expected
+    problems = {line.partition(": ")[0]: line for line in out.splitlines() if ": " in line}
+    assert "resolves to" in problems["infra/service.yaml:16:23"]
+    assert "the template computes it" in problems["infra/service.yaml:16:23"]
+    assert "${Repo.RepositoryUri}" in problems["infra/service.yaml:18:23"]
+
+
+ECS_CLOUDFORMATION_JSON = """\
+{
+  "Parameters": {"ImageUri": {"Type": "String", "Default": "HOST/cfn/api:1.0"}},
+  "Resources": {
+    "Task": {
+      "Type": "AWS::ECS::TaskDefinition",
+      "Properties": {
+        "ContainerDefinitions": [
+          {"Name": "api", "Image": "HOST/cfn/api:1.0", "Essential": true},
+          {"Name": "param", "Image": {"Ref": "ImageUri"}}
+        ]
+      }
+    }
+  }
+}
+"""
+
+
+def test_ecs_cloudformation_json_literal_images_are_pinned_in_place(
+    registry: Registry, tmp_path: Path
+) -> None:
+    api = registry.pusher().image("cfn/api", "1.0", "1.0")
+    host = registry.host
+    path = write(tmp_path, "stack.template.json", ECS_CLOUDFORMATION_JSON, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err  # the parameter's default is resolved, not written
+    expected = ECS_CLOUDFORMATION_JSON.replace("HOST", host).replace(
+        f'"{host}/cfn/api:1.0", "Essential"', f'"{host}/cfn/api:1.0@{api.digest}", "Essential"'
+    )
+    assert path.read_text() == expected
+    (problem,) = (line for line in out.splitlines() if "resolves to" in line)
+    assert problem.startswith("stack.template.json:9:38: ")
+
+
+ECS_TERRAFORM = """\
+resource "aws_ecs_task_definition" "app" {
+  family = "app"
+  container_definitions = jsonencode([
+    {
+      name  = "api"
+      image = "HOST/tf/api:1.0" # the API
+    },
+    { name = "repo", image = "${aws_ecr_repository.app.repository_url}:1.0" },
+  ])
+}
+
+resource "aws_ecs_task_definition" "worker" {
+  family                = "worker"
+  container_definitions = <<EOF
+[
+  {"name": "worker", "image": "HOST/tf/api:1.0"}
+]
+EOF
+}
+"""
+
+
+def test_ecs_terraform_literal_images_are_pinned_in_place(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """``jsonencode`` and heredoc literals get the digest; an interpolated image is not
+    touched."""
+    api = registry.pusher().image("tf/api", "1.0", "1.0")
+    host = registry.host
+    path = write(tmp_path, "terraform/ecs.tf", ECS_TERRAFORM, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err  # the interpolated repository cannot be resolved
+    expected = ECS_TERRAFORM.replace("HOST", host).replace(
+        f'"{host}/tf/api:1.0"', f'"{host}/tf/api:1.0@{api.digest}"'
+    )
+    assert expected.count(api.digest) == 2
+    assert path.read_text() == expected
+    (problem,) = (line for line in out.splitlines() if "aws_ecr_repository" in line)
+    assert problem.startswith("terraform/ecs.tf:8:30: ")

@@ -84,6 +84,12 @@ ALL_READERS: tuple[LazyReader, ...] = (
         "Django migration", paths.is_django_migration, "django_migrations", "DjangoMigrationReader"
     ),
     LazyReader("ECS task definition", paths.is_json_file, "ecs", "EcsTaskDefinitionReader"),
+    LazyReader(
+        "ECS task definition template",
+        paths.is_ecs_template,
+        "ecs_templates",
+        "EcsTemplateReader",
+    ),
     LazyReader("retention", paths.is_retention_file, "retention", "RetentionReader"),
     LazyReader("lock", paths.is_lock_file, "lockfile", "LockReader"),
     LazyReader("helm", paths.is_helm_file, "helm", "HelmReader"),

@@ -51,6 +51,11 @@ class ImageUse(Fact):
 
     ``env_values`` are the variables a compose reference takes from the ``.env`` file beside
     the compose file (set after reading, by :func:`backout.sources.dotenv.link_compose_env`).
+
+    ``known`` is set by a reader that has itself worked out the tag of a reference whose
+    repository only the deployment knows (a CloudFormation ``!Sub "${Repo}:latest"``, a
+    Terraform ``"${aws_ecr_repository.app.repository_url}:latest"``): ``unresolved`` then
+    names what sets the repository, and the tag is judged all the same.
     """
 
     reference: str
@@ -67,6 +72,7 @@ class ImageUse(Fact):
     pin_edit: PinEdit | None = None
     pin_blocked: str = ""
     env_values: tuple[EnvValue, ...] = ()
+    known: KnownTag | None = None
 
     @property
     def text_in_file(self) -> str:

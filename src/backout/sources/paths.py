@@ -191,6 +191,12 @@ def is_retention_file(path: str) -> bool:
     return base.endswith(".json") and base not in _SKIPPED_JSON
 
 
+def is_ecs_template(path: str) -> bool:
+    """Terraform files, and YAML, JSON and ``.template`` files that may be CloudFormation
+    templates defining ECS task definitions (recognised by content)."""
+    return is_retention_file(path)
+
+
 def is_json_file(path: str) -> bool:
     """JSON files but lock files and ``tsconfig.json``: what they are is for their content to
     say (an ECS task definition holds ``"containerDefinitions"``)."""

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backout.lines import LineIndex
+from backout.models import Location
+from backout.sources.base import SourceFile, Unreadable
 
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _HCL_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -455,6 +457,26 @@ def parse_hcl(text: str) -> list[Block]:
     except RecursionError:
         raise PolicyTextError("HCL nested too deeply") from None
     return blocks
+
+
+def terraform_blocks(file: SourceFile, text: str) -> list[Block] | Unreadable | None:
+    """The top-level blocks of a Terraform file, parsed once however many readers ask.
+
+    When the file is not HCL this reader understands, the first reader to ask gets the
+    :class:`Unreadable` fact to report and the next ones ``None``: one BK901 per file.
+    """
+    cached = file.cache.get("terraform_blocks")
+    if cached is None:
+        try:
+            cached = parse_hcl(text)
+        except PolicyTextError as exc:
+            cached = Unreadable(Location(file.path, exc.line, exc.column), "Terraform", str(exc))
+        file.cache["terraform_blocks"] = cached
+    if isinstance(cached, Unreadable):
+        if file.cache.get("terraform_reported"):
+            return None
+        file.cache["terraform_reported"] = True
+    return cached
 
 
 def heredoc_json(node: Node, full_text: str) -> Node:

@@ -50,9 +50,9 @@ from backout.sources.policytext import (
     field_of,
     heredoc_json,
     int_value,
-    parse_hcl,
     parse_json,
     strings,
+    terraform_blocks,
     text_value,
 )
 
@@ -403,7 +403,7 @@ class RetentionReader:
             return
         if file.path.endswith(".tf"):
             if any(word in text for word in _TERRAFORM_WORDS) or _ECR_MODULE.search(text):
-                yield from _terraform(file.path, text)
+                yield from _terraform(file, text)
             return
         if not file.path.endswith(".json"):
             if _CFN_REPOSITORY in text:
@@ -452,11 +452,12 @@ def _policy_value(path: str, text: str, policy: Node, origin: str) -> Iterator[F
         yield from policies_in_json(path, root, origin)
 
 
-def _terraform(path: str, text: str) -> Iterator[Fact]:
-    try:
-        blocks = parse_hcl(text)
-    except PolicyTextError as exc:
-        yield Unreadable(Location(path, exc.line, exc.column), "Terraform", str(exc))
+def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
+    path = file.path
+    blocks = terraform_blocks(file, text)
+    if not isinstance(blocks, list):
+        if blocks is not None:
+            yield blocks
         return
     # aws_ecr_repository "label" -> (its name, whether its tags are immutable)
     repositories = {

@@ -63,7 +63,10 @@ def _why_mutable(ref: ImageReference, built_as: str = "") -> str:
 def _known_tag(use: ImageUse) -> KnownTag | None:
     """The tag ``use`` runs when its unset variables set only the repository: compose
     interpolation, and ``${…}`` in a manifest that a deploy step (Flux's post-build
-    substitution, envsubst) fills in. Dockerfiles are BK305's."""
+    substitution, envsubst) fills in, or that the reader worked out (an ECS task definition
+    in a CloudFormation or Terraform template). Dockerfiles are BK305's."""
+    if use.known is not None:
+        return use.known
     if use.unresolved and use.source == "compose":
         env = {e.name: e.value for e in use.env_values if e.value is not None}
         withheld = {e.name for e in use.env_values if e.value is None}
@@ -147,7 +150,14 @@ class MutableImageReference(Rule):
     container whose image a GitHub Actions `aws-actions/amazon-ecs-render-task-definition`
     step replaces (its `task-definition` and `container-name` as written, through `${{
     env.NAME }}`, or an earlier render step's output for a second container; BK103 judges
-    the image the pipeline writes in); Kustomize `images:` entries with `newTag`
+    the image the pipeline writes in); ECS task definitions in CloudFormation templates (YAML
+    or JSON, `AWS::ECS::TaskDefinition` `ContainerDefinitions[].Image`) and Terraform
+    (`aws_ecs_task_definition` `container_definitions` as `jsonencode([...])` or a JSON
+    heredoc): a literal image as any other, a parameter's `Default` as the image it gives
+    when the stack does not set it, and an image whose repository only the deployment knows
+    (`!Sub "${Repo.RepositoryUri}:latest"`, `"${aws_ecr_repository.api.repository_url}:1.4"`)
+    by its tag; one whose tag the deployment may set (`!Ref Image` without default,
+    `${Repo}:${Tag}`, `var.image`) is not judged; Kustomize `images:` entries with `newTag`
     but no `digest`; Helm chart values (`image.repository`/`image.tag`, or one string such as
     `image: nginx`) that a template of the chart uses as an image, judged as the template
     builds it: a registry before the mapping (`ghcr.io/{{ .Values.image.repository }}:…`,
@@ -295,21 +305,30 @@ class MutableImageReference(Rule):
         """The finding for an image whose repository a variable without default sets, and
         whose tag the file decides: the tag moves whatever the repository is."""
         ref = known.reference
+        template = use.source == "ecs"  # a CloudFormation or Terraform template computes it
         defaults = ", ".join(f"default of {used}" for used in known.defaults_used)
-        by = [f"the {defaults}, used when the variable is unset"] if defaults else []
+        unset_by = "the stack does not set it" if template else "the variable is unset"
+        by = [f"the {defaults}, used when {unset_by}"] if defaults else []
         from_env = _from_env_file(use)
         if from_env:
             by.append(f"{from_env}, used unless the shell sets it")
         judged = f" (judged by {', and by '.join(by)})" if by else ""
         unset = ", ".join(known.unset)
         one = len(known.unset) == 1
+        if template:
+            unknown = f"{unset} {'is' if one else 'are'} known only when deployed, but set"
+            where = "in the template (`…:1.4@sha256:…`)"
+        else:
+            unknown = f"{unset} {'has' if one else 'have'} no default but set"
+            where = (
+                "(inside the tag's default when it has one, `${TAG:-1.4@sha256:…}`, so a tag "
+                "set at deploy still wins)"
+            )
         return self.finding(
             use.location,
             f"{use.context}: {restored_by}: {_why_mutable(ref, use.text_in_file)}{judged}; "
-            f"{unset} {'has' if one else 'have'} no default but set{'s' if one else ''} only "
-            "the repository, not the tag",
-            "pin it by digest: end the reference with `@sha256:…` (inside the tag's default "
-            "when it has one, `${TAG:-1.4@sha256:…}`, so a tag set at deploy still wins), "
+            f"{unknown}{'s' if one else ''} only the repository, not the tag",
+            f"pin it by digest: end the reference with `@sha256:…` {where}, "
             f"resolved against the repository that {unset} names: `backout pin` cannot "
             "resolve it while the repository has no value in the files",
             Severity.ERROR if ref.is_untagged or ref.is_latest else Severity.WARNING,
@@ -395,7 +414,8 @@ class MutableImageReference(Rule):
         if isinstance(use, HelmImage):
             judged = f" ({use.note})" if use.note else ""
         else:
-            by = [f"the {use.note}, used when the variable is unset"] if use.note else []
+            unset = "the stack does not set it" if use.source == "ecs" else "the variable is unset"
+            by = [f"the {use.note}, used when {unset}"] if use.note else []
             from_env_file = _from_env_file(use)
             if from_env_file:
                 # compose takes the shell's value first: the file decides where it is unset
@@ -424,6 +444,13 @@ class MutableImageReference(Rule):
             )
         elif use.source == "kustomize":
             fix = "add `digest: sha256:…` to this `images:` entry (`backout pin --write`)"
+        elif use.source == "ecs" and (use.note or use.written):
+            example = ref.pinned("sha256:…")
+            fix = (
+                f"pin it by digest: `{example}`, written where the template sets it "
+                f"({use.note or 'by hand'}): `backout pin` resolves it but does not rewrite "
+                "a computed image"
+            )
         else:
             example = ref.pinned("sha256:…")
             fix = f"pin it by digest: `{example}` (`backout pin --write` resolves and rewrites it)"

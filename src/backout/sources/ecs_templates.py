@@ -1,0 +1,491 @@
+"""Amazon ECS task definitions in CloudFormation and Terraform templates: each container's image.
+
+- CloudFormation templates, YAML (short-form tags such as ``!Sub`` included) or JSON, as
+  written by hand, by SAM or by ``cdk synth``: resources of ``Type: AWS::ECS::TaskDefinition``,
+  ``Properties.ContainerDefinitions[].Image``.
+- Terraform: ``resource "aws_ecs_task_definition"`` whose ``container_definitions`` is
+  ``jsonencode([{ image = "…" }])`` or a JSON heredoc (``<<EOF [ {"image": …} ] EOF``).
+
+An image written as a literal is an :class:`ImageUse` like one in a task definition JSON
+file (``source="ecs"``), located at the string, which ``backout pin --write`` extends with
+the digest. An image the template computes is read only as far as the file tells, and
+``pin`` never writes into it:
+
+- its parts that the template itself gives count as written: literal text, the literal
+  ``Default`` of a CloudFormation parameter (``!Ref ImageUri``, ``${Tag}`` in a ``!Sub``,
+  ``{"Ref": …}``; not an ``AWS::SSM::Parameter::Value<…>`` parameter, whose default names
+  an SSM parameter), the literal values of a ``!Sub`` variable map, ``!Join``/``Fn::Join``
+  of such parts. ``note`` names the defaults used (a deploy may override them);
+- a part only the deployment knows (``${AWS::AccountId}``, ``!GetAtt Repo.RepositoryUri``,
+  ``!ImportValue``, a parameter without a default, Terraform's ``${var.image}`` or
+  ``${aws_ecr_repository.app.repository_url}``) is unknown. When every unknown part comes
+  before the tag, the tag is still the file's: ``!Sub "${Repo}:latest"`` and
+  ``"${aws_ecr_repository.app.repository_url}:latest"`` run ``latest`` whatever the
+  repository is, ``${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com/app`` runs no tag
+  at all (:attr:`ImageUse.known`). When an unknown part may set the tag (``!Ref ImageUri``
+  with no default, ``${Repo}:${Tag}``, ``var.image``, a ``%{ if }`` directive), nothing is
+  claimed: no fact is made.
+
+Terraform variables are not followed to their defaults (no other Terraform value is), and a
+``container_definitions = file("…")`` or ``templatefile("…")`` is not read: a file that holds
+only the container list (no ``containerDefinitions`` key) is no task definition the JSON
+reader recognises. ``cdk synth`` writes an image built from the app's Dockerfile as
+``…/cdk-<qualifier>-container-assets-<account>-<region>:<64-hex asset hash>``: the CDK
+bootstrap stack creates that repository with immutable tags, so no claim is made about it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from backout.imageref import parse_reference
+from backout.models import Location
+from backout.sources import yamlfile
+from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.ecs import SOURCE
+from backout.sources.images import (
+    BLOCK_SCALAR,
+    ImageUse,
+    KnownTag,
+    scalar_span,
+    scalar_suffix_edit,
+    suffix_edit,
+)
+from backout.sources.paths import is_ecs_template, is_manifest
+from backout.sources.policytext import (
+    Node,
+    PolicyTextError,
+    heredoc_json,
+    terraform_blocks,
+    text_value,
+)
+
+_CFN_TYPE = "AWS::ECS::TaskDefinition"
+_TF_TYPE = "aws_ecs_task_definition"
+_ESCAPED = "it is written with escapes, which pin does not rewrite"
+_COMPUTED = (
+    "the template computes it ({how}); pin writes only into a literal image, so write the "
+    "digest where its parts are set, by hand"
+)
+# ``${Name}`` in a ``!Sub`` (``${!Literal}`` is the text ``${Literal}``)
+_SUB_VARIABLE = re.compile(r"\$\{(!?)([^{}]*)\}")
+_CDK_ASSETS = re.compile(r"cdk-[^/]*-container-assets-[^/]*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# What makes the manifest reader report a broken YAML file itself (see its docstring).
+_MANIFEST_LINE = re.compile(r"^(?:apiVersion|kind)\s*:", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A piece of a computed image: literal ``text``, or ``unknown`` (what sets it, as
+    written) when only the deployment knows it. ``default_of`` names the parameter whose
+    ``Default`` gave ``text``."""
+
+    text: str = ""
+    unknown: str = ""
+    default_of: str = ""
+
+
+class EcsTemplateReader:
+    """Reads ECS task definitions in CloudFormation and Terraform templates into
+    :class:`ImageUse` facts (``source="ecs"``, context ``TaskDefinition/<family>``, the
+    family being the ``Family``/``family`` literal or else the resource's name)."""
+
+    name: ClassVar[str] = "ECS task definition template"
+
+    def wants(self, path: str) -> bool:
+        """Terraform files, YAML, JSON and ``.template`` files (told apart by content)."""
+        return is_ecs_template(path)
+
+    def read(self, file: SourceFile) -> Iterable[Fact]:
+        """One fact per container image, or an :class:`Unreadable` for a template that
+        cannot be parsed."""
+        text = file.text()
+        if text is None:
+            return []
+        if file.path.endswith(".tf"):
+            if _TF_TYPE not in text:
+                return []
+            return list(_terraform(file, text))
+        if _CFN_TYPE not in text:
+            return []
+        return list(_cloudformation(file, text))
+
+
+# --- CloudFormation --------------------------------------------------------------------------
+
+
+def _cloudformation(file: SourceFile, text: str) -> Iterator[Fact]:
+    documents = yamlfile.yaml_documents(file, "CloudFormation template")
+    if isinstance(documents, Unreadable):
+        if file.path.endswith(".json"):
+            reason = documents.reason.replace("invalid YAML", "invalid JSON", 1)
+            yield Unreadable(documents.location, documents.reader, reason)
+        elif not (is_manifest(file.path) and _MANIFEST_LINE.search(text)):
+            yield documents  # else the manifest reader reports it
+        return
+    for document in documents:
+        parameters = {
+            name: value for name, _, value in yamlfile.entries(yamlfile.get(document, "Parameters"))
+        }
+        for logical_id, _, resource in yamlfile.entries(yamlfile.get(document, "Resources")):
+            if yamlfile.text_of(yamlfile.get(resource, "Type")) != _CFN_TYPE:
+                continue
+            properties = yamlfile.get(resource, "Properties")
+            family = _literal(yamlfile.get(properties, "Family")) or logical_id
+            containers = yamlfile.get(properties, "ContainerDefinitions")
+            for container in yamlfile.elements(containers):
+                image = yamlfile.get(container, "Image")
+                if image is None:
+                    continue
+                name = _literal(yamlfile.get(container, "Name")) or "?"
+                context = f"TaskDefinition/{family} container {name}"
+                use = _cfn_image(file, text, image, parameters, context)
+                if use is not None:
+                    yield use
+
+
+def _literal(node: yamlfile.Node | None) -> str | None:
+    """A scalar written without a tag (``!Ref x`` is no literal ``x``)."""
+    if not isinstance(node, yamlfile.ScalarNode) or node.tag.startswith("!"):
+        return None
+    return yamlfile.text_of(node)
+
+
+def _cfn_image(
+    file: SourceFile,
+    text: str,
+    image: yamlfile.Node,
+    parameters: dict[str, yamlfile.Node],
+    context: str,
+) -> ImageUse | None:
+    literal = _literal(image)
+    if literal is not None and isinstance(image, yamlfile.ScalarNode):
+        if not literal:
+            return None
+        location, start, end, quote = scalar_span(file.path, text, image)
+        edit = scalar_suffix_edit(text, image)
+        blocked = _ESCAPED if file.path.endswith(".json") else BLOCK_SCALAR
+        return ImageUse(
+            location,
+            reference=literal,
+            source=SOURCE,
+            context=context,
+            value_start=start,
+            value_end=end,
+            quote=quote,
+            pin_edit=edit,
+            pin_blocked="" if edit is not None else blocked,
+        )
+    # Point at the template string of a Sub, else at the intrinsic function itself.
+    at = _sub_template(image) or image
+    if isinstance(at, yamlfile.ScalarNode):
+        location = scalar_span(file.path, text, at)[0]
+    else:
+        location = yamlfile.location(file.path, at)
+    parts = _cfn_parts(text, image, parameters)
+    template = _sub_template(image)
+    written = str(template.value) if template is not None else _shown(text, image)
+    return computed_use(location, parts, written, context, "a CloudFormation intrinsic function")
+
+
+def _sub_template(node: yamlfile.Node) -> yamlfile.ScalarNode | None:
+    """The template string of a ``!Sub``/``Fn::Sub`` (either form)."""
+    function, argument = _intrinsic(node)
+    if function != "Fn::Sub" or argument is None:
+        return None
+    if isinstance(argument, yamlfile.SequenceNode) and argument.value:
+        argument = argument.value[0]
+    return argument if isinstance(argument, yamlfile.ScalarNode) else None
+
+
+def _intrinsic(node: yamlfile.Node | None) -> tuple[str, yamlfile.Node | None]:
+    """``("Fn::Sub", argument)`` for ``!Sub …`` or ``{"Fn::Sub": …}``, ``("Ref", …)`` for a
+    reference; ``("", None)`` for anything else."""
+    if node is None:
+        return "", None
+    tag = str(node.tag)
+    if tag.startswith("!") and tag != "!":
+        name = tag[1:]
+        return (name if name == "Ref" else f"Fn::{name}"), node
+    if isinstance(node, yamlfile.MappingNode) and len(node.value) == 1:
+        key, value = node.value[0]
+        key_text = yamlfile.text_of(key) or ""
+        if key_text == "Ref" or key_text.startswith("Fn::"):
+            return key_text, value
+    return "", None
+
+
+def _shown(text: str, node: yamlfile.Node) -> str:
+    """A node's source text on one line, shortened: how a part is named in messages."""
+    start, end = node.start_mark.index, node.end_mark.index
+    if isinstance(node, yamlfile.ScalarNode) and not str(node.tag).startswith("!"):
+        return str(node.value)
+    shown = " ".join(text[start:end].split())
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def _parameter(name: str, shown: str, parameters: dict[str, yamlfile.Node]) -> _Part:
+    """A parameter's literal ``Default``, or the parameter as an unknown part."""
+    parameter = parameters.get(name)
+    kind = _literal(yamlfile.get(parameter, "Type")) or ""
+    default = _literal(yamlfile.get(parameter, "Default"))
+    if default is None or kind.startswith("AWS::SSM::Parameter::Value"):
+        return _Part(unknown=shown)
+    line = yamlfile.get(parameter, "Default")
+    where = f" (line {line.start_mark.line + 1})" if line is not None else ""
+    return _Part(default, default_of=f"`{name}`{where}")
+
+
+def _cfn_parts(
+    text: str, node: yamlfile.Node, parameters: dict[str, yamlfile.Node], depth: int = 0
+) -> list[_Part]:
+    literal = _literal(node)
+    if literal is not None:
+        return [_Part(literal)]
+    function, argument = _intrinsic(node)
+    shown = _shown(text, node)
+    if depth > 8 or argument is None:
+        return [_Part(unknown=shown)]
+    if function == "Ref":
+        name = yamlfile.text_of(argument) if isinstance(argument, yamlfile.ScalarNode) else None
+        return [_parameter(name, shown, parameters) if name else _Part(unknown=shown)]
+    if function == "Fn::Sub":
+        variables: dict[str, yamlfile.Node] = {}
+        template = argument
+        if isinstance(argument, yamlfile.SequenceNode) and len(argument.value) == 2:
+            template = argument.value[0]
+            variables = {key: value for key, _, value in yamlfile.entries(argument.value[1])}
+        if not isinstance(template, yamlfile.ScalarNode):
+            return [_Part(unknown=shown)]
+        return _sub_parts(str(template.value), variables, text, parameters, depth)
+    if function == "Fn::Join" and isinstance(argument, yamlfile.SequenceNode):
+        delimiter, items = [*argument.value, None, None][:2]
+        separator = _literal(delimiter) if delimiter is not None else None
+        if separator is None or not isinstance(items, yamlfile.SequenceNode):
+            return [_Part(unknown=shown)]
+        parts: list[_Part] = []
+        for index, item in enumerate(items.value):
+            if index:
+                parts.append(_Part(separator))
+            parts.extend(_cfn_parts(text, item, parameters, depth + 1))
+        return parts
+    return [_Part(unknown=shown)]
+
+
+def _sub_parts(
+    template: str,
+    variables: dict[str, yamlfile.Node],
+    text: str,
+    parameters: dict[str, yamlfile.Node],
+    depth: int,
+) -> list[_Part]:
+    parts: list[_Part] = []
+    position = 0
+    for match in _SUB_VARIABLE.finditer(template):
+        parts.append(_Part(template[position : match.start()]))
+        position = match.end()
+        name = match.group(2).strip()
+        if match.group(1):
+            parts.append(_Part("${" + match.group(2) + "}"))
+        elif name in variables:
+            parts.extend(_cfn_parts(text, variables[name], parameters, depth + 1))
+        elif "." not in name and not name.startswith("AWS::"):
+            parts.append(_parameter(name, match.group(), parameters))
+        else:
+            parts.append(_Part(unknown=match.group()))
+    parts.append(_Part(template[position:]))
+    return [part for part in parts if part.text or part.unknown]
+
+
+# --- what a computed image tells -------------------------------------------------------------
+
+
+def computed_use(
+    location: Location, parts: Sequence[_Part], written: str, context: str, how: str
+) -> ImageUse | None:
+    """The :class:`ImageUse` of an image made of ``parts``, or ``None`` when the file does
+    not tell its tag."""
+    unknown = [part.unknown for part in parts if part.unknown]
+    defaults = tuple(dict.fromkeys(part.default_of for part in parts if part.default_of))
+    blocked = _COMPUTED.format(how=how)
+    if not unknown:
+        reference = "".join(part.text for part in parts)
+        if not reference:
+            return None
+        note = ""
+        if defaults:
+            names = ", ".join(defaults)
+            note = f"Default of parameter{'s' if len(defaults) > 1 else ''} {names}"
+        return ImageUse(
+            location,
+            reference=reference,
+            source=SOURCE,
+            context=context,
+            note=note,
+            written=written if written != reference else "",
+            pin_blocked=blocked,
+        )
+    last = max(index for index, part in enumerate(parts) if part.unknown)
+    suffix = "".join(part.text for part in parts[last + 1 :])
+    stand_in = "".join(part.text if not part.unknown else "x" for part in parts)
+    parsed = parse_reference(stand_in)
+    if parsed is None or not _decided_by(suffix, parsed.tag, parsed.digest):
+        return None
+    if (
+        parsed.tag is not None
+        and _HEX64.fullmatch(parsed.tag)
+        and _CDK_ASSETS.fullmatch(parsed.repository.rpartition("/")[2])
+    ):
+        return None  # a CDK asset: its repository's tags are immutable
+    shown_defaults = tuple(f"parameter {name}" for name in defaults)
+    return ImageUse(
+        location,
+        reference=written,
+        source=SOURCE,
+        context=context,
+        written=written,
+        unresolved=", ".join(dict.fromkeys(unknown)),
+        pin_blocked=blocked,
+        known=KnownTag(parsed, shown_defaults, tuple(dict.fromkeys(unknown))),
+    )
+
+
+def _decided_by(suffix: str, tag: str | None, digest: str | None) -> bool:
+    """True when the literal ``suffix`` after the last unknown part holds the reference's tag
+    and digest: no unknown part can change them. An untagged reference needs the last ``/``
+    of its name in the suffix (an unknown last name component may carry a tag)."""
+    name = suffix.partition("@")[0]
+    if digest is not None:
+        return "@" in suffix
+    if tag is not None:
+        return name.endswith(f":{tag}") and "/" not in name[name.rfind(":") :]
+    return "/" in name
+
+
+# --- Terraform -------------------------------------------------------------------------------
+
+
+def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
+    blocks = terraform_blocks(file, text)
+    if not isinstance(blocks, list):
+        if blocks is not None:
+            yield blocks
+        return
+    for block in blocks:
+        if block.type != "resource" or block.labels[:1] != [_TF_TYPE] or len(block.labels) < 2:
+            continue
+        label = block.labels[1]
+        family = text_value(block.attributes.get("family")) or label
+        value = block.attributes.get("container_definitions")
+        containers: Node | None = None
+        if value is not None and value.kind == "call" and value.name == "jsonencode":
+            containers = value.items[0] if value.items else None
+        elif value is not None and value.kind == "heredoc":
+            try:
+                containers = heredoc_json(value, text)
+            except PolicyTextError as exc:
+                if "${" in value.value or "%{" in value.value:
+                    continue  # a template that may well render JSON: nothing is claimed
+                yield Unreadable(
+                    Location(file.path, exc.line, exc.column),
+                    "Terraform",
+                    f'container_definitions of {_TF_TYPE} "{label}": {exc}',
+                )
+                continue
+        if containers is None or containers.kind != "array":
+            continue
+        for container in containers.items:
+            if container.kind != "object":
+                continue
+            image = container.fields.get("image")
+            if image is None:
+                continue
+            name = text_value(container.fields.get("name")) or "?"
+            context = f"TaskDefinition/{family} container {name}"
+            use = _terraform_image(file.path, text, image, context)
+            if use is not None:
+                yield use
+
+
+def _terraform_image(path: str, text: str, image: Node, context: str) -> ImageUse | None:
+    location = Location(path, image.line, image.column)
+    how = "a Terraform expression"
+    if image.kind == "string":
+        value = str(image.value)
+        if "${" in value or "%{" in value:  # a JSON heredoc's string is a template too
+            parts = _template_parts(value)
+            return computed_use(location, parts, value, context, how) if parts else None
+        if not value:
+            return None
+        start, end = image.offset, image.offset + len(value) + 2
+        literal = text[start:end] == f'"{value}"'
+        return ImageUse(
+            location,
+            reference=value,
+            source=SOURCE,
+            context=context,
+            value_start=start,
+            value_end=end,
+            quote='"',
+            pin_edit=suffix_edit(text, start, end, end - 1) if literal else None,
+            pin_blocked="" if literal else _ESCAPED,
+        )
+    written = str(image.value)
+    if image.kind != "expr" or not written.startswith('"'):
+        return None  # var.image, local.x, a call: what it is only Terraform can tell
+    inner = _quoted(written)
+    parts = _template_parts(inner) if inner is not None else None
+    return computed_use(location, parts, inner, context, how) if parts and inner else None
+
+
+def _quoted(written: str) -> str | None:
+    """The content of an expression that is one quoted HCL string (``None`` otherwise)."""
+    index, depth = 1, 0
+    while index < len(written):
+        char = written[index]
+        if char == "\\":
+            return None  # escapes: not worth decoding for a computed image
+        if char == "{" and depth:
+            depth += 1
+        elif char == "{" and written[index - 1] in "$%" and written[index - 2 : index] != "$$":
+            depth = 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char == '"' and not depth:
+            return written[1:index] if index == len(written) - 1 else None
+        index += 1
+    return None
+
+
+def _template_parts(template: str) -> list[_Part] | None:
+    """A Terraform string template as parts: ``${…}`` interpolations are unknown, ``$${`` is
+    the text ``${``; ``None`` for a ``%{ … }`` directive (which may choose the tag)."""
+    parts: list[_Part] = []
+    literal: list[str] = []
+    index = 0
+    while index < len(template):
+        if template.startswith(("$${", "%%{"), index):
+            literal.append(template[index + 1 : index + 3])
+            index += 3
+            continue
+        if template.startswith("%{", index):
+            return None
+        if template.startswith("${", index):
+            end, depth = index + 2, 1
+            while end < len(template) and depth:
+                depth += {"{": 1, "}": -1}.get(template[end], 0)
+                end += 1
+            if depth:
+                return None
+            parts.extend([_Part("".join(literal)), _Part(unknown=template[index:end])])
+            literal = []
+            index = end
+            continue
+        literal.append(template[index])
+        index += 1
+    parts.append(_Part("".join(literal)))
+    return [part for part in parts if part.text or part.unknown]
