@@ -50,6 +50,7 @@ from backout.sources.images import (
     BLOCK_SCALAR,
     ImageUse,
     KnownTag,
+    PinEdit,
     scalar_span,
     scalar_suffix_edit,
     suffix_edit,
@@ -74,6 +75,9 @@ _COMPUTED = (
 _SUB_VARIABLE = re.compile(r"\$\{(!?)([^{}]*)\}")
 _CDK_ASSETS = re.compile(r"cdk-[^/]*-container-assets-[^/]*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# A template's top-level ``Resources`` (YAML) or its key (JSON): a file that does not parse is
+# reported only when it is plainly a template.
+_CFN_RESOURCES = re.compile(r'^Resources[ \t]*:|"Resources"[ \t\r\n]*:', re.MULTILINE)
 # What makes the manifest reader report a broken YAML file itself (see its docstring).
 _MANIFEST_LINE = re.compile(r"^(?:apiVersion|kind)\s*:", re.MULTILINE)
 
@@ -121,6 +125,8 @@ class EcsTemplateReader:
 def _cloudformation(file: SourceFile, text: str) -> Iterator[Fact]:
     documents = yamlfile.yaml_documents(file, "CloudFormation template")
     if isinstance(documents, Unreadable):
+        if _CFN_RESOURCES.search(text) is None:
+            return  # it names the type without being a template (docs, a Helm template)
         if file.path.endswith(".json"):
             reason = documents.reason.replace("invalid YAML", "invalid JSON", 1)
             yield Unreadable(documents.location, documents.reader, reason)
@@ -167,19 +173,9 @@ def _cfn_image(
         if not literal:
             return None
         location, start, end, quote = scalar_span(file.path, text, image)
-        edit = scalar_suffix_edit(text, image)
         blocked = _ESCAPED if file.path.endswith(".json") else BLOCK_SCALAR
-        return ImageUse(
-            location,
-            reference=literal,
-            source=SOURCE,
-            context=context,
-            value_start=start,
-            value_end=end,
-            quote=quote,
-            pin_edit=edit,
-            pin_blocked="" if edit is not None else blocked,
-        )
+        edit = scalar_suffix_edit(text, image)
+        return _literal_use(location, literal, context, (start, end, quote), edit, blocked)
     # Point at the template string of a Sub, else at the intrinsic function itself.
     at = _sub_template(image) or image
     if isinstance(at, yamlfile.ScalarNode):
@@ -301,7 +297,31 @@ def _sub_parts(
     return [part for part in parts if part.text or part.unknown]
 
 
-# --- what a computed image tells -------------------------------------------------------------
+# --- the images ------------------------------------------------------------------------------
+
+
+def _literal_use(
+    location: Location,
+    reference: str,
+    context: str,
+    span: tuple[int, int, str],
+    edit: PinEdit | None,
+    blocked: str,
+) -> ImageUse:
+    """An image written as a literal: ``span`` is its start, end and quote in the file;
+    ``blocked`` says why pin cannot write there when ``edit`` is ``None``."""
+    start, end, quote = span
+    return ImageUse(
+        location,
+        reference=reference,
+        source=SOURCE,
+        context=context,
+        value_start=start,
+        value_end=end,
+        quote=quote,
+        pin_edit=edit,
+        pin_blocked="" if edit is not None else blocked,
+    )
 
 
 def computed_use(
@@ -422,18 +442,8 @@ def _terraform_image(path: str, text: str, image: Node, context: str) -> ImageUs
         if not value:
             return None
         start, end = image.offset, image.offset + len(value) + 2
-        literal = text[start:end] == f'"{value}"'
-        return ImageUse(
-            location,
-            reference=value,
-            source=SOURCE,
-            context=context,
-            value_start=start,
-            value_end=end,
-            quote='"',
-            pin_edit=suffix_edit(text, start, end, end - 1) if literal else None,
-            pin_blocked="" if literal else _ESCAPED,
-        )
+        edit = suffix_edit(text, start, end, end - 1) if text[start:end] == f'"{value}"' else None
+        return _literal_use(location, value, context, (start, end, '"'), edit, _ESCAPED)
     written = str(image.value)
     if image.kind != "expr" or not written.startswith('"'):
         return None  # var.image, local.x, a call: what it is only Terraform can tell
