@@ -738,3 +738,34 @@ def test_ecs_terraform_literal_images_are_pinned_in_place(
     assert path.read_text() == expected
     (problem,) = (line for line in out.splitlines() if "aws_ecr_repository" in line)
     assert problem.startswith("terraform/ecs.tf:8:30: ")
+
+
+ECS_TERRAFORM_CONTAINERS = """\
+[
+\t{"name": "api", "image": "HOST/tf/api:1.0", "essential": true},
+\t{"name": "repo", "image": "${repository}:1.0"}
+]
+"""
+
+
+def test_ecs_terraform_container_files_are_pinned_in_place(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """The file a ``container_definitions = templatefile(…)`` reads gets the digest in its
+    literal image; the one its template fills in is left as it is."""
+    api = registry.pusher().image("tf/api", "1.0", "1.0")
+    host = registry.host
+    tf = 'resource "aws_ecs_task_definition" "app" {\n  family = "app"\n'
+    tf += '  container_definitions = templatefile("${path.module}/containers.json", {})\n}\n'
+    write(tmp_path, "deploy/ecs.tf", tf, host)
+    path = write(tmp_path, "deploy/containers.json", ECS_TERRAFORM_CONTAINERS, host)
+
+    code, out, err = pin(tmp_path, registry, "--write")
+    assert code == 1, err  # the repository the template fills in cannot be resolved
+    expected = ECS_TERRAFORM_CONTAINERS.replace("HOST", host).replace(
+        "tf/api:1.0", f"tf/api:1.0@{api.digest}"
+    )
+    assert path.read_text() == expected
+    assert (tmp_path / "deploy/ecs.tf").read_text() == tf
+    (problem,) = (line for line in out.splitlines() if "${repository}" in line)
+    assert problem.startswith("deploy/containers.json:3:28: ")

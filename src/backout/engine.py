@@ -234,6 +234,9 @@ def _read_release(tree: Tree, readers: Sequence[Reader], root_name: str | None) 
         from backout.sources import liquibase_sql_files as sql_files
     if sql_files is not None:
         sql_files.link_changelog_files(facts, tree)
+    ecs_templates = sys.modules.get("backout.sources.ecs_templates")
+    if ecs_templates is not None:  # the files Terraform task definitions read with file()
+        ecs_templates.link_container_files(facts, tree)
     for module, step in _LINK_STEPS:
         if module in sys.modules:
             getattr(sys.modules[module], step)(facts)

@@ -26,25 +26,30 @@ the digest. An image the template computes is read only as far as the file tells
   with no default, ``${Repo}:${Tag}``, ``var.image``, a ``%{ if }`` directive), nothing is
   claimed: no fact is made.
 
-Terraform variables are not followed to their defaults (no other Terraform value is), and a
-``container_definitions = file("…")`` or ``templatefile("…")`` is not read: a file that holds
-only the container list (no ``containerDefinitions`` key) is no task definition the JSON
-reader recognises. ``cdk synth`` writes an image built from the app's Dockerfile as
+A ``container_definitions = file("…")`` or ``templatefile("…")`` whose path the file gives
+(``${path.module}/…``, ``./…`` or relative, read from the ``.tf`` file's directory) is read
+once every file is (:func:`link_container_files`): that file holds only the container list,
+no task definition the JSON reader recognises. Its images are located in it; a
+``templatefile``'s ``${…}`` are unknown parts, a ``file()``'s are text. Terraform variables
+are not followed to their defaults (no other Terraform value is).
+
+``cdk synth`` writes an image built from the app's Dockerfile as
 ``…/cdk-<qualifier>-container-assets-<account>-<region>:<64-hex asset hash>``: the CDK
 bootstrap stack creates that repository with immutable tags, so no claim is made about it.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from backout.imageref import parse_reference
 from backout.models import Location
 from backout.sources import yamlfile
-from backout.sources.base import Fact, SourceFile, Unreadable
+from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 from backout.sources.ecs import SOURCE
 from backout.sources.images import (
     BLOCK_SCALAR,
@@ -60,9 +65,13 @@ from backout.sources.policytext import (
     Node,
     PolicyTextError,
     heredoc_json,
+    parse_json,
     terraform_blocks,
     text_value,
 )
+
+if TYPE_CHECKING:
+    from backout.discovery import Tree
 
 _CFN_TYPE = "AWS::ECS::TaskDefinition"
 _TF_TYPE = "aws_ecs_task_definition"
@@ -388,6 +397,84 @@ def _decided_by(suffix: str, tag: str | None, digest: str | None) -> bool:
 
 # --- Terraform -------------------------------------------------------------------------------
 
+_FILE_CALLS = ("file", "templatefile")
+# What a path given to file()/templatefile() may start with: the directory of the .tf file
+_MODULE_DIRECTORY = re.compile(r"^(?:\$\{path\.(?:module|root|cwd)\}/|\./)")
+
+
+@dataclass(frozen=True)
+class EcsContainersFile(Fact):
+    """A Terraform ``container_definitions = file("…")`` (or ``templatefile``): ``path`` is
+    the file it reads, relative to the checked root, ``family`` the task definition's.
+    ``location`` is the call. The file is read once every file is (:func:`link_container_files`):
+    no reader knows it for what it is, a bare list of containers."""
+
+    path: str
+    family: str
+    template: bool
+
+
+def _file_argument(tf_path: str, argument: Node | None) -> str | None:
+    """The root-relative path a ``file()`` argument names, read from the ``.tf`` file's
+    directory (``${path.module}/…``, ``./…`` or a plain relative path: the root module's
+    directory, where Terraform runs); ``None`` for a computed path or one outside the root."""
+    if argument is None:
+        return None
+    written = text_value(argument)
+    if written is None and argument.kind == "expr" and str(argument.value).startswith('"'):
+        written = _quoted(str(argument.value))
+    if not written:
+        return None
+    relative = _MODULE_DIRECTORY.sub("", written)
+    if "${" in relative or "%{" in relative or relative.startswith("/"):
+        return None
+    directory = posixpath.dirname(tf_path)
+    path = posixpath.normpath(posixpath.join(directory, relative))
+    return None if path == ".." or path.startswith("../") else path
+
+
+def link_container_files(facts: FactSet, tree: Tree) -> None:
+    """Read the files that Terraform task definitions take their containers from
+    (:class:`EcsContainersFile`), once every file of ``tree`` is read: their images become
+    :class:`ImageUse` facts located in those files, as literals (pin writes into them) or,
+    for ``templatefile``, as templates (``${…}`` is unknown, as in a heredoc). A file that
+    is a whole task definition (``containerDefinitions``) is the JSON reader's."""
+    origins = facts.of(EcsContainersFile)
+    present = set(tree.paths) if origins else set()
+    wanted = {fact.path: fact for fact in origins if fact.path in present}
+    if not wanted:
+        return
+    for path, data in tree.subset(sorted(wanted)).read_all():
+        if not isinstance(data, bytes):
+            continue  # too large, or unreadable: the readers that want it said so
+        file = SourceFile(path, data)
+        facts.extend(_containers_file(file, wanted[path]))
+
+
+def _containers_file(file: SourceFile, origin: EcsContainersFile) -> Iterator[Fact]:
+    text = file.text()
+    if text is None or b'"containerDefinitions"' in file.data:
+        return
+    try:
+        root = parse_json(text)
+    except PolicyTextError as exc:
+        if origin.template and ("${" in text or "%{" in text):
+            return  # a template that may well render JSON: nothing is claimed
+        reason = f"the containers of {_TF_TYPE} (read by {origin.location}): {exc}"
+        yield Unreadable(Location(file.path, exc.line, exc.column), "Terraform", reason)
+        return
+    if root.kind != "array":
+        return
+    for container in root.items:
+        image = container.fields.get("image") if container.kind == "object" else None
+        if image is None:
+            continue
+        name = text_value(container.fields.get("name")) or "?"
+        context = f"TaskDefinition/{origin.family} container {name}"
+        use = _terraform_image(file.path, text, image, context, origin.template)
+        if use is not None:
+            yield use
+
 
 def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
     blocks = terraform_blocks(file, text)
@@ -404,6 +491,12 @@ def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
         containers: Node | None = None
         if value is not None and value.kind == "call" and value.name == "jsonencode":
             containers = value.items[0] if value.items else None
+        elif value is not None and value.kind == "call" and value.name in _FILE_CALLS:
+            target = _file_argument(file.path, value.items[0] if value.items else None)
+            if target is not None:
+                at = Location(file.path, value.line, value.column)
+                yield EcsContainersFile(at, target, family, value.name == "templatefile")
+            continue
         elif value is not None and value.kind == "heredoc":
             try:
                 containers = heredoc_json(value, text)
@@ -431,12 +524,16 @@ def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
                 yield use
 
 
-def _terraform_image(path: str, text: str, image: Node, context: str) -> ImageUse | None:
+def _terraform_image(
+    path: str, text: str, image: Node, context: str, template: bool = True
+) -> ImageUse | None:
+    """``template``: a JSON string is a Terraform template (a heredoc, a ``templatefile``),
+    not so in a file that ``file()`` reads as it is."""
     location = Location(path, image.line, image.column)
     how = "a Terraform expression"
     if image.kind == "string":
         value = str(image.value)
-        if "${" in value or "%{" in value:  # a JSON heredoc's string is a template too
+        if template and ("${" in value or "%{" in value):  # a template's string
             parts = _template_parts(value)
             return computed_use(location, parts, value, context, how) if parts else None
         if not value:

@@ -152,8 +152,8 @@ class MutableImageReference(Rule):
     env.NAME }}`, or an earlier render step's output for a second container; BK103 judges
     the image the pipeline writes in); ECS task definitions in CloudFormation templates (YAML
     or JSON, `AWS::ECS::TaskDefinition` `ContainerDefinitions[].Image`) and Terraform
-    (`aws_ecs_task_definition` `container_definitions` as `jsonencode([...])` or a JSON
-    heredoc): a literal image as any other, a parameter's `Default` as the image it gives
+    (`aws_ecs_task_definition` `container_definitions` as `jsonencode([...])`, a JSON
+    heredoc, or the file `file()`/`templatefile()` reads, judged in that file): a literal image as any other, a parameter's `Default` as the image it gives
     when the stack does not set it, and an image whose repository only the deployment knows
     (`!Sub "${Repo.RepositoryUri}:latest"`, `"${aws_ecr_repository.api.repository_url}:1.4"`)
     by its tag; one whose tag the deployment may set (`!Ref Image` without default,
