@@ -310,3 +310,42 @@ def test_an_image_a_variable_without_default_decides_is_named_as_not_checked(
         "check --online: warning: not checked: head/deploy.yaml:10:16: `${SIDECAR_IMAGE}` is "
         "filled in at deploy (no valid image reference as written)",
     ]
+
+
+CLOUDFORMATION = """\
+Resources:
+  Task:
+    Type: AWS::ECS::TaskDefinition
+    Properties:
+      ContainerDefinitions:
+        - Name: api
+          Image: {image}
+        - Name: worker
+          Image: !Sub "${{Repo.RepositoryUri}}:latest"
+"""
+
+
+def test_ecs_cloudformation_images_are_asked_about(registry: Registry, tmp_path: Path) -> None:
+    """A template's literal image is a rollback target like a manifest's; one whose repository
+    only the stack knows is named as not checked."""
+    pusher = registry.pusher()
+    previous = pusher.image("cfn303/api", "1.0", "1.0")
+    current = pusher.image("cfn303/api", "1.1", "1.1")
+    host = registry.host
+    for name, tag, image in (("base", "1.0", previous), ("head", "1.1", current)):
+        (tmp_path / name).mkdir()
+        pinned = f"{host}/cfn303/api:{tag}@{image.digest}"
+        (tmp_path / name / "stack.yaml").write_text(CLOUDFORMATION.format(image=pinned))
+    pusher.delete("cfn303/api", previous.digest)
+
+    code, lines, err = online(Path("head"), registry, "--base", "base", cwd=tmp_path)
+    assert code == 1, err
+    assert len(lines) == 1
+    assert lines[0].startswith("head/stack.yaml:7:18: BK303 [error]")
+    assert f"{host}/cfn303/api:1.0@{previous.digest}" in lines[0]
+    gaps = [line for line in err.splitlines() if "not checked" in line]
+    assert gaps == [
+        "check --online: warning: not checked: head/stack.yaml:9:23: the image "
+        "`${Repo.RepositoryUri}:latest` depends on ${Repo.RepositoryUri}, which has no value "
+        "in the repository"
+    ]
