@@ -760,12 +760,13 @@ def test_an_include_or_include_all_that_finds_nothing_is_bk901_at_the_include(
     assert 'errorIfMissingOrEmpty="false"' in empty.fix
 
 
-def test_an_include_path_starting_with_a_dot_is_relative_to_its_changelog(
+def test_an_include_path_starting_with_dots_climbs_from_a_search_root(
     tmp_path: Path,
 ) -> None:
-    """Without ``relativeToChangelogFile``, Liquibase takes a path starting with ``.`` as
-    relative to the changelog (``DatabaseChangeLog.getRelativeToChangelog``): ``../x.xml``
-    is found beside the changelog's folder, and a set ``false`` still wins."""
+    """Without ``relativeToChangelogFile``, ``./x.xml`` and ``../x.xml`` are search-path
+    paths, resolved against the root folder as file system paths: run from the changelog's
+    folder, ``../shared/001.xml`` is the folder beside it; ``./003.xml`` is found at the
+    tree's root."""
     write(
         tmp_path,
         {
@@ -1574,3 +1575,24 @@ def test_include_all_folders_are_found_without_a_scan_of_every_tree_path() -> No
     assert all(len(files) == 2 for files in found)
     root = ChangelogInclude(Location("master.yaml", 1, 1), target="", position=0, directory=True)
     assert len(resolver.directory(root)) == len(paths)
+
+
+def test_an_include_path_starting_with_a_dot_is_a_search_path_path(tmp_path: Path) -> None:
+    """``relativeToChangelogFile`` defaults to false whatever the path starts with
+    (``DatabaseChangeLog``/``ChangeLogInclude``: ``getChildValue(…, false)``), so
+    ``./db/changelog/x.xml`` in a Spring changelog is the classpath's
+    ``db/changelog/x.xml``, not one below the changelog's folder: found, not a BK901."""
+    write(
+        tmp_path,
+        {
+            "src/main/resources/db/changelog/master.xml": xml(
+                '  <include file="./db/changelog/changes/001.xml"/>\n'
+            ),
+            "src/main/resources/db/changelog/changes/001.xml": xml(
+                changeset("1", "    <sql>SELECT 1</sql>\n")
+            ),
+        },
+    )
+    facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
+    assert labels(ordered_migrations(facts)) == ["001.xml#shop:1"]
+    assert not [u for u in facts.of(Unreadable) if u.reader == LIQUIBASE_READER]

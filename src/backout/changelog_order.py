@@ -104,6 +104,13 @@ def resolve_rollback_references(migrations: Sequence[Migration]) -> list[Migrati
 _RESOURCES = re.compile(r"(?:^|(?<=/))src/[^/]+/resources/")
 
 
+def _below(root: str, wanted: str) -> str:
+    """The tree path of the search-path path ``wanted`` under the search root ``root`` (``""``
+    or ending in ``/``), ``../`` climbing from it; empty when it leaves the tree."""
+    path = posixpath.normpath(root + wanted) if ".." in wanted.split("/") else root + wanted
+    return "" if path == ".." or path.startswith("../") else path
+
+
 def _shared(a: str, b: str) -> int:
     return len(posixpath.commonprefix([a, b]))
 
@@ -127,11 +134,13 @@ class PathResolver:
         relative to that changelog when ``relative`` (``relativeToChangelogFile``), else a
         search-path (classpath) path below the nearest of :meth:`search_roots` that has it."""
         wanted = self.wanted(target, relative, including)
-        if not wanted or wanted.startswith("../"):
+        if not wanted:
             return None
         if relative:
             return wanted if wanted in self._known else None
-        candidates = (root + wanted for root in self.search_roots(including))
+        # ``../x`` climbs from the search root (Liquibase resolves it against the root
+        # folder, as a file system path), so it is tried below each root.
+        candidates = (_below(root, wanted) for root in self.search_roots(including))
         return next((path for path in candidates if path in self._known), None)
 
     def search_roots(self, including: str) -> list[str]:
@@ -193,9 +202,9 @@ class PathResolver:
             # The folder ``target`` below the nearest search root that has it.
             base = next(
                 (
-                    root + target
+                    folder
                     for root in self.search_roots(including)
-                    if self._holds_folder(root + target + "/")
+                    if (folder := _below(root, target)) and self._holds_folder(folder + "/")
                 ),
                 "",
             )

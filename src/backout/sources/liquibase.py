@@ -454,7 +454,6 @@ class _Changelog:
                 target = element.attr("path" if directory else "file")
                 # ``ignore="true"``: Liquibase skips the include, found or not.
                 if target and not element.flag("ignore"):
-                    relative = element.flag("relativeToChangelogFile")
                     missing = element.flag(
                         "errorIfMissingOrEmpty" if directory else "errorIfMissing"
                     )
@@ -462,9 +461,9 @@ class _Changelog:
                         element.location,
                         target=target,
                         position=position,
-                        # Absent, a path starting with "." is relative to the changelog
-                        # (``DatabaseChangeLog.getRelativeToChangelog``).
-                        relative=target.strip().startswith(".") if relative is None else relative,
+                        # Absent, false whatever the path starts with: ``./x`` and ``../x``
+                        # are search-path paths (``PathResolver.path``).
+                        relative=bool(element.flag("relativeToChangelogFile")),
                         directory=directory,
                         ends_with=element.attr("endsWithFilter") if directory else "",
                         min_depth=_whole(element.attr("minDepth"), 1),
