@@ -348,7 +348,9 @@ def test_terraform_harbor_rules_are_what_the_provider_sends() -> None:
     assert (first.template, first.count, first.days) == ("latestPushedK", 4, None)
     assert first.tag_selectors == (("excludes", "dev-*"),)
     assert first.repository_selectors == (("repoExcludes", "tools/**"),)
-    assert first.untagged and not first.disabled
+    # ``untagged_artifacts`` (true) beside ``tag_excluding`` excludes untagged artifacts too:
+    # Harbor's doublestar selector returns ``!untagged`` for them under ``excludes``.
+    assert not first.untagged and not first.disabled
     assert (first.value_location.line, first.value_location.column) == (5, 30)
     assert (second.template, second.days, second.untagged, second.disabled) == (
         "nDaysSinceLastPush",
@@ -396,3 +398,34 @@ def test_terraform_gar_cleanup_policies_read_as_the_policy_file() -> None:
     (rule,) = policy.rules
     assert (rule.name, rule.action, rule.tag_state) == ("keep-releases", "keep", "tagged")
     assert (rule.newer_than, rule.package_prefixes) == (30 * DAY, ("api",))
+
+
+@pytest.mark.parametrize(
+    ("tags", "untagged"),
+    [
+        ('tag_matching = "**"', True),
+        ('tag_matching = "**"\n    untagged_artifacts = false', False),
+        ('tag_excluding = "dev-*"', False),
+        ('tag_excluding = "dev-*"\n    untagged_artifacts = false', True),
+    ],
+)
+def test_terraform_harbor_untagged_artifacts_as_harbor_selects_them(
+    tags: str, untagged: bool
+) -> None:
+    """The provider sends ``untagged_artifacts`` as the tag selector's extras; Harbor's
+    doublestar selector (``tagSelectExclude``) takes an untagged artifact under ``excludes``
+    only when that is false: "excluding dev-*, with untagged" excludes the untagged too."""
+    (policy,) = _read(
+        "harbor.tf",
+        'resource "harbor_retention_policy" "p" {\n'
+        '  scope = "/projects/1"\n'
+        "  rule {\n"
+        "    most_recently_pushed = 10\n"
+        '    repo_matching = "**"\n'
+        f"    {tags}\n"
+        "  }\n"
+        "}\n",
+    )
+    assert isinstance(policy, HarborRetentionPolicy)
+    (rule,) = policy.rules
+    assert rule.untagged is untagged

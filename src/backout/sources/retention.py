@@ -25,8 +25,9 @@ Where they are found:
   the rule the provider sends (``client.GetRententionBody``: the first of
   ``n_days_since_last_pull``, ``n_days_since_last_push``, ``most_recently_pulled``,
   ``most_recently_pushed`` set above 0, else ``always_retain``; ``untagged_artifacts``
-  true by default). A resource whose policy is computed (a variable, a ``dynamic``
-  block) is not judged.
+  true by default, and beside ``tag_excluding`` it excludes untagged artifacts, as
+  Harbor's selector reads the extras it is sent as). A resource whose policy is computed
+  (a variable, a ``dynamic`` block) is not judged.
 - CloudFormation templates (YAML or JSON): ``AWS::ECR::Repository`` resources'
   ``LifecyclePolicy.LifecyclePolicyText``, with ``ImageTagMutability``.
 """
@@ -584,6 +585,12 @@ def _harbor_resource(path: str, block: Block) -> Iterator[Fact]:
             pattern = text_value(values.get(name))
             if pattern:
                 tags[:] = [(decoration, pattern)]  # as the provider: excluding wins
+        # ``untagged_artifacts`` goes in the tag selector's extras; Harbor's doublestar
+        # selector takes an untagged artifact under ``excludes`` when it is false
+        # (``tagSelectExclude`` returns ``!untagged``), under ``matches`` when it is true.
+        flag = values.get("untagged_artifacts")
+        with_untagged = flag is None or flag.value is not False
+        excluding = bool(tags) and tags[0][0] == "excludes"
         repositories: list[tuple[str, str]] = []
         for name, decoration in (
             ("repo_matching", "repoMatches"),
@@ -592,7 +599,6 @@ def _harbor_resource(path: str, block: Block) -> Iterator[Fact]:
             pattern = text_value(values.get(name))
             if pattern:
                 repositories[:] = [(decoration, pattern)]
-        untagged = values.get("untagged_artifacts")
         disabled = values.get("disabled")
         rules.append(
             HarborRetentionRule(
@@ -600,7 +606,7 @@ def _harbor_resource(path: str, block: Block) -> Iterator[Fact]:
                 count=number if template in HARBOR_COUNT_TEMPLATES else None,
                 days=number if template in HARBOR_DAY_TEMPLATES else None,
                 tag_selectors=tuple(tags),
-                untagged=untagged is None or untagged.value is not False,
+                untagged=with_untagged != excluding,
                 disabled=disabled is not None and disabled.value is True,
                 location=where,
                 value_location=_at(path, decisive) if decisive is not None else where,
