@@ -3,8 +3,12 @@ ones float, read from the manifests as Flux's source-controller reads them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from backout.config import Config
+from backout.engine import check
 from backout.sources.base import SourceFile
 from backout.sources.gitops import ChartVersionRange, FluxChartRef, FluxChartSource
 from backout.sources.manifests import ManifestReader
@@ -86,3 +90,35 @@ def test_an_argocd_helm_source_floats_only_on_a_range(revision: str, floats: boo
     )
     facts = ManifestReader().read(SourceFile("app.yaml", text.encode()))
     assert any(isinstance(f, ChartVersionRange) for f in facts) is floats
+
+
+def test_with_base_a_release_that_now_takes_a_floating_source_reports_the_source(
+    tmp_path: Path,
+) -> None:
+    """``--base`` reports what changed: a HelmRelease switched to a ``chartRef`` naming an
+    OCIRepository that floats, in a file the change left alone, is reported at the source,
+    and the source file's other findings are not."""
+    source = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmChart\n"
+        "metadata:\n  name: other\nspec:\n  chart: other\n---\n"
+        + OCI.replace("name: app", "name: app\n  namespace: apps")
+        + "  ref:\n    semver: '>=6.0.0'\n"
+    )
+    pinned = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata:\n  name: app\n  namespace: apps\nspec:\n  chart:\n    spec:\n"
+        "      chart: app\n      version: 6.5.4\n"
+        "      sourceRef: {kind: HelmRepository, name: charts}\n"
+    )
+    referring = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\n"
+        "metadata:\n  name: app\n  namespace: apps\n"
+        "spec:\n  chartRef:\n    kind: OCIRepository\n    name: app\n"
+    )
+    for root, release in ((tmp_path / "base", pinned), (tmp_path / "head", referring)):
+        (root / "k8s").mkdir(parents=True)
+        (root / "k8s" / "sources.yaml").write_text(source)
+        (root / "k8s" / "release.yaml").write_text(release)
+    config = Config(root=tmp_path / "head").with_overrides(select=("BK104",))
+    findings = check(tmp_path / "head", config, base=str(tmp_path / "base")).findings
+    assert [(f.location.path, f.location.line) for f in findings] == [("k8s/sources.yaml", 16)]

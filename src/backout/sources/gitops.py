@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from backout.models import Location
-from backout.sources.base import Fact
+from backout.sources.base import Fact, FactSet
 from backout.sources.yamlfile import Node, elements, get, get_path, location, text_of
 
 # One release: major.minor.patch, an optional `v` and `=`, pre-release and build metadata.
@@ -82,6 +82,30 @@ class FluxChartSource(Fact):
     chart: str
     field: str
     version: str | None
+
+
+def names(reference: FluxChartRef, source: FluxChartSource) -> bool:
+    """Whether a ``chartRef`` names the source object: its kind and name, and its namespace
+    unless one of them is not written."""
+    return (reference.kind, reference.name) == (source.kind, source.name) and (
+        reference.namespace is None or source.namespace in (None, reference.namespace)
+    )
+
+
+def sources_of_new_references(head: FactSet, base: FactSet) -> dict[str, list[tuple[int, int]]]:
+    """The lines (first and last, by path) of the floating source objects that a ``chartRef``
+    new since ``base`` names: the change that points a HelmRelease at a floating source
+    makes its chart float, though the source's own file did not change (``--base``)."""
+    before = {(r.resource, r.kind, r.name, r.namespace) for r in base.of(FluxChartRef)}
+    new = [
+        r for r in head.of(FluxChartRef) if (r.resource, r.kind, r.name, r.namespace) not in before
+    ]
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for source in head.of(FluxChartSource) if new else ():
+        if any(names(r, source) for r in new):
+            line = source.location.line
+            spans.setdefault(source.location.path, []).append((line, line))
+    return spans
 
 
 def is_exact(version: str) -> bool:

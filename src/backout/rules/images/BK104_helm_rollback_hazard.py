@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
-from backout.sources.gitops import ChartVersionRange, FluxChartRef, FluxChartSource
+from backout.sources.gitops import ChartVersionRange, FluxChartRef, FluxChartSource, names
 from backout.sources.helm import (
     HelmChart,
     HelmCrd,
@@ -239,12 +239,7 @@ class HelmRollbackHazard(Rule):
             yield self._floating_chart(floating)
         references = context.head.of(FluxChartRef)
         for source in context.head.of(FluxChartSource) if references else ():
-            users = [
-                r.resource
-                for r in references
-                if (r.kind, r.name) == (source.kind, source.name)
-                and (r.namespace is None or source.namespace in (None, r.namespace))
-            ]
+            users = [r.resource for r in references if names(r, source)]
             if users:
                 yield self._floating_source(source, users)
 
