@@ -722,7 +722,8 @@ def test_an_include_or_include_all_that_finds_nothing_is_bk901_at_the_include(
     """Liquibase stops at an ``include`` whose file is missing and at an ``includeAll``
     whose folder is missing or empty (``errorIfMissing``/``errorIfMissingOrEmpty`` default
     true: ``DatabaseChangeLog.handleInclude``/``includeAll``), so the changesets it names
-    were not checked: a BK901 at the include. Set false, or ``ignore="true"``, it is not."""
+    were not checked: a BK901 at the include. Set false, it is not; ``ignore="true"`` does
+    not spare a missing file (see the next test)."""
     write(
         tmp_path,
         {
@@ -745,9 +746,10 @@ def test_an_include_or_include_all_that_finds_nothing_is_bk901_at_the_include(
     findings = check(tmp_path, config).findings
     assert [(f.location.path, f.location.line) for f in findings] == [
         ("db/master.xml", 4),
+        ("db/master.xml", 6),
         ("db/master.xml", 7),
     ]
-    missing, empty = findings
+    missing, _, empty = findings
     assert missing.message.startswith(
         "include changes/002.xml found no file: db/changes/002.xml, relative to the "
         "changelog, is not in the checked tree (Liquibase stops here too), so what it holds "
@@ -1596,3 +1598,28 @@ def test_an_include_path_starting_with_a_dot_is_a_search_path_path(tmp_path: Pat
     facts = load_workspace(tmp_path, Config(root=tmp_path)).head.facts
     assert labels(ordered_migrations(facts)) == ["001.xml#shop:1"]
     assert not [u for u in facts.of(Unreadable) if u.reader == LIQUIBASE_READER]
+
+
+def test_an_ignored_include_of_a_missing_file_is_bk901(tmp_path: Path) -> None:
+    """``ignore="true"`` marks the included changesets ignored, but Liquibase looks for the
+    file first (``ChangeLogIncludeHelper.getChangeLog``/``DatabaseChangeLog.include``: "The
+    file … was not found" before ``setIncludeIgnore``), so a missing one still stops it;
+    ``errorIfMissing="false"`` beside it does not."""
+    write(
+        tmp_path,
+        {
+            "db/master.xml": xml(
+                '  <include file="changes/001.xml" relativeToChangelogFile="true"'
+                ' ignore="true"/>\n'
+                '  <include file="changes/002.xml" relativeToChangelogFile="true"'
+                ' ignore="true" errorIfMissing="false"/>\n'
+                '  <include file="changes/003.xml" relativeToChangelogFile="true"'
+                ' ignore="true"/>\n'
+            ),
+            "db/changes/003.xml": xml(changeset("3", "    <sql>SELECT 3</sql>\n")),
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK901",))
+    findings = check(tmp_path, config).findings
+    assert [(f.location.path, f.location.line) for f in findings] == [("db/master.xml", 3)]
+    assert findings[0].message.startswith("include changes/001.xml found no file")

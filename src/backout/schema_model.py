@@ -306,7 +306,8 @@ def ordered_migrations(facts: FactSet, config: Config | None = None) -> list[Mig
         from backout.changelog_order import resolve_rollback_references
 
         migrations = resolve_rollback_references(migrations)
-    includes = facts.of(ChangelogInclude)
+    # An ignored include's changesets do not run as part of its master.
+    includes = [i for i in facts.of(ChangelogInclude) if not i.ignored]
     if includes:
         from backout.changelog_order import order_changelogs
 

@@ -452,8 +452,7 @@ class _Changelog:
             elif element.name in ("include", "includeAll"):
                 directory = element.name == "includeAll"
                 target = element.attr("path" if directory else "file")
-                # ``ignore="true"``: Liquibase skips the include, found or not.
-                if target and not element.flag("ignore"):
+                if target:
                     missing = element.flag(
                         "errorIfMissingOrEmpty" if directory else "errorIfMissing"
                     )
@@ -469,6 +468,8 @@ class _Changelog:
                         min_depth=_whole(element.attr("minDepth"), 1),
                         max_depth=_whole(element.attr("maxDepth"), 0),
                         error_if_missing=missing is not False,
+                        # Looked for all the same, its changesets ignored.
+                        ignored=bool(element.flag("ignore")),
                     )
                 position += 1
 

@@ -263,7 +263,7 @@ def link_included_sql_files(facts: FactSet, tree: Tree, resolver: PathResolver) 
     what the SQL migration reader made of it alone (see the module docstring)."""
     from backout.sources.migration_facts import ChangelogInclude, Migration
 
-    includes = facts.of(ChangelogInclude)
+    includes = [i for i in facts.of(ChangelogInclude) if not i.ignored]
     if not includes:
         return
     formatted = {m.location.path for m in facts.of(Migration) if m.layout == "liquibase"}

@@ -174,6 +174,9 @@ class ChangelogInclude(Fact):
     error_if_missing: bool = True
     """``errorIfMissing`` (``include``) or ``errorIfMissingOrEmpty`` (``includeAll``), true
     unless set false: Liquibase stops when the file is missing or the folder has no file."""
+    ignored: bool = False
+    """``ignore="true"``: Liquibase still looks for the file (and stops when it is missing)
+    but runs none of its changesets, so the include orders and links nothing."""
 
 
 @direct_init

@@ -64,11 +64,12 @@ class UnreadableInput(Rule):
     A file or directory that cannot be opened: give the user that runs backout read access
     (and, for a directory, search access), or exclude it.
 
-    A file that a Liquibase changelog names (`include`, a folder of `includeAll`, a
-    `sqlFile`) and that the checked tree does not hold is reported at the element naming it,
-    with the path looked for: Liquibase stops there too. Correct the path, add the file, or,
-    for an include that is optional, set `errorIfMissing="false"` (`includeAll`:
-    `errorIfMissingOrEmpty="false"`); an include with `ignore="true"` is not looked for.
+    A file that a Liquibase changelog names (`include`, a folder of `includeAll`, a `sqlFile`)
+    and that the checked tree does not hold is reported at the element naming it, with the
+    path looked for: Liquibase stops there too. Correct the path, add the file, or, for an
+    include that is optional, set `errorIfMissing="false"` (`includeAll`:
+    `errorIfMissingOrEmpty="false"`); `ignore="true"` does not make it optional: Liquibase
+    looks for the file before it ignores the changesets.
     """
 
     code = "BK901"
