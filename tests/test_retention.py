@@ -429,3 +429,53 @@ def test_terraform_harbor_untagged_artifacts_as_harbor_selects_them(
     assert isinstance(policy, HarborRetentionPolicy)
     (rule,) = policy.rules
     assert rule.untagged is untagged
+
+
+def test_terraform_gar_policy_governs_its_own_docker_repository() -> None:
+    """A ``google_artifact_registry_repository`` names its repository (``location``,
+    ``repository_id``) and ``format``: its cleanup policies delete versions of that
+    repository only, and a Maven or npm repository's delete no image."""
+    from backout.rules.artifacts.BK302_registry_lifecycle_expires_rollback_target import (
+        ReleaseImage,
+        gar_shortfall,
+    )
+
+    def policy(extra: str) -> GarCleanupPolicy:
+        (found,) = _read(
+            "registry.tf",
+            'resource "google_artifact_registry_repository" "cache" {\n'
+            '  location      = "europe-west1"\n'
+            '  repository_id = "ci-cache"\n'
+            f"{extra}"
+            "  cleanup_policies {\n"
+            '    id     = "delete-old"\n'
+            '    action = "DELETE"\n'
+            '    condition { older_than = "86400s" }\n'
+            "  }\n"
+            "}\n",
+        )
+        assert isinstance(found, GarCleanupPolicy)
+        return found
+
+    cache = policy('  format        = "DOCKER"\n')
+    release = ReleaseImage("europe-west1-docker.pkg.dev", "acme/releases/api", "v1.2.0")
+    cached = ReleaseImage("europe-west1-docker.pkg.dev", "acme/ci-cache/api", "v1.2.0")
+    elsewhere = ReleaseImage("ghcr.io", "acme/api", "v1.2.0")
+    unknown = ReleaseImage(None, None, "v1.2.0")
+    assert gar_shortfall(cache, release, False) is None
+    assert gar_shortfall(cache, elsewhere, False) is None
+    assert gar_shortfall(cache, cached, False) is not None
+    assert gar_shortfall(cache, unknown, False) is not None
+    # A repository of Maven artifacts (or npm, Python…) holds no image.
+    assert _read("registry.tf", "") == []
+    maven = (
+        'resource "google_artifact_registry_repository" "libs" {\n'
+        '  format = "MAVEN"\n'
+        "  cleanup_policies {\n"
+        '    id     = "delete-old"\n'
+        '    action = "DELETE"\n'
+        '    condition { older_than = "86400s" }\n'
+        "  }\n"
+        "}\n"
+    )
+    assert _read("registry.tf", maven) == []

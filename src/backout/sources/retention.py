@@ -20,7 +20,9 @@ Where they are found:
   name; the module's default) is marked as such.
   Artifact Registry: ``resource "google_artifact_registry_repository"``'s
   ``cleanup_policies`` blocks (``condition``, ``most_recent_versions``), read as the policy
-  file is; not when ``cleanup_policy_dry_run = true`` (deletions only logged). Harbor:
+  file is, for the images of its ``location`` and ``repository_id`` when written; not when
+  ``cleanup_policy_dry_run = true`` (deletions only logged) or ``format`` is not ``DOCKER``.
+  Harbor:
   ``resource "harbor_retention_policy"``'s ``rule`` blocks (goharbor/harbor provider), each
   the rule the provider sends (``client.GetRententionBody``: the first of
   ``n_days_since_last_pull``, ``n_days_since_last_push``, ``most_recently_pulled``,
@@ -137,6 +139,9 @@ class GarCleanupPolicy(Fact):
 
     rules: tuple[GarCleanupRule, ...]
     origin: str
+    repository: tuple[str, str] | None = None
+    """The repository the policies belong to, ``(location, repository_id)``, when known (a
+    Terraform resource names it; a policy file does not): they delete nothing elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -243,7 +248,9 @@ def gar_duration(text: str) -> int | None:
     return int(total) if math.isfinite(total) else None
 
 
-def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
+def _gar_policy(
+    path: str, root: Node, origin: str, repository: tuple[str, str] | None = None
+) -> Iterator[Fact]:
     items: list[Node]
     if root.kind == "array":
         items = root.items
@@ -299,7 +306,7 @@ def _gar_policy(path: str, root: Node, origin: str) -> Iterator[Fact]:
             )
         )
     if rules and not unreadable:
-        yield GarCleanupPolicy(_at(path, root), tuple(rules), origin)
+        yield GarCleanupPolicy(_at(path, root), tuple(rules), origin, repository)
 
 
 def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy | Unreadable | None:
@@ -540,13 +547,20 @@ def _gar_repository(path: str, block: Block) -> Iterator[Fact]:
     dry_run = block.attributes.get("cleanup_policy_dry_run")
     if not policies or dynamic or any(_computed(b) for b in policies):
         return
+    kind = text_value(block.attributes.get("format"))
+    if kind is not None and kind.upper() != "DOCKER":
+        return  # a Maven, npm, Python… repository holds no image
     if dry_run is not None and (dry_run.kind != "bool" or dry_run.value is not False):
         return  # a dry run (or one decided by a variable) only logs what it would delete
     root = Node(
         "array", None, policies[0].line, policies[0].column, items=[_as_node(b) for b in policies]
     )
     name = block.labels[1] if len(block.labels) > 1 else ""
-    yield from _gar_policy(path, root, f'Terraform google_artifact_registry_repository "{name}"')
+    where = text_value(block.attributes.get("location"))
+    repository_id = text_value(block.attributes.get("repository_id"))
+    origin = f'Terraform google_artifact_registry_repository "{name}"'
+    known = (where, repository_id) if where and repository_id else None
+    yield from _gar_policy(path, root, origin, known)
 
 
 # A Terraform ``rule``'s parameter → Harbor's template, in the order the provider tries them.

@@ -165,6 +165,26 @@ def gar_package(image: ReleaseImage) -> str | None:
     return parts[-1]
 
 
+def gar_holds(policy: GarCleanupPolicy, image: ReleaseImage) -> bool:
+    """Whether the image may be in the policy's repository: any image when the repository or
+    the image's registry is unknown; else one of ``LOCATION-docker.pkg.dev/PROJECT/REPO/…``
+    of that location and repository, or of a ``gcr.io`` repository of that name."""
+    if policy.repository is None or image.registry is None or image.repository is None:
+        return True
+    location, repository_id = policy.repository
+    host = image.registry.lower()
+    if host.endswith("-docker.pkg.dev"):
+        parts = image.repository.split("/")
+        return (
+            host == f"{location.lower()}-docker.pkg.dev"
+            and len(parts) > 1
+            and parts[1] == repository_id
+        )
+    if host == "gcr.io" or host.endswith(".gcr.io"):
+        return repository_id == host
+    return False  # another registry's image
+
+
 def _gar_applies(rule: GarCleanupRule, package: str | None) -> bool:
     """``packageNamePrefixes`` limits a policy to those packages (an unknown one may be any)."""
     if not rule.package_prefixes or package is None:
@@ -203,6 +223,8 @@ def gar_shortfall(
     """What Artifact Registry keeps of an image: Delete policies select it, Keep policies
     (by condition, or ``mostRecentVersions``) protect it, and Keep beats Delete. A policy
     with ``packageNamePrefixes`` governs only those packages."""
+    if not gar_holds(policy, image):
+        return None
     package = gar_package(image)
     tag = None if untagged else image.tag
     applying = [r for r in policy.rules if _gar_applies(r, package)]
@@ -293,7 +315,9 @@ class RegistryLifecycleExpiresRollbackTarget(Rule):
     `aws_ecr_lifecycle_policy_document`, the terraform-aws-modules/ecr module's
     `repository_lifecycle_policy` — and in CloudFormation `AWS::ECR::Repository`
     `LifecyclePolicyText`, YAML or JSON; Artifact Registry `cleanup_policies` of a Terraform
-    `google_artifact_registry_repository`; Terraform `harbor_retention_policy` rules) and
+    `google_artifact_registry_repository`, judged for the images of its own `location` and
+    `repository_id` and not for a `format` other than `DOCKER`; Terraform
+    `harbor_retention_policy` rules) and
     reports a rule that keeps fewer images than `keep-releases`, deletes images younger than
     `rollback-window`, or deletes untagged images while the manifests pin images by digest.
     ECR rules are read in `rulePriority` order (an image belongs to the first rule that
