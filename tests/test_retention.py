@@ -479,3 +479,32 @@ def test_terraform_gar_policy_governs_its_own_docker_repository() -> None:
         "}\n"
     )
     assert _read("registry.tf", maven) == []
+
+
+def test_terraform_harbor_policy_governs_its_own_project() -> None:
+    """A ``harbor_retention_policy`` is a project's (``scope = harbor_project.ci.id``): with
+    that project's ``name`` written, it deletes nothing of another project's images."""
+    from backout.rules.artifacts.BK302_registry_lifecycle_expires_rollback_target import (
+        ReleaseImage,
+        harbor_shortfall,
+    )
+
+    found = _read(
+        "harbor.tf",
+        'resource "harbor_project" "ci" {\n  name = "ci-cache"\n}\n'
+        'resource "harbor_retention_policy" "ci" {\n'
+        "  scope = harbor_project.ci.id\n"
+        "  rule {\n"
+        "    most_recently_pushed = 1\n"
+        '    repo_matching        = "**"\n'
+        '    tag_matching         = "**"\n'
+        "  }\n"
+        "}\n",
+    )
+    (policy,) = [f for f in found if isinstance(f, HarborRetentionPolicy)]
+    release = ReleaseImage("harbor.example.com", "shop/api", "v1.2.0")
+    cached = ReleaseImage("harbor.example.com", "ci-cache/api", "v1.2.0")
+    unknown = ReleaseImage(None, None, "v1.2.0")
+    assert harbor_shortfall(policy, release, False) is None
+    assert harbor_shortfall(policy, cached, False) is not None
+    assert harbor_shortfall(policy, unknown, False) is not None

@@ -29,7 +29,8 @@ Where they are found:
   ``most_recently_pushed`` set above 0, else ``always_retain``; ``untagged_artifacts``
   true by default, and beside ``tag_excluding`` it excludes untagged artifacts, as
   Harbor's selector reads the extras it is sent as). A resource whose policy is computed
-  (a variable, a ``dynamic`` block) is not judged.
+  (a variable, a ``dynamic`` block) is not judged. A ``scope`` of
+  ``harbor_project.NAME.id`` ties the policy to that project's ``name`` when written.
 - CloudFormation templates (YAML or JSON): ``AWS::ECR::Repository`` resources'
   ``LifecyclePolicy.LifecyclePolicyText``, with ``ImageTagMutability``.
 """
@@ -174,6 +175,9 @@ class HarborRetentionPolicy(Fact):
 
     rules: tuple[HarborRetentionRule, ...]
     origin: str
+    project: str | None = None
+    """The project the policy belongs to, when known (a Terraform ``scope`` naming a
+    ``harbor_project`` whose ``name`` is written): it deletes nothing of another project."""
 
 
 def _at(path: str, node: Node) -> Location:
@@ -393,6 +397,7 @@ _TERRAFORM_WORDS = ("aws_ecr_lifecycle_policy", "cleanup_policies", "harbor_rete
 _ECR_MODULE = re.compile(r"terraform-aws-modules/ecr/aws|terraform-aws-ecr")
 _REPOSITORY_REFERENCE = re.compile(r"^aws_ecr_repository\.([\w-]+)\.")
 _DOCUMENT_REFERENCE = re.compile(r"^data\.aws_ecr_lifecycle_policy_document\.([\w-]+)\.")
+_HARBOR_PROJECT_REFERENCE = re.compile(r"^harbor_project\.([\w-]+)\.(?:id|project_id)$")
 
 
 class RetentionReader:
@@ -478,6 +483,14 @@ def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
         if len(block.labels) > 1
     }
 
+    # harbor_project "label" -> its name, for the scope of a harbor_retention_policy
+    harbor_projects = {
+        block.labels[1]: text_value(block.attributes.get("name"))
+        for block in blocks
+        if block.type == "resource" and block.labels[:1] == ["harbor_project"]
+        if len(block.labels) > 1
+    }
+
     def immutable(repository: Node | None) -> bool:
         if repository is None:
             return False
@@ -507,7 +520,11 @@ def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
         elif block.type == "resource" and kind == "google_artifact_registry_repository":
             yield from _gar_repository(path, block)
         elif block.type == "resource" and kind == "harbor_retention_policy":
-            yield from _harbor_resource(path, block)
+            scope = block.attributes.get("scope")
+            project = _HARBOR_PROJECT_REFERENCE.match(str(scope.value)) if scope else None
+            yield from _harbor_resource(
+                path, block, harbor_projects.get(project[1]) if project else None
+            )
         elif block.type == "module" and _ECR_MODULE.search(
             text_value(block.attributes.get("source")) or ""
         ):
@@ -572,8 +589,9 @@ _HARBOR_TERRAFORM_TEMPLATES = (
 )
 
 
-def _harbor_resource(path: str, block: Block) -> Iterator[Fact]:
-    """``harbor_retention_policy``: each ``rule`` block as the provider sends it."""
+def _harbor_resource(path: str, block: Block, project: str | None) -> Iterator[Fact]:
+    """``harbor_retention_policy``: each ``rule`` block as the provider sends it; ``project``
+    is the name of the project its ``scope`` names, when known."""
     rules_blocks = [b for b in block.blocks if b.type == "rule"]
     dynamic = any(b.type == "dynamic" and b.labels[:1] == ["rule"] for b in block.blocks)
     if not rules_blocks or dynamic or any(_computed(b) for b in rules_blocks):
@@ -629,7 +647,8 @@ def _harbor_resource(path: str, block: Block) -> Iterator[Fact]:
         )
     name = block.labels[1] if len(block.labels) > 1 else ""
     origin = f'Terraform harbor_retention_policy "{name}"'
-    yield HarborRetentionPolicy(Location(path, block.line, block.column), tuple(rules), origin)
+    where = Location(path, block.line, block.column)
+    yield HarborRetentionPolicy(where, tuple(rules), origin, project)
 
 
 def _ecr_module(path: str, text: str, block: Block) -> Iterator[Fact]:

@@ -290,6 +290,9 @@ def harbor_shortfall(
     """What Harbor keeps of an artifact: the union of what its enabled rules retain, among
     the rules whose repository scope takes in the image ("No action is taken on the
     nonspecified repositories")."""
+    known = policy.project is not None and image.repository is not None
+    if known and (image.repository or "").split("/")[0] != policy.project:
+        return None  # another project's image: the policy governs its own project only
     enabled = [r for r in policy.rules if not r.disabled]
     scoped = [r for r in enabled if _harbor_scopes(r, image.repository)]
     if not scoped:
@@ -317,7 +320,8 @@ class RegistryLifecycleExpiresRollbackTarget(Rule):
     `LifecyclePolicyText`, YAML or JSON; Artifact Registry `cleanup_policies` of a Terraform
     `google_artifact_registry_repository`, judged for the images of its own `location` and
     `repository_id` and not for a `format` other than `DOCKER`; Terraform
-    `harbor_retention_policy` rules) and
+    `harbor_retention_policy` rules, for the images of the `harbor_project` its `scope`
+    names when that project's `name` is written) and
     reports a rule that keeps fewer images than `keep-releases`, deletes images younger than
     `rollback-window`, or deletes untagged images while the manifests pin images by digest.
     ECR rules are read in `rulePriority` order (an image belongs to the first rule that
