@@ -1623,3 +1623,28 @@ def test_an_ignored_include_of_a_missing_file_is_bk901(tmp_path: Path) -> None:
     findings = check(tmp_path, config).findings
     assert [(f.location.path, f.location.line) for f in findings] == [("db/master.xml", 3)]
     assert findings[0].message.startswith("include changes/001.xml found no file")
+
+
+def test_check_with_base_reports_an_include_whose_file_the_change_deleted(
+    tmp_path: Path,
+) -> None:
+    """``--base``: deleting a changelog that the master still includes breaks the next
+    ``update`` ("The file … was not found"), though the master did not change: the BK901 at
+    its include is this change's. An include whose file was missing before is not."""
+    master = xml(
+        '  <include file="changes/001.xml" relativeToChangelogFile="true"/>\n'
+        '  <include file="changes/gone.xml" relativeToChangelogFile="true"/>\n'
+        '  <includeAll path="more/" relativeToChangelogFile="true"/>\n'
+    )
+    one = xml(changeset("1", "    <sql>SELECT 1</sql>\n"))
+    write(
+        tmp_path / "base",
+        {"db/master.xml": master, "db/changes/001.xml": one, "db/more/002.xml": one},
+    )
+    write(tmp_path / "head", {"db/master.xml": master})
+    config = Config(root=tmp_path / "head").with_overrides(select=("BK901",))
+    findings = check(tmp_path / "head", config, base=str(tmp_path / "base")).findings
+    assert [(f.location.path, f.location.line) for f in findings] == [
+        ("db/master.xml", 3),
+        ("db/master.xml", 5),
+    ]

@@ -312,8 +312,8 @@ class Workspace:
     """The files that changed since the base (None: no base): their findings are reported."""
     changed_lines: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     """Parts of files that count as changed although the files did not, as first and last
-    lines by path: the changesets of a changelog that run a changed SQL file, the Flux
-    source object that a new ``chartRef`` names."""
+    lines by path: the changesets of a changelog that run a changed SQL file, an include of a
+    changelog the change deleted, the Flux source object that a new ``chartRef`` names."""
     base_label: str | None = None
 
 
@@ -368,6 +368,10 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
             workspace.changed, head.facts, base_facts
         )
         workspace.changed.update(sql_files.sql_files_of_new_changesets(head.facts, base_facts))
+        # An include of a changelog the change deleted now finds nothing: Liquibase stops.
+        spans = sql_files.includes_of_changed_files(workspace.changed, head.facts)
+        for path, lines in spans.items():
+            workspace.changed_lines.setdefault(path, []).extend(lines)
     # A Flux HelmRelease's `chartRef` takes its chart version from a source object, often in
     # another file: a release newly pointed at a floating source changes what it installs.
     gitops = sys.modules.get("backout.sources.gitops")

@@ -487,6 +487,33 @@ def sql_files_of_new_changesets(head: FactSet, base: FactSet) -> set[str]:
     }
 
 
+def includes_of_changed_files(changed: set[str], head: FactSet) -> dict[str, list[tuple[int, int]]]:
+    """The lines (first and last, by path) of the includes that find no file in ``head``
+    while a file they name is in ``changed``: the change deleted (or moved) a changelog that
+    an unchanged changelog still includes, which stops Liquibase (``--base``)."""
+    from backout.changelog_order import PathResolver
+    from backout.sources.migration_facts import ChangelogInclude
+
+    unfound = {(u.location.path, u.location.line) for u in head.of(Unfound)}
+    includes = [
+        i for i in head.of(ChangelogInclude) if (i.location.path, i.location.line) in unfound
+    ]
+    spans: dict[str, list[tuple[int, int]]] = {}
+    if not includes:
+        return spans
+    # Resolved among the changed paths, as if they were the tree: a hit is a file it named.
+    among_changed = PathResolver(changed)
+    for include in includes:
+        if include.directory:
+            hit = bool(among_changed.directory(include))
+        else:
+            hit = among_changed.file(include) is not None
+        if hit:
+            line = include.location.line
+            spans.setdefault(include.location.path, []).append((line, line))
+    return spans
+
+
 def changesets_with_changed_files(
     changed: set[str], head: FactSet, base: FactSet
 ) -> dict[str, list[tuple[int, int]]]:
