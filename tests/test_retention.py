@@ -508,3 +508,32 @@ def test_terraform_harbor_policy_governs_its_own_project() -> None:
     assert harbor_shortfall(policy, release, False) is None
     assert harbor_shortfall(policy, cached, False) is not None
     assert harbor_shortfall(policy, unknown, False) is not None
+
+
+@pytest.mark.parametrize(
+    ("selector", "untagged"),
+    [
+        # doublestar.New: untagged defaults to true under `matches`, false under `excludes`;
+        # tagSelectExclude takes an untagged artifact when the flag is false.
+        ('"decoration": "matches", "pattern": "**"', True),
+        ('"decoration": "matches", "pattern": "**", "extras": "{\\"untagged\\":false}"', False),
+        ('"decoration": "matches", "pattern": "**", "extras": "{}"', False),
+        ('"decoration": "excludes", "pattern": "dev-*"', True),
+        ('"decoration": "excludes", "pattern": "dev-*", "extras": "{\\"untagged\\":true}"', False),
+        # Extras Go cannot unmarshal into the struct leave the default.
+        ('"decoration": "matches", "pattern": "**", "extras": "not json"', True),
+        ('"decoration": "matches", "pattern": "**", "extras": "{\\"untagged\\":\\"no\\"}"', True),
+    ],
+)
+def test_harbor_json_selectors_take_untagged_artifacts_as_harbor_does(
+    selector: str, untagged: bool
+) -> None:
+    text = (
+        '{"algorithm": "or", "rules": [{"action": "retain", "template": "latestPushedK",'
+        ' "params": {"latestPushedK": 10}, "tag_selectors": [{"kind": "doublestar", '
+        + selector
+        + "}]}]}"
+    )
+    (policy,) = _read("retention.json", text)
+    assert isinstance(policy, HarborRetentionPolicy)
+    assert policy.rules[0].untagged is untagged

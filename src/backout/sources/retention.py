@@ -37,6 +37,7 @@ Where they are found:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -313,6 +314,25 @@ def _gar_policy(
         yield GarCleanupPolicy(_at(path, root), tuple(rules), origin, repository)
 
 
+def _harbor_selects_untagged(decoration: str, extras: str) -> bool:
+    """Whether a Harbor doublestar tag selector takes untagged artifacts in: its ``untagged``
+    flag (``{"untagged":true}`` in ``extras``, a JSON string; true by default under
+    ``matches``, false under ``excludes``, as ``doublestar.New`` sets it) under ``matches``,
+    its negation under ``excludes`` (``tagSelectMatch``/``tagSelectExclude``)."""
+    flag = decoration != "excludes"
+    if extras:
+        try:
+            parsed = json.loads(extras)
+        except ValueError:
+            parsed = flag  # Go's json.Unmarshal failed: the default stays
+        if parsed is None:
+            flag = False  # `null` unmarshals into the zero value
+        elif isinstance(parsed, dict):
+            value = parsed.get("untagged", False)
+            flag = value if isinstance(value, bool) else flag
+    return flag if decoration != "excludes" else not flag
+
+
 def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy | Unreadable | None:
     """The policy, or why it cannot be judged: a retain rule whose count or days is not a
     number would otherwise look like a rule that retains nothing."""
@@ -327,18 +347,15 @@ def _harbor_policy(path: str, root: Node, origin: str) -> HarborRetentionPolicy 
         params = field_of(item, "params")
         value_node = field_of(params, template)
         selectors: list[tuple[str, str]] = []
-        untagged = False
+        selects_untagged: list[bool] = []
         selectors_node = field_of(item, "tag_selectors")
         for selector in selectors_node.items if selectors_node is not None else []:
-            selectors.append(
-                (
-                    text_value(field_of(selector, "decoration")) or "matches",
-                    text_value(field_of(selector, "pattern")) or "**",
-                )
-            )
-            # Harbor stores extras as a JSON string: {"untagged":true}.
+            decoration = text_value(field_of(selector, "decoration")) or "matches"
+            selectors.append((decoration, text_value(field_of(selector, "pattern")) or "**"))
             extras = text_value(field_of(selector, "extras")) or ""
-            untagged = untagged or bool(re.search(r'"untagged"\s*:\s*true', extras))
+            selects_untagged.append(_harbor_selects_untagged(decoration, extras))
+        # The selectors filter one after the other: an untagged artifact stays if each takes it.
+        untagged = bool(selects_untagged) and all(selects_untagged)
         scope_node = field_of(item, "scope_selectors", "repository")
         repositories = tuple(
             (
