@@ -1625,6 +1625,33 @@ def test_an_ignored_include_of_a_missing_file_is_bk901(tmp_path: Path) -> None:
     assert findings[0].message.startswith("include changes/001.xml found no file")
 
 
+def test_the_changesets_of_an_ignored_include_are_not_judged(tmp_path: Path) -> None:
+    """Liquibase runs none of the changesets an ``ignore="true"`` include names (they are
+    marked ignored), so their hazards are not the release's; a file that another include
+    runs is judged there."""
+    add_column = '    <addColumn tableName="users"><column name="{0}" type="int">' + (
+        '<constraints nullable="false"/></column></addColumn>\n'
+    )
+    write(
+        tmp_path,
+        {
+            "db/master.xml": xml(
+                changeset("1", CREATE_USERS)
+                + '  <include file="changes/a.xml" relativeToChangelogFile="true"'
+                ' ignore="true"/>\n'
+                + '  <include file="changes/b.xml" relativeToChangelogFile="true"'
+                ' ignore="true"/>\n'
+                + '  <include file="changes/b.xml" relativeToChangelogFile="true"/>\n'
+            ),
+            "db/changes/a.xml": xml(changeset("a", add_column.format("a"))),
+            "db/changes/b.xml": xml(changeset("b", add_column.format("b"))),
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK201",), release_size=1)
+    findings = check(tmp_path, config).findings
+    assert [f.location.path for f in findings] == ["db/changes/b.xml"]
+
+
 def test_check_with_base_reports_an_include_whose_file_the_change_deleted(
     tmp_path: Path,
 ) -> None:

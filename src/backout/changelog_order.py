@@ -228,10 +228,31 @@ class PathResolver:
 
 
 def order_changelogs(
-    migrations: Sequence[Migration], includes: Sequence[ChangelogInclude]
+    migrations: Sequence[Migration],
+    includes: Sequence[ChangelogInclude],
+    ignored: Sequence[ChangelogInclude] = (),
 ) -> list[Migration]:
     """``migrations`` with those reachable from a master changelog put in its order (see the
-    module docstring); the others unchanged."""
+    module docstring); the others unchanged, but for those of a changelog that only
+    ``ignored`` includes (``ignore="true"``) name: Liquibase never runs them, so they are
+    left out."""
+    if ignored:
+        kept = order_changelogs(migrations, includes)
+        resolver = PathResolver(
+            {m.location.path for m in migrations} | {i.location.path for i in ignored}
+        )
+        skipped: set[str] = set()
+        for include in ignored:
+            if include.directory:
+                skipped.update(resolver.directory(include))
+            elif (target := resolver.file(include)) is not None:
+                skipped.add(target)
+        # A changeset the walk from a master placed keeps its place: another include runs it.
+        return [
+            m
+            for m, o in zip(kept, migrations, strict=True)
+            if m is not o or o.location.path not in skipped
+        ]
     if not includes:
         return list(migrations)
     liquibase = [m for m in migrations if m.layout == "liquibase"]

@@ -306,12 +306,14 @@ def ordered_migrations(facts: FactSet, config: Config | None = None) -> list[Mig
         from backout.changelog_order import resolve_rollback_references
 
         migrations = resolve_rollback_references(migrations)
-    # An ignored include's changesets do not run as part of its master.
-    includes = [i for i in facts.of(ChangelogInclude) if not i.ignored]
-    if includes:
+    # An ignored include's changesets do not run as part of its master, nor at all.
+    every_include = facts.of(ChangelogInclude)
+    if every_include:
         from backout.changelog_order import order_changelogs
 
-        migrations = order_changelogs(migrations, includes)
+        includes = [i for i in every_include if not i.ignored]
+        ignored = [i for i in every_include if i.ignored]
+        migrations = order_changelogs(migrations, includes, ignored)
     streams: dict[str, list[Migration]] = {}
     for migration in migrations:
         streams.setdefault(migration.stream, []).append(migration)
