@@ -117,11 +117,14 @@ def why_not_found(target: str, relative: bool, including: str, folder: bool = Fa
         return "it names no file"
     if not relative:
         found = re.search(r"(?:^|/)src/[^/]+/resources/", including)
-        example = including[: found.end()] + wanted if found else wanted
+        # Where it would be, below the nearest search root (the module's resources or the
+        # changelog's own folder); at the tree's root it is the path itself, said already.
+        nearest = including[: found.end()] if found else including.rpartition("/")[0] + "/"
         what = f"below {wanted}/" if folder else f"{wanted}"
+        example = f" (such as {nearest}{wanted})" if nearest != "/" else ""
         return (
             f"no file of the checked tree is {what} of the search path, below the "
-            f"changelog's folder or one above it (such as {example})"
+            f"changelog's folder or one above it{example}"
         )
     if wanted == ".." or wanted.startswith("../"):
         return f"{wanted}, relative to the changelog, is outside the checked tree"
