@@ -25,7 +25,13 @@ that file, in the same step or a later one of its job (``bash deploy.sh``, ``./d
 there, as lines that run, with this shell's variables substituted when the text was written
 (unquoted word) and, at that point, the script's own: a sourced file's are this shell's, a file
 run by a shell of its own sees the exported ones. Several here-documents on one line are read
-in turn.
+in turn. Files are named by where they are in the job's workspace: a relative name is in the
+directory the shell is in, which a step's ``working-directory`` and ``cd``/``pushd``/``popd``
+set (``cd deploy && bash d.sh`` runs ``deploy/d.sh``; a ``( … )`` subshell's ``cd`` ends
+with it); where a ``cd`` leads that the reader cannot follow (``cd "$(…)"``, or one that may
+not run, once its line or block ends), no written file runs. ``cp``, ``mv`` and ``install``
+take a written file's text where they put it, and, like a download (``curl -o``/``-O``,
+``wget -O``), leave the file they write over with no known text.
 
 Plain shell scripts (``*.sh``, ``*.bash``) and Makefiles are read by :class:`ScriptReader`
 with the same command interpretation (provider ``"script"``), because pipelines often call
@@ -48,6 +54,7 @@ written, for rules to judge.
 from __future__ import annotations
 
 import bisect
+import itertools
 import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -588,7 +595,10 @@ def _chained(words: list[_Word]) -> Iterator[tuple[list[_Word], str, str]]:
 
 def _strip_prefixes(command: list[_Word]) -> list[_Word]:
     """A command's words from its program on: ``sudo``, ``exec``, the shell's ``then``,
-    ``do``… and ``VAR=value`` prefixes dropped."""
+    ``do``… and ``VAR=value`` prefixes dropped, and the parentheses of a ``( … )``
+    subshell around it (see :func:`_without_parens`)."""
+    if command and (command[0].text[:1] == "(" or command[-1].text[-1:] == ")"):
+        command = _without_parens(command)
     while command and (
         command[0].text in _COMMAND_PREFIXES or _ASSIGNMENT.fullmatch(command[0].text)
     ):
@@ -698,6 +708,9 @@ class _HereDoc:
     files: tuple[str, ...] = ()
     """The files the text is written to (``cat <<EOF > deploy.sh``, ``tee d.sh <<EOF``), as
     :func:`_script_path` names them."""
+    directory: str = ""
+    """Where the shell was when the line opened it: a shell that reads the text (``bash
+    <<EOF``) is a child, whose ``cd`` is gone when the text ends."""
 
 
 @dataclass
@@ -722,6 +735,15 @@ class _Shell:
     continued: str = ""
     """The operator (``&&``, ``||``, ``|``) that ended the line before: the first command of
     this one goes on with it."""
+    outer_directories: list[str] = field(default_factory=list)
+    """The directories to go back to when the ``( … )`` subshells open end, innermost last
+    (a ``cd`` in one lasts until its ``)``)."""
+    pushed: list[str] = field(default_factory=list)
+    """The directories ``pushd`` left, for ``popd``."""
+    unsure_below: int | None = None
+    """Set by a ``cd`` that may not run: once fewer blocks than this are open (the line's
+    end for one after ``&&``/``||``, the block's for one inside ``if``…), where the shell
+    is is unknown."""
 
 
 @dataclass
@@ -811,6 +833,8 @@ def _interpret(
     heredoc = shell.heredocs[0] if shell.heredocs else None
     if heredoc is not None and line.text.strip() == heredoc.delimiter:
         shell.heredocs.pop(0)
+        if heredoc.runs:  # the shell that read the text ends, and its ``cd`` with it
+            context.directory = heredoc.directory
         return
     if heredoc is not None and not heredoc.runs:
         _heredoc_text(line, context, heredoc)
@@ -827,6 +851,8 @@ def _interpret(
     writes = ">" in line.text
     chained = list(_chained(words))
     may_not_run: list[bool] = []
+    directories: list[str] = []  # where each command runs
+    parens = "(" in line.text or ")" in line.text
     printed: list[tuple[str, bool]] | None = None  # what the command before a ``|`` prints
     for number, (command, before, after) in enumerate(chained):
         _see_variables(command, here.env, variables)
@@ -844,6 +870,22 @@ def _interpret(
         closed = _group(shell, command)
         plain_groups = sum(group is not None for group in shell.groups)
         may_not_run.append(in_heredoc or before in ("&&", "||") or shell.depth > plain_groups)
+        opens, closes = (
+            _subshell_parens(command)
+            if parens and (command[0].text[:1] == "(" or shell.outer_directories)
+            else _NO_PARENS
+        )
+        shell.outer_directories.extend([here.directory] * opens)
+        directories.append(here.directory)
+        if (
+            stripped
+            and stripped[0].text in ("cd", "pushd", "popd")
+            and before != "|"
+            and after not in ("|", "&")
+        ):
+            line_level = before in ("&&", "||")
+            moves = line_level or shell.depth > plain_groups
+            _change_directory(here, [w.text for w in stripped], moves, line_level)
         piped = printed if before == "|" else None
         printed = _write_env(
             shell, command, stripped, here.env, may_not_run[-1], piped, after == "|", closed
@@ -855,13 +897,19 @@ def _interpret(
                 command, here, section, uncertain or may_not_run[-1], piped_from, line
             )
         # (a write that may not run may leave the text there)
-        overwrites = writes or (stripped and stripped[0].text in ("rm", "tee"))
+        overwrites = writes or (stripped and stripped[0].text in _OVERWRITERS)
         if context.written and overwrites and not may_not_run[-1]:
-            _forget_overwritten(context, command, here.env)
+            _forget_overwritten(here, command, here.env)
+        for _ in range(closes):
+            if shell.outer_directories:
+                here.directory = shell.outer_directories.pop()
     last = words[-1] if words else None
     shell.continued = last.text if last is not None and last.operator else ""
+    if shell.unsure_below is not None and shell.depth < shell.unsure_below:
+        here.directory = _unknown_directory()  # a ``cd`` that may not have run
+        shell.unsure_below = None
     if not in_heredoc:
-        _open_heredocs(context, line.text, chained, may_not_run)
+        _open_heredocs(context, line.text, chained, may_not_run, directories)
 
 
 # What a command that runs a script starts with, once ``sudo``, ``env``… are dropped: a
@@ -956,6 +1004,125 @@ def _script_path(written: str, env: dict[str, str], directory: str) -> str:
     return posixpath.normpath(posixpath.join(directory, path) if directory else path)
 
 
+# Where a ``cd`` leads that the reader cannot tell (``cd "$(ls -d out*)"``, ``cd ~``, one
+# that may not run): a name no file the job writes is under, a new one each time.
+_UNKNOWN_DIRECTORIES = itertools.count()
+# The workspace named by the provider's variable: ``$GITHUB_WORKSPACE``, ``$CI_PROJECT_DIR``
+_WORKSPACE = re.compile(
+    r"^(?:\$\{?(?:GITHUB_WORKSPACE|CI_PROJECT_DIR)\}?|\$\{\{\s*github\.workspace\s*\}\})(?:/|$)"
+)
+
+
+def _unknown_directory() -> str:
+    return f"\0{next(_UNKNOWN_DIRECTORIES)}"
+
+
+def _cd_target(operands: list[str], context: _Context) -> str:
+    """Where ``cd DIR`` (``operands``: its words after ``cd``) takes the shell, in the
+    job's workspace as :func:`_script_path` names paths; an unknown directory when the
+    reader cannot tell (no operand, ``~``, ``-``, a value it does not know)."""
+    while operands and operands[0][:1] == "-" and operands[0] != "-":
+        operands = operands[1:]  # ``-P``, ``-L``, ``-e``, ``--``
+    if not operands or operands[0] == "-" or operands[0][:1] == "~":
+        return _unknown_directory()
+    written = operands[0]
+    directory = context.directory
+    workspace = _WORKSPACE.match(written)
+    if workspace is not None:
+        written, directory = written[workspace.end() :] or ".", ""
+    path = _script_path(written, context.env, directory)
+    if "$" in path or "`" in path or (directory[:1] == "\0" and path[:1] != "/"):
+        return _unknown_directory()
+    return path
+
+
+def _change_directory(
+    context: _Context, words: list[str], may_not_run: bool, line_level: bool
+) -> None:
+    """Move ``context`` where ``cd``/``pushd``/``popd`` (``words``) takes the shell. One
+    that may not run leaves where the shell is unknown once its line ends (``line_level``:
+    after ``&&``/``||``) or the block it is in does."""
+    shell = context.shell
+    program = words[0]
+    if program == "popd":
+        context.directory = shell.pushed.pop() if shell.pushed else _unknown_directory()
+    else:
+        if program == "pushd":
+            shell.pushed.append(context.directory)
+        context.directory = _cd_target(words[1:], context)
+    if may_not_run:
+        below = shell.depth + 1 if line_level else max(shell.depth, 1)
+        shell.unsure_below = max(shell.unsure_below or 0, below)
+
+
+_SUBSHELL_CLOSE = re.compile(r"\)+$")
+_NO_PARENS = (0, 0)
+
+
+def _subshell_parens(command: list[_Word]) -> tuple[int, int]:
+    """How many ``( … )`` subshells ``command`` (its words as written) opens before its
+    program (``(cd deploy``, ``( (``) and closes after its last word (``d.sh)``): the
+    parentheses that are neither quoted, nor arithmetic (``((``), nor of a ``$( … )`` in it."""
+    if command[0].text[:1] != "(" and command[-1].text[-1:] != ")":
+        return 0, 0
+    opens = 0
+    for word in command:
+        text = word.text
+        if text[:2] == "((" and opens == 0 and text.strip("(") == text[2:]:
+            return 0, 0  # ``(( i++ ))``: arithmetic
+        leading = len(text) - len(text.lstrip("("))
+        if leading and 0 in word.quoted:
+            break
+        opens += leading
+        if leading < len(text):
+            break
+    last = command[-1]
+    trailing = _SUBSHELL_CLOSE.search(last.text)
+    if trailing is None or len(last.text) - 1 in last.quoted:
+        return opens, 0
+    count_open = count_close = 0
+    for word in command:
+        if "(" in word.text or ")" in word.text:
+            for index, char in enumerate(word.text):
+                if index not in word.quoted:
+                    count_open += char == "("
+                    count_close += char == ")"
+    closes = count_close - (count_open - opens)
+    return opens, max(0, min(closes, trailing.end() - trailing.start()))
+
+
+def _without_parens(command: list[_Word]) -> list[_Word]:
+    """``command`` without the subshell parentheses around it (see :func:`_subshell_parens`)
+    and without a ``case`` pattern before it (``prod)``): ``kubectl …`` of ``(kubectl
+    …)``."""
+    opens, closes = _subshell_parens(command)
+    if opens:
+        while command and opens >= len(command[0].text):
+            opens -= len(command[0].text)
+            command = command[1:]
+        if command and opens:
+            command = [_slice_word(command[0], opens, len(command[0].text)), *command[1:]]
+    if closes and command:
+        last = command[-1]
+        command = command[:-1]
+        if len(last.text) > closes:
+            command.append(_slice_word(last, 0, len(last.text) - closes))
+    if command:
+        first = command[0].text
+        if first[-1:] == ")" and "(" not in first and len(first) - 1 not in command[0].quoted:
+            command = command[1:]  # a ``case`` arm's pattern
+    return command
+
+
+def _slice_word(word: _Word, start: int, end: int) -> _Word:
+    return _Word(
+        word.text[start:end],
+        word.offsets[start:end],
+        word.operator,
+        frozenset(i - start for i in word.quoted if start <= i < end),
+    )
+
+
 # Words that run the command after them and their options: ``sudo -u deploy bash d.sh``,
 # ``env -i PATH=/bin sh``, ``timeout 5m ./d.sh``; with their options that take a value.
 _WRAPPERS: dict[str, frozenset[str]] = {
@@ -974,7 +1141,10 @@ _LOCAL_SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "zsh"})
 
 def _run_by(command: list[_Word]) -> list[_Word]:
     """``command``'s words from the program it runs, wrappers with their options and the
-    shell's ``then``/``do``… dropped: ``bash d.sh`` of ``sudo -u deploy bash d.sh``."""
+    shell's ``then``/``do``… dropped: ``bash d.sh`` of ``sudo -u deploy bash d.sh``, of
+    ``(bash d.sh)``."""
+    if command and (command[0].text[:1] == "(" or command[-1].text[-1:] == ")"):
+        command = _without_parens(command)
     index = 0
     while index < len(command):
         text = command[index].text
@@ -1442,11 +1612,13 @@ def _open_heredocs(
     text: str,
     chained: list[tuple[list[_Word], str, str]],
     may_not_run: list[bool],
+    directories: list[str],
 ) -> None:
     """Note in ``context.shell`` the here-documents that the line ``text`` (its ``chained``
-    commands) opens, in order: the word that ends each, and for the one a command reads
-    on its input (the last on it), whether a shell reads it (a command of its pipeline from
-    there on), whether its text goes to ``$GITHUB_ENV`` and to which files."""
+    commands, each run in the directory of ``directories``) opens, in order: the word that
+    ends each, and for the one a command reads on its input (the last on it), whether a
+    shell reads it (a command of its pipeline from there on), whether its text goes to
+    ``$GITHUB_ENV`` and to which files."""
     if "<<" not in text:
         return
     arithmetic = (
@@ -1469,10 +1641,11 @@ def _open_heredocs(
                 quoted = bool(following and following[0].quoted)
             at = word.text.find("<<", match.start())
             descriptor = word.text[at - 1] if at > 0 and word.text[at - 1].isdigit() else "0"
-            opened.append((_HereDoc(delimiter.strip(), quoted=quoted), descriptor == "0"))
+            heredoc = _HereDoc(delimiter.strip(), quoted=quoted, directory=context.directory)
+            opened.append((heredoc, descriptor == "0"))
         stdin = [heredoc for heredoc, on_input in opened if on_input]
         if stdin:
-            _feed(context, stdin[-1], chained, number, may_not_run[number])
+            _feed(context, stdin[-1], chained, number, may_not_run[number], directories[number])
         context.shell.heredocs.extend(heredoc for heredoc, _ in opened)
 
 
@@ -1482,11 +1655,12 @@ def _feed(
     chained: list[tuple[list[_Word], str, str]],
     number: int,
     may_not_run: bool,
+    directory: str,
 ) -> None:
     """Note where the text of ``heredoc``, the input of the command ``number`` of
-    ``chained``, goes: to a shell that runs it, to ``$GITHUB_ENV`` (cut to nothing first by
-    ``>``), or to the files ``cat`` and ``tee`` write it to (``cat <<EOF > deploy.sh``,
-    ``cat <<EOF | sudo tee d.sh``)."""
+    ``chained`` (run in ``directory``), goes: to a shell that runs it, to ``$GITHUB_ENV``
+    (cut to nothing first by ``>``), or to the files ``cat`` and ``tee`` write it to
+    (``cat <<EOF > deploy.sh``, ``cat <<EOF | sudo tee d.sh``)."""
     first = number
     while first > 0 and chained[first][1] == "|":
         first -= 1
@@ -1507,7 +1681,7 @@ def _feed(
             if target in _GITHUB_ENV_FILE:
                 env_targets.append(appended)
             elif copies and position >= number and target[:1] != "&" and target[:5] != "/dev/":
-                path = _script_path(target, context.env, context.directory)
+                path = _script_path(target, context.env, directory)
                 if not appended or path not in context.written:
                     context.written[path] = []
                 files.append(path)
@@ -1531,17 +1705,133 @@ def _files_written(command: list[_Word]) -> tuple[list[str], list[tuple[str, boo
     return operands, targets
 
 
+# Programs that may write over, move or remove a file the job wrote (``cp x deploy.sh``)
+_OVERWRITERS = frozenset({"rm", "tee", "cp", "mv", "install", "curl", "wget"})
+# Their options that take a value when written apart (``cp -t DIR``, ``install -m 755``)
+_COPY_VALUED = frozenset(
+    {"-t", "-S", "-m", "-o", "-g", "--target-directory", "--suffix", "--mode", "--owner"}
+    | {"--group"}
+)
+# (curl --help all, wget --help): the short options that take a value, and long ones
+_DOWNLOAD_VALUED = {"curl": "AbcCdDeEFHKmoPQrtTuUwxXyYz", "wget": "oaeiBtOTwQUlARDIXPn"}
+_DOWNLOAD_LONG_VALUED = frozenset(
+    {"--header", "--data", "--data-raw", "--data-binary", "--user", "--request", "--retry"}
+    | {"--max-time", "--connect-timeout", "--cacert", "--cert", "--key", "--user-agent"}
+    | {"--form", "--proxy", "--password", "--tries", "--timeout", "--directory-prefix"}
+    | {"--output-file", "--append-output", "--post-data", "--method", "--referer"}
+)
+
+
+def _copied(program: str, operands: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The sources ``cp``/``mv``/``install`` (``operands``, its name first) names, and each
+    ``(source, destination)`` file it writes: a destination that may be a directory gives
+    both the file and the one of the same name in it (``cp d.sh deploy`` may write
+    ``deploy/d.sh``)."""
+    directory: str | None = None
+    files: list[str] = []
+    index, options = 1, True
+    while index < len(operands):
+        word = operands[index]
+        index += 1
+        if options and word == "--":
+            options = False
+        elif options and word[:1] == "-" and len(word) > 1:
+            name, equals, value = word.partition("=")
+            if program == "install" and name in ("-d", "--directory"):
+                return [], []  # makes directories
+            if name in ("-t", "--target-directory") or (name[:2] == "-t" and name[2:]):
+                if not equals and name[2:] and name[:2] != "--":
+                    directory = name[2:]
+                elif equals:
+                    directory = value
+                elif index < len(operands):
+                    directory, index = operands[index], index + 1
+            elif name in _COPY_VALUED and not equals:
+                index += 1
+        else:
+            files.append(word)
+    sources = files
+    if directory is None:
+        if len(files) < 2:
+            return [], []
+        *sources, directory = files
+        if len(sources) == 1 and directory[-1:] != "/" and _program(directory) not in (".", ".."):
+            base = posixpath.join(directory, _program(sources[0]))
+            return sources, [(sources[0], directory), (sources[0], base)]
+    return sources, [(source, posixpath.join(directory, _program(source))) for source in sources]
+
+
+def _downloaded(program: str, operands: list[str]) -> list[str]:
+    """The files ``curl`` (``-o``, ``-O``) or ``wget`` (``-O``) saves a download to
+    (``operands``, its name first); ``-`` (its output) is none. wget without ``-O`` never
+    writes over a file: it saves ``d.sh.1`` beside ``d.sh``."""
+    valued, output = _DOWNLOAD_VALUED[program], "o" if program == "curl" else "O"
+    outputs: list[str] = []
+    urls: list[str] = []
+    remote = False
+    index = 1
+    while index < len(operands):
+        word = operands[index]
+        index += 1
+        if word[:2] == "--":
+            name, equals, value = word.partition("=")
+            takes = name in ("--output", "--output-document", "--url")
+            if takes or name in _DOWNLOAD_LONG_VALUED:
+                if not equals and index < len(operands):
+                    value, index = operands[index], index + 1
+                if name == "--url":
+                    urls.append(value)
+                elif takes and (name == "--output") == (program == "curl"):
+                    outputs.append(value)
+            remote = remote or (program == "curl" and name.startswith("--remote-name"))
+        elif word[:1] == "-" and len(word) > 1:
+            for at, letter in enumerate(word[1:], 1):
+                if program == "curl" and letter == "O":
+                    remote = True
+                elif letter in valued:
+                    value = word[at + 1 :]
+                    if not value and index < len(operands):
+                        value, index = operands[index], index + 1
+                    if letter == output:
+                        outputs.append(value)
+                    break
+        else:
+            urls.append(word)
+    if remote:
+        outputs += [_program(url.split("?", 1)[0].split("#", 1)[0]) for url in urls]
+    return [path for path in outputs if path and path != "-"]
+
+
 def _forget_overwritten(context: _Context, command: list[_Word], env: dict[str, str]) -> None:
     """Drop the written files ``command`` writes over (``echo x > deploy.sh``, ``| tee
-    deploy.sh``) or removes (``rm -f deploy.sh``): the text a here-document wrote there no
-    longer runs there. (A here-document this line writes to the file comes after, see
-    :func:`_feed`.)"""
+    deploy.sh``, ``cp other.sh deploy.sh``, ``curl -o deploy.sh …``), moves or removes
+    (``mv``, ``rm -f deploy.sh``): the text a here-document wrote there no longer runs
+    there. A written file that ``cp`` or ``mv`` puts elsewhere runs its text there. (A
+    here-document this line writes to the file comes after, see :func:`_feed`.)"""
     operands, targets = _files_written(command)
     paths = [target for target, appends in targets if not appends]
-    if operands and _program(operands[0]) == "rm":
+    program = _program(operands[0]) if operands else ""
+    if program == "rm":
         paths += [operand for operand in operands[1:] if operand[:1] != "-"]
+    elif program in ("curl", "wget"):
+        paths += _downloaded(program, operands)
+    written, directory = context.written, context.directory
+    if program in ("cp", "mv", "install"):
+        sources, copies = _copied(program, operands)
+        texts = {}
+        for source, destination in copies:
+            if (text := written.get(_script_path(source, env, directory))) is not None:
+                texts[_script_path(destination, env, directory)] = text
+            else:
+                paths.append(destination)
+        if program == "mv":
+            paths += sources
+        for path in paths:
+            written.pop(_script_path(path, env, directory), None)
+        written.update(texts)
+        return
     for path in paths:
-        context.written.pop(_script_path(path, env, context.directory), None)
+        written.pop(_script_path(path, env, directory), None)
 
 
 def _truncate_env(shell: _Shell, may_not_run: bool) -> None:

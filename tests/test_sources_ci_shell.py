@@ -1,0 +1,226 @@
+"""The CI reader's shell: where a written file runs (``cd``), what overwrites it, ``bash -c``,
+``( … )`` subshells and what ``sudo`` passes on, each case checked against bash itself."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from backout.sources.ci import CiCommand, CiImageDeploy, ScriptReader
+from tests.test_sources_ci import of, read
+
+KUBECTL_STUB = '#!/bin/sh\necho "$*" >> "$KUBECTL_LOG"\n'
+
+
+def bash_deploys(script: str, tmp_path: Path) -> list[tuple[str, str]]:
+    """The ``kubectl set image`` commands bash runs for ``script`` (run from an empty
+    workspace, kubectl a stub that logs its arguments), as ``(workload, image)``."""
+    workspace, stubs = tmp_path / "workspace", tmp_path / "bin"
+    workspace.mkdir(parents=True)
+    stubs.mkdir()
+    (stubs / "kubectl").write_text(KUBECTL_STUB)
+    (stubs / "kubectl").chmod(0o755)
+    log = tmp_path / "kubectl.log"
+    log.touch()
+    env = {
+        "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}",
+        "KUBECTL_LOG": str(log),
+        "HOME": str(tmp_path),
+    }
+    subprocess.run(
+        ["bash", "-c", script], cwd=workspace, env=env, check=False, timeout=30, text=True
+    )
+    deploys = []
+    for line in log.read_text().splitlines():
+        words = line.split()
+        if words[:2] == ["set", "image"]:
+            deploys.append((words[2], words[3].partition("=")[2]))
+    return deploys
+
+
+def reader_deploys(script: str) -> list[tuple[str, str]]:
+    facts = read("deploy.sh", script, ScriptReader())
+    return [(d.workload, d.reference or "") for d in of(facts, CiImageDeploy)]
+
+
+needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    "run",
+    [
+        "cd deploy && bash d.sh",
+        "cd deploy; bash ./d.sh",
+        "cd deploy || exit 1\nsh d.sh",
+        "cd ./deploy/\nchmod +x d.sh\n./d.sh",
+        "cd deploy && source d.sh",
+        "cd deploy && . ./d.sh",
+        "cd deploy\ncd ..\nbash deploy/d.sh",
+        "cd deploy/sub/..\nbash d.sh",
+        "pushd deploy >/dev/null\nbash d.sh\npopd >/dev/null\nbash deploy/d.sh",
+        "(cd deploy && bash d.sh)",
+        "( cd deploy; bash d.sh )",
+        "cd $PWD/deploy && bash d.sh",
+        'DIR=deploy\ncd "$DIR" && bash d.sh',
+        # the file run is the one in the directory the shell is in, not the one written
+        "cd deploy && bash deploy/d.sh",
+        "(cd deploy)\nbash d.sh",
+        "bash d.sh",
+        "cd /\nbash d.sh",
+    ],
+)
+def test_a_written_file_runs_where_the_shell_is_after_cd(run: str, tmp_path: Path) -> None:
+    # a `cd` moved the shell, but the file run was matched by the name it was given, so
+    # `cd deploy && bash d.sh` did not run deploy/d.sh (and `bash d.sh` after it ran d.sh)
+    script = f"""\
+mkdir -p deploy/sub
+cat <<'EOF' > deploy/d.sh
+kubectl set image deployment/api api=x:1
+EOF
+{run}
+"""
+    assert reader_deploys(script) == bash_deploys(script, tmp_path)
+
+
+@needs_bash
+def test_an_unknown_directory_runs_no_written_file(tmp_path: Path) -> None:
+    # where a `cd` leads is unknown (a command's output, a `cd` that may not run), the
+    # file the job runs there is not known to be the one it wrote
+    script = """\
+mkdir -p deploy
+cat <<'EOF' > deploy/d.sh
+kubectl set image deployment/api api=x:1
+EOF
+cd "$(ls -d deplo*)"
+bash d.sh
+"""
+    assert bash_deploys(script, tmp_path) == [("deployment/api", "x:1")]
+    assert reader_deploys(script) == []
+    maybe = script.replace('cd "$(ls -d deplo*)"', '[ -n "$CD" ] && cd deploy')
+    assert reader_deploys(maybe) == []
+    # inside the block the shell is where its `cd` took it; after it, unknown (bash runs
+    # the file again there, the reader cannot tell whether the block ran)
+    block = "if true; then\n  cd deploy\n  bash d.sh\nfi\n"
+    inside = script.replace('cd "$(ls -d deplo*)"\n', block)
+    assert bash_deploys(inside, tmp_path / "inside") == [("deployment/api", "x:1")] * 2
+    assert reader_deploys(inside) == [("deployment/api", "x:1")]
+
+
+def test_a_cd_in_one_step_does_not_move_the_next() -> None:
+    # each GitHub step is a shell of its own, started in its working-directory; GitLab's
+    # before_script and script share one shell, after_script starts again in the project
+    workflow = """\
+jobs:
+  deploy:
+    steps:
+      - run: |
+          mkdir -p deploy
+          cat <<'EOF' > deploy/d.sh
+          kubectl set image deployment/api api=x:1
+          EOF
+          cd deploy
+      - run: bash d.sh
+      - working-directory: deploy
+        run: bash d.sh
+"""
+    deploys = of(read(".github/workflows/d.yml", workflow), CiImageDeploy)
+    assert [d.location.line for d in deploys] == [7]
+    (ran,) = [c for c in of(read(".github/workflows/d.yml", workflow), CiCommand) if c.ran_at]
+    assert ran.ran_at is not None and ran.ran_at.line == 12
+    pipeline = """\
+deploy:
+  before_script:
+    - |
+      cat <<'EOF' > deploy/d.sh
+      kubectl set image deployment/api api=x:1
+      EOF
+    - cd deploy
+  script:
+    - bash d.sh
+  after_script:
+    - bash d.sh
+"""
+    deploys = of(read(".gitlab-ci.yml", pipeline), CiImageDeploy)
+    assert len(deploys) == 1
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    "replace",
+    [
+        "cp other.sh d.sh",
+        "cp -f other.sh ./d.sh",
+        "mv other.sh d.sh",
+        "install -m 755 other.sh d.sh",
+    ],
+)
+def test_a_written_file_copied_or_moved_over_no_longer_runs_its_text(
+    replace: str, tmp_path: Path
+) -> None:
+    # Found by review: only `>`, `tee` and `rm` made the here-document's text no longer the
+    # file's; `cp`/`mv` over it left the text running where the job ran the file
+    script = f"""\
+cat <<'EOF' > d.sh
+kubectl set image deployment/api api=x:1
+EOF
+echo 'kubectl version' > other.sh
+{replace}
+bash d.sh
+"""
+    assert reader_deploys(script) == bash_deploys(script, tmp_path) == []
+    # in another directory: the file written in the workspace keeps its text
+    elsewhere = script.replace(replace, f"mkdir -p sub\ncp other.sh sub\ncd sub\n{replace}\ncd ..")
+    assert reader_deploys(elsewhere) == bash_deploys(elsewhere, tmp_path / "elsewhere")
+    assert reader_deploys(elsewhere) == [("deployment/api", "x:1")]
+
+
+@needs_bash
+def test_a_written_file_copied_or_moved_runs_its_text_where_it_goes(tmp_path: Path) -> None:
+    script = """\
+mkdir -p deploy
+cat <<'EOF' > d.sh
+kubectl set image deployment/api api=x:1
+EOF
+cp d.sh deploy/
+mv d.sh moved.sh
+bash d.sh
+bash deploy/d.sh
+bash moved.sh
+"""
+    assert (
+        reader_deploys(script) == bash_deploys(script, tmp_path) == [("deployment/api", "x:1")] * 2
+    )
+
+
+@pytest.mark.parametrize(
+    "download",
+    [
+        "curl -fsSL https://example.com/d.sh -o d.sh",
+        "curl -fsSLo d.sh https://example.com/d.sh",
+        "curl --output ./d.sh https://example.com/d.sh",
+        "curl -O https://example.com/d.sh",
+        "curl -fsSL --remote-name https://example.com/d.sh",
+        "wget -q -O d.sh https://example.com/d.sh",
+        "wget -qOd.sh https://example.com/d.sh",
+        "wget --output-document=d.sh https://example.com/d.sh",
+    ],
+)
+def test_a_written_file_downloaded_over_no_longer_runs_its_text(download: str) -> None:
+    script = f"""\
+cat <<'EOF' > d.sh
+kubectl set image deployment/api api=x:1
+EOF
+{download}
+bash d.sh
+"""
+    assert reader_deploys(script) == []
+    # without -O, wget keeps the file there and saves the download as d.sh.1
+    kept = script.replace(download, "wget -q https://example.com/d.sh")
+    assert reader_deploys(kept) == [("deployment/api", "x:1")]
+    to_stdout = script.replace(download, "curl -fsSL -o - https://example.com/d.sh")
+    assert reader_deploys(to_stdout) == [("deployment/api", "x:1")]
