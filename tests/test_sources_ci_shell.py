@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from backout.plan import helm_deploy
+from backout.rules.procedures.rollout_commands import RELEASE, deploy_kind, exercises_rollback
 from backout.sources.ci import CiCommand, CiImageDeploy, ScriptReader
 from tests.test_sources_ci import of, read
 
@@ -224,3 +227,155 @@ bash d.sh
     assert reader_deploys(kept) == [("deployment/api", "x:1")]
     to_stdout = script.replace(download, "curl -fsSL -o - https://example.com/d.sh")
     assert reader_deploys(to_stdout) == [("deployment/api", "x:1")]
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    "line",
+    [
+        'bash -c "kubectl set image deployment/api api=$IMAGE"',
+        "bash -c 'kubectl set image deployment/api api=$REGISTRY/api:2'",
+        "sh -ec 'kubectl set image deployment/api api=$REGISTRY/api:2'",
+        "bash -o pipefail -c 'kubectl set image deployment/api api=x:3 | cat'",
+        "TAG=4 bash -c 'kubectl set image deployment/api api=x:$TAG'",
+        """bash -c "sh -c 'kubectl set image deployment/api api=$IMAGE'" """,
+        """bash -c 'sh -c "kubectl set image deployment/api api=\\$REGISTRY/x:5"'""",
+        "bash -c 'cd deploy && ./d.sh'",
+        "sh -c 'bash deploy/d.sh'",
+        "bash -c 'source deploy/d.sh; kubectl set image deployment/after after=x:$AFTER'",
+        "(kubectl set image deployment/api api=x:6)",
+        "( cd deploy && bash d.sh )",
+        "(cd deploy; (bash d.sh))",
+        "{ kubectl set image deployment/api api=x:7; }",
+        # no command: bash reads none
+        "bash -c",
+        "bash -c ''",
+    ],
+)
+def test_the_commands_of_bash_c_and_of_a_subshell_run(line: str, tmp_path: Path) -> None:
+    # Found by review: `bash -c "…"` and `( … )` were one command each, `bash` with a word
+    # and `(kubectl` (or `x:6)`), so the deploys they run were not read
+    script = f"""\
+IMAGE=x:1
+export REGISTRY=ghcr.io/acme
+mkdir -p deploy
+chmod +x deploy 2>/dev/null
+cat <<'EOF' > deploy/d.sh
+AFTER=8
+kubectl set image deployment/written written=$REGISTRY/written:1
+EOF
+chmod +x deploy/d.sh
+{line}
+"""
+    assert reader_deploys(script) == bash_deploys(script, tmp_path)
+
+
+def test_a_bash_c_line_gives_the_command_it_runs_where_it_is_written() -> None:
+    script = """\
+sudo -u deploy bash -ec "helm upgrade shop ./chart -n shop --history-max 3"
+bash -c 'unterminated
+bash -c "kubectl set image deployment/api api=x:\\"$(cat tag)\\""
+"""
+    facts = read("deploy.sh", script, ScriptReader())
+    commands = [(c.command, c.location.line, c.location.column) for c in of(facts, CiCommand)]
+    assert commands == [
+        ('sudo -u deploy bash -ec "helm upgrade shop ./chart -n shop --history-max 3"', 1, 1),
+        ("helm upgrade shop ./chart -n shop --history-max 3", 1, 26),
+        ("bash -c 'unterminated", 2, 1),
+        ("unterminated", 2, 10),
+        ('bash -c "kubectl set image deployment/api api=x:\\"$(cat tag)\\""', 3, 1),
+        ('kubectl set image deployment/api api=x:"$(cat tag)"', 3, 10),
+    ]
+    # `backout plan` reads the release the -c word's line deploys
+    deploys = [helm_deploy(c.command) for c in of(facts, CiCommand) if c.runs]
+    assert [(d.release, d.namespace) for d in deploys if d is not None] == [("shop", "shop")]
+    (history,) = [f for f in facts if type(f).__name__ == "HelmHistoryMax"]
+    assert (history.value, history.location.line, history.location.column) == (3, 1, 74)
+    (deploy,) = of(facts, CiImageDeploy)
+    assert deploy.reference == "x:$(cat tag)"
+    # in single quotes, the shell -c starts expands: IMAGE is not exported, so it has none
+    quoted = "IMAGE=x:1\nbash -c 'kubectl set image deployment/api api=$IMAGE'\n"
+    assert reader_deploys(quoted) == [("deployment/api", "$IMAGE:latest")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'bash -c "helm rollback shop 1"',
+        "sudo -u deploy bash -ec 'helm rollback shop 1'",
+        "sudo -E bash -c 'cd chart && helm rollback shop 1'",
+        "(helm rollback shop 1)",
+        "( cd chart && helm rollback shop 1 )",
+        "timeout 300 helm rollback shop 1",
+        "env -i PATH=/usr/bin helm rollback shop 1",
+    ],
+)
+def test_a_rollback_through_a_shell_or_a_wrapper_counts(line: str) -> None:
+    assert exercises_rollback(line)
+    assert deploy_kind(line.replace("rollback shop 1", "upgrade shop ./chart")) == RELEASE
+
+
+def test_sudo_keeps_none_of_the_shell_s_variables_unless_told() -> None:
+    # sudoers' env_reset is on unless /etc/sudoers turns it off (`man sudoers`, "Command
+    # environment"): the command sudo starts sees none of the exported variables unless
+    # -E/--preserve-env keeps them (allowed where the command matched is ALL, which implies
+    # SETENV, as on hosted CI runners), or they are set after sudo (`sudo TAG=3 …`); `env
+    # -i` starts with none. Found by review: `sudo bash d.sh` ran d.sh with the shell's.
+    script = """\
+export REGISTRY=ghcr.io/acme TAG=1
+cat <<'EOF' > d.sh
+kubectl set image deployment/api api=$REGISTRY/api:$TAG
+EOF
+sudo bash d.sh
+sudo -E bash d.sh
+sudo --preserve-env bash d.sh
+sudo --preserve-env=TAG bash d.sh
+TAG=2 sudo bash d.sh
+TAG=2 sudo -E bash d.sh
+sudo TAG=3 bash d.sh
+sudo -u deploy -E bash d.sh
+env -i TAG=4 bash d.sh
+env -u TAG bash d.sh
+sudo bash -c 'kubectl set image deployment/api api=$REGISTRY/api:$TAG'
+sudo -E bash -c 'kubectl set image deployment/api api=$REGISTRY/api:$TAG'
+sudo bash -c "kubectl set image deployment/api api=$REGISTRY/api:$TAG"
+"""
+    assert [reference for _, reference in reader_deploys(script)] == [
+        "$REGISTRY/api:$TAG",
+        "ghcr.io/acme/api:1",
+        "ghcr.io/acme/api:1",
+        "$REGISTRY/api:1",
+        "$REGISTRY/api:$TAG",
+        "ghcr.io/acme/api:2",
+        "$REGISTRY/api:3",
+        "ghcr.io/acme/api:1",
+        "$REGISTRY/api:4",
+        "ghcr.io/acme/api:$TAG",
+        "$REGISTRY/api:$TAG",
+        "ghcr.io/acme/api:1",
+        "ghcr.io/acme/api:1",  # in double quotes: this shell's, before sudo runs
+    ]
+
+
+@needs_bash
+def test_what_a_child_sees_of_the_shell_s_variables_as_bash_runs_it(tmp_path: Path) -> None:
+    # a variable the reader leaves unknown in the child (`$TAG` kept) is one bash's child
+    # does not have (empty), and a known one has the value bash's child sees
+    script = """\
+export REGISTRY=ghcr.io/acme TAG=1
+IMAGE=x:1
+cat <<'EOF' > d.sh
+kubectl set image deployment/api api=$REGISTRY/api:$TAG
+kubectl set image deployment/image image=$IMAGE
+EOF
+env -i PATH="$PATH" KUBECTL_LOG="$KUBECTL_LOG" TAG=4 bash d.sh
+env -u TAG bash d.sh
+env - PATH="$PATH" KUBECTL_LOG="$KUBECTL_LOG" bash d.sh
+TAG=2 IMAGE=x:2 bash d.sh
+bash -c 'kubectl set image deployment/c c=$REGISTRY/c:$TAG-$IMAGE'
+IMAGE=x:3 bash -c 'kubectl set image deployment/c c=$REGISTRY/c:$TAG-$IMAGE'
+"""
+    read = [
+        (w, re.sub(r"\$[A-Z]+", "", r).removesuffix(":latest")) for w, r in reader_deploys(script)
+    ]
+    assert read == bash_deploys(script, tmp_path)

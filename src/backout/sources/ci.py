@@ -33,6 +33,14 @@ not run, once its line or block ends), no written file runs. ``cp``, ``mv`` and 
 take a written file's text where they put it, and, like a download (``curl -o``/``-O``,
 ``wget -O``), leave the file they write over with no known text.
 
+The commands a shell reads from its ``-c`` word (``bash -c "helm upgrade …"``, ``sudo -u
+deploy sh -ec '…'``) are lines of their own (a :class:`CiCommand` located at the word, with
+its facts), run in a shell of its own: this shell's variables substituted where it
+substitutes them (outside single quotes), the rest the child's. A program started by
+``sudo`` sees none of this shell's variables (sudoers' ``env_reset``) unless ``-E`` or
+``--preserve-env[=LIST]`` keeps them or ``sudo NAME=value`` sets them; ``env -i`` starts
+with none. ``( … )`` around commands is a subshell: the commands inside are read as any.
+
 Plain shell scripts (``*.sh``, ``*.bash``) and Makefiles are read by :class:`ScriptReader`
 with the same command interpretation (provider ``"script"``), because pipelines often call
 ``./deploy.sh`` rather than spelling the commands out.
@@ -607,15 +615,18 @@ def _strip_prefixes(command: list[_Word]) -> list[_Word]:
 
 
 def _simple_commands(words: list[_Word]) -> Iterator[list[_Word]]:
-    """Split words at ``&&``, ``;``, ``|``…, each command from its program on."""
+    """Split words at ``&&``, ``;``, ``|``…, each command from the program it runs on
+    (wrappers such as ``sudo -u deploy`` and ``timeout 5m`` dropped, see :func:`_run_by`)."""
     for command in _operator_split(words):
-        stripped = _strip_prefixes(command)
+        stripped = _run_by(command)
         if stripped:
             yield stripped
 
 
 def command_words(line: str) -> list[list[str]]:
-    """The simple commands of a shell line as word lists, prefixes such as ``sudo`` dropped.
+    """The simple commands of a shell line as word lists, from the program each runs on:
+    wrappers with their options (``sudo -u deploy``, ``timeout 5m``, ``env -i``), the
+    shell's ``then``/``do``…, ``VAR=value`` prefixes and ``( … )`` parentheses dropped.
 
     ``helm template x | kubectl apply -f -`` gives ``[["helm", "template", "x"],
     ["kubectl", "apply", "-f", "-"]]``: rules judge each command by its own words.
@@ -816,6 +827,8 @@ def _option_value(words: list[_Word], i: int, names: tuple[str, ...]) -> tuple[s
 _BUILD_TAG_OPTIONS = ("-t", "--tag")
 
 
+# A shell's option that makes it read commands from a word: ``-c``, ``-ec``, ``-xc``
+_COMMAND_OPTION = re.compile(r"\s-[A-Za-z]*c")
 # ``<<EOF``, ``<<-EOF``, ``cat<<EOF`` (quotes already removed), not ``<<<`` (a here-string)
 _HEREDOC = re.compile(r"(?:^|[^<])<<-?(?!<)(.*)$", re.DOTALL)
 
@@ -851,8 +864,11 @@ def _interpret(
     writes = ">" in line.text
     chained = list(_chained(words))
     may_not_run: list[bool] = []
-    directories: list[str] = []  # where each command runs
+    directories: list[str] = []  # where each command runs, for the here-documents
+    opens_heredoc = not in_heredoc and "<<" in line.text
     parens = "(" in line.text or ")" in line.text
+    # ``bash -c``, ``sh -ec``: a shell may read commands from a word
+    command_string = " -" in line.text and _COMMAND_OPTION.search(line.text) is not None
     printed: list[tuple[str, bool]] | None = None  # what the command before a ``|`` prints
     for number, (command, before, after) in enumerate(chained):
         _see_variables(command, here.env, variables)
@@ -875,8 +891,10 @@ def _interpret(
             if parens and (command[0].text[:1] == "(" or shell.outer_directories)
             else _NO_PARENS
         )
-        shell.outer_directories.extend([here.directory] * opens)
-        directories.append(here.directory)
+        if opens:
+            shell.outer_directories.extend([here.directory] * opens)
+        if opens_heredoc:
+            directories.append(here.directory)
         if (
             stripped
             and stripped[0].text in ("cd", "pushd", "popd")
@@ -896,13 +914,22 @@ def _interpret(
             yield from _run_written(
                 command, here, section, uncertain or may_not_run[-1], piped_from, line
             )
+        if command_string and stripped and _may_run_script(stripped, False):
+            # ``bash -c "helm upgrade …"``: the commands of its word
+            yield from _run_command_string(
+                command, line, here, section, uncertain or may_not_run[-1]
+            )
         # (a write that may not run may leave the text there)
-        overwrites = writes or (stripped and stripped[0].text in _OVERWRITERS)
+        first = stripped[0].text if stripped else ""
+        overwrites = writes or (
+            first in _OVERWRITERS
+            and (first not in ("curl", "wget") or _DOWNLOAD_TO_FILE.search(line.text) is not None)
+        )
         if context.written and overwrites and not may_not_run[-1]:
             _forget_overwritten(here, command, here.env)
-        for _ in range(closes):
-            if shell.outer_directories:
-                here.directory = shell.outer_directories.pop()
+        while closes and shell.outer_directories:
+            here.directory = shell.outer_directories.pop()
+            closes -= 1
     last = words[-1] if words else None
     shell.continued = last.text if last is not None and last.operator else ""
     if shell.unsure_below is not None and shell.depth < shell.unsure_below:
@@ -963,9 +990,12 @@ _SUBSTITUTION = re.compile(
 )
 
 
-def _expanded_line(line: _LogicalLine, env: dict[str, str]) -> _LogicalLine:
+def _expanded_line(
+    line: _LogicalLine, env: dict[str, str], literal: Collection[int] = ()
+) -> _LogicalLine:
     """``line`` as an unquoted here-document writes it: the variables of ``env``
-    substituted, ``\\$`` written as ``$``; each character keeps its position in the file."""
+    substituted, ``\\$`` written as ``$``; each character keeps its position in the file.
+    The ``$`` at the indexes ``literal`` stay as they are (``bash -c '…$X'``)."""
     if "$" not in line.text:
         return line
     expanded = _LogicalLine()
@@ -979,7 +1009,7 @@ def _expanded_line(line: _LogicalLine, env: dict[str, str]) -> _LogicalLine:
 
     for found in _SUBSTITUTION.finditer(line.text):
         name = found.group(1) or found.group(2) or found.group(3)
-        if name is not None and name not in env:
+        if name is not None and (name not in env or found.start() in literal):
             continue
         keep(done, found.start())
         value = "$" if name is None else _expand(env[name], env)
@@ -1164,12 +1194,12 @@ def _run_by(command: list[_Word]) -> list[_Word]:
     return command[index:]
 
 
-def _shell_operand(words: list[str]) -> tuple[bool, str | None]:
-    """What a shell's words (``bash -e deploy.sh``, its program first, redirections
-    removed) read: whether commands from its input (no script, or ``-s``), and the script
-    file it runs, if any; ``-c`` reads its commands from a word, neither."""
+def _shell_options(words: Sequence[str]) -> tuple[int, bool, bool]:
+    """Where a shell's operands start in its words (``bash -euo pipefail -c …``, its
+    program first), and whether its options make it read commands from its input (``-s``)
+    and from its first operand (``-c``, wherever it stands among them: ``bash -c -e …``)."""
     index = 1
-    stdin = False
+    stdin = command = False
     while index < len(words) and words[index][:1] in ("-", "+") and words[index] != "-":
         option = words[index]
         index += 1
@@ -1179,14 +1209,31 @@ def _shell_operand(words: list[str]) -> tuple[bool, str | None]:
             index += 1
         elif option.startswith("--"):
             continue
-        elif "c" in option[1:]:
-            return False, None
-        stdin = stdin or "s" in option[1:]
+        if option[0] == "-":
+            command = command or "c" in option[1:]
+            stdin = stdin or "s" in option[1:]
         if option[-1] in "oO":  # ``-o pipefail``, ``-euo pipefail``: the option's name
             index += 1
+    return index, stdin, command
+
+
+def _shell_operand(words: list[str]) -> tuple[bool, str | None]:
+    """What a shell's words (``bash -e deploy.sh``, its program first, redirections
+    removed) read: whether commands from its input (no script, or ``-s``), and the script
+    file it runs, if any; ``-c`` reads its commands from a word, neither."""
+    index, stdin, command = _shell_options(words)
+    if command:
+        return False, None
     if stdin or index >= len(words) or words[index] == "-":
         return True, None
     return False, words[index]
+
+
+def shell_command_string(words: Sequence[str]) -> int | None:
+    """The index in a shell's words (``bash -ec 'helm …' name``, its program first) of the
+    word its ``-c`` reads its commands from, if it has one."""
+    index, _, command = _shell_options(words)
+    return index if command and index < len(words) else None
 
 
 # Programs that run a command in a container: ``docker exec``, ``kubectl exec``, ``docker
@@ -1308,6 +1355,126 @@ def _ran_script(
     return None
 
 
+def _child_env(command: list[_Word], context: _Context) -> dict[str, str]:
+    """The variables the program ``command`` runs sees (``bash d.sh``, ``sudo bash -c …``):
+    those the shell exports, with the assignments before it (``TAG=2 bash d.sh``, ``env
+    TAG=2 …``, ``sudo TAG=2 …``). ``sudo`` starts the program with an environment of its
+    own (sudoers' ``env_reset``, on by default), so it sees none of the shell's unless
+    ``-E``/``--preserve-env`` keeps them all or ``--preserve-env=A,B`` some; ``env -i``
+    starts with none, ``env -u NAME`` drops one."""
+    env = _exported(context)
+    if command and (command[0].text[:1] == "(" or command[-1].text[-1:] == ")"):
+        command = _without_parens(command)
+    texts = [word.text for word in command]
+    index = 0
+    while index < len(texts):
+        text = texts[index]
+        if (found := _ASSIGNMENT.fullmatch(text)) is not None:
+            name, appends, value = found.groups()
+            if appends or "$(" in value or "`" in value:
+                env.pop(name, None)
+            else:
+                env[name] = _expand(value, context.env)
+            index += 1
+            continue
+        wrapper = _program(text)
+        if wrapper not in _WRAPPERS:
+            if text not in _COMMAND_PREFIXES:
+                break
+            index += 1
+            continue
+        index += 1
+        preserve, kept = False, set()
+        while index < len(texts) and texts[index].startswith("-"):
+            option = texts[index]
+            name, _, value = option.partition("=")
+            if wrapper == "sudo" and name == "--preserve-env" and value:
+                kept.update(value.split(","))
+            elif wrapper == "sudo":
+                preserve = preserve or name == "--preserve-env" or "E" in name.lstrip("-")[:1]
+            elif wrapper == "env" and option in ("-", "-i", "--ignore-environment"):
+                env = {}
+            elif wrapper == "env" and name in ("-u", "--unset"):
+                env.pop(value or (texts[index + 1] if index + 1 < len(texts) else ""), None)
+            index += 2 if option in _WRAPPERS[wrapper] else 1
+        if wrapper == "sudo" and not preserve:
+            env = {name: env[name] for name in kept if name in env}
+        index += 1 if wrapper == "timeout" else 0  # its duration
+    return env
+
+
+# In a ``bash -c`` word: a ``$`` quoted in ``'…'`` or escaped (``\$``), which the shell
+# that runs the line leaves for the one ``-c`` starts
+def _literal_dollars(text: str, word: _Word) -> set[int]:
+    """The indexes of the ``$`` of ``word`` (in the line ``text``) that the shell leaves
+    as they are: in single quotes, or after a backslash (a GitHub ``${{ … }}`` is
+    substituted before any shell reads the line)."""
+    dollars = {offset: i for i, offset in enumerate(word.offsets) if word.text[i] == "$"}
+    if not dollars:
+        return set()
+    position, end = word.offsets[0], word.offsets[-1]
+    while position > 0 and text[position - 1] in "'\"":
+        position -= 1  # the quotes that open the word
+    literal: set[int] = set()
+    state = ""
+    while position <= end:
+        char = text[position]
+        if state == "'":
+            if char == "'":
+                state = ""
+            elif position in dollars and not text.startswith("${{", position):
+                literal.add(dollars[position])
+        elif char == "\\" and (state == "" or text[position + 1 : position + 2] in '$`"\\'):
+            if position + 1 in dollars:
+                literal.add(dollars[position + 1])
+            position += 2
+            continue
+        elif state == '"':
+            state = "" if char == '"' else state
+        elif char in "'\"":
+            state = char
+        position += 1
+    return literal
+
+
+def _string_line(line: _LogicalLine, word: _Word, env: dict[str, str]) -> _LogicalLine:
+    """The word ``-c`` reads commands from, as a line located where its characters are in
+    the file, with the variables of ``env`` substituted where the shell that runs ``line``
+    substitutes them: outside single quotes."""
+    inner = _LogicalLine(word.text)
+    previous = -2
+    for index, offset in enumerate(word.offsets):
+        if offset != previous + 1:
+            location = line.location("", offset)
+            inner.marks.append((index, location.line, location.column))
+        previous = offset
+    return _expanded_line(inner, env, _literal_dollars(line.text, word))
+
+
+def _run_command_string(
+    command: list[_Word], line: _LogicalLine, context: _Context, section: str, uncertain: bool
+) -> Iterator[Fact]:
+    """The facts of the commands a shell reads from its ``-c`` word (``bash -c "helm
+    upgrade …"``, ``sudo sh -ec '…'``), run in a shell of its own that sees the variables
+    :func:`_child_env` gives it; ``uncertain``: the command may not run."""
+    words = _run_by(command)
+    if not words or _program(words[0].text) not in _LOCAL_SHELLS:
+        return
+    index = shell_command_string([word.text for word in words])
+    if index is None or not words[index].text.strip() or context.budget[0] <= 0:
+        return
+    context.budget[0] -= 1
+    env = _child_env(command, context)
+    nested = replace(
+        context,
+        env=env,
+        shell=_Shell(depth=int(uncertain), env_file=context.shell.env_file),
+        unexported=set(),
+        exported=set(),
+    )
+    yield from _line_facts(_string_line(line, words[index], context.env), nested, section)
+
+
 def _input_file(command: list[_Word]) -> str | None:
     """The file ``command``'s input is redirected from (``< deploy.sh``), if any."""
     split = _redirection_words(command)
@@ -1349,17 +1516,9 @@ def _run_written(
     if how == "source":
         nested = replace(context, shell=shell, running=(*context.running, path))
     else:
-        env = {} if how == "remote" else _exported(context)
+        env = {} if how == "remote" else _child_env(command, context)
         if how == "remote":
             shell.env_file = []  # another host's
-        else:  # ``TAG=2 bash d.sh``, ``env TAG=2 ./d.sh``: the script sees TAG=2
-            for word in command[: len(command) - len(_run_by(command))]:
-                if (found := _ASSIGNMENT.fullmatch(word.text)) is not None:
-                    name, appends, value = found.groups()
-                    if appends or "$(" in value or "`" in value:
-                        env.pop(name, None)
-                    else:
-                        env[name] = _expand(value, context.env)
         nested = replace(
             context,
             env=env,
@@ -1705,8 +1864,10 @@ def _files_written(command: list[_Word]) -> tuple[list[str], list[tuple[str, boo
     return operands, targets
 
 
-# Programs that may write over, move or remove a file the job wrote (``cp x deploy.sh``)
+# Programs that may write over, move or remove a file the job wrote (``cp x deploy.sh``);
+# a download only with an option that names a file (``curl -o``, ``-O``)
 _OVERWRITERS = frozenset({"rm", "tee", "cp", "mv", "install", "curl", "wget"})
+_DOWNLOAD_TO_FILE = re.compile(r"\s-[A-Za-z]*[oO]|--output|--remote-name")
 # Their options that take a value when written apart (``cp -t DIR``, ``install -m 755``)
 _COPY_VALUED = frozenset(
     {"-t", "-S", "-m", "-o", "-g", "--target-directory", "--suffix", "--mode", "--owner"}

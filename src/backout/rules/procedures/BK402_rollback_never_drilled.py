@@ -92,7 +92,8 @@ class RollbackNeverDrilled(Rule):
     follows it, past options: `kubectl -n shop rollout undo` counts, while a rollback that is
     only mentioned (`echo "run helm rollback"`) or words spread over two commands
     (`manage.py migrate && docker compose down`) do not. Wrappers are looked through
-    (`python -m`, `poetry run`, `uvx`, `sh -c`, `docker run`, `docker compose run`,
+    (`python -m`, `poetry run`, `uvx`, `sh -c`/`bash -ec '…'`, `sudo -u deploy`, `timeout
+    5m`, a `( … )` subshell, `docker run`, `docker compose run`,
     `kubectl exec --`, `go run github.com/pressly/goose/v3/cmd/goose@v3.26.0`, whose
     command is named as the package path ends, and `go tool goose`). A dry run
     (`--dry-run`, `helm template`, `kubectl diff`) deploys nothing; `helm template … |

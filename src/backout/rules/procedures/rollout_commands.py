@@ -6,7 +6,8 @@ their values: ``kubectl -n shop rollout undo`` is a rollback, ``kubectl apply -f
 deploy/template/app.yaml`` is not a template, and ``manage.py migrate && docker compose down``
 is a migration followed by a compose command, not ``migrate … down``. Wrappers that run another
 program are looked through: ``python -m``/``python manage.py``, ``poetry run``, ``uv run``,
-``npx``, ``bundle exec``, ``go run <package>[@version]`` and ``go tool``, ``sh -c '…'``,
+``npx``, ``bundle exec``, ``go run <package>[@version]`` and ``go tool``, ``sh -c '…'``
+(``bash -ec``…), ``sudo``/``timeout``/``env`` with their options, ``( … )``,
 ``docker compose run|exec``, ``docker run``, ``kubectl exec … --``.
 """
 
@@ -16,7 +17,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from backout.sources.ci import command_words
+from backout.sources.ci import command_words, shell_command_string
 
 RELEASE = "release"
 """A command that changes what runs: ``helm upgrade``, ``kubectl apply``, ``gcloud run deploy``."""
@@ -101,10 +102,12 @@ def _unwrap(words: Sequence[str], *, compose: bool, depth: int) -> Iterator[Invo
         return
     program = _basename(words[0])
     args = list(words[1:])
-    if program in _SHELLS and "-c" in args and args.index("-c") + 1 < len(args):
-        for inner in command_words(args[args.index("-c") + 1]):
-            yield from _unwrap(inner, compose=compose, depth=depth + 1)
-        return
+    if program in _SHELLS:
+        string = shell_command_string(words)  # ``sh -c '…'``, ``bash -ec "…"``
+        if string is not None:
+            for inner in command_words(words[string]):
+                yield from _unwrap(inner, compose=compose, depth=depth + 1)
+            return
     if _PYTHON.fullmatch(program):
         rest = [w for w in args if not (w.startswith("-") and w != "-m")]
         if rest[:1] == ["-m"] and len(rest) > 1:
