@@ -259,7 +259,6 @@ def test_the_commands_of_bash_c_and_of_a_subshell_run(line: str, tmp_path: Path)
 IMAGE=x:1
 export REGISTRY=ghcr.io/acme
 mkdir -p deploy
-chmod +x deploy 2>/dev/null
 cat <<'EOF' > deploy/d.sh
 AFTER=8
 kubectl set image deployment/written written=$REGISTRY/written:1
