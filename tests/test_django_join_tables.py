@@ -1,8 +1,10 @@
 """Django's many-to-many join tables and the columns it renames, checked against Django itself.
 
 Each case is a project of Django apps: the base release's migrations, and the release's on
-top. Django migrates a SQLite database to each (in a subprocess, the installed Django) and
-its tables and columns are read back; backout checks the release against the base. The
+top. Django migrates a SQLite database to each (in a subprocess, the installed Django; for
+the names Django shortens, a scratch database on the PostgreSQL and MariaDB servers of
+127.0.0.1 too, made and dropped here: the test FAILS, never skips, when a server is missing)
+and its tables and columns are read back; backout checks the release against the base. The
 renames (BK203) and drops (BK202) backout reports, applied to the base's tables as Django left
 them, must give the tables Django leaves after the release: no rename Django does not make,
 none it makes left out.
@@ -14,9 +16,14 @@ import json
 import re
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+import psycopg
+import pymysql
 import pytest
 
 from tests.conftest import run_backout
@@ -29,14 +36,14 @@ _INTROSPECT = """
 import json, os, sys
 root = sys.argv[1]
 sys.path.insert(0, root)
+database = json.loads(sys.argv[2])
+if database["ENGINE"].endswith("mysql"):
+    import pymysql
+    pymysql.install_as_MySQLdb()
 import django
 from django.conf import settings
 apps = sorted(p for p in os.listdir(root) if os.path.isdir(os.path.join(root, p, "migrations")))
-settings.configure(
-    INSTALLED_APPS=apps,
-    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": sys.argv[2]}},
-    USE_TZ=True,
-)
+settings.configure(INSTALLED_APPS=apps, DATABASES={"default": database}, USE_TZ=True)
 django.setup()
 from django.core.management import call_command
 from django.db import connection
@@ -86,11 +93,57 @@ def _write(root: Path, migrations: dict[str, str]) -> None:
         )
 
 
-def _django_tables(root: Path) -> tuple[Tables, ForeignKeys]:
-    """The tables and columns Django's ``migrate`` leaves for the apps under ``root``, and
-    their foreign keys."""
+SERVERS = {
+    "postgres": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": "127.0.0.1",
+        "PORT": 5432,
+        "USER": "postgres",
+    },
+    "mysql": {
+        "ENGINE": "django.db.backends.mysql",
+        "HOST": "127.0.0.1",
+        "PORT": 3306,
+        "USER": "root",
+    },
+}
+
+
+@contextmanager
+def _scratch_database(backend: str) -> Iterator[str]:
+    """A database of its own on the ``backend`` server, dropped afterwards."""
+    name = f"backout_test_django_{uuid.uuid4().hex[:12]}"
+    if backend == "postgres":
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres", autocommit=True) as pg:
+            pg.execute(f'CREATE DATABASE "{name}"')
+            try:
+                yield name
+            finally:
+                pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        connection.close()
+
+
+def _django_tables(root: Path, backend: str = "sqlite") -> tuple[Tables, ForeignKeys]:
+    """The tables and columns Django's ``migrate`` leaves for the apps under ``root`` on a
+    ``backend`` database, and their foreign keys."""
+    if backend == "sqlite":
+        return _migrate(root, {"ENGINE": "django.db.backends.sqlite3", "NAME": str(root / "db")})
+    with _scratch_database(backend) as name:
+        return _migrate(root, {**SERVERS[backend], "NAME": name})
+
+
+def _migrate(root: Path, database: dict[str, object]) -> tuple[Tables, ForeignKeys]:
     done = subprocess.run(
-        [sys.executable, "-c", _INTROSPECT, str(root), str(root / "db.sqlite3")],
+        [sys.executable, "-c", _INTROSPECT, str(root), json.dumps(database)],
         capture_output=True,
         text=True,
         check=False,
@@ -127,16 +180,22 @@ def _as_backout_says(tables: Tables, findings: list[dict[str, object]]) -> Table
 
 
 def _check(
-    tmp_path: Path, base: dict[str, str], release: dict[str, str], created: tuple[str, ...] = ()
+    tmp_path: Path,
+    base: dict[str, str],
+    release: dict[str, str],
+    created: tuple[str, ...] = (),
+    backend: str | None = None,
 ) -> Migrated:
     """Django's tables at the base and after the release, and backout's BK202/BK203/BK206
     findings on the release; asserts the renames and drops say what Django did to the
-    tables but those the release ``created``."""
+    tables but those the release ``created``. ``backend``: the database Django migrates and
+    backout's ``--sql-dialect`` (by default, SQLite and backout's default)."""
     base_dir, head_dir = tmp_path / "base", tmp_path / "head"
     _write(base_dir, base)
     _write(head_dir, {**base, **release})
-    before, _ = _django_tables(base_dir)
-    after, foreign_keys = _django_tables(head_dir)
+    before, _ = _django_tables(base_dir, backend or "sqlite")
+    after, foreign_keys = _django_tables(head_dir, backend or "sqlite")
+    dialect = ("--sql-dialect", backend) if backend else ()
     done = run_backout(
         "check",
         str(head_dir),
@@ -146,6 +205,7 @@ def _check(
         "BK202,BK203,BK206",
         "--format",
         "json",
+        *dialect,
     )
     assert done.returncode in (0, 1), done.stderr
     findings: list[dict[str, object]] = json.loads(done.stdout)["findings"]
@@ -433,3 +493,67 @@ def test_a_through_models_table_is_not_dropped_with_the_field(
     # table, now BookTag's, stays.
     before, after, _, _ = _check_after(tmp_path, THROUGH, operation)
     assert after["shop_book_tags"] == before["shop_book_tags"]
+
+
+# Names longer than the database takes: a model of 60 letters (its table, shop_ and the name,
+# is 65 long, its column in a join table 63) and a many-to-many field whose join table name is
+# 67 long; a db_table of 58 letters, whose join table name is 64 long (too long for
+# PostgreSQL, not for MySQL).
+LONG_MODEL = "Shipment" + "Allocation" * 5 + "Xy"
+RENAMED_MODEL = "Delivery" + "Allocation" * 5 + "Xy"
+LONG_FIELD = "reading_list_entries_collected_for_the_customers_of_a_shop"
+OWN_TABLE = "shelves_" + "with_a_long_name" * 3 + "__"
+
+LONG_NAMES = (
+    "    initial = True\n"
+    "    dependencies = []\n"
+    "    operations = [\n"
+    f'        migrations.CreateModel(name="Tag", fields=[{ID}]),\n'
+    "        migrations.CreateModel(\n"
+    f'            name="{LONG_MODEL}",\n'
+    "            fields=[\n"
+    f"                {ID},\n"
+    '                ("note", models.IntegerField(null=True)),\n'
+    '                ("tags", models.ManyToManyField(to="shop.tag")),\n'
+    "            ],\n"
+    "        ),\n"
+    "        migrations.CreateModel(\n"
+    '            name="Book",\n'
+    f'            fields=[{ID}, ("{LONG_FIELD}", models.ManyToManyField(to="shop.tag"))],\n'
+    "        ),\n"
+    "        migrations.CreateModel(\n"
+    '            name="Shelf",\n'
+    f'            fields=[{ID}, ("books", models.ManyToManyField(to="shop.book"))],\n'
+    f'            options={{"db_table": "{OWN_TABLE}"}},\n'
+    "        ),\n"
+    "    ]\n"
+)
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql", "sqlite"])
+def test_names_too_long_for_the_database_are_shortened_as_django_shortens_them(
+    tmp_path: Path, backend: str
+) -> None:
+    # Django's truncate_name: a default table name (<app>_<model>, <table>_<field>) longer
+    # than the backend's max_name_length (63 on PostgreSQL, 64 on MySQL, none on SQLite) is
+    # cut and ends in 4 hex digits of its md5; a db_table given is kept as written.
+    assert (len(f"shop_{LONG_MODEL}"), len(f"{OWN_TABLE}_books")) == (65, 64)
+    before, after, _, findings = _check(
+        tmp_path,
+        {"shop/0001_initial": LONG_NAMES},
+        _release(
+            f'migrations.RenameField(model_name="book", old_name="{LONG_FIELD}", '
+            'new_name="shelved_books_of_the_reading_list_entries_for_customers")',
+            'migrations.RenameField(model_name="shelf", old_name="books", new_name="volumes")',
+            f'migrations.RemoveField(model_name="{LONG_MODEL.lower()}", name="note")',
+            f'migrations.RenameModel(old_name="{LONG_MODEL}", new_name="{RENAMED_MODEL}")',
+        ),
+        backend=backend,
+    )
+    limit = {"postgres": 63, "mysql": 64}.get(backend)
+    longest = max(len(name) for tables in (before, after) for name in tables)
+    assert longest == limit if limit else longest > 64, (before, after)
+    assert OWN_TABLE in before and OWN_TABLE in after
+    assert sorted(str(f["code"]) for f in findings) == ["BK202"] + ["BK203"] * 5, [
+        f["message"] for f in findings
+    ]

@@ -65,6 +65,7 @@ from backout.schema_operations import (
     CREATE_TABLE,
     CREATE_VIEW,
     DELETE_MODEL,
+    DJANGO_NAME_LENGTHS,
     DOWN_EMPTY,
     DOWN_MISSING,
     DOWN_PRESENT,
@@ -105,6 +106,7 @@ from backout.schema_operations import (
     DialectRead,
     Operation,
     constraint_name,
+    django_name,
     field_foreign_key,
     join_columns,
     join_foreign_key,
@@ -737,6 +739,9 @@ class Schema:
     joins: dict[tuple[str, str], JoinTable] = field(default_factory=dict)
     """Django: the join tables of many-to-many fields, by the default table name of the
     field's model and the field's name (:data:`JOIN_TABLE`)."""
+    name_length: int | None = None
+    """Django: the longest table name its backend for the dialect gives
+    (:data:`DJANGO_NAME_LENGTHS`), which a join table's default name is shortened to."""
 
     def __post_init__(self) -> None:
         fold = self.fold
@@ -756,6 +761,13 @@ class Schema:
         """Whether the dialect takes the names ``one`` and ``other`` for the same."""
         fold = self.fold
         return one == other if fold is None else fold(one) == fold(other)
+
+    def join_name(self, model_table: str, field_name: str) -> str:
+        """The default name of the join table of the many-to-many field ``field_name`` of the
+        model whose default table is ``model_table``: ``<its table>_<field>``, shortened as
+        Django shortens it (Django's ``_get_m2m_db_table``)."""
+        table = self.model_tables.get(model_table, model_table)
+        return django_name(f"{table}_{field_name}", self.name_length)
 
     def new_in_release(self, name: str) -> bool:
         """Whether ``name``, which no table has, is a view the release created."""
@@ -908,7 +920,7 @@ class Schema:
             )
         new_field = op.new_name or ""
         self.joins[(op.table, new_field)] = join
-        name = f"{self.model_tables.get(op.table, op.table)}_{new_field}"
+        name = self.join_name(op.table, new_field)
         if join.own or name == join.name:
             return ()
         renamed = replace(
@@ -935,7 +947,7 @@ class Schema:
                 # Named after the model's table, which a migration read alone does not know
                 # when an earlier one gave the model its db_table (an AddField): the
                 # table the migration creates under the name it has is that one.
-                real = f"{self.model_tables.get(op.table, op.table)}_{op.column}"
+                real = self.join_name(op.table, op.column or "")
                 if real != name:
                     self.model_tables[name] = real
                 else:
@@ -945,7 +957,7 @@ class Schema:
             return ()
         if before is None:  # a field the history did not create: its join table is not known
             return ()
-        name = op.new_name or f"{self.model_tables.get(op.table, op.table)}_{op.column}"
+        name = op.new_name or self.join_name(op.table, op.column or "")
         self.joins[key] = JoinTable(name, bool(op.new_name), op.references, models)
         changes = []
         if name != before.name:
@@ -983,12 +995,12 @@ class Schema:
             model, target = before
             if owner == old and new != old:
                 del self.joins[(owner, field_name)]
-                owner, model = new, _renamed_model(old, new, model)
+                owner, model = new, _renamed_model(op, model)
                 self.joins[(owner, field_name)] = join
             if join.target == old and new != old:
-                join.target, target = new, _renamed_model(old, new, target)
+                join.target, target = new, _renamed_model(op, target)
             join.models = (model, target)
-            name = f"{self.model_tables.get(owner, owner)}_{field_name}"
+            name = self.join_name(owner, field_name)
             if owner == new and not join.own and name != join.name:
                 changes.append(Operation(RENAME_TABLE, op.location, join.name, new_name=name))
                 join.name = name
@@ -1027,6 +1039,7 @@ class Schema:
             self.server_names,
             dict(self.names_used),
             {key: join.copy() for key, join in self.joins.items()},
+            self.name_length,
         )
 
     def constraint_name(self, op: Operation) -> str:
@@ -1592,9 +1605,14 @@ def _column_state(col: Column, at_base: bool) -> ColumnState:
     )
 
 
-def _renamed_model(old_table: str, new_table: str, model: str) -> str:
-    """The name of the model whose default table name ``old_table`` ends with its name
-    ``model`` once it is renamed to the one of ``new_table`` (``""`` when it does not)."""
+def _renamed_model(op: Operation, model: str) -> str:
+    """The name of the model ``model`` once the ``RenameModel`` ``op`` renames it: the new
+    name ``op`` carries (:attr:`Operation.values`, its old and new names), or the end of
+    its new default table name, when the old one ends with ``model``; ``""`` when it
+    renames another model."""
+    if len(op.values) == 2:
+        return op.values[1] if model and model == op.values[0] else ""
+    old_table, new_table = op.table, op.new_name or ""
     if not model or not old_table.endswith(model):
         return ""
     return new_table[len(old_table) - len(model) :]
@@ -1658,7 +1676,9 @@ def _resolved(schema: Schema, op: Operation) -> tuple[Operation, ...]:
 def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema:
     """The schema that applying ``migrations`` (up) in order leaves."""
     schema = Schema(
-        fold=name_key(dialect), server_names=dialect if dialect in ("postgres", "mysql") else ""
+        fold=name_key(dialect),
+        server_names=dialect if dialect in ("postgres", "mysql") else "",
+        name_length=DJANGO_NAME_LENGTHS.get(dialect),
     )
     tables = schema.tables
     for migration in migrations:

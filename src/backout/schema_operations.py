@@ -7,6 +7,7 @@ both import it whichever of them is imported first.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -148,6 +149,45 @@ def join_columns(model: str, target: str) -> tuple[str, str]:
     if model == target:
         return f"from_{model}_id", f"to_{model}_id"
     return f"{model}_id", f"{target}_id" if target else ""
+
+
+DJANGO_NAME_LENGTHS = {"postgres": 63, "mysql": 64}
+"""The longest table name Django gives on each ``sql-dialect``, its backend's
+``connection.ops.max_name_length()`` (SQLite's is ``None``: no limit)."""
+
+
+def django_name(name: str, limit: int | None) -> str:
+    """The table name ``name`` as Django gives it a default one (``<app_label>_<model>``, a
+    join table's ``<model table>_<field>``) on a database that takes names of ``limit``
+    characters: ``django.db.backends.utils.truncate_name``, which cuts a longer one to
+    ``limit - 4`` characters and ends it in the first 4 hex digits of its md5."""
+    if limit is None or len(name) <= limit:
+        return name
+    digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()[:4]
+    return name[: limit - 4] + digest
+
+
+def django_names(
+    operations: tuple[Operation, ...], limit: int, kept: frozenset[str], sql: frozenset[int]
+) -> tuple[Operation, ...]:
+    """A Django migration's ``operations`` with the default table names they name shortened
+    as Django shortens them for a database that takes names of ``limit`` characters
+    (:func:`django_name`), but the tables given as written (``kept``: a ``db_table``, which
+    Django never shortens) and those the SQL of a ``RunSQL`` names (the positions ``sql``)."""
+    changed: list[Operation] | None = None
+    for i, op in enumerate(operations):
+        names = (op.table, op.new_name or "", op.references)
+        if i in sql or all(len(name) <= limit or name in kept for name in names):
+            continue
+        table, new_name, references = (
+            name if name in kept else django_name(name, limit) for name in names
+        )
+        if changed is None:
+            changed = list(operations)
+        changed[i] = replace(
+            op, table=table, new_name=new_name or op.new_name, references=references
+        )
+    return operations if changed is None else tuple(changed)
 
 
 def unique_together_key(columns: Sequence[str]) -> str:

@@ -418,13 +418,16 @@ class _Operations:
             )
         elif kind == "RenameModel":
             old = _argument(call, 0, "old_name")
+            old_name = _string(old)
             new = _string(_argument(call, 1, "new_name"))
             self.up.append(
                 Operation(
                     RENAME_TABLE,
                     self.at(old, call),
-                    self.table(_string(old)),
+                    self.table(old_name),
                     new_name=self.table(new),
+                    # The model's names, after which its join tables' columns are named.
+                    values=((old_name or "").lower(), (new or "").lower()),
                     detail=RENAME_MODEL,
                 )
             )

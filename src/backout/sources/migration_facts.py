@@ -10,7 +10,14 @@ import re
 from dataclasses import dataclass
 
 from backout.models import Location, direct_init
-from backout.schema_operations import DOWN_PRESENT, DialectRead, Operation, as_sqlite
+from backout.schema_operations import (
+    DJANGO_NAME_LENGTHS,
+    DOWN_PRESENT,
+    DialectRead,
+    Operation,
+    as_sqlite,
+    django_names,
+)
 from backout.sources.base import Fact
 
 
@@ -117,7 +124,9 @@ class Migration(Fact):
         is an Alembic revision's where it tests the dialect. A Liquibase changeset with changes
         for some databases only (``dbms``) has a read per dialect too. For SQLite, a column
         NOT NULL only by its primary key is nullable
-        (:attr:`~backout.schema_operations.Column.sqlite_nullable`).
+        (:attr:`~backout.schema_operations.Column.sqlite_nullable`). A Django migration's
+        default table names longer than the dialect takes are shortened as Django shortens
+        them (:func:`~backout.schema_operations.django_names`).
         """
         up, down = self.up, self.down
         if dialect != "postgres" and self.dialect_reads:
@@ -125,6 +134,12 @@ class Migration(Fact):
                 if read.dialect == dialect:
                     up, down = read.up, read.down
                     break
+        limit = DJANGO_NAME_LENGTHS.get(dialect)
+        if self.engine == "django" and limit is not None:
+            kept = frozenset(self.literal_tables)
+            sql_up, sql_down = (frozenset(steps) for steps in self.sql_steps)
+            up = django_names(up, limit, kept, sql_up)
+            down = django_names(down, limit, kept, sql_down)
         if dialect == "sqlite":
             return as_sqlite(up), as_sqlite(down)
         return up, down
