@@ -28,7 +28,11 @@ import pytest
 
 from tests.conftest import run_backout
 
-HEAD = "from django.db import migrations, models\n\n\nclass Migration(migrations.Migration):\n"
+HEAD = (
+    "from django.conf import settings\n"
+    "from django.db import migrations, models\n\n\n"
+    "class Migration(migrations.Migration):\n"
+)
 
 # Migrates every app under the directory given and prints its tables, {table: [column, ...]},
 # and their foreign keys, {table: {column: referenced table}}.
@@ -43,14 +47,22 @@ if database["ENGINE"].endswith("mysql"):
 import django
 from django.conf import settings
 apps = sorted(p for p in os.listdir(root) if os.path.isdir(os.path.join(root, p, "migrations")))
-settings.configure(INSTALLED_APPS=apps, DATABASES={"default": database}, USE_TZ=True)
+# The project's own settings.py, if it has one: its AUTH_USER_MODEL and Django's apps it uses.
+own = {}
+if os.path.exists(os.path.join(root, "settings.py")):
+    import settings as project
+    own = {k: v for k, v in vars(project).items() if k == "AUTH_USER_MODEL"}
+    apps = [*getattr(project, "DJANGO_APPS", []), *apps]
+settings.configure(INSTALLED_APPS=apps, DATABASES={"default": database}, USE_TZ=True, **own)
 django.setup()
 from django.core.management import call_command
 from django.db import connection
 call_command("migrate", verbosity=0)
 with connection.cursor() as cursor:
     introspection = connection.introspection
-    tables = [t for t in introspection.table_names(cursor) if not t.startswith("django_")]
+    tables = [
+        t for t in introspection.table_names(cursor) if not t.startswith(("django_", "auth_"))
+    ]
     print(json.dumps([
         {
             table: sorted(c.name for c in introspection.get_table_description(cursor, table))
@@ -82,8 +94,12 @@ class Migrated(NamedTuple):
 
 
 def _write(root: Path, migrations: dict[str, str]) -> None:
-    """The apps of ``migrations`` (``app/NNNN_name``: the module's body after ``HEAD``)."""
+    """The apps of ``migrations`` (``app/NNNN_name``: the module's body after ``HEAD``), and
+    the project's ``settings.py`` (``settings``: its text)."""
     for name, body in migrations.items():
+        if name == "settings":
+            (root / "settings.py").write_text(body)
+            continue
         app = root / name.split("/")[0]
         (app / "migrations").mkdir(parents=True, exist_ok=True)
         (app / "__init__.py").write_text("")
@@ -557,3 +573,76 @@ def test_names_too_long_for_the_database_are_shortened_as_django_shortens_them(
     assert sorted(str(f["code"]) for f in findings) == ["BK202"] + ["BK203"] * 5, [
         f["message"] for f in findings
     ]
+
+
+USER_MODEL = "settings.AUTH_USER_MODEL"
+OWN_USER = (
+    "    initial = True\n"
+    "    dependencies = []\n"
+    f'    operations = [migrations.CreateModel(name="Member", fields=[{ID}])]\n'
+)
+PROJECTS = {
+    # The project's settings.py, and the table of the user model it names.
+    "own-user-model": ('AUTH_USER_MODEL = "accounts.Member"\n', "accounts_member"),
+    "django-user-model": (
+        'DJANGO_APPS = ["django.contrib.auth", "django.contrib.contenttypes"]\n',
+        "auth_user",
+    ),
+}
+
+
+def _user_project(settings: str, owner_to: str) -> dict[str, str]:
+    """The base's apps, the project's ``settings.py`` and its own user model, Book's
+    ``owner`` a foreign key to ``owner_to``."""
+    base = _base()
+    base["shop/0001_initial"] = (
+        base["shop/0001_initial"]
+        .replace(
+            '("owner", models.IntegerField(null=True)),',
+            '("owner", models.ForeignKey(on_delete=models.CASCADE, related_name="+", '
+            f"to={owner_to})),",
+        )
+        .replace(
+            "dependencies = []",
+            "dependencies = [migrations.swappable_dependency(settings.AUTH_USER_MODEL)]",
+        )
+    )
+    return {**base, "accounts/0001_initial": OWN_USER, "settings": settings}
+
+
+@pytest.mark.parametrize("project", sorted(PROJECTS))
+@pytest.mark.parametrize(
+    ("before", "after", "retargeted"),
+    [
+        (USER_MODEL, USER_MODEL, False),
+        (USER_MODEL, '"{user}"', False),
+        ('"{user}"', USER_MODEL, False),
+        (USER_MODEL, '"shop.tag"', True),
+        ('"shop.tag"', USER_MODEL, True),
+    ],
+    ids=["settings", "settings-to-label", "label-to-settings", "to-another", "from-another"],
+)
+def test_a_foreign_key_to_the_user_model_is_retargeted_only_to_another_model(
+    tmp_path: Path, project: str, before: str, after: str, retargeted: bool
+) -> None:
+    # An AlterField of a ForeignKey to settings.AUTH_USER_MODEL (the project's, or Django's
+    # auth.User) keeps its foreign key when it still references the user model, whether
+    # written as the setting or as the model's label; one to another model is BK206.
+    settings, user_table = PROJECTS[project]
+    user = "accounts.member" if project == "own-user-model" else "auth.user"
+    new_field = (
+        "models.ForeignKey(null=True, on_delete=models.CASCADE, related_name='+', "
+        f"to={after.format(user=user)})"
+    )
+    _, _, foreign_keys, findings = _check(
+        tmp_path,
+        _user_project(settings, before.format(user=user)),
+        _release(f'migrations.AlterField(model_name="book", name="owner", field={new_field})'),
+    )
+    expected = "shop_tag" if after == '"shop.tag"' else user_table
+    assert foreign_keys["shop_book"]["owner_id"] == expected
+    messages = [str(f["message"]) for f in findings if f["code"] == "BK206"]
+    if retargeted:
+        assert len(messages) == 1 and f"no matching row in {expected}" in messages[0], messages
+    else:
+        assert messages == [], messages

@@ -38,6 +38,7 @@ _CANDIDATE_PATHS = (
     "src/main/resources/config/application-dev.properties",
     "alembic/versions/abc_add.py",
     "shop/migrations/0002_add.py",
+    "config/settings/base.py",
     "lifecycle-policy.json",
     "main.tf",
     "docs/RUNBOOK.md",

@@ -69,6 +69,8 @@ _PATHS = (
     "alembic/versions/__init__.py",
     "shop/migrations/0002_add.py",
     "shop/migrations/__init__.py",
+    "shop/settings.py",
+    "config/settings/base.py",
     "lifecycle-policy.json",
     "package-lock.json",
     "main.tf",

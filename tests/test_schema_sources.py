@@ -1587,3 +1587,56 @@ def test_django_state_only_foreign_key_is_its_column(tmp_path: Path) -> None:
     messages = [f.message for f in check(tmp_path, config).findings]
     assert len(messages) == 1, messages
     assert messages[0].startswith("shop.0002_change drops shop_book.editor_id,"), messages[0]
+
+
+@pytest.mark.parametrize(
+    ("settings", "retargeted"),
+    [
+        ({}, True),
+        ({"shop/settings.py": 'AUTH_USER_MODEL = "shop.Tag"\n'}, False),
+        ({"config/settings/base.py": 'if True:\n    AUTH_USER_MODEL: str = "shop.Tag"\n'}, False),
+        ({"settings.py": 'AUTH_USER_MODEL = "accounts.User"\n'}, True),
+        ({"settings.py": "import os\nAUTH_USER_MODEL = os.environ['USER_MODEL']\n"}, False),
+        (
+            {
+                "a/settings.py": 'AUTH_USER_MODEL = "shop.Tag"\n',
+                "settings_ci.py": "AUTH_USER_MODEL = 'x.Y'",
+            },
+            False,
+        ),
+        ({"settings/base.py": "{% if x %}AUTH_USER_MODEL = 'shop.Tag'{% endif %}\n"}, False),
+    ],
+    ids=["django-default", "shop-tag", "package-module", "other", "computed", "two", "template"],
+)
+def test_django_user_model_is_the_one_the_settings_name(
+    tmp_path: Path, settings: dict[str, str], retargeted: bool
+) -> None:
+    # An AlterField of a ForeignKey to settings.AUTH_USER_MODEL to shop.Tag retargets it
+    # (BK206) unless the settings make shop.Tag the user model; without settings it is
+    # Django's auth.User; settings that compute it or disagree leave it unknown (no finding).
+    head = (
+        "from django.conf import settings\nfrom django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n"
+    )
+    fk = "models.ForeignKey(on_delete=models.CASCADE, to={})"
+    write(
+        tmp_path,
+        {
+            **settings,
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": head + "    dependencies = []\n"
+            "    operations = [\n"
+            '        migrations.CreateModel(name="Tag", fields=[("id", models.AutoField())]),\n'
+            '        migrations.CreateModel(name="Book", fields=[("owner", '
+            + fk.format("settings.AUTH_USER_MODEL")
+            + ")]),\n    ]\n",
+            "shop/migrations/0002_owner.py": head
+            + '    dependencies = [("shop", "0001_initial")]\n'
+            '    operations = [migrations.AlterField(model_name="book", name="owner", field='
+            + fk.format('"shop.tag"')
+            + ")]\n",
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK206", "BK901"), release_size=1)
+    findings = check(tmp_path, config).findings
+    assert [f.code for f in findings] == (["BK206"] if retargeted else []), findings

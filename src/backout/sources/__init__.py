@@ -83,6 +83,9 @@ ALL_READERS: tuple[LazyReader, ...] = (
     LazyReader(
         "Django migration", paths.is_django_migration, "django_migrations", "DjangoMigrationReader"
     ),
+    LazyReader(
+        "Django settings", paths.is_django_settings, "django_migrations", "DjangoSettingsReader"
+    ),
     LazyReader("ECS task definition", paths.is_json_file, "ecs", "EcsTaskDefinitionReader"),
     LazyReader(
         "ECS task definition template",

@@ -19,7 +19,7 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import ClassVar, TypeGuard
 
 from backout.models import Location
@@ -64,7 +64,7 @@ from backout.schema_operations import (
 )
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
 from backout.sources.migration_facts import Migration, version_key
-from backout.sources.paths import is_django_migration
+from backout.sources.paths import is_django_migration, is_django_settings
 from backout.sources.python_ast import argument as _argument
 from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
@@ -670,9 +670,14 @@ class _Operations:
 
     def referenced_table(self, field: ast.Call, model_table: str) -> str:
         """The table the relation ``field`` references, by its ``to``: ``"app.Model"``,
-        ``"Model"`` of this app, ``"self"`` (the model's own, ``model_table``); ``""`` when
-        it is computed (``settings.AUTH_USER_MODEL``)."""
-        to = (_string(_argument(field, 0, "to")) or "").lower()
+        ``"Model"`` of this app, ``"self"`` (the model's own, ``model_table``);
+        ``settings.AUTH_USER_MODEL``, the user model's (:data:`USER_MODEL`, which
+        :func:`link_django_app_labels` names once the project's settings are read); ``""``
+        when it is computed otherwise."""
+        to_node = _argument(field, 0, "to")
+        if isinstance(to_node, ast.Attribute) and to_node.attr == "AUTH_USER_MODEL":
+            return USER_MODEL
+        to = (_string(to_node) or "").lower()
         if not to:
             return ""
         if to == "self":
@@ -868,6 +873,70 @@ def _is_noop(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "noop"
 
 
+USER_MODEL = "<settings.AUTH_USER_MODEL>"
+"""The table a relation to ``settings.AUTH_USER_MODEL`` references, until
+:func:`link_django_app_labels` names it (:class:`DjangoUserModel`)."""
+
+_DEFAULT_USER_MODEL = "auth.User"
+"""Django's own ``AUTH_USER_MODEL`` (``django/conf/global_settings.py``)."""
+
+
+@dataclass(frozen=True)
+class DjangoUserModel(Fact):
+    """An ``AUTH_USER_MODEL = "app.Model"`` of a Django settings module: the model label
+    (``accounts.User``), or ``""`` when the value is computed or the file cannot be read."""
+
+    label: str
+
+
+class DjangoSettingsReader:
+    """Reads the ``AUTH_USER_MODEL`` of Django settings modules (``settings.py``,
+    ``settings/*.py``): the user model a ``ForeignKey`` to ``settings.AUTH_USER_MODEL``
+    references."""
+
+    name: ClassVar[str] = "Django settings"
+
+    def wants(self, path: str) -> bool:
+        """``settings.py``, ``settings_*.py`` and the modules of a ``settings/`` package."""
+        return is_django_settings(path)
+
+    def read(self, file: SourceFile) -> Iterator[Fact]:
+        """Yield each assignment of ``AUTH_USER_MODEL`` at the module's level (in an ``if``
+        or ``try`` too); a file that is not Python (a template) is no finding, but makes
+        the setting unknown if it names it."""
+        tree = parse_python(file, self.name, "AUTH_USER_MODEL")
+        if not isinstance(tree, ast.Module):
+            if tree is not None:
+                yield DjangoUserModel(tree.location, "")
+            return
+        pending: list[ast.stmt] = list(tree.body)
+        while pending:
+            statement = pending.pop(0)
+            if isinstance(statement, (ast.If, ast.Try)):
+                pending.extend(_nested_statements(statement))
+                continue
+            targets = (
+                statement.targets
+                if isinstance(statement, ast.Assign)
+                else [statement.target]
+                if isinstance(statement, ast.AnnAssign) and statement.value is not None
+                else []
+            )
+            if any(isinstance(t, ast.Name) and t.id == "AUTH_USER_MODEL" for t in targets):
+                value = _string(getattr(statement, "value", None)) or ""
+                label = value if value.count(".") == 1 else ""
+                where = Location(file.path, statement.lineno, statement.col_offset + 1)
+                yield DjangoUserModel(where, label)
+
+
+def _nested_statements(statement: ast.If | ast.Try) -> list[ast.stmt]:
+    """The statements of an ``if``'s or ``try``'s branches."""
+    if isinstance(statement, ast.If):
+        return [*statement.body, *statement.orelse]
+    handlers = [s for handler in statement.handlers for s in handler.body]
+    return [*statement.body, *handlers, *statement.orelse, *statement.finalbody]
+
+
 class DjangoMigrationReader:
     """Reads Django migration modules (``<app>/migrations/*.py``)."""
 
@@ -1049,6 +1118,8 @@ def link_django_app_labels(facts: FactSet) -> None:
         if label is not None:
             literal = frozenset(t for m in members for t in m.literal_tables)
             labels[stream] = (label, literal)
+    if streams:
+        _link_user_model(facts)
     if not labels:
         return
 
@@ -1059,6 +1130,28 @@ def link_django_app_labels(facts: FactSet) -> None:
         return fact if found is None else _with_label(fact, *found)
 
     facts.replace_each(relabel)
+
+
+def _link_user_model(facts: FactSet) -> None:
+    """Name the table of ``settings.AUTH_USER_MODEL`` (:data:`USER_MODEL`) in the Django
+    migrations of ``facts``: the one model the project's settings name
+    (:class:`DjangoUserModel`), Django's ``auth.User`` when none does, not known (``""``,
+    any table) when they name several or compute it."""
+    labels = {fact.label.lower() for fact in facts.of(DjangoUserModel)}
+    label = _DEFAULT_USER_MODEL.lower() if not labels else labels.pop() if len(labels) == 1 else ""
+    table = "_".join(label.split(".")) if label else ""
+
+    def named(op: Operation) -> Operation:
+        return replace(op, references=table) if op.references == USER_MODEL else op
+
+    def link(fact: Fact) -> Fact:
+        if not isinstance(fact, Migration) or fact.engine != "django":
+            return fact
+        if not any(op.references == USER_MODEL for op in (*fact.up, *fact.down)):
+            return fact
+        return replace(fact, up=tuple(map(named, fact.up)), down=tuple(map(named, fact.down)))
+
+    facts.replace_each(link)
 
 
 def _app_label(members: list[Migration], root_name: str) -> str | None:

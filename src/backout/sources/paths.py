@@ -182,6 +182,15 @@ def is_django_migration(path: str) -> bool:
     )
 
 
+def is_django_settings(path: str) -> bool:
+    """Python files that may be a Django project's settings: ``settings.py`` (and
+    ``settings_<name>.py``) or a module of a ``settings/`` package, outside ``migrations/``."""
+    if not path.endswith(".py") or is_django_migration(path):
+        return False
+    parts = path.split("/")
+    return parts[-1].startswith("settings") or "settings" in parts[:-1]
+
+
 def is_retention_file(path: str) -> bool:
     """JSON files (recognised by content), Terraform files, and YAML files that may be
     CloudFormation templates (recognised by content)."""
