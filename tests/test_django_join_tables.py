@@ -646,3 +646,87 @@ def test_a_foreign_key_to_the_user_model_is_retargeted_only_to_another_model(
         assert len(messages) == 1 and f"no matching row in {expected}" in messages[0], messages
     else:
         assert messages == [], messages
+
+
+def _state_only(database_sql: str, state_operation: str) -> str:
+    """A migration after the base: a ``SeparateDatabaseAndState`` whose database operation is
+    the SQL ``database_sql`` and whose state operation is ``state_operation``."""
+    return (
+        '    dependencies = [("shop", "0001_initial")]\n'
+        "    operations = [\n"
+        "        migrations.SeparateDatabaseAndState(\n"
+        f"            database_operations=[migrations.RunSQL({database_sql!r}, "
+        "migrations.RunSQL.noop)],\n"
+        f"            state_operations=[{state_operation}],\n"
+        "        ),\n"
+        "    ]\n"
+    )
+
+
+SHELVES_TABLE = (
+    "CREATE TABLE shop_book_shelves (id integer PRIMARY KEY, "
+    "book_id bigint NOT NULL REFERENCES shop_book (id), "
+    "shelf_id bigint NOT NULL REFERENCES shop_shelf (id))"
+)
+STATE_ADD_FIELD = _state_only(
+    SHELVES_TABLE,
+    'migrations.AddField(model_name="book", name="shelves", '
+    'field=models.ManyToManyField(related_name="+", to="shop.shelf"))',
+)
+STATE_CREATE_MODEL = _state_only(
+    "CREATE TABLE shop_rack (id integer PRIMARY KEY); "
+    "CREATE TABLE shop_rack_books (id integer PRIMARY KEY, "
+    "rack_id bigint NOT NULL REFERENCES shop_rack (id), "
+    "book_id bigint NOT NULL REFERENCES shop_book (id))",
+    f'migrations.CreateModel(name="Rack", fields=[{ID}, '
+    '("books", models.ManyToManyField(related_name="+", to="shop.book"))])',
+)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "operation", "changed"),
+    [
+        (
+            STATE_ADD_FIELD,
+            'migrations.RenameField(model_name="book", old_name="shelves", new_name="racks")',
+            "shop_book_shelves",
+        ),
+        (
+            STATE_ADD_FIELD,
+            'migrations.RemoveField(model_name="book", name="shelves")',
+            "shop_book_shelves",
+        ),
+        (
+            STATE_ADD_FIELD,
+            'migrations.RenameModel(old_name="Book", new_name="Novel")',
+            "shop_book_shelves",
+        ),
+        (
+            STATE_CREATE_MODEL,
+            'migrations.RenameField(model_name="rack", old_name="books", new_name="volumes")',
+            "shop_rack_books",
+        ),
+        (
+            STATE_CREATE_MODEL,
+            'migrations.RenameModel(old_name="Book", new_name="Novel")',
+            "shop_rack_books",
+        ),
+    ],
+    ids=[
+        "add-field-renamed",
+        "add-field-removed",
+        "add-field-model-renamed",
+        "create-model-renamed",
+        "create-model-joined-renamed",
+    ],
+)
+def test_a_many_to_many_the_state_alone_adds_is_followed(
+    tmp_path: Path, earlier: str, operation: str, changed: str
+) -> None:
+    # A many-to-many added to the models' state alone (SeparateDatabaseAndState, its table
+    # made by the database operations' SQL) is Django's field from then on: its RenameField,
+    # RemoveField and a RenameModel rename or drop the table and its columns, as for a field
+    # AddField made.
+    before, after, _, findings = _check_after(tmp_path, earlier, operation)
+    assert changed in before and after.get(changed) != before[changed]
+    assert any(changed in str(f["message"]) for f in findings), findings

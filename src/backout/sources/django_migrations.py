@@ -164,7 +164,7 @@ def _field(name: str, node: ast.AST | None) -> Column | None:
     return declared if column == name else replace(declared, field=name)
 
 
-def _is_join_field(node: ast.AST) -> TypeGuard[ast.Call]:
+def _is_join_field(node: ast.AST | None) -> TypeGuard[ast.Call]:
     """A ``ManyToManyField`` whose join table Django makes (no ``through=`` model)."""
     return (
         isinstance(node, ast.Call)
@@ -287,11 +287,14 @@ class _Operations:
         *,
         table: str | None = None,
         altered: bool = False,
+        state_only: bool = False,
     ) -> None:
         """The join table Django makes for the many-to-many ``field`` ``field_name`` of
         ``model`` (whose default table is ``model_table``, its table ``table``): created
-        (:data:`JOIN_TABLE`, then ``CREATE_TABLE``), or stated anew by an ``AlterField``
-        (``altered``), whose changes the schema model knows."""
+        (:data:`JOIN_TABLE`, then ``CREATE_TABLE``), stated anew by an ``AlterField``
+        (``altered``), whose changes the schema model knows, or taken into the models'
+        state alone (``state_only``: the field's from now on, the table the database's,
+        :data:`ORM_ADDED`)."""
         to = (_string(_argument(field, 0, "to")) or "").lower()
         target = model if to == "self" else to.rpartition(".")[2]
         references = self.referenced_table(field, model_table)
@@ -323,6 +326,9 @@ class _Operations:
                 detail=OWN_JOIN_TABLE if own else "",
             )
         )
+        if state_only:
+            self.up.append(Operation(ORM_ADDED, where, join, by_field=True))
+            return
         # Its columns: an id, and a column with a foreign key to each model (to a computed
         # `to`, one of a name not known).
         columns = [declared_column("id", None, False, False, True, primary=True, unique_key=False)]
@@ -530,12 +536,14 @@ class _Operations:
         """An ``AddField`` or ``CreateModel`` of the models' state alone: the code reads the
         column, or the model and the fields it lists, again (:data:`ORM_ADDED`)."""
         if kind == "AddField":
-            table = self.table(_string(_argument(call, 0, "model_name")))
+            model = _string(_argument(call, 0, "model_name"))
+            table = model_table = self.table(model)
             name_node = _argument(call, 1, "name")
             fields = [((_string(name_node) or "").lower(), _argument(call, 2, "field"))]
         else:
             name_node = _argument(call, 0, "name")
-            model_table = self.table(_string(name_node))
+            model = _string(name_node)
+            model_table = self.table(model)
             db_table = _db_table(_argument(call, 2, "options"))
             if db_table:
                 self.literal_tables.add(db_table)
@@ -549,7 +557,14 @@ class _Operations:
             ]
         where = self.at(name_node, call)
         for name, node in fields:
-            if name:
+            if name and _is_join_field(node):
+                # The join table, which the database operations made or which was there.
+                model_name = (model or "").lower()
+                own_table = None if kind == "AddField" else table
+                self.many_to_many(
+                    model_table, model_name, name, node, where, table=own_table, state_only=True
+                )
+            elif name:
                 # A field stored in a column of another name (a ForeignKey's <name>_id, a
                 # db_column) carries it: the schema model learns that column.
                 column = _field(name, node)
