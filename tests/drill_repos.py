@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -105,6 +108,30 @@ def pg_drill_databases() -> list[str]:
             "SELECT datname FROM pg_database WHERE datname LIKE 'backout\\_drill\\_%'"
         ).fetchall()
     return [row[0] for row in rows]
+
+
+@contextmanager
+def scratch_database(server: str, prefix: str) -> Iterator[str]:
+    """A database of its own named ``<prefix>_<random>`` on the ``server`` (``postgres`` or
+    ``mysql``, the MariaDB server) of 127.0.0.1, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    if server == "postgres":
+        with psycopg.connect(PG_URL, autocommit=True) as pg:
+            pg.execute(f'CREATE DATABASE "{name}"')
+            try:
+                yield name
+            finally:
+                pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        yield name
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        connection.close()
 
 
 def mariadb_drill_databases() -> list[str]:

@@ -8,7 +8,6 @@ must have the same names in both.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -19,7 +18,7 @@ from backout.schema_model import FOREIGN_KEY, UNIQUE, Schema, name_key, ordered_
 from backout.sources.alembic import AlembicReader
 from backout.sources.base import FactSet, SourceFile
 from backout.sources.sql import SqlText, read_bodies
-from tests.drill_repos import PG_URL
+from tests.drill_repos import PG_URL, scratch_database
 
 SCRIPTS = {
     "numbered_foreign_keys": """
@@ -114,14 +113,8 @@ _PREPARE = {"dropped_column_frees_the_name": "CREATE TABLE x2 (p int, q int, UNI
 @pytest.fixture(scope="module")
 def scratch_url() -> Iterator[str]:
     """A database of its own on the server, dropped afterwards."""
-    name = f"backout_test_names_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("postgres", "backout_test_names") as name:
         yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def _server_names(url: str, schema: str, script: str) -> dict[str, set[str]]:
@@ -233,16 +226,8 @@ MARIADB_SCRIPTS = {
 @pytest.fixture(scope="module")
 def mariadb_scratch() -> Iterator[str]:
     """A database of its own on the MariaDB server, dropped afterwards."""
-    name = f"backout_test_names_{uuid.uuid4().hex[:12]}"
-    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
+    with scratch_database("mysql", "backout_test_names") as name:
         yield name
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        connection.close()
 
 
 def _mariadb_names(database: str, script: str) -> dict[str, set[str]]:

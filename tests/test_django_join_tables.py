@@ -16,17 +16,13 @@ import json
 import re
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-import psycopg
-import pymysql
 import pytest
 
 from tests.conftest import run_backout
+from tests.drill_repos import scratch_database
 
 HEAD = (
     "from django.conf import settings\n"
@@ -125,35 +121,12 @@ SERVERS = {
 }
 
 
-@contextmanager
-def _scratch_database(backend: str) -> Iterator[str]:
-    """A database of its own on the ``backend`` server, dropped afterwards."""
-    name = f"backout_test_django_{uuid.uuid4().hex[:12]}"
-    if backend == "postgres":
-        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres", autocommit=True) as pg:
-            pg.execute(f'CREATE DATABASE "{name}"')
-            try:
-                yield name
-            finally:
-                pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        return
-    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}`")
-        yield name
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        connection.close()
-
-
 def _django_tables(root: Path, backend: str = "sqlite") -> tuple[Tables, ForeignKeys]:
     """The tables and columns Django's ``migrate`` leaves for the apps under ``root`` on a
     ``backend`` database, and their foreign keys."""
     if backend == "sqlite":
         return _migrate(root, {"ENGINE": "django.db.backends.sqlite3", "NAME": str(root / "db")})
-    with _scratch_database(backend) as name:
+    with scratch_database(backend, "backout_test_django") as name:
         return _migrate(root, {**SERVERS[backend], "NAME": name})
 
 

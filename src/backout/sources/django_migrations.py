@@ -300,6 +300,8 @@ class _Operations:
         references = self.referenced_table(field, model_table)
         own = _string(_keyword(field, "db_table"))
         if altered:
+            if own:  # named as written, never shortened nor relabelled
+                self.literal_tables.add(own.lower())
             self.up.append(
                 Operation(
                     JOIN_TABLE,
