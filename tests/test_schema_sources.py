@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import sqlite3
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from backout.config import Config
-from backout.engine import check
+from backout.engine import PARALLEL_THRESHOLD, check
 from backout.models import Severity
 from backout.schema_model import (
     ADD_COLUMN,
@@ -1640,3 +1641,40 @@ def test_django_user_model_is_the_one_the_settings_name(
     config = Config(root=tmp_path).with_overrides(select=("BK206", "BK901"), release_size=1)
     findings = check(tmp_path, config).findings
     assert [f.code for f in findings] == (["BK206"] if retargeted else []), findings
+
+
+def test_django_migrations_read_by_the_process_pool_are_linked(tmp_path: Path) -> None:
+    # A tree large enough to be read by a process pool, the Django app's files first (the
+    # workers take the first chunks): the facts that come back are Migration facts, whose
+    # module is not the reader's, yet the app is named by its label (wagtaildocs) and the
+    # user model is the one the settings name (shop.Tag: no retarget, no BK206).
+    head = (
+        "from django.conf import settings\nfrom django.db import migrations, models\n\n"
+        "class Migration(migrations.Migration):\n"
+    )
+    fk = "models.ForeignKey(on_delete=models.CASCADE, to={})"
+    files = {f"zz/file{i:03}.txt": "x\n" for i in range(PARALLEL_THRESHOLD)}
+    write(
+        tmp_path,
+        {
+            **files,
+            "aa/settings.py": 'AUTH_USER_MODEL = "wagtaildocs.Tag"\n',
+            "aa/documents/migrations/0001_initial.py": head + "    dependencies = []\n"
+            "    operations = [\n"
+            '        migrations.CreateModel(name="Tag", fields=[("id", models.AutoField())]),\n'
+            '        migrations.CreateModel(name="Book", fields=[("owner", '
+            + fk.format("settings.AUTH_USER_MODEL")
+            + ")]),\n    ]\n",
+            "aa/documents/migrations/0002_owner.py": head
+            + '    dependencies = [("wagtaildocs", "0001_initial")]\n'
+            '    operations = [migrations.AlterField(model_name="book", name="owner", field='
+            + fk.format('"wagtaildocs.tag"')
+            + "), migrations.DeleteModel(name='Book')]\n",
+        },
+    )
+    # In a process of its own: this one has loaded the Django reader's module already.
+    done = run_backout(
+        "check", str(tmp_path), "--select", "BK202,BK206", "--release-size", "1", "--format", "json"
+    )
+    messages = [f["message"] for f in json.loads(done.stdout)["findings"]]
+    assert len(messages) == 1 and "drops table wagtaildocs_book," in messages[0], messages

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import importlib
 import operator
 import os
 import sys
@@ -237,10 +238,21 @@ def _read_release(tree: Tree, readers: Sequence[Reader], root_name: str | None) 
     ecs_templates = sys.modules.get("backout.sources.ecs_templates")
     if ecs_templates is not None:  # the files Terraform task definitions read with file()
         ecs_templates.link_container_files(facts, tree)
+    if _DJANGO not in sys.modules and _has_django_migrations(facts):
+        # Only Migration facts came back from the workers, which do not load the reader.
+        importlib.import_module(_DJANGO)
     for module, step in _LINK_STEPS:
         if module in sys.modules:
             getattr(sys.modules[module], step)(facts)
     return release
+
+
+def _has_django_migrations(facts: FactSet) -> bool:
+    """Whether ``facts`` hold a Django migration (its module loaded by reading one)."""
+    migration_facts = sys.modules.get("backout.sources.migration_facts")
+    return migration_facts is not None and any(
+        m.engine == "django" for m in facts.of(migration_facts.Migration)
+    )
 
 
 def _has_changelog_includes(facts: FactSet) -> bool:
@@ -254,6 +266,7 @@ _LINK_STEPS = (
     ("backout.sources.compose_env", "link_compose_env"),
     ("backout.sources.django_migrations", "link_django_app_labels"),
 )
+_DJANGO = "backout.sources.django_migrations"
 """Steps run on a release's facts once every file is read: (module, function)."""
 
 

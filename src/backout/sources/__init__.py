@@ -84,7 +84,7 @@ ALL_READERS: tuple[LazyReader, ...] = (
         "Django migration", paths.is_django_migration, "django_migrations", "DjangoMigrationReader"
     ),
     LazyReader(
-        "Django settings", paths.is_django_settings, "django_migrations", "DjangoSettingsReader"
+        "Django settings", paths.is_django_settings, "django_settings", "DjangoSettingsReader"
     ),
     LazyReader("ECS task definition", paths.is_json_file, "ecs", "EcsTaskDefinitionReader"),
     LazyReader(

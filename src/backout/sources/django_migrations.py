@@ -19,7 +19,7 @@ import ast
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import ClassVar, TypeGuard
 
 from backout.models import Location
@@ -63,8 +63,9 @@ from backout.schema_operations import (
     unique_together_key,
 )
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
+from backout.sources.django_settings import DEFAULT_USER_MODEL, USER_MODEL, DjangoUserModel
 from backout.sources.migration_facts import Migration, version_key
-from backout.sources.paths import is_django_migration, is_django_settings
+from backout.sources.paths import is_django_migration
 from backout.sources.python_ast import argument as _argument
 from backout.sources.python_ast import callee_name as _callee
 from backout.sources.python_ast import keyword_value as _keyword
@@ -890,70 +891,6 @@ def _is_noop(node: ast.AST) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "noop"
 
 
-USER_MODEL = "<settings.AUTH_USER_MODEL>"
-"""The table a relation to ``settings.AUTH_USER_MODEL`` references, until
-:func:`link_django_app_labels` names it (:class:`DjangoUserModel`)."""
-
-_DEFAULT_USER_MODEL = "auth.User"
-"""Django's own ``AUTH_USER_MODEL`` (``django/conf/global_settings.py``)."""
-
-
-@dataclass(frozen=True)
-class DjangoUserModel(Fact):
-    """An ``AUTH_USER_MODEL = "app.Model"`` of a Django settings module: the model label
-    (``accounts.User``), or ``""`` when the value is computed or the file cannot be read."""
-
-    label: str
-
-
-class DjangoSettingsReader:
-    """Reads the ``AUTH_USER_MODEL`` of Django settings modules (``settings.py``,
-    ``settings/*.py``): the user model a ``ForeignKey`` to ``settings.AUTH_USER_MODEL``
-    references."""
-
-    name: ClassVar[str] = "Django settings"
-
-    def wants(self, path: str) -> bool:
-        """``settings.py``, ``settings_*.py`` and the modules of a ``settings/`` package."""
-        return is_django_settings(path)
-
-    def read(self, file: SourceFile) -> Iterator[Fact]:
-        """Yield each assignment of ``AUTH_USER_MODEL`` at the module's level (in an ``if``
-        or ``try`` too); a file that is not Python (a template) is no finding, but makes
-        the setting unknown if it names it."""
-        tree = parse_python(file, self.name, "AUTH_USER_MODEL")
-        if not isinstance(tree, ast.Module):
-            if tree is not None:
-                yield DjangoUserModel(tree.location, "")
-            return
-        pending: list[ast.stmt] = list(tree.body)
-        while pending:
-            statement = pending.pop(0)
-            if isinstance(statement, (ast.If, ast.Try)):
-                pending.extend(_nested_statements(statement))
-                continue
-            targets = (
-                statement.targets
-                if isinstance(statement, ast.Assign)
-                else [statement.target]
-                if isinstance(statement, ast.AnnAssign) and statement.value is not None
-                else []
-            )
-            if any(isinstance(t, ast.Name) and t.id == "AUTH_USER_MODEL" for t in targets):
-                value = _string(getattr(statement, "value", None)) or ""
-                label = value if value.count(".") == 1 else ""
-                where = Location(file.path, statement.lineno, statement.col_offset + 1)
-                yield DjangoUserModel(where, label)
-
-
-def _nested_statements(statement: ast.If | ast.Try) -> list[ast.stmt]:
-    """The statements of an ``if``'s or ``try``'s branches."""
-    if isinstance(statement, ast.If):
-        return [*statement.body, *statement.orelse]
-    handlers = [s for handler in statement.handlers for s in handler.body]
-    return [*statement.body, *handlers, *statement.orelse, *statement.finalbody]
-
-
 class DjangoMigrationReader:
     """Reads Django migration modules (``<app>/migrations/*.py``)."""
 
@@ -1155,7 +1092,7 @@ def _link_user_model(facts: FactSet) -> None:
     (:class:`DjangoUserModel`), Django's ``auth.User`` when none does, not known (``""``,
     any table) when they name several or compute it."""
     labels = {fact.label.lower() for fact in facts.of(DjangoUserModel)}
-    label = _DEFAULT_USER_MODEL.lower() if not labels else labels.pop() if len(labels) == 1 else ""
+    label = DEFAULT_USER_MODEL.lower() if not labels else labels.pop() if len(labels) == 1 else ""
     table = "_".join(label.split(".")) if label else ""
 
     def named(op: Operation) -> Operation:
