@@ -360,12 +360,16 @@ def test_delete_model_drops_its_join_tables(tmp_path: Path) -> None:
     ],
     ids=["integer-to-foreign-key", "foreign-key-to-integer"],
 )
+@pytest.mark.parametrize("backend", [None, "postgres"], ids=["sqlite", "postgres"])
 def test_alter_field_between_integer_and_foreign_key_renames_the_column(
-    tmp_path: Path, field: str, column: str, foreign_key: bool
+    tmp_path: Path, field: str, column: str, foreign_key: bool, backend: str | None
 ) -> None:
     # Django's column of a ForeignKey `owner` is owner_id: AlterField renames owner to
     # owner_id and adds the foreign key, which the old release's writes may violate; back
-    # to an IntegerField, editor_id becomes editor and the foreign key is dropped.
+    # to an IntegerField, editor_id becomes editor and the foreign key is dropped. On
+    # PostgreSQL `sqlmigrate` shows ALTER TABLE "shop_book" RENAME COLUMN "owner" TO
+    # "owner_id", a TYPE bigint, then ADD CONSTRAINT … FOREIGN KEY ("owner_id") REFERENCES
+    # "shop_tag" ("id").
     new_field = (
         'models.ForeignKey(null=True, on_delete=models.CASCADE, related_name="+", to="shop.tag")'
         if foreign_key
@@ -375,6 +379,7 @@ def test_alter_field_between_integer_and_foreign_key_renames_the_column(
         tmp_path,
         _base(),
         _release(f'migrations.AlterField(model_name="book", name="{field}", field={new_field})'),
+        backend=backend,
     )
     assert column in after["shop_book"]
     assert (column in foreign_keys["shop_book"]) is foreign_key
