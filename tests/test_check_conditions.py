@@ -122,3 +122,40 @@ def test_implication_is_the_servers(
         # The case's verdict is the server's: a stricter condition fails some probe row.
         assert (not found) == admitted, found
     assert implies(_condition(old, dialect), _condition(new, dialect)) == bool(admitted)
+
+
+# Literals that differ only beyond a double's precision: a double column (PostgreSQL's double
+# precision, MariaDB's DOUBLE, SQLite's REAL) compares them as the same double.
+DOUBLE_CASES = [
+    ("a >= 0.10000000000000000001", "a > 0.1"),
+    ("a IN (0.10000000000000000001)", "a > 0.1"),
+    ("a >= 0.1", "a > 0.09999999999999999999"),
+]
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+@pytest.mark.parametrize(("old", "new"), DOUBLE_CASES)
+def test_numbers_are_also_compared_as_doubles(dialect: str, old: str, new: str) -> None:
+    # The server: a double column holding 0.1 passes the old condition and fails the new one.
+    query = f"SELECT (({old}) IS NOT FALSE) AND (({new}) IS FALSE) FROM t"
+    if dialect == "postgres":
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
+            connection.execute(b"CREATE TEMP TABLE t (a double precision)")
+            connection.execute(b"INSERT INTO t VALUES (0.1)")
+            assert connection.execute(query.encode()).fetchone() == (True,)
+    elif dialect == "mysql":
+        connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE TEMPORARY TABLE test.t (a DOUBLE)")
+                cursor.execute("INSERT INTO test.t VALUES (0.1)")
+                cursor.execute(query.replace("FROM t", "FROM test.t"))
+                assert cursor.fetchone() == (1,)
+        finally:
+            connection.close()
+    else:
+        with sqlite3.connect(":memory:") as database:
+            database.execute("CREATE TABLE t (a REAL)")
+            database.execute("INSERT INTO t VALUES (0.1)")
+            assert database.execute(query).fetchone() == (1,)
+    assert not implies(_condition(old, dialect), _condition(new, dialect))

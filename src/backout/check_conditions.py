@@ -91,7 +91,12 @@ def conjunction(conditions: Iterable[Condition]) -> Condition:
 
 
 def implies(old: Condition, new: Condition) -> bool:
-    """Whether every row ``old`` admits, ``new`` admits too (``False`` when not decided)."""
+    """Whether every row ``old`` admits, ``new`` admits too (``False`` when not decided), with
+    numbers compared as decimals and as doubles both."""
+    return _implies(old, new, False) and _implies(old, new, True)
+
+
+def _implies(old: Condition, new: Condition, as_double: bool) -> bool:
     if not old or not new:
         return False
     known = set(old)
@@ -101,34 +106,37 @@ def implies(old: Condition, new: Condition) -> bool:
         if atom.form == OPAQUE:
             return False
         over = [a for a in old if a.form != OPAQUE and a.columns == atom.columns]
-        if not _column_implies(over, atom):
+        if not _column_implies(over, atom, as_double):
             return False
     return True
 
 
-def _number(value: tuple[str, str]) -> Decimal | None:
+def _number(value: tuple[str, str], as_double: bool = False) -> Decimal | None:
+    """A number literal's value (rounded to the nearest double when ``as_double``)."""
     if value[0] != NUMBER:
         return None
     try:
         number = Decimal(value[1])
     except InvalidOperation:
         return None
+    if number.is_finite() and as_double:
+        number = Decimal(float(number))
     return number if number.is_finite() else None
 
 
-def _equal(a: tuple[str, str], b: tuple[str, str]) -> bool:
+def _equal(a: tuple[str, str], b: tuple[str, str], as_double: bool) -> bool:
     """Whether two literals are surely the same value (``False`` when not known)."""
     if a[0] == NUMBER and b[0] == NUMBER:
-        x, y = _number(a), _number(b)
+        x, y = _number(a, as_double), _number(b, as_double)
         return x is not None and x == y
     return a == b
 
 
-def _admits(atom: Atom, value: tuple[str, str]) -> bool:
+def _admits(atom: Atom, value: tuple[str, str], as_double: bool) -> bool:
     """Whether ``atom`` surely admits the column holding ``value``."""
     if atom.form == IN_LIST:
-        return any(_equal(value, v) for v in atom.values)
-    bound, number = _number(atom.values[0]), _number(value)
+        return any(_equal(value, v, as_double) for v in atom.values)
+    bound, number = _number(atom.values[0], as_double), _number(value, as_double)
     if bound is None or number is None:
         return False
     return {
@@ -140,18 +148,18 @@ def _admits(atom: Atom, value: tuple[str, str]) -> bool:
     }.get(atom.op, False)
 
 
-def _column_implies(old: list[Atom], new: Atom) -> bool:
+def _column_implies(old: list[Atom], new: Atom, as_double: bool) -> bool:
     """Whether the conjuncts ``old`` over one column leave only values ``new`` admits."""
     lists = [a for a in old if a.form == IN_LIST]
     if lists:
         # The values the first list leaves; the other conjuncts only take some away, so
         # checking all of them is sound.
-        return all(_admits(new, value) for value in lists[0].values)
+        return all(_admits(new, value, as_double) for value in lists[0].values)
     # The interval the comparisons leave: (number, inclusive) at each end.
     low: tuple[Decimal, bool] | None = None
     high: tuple[Decimal, bool] | None = None
     for atom in old:
-        bound = _number(atom.values[0]) if atom.values else None
+        bound = _number(atom.values[0], as_double) if atom.values else None
         if bound is None or atom.op not in ("<", "<=", ">", ">="):
             continue
         inclusive = atom.op in ("<=", ">=")
@@ -160,7 +168,7 @@ def _column_implies(old: list[Atom], new: Atom) -> bool:
                 low = (bound, inclusive)
         elif high is None or bound < high[0] or (bound == high[0] and not inclusive):
             high = (bound, inclusive)
-    bound = _number(new.values[0]) if new.form == COMPARE and new.values else None
+    bound = _number(new.values[0], as_double) if new.form == COMPARE and new.values else None
     if bound is None:
         return False
     if new.op in (">", ">="):
