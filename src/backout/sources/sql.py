@@ -371,14 +371,17 @@ def _pg_named_keys(stmt: _PgStatement, table: str, column: Node, after: int) -> 
     their names are known, so a drop of one drops it; and its foreign keys and checks, named
     or not."""
     keys = []
-    for item in column.get("constraints") or ():
+    items = column.get("constraints") or ()
+    for index, item in enumerate(items):
         constraint = _fields(item, "Constraint")
         if constraint is None:
             continue
         if constraint.get("contype") == "CONSTR_CHECK":
             # Named or not: PostgreSQL names an unnamed one after the column its condition
             # reads, in the order of the statement (``t_a_check``, ``t_a_check1``).
-            check = _pg_constraint(stmt, table, constraint, after)
+            following = _fields(items[index + 1], "Constraint") if index + 1 < len(items) else None
+            enforced = (following or {}).get("contype") != "CONSTR_ATTR_NOT_ENFORCED"
+            check = _pg_constraint(stmt, table, constraint, after, enforced)
             if check is not None:
                 keys.append(check)
             continue
@@ -527,8 +530,10 @@ def _constraint_anchor(constraint: Node, columns: tuple[str, ...]) -> str | None
 
 
 def _pg_constraint(
-    stmt: _PgStatement, table: str, constraint: Node, after: int
+    stmt: _PgStatement, table: str, constraint: Node, after: int, enforced: bool = True
 ) -> Operation | None:
+    """The constraint ``constraint`` adds (``enforced`` ``False``: a column's check that a
+    ``NOT ENFORCED`` follows, which the grammar writes as a constraint of its own)."""
     label, columns = _constraint_columns(constraint)
     if not label or constraint.get("indexname"):
         # `… UNIQUE USING INDEX idx`: the unique index already holds the rows to the rule
@@ -542,7 +547,13 @@ def _pg_constraint(
         constrained=columns,
         detail=constraint.get("conname") or "",
         references=_referenced_table(constraint),
-        condition=_pg_condition(constraint.get("raw_expr")) if label == CHECK else (),
+        # A NOT ENFORCED check (PostgreSQL 18, MySQL 8.0.16) is not evaluated: it admits any
+        # row, so its condition implies nothing of another check's.
+        condition=(
+            _pg_condition(constraint.get("raw_expr"))
+            if label == CHECK and constraint.get("is_enforced") and enforced
+            else ()
+        ),
     )
 
 
