@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from backout.check_conditions import Condition, conjunction, folded, implies
+from backout.check_conditions import NUMBER, Atom, Condition, conjunction, folded, implies
 from backout.check_conditions import renamed as renamed_condition
 
 # ``backout.sources.sql`` imports the operation names from this module while the readers are
@@ -2435,12 +2435,30 @@ def _base_checks_imply(base_schema: Schema, table: TableState, op: Operation) ->
         for column in table.columns.values()
         if column.at_base and column.base_name
     }
+    # SQLite compares a number with a column of TEXT affinity as text ('2' >= 10 there, and
+    # not '2' > 5): a number over such a column is not decided.
+    text = {fold(column.name) for column in table.columns.values() if _text_affinity(column.type)}
+    new = folded(op.condition, fold)
+    if any(_numbers_over(atom, text) for atom in new):
+        return False
     old = tuple(
         atom._replace(columns=tuple([names[c] for c in atom.columns]))
         for atom in conjunction(checks)
         if all(c in names for c in atom.columns)
     )
-    return implies(old, folded(op.condition, fold))
+    return implies(tuple(atom for atom in old if not _numbers_over(atom, text)), new)
+
+
+def _text_affinity(type_name: str | None) -> bool:
+    """Whether SQLite gives a column of ``type_name`` TEXT affinity (its type names CHAR,
+    CLOB or TEXT: ``varchar``, ``text``…)."""
+    written = (type_name or "").upper()
+    return "INT" not in written and any(part in written for part in ("CHAR", "CLOB", "TEXT"))
+
+
+def _numbers_over(atom: Atom, columns: set[str]) -> bool:
+    """Whether the conjunct ``atom`` compares one of ``columns`` with a number."""
+    return any(c in columns for c in atom.columns) and any(v[0] == NUMBER for v in atom.values)
 
 
 def _drops_nothing(op: Operation, table: TableState | None) -> bool:
