@@ -1461,3 +1461,24 @@ def test_long_command_lines_are_read_once(line: str) -> None:
     redact_line(line, 0, "ci.yml")
     # a guard against a quadratic read, not a speed measure
     assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # A heredoc's shell line in a .tf file is no HCL attribute: a bare value there is a
+        # value, not a reference (found by review: `export DB_PASSWORD=s3cret` was shown).
+        ("    export DB_PASSWORD=S3cr3tV4l", "    export DB_PASSWORD=***"),
+        ("    DB_PASSWORD=S3cr3tV4l", "    DB_PASSWORD=***"),
+        # A call's quoted arguments are literals; its name and references stay shown.
+        ('  password = lower("S3cr3tV4l")', '  password = lower("***")'),
+        ('  password = coalesce(var.pw, "S3cr3tV4l")', '  password = coalesce(var.pw, "***")'),
+        # References stay shown.
+        ("  password = var.db_password", "  password = var.db_password"),
+        ("  password = random_password.db.result", "  password = random_password.db.result"),
+        ("  password = local.keys[0]", "  password = local.keys[0]"),
+        ("  password = 12345678", "  password = ***"),
+    ],
+)
+def test_a_terraform_value_is_masked_unless_a_reference(line: str, expected: str) -> None:
+    assert redact_line(line, 0, "infra/main.tf")[0] == expected

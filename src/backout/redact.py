@@ -963,7 +963,13 @@ def redact_line(
         elif path.endswith(_HCL_SUFFIXES):
             # HCL quotes a literal: a bare value is a reference (``password = var.db_password``),
             # a heredoc, a map or a list is read over its lines (:func:`continued_secret_spans`).
-            spans = [span for span in spans if not _hcl_reference(line, span)]
+            spans = [
+                piece
+                for span in spans
+                for piece in (
+                    _hcl_call_literals(line, span) if _hcl_reference(line, span) else [span]
+                )
+            ]
             if _DYNAMODB_KEY.match(line):
                 spans = []  # ``aws_dynamodb_table``'s partition key: a column
         else:
@@ -977,6 +983,20 @@ def redact_line(
     return _masked(line, spans), _moved_column(column, spans)
 
 
+def _hcl_call_literals(line: str, span: _Span) -> list[_Span]:
+    """The quoted literals among the arguments of the HCL call that ``span`` of ``line`` names
+    (``lower("s3cret")``, ``coalesce(var.pw, "s3cret")``); none for a reference."""
+    if not line[span[1] :].lstrip().startswith("("):
+        return []
+    return [
+        (literal.start() + 1, literal.end() - 1)
+        for literal in _HCL_STRING.finditer(line, span[1])
+        if literal.end() - literal.start() > 2
+    ]
+
+
+# A quoted HCL string on one line.
+_HCL_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 # DynamoDB's partition key as Terraform's ``aws_dynamodb_table`` names it (``hash_key =
 # "UserId"``, beside ``range_key``): an attribute's name, where ``ECPAY_HASH_KEY`` is a key.
 _DYNAMODB_KEY = re.compile(r"[ \t]*hash_key[ \t]*=[ \t]*\"[^\"$]*\"[ \t]*(?:#.*)?$")
@@ -985,11 +1005,11 @@ _DYNAMODB_KEY = re.compile(r"[ \t]*hash_key[ \t]*=[ \t]*\"[^\"$]*\"[ \t]*(?:#.*)
 def _hcl_reference(line: str, span: _Span) -> bool:
     """Whether ``span`` of the HCL ``line`` is an attribute's bare value that is no literal: a
     reference or a call (``password = var.db_password``, ``random_password.db.result``)."""
-    start = span[0]
+    start, end = span
     return (
         line[:start].rstrip().endswith("=")
-        and _HCL_LITERAL_WORD.match(line, start) is None
-        and line[start] not in "\"'<"
+        and _HCL_REFERENCE.match(line, start) is not None
+        and '"' not in line[start:end]
     )
 
 
@@ -1156,6 +1176,12 @@ _HCL_TOKEN = re.compile(r"\"(?:[^\"\\]|\\.)*\"?|#.*|//.*|[{}\[\]()=:,]|[^\s{}\[\
 # A word in HCL that starts with a letter is no literal but a keyword, a reference or a call
 # (``true``, ``var.db_password``, ``random_password.api.result``, ``file(…)``): a string is
 # quoted, a number starts with a digit.
+# What starts an HCL reference or call (``var.db_password``, ``random_password.db.result``,
+# ``local.keys[0]``, ``lookup(...)``): a bare word is none (HCL has no bare strings), so that
+# ``export DB_PASSWORD=s3cret`` in a heredoc is a value, and a call that holds a quoted literal
+# (``lower("s3cret")``) is masked.
+_HCL_REFERENCE = re.compile(r"[A-Za-z_][\w-]*[ \t]*[.\[(]")
+# A number literal.
 _HCL_LITERAL_WORD = re.compile(r"[-+.]?[0-9]")
 # An HCL path: a literal string is quoted, a bare value is a reference.
 _HCL_SUFFIXES = (".tf", ".tfvars", ".hcl")
