@@ -1482,3 +1482,43 @@ def test_long_command_lines_are_read_once(line: str) -> None:
 )
 def test_a_terraform_value_is_masked_unless_a_reference(line: str, expected: str) -> None:
     assert redact_line(line, 0, "infra/main.tf")[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # A password quoted after the user (found by review: shown whole).
+        ('curl -u ci:"S3cr3tpw" https://x', 'curl -u ci:"***" https://x'),
+        ("curl --user ci:'S3cr3t pw' https://x", "curl --user ci:'***' https://x"),
+        ('smbclient //h/s -U ci%"S3cr3tpw"', 'smbclient //h/s -U ci%"***"'),
+        ('curl -u "ci:S3cr3tpw" https://x', 'curl -u "ci:***" https://x'),
+        ("curl -u ci -X POST https://x", "curl -u ci -X POST https://x"),
+    ],
+)
+def test_a_password_quoted_after_its_user_is_masked(line: str, expected: str) -> None:
+    assert redact_line(line, 0, ".gitlab-ci.yml")[0] == expected
+
+
+def test_a_command_continued_over_lines_prints_no_credential() -> None:
+    text = (
+        "script:\n"
+        "  - mysql -uroot \\\n"
+        "      -pS3cr3tpw db < x.sql\n"
+        "  - curl -u \\\n"
+        "      ci:S3cr3tpw2 \\\n"
+        "      https://x\n"
+        "  - app --token \\\n"
+        "      S3cr3tpw3\n"
+        "  - echo done \\\\\n"
+        "  - mysql -p\n"
+    )
+    lines = text.splitlines()
+    found = continued_secret_spans(lines, ".gitlab-ci.yml")
+    shown = [
+        redact_line(line, 0, ".gitlab-ci.yml", found.get(i))[0] for i, line in enumerate(lines)
+    ]
+    assert "S3cr3t" not in "\n".join(shown)
+    assert shown[2] == "      -p*** db < x.sql"
+    assert shown[4] == "      ci:*** \\"
+    assert shown[5] == "      https://x"
+    assert shown[8:] == ["  - echo done \\\\", "  - mysql -p"]

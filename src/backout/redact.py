@@ -699,7 +699,8 @@ def _command_end(text: str, at: int) -> int:
 _PASSWORD_OPTION = re.compile(
     r"(?<![^\s\"'])-(?P<group>[A-Za-z0-9#:]*?)(?P<flag>[pauUb]|-user|-proxy-user|-cookie)"
     r"(?P<blank>[ \t]+|=)?"
-    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}|[^\s\"'`;|&<>]+)"
+    r"(?P<value>\"[^\"]*\"?|'[^']*'?|\$\{\{[^{}]*\}\}"
+    r"|[^\s\"'`;|&<>]+(?:(?<=[:%])(?:\"[^\"\n]*\"|'[^'\n]*'))?)"
 )
 # The options each command takes a password with, and what is before it in the value (curl's
 # ``user:password``, Samba's ``user%password``; ``""``: the whole value).
@@ -812,7 +813,8 @@ def _command_spans(text: str) -> Iterator[tuple[int, int]]:
                 separator = text.find(before, begin, finish)
                 if separator < 0:
                     continue  # a user alone: the command prompts for the password
-                begin = separator + 1
+                # The password may be quoted after the user (``-u ci:"s3cret"``).
+                begin, finish = _unquoted(text, separator + 1, finish)
             yield from _value_span(text, begin, finish)
 
 
@@ -1124,6 +1126,8 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, Masked]:
             _variable_defaults(lines, found)
         if named:
             _named_attributes(lines, named, found)
+    if "\\\n" in text:
+        _continued_commands(lines, found)
     if not named:
         return found
     going: _Continuation | None = None
@@ -1152,6 +1156,41 @@ def continued_secret_spans(lines: list[str], path: str) -> dict[int, Masked]:
                 for number, span in above.items():
                     _add_span(found, number, span)
     return found
+
+
+def _continued_commands(lines: list[str], found: dict[int, Masked]) -> None:
+    """Put in ``found`` the credentials of the shell commands that go on over lines ending in
+    ``\\`` (``mysql -u root \\`` then ``-ps3cret db``; ``--password \\`` then ``s3cret``): each
+    such command is read as one line, its spans put back on the lines they are on."""
+    index = 0
+    while index < len(lines):
+        last = index
+        while last < len(lines) - 1 and _continues(lines[last]):
+            last += 1
+        if last > index:
+            starts: list[int] = []
+            pieces: list[str] = []
+            at = 0
+            for line in lines[index : last + 1]:
+                starts.append(at)
+                piece = line[:-1] + " " if _continues(line) else line
+                pieces.append(piece)
+                at += len(piece)
+            joined = "".join(pieces)
+            spans = _secret_spans(joined) if names_a_secret(joined) else []
+            if _may_hold_command(joined):
+                spans += _command_spans(joined)
+            for begin, finish in spans:
+                for offset, (start, piece) in enumerate(zip(starts, pieces, strict=True)):
+                    low, high = max(begin, start), min(finish, start + len(piece))
+                    if low < high:
+                        _add_span(found, index + offset, (low - start, high - start), apart=True)
+        index = last + 1
+
+
+def _continues(line: str) -> bool:
+    """Whether ``line`` ends in an unescaped ``\\``: the command goes on on the next line."""
+    return (len(line) - len(line.rstrip("\\"))) % 2 == 1
 
 
 # A Terraform ``variable`` or ``output`` block's opening line, its name in the label; the
