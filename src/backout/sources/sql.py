@@ -376,16 +376,18 @@ def _pg_named_keys(stmt: _PgStatement, table: str, column: Node, after: int) -> 
         constraint = _fields(item, "Constraint")
         if constraint is None:
             continue
+        following = _fields(items[index + 1], "Constraint") if index + 1 < len(items) else None
+        enforced = (following or {}).get("contype") != "CONSTR_ATTR_NOT_ENFORCED"
         if constraint.get("contype") == "CONSTR_CHECK":
             # Named or not: PostgreSQL names an unnamed one after the column its condition
             # reads, in the order of the statement (``t_a_check``, ``t_a_check1``).
-            following = _fields(items[index + 1], "Constraint") if index + 1 < len(items) else None
-            enforced = (following or {}).get("contype") != "CONSTR_ATTR_NOT_ENFORCED"
             check = _pg_constraint(stmt, table, constraint, after, enforced)
             if check is not None:
                 keys.append(check)
             continue
         if constraint.get("contype") == "CONSTR_FOREIGN":
+            if not enforced:
+                continue  # ``REFERENCES x NOT ENFORCED`` (PostgreSQL 18): never evaluated
             # ``a int REFERENCES x``, named or not: PostgreSQL names the next unnamed key on
             # the column around it (``t_a_fkey1``), and a drop of it drops it.
             keys.append(
@@ -539,6 +541,10 @@ def _pg_constraint(
         # `… UNIQUE USING INDEX idx`: the unique index already holds the rows to the rule
         # (it is judged where it is created), the constraint adds nothing the old code meets.
         return None
+    if label in (CHECK, FOREIGN_KEY) and not (constraint.get("is_enforced") and enforced):
+        # NOT ENFORCED (PostgreSQL 18, MySQL 8.0.16 for checks): recorded, never evaluated; it
+        # rejects no write of the old release, and a base one constrains none of its writes.
+        return None
     return Operation(
         ADD_CONSTRAINT,
         stmt.at_name(_constraint_anchor(constraint, columns), after),
@@ -547,13 +553,7 @@ def _pg_constraint(
         constrained=columns,
         detail=constraint.get("conname") or "",
         references=_referenced_table(constraint),
-        # A NOT ENFORCED check (PostgreSQL 18, MySQL 8.0.16) is not evaluated: it admits any
-        # row, so its condition implies nothing of another check's.
-        condition=(
-            _pg_condition(constraint.get("raw_expr"))
-            if label == CHECK and constraint.get("is_enforced") and enforced
-            else ()
-        ),
+        condition=_pg_condition(constraint.get("raw_expr")) if label == CHECK else (),
     )
 
 

@@ -60,7 +60,9 @@ class ConstraintOldWritesMayViolate(Rule):
     key on PostgreSQL (named after the first that has a name) and an index each on MySQL
     and MariaDB: dropping one leaves the column unique there only. `NOT VALID` does not
     help: it skips existing rows only (the `VALIDATE CONSTRAINT` that follows adds nothing
-    the old release meets).
+    the old release meets). `NOT ENFORCED` does: a `CHECK` or `FOREIGN KEY` written so
+    (PostgreSQL 18; MySQL 8.0.16 for checks) is recorded and never evaluated, so it is not
+    new, and one at the base constrains none of the old release's writes.
 
     A SQL `CHECK` is compared by its condition: one added, under a dropped check's name or
     another, is not new when the checks the table had at the base admit only rows it admits
