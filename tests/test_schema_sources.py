@@ -398,6 +398,36 @@ def test_do_block_statements_are_located_in_their_branches(tmp_path: Path) -> No
     assert sorted(f[1] for f in found) == ["db/0002_b.up.sql:4:31", "db/0002_b.up.sql:6:31"]
 
 
+def test_do_block_statements_are_found_in_every_kind_of_block() -> None:
+    """Loops, nested blocks, exception handlers, a variable's default, a string that holds
+    what the PL/pgSQL parser's JSON names a statement by: each statement once, in order."""
+    import pglast.parser
+
+    from backout.sources.sql import _DO_WRAPPER, _plpgsql_statements
+
+    source = (
+        "DECLARE n int := (SELECT count(*) FROM t); r record;\n"
+        "BEGIN\n"
+        "  FOR r IN SELECT id FROM t LOOP\n"
+        "    UPDATE t SET note = '\"PLpgSQL_stmt_execsql\":{' WHERE id = r.id;\n"
+        "  END LOOP;\n"
+        "  BEGIN\n"
+        "    ALTER TABLE t ADD COLUMN a int;\n"
+        "  EXCEPTION WHEN duplicate_column THEN\n"
+        "    EXECUTE 'ALTER TABLE t ' || 'DROP COLUMN a' USING n;\n"
+        "  END;\n"
+        "  WHILE n > 0 LOOP n := n - 1; DELETE FROM t WHERE id = n; END LOOP;\n"
+        "END"
+    )
+    tree = pglast.parser.parse_plpgsql_json(f"{_DO_WRAPPER}{source}$backout$;")
+    assert _plpgsql_statements(tree) == [
+        ("sql", "UPDATE t SET note = '\"PLpgSQL_stmt_execsql\":{' WHERE id = r.id"),
+        ("sql", "ALTER TABLE t ADD COLUMN a int"),
+        ("dynamic", "'ALTER TABLE t ' || 'DROP COLUMN a'"),
+        ("sql", "DELETE FROM t WHERE id = n"),
+    ]
+
+
 def test_dialect_decides_what_is_unreadable(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -1097,7 +1097,7 @@ def _read_do_block(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
     body_offset = stmt.body.text.find(source, stmt.start, stmt.end + len(source) + 2)
     body_offset = stmt.start if body_offset < 0 else body_offset
     try:
-        tree = _json_loads(pglast.parser.parse_plpgsql_json(f"{_DO_WRAPPER}{source}$backout$;"))
+        tree = pglast.parser.parse_plpgsql_json(f"{_DO_WRAPPER}{source}$backout$;")
     except (pglast.parser.ParseError, ValueError) as exc:
         result.problems.append(
             SqlUnreadable(
@@ -1138,32 +1138,25 @@ def _line_col(body: SqlText, offset: int) -> tuple[int, int]:
     return location.line, location.column
 
 
-def _plpgsql_statements(tree: Any) -> list[tuple[str, str]]:
+def _plpgsql_statements(tree: str) -> list[tuple[str, str]]:
     """``("sql", text)`` for each embedded SQL statement, ``("dynamic", expr)`` for EXECUTE,
-    in the order they are written (a THEN branch before its ELSE)."""
-    found: list[tuple[str, str]] = []
-    _collect_plpgsql(tree, found)
-    return found
+    in the order they are written (a THEN branch before its ELSE), from the PL/pgSQL parser's
+    JSON ``tree``. Found in its text, not by loading and walking it (a tenth of the time): a
+    statement's key, its quotes unescaped, cannot appear inside a JSON string, and the
+    variables (``datums``) hold expressions only, never statements."""
+    return [
+        ("sql" if match.group("kind") == "execsql" else "dynamic", _json_loads(match.group(2)))
+        for match in _PLPGSQL_STATEMENT.finditer(tree)
+        if match.group("kind") == "dynexecute" or len(match.group(2)) > 2
+    ]
 
 
-def _collect_plpgsql(node: Any, found: list[tuple[str, str]]) -> None:
-    """Depth first, in the JSON's order, which is the written order. ``datums`` (the block's
-    variables) hold no statements and are skipped; so are the scalars."""
-    if isinstance(node, list):
-        for item in node:
-            if isinstance(item, (dict, list)):
-                _collect_plpgsql(item, found)
-        return
-    for key, value in node.items():
-        if key == "PLpgSQL_stmt_execsql":
-            query = value.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query")
-            if query:
-                found.append(("sql", query))
-        elif key == "PLpgSQL_stmt_dynexecute":
-            query = value.get("query", {}).get("PLpgSQL_expr", {}).get("query", "")
-            found.append(("dynamic", query))
-        elif key != "datums" and isinstance(value, (dict, list)):
-            _collect_plpgsql(value, found)
+# A statement that runs SQL, and its query as a JSON string: ``"PLpgSQL_stmt_execsql":
+# {"lineno":3,"sqlstmt":{"PLpgSQL_expr":{"query":"…"``, EXECUTE's ``"query":{"PLpgSQL_expr":…``.
+_PLPGSQL_STATEMENT = re.compile(
+    r'"PLpgSQL_stmt_(?P<kind>execsql|dynexecute)":\{[^{}]*?"(?:sqlstmt|query)":'
+    r'\{"PLpgSQL_expr":\{"query":("(?:[^"\\]|\\.)*")'
+)
 
 
 def _sql_literal(expression: str) -> str | None:
