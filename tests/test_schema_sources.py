@@ -428,6 +428,22 @@ def test_do_block_statements_are_found_in_every_kind_of_block() -> None:
     ]
 
 
+def test_only_the_statements_backout_reads_are_loaded() -> None:
+    from backout.sources.sql import _statements_to_read
+
+    text = (
+        'INSERT INTO t VALUES (1, \'{"stmt":{"DropStmt":{}}\');\n'
+        "ALTER TABLE t ADD COLUMN a int;\n"
+        "SELECT 1;\n"
+        "SELECT * INTO t_copy FROM t;\n"
+        "UPDATE t SET a = 1;\n"
+        "DROP TABLE u"
+    )
+    kinds = [next(iter(raw["stmt"])) for raw in _statements_to_read(text)]
+    assert kinds == ["AlterTableStmt", "SelectStmt", "DropStmt"]
+    assert _statements_to_read("-- nothing") == []
+
+
 def test_dialect_decides_what_is_unreadable(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -980,6 +980,32 @@ def _parse_postgres(text: str) -> list[Node]:
     return statements
 
 
+def _statements_to_read(text: str) -> list[Node]:
+    """The statements of ``text`` that backout reads (:data:`_PG_STATEMENT_READERS`; a SELECT
+    only with ``INTO``), as libpg_query's raw statements; raises ``ParseError``.
+
+    Only those are loaded from the parser's JSON, each from its own slice of the text: the
+    others (INSERT, UPDATE, GRANT, COMMENT…) are often most of a migration's JSON, and loading
+    it cost more than the parse itself. A raw statement starts with ``{"stmt":{"Kind":`` (no
+    other node has a ``stmt`` field, and a quote inside a JSON string is escaped) and ends
+    at the comma before the next one, or at the array's closing bracket."""
+    tree = pglast.parser.parse_sql_json(text)
+    found = [(match.start(), match.group(1)) for match in _RAW_STATEMENT.finditer(tree)]
+    statements: list[Node] = []
+    for index, (start, kind) in enumerate(found):
+        if kind not in _PG_STATEMENT_READERS:
+            continue
+        end = found[index + 1][0] - 1 if index + 1 < len(found) else tree.rindex("]")
+        piece = tree[start:end]
+        if kind != "SelectStmt" or '"intoClause"' in piece:
+            statements.append(_json_loads(piece))
+    return statements
+
+
+# Where a raw statement starts in libpg_query's JSON, and its kind.
+_RAW_STATEMENT = re.compile(r'\{"stmt":\{"(\w+)":')
+
+
 # Adds what one statement changes to the read of its body.
 _StatementReader = Callable[[_PgStatement, Node, SqlRead], None]
 
@@ -999,7 +1025,7 @@ def read_postgres(body: SqlText) -> SqlRead:
     """Read a SQL body with PostgreSQL's grammar."""
     result = SqlRead()
     try:
-        statements = _parse_postgres(body.text)
+        statements = _statements_to_read(body.text)
     except pglast.parser.ParseError as exc:
         return _read_postgres_piecewise(body, exc)
     for raw in statements:
@@ -1031,7 +1057,7 @@ def _read_postgres_piecewise(body: SqlText, first_error: pglast.parser.ParseErro
         start = found if found >= 0 else position
         position = start + len(piece)
         try:
-            parsed = _parse_postgres(piece)
+            parsed = _statements_to_read(piece)
         except pglast.parser.ParseError as exc:
             result.problems.append(_pg_problem(body, exc, start, piece))
             continue
