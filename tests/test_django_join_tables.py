@@ -174,17 +174,20 @@ def _check(
     release: dict[str, str],
     created: tuple[str, ...] = (),
     backend: str | None = None,
+    dialect: str | None = None,
 ) -> Migrated:
     """Django's tables at the base and after the release, and backout's BK202/BK203/BK206
     findings on the release; asserts the renames and drops say what Django did to the
     tables but those the release ``created``. ``backend``: the database Django migrates and
-    backout's ``--sql-dialect`` (by default, SQLite and backout's default)."""
+    backout's ``--sql-dialect`` (by default, SQLite and backout's default); ``dialect``:
+    another ``--sql-dialect`` (``""``: none given)."""
     base_dir, head_dir = tmp_path / "base", tmp_path / "head"
     _write(base_dir, base)
     _write(head_dir, {**base, **release})
     before, _ = _django_tables(base_dir, backend or "sqlite")
     after, foreign_keys = _django_tables(head_dir, backend or "sqlite")
-    dialect = ("--sql-dialect", backend) if backend else ()
+    flag = backend if dialect is None else dialect
+    dialect_flag = ("--sql-dialect", flag) if flag else ()
     done = run_backout(
         "check",
         str(head_dir),
@@ -194,7 +197,7 @@ def _check(
         "BK202,BK203,BK206",
         "--format",
         "json",
-        *dialect,
+        *dialect_flag,
     )
     assert done.returncode in (0, 1), done.stderr
     findings: list[dict[str, object]] = json.loads(done.stdout)["findings"]
@@ -549,6 +552,41 @@ def test_names_too_long_for_the_database_are_shortened_as_django_shortens_them(
     assert longest == limit if limit else longest > 64, (before, after)
     assert OWN_TABLE in before and OWN_TABLE in after
     assert sorted(str(f["code"]) for f in findings) == ["BK202"] + ["BK203"] * 5, [
+        f["message"] for f in findings
+    ]
+
+
+@pytest.mark.parametrize(
+    ("backend", "dialect"),
+    [("sqlite", ""), ("mysql", ""), ("postgres", "sqlite")],
+    ids=["sqlite-settings", "mysql-settings", "postgres-settings"],
+)
+def test_names_are_shortened_for_the_database_the_settings_name(
+    tmp_path: Path, backend: str, dialect: str
+) -> None:
+    # Django shortens names by the backend of the project's DATABASES["default"]["ENGINE"],
+    # whatever sql-dialect says: none on SQLite though the default sql-dialect is postgres,
+    # 64 on MySQL, 63 on PostgreSQL though sql-dialect is sqlite.
+    engine = {"sqlite": "sqlite3", "mysql": "mysql", "postgres": "postgresql"}[backend]
+    settings = (
+        f'DATABASES = {{"default": {{"ENGINE": "django.db.backends.{engine}", "NAME": "db"}}}}\n'
+    )
+    before, after, _, findings = _check(
+        tmp_path,
+        {"shop/0001_initial": LONG_NAMES, "settings": settings},
+        _release(
+            f'migrations.RenameField(model_name="book", old_name="{LONG_FIELD}", '
+            'new_name="shelved_books_of_the_reading_list_entries_for_customers")',
+            'migrations.RenameField(model_name="shelf", old_name="books", new_name="volumes")',
+            f'migrations.RenameModel(old_name="{LONG_MODEL}", new_name="{RENAMED_MODEL}")',
+        ),
+        backend=backend,
+        dialect=dialect,
+    )
+    limit = {"postgres": 63, "mysql": 64}.get(backend)
+    longest = max(len(name) for tables in (before, after) for name in tables)
+    assert longest == limit if limit else longest > 64, (before, after)
+    assert sorted(str(f["code"]) for f in findings) == ["BK203"] * 5, [
         f["message"] for f in findings
     ]
 

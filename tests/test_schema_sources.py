@@ -1689,6 +1689,122 @@ def test_django_user_model_is_the_one_the_settings_name(
     assert [f.code for f in findings] == (["BK206"] if retargeted else []), findings
 
 
+LONG_MODEL = "Shipment" + "Allocation" * 5 + "Xy"  # shop_<model>: 65 characters
+SQLITE = '"ENGINE": "django.db.backends.sqlite3"'
+POSTGRES = '"ENGINE": "django.db.backends.postgresql"'
+
+
+@pytest.mark.parametrize(
+    ("settings", "dialect", "backend"),
+    [
+        ({}, "postgres", "postgres"),
+        ({}, "sqlite", "sqlite"),
+        (
+            {"settings.py": f'DATABASES = {{"default": {{{SQLITE}, "NAME": "db"}}}}\n'},
+            None,
+            "sqlite",
+        ),
+        ({"settings.py": f"DATABASES = {{'default': {{{POSTGRES}}}}}\n"}, "sqlite", "postgres"),
+        (
+            {
+                "conf/settings/base.py": "try:\n    DATABASES: dict = {'default': {"
+                '"ENGINE": "django.contrib.gis.db.backends.mysql"}}\n'
+                "except ImportError:\n    pass\n"
+            },
+            None,
+            "mysql",
+        ),
+        (
+            {"settings.py": 'DATABASES = {"default": {"ENGINE": "django.db.backends.oracle"}}'},
+            None,
+            "oracle",
+        ),
+        (
+            {
+                "settings/base.py": f"DATABASES = {{'default': {{{POSTGRES}}}}}\n",
+                "settings/test.py": "from .base import *\n"
+                'DATABASES["default"]["NAME"] = "test"\n'
+                'DATABASES["default"]["ENGINE"] = "django.db.backends.sqlite3"\n',
+            },
+            "mysql",
+            "mysql",
+        ),
+        (
+            {"settings.py": "import os\nDATABASES = {'default': {'ENGINE': os.environ['DB']}}\n"},
+            "sqlite",
+            "sqlite",
+        ),
+        (
+            {
+                "settings.py": f"DATABASES = {{'default': {{**BASE, {SQLITE}}}, "
+                f"'old': {{{POSTGRES}}}}}"
+            },
+            None,
+            "sqlite",
+        ),
+        (
+            {"settings.py": f"DATABASES = {{'default': {{{SQLITE}, **OVERRIDES}}}}\n"},
+            None,
+            "postgres",
+        ),
+        (
+            {"settings.py": "DATABASES = {'default': {'ENGINE': 'django_cockroachdb'}}\n"},
+            None,
+            "postgres",
+        ),
+        (
+            {"settings.py": f"{{% if x %}}DATABASES = {{'default': {{{SQLITE}}}}}{{% endif %}}\n"},
+            None,
+            "postgres",
+        ),
+    ],
+    ids=[
+        "no-settings",
+        "no-settings-sqlite",
+        "sqlite3",
+        "postgresql-over-dialect",
+        "gis-mysql-in-try",
+        "oracle",
+        "two-disagree",
+        "computed",
+        "unpacked-before",
+        "unpacked-after",
+        "third-party",
+        "template",
+    ],
+)
+def test_django_names_are_as_long_as_the_settings_database_takes(
+    tmp_path: Path, settings: dict[str, str], dialect: str | None, backend: str
+) -> None:
+    # Django shortens a default table name longer than its backend's max_name_length()
+    # (63 PostgreSQL, 64 MySQL, 30 Oracle, no limit SQLite): the backend is the ENGINE of
+    # the settings' DATABASES["default"] when they all give the same literal one, else the
+    # sql-dialect's.
+    from django.db.backends.utils import truncate_name
+
+    head = "from django.db import migrations, models\n\nclass Migration(migrations.Migration):\n"
+    write(
+        tmp_path,
+        {
+            **settings,
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": head + "    dependencies = []\n"
+            f'    operations = [migrations.CreateModel(name="{LONG_MODEL}", '
+            'fields=[("id", models.AutoField())])]\n',
+            "shop/migrations/0002_delete.py": head
+            + '    dependencies = [("shop", "0001_initial")]\n'
+            f'    operations = [migrations.DeleteModel(name="{LONG_MODEL}")]\n',
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(
+        select=("BK202",), release_size=1, sql_dialect=dialect
+    )
+    messages = [f.message for f in check(tmp_path, config).findings]
+    limit = {"postgres": 63, "mysql": 64, "oracle": 30}.get(backend)
+    table = truncate_name(f"shop_{LONG_MODEL.lower()}", limit)
+    assert len(messages) == 1 and f"drops table {table}," in messages[0], (table, messages)
+
+
 def test_django_migrations_read_by_the_process_pool_are_linked(tmp_path: Path) -> None:
     # A tree large enough to be read by a process pool, the Django app's files first (the
     # workers take the first chunks): the facts that come back are Migration facts, whose

@@ -740,8 +740,9 @@ class Schema:
     """Django: the join tables of many-to-many fields, by the default table name of the
     field's model and the field's name (:data:`JOIN_TABLE`)."""
     name_length: int | None = None
-    """Django: the longest table name its backend for the dialect gives
-    (:data:`DJANGO_NAME_LENGTHS`), which a join table's default name is shortened to."""
+    """Django: the longest table name its backend gives (:meth:`Migration.name_length`, set
+    from each Django migration replayed), which a join table's default name is shortened
+    to."""
 
     def __post_init__(self) -> None:
         fold = self.fold
@@ -1683,6 +1684,8 @@ def replay(migrations: Iterable[Migration], dialect: str = "postgres") -> Schema
     tables = schema.tables
     for migration in migrations:
         up, _ = migration.operations(dialect)
+        if migration.engine == "django":
+            schema.name_length = migration.name_length(dialect)
         for written in up:
             for op in _resolved(schema, written):
                 # Schema.apply, without its call per operation: a long history has many.
@@ -2132,6 +2135,8 @@ def _judge_release(
     tables = schema.tables
     for migration in release:
         up: Sequence[Operation] = migration.operations(dialect)[0]
+        if migration.engine == "django":
+            schema.name_length = migration.name_length(dialect)
         if _may_rebuild(up):
             up = _fold_rebuilds(up, schema)
         for op in itertools.chain.from_iterable(_resolved(schema, written) for written in up):

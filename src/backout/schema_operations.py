@@ -151,9 +151,10 @@ def join_columns(model: str, target: str) -> tuple[str, str]:
     return f"{model}_id", f"{target}_id" if target else ""
 
 
-DJANGO_NAME_LENGTHS = {"postgres": 63, "mysql": 64}
-"""The longest table name Django gives on each ``sql-dialect``, its backend's
-``connection.ops.max_name_length()`` (SQLite's is ``None``: no limit)."""
+DJANGO_NAME_LENGTHS = {"postgres": 63, "mysql": 64, "oracle": 30}
+"""The longest table name Django gives on each ``sql-dialect`` (and Oracle, which a
+project's settings may name), its backend's ``connection.ops.max_name_length()``
+(SQLite's is ``None``: no limit)."""
 
 
 def django_name(name: str, limit: int | None) -> str:

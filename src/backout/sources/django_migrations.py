@@ -63,7 +63,12 @@ from backout.schema_operations import (
     unique_together_key,
 )
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
-from backout.sources.django_settings import DEFAULT_USER_MODEL, USER_MODEL, DjangoUserModel
+from backout.sources.django_settings import (
+    DEFAULT_USER_MODEL,
+    USER_MODEL,
+    DjangoDatabase,
+    DjangoUserModel,
+)
 from backout.sources.migration_facts import Migration, version_key
 from backout.sources.paths import is_django_migration
 from backout.sources.python_ast import argument as _argument
@@ -1060,7 +1065,8 @@ def link_django_app_labels(facts: FactSet) -> None:
     ``replaces``): the label most of those use, when the directory's name is none of them,
     is the app's. Its migrations, and the tables they name after it, take that label; a
     table the SQL of a ``RunSQL`` names, or a model is given as written (``db_table``), keeps
-    its name.
+    its name. Each migration is told the database backend the project's settings name
+    (:func:`_link_backend`).
     """
     streams: dict[str, list[Migration]] = {}
     for migration in facts.of(Migration):
@@ -1074,6 +1080,7 @@ def link_django_app_labels(facts: FactSet) -> None:
             labels[stream] = (label, literal)
     if streams:
         _link_user_model(facts)
+        _link_backend(facts)
     if not labels:
         return
 
@@ -1104,6 +1111,23 @@ def _link_user_model(facts: FactSet) -> None:
         if not any(op.references == USER_MODEL for op in (*fact.up, *fact.down)):
             return fact
         return replace(fact, up=tuple(map(named, fact.up)), down=tuple(map(named, fact.down)))
+
+    facts.replace_each(link)
+
+
+def _link_backend(facts: FactSet) -> None:
+    """Give the Django migrations of ``facts`` the backend of the project's ``default``
+    database (:attr:`Migration.django_backend`): the one the settings modules name
+    (:class:`DjangoDatabase`); none when they name none, several, or compute it."""
+    backends = {fact.backend for fact in facts.of(DjangoDatabase)}
+    backend = backends.pop() if len(backends) == 1 else ""
+    if not backend:
+        return
+
+    def link(fact: Fact) -> Fact:
+        if not isinstance(fact, Migration) or fact.engine != "django":
+            return fact
+        return replace(fact, django_backend=backend)
 
     facts.replace_each(link)
 

@@ -94,6 +94,11 @@ class Migration(Fact):
     down_transaction: bool = True
     """The same for the down SQL (dbmate ``-- migrate:down transaction:false``; Liquibase's
     flag covers the changeset's rollback too)."""
+    django_backend: str = ""
+    """Django: the backend of the project's ``default`` database, as its settings name it
+    (``postgres``, ``mysql``, ``sqlite``, ``oracle``), whose longest names Django gives
+    (:data:`~backout.schema_operations.DJANGO_NAME_LENGTHS`); ``""`` when not known, when
+    the ``sql-dialect`` checked stands for it."""
     dialect: str | None = None
     """The only ``sql-dialect`` that runs this migration (pop's ``name.mysql.up.sql``), or
     None when every dialect runs it."""
@@ -134,7 +139,7 @@ class Migration(Fact):
                 if read.dialect == dialect:
                     up, down = read.up, read.down
                     break
-        limit = DJANGO_NAME_LENGTHS.get(dialect)
+        limit = self.name_length(dialect)
         if self.engine == "django" and limit is not None:
             kept = frozenset(self.literal_tables)
             sql_up, sql_down = (frozenset(steps) for steps in self.sql_steps)
@@ -143,6 +148,11 @@ class Migration(Fact):
         if dialect == "sqlite":
             return as_sqlite(up), as_sqlite(down)
         return up, down
+
+    def name_length(self, dialect: str) -> int | None:
+        """Django: the longest default name its backend gives, the one the project's settings
+        name (:attr:`django_backend`), else ``dialect``'s; ``None``: no limit."""
+        return DJANGO_NAME_LENGTHS.get(self.django_backend or dialect)
 
 
 @direct_init
