@@ -1805,6 +1805,46 @@ def test_django_names_are_as_long_as_the_settings_database_takes(
     assert len(messages) == 1 and f"drops table {table}," in messages[0], (table, messages)
 
 
+@pytest.mark.parametrize(
+    "db_table",
+    [
+        '"library"."shelves_' + "with_a_long_name" * 3 + '__"',
+        '"shelves_' + "with_a_long_name" * 3 + '__"',
+        '"library"."shelves"',
+    ],
+    ids=["schema-long", "quoted-long", "schema-short"],
+)
+def test_django_join_table_of_a_quoted_db_table_is_named_as_django_names_it(
+    tmp_path: Path, db_table: str
+) -> None:
+    # Django's _get_m2m_db_table takes the quotes off a db_table ("library"."shelves" →
+    # library"."shelves), adds _<field>, and truncate_name shortens the table part alone to
+    # 63 (PostgreSQL); quote_name quotes it again: "library"."shelves_…_books".
+    from django.db.backends.utils import strip_quotes, truncate_name
+
+    expected = '"' + truncate_name(f"{strip_quotes(db_table)}_books", 63) + '"'
+    head = "from django.db import migrations, models\n\nclass Migration(migrations.Migration):\n"
+    write(
+        tmp_path,
+        {
+            "shop/migrations/__init__.py": "",
+            "shop/migrations/0001_initial.py": head + "    dependencies = []\n"
+            "    operations = [\n"
+            '        migrations.CreateModel(name="Book", fields=[("id", models.AutoField())]),\n'
+            '        migrations.CreateModel(name="Shelf", fields=[("id", models.AutoField()), '
+            '("books", models.ManyToManyField(to="shop.book"))], '
+            f"options={{'db_table': {db_table!r}}}),\n"
+            "    ]\n",
+            "shop/migrations/0002_remove.py": head
+            + '    dependencies = [("shop", "0001_initial")]\n'
+            '    operations = [migrations.RemoveField(model_name="shelf", name="books")]\n',
+        },
+    )
+    config = Config(root=tmp_path).with_overrides(select=("BK202",), release_size=1)
+    messages = [f.message for f in check(tmp_path, config).findings]
+    assert len(messages) == 1 and f"drops table {expected}," in messages[0], (expected, messages)
+
+
 def test_django_migrations_read_by_the_process_pool_are_linked(tmp_path: Path) -> None:
     # A tree large enough to be read by a process pool, the Django app's files first (the
     # workers take the first chunks): the facts that come back are Migration facts, whose

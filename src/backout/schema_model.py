@@ -110,6 +110,7 @@ from backout.schema_operations import (
     field_foreign_key,
     join_columns,
     join_foreign_key,
+    join_table_name,
     unique_together_group,
     unique_together_key,
 )
@@ -768,7 +769,7 @@ class Schema:
         model whose default table is ``model_table``: ``<its table>_<field>``, shortened as
         Django shortens it (Django's ``_get_m2m_db_table``)."""
         table = self.model_tables.get(model_table, model_table)
-        return django_name(f"{table}_{field_name}", self.name_length)
+        return django_name(join_table_name(table, field_name), self.name_length)
 
     def new_in_release(self, name: str) -> bool:
         """Whether ``name``, which no table has, is a view the release created."""

@@ -157,15 +157,35 @@ project's settings may name), its backend's ``connection.ops.max_name_length()``
 (SQLite's is ``None``: no limit)."""
 
 
+def join_table_name(table: str, field_name: str) -> str:
+    """The default name of the join table of the many-to-many field ``field_name`` of the
+    model whose table is ``table``, before :func:`django_name` shortens it: Django's
+    ``_get_m2m_db_table``, ``<table>_<field>`` of the table with its quotes taken off
+    (``strip_quotes``), which ``quote_name`` puts back: ``"library"."shelves"`` gives
+    ``"library"."shelves_books"``."""
+    if len(table) > 1 and table[0] == table[-1] == '"':
+        return f'"{table[1:-1]}_{field_name}"'
+    return f"{table}_{field_name}"
+
+
 def django_name(name: str, limit: int | None) -> str:
     """The table name ``name`` as Django gives it a default one (``<app_label>_<model>``, a
     join table's ``<model table>_<field>``) on a database that takes names of ``limit``
     characters: ``django.db.backends.utils.truncate_name``, which cuts a longer one to
-    ``limit - 4`` characters and ends it in the first 4 hex digits of its md5."""
-    if limit is None or len(name) <= limit:
+    ``limit - 4`` characters and ends it in the first 4 hex digits of its md5; of a name
+    in a schema (``"library"."shelves_books"``, ``split_identifier``), the part after the
+    schema alone (the quotes around ``name`` kept)."""
+    if limit is None:
         return name
-    digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()[:4]
-    return name[: limit - 4] + digest
+    quoted = len(name) > 1 and name[0] == name[-1] == '"'
+    inner = name[1:-1] if quoted else name
+    parts = inner.split('"."')
+    namespace, table = (parts[0] + '"."', parts[1]) if len(parts) == 2 else ("", inner)
+    if len(table) <= limit:
+        return name
+    digest = hashlib.md5(table.encode(), usedforsecurity=False).hexdigest()[:4]
+    cut = namespace + table[: limit - 4] + digest
+    return f'"{cut}"' if quoted else cut
 
 
 def django_names(

@@ -60,6 +60,7 @@ from backout.schema_operations import (
     field_foreign_key,
     join_columns,
     join_foreign_key,
+    join_table_name,
     unique_together_key,
 )
 from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
@@ -278,7 +279,7 @@ class _Operations:
         if own:
             self.literal_tables.add(own.lower())
             return own.lower()
-        join = f"{table}_{field_name}"
+        join = join_table_name(table, field_name)
         if table in self.app_tables:
             self.app_tables.add(join)
         return join
