@@ -241,3 +241,9 @@ def test_a_given_pyproject_without_a_backout_table_is_exit_2(tmp_path: Path) -> 
     line = one_line_error(run_backout("check", ".", "--config", "pyproject.toml", cwd=tmp_path))
     assert "pyproject.toml has no [tool.backout] table" in line
     assert run_backout("check", ".", cwd=tmp_path).returncode == 0
+
+
+def test_a_sql_dialect_set_in_the_file_is_known_as_given() -> None:
+    # It then names the database Django's names are shortened for, over the settings'.
+    assert not config_from_table({}).sql_dialect_given
+    assert config_from_table({"sql-dialect": "postgres"}).sql_dialect_given

@@ -557,17 +557,22 @@ def test_names_too_long_for_the_database_are_shortened_as_django_shortens_them(
 
 
 @pytest.mark.parametrize(
-    ("backend", "dialect"),
-    [("sqlite", ""), ("mysql", ""), ("postgres", "sqlite")],
-    ids=["sqlite-settings", "mysql-settings", "postgres-settings"],
+    ("backend", "dialect", "engine"),
+    [
+        ("sqlite", "", "sqlite3"),
+        ("mysql", "", "mysql"),
+        ("postgres", "", "postgresql"),
+        ("postgres", "postgres", "sqlite3"),
+    ],
+    ids=["sqlite-settings", "mysql-settings", "postgres-settings", "given-dialect"],
 )
 def test_names_are_shortened_for_the_database_the_settings_name(
-    tmp_path: Path, backend: str, dialect: str
+    tmp_path: Path, backend: str, dialect: str, engine: str
 ) -> None:
-    # Django shortens names by the backend of the project's DATABASES["default"]["ENGINE"],
-    # whatever sql-dialect says: none on SQLite though the default sql-dialect is postgres,
-    # 64 on MySQL, 63 on PostgreSQL though sql-dialect is sqlite.
-    engine = {"sqlite": "sqlite3", "mysql": "mysql", "postgres": "postgresql"}[backend]
+    # Django shortens names by the backend of the project's DATABASES["default"]["ENGINE"]
+    # when no sql-dialect is given: none on SQLite though the default sql-dialect is
+    # postgres, 64 on MySQL, 63 on PostgreSQL. A sql-dialect the user gives names the
+    # database the project runs on (the settings' literal may be the development one).
     settings = (
         f'DATABASES = {{"default": {{"ENGINE": "django.db.backends.{engine}", "NAME": "db"}}}}\n'
     )

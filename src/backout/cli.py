@@ -242,6 +242,8 @@ def build_config(target: Path, **flags: Any) -> Config:
     for key in ("keep_releases", "release_size", "sql_dialect", "rollback_via"):
         if flags.get(key) is not None:
             overrides[key] = flags[key]
+    if flags.get("sql_dialect") is not None:
+        overrides["sql_dialect_given"] = True
     for key in ("exclude", "insecure_registries"):
         if flags.get(key):
             overrides[key] = tuple(getattr(config, key)) + tuple(flags[key])

@@ -227,6 +227,9 @@ class Config:
     per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fail_on: Severity = Severity.ERROR
     sql_dialect: str = "postgres"
+    sql_dialect_given: bool = False
+    """Whether ``sql-dialect`` was set (file or flag): then it beats what a Django project's
+    settings name (their literal ENGINE may be the development database)."""
     migrations: tuple[str, ...] = ()
     release_size: int = 1
     exclude: tuple[str, ...] = ()
@@ -437,6 +440,7 @@ def config_from_table(
             values["fail_on"] = parse_severity("fail-on", table["fail-on"])
         if "sql-dialect" in table:
             values["sql_dialect"] = parse_choice("sql-dialect", table["sql-dialect"], SQL_DIALECTS)
+            values["sql_dialect_given"] = True
         if "rollback-via" in table:
             values["rollback_via"] = parse_choice(
                 "rollback-via", table["rollback-via"], ROLLBACK_VIA

@@ -337,6 +337,7 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     else:
         head_tree = working_tree(target, config.exclude)
     head = read_release(head_tree)
+    _use_given_dialect(config, head.facts)
     _check_migration_paths(config, head_tree.root, head.facts)
     workspace = Workspace(root=head_tree.root, config=config, head=head)
     if base is None:
@@ -362,6 +363,7 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
     workspace.changed.update(compose_files_with_env(head.facts.paths, workspace.changed))
     # The previous release's directory may be called anything: the checked one names both.
     workspace.base = read_release(base_tree, root_name=head.facts.root_name)
+    _use_given_dialect(config, workspace.base.facts)
     workspace.base_label = base
     # A GitLab pipeline is read with the files it includes: a change to one changes it all,
     # also to one that only the base's pipeline included (deleted, or moved out of a
@@ -393,6 +395,14 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
         for path, lines in spans.items():
             workspace.changed_lines.setdefault(path, []).extend(lines)
     return workspace
+
+
+def _use_given_dialect(config: Config, facts: FactSet) -> None:
+    """A ``sql-dialect`` the user set names the database Django's names are shortened for,
+    over the backend the project's settings name (often the development database)."""
+    django = sys.modules.get(_DJANGO)
+    if config.sql_dialect_given and django is not None:
+        django.forget_settings_backend(facts)
 
 
 def _check_migration_paths(config: Config, root: Path, facts: FactSet) -> None:

@@ -1133,6 +1133,18 @@ def _link_backend(facts: FactSet) -> None:
     facts.replace_each(link)
 
 
+def forget_settings_backend(facts: FactSet) -> None:
+    """Take back the backend :func:`_link_backend` gave the Django migrations of ``facts``:
+    the ``sql-dialect`` the user set decides their names' length."""
+
+    def unlink(fact: Fact) -> Fact:
+        if isinstance(fact, Migration) and fact.django_backend:
+            return replace(fact, django_backend="")
+        return fact
+
+    facts.replace_each(unlink)
+
+
 def _app_label(members: list[Migration], root_name: str) -> str | None:
     """The label the migrations of one app directory give it, when it is not the
     directory's name; else, for migrations at ``migrations/`` (the app checked from its own
