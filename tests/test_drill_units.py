@@ -56,6 +56,22 @@ def test_split_a_mysql_trigger_with_a_case_statement_ends_at_its_end() -> None:
     ]
 
 
+def test_split_a_mysql_delimiter_block_sends_each_routine_whole() -> None:
+    # kestra-io/kestra's Flyway migrations: DELIMITER // … END // … DELIMITER ;. The server
+    # knows no DELIMITER: it was sent "DELIMITER //\nCREATE PROCEDURE … BEGIN DECLARE …" and
+    # the procedure's body in pieces.
+    sql = (
+        "DELIMITER //\nCREATE PROCEDURE p()\nBEGIN\n  DECLARE x INT;\n"
+        "  ALTER TABLE t ADD COLUMN c INT;\nEND //\nDELIMITER ;\nCALL p();\n"
+    )
+    statements = split_statements(sql, "mysql")
+    assert [(s.sql.split()[0:2], s.line) for s in statements] == [
+        (["CREATE", "PROCEDURE"], 2),
+        (["CALL", "p()"], 8),
+    ]
+    assert statements[0].sql.rstrip().endswith("END")
+
+
 def _users() -> SchemaSnapshot:
     users = TableShape(
         "users",

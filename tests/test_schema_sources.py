@@ -1052,6 +1052,34 @@ def test_a_trigger_body_is_one_statement_and_the_next_statement_is_read(dialect:
     ]
 
 
+def test_a_mysql_procedure_runs_where_it_is_called() -> None:
+    # mattermost/mattermost and kestra-io/kestra MySQL migrations: a procedure (under
+    # DELIMITER // or not) whose body alters a table, CALLed. Its body was split at each `;`:
+    # the CREATE with the first statement, IF … THEN, END IF and the CALL were BK901, and a
+    # first statement that dropped a column was never read.
+    text = (
+        "DELIMITER //\nCREATE FUNCTION f() RETURNS int DETERMINISTIC BEGIN RETURN 1; END //\n"
+        "CREATE PROCEDURE p() BEGIN ALTER TABLE t DROP COLUMN a;\n"
+        "  DECLARE n INT;\n  SELECT COUNT(*) FROM t INTO n;\n"
+        "  IF n > 0 THEN\n    ALTER TABLE t ADD COLUMN b int;\n  END IF;\nEND //\n"
+        "DELIMITER ;\nCREATE PROCEDURE never_called() BEGIN ALTER TABLE t DROP COLUMN c; END;\n"
+        "CALL p();\nDROP PROCEDURE p;\n"
+    )
+    read = read_sqlglot(SqlText(text, "m.sql"), "mysql")
+    assert read.problems == []
+    assert [(op.kind, op.column, op.location.line) for op in read.operations] == [
+        (DROP_COLUMN, "a", 3),
+        (ADD_COLUMN, "b", 7),
+    ]
+
+
+def test_a_call_of_a_procedure_the_sql_does_not_create_is_unread() -> None:
+    read = read_sqlglot(SqlText("CALL elsewhere();\n", "m.sql"), "mysql")
+    assert [p.reason for p in read.problems] == [
+        "the mysql parser does not model `CALL` statements; this one was not checked"
+    ]
+
+
 def test_a_mysql_case_statement_ends_inside_its_trigger() -> None:
     # MySQL's CASE statement ends with END CASE: its CASE opened no second block, or the
     # trigger took in every statement after it (the DROP COLUMN was never read: no BK202).

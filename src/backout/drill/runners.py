@@ -89,8 +89,10 @@ def split_statements(text: str, dialect: str, first_line: int = 1) -> list[State
 def _glot_split(text: str, dialect: str) -> list[str]:
     from sqlglot.dialects.dialect import Dialect
 
-    from backout.sources.sql_dialects import statement_spans
+    from backout.sources.sql_dialects import statement_spans, without_delimiters
 
+    if dialect == "mysql":
+        text = without_delimiters(text)  # the server knows no DELIMITER: the client's
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(text)
     except Exception:  # untokenizable: run it whole and let the database say what is wrong

@@ -794,7 +794,9 @@ _EXECUTE = re.compile(r"^\s*`?([\w$]+)`?(?:\s+USING\b.*)?$", re.I | re.S)
 _USER_VARIABLE = re.compile(r"^@`?([\w$.]+)`?$")
 # ``SELECT IF(…) FROM information_schema.columns WHERE … INTO @s``: INTO last, MySQL 8's
 # preferred place for it, which sqlglot's grammar rejects.
-_TRAILING_INTO = re.compile(r"\s+INTO\s+@`?([\w$.]+)`?\s*$", re.I)
+# ``INTO @s`` sets a user variable; ``INTO found`` a routine's local variable (a stored
+# procedure's body, read where a CALL runs it).
+_TRAILING_INTO = re.compile(r"\s+INTO\s+@?`?([\w$.]+)`?\s*$", re.I)
 _SELECT = re.compile(r"^\s*\(?\s*SELECT\b", re.I)
 
 
@@ -962,6 +964,42 @@ class _Prepared:
 _CREATE_TRIGGER = re.compile(
     r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+|DEFINER\s*=\s*\S+\s+)?TRIGGER\b", re.I
 )
+_CREATE_ROUTINE = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(PROCEDURE|FUNCTION)\s+"
+    r"(?:IF\s+NOT\s+EXISTS\s+)?(`[^`]*`|[\w$.]+)",
+    re.I,
+)
+# A procedure's body: what its outer ``BEGIN … END`` holds.
+_ROUTINE_BODY = re.compile(r"\bBEGIN\b(.*)\bEND\s*$", re.I | re.S)
+_CALL = re.compile(r"^\s*(`[^`]*`|[\w$.]+)\s*(?:\(.*\))?\s*$", re.S)
+# In a procedure's body: its local variables, conditions, cursors and handlers, and the
+# ends of its IF blocks, change no table; a branch's statements may each run.
+_NO_CHANGE = re.compile(r"^\s*(?:DECLARE\b|END\s+IF\s*$)", re.I)
+_BRANCH = re.compile(r"^\s*(?:(?:ELSE)?IF\b.*?\bTHEN\b|ELSE\b)", re.I | re.S)
+# ``DELIMITER //`` (the mysql client's, and Flyway's): until the next one, statements end at
+# ``//`` where ``;`` ended them, so a routine's body keeps its ``;``s.
+_DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*$", re.I | re.M)
+
+
+def without_delimiters(text: str) -> str:
+    """``text`` with each ``DELIMITER x`` line blanked and each ``x`` ending a line after it
+    made ``;`` (same length, so offsets and lines stay): MySQL SQL as the server takes it."""
+    matches = list(_DELIMITER.finditer(text))
+    if not matches:
+        return text
+    parts = [text[: matches[0].start()]]
+    for index, match in enumerate(matches):
+        parts.append(" " * (match.end() - match.start()))
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        region = text[match.end() : end]
+        delimiter = match.group(1)
+        if delimiter != ";":
+            ending = re.compile(re.escape(delimiter) + r"(?=[ \t]*(?:\r?\n|$))")
+            region = ending.sub(";" + " " * (len(delimiter) - 1), region)
+        parts.append(region)
+    return "".join(parts)
+
+
 # A compound statement's ``END`` that closes these opened no block the count knows of (MySQL's
 # ``END IF``, ``END LOOP``, …): ``BEGIN`` and ``CASE`` open one, any other ``END`` closes it.
 _NOT_A_BLOCK_END = frozenset({"IF", "LOOP", "WHILE", "REPEAT"})
@@ -975,6 +1013,10 @@ _NOT_A_TRIGGER = frozenset(
         sqlglot.TokenType.UNIQUE,
     }
 )
+# The statements whose ``BEGIN … END`` body is theirs: triggers and MySQL's stored routines.
+_COMPOUND = frozenset(
+    {sqlglot.TokenType.TRIGGER, sqlglot.TokenType.PROCEDURE, sqlglot.TokenType.FUNCTION}
+)
 # How far into a statement ``TRIGGER`` may come: ``CREATE DEFINER=`u`@`h` TRIGGER``.
 _TRIGGER_WITHIN = 8
 
@@ -983,8 +1025,9 @@ def statement_spans(tokens: list[Any], length: int) -> list[tuple[int, int]]:
     """The ``(start, end)`` offsets of the statements in ``tokens`` (sqlglot's, of a text of
     ``length`` characters), each ended by its ``;``. A ``CREATE TRIGGER``'s ``BEGIN … END``
     body is one statement with its ``;``s, as SQLite and the MySQL server read it (and as
-    goose's ``-- +goose StatementBegin``/``StatementEnd`` send it); other statements end at
-    their first ``;``."""
+    goose's ``-- +goose StatementBegin``/``StatementEnd`` send it), and so is a MySQL
+    ``CREATE PROCEDURE``'s or ``CREATE FUNCTION``'s; other statements end at their first
+    ``;``."""
     semicolon, create = sqlglot.TokenType.SEMICOLON, sqlglot.TokenType.CREATE
     begin, case, end = sqlglot.TokenType.BEGIN, sqlglot.TokenType.CASE, sqlglot.TokenType.END
     spans: list[tuple[int, int]] = []
@@ -1006,7 +1049,7 @@ def statement_spans(tokens: list[Any], length: int) -> list[tuple[int, int]]:
             spans.append((start, token.start))
             start = None
         elif trigger == 1:
-            if kind == sqlglot.TokenType.TRIGGER:  # the keyword, not a quoted `trigger`
+            if kind in _COMPOUND:  # the keyword, not a quoted `trigger`
                 trigger = 2
             elif kind in _NOT_A_TRIGGER or index - first > _TRIGGER_WITHIN:
                 trigger = 0
@@ -1024,10 +1067,19 @@ def statement_spans(tokens: list[Any], length: int) -> list[tuple[int, int]]:
     return spans
 
 
-def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
-    """Read a SQL body with sqlglot's grammar for ``dialect`` (``mysql`` or ``sqlite``)."""
+def read_sqlglot(body: SqlText, dialect: str, routine: bool = False) -> SqlRead:
+    """Read a SQL body with sqlglot's grammar for ``dialect`` (``mysql`` or ``sqlite``);
+    ``routine``: the body of a MySQL procedure, read where a ``CALL`` runs it."""
     result = SqlRead()
     read = SQLGLOT_DIALECTS[dialect]
+    if dialect == "mysql" and "DELIMITER" in body.text.upper():
+        body = SqlText(
+            without_delimiters(body.text),
+            body.path,
+            body.first_line,
+            body.first_column,
+            body.pieces,
+        )
     try:
         tokens = sqlglot.tokenize(body.text, read=read)
     # sqlglot's own bugs surface as AttributeError & co. on malformed input: still unreadable.
@@ -1044,8 +1096,25 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
     # Statement spans from the tokens, so each statement is parsed (and fails) on its own.
     spans = statement_spans(tokens, len(body.text))
     prepared = _Prepared(body, dialect, result)
+    procedures: dict[str, tuple[int, int]] = {}  # a procedure's name → its body's span
     for begin, end in spans:
         text = body.text[begin:end]
+        created = _CREATE_ROUTINE.match(text) if dialect == "mysql" else None
+        if created is not None:
+            # Defining a routine changes no table: a procedure's body runs where a CALL
+            # runs it; a function's cannot change the schema (MySQL refuses DDL in one).
+            inside = _ROUTINE_BODY.search(text, created.end())
+            if created.group(1).upper() == "PROCEDURE" and inside is not None:
+                name = created.group(2).strip("`").lower()
+                procedures[name] = (begin + inside.start(1), begin + inside.end(1))
+            continue
+        if routine and _NO_CHANGE.match(text):
+            continue
+        branch = _BRANCH.match(text) if routine else None
+        if branch is not None:
+            begin, text = begin + branch.end(), text[branch.end() :]
+            if not text.strip():
+                continue
         if _CREATE_TRIGGER.match(text):
             continue  # a trigger's body writes rows only: it changes no table or column
         if dialect == "sqlite" and _CREATE_VIRTUAL_TABLE.match(text):
@@ -1111,6 +1180,16 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
                     continue
                 if dialect == "mysql" and prepared.command(node, begin):
                     continue
+                called = _called(node, procedures) if dialect == "mysql" else None
+                if called is not None:
+                    # The procedure's statements run here, as if written in its place.
+                    start, stop = called
+                    where = body.location(start)
+                    inner = SqlText(body.text[start:stop], body.path, where.line, where.column)
+                    ran = read_sqlglot(inner, dialect, routine=True)
+                    result.operations.extend(ran.operations)
+                    result.problems.extend(ran.problems)
+                    continue
                 if dialect == "mysql" and str(node.this).upper() in _TABLE_LOCKS:
                     continue  # a dump's LOCK TABLES … / UNLOCK TABLES: no schema in them
                 result.problems.append(
@@ -1125,6 +1204,17 @@ def read_sqlglot(body: SqlText, dialect: str) -> SqlRead:
                 continue
             result.operations.extend(_glot_operations(stmt, node))
     return result
+
+
+def _called(node: exp.Command, procedures: dict[str, tuple[int, int]]) -> tuple[int, int] | None:
+    """The body's span of the procedure that ``CALL p()`` runs, when the same SQL created
+    it; None for any other command."""
+    if str(node.this).upper() != "CALL":
+        return None
+    literal = node.expression
+    text = literal.this if isinstance(literal, exp.Literal) else str(literal or "")
+    match = _CALL.match(text)
+    return procedures.get(match.group(1).strip("`").lower()) if match else None
 
 
 _TABLE_LOCKS = frozenset({"LOCK TABLES", "LOCK TABLE", "UNLOCK TABLES", "UNLOCK TABLE"})
