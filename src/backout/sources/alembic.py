@@ -929,7 +929,8 @@ class _Body:
                 old_type=_type_text(_keyword(call, "existing_type")),
             )
         default = _keyword(call, "server_default")
-        if default is not None:
+        # ``server_default=False`` is the parameter's own default: the default is left alone.
+        if default is not None and _const(default) is not False:
             kind = SET_DEFAULT if _is_default(default) else DROP_DEFAULT
             self.add(kind, where, table, column)
         new_name = _string(_keyword(call, "new_column_name"))
