@@ -701,7 +701,18 @@ class _Body:
                     call = item.context_expr
                     if isinstance(call, ast.Call) and _callee(call) == "batch_alter_table":
                         batch_table = _string(_argument(call, 0, "table_name"))
-                self.read(statement.body, batch_table or table)
+                        if batch_table is None:
+                            # Its operations name no table: read as ``op`` calls, their
+                            # column would be taken for the table.
+                            self.unreadable(
+                                _where(self.path, call, call),
+                                "batch_alter_table() names its table with a value computed "
+                                "at run time, so what its block changes cannot be checked; "
+                                "write the name as a literal, or check this revision by hand",
+                            )
+                            break
+                else:
+                    self.read(statement.body, batch_table or table)
             elif isinstance(statement, ast.For) and (passes := _loop_bindings(statement)):
                 for values in passes:
                     self.read(_bind(statement.body, values), table)
