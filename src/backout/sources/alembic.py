@@ -989,6 +989,8 @@ class _Body:
             self.execute_formatted(call, node)
             return
         sql = _string(node)
+        if sql is None and _builds_dml(node):
+            return  # rows read or written, as a SQL INSERT or UPDATE: no schema change
         if sql is None or node is None:
             self.unreadable(
                 _where(self.path, call, call),
@@ -1073,6 +1075,21 @@ class _Body:
                 found.append(operation)
         if guard is not None and guard != _EVERY_DIALECT:
             self.differs = True
+
+
+# SQLAlchemy Core's statements of rows: ``queries.update()``, ``sa.insert(table)``, ``select()``.
+_DML_BUILDERS = frozenset({"insert", "update", "delete", "select"})
+
+
+def _builds_dml(node: ast.AST | None) -> bool:
+    """Whether ``node`` is a SQLAlchemy Core statement of rows, the builder anywhere in its
+    chain of calls: ``queries.update().where(queries.c.id == 1).values(schedule=None)``."""
+    while isinstance(node, ast.Call):
+        if _callee(node) in _DML_BUILDERS:
+            return True
+        func = node.func
+        node = func.value if isinstance(func, ast.Attribute) else None
+    return False
 
 
 def _called(call: ast.Call) -> str:
