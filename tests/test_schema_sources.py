@@ -1908,3 +1908,16 @@ def test_django_migrations_read_by_the_process_pool_are_linked(tmp_path: Path) -
     )
     messages = [f["message"] for f in json.loads(done.stdout)["findings"]]
     assert len(messages) == 1 and "drops table wagtaildocs_book," in messages[0], messages
+
+
+def test_a_name_computed_at_run_time_is_no_syntax_error() -> None:
+    # Found on mlflow's revisions (create_table(SqlLatestMetric.__tablename__, ...)): the fix
+    # said "fix the syntax" of valid code.
+    case = Path(__file__).parent / "fixtures/rules/BK901/fail/alembic_names_computed_at_run_time"
+    done = run_backout("check", str(case), "--select", "BK901", "--format", "json")
+    findings = json.loads(done.stdout)["findings"]
+    assert findings
+    for finding in findings:
+        assert "computed at run time" in finding["message"]
+        assert "syntax" not in finding["fix"]
+        assert finding["fix"].startswith("write the value as a literal")

@@ -56,7 +56,7 @@ from backout.schema_operations import (
     declared_column,
     is_null_default,
 )
-from backout.sources.base import Fact, SourceFile, SqlUnreadable, Unreadable
+from backout.sources.base import Computed, Fact, SourceFile, SqlUnreadable, Unreadable
 from backout.sources.migration_facts import Migration, version_key
 from backout.sources.paths import is_alembic_revision
 from backout.sources.python_ast import argument as _argument
@@ -707,8 +707,7 @@ class _Body:
                             self.unreadable(
                                 _where(self.path, call, call),
                                 "batch_alter_table() names its table with a value computed "
-                                "at run time, so what its block changes cannot be checked; "
-                                "write the name as a literal, or check this revision by hand",
+                                "at run time, so what its block changes cannot be checked",
                             )
                             break
                 else:
@@ -782,8 +781,7 @@ class _Body:
         self.unreadable(
             _where(self.path, call, call),
             f"{name}() names its {unknown} with a value computed at run time, so what it "
-            "changes cannot be checked; write the name as a literal, or check this "
-            "revision by hand",
+            "changes cannot be checked",
         )
         return True
 
@@ -903,8 +901,7 @@ class _Body:
             self.unreadable(
                 _where(self.path, call, call),
                 f"{name}() names its {what} with a value computed at run time, so what it "
-                "changes cannot be checked; write the names as literals, or check this "
-                "revision by hand",
+                "changes cannot be checked",
             )
             return
         table = table.lower()
@@ -983,7 +980,7 @@ class _Body:
         surrogate = lone_surrogate(node)
         if surrogate is not None:
             where = _where(self.path, surrogate[0], call)
-            self.unreadable(where, surrogate[1])
+            self.unreadable(where, surrogate[1], computed=False)
             return
         if isinstance(node, ast.JoinedStr):
             self.execute_formatted(call, node)
@@ -1002,12 +999,12 @@ class _Body:
         reads = read_bodies(SqlText(sql, self.path, line, column, pieces), None)
         self.take(reads)
 
-    def unreadable(self, where: Location, reason: str) -> None:
+    def unreadable(self, where: Location, reason: str, computed: bool = True) -> None:
         """Note code that cannot be read: for every dialect, or under a test of the dialect
         (CTFd's MySQL-only loop of ``conn.execute(f"ALTER TABLE `{table}` …")``) for the
         dialects it runs on, which BK901 reports only when one is the configured one."""
         if self.guard is None or self.guard == _EVERY_DIALECT:
-            self.problems.append(Unreadable(where, "Alembic", reason))
+            self.problems.append((Computed if computed else Unreadable)(where, "Alembic", reason))
             return
         for dialect in sorted(self.guard):
             self.problems.append(SqlUnreadable(where, "Alembic", reason, dialect))
@@ -1057,7 +1054,7 @@ class _Body:
                 self.unreadable(
                     _where(self.path, call, call),
                     f"{_called(call)} of an f-string with a value computed at run time "
-                    "cannot be checked; use the module's string constants, or literals",
+                    "cannot be checked",
                 )
                 return
         where = Location(self.path, node.lineno, node.col_offset + 1)

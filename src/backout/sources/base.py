@@ -53,6 +53,13 @@ class Unfound(Unreadable):
 
 
 @dataclass(frozen=True)
+class Computed(Unreadable):
+    """Valid code whose table, column or statement is a value computed at run time (an
+    Alembic ``op`` call naming a model's ``__tablename__``, ``op.execute`` of a string built
+    by a function), so what it changes cannot be known without running it."""
+
+
+@dataclass(frozen=True)
 class Misdecoded(Unreadable):
     """A text file that is not valid UTF-8, read anyway with each invalid byte replaced
     (U+FFFD): what it says was checked, but a name or value written with those bytes may

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from backout.models import Family, Finding, Severity
 from backout.rules.base import CheckContext, Rule
 from backout.sources.base import (
+    Computed,
     Misdecoded,
     SqlUnreadable,
     Unfound,
@@ -61,6 +62,10 @@ class UnreadableInput(Rule):
             name: shop
     ```
     Fix the file, or exclude it (`exclude = ["path/**"]`) when it is not part of the release.
+    Valid code whose table, column or statement is computed at run time (an Alembic call
+    naming a model's `__tablename__`, `op.execute` of a string a function builds) is
+    reported too, with what to do instead of fixing syntax: write the value as a literal, or
+    check what it does (`backout drill` runs it) and mark the line `backout: ignore[BK901]`.
     A file or directory that cannot be opened: give the user that runs backout read access
     (and, for a directory, search access), or exclude it.
 
@@ -105,6 +110,14 @@ class UnreadableInput(Rule):
                     fact.location,
                     f"{fact.reason}, so what it holds was not checked for rollback hazards",
                     fact.remedy,
+                )
+                continue
+            if isinstance(fact, Computed):
+                yield self.finding(
+                    fact.location,
+                    f"{fact.reason} for rollback hazards",
+                    "write the value as a literal; or check by hand what it does at run time "
+                    "(`backout drill` runs it) and mark the line `backout: ignore[BK901]`",
                 )
                 continue
             if isinstance(fact, Unopened):
