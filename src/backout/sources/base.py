@@ -231,3 +231,9 @@ class ReadResult:
 
     facts: FactSet
     files: dict[str, SourceFile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ComputedSql(SqlUnreadable, Computed):
+    """SQL that runs a statement built at run time (a ``DO`` block's ``EXECUTE format(…)``),
+    under one dialect's grammar."""

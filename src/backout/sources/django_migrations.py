@@ -63,7 +63,7 @@ from backout.schema_operations import (
     join_table_name,
     unique_together_key,
 )
-from backout.sources.base import Fact, FactSet, SourceFile, Unreadable
+from backout.sources.base import Computed, Fact, FactSet, SourceFile, Unreadable
 from backout.sources.django_settings import (
     DEFAULT_USER_MODEL,
     USER_MODEL,
@@ -793,7 +793,7 @@ class _Operations:
                 sql, pieces = _statement_list(node, self.source)
             if sql is None:
                 self.problems.append(
-                    Unreadable(
+                    Computed(
                         self.at(node, call),
                         "Django",
                         "RunSQL with SQL built at run time cannot be checked",
@@ -933,14 +933,13 @@ class DjangoMigrationReader:
         changed_later = _changes_operations(migration_class, tree)
         if listed is None or changed_later is not None:
             where = changed_later or attributes.get("operations") or migration_class
-            yield Unreadable(
+            yield Computed(
                 Location(
                     file.path, getattr(where, "lineno", 1), getattr(where, "col_offset", 0) + 1
                 ),
                 self.name,
                 "`operations` is built at run time (not one list of operations written out), "
-                "so what this migration changes cannot be checked; write the list out, or "
-                "check this migration by hand",
+                "so what this migration changes cannot be checked",
             )
         operations.read(listed or [])
         yield from operations.problems

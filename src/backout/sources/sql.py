@@ -79,7 +79,7 @@ from backout.schema_operations import (
     with_primary_key,
     written_integer,
 )
-from backout.sources.base import SqlUnreadable
+from backout.sources.base import ComputedSql, SqlUnreadable
 
 
 @dataclass
@@ -1140,7 +1140,7 @@ def _read_do_block(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
             if literal is None:
                 found = stmt.body.text.find(query, search_from, stmt.end + len(source))
                 result.problems.append(
-                    SqlUnreadable(
+                    ComputedSql(
                         stmt.body.location(found if found >= 0 else body_offset),
                         "SQL",
                         f"DO block runs EXECUTE {query.strip()[:60]}: a statement built at run "
