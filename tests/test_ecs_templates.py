@@ -123,3 +123,61 @@ def test_templates_that_do_not_parse_are_bk901_with_their_place(tmp_path: Path) 
         ("BK901", "service.yaml", 12),
         ("BK901", "stack.json", 11),  # where the YAML parser finds the missing "}"
     ]
+
+
+ASSET_HASH = "3f1c0a9d" * 8  # the 64 hex digits of a CDK asset's source hash
+CDK_ASSETS = "cdk-hnb659fds-container-assets"
+CDK_JSON = f"""\
+{{
+  "Resources": {{
+    "TaskDef54694570": {{
+      "Type": "AWS::ECS::TaskDefinition",
+      "Properties": {{
+        "ContainerDefinitions": [
+          {{"Name": "literal", "Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/{CDK_ASSETS}-123456789012-eu-west-1:{ASSET_HASH}"}},
+          {{"Name": "sub", "Image": {{"Fn::Sub": "${{AWS::AccountId}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{CDK_ASSETS}-${{AWS::AccountId}}-${{AWS::Region}}:{ASSET_HASH}"}}}},
+          {{"Name": "join", "Image": {{"Fn::Join": ["", [{{"Ref": "AWS::AccountId"}}, ".dkr.ecr.", {{"Ref": "AWS::Region"}}, ".", {{"Ref": "AWS::URLSuffix"}}, "/{CDK_ASSETS}-", {{"Ref": "AWS::AccountId"}}, "-", {{"Ref": "AWS::Region"}}, ":{ASSET_HASH}"]]}}}},
+          {{"Name": "latest", "Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/{CDK_ASSETS}-123456789012-eu-west-1:latest"}},
+          {{"Name": "not-cdk", "Image": {{"Fn::Sub": "${{AWS::AccountId}}.dkr.ecr.${{AWS::Region}}.amazonaws.com/app:{ASSET_HASH}"}}}},
+          {{"Name": "below", "Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/{CDK_ASSETS}-123456789012-eu-west-1/app:{ASSET_HASH}"}},
+          {{"Name": "prefixed", "Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/my{CDK_ASSETS}-123456789012-eu-west-1:{ASSET_HASH}"}}
+        ]
+      }}
+    }}
+  }}
+}}
+"""
+
+
+def test_cdk_container_assets_are_no_mutable_tags_in_any_form(tmp_path: Path) -> None:
+    """``cdk synth`` writes a ``DockerImageAsset`` as ``cdk-<qualifier>-container-assets-
+    <account>-<region>:<asset hash>``, literally or with ``Fn::Sub``/``Fn::Join``: the
+    bootstrap stack makes that repository's tags immutable and the tag is the sha256 of the
+    asset's source. ``latest`` there, a 64-hex tag in another repository (or one below the
+    assets repository, or a name that only ends like it) are still BK101."""
+    (tmp_path / "cdk.out").mkdir()
+    (tmp_path / "cdk.out" / "Shop.template.json").write_text(CDK_JSON)
+    findings = _check(tmp_path, "BK101")
+    assert [(f["line"], str(f["message"]).split(":")[0]) for f in findings] == [
+        (10, "TaskDefinition/TaskDef54694570 container latest"),
+        (11, "TaskDefinition/TaskDef54694570 container not-cdk"),
+        (12, "TaskDefinition/TaskDef54694570 container below"),
+        (13, "TaskDefinition/TaskDef54694570 container prefixed"),
+    ]
+
+
+def test_an_image_that_is_no_string_is_not_judged(tmp_path: Path) -> None:
+    """``Image: 42`` or ``Image: true`` is no image a task can run: nothing is claimed about
+    it, and it does not stop the other containers from being read."""
+    (tmp_path / "service.yaml").write_text(
+        CFN_YAML.replace("'nginx:1.27'", "42").replace("!Ref ImageUri", "[nginx:latest]")
+        + "        - Name: flag\n          Image: true\n"
+        + "        - Name: last\n          Image: busybox\n"
+    )
+    (tmp_path / "stack.json").write_text(CFN_JSON.replace('"busybox"', "42"))
+    findings = _check(tmp_path, "BK101", "BK901")
+    assert [(f["path"], f["line"]) for f in findings] == [
+        ("service.yaml", 16),  # the !Sub "${Repo.RepositoryUri}:latest"
+        ("service.yaml", 24),  # busybox
+        ("stack.json", 9),
+    ]

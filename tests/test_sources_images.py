@@ -598,3 +598,16 @@ def test_a_broken_task_definition_is_unreadable() -> None:
     text = '{"family": "x", "containerDefinitions" : [{"image": "nginx", "cpu": ${CPU}}]}'
     facts = list(EcsTaskDefinitionReader().read(SourceFile("td.json", text.encode())))
     assert [type(fact) for fact in facts] == [Unreadable]
+
+
+def test_a_task_definition_image_that_is_no_string_is_no_image() -> None:
+    """``"image": 42`` (or ``true``) names no image: the other containers are still read."""
+    from backout.sources.base import SourceFile
+    from backout.sources.ecs import EcsTaskDefinitionReader
+    from backout.sources.images import ImageUse
+
+    containers = '[{"name": "a", "image": 42}, {"name": "b", "image": true}, {"name": "c", '
+    text = containers + '"image": "42"}]'
+    data = ('{"family": "x", "containerDefinitions": ' + text + "}").encode()
+    facts = EcsTaskDefinitionReader().read(SourceFile("td.json", data))
+    assert [f.reference for f in facts if isinstance(f, ImageUse)] == ["42"]

@@ -121,6 +121,8 @@ class EcsTaskDefinitionReader:
                 image = yamlfile.get(container, "image")
                 if not isinstance(image, yamlfile.ScalarNode) or not yamlfile.text_of(image):
                     continue
+                if not isinstance(yamlfile.scalar(image), str):
+                    continue  # `"image": 42`: no image
                 name = yamlfile.text_of(yamlfile.get(container, "name")) or "?"
                 location, start, end, quote = scalar_span(file.path, text, image)
                 edit = scalar_suffix_edit(text, image)

@@ -35,7 +35,9 @@ are not followed to their defaults (no other Terraform value is).
 
 ``cdk synth`` writes an image built from the app's Dockerfile as
 ``…/cdk-<qualifier>-container-assets-<account>-<region>:<64-hex asset hash>``: the CDK
-bootstrap stack creates that repository with immutable tags, so no claim is made about it.
+bootstrap stack creates that repository with immutable tags, so no claim is made about it,
+whether the image is written as a literal or computed. An ``Image`` that is no string
+(``Image: 42``) is no image: no claim either.
 """
 
 from __future__ import annotations
@@ -82,7 +84,12 @@ _COMPUTED = (
 )
 # ``${Name}`` in a ``!Sub`` (``${!Literal}`` is the text ``${Literal}``)
 _SUB_VARIABLE = re.compile(r"\$\{(!?)([^{}]*)\}")
-_CDK_ASSETS = re.compile(r"cdk-[^/]*-container-assets-[^/]*")
+# The repository of the CDK bootstrap stack, ``cdk-<qualifier>-container-assets-<account>-
+# <region>`` (the bootstrap template's qualifier pattern is ``[A-Za-z0-9_-]{1,10}``; ECR names
+# are lower case): ``x`` stands for an account or region only the deployment knows.
+_CDK_ASSETS = re.compile(
+    r"cdk-[a-z0-9_-]{1,10}-container-assets-(?:[0-9]{12}|x)-(?:[a-z]{2}(?:-[a-z]+)+-[0-9]+|x)"
+)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # A template's top-level ``Resources`` (YAML) or its key (JSON): a file that does not parse is
 # reported only when it is plainly a template.
@@ -179,8 +186,8 @@ def _cfn_image(
 ) -> ImageUse | None:
     literal = _literal(image)
     if literal is not None and isinstance(image, yamlfile.ScalarNode):
-        if not literal:
-            return None
+        if not literal or not isinstance(yamlfile.scalar(image), str):
+            return None  # `Image: 42`: no image, nor anything the template can make one of
         location, start, end, quote = scalar_span(file.path, text, image)
         blocked = _ESCAPED if file.path.endswith(".json") else BLOCK_SCALAR
         edit = scalar_suffix_edit(text, image)
@@ -316,10 +323,14 @@ def _literal_use(
     span: tuple[int, int, str],
     edit: PinEdit | None,
     blocked: str,
-) -> ImageUse:
+) -> ImageUse | None:
     """An image written as a literal: ``span`` is its start, end and quote in the file;
-    ``blocked`` says why pin cannot write there when ``edit`` is ``None``."""
+    ``blocked`` says why pin cannot write there when ``edit`` is ``None``. ``None`` for a
+    CDK asset (:func:`_cdk_asset`)."""
     start, end, quote = span
+    parsed = parse_reference(reference)
+    if parsed is not None and _cdk_asset(parsed.repository, parsed.tag):
+        return None
     return ImageUse(
         location,
         reference=reference,
@@ -364,12 +375,8 @@ def computed_use(
     parsed = parse_reference(stand_in)
     if parsed is None or not _decided_by(suffix, parsed.tag, parsed.digest):
         return None
-    if (
-        parsed.tag is not None
-        and _HEX64.fullmatch(parsed.tag)
-        and _CDK_ASSETS.fullmatch(parsed.repository.rpartition("/")[2])
-    ):
-        return None  # a CDK asset: its repository's tags are immutable
+    if _cdk_asset(parsed.repository, parsed.tag):
+        return None
     shown_defaults = tuple(f"parameter {name}" for name in defaults)
     return ImageUse(
         location,
@@ -381,6 +388,14 @@ def computed_use(
         pin_blocked=blocked,
         known=KnownTag(parsed, shown_defaults, tuple(dict.fromkeys(unknown))),
     )
+
+
+def _cdk_asset(repository: str, tag: str | None) -> bool:
+    """True for an image ``cdk synth`` writes for a ``DockerImageAsset``: the bootstrap
+    stack's container assets repository (its tags are immutable) and the asset hash, the
+    sha256 of the asset's source, as the tag."""
+    name = repository.rpartition("/")[2]
+    return tag is not None and bool(_HEX64.fullmatch(tag) and _CDK_ASSETS.fullmatch(name))
 
 
 def _decided_by(suffix: str, tag: str | None, digest: str | None) -> bool:
