@@ -9,9 +9,10 @@ parse as BK901 at the place it breaks, never with a traceback.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import run_backout
+from tests.conftest import git, run_backout
 
 CFN_YAML = """\
 Parameters:
@@ -181,3 +182,43 @@ def test_an_image_that_is_no_string_is_not_judged(tmp_path: Path) -> None:
         ("service.yaml", 24),  # busybox
         ("stack.json", 9),
     ]
+
+
+def test_with_base_the_containers_file_a_task_definition_reads_is_what_changed(
+    git_repo: Callable[[dict[str, str]], Path],
+) -> None:
+    """``--base`` reports the images of a ``container_definitions = file(…)`` file when that
+    file changed, and when the task definition now reads a file it did not read before (the
+    file itself unchanged): either way the release runs other images. A file read as before,
+    unchanged, is not reported."""
+    main_tf = """\
+resource "aws_ecs_task_definition" "app" {{
+  family                = "app"
+  container_definitions = file("{app}")
+}}
+resource "aws_ecs_task_definition" "legacy" {{
+  family                = "legacy"
+  container_definitions = file("${{path.module}}/legacy.json")
+}}
+"""
+    containers = '[\n  {{"name": "web", "image": "{image}"}}\n]\n'
+    repo = git_repo(
+        {
+            "infra/main.tf": main_tf.format(app="containers.json"),
+            "infra/containers.json": containers.format(image="nginx:1.27"),
+            "infra/canary.json": containers.format(image="nginx:canary"),
+            "infra/legacy.json": containers.format(image="redis:latest"),
+        }
+    )
+    git(repo, "checkout", "-q", "-b", "release")
+    git_repo({"infra/containers.json": containers.format(image="nginx:latest")})
+
+    def reported(base: str) -> list[tuple[object, object]]:
+        done = run_backout("check", "--format", "json", "--base", base, ".", cwd=repo)
+        assert "Traceback" not in done.stderr, done.stderr
+        return [(f["path"], f["line"]) for f in json.loads(done.stdout)["findings"]]
+
+    assert reported("main") == [("infra/containers.json", 2)]
+    git(repo, "tag", "v2")
+    git_repo({"infra/main.tf": main_tf.format(app="./canary.json")})
+    assert reported("v2") == [("infra/canary.json", 2)]

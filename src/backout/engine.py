@@ -387,6 +387,13 @@ def load_workspace(target: Path, config: Config, base: str | None = None) -> Wor
         spans = sql_files.includes_of_changed_files(workspace.changed, head.facts)
         for path, lines in spans.items():
             workspace.changed_lines.setdefault(path, []).extend(lines)
+    # A Terraform task definition reads its containers with file(): one that now reads another
+    # file runs that file's images, though the file did not change.
+    ecs_templates = sys.modules.get("backout.sources.ecs_templates")
+    if ecs_templates is not None:
+        workspace.changed.update(
+            ecs_templates.container_files_of_new_reads(head.facts, workspace.base.facts)
+        )
     # A Flux HelmRelease's `chartRef` takes its chart version from a source object, often in
     # another file: a release newly pointed at a floating source changes what it installs.
     gitops = sys.modules.get("backout.sources.gitops")

@@ -466,6 +466,17 @@ def link_container_files(facts: FactSet, tree: Tree) -> None:
         facts.extend(_containers_file(file, wanted[path]))
 
 
+def container_files_of_new_reads(head: FactSet, base: FactSet) -> set[str]:
+    """The files that a task definition of ``head`` reads its containers from and did not in
+    ``base`` (a ``file()`` that now names another file, a ``jsonencode`` replaced by one): they
+    count as changed with ``--base``, since the release now runs their images although the
+    files themselves did not change."""
+    before = {(fact.path, fact.family) for fact in base.of(EcsContainersFile)}
+    return {
+        fact.path for fact in head.of(EcsContainersFile) if (fact.path, fact.family) not in before
+    }
+
+
 def _containers_file(file: SourceFile, origin: EcsContainersFile) -> Iterator[Fact]:
     text = file.text()
     if text is None or b'"containerDefinitions"' in file.data:
