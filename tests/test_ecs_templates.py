@@ -222,3 +222,43 @@ resource "aws_ecs_task_definition" "legacy" {{
     git(repo, "tag", "v2")
     git_repo({"infra/main.tf": main_tf.format(app="./canary.json")})
     assert reported("v2") == [("infra/canary.json", 2)]
+
+
+def test_a_child_modules_file_paths_are_read_as_terraform_reads_them(tmp_path: Path) -> None:
+    """In a module that a root module calls (``module "svc" { source = "./modules/svc" }``),
+    ``${path.module}/…`` is the module's directory, while ``${path.root}/…`` and a relative
+    path are the root module's (where Terraform runs): the file that is read is there, not
+    the one of the same name beside the module."""
+    infra = tmp_path / "infra"
+    module = infra / "modules" / "svc"
+    module.mkdir(parents=True)
+    (infra / "main.tf").write_text('module "svc" {\n  source = "./modules/svc"\n}\n')
+    (module / "ecs.tf").write_text(
+        "".join(
+            f'resource "aws_ecs_task_definition" "{name}" {{\n'
+            f'  family                = "{name}"\n'
+            f'  container_definitions = file("{path}")\n'
+            "}\n"
+            for name, path in (
+                ("mod", "${path.module}/mod.json"),
+                ("root", "${path.root}/root.json"),
+                ("relative", "./relative.json"),
+                ("bare", "bare.json"),
+            )
+        )
+    )
+    pinned = "nginx@sha256:" + "ab" * 32
+    for name in ("mod", "root", "relative", "bare"):
+        at_root, beside = (infra, module) if name != "mod" else (module, infra)
+        (at_root / f"{name}.json").write_text(f'[{{"name": "{name}", "image": "nginx:latest"}}]')
+        (beside / f"{name}.json").write_text(f'[{{"name": "{name}", "image": "{pinned}"}}]')
+    # A file that only calls modules is read for its calls; HCL it cannot parse is not the
+    # ECS reader's to report.
+    (tmp_path / "other.tf").write_text('module "x" {\n  source = [\n')
+    findings = _check(tmp_path, "BK101", "BK901")
+    assert sorted(str(f["path"]) for f in findings) == [
+        "infra/bare.json",
+        "infra/modules/svc/mod.json",
+        "infra/relative.json",
+        "infra/root.json",
+    ]

@@ -27,9 +27,12 @@ the digest. An image the template computes is read only as far as the file tells
   claimed: no fact is made.
 
 A ``container_definitions = file("…")`` or ``templatefile("…")`` whose path the file gives
-(``${path.module}/…``, ``./…`` or relative, read from the ``.tf`` file's directory) is read
-once every file is (:func:`link_container_files`): that file holds only the container list,
-no task definition the JSON reader recognises. Its images are located in it; a
+is read as Terraform reads it: ``${path.module}/…`` from the ``.tf`` file's directory;
+``${path.root}/…``, ``./…`` or a plain relative path from the root module's directory (where
+Terraform runs), which is the ``.tf`` file's own unless a ``module`` block of the tree calls
+its directory (``source = "./modules/svc"``), and then that of each root module up the calls.
+It is read once every file is (:func:`link_container_files`): that file holds only the
+container list, no task definition the JSON reader recognises. Its images are located in it; a
 ``templatefile``'s ``${…}`` are unknown parts, a ``file()``'s are text. Terraform variables
 are not followed to their defaults (no other Terraform value is).
 
@@ -127,7 +130,7 @@ class EcsTemplateReader:
         if text is None:
             return []
         if file.path.endswith(".tf"):
-            if _TF_TYPE not in text:
+            if _TF_TYPE not in text and _MODULE_BLOCK.search(text) is None:
                 return []
             return list(_terraform(file, text))
         if _CFN_TYPE not in text:
@@ -413,26 +416,44 @@ def _decided_by(suffix: str, tag: str | None, digest: str | None) -> bool:
 # --- Terraform -------------------------------------------------------------------------------
 
 _FILE_CALLS = ("file", "templatefile")
-# What a path given to file()/templatefile() may start with: the directory of the .tf file
-_MODULE_DIRECTORY = re.compile(r"^(?:\$\{path\.(?:module|root|cwd)\}/|\./)")
+# What a path given to file()/templatefile() may start with: the module's own directory, or
+# the root module's (``${path.cwd}``, ``./`` and a plain relative path: where Terraform runs)
+_PATH_MODULE = re.compile(r"^\$\{path\.module\}/")
+_PATH_ROOT = re.compile(r"^(?:\$\{path\.(?:root|cwd)\}/|\./)")
+# A ``module`` block, whose ``source`` may name a directory of the tree (a child module)
+_MODULE_BLOCK = re.compile(r'^[ \t]*module[ \t]+"', re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class EcsContainersFile(Fact):
-    """A Terraform ``container_definitions = file("…")`` (or ``templatefile``): ``path`` is
-    the file it reads, relative to the checked root, ``family`` the task definition's.
-    ``location`` is the call. The file is read once every file is (:func:`link_container_files`):
-    no reader knows it for what it is, a bare list of containers."""
+    """A Terraform ``container_definitions = file("…")`` (or ``templatefile``): ``written`` is
+    the path it reads as the call gives it, past ``${path.module}/``, ``${path.root}/`` or
+    ``./``, and ``family`` the task definition's. ``from_root`` is true when Terraform reads
+    it from the root module's directory (``${path.root}``, ``${path.cwd}``, a relative path),
+    false for the directory of the module that holds the call (``${path.module}``): the two
+    differ in a child module (:func:`container_file_paths`). ``location`` is the call. The
+    file is read once every file is (:func:`link_container_files`): no reader knows it for
+    what it is, a bare list of containers."""
 
-    path: str
+    written: str
     family: str
     template: bool
+    from_root: bool = False
 
 
-def _file_argument(tf_path: str, argument: Node | None) -> str | None:
-    """The root-relative path a ``file()`` argument names, read from the ``.tf`` file's
-    directory (``${path.module}/…``, ``./…`` or a plain relative path: the root module's
-    directory, where Terraform runs); ``None`` for a computed path or one outside the root."""
+@dataclass(frozen=True)
+class TerraformModuleCall(Fact):
+    """A ``module`` block whose ``source`` is a directory of the tree (``./modules/svc``,
+    relative to the calling file): ``directory`` is that directory, relative to the checked
+    root, and ``location`` the block, in the calling module."""
+
+    directory: str
+
+
+def _file_argument(argument: Node | None) -> tuple[str, bool] | None:
+    """The path a ``file()`` argument names, past its ``${path.…}/`` or ``./``, and whether
+    it is read from the root module's directory (see :class:`EcsContainersFile`); ``None``
+    for a computed or absolute path."""
     if argument is None:
         return None
     written = text_value(argument)
@@ -440,12 +461,54 @@ def _file_argument(tf_path: str, argument: Node | None) -> str | None:
         written = _quoted(str(argument.value))
     if not written:
         return None
-    relative = _MODULE_DIRECTORY.sub("", written)
+    relative = _PATH_MODULE.sub("", written)
+    from_root = relative == written
+    relative = _PATH_ROOT.sub("", relative) if from_root else relative
     if "${" in relative or "%{" in relative or relative.startswith("/"):
         return None
-    directory = posixpath.dirname(tf_path)
+    return relative, from_root
+
+
+def _below_root(directory: str, relative: str) -> str | None:
+    """``relative`` joined to ``directory``, relative to the checked root; ``None`` above it."""
     path = posixpath.normpath(posixpath.join(directory, relative))
     return None if path == ".." or path.startswith("../") else path
+
+
+def _callers(facts: FactSet) -> dict[str, set[str]]:
+    """The directories of the modules that call each module directory of the tree."""
+    callers: dict[str, set[str]] = {}
+    for call in facts.of(TerraformModuleCall):
+        caller = posixpath.dirname(call.location.path)
+        callers.setdefault(call.directory, set()).add(caller)
+    return callers
+
+
+def _roots(directory: str, callers: dict[str, set[str]]) -> set[str]:
+    """The root modules that ``directory``'s module is part of: the directories up its chain
+    of callers that no module of the tree calls (itself, when none calls it)."""
+    roots: set[str] = set()
+    seen, pending = {directory}, [directory]
+    while pending:
+        current = pending.pop()
+        above = callers.get(current, set())
+        if not above:
+            roots.add(current)
+        for caller in sorted(above - seen):
+            seen.add(caller)
+            pending.append(caller)
+    return roots or {directory}  # a cycle of calls: read from the module itself
+
+
+def container_file_paths(origin: EcsContainersFile, callers: dict[str, set[str]]) -> list[str]:
+    """The files, relative to the checked root, that ``origin``'s call reads: from its
+    module's directory for ``${path.module}``, else from the directory of each root module
+    that calls that module, directly or through other modules (its own directory when no
+    module of the tree calls it). None above the checked root."""
+    module = posixpath.dirname(origin.location.path)
+    bases = _roots(module, callers) if origin.from_root else {module}
+    paths = (_below_root(base, origin.written) for base in sorted(bases))
+    return [path for path in paths if path is not None]
 
 
 def link_container_files(facts: FactSet, tree: Tree) -> None:
@@ -456,7 +519,13 @@ def link_container_files(facts: FactSet, tree: Tree) -> None:
     is a whole task definition (``containerDefinitions``) is the JSON reader's."""
     origins = facts.of(EcsContainersFile)
     present = set(tree.paths) if origins else set()
-    wanted = {fact.path: fact for fact in origins if fact.path in present}
+    callers = _callers(facts) if origins else {}
+    wanted = {
+        path: fact
+        for fact in origins
+        for path in container_file_paths(fact, callers)
+        if path in present
+    }
     if not wanted:
         return
     for path, data in tree.subset(sorted(wanted)).read_all():
@@ -471,9 +540,18 @@ def container_files_of_new_reads(head: FactSet, base: FactSet) -> set[str]:
     ``base`` (a ``file()`` that now names another file, a ``jsonencode`` replaced by one): they
     count as changed with ``--base``, since the release now runs their images although the
     files themselves did not change."""
-    before = {(fact.path, fact.family) for fact in base.of(EcsContainersFile)}
+    callers = _callers(base)
+    before = {
+        (path, fact.family)
+        for fact in base.of(EcsContainersFile)
+        for path in container_file_paths(fact, callers)
+    }
+    callers = _callers(head)
     return {
-        fact.path for fact in head.of(EcsContainersFile) if (fact.path, fact.family) not in before
+        path
+        for fact in head.of(EcsContainersFile)
+        for path in container_file_paths(fact, callers)
+        if (path, fact.family) not in before
     }
 
 
@@ -503,12 +581,20 @@ def _containers_file(file: SourceFile, origin: EcsContainersFile) -> Iterator[Fa
 
 
 def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
-    blocks = terraform_blocks(file, text)
+    # A file that only calls modules is no ECS template: its being unreadable is not ours to say.
+    blocks = terraform_blocks(file, text, report=_TF_TYPE in text)
     if not isinstance(blocks, list):
         if blocks is not None:
             yield blocks
         return
     for block in blocks:
+        if block.type == "module":
+            source = text_value(block.attributes.get("source")) or ""
+            directory = posixpath.dirname(file.path)
+            called = _below_root(directory, source) if source.startswith(("./", "../")) else None
+            if called is not None:
+                yield TerraformModuleCall(Location(file.path, block.line, block.column), called)
+            continue
         if block.type != "resource" or block.labels[:1] != [_TF_TYPE] or len(block.labels) < 2:
             continue
         label = block.labels[1]
@@ -518,10 +604,12 @@ def _terraform(file: SourceFile, text: str) -> Iterator[Fact]:
         if value is not None and value.kind == "call" and value.name == "jsonencode":
             containers = value.items[0] if value.items else None
         elif value is not None and value.kind == "call" and value.name in _FILE_CALLS:
-            target = _file_argument(file.path, value.items[0] if value.items else None)
+            target = _file_argument(value.items[0] if value.items else None)
             if target is not None:
                 at = Location(file.path, value.line, value.column)
-                yield EcsContainersFile(at, target, family, value.name == "templatefile")
+                written, from_root = target
+                template = value.name == "templatefile"
+                yield EcsContainersFile(at, written, family, template, from_root)
             continue
         elif value is not None and value.kind == "heredoc":
             try:

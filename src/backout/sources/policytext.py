@@ -459,11 +459,15 @@ def parse_hcl(text: str) -> list[Block]:
     return blocks
 
 
-def terraform_blocks(file: SourceFile, text: str) -> list[Block] | Unreadable | None:
+def terraform_blocks(
+    file: SourceFile, text: str, report: bool = True
+) -> list[Block] | Unreadable | None:
     """The top-level blocks of a Terraform file, parsed once however many readers ask.
 
     When the file is not HCL this reader understands, the first reader to ask gets the
-    :class:`Unreadable` fact to report and the next ones ``None``: one BK901 per file.
+    :class:`Unreadable` fact to report and the next ones ``None``: one BK901 per file. A
+    reader that would not report it (``report=False``) gets ``None`` and leaves it to the
+    next.
     """
     cached = file.cache.get("terraform_blocks")
     if cached is None:
@@ -473,7 +477,7 @@ def terraform_blocks(file: SourceFile, text: str) -> list[Block] | Unreadable | 
             cached = Unreadable(Location(file.path, exc.line, exc.column), "Terraform", str(exc))
         file.cache["terraform_blocks"] = cached
     if isinstance(cached, Unreadable):
-        if file.cache.get("terraform_reported"):
+        if not report or file.cache.get("terraform_reported"):
             return None
         file.cache["terraform_reported"] = True
     return cached
