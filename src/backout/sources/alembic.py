@@ -185,7 +185,16 @@ def _type_text(node: ast.AST | None) -> str | None:
         name = node.id
     lowered = name.lower()
     if lowered == "enum" and call is not None:
-        labels = [v for v in (_string(a) for a in call.args) if v is not None]
+        labels = [_string(a) for a in call.args]
+        if not labels or None in labels:
+            # ``Enum(*statuses)``, ``Enum(Status)`` (a Python enum): the labels are known at
+            # run time only, so the type is not judged.
+            return None
+        if _const(_keyword(call, "native_enum")) is False:
+            # A VARCHAR as long as the longest label (or ``length=``), with a CHECK at most.
+            length = _const(_keyword(call, "length"))
+            size = length if isinstance(length, int) else max(len(str(v)) for v in labels)
+            return f"varchar({size})"
         return "enum(" + ",".join(f"'{label}'" for label in labels) + ")"
     base = _SA_TYPES.get(lowered, lowered or None)
     if base is None:
