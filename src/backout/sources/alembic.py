@@ -950,6 +950,12 @@ class _Body:
         if default is not None and _const(default) is not False:
             kind = SET_DEFAULT if _is_default(default) else DROP_DEFAULT
             self.add(kind, where, table, column)
+        elif _keyword(call, "existing_server_default") is None and _rewrites_mysql_column(call):
+            # MySQL has no statement for the type or nullability alone: Alembic writes the
+            # whole column (MODIFY/CHANGE) with ``existing_server_default`` as its default, so
+            # without one the column's default is dropped there (mlflow had to put back
+            # ``metrics.is_nan``'s).
+            self.add(DROP_DEFAULT, where, table, column, only=("mysql",))
         new_name = _string(_keyword(call, "new_column_name"))
         if new_name:
             self.add(RENAME_COLUMN, where, table, column, new_name=new_name.lower())
@@ -1070,10 +1076,18 @@ class _Body:
         self.take(read_bodies(SqlText("".join(parts), self.path, node.lineno), None), where)
 
     def add(
-        self, kind: str, where: Location, table: str, column: str | None = None, **fields: object
+        self,
+        kind: str,
+        where: Location,
+        table: str,
+        column: str | None = None,
+        only: tuple[str, ...] | None = None,
+        **fields: object,
     ) -> None:
+        """Record an operation for the dialects the code being read runs on (``only``: of
+        those, the ones where Alembic emits it)."""
         operation = Operation(kind, where, table, column, **fields)  # type: ignore[arg-type]
-        guard = self.guard
+        guard = self.guard if only is None else _within(self.guard, frozenset(only))
         if guard is None or "postgres" in guard:
             self.operations.append(operation)
         for dialect, found in self.other.items():
@@ -1081,6 +1095,15 @@ class _Body:
                 found.append(operation)
         if guard is not None and guard != _EVERY_DIALECT:
             self.differs = True
+
+
+def _rewrites_mysql_column(call: ast.Call) -> bool:
+    """Whether Alembic's MySQL ``alter_column`` writes the whole column for ``call``
+    (``MODIFY``/``CHANGE``): a new name, type, nullability or comment is given."""
+    if any(_keyword(call, k) is not None for k in ("new_column_name", "type_", "nullable")):
+        return True
+    comment = _keyword(call, "comment")
+    return comment is not None and _const(comment) is not False
 
 
 # SQLAlchemy Core's statements of rows: ``queries.update()``, ``sa.insert(table)``, ``select()``.

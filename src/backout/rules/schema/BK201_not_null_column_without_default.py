@@ -38,8 +38,11 @@ class NotNullColumnWithoutDefault(Rule):
     `server_default=sa.text("NULL")`, Liquibase `defaultValue="null"`). Taking the default of
     a NOT NULL column that existed before the release is flagged too (`ALTER COLUMN … DROP
     DEFAULT` or `SET DEFAULT NULL`, a MySQL `MODIFY` that restates the column without its
-    `DEFAULT`, Alembic `server_default=None`, Liquibase `dropDefaultValue` or an
-    `addDefaultValue` of NULL): the old release may leave the column to its default. The
+    `DEFAULT`, Alembic `server_default=None`, and with `sql-dialect = "mysql"` an Alembic
+    `alter_column` of the type, nullability, name or comment without
+    `existing_server_default`, which Alembic writes as such a `MODIFY`/`CHANGE`; Liquibase
+    `dropDefaultValue` or an `addDefaultValue` of NULL): the old release may leave the column
+    to its default. The
     release is judged as a whole: a column added nullable and made `NOT NULL` later in the
     release, or added with a default that a later statement drops, is flagged at that later
     statement; one given a default later in the release, or dropped again, is not.
