@@ -378,3 +378,43 @@ IMAGE=x:3 bash -c 'kubectl set image deployment/c c=$REGISTRY/c:$TAG-$IMAGE'
         (w, re.sub(r"\$[A-Z]+", "", r).removesuffix(":latest")) for w, r in reader_deploys(script)
     ]
     assert read == bash_deploys(script, tmp_path)
+
+
+WRITTEN_HERE_AND_IN_DEPLOY = """\
+mkdir -p deploy
+cat <<'EOF' > deploy/d.sh
+kubectl set image deployment/api api=x:1
+EOF
+cat <<'EOF' > d.sh
+kubectl set image deployment/top top=x:2
+EOF
+"""
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    "run",
+    [
+        "(cd deploy && bash d.sh) > log.txt\nbash d.sh",
+        "(cd deploy; bash d.sh) 2>&1\nbash d.sh",
+        "(cd deploy; bash d.sh) >> log.txt 2>&1; bash d.sh",
+        "( cd deploy && bash d.sh )>log.txt\nbash d.sh",
+        "(cd deploy && bash d.sh) 2>/dev/null < /dev/null\nbash d.sh",
+        "(cd deploy && (bash d.sh) > inner.txt && bash d.sh) > log.txt\nbash d.sh",
+    ],
+)
+def test_a_subshell_s_cd_ends_at_its_parenthesis_before_a_redirection(
+    run: str, tmp_path: Path
+) -> None:
+    # Found by review: a `)` followed by a redirection was not the subshell's end, so the
+    # command before it was read as `bash d.sh)` (no file run) and the `cd` held after it
+    script = WRITTEN_HERE_AND_IN_DEPLOY + run + "\n"
+    assert reader_deploys(script) == bash_deploys(script, tmp_path)
+
+
+def test_the_command_a_redirected_subshell_ends_with_is_read_without_its_parenthesis() -> None:
+    script = "(cd deploy && helm upgrade app ./chart --set image.tag=2 --history-max 3) > log\n"
+    facts = read("deploy.sh", script, ScriptReader())
+    assert [d.tag for d in of(facts, CiImageDeploy)] == ["2"]
+    (history,) = [f for f in facts if type(f).__name__ == "HelmHistoryMax"]
+    assert history.value == 3

@@ -605,7 +605,7 @@ def _strip_prefixes(command: list[_Word]) -> list[_Word]:
     """A command's words from its program on: ``sudo``, ``exec``, the shell's ``then``,
     ``do``… and ``VAR=value`` prefixes dropped, and the parentheses of a ``( … )``
     subshell around it (see :func:`_without_parens`)."""
-    if command and (command[0].text[:1] == "(" or command[-1].text[-1:] == ")"):
+    if command and _parenthesised(command):
         command = _without_parens(command)
     while command and (
         command[0].text in _COMMAND_PREFIXES or _ASSIGNMENT.fullmatch(command[0].text)
@@ -1087,12 +1087,46 @@ def _change_directory(
 
 _SUBSHELL_CLOSE = re.compile(r"\)+$")
 _NO_PARENS = (0, 0)
+# A redirection, with its target when glued to it: ``>``, ``>>log.txt``, ``2>&1``, ``<<EOF``
+_REDIRECTION = re.compile(r"(?:\d+|&)?(?:<<<|<<-|<<|>>|>&|<&|<>|>\||[<>])(.*)", re.DOTALL)
+
+
+def _parenthesised(command: list[_Word]) -> bool:
+    """A cheap test before :func:`_without_parens`: whether ``command`` may open or close a
+    ``( … )`` subshell (``(cd deploy``, ``d.sh)``, ``d.sh) > log.txt``)."""
+    return command[0].text[:1] == "(" or any(")" in word.text for word in command)
+
+
+def _ending_redirections(command: list[_Word]) -> tuple[list[_Word], list[_Word]]:
+    """``command``'s words (as :func:`_redirection_words` splits them) before and from the
+    redirections that end it: ``bash d.sh)`` and ``> log.txt 2>&1`` of ``bash d.sh) >
+    log.txt 2>&1``, where a subshell's ``)`` comes before its redirections."""
+    split = _redirection_words(command)
+    if split is command:
+        return command, []
+    redirection = [False] * len(split)
+    index = 0
+    while index < len(split):
+        word = split[index]
+        found = None if 0 in word.quoted else _REDIRECTION.fullmatch(word.text)
+        if found is not None:
+            redirection[index] = True
+            if not found.group(1) and index + 1 < len(split):  # its target: ``> log.txt``
+                index += 1
+                redirection[index] = True
+        index += 1
+    end = len(split)
+    while end > 1 and redirection[end - 1]:
+        end -= 1
+    return split[:end], split[end:]
 
 
 def _subshell_parens(command: list[_Word]) -> tuple[int, int]:
     """How many ``( … )`` subshells ``command`` (its words as written) opens before its
-    program (``(cd deploy``, ``( (``) and closes after its last word (``d.sh)``): the
-    parentheses that are neither quoted, nor arithmetic (``((``), nor of a ``$( … )`` in it."""
+    program (``(cd deploy``, ``( (``) and closes after its last word (``d.sh)``, ``d.sh) >
+    log.txt``): the parentheses that are neither quoted, nor arithmetic (``((``), nor of a
+    ``$( … )`` in it."""
+    command = _ending_redirections(command)[0]
     if command[0].text[:1] != "(" and command[-1].text[-1:] != ")":
         return 0, 0
     opens = 0
@@ -1126,6 +1160,7 @@ def _without_parens(command: list[_Word]) -> list[_Word]:
     and without a ``case`` pattern before it (``prod)``): ``kubectl …`` of ``(kubectl
     …)``."""
     opens, closes = _subshell_parens(command)
+    command, redirections = _ending_redirections(command)
     if opens:
         while command and opens >= len(command[0].text):
             opens -= len(command[0].text)
@@ -1137,6 +1172,7 @@ def _without_parens(command: list[_Word]) -> list[_Word]:
         command = command[:-1]
         if len(last.text) > closes:
             command.append(_slice_word(last, 0, len(last.text) - closes))
+    command = [*command, *redirections]
     if command:
         first = command[0].text
         if first[-1:] == ")" and "(" not in first and len(first) - 1 not in command[0].quoted:
@@ -1173,7 +1209,7 @@ def _run_by(command: list[_Word]) -> list[_Word]:
     """``command``'s words from the program it runs, wrappers with their options and the
     shell's ``then``/``do``… dropped: ``bash d.sh`` of ``sudo -u deploy bash d.sh``, of
     ``(bash d.sh)``."""
-    if command and (command[0].text[:1] == "(" or command[-1].text[-1:] == ")"):
+    if command and _parenthesised(command):
         command = _without_parens(command)
     index = 0
     while index < len(command):
@@ -1363,7 +1399,7 @@ def _child_env(command: list[_Word], context: _Context) -> dict[str, str]:
     ``-E``/``--preserve-env`` keeps them all or ``--preserve-env=A,B`` some; ``env -i``
     starts with none, ``env -u NAME`` drops one."""
     env = _exported(context)
-    if command and (command[0].text[:1] == "(" or command[-1].text[-1:] == ")"):
+    if command and _parenthesised(command):
         command = _without_parens(command)
     texts = [word.text for word in command]
     index = 0
