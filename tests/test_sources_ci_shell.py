@@ -418,3 +418,26 @@ def test_the_command_a_redirected_subshell_ends_with_is_read_without_its_parenth
     assert [d.tag for d in of(facts, CiImageDeploy)] == ["2"]
     (history,) = [f for f in facts if type(f).__name__ == "HelmHistoryMax"]
     assert history.value == 3
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    "arm",
+    [
+        "case prod in prod) cd deploy; bash d.sh ;; esac",
+        "case prod in prod) cd deploy && bash d.sh ;; staging) cd /tmp ;; esac",
+        "case prod in\n  prod) cd deploy; bash d.sh ;;\nesac",
+        'case "prod" in\n  "prod") cd deploy\n    bash d.sh\n    ;;\nesac',
+        "case prod in\n  prod)\n    cd deploy\n    bash d.sh\n    ;;\nesac",
+        "case prod in\n  staging) ;;\n  *) cd deploy; bash d.sh ;;\nesac",
+    ],
+)
+def test_a_cd_in_a_case_arm_holds_in_the_arm_and_leaves_the_directory_unknown_after_it(
+    arm: str, tmp_path: Path
+) -> None:
+    # Found by review: `prod) cd deploy ;;` and `case … in prod) cd deploy` were read as
+    # no `cd`, so the shell stayed where it was after `esac`. As for an `if`, the arm's
+    # `cd` holds in the arm; after `esac` where the shell is is unknown (which arm ran is)
+    script = f"{WRITTEN_HERE_AND_IN_DEPLOY}{arm}\nbash d.sh\n"
+    assert bash_deploys(script, tmp_path) == [("deployment/api", "x:1")] * 2
+    assert reader_deploys(script) == [("deployment/api", "x:1")]

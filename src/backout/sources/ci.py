@@ -1157,8 +1157,8 @@ def _subshell_parens(command: list[_Word]) -> tuple[int, int]:
 
 def _without_parens(command: list[_Word]) -> list[_Word]:
     """``command`` without the subshell parentheses around it (see :func:`_subshell_parens`)
-    and without a ``case`` pattern before it (``prod)``): ``kubectl …`` of ``(kubectl
-    …)``."""
+    and without a ``case`` arm's pattern before it (``prod)``, ``case "$ENV" in prod)`` on
+    one line): ``kubectl …`` of ``(kubectl …)`` and of ``prod) kubectl …``."""
     opens, closes = _subshell_parens(command)
     command, redirections = _ending_redirections(command)
     if opens:
@@ -1173,6 +1173,8 @@ def _without_parens(command: list[_Word]) -> list[_Word]:
         if len(last.text) > closes:
             command.append(_slice_word(last, 0, len(last.text) - closes))
     command = [*command, *redirections]
+    if len(command) > 3 and command[0].text == "case" and command[2].text == "in":
+        command = command[3:]  # ``case "$ENV" in prod) cd deploy``: the arm's command
     if command:
         first = command[0].text
         if first[-1:] == ")" and "(" not in first and len(first) - 1 not in command[0].quoted:
