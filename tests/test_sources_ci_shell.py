@@ -441,3 +441,36 @@ def test_a_cd_in_a_case_arm_holds_in_the_arm_and_leaves_the_directory_unknown_af
     script = f"{WRITTEN_HERE_AND_IN_DEPLOY}{arm}\nbash d.sh\n"
     assert bash_deploys(script, tmp_path) == [("deployment/api", "x:1")] * 2
     assert reader_deploys(script) == [("deployment/api", "x:1")]
+
+
+@pytest.mark.parametrize(
+    "sudo",
+    [
+        "sudo -HE",
+        "sudo -Eu deploy",
+        "sudo -Eudeploy",
+        "sudo -nEg ops -u deploy",
+        "sudo -u deploy",
+        "sudo -E -u deploy --",
+        "sudo -HEu deploy env TAG=1",
+    ],
+)
+def test_the_command_after_sudo_s_options_is_read(sudo: str) -> None:
+    # Found by review: sudo's options were dropped one word each, so in `sudo -Eu deploy`
+    # `deploy` was the program; and a deploy after sudo's options was not read at all
+    script = f"""\
+cat <<'EOF' > d.sh
+kubectl set image deployment/written written=x:2
+EOF
+{sudo} kubectl set image deployment/api api=x:1
+{sudo} bash d.sh
+"""
+    assert reader_deploys(script) == [
+        ("deployment/api", "x:1"),
+        ("deployment/written", "x:2"),
+    ]
+    helm = f"{sudo} helm upgrade app ./chart --history-max 3\n"
+    facts = read("d.sh", helm, ScriptReader())
+    (history,) = [f for f in facts if type(f).__name__ == "HelmHistoryMax"]
+    assert history.value == 3
+    assert exercises_rollback(f"{sudo} helm rollback shop 1")

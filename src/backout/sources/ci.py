@@ -601,19 +601,6 @@ def _chained(words: list[_Word]) -> Iterator[tuple[list[_Word], str, str]]:
         before = word.text
 
 
-def _strip_prefixes(command: list[_Word]) -> list[_Word]:
-    """A command's words from its program on: ``sudo``, ``exec``, the shell's ``then``,
-    ``do``… and ``VAR=value`` prefixes dropped, and the parentheses of a ``( … )``
-    subshell around it (see :func:`_without_parens`)."""
-    if command and _parenthesised(command):
-        command = _without_parens(command)
-    while command and (
-        command[0].text in _COMMAND_PREFIXES or _ASSIGNMENT.fullmatch(command[0].text)
-    ):
-        command = command[1:]
-    return command
-
-
 def _simple_commands(words: list[_Word]) -> Iterator[list[_Word]]:
     """Split words at ``&&``, ``;``, ``|``…, each command from the program it runs on
     (wrappers such as ``sudo -u deploy`` and ``timeout 5m`` dropped, see :func:`_run_by`)."""
@@ -872,7 +859,7 @@ def _interpret(
     printed: list[tuple[str, bool]] | None = None  # what the command before a ``|`` prints
     for number, (command, before, after) in enumerate(chained):
         _see_variables(command, here.env, variables)
-        stripped = _strip_prefixes(command)
+        stripped = _run_by(command)
         if stripped:
             yield from _command_facts(stripped, line, here)
         before = before or (shell.continued if number == 0 else "")
@@ -1194,7 +1181,14 @@ def _slice_word(word: _Word, start: int, end: int) -> _Word:
 # Words that run the command after them and their options: ``sudo -u deploy bash d.sh``,
 # ``env -i PATH=/bin sh``, ``timeout 5m ./d.sh``; with their options that take a value.
 _WRAPPERS: dict[str, frozenset[str]] = {
-    "sudo": frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T"}),
+    # sudo's ``getopt_long`` options (``src/parse_args.c``); ``-h`` takes the next word
+    # (a host) only as a word of its own
+    "sudo": frozenset(
+        {"-a", "-C", "-c", "-D", "-g", "-h", "-p", "-R", "-r", "-T", "-t", "-U", "-u"}
+        | {"--auth-type", "--close-from", "--login-class", "--chdir", "--group", "--host"}
+        | {"--prompt", "--chroot", "--role", "--command-timeout", "--type", "--other-user"}
+        | {"--user"}
+    ),
     "env": frozenset({"-u", "-C", "-S"}),
     "exec": frozenset({"-a"}),
     "nice": frozenset({"-n"}),
@@ -1227,9 +1221,24 @@ def _run_by(command: list[_Word]) -> list[_Word]:
             command[index].text.startswith("-")
             or (wrapper == "env" and _ASSIGNMENT.fullmatch(command[index].text))
         ):
-            index += 2 if command[index].text in _WRAPPERS[wrapper] else 1
+            index += 2 if _takes_next_word(command[index].text, _WRAPPERS[wrapper]) else 1
         index += 1 if wrapper == "timeout" else 0  # its duration
     return command[index:]
+
+
+def _takes_next_word(option: str, valued: frozenset[str]) -> bool:
+    """Whether a wrapper's ``option`` takes the next word as its value, of its options
+    that take one (``valued``): ``-u`` and ``--user`` do, and so does a group of short
+    options that ends with one (``-Eu deploy``); ``-udeploy``, ``-uE`` (``E`` is the
+    value) and ``--user=deploy`` do not."""
+    if option in valued:
+        return True
+    if option[:2] == "--" or option[:1] != "-":
+        return False
+    for at, letter in enumerate(option[1:], 1):
+        if f"-{letter}" in valued:
+            return at == len(option) - 1  # the rest of the word is its value, if any
+    return False
 
 
 def _shell_options(words: Sequence[str]) -> tuple[int, bool, bool]:
