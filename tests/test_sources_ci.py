@@ -354,6 +354,29 @@ jobs:
     ]
 
 
+def test_kubectl_set_image_keeps_its_workload_before_a_redirection() -> None:
+    # Found by review: a redirection's words (`>`, `log`, `2>&1`) were read as kubectl's
+    # resources, so `deployment/web` was no longer the one workload the command names
+    script = """\
+kubectl set image deployment/web web=app:v2 > log
+kubectl set image deployment/web web=app:v2 2>&1 | tee out
+kubectl set image deployment web web=app:v2 >>log 2>/dev/null
+kubectl set image deployment/web web=app:v2>log
+(cd deploy; kubectl set image deployment/web web=app:v2) 2>&1
+kubectl rollout restart deployment/web > log 2>&1
+"""
+    facts = read("deploy.sh", script, ScriptReader())
+    deploys = [(d.workload, d.reference, at(d)) for d in of(facts, CiImageDeploy)]
+    assert deploys == [
+        ("deployment/web", "app:v2", "1:38"),
+        ("deployment/web", "app:v2", "2:38"),
+        ("deployment/web", "app:v2", "3:38"),
+        ("deployment/web", "app:v2", "4:38"),
+        ("deployment/web", "app:v2", "5:50"),
+    ]
+    assert [r.workload for r in of(facts, CiRolloutRestart)] == ["deployment/web"]
+
+
 def test_kubectl_set_image_names_every_kind_it_accepts_by_its_full_name() -> None:
     # kubectl set image: pod (po), replicationcontroller (rc), deployment (deploy), daemonset
     # (ds), statefulset (sts), cronjob (cj), replicaset (rs); and Job (polymorphichelpers)

@@ -1091,6 +1091,16 @@ def _ending_redirections(command: list[_Word]) -> tuple[list[_Word], list[_Word]
     split = _redirection_words(command)
     if split is command:
         return command, []
+    redirection = _redirections(split)
+    end = len(split)
+    while end > 1 and redirection[end - 1]:
+        end -= 1
+    return split[:end], split[end:]
+
+
+def _redirections(split: list[_Word]) -> list[bool]:
+    """Whether each word of ``split`` (a command as :func:`_redirection_words` splits it) is
+    a redirection or its target: ``>``, ``log.txt`` and ``2>&1`` of ``… > log.txt 2>&1``."""
     redirection = [False] * len(split)
     index = 0
     while index < len(split):
@@ -1102,10 +1112,18 @@ def _ending_redirections(command: list[_Word]) -> tuple[list[_Word], list[_Word]
                 index += 1
                 redirection[index] = True
         index += 1
-    end = len(split)
-    while end > 1 and redirection[end - 1]:
-        end -= 1
-    return split[:end], split[end:]
+    return redirection
+
+
+def _without_redirections(command: list[_Word]) -> list[_Word]:
+    """``command``'s words without its redirections and their targets (see
+    :func:`_redirections`): ``kubectl set image deployment/web web=app:v2`` of ``… > log
+    2>&1``."""
+    split = _redirection_words(command)
+    if split is command:
+        return command
+    redirections = _redirections(split)
+    return [word for word, redirects in zip(split, redirections, strict=True) if not redirects]
 
 
 def _subshell_parens(command: list[_Word]) -> tuple[int, int]:
@@ -2275,8 +2293,10 @@ def _kubectl_set_image(
     words: list[_Word], env: dict[str, str], verbs: tuple[str, str] = ("set", "image")
 ) -> _KubectlSetImage:
     """Read ``kubectl [flags] set image [flags] (TYPE/NAME | TYPE NAME) c=IMAGE…`` as kubectl
-    does: a flag takes the next word only when it is one of kubectl's value flags. Other
-    ``verbs`` read the same way (``rollout restart TYPE/NAME``, which sets no image)."""
+    does: a flag takes the next word only when it is one of kubectl's value flags; the
+    shell's redirections (``> log``, ``2>&1``) are no words of kubectl's. Other ``verbs``
+    read the same way (``rollout restart TYPE/NAME``, which sets no image)."""
+    words = _without_redirections(words)
     operands: list[_Word] = []
     flags: dict[str, str] = {}
     index = 1
