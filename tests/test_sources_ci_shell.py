@@ -430,6 +430,8 @@ def test_the_command_a_redirected_subshell_ends_with_is_read_without_its_parenth
         'case "prod" in\n  "prod") cd deploy\n    bash d.sh\n    ;;\nesac',
         "case prod in\n  prod)\n    cd deploy\n    bash d.sh\n    ;;\nesac",
         "case prod in\n  staging) ;;\n  *) cd deploy; bash d.sh ;;\nesac",
+        "case prod in\n  prod|staging) cd deploy; bash d.sh ;;\nesac",
+        "case prod in staging|prod) cd deploy && bash d.sh ;; esac",
     ],
 )
 def test_a_cd_in_a_case_arm_holds_in_the_arm_and_leaves_the_directory_unknown_after_it(

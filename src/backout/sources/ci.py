@@ -863,6 +863,8 @@ def _interpret(
         if stripped:
             yield from _command_facts(stripped, line, here)
         before = before or (shell.continued if number == 0 else "")
+        if before == "|" and _alternative_pattern(command):
+            before = ""  # ``prod|staging) cd deploy``: a case arm's patterns, no pipeline
         # after && or || it may not run; in a pipeline or in the background it runs in a
         # subshell of its own; so does a here-document's text
         uncertain = in_heredoc or before in ("&&", "||", "|") or after in ("|", "&")
@@ -1124,6 +1126,19 @@ def _without_redirections(command: list[_Word]) -> list[_Word]:
         return command
     redirections = _redirections(split)
     return [word for word, redirects in zip(split, redirections, strict=True) if not redirects]
+
+
+def _alternative_pattern(command: list[_Word]) -> bool:
+    """Whether ``command`` (after a ``|``) starts with the last of a ``case`` arm's patterns,
+    a command after it: ``staging) cd deploy`` of ``prod|staging) cd deploy``, not the
+    ``b)`` that ends a subshell (``(a | b) > log``)."""
+    first = command[0]
+    return (
+        first.text[-1:] == ")"
+        and "(" not in first.text
+        and len(first.text) - 1 not in first.quoted
+        and len(_ending_redirections(command)[0]) > 1
+    )
 
 
 def _subshell_parens(command: list[_Word]) -> tuple[int, int]:
