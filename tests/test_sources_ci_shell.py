@@ -455,6 +455,7 @@ def test_a_cd_in_a_case_arm_holds_in_the_arm_and_leaves_the_directory_unknown_af
         "sudo -u deploy",
         "sudo -E -u deploy --",
         "sudo -HEu deploy env TAG=1",
+        "sudo --user deploy --chdir /tmp -E",
     ],
 )
 def test_the_command_after_sudo_s_options_is_read(sudo: str) -> None:
