@@ -363,6 +363,7 @@ kubectl set image deployment/web web=app:v2 2>&1 | tee out
 kubectl set image deployment web web=app:v2 >>log 2>/dev/null
 kubectl set image deployment/web web=app:v2>log
 (cd deploy; kubectl set image deployment/web web=app:v2) 2>&1
+kubectl set image deployment/web web=app:v2 &>log
 kubectl rollout restart deployment/web > log 2>&1
 """
     facts = read("deploy.sh", script, ScriptReader())
@@ -373,6 +374,8 @@ kubectl rollout restart deployment/web > log 2>&1
         ("deployment/web", "app:v2", "3:38"),
         ("deployment/web", "app:v2", "4:38"),
         ("deployment/web", "app:v2", "5:50"),
+        # bash's `&>log`: a redirection, not `&` (a background command) and `>log`
+        ("deployment/web", "app:v2", "6:38"),
     ]
     assert [r.workload for r in of(facts, CiRolloutRestart)] == ["deployment/web"]
 

@@ -538,7 +538,9 @@ def _words(line: str) -> list[_Word]:
             flush()
         elif char == "#" and not started:
             break
-        elif char in ";|&" and not (char == "&" and text and text[-1] in "<>"):
+        elif char in ";|&" and not (
+            char == "&" and ((text and text[-1] in "<>") or line.startswith(">", i + 1))
+        ):  # ``2>&1`` and bash's ``&>log``/``&>>log`` are redirections, not ``&``
             flush()
             operator = line[i : i + 2] if line[i : i + 2] in _OPERATORS else char
             words.append(_Word(operator, [i], operator=True))
