@@ -412,6 +412,18 @@ def test_a_subshell_s_cd_ends_at_its_parenthesis_before_a_redirection(
     assert reader_deploys(script) == bash_deploys(script, tmp_path)
 
 
+@needs_bash
+@pytest.mark.parametrize(
+    "run",
+    ["cd deploy &>/dev/null && bash d.sh", "cd deploy &>>log.txt; bash d.sh\nbash d.sh"],
+)
+def test_bash_s_and_redirection_is_no_background_command(run: str, tmp_path: Path) -> None:
+    # `&>log` sends both streams to log: read as `&` then `>log`, the cd went to the
+    # background (a subshell) and the commands after it were read in the outer directory
+    script = WRITTEN_HERE_AND_IN_DEPLOY + run + "\n"
+    assert reader_deploys(script) == bash_deploys(script, tmp_path)
+
+
 def test_the_command_a_redirected_subshell_ends_with_is_read_without_its_parenthesis() -> None:
     script = "(cd deploy && helm upgrade app ./chart --set image.tag=2 --history-max 3) > log\n"
     facts = read("deploy.sh", script, ScriptReader())
