@@ -23,6 +23,22 @@ def test_summary_line_counts_one_file_in_the_singular() -> None:
     assert summary_line(two) == "No rollback hazards found in 2 files."
 
 
+def test_summary_line_names_the_files_with_findings_of_the_files_read() -> None:
+    # "in 34 files" read as 34 files with problems; it counted the files read
+    from backout.models import Finding, Location, Severity
+
+    def finding(path: str) -> Finding:
+        return Finding(
+            "BK101", "mutable-image-reference", Severity.ERROR, Location(path, 1, 1), "m", "f"
+        )
+
+    found = [finding("a.yaml"), finding("a.yaml"), finding("b.yaml")]
+    result = CheckResult(root=Path("."), findings=found, suppressed=[], rules=[], files_read=5)
+    assert summary_line(result) == "Found 3 problems (3 errors) in 2 of 5 files."
+    every = CheckResult(root=Path("."), findings=found, suppressed=[], rules=[], files_read=2)
+    assert summary_line(every) == "Found 3 problems (3 errors) in 2 files."
+
+
 def _deployment_state(revision: int, retained: int) -> dict[str, Any]:
     """``kubectl get deploy,rs,pods -o json`` of a healthy Deployment at ``revision``."""
     image = "ghcr.io/acme/web:1.4.2"

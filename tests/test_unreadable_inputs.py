@@ -93,7 +93,7 @@ def test_a_file_and_a_directory_without_permission_are_bk901(release: Path) -> N
             "checked for rollback hazards",
         ),
     ]
-    assert "Found 2 problems (2 warnings) in 2 files." in done.stderr
+    assert "Found 2 problems (2 warnings) in 2 files." in done.stderr  # both files
 
     concise = run_unprivileged("check", ".", "--format", "concise", cwd=release)
     assert concise.returncode == 0  # BK901 is a warning

@@ -34,9 +34,14 @@ def by_code(result: CheckResult) -> list[tuple[str, str, int]]:
 
 
 def summary_line(result: CheckResult) -> str:
-    """``Found 3 problems (2 errors, 1 warning) in 12 files; 1 suppressed.``"""
+    """``Found 3 problems (2 errors, 1 warning) in 2 of 12 files. 1 suppressed.``: the files
+    with a finding, of the files read."""
     c = counts(result)
     files = f"{result.files_read} file{'s' if result.files_read != 1 else ''}"
+    if c["total"]:
+        with_findings = len({finding.location.path for finding in result.findings})
+        if with_findings < result.files_read:
+            files = f"{with_findings} of {files}"
     if not c["total"]:
         text = f"No rollback hazards found in {files}."
     else:
