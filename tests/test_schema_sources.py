@@ -428,20 +428,34 @@ def test_do_block_statements_are_found_in_every_kind_of_block() -> None:
     ]
 
 
-def test_only_the_statements_backout_reads_are_loaded() -> None:
-    from backout.sources.sql import _statements_to_read
+def test_only_the_statements_backout_reads_are_loaded_from_a_large_parse() -> None:
+    from backout.sources.sql import _SLICED_ABOVE, _statements_to_read, read_postgres
 
+    seed = "".join(f"INSERT INTO t VALUES ({i}, 'row {i}');\n" for i in range(600))
     text = (
         'INSERT INTO t VALUES (1, \'{"stmt":{"DropStmt":{}}\');\n'
         "ALTER TABLE t ADD COLUMN a int;\n"
+        f"{seed}"
         "SELECT 1;\n"
         "SELECT * INTO t_copy FROM t;\n"
         "UPDATE t SET a = 1;\n"
         "DROP TABLE u"
     )
+    import pglast.parser
+
+    assert len(pglast.parser.parse_sql_json(text)) > _SLICED_ABOVE
     kinds = [next(iter(raw["stmt"])) for raw in _statements_to_read(text)]
     assert kinds == ["AlterTableStmt", "SelectStmt", "DropStmt"]
     assert _statements_to_read("-- nothing") == []
+    # The same operations as from the whole parse, the statements' positions kept.
+    from backout.sources.sql import SqlText
+
+    small = text.replace(seed, "")
+    read, whole = read_postgres(SqlText(text, "a.sql")), read_postgres(SqlText(small, "b.sql"))
+    assert [(o.kind, o.table) for o in read.operations] == [
+        (o.kind, o.table) for o in whole.operations
+    ]
+    assert [o.location.line for o in read.operations][-1] == text.count("\n") + 1
 
 
 def test_dialect_decides_what_is_unreadable(tmp_path: Path) -> None:

@@ -982,24 +982,48 @@ def _parse_postgres(text: str) -> list[Node]:
 
 def _statements_to_read(text: str) -> list[Node]:
     """The statements of ``text`` that backout reads (:data:`_PG_STATEMENT_READERS`; a SELECT
-    only with ``INTO``), as libpg_query's raw statements; raises ``ParseError``.
+    only with ``INTO``), and in a small JSON the others too, as libpg_query's raw
+    statements; raises ``ParseError``.
 
-    Only those are loaded from the parser's JSON, each from its own slice of the text: the
-    others (INSERT, UPDATE, GRANT, COMMENT…) are often most of a migration's JSON, and loading
-    it cost more than the parse itself. A raw statement starts with ``{"stmt":{"Kind":`` (no
+    In a large JSON (:data:`_SLICED_ABOVE`) only those are loaded, each from its own slice of
+    the text, when they are less than half of it: the others (INSERT, UPDATE, GRANT,
+    COMMENT…) are often most of a seed migration's JSON, and loading it cost more than the
+    parse itself. A raw statement starts with ``{"stmt":{"Kind":`` (no
     other node has a ``stmt`` field, and a quote inside a JSON string is escaped) and ends
     at the comma before the next one, or at the array's closing bracket."""
     tree = pglast.parser.parse_sql_json(text)
+    if len(tree) < _SLICED_ABOVE:
+        statements: list[Node] = _json_loads(tree).get("stmts") or []
+        return statements  # the others are passed over by the reader of each statement
     found = [(match.start(), match.group(1)) for match in _RAW_STATEMENT.finditer(tree)]
-    statements: list[Node] = []
+    pieces: list[str] = []
     for index, (start, kind) in enumerate(found):
         if kind not in _PG_STATEMENT_READERS:
             continue
         end = found[index + 1][0] - 1 if index + 1 < len(found) else tree.rindex("]")
         piece = tree[start:end]
         if kind != "SelectStmt" or '"intoClause"' in piece:
-            statements.append(_json_loads(piece))
-    return statements
+            pieces.append(piece)
+    if sum(map(len, pieces)) * 2 > len(tree):
+        # Most of it is read anyway: one load costs less than a load per statement.
+        statements = _json_loads(tree).get("stmts") or []
+        return [raw for raw in statements if _wanted_statement(raw)]
+    return [_json_loads(piece) for piece in pieces]
+
+
+# The size of libpg_query's JSON from which the statements backout reads are sought in its
+# text first: below it, loading all of it costs less than the search (a typical migration's
+# JSON is 1–5 KB; a seed migration's megabytes).
+_SLICED_ABOVE = 32 * 1024
+
+
+def _wanted_statement(raw: Node) -> bool:
+    """Whether the raw statement ``raw`` is one :func:`_statements_to_read` returns."""
+    node = raw.get("stmt")
+    if not isinstance(node, dict) or len(node) != 1:
+        return False
+    ((kind, fields),) = node.items()
+    return kind in _PG_STATEMENT_READERS and (kind != "SelectStmt" or "intoClause" in fields)
 
 
 # Where a raw statement starts in libpg_query's JSON, and its kind.
