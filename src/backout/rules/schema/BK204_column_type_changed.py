@@ -18,7 +18,9 @@ class ColumnTypeChanged(Rule):
     changes text to a number, or removes enum values. Widening (`integer` → `bigint`,
     `varchar(n)` → `text`, a longer `varchar`) is not flagged. The type the release leaves is
     compared with the base type, at the release's last type change of the column: a type
-    widened and later narrowed back to the base type is not flagged.
+    widened and later narrowed back to the base type is not flagged. A type a Liquibase
+    changelog property names (`type="${clobType}"`, as JHipster writes them) has a value per
+    database that backout does not read: a change to or from one is not judged.
 
     ## Why is this bad?
     The old release still writes values of the old type. After a rollback its writes that do
