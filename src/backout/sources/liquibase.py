@@ -787,6 +787,18 @@ def _operations(change: _Element) -> list[Operation]:
             for c in change.named("column")
             if c.attr("name")
         ]
+    if kind == "mergeColumns":
+        # Liquibase adds ``finalColumnName``, fills it from the two, and drops both.
+        final = _name(change.attr("finalColumnName"))
+        merged = Column(final, change.attr("finalColumnType").lower() or None)
+        return [
+            *([Operation(ADD_COLUMN, where, table, final, column_def=merged)] if final else []),
+            *(
+                Operation(DROP_COLUMN, where, table, _name(change.attr(attribute)))
+                for attribute in ("column1Name", "column2Name")
+                if change.attr(attribute)
+            ),
+        ]
     if kind == "renameColumn":
         old = _name(change.attr("oldColumnName"))
         return [

@@ -14,7 +14,9 @@ class ColumnOrTableDropped(Rule):
 
     ## What it does
     Flags `DROP COLUMN`, `DROP TABLE`, Alembic `op.drop_column`/`op.drop_table`, Django
-    `RemoveField`/`DeleteModel` of a column or table that existed before the release, and
+    `RemoveField`/`DeleteModel`, Liquibase `dropColumn`/`dropTable` and the two columns a
+    `mergeColumns` merges (it drops them) of a column or table that existed before the
+    release, and
     `DROP VIEW`, `DROP MATERIALIZED VIEW`, Liquibase `dropView` of a view that did (created by
     a base migration, or by none backout read). Dropping what the same release created is not
     flagged, nor a view dropped and created again under its name later in the release (the
