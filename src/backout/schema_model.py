@@ -1774,6 +1774,9 @@ class JudgedOperation:
     new_enum_values: tuple[str, ...] = ()
     base_columns: tuple[str, ...] = ()
     """For ``ADD_CONSTRAINT``: the constrained columns that existed at the base."""
+    new_key_columns: tuple[ColumnState, ...] = ()
+    """For a UNIQUE ``ADD_CONSTRAINT`` (not ``NULLS NOT DISTINCT``): the replay's objects for
+    its columns that the release added, as the whole release leaves them."""
     decides: frozenset[str] = frozenset()
     final_name: str | None = None
     final_type: str | None = None
@@ -2414,6 +2417,10 @@ def _judge(
                 judged.base_columns = tuple(
                     [name for name in op.constrained if name not in known or known[name].at_base]
                 )
+                if op.constraint == UNIQUE and not op.nulls_not_distinct:
+                    judged.new_key_columns = tuple(
+                        [known[name] for name in op.constrained if name not in judged.base_columns]
+                    )
             if (
                 op.constraint == CHECK
                 and judged.base_columns
@@ -2563,6 +2570,9 @@ def constrains_old_writes(judged: JudgedOperation) -> bool:
         and judged.op.constraint in (UNIQUE, CHECK, FOREIGN_KEY, PRIMARY_KEY)
         and judged.table_at_base
         and (bool(judged.base_columns) or not judged.op.constrained)
+        # A key column the release adds, nullable without a default, is NULL in every row the
+        # old release writes, and NULLs are never equal to one another: none of them clash.
+        and not any(c.nullable and not c.has_default for c in judged.new_key_columns)
     )
 
 

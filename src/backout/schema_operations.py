@@ -453,6 +453,9 @@ class Operation:
     keys the same statement drops (``DROP FOREIGN KEY``). InnoDB still counts them when it
     numbers the new key (``t_ibfk_<N>``, checked on MariaDB 10.11), and the key may be one
     of them added again."""
+    nulls_not_distinct: bool = False
+    """For a UNIQUE ``ADD_CONSTRAINT``: ``NULLS NOT DISTINCT`` (PostgreSQL 15), under which
+    rows whose key columns are NULL are equal to one another."""
 
 
 def constraint_name(op: Operation) -> str:

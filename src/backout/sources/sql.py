@@ -554,6 +554,7 @@ def _pg_constraint(
         detail=constraint.get("conname") or "",
         references=_referenced_table(constraint),
         condition=_pg_condition(constraint.get("raw_expr")) if label == CHECK else (),
+        nulls_not_distinct=bool(constraint.get("nulls_not_distinct")),
     )
 
 
@@ -959,6 +960,7 @@ def _pg_unique_index(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
             constraint=UNIQUE if node.get("unique") else PLAIN_INDEX,
             constrained=indexed,
             detail=node.get("idxname") or "",
+            nulls_not_distinct=bool(node.get("nulls_not_distinct")),
         )
     )
 

@@ -62,7 +62,10 @@ class ConstraintOldWritesMayViolate(Rule):
     help: it skips existing rows only (the `VALIDATE CONSTRAINT` that follows adds nothing
     the old release meets). `NOT ENFORCED` does: a `CHECK` or `FOREIGN KEY` written so
     (PostgreSQL 18; MySQL 8.0.16 for checks) is recorded and never evaluated, so it is not
-    new, and one at the base constrains none of the old release's writes.
+    new, and one at the base constrains none of the old release's writes. Nor is a UNIQUE
+    key over a column the release adds nullable and without a default (`(kind,
+    unique_key)`, `unique_key` new): the old release leaves it NULL, and NULLs are never
+    equal to one another, unless the key is `NULLS NOT DISTINCT`.
 
     A SQL `CHECK` is compared by its condition: one added, under a dropped check's name or
     another, is not new when the checks the table had at the base admit only rows it admits
