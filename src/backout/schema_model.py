@@ -2224,16 +2224,37 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
     the new table's columns, not a dropped table and a new one: the three operations become
     the drops, additions, type, nullability and default changes between ``t`` as ``schema``
     has it and the new definition, at the ``CREATE TABLE``; operations on ``new`` in between
-    (its indexes) are taken as operations on ``t``. A ``t`` whose columns are not all known
-    (no migration backout read created it) takes the new columns without a judgement.
+    (its indexes) are taken as operations on ``t``. PostgreSQL's way round is a rebuild too:
+    ``ALTER TABLE t RENAME TO t_old``, ``CREATE TABLE t (…)``, copy, ``DROP TABLE t_old``
+    (river's ``river_migration``); operations on ``t_old`` in between go with it. A ``t``
+    whose columns are not all known (no migration backout read created it) takes the new
+    columns without a judgement.
     """
     fold = schema.fold
     created: dict[str, int] = {} if fold is None else _Names(fold)  # latest CREATE TABLE
+    # A table of ``schema`` renamed away -> (the index of the rename, its new name).
+    moved: dict[str, tuple[int, str]] = {} if fold is None else _Names(fold)
+    # A table renamed away and created again -> (the rename's index, the create's index).
+    recreated: dict[str, tuple[int, int]] = {} if fold is None else _Names(fold)
     rebuilds: dict[int, tuple[int, int]] = {}  # create index -> (drop index, rename index)
+    target_of: dict[int, str] = {}  # create index -> the table it rebuilds
+    # The old table's name in a PostgreSQL rebuild -> (rename index, drop index).
+    discarded: dict[str, tuple[int, int]] = {} if fold is None else _Names(fold)
     for index, op in enumerate(ops):
         if op.kind == CREATE_TABLE:
             created[op.table] = index
-        if op.kind != RENAME_TABLE or not op.new_name or op.table not in created:
+            if op.table in moved:
+                rename, old_name = moved.pop(op.table)
+                recreated[old_name] = (rename, index)
+        if op.kind == DROP_TABLE and op.table in recreated:
+            rename, create = recreated.pop(op.table)
+            rebuilds[create] = (index, rename)
+            target_of[create] = ops[create].table
+            discarded[op.table] = (rename, index)
+        if op.kind != RENAME_TABLE or not op.new_name:
+            continue
+        if op.table not in created:
+            moved[op.table] = (index, op.new_name)
             continue
         create = created.pop(op.table)
         new_name = op.new_name
@@ -2247,10 +2268,9 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
         )
         if drop is not None and create < index and op.new_name in schema.tables:
             rebuilds[create] = (drop, index)
+            target_of[create] = new_name
     if not rebuilds:
         return ops
-    # The new table's name -> (the table it replaces, the index of the rename).
-    target_of = {create: ops[rename].new_name or "" for create, (_, rename) in rebuilds.items()}
     skipped = {i for pair in rebuilds.values() for i in pair}
     # What a rebuilt table looks like after an earlier rebuild of this migration, and the
     # new tables standing for their targets until their rename.
@@ -2264,16 +2284,19 @@ def _fold_rebuilds(ops: Sequence[Operation], schema: Schema) -> Sequence[Operati
             continue
         if index in rebuilds:
             target = target_of[index]
-            old = schema.tables[target]
+            old = schema.tables.get(target)
             before = shapes.get(target)
-            if before is None and old.complete:
+            if before is None and old is not None and old.complete:
                 before = {c.name: (c.type, c.nullable, c.has_default) for c in old.columns.values()}
             if before is not None:  # what the table had is known: compare
                 folded.extend(_rebuild_changes(op, before, target, fold))
             shapes[target] = {
                 c.name: (c.type, c.nullable, c.has_default or c.generated) for c in op.columns
             }
-            standing[op.table] = (target, rebuilds[index][1])
+            if op.table != target:
+                standing[op.table] = (target, rebuilds[index][1])
+        elif op.table in discarded and discarded[op.table][0] < index < discarded[op.table][1]:
+            continue
         elif op.table in standing and index < standing[op.table][1]:
             folded.append(replace(op, table=standing[op.table][0]))
         else:

@@ -33,7 +33,10 @@ class ColumnOrTableDropped(Rule):
     is not flagged, and a `RemoveField` of it names `author_id`.
     Nor is a `DROP COLUMN IF EXISTS` of a column that the table, created by a migration
     backout read with the columns it names (not `AS SELECT` or `(LIKE other)`), does not have
-    (it does nothing). backout does not know a view's columns, so a
+    (it does nothing). A table rebuilt in one migration (SQLite's create, copy, `DROP TABLE
+    t`, rename to `t`; PostgreSQL's `ALTER TABLE t RENAME TO t_old`, create `t`, copy, `DROP
+    TABLE t_old`) is not dropped: the columns it loses are. backout does not know a view's
+    columns, so a
     view replaced by one with fewer columns (`CREATE OR REPLACE VIEW` on MySQL, a drop and
     create) is not flagged for the columns it lost.
 
