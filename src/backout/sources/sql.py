@@ -741,7 +741,10 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         elif sub == "AT_AddConstraint":
             constraint_def = _fields(cmd.get("def"), "Constraint")
             if constraint_def is not None:
-                op = _pg_constraint(stmt, table, constraint_def, after)
+                # From the constraint on: its name may stand earlier in the statement too
+                # (`DROP CONSTRAINT c, ADD CONSTRAINT c CHECK (…)`).
+                at = max(after, stmt.after(constraint_def.get("location")))
+                op = _pg_constraint(stmt, table, constraint_def, at)
                 if op is not None:
                     operations.append(op)
                     if op.constraint == PRIMARY_KEY:
