@@ -704,6 +704,18 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         return
     table = relation.get("relname") or ""
     after = stmt.after(relation.get("location", 0))
+
+    def at_name(name: str | None) -> Location:
+        """Where the clause being read names ``name``: the clauses are in the order written,
+        so from the previous clause's name on (``ALTER COLUMN a DROP DEFAULT, DROP COLUMN
+        a`` reports the drop at its own line, where a suppression comment goes)."""
+        nonlocal after
+        found = stmt.body.find_name(name, after, stmt.end) if name else None
+        if found is None:
+            return stmt.at_name(name, after)
+        after = found + 1
+        return stmt.body.location(found)
+
     for item in node.get("cmds") or ():
         cmd = _fields(item, "AlterTableCmd")
         if cmd is None:
@@ -714,11 +726,12 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         if column_kind is not None:
             detail = IF_EXISTS if column_kind == DROP_COLUMN and cmd.get("missing_ok") else ""
             operations.append(
-                Operation(column_kind, stmt.at_name(name, after), table, name, detail=detail)
+                Operation(column_kind, at_name(name), table, name, detail=detail)
             )
         elif sub == "AT_AddColumn":
             column_def = _fields(cmd.get("def"), "ColumnDef")
             if column_def is not None:
+                after = max(after, stmt.after(column_def.get("location")))
                 _pg_add_column(stmt, table, column_def, after, operations)
         elif sub == "AT_AlterColumnType":
             column_def = _fields(cmd.get("def"), "ColumnDef")
@@ -727,7 +740,7 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                 operations.append(
                     Operation(
                         ALTER_TYPE,
-                        stmt.at_name(name, after),
+                        at_name(name),
                         table,
                         name,
                         column_def=Column(name or "", new_type),
@@ -737,13 +750,14 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
             # SET DEFAULT NULL leaves the column as DROP DEFAULT does.
             default = cmd.get("def")
             kind = SET_DEFAULT if default is not None and not _pg_null(default) else DROP_DEFAULT
-            operations.append(Operation(kind, stmt.at_name(name, after), table, name))
+            operations.append(Operation(kind, at_name(name), table, name))
         elif sub == "AT_AddConstraint":
             constraint_def = _fields(cmd.get("def"), "Constraint")
             if constraint_def is not None:
                 # From the constraint on: its name may stand earlier in the statement too
                 # (`DROP CONSTRAINT c, ADD CONSTRAINT c CHECK (…)`).
                 at = max(after, stmt.after(constraint_def.get("location")))
+                after = at
                 op = _pg_constraint(stmt, table, constraint_def, at)
                 if op is not None:
                     operations.append(op)
@@ -755,7 +769,7 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                         )
         elif sub == "AT_DropConstraint":
             operations.append(
-                Operation(DROP_CONSTRAINT, stmt.at_name(name, after), table, detail=name or "")
+                Operation(DROP_CONSTRAINT, at_name(name), table, detail=name or "")
             )
 
 

@@ -978,7 +978,7 @@ _NO_CHANGE = re.compile(r"^\s*(?:DECLARE\b|END\s+IF\s*$)", re.I)
 _BRANCH = re.compile(r"^\s*(?:(?:ELSE)?IF\b.*?\bTHEN\b|ELSE\b)", re.I | re.S)
 # ``DELIMITER //`` (the mysql client's, and Flyway's): until the next one, statements end at
 # ``//`` where ``;`` ended them, so a routine's body keeps its ``;``s.
-_DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*$", re.I | re.M)
+_DELIMITER = re.compile(r"^[ \t]*DELIMITER[ \t]+(\S+)[ \t]*\r?$", re.I | re.M)
 
 
 def without_delimiters(text: str) -> str:
