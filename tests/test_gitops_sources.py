@@ -92,6 +92,30 @@ def test_an_argocd_helm_source_floats_only_on_a_range(revision: str, floats: boo
     assert any(isinstance(f, ChartVersionRange) for f in facts) is floats
 
 
+@pytest.mark.parametrize(
+    ("chart_spec", "expected"),
+    [
+        ("      version: '>=1.0.0-alpha'\n", [(None, ">=1.0.0-alpha", 8)]),
+        ("      version: 6.9.1\n", []),
+        # A patch that leaves the version alone keeps the base's.
+        ("      reconcileStrategy: Revision\n", []),
+        ("      version: 6.x\n      sourceRef:\n        kind: GitRepository\n", []),
+    ],
+)
+def test_a_kustomize_patch_of_a_helm_release_is_judged_by_the_version_it_sets(
+    chart_spec: str, expected: list[tuple[str | None, str, int]]
+) -> None:
+    # The patch an overlay applies to a base's HelmRelease names no chart, only the version
+    # that overlay deploys (fluxcd/flux2-kustomize-helm-example apps/staging).
+    text = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: web\n"
+        "spec:\n  chart:\n    spec:\n" + chart_spec
+    )
+    facts = ManifestReader().read(SourceFile("patch.yaml", text.encode()))
+    ranges = [f for f in facts if isinstance(f, ChartVersionRange)]
+    assert [(f.chart or None, f.version, f.location.line) for f in ranges] == expected
+
+
 def test_with_base_a_release_that_now_takes_a_floating_source_reports_the_source(
     tmp_path: Path,
 ) -> None:

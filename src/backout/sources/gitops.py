@@ -152,14 +152,19 @@ def _flux(path: str, doc: Node, resource: str) -> Iterator[Fact]:
     spec = get_path(doc, "spec", "chart", "spec")
     chart_node = get(spec, "chart")
     chart = text_of(chart_node)
-    if chart_node is None or not chart:
-        return
     source_kind = text_of(get(get(spec, "sourceRef"), "kind")) or "HelmRepository"
     if source_kind in ("GitRepository", "Bucket"):
         return  # the chart's version is the source's revision; `version` is ignored
     version_node = get(spec, "version")
     version = text_of(version_node)
     if version_node is not None and version and not _floats(version):
+        return
+    if chart_node is None or not chart:
+        # No chart: a kustomize overlay's patch of the release (fluxcd's
+        # flux2-kustomize-helm-example `apps/staging/podinfo-values.yaml`), whose version is
+        # the one the overlay deploys; one that sets no version keeps the base's.
+        if version_node is not None and version:
+            yield ChartVersionRange(location(path, version_node), resource, "flux", "", version)
         return
     where: Location = location(
         path, version_node if version_node is not None and version else chart_node

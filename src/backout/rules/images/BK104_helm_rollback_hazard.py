@@ -65,7 +65,9 @@ class HelmRollbackHazard(Rule):
       whose `spec.chart.spec.version` names no single release (`6.x`, `>=6.0.0`, `~6.5`,
       `*`, a partial `6.5`, or no `version`: the newest), or an Argo CD `Application` (or
       `ApplicationSet` template) whose Helm source's `targetRevision` does. Masterminds
-      semver, which both use, reads `6.5.4` and `=v6.5.4` as one release. A `HelmRelease`
+      semver, which both use, reads `6.5.4` and `=v6.5.4` as one release. A kustomize
+      overlay's patch of a `HelmRelease` (no `chart`, only the `version` that overlay
+      deploys: `version: ">=1.0.0-alpha"`) is judged by that version. A `HelmRelease`
       whose `chartRef` names an `OCIRepository` or `HelmChart` of the checked tree is
       judged by that object, reported where it floats: an `OCIRepository` whose `ref` has
       no `digest` and a `semver` range, a moving `tag`, or nothing (Flux pulls `latest`);
@@ -272,13 +274,12 @@ class HelmRollbackHazard(Rule):
 
     def _floating_chart(self, floating: ChartVersionRange) -> Finding:
         """The finding for a chart that a GitOps controller installs by a version range."""
+        chart = f"`{floating.chart}`" if floating.chart else "its chart"  # a patch names none
         if floating.version is None:
-            picks = (
-                f"`{floating.chart}` has no `version`, so Flux installs the newest chart release"
-            )
+            picks = f"{chart} has no `version`, so Flux installs the newest chart release"
         else:
             picks = (
-                f"`{floating.chart}` is installed by the range `{floating.version}`, so "
+                f"{chart} is installed by the range `{floating.version}`, so "
                 f"{'Flux' if floating.controller == 'flux' else 'Argo CD'} installs the "
                 "newest chart release that matches"
             )
