@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
 
@@ -16,7 +17,7 @@ from backout.rules.procedures.rollout_commands import (
     exercises_rollback,
     runs_tests,
 )
-from backout.sources.ci import CiCommand, CiJob, CiStep
+from backout.sources.ci import CiCommand, CiJob, CiStep, command_words
 
 PIPELINE_PROVIDERS = ("github", "gitlab")
 """Providers whose commands are a pipeline's; plain scripts only count as rollback drills."""
@@ -28,6 +29,33 @@ _DATABASE_IMAGE = LazyRegex(
 )
 
 JobKey = tuple[str, str]
+
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "source", "."})
+# The job's workspace, where a path after it is the repository's: `$CI_PROJECT_DIR/ci/d.sh`
+_WORKSPACE = re.compile(r"^\$\{?(?:CI_PROJECT_DIR|GITHUB_WORKSPACE)\}?/")
+
+
+def scripts_run(line: str) -> Iterator[str]:
+    """The files a pipeline's shell line runs, as written, `./` and the workspace variable
+    removed: `cicd/deploy.sh` for `cicd/deploy.sh`, `bash -e ./cicd/deploy.sh` or
+    `source $CI_PROJECT_DIR/cicd/deploy.sh`."""
+    for words in command_words(line):
+        program = posixpath.basename(words[0])
+        if program in _SHELLS:
+            operands = [w for w in words[1:] if not w.startswith(("-", "+"))]
+            written = operands[0] if operands else None
+        else:
+            written = words[0] if "/" in words[0] else None
+        if written:
+            path = posixpath.normpath(_WORKSPACE.sub("", written))
+            if not path.startswith(("/", "../")) and "$" not in path:
+                yield path
+
+
+def runs_script(line: str, script: str) -> bool:
+    """Whether a pipeline's shell line runs the repository's file ``script``: by its path,
+    or by the end of it where a step runs it from a directory (`./deploy.sh` beside it)."""
+    return any(script == path or script.endswith("/" + path) for path in scripts_run(line))
 
 
 def last_test_run(job_commands: Iterable[CiCommand]) -> Location | None:
@@ -78,7 +106,11 @@ class RollbackNeverDrilled(Rule):
     first deploy command of each pipeline. GitLab jobs are read as GitLab builds them: the
     files a pipeline includes (`include: local:`) merged in, `extends:` and `!reference`
     resolved across them, so a deploy script or a drill job written as a template in an
-    included file counts, at the line where it is written.
+    included file counts, at the line where it is written. A deploy in a shell script of the
+    repository counts for the pipeline that runs it (`- cicd/deploy.sh`, `bash -e
+    ./cicd/deploy.sh`, `source $CI_PROJECT_DIR/cicd/deploy.sh`; a path the step names from
+    a directory, `./deploy.sh`, by the end of the script's path), at the line that runs it;
+    a script no pipeline runs deploys nothing.
 
     Deploys beyond Kubernetes count too: `aws ecs update-service`, `aws lambda
     update-function-code`, `gcloud run deploy` (and `app`/`functions deploy`), `az webapp
@@ -166,8 +198,23 @@ class RollbackNeverDrilled(Rule):
             return last_tests[key]
 
         first_deploy: dict[str, tuple[Location, str]] = {}
+        pipeline_lines = [c for c in commands if c.provider in PIPELINE_PROVIDERS]
         for command in commands:
             kind = deploy_kind(command.command)
+            if kind is not None and command.provider not in PIPELINE_PROVIDERS:
+                # a script deploys for the pipeline that runs it (`- cicd/deploy.sh`):
+                # reported at the pipeline's line that runs it
+                for line in pipeline_lines:
+                    key = (line.workflow, line.job_id)
+                    if runs_script(line.command, command.location.path) and not (
+                        migrates_own_database(
+                            line, kind, jobs.get(key), functools.partial(last_test, key)
+                        )
+                    ):
+                        known = first_deploy.get(line.location.path)
+                        if known is None or line.location < known[0]:
+                            first_deploy[line.location.path] = (line.location, command.command)
+                continue
             key = (command.workflow, command.job_id)
             if (
                 command.provider not in PIPELINE_PROVIDERS
