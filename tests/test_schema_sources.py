@@ -1938,3 +1938,29 @@ def test_a_name_computed_at_run_time_is_no_syntax_error() -> None:
         assert "computed at run time" in finding["message"]
         assert "syntax" not in finding["fix"]
         assert finding["fix"].startswith("write the value as a literal")
+
+
+def test_each_clause_of_an_alter_table_is_placed_at_its_own_line(tmp_path: Path) -> None:
+    # A column named by an earlier clause of the statement: the drop was reported at the
+    # `ALTER COLUMN a DROP DEFAULT` line, where a suppression comment for it does nothing.
+    write(
+        tmp_path,
+        {
+            "db/0001_a.up.sql": "CREATE TABLE t (id int, a int DEFAULT 1, b int);",
+            "db/0001_a.down.sql": "DROP TABLE t;",
+            "db/0002_b.up.sql": (
+                "ALTER TABLE t\n"
+                "  ALTER COLUMN a DROP DEFAULT,\n"
+                "  DROP COLUMN a,\n"
+                "  ALTER COLUMN b SET NOT NULL,\n"
+                "  ALTER COLUMN b TYPE smallint;\n"
+            ),
+            "db/0002_b.down.sql": "SELECT 1;",
+        },
+    )
+    found = codes(tmp_path, select=("BK202", "BK204", "BK205"))
+    assert sorted(f[:2] for f in found) == [
+        ("BK202", "db/0002_b.up.sql:3:15"),
+        ("BK204", "db/0002_b.up.sql:5:16"),
+        ("BK205", "db/0002_b.up.sql:4:16"),
+    ]
