@@ -93,6 +93,7 @@ KEPT_FROM_THE_UP_FILE = {
     # Django's, which has no down file.
     "literal_tables",
     "sql_steps",
+    "django_backend",
     "migration_name",
     "dependencies",
     "replaces",
@@ -141,6 +142,7 @@ def _migration(dialect_reads: tuple[DialectRead, ...] = ()) -> Migration:
         app_label="app",
         app_tables=("app_x",),
         literal_tables=("x_table",),
+        django_backend="sqlite",
         sql_steps=((0,), (0,)),
         migration_name="0001_x",
         dependencies=(("app", "0000_initial"),),
