@@ -725,9 +725,7 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
         column_kind = _PG_COLUMN_COMMANDS.get(sub)
         if column_kind is not None:
             detail = IF_EXISTS if column_kind == DROP_COLUMN and cmd.get("missing_ok") else ""
-            operations.append(
-                Operation(column_kind, at_name(name), table, name, detail=detail)
-            )
+            operations.append(Operation(column_kind, at_name(name), table, name, detail=detail))
         elif sub == "AT_AddColumn":
             column_def = _fields(cmd.get("def"), "ColumnDef")
             if column_def is not None:
@@ -768,9 +766,7 @@ def _pg_alter(stmt: _PgStatement, node: Node, result: SqlRead) -> None:
                             for column in op.constrained
                         )
         elif sub == "AT_DropConstraint":
-            operations.append(
-                Operation(DROP_CONSTRAINT, at_name(name), table, detail=name or "")
-            )
+            operations.append(Operation(DROP_CONSTRAINT, at_name(name), table, detail=name or ""))
 
 
 # Constraints declared with an added column that are recorded as constraints of their own
