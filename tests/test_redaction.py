@@ -1522,3 +1522,19 @@ def test_a_command_continued_over_lines_prints_no_credential() -> None:
     assert shown[4] == "      ci:*** \\"
     assert shown[5] == "      https://x"
     assert shown[8:] == ["  - echo done \\\\", "  - mysql -p"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # A password option's value is a password, however it reads (found by review:
+        # `mysql -ptrue` was shown, `true` taken for a switch as in `verify_key: false`).
+        ("mysql -ptrue db", "mysql -p*** db"),
+        ("sshpass -p yes ssh host", "sshpass -p *** ssh host"),
+        ("redis-cli -a off ping", "redis-cli -a *** ping"),
+        ("curl -u ci:none https://x", "curl -u ci:*** https://x"),
+        ("  verify_key: false", "  verify_key: false"),
+    ],
+)
+def test_a_password_option_s_value_is_masked_whatever_it_reads(line: str, expected: str) -> None:
+    assert redact_line(line, 0, "deploy.sh")[0] == expected

@@ -525,16 +525,18 @@ def _entry_value_span(
     yield from _value_span(text, *_unquoted(text, *value))
 
 
-def _value_span(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+def _value_span(text: str, start: int, end: int, switch: bool = True) -> Iterator[tuple[int, int]]:
     """``(start, end)`` without its surrounding blanks, unless it holds no secret: nothing, a
-    mask, a reference to where the secret comes from (``${DB_PASSWORD}``)."""
+    mask, a reference to where the secret comes from (``${DB_PASSWORD}``), or (``switch``:
+    the value of a setting) a word that switches something on or off (``verify_key: false``).
+    """
     value = text[start:end]
     stripped = value.strip()
     if (
         stripped
         and stripped != MASK
         and not _BLOCK_HEADER.fullmatch(stripped)
-        and stripped.lower() not in _NO_SECRET
+        and not (switch and stripped.lower() in _NO_SECRET)
         and not _REFERENCE.fullmatch(stripped)
     ):
         start += len(value) - len(value.lstrip())
@@ -815,7 +817,8 @@ def _command_spans(text: str) -> Iterator[tuple[int, int]]:
                     continue  # a user alone: the command prompts for the password
                 # The password may be quoted after the user (``-u ci:"s3cret"``).
                 begin, finish = _unquoted(text, separator + 1, finish)
-            yield from _value_span(text, begin, finish)
+            # A password option's value is a password, ``true`` too (``mysql -ptrue``).
+            yield from _value_span(text, begin, finish, switch=False)
 
 
 # A cookie of a ``Cookie`` header or curl's ``-b``: its name and its value, to the next ``;``.
